@@ -1,0 +1,150 @@
+"""samatte's error hierarchy.
+
+One root (:class:`SamatteError`) with subclasses that carry a *stable* string code.  The code is what
+crosses the worker process boundary (see :mod:`samatte.protocol`), what the CLI maps to an exit
+status, and what hosts show to artists; never change an existing code, only add new ones.
+
+Standard library only and importable on Python 3.9: host adapters import this module.
+"""
+
+__all__ = [
+    "SamatteError", "JobSpecError", "FrameRangeError", "PromptError", "PlateError",
+    "MissingFrameError", "CorruptFrameError", "ChannelError", "NaNPixelError", "ColourError",
+    "OutputError", "ModelError", "WeightsMissingError", "WeightsCorruptError", "DependencyError",
+    "CancelledError", "WorkerError", "ProtocolError", "error_from_code", "ERROR_CODES",
+    "EXIT_CODES",
+]
+
+
+class SamatteError(Exception):
+    """Root of every error samatte raises on purpose.
+
+    ``code`` is stable across versions; ``details`` is a JSON-safe dict with machine-readable context
+    (a path, a frame number, a field name) that travels with the error through the worker.
+    """
+
+    code = "SAMATTE_ERROR"
+    exit_code = 1
+
+    def __init__(self, message="", **details):
+        super().__init__(message)
+        self.message = str(message)
+        self.details = {k: v for k, v in details.items() if v is not None}
+
+    def to_dict(self):
+        return {"code": self.code, "message": self.message, "details": dict(self.details)}
+
+    def __str__(self):
+        return "[%s] %s" % (self.code, self.message)
+
+
+class JobSpecError(SamatteError):
+    """The JobSpec is malformed: wrong type, missing field, unknown version or option."""
+    code = "JOBSPEC_INVALID"
+    exit_code = 2
+
+
+class FrameRangeError(JobSpecError):
+    """A frame range string or list cannot be parsed, is empty, or lies outside the plate."""
+    code = "FRAME_RANGE_INVALID"
+
+
+class PromptError(JobSpecError):
+    """A prompt is empty, degenerate, out of frame, or on a frame outside the job's range."""
+    code = "PROMPT_INVALID"
+
+
+class PlateError(SamatteError):
+    """The plate (input image sequence) cannot be used."""
+    code = "PLATE_INVALID"
+    exit_code = 3
+
+
+class MissingFrameError(PlateError):
+    code = "FRAME_MISSING"
+
+
+class CorruptFrameError(PlateError):
+    code = "FRAME_CORRUPT"
+
+
+class ChannelError(PlateError):
+    """The requested layer/channels are not in the file (or the file has too few channels)."""
+    code = "CHANNELS_INVALID"
+
+
+class NaNPixelError(PlateError):
+    """Non-finite pixels where finite ones are required (raised only when the job asks for strictness)."""
+    code = "PIXELS_NONFINITE"
+
+
+class ColourError(SamatteError):
+    """OCIO config cannot be loaded or a colourspace is unknown."""
+    code = "COLOUR_INVALID"
+    exit_code = 4
+
+
+class OutputError(SamatteError):
+    """The output location cannot be written."""
+    code = "OUTPUT_INVALID"
+    exit_code = 5
+
+
+class ModelError(SamatteError):
+    """A model backend failed to load or run."""
+    code = "MODEL_ERROR"
+    exit_code = 6
+
+
+class WeightsMissingError(ModelError):
+    code = "WEIGHTS_MISSING"
+
+
+class WeightsCorruptError(ModelError):
+    code = "WEIGHTS_CORRUPT"
+
+
+class DependencyError(SamatteError):
+    """An optional Python package needed for the requested feature is not installed."""
+    code = "DEPENDENCY_MISSING"
+    exit_code = 7
+
+
+class CancelledError(SamatteError):
+    code = "CANCELLED"
+    exit_code = 130
+
+
+class WorkerError(SamatteError):
+    """The worker process died, timed out or could not be started."""
+    code = "WORKER_FAILED"
+    exit_code = 8
+
+
+class ProtocolError(WorkerError):
+    """A message on the worker pipe is not valid protocol."""
+    code = "PROTOCOL_INVALID"
+
+
+def _all_subclasses(cls):
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+#: code -> class, for every error class defined here.
+ERROR_CODES = {c.code: c for c in _all_subclasses(SamatteError)}
+
+#: code -> process exit status used by the CLI (documented in the README).
+EXIT_CODES = {c.code: c.exit_code for c in _all_subclasses(SamatteError)}
+
+
+def error_from_code(code, message="", details=None):
+    """Rebuild an error from its wire form; unknown codes give a plain SamatteError with that code."""
+    cls = ERROR_CODES.get(code)
+    if cls is None:
+        err = SamatteError(message, **(details or {}))
+        err.code = str(code)
+        return err
+    return cls(message, **(details or {}))

@@ -1,0 +1,90 @@
+"""Frame ranges in host frame numbers ("1001-1100", "1001-1100x2", "1001,1005,1010-1020").
+
+Standard library only, Python 3.9 (adapters and the JobSpec use it). Frames are always the host's
+numbers, never 0-based indices.
+"""
+import re
+
+from .errors import FrameRangeError
+
+__all__ = ["parse_frames", "format_frames", "MAX_FRAMES"]
+
+#: A sanity limit so that a typo ("1-1000000000") fails fast instead of allocating.
+MAX_FRAMES = 1000000
+
+_PART = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:[xX:]\s*(-?\d+)\s*)?)?$")
+
+
+def parse_frames(spec):
+    """Parse a frame range into a sorted list of unique ints.
+
+    Accepts an int, a list/tuple of ints, or a string of comma-separated parts, each ``N``,
+    ``A-B`` or ``A-BxSTEP`` (also ``A-B:STEP``); negative frames are allowed (``-5--1``).
+    Raises :class:`FrameRangeError` for anything else or an empty result.
+    """
+    frames = set()
+    if isinstance(spec, bool):
+        raise FrameRangeError("frame range must be a string, an int or a list of ints, not a bool",
+                              value=repr(spec))
+    if isinstance(spec, int):
+        frames.add(spec)
+    elif isinstance(spec, (list, tuple)):
+        for f in spec:
+            if isinstance(f, bool) or not isinstance(f, int):
+                raise FrameRangeError("frame list must contain only integers, got %r" % (f,),
+                                      value=repr(spec)[:200])
+            frames.add(f)
+    elif isinstance(spec, str):
+        if not spec.strip():
+            raise FrameRangeError("frame range is empty", value=spec)
+        for part in spec.split(","):
+            if not part.strip():
+                continue
+            m = _PART.match(part)
+            if not m:
+                raise FrameRangeError("cannot parse frame range part %r (use e.g. 1001-1100, 1001-1100x2, 1001,1005)"
+                                      % part.strip(), value=spec)
+            a = int(m.group(1))
+            b = int(m.group(2)) if m.group(2) is not None else a
+            step = int(m.group(3)) if m.group(3) is not None else 1
+            if step <= 0:
+                raise FrameRangeError("frame step must be positive in %r" % part.strip(), value=spec)
+            if b < a:
+                raise FrameRangeError("frame range %r ends before it starts" % part.strip(), value=spec)
+            if (b - a) // step + 1 + len(frames) > MAX_FRAMES:
+                raise FrameRangeError("frame range %r has more than %d frames" % (spec, MAX_FRAMES), value=spec)
+            frames.update(range(a, b + 1, step))
+    else:
+        raise FrameRangeError("frame range must be a string, an int or a list of ints, not %s"
+                              % type(spec).__name__, value=repr(spec)[:200])
+    if not frames:
+        raise FrameRangeError("frame range %r contains no frames" % (spec,), value=repr(spec)[:200])
+    if len(frames) > MAX_FRAMES:
+        raise FrameRangeError("frame range has more than %d frames" % MAX_FRAMES)
+    return sorted(frames)
+
+
+def format_frames(frames):
+    """Compact string for a list of frames: [1001..1100] -> "1001-1100", steps -> "1001-1099x2"."""
+    frames = sorted(set(int(f) for f in frames))
+    if not frames:
+        return ""
+    parts = []
+    i = 0
+    n = len(frames)
+    while i < n:
+        j = i
+        if i + 1 < n:
+            step = frames[i + 1] - frames[i]
+            while j + 1 < n and frames[j + 1] - frames[j] == step:
+                j += 1
+        if j - i >= 2 or (j - i == 1 and step == 1):
+            if step == 1:
+                parts.append("%d-%d" % (frames[i], frames[j]))
+            else:
+                parts.append("%d-%dx%d" % (frames[i], frames[j], step))
+            i = j + 1
+        else:
+            parts.append("%d" % frames[i])
+            i += 1
+    return ",".join(parts)

@@ -1,0 +1,444 @@
+"""The JobSpec: one versioned, validated JSON document describing a samatte job.
+
+Standard library only and importable on Python 3.9 — Nuke and Blender adapters build JobSpecs with
+it inside the host. Conventions (see shared DESIGN.md):
+
+* coordinates are pixels of the plate's *display window*, origin top-left, x right, y down;
+* frames are the host's frame numbers (1001...), never 0-based indices.
+
+A JobSpec document (version 1)::
+
+    {
+      "samatte_job": 1,
+      "name": "sh010_hero",
+      "plate":   {"path": "/shots/sh010/plate.####.exr", "frames": "1001-1100",
+                  "colourspace": "ACEScg", "ocio_config": null, "layer": null,
+                  "on_nonfinite": "fix"},
+      "objects": [
+        {"name": "hero",
+         "prompts": [
+           {"frame": 1001, "type": "mask", "path": "/tmp/hero_1001.png"},
+           {"frame": 1001, "type": "points", "points": [[960, 540], [100, 80]], "labels": [1, 0]},
+           {"frame": 1040, "type": "box", "box": [800, 300, 1200, 900]},
+           {"frame": 1060, "type": "polygon", "points": [[...], ...]},
+           {"frame": 1080, "type": "bezier", "points": [[x, y, in_x, in_y, out_x, out_y], ...]}
+         ]},
+        {"name": "car", "masks": {"path": "/roto/car.####.png", "channel": null}}
+      ],
+      "tracker": {"backend": "auto", "model": "sam2.1_hiera_tiny", "options": {}},
+      "matte":   {"backend": "auto", "quality": "default", "options": {}},
+      "output":  {"path": "/out/sh010_matte.####.exr", "object_layers": true,
+                  "foreground": true, "quality_map": true, "compression": "zip",
+                  "overwrite": false},
+      "device": "auto",
+      "work_dir": null
+    }
+
+An object has either ``prompts`` (it is tracked) or ``masks`` (a per-frame mask sequence that is only
+refined: refine-only mode), not both.
+"""
+import copy
+import json
+import math
+import os
+import re
+
+from .errors import FrameRangeError, JobSpecError, PromptError
+from .frames import format_frames, parse_frames
+
+__all__ = [
+    "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
+    "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
+    "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
+    "job_frames", "object_keyframes",
+]
+
+JOBSPEC_VERSION = 1
+#: "auto" = SAM2 when weights are installed, else "flow". "shapes" holds each keyframe's shape
+#: until the next keyframe (weights-free, no motion). "flow" is the weights-free optical-flow tracker.
+TRACKER_BACKENDS = ("auto", "sam2", "flow", "shapes")
+#: "auto" = learned head when weights exist, else "refine". "refine" is the weights-free refiner;
+#: "sam2matte" the SAM2-Matte head; "none" writes the tracker's binary mask as the alpha.
+MATTE_BACKENDS = ("auto", "refine", "sam2matte", "matanyone", "none")
+MATTE_QUALITIES = ("draft", "default", "high")
+PROMPT_TYPES = ("mask", "points", "box", "polygon", "bezier")
+COMPRESSIONS = ("zip", "zips", "dwaa", "dwab", "piz", "none")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+NONFINITE = ("fix", "error")
+
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_RESERVED_NAMES = {"R", "G", "B", "A", "rgba", "quality", "Q", "main"}
+
+
+def _err(msg, path=None, cls=JobSpecError):
+    return cls(msg + ((" (at %s)" % path) if path else ""), field=path)
+
+
+def _require(d, key, types, path, *, optional=False, default=None):
+    if not isinstance(d, dict):
+        raise _err("expected an object", path)
+    if key not in d or d[key] is None:
+        if optional:
+            return default
+        raise _err("missing required field %r" % key, path)
+    v = d[key]
+    if types is not None:
+        if isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+            raise _err("field %r must be %s, not a bool" % (key, _tname(types)), "%s.%s" % (path, key))
+        if not isinstance(v, types):
+            raise _err("field %r must be %s, not %s" % (key, _tname(types), type(v).__name__),
+                       "%s.%s" % (path, key))
+    return v
+
+
+def _tname(types):
+    if isinstance(types, tuple):
+        return " or ".join(t.__name__ for t in types)
+    return types.__name__
+
+
+def _choice(v, choices, path):
+    if v not in choices:
+        raise _err("%r is not one of %s" % (v, ", ".join(repr(c) for c in choices)), path)
+    return v
+
+
+def _num(v, path, cls=JobSpecError):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise _err("expected a finite number, got %r" % (v,), path, cls)
+    return float(v)
+
+
+def _point(p, path, n=2):
+    if not isinstance(p, (list, tuple)) or len(p) != n:
+        raise _err("expected a list of %d numbers, got %r" % (n, p), path, PromptError)
+    return [_num(c, "%s[%d]" % (path, i), PromptError) for i, c in enumerate(p)]
+
+
+def _check_unknown(d, allowed, path):
+    extra = sorted(set(d) - set(allowed))
+    if extra:
+        raise _err("unknown field(s) %s" % ", ".join(repr(e) for e in extra), path)
+
+
+def _validate_prompt(p, path, job_frames_set):
+    if not isinstance(p, dict):
+        raise _err("a prompt must be an object", path, PromptError)
+    ptype = _require(p, "type", str, path)
+    if ptype not in PROMPT_TYPES:
+        raise _err("unknown prompt type %r (one of %s)" % (ptype, ", ".join(PROMPT_TYPES)), path + ".type",
+                   PromptError)
+    frame = _require(p, "frame", int, path)
+    if job_frames_set is not None and frame not in job_frames_set:
+        raise PromptError("prompt on frame %d is outside the job's frame range (at %s)" % (frame, path),
+                          field=path, frame=frame)
+    out = {"frame": frame, "type": ptype}
+    common = ("frame", "type", "label")
+    if ptype == "mask":
+        _check_unknown(p, common + ("path", "channel", "threshold", "invert"), path)
+        out["path"] = _require(p, "path", str, path)
+        if not out["path"].strip():
+            raise _err("mask prompt path is empty", path + ".path", PromptError)
+        out["channel"] = _require(p, "channel", str, path, optional=True)
+        out["threshold"] = _num(p.get("threshold", 0.5), path + ".threshold")
+        out["invert"] = bool(_require(p, "invert", bool, path, optional=True, default=False))
+    elif ptype == "points":
+        _check_unknown(p, common + ("points", "labels"), path)
+        pts = _require(p, "points", list, path)
+        if not pts:
+            raise _err("points prompt has no points", path + ".points", PromptError)
+        out["points"] = [_point(q, "%s.points[%d]" % (path, i)) for i, q in enumerate(pts)]
+        labels = _require(p, "labels", list, path, optional=True, default=[1] * len(pts))
+        if len(labels) != len(pts):
+            raise _err("points prompt has %d points but %d labels" % (len(pts), len(labels)), path + ".labels",
+                       PromptError)
+        for i, lab in enumerate(labels):
+            if isinstance(lab, bool) or lab not in (0, 1):
+                raise _err("point labels must be 1 (include) or 0 (exclude), got %r" % (lab,),
+                           "%s.labels[%d]" % (path, i), PromptError)
+        if not any(labels):
+            raise _err("points prompt has no positive (label 1) point", path + ".labels", PromptError)
+        out["labels"] = [int(x) for x in labels]
+    elif ptype == "box":
+        _check_unknown(p, common + ("box",), path)
+        box = _point(_require(p, "box", list, path), path + ".box", 4)
+        if box[2] <= box[0] or box[3] <= box[1]:
+            raise _err("box must be [x0, y0, x1, y1] with x1 > x0 and y1 > y0, got %r" % (box,), path + ".box",
+                       PromptError)
+        out["box"] = box
+    elif ptype in ("polygon", "bezier"):
+        _check_unknown(p, common + ("points", "invert", "feather", "closed"), path)
+        pts = _require(p, "points", list, path)
+        n = 2 if ptype == "polygon" else 6
+        if len(pts) < 3:
+            raise _err("%s prompt needs at least 3 points, got %d" % (ptype, len(pts)), path + ".points",
+                       PromptError)
+        out["points"] = [_point(q, "%s.points[%d]" % (path, i), n) for i, q in enumerate(pts)]
+        xs = [q[0] for q in out["points"]]
+        ys = [q[1] for q in out["points"]]
+        if max(xs) - min(xs) <= 0 or max(ys) - min(ys) <= 0:
+            raise _err("%s prompt has zero area" % ptype, path + ".points", PromptError)
+        out["invert"] = bool(_require(p, "invert", bool, path, optional=True, default=False))
+        out["feather"] = _num(p.get("feather", 0.0), path + ".feather")
+    if "label" in p:
+        out["label"] = _require(p, "label", str, path)
+    return out
+
+
+def validate(doc):
+    """Validate a JobSpec (a dict or a JSON string) and return a normalised deep copy.
+
+    Normalisation fills defaults, parses ``plate.frames`` into the canonical string form, and sorts
+    prompts by frame. Raises :class:`JobSpecError` (or a subclass) naming the offending field.
+    Checks that need the plate itself (resolution, files on disk) happen when the job runs.
+    """
+    if isinstance(doc, (str, bytes)):
+        doc = loads(doc)
+    if not isinstance(doc, dict):
+        raise JobSpecError("a JobSpec must be a JSON object, not %s" % type(doc).__name__)
+    version = doc.get("samatte_job")
+    if version is None:
+        raise JobSpecError("not a samatte JobSpec: missing 'samatte_job' version field")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise JobSpecError("'samatte_job' must be an integer version", field="samatte_job")
+    if version > JOBSPEC_VERSION or version < 1:
+        raise JobSpecError("JobSpec version %d is not supported by this samatte (supports 1..%d)"
+                           % (version, JOBSPEC_VERSION), field="samatte_job", version=version)
+    _check_unknown(doc, ("samatte_job", "name", "plate", "objects", "tracker", "matte", "output", "device",
+                         "work_dir", "meta"), "job")
+    out = {"samatte_job": JOBSPEC_VERSION}
+    out["name"] = _require(doc, "name", str, "job", optional=True, default="samatte")
+
+    plate = _require(doc, "plate", dict, "job")
+    _check_unknown(plate, ("path", "frames", "colourspace", "ocio_config", "layer", "on_nonfinite"), "plate")
+    p = {}
+    p["path"] = _require(plate, "path", str, "plate")
+    if not p["path"].strip():
+        raise _err("plate path is empty", "plate.path")
+    frames_spec = plate.get("frames")
+    if frames_spec is None:
+        p["frames"] = None  # resolved from the files on disk when the job runs
+        fset = None
+    else:
+        try:
+            flist = parse_frames(frames_spec)
+        except FrameRangeError as e:
+            raise FrameRangeError("%s (at plate.frames)" % e.message, field="plate.frames")
+        p["frames"] = format_frames(flist)
+        fset = set(flist)
+    p["colourspace"] = _require(plate, "colourspace", str, "plate", optional=True)
+    p["ocio_config"] = _require(plate, "ocio_config", str, "plate", optional=True)
+    p["layer"] = _require(plate, "layer", str, "plate", optional=True)
+    p["on_nonfinite"] = _choice(plate.get("on_nonfinite", "fix"), NONFINITE, "plate.on_nonfinite")
+    out["plate"] = p
+
+    objs = _require(doc, "objects", list, "job")
+    if not objs:
+        raise _err("a job needs at least one object", "objects")
+    names = set()
+    out["objects"] = []
+    for i, o in enumerate(objs):
+        path = "objects[%d]" % i
+        if not isinstance(o, dict):
+            raise _err("an object must be a JSON object", path)
+        _check_unknown(o, ("name", "prompts", "masks", "colour", "meta"), path)
+        name = _require(o, "name", str, path, optional=True, default="object%d" % (i + 1))
+        if not _NAME_RE.match(name) or name in _RESERVED_NAMES:
+            raise _err("object name %r must be a letter or underscore followed by letters, digits or "
+                       "underscores (at most 64), and not one of %s" % (name, sorted(_RESERVED_NAMES)),
+                       path + ".name")
+        if name in names:
+            raise _err("duplicate object name %r" % name, path + ".name")
+        names.add(name)
+        ob = {"name": name}
+        has_prompts = o.get("prompts") is not None
+        has_masks = o.get("masks") is not None
+        if has_prompts == has_masks:
+            raise _err("an object needs either 'prompts' (to be tracked) or 'masks' (refine-only), "
+                       "not %s" % ("both" if has_prompts else "neither"), path, PromptError)
+        if has_prompts:
+            prompts = _require(o, "prompts", list, path)
+            if not prompts:
+                raise _err("object %r has an empty prompt list" % name, path + ".prompts", PromptError)
+            ob["prompts"] = sorted(
+                (_validate_prompt(q, "%s.prompts[%d]" % (path, j), fset) for j, q in enumerate(prompts)),
+                key=lambda q: q["frame"])
+        else:
+            m = o["masks"]
+            if isinstance(m, str):
+                m = {"path": m}
+            if not isinstance(m, dict):
+                raise _err("'masks' must be a path pattern or an object", path + ".masks")
+            _check_unknown(m, ("path", "channel", "threshold"), path + ".masks")
+            ob["masks"] = {"path": _require(m, "path", str, path + ".masks"),
+                           "channel": _require(m, "channel", str, path + ".masks", optional=True),
+                           "threshold": _num(m.get("threshold", 0.5), path + ".masks.threshold")}
+        if "colour" in o:
+            ob["colour"] = _point(o["colour"], path + ".colour", 3)
+        if "meta" in o:
+            ob["meta"] = _require(o, "meta", dict, path)
+        out["objects"].append(ob)
+
+    tr = _require(doc, "tracker", dict, "job", optional=True, default={})
+    _check_unknown(tr, ("backend", "model", "options"), "tracker")
+    out["tracker"] = {
+        "backend": _choice(tr.get("backend", "auto"), TRACKER_BACKENDS, "tracker.backend"),
+        "model": _require(tr, "model", str, "tracker", optional=True, default="sam2.1_hiera_tiny"),
+        "options": copy.deepcopy(_require(tr, "options", dict, "tracker", optional=True, default={})),
+    }
+    mt = _require(doc, "matte", dict, "job", optional=True, default={})
+    _check_unknown(mt, ("backend", "quality", "options"), "matte")
+    out["matte"] = {
+        "backend": _choice(mt.get("backend", "auto"), MATTE_BACKENDS, "matte.backend"),
+        "quality": _choice(mt.get("quality", "default"), MATTE_QUALITIES, "matte.quality"),
+        "options": copy.deepcopy(_require(mt, "options", dict, "matte", optional=True, default={})),
+    }
+    op = _require(doc, "output", dict, "job")
+    _check_unknown(op, ("path", "object_layers", "foreground", "quality_map", "compression", "overwrite"),
+                   "output")
+    out["output"] = {
+        "path": _require(op, "path", str, "output"),
+        "object_layers": bool(_require(op, "object_layers", bool, "output", optional=True, default=True)),
+        "foreground": bool(_require(op, "foreground", bool, "output", optional=True, default=True)),
+        "quality_map": bool(_require(op, "quality_map", bool, "output", optional=True, default=True)),
+        "compression": _choice(op.get("compression", "zip"), COMPRESSIONS, "output.compression"),
+        "overwrite": bool(_require(op, "overwrite", bool, "output", optional=True, default=False)),
+    }
+    if not out["output"]["path"].strip():
+        raise _err("output path is empty", "output.path")
+    dev = _require(doc, "device", str, "job", optional=True, default="auto")
+    if dev.split(":")[0] not in DEVICES:
+        raise _err("device %r is not one of %s (cuda:N allowed)" % (dev, ", ".join(DEVICES)), "device")
+    out["device"] = dev
+    out["work_dir"] = _require(doc, "work_dir", str, "job", optional=True)
+    if "meta" in doc:
+        out["meta"] = copy.deepcopy(_require(doc, "meta", dict, "job"))
+    return out
+
+
+def loads(text):
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError) as e:
+        raise JobSpecError("JobSpec is not valid JSON: %s" % e)
+
+
+def load(path):
+    """Read and validate a JobSpec file; relative paths inside it are resolved against its folder."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            doc = loads(f.read())
+    except OSError as e:
+        raise JobSpecError("cannot read JobSpec %s: %s" % (path, e.strerror or e), path=str(path))
+    job = validate(doc)
+    return resolve_paths(job, os.path.dirname(os.path.abspath(path)))
+
+
+def resolve_paths(job, base):
+    """Make every relative file path in a validated job absolute against ``base``."""
+    def fix(p):
+        return p if (p is None or os.path.isabs(p)) else os.path.normpath(os.path.join(base, p))
+    job = copy.deepcopy(job)
+    job["plate"]["path"] = fix(job["plate"]["path"])
+    job["output"]["path"] = fix(job["output"]["path"])
+    if job.get("plate", {}).get("ocio_config") and not job["plate"]["ocio_config"].startswith("ocio://"):
+        job["plate"]["ocio_config"] = fix(job["plate"]["ocio_config"])
+    job["work_dir"] = fix(job.get("work_dir"))
+    for o in job["objects"]:
+        for q in o.get("prompts", []):
+            if q["type"] == "mask":
+                q["path"] = fix(q["path"])
+        if "masks" in o:
+            o["masks"]["path"] = fix(o["masks"]["path"])
+    return job
+
+
+def dumps(job, *, indent=2):
+    return json.dumps(job, indent=indent, sort_keys=False)
+
+
+def save(job, path):
+    """Validate and write a JobSpec atomically (temp file + rename)."""
+    job = validate(job)
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(dumps(job))
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+# --- building helpers (for TDs and adapters) -------------------------------------------------------
+
+def new_job(plate_path, output_path, *, frames=None, colourspace=None, ocio_config=None, layer=None,
+            name="samatte", tracker="auto", model="sam2.1_hiera_tiny", matte="auto", quality="default",
+            foreground=True, object_layers=True, quality_map=True, compression="zip", device="auto",
+            overwrite=False, work_dir=None):
+    """A job dict with no objects yet; add them with :func:`add_object`."""
+    return {
+        "samatte_job": JOBSPEC_VERSION, "name": name,
+        "plate": {"path": plate_path, "frames": frames, "colourspace": colourspace,
+                  "ocio_config": ocio_config, "layer": layer},
+        "objects": [],
+        "tracker": {"backend": tracker, "model": model, "options": {}},
+        "matte": {"backend": matte, "quality": quality, "options": {}},
+        "output": {"path": output_path, "object_layers": object_layers, "foreground": foreground,
+                   "quality_map": quality_map, "compression": compression, "overwrite": overwrite},
+        "device": device, "work_dir": work_dir,
+    }
+
+
+def add_object(job, name, prompts=None, *, masks=None):
+    """Append an object (tracked from ``prompts``, or refine-only from a ``masks`` pattern)."""
+    ob = {"name": name}
+    if masks is not None:
+        ob["masks"] = masks if isinstance(masks, dict) else {"path": masks}
+    else:
+        ob["prompts"] = list(prompts or [])
+    job.setdefault("objects", []).append(ob)
+    return ob
+
+
+def add_prompt(job, name, prompt):
+    for ob in job.get("objects", []):
+        if ob.get("name") == name:
+            ob.setdefault("prompts", []).append(prompt)
+            return prompt
+    raise JobSpecError("no object named %r in the job" % name)
+
+
+def mask_prompt(frame, path, *, channel=None, threshold=0.5, invert=False):
+    return {"frame": int(frame), "type": "mask", "path": path, "channel": channel, "threshold": threshold,
+            "invert": invert}
+
+
+def points_prompt(frame, points, labels=None):
+    pts = [[float(x), float(y)] for x, y in points]
+    return {"frame": int(frame), "type": "points", "points": pts,
+            "labels": [int(v) for v in (labels if labels is not None else [1] * len(pts))]}
+
+
+def box_prompt(frame, box):
+    return {"frame": int(frame), "type": "box", "box": [float(v) for v in box]}
+
+
+def polygon_prompt(frame, points, *, invert=False, feather=0.0):
+    return {"frame": int(frame), "type": "polygon", "points": [[float(x), float(y)] for x, y in points],
+            "invert": invert, "feather": feather}
+
+
+def bezier_prompt(frame, points, *, invert=False, feather=0.0):
+    """``points``: [x, y, in_x, in_y, out_x, out_y] per control point, handles absolute, closed shape."""
+    return {"frame": int(frame), "type": "bezier", "points": [[float(v) for v in q] for q in points],
+            "invert": invert, "feather": feather}
+
+
+def job_frames(job):
+    """The validated job's frames as a list of ints, or None when they come from the files on disk."""
+    fr = job["plate"].get("frames")
+    return parse_frames(fr) if fr else None
+
+
+def object_keyframes(obj):
+    """Sorted unique frames that carry prompts for ``obj``."""
+    return sorted({q["frame"] for q in obj.get("prompts", [])})

@@ -1,0 +1,52 @@
+"""Progress events and cancellation, shared by every long-running stage.
+
+Standard library only, Python 3.9: the worker protocol serialises these and adapters read them.
+"""
+import threading
+from collections import namedtuple
+
+from .errors import CancelledError
+
+__all__ = ["Progress", "CancelToken", "check_cancel"]
+
+
+class Progress(namedtuple("Progress", "stage frame done total message")):
+    """One step of work: ``stage`` (e.g. "read", "track", "matte", "write"), the host ``frame`` number
+    (or None), ``done`` of ``total`` units for that stage, and an optional human ``message``."""
+
+    __slots__ = ()
+
+    def __new__(cls, stage, frame=None, done=0, total=0, message=""):
+        return super().__new__(cls, stage, frame, int(done), int(total), message or "")
+
+    @property
+    def fraction(self):
+        return (self.done / self.total) if self.total else 0.0
+
+    def to_dict(self):
+        return {"stage": self.stage, "frame": self.frame, "done": self.done, "total": self.total,
+                "message": self.message}
+
+
+class CancelToken:
+    """Thread-safe cancellation flag. Long loops call :meth:`check` between frames."""
+
+    def __init__(self):
+        self._event = threading.Event()
+
+    def cancel(self):
+        self._event.set()
+
+    @property
+    def cancelled(self):
+        return self._event.is_set()
+
+    def check(self):
+        if self._event.is_set():
+            raise CancelledError("job cancelled")
+
+
+def check_cancel(token):
+    """``token.check()`` when a token is given; a no-op for None."""
+    if token is not None:
+        token.check()

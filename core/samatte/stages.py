@@ -1,0 +1,167 @@
+"""The data that flows between pipeline stages, and the interfaces of the stage backends.
+
+    FrameSource (io) --Plate--> Tracker --TrackFrame--> Matter --MatteFrame--> writer (io)
+
+All images here are in *canvas* coordinates: the plate's data window (every pixel that exists in the
+file), origin top-left, y down. :class:`PlateInfo` converts JobSpec display-window coordinates to
+canvas coordinates. Arrays are numpy, float32 unless said otherwise. The core never hands pixels
+across the process boundary; these objects live inside the worker.
+
+Backends are generators: they ``yield`` :class:`samatte.progress.Progress` between frames (and check
+the cancel token there) and yield their per-frame results, so the pipeline streams with bounded
+memory. A backend must never hold more than a bounded number of frames.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .progress import Progress
+
+__all__ = ["Window", "PlateInfo", "Plate", "ObjectTrack", "TrackFrame", "MatteFrame", "Tracker", "Matter",
+           "TrackerObject"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """An integer pixel rectangle, OpenEXR style: origin (x, y), size (width, height), y down."""
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def xmax(self):  # inclusive, as in EXR headers
+        return self.x + self.width - 1
+
+    @property
+    def ymax(self):
+        return self.y + self.height - 1
+
+
+@dataclass(frozen=True)
+class PlateInfo:
+    """What the pipeline needs to know about a plate, from the first frame's header."""
+    data: Window            # data window: the canvas the pipeline works on
+    display: Window         # display window: the frame the artist sees; JobSpec coordinates live here
+    pixel_aspect: float = 1.0
+    channels: Tuple[str, ...] = ("R", "G", "B")
+    pixel_type: str = "half"  # "half" or "float" (of the RGB channels)
+
+    @property
+    def width(self):
+        return self.data.width
+
+    @property
+    def height(self):
+        return self.data.height
+
+    @property
+    def shape(self):
+        return (self.data.height, self.data.width)
+
+    def display_to_canvas(self, x, y):
+        """JobSpec (display-window pixel) coordinates -> canvas (data-window array) coordinates."""
+        return (x + self.display.x - self.data.x, y + self.display.y - self.data.y)
+
+    def canvas_to_display(self, x, y):
+        return (x - self.display.x + self.data.x, y - self.display.y + self.data.y)
+
+
+@dataclass
+class Plate:
+    """One frame of the plate on the canvas.
+
+    ``linear``: float32 (H, W, 3) scene-linear RGB as in the file (non-finite pixels already fixed
+    when the job allows it). ``display``: float32 (H, W, 3) display-referred RGB in [0, 1], made with
+    OCIO; this is what models see. Either may be computed lazily by the source.
+    """
+    frame: int
+    linear: np.ndarray
+    display: np.ndarray
+    info: PlateInfo
+
+
+@dataclass
+class ObjectTrack:
+    """The tracker's answer for one object on one frame.
+
+    ``mask``: bool (H, W) at canvas resolution.
+    ``logits``: float32 (h, w) at the model's resolution covering the whole canvas (resize it to
+    (H, W) to align), not thresholded; None when the backend has no logits (refine-only masks, the
+    shape tracker) — then consumers use the mask alone. ``score``: the backend's confidence in [0, 1]
+    (object present), 1.0 when unknown. ``keyframe``: this frame carries a prompt for the object.
+    """
+    mask: np.ndarray
+    logits: Optional[np.ndarray] = None
+    score: float = 1.0
+    keyframe: bool = False
+
+
+@dataclass
+class TrackFrame:
+    """All objects on one frame. ``ref`` is the neighbouring frame this one was propagated from
+    (``frame - 1`` going forward, ``frame + 1`` going backward), or None where the track (re)starts
+    (a keyframe or the first frame a backend handles). Trackers yield TrackFrames in *processing
+    order*: that may be descending for a backward pass; consumers that need temporal context use
+    ``ref``, not the previous item."""
+    frame: int
+    objects: Dict[str, ObjectTrack]
+    ref: Optional[int] = None
+
+
+@dataclass
+class MatteFrame:
+    """The matting stage's answer for one frame.
+
+    ``alphas``: object name -> float32 (H, W) alpha in [0, 1]. ``alpha``: the merged matte (max, or
+    union over) of all objects. ``foreground``: float32 (H, W, 3) scene-linear foreground colour
+    *premultiplied* by ``alpha``, or None. ``quality``: float32 (H, W) per-pixel doubt in [0, 1]
+    (0 = confident) or None. ``score``: per-frame quality score in [0, 1] (1 = good).
+    """
+    frame: int
+    alphas: Dict[str, np.ndarray]
+    alpha: np.ndarray
+    foreground: Optional[np.ndarray] = None
+    quality: Optional[np.ndarray] = None
+    score: float = 1.0
+    stats: Dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TrackerObject:
+    """An object as a tracker sees it: its name and its prompts converted to canvas coordinates.
+
+    ``prompts``: frame -> list of prompt dicts as in the JobSpec, but with coordinates already in
+    canvas pixels, and ``mask`` prompts loaded and rasterised into a ``"mask_array"`` (bool (H, W)).
+    Polygon/bezier prompts also carry a rasterised ``"mask_array"``.
+    """
+    name: str
+    prompts: Dict[int, List[dict]]
+
+
+class Tracker:
+    """Interface of a tracking backend."""
+
+    name = "base"
+
+    def track(self, source, objects: Sequence[TrackerObject], frames: Sequence[int], *,
+              cancel=None) -> Iterator[Union[Progress, TrackFrame]]:
+        """Yield Progress and exactly one TrackFrame per frame in ``frames`` (any order, see
+        :class:`TrackFrame`). ``source`` is a :class:`samatte.io.source.FrameSource`."""
+        raise NotImplementedError
+
+    def close(self):
+        """Release models and memory."""
+
+
+class Matter:
+    """Interface of a matting backend. One instance per job (it may keep temporal state)."""
+
+    name = "base"
+
+    def process(self, plate: Plate, track: TrackFrame) -> MatteFrame:
+        raise NotImplementedError
+
+    def close(self):
+        pass
