@@ -1,0 +1,495 @@
+"""The ``samatte`` command line (also ``python -m samatte``).
+
+Commands (documented in the README; scripts outside the repo call them exactly as written)::
+
+    samatte run JOB.json [--json] [--overwrite] [--device D]
+    samatte demo [--out DIR] [--frames N] [--size WxH]
+    samatte info [--json]
+    samatte track --plate PATTERN --frames RANGE --mask-prompt FRAME=PNG_OR_EXR [--mask-prompt ...]
+                  [--object NAME] --out PATTERN [--tracker auto|flow|sam2|shapes] [--colourspace CS]
+                  [--ocio CONFIG] [--device D]
+    samatte refine --plate PATTERN --masks PATTERN --out PATTERN [--frames RANGE] [--quality Q]
+    samatte validate JOB.json
+    samatte models list | samatte models download NAME [--offline DIR]
+
+Exit status: 0 ok; the error's code mapped by :data:`samatte.errors.EXIT_CODES` (2 bad JobSpec,
+prompt or frames; 3 plate; 4 colour; 5 output; 6 model; 7 dependency; 8 worker; 130 cancelled or
+Ctrl-C); 1 anything unexpected. With ``--json`` the run commands write the worker protocol's
+``progress`` / ``result`` / ``error`` messages on stdout, one JSON object per line.
+"""
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import time
+import traceback
+
+from . import __version__
+from .errors import EXIT_CODES, CancelledError, JobSpecError, PromptError, SamatteError
+
+__all__ = ["main", "build_parser", "exit_code_for"]
+
+_USAGE_EXIT = 2
+
+
+def exit_code_for(err):
+    """The documented process exit status for an exception."""
+    if isinstance(err, KeyboardInterrupt):
+        return 130
+    if isinstance(err, SamatteError):
+        return EXIT_CODES.get(err.code, getattr(err, "exit_code", 1))
+    return 1
+
+
+def _eprint(*args):
+    print(*args, file=sys.stderr)
+    sys.stderr.flush()
+
+
+# --- progress display -------------------------------------------------------------------------------
+
+class _ProgressPrinter:
+    """A one-line progress bar on a terminal; a line per stage and per ~10 % otherwise."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.stage = None
+        self.last_pct = -1
+        self.t0 = time.monotonic()
+        self._open = False
+
+    def __call__(self, p):
+        if p.stage != self.stage:
+            self.end_line()
+            self.stage = p.stage
+            self.last_pct = -1
+        pct = int(100 * p.done / p.total) if p.total else 0
+        frame = "" if p.frame is None else " frame %s" % p.frame
+        msg = (" " + p.message) if p.message else ""
+        if self.tty:
+            width = 24
+            filled = int(width * p.done / p.total) if p.total else 0
+            line = "\r%-8s [%s%s] %d/%d%s%s" % (p.stage, "#" * filled, "." * (width - filled), p.done, p.total,
+                                              frame, msg)
+            self.stream.write(line[:120].ljust(80))
+            self._open = True
+        elif pct // 10 != self.last_pct // 10 or p.done == p.total or self.last_pct < 0:
+            self.stream.write("%-8s %3d%% %d/%d%s%s\n" % (p.stage, pct, p.done, p.total, frame, msg))
+        self.last_pct = pct
+        self.stream.flush()
+
+    def end_line(self):
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
+
+# --- signals ----------------------------------------------------------------------------------------
+
+class _Interrupts:
+    """First SIGINT/SIGTERM cancels the job between frames; a second one stops at once."""
+
+    def __init__(self, token, *, quiet=False):
+        self.token = token
+        self.quiet = quiet
+        self.old = {}
+
+    def _handler(self, signum, frame):
+        if self.token.cancelled:
+            raise KeyboardInterrupt
+        self.token.cancel()
+        if not self.quiet:
+            _eprint("\nsamatte: cancelling after the current frame (press Ctrl-C again to stop now)")
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+            if sig is None:
+                continue
+            try:
+                self.old[sig] = signal.signal(sig, self._handler)
+            except (ValueError, OSError):  # not the main thread
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self.old.items():
+            try:
+                signal.signal(sig, old)
+            except (ValueError, OSError):
+                pass
+
+
+# --- running a job ------------------------------------------------------------------------------------
+
+def run_job(job, *, json_mode=False, quiet=False):
+    """Run a validated job in this process with progress on stderr (or protocol lines on stdout with
+    ``json_mode``), Ctrl-C cancelling between frames. Returns the exit status."""
+    from . import protocol
+    from .progress import CancelToken
+
+    job_id = str(job.get("name") or "samatte")
+    out = None
+    if json_mode:
+        from .worker import _protect_stdout
+        out = _protect_stdout()
+
+    def emit(msg):
+        if out is not None:
+            try:
+                out.write(protocol.encode(msg).encode("utf-8"))
+                out.flush()
+            except (BrokenPipeError, OSError):
+                pass
+
+    printer = None if (json_mode or quiet) else _ProgressPrinter()
+    token = CancelToken()
+    result = None
+    try:
+        with _Interrupts(token, quiet=json_mode or quiet):
+            from . import pipeline
+            gen = pipeline.run_iter(job, cancel=token)
+            while True:
+                try:
+                    p = next(gen)
+                except StopIteration as stop:
+                    result = stop.value or {}
+                    break
+                if printer is not None:
+                    printer(p)
+                emit(protocol.progress(job_id, p))
+    except BaseException as e:  # noqa: BLE001 - mapped to documented exit codes
+        if printer is not None:
+            printer.end_line()
+        if isinstance(e, KeyboardInterrupt):
+            e = CancelledError("interrupted")
+        if isinstance(e, SystemExit):
+            raise
+        emit(protocol.error_from_exception(job_id, e))
+        _report_error(e)
+        return exit_code_for(e)
+    if printer is not None:
+        printer.end_line()
+    emit(protocol.result(job_id, result))
+    if not json_mode and not quiet:
+        written = result.get("written") or []
+        skipped = result.get("skipped") or []
+        print("samatte: %s done: %d frame(s) written, %d already complete -> %s (tracker %s, matte %s, %.1f s)"
+              % (job_id, len(written), len(skipped), result.get("output"), result.get("tracker"),
+                 result.get("matte"), float(result.get("elapsed_s") or 0.0)))
+    return 0
+
+
+def _report_error(e):
+    if isinstance(e, SamatteError):
+        _eprint("samatte: error %s" % e)
+        extra = {k: v for k, v in e.details.items() if k not in ("traceback", "stderr_tail")}
+        if extra:
+            _eprint("  details: %s" % json.dumps(extra, default=str, sort_keys=True)[:2000])
+    else:
+        _eprint("samatte: unexpected error (a bug; please report it with this output):")
+        traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
+
+
+def _finish_job(job, args):
+    """Apply common overrides, validate, and run."""
+    from .jobspec import validate
+    if getattr(args, "overwrite", False):
+        job["output"]["overwrite"] = True
+    if getattr(args, "device", None):
+        job["device"] = args.device
+    job = validate(job)
+    return run_job(job, json_mode=getattr(args, "json", False))
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+def cmd_run(args):
+    from .jobspec import load
+    job = load(args.job)
+    return _finish_job(job, args)
+
+
+def cmd_validate(args):
+    from .jobspec import dumps, load
+    job = load(args.job)
+    print(dumps(job))
+    return 0
+
+
+def _abs(p):
+    return None if p is None else os.path.abspath(os.path.expanduser(p))
+
+
+def _parse_mask_prompt(spec):
+    frame, sep, path = spec.partition("=")
+    if not sep or not path.strip():
+        raise PromptError("--mask-prompt must be FRAME=PATH (e.g. 1012=/tmp/hero.1012.png), got %r" % spec,
+                          value=spec)
+    try:
+        frame = int(frame.strip())
+    except ValueError:
+        raise PromptError("--mask-prompt frame %r is not an integer frame number" % frame, value=spec)
+    return frame, _abs(path.strip())
+
+
+def cmd_track(args):
+    from .jobspec import add_object, mask_prompt, new_job
+    if not args.mask_prompt:
+        raise PromptError("track needs at least one --mask-prompt FRAME=PATH")
+    job = new_job(_abs(args.plate), _abs(args.out), frames=args.frames, colourspace=args.colourspace,
+                  ocio_config=_ocio(args.ocio), layer=args.layer, name=args.name, tracker=args.tracker,
+                  matte="none", device=args.device or "auto", overwrite=args.overwrite,
+                  foreground=False, quality_map=False)
+    prompts = []
+    for spec in args.mask_prompt:
+        frame, path = _parse_mask_prompt(spec)
+        prompts.append(mask_prompt(frame, path, channel=args.mask_channel))
+    add_object(job, args.object, prompts)
+    return _finish_job(job, args)
+
+
+def cmd_refine(args):
+    from .jobspec import add_object, new_job
+    job = new_job(_abs(args.plate), _abs(args.out), frames=args.frames, colourspace=args.colourspace,
+                  ocio_config=_ocio(args.ocio), layer=args.layer, name=args.name, tracker="auto",
+                  matte=args.matte, quality=args.quality, device=args.device or "auto",
+                  overwrite=args.overwrite)
+    masks = {"path": _abs(args.masks)}
+    if args.mask_channel:
+        masks["channel"] = args.mask_channel
+    add_object(job, args.object, masks=masks)
+    return _finish_job(job, args)
+
+
+def _ocio(cfg):
+    if cfg is None or cfg.startswith("ocio://"):
+        return cfg
+    return _abs(cfg)
+
+
+def _dist_version(name, module=None):
+    try:
+        from importlib import metadata
+    except ImportError:  # pragma: no cover - Python < 3.8
+        metadata = None
+    if metadata is not None:
+        try:
+            return metadata.version(name)
+        except Exception:  # noqa: BLE001
+            pass
+    if module:
+        import importlib.util
+        if importlib.util.find_spec(module) is not None:
+            return "installed (version unknown)"
+    return "not installed"
+
+
+def gather_info(*, probe_devices=True):
+    """Everything ``samatte info`` reports, as a JSON-safe dict."""
+    from .worker import capabilities
+    info = {
+        "samatte": __version__,
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "packages": {
+            "numpy": _dist_version("numpy", "numpy"),
+            "torch": _dist_version("torch", "torch"),
+            "sam2": _dist_version("sam2", "sam2"),
+            "OpenImageIO": _dist_version("OpenImageIO", "OpenImageIO"),
+            "opencolorio": _dist_version("opencolorio", "PyOpenColorIO"),
+            "opencv": _dist_version("opencv-python-headless", "cv2"),
+            "scipy": _dist_version("scipy", "scipy"),
+            "pymatting": _dist_version("PyMatting", "pymatting"),
+            "fileseq": _dist_version("Fileseq", "fileseq"),
+        },
+    }
+    caps = capabilities(probe=probe_devices)
+    info["devices"] = caps["devices"]
+    info["trackers"] = caps["trackers"]
+    info["mattes"] = caps["mattes"]
+    info["models"] = caps["models"]
+    try:
+        from . import models
+        info["models_dir"] = str(models.models_dir())
+    except Exception as e:  # noqa: BLE001 - the models module is optional here
+        info["models_dir"] = None
+        info["models_error"] = "%s: %s" % (type(e).__name__, e)
+    try:
+        from .colour import ColourTransform
+        info["ocio"] = ColourTransform().describe()
+    except Exception as e:  # noqa: BLE001
+        info["ocio"] = {"error": "%s: %s" % (type(e).__name__, e)}
+    return info
+
+
+def cmd_info(args):
+    info = gather_info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print("samatte %s  (python %s, %s)" % (info["samatte"], info["python"], info["executable"]))
+    print("packages:")
+    for k, v in info["packages"].items():
+        print("  %-12s %s" % (k, v))
+    print("devices:  %s" % ", ".join(info["devices"]))
+    print("trackers: %s" % ", ".join(info["trackers"]))
+    print("mattes:   %s" % ", ".join(info["mattes"]))
+    print("models (folder %s):" % info.get("models_dir"))
+    if not info["models"]:
+        print("  (none known)")
+    for name, path in info["models"].items():
+        print("  %-22s %s" % (name, path or "not downloaded"))
+    o = info.get("ocio") or {}
+    if "error" in o:
+        print("ocio:     unavailable (%s)" % o["error"])
+    else:
+        print("ocio:     config %s, colourspace %s, display %s, view %s"
+              % (o.get("config"), o.get("colourspace"), o.get("display"), o.get("view")))
+    return 0
+
+
+def cmd_models(args):
+    from . import models
+    if args.models_cmd == "list":
+        rows = []
+        for name, mi in models.MODELS.items():
+            path = models.find_weights(name)
+            rows.append({"name": name, "path": str(path) if path else None,
+                         "size": getattr(mi, "size", None), "url": getattr(mi, "url", None),
+                         "sha256": getattr(mi, "sha256", None)})
+        if args.json:
+            print(json.dumps({"models_dir": str(models.models_dir()), "models": rows}, indent=2))
+            return 0
+        print("models folder: %s" % models.models_dir())
+        for r in rows:
+            size = ("%.0f MB" % (r["size"] / 1e6)) if isinstance(r["size"], (int, float)) and r["size"] else ""
+            print("  %-22s %-8s %s" % (r["name"], size, r["path"] or "not downloaded"))
+        return 0
+    # download
+    names = list(models.MODELS) if args.name == "all" else [args.name]
+    for name in names:
+        if name not in models.MODELS:
+            raise JobSpecError("unknown model %r (known: %s)" % (name, ", ".join(models.MODELS)), model=name)
+        path = models.download(name, dest=_abs(args.dest), offline_dir=_abs(args.offline))
+        print("%s: %s" % (name, path))
+    return 0
+
+
+def cmd_demo(args):
+    from .demo import run_demo
+    size = args.size
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise JobSpecError("--size must be WIDTHxHEIGHT, e.g. 640x360, not %r" % size)
+    report = run_demo(args.out, frames=args.frames, size=(w, h), first=args.first, quiet=args.quiet,
+                      overwrite=args.overwrite)
+    return report.get("exit_code", 0)
+
+
+# --- parser -----------------------------------------------------------------------------------------
+
+def _add_plate_args(p):
+    p.add_argument("--plate", required=True, help="plate EXR pattern, e.g. /shots/sh010/plate.####.exr")
+    p.add_argument("--frames", help="frame range, e.g. 1001-1100 (default: the frames on disk)")
+    p.add_argument("--out", required=True, help="output EXR pattern, e.g. /out/sh010_matte.####.exr")
+    p.add_argument("--object", default="object", help="object (layer) name (default: object)")
+    p.add_argument("--name", default="samatte", help="job name (written in the EXR metadata)")
+    p.add_argument("--colourspace", help="the plate's OCIO colourspace (default: the config's scene_linear)")
+    p.add_argument("--ocio", help="OCIO config path or ocio:// URI (default: $OCIO, else built-in)")
+    p.add_argument("--layer", help="EXR layer of the plate to read (default: RGB)")
+    p.add_argument("--mask-channel", help="channel to read from mask files (default: alpha, else luminance)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--overwrite", action="store_true", help="rewrite frames that are already complete")
+    p.add_argument("--json", action="store_true", help="JSON-lines events on stdout instead of a progress bar")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="samatte", description="AI tracking and matting for compositors.")
+    parser.add_argument("--version", action="version", version="samatte %s" % __version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a JobSpec")
+    p.add_argument("job", metavar="JOB.json")
+    p.add_argument("--json", action="store_true", help="JSON-lines events on stdout instead of a progress bar")
+    p.add_argument("--overwrite", action="store_true", help="rewrite frames that are already complete")
+    p.add_argument("--device", help="override the job's device (auto, cpu, cuda, cuda:N, mps)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="make a synthetic EXR shot, matte it, write a contact sheet")
+    p.add_argument("--out", default="samatte_demo", help="output folder (default: ./samatte_demo)")
+    p.add_argument("--frames", type=int, default=24, help="number of frames (default 24)")
+    p.add_argument("--size", default="640x360", help="WIDTHxHEIGHT (default 640x360)")
+    p.add_argument("--first", type=int, default=1001, help="first frame number (default 1001)")
+    p.add_argument("--overwrite", action="store_true", help="redo the matte even if it is on disk")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("info", help="versions, devices, models and OCIO config")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("track", help="track masks from mask prompts (writes binary-ish mask EXRs, no matting)")
+    _add_plate_args(p)
+    p.add_argument("--mask-prompt", action="append", default=[], metavar="FRAME=PNG_OR_EXR",
+                   help="a mask of the object on one frame (repeatable)")
+    p.add_argument("--tracker", default="auto", choices=("auto", "flow", "sam2", "shapes"))
+    p.set_defaults(func=cmd_track)
+
+    p = sub.add_parser("refine", help="turn existing per-frame masks into soft mattes (refine-only)")
+    _add_plate_args(p)
+    p.add_argument("--masks", required=True, help="mask pattern (PNG or EXR), e.g. /roto/car.####.png")
+    p.add_argument("--quality", default="default", choices=("draft", "default", "high"))
+    p.add_argument("--matte", default="auto", choices=("auto", "refine", "sam2matte", "matanyone", "none"),
+                   help="matte backend (default auto)")
+    p.set_defaults(func=cmd_refine)
+
+    p = sub.add_parser("validate", help="check a JobSpec and print it normalised")
+    p.add_argument("job", metavar="JOB.json")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("models", help="list or download model weights")
+    msub = p.add_subparsers(dest="models_cmd", metavar="list|download")
+    m = msub.add_parser("list", help="known models and where their weights are")
+    m.add_argument("--json", action="store_true")
+    m = msub.add_parser("download", help="download (or copy from --offline DIR) and verify weights")
+    m.add_argument("name", help="model name, or 'all'")
+    m.add_argument("--offline", metavar="DIR", help="take the weights file from this folder (no network)")
+    m.add_argument("--dest", metavar="DIR", help="models folder (default: samatte's models folder)")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return _USAGE_EXIT
+    if args.command == "models" and not args.models_cmd:
+        parser.parse_args(["models", "--help"])
+        return _USAGE_EXIT
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _eprint("samatte: interrupted")
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as e:  # noqa: BLE001 - mapped to documented exit codes
+        if getattr(args, "json", False) and args.command in ("run", "track", "refine"):
+            # Hosts reading --json events get the error as a protocol message too.
+            from . import protocol
+            sys.stdout.write(protocol.encode(protocol.error_from_exception("samatte", e)))
+            sys.stdout.flush()
+        _report_error(e)
+        return exit_code_for(e)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

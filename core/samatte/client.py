@@ -1,0 +1,394 @@
+"""Host side of the worker protocol: start ``python -m samatte.worker`` and run jobs in it.
+
+Standard library only, Python 3.9: Nuke and Blender adapters import this module inside the host.
+
+Blocking use (a TD script, a Nuke thread)::
+
+    from samatte.client import WorkerClient
+    with WorkerClient("/opt/samatte/.venv/bin/python", timeout=600) as w:
+        result = w.run(job, on_progress=lambda p: print(p.stage, p.done, p.total))
+
+Non-blocking use (Blender: drain from ``bpy.app.timers``)::
+
+    handle = w.start_job(job)
+    ...                                   # every 0.2 s, on the UI thread:
+    for ev in handle.poll():              # protocol messages (dicts), never blocks
+        ...
+    if handle.done:
+        handle.result or handle.error
+
+``cancel()`` may be called from any thread: the worker stops between frames and the job ends with
+:class:`samatte.errors.CancelledError`. A worker that dies (crash, kill, OOM) gives a
+:class:`samatte.errors.WorkerError` carrying the tail of its stderr; with ``timeout`` set, a job
+that sends nothing for that many seconds has its worker killed and fails the same way.
+"""
+import collections
+import itertools
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+
+from . import protocol
+from .errors import ProtocolError, SamatteError, WorkerError
+
+__all__ = ["WorkerClient", "JobHandle"]
+
+_EOF = object()
+_STDERR_LINES = 200
+_ids = itertools.count(1)
+
+
+class JobHandle:
+    """One job running in a worker. Events are protocol message dicts (``progress``, ``log``,
+    ``result``, ``error``); the last one is always ``result`` or ``error``."""
+
+    def __init__(self, client, job_id):
+        self._client = client
+        self.id = job_id
+        self.done = False
+        self.result = None
+        self.error = None
+        self._events = queue.Queue()
+        self._last_activity = time.monotonic()
+
+    # Called by the client's reader thread.
+    def _push(self, msg):
+        self._events.put(msg)
+
+    def _finish_event(self, msg):
+        if msg["type"] == "result":
+            self.result = msg["result"]
+        elif msg["type"] == "error":
+            self.error = protocol.to_exception(msg)
+        self.done = True
+
+    def _take(self, timeout):
+        """One event (or None on timeout), enforcing the client's inactivity timeout."""
+        if self.done:
+            return None
+        limit = self._client.timeout
+        wait = timeout
+        if limit is not None:
+            left = self._last_activity + limit - time.monotonic()
+            if left <= 0:
+                return self._timed_out()
+            wait = left if wait is None else min(wait, left)
+        try:
+            msg = self._events.get(timeout=wait) if (wait is None or wait > 0) else self._events.get_nowait()
+        except queue.Empty:
+            if limit is not None and time.monotonic() - self._last_activity >= limit:
+                return self._timed_out()
+            return None
+        if msg is _EOF:
+            return self._crashed()
+        self._last_activity = time.monotonic()
+        if msg["type"] in ("result", "error"):
+            self._finish_event(msg)
+            self._client._job_finished(self)
+        return msg
+
+    def _fail(self, err):
+        self.error = err
+        self.done = True
+        self._client._job_finished(self)
+        return protocol.error_from_exception(self.id, err)
+
+    def _timed_out(self):
+        limit = self._client.timeout
+        self._client.kill()
+        return self._fail(WorkerError("the worker sent nothing for %.0f s and was stopped" % limit,
+                                      timeout_s=limit, stderr_tail=self._client.stderr_tail()))
+
+    def _crashed(self):
+        code = self._client._wait_exit(5.0)
+        tail = self._client.stderr_tail()
+        return self._fail(WorkerError(
+            "the samatte worker exited unexpectedly (exit status %s)%s"
+            % (code, (":\n" + tail) if tail else ""), returncode=code, stderr_tail=tail))
+
+    def poll(self):
+        """All events that have arrived, without blocking (a list, maybe empty)."""
+        out = []
+        while not self.done:
+            msg = self._take(0)
+            if msg is None:
+                break
+            out.append(msg)
+        return out
+
+    def events(self, *, tick=0.25):
+        """Iterate over events until the job ends (blocking)."""
+        while not self.done:
+            msg = self._take(tick)
+            if msg is not None:
+                yield msg
+
+    def wait(self, *, on_progress=None, on_event=None):
+        """Block until the job ends; return the result dict or raise the job's error."""
+        for msg in self.events():
+            if on_event is not None:
+                on_event(msg)
+            if on_progress is not None and msg["type"] == "progress":
+                on_progress(protocol.progress_from_message(msg))
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def cancel(self):
+        """Ask the worker to stop this job between frames (thread-safe; a no-op once done)."""
+        if not self.done:
+            self._client._send(protocol.cancel(self.id), quiet=True)
+
+
+class WorkerClient:
+    """A running ``python -m samatte.worker`` process.
+
+    ``python``: the interpreter to run it with (the installer's venv python; default: this one).
+    ``env``: extra environment variables. ``timeout``: seconds without any message from a running
+    job before the worker is killed (None: no limit). ``startup_timeout``: seconds to wait for the
+    worker's ``hello``. ``worker_args``: extra command line arguments for the worker.
+    """
+
+    def __init__(self, python=None, *, env=None, cwd=None, timeout=None, startup_timeout=60,
+                 worker_args=None):
+        self.python = python or sys.executable
+        self.timeout = timeout
+        self.hello = None
+        self._job = None
+        self._lock = threading.Lock()
+        self._wlock = threading.Lock()
+        self._stderr = collections.deque(maxlen=_STDERR_LINES)
+        self._queue = queue.Queue()
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        full_env.setdefault("PYTHONIOENCODING", "utf-8")
+        full_env["PYTHONUNBUFFERED"] = "1"
+        cmd = [self.python, "-m", "samatte.worker"] + list(worker_args or [])
+        kwargs = {}
+        if os.name == "posix":
+            kwargs["start_new_session"] = True  # a Ctrl-C in the host's terminal is the host's to handle
+        elif os.name == "nt":
+            kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, env=full_env, cwd=cwd, bufsize=0, **kwargs)
+        except OSError as e:
+            raise WorkerError("cannot start the samatte worker with %s: %s" % (self.python, e),
+                              python=str(self.python))
+        self._reader = threading.Thread(target=self._read_stdout, name="samatte-client-out", daemon=True)
+        self._reader.start()
+        self._err_reader = threading.Thread(target=self._read_stderr, name="samatte-client-err", daemon=True)
+        self._err_reader.start()
+        self._wait_hello(startup_timeout)
+
+    # -- plumbing ------------------------------------------------------------------------------------
+    def _read_stdout(self):
+        stream = self._proc.stdout
+        while True:
+            try:
+                line = stream.readline()
+            except (OSError, ValueError):
+                line = b""
+            if not line:
+                break
+            if not line.strip():
+                continue
+            try:
+                msg = protocol.decode(line)
+            except ProtocolError as e:
+                self._stderr.append("[samatte client] bad line from worker: %s" % e)
+                continue
+            self._dispatch(msg)
+        self._dispatch(_EOF)
+
+    def _dispatch(self, msg):
+        with self._lock:
+            job = self._job
+        if msg is _EOF:
+            self._queue.put(_EOF)
+            if job is not None:
+                job._push(_EOF)
+            return
+        mid = msg.get("id")
+        if job is not None and mid is not None and mid == job.id and msg["type"] in (
+                "progress", "log", "result", "error"):
+            job._push(msg)
+        else:
+            if msg["type"] == "error":
+                self._stderr.append("[samatte client] worker error: %s %s" % (msg["code"], msg["message"]))
+            self._queue.put(msg)
+
+    def _read_stderr(self):
+        stream = self._proc.stderr
+        while True:
+            try:
+                line = stream.readline()
+            except (OSError, ValueError):
+                break
+            if not line:
+                break
+            self._stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
+
+    def _wait_hello(self, startup_timeout):
+        deadline = time.monotonic() + (startup_timeout if startup_timeout else 1e9)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise WorkerError("the samatte worker did not start within %s s" % startup_timeout,
+                                  stderr_tail=self.stderr_tail())
+            try:
+                msg = self._queue.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            if msg is _EOF:
+                code = self._wait_exit(5.0)
+                tail = self.stderr_tail()
+                raise WorkerError("the samatte worker exited during start-up (exit status %s)%s"
+                                  % (code, (":\n" + tail) if tail else ""), returncode=code, stderr_tail=tail,
+                                  python=str(self.python))
+            if msg["type"] == "hello":
+                self.hello = msg
+                return msg
+
+    def _send(self, msg, *, quiet=False):
+        data = protocol.encode(msg).encode("utf-8")
+        try:
+            with self._wlock:
+                self._proc.stdin.write(data)
+                self._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as e:
+            if not quiet:
+                raise WorkerError("cannot talk to the samatte worker: %s" % e, stderr_tail=self.stderr_tail())
+
+    def _job_finished(self, job):
+        with self._lock:
+            if self._job is job:
+                self._job = None
+
+    def _wait_exit(self, seconds):
+        try:
+            return self._proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
+    # -- public --------------------------------------------------------------------------------------
+    @property
+    def pid(self):
+        return self._proc.pid
+
+    @property
+    def capabilities(self):
+        return dict((self.hello or {}).get("capabilities") or {})
+
+    def alive(self):
+        return self._proc.poll() is None
+
+    def stderr_tail(self, lines=40):
+        """The last ``lines`` lines the worker wrote on stderr."""
+        tail = list(self._stderr)[-lines:]
+        return "\n".join(tail)
+
+    def start_job(self, job, *, job_id=None):
+        """Send a JobSpec (a dict, a JSON string, or a path to a .json file) and return a
+        :class:`JobHandle` at once. One job at a time per worker."""
+        if isinstance(job, str) and not job.lstrip().startswith("{"):
+            from .jobspec import load
+            job = load(job)
+        elif isinstance(job, (str, bytes)):
+            job = json.loads(job)
+        if not self.alive():
+            raise WorkerError("the samatte worker is not running (exit status %s)" % self._proc.poll(),
+                              stderr_tail=self.stderr_tail())
+        job_id = job_id or "job%d-%d" % (os.getpid(), next(_ids))
+        handle = JobHandle(self, job_id)
+        with self._lock:
+            if self._job is not None:
+                raise WorkerError("this worker is already running job %r" % self._job.id)
+            self._job = handle
+        try:
+            self._send(protocol.job(job_id, job))
+        except SamatteError:
+            self._job_finished(handle)
+            raise
+        return handle
+
+    def run(self, job, on_progress=None, on_event=None):
+        """Run a job to the end and return its result dict; raises the job's samatte error."""
+        return self.start_job(job).wait(on_progress=on_progress, on_event=on_event)
+
+    def iter_job(self, job):
+        """Iterator form of :meth:`run`: yields each event dict; raises the job's error at the end."""
+        handle = self.start_job(job)
+        for msg in handle.events():
+            yield msg
+        if handle.error is not None:
+            raise handle.error
+        return handle.result
+
+    def cancel(self):
+        """Cancel the running job, if any (thread-safe)."""
+        with self._lock:
+            job = self._job
+        if job is not None:
+            job.cancel()
+
+    def ping(self, timeout=10.0):
+        """True when an idle worker answers a ping within ``timeout`` seconds."""
+        with self._lock:
+            if self._job is not None:
+                raise WorkerError("ping is only for an idle worker")
+        self._send(protocol.ping())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if msg is _EOF:
+                return False
+            if msg["type"] == "pong":
+                return True
+        return False
+
+    def kill(self):
+        """Stop the worker process now (frees its GPU memory)."""
+        try:
+            self._proc.kill()
+        except OSError:
+            pass
+        self._wait_exit(5.0)
+
+    def close(self, timeout=10.0):
+        """Ask the worker to finish (a running job is cancelled) and wait for it; kill it if it hangs."""
+        if self._proc.poll() is None:
+            self._send(protocol.shutdown(), quiet=True)
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+            if self._wait_exit(timeout) is None:
+                self.kill()
+        for s in (self._proc.stdout, self._proc.stderr):
+            try:
+                s.close()
+            except OSError:
+                pass
+        return self._proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if self._proc.poll() is None:
+                self._proc.kill()
+        except Exception:  # noqa: BLE001
+            pass
