@@ -1,0 +1,225 @@
+"""Scene-linear plate pixels -> display-referred RGB in [0, 1] for the models, with OpenColorIO.
+
+The models are trained on sRGB photos, so they should see the plate roughly as a photo: the artist's
+own OCIO config turns the plate's colourspace into an sRGB display image.
+
+Choices (all visible in :meth:`ColourTransform.describe`):
+
+* **config**: the ``config`` argument (a path, an ``ocio://`` URI such as ``ocio://default`` or
+  ``ocio://cg-config-latest``, or a ``PyOpenColorIO.Config``), else ``$OCIO``, else OCIO's built-in
+  ``ocio://default`` (the ACES CG config).
+* **colourspace** of the plate: the ``colourspace`` argument (a name, alias or role), else the
+  config's ``scene_linear`` role (ACEScg in the built-in config).
+* **display**: the first display whose name starts with / contains "sRGB", else the config's default
+  display. **view**: on that display, an un-tone-mapped view when there is one ("Un-tone-mapped" in
+  the ACES configs, "Standard" in Blender's, "sRGB" in nuke-default), never "Raw"/"Log"; else the
+  display's default view. Both can be forced with ``display=`` / ``view=``.
+
+Output values are clipped to [0, 1] (NaN -> 0). Processing is float32, in place on one contiguous
+copy per frame, through OCIO's CPU processor on a packed image (about 40 ms for 2048x1080 here).
+"""
+import difflib
+import os
+import threading
+
+import numpy as np
+
+from .errors import ColourError
+
+__all__ = ["ColourTransform", "srgb_oetf", "DEFAULT_CONFIG"]
+
+DEFAULT_CONFIG = "ocio://default"
+
+# views that show the plate without a tone curve, in order of preference (lower-case, substring)
+_UNTONEMAPPED = ("un-tone-mapped", "untone-mapped", "untonemapped", "standard", "srgb", "video (colorimetric)")
+_NOT_VIEWS = ("raw", "log", "none", "data", "false color", "false colour")
+
+
+def _ocio():
+    try:
+        import PyOpenColorIO as ocio
+    except ImportError as e:  # pragma: no cover - opencolorio is a hard dependency
+        from .errors import DependencyError
+        raise DependencyError("PyOpenColorIO is not installed: %s" % e)
+    return ocio
+
+
+def _load_config(config):
+    ocio = _ocio()
+    if config is not None and not isinstance(config, (str, os.PathLike)):
+        if hasattr(config, "getColorSpaceNames"):
+            return config, "<Config %s>" % (config.getName() or "unnamed")
+        raise ColourError("ocio config must be a path, an ocio:// URI or a Config, not %s" % type(config).__name__)
+    source = os.fspath(config) if config is not None else None
+    if not source:
+        source = os.environ.get("OCIO") or DEFAULT_CONFIG
+    try:
+        if source.startswith("ocio://"):
+            cfg = ocio.Config.CreateFromFile(source)
+        else:
+            if not os.path.isfile(source):
+                raise ColourError("OCIO config file not found: %s" % source, config=source)
+            cfg = ocio.Config.CreateFromFile(source)
+    except ColourError:
+        raise
+    except Exception as e:
+        hint = ""
+        if source.startswith("ocio://"):
+            names = [c[0] for c in ocio.BuiltinConfigRegistry().getBuiltinConfigs()]
+            hint = " (built-in configs: ocio://default, ocio://cg-config-latest, ocio://studio-config-latest, %s)" % (
+                ", ".join("ocio://" + n for n in names[-3:]))
+        raise ColourError("cannot load OCIO config %s: %s%s" % (source, str(e).strip(), hint), config=source)
+    return cfg, source
+
+
+def _suggest(name, names, n=6):
+    close = difflib.get_close_matches(name, names, n=n, cutoff=0.4)
+    rest = [x for x in names if x not in close]
+    return (close + rest)[:n]
+
+
+class ColourTransform:
+    """Scene-linear (plate colourspace) -> display-referred sRGB in [0, 1].
+
+    ``ColourTransform(config=None, colourspace=None, *, display=None, view=None)``; see the module
+    docstring for how each is chosen. Raises ColourError for an unloadable config or an unknown
+    colourspace/display/view (listing valid names). Thread-safe: :meth:`to_display` may be called from
+    several threads at once.
+    """
+
+    def __init__(self, config=None, colourspace=None, *, display=None, view=None):
+        ocio = _ocio()
+        self.config, self.config_source = _load_config(config)
+        cfg = self.config
+        names = list(cfg.getColorSpaceNames())
+        if colourspace:
+            cs = cfg.getColorSpace(colourspace)
+            if cs is None:
+                raise ColourError("colourspace %r is not in OCIO config %s; valid names include: %s"
+                                  % (colourspace, self.config_source, ", ".join(_suggest(colourspace, names))),
+                                  colourspace=colourspace, config=self.config_source)
+            self.colourspace_explicit = True
+        else:
+            cs = cfg.getColorSpace("scene_linear")
+            if cs is None:
+                raise ColourError("OCIO config %s has no scene_linear role; give the plate's colourspace "
+                                  "(valid names include: %s)" % (self.config_source, ", ".join(names[:6])),
+                                  config=self.config_source)
+            self.colourspace_explicit = False
+        self.colourspace = cs.getName()
+        self.display, self.view = self._choose_display_view(display, view)
+        try:
+            tr = ocio.DisplayViewTransform(src=self.colourspace, display=self.display, view=self.view)
+            self._processor = cfg.getProcessor(tr)
+            self._cpu = self._processor.getOptimizedCPUProcessor(ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32,
+                                                                 ocio.OPTIMIZATION_DEFAULT)
+        except Exception as e:
+            raise ColourError("OCIO cannot build %s -> %s / %s from %s: %s"
+                              % (self.colourspace, self.display, self.view, self.config_source, str(e).strip()),
+                              config=self.config_source)
+
+    def _choose_display_view(self, display, view):
+        cfg = self.config
+        displays = list(cfg.getDisplays())
+        if not displays:
+            raise ColourError("OCIO config %s has no displays" % self.config_source, config=self.config_source)
+        if display:
+            if display not in displays:
+                raise ColourError("display %r is not in OCIO config %s; displays: %s"
+                                  % (display, self.config_source, ", ".join(_suggest(display, displays))),
+                                  config=self.config_source)
+        else:
+            srgb = [d for d in displays if d.lower().startswith("srgb")] or \
+                   [d for d in displays if "srgb" in d.lower()]
+            display = srgb[0] if srgb else cfg.getDefaultDisplay()
+        views = list(cfg.getViews(display))
+        if view:
+            if view not in views:
+                raise ColourError("view %r is not a view of display %r in %s; views: %s"
+                                  % (view, display, self.config_source, ", ".join(views)),
+                                  config=self.config_source)
+            return display, view
+        for pref in _UNTONEMAPPED:
+            for v in views:
+                lv = v.lower()
+                if pref in lv and not any(lv.startswith(b) for b in _NOT_VIEWS):
+                    return display, v
+        return display, cfg.getDefaultView(display)
+
+    def describe(self):
+        """``{"config", "config_name", "colourspace", "display", "view"}`` — what this transform does."""
+        return {"config": self.config_source, "config_name": self.config.getName() or "",
+                "colourspace": self.colourspace, "display": self.display, "view": self.view}
+
+    def to_display(self, linear, *, out=None):
+        """float32 (H, W, 3) scene-linear -> a new float32 (H, W, 3) array in [0, 1] (or into ``out``,
+        which may be ``linear`` itself to work in place)."""
+        ocio = _ocio()
+        linear = np.asarray(linear)
+        if linear.ndim != 3 or linear.shape[2] != 3:
+            raise ColourError("to_display needs an (H, W, 3) array, got shape %s" % (linear.shape,))
+        if out is None:
+            out = np.array(linear, dtype=np.float32, order="C", copy=True)
+        elif out is not linear:
+            np.copyto(out, linear, casting="same_kind")
+        if out.dtype != np.float32 or not out.flags["C_CONTIGUOUS"]:
+            raise ColourError("to_display output must be a C-contiguous float32 array")
+        h, w = out.shape[:2]
+        if h and w:
+            self._cpu.apply(ocio.PackedImageDesc(out, w, h, 3))
+        _clip01(out)
+        return out
+
+    __call__ = to_display
+
+    def __repr__(self):
+        d = self.describe()
+        return "ColourTransform(%s: %s -> %s / %s)" % (d["config"], d["colourspace"], d["display"], d["view"])
+
+
+def _clip01(a):
+    np.fmax(a, 0.0, out=a)  # fmax drops NaN -> 0
+    np.fmin(a, 1.0, out=a)
+    return a
+
+
+_SRGB_LOCK = threading.Lock()
+_SRGB_CPU = None
+
+
+def _srgb_cpu():
+    global _SRGB_CPU
+    with _SRGB_LOCK:
+        if _SRGB_CPU is None:
+            ocio = _ocio()
+            raw = ocio.Config.CreateRaw()
+            tr = ocio.ExponentWithLinearTransform(gamma=[2.4, 2.4, 2.4, 1.0], offset=[0.055, 0.055, 0.055, 0.0],
+                                                  direction=ocio.TRANSFORM_DIR_INVERSE)
+            _SRGB_CPU = raw.getProcessor(tr).getOptimizedCPUProcessor(ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32,
+                                                                      ocio.OPTIMIZATION_DEFAULT)
+        return _SRGB_CPU
+
+
+def srgb_oetf(linear, *, out=None):
+    """The plain sRGB OETF (IEC 61966-2-1) of ``clip(linear, 0, 1)``: float32 (H, W, 3) in [0, 1].
+
+    Used when no OCIO config is involved. Returns a new array unless ``out`` is given (``out`` may
+    be ``linear`` itself).
+    """
+    ocio = _ocio()
+    linear = np.asarray(linear)
+    if out is None:
+        out = np.array(linear, dtype=np.float32, order="C", copy=True)
+    elif out is not linear:
+        np.copyto(out, linear, casting="same_kind")
+    _clip01(out)
+    if out.ndim == 3 and out.shape[2] == 3 and out.flags["C_CONTIGUOUS"] and out.dtype == np.float32:
+        h, w = out.shape[:2]
+        if h and w:
+            _srgb_cpu().apply(ocio.PackedImageDesc(out, w, h, 3))
+            np.fmin(out, 1.0, out=out)  # OCIO's curve gives 1.0000067 at 1.0
+    else:
+        lo = out <= 0.0031308
+        hi = 1.055 * np.power(out, 1.0 / 2.4) - 0.055
+        out[...] = np.where(lo, out * 12.92, hi)
+    return out

@@ -1,0 +1,382 @@
+"""Reading plates (and writing test/demo images) through OpenImageIO 3.0.
+
+* EXR, single- or multi-part, half or float: RGB(A), or a named layer ``layer="beauty"`` which is
+  either channels ``beauty.R/G/B`` (also ``beauty.red`` ...) in any part, or a part named ``beauty``
+  holding ``R/G/B``. A one-channel image (``Y``, ``Z``, anything) is broadcast to grey RGB.
+* The data window is the canvas (arrays are data-window sized, origin top-left, y down); the
+  display window and the pixel aspect are kept in :class:`samatte.stages.PlateInfo`.
+* PNG/JPEG/TIFF and other formats OIIO reads work too. Integer images (8/16-bit) are display-referred
+  sRGB unless their header says they are linear: their ``linear`` pixels are made with the sRGB EOTF,
+  and :func:`read_frame` also returns the file's own values as the display image (models see the
+  photo as it is; no colour transform is applied to it). Float images are scene-linear.
+
+Errors: a missing file -> MissingFrameError; unreadable or truncated -> CorruptFrameError; the
+layer/channels are not there -> ChannelError (listing what is there); windows differ from the ones
+expected -> PlateError; non-finite pixels -> see :func:`fix_nonfinite`.
+"""
+import logging
+import os
+from collections import namedtuple
+
+import numpy as np
+
+from ..errors import ChannelError, CorruptFrameError, MissingFrameError, NaNPixelError, PlateError
+from ..stages import PlateInfo, Window
+
+__all__ = ["read_info", "read_rgb", "read_frame", "FrameData", "list_layers", "fix_nonfinite",
+           "write_image", "write_parts", "srgb_eotf", "is_display_referred", "open_image"]
+
+log = logging.getLogger("samatte.io")
+
+_COMPONENTS = {
+    "r": 0, "red": 0, "g": 1, "green": 1, "b": 2, "blue": 2,
+}
+_LINEAR_NAMES = ("linear", "lin_", "scene_linear", "scene-linear", "acescg", "aces2065")
+
+#: One frame as read: ``info``, ``linear`` (float32 (H, W, 3) scene-linear, C-contiguous) and
+#: ``display`` (float32 (H, W, 3) in [0, 1] when the file itself is display-referred, else None).
+FrameData = namedtuple("FrameData", "info linear display")
+
+
+def _oiio():
+    import OpenImageIO as oiio
+    return oiio
+
+
+def open_image(path, *, frame=None):
+    """Open ``path`` with OIIO; MissingFrameError / CorruptFrameError when that fails."""
+    oiio = _oiio()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        if os.path.exists(path):
+            raise CorruptFrameError("not a file: %s" % path, path=path, frame=frame)
+        raise MissingFrameError("frame file is missing: %s" % path, path=path, frame=frame)
+    inp = oiio.ImageInput.open(path)
+    if inp is None:
+        raise CorruptFrameError("cannot read %s: %s" % (path, oiio.geterror() or "unknown error"),
+                                path=path, frame=frame)
+    return inp
+
+
+def _subimages(inp):
+    """[(index, spec)] for every subimage (EXR part) of an open file."""
+    out = []
+    i = 0
+    while inp.seek_subimage(i, 0):
+        out.append((i, inp.spec()))
+        i += 1
+    return out
+
+
+def _part_name(spec):
+    return spec.getattribute("name") or spec.getattribute("oiio:subimagename") or ""
+
+
+def _rgb_in(names, prefix):
+    """Indices of the R, G, B channels named ``prefix + component`` (component case-insensitive), or None."""
+    found = [None, None, None]
+    for i, n in enumerate(names):
+        if prefix and not n.startswith(prefix):
+            continue
+        rest = n[len(prefix):]
+        if "." in rest:
+            continue
+        k = _COMPONENTS.get(rest.lower())
+        if k is not None and found[k] is None:
+            found[k] = i
+    return found if all(f is not None for f in found) else None
+
+
+def list_layers(path_or_input):
+    """Layers in a file, for messages: '' (the unnamed RGB layer), every 'name' of 'name.X' channels,
+    and the part names of multi-part files."""
+    own = isinstance(path_or_input, (str, os.PathLike))
+    inp = open_image(path_or_input) if own else path_or_input
+    try:
+        subs = _subimages(inp)
+        layers = []
+        for _, spec in subs:
+            pn = _part_name(spec) if len(subs) > 1 else ""
+            for n in spec.channelnames:
+                lay = n.rsplit(".", 1)[0] if "." in n else pn
+                if lay not in layers:
+                    layers.append(lay)
+        return layers
+    finally:
+        if own:
+            inp.close()
+
+
+def _describe_channels(subs):
+    parts = []
+    for i, spec in subs:
+        pn = _part_name(spec)
+        parts.append("%s%s" % (("part %r: " % pn) if (pn and len(subs) > 1) else "", ", ".join(spec.channelnames)))
+    return "; ".join(parts)
+
+
+def _resolve(inp, path, layer, frame=None):
+    """Find the subimage and the three channel indices to read for ``layer`` (None = RGB)."""
+    subs = _subimages(inp)
+    if not subs:
+        raise CorruptFrameError("no image in %s" % path, path=path, frame=frame)
+    if layer:
+        for i, spec in subs:
+            idx = _rgb_in(spec.channelnames, layer + ".")
+            if idx:
+                return i, idx, spec
+        for i, spec in subs:
+            if _part_name(spec) == layer:
+                idx = _rgb_in(spec.channelnames, "")
+                if idx:
+                    return i, idx, spec
+                if spec.nchannels == 1:
+                    return i, [0, 0, 0], spec
+        raise ChannelError("layer %r (channels %s.R/G/B or a part named %r) is not in %s; it has %s"
+                           % (layer, layer, layer, path, _describe_channels(subs)),
+                           path=path, layer=layer, frame=frame)
+    for i, spec in subs:
+        idx = _rgb_in(spec.channelnames, "")
+        if idx:
+            return i, idx, spec
+    i, spec = subs[0]
+    if spec.nchannels == 1:
+        return i, [0, 0, 0], spec
+    raise ChannelError("no R, G, B channels in %s (give a layer); it has %s" % (path, _describe_channels(subs)),
+                       path=path, frame=frame)
+
+
+def _windows(spec):
+    data = Window(int(spec.x), int(spec.y), int(spec.width), int(spec.height))
+    fw, fh = int(spec.full_width), int(spec.full_height)
+    if fw <= 0 or fh <= 0:
+        display = data
+    else:
+        display = Window(int(spec.full_x), int(spec.full_y), fw, fh)
+    return data, display
+
+
+def _pixel_aspect(spec):
+    pa = spec.getattribute("PixelAspectRatio")
+    try:
+        pa = float(pa) if pa is not None else 1.0
+    except (TypeError, ValueError):
+        pa = 1.0
+    return pa if pa > 0 and np.isfinite(pa) else 1.0
+
+
+def _info_from(spec, idx):
+    data, display = _windows(spec)
+    names = tuple(spec.channelnames[i] for i in idx)
+    if idx[0] == idx[1] == idx[2]:
+        names = (names[0],)
+    return PlateInfo(data=data, display=display, pixel_aspect=_pixel_aspect(spec), channels=names,
+                     pixel_type=str(spec.channelformat(idx[0])))
+
+
+def is_display_referred(spec_or_info, colourspace=None):
+    """True for integer-typed images not tagged as linear (PNG, JPEG, 8/16-bit TIFF: sRGB)."""
+    pt = spec_or_info.pixel_type if isinstance(spec_or_info, PlateInfo) else str(spec_or_info.format)
+    if pt in ("half", "float", "double"):
+        return False
+    cs = (colourspace or "").lower()
+    return not any(k in cs for k in _LINEAR_NAMES)
+
+
+def read_info(path, *, layer=None):
+    """The :class:`PlateInfo` of one image file (header only; pixels are not read)."""
+    path = os.fspath(path)
+    inp = open_image(path)
+    try:
+        i, idx, spec = _resolve(inp, path, layer)
+        return _info_from(spec, idx)
+    finally:
+        inp.close()
+
+
+def _read_pixels(inp, path, sub, idx, frame=None):
+    c0, c1 = min(idx), max(idx) + 1
+    try:
+        arr = inp.read_image(sub, 0, c0, c1, "float")
+    except Exception as e:  # OIIO raises for some broken files instead of returning None
+        raise CorruptFrameError("cannot read the pixels of %s: %s" % (path, e), path=path, frame=frame)
+    if arr is None:
+        msg = inp.geterror() or _oiio().geterror() or "unknown error"
+        raise CorruptFrameError("cannot read the pixels of %s (truncated or damaged?): %s" % (path, msg),
+                                path=path, frame=frame)
+    err = inp.geterror() if hasattr(inp, "has_error") and inp.has_error else ""
+    if err:
+        raise CorruptFrameError("error while reading %s: %s" % (path, err), path=path, frame=frame)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    rel = [k - c0 for k in idx]
+    if rel == [0, 1, 2] and arr.shape[2] == 3:
+        out = arr
+    elif rel[0] == rel[1] == rel[2]:
+        out = np.repeat(arr[:, :, rel[0]:rel[0] + 1], 3, axis=2)
+    else:
+        out = arr[:, :, rel]
+    if out.dtype != np.float32 or not out.flags["C_CONTIGUOUS"]:
+        out = np.ascontiguousarray(out, dtype=np.float32)
+    return out
+
+
+def srgb_eotf(v, out=None):
+    """sRGB-encoded values in [0, 1] -> linear (IEC 61966-2-1), float32, vectorised."""
+    v = np.asarray(v, dtype=np.float32)
+    if out is None:
+        out = np.empty_like(v)
+    lo = v <= 0.04045
+    np.divide(v + 0.055, 1.055, out=out)
+    np.power(out, 2.4, out=out)
+    out[lo] = v[lo] / 12.92
+    return out
+
+
+def _check_windows(info, expect, path, frame):
+    if expect is None:
+        return
+    if info.data != expect.data or info.display != expect.display:
+        raise PlateError("frame %s (%s) has data window %s and display window %s, but the plate's first frame "
+                         "has %s and %s; every frame of a plate must have the same windows"
+                         % (frame if frame is not None else "?", path, _wstr(info.data), _wstr(info.display),
+                            _wstr(expect.data), _wstr(expect.display)),
+                         path=path, frame=frame)
+
+
+def _wstr(w):
+    return "(%d,%d %dx%d)" % (w.x, w.y, w.width, w.height)
+
+
+def read_frame(path, *, layer=None, expect=None, frame=None):
+    """Read one frame: :class:`FrameData` (info, linear, display-or-None).
+
+    ``expect``: a PlateInfo the frame's windows must match (PlateError otherwise); ``frame`` only
+    names the frame in errors.
+    """
+    path = os.fspath(path)
+    inp = open_image(path, frame=frame)
+    try:
+        sub, idx, spec = _resolve(inp, path, layer, frame)
+        info = _info_from(spec, idx)
+        _check_windows(info, expect, path, frame)
+        arr = _read_pixels(inp, path, sub, idx, frame)
+        display = None
+        if is_display_referred(info, spec.getattribute("oiio:ColorSpace")):
+            display = arr
+            arr = srgb_eotf(display)
+        return FrameData(info, arr, display)
+    finally:
+        inp.close()
+
+
+def read_rgb(path, *, layer=None):
+    """Scene-linear float32 (H, W, 3) pixels of the data window of one image."""
+    return read_frame(path, layer=layer).linear
+
+
+def fix_nonfinite(arr, *, mode="fix", frame=None, path=None):
+    """Replace NaN/inf in ``arr`` (in place) with 0 and return how many values were replaced.
+
+    ``mode="error"`` raises NaNPixelError naming the frame and the count instead. A cheap finite sum
+    is tried first, so clean frames cost one pass without a temporary.
+    """
+    if mode not in ("fix", "error"):
+        raise PlateError("on_nonfinite must be 'fix' or 'error', not %r" % (mode,))
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(arr, axis=None)
+    if np.isfinite(total):
+        return 0
+    bad = ~np.isfinite(arr)
+    n = int(np.count_nonzero(bad))
+    if n == 0:  # the sum overflowed on large finite values
+        return 0
+    if mode == "error":
+        raise NaNPixelError("frame %s has %d non-finite (NaN/inf) pixel values%s" %
+                            (frame if frame is not None else "?", n, (" (%s)" % path) if path else ""),
+                            frame=frame, count=n, path=path)
+    arr[bad] = 0.0
+    log.warning("frame %s: replaced %d non-finite (NaN/inf) pixel values with 0%s",
+                frame if frame is not None else "?", n, (" (%s)" % path) if path else "")
+    return n
+
+
+# --- writing (tests, demos, the matte writer) -----------------------------------------------------
+
+def _make_spec(width, height, channels, pixel_type, *, data_xy=(0, 0), display=None, pixel_aspect=1.0,
+               compression="zip", metadata=None, name=None):
+    oiio = _oiio()
+    spec = oiio.ImageSpec(int(width), int(height), len(channels), pixel_type)
+    spec.x, spec.y = int(data_xy[0]), int(data_xy[1])
+    if display is None:
+        display = Window(int(data_xy[0]), int(data_xy[1]), int(width), int(height))
+    spec.full_x, spec.full_y = int(display.x), int(display.y)
+    spec.full_width, spec.full_height = int(display.width), int(display.height)
+    spec.channelnames = tuple(channels)
+    spec.alpha_channel = list(channels).index("A") if "A" in channels else -1
+    if compression:
+        spec.attribute("compression", str(compression))
+    spec.attribute("PixelAspectRatio", float(pixel_aspect))
+    if name:
+        spec.attribute("name", str(name))
+    for k, v in (metadata or {}).items():
+        if isinstance(v, bool):
+            v = int(v)
+        spec.attribute(str(k), v if isinstance(v, (int, float, str)) else str(v))
+    return spec
+
+
+def _as_hwc(arr):
+    arr = np.asarray(arr, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return np.ascontiguousarray(arr)
+
+
+def write_parts(path, parts, *, compression="zip", pixel_aspect=1.0):
+    """Write a (multi-part) image. ``parts``: list of dicts with ``pixels`` ((H, W[, C]) array),
+    ``channels`` (names), optional ``name``, ``data`` (Window, or (x, y) origin), ``display``
+    (Window), ``pixel_type`` ("half"/"float"/"uint8"/...), ``metadata``. Not atomic: see
+    :mod:`samatte.io.writer` for output frames."""
+    oiio = _oiio()
+    path = os.fspath(path)
+    specs, arrays = [], []
+    for p in parts:
+        arr = _as_hwc(p["pixels"])
+        chans = list(p.get("channels") or ("R", "G", "B", "A")[:arr.shape[2]])
+        if len(chans) != arr.shape[2]:
+            raise PlateError("%d channel names for %d channels" % (len(chans), arr.shape[2]))
+        d = p.get("data")
+        xy = (d.x, d.y) if isinstance(d, Window) else (tuple(d) if d is not None else (0, 0))
+        specs.append(_make_spec(arr.shape[1], arr.shape[0], chans, p.get("pixel_type", "half"), data_xy=xy,
+                                display=p.get("display"), pixel_aspect=pixel_aspect,
+                                compression=compression if path.lower().endswith(".exr") else None,
+                                metadata=p.get("metadata"), name=p.get("name")))
+        arrays.append(arr)
+    out = oiio.ImageOutput.create(path)
+    if out is None:
+        raise PlateError("cannot write %s: %s" % (path, oiio.geterror()), path=path)
+    try:
+        if len(specs) > 1:
+            ok = out.open(path, specs)
+        else:
+            ok = out.open(path, specs[0])
+        if not ok:
+            raise PlateError("cannot write %s: %s" % (path, out.geterror()), path=path)
+        for k, (spec, arr) in enumerate(zip(specs, arrays)):
+            if k > 0 and not out.open(path, spec, "AppendSubimage"):
+                raise PlateError("cannot write part %d of %s: %s" % (k, path, out.geterror()), path=path)
+            if not out.write_image(arr):
+                raise PlateError("cannot write %s: %s" % (path, out.geterror()), path=path)
+    finally:
+        out.close()
+    return path
+
+
+def write_image(path, pixels, *, channels=None, data=None, display=None, pixel_type="half",
+                compression="zip", pixel_aspect=1.0, metadata=None):
+    """Write one image (single part): ``pixels`` (H, W[, C]) float; ``data`` a Window or (x, y) data
+    origin; ``display`` the display Window (default: the data window)."""
+    return write_parts(path, [{"pixels": pixels, "channels": channels, "data": data, "display": display,
+                               "pixel_type": pixel_type, "metadata": metadata}],
+                       compression=compression, pixel_aspect=pixel_aspect)

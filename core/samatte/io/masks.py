@@ -1,0 +1,203 @@
+"""Reading masks (roto/prompt masks, refine-only mask sequences) onto the plate's canvas.
+
+Formats: anything OpenImageIO reads — PNG (8/16-bit), TIFF, EXR, JPEG. Integer images are taken as
+data (0..255 / 0..65535 -> 0..1, no colour decoding); float values are clipped to [0, 1] and NaN
+becomes 0.
+
+Which channel is the mask:
+
+1. ``channel`` when given: a channel name, matched exactly, then case-insensitively, with ``A`` ~
+   ``alpha``, ``R`` ~ ``red`` etc. (``"hero.A"`` picks a layer's channel).
+2. else the alpha channel (``A``/``alpha``, or the file's declared alpha) — unless the alpha is
+   fully opaque (every value >= 1) while colour channels exist: a mask painted in RGB and saved
+   with an opaque alpha (common from paint tools and Blender) uses its colour channels;
+3. else a single-channel image's only channel;
+4. else the **maximum of R, G, B**: a mask drawn in any colour counts, which luminance would weaken
+   (a pure red roto shape has luminance 0.21 and would fall under a 0.5 threshold).
+
+Placement on the canvas (the plate's data window):
+
+* an EXR whose display window equals the plate's is placed by absolute pixel coordinates (its data
+  window may be a bounding box, larger or smaller than the plate's);
+* else an image the size of the display window is placed on the display window;
+* else an image the size of the data window is taken as it is;
+* any other size is a PlateError naming both sizes.
+Canvas pixels outside the mask image are 0.
+"""
+import os
+
+import numpy as np
+
+from ..errors import ChannelError, MissingFrameError, PlateError
+from ..stages import PlateInfo
+from .exr import _subimages, _windows, open_image
+from .sequence import as_pattern
+
+__all__ = ["read_mask", "MaskSequence"]
+
+_ALIASES = {"a": "alpha", "r": "red", "g": "green", "b": "blue", "y": "luminance"}
+
+
+def _find_channel(names, channel):
+    if channel in names:
+        return names.index(channel)
+    low = [n.lower() for n in names]
+    c = channel.lower()
+    if c in low:
+        return low.index(c)
+    alt = {c, _ALIASES.get(c, c)}
+    alt |= {k for k, v in _ALIASES.items() if v == c}
+    for i, n in enumerate(low):
+        if n in alt:
+            return i
+    # "layer.A" given as "layer.alpha" or vice versa
+    if "." in c:
+        lay, comp = c.rsplit(".", 1)
+        alt = {comp, _ALIASES.get(comp, comp)} | {k for k, v in _ALIASES.items() if v == comp}
+        for i, n in enumerate(low):
+            if "." in n and n.rsplit(".", 1)[0] == lay and n.rsplit(".", 1)[1] in alt:
+                return i
+    return None
+
+
+def _alpha_index(spec):
+    names = list(spec.channelnames)
+    for i, n in enumerate(names):
+        if n in ("A", "a") or n.lower() == "alpha":
+            return i
+    a = int(spec.alpha_channel)
+    if 0 <= a < len(names) and "." not in names[a]:
+        return a
+    return None
+
+
+def _rgb_indices(names):
+    out = []
+    for comp in (("r", "red"), ("g", "green"), ("b", "blue")):
+        for i, n in enumerate(names):
+            if n.lower() in comp:
+                out.append(i)
+                break
+    return out
+
+
+def _read_channels(inp, path, sub, idx):
+    c0, c1 = min(idx), max(idx) + 1
+    try:
+        arr = inp.read_image(sub, 0, c0, c1, "float")
+    except Exception as e:
+        arr = None
+        err = str(e)
+    else:
+        err = inp.geterror() if arr is None else ""
+    if arr is None:
+        from ..errors import CorruptFrameError
+        raise CorruptFrameError("cannot read the pixels of mask %s: %s" % (path, err or "unknown error"), path=path)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return arr[:, :, [k - c0 for k in idx]]
+
+
+def _mask_values(inp, path, channel):
+    """(2-D float32 mask values of the file, spec) for the chosen channel(s)."""
+    subs = _subimages(inp)
+    if not subs:
+        from ..errors import CorruptFrameError
+        raise CorruptFrameError("no image in mask %s" % path, path=path)
+    if channel:
+        for sub, spec in subs:
+            i = _find_channel(list(spec.channelnames), channel)
+            if i is not None:
+                return _read_channels(inp, path, sub, [i])[:, :, 0], spec
+        raise ChannelError("mask %s has no channel %r; it has %s"
+                           % (path, channel, ", ".join(n for _, s in subs for n in s.channelnames)),
+                           path=path, channel=channel)
+    sub, spec = subs[0]
+    names = list(spec.channelnames)
+    ai = _alpha_index(spec)
+    rgb = _rgb_indices(names)
+    if ai is not None:
+        alpha = _read_channels(inp, path, sub, [ai])[:, :, 0]
+        colour_channels = rgb or [i for i in range(len(names)) if i != ai and "." not in names[i]]
+        if not colour_channels or not bool(np.all(alpha >= 1.0)):
+            return alpha, spec
+        return _read_channels(inp, path, sub, colour_channels).max(axis=2), spec
+    if len(names) == 1:
+        return _read_channels(inp, path, sub, [0])[:, :, 0], spec
+    if rgb:
+        return _read_channels(inp, path, sub, rgb).max(axis=2), spec
+    return _read_channels(inp, path, sub, [0])[:, :, 0], spec
+
+
+def _paste(canvas, img, x0, y0):
+    """Copy ``img`` onto ``canvas`` with its top-left at canvas pixel (x0, y0), clipped."""
+    H, W = canvas.shape
+    h, w = img.shape
+    cx0, cy0 = max(x0, 0), max(y0, 0)
+    cx1, cy1 = min(x0 + w, W), min(y0 + h, H)
+    if cx1 > cx0 and cy1 > cy0:
+        canvas[cy0:cy1, cx0:cx1] = img[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+    return canvas
+
+
+def read_mask(path, info, *, channel=None):
+    """A mask file as float32 (H, W) in [0, 1] on the plate's canvas (see the module docstring)."""
+    if not isinstance(info, PlateInfo):
+        raise PlateError("read_mask needs the plate's PlateInfo, not %s" % type(info).__name__)
+    path = os.fspath(path)
+    inp = open_image(path)
+    try:
+        vals, spec = _mask_values(inp, path, channel)
+        is_exr = inp.format_name() == "openexr"
+    finally:
+        inp.close()
+    vals = np.asarray(vals, dtype=np.float32)
+    np.fmax(vals, 0.0, out=vals)  # NaN -> 0
+    np.fmin(vals, 1.0, out=vals)
+    mdata, mdisp = _windows(spec)
+    h, w = vals.shape
+    canvas = np.zeros(info.shape, dtype=np.float32)
+    if is_exr and mdisp == info.display:
+        return _paste(canvas, vals, mdata.x - info.data.x, mdata.y - info.data.y)
+    if (w, h) == (info.display.width, info.display.height):
+        return _paste(canvas, vals, info.display.x - info.data.x, info.display.y - info.data.y)
+    if (w, h) == (info.data.width, info.data.height):
+        return np.ascontiguousarray(vals)
+    raise PlateError("mask %s is %dx%d, but the plate's display window is %dx%d and its data window %dx%d; "
+                     "a mask must be one of these sizes" % (path, w, h, info.display.width, info.display.height,
+                                                            info.data.width, info.data.height),
+                     path=path, mask_size=[w, h], display_size=[info.display.width, info.display.height],
+                     data_size=[info.data.width, info.data.height])
+
+
+class MaskSequence:
+    """Per-frame masks from a pattern: ``.frames`` (on disk, or the pattern's range), ``.get(frame)``
+    -> float32 (H, W) in [0, 1] on the canvas; ``.path(frame)``; ``frame in seq``."""
+
+    def __init__(self, pattern, info, *, channel=None):
+        self.pattern = as_pattern(pattern)
+        self.info = info
+        self.channel = channel
+        self.frames = list(self.pattern.frames or self.pattern.frames_on_disk())
+
+    def path(self, frame):
+        return self.pattern.path(frame)
+
+    def get(self, frame):
+        path = self.pattern.path(frame)
+        try:
+            return read_mask(path, self.info, channel=self.channel)
+        except MissingFrameError as e:
+            raise MissingFrameError("mask for frame %d is missing: %s" % (int(frame), path), path=path,
+                                    frame=int(frame)) from e
+
+    __getitem__ = get
+
+    def __contains__(self, frame):
+        return os.path.isfile(self.pattern.path(frame))
+
+    def __len__(self):
+        return len(self.frames)
+
+    def __repr__(self):
+        return "MaskSequence(%r, %d frames)" % (self.pattern.source, len(self.frames))

@@ -1,0 +1,269 @@
+"""FrameSource: lazy, bounded, read-ahead access to the frames of a plate.
+
+    with FrameSource("/shots/sh010/plate.####.exr", "1001-1100", colour=ColourTransform()) as src:
+        src.prefetch(reversed(src.frames))        # optional: the order frames will be asked for
+        plate = src.get(1100)                     # stages.Plate (linear + display, canvas sized)
+
+* Memory is bounded: at most ``max(cache_frames, readahead + 1)`` decoded frames are held (an LRU
+  cache that also holds the read-ahead frames), whatever the shot length.
+* Read-ahead: after each ``get(f)`` a background thread decodes the next ``readahead`` frames that
+  follow ``f`` in the prefetch order (ascending frames unless :meth:`FrameSource.prefetch` gave
+  another order). An error met in the background is re-raised by ``get()`` of that frame.
+* Each frame is read once straight into float32 by OIIO and its display image made once (OCIO, or
+  the sRGB OETF when ``colour`` is None; display-referred files such as PNG/JPEG keep their own
+  values). The arrays of a returned Plate are shared with the cache and marked read-only: copy them
+  before changing them.
+* Thread-safe: ``get`` may be called from several threads.
+"""
+import logging
+import threading
+from collections import OrderedDict, deque
+
+from ..errors import MissingFrameError, PlateError
+from ..frames import parse_frames
+from ..stages import Plate
+from .exr import fix_nonfinite, read_frame, read_info
+from .sequence import as_pattern
+
+__all__ = ["FrameSource"]
+
+log = logging.getLogger("samatte.io")
+
+
+class FrameSource:
+    """Frames of one plate, see the module docstring.
+
+    ``FrameSource(pattern, frames=None, *, layer=None, colour=None, on_nonfinite="fix",
+    cache_frames=6, readahead=3)``: ``pattern`` a path pattern (``####``, ``%04d``, ``$F4``, ``@``) or
+    a :class:`SequencePattern`; ``frames`` a frame range (anything :func:`samatte.frames.parse_frames`
+    takes) or None for the range written in the pattern, else the frames on disk; ``colour`` a
+    :class:`samatte.colour.ColourTransform` or None (plain sRGB OETF).
+    """
+
+    _IDLE_EXIT_S = 2.0
+
+    def __init__(self, pattern, frames=None, *, layer=None, colour=None, on_nonfinite="fix", cache_frames=6,
+                 readahead=3):
+        self.pattern = as_pattern(pattern)
+        if on_nonfinite not in ("fix", "error"):
+            raise PlateError("on_nonfinite must be 'fix' or 'error', not %r" % (on_nonfinite,))
+        for name, v, lo in (("cache_frames", cache_frames, 1), ("readahead", readahead, 0)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise PlateError("%s must be an integer >= %d, not %r" % (name, lo, v))
+        if frames is None:
+            frames = self.pattern.frames or self.pattern.frames_on_disk()
+            if not frames:
+                raise MissingFrameError("no frames found on disk for %s" % self.pattern.source,
+                                        path=self.pattern.source)
+        self.frames = parse_frames(list(frames) if not isinstance(frames, (str, int)) else frames)
+        self.layer = layer
+        self.colour = colour
+        self.on_nonfinite = on_nonfinite
+        self.cache_frames = cache_frames
+        self.readahead = readahead
+        #: the most decoded frames held at once
+        self.capacity = max(cache_frames, readahead + 1)
+        first = self.frames[0]
+        try:
+            self.info = read_info(self.pattern.path(first), layer=layer)
+        except PlateError as e:
+            e.details.setdefault("frame", first)
+            raise
+        self._cond = threading.Condition()
+        self._cache = OrderedDict()
+        self._loading = set()
+        self._errors = {}
+        self._queue = deque()
+        self._thread = None
+        self._closed = False
+        self._set_order(self.frames)
+        #: counters: frames decoded, by the read-ahead thread, cache hits, the most held at once,
+        #: non-finite values fixed
+        self.stats = {"decoded": 0, "prefetched": 0, "hits": 0, "max_cached": 0, "nonfinite": 0}
+
+    # -- public ----------------------------------------------------------------------------------
+    def path(self, frame):
+        return self.pattern.path(frame)
+
+    def get(self, frame):
+        """The :class:`samatte.stages.Plate` of host frame ``frame`` (decoded now, or taken from the
+        cache / read-ahead). Raises the frame's MissingFrameError, CorruptFrameError, PlateError,
+        ChannelError or NaNPixelError."""
+        frame = int(frame)
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise PlateError("the frame source of %s is closed" % self.pattern.source)
+                plate = self._cache.get(frame)
+                if plate is not None:
+                    self._cache.move_to_end(frame)
+                    self.stats["hits"] += 1
+                    break
+                if frame in self._errors:
+                    err = self._errors.pop(frame)
+                    self._schedule_after(frame)
+                    raise err
+                if frame in self._loading:
+                    self._cond.wait()
+                    continue
+                self._loading.add(frame)
+                break
+            self._schedule_after(frame)
+        if plate is not None:
+            return plate
+        try:
+            plate = self._load(frame)
+        except BaseException:
+            with self._cond:
+                self._loading.discard(frame)
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._loading.discard(frame)
+            self._store(frame, plate)
+            self._cond.notify_all()
+        return plate
+
+    __getitem__ = get
+
+    def prefetch(self, frames_in_order):
+        """Tell the source the order frames will be asked for (e.g. descending for a backward pass);
+        read-ahead follows it from now on and starts on its first frames at once."""
+        order = [int(f) for f in frames_in_order]
+        with self._cond:
+            self._set_order(order)
+            self._queue = deque(f for f in order[:self.readahead] if f not in self._cache and f not in self._loading)
+            self._errors = {f: e for f, e in self._errors.items() if f in self._pos}
+            self._wake()
+
+    def cached_frames(self):
+        """Frames decoded and held right now (oldest use first)."""
+        with self._cond:
+            return list(self._cache)
+
+    def close(self):
+        """Stop the read-ahead thread and drop the cache. Safe to call twice."""
+        with self._cond:
+            self._closed = True
+            self._cache.clear()
+            self._queue.clear()
+            self._errors.clear()
+            self._cond.notify_all()
+            t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __len__(self):
+        return len(self.frames)
+
+    def __iter__(self):
+        """Plates of every frame, in order."""
+        for f in self.frames:
+            yield self.get(f)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- internals -------------------------------------------------------------------------------
+    def _set_order(self, order):
+        self._order = order
+        self._pos = {}
+        for i, f in enumerate(order):
+            self._pos.setdefault(f, i)
+
+    def _schedule_after(self, frame):
+        """(lock held) queue the ``readahead`` frames that follow ``frame`` in the prefetch order."""
+        if self.readahead <= 0:
+            return
+        i = self._pos.get(frame)
+        if i is None:
+            return
+        upcoming = self._order[i + 1:i + 1 + self.readahead]
+        self._queue = deque(f for f in upcoming if f not in self._cache and f not in self._loading
+                            and f not in self._errors)
+        keep = set(upcoming)
+        keep.add(frame)
+        self._errors = {f: e for f, e in self._errors.items() if f in keep}
+        if self._queue:
+            self._wake()
+
+    def _wake(self):
+        if self._thread is None and not self._closed and self.readahead > 0:
+            self._thread = threading.Thread(target=self._worker, name="samatte-readahead", daemon=True)
+            self._thread.start()
+        self._cond.notify_all()
+
+    def _store(self, frame, plate):
+        """(lock held) put a plate in the LRU cache, evicting the least recently used."""
+        if self._closed:
+            return
+        self._cache[frame] = plate
+        self._cache.move_to_end(frame)
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        if len(self._cache) > self.stats["max_cached"]:
+            self.stats["max_cached"] = len(self._cache)
+
+    def _worker(self):
+        while True:
+            with self._cond:
+                if not self._closed and not self._queue:
+                    # idle: wait a little, then end the thread so an unclosed source can be freed
+                    self._cond.wait(timeout=self._IDLE_EXIT_S)
+                if self._closed or not self._queue:
+                    if self._thread is threading.current_thread():
+                        self._thread = None
+                    return
+                f = self._queue.popleft()
+                if f in self._cache or f in self._loading or f in self._errors:
+                    continue
+                self._loading.add(f)
+            err = plate = None
+            try:
+                plate = self._load(f)
+            except Exception as e:  # re-raised by get(f)
+                err = e
+            with self._cond:
+                self._loading.discard(f)
+                if self._closed:
+                    self._cond.notify_all()
+                    return
+                if err is not None:
+                    self._errors[f] = err
+                else:
+                    self._store(f, plate)
+                    self.stats["prefetched"] += 1
+                self._cond.notify_all()
+
+    def _load(self, frame):
+        from ..colour import srgb_oetf
+        path = self.pattern.path(frame)
+        fd = read_frame(path, layer=self.layer, expect=self.info, frame=frame)
+        linear = fd.linear
+        n = fix_nonfinite(linear, mode=self.on_nonfinite, frame=frame, path=path)
+        if fd.display is not None:
+            display = fd.display
+        elif self.colour is not None:
+            display = self.colour.to_display(linear)
+        else:
+            display = srgb_oetf(linear)
+        linear.flags.writeable = False
+        display.flags.writeable = False
+        with self._cond:
+            self.stats["decoded"] += 1
+            self.stats["nonfinite"] += n
+        return Plate(frame=frame, linear=linear, display=display, info=self.info)
+
+    def __repr__(self):
+        return "FrameSource(%r, %d frames, %dx%d)" % (self.pattern.source, len(self.frames), self.info.width,
+                                                       self.info.height)

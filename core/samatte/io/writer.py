@@ -1,0 +1,299 @@
+"""MatteWriter: the output EXR frames — atomic, resumable, readable as layers in Nuke and Blender.
+
+One single-part scanline EXR per frame, half float, ``zip`` compression by default (``zips``,
+``dwaa``, ``dwab``, ``piz``, ``rle``, ``pxr24``, ``b44``, ``none`` as options), with the plate's data
+window, display window and pixel aspect. Channels::
+
+    R, G, B        foreground colour, scene-linear, premultiplied by A  (optional)
+    A              the merged matte of all objects
+    <object>.A     one layer per object, e.g. hero.A, car.A              (optional)
+    quality.Y      per-pixel doubt in [0, 1], 0 = confident              (optional)
+
+Why ``<object>.A`` (one dot): OpenEXR's layer convention is ``layer.channel``.
+
+* Nuke splits a channel name at its last dot into layer and channel and shows ``R/G/B/A`` of any
+  layer as ``red/green/blue/alpha``: the file shows layers ``rgba``, ``hero`` (``hero.alpha``), ...,
+  and ``quality``; a Shuffle picks an object's matte by layer name. Names with more than one dot
+  (``samatte.hero.A``) are not Nuke's ``layer.channel`` form and get mangled into one layer name.
+* Blender (``imb_exr_split_channel_name`` in ``openexr_api.cpp``) reads the last token as the
+  channel, the token before it as the *pass* and anything before that as the *layer*; a file with any
+  dotted channel is opened as multilayer. So ``hero.A`` is pass ``hero`` (one channel, shown as a
+  float/grey pass) of the unnamed layer, and the plain ``R,G,B,A`` are its ``Combined`` pass: in the
+  Image editor and the compositor's Image node each object is one selectable pass/socket.
+  ``layer.pass.channel`` (``samatte.hero.A``) would suit Blender alone.
+
+Object names are JobSpec names (``[A-Za-z_][A-Za-z0-9_]*``, never ``quality``/``rgba``/``R``...), so
+channel names cannot clash.
+
+Metadata (EXR string attributes, shown by Nuke as ``exr/samatte/...``): ``samatte/version``,
+``samatte/frame``, ``samatte/objects``, ``samatte/score``, plus every entry of ``metadata`` (keys
+without a ``/`` get the ``samatte/`` prefix: ``job``, ``job_hash``, ``tracker``, ``matte``, ...).
+
+Atomic: each frame is written to ``.<name>.<pid>.<random>.tmp.exr`` in the output folder and renamed
+over the final name with :func:`os.replace`; a killed job leaves whole frames and, at worst, hidden
+temp files, which the next writer on that folder removes when their process is gone. (No fsync: a
+rename is atomic against the process dying, not against the machine losing power.)
+
+Resume: :meth:`MatteWriter.is_complete` is True when the frame's file is a readable EXR of the
+expected windows with an ``A`` channel, written by samatte for the same ``job_hash`` (when the
+writer was given one), whose last scanline reads; a re-run skips those. ``overwrite=True`` never skips.
+"""
+import json
+import logging
+import os
+import re
+import uuid
+
+import numpy as np
+
+from .. import __version__
+from ..errors import OutputError
+from ..stages import MatteFrame, PlateInfo
+from .sequence import as_pattern
+
+__all__ = ["MatteWriter", "COMPRESSIONS", "QUALITY_CHANNEL", "object_channel"]
+
+log = logging.getLogger("samatte.io")
+
+COMPRESSIONS = ("zip", "zips", "dwaa", "dwab", "piz", "rle", "pxr24", "b44", "b44a", "none")
+#: the channel holding the quality (doubt) map
+QUALITY_CHANNEL = "quality.Y"
+_TMP_RX = re.compile(r"^\.(?P<base>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp\.exr$")
+
+
+def object_channel(name):
+    """The EXR channel of an object's matte: ``<name>.A``."""
+    return "%s.A" % name
+
+
+def _pid_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _meta_key(k):
+    k = str(k)
+    return k if ("/" in k or ":" in k) else "samatte/" + k
+
+
+def _meta_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float, str)):
+        return v
+    try:
+        return json.dumps(v, sort_keys=True)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+class MatteWriter:
+    """Writes :class:`samatte.stages.MatteFrame` s as EXR frames (see the module docstring).
+
+    ``MatteWriter(pattern, info, *, compression="zip", metadata=None, overwrite=False)``. Creates
+    missing output folders; OutputError when the folder cannot be made or written.
+    """
+
+    def __init__(self, pattern, info, *, compression="zip", metadata=None, overwrite=False):
+        self.pattern = as_pattern(pattern)
+        if not self.pattern.has_frame_token:
+            raise OutputError("output path %r has no frame number token (use ####, %%04d, $F4 or @)"
+                              % self.pattern.source, path=self.pattern.source)
+        if not isinstance(info, PlateInfo):
+            raise OutputError("MatteWriter needs the plate's PlateInfo, not %s" % type(info).__name__)
+        comp = str(compression or "none").lower()
+        if comp.split(":")[0] not in COMPRESSIONS:
+            raise OutputError("unknown EXR compression %r (one of %s)" % (compression, ", ".join(COMPRESSIONS)),
+                              compression=str(compression))
+        self.info = info
+        self.compression = comp
+        self.overwrite = bool(overwrite)
+        self.metadata = {_meta_key(k): _meta_value(v) for k, v in (metadata or {}).items()}
+        self.metadata["samatte/version"] = __version__
+        self.job_hash = self.metadata.get("samatte/job_hash")
+        self._checked_dirs = set()
+        d = self.pattern.directory
+        if d and "%" not in d:
+            self._ensure_dir(d)
+            self.remove_stale_temps(d)
+
+    # -- paths -----------------------------------------------------------------------------------
+    def path(self, frame):
+        return self.pattern.path(frame)
+
+    def _ensure_dir(self, d):
+        d = d or "."
+        if d in self._checked_dirs:
+            return
+        try:
+            os.makedirs(d, exist_ok=True)
+        except OSError as e:
+            raise OutputError("cannot create the output folder %s: %s" % (d, e.strerror or e), path=d)
+        if not os.path.isdir(d) or not os.access(d, os.W_OK | os.X_OK):
+            raise OutputError("the output folder %s is not writable" % d, path=d)
+        self._checked_dirs.add(d)
+
+    def remove_stale_temps(self, d=None):
+        """Remove temp files of killed writers (their process is gone) from the output folder."""
+        d = d if d is not None else (self.pattern.directory or ".")
+        removed = 0
+        try:
+            names = os.listdir(d or ".")
+        except OSError:
+            return 0
+        for n in names:
+            m = _TMP_RX.match(n)
+            if m and not _pid_alive(int(m.group("pid"))):
+                try:
+                    os.remove(os.path.join(d, n))
+                    removed += 1
+                except OSError:
+                    pass
+        return removed
+
+    # -- resume ----------------------------------------------------------------------------------
+    def is_complete(self, frame):
+        """True when a finished frame of this job is already there (see the module docstring)."""
+        if self.overwrite:
+            return False
+        path = self.path(frame)
+        if not os.path.isfile(path):
+            return False
+        import OpenImageIO as oiio
+        inp = oiio.ImageInput.open(path)
+        if inp is None:
+            oiio.geterror()
+            return False
+        try:
+            spec = inp.spec()
+            if (spec.x, spec.y, spec.width, spec.height) != (self.info.data.x, self.info.data.y,
+                                                             self.info.data.width, self.info.data.height):
+                return False
+            d = self.info.display
+            if (spec.full_x, spec.full_y, spec.full_width, spec.full_height) != (d.x, d.y, d.width, d.height):
+                return False
+            if "A" not in spec.channelnames or spec.getattribute("samatte/version") is None:
+                return False
+            if self.job_hash is not None and str(spec.getattribute("samatte/job_hash")) != str(self.job_hash):
+                return False
+            last = inp.read_scanline(spec.y + spec.height - 1, 0, "float")
+            if last is None:
+                inp.geterror()
+                return False
+            return True
+        except Exception:
+            return False
+        finally:
+            inp.close()
+
+    # -- writing ---------------------------------------------------------------------------------
+    def channels_for(self, mf, *, object_layers=True, foreground=True, quality_map=True):
+        """The channel names a frame would be written with, in order."""
+        ch = []
+        if foreground and mf.foreground is not None:
+            ch += ["R", "G", "B"]
+        ch.append("A")
+        if object_layers:
+            ch += [object_channel(n) for n in mf.alphas]
+        if quality_map and mf.quality is not None:
+            ch.append(QUALITY_CHANNEL)
+        return ch
+
+    def write(self, mf, *, object_layers=True, foreground=True, quality_map=True):
+        """Write one frame atomically; return its path."""
+        if not isinstance(mf, MatteFrame):
+            raise OutputError("MatteWriter.write needs a MatteFrame, not %s" % type(mf).__name__)
+        shape = self.info.shape
+        frame = int(mf.frame)
+
+        def check(a, what, nd=2):
+            a = np.asarray(a)
+            want = shape if nd == 2 else shape + (3,)
+            if a.shape != want:
+                raise OutputError("frame %d: %s has shape %s, the plate's canvas is %s"
+                                  % (frame, what, a.shape, want), frame=frame)
+            return a
+
+        chans = self.channels_for(mf, object_layers=object_layers, foreground=foreground, quality_map=quality_map)
+        buf = np.empty(shape + (len(chans),), dtype=np.float32)
+        k = 0
+        if chans[0] == "R":
+            fg = check(mf.foreground, "foreground", 3)
+            buf[:, :, 0:3] = fg
+            k = 3
+        buf[:, :, k] = check(mf.alpha, "alpha")
+        _clip01(buf[:, :, k])
+        k += 1
+        if object_layers:
+            for name, a in mf.alphas.items():
+                buf[:, :, k] = check(a, "alpha of object %r" % name)
+                _clip01(buf[:, :, k])
+                k += 1
+        if chans[-1] == QUALITY_CHANNEL:
+            buf[:, :, k] = check(mf.quality, "quality map")
+            _clip01(buf[:, :, k])
+        if chans[0] == "R":
+            fgv = buf[:, :, 0:3]
+            if not np.isfinite(np.add.reduce(fgv, axis=None)):
+                fgv[~np.isfinite(fgv)] = 0.0
+        meta = dict(self.metadata)
+        meta["samatte/frame"] = frame
+        meta["samatte/objects"] = ",".join(mf.alphas)
+        meta["samatte/score"] = float(mf.score)
+        path = self.path(frame)
+        d = os.path.dirname(path)
+        self._ensure_dir(d)
+        tmp = os.path.join(d, ".%s.%d.%s.tmp.exr" % (os.path.basename(path), os.getpid(), uuid.uuid4().hex[:8]))
+        try:
+            _write_exr(tmp, buf, chans, self.info, self.compression, meta)
+            os.replace(tmp, path)
+        except BaseException as e:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            if isinstance(e, OutputError) or not isinstance(e, Exception):
+                raise
+            raise OutputError("cannot write frame %d to %s: %s" % (frame, path, e), path=path, frame=frame)
+        return path
+
+    def __repr__(self):
+        return "MatteWriter(%r)" % self.pattern.source
+
+
+def _clip01(a):
+    np.fmax(a, 0.0, out=a)
+    np.fmin(a, 1.0, out=a)
+
+
+def _write_exr(path, buf, chans, info, compression, meta):
+    import OpenImageIO as oiio
+    h, w, n = buf.shape
+    spec = oiio.ImageSpec(w, h, n, "half")
+    spec.x, spec.y = info.data.x, info.data.y
+    spec.full_x, spec.full_y = info.display.x, info.display.y
+    spec.full_width, spec.full_height = info.display.width, info.display.height
+    spec.channelnames = tuple(chans)
+    spec.alpha_channel = chans.index("A")
+    spec.attribute("compression", compression)
+    spec.attribute("PixelAspectRatio", float(info.pixel_aspect))
+    for k, v in meta.items():
+        spec.attribute(k, v)
+    out = oiio.ImageOutput.create("exr")
+    if out is None:
+        raise OutputError("OpenImageIO has no EXR writer: %s" % oiio.geterror())
+    if not out.open(path, spec):
+        raise OutputError("cannot open %s for writing: %s" % (path, out.geterror() or oiio.geterror()), path=path)
+    try:
+        if not out.write_image(buf):
+            raise OutputError("cannot write %s: %s" % (path, out.geterror()), path=path)
+    finally:
+        if not out.close():
+            raise OutputError("cannot finish %s: %s" % (path, out.geterror()), path=path)
