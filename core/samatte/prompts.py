@@ -1,0 +1,230 @@
+"""Turn validated JobSpec prompts into tracker prompts on the canvas.
+
+:func:`prepare_objects` converts every prompt of every tracked object (objects with ``prompts``) from
+display-window pixels to canvas pixels (:meth:`samatte.stages.PlateInfo.display_to_canvas`) and
+rasterises the dense ones:
+
+* ``polygon`` / ``bezier``: filled with anti-aliased sub-pixel precision; the prompt gets a bool
+  ``"mask_array"`` (H, W) (pixel covered by at least half) and a float32 ``"soft_array"`` in [0, 1]
+  (coverage, widened by the prompt's ``feather``); ``invert`` flips both.
+* ``mask``: read with :func:`samatte.io.masks.read_mask` (float [0, 1] on the canvas), thresholded at
+  the prompt's ``threshold`` (``value >= threshold``; ``invert`` flips) into ``"mask_array"``; the
+  float image is kept as ``"soft_array"``.
+* ``box`` / ``points``: stay coordinates, converted to canvas pixels. Boxes are clipped to the canvas;
+  points outside the canvas are dropped (with their labels).
+
+Coordinate convention: continuous pixel coordinates, pixel (i, j) covers [i, i+1) x [j, j+1) and its
+centre is (i + 0.5, j + 0.5), as in Nuke. So the polygon [[0,0],[10,0],[10,10],[0,10]] covers exactly
+the 10x10 pixels at the corner.
+
+Raises :class:`samatte.errors.PromptError` (code ``PROMPT_INVALID``) for a prompt that lies entirely
+outside the canvas, rasterises to nothing (or to everything once inverted), a mask image whose
+thresholded area is 0, points that all fall outside the canvas, or a prompt on a frame outside the job.
+"""
+import math
+
+import numpy as np
+
+from .errors import PromptError
+from .stages import TrackerObject
+
+__all__ = ["prepare_objects", "prepare_prompt", "rasterise_polygon", "bezier_to_polygon",
+           "feather_mask"]
+
+#: sub-pixel bits for cv2.fillPoly (1/256 px)
+_SHIFT = 8
+#: supersampling factor for the anti-aliased coverage of polygons
+_AA = 4
+
+
+def prepare_objects(job_objects, info, frames):
+    """Validated JobSpec objects -> list of :class:`samatte.stages.TrackerObject` (canvas coordinates).
+
+    ``job_objects``: the ``objects`` list of a validated JobSpec (objects with ``masks`` — refine-only —
+    are skipped). ``info``: the plate's :class:`PlateInfo`. ``frames``: the job's frames (host
+    numbers); a prompt on another frame is a PromptError.
+    """
+    fset = set(int(f) for f in frames) if frames is not None else None
+    out = []
+    for oi, ob in enumerate(job_objects):
+        if not ob.get("prompts"):
+            continue
+        name = ob.get("name") or "object%d" % (oi + 1)
+        by_frame = {}
+        for pi, p in enumerate(ob["prompts"]):
+            where = "objects[%d].prompts[%d]" % (oi, pi)
+            frame = int(p["frame"])
+            if fset is not None and frame not in fset:
+                raise PromptError("prompt of object %r on frame %d is outside the job's frames (at %s)"
+                                  % (name, frame, where), field=where, frame=frame, object=name)
+            q = prepare_prompt(p, info, where=where, object_name=name)
+            by_frame.setdefault(frame, []).append(q)
+        out.append(TrackerObject(name=name, prompts=dict(sorted(by_frame.items()))))
+    return out
+
+
+def prepare_prompt(p, info, *, where="prompt", object_name=None):
+    """One validated prompt dict -> the tracker form (canvas coordinates, rasterised masks)."""
+    ptype = p["type"]
+    H, W = info.shape
+    q = {k: v for k, v in p.items() if k not in ("points", "box", "labels")}
+    ctx = dict(field=where, frame=p.get("frame"), object=object_name)
+
+    def conv(x, y):
+        cx, cy = info.display_to_canvas(float(x), float(y))
+        return [float(cx), float(cy)]
+
+    if ptype == "box":
+        x0, y0 = conv(p["box"][0], p["box"][1])
+        x1, y1 = conv(p["box"][2], p["box"][3])
+        cx0, cy0, cx1, cy1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(W)), min(y1, float(H))
+        if cx1 - cx0 < 1.0 or cy1 - cy0 < 1.0:
+            raise PromptError("box prompt %r lies outside the canvas (%dx%d) (at %s)"
+                              % (p["box"], W, H, where), **ctx)
+        q["box"] = [cx0, cy0, cx1, cy1]
+        return q
+    if ptype == "points":
+        labels = p.get("labels") or [1] * len(p["points"])
+        pts, labs = [], []
+        for (x, y), lab in zip(p["points"], labels):
+            cx, cy = conv(x, y)
+            if 0.0 <= cx < W and 0.0 <= cy < H:
+                pts.append([cx, cy])
+                labs.append(int(lab))
+        if not pts:
+            raise PromptError("all points of the points prompt lie outside the canvas (%dx%d) (at %s)"
+                              % (W, H, where), **ctx)
+        if not any(labs):
+            raise PromptError("no positive (label 1) point of the points prompt lies inside the canvas "
+                              "(at %s)" % where, **ctx)
+        q["points"] = pts
+        q["labels"] = labs
+        return q
+    if ptype in ("polygon", "bezier"):
+        if ptype == "polygon":
+            poly = np.array([conv(x, y) for x, y in p["points"]], np.float64)
+        else:
+            cps = [conv(c[0], c[1]) + conv(c[2], c[3]) + conv(c[4], c[5]) for c in p["points"]]
+            q["points"] = cps
+            poly = bezier_to_polygon(cps)
+        if ptype == "polygon":
+            q["points"] = poly.tolist()
+        x0, y0 = poly.min(axis=0)
+        x1, y1 = poly.max(axis=0)
+        if x1 <= 0 or y1 <= 0 or x0 >= W or y0 >= H:
+            raise PromptError("%s prompt lies entirely outside the canvas (%dx%d) (at %s)"
+                              % (ptype, W, H, where), **ctx)
+        cov = rasterise_polygon(poly, (H, W))
+        if not (cov >= 0.5).any():
+            raise PromptError("%s prompt covers no pixel of the canvas (at %s)" % (ptype, where), **ctx)
+        soft = feather_mask(cov, float(p.get("feather", 0.0) or 0.0))
+        if p.get("invert"):
+            cov = 1.0 - cov
+            soft = 1.0 - soft
+        mask = cov >= 0.5
+        if not mask.any():
+            raise PromptError("inverted %s prompt leaves no pixel of the canvas (at %s)" % (ptype, where),
+                              **ctx)
+        q["mask_array"] = mask
+        q["soft_array"] = soft.astype(np.float32)
+        return q
+    if ptype == "mask":
+        from .io.masks import read_mask  # lazy: io may pull OpenImageIO
+        m = np.asarray(read_mask(p["path"], info, channel=p.get("channel")), np.float32)
+        if m.shape != (H, W):
+            raise PromptError("mask prompt %s has shape %s, the canvas is %dx%d (at %s)"
+                              % (p["path"], m.shape, W, H, where), path=p["path"], **ctx)
+        thr = float(p.get("threshold", 0.5))
+        mask = (m >= thr) if thr > 0 else (m > 0)
+        soft = m
+        if p.get("invert"):
+            mask = ~mask
+            soft = 1.0 - m
+        if not mask.any():
+            raise PromptError("mask prompt %s is empty at threshold %g%s (at %s)"
+                              % (p["path"], thr, " (inverted)" if p.get("invert") else "", where),
+                              path=p["path"], **ctx)
+        q["mask_array"] = mask
+        q["soft_array"] = np.clip(soft, 0.0, 1.0).astype(np.float32)
+        return q
+    raise PromptError("unknown prompt type %r (at %s)" % (ptype, where), **ctx)
+
+
+def bezier_to_polygon(cps, *, tolerance=0.25):
+    """Closed cubic bezier -> polygon (N, 2) float64.
+
+    ``cps``: [x, y, in_x, in_y, out_x, out_y] per control point, handles absolute. Segment i runs from
+    point i through its out handle and the in handle of point i+1 to point i+1; the last segment
+    closes the shape. Each segment is sampled finely enough that the chord error stays below
+    ``tolerance`` pixels.
+    """
+    c = np.asarray(cps, np.float64)
+    n = len(c)
+    out = []
+    for i in range(n):
+        p0 = c[i, 0:2]
+        p1 = c[i, 4:6]
+        p2 = c[(i + 1) % n, 2:4]
+        p3 = c[(i + 1) % n, 0:2]
+        # control-polygon length bounds the curve length; the deviation bound of a cubic gives steps
+        ln = np.linalg.norm(p1 - p0) + np.linalg.norm(p2 - p1) + np.linalg.norm(p3 - p2)
+        dd = max(np.linalg.norm(p0 - 2 * p1 + p2), np.linalg.norm(p1 - 2 * p2 + p3))
+        steps = int(min(4096, max(2, math.ceil(math.sqrt(3.0 * dd / (4.0 * tolerance))) if dd > 0 else 1,
+                                  math.ceil(ln / 8.0))))
+        t = np.linspace(0.0, 1.0, steps + 1)[:-1, None]
+        mt = 1.0 - t
+        pts = (mt ** 3) * p0 + 3 * (mt ** 2) * t * p1 + 3 * mt * (t ** 2) * p2 + (t ** 3) * p3
+        out.append(pts)
+    return np.concatenate(out, axis=0)
+
+
+def rasterise_polygon(poly, shape, *, aa=_AA):
+    """Area coverage in [0, 1] (float32 (H, W)) of a closed polygon in continuous canvas coordinates.
+
+    Filled at ``aa`` x ``aa`` supersampling with cv2.fillPoly's sub-pixel ``shift``, then box-averaged,
+    so the coverage sums to the polygon's area (to about one pixel per boundary pixel row).
+    Large canvases are handled in tiles around the polygon's bounding box only.
+    """
+    import cv2
+
+    H, W = shape
+    poly = np.asarray(poly, np.float64)
+    cov = np.zeros((H, W), np.float32)
+    x0 = int(max(0, math.floor(poly[:, 0].min()) - 1))
+    y0 = int(max(0, math.floor(poly[:, 1].min()) - 1))
+    x1 = int(min(W, math.ceil(poly[:, 0].max()) + 1))
+    y1 = int(min(H, math.ceil(poly[:, 1].max()) + 1))
+    if x1 <= x0 or y1 <= y0:
+        return cov
+    # supersampled grid: sample (sx, sy) has centre ((sx + 0.5) / aa, (sy + 0.5) / aa) in canvas units;
+    # fillPoly puts sample centres at integer coordinates, hence the -0.5.
+    tile = 256  # canvas rows per tile: the supersampled buffer stays <= 256*aa rows
+    for ty in range(y0, y1, tile):
+        ty1 = min(y1, ty + tile)
+        hh, ww = (ty1 - ty) * aa, (x1 - x0) * aa
+        ss = np.zeros((hh, ww), np.uint8)
+        p = (poly - [x0, ty]) * aa - 0.5
+        pts = np.round(p * (1 << _SHIFT)).astype(np.int64)
+        if np.abs(pts).max() >= 2 ** 31:
+            pts = np.clip(pts, -(2 ** 31) + 1, 2 ** 31 - 1)
+        cv2.fillPoly(ss, [pts.astype(np.int32).reshape(-1, 1, 2)], 255, lineType=cv2.LINE_8, shift=_SHIFT)
+        block = ss.reshape(ty1 - ty, aa, x1 - x0, aa).astype(np.float32).mean(axis=(1, 3)) / 255.0
+        cov[ty:ty1, x0:x1] = block
+    return cov
+
+
+def feather_mask(cov, feather):
+    """Widen a coverage map by a linear falloff of ``feather`` pixels (Nuke-style: positive feathers
+    outward, negative inward). Returns float32 in [0, 1]; ``feather == 0`` returns ``cov``."""
+    if not feather:
+        return cov.astype(np.float32)
+    import cv2
+    inside = (cov >= 0.5).astype(np.uint8)
+    f = abs(float(feather))
+    if feather > 0:
+        d = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)  # distance outside the shape
+        soft = np.clip(1.0 - d / f, 0.0, 1.0)
+        return np.maximum(soft, cov).astype(np.float32)
+    d = cv2.distanceTransform(inside, cv2.DIST_L2, 5)  # distance inside the shape
+    soft = np.clip(d / f, 0.0, 1.0)
+    return np.minimum(soft, cov).astype(np.float32)

@@ -1,0 +1,389 @@
+"""The weights-free optical-flow tracker (``backend="flow"``): the default when no SAM2 weights are
+installed, and the demo's.
+
+Per object, a soft mask (log-odds "logits", positive inside) is carried from frame to frame by dense
+optical flow (OpenCV DIS) on the display-referred image scaled to a working resolution (long side
+``work_size``, default 640), and re-anchored on every keyframe. Each step from frame *a* to its
+neighbour *b* (in the job's frame list, so gaps such as 1001-1100x2 are just larger steps):
+
+1. **Warp**: flow b->a samples the logits of *a* at *b* (backward warping, no holes).
+2. **Forward-backward consistency** (Sundaram et al. 2010): where the flow a->b does not bring a pixel
+   back (|w + w'|^2 > 0.01 (|w|^2 + |w'|^2) + 0.5) or leaves the image, the pixel is treated as
+   occluded/unreliable and the warped logits there are damped (multiplied by ``occluded_trust``), so
+   the other evidence decides.
+3. **Colour model**: per object, foreground and local-background colour histograms (16^3 RGB bins,
+   background sampled only in a ring around the object) learned on the keyframe and slowly updated
+   (rate ``colour_rate``) from confident pixels; their log-likelihood ratio is added to the logits in a
+   band around the warped boundary (``band`` x long side pixels).
+4. **Re-segmentation** near the boundary: cv2.grabCut on a crop around the band, initialised with
+   certain labels away from the boundary (where the flow is reliable) and probable labels (the sign of
+   the combined logits) inside the band and on unreliable pixels. GrabCut's graph cut snaps the contour
+   to image edges and its own colour models correct drift; its decision is blended back into the
+   logits (which stay soft for the matting stage).
+
+**Keyframes and direction.** With keyframes k1 < ... < km the shot is covered by passes: backward from
+k1 to the first frame, forward from km to the last frame, and for each pair of consecutive keyframes
+(A, B) a forward pass from A and a backward pass from B over the frames between them. Between A and B
+the two results are blended in logit space with weights proportional to the (host-frame) distance to
+the *other* keyframe: w_A = (B - f) / (B - A), w_B = (f - A) / (B - A). The nearest keyframe therefore
+dominates and a correction keyframe sticks to the frames around it; exactly on a keyframe the prompt's
+mask is used as is (at canvas resolution).
+
+**Memory.** Frames are read once (ascending) and kept only as uint8 RGB thumbnails at the working
+resolution; the per-object logits are accumulated at the working resolution as float16. Both live in a
+temporary folder as memory-mapped files when they exceed ``ram_mb`` (default 256 MB), so RAM holds
+O(1) full-resolution frames: about 3 bytes + 2 bytes per object per working-resolution pixel per frame
+(about 1.1 MB + 0.7 MB per object per frame at 640x360) go to disk or RAM. TrackFrames are yielded
+after the passes, in ascending frame order, with ``ref`` = the previous frame of the list (None on the
+first frame and on any object's keyframe).
+
+Multiple objects are tracked independently; where their masks overlap the object with the higher
+logit wins. ``ObjectTrack.logits`` is the float32 logit map at the working resolution (covering the
+canvas), ``mask`` the bool mask at canvas resolution, ``score`` a confidence in [0, 1].
+
+Options (``tracker.options`` in the JobSpec): ``work_size`` (640), ``flow_preset`` ("medium";
+"ultrafast", "fast", "medium"), ``fb_check`` (True), ``occluded_trust`` (0.25), ``colour`` (True),
+``colour_weight`` (1.0), ``colour_rate`` (0.05), ``grabcut`` (True), ``grabcut_iters`` (2), ``band``
+(0.025), ``logit_clip`` (8.0), ``ram_mb`` (256), ``work_dir`` (None: the system's temp folder).
+"""
+import math
+import os
+import shutil
+import tempfile
+
+import cv2
+import numpy as np
+
+from ..errors import PromptError, SamatteError
+from ..progress import Progress, check_cancel
+from ..stages import ObjectTrack, Tracker, TrackFrame
+from .seed import keyframe_soft, to_u8, work_shape
+
+__all__ = ["FlowTracker", "FlowPropagator", "DEFAULTS"]
+
+DEFAULTS = {
+    "work_size": 640,
+    "flow_preset": "medium",
+    "fb_check": True,
+    "occluded_trust": 0.25,
+    "colour": True,
+    "colour_weight": 1.0,
+    "colour_rate": 0.05,
+    "grabcut": True,
+    "grabcut_iters": 2,
+    "band": 0.025,
+    "logit_clip": 8.0,
+    "ram_mb": 256,
+    "work_dir": None,
+}
+
+_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+_BINS = 16  # histogram levels per channel
+
+
+def _options(options):
+    opts = dict(DEFAULTS)
+    for k, v in (options or {}).items():
+        if k in DEFAULTS:
+            opts[k] = v
+    if opts["flow_preset"] not in _PRESETS:
+        from ..errors import JobSpecError
+        raise JobSpecError("tracker option flow_preset must be one of %s, got %r"
+                           % (", ".join(_PRESETS), opts["flow_preset"]), field="tracker.options.flow_preset")
+    return opts
+
+
+def _colour_index(img):
+    q = (img >> 4).astype(np.int32)  # 16 levels per channel
+    return (q[..., 0] << 8) | (q[..., 1] << 4) | q[..., 2]
+
+
+def _hist(idx, sel):
+    h = np.bincount(idx[sel].ravel(), minlength=_BINS ** 3).astype(np.float64)
+    return h
+
+
+def _normalise(h):
+    h = h + 0.5  # Dirichlet pseudo-count: unseen colours are not impossible
+    return h / h.sum()
+
+
+def _disc(r):
+    r = max(1, int(r))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+class FlowPropagator:
+    """The per-step machinery of :class:`FlowTracker` at the working resolution (h, w), one object.
+
+    Usable on its own: ``start(img_u8, logits)`` on a keyframe, then ``step(img_prev, img_cur)`` for
+    each neighbouring frame returns the new logits (float32 (h, w)) and a score.
+    """
+
+    def __init__(self, shape, opts):
+        self.h, self.w = shape
+        self.o = opts
+        self.dis = cv2.DISOpticalFlow_create(_PRESETS[opts["flow_preset"]])
+        gy, gx = np.mgrid[0:self.h, 0:self.w].astype(np.float32)
+        self.gx, self.gy = gx, gy
+        self.R = max(3, int(round(float(opts["band"]) * max(self.h, self.w))))
+        self.K = float(opts["logit_clip"])
+        self.L = None
+        self.fg = self.bg = None
+
+    # -- colour model ---------------------------------------------------------------------------
+    def _colour_samples(self, img, L, sel_extra=None):
+        idx = _colour_index(img)
+        inside = L > 0.25 * self.K
+        ring = cv2.dilate((L > 0).astype(np.uint8), _disc(3 * self.R)).astype(bool) & (L < -0.25 * self.K)
+        if sel_extra is not None:
+            inside &= sel_extra
+            ring &= sel_extra
+        return _hist(idx, inside), _hist(idx, ring), int(inside.sum()), int(ring.sum())
+
+    def start(self, img, logits):
+        self.L = np.asarray(logits, np.float32)
+        if self.o["colour"]:
+            fg, bg, nf, nb = self._colour_samples(img, self.L)
+            if nb == 0:  # object fills the image: use everything else
+                bg = _hist(_colour_index(img), self.L <= 0)
+            self.fg, self.bg = _normalise(fg), _normalise(bg)
+
+    # -- one step -------------------------------------------------------------------------------
+    def flow(self, g0, g1):
+        return self.dis.calc(g0, g1, None)
+
+    def step(self, img_prev, img_cur, *, flows=None):
+        """Propagate the current logits from ``img_prev`` to ``img_cur`` (uint8 RGB (h, w, 3)).
+        ``flows``: optional precomputed (flow cur->prev, flow prev->cur). Returns (logits, score)."""
+        o, K, R = self.o, self.K, self.R
+        if flows is None:
+            gp = cv2.cvtColor(img_prev, cv2.COLOR_RGB2GRAY)
+            gc_ = cv2.cvtColor(img_cur, cv2.COLOR_RGB2GRAY)
+            f_cp = self.flow(gc_, gp)
+            f_pc = self.flow(gp, gc_) if o["fb_check"] else None
+        else:
+            f_cp, f_pc = flows
+        mx = self.gx + f_cp[..., 0]
+        my = self.gy + f_cp[..., 1]
+        Lw = cv2.remap(self.L, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        reliable = (mx >= 0) & (mx <= self.w - 1) & (my >= 0) & (my <= self.h - 1)
+        if f_pc is not None:
+            back = cv2.remap(f_pc, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            d = f_cp + back
+            err2 = d[..., 0] ** 2 + d[..., 1] ** 2
+            mag2 = (f_cp ** 2).sum(-1) + (back ** 2).sum(-1)
+            reliable &= err2 <= 0.01 * mag2 + 0.5
+        trust = np.where(reliable, 1.0, float(o["occluded_trust"])).astype(np.float32)
+        Lc = Lw * trust
+        M = Lw > 0
+        if not M.any():  # object lost: nothing to segment
+            self.L = Lc
+            return Lc, 0.0
+        d_in = cv2.distanceTransform(M.astype(np.uint8), cv2.DIST_L2, 3)
+        d_out = cv2.distanceTransform((~M).astype(np.uint8), cv2.DIST_L2, 3)
+        band = np.where(M, d_in, d_out) <= R
+        idx = None
+        U = Lc.copy()
+        if o["colour"] and self.fg is not None:
+            idx = _colour_index(img_cur)
+            llr = np.log(self.fg[idx] / self.bg[idx]).astype(np.float32)
+            np.clip(llr, -4.0, 4.0, out=llr)
+            U[band] += float(o["colour_weight"]) * llr[band]
+        Lnew = U
+        if o["grabcut"]:
+            region = band | (~reliable & (d_out <= 2 * R))
+            ys, xs = np.nonzero(region | M)
+            y0, y1 = max(0, ys.min() - R), min(self.h, ys.max() + R + 1)
+            x0, x1 = max(0, xs.min() - R), min(self.w, xs.max() + R + 1)
+            sl = (slice(y0, y1), slice(x0, x1))
+            uncertain = region[sl] | ~reliable[sl]
+            Us = U[sl]
+            gcm = np.where(uncertain, np.where(Us > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD),
+                           np.where(Us > 0, cv2.GC_FGD, cv2.GC_BGD)).astype(np.uint8)
+            has_bg = (gcm == cv2.GC_BGD).any() or (gcm == cv2.GC_PR_BGD).any()
+            has_fg = (gcm == cv2.GC_FGD).any() or (gcm == cv2.GC_PR_FGD).any()
+            if has_bg and has_fg and (gcm == cv2.GC_PR_FGD).any() | (gcm == cv2.GC_PR_BGD).any():
+                bgd = np.zeros((1, 65), np.float64)
+                fgd = np.zeros((1, 65), np.float64)
+                try:
+                    cv2.grabCut(np.ascontiguousarray(img_cur[sl]), gcm, None, bgd, fgd,
+                                int(o["grabcut_iters"]), cv2.GC_INIT_WITH_MASK)
+                    G = (gcm == cv2.GC_FGD) | (gcm == cv2.GC_PR_FGD)
+                    Lnew = U.copy()
+                    Lnew[sl] = 0.5 * Us + 0.5 * K * (2.0 * G.astype(np.float32) - 1.0)
+                except cv2.error:
+                    pass
+        np.clip(Lnew, -K, K, out=Lnew)
+        self.L = Lnew.astype(np.float32)
+        # colour model update from confident, reliable pixels
+        if o["colour"] and self.fg is not None and o["colour_rate"] > 0:
+            fg, bg, nf, nb = self._colour_samples(img_cur, self.L, reliable)
+            r = float(o["colour_rate"])
+            if nf:
+                self.fg = (1 - r) * self.fg + r * _normalise(fg)
+            if nb:
+                self.bg = (1 - r) * self.bg + r * _normalise(bg)
+        inside = self.L > 0
+        if not inside.any():
+            return self.L, 0.0
+        # score: reliability of the flow on the object times certainty along the boundary
+        rel = float(reliable[inside].mean())
+        cert = float(np.abs(np.tanh(0.5 * self.L[band])).mean()) if band.any() else 1.0
+        return self.L, max(0.0, min(1.0, 0.5 * (rel + cert)))
+
+
+class _Store:
+    """A (n, ...) array in RAM, or memory-mapped in ``folder`` when larger than ``ram_bytes``."""
+
+    def __init__(self, shape, dtype, folder_fn, ram_bytes, name):
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        if nbytes <= ram_bytes:
+            self.a = np.zeros(shape, dtype)
+        else:
+            path = os.path.join(folder_fn(), name + ".bin")
+            self.a = np.memmap(path, dtype=dtype, mode="w+", shape=tuple(shape))
+
+
+class FlowTracker(Tracker):
+    """Weights-free tracker: DIS optical flow + consistency checks + colour models + grabCut snapping.
+    See the module docstring for the method, the keyframe blending rule and the memory bound."""
+
+    name = "flow"
+
+    def __init__(self, *, options=None):
+        self.opts = _options(options)
+
+    def close(self):
+        pass
+
+    def _plan(self, kidx, n, frames):
+        """Passes for one object: (start index, direction, last index inclusive, weight function)."""
+        plan = []
+        if kidx[0] > 0:
+            plan.append((kidx[0], -1, 0, None))
+        for a, b in zip(kidx[:-1], kidx[1:]):
+            if b - a > 1:
+                fa, fb = frames[a], frames[b]
+                plan.append((a, +1, b - 1, (lambda f, fa=fa, fb=fb: (fb - f) / float(fb - fa))))
+                plan.append((b, -1, a + 1, (lambda f, fa=fa, fb=fb: (f - fa) / float(fb - fa))))
+        if kidx[-1] < n - 1:
+            plan.append((kidx[-1], +1, n - 1, None))
+        return plan
+
+    def track(self, source, objects, frames, *, cancel=None):
+        frames = [int(f) for f in frames]
+        if sorted(set(frames)) != frames:
+            frames = sorted(set(frames))
+        n = len(frames)
+        if n == 0:
+            return
+        pos = {f: i for i, f in enumerate(frames)}
+        objects = list(objects)
+        if not objects:
+            raise PromptError("the flow tracker needs at least one object with prompts")
+        kf = []
+        for ob in objects:
+            ks = sorted(int(f) for f, ps in ob.prompts.items() if ps)
+            if not ks:
+                raise PromptError("object %r has no prompts" % ob.name, object=ob.name)
+            bad = [f for f in ks if f not in pos]
+            if bad:
+                raise PromptError("object %r has prompts on frame(s) %s outside the tracked frames"
+                                  % (ob.name, bad[:5]), object=ob.name, frame=bad[0])
+            kf.append([pos[f] for f in ks])
+        info = source.info
+        H, W = info.shape
+        h, w = work_shape((H, W), self.opts["work_size"])
+        plans = [self._plan(k, n, frames) for k in kf]
+        steps = sum(abs(e - s) for pl in plans for (s, d, e, _) in pl)
+        total = n + steps + n
+        done = 0
+        tmp = [None]
+
+        def folder():
+            if tmp[0] is None:
+                tmp[0] = tempfile.mkdtemp(prefix="samatte_flow_", dir=self.opts["work_dir"])
+            return tmp[0]
+
+        ram = int(float(self.opts["ram_mb"]) * 2 ** 20)
+        try:
+            imgs = _Store((n, h, w, 3), np.uint8, folder, ram // 2, "frames").a
+            acc = _Store((len(objects), n, h, w), np.float16, folder, ram // 2, "logits").a
+            scores = np.zeros((len(objects), n), np.float32)
+            kmask = {}  # (object index, frame index) -> packed canvas mask of the keyframe
+            K = float(self.opts["logit_clip"])
+            # -- read: thumbnails and keyframe masks --------------------------------------------
+            if hasattr(source, "prefetch"):
+                source.prefetch(frames)
+            for i, f in enumerate(frames):
+                check_cancel(cancel)
+                plate = source.get(f)
+                disp = plate.display
+                imgs[i] = cv2.resize(to_u8(disp), (w, h), interpolation=cv2.INTER_AREA)
+                for o, ob in enumerate(objects):
+                    if i in kf[o]:
+                        soft = keyframe_soft(ob.prompts[f], (H, W), image=lambda: disp,
+                                             work_size=self.opts["work_size"], box_mode="grabcut")
+                        m = soft >= 0.5
+                        if not m.any():
+                            raise PromptError("the prompts of object %r on frame %d give an empty mask"
+                                              % (ob.name, f), object=ob.name, frame=f)
+                        kmask[(o, i)] = np.packbits(m)
+                        sw = cv2.resize(soft, (w, h), interpolation=cv2.INTER_AREA)
+                        acc[o, i] = K * (2.0 * sw - 1.0)
+                        scores[o, i] = 1.0
+                del plate, disp
+                done += 1
+                yield Progress("track", f, done, total, "reading frames")
+            # -- passes ----------------------------------------------------------------------------
+            prop_shape = (h, w)
+            for o, ob in enumerate(objects):
+                for (s, d, e, wfn) in plans[o]:
+                    prop = FlowPropagator(prop_shape, self.opts)
+                    prop.start(imgs[s], acc[o, s].astype(np.float32))
+                    i = s
+                    label = "%s %s from %d" % (ob.name, "forward" if d > 0 else "backward", frames[s])
+                    while i != e:
+                        check_cancel(cancel)
+                        j = i + d
+                        L, sc = prop.step(imgs[i], imgs[j])
+                        wt = 1.0 if wfn is None else wfn(frames[j])
+                        acc[o, j] = (acc[o, j].astype(np.float32) + wt * L).astype(np.float16)
+                        scores[o, j] += wt * sc
+                        i = j
+                        done += 1
+                        yield Progress("track", frames[j], done, total, label)
+            # -- output ----------------------------------------------------------------------------
+            kset = set(i for ks in kf for i in ks)
+            for i, f in enumerate(frames):
+                check_cancel(cancel)
+                best = np.full((H, W), -np.inf, np.float32)
+                owner = np.full((H, W), -1, np.int16)
+                logits = []
+                for o in range(len(objects)):
+                    Lw_ = np.asarray(acc[o, i], np.float32)
+                    logits.append(Lw_)
+                    if (o, i) in kmask:
+                        m = np.unpackbits(kmask[(o, i)], count=H * W).reshape(H, W).astype(bool)
+                        Lc = np.where(m, K + 1.0, -K - 1.0).astype(np.float32)
+                    else:
+                        Lc = cv2.resize(Lw_, (W, H), interpolation=cv2.INTER_LINEAR)
+                    upd = Lc > best
+                    best[upd] = Lc[upd]
+                    owner[upd] = o
+                fg = best > 0
+                objs = {}
+                for o, ob in enumerate(objects):
+                    m = fg & (owner == o)
+                    sc = float(scores[o, i]) if m.any() else 0.0
+                    objs[ob.name] = ObjectTrack(mask=m, logits=logits[o], score=max(0.0, min(1.0, sc)),
+                                                keyframe=(o, i) in kmask)
+                ref = None if (i == 0 or i in kset) else frames[i - 1]
+                done += 1
+                yield Progress("track", f, done, total, "frame %d" % f)
+                yield TrackFrame(frame=f, objects=objs, ref=ref)
+        finally:
+            if tmp[0] is not None:
+                shutil.rmtree(tmp[0], ignore_errors=True)

@@ -1,0 +1,74 @@
+"""The shape tracker (``backend="shapes"``): weights-free and motion-free.
+
+Each frame takes, per object, the mask of that object's nearest keyframe (ties -> the earlier one):
+dense prompts (mask, polygon, bezier) as given, boxes as filled rectangles, points as a grabCut
+segmentation seeded from the clicks (see :mod:`samatte.track.seed`). Useful for static subjects, for
+roto that already follows the object (a keyframe on every frame) and as a reference.
+
+Frames are yielded in ascending order with ``ref`` = the previous frame (None on the first frame and
+on any object's keyframe). Only two keyframe masks per object are held at once. Overlapping objects
+are left overlapping (the artist drew them so). ``logits`` is None (no soft evidence).
+"""
+import numpy as np
+
+from ..errors import PromptError
+from ..progress import Progress, check_cancel
+from ..stages import ObjectTrack, Tracker, TrackFrame
+from .seed import keyframe_soft
+
+__all__ = ["ShapeTracker", "nearest_keyframe"]
+
+
+def nearest_keyframe(frame, keyframes):
+    """The keyframe nearest to ``frame`` (host numbers); ties go to the earlier keyframe."""
+    best = None
+    for k in keyframes:
+        if best is None or abs(k - frame) < abs(best - frame) or (abs(k - frame) == abs(best - frame)
+                                                                   and k < best):
+            best = k
+    return best
+
+
+class ShapeTracker(Tracker):
+    name = "shapes"
+
+    def __init__(self, *, options=None, work_size=640):
+        self.work_size = int((options or {}).get("work_size", work_size))
+
+    def track(self, source, objects, frames, *, cancel=None):
+        frames = sorted(set(int(f) for f in frames))
+        objects = list(objects)
+        if not objects:
+            raise PromptError("the shape tracker needs at least one object with prompts")
+        info = source.info
+        shape = info.shape
+        keys = []
+        for ob in objects:
+            ks = sorted(int(f) for f, ps in ob.prompts.items() if ps)
+            if not ks:
+                raise PromptError("object %r has no prompts" % ob.name, object=ob.name)
+            keys.append(ks)
+        kset = set(k for ks in keys for k in ks)
+        cache = [dict() for _ in objects]  # per object: keyframe -> bool mask (at most 2 held)
+        n = len(frames)
+        for i, f in enumerate(frames):
+            check_cancel(cancel)
+            objs = {}
+            for o, ob in enumerate(objects):
+                k = nearest_keyframe(f, keys[o])
+                if k not in cache[o]:
+                    def image(k=k):
+                        return source.get(k).display
+                    soft = keyframe_soft(ob.prompts[k], shape, image=image, work_size=self.work_size,
+                                         box_mode="rect")
+                    m = soft >= 0.5
+                    if not m.any():
+                        raise PromptError("the prompts of object %r on frame %d give an empty mask"
+                                          % (ob.name, k), object=ob.name, frame=k)
+                    for old in [x for x in cache[o] if x < k]:
+                        del cache[o][old]  # frames ascend: earlier keyframes are never nearest again
+                    cache[o][k] = m
+                objs[ob.name] = ObjectTrack(mask=cache[o][k].copy(), logits=None, score=1.0, keyframe=(k == f))
+            ref = None if (i == 0 or f in kset) else frames[i - 1]
+            yield Progress("track", f, i + 1, n, "frame %d" % f)
+            yield TrackFrame(frame=f, objects=objs, ref=ref)
