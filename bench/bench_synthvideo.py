@@ -1,0 +1,153 @@
+"""Video matting benchmark on ../shared/eval/synthvideo (3 clips x 12 frames, exact alpha).
+
+Command (from the repository root, venv active)::
+
+    python bench/bench_synthvideo.py                 # table + speed at 854x480 and 1920x1080
+    python bench/bench_synthvideo.py --no-speed      # table only
+    python bench/bench_synthvideo.py --clips GT09_cows --methods ours,ours-notemporal
+
+For every frame the coarse mask is made from the GT alpha: threshold 0.5, shrink to 256 px on the
+long side (INTER_AREA), grow back (INTER_LINEAR), threshold 0.5 (what a tracker at low resolution
+gives). The display image is the sRGB OETF of the clipped linear plate. Methods, in one run:
+
+- ``mask``: the coarse mask as alpha;
+- ``cf6``: closed-form matting per frame (pymatting ``estimate_alpha_cf``) with a +-6 px trimap band
+  (unknown = dilate(mask, 6) - erode(mask, 6));
+- ``ours-notemporal``: ``get_matter("refine")`` with temporal fusion off (per-frame refinement only);
+- ``ours``: ``get_matter("refine")`` at default settings (refine + temporal + foreground + quality),
+  frames in order, each TrackFrame's ``ref`` = the previous frame.
+
+Figures: MAD (x1e3, mean over all frames) and dtSSD (x1e2, frame 0 counted as 0, as in
+shared/eval/README.md) per clip and their mean over clips; then the Matter's ms per frame (whole
+stage, default quality) at 854x480 and at 1920x1080 (a clip upscaled with INTER_LINEAR).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EVAL = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "eval", "synthvideo"))
+
+
+def read_exr(path):
+    import OpenImageIO as oiio
+    buf = oiio.ImageBuf(path)
+    if buf.has_error:
+        raise RuntimeError(buf.geterror())
+    return buf.get_pixels(oiio.FLOAT)
+
+
+def srgb_oetf(lin):
+    x = np.clip(lin, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
+
+
+def coarse_mask(gt):
+    h, w = gt.shape
+    s = 256.0 / max(h, w)
+    m = (gt >= 0.5).astype(np.float32)
+    small = cv2.resize(m, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    small = (small >= 0.5).astype(np.float32)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+
+
+def load_clip(clip):
+    d = os.path.join(EVAL, clip)
+    names = sorted(os.listdir(os.path.join(d, "rgb")))
+    rgb = [read_exr(os.path.join(d, "rgb", n))[..., :3] for n in names]
+    gt = [read_exr(os.path.join(d, "alpha", n))[..., 0] for n in names]
+    return rgb, gt
+
+
+def closed_form(display, mask, band=6):
+    from pymatting import estimate_alpha_cf
+    k = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
+    m = mask.astype(np.uint8)
+    dil = cv2.dilate(m, k).astype(bool)
+    ero = cv2.erode(m, k).astype(bool)
+    trimap = np.where(ero, 1.0, np.where(dil, 0.5, 0.0))
+    a = estimate_alpha_cf(display.astype(np.float64), trimap)
+    return np.clip(a, 0, 1).astype(np.float32)
+
+
+def run_matter(matter, rgb, masks, frame0=1001):
+    from samatte.stages import ObjectTrack, Plate, PlateInfo, TrackFrame, Window
+    h, w = masks[0].shape
+    info = PlateInfo(data=Window(0, 0, w, h), display=Window(0, 0, w, h))
+    out, times = [], []
+    for i, (lin, m) in enumerate(zip(rgb, masks)):
+        f = frame0 + i
+        plate = Plate(frame=f, linear=lin, display=srgb_oetf(lin), info=info)
+        tf = TrackFrame(frame=f, objects={"obj": ObjectTrack(mask=m)}, ref=(f - 1) if i else None)
+        t = time.perf_counter()
+        mf = matter.process(plate, tf)
+        times.append(time.perf_counter() - t)
+        out.append(mf)
+    return out, times
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clips", default=None, help="comma-separated clip names (default: all)")
+    ap.add_argument("--methods", default="mask,cf6,ours-notemporal,ours")
+    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--speed-frames", type=int, default=4)
+    args = ap.parse_args(argv)
+    if not os.path.isdir(EVAL):
+        print("synthvideo not found at %s" % EVAL)
+        return 1
+    from samatte.matte import get_matter
+    from samatte.metrics import dtssd, mad
+
+    clips = args.clips.split(",") if args.clips else json.load(open(os.path.join(EVAL, "clips.json")))["clips"]
+    methods = args.methods.split(",")
+    table = {m: {} for m in methods}
+    for clip in clips:
+        rgb, gt = load_clip(clip)
+        masks = [coarse_mask(g) for g in gt]
+        for meth in methods:
+            t = time.perf_counter()
+            if meth == "mask":
+                alphas = [m.astype(np.float32) for m in masks]
+            elif meth == "cf6":
+                alphas = [closed_form(srgb_oetf(l), m) for l, m in zip(rgb, masks)]
+            elif meth in ("ours", "ours-notemporal"):
+                opts = {"temporal": meth == "ours"}
+                mfs, _ = run_matter(get_matter("refine", options=opts), rgb, masks)
+                alphas = [mf.alpha for mf in mfs]
+            else:
+                raise SystemExit("unknown method %s" % meth)
+            el = time.perf_counter() - t
+            table[meth][clip] = (float(np.mean([mad(a, g) for a, g in zip(alphas, gt)])), dtssd(alphas, gt), el)
+            print("  %-18s %-22s MAD %6.2f  dtSSD %5.2f  (%.1fs)" % (meth, clip, *table[meth][clip]), flush=True)
+
+    print("\n%-18s" % "method" + "".join("%24s" % c[:22] for c in clips) + "%16s" % "mean")
+    print("%-18s" % "" + "".join("%24s" % "MAD / dtSSD" for _ in clips) + "%16s" % "MAD / dtSSD")
+    for meth in methods:
+        row = [table[meth][c] for c in clips]
+        print("%-18s" % meth + "".join("%15.2f / %5.2f" % (r[0], r[1]) for r in row)
+              + "%9.2f / %5.2f" % (np.mean([r[0] for r in row]), np.mean([r[1] for r in row])))
+
+    if not args.no_speed:
+        rgb, gt = load_clip(clips[0])
+        n = args.speed_frames
+        for label, size in (("854x480", None), ("1920x1080", (1920, 1080))):
+            r = [cv2.resize(x, size, interpolation=cv2.INTER_LINEAR) if size else x for x in rgb[:n]]
+            g = [cv2.resize(x, size, interpolation=cv2.INTER_LINEAR) if size else x for x in gt[:n]]
+            masks = [coarse_mask(x) for x in g]
+            mfs, times = run_matter(get_matter("refine"), r, masks)
+            parts = {k: np.mean([mf.stats.get("ms." + k, 0.0) for mf in mfs[1:]])
+                     for k in ("frame_alpha", "temporal", "foreground", "quality")}
+            print("speed %-10s %7.0f ms/frame (mean of frames 2..%d; %s)" % (
+                label, 1e3 * np.mean(times[1:]), n,
+                ", ".join("%s %.0f" % kv for kv in parts.items())), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""A quality map and a per-frame score for a matte, without ground truth.
+
+MatAnyone 2 learns a quality evaluator; here the same job (tell the artist *where* and *which frames*
+need a correction) is done with signals we can compute:
+
+Per pixel (``MatteFrame.quality``, 0 = confident, 1 = doubtful):
+
+- **compositing residual**: ``|I - (a*F + (1-a)*B)|`` with ``F`` and ``B`` from the foreground
+  solver, relative to the local contrast ``|F - B|``: an alpha that does not explain the picture;
+- **ambiguity**: on the edge band, where ``F`` and ``B`` have almost the same colour the alpha is
+  not determined by the picture (its error is ``~ noise / |F - B|``);
+- **temporal instability**: on the core regions (which should be stable), how far the per-frame
+  estimate moved from the carried-over alpha;
+- **refiner/tracker disagreement**: where the refined alpha contradicts the tracker's mask far from
+  its edge.
+
+Per frame (``MatteFrame.score``, 1 = good): the tracker's score times penalties for jumps in mask
+area and centroid versus the last trusted frame (objects do not grow by a third or teleport between
+neighbouring frames; a broken mask does), and for the mean doubt on the edge band.
+"""
+import math
+
+import cv2
+import numpy as np
+
+__all__ = ["object_geometry", "jump_score", "pixel_doubt", "frame_score"]
+
+#: relative area change in one frame that halves... (exp(-(x/s)^2) = e^-1 at s)
+AREA_SCALE = 0.25
+#: centroid shift in units of the object's size (sqrt(area)) per frame, at e^-1
+SHIFT_SCALE = 0.35
+
+
+def object_geometry(mask):
+    """``{"area": pixels, "cx": .., "cy": ..}`` of a bool mask (centroid None when empty)."""
+    m = np.asarray(mask, dtype=bool)
+    area = int(m.sum())
+    if area == 0:
+        return {"area": 0, "cx": None, "cy": None}
+    mom = cv2.moments(m.astype(np.uint8), binaryImage=True)
+    return {"area": area, "cx": mom["m10"] / mom["m00"], "cy": mom["m01"] / mom["m00"]}
+
+
+def jump_score(geom, ref_geom, *, frame_gap=1):
+    """Score in [0, 1] for how plausible ``geom`` follows ``ref_geom`` ``frame_gap`` frames later,
+    and the components ``(score, area_jump, shift)``. No reference -> 1."""
+    if ref_geom is None:
+        return 1.0, 0.0, 0.0
+    a0, a1 = ref_geom["area"], geom["area"]
+    if a0 == 0 and a1 == 0:
+        return 1.0, 0.0, 0.0
+    if a0 == 0 or a1 == 0:
+        return 0.0, 1.0, 0.0  # appeared or vanished in one step: check it
+    gap = max(1, int(frame_gap))
+    area_jump = abs(a1 - a0) / float(max(a0, a1))
+    size = math.sqrt(max(a0, a1))
+    shift = math.hypot(geom["cx"] - ref_geom["cx"], geom["cy"] - ref_geom["cy"]) / size
+    s = math.exp(-(area_jump / (AREA_SCALE * gap)) ** 2) * math.exp(-(shift / (SHIFT_SCALE * gap)) ** 2)
+    return float(s), float(area_jump), float(shift)
+
+
+def pixel_doubt(image, alpha, F, B, *, core_instability=None, mask=None, noise=0.02):
+    """Per-pixel doubt float32 (H, W) in [0, 1] and its components' means on the edge band.
+
+    ``image``, ``F``, ``B``: float32 (H, W, 3) in the same (scene-linear) space; ``alpha`` the merged
+    alpha; ``core_instability`` (optional) float32 (H, W) from temporal fusion; ``mask`` (optional,
+    bool) the union of the tracker's masks. ``noise``: the picture noise level relative to the local
+    brightness used to judge residuals and ambiguity.
+    """
+    a = np.asarray(alpha, dtype=np.float32)
+    band = (a > 1.0 / 255.0) & (a < 1.0 - 1.0 / 255.0)
+    stats = {}
+    doubt = np.zeros(a.shape, np.float32)
+    if band.any() and F is not None and B is not None:
+        scale = np.maximum(np.maximum(F, B).max(axis=2), 1e-3)   # local brightness (linear light)
+        contrast = np.linalg.norm(F - B, axis=2) / scale
+        recon = a[..., None] * F + (1.0 - a[..., None]) * B
+        residual = np.linalg.norm(image - recon, axis=2) / scale
+        res_d = np.clip(residual / (residual + np.maximum(contrast, noise)), 0.0, 1.0)
+        amb_d = np.exp(-np.square(contrast / (4.0 * noise)))
+        edge_d = np.where(band, np.maximum(res_d, amb_d), 0.0)
+        doubt = np.maximum(doubt, edge_d)
+        stats["residual"] = float(res_d[band].mean())
+        stats["ambiguity"] = float(amb_d[band].mean())
+    else:
+        stats["residual"] = 0.0
+        stats["ambiguity"] = 0.0
+    if core_instability is not None:
+        ci = np.clip(np.asarray(core_instability, np.float32) * 2.0, 0.0, 1.0)
+        doubt = np.maximum(doubt, ci)
+        stats["core_instability"] = float(ci.mean())
+    if mask is not None:
+        m = np.asarray(mask, dtype=bool)
+        far = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) | \
+            ~cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        dis = np.where(far, np.abs(a - m.astype(np.float32)), 0.0)
+        doubt = np.maximum(doubt, dis.astype(np.float32))
+        stats["disagreement"] = float(dis.mean())
+    doubt = cv2.GaussianBlur(doubt, (0, 0), 1.0)
+    stats["band_doubt"] = float(doubt[band].mean()) if band.any() else 0.0
+    return np.clip(doubt, 0.0, 1.0).astype(np.float32), stats
+
+
+def frame_score(object_scores, band_doubt=0.0):
+    """Per-frame score: the worst object's score times ``1 - band_doubt / 2``."""
+    s = min(object_scores) if object_scores else 1.0
+    return float(np.clip(s * (1.0 - 0.5 * float(band_doubt)), 0.0, 1.0))

@@ -1,0 +1,372 @@
+"""Matting backends (:class:`samatte.stages.Matter`) and the ``get_matter`` factory.
+
+Per frame, a :class:`RefineMatter`:
+
+1. per object, the per-frame alpha: the single-frame refiner
+   (:func:`samatte.matte.refine.refine_alpha`) on the tracker's mask and logits (upsampled to the
+   canvas), or another per-frame estimator (the learned head of :class:`Sam2MatteMatter`);
+2. temporal stability (:mod:`samatte.matte.temporal`): region-adaptive fusion with the state of the
+   ``ref`` frame, motion-compensated;
+3. the merged matte: union ``1 - prod(1 - a_i)`` of the objects (see :func:`merge_alphas`);
+4. the premultiplied foreground for the merged matte, in scene-linear light
+   (:mod:`samatte.matte.foreground`);
+5. the quality map and per-frame score (:mod:`samatte.matte.quality`), components in ``stats``.
+"""
+import time
+
+import cv2
+import numpy as np
+
+from ..errors import DependencyError, JobSpecError, PlateError, WeightsMissingError
+from ..stages import MatteFrame, Matter
+from . import quality as _quality
+from .foreground import premultiplied_foreground
+from .temporal import FrameState, MotionModel, StateStore, fuse_alpha, motion_compensate
+
+__all__ = ["get_matter", "RefineMatter", "MaskMatter", "Sam2MatteMatter", "merge_alphas",
+           "find_sam2matte_weights", "SAM2MATTE_NAME", "OPTIONS"]
+
+#: name of the SAM2-Matte checkpoint in samatte.models (``<models_dir>/sam2matte.pt``)
+SAM2MATTE_NAME = "sam2matte"
+
+#: matte options a JobSpec may set (``matte.options``), with defaults
+OPTIONS = {
+    "temporal": True,          # region-adaptive temporal fusion
+    "flow": True,              # motion-compensate the previous frame with optical flow
+    "blend": 0.5,              # weight of the previous alpha on unchanged boundary pixels
+    "band": None,              # core/boundary split, px from the mask edge (None: 1% of the long side, >= 4)
+    "tau": 0.03,               # frame difference (display units) still counted as "unchanged"
+    "foreground_method": "ml",  # "ml" (numpy multilevel) or "pymatting"
+    "checkpoint": None,        # sam2matte: explicit checkpoint path
+}
+
+
+def merge_alphas(alphas, shape):
+    """The merged matte of several objects: their union ``1 - prod(1 - a_i)``.
+
+    Union rather than max: where two objects' soft edges meet or overlap (hair over a shoulder, two
+    abutting objects) both partially cover the pixel and the total coverage is more than either; the
+    product treats the coverages as independent, which is what compositing one layer over another
+    gives (``a = a1 + a2 (1 - a1)``). Where one object is solid the result is 1 either way. Per-object
+    alphas are returned unchanged in ``MatteFrame.alphas``.
+    """
+    out = np.ones(shape, np.float32)
+    for a in alphas:
+        out *= 1.0 - a
+    return (1.0 - out).astype(np.float32)
+
+
+def _upsample_logits(logits, shape):
+    lg = np.asarray(logits, dtype=np.float32)
+    if lg.ndim == 3 and lg.shape[0] == 1:
+        lg = lg[0]
+    if lg.ndim != 2:
+        raise PlateError("tracker logits must be 2-D, got shape %s" % (lg.shape,))
+    if lg.shape != tuple(shape):
+        lg = cv2.resize(lg, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return lg
+
+
+def _default_refiner(image, coarse, *, logits=None, quality="default"):
+    try:
+        from .refine import refine_alpha
+    except ImportError as exc:
+        raise DependencyError("the 'refine' matte backend needs samatte.matte.refine (not available: %s)"
+                              % exc) from exc
+    return refine_alpha(image, coarse, logits=logits, quality=quality)
+
+
+def _check_options(options, allowed):
+    opts = dict(OPTIONS)
+    for k, v in (options or {}).items():
+        if k not in allowed:
+            raise JobSpecError("unknown matte option %r (known: %s)" % (k, ", ".join(sorted(allowed))),
+                               field="matte.options." + str(k))
+        opts[k] = v
+    if opts["foreground_method"] not in ("ml", "pymatting"):
+        raise JobSpecError("matte option foreground_method must be 'ml' or 'pymatting'",
+                           field="matte.options.foreground_method")
+    for k in ("blend", "tau"):
+        try:
+            opts[k] = float(opts[k])
+        except (TypeError, ValueError):
+            raise JobSpecError("matte option %s must be a number" % k, field="matte.options." + k)
+    if not 0.0 <= opts["blend"] < 1.0:
+        raise JobSpecError("matte option blend must be in [0, 1)", field="matte.options.blend")
+    if opts["tau"] <= 0:
+        raise JobSpecError("matte option tau must be > 0", field="matte.options.tau")
+    if opts["band"] is not None:
+        try:
+            opts["band"] = float(opts["band"])
+        except (TypeError, ValueError):
+            raise JobSpecError("matte option band must be a number of pixels", field="matte.options.band")
+    return opts
+
+
+class RefineMatter(Matter):
+    """Weights-free matter: per-frame refinement + temporal fusion + foreground + quality.
+
+    ``refiner``: the per-frame estimator ``f(image, coarse, *, logits=None, quality=...) -> f32 (H, W)``
+    (default :func:`samatte.matte.refine.refine_alpha`, imported on first use); tests inject stand-ins.
+    """
+
+    name = "refine"
+
+    def __init__(self, *, quality="default", options=None, foreground=True, quality_map=True,
+                 refiner=None, device="auto"):
+        self.quality = quality
+        self.options = _check_options(options, set(OPTIONS))
+        self.foreground = bool(foreground)
+        self.quality_map = bool(quality_map)
+        self.device = device
+        self._refiner = refiner or _default_refiner
+        self._store = StateStore()
+        self._motion = MotionModel() if self.options["flow"] else None
+
+    # -- per-frame estimate, overridden by other backends ------------------------------------------
+    def frame_alpha(self, plate, name, obj):
+        coarse = np.asarray(obj.mask, dtype=np.float32)
+        logits = _upsample_logits(obj.logits, coarse.shape) if obj.logits is not None else None
+        a = self._refiner(plate.display, coarse, logits=logits, quality=self.quality)
+        return np.clip(np.asarray(a, dtype=np.float32), 0.0, 1.0)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _band(self, shape):
+        if self.options["band"] is not None:
+            return self.options["band"]
+        return max(4.0, 0.01 * max(shape))
+
+    def _check(self, plate, track):
+        disp = np.asarray(plate.display)
+        if disp.ndim != 3 or disp.shape[2] < 3:
+            raise PlateError("plate display image must be (H, W, 3)", frame=plate.frame)
+        shape = disp.shape[:2]
+        for name, obj in track.objects.items():
+            if np.shape(obj.mask) != shape:
+                raise PlateError("mask of object %r is %s, the plate is %s" % (name, np.shape(obj.mask), shape),
+                                 frame=plate.frame)
+        return shape
+
+    def _object_quality(self, name, obj, prev, frame):
+        """Per-object jump score against the last trusted geometry; returns (score, record, stats)."""
+        geom = _quality.object_geometry(obj.mask)
+        ref_rec = prev.objects.get(name) if prev is not None else None
+        if ref_rec is not None:
+            trusted, tframe = ref_rec["trusted"], ref_rec["trusted_frame"]
+            js, area_jump, shift = _quality.jump_score(geom, trusted, frame_gap=abs(frame - tframe))
+        else:
+            trusted, tframe = None, None
+            js, area_jump, shift = 1.0, 0.0, 0.0
+        # The reference moves on when this frame is plausible, or when the old one is stale (a real
+        # change of shape lasting several frames is accepted after 3 frames).
+        if trusted is None or js >= 0.5 or abs(frame - tframe) >= 3:
+            rec = {"trusted": geom, "trusted_frame": frame}
+        else:
+            rec = {"trusted": trusted, "trusted_frame": tframe}
+        tscore = float(np.clip(obj.score, 0.0, 1.0))
+        score = tscore * js
+        stats = {name + ".score": score, name + ".tracker_score": tscore, name + ".jump": js,
+                 name + ".area_jump": area_jump, name + ".shift": shift, name + ".area": float(geom["area"])}
+        return score, rec, stats
+
+    # -- the stage --------------------------------------------------------------------------------
+    def process(self, plate, track):
+        shape = self._check(plate, track)
+        stats = {}
+        t0 = time.perf_counter()
+        raw = {name: self.frame_alpha(plate, name, obj) for name, obj in track.objects.items()}
+        t1 = time.perf_counter()
+
+        disp = np.asarray(plate.display, dtype=np.float32)[..., :3]
+        prev = self._store.get(track.ref)
+        alphas = {}
+        instability = None
+        if self.options["temporal"] and prev is not None and any(n in prev.alphas for n in raw):
+            comp = motion_compensate(disp, prev.image, motion=self._motion, tau=self.options["tau"])
+            stats["temporal.confidence"] = float(comp.confidence.mean())
+            for name, cur in raw.items():
+                if name not in prev.alphas:
+                    alphas[name] = cur
+                    continue
+                warped = comp.warp(prev.alphas[name])
+                fused, info = fuse_alpha(cur, np.asarray(track.objects[name].mask, bool), warped,
+                                         comp.confidence, band=self._band(shape), blend=self.options["blend"])
+                alphas[name] = fused
+                stats[name + ".carried"] = info["carried"]
+                stats[name + ".temporal_weight"] = info["weight_mean"]
+                ci = info["core_instability"]
+                instability = ci if instability is None else np.maximum(instability, ci)
+        else:
+            alphas = dict(raw)
+        t2 = time.perf_counter()
+
+        merged = merge_alphas(alphas.values(), shape)
+        fg = B = None
+        if self.foreground or self.quality_map:
+            fg, B = premultiplied_foreground(plate.linear, merged, method=self.options["foreground_method"],
+                                             return_background=True)
+        t3 = time.perf_counter()
+
+        obj_scores, records = [], {}
+        for name, obj in track.objects.items():
+            s, rec, st = self._object_quality(name, obj, prev, plate.frame)
+            obj_scores.append(s)
+            records[name] = rec
+            stats.update(st)
+        qmap = None
+        band_doubt = 0.0
+        if self.quality_map:
+            mask_union = np.zeros(shape, bool)
+            for obj in track.objects.values():
+                mask_union |= np.asarray(obj.mask, bool)
+            F = np.where(merged[..., None] > 1.0 / 1024.0, fg / np.maximum(merged[..., None], 1e-6), 0.0)
+            qmap, qstats = _quality.pixel_doubt(np.asarray(plate.linear, np.float32), merged, F, B,
+                                                core_instability=instability, mask=mask_union)
+            band_doubt = qstats["band_doubt"]
+            stats.update({"quality." + k: v for k, v in qstats.items()})
+        score = _quality.frame_score(obj_scores, band_doubt)
+        t4 = time.perf_counter()
+        stats.update({"ms.frame_alpha": 1e3 * (t1 - t0), "ms.temporal": 1e3 * (t2 - t1),
+                      "ms.foreground": 1e3 * (t3 - t2), "ms.quality": 1e3 * (t4 - t3)})
+
+        self._remember(plate.frame, track, disp, alphas, records, prev)
+        return MatteFrame(frame=plate.frame, alphas=alphas, alpha=merged,
+                          foreground=fg if self.foreground else None, quality=qmap, score=score, stats=stats)
+
+    def _remember(self, frame, track, image, alphas, records, prev):
+        state = FrameState(frame=frame, image=image, alphas=alphas,
+                           masks={n: np.asarray(o.mask, bool) for n, o in track.objects.items()},
+                           objects=records, age=(prev.age + 1) if prev is not None else 0)
+        self._store.put(state, ref=track.ref if prev is not None else None)
+
+    def seed(self, frame, alphas, plate, track):
+        """Restore the temporal state of a frame already finished on disk (resume): ``alphas`` maps
+        object names to their written alpha; the frame is not matted again."""
+        prev = self._store.get(track.ref)
+        records = {}
+        for name, obj in track.objects.items():
+            _, records[name], _ = self._object_quality(name, obj, prev, frame)
+        kept = {n: np.asarray(a, np.float32) for n, a in (alphas or {}).items() if n in track.objects}
+        self._remember(frame, track, np.asarray(plate.display, np.float32)[..., :3], kept, records, prev)
+
+    def close(self):
+        self._store.clear()
+
+
+class MaskMatter(RefineMatter):
+    """``"none"``: alpha = the tracker's binary mask as float (no refinement, no temporal fusion).
+
+    The foreground is the plate times the mask (exact for a binary matte); the per-frame score (tracker
+    score and mask jumps) is still computed; there is no per-pixel quality map."""
+
+    name = "none"
+
+    def __init__(self, *, quality="default", options=None, foreground=True, quality_map=True, device="auto"):
+        super().__init__(quality=quality, options=options, foreground=foreground, quality_map=False,
+                         refiner=lambda image, coarse, **kw: coarse, device=device)
+        self.options["temporal"] = False
+
+    def process(self, plate, track):
+        shape = self._check(plate, track)
+        alphas = {n: np.asarray(o.mask, dtype=np.float32) for n, o in track.objects.items()}
+        merged = merge_alphas(alphas.values(), shape)
+        fg = None
+        if self.foreground:
+            fg = (np.asarray(plate.linear, np.float32) * merged[..., None]).astype(np.float32)
+        prev = self._store.get(track.ref)
+        stats, scores, records = {}, [], {}
+        for name, obj in track.objects.items():
+            s, records[name], st = self._object_quality(name, obj, prev, plate.frame)
+            scores.append(s)
+            stats.update(st)
+        self._remember(plate.frame, track, np.zeros((1, 1), np.float32), {}, records, prev)
+        return MatteFrame(frame=plate.frame, alphas=alphas, alpha=merged, foreground=fg, quality=None,
+                          score=_quality.frame_score(scores), stats=stats)
+
+
+def find_sam2matte_weights(checkpoint=None):
+    """Path of the SAM2-Matte checkpoint, or None: an explicit ``checkpoint``, else
+    ``samatte.models.find_weights("sam2matte")`` when the registry knows it, else
+    ``<samatte.models.models_dir()>/sam2matte.pt``."""
+    from pathlib import Path
+    if checkpoint:
+        p = Path(checkpoint).expanduser()
+        return p if p.is_file() else None
+    try:
+        from .. import models
+    except ImportError:
+        return None
+    try:
+        if SAM2MATTE_NAME in getattr(models, "MODELS", {}):
+            p = models.find_weights(SAM2MATTE_NAME)
+            if p is not None:
+                return Path(p)
+        p = Path(models.models_dir()) / (SAM2MATTE_NAME + ".pt")
+        return p if p.is_file() else None
+    except Exception:  # a broken models dir setting must not break "auto"
+        return None
+
+
+class Sam2MatteMatter(RefineMatter):
+    """``"sam2matte"`` (learned-head slot): SAM2-Matte is SAM2 fine-tuned so that the sigmoid of its
+    mask logits is an alpha matte. The tracker must run with the SAM2-Matte checkpoint (its logits are
+    then the matte head's output); this matter takes ``sigmoid(logits upsampled to the canvas)`` as the
+    per-frame alpha and runs the same temporal / foreground / quality path. Objects without logits
+    fall back to the refiner. Raises WeightsMissingError when the checkpoint is not installed.
+
+    Unverified: no SAM2-Matte checkpoint was available to this project, so this path has only been run
+    on synthetic logits.
+    """
+
+    name = "sam2matte"
+
+    def __init__(self, *, quality="default", options=None, foreground=True, quality_map=True,
+                 refiner=None, device="auto"):
+        opts = dict(options or {})
+        self.checkpoint = find_sam2matte_weights(opts.get("checkpoint"))
+        if self.checkpoint is None:
+            raise WeightsMissingError(
+                "SAM2-Matte weights not found: put the checkpoint at <models dir>/sam2matte.pt (or give "
+                "matte.options.checkpoint) and run the tracker with the same checkpoint; or use the "
+                "weights-free 'refine' matte backend", model=SAM2MATTE_NAME)
+        super().__init__(quality=quality, options=opts, foreground=foreground, quality_map=quality_map,
+                         refiner=refiner, device=device)
+
+    def frame_alpha(self, plate, name, obj):
+        if obj.logits is None:
+            return super().frame_alpha(plate, name, obj)
+        lg = _upsample_logits(obj.logits, np.shape(obj.mask))
+        return (1.0 / (1.0 + np.exp(-np.clip(lg, -30.0, 30.0)))).astype(np.float32)
+
+
+def _matanyone(**_kw):
+    raise DependencyError(
+        "the 'matanyone' matte backend is a slot, not available in this build: it needs the MatAnyone "
+        "package (pq-yang/MatAnyone) and its checkpoint (matanyone.pth), a GPU for useful speed, and an "
+        "adapter that feeds it the first frame's mask and streams frames through its memory; use "
+        "'refine' (weights-free) or 'sam2matte'", backend="matanyone")
+
+
+def get_matter(backend="auto", *, quality="default", options=None, device="auto", foreground=True,
+               quality_map=True):
+    """Build the Matter for one job.
+
+    ``backend``: ``"refine"`` (weights-free default), ``"none"`` (alpha = mask), ``"sam2matte"``
+    (learned head, needs ``sam2matte.pt``), ``"matanyone"`` (slot: raises DependencyError), ``"auto"``
+    (``"sam2matte"`` when its weights are found, else ``"refine"``). ``options``: see :data:`OPTIONS`.
+    """
+    kw = dict(quality=quality, options=options, foreground=foreground, quality_map=quality_map, device=device)
+    if backend == "auto":
+        if find_sam2matte_weights((options or {}).get("checkpoint")) is not None:
+            return Sam2MatteMatter(**kw)
+        return RefineMatter(**kw)
+    if backend == "refine":
+        return RefineMatter(**kw)
+    if backend == "none":
+        return MaskMatter(**kw)
+    if backend == "sam2matte":
+        return Sam2MatteMatter(**kw)
+    if backend == "matanyone":
+        return _matanyone(**kw)
+    raise JobSpecError("unknown matte backend %r (known: auto, refine, none, sam2matte, matanyone)"
+                       % (backend,), field="matte.backend")
