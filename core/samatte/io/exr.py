@@ -51,7 +51,10 @@ def open_image(path, *, frame=None):
         if os.path.exists(path):
             raise CorruptFrameError("not a file: %s" % path, path=path, frame=frame)
         raise MissingFrameError("frame file is missing: %s" % path, path=path, frame=frame)
-    inp = oiio.ImageInput.open(path)
+    # keep straight (unassociated) alpha as stored: OIIO would premultiply PNG/TIFF colour on read
+    config = oiio.ImageSpec()
+    config.attribute("oiio:UnassociatedAlpha", 1)
+    inp = oiio.ImageInput.open(path, config)
     if inp is None:
         raise CorruptFrameError("cannot read %s: %s" % (path, oiio.geterror() or "unknown error"),
                                 path=path, frame=frame)
