@@ -52,7 +52,6 @@ def coarse_mask(gt):
     s = 256.0 / max(h, w)
     m = (gt >= 0.5).astype(np.float32)
     small = cv2.resize(m, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    small = (small >= 0.5).astype(np.float32)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
 
 

@@ -1,0 +1,89 @@
+"""Quality map and per-frame score without ground truth."""
+import cv2
+import numpy as np
+import pytest
+
+from samatte.matte import quality as Q
+from samatte.matte.stage import RefineMatter
+from samatte.stages import ObjectTrack, Plate, PlateInfo, TrackFrame, Window
+
+H, W = 96, 128
+
+
+def _clip(n=8, step=3.0, seed=0):
+    rng = np.random.default_rng(seed)
+    bg = cv2.GaussianBlur(rng.random((H, W, 3)).astype(np.float32), (0, 0), 2.0)
+    bg = 0.1 + 0.6 * (bg - bg.min()) / (bg.max() - bg.min())
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    out = []
+    for i in range(n):
+        a = np.clip((20 - np.hypot(x - 40 - step * i, y - 48)) / 2.0 + 0.5, 0, 1).astype(np.float32)
+        lin = a[..., None] * np.array([0.9, 0.4, 0.2], np.float32) + (1 - a[..., None]) * bg
+        out.append((a, lin.astype(np.float32), (np.clip(lin, 0, 1) ** (1 / 2.2)).astype(np.float32)))
+    return out
+
+
+def _soft(image, coarse, **kw):
+    """Stand-in refiner: a slightly blurred mask."""
+    return cv2.GaussianBlur(coarse.astype(np.float32), (0, 0), 1.0)
+
+
+@pytest.mark.parametrize("broken", ["half", "blob", "empty"])
+def test_broken_frame_scores_clearly_worse_than_neighbours(broken):
+    clip = _clip()
+    info = PlateInfo(data=Window(0, 0, W, H), display=Window(0, 0, W, H))
+    m = RefineMatter(refiner=_soft)
+    scores = []
+    for i, (a, lin, disp) in enumerate(clip):
+        mask = a >= 0.5
+        if i == 4:
+            mask = mask.copy()
+            if broken == "half":
+                mask[:, : int(40 + 3 * i)] = False
+            elif broken == "blob":
+                mask[5:40, 80:125] = True
+            else:
+                mask[:] = False
+        tf = TrackFrame(1001 + i, {"obj": ObjectTrack(mask=mask, score=0.95)}, ref=1000 + i if i else None)
+        mf = m.process(Plate(1001 + i, lin, disp, info), tf)
+        assert 0.0 <= mf.score <= 1.0
+        assert mf.quality is not None and mf.quality.shape == (H, W) and mf.quality.dtype == np.float32
+        assert mf.quality.min() >= 0.0 and mf.quality.max() <= 1.0
+        for k in ("obj.jump", "obj.area_jump", "obj.shift", "obj.tracker_score", "quality.band_doubt"):
+            assert k in mf.stats
+        scores.append(mf.score)
+    good = [s for i, s in enumerate(scores) if i != 4]
+    assert min(good) > 0.7, scores
+    assert scores[4] < 0.5 * min(scores[3], scores[5]), scores
+
+
+def test_tracker_score_lowers_frame_score():
+    clip = _clip(2)
+    info = PlateInfo(data=Window(0, 0, W, H), display=Window(0, 0, W, H))
+    a, lin, disp = clip[0]
+    hi = RefineMatter(refiner=_soft).process(Plate(1, lin, disp, info), TrackFrame(1, {"o": ObjectTrack(a >= .5, score=1.0)}))
+    lo = RefineMatter(refiner=_soft).process(Plate(1, lin, disp, info), TrackFrame(1, {"o": ObjectTrack(a >= .5, score=0.3)}))
+    assert lo.score < 0.5 * hi.score
+
+
+def test_pixel_doubt_flags_wrong_alpha_on_edges():
+    clip = _clip(1)
+    a, lin, _ = clip[0]
+    from samatte.matte.foreground import premultiplied_foreground
+    wrong = np.clip(a + 0.4 * ((a > 0) & (a < 1)) * np.sin(np.arange(W) / 2.0)[None, :], 0, 1).astype(np.float32)
+    d = {}
+    for name, alpha in (("right", a), ("wrong", wrong)):
+        P, B = premultiplied_foreground(lin, alpha, return_background=True)
+        F = np.where(alpha[..., None] > 0, P / np.maximum(alpha[..., None], 1e-6), 0)
+        doubt, stats = Q.pixel_doubt(lin, alpha, F, B)
+        d[name] = stats["residual"]
+    assert d["wrong"] > d["right"]
+
+
+def test_jump_score_components():
+    g0 = {"area": 1000, "cx": 50.0, "cy": 50.0}
+    assert Q.jump_score(g0, None) == (1.0, 0.0, 0.0)
+    s_same, _, _ = Q.jump_score(dict(g0, cx=52.0), g0)
+    s_big, aj, _ = Q.jump_score(dict(g0, area=500), g0)
+    assert s_same > 0.9 and s_big < 0.1 and abs(aj - 0.5) < 1e-9
+    assert Q.jump_score({"area": 0, "cx": None, "cy": None}, g0)[0] == 0.0
