@@ -1,0 +1,169 @@
+"""Closed-form (Levin et al. 2008) matting restricted to a band of unknown pixels, tiled.
+
+The matting Laplacian is built only from the 3x3 windows that touch an unknown pixel, with numpy
+(no JIT), so memory grows with the band, never with the frame. Large bands are solved tile by tile:
+each tile solves its unknown pixels with the pixels around it held at the current estimate
+(block Gauss-Seidel), and tiles overlap so that seams are invisible.
+
+An optional data term ``weight * (alpha - prior)^2`` ties the solution to a prior alpha where the image
+says little (it also makes the system well conditioned).
+"""
+import numpy as np
+import cv2
+import scipy.sparse
+import scipy.sparse.linalg
+
+__all__ = ["solve_band", "solve_crop"]
+
+_OFFS = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+
+
+def _window_stats(img, eps):
+    """Per-pixel 3x3 window mean (h,w,3) and inverse regularised covariance (h,w,3,3)."""
+    k = (3, 3)
+    mu = cv2.boxFilter(img, -1, k, borderType=cv2.BORDER_REFLECT)
+    cov = np.empty(img.shape[:2] + (3, 3), np.float64)
+    for a in range(3):
+        for b in range(a, 3):
+            m = cv2.boxFilter(img[..., a] * img[..., b], -1, k, borderType=cv2.BORDER_REFLECT)
+            cov[..., a, b] = cov[..., b, a] = m - mu[..., a] * mu[..., b]
+    return mu, cov
+
+
+def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e-5, maxiter=2000):
+    """Solve closed-form matting on one crop.
+
+    img: f64 (h,w,3); unknown: bool (h,w) (windows are centred on interior pixels only, so pixels
+    on the outermost ring are constrained by fewer windows);
+    alpha: f64 (h,w) values of the known pixels and initial guess of the unknown ones;
+    prior/weight: optional f64 (h,w) data term. Returns a new alpha (h,w).
+    """
+    h, w = unknown.shape
+    unk = unknown.copy()
+    out = alpha.astype(np.float64, copy=True)
+    n = int(unk.sum())
+    if n == 0:
+        return out
+    # window centres: interior pixels whose 3x3 window holds an unknown pixel
+    cen = cv2.dilate(unk.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    cen[0, :] = cen[-1, :] = cen[:, 0] = cen[:, -1] = False
+    cy, cx = np.nonzero(cen)
+    img = np.ascontiguousarray(img, dtype=np.float64)
+    # window statistics only around the centres (bbox of the band within this crop)
+    mu, cov = _window_stats(img, eps)
+    mu_c = mu[cy, cx]                                   # (N,3)
+    cov_c = cov[cy, cx] + (eps / 9.0) * np.eye(3)       # (N,3,3)
+    inv = np.linalg.inv(cov_c)
+    py = cy[:, None] + _OFFS[None, :, 0]
+    px = cx[:, None] + _OFFS[None, :, 1]
+    idx = py * w + px                                   # (N,9)
+    C = img[py, px] - mu_c[:, None, :]                  # (N,9,3)
+    G = np.einsum("nik,nkl,njl->nij", C, inv, C, optimize=True)
+    vals = np.eye(9)[None] - (1.0 + G) / 9.0            # (N,9,9)
+    uidx = -np.ones(h * w, np.int64)
+    flat_unk = np.flatnonzero(unk.ravel())
+    uidx[flat_unk] = np.arange(n)
+    rows = np.broadcast_to(idx[:, :, None], vals.shape).ravel()
+    cols = np.broadcast_to(idx[:, None, :], vals.shape).ravel()
+    vals = vals.ravel()
+    ru = uidx[rows]
+    keep = ru >= 0
+    ru, cols, vals = ru[keep], cols[keep], vals[keep]
+    cu = uidx[cols]
+    inner = cu >= 0
+    A = scipy.sparse.csr_matrix((vals[inner], (ru[inner], cu[inner])), shape=(n, n))
+    a_flat = out.ravel()
+    b = -np.bincount(ru[~inner], weights=vals[~inner] * a_flat[cols[~inner]], minlength=n)
+    x0 = a_flat[flat_unk].copy()
+    if weight is not None:
+        wv = weight.ravel()[flat_unk]
+        pv = (prior if prior is not None else alpha).ravel()[flat_unk]
+        A = A + scipy.sparse.diags(wv)
+        b = b + wv * pv
+    x = _solve(A.tocsr(), b, x0, tol=tol, maxiter=maxiter)
+    a_flat[flat_unk] = np.clip(x, 0.0, 1.0)
+    return a_flat.reshape(h, w)
+
+
+_RTOL = None
+_PM = None
+
+
+def _pymatting_solvers():
+    """(ichol, cg) from pymatting (numba; imported lazily and cached), or None when unavailable."""
+    global _PM
+    if _PM is None:
+        try:
+            from pymatting.preconditioner.ichol import ichol
+            from pymatting.solver.cg import cg
+            _PM = (ichol, cg)
+        except Exception:  # pragma: no cover - pymatting missing or broken
+            _PM = False
+    return _PM or None
+
+
+def _solve(A, b, x0, *, tol, maxiter):
+    pm = _pymatting_solvers()
+    if pm is not None:
+        ichol, cg = pm
+        try:
+            return cg(A, b, x0=x0, rtol=tol, maxiter=maxiter, M=ichol(A))
+        except Exception:
+            pass
+    d = A.diagonal()
+    M = scipy.sparse.diags(1.0 / np.maximum(d, 1e-12))
+    if _cg_has_rtol():
+        x, _ = scipy.sparse.linalg.cg(A, b, x0=x0, M=M, rtol=tol, maxiter=maxiter)
+    else:  # pragma: no cover - old scipy
+        x, _ = scipy.sparse.linalg.cg(A, b, x0=x0, M=M, tol=tol, maxiter=maxiter)
+    return x
+
+
+def _cg_has_rtol():
+    global _RTOL
+    if _RTOL is None:
+        import inspect
+        _RTOL = "rtol" in inspect.signature(scipy.sparse.linalg.cg).parameters
+    return _RTOL
+
+
+def solve_band(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tile=384, overlap=24,
+               tol=1e-5, maxiter=2000, sweeps=1):
+    """Closed-form matting of the ``unknown`` pixels of a full image, tile by tile.
+
+    Only tiles holding unknown pixels are solved; each sees ``overlap`` extra pixels on each side
+    and writes back its core. Returns f64 (H,W) alpha (known pixels keep ``alpha``'s values).
+    """
+    H, W = unknown.shape
+    out = alpha.astype(np.float64, copy=True)
+    if not unknown.any():
+        return out
+    ys, xs = np.nonzero(unknown)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    for _ in range(max(1, sweeps)):
+        for ty in range(y0, y1, tile):
+            for tx in range(x0, x1, tile):
+                cy0, cy1 = ty, min(ty + tile, y1)
+                cx0, cx1 = tx, min(tx + tile, x1)
+                if not unknown[cy0:cy1, cx0:cx1].any():
+                    continue
+                ey0, ey1 = max(0, cy0 - overlap), min(H, cy1 + overlap)
+                ex0, ex1 = max(0, cx0 - overlap), min(W, cx1 + overlap)
+                sl = (slice(ey0, ey1), slice(ex0, ex1))
+                unk = unknown[sl].copy()
+                # keep the outer ring fixed except where the crop touches the frame edge
+                if ey0 > 0:
+                    unk[0, :] = False
+                if ey1 < H:
+                    unk[-1, :] = False
+                if ex0 > 0:
+                    unk[:, 0] = False
+                if ex1 < W:
+                    unk[:, -1] = False
+                res = solve_crop(img[sl], unk, out[sl], eps=eps,
+                                 prior=None if prior is None else prior[sl],
+                                 weight=None if weight is None else weight[sl], tol=tol, maxiter=maxiter)
+                ry0, rx0 = cy0 - ey0, cx0 - ex0
+                core = (slice(ry0, ry0 + (cy1 - cy0)), slice(rx0, rx0 + (cx1 - cx0)))
+                out[cy0:cy1, cx0:cx1] = res[core]
+    return out

@@ -1,0 +1,162 @@
+"""Single-frame alpha refinement: a coarse (binary, possibly misplaced) mask -> soft alpha.
+
+:func:`refine_alpha` works only around the object's boundary (bounded memory at 4K):
+
+1. :func:`samatte.matte.regions.critical_regions` gives solid FG/BG and an unknown band whose width
+   follows the object (wide on hair/blur/jagged masks, narrow on crisp edges).
+2. Coarse solve: closed-form matting of the band on a downscaled crop, where the band then *grows*
+   wherever the solved alpha still runs into the fixed region (the mask was wrong there), a few times.
+3. Progressive refinement up a pyramid to full resolution: at each level only the pixels where the
+   upsampled alpha is fractional (plus a rim) are re-solved, tile by tile.
+4. A small snap of faint / near-solid alpha to exact 0 / 1.
+"""
+import numpy as np
+import cv2
+
+from ..errors import SamatteError
+from .regions import critical_regions, distance_to_boundary
+from .cfsolve import solve_band
+
+__all__ = ["refine_alpha", "QUALITIES"]
+
+QUALITIES = {
+    # work_width: band half-width (px) at the coarsest level; grow: band-growth rounds;
+    # rim: extra px around fractional alpha at finer levels; tol: solver tolerance
+    "draft": dict(work_width=4.0, grow=1, rim=1, tol=1e-4, maxiter=300, finest=0.5),
+    "default": dict(work_width=5.0, grow=3, rim=2, tol=1e-5, maxiter=800, finest=1.0),
+    "high": dict(work_width=8.0, grow=5, rim=3, tol=1e-6, maxiter=3000, finest=1.0),
+}
+
+
+def _as_inputs(image, coarse):
+    image = np.asarray(image)
+    coarse = np.asarray(coarse)
+    if coarse.ndim == 3 and coarse.shape[2] == 1:
+        coarse = coarse[..., 0]
+    if coarse.ndim != 2:
+        raise SamatteError("coarse mask must be (H, W), got %s" % (coarse.shape,))
+    if image.ndim != 3 or image.shape[2] < 3 or image.shape[:2] != coarse.shape:
+        raise SamatteError("image must be (H, W, 3) matching the mask %s, got %s"
+                           % (coarse.shape, image.shape))
+    if coarse.dtype == np.uint8:
+        coarse = coarse.astype(np.float32) / 255.0
+    elif coarse.dtype == bool:
+        coarse = coarse.astype(np.float32)
+    if image.dtype == np.uint8:
+        image = image.astype(np.float32) / 255.0
+    image = np.nan_to_num(np.asarray(image[..., :3], np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    coarse = np.nan_to_num(np.asarray(coarse, np.float32), nan=0.0)
+    return np.clip(image, 0, 1), np.clip(coarse, 0, 1)
+
+
+def _resize(x, shape, interp):
+    if x.shape[:2] == tuple(shape):
+        return x
+    return cv2.resize(x, (shape[1], shape[0]), interpolation=interp)
+
+
+def _grow_band(alpha, unknown, fg, bg, width, *, lo=0.05, hi=0.95):
+    """Pixels to add to the band: where unknown pixels touching the fixed FG (BG) region have alpha
+    well below 1 (above 0), the true edge lies in the fixed region; grow there by ``width``."""
+    k3 = np.ones((3, 3), np.uint8)
+    near_fg = (cv2.dilate(fg.astype(np.uint8), k3) > 0) & unknown
+    near_bg = (cv2.dilate(bg.astype(np.uint8), k3) > 0) & unknown
+    leak = (near_fg & (alpha < hi)) | (near_bg & (alpha > lo))
+    if not leak.any():
+        return None
+    r = int(max(1, round(width)))
+    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    grown = cv2.dilate(leak.astype(np.uint8), ker) > 0
+    add = grown & (fg | bg)
+    return add if add.any() else None
+
+
+def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, tile=384,
+                 options=None):
+    """Soft alpha f32 (H, W) in [0, 1] from a coarse mask.
+
+    image: display-referred f32 (H, W, 3) in [0, 1]; coarse: f32 (H, W) in [0, 1] (binary or soft;
+    thresholded at 0.5 for the solid regions); logits: optional tracker logits (any resolution
+    covering the frame); motion: optional motion magnitude (H, W) or flow (H, W, 2) in px;
+    quality: "draft", "default" or "high"; tile: tile size of the solver (memory bound);
+    options: dict overriding entries of :data:`QUALITIES`.
+    """
+    if quality not in QUALITIES:
+        raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
+    q = dict(QUALITIES[quality])
+    if options:
+        q.update(options)
+    image, coarse = _as_inputs(image, coarse)
+    H, W = coarse.shape
+    hard = coarse >= 0.5
+    if not hard.any() or hard.all():
+        return np.where(hard, 1.0, 0.0).astype(np.float32)
+
+    base = max(3.0, 0.01 * float(np.hypot(H, W)))
+    max_w = 4.0 * base
+    # crop to the part of the frame the band can reach
+    dist = distance_to_boundary(hard)
+    near = dist <= (max_w * 2 + 8)
+    ys = np.flatnonzero(near.any(1))
+    xs = np.flatnonzero(near.any(0))
+    y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
+    del dist, near
+    img_c = image[y0:y1, x0:x1]
+    coarse_c = coarse[y0:y1, x0:x1]
+    lg_c = None
+    if logits is not None:
+        lg = np.asarray(logits, np.float32)
+        lg_c = _resize(lg, (H, W), cv2.INTER_LINEAR)[y0:y1, x0:x1]
+    mo_c = None if motion is None else np.asarray(motion, np.float32)[y0:y1, x0:x1]
+
+    reg = critical_regions(img_c, coarse_c, logits=lg_c, motion=mo_c, base_width=base, max_width=max_w)
+    h, w = coarse_c.shape
+
+    # pyramid: coarsest scale puts the base band at ~work_width px
+    s0 = min(1.0, q["work_width"] / base)
+    n_up = 0
+    while s0 * (2 ** n_up) < q["finest"] * 0.75:
+        n_up += 1
+    scales = [min(q["finest"], s0 * 2 ** i) for i in range(n_up + 1)]
+
+    alpha = None
+    for li, s in enumerate(scales):
+        hs, ws = max(8, int(round(h * s))), max(8, int(round(w * s)))
+        im = _resize(img_c, (hs, ws), cv2.INTER_AREA).astype(np.float64)
+        if li == 0:
+            unk = _resize(reg.unknown.astype(np.float32), (hs, ws), cv2.INTER_AREA) > 0
+            fgm = _resize(reg.fg.astype(np.float32), (hs, ws), cv2.INTER_AREA) >= 1.0 - 1e-6
+            fgm &= ~unk
+            bgm = ~fgm & ~unk
+            a = np.where(fgm, 1.0, 0.0)
+            a[unk] = _resize(coarse_c, (hs, ws), cv2.INTER_AREA)[unk]
+            wsc = q["work_width"]
+            for it in range(q["grow"] + 1):
+                a = solve_band(im, unk, a, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
+                if it == q["grow"]:
+                    break
+                add = _grow_band(a, unk, fgm, bgm, wsc)
+                if add is None:
+                    break
+                unk = unk | add
+                a[add] = 0.5
+                fgm &= ~add
+                bgm &= ~add
+            alpha = a
+        else:
+            up = _resize(alpha.astype(np.float32), (hs, ws), cv2.INTER_LINEAR).astype(np.float64)
+            frac = (up > 0.01) & (up < 0.99)
+            r = int(q["rim"] + np.ceil(scales[li] / scales[li - 1]))
+            ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            unk = cv2.dilate(frac.astype(np.uint8), ker) > 0
+            a = np.where(unk, up, np.round(up))
+            alpha = solve_band(im, unk, a, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
+    if alpha.shape != (h, w):
+        alpha = _resize(alpha.astype(np.float32), (h, w), cv2.INTER_LINEAR)
+    alpha = np.asarray(alpha, np.float32)
+    lo, hi = q.get("snap_lo", 0.02), q.get("snap_hi", 0.98)
+    alpha[alpha < lo] = 0.0
+    alpha[alpha > hi] = 1.0
+    out = np.where(hard, 1.0, 0.0).astype(np.float32)
+    out[y0:y1, x0:x1] = np.clip(alpha, 0, 1)
+    return out

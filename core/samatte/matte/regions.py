@@ -1,0 +1,142 @@
+"""Where alpha may be fractional: the critical (unknown) band around a coarse mask.
+
+:func:`critical_regions` turns a coarse mask (plus, when available, the tracker's logits and a motion
+map) into a trimap-like :class:`Regions`: solid foreground, solid background and an unknown band
+whose width follows the object -- wide where the boundary looks soft (hair, fur, motion blur, colour
+overlap between the object and what is behind it, uncertain logits, a blocky or staircase mask
+boundary that betrays a low-resolution mask), narrow on crisp edges.
+"""
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import cv2
+
+from ..errors import SamatteError
+
+__all__ = ["Regions", "critical_regions", "distance_to_boundary", "band_width_map"]
+
+
+@dataclass
+class Regions:
+    """Trimap-like answer. ``fg``/``bg``/``unknown`` are disjoint bool (H, W) maps covering the frame;
+    ``width`` is the band half-width in pixels that was used at each pixel (float32 (H, W))."""
+    fg: np.ndarray
+    bg: np.ndarray
+    unknown: np.ndarray
+    width: Optional[np.ndarray] = None
+
+    def trimap(self):
+        """float32 trimap: 1 = foreground, 0 = background, 0.5 = unknown."""
+        t = np.where(self.fg, 1.0, 0.0).astype(np.float32)
+        t[self.unknown] = 0.5
+        return t
+
+
+def distance_to_boundary(hard):
+    """Signed-free distance (px, float32) of every pixel to the boundary of a bool mask."""
+    m = hard.astype(np.uint8)
+    if m.all() or not m.any():
+        return np.full(hard.shape, np.inf, np.float32)
+    d_in = cv2.distanceTransform(m, cv2.DIST_L2, 5)
+    d_out = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
+    # a pixel inside is at d_in from the nearest outside pixel; boundary sits half a pixel away
+    return np.where(m > 0, d_in, d_out).astype(np.float32) - 0.5
+
+
+def _check(image, coarse):
+    image = np.asarray(image)
+    coarse = np.asarray(coarse)
+    if coarse.ndim != 2:
+        raise SamatteError("coarse mask must be 2-D (H, W), got shape %s" % (coarse.shape,))
+    if image.ndim != 3 or image.shape[2] < 3 or image.shape[:2] != coarse.shape:
+        raise SamatteError("image must be (H, W, 3) matching the mask %s, got %s"
+                           % (coarse.shape, image.shape))
+    return image[..., :3], coarse
+
+
+def _resize_to(x, shape, interp=cv2.INTER_LINEAR):
+    x = np.asarray(x, np.float32)
+    if x.shape[:2] == tuple(shape):
+        return x
+    return cv2.resize(x, (shape[1], shape[0]), interpolation=interp)
+
+
+def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=None):
+    """Per-pixel band half-width (float32, px) near the boundary of ``hard``.
+
+    Starts at ``base`` and widens where the local evidence says the true edge may be soft or far:
+    image texture/colour overlap across the edge (hair, fur), low edge contrast (blur), uncertain
+    logits, motion, and a jagged/axis-aligned mask boundary (a mask upsampled from low resolution or
+    a coarse polygon). Values are smoothed along the boundary.
+    """
+    H, W = hard.shape
+    if max_width is None:
+        max_width = 4 * base
+    hm = hard.astype(np.float32)
+    g = max(3, int(2 * base) | 1)
+    img = np.asarray(image, np.float32)
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    # local FG/BG colour statistics near the boundary: mean colours on both sides within ~2*base
+    k = (2 * g + 1, 2 * g + 1)
+    wf = cv2.boxFilter(hm, -1, k)
+    wb = 1.0 - wf
+    mf = cv2.boxFilter(img * hm[..., None], -1, k) / np.maximum(wf, 1e-3)[..., None]
+    mb = cv2.boxFilter(img * (1 - hm)[..., None], -1, k) / np.maximum(wb, 1e-3)[..., None]
+    sep = np.sqrt(((mf - mb) ** 2).sum(-1))                      # colour separation of the sides
+    var = cv2.boxFilter(img * img, -1, k) - cv2.boxFilter(img, -1, k) ** 2
+    spread = np.sqrt(np.maximum(var.sum(-1), 0))                   # local colour spread
+    # high-frequency texture (hair/fur): energy of the Laplacian relative to the edge step
+    lap = np.abs(cv2.Laplacian(gray, cv2.CV_32F, ksize=3))
+    tex = cv2.boxFilter(lap, -1, k)
+    softness = np.clip(spread / (sep + 0.05) - 0.5, 0, 2) * 0.5 + np.clip(tex / (sep + 0.05) - 0.5, 0, 2) * 0.25
+    # boundary jaggedness: how far the mask is from its own smoothed version
+    sm = cv2.GaussianBlur(hm, (0, 0), max(1.0, base / 2.0))
+    jag = cv2.boxFilter(np.abs(sm - hm) * (np.abs(sm - 0.5) < 0.45), -1, k)
+    width = base * (1.0 + softness + 2.0 * np.clip(jag * 4, 0, 1))
+    if logits is not None:
+        lg = _resize_to(logits, (H, W))
+        unc = np.exp(-np.abs(lg) / 2.0)                              # 1 at logit 0, small when sure
+        width = width + base * 2.0 * cv2.boxFilter(unc, -1, k)
+    if motion is not None:
+        mv = _resize_to(motion, (H, W))
+        if mv.ndim == 3:
+            mv = np.sqrt((mv ** 2).sum(-1))
+        width = width + np.clip(np.abs(mv), 0, max_width)
+    width = cv2.GaussianBlur(width.astype(np.float32), (0, 0), base)
+    return np.clip(width, base, max_width).astype(np.float32)
+
+
+def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None, max_width=None,
+                     adaptive=True):
+    """Split the frame into solid foreground, solid background and an unknown band.
+
+    image: display-referred f32 (H, W, 3) in [0, 1]; coarse: f32 (H, W) in [0, 1] (thresholded at 0.5);
+    logits: optional tracker logits (any resolution, resized); motion: optional per-pixel motion
+    magnitude in px (H, W) or flow (H, W, 2). ``base_width`` defaults to ~1% of the frame diagonal
+    (at least 3 px). Pixels whose coarse value is already fractional are always unknown.
+    """
+    image, coarse = _check(image, coarse)
+    H, W = coarse.shape
+    coarse = coarse.astype(np.float32)
+    if coarse.dtype != np.float32 or coarse.max(initial=0) > 1.0 + 1e-6:
+        coarse = coarse / 255.0 if coarse.max() > 1.0 + 1e-6 else coarse
+    hard = coarse >= 0.5
+    if base_width is None:
+        base_width = max(3.0, 0.01 * float(np.hypot(H, W)))
+    if max_width is None:
+        max_width = 4.0 * base_width
+    dist = distance_to_boundary(hard)
+    if adaptive:
+        width = band_width_map(image, hard, base=base_width, logits=logits, motion=motion,
+                               max_width=max_width)
+    else:
+        width = np.full((H, W), base_width, np.float32)
+    unknown = dist <= width
+    unknown |= (coarse > 0.02) & (coarse < 0.98)
+    if logits is not None:
+        lg = _resize_to(logits, (H, W))
+        unknown |= (np.abs(lg) < 1.0) & (dist <= max_width)
+    fg = hard & ~unknown
+    bg = ~hard & ~unknown
+    return Regions(fg=fg, bg=bg, unknown=unknown, width=width)
