@@ -128,6 +128,11 @@ class _Interrupts:
 def run_job(job, *, json_mode=False, quiet=False):
     """Run a validated job in this process with progress on stderr (or protocol lines on stdout with
     ``json_mode``), Ctrl-C cancelling between frames. Returns the exit status."""
+    return execute_job(job, json_mode=json_mode, quiet=quiet)[0]
+
+
+def execute_job(job, *, json_mode=False, quiet=False, summary=True):
+    """:func:`run_job` returning ``(exit_status, result dict or None)``."""
     from . import protocol
     from .progress import CancelToken
 
@@ -170,17 +175,17 @@ def run_job(job, *, json_mode=False, quiet=False):
             raise
         emit(protocol.error_from_exception(job_id, e))
         _report_error(e)
-        return exit_code_for(e)
+        return exit_code_for(e), None
     if printer is not None:
         printer.end_line()
     emit(protocol.result(job_id, result))
-    if not json_mode and not quiet:
+    if not json_mode and not quiet and summary:
         written = result.get("written") or []
         skipped = result.get("skipped") or []
         print("samatte: %s done: %d frame(s) written, %d already complete -> %s (tracker %s, matte %s, %.1f s)"
               % (job_id, len(written), len(skipped), result.get("output"), result.get("tracker"),
                  result.get("matte"), float(result.get("elapsed_s") or 0.0)))
-    return 0
+    return 0, result
 
 
 def _report_error(e):

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Set up samatte: a virtual environment with pinned dependencies, samatte itself, and model weights.
+
+Standard library only. Usage (from anywhere)::
+
+    python3 install/install.py                      # venv in <repo>/.venv, SAM2 stack, weights
+    python3 install/install.py --venv /opt/samatte/venv --offline /studio/weights
+    python3 install/install.py --no-sam2 --no-weights
+
+Steps:
+ 1. make the venv (``--venv DIR``, default ``<repo>/.venv``) unless it exists;
+ 2. ``pip install -r install/requirements.txt`` (the core, pinned; includes pytest);
+ 3. unless ``--no-sam2``: torch and the SAM2 helpers from ``install/requirements-sam2.txt``, then
+    ``SAM2_BUILD_CUDA=0 pip install --no-build-isolation --no-deps sam2==1.1.0``;
+ 4. ``pip install -e <repo> --no-deps``;
+ 5. unless ``--no-weights``: ``samatte models download NAME`` for each ``--model`` (default
+    sam2.1_hiera_tiny), from ``--offline DIR`` when given (no network), checked against SHA-256.
+    Without weights samatte still runs (flow tracker + refine matter) and this script says so and
+    exits 0; corrupt weights from ``--offline`` fail with exit status 6.
+
+Re-running is fast: steps 2-4 are skipped when a stamp in the venv shows the same requirements,
+options and repo and the installed packages import.
+"""
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+STAMP = "samatte-install.json"
+SAM2_PIN = "sam2==1.1.0"
+MIN_PY = (3, 9)
+
+
+def say(msg):
+    print("[samatte install] %s" % msg, flush=True)
+
+
+def venv_python(venv):
+    if os.name == "nt":
+        return os.path.join(venv, "Scripts", "python.exe")
+    return os.path.join(venv, "bin", "python")
+
+
+def venv_samatte(venv):
+    if os.name == "nt":
+        return os.path.join(venv, "Scripts", "samatte.exe")
+    return os.path.join(venv, "bin", "samatte")
+
+
+def run(cmd, *, env=None, verbose=False, check=True):
+    """Run a command, echoing it; output is shown only on failure unless ``verbose``."""
+    say("$ " + " ".join(cmd))
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    t0 = time.monotonic()
+    if verbose:
+        proc = subprocess.run(cmd, env=full_env)
+        out = ""
+    else:
+        proc = subprocess.run(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True)
+        out = proc.stdout or ""
+    if check and proc.returncode != 0:
+        if out:
+            sys.stdout.write(out[-6000:])
+        raise SystemExit("[samatte install] failed (exit status %d): %s" % (proc.returncode, " ".join(cmd)))
+    say("  done in %.1f s" % (time.monotonic() - t0))
+    return proc.returncode, out
+
+
+def pip(py, args, *, verbose=False, env=None):
+    base = [py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
+    if not verbose:
+        base.append("-q")
+    return run(base + list(args), verbose=verbose, env=env)
+
+
+def file_hash(*paths):
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def stamp_key(args):
+    files = [os.path.join(HERE, "requirements.txt"), os.path.join(REPO, "pyproject.toml")]
+    if not args.no_sam2:
+        files.append(os.path.join(HERE, "requirements-sam2.txt"))
+    return {"requirements": file_hash(*files), "sam2": not args.no_sam2, "repo": REPO,
+            "installer": file_hash(os.path.abspath(__file__))}
+
+
+def read_stamp(venv):
+    try:
+        with open(os.path.join(venv, STAMP)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def write_stamp(venv, key):
+    tmp = os.path.join(venv, STAMP + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(key, f, indent=2)
+    os.replace(tmp, os.path.join(venv, STAMP))
+
+
+def imports_ok(py, sam2):
+    mods = "numpy, OpenImageIO, PyOpenColorIO, cv2, fileseq, scipy, psutil, PIL, samatte"
+    code = "import %s" % mods
+    if sam2:
+        code += "; import importlib.util as u; assert u.find_spec('torch') and u.find_spec('sam2')"
+    return subprocess.run([py, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+
+def make_venv(venv, python):
+    py = venv_python(venv)
+    if os.path.exists(py):
+        say("venv %s exists" % venv)
+        return py
+    say("creating venv %s with %s" % (venv, python))
+    run([python, "-m", "venv", venv])
+    if not os.path.exists(py):
+        raise SystemExit("[samatte install] venv creation did not produce %s" % py)
+    return py
+
+
+def install_packages(py, args):
+    pip(py, ["-r", os.path.join(HERE, "requirements.txt")], verbose=args.verbose)
+    if not args.no_sam2:
+        pip(py, ["-r", os.path.join(HERE, "requirements-sam2.txt")], verbose=args.verbose)
+        # sam2's setup.py imports torch, so it builds against the venv (no isolation); without
+        # SAM2_BUILD_CUDA=0 it would try to compile a CUDA extension. --no-deps: keep our torch.
+        have = subprocess.run([py, "-c", "import importlib.metadata as m; print(m.version('sam2'))"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
+        if have.returncode == 0 and have.stdout.strip() == SAM2_PIN.split("==")[1]:
+            say("%s already installed" % SAM2_PIN)
+        else:
+            pip(py, ["setuptools>=61", "wheel"], verbose=args.verbose)
+            pip(py, ["--no-build-isolation", "--no-deps", SAM2_PIN], verbose=args.verbose,
+                env={"SAM2_BUILD_CUDA": "0"})
+    pip(py, ["-e", REPO, "--no-deps"], verbose=args.verbose)
+
+
+def fetch_weights(venv, args):
+    """Returns the exit status for the weights step (0 also when weights could not be fetched)."""
+    samatte = venv_samatte(venv)
+    py = venv_python(venv)
+    cmd = [samatte] if os.path.exists(samatte) else [py, "-m", "samatte"]
+    missing = []
+    for name in args.model or ["sam2.1_hiera_tiny"]:
+        full = cmd + ["models", "download", name]
+        if args.offline:
+            full += ["--offline", os.path.abspath(args.offline)]
+        if args.models_dir:
+            full += ["--dest", os.path.abspath(args.models_dir)]
+        say("$ " + " ".join(full))
+        proc = subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        text = (proc.stdout or "").strip()
+        if proc.returncode == 0:
+            say("weights ready: %s" % text.splitlines()[-1] if text else name)
+            continue
+        if "WEIGHTS_CORRUPT" in text:
+            print(text)
+            say("the weights for %s failed their SHA-256 check; remove the file and try again" % name)
+            return 6
+        missing.append((name, text.splitlines()[-1] if text else "exit status %d" % proc.returncode))
+    for name, why in missing:
+        say("no weights for %s: %s" % (name, why))
+    if missing:
+        say("samatte works without weights: the 'flow' tracker and the 'refine' matter need none.")
+        say("To add SAM2 later: %s models download NAME   (or --offline DIR with files you copied in)"
+            % (venv_samatte(venv)))
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Install samatte into a virtual environment.")
+    ap.add_argument("--venv", default=os.path.join(REPO, ".venv"), help="venv folder (default <repo>/.venv)")
+    ap.add_argument("--python", default=sys.executable, help="interpreter that creates the venv")
+    ap.add_argument("--no-sam2", action="store_true", help="skip torch and SAM2 (weights-free backends only)")
+    ap.add_argument("--no-weights", action="store_true", help="do not fetch model weights")
+    ap.add_argument("--offline", metavar="DIR", help="take weights from this folder instead of the network")
+    ap.add_argument("--model", action="append", help="model weights to fetch (repeatable; default "
+                                                     "sam2.1_hiera_tiny; 'all' for every known model)")
+    ap.add_argument("--models-dir", help="where weights go (default: samatte's models folder, <repo>/models)")
+    ap.add_argument("--force", action="store_true", help="reinstall packages even if the stamp matches")
+    ap.add_argument("--verbose", action="store_true", help="show pip's output")
+    args = ap.parse_args(argv)
+
+    t0 = time.monotonic()
+    if sys.version_info < MIN_PY:
+        raise SystemExit("[samatte install] Python %d.%d or newer is needed" % MIN_PY)
+    venv = os.path.abspath(args.venv)
+    py = make_venv(venv, args.python)
+    key = stamp_key(args)
+    if not args.force and read_stamp(venv) == key and imports_ok(py, not args.no_sam2):
+        say("packages are up to date (stamp %s); use --force to reinstall" % os.path.join(venv, STAMP))
+    else:
+        install_packages(py, args)
+        if not imports_ok(py, not args.no_sam2):
+            raise SystemExit("[samatte install] the installed packages do not import; rerun with --verbose")
+        write_stamp(venv, key)
+    status = 0
+    if args.no_weights:
+        say("--no-weights: no model weights fetched. samatte runs with the weights-free backends "
+            "(flow tracker, refine matter); add SAM2 weights later with: %s models download sam2.1_hiera_tiny"
+            % venv_samatte(venv))
+    else:
+        status = fetch_weights(venv, args)
+    say("samatte is installed in %s (%.0f s). Try: %s demo" % (venv, time.monotonic() - t0, venv_samatte(venv)))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

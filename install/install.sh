@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# samatte installer for Linux and macOS: finds a Python >= 3.9 and runs install/install.py.
+#   bash install/install.sh [--venv DIR] [--no-sam2] [--no-weights] [--offline DIR] [--model NAME]
+# Set PYTHON=/path/to/python3 to choose the interpreter that creates the venv.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3.12 python3.10 python3.9 python3; do
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' 2>/dev/null; then
+      PY="$(command -v "$cand")"
+      break
+    fi
+  done
+fi
+if [ -z "$PY" ]; then
+  echo "samatte install: no Python 3.9+ found; install one or set PYTHON=/path/to/python3" >&2
+  exit 7
+fi
+exec "$PY" "$HERE/install.py" --python "$PY" "$@"
