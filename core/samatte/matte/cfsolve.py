@@ -30,7 +30,30 @@ def _window_stats(img, eps):
     return mu, cov
 
 
-def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e-5, maxiter=2000):
+def _inv3(a):
+    """Inverse of a stack of symmetric positive definite 3x3 matrices (N,3,3), vectorised."""
+    a00, a01, a02 = a[:, 0, 0], a[:, 0, 1], a[:, 0, 2]
+    a11, a12, a22 = a[:, 1, 1], a[:, 1, 2], a[:, 2, 2]
+    c00 = a11 * a22 - a12 * a12
+    c01 = a02 * a12 - a01 * a22
+    c02 = a01 * a12 - a02 * a11
+    c11 = a00 * a22 - a02 * a02
+    c12 = a01 * a02 - a00 * a12
+    c22 = a00 * a11 - a01 * a01
+    det = a00 * c00 + a01 * c01 + a02 * c02
+    inv = np.empty_like(a)
+    r = 1.0 / det
+    inv[:, 0, 0] = c00 * r
+    inv[:, 0, 1] = inv[:, 1, 0] = c01 * r
+    inv[:, 0, 2] = inv[:, 2, 0] = c02 * r
+    inv[:, 1, 1] = c11 * r
+    inv[:, 1, 2] = inv[:, 2, 1] = c12 * r
+    inv[:, 2, 2] = c22 * r
+    return inv
+
+
+def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e-5, maxiter=2000,
+               return_system=False):
     """Solve closed-form matting on one crop.
 
     img: f64 (h,w,3); unknown: bool (h,w) (windows are centred on interior pixels only, so pixels
@@ -53,12 +76,12 @@ def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e
     mu, cov = _window_stats(img, eps)
     mu_c = mu[cy, cx]                                   # (N,3)
     cov_c = cov[cy, cx] + (eps / 9.0) * np.eye(3)       # (N,3,3)
-    inv = np.linalg.inv(cov_c)
+    inv = _inv3(cov_c)
     py = cy[:, None] + _OFFS[None, :, 0]
     px = cx[:, None] + _OFFS[None, :, 1]
     idx = py * w + px                                   # (N,9)
     C = img[py, px] - mu_c[:, None, :]                  # (N,9,3)
-    G = np.einsum("nik,nkl,njl->nij", C, inv, C, optimize=True)
+    G = np.matmul(np.matmul(C, inv), C.transpose(0, 2, 1))
     vals = np.eye(9)[None] - (1.0 + G) / 9.0            # (N,9,9)
     uidx = -np.ones(h * w, np.int64)
     flat_unk = np.flatnonzero(unk.ravel())
@@ -80,6 +103,8 @@ def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e
         pv = (prior if prior is not None else alpha).ravel()[flat_unk]
         A = A + scipy.sparse.diags(wv)
         b = b + wv * pv
+    if return_system:
+        return A.tocsr(), b, x0, flat_unk
     x = _solve(A.tocsr(), b, x0, tol=tol, maxiter=maxiter)
     a_flat[flat_unk] = np.clip(x, 0.0, 1.0)
     return a_flat.reshape(h, w)

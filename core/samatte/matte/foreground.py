@@ -51,13 +51,80 @@ def _shift_views(a):
     return (p[1:-1, :-2], p[1:-1, 2:], p[:-2, 1:-1], p[2:, 1:-1])
 
 
+def _neighbour_index(h, w, idx):
+    """Flat indices (N, 4) of the left/right/up/down neighbours of flat pixels ``idx`` (clamped)."""
+    ys, xs = np.divmod(idx, w)
+    return np.stack([ys * w + np.maximum(xs - 1, 0), ys * w + np.minimum(xs + 1, w - 1),
+                     np.maximum(ys - 1, 0) * w + xs, np.minimum(ys + 1, h - 1) * w + xs], axis=1)
+
+
+def _level_dense(img, a, F, B, n_iter, regularization, gradient_weight, lo, hi):
+    a1 = 1.0 - a
+    # Per-neighbour smoothness weights (constant over the iterations of a level).
+    weights = [regularization + gradient_weight * np.abs(a - an) for an in _shift_views(a)]
+    wsum = sum(weights)
+    a00 = a * a + wsum
+    a11 = a1 * a1 + wsum
+    a01 = a * a1
+    inv_det = 1.0 / (a00 * a11 - a01 * a01)
+    c_ff, c_fb, c_bb = (inv_det * a11)[..., None], (inv_det * a01)[..., None], (inv_det * a00)[..., None]
+    b0_data = a[..., None] * img
+    b1_data = a1[..., None] * img
+    for _ in range(n_iter):
+        b0 = b0_data.copy()
+        b1 = b1_data.copy()
+        for wn, fn, bn in zip(weights, _shift_views(F), _shift_views(B)):
+            b0 += wn[..., None] * fn
+            b1 += wn[..., None] * bn
+        F = c_ff * b0 - c_fb * b1
+        B = c_bb * b1 - c_fb * b0
+        np.clip(F, lo, hi, out=F)
+        np.clip(B, lo, hi, out=B)
+    return F, B
+
+
+def _level_sparse(img, a, F, B, n_iter, regularization, gradient_weight, lo, hi):
+    """The same Jacobi sweeps, on the edge band only (plus a 2 px rim); other pixels keep their
+    value (F = image where a == 1, B = image where a == 0, the coarser level's estimate elsewhere)."""
+    h, w = a.shape
+    frac = (a > _EPS_ALPHA) & (a < 1.0 - _EPS_ALPHA)
+    active = cv2.dilate(frac.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    idx = np.flatnonzero(active)
+    if idx.size == 0:
+        return F, B
+    nb = _neighbour_index(h, w, idx)
+    af = a.reshape(-1)
+    ai = af[idx]
+    a1 = 1.0 - ai
+    wn = regularization + gradient_weight * np.abs(ai[:, None] - af[nb])      # (N, 4)
+    wsum = wn.sum(axis=1)
+    a00 = ai * ai + wsum
+    a11 = a1 * a1 + wsum
+    a01 = ai * a1
+    inv_det = 1.0 / (a00 * a11 - a01 * a01)
+    c_ff, c_fb, c_bb = (inv_det * a11)[:, None], (inv_det * a01)[:, None], (inv_det * a00)[:, None]
+    Ii = img.reshape(-1, 3)[idx]
+    b0_data = ai[:, None] * Ii
+    b1_data = a1[:, None] * Ii
+    Ff = F.reshape(-1, 3)
+    Bf = B.reshape(-1, 3)
+    wn3 = wn[:, :, None]
+    for _ in range(n_iter):
+        b0 = b0_data + (wn3 * Ff[nb]).sum(axis=1)
+        b1 = b1_data + (wn3 * Bf[nb]).sum(axis=1)
+        Ff[idx] = np.clip(c_ff * b0 - c_fb * b1, lo, hi)
+        Bf[idx] = np.clip(c_bb * b1 - c_fb * b0, lo, hi)
+    return F, B
+
+
 def _estimate_fb_ml_numpy(image, alpha, *, regularization=1e-5, gradient_weight=1.0,
-                          n_small_iterations=10, n_big_iterations=3, small_size=32):
+                          n_small_iterations=10, n_big_iterations=3, small_size=32, dense_pixels=1 << 16):
     h0, w0, _ = image.shape
     fg_sel = alpha > 0.9
     bg_sel = alpha < 0.1
-    f_mean = image[fg_sel].mean(axis=0) if fg_sel.any() else image.reshape(-1, 3).mean(axis=0)
-    b_mean = image[bg_sel].mean(axis=0) if bg_sel.any() else image.reshape(-1, 3).mean(axis=0)
+    flat = image.reshape(-1, 3)
+    f_mean = flat[fg_sel.reshape(-1)].mean(axis=0) if fg_sel.any() else flat.mean(axis=0)
+    b_mean = flat[bg_sel.reshape(-1)].mean(axis=0) if bg_sel.any() else flat.mean(axis=0)
     F = np.broadcast_to(f_mean.astype(np.float32), (1, 1, 3)).copy()
     B = np.broadcast_to(b_mean.astype(np.float32), (1, 1, 3)).copy()
     lo = float(min(0.0, image.min()))
@@ -73,27 +140,16 @@ def _estimate_fb_ml_numpy(image, alpha, *, regularization=1e-5, gradient_weight=
             a = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_NEAREST)
         F = cv2.resize(F, (w, h), interpolation=cv2.INTER_NEAREST).reshape(h, w, 3)
         B = cv2.resize(B, (w, h), interpolation=cv2.INTER_NEAREST).reshape(h, w, 3)
-        a1 = 1.0 - a
-        # Per-neighbour smoothness weights (constant over the iterations of a level).
-        weights = [regularization + gradient_weight * np.abs(a - an) for an in _shift_views(a)]
-        wsum = sum(weights)
-        a00 = a * a + wsum
-        a11 = a1 * a1 + wsum
-        a01 = a * a1
-        inv_det = 1.0 / (a00 * a11 - a01 * a01)
-        b0_data = a[..., None] * img
-        b1_data = a1[..., None] * img
         n_iter = n_small_iterations if (w <= small_size and h <= small_size) else n_big_iterations
-        for _ in range(n_iter):
-            b0 = b0_data.copy()
-            b1 = b1_data.copy()
-            for wn, fn, bn in zip(weights, _shift_views(F), _shift_views(B)):
-                b0 += wn[..., None] * fn
-                b1 += wn[..., None] * bn
-            F = (inv_det * a11)[..., None] * b0 - (inv_det * a01)[..., None] * b1
-            B = (inv_det * a00)[..., None] * b1 - (inv_det * a01)[..., None] * b0
-            np.clip(F, lo, hi, out=F)
-            np.clip(B, lo, hi, out=B)
+        if h * w <= dense_pixels:
+            F, B = _level_dense(img, a, F, B, n_iter, regularization, gradient_weight, lo, hi)
+        else:
+            # Where alpha is 0 or 1 the data term decides: F (resp. B) is the image itself.
+            solid = a >= 1.0 - _EPS_ALPHA
+            clear = a <= _EPS_ALPHA
+            F[solid] = img[solid]
+            B[clear] = img[clear]
+            F, B = _level_sparse(img, a, F, B, n_iter, regularization, gradient_weight, lo, hi)
     return F.astype(np.float32, copy=False), B.astype(np.float32, copy=False)
 
 
@@ -109,6 +165,26 @@ def _estimate_fb_pymatting(image, alpha):
     return (F * scale).astype(np.float32), (B * scale).astype(np.float32)
 
 
+def _solve_crop(image, alpha, method, margin):
+    """(box, F_crop, B_crop) for the edge band's crop, or (None, None, None) when alpha is binary."""
+    box = edge_band_box(alpha, margin=margin)
+    if box is None:
+        return None, None, None
+    y0, y1, x0, x1 = box
+    img_c = np.ascontiguousarray(image[y0:y1, x0:x1])
+    a_c = np.ascontiguousarray(alpha[y0:y1, x0:x1])
+    if method == "ml":
+        Fc, Bc = _estimate_fb_ml_numpy(img_c, a_c)
+    else:
+        Fc, Bc = _estimate_fb_pymatting(img_c, a_c)
+    return box, Fc, Bc
+
+
+def _check_method(method):
+    if method not in ("ml", "pymatting"):
+        raise JobSpecError("unknown foreground method %r (use 'ml' or 'pymatting')" % (method,), field="method")
+
+
 def estimate_foreground(image, alpha, *, method="ml", margin=16):
     """Estimate foreground and background colours ``(F, B)``, each float32 (H, W, 3).
 
@@ -117,22 +193,14 @@ def estimate_foreground(image, alpha, *, method="ml", margin=16):
     the solver's regularisation. ``method``: ``"ml"`` (numpy, default) or ``"pymatting"``.
     """
     image, alpha = _check(image, alpha)
-    if method not in ("ml", "pymatting"):
-        raise JobSpecError("unknown foreground method %r (use 'ml' or 'pymatting')" % (method,), field="method")
+    _check_method(method)
     F = image.copy()
     B = image.copy()
-    box = edge_band_box(alpha, margin=margin)
-    if box is None:
-        return F, B
-    y0, y1, x0, x1 = box
-    img_c = np.ascontiguousarray(image[y0:y1, x0:x1])
-    a_c = np.ascontiguousarray(alpha[y0:y1, x0:x1])
-    if method == "ml":
-        Fc, Bc = _estimate_fb_ml_numpy(img_c, a_c)
-    else:
-        Fc, Bc = _estimate_fb_pymatting(img_c, a_c)
-    F[y0:y1, x0:x1] = Fc
-    B[y0:y1, x0:x1] = Bc
+    box, Fc, Bc = _solve_crop(image, alpha, method, margin)
+    if box is not None:
+        y0, y1, x0, x1 = box
+        F[y0:y1, x0:x1] = Fc
+        B[y0:y1, x0:x1] = Bc
     return F, B
 
 
@@ -140,15 +208,24 @@ def premultiplied_foreground(image, alpha, *, method="ml", margin=16, return_bac
     """``alpha * F`` (float32 (H, W, 3), scene-linear when ``image`` is), the premultiplied foreground.
 
     ``F`` is the plate itself where ``alpha == 1`` (exactly), the un-mixed estimate where
-    ``0 < alpha < 1``; the result is 0 where ``alpha == 0``. With ``return_background=True`` also
-    returns the background estimate ``B`` (used by the quality map).
+    ``0 < alpha < 1``; the result is 0 where ``alpha == 0``. With ``return_background=True`` returns
+    ``(premult, crop)`` where ``crop`` is None (binary alpha) or ``(box, F_crop, B_crop)`` with
+    ``box = (y0, y1, x0, x1)``: the solved foreground and background on the edge band's crop (used by
+    the quality map).
     """
     image, alpha = _check(image, alpha)
-    F, B = estimate_foreground(image, alpha, method=method, margin=margin)
-    solid = alpha >= 1.0 - _EPS_ALPHA
-    F[solid] = image[solid]
-    premult = alpha[..., None] * F
-    premult[alpha <= _EPS_ALPHA] = 0.0
+    _check_method(method)
+    premult = alpha[..., None] * image          # exact where alpha is 0 or 1
+    box, Fc, Bc = _solve_crop(image, alpha, method, margin)
+    if box is not None:
+        y0, y1, x0, x1 = box
+        a_c = alpha[y0:y1, x0:x1]
+        solid = a_c >= 1.0 - _EPS_ALPHA
+        Fc = np.where(solid[..., None], image[y0:y1, x0:x1], Fc)
+        pc = a_c[..., None] * Fc
+        pc[a_c <= _EPS_ALPHA] = 0.0
+        premult[y0:y1, x0:x1] = pc
+    premult = premult.astype(np.float32, copy=False)
     if return_background:
-        return premult.astype(np.float32, copy=False), B
-    return premult.astype(np.float32, copy=False)
+        return premult, (None if box is None else (box, Fc, Bc))
+    return premult

@@ -59,45 +59,52 @@ def jump_score(geom, ref_geom, *, frame_gap=1):
     return float(s), float(area_jump), float(shift)
 
 
-def pixel_doubt(image, alpha, F, B, *, core_instability=None, mask=None, noise=0.02):
-    """Per-pixel doubt float32 (H, W) in [0, 1] and its components' means on the edge band.
+def pixel_doubt(image, alpha, F, B, *, box=None, core_instability=None, mask=None, noise=0.02):
+    """Per-pixel doubt float32 (H, W) in [0, 1] and its components' means.
 
-    ``image``, ``F``, ``B``: float32 (H, W, 3) in the same (scene-linear) space; ``alpha`` the merged
-    alpha; ``core_instability`` (optional) float32 (H, W) from temporal fusion; ``mask`` (optional,
-    bool) the union of the tracker's masks. ``noise``: the picture noise level relative to the local
-    brightness used to judge residuals and ambiguity.
+    ``image`` float32 (H, W, 3) and ``alpha`` (H, W): the plate (scene-linear) and merged alpha.
+    ``F``, ``B``: the foreground/background estimates in the same space, either full frame or, with
+    ``box = (y0, y1, x0, x1)``, on that crop only (the edge band lies inside it); None when the
+    alpha is binary. ``core_instability`` (optional) float32 (H, W) from temporal fusion; ``mask``
+    (optional, bool) the union of the tracker's masks. ``noise``: picture noise relative to the local
+    brightness, used to judge residuals and ambiguity.
     """
     a = np.asarray(alpha, dtype=np.float32)
-    band = (a > 1.0 / 255.0) & (a < 1.0 - 1.0 / 255.0)
-    stats = {}
-    doubt = np.zeros(a.shape, np.float32)
-    if band.any() and F is not None and B is not None:
-        scale = np.maximum(np.maximum(F, B).max(axis=2), 1e-3)   # local brightness (linear light)
-        contrast = np.linalg.norm(F - B, axis=2) / scale
-        recon = a[..., None] * F + (1.0 - a[..., None]) * B
-        residual = np.linalg.norm(image - recon, axis=2) / scale
-        res_d = np.clip(residual / (residual + np.maximum(contrast, noise)), 0.0, 1.0)
-        amb_d = np.exp(-np.square(contrast / (4.0 * noise)))
-        edge_d = np.where(band, np.maximum(res_d, amb_d), 0.0)
-        doubt = np.maximum(doubt, edge_d)
-        stats["residual"] = float(res_d[band].mean())
-        stats["ambiguity"] = float(amb_d[band].mean())
-    else:
-        stats["residual"] = 0.0
-        stats["ambiguity"] = 0.0
+    H, W = a.shape
+    stats = {"residual": 0.0, "ambiguity": 0.0}
+    doubt = np.zeros((H, W), np.float32)
+    band_mean = 0.0
+    if F is not None and B is not None:
+        y0, y1, x0, x1 = box if box is not None else (0, H, 0, W)
+        a_c = a[y0:y1, x0:x1]
+        img_c = np.asarray(image, np.float32)[y0:y1, x0:x1]
+        band = (a_c > 1.0 / 255.0) & (a_c < 1.0 - 1.0 / 255.0)
+        if band.any():
+            scale = np.maximum(np.maximum(F, B).max(axis=2), 1e-3)   # local brightness (linear light)
+            d = F - B
+            contrast = np.sqrt(np.einsum("ijk,ijk->ij", d, d)) / scale
+            r = img_c - (a_c[..., None] * F + (1.0 - a_c[..., None]) * B)
+            residual = np.sqrt(np.einsum("ijk,ijk->ij", r, r)) / scale
+            res_d = np.clip(residual / (residual + np.maximum(contrast, noise)), 0.0, 1.0)
+            amb_d = np.exp(-np.square(contrast / (4.0 * noise)))
+            doubt[y0:y1, x0:x1] = np.where(band, np.maximum(res_d, amb_d), 0.0)
+            stats["residual"] = float(res_d[band].mean())
+            stats["ambiguity"] = float(amb_d[band].mean())
     if core_instability is not None:
         ci = np.clip(np.asarray(core_instability, np.float32) * 2.0, 0.0, 1.0)
-        doubt = np.maximum(doubt, ci)
+        np.maximum(doubt, ci, out=doubt)
         stats["core_instability"] = float(ci.mean())
     if mask is not None:
-        m = np.asarray(mask, dtype=bool)
-        far = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) | \
-            ~cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-        dis = np.where(far, np.abs(a - m.astype(np.float32)), 0.0)
-        doubt = np.maximum(doubt, dis.astype(np.float32))
+        m = np.asarray(mask, dtype=bool).astype(np.uint8)
+        k = np.ones((5, 5), np.uint8)
+        near = cv2.dilate(m, k).astype(bool) & ~cv2.erode(m, k).astype(bool)
+        dis = np.abs(a - m.astype(np.float32))
+        dis[near] = 0.0
+        np.maximum(doubt, dis, out=doubt)
         stats["disagreement"] = float(dis.mean())
     doubt = cv2.GaussianBlur(doubt, (0, 0), 1.0)
-    stats["band_doubt"] = float(doubt[band].mean()) if band.any() else 0.0
+    band_full = (a > 1.0 / 255.0) & (a < 1.0 - 1.0 / 255.0)
+    stats["band_doubt"] = float(doubt[band_full].mean()) if band_full.any() else 0.0
     return np.clip(doubt, 0.0, 1.0).astype(np.float32), stats
 
 

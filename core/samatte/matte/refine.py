@@ -14,7 +14,7 @@ import numpy as np
 import cv2
 
 from ..errors import SamatteError
-from .regions import critical_regions, distance_to_boundary
+from .regions import critical_regions, distance_to_boundary, component_cores
 from .cfsolve import solve_band
 
 __all__ = ["refine_alpha", "QUALITIES"]
@@ -124,19 +124,23 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         hs, ws = max(8, int(round(h * s))), max(8, int(round(w * s)))
         im = _resize(img_c, (hs, ws), cv2.INTER_AREA).astype(np.float64)
         if li == 0:
-            unk = _resize(reg.unknown.astype(np.float32), (hs, ws), cv2.INTER_AREA) > 0
-            fgm = _resize(reg.fg.astype(np.float32), (hs, ws), cv2.INTER_AREA) >= 1.0 - 1e-6
-            fgm &= ~unk
-            bgm = ~fgm & ~unk
+            fgm = _resize(reg.fg.astype(np.float32), (hs, ws), cv2.INTER_AREA) > 0.5
+            bgm = _resize(reg.bg.astype(np.float32), (hs, ws), cv2.INTER_AREA) > 0.5
+            unk = ~fgm & ~bgm
             a = np.where(fgm, 1.0, 0.0)
             a[unk] = _resize(coarse_c, (hs, ws), cv2.INTER_AREA)[unk]
             wsc = q["work_width"]
+            hard_lo = _resize(coarse_c, (hs, ws), cv2.INTER_AREA) >= 0.5
+            dist_lo = distance_to_boundary(hard_lo)
             for it in range(q["grow"] + 1):
                 a = solve_band(im, unk, a, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
                 if it == q["grow"]:
                     break
                 add = _grow_band(a, unk, fgm, bgm, wsc)
                 if add is None:
+                    break
+                add &= ~component_cores(hard_lo, dist_lo, unk | add)
+                if not add.any():
                     break
                 unk = unk | add
                 a[add] = 0.5
@@ -149,6 +153,8 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             r = int(q["rim"] + np.ceil(scales[li] / scales[li - 1]))
             ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
             unk = cv2.dilate(frac.astype(np.uint8), ker) > 0
+            hard_l = up >= 0.5
+            unk &= ~component_cores(hard_l, distance_to_boundary(hard_l), unk)
             a = np.where(unk, up, np.round(up))
             alpha = solve_band(im, unk, a, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
     if alpha.shape != (h, w):

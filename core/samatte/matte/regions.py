@@ -14,7 +14,7 @@ import cv2
 
 from ..errors import SamatteError
 
-__all__ = ["Regions", "critical_regions", "distance_to_boundary", "band_width_map"]
+__all__ = ["Regions", "critical_regions", "distance_to_boundary", "band_width_map", "component_cores"]
 
 
 @dataclass
@@ -42,6 +42,30 @@ def distance_to_boundary(hard):
     d_out = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
     # a pixel inside is at d_in from the nearest outside pixel; boundary sits half a pixel away
     return np.where(m > 0, d_in, d_out).astype(np.float32) - 0.5
+
+
+def component_cores(hard, dist, unknown):
+    """Pixels that stay known so that no connected part of the mask (or of its complement: holes,
+    gaps) vanishes entirely into the band: in every component the band would swallow, the pixels
+    at least 60% as deep as its deepest pixel stay solid. Without such seeds the matting solve has
+    no evidence that a small hole or a thin part exists and fills it in."""
+    from scipy import ndimage
+    keep = np.zeros(hard.shape, bool)
+    for side in (hard, ~hard):
+        n, lab = cv2.connectedComponents(side.astype(np.uint8), connectivity=4)
+        if n <= 1:
+            continue
+        idx = np.arange(1, n)
+        has_known = ndimage.maximum((~unknown) & side, lab, idx).astype(bool)
+        depth = np.asarray(ndimage.maximum(dist, lab, idx), np.float32)
+        need = ~has_known & (depth >= 1.0)
+        if not need.any():
+            continue
+        thr = np.zeros(n, np.float32)
+        thr[1:] = np.where(need, 0.6 * depth, np.inf)
+        thr[0] = np.inf
+        keep |= side & (dist >= thr[lab])
+    return keep
 
 
 def _check(image, coarse):
@@ -137,6 +161,7 @@ def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None
     if logits is not None:
         lg = _resize_to(logits, (H, W))
         unknown |= (np.abs(lg) < 1.0) & (dist <= max_width)
+    unknown &= ~component_cores(hard, dist, unknown)
     fg = hard & ~unknown
     bg = ~hard & ~unknown
     return Regions(fg=fg, bg=bg, unknown=unknown, width=width)

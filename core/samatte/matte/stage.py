@@ -201,10 +201,10 @@ class RefineMatter(Matter):
         t2 = time.perf_counter()
 
         merged = merge_alphas(alphas.values(), shape)
-        fg = B = None
+        fg = crop = None
         if self.foreground or self.quality_map:
-            fg, B = premultiplied_foreground(plate.linear, merged, method=self.options["foreground_method"],
-                                             return_background=True)
+            fg, crop = premultiplied_foreground(plate.linear, merged, method=self.options["foreground_method"],
+                                                return_background=True)
         t3 = time.perf_counter()
 
         obj_scores, records = [], {}
@@ -219,8 +219,8 @@ class RefineMatter(Matter):
             mask_union = np.zeros(shape, bool)
             for obj in track.objects.values():
                 mask_union |= np.asarray(obj.mask, bool)
-            F = np.where(merged[..., None] > 1.0 / 1024.0, fg / np.maximum(merged[..., None], 1e-6), 0.0)
-            qmap, qstats = _quality.pixel_doubt(np.asarray(plate.linear, np.float32), merged, F, B,
+            box, Fc, Bc = crop if crop is not None else (None, None, None)
+            qmap, qstats = _quality.pixel_doubt(plate.linear, merged, Fc, Bc, box=box,
                                                 core_instability=instability, mask=mask_union)
             band_doubt = qstats["band_doubt"]
             stats.update({"quality." + k: v for k, v in qstats.items()})
