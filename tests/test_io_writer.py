@@ -156,3 +156,30 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OutputError):
         w.write(_mf())
     assert os.listdir(tmp_path) == []
+
+
+def test_read_back_alphas_and_score(tmp_path):
+    w = MatteWriter(str(tmp_path / "m.####.exr"), INFO)
+    mf = _mf(1001)
+    w.write(mf)
+    got = w.read_alphas(1001)
+    assert set(got) == {"hero", "car"}
+    np.testing.assert_allclose(got["hero"], mf.alphas["hero"], atol=2e-3)
+    assert w.read_score(1001) == pytest.approx(0.75)
+    assert w.read_score(1002) is None
+    one = MatteFrame(1002, {"hero": mf.alphas["hero"]}, mf.alphas["hero"])
+    w.write(one, object_layers=False)
+    np.testing.assert_allclose(w.read_alphas(1002)["hero"], mf.alphas["hero"], atol=2e-3)
+
+
+def test_job_hash_stable_and_sensitive():
+    from samatte.io.writer import job_hash
+    job = {"plate": {"path": "/p.####.exr", "frames": "1-10"}, "objects": [{"name": "hero", "prompts": []}],
+           "tracker": {"backend": "flow"}, "matte": {"backend": "refine"},
+           "output": {"path": "/o.####.exr", "overwrite": False, "compression": "zip"}}
+    h = job_hash(job)
+    assert h == job_hash(dict(job)) and len(h) == 16
+    job2 = dict(job, output={"path": "/o.####.exr", "overwrite": True, "compression": "zip"})
+    assert job_hash(job2) == h  # overwrite does not change the pixels
+    job3 = dict(job, matte={"backend": "none"})
+    assert job_hash(job3) != h

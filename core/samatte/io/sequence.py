@@ -16,8 +16,8 @@ A fileseq-style frame range (with a ``-`` or a ``,``) may stand right before a `
 :attr:`SequencePattern.frames` (sorted, unique) and removed from the pattern. A lone number before the
 token stays part of the name (``take2####`` is not frame 2).
 
-A pattern without a frame token names one file that serves every frame (a still);
-:meth:`SequencePattern.frames_on_disk` returns ``[path's frame]`` only for real sequences.
+A pattern without a frame token names one file that serves every frame (a still):
+``has_frame_token`` is False and :meth:`SequencePattern.frames_on_disk` returns [] (give the frames).
 
 fileseq is not needed: this module follows the hosts' own conventions (fileseq's ``#`` means four
 digits by default, Nuke's means one).

@@ -51,7 +51,7 @@ from ..errors import OutputError
 from ..stages import MatteFrame, PlateInfo
 from .sequence import as_pattern
 
-__all__ = ["MatteWriter", "COMPRESSIONS", "QUALITY_CHANNEL", "object_channel"]
+__all__ = ["MatteWriter", "COMPRESSIONS", "QUALITY_CHANNEL", "object_channel", "job_hash"]
 
 log = logging.getLogger("samatte.io")
 
@@ -64,6 +64,20 @@ _TMP_RX = re.compile(r"^\.(?P<base>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp\.exr$")
 def object_channel(name):
     """The EXR channel of an object's matte: ``<name>.A``."""
     return "%s.A" % name
+
+
+def job_hash(job):
+    """A short stable hash of what decides a job's output pixels (plate, frames' source, objects,
+    tracker, matte, and the output's channel choices), for ``metadata={"job_hash": ...}``: a re-run
+    of the same job resumes, a changed job rewrites. ``job`` is a validated JobSpec dict."""
+    import hashlib
+    out = dict(job.get("output") or {})
+    out.pop("overwrite", None)
+    out.pop("path", None)
+    key = {k: job.get(k) for k in ("plate", "objects", "tracker", "matte")}
+    key["output"] = out
+    blob = json.dumps(key, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def _pid_alive(pid):
@@ -190,6 +204,49 @@ class MatteWriter:
             return True
         except Exception:
             return False
+        finally:
+            inp.close()
+
+    def read_alphas(self, frame):
+        """The per-object alphas of a written frame: ``{object name: float32 (H, W)}`` from its
+        ``<name>.A`` layers (when the frame was written without object layers and names one object,
+        that object gets the merged ``A``). For resuming temporal state; errors as for plates."""
+        from .exr import _read_pixels, open_image
+        path = self.path(frame)
+        inp = open_image(path, frame=int(frame))
+        try:
+            spec = inp.spec()
+            names = list(spec.channelnames)
+            objects = [o for o in str(spec.getattribute("samatte/objects") or "").split(",") if o]
+            out = {}
+            for i, n in enumerate(names):
+                if n.endswith(".A") and n != QUALITY_CHANNEL:
+                    out[n[:-2]] = i
+            if not out and len(objects) == 1 and "A" in names:
+                out[objects[0]] = names.index("A")
+            res = {}
+            for name, i in out.items():
+                px = _read_pixels(inp, path, 0, [i, i, i], int(frame))
+                res[name] = np.ascontiguousarray(px[:, :, 0])
+            return res
+        finally:
+            inp.close()
+
+    def read_score(self, frame):
+        """The per-frame score stored in a written frame (``samatte/score``), or None."""
+        path = self.path(frame)
+        if not os.path.isfile(path):
+            return None
+        import OpenImageIO as oiio
+        inp = oiio.ImageInput.open(path)
+        if inp is None:
+            oiio.geterror()
+            return None
+        try:
+            v = inp.spec().getattribute("samatte/score")
+            return float(v) if v is not None else None
+        except (TypeError, ValueError):
+            return None
         finally:
             inp.close()
 
