@@ -40,6 +40,13 @@ def test_default_config_matches_ocio(monkeypatch):
     x2 = x.copy()
     ct.to_display(x2, out=x2)
     np.testing.assert_allclose(x2, y, atol=1e-6)
+    # non-contiguous and float64 inputs
+    wide = np.repeat(x, 2, axis=1)[:, ::2]
+    assert not wide.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(ct.to_display(wide), y, atol=1e-6)
+    np.testing.assert_allclose(ct.to_display(x.astype(np.float64)), y, atol=1e-6)
+    with pytest.raises(ColourError):
+        ct.to_display(x[:, :, :2])
 
 
 def test_explicit_colourspace_alias_and_view():
