@@ -1,0 +1,376 @@
+"""Registry, location, download and safe loading of model weights (SAM 2.1 checkpoints).
+
+Standard library only at import time; torch is imported inside the functions that need it.
+
+Where weights live (:func:`models_dir`), first match wins:
+
+1. ``$SAMATTE_MODELS`` when set;
+2. ``<sys.prefix>/../models`` when Python runs inside a virtual environment whose parent folder
+   holds a ``models`` folder -- the installer's layout is ``<root>/venv`` + ``<root>/models``, so a
+   studio install keeps its weights beside its venv (a developer's venv without that folder does
+   not match);
+3. ``~/.samatte/models``.
+
+Install a checkpoint with::
+
+    python -m samatte.models download sam2.1_hiera_tiny
+    python -m samatte.models download sam2.1_hiera_tiny --offline-dir /studio/share/models  # no network
+    python -m samatte.models list
+
+Checksums. The SHA-256 values below are the Git-LFS object ids of the files as published on the
+Hugging Face hub: ``sam2.1_hiera_tiny`` from Meta's own repository ``facebook/sam2.1-hiera-tiny``;
+small, base+ and large from public mirrors of Meta's 2024-09-28 release (``camenduru/sam2-1-hiera``,
+with identical ids for large in several independent uploads and for tiny matching Meta's repo).
+They were *not* checked against the bytes served by ``dl.fbaipublicfiles.com`` (no network where
+this was written). A mismatch raises :class:`WeightsCorruptError`; for a model whose ``sha256`` is
+None we use trust-on-first-use: after the first complete download (size equal to the announced
+length) we write ``<file>.sha256`` and verify every later copy against it.
+"""
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+from collections import namedtuple
+from pathlib import Path
+
+from .errors import ModelError, WeightsCorruptError, WeightsMissingError
+from .progress import Progress
+
+__all__ = ["ModelInfo", "MODELS", "ALIASES", "get_model", "models_dir", "search_dirs", "find_weights",
+           "require_weights", "download", "verify_checksum", "sha256_file", "load_state_dict",
+           "resolve_device"]
+
+#: name: registry key; config: sam2's Hydra config name; filename: checkpoint file name;
+#: url: Meta's public download address; sha256: hex digest or None (trust on first use);
+#: size: bytes or None.
+ModelInfo = namedtuple("ModelInfo", "name config filename url sha256 size")
+
+_BASE_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
+
+
+def _info(name, config, filename, sha256, size):
+    return ModelInfo(name, config, filename, _BASE_URL + filename, sha256, size)
+
+
+MODELS = {
+    "sam2.1_hiera_tiny": _info("sam2.1_hiera_tiny", "configs/sam2.1/sam2.1_hiera_t.yaml",
+                               "sam2.1_hiera_tiny.pt",
+                               "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69", 156008466),
+    "sam2.1_hiera_small": _info("sam2.1_hiera_small", "configs/sam2.1/sam2.1_hiera_s.yaml",
+                                "sam2.1_hiera_small.pt",
+                                "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38", 184416285),
+    "sam2.1_hiera_base_plus": _info("sam2.1_hiera_base_plus", "configs/sam2.1/sam2.1_hiera_b+.yaml",
+                                    "sam2.1_hiera_base_plus.pt",
+                                    "a2345aede8715ab1d5d31b4a509fb160c5a4af1970f199d9054ccfb746c004c5",
+                                    323606802),
+    "sam2.1_hiera_large": _info("sam2.1_hiera_large", "configs/sam2.1/sam2.1_hiera_l.yaml",
+                                "sam2.1_hiera_large.pt",
+                                "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318", 898083611),
+}
+
+#: Short names accepted wherever a model name is.
+ALIASES = {
+    "tiny": "sam2.1_hiera_tiny", "t": "sam2.1_hiera_tiny", "small": "sam2.1_hiera_small",
+    "s": "sam2.1_hiera_small", "base_plus": "sam2.1_hiera_base_plus", "base+": "sam2.1_hiera_base_plus",
+    "b+": "sam2.1_hiera_base_plus", "sam2.1_hiera_b+": "sam2.1_hiera_base_plus",
+    "large": "sam2.1_hiera_large", "l": "sam2.1_hiera_large",
+}
+
+_CHUNK = 1 << 20
+
+
+def get_model(name):
+    """The :class:`ModelInfo` for a registry name, alias or checkpoint file name."""
+    if isinstance(name, ModelInfo):
+        return name
+    key = str(name).strip()
+    if key.endswith(".pt"):
+        key = key[:-3]
+    key = ALIASES.get(key.lower(), key)
+    info = MODELS.get(key)
+    if info is None:
+        raise ModelError("unknown model %r; known models: %s" % (name, ", ".join(sorted(MODELS))),
+                         model=str(name))
+    return info
+
+
+def models_dir():
+    """The folder where weights are installed and looked up first (see the module docstring)."""
+    env = os.environ.get("SAMATTE_MODELS")
+    if env:
+        return Path(env).expanduser()
+    if sys.prefix != getattr(sys, "base_prefix", sys.prefix):
+        cand = Path(sys.prefix).resolve().parent / "models"
+        if cand.is_dir():
+            return cand
+    return Path.home() / ".samatte" / "models"
+
+
+def search_dirs():
+    """Folders :func:`find_weights` looks in, in order (no duplicates)."""
+    out = []
+    for d in (models_dir(), Path.home() / ".samatte" / "models"):
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def find_weights(name):
+    """Path of the installed checkpoint for ``name``, or None. Cheap: checks existence and size only."""
+    info = get_model(name)
+    for d in search_dirs():
+        p = d / info.filename
+        if p.is_file() and p.stat().st_size > 0:
+            return p
+    return None
+
+
+def install_command(name):
+    return "python -m samatte.models download %s" % get_model(name).name
+
+
+def require_weights(name, checkpoint=None):
+    """Path of the checkpoint to load: ``checkpoint`` when given (must exist), else the installed one.
+
+    Raises :class:`WeightsMissingError` naming the file, the folders searched and the install command.
+    """
+    info = get_model(name)
+    if checkpoint is not None:
+        p = Path(checkpoint).expanduser()
+        if not p.is_file():
+            raise WeightsMissingError("checkpoint file %s does not exist" % p, path=str(p), model=info.name)
+        return p
+    p = find_weights(info.name)
+    if p is None:
+        dirs = [str(d) for d in search_dirs()]
+        raise WeightsMissingError(
+            "SAM2 weights %s not found (looked in %s). Install them with:  %s   (or set SAMATTE_MODELS "
+            "to a folder that holds %s; without network: %s --offline-dir <folder with %s>)"
+            % (info.filename, ", ".join(dirs), install_command(info.name), info.filename,
+               install_command(info.name), info.filename),
+            model=info.name, file=info.filename, searched=dirs, command=install_command(info.name))
+    return p
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _sidecar(path):
+    return Path(str(path) + ".sha256")
+
+
+def verify_checksum(path, sha256=None):
+    """Check ``path`` against ``sha256`` (hex); with None, against its ``<file>.sha256`` sidecar if any.
+
+    Returns the file's digest; raises :class:`WeightsCorruptError` on mismatch and
+    :class:`WeightsMissingError` when the file does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsMissingError("%s does not exist" % path, path=str(path))
+    digest = sha256_file(path)
+    expected = sha256
+    source = "registry"
+    if expected is None and _sidecar(path).is_file():
+        expected = _sidecar(path).read_text().split()[0] if _sidecar(path).read_text().split() else None
+        source = "sidecar %s" % _sidecar(path).name
+    if expected is not None and digest.lower() != expected.lower():
+        raise WeightsCorruptError("%s is corrupt: SHA-256 %s does not match the expected %s (%s); delete it "
+                                  "and download it again" % (path, digest, expected, source),
+                                  path=str(path), sha256=digest, expected=expected)
+    return digest
+
+
+def _emit(progress, done, total, msg):
+    if progress is not None:
+        progress(Progress("download", None, done, total or 0, msg))
+
+
+def _copy_stream(src, dst_file, hasher, total, progress, msg):
+    done = 0
+    last = -1
+    while True:
+        block = src.read(_CHUNK)
+        if not block:
+            break
+        dst_file.write(block)
+        hasher.update(block)
+        done += len(block)
+        step = done * 100 // total if total else done // (16 * _CHUNK)
+        if step != last:
+            last = step
+            _emit(progress, done, total, msg)
+    return done
+
+
+def download(name, *, dest=None, offline_dir=None, progress=None, force=False, timeout=60):
+    """Install the checkpoint ``name`` into ``dest`` (default :func:`models_dir`) and return its path.
+
+    Downloads Meta's file with urllib, or with ``offline_dir`` copies it from a studio's folder of
+    pre-downloaded weights instead of using the network. Data goes to a temporary name in the
+    destination folder and is renamed only once complete and verified (SHA-256 against the registry,
+    or trust on first use, see module docstring). An existing verified file is kept unless ``force``.
+    ``progress`` is called with :class:`Progress` ("download", done bytes, total bytes).
+    """
+    info = get_model(name)
+    dest = Path(dest).expanduser() if dest is not None else models_dir()
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ModelError("cannot create the models folder %s: %s" % (dest, e.strerror or e), path=str(dest))
+    target = dest / info.filename
+    if target.is_file() and not force:
+        try:
+            verify_checksum(target, info.sha256)
+            return target
+        except WeightsCorruptError:
+            pass  # replace it below
+    fd, tmp = tempfile.mkstemp(prefix=info.filename + ".", suffix=".part", dir=str(dest))
+    hasher = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if offline_dir is not None:
+                src_path = Path(offline_dir).expanduser()
+                if src_path.is_dir():
+                    src_path = src_path / info.filename
+                if not src_path.is_file():
+                    raise WeightsMissingError("%s not found in the offline folder %s" % (info.filename, offline_dir),
+                                              path=str(src_path), model=info.name)
+                total = src_path.stat().st_size
+                with open(src_path, "rb") as src:
+                    done = _copy_stream(src, out, hasher, total, progress, "copying %s" % info.filename)
+            else:
+                import urllib.error
+                import urllib.request
+                req = urllib.request.Request(info.url, headers={"User-Agent": "samatte"})
+                try:
+                    resp = urllib.request.urlopen(req, timeout=timeout)
+                except (urllib.error.URLError, OSError) as e:
+                    raise ModelError("cannot download %s from %s: %s (without network, copy the file into %s "
+                                     "or use --offline-dir)" % (info.filename, info.url, getattr(e, "reason", e),
+                                                                dest), url=info.url)
+                with resp:
+                    length = resp.headers.get("Content-Length")
+                    total = int(length) if length and length.isdigit() else (info.size or 0)
+                    try:
+                        done = _copy_stream(resp, out, hasher, total, progress, "downloading %s" % info.filename)
+                    except OSError as e:
+                        raise ModelError("download of %s interrupted: %s" % (info.filename, e), url=info.url)
+            out.flush()
+            os.fsync(out.fileno())
+        digest = hasher.hexdigest()
+        expected_size = info.size or total
+        if expected_size and done != expected_size:
+            raise WeightsCorruptError("%s is incomplete: got %d bytes, expected %d" % (info.filename, done,
+                                                                                   expected_size),
+                                      path=str(target), size=done, expected=expected_size)
+        expected = info.sha256
+        if expected is None and _sidecar(target).is_file():
+            expected = (_sidecar(target).read_text().split() or [None])[0]
+        if expected is not None and digest.lower() != expected.lower():
+            raise WeightsCorruptError("%s failed its checksum: SHA-256 %s, expected %s" % (info.filename, digest,
+                                                                                          expected),
+                                      path=str(target), sha256=digest, expected=expected)
+        os.replace(tmp, target)
+        tmp = None
+        if info.sha256 is None and not _sidecar(target).is_file():
+            _sidecar(target).write_text("%s  %s\n" % (digest, info.filename))  # trust on first use
+        _emit(progress, done, total, "installed %s" % target)
+        return target
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_state_dict(model, path, *, strict=True):
+    """Load a SAM2 checkpoint into ``model`` safely (``weights_only=True``: no pickled code runs).
+
+    Replicates ``sam2.build_sam._load_checkpoint``; any failure to read the file or a key mismatch
+    raises :class:`WeightsCorruptError`.
+    """
+    import torch
+    path = Path(path)
+    try:
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsMissingError("%s does not exist" % path, path=str(path))
+    except Exception as e:  # truncated zip, pickle error, not a checkpoint at all
+        raise WeightsCorruptError("cannot read checkpoint %s (%s: %s); delete it and install it again"
+                                  % (path, type(e).__name__, e), path=str(path))
+    sd = ckpt.get("model") if isinstance(ckpt, dict) else None
+    if not isinstance(sd, dict):
+        raise WeightsCorruptError("%s is not a SAM2 checkpoint (no 'model' state dict)" % path, path=str(path))
+    try:
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+    except RuntimeError as e:  # shape mismatch: wrong model size for this config
+        raise WeightsCorruptError("checkpoint %s does not fit the model: %s" % (path, str(e)[:500]),
+                                  path=str(path))
+    if strict and (missing or unexpected):
+        raise WeightsCorruptError("checkpoint %s does not fit the model (missing %s, unexpected %s)"
+                                  % (path, list(missing)[:5], list(unexpected)[:5]), path=str(path))
+    return model
+
+
+def resolve_device(device="auto"):
+    """"auto" -> "cuda" when available, else "mps", else "cpu"; other values pass through."""
+    import torch
+    dev = (device or "auto").strip()
+    if dev != "auto":
+        if dev.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelError("device %r requested but CUDA is not available" % dev, device=dev)
+        if dev == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ModelError("device 'mps' requested but MPS is not available", device=dev)
+        return torch.device(dev)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m samatte.models", description="Install samatte model weights.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list known models and where they are installed")
+    d = sub.add_parser("download", help="download (or copy) a checkpoint")
+    d.add_argument("name", help="model name, e.g. sam2.1_hiera_tiny")
+    d.add_argument("--dest", default=None, help="target folder (default: %s)" % models_dir())
+    d.add_argument("--offline-dir", default=None, help="copy from this folder instead of the network")
+    d.add_argument("--force", action="store_true")
+    v = sub.add_parser("verify", help="verify an installed checkpoint's SHA-256")
+    v.add_argument("name")
+    args = ap.parse_args(argv)
+    from .errors import SamatteError
+    try:
+        if args.cmd == "list":
+            print("models folder: %s" % models_dir())
+            for info in MODELS.values():
+                p = find_weights(info.name)
+                print("%-24s %-28s %s" % (info.name, info.filename, p if p else "(not installed)"))
+        elif args.cmd == "download":
+            def show(p):
+                sys.stderr.write("\r%s %5.1f%%" % (p.message, 100.0 * p.fraction))
+            path = download(args.name, dest=args.dest, offline_dir=args.offline_dir, progress=show,
+                            force=args.force)
+            sys.stderr.write("\n")
+            print(path)
+        elif args.cmd == "verify":
+            info = get_model(args.name)
+            p = require_weights(info.name)
+            print("%s  %s" % (verify_checksum(p, info.sha256), p))
+    except SamatteError as e:
+        sys.stderr.write("%s\n" % e)
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

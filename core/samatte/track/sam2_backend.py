@@ -1,0 +1,573 @@
+"""SAM 2.1 tracking backend with a streaming, bounded-memory inference state.
+
+Stock ``SAM2VideoPredictor.init_state`` decodes every frame of the shot into one tensor (about 12 MB
+a frame at 1024²) and keeps every frame's outputs for the whole session, so memory grows with shot
+length (sam2 issues #62, #196, #264, #456). :class:`Sam2Tracker` drives the *same* predictor methods
+(``add_new_mask``, ``add_new_points_or_box``, ``propagate_in_video_preflight``,
+``_run_single_frame_inference``, ``_run_memory_encoder``) on a state whose ``images`` is
+:class:`FrameTensorCache` -- a small LRU that reads a frame from the lazy FrameSource, resizes its
+display-referred RGB to the model's square and normalises it with the ImageNet mean/std on demand
+(no JPEG detour, no whole-shot tensor) -- and prunes per-frame outputs as propagation moves on. It
+keeps every conditioning (prompted) frame, the non-conditioning frames that memory attention can
+still reach (the last ``num_maskmem`` frames, stride-aware, and the last ``max_obj_ptrs_in_encoder``
+(16) object pointers in the direction of travel), and the 16 frames next to the first keyframe that
+the backward pass will attend to. With the same settings the masks equal upstream's
+``propagate_in_video`` (see tests/test_sam2_equivalence.py); memory no longer depends on shot length.
+
+Passes. Let K0 be the earliest prompted frame of any object. Pass 1 runs forward from K0 to the last
+frame, pass 2 backward from K0-1 to the first frame (the order upstream's notebook uses). On every
+prompted frame the prompt's own output is used (the keyframe "wins") and memory restarts there
+(see below), so each keyframe re-propagates forward; frames before K0 are propagated backward from
+K0. An object whose first prompt comes after K0 is, on frames between K0 and its first prompt,
+segmented as upstream does: forward, attending to its (future) keyframe memory.
+
+Logits. ``ObjectTrack.logits`` are SAM2's *low-resolution* mask logits (``pred_masks``: float32,
+``image_size/4`` square, covering the whole canvas, positive = inside, before any thresholding);
+resize them to the canvas (bilinear, align_corners=False) to align -- that is exactly how ``mask``
+(canvas resolution, ``> 0``) is made, as upstream makes ``video_res_masks``. ``score`` is the
+sigmoid of SAM2's object-score logit.
+
+Why these settings (defaults; each is a tracker option):
+
+* ``max_cond_frames: 2`` (``max_cond_frames_in_attn``; upstream -1 = all). Memory attention sees the
+  nearest keyframe before and the nearest after the current frame. With every keyframe in
+  attention, an old keyframe keeps pulling the track back and a later correction only changes its
+  own frame (sam2 #321); 2 is the smallest value upstream's selection supports, and it also bounds
+  attention cost on shots with many keyframes.
+* ``clear_mem_at_keyframes: true`` (upstream's ``clear_non_cond_mem_around_input``, which in sam2 1.1.0
+  calls a method that does not exist, #625). When propagation reaches an object's keyframe, that
+  object's non-conditioning memories of the ``num_maskmem`` frames just behind it are dropped, so
+  the frames after a keyframe follow the prompt rather than the drifted track that led up to it
+  (sam2 #154, #321): each keyframe re-starts the propagation.
+* ``refine_points: true`` (upstream's interactive refinement + ``add_all_frames_to_correct_as_cond``).
+  A points-only prompt on a frame after the object's first keyframe is a *correction*: the frame is
+  first tracked from memory, then the clicks refine that mask (with the tracked logits as mask
+  input, as SAM2's demo does), and the result becomes a conditioning frame, so it sticks: the
+  keyframe's output is never overwritten by propagation and later frames attend to it (sam2 #546,
+  #719, #731). Masks, polygons, beziers and boxes always define the object on their own.
+* ``fill_hole_area: 8`` low-res pixels, done here with OpenCV because upstream's hole filling needs
+  sam2's CUDA extension (it silently skips without it); it only touches the output, never memory.
+
+Prompts on one frame for one object combine: masks (mask, polygon, bezier ``mask_array``) are OR-ed;
+several boxes become their bounding box; points are concatenated after the box; with a mask, the
+points refine the mask and boxes are ignored.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from ..errors import DependencyError, JobSpecError, ModelError, PromptError
+from ..progress import Progress, check_cancel
+from ..stages import ObjectTrack, Tracker, TrackFrame
+
+__all__ = ["Sam2Tracker", "FrameTensorCache", "preprocess_display", "build_predictor", "DEFAULT_OPTIONS",
+           "IMG_MEAN", "IMG_STD"]
+
+IMG_MEAN = (0.485, 0.456, 0.406)
+IMG_STD = (0.229, 0.224, 0.225)
+
+DEFAULT_OPTIONS = {
+    "max_cond_frames": 2,
+    "clear_mem_at_keyframes": True,
+    "refine_points": True,
+    "fill_hole_area": 8,
+    "cache_frames": 2,
+    "autocast": True,
+}
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError as e:  # pragma: no cover - torch is a hard dependency of the sam2 backend
+        raise DependencyError("the sam2 tracker needs PyTorch: %s" % e, package="torch")
+    return torch
+
+
+def preprocess_display(display, image_size, device=None):
+    """Display-referred RGB (float32 HxWx3 in [0, 1]) -> normalised (3, S, S) float32 tensor.
+
+    Bilinear resize with antialiasing (as SAM2's own ``SAM2Transforms`` for images), then ImageNet
+    mean/std. Done on ``device`` when given (the GPU resizes faster than the CPU).
+    """
+    torch = _import_torch()
+    import torch.nn.functional as F
+    arr = np.asarray(display)
+    if arr.ndim != 3 or arr.shape[2] < 3:
+        raise ModelError("expected an HxWx3 display image, got shape %s" % (arr.shape,))
+    x = torch.from_numpy(np.ascontiguousarray(arr[..., :3], dtype=np.float32))
+    if device is not None:
+        x = x.to(device)
+    x = x.permute(2, 0, 1).unsqueeze(0)
+    if x.shape[-2:] != (image_size, image_size):
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True)
+    mean = torch.tensor(IMG_MEAN, dtype=torch.float32, device=x.device)[:, None, None]
+    std = torch.tensor(IMG_STD, dtype=torch.float32, device=x.device)[:, None, None]
+    return (x[0] - mean) / std
+
+
+class FrameTensorCache:
+    """``inference_state["images"]`` for SAM2: index -> normalised (3, S, S) tensor, loaded on demand.
+
+    ``frames[i]`` is the host frame of index ``i``; ``source.get(frame).display`` gives the pixels.
+    Holds at most ``capacity`` tensors (LRU). ``loads`` counts source reads (for tests).
+    """
+
+    def __init__(self, source, frames, image_size, *, device=None, capacity=2):
+        self.source = source
+        self.frames = list(frames)
+        self.image_size = int(image_size)
+        self.device = device
+        self.capacity = max(1, int(capacity))
+        self._cache = OrderedDict()
+        self.loads = 0
+
+    def __len__(self):
+        return len(self.frames)
+
+    def __getitem__(self, idx):
+        idx = int(idx)
+        if idx < 0:
+            idx += len(self.frames)
+        if not 0 <= idx < len(self.frames):
+            raise IndexError(idx)
+        t = self._cache.get(idx)
+        if t is not None:
+            self._cache.move_to_end(idx)
+            return t
+        plate = self.source.get(self.frames[idx])
+        t = preprocess_display(plate.display, self.image_size, self.device)
+        self.loads += 1
+        self._cache[idx] = t
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        return t
+
+    def clear(self):
+        self._cache.clear()
+
+
+def build_predictor(model="sam2.1_hiera_tiny", *, checkpoint=None, device="cpu", image_size=None,
+                    random_init=False):
+    """Build a ``SAM2VideoPredictor`` for a registry model and load its weights safely.
+
+    ``random_init=True`` skips the weights (randomly initialised modules: tests and benchmarks).
+    sam2 is imported here, never at module import (its ``__init__`` initialises Hydra globally).
+    """
+    from .. import models
+    info = models.get_model(model)
+    ckpt = None if random_init else models.require_weights(info.name, checkpoint)
+    try:
+        from sam2.build_sam import build_sam2_video_predictor
+    except ImportError as e:
+        raise DependencyError("the sam2 tracker needs the 'sam2' package (pip install sam2==1.1.0): %s" % e,
+                              package="sam2")
+    overrides = []
+    if image_size is not None:
+        size = int(image_size)
+        if size < 64 or size % 32:
+            raise JobSpecError("tracker image_size must be a multiple of 32 and >= 64, got %r" % (image_size,),
+                               field="tracker.options.image_size")
+        overrides.append("++model.image_size=%d" % size)
+    try:
+        pred = build_sam2_video_predictor(info.config, ckpt_path=None, device="cpu",
+                                          hydra_overrides_extra=overrides)
+    except Exception as e:
+        raise ModelError("cannot build SAM2 model %s: %s" % (info.name, e), model=info.name)
+    if ckpt is not None:
+        models.load_state_dict(pred, ckpt)
+    return pred.to(device).eval()
+
+
+def _as_int(v, name, lo=None):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
+        raise JobSpecError("tracker option %r must be an integer, got %r" % (name, v), field="tracker.options." + name)
+    v = int(v)
+    if lo is not None and v < lo:
+        raise JobSpecError("tracker option %r must be >= %d, got %d" % (name, lo, v), field="tracker.options." + name)
+    return v
+
+
+def _parse_options(options):
+    opts = dict(DEFAULT_OPTIONS)
+    for k, v in (options or {}).items():
+        if k == "image_size":
+            continue  # handled by the constructor
+        if k not in DEFAULT_OPTIONS:
+            raise JobSpecError("unknown sam2 tracker option %r (known: %s)" % (k, ", ".join(sorted(DEFAULT_OPTIONS))),
+                               field="tracker.options." + str(k))
+        if k in ("clear_mem_at_keyframes", "refine_points", "autocast"):
+            if not isinstance(v, bool):
+                raise JobSpecError("tracker option %r must be true or false" % k, field="tracker.options." + k)
+            opts[k] = v
+        elif k == "max_cond_frames":
+            v = _as_int(v, k, -1)
+            if v in (0, 1):
+                raise JobSpecError("tracker option 'max_cond_frames' must be -1 (all) or >= 2",
+                                   field="tracker.options.max_cond_frames")
+            opts[k] = v
+        elif k == "cache_frames":
+            opts[k] = _as_int(v, k, 1)
+        else:
+            opts[k] = _as_int(v, k, 0)
+    return opts
+
+
+def _fill_holes(logits, max_area):
+    """Fill background components of area <= max_area (8-connected) with a small positive logit."""
+    import cv2
+    bg = (logits <= 0).astype(np.uint8)
+    if not bg.any():
+        return logits
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bg, connectivity=8)
+    small = np.nonzero(stats[1:, cv2.CC_STAT_AREA] <= max_area)[0] + 1
+    if small.size == 0:
+        return logits
+    out = logits.copy()
+    out[np.isin(labels, small)] = 0.1
+    return out
+
+
+class _ObjPrompts:
+    """One object's prompts by frame index, split into anchors (define the object) and corrections."""
+
+    def __init__(self, name):
+        self.name = name
+        self.anchors = {}       # idx -> dict(mask=bool HxW or None, box=[4] or None, points=(P,2), labels=(P,))
+        self.corrections = {}   # idx -> (points (P,2), labels (P,))
+
+
+def _combine(plist, shape, name, frame):
+    masks, boxes, pts, labs = [], [], [], []
+    for p in plist:
+        if p.get("mask_array") is not None:
+            m = np.asarray(p["mask_array"])
+            if m.shape != tuple(shape):
+                raise PromptError("mask prompt of object %r on frame %d is %s, not the canvas %s"
+                                  % (name, frame, m.shape, tuple(shape)), object=name, frame=frame)
+            masks.append(m.astype(bool))
+        elif p.get("type") == "box" or ("box" in p and p.get("type") is None):
+            boxes.append([float(v) for v in p["box"]])
+        elif p.get("type") == "points" or "points" in p:
+            q = np.asarray(p["points"], dtype=np.float32).reshape(-1, 2)
+            lab = np.asarray(p.get("labels", [1] * len(q)), dtype=np.int32).reshape(-1)
+            if len(lab) != len(q):
+                raise PromptError("points prompt of object %r on frame %d has %d points and %d labels"
+                                  % (name, frame, len(q), len(lab)), object=name, frame=frame)
+            pts.append(q)
+            labs.append(lab)
+        else:
+            raise PromptError("prompt type %r of object %r on frame %d has no mask_array, box or points"
+                              % (p.get("type"), name, frame), object=name, frame=frame)
+    mask = None
+    if masks:
+        mask = np.logical_or.reduce(masks)
+        if not mask.any():
+            raise PromptError("mask prompt of object %r on frame %d is empty" % (name, frame), object=name,
+                              frame=frame)
+    box = None
+    if boxes and mask is None:
+        b = np.asarray(boxes, dtype=np.float32)
+        box = [float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())]
+    points = np.concatenate(pts) if pts else None
+    labels = np.concatenate(labs) if labs else None
+    return mask, box, points, labels
+
+
+class Sam2Tracker(Tracker):
+    """SAM 2.1 video tracker (see the module docstring for passes, outputs and settings).
+
+    ``model``: registry name (:data:`samatte.models.MODELS`); ``checkpoint``: explicit weights file;
+    ``device``: "auto" (CUDA with bf16 autocast > MPS > CPU), "cpu", "cuda[:N]", "mps";
+    ``image_size``: the model's square input (default: the config's, 1024); ``options``: see
+    :data:`DEFAULT_OPTIONS`. ``predictor``: an already built ``SAM2VideoPredictor`` to use instead of
+    loading one (tests, benchmarks). Weights are located when constructed (a missing checkpoint
+    raises :class:`WeightsMissingError` at once) and loaded on the first :meth:`track`.
+    """
+
+    name = "sam2"
+
+    def __init__(self, model="sam2.1_hiera_tiny", *, checkpoint=None, device="auto", image_size=None,
+                 options=None, predictor=None):
+        from .. import models
+        self.options = _parse_options(options)
+        if image_size is None and options and "image_size" in options:
+            image_size = options["image_size"]
+        self.model_info = models.get_model(model)
+        self._checkpoint = None
+        if predictor is None:
+            self._checkpoint = models.require_weights(self.model_info.name, checkpoint)
+        self._device_req = device
+        self._image_size = image_size
+        self.predictor = predictor
+        self.device = None
+        self._state = None
+        self.stats = {}
+
+    # -- model ---------------------------------------------------------------------------------
+    def load(self):
+        torch = _import_torch()
+        if self.predictor is None:
+            from .. import models
+            dev = models.resolve_device(self._device_req)
+            self.predictor = build_predictor(self.model_info.name, checkpoint=self._checkpoint, device=dev,
+                                             image_size=self._image_size)
+        self.device = next(self.predictor.parameters()).device
+        p = self.predictor
+        p.max_cond_frames_in_attn = self.options["max_cond_frames"]
+        p.fill_hole_area = 0  # done on the output by _fill_holes (upstream's needs the CUDA extension)
+        p.clear_non_cond_mem_around_input = False  # our own version, see clear_mem_at_keyframes
+        p.add_all_frames_to_correct_as_cond = True
+        _install_memory_dtype_fix(p)
+        return p
+
+    def close(self):
+        self._state = None
+        self.predictor = None
+
+    # -- state -----------------------------------------------------------------------------------
+    def _new_state(self, images, num_frames, height, width):
+        dev = self.device
+        return {
+            "images": images, "num_frames": num_frames, "offload_video_to_cpu": False,
+            "offload_state_to_cpu": False, "video_height": height, "video_width": width,
+            "device": dev, "storage_device": dev, "point_inputs_per_obj": {}, "mask_inputs_per_obj": {},
+            "cached_features": {}, "constants": {}, "obj_id_to_idx": OrderedDict(),
+            "obj_idx_to_id": OrderedDict(), "obj_ids": [], "output_dict_per_obj": {},
+            "temp_output_dict_per_obj": {}, "frames_tracked_per_obj": {},
+        }
+
+    def memory_window(self):
+        """How many non-conditioning frames behind the current one memory attention can reach."""
+        p = self.predictor
+        r = max(1, int(p.memory_temporal_stride_for_eval))
+        maskmem = (p.num_maskmem - 2) * r + 2 if p.num_maskmem > 1 else 1
+        ptrs = int(p.max_obj_ptrs_in_encoder) if p.use_obj_ptrs_in_encoder else 0
+        return max(maskmem, ptrs, 1)
+
+    # -- main entry ------------------------------------------------------------------------------
+    def track(self, source, objects, frames, *, cancel=None):
+        torch = _import_torch()
+        frames = sorted(int(f) for f in frames)
+        if not frames:
+            raise PromptError("no frames to track")
+        if len(set(frames)) != len(frames):
+            raise PromptError("duplicate frames in the frame list")
+        objects = list(objects)
+        if not objects:
+            raise PromptError("the sam2 tracker needs at least one object with prompts")
+        if self.predictor is None or self.device is None:
+            yield Progress("track", None, 0, len(frames), "loading SAM2 %s" % self.model_info.name)
+            self.load()
+        else:
+            self.load()
+        info = source.info
+        H, W = info.height, info.width
+        idx_of = {f: i for i, f in enumerate(frames)}
+        prompts = self._collect_prompts(objects, idx_of, (H, W))
+        k0 = min(min(op.anchors) for op in prompts)
+        order = [(i, False) for i in range(k0, len(frames))] + [(i, True) for i in range(k0 - 1, -1, -1)]
+        if hasattr(source, "prefetch"):
+            source.prefetch([frames[i] for i, _ in order])
+        images = FrameTensorCache(source, frames, self.predictor.image_size, device=self.device,
+                                  capacity=self.options["cache_frames"])
+        state = self._new_state(images, len(frames), H, W)
+        self._state = state
+        use_autocast = self.options["autocast"] and self.device.type == "cuda"
+        ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_autocast else _nullcontext
+        try:
+            with torch.inference_mode(), ctx():
+                self._add_anchors(state, prompts)
+                self.predictor.propagate_in_video_preflight(state)
+            self.stats = {"max_non_cond": 0, "max_images": 0, "window": self.memory_window()}
+            total = len(order)
+            for done, (idx, reverse) in enumerate(order):
+                check_cancel(cancel)
+                first_of_pass = (done == 0) or (reverse and idx == k0 - 1)
+                with torch.inference_mode(), ctx():
+                    tf = self._step(state, prompts, frames, idx, reverse, first_of_pass, k0)
+                    self._prune(state, idx, reverse, k0)
+                yield tf
+                yield Progress("track", frames[idx], done + 1, total, "SAM2 %s" % ("backward" if reverse else "forward"))
+        finally:
+            self._state = None
+            images.clear()
+
+    # -- prompts ---------------------------------------------------------------------------------
+    def _collect_prompts(self, objects, idx_of, shape):
+        out = []
+        for obj in objects:
+            op = _ObjPrompts(obj.name)
+            if not obj.prompts:
+                raise PromptError("object %r has no prompts" % obj.name, object=obj.name)
+            first = None
+            for frame in sorted(obj.prompts):
+                plist = obj.prompts[frame]
+                if not plist:
+                    continue
+                if int(frame) not in idx_of:
+                    raise PromptError("prompt of object %r on frame %d is outside the frames being tracked"
+                                      % (obj.name, frame), object=obj.name, frame=int(frame))
+                idx = idx_of[int(frame)]
+                mask, box, points, labels = _combine(plist, shape, obj.name, int(frame))
+                is_points_only = mask is None and box is None
+                if is_points_only and first is not None and self.options["refine_points"]:
+                    op.corrections[idx] = (points, labels)
+                else:
+                    op.anchors[idx] = dict(mask=mask, box=box, points=points, labels=labels)
+                    if first is None:
+                        first = idx
+            if not op.anchors:
+                raise PromptError("object %r has no usable prompt" % obj.name, object=obj.name)
+            out.append(op)
+        return out
+
+    def _add_anchors(self, state, prompts):
+        p = self.predictor
+        for o, op in enumerate(prompts):
+            for idx in sorted(op.anchors):
+                a = op.anchors[idx]
+                if a["mask"] is not None:
+                    p.add_new_mask(state, idx, o, a["mask"])
+                    if a["points"] is not None:
+                        p.add_new_points_or_box(state, idx, o, points=a["points"], labels=a["labels"],
+                                                clear_old_points=True)
+                else:
+                    p.add_new_points_or_box(state, idx, o, points=a["points"], labels=a["labels"],
+                                            box=a["box"], clear_old_points=True)
+
+    # -- one frame -------------------------------------------------------------------------------
+    def _step(self, state, prompts, frames, idx, reverse, first_of_pass, k0):
+        torch = _import_torch()
+        p = self.predictor
+        preds, scores, keys = [], [], []
+        for o, op in enumerate(prompts):
+            od = state["output_dict_per_obj"][o]
+            is_key = idx in od["cond_frame_outputs"] or idx in op.corrections
+            if idx in od["cond_frame_outputs"]:
+                out = od["cond_frame_outputs"][idx]
+                pred = out["pred_masks"]
+            else:
+                out, pred = p._run_single_frame_inference(
+                    inference_state=state, output_dict=od, frame_idx=idx, batch_size=1,
+                    is_init_cond_frame=False, point_inputs=None, mask_inputs=None, reverse=reverse,
+                    run_mem_encoder=idx not in op.corrections)
+                if idx in op.corrections:
+                    out, pred = self._refine(state, od, idx, reverse, out, *op.corrections[idx])
+                    od["cond_frame_outputs"][idx] = out
+                else:
+                    od["non_cond_frame_outputs"][idx] = out
+            if is_key and self.options["clear_mem_at_keyframes"] and not first_of_pass:
+                self._clear_behind(od, idx, reverse)
+            preds.append(pred)
+            scores.append(out["object_score_logits"])
+            keys.append(is_key)
+        return self._to_track_frame(state, prompts, frames, idx, reverse, preds, scores, keys, first_of_pass)
+
+    def _refine(self, state, od, idx, reverse, tracked_out, points, labels):
+        """Apply correction clicks to the mask tracked on this frame (SAM2's interactive refinement)."""
+        torch = _import_torch()
+        import torch.nn.functional as F
+        from sam2.utils.misc import concat_points
+        p = self.predictor
+        H, W = state["video_height"], state["video_width"]
+        pts = torch.as_tensor(points, dtype=torch.float32)[None] / torch.tensor([W, H], dtype=torch.float32)
+        pts = (pts * p.image_size).to(self.device)
+        labs = torch.as_tensor(labels, dtype=torch.int32)[None].to(self.device)
+        point_inputs = concat_points(None, pts, labs)
+        prev = torch.clamp(tracked_out["pred_masks"].to(self.device), -32.0, 32.0)
+        out, pred = p._run_single_frame_inference(
+            inference_state=state, output_dict=od, frame_idx=idx, batch_size=1, is_init_cond_frame=False,
+            point_inputs=point_inputs, mask_inputs=None, reverse=reverse, run_mem_encoder=False,
+            prev_sam_mask_logits=prev)
+        high = F.interpolate(out["pred_masks"].to(self.device), size=(p.image_size, p.image_size),
+                             mode="bilinear", align_corners=False)
+        feats, pos = p._run_memory_encoder(inference_state=state, frame_idx=idx, batch_size=1,
+                                           high_res_masks=high, object_score_logits=out["object_score_logits"],
+                                           is_mask_from_pts=True)
+        out["maskmem_features"] = feats
+        out["maskmem_pos_enc"] = pos
+        od["non_cond_frame_outputs"].pop(idx, None)
+        return out, pred
+
+    def _clear_behind(self, od, idx, reverse):
+        p = self.predictor
+        r = max(1, int(p.memory_temporal_stride_for_eval))
+        span = r * p.num_maskmem
+        step = 1 if reverse else -1
+        for k in range(1, span + 1):
+            od["non_cond_frame_outputs"].pop(idx + step * k, None)
+
+    def _prune(self, state, idx, reverse, k0):
+        """Drop outputs memory attention can no longer reach (bounded state)."""
+        w = self.memory_window()
+        protect_hi = k0 + w if (not reverse and k0 > 0) else None  # the backward pass will attend these
+        n_max = 0
+        for od in state["output_dict_per_obj"].values():
+            nc = od["non_cond_frame_outputs"]
+            for t in list(nc):
+                behind = (idx - t) if not reverse else (t - idx)
+                if behind > w and not (protect_hi is not None and k0 <= t < protect_hi):
+                    del nc[t]
+            n_max = max(n_max, len(nc))
+        for v in state["frames_tracked_per_obj"].values():
+            v.clear()
+        self.stats["max_non_cond"] = max(self.stats.get("max_non_cond", 0), n_max)
+        self.stats["max_images"] = max(self.stats.get("max_images", 0), len(state["images"]._cache))
+
+    def _to_track_frame(self, state, prompts, frames, idx, reverse, preds, scores, keys, first_of_pass):
+        torch = _import_torch()
+        import torch.nn.functional as F
+        H, W = state["video_height"], state["video_width"]
+        fill = self.options["fill_hole_area"]
+        objs = {}
+        for o, op in enumerate(prompts):
+            low = preds[o][0, 0].float().cpu().numpy().astype(np.float32, copy=True)
+            if fill > 0:
+                low = _fill_holes(low, fill)
+            lt = torch.from_numpy(low)[None, None]
+            if lt.shape[-2:] != (H, W):
+                lt = F.interpolate(lt, size=(H, W), mode="bilinear", align_corners=False)
+            mask = (lt[0, 0] > 0).numpy()
+            score = float(torch.sigmoid(scores[o].float().reshape(-1)[0]).item())
+            objs[op.name] = ObjectTrack(mask=mask, logits=low, score=score, keyframe=bool(keys[o]))
+        any_key = any(keys)
+        if first_of_pass and not reverse:
+            ref = None
+        elif any_key:
+            ref = None
+        else:
+            ref = frames[idx + 1] if reverse else frames[idx - 1]
+        return TrackFrame(frame=frames[idx], objects=objs, ref=ref)
+
+
+def _memory_dtype_hook(module, args, kwargs):
+    curr = kwargs.get("curr", args[0] if args else None)
+    ref = curr[0] if isinstance(curr, (list, tuple)) else curr
+    mem = kwargs.get("memory")
+    if ref is None or mem is None or mem.dtype == ref.dtype or not mem.is_floating_point():
+        return None
+    kwargs = dict(kwargs)
+    kwargs["memory"] = mem.to(ref.dtype)
+    if kwargs.get("memory_pos") is not None:
+        kwargs["memory_pos"] = kwargs["memory_pos"].to(ref.dtype)
+    return args, kwargs
+
+
+def _install_memory_dtype_fix(predictor):
+    """SAM2 stores memories in bfloat16; without autocast (CPU, MPS) memory attention then fails with
+    "mat1 and mat2 must have the same dtype" whenever no float32 object pointer joins the memory
+    (e.g. an object whose keyframe lies ahead). Cast the memory to the query's dtype -- exactly the
+    promotion ``torch.cat`` performs when pointers are present, so results are unchanged otherwise."""
+    if getattr(predictor, "_samatte_dtype_fix", False):
+        return
+    predictor.memory_attention.register_forward_pre_hook(_memory_dtype_hook, with_kwargs=True)
+    predictor._samatte_dtype_fix = True
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
