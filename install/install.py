@@ -189,7 +189,8 @@ def main(argv=None):
     ap.add_argument("--offline", metavar="DIR", help="take weights from this folder instead of the network")
     ap.add_argument("--model", action="append", help="model weights to fetch (repeatable; default "
                                                      "sam2.1_hiera_tiny; 'all' for every known model)")
-    ap.add_argument("--models-dir", help="where weights go (default: samatte's models folder, <repo>/models)")
+    ap.add_argument("--models-dir", help="where weights go (default: a 'models' folder beside the venv, "
+                                         "e.g. <repo>/models, where samatte looks first)")
     ap.add_argument("--force", action="store_true", help="reinstall packages even if the stamp matches")
     ap.add_argument("--verbose", action="store_true", help="show pip's output")
     args = ap.parse_args(argv)
@@ -207,6 +208,10 @@ def main(argv=None):
         if not imports_ok(py, not args.no_sam2):
             raise SystemExit("[samatte install] the installed packages do not import; rerun with --verbose")
         write_stamp(venv, key)
+    # samatte.models looks for weights in <venv parent>/models when that folder exists.
+    if not args.models_dir:
+        args.models_dir = os.path.join(os.path.dirname(venv), "models")
+    os.makedirs(args.models_dir, exist_ok=True)
     status = 0
     if args.no_weights:
         say("--no-weights: no model weights fetched. samatte runs with the weights-free backends "

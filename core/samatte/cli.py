@@ -27,7 +27,7 @@ import time
 import traceback
 
 from . import __version__
-from .errors import EXIT_CODES, CancelledError, JobSpecError, PromptError, SamatteError
+from .errors import EXIT_CODES, CancelledError, DependencyError, JobSpecError, PromptError, SamatteError
 
 __all__ = ["main", "build_parser", "exit_code_for"]
 
@@ -58,6 +58,7 @@ class _ProgressPrinter:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.stage = None
         self.last_pct = -1
+        self.stage_pct = {}
         self.t0 = time.monotonic()
         self._open = False
 
@@ -65,8 +66,9 @@ class _ProgressPrinter:
         if p.stage != self.stage:
             self.end_line()
             self.stage = p.stage
-            self.last_pct = -1
+            self.last_pct = self.stage_pct.get(p.stage, -1)
         pct = int(100 * p.done / p.total) if p.total else 0
+        self.stage_pct[p.stage] = pct
         frame = "" if p.frame is None else " frame %s" % p.frame
         msg = (" " + p.message) if p.message else ""
         if self.tty:
@@ -359,7 +361,10 @@ def cmd_info(args):
 
 
 def cmd_models(args):
-    from . import models
+    try:
+        from . import models
+    except ImportError as e:
+        raise DependencyError("samatte.models cannot be imported: %s" % e)
     if args.models_cmd == "list":
         rows = []
         for name, mi in models.MODELS.items():
@@ -376,11 +381,11 @@ def cmd_models(args):
             print("  %-22s %-8s %s" % (r["name"], size, r["path"] or "not downloaded"))
         return 0
     # download
-    names = list(models.MODELS) if args.name == "all" else [args.name]
+    names = list(models.MODELS) if args.name == "all" else [models.get_model(args.name).name]
     for name in names:
-        if name not in models.MODELS:
-            raise JobSpecError("unknown model %r (known: %s)" % (name, ", ".join(models.MODELS)), model=name)
-        path = models.download(name, dest=_abs(args.dest), offline_dir=_abs(args.offline))
+        printer = _ProgressPrinter()
+        path = models.download(name, dest=_abs(args.dest), offline_dir=_abs(args.offline), progress=printer)
+        printer.end_line()
         print("%s: %s" % (name, path))
     return 0
 

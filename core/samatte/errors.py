@@ -34,6 +34,10 @@ class SamatteError(Exception):
     def to_dict(self):
         return {"code": self.code, "message": self.message, "details": dict(self.details)}
 
+    def __reduce__(self):
+        # Keep details (and a per-instance code) through pickling, e.g. across multiprocessing.
+        return (type(self), (self.message,), dict(self.__dict__))
+
     def __str__(self):
         return "[%s] %s" % (self.code, self.message)
 

@@ -1,0 +1,196 @@
+"""``python -m samatte.worker`` through a real subprocess: the raw protocol on its pipes, and real jobs
+through the real pipeline (a tiny synthetic EXR shot from samatte.demo)."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from samatte import protocol
+from samatte.client import WorkerClient
+from samatte.errors import CancelledError, MissingFrameError
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+class RawWorker:
+    """The worker process with line-level access to its pipes."""
+
+    def __init__(self, *args):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = TESTS + os.pathsep + env.get("PYTHONPATH", "")
+        self.proc = subprocess.Popen([sys.executable, "-m", "samatte.worker"] + list(args),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env)
+
+    def send_line(self, data):
+        self.proc.stdin.write(data if isinstance(data, bytes) else data.encode())
+        self.proc.stdin.flush()
+
+    def send(self, msg):
+        self.send_line(protocol.encode(msg))
+
+    def read(self):
+        line = self.proc.stdout.readline()
+        assert line, "worker closed stdout; stderr:\n" + self.proc.stderr.read().decode()
+        return protocol.decode(line)  # every stdout line must be valid protocol
+
+    def read_until(self, mtype):
+        out = []
+        while True:
+            m = self.read()
+            out.append(m)
+            if m["type"] in ((mtype,) if isinstance(mtype, str) else mtype):
+                return out
+
+    def finish(self):
+        self.proc.stdin.close()
+        rest = self.proc.stdout.read()
+        rc = self.proc.wait(timeout=30)
+        self.proc.stderr.close()
+        return rc, [protocol.decode(line) for line in rest.splitlines() if line.strip()]
+
+
+def fake_job(**fake):
+    return {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr"},
+            "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}],
+            "output": {"path": "/out/m.####.exr"}, "meta": {"fake": fake}}
+
+
+def test_hello_first_then_clean_exit_on_eof():
+    w = RawWorker()
+    hello = w.read()
+    assert hello["type"] == "hello" and hello["v"] == protocol.PROTOCOL_VERSION and hello["id"] is None
+    assert hello["pid"] == w.proc.pid and hello["python"].count(".") == 2
+    rc, rest = w.finish()
+    assert rc == 0 and [m["type"] for m in rest] == ["bye"]
+
+
+def test_malformed_lines_get_errors_and_the_worker_keeps_going():
+    w = RawWorker()
+    w.read()
+    w.send_line(b"this is not json\n")
+    m = w.read()
+    assert m["type"] == "error" and m["code"] == "PROTOCOL_INVALID" and m["id"] is None
+    w.send_line(b'{"type": "job", "v": 1, "id": "j"}\n')  # misses the job
+    assert w.read()["code"] == "PROTOCOL_INVALID"
+    w.send_line(b'{"type": "ping", "v": 2, "id": null}\n')  # a future protocol version
+    assert "not supported" in w.read()["message"]
+    w.send(protocol.bye())  # a worker-only message sent to the worker
+    assert w.read()["code"] == "PROTOCOL_INVALID"
+    w.send_line(b"\n")  # blank lines are ignored
+    w.send(protocol.ping("p1"))
+    assert w.read() == protocol.pong("p1")
+    w.send(protocol.shutdown())
+    assert w.read()["type"] == "bye"
+    assert w.proc.wait(timeout=30) == 0
+
+
+def test_stray_prints_never_reach_the_protocol_pipe():
+    w = RawWorker("--pipeline", "cli_fake_pipeline")
+    w.read()
+    w.send(protocol.job("j1", fake_job(frames=2, print=True)))
+    msgs = w.read_until("result")  # read() asserts every line decodes
+    assert [m["type"] for m in msgs] == ["progress", "progress", "result"]
+    assert all(m["id"] == "j1" for m in msgs)
+    rc, rest = w.finish()
+    assert rc == 0 and [m["type"] for m in rest] == ["bye"]
+
+
+def test_one_job_at_a_time_and_cancel_by_id():
+    w = RawWorker("--pipeline", "cli_fake_pipeline")
+    w.read()
+    w.send(protocol.job("j1", fake_job(frames=100, delay=0.05)))
+    assert w.read()["type"] == "progress"
+    w.send(protocol.job("j2", fake_job(frames=1)))
+    busy = w.read_until("error")[-1]
+    assert busy["id"] == "j2" and busy["code"] == "PROTOCOL_INVALID" and "busy" in busy["message"]
+    w.send(protocol.cancel("other"))  # another id: ignored
+    w.send(protocol.cancel("j1"))
+    end = w.read_until(("error", "result"))[-1]
+    assert end["type"] == "error" and end["id"] == "j1" and end["code"] == "CANCELLED"
+    w.send(protocol.job("j3", fake_job(frames=1)))
+    assert w.read_until("result")[-1]["id"] == "j3"
+    w.finish()
+
+
+def test_shutdown_cancels_the_running_job():
+    w = RawWorker("--pipeline", "cli_fake_pipeline")
+    w.read()
+    w.send(protocol.job("j1", fake_job(frames=1000, delay=0.05)))
+    w.read()
+    w.send(protocol.shutdown())
+    msgs = w.read_until("bye")
+    errs = [m for m in msgs if m["type"] == "error"]
+    assert len(errs) == 1 and errs[0]["code"] == "CANCELLED"
+    assert w.proc.wait(timeout=30) == 0
+
+
+def test_bad_jobspec_is_an_error_event_not_a_crash():
+    w = RawWorker()
+    w.read()
+    w.send(protocol.job("j1", {"samatte_job": 99}))
+    m = w.read_until("error")[-1]
+    assert m["code"] == "JOBSPEC_INVALID" and m["id"] == "j1"
+    w.send(protocol.ping())
+    assert w.read()["type"] == "pong"
+    w.finish()
+
+
+# --- the real pipeline ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("worker_shot")
+    return make_shot(str(d), frames=6, size=(128, 72)), d
+
+
+def real_job(shot, out, **over):
+    from samatte import jobspec
+    s, _ = shot
+    job = jobspec.new_job(s["plate"], str(out), frames="%d-%d" % (s["frames"][0], s["frames"][-1]),
+                          tracker="flow", matte="refine", quality="draft", name="worker_test")
+    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    job.update(over)
+    return job
+
+
+@pytest.mark.slow
+def test_real_job_succeeds(shot, tmp_path):
+    out = tmp_path / "m" / "matte.####.exr"
+    seen = []
+    with WorkerClient(timeout=300) as w:
+        res = w.run(real_job(shot, out), on_progress=seen.append)
+    assert res["status"] == "done" and res["frames"] == shot[0]["frames"]
+    assert len(res["written"]) == 6 and all(os.path.exists(p) for p in res["written"])
+    assert res["tracker"] == "flow" and res["matte"]
+    assert set(res["scores"]) == {str(f) for f in shot[0]["frames"]}
+    stages = {p.stage for p in seen}
+    assert "matte" in stages
+    assert json.loads(json.dumps(res)) == res
+
+
+@pytest.mark.slow
+def test_real_job_cancel_mid_job(shot, tmp_path):
+    out_dir = tmp_path / "m"
+    with WorkerClient(timeout=300) as w:
+        handle = w.start_job(real_job(shot, out_dir / "matte.####.exr"))
+        cancelled_at = None
+        with pytest.raises(CancelledError):
+            for ev in handle.events():
+                if ev["type"] == "progress" and ev["stage"] in ("track", "matte") and cancelled_at is None:
+                    handle.cancel()
+                    cancelled_at = time.monotonic()
+        assert cancelled_at is not None and time.monotonic() - cancelled_at < 120
+        assert w.alive()
+        # missing frames fail with the plate error class, through the same worker
+        bad = real_job(shot, out_dir / "other.####.exr")
+        bad["plate"]["frames"] = "1001-1010"
+        with pytest.raises(MissingFrameError):
+            w.run(bad)
+    written = sorted(os.listdir(out_dir)) if out_dir.exists() else []
+    assert len([n for n in written if n.startswith("matte.")]) < 6
+    assert not [n for n in written if n.endswith(".tmp.exr")]
