@@ -73,9 +73,8 @@ def test_pixel_doubt_flags_wrong_alpha_on_edges():
     wrong = np.clip(a + 0.4 * ((a > 0) & (a < 1)) * np.sin(np.arange(W) / 2.0)[None, :], 0, 1).astype(np.float32)
     d = {}
     for name, alpha in (("right", a), ("wrong", wrong)):
-        P, B = premultiplied_foreground(lin, alpha, return_background=True)
-        F = np.where(alpha[..., None] > 0, P / np.maximum(alpha[..., None], 1e-6), 0)
-        doubt, stats = Q.pixel_doubt(lin, alpha, F, B)
+        P, (box, F, B) = premultiplied_foreground(lin, alpha, return_background=True)
+        doubt, stats = Q.pixel_doubt(lin, alpha, F, B, box=box)
         d[name] = stats["residual"]
     assert d["wrong"] > d["right"]
 

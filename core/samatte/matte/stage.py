@@ -21,7 +21,7 @@ from ..errors import DependencyError, JobSpecError, PlateError, WeightsMissingEr
 from ..stages import MatteFrame, Matter
 from . import quality as _quality
 from .foreground import premultiplied_foreground
-from .temporal import FrameState, MotionModel, StateStore, fuse_alpha, motion_compensate
+from .temporal import FrameState, MotionModel, StateStore, fuse_alpha, motion_compensate, object_edge_motion
 
 __all__ = ["get_matter", "RefineMatter", "MaskMatter", "Sam2MatteMatter", "merge_alphas",
            "find_sam2matte_weights", "SAM2MATTE_NAME", "OPTIONS"]
@@ -189,8 +189,18 @@ class RefineMatter(Matter):
                     alphas[name] = cur
                     continue
                 warped = comp.warp(prev.alphas[name])
-                fused, info = fuse_alpha(cur, np.asarray(track.objects[name].mask, bool), warped,
-                                         comp.confidence, band=self._band(shape), blend=self.options["blend"])
+                mask = np.asarray(track.objects[name].mask, bool)
+                band = self._band(shape)
+                edge = object_edge_motion(comp, mask, prev.alphas[name], band=band, tau=self.options["tau"],
+                                          prev_mask=prev.masks.get(name))
+                fused, info = fuse_alpha(cur, mask, warped, comp.confidence, band=band,
+                                         blend=self.options["blend"], edge=edge)
+                if edge is not None:
+                    stats[name + ".motion_similarity"] = edge[3]["similarity"]
+                    stats[name + ".motion_inliers"] = edge[3]["inliers"]
+                    stats[name + ".ring_residual"] = edge[3]["ring_residual"]
+                    stats[name + ".edge_displacement"] = edge[3].get("edge_displacement", 0.0)
+                stats[name + ".edge_weight"] = info["edge_weight"]
                 alphas[name] = fused
                 stats[name + ".carried"] = info["carried"]
                 stats[name + ".temporal_weight"] = info["weight_mean"]

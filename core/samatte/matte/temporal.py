@@ -27,7 +27,8 @@ from typing import Dict, Optional
 import cv2
 import numpy as np
 
-__all__ = ["FrameState", "StateStore", "MotionModel", "motion_compensate", "fuse_alpha", "to_gray"]
+__all__ = ["FrameState", "StateStore", "MotionModel", "motion_compensate", "object_edge_motion", "fuse_alpha",
+           "to_gray"]
 
 
 def to_gray(display):
@@ -104,9 +105,12 @@ class MotionModel:
         return f
 
 
-def _warp(img, flow):
+def _warp(img, flow, origin=(0, 0)):
+    """``img`` sampled at ``x + flow(x)``; ``flow`` may cover a crop whose top-left is ``origin``
+    (y, x) in ``img``'s coordinates (the result has the crop's size)."""
     h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx = np.arange(w, dtype=np.float32)[None, :] + np.float32(origin[1])
+    gy = np.arange(h, dtype=np.float32)[:, None] + np.float32(origin[0])
     return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], interpolation=cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
 
@@ -114,9 +118,11 @@ def _warp(img, flow):
 class Compensated:
     """The previous frame warped onto the current one, and a per-pixel confidence that it matches."""
 
-    def __init__(self, flow, confidence):
+    def __init__(self, flow, confidence, image=None, prev_image=None):
         self.flow = flow
         self.confidence = confidence
+        self.image = image
+        self.prev_image = prev_image
 
     def warp(self, img):
         if self.flow is None:
@@ -154,7 +160,107 @@ def motion_compensate(image, prev_image, *, motion=None, tau=0.03, sigma=1.5):
     # A pixel is only as trustworthy as its worst close neighbour (edges of moving things).
     r = cv2.dilate(r, np.ones((3, 3), np.uint8))
     conf = np.exp(-np.square(r / float(tau))).astype(np.float32)
-    return Compensated(flow, conf)
+    return Compensated(flow, conf, image, prev_image)
+
+
+def _disk(r):
+    r = max(1, int(round(r)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03, min_inliers=0.6,
+                       max_points=4000):
+    """Warp the previous alpha onto this frame with the *object's* motion, for its boundary.
+
+    At a soft edge the plate mixes the object with whatever is behind it, so neither the dense flow
+    (it follows the background there) nor a photometric check of the edge pixels can be trusted when
+    the object moves over a moving background. The boundary moves with the object's body: its motion
+    is predicted from the flow of the object's interior (pixels more than ``band`` inside the mask),
+    as one similarity transform when that explains the interior (RANSAC inlier share >=
+    ``min_inliers``, 1.5 px tolerance) or else as the interior flow extended smoothly to the edge
+    (normalised convolution, sigma = 2 band) for non-rigid objects. It is verified where the picture
+    is not mixed: on a ring of opaque interior pixels (band..3 band inside the edge) the previous
+    frame, warped with this motion, must match this one; that match (smoothed along the edge, the
+    same ``exp(-(r / tau)^2)`` as :func:`motion_compensate`) is the confidence at the edge. A flat
+    coloured object cannot be verified that way (any motion matches), so the tracker's masks are the
+    second check: the previous mask warped with this motion must land on this frame's mask; the mean
+    local edge displacement ``d`` (px, XOR area per edge length) gives ``exp(-(d / d0)^2)`` with
+    ``d0 = max(1, band / 4)`` (the masks' own jitter: a tracker works at a fixed resolution, so its
+    mask edges are quantised in proportion to the plate size, like ``band``).
+
+    Returns ``(warped_alpha, confidence, box, info)`` on the crop ``box = (y0, y1, x0, x1)`` around
+    the object, or None when the object has no interior (too small or thin) or no previous image.
+    """
+    if comp.image is None or comp.prev_image is None:
+        return None
+    m8 = np.asarray(mask, bool).astype(np.uint8)
+    H, W = m8.shape
+    rows = np.flatnonzero(m8.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(m8.any(axis=0))
+    pad = int(np.ceil(6 * band)) + 2
+    y0, y1 = max(0, rows[0] - pad), min(H, rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(W, cols[-1] + 1 + pad)
+    mc = m8[y0:y1, x0:x1]
+    inner = cv2.erode(mc, _disk(band)).astype(bool)
+    ys, xs = np.nonzero(inner)
+    if ys.size < 30:
+        return None
+    if comp.flow is not None:
+        fc = comp.flow[y0:y1, x0:x1]
+    else:
+        fc = np.zeros((y1 - y0, x1 - x0, 2), np.float32)
+    step = max(1, ys.size // max_points)
+    sx, sy = xs[::step].astype(np.float32), ys[::step].astype(np.float32)
+    src = np.stack([sx, sy], axis=1)
+    dst = src + fc[ys[::step], xs[::step]]
+    M, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5,
+                                         maxIters=500, confidence=0.99, refineIters=10)
+    share = float(inl.mean()) if inl is not None else 0.0
+    h, w = mc.shape
+    if M is not None and share >= min_inliers:
+        gx = np.arange(w, dtype=np.float32)[None, :]
+        gy = np.arange(h, dtype=np.float32)[:, None]
+        of = np.empty((h, w, 2), np.float32)
+        of[..., 0] = M[0, 0] * gx + M[0, 1] * gy + M[0, 2] - gx
+        of[..., 1] = M[1, 0] * gx + M[1, 1] * gy + M[1, 2] - gy
+        kind = 1.0
+    else:
+        wgt = inner.astype(np.float32)
+        sig = 2.0 * band
+        den = cv2.GaussianBlur(wgt, (0, 0), sig)
+        of = np.stack([cv2.GaussianBlur(fc[..., i] * wgt, (0, 0), sig) for i in range(2)], axis=-1)
+        of /= np.maximum(den, 1e-6)[..., None]
+        of[inner] = fc[inner]
+        kind = 0.0
+    origin = (y0, x0)
+    ring = inner & ~cv2.erode(mc, _disk(3 * band)).astype(bool)
+    if ring.sum() < 10:
+        ring = inner
+    img = comp.image[y0:y1, x0:x1]
+    prev_w = _warp(comp.prev_image, of, origin)
+    r = np.abs(img - prev_w)
+    if r.ndim == 3:
+        r = r.max(axis=2)
+    rw = ring.astype(np.float32)
+    sig = 2.0 * band
+    num = cv2.GaussianBlur(r * rw, (0, 0), sig)
+    den = cv2.GaussianBlur(rw, (0, 0), sig)
+    local = num / np.maximum(den, 1e-6)
+    conf = np.exp(-np.square(local / float(tau))).astype(np.float32)
+    conf[den < 1e-3] = 0.0                     # no opaque interior nearby: nothing verified
+    warped = _warp(np.asarray(prev_alpha, np.float32), of, origin)
+    info = {"similarity": kind, "inliers": share, "ring_residual": float(np.median(r[ring]))}
+    if prev_mask is not None:
+        pm = _warp(np.asarray(prev_mask, np.float32), of, origin) > 0.5
+        xor = (pm != mc.astype(bool)).astype(np.float32)
+        edge_px = (mc - cv2.erode(mc, np.ones((3, 3), np.uint8))).astype(np.float32)
+        disp = cv2.GaussianBlur(xor, (0, 0), sig) / np.maximum(cv2.GaussianBlur(edge_px, (0, 0), sig), 1e-3)
+        d0 = max(1.0, band / 4.0)
+        conf *= np.exp(-np.square(disp / d0)).astype(np.float32)
+        info["edge_displacement"] = float(disp[edge_px > 0].mean()) if edge_px.any() else 0.0
+    return warped, conf, (y0, y1, x0, x1), info
 
 
 def _distance_to_edge(mask):
@@ -165,32 +271,48 @@ def _distance_to_edge(mask):
 
 
 def fuse_alpha(current, mask, prev_alpha, confidence, *, band=8.0, blend=0.5, agree=0.02,
-               robust=0.6):
+               robust=0.6, edge=None):
     """Region-adaptive fusion of this frame's alpha with the (motion-compensated) previous alpha.
 
     ``current``: this frame's per-frame estimate, float32 (H, W). ``mask``: the tracker's mask, bool.
-    ``prev_alpha``: the previous frame's final alpha warped onto this frame. ``confidence``: float32
-    (H, W) in [0, 1], 1 where the previous frame matches this one (from :func:`motion_compensate`).
+    ``prev_alpha``: the previous frame's final alpha warped onto this frame with the dense flow.
+    ``confidence``: float32 (H, W) in [0, 1], 1 where the previous frame matches this one (from
+    :func:`motion_compensate`). ``edge``: optional result of :func:`object_edge_motion` (previous
+    alpha warped with the object's motion, and its confidence, on a crop).
 
     - core = farther than ``band`` px from the mask edge, previous alpha within ``agree`` of the mask
       value, and confidence > 0.5: the previous alpha is carried over (weight = confidence).
-    - boundary = the rest: ``blend * confidence * g`` of the previous alpha and the rest of the
-      current one, where ``g = clip(2 - 2 |current - prev| / robust, 0, 1)`` (1 up to ``robust / 2``,
-      0 from ``robust``) so a real change (a mask correction, something new) is taken at once.
+    - boundary = the rest: ``blend * c * g`` of the previous alpha and the rest of the current one,
+      where ``c`` is the confidence (the object-motion one where ``edge`` covers the pixel and says
+      more than the dense one) and ``g = clip(2 - 2 |current - prev| / robust, 0, 1)`` (1 up to
+      ``robust / 2``, 0 from ``robust``) so a real change (a mask correction, something new) is taken
+      at once.
 
     Returns ``(alpha, info)``; info holds ``core`` (bool map), ``carried`` (fraction of the frame
     carried over), ``core_instability`` (float32 map |current - prev| on the core: how much the
-    per-frame estimate wobbles where it should not).
+    per-frame estimate wobbles where it should not), ``weight_mean``, ``edge_weight``.
     """
     current = np.asarray(current, dtype=np.float32)
     dist = _distance_to_edge(mask)
     target = mask.astype(np.float32)
     core = (dist > band) & (np.abs(prev_alpha - target) <= agree) & (confidence > 0.5)
+    prev_b = prev_alpha
+    conf_b = confidence
+    if edge is not None:
+        warped_e, conf_e, (y0, y1, x0, x1), _ = edge
+        better = conf_e > confidence[y0:y1, x0:x1]
+        prev_b = prev_alpha.copy()
+        conf_b = confidence.copy()
+        prev_b[y0:y1, x0:x1] = np.where(better, warped_e, prev_alpha[y0:y1, x0:x1])
+        conf_b[y0:y1, x0:x1] = np.where(better, conf_e, confidence[y0:y1, x0:x1])
     diff = np.abs(current - prev_alpha)
-    g = np.clip(2.0 - 2.0 * diff / float(robust), 0.0, 1.0)
-    w = np.where(core, confidence, float(blend) * confidence * g).astype(np.float32)
-    alpha = current + w * (prev_alpha - current)
+    diff_b = np.abs(current - prev_b)
+    g = np.clip(2.0 - 2.0 * diff_b / float(robust), 0.0, 1.0)
+    w_b = float(blend) * conf_b * g
+    alpha = np.where(core, current + confidence * (prev_alpha - current), current + w_b * (prev_b - current))
     instability = np.where(core, diff, 0.0).astype(np.float32)
+    boundary = ~core & (dist <= band)
     info = {"core": core, "carried": float(core.mean()), "core_instability": instability,
-            "weight_mean": float(w.mean())}
+            "weight_mean": float(np.where(core, confidence, w_b).mean()),
+            "edge_weight": float(w_b[boundary].mean()) if boundary.any() else 0.0}
     return np.clip(alpha, 0.0, 1.0).astype(np.float32), info
