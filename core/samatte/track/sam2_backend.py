@@ -368,7 +368,8 @@ class Sam2Tracker(Tracker):
         k0 = min(min(op.anchors) for op in prompts)
         order = [(i, False) for i in range(k0, len(frames))] + [(i, True) for i in range(k0 - 1, -1, -1)]
         if hasattr(source, "prefetch"):
-            source.prefetch([frames[i] for i, _ in order])
+            keys = sorted({i for op in prompts for i in op.anchors})
+            source.prefetch([frames[i] for i in keys] + [frames[i] for i, _ in order])
         images = FrameTensorCache(source, frames, self.predictor.image_size, device=self.device,
                                   capacity=self.options["cache_frames"])
         state = self._new_state(images, len(frames), H, W)
