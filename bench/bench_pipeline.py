@@ -6,8 +6,9 @@ Command (from the repo root, in the installer's venv)::
     .venv/bin/python bench/bench_pipeline.py --quick    # 20 frames, RSS 20 vs 80 (smoke run)
 
 1. Speed: a 100-frame 2048x1080 half RGBA EXR shot through ``samatte.pipeline`` with a no-op backend
-   pair (a tracker that hands each frame the keyframe mask, a matter that writes it as alpha), against
-   plain OpenImageIO read + write of the same frames (RGBA half, zip) in the same run.
+   pair (a tracker that hands each frame the keyframe mask, a matter that writes it as alpha and the
+   plate x alpha as premultiplied foreground: R,G,B,A plus one object layer, half, zip), against plain
+   OpenImageIO read + write of the same frames (RGBA half, zip) in the same run.
    Target: pipeline / plain <= 1.15.
 2. Memory: peak RSS of the same pipeline over 50 and over 400 frames, each in a fresh subprocess
    (frames past the first 100 are symlinks to them: every read is real, disk stays small).
@@ -105,7 +106,10 @@ class NoopMatter:
         from samatte.stages import MatteFrame
         alphas = {n: t.mask.astype(np.float32) for n, t in track.objects.items()}
         merged = np.maximum.reduce(list(alphas.values()))
-        return MatteFrame(frame=track.frame, alphas=alphas, alpha=merged)
+        # premultiplied foreground = plate colour x alpha, so the output carries R,G,B,A + a layer:
+        # at least as many channels as the plain RGBA read+write it is compared with
+        return MatteFrame(frame=track.frame, alphas=alphas, alpha=merged,
+                          foreground=plate.linear * merged[..., None])
 
     def close(self):
         pass
@@ -116,7 +120,7 @@ def run_pipeline(folder, out_folder, frames, width, height):
     from samatte.pipeline import run
     job = js.new_job(os.path.join(folder, "plate.####.exr"), os.path.join(out_folder, "matte.####.exr"),
                      frames="%d-%d" % (frames[0], frames[-1]), colourspace="Linear Rec.709 (sRGB)",
-                     foreground=False, quality_map=False, overwrite=True)
+                     foreground=True, quality_map=False, overwrite=True)
     js.add_object(job, "subject", [js.polygon_prompt(frames[0], [(width * 0.3, height * 0.3),
                                                                   (width * 0.7, height * 0.35),
                                                                   (width * 0.5, height * 0.8)])])
