@@ -32,8 +32,11 @@ def no_weights(monkeypatch, tmp_path):
         models = importlib.import_module("samatte.models")
     except ImportError:
         return tmp_path
+    monkeypatch.setenv("SAMATTE_MODELS", str(tmp_path))
     if hasattr(models, "models_dir"):
         monkeypatch.setattr(models, "models_dir", lambda *a, **k: tmp_path)
+    if hasattr(models, "search_dirs"):
+        monkeypatch.setattr(models, "search_dirs", lambda *a, **k: [tmp_path])
     if hasattr(models, "find_weights"):
         monkeypatch.setattr(models, "find_weights", lambda *a, **k: None)
     return tmp_path
@@ -62,6 +65,11 @@ def test_sam2matte_without_weights_raises(no_weights):
 def test_auto_without_weights_is_refine(no_weights):
     m = get_matter("auto")
     assert type(m) is S.RefineMatter and m.name == "refine"
+
+
+def test_auto_finds_sam2matte_weights_in_models_dir(no_weights):
+    (no_weights / "sam2matte.pt").write_bytes(b"x")
+    assert get_matter("auto").name == "sam2matte"
 
 
 def test_sam2matte_head_is_sigmoid_of_upsampled_logits(tmp_path):
@@ -136,7 +144,13 @@ def test_seed_restores_state_for_resume():
 
 def test_default_refiner_runs_when_available():
     pytest.importorskip("samatte.matte.refine")
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    a = np.clip((12 - np.hypot(x - 30, y - 20)) / 2.0 + 0.5, 0, 1).astype(np.float32)
+    lin = (a[..., None] * np.array([0.9, 0.5, 0.2], np.float32) + (1 - a[..., None]) * 0.1).astype(np.float32)
+    p = _plate()
+    p = Plate(1, lin, lin ** (1 / 2.2), p.info)
     m = get_matter("refine")
-    mf = m.process(_plate(), TrackFrame(1, {"a": ObjectTrack(_mask(10, 40))}))
+    mf = m.process(p, TrackFrame(1, {"a": ObjectTrack(a >= 0.5)}))
     assert mf.alpha.shape == (H, W) and mf.alpha.dtype == np.float32
     assert mf.alpha.min() >= 0 and mf.alpha.max() <= 1
+    assert np.abs(mf.alpha - a).mean() < 0.05

@@ -296,8 +296,8 @@ class MaskMatter(RefineMatter):
 
 def find_sam2matte_weights(checkpoint=None):
     """Path of the SAM2-Matte checkpoint, or None: an explicit ``checkpoint``, else
-    ``samatte.models.find_weights("sam2matte")`` when the registry knows it, else
-    ``<samatte.models.models_dir()>/sam2matte.pt``."""
+    ``samatte.models.find_weights("sam2matte")`` when the registry knows it, else ``sam2matte.pt`` in
+    one of ``samatte.models.search_dirs()`` (``$SAMATTE_MODELS``, the installer's folder, ...)."""
     from pathlib import Path
     if checkpoint:
         p = Path(checkpoint).expanduser()
@@ -311,10 +311,14 @@ def find_sam2matte_weights(checkpoint=None):
             p = models.find_weights(SAM2MATTE_NAME)
             if p is not None:
                 return Path(p)
-        p = Path(models.models_dir()) / (SAM2MATTE_NAME + ".pt")
-        return p if p.is_file() else None
-    except Exception:  # a broken models dir setting must not break "auto"
+        dirs = models.search_dirs() if hasattr(models, "search_dirs") else [models.models_dir()]
+        for d in dirs:
+            p = Path(d) / (SAM2MATTE_NAME + ".pt")
+            if p.is_file() and p.stat().st_size > 0:
+                return p
+    except Exception:  # a broken models folder setting must not break "auto"
         return None
+    return None
 
 
 class Sam2MatteMatter(RefineMatter):
