@@ -146,21 +146,46 @@ def motion_compensate(image, prev_image, *, motion=None, tau=0.03, sigma=1.5):
     image = np.asarray(image, dtype=np.float32)
     prev_image = np.asarray(prev_image, dtype=np.float32)
     flow = motion.flow(to_gray(image), to_gray(prev_image)) if motion is not None else None
-    warped = _warp(prev_image, flow) if flow is not None else prev_image
-    r = np.abs(image - warped)
+    # The residual is judged at (at most) the flow's working size: cheap at 4K, and finer detail
+    # is below what the smoothing keeps anyway.
+    h, w = image.shape[:2]
+    max_side = motion.max_side if motion is not None else 640
+    scale = min(1.0, max_side / float(max(h, w)))
+    if scale < 1.0:
+        size = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
+        img_s = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        prev_s = cv2.resize(prev_image, size, interpolation=cv2.INTER_AREA)
+        flow_s = None if flow is None else cv2.resize(flow, size, interpolation=cv2.INTER_AREA) * scale
+    else:
+        img_s, prev_s, flow_s = image, prev_image, flow
+    warped = _warp(prev_s, flow_s) if flow_s is not None else prev_s
+    r = np.abs(img_s - warped)
     if r.ndim == 3:
         r = r.max(axis=2)
-    if flow is not None:
-        h, w = r.shape
-        gx = np.arange(w, dtype=np.float32)[None, :] + flow[..., 0]
-        gy = np.arange(h, dtype=np.float32)[:, None] + flow[..., 1]
-        outside = (gx < 0) | (gx > w - 1) | (gy < 0) | (gy > h - 1)
+    if flow_s is not None:
+        hs, ws = r.shape
+        gx = np.arange(ws, dtype=np.float32)[None, :] + flow_s[..., 0]
+        gy = np.arange(hs, dtype=np.float32)[:, None] + flow_s[..., 1]
+        outside = (gx < 0) | (gx > ws - 1) | (gy < 0) | (gy > hs - 1)
         r[outside] = 1.0
     r = cv2.GaussianBlur(r, (0, 0), sigma)
     # A pixel is only as trustworthy as its worst close neighbour (edges of moving things).
     r = cv2.dilate(r, np.ones((3, 3), np.uint8))
     conf = np.exp(-np.square(r / float(tau))).astype(np.float32)
+    if scale < 1.0:
+        conf = cv2.resize(conf, (w, h), interpolation=cv2.INTER_LINEAR)
     return Compensated(flow, conf, image, prev_image)
+
+
+def _smooth(x, sigma):
+    """Gaussian blur with a large ``sigma``, computed at a reduced size (sigma ~ 2 px there)."""
+    f = max(1, int(sigma // 2))
+    if f == 1:
+        return cv2.GaussianBlur(x, (0, 0), sigma)
+    h, w = x.shape[:2]
+    small = cv2.resize(x, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / f)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _disk(r):
@@ -203,7 +228,8 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
     y0, y1 = max(0, rows[0] - pad), min(H, rows[-1] + 1 + pad)
     x0, x1 = max(0, cols[0] - pad), min(W, cols[-1] + 1 + pad)
     mc = m8[y0:y1, x0:x1]
-    inner = cv2.erode(mc, _disk(band)).astype(bool)
+    d_in = cv2.distanceTransform(mc, cv2.DIST_L2, 3)
+    inner = d_in > band
     ys, xs = np.nonzero(inner)
     if ys.size < 30:
         return None
@@ -229,13 +255,13 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
     else:
         wgt = inner.astype(np.float32)
         sig = 2.0 * band
-        den = cv2.GaussianBlur(wgt, (0, 0), sig)
-        of = np.stack([cv2.GaussianBlur(fc[..., i] * wgt, (0, 0), sig) for i in range(2)], axis=-1)
+        den = _smooth(wgt, sig)
+        of = np.stack([_smooth(fc[..., i] * wgt, sig) for i in range(2)], axis=-1)
         of /= np.maximum(den, 1e-6)[..., None]
         of[inner] = fc[inner]
         kind = 0.0
     origin = (y0, x0)
-    ring = inner & ~cv2.erode(mc, _disk(3 * band)).astype(bool)
+    ring = inner & (d_in <= 3 * band)
     if ring.sum() < 10:
         ring = inner
     img = comp.image[y0:y1, x0:x1]
@@ -245,8 +271,8 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
         r = r.max(axis=2)
     rw = ring.astype(np.float32)
     sig = 2.0 * band
-    num = cv2.GaussianBlur(r * rw, (0, 0), sig)
-    den = cv2.GaussianBlur(rw, (0, 0), sig)
+    num = _smooth(r * rw, sig)
+    den = _smooth(rw, sig)
     local = num / np.maximum(den, 1e-6)
     conf = np.exp(-np.square(local / float(tau))).astype(np.float32)
     conf[den < 1e-3] = 0.0                     # no opaque interior nearby: nothing verified
@@ -256,7 +282,7 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
         pm = _warp(np.asarray(prev_mask, np.float32), of, origin) > 0.5
         xor = (pm != mc.astype(bool)).astype(np.float32)
         edge_px = (mc - cv2.erode(mc, np.ones((3, 3), np.uint8))).astype(np.float32)
-        disp = cv2.GaussianBlur(xor, (0, 0), sig) / np.maximum(cv2.GaussianBlur(edge_px, (0, 0), sig), 1e-3)
+        disp = _smooth(xor, sig) / np.maximum(_smooth(edge_px, sig), 1e-3)
         d0 = max(1.0, band / 4.0)
         conf *= np.exp(-np.square(disp / d0)).astype(np.float32)
         info["edge_displacement"] = float(disp[edge_px > 0].mean()) if edge_px.any() else 0.0
@@ -280,6 +306,8 @@ def fuse_alpha(current, mask, prev_alpha, confidence, *, band=8.0, blend=0.5, ag
     :func:`motion_compensate`). ``edge``: optional result of :func:`object_edge_motion` (previous
     alpha warped with the object's motion, and its confidence, on a crop).
 
+    Only the crop around non-zero alpha / mask is computed (outside it both alphas are 0).
+
     - core = farther than ``band`` px from the mask edge, previous alpha within ``agree`` of the mask
       value, and confidence > 0.5: the previous alpha is carried over (weight = confidence).
     - boundary = the rest: ``blend * c * g`` of the previous alpha and the rest of the current one,
@@ -293,26 +321,49 @@ def fuse_alpha(current, mask, prev_alpha, confidence, *, band=8.0, blend=0.5, ag
     per-frame estimate wobbles where it should not), ``weight_mean``, ``edge_weight``.
     """
     current = np.asarray(current, dtype=np.float32)
-    dist = _distance_to_edge(mask)
-    target = mask.astype(np.float32)
-    core = (dist > band) & (np.abs(prev_alpha - target) <= agree) & (confidence > 0.5)
-    prev_b = prev_alpha
-    conf_b = confidence
+    mask = np.asarray(mask, dtype=bool)
+    H, W = current.shape
+    # Work on the crop where anything is non-zero (plus a margin): elsewhere both alphas are 0.
+    nz = (current > 0) | (prev_alpha > 0) | mask
+    rows = np.flatnonzero(nz.any(axis=1))
+    if rows.size == 0:
+        empty = np.zeros((H, W), np.float32)
+        return current.copy(), {"core": np.zeros((H, W), bool), "carried": 0.0,
+                                "core_instability": empty, "weight_mean": 0.0, "edge_weight": 0.0}
+    cols = np.flatnonzero(nz.any(axis=0))
+    pad = int(np.ceil(band)) + 2
+    y0, y1 = max(0, rows[0] - pad), min(H, rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(W, cols[-1] + 1 + pad)
     if edge is not None:
-        warped_e, conf_e, (y0, y1, x0, x1), _ = edge
-        better = conf_e > confidence[y0:y1, x0:x1]
-        prev_b = prev_alpha.copy()
-        conf_b = confidence.copy()
-        prev_b[y0:y1, x0:x1] = np.where(better, warped_e, prev_alpha[y0:y1, x0:x1])
-        conf_b[y0:y1, x0:x1] = np.where(better, conf_e, confidence[y0:y1, x0:x1])
-    diff = np.abs(current - prev_alpha)
-    diff_b = np.abs(current - prev_b)
-    g = np.clip(2.0 - 2.0 * diff_b / float(robust), 0.0, 1.0)
+        ey0, ey1, ex0, ex1 = edge[2]
+        y0, y1, x0, x1 = min(y0, ey0), max(y1, ey1), min(x0, ex0), max(x1, ex1)
+    cur = current[y0:y1, x0:x1]
+    m = mask[y0:y1, x0:x1]
+    prev = prev_alpha[y0:y1, x0:x1]
+    conf = confidence[y0:y1, x0:x1]
+    dist = _distance_to_edge(m)
+    core = (dist > band) & (np.abs(prev - m.astype(np.float32)) <= agree) & (conf > 0.5)
+    prev_b, conf_b = prev, conf
+    if edge is not None:
+        warped_e, conf_e, (ey0, ey1, ex0, ex1), _ = edge
+        sl = (slice(ey0 - y0, ey1 - y0), slice(ex0 - x0, ex1 - x0))
+        better = conf_e > conf[sl]
+        prev_b = prev.copy()
+        conf_b = conf.copy()
+        prev_b[sl] = np.where(better, warped_e, prev[sl])
+        conf_b[sl] = np.where(better, conf_e, conf[sl])
+    diff = np.abs(cur - prev)
+    g = np.clip(2.0 - 2.0 * np.abs(cur - prev_b) / float(robust), 0.0, 1.0)
     w_b = float(blend) * conf_b * g
-    alpha = np.where(core, current + confidence * (prev_alpha - current), current + w_b * (prev_b - current))
-    instability = np.where(core, diff, 0.0).astype(np.float32)
+    fused = np.where(core, cur + conf * (prev - cur), cur + w_b * (prev_b - cur))
+    alpha = current.copy()
+    alpha[y0:y1, x0:x1] = np.clip(fused, 0.0, 1.0)
+    instability = np.zeros((H, W), np.float32)
+    instability[y0:y1, x0:x1] = np.where(core, diff, 0.0)
+    core_full = np.zeros((H, W), bool)
+    core_full[y0:y1, x0:x1] = core
     boundary = ~core & (dist <= band)
-    info = {"core": core, "carried": float(core.mean()), "core_instability": instability,
-            "weight_mean": float(np.where(core, confidence, w_b).mean()),
+    info = {"core": core_full, "carried": float(core.sum()) / float(H * W), "core_instability": instability,
+            "weight_mean": float(np.where(core, conf, w_b).sum()) / float(H * W),
             "edge_weight": float(w_b[boundary].mean()) if boundary.any() else 0.0}
-    return np.clip(alpha, 0.0, 1.0).astype(np.float32), info
+    return alpha.astype(np.float32, copy=False), info
