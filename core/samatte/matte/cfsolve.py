@@ -8,6 +8,9 @@ each tile solves its unknown pixels with the pixels around it held at the curren
 An optional data term ``weight * (alpha - prior)^2`` ties the solution to a prior alpha where the image
 says little (it also makes the system well conditioned).
 """
+import contextlib
+import io
+
 import numpy as np
 import cv2
 import scipy.sparse
@@ -72,26 +75,23 @@ def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e
     cen[0, :] = cen[-1, :] = cen[:, 0] = cen[:, -1] = False
     cy, cx = np.nonzero(cen)
     img = np.ascontiguousarray(img, dtype=np.float64)
-    # window statistics only around the centres (bbox of the band within this crop)
-    mu, cov = _window_stats(img, eps)
-    mu_c = mu[cy, cx]                                   # (N,3)
-    cov_c = cov[cy, cx] + (eps / 9.0) * np.eye(3)       # (N,3,3)
-    inv = _inv3(cov_c)
     py = cy[:, None] + _OFFS[None, :, 0]
     px = cx[:, None] + _OFFS[None, :, 1]
-    idx = py * w + px                                   # (N,9)
-    C = img[py, px] - mu_c[:, None, :]                  # (N,9,3)
-    G = np.matmul(np.matmul(C, inv), C.transpose(0, 2, 1))
-    vals = np.eye(9)[None] - (1.0 + G) / 9.0            # (N,9,9)
+    idx = (py * w + px).astype(np.int64)                # (N,9)
+    P = img[py, px]                                     # (N,9,3) window colours
+    C = P - P.mean(1, keepdims=True)
+    cov = np.matmul(C.transpose(0, 2, 1), C) / 9.0 + (eps / 9.0) * np.eye(3)
+    G = np.matmul(np.matmul(C, _inv3(cov)), C.transpose(0, 2, 1))
+    vals = np.eye(9)[None] - (1.0 + G) / 9.0            # (N,9,9): L entries of window pairs
+    del P, C, G, cov
     uidx = -np.ones(h * w, np.int64)
     flat_unk = np.flatnonzero(unk.ravel())
     uidx[flat_unk] = np.arange(n)
-    rows = np.broadcast_to(idx[:, :, None], vals.shape).ravel()
-    cols = np.broadcast_to(idx[:, None, :], vals.shape).ravel()
-    vals = vals.ravel()
-    ru = uidx[rows]
-    keep = ru >= 0
-    ru, cols, vals = ru[keep], cols[keep], vals[keep]
+    rowu = uidx[idx]                                    # (N,9)
+    sel = rowu >= 0                                     # rows that are unknown
+    ru = np.repeat(rowu[sel], 9)
+    cols = np.broadcast_to(idx[:, None, :], vals.shape)[sel].ravel()
+    vals = vals[sel].ravel()
     cu = uidx[cols]
     inner = cu >= 0
     A = scipy.sparse.csr_matrix((vals[inner], (ru[inner], cu[inner])), shape=(n, n))
@@ -131,10 +131,14 @@ def _solve(A, b, x0, *, tol, maxiter):
     pm = _pymatting_solvers()
     if pm is not None:
         ichol, cg = pm
-        try:
-            return cg(A, b, x0=x0, rtol=tol, maxiter=maxiter, M=ichol(A))
-        except Exception:
-            pass
+        # bound the factor's storage by the problem (pymatting reserves 4 GB by default)
+        for fill in (6, 30, 150):
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):  # its "PERFORMANCE WARNING" prints
+                    pre = ichol(A.tocsc(), max_nnz=int(fill * A.nnz + 1000))
+                return cg(A, b, x0=x0, rtol=tol, maxiter=maxiter, M=pre)
+            except ValueError:
+                continue
     d = A.diagonal()
     M = scipy.sparse.diags(1.0 / np.maximum(d, 1e-12))
     if _cg_has_rtol():

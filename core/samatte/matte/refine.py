@@ -28,7 +28,7 @@ QUALITIES = {
 }
 
 
-def _as_inputs(image, coarse):
+def _check_inputs(image, coarse):
     image = np.asarray(image)
     coarse = np.asarray(coarse)
     if coarse.ndim == 3 and coarse.shape[2] == 1:
@@ -38,15 +38,30 @@ def _as_inputs(image, coarse):
     if image.ndim != 3 or image.shape[2] < 3 or image.shape[:2] != coarse.shape:
         raise SamatteError("image must be (H, W, 3) matching the mask %s, got %s"
                            % (coarse.shape, image.shape))
+    return image, coarse
+
+
+def _hard(coarse):
+    """coarse >= 0.5 without a full-frame float copy (uint8 masks are 0-255)."""
+    if coarse.dtype == bool:
+        return coarse.copy()
     if coarse.dtype == np.uint8:
-        coarse = coarse.astype(np.float32) / 255.0
-    elif coarse.dtype == bool:
-        coarse = coarse.astype(np.float32)
-    if image.dtype == np.uint8:
-        image = image.astype(np.float32) / 255.0
-    image = np.nan_to_num(np.asarray(image[..., :3], np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    coarse = np.nan_to_num(np.asarray(coarse, np.float32), nan=0.0)
-    return np.clip(image, 0, 1), np.clip(coarse, 0, 1)
+        return coarse >= 128
+    return coarse >= 0.5
+
+
+def _clean_mask(m):
+    if m.dtype == np.uint8:
+        m = m.astype(np.float32) / 255.0
+    return np.clip(np.nan_to_num(np.asarray(m, np.float32), nan=0.0), 0, 1)
+
+
+def _clean_image(img):
+    """f32 (h, w, 3) in [0, 1] from a crop of the input (uint8 scaled, non-finite fixed)."""
+    if img.dtype == np.uint8:
+        img = img.astype(np.float32) / 255.0
+    img = np.nan_to_num(np.asarray(img[..., :3], np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(img, 0, 1)
 
 
 def _resize(x, shape, interp):
@@ -86,27 +101,33 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     q = dict(QUALITIES[quality])
     if options:
         q.update(options)
-    image, coarse = _as_inputs(image, coarse)
+    image, coarse = _check_inputs(image, coarse)
     H, W = coarse.shape
-    hard = coarse >= 0.5
-    if not hard.any() or hard.all():
-        return np.where(hard, 1.0, 0.0).astype(np.float32)
+    hard = _hard(coarse)
+    rows = np.flatnonzero(hard.any(1))
+    if rows.size == 0 or hard.all():
+        return hard.astype(np.float32)
 
     base = max(3.0, 0.01 * float(np.hypot(H, W)))
     max_w = 4.0 * base
-    # crop to the part of the frame the band can reach
-    dist = distance_to_boundary(hard)
-    near = dist <= (max_w * 2 + 8)
-    ys = np.flatnonzero(near.any(1))
-    xs = np.flatnonzero(near.any(0))
-    y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
-    del dist, near
-    img_c = image[y0:y1, x0:x1]
-    coarse_c = coarse[y0:y1, x0:x1]
+    # crop to the part of the frame the band can reach (bounded work for a small object at 4K)
+    cols = np.flatnonzero(hard.any(0))
+    reach = int(np.ceil(2 * max_w + 8))
+    y0, y1 = max(0, rows[0] - reach), min(H, rows[-1] + 1 + reach)
+    x0, x1 = max(0, cols[0] - reach), min(W, cols[-1] + 1 + reach)
+    img_c = _clean_image(image[y0:y1, x0:x1])
+    coarse_c = _clean_mask(coarse[y0:y1, x0:x1])
     lg_c = None
     if logits is not None:
         lg = np.asarray(logits, np.float32)
-        lg_c = _resize(lg, (H, W), cv2.INTER_LINEAR)[y0:y1, x0:x1]
+        if lg.ndim != 2:
+            raise SamatteError("logits must be 2-D, got shape %s" % (lg.shape,))
+        # sample the logits at the crop's pixel centres (same mapping as cv2.resize to (W, H))
+        sy, sx = lg.shape[0] / float(H), lg.shape[1] / float(W)
+        mx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * sx - 0.5)
+        my = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5)
+        mx, my = np.meshgrid(mx, my)
+        lg_c = cv2.remap(lg, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mo_c = None if motion is None else np.asarray(motion, np.float32)[y0:y1, x0:x1]
 
     reg = critical_regions(img_c, coarse_c, logits=lg_c, motion=mo_c, base_width=base, max_width=max_w)
@@ -117,7 +138,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     n_up = 0
     while s0 * (2 ** n_up) < q["finest"] * 0.75:
         n_up += 1
-    scales = [min(q["finest"], s0 * 2 ** i) for i in range(n_up + 1)]
+    scales = [s0 * 2 ** i for i in range(n_up)] + [q["finest"]] if s0 < q["finest"] else [s0]
 
     alpha = None
     for li, s in enumerate(scales):
@@ -163,6 +184,6 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     lo, hi = q.get("snap_lo", 0.02), q.get("snap_hi", 0.98)
     alpha[alpha < lo] = 0.0
     alpha[alpha > hi] = 1.0
-    out = np.where(hard, 1.0, 0.0).astype(np.float32)
+    out = hard.astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(alpha, 0, 1)
     return out

@@ -114,10 +114,22 @@ def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=Non
     lap = np.abs(cv2.Laplacian(gray, cv2.CV_32F, ksize=3))
     tex = cv2.boxFilter(lap, -1, k)
     softness = np.clip(spread / (sep + 0.05) - 0.5, 0, 2) * 0.5 + np.clip(tex / (sep + 0.05) - 0.5, 0, 2) * 0.25
-    # boundary jaggedness: how far the mask is from its own smoothed version
-    sm = cv2.GaussianBlur(hm, (0, 0), max(1.0, base / 2.0))
-    jag = cv2.boxFilter(np.abs(sm - hm) * (np.abs(sm - 0.5) < 0.45), -1, k)
-    width = base * (1.0 + softness + 2.0 * np.clip(jag * 4, 0, 1))
+    # misalignment: does the mask boundary sit on the strongest image edge nearby? A mask that was
+    # drawn/tracked on the true edge sees gradients at its boundary as strong as any around it; a
+    # low-resolution or simplified mask does not.
+    gs = cv2.GaussianBlur(img, (0, 0), 1.0)
+    gx = cv2.Sobel(gs, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gs, cv2.CV_32F, 0, 1, ksize=3)
+    gm = np.sqrt((gx * gx + gy * gy).sum(-1))
+    r = int(max(2, round(2 * base)))
+    gmax = cv2.dilate(gm, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    edge = (cv2.morphologyEx(hard.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0)
+    ef = edge.astype(np.float32)
+    ratio = np.where(edge, gm / np.maximum(gmax, 1e-4), 0).astype(np.float32)
+    kb = (4 * r + 1, 4 * r + 1)
+    align = cv2.boxFilter(ratio, -1, kb) / np.maximum(cv2.boxFilter(ef, -1, kb), 1e-6)
+    misalign = np.clip(1.0 - align, 0, 1)
+    width = base * (1.0 + softness + 3.0 * misalign)
     if logits is not None:
         lg = _resize_to(logits, (H, W))
         unc = np.exp(-np.abs(lg) / 2.0)                              # 1 at logit 0, small when sure

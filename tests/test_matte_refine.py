@@ -1,0 +1,154 @@
+"""Single-frame refinement (samatte.matte.refine / regions) on small synthetic composites."""
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from samatte import metrics as M
+from samatte.errors import SamatteError
+from samatte.matte.refine import refine_alpha
+from samatte.matte.regions import critical_regions
+
+
+def _textures(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    fg = np.stack([0.75 + 0.15 * np.sin(xx / 9.0), 0.35 + 0.1 * np.cos(yy / 7.0),
+                   0.2 + 0.05 * np.sin((xx + yy) / 5.0)], -1)
+    bg = np.stack([0.15 + 0.1 * np.cos(yy / 11.0), 0.45 + 0.15 * np.sin(xx / 13.0),
+                   0.7 + 0.1 * np.sin((xx - yy) / 17.0)], -1)
+    fg += rng.normal(0, 0.02, fg.shape).astype(np.float32)
+    bg += rng.normal(0, 0.02, bg.shape).astype(np.float32)
+    return np.clip(fg, 0, 1), np.clip(bg, 0, 1)
+
+
+def soft_disc(h=160, w=200, r=50.0, soft=6.0, hair=True, seed=0):
+    """Composite of two textures through a disc alpha with a soft rim and fine radial 'hairs'."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cy, cx = h / 2.0, w / 2.0
+    d = np.hypot(yy - cy, xx - cx)
+    ang = np.arctan2(yy - cy, xx - cx)
+    edge = r + (4.0 * np.maximum(0, np.sin(ang * 23)) ** 8 if hair else 0.0)
+    alpha = np.clip((edge - d) / soft + 0.5, 0, 1).astype(np.float32)
+    fg, bg = _textures(h, w, seed)
+    img = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
+    return img.astype(np.float32), alpha
+
+
+def blocky(alpha, f=8):
+    import cv2
+    h, w = alpha.shape
+    hard = (alpha > 0.5).astype(np.float32)
+    small = cv2.resize(hard, (w // f, h // f), interpolation=cv2.INTER_AREA)
+    return (cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5).astype(np.float32)
+
+
+def test_refine_improves_soft_disc_and_contract():
+    img, alpha = soft_disc()
+    coarse = (alpha > 0.5).astype(np.float32)
+    out = refine_alpha(img, coarse)
+    assert out.dtype == np.float32 and out.shape == alpha.shape
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    m0, m1 = M.mad(coarse, alpha), M.mad(out, alpha)
+    assert m1 < 0.5 * m0, (m0, m1)
+    # solid interior stays 1, far background stays 0
+    assert np.all(out[70:90, 90:110] == 1.0)
+    assert np.all(out[:10, :10] == 0.0) and np.all(out[-10:, -10:] == 0.0)
+
+
+def test_refine_recovers_from_blocky_mask():
+    img, alpha = soft_disc(seed=1)
+    coarse = blocky(alpha, 8)
+    out = refine_alpha(img, coarse)
+    m0, m1 = M.mad(coarse, alpha), M.mad(out, alpha)
+    assert m1 < 0.5 * m0, (m0, m1)
+    assert M.grad(out, alpha) < M.grad(coarse, alpha)
+
+
+def test_inputs_uint8_bool_and_errors():
+    img, alpha = soft_disc(80, 100, r=25)
+    out8 = refine_alpha((img * 255).astype(np.uint8), (alpha > 0.5))
+    assert out8.dtype == np.float32 and out8.shape == alpha.shape
+    with pytest.raises(SamatteError):
+        refine_alpha(img, alpha[:-1])
+    with pytest.raises(SamatteError):
+        refine_alpha(img, alpha, quality="ultra")
+    # empty and full masks come back solid
+    assert not refine_alpha(img, np.zeros_like(alpha)).any()
+    assert refine_alpha(img, np.ones_like(alpha)).min() == 1.0
+
+
+def test_logits_are_accepted_at_model_resolution():
+    img, alpha = soft_disc()
+    coarse = (alpha > 0.5).astype(np.float32)
+    import cv2
+    lg = cv2.resize((alpha - 0.5) * 20, (64, 64), interpolation=cv2.INTER_AREA)
+    out = refine_alpha(img, coarse, logits=lg)
+    assert M.mad(out, alpha) < 0.5 * M.mad(coarse, alpha)
+
+
+def test_critical_regions_partition_and_adaptivity():
+    img, alpha = soft_disc()
+    reg = critical_regions(img, (alpha > 0.5).astype(np.float32))
+    total = reg.fg.astype(int) + reg.bg.astype(int) + reg.unknown.astype(int)
+    assert np.all(total == 1)
+    assert reg.unknown[80, 100 + 50]          # on the boundary
+    assert reg.fg[80, 100] and reg.bg[0, 0]
+    # a mask that misses the image edge (eroded by 5 px) gets a much wider band than one on the edge
+    import cv2
+    img, alpha = soft_disc(hair=False, soft=2)
+    on = (alpha > 0.5).astype(np.float32)
+    off = cv2.erode(on.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(np.float32)
+    widths = []
+    for m in (on, off):
+        r = critical_regions(img, m)
+        edge = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+        widths.append(r.width[edge].mean())
+    assert widths[1] > 1.8 * widths[0], widths
+    t = reg.trimap()
+    assert set(np.unique(t)) <= {0.0, 0.5, 1.0}
+
+
+def test_small_holes_survive():
+    """A hole in the mask smaller than the band keeps known background inside it."""
+    img, alpha = soft_disc(hair=False)
+    alpha = alpha.copy()
+    alpha[76:84, 96:104] = 0.0
+    fg, bg = _textures(*alpha.shape, seed=0)
+    img = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    out = refine_alpha(img, (alpha > 0.5).astype(np.float32))
+    assert out[78:82, 98:102].max() < 0.2
+
+
+def test_tiling_matches_untiled():
+    img, alpha = soft_disc(seed=2)
+    coarse = blocky(alpha, 4)
+    a = refine_alpha(img, coarse, tile=4096)
+    b = refine_alpha(img, coarse, tile=48)   # tiles cut the band everywhere
+    assert np.abs(a - b).mean() < 2e-3
+    assert np.abs(a - b).max() < 0.1
+    assert abs(M.mad(a, alpha) - M.mad(b, alpha)) < 1.0
+
+
+def test_4k_small_object_is_bounded():
+    H, W = 2160, 3840
+    img_s, alpha_s = soft_disc(120, 120, r=40, seed=3)
+    image = np.zeros((H, W, 3), np.float32)
+    coarse = np.zeros((H, W), np.float32)
+    image[:] = img_s[0, 0]
+    image[1000:1120, 2000:2120] = img_s
+    coarse[1000:1120, 2000:2120] = alpha_s > 0.5
+    refine_alpha(img_s, alpha_s > 0.5)  # lazy imports (numba) happen outside the measurement
+    tracemalloc.start()
+    t = time.time()
+    out = refine_alpha(image, coarse)
+    dt = time.time() - t
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert out.shape == (H, W)
+    # output (33 MB) + the coarse>=0.5 map (8 MB) + crop-sized work (~100 MB, mostly the sparse
+    # system of the finest level); a full-frame matting Laplacian would need ~3 GB
+    assert peak < 180e6, peak
+    assert dt < 30
+    assert M.mad(out[1000:1120, 2000:2120], alpha_s) < 0.6 * M.mad(alpha_s > 0.5, alpha_s)
