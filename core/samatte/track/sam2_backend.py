@@ -52,6 +52,7 @@ Prompts on one frame for one object combine: masks (mask, polygon, bezier ``mask
 several boxes become their bounding box; points are concatenated after the box; with a mask, the
 points refine the mask and boxes are ignored.
 """
+import logging
 from collections import OrderedDict
 
 import numpy as np
@@ -62,6 +63,8 @@ from ..stages import ObjectTrack, Tracker, TrackFrame
 
 __all__ = ["Sam2Tracker", "FrameTensorCache", "preprocess_display", "build_predictor", "DEFAULT_OPTIONS",
            "IMG_MEAN", "IMG_STD"]
+
+log = logging.getLogger("samatte.track.sam2")
 
 IMG_MEAN = (0.485, 0.456, 0.406)
 IMG_STD = (0.229, 0.224, 0.225)
@@ -194,8 +197,10 @@ def _parse_options(options):
         if k == "image_size":
             continue  # handled by the constructor
         if k not in DEFAULT_OPTIONS:
-            raise JobSpecError("unknown sam2 tracker option %r (known: %s)" % (k, ", ".join(sorted(DEFAULT_OPTIONS))),
-                               field="tracker.options." + str(k))
+            # tracker.options may be written for another backend ("auto" picks one): ignore, but say so
+            log.warning("ignoring tracker option %r: not a sam2 option (known: %s)", k,
+                        ", ".join(sorted(DEFAULT_OPTIONS) + ["image_size"]))
+            continue
         if k in ("clear_mem_at_keyframes", "refine_points", "autocast"):
             if not isinstance(v, bool):
                 raise JobSpecError("tracker option %r must be true or false" % k, field="tracker.options." + k)
