@@ -86,6 +86,15 @@ def _grow_band(alpha, unknown, fg, bg, width, *, lo=0.05, hi=0.95):
     return add if add.any() else None
 
 
+def _base_width(hard, H, W):
+    """Band half-width (px) before adaptation: ~1% of the frame diagonal, but at most ~8% of the
+    object's size (sqrt of its area, or of the background's when the mask fills the frame), so that
+    small objects are not swallowed by the band; at least 3 px."""
+    area = float(np.count_nonzero(hard))
+    size = np.sqrt(min(area, H * W - area))
+    return float(max(3.0, min(0.01 * np.hypot(H, W), 0.08 * size)))
+
+
 def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, tile=384,
                  options=None):
     """Soft alpha f32 (H, W) in [0, 1] from a coarse mask.
@@ -108,7 +117,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     if rows.size == 0 or hard.all():
         return hard.astype(np.float32)
 
-    base = max(3.0, 0.01 * float(np.hypot(H, W)))
+    base = _base_width(hard, H, W)
     max_w = 4.0 * base
     # crop to the part of the frame the band can reach (bounded work for a small object at 4K)
     cols = np.flatnonzero(hard.any(0))
