@@ -96,3 +96,55 @@ def test_srgb_oetf_formula():
     assert y.min() >= 0 and y.max() <= 1
     np.testing.assert_allclose(y, ref, atol=2e-5)
     np.testing.assert_allclose(srgb_oetf(x[0]), ref[0], atol=2e-5)  # non-(H, W, 3) input takes the numpy path
+
+
+def _config(displays, default_cs="linear"):
+    """A small config built in memory: colourspaces 'raw' (from CreateRaw), 'linear', 'srgb_tx',
+    'filmic_tx'; only the given displays are active."""
+    cfg = ocio.Config.CreateRaw()
+    for name, tr in (("linear", None),
+                     ("srgb_tx", ocio.ExponentWithLinearTransform(gamma=[2.4] * 3 + [1], offset=[0.055] * 3 + [0],
+                                                                  direction=ocio.TRANSFORM_DIR_INVERSE)),
+                     ("filmic_tx", ocio.ExponentTransform(value=[3.0, 3.0, 3.0, 1.0],
+                                                          direction=ocio.TRANSFORM_DIR_INVERSE))):
+        cs = ocio.ColorSpace(name=name)
+        if tr is not None:
+            cs.setTransform(tr, ocio.COLORSPACE_DIR_FROM_REFERENCE)
+        cfg.addColorSpace(cs)
+    cfg.setRole("scene_linear", default_cs)
+    for display, views in displays:
+        for view, cs in views:
+            cfg.addDisplayView(display, view, cs)
+    cfg.setActiveDisplays(",".join(d for d, _ in displays))
+    return cfg
+
+
+@pytest.mark.parametrize("displays,expected", [
+    # Blender-like: sRGB display, "Standard" is the un-tone-mapped view
+    ([("sRGB", [("Filmic", "filmic_tx"), ("Standard", "srgb_tx"), ("Raw", "raw")])], ("sRGB", "Standard")),
+    # nuke-default-like: one "default" display whose "sRGB" view is the plain curve
+    ([("default", [("None", "raw"), ("sRGB", "srgb_tx"), ("rec709", "filmic_tx")])], ("default", "sRGB")),
+    # no un-tone-mapped view: the display's default (first) view
+    ([("Rec709", [("Film", "filmic_tx")]), ("sRGB Monitor", [("ACES", "filmic_tx"), ("Raw", "raw")])],
+     ("sRGB Monitor", "ACES")),
+])
+def test_display_view_choice(displays, expected):
+    cfg = _config(displays)
+    ct = ColourTransform(cfg)
+    assert (ct.describe()["display"], ct.describe()["view"]) == expected
+    x = _plate(3)
+    if expected[1] in ("Standard", "sRGB"):
+        np.testing.assert_allclose(ct.to_display(x), srgb_oetf(x), atol=2e-4)
+    ct2 = ColourTransform(cfg, display=displays[0][0], view=displays[0][1][0][0])
+    assert ct2.describe()["view"] == displays[0][1][0][0]
+    with pytest.raises(ColourError):
+        ColourTransform(cfg, view="No Such View")
+
+
+def test_config_without_scene_linear():
+    cfg = ocio.Config.CreateRaw()  # roles: only 'default'
+    cfg.addColorSpace(ocio.ColorSpace(name="lin"))
+    with pytest.raises(ColourError) as e:
+        ColourTransform(cfg)
+    assert "scene_linear" in str(e.value)
+    assert ColourTransform(cfg, "lin").describe()["colourspace"] == "lin"
