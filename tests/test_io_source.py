@@ -196,3 +196,28 @@ def test_png_sequence(tmp_path):
         # display-referred files are shown as they are (no OCIO), linear is their decoded light
         np.testing.assert_allclose(p.display, 128 / 255.0, atol=1e-6)
         np.testing.assert_allclose(p.linear, ((128 / 255.0 + 0.055) / 1.055) ** 2.4, atol=1e-4)
+
+
+EVAL = __import__("pathlib").Path(__file__).resolve().parents[1] / ".." / "shared" / "eval"
+
+
+def test_eval_data_sequences():
+    """Real files: a linear half PIZ EXR clip and a DAVIS JPEG sequence (skipped without the data)."""
+    syn = EVAL / "synthvideo"
+    davis = EVAL / "davis2016" / "frames" / "dog"
+    if not syn.is_dir() or not davis.is_dir():
+        pytest.skip("shared eval data not present")
+    clip = sorted(p for p in syn.iterdir() if (p / "rgb").is_dir())[0]
+    with FrameSource(str(clip / "rgb" / "%05d.exr"), "0-2") as src:
+        assert src.info.pixel_type == "half"
+        p = src.get(0)
+        assert np.isfinite(p.linear).all() and 0 <= p.display.min() and p.display.max() <= 1
+        ref = exr.read_rgb(clip / "rgb" / "00000.exr")
+        np.testing.assert_array_equal(p.linear, ref)
+    with FrameSource(str(davis / "#####.jpg"), colour=ColourTransform()) as src:
+        assert src.frames[0] == 0 and len(src.frames) > 10
+        p = src.get(src.frames[1])
+        assert p.display.shape == (480, 854, 3) and src.info.pixel_type == "uint8"
+        from PIL import Image
+        photo = np.asarray(Image.open(davis / ("%05d.jpg" % src.frames[1])).convert("RGB"), np.float32) / 255
+        assert np.abs(p.display - photo).mean() < 2 / 255  # models see the photo as it is
