@@ -56,6 +56,10 @@ def test_alpha_preferred_unless_opaque(tmp_path):
     q = tmp_path / "opaque.png"
     exr.write_image(q, np.dstack([rgb, np.ones((10, 12), np.float32)]), pixel_type="uint8")
     np.testing.assert_allclose(read_mask(q, INFO)[3:13, 4:16], rgb[:, :, 0], atol=1 / 255)
+    # opaque alpha over flat colour: the alpha (a full-frame mask) is the mask
+    f = tmp_path / "full.png"
+    exr.write_image(f, np.dstack([np.zeros_like(rgb), np.ones((10, 12), np.float32)]), pixel_type="uint8")
+    assert read_mask(f, INFO)[3:13, 4:16].min() == 1.0
     # RGB without alpha: max of channels
     r = tmp_path / "rgb.png"
     exr.write_image(r, rgb, pixel_type="uint8")

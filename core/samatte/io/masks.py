@@ -9,8 +9,9 @@ Which channel is the mask:
 1. ``channel`` when given: a channel name, matched exactly, then case-insensitively, with ``A`` ~
    ``alpha``, ``R`` ~ ``red`` etc. (``"hero.A"`` picks a layer's channel).
 2. else the alpha channel (``A``/``alpha``, or the file's declared alpha) — unless the alpha is
-   fully opaque (every value >= 1) while colour channels exist: a mask painted in RGB and saved
-   with an opaque alpha (common from paint tools and Blender) uses its colour channels;
+   fully opaque (every value >= 1) while the colour channels hold a shape (are not one flat
+   value): a mask painted in RGB and saved with an opaque alpha (common from paint tools and
+   Blender) uses its colour channels (as in 4.);
 3. else a single-channel image's only channel;
 4. else the **maximum of R, G, B**: a mask drawn in any colour counts, which luminance would weaken
    (a pure red roto shape has luminance 0.21 and would fall under a 0.5 threshold).
@@ -121,7 +122,10 @@ def _mask_values(inp, path, channel):
         colour_channels = rgb or [i for i in range(len(names)) if i != ai and "." not in names[i]]
         if not colour_channels or not bool(np.all(alpha >= 1.0)):
             return alpha, spec
-        return _read_channels(inp, path, sub, colour_channels).max(axis=2), spec
+        colour = _read_channels(inp, path, sub, colour_channels).max(axis=2)
+        if colour.size and float(colour.min()) == float(colour.max()):
+            return alpha, spec  # flat colour carries no shape either: the opaque alpha is the mask
+        return colour, spec
     if len(names) == 1:
         return _read_channels(inp, path, sub, [0])[:, :, 0], spec
     if rgb:
