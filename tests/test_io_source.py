@@ -221,3 +221,19 @@ def test_eval_data_sequences():
         from PIL import Image
         photo = np.asarray(Image.open(davis / ("%05d.jpg" % src.frames[1])).convert("RGB"), np.float32) / 255
         assert np.abs(p.display - photo).mean() < 2 / 255  # models see the photo as it is
+
+
+def test_prefetch_order_with_repeated_frames(tmp_path):
+    frames = list(range(1, 11))
+    pat = _write(tmp_path, frames)
+    with FrameSource(pat, cache_frames=10, readahead=2) as src:
+        # keyframes first (5, 9), then a forward pass that meets them again
+        order = [5, 9] + frames
+        src.prefetch(order)
+        src.get(5)
+        src.get(9)
+        assert _wait(lambda: {1, 2} <= set(src.cached_frames()))
+        for f in (1, 2, 3, 4):
+            src.get(f)
+        src.get(5)  # the second 5: read-ahead goes on with 6, 7 (not 9, 1 after the first 5)
+        assert _wait(lambda: {6, 7} <= set(src.cached_frames()))
