@@ -21,7 +21,8 @@ from ..errors import DependencyError, JobSpecError, PlateError, WeightsMissingEr
 from ..stages import MatteFrame, Matter
 from . import quality as _quality
 from .foreground import premultiplied_foreground
-from .temporal import FrameState, MotionModel, StateStore, fuse_alpha, motion_compensate, object_edge_motion
+from .temporal import (FrameState, MotionModel, StateStore, fuse_alpha, motion_compensate, object_edge_motion,
+                       pack_image, unpack_image)
 
 __all__ = ["get_matter", "RefineMatter", "MaskMatter", "Sam2MatteMatter", "merge_alphas",
            "find_sam2matte_weights", "SAM2MATTE_NAME", "OPTIONS"]
@@ -182,7 +183,7 @@ class RefineMatter(Matter):
         alphas = {}
         instability = None
         if self.options["temporal"] and prev is not None and any(n in prev.alphas for n in raw):
-            comp = motion_compensate(disp, prev.image, motion=self._motion, tau=self.options["tau"])
+            comp = motion_compensate(disp, unpack_image(prev.image), motion=self._motion, tau=self.options["tau"])
             stats["temporal.confidence"] = float(comp.confidence.mean())
             for name, cur in raw.items():
                 if name not in prev.alphas:
@@ -244,7 +245,7 @@ class RefineMatter(Matter):
                           foreground=fg if self.foreground else None, quality=qmap, score=score, stats=stats)
 
     def _remember(self, frame, track, image, alphas, records, prev):
-        state = FrameState(frame=frame, image=image, alphas=alphas,
+        state = FrameState(frame=frame, image=pack_image(image), alphas=alphas,
                            masks={n: np.asarray(o.mask, bool) for n, o in track.objects.items()},
                            objects=records, age=(prev.age + 1) if prev is not None else 0)
         self._store.put(state, ref=track.ref if prev is not None else None)
@@ -289,7 +290,7 @@ class MaskMatter(RefineMatter):
             s, records[name], st = self._object_quality(name, obj, prev, plate.frame)
             scores.append(s)
             stats.update(st)
-        self._remember(plate.frame, track, np.zeros((1, 1), np.float32), {}, records, prev)
+        self._remember(plate.frame, track, np.zeros((1, 1, 3), np.float32), {}, records, prev)
         return MatteFrame(frame=plate.frame, alphas=alphas, alpha=merged, foreground=fg, quality=None,
                           score=_quality.frame_score(scores), stats=stats)
 

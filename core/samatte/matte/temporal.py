@@ -27,7 +27,7 @@ from typing import Dict, Optional
 import cv2
 import numpy as np
 
-__all__ = ["FrameState", "StateStore", "MotionModel", "motion_compensate", "object_edge_motion", "fuse_alpha",
+__all__ = ["pack_image", "unpack_image", "FrameState", "StateStore", "MotionModel", "motion_compensate", "object_edge_motion", "fuse_alpha",
            "to_gray"]
 
 
@@ -39,11 +39,21 @@ def to_gray(display):
     return np.clip(d[..., 0] * 0.2126 + d[..., 1] * 0.7152 + d[..., 2] * 0.0722, 0.0, 1.0)
 
 
+def pack_image(display):
+    """Display-referred float image -> uint8 for the frame state (a quarter of the memory; the
+    motion check's tolerance is several 8-bit code values)."""
+    return np.clip(np.asarray(display, np.float32)[..., :3] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def unpack_image(packed):
+    return packed.astype(np.float32) * np.float32(1.0 / 255.0)
+
+
 @dataclass
 class FrameState:
     """What the matter remembers of one processed frame (no more than this per frame)."""
     frame: int
-    image: np.ndarray                                     # float32 (H, W, 3) display-referred
+    image: np.ndarray                                     # uint8 (H, W, 3) display-referred (see pack_image)
     alphas: Dict[str, np.ndarray] = field(default_factory=dict)   # final per-object alpha
     masks: Dict[str, np.ndarray] = field(default_factory=dict)    # tracker's masks (bool)
     objects: Dict[str, dict] = field(default_factory=dict)        # per-object stats for quality
