@@ -67,7 +67,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 NONFINITE = ("fix", "error")
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_RESERVED_NAMES = {"R", "G", "B", "A", "rgba", "quality", "Q", "main"}
+# Channel/layer names that would clash with the output's own channels, or with layers Nuke reserves.
+_RESERVED_NAMES = {"R", "G", "B", "A", "Y", "rgb", "rgba", "alpha", "quality", "Q", "main", "mask", "depth",
+                   "forward", "backward", "motion", "deep", "other", "none", "all"}
 
 
 def _err(msg, path=None, cls=JobSpecError):

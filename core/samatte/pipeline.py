@@ -112,7 +112,9 @@ def _ascending_stream(frames):
 
 
 def _job_metadata(job, tracker_name, matter_name):
+    from .io.writer import job_hash
     return {
+        "samatte/job_hash": job_hash(job),
         "samatte/version": __version__,
         "samatte/job": job["name"],
         "samatte/tracker": tracker_name,
