@@ -19,8 +19,10 @@ gives). The display image is the sRGB OETF of the clipped linear plate. Methods,
   frames in order, each TrackFrame's ``ref`` = the previous frame.
 
 Figures: MAD (x1e3, mean over all frames) and dtSSD (x1e2, frame 0 counted as 0, as in
-shared/eval/README.md) per clip and their mean over clips; then the Matter's ms per frame (whole
-stage, default quality) at 854x480 and at 1920x1080 (a clip upscaled with INTER_LINEAR).
+shared/eval/README.md) per clip and their mean over clips; how well the quality map and per-frame
+score point at the real errors; then the Matter's ms per frame (whole stage, default quality) at
+854x480 and at 1920x1080 (a clip upscaled with INTER_LINEAR), mean of frames 2..n (frame 1 has no
+temporal work), with the split refine / temporal / foreground / quality.
 """
 import argparse
 import json
@@ -91,6 +93,25 @@ def run_matter(matter, rgb, masks, frame0=1001):
     return out, times
 
 
+def quality_check(mfs, gt):
+    """How well the quality map and per-frame score point at real errors (needs ground truth)."""
+    hi, lo, scores, mads = [], [], [], []
+    for mf, g in zip(mfs, gt):
+        err = np.abs(mf.alpha - g)
+        band = ((mf.alpha > 0.004) & (mf.alpha < 0.996)) | ((g > 0.004) & (g < 0.996))
+        if mf.quality is not None:
+            if (err > 0.2).any():
+                hi.append(float(mf.quality[err > 0.2].mean()))
+            if (band & (err < 0.05)).any():
+                lo.append(float(mf.quality[band & (err < 0.05)].mean()))
+        scores.append(mf.score)
+        mads.append(float(err.mean()))
+    rs = np.argsort(np.argsort(scores)).astype(float)
+    rm = np.argsort(np.argsort(mads)).astype(float)
+    r = float(np.corrcoef(rs, rm)[0, 1]) if np.std(rs) > 0 and np.std(rm) > 0 else 0.0
+    return float(np.mean(hi)) if hi else 0.0, float(np.mean(lo)) if lo else 0.0, r
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", default=None, help="comma-separated clip names (default: all)")
@@ -107,6 +128,7 @@ def main(argv=None):
     clips = args.clips.split(",") if args.clips else json.load(open(os.path.join(EVAL, "clips.json")))["clips"]
     methods = args.methods.split(",")
     table = {m: {} for m in methods}
+    qual = []
     for clip in clips:
         rgb, gt = load_clip(clip)
         masks = [coarse_mask(g) for g in gt]
@@ -120,6 +142,8 @@ def main(argv=None):
                 opts = {"temporal": meth == "ours"}
                 mfs, _ = run_matter(get_matter("refine", options=opts), rgb, masks)
                 alphas = [mf.alpha for mf in mfs]
+                if meth == "ours":
+                    qual.append(quality_check(mfs, gt))
             else:
                 raise SystemExit("unknown method %s" % meth)
             el = time.perf_counter() - t
@@ -132,6 +156,12 @@ def main(argv=None):
         row = [table[meth][c] for c in clips]
         print("%-18s" % meth + "".join("%15.2f / %5.2f" % (r[0], r[1]) for r in row)
               + "%9.2f / %5.2f" % (np.mean([r[0] for r in row]), np.mean([r[1] for r in row])))
+
+    if qual:
+        print("\nquality map vs truth (ours): mean doubt where |alpha - gt| > 0.2: %.3f, where < 0.05 on the "
+              "edge band: %.3f; per-frame score vs MAD Spearman r = %.2f (per clip: %s)" % (
+                  np.mean([q[0] for q in qual]), np.mean([q[1] for q in qual]), np.mean([q[2] for q in qual]),
+                  ", ".join("%.2f" % q[2] for q in qual)))
 
     if not args.no_speed:
         rgb, gt = load_clip(clips[0])

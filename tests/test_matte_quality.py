@@ -86,3 +86,28 @@ def test_jump_score_components():
     s_big, aj, _ = Q.jump_score(dict(g0, area=500), g0)
     assert s_same > 0.9 and s_big < 0.1 and abs(aj - 0.5) < 1e-9
     assert Q.jump_score({"area": 0, "cx": None, "cy": None}, g0)[0] == 0.0
+
+
+def test_steady_fast_motion_is_not_a_jump():
+    g0 = {"area": 400, "cx": 50.0, "cy": 50.0}
+    g1 = dict(g0, cx=62.0)                        # 12 px/frame on a 20 px object
+    assert Q.jump_score(g1, g0, frame_gap=1)[0] < 0.5
+    assert Q.jump_score(g1, g0, frame_gap=1, velocity=(12.0, 0.0))[0] > 0.99
+    # backward pass: the same velocity predicts the other way
+    g_back = dict(g0, cx=38.0)
+    assert Q.jump_score(g_back, g0, frame_gap=-1, velocity=(12.0, 0.0))[0] > 0.99
+
+
+def test_broken_frame_on_fast_steady_motion():
+    clip = _clip(n=8, step=6.0)
+    info = PlateInfo(data=Window(0, 0, W, H), display=Window(0, 0, W, H))
+    m = RefineMatter(refiner=_soft, quality_map=False)
+    scores = []
+    for i, (a, lin, disp) in enumerate(clip):
+        mask = a >= 0.5
+        if i == 5:
+            mask = np.roll(mask, 15, axis=0)          # the tracker jumped onto something else
+        tf = TrackFrame(1001 + i, {"obj": ObjectTrack(mask=mask)}, ref=1000 + i if i else None)
+        scores.append(m.process(Plate(1001 + i, lin, disp, info), tf).score)
+    assert min(scores[2:5] + scores[6:]) > 0.9, scores
+    assert scores[5] < 0.5 * min(scores[4], scores[6]), scores

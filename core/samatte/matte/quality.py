@@ -16,7 +16,8 @@ Per pixel (``MatteFrame.quality``, 0 = confident, 1 = doubtful):
 
 Per frame (``MatteFrame.score``, 1 = good): the tracker's score times penalties for jumps in mask
 area and centroid versus the last trusted frame (objects do not grow by a third or teleport between
-neighbouring frames; a broken mask does), and for the mean doubt on the edge band.
+neighbouring frames; a broken mask does; the centroid is predicted at constant velocity so steady
+fast motion is not a jump), and for the mean doubt on the edge band.
 """
 import math
 
@@ -41,9 +42,13 @@ def object_geometry(mask):
     return {"area": area, "cx": mom["m10"] / mom["m00"], "cy": mom["m01"] / mom["m00"]}
 
 
-def jump_score(geom, ref_geom, *, frame_gap=1):
+def jump_score(geom, ref_geom, *, frame_gap=1, velocity=None):
     """Score in [0, 1] for how plausible ``geom`` follows ``ref_geom`` ``frame_gap`` frames later,
-    and the components ``(score, area_jump, shift)``. No reference -> 1."""
+    and the components ``(score, area_jump, shift)``. No reference -> 1.
+
+    ``frame_gap`` is signed (negative on a backward pass). ``velocity`` (px per frame, (vx, vy)), when
+    known, predicts the centroid at constant velocity, so steady fast motion is not a jump; ``shift``
+    is the distance from that prediction in units of the object's size (sqrt of its area)."""
     if ref_geom is None:
         return 1.0, 0.0, 0.0
     a0, a1 = ref_geom["area"], geom["area"]
@@ -51,10 +56,15 @@ def jump_score(geom, ref_geom, *, frame_gap=1):
         return 1.0, 0.0, 0.0
     if a0 == 0 or a1 == 0:
         return 0.0, 1.0, 0.0  # appeared or vanished in one step: check it
-    gap = max(1, int(frame_gap))
+    step = int(frame_gap) if frame_gap else 1
+    gap = max(1, abs(step))
     area_jump = abs(a1 - a0) / float(max(a0, a1))
     size = math.sqrt(max(a0, a1))
-    shift = math.hypot(geom["cx"] - ref_geom["cx"], geom["cy"] - ref_geom["cy"]) / size
+    px, py = ref_geom["cx"], ref_geom["cy"]
+    if velocity is not None:
+        px += velocity[0] * step
+        py += velocity[1] * step
+    shift = math.hypot(geom["cx"] - px, geom["cy"] - py) / size
     s = math.exp(-(area_jump / (AREA_SCALE * gap)) ** 2) * math.exp(-(shift / (SHIFT_SCALE * gap)) ** 2)
     return float(s), float(area_jump), float(shift)
 

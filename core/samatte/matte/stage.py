@@ -153,17 +153,22 @@ class RefineMatter(Matter):
         geom = _quality.object_geometry(obj.mask)
         ref_rec = prev.objects.get(name) if prev is not None else None
         if ref_rec is not None:
-            trusted, tframe = ref_rec["trusted"], ref_rec["trusted_frame"]
-            js, area_jump, shift = _quality.jump_score(geom, trusted, frame_gap=abs(frame - tframe))
+            trusted, tframe, vel = ref_rec["trusted"], ref_rec["trusted_frame"], ref_rec.get("velocity")
+            step = frame - tframe
+            js, area_jump, shift = _quality.jump_score(geom, trusted, frame_gap=step, velocity=vel)
         else:
-            trusted, tframe = None, None
+            trusted, tframe, vel, step = None, None, None, 0
             js, area_jump, shift = 1.0, 0.0, 0.0
         # The reference moves on when this frame is plausible, or when the old one is stale (a real
-        # change of shape lasting several frames is accepted after 3 frames).
-        if trusted is None or js >= 0.5 or abs(frame - tframe) >= 3:
-            rec = {"trusted": geom, "trusted_frame": frame}
+        # change of shape lasting several frames is accepted after 3 frames). Its velocity (px per
+        # frame, for the constant-velocity prediction) comes from the last two trusted frames.
+        if trusted is None or js >= 0.5 or abs(step) >= 3:
+            v = None
+            if trusted is not None and step and trusted["area"] and geom["area"]:
+                v = ((geom["cx"] - trusted["cx"]) / step, (geom["cy"] - trusted["cy"]) / step)
+            rec = {"trusted": geom, "trusted_frame": frame, "velocity": v}
         else:
-            rec = {"trusted": trusted, "trusted_frame": tframe}
+            rec = {"trusted": trusted, "trusted_frame": tframe, "velocity": vel}
         tscore = float(np.clip(obj.score, 0.0, 1.0))
         score = tscore * js
         stats = {name + ".score": score, name + ".tracker_score": tscore, name + ".jump": js,
