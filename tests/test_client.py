@@ -1,6 +1,8 @@
 """samatte.client.WorkerClient against a real worker subprocess (with a stand-in pipeline, so these
 tests are fast and exercise the process boundary itself; test_worker.py runs the real pipeline)."""
+import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -171,3 +173,48 @@ def test_job_from_json_file(worker, tmp_path):
 
 def test_default_python_is_this_interpreter(worker):
     assert worker.python == sys.executable
+
+
+def _find_python39():
+    import glob
+    import shutil
+    cands = [shutil.which("python3.9")] + sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))
+    for p in cands:
+        if p and subprocess.run([p, "-c", "import sys; assert sys.version_info[:2] == (3, 9)"],
+                                capture_output=True).returncode == 0:
+            return p
+    return None
+
+
+def test_host_side_on_python39_drives_the_venv_worker(tmp_path):
+    """What Nuke/Blender do: a Python 3.9 host with only the standard library imports samatte's
+    client from the source tree and runs a job in a worker started with the venv's interpreter."""
+    py39 = _find_python39()
+    if py39 is None:
+        pytest.skip("no python3.9 on this machine")
+    import samatte
+    core = os.path.dirname(os.path.dirname(os.path.abspath(samatte.__file__)))
+    script = tmp_path / "host.py"
+    script.write_text(
+        "import json, sys\n"
+        "from samatte.client import WorkerClient\n"
+        "from samatte.errors import CancelledError\n"
+        "from samatte import jobspec\n"
+        "job = json.loads(sys.argv[2])\n"
+        "jobspec.validate(job)\n"
+        "with WorkerClient(sys.argv[1], env={'PYTHONPATH': %r}, worker_args=['--pipeline', 'cli_fake_pipeline']) as w:\n"
+        "    seen = []\n"
+        "    res = w.run(job, on_progress=seen.append)\n"
+        "    h = w.start_job(dict(job, meta={'fake': {'frames': 500, 'delay': 0.05}}))\n"
+        "    h.cancel()\n"
+        "    try:\n"
+        "        h.wait()\n"
+        "    except CancelledError:\n"
+        "        print('cancelled')\n"
+        "print(sys.version_info[:2], len(seen), res['status'], 'numpy' in sys.modules)\n" % TESTS)
+    p = subprocess.run([py39, "-I", "-c", "import sys; sys.path.insert(0, %r); sys.argv = sys.argv[1:]; "
+                        "exec(open(sys.argv[0]).read())" % core, str(script), sys.executable,
+                        json.dumps(fake_job(frames=3))], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "cancelled" in p.stdout
+    assert "(3, 9) 3 done False" in p.stdout

@@ -184,11 +184,13 @@ def test_real_job_cancel_mid_job(shot, tmp_path):
                 if ev["type"] == "progress" and ev["stage"] == "matte" and cancelled_at is None:
                     handle.cancel()
                     cancelled_at = time.monotonic()
+            assert handle.done and ev["type"] == "error" and ev["code"] == "CANCELLED"
+            raise handle.error
         assert cancelled_at is not None and time.monotonic() - cancelled_at < 120
         assert w.alive()
         # missing frames fail with the plate error class, through the same worker
         bad = real_job(shot, out_dir / "other.####.exr")
-        bad["plate"]["frames"] = "1001-1010"
+        bad["plate"]["frames"] = "1001-1020"
         with pytest.raises(MissingFrameError):
             w.run(bad)
     written = sorted(os.listdir(out_dir)) if out_dir.exists() else []

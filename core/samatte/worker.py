@@ -137,6 +137,7 @@ class Worker:
         self._thread = None
         self._token = None
         self.job_id = None
+        self._active = False
         self._broken = False
 
     # -- output --------------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ class Worker:
 
     # -- jobs ----------------------------------------------------------------------------------------
     def _busy(self):
-        return self._thread is not None and self._thread.is_alive()
+        return self._active
 
     def _start_job(self, msg):
         with self._state_lock:
@@ -164,12 +165,14 @@ class Worker:
                     running=self.job_id)))
                 return
             self.job_id = msg["id"]
+            self._active = True
             self._token = CancelToken()
             self._thread = threading.Thread(target=self._run_job, args=(msg["id"], msg["job"], self._token),
                                             name="samatte-job", daemon=True)
             self._thread.start()
 
     def _run_job(self, job_id, spec, token):
+        final = None
         try:
             pipeline = importlib.import_module(self._pipeline_name)
             gen = pipeline.run_iter(spec, cancel=token)
@@ -180,18 +183,22 @@ class Worker:
                     res = stop.value
                     break
                 self.send(protocol.progress(job_id, prog))
-            if res is None:
-                res = {}
-            self.send(protocol.result(job_id, res))
+            final = protocol.result(job_id, res if res is not None else {})
+            protocol.encode(final)  # an unencodable result becomes an error message below
         except BaseException as e:  # noqa: BLE001 - every failure must reach the host as a message
             if not isinstance(e, Exception):
                 log.error("job %s stopped by %s", job_id, type(e).__name__)
             else:
                 log.debug("job %s failed", job_id, exc_info=True)
-            self.send(protocol.error_from_exception(job_id, e))
+            final = protocol.error_from_exception(job_id, e)
         finally:
+            # Free the worker *before* the final message: a host may send its next job the moment
+            # it reads the result.
             with self._state_lock:
                 self.job_id = None
+                self._active = False
+            if final is not None:
+                self.send(final)
 
     def _cancel(self, msg):
         with self._state_lock:
