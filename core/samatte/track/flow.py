@@ -2,24 +2,35 @@
 installed, and the demo's.
 
 Per object, a soft mask (log-odds "logits", positive inside) is carried from frame to frame by dense
-optical flow (OpenCV DIS) on the display-referred image scaled to a working resolution (long side
-``work_size``, default 640), and re-anchored on every keyframe. Each step from frame *a* to its
-neighbour *b* (in the job's frame list, so gaps such as 1001-1100x2 are just larger steps):
+optical flow (OpenCV DIS, medium preset, computed down to the finest scale) on the display-referred
+image scaled to a working resolution (long side ``work_size``, default 640), and re-anchored on every
+keyframe. Each step from frame *a* to its neighbour *b* (in the job's frame list, so gaps such as
+1001-1100x2 are just larger steps):
 
 1. **Warp**: flow b->a samples the logits of *a* at *b* (backward warping, no holes).
 2. **Forward-backward consistency** (Sundaram et al. 2010): where the flow a->b does not bring a pixel
    back (|w + w'|^2 > 0.01 (|w|^2 + |w'|^2) + 0.5) or leaves the image, the pixel is treated as
-   occluded/unreliable and the warped logits there are damped (multiplied by ``occluded_trust``), so
-   the other evidence decides.
+   occluded/unreliable and its warped logit is damped (multiplied by ``occluded_trust``), so the
+   other evidence decides there.
 3. **Colour model**: per object, foreground and local-background colour histograms (16^3 RGB bins,
    background sampled only in a ring around the object) learned on the keyframe and slowly updated
-   (rate ``colour_rate``) from confident pixels; their log-likelihood ratio is added to the logits in a
-   band around the warped boundary (``band`` x long side pixels).
-4. **Re-segmentation** near the boundary: cv2.grabCut on a crop around the band, initialised with
-   certain labels away from the boundary (where the flow is reliable) and probable labels (the sign of
-   the combined logits) inside the band and on unreliable pixels. GrabCut's graph cut snaps the contour
-   to image edges and its own colour models correct drift; its decision is blended back into the
-   logits (which stay soft for the matting stage).
+   (rate ``colour_rate``) from confident, flow-consistent pixels; their log-likelihood ratio (clipped
+   to +-4) is added to the logits in a band around the warped boundary. The band is ``band`` x the
+   long side wide, but at most a quarter of the object's equivalent diameter (small objects keep a
+   certain core).
+4. **Re-segmentation** near the boundary: cv2.grabCut on a crop around the object, initialised with
+   certain labels away from the boundary (where the flow is consistent) and probable labels (the sign
+   of the combined logits) inside the band and on unreliable pixels. Its graph cut snaps the contour
+   to image edges and its own GMM colour models (fitted on this frame) correct drift. GrabCut casts a
+   vote of +-``grabcut_weight`` x ``logit_clip`` into the logits: it decides where the prior is unsure
+   (edges, occlusions) but cannot overturn a confident, consistent flow prior; and an answer that
+   makes the object's area shrink below 0.6x or grow beyond 1.6x in one step is ignored (it latched
+   onto wrong colours).
+
+The logits are clipped to +-``logit_clip`` and stay soft for the matting stage.
+
+Measured on five DAVIS-2016 sequences (bench/bench_davis.py, mask prompt on the first frame): mean
+J&F 0.55 against 0.39 for plain DIS warping of the previous mask, at several times its cost.
 
 **Keyframes and direction.** With keyframes k1 < ... < km the shot is covered by passes: backward from
 k1 to the first frame, forward from km to the last frame, and for each pair of consecutive keyframes
@@ -33,7 +44,7 @@ mask is used as is (at canvas resolution).
 resolution; the per-object logits are accumulated at the working resolution as float16. Both live in a
 temporary folder as memory-mapped files when they exceed ``ram_mb`` (default 256 MB), so RAM holds
 O(1) full-resolution frames: about 3 bytes + 2 bytes per object per working-resolution pixel per frame
-(about 1.1 MB + 0.7 MB per object per frame at 640x360) go to disk or RAM. TrackFrames are yielded
+(about 0.7 MB + 0.46 MB per object per frame at 640x360) go to disk or RAM. TrackFrames are yielded
 after the passes, in ascending frame order, with ``ref`` = the previous frame of the list (None on the
 first frame and on any object's keyframe).
 
@@ -42,9 +53,12 @@ logit wins. ``ObjectTrack.logits`` is the float32 logit map at the working resol
 canvas), ``mask`` the bool mask at canvas resolution, ``score`` a confidence in [0, 1].
 
 Options (``tracker.options`` in the JobSpec): ``work_size`` (640), ``flow_preset`` ("medium";
-"ultrafast", "fast", "medium"), ``fb_check`` (True), ``occluded_trust`` (0.25), ``colour`` (True),
-``colour_weight`` (1.0), ``colour_rate`` (0.05), ``grabcut`` (True), ``grabcut_iters`` (2), ``band``
-(0.025), ``logit_clip`` (8.0), ``ram_mb`` (256), ``work_dir`` (None: the system's temp folder).
+"ultrafast", "fast", "medium"), ``flow_finest_scale`` (0 = full working resolution; 1 is about twice
+as fast and worse on small fast objects), ``fb_check`` (True), ``occluded_trust`` (0.25), ``colour``
+(True), ``colour_weight`` (1.0), ``colour_rate`` (0.05), ``grabcut`` (True), ``grabcut_iters`` (2),
+``grabcut_weight`` (0.5), ``band`` (0.025), ``logit_clip`` (8.0), ``ram_mb`` (256), ``work_dir``
+(None: the system's temp folder). Unknown keys are ignored (the JobSpec's options may carry keys for
+other backends).
 """
 import math
 import os
@@ -54,7 +68,7 @@ import tempfile
 import cv2
 import numpy as np
 
-from ..errors import PromptError, SamatteError
+from ..errors import PromptError
 from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import keyframe_soft, to_u8, work_shape
@@ -71,6 +85,8 @@ DEFAULTS = {
     "colour_rate": 0.05,
     "grabcut": True,
     "grabcut_iters": 2,
+    "grabcut_weight": 0.5,
+    "flow_finest_scale": 0,
     "band": 0.025,
     "logit_clip": 8.0,
     "ram_mb": 256,
@@ -100,8 +116,7 @@ def _colour_index(img):
 
 
 def _hist(idx, sel):
-    h = np.bincount(idx[sel].ravel(), minlength=_BINS ** 3).astype(np.float64)
-    return h
+    return np.bincount(idx[sel].ravel(), minlength=_BINS ** 3).astype(np.float64)
 
 
 def _normalise(h):
@@ -125,6 +140,8 @@ class FlowPropagator:
         self.h, self.w = shape
         self.o = opts
         self.dis = cv2.DISOpticalFlow_create(_PRESETS[opts["flow_preset"]])
+        if opts["flow_finest_scale"] is not None:
+            self.dis.setFinestScale(int(opts["flow_finest_scale"]))
         gy, gx = np.mgrid[0:self.h, 0:self.w].astype(np.float32)
         self.gx, self.gy = gx, gy
         self.R = max(3, int(round(float(opts["band"]) * max(self.h, self.w))))
@@ -149,6 +166,47 @@ class FlowPropagator:
             if nb == 0:  # object fills the image: use everything else
                 bg = _hist(_colour_index(img), self.L <= 0)
             self.fg, self.bg = _normalise(fg), _normalise(bg)
+
+    def _grabcut(self, img, U, M, band, reliable, d_in, d_out, R):
+        """Re-segment near the boundary with grabCut; returns the new logits (U where it declines)."""
+        K = self.K
+        region = band | (~reliable & (d_out <= 2 * R))
+        ys, xs = np.nonzero(region | M)
+        y0, y1 = max(0, ys.min() - R), min(self.h, ys.max() + R + 1)
+        x0, x1 = max(0, xs.min() - R), min(self.w, xs.max() + R + 1)
+        sl = (slice(y0, y1), slice(x0, x1))
+        uncertain = region[sl] | ~reliable[sl]
+        Us = U[sl]
+        gcm = np.where(uncertain, np.where(Us > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD),
+                       np.where(Us > 0, cv2.GC_FGD, cv2.GC_BGD)).astype(np.uint8)
+        if not (gcm == cv2.GC_FGD).any():
+            # thin or small object: keep its medial core certain so that it cannot vanish
+            di = d_in[sl]
+            core = (di >= 0.6 * di.max()) & (Us > 0) & reliable[sl]
+            gcm[core] = cv2.GC_FGD
+        if not (gcm == cv2.GC_BGD).any() and not (gcm == cv2.GC_PR_BGD).any():
+            return U
+        if not ((gcm == cv2.GC_PR_FGD).any() or (gcm == cv2.GC_PR_BGD).any()):
+            return U
+        bgd = np.zeros((1, 65), np.float64)
+        fgd = np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(0x5A17)  # reproducible k-means initialisation
+        try:
+            cv2.grabCut(np.ascontiguousarray(img[sl]), gcm, None, bgd, fgd, int(self.o["grabcut_iters"]),
+                        cv2.GC_INIT_WITH_MASK)
+        except cv2.error:
+            return U
+        G = (gcm == cv2.GC_FGD) | (gcm == cv2.GC_PR_FGD)
+        # sanity gate: an object does not halve or double its area from one frame to the next; a
+        # grabCut answer that does has latched onto the wrong colours and is ignored
+        ratio = G.sum() / max(1.0, float((Us > 0).sum()))
+        if not 0.6 <= ratio <= 1.6:
+            return U
+        out = U.copy()
+        # grabCut casts a vote of ``grabcut_weight`` x K: it decides where the warped prior is unsure
+        # (edges, occlusions) and cannot overturn a confident, consistent flow prior
+        out[sl] = Us + float(self.o["grabcut_weight"]) * K * (2.0 * G.astype(np.float32) - 1.0)
+        return out
 
     # -- one step -------------------------------------------------------------------------------
     def flow(self, g0, g1):
@@ -183,8 +241,11 @@ class FlowPropagator:
             return Lc, 0.0
         d_in = cv2.distanceTransform(M.astype(np.uint8), cv2.DIST_L2, 3)
         d_out = cv2.distanceTransform((~M).astype(np.uint8), cv2.DIST_L2, 3)
+        # the band scales with the object: at most ``band`` x long side, at most a quarter of the
+        # object's equivalent diameter, so small objects keep a certain core
+        area = float(M.sum())
+        R = int(max(2, min(R, round(0.25 * math.sqrt(area)))))
         band = np.where(M, d_in, d_out) <= R
-        idx = None
         U = Lc.copy()
         if o["colour"] and self.fg is not None:
             idx = _colour_index(img_cur)
@@ -193,28 +254,7 @@ class FlowPropagator:
             U[band] += float(o["colour_weight"]) * llr[band]
         Lnew = U
         if o["grabcut"]:
-            region = band | (~reliable & (d_out <= 2 * R))
-            ys, xs = np.nonzero(region | M)
-            y0, y1 = max(0, ys.min() - R), min(self.h, ys.max() + R + 1)
-            x0, x1 = max(0, xs.min() - R), min(self.w, xs.max() + R + 1)
-            sl = (slice(y0, y1), slice(x0, x1))
-            uncertain = region[sl] | ~reliable[sl]
-            Us = U[sl]
-            gcm = np.where(uncertain, np.where(Us > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD),
-                           np.where(Us > 0, cv2.GC_FGD, cv2.GC_BGD)).astype(np.uint8)
-            has_bg = (gcm == cv2.GC_BGD).any() or (gcm == cv2.GC_PR_BGD).any()
-            has_fg = (gcm == cv2.GC_FGD).any() or (gcm == cv2.GC_PR_FGD).any()
-            if has_bg and has_fg and (gcm == cv2.GC_PR_FGD).any() | (gcm == cv2.GC_PR_BGD).any():
-                bgd = np.zeros((1, 65), np.float64)
-                fgd = np.zeros((1, 65), np.float64)
-                try:
-                    cv2.grabCut(np.ascontiguousarray(img_cur[sl]), gcm, None, bgd, fgd,
-                                int(o["grabcut_iters"]), cv2.GC_INIT_WITH_MASK)
-                    G = (gcm == cv2.GC_FGD) | (gcm == cv2.GC_PR_FGD)
-                    Lnew = U.copy()
-                    Lnew[sl] = 0.5 * Us + 0.5 * K * (2.0 * G.astype(np.float32) - 1.0)
-                except cv2.error:
-                    pass
+            Lnew = self._grabcut(img_cur, U, M, band, reliable, d_in, d_out, R)
         np.clip(Lnew, -K, K, out=Lnew)
         self.L = Lnew.astype(np.float32)
         # colour model update from confident, reliable pixels

@@ -13,7 +13,9 @@ How the prompts of one object on one frame combine (documented rule):
    of the image's long side).
 
 GrabCut is a colour-model + graph-cut segmentation: it is a weights-free stand-in and SAM2
-(``backend="sam2"``) does far better from boxes and clicks. It runs at the working resolution
+(``backend="sam2"``) does far better from boxes and clicks. In particular a single click on an object
+much larger than the search rectangle, or whose colours also fill the background, can collapse to
+the clicked disc: give such objects a box or a mask/roto shape instead. It runs at the working resolution
 (long side ``work_size``) and its result is resized to the canvas.
 """
 import cv2
@@ -41,6 +43,7 @@ def _run_grabcut(img, gc, iters):
         return fg
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0x5A17)  # grabCut's k-means initialisation is random: keep results reproducible
     try:
         cv2.grabCut(img, gc, None, bgd, fgd, int(iters), cv2.GC_INIT_WITH_MASK)
     except cv2.error:

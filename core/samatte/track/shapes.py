@@ -9,7 +9,6 @@ Frames are yielded in ascending order with ``ref`` = the previous frame (None on
 on any object's keyframe). Only two keyframe masks per object are held at once. Overlapping objects
 are left overlapping (the artist drew them so). ``logits`` is None (no soft evidence).
 """
-import numpy as np
 
 from ..errors import PromptError
 from ..progress import Progress, check_cancel
