@@ -166,11 +166,11 @@ def make_shot(folder, *, frames=24, size=(640, 360), first=1001, seed=7):
             "size": [w, h]}
 
 
-def _roto_polygon(alpha):
-    """What an artist would draw: a polygon around the opaque-ish part of the subject (alpha > 0.5),
-    simplified to a few dozen points."""
+def _roto_polygon(alpha, threshold=0.2):
+    """What an artist would draw: a polygon around the whole subject (the semi-transparent fin
+    included, hair strands not), simplified to a few dozen points."""
     import cv2
-    mask = (alpha > 0.5).astype(np.uint8)
+    mask = (alpha > threshold).astype(np.uint8)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)  # an artist draws around strands, not along them
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
