@@ -166,11 +166,14 @@ def fetch_weights(venv, args):
         if proc.returncode == 0:
             say("weights ready: %s" % text.splitlines()[-1] if text else name)
             continue
+        lines = text.splitlines()
+        why = [ln for ln in lines if "error [" in ln] or lines[-1:] or ["exit status %d" % proc.returncode]
         if "WEIGHTS_CORRUPT" in text:
             print(text)
-            say("the weights for %s failed their SHA-256 check; remove the file and try again" % name)
+            say("the weights for %s failed verification (size or SHA-256); nothing was installed. Check "
+                "the source%s and try again" % (name, (" file in %s" % args.offline) if args.offline else ""))
             return 6
-        missing.append((name, text.splitlines()[-1] if text else "exit status %d" % proc.returncode))
+        missing.append((name, why[0].strip()))
     for name, why in missing:
         say("no weights for %s: %s" % (name, why))
     if missing:

@@ -89,6 +89,20 @@ def models_found():
     return out
 
 
+def _sam2matte_weights():
+    """Path of the learned matte head's weights (``sam2matte.pt`` in a models folder), or None."""
+    try:
+        from . import models
+        dirs = models.search_dirs() if hasattr(models, "search_dirs") else [models.models_dir()]
+        for d in dirs:
+            p = os.path.join(str(d), "sam2matte.pt")
+            if os.path.isfile(p) and os.path.getsize(p) > 0:
+                return p
+    except Exception:  # noqa: BLE001 - a broken models folder must not stop the worker
+        pass
+    return None
+
+
 def capabilities(*, probe=False):
     """What this worker can do: tracker and matte backends, devices, models with weights found.
 
@@ -98,8 +112,9 @@ def capabilities(*, probe=False):
     sam2_ok = torch_ok and _has_module("sam2")
     found = models_found()
     has_weights = any(found.values())
+    matte_weights = _sam2matte_weights() if sam2_ok else None
     trackers = ["auto", "flow", "shapes"] + (["sam2"] if sam2_ok else [])
-    mattes = ["auto", "refine", "none"] + (["sam2matte"] if sam2_ok else [])
+    mattes = ["auto", "refine", "none"] + (["sam2matte"] if matte_weights else [])
     return {
         "trackers": trackers,
         "mattes": mattes,
@@ -107,6 +122,7 @@ def capabilities(*, probe=False):
         "devices_probed": bool(probe),
         "models": found,
         "sam2": bool(sam2_ok and has_weights),
+        "sam2matte_weights": matte_weights,
         "pymatting": _has_module("pymatting"),
     }
 
