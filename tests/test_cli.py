@@ -266,3 +266,35 @@ def test_models_download_offline_from_an_empty_folder(tmp_path):
     r = samatte("models", "download", name, "--offline", tmp_path, "--dest", tmp_path / "dest")
     assert r.returncode == 6, r.stderr  # WEIGHTS_MISSING: nothing to copy
     assert "WEIGHTS_" in r.stderr
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_installer_scripts_parse_and_run_help():
+    for script in ("install/install.sh", ".ci/run"):
+        r = subprocess.run(["bash", "-n", os.path.join(REPO, script)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-I", os.path.join(REPO, "install", "install.py"), "--help"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "--no-weights" in r.stdout and "--offline" in r.stdout
+
+
+def test_installer_pins_match_this_environment():
+    """The pins the installer uses are the versions the tests run against (catches drift)."""
+    from importlib import metadata
+    pins = {}
+    for name in ("requirements.txt", "requirements-sam2.txt"):
+        with open(os.path.join(REPO, "install", name)) as f:
+            for line in f:
+                line = line.split("#")[0].strip()
+                if "==" in line:
+                    pkg, ver = line.split("==")
+                    pins[pkg] = ver
+    assert {"numpy", "OpenImageIO", "opencolorio", "torch"} <= set(pins)
+    for pkg, ver in pins.items():
+        try:
+            have = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue  # e.g. a --no-sam2 install
+        assert have.split("+")[0] == ver, (pkg, have, ver)
