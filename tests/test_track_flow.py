@@ -115,3 +115,19 @@ def test_disk_backed_store_matches_ram(clip, tmp_path):
     for f in FRAMES:
         assert np.array_equal(ram[f].objects["sq"].mask, disk[f].objects["sq"].mask)
     assert list(tmp_path.iterdir()) == []  # the temporary folder is removed
+
+
+def test_jobspec_polygon_prompt_through_prepare_objects_with_overscan():
+    from samatte import jobspec
+    from samatte.prompts import prepare_objects
+    from samatte.stages import PlateInfo, Window
+    src, truth = moving_squares(FRAMES, size=112, squares=((30, 26, 26, 3.0, 2.0),))
+    # the plate has 8 px of overscan on every side: display (0, 0) is canvas (8, 8)
+    src.info = PlateInfo(data=Window(-8, -8, 112, 112), display=Window(0, 0, 96, 96))
+    x0, y0 = 30 - 8, 26 - 8
+    poly = [[x0, y0], [x0 + 26, y0], [x0 + 26, y0 + 26], [x0, y0 + 26]]
+    objs = prepare_objects([{"name": "sq", "prompts": [jobspec.polygon_prompt(1001, poly)]}], src.info, FRAMES)
+    assert np.array_equal(objs[0].prompts[1001][0]["mask_array"], truth[1001][0])
+    out, _ = run(FlowTracker(), src, objs, FRAMES)
+    for f in FRAMES:
+        assert iou(out[f].objects["sq"].mask, truth[f][0]) > 0.85, f

@@ -66,4 +66,4 @@ def get_tracker(backend="auto", *, model="sam2.1_hiera_tiny", options=None, devi
         from .flow import FlowTracker
         return FlowTracker(options=options)
     from .shapes import ShapeTracker
-    return ShapeTracker()
+    return ShapeTracker(options=options)
