@@ -81,15 +81,17 @@ def run_matter(matter, rgb, masks, frame0=1001):
     from samatte.stages import ObjectTrack, Plate, PlateInfo, TrackFrame, Window
     h, w = masks[0].shape
     info = PlateInfo(data=Window(0, 0, w, h), display=Window(0, 0, w, h))
-    out, times = [], []
+    out, times, cpu = [], [], []
     for i, (lin, m) in enumerate(zip(rgb, masks)):
         f = frame0 + i
         plate = Plate(frame=f, linear=lin, display=srgb_oetf(lin), info=info)
         tf = TrackFrame(frame=f, objects={"obj": ObjectTrack(mask=m)}, ref=(f - 1) if i else None)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         mf = matter.process(plate, tf)
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         out.append(mf)
+    run_matter.cpu = cpu
     return out, times
 
 
@@ -173,9 +175,13 @@ def main(argv=None):
             mfs, times = run_matter(get_matter("refine"), r, masks)
             parts = {k: np.mean([mf.stats.get("ms." + k, 0.0) for mf in mfs[1:]])
                      for k in ("frame_alpha", "temporal", "foreground", "quality")}
-            print("speed %-10s %7.0f ms/frame (mean of frames 2..%d; %s)" % (
-                label, 1e3 * np.mean(times[1:]), n,
+            print("speed %-10s %7.0f ms/frame wall, %7.0f ms CPU (mean of frames 2..%d; wall split: %s)" % (
+                label, 1e3 * np.mean(times[1:]), 1e3 * np.mean(run_matter.cpu[1:]), n,
                 ", ".join("%s %.0f" % kv for kv in parts.items())), flush=True)
+        try:
+            print("load average while measuring: %.1f on %d cores" % (os.getloadavg()[0], os.cpu_count()))
+        except OSError:
+            pass
     return 0
 
 

@@ -120,11 +120,15 @@ def _level_sparse(img, a, F, B, n_iter, regularization, gradient_weight, lo, hi)
 def _estimate_fb_ml_numpy(image, alpha, *, regularization=1e-5, gradient_weight=1.0,
                           n_small_iterations=10, n_big_iterations=3, small_size=32, dense_pixels=1 << 16):
     h0, w0, _ = image.shape
-    fg_sel = alpha > 0.9
-    bg_sel = alpha < 0.1
-    flat = image.reshape(-1, 3)
-    f_mean = flat[fg_sel.reshape(-1)].mean(axis=0) if fg_sel.any() else flat.mean(axis=0)
-    b_mean = flat[bg_sel.reshape(-1)].mean(axis=0) if bg_sel.any() else flat.mean(axis=0)
+    # Initial colours: mean foreground / background colour (from a small copy: it is only a start).
+    s = min(1.0, 128.0 / max(h0, w0))
+    small_size_wh = (max(1, int(w0 * s)), max(1, int(h0 * s)))
+    img_s = cv2.resize(image, small_size_wh, interpolation=cv2.INTER_AREA).reshape(-1, 3)
+    a_s = cv2.resize(alpha, small_size_wh, interpolation=cv2.INTER_AREA).reshape(-1)
+    fg_sel = a_s > 0.9
+    bg_sel = a_s < 0.1
+    f_mean = img_s[fg_sel].mean(axis=0) if fg_sel.any() else img_s.mean(axis=0)
+    b_mean = img_s[bg_sel].mean(axis=0) if bg_sel.any() else img_s.mean(axis=0)
     F = np.broadcast_to(f_mean.astype(np.float32), (1, 1, 3)).copy()
     B = np.broadcast_to(b_mean.astype(np.float32), (1, 1, 3)).copy()
     lo = float(min(0.0, image.min()))
@@ -145,10 +149,8 @@ def _estimate_fb_ml_numpy(image, alpha, *, regularization=1e-5, gradient_weight=
             F, B = _level_dense(img, a, F, B, n_iter, regularization, gradient_weight, lo, hi)
         else:
             # Where alpha is 0 or 1 the data term decides: F (resp. B) is the image itself.
-            solid = a >= 1.0 - _EPS_ALPHA
-            clear = a <= _EPS_ALPHA
-            F[solid] = img[solid]
-            B[clear] = img[clear]
+            np.copyto(F, img, where=(a >= 1.0 - _EPS_ALPHA)[..., None])
+            np.copyto(B, img, where=(a <= _EPS_ALPHA)[..., None])
             F, B = _level_sparse(img, a, F, B, n_iter, regularization, gradient_weight, lo, hi)
     return F.astype(np.float32, copy=False), B.astype(np.float32, copy=False)
 
