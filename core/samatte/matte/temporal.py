@@ -16,6 +16,21 @@ no learned weights:
   object is followed without lag and leaves no ghost: at worst (flow failure) the fusion falls back
   to the per-frame estimate.
 
+The boundary of a moving object needs more than the dense flow: at a soft edge the plate mixes the
+object with what is behind it, so the flow there follows the background and a photometric check of
+the edge pixels fails whenever the background changes. :func:`object_edge_motion` predicts the edge's
+motion from the object's interior (one similarity transform when it explains the interior flow, else
+the interior flow extended smoothly to the edge) and verifies it where the picture is not mixed (an
+opaque ring inside the edge must match after warping) and against the tracker's masks (the warped
+previous mask must land on this one). Without such support (thin or tiny objects, flat objects whose
+mask moved, occlusion) the weight falls to 0 and the edge is the per-frame estimate.
+
+MatAnyone's first-frame warm-up (running the first frame several times so that its memory is filled
+before propagation) has no counterpart to fill here: the per-frame estimate needs no memory, and the
+state of a (re)start frame is its own estimate. Its useful part is kept: when a tracker runs backward
+and then forward from a keyframe, both passes start from the same keyframe state (the ``start`` slot
+of :class:`StateStore`), so the two directions agree where they meet.
+
 State is kept per *direction*: trackers may run forward from a keyframe and then backward from it;
 each frame's :class:`~samatte.stages.TrackFrame` names its ``ref`` (the frame it was propagated
 from). :class:`StateStore` keeps the state of the most recent frame processed in each direction plus
