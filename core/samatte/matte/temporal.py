@@ -42,7 +42,7 @@ from typing import Dict, Optional
 import cv2
 import numpy as np
 
-__all__ = ["pack_image", "unpack_image", "FrameState", "StateStore", "MotionModel", "motion_compensate", "object_edge_motion", "fuse_alpha",
+__all__ = ["warp_alpha", "pack_image", "unpack_image", "FrameState", "StateStore", "MotionModel", "motion_compensate", "object_edge_motion", "fuse_alpha",
            "to_gray"]
 
 
@@ -130,14 +130,21 @@ class MotionModel:
         return f
 
 
-def _warp(img, flow, origin=(0, 0)):
+def _warp(img, flow, origin=(0, 0), *, interpolation=cv2.INTER_LINEAR):
     """``img`` sampled at ``x + flow(x)``; ``flow`` may cover a crop whose top-left is ``origin``
     (y, x) in ``img``'s coordinates (the result has the crop's size)."""
     h, w = flow.shape[:2]
     gx = np.arange(w, dtype=np.float32)[None, :] + np.float32(origin[1])
     gy = np.arange(h, dtype=np.float32)[:, None] + np.float32(origin[0])
-    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], interpolation=cv2.INTER_LINEAR,
+    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], interpolation=interpolation,
                      borderMode=cv2.BORDER_REPLICATE)
+
+
+def warp_alpha(alpha, flow, origin=(0, 0)):
+    """Warp an alpha matte: bicubic (the fused state is resampled every frame, bilinear would blur
+    it a little more each time), clipped back to [0, 1]."""
+    out = _warp(np.asarray(alpha, np.float32), flow, origin, interpolation=cv2.INTER_CUBIC)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 class Compensated:
@@ -149,10 +156,11 @@ class Compensated:
         self.image = image
         self.prev_image = prev_image
 
-    def warp(self, img):
+    def warp(self, alpha):
+        """The previous frame's alpha warped onto this frame with the dense flow."""
         if self.flow is None:
-            return img
-        return _warp(img, self.flow)
+            return alpha
+        return warp_alpha(alpha, self.flow)
 
 
 def motion_compensate(image, prev_image, *, motion=None, tau=0.03, sigma=1.5):
@@ -301,7 +309,7 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
     local = num / np.maximum(den, 1e-6)
     conf = np.exp(-np.square(local / float(tau))).astype(np.float32)
     conf[den < 1e-3] = 0.0                     # no opaque interior nearby: nothing verified
-    warped = _warp(np.asarray(prev_alpha, np.float32), of, origin)
+    warped = warp_alpha(prev_alpha, of, origin)
     info = {"similarity": kind, "inliers": share, "ring_residual": float(np.median(r[ring]))}
     if prev_mask is not None:
         pm = _warp(np.asarray(prev_mask, np.float32), of, origin) > 0.5
