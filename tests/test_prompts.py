@@ -147,3 +147,13 @@ def test_mask_prompt_threshold_invert_and_empty(tmp_path):
     _write_png(tmp_path / "f.png", np.full((90, 120), 255, np.uint8))
     with pytest.raises(PromptError):  # everything is above threshold: inverted it is empty
         _one(jobspec.mask_prompt(1001, str(tmp_path / "f.png"), invert=True))
+
+
+def test_unreadable_or_wrong_size_mask_prompt(tmp_path):
+    pytest.importorskip("samatte.io.masks")
+    with pytest.raises(PromptError) as ei:
+        _one(jobspec.mask_prompt(1001, str(tmp_path / "missing.png")))
+    assert "missing.png" in str(ei.value)
+    _write_png(tmp_path / "small.png", np.full((10, 10), 255, np.uint8))
+    with pytest.raises(PromptError):
+        _one(jobspec.mask_prompt(1001, str(tmp_path / "small.png")))

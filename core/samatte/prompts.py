@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .errors import PromptError
+from .errors import PlateError, PromptError
 from .stages import TrackerObject
 
 __all__ = ["prepare_objects", "prepare_prompt", "rasterise_polygon", "bezier_to_polygon",
@@ -128,7 +128,11 @@ def prepare_prompt(p, info, *, where="prompt", object_name=None):
         return q
     if ptype == "mask":
         from .io.masks import read_mask  # lazy: io may pull OpenImageIO
-        m = np.asarray(read_mask(p["path"], info, channel=p.get("channel")), np.float32)
+        try:
+            m = np.asarray(read_mask(p["path"], info, channel=p.get("channel")), np.float32)
+        except PlateError as e:  # missing/corrupt file, wrong size, no such channel
+            raise PromptError("mask prompt %s cannot be used: %s (at %s)" % (p["path"], e.message, where),
+                              path=p["path"], cause=e.code, **ctx) from e
         if m.shape != (H, W):
             raise PromptError("mask prompt %s has shape %s, the canvas is %dx%d (at %s)"
                               % (p["path"], m.shape, W, H, where), path=p["path"], **ctx)

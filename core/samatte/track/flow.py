@@ -124,11 +124,6 @@ def _normalise(h):
     return h / h.sum()
 
 
-def _disc(r):
-    r = max(1, int(r))
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-
-
 class FlowPropagator:
     """The per-step machinery of :class:`FlowTracker` at the working resolution (h, w), one object.
 
@@ -153,7 +148,8 @@ class FlowPropagator:
     def _colour_samples(self, img, L, sel_extra=None):
         idx = _colour_index(img)
         inside = L > 0.25 * self.K
-        ring = cv2.dilate((L > 0).astype(np.uint8), _disc(3 * self.R)).astype(bool) & (L < -0.25 * self.K)
+        d_out = cv2.distanceTransform((L <= 0).astype(np.uint8), cv2.DIST_L2, 3)
+        ring = (d_out <= 3 * self.R) & (L < -0.25 * self.K)
         if sel_extra is not None:
             inside &= sel_extra
             ring &= sel_extra
