@@ -102,6 +102,8 @@ def test_prompt_validation(pred):
     with pytest.raises(PromptError):
         list(tr.track(src, [], src.frames))
     with pytest.raises(PromptError):
+        list(tr.track(src, [obj("o", {1: _mask_prompt(src, 1)}), obj("o", {2: _mask_prompt(src, 2)})], src.frames))
+    with pytest.raises(PromptError):
         list(tr.track(src, [obj("o", {1: [{"type": "mask", "mask_array": np.zeros((5, 5), bool)}]})], src.frames))
     with pytest.raises(PromptError):
         list(tr.track(src, [obj("o", {1: [{"type": "mask", "mask_array": np.zeros((96, 128), bool)}]})],

@@ -361,15 +361,16 @@ class Sam2Tracker(Tracker):
         objects = list(objects)
         if not objects:
             raise PromptError("the sam2 tracker needs at least one object with prompts")
-        if self.predictor is None or self.device is None:
-            yield Progress("track", None, 0, len(frames), "loading SAM2 %s" % self.model_info.name)
-            self.load()
-        else:
-            self.load()
+        names = [o.name for o in objects]
+        if len(set(names)) != len(names):
+            raise PromptError("duplicate object names: %s" % sorted({n for n in names if names.count(n) > 1}))
         info = source.info
         H, W = info.height, info.width
         idx_of = {f: i for i, f in enumerate(frames)}
-        prompts = self._collect_prompts(objects, idx_of, (H, W))
+        prompts = self._collect_prompts(objects, idx_of, (H, W))  # validate before loading the model
+        if self.predictor is None or self.device is None:
+            yield Progress("track", None, 0, len(frames), "loading SAM2 %s" % self.model_info.name)
+        self.load()
         k0 = min(min(op.anchors) for op in prompts)
         order = [(i, False) for i in range(k0, len(frames))] + [(i, True) for i in range(k0 - 1, -1, -1)]
         if hasattr(source, "prefetch"):
