@@ -17,6 +17,7 @@ Commands (from the repo root, venv active):
     python bench/bench_alphamatting.py                       # full table (slow: ~15-30 min on 2 cores)
     python bench/bench_alphamatting.py --images GT01,GT04 --no-baseline   # quick subset, ours only
     python bench/bench_alphamatting.py --speed               # s per 1920x1080 frame, default + high
+    python bench/bench_alphamatting.py --cache /tmp/cf_cache.json   # reuse baseline scores across runs
 
 Data: <repo>/../shared/eval/alphamatting (never copied into the repo).
 """
@@ -79,25 +80,49 @@ def scores(a, g):
     return np.array([M.mad(a, g), M.mse(a, g), M.grad(a, g), M.conn(a, g)])
 
 
-def run_table(names, *, baseline=True, quality="default"):
+def _load_cache(path):
+    import json
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return {}
+
+
+def _save_cache(path, cache):
+    import json
+    if path:
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(cache, f)
+        os.replace(tmp, path)
+
+
+def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=True):
     res = {p: {"mask": [], "ours": [], "time": []} for p in PROTOCOLS}
     for p in PROTOCOLS:
         for b in BANDS:
             res[p]["cf%d" % b] = []
+    cache = _load_cache(cache_path)
     for n in names:
         img, gt = load(n)
         for p in PROTOCOLS:
             m = make_mask(gt, p)
             res[p]["mask"].append(scores(m, gt))
-            t = time.time()
-            a = refine_alpha(img, m, quality=quality)
-            res[p]["time"].append(time.time() - t)
-            res[p]["ours"].append(scores(a, gt))
-            line = "%s %-7s mask MAD %6.1f  ours MAD %6.1f Grad %6.1f Conn %6.1f (%.1fs)" % (
-                n, p, res[p]["mask"][-1][0], *res[p]["ours"][-1][[0, 2, 3]], res[p]["time"][-1])
+            line = "%s %-7s mask MAD %6.1f" % (n, p, res[p]["mask"][-1][0])
+            if ours:
+                t = time.time()
+                a = refine_alpha(img, m, quality=quality)
+                res[p]["time"].append(time.time() - t)
+                res[p]["ours"].append(scores(a, gt))
+                line += "  ours MAD %6.1f Grad %6.1f Conn %6.1f (%.1fs)" % (
+                    *res[p]["ours"][-1][[0, 2, 3]], res[p]["time"][-1])
             if baseline:
                 for b in BANDS:
-                    res[p]["cf%d" % b].append(scores(fixed_band_cf(img, m, b), gt))
+                    key = "%s/%s/%d" % (n, p, b)
+                    if key not in cache:
+                        cache[key] = scores(fixed_band_cf(img, m, b), gt).tolist()
+                        _save_cache(cache_path, cache)
+                    res[p]["cf%d" % b].append(np.array(cache[key]))
                 line += "  cf " + " ".join("%d:%.1f" % (b, res[p]["cf%d" % b][-1][0]) for b in BANDS)
             print(line, flush=True)
     print()
@@ -112,12 +137,16 @@ def run_table(names, *, baseline=True, quality="default"):
         if baseline:
             best = min(BANDS, key=lambda b: np.mean(res[p]["cf%d" % b], 0)[0])
             rows.append(("cf band %d (best)" % best, np.mean(res[p]["cf%d" % best], 0)))
-        ours = np.mean(res[p]["ours"], 0)
-        rows.append(("ours", ours))
+        if not ours:
+            for label, v in rows:
+                print("%-8s %-16s" % (p, label) + "".join("%9.2f" % x for x in v) + "   %.3f" % (v[0] / mask[0]))
+            continue
+        ours_m = np.mean(res[p]["ours"], 0)
+        rows.append(("ours", ours_m))
         for label, v in rows:
             print("%-8s %-16s" % (p, label) + "".join("%9.2f" % x for x in v) + "   %.3f" % (v[0] / mask[0]))
         print("%-8s ours/mask ratios: MAD %.3f MSE %.3f Grad %.3f Conn %.3f; mean time %.2fs" % (
-            p, *(ours / mask), np.mean(res[p]["time"])))
+            p, *(ours_m / mask), np.mean(res[p]["time"])))
     return res
 
 
@@ -149,6 +178,9 @@ def main(argv=None):
     ap.add_argument("--no-baseline", action="store_true", help="skip the fixed-band closed-form baseline")
     ap.add_argument("--quality", default="default")
     ap.add_argument("--speed", action="store_true", help="time per 1920x1080 frame instead of the table")
+    ap.add_argument("--cache", default=None,
+                    help="JSON file caching the fixed-band baseline scores (they do not depend on ours)")
+    ap.add_argument("--baseline-only", action="store_true", help="only the mask and fixed-band rows")
     args = ap.parse_args(argv)
     if not os.path.isdir(DATA):
         print("no data at %s" % DATA)
@@ -157,7 +189,8 @@ def main(argv=None):
         run_speed()
         return 0
     names = args.images.split(",") if args.images else ["GT%02d" % i for i in range(1, 19)]
-    run_table(names, baseline=not args.no_baseline, quality=args.quality)
+    run_table(names, baseline=not args.no_baseline, quality=args.quality, cache_path=args.cache,
+              ours=not args.baseline_only)
     return 0
 
 

@@ -22,9 +22,12 @@ __all__ = ["refine_alpha", "QUALITIES"]
 QUALITIES = {
     # work_width: band half-width (px) at the coarsest level; grow: band-growth rounds;
     # rim: extra px around fractional alpha at finer levels; tol: solver tolerance
-    "draft": dict(work_width=4.0, grow=1, rim=1, tol=1e-4, maxiter=300, finest=0.5),
-    "default": dict(work_width=5.0, grow=3, rim=2, tol=1e-5, maxiter=800, finest=1.0),
-    "high": dict(work_width=8.0, grow=5, rim=3, tol=1e-6, maxiter=3000, finest=1.0),
+    "draft": dict(work_width=4.0, grow=2, step=4.0, rim=1, tol=1e-4, maxiter=300, finest=0.5,
+                  solver="sm+cf", prior_weight=0.01, refine_prior=0.05),
+    "default": dict(work_width=5.0, grow=6, step=5.0, rim=2, tol=1e-5, maxiter=800, finest=1.0,
+                    solver="sm+cf", prior_weight=0.01, refine_prior=0.05),
+    "high": dict(work_width=8.0, grow=8, step=8.0, rim=3, tol=1e-6, maxiter=3000, finest=1.0,
+                 solver="sm+cf", prior_weight=0.01, refine_prior=0.05),
 }
 
 
@@ -68,6 +71,45 @@ def _resize(x, shape, interp):
     if x.shape[:2] == tuple(shape):
         return x
     return cv2.resize(x, (shape[1], shape[0]), interpolation=interp)
+
+
+_SM = None
+
+
+def _shared_matting():
+    """pymatting's shared matting (numba, imported lazily and cached) or None."""
+    global _SM
+    if _SM is None:
+        try:
+            from pymatting import estimate_alpha_sm
+            _SM = estimate_alpha_sm
+        except Exception:  # pragma: no cover - pymatting missing or broken
+            _SM = False
+    return _SM or None
+
+
+def _sampling_alpha(im, fg, unknown, *, margin):
+    """Shared matting (Gastal & Oliveira) of the unknown pixels, on the bbox of the band plus a
+    margin of known pixels. Returns f64 alpha over the whole image (known pixels 0/1)."""
+    import contextlib
+    import io
+    a = np.where(fg, 1.0, 0.0)
+    if not unknown.any():
+        return a
+    ys = np.flatnonzero(unknown.any(1))
+    xs = np.flatnonzero(unknown.any(0))
+    H, W = unknown.shape
+    y0, y1 = max(0, ys[0] - margin), min(H, ys[-1] + 1 + margin)
+    x0, x1 = max(0, xs[0] - margin), min(W, xs[-1] + 1 + margin)
+    tri = a[y0:y1, x0:x1].copy()
+    tri[unknown[y0:y1, x0:x1]] = 0.5
+    if not (tri == 1.0).any() or not (tri == 0.0).any():
+        a[unknown] = 0.5 if not (tri == 1.0).any() and not (tri == 0.0).any() else float((tri == 1.0).any())
+        return a
+    with contextlib.redirect_stdout(io.StringIO()):
+        res = _shared_matting()(np.ascontiguousarray(im[y0:y1, x0:x1], np.float64), tri)
+    a[y0:y1, x0:x1] = np.where(unknown[y0:y1, x0:x1], res, a[y0:y1, x0:x1])
+    return a
 
 
 def _grow_band(alpha, unknown, fg, bg, width, *, lo=0.05, hi=0.95):
@@ -159,14 +201,18 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             unk = ~fgm & ~bgm
             a = np.where(fgm, 1.0, 0.0)
             a[unk] = _resize(coarse_c, (hs, ws), cv2.INTER_AREA)[unk]
-            wsc = q["work_width"]
+            step = q["step"]
             hard_lo = _resize(coarse_c, (hs, ws), cv2.INTER_AREA) >= 0.5
             dist_lo = distance_to_boundary(hard_lo)
+            use_sm = q["solver"] == "sm+cf" and _shared_matting() is not None
             for it in range(q["grow"] + 1):
-                a = solve_band(im, unk, a, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
+                if use_sm:
+                    a = _sampling_alpha(im, fgm, unk, margin=int(2 * step + 8))
+                else:
+                    a = solve_band(im, unk, a, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
                 if it == q["grow"]:
                     break
-                add = _grow_band(a, unk, fgm, bgm, wsc)
+                add = _grow_band(a, unk, fgm, bgm, step)
                 if add is None:
                     break
                 add &= ~component_cores(hard_lo, dist_lo, unk | add)
@@ -176,6 +222,11 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
                 a[add] = 0.5
                 fgm &= ~add
                 bgm &= ~add
+            if use_sm:
+                # closed-form matting with the sampling estimate as a weak data term: colour-line
+                # smoothness where the image has structure, the samples where it has none
+                a = solve_band(im, unk, a, prior=a, weight=np.full(a.shape, q["prior_weight"]),
+                               tile=tile, tol=q["tol"], maxiter=q["maxiter"])
             alpha = a
         else:
             up = _resize(alpha.astype(np.float32), (hs, ws), cv2.INTER_LINEAR).astype(np.float64)
@@ -186,7 +237,10 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             hard_l = up >= 0.5
             unk &= ~component_cores(hard_l, distance_to_boundary(hard_l), unk)
             a = np.where(unk, up, np.round(up))
-            alpha = solve_band(im, unk, a, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
+            # the coarser level's answer anchors the solve (weak data term): large fractional areas
+            # (foliage, hair clouds) otherwise drift when solved with no known pixel nearby
+            alpha = solve_band(im, unk, a, prior=up, weight=np.full(up.shape, q["refine_prior"]),
+                               tile=tile, tol=q["tol"], maxiter=q["maxiter"])
     if alpha.shape != (h, w):
         alpha = _resize(alpha.astype(np.float32), (h, w), cv2.INTER_LINEAR)
     alpha = np.asarray(alpha, np.float32)
