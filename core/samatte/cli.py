@@ -19,6 +19,7 @@ Ctrl-C); 1 anything unexpected. With ``--json`` the run commands write the worke
 """
 import argparse
 import json
+import logging
 import os
 import platform
 import signal
@@ -475,9 +476,33 @@ def build_parser():
     return parser
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (tests and hosts swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def _setup_logging():
+    root = logging.getLogger()
+    if any(isinstance(h, _StderrHandler) for h in root.handlers) or root.handlers:
+        return
+    level = os.environ.get("SAMATTE_LOG_LEVEL", "WARNING").upper()
+    h = _StderrHandler()
+    h.setFormatter(logging.Formatter("samatte %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(h)
+    root.setLevel(getattr(logging, level, logging.WARNING))
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    _setup_logging()
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return _USAGE_EXIT
