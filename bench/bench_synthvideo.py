@@ -14,6 +14,8 @@ gives). The display image is the sRGB OETF of the clipped linear plate. Methods,
 - ``cf6``: closed-form matting per frame (pymatting ``estimate_alpha_cf``, default parameters) on the
   clipped *linear* plate with a +-6 px trimap band (unknown = dilate(mask, 6) - erode(mask, 6), 13x13
   elliptical kernel) -- this reproduces the issue's figures (MAD 1.49, dtSSD 2.39);
+- ``cf6+temporal`` (ablation): this stage's temporal fusion around the cf6
+  per-frame estimate instead of refine_alpha;
 - ``ours-notemporal``: ``get_matter("refine")`` with temporal fusion off (per-frame refinement only);
 - ``ours``: ``get_matter("refine")`` at default settings (refine + temporal + foreground + quality),
   frames in order, each TrackFrame's ``ref`` = the previous frame.
@@ -117,7 +119,7 @@ def quality_check(mfs, gt):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", default=None, help="comma-separated clip names (default: all)")
-    ap.add_argument("--methods", default="mask,cf6,ours-notemporal,ours")
+    ap.add_argument("--methods", default="mask,cf6,cf6+temporal,ours-notemporal,ours")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--speed-frames", type=int, default=4)
     args = ap.parse_args(argv)
@@ -125,6 +127,7 @@ def main(argv=None):
         print("synthvideo not found at %s" % EVAL)
         return 1
     from samatte.matte import get_matter
+    from samatte.matte.stage import RefineMatter
     from samatte.metrics import dtssd, mad
 
     clips = args.clips.split(",") if args.clips else json.load(open(os.path.join(EVAL, "clips.json")))["clips"]
@@ -140,6 +143,13 @@ def main(argv=None):
                 alphas = [m.astype(np.float32) for m in masks]
             elif meth == "cf6":
                 alphas = [closed_form(np.clip(l, 0.0, 1.0), m) for l, m in zip(rgb, masks)]
+            elif meth == "cf6+temporal":
+                # ablation: this stage's temporal fusion around the cf6 per-frame estimate
+                cf = [closed_form(np.clip(l, 0.0, 1.0), m) for l, m in zip(rgb, masks)]
+                it = iter(cf)
+                matter = RefineMatter(refiner=lambda image, coarse, **kw: next(it), foreground=False,
+                                      quality_map=False)
+                alphas = [mf.alpha for mf in run_matter(matter, rgb, masks)[0]]
             elif meth in ("ours", "ours-notemporal"):
                 opts = {"temporal": meth == "ours"}
                 mfs, _ = run_matter(get_matter("refine", options=opts), rgb, masks)
