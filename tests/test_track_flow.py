@@ -131,3 +131,12 @@ def test_jobspec_polygon_prompt_through_prepare_objects_with_overscan():
     out, _ = run(FlowTracker(), src, objs, FRAMES)
     for f in FRAMES:
         assert iou(out[f].objects["sq"].mask, truth[f][0]) > 0.85, f
+
+
+def test_keyframe_on_every_frame_spills_to_disk(clip, tmp_path):
+    src, truth = clip
+    objs = [mask_object("sq", {f: truth[f][0] for f in FRAMES})]
+    out, _ = run(FlowTracker(options={"ram_mb": 0, "work_dir": str(tmp_path)}), src, objs, FRAMES)
+    for f in FRAMES:  # roto on every frame comes back exactly
+        assert np.array_equal(out[f].objects["sq"].mask, truth[f][0]) and out[f].objects["sq"].keyframe
+    assert list(tmp_path.iterdir()) == []

@@ -44,7 +44,8 @@ mask is used as is (at canvas resolution).
 resolution; the per-object logits are accumulated at the working resolution as float16. Both live in a
 temporary folder as memory-mapped files when they exceed ``ram_mb`` (default 256 MB), so RAM holds
 O(1) full-resolution frames: about 3 bytes + 2 bytes per object per working-resolution pixel per frame
-(about 0.7 MB + 0.46 MB per object per frame at 640x360) go to disk or RAM. TrackFrames are yielded
+(about 0.7 MB + 0.46 MB per object per frame at 640x360) go to disk or RAM. Keyframe masks are kept
+bit-packed at canvas resolution (1 bit per pixel), in RAM up to a quarter of ``ram_mb``, then on disk. TrackFrames are yielded
 after the passes, in ascending frame order, with ``ref`` = the previous frame of the list (None on the
 first frame and on any object's keyframe).
 
@@ -348,7 +349,11 @@ class FlowTracker(Tracker):
             imgs = _Store((n, h, w, 3), np.uint8, folder, ram // 2, "frames").a
             acc = _Store((len(objects), n, h, w), np.float16, folder, ram // 2, "logits").a
             scores = np.zeros((len(objects), n), np.float32)
-            kmask = {}  # (object index, frame index) -> packed canvas mask of the keyframe
+            # (object index, frame index) -> packed canvas mask of the keyframe: in RAM up to a quarter of
+            # the budget, then as .npy files in the temporary folder (roto on every frame of a long shot)
+            kmask = {}
+            kbytes = 0
+            kfs = [set(k) for k in kf]
             K = float(self.opts["logit_clip"])
             # -- read: thumbnails and keyframe masks --------------------------------------------
             if hasattr(source, "prefetch"):
@@ -359,14 +364,21 @@ class FlowTracker(Tracker):
                 disp = plate.display
                 imgs[i] = cv2.resize(to_u8(disp), (w, h), interpolation=cv2.INTER_AREA)
                 for o, ob in enumerate(objects):
-                    if i in kf[o]:
+                    if i in kfs[o]:
                         soft = keyframe_soft(ob.prompts[f], (H, W), image=lambda: disp,
                                              work_size=self.opts["work_size"], box_mode="grabcut")
                         m = soft >= 0.5
                         if not m.any():
                             raise PromptError("the prompts of object %r on frame %d give an empty mask"
                                               % (ob.name, f), object=ob.name, frame=f)
-                        kmask[(o, i)] = np.packbits(m)
+                        packed = np.packbits(m)
+                        if kbytes + packed.nbytes > ram // 4:
+                            path = os.path.join(folder(), "key_%d_%d.npy" % (o, i))
+                            np.save(path, packed)
+                            packed = path
+                        else:
+                            kbytes += packed.nbytes
+                        kmask[(o, i)] = packed
                         sw = cv2.resize(soft, (w, h), interpolation=cv2.INTER_AREA)
                         acc[o, i] = K * (2.0 * sw - 1.0)
                         scores[o, i] = 1.0
@@ -402,7 +414,10 @@ class FlowTracker(Tracker):
                     Lw_ = np.asarray(acc[o, i], np.float32)
                     logits.append(Lw_)
                     if (o, i) in kmask:
-                        m = np.unpackbits(kmask[(o, i)], count=H * W).reshape(H, W).astype(bool)
+                        packed = kmask[(o, i)]
+                        if isinstance(packed, str):
+                            packed = np.load(packed)
+                        m = np.unpackbits(packed, count=H * W).reshape(H, W).astype(bool)
                         Lc = np.where(m, K + 1.0, -K - 1.0).astype(np.float32)
                     else:
                         Lc = cv2.resize(Lw_, (W, H), interpolation=cv2.INTER_LINEAR)
