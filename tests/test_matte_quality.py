@@ -111,3 +111,28 @@ def test_broken_frame_on_fast_steady_motion():
         scores.append(m.process(Plate(1001 + i, lin, disp, info), tf).score)
     assert min(scores[2:5] + scores[6:]) > 0.9, scores
     assert scores[5] < 0.5 * min(scores[4], scores[6]), scores
+
+
+def test_matte_contradicting_the_mask_lowers_the_score():
+    clip = _clip(n=6)
+    info = PlateInfo(data=Window(0, 0, W, H), display=Window(0, 0, W, H))
+    state = {"i": 0}
+
+    def refiner(image, coarse, **kw):
+        a = _soft(image, coarse)
+        if state["i"] == 3:                       # the refiner lost the top half of the object
+            a[: H // 2] = 0.0
+        return a
+
+    m = RefineMatter(refiner=refiner, quality_map=False)
+    scores = []
+    for i, (a, lin, disp) in enumerate(clip):
+        state["i"] = i
+        tf = TrackFrame(1001 + i, {"obj": ObjectTrack(mask=a >= 0.5)}, ref=1000 + i if i else None)
+        mf = m.process(Plate(1001 + i, lin, disp, info), tf)
+        scores.append(mf.score)
+        if i == 3:
+            assert mf.stats["obj.disagreement"] > 0.3
+    assert scores[3] < 0.5 * min(scores[2], scores[4]), scores
+    share, s = Q.disagreement(np.zeros((H, W), np.float32), np.zeros((H, W), bool))
+    assert share == 0.0 and s == 1.0

@@ -17,19 +17,22 @@ Per pixel (``MatteFrame.quality``, 0 = confident, 1 = doubtful):
 Per frame (``MatteFrame.score``, 1 = good): the tracker's score times penalties for jumps in mask
 area and centroid versus the last trusted frame (objects do not grow by a third or teleport between
 neighbouring frames; a broken mask does; the centroid is predicted at constant velocity so steady
-fast motion is not a jump), and for the mean doubt on the edge band.
+fast motion is not a jump), for the share of the object where the matte contradicts the tracker's
+mask (one of them is wrong there), and for the mean doubt on the edge band.
 """
 import math
 
 import cv2
 import numpy as np
 
-__all__ = ["object_geometry", "jump_score", "pixel_doubt", "frame_score"]
+__all__ = ["object_geometry", "disagreement", "jump_score", "pixel_doubt", "frame_score"]
 
 #: relative area change in one frame that halves... (exp(-(x/s)^2) = e^-1 at s)
 AREA_SCALE = 0.25
 #: centroid shift in units of the object's size (sqrt(area)) per frame, at e^-1
 SHIFT_SCALE = 0.35
+#: share of the object's area where the matte contradicts the tracker's mask, at e^-1
+DISAGREE_SCALE = 0.1
 
 
 def object_geometry(mask):
@@ -40,6 +43,33 @@ def object_geometry(mask):
         return {"area": 0, "cx": None, "cy": None}
     mom = cv2.moments(m.astype(np.uint8), binaryImage=True)
     return {"area": area, "cx": mom["m10"] / mom["m00"], "cy": mom["m01"] / mom["m00"]}
+
+
+def disagreement(alpha, mask, *, margin=2):
+    """Share of the mask's area where the alpha contradicts the mask (``|alpha - mask| > 0.5``)
+    farther than ``margin`` px from the mask's edge, and its score ``exp(-(share / DISAGREE_SCALE)^2)``.
+
+    The matte may move the edge by a few pixels (that is its job) but a large region that the
+    tracker calls object and the matte calls background (or the reverse) means one of them is wrong
+    there: a frame to check."""
+    m = np.asarray(mask, dtype=bool)
+    area = int(m.sum())
+    a = np.asarray(alpha, dtype=np.float32)
+    H, W = m.shape
+    big = (a > 0.5) | m
+    rows = np.flatnonzero(big.any(axis=1))
+    if rows.size == 0 or area == 0:
+        return 0.0, 1.0
+    cols = np.flatnonzero(big.any(axis=0))
+    pad = margin + 2
+    y0, y1 = max(0, rows[0] - pad), min(H, rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(W, cols[-1] + 1 + pad)
+    mc = m[y0:y1, x0:x1].astype(np.uint8)
+    k = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    near = cv2.dilate(mc, k).astype(bool) & ~cv2.erode(mc, k).astype(bool)
+    wrong = (np.abs(a[y0:y1, x0:x1] - mc) > 0.5) & ~near
+    share = float(wrong.sum()) / float(area)
+    return share, float(math.exp(-(share / DISAGREE_SCALE) ** 2))
 
 
 def jump_score(geom, ref_geom, *, frame_gap=1, velocity=None):

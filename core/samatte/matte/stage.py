@@ -148,8 +148,9 @@ class RefineMatter(Matter):
                                  frame=plate.frame)
         return shape
 
-    def _object_quality(self, name, obj, prev, frame):
-        """Per-object jump score against the last trusted geometry; returns (score, record, stats)."""
+    def _object_quality(self, name, obj, prev, frame, alpha=None):
+        """Per-object score: tracker score x jump score against the last trusted geometry x agreement
+        of the matte with the mask (when ``alpha`` is given); returns (score, record, stats)."""
         geom = _quality.object_geometry(obj.mask)
         ref_rec = prev.objects.get(name) if prev is not None else None
         if ref_rec is not None:
@@ -170,9 +171,11 @@ class RefineMatter(Matter):
         else:
             rec = {"trusted": trusted, "trusted_frame": tframe, "velocity": vel}
         tscore = float(np.clip(obj.score, 0.0, 1.0))
-        score = tscore * js
+        dshare, dscore = _quality.disagreement(alpha, obj.mask) if alpha is not None else (0.0, 1.0)
+        score = tscore * js * dscore
         stats = {name + ".score": score, name + ".tracker_score": tscore, name + ".jump": js,
-                 name + ".area_jump": area_jump, name + ".shift": shift, name + ".area": float(geom["area"])}
+                 name + ".area_jump": area_jump, name + ".shift": shift, name + ".area": float(geom["area"]),
+                 name + ".disagreement": dshare}
         return score, rec, stats
 
     # -- the stage --------------------------------------------------------------------------------
@@ -225,7 +228,7 @@ class RefineMatter(Matter):
 
         obj_scores, records = [], {}
         for name, obj in track.objects.items():
-            s, rec, st = self._object_quality(name, obj, prev, plate.frame)
+            s, rec, st = self._object_quality(name, obj, prev, plate.frame, alpha=alphas[name])
             obj_scores.append(s)
             records[name] = rec
             stats.update(st)
