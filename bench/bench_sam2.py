@@ -168,9 +168,9 @@ def main():
         a.speed_frames, a.repeats, a.rss_frames = 6, 1, (20, 80)
     print("SAM2.1-tiny, random weights, CPU, %d torch thread(s), frames %dx%d" % (a.threads, W, H))
     ours, ups = [], []
-    for _ in range(a.repeats):
-        ours.append(run_child("ours", a.speed_frames, 512, a.threads))
-        ups.append(run_child("upstream", a.speed_frames, 512, a.threads))
+    for i in range(a.repeats):  # interleaved, alternating who goes first
+        for side in (("ours", "upstream") if i % 2 == 0 else ("upstream", "ours")):
+            (ours if side == "ours" else ups).append(run_child(side, a.speed_frames, 512, a.threads))
     n = a.speed_frames
     print("\n1. speed, image_size 512, %d frames (best of %d; wall time, and CPU time of the process, which a "
           "loaded shared machine disturbs less)" % (n, a.repeats))

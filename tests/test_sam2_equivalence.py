@@ -83,6 +83,7 @@ def _compare(ours, ref, src):
             worst_iou, worst_diff = min(worst_iou, iou), max(worst_diff, diff)
             assert ot.mask.shape == (H, W) and ot.mask.dtype == bool
             assert ot.logits.dtype == np.float32
+    print("equivalence: worst IoU %.6f, worst |logit diff| %.3g" % (worst_iou, worst_diff))
     assert worst_iou >= IOU_MIN, worst_iou
     assert worst_diff <= LOGIT_TOL, worst_diff
     return worst_iou, worst_diff

@@ -175,3 +175,29 @@ def test_fill_holes():
     out = _fill_holes(lg, 8)
     assert (out[12:14, 12:14] > 0).all() and (out[0:8, 0:8] < 0).all()
     assert out is not lg and (lg[12:14, 12:14] < 0).all()
+
+
+def test_loads_a_checkpoint_file_safely(tmp_path):
+    """The real loading path: build from the registry config, torch.load(weights_only=True), strict
+    state dict; results equal those of the same weights handed in directly. A corrupt file raises
+    WeightsCorruptError when the model loads."""
+    from samatte.errors import WeightsCorruptError
+    from samatte.track.sam2_backend import build_predictor
+    torch.manual_seed(3)
+    ref = build_predictor("sam2.1_hiera_tiny", device="cpu", image_size=128, random_init=True)
+    ckpt = tmp_path / "sam2.1_hiera_tiny.pt"
+    torch.save({"model": ref.state_dict()}, str(ckpt))
+    src = SyntheticSource(range(1, 3))
+    objects = [obj("o", {1: _mask_prompt(src, 1)})]
+    a = [e for e in Sam2Tracker(predictor=ref).track(src, objects, src.frames) if isinstance(e, TrackFrame)]
+    tr = Sam2Tracker("tiny", checkpoint=ckpt, device="cpu", options={"image_size": 128})
+    events = list(tr.track(src, objects, src.frames))
+    assert isinstance(events[0], Progress) and "loading" in events[0].message
+    b = [e for e in events if isinstance(e, TrackFrame)]
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.objects["o"].logits, y.objects["o"].logits)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(ckpt.read_bytes()[: 1 << 20])
+    with pytest.raises(WeightsCorruptError):
+        list(Sam2Tracker("tiny", checkpoint=bad, device="cpu", options={"image_size": 128}).track(
+            src, objects, src.frames))
