@@ -124,15 +124,24 @@ def test_matte_contradicting_the_mask_lowers_the_score():
             a[: H // 2] = 0.0
         return a
 
-    m = RefineMatter(refiner=refiner, quality_map=False)
-    scores = []
-    for i, (a, lin, disp) in enumerate(clip):
-        state["i"] = i
-        tf = TrackFrame(1001 + i, {"obj": ObjectTrack(mask=a >= 0.5)}, ref=1000 + i if i else None)
-        mf = m.process(Plate(1001 + i, lin, disp, info), tf)
-        scores.append(mf.score)
-        if i == 3:
-            assert mf.stats["obj.disagreement"] > 0.3
+    def run(temporal):
+        m = RefineMatter(refiner=refiner, quality_map=False, options={"temporal": temporal})
+        out = []
+        for i, (a, lin, disp) in enumerate(clip):
+            state["i"] = i
+            tf = TrackFrame(1001 + i, {"obj": ObjectTrack(mask=a >= 0.5)}, ref=1000 + i if i else None)
+            out.append(m.process(Plate(1001 + i, lin, disp, info), tf))
+        return out
+
+    # per-frame matte only: the dropout is seen and the frame is flagged
+    out = run(False)
+    scores = [mf.score for mf in out]
+    assert out[3].stats["obj.disagreement"] > 0.3
     assert scores[3] < 0.5 * min(scores[2], scores[4]), scores
+    # with temporal fusion the core carried over from the previous frame repairs most of the dropout
+    out_t = run(True)
+    assert out_t[3].stats["obj.disagreement"] < 0.5 * out[3].stats["obj.disagreement"]
+    gt3 = clip[3][0]
+    assert np.abs(out_t[3].alpha - gt3).mean() < 0.5 * np.abs(out[3].alpha - gt3).mean()
     share, s = Q.disagreement(np.zeros((H, W), np.float32), np.zeros((H, W), bool))
     assert share == 0.0 and s == 1.0
