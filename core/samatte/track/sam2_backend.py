@@ -19,7 +19,15 @@ frame, pass 2 backward from K0-1 to the first frame (the order upstream's notebo
 prompted frame the prompt's own output is used (the keyframe "wins") and memory restarts there
 (see below), so each keyframe re-propagates forward; frames before K0 are propagated backward from
 K0. An object whose first prompt comes after K0 is, on frames between K0 and its first prompt,
-segmented as upstream does: forward, attending to its (future) keyframe memory.
+segmented as upstream does: forward, attending to its (future) keyframe memory. Frames between two
+keyframes are tracked forward from the earlier one while attending to the later one (see
+``max_cond_frames``); a separate backward pass from every keyframe would need each gap's forward
+results buffered (or computed twice) to merge, which the bounded-memory design avoids.
+
+CPU/MPS fix: SAM2 stores memories in bfloat16 and, without CUDA autocast, memory attention fails
+("mat1 and mat2 must have the same dtype") when no float32 object pointer joins the memory (e.g. an
+object whose keyframe lies ahead); a forward pre-hook casts the memory to the query's dtype -- the
+same promotion ``torch.cat`` does when pointers are present, so results are otherwise unchanged.
 
 Logits. ``ObjectTrack.logits`` are SAM2's *low-resolution* mask logits (``pred_masks``: float32,
 ``image_size/4`` square, covering the whole canvas, positive = inside, before any thresholding);
