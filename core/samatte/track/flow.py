@@ -45,9 +45,9 @@ resolution; the per-object logits are accumulated at the working resolution as f
 temporary folder as memory-mapped files when they exceed ``ram_mb`` (default 256 MB), so RAM holds
 O(1) full-resolution frames: about 3 bytes + 2 bytes per object per working-resolution pixel per frame
 (about 0.7 MB + 0.46 MB per object per frame at 640x360) go to disk or RAM. Keyframe masks are kept
-bit-packed at canvas resolution (1 bit per pixel), in RAM up to a quarter of ``ram_mb``, then on disk. TrackFrames are yielded
-after the passes, in ascending frame order, with ``ref`` = the previous frame of the list (None on the
-first frame and on any object's keyframe).
+bit-packed at canvas resolution (1 bit per pixel), in RAM up to a quarter of ``ram_mb``, then on
+disk. TrackFrames are yielded after the passes, in ascending frame order, with ``ref`` = the previous
+frame of the list (None on the first frame and on any object's keyframe).
 
 Multiple objects are tracked independently; where their masks overlap the object with the higher
 logit wins. ``ObjectTrack.logits`` is the float32 logit map at the working resolution (covering the
@@ -125,6 +125,11 @@ def _normalise(h):
     return h / h.sum()
 
 
+def _disc(r):
+    r = max(1, int(r))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
 class FlowPropagator:
     """The per-step machinery of :class:`FlowTracker` at the working resolution (h, w), one object.
 
@@ -149,8 +154,7 @@ class FlowPropagator:
     def _colour_samples(self, img, L, sel_extra=None):
         idx = _colour_index(img)
         inside = L > 0.25 * self.K
-        d_out = cv2.distanceTransform((L <= 0).astype(np.uint8), cv2.DIST_L2, 3)
-        ring = (d_out <= 3 * self.R) & (L < -0.25 * self.K)
+        ring = cv2.dilate((L > 0).astype(np.uint8), _disc(3 * self.R)).astype(bool) & (L < -0.25 * self.K)
         if sel_extra is not None:
             inside &= sel_extra
             ring &= sel_extra
