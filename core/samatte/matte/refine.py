@@ -23,11 +23,11 @@ QUALITIES = {
     # work_width: band half-width (px) at the coarsest level; grow: band-growth rounds;
     # rim: extra px around fractional alpha at finer levels; tol: solver tolerance
     "draft": dict(work_width=4.0, grow=2, step=4.0, rim=1, tol=1e-4, maxiter=300, finest=0.5,
-                  solver="sm+cf", prior_weight=0.01, refine_prior=0.05),
+                  solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
     "default": dict(work_width=5.0, grow=6, step=5.0, rim=2, tol=1e-5, maxiter=800, finest=1.0,
-                    solver="sm+cf", prior_weight=0.01, refine_prior=0.05),
+                    solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
     "high": dict(work_width=8.0, grow=8, step=8.0, rim=3, tol=1e-6, maxiter=3000, finest=1.0,
-                 solver="sm+cf", prior_weight=0.01, refine_prior=0.05),
+                 solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
 }
 
 
@@ -112,13 +112,18 @@ def _sampling_alpha(im, fg, unknown, *, margin):
     return a
 
 
-def _grow_band(alpha, unknown, fg, bg, width, *, lo=0.05, hi=0.95):
+def _grow_band(alpha, unknown, fg, bg, width, *, lo=0.05, hi=0.95, min_run=1):
     """Pixels to add to the band: where unknown pixels touching the fixed FG (BG) region have alpha
     well below 1 (above 0), the true edge lies in the fixed region; grow there by ``width``."""
     k3 = np.ones((3, 3), np.uint8)
     near_fg = (cv2.dilate(fg.astype(np.uint8), k3) > 0) & unknown
     near_bg = (cv2.dilate(bg.astype(np.uint8), k3) > 0) & unknown
     leak = (near_fg & (alpha < hi)) | (near_bg & (alpha > lo))
+    if min_run > 1:
+        # sampling estimates are noisy: only grow where leaks persist along the band's rim
+        dens = cv2.boxFilter(leak.astype(np.float32), -1, (min_run, min_run), normalize=False)
+        rim = cv2.boxFilter((near_fg | near_bg).astype(np.float32), -1, (min_run, min_run), normalize=False)
+        leak &= dens >= 0.5 * np.maximum(rim, 1)
     if not leak.any():
         return None
     r = int(max(1, round(width)))
@@ -181,7 +186,9 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         lg_c = cv2.remap(lg, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mo_c = None if motion is None else np.asarray(motion, np.float32)[y0:y1, x0:x1]
 
-    reg = critical_regions(img_c, coarse_c, logits=lg_c, motion=mo_c, base_width=base, max_width=max_w)
+    reg = critical_regions(img_c, coarse_c, logits=lg_c, motion=mo_c, base_width=base * q.get("base_scale", 1.0),
+                           max_width=max_w, adaptive=q.get("adaptive", True),
+                           gain=q.get("gain", 1.0))
     h, w = coarse_c.shape
 
     # pyramid: coarsest scale puts the base band at ~work_width px
@@ -212,7 +219,8 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
                     a = solve_band(im, unk, a, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
                 if it == q["grow"]:
                     break
-                add = _grow_band(a, unk, fgm, bgm, step)
+                add = _grow_band(a, unk, fgm, bgm, step, lo=q["leak"], hi=1.0 - q["leak"],
+                                 min_run=q["leak_run"])
                 if add is None:
                     break
                 add &= ~component_cores(hard_lo, dist_lo, unk | add)
@@ -239,7 +247,10 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             a = np.where(unk, up, np.round(up))
             # the coarser level's answer anchors the solve (weak data term): large fractional areas
             # (foliage, hair clouds) otherwise drift when solved with no known pixel nearby
-            alpha = solve_band(im, unk, a, prior=up, weight=np.full(up.shape, q["refine_prior"]),
+            # only away from solid pixels: thin bands along crisp edges stay free to sharpen
+            dk = cv2.distanceTransform(unk.astype(np.uint8), cv2.DIST_L2, 3)
+            wgt = q["refine_prior"] * np.clip((dk - r) / float(r), 0.0, 1.0)
+            alpha = solve_band(im, unk, a, prior=up, weight=wgt,
                                tile=tile, tol=q["tol"], maxiter=q["maxiter"])
     if alpha.shape != (h, w):
         alpha = _resize(alpha.astype(np.float32), (h, w), cv2.INTER_LINEAR)

@@ -86,7 +86,7 @@ def _resize_to(x, shape, interp=cv2.INTER_LINEAR):
     return cv2.resize(x, (shape[1], shape[0]), interpolation=interp)
 
 
-def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=None):
+def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=None, gain=1.0):
     """Per-pixel band half-width (float32, px) near the boundary of ``hard``.
 
     Starts at ``base`` and widens where the local evidence says the true edge may be soft or far:
@@ -129,7 +129,7 @@ def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=Non
     kb = (4 * r + 1, 4 * r + 1)
     align = cv2.boxFilter(ratio, -1, kb) / np.maximum(cv2.boxFilter(ef, -1, kb), 1e-6)
     misalign = np.clip(1.0 - align, 0, 1)
-    width = base * (1.0 + softness + 3.0 * misalign)
+    width = base * (1.0 + gain * (softness + 3.0 * misalign))
     if logits is not None:
         lg = _resize_to(logits, (H, W))
         unc = np.exp(-np.abs(lg) / 2.0)                              # 1 at logit 0, small when sure
@@ -144,7 +144,7 @@ def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=Non
 
 
 def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None, max_width=None,
-                     adaptive=True):
+                     adaptive=True, gain=1.0):
     """Split the frame into solid foreground, solid background and an unknown band.
 
     image: display-referred f32 (H, W, 3) in [0, 1]; coarse: f32 (H, W) in [0, 1] (thresholded at 0.5);
@@ -165,7 +165,7 @@ def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None
     dist = distance_to_boundary(hard)
     if adaptive:
         width = band_width_map(image, hard, base=base_width, logits=logits, motion=motion,
-                               max_width=max_width)
+                               max_width=max_width, gain=gain)
     else:
         width = np.full((H, W), base_width, np.float32)
     unknown = dist <= width
