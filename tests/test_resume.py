@@ -1,4 +1,4 @@
-"""kill -9 of ``samatte run`` mid-job, then a re-run: the same files as an uninterrupted run, frames
+"""kill -9 of ``samatte run`` mid-job, then a re-run: the same pixels as an uninterrupted run, frames
 finished before the kill are kept (not rewritten), and no temporary files are left behind."""
 import hashlib
 import os
@@ -105,17 +105,11 @@ def test_kill_9_then_rerun_gives_the_same_files(shot, tmp_path):
         ch, px = read_all_channels(str(out_dir / n))
         assert ch == ch_ref
         diff = np.abs(px - px_ref)
-        if n in before or f > max(int(x.split(".")[1]) for x in before) + 1:
-            # frames kept from before the kill, and frames two or more past the resume point: identical
-            assert np.array_equal(px, px_ref), "frame %d differs from the uninterrupted run: %s" % (
-                f, dict(zip(ch, diff.reshape(-1, len(ch)).max(axis=0).tolist())))
-        else:
-            # The first frame after the resume point takes its temporal state from the previous frame
-            # as stored on disk (half float) instead of from memory (float32): equal within half-float
-            # rounding of values in [0, 4], i.e. at most a couple of half ULPs.
-            assert float(diff.max()) <= 4e-3, "frame %d: %s" % (
-                f, dict(zip(ch, diff.reshape(-1, len(ch)).max(axis=0).tolist())))
-            assert float(diff.mean()) < 1e-4
+        # every frame is identical to the uninterrupted run: the kept ones untouched, and the ones
+        # after the resume point too (the matter's temporal state is carried at the half-float
+        # precision the EXR stores, so state seeded from disk equals state kept in memory)
+        assert np.array_equal(px, px_ref), "frame %d differs from the uninterrupted run: %s" % (
+            f, dict(zip(ch, diff.reshape(-1, len(ch)).max(axis=0).tolist())))
 
     # a third run has nothing to do
     res3 = result_of(run(job))

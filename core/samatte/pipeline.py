@@ -161,8 +161,12 @@ def run_iter(job, *, cancel=None, tracker=None, matter=None):
 
         if tracker is None and tobjs:
             from .track import get_tracker
+            topts = dict(job["tracker"]["options"])
+            if job.get("work_dir") and "work_dir" not in topts:
+                os.makedirs(job["work_dir"], exist_ok=True)
+                topts["work_dir"] = job["work_dir"]
             tracker = get_tracker(job["tracker"]["backend"], model=job["tracker"]["model"],
-                                  options=job["tracker"]["options"], device=job["device"])
+                                  options=topts, device=job["device"])
             owned.append(tracker)
         if matter is None:
             from .matte import get_matter
@@ -219,14 +223,16 @@ def run_iter(job, *, cancel=None, tracker=None, matter=None):
                 result["skipped"].append(writer.path(f))
                 yield Progress("matte", f, done, total, "complete, skipped")
                 continue
-            if is_complete and can_seed:
-                matter.seed(f, writer.read_alphas(f), source.get(f), tf)
-                done += 1
-                result["skipped"].append(writer.path(f))
-                yield Progress("matte", f, done, total, "complete, skipped (state from disk)")
-                continue
             for name, (mseq, thr) in masked.items():
                 tf.objects[name] = ObjectTrack(mask=mseq.get(f) >= thr, logits=None, score=1.0, keyframe=True)
+            if is_complete and can_seed:
+                alphas = writer.read_alphas(f)
+                if set(alphas) >= set(tf.objects):  # every object's alpha is on disk: seed from it
+                    matter.seed(f, alphas, source.get(f), tf)
+                    done += 1
+                    result["skipped"].append(writer.path(f))
+                    yield Progress("matte", f, done, total, "complete, skipped (state from disk)")
+                    continue
             plate_f = source.get(f)
             mf = matter.process(plate_f, tf)
             if is_complete:

@@ -253,6 +253,9 @@ class RefineMatter(Matter):
                           foreground=fg if self.foreground else None, quality=qmap, score=score, stats=stats)
 
     def _remember(self, frame, track, image, alphas, records, prev):
+        # The carried alpha is kept at the precision the writer stores it (half float), so a resumed
+        # job, whose state comes from the finished EXR on disk, continues exactly as an unbroken run.
+        alphas = {n: np.asarray(a, np.float16).astype(np.float32) for n, a in alphas.items()}
         state = FrameState(frame=frame, image=pack_image(image), alphas=alphas,
                            masks={n: np.asarray(o.mask, bool) for n, o in track.objects.items()},
                            objects=records, age=(prev.age + 1) if prev is not None else 0)
