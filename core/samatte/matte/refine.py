@@ -22,11 +22,14 @@ __all__ = ["refine_alpha", "QUALITIES"]
 QUALITIES = {
     # work_width: band half-width (px) at the coarsest level; grow: band-growth rounds;
     # rim: extra px around fractional alpha at finer levels; tol: solver tolerance
-    "draft": dict(work_width=4.0, grow=2, step=4.0, rim=1, tol=1e-4, maxiter=300, finest=0.5,
+    "draft": dict(work_width=4.0, grow=2, step=4.0, rim=1, tol=1e-4, maxiter=300, finest=1.0,
+                  fine="guided", gf_eps=1e-4,
                   solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
     "default": dict(work_width=5.0, grow=6, step=5.0, rim=2, tol=1e-5, maxiter=800, finest=1.0,
+                    fine="guided", gf_eps=1e-4,
                     solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
     "high": dict(work_width=8.0, grow=8, step=8.0, rim=3, tol=1e-6, maxiter=3000, finest=1.0,
+                 fine="cf", gf_eps=1e-4,
                  solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
 }
 
@@ -73,6 +76,29 @@ def _resize(x, shape, interp):
     return cv2.resize(x, (shape[1], shape[0]), interpolation=interp)
 
 
+def guided_filter(guide, src, radius, eps):
+    """Colour guided filter (He et al. 2013) with box filters: f32 (h, w) output.
+
+    guide: f32 (h, w, 3); src: f32 (h, w). Cost is a few box filters over the crop."""
+    k = (2 * radius + 1, 2 * radius + 1)
+    box = lambda x: cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)  # noqa: E731
+    I = guide.astype(np.float32)
+    p = src.astype(np.float32)
+    mI = box(I)
+    mp = box(p)
+    cIp = box(I * p[..., None]) - mI * mp[..., None]
+    s = np.empty(I.shape[:2] + (3, 3), np.float32)
+    for a in range(3):
+        for b in range(a, 3):
+            s[..., a, b] = s[..., b, a] = box(I[..., a] * I[..., b]) - mI[..., a] * mI[..., b]
+    s += eps * np.eye(3, dtype=np.float32)
+    from .cfsolve import _inv3
+    inv = _inv3(s.reshape(-1, 3, 3))
+    A = np.matmul(inv, cIp.reshape(-1, 3, 1)).reshape(I.shape)
+    bb = mp - (A * mI).sum(-1)
+    return (box(A) * I).sum(-1) + box(bb)
+
+
 _SM = None
 
 
@@ -112,6 +138,11 @@ def _sampling_alpha(im, fg, unknown, *, margin):
     return a
 
 
+def _dilate(mask, r):
+    """Disc dilation by r px (distance transform: cost independent of r)."""
+    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3) <= r
+
+
 def _grow_band(alpha, unknown, fg, bg, width, *, lo=0.05, hi=0.95, min_run=1):
     """Pixels to add to the band: where unknown pixels touching the fixed FG (BG) region have alpha
     well below 1 (above 0), the true edge lies in the fixed region; grow there by ``width``."""
@@ -126,9 +157,7 @@ def _grow_band(alpha, unknown, fg, bg, width, *, lo=0.05, hi=0.95, min_run=1):
         leak &= dens >= 0.5 * np.maximum(rim, 1)
     if not leak.any():
         return None
-    r = int(max(1, round(width)))
-    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    grown = cv2.dilate(leak.astype(np.uint8), ker) > 0
+    grown = _dilate(leak, width)
     add = grown & (fg | bg)
     return add if add.any() else None
 
@@ -186,30 +215,42 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         lg_c = cv2.remap(lg, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mo_c = None if motion is None else np.asarray(motion, np.float32)[y0:y1, x0:x1]
 
-    reg = critical_regions(img_c, coarse_c, logits=lg_c, motion=mo_c, base_width=base * q.get("base_scale", 1.0),
-                           max_width=max_w, adaptive=q.get("adaptive", True),
-                           gain=q.get("gain", 1.0))
     h, w = coarse_c.shape
+    s0 = min(1.0, q["work_width"] / base)
+    # the regions are found at the coarsest working scale (cheap; that is where they are used)
+    h0, w0 = max(8, int(round(h * s0))), max(8, int(round(w * s0)))
+    im0 = _resize(img_c, (h0, w0), cv2.INTER_AREA)
+    co0 = _resize(coarse_c, (h0, w0), cv2.INTER_AREA)
+    lg0 = None if lg_c is None else _resize(lg_c, (h0, w0), cv2.INTER_AREA)
+    mo0 = None
+    if mo_c is not None:
+        mo0 = _resize(mo_c, (h0, w0), cv2.INTER_AREA) * s0
+    reg = critical_regions(im0, co0, logits=lg0, motion=mo0, base_width=max(1.5, base * s0),
+                           max_width=max_w * s0, adaptive=q.get("adaptive", True),
+                           gain=q.get("gain", 1.0))
 
     # pyramid: coarsest scale puts the base band at ~work_width px
-    s0 = min(1.0, q["work_width"] / base)
     n_up = 0
     while s0 * (2 ** n_up) < q["finest"] * 0.75:
         n_up += 1
     scales = [s0 * 2 ** i for i in range(n_up)] + [q["finest"]] if s0 < q["finest"] else [s0]
+    if q["fine"] == "guided":
+        scales = [scales[0], scales[-1]] if len(scales) > 1 else scales
 
     alpha = None
     for li, s in enumerate(scales):
-        hs, ws = max(8, int(round(h * s))), max(8, int(round(w * s)))
-        im = _resize(img_c, (hs, ws), cv2.INTER_AREA).astype(np.float64)
+        hs, ws = (h0, w0) if li == 0 else (max(8, int(round(h * s))), max(8, int(round(w * s))))
+        im = im0 if li == 0 else _resize(img_c, (hs, ws), cv2.INTER_AREA)
+        if li == 0 or q["fine"] != "guided":
+            im = im.astype(np.float64)
         if li == 0:
-            fgm = _resize(reg.fg.astype(np.float32), (hs, ws), cv2.INTER_AREA) > 0.5
-            bgm = _resize(reg.bg.astype(np.float32), (hs, ws), cv2.INTER_AREA) > 0.5
-            unk = ~fgm & ~bgm
+            fgm = reg.fg.copy()
+            bgm = reg.bg.copy()
+            unk = reg.unknown.copy()
             a = np.where(fgm, 1.0, 0.0)
-            a[unk] = _resize(coarse_c, (hs, ws), cv2.INTER_AREA)[unk]
+            a[unk] = co0[unk]
             step = q["step"]
-            hard_lo = _resize(coarse_c, (hs, ws), cv2.INTER_AREA) >= 0.5
+            hard_lo = co0 >= 0.5
             dist_lo = distance_to_boundary(hard_lo)
             use_sm = q["solver"] == "sm+cf" and _shared_matting() is not None
             for it in range(q["grow"] + 1):
@@ -247,6 +288,19 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             a = np.where(unk, up, np.round(up))
             # the coarser level's answer anchors the solve (weak data term): large fractional areas
             # (foliage, hair clouds) otherwise drift when solved with no known pixel nearby
+            if q["fine"] == "guided":
+                # fast path: edge-aware upsampling of the coarse solve with a colour guided filter,
+                # computed on the bounding box of the band only
+                ys_, xs_ = np.nonzero(unk)
+                if ys_.size:
+                    pad = 2 * r + 2
+                    by0, by1 = max(0, ys_.min() - pad), min(hs, ys_.max() + 1 + pad)
+                    bx0, bx1 = max(0, xs_.min() - pad), min(ws, xs_.max() + 1 + pad)
+                    g = guided_filter(im[by0:by1, bx0:bx1], up[by0:by1, bx0:bx1], r, q["gf_eps"])
+                    sub = unk[by0:by1, bx0:bx1]
+                    a[by0:by1, bx0:bx1][sub] = np.clip(g[sub], 0, 1)
+                alpha = a
+                continue
             # only away from solid pixels: thin bands along crisp edges stay free to sharpen
             dk = cv2.distanceTransform(unk.astype(np.uint8), cv2.DIST_L2, 3)
             wgt = q["refine_prior"] * np.clip((dk - r) / float(r), 0.0, 1.0)

@@ -49,22 +49,21 @@ def component_cores(hard, dist, unknown):
     gaps) vanishes entirely into the band: in every component the band would swallow, the pixels
     at least 60% as deep as its deepest pixel stay solid. Without such seeds the matting solve has
     no evidence that a small hole or a thin part exists and fills it in."""
-    from scipy import ndimage
     keep = np.zeros(hard.shape, bool)
     for side in (hard, ~hard):
         n, lab = cv2.connectedComponents(side.astype(np.uint8), connectivity=4)
         if n <= 1:
             continue
-        idx = np.arange(1, n)
-        has_known = ndimage.maximum((~unknown) & side, lab, idx).astype(bool)
-        depth = np.asarray(ndimage.maximum(dist, lab, idx), np.float32)
-        need = ~has_known & (depth >= 1.0)
+        has_known = np.bincount(lab[(~unknown) & side], minlength=n) > 0
+        need = ~has_known
+        need[0] = False
         if not need.any():
             continue
-        thr = np.zeros(n, np.float32)
-        thr[1:] = np.where(need, 0.6 * depth, np.inf)
-        thr[0] = np.inf
-        keep |= side & (dist >= thr[lab])
+        sel = need[lab] & side
+        depth = np.zeros(n, np.float32)
+        np.maximum.at(depth, lab[sel], dist[sel])
+        thr = np.where(need & (depth >= 1.0), 0.6 * depth, np.inf).astype(np.float32)
+        keep |= sel & (dist >= thr[lab])
     return keep
 
 
