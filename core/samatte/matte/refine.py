@@ -23,13 +23,13 @@ QUALITIES = {
     # work_width: band half-width (px) at the coarsest level; grow: band-growth rounds;
     # rim: extra px around fractional alpha at finer levels; tol: solver tolerance
     "draft": dict(work_width=4.0, grow=2, step=4.0, rim=1, tol=1e-4, maxiter=300, finest=1.0,
-                  fine="guided", gf_eps=1e-4,
+                  fine="guided", gf_eps=1e-4, gf_radius=2,
                   solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
     "default": dict(work_width=5.0, grow=6, step=5.0, rim=2, tol=1e-5, maxiter=800, finest=1.0,
-                    fine="guided", gf_eps=1e-4,
+                    fine="guided", gf_eps=1e-4, gf_radius=2,
                     solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
     "high": dict(work_width=8.0, grow=8, step=8.0, rim=3, tol=1e-6, maxiter=3000, finest=1.0,
-                 fine="cf", gf_eps=1e-4,
+                 fine="cf", gf_eps=1e-4, gf_radius=2,
                  solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
 }
 
@@ -76,14 +76,15 @@ def _resize(x, shape, interp):
     return cv2.resize(x, (shape[1], shape[0]), interpolation=interp)
 
 
-def guided_filter(guide, src, radius, eps):
-    """Colour guided filter (He et al. 2013) with box filters: f32 (h, w) output.
-
-    guide: f32 (h, w, 3); src: f32 (h, w). Cost is a few box filters over the crop."""
+def guided_coeffs(guide, src, radius, eps):
+    """Box-averaged linear coefficients (A (h, w, 3), b (h, w)) of the colour guided filter
+    (He et al. 2013): the filtered output is ``(A * guide).sum(-1) + b``. They are smooth, so they
+    can be computed at low resolution and upsampled (the fast guided filter, He & Sun 2015)."""
+    from .cfsolve import _inv3
     k = (2 * radius + 1, 2 * radius + 1)
     box = lambda x: cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)  # noqa: E731
-    I = guide.astype(np.float32)
-    p = src.astype(np.float32)
+    I = np.asarray(guide, np.float32)
+    p = np.asarray(src, np.float32)
     mI = box(I)
     mp = box(p)
     cIp = box(I * p[..., None]) - mI * mp[..., None]
@@ -92,11 +93,16 @@ def guided_filter(guide, src, radius, eps):
         for b in range(a, 3):
             s[..., a, b] = s[..., b, a] = box(I[..., a] * I[..., b]) - mI[..., a] * mI[..., b]
     s += eps * np.eye(3, dtype=np.float32)
-    from .cfsolve import _inv3
     inv = _inv3(s.reshape(-1, 3, 3))
     A = np.matmul(inv, cIp.reshape(-1, 3, 1)).reshape(I.shape)
     bb = mp - (A * mI).sum(-1)
-    return (box(A) * I).sum(-1) + box(bb)
+    return box(A), box(bb)
+
+
+def guided_filter(guide, src, radius, eps):
+    """Colour guided filter: f32 (h, w)."""
+    A, b = guided_coeffs(guide, src, radius, eps)
+    return (A * np.asarray(guide, np.float32)).sum(-1) + b
 
 
 _SM = None
@@ -136,6 +142,19 @@ def _sampling_alpha(im, fg, unknown, *, margin):
         res = _shared_matting()(np.ascontiguousarray(im[y0:y1, x0:x1], np.float64), tri)
     a[y0:y1, x0:x1] = np.where(unknown[y0:y1, x0:x1], res, a[y0:y1, x0:x1])
     return a
+
+
+def _resize_box(x, shape, box):
+    """Rows y0:y1, columns x0:x1 of ``cv2.resize(x, shape[::-1], INTER_LINEAR)`` without making the
+    whole resized array."""
+    y0, y1, x0, x1 = box
+    H, W = shape
+    sy, sx = x.shape[0] / float(H), x.shape[1] / float(W)
+    mx = (np.arange(x0, x1, dtype=np.float32) + 0.5) * sx - 0.5
+    my = (np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5
+    mx, my = np.meshgrid(mx, my)
+    return cv2.remap(np.ascontiguousarray(x, np.float32), mx, my, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
 
 
 def _dilate(mask, r):
@@ -238,10 +257,12 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         scales = [scales[0], scales[-1]] if len(scales) > 1 else scales
 
     alpha = None
+    alpha0 = None
+    coeffs = None
     for li, s in enumerate(scales):
         hs, ws = (h0, w0) if li == 0 else (max(8, int(round(h * s))), max(8, int(round(w * s))))
         im = im0 if li == 0 else _resize(img_c, (hs, ws), cv2.INTER_AREA)
-        if li == 0 or q["fine"] != "guided":
+        if q["fine"] != "guided" or li == 0:
             im = im.astype(np.float64)
         if li == 0:
             fgm = reg.fg.copy()
@@ -277,6 +298,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
                 a = solve_band(im, unk, a, prior=a, weight=np.full(a.shape, q["prior_weight"]),
                                tile=tile, tol=q["tol"], maxiter=q["maxiter"])
             alpha = a
+            alpha0 = a
         else:
             up = _resize(alpha.astype(np.float32), (hs, ws), cv2.INTER_LINEAR).astype(np.float64)
             frac = (up > 0.01) & (up < 0.99)
@@ -289,14 +311,16 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             # the coarser level's answer anchors the solve (weak data term): large fractional areas
             # (foliage, hair clouds) otherwise drift when solved with no known pixel nearby
             if q["fine"] == "guided":
-                # fast path: edge-aware upsampling of the coarse solve with a colour guided filter,
-                # computed on the bounding box of the band only
+                # fast path: the fast guided filter -- linear colour->alpha coefficients fitted to
+                # the coarse solve at the working scale, upsampled, applied to the full-res plate
+                if coeffs is None:
+                    coeffs = guided_coeffs(im0, alpha0.astype(np.float32), q["gf_radius"], q["gf_eps"])
                 ys_, xs_ = np.nonzero(unk)
                 if ys_.size:
-                    pad = 2 * r + 2
-                    by0, by1 = max(0, ys_.min() - pad), min(hs, ys_.max() + 1 + pad)
-                    bx0, bx1 = max(0, xs_.min() - pad), min(ws, xs_.max() + 1 + pad)
-                    g = guided_filter(im[by0:by1, bx0:bx1], up[by0:by1, bx0:bx1], r, q["gf_eps"])
+                    by0, by1, bx0, bx1 = ys_.min(), ys_.max() + 1, xs_.min(), xs_.max() + 1
+                    Au = _resize_box(coeffs[0], (hs, ws), (by0, by1, bx0, bx1))
+                    bu = _resize_box(coeffs[1], (hs, ws), (by0, by1, bx0, bx1))
+                    g = (Au * img_c[by0:by1, bx0:bx1]).sum(-1) + bu
                     sub = unk[by0:by1, bx0:bx1]
                     a[by0:by1, bx0:bx1][sub] = np.clip(g[sub], 0, 1)
                 alpha = a
