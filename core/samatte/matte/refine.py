@@ -20,17 +20,22 @@ from .cfsolve import solve_band
 __all__ = ["refine_alpha", "QUALITIES"]
 
 QUALITIES = {
-    # work_width: band half-width (px) at the coarsest level; grow: band-growth rounds;
-    # rim: extra px around fractional alpha at finer levels; tol: solver tolerance
-    "draft": dict(work_width=4.0, grow=2, step=4.0, rim=1, tol=1e-4, maxiter=300, finest=1.0,
-                  fine="guided", gf_eps=1e-4, gf_radius=2,
-                  solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
-    "default": dict(work_width=5.0, grow=6, step=5.0, rim=2, tol=1e-5, maxiter=800, finest=1.0,
-                    fine="guided", gf_eps=1e-4, gf_radius=2,
-                    solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
-    "high": dict(work_width=8.0, grow=8, step=8.0, rim=3, tol=1e-6, maxiter=3000, finest=1.0,
-                 fine="cf", gf_eps=1e-4, gf_radius=2,
-                 solver="sm+cf", prior_weight=0.01, refine_prior=0.05, leak=0.05, leak_run=1, gain=0.3),
+    # work_width: band half-width (px) at the coarsest (working) scale, which sets that scale;
+    # grow/step: band-growth rounds and their step (working px); leak/leak_run: what counts as alpha
+    # running into the fixed region; solver: "sm+cf" (shared-matting samples drive the growth, then
+    # closed-form with them as a weak prior, weight prior_weight) or "cf"; fine: "guided" (fast
+    # guided filter up to full resolution) or "cf" (closed-form pyramid, refine_prior anchors it);
+    # rim: px around fractional alpha re-solved at finer levels; gain: how much image evidence
+    # (texture, colour overlap, edge misalignment) widens the initial band; tol/maxiter: solver.
+    "draft": dict(work_width=3.0, grow=2, step=6.0, leak=0.05, leak_run=1, solver="sm+cf",
+                  prior_weight=0.01, fine="guided", gf_eps=1e-4, gf_radius=2, refine_prior=0.05,
+                  rim=1, gain=0.3, tol=1e-4, maxiter=300, finest=1.0),
+    "default": dict(work_width=4.0, grow=4, step=6.0, leak=0.05, leak_run=1, solver="sm+cf",
+                    prior_weight=0.01, fine="guided", gf_eps=1e-4, gf_radius=2, refine_prior=0.05,
+                    rim=2, gain=0.3, tol=1e-5, maxiter=800, finest=1.0),
+    "high": dict(work_width=5.0, grow=6, step=5.0, leak=0.05, leak_run=1, solver="sm+cf",
+                 prior_weight=0.01, fine="guided", gf_eps=1e-4, gf_radius=2, refine_prior=0.05,
+                 rim=2, gain=0.3, tol=1e-5, maxiter=800, finest=1.0),
 }
 
 
@@ -270,7 +275,9 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             unk = reg.unknown.copy()
             a = np.where(fgm, 1.0, 0.0)
             a[unk] = co0[unk]
-            step = q["step"]
+            # growth step in working px, relative to the base band (which is work_width px unless the
+            # object is so small that the working scale is the full resolution)
+            step = q["step"] * min(1.0, base * s0 / q["work_width"])
             hard_lo = co0 >= 0.5
             dist_lo = distance_to_boundary(hard_lo)
             use_sm = q["solver"] == "sm+cf" and _shared_matting() is not None
