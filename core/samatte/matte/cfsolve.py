@@ -21,18 +21,6 @@ __all__ = ["solve_band", "solve_crop"]
 _OFFS = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 
 
-def _window_stats(img, eps):
-    """Per-pixel 3x3 window mean (h,w,3) and inverse regularised covariance (h,w,3,3)."""
-    k = (3, 3)
-    mu = cv2.boxFilter(img, -1, k, borderType=cv2.BORDER_REFLECT)
-    cov = np.empty(img.shape[:2] + (3, 3), np.float64)
-    for a in range(3):
-        for b in range(a, 3):
-            m = cv2.boxFilter(img[..., a] * img[..., b], -1, k, borderType=cv2.BORDER_REFLECT)
-            cov[..., a, b] = cov[..., b, a] = m - mu[..., a] * mu[..., b]
-    return mu, cov
-
-
 def _inv3(a):
     """Inverse of a stack of symmetric positive definite 3x3 matrices (N,3,3), vectorised."""
     a00, a01, a02 = a[:, 0, 0], a[:, 0, 1], a[:, 0, 2]

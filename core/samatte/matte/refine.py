@@ -1,14 +1,22 @@
 """Single-frame alpha refinement: a coarse (binary, possibly misplaced) mask -> soft alpha.
 
-:func:`refine_alpha` works only around the object's boundary (bounded memory at 4K):
+:func:`refine_alpha` works only around the object's boundary (bounded memory at 4K: the frame is
+cropped to the reach of the band, and solves are tiled):
 
-1. :func:`samatte.matte.regions.critical_regions` gives solid FG/BG and an unknown band whose width
-   follows the object (wide on hair/blur/jagged masks, narrow on crisp edges).
-2. Coarse solve: closed-form matting of the band on a downscaled crop, where the band then *grows*
-   wherever the solved alpha still runs into the fixed region (the mask was wrong there), a few times.
-3. Progressive refinement up a pyramid to full resolution: at each level only the pixels where the
-   upsampled alpha is fractional (plus a rim) are re-solved, tile by tile.
-4. A small snap of faint / near-solid alpha to exact 0 / 1.
+1. Working scale: the crop is downscaled so that the base band (~1% of the frame diagonal, at most
+   ~8% of the object's size) is ``work_width`` px wide.
+2. :func:`samatte.matte.regions.critical_regions` (at that scale) gives solid FG/BG and an unknown
+   band, widened by logits uncertainty, motion, and (mildly) image evidence of a soft or misplaced
+   edge. Components of the mask or its holes that the band would swallow keep a solid core.
+3. The band *grows* where the alpha still runs into the fixed region (the mask was wrong there):
+   shared matting (Gastal & Oliveira 2010, pymatting) estimates alpha in the band, pixels of the
+   band's rim whose alpha disagrees with the adjacent fixed label seed a growth step, a few rounds.
+4. Closed-form matting (Levin et al. 2008; our band-restricted Laplacian, pymatting's ichol + CG) of
+   the final band, with the sampling estimate as a weak data term.
+5. Full resolution: the fast guided filter (He & Sun 2015) -- colour->alpha linear coefficients fitted
+   at the working scale, upsampled and applied to the full-resolution plate inside the band -- or,
+   with ``fine="cf"``, a closed-form pyramid anchored to the coarser level.
+6. A small snap of faint / near-solid alpha to exact 0 / 1.
 """
 import numpy as np
 import cv2

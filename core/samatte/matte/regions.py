@@ -3,8 +3,8 @@
 :func:`critical_regions` turns a coarse mask (plus, when available, the tracker's logits and a motion
 map) into a trimap-like :class:`Regions`: solid foreground, solid background and an unknown band
 whose width follows the object -- wide where the boundary looks soft (hair, fur, motion blur, colour
-overlap between the object and what is behind it, uncertain logits, a blocky or staircase mask
-boundary that betrays a low-resolution mask), narrow on crisp edges.
+overlap between the object and what is behind it), where the tracker's logits are uncertain, where
+the mask boundary misses the image edge (a low-resolution or simplified mask), narrow on crisp edges.
 """
 from dataclasses import dataclass
 from typing import Optional
@@ -89,9 +89,10 @@ def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=Non
     """Per-pixel band half-width (float32, px) near the boundary of ``hard``.
 
     Starts at ``base`` and widens where the local evidence says the true edge may be soft or far:
-    image texture/colour overlap across the edge (hair, fur), low edge contrast (blur), uncertain
-    logits, motion, and a jagged/axis-aligned mask boundary (a mask upsampled from low resolution or
-    a coarse polygon). Values are smoothed along the boundary.
+    image texture/colour spread relative to the FG/BG colour separation across the edge (hair, fur,
+    blur), a mask boundary that does not sit on the strongest nearby image edge (a mask upsampled
+    from low resolution or a coarse polygon), uncertain logits and motion. ``gain`` scales the
+    image-evidence terms. Values are smoothed along the boundary.
     """
     H, W = hard.shape
     if max_width is None:
