@@ -16,7 +16,7 @@ Commands (from the repo root, venv active):
 
     python bench/bench_alphamatting.py                       # full table (slow: ~15-30 min on 2 cores)
     python bench/bench_alphamatting.py --images GT01,GT04 --no-baseline   # quick subset, ours only
-    python bench/bench_alphamatting.py --speed               # s per 1920x1080 frame, default + high
+    python bench/bench_alphamatting.py --speed               # s per 1920x1080 frame (GT04 hair, GT05)
     python bench/bench_alphamatting.py --cache /tmp/cf_cache.json   # reuse baseline scores across runs
 
 Data: <repo>/../shared/eval/alphamatting (never copied into the repo).
@@ -150,7 +150,12 @@ def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=
     return res
 
 
-def run_speed(qualities=("default", "high"), name="GT04", repeats=2):
+def run_speed(qualities=("draft", "default", "high"), names=("GT04", "GT05"), repeats=2):
+    for name in names:
+        _speed_one(name, qualities, repeats)
+
+
+def _speed_one(name, qualities, repeats):
     img, gt = load(name)
     m = make_mask(gt, "ds8")
     img = cv2.resize(img, (1920, 1080), interpolation=cv2.INTER_CUBIC).clip(0, 1)
