@@ -74,6 +74,8 @@ def test_inputs_uint8_bool_and_errors():
         refine_alpha(img, alpha[:-1])
     with pytest.raises(SamatteError):
         refine_alpha(img, alpha, quality="ultra")
+    with pytest.raises(SamatteError):
+        refine_alpha(img, alpha, options={"no_such_option": 1})
     # empty and full masks come back solid
     assert not refine_alpha(img, np.zeros_like(alpha)).any()
     assert refine_alpha(img, np.ones_like(alpha)).min() == 1.0

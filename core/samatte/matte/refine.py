@@ -217,6 +217,9 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
     q = dict(QUALITIES[quality])
     if options:
+        unknown = sorted(set(options) - set(q) - {"snap_lo", "snap_hi", "adaptive"})
+        if unknown:
+            raise SamatteError("unknown refine option(s) %s" % ", ".join(unknown))
         q.update(options)
     image, coarse = _check_inputs(image, coarse)
     H, W = coarse.shape
