@@ -34,16 +34,17 @@ QUALITIES = {
     # closed-form with them as a weak prior, weight prior_weight) or "cf"; fine: "guided" (fast
     # guided filter up to full resolution) or "cf" (closed-form pyramid, refine_prior anchors it);
     # rim: px around fractional alpha re-solved at finer levels; gain: how much image evidence
-    # (texture, colour overlap, edge misalignment) widens the initial band; tol/maxiter: solver.
+    # (texture, colour overlap, edge misalignment) widens the initial band; tol/maxiter: solver;
+    # snap_lo/snap_hi: final snap of faint / near-solid alpha to 0 / 1.
     "draft": dict(work_width=3.0, grow=2, step=6.0, leak=0.05, leak_run=1, solver="sm+cf",
                   prior_weight=0.01, fine="guided", gf_eps=1e-4, gf_radius=2, refine_prior=0.05,
-                  rim=1, gain=0.3, tol=1e-4, maxiter=300, finest=1.0),
+                  rim=1, gain=0.3, tol=1e-4, maxiter=300, finest=1.0, snap_lo=0.05, snap_hi=0.95),
     "default": dict(work_width=4.0, grow=4, step=6.0, leak=0.05, leak_run=1, solver="sm+cf",
                     prior_weight=0.01, fine="guided", gf_eps=1e-4, gf_radius=2, refine_prior=0.05,
-                    rim=2, gain=0.3, tol=1e-5, maxiter=800, finest=1.0),
+                    rim=2, gain=0.3, tol=1e-5, maxiter=800, finest=1.0, snap_lo=0.05, snap_hi=0.95),
     "high": dict(work_width=5.0, grow=6, step=5.0, leak=0.05, leak_run=1, solver="sm+cf",
                  prior_weight=0.01, fine="guided", gf_eps=1e-4, gf_radius=2, refine_prior=0.05,
-                 rim=2, gain=0.3, tol=1e-5, maxiter=800, finest=1.0),
+                 rim=2, gain=0.3, tol=1e-5, maxiter=800, finest=1.0, snap_lo=0.05, snap_hi=0.95),
 }
 
 
@@ -217,7 +218,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
     q = dict(QUALITIES[quality])
     if options:
-        unknown = sorted(set(options) - set(q) - {"snap_lo", "snap_hi", "adaptive"})
+        unknown = sorted(set(options) - set(q) - {"adaptive"})
         if unknown:
             raise SamatteError("unknown refine option(s) %s" % ", ".join(unknown))
         q.update(options)
@@ -351,7 +352,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     if alpha.shape != (h, w):
         alpha = _resize(alpha.astype(np.float32), (h, w), cv2.INTER_LINEAR)
     alpha = np.asarray(alpha, np.float32)
-    lo, hi = q.get("snap_lo", 0.02), q.get("snap_hi", 0.98)
+    lo, hi = q["snap_lo"], q["snap_hi"]
     alpha[alpha < lo] = 0.0
     alpha[alpha > hi] = 1.0
     out = hard.astype(np.float32)
