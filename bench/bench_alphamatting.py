@@ -97,7 +97,7 @@ def _save_cache(path, cache):
         os.replace(tmp, path)
 
 
-def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=True):
+def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=True, mask_kind="rough"):
     res = {p: {"mask": [], "ours": [], "time": []} for p in PROTOCOLS}
     for p in PROTOCOLS:
         for b in BANDS:
@@ -111,7 +111,7 @@ def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=
             line = "%s %-7s mask MAD %6.1f" % (n, p, res[p]["mask"][-1][0])
             if ours:
                 t = time.time()
-                a = refine_alpha(img, m, quality=quality)
+                a = refine_alpha(img, m, quality=quality, mask=mask_kind)
                 res[p]["time"].append(time.time() - t)
                 res[p]["ours"].append(scores(a, gt))
                 line += "  ours MAD %6.1f Grad %6.1f Conn %6.1f (%.1fs)" % (
@@ -182,6 +182,8 @@ def main(argv=None):
     ap.add_argument("--images", default=None, help="comma-separated subset, e.g. GT01,GT02")
     ap.add_argument("--no-baseline", action="store_true", help="skip the fixed-band closed-form baseline")
     ap.add_argument("--quality", default="default")
+    ap.add_argument("--masks", default="rough", choices=("rough", "tight"),
+                    help="what refine_alpha is told the masks are (these protocols make rough masks)")
     ap.add_argument("--speed", action="store_true", help="time per 1920x1080 frame instead of the table")
     ap.add_argument("--cache", default=None,
                     help="JSON file caching the fixed-band baseline scores (they do not depend on ours)")
@@ -195,7 +197,7 @@ def main(argv=None):
         return 0
     names = args.images.split(",") if args.images else ["GT%02d" % i for i in range(1, 19)]
     run_table(names, baseline=not args.no_baseline, quality=args.quality, cache_path=args.cache,
-              ours=not args.baseline_only)
+              ours=not args.baseline_only, mask_kind=args.masks)
     return 0
 
 

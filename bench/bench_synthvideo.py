@@ -119,7 +119,7 @@ def quality_check(mfs, gt):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", default=None, help="comma-separated clip names (default: all)")
-    ap.add_argument("--methods", default="mask,cf6,cf6+temporal,ours-notemporal,ours")
+    ap.add_argument("--methods", default="mask,cf6,cf6+temporal,ours-notemporal,ours,ours-tight")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--speed-frames", type=int, default=4)
     args = ap.parse_args(argv)
@@ -150,11 +150,15 @@ def main(argv=None):
                 matter = RefineMatter(refiner=lambda image, coarse, **kw: next(it), foreground=False,
                                       quality_map=False)
                 alphas = [mf.alpha for mf in run_matter(matter, rgb, masks)[0]]
-            elif meth in ("ours", "ours-notemporal"):
-                opts = {"temporal": meth == "ours"}
+            elif meth in ("ours", "ours-notemporal", "ours-tight"):
+                # "ours": the masks arrive without logits, so matte option masks="auto" treats them as
+                # rough (roto-like); "ours-tight": masks="tight", what a tracker's masks get
+                opts = {"temporal": meth != "ours-notemporal"}
+                if meth == "ours-tight":
+                    opts["masks"] = "tight"
                 mfs, _ = run_matter(get_matter("refine", options=opts), rgb, masks)
                 alphas = [mf.alpha for mf in mfs]
-                if meth == "ours":
+                if meth == "ours-tight":
                     qual.append(quality_check(mfs, gt))
             else:
                 raise SystemExit("unknown method %s" % meth)

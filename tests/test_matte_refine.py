@@ -2,6 +2,7 @@
 import time
 import tracemalloc
 
+import cv2
 import numpy as np
 import pytest
 
@@ -154,3 +155,52 @@ def test_4k_small_object_is_bounded():
     assert peak < 180e6, peak
     assert dt < 30
     assert M.mad(out[1000:1120, 2000:2120], alpha_s) < 0.6 * M.mad(alpha_s > 0.5, alpha_s)
+
+
+def _textured_disc(h=160, w=200, r=45.0, soft=3.0, seed=3):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    d = np.hypot(yy - h / 2, xx - w / 2)
+    alpha = np.clip((r - d) / soft + 0.5, 0, 1).astype(np.float32)
+    bg = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 1.5)
+    bg = 0.15 + 0.7 * bg
+    fg = np.empty((h, w, 3), np.float32)
+    fg[:] = (0.9, 0.55, 0.2)
+    img = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
+    return img.astype(np.float32), alpha
+
+
+def test_tight_masks_are_not_made_worse_on_textured_background():
+    """A tracker-resolution mask (3x down and up) over a busy background: the "tight" mask kind keeps
+    the matte at least as good as the mask, where the roto-oriented "rough" settings may not."""
+    img, alpha = _textured_disc()
+    h, w = alpha.shape
+    small = cv2.resize((alpha >= 0.5).astype(np.float32), (w // 3, h // 3), interpolation=cv2.INTER_AREA)
+    coarse = (cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5).astype(np.float32)
+    tight = refine_alpha(img, coarse, mask="tight")
+    assert M.mad(tight, alpha) < M.mad(coarse, alpha)
+    with pytest.raises(SamatteError):
+        refine_alpha(img, coarse, mask="nonsense")
+
+
+def test_matter_picks_the_mask_kind_from_the_tracker(monkeypatch):
+    import samatte.matte.refine as R
+    from samatte.matte import get_matter
+    from samatte.stages import ObjectTrack, Plate, PlateInfo, TrackFrame, Window
+    seen = []
+
+    def fake(image, coarse, *, logits=None, quality="default", mask="rough"):
+        seen.append(mask)
+        return np.asarray(coarse, np.float32)
+
+    monkeypatch.setattr(R, "refine_alpha", fake)
+    img, alpha = _textured_disc(64, 64, 20.0)
+    info = PlateInfo(data=Window(0, 0, 64, 64), display=Window(0, 0, 64, 64))
+    plate = Plate(frame=1, linear=img, display=img, info=info)
+    m = alpha >= 0.5
+    for logits, opt, want in ((np.zeros((16, 16), np.float32), "auto", "tight"), (None, "auto", "rough"),
+                              (None, "tight", "tight"), (np.zeros((16, 16), np.float32), "rough", "rough")):
+        matter = get_matter("refine", options={"masks": opt, "temporal": False}, foreground=False,
+                            quality_map=False)
+        matter.process(plate, TrackFrame(frame=1, objects={"o": ObjectTrack(mask=m, logits=logits)}))
+        assert seen[-1] == want

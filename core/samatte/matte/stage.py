@@ -39,6 +39,9 @@ OPTIONS = {
     "tau": 0.03,               # frame difference (display units) still counted as "unchanged"
     "foreground_method": "ml",  # "ml" (numpy multilevel) or "pymatting"
     "checkpoint": None,        # sam2matte: explicit checkpoint path
+    "masks": "auto",           # what the coarse masks are (samatte.matte.refine.MASK_KINDS): "rough"
+                               # (roto, polygons), "tight" (a tracker's masks), "auto": tight where the
+                               # tracker gave logits, rough for refine-only masks
 }
 
 
@@ -68,13 +71,13 @@ def _upsample_logits(logits, shape):
     return lg
 
 
-def _default_refiner(image, coarse, *, logits=None, quality="default"):
+def _default_refiner(image, coarse, *, logits=None, quality="default", mask="rough"):
     try:
         from .refine import refine_alpha
     except ImportError as exc:
         raise DependencyError("the 'refine' matte backend needs samatte.matte.refine (not available: %s)"
                               % exc) from exc
-    return refine_alpha(image, coarse, logits=logits, quality=quality)
+    return refine_alpha(image, coarse, logits=logits, quality=quality, mask=mask)
 
 
 def _check_options(options, allowed):
@@ -92,6 +95,8 @@ def _check_options(options, allowed):
             opts[k] = float(opts[k])
         except (TypeError, ValueError):
             raise JobSpecError("matte option %s must be a number" % k, field="matte.options." + k)
+    if opts["masks"] not in ("auto", "rough", "tight"):
+        raise JobSpecError("matte option masks must be 'auto', 'rough' or 'tight'", field="matte.options.masks")
     if not 0.0 <= opts["blend"] < 1.0:
         raise JobSpecError("matte option blend must be in [0, 1)", field="matte.options.blend")
     if opts["tau"] <= 0:
@@ -128,7 +133,13 @@ class RefineMatter(Matter):
     def frame_alpha(self, plate, name, obj):
         coarse = np.asarray(obj.mask, dtype=np.float32)
         logits = _upsample_logits(obj.logits, coarse.shape) if obj.logits is not None else None
-        a = self._refiner(plate.display, coarse, logits=logits, quality=self.quality)
+        kind = self.options["masks"]
+        if kind == "auto":
+            kind = "tight" if obj.logits is not None else "rough"
+        if self._refiner is _default_refiner:
+            a = self._refiner(plate.display, coarse, logits=logits, quality=self.quality, mask=kind)
+        else:
+            a = self._refiner(plate.display, coarse, logits=logits, quality=self.quality)
         return np.clip(np.asarray(a, dtype=np.float32), 0.0, 1.0)
 
     # -- helpers ----------------------------------------------------------------------------------
