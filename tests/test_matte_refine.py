@@ -198,9 +198,11 @@ def test_matter_picks_the_mask_kind_from_the_tracker(monkeypatch):
     info = PlateInfo(data=Window(0, 0, 64, 64), display=Window(0, 0, 64, 64))
     plate = Plate(frame=1, linear=img, display=img, info=info)
     m = alpha >= 0.5
-    for logits, opt, want in ((np.zeros((16, 16), np.float32), "auto", "tight"), (None, "auto", "rough"),
-                              (None, "tight", "tight"), (np.zeros((16, 16), np.float32), "rough", "rough")):
+    lg = np.zeros((16, 16), np.float32)
+    for logits, edge, opt, want in ((lg, "tight", "auto", "tight"), (lg, None, "auto", "rough"),
+                                    (None, None, "auto", "rough"), (None, None, "tight", "tight"),
+                                    (lg, "tight", "rough", "rough")):
         matter = get_matter("refine", options={"masks": opt, "temporal": False}, foreground=False,
                             quality_map=False)
-        matter.process(plate, TrackFrame(frame=1, objects={"o": ObjectTrack(mask=m, logits=logits)}))
+        matter.process(plate, TrackFrame(frame=1, objects={"o": ObjectTrack(mask=m, logits=logits, edge=edge)}))
         assert seen[-1] == want

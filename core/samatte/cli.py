@@ -9,6 +9,7 @@ Commands (documented in the README; scripts outside the repo call them exactly a
                   [--object NAME] --out PATTERN [--tracker auto|flow|sam2|shapes] [--colourspace CS]
                   [--ocio CONFIG] [--device D]
     samatte refine --plate PATTERN --masks PATTERN --out PATTERN [--frames RANGE] [--quality Q]
+                   [--mask-edges rough|tight]
     samatte validate JOB.json
     samatte models list | samatte models download NAME [--offline DIR]
 
@@ -270,6 +271,7 @@ def cmd_refine(args):
     if args.mask_channel:
         masks["channel"] = args.mask_channel
     add_object(job, args.object, masks=masks)
+    job["matte"]["options"]["masks"] = args.mask_edges
     return _finish_job(job, args)
 
 
@@ -458,6 +460,9 @@ def build_parser():
     p.add_argument("--quality", default="default", choices=("draft", "default", "high"))
     p.add_argument("--matte", default="auto", choices=("auto", "refine", "sam2matte", "matanyone", "none"),
                    help="matte backend (default auto)")
+    p.add_argument("--mask-edges", default="rough", choices=("rough", "tight"),
+                   help="how close the masks' edges are to the real ones: rough (roto shapes, masks from a "
+                        "much smaller resolution; default) or tight (a segmentation model's masks)")
     p.set_defaults(func=cmd_refine)
 
     p = sub.add_parser("validate", help="check a JobSpec and print it normalised")

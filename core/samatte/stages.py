@@ -91,11 +91,16 @@ class ObjectTrack:
     (H, W) to align), not thresholded; None when the backend has no logits (refine-only masks, the
     shape tracker) — then consumers use the mask alone. ``score``: the backend's confidence in [0, 1]
     (object present), 1.0 when unknown. ``keyframe``: this frame carries a prompt for the object.
+    ``edge``: "tight" / "rough" / None, how far the mask's edge may be from the true one.
     """
     mask: np.ndarray
     logits: Optional[np.ndarray] = None
     score: float = 1.0
     keyframe: bool = False
+    #: how close the mask's edge is to the true one, as a hint for the matting stage
+    #: (:data:`samatte.matte.refine.MASK_KINDS`): "tight" (a segmentation model's mask at its own
+    #: resolution), "rough" (roto-derived, or carried from a roto shape), None = unknown (rough).
+    edge: Optional[str] = None
 
 
 @dataclass

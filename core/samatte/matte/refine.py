@@ -52,8 +52,8 @@ QUALITIES = {
 #: :func:`refine_alpha`; the matte option ``masks``):
 #: "rough": roto shapes, polygons, masks from a much smaller resolution -- the edge may be off by 1-3 %
 #: of the frame: a wide base band, and the band grows wherever the alpha runs into the fixed region.
-#: "tight": a tracker's mask at its own working resolution (SAM2's 256-px logits, the flow tracker's
-#: 640-px ones) -- off by a few plate pixels: a narrow base band (0.6 % of the diagonal), grown only
+#: "tight": a segmentation model's mask at its own resolution (SAM2's 256-px logits, or masks made
+#: like them) -- off by a few plate pixels: a narrow base band (0.6 % of the diagonal), grown only
 #: where the leak is clear and persistent along the rim, and no image-evidence widening (the tracker's
 #: logit uncertainty still widens it where the tracker is unsure). On tight masks the rough settings
 #: pull background texture into the band (synthvideo MAD 6.8 against 2.3 for the mask itself).

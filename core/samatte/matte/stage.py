@@ -40,8 +40,9 @@ OPTIONS = {
     "foreground_method": "ml",  # "ml" (numpy multilevel) or "pymatting"
     "checkpoint": None,        # sam2matte: explicit checkpoint path
     "masks": "auto",           # what the coarse masks are (samatte.matte.refine.MASK_KINDS): "rough"
-                               # (roto, polygons), "tight" (a tracker's masks), "auto": tight where the
-                               # tracker gave logits, rough for refine-only masks
+                               # (roto, polygons), "tight" (a segmentation model's masks at its own
+                               # resolution); "auto": the tracker's ObjectTrack.edge hint (SAM2's
+                               # propagated masks are tight), else rough
 }
 
 
@@ -135,7 +136,7 @@ class RefineMatter(Matter):
         logits = _upsample_logits(obj.logits, coarse.shape) if obj.logits is not None else None
         kind = self.options["masks"]
         if kind == "auto":
-            kind = "tight" if obj.logits is not None else "rough"
+            kind = getattr(obj, "edge", None) or "rough"
         if self._refiner is _default_refiner:
             a = self._refiner(plate.display, coarse, logits=logits, quality=self.quality, mask=kind)
         else:

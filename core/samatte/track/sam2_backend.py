@@ -545,7 +545,10 @@ class Sam2Tracker(Tracker):
                 lt = F.interpolate(lt, size=(H, W), mode="bilinear", align_corners=False)
             mask = (lt[0, 0] > 0).numpy()
             score = float(torch.sigmoid(scores[o].float().reshape(-1)[0]).item())
-            objs[op.name] = ObjectTrack(mask=mask, logits=low, score=score, keyframe=bool(keys[o]))
+            # SAM2's own segmentation at its mask resolution: a tight edge for the matting stage; on a
+            # keyframe the mask may be the artist's roto shape itself, so its edge is left unknown
+            edge = None if keys[o] else "tight"
+            objs[op.name] = ObjectTrack(mask=mask, logits=low, score=score, keyframe=bool(keys[o]), edge=edge)
         any_key = any(keys)
         if first_of_pass and not reverse:
             ref = None
