@@ -22,7 +22,6 @@ resolution) warping the previous frame's mask, nothing else.
 """
 import argparse
 import glob
-import math
 import os
 import sys
 import tempfile
@@ -99,50 +98,6 @@ def open_source(pattern, frames):
     return FrameSource(pattern, frames)
 
 
-def metrics():
-    try:
-        from samatte.metrics import davis_f, davis_j
-        return davis_j, davis_f
-    except ImportError:
-        return _davis_j, _davis_f
-
-
-def _davis_j(m, g):
-    u = np.logical_or(m, g).sum()
-    return 1.0 if u == 0 else float(np.logical_and(m, g).sum() / u)
-
-
-def _bmap(seg):
-    seg = seg.astype(bool)
-    e = np.zeros_like(seg)
-    s = np.zeros_like(seg)
-    se = np.zeros_like(seg)
-    e[:, :-1] = seg[:, 1:]
-    s[:-1, :] = seg[1:, :]
-    se[:-1, :-1] = seg[1:, 1:]
-    b = (seg ^ e) | (seg ^ s) | (seg ^ se)
-    b[-1, :] = seg[-1, :] ^ e[-1, :]
-    b[:, -1] = seg[:, -1] ^ s[:, -1]
-    b[-1, -1] = 0
-    return b
-
-
-def _davis_f(m, g):
-    tol = int(math.ceil(0.008 * math.hypot(*m.shape)))
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 1, 2 * tol + 1))
-    bm, bg = _bmap(m), _bmap(g)
-    dm = cv2.dilate(bm.astype(np.uint8), k).astype(bool)
-    dg = cv2.dilate(bg.astype(np.uint8), k).astype(bool)
-    nm, ng = bm.sum(), bg.sum()
-    if nm == 0 and ng == 0:
-        return 1.0
-    if nm == 0 or ng == 0:
-        return 0.0
-    p = (bm & dg).sum() / nm
-    r = (bg & dm).sum() / ng
-    return 0.0 if p + r == 0 else float(2 * p * r / (p + r))
-
-
 def baseline_track(source, mask0, frames, work_size=640):
     """Plain DIS warping of the previous mask (the reference the tracker must beat)."""
     H, W = source.info.shape
@@ -171,7 +126,7 @@ def ours_track(source, objects, frames, tracker):
 
 
 def score(results, gts, frames):
-    davis_j, davis_f = metrics()
+    from samatte.metrics import davis_f, davis_j
     J, F = [], []
     for f in frames[1:-1]:
         J.append(davis_j(results[f], gts[f]))
