@@ -4,6 +4,7 @@ Command (from the repo root, in the installer's venv)::
 
     .venv/bin/python bench/bench_pipeline.py            # full: 100 frames 2048x1080, RSS 50 vs 400
     .venv/bin/python bench/bench_pipeline.py --quick    # 20 frames, RSS 20 vs 80 (smoke run)
+    (--workdir DIR keeps the generated shot for later runs; --skip-memory runs the speed part only)
 
 1. Speed: a 100-frame 2048x1080 half RGBA EXR shot through ``samatte.pipeline`` with a no-op backend
    pair (a tracker that hands each frame the keyframe mask of a frame-filling object, a matter that
@@ -146,7 +147,8 @@ def child(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--workdir", default=None, help="keep the shot here (reused by later runs)")
+    ap.add_argument("--skip-memory", action="store_true", help="only the speed comparison")
     ap.add_argument("--child-frames", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--shot", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -172,6 +174,8 @@ def main():
     print("speed: %d frames  plain OIIO read+write %.2f s (%.0f ms/frame)  pipeline %.2f s (%.0f ms/frame)"
           "  ratio %.3f (target <= 1.15)" % (len(frames), t_plain, 1e3 * t_plain / len(frames), t_pipe,
                                              1e3 * t_pipe / len(frames), t_pipe / t_plain))
+    if args.skip_memory:
+        return
     rss = {}
     for n in (n_small, n_big):
         cmd = [sys.executable, os.path.abspath(__file__), "--child-frames", str(n), "--shot", shot,
