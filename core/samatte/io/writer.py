@@ -279,27 +279,28 @@ class MatteWriter:
             return a
 
         chans = self.channels_for(mf, object_layers=object_layers, foreground=foreground, quality_map=quality_map)
-        buf = np.empty(shape + (len(chans),), dtype=np.float32)
+        # The buffer is half float already: OpenImageIO writes it without a conversion pass, and each
+        # channel is clipped while it is copied in (one pass over the data, no float32 staging copy).
+        buf = np.empty(shape + (len(chans),), dtype=np.float16)
         k = 0
         if chans[0] == "R":
             fg = check(mf.foreground, "foreground", 3)
-            buf[:, :, 0:3] = fg
+            with np.errstate(over="ignore", invalid="ignore"):
+                np.copyto(buf[:, :, 0:3], fg, casting="same_kind")
+            fgv = buf[:, :, 0:3]
+            if not np.isfinite(np.add.reduce(fgv, axis=None, dtype=np.float32)):
+                # NaN/inf in the foreground, or values beyond half's range: clamp, never write inf
+                fgv[...] = np.nan_to_num(np.clip(np.asarray(fg, np.float32), -HALF_MAX, HALF_MAX),
+                                         nan=0.0, posinf=0.0, neginf=0.0)
             k = 3
-        buf[:, :, k] = check(mf.alpha, "alpha")
-        _clip01(buf[:, :, k])
+        _clip01_into(check(mf.alpha, "alpha"), buf[:, :, k])
         k += 1
         if object_layers:
             for name, a in mf.alphas.items():
-                buf[:, :, k] = check(a, "alpha of object %r" % name)
-                _clip01(buf[:, :, k])
+                _clip01_into(check(a, "alpha of object %r" % name), buf[:, :, k])
                 k += 1
         if chans[-1] == QUALITY_CHANNEL:
-            buf[:, :, k] = check(mf.quality, "quality map")
-            _clip01(buf[:, :, k])
-        if chans[0] == "R":
-            fgv = buf[:, :, 0:3]
-            if not np.isfinite(np.add.reduce(fgv, axis=None)):
-                fgv[~np.isfinite(fgv)] = 0.0
+            _clip01_into(check(mf.quality, "quality map"), buf[:, :, k])
         meta = dict(self.metadata)
         meta["samatte/frame"] = frame
         meta["samatte/objects"] = ",".join(mf.alphas)
@@ -325,9 +326,18 @@ class MatteWriter:
         return "MatteWriter(%r)" % self.pattern.source
 
 
-def _clip01(a):
-    np.fmax(a, 0.0, out=a)
-    np.fmin(a, 1.0, out=a)
+HALF_MAX = 65504.0
+
+
+def _clip01_into(src, dst):
+    """dst[...] = clip(src, 0, 1) with NaN -> 0, converting to dst's dtype on the way."""
+    src = np.asarray(src)
+    if src.dtype == bool:
+        np.copyto(dst, src, casting="unsafe")
+        return
+    # fmax/fmin ignore NaN (NaN -> the bound); the second call writes straight into the half buffer
+    tmp = np.fmax(src, np.float32(0.0), dtype=np.float32)
+    np.fmin(tmp, np.float32(1.0), out=dst, casting="same_kind")
 
 
 def _write_exr(path, buf, chans, info, compression, meta):
