@@ -38,6 +38,7 @@ Resume: :meth:`MatteWriter.is_complete` is True when the frame's file is a reada
 expected windows with an ``A`` channel, written by samatte for the same ``job_hash`` (when the
 writer was given one), whose last scanline reads; a re-run skips those. ``overwrite=True`` never skips.
 """
+import contextlib
 import json
 import logging
 import os
@@ -173,39 +174,48 @@ class MatteWriter:
         return removed
 
     # -- resume ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _existing(self, frame):
+        """The open ImageInput of frame's output file, or None when it is missing or unreadable."""
+        path = self.path(frame)
+        inp = None
+        if os.path.isfile(path):
+            import OpenImageIO as oiio
+            inp = oiio.ImageInput.open(path)
+            if inp is None:
+                oiio.geterror()
+        try:
+            yield inp
+        finally:
+            if inp is not None:
+                inp.close()
+
     def is_complete(self, frame):
         """True when a finished frame of this job is already there (see the module docstring)."""
         if self.overwrite:
             return False
-        path = self.path(frame)
-        if not os.path.isfile(path):
-            return False
-        import OpenImageIO as oiio
-        inp = oiio.ImageInput.open(path)
-        if inp is None:
-            oiio.geterror()
-            return False
-        try:
-            spec = inp.spec()
-            if (spec.x, spec.y, spec.width, spec.height) != (self.info.data.x, self.info.data.y,
-                                                             self.info.data.width, self.info.data.height):
+        with self._existing(frame) as inp:
+            if inp is None:
                 return False
-            d = self.info.display
-            if (spec.full_x, spec.full_y, spec.full_width, spec.full_height) != (d.x, d.y, d.width, d.height):
+            try:
+                spec = inp.spec()
+                if (spec.x, spec.y, spec.width, spec.height) != (self.info.data.x, self.info.data.y,
+                                                                 self.info.data.width, self.info.data.height):
+                    return False
+                d = self.info.display
+                if (spec.full_x, spec.full_y, spec.full_width, spec.full_height) != (d.x, d.y, d.width, d.height):
+                    return False
+                if "A" not in spec.channelnames or spec.getattribute("samatte/version") is None:
+                    return False
+                if self.job_hash is not None and str(spec.getattribute("samatte/job_hash")) != str(self.job_hash):
+                    return False
+                last = inp.read_scanline(spec.y + spec.height - 1, 0, "float")
+                if last is None:
+                    inp.geterror()
+                    return False
+                return True
+            except Exception:
                 return False
-            if "A" not in spec.channelnames or spec.getattribute("samatte/version") is None:
-                return False
-            if self.job_hash is not None and str(spec.getattribute("samatte/job_hash")) != str(self.job_hash):
-                return False
-            last = inp.read_scanline(spec.y + spec.height - 1, 0, "float")
-            if last is None:
-                inp.geterror()
-                return False
-            return True
-        except Exception:
-            return False
-        finally:
-            inp.close()
 
     def read_alphas(self, frame):
         """The per-object alphas of a written frame: ``{object name: float32 (H, W)}`` from its
@@ -234,21 +244,14 @@ class MatteWriter:
 
     def read_score(self, frame):
         """The per-frame score stored in a written frame (``samatte/score``), or None."""
-        path = self.path(frame)
-        if not os.path.isfile(path):
-            return None
-        import OpenImageIO as oiio
-        inp = oiio.ImageInput.open(path)
-        if inp is None:
-            oiio.geterror()
-            return None
-        try:
-            v = inp.spec().getattribute("samatte/score")
-            return float(v) if v is not None else None
-        except (TypeError, ValueError):
-            return None
-        finally:
-            inp.close()
+        with self._existing(frame) as inp:
+            if inp is None:
+                return None
+            try:
+                v = inp.spec().getattribute("samatte/score")
+                return float(v) if v is not None else None
+            except (TypeError, ValueError):
+                return None
 
     # -- writing ---------------------------------------------------------------------------------
     def channels_for(self, mf, *, object_layers=True, foreground=True, quality_map=True):
