@@ -14,10 +14,10 @@ For every protocol it reports mean MAD, MSE, Grad, Conn (samatte.metrics, RVM co
 
 Commands (from the repo root, venv active):
 
-    python bench/bench_alphamatting.py                       # full table (slow: ~15-30 min on 2 cores)
-    python bench/bench_alphamatting.py --images GT01,GT04 --no-baseline   # quick subset, ours only
-    python bench/bench_alphamatting.py --speed               # s per 1920x1080 frame (GT04 hair, GT05)
-    python bench/bench_alphamatting.py --cache /tmp/cf_cache.json   # reuse baseline scores across runs
+    python bench/bench_stills.py                       # full table (slow: ~15-30 min on 2 cores)
+    python bench/bench_stills.py --images GT01,GT04 --no-baseline   # quick subset, ours only
+    python bench/bench_stills.py --speed               # s per 1920x1080 frame (GT04 hair, GT05)
+    python bench/bench_stills.py --cache /tmp/cf_cache.json   # reuse baseline scores across runs
 
 Data: <repo>/../shared/eval/alphamatting (never copied into the repo).
 """
