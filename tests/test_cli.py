@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from demo_shots import demo_job, make_demo_shot
 from samatte import cli, errors, protocol
 
 DOCUMENTED_EXIT_CODES = {
@@ -121,18 +122,10 @@ def test_run_json_stream_for_a_bad_jobspec(tmp_path):
 
 @pytest.fixture(scope="module")
 def shot(tmp_path_factory):
-    from samatte.demo import make_shot
-    d = tmp_path_factory.mktemp("cli_shot")
-    return make_shot(str(d), frames=5, size=(128, 72)), d
+    return make_demo_shot(tmp_path_factory, "cli_shot", 5)
 
 
-def shot_job(shot, out, **kw):
-    from samatte import jobspec
-    s, _ = shot
-    job = jobspec.new_job(s["plate"], str(out), frames="%d-%d" % (s["frames"][0], s["frames"][-1]),
-                          tracker="flow", matte="refine", quality="draft", **kw)
-    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
-    return job
+shot_job = demo_job
 
 
 def test_colour_and_output_errors(shot, tmp_path, capsys):

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from demo_shots import demo_job, make_demo_shot
 from samatte import jobspec, protocol
 
 pytestmark = pytest.mark.slow
@@ -16,17 +17,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def shot(tmp_path_factory):
-    from samatte.demo import make_shot
-    d = tmp_path_factory.mktemp("resume_shot")
-    return make_shot(str(d), frames=8, size=(128, 72)), d
+    return make_demo_shot(tmp_path_factory, "resume_shot", 8)
 
 
 def make_job(shot, out_dir, name):
-    s, _ = shot
-    job = jobspec.new_job(s["plate"], str(out_dir / "matte.####.exr"),
-                          frames="%d-%d" % (s["frames"][0], s["frames"][-1]), tracker="flow", matte="refine",
-                          quality="draft", name="resume_test")
-    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    job = demo_job(shot, out_dir / "matte.####.exr", name="resume_test")
     path = out_dir.parent / name
     jobspec.save(job, str(path))
     return path

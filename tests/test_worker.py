@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from demo_shots import demo_job, make_demo_shot
 from samatte import protocol
 from samatte.client import WorkerClient
 from samatte.errors import CancelledError, MissingFrameError
@@ -143,17 +144,11 @@ def test_bad_jobspec_is_an_error_event_not_a_crash():
 
 @pytest.fixture(scope="module")
 def shot(tmp_path_factory):
-    from samatte.demo import make_shot
-    d = tmp_path_factory.mktemp("worker_shot")
-    return make_shot(str(d), frames=12, size=(128, 72)), d
+    return make_demo_shot(tmp_path_factory, "worker_shot", 12)
 
 
 def real_job(shot, out, **over):
-    from samatte import jobspec
-    s, _ = shot
-    job = jobspec.new_job(s["plate"], str(out), frames="%d-%d" % (s["frames"][0], s["frames"][-1]),
-                          tracker="flow", matte="refine", quality="draft", name="worker_test")
-    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    job = demo_job(shot, out, name="worker_test")
     job.update(over)
     return job
 

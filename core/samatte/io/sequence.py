@@ -109,39 +109,27 @@ class SequencePattern:
             return []
         prefix, suffix = self._prefix, self._suffix
         if os.sep in suffix or (os.altsep and os.altsep in suffix):
-            return self._frames_in_dirs()
-        d = os.path.dirname(prefix)
-        base_prefix = os.path.basename(prefix)
+            # the token is in a folder name: match the folders, then check each frame's file exists
+            return self._scan(os.path.dirname(prefix), os.path.basename(prefix), suffix.split(os.sep, 1)[0],
+                              lambda f: os.path.exists(self.path(f)))
+        return self._scan(os.path.dirname(prefix), os.path.basename(prefix), suffix)
+
+    def _scan(self, folder, head, tail, keep=None):
+        """Frames f for which ``head + format_frame(f) + tail`` is an entry of ``folder`` (and
+        ``keep(f)``, when given), sorted."""
         try:
-            names = os.listdir(d or ".")
+            names = os.listdir(folder or ".")
         except OSError:
             return []
-        rx = re.compile(re.escape(base_prefix) + r"(-?\d+)" + re.escape(suffix) + r"$")
-        out = []
+        rx = re.compile(re.escape(head) + r"(-?\d+)" + re.escape(tail) + r"$")
+        out = set()
         for n in names:
             m = rx.match(n)
             if m:
                 f = int(m.group(1))
-                if self.format_frame(f) == m.group(1):
-                    out.append(f)
-        return sorted(set(out))
-
-    def _frames_in_dirs(self):
-        # the token is in a folder name: list the parent of that folder, then test each candidate
-        parent = os.path.dirname(self._prefix)
-        head = os.path.basename(self._prefix)
-        rest = self._suffix.split(os.sep, 1)[0]
-        try:
-            names = os.listdir(parent or ".")
-        except OSError:
-            return []
-        rx = re.compile(re.escape(head) + r"(-?\d+)" + re.escape(rest) + r"$")
-        out = []
-        for n in names:
-            m = rx.match(n)
-            if m and self.format_frame(int(m.group(1))) == m.group(1) and os.path.exists(self.path(int(m.group(1)))):
-                out.append(int(m.group(1)))
-        return sorted(set(out))
+                if self.format_frame(f) == m.group(1) and (keep is None or keep(f)):
+                    out.add(f)
+        return sorted(out)
 
     def __repr__(self):
         return "SequencePattern(%r)" % self.source
