@@ -36,7 +36,7 @@ class NoisyRefiner:
         self.rng = np.random.default_rng(seed)
         self.current = None
 
-    def __call__(self, image, coarse, *, logits=None, quality="default"):
+    def __call__(self, image, coarse, *, logits=None, quality="default", **_kw):
         g = self.gts[self.current]
         band = (g > 0.02) & (g < 0.98)
         import cv2

@@ -14,7 +14,7 @@ import os
 import time
 
 from . import __version__
-from .errors import MissingFrameError, OutputError, PromptError, SamatteError
+from .errors import MissingFrameError, OutputError, SamatteError
 from .frames import format_frames
 from .jobspec import job_frames, load as load_job_file, validate
 from .progress import Progress, check_cancel
@@ -48,19 +48,17 @@ def run(job, *, on_progress=None, cancel=None, tracker=None, matter=None):
             on_progress(p)
 
 
-def _resolve_frames(job, pattern):
-    from .io.sequence import SequencePattern
-    seq = SequencePattern(pattern)
+def _resolve_frames(job, seq):
     wanted = job_frames(job)
     if wanted is None:
         wanted = seq.frames or seq.frames_on_disk()
         if not wanted:
-            raise MissingFrameError("no frames of the plate %s were found on disk" % pattern, path=pattern)
+            raise MissingFrameError("no frames of the plate %s were found on disk" % seq.source, path=seq.source)
     missing = [f for f in wanted if not os.path.exists(seq.path(f))]
     if missing:
         raise MissingFrameError("%d plate frame(s) missing: %s (pattern %s)"
-                                % (len(missing), format_frames(missing)[:200], pattern),
-                                frames=format_frames(missing), path=pattern)
+                                % (len(missing), format_frames(missing)[:200], seq.source),
+                                frames=format_frames(missing), path=seq.source)
     return wanted
 
 
@@ -73,7 +71,7 @@ def _check_output(job, plate_pattern):
         raise OutputError("output path %r is not a frame pattern: %s" % (out, e.message), path=out)
     if not oseq.has_frame_token:
         raise OutputError("output path %r has no frame number token (####, %%04d, $F4 or @)" % out, path=out)
-    if os.path.abspath(SequencePattern(plate_pattern).path(1)) == os.path.abspath(oseq.path(1)):
+    if os.path.abspath(plate_pattern.path(1)) == os.path.abspath(oseq.path(1)):
         raise OutputError("output path %r would overwrite the plate" % out, path=out)
     folder = os.path.dirname(os.path.abspath(oseq.path(1)))
     try:
@@ -138,22 +136,18 @@ def run_iter(job, *, cancel=None, tracker=None, matter=None):
     from .io.writer import MatteWriter
     from .stages import ObjectTrack
 
+    from .io.sequence import SequencePattern
     plate = job["plate"]
-    frames = _resolve_frames(job, plate["path"])
-    _check_output(job, plate["path"])
+    plate_seq = SequencePattern(plate["path"])
+    frames = _resolve_frames(job, plate_seq)
+    _check_output(job, plate_seq)
     colour = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace"))
     source = FrameSource(plate["path"], frames, layer=plate.get("layer"), colour=colour,
                          on_nonfinite=plate.get("on_nonfinite", "fix"))
     owned = []  # backends we created and must close
     try:
         info = source.info
-        fset = set(frames)
-        for o in job["objects"]:
-            for q in o.get("prompts", []):
-                if q["frame"] not in fset:
-                    raise PromptError("object %r has a prompt on frame %d, which is not in the plate's frames %s"
-                                      % (o["name"], q["frame"], format_frames(frames)[:80]),
-                                      object=o["name"], frame=q["frame"])
+        fset = set(frames)  # prepare_objects rejects prompts on frames outside it
         from .prompts import prepare_objects
         tracked = [o for o in job["objects"] if "prompts" in o]
         tobjs = prepare_objects(tracked, info, frames) if tracked else []

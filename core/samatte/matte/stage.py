@@ -113,7 +113,7 @@ def _check_options(options, allowed):
 class RefineMatter(Matter):
     """Weights-free matter: per-frame refinement + temporal fusion + foreground + quality.
 
-    ``refiner``: the per-frame estimator ``f(image, coarse, *, logits=None, quality=...) -> f32 (H, W)``
+    ``refiner``: the per-frame estimator ``f(image, coarse, *, logits=None, quality=..., mask=...) -> f32 (H, W)``
     (default :func:`samatte.matte.refine.refine_alpha`, imported on first use); tests inject stand-ins.
     """
 
@@ -137,10 +137,7 @@ class RefineMatter(Matter):
         kind = self.options["masks"]
         if kind == "auto":
             kind = getattr(obj, "edge", None) or "rough"
-        if self._refiner is _default_refiner:
-            a = self._refiner(plate.display, coarse, logits=logits, quality=self.quality, mask=kind)
-        else:
-            a = self._refiner(plate.display, coarse, logits=logits, quality=self.quality)
+        a = self._refiner(plate.display, coarse, logits=logits, quality=self.quality, mask=kind)
         return np.clip(np.asarray(a, dtype=np.float32), 0.0, 1.0)
 
     # -- helpers ----------------------------------------------------------------------------------
