@@ -97,7 +97,7 @@ def _save_cache(path, cache):
         os.replace(tmp, path)
 
 
-def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=True, mask_kind="rough"):
+def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=True, mask_kind="auto"):
     res = {p: {"mask": [], "ours": [], "time": []} for p in PROTOCOLS}
     for p in PROTOCOLS:
         for b in BANDS:
@@ -182,8 +182,8 @@ def main(argv=None):
     ap.add_argument("--images", default=None, help="comma-separated subset, e.g. GT01,GT02")
     ap.add_argument("--no-baseline", action="store_true", help="skip the fixed-band closed-form baseline")
     ap.add_argument("--quality", default="default")
-    ap.add_argument("--masks", default="rough", choices=("rough", "tight"),
-                    help="what refine_alpha is told the masks are (these protocols make rough masks)")
+    ap.add_argument("--masks", default="auto", choices=("auto", "rough", "tight"),
+                    help="what refine_alpha is told the masks are (default auto: it tells from the image)")
     ap.add_argument("--speed", action="store_true", help="time per 1920x1080 frame instead of the table")
     ap.add_argument("--cache", default=None,
                     help="JSON file caching the fixed-band baseline scores (they do not depend on ours)")

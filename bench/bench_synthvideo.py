@@ -151,8 +151,9 @@ def main(argv=None):
                                       quality_map=False)
                 alphas = [mf.alpha for mf in run_matter(matter, rgb, masks)[0]]
             elif meth in ("ours", "ours-notemporal", "ours-tight"):
-                # "ours": the masks arrive without logits, so matte option masks="auto" treats them as
-                # rough (roto-like); "ours-tight": masks="tight", what a tracker's masks get
+                # "ours": the masks arrive without logits or an edge hint, so matte option masks="auto"
+                # lets refine_alpha tell their kind per frame; "ours-tight": masks="tight", what a
+                # tracker's (SAM2's) masks get
                 opts = {"temporal": meth != "ours-notemporal"}
                 if meth == "ours-tight":
                     opts["masks"] = "tight"

@@ -199,10 +199,56 @@ def test_matter_picks_the_mask_kind_from_the_tracker(monkeypatch):
     plate = Plate(frame=1, linear=img, display=img, info=info)
     m = alpha >= 0.5
     lg = np.zeros((16, 16), np.float32)
-    for logits, edge, opt, want in ((lg, "tight", "auto", "tight"), (lg, None, "auto", "rough"),
-                                    (None, None, "auto", "rough"), (None, None, "tight", "tight"),
+    for logits, edge, opt, want in ((lg, "tight", "auto", "tight"), (lg, None, "auto", "auto"),
+                                    (None, None, "auto", "auto"), (None, None, "tight", "tight"),
+                                    (None, "rough", "auto", "rough"),
                                     (lg, "tight", "rough", "rough")):
         matter = get_matter("refine", options={"masks": opt, "temporal": False}, foreground=False,
                             quality_map=False)
         matter.process(plate, TrackFrame(frame=1, objects={"o": ObjectTrack(mask=m, logits=logits, edge=edge)}))
         assert seen[-1] == want
+
+
+def _coarse_like(alpha, kind):
+    """A tracker-like mask (3x down and up) or a rough one (16x down and up, then 6 px off)."""
+    h, w = alpha.shape
+    f = 3 if kind == "tight" else 16
+    small = cv2.resize((alpha >= 0.5).astype(np.float32), (w // f, h // f), interpolation=cv2.INTER_AREA)
+    m = (cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5).astype(np.float32)
+    if kind == "rough":
+        m = np.roll(m, 6, axis=1)
+    return m
+
+
+def test_mask_kind_tells_tight_from_rough_masks():
+    from samatte.matte.refine import mask_kind, AUTO_LEAK
+    img, alpha = _textured_disc(192, 192, 50.0)
+    kind, share = mask_kind(img, _coarse_like(alpha, "tight"))
+    assert kind == "tight" and share <= AUTO_LEAK
+    kind, share = mask_kind(img, _coarse_like(alpha, "rough"))
+    assert kind == "rough" and share > AUTO_LEAK
+    # degenerate masks: nothing to measure, treated as rough
+    assert mask_kind(img, np.zeros_like(alpha))[0] == "rough"
+    # "auto" is what the refiner does with either
+    for k in ("tight", "rough"):
+        m = _coarse_like(alpha, k)
+        assert np.array_equal(refine_alpha(img, m, mask="auto"), refine_alpha(img, m, mask=mask_kind(img, m)[0]))
+
+
+def test_matting_image_space_follows_the_plate_encoding():
+    from samatte.matte.stage import matting_image, soft_clip
+    from samatte.stages import Plate, PlateInfo, Window
+    lin = np.array([[[0.2, 0.5, 4.0], [-0.1, np.nan, 0.95]]], np.float32)
+    disp = np.full((1, 2, 3), 0.7, np.float32)
+    win = Window(0, 0, 2, 1)
+    exr = Plate(frame=1, linear=lin, display=disp, info=PlateInfo(data=win, display=win, pixel_type="half"))
+    png = Plate(frame=1, linear=lin, display=disp, info=PlateInfo(data=win, display=win, pixel_type="uint8"))
+    m = matting_image(exr)
+    assert np.allclose(m[0, 0, :2], (0.2, 0.5)) and 0.99 < m[0, 0, 2] <= 1.0
+    assert m[0, 1, 0] == 0.0 and m[0, 1, 1] == 0.0 and 0.9 < m[0, 1, 2] < 0.95
+    assert np.array_equal(matting_image(png), disp)
+    assert np.array_equal(matting_image(exr, "display"), disp)
+    assert np.array_equal(matting_image(png, "linear"), m)
+    x = np.linspace(0, 50, 1001, dtype=np.float32)
+    y = soft_clip(x)
+    assert np.all(np.diff(y) >= 0) and y.max() <= 1.0 and np.allclose(y[x <= 0.9], x[x <= 0.9])

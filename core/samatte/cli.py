@@ -9,7 +9,7 @@ Commands (documented in the README; scripts outside the repo call them exactly a
                   [--object NAME] --out PATTERN [--tracker auto|flow|sam2|shapes] [--colourspace CS]
                   [--ocio CONFIG] [--device D]
     samatte refine --plate PATTERN --masks PATTERN --out PATTERN [--frames RANGE] [--quality Q]
-                   [--mask-edges rough|tight]
+                   [--mask-edges auto|rough|tight]
     samatte validate JOB.json
     samatte models list | samatte models download NAME [--offline DIR]
 
@@ -460,9 +460,10 @@ def build_parser():
     p.add_argument("--quality", default="default", choices=("draft", "default", "high"))
     p.add_argument("--matte", default="auto", choices=("auto", "refine", "sam2matte", "matanyone", "none"),
                    help="matte backend (default auto)")
-    p.add_argument("--mask-edges", default="rough", choices=("rough", "tight"),
+    p.add_argument("--mask-edges", default="auto", choices=("auto", "rough", "tight"),
                    help="how close the masks' edges are to the real ones: rough (roto shapes, masks from a "
-                        "much smaller resolution; default) or tight (a segmentation model's masks)")
+                        "much smaller resolution), tight (a segmentation model's masks) or auto (default: "
+                        "told per frame from how the image agrees with the mask's edge)")
     p.set_defaults(func=cmd_refine)
 
     p = sub.add_parser("validate", help="check a JobSpec and print it normalised")

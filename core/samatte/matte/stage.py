@@ -42,8 +42,37 @@ OPTIONS = {
     "masks": "auto",           # what the coarse masks are (samatte.matte.refine.MASK_KINDS): "rough"
                                # (roto, polygons), "tight" (a segmentation model's masks at its own
                                # resolution); "auto": the tracker's ObjectTrack.edge hint (SAM2's
-                               # propagated masks are tight), else rough
+                               # propagated masks are tight), else refine_alpha tells from the image
+                               # (samatte.matte.refine.mask_kind)
+    "space": "auto",           # image the alpha is solved on: "linear" (the scene-linear plate, soft-
+                               # clipped to [0, 1]: compositing mixes light linearly, so edge pixels lie
+                               # between FG and BG colours there), "display" (the OCIO display image);
+                               # "auto": linear for float plates (EXR), display for integer ones
+                               # (PNG/JPEG/TIFF: display-referred encodings)
 }
+
+
+def soft_clip(x, knee=0.9):
+    """Scene-linear RGB into [0, 1]: identity below ``knee``, a smooth shoulder above (highlights keep
+    some gradation instead of a flat clip); negatives -> 0."""
+    x = np.maximum(np.asarray(x, np.float32), 0.0)
+    over = x > knee
+    if over.any():
+        r = 1.0 - knee
+        x = x.copy()
+        x[over] = knee + r * (1.0 - np.exp(-(x[over] - knee) / r))
+    return x
+
+
+def matting_image(plate, space="auto"):
+    """The image alpha is solved on (see the matte option ``space``): f32 (H, W, 3) in [0, 1]."""
+    if space == "auto":
+        space = "linear" if str(getattr(plate.info, "pixel_type", "half")) in ("half", "float", "double") \
+            else "display"
+    if space == "linear":
+        return soft_clip(np.nan_to_num(np.asarray(plate.linear, np.float32)[..., :3], nan=0.0,
+                                       posinf=1.0, neginf=0.0))
+    return np.asarray(plate.display, np.float32)[..., :3]
 
 
 def merge_alphas(alphas, shape):
@@ -72,7 +101,7 @@ def _upsample_logits(logits, shape):
     return lg
 
 
-def _default_refiner(image, coarse, *, logits=None, quality="default", mask="rough"):
+def _default_refiner(image, coarse, *, logits=None, quality="default", mask="auto"):
     try:
         from .refine import refine_alpha
     except ImportError as exc:
@@ -98,6 +127,8 @@ def _check_options(options, allowed):
             raise JobSpecError("matte option %s must be a number" % k, field="matte.options." + k)
     if opts["masks"] not in ("auto", "rough", "tight"):
         raise JobSpecError("matte option masks must be 'auto', 'rough' or 'tight'", field="matte.options.masks")
+    if opts["space"] not in ("auto", "linear", "display"):
+        raise JobSpecError("matte option space must be 'auto', 'linear' or 'display'", field="matte.options.space")
     if not 0.0 <= opts["blend"] < 1.0:
         raise JobSpecError("matte option blend must be in [0, 1)", field="matte.options.blend")
     if opts["tau"] <= 0:
@@ -136,8 +167,9 @@ class RefineMatter(Matter):
         logits = _upsample_logits(obj.logits, coarse.shape) if obj.logits is not None else None
         kind = self.options["masks"]
         if kind == "auto":
-            kind = getattr(obj, "edge", None) or "rough"
-        a = self._refiner(plate.display, coarse, logits=logits, quality=self.quality, mask=kind)
+            kind = getattr(obj, "edge", None) or "auto"
+        a = self._refiner(matting_image(plate, self.options["space"]), coarse, logits=logits,
+                          quality=self.quality, mask=kind)
         return np.clip(np.asarray(a, dtype=np.float32), 0.0, 1.0)
 
     # -- helpers ----------------------------------------------------------------------------------
