@@ -31,6 +31,7 @@ def test_forward_and_backward_from_a_middle_keyframe(clip):
         assert ot.logits.dtype == np.float32 and ot.logits.ndim == 2
         assert 0.0 <= ot.score <= 1.0
         assert ot.keyframe == (f == k)
+        assert ot.edge == "rough"  # the artist's shape carried by flow: the matte may reach past it
         assert iou(ot.mask, truth[f][0]) > 0.9, (f, iou(ot.mask, truth[f][0]))
         # logits are positive inside, negative well outside
         assert ot.logits[truth[f][0]].mean() > 0 > ot.logits[~truth[f][0]].mean()

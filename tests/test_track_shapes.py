@@ -41,6 +41,7 @@ def test_shape_tracker_holds_nearest_keyframe_shape():
         m = out[f].objects["o"].mask
         assert np.array_equal(m, expect), f
         assert out[f].objects["o"].logits is None
+        assert out[f].objects["o"].edge == "rough"
         assert out[f].objects["o"].keyframe == (f in (1001, 1005))
     assert out[1001].ref is None and out[1002].ref == 1001 and out[1005].ref is None
     assert src.gets == []  # masks and boxes need no pixels

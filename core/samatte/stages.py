@@ -99,7 +99,8 @@ class ObjectTrack:
     keyframe: bool = False
     #: how close the mask's edge is to the true one, as a hint for the matting stage
     #: (:data:`samatte.matte.refine.MASK_KINDS`): "tight" (a segmentation model's mask at its own
-    #: resolution), "rough" (roto-derived, or carried from a roto shape), None = unknown (rough).
+    #: resolution), "rough" (roto-derived, or carried from a roto shape: the shape and flow trackers),
+    #: None = unknown (the matting stage tells from the image: samatte.matte.refine.mask_kind).
     edge: Optional[str] = None
 
 

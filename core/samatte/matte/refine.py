@@ -59,7 +59,7 @@ QUALITIES = {
 #: pull background texture into the band (synthvideo MAD 6.8 against 2.3 for the mask itself).
 MASK_KINDS = {
     "rough": {},
-    "tight": dict(base_frac=0.003, leak=0.15, leak_run=5, gain=0.0),
+    "tight": dict(base_frac=0.003, leak=0.15, leak_run=5),
 }
 
 #: ``mask="auto"``: a narrow band (the tight kind's) is solved once by sampling at a scale where it is

@@ -433,8 +433,10 @@ class FlowTracker(Tracker):
                 for o, ob in enumerate(objects):
                     m = fg & (owner == o)
                     sc = float(scores[o, i]) if m.any() else 0.0
+                    # the artist's shape carried by flow and snapped to a hard segmentation: hair and
+                    # soft edges beyond it are cut off, so the matting stage may reach past the edge
                     objs[ob.name] = ObjectTrack(mask=m, logits=logits[o], score=max(0.0, min(1.0, sc)),
-                                                keyframe=(o, i) in kmask)
+                                                keyframe=(o, i) in kmask, edge="rough")
                 ref = None if (i == 0 or i in kset) else frames[i - 1]
                 done += 1
                 yield Progress("track", f, done, total, "frame %d" % f)

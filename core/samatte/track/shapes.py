@@ -67,7 +67,8 @@ class ShapeTracker(Tracker):
                     for old in [x for x in cache[o] if x < k]:
                         del cache[o][old]  # frames ascend: earlier keyframes are never nearest again
                     cache[o][k] = m
-                objs[ob.name] = ObjectTrack(mask=cache[o][k].copy(), logits=None, score=1.0, keyframe=(k == f))
+                objs[ob.name] = ObjectTrack(mask=cache[o][k].copy(), logits=None, score=1.0, keyframe=(k == f),
+                                            edge="rough")  # the artist's roto shape itself
             ref = None if (i == 0 or f in kset) else frames[i - 1]
             yield Progress("track", f, i + 1, n, "frame %d" % f)
             yield TrackFrame(frame=f, objects=objs, ref=ref)
