@@ -22,7 +22,9 @@ gives). The display image is the sRGB OETF of the clipped linear plate. Methods,
 
 Figures: MAD (x1e3, mean over all frames) and dtSSD (x1e2, frame 0 counted as 0, as in
 shared/eval/README.md) per clip and their mean over clips; how well the quality map and per-frame
-score point at the real errors; then the Matter's ms per frame (whole stage, default quality) at
+score point at the real errors; whether the per-frame score picks out frames whose mask was broken
+on purpose (a bite out, a blob joined, a slip sideways) and whether the frame after one is spared;
+then the Matter's ms per frame (whole stage, default quality) at
 854x480 and at 1920x1080 (a clip upscaled with INTER_LINEAR), mean of frames 2..n (frame 1 has no
 temporal work), with the split refine / temporal / foreground / quality.
 """
@@ -116,11 +118,55 @@ def quality_check(mfs, gt):
     return float(np.mean(hi)) if hi else 0.0, float(np.mean(lo)) if lo else 0.0, r
 
 
+def corrupt_mask(m, kind):
+    """A broken tracker mask: ``chunk`` (a bite out of the top of the object), ``blob`` (a disc of
+    background joined on the right), ``shift`` (the mask slipped sideways by a sixth of its size)."""
+    m = m.copy()
+    H, W = m.shape
+    ys, xs = np.nonzero(m)
+    cy, cx = int(ys.mean()), int(xs.mean())
+    size = int(np.sqrt(m.sum()))
+    yy, xx = np.mgrid[:H, :W]
+    if kind == "chunk":
+        m &= ~((yy - ys.min()) ** 2 + (xx - cx) ** 2 < (0.45 * size) ** 2)
+    elif kind == "blob":
+        bx = min(W - 1, xs.max() + size // 4)
+        m |= (yy - cy) ** 2 + (xx - bx) ** 2 < (0.3 * size) ** 2
+    elif kind == "shift":
+        m = np.roll(m, size // 6, axis=1)
+    return m
+
+
+BROKEN = {3: "chunk", 7: "blob", 10: "shift"}
+
+
+def broken_frames(rgb, gt):
+    """Three frames of the clip get a broken mask (:data:`BROKEN`); returns (hits: how many of the three
+    lowest per-frame scores are the broken frames, lowest score of a good frame, highest of a broken
+    one, mean MAD of the frames right after a broken one, mean MAD of the other good frames)."""
+    from samatte.matte import get_matter
+    from samatte.metrics import mad
+    masks = [coarse_mask(g) for g in gt]
+    for i, k in BROKEN.items():
+        masks[i] = corrupt_mask(masks[i], k)
+    mfs, _ = run_matter(get_matter("refine"), rgb, masks)
+    scores = np.array([mf.score for mf in mfs])
+    mads = np.array([mad(mf.alpha, g) for mf, g in zip(mfs, gt)])
+    bad = np.zeros(len(gt), bool)
+    bad[list(BROKEN)] = True
+    after = np.zeros(len(gt), bool)
+    after[[i + 1 for i in BROKEN if i + 1 < len(gt) and not bad[i + 1]]] = True
+    hits = len(set(np.argsort(scores)[:len(BROKEN)].tolist()) & set(BROKEN))
+    return hits, float(scores[~bad].min()), float(scores[bad].max()), float(mads[after].mean()), \
+        float(mads[~bad & ~after].mean())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", default=None, help="comma-separated clip names (default: all)")
     ap.add_argument("--methods", default="mask,cf6,cf6+temporal,ours-notemporal,ours,ours-tight")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--no-broken", action="store_true", help="skip the broken-mask check of the score")
     ap.add_argument("--speed-frames", type=int, default=4)
     args = ap.parse_args(argv)
     if not os.path.isdir(EVAL):
@@ -179,6 +225,16 @@ def main(argv=None):
               "edge band: %.3f; per-frame score vs MAD Spearman r = %.2f (per clip: %s)" % (
                   np.mean([q[0] for q in qual]), np.mean([q[1] for q in qual]), np.mean([q[2] for q in qual]),
                   ", ".join("%.2f" % q[2] for q in qual)))
+
+    if not args.no_broken:
+        print("\nbroken masks on frames %s (%s): per-frame score and the frame after" % (
+            ", ".join(str(i) for i in BROKEN), ", ".join(BROKEN.values())))
+        for clip in clips:
+            rgb, gt = load_clip(clip)
+            hits, good_min, bad_max, mad_after, mad_other = broken_frames(rgb, gt)
+            print("  %-22s %d/3 broken frames are the 3 lowest scores; good frames >= %.2f, broken <= %.2f; "
+                  "MAD of the frame after a broken one %.2f (other good frames %.2f)" % (
+                      clip, hits, good_min, bad_max, mad_after, mad_other), flush=True)
 
     if not args.no_speed:
         rgb, gt = load_clip(clips[0])

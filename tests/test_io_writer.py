@@ -167,6 +167,10 @@ def test_read_back_alphas_and_score(tmp_path):
     np.testing.assert_allclose(got["hero"], mf.alphas["hero"], atol=2e-3)
     assert w.read_score(1001) == pytest.approx(0.75)
     assert w.read_score(1002) is None
+    assert w.read_object_scores(1001) == {} and w.read_object_scores(1002) == {}
+    mf.stats = {"hero.score": 0.9, "car.score": 0.25, "car.jump": 0.3}
+    w.write(MatteFrame(1003, mf.alphas, mf.alpha, score=0.25, stats=mf.stats))
+    assert w.read_object_scores(1003) == {"hero": pytest.approx(0.9), "car": pytest.approx(0.25)}
     one = MatteFrame(1002, {"hero": mf.alphas["hero"]}, mf.alphas["hero"])
     w.write(one, object_layers=False)
     np.testing.assert_allclose(w.read_alphas(1002)["hero"], mf.alphas["hero"], atol=2e-3)

@@ -145,3 +145,34 @@ def test_matte_contradicting_the_mask_lowers_the_score():
     assert np.abs(out_t[3].alpha - gt3).mean() < 0.5 * np.abs(out[3].alpha - gt3).mean()
     share, s = Q.disagreement(np.zeros((H, W), np.float32), np.zeros((H, W), bool))
     assert share == 0.0 and s == 1.0
+
+
+def test_a_flagged_frame_is_not_carried_over_and_does_not_become_the_reference():
+    """A shifted mask on one frame (the tracker slipped): the frame is flagged; the next frame's
+    matte is made from its own mask only (the flagged matte is not fused into it), and its score is
+    judged against the last good frame, not the slipped one."""
+    clip = _clip(n=8, step=3.0)
+    info = PlateInfo(data=Window(0, 0, W, H), display=Window(0, 0, W, H))
+
+    def run(slip):
+        m = RefineMatter(refiner=_soft, quality_map=False)
+        out = []
+        for i, (a, lin, disp) in enumerate(clip):
+            mask = a >= 0.5
+            if slip and i == 4:
+                mask = np.roll(mask, 12, axis=1)
+            tf = TrackFrame(1001 + i, {"obj": ObjectTrack(mask=mask)}, ref=1000 + i if i else None)
+            out.append(m.process(Plate(1001 + i, lin, disp, info), tf))
+        return out
+
+    clean, slipped = run(False), run(True)
+    scores = [mf.score for mf in slipped]
+    assert scores[4] < 0.5 and min(scores[:4] + scores[5:]) > 0.8, scores
+    assert slipped[5].stats.get("obj.temporal_skipped") == 1.0
+    assert "obj.temporal_skipped" not in clean[5].stats
+    # the frame after the slip is as close to the clean run's as a frame without history can be
+    fresh = RefineMatter(refiner=_soft, quality_map=False)
+    a5, lin5, disp5 = clip[5]
+    alone = fresh.process(Plate(1006, lin5, disp5, info), TrackFrame(1006, {"obj": ObjectTrack(mask=a5 >= 0.5)}))
+    assert np.array_equal(slipped[5].alpha, alone.alpha)
+    assert np.abs(slipped[5].alpha - clean[5].alpha).max() <= np.abs(alone.alpha - clean[5].alpha).max() + 1e-6

@@ -222,7 +222,8 @@ def run_iter(job, *, cancel=None, tracker=None, matter=None):
             if is_complete and can_seed:
                 alphas = writer.read_alphas(f)
                 if set(alphas) >= set(tf.objects):  # every object's alpha is on disk: seed from it
-                    matter.seed(f, alphas, source.get(f), tf)
+                    reader = getattr(writer, "read_object_scores", None)
+                    matter.seed(f, alphas, source.get(f), tf, scores=reader(f) if reader else None)
                     done += 1
                     result["skipped"].append(writer.path(f))
                     yield Progress("matte", f, done, total, "complete, skipped (state from disk)")

@@ -26,7 +26,8 @@ Object names are JobSpec names (``[A-Za-z_][A-Za-z0-9_]*``, never ``quality``/``
 channel names cannot clash.
 
 Metadata (EXR string attributes, shown by Nuke as ``exr/samatte/...``): ``samatte/version``,
-``samatte/frame``, ``samatte/objects``, ``samatte/score``, plus every entry of ``metadata`` (keys
+``samatte/frame``, ``samatte/objects``, ``samatte/score``, ``samatte/object_scores`` (JSON: object name ->
+its score on the frame), plus every entry of ``metadata`` (keys
 without a ``/`` get the ``samatte/`` prefix: ``job``, ``job_hash``, ``tracker``, ``matte``, ...).
 
 Atomic: each frame is written to ``.<name>.<pid>.<random>.tmp.exr`` in the output folder and renamed
@@ -242,6 +243,17 @@ class MatteWriter:
         finally:
             inp.close()
 
+    def read_object_scores(self, frame):
+        """The per-object scores stored in a written frame (``samatte/object_scores``), or {}."""
+        with self._existing(frame) as inp:
+            if inp is None:
+                return {}
+            try:
+                v = inp.spec().getattribute("samatte/object_scores")
+                return {str(k): float(x) for k, x in json.loads(v).items()} if v else {}
+            except (TypeError, ValueError, AttributeError):
+                return {}
+
     def read_score(self, frame):
         """The per-frame score stored in a written frame (``samatte/score``), or None."""
         with self._existing(frame) as inp:
@@ -308,6 +320,10 @@ class MatteWriter:
         meta["samatte/frame"] = frame
         meta["samatte/objects"] = ",".join(mf.alphas)
         meta["samatte/score"] = float(mf.score)
+        obj_scores = {n: float(mf.stats[n + ".score"]) for n in mf.alphas
+                      if isinstance(getattr(mf, "stats", None), dict) and n + ".score" in mf.stats}
+        if obj_scores:
+            meta["samatte/object_scores"] = json.dumps(obj_scores, sort_keys=True)
         path = self.path(frame)
         d = os.path.dirname(path)
         self._ensure_dir(d)

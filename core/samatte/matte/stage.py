@@ -75,6 +75,14 @@ def matting_image(plate, space="auto"):
     return np.asarray(plate.display, np.float32)[..., :3]
 
 
+#: an object whose score on a frame is below this is not carried over to the next frame by the
+#: temporal fusion (its mask was likely broken there: the next frame starts afresh from its own mask)
+TRUST_SCORE = 0.5
+#: a frame becomes the reference of the jump test for the next ones when its jump and agreement
+#: scores (the parts that judge the mask itself) reach this
+REF_SCORE = 0.7
+
+
 def merge_alphas(alphas, shape):
     """The merged matte of several objects: their union ``1 - prod(1 - a_i)``.
 
@@ -201,19 +209,21 @@ class RefineMatter(Matter):
         else:
             trusted, tframe, vel, step = None, None, None, 0
             js, area_jump, shift = 1.0, 0.0, 0.0
-        # The reference moves on when this frame is plausible, or when the old one is stale (a real
-        # change of shape lasting several frames is accepted after 3 frames). Its velocity (px per
-        # frame, for the constant-velocity prediction) comes from the last two trusted frames.
-        if trusted is None or js >= 0.5 or abs(step) >= 3:
+        tscore = float(np.clip(obj.score, 0.0, 1.0))
+        dshare, dscore = _quality.disagreement(alpha, obj.mask) if alpha is not None else (0.0, 1.0)
+        score = tscore * js * dscore
+        # The reference moves on when this frame looks right (no jump, matte and mask agree), or when
+        # the old one is stale (a real change of shape lasting several frames is accepted after 3
+        # frames). Its velocity (px per frame, for the constant-velocity prediction) comes from the
+        # last two trusted frames.
+        if trusted is None or js * dscore >= REF_SCORE or abs(step) >= 3:
             v = None
             if trusted is not None and step and trusted["area"] and geom["area"]:
                 v = ((geom["cx"] - trusted["cx"]) / step, (geom["cy"] - trusted["cy"]) / step)
             rec = {"trusted": geom, "trusted_frame": frame, "velocity": v}
         else:
             rec = {"trusted": trusted, "trusted_frame": tframe, "velocity": vel}
-        tscore = float(np.clip(obj.score, 0.0, 1.0))
-        dshare, dscore = _quality.disagreement(alpha, obj.mask) if alpha is not None else (0.0, 1.0)
-        score = tscore * js * dscore
+        rec["score"] = score
         stats = {name + ".score": score, name + ".tracker_score": tscore, name + ".jump": js,
                  name + ".area_jump": area_jump, name + ".shift": shift, name + ".area": float(geom["area"]),
                  name + ".disagreement": dshare}
@@ -237,6 +247,11 @@ class RefineMatter(Matter):
             for name, cur in raw.items():
                 if name not in prev.alphas:
                     alphas[name] = cur
+                    continue
+                if prev.objects.get(name, {}).get("score", 1.0) < TRUST_SCORE:
+                    # the previous frame was flagged (a broken mask): do not carry its matte over
+                    alphas[name] = cur
+                    stats[name + ".temporal_skipped"] = 1.0
                     continue
                 warped = comp.warp(prev.alphas[name])
                 mask = np.asarray(track.objects[name].mask, bool)
@@ -302,13 +317,18 @@ class RefineMatter(Matter):
                            objects=records, age=(prev.age + 1) if prev is not None else 0)
         self._store.put(state, ref=track.ref if prev is not None else None)
 
-    def seed(self, frame, alphas, plate, track):
+    def seed(self, frame, alphas, plate, track, scores=None):
         """Restore the temporal state of a frame already finished on disk (resume): ``alphas`` maps
-        object names to their written alpha; the frame is not matted again."""
+        object names to their written alpha, ``scores`` (optional) to their written per-object score;
+        the frame is not matted again."""
         prev = self._store.get(track.ref)
         records = {}
         for name, obj in track.objects.items():
-            _, records[name], _ = self._object_quality(name, obj, prev, frame)
+            a = (alphas or {}).get(name)
+            _, records[name], _ = self._object_quality(name, obj, prev, frame,
+                                                       alpha=None if a is None else np.asarray(a, np.float32))
+            if scores and name in scores:
+                records[name]["score"] = float(scores[name])
         kept = {n: np.asarray(a, np.float32) for n, a in (alphas or {}).items() if n in track.objects}
         self._remember(frame, track, np.asarray(plate.display, np.float32)[..., :3], kept, records, prev)
 
