@@ -252,3 +252,52 @@ def test_matting_image_space_follows_the_plate_encoding():
     x = np.linspace(0, 50, 1001, dtype=np.float32)
     y = soft_clip(x)
     assert np.all(np.diff(y) >= 0) and y.max() <= 1.0 and np.allclose(y[x <= 0.9], x[x <= 0.9])
+
+
+def test_outside_prior_is_a_weighted_data_term():
+    img, alpha = _textured_disc(96, 96, 24.0)
+    coarse = (alpha >= 0.5).astype(np.float32)
+    base = refine_alpha(img, coarse, mask="tight")
+    zero = refine_alpha(img, coarse, mask="tight", prior=np.full_like(alpha, 0.5),
+                        prior_weight=np.zeros_like(alpha))
+    np.testing.assert_allclose(zero, base, atol=1e-5)
+    # the true alpha as a prior, weighted: the answer moves towards it
+    pulled = refine_alpha(img, coarse, mask="tight", prior=alpha, prior_weight=np.full_like(alpha, 1.0))
+    assert M.mad(pulled, alpha) < M.mad(base, alpha)
+
+
+def test_matter_gives_the_previous_matte_to_refiners_that_take_it():
+    from samatte.matte import get_matter
+    from samatte.matte.stage import RefineMatter
+    from samatte.stages import ObjectTrack, Plate, PlateInfo, TrackFrame, Window
+    img, alpha = _textured_disc(64, 64, 20.0)
+    info = PlateInfo(data=Window(0, 0, 64, 64), display=Window(0, 0, 64, 64))
+    calls = []
+
+    def with_prior(image, coarse, *, prior=None, prior_weight=None, **kw):
+        calls.append(prior is not None)
+        if prior is not None:
+            assert prior.shape == coarse.shape and prior_weight.shape == coarse.shape
+            assert prior_weight.min() >= 0 and prior_weight.max() <= 0.03 + 1e-6
+        return np.asarray(coarse, np.float32)
+    with_prior.uses_prior = True
+
+    def without(image, coarse, **kw):
+        calls.append("prior" in kw)
+        return np.asarray(coarse, np.float32)
+
+    for refiner, want in ((with_prior, [False, True, True]), (without, [False, False, False])):
+        calls.clear()
+        m = RefineMatter(refiner=refiner, foreground=False, quality_map=False)
+        for i in range(3):
+            tf = TrackFrame(1001 + i, {"o": ObjectTrack(mask=alpha >= 0.5)}, ref=1000 + i if i else None)
+            m.process(Plate(1001 + i, img, img, info), tf)
+        assert calls == want
+    calls.clear()
+    m = RefineMatter(refiner=with_prior, options={"prior": 0}, foreground=False, quality_map=False)
+    for i in range(2):
+        m.process(Plate(1001 + i, img, img, info),
+                  TrackFrame(1001 + i, {"o": ObjectTrack(mask=alpha >= 0.5)}, ref=1000 + i if i else None))
+    assert calls == [False, False]
+    with pytest.raises(SamatteError):
+        get_matter("refine", options={"prior": -1})

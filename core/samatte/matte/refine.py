@@ -264,7 +264,7 @@ def _base_width(hard, H, W, frac=0.01):
 
 
 def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, tile=384,
-                 options=None, mask="rough"):
+                 options=None, mask="rough", prior=None, prior_weight=None):
     """Soft alpha f32 (H, W) in [0, 1] from a coarse mask.
 
     image: display-referred f32 (H, W, 3) in [0, 1]; coarse: f32 (H, W) in [0, 1] (binary or soft;
@@ -379,8 +379,15 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             if use_sm:
                 # closed-form matting with the sampling estimate as a weak data term: colour-line
                 # smoothness where the image has structure, the samples where it has none
-                a = solve_band(im, unk, a, prior=a, weight=np.full(a.shape, q["prior_weight"]),
-                               tile=tile, tol=q["tol"], maxiter=q["maxiter"])
+                pa, pw = a, np.full(a.shape, q["prior_weight"])
+                if prior is not None:
+                    # an outside estimate (the previous frame's matte, motion-compensated) as a second
+                    # data term, weighted per pixel
+                    ext = _resize(np.asarray(prior, np.float32)[y0:y1, x0:x1], (h0, w0), cv2.INTER_LINEAR)
+                    ew = _resize(np.asarray(prior_weight, np.float32)[y0:y1, x0:x1], (h0, w0), cv2.INTER_LINEAR)
+                    pa = (pw * a + ew * ext) / (pw + ew)
+                    pw = pw + ew
+                a = solve_band(im, unk, a, prior=pa, weight=pw, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
             alpha = a
             alpha0 = a
         else:

@@ -34,7 +34,10 @@ SAM2MATTE_NAME = "sam2matte"
 OPTIONS = {
     "temporal": True,          # region-adaptive temporal fusion
     "flow": True,              # motion-compensate the previous frame with optical flow
-    "blend": 0.5,              # weight of the previous alpha on unchanged boundary pixels
+    "blend": 0.5,              # weight of the previous alpha on unchanged boundary pixels, for
+                               # estimates made without it (the SAM2-Matte head); see "prior"
+    "prior": 0.03,             # weight (x motion confidence) of the previous alpha, motion-compensated,
+                               # as a data term of this frame's solve (0: off)
     "band": None,              # core/boundary split, px from the mask edge (None: 1% of the long side, >= 4)
     "tau": 0.03,               # frame difference (display units) still counted as "unchanged"
     "foreground_method": "ml",  # "ml" (numpy multilevel) or "pymatting"
@@ -109,13 +112,18 @@ def _upsample_logits(logits, shape):
     return lg
 
 
-def _default_refiner(image, coarse, *, logits=None, quality="default", mask="auto"):
+def _default_refiner(image, coarse, *, logits=None, quality="default", mask="auto", **kw):
     try:
         from .refine import refine_alpha
     except ImportError as exc:
         raise DependencyError("the 'refine' matte backend needs samatte.matte.refine (not available: %s)"
                               % exc) from exc
-    return refine_alpha(image, coarse, logits=logits, quality=quality, mask=mask)
+    return refine_alpha(image, coarse, logits=logits, quality=quality, mask=mask, **kw)
+
+
+#: the refiner takes ``prior=`` / ``prior_weight=`` (the previous matte as a data term); a refiner
+#: without this attribute gets neither, and the temporal fusion blends its answer instead
+_default_refiner.uses_prior = True
 
 
 def _check_options(options, allowed):
@@ -128,7 +136,7 @@ def _check_options(options, allowed):
     if opts["foreground_method"] not in ("ml", "pymatting"):
         raise JobSpecError("matte option foreground_method must be 'ml' or 'pymatting'",
                            field="matte.options.foreground_method")
-    for k in ("blend", "tau"):
+    for k in ("blend", "tau", "prior"):
         try:
             opts[k] = float(opts[k])
         except (TypeError, ValueError):
@@ -139,6 +147,8 @@ def _check_options(options, allowed):
         raise JobSpecError("matte option space must be 'auto', 'linear' or 'display'", field="matte.options.space")
     if not 0.0 <= opts["blend"] < 1.0:
         raise JobSpecError("matte option blend must be in [0, 1)", field="matte.options.blend")
+    if opts["prior"] < 0:
+        raise JobSpecError("matte option prior must be >= 0", field="matte.options.prior")
     if opts["tau"] <= 0:
         raise JobSpecError("matte option tau must be > 0", field="matte.options.tau")
     if opts["band"] is not None:
@@ -153,6 +163,7 @@ class RefineMatter(Matter):
     """Weights-free matter: per-frame refinement + temporal fusion + foreground + quality.
 
     ``refiner``: the per-frame estimator ``f(image, coarse, *, logits=None, quality=..., mask=...) -> f32 (H, W)``
+    (with the attribute ``uses_prior = True`` it is also given ``prior=``, ``prior_weight=``)
     (default :func:`samatte.matte.refine.refine_alpha`, imported on first use); tests inject stand-ins.
     """
 
@@ -166,18 +177,26 @@ class RefineMatter(Matter):
         self.quality_map = bool(quality_map)
         self.device = device
         self._refiner = refiner or _default_refiner
+        self._prior_used = {}
         self._store = StateStore()
         self._motion = MotionModel() if self.options["flow"] else None
 
     # -- per-frame estimate, overridden by other backends ------------------------------------------
-    def frame_alpha(self, plate, name, obj):
+    def frame_alpha(self, plate, name, obj, prior=None):
+        """This frame's alpha of one object. ``prior``: optional ``(alpha, weight)``, the previous
+        frame's matte motion-compensated onto this one and its per-pixel weight, for the refiner's
+        solve (a weak data term: the picture still decides where it is clear)."""
         coarse = np.asarray(obj.mask, dtype=np.float32)
         logits = _upsample_logits(obj.logits, coarse.shape) if obj.logits is not None else None
         kind = self.options["masks"]
         if kind == "auto":
             kind = getattr(obj, "edge", None) or "auto"
+        if not getattr(self._refiner, "uses_prior", False):
+            prior = None
+        extra = {} if prior is None else {"prior": prior[0], "prior_weight": prior[1]}
+        self._prior_used[name] = prior is not None
         a = self._refiner(matting_image(plate, self.options["space"]), coarse, logits=logits,
-                          quality=self.quality, mask=kind)
+                          quality=self.quality, mask=kind, **extra)
         return np.clip(np.asarray(a, dtype=np.float32), 0.0, 1.0)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -234,46 +253,70 @@ class RefineMatter(Matter):
         shape = self._check(plate, track)
         stats = {}
         t0 = time.perf_counter()
-        raw = {name: self.frame_alpha(plate, name, obj) for name, obj in track.objects.items()}
-        t1 = time.perf_counter()
-
         disp = np.asarray(plate.display, dtype=np.float32)[..., :3]
         prev = self._store.get(track.ref)
+        # the previous frame's matte, motion-compensated (dense flow, and the object's own motion at
+        # its edge), for the objects it can be carried over for
+        carry = {}
+        comp = None
+        if self.options["temporal"] and prev is not None:
+            names = [n for n in track.objects if n in prev.alphas]
+            for n in names:
+                if prev.objects.get(n, {}).get("score", 1.0) < TRUST_SCORE:
+                    # the previous frame was flagged (a broken mask): do not carry its matte over
+                    stats[n + ".temporal_skipped"] = 1.0
+            names = [n for n in names if n + ".temporal_skipped" not in stats]
+            if names:
+                comp = motion_compensate(disp, unpack_image(prev.image), motion=self._motion,
+                                         tau=self.options["tau"])
+                stats["temporal.confidence"] = float(comp.confidence.mean())
+            band = self._band(shape)
+            for n in names:
+                warped = comp.warp(prev.alphas[n])
+                edge = object_edge_motion(comp, np.asarray(track.objects[n].mask, bool), prev.alphas[n],
+                                          band=band, tau=self.options["tau"], prev_mask=prev.masks.get(n))
+                best, conf = warped, comp.confidence
+                if edge is not None:
+                    ey0, ey1, ex0, ex1 = edge[2]
+                    better = edge[1] > conf[ey0:ey1, ex0:ex1]
+                    best, conf = warped.copy(), conf.copy()
+                    best[ey0:ey1, ex0:ex1] = np.where(better, edge[0], warped[ey0:ey1, ex0:ex1])
+                    conf[ey0:ey1, ex0:ex1] = np.where(better, edge[1], conf[ey0:ey1, ex0:ex1])
+                carry[n] = (warped, edge, best, conf)
+        t1 = time.perf_counter()
+        lam = self.options["prior"]
+        self._prior_used = {}
+        raw = {name: self.frame_alpha(plate, name, obj,
+                                      prior=(carry[name][2], lam * carry[name][3]) if name in carry and lam > 0
+                                      else None)
+               for name, obj in track.objects.items()}
+        t2 = time.perf_counter()
+
         alphas = {}
         instability = None
-        if self.options["temporal"] and prev is not None and any(n in prev.alphas for n in raw):
-            comp = motion_compensate(disp, unpack_image(prev.image), motion=self._motion, tau=self.options["tau"])
-            stats["temporal.confidence"] = float(comp.confidence.mean())
-            for name, cur in raw.items():
-                if name not in prev.alphas:
-                    alphas[name] = cur
-                    continue
-                if prev.objects.get(name, {}).get("score", 1.0) < TRUST_SCORE:
-                    # the previous frame was flagged (a broken mask): do not carry its matte over
-                    alphas[name] = cur
-                    stats[name + ".temporal_skipped"] = 1.0
-                    continue
-                warped = comp.warp(prev.alphas[name])
-                mask = np.asarray(track.objects[name].mask, bool)
-                band = self._band(shape)
-                edge = object_edge_motion(comp, mask, prev.alphas[name], band=band, tau=self.options["tau"],
-                                          prev_mask=prev.masks.get(name))
-                fused, info = fuse_alpha(cur, mask, warped, comp.confidence, band=band,
-                                         blend=self.options["blend"], edge=edge)
-                if edge is not None:
-                    stats[name + ".motion_similarity"] = edge[3]["similarity"]
-                    stats[name + ".motion_inliers"] = edge[3]["inliers"]
-                    stats[name + ".ring_residual"] = edge[3]["ring_residual"]
-                    stats[name + ".edge_displacement"] = edge[3].get("edge_displacement", 0.0)
-                stats[name + ".edge_weight"] = info["edge_weight"]
-                alphas[name] = fused
-                stats[name + ".carried"] = info["carried"]
-                stats[name + ".temporal_weight"] = info["weight_mean"]
-                ci = info["core_instability"]
-                instability = ci if instability is None else np.maximum(instability, ci)
-        else:
-            alphas = dict(raw)
-        t2 = time.perf_counter()
+        for name, cur in raw.items():
+            if name not in carry:
+                alphas[name] = cur
+                continue
+            warped, edge, _, _ = carry[name]
+            mask = np.asarray(track.objects[name].mask, bool)
+            # the boundary blend is for per-frame estimates made without the previous matte; one that
+            # had it as a data term is already tied to it where the picture allows
+            blend = 0.0 if self._prior_used.get(name) else self.options["blend"]
+            fused, info = fuse_alpha(cur, mask, warped, comp.confidence, band=self._band(shape),
+                                     blend=blend, edge=edge)
+            if edge is not None:
+                stats[name + ".motion_similarity"] = edge[3]["similarity"]
+                stats[name + ".motion_inliers"] = edge[3]["inliers"]
+                stats[name + ".ring_residual"] = edge[3]["ring_residual"]
+                stats[name + ".edge_displacement"] = edge[3].get("edge_displacement", 0.0)
+            stats[name + ".edge_weight"] = info["edge_weight"]
+            alphas[name] = fused
+            stats[name + ".carried"] = info["carried"]
+            stats[name + ".temporal_weight"] = info["weight_mean"]
+            ci = info["core_instability"]
+            instability = ci if instability is None else np.maximum(instability, ci)
+        t2b = time.perf_counter()
 
         merged = merge_alphas(alphas.values(), shape)
         fg = crop = None
@@ -301,8 +344,8 @@ class RefineMatter(Matter):
             stats.update({"quality." + k: v for k, v in qstats.items()})
         score = _quality.frame_score(obj_scores, band_doubt)
         t4 = time.perf_counter()
-        stats.update({"ms.frame_alpha": 1e3 * (t1 - t0), "ms.temporal": 1e3 * (t2 - t1),
-                      "ms.foreground": 1e3 * (t3 - t2), "ms.quality": 1e3 * (t4 - t3)})
+        stats.update({"ms.frame_alpha": 1e3 * (t2 - t1), "ms.temporal": 1e3 * ((t1 - t0) + (t2b - t2)),
+                      "ms.foreground": 1e3 * (t3 - t2b), "ms.quality": 1e3 * (t4 - t3)})
 
         self._remember(plate.frame, track, disp, alphas, records, prev)
         return MatteFrame(frame=plate.frame, alphas=alphas, alpha=merged,
@@ -419,9 +462,9 @@ class Sam2MatteMatter(RefineMatter):
         super().__init__(quality=quality, options=opts, foreground=foreground, quality_map=quality_map,
                          refiner=refiner, device=device)
 
-    def frame_alpha(self, plate, name, obj):
+    def frame_alpha(self, plate, name, obj, prior=None):
         if obj.logits is None:
-            return super().frame_alpha(plate, name, obj)
+            return super().frame_alpha(plate, name, obj, prior=prior)
         lg = _upsample_logits(obj.logits, np.shape(obj.mask))
         return (1.0 / (1.0 + np.exp(-np.clip(lg, -30.0, 30.0)))).astype(np.float32)
 
