@@ -301,3 +301,22 @@ def test_matter_gives_the_previous_matte_to_refiners_that_take_it():
     assert calls == [False, False]
     with pytest.raises(SamatteError):
         get_matter("refine", options={"prior": -1})
+
+
+def test_a_dim_linear_plate_is_matted_like_a_normally_exposed_one():
+    """Compositing is linear: a plate 10x darker has the same alpha. The matting image brings its
+    bright end up (exposure_gain) so the solvers see the same picture."""
+    from samatte.matte.stage import exposure_gain, matting_image
+    from samatte.stages import Plate, PlateInfo, Window
+    img, alpha = _textured_disc(96, 96, 24.0)
+    win = Window(0, 0, 96, 96)
+    info = PlateInfo(data=win, display=win, pixel_type="half")
+    lin = img ** 2.2
+    bright = matting_image(Plate(1, lin, img, info))
+    dim = matting_image(Plate(1, lin * 0.1, img, info))
+    assert exposure_gain(lin) < 1.05 and exposure_gain(lin * 0.1) > 8
+    np.testing.assert_allclose(dim, bright, atol=2e-3)
+    coarse = (alpha >= 0.5).astype(np.float32)
+    a_b = refine_alpha(bright, coarse, mask="tight")
+    a_d = refine_alpha(dim, coarse, mask="tight")
+    assert np.abs(a_b - a_d).mean() < 1e-3

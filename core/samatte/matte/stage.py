@@ -47,8 +47,9 @@ OPTIONS = {
                                # resolution); "auto": the tracker's ObjectTrack.edge hint (SAM2's
                                # propagated masks are tight), else refine_alpha tells from the image
                                # (samatte.matte.refine.mask_kind)
-    "space": "auto",           # image the alpha is solved on: "linear" (the scene-linear plate, soft-
-                               # clipped to [0, 1]: compositing mixes light linearly, so edge pixels lie
+    "space": "auto",           # image the alpha is solved on: "linear" (the scene-linear plate, a dim
+                               # one brightened (exposure_gain), soft-clipped to [0, 1]: compositing
+                               # mixes light linearly, so edge pixels lie
                                # between FG and BG colours there), "display" (the OCIO display image);
                                # "auto": linear for float plates (EXR), display for integer ones
                                # (PNG/JPEG/TIFF: display-referred encodings)
@@ -67,14 +68,24 @@ def soft_clip(x, knee=0.9):
     return x
 
 
+def exposure_gain(linear, *, target=0.8, max_gain=16.0):
+    """Gain that brings a dim scene-linear plate's bright end (99th percentile of the brightest
+    channel, on every 4th pixel) to ``target``; never below 1 (bright plates are soft-clipped
+    instead). Compositing is linear, so a gain keeps every edge pixel on its FG-BG line, while the
+    solvers' thresholds (colour distances) assume colours spread over [0, 1]."""
+    sub = np.asarray(linear, np.float32)[::4, ::4, :3].max(axis=-1)
+    p99 = float(np.percentile(sub, 99)) if sub.size else 1.0
+    return float(np.clip(target / max(p99, 1e-6), 1.0, max_gain))
+
+
 def matting_image(plate, space="auto"):
     """The image alpha is solved on (see the matte option ``space``): f32 (H, W, 3) in [0, 1]."""
     if space == "auto":
         space = "linear" if str(getattr(plate.info, "pixel_type", "half")) in ("half", "float", "double") \
             else "display"
     if space == "linear":
-        return soft_clip(np.nan_to_num(np.asarray(plate.linear, np.float32)[..., :3], nan=0.0,
-                                       posinf=1.0, neginf=0.0))
+        lin = np.nan_to_num(np.asarray(plate.linear, np.float32)[..., :3], nan=0.0, posinf=1.0, neginf=0.0)
+        return soft_clip(lin * exposure_gain(lin))
     return np.asarray(plate.display, np.float32)[..., :3]
 
 
