@@ -373,6 +373,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             hard_lo = co0 >= 0.5
             dist_lo = distance_to_boundary(hard_lo)
             use_sm = q["solver"] == "sm+cf" and _shared_matting() is not None
+            fresh = None
             for it in range(q["grow"] + 1):
                 if use_sm:
                     a = _sampling_alpha(im, fgm, unk, margin=int(2 * step + 8))
@@ -391,10 +392,18 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
                 a[add] = 0.5
                 fgm &= ~add
                 bgm &= ~add
+                if use_sm and it == q["grow"] - 1:
+                    # no new samples after the last growth step: the closed-form solve alone decides
+                    # the pixels it added (as good on the stills and synthvideo; 16% less time on a
+                    # 1080p hair frame)
+                    fresh = add
+                    break
             if use_sm:
                 # closed-form matting with the sampling estimate as a weak data term: colour-line
                 # smoothness where the image has structure, the samples where it has none
                 pa, pw = a, np.full(a.shape, q["prior_weight"])
+                if fresh is not None:
+                    pw[fresh] = 0.0
                 if prior is not None:
                     # an outside estimate (the previous frame's matte, motion-compensated) as a second
                     # data term, weighted per pixel
