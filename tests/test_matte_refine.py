@@ -320,3 +320,15 @@ def test_a_dim_linear_plate_is_matted_like_a_normally_exposed_one():
     a_b = refine_alpha(bright, coarse, mask="tight")
     a_d = refine_alpha(dim, coarse, mask="tight")
     assert np.abs(a_b - a_d).mean() < 1e-3
+
+
+def test_prior_with_zero_weight_where_the_band_grew_gives_finite_alpha():
+    """The pixels added by the last growth step have no samples (weight 0); a prior of weight 0
+    there must not make 0/0."""
+    img, alpha = _textured_disc(128, 128, 36.0)
+    coarse = np.roll((alpha >= 0.5).astype(np.float32), 14, axis=1)     # far off: the band grows
+    w = np.zeros_like(alpha)
+    w[:, :64] = 0.03
+    for q in ("draft", "default", "high"):
+        a = refine_alpha(img, coarse, mask="rough", quality=q, prior=alpha, prior_weight=w)
+        assert np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
