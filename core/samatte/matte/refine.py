@@ -291,7 +291,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         raise SamatteError("mask must be one of %s or 'auto', got %r" % (sorted(MASK_KINDS), mask))
     q.update(MASK_KINDS[mask])
     if options:
-        unknown = sorted(set(options) - set(q) - {"adaptive", "base_frac", "prior_band"})
+        unknown = sorted(set(options) - set(q) - {"adaptive", "base_frac"})
         if unknown:
             raise SamatteError("unknown refine option(s) %s" % ", ".join(unknown))
         q.update(options)
@@ -365,18 +365,6 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             fgm = reg.fg.copy()
             bgm = reg.bg.copy()
             unk = reg.unknown.copy()
-            if prior is not None and q.get("prior_band", False):
-                # where the previous matte (motion-compensated, trusted) was fractional near this
-                # mask's edge, the band reaches too: a band that follows this frame's mask alone
-                # jitters with it, and pixels it fixes one frame are solved the next (flicker)
-                ext0 = _resize(np.asarray(prior, np.float32)[y0:y1, x0:x1], (h0, w0), cv2.INTER_LINEAR)
-                ew0 = _resize(np.asarray(prior_weight, np.float32)[y0:y1, x0:x1], (h0, w0), cv2.INTER_LINEAR)
-                reach0 = distance_to_boundary(co0 >= 0.5) <= max_w * s0
-                more = (ext0 > 0.02) & (ext0 < 0.98) & (ew0 > 0) & reach0 & ~unk
-                if more.any():
-                    unk |= more
-                    fgm &= ~more
-                    bgm &= ~more
             a = np.where(fgm, 1.0, 0.0)
             a[unk] = co0[unk]
             # growth step in working px, relative to the base band (which is work_width px unless the
