@@ -18,7 +18,9 @@ gives). The display image is the sRGB OETF of the clipped linear plate. Methods,
   per-frame estimate instead of refine_alpha;
 - ``ours-notemporal``: ``get_matter("refine")`` with temporal fusion off (per-frame refinement only);
 - ``ours``: ``get_matter("refine")`` at default settings (refine + temporal + foreground + quality),
-  frames in order, each TrackFrame's ``ref`` = the previous frame.
+  frames in order, each TrackFrame's ``ref`` = the previous frame;
+- ``cli`` (optional, ``--methods ...,cli``): ``samatte refine`` end to end on the EXR plate with the
+  masks written as PNG, the mattes read back from its half-float EXRs.
 
 Figures: MAD (x1e3, mean over all frames) and dtSSD (x1e2, frame 0 counted as 0, as in
 shared/eval/README.md) per clip and their mean over clips; how well the quality map and per-frame
@@ -97,6 +99,29 @@ def run_matter(matter, rgb, masks, frame0=1001):
         out.append(mf)
     run_matter.cpu = cpu
     return out, times
+
+
+def via_cli(clip, masks):
+    """``samatte refine`` end to end (EXR plate and PNG masks in, EXR mattes out, default settings):
+    the merged alpha ``A`` of every frame, read back from the half-float EXRs."""
+    import subprocess
+    import tempfile
+    import OpenImageIO as oiio
+    with tempfile.TemporaryDirectory(prefix="samatte_bench_") as tmp:
+        for i, m in enumerate(masks):
+            cv2.imwrite(os.path.join(tmp, "mask.%05d.png" % i), (m * 255).astype(np.uint8))
+        out = os.path.join(tmp, "out", "matte.#####.exr")
+        cmd = [sys.executable, "-m", "samatte", "refine", "--plate", os.path.join(EVAL, clip, "rgb", "#####.exr"),
+               "--masks", os.path.join(tmp, "mask.#####.png"), "--out", out, "--frames", "0-%d" % (len(masks) - 1)]
+        env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "..", "core") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if r.returncode:
+            raise SystemExit("samatte refine failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
+        alphas = []
+        for i in range(len(masks)):
+            buf = oiio.ImageBuf(out.replace("#####", "%05d" % i))
+            alphas.append(buf.get_pixels(oiio.FLOAT)[..., list(buf.spec().channelnames).index("A")])
+        return alphas
 
 
 def quality_check(mfs, gt):
@@ -207,6 +232,8 @@ def main(argv=None):
                 alphas = [mf.alpha for mf in mfs]
                 if meth == "ours-tight":
                     qual.append(quality_check(mfs, gt))
+            elif meth == "cli":
+                alphas = via_cli(clip, masks)
             else:
                 raise SystemExit("unknown method %s" % meth)
             el = time.perf_counter() - t
