@@ -38,6 +38,20 @@ from .errors import ProtocolError, SamatteError, WorkerError
 __all__ = ["WorkerClient", "JobHandle"]
 
 _EOF = object()
+
+
+def _lines(stream):
+    """The lines of a pipe until it closes (or breaks)."""
+    while True:
+        try:
+            line = stream.readline()
+        except (OSError, ValueError):
+            return
+        if not line:
+            return
+        yield line
+
+
 _STDERR_LINES = 200
 _ids = itertools.count(1)
 
@@ -187,14 +201,7 @@ class WorkerClient:
 
     # -- plumbing ------------------------------------------------------------------------------------
     def _read_stdout(self):
-        stream = self._proc.stdout
-        while True:
-            try:
-                line = stream.readline()
-            except (OSError, ValueError):
-                line = b""
-            if not line:
-                break
+        for line in _lines(self._proc.stdout):
             if not line.strip():
                 continue
             try:
@@ -223,14 +230,7 @@ class WorkerClient:
             self._queue.put(msg)
 
     def _read_stderr(self):
-        stream = self._proc.stderr
-        while True:
-            try:
-                line = stream.readline()
-            except (OSError, ValueError):
-                break
-            if not line:
-                break
+        for line in _lines(self._proc.stderr):
             self._stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
 
     def _wait_hello(self, startup_timeout):

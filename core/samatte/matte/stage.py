@@ -22,7 +22,7 @@ from ..stages import MatteFrame, Matter
 from . import quality as _quality
 from .foreground import premultiplied_foreground
 from .temporal import (FrameState, MotionModel, StateStore, fuse_alpha, motion_compensate, object_edge_motion,
-                       pack_image, unpack_image)
+                       pack_image, prefer_edge_motion, unpack_image)
 
 __all__ = ["get_matter", "RefineMatter", "MaskMatter", "Sam2MatteMatter", "merge_alphas",
            "find_sam2matte_weights", "SAM2MATTE_NAME", "OPTIONS"]
@@ -49,10 +49,9 @@ OPTIONS = {
                                # (samatte.matte.refine.mask_kind)
     "space": "auto",           # image the alpha is solved on: "linear" (the scene-linear plate, a dim
                                # one brightened (exposure_gain), soft-clipped to [0, 1]: compositing
-                               # mixes light linearly, so edge pixels lie
-                               # between FG and BG colours there), "display" (the OCIO display image);
-                               # "auto": linear for float plates (EXR), display for integer ones
-                               # (PNG/JPEG/TIFF: display-referred encodings)
+                               # mixes light linearly, so edge pixels lie between FG and BG colours
+                               # there), "display" (the OCIO display image); "auto": linear for float
+                               # plates (EXR), display for integer ones (PNG/JPEG/TIFF)
 }
 
 
@@ -188,26 +187,32 @@ class RefineMatter(Matter):
         self.quality_map = bool(quality_map)
         self.device = device
         self._refiner = refiner or _default_refiner
-        self._prior_used = {}
         self._store = StateStore()
         self._motion = MotionModel() if self.options["flow"] else None
 
     # -- per-frame estimate, overridden by other backends ------------------------------------------
-    def frame_alpha(self, plate, name, obj, prior=None):
+    def _refines(self, obj):
+        """Whether :meth:`frame_alpha` runs the refiner (on :func:`matting_image`) for this object."""
+        return True
+
+    def _takes_prior(self, obj):
+        """Whether :meth:`frame_alpha` uses a ``prior`` for this object."""
+        return self._refines(obj) and bool(getattr(self._refiner, "uses_prior", False))
+
+    def frame_alpha(self, plate, name, obj, prior=None, image=None):
         """This frame's alpha of one object. ``prior``: optional ``(alpha, weight)``, the previous
         frame's matte motion-compensated onto this one and its per-pixel weight, for the refiner's
-        solve (a weak data term: the picture still decides where it is clear)."""
+        solve (a weak data term: the picture still decides where it is clear); given only when
+        :meth:`_takes_prior`. ``image``: :func:`matting_image` of the plate, when already made."""
         coarse = np.asarray(obj.mask, dtype=np.float32)
         logits = _upsample_logits(obj.logits, coarse.shape) if obj.logits is not None else None
         kind = self.options["masks"]
         if kind == "auto":
             kind = getattr(obj, "edge", None) or "auto"
-        if not getattr(self._refiner, "uses_prior", False):
-            prior = None
         extra = {} if prior is None else {"prior": prior[0], "prior_weight": prior[1]}
-        self._prior_used[name] = prior is not None
-        a = self._refiner(matting_image(plate, self.options["space"]), coarse, logits=logits,
-                          quality=self.quality, mask=kind, **extra)
+        if image is None:
+            image = matting_image(plate, self.options["space"])
+        a = self._refiner(image, coarse, logits=logits, quality=self.quality, mask=kind, **extra)
         return np.clip(np.asarray(a, dtype=np.float32), 0.0, 1.0)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -286,21 +291,20 @@ class RefineMatter(Matter):
                 warped = comp.warp(prev.alphas[n])
                 edge = object_edge_motion(comp, np.asarray(track.objects[n].mask, bool), prev.alphas[n],
                                           band=band, tau=self.options["tau"], prev_mask=prev.masks.get(n))
-                best, conf = warped, comp.confidence
-                if edge is not None:
-                    ey0, ey1, ex0, ex1 = edge[2]
-                    better = edge[1] > conf[ey0:ey1, ex0:ex1]
-                    best, conf = warped.copy(), conf.copy()
-                    best[ey0:ey1, ex0:ex1] = np.where(better, edge[0], warped[ey0:ey1, ex0:ex1])
-                    conf[ey0:ey1, ex0:ex1] = np.where(better, edge[1], conf[ey0:ey1, ex0:ex1])
-                carry[n] = (warped, edge, best, conf)
+                carry[n] = (warped, edge)
         t1 = time.perf_counter()
         lam = self.options["prior"]
-        self._prior_used = {}
-        raw = {name: self.frame_alpha(plate, name, obj,
-                                      prior=(carry[name][2], lam * carry[name][3]) if name in carry and lam > 0
-                                      else None)
-               for name, obj in track.objects.items()}
+        image = None   # made once per frame, for every object the refiner sees
+        if any(self._refines(obj) for obj in track.objects.values()):
+            image = matting_image(plate, self.options["space"])
+        with_prior = {n for n in carry if lam > 0 and self._takes_prior(track.objects[n])}
+        raw = {}
+        for name, obj in track.objects.items():
+            prior = None
+            if name in with_prior:
+                best, conf = prefer_edge_motion(carry[name][0], comp.confidence, carry[name][1])
+                prior = (best, lam * conf)
+            raw[name] = self.frame_alpha(plate, name, obj, prior=prior, image=image)
         t2 = time.perf_counter()
 
         alphas = {}
@@ -309,11 +313,11 @@ class RefineMatter(Matter):
             if name not in carry:
                 alphas[name] = cur
                 continue
-            warped, edge, _, _ = carry[name]
+            warped, edge = carry[name]
             mask = np.asarray(track.objects[name].mask, bool)
             # the boundary blend is for per-frame estimates made without the previous matte; one that
             # had it as a data term is already tied to it where the picture allows
-            blend = 0.0 if self._prior_used.get(name) else self.options["blend"]
+            blend = 0.0 if name in with_prior else self.options["blend"]
             fused, info = fuse_alpha(cur, mask, warped, comp.confidence, band=self._band(shape),
                                      blend=blend, edge=edge)
             if edge is not None:
@@ -473,9 +477,12 @@ class Sam2MatteMatter(RefineMatter):
         super().__init__(quality=quality, options=opts, foreground=foreground, quality_map=quality_map,
                          refiner=refiner, device=device)
 
-    def frame_alpha(self, plate, name, obj, prior=None):
+    def _refines(self, obj):
+        return obj.logits is None   # the head needs the tracker's logits; without them: refine
+
+    def frame_alpha(self, plate, name, obj, prior=None, image=None):
         if obj.logits is None:
-            return super().frame_alpha(plate, name, obj, prior=prior)
+            return super().frame_alpha(plate, name, obj, prior=prior, image=image)
         lg = _upsample_logits(obj.logits, np.shape(obj.mask))
         return (1.0 / (1.0 + np.exp(-np.clip(lg, -30.0, 30.0)))).astype(np.float32)
 

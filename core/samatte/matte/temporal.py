@@ -322,6 +322,21 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
     return warped, conf, (y0, y1, x0, x1), info
 
 
+def prefer_edge_motion(prev, confidence, edge, origin=(0, 0)):
+    """The previous alpha warped with the dense flow (``prev``, ``confidence``: arrays whose pixel
+    (0, 0) is the frame's pixel ``origin``) with :func:`object_edge_motion`'s answer (``edge``, or
+    None) taken wherever that is more confident. Returns new ``(alpha, confidence)``."""
+    if edge is None:
+        return prev, confidence
+    warped_e, conf_e, (ey0, ey1, ex0, ex1), _ = edge
+    sl = (slice(ey0 - origin[0], ey1 - origin[0]), slice(ex0 - origin[1], ex1 - origin[1]))
+    better = conf_e > confidence[sl]
+    prev, confidence = prev.copy(), confidence.copy()
+    prev[sl] = np.where(better, warped_e, prev[sl])
+    confidence[sl] = np.where(better, conf_e, confidence[sl])
+    return prev, confidence
+
+
 def _distance_to_edge(mask):
     m = mask.astype(np.uint8)
     d_in = cv2.distanceTransform(m, cv2.DIST_L2, 3)
@@ -376,15 +391,7 @@ def fuse_alpha(current, mask, prev_alpha, confidence, *, band=8.0, blend=0.5, ag
     conf = confidence[y0:y1, x0:x1]
     dist = _distance_to_edge(m)
     core = (dist > band) & (np.abs(prev - m.astype(np.float32)) <= agree) & (conf > 0.5)
-    prev_b, conf_b = prev, conf
-    if edge is not None:
-        warped_e, conf_e, (ey0, ey1, ex0, ex1), _ = edge
-        sl = (slice(ey0 - y0, ey1 - y0), slice(ex0 - x0, ex1 - x0))
-        better = conf_e > conf[sl]
-        prev_b = prev.copy()
-        conf_b = conf.copy()
-        prev_b[sl] = np.where(better, warped_e, prev[sl])
-        conf_b[sl] = np.where(better, conf_e, conf[sl])
+    prev_b, conf_b = prefer_edge_motion(prev, conf, edge, origin=(y0, x0))
     diff = np.abs(cur - prev)
     g = np.clip(2.0 - 2.0 * np.abs(cur - prev_b) / float(robust), 0.0, 1.0)
     w_b = float(blend) * conf_b * g
