@@ -160,16 +160,12 @@ def execute_job(job, *, json_mode=False, quiet=False, summary=True):
     try:
         with _Interrupts(token, quiet=json_mode or quiet):
             from . import pipeline
-            gen = pipeline.run_iter(job, cancel=token)
-            while True:
-                try:
-                    p = next(gen)
-                except StopIteration as stop:
-                    result = stop.value or {}
-                    break
+
+            def on_progress(p):
                 if printer is not None:
                     printer(p)
                 emit(protocol.progress(job_id, p))
+            result = pipeline.run(job, on_progress=on_progress, cancel=token) or {}
     except BaseException as e:  # noqa: BLE001 - mapped to documented exit codes
         if printer is not None:
             printer.end_line()

@@ -118,11 +118,7 @@ class JobHandle:
                                       timeout_s=limit, stderr_tail=self._client.stderr_tail()))
 
     def _crashed(self):
-        code = self._client._wait_exit(5.0)
-        tail = self._client.stderr_tail()
-        return self._fail(WorkerError(
-            "the samatte worker exited unexpectedly (exit status %s)%s"
-            % (code, (":\n" + tail) if tail else ""), returncode=code, stderr_tail=tail))
+        return self._fail(self._client._exit_error("unexpectedly"))
 
     def poll(self):
         """All events that have arrived, without blocking (a list, maybe empty)."""
@@ -246,14 +242,19 @@ class WorkerClient:
             except queue.Empty:
                 continue
             if msg is _EOF:
-                code = self._wait_exit(5.0)
-                tail = self.stderr_tail()
-                raise WorkerError("the samatte worker exited during start-up (exit status %s)%s"
-                                  % (code, (":\n" + tail) if tail else ""), returncode=code, stderr_tail=tail,
-                                  python=str(self.python))
+                raise self._exit_error("during start-up", python=str(self.python))
             if msg["type"] == "hello":
                 self.hello = msg
                 return msg
+
+    def _exit_error(self, when, **details):
+        """The WorkerError for a worker that exited ``when`` ("unexpectedly", "during start-up"),
+        with its exit status and the tail of its stderr."""
+        code = self._wait_exit(5.0)
+        tail = self.stderr_tail()
+        return WorkerError("the samatte worker exited %s (exit status %s)%s"
+                           % (when, code, (":\n" + tail) if tail else ""), returncode=code, stderr_tail=tail,
+                           **details)
 
     def _send(self, msg, *, quiet=False):
         data = protocol.encode(msg).encode("utf-8")

@@ -141,7 +141,7 @@ def _all_subclasses(cls):
 ERROR_CODES = {c.code: c for c in _all_subclasses(SamatteError)}
 
 #: code -> process exit status used by the CLI (documented in the README).
-EXIT_CODES = {c.code: c.exit_code for c in _all_subclasses(SamatteError)}
+EXIT_CODES = {code: cls.exit_code for code, cls in ERROR_CODES.items()}
 
 
 def error_from_code(code, message="", details=None):

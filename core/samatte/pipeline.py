@@ -51,7 +51,7 @@ def run(job, *, on_progress=None, cancel=None, tracker=None, matter=None):
 def _resolve_frames(job, seq):
     wanted = job_frames(job)
     if wanted is None:
-        wanted = seq.frames or seq.frames_on_disk()
+        wanted = seq.default_frames()
         if not wanted:
             raise MissingFrameError("no frames of the plate %s were found on disk" % seq.source, path=seq.source)
     missing = [f for f in wanted if not os.path.exists(seq.path(f))]
@@ -112,13 +112,11 @@ def _ascending_stream(frames):
 def _job_metadata(job, tracker_name, matter_name):
     from .io.writer import job_hash
     return {
-        "samatte/job_hash": job_hash(job),
-        "samatte/version": __version__,
+        "samatte/job_hash": job_hash(job),   # the writer adds samatte/version and, per frame, samatte/objects
         "samatte/job": job["name"],
         "samatte/tracker": tracker_name,
         "samatte/matte": matter_name,
         "samatte/model": job["tracker"]["model"] if tracker_name == "sam2" else tracker_name,
-        "samatte/objects": ",".join(o["name"] for o in job["objects"]),
     }
 
 
@@ -142,7 +140,7 @@ def run_iter(job, *, cancel=None, tracker=None, matter=None):
     frames = _resolve_frames(job, plate_seq)
     _check_output(job, plate_seq)
     colour = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace"))
-    source = FrameSource(plate["path"], frames, layer=plate.get("layer"), colour=colour,
+    source = FrameSource(plate_seq, frames, layer=plate.get("layer"), colour=colour,
                          on_nonfinite=plate.get("on_nonfinite", "fix"))
     owned = []  # backends we created and must close
     try:
@@ -220,10 +218,9 @@ def run_iter(job, *, cancel=None, tracker=None, matter=None):
             for name, (mseq, thr) in masked.items():
                 tf.objects[name] = ObjectTrack(mask=mseq.get(f) >= thr, logits=None, score=1.0, keyframe=True)
             if is_complete and can_seed:
-                alphas = writer.read_alphas(f)
+                alphas, scores = writer.read_state(f)
                 if set(alphas) >= set(tf.objects):  # every object's alpha is on disk: seed from it
-                    reader = getattr(writer, "read_object_scores", None)
-                    matter.seed(f, alphas, source.get(f), tf, scores=reader(f) if reader else None)
+                    matter.seed(f, alphas, source.get(f), tf, scores=scores)
                     done += 1
                     result["skipped"].append(writer.path(f))
                     yield Progress("matte", f, done, total, "complete, skipped (state from disk)")

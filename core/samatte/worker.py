@@ -152,8 +152,7 @@ class Worker:
         self._state_lock = threading.Lock()
         self._thread = None
         self._token = None
-        self.job_id = None
-        self._active = False
+        self.job_id = None   # set while a job runs (a job message always carries a non-empty id)
         self._broken = False
 
     # -- output --------------------------------------------------------------------------------------
@@ -171,7 +170,7 @@ class Worker:
 
     # -- jobs ----------------------------------------------------------------------------------------
     def _busy(self):
-        return self._active
+        return self.job_id is not None
 
     def _start_job(self, msg):
         with self._state_lock:
@@ -181,7 +180,6 @@ class Worker:
                     running=self.job_id)))
                 return
             self.job_id = msg["id"]
-            self._active = True
             self._token = CancelToken()
             self._thread = threading.Thread(target=self._run_job, args=(msg["id"], msg["job"], self._token),
                                             name="samatte-job", daemon=True)
@@ -212,7 +210,6 @@ class Worker:
             # it reads the result.
             with self._state_lock:
                 self.job_id = None
-                self._active = False
             if final is not None:
                 self.send(final)
 

@@ -197,26 +197,23 @@ def read_info(path, *, layer=None):
         inp.close()
 
 
-def _read_pixels(inp, path, sub, idx, frame=None):
+def read_channels(inp, path, sub, idx, frame=None, what=""):
+    """Channels ``idx`` (absolute indices) of subimage ``sub`` of an open ImageInput, in one read:
+    float32 (H, W, len(idx)), C-contiguous. ``what`` names the file in errors ("mask " ...)."""
     c0, c1 = min(idx), max(idx) + 1
     try:
         arr = inp.read_image(sub, 0, c0, c1, "float")
     except Exception as e:  # OIIO raises for some broken files instead of returning None
-        raise CorruptFrameError("cannot read the pixels of %s: %s" % (path, e), path=path, frame=frame)
+        raise CorruptFrameError("cannot read the pixels of %s%s: %s" % (what, path, e), path=path, frame=frame)
     if arr is None:
         msg = inp.geterror() or _oiio().geterror() or "unknown error"
-        raise CorruptFrameError("cannot read the pixels of %s (truncated or damaged?): %s" % (path, msg),
+        raise CorruptFrameError("cannot read the pixels of %s%s (truncated or damaged?): %s" % (what, path, msg),
                                 path=path, frame=frame)
     inp.geterror()  # a successful read may leave warnings behind; clear them (per-input, thread-local)
     if arr.ndim == 2:
         arr = arr[:, :, None]
     rel = [k - c0 for k in idx]
-    if rel == [0, 1, 2] and arr.shape[2] == 3:
-        out = arr
-    elif rel[0] == rel[1] == rel[2]:
-        out = np.repeat(arr[:, :, rel[0]:rel[0] + 1], 3, axis=2)
-    else:
-        out = arr[:, :, rel]
+    out = arr if rel == list(range(arr.shape[2])) else arr[:, :, rel]
     if out.dtype != np.float32 or not out.flags["C_CONTIGUOUS"]:
         out = np.ascontiguousarray(out, dtype=np.float32)
     return out
@@ -261,7 +258,7 @@ def read_frame(path, *, layer=None, expect=None, frame=None):
         sub, idx, spec = _resolve(inp, path, layer, frame)
         info = _info_from(spec, idx)
         _check_windows(info, expect, path, frame)
-        arr = _read_pixels(inp, path, sub, idx, frame)
+        arr = read_channels(inp, path, sub, idx, frame)
         display = None
         if is_display_referred(info, spec.getattribute("oiio:ColorSpace")):
             display = arr

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import ChannelError, MissingFrameError, PlateError
 from ..stages import PlateInfo
-from .exr import _subimages, _windows, open_image
+from .exr import _subimages, _windows, open_image, read_channels
 from .sequence import as_pattern
 
 __all__ = ["read_mask", "MaskSequence"]
@@ -83,20 +83,7 @@ def _rgb_indices(names):
 
 
 def _read_channels(inp, path, sub, idx):
-    c0, c1 = min(idx), max(idx) + 1
-    try:
-        arr = inp.read_image(sub, 0, c0, c1, "float")
-    except Exception as e:
-        arr = None
-        err = str(e)
-    else:
-        err = inp.geterror() if arr is None else ""
-    if arr is None:
-        from ..errors import CorruptFrameError
-        raise CorruptFrameError("cannot read the pixels of mask %s: %s" % (path, err or "unknown error"), path=path)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    return arr[:, :, [k - c0 for k in idx]]
+    return read_channels(inp, path, sub, idx, what="mask ")
 
 
 def _mask_values(inp, path, channel):
@@ -182,7 +169,7 @@ class MaskSequence:
         self.pattern = as_pattern(pattern)
         self.info = info
         self.channel = channel
-        self.frames = list(self.pattern.frames or self.pattern.frames_on_disk())
+        self.frames = self.pattern.default_frames()
 
     def path(self, frame):
         return self.pattern.path(frame)

@@ -102,6 +102,10 @@ class SequencePattern:
         return os.path.dirname(self._prefix) if os.sep in self._prefix or (os.altsep and os.altsep in self._prefix) \
             else ""
 
+    def default_frames(self):
+        """The frames a job takes when it names none: the pattern's own range, else those on disk."""
+        return list(self.frames or self.frames_on_disk())
+
     def frames_on_disk(self):
         """Sorted host frames whose file exists. Files whose number is not written the way
         :meth:`path` writes it (wrong padding) are not counted. A still (no token) gives []."""

@@ -27,6 +27,7 @@ import sys
 import threading
 from collections import OrderedDict, deque
 
+from ..colour import srgb_oetf
 from ..errors import MissingFrameError, PlateError
 from ..frames import parse_frames
 from ..stages import Plate
@@ -78,7 +79,7 @@ class FrameSource:
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise PlateError("%s must be an integer >= %d, not %r" % (name, lo, v))
         if frames is None:
-            frames = self.pattern.frames or self.pattern.frames_on_disk()
+            frames = self.pattern.default_frames()
             if not frames:
                 raise MissingFrameError("no frames found on disk for %s" % self.pattern.source,
                                         path=self.pattern.source)
@@ -278,7 +279,6 @@ class FrameSource:
                 self._cond.notify_all()
 
     def _load(self, frame):
-        from ..colour import srgb_oetf
         path = self.pattern.path(frame)
         fd = read_frame(path, layer=self.layer, expect=self.info, frame=frame)
         linear = fd.linear

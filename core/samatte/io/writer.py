@@ -218,11 +218,13 @@ class MatteWriter:
             except Exception:
                 return False
 
-    def read_alphas(self, frame):
-        """The per-object alphas of a written frame: ``{object name: float32 (H, W)}`` from its
+    def read_state(self, frame):
+        """What a resumed job needs of a written frame, in one open and one read:
+        ``({object name: float32 (H, W) alpha}, {object name: score})``. The alphas come from the
         ``<name>.A`` layers (when the frame was written without object layers and names one object,
-        that object gets the merged ``A``). For resuming temporal state; errors as for plates."""
-        from .exr import _read_pixels, open_image
+        that object gets the merged ``A``), the scores from ``samatte/object_scores`` ({} when
+        absent). Errors as for plates."""
+        from .exr import open_image, read_channels
         path = self.path(frame)
         inp = open_image(path, frame=int(frame))
         try:
@@ -236,23 +238,21 @@ class MatteWriter:
             if not out and len(objects) == 1 and "A" in names:
                 out[objects[0]] = names.index("A")
             res = {}
-            for name, i in out.items():
-                px = _read_pixels(inp, path, 0, [i, i, i], int(frame))
-                res[name] = np.ascontiguousarray(px[:, :, 0])
-            return res
+            if out:
+                px = read_channels(inp, path, 0, list(out.values()), int(frame))
+                res = {name: np.ascontiguousarray(px[:, :, k]) for k, name in enumerate(out)}
+            return res, _object_scores(spec)
         finally:
             inp.close()
+
+    def read_alphas(self, frame):
+        """The per-object alphas of a written frame (see :meth:`read_state`)."""
+        return self.read_state(frame)[0]
 
     def read_object_scores(self, frame):
         """The per-object scores stored in a written frame (``samatte/object_scores``), or {}."""
         with self._existing(frame) as inp:
-            if inp is None:
-                return {}
-            try:
-                v = inp.spec().getattribute("samatte/object_scores")
-                return {str(k): float(x) for k, x in json.loads(v).items()} if v else {}
-            except (TypeError, ValueError, AttributeError):
-                return {}
+            return {} if inp is None else _object_scores(inp.spec())
 
     def read_score(self, frame):
         """The per-frame score stored in a written frame (``samatte/score``), or None."""
@@ -359,19 +359,20 @@ def _clip01_into(src, dst):
     np.fmin(tmp, np.float32(1.0), out=dst, casting="same_kind")
 
 
+def _object_scores(spec):
+    try:
+        v = spec.getattribute("samatte/object_scores")
+        return {str(k): float(x) for k, x in json.loads(v).items()} if v else {}
+    except (TypeError, ValueError, AttributeError):
+        return {}
+
+
 def _write_exr(path, buf, chans, info, compression, meta):
     import OpenImageIO as oiio
-    h, w, n = buf.shape
-    spec = oiio.ImageSpec(w, h, n, "half")
-    spec.x, spec.y = info.data.x, info.data.y
-    spec.full_x, spec.full_y = info.display.x, info.display.y
-    spec.full_width, spec.full_height = info.display.width, info.display.height
-    spec.channelnames = tuple(chans)
-    spec.alpha_channel = chans.index("A")
-    spec.attribute("compression", compression)
-    spec.attribute("PixelAspectRatio", float(info.pixel_aspect))
-    for k, v in meta.items():
-        spec.attribute(k, v)
+    from .exr import _make_spec
+    h, w, _ = buf.shape
+    spec = _make_spec(w, h, chans, "half", data_xy=(info.data.x, info.data.y), display=info.display,
+                      pixel_aspect=info.pixel_aspect, compression=compression, metadata=meta)
     out = oiio.ImageOutput.create("exr")
     if out is None:
         raise OutputError("OpenImageIO has no EXR writer: %s" % oiio.geterror())
