@@ -130,15 +130,14 @@ def conn(a, g, *, step=0.1, theta=0.15):
 
 def dtssd(alphas, gts):
     """Temporal coherence error of a clip: sequences (or T x H x W arrays) of predicted and GT mattes."""
-    alphas = [as_alpha(x) for x in alphas]
-    gts = [as_alpha(x) for x in gts]
+    alphas, gts = list(alphas), list(gts)
     if len(alphas) != len(gts) or not alphas:
         raise SamatteError("dtssd needs two non-empty sequences of the same length (%d, %d)"
                            % (len(alphas), len(gts)))
+    pairs = [_pair(a, g) for a, g in zip(alphas, gts)]   # each frame converted once
     vals = [0.0]
-    for t in range(1, len(alphas)):
-        a, g = _pair(alphas[t], gts[t])
-        ap, gp = _pair(alphas[t - 1], gts[t - 1])
+    for t in range(1, len(pairs)):
+        (a, g), (ap, gp) = pairs[t], pairs[t - 1]
         d = ((a - ap) - (g - gp)) ** 2
         vals.append(math.sqrt(d.sum() / g.size) * 1e2)
     return float(np.mean(vals))

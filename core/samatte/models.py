@@ -165,6 +165,14 @@ def _sidecar(path):
     return Path(str(path) + ".sha256")
 
 
+def _sidecar_digest(path):
+    """The SHA-256 recorded beside a weights file (``<file>.sha256``, trust on first use), or None."""
+    side = _sidecar(path)
+    if not side.is_file():
+        return None
+    return (side.read_text().split() or [None])[0]
+
+
 def verify_checksum(path, sha256=None):
     """Check ``path`` against ``sha256`` (hex); with None, against its ``<file>.sha256`` sidecar if any.
 
@@ -177,8 +185,8 @@ def verify_checksum(path, sha256=None):
     digest = sha256_file(path)
     expected = sha256
     source = "registry"
-    if expected is None and _sidecar(path).is_file():
-        expected = _sidecar(path).read_text().split()[0] if _sidecar(path).read_text().split() else None
+    if expected is None:
+        expected = _sidecar_digest(path)
         source = "sidecar %s" % _sidecar(path).name
     if expected is not None and digest.lower() != expected.lower():
         raise WeightsCorruptError("%s is corrupt: SHA-256 %s does not match the expected %s (%s); delete it "
@@ -270,9 +278,7 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
             raise WeightsCorruptError("%s is incomplete: got %d bytes, expected %d" % (info.filename, done,
                                                                                    expected_size),
                                       path=str(target), size=done, expected=expected_size)
-        expected = info.sha256
-        if expected is None and _sidecar(target).is_file():
-            expected = (_sidecar(target).read_text().split() or [None])[0]
+        expected = info.sha256 if info.sha256 is not None else _sidecar_digest(target)
         if expected is not None and digest.lower() != expected.lower():
             raise WeightsCorruptError("%s failed its checksum: SHA-256 %s, expected %s" % (info.filename, digest,
                                                                                           expected),

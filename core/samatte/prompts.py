@@ -101,12 +101,11 @@ def prepare_prompt(p, info, *, where="prompt", object_name=None):
     if ptype in ("polygon", "bezier"):
         if ptype == "polygon":
             poly = np.array([conv(x, y) for x, y in p["points"]], np.float64)
+            q["points"] = poly.tolist()
         else:
             cps = [conv(c[0], c[1]) + conv(c[2], c[3]) + conv(c[4], c[5]) for c in p["points"]]
             q["points"] = cps
             poly = bezier_to_polygon(cps)
-        if ptype == "polygon":
-            q["points"] = poly.tolist()
         x0, y0 = poly.min(axis=0)
         x1, y1 = poly.max(axis=0)
         if x1 <= 0 or y1 <= 0 or x0 >= W or y0 >= H:
@@ -124,18 +123,15 @@ def prepare_prompt(p, info, *, where="prompt", object_name=None):
             raise PromptError("inverted %s prompt leaves no pixel of the canvas (at %s)" % (ptype, where),
                               **ctx)
         q["mask_array"] = mask
-        q["soft_array"] = soft.astype(np.float32)
+        q["soft_array"] = soft  # feather_mask gives float32
         return q
     if ptype == "mask":
         from .io.masks import read_mask  # lazy: io may pull OpenImageIO
         try:
-            m = np.asarray(read_mask(p["path"], info, channel=p.get("channel")), np.float32)
+            m = read_mask(p["path"], info, channel=p.get("channel"))  # f32 (H, W) in [0, 1] on the canvas
         except PlateError as e:  # missing/corrupt file, wrong size, no such channel
             raise PromptError("mask prompt %s cannot be used: %s (at %s)" % (p["path"], e.message, where),
                               path=p["path"], cause=e.code, **ctx) from e
-        if m.shape != (H, W):
-            raise PromptError("mask prompt %s has shape %s, the canvas is %dx%d (at %s)"
-                              % (p["path"], m.shape, W, H, where), path=p["path"], **ctx)
         thr = float(p.get("threshold", 0.5))
         mask = (m >= thr) if thr > 0 else (m > 0)
         soft = m
@@ -147,7 +143,7 @@ def prepare_prompt(p, info, *, where="prompt", object_name=None):
                               % (p["path"], thr, " (inverted)" if p.get("invert") else "", where),
                               path=p["path"], **ctx)
         q["mask_array"] = mask
-        q["soft_array"] = np.clip(soft, 0.0, 1.0).astype(np.float32)
+        q["soft_array"] = soft
         return q
     raise PromptError("unknown prompt type %r (at %s)" % (ptype, where), **ctx)
 

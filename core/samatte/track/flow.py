@@ -69,7 +69,7 @@ import tempfile
 import cv2
 import numpy as np
 
-from ..errors import PromptError
+from ..errors import JobSpecError, PromptError
 from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import keyframe_soft, to_u8, work_shape
@@ -105,7 +105,6 @@ def _options(options):
         if k in DEFAULTS:
             opts[k] = v
     if opts["flow_preset"] not in _PRESETS:
-        from ..errors import JobSpecError
         raise JobSpecError("tracker option flow_preset must be one of %s, got %r"
                            % (", ".join(_PRESETS), opts["flow_preset"]), field="tracker.options.flow_preset")
     return opts
@@ -151,8 +150,8 @@ class FlowPropagator:
         self.fg = self.bg = None
 
     # -- colour model ---------------------------------------------------------------------------
-    def _colour_samples(self, img, L, sel_extra=None):
-        idx = _colour_index(img)
+    def _colour_samples(self, idx, L, sel_extra=None):
+        """FG/BG colour histograms (and sample counts) of ``idx`` (:func:`_colour_index` of the image)."""
         inside = L > 0.25 * self.K
         ring = cv2.dilate((L > 0).astype(np.uint8), _disc(3 * self.R)).astype(bool) & (L < -0.25 * self.K)
         if sel_extra is not None:
@@ -163,9 +162,10 @@ class FlowPropagator:
     def start(self, img, logits):
         self.L = np.asarray(logits, np.float32)
         if self.o["colour"]:
-            fg, bg, nf, nb = self._colour_samples(img, self.L)
+            idx = _colour_index(img)
+            fg, bg, nf, nb = self._colour_samples(idx, self.L)
             if nb == 0:  # object fills the image: use everything else
-                bg = _hist(_colour_index(img), self.L <= 0)
+                bg = _hist(idx, self.L <= 0)
             self.fg, self.bg = _normalise(fg), _normalise(bg)
 
     def _grabcut(self, img, U, M, band, reliable, d_in, d_out, R):
@@ -248,6 +248,7 @@ class FlowPropagator:
         R = int(max(2, min(R, round(0.25 * math.sqrt(area)))))
         band = np.where(M, d_in, d_out) <= R
         U = Lc.copy()
+        idx = None
         if o["colour"] and self.fg is not None:
             idx = _colour_index(img_cur)
             llr = np.log(self.fg[idx] / self.bg[idx]).astype(np.float32)
@@ -260,7 +261,7 @@ class FlowPropagator:
         self.L = Lnew.astype(np.float32)
         # colour model update from confident, reliable pixels
         if o["colour"] and self.fg is not None and o["colour_rate"] > 0:
-            fg, bg, nf, nb = self._colour_samples(img_cur, self.L, reliable)
+            fg, bg, nf, nb = self._colour_samples(idx, self.L, reliable)
             r = float(o["colour_rate"])
             if nf:
                 self.fg = (1 - r) * self.fg + r * _normalise(fg)
@@ -296,9 +297,6 @@ class FlowTracker(Tracker):
     def __init__(self, *, options=None):
         self.opts = _options(options)
 
-    def close(self):
-        pass
-
     def _plan(self, kidx, n, frames):
         """Passes for one object: (start index, direction, last index inclusive, weight function)."""
         plan = []
@@ -314,9 +312,7 @@ class FlowTracker(Tracker):
         return plan
 
     def track(self, source, objects, frames, *, cancel=None):
-        frames = [int(f) for f in frames]
-        if sorted(set(frames)) != frames:
-            frames = sorted(set(frames))
+        frames = sorted(set(int(f) for f in frames))
         n = len(frames)
         if n == 0:
             return

@@ -60,6 +60,7 @@ Prompts on one frame for one object combine: masks (mask, polygon, bezier ``mask
 several boxes become their bounding box; points are concatenated after the box; with a mask, the
 points refine the mask and boxes are ignored.
 """
+import contextlib
 import logging
 from collections import OrderedDict
 
@@ -314,7 +315,6 @@ class Sam2Tracker(Tracker):
         self._image_size = image_size
         self.predictor = predictor
         self.device = None
-        self._state = None
         self.stats = {}
 
     # -- model ---------------------------------------------------------------------------------
@@ -335,7 +335,6 @@ class Sam2Tracker(Tracker):
         return p
 
     def close(self):
-        self._state = None
         self.predictor = None
 
     # -- state -----------------------------------------------------------------------------------
@@ -387,9 +386,8 @@ class Sam2Tracker(Tracker):
         images = FrameTensorCache(source, frames, self.predictor.image_size, device=self.device,
                                   capacity=self.options["cache_frames"])
         state = self._new_state(images, len(frames), H, W)
-        self._state = state
         use_autocast = self.options["autocast"] and self.device.type == "cuda"
-        ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_autocast else _nullcontext
+        ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_autocast else contextlib.nullcontext
         try:
             with torch.inference_mode(), ctx():
                 self._add_anchors(state, prompts)
@@ -400,12 +398,11 @@ class Sam2Tracker(Tracker):
                 check_cancel(cancel)
                 first_of_pass = (done == 0) or (reverse and idx == k0 - 1)
                 with torch.inference_mode(), ctx():
-                    tf = self._step(state, prompts, frames, idx, reverse, first_of_pass, k0)
+                    tf = self._step(state, prompts, frames, idx, reverse, first_of_pass)
                     self._prune(state, idx, reverse, k0)
                 yield tf
                 yield Progress("track", frames[idx], done + 1, total, "SAM2 %s" % ("backward" if reverse else "forward"))
         finally:
-            self._state = None
             images.clear()
 
     # -- prompts ---------------------------------------------------------------------------------
@@ -452,8 +449,7 @@ class Sam2Tracker(Tracker):
                                             box=a["box"], clear_old_points=True)
 
     # -- one frame -------------------------------------------------------------------------------
-    def _step(self, state, prompts, frames, idx, reverse, first_of_pass, k0):
-        torch = _import_torch()
+    def _step(self, state, prompts, frames, idx, reverse, first_of_pass):
         p = self.predictor
         preds, scores, keys = [], [], []
         for o, op in enumerate(prompts):
@@ -581,11 +577,3 @@ def _install_memory_dtype_fix(predictor):
         return
     predictor.memory_attention.register_forward_pre_hook(_memory_dtype_hook, with_kwargs=True)
     predictor._samatte_dtype_fix = True
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
