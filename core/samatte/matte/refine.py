@@ -89,10 +89,7 @@ def mask_kind(image, coarse):
     if not hard.any() or hard.all() or _shared_matting() is None:
         return "rough", float("nan")
     base = _base_width(hard, H, W, MASK_KINDS["tight"]["base_frac"])
-    rows, cols = np.flatnonzero(hard.any(1)), np.flatnonzero(hard.any(0))
-    reach = int(np.ceil(2 * base + 8))
-    y0, y1 = max(0, rows[0] - reach), min(H, rows[-1] + 1 + reach)
-    x0, x1 = max(0, cols[0] - reach), min(W, cols[-1] + 1 + reach)
+    y0, y1, x0, x1 = _reach_box(hard, int(np.ceil(2 * base + 8)))
     s = min(1.0, DETECT_PX / base)
     h, w = y1 - y0, x1 - x0
     hs, ws = max(8, int(round(h * s))), max(8, int(round(w * s)))
@@ -101,9 +98,7 @@ def mask_kind(image, coarse):
     reg = critical_regions(im, co, base_width=max(1.5, base * s), max_width=max(1.5, base * s),
                            adaptive=False)
     a = _sampling_alpha(im.astype(np.float64), reg.fg, reg.unknown, margin=16)
-    k3 = np.ones((3, 3), np.uint8)
-    near_fg = (cv2.dilate(reg.fg.astype(np.uint8), k3) > 0) & reg.unknown
-    near_bg = (cv2.dilate(reg.bg.astype(np.uint8), k3) > 0) & reg.unknown
+    near_fg, near_bg = _rims(reg.unknown, reg.fg, reg.bg)
     share = (np.count_nonzero(near_fg & (a < 0.5)) / max(1, np.count_nonzero(near_fg))
              + np.count_nonzero(near_bg & (a > 0.5)) / max(1, np.count_nonzero(near_bg)))
     return ("rough" if share > AUTO_LEAK else "tight"), float(share)
@@ -243,12 +238,25 @@ def _dilate(mask, r):
     return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3) <= r
 
 
+def _reach_box(hard, reach):
+    """(y0, y1, x0, x1): the bounding box of a non-empty mask grown by ``reach`` px, in the frame."""
+    H, W = hard.shape
+    rows, cols = np.flatnonzero(hard.any(1)), np.flatnonzero(hard.any(0))
+    return (max(0, rows[0] - reach), min(H, rows[-1] + 1 + reach),
+            max(0, cols[0] - reach), min(W, cols[-1] + 1 + reach))
+
+
+def _rims(unknown, fg, bg):
+    """The unknown pixels touching the solid foreground, and those touching the solid background."""
+    k3 = np.ones((3, 3), np.uint8)
+    return ((cv2.dilate(fg.astype(np.uint8), k3) > 0) & unknown,
+            (cv2.dilate(bg.astype(np.uint8), k3) > 0) & unknown)
+
+
 def _grow_band(alpha, unknown, fg, bg, width, *, lo=0.05, hi=0.95, min_run=1):
     """Pixels to add to the band: where unknown pixels touching the fixed FG (BG) region have alpha
     well below 1 (above 0), the true edge lies in the fixed region; grow there by ``width``."""
-    k3 = np.ones((3, 3), np.uint8)
-    near_fg = (cv2.dilate(fg.astype(np.uint8), k3) > 0) & unknown
-    near_bg = (cv2.dilate(bg.astype(np.uint8), k3) > 0) & unknown
+    near_fg, near_bg = _rims(unknown, fg, bg)
     leak = (near_fg & (alpha < hi)) | (near_bg & (alpha > lo))
     if min_run > 1:
         # sampling estimates are noisy: only grow where leaks persist along the band's rim
@@ -305,17 +313,13 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         return (0.5 * (a1 + a2)).astype(np.float32)
     H, W = coarse.shape
     hard = _hard(coarse)
-    rows = np.flatnonzero(hard.any(1))
-    if rows.size == 0 or hard.all():
+    if not hard.any() or hard.all():
         return hard.astype(np.float32)
 
     base = _base_width(hard, H, W, q.get("base_frac", 0.01))
     max_w = 4.0 * base
     # crop to the part of the frame the band can reach (bounded work for a small object at 4K)
-    cols = np.flatnonzero(hard.any(0))
-    reach = int(np.ceil(2 * max_w + 8))
-    y0, y1 = max(0, rows[0] - reach), min(H, rows[-1] + 1 + reach)
-    x0, x1 = max(0, cols[0] - reach), min(W, cols[-1] + 1 + reach)
+    y0, y1, x0, x1 = _reach_box(hard, int(np.ceil(2 * max_w + 8)))
     img_c = _clean_image(image[y0:y1, x0:x1])
     coarse_c = _clean_mask(coarse[y0:y1, x0:x1])
     lg_c = None
