@@ -72,7 +72,7 @@ import numpy as np
 from ..errors import JobSpecError, PromptError
 from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
-from .seed import keyframe_soft, to_u8, work_shape
+from .seed import grabcut_labels, keyframe_mask, object_keyframes, to_u8, work_shape
 
 __all__ = ["FlowTracker", "FlowPropagator", "DEFAULTS"]
 
@@ -189,15 +189,9 @@ class FlowPropagator:
             return U
         if not ((gcm == cv2.GC_PR_FGD).any() or (gcm == cv2.GC_PR_BGD).any()):
             return U
-        bgd = np.zeros((1, 65), np.float64)
-        fgd = np.zeros((1, 65), np.float64)
-        cv2.setRNGSeed(0x5A17)  # reproducible k-means initialisation
-        try:
-            cv2.grabCut(np.ascontiguousarray(img[sl]), gcm, None, bgd, fgd, int(self.o["grabcut_iters"]),
-                        cv2.GC_INIT_WITH_MASK)
-        except cv2.error:
+        G = grabcut_labels(np.ascontiguousarray(img[sl]), gcm, self.o["grabcut_iters"])
+        if G is None:
             return U
-        G = (gcm == cv2.GC_FGD) | (gcm == cv2.GC_PR_FGD)
         # sanity gate: an object does not halve or double its area from one frame to the next; a
         # grabCut answer that does has latched onto the wrong colours and is ignored
         ratio = G.sum() / max(1.0, float((Us > 0).sum()))
@@ -322,9 +316,7 @@ class FlowTracker(Tracker):
             raise PromptError("the flow tracker needs at least one object with prompts")
         kf = []
         for ob in objects:
-            ks = sorted(int(f) for f, ps in ob.prompts.items() if ps)
-            if not ks:
-                raise PromptError("object %r has no prompts" % ob.name, object=ob.name)
+            ks = object_keyframes(ob)
             bad = [f for f in ks if f not in pos]
             if bad:
                 raise PromptError("object %r has prompts on frame(s) %s outside the tracked frames"
@@ -365,12 +357,8 @@ class FlowTracker(Tracker):
                 imgs[i] = cv2.resize(to_u8(disp), (w, h), interpolation=cv2.INTER_AREA)
                 for o, ob in enumerate(objects):
                     if i in kfs[o]:
-                        soft = keyframe_soft(ob.prompts[f], (H, W), image=lambda: disp,
-                                             work_size=self.opts["work_size"], box_mode="grabcut")
-                        m = soft >= 0.5
-                        if not m.any():
-                            raise PromptError("the prompts of object %r on frame %d give an empty mask"
-                                              % (ob.name, f), object=ob.name, frame=f)
+                        soft, m = keyframe_mask(ob, f, (H, W), image=lambda: disp,
+                                                work_size=self.opts["work_size"], box_mode="grabcut")
                         packed = np.packbits(m)
                         if kbytes + packed.nbytes > ram // 4:
                             path = os.path.join(folder(), "key_%d_%d.npy" % (o, i))

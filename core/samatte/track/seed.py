@@ -21,7 +21,10 @@ the clicked disc: give such objects a box or a mask/roto shape instead. It runs 
 import cv2
 import numpy as np
 
-__all__ = ["keyframe_soft", "grabcut_box", "grabcut_points", "to_u8", "work_shape"]
+from ..errors import PromptError
+
+__all__ = ["keyframe_soft", "keyframe_mask", "object_keyframes", "grabcut_box", "grabcut_points",
+           "grabcut_labels", "to_u8", "work_shape"]
 
 
 def work_shape(shape, work_size):
@@ -37,18 +40,25 @@ def to_u8(display):
     return np.clip(np.asarray(display, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _run_grabcut(img, gc, iters):
-    fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
-    if fg.all() or not fg.any():
-        return fg
+def grabcut_labels(img, gc, iters):
+    """cv2.grabCut from the label map ``gc`` (updated in place), reproducibly seeded: the bool
+    foreground it settles on, or None when OpenCV refuses the input."""
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0x5A17)  # grabCut's k-means initialisation is random: keep results reproducible
     try:
         cv2.grabCut(img, gc, None, bgd, fgd, int(iters), cv2.GC_INIT_WITH_MASK)
     except cv2.error:
-        return fg
+        return None
     return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+
+
+def _run_grabcut(img, gc, iters):
+    fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+    if fg.all() or not fg.any():
+        return fg
+    out = grabcut_labels(img, gc, iters)
+    return fg if out is None else out
 
 
 def grabcut_box(img, box, *, iters=4):
@@ -159,3 +169,22 @@ def keyframe_soft(prompts, shape, *, image=None, work_size=640, box_mode="grabcu
         m = grabcut_points(img, [[x * sx, y * sy] for x, y in allp], alll, base=base)
         soft = cv2.resize(m.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
     return soft
+
+
+def object_keyframes(ob):
+    """Sorted frames on which the tracker object ``ob`` has prompts (PromptError when none)."""
+    ks = sorted(int(f) for f, ps in ob.prompts.items() if ps)
+    if not ks:
+        raise PromptError("object %r has no prompts" % ob.name, object=ob.name)
+    return ks
+
+
+def keyframe_mask(ob, frame, shape, *, image, work_size, box_mode):
+    """(soft, mask) of ``ob``'s prompts on ``frame`` (:func:`keyframe_soft`, mask = soft >= 0.5);
+    PromptError when the mask is empty."""
+    soft = keyframe_soft(ob.prompts[frame], shape, image=image, work_size=work_size, box_mode=box_mode)
+    m = soft >= 0.5
+    if not m.any():
+        raise PromptError("the prompts of object %r on frame %d give an empty mask" % (ob.name, frame),
+                          object=ob.name, frame=frame)
+    return soft, m

@@ -13,7 +13,7 @@ are left overlapping (the artist drew them so). ``logits`` is None (no soft evid
 from ..errors import PromptError
 from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
-from .seed import keyframe_soft
+from .seed import keyframe_mask, object_keyframes
 
 __all__ = ["ShapeTracker", "nearest_keyframe"]
 
@@ -43,10 +43,7 @@ class ShapeTracker(Tracker):
         shape = info.shape
         keys = []
         for ob in objects:
-            ks = sorted(int(f) for f, ps in ob.prompts.items() if ps)
-            if not ks:
-                raise PromptError("object %r has no prompts" % ob.name, object=ob.name)
-            keys.append(ks)
+            keys.append(object_keyframes(ob))
         kset = set(k for ks in keys for k in ks)
         cache = [dict() for _ in objects]  # per object: keyframe -> bool mask (at most 2 held)
         n = len(frames)
@@ -58,12 +55,7 @@ class ShapeTracker(Tracker):
                 if k not in cache[o]:
                     def image(k=k):
                         return source.get(k).display
-                    soft = keyframe_soft(ob.prompts[k], shape, image=image, work_size=self.work_size,
-                                         box_mode="rect")
-                    m = soft >= 0.5
-                    if not m.any():
-                        raise PromptError("the prompts of object %r on frame %d give an empty mask"
-                                          % (ob.name, k), object=ob.name, frame=k)
+                    _, m = keyframe_mask(ob, k, shape, image=image, work_size=self.work_size, box_mode="rect")
                     for old in [x for x in cache[o] if x < k]:
                         del cache[o][old]  # frames ascend: earlier keyframes are never nearest again
                     cache[o][k] = m
