@@ -204,9 +204,16 @@ def main(argv=None):
     clips = args.clips.split(",") if args.clips else json.load(open(os.path.join(EVAL, "clips.json")))["clips"]
     methods = args.methods.split(",")
     table = {m: {} for m in methods}
+    cache = {}
+
+    def loaded(clip):   # each clip is read from disk once
+        if clip not in cache:
+            cache[clip] = load_clip(clip)
+        return cache[clip]
+
     qual = []
     for clip in clips:
-        rgb, gt = load_clip(clip)
+        rgb, gt = loaded(clip)
         masks = [coarse_mask(g) for g in gt]
         for meth in methods:
             t = time.perf_counter()
@@ -257,14 +264,14 @@ def main(argv=None):
         print("\nbroken masks on frames %s (%s): per-frame score and the frame after" % (
             ", ".join(str(i) for i in BROKEN), ", ".join(BROKEN.values())))
         for clip in clips:
-            rgb, gt = load_clip(clip)
+            rgb, gt = loaded(clip)
             hits, good_min, bad_max, mad_after, mad_other = broken_frames(rgb, gt)
             print("  %-22s %d/3 broken frames are the 3 lowest scores; good frames >= %.2f, broken <= %.2f; "
                   "MAD of the frame after a broken one %.2f (other good frames %.2f)" % (
                       clip, hits, good_min, bad_max, mad_after, mad_other), flush=True)
 
     if not args.no_speed:
-        rgb, gt = load_clip(clips[0])
+        rgb, gt = loaded(clips[0])
         n = args.speed_frames
         for label, size in (("854x480", None), ("1920x1080", (1920, 1080))):
             r = [cv2.resize(x, size, interpolation=cv2.INTER_LINEAR) if size else x for x in rgb[:n]]

@@ -16,6 +16,8 @@ import cv2
 import scipy.sparse
 import scipy.sparse.linalg
 
+from .regions import reach_box
+
 __all__ = ["solve_band", "solve_crop"]
 
 _OFFS = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
@@ -53,7 +55,7 @@ def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e
     prior/weight: optional f64 (h,w) data term. Returns a new alpha (h,w).
     """
     h, w = unknown.shape
-    unk = unknown.copy()
+    unk = unknown  # only read
     out = alpha.astype(np.float64, copy=True)
     n = int(unk.sum())
     if n == 0:
@@ -166,10 +168,10 @@ def solve_band(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tile=3
     """
     H, W = unknown.shape
     out = alpha.astype(np.float64, copy=True)
-    if not unknown.any():
+    box = reach_box(unknown, 0)
+    if box is None:
         return out
-    ys, xs = np.nonzero(unknown)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    y0, y1, x0, x1 = box
     for _ in range(max(1, sweeps)):
         for ty in range(y0, y1, tile):
             for tx in range(x0, x1, tile):

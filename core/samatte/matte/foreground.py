@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import DependencyError, JobSpecError
+from .regions import reach_box
 
 __all__ = ["estimate_foreground", "premultiplied_foreground", "edge_band_box"]
 
@@ -35,14 +36,7 @@ def _check(image, alpha):
 
 def edge_band_box(alpha, *, margin=16):
     """(y0, y1, x0, x1) of the pixels with 0 < alpha < 1, grown by ``margin``; None when there are none."""
-    unknown = (alpha > _EPS_ALPHA) & (alpha < 1.0 - _EPS_ALPHA)
-    rows = np.flatnonzero(unknown.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(unknown.any(axis=0))
-    h, w = alpha.shape
-    return (max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin),
-            max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin))
+    return reach_box((alpha > _EPS_ALPHA) & (alpha < 1.0 - _EPS_ALPHA), margin)
 
 
 def _shift_views(a):

@@ -25,6 +25,8 @@ import math
 import cv2
 import numpy as np
 
+from .regions import reach_box
+
 __all__ = ["object_geometry", "disagreement", "jump_score", "pixel_doubt", "frame_score"]
 
 #: relative area change in one frame that halves... (exp(-(x/s)^2) = e^-1 at s)
@@ -55,15 +57,10 @@ def disagreement(alpha, mask, *, margin=2):
     m = np.asarray(mask, dtype=bool)
     area = int(m.sum())
     a = np.asarray(alpha, dtype=np.float32)
-    H, W = m.shape
-    big = (a > 0.5) | m
-    rows = np.flatnonzero(big.any(axis=1))
-    if rows.size == 0 or area == 0:
+    box = reach_box((a > 0.5) | m, margin + 2)
+    if box is None or area == 0:
         return 0.0, 1.0
-    cols = np.flatnonzero(big.any(axis=0))
-    pad = margin + 2
-    y0, y1 = max(0, rows[0] - pad), min(H, rows[-1] + 1 + pad)
-    x0, x1 = max(0, cols[0] - pad), min(W, cols[-1] + 1 + pad)
+    y0, y1, x0, x1 = box
     mc = m[y0:y1, x0:x1].astype(np.uint8)
     k = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
     near = cv2.dilate(mc, k).astype(bool) & ~cv2.erode(mc, k).astype(bool)

@@ -22,7 +22,7 @@ import numpy as np
 import cv2
 
 from ..errors import SamatteError
-from .regions import critical_regions, distance_to_boundary, component_cores
+from .regions import critical_regions, distance_to_boundary, component_cores, reach_box
 from .cfsolve import solve_band
 
 __all__ = ["refine_alpha", "mask_kind", "QUALITIES", "MASK_KINDS", "AUTO_LEAK"]
@@ -89,7 +89,7 @@ def mask_kind(image, coarse):
     if not hard.any() or hard.all() or _shared_matting() is None:
         return "rough", float("nan")
     base = _base_width(hard, H, W, MASK_KINDS["tight"]["base_frac"])
-    y0, y1, x0, x1 = _reach_box(hard, int(np.ceil(2 * base + 8)))
+    y0, y1, x0, x1 = reach_box(hard, int(np.ceil(2 * base + 8)))
     s = min(1.0, DETECT_PX / base)
     h, w = y1 - y0, x1 - x0
     hs, ws = max(8, int(round(h * s))), max(8, int(round(w * s)))
@@ -238,14 +238,6 @@ def _dilate(mask, r):
     return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3) <= r
 
 
-def _reach_box(hard, reach):
-    """(y0, y1, x0, x1): the bounding box of a non-empty mask grown by ``reach`` px, in the frame."""
-    H, W = hard.shape
-    rows, cols = np.flatnonzero(hard.any(1)), np.flatnonzero(hard.any(0))
-    return (max(0, rows[0] - reach), min(H, rows[-1] + 1 + reach),
-            max(0, cols[0] - reach), min(W, cols[-1] + 1 + reach))
-
-
 def _rims(unknown, fg, bg):
     """The unknown pixels touching the solid foreground, and those touching the solid background."""
     k3 = np.ones((3, 3), np.uint8)
@@ -319,7 +311,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     base = _base_width(hard, H, W, q.get("base_frac", 0.01))
     max_w = 4.0 * base
     # crop to the part of the frame the band can reach (bounded work for a small object at 4K)
-    y0, y1, x0, x1 = _reach_box(hard, int(np.ceil(2 * max_w + 8)))
+    y0, y1, x0, x1 = reach_box(hard, int(np.ceil(2 * max_w + 8)))
     img_c = _clean_image(image[y0:y1, x0:x1])
     coarse_c = _clean_mask(coarse[y0:y1, x0:x1])
     lg_c = None
@@ -328,11 +320,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         if lg.ndim != 2:
             raise SamatteError("logits must be 2-D, got shape %s" % (lg.shape,))
         # sample the logits at the crop's pixel centres (same mapping as cv2.resize to (W, H))
-        sy, sx = lg.shape[0] / float(H), lg.shape[1] / float(W)
-        mx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * sx - 0.5)
-        my = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5)
-        mx, my = np.meshgrid(mx, my)
-        lg_c = cv2.remap(lg, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        lg_c = _resize_box(lg, (H, W), (y0, y1, x0, x1))
     mo_c = None if motion is None else np.asarray(motion, np.float32)[y0:y1, x0:x1]
 
     h, w = coarse_c.shape

@@ -14,7 +14,8 @@ import cv2
 
 from ..errors import SamatteError
 
-__all__ = ["Regions", "critical_regions", "distance_to_boundary", "band_width_map", "component_cores"]
+__all__ = ["Regions", "critical_regions", "distance_to_boundary", "band_width_map", "component_cores",
+           "reach_box"]
 
 
 @dataclass
@@ -31,6 +32,18 @@ class Regions:
         t = np.where(self.fg, 1.0, 0.0).astype(np.float32)
         t[self.unknown] = 0.5
         return t
+
+
+def reach_box(mask, pad):
+    """(y0, y1, x0, x1): the bounding box of the True pixels of ``mask`` grown by ``pad`` px and
+    clipped to the frame, or None when there are none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    H, W = mask.shape
+    return (max(0, rows[0] - pad), min(H, rows[-1] + 1 + pad),
+            max(0, cols[0] - pad), min(W, cols[-1] + 1 + pad))
 
 
 def distance_to_boundary(hard):
@@ -155,8 +168,8 @@ def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None
     image, coarse = _check(image, coarse)
     H, W = coarse.shape
     coarse = coarse.astype(np.float32)
-    if coarse.dtype != np.float32 or coarse.max(initial=0) > 1.0 + 1e-6:
-        coarse = coarse / 255.0 if coarse.max() > 1.0 + 1e-6 else coarse
+    if coarse.max(initial=0) > 1.0 + 1e-6:   # 0-255 values
+        coarse = coarse / 255.0
     hard = coarse >= 0.5
     if base_width is None:
         base_width = max(3.0, 0.01 * float(np.hypot(H, W)))

@@ -299,10 +299,12 @@ class RefineMatter(Matter):
             image = matting_image(plate, self.options["space"])
         with_prior = {n for n in carry if lam > 0 and self._takes_prior(track.objects[n])}
         raw = {}
+        merged_warp = {}   # name -> (previous alpha, confidence) with the object-motion warp preferred
         for name, obj in track.objects.items():
             prior = None
             if name in with_prior:
-                best, conf = prefer_edge_motion(carry[name][0], comp.confidence, carry[name][1])
+                best, conf = merged_warp[name] = prefer_edge_motion(carry[name][0], comp.confidence,
+                                                                    carry[name][1])
                 prior = (best, lam * conf)
             raw[name] = self.frame_alpha(plate, name, obj, prior=prior, image=image)
         t2 = time.perf_counter()
@@ -318,8 +320,8 @@ class RefineMatter(Matter):
             # the boundary blend is for per-frame estimates made without the previous matte; one that
             # had it as a data term is already tied to it where the picture allows
             blend = 0.0 if name in with_prior else self.options["blend"]
-            fused, info = fuse_alpha(cur, mask, warped, comp.confidence, band=self._band(shape),
-                                     blend=blend, edge=edge)
+            fused, info = fuse_alpha(cur, mask, warped, comp.confidence, band=band, blend=blend, edge=edge,
+                                     merged=merged_warp.get(name))
             if edge is not None:
                 stats[name + ".motion_similarity"] = edge[3]["similarity"]
                 stats[name + ".motion_inliers"] = edge[3]["inliers"]

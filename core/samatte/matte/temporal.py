@@ -42,6 +42,8 @@ from typing import Dict, Optional
 import cv2
 import numpy as np
 
+from .regions import reach_box
+
 __all__ = ["warp_alpha", "pack_image", "unpack_image", "FrameState", "StateStore", "MotionModel", "motion_compensate", "object_edge_motion", "fuse_alpha",
            "to_gray"]
 
@@ -103,6 +105,12 @@ class StateStore:
         return len(self._slots)
 
 
+def _working_size(h, w, max_side):
+    """(scale, (width, height)) that brings the long side of an (h, w) image to at most ``max_side``."""
+    scale = min(1.0, max_side / float(max(h, w)))
+    return scale, (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
+
+
 class MotionModel:
     """Dense optical flow from the current frame to the previous one, at a bounded working size."""
 
@@ -113,9 +121,8 @@ class MotionModel:
     def flow(self, gray, prev_gray):
         """Flow (H, W, 2) so that ``prev(x + flow(x)) ~ cur(x)``."""
         h, w = gray.shape
-        scale = min(1.0, self.max_side / float(max(h, w)))
+        scale, size = _working_size(h, w, self.max_side)
         if scale < 1.0:
-            size = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
             g0 = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
             g1 = cv2.resize(prev_gray, size, interpolation=cv2.INTER_AREA)
         else:
@@ -183,9 +190,8 @@ def motion_compensate(image, prev_image, *, motion=None, tau=0.03, sigma=1.5):
     # is below what the smoothing keeps anyway.
     h, w = image.shape[:2]
     max_side = motion.max_side if motion is not None else 640
-    scale = min(1.0, max_side / float(max(h, w)))
+    scale, size = _working_size(h, w, max_side)
     if scale < 1.0:
-        size = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
         img_s = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         prev_s = cv2.resize(prev_image, size, interpolation=cv2.INTER_AREA)
         flow_s = None if flow is None else cv2.resize(flow, size, interpolation=cv2.INTER_AREA) * scale
@@ -221,11 +227,6 @@ def _smooth(x, sigma):
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _disk(r):
-    r = max(1, int(round(r)))
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-
-
 def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03, min_inliers=0.6,
                        max_points=4000):
     """Warp the previous alpha onto this frame with the *object's* motion, for its boundary.
@@ -253,13 +254,10 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
         return None
     m8 = np.asarray(mask, bool).astype(np.uint8)
     H, W = m8.shape
-    rows = np.flatnonzero(m8.any(axis=1))
-    if rows.size == 0:
+    box = reach_box(m8, int(np.ceil(6 * band)) + 2)
+    if box is None:
         return None
-    cols = np.flatnonzero(m8.any(axis=0))
-    pad = int(np.ceil(6 * band)) + 2
-    y0, y1 = max(0, rows[0] - pad), min(H, rows[-1] + 1 + pad)
-    x0, x1 = max(0, cols[0] - pad), min(W, cols[-1] + 1 + pad)
+    y0, y1, x0, x1 = box
     mc = m8[y0:y1, x0:x1]
     d_in = cv2.distanceTransform(mc, cv2.DIST_L2, 3)
     inner = d_in > band
@@ -345,14 +343,16 @@ def _distance_to_edge(mask):
 
 
 def fuse_alpha(current, mask, prev_alpha, confidence, *, band=8.0, blend=0.5, agree=0.02,
-               robust=0.6, edge=None):
+               robust=0.6, edge=None, merged=None):
     """Region-adaptive fusion of this frame's alpha with the (motion-compensated) previous alpha.
 
     ``current``: this frame's per-frame estimate, float32 (H, W). ``mask``: the tracker's mask, bool.
     ``prev_alpha``: the previous frame's final alpha warped onto this frame with the dense flow.
     ``confidence``: float32 (H, W) in [0, 1], 1 where the previous frame matches this one (from
     :func:`motion_compensate`). ``edge``: optional result of :func:`object_edge_motion` (previous
-    alpha warped with the object's motion, and its confidence, on a crop).
+    alpha warped with the object's motion, and its confidence, on a crop). ``merged``: optional
+    full-frame :func:`prefer_edge_motion` of ``prev_alpha``, ``confidence`` and ``edge``, when the caller
+    has it already.
 
     Only the crop around non-zero alpha / mask is computed (outside it both alphas are 0).
 
@@ -373,15 +373,12 @@ def fuse_alpha(current, mask, prev_alpha, confidence, *, band=8.0, blend=0.5, ag
     H, W = current.shape
     # Work on the crop where anything is non-zero (plus a margin): elsewhere both alphas are 0.
     nz = (current > 0) | (prev_alpha > 0) | mask
-    rows = np.flatnonzero(nz.any(axis=1))
-    if rows.size == 0:
+    box = reach_box(nz, int(np.ceil(band)) + 2)
+    if box is None:
         empty = np.zeros((H, W), np.float32)
         return current.copy(), {"core": np.zeros((H, W), bool), "carried": 0.0,
                                 "core_instability": empty, "weight_mean": 0.0, "edge_weight": 0.0}
-    cols = np.flatnonzero(nz.any(axis=0))
-    pad = int(np.ceil(band)) + 2
-    y0, y1 = max(0, rows[0] - pad), min(H, rows[-1] + 1 + pad)
-    x0, x1 = max(0, cols[0] - pad), min(W, cols[-1] + 1 + pad)
+    y0, y1, x0, x1 = box
     if edge is not None:
         ey0, ey1, ex0, ex1 = edge[2]
         y0, y1, x0, x1 = min(y0, ey0), max(y1, ey1), min(x0, ex0), max(x1, ex1)
@@ -391,7 +388,10 @@ def fuse_alpha(current, mask, prev_alpha, confidence, *, band=8.0, blend=0.5, ag
     conf = confidence[y0:y1, x0:x1]
     dist = _distance_to_edge(m)
     core = (dist > band) & (np.abs(prev - m.astype(np.float32)) <= agree) & (conf > 0.5)
-    prev_b, conf_b = prefer_edge_motion(prev, conf, edge, origin=(y0, x0))
+    if merged is not None:   # the caller already made prefer_edge_motion(prev_alpha, confidence, edge)
+        prev_b, conf_b = merged[0][y0:y1, x0:x1], merged[1][y0:y1, x0:x1]
+    else:
+        prev_b, conf_b = prefer_edge_motion(prev, conf, edge, origin=(y0, x0))
     diff = np.abs(cur - prev)
     g = np.clip(2.0 - 2.0 * np.abs(cur - prev_b) / float(robust), 0.0, 1.0)
     w_b = float(blend) * conf_b * g
