@@ -332,3 +332,23 @@ def test_prior_with_zero_weight_where_the_band_grew_gives_finite_alpha():
     for q in ("draft", "default", "high"):
         a = refine_alpha(img, coarse, mask="rough", quality=q, prior=alpha, prior_weight=w)
         assert np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
+
+
+def test_mask_label_holds_a_part_the_picture_leaves_ambiguous():
+    # a stick whose colour lies between the object's and the background's: the samples call it
+    # mostly object (alpha above 0.5), closed-form alone pulls it towards half transparent; the
+    # coarse mask's label, used where the samples agree with it, keeps it nearer solid
+    h, w = 160, 200
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    alpha = (np.hypot(yy - 70, xx - 100) < 40).astype(np.float32)
+    stick = (np.abs(xx - 100) < 4) & (yy > 100) & (yy < 150)
+    alpha[stick] = 1.0
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 0.8)
+    fg, bg = _textures(h, w)
+    fg[stick] = 0.3 * bg[stick] + 0.7 * fg[stick]
+    img = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    coarse = blocky(alpha, 8)
+    without = refine_alpha(img, coarse, mask="rough", options={"mask_weight": 0.0})
+    with_label = refine_alpha(img, coarse, mask="rough")
+    assert with_label[stick].mean() > without[stick].mean() + 0.04
+    assert M.mad(with_label, alpha) < 0.9 * M.mad(without, alpha)
