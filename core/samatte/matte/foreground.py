@@ -206,21 +206,20 @@ def premultiplied_foreground(image, alpha, *, method="ml", margin=16, return_bac
     ``F`` is the plate itself where ``alpha == 1`` (exactly), the un-mixed estimate where
     ``0 < alpha < 1``; the result is 0 where ``alpha == 0``. With ``return_background=True`` returns
     ``(premult, crop)`` where ``crop`` is None (binary alpha) or ``(box, F_crop, B_crop)`` with
-    ``box = (y0, y1, x0, x1)``: the solved foreground and background on the edge band's crop (used by
-    the quality map).
+    ``box = (y0, y1, x0, x1)``: the solver's foreground and background on the edge band's crop (used
+    by the quality map, which reads them on the band's pixels).
     """
     image, alpha = _check(image, alpha)
     _check_method(method)
     premult = alpha[..., None] * image          # exact where alpha is 0 or 1
     box, Fc, Bc = _solve_crop(image, alpha, method, margin)
     if box is not None:
+        # only the edge band (eps < alpha < 1 - eps) takes the un-mixed colour: elsewhere alpha * F is
+        # already alpha * plate (F is the plate where alpha is 1; nothing shows where it is 0)
         y0, y1, x0, x1 = box
         a_c = alpha[y0:y1, x0:x1]
-        solid = a_c >= 1.0 - _EPS_ALPHA
-        Fc = np.where(solid[..., None], image[y0:y1, x0:x1], Fc)
-        pc = a_c[..., None] * Fc
-        pc[a_c <= _EPS_ALPHA] = 0.0
-        premult[y0:y1, x0:x1] = pc
+        ys, xs = np.nonzero((a_c > _EPS_ALPHA) & (a_c < 1.0 - _EPS_ALPHA))
+        premult[ys + y0, xs + x0] = a_c[ys, xs, None] * Fc[ys, xs]
     premult = premult.astype(np.float32, copy=False)
     if return_background:
         return premult, (None if box is None else (box, Fc, Bc))

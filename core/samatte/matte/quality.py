@@ -105,44 +105,72 @@ def pixel_doubt(image, alpha, F, B, *, box=None, core_instability=None, mask=Non
     alpha is binary. ``core_instability`` (optional) float32 (H, W) from temporal fusion; ``mask``
     (optional, bool) the union of the tracker's masks. ``noise``: picture noise relative to the local
     brightness, used to judge residuals and ambiguity.
+
+    Every component is zero away from the object (alpha, mask and instability all zero there), so
+    the map is computed on the crop that holds them (plus a margin for the final blur) and, for the
+    residual and ambiguity, on the edge band's pixels only.
     """
     a = np.asarray(alpha, dtype=np.float32)
     H, W = a.shape
     stats = {"residual": 0.0, "ambiguity": 0.0}
     doubt = np.zeros((H, W), np.float32)
-    band_mean = 0.0
+    ci = None
+    if core_instability is not None:
+        ci = np.asarray(core_instability, np.float32)
+    m = None if mask is None else np.asarray(mask, dtype=bool)
+    live = a > 0
+    if m is not None:
+        live |= m
+    if ci is not None:
+        live |= ci > 0
+    # the blur (sigma 1) reaches 4 px; 8 px of zeros inside the crop's edge keep it exact
+    crop = reach_box(live, 8)
+    if crop is None:
+        if ci is not None:
+            stats["core_instability"] = 0.0
+        if m is not None:
+            stats["disagreement"] = 0.0
+        stats["band_doubt"] = 0.0
+        return doubt, stats
+    cy0, cy1, cx0, cx1 = crop
+    a_o = a[cy0:cy1, cx0:cx1]
+    d_o = doubt[cy0:cy1, cx0:cx1]
     if F is not None and B is not None:
         y0, y1, x0, x1 = box if box is not None else (0, H, 0, W)
         a_c = a[y0:y1, x0:x1]
-        img_c = np.asarray(image, np.float32)[y0:y1, x0:x1]
         band = (a_c > 1.0 / 255.0) & (a_c < 1.0 - 1.0 / 255.0)
         if band.any():
-            scale = np.maximum(np.maximum(F, B).max(axis=2), 1e-3)   # local brightness (linear light)
-            d = F - B
-            contrast = np.sqrt(np.einsum("ijk,ijk->ij", d, d)) / scale
-            r = img_c - (a_c[..., None] * F + (1.0 - a_c[..., None]) * B)
-            residual = np.sqrt(np.einsum("ijk,ijk->ij", r, r)) / scale
+            ys, xs = np.nonzero(band)
+            Fb = np.asarray(F, np.float32)[ys, xs]
+            Bb = np.asarray(B, np.float32)[ys, xs]
+            Ib = np.asarray(image, np.float32)[ys + y0, xs + x0, :3]
+            ab = a_c[ys, xs][:, None]
+            scale = np.maximum(np.maximum(Fb, Bb).max(axis=1), 1e-3)   # local brightness (linear light)
+            d = Fb - Bb
+            contrast = np.sqrt(np.einsum("ij,ij->i", d, d)) / scale
+            r = Ib - (ab * Fb + (1.0 - ab) * Bb)
+            residual = np.sqrt(np.einsum("ij,ij->i", r, r)) / scale
             res_d = np.clip(residual / (residual + np.maximum(contrast, noise)), 0.0, 1.0)
             amb_d = np.exp(-np.square(contrast / (4.0 * noise)))
-            doubt[y0:y1, x0:x1] = np.where(band, np.maximum(res_d, amb_d), 0.0)
-            stats["residual"] = float(res_d[band].mean())
-            stats["ambiguity"] = float(amb_d[band].mean())
-    if core_instability is not None:
-        ci = np.clip(np.asarray(core_instability, np.float32) * 2.0, 0.0, 1.0)
-        np.maximum(doubt, ci, out=doubt)
-        stats["core_instability"] = float(ci.mean())
-    if mask is not None:
-        m = np.asarray(mask, dtype=bool).astype(np.uint8)
+            doubt[ys + y0, xs + x0] = np.maximum(res_d, amb_d)
+            stats["residual"] = float(res_d.mean())
+            stats["ambiguity"] = float(amb_d.mean())
+    if ci is not None:
+        ci_o = np.clip(ci[cy0:cy1, cx0:cx1] * 2.0, 0.0, 1.0)
+        np.maximum(d_o, ci_o, out=d_o)
+        stats["core_instability"] = float(ci_o.sum(dtype=np.float64)) / float(H * W)
+    if m is not None:
+        m_o = m[cy0:cy1, cx0:cx1].astype(np.uint8)
         k = np.ones((5, 5), np.uint8)
-        near = cv2.dilate(m, k).astype(bool) & ~cv2.erode(m, k).astype(bool)
-        dis = np.abs(a - m.astype(np.float32))
+        near = cv2.dilate(m_o, k).astype(bool) & ~cv2.erode(m_o, k).astype(bool)
+        dis = np.abs(a_o - m_o.astype(np.float32))
         dis[near] = 0.0
-        np.maximum(doubt, dis, out=doubt)
-        stats["disagreement"] = float(dis.mean())
-    doubt = cv2.GaussianBlur(doubt, (0, 0), 1.0)
-    band_full = (a > 1.0 / 255.0) & (a < 1.0 - 1.0 / 255.0)
-    stats["band_doubt"] = float(doubt[band_full].mean()) if band_full.any() else 0.0
-    return np.clip(doubt, 0.0, 1.0).astype(np.float32), stats
+        np.maximum(d_o, dis, out=d_o)
+        stats["disagreement"] = float(dis.sum(dtype=np.float64)) / float(H * W)
+    d_o[...] = np.clip(cv2.GaussianBlur(d_o, (0, 0), 1.0), 0.0, 1.0)
+    band_o = (a_o > 1.0 / 255.0) & (a_o < 1.0 - 1.0 / 255.0)
+    stats["band_doubt"] = float(d_o[band_o].mean()) if band_o.any() else 0.0
+    return doubt, stats
 
 
 def frame_score(object_scores, band_doubt=0.0):

@@ -59,7 +59,9 @@ def to_gray(display):
 def pack_image(display):
     """Display-referred float image -> uint8 for the frame state (a quarter of the memory; the
     motion check's tolerance is several 8-bit code values)."""
-    return np.clip(np.asarray(display, np.float32)[..., :3] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    d = np.ascontiguousarray(np.asarray(display, np.float32)[..., :3])
+    # negatives to 0 first: convertScaleAbs takes |x| (then rounds and saturates at 255)
+    return cv2.convertScaleAbs(cv2.max(d, 0.0), alpha=255.0)
 
 
 def unpack_image(packed):
