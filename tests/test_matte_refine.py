@@ -352,3 +352,43 @@ def test_mask_label_holds_a_part_the_picture_leaves_ambiguous():
     with_label = refine_alpha(img, coarse, mask="rough")
     assert with_label[stick].mean() > without[stick].mean() + 0.04
     assert M.mad(with_label, alpha) < 0.9 * M.mad(without, alpha)
+
+
+def test_background_seen_through_a_filled_gap_is_found():
+    # a small hole in the object shows the background; the coarse mask (a polygon, a downsampled
+    # mask) filled it in: the hole's colour is the background's, so it joins the band and clears
+    h, w = 200, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    alpha = (np.hypot(yy - 100, xx - 120) < 70).astype(np.float32)
+    hole = (np.abs(yy - 100) < 5) & (np.abs(xx - 110) < 6)
+    alpha[hole] = 0.0
+    fg, bg = _textures(h, w)
+    img = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    coarse = (np.hypot(yy - 100, xx - 120) < 72).astype(np.float32)
+    filled = refine_alpha(img, coarse, mask="rough", options={"gaps": 0.0})
+    found = refine_alpha(img, coarse, mask="rough")
+    assert filled[hole].mean() > 0.95
+    assert found[hole].mean() < 0.3
+    # the object's body is not touched
+    body = np.hypot(yy - 100, xx - 120) < 55
+    body &= ~(cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
+    assert found[body].min() == 1.0
+    assert M.mad(found, alpha) < 0.5 * M.mad(filled, alpha)
+
+
+def test_band_growth_stays_within_a_fraction_of_the_object_size():
+    # an object indistinguishable from a busy background: the samples leak everywhere along the
+    # band's rim; growth is bounded (grow_reach x the object's size from the mask's edge), so the
+    # object's interior stays solid instead of being eaten
+    h, w = 240, 320
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = cv2.resize(rng.random((h // 6, w // 6, 3)).astype(np.float32), (w, h),
+                     interpolation=cv2.INTER_NEAREST)
+    img = cv2.GaussianBlur(img, (0, 0), 1.0)
+    d = np.hypot(yy - 120, xx - 160)
+    coarse = (d < 50).astype(np.float32)
+    bounded = refine_alpha(img, coarse, mask="rough")
+    unbounded = refine_alpha(img, coarse, mask="rough", options={"grow_reach": 10.0})
+    assert bounded[d < 40].min() == 1.0
+    assert unbounded[d < 40].mean() < 0.9
