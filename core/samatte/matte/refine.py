@@ -40,8 +40,8 @@ QUALITIES = {
     # (texture, colour overlap, edge misalignment) widens the initial band; tol/maxiter: solver;
     # snap_lo/snap_hi: final snap of faint / near-solid alpha to 0 / 1; passes: 2 = refine again from
     # the first answer's own edge (alpha >= 0.5, its kind told anew) and average the two answers
-    # (alphamatting ds8/ds32/polygon: 0.550/0.492/0.483 -> 0.564/0.490/0.472 of the mask's MAD, at
-    # twice the time); mask_weight: weight of the coarse mask's label as a data term where the
+    # (alphamatting ds8/ds32/polygon: 0.549/0.458/0.440 -> 0.566/0.451/0.428 of the mask's MAD, at
+    # twice the time: better on rough masks, not on ds8); mask_weight: weight of the coarse mask's label as a data term where the
     # samples agree with it (0.605/0.540/0.508 -> 0.543/0.525/0.493); sm_expand: radius (working px)
     # of shared matting's trimap expansion, about the band's half-width (pymatting's default, 10,
     # reaches across the whole band: 0.543/0.525/0.493 -> 0.550/0.492/0.483); grow_reach: the band

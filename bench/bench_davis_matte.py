@@ -1,0 +1,91 @@
+"""Robustness of single-frame refinement on real footage: DAVIS-2016 frames with rough masks.
+
+DAVIS has binary ground truth only, so this is not a matting-quality benchmark (bench_stills and
+bench_synthvideo are); it checks that refining a rough mask of a real, often small object on a busy
+background does not *lose* the object: every 10th frame of each sequence in
+``<repo>/../shared/eval/davis2016``, coarse masks made from the ground truth the ways bench_stills
+makes them (``ds8``, ``polygon``), refined with ``refine_alpha(mask="auto")``; scores are the IoU of
+``alpha >= 0.5`` with the truth and the share of true object pixels the matte drops (alpha < 0.5),
+for the mask itself and for ours, per sequence and overall.
+
+Command (from the repo root, venv active)::
+
+    python bench/bench_davis_matte.py              # all five sequences (~1 min on 2 cores)
+    python bench/bench_davis_matte.py --step 5     # every 5th frame
+"""
+import argparse
+import glob
+import os
+import sys
+
+import numpy as np
+import cv2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "core"))
+sys.path.insert(0, HERE)
+
+from bench_stills import make_mask  # noqa: E402
+from samatte.matte.refine import refine_alpha  # noqa: E402
+
+EVAL = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "eval", "davis2016"))
+PROTOCOLS = ("ds8", "polygon")
+
+
+def frames(step):
+    out = []
+    for seq in sorted(os.listdir(os.path.join(EVAL, "frames"))):
+        for f in sorted(glob.glob(os.path.join(EVAL, "frames", seq, "*.jpg")))[::step]:
+            out.append((seq, os.path.splitext(os.path.basename(f))[0]))
+    return out
+
+
+def score(item):
+    seq, name = item
+    img = cv2.imread(os.path.join(EVAL, "frames", seq, name + ".jpg"), cv2.IMREAD_COLOR)
+    img = np.ascontiguousarray(img[..., ::-1]).astype(np.float32) / 255.0
+    gt = cv2.imread(os.path.join(EVAL, "masks", seq, name + ".png"), cv2.IMREAD_GRAYSCALE) > 127
+    if gt.sum() < 100:
+        return None
+    rows = []
+    for p in PROTOCOLS:
+        m = make_mask(gt.astype(np.float32), p)
+        a = refine_alpha(img, m, mask="auto")
+        for method, hard in (("mask", m >= 0.5), ("ours", a >= 0.5)):
+            iou = (hard & gt).sum() / max(1, (hard | gt).sum())
+            lost = (~hard & gt).sum() / gt.sum()
+            rows.append((seq, p, method, float(iou), float(lost)))
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--step", type=int, default=10, help="every N-th frame (default 10)")
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    if not os.path.isdir(EVAL):
+        print("davis2016 not found at %s" % EVAL)
+        return 1
+    items = frames(args.step)
+    if args.jobs > 1:
+        from multiprocessing import Pool
+        with Pool(args.jobs) as pool:
+            res = pool.map(score, items)
+    else:
+        res = [score(i) for i in items]
+    rows = [r for rr in res if rr for r in rr]
+    seqs = sorted({r[0] for r in rows})
+    print("DAVIS-2016, every %d-th frame (%d frames), IoU of alpha >= 0.5 / share of the object lost"
+          % (args.step, sum(1 for r in res if r)))
+    for p in PROTOCOLS:
+        for method in ("mask", "ours"):
+            sel = [r for r in rows if r[1] == p and r[2] == method]
+            per = " ".join("%s %.3f/%.3f" % (s, np.mean([r[3] for r in sel if r[0] == s]),
+                                              np.mean([r[4] for r in sel if r[0] == s])) for s in seqs)
+            print("%-8s %-5s IoU %.3f lost %.3f   (%s)" % (p, method, np.mean([r[3] for r in sel]),
+                                                         np.mean([r[4] for r in sel]), per))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
