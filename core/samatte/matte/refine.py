@@ -237,7 +237,7 @@ def _sampling_alpha(im, fg, unknown, *, margin, expand=None):
     return a
 
 
-def _seen_through(im, fg, bg, unknown, *, ratio, typical, bins=16, min_px=4):
+def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4):
     """Pixels of the solid foreground that look like the background seen through a gap the coarse
     mask filled (a polygon across the gap between two legs, a downsampled mask over the holes of a
     basket or between leaves): their colour is ``ratio`` times likelier under the background's
@@ -413,7 +413,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             # background seen through gaps the mask filled joins the band (samples decide there)
             seen = None
             if q["gaps"] > 0:
-                seen = _seen_through(im0, fgm, bgm, unk, ratio=q["gaps"], typical=q["gap_typical"])
+                seen = _seen_through(im0, fgm, bgm, ratio=q["gaps"], typical=q["gap_typical"])
                 if seen is not None:
                     unk |= seen
                     fgm &= ~seen
