@@ -135,16 +135,17 @@ def pixel_doubt(image, alpha, F, B, *, box=None, core_instability=None, mask=Non
     cy0, cy1, cx0, cx1 = crop
     a_o = a[cy0:cy1, cx0:cx1]
     d_o = doubt[cy0:cy1, cx0:cx1]
+    band_o = (a_o > 1.0 / 255.0) & (a_o < 1.0 - 1.0 / 255.0)   # the edge band (inside the crop)
     if F is not None and B is not None:
-        y0, y1, x0, x1 = box if box is not None else (0, H, 0, W)
-        a_c = a[y0:y1, x0:x1]
-        band = (a_c > 1.0 / 255.0) & (a_c < 1.0 - 1.0 / 255.0)
-        if band.any():
-            ys, xs = np.nonzero(band)
-            Fb = np.asarray(F, np.float32)[ys, xs]
-            Bb = np.asarray(B, np.float32)[ys, xs]
-            Ib = np.asarray(image, np.float32)[ys + y0, xs + x0, :3]
-            ab = a_c[ys, xs][:, None]
+        y0, x0 = (box[0], box[2]) if box is not None else (0, 0)
+        if band_o.any():
+            ys, xs = np.nonzero(band_o)
+            ys += cy0
+            xs += cx0
+            Fb = np.asarray(F, np.float32)[ys - y0, xs - x0]
+            Bb = np.asarray(B, np.float32)[ys - y0, xs - x0]
+            Ib = np.asarray(image, np.float32)[ys, xs, :3]
+            ab = a[ys, xs][:, None]
             scale = np.maximum(np.maximum(Fb, Bb).max(axis=1), 1e-3)   # local brightness (linear light)
             d = Fb - Bb
             contrast = np.sqrt(np.einsum("ij,ij->i", d, d)) / scale
@@ -152,7 +153,7 @@ def pixel_doubt(image, alpha, F, B, *, box=None, core_instability=None, mask=Non
             residual = np.sqrt(np.einsum("ij,ij->i", r, r)) / scale
             res_d = np.clip(residual / (residual + np.maximum(contrast, noise)), 0.0, 1.0)
             amb_d = np.exp(-np.square(contrast / (4.0 * noise)))
-            doubt[ys + y0, xs + x0] = np.maximum(res_d, amb_d)
+            doubt[ys, xs] = np.maximum(res_d, amb_d)
             stats["residual"] = float(res_d.mean())
             stats["ambiguity"] = float(amb_d.mean())
     if ci is not None:
@@ -168,7 +169,6 @@ def pixel_doubt(image, alpha, F, B, *, box=None, core_instability=None, mask=Non
         np.maximum(d_o, dis, out=d_o)
         stats["disagreement"] = float(dis.sum(dtype=np.float64)) / float(H * W)
     d_o[...] = np.clip(cv2.GaussianBlur(d_o, (0, 0), 1.0), 0.0, 1.0)
-    band_o = (a_o > 1.0 / 255.0) & (a_o < 1.0 - 1.0 / 255.0)
     stats["band_doubt"] = float(d_o[band_o].mean()) if band_o.any() else 0.0
     return doubt, stats
 

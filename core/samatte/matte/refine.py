@@ -41,8 +41,9 @@ QUALITIES = {
     # snap_lo/snap_hi: final snap of faint / near-solid alpha to 0 / 1; passes: 2 = refine again from
     # the first answer's own edge (alpha >= 0.5, its kind told anew) and average the two answers
     # (alphamatting ds8/ds32/polygon: 0.549/0.458/0.440 -> 0.566/0.451/0.428 of the mask's MAD, at
-    # twice the time: better on rough masks, not on ds8); mask_weight: weight of the coarse mask's label as a data term where the
-    # samples agree with it (0.605/0.540/0.508 -> 0.543/0.525/0.493); sm_expand: radius (working px)
+    # twice the time: better on rough masks, not on ds8); mask_weight: weight of the coarse mask's
+    # label as a data term where the samples agree with it (0.605/0.540/0.508 ->
+    # 0.543/0.525/0.493); sm_expand: radius (working px)
     # of shared matting's trimap expansion, about the band's half-width (pymatting's default, 10,
     # reaches across the whole band: 0.543/0.525/0.493 -> 0.550/0.492/0.483); grow_reach: the band
     # grows at most this fraction of the object's size (sqrt of its area) from the mask's edge
@@ -104,7 +105,7 @@ def mask_kind(image, coarse):
     H, W = hard.shape
     if not hard.any() or hard.all() or _shared_matting() is None:
         return "rough", float("nan")
-    base = _base_width(hard, H, W, MASK_KINDS["tight"]["base_frac"])
+    base = _base_width(_object_size(hard), H, W, MASK_KINDS["tight"]["base_frac"])
     y0, y1, x0, x1 = reach_box(hard, int(np.ceil(2 * base + 8)))
     s = min(1.0, DETECT_PX / base)
     h, w = y1 - y0, x1 - x0
@@ -317,11 +318,18 @@ def _object_size(hard):
     return float(np.sqrt(min(area, hard.size - area)))
 
 
-def _base_width(hard, H, W, frac=0.01):
+def _base_width(size, H, W, frac=0.01):
     """Band half-width (px) before adaptation: ~1% of the frame diagonal, but at most ~8% of the
-    object's size (:func:`_object_size`), so that small objects are not swallowed by the band; at
-    least 3 px."""
-    return float(max(3.0, min(frac * np.hypot(H, W), 0.08 * _object_size(hard))))
+    object's size (``size``, from :func:`_object_size`), so that small objects are not swallowed by
+    the band; at least 3 px."""
+    return float(max(3.0, min(frac * np.hypot(H, W), 0.08 * size)))
+
+
+def _mix_terms(value, weight, other, other_weight):
+    """Two weighted data terms ``weight * (alpha - value)^2 + other_weight * (alpha - other)^2`` as
+    one, ``(value', weight')`` (the same minimiser); where both weights are 0, ``value`` is kept."""
+    tot = weight + other_weight
+    return np.where(tot > 0, (weight * value + other_weight * other) / np.maximum(tot, 1e-12), value), tot
 
 
 def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, tile=384,
@@ -361,7 +369,8 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     if not hard.any() or hard.all():
         return hard.astype(np.float32)
 
-    base = _base_width(hard, H, W, q.get("base_frac", 0.01))
+    size = _object_size(hard)
+    base = _base_width(size, H, W, q.get("base_frac", 0.01))
     max_w = 4.0 * base
     # crop to the part of the frame the band can reach (bounded work for a small object at 4K)
     y0, y1, x0, x1 = reach_box(hard, int(np.ceil(2 * max_w + 8)))
@@ -447,7 +456,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
                     if seen is not None:
                         src |= seen
                     reach = cv2.distanceTransform((~src).astype(np.uint8), cv2.DIST_L2, 3) <= max(
-                        q["grow_reach"] * _object_size(hard) * s0, 1.5)
+                        q["grow_reach"] * size * s0, 1.5)
                 add &= reach
                 if not add.any():
                     break
@@ -464,28 +473,22 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
             if use_sm:
                 # closed-form matting with the sampling estimate as a weak data term: colour-line
                 # smoothness where the image has structure, the samples where it has none
-                pa, pw = a, np.full(a.shape, q["prior_weight"])
-                if fresh is not None:
-                    pw[fresh] = 0.0
+                sampled = unk if fresh is None else unk & ~fresh
+                pa, pw = a, np.where(sampled, q["prior_weight"], 0.0)
                 if q["mask_weight"] > 0:
                     # the coarse mask's own label as a second weak data term, only where the sampling
                     # estimate agrees with it (same side of 0.5): a region the picture leaves
                     # ambiguous (an object part coloured like the background) is not left half
                     # transparent when both the mask and the samples call it solid, and the mask is
                     # never imposed where the samples contradict it (it is wrong there)
-                    wm = np.where(unk & ((a >= 0.5) == hard_lo), q["mask_weight"], 0.0)
-                    if fresh is not None:
-                        wm[fresh] = 0.0
-                    pa = (pw * pa + wm * hard_lo) / np.maximum(pw + wm, 1e-12)
-                    pw = pw + wm
+                    wm = np.where(sampled & ((a >= 0.5) == hard_lo), q["mask_weight"], 0.0)
+                    pa, pw = _mix_terms(pa, pw, hard_lo, wm)
                 if prior is not None:
                     # an outside estimate (the previous frame's matte, motion-compensated) as a second
                     # data term, weighted per pixel
                     ext = _resize(np.asarray(prior, np.float32)[y0:y1, x0:x1], (h0, w0), cv2.INTER_LINEAR)
                     ew = _resize(np.asarray(prior_weight, np.float32)[y0:y1, x0:x1], (h0, w0), cv2.INTER_LINEAR)
-                    tot = pw + ew
-                    pa = np.where(tot > 0, (pw * pa + ew * ext) / np.maximum(tot, 1e-12), pa)
-                    pw = tot
+                    pa, pw = _mix_terms(pa, pw, ext, ew)
                 a = solve_band(im, unk, a, prior=pa, weight=pw, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
             alpha = a
             alpha0 = a
