@@ -27,6 +27,7 @@ sys.path.insert(0, HERE)
 
 from bench_stills import make_mask  # noqa: E402
 from samatte.matte.refine import refine_alpha  # noqa: E402
+from samatte.metrics import davis_j  # noqa: E402
 
 EVAL = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "eval", "davis2016"))
 PROTOCOLS = ("ds8", "polygon")
@@ -52,9 +53,8 @@ def score(item):
         m = make_mask(gt.astype(np.float32), p)
         a = refine_alpha(img, m, mask="auto")
         for method, hard in (("mask", m >= 0.5), ("ours", a >= 0.5)):
-            iou = (hard & gt).sum() / max(1, (hard | gt).sum())
             lost = (~hard & gt).sum() / gt.sum()
-            rows.append((seq, p, method, float(iou), float(lost)))
+            rows.append((seq, p, method, davis_j(hard, gt), float(lost)))
     return rows
 
 
