@@ -392,3 +392,31 @@ def test_band_growth_stays_within_a_fraction_of_the_object_size():
     unbounded = refine_alpha(img, coarse, mask="rough", options={"grow_reach": 10.0})
     assert bounded[d < 40].min() == 1.0
     assert unbounded[d < 40].mean() < 0.9
+
+
+def test_a_thin_part_of_a_tight_mask_keeps_its_middle():
+    # a dark leg 5 px wide in front of a dark sign: the band of a tight mask (3 px each side) swallows
+    # the leg whole, so without a solid pixel of it nearby the solvers fade it to half transparent
+    # where the background matches its colour; the middle of a part thinner than the band is kept
+    # solid for tight masks (a tracker's mask is right to a pixel or two), never for rough ones
+    from samatte.matte.refine import MASK_KINDS, QUALITIES
+    h, w = 200, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    alpha = (np.hypot(yy - 70, xx - 120) < 45).astype(np.float32)
+    leg = (np.abs(xx - 120) <= 2) & (yy > 100) & (yy < 190)
+    alpha[leg] = 1.0
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 0.7)
+    fg, bg = _textures(h, w)
+    fg[leg] = 0.08
+    sign = (np.abs(xx - 120) < 30) & (yy > 130) & (yy < 180)
+    bg[sign] = 0.1
+    img = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    coarse = (alpha >= 0.5).astype(np.float32)
+    faded = refine_alpha(img, coarse, mask="tight", options={"thin_cores": 0.0})
+    kept = refine_alpha(img, coarse, mask="tight")
+    over = leg & sign
+    assert faded[over].mean() < 0.6
+    assert kept[over].mean() > 0.85
+    assert M.mad(kept, alpha) < 0.6 * M.mad(faded, alpha)
+    assert MASK_KINDS["tight"]["thin_cores"] > 0
+    assert all(q["thin_cores"] == 0 for q in QUALITIES.values())
