@@ -342,6 +342,20 @@ def _base_width(size, H, W, frac=0.01):
     return float(max(3.0, min(frac * np.hypot(H, W), 0.08 * size)))
 
 
+def _scales(s0, finest, fine):
+    """The pyramid's scales: the working scale ``s0`` (where the base band is ~work_width px), then
+    doublings up to ``finest`` (the guided fine level jumps straight there). A working scale below
+    ``finest`` always gets a fine level, however close (a 720p plate's tight mask works at 0.8: its
+    answer must not be merely resized)."""
+    if s0 >= finest:
+        return [s0]
+    n_up = 1
+    while s0 * (2 ** n_up) < finest * 0.75:
+        n_up += 1
+    scales = [s0 * 2 ** i for i in range(n_up)] + [finest]
+    return [scales[0], scales[-1]] if fine == "guided" else scales
+
+
 def _mix_terms(value, weight, other, other_weight):
     """Two weighted data terms ``weight * (alpha - value)^2 + other_weight * (alpha - other)^2`` as
     one, ``(value', weight')`` (the same minimiser); where both weights are 0, ``value`` is kept."""
@@ -416,13 +430,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
                            max_width=max_w * s0, adaptive=q.get("adaptive", True),
                            gain=q.get("gain", 1.0))
 
-    # pyramid: coarsest scale puts the base band at ~work_width px
-    n_up = 0
-    while s0 * (2 ** n_up) < q["finest"] * 0.75:
-        n_up += 1
-    scales = [s0 * 2 ** i for i in range(n_up)] + [q["finest"]] if s0 < q["finest"] else [s0]
-    if q["fine"] == "guided":
-        scales = [scales[0], scales[-1]] if len(scales) > 1 else scales
+    scales = _scales(s0, q["finest"], q["fine"])
 
     alpha = None
     alpha0 = None
