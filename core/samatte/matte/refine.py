@@ -364,7 +364,7 @@ def _mix_terms(value, weight, other, other_weight):
 
 
 def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, tile=384,
-                 options=None, mask="rough", prior=None, prior_weight=None):
+                 options=None, mask="rough", prior=None, prior_weight=None, doubt=None):
     """Soft alpha f32 (H, W) in [0, 1] from a coarse mask.
 
     image: display-referred f32 (H, W, 3) in [0, 1]; coarse: f32 (H, W) in [0, 1] (binary or soft;
@@ -372,7 +372,11 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     covering the frame); motion: optional motion magnitude (H, W) or flow (H, W, 2) in px;
     quality: "draft", "default" or "high"; tile: tile size of the solver (memory bound);
     options: dict overriding entries of :data:`QUALITIES`; mask: what the coarse mask is, "rough" or
-    "tight" (see :data:`MASK_KINDS`), or "auto" (:func:`mask_kind` tells from the image).
+    "tight" (see :data:`MASK_KINDS`), or "auto" (:func:`mask_kind` tells from the image);
+    prior, prior_weight: an outside estimate (H, W) and its per-pixel weight, a data term of the
+    solve; doubt: optional (H, W) in [0, 1], the video's evidence that the mask's label is wrong at a
+    pixel (the matte stage's see-through test: inside the object the picture changed in a way the
+    object's own motion does not explain) -- the band widens there, up to its maximum width.
     """
     if quality not in QUALITIES:
         raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
@@ -390,7 +394,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     image, coarse = _check_inputs(image, coarse)
     if int(q.get("passes", 1)) > 1:
         kw = dict(logits=logits, quality=quality, motion=motion, tile=tile, prior=prior,
-                  prior_weight=prior_weight)
+                  prior_weight=prior_weight, doubt=doubt)
         one = dict(options or {}, passes=1)
         a1 = refine_alpha(image, coarse, options=one, mask=mask, **kw)
         a2 = refine_alpha(image, (a1 >= 0.5).astype(np.float32), options=one, mask="auto", **kw)
@@ -415,6 +419,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         # sample the logits at the crop's pixel centres (same mapping as cv2.resize to (W, H))
         lg_c = _resize_box(lg, (H, W), (y0, y1, x0, x1))
     mo_c = None if motion is None else np.asarray(motion, np.float32)[y0:y1, x0:x1]
+    do_c = None if doubt is None else np.asarray(doubt, np.float32)[y0:y1, x0:x1]
 
     h, w = coarse_c.shape
     s0 = min(1.0, q["work_width"] / base)
@@ -426,9 +431,10 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     mo0 = None
     if mo_c is not None:
         mo0 = _resize(mo_c, (h0, w0), cv2.INTER_AREA) * s0
+    do0 = None if do_c is None else _resize(do_c, (h0, w0), cv2.INTER_AREA)
     reg = critical_regions(im0, co0, logits=lg0, motion=mo0, base_width=max(1.5, base * s0),
                            max_width=max_w * s0, adaptive=q.get("adaptive", True),
-                           gain=q.get("gain", 1.0))
+                           gain=q.get("gain", 1.0), doubt=do0)
 
     scales = _scales(s0, q["finest"], q["fine"])
 

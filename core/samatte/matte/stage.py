@@ -40,6 +40,10 @@ OPTIONS = {
                                # as a data term of this frame's solve (0: off)
     "band": None,              # core/boundary split, px from the mask edge (None: 1% of the long side, >= 4)
     "tau": 0.03,               # frame difference (display units) still counted as "unchanged"
+    "see_through": 0.02,       # inside an object, a difference (display units) from the previous frame
+                               # moved with the object's own motion above which its mask's label is
+                               # doubted and the refiner's band widens there (background seen through
+                               # straw, hair, a gap; or a wrong mask); 0: off. See see_through_doubt
     "foreground_method": "ml",  # "ml" (numpy multilevel) or "pymatting"
     "checkpoint": None,        # sam2matte: explicit checkpoint path
     "masks": "auto",           # what the coarse masks are (samatte.matte.refine.MASK_KINDS): "rough"
@@ -134,6 +138,50 @@ def _default_refiner(image, coarse, *, logits=None, quality="default", mask="aut
 #: the refiner takes ``prior=`` / ``prior_weight=`` (the previous matte as a data term); a refiner
 #: without this attribute gets neither, and the temporal fusion blends its answer instead
 _default_refiner.uses_prior = True
+#: the refiner takes ``doubt=`` (see :func:`see_through_doubt`)
+_default_refiner.uses_doubt = True
+
+
+#: see_through_doubt: the residual must exceed this many times its median inside the object
+#: (grain, noise and sub-pixel motion error; synthvideo is unchanged from 2 to 5, a grainy test clip
+#: stays clean at 3)
+NOISE_FACTOR = 3.0
+
+
+def see_through_doubt(edge, mask, shape, threshold, depth=2.0):
+    """Where an object's mask may be wrong, from the video: f32 (H, W) in {0, 1}, or None.
+
+    ``edge``: :func:`samatte.matte.temporal.object_edge_motion`'s answer for the object (the previous
+    frame moved with the object's own motion, and its residual). Inside the mask, an opaque part of
+    the object moves with it, so the residual there is near 0 (a few code values of resampling
+    and grain). Where it is above ``threshold`` (smoothed over ~1 px), the picture there is not
+    the object's alone: background seen through straw, hair or a gap the mask filled, or a part
+    the mask got wrong. Pixels outside the mask are not judged (the background moves differently
+    there anyway), nor those within ``depth`` px of its edge (the object's own soft edge). The bar is
+    raised to :data:`NOISE_FACTOR` times the residual's median inside the object, so grain does not
+    count as see-through.
+    """
+    if edge is None or threshold <= 0:
+        return None
+    r = edge[3].get("residual")
+    if r is None:
+        return None
+    y0, y1, x0, x1 = edge[2]
+    inside = np.asarray(mask, bool)[y0:y1, x0:x1]
+    # the object's own soft edge mixes in the background too: only what lies deeper than ``depth``
+    deep = inside & (cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3) > depth)
+    if not deep.any():
+        return None
+    rs = cv2.GaussianBlur(r, (0, 0), 1.0)
+    # grain, noise and a motion a fraction of a pixel off leave a residual everywhere: the bar is
+    # raised to NOISE_FACTOR x its typical level inside the object (most of which is opaque)
+    bar = max(float(threshold), NOISE_FACTOR * float(np.median(rs[deep])))
+    hit = (rs > bar) & deep
+    if not hit.any():
+        return None
+    out = np.zeros(shape, np.float32)
+    out[y0:y1, x0:x1] = hit
+    return out
 
 
 def _check_options(options, allowed):
@@ -146,7 +194,7 @@ def _check_options(options, allowed):
     if opts["foreground_method"] not in ("ml", "pymatting"):
         raise JobSpecError("matte option foreground_method must be 'ml' or 'pymatting'",
                            field="matte.options.foreground_method")
-    for k in ("blend", "tau", "prior"):
+    for k in ("blend", "tau", "prior", "see_through"):
         try:
             opts[k] = float(opts[k])
         except (TypeError, ValueError):
@@ -159,6 +207,8 @@ def _check_options(options, allowed):
         raise JobSpecError("matte option blend must be in [0, 1)", field="matte.options.blend")
     if opts["prior"] < 0:
         raise JobSpecError("matte option prior must be >= 0", field="matte.options.prior")
+    if opts["see_through"] < 0:
+        raise JobSpecError("matte option see_through must be >= 0", field="matte.options.see_through")
     if opts["tau"] <= 0:
         raise JobSpecError("matte option tau must be > 0", field="matte.options.tau")
     if opts["band"] is not None:
@@ -199,7 +249,7 @@ class RefineMatter(Matter):
         """Whether :meth:`frame_alpha` uses a ``prior`` for this object."""
         return self._refines(obj) and bool(getattr(self._refiner, "uses_prior", False))
 
-    def frame_alpha(self, plate, name, obj, prior=None, image=None):
+    def frame_alpha(self, plate, name, obj, prior=None, image=None, doubt=None):
         """This frame's alpha of one object. ``prior``: optional ``(alpha, weight)``, the previous
         frame's matte motion-compensated onto this one and its per-pixel weight, for the refiner's
         solve (a weak data term: the picture still decides where it is clear); given only when
@@ -210,6 +260,8 @@ class RefineMatter(Matter):
         if kind == "auto":
             kind = getattr(obj, "edge", None) or "auto"
         extra = {} if prior is None else {"prior": prior[0], "prior_weight": prior[1]}
+        if doubt is not None and getattr(self._refiner, "uses_doubt", False):
+            extra["doubt"] = doubt
         if image is None:
             image = matting_image(plate, self.options["space"])
         a = self._refiner(image, coarse, logits=logits, quality=self.quality, mask=kind, **extra)
@@ -299,6 +351,7 @@ class RefineMatter(Matter):
             image = matting_image(plate, self.options["space"])
         with_prior = {n for n in carry if lam > 0 and self._takes_prior(track.objects[n])}
         raw = {}
+        doubts = {}
         merged_warp = {}   # name -> (previous alpha, confidence) with the object-motion warp preferred
         for name, obj in track.objects.items():
             prior = None
@@ -306,7 +359,14 @@ class RefineMatter(Matter):
                 best, conf = merged_warp[name] = prefer_edge_motion(carry[name][0], comp.confidence,
                                                                     carry[name][1])
                 prior = (best, lam * conf)
-            raw[name] = self.frame_alpha(plate, name, obj, prior=prior, image=image)
+            doubt = None
+            if name in carry and self._refines(obj):
+                doubt = see_through_doubt(carry[name][1], obj.mask, shape, self.options["see_through"],
+                                          depth=0.5 * band)
+                if doubt is not None:
+                    stats[name + ".see_through"] = float(doubt.mean())
+            doubts[name] = doubt
+            raw[name] = self.frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt)
         t2 = time.perf_counter()
 
         alphas = {}
@@ -321,7 +381,7 @@ class RefineMatter(Matter):
             # had it as a data term is already tied to it where the picture allows
             blend = 0.0 if name in with_prior else self.options["blend"]
             fused, info = fuse_alpha(cur, mask, warped, comp.confidence, band=band, blend=blend, edge=edge,
-                                     merged=merged_warp.get(name))
+                                     merged=merged_warp.get(name), doubt=doubts.get(name))
             if edge is not None:
                 stats[name + ".motion_similarity"] = edge[3]["similarity"]
                 stats[name + ".motion_inliers"] = edge[3]["inliers"]
@@ -482,9 +542,9 @@ class Sam2MatteMatter(RefineMatter):
     def _refines(self, obj):
         return obj.logits is None   # the head needs the tracker's logits; without them: refine
 
-    def frame_alpha(self, plate, name, obj, prior=None, image=None):
+    def frame_alpha(self, plate, name, obj, prior=None, image=None, doubt=None):
         if obj.logits is None:
-            return super().frame_alpha(plate, name, obj, prior=prior, image=image)
+            return super().frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt)
         lg = _upsample_logits(obj.logits, np.shape(obj.mask))
         return (1.0 / (1.0 + np.exp(-np.clip(lg, -30.0, 30.0)))).astype(np.float32)
 

@@ -251,6 +251,9 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
 
     Returns ``(warped_alpha, confidence, box, info)`` on the crop ``box = (y0, y1, x0, x1)`` around
     the object, or None when the object has no interior (too small or thin) or no previous image.
+    ``info["residual"]`` is the largest per-channel difference between this frame and the previous
+    one moved with this motion, on the crop (f32), tolerant of a pixel's error in that motion
+    (:func:`_shift_tolerant`): near 0 on opaque parts whose motion it explains.
     """
     if comp.image is None or comp.prev_image is None:
         return None
@@ -310,7 +313,8 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
     conf = np.exp(-np.square(local / float(tau))).astype(np.float32)
     conf[den < 1e-3] = 0.0                     # no opaque interior nearby: nothing verified
     warped = warp_alpha(prev_alpha, of, origin)
-    info = {"similarity": kind, "inliers": share, "ring_residual": float(np.median(r[ring]))}
+    info = {"similarity": kind, "inliers": share, "ring_residual": float(np.median(r[ring])),
+            "residual": _shift_tolerant(img, prev_w)}
     if prev_mask is not None:
         pm = _warp(np.asarray(prev_mask, np.float32), of, origin) > 0.5
         xor = (pm != mc.astype(bool)).astype(np.float32)
@@ -320,6 +324,35 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
         conf *= np.exp(-np.square(disp / d0)).astype(np.float32)
         info["edge_displacement"] = float(disp[edge_px > 0].mean()) if edge_px.any() else 0.0
     return warped, conf, (y0, y1, x0, x1), info
+
+
+def _shift_tolerant(img, ref, reach=1, max_side=640):
+    """Per pixel, the smallest largest-channel difference between ``img`` and ``ref`` shifted by up
+    to ``reach`` px each way (f32): a fine texture moved with a motion that is a fraction of a pixel
+    off still matches, what is not the same picture (background behind a see-through part) does not.
+    Crops longer than ``max_side`` are compared at that size (INTER_AREA) and the answer resized back."""
+    img = np.asarray(img, np.float32)
+    ref = np.asarray(ref, np.float32)
+    h, w = img.shape[:2]
+    scale, size = _working_size(h, w, max_side)
+    if scale < 1.0:
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        ref = cv2.resize(ref, size, interpolation=cv2.INTER_AREA)
+    hs, ws = img.shape[:2]
+    pad = cv2.copyMakeBorder(ref, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
+    best = None
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            d = cv2.absdiff(img, pad[reach + dy:reach + dy + hs, reach + dx:reach + dx + ws])
+            if d.ndim == 3:
+                ch = cv2.split(d)
+                d = ch[0]
+                for c in ch[1:]:
+                    d = cv2.max(d, c)
+            best = d if best is None else cv2.min(best, d)
+    if scale < 1.0:
+        best = cv2.resize(best, (w, h), interpolation=cv2.INTER_LINEAR)
+    return best
 
 
 def prefer_edge_motion(prev, confidence, edge, origin=(0, 0)):
@@ -345,7 +378,7 @@ def _distance_to_edge(mask):
 
 
 def fuse_alpha(current, mask, prev_alpha, confidence, *, band=8.0, blend=0.5, agree=0.02,
-               robust=0.6, edge=None, merged=None):
+               robust=0.6, edge=None, merged=None, doubt=None):
     """Region-adaptive fusion of this frame's alpha with the (motion-compensated) previous alpha.
 
     ``current``: this frame's per-frame estimate, float32 (H, W). ``mask``: the tracker's mask, bool.
@@ -354,7 +387,8 @@ def fuse_alpha(current, mask, prev_alpha, confidence, *, band=8.0, blend=0.5, ag
     :func:`motion_compensate`). ``edge``: optional result of :func:`object_edge_motion` (previous
     alpha warped with the object's motion, and its confidence, on a crop). ``merged``: optional
     full-frame :func:`prefer_edge_motion` of ``prev_alpha``, ``confidence`` and ``edge``, when the caller
-    has it already.
+    has it already. ``doubt``: optional (H, W), non-zero where the mask's label is in doubt (the
+    stage's see-through test): never core there, the new estimate is not overwritten by the old one.
 
     Only the crop around non-zero alpha / mask is computed (outside it both alphas are 0).
 
@@ -390,6 +424,8 @@ def fuse_alpha(current, mask, prev_alpha, confidence, *, band=8.0, blend=0.5, ag
     conf = confidence[y0:y1, x0:x1]
     dist = _distance_to_edge(m)
     core = (dist > band) & (np.abs(prev - m.astype(np.float32)) <= agree) & (conf > 0.5)
+    if doubt is not None:
+        core &= ~(doubt[y0:y1, x0:x1] > 0)
     if merged is not None:   # the caller already made prefer_edge_motion(prev_alpha, confidence, edge)
         prev_b, conf_b = merged[0][y0:y1, x0:x1], merged[1][y0:y1, x0:x1]
     else:
