@@ -376,7 +376,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     prior, prior_weight: an outside estimate (H, W) and its per-pixel weight, a data term of the
     solve; doubt: optional (H, W) in [0, 1], the video's evidence that the mask's label is wrong at a
     pixel (the matte stage's see-through test: inside the object the picture changed in a way the
-    object's own motion does not explain) -- the band widens there, up to its maximum width.
+    object's own motion does not explain) -- those pixels join the band, up to its maximum width.
     """
     if quality not in QUALITIES:
         raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))

@@ -98,7 +98,7 @@ def _resize_to(x, shape, interp=cv2.INTER_LINEAR):
     return cv2.resize(x, (shape[1], shape[0]), interpolation=interp)
 
 
-def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=None, gain=1.0, doubt=None):
+def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=None, gain=1.0):
     """Per-pixel band half-width (float32, px) near the boundary of ``hard``.
 
     Starts at ``base`` and widens where the local evidence says the true edge may be soft or far:
@@ -152,9 +152,6 @@ def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=Non
         if mv.ndim == 3:
             mv = np.sqrt((mv ** 2).sum(-1))
         width = width + np.clip(np.abs(mv), 0, max_width)
-    if doubt is not None:
-        # the video's own evidence that the mask's label may be wrong here (see refine_alpha)
-        width = width + max_width * np.clip(_resize_to(doubt, (H, W)), 0.0, 1.0)
     width = cv2.GaussianBlur(width.astype(np.float32), (0, 0), base)
     return np.clip(width, base, max_width).astype(np.float32)
 
@@ -165,8 +162,9 @@ def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None
 
     image: display-referred f32 (H, W, 3) in [0, 1]; coarse: f32 (H, W) in [0, 1] (thresholded at 0.5);
     logits: optional tracker logits (any resolution, resized); motion: optional per-pixel motion
-    magnitude in px (H, W) or flow (H, W, 2); doubt: optional (H, W) in [0, 1], where the band widens
-    up to ``max_width`` (evidence that the mask's label is wrong there). ``base_width`` defaults to ~1% of the frame diagonal
+    magnitude in px (H, W) or flow (H, W, 2); doubt: optional (H, W) in [0, 1], pixels (> 0.5) whose
+    label the video doubts: they and their neighbours join the band, up to ``max_width`` from the
+    mask's edge. ``base_width`` defaults to ~1% of the frame diagonal
     (at least 3 px). Pixels whose coarse value is already fractional are always unknown.
     """
     image, coarse = _check(image, coarse)
@@ -182,10 +180,14 @@ def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None
     dist = distance_to_boundary(hard)
     if adaptive:
         width = band_width_map(image, hard, base=base_width, logits=logits, motion=motion,
-                               max_width=max_width, gain=gain, doubt=doubt)
+                               max_width=max_width, gain=gain)
     else:
         width = np.full((H, W), base_width, np.float32)
     unknown = dist <= width
+    if doubt is not None:
+        # pixels the video doubts (and their neighbours) join the band, within its widest reach
+        dz = cv2.dilate((_resize_to(doubt, (H, W)) > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        unknown |= dz & (dist <= max_width)
     unknown |= (coarse > 0.02) & (coarse < 0.98)
     if logits is not None:
         lg = _resize_to(logits, (H, W))

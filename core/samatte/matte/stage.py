@@ -156,10 +156,11 @@ def see_through_doubt(edge, mask, shape, threshold, depth=2.0):
     the object moves with it, so the residual there is near 0 (a few code values of resampling
     and grain). Where it is above ``threshold`` (smoothed over ~1 px), the picture there is not
     the object's alone: background seen through straw, hair or a gap the mask filled, or a part
-    the mask got wrong. Pixels outside the mask are not judged (the background moves differently
-    there anyway), nor those within ``depth`` px of its edge (the object's own soft edge). The bar is
-    raised to :data:`NOISE_FACTOR` times the residual's median inside the object, so grain does not
-    count as see-through.
+    the mask got wrong. Outside the mask, the test is the other way round: a pixel that the object's
+    motion explains at least twice as well as the background's (``info["residual_flow"]``, above
+    the bar) moves with the object -- hair or a part the mask left out. Pixels within ``depth`` px of
+    the mask's edge are not judged (the object's own soft edge mixes both). The bar is raised to
+    :data:`NOISE_FACTOR` times the residual's median inside the object, so grain does not count.
     """
     if edge is None or threshold <= 0:
         return None
@@ -177,6 +178,15 @@ def see_through_doubt(edge, mask, shape, threshold, depth=2.0):
     # raised to NOISE_FACTOR x its typical level inside the object (most of which is opaque)
     bar = max(float(threshold), NOISE_FACTOR * float(np.median(rs[deep])))
     hit = (rs > bar) & deep
+    rf = edge[3].get("residual_flow")
+    if rf is not None:
+        # outside the mask, the other way round: a pixel the object's motion explains at least twice
+        # as well as the background's (the dense flow) moves with the object: hair or a part the
+        # mask left out
+        rf = cv2.GaussianBlur(rf, (0, 0), 1.0)
+        outside = ~inside
+        far = cv2.distanceTransform(outside.astype(np.uint8), cv2.DIST_L2, 3) > depth
+        hit |= outside & far & (rf > bar) & (rs < 0.5 * rf)
     if not hit.any():
         return None
     out = np.zeros(shape, np.float32)
@@ -365,6 +375,9 @@ class RefineMatter(Matter):
                                           depth=0.5 * band)
                 if doubt is not None:
                     stats[name + ".see_through"] = float(doubt.mean())
+                    if prior is not None:
+                        # the previous matte made the same mistake there: it is no evidence
+                        prior = (prior[0], prior[1] * (1.0 - doubt))
             doubts[name] = doubt
             raw[name] = self.frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt)
         t2 = time.perf_counter()

@@ -253,7 +253,9 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
     the object, or None when the object has no interior (too small or thin) or no previous image.
     ``info["residual"]`` is the largest per-channel difference between this frame and the previous
     one moved with this motion, on the crop (f32), tolerant of a pixel's error in that motion
-    (:func:`_shift_tolerant`): near 0 on opaque parts whose motion it explains.
+    (:func:`_shift_tolerant`): near 0 on opaque parts whose motion it explains;
+    ``info["residual_flow"]`` the same with the dense flow's motion (what the background does), when
+    there is a flow.
     """
     if comp.image is None or comp.prev_image is None:
         return None
@@ -315,6 +317,8 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
     warped = warp_alpha(prev_alpha, of, origin)
     info = {"similarity": kind, "inliers": share, "ring_residual": float(np.median(r[ring])),
             "residual": _shift_tolerant(img, prev_w)}
+    if comp.flow is not None:
+        info["residual_flow"] = _shift_tolerant(img, _warp(comp.prev_image, fc, origin))
     if prev_mask is not None:
         pm = _warp(np.asarray(prev_mask, np.float32), of, origin) > 0.5
         xor = (pm != mc.astype(bool)).astype(np.float32)
