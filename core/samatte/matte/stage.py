@@ -4,7 +4,10 @@ Per frame, a :class:`RefineMatter`:
 
 1. per object, the per-frame alpha: the single-frame refiner
    (:func:`samatte.matte.refine.refine_alpha`) on the tracker's mask and logits (upsampled to the
-   canvas), or another per-frame estimator (the learned head of :class:`Sam2MatteMatter`);
+   canvas), or another per-frame estimator (the learned head of :class:`Sam2MatteMatter`); with a
+   previous frame, the refiner also gets that frame's matte (motion-compensated, a weak data term)
+   and the see-through test's doubt (:func:`see_through_doubt`: where the picture does not move as
+   the mask says, the band opens);
 2. temporal stability (:mod:`samatte.matte.temporal`): region-adaptive fusion with the state of the
    ``ref`` frame, motion-compensated;
 3. the merged matte: union ``1 - prod(1 - a_i)`` of the objects (see :func:`merge_alphas`);
