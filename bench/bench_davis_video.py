@@ -1,0 +1,84 @@
+"""The matting stage on real DAVIS-2016 video with tracker-like masks: does the see-through test
+(matte option ``see_through``) lose the object on real footage?
+
+DAVIS has binary ground truth only, so this checks robustness, not matting quality
+(bench_synthvideo measures that): the first N frames of each sequence in
+``<repo>/../shared/eval/davis2016``, masks made from the truth like a tracker's (threshold, shrink to
+256 px on the long side, grow back, threshold), run through ``get_matter("refine")`` in order with
+the see-through test off and on; scores are the IoU of ``alpha >= 0.5`` with the truth and the share
+of the object lost, frames 2..N, and the share of the frame the test doubted.
+
+Command (from the repo root, venv active)::
+
+    python bench/bench_davis_video.py            # 12 frames per sequence (~3 min on 2 cores)
+    python bench/bench_davis_video.py --frames 30
+"""
+import argparse
+import glob
+import os
+import sys
+
+import cv2
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "core"))
+
+from samatte.matte import get_matter  # noqa: E402
+from samatte.metrics import davis_j  # noqa: E402
+from samatte.stages import ObjectTrack, Plate, PlateInfo, TrackFrame, Window  # noqa: E402
+
+EVAL = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "eval", "davis2016"))
+
+
+def tracker_like(gt):
+    h, w = gt.shape
+    s = 256.0 / max(h, w)
+    small = cv2.resize(gt.astype(np.float32), (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+
+
+def run(seq, n, see_through):
+    frames = sorted(glob.glob(os.path.join(EVAL, "frames", seq, "*.jpg")))[:n]
+    matter = get_matter("refine", options={"see_through": see_through}, foreground=False, quality_map=False)
+    js, lost, doubted = [], [], []
+    for i, f in enumerate(frames):
+        disp = cv2.imread(f, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+        name = os.path.splitext(os.path.basename(f))[0]
+        gt = cv2.imread(os.path.join(EVAL, "masks", seq, name + ".png"), cv2.IMREAD_GRAYSCALE) > 127
+        h, w = gt.shape
+        info = PlateInfo(data=Window(0, 0, w, h), display=Window(0, 0, w, h), pixel_type="uint8")
+        lin = np.where(disp <= 0.04045, disp / 12.92, ((disp + 0.055) / 1.055) ** 2.4).astype(np.float32)
+        tf = TrackFrame(frame=1001 + i, objects={"o": ObjectTrack(mask=tracker_like(gt))},
+                        ref=(1000 + i) if i else None)
+        mf = matter.process(Plate(1001 + i, lin, disp, info), tf)
+        if i:
+            hard = mf.alpha >= 0.5
+            js.append(davis_j(hard, gt))
+            lost.append(float((~hard & gt).sum()) / max(1, int(gt.sum())))
+            doubted.append(mf.stats.get("o.see_through", 0.0))
+    return float(np.mean(js)), float(np.mean(lost)), float(np.mean(doubted))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--frames", type=int, default=12)
+    args = ap.parse_args(argv)
+    if not os.path.isdir(EVAL):
+        print("davis2016 not found at %s" % EVAL)
+        return 1
+    seqs = sorted(os.listdir(os.path.join(EVAL, "frames")))
+    rows = {}
+    for seq in seqs:
+        for st in (0.0, 0.02):
+            rows[seq, st] = run(seq, args.frames, st)
+            print("  %-16s see_through %-4g IoU %.3f lost %.3f doubted %.4f of the frame"
+                  % ((seq, st) + rows[seq, st]), flush=True)
+    for st in (0.0, 0.02):
+        print("all sequences, see_through %-4g IoU %.3f lost %.3f" % (
+            st, np.mean([rows[s, st][0] for s in seqs]), np.mean([rows[s, st][1] for s in seqs])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
