@@ -23,19 +23,15 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "core"))
+sys.path.insert(0, HERE)
 
+from bench_synthvideo import coarse_mask as tracker_like  # noqa: E402  (what a 256-px tracker gives)
+from samatte.io.exr import srgb_eotf  # noqa: E402
 from samatte.matte import get_matter  # noqa: E402
 from samatte.metrics import davis_j  # noqa: E402
 from samatte.stages import ObjectTrack, Plate, PlateInfo, TrackFrame, Window  # noqa: E402
 
 EVAL = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "eval", "davis2016"))
-
-
-def tracker_like(gt):
-    h, w = gt.shape
-    s = 256.0 / max(h, w)
-    small = cv2.resize(gt.astype(np.float32), (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
 
 
 def run(seq, n, see_through):
@@ -48,8 +44,8 @@ def run(seq, n, see_through):
         gt = cv2.imread(os.path.join(EVAL, "masks", seq, name + ".png"), cv2.IMREAD_GRAYSCALE) > 127
         h, w = gt.shape
         info = PlateInfo(data=Window(0, 0, w, h), display=Window(0, 0, w, h), pixel_type="uint8")
-        lin = np.where(disp <= 0.04045, disp / 12.92, ((disp + 0.055) / 1.055) ** 2.4).astype(np.float32)
-        tf = TrackFrame(frame=1001 + i, objects={"o": ObjectTrack(mask=tracker_like(gt))},
+        lin = srgb_eotf(disp)
+        tf = TrackFrame(frame=1001 + i, objects={"o": ObjectTrack(mask=tracker_like(gt.astype(np.float32)))},
                         ref=(1000 + i) if i else None)
         mf = matter.process(Plate(1001 + i, lin, disp, info), tf)
         if i:

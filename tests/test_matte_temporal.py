@@ -248,17 +248,22 @@ def _run_clip(clip, **options):
     return res
 
 
+def _on_off(clip, region):
+    """The clip with the see-through test on and off: mean alpha on ``region`` (per frame) and MAD,
+    frames 2..n, each (on, off); and the two runs."""
+    on = _run_clip(clip)
+    off = _run_clip(clip, see_through=0.0)
+    a = [np.mean([mf.alpha[s].mean() for mf, s in zip(run[1:], region[1:])]) for run in (on, off)]
+    mad = [np.mean([np.abs(mf.alpha - c[1]).mean() for mf, c in zip(run[1:], clip[1:])]) for run in (on, off)]
+    return a, mad, on, off
+
+
 def test_background_seen_through_a_filled_notch_is_found_from_the_video():
     # a single frame cannot tell the 30 % opaque slot from the object (the tracker's mask fills it and
     # it lies outside a tight mask's band); from the second frame on, the picture there does not move
     # with the object, so the band opens there and the slot's alpha comes out near the truth
     clip, slots = _see_through_clip()
-    on = _run_clip(clip)
-    off = _run_clip(clip, see_through=0.0)
-    a_on = np.mean([mf.alpha[s].mean() for mf, s in zip(on[1:], slots[1:])])
-    a_off = np.mean([mf.alpha[s].mean() for mf, s in zip(off[1:], slots[1:])])
-    mad_on = np.mean([np.abs(mf.alpha - c[1]).mean() for mf, c in zip(on[1:], clip[1:])])
-    mad_off = np.mean([np.abs(mf.alpha - c[1]).mean() for mf, c in zip(off[1:], clip[1:])])
+    (a_on, a_off), (mad_on, mad_off), on, off = _on_off(clip, slots)
     print("slot alpha (truth 0.3): %.2f with the test, %.2f without; MAD %.2f / %.2f"
           % (a_on, a_off, 1e3 * mad_on, 1e3 * mad_off))
     assert a_off > 0.8 and a_on < a_off - 0.2
@@ -272,12 +277,7 @@ def test_wisps_the_mask_left_out_are_found_from_the_video():
     # outside the mask, pixels that move with the object rather than with the background are the
     # object's: the band opens there and the wisps come out instead of being cut at the mask
     clip, wisps = _see_through_clip(notch=False, strands=True, blocks=0.0)
-    on = _run_clip(clip)
-    off = _run_clip(clip, see_through=0.0)
-    a_on = np.mean([mf.alpha[s].mean() for mf, s in zip(on[1:], wisps[1:])])
-    a_off = np.mean([mf.alpha[s].mean() for mf, s in zip(off[1:], wisps[1:])])
-    mad_on = np.mean([np.abs(mf.alpha - c[1]).mean() for mf, c in zip(on[1:], clip[1:])])
-    mad_off = np.mean([np.abs(mf.alpha - c[1]).mean() for mf, c in zip(off[1:], clip[1:])])
+    (a_on, a_off), (mad_on, mad_off), _on, _off = _on_off(clip, wisps)
     print("wisp alpha (truth 0.6): %.2f with the test, %.2f without; MAD %.2f / %.2f"
           % (a_on, a_off, 1e3 * mad_on, 1e3 * mad_off))
     assert a_on > a_off + 0.1
@@ -297,7 +297,7 @@ def test_an_opaque_textured_object_is_not_doubted():
         d0, d1 = np.clip(lin0, 0, 1) ** (1 / 2.2), np.clip(lin1, 0, 1) ** (1 / 2.2)
         comp = motion_compensate(d1, d0, motion=MotionModel())
         edge = object_edge_motion(comp, m1, a0, band=4.0, prev_mask=m0)
-        doubt = see_through_doubt(edge, m1, m1.shape, 0.02, depth=2.0)
+        doubt = see_through_doubt(comp, edge, m1, m1.shape, 0.02, depth=2.0)
         deep = cv2.distanceTransform(m1.astype(np.uint8), cv2.DIST_L2, 3) > 2.0
         share = 0.0 if doubt is None else float((doubt > 0)[deep].mean())
         assert share < 0.03, (grain, share)

@@ -24,8 +24,8 @@ from ..errors import DependencyError, JobSpecError, PlateError, WeightsMissingEr
 from ..stages import MatteFrame, Matter
 from . import quality as _quality
 from .foreground import premultiplied_foreground
-from .temporal import (FrameState, MotionModel, StateStore, fuse_alpha, motion_compensate, object_edge_motion,
-                       pack_image, prefer_edge_motion, unpack_image)
+from .temporal import (FrameState, MotionModel, StateStore, _distance_to_edge, fuse_alpha, motion_compensate,
+                       motion_residuals, object_edge_motion, pack_image, prefer_edge_motion, unpack_image)
 
 __all__ = ["get_matter", "RefineMatter", "MaskMatter", "Sam2MatteMatter", "merge_alphas",
            "find_sam2matte_weights", "SAM2MATTE_NAME", "OPTIONS"]
@@ -151,45 +151,41 @@ _default_refiner.uses_doubt = True
 NOISE_FACTOR = 3.0
 
 
-def see_through_doubt(edge, mask, shape, threshold, depth=2.0):
+def see_through_doubt(comp, edge, mask, shape, threshold, depth=2.0):
     """Where an object's mask may be wrong, from the video: f32 (H, W) in {0, 1}, or None.
 
-    ``edge``: :func:`samatte.matte.temporal.object_edge_motion`'s answer for the object (the previous
-    frame moved with the object's own motion, and its residual). Inside the mask, an opaque part of
-    the object moves with it, so the residual there is near 0 (a few code values of resampling
-    and grain). Where it is above ``threshold`` (smoothed over ~1 px), the picture there is not
-    the object's alone: background seen through straw, hair or a gap the mask filled, or a part
-    the mask got wrong. Outside the mask, the test is the other way round: a pixel that the object's
-    motion explains at least twice as well as the background's (``info["residual_flow"]``, above
-    the bar) moves with the object -- hair or a part the mask left out. Pixels within ``depth`` px of
-    the mask's edge are not judged (the object's own soft edge mixes both). The bar is raised to
-    :data:`NOISE_FACTOR` times the residual's median inside the object, so grain does not count.
+    ``comp``, ``edge``: the frame's :func:`samatte.matte.temporal.motion_compensate` and the object's
+    :func:`samatte.matte.temporal.object_edge_motion` (the previous frame moved with the object's own
+    motion). Inside the mask, an opaque part of the object moves with it, so the residual there
+    (:func:`samatte.matte.temporal.motion_residuals`) is near 0 (a few code values of resampling and
+    grain). Where it is above ``threshold`` (smoothed over ~1 px), the picture there is not the
+    object's alone: background seen through straw, hair or a gap the mask filled, or a part the mask
+    got wrong. Outside the mask, the test is the other way round: a pixel that the object's motion
+    explains at least twice as well as the background's (the dense flow), above the bar, moves with
+    the object -- hair or a part the mask left out. Pixels within ``depth`` px of the mask's edge are
+    not judged (the object's own soft edge mixes both). The bar is raised to :data:`NOISE_FACTOR`
+    times the residual's median inside the object, so grain does not count.
     """
     if edge is None or threshold <= 0:
-        return None
-    r = edge[3].get("residual")
-    if r is None:
         return None
     y0, y1, x0, x1 = edge[2]
     inside = np.asarray(mask, bool)[y0:y1, x0:x1]
     # the object's own soft edge mixes in the background too: only what lies deeper than ``depth``
-    deep = inside & (cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3) > depth)
+    judged = _distance_to_edge(inside) > depth
+    deep = inside & judged
     if not deep.any():
         return None
-    rs = cv2.GaussianBlur(r, (0, 0), 1.0)
+    r_obj, r_flow = motion_residuals(comp, edge)
+    rs = cv2.GaussianBlur(r_obj, (0, 0), 1.0)
     # grain, noise and a motion a fraction of a pixel off leave a residual everywhere: the bar is
     # raised to NOISE_FACTOR x its typical level inside the object (most of which is opaque)
     bar = max(float(threshold), NOISE_FACTOR * float(np.median(rs[deep])))
     hit = (rs > bar) & deep
-    rf = edge[3].get("residual_flow")
-    if rf is not None:
+    if r_flow is not None:
         # outside the mask, the other way round: a pixel the object's motion explains at least twice
-        # as well as the background's (the dense flow) moves with the object: hair or a part the
-        # mask left out
-        rf = cv2.GaussianBlur(rf, (0, 0), 1.0)
-        outside = ~inside
-        far = cv2.distanceTransform(outside.astype(np.uint8), cv2.DIST_L2, 3) > depth
-        hit |= outside & far & (rf > bar) & (rs < 0.5 * rf)
+        # as well as the background's moves with the object: hair or a part the mask left out
+        rf = cv2.GaussianBlur(r_flow, (0, 0), 1.0)
+        hit |= ~inside & judged & (rf > bar) & (rs < 0.5 * rf)
     if not hit.any():
         return None
     out = np.zeros(shape, np.float32)
@@ -374,7 +370,7 @@ class RefineMatter(Matter):
                 prior = (best, lam * conf)
             doubt = None
             if name in carry and self._refines(obj):
-                doubt = see_through_doubt(carry[name][1], obj.mask, shape, self.options["see_through"],
+                doubt = see_through_doubt(comp, carry[name][1], obj.mask, shape, self.options["see_through"],
                                           depth=0.5 * band)
                 if doubt is not None:
                     stats[name + ".see_through"] = float(doubt.mean())

@@ -251,11 +251,7 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
 
     Returns ``(warped_alpha, confidence, box, info)`` on the crop ``box = (y0, y1, x0, x1)`` around
     the object, or None when the object has no interior (too small or thin) or no previous image.
-    ``info["residual"]`` is the largest per-channel difference between this frame and the previous
-    one moved with this motion, on the crop (f32), tolerant of a pixel's error in that motion
-    (:func:`_shift_tolerant`): near 0 on opaque parts whose motion it explains;
-    ``info["residual_flow"]`` the same with the dense flow's motion (what the background does), when
-    there is a flow.
+    ``info["prev_warped"]`` is the previous frame moved with this motion, on the crop.
     """
     if comp.image is None or comp.prev_image is None:
         return None
@@ -316,9 +312,7 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
     conf[den < 1e-3] = 0.0                     # no opaque interior nearby: nothing verified
     warped = warp_alpha(prev_alpha, of, origin)
     info = {"similarity": kind, "inliers": share, "ring_residual": float(np.median(r[ring])),
-            "residual": _shift_tolerant(img, prev_w)}
-    if comp.flow is not None:
-        info["residual_flow"] = _shift_tolerant(img, _warp(comp.prev_image, fc, origin))
+            "prev_warped": prev_w}
     if prev_mask is not None:
         pm = _warp(np.asarray(prev_mask, np.float32), of, origin) > 0.5
         xor = (pm != mc.astype(bool)).astype(np.float32)
@@ -357,6 +351,20 @@ def _shift_tolerant(img, ref, reach=1, max_side=640):
     if scale < 1.0:
         best = cv2.resize(best, (w, h), interpolation=cv2.INTER_LINEAR)
     return best
+
+
+def motion_residuals(comp, edge):
+    """For :func:`object_edge_motion`'s answer ``edge``: on its crop, how far this frame is from the
+    previous one moved with the object's motion, and (None without a flow) with the dense flow's
+    (what the background does) -- each the largest per-channel difference, tolerant of a pixel's
+    error in the motion (:func:`_shift_tolerant`): near 0 where that motion explains the picture."""
+    y0, y1, x0, x1 = edge[2]
+    img = comp.image[y0:y1, x0:x1]
+    r_obj = _shift_tolerant(img, edge[3]["prev_warped"])
+    r_flow = None
+    if comp.flow is not None:
+        r_flow = _shift_tolerant(img, _warp(comp.prev_image, comp.flow[y0:y1, x0:x1], (y0, x0)))
+    return r_obj, r_flow
 
 
 def prefer_edge_motion(prev, confidence, edge, origin=(0, 0)):
