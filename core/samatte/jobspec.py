@@ -45,6 +45,8 @@ import re
 
 from .errors import FrameRangeError, JobSpecError, PromptError
 from .frames import format_frames, parse_frames
+from .registry import (COMPRESSIONS, DEVICES, MATTE_BACKENDS, MATTE_QUALITIES, TRACKER_BACKENDS,
+                       validate_compression, validate_device, validate_options)
 
 __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
@@ -54,16 +56,9 @@ __all__ = [
 ]
 
 JOBSPEC_VERSION = 1
-#: "auto" = SAM2 when weights are installed, else "flow". "shapes" holds each keyframe's shape
-#: until the next keyframe (weights-free, no motion). "flow" is the weights-free optical-flow tracker.
-TRACKER_BACKENDS = ("auto", "sam2", "flow", "shapes")
-#: "auto" = learned head when weights exist, else "refine". "refine" is the weights-free refiner;
-#: "sam2matte" the SAM2-Matte head; "none" writes the tracker's binary mask as the alpha.
-MATTE_BACKENDS = ("auto", "refine", "sam2matte", "matanyone", "none")
-MATTE_QUALITIES = ("draft", "default", "high")
+# Backend, quality, compression and device names and the option schemas live in samatte.registry
+# (one list for the validator, the CLI, the worker's hello and the factories).
 PROMPT_TYPES = ("mask", "points", "box", "polygon", "bezier")
-COMPRESSIONS = ("zip", "zips", "dwaa", "dwab", "piz", "none")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 NONFINITE = ("fix", "error")
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -115,6 +110,19 @@ def _point(p, path, n=2):
     if not isinstance(p, (list, tuple)) or len(p) != n:
         raise _err("expected a list of %d numbers, got %r" % (n, p), path, PromptError)
     return [_num(c, "%s[%d]" % (path, i), PromptError) for i, c in enumerate(p)]
+
+
+def _path_text(p, path):
+    """A file path from the JobSpec: text that is valid UTF-8 (no lone surrogates, e.g. from a file name
+    byte that is not UTF-8) and has no NUL character; JOBSPEC_INVALID otherwise."""
+    if "\x00" in p:
+        raise _err("path contains a NUL character", path)
+    try:
+        p.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _err("path %s is not valid UTF-8 text (a file name byte that is not UTF-8?); rename the "
+                   "file" % ascii(p)[:200], path) from None
+    return p
 
 
 def _check_unknown(d, allowed, path):
@@ -191,9 +199,17 @@ def validate(doc):
     """Validate a JobSpec (a dict or a JSON string) and return a normalised deep copy.
 
     Normalisation fills defaults, parses ``plate.frames`` into the canonical string form, and sorts
-    prompts by frame. Raises :class:`JobSpecError` (or a subclass) naming the offending field.
+    prompts by frame. Raises :class:`JobSpecError` (or a subclass) naming the offending field; a
+    document nested too deeply for Python (e.g. 100000 levels in ``meta``) is JOBSPEC_INVALID too.
     Checks that need the plate itself (resolution, files on disk) happen when the job runs.
     """
+    try:
+        return _validate(doc)
+    except RecursionError:
+        raise JobSpecError("JobSpec is nested too deeply") from None
+
+
+def _validate(doc):
     if isinstance(doc, (str, bytes)):
         doc = loads(doc)
     if not isinstance(doc, dict):
@@ -214,7 +230,7 @@ def validate(doc):
     plate = _require(doc, "plate", dict, "job")
     _check_unknown(plate, ("path", "frames", "colourspace", "ocio_config", "layer", "on_nonfinite"), "plate")
     p = {}
-    p["path"] = _require(plate, "path", str, "plate")
+    p["path"] = _path_text(_require(plate, "path", str, "plate"), "plate.path")
     if not p["path"].strip():
         raise _err("plate path is empty", "plate.path")
     frames_spec = plate.get("frames")
@@ -283,55 +299,72 @@ def validate(doc):
 
     tr = _require(doc, "tracker", dict, "job", optional=True, default={})
     _check_unknown(tr, ("backend", "model", "options"), "tracker")
+    tbackend = _choice(tr.get("backend", "auto"), TRACKER_BACKENDS, "tracker.backend")
     out["tracker"] = {
-        "backend": _choice(tr.get("backend", "auto"), TRACKER_BACKENDS, "tracker.backend"),
+        "backend": tbackend,
         "model": _require(tr, "model", str, "tracker", optional=True, default="sam2.1_hiera_tiny"),
-        "options": copy.deepcopy(_require(tr, "options", dict, "tracker", optional=True, default={})),
+        "options": validate_options("tracker", tbackend,
+                                    _require(tr, "options", dict, "tracker", optional=True, default={})),
     }
     mt = _require(doc, "matte", dict, "job", optional=True, default={})
     _check_unknown(mt, ("backend", "quality", "options"), "matte")
+    mbackend = _choice(mt.get("backend", "auto"), MATTE_BACKENDS, "matte.backend")
     out["matte"] = {
-        "backend": _choice(mt.get("backend", "auto"), MATTE_BACKENDS, "matte.backend"),
+        "backend": mbackend,
         "quality": _choice(mt.get("quality", "default"), MATTE_QUALITIES, "matte.quality"),
-        "options": copy.deepcopy(_require(mt, "options", dict, "matte", optional=True, default={})),
+        "options": validate_options("matte", mbackend,
+                                    _require(mt, "options", dict, "matte", optional=True, default={})),
     }
     op = _require(doc, "output", dict, "job")
     _check_unknown(op, ("path", "object_layers", "foreground", "quality_map", "compression", "overwrite"),
                    "output")
     out["output"] = {
-        "path": _require(op, "path", str, "output"),
+        "path": _path_text(_require(op, "path", str, "output"), "output.path"),
         "object_layers": bool(_require(op, "object_layers", bool, "output", optional=True, default=True)),
         "foreground": bool(_require(op, "foreground", bool, "output", optional=True, default=True)),
         "quality_map": bool(_require(op, "quality_map", bool, "output", optional=True, default=True)),
-        "compression": _choice(op.get("compression", "zip"), COMPRESSIONS, "output.compression"),
+        "compression": validate_compression(op.get("compression", "zip")),
         "overwrite": bool(_require(op, "overwrite", bool, "output", optional=True, default=False)),
     }
     if not out["output"]["path"].strip():
         raise _err("output path is empty", "output.path")
-    dev = _require(doc, "device", str, "job", optional=True, default="auto")
-    if dev.split(":")[0] not in DEVICES:
-        raise _err("device %r is not one of %s (cuda:N allowed)" % (dev, ", ".join(DEVICES)), "device")
-    out["device"] = dev
+    out["device"] = validate_device(_require(doc, "device", str, "job", optional=True, default="auto"))
     out["work_dir"] = _require(doc, "work_dir", str, "job", optional=True)
+    if out["work_dir"] is not None:
+        _path_text(out["work_dir"], "work_dir")
     if "meta" in doc:
         out["meta"] = copy.deepcopy(_require(doc, "meta", dict, "job"))
     return out
 
 
 def loads(text):
+    """Parse JobSpec JSON text (str or UTF-8 bytes); JOBSPEC_INVALID for bad JSON, bytes that are not
+    UTF-8 and documents nested too deeply to parse."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise JobSpecError("JobSpec is nested too deeply to parse") from None
+    except UnicodeDecodeError as e:
+        raise JobSpecError("JobSpec is not UTF-8 text: %s" % e) from None
     except (ValueError, TypeError) as e:
-        raise JobSpecError("JobSpec is not valid JSON: %s" % e)
+        raise JobSpecError("JobSpec is not valid JSON: %s" % e) from None
 
 
 def load(path):
-    """Read and validate a JobSpec file; relative paths inside it are resolved against its folder."""
+    """Read and validate a JobSpec file; relative paths inside it are resolved against its folder.
+    A file that cannot be read or is not UTF-8 is JOBSPEC_INVALID naming the file."""
     try:
-        with open(path, "r", encoding="utf-8") as f:
-            doc = loads(f.read())
-    except OSError as e:
-        raise JobSpecError("cannot read JobSpec %s: %s" % (path, e.strerror or e), path=str(path))
+        with open(path, "rb") as f:
+            data = f.read()
+    except (OSError, ValueError) as e:
+        raise JobSpecError("cannot read JobSpec %s: %s" % (path, getattr(e, "strerror", None) or e),
+                           path=str(path))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise JobSpecError("JobSpec %s is not UTF-8 text (byte %d: %r)" % (path, e.start, data[e.start:e.start + 1]),
+                           path=str(path)) from None
+    doc = loads(text)
     job = validate(doc)
     return resolve_paths(job, os.path.dirname(os.path.abspath(path)))
 

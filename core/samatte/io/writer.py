@@ -57,7 +57,7 @@ __all__ = ["MatteWriter", "COMPRESSIONS", "QUALITY_CHANNEL", "object_channel", "
 
 log = logging.getLogger("samatte.io")
 
-COMPRESSIONS = ("zip", "zips", "dwaa", "dwab", "piz", "rle", "pxr24", "b44", "b44a", "none")
+from ..registry import COMPRESSIONS  # noqa: E402 - one list (samatte.registry)
 #: the channel holding the quality (doubt) map
 QUALITY_CHANNEL = "quality.Y"
 _TMP_RX = re.compile(r"^\.(?P<base>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp\.exr$")
