@@ -14,14 +14,19 @@
 Submodules import numpy/cv2 at top level; heavy packages (torch, pymatting) are imported lazily.
 """
 
-__all__ = ["get_matter", "BACKENDS"]
+from ..registry import MATTE_BACKENDS as BACKENDS
 
-BACKENDS = ("auto", "refine", "none", "sam2matte", "matanyone")
+__all__ = ["get_matter", "BACKENDS"]
 
 
 def get_matter(backend="auto", *, quality="default", options=None, device="auto", foreground=True,
                quality_map=True):
-    """Build a Matter for one job. See :func:`samatte.matte.stage.get_matter`."""
+    """Build a Matter for one job. See :func:`samatte.matte.stage.get_matter`. ``options`` are checked
+    against :data:`samatte.registry.MATTE_OPTIONS` first (JobSpecError for unknown names, wrong types,
+    out-of-range or non-finite values)."""
+    from ..registry import validate_device, validate_options
+    options = validate_options("matte", backend, options)
+    device = validate_device(device)
     from .stage import get_matter as _get_matter
     return _get_matter(backend, quality=quality, options=options, device=device,
                        foreground=foreground, quality_map=quality_map)

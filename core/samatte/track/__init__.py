@@ -13,10 +13,10 @@ Backends are imported lazily: ``import samatte.track`` loads nothing heavy.
 import logging
 
 from ..errors import DependencyError, JobSpecError
+from ..registry import TRACKER_BACKENDS as BACKENDS
+from ..registry import validate_device, validate_options
 
 __all__ = ["get_tracker", "BACKENDS"]
-
-BACKENDS = ("auto", "sam2", "flow", "shapes")
 
 log = logging.getLogger("samatte.track")
 
@@ -45,14 +45,17 @@ def _have_weights(model):
 def get_tracker(backend="auto", *, model="sam2.1_hiera_tiny", options=None, device="auto"):
     """A :class:`samatte.stages.Tracker` for ``backend`` (one of :data:`BACKENDS`).
 
-    ``options``: the JobSpec's ``tracker.options`` (backend-specific; unknown keys are ignored by the
-    weights-free backends). Raises :class:`JobSpecError` for an unknown backend and
+    ``options``: the JobSpec's ``tracker.options``, checked against :data:`samatte.registry.TRACKER_OPTIONS`
+    (for "auto": the options of flow and sam2). Raises :class:`JobSpecError` for an unknown backend,
+    option or a bad option value, and
     :class:`DependencyError` when ``"sam2"`` is asked for and its packages are missing; ``"auto"``
     falls back to ``"flow"`` (with a warning in the log) when SAM2 cannot be used.
     """
     if backend not in BACKENDS:
         raise JobSpecError("unknown tracker backend %r (one of %s)" % (backend, ", ".join(BACKENDS)),
                            field="tracker.backend")
+    options = validate_options("tracker", backend, options)
+    device = validate_device(device)
     if backend == "auto":
         if _have_weights(model):
             try:
