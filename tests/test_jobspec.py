@@ -52,7 +52,8 @@ def test_full_document_validates_and_normalises():
     assert hero["prompts"][0]["type"] == "mask" and hero["prompts"][0]["threshold"] == 0.5
     assert hero["prompts"][1]["labels"] == [1, 0]
     assert hero["prompts"][3]["feather"] == 2.0 and hero["prompts"][3]["invert"] is False
-    assert job["objects"][1]["masks"] == {"path": "/roto/car.####.png", "channel": None, "threshold": 0.5}
+    assert job["objects"][1]["masks"] == {"path": "/roto/car.####.png", "channel": None, "threshold": 0.5,
+                                          "soft": False}
     assert jobspec.validate(job) == job  # idempotent
     assert jobspec.validate(json.dumps(doc)) == job  # JSON text works too
     assert jobspec.job_frames(job) == list(range(1001, 1101))
@@ -138,7 +139,6 @@ BAD = [
     ("object long name", _set("objects.0.name", "a" * 65), JobSpecError, "object name"),
     ("duplicate names", _set("objects.1.name", "hero"), JobSpecError, "duplicate"),
     ("neither prompts nor masks", _set("objects.0.prompts", _DEL), PromptError, "neither"),
-    ("both prompts and masks", _set("objects.0.masks", "/m.####.png"), PromptError, "both"),
     ("empty prompts", _set("objects.0.prompts", []), PromptError, "empty prompt list"),
     ("prompts not list", _set("objects.0.prompts", {"frame": 1}), JobSpecError, "must be list"),
     ("masks bad type", _set("objects.1.masks", 5), JobSpecError, "'masks'"),
@@ -186,7 +186,6 @@ BAD += [
     ("labels length", lambda d: _points(d).update(labels=[1]), PromptError, "labels"),
     ("labels values", lambda d: _points(d).update(labels=[1, 2]), PromptError, "1 (include) or 0"),
     ("labels bool", lambda d: _points(d).update(labels=[True, 0]), PromptError, "1 (include) or 0"),
-    ("labels all negative", lambda d: _points(d).update(labels=[0, 0]), PromptError, "no positive"),
     ("box short", lambda d: _box(d).update(box=[1, 2, 3]), PromptError, "list of 4"),
     ("box inverted", lambda d: _box(d).update(box=[10, 10, 5, 20]), PromptError, "x1 > x0"),
     ("box empty", lambda d: _box(d).update(box=[10, 10, 10, 10]), PromptError, "x1 > x0"),

@@ -34,8 +34,19 @@ A JobSpec document (version 1)::
       "work_dir": null
     }
 
-An object has either ``prompts`` (it is tracked) or ``masks`` (a per-frame mask sequence that is only
-refined: refine-only mode), not both.
+An object has ``prompts`` (it is tracked), ``masks`` (a per-frame mask sequence that is only refined:
+refine-only mode), or both (tracked; on the frames where its mask file exists the mask wins). Optional
+``host_name``: the host's own name for the object (any string; written to the EXR metadata).
+``masks.soft`` (default false): true keeps a feathered roto soft (its coverage goes to the matting
+stage as is) instead of thresholding it at ``masks.threshold``.
+
+Prompt semantics (see README "Prompts"): ``mode`` ("add" default, or "subtract") on mask / polygon /
+bezier / box: subtract shapes are removed from the union of the frame's add shapes (holes, garbage
+mattes). ``closed: false`` on polygon / bezier is an open stroke: points sampled along it (positive;
+negative when subtract). Shapes (add-mode dense prompts and boxes) define the object; points and
+subtract shapes on other frames are corrections of the tracked mask, never new shapes (an object with no
+shape at all is seeded from its first frame with a positive point). A points prompt may be
+negative-only (a correction click) when the object has a shape or a positive point somewhere.
 """
 import copy
 import json
@@ -50,7 +61,7 @@ from .registry import (COMPRESSIONS, DEVICES, MATTE_BACKENDS, MATTE_QUALITIES, T
 
 __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
-    "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
+    "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
     "job_frames", "object_keyframes",
 ]
@@ -59,6 +70,9 @@ JOBSPEC_VERSION = 1
 # Backend, quality, compression and device names and the option schemas live in samatte.registry
 # (one list for the validator, the CLI, the worker's hello and the factories).
 PROMPT_TYPES = ("mask", "points", "box", "polygon", "bezier")
+#: a dense prompt (mask, polygon, bezier, box) adds to the object's shape on its frame, or is
+#: subtracted from the union of that frame's add shapes (holes, garbage mattes)
+PROMPT_MODES = ("add", "subtract")
 NONFINITE = ("fix", "error")
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -144,6 +158,9 @@ def _validate_prompt(p, path, job_frames_set):
                           field=path, frame=frame)
     out = {"frame": frame, "type": ptype}
     common = ("frame", "type", "label")
+    if ptype != "points":  # dense shapes and boxes: add to (default) or subtract from the object's shape
+        common += ("mode",)
+        out["mode"] = _choice(p.get("mode", "add"), PROMPT_MODES, path + ".mode")
     if ptype == "mask":
         _check_unknown(p, common + ("path", "channel", "threshold", "invert"), path)
         out["path"] = _require(p, "path", str, path)
@@ -166,8 +183,8 @@ def _validate_prompt(p, path, job_frames_set):
             if isinstance(lab, bool) or lab not in (0, 1):
                 raise _err("point labels must be 1 (include) or 0 (exclude), got %r" % (lab,),
                            "%s.labels[%d]" % (path, i), PromptError)
-        if not any(labels):
-            raise _err("points prompt has no positive (label 1) point", path + ".labels", PromptError)
+        # a negative-only click is a correction: allowed when the object has a shape or a positive
+        # point elsewhere (checked per object in validate)
         out["labels"] = [int(x) for x in labels]
     elif ptype == "box":
         _check_unknown(p, common + ("box",), path)
@@ -180,19 +197,34 @@ def _validate_prompt(p, path, job_frames_set):
         _check_unknown(p, common + ("points", "invert", "feather", "closed"), path)
         pts = _require(p, "points", list, path)
         n = 2 if ptype == "polygon" else 6
-        if len(pts) < 3:
-            raise _err("%s prompt needs at least 3 points, got %d" % (ptype, len(pts)), path + ".points",
-                       PromptError)
+        closed = bool(_require(p, "closed", bool, path, optional=True, default=True))
+        need = 3 if closed else 2
+        if len(pts) < need:
+            raise _err("%s%s prompt needs at least %d points, got %d"
+                       % ("" if closed else "open ", ptype, need, len(pts)), path + ".points", PromptError)
         out["points"] = [_point(q, "%s.points[%d]" % (path, i), n) for i, q in enumerate(pts)]
         xs = [q[0] for q in out["points"]]
         ys = [q[1] for q in out["points"]]
-        if max(xs) - min(xs) <= 0 or max(ys) - min(ys) <= 0:
+        if closed and (max(xs) - min(xs) <= 0 or max(ys) - min(ys) <= 0):
             raise _err("%s prompt has zero area" % ptype, path + ".points", PromptError)
+        if not closed and max(xs) - min(xs) <= 0 and max(ys) - min(ys) <= 0:
+            raise _err("open %s prompt has zero length" % ptype, path + ".points", PromptError)
+        out["closed"] = closed  # false: an open stroke, positive points along it (negative if subtract)
         out["invert"] = bool(_require(p, "invert", bool, path, optional=True, default=False))
+        if out["invert"] and not closed:
+            raise _err("an open %s stroke cannot be inverted (invert needs a closed shape)" % ptype,
+                       path + ".invert", PromptError)
         out["feather"] = _num(p.get("feather", 0.0), path + ".feather")
     if "label" in p:
         out["label"] = _require(p, "label", str, path)
     return out
+
+
+def _defines_object(q):
+    """Whether a validated prompt says where its object is (not only a correction of it)."""
+    if q["type"] == "points":
+        return any(q["labels"])
+    return q.get("mode", "add") == "add"
 
 
 def validate(doc):
@@ -259,7 +291,7 @@ def _validate(doc):
         path = "objects[%d]" % i
         if not isinstance(o, dict):
             raise _err("an object must be a JSON object", path)
-        _check_unknown(o, ("name", "prompts", "masks", "colour", "meta"), path)
+        _check_unknown(o, ("name", "prompts", "masks", "colour", "meta", "host_name"), path)
         name = _require(o, "name", str, path, optional=True, default="object%d" % (i + 1))
         if not _NAME_RE.match(name) or name in _RESERVED_NAMES:
             raise _err("object name %r must be a letter or underscore followed by letters, digits or "
@@ -271,9 +303,11 @@ def _validate(doc):
         ob = {"name": name}
         has_prompts = o.get("prompts") is not None
         has_masks = o.get("masks") is not None
-        if has_prompts == has_masks:
-            raise _err("an object needs either 'prompts' (to be tracked) or 'masks' (refine-only), "
-                       "not %s" % ("both" if has_prompts else "neither"), path, PromptError)
+        if not has_prompts and not has_masks:
+            raise _err("an object needs 'prompts' (to be tracked), 'masks' (refine-only) or both (tracked, "
+                       "the masks win on the frames they exist); it has neither", path, PromptError)
+        if "host_name" in o:
+            ob["host_name"] = _require(o, "host_name", str, path)
         if has_prompts:
             prompts = _require(o, "prompts", list, path)
             if not prompts:
@@ -281,16 +315,22 @@ def _validate(doc):
             ob["prompts"] = sorted(
                 (_validate_prompt(q, "%s.prompts[%d]" % (path, j), fset) for j, q in enumerate(prompts)),
                 key=lambda q: q["frame"])
-        else:
+            if not any(_defines_object(q) for q in ob["prompts"]):
+                raise _err("object %r has no prompt that says where it is: it needs an add-mode mask, polygon, "
+                           "bezier or box, or a positive (label 1) point; subtract shapes and negative clicks "
+                           "only correct such a shape" % name, path + ".prompts", PromptError)
+        if has_masks:
             m = o["masks"]
             if isinstance(m, str):
                 m = {"path": m}
             if not isinstance(m, dict):
                 raise _err("'masks' must be a path pattern or an object", path + ".masks")
-            _check_unknown(m, ("path", "channel", "threshold"), path + ".masks")
+            _check_unknown(m, ("path", "channel", "threshold", "soft"), path + ".masks")
             ob["masks"] = {"path": _require(m, "path", str, path + ".masks"),
                            "channel": _require(m, "channel", str, path + ".masks", optional=True),
-                           "threshold": _num(m.get("threshold", 0.5), path + ".masks.threshold")}
+                           "threshold": _num(m.get("threshold", 0.5), path + ".masks.threshold"),
+                           "soft": bool(_require(m, "soft", bool, path + ".masks", optional=True,
+                                                 default=False))}
         if "colour" in o:
             ob["colour"] = _point(o["colour"], path + ".colour", 3)
         if "meta" in o:
@@ -423,12 +463,14 @@ def new_job(plate_path, output_path, *, frames=None, colourspace=None, ocio_conf
     }
 
 
-def add_object(job, name, prompts=None, *, masks=None):
-    """Append an object (tracked from ``prompts``, or refine-only from a ``masks`` pattern)."""
+def add_object(job, name, prompts=None, *, masks=None, host_name=None):
+    """Append an object (tracked from ``prompts``, refine-only from a ``masks`` pattern, or both)."""
     ob = {"name": name}
+    if host_name is not None:
+        ob["host_name"] = host_name
     if masks is not None:
         ob["masks"] = masks if isinstance(masks, dict) else {"path": masks}
-    else:
+    if masks is None or prompts:
         ob["prompts"] = list(prompts or [])
     job.setdefault("objects", []).append(ob)
     return ob
@@ -442,9 +484,9 @@ def add_prompt(job, name, prompt):
     raise JobSpecError("no object named %r in the job" % name)
 
 
-def mask_prompt(frame, path, *, channel=None, threshold=0.5, invert=False):
+def mask_prompt(frame, path, *, channel=None, threshold=0.5, invert=False, mode="add"):
     return {"frame": int(frame), "type": "mask", "path": path, "channel": channel, "threshold": threshold,
-            "invert": invert}
+            "invert": invert, "mode": mode}
 
 
 def points_prompt(frame, points, labels=None):
@@ -453,19 +495,20 @@ def points_prompt(frame, points, labels=None):
             "labels": [int(v) for v in (labels if labels is not None else [1] * len(pts))]}
 
 
-def box_prompt(frame, box):
-    return {"frame": int(frame), "type": "box", "box": [float(v) for v in box]}
+def box_prompt(frame, box, *, mode="add"):
+    return {"frame": int(frame), "type": "box", "box": [float(v) for v in box], "mode": mode}
 
 
-def polygon_prompt(frame, points, *, invert=False, feather=0.0):
+def polygon_prompt(frame, points, *, invert=False, feather=0.0, mode="add", closed=True):
     return {"frame": int(frame), "type": "polygon", "points": [[float(x), float(y)] for x, y in points],
-            "invert": invert, "feather": feather}
+            "invert": invert, "feather": feather, "mode": mode, "closed": closed}
 
 
-def bezier_prompt(frame, points, *, invert=False, feather=0.0):
-    """``points``: [x, y, in_x, in_y, out_x, out_y] per control point, handles absolute, closed shape."""
+def bezier_prompt(frame, points, *, invert=False, feather=0.0, mode="add", closed=True):
+    """``points``: [x, y, in_x, in_y, out_x, out_y] per control point, handles absolute; ``closed=False``
+    is an open stroke."""
     return {"frame": int(frame), "type": "bezier", "points": [[float(v) for v in q] for q in points],
-            "invert": invert, "feather": feather}
+            "invert": invert, "feather": feather, "mode": mode, "closed": closed}
 
 
 def job_frames(job):
