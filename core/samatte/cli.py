@@ -475,6 +475,9 @@ def build_parser():
     m.add_argument("--offline", metavar="DIR", help="take the weights file from this folder (no network)")
     m.add_argument("--dest", metavar="DIR", help="models folder (default: samatte's models folder)")
     p.set_defaults(func=cmd_models)
+
+    from .farm.cli import add_commands as _farm_commands  # `samatte farm ...`, `samatte qc` (farm owner)
+    _farm_commands(sub)
     return parser
 
 

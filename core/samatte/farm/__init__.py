@@ -1,0 +1,60 @@
+"""samatte on a render farm: Open Job Description job bundles (Deadline Cloud), the per-task runner
+and QC.
+
+* :func:`export_openjd` (stdlib only, see :mod:`samatte.farm.openjd`): a job bundle whose tasks call
+  ``samatte run JOB --stage track|matte --frames RANGE`` and ``samatte qc``.
+* :func:`run_task`: what a bundle's task runs (``samatte farm task``): the job's paths put back
+  from the path-mapped root parameters, then the samatte command for the task's frames.
+* :func:`run_qc` (needs the samatte venv, see :mod:`samatte.farm.qc`).
+
+Any other engine (OpenCue, Tractor, a plain job array) needs only two commands and one ordering
+rule; see the README section "Farm and TD scripting".
+"""
+import os
+
+from .openjd import (DEFAULT_CHUNK, build_template, export_openjd, farm_document, frames_to_range_expr,
+                     load_farm_document, localize, resolve_backends)
+
+__all__ = ["export_openjd", "farm_document", "build_template", "localize", "load_farm_document",
+           "resolve_backends", "frames_to_range_expr", "run_task", "run_qc", "DEFAULT_CHUNK"]
+
+
+def run_qc(job, **kw):
+    """See :func:`samatte.farm.qc.run_qc`."""
+    from .qc import run_qc as _run_qc
+    return _run_qc(job, **kw)
+
+
+def parse_roots(items):
+    """``["Plate=/mnt/shots/sh010", ...]`` -> {"Plate": "/mnt/shots/sh010"}."""
+    from ..errors import JobSpecError
+    roots = {}
+    for it in items or []:
+        name, sep, path = str(it).partition("=")
+        if not sep or not name.strip() or not path:
+            raise JobSpecError("--root must be NAME=PATH, got %r" % it, value=str(it))
+        roots[name.strip()] = path
+    return roots
+
+
+def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False, report=None):
+    """Run one farm task: localise the farm document's job with ``roots`` (name -> folder on this
+    node), save it beside the document, then run ``samatte run LOCAL.json --stage S --frames F
+    [--preroll K]`` or ``samatte qc LOCAL.json [--frames F] [--report DIR]`` in this process.
+    Returns the command's exit status."""
+    import sys
+    from .. import cli
+    from ..jobspec import save
+    doc = load_farm_document(doc_path)
+    job = localize(doc, roots)
+    local = os.path.join(os.path.dirname(os.path.abspath(doc_path)), "samatte_job.local.json")
+    save(job, local)
+    if qc:
+        argv = ["qc", local] + (["--frames", str(frames)] if frames else []) + (["--report", report] if report else [])
+    else:
+        argv = ["run", local, "--stage", stage or "all"] + (["--frames", str(frames)] if frames else [])
+        if preroll is not None and (stage or "all") != "track":
+            argv += ["--preroll", str(int(preroll))]
+    print("samatte farm task: samatte %s" % " ".join(argv))
+    sys.stdout.flush()
+    return cli.main(argv)

@@ -1,0 +1,84 @@
+"""The ``samatte farm ...`` and ``samatte qc`` commands (added to samatte.cli's parser)::
+
+    samatte farm export JOB.json --openjd DIR [--chunk N] [--preroll K] [--python PY]
+                        [--models-dir DIR] [--frames RANGE] [--json]
+    samatte farm task FARM_JOB.json --root NAME=PATH [...] (--stage track|matte|all --frames RANGE
+                      [--preroll K] | --qc [--frames RANGE] [--report DIR])
+    samatte qc JOB.json [--report DIR] [--frames RANGE] [--json]
+"""
+import json
+
+__all__ = ["add_commands"]
+
+
+def cmd_farm_export(args):
+    from .openjd import export_openjd
+    res = export_openjd(args.job, args.openjd, chunk=args.chunk, preroll=args.preroll, python=args.python,
+                        models_dir=args.models_dir, frames=args.frames)
+    if args.json:
+        print(json.dumps(res, indent=2, sort_keys=True))
+    else:
+        print("samatte: job bundle %s (steps %s; frames %s in chunks of %d; tracker %s, matte %s)"
+              % (res["bundle"], ", ".join(res["steps"]), res["frames"], res["parameters"]["ChunkSize"],
+                 res["resolved"]["tracker"], res["resolved"]["matte"]))
+    return 0
+
+
+def cmd_farm_task(args):
+    from . import parse_roots, run_task
+    if not args.qc and not args.stage:
+        from ..errors import JobSpecError
+        raise JobSpecError("farm task needs --stage or --qc")
+    return run_task(args.farm_job, parse_roots(args.root), stage=args.stage, frames=args.frames,
+                    preroll=args.preroll, qc=args.qc, report=args.report)
+
+
+def cmd_qc(args):
+    from .qc import run_qc
+    rep = run_qc(args.job, report_dir=args.report, frames=args.frames, raise_on_failure=False)
+    if args.json:
+        print(json.dumps(rep, indent=2, sort_keys=True))
+    else:
+        c = rep["counts"]
+        print("samatte qc: %s: %d/%d frames ok, %d low score(s), mean score %s; keys %s; report %s"
+              % (rep["job"], c["ok"], c["frames"], c["low_score"], rep["mean_score"],
+                 "checked" if rep["keys_checked"] else "NOT checked", rep["report"]))
+        for f in rep["failed"][:20]:
+            print("  frame %d: %s" % (f, rep["frames"][str(f)]["problem"]))
+    if not rep["ok"]:
+        from .qc import QcError
+        raise QcError("QC failed on %d frame(s) (report %s)" % (len(rep["failed"]), rep["report"]),
+                      report=rep["report"])
+    return 0
+
+
+def add_commands(sub):
+    """Add ``farm`` and ``qc`` to the samatte parser's subcommands."""
+    p = sub.add_parser("farm", help="render-farm job bundles (Open Job Description / Deadline Cloud)")
+    fsub = p.add_subparsers(dest="farm_cmd", metavar="export|task")
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+    e = fsub.add_parser("export", help="write an OpenJD job bundle for a JobSpec")
+    e.add_argument("job", metavar="JOB.json")
+    e.add_argument("--openjd", required=True, metavar="DIR", help="bundle folder to write")
+    e.add_argument("--chunk", type=int, default=10, help="frames per matting task (default 10)")
+    e.add_argument("--preroll", type=int, default=None, help="pre-roll frames per chunk (default: samatte's)")
+    e.add_argument("--python", help="samatte's Python on the render nodes (default: this one)")
+    e.add_argument("--models-dir", help="weights folder on the render nodes (default: this machine's)")
+    e.add_argument("--frames", help="export only these frames of the job")
+    e.add_argument("--json", action="store_true", help="print the export result as JSON")
+    e.set_defaults(func=cmd_farm_export)
+    t = fsub.add_parser("task", help="run one task of an exported bundle (what the template calls)")
+    t.add_argument("farm_job", metavar="FARM_JOB.json")
+    t.add_argument("--root", action="append", default=[], metavar="NAME=PATH")
+    t.add_argument("--stage", choices=("track", "matte", "all"))
+    t.add_argument("--frames")
+    t.add_argument("--preroll", type=int)
+    t.add_argument("--qc", action="store_true")
+    t.add_argument("--report")
+    t.set_defaults(func=cmd_farm_task)
+    q = sub.add_parser("qc", help="check a job's output frames; report with scores and a contact sheet")
+    q.add_argument("job", metavar="JOB.json")
+    q.add_argument("--report", metavar="DIR", help="report folder (default: <work dir>/qc)")
+    q.add_argument("--frames", help="check only these frames")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_qc)

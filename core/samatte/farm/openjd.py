@@ -1,0 +1,418 @@
+"""Open Job Description job bundles for a samatte job (what Deadline Cloud submits).
+
+``export_openjd(job, folder, *, chunk=10, preroll=None, python=None, models_dir=None)`` writes::
+
+    folder/template.yaml          the job template (specificationVersion jobtemplate-2023-09,
+                                  extension TASK_CHUNKING)
+    folder/parameter_values.yaml  this job's values for the template's parameters (Deadline Cloud form)
+    folder/asset_references.yaml  input and output folders (Deadline Cloud job attachments)
+    folder/samatte_farm_job.json  the farm document embedded in the template, for reading
+
+The template has up to three steps, each task one call of the samatte command line:
+
+* ``Track`` (only when an object is tracked): ``samatte run JOB --stage track --frames ALL``, one task;
+  tracking is sequential in frames, and its per-frame result goes to the job's track cache.
+* ``Matte`` (depends on Track): a ``CHUNK[INT]`` task parameter over the frames, ``ChunkSize`` frames
+  per task (CONTIGUOUS), each ``samatte run JOB --stage matte --frames CHUNK --preroll K``; the
+  chunks run in parallel on as many nodes as the farm gives.
+* ``QC`` (depends on Matte): ``samatte qc`` checks every frame (present, readable, key current) and
+  writes the report and contact sheet; it fails the job when a frame is not right.
+
+Portable paths: every path of the JobSpec is rewritten relative to a *root* folder, and each root is a
+job parameter of type PATH (``Plate``, ``Output``, ``Input1``...), so the farm's path mapping turns
+the submitting machine's folders into the render node's. The tasks run ``samatte farm task``, which
+puts the mapped roots back into the job and then runs exactly the ``samatte run`` / ``samatte qc``
+command above. The samatte interpreter (``SamattePython``) and the models folder (``ModelsDir``,
+exported as ``SAMATTE_MODELS``) are job parameters too; the template itself names no folder of the
+submitting machine (its values live in parameter_values.yaml).
+
+``auto`` backends are resolved here, at export time, and written into the embedded job, so every
+node runs the same tracker and matter whatever weights it has.
+
+Standard library only (a host can export in its own Python); resolving ``auto`` imports samatte's
+model lookup lazily.
+"""
+import copy
+import json
+import os
+import re
+
+from .. import __version__
+from ..errors import JobSpecError, OutputError
+from . import yamlout
+
+__all__ = ["FARM_DOC_VERSION", "SPEC_VERSION", "export_openjd", "farm_document", "build_template",
+           "localize", "load_farm_document", "resolve_backends", "frames_to_range_expr",
+           "DEFAULT_CHUNK"]
+
+FARM_DOC_VERSION = 1
+SPEC_VERSION = "jobtemplate-2023-09"
+DEFAULT_CHUNK = 10
+TEMPLATE_NAME = "template.yaml"
+_ROOT_RX = re.compile(r"^<([A-Za-z][A-Za-z0-9]{0,40})>(?:[/\\](.*))?$", re.S)
+
+
+# --- backends and frames ------------------------------------------------------------------------------
+
+def resolve_backends(job):
+    """What ``auto`` means on this machine: ``{"tracker", "model", "matte"}`` ("masks" as the tracker
+    when no object is tracked). Same rules as :func:`samatte.track.get_tracker` and
+    :func:`samatte.matte.get_matter`."""
+    tracked = any("prompts" in o for o in job["objects"])
+    tb = job["tracker"]["backend"]
+    if not tracked:
+        tb = "masks"
+    elif tb == "auto":
+        tb = "sam2" if _sam2_usable(job["tracker"]["model"]) else "flow"
+    mb = job["matte"]["backend"]
+    if mb == "auto":
+        try:
+            from ..matte.stage import find_sam2matte_weights
+            have = find_sam2matte_weights((job["matte"].get("options") or {}).get("checkpoint")) is not None
+        except ImportError:
+            have = False
+        mb = "sam2matte" if have else "refine"
+    return {"tracker": tb, "model": job["tracker"]["model"] if tb == "sam2" else None, "matte": mb}
+
+
+def _sam2_usable(model):
+    import importlib.util
+    try:
+        from ..models import find_weights
+        if find_weights(model) is None:
+            return False
+    except Exception:  # noqa: BLE001 - a broken models folder means "no weights", as in get_tracker
+        return False
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "sam2"))
+
+
+def frames_to_range_expr(frames):
+    """An OpenJD integer range expression for a sorted list of frames: ``1001-1100``, ``1,3,5-9``."""
+    fr = sorted(set(int(f) for f in frames))
+    if not fr:
+        raise JobSpecError("the job has no frames")
+    parts = []
+    a = b = fr[0]
+    for f in fr[1:]:
+        if f == b + 1:
+            b = f
+            continue
+        parts.append(str(a) if a == b else "%d-%d" % (a, b))
+        a = b = f
+    parts.append(str(a) if a == b else "%d-%d" % (a, b))
+    return ",".join(parts)
+
+
+def _job_frames(job):
+    from ..jobspec import job_frames
+    fr = job_frames(job)
+    if fr is None:
+        from ..io.sequence import SequencePattern
+        fr = SequencePattern(job["plate"]["path"]).frames_on_disk()
+        if not fr:
+            from ..errors import MissingFrameError
+            raise MissingFrameError("no frames of the plate %s were found on disk" % job["plate"]["path"],
+                                    path=job["plate"]["path"])
+    return fr
+
+
+# --- roots: the job's paths as PATH parameters -------------------------------------------------------
+
+def _path_slots(job):
+    """(getter, setter, role) for every file path in a validated job."""
+    slots = []
+
+    def add(d, k, role):
+        if isinstance(d, dict) and isinstance(d.get(k), str) and d.get(k):
+            slots.append((d, k, role))
+    add(job["plate"], "path", "plate")
+    add(job["output"], "path", "output")
+    oc = job["plate"].get("ocio_config")
+    if oc and not oc.startswith("ocio://"):
+        add(job["plate"], "ocio_config", "in")
+    add(job, "work_dir", "work")
+    for o in job["objects"]:
+        for q in o.get("prompts", []):
+            if q.get("type") == "mask":
+                add(q, "path", "in")
+        if "masks" in o:
+            add(o["masks"], "path", "in")
+    for sect in ("tracker", "matte"):
+        opts = job[sect].get("options") or {}
+        add(opts, "checkpoint", "in")
+        add(opts, "work_dir", "work")
+    return slots
+
+
+def _under(path, folder):
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:  # different drives on Windows
+        return False
+
+
+def farm_document(job, *, frames=None):
+    """The farm document: ``{"samatte_farm": 1, "job": job with "<Root>/rel" paths, "roots":
+    {name: {"dir": local folder, "flow": "IN"|"OUT"|"INOUT"}}, "frames": range, "resolved": ...}``.
+    ``roots[...]["dir"]`` is the submitting machine's folder; it goes to parameter_values, never into
+    the template."""
+    from ..jobspec import resolve_paths, validate
+    job = resolve_paths(validate(job), os.getcwd())
+    resolved = resolve_backends(job)
+    fr = _job_frames(job) if frames is None else frames
+    job = copy.deepcopy(job)
+    if resolved["tracker"] != "masks":
+        job["tracker"]["backend"] = resolved["tracker"]
+    job["matte"]["backend"] = resolved["matte"]
+    job["plate"]["frames"] = frames_to_range_expr(fr)
+    roots = {}          # name -> {"dir", "flow"}
+    flows = {"plate": "IN", "in": "IN", "output": "OUT", "work": "INOUT"}
+    counter = {"in": 0, "work": 0}
+    for d, k, role in _path_slots(job):
+        p = os.path.normpath(os.path.abspath(d[k]))
+        folder = os.path.dirname(p)
+        name = None
+        for rn, r in roots.items():
+            if _under(p, r["dir"]):
+                name = rn
+                if flows[role] != "IN" and r["flow"] == "IN":
+                    r["flow"] = "INOUT"
+                break
+        if name is None:
+            if role == "plate":
+                name = "Plate"
+            elif role == "output":
+                name = "Output"
+            else:
+                counter[role] += 1
+                name = ("Input%d" if role == "in" else "WorkDir%d") % counter[role]
+            if role == "work":
+                folder = p
+            roots[name] = {"dir": folder, "flow": flows[role]}
+        rel = os.path.relpath(p, roots[name]["dir"])
+        d[k] = "<%s>" % name if rel == "." else "<%s>/%s" % (name, rel.replace(os.sep, "/"))
+    return {"samatte_farm": FARM_DOC_VERSION, "samatte_version": __version__, "job": job,
+            "roots": roots, "frames": frames_to_range_expr(fr), "resolved": resolved,
+            "tracked": resolved["tracker"] != "masks"}
+
+
+def load_farm_document(path):
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise JobSpecError("cannot read the farm job %s: %s" % (path, e), path=str(path))
+    if not isinstance(doc, dict) or doc.get("samatte_farm") != FARM_DOC_VERSION or "job" not in doc:
+        raise JobSpecError("%s is not a samatte farm job (version %d)" % (path, FARM_DOC_VERSION), path=str(path))
+    return doc
+
+
+def _join(root, rest):
+    if not rest:
+        return root
+    sep = "\\" if ("\\" in root and "/" not in root) else "/"
+    return root.rstrip("/\\") + sep + rest.replace("/", sep)
+
+
+def localize(doc, roots):
+    """The JobSpec of a farm document with its ``<Root>/rel`` paths joined to ``roots`` (name -> the
+    folder on this node, e.g. from the path-mapped PATH parameters)."""
+    job = copy.deepcopy(doc["job"])
+    wanted = set(doc.get("roots") or {})
+    missing = sorted(wanted - set(roots))
+    if missing:
+        raise JobSpecError("farm job needs --root for %s" % ", ".join(missing), roots=missing)
+    for d, k, _role in _path_slots(job):
+        m = _ROOT_RX.match(d[k])
+        if not m:
+            continue
+        name, rest = m.group(1), m.group(2) or ""
+        if name not in roots:
+            raise JobSpecError("farm job path %r names root %s, which was not given" % (d[k], name))
+        d[k] = _join(str(roots[name]), rest)
+    return job
+
+
+# --- the template ------------------------------------------------------------------------------------
+
+def _embedded_json(doc):
+    """JSON text safe as an OpenJD format string (where ``{{`` and ``}}`` delimit expressions): with
+    one item per line no two structural braces touch, so a doubled brace can only be inside a JSON
+    string, where ``{\\u007b`` / ``}\\u007d`` read back as the same characters."""
+    text = json.dumps(doc, sort_keys=True, indent=0, ensure_ascii=True)
+    return text.replace("{{", "{\\u007b").replace("}}", "}\\u007d")
+
+
+def _task_script(doc_text, args, *, timeout=None):
+    run = {"command": "{{Param.SamattePython}}", "args": args,
+           "cancelation": {"mode": "NOTIFY_THEN_TERMINATE", "notifyPeriodInSeconds": 30}}
+    if timeout:
+        run["timeout"] = int(timeout)
+    return {"actions": {"onRun": run},
+            "embeddedFiles": [{"name": "Job", "type": "TEXT", "filename": "samatte_farm_job.json",
+                               "data": doc_text}]}
+
+
+def _root_args(doc):
+    out = []
+    for name in doc["roots"]:
+        out += ["--root", "%s={{Param.%s}}" % (name, name)]
+    return out
+
+
+def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
+    """The OpenJD job template (a dict) for a farm document."""
+    chunk = int(chunk)
+    preroll = int(preroll)
+    if chunk < 1:
+        raise JobSpecError("chunk size must be >= 1, got %d" % chunk, field="chunk")
+    if preroll < 0:
+        raise JobSpecError("preroll must be >= 0, got %d" % preroll, field="preroll")
+    # the template carries root names and flows only: the submitting machine's folders are values
+    text = _embedded_json(dict(doc, roots={n: {"flow": r["flow"]} for n, r in doc["roots"].items()}))
+    base = ["-m", "samatte", "farm", "task", "{{Task.File.Job}}"] + _root_args(doc)
+    params = []
+    labels = {"Plate": "Plate folder", "Output": "Output folder"}
+    for name, r in doc["roots"].items():
+        params.append({
+            "name": name, "type": "PATH", "objectType": "DIRECTORY", "dataFlow": r["flow"],
+            "description": "samatte job folder (%s); path mapping applies" % name.lower(),
+            "userInterface": {"control": "CHOOSE_DIRECTORY", "label": labels.get(name, name)},
+        })
+    params += [
+        {"name": "Frames", "type": "STRING", "default": doc["frames"], "minLength": 1,
+         "description": "frames to process (a subset of the job's frames), OpenJD range expression"},
+        {"name": "ChunkSize", "type": "INT", "default": chunk, "minValue": 1,
+         "description": "frames per matting task"},
+        {"name": "Preroll", "type": "INT", "default": preroll, "minValue": 0,
+         "description": "frames before a chunk that are matted but not written (temporal warm-up)"},
+        {"name": "SamattePython", "type": "PATH", "objectType": "FILE", "dataFlow": "NONE",
+         "description": "the Python interpreter of samatte's venv on the render nodes",
+         "userInterface": {"control": "CHOOSE_INPUT_FILE", "label": "samatte Python"}},
+        {"name": "ModelsDir", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "NONE",
+         "description": "model weights folder on the render nodes (SAMATTE_MODELS)",
+         "userInterface": {"control": "CHOOSE_DIRECTORY", "label": "Models folder"}},
+    ]
+    steps = []
+    tracked = doc["tracked"]
+    if tracked:
+        steps.append({
+            "name": "Track",
+            "description": "track every object through all frames into the job's track cache",
+            "script": _task_script(text, base + ["--stage", "track", "--frames", "{{Param.Frames}}"],
+                                   timeout=task_timeout),
+        })
+    matte = {
+        "name": "Matte",
+        "description": "matte the frames of one chunk from the stored track",
+        "parameterSpace": {"taskParameterDefinitions": [{
+            "name": "Frames", "type": "CHUNK[INT]", "range": "{{Param.Frames}}",
+            "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"}}]},
+        "script": _task_script(text, base + ["--stage", "matte" if tracked else "all", "--frames",
+                                             "{{Task.Param.Frames}}", "--preroll", "{{Param.Preroll}}"],
+                               timeout=task_timeout),
+    }
+    if tracked:
+        matte["dependencies"] = [{"dependsOn": "Track"}]
+    steps.append(matte)
+    steps.append({
+        "name": "QC",
+        "description": "every frame present, readable and current; report with scores and a contact sheet",
+        "dependencies": [{"dependsOn": "Matte"}],
+        "script": _task_script(text, base + ["--qc", "--frames", "{{Param.Frames}}"], timeout=task_timeout),
+    })
+    name = doc["job"]["name"]
+    return {
+        "specificationVersion": SPEC_VERSION,
+        "extensions": ["TASK_CHUNKING"],
+        "name": "samatte %s" % name,
+        "description": "samatte %s: track, matte in chunks, QC (tracker %s, matte %s)"
+                       % (doc["samatte_version"], doc["resolved"]["tracker"], doc["resolved"]["matte"]),
+        "parameterDefinitions": params,
+        "jobEnvironments": [{"name": "samatte",
+                             "variables": {"SAMATTE_MODELS": "{{Param.ModelsDir}}", "PYTHONUNBUFFERED": "1"}}],
+        "steps": steps,
+    }
+
+
+def _default_python():
+    import sys
+    return sys.executable
+
+
+def _default_models_dir():
+    try:
+        from ..models import models_dir
+        return str(models_dir())
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _default_preroll():
+    try:
+        from .. import pipeline
+        v = getattr(pipeline, "DEFAULT_PREROLL", None)
+        return int(v) if v is not None else 0
+    except Exception:  # noqa: BLE001
+        return 0
+
+
+def _write(path, text):
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None, models_dir=None,
+                  frames=None, task_timeout=None):
+    """Write a Deadline Cloud job bundle for ``job`` (a JobSpec dict, JSON text or path) into
+    ``folder``; return ``{"bundle", "template", "parameter_values", "asset_references", "resolved",
+    "parameters"}`` (``parameters``: name -> value, the form ``openjd run -p`` takes).
+
+    ``python``: the samatte interpreter on the render nodes (default: this one); ``models_dir``: the
+    weights folder there (default: this machine's); ``preroll``: frames before each chunk (default:
+    the pipeline's default); ``frames``: a subset (list or range) to export instead of the job's."""
+    from ..frames import parse_frames
+    from ..pipeline import load_job
+    job = load_job(job)
+    if frames is not None:
+        frames = parse_frames(frames)
+        allowed = set(_job_frames(job))
+        extra = [f for f in frames if f not in allowed]
+        if extra:
+            raise JobSpecError("frames %s are not frames of the job" % frames_to_range_expr(extra),
+                               field="frames")
+    doc = farm_document(job, frames=frames)
+    preroll = _default_preroll() if preroll is None else int(preroll)
+    template = build_template(doc, chunk=chunk, preroll=preroll, task_timeout=task_timeout)
+    folder = os.path.abspath(folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise OutputError("cannot create the bundle folder %s: %s" % (folder, e.strerror or e), path=folder)
+    for name, r in doc["roots"].items():
+        if os.path.normcase(folder) == os.path.normcase(r["dir"]) or _under(r["dir"], folder):
+            raise OutputError("the bundle folder %s must not contain the job's %s folder %s"
+                              % (folder, name, r["dir"]), path=folder)
+    values = {name: r["dir"] for name, r in doc["roots"].items()}
+    values.update({
+        "Frames": doc["frames"], "ChunkSize": int(chunk), "Preroll": preroll,
+        "SamattePython": python or _default_python(),
+        "ModelsDir": models_dir if models_dir is not None else _default_models_dir(),
+    })
+    if not values["ModelsDir"]:
+        values["ModelsDir"] = os.path.join(folder, "models")
+    ins = sorted({r["dir"] for r in doc["roots"].values() if r["flow"] in ("IN", "INOUT")})
+    outs = sorted({r["dir"] for r in doc["roots"].values() if r["flow"] in ("OUT", "INOUT")})
+    t = _write(os.path.join(folder, TEMPLATE_NAME), yamlout.dumps(template))
+    pv = _write(os.path.join(folder, "parameter_values.yaml"), yamlout.dumps(
+        {"parameterValues": [{"name": k, "value": v} for k, v in values.items()]}))
+    ar = _write(os.path.join(folder, "asset_references.yaml"), yamlout.dumps(
+        {"assetReferences": {"inputs": {"directories": ins, "filenames": []},
+                             "outputs": {"directories": outs}, "referencedPaths": []}}))
+    _write(os.path.join(folder, "samatte_farm_job.json"), json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    return {"bundle": folder, "template": t, "parameter_values": pv, "asset_references": ar,
+            "resolved": doc["resolved"], "parameters": values, "frames": doc["frames"],
+            "steps": [s["name"] for s in template["steps"]]}

@@ -1,0 +1,240 @@
+"""QC of a job's output: every frame present, readable and current; a report and a contact sheet.
+
+``run_qc(job, *, report_dir=None, frames=None, sheet_frames=10) -> dict`` checks each frame of the job
+(or of ``frames``):
+
+* present: the output EXR exists;
+* readable: it opens, has an ``A`` channel, and every alpha value is finite and in [0, 1];
+* current: :func:`samatte.pipeline.frame_status` calls it ``complete`` (its stored key matches what
+  the job, its input files, the resolved backends and samatte's version give now), not ``stale``.
+
+It writes ``qc.json`` (per-frame status, problem and score, the lowest scores, counts) and
+``contact_sheet.png`` (plate | alpha | over a checkerboard for the first, last, lowest-scoring and
+evenly spaced frames) into ``report_dir`` (default ``<work dir>/qc``, the work dir being the job's
+``work_dir`` or ``<output folder>/.samatte/<job name>``). :class:`QcError` (code ``QC_FAILED``, exit
+status 5) when a frame fails; its details name the frames and the report.
+"""
+import json
+import math
+import os
+
+from ..errors import OutputError
+
+__all__ = ["run_qc", "QcError", "read_scores", "default_report_dir", "LOW_SCORE"]
+
+#: frames scoring below this are listed as low (the pipeline's own "flagged" threshold)
+LOW_SCORE = 0.5
+
+
+class QcError(OutputError):
+    """QC found frames that are missing, unreadable or stale."""
+    code = "QC_FAILED"
+    exit_code = 5
+
+
+def default_report_dir(job):
+    wd = job.get("work_dir")
+    if not wd:
+        wd = os.path.join(os.path.dirname(os.path.abspath(job["output"]["path"])), ".samatte", job["name"])
+    return os.path.join(wd, "qc")
+
+
+def _check_frame(path):
+    """(problem or None, score or None, alpha or None) for one output frame."""
+    import numpy as np
+    import OpenImageIO as oiio
+    if not os.path.isfile(path):
+        return "missing", None, None
+    inp = oiio.ImageInput.open(path)
+    if inp is None:
+        return "unreadable: %s" % (oiio.geterror() or "cannot open"), None, None
+    try:
+        spec = inp.spec()
+        names = list(spec.channelnames)
+        if "A" not in names:
+            return "unreadable: no A channel", None, None
+        k = names.index("A")
+        px = inp.read_image(0, 0, k, k + 1, "float")
+        if px is None:
+            return "unreadable: %s" % (inp.geterror() or "read failed"), None, None
+        a = np.asarray(px, np.float32).reshape(spec.height, spec.width)
+        try:
+            v = spec.getattribute("samatte/score")
+            score = float(v) if v is not None else None
+        except (TypeError, ValueError):
+            score = None
+    finally:
+        inp.close()
+    if not np.isfinite(a).all():
+        return "unreadable: non-finite alpha", score, None
+    if a.size and (float(a.min()) < -1e-3 or float(a.max()) > 1.001):
+        return "alpha outside [0, 1] (%.3f..%.3f)" % (float(a.min()), float(a.max())), score, None
+    return None, score, a
+
+
+def read_scores(job, frames=None):
+    """``{frame: score or None}`` from the output EXRs' ``samatte/score`` metadata (headers only)."""
+    import OpenImageIO as oiio
+    from ..io.sequence import SequencePattern
+    from ..jobspec import job_frames
+    seq = SequencePattern(job["output"]["path"])
+    if frames is None:
+        frames = job_frames(job) or seq.frames_on_disk()
+    out = {}
+    for f in frames:
+        p = seq.path(f)
+        score = None
+        if os.path.isfile(p):
+            inp = oiio.ImageInput.open(p)
+            if inp is not None:
+                try:
+                    v = inp.spec().getattribute("samatte/score")
+                    score = float(v) if v is not None else None
+                except (TypeError, ValueError):
+                    score = None
+                finally:
+                    inp.close()
+        out[int(f)] = score
+    return out
+
+
+def _frame_status(job):
+    from .. import pipeline
+    fs = getattr(pipeline, "frame_status", None)
+    if fs is None:
+        return None
+    return fs(job)
+
+
+def _pick_sheet_frames(frames, scores, n):
+    if len(frames) <= n:
+        return list(frames)
+    scored = sorted((s, f) for f, s in scores.items() if s is not None)
+    pick = {frames[0], frames[-1]}
+    for _s, f in scored[:max(1, n // 3)]:
+        pick.add(f)
+    k = n - len(pick)
+    for i in range(k):
+        pick.add(frames[int(round((i + 1) * (len(frames) - 1) / (k + 1)))])
+    return sorted(pick)[:n] if len(pick) > n else sorted(pick)
+
+
+def _display_plate(job, frame, shape):
+    import numpy as np
+    from ..colour import ColourTransform
+    from ..io.exr import read_rgb
+    from ..io.sequence import SequencePattern
+    plate = job["plate"]
+    try:
+        rgb = read_rgb(SequencePattern(plate["path"]).path(frame), layer=plate.get("layer"))
+        rgb = np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0)
+        disp = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace")).to_display(rgb)
+    except Exception:  # noqa: BLE001 - the sheet shows what it can
+        return None
+    if disp.shape[:2] != tuple(shape):
+        return None
+    return np.clip(disp, 0, 1)
+
+
+def _contact_sheet(path, job, rows, *, thumb_width=240):
+    """rows: (frame, score, problem, alpha or None)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+    from ..demo import _checker
+    shapes = [r[3].shape for r in rows if r[3] is not None]
+    if not shapes:
+        return None
+    h0, w0 = shapes[0]
+    tw = int(thumb_width)
+    th = max(1, int(round(h0 * tw / w0)))
+    pad, head, lab = 6, 22, 110
+    cols = ["plate (display)", "alpha", "over checkerboard"]
+    W = lab + len(cols) * (tw + pad) + pad
+    H = head + len(rows) * (th + pad) + pad
+    sheet = Image.new("RGB", (W, H), (28, 28, 30))
+    draw = ImageDraw.Draw(sheet)
+    for j, name in enumerate(cols):
+        draw.text((lab + pad + j * (tw + pad), 5), name, fill=(220, 220, 220))
+    for i, (frame, score, problem, alpha) in enumerate(rows):
+        y = head + pad + i * (th + pad)
+        bad = problem is not None or (score is not None and score < LOW_SCORE)
+        colour = (255, 110, 100) if bad else (220, 220, 220)
+        draw.text((6, y + th // 2 - 14), str(frame), fill=colour)
+        draw.text((6, y + th // 2), "score %s" % ("-" if score is None else "%.2f" % score), fill=colour)
+        if problem:
+            draw.text((6, y + th // 2 + 14), problem[:16], fill=colour)
+        if alpha is None:
+            continue
+        disp = _display_plate(job, frame, alpha.shape)
+        a3 = np.repeat(alpha[..., None], 3, -1)
+        comp = None if disp is None else disp * alpha[..., None] + _checker(*alpha.shape) * (1 - alpha[..., None])
+        for j, t in enumerate((disp, a3, comp)):
+            x = lab + pad + j * (tw + pad)
+            if t is None:
+                draw.text((x + 8, y + th // 2), "n/a", fill=(150, 150, 150))
+                continue
+            im = Image.fromarray((np.clip(t, 0, 1) * 255 + 0.5).astype(np.uint8))
+            sheet.paste(im.resize((tw, th), Image.BILINEAR), (x, y))
+    tmp = "%s.%d.tmp.png" % (path, os.getpid())
+    sheet.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failure=True):
+    """Check a job's output frames; write ``qc.json`` and ``contact_sheet.png``; return the report."""
+    from ..frames import parse_frames
+    from ..io.sequence import SequencePattern
+    from ..jobspec import job_frames
+    from ..pipeline import load_job
+    job = load_job(job)
+    seq = SequencePattern(job["output"]["path"])
+    all_frames = job_frames(job) or SequencePattern(job["plate"]["path"]).frames_on_disk()
+    frames = list(all_frames) if frames is None else parse_frames(frames)
+    status = _frame_status(job)
+    fstat = (status or {}).get("frames") or {}
+    per, scores = {}, {}
+    for f in frames:
+        problem, score, _alpha = _check_frame(seq.path(f))
+        st = fstat.get(str(f))
+        if problem is None and st is not None and st != "complete":
+            problem = "stale (key not current)" if st == "stale" else st
+        per[str(f)] = {"path": seq.path(f), "status": "ok" if problem is None else "failed",
+                       "problem": problem, "score": None if score is None else round(score, 4),
+                       "key": st}
+        scores[f] = score
+    failed = [int(k) for k, v in per.items() if v["problem"] is not None]
+    low = sorted(((s, f) for f, s in scores.items() if s is not None and s < LOW_SCORE))
+    report_dir = os.path.abspath(report_dir or default_report_dir(job))
+    os.makedirs(report_dir, exist_ok=True)
+    pick = _pick_sheet_frames(frames, scores, int(sheet_frames))
+    rows = []
+    for f in pick:
+        a = None
+        if per[str(f)]["problem"] is None or per[str(f)]["problem"].startswith("stale"):
+            _p, _s, a = _check_frame(seq.path(f))   # re-read: only the sheet's frames are kept in memory
+        rows.append((f, scores.get(f), per[str(f)]["problem"], a))
+    sheet_path = _contact_sheet(os.path.join(report_dir, "contact_sheet.png"), job, rows)
+    valid = [s for s in scores.values() if s is not None and math.isfinite(s)]
+    report = {
+        "job": job["name"], "ok": not failed, "frames": per,
+        "counts": {"frames": len(frames), "ok": len(frames) - len(failed), "failed": len(failed),
+                   "low_score": len(low)},
+        "failed": failed, "low_scores": [{"frame": f, "score": round(s, 4)} for s, f in low],
+        "mean_score": round(sum(valid) / len(valid), 4) if valid else None,
+        "keys_checked": status is not None, "resolved": (status or {}).get("resolved"),
+        "contact_sheet": sheet_path, "sheet_frames": pick, "output": job["output"]["path"],
+    }
+    rpath = os.path.join(report_dir, "qc.json")
+    tmp = "%s.%d.tmp" % (rpath, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(report, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, rpath)
+    report["report"] = rpath
+    if failed and raise_on_failure:
+        from ..frames import format_frames
+        raise QcError("QC failed on %d of %d frame(s): %s (report %s)"
+                      % (len(failed), len(frames), format_frames(failed)[:200], rpath),
+                      frames=format_frames(failed), report=rpath)
+    return report
