@@ -11,7 +11,7 @@ __all__ = [
     "SamatteError", "JobSpecError", "FrameRangeError", "PromptError", "PlateError",
     "MissingFrameError", "CorruptFrameError", "ChannelError", "NaNPixelError", "ColourError",
     "OutputError", "ModelError", "WeightsMissingError", "WeightsCorruptError", "DependencyError",
-    "CancelledError", "WorkerError", "ProtocolError", "error_from_code", "ERROR_CODES",
+    "CancelledError", "TrackMissingError", "WorkerError", "ProtocolError", "error_from_code", "ERROR_CODES",
     "EXIT_CODES",
 ]
 
@@ -112,6 +112,13 @@ class DependencyError(SamatteError):
     """An optional Python package needed for the requested feature is not installed."""
     code = "DEPENDENCY_MISSING"
     exit_code = 7
+
+
+class TrackMissingError(SamatteError):
+    """``run --stage matte`` needs the stored track of a frame and it is absent or stale (its track
+    key differs): run ``--stage track`` (or ``all``) first."""
+    code = "TRACK_MISSING"
+    exit_code = 9
 
 
 class CancelledError(SamatteError):

@@ -1,0 +1,246 @@
+"""Per-frame cache keys: what decides a frame's pixels, as a short hash a host can compute.
+
+Standard library only, Python 3.9 (hosts import it to tell which cached frames are still valid).
+
+Two keys per frame (:func:`frame_keys`):
+
+* the **track key** of frame F: what tracking F depends on. It hashes the resolved tracker (what
+  ``auto`` became, the model and its checksum), the tracker options, the plate's colour settings,
+  and per tracked object (in job order, never its name) the *dependency interval* of F: the
+  object's prompts on the frames of that interval, the stamps (:func:`file_stamp`) of its mask
+  prompt files and of the plate frames in it. For the ``flow`` and ``shapes`` trackers an
+  *anchor* (a frame where the object has a closed, additive ``mask``/``polygon``/``bezier``
+  prompt) restarts the object's track from that prompt alone, so the interval of F is
+  ``[F, F]`` on an anchor, else from the last anchor before F (or the job's first frame) to the next
+  anchor after F (or, when none follows, the object's last prompt frame or F, whichever is later).
+  Points, boxes and subtract shapes never bound an interval (they may be corrections of a track).
+  SAM 2 propagates memory across the whole shot: its interval is every frame of the job. Masks of
+  refine-only objects (and of objects with both prompts and masks) add the stamp of F's mask file.
+  So editing one prompt re-tracks only the frames whose interval holds it.
+* the **matte key** of frame F: the track key of F, the stamp of F's plate frame, the resolved
+  matte backend, quality and options, the output's channel choices and compression, and the matte
+  key of F's *temporal reference* (the frame whose matte state F's matte starts from: the previous
+  frame of the job, in the tracker's processing order), or nothing where the temporal state
+  restarts (the job's first frame and every anchor of any object; SAM 2 also restarts at any
+  prompted frame, and tracks the frames before its first prompt backwards). This chain is honest:
+  the matte of F depends on the mattes of every frame since the last restart, so an edit re-mattes
+  from the first affected frame to the next restart, not only the frames it re-tracks.
+
+Not in any key (cosmetic): object names, ``host_name``, ``colour``, ``meta``, the job's name and
+``meta``, ``plate.frames`` beyond the frames an interval spans, ``output.path``, ``overwrite``,
+``work_dir``. Always in: the samatte version and :data:`KEY_VERSION`.
+
+Stamps (:func:`file_stamp`): ``size:sha256`` of the content for files under 4 MiB (prompt PNGs,
+small plates), ``size:mtime_ns`` for larger ones, ``missing`` for an absent file.
+"""
+import hashlib
+import json
+import os
+
+from . import __version__
+from .frames import parse_frames
+
+__all__ = ["KEY_VERSION", "SMALL_FILE", "file_stamp", "frame_keys", "temporal_refs", "dependency_interval",
+           "anchors", "keyed_job", "RESOLVED_FIELDS"]
+
+#: bump when the meaning of a key changes
+KEY_VERSION = 1
+#: files below this size are stamped by their content
+SMALL_FILE = 4 * 2 ** 20
+RESOLVED_FIELDS = ("tracker", "model", "model_sha256", "matte")
+_SHAPES = ("mask", "polygon", "bezier")
+#: tracker options that never change pixels
+_TRACKER_COSMETIC = ("work_dir", "ram_mb")
+_PROMPT_COSMETIC = ("label",)
+
+
+def file_stamp(path, *, small=SMALL_FILE):
+    """``"<size>:<sha256 of content>"`` for files under ``small`` bytes, ``"<size>:m<mtime_ns>"``
+    otherwise, ``"missing"`` when the path is not a readable file."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return "missing"
+    if st.st_size < small:
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            return "unreadable:%d" % st.st_mtime_ns
+        return "%d:%s" % (st.st_size, h.hexdigest()[:32])
+    return "%d:m%d" % (st.st_size, st.st_mtime_ns)
+
+
+def _hash(obj):
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:24]
+
+
+def _pattern_path(pattern, frame):
+    from .io.sequence import SequencePattern  # stdlib only (os, re)
+    return SequencePattern(pattern).path(int(frame))
+
+
+def anchors(obj, tracker):
+    """Sorted frames on which the track of ``obj`` (a JobSpec object) restarts from its prompt alone."""
+    if tracker not in ("flow", "shapes"):
+        return []
+    out = set()
+    for q in obj.get("prompts") or []:
+        if q.get("type") in _SHAPES and q.get("mode", "add") == "add" and q.get("closed", True) is not False:
+            out.add(int(q["frame"]))
+    return sorted(out)
+
+
+def dependency_interval(frame, obj, frames, tracker):
+    """(first, last) job frames whose plate and prompts decide the track of ``obj`` on ``frame``."""
+    if tracker not in ("flow", "shapes"):
+        return frames[0], frames[-1]
+    an = anchors(obj, tracker)
+    if frame in an:
+        return frame, frame
+    before = [a for a in an if a < frame]
+    after = [a for a in an if a > frame]
+    lo = before[-1] if before else frames[0]
+    if after:
+        hi = after[0]
+    else:
+        pf = [int(q["frame"]) for q in obj.get("prompts") or []]
+        hi = max([frame] + pf)
+    return lo, hi
+
+
+def temporal_refs(job, frames, tracker):
+    """frame -> the frame whose matte state it starts from (None where the state restarts), as the
+    trackers produce it (see the module docstring)."""
+    tracked = [o for o in job["objects"] if o.get("prompts")]
+    restart = set()
+    for o in tracked:
+        restart.update(anchors(o, tracker))
+    refs = {}
+    if tracker == "sam2" and tracked:
+        prompted = {int(q["frame"]) for o in tracked for q in o["prompts"]}
+        k0 = min(prompted)
+        for i, f in enumerate(frames):
+            if f in prompted:
+                refs[f] = None
+            elif f < k0:
+                refs[f] = frames[i + 1]
+            else:
+                refs[f] = frames[i - 1]
+        return refs
+    for i, f in enumerate(frames):
+        refs[f] = None if (i == 0 or f in restart) else frames[i - 1]
+    return refs
+
+
+def keyed_job(job):
+    """The parts of a (validated) job that decide pixels, cosmetic fields removed."""
+    plate = job["plate"]
+    cfg = plate.get("ocio_config")
+    colour = {"colourspace": plate.get("colourspace"), "ocio_config": cfg, "layer": plate.get("layer"),
+              "on_nonfinite": plate.get("on_nonfinite", "fix"),
+              "ocio_stamp": file_stamp(cfg) if (cfg and not str(cfg).startswith("ocio://")) else None,
+              "OCIO": os.environ.get("OCIO") if not cfg else None}
+    topts = {k: v for k, v in (job["tracker"].get("options") or {}).items() if k not in _TRACKER_COSMETIC}
+    out = {k: v for k, v in job["output"].items() if k not in ("path", "overwrite")}
+    return {"colour": colour, "tracker_options": topts,
+            "matte": {"quality": job["matte"].get("quality"), "options": job["matte"].get("options") or {}},
+            "output": out}
+
+
+def _prompt_record(q, stamps):
+    r = {k: v for k, v in q.items() if k not in _PROMPT_COSMETIC}
+    if q.get("type") == "mask" and q.get("path"):
+        r["stamp"] = stamps(q["path"])
+    return r
+
+
+def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
+    """``{frame: {"track": key, "matte": key}}`` for every frame of the job (see the module docstring).
+
+    ``job``: a validated JobSpec dict (relative paths already resolved); ``resolved``: ``{"tracker":
+    "flow"|"sam2"|"shapes"|"masks", "model": name or None, "model_sha256": str or None, "matte": name}``;
+    ``plate_frames``: the job's frames (default: ``plate.frames``, else the plate's files on disk).
+    ``stamp``: the stamp function (default :func:`file_stamp`, memoised per call)."""
+    if plate_frames is None:
+        fr = job["plate"].get("frames")
+        if fr:
+            plate_frames = parse_frames(fr)
+        else:
+            from .io.sequence import SequencePattern
+            plate_frames = SequencePattern(job["plate"]["path"]).default_frames()
+    frames = sorted(int(f) for f in plate_frames)
+    if not frames:
+        return {}
+    memo = {}
+    base_stamp = stamp or file_stamp
+
+    def stamps(path):
+        if path not in memo:
+            memo[path] = base_stamp(path)
+        return memo[path]
+
+    tracker = resolved.get("tracker") or "masks"
+    kj = keyed_job(job)
+    res = {k: resolved.get(k) for k in RESOLVED_FIELDS}
+    if resolved.get("device"):
+        res["device"] = resolved["device"]
+    common = {"v": KEY_VERSION, "samatte": __version__, "colour": kj["colour"]}
+    track_base = _hash({"c": common, "tracker": res["tracker"], "model": res["model"],
+                        "model_sha256": res["model_sha256"], "options": kj["tracker_options"]})
+    matte_base = _hash({"c": common, "matte": res["matte"], "settings": kj["matte"], "output": kj["output"],
+                        "nobjects": len(job["objects"])})
+    plate_pat = job["plate"]["path"]
+    pos = {f: i for i, f in enumerate(frames)}
+    plate_stamp = {}
+
+    def pstamp(f):
+        if f not in plate_stamp:
+            plate_stamp[f] = stamps(_pattern_path(plate_pat, f))
+        return plate_stamp[f]
+
+    tracked = [(i, o) for i, o in enumerate(job["objects"]) if o.get("prompts")]
+    seg_memo = {}
+
+    def segment(i, o, lo, hi):
+        k = (i, lo, hi)
+        if k not in seg_memo:
+            span = frames[pos[lo]:pos[hi] + 1] if lo in pos and hi in pos else \
+                [f for f in frames if lo <= f <= hi]
+            prompts = [_prompt_record(q, stamps) for q in o["prompts"] if lo <= int(q["frame"]) <= hi]
+            extra = {}
+            if o.get("masks"):  # an object with prompts and masks: its mask frames may anchor the track
+                extra = {"masks": _masks_record(o["masks"]),
+                         "mask_stamps": [stamps(_pattern_path(o["masks"]["path"], f)) for f in span]}
+            seg_memo[k] = _hash({"i": i, "prompts": prompts, "plate": [[f, pstamp(f)] for f in span],
+                                 "extra": extra})
+        return seg_memo[k]
+
+    out = {}
+    for f in frames:
+        parts = []
+        for i, o in tracked:
+            lo, hi = dependency_interval(f, o, frames, tracker)
+            parts.append(segment(i, o, lo, hi))
+        for i, o in enumerate(job["objects"]):
+            if o.get("masks"):
+                parts.append([i, _masks_record(o["masks"]), stamps(_pattern_path(o["masks"]["path"], f))])
+        if not tracked:
+            parts.append(pstamp(f))
+        out[f] = {"track": _hash({"b": track_base, "f": f, "objects": parts})}
+    refs = temporal_refs(job, frames, tracker if tracked else "masks")
+    # the chain: forward references first (ascending), then backward ones (descending)
+    order = [f for f in frames if refs[f] is None or refs[f] < f] + \
+        [f for f in reversed(frames) if refs[f] is not None and refs[f] > f]
+    for f in order:
+        r = refs[f]
+        out[f]["matte"] = _hash({"b": matte_base, "f": f, "track": out[f]["track"], "plate": pstamp(f),
+                                 "ref": out[r]["matte"] if r is not None else None})
+    return out
+
+
+def _masks_record(m):
+    return {k: m.get(k) for k in sorted(m) if k != "path"}
