@@ -1,0 +1,153 @@
+"""The matte in Blender's compositor, wired idempotently (a re-run updates the same nodes).
+
+Blender 5: no ``scene.node_tree`` and no Composite node; the compositor is a ``CompositorNodeTree``
+group set as ``scene.compositing_node_group``, ending in a Group Output. Blender 4.2-4.5:
+``scene.node_tree`` (after ``scene.use_nodes = True``) ending in a Composite node.
+
+Nodes (found again by name on a re-run): ``samatte plate`` (Movie Clip), ``samatte matte`` (Image,
+source SEQUENCE, with frame_duration / frame_start / frame_offset set so every scene frame shows the
+matte of the plate's file number), ``samatte set alpha`` (Set Alpha, Apply Mask: plate x matte, the
+premultiplied result; Replace Alpha would give un-premultiplied colour) and the output node. The
+matte image's unnamed layer carries ``Alpha`` (the merged matte) and one pass per object.
+"""
+import os
+
+import bpy
+
+from . import convert
+
+__all__ = ["compositor_tree", "wire", "load_matte_image", "NODE_PLATE", "NODE_MATTE", "NODE_SETALPHA",
+           "NODE_OUTPUT"]
+
+NODE_PLATE = "samatte plate"
+NODE_MATTE = "samatte matte"
+NODE_SETALPHA = "samatte set alpha"
+NODE_OUTPUT = "samatte output"
+GROUP_NAME = "samatte compositor"
+
+
+def legacy_tree():
+    """True on Blender 4.2-4.5 (``scene.node_tree`` and a Composite node)."""
+    return hasattr(bpy.types.Scene, "node_tree") and hasattr(bpy.types, "CompositorNodeComposite")
+
+
+def compositor_tree(scene):
+    """The scene's compositor node tree, created when missing."""
+    if not legacy_tree():
+        tree = scene.compositing_node_group
+        if tree is None:
+            tree = bpy.data.node_groups.new(GROUP_NAME, "CompositorNodeTree")
+            scene.compositing_node_group = tree
+        if not any(item.item_type == "SOCKET" and item.in_out == "OUTPUT" for item in tree.interface.items_tree):
+            tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        return tree
+    scene.use_nodes = True
+    return scene.node_tree
+
+
+def _node(tree, name, idname, location):
+    node = tree.nodes.get(name)
+    if node is not None and node.bl_idname != idname:
+        tree.nodes.remove(node)
+        node = None
+    if node is None:
+        node = tree.nodes.new(idname)
+        node.name = name
+        node.label = name
+        node.location = location
+    return node
+
+
+def _output_node(tree):
+    if legacy_tree():
+        out = tree.nodes.get(NODE_OUTPUT)
+        if out is None:
+            out = next((n for n in tree.nodes if n.bl_idname == "CompositorNodeComposite"), None)
+        if out is None:
+            out = tree.nodes.new("CompositorNodeComposite")
+            out.name = NODE_OUTPUT
+            out.location = (700, 0)
+        return out
+    out = tree.nodes.get(NODE_OUTPUT)
+    if out is None:
+        out = next((n for n in tree.nodes if n.bl_idname == "NodeGroupOutput"), None)
+    if out is None:
+        out = tree.nodes.new("NodeGroupOutput")
+        out.name = NODE_OUTPUT
+        out.location = (700, 0)
+    out.is_active_output = True
+    return out
+
+
+def load_matte_image(pattern, first):
+    """The matte sequence as one ``bpy.types.Image`` (reloaded when it already exists)."""
+    path = convert_pattern(pattern, first)
+    name = os.path.basename(pattern)
+    img = bpy.data.images.get(name)
+    if img is not None and bpy.path.abspath(img.filepath) != path:
+        img.filepath = path
+    if img is None:
+        img = bpy.data.images.load(path, check_existing=False)
+        img.name = name
+    img.source = "SEQUENCE"
+    try:
+        img.colorspace_settings.is_data = True  # the matte is data: no colour transform on load
+    except AttributeError:
+        pass
+    img.reload()
+    return img
+
+
+def convert_pattern(pattern, frame):
+    n = pattern.count("#")
+    return pattern.replace("#" * n, "%0*d" % (n, frame)) if n else pattern
+
+
+def _set_alpha_apply_mask(node):
+    if hasattr(node, "mode"):
+        node.mode = "APPLY"
+        return
+    sock = node.inputs.get("Type")
+    if sock is not None:
+        sock.default_value = "Apply Mask"
+
+
+def wire(scene, clip, info, pattern, frames):
+    """Plate x matte in the scene's compositor. ``info``: gather.ClipInfo; ``pattern``: the matte
+    sequence; ``frames``: its file numbers (sorted). Returns the tree."""
+    tree = compositor_tree(scene)
+    first, last = min(frames), max(frames)
+    plate = _node(tree, NODE_PLATE, "CompositorNodeMovieClip", (-300, 200))
+    plate.clip = clip
+    img = load_matte_image(pattern, first)
+    matte = _node(tree, NODE_MATTE, "CompositorNodeImage", (-300, -150))
+    matte.image = img
+    # The image user maps a scene frame f to file (f - frame_start + 1) + frame_offset, for
+    # (f - frame_start + 1) in 1..frame_duration: the matte of file n sits on the plate's frame of n.
+    matte.frame_start = info.scene_frame(first)
+    matte.frame_offset = first - 1
+    matte.frame_duration = last - first + 1
+    matte.use_cyclic = False
+    matte.use_auto_refresh = True
+    setalpha = _node(tree, NODE_SETALPHA, "CompositorNodeSetAlpha", (200, 0))
+    _set_alpha_apply_mask(setalpha)
+    out = _output_node(tree)
+    links = tree.links
+    for sock in (setalpha.inputs[0], setalpha.inputs[1], out.inputs[0]):
+        for lk in list(sock.links):
+            links.remove(lk)
+    links.new(plate.outputs["Image"], setalpha.inputs[0])
+    links.new(matte.outputs["Alpha"], setalpha.inputs[1])
+    links.new(setalpha.outputs[0], out.inputs[0])
+    return tree
+
+
+def object_sockets(tree):
+    """Names of the matte node's outputs (``Image``, ``Alpha`` and one per object pass)."""
+    node = tree.nodes.get(NODE_MATTE)
+    return [s.name for s in node.outputs if s.enabled] if node is not None else []
+
+
+def frame_file(info, scene_frame):
+    return convert.file_number(scene_frame, clip_frame_start=info.frame_start, first_file=info.first_file,
+                               frame_offset=info.frame_offset)

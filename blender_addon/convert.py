@@ -1,0 +1,145 @@
+"""Blender coordinates and frame numbers -> samatte's (no bpy; standard library only).
+
+samatte wants pixels of the plate's *display window*, origin top-left, y down, and frame numbers
+that are the numbers in the file names. Blender has (measured in bpy 5.0.1 and 4.2.23):
+
+* tracking ``marker.co``: normalised by the clip's size, origin bottom-left:
+  ``px = co.x * W``, ``py_top = (1 - co.y) * H``;
+* mask ``co`` (and bezier handles, absolute in the same space): x normalised by the width, y in a
+  square of side max(W, H) centred on the frame. For W > H:
+  ``my = ((1 - py/H) - 0.5) * H/W + 0.5``; a portrait frame swaps the roles of x and y.
+  A clip with pixel aspect ``pa`` (``clip.tracking.camera.pixel_aspect``) shapes that square on
+  (W, H / pa), as Blender's ``BKE_mask_coord_from_movieclip`` does (not measured: no such clip here);
+* markers are stored in clip frames, ``clip_frame = scene_frame - clip.frame_start + 1``; mask keys
+  are in scene frames; the file shown is ``first_file + clip_frame - 1 + clip.frame_offset``.
+
+``W, H`` are the clip's size (``clip.size``). For an EXR with overscan (data window larger than the
+display window) Blender sizes the clip by one of the two windows; ``origin`` is the top-left corner
+of the window Blender shows, in display-window pixels (``(0, 0)`` when it shows the display window,
+the data window's ``(x, y)`` when it shows the data window). See ``tests/blender`` for which one.
+"""
+import os
+import re
+
+__all__ = ["marker_to_px", "px_to_marker", "mask_to_px", "px_to_mask", "clip_frame", "scene_frame",
+           "file_number", "scene_frame_of_file", "sequence_pattern", "exr_windows"]
+
+
+def marker_to_px(co, size, origin=(0.0, 0.0)):
+    """Tracking marker ``co`` (normalised, origin bottom-left) -> display-window pixels (x, y down)."""
+    w, h = float(size[0]), float(size[1])
+    return (co[0] * w + origin[0], (1.0 - co[1]) * h + origin[1])
+
+
+def px_to_marker(p, size, origin=(0.0, 0.0)):
+    w, h = float(size[0]), float(size[1])
+    return ((p[0] - origin[0]) / w, 1.0 - (p[1] - origin[1]) / h)
+
+
+def _mask_dims(size, pixel_aspect):
+    return float(size[0]), float(size[1]) / float(pixel_aspect or 1.0)
+
+
+def mask_to_px(co, size, origin=(0.0, 0.0), pixel_aspect=1.0):
+    """Mask point or handle ``co`` -> display-window pixels (x, y down)."""
+    w, h = _mask_dims(size, pixel_aspect)
+    mx, my = float(co[0]), float(co[1])
+    if w >= h:
+        fx = mx
+        fy = (my - 0.5) * w / h + 0.5
+    else:
+        fx = (mx - 0.5) * h / w + 0.5
+        fy = my
+    return (fx * size[0] + origin[0], (1.0 - fy) * size[1] + origin[1])
+
+
+def px_to_mask(p, size, origin=(0.0, 0.0), pixel_aspect=1.0):
+    """Inverse of :func:`mask_to_px` (tests, and drawing a result back as a mask)."""
+    w, h = _mask_dims(size, pixel_aspect)
+    fx = (p[0] - origin[0]) / float(size[0])
+    fy = 1.0 - (p[1] - origin[1]) / float(size[1])
+    if w >= h:
+        return (fx, (fy - 0.5) * h / w + 0.5)
+    return ((fx - 0.5) * w / h + 0.5, fy)
+
+
+def clip_frame(scene_frame_number, clip_frame_start):
+    """Scene frame -> the clip's own frame (what ``marker.frame`` stores)."""
+    return int(scene_frame_number) - int(clip_frame_start) + 1
+
+
+def scene_frame(clip_frame_number, clip_frame_start):
+    return int(clip_frame_number) + int(clip_frame_start) - 1
+
+
+def file_number(scene_frame_number, *, clip_frame_start, first_file, frame_offset=0):
+    """Scene frame -> the number in the file name that Blender shows on that frame."""
+    return int(first_file) + clip_frame(scene_frame_number, clip_frame_start) - 1 + int(frame_offset)
+
+
+def scene_frame_of_file(number, *, clip_frame_start, first_file, frame_offset=0):
+    """Inverse of :func:`file_number`."""
+    return scene_frame(int(number) - int(first_file) + 1 - int(frame_offset), clip_frame_start)
+
+
+_DIGITS = re.compile(r"(\d+)(?!.*\d)")
+
+
+def sequence_pattern(path):
+    """``/a/plate.1001.exr`` -> (``/a/plate.####.exr``, 1001): the last run of digits in the file
+    name becomes ``#`` (one per digit: Blender pads the same way). No digits: (path, None)."""
+    folder, name = os.path.split(path)
+    m = _DIGITS.search(name)
+    if not m:
+        return path, None
+    pattern = name[:m.start()] + "#" * len(m.group(1)) + name[m.end():]
+    return os.path.join(folder, pattern), int(m.group(1))
+
+
+def _read_exr_attrs(f, names):
+    found = {}
+    while True:
+        name = bytearray()
+        while True:
+            c = f.read(1)
+            if not c:
+                return found
+            if c == b"\0":
+                break
+            name += c
+        if not name:
+            return found
+        typ = bytearray()
+        while True:
+            c = f.read(1)
+            if not c or c == b"\0":
+                break
+            typ += c
+        size = int.from_bytes(f.read(4), "little")
+        data = f.read(size)
+        key = name.decode("latin-1")
+        if key in names:
+            found[key] = (typ.decode("latin-1"), data)
+
+
+def exr_windows(path):
+    """Display and data windows of an EXR as ``(x, y, w, h)`` pixels (EXR's y-down space), read from
+    the header with the standard library. None when the file is not a (single-part) EXR."""
+    import struct
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"\x76\x2f\x31\x01":
+                return None
+            f.read(4)
+            attrs = _read_exr_attrs(f, ("displayWindow", "dataWindow", "pixelAspectRatio"))
+    except OSError:
+        return None
+    out = {}
+    for key, label in (("displayWindow", "display_window"), ("dataWindow", "data_window")):
+        if key not in attrs:
+            return None
+        x0, y0, x1, y1 = struct.unpack("<4i", attrs[key][1][:16])
+        out[label] = (x0, y0, x1 - x0 + 1, y1 - y0 + 1)
+    pa = attrs.get("pixelAspectRatio")
+    out["pixel_aspect"] = struct.unpack("<f", pa[1][:4])[0] if pa else 1.0
+    return out

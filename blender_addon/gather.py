@@ -1,0 +1,333 @@
+"""Prompts from a Movie Clip's masks and tracking tracks (no bpy: Blender objects are read by their
+attributes, so tests pass plain stand-ins; standard library only).
+
+Conventions (README "Blender"):
+
+* every visible mask layer (``hide_render`` off) is one samatte object; its name is the core's
+  :func:`samatte.names.safe_name` of the layer's name, which is kept as ``host_name``;
+* a layer's prompts sit on the scene frames where it is keyed (fcurves on its points); a layer with
+  no keys gives one prompt on the current frame; ``every_frame`` ("use my animated roto") sends the
+  shape of every frame of the range (with the ``shapes`` tracker: the roto is refined, not tracked);
+* a closed spline is a bezier prompt (handles absolute), an open one a ``closed: false`` stroke;
+  splines with fewer than 3 points are dropped (noted);
+* a layer in Subtract / Merge Subtract blend mode is a garbage matte: its shapes are ``mode:
+  "subtract"`` prompts of every other object on the frames where that object has a shape; with
+  "Holes" (``use_fill_holes``) a spline lying inside another spline of its layer is a hole
+  (``mode: "subtract"``) of that layer's object;
+* tracking tracks (selected ones, or those of a named tracking object) are points: a track belongs to
+  the layer whose name is the longest prefix of the track's name (``hero``, ``hero.eye``,
+  ``hero eye``); others go to ``default_object``; a track whose name starts with ``-`` gives
+  negative points (``-hero.bg``). Markers that are disabled (muted) or off the frame are dropped,
+  and so are negative-only frames of an object that has no shape at all.
+"""
+from . import convert
+
+__all__ = ["ClipInfo", "clip_info", "action_fcurves", "layer_keyframes", "gather_mask_objects",
+           "gather_track_points", "merge_objects", "point_in_polygon"]
+
+
+class ClipInfo:
+    """What the conversions need about a clip (plain values)."""
+
+    def __init__(self, *, size, first_file, frame_start=1, frame_offset=0, duration=1, origin=(0, 0),
+                 pixel_aspect=1.0, pattern=None, filepath=None, colourspace=None, display_window=None,
+                 data_window=None, name="clip"):
+        self.size = (int(size[0]), int(size[1]))
+        self.first_file = int(first_file)
+        self.frame_start = int(frame_start)
+        self.frame_offset = int(frame_offset)
+        self.duration = int(duration)
+        self.origin = (float(origin[0]), float(origin[1]))
+        self.pixel_aspect = float(pixel_aspect or 1.0)
+        self.pattern = pattern
+        self.filepath = filepath
+        self.colourspace = colourspace
+        self.display_window = display_window
+        self.data_window = data_window
+        self.name = name
+
+    def file(self, scene_frame):
+        return convert.file_number(scene_frame, clip_frame_start=self.frame_start, first_file=self.first_file,
+                                   frame_offset=self.frame_offset)
+
+    def scene_frame(self, file_number):
+        return convert.scene_frame_of_file(file_number, clip_frame_start=self.frame_start,
+                                           first_file=self.first_file, frame_offset=self.frame_offset)
+
+    def scene_range(self):
+        return self.frame_start, self.frame_start + self.duration - 1
+
+    def marker_px(self, co):
+        return convert.marker_to_px(co, self.size, self.origin)
+
+    def mask_px(self, co):
+        return convert.mask_to_px(co, self.size, self.origin, self.pixel_aspect)
+
+
+def clip_info(clip, *, abspath=lambda p: p):
+    """A :class:`ClipInfo` from a ``bpy.types.MovieClip`` (or a stand-in): absolute path, sequence
+    pattern and first file number, size, overscan origin (Blender sizes a clip by the EXR's data
+    window, measured in 4.2 and 5.0: the origin is the data window's corner in display pixels)."""
+    from .hosterrors import HostError
+    path = abspath(clip.filepath)
+    pattern, first = convert.sequence_pattern(path)
+    if getattr(clip, "source", "SEQUENCE") != "SEQUENCE" or first is None:
+        raise HostError("PLATE_INVALID", "samatte needs an image sequence with frame numbers in the file names; "
+                        "clip %r is %s (%s)" % (clip.name, getattr(clip, "source", "?"), path))
+    size = tuple(clip.size)
+    if not size or size[0] <= 0 or size[1] <= 0:
+        raise HostError("PLATE_INVALID", "clip %r has no image (size %r): is %s readable?" % (clip.name, size, path))
+    origin = (0, 0)
+    win = convert.exr_windows(path) if path.lower().endswith(".exr") else None
+    disp = data = None
+    if win:
+        disp, data = win["display_window"], win["data_window"]
+        if (data[2], data[3]) == size:
+            origin = (data[0] - disp[0], data[1] - disp[1])
+        elif (disp[2], disp[3]) == size:
+            origin = (0, 0)
+    try:
+        pa = float(clip.tracking.camera.pixel_aspect)
+    except AttributeError:
+        pa = 1.0
+    try:
+        cs = clip.colorspace_settings.name
+    except AttributeError:
+        cs = None
+    return ClipInfo(size=size, first_file=first, frame_start=clip.frame_start, frame_offset=clip.frame_offset,
+                    duration=clip.frame_duration, origin=origin, pixel_aspect=pa, pattern=pattern, filepath=path,
+                    colourspace=cs, display_window=disp, data_window=data, name=clip.name)
+
+
+def action_fcurves(action):
+    """All fcurves of an action: legacy ``action.fcurves`` (4.x) or the layered actions of 5.x."""
+    if action is None:
+        return []
+    fcs = getattr(action, "fcurves", None)
+    if fcs is not None:
+        return list(fcs)
+    out = []
+    for layer in getattr(action, "layers", ()):
+        for strip in getattr(layer, "strips", ()):
+            for bag in getattr(strip, "channelbags", ()):
+                out.extend(bag.fcurves)
+    return out
+
+
+def _layer_prefix(name):
+    return 'layers["%s"]' % name.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def layer_keyframes(mask, layer_name):
+    """Scene frames where a mask layer's points are keyed (sorted ints)."""
+    ad = getattr(mask, "animation_data", None)
+    prefix = _layer_prefix(layer_name)
+    frames = set()
+    for fc in action_fcurves(getattr(ad, "action", None) if ad is not None else None):
+        if fc.data_path.startswith(prefix + "."):
+            frames.update(int(round(k.co[0])) for k in fc.keyframe_points)
+    return sorted(frames)
+
+
+def point_in_polygon(p, poly):
+    x, y = p
+    inside = False
+    n = len(poly)
+    for i in range(n):
+        x0, y0 = poly[i]
+        x1, y1 = poly[(i + 1) % n]
+        if (y0 > y) != (y1 > y) and x < (x1 - x0) * (y - y0) / (y1 - y0) + x0:
+            inside = not inside
+    return inside
+
+
+def _spline_prompt(spline, info, file_frame):
+    pts = []
+    for p in spline.points:
+        x, y = info.mask_px(p.co)
+        ix, iy = info.mask_px(p.handle_left)
+        ox, oy = info.mask_px(p.handle_right)
+        pts.append([x, y, ix, iy, ox, oy])
+    prompt = {"frame": file_frame, "type": "bezier", "points": pts}
+    if not getattr(spline, "use_cyclic", True):
+        prompt["closed"] = False
+    return prompt
+
+
+def _is_subtract(layer):
+    return getattr(layer, "blend", "MERGE_ADD") in ("SUBTRACT", "MERGE_SUBTRACT")
+
+
+def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame, every_frame=False,
+                        taken=(), safe_name=None):
+    """Objects from a mask's layers.
+
+    ``scene_frames``: the job's scene frames (a range or list); ``read_mask_at(f)``: sets the scene
+    to frame ``f`` and returns the mask to read there (Blender: ``scene.frame_set(f)`` then the mask);
+    ``current_frame``: the frame an unkeyed layer is read on. Returns ``(objects, subtract, notes)``:
+    objects are dicts ``{"name", "host_name", "prompts"}`` (prompts by file number), ``subtract``
+    maps file frame -> subtract-mode prompts of garbage-matte layers, notes are sentences for the user.
+    """
+    safe_name = safe_name or _safe_name_fallback
+    scene_set = set(scene_frames)
+    notes = []
+    plans = []  # (layer name, frames)
+    for layer in mask.layers:
+        if getattr(layer, "hide_render", False):
+            notes.append("mask layer %r is hidden in renders: skipped" % layer.name)
+            continue
+        if every_frame:
+            frames = sorted(scene_set)
+        else:
+            frames = [f for f in layer_keyframes(mask, layer.name) if f in scene_set]
+            if not frames:
+                if layer_keyframes(mask, layer.name):
+                    notes.append("mask layer %r has no keys inside the frame range: skipped" % layer.name)
+                    continue
+                frames = [current_frame] if current_frame in scene_set else []
+                if not frames:
+                    notes.append("mask layer %r is not keyed and the current frame is outside the range: "
+                                 "skipped" % layer.name)
+                    continue
+        plans.append((layer.name, frames))
+    by_frame = {}
+    for name, frames in plans:
+        for f in frames:
+            by_frame.setdefault(f, []).append(name)
+    objects = {}
+    order = []
+    subtract = {}
+    taken = list(taken)
+    for name, _ in plans:
+        layer = mask.layers[name]
+        if _is_subtract(layer):
+            continue
+        safe = safe_name(name, taken=taken)
+        taken.append(safe)
+        objects[name] = {"name": safe, "host_name": name, "prompts": []}
+        order.append(name)
+    for f in sorted(by_frame):
+        m = read_mask_at(f)
+        file_frame = info.file(f)
+        for name in by_frame[f]:
+            layer = m.layers[name]
+            splines = [s for s in layer.splines if len(s.points) >= 3]
+            if len(splines) != len(layer.splines):
+                notes.append("mask layer %r: a spline with fewer than 3 points on frame %d was dropped" % (name, f))
+            prompts = [_spline_prompt(s, info, file_frame) for s in splines]
+            if _is_subtract(layer):
+                for p in prompts:
+                    p["mode"] = "subtract"
+                subtract.setdefault(file_frame, []).extend(prompts)
+                continue
+            if getattr(layer, "use_fill_holes", False) and len(prompts) > 1:
+                polys = [[(q[0], q[1]) for q in p["points"]] for p in prompts]
+                for i, p in enumerate(prompts):
+                    if p.get("closed") is False:
+                        continue
+                    for j, other in enumerate(polys):
+                        if i != j and prompts[j].get("closed") is not False and all(
+                                point_in_polygon(q, other) for q in polys[i]):
+                            p["mode"] = "subtract"
+                            break
+            objects[name]["prompts"].extend(prompts)
+    out = []
+    for name in order:
+        ob = objects[name]
+        adds = {p["frame"] for p in ob["prompts"] if p.get("mode") != "subtract"}
+        for ff, prompts in sorted(subtract.items()):
+            if ff in adds:
+                ob["prompts"].extend(dict(p) for p in prompts)
+        if not ob["prompts"]:
+            notes.append("mask layer %r has no closed shape with 3 or more points: skipped" % name)
+            continue
+        out.append(ob)
+    return out, subtract, notes
+
+
+def _safe_name_fallback(host_name, *, taken=()):
+    try:
+        from samatte.names import safe_name
+    except ImportError:  # an older samatte: a minimal mapping of the same shape
+        import re
+        s = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", host_name or "")).strip("_") or "object"
+        s = ("_" + s if s[0].isdigit() else s)[:64]
+        base, n, low = s, 2, {t.lower() for t in taken}
+        while s.lower() in low:
+            s = "%s_%d" % (base[:60], n)
+            n += 1
+        return s
+    return safe_name(host_name, taken=taken)
+
+
+def _owner(track_name, layer_names):
+    best = None
+    for ln in layer_names:
+        if track_name == ln or (track_name.startswith(ln) and not track_name[len(ln)].isalnum()):
+            if best is None or len(ln) > len(best):
+                best = ln
+    return best
+
+
+def gather_track_points(tracks, info, *, file_frames, layer_names=(), default_object):
+    """Points prompts from tracking tracks, by owner layer name (or ``default_object``).
+
+    ``tracks``: the tracks to use (already filtered: selected, or a tracking object's);
+    ``file_frames``: the job's frames (file numbers). Returns ``({owner host name: {file frame:
+    [[x, y, label], ...]}}, notes)``.
+    """
+    out = {}
+    notes = []
+    files = set(file_frames)
+    for tr in tracks:
+        name = tr.name
+        label = 1
+        if name.startswith("-"):
+            label = 0
+            name = name[1:].lstrip()
+        owner = _owner(name, layer_names) or default_object
+        dropped = 0
+        for mk in tr.markers:
+            if getattr(mk, "mute", False):
+                dropped += 1
+                continue
+            co = mk.co
+            if not (0.0 <= co[0] <= 1.0 and 0.0 <= co[1] <= 1.0):
+                dropped += 1
+                continue
+            f = info.file(convert.scene_frame(mk.frame, info.frame_start))
+            if f not in files:
+                continue
+            x, y = info.marker_px(co)
+            out.setdefault(owner, {}).setdefault(f, []).append([x, y, label])
+        if dropped:
+            notes.append("track %r: %d disabled or off-frame marker(s) dropped" % (tr.name, dropped))
+    return out, notes
+
+
+def merge_objects(mask_objects, points, *, default_object, safe_name=None):
+    """Mask objects plus track points -> JobSpec objects. Points of an owner with no mask object form
+    a points-only object; negative-only frames of an object with no shape are dropped (noted)."""
+    safe_name = safe_name or _safe_name_fallback
+    objects = [dict(ob, prompts=list(ob["prompts"])) for ob in mask_objects]
+    by_host = {ob["host_name"]: ob for ob in objects}
+    notes = []
+    for owner in sorted(points, key=lambda o: (o != default_object, o)):
+        ob = by_host.get(owner)
+        if ob is None:
+            ob = {"name": safe_name(owner, taken=[o["name"] for o in objects]), "host_name": owner, "prompts": []}
+            objects.append(ob)
+            by_host[owner] = ob
+        has_shape = any(p["type"] != "points" for p in ob["prompts"])
+        for f, pts in sorted(points[owner].items()):
+            labels = [p[2] for p in pts]
+            if not any(labels) and not has_shape:
+                notes.append("object %r: negative-only points on frame %d dropped (no shape to correct)"
+                             % (owner, f))
+                continue
+            ob["prompts"].append({"frame": f, "type": "points", "points": [[p[0], p[1]] for p in pts],
+                                  "labels": labels})
+    objects = [ob for ob in objects if ob["prompts"]]
+    for ob in objects:
+        ob["prompts"].sort(key=lambda p: (p["frame"], p["type"] == "points", p.get("mode") == "subtract"))
+    return objects, notes

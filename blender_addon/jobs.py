@@ -1,0 +1,250 @@
+"""The job logic as plain functions (no bpy): build a JobSpec, start it in a worker, poll it, cancel,
+release. The modal operator calls these from a timer; tests call them directly (in bpy as a module
+``INVOKE_DEFAULT`` runs ``execute()`` and timers never fire).
+
+Nothing here touches Blender data: the operator gathers everything on the main thread first
+(:mod:`.gather`), and applies results on the main thread after :func:`JobRun.poll` says done.
+"""
+import os
+import re
+
+from . import link
+from .hosterrors import HostError
+
+__all__ = ["Settings", "build_job", "output_pattern", "JobRun", "get_worker", "release_worker",
+           "check_worker", "worker_env"]
+
+_WORKERS = {}
+
+
+class Settings:
+    """What a run needs besides the prompts (plain values, from preferences and the panel)."""
+
+    def __init__(self, *, python, models_dir="", device="auto", tracker="auto", matte="auto",
+                 quality="default", every_frame=False, output_dir="", ocio_config=None, timeout=600,
+                 name=None):
+        self.python = python
+        self.models_dir = models_dir or ""
+        self.device = device or "auto"
+        self.tracker = "shapes" if every_frame and tracker in ("auto", "") else (tracker or "auto")
+        self.matte = matte or "auto"
+        self.quality = quality or "default"
+        self.every_frame = bool(every_frame)
+        self.output_dir = output_dir
+        self.ocio_config = ocio_config
+        self.timeout = timeout
+        self.name = name
+
+
+def _safe_file_part(text):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "clip"
+
+
+def output_pattern(output_dir, info):
+    """``<output_dir>/<clip>/<clip>_matte.####.exr`` with the plate's padding."""
+    pad = max(4, info.pattern.count("#")) if info.pattern else 4
+    base = _safe_file_part(os.path.splitext(info.name)[0].split(".")[0] if "." in info.name else info.name)
+    return os.path.join(os.path.abspath(output_dir), base, "%s_matte.%s.exr" % (base, "#" * pad))
+
+
+def build_job(info, objects, settings, *, frames, output=None):
+    """A validated JobSpec dict. ``info``: :class:`gather.ClipInfo`; ``objects``: from
+    :func:`gather.merge_objects`; ``frames``: the job's file numbers (a list)."""
+    link.ensure_samatte(settings.python)
+    from samatte import frames as sframes
+    from samatte import jobspec
+    from samatte.errors import SamatteError
+    if not objects:
+        raise HostError("PROMPT_INVALID", "no prompts: draw a closed mask shape (a layer per object) or "
+                        "select tracking tracks in clip %r" % info.name)
+    if not frames:
+        raise HostError("FRAME_RANGE_INVALID", "no frames of clip %r in the chosen range" % info.name)
+    name = settings.name or _safe_file_part(info.name).replace(".", "_")
+    job = jobspec.new_job(info.pattern, output or output_pattern(settings.output_dir, info),
+                          frames=sframes.format_frames(sorted(frames)), colourspace=info.colourspace or None,
+                          ocio_config=settings.ocio_config or None, name=name, tracker=settings.tracker,
+                          matte=settings.matte, quality=settings.quality, device=settings.device)
+    supported = _object_fields()
+    for ob in objects:
+        entry = {"name": ob["name"], "prompts": [dict(p) for p in ob["prompts"]]}
+        if "host_name" in supported and ob.get("host_name") is not None:
+            entry["host_name"] = ob["host_name"]
+        job["objects"].append(entry)
+    try:
+        return jobspec.validate(job)
+    except SamatteError as e:
+        raise HostError(e.code, e.message)
+
+
+def _object_fields():
+    """Optional object fields this samatte's JobSpec accepts (older ones reject ``host_name``)."""
+    from samatte import jobspec
+    probe = {"samatte_job": 1, "plate": {"path": "/p.####.exr", "frames": "1"}, "output": {"path": "/o.####.exr"},
+             "objects": [{"name": "a", "host_name": "a", "prompts": [
+                 {"frame": 1, "type": "box", "box": [0, 0, 1, 1]}]}]}
+    try:
+        jobspec.validate(probe)
+        return {"host_name"}
+    except Exception:  # noqa: BLE001 - a JobSpecError: the field is unknown there
+        return set()
+
+
+def worker_env(settings):
+    env = {}
+    if settings.models_dir:
+        env["SAMATTE_MODELS"] = os.path.abspath(os.path.expanduser(settings.models_dir))
+    return env
+
+
+def get_worker(settings, *, start=True):
+    """The warm worker for ``settings.python`` (started on first use; restarted if it died)."""
+    client = link.client_module(settings.python)
+    key = os.path.abspath(settings.python)
+    w = _WORKERS.get(key)
+    if w is not None and w.alive():
+        return w
+    if not start:
+        return None
+    env = dict(worker_env(settings))
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    clean.update(env)
+    try:
+        w = client.WorkerClient(key, env=clean, timeout=settings.timeout)
+    except Exception as e:  # noqa: BLE001 - WorkerError and friends: shown to the user
+        raise HostError(getattr(e, "code", "WORKER_FAILED"), getattr(e, "message", str(e)))
+    _WORKERS[key] = w
+    return w
+
+
+def release_worker(python=None):
+    """End the worker(s): frees their memory and GPU. Returns how many were running."""
+    n = 0
+    for key in list(_WORKERS):
+        if python is None or key == os.path.abspath(python):
+            w = _WORKERS.pop(key)
+            if w.alive():
+                n += 1
+            try:
+                if hasattr(w, "release") and w.alive():
+                    w.release()
+            except Exception:  # noqa: BLE001 - it is being ended anyway
+                pass
+            w.close(timeout=5)
+    return n
+
+
+def check_worker(settings):
+    """Start the worker and return its hello (dict) summarised as lines for the preferences."""
+    w = get_worker(settings)
+    hello = w.hello or {}
+    caps = hello.get("capabilities") or {}
+    models = caps.get("models") or {}
+    found = sorted(k for k, v in models.items() if v)
+    lines = ["samatte %s, Python %s, protocol %s, worker pid %s" % (
+        hello.get("samatte"), hello.get("python"), hello.get("protocol"), hello.get("pid")),
+        "devices: %s" % ", ".join(caps.get("devices") or ["?"]),
+        "trackers: %s; mattes: %s" % (", ".join(caps.get("trackers") or []), ", ".join(caps.get("mattes") or [])),
+        "models found: %s" % (", ".join(found) if found else "none (weights-free backends: flow + refine)")]
+    return hello, lines
+
+
+class JobRun:
+    """One job in a worker, driven by :meth:`poll` from the UI thread.
+
+    State after each poll: ``fraction`` (0..1), ``status`` (a line for the status bar), ``scores``
+    (file frame -> score), ``written`` / ``skipped`` counts, ``done``, ``result`` (dict) or ``error``
+    (``"[CODE] message"``) with ``error_code``.
+    """
+
+    def __init__(self, job, settings, *, frames=None, stage=None):
+        self.job = job
+        self.settings = settings
+        self.frames = frames
+        self.stage = stage
+        self.handle = None
+        self.fraction = 0.0
+        self.status = "starting"
+        self.scores = {}
+        self.written = 0
+        self.skipped = 0
+        self.done = False
+        self.result = None
+        self.error = None
+        self.error_code = None
+        self.cancelled = False
+
+    def start(self):
+        w = get_worker(self.settings)
+        kwargs = {}
+        if self.frames is not None:
+            kwargs["frames"] = self.frames
+        if self.stage is not None:
+            kwargs["stage"] = self.stage
+        try:
+            self.handle = w.start_job(self.job, **kwargs)
+        except TypeError:
+            raise HostError("WORKER_FAILED", "this samatte is too old for %s (update samatte)" % (
+                "a frame subset" if self.frames is not None else "stages"))
+        except Exception as e:  # noqa: BLE001 - WorkerError (dead worker, busy)
+            raise HostError(getattr(e, "code", "WORKER_FAILED"), getattr(e, "message", str(e)))
+        self.status = "job %s sent" % self.handle.id
+        return self
+
+    def poll(self):
+        """Drain the worker's messages (never blocks). Returns the list of events handled."""
+        if self.done or self.handle is None:
+            return []
+        events = self.handle.poll()
+        for ev in events:
+            t = ev.get("type")
+            if t == "progress":
+                total = ev.get("total") or 0
+                frac = ev.get("fraction")
+                if frac is None and total:
+                    frac = float(ev.get("done") or 0) / total
+                if frac is not None:
+                    self.fraction = max(0.0, min(1.0, float(frac)))
+                self.status = "samatte: %s %s/%s%s" % (ev.get("stage"), ev.get("done"), total,
+                                                      (" frame %s" % ev["frame"]) if ev.get("frame") is not None else "")
+            elif t == "frame":
+                if ev.get("score") is not None:
+                    self.scores[int(ev["frame"])] = float(ev["score"])
+                if ev.get("status") == "written":
+                    self.written += 1
+                elif ev.get("status") == "skipped":
+                    self.skipped += 1
+        if self.handle.done:
+            self._finish()
+        return events
+
+    def _finish(self):
+        self.done = True
+        if self.handle.error is not None:
+            e = self.handle.error
+            self.error_code = getattr(e, "code", "SAMATTE_ERROR")
+            self.cancelled = self.error_code == "CANCELLED"
+            self.error = "[%s] %s" % (self.error_code, getattr(e, "message", str(e)))
+            self.status = "samatte: cancelled" if self.cancelled else "samatte: failed " + self.error
+            return
+        self.result = dict(self.handle.result or {})
+        for k, v in (self.result.get("scores") or {}).items():
+            self.scores[int(k)] = float(v)
+        self.written = len(self.result.get("written") or []) or self.written
+        self.skipped = len(self.result.get("skipped") or []) or self.skipped
+        self.fraction = 1.0
+        self.status = "samatte: done, %d written, %d reused" % (self.written, self.skipped)
+
+    def cancel(self):
+        """Ask the worker to stop between frames (no half-written frame: outputs are atomic)."""
+        if self.handle is not None and not self.done:
+            self.handle.cancel()
+            self.status = "samatte: cancelling"
+
+    def wait(self, timeout=600, tick=0.05):
+        """Poll until done (tests and blocking callers)."""
+        import time
+        end = time.monotonic() + timeout
+        while not self.done and time.monotonic() < end:
+            self.poll()
+            time.sleep(tick)
+        return self

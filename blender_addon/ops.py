@@ -1,0 +1,298 @@
+"""Operators and the plain functions they call (collect prompts, start, step, finish).
+
+Blender data is read and written only here, on the main thread: :func:`collect` gathers the prompts
+before a job starts, :func:`finish_run` wires the compositor after it ends; in between the worker
+runs in its own process and :class:`jobs.JobRun` only drains its messages.
+"""
+import os
+
+import bpy
+
+from . import compositor, gather, jobs, props
+from .hosterrors import HostError, describe
+
+_STATE = {"run": None, "scene": None}
+
+
+def current_run():
+    return _STATE["run"]
+
+
+def ocio_config():
+    """The OCIO config Blender itself uses: ``$OCIO`` when set, else its bundled one."""
+    env = os.environ.get("OCIO")
+    if env and os.path.isfile(env):
+        return env
+    path = bpy.utils.system_resource("DATAFILES", path=os.path.join("colormanagement", "config.ocio"))
+    return path if path and os.path.isfile(path) else None
+
+
+def _space(context, kind):
+    sd = getattr(context, "space_data", None)
+    return sd if sd is not None and getattr(sd, "type", None) == kind else None
+
+
+def resolve_clip(context):
+    s = context.scene.samatte
+    sp = _space(context, "CLIP_EDITOR")
+    clip = s.clip or (sp.clip if sp is not None else None) or context.scene.active_clip
+    if clip is None:
+        raise HostError("PLATE_INVALID", "no Movie Clip: open one in the Clip Editor or pick it in the samatte panel")
+    return clip
+
+
+def resolve_mask(context):
+    s = context.scene.samatte
+    sp = _space(context, "CLIP_EDITOR")
+    return s.mask or (sp.mask if sp is not None else None)
+
+
+def _tracks(clip, s):
+    if s.tracks == "NONE":
+        return []
+    if s.tracks == "OBJECT":
+        ob = clip.tracking.objects.get(s.tracks_object)
+        if ob is None:
+            raise HostError("PROMPT_INVALID", "clip %r has no tracking object %r" % (clip.name, s.tracks_object))
+        return list(ob.tracks)
+    return [t for ob in clip.tracking.objects for t in ob.tracks if t.select]
+
+
+def collect(context):
+    """``(info, objects, frames, notes)`` for the scene's settings: the clip, its prompts (file
+    numbers, display-window pixels) and the job's frames (file numbers on disk)."""
+    scene = context.scene
+    s = scene.samatte
+    clip = resolve_clip(context)
+    info = gather.clip_info(clip, abspath=bpy.path.abspath)
+    lo, hi = info.scene_range()
+    if s.use_range:
+        lo, hi = max(lo, s.frame_start), min(hi, s.frame_end)
+    scene_frames = list(range(lo, hi + 1))
+    from .convert import sequence_pattern  # noqa: F401  (pattern already in info)
+    frames = [info.file(f) for f in scene_frames if os.path.exists(_frame_path(info.pattern, info.file(f)))]
+    notes = []
+    mask = resolve_mask(context)
+    mask_objects = []
+    if mask is not None:
+        current = scene.frame_current
+
+        def read_at(f):
+            scene.frame_set(f)
+            return mask
+        try:
+            mask_objects, _sub, n = gather.gather_mask_objects(
+                mask, info, scene_frames=scene_frames, read_mask_at=read_at, current_frame=current,
+                every_frame=s.every_frame)
+        finally:
+            scene.frame_set(current)
+        notes += n
+    layer_names = [ob["host_name"] for ob in mask_objects]
+    default = s.default_object or (layer_names[0] if layer_names else "tracks")
+    points, n = gather.gather_track_points(_tracks(clip, s), info, file_frames=frames, layer_names=layer_names,
+                                           default_object=default)
+    notes += n
+    objects, n = gather.merge_objects(mask_objects, points, default_object=default)
+    notes += n
+    return clip, info, objects, frames, notes
+
+
+def _frame_path(pattern, n):
+    return compositor.convert_pattern(pattern, n)
+
+
+def settings_from(context, *, every_frame=None):
+    p = props.prefs(context)
+    s = context.scene.samatte
+    if p is None:
+        raise HostError("WORKER_FAILED", "the samatte add-on's preferences are missing (is it enabled?)")
+    return jobs.Settings(python=bpy.path.abspath(p.python) if p.python else "", models_dir=p.models_dir,
+                         device=p.device, tracker=s.tracker, matte=s.matte, quality=s.quality,
+                         every_frame=s.every_frame if every_frame is None else every_frame,
+                         output_dir=bpy.path.abspath(s.output_dir or "//samatte/"), ocio_config=ocio_config())
+
+
+def start_run(context, *, this_frame=False):
+    """Gather, build and start a job; returns the :class:`jobs.JobRun` (also kept as the current run)."""
+    run = current_run()
+    if run is not None and not run.done:
+        raise HostError("BUSY", "a samatte job is already running (Cancel it first)")
+    settings = settings_from(context)
+    clip, info, objects, frames, notes = collect(context)
+    job = jobs.build_job(info, objects, settings, frames=frames)
+    subset = None
+    if this_frame:
+        f = info.file(context.scene.frame_current)
+        if f not in frames:
+            raise HostError("FRAME_RANGE_INVALID", "the current frame (file %d) is outside the job's frames" % f)
+        subset = str(f)
+    run = jobs.JobRun(job, settings, frames=subset).start()
+    run.clip_name = clip.name
+    run.info = info
+    run.notes = notes
+    run.objects = [(o["host_name"], o["name"], sorted({p["frame"] for p in o["prompts"]})) for o in objects]
+    _STATE["run"] = run
+    _STATE["scene"] = context.scene.name
+    return run
+
+
+def finish_run(context, run):
+    """Apply a finished run on the main thread: compositor nodes, last result. Returns
+    ``(report type, message)`` for the operator."""
+    s = context.scene.samatte
+    if run.error is not None:
+        s.last_result = "cancelled" if run.cancelled else run.error
+        return ("WARNING" if run.cancelled else "ERROR"), ("samatte: cancelled (finished frames kept)"
+                                                          if run.cancelled else "samatte: " + run.error)
+    res = run.result
+    frames = [int(f) for f in res.get("frames") or []] or sorted(run.scores)
+    all_frames = [int(f) for f in jobs_frames(run.job)]
+    clip = bpy.data.movieclips.get(run.clip_name)
+    compositor.wire(context.scene, clip, run.info, res["output"], all_frames or frames)
+    s.last_result = "%s: %d frames written, %d reused -> %s" % (res.get("job"), run.written, run.skipped,
+                                                                 res["output"])
+    s.last_scores = " ".join("%d:%.2f" % (f, run.scores[f]) for f in sorted(run.scores))
+    return "INFO", "samatte: " + s.last_result
+
+
+def jobs_frames(job):
+    from samatte import jobspec
+    return jobspec.job_frames(job) or []
+
+
+def run_blocking(context, *, this_frame=False, timeout=3600):
+    run = start_run(context, this_frame=this_frame)
+    run.wait(timeout=timeout)
+    if not run.done:
+        run.cancel()
+        run.wait(timeout=30)
+    return run, finish_run(context, run)
+
+
+class SAMATTE_OT_check(bpy.types.Operator):
+    bl_idname = "samatte.check"
+    bl_label = "Check samatte"
+    bl_description = "Start the samatte worker and show what it found (versions, device, models)"
+
+    def execute(self, context):
+        p = props.prefs(context)
+        try:
+            _hello, lines = jobs.check_worker(settings_from(context))
+        except HostError as e:
+            p.check_result = describe(e)
+            self.report({"ERROR"}, "samatte: " + describe(e))
+            return {"CANCELLED"}
+        p.check_result = "\n".join(lines)
+        self.report({"INFO"}, "samatte: " + lines[0])
+        return {"FINISHED"}
+
+
+class SAMATTE_OT_run(bpy.types.Operator):
+    bl_idname = "samatte.run"
+    bl_label = "Run samatte"
+    bl_description = "Track and matte the clip's objects in the samatte worker (Esc cancels)"
+
+    this_frame: bpy.props.BoolProperty(name="This frame only", default=False)
+    _timer = None
+
+    def _start(self, context):
+        try:
+            return start_run(context, this_frame=self.this_frame)
+        except HostError as e:
+            self.report({"ERROR"}, "samatte: " + describe(e))
+            return None
+
+    def execute(self, context):
+        # Scripts (and bpy as a module, where INVOKE runs execute): run to the end, blocking.
+        try:
+            run, (level, msg) = run_blocking(context, this_frame=self.this_frame)
+        except HostError as e:
+            self.report({"ERROR"}, "samatte: " + describe(e))
+            return {"CANCELLED"}
+        for n in run.notes:
+            self.report({"INFO"}, "samatte: " + n)
+        self.report({level}, msg)
+        return {"FINISHED"} if run.result is not None else {"CANCELLED"}
+
+    def invoke(self, context, event):
+        run = self._start(context)
+        if run is None:
+            return {"CANCELLED"}
+        for n in run.notes:
+            self.report({"INFO"}, "samatte: " + n)
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.2, window=context.window)
+        wm.progress_begin(0, 1000)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        run = current_run()
+        if event.type == "ESC" and run is not None:
+            run.cancel()
+        if event.type != "TIMER" or run is None:
+            return {"PASS_THROUGH"}
+        run.poll()
+        context.window_manager.progress_update(int(run.fraction * 1000))
+        if context.workspace is not None:
+            context.workspace.status_text_set(run.status)
+        if not run.done:
+            return {"PASS_THROUGH"}
+        return self._end(context, run)
+
+    def _end(self, context, run):
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        try:
+            level, msg = finish_run(context, run)
+        except HostError as e:
+            level, msg = "ERROR", "samatte: " + describe(e)
+        self.report({level}, msg)
+        for area in context.screen.areas if context.screen else ():
+            area.tag_redraw()
+        return {"FINISHED"} if run.result is not None else {"CANCELLED"}
+
+
+class SAMATTE_OT_cancel(bpy.types.Operator):
+    bl_idname = "samatte.cancel"
+    bl_label = "Cancel samatte"
+    bl_description = "Stop the running job between frames (finished frames are kept)"
+
+    def execute(self, context):
+        run = current_run()
+        if run is None or run.done:
+            self.report({"INFO"}, "samatte: no job is running")
+            return {"CANCELLED"}
+        run.cancel()
+        return {"FINISHED"}
+
+
+class SAMATTE_OT_release(bpy.types.Operator):
+    bl_idname = "samatte.release"
+    bl_label = "Release samatte"
+    bl_description = "End the samatte worker: frees its memory and GPU"
+
+    def execute(self, context):
+        run = current_run()
+        if run is not None and not run.done:
+            run.cancel()
+            run.wait(timeout=30)
+        n = jobs.release_worker()
+        self.report({"INFO"}, "samatte: %s" % ("worker ended" if n else "no worker was running"))
+        return {"FINISHED"}
+
+
+CLASSES = (SAMATTE_OT_check, SAMATTE_OT_run, SAMATTE_OT_cancel, SAMATTE_OT_release)
+
+
+def register():
+    for c in CLASSES:
+        bpy.utils.register_class(c)
+
+
+def unregister():
+    for c in reversed(CLASSES):
+        bpy.utils.unregister_class(c)

@@ -1,0 +1,90 @@
+"""Sidebar panels: Clip Editor (Tools... the samatte tab) and Compositor (node editor)."""
+import bpy
+
+from . import ops
+
+
+def draw_panel(layout, context):
+    s = context.scene.samatte
+    col = layout.column()
+    col.prop(s, "clip")
+    col.prop(s, "mask")
+    col.prop(s, "tracks")
+    if s.tracks == "OBJECT":
+        col.prop(s, "tracks_object")
+    col.prop(s, "default_object")
+    col.prop(s, "every_frame")
+    row = col.row(align=True)
+    row.prop(s, "use_range", text="")
+    sub = row.row(align=True)
+    sub.active = s.use_range
+    sub.prop(s, "frame_start")
+    sub.prop(s, "frame_end")
+    col.prop(s, "tracker")
+    col.prop(s, "matte")
+    col.prop(s, "quality")
+    col.prop(s, "output_dir")
+    run = ops.current_run()
+    busy = run is not None and not run.done
+    row = col.row(align=True)
+    row.enabled = not busy
+    row.operator("samatte.run", text="Run", icon="PLAY").this_frame = False
+    row.operator("samatte.run", text="Matte this frame").this_frame = True
+    row = col.row(align=True)
+    row.operator("samatte.cancel", text="Cancel", icon="CANCEL")
+    row.operator("samatte.release", text="Release", icon="UNLINKED")
+    if run is not None:
+        col.label(text=run.status)
+        for host, name, frames in getattr(run, "objects", ()):
+            col.label(text="%s -> %s: frames %s" % (host, name, ", ".join(str(f) for f in frames[:8])
+                                                   + (" ..." if len(frames) > 8 else "")))
+    if s.last_result:
+        col.label(text=s.last_result)
+    if s.last_scores:
+        box = col.box()
+        for chunk in _chunks(s.last_scores.split(), 6):
+            box.label(text=" ".join(chunk))
+
+
+def _chunks(items, n):
+    return [items[i:i + n] for i in range(0, len(items), n)]
+
+
+class SAMATTE_PT_clip(bpy.types.Panel):
+    bl_idname = "SAMATTE_PT_clip"
+    bl_label = "samatte"
+    bl_space_type = "CLIP_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "samatte"
+
+    def draw(self, context):
+        draw_panel(self.layout, context)
+
+
+class SAMATTE_PT_compositor(bpy.types.Panel):
+    bl_idname = "SAMATTE_PT_compositor"
+    bl_label = "samatte"
+    bl_space_type = "NODE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "samatte"
+
+    @classmethod
+    def poll(cls, context):
+        sd = context.space_data
+        return sd is not None and getattr(sd, "tree_type", "") == "CompositorNodeTree"
+
+    def draw(self, context):
+        draw_panel(self.layout, context)
+
+
+CLASSES = (SAMATTE_PT_clip, SAMATTE_PT_compositor)
+
+
+def register():
+    for c in CLASSES:
+        bpy.utils.register_class(c)
+
+
+def unregister():
+    for c in reversed(CLASSES):
+        bpy.utils.unregister_class(c)

@@ -1,0 +1,85 @@
+"""Preferences (per user) and the scene's samatte settings."""
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+
+from . import jobs
+
+ADDON = __package__
+
+DEVICES = [("auto", "Auto", "CUDA, then MPS, then CPU"), ("cpu", "CPU", ""), ("cuda", "CUDA", ""),
+           ("mps", "MPS", "Apple GPU")]
+TRACKERS = [("auto", "Auto", "SAM 2 when its weights are installed, else flow"),
+            ("flow", "Flow", "weights-free optical flow"),
+            ("sam2", "SAM 2", "needs SAM 2 weights"),
+            ("shapes", "Shapes", "holds each keyframe's shape (animated roto)")]
+MATTES = [("auto", "Auto", ""), ("refine", "Refine", "weights-free soft matting"),
+          ("sam2matte", "SAM 2 matte", "learned matte head (weights)"), ("none", "None", "tracked mask only")]
+QUALITIES = [("draft", "Draft", ""), ("default", "Default", ""), ("high", "High", "twice the time")]
+TRACKS = [("SELECTED", "Selected tracks", "selected tracks of the clip's tracking objects"),
+          ("OBJECT", "Tracking object", "every track of the named tracking object"),
+          ("NONE", "No tracks", "")]
+
+
+def prefs(context=None):
+    context = context or bpy.context
+    addon = context.preferences.addons.get(ADDON)
+    return addon.preferences if addon is not None else None
+
+
+class SAMATTE_AP_preferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON
+
+    python: StringProperty(name="samatte Python", subtype="FILE_PATH",
+                           description="the Python of the venv samatte's installer made (.venv/bin/python)")
+    models_dir: StringProperty(name="Models folder", subtype="DIR_PATH",
+                               description="SAM 2 weights (empty: samatte's own search order)")
+    device: EnumProperty(name="Device", items=DEVICES, default="auto")
+    check_result: StringProperty(name="Check", default="")
+
+    def draw(self, context):
+        col = self.layout.column()
+        col.prop(self, "python")
+        col.prop(self, "models_dir")
+        col.prop(self, "device")
+        col.operator("samatte.check", icon="CHECKMARK")
+        for line in (self.check_result or "").splitlines():
+            col.label(text=line)
+
+
+class SAMATTE_PG_scene(bpy.types.PropertyGroup):
+    clip: PointerProperty(name="Clip", type=bpy.types.MovieClip,
+                          description="the Movie Clip to matte (empty: the Clip Editor's clip)")
+    mask: PointerProperty(name="Mask", type=bpy.types.Mask,
+                          description="the mask whose layers are the objects (empty: the Clip Editor's mask)")
+    tracks: EnumProperty(name="Tracks", items=TRACKS, default="SELECTED")
+    tracks_object: StringProperty(name="Tracking object", default="")
+    default_object: StringProperty(name="Tracks object", default="",
+                                   description="the object tracks go to when no layer name prefixes theirs "
+                                               "(empty: the first mask layer, or 'tracks')")
+    every_frame: BoolProperty(name="Use my animated roto", default=False,
+                              description="send every frame's shape (shapes tracker: refine the roto)")
+    use_range: BoolProperty(name="Frame range", default=False)
+    frame_start: IntProperty(name="Start", default=1)
+    frame_end: IntProperty(name="End", default=250)
+    tracker: EnumProperty(name="Tracker", items=TRACKERS, default="auto")
+    matte: EnumProperty(name="Matte", items=MATTES, default="auto")
+    quality: EnumProperty(name="Quality", items=QUALITIES, default="default")
+    output_dir: StringProperty(name="Output", subtype="DIR_PATH", default="//samatte/")
+    last_result: StringProperty(name="Last result", default="")
+    last_scores: StringProperty(name="Scores", default="")
+
+
+CLASSES = (SAMATTE_AP_preferences, SAMATTE_PG_scene)
+
+
+def register():
+    for c in CLASSES:
+        bpy.utils.register_class(c)
+    bpy.types.Scene.samatte = PointerProperty(type=SAMATTE_PG_scene)
+
+
+def unregister():
+    del bpy.types.Scene.samatte
+    for c in reversed(CLASSES):
+        bpy.utils.unregister_class(c)
+    jobs.release_worker()
