@@ -1,0 +1,118 @@
+"""The TD's Python API: a job from a plate and prompt files, a local run with progress, a farm
+export, the per-frame scores and QC, each in a line or two::
+
+    from samatte import api
+    job = api.job("plates/sh010.####.exr", "mattes/sh010.####.exr",
+                  prompts={"hero": ["roto/hero.1012.png"]}, masks={"car": "roto/car.####.png"})
+    result = api.run(job, progress=lambda p: print(p.stage, p.frame, p.done, p.total))
+    bundle = api.export(job, "farm/sh010", chunk=10)      # a Deadline Cloud / OpenJD job bundle
+    scores = api.scores(job)                              # {1001: 0.93, ...} from the EXRs
+    report = api.qc(job)                                  # every frame present, readable, current
+
+``job`` builds and validates a JobSpec (:mod:`samatte.jobspec`); everything else takes a JobSpec
+dict, its JSON text or the path of a ``.json`` file.
+"""
+import os
+import re
+
+from .errors import PromptError
+
+__all__ = ["job", "save", "run", "export", "scores", "qc", "status", "frame_from_path"]
+
+_FRAME_RX = re.compile(r"(-?\d+)(?=\D*$)")
+
+
+def frame_from_path(path):
+    """The frame number in a file name: the last group of digits (``hero.1012.png`` -> 1012)."""
+    m = _FRAME_RX.search(os.path.basename(str(path)))
+    if not m:
+        raise PromptError("no frame number in the prompt file name %r (name it like hero.1012.png, or "
+                          "give (frame, path))" % str(path), path=str(path))
+    return int(m.group(1))
+
+
+def _abs(p):
+    return None if p is None else os.path.abspath(os.path.expanduser(str(p)))
+
+
+def _prompt(item):
+    from . import jobspec
+    if isinstance(item, dict):
+        return dict(item)
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return jobspec.mask_prompt(int(item[0]), _abs(item[1]))
+    return jobspec.mask_prompt(frame_from_path(item), _abs(item))
+
+
+def job(plate, output, *, prompts=None, masks=None, frames=None, name=None, **options):
+    """A validated JobSpec. ``prompts``: object name -> list of mask files (frame from the file name),
+    ``(frame, path)`` pairs or prompt dicts (:func:`samatte.jobspec.polygon_prompt`...); ``masks``:
+    object name -> a per-frame mask pattern (refine-only). ``options``: any keyword of
+    :func:`samatte.jobspec.new_job` (``tracker``, ``matte``, ``quality``, ``colourspace``...)."""
+    from . import jobspec
+    if name is None:
+        name = re.sub(r"[^A-Za-z0-9_]+", "_", os.path.basename(str(output)).split(".")[0]) or "samatte"
+    j = jobspec.new_job(_abs(plate), _abs(output), frames=frames, name=name, **options)
+    for obj, items in (prompts or {}).items():
+        jobspec.add_object(j, obj, [_prompt(i) for i in items])
+    for obj, pattern in (masks or {}).items():
+        jobspec.add_object(j, obj, masks=_abs(pattern) if isinstance(pattern, str) else pattern)
+    return jobspec.validate(j)
+
+
+def save(job_, path):
+    """Write the JobSpec to ``path`` (validated, atomically); returns the path."""
+    from . import jobspec
+    return jobspec.save(job_, path)
+
+
+def run(job_, *, progress=None, on_frame=None, cancel=None, stage="all", frames=None):
+    """Run here; ``progress(p)`` gets every :class:`samatte.progress.Progress` (``p.stage``, ``p.frame``,
+    ``p.done``, ``p.total``), ``on_frame(e)`` every per-frame event (``e.frame``, ``e.status``,
+    ``e.score``, ``e.path``). ``stage``/``frames``: as ``samatte run --stage/--frames``. Returns the
+    result dict."""
+    from . import pipeline
+    kw = {}
+    if stage != "all":
+        kw["stage"] = stage
+    if frames is not None:
+        kw["frames"] = frames
+    gen = pipeline.run_iter(job_, cancel=cancel, **kw)
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if hasattr(p, "done"):
+            if progress is not None:
+                progress(p)
+        elif on_frame is not None:
+            on_frame(p)
+
+
+def export(job_, folder, *, chunk=10, preroll=None, python=None, models_dir=None):
+    """Write an Open Job Description job bundle (Deadline Cloud) for the farm; returns the bundle
+    folder. See :func:`samatte.farm.export_openjd` for the other fields it reports."""
+    from .farm import export_openjd
+    return export_openjd(job_, folder, chunk=chunk, preroll=preroll, python=python,
+                         models_dir=models_dir)["bundle"]
+
+
+def scores(job_, frames=None):
+    """``{frame: score}`` read from the output EXRs (None where a frame is not written yet)."""
+    from .farm.qc import read_scores
+    from .pipeline import load_job
+    return read_scores(load_job(job_), frames)
+
+
+def qc(job_, report_dir=None):
+    """Check every output frame and write the QC report and contact sheet; returns the report dict
+    (``report["ok"]``, ``report["failed"]``, ``report["contact_sheet"]``) without raising."""
+    from .farm.qc import run_qc
+    return run_qc(job_, report_dir=report_dir, raise_on_failure=False)
+
+
+def status(job_):
+    """Per frame ``complete`` / ``stale`` / ``missing`` (:func:`samatte.pipeline.frame_status`)."""
+    from . import pipeline
+    return pipeline.frame_status(pipeline.load_job(job_))
