@@ -132,9 +132,10 @@ def test_partial_temp_is_ignored_and_cleaned(tmp_path):
     w = MatteWriter(str(out / "m.####.exr"), INFO, metadata={"job_hash": "x"})
     w.write(_mf(1001))
     data = open(w.path(1001), "rb").read()
-    # what a killed writer leaves: a partial hidden temp of frame 1002, from a dead process
+    # what a killed writer leaves: a partial hidden temp of frame 1002, from a dead process of this host
+    from samatte.io.writer import host_tag
     dead_pid = 2 ** 22 + 12345
-    tmp = out / (".m.1002.exr.%d.0123abcd.tmp.exr" % dead_pid)
+    tmp = out / (".m.1002.exr.%s.%d.0123abcd.tmp.exr" % (host_tag(), dead_pid))
     tmp.write_bytes(data[:len(data) // 3])
     assert not w.is_complete(1002)
     w2 = MatteWriter(str(out / "m.####.exr"), INFO, metadata={"job_hash": "x"})  # a re-run

@@ -1,27 +1,44 @@
 """The job pipeline: JobSpec in, matte EXR frames out, as a generator that yields Progress.
 
-    plate (FrameSource: EXR -> OCIO) -> tracker (TrackFrame per frame) -> matter (MatteFrame)
-        -> MatteWriter (atomic EXR) -> result dict
+    plate (FrameSource: EXR -> OCIO) -> tracker (TrackFrame per frame) -> track cache (work dir)
+        -> matter (MatteFrame) -> MatteWriter (atomic EXR) -> result dict
 
-Streaming: every stage holds a bounded number of frames, so memory stays flat with shot length.
-Cancellation: the token is checked between frames (and by the backends inside their loops).
-Resume: frames whose output is already complete for this job are not written again; where the
-matter's temporal state needs a skipped neighbour, it is seeded from the finished file on disk (or
-the neighbour is matted again when the backend cannot be seeded).
+Stages (``stage=``): ``"track"`` tracks the frames whose stored track is missing or stale and stores
+them in the work dir (:mod:`samatte.trackcache`); ``"matte"`` mattes from the stored track only
+(TRACK_MISSING when a frame's track is absent or stale; it never tracks); ``"all"`` (default) does
+both, reusing every stored track that is current. ``frames=`` runs a subset of the job's frames;
+keys (:mod:`samatte.cachekey`) do not depend on it.
+
+Resume: a frame is reused only when its file carries the frame's current cache key. The matter's
+temporal state for the first frame to matte is seeded from its reference frame's finished output when
+that frame is complete (identical to an unbroken run: the alphas at the precision the EXR stores and
+the score's reference state, ``samatte/state``, are restored); otherwise up to ``preroll`` frames
+before it are matted and not written (a pre-roll; see README "Cache and resume" for how far that
+differs from a single run).
+
+Output safety: before the first write every output path of the job's frames is compared with every
+input file by real path and file identity (OUTPUT_INVALID naming both), and a file at an output name
+that is not a samatte frame of this job is never replaced unless ``overwrite`` is set.
 """
+import json
 import logging
 import os
 import time
 
 from . import __version__
-from .errors import MissingFrameError, OutputError, SamatteError
-from .frames import format_frames
+from .errors import FrameRangeError, JobSpecError, MissingFrameError, OutputError, SamatteError, TrackMissingError
+from .frames import format_frames, parse_frames
 from .jobspec import job_frames, load as load_job_file, validate
-from .progress import Progress, check_cancel
+from .progress import FrameEvent, Progress, check_cancel
 
 log = logging.getLogger("samatte")
 
-__all__ = ["run", "run_iter", "load_job"]
+__all__ = ["run", "run_iter", "load_job", "frame_status", "probe", "resolve_backends", "STAGES",
+           "DEFAULT_PREROLL", "check_output_safety"]
+
+STAGES = ("all", "track", "matte")
+#: frames matted (not written) before a chunk whose reference frame is not finished (bench_chunks.py)
+DEFAULT_PREROLL = 8
 
 
 def load_job(job):
@@ -36,15 +53,21 @@ def load_job(job):
     raise SamatteError("a job must be a dict, a JSON string or a path, not %s" % type(job).__name__)
 
 
-def run(job, *, on_progress=None, cancel=None, tracker=None, matter=None):
-    """Run a job to completion and return its result dict (see :func:`run_iter`)."""
-    gen = run_iter(job, cancel=cancel, tracker=tracker, matter=matter)
+def run(job, *, on_progress=None, on_event=None, cancel=None, tracker=None, matter=None, stage="all",
+        frames=None, preroll=None):
+    """Run a job to completion and return its result dict (see :func:`run_iter`); ``on_event`` gets
+    each :class:`samatte.progress.FrameEvent`."""
+    gen = run_iter(job, cancel=cancel, tracker=tracker, matter=matter, stage=stage, frames=frames,
+                   preroll=preroll, events=True)
     while True:
         try:
             p = next(gen)
         except StopIteration as stop:
             return stop.value
-        if on_progress is not None:
+        if isinstance(p, FrameEvent):
+            if on_event is not None:
+                on_event(p)
+        elif on_progress is not None:
             on_progress(p)
 
 
@@ -62,7 +85,24 @@ def _resolve_frames(job, seq):
     return wanted
 
 
-def _check_output(job, plate_pattern):
+def _subset(frames, all_frames):
+    if frames is None or frames == "" or frames == []:
+        return list(all_frames)
+    try:
+        want = parse_frames(frames) if isinstance(frames, str) else sorted({int(f) for f in frames})
+    except (TypeError, ValueError):
+        raise FrameRangeError("frames must be a range string or a list of frame numbers, not %r" % (frames,),
+                              field="frames")
+    have = set(all_frames)
+    bad = [f for f in want if f not in have]
+    if bad:
+        raise FrameRangeError("frame(s) %s are not frames of the job (%s)"
+                              % (format_frames(bad)[:200], format_frames(all_frames)[:200]), field="frames",
+                              frames=format_frames(bad))
+    return want
+
+
+def _output_pattern(job):
     out = job["output"]["path"]
     from .io.sequence import SequencePattern
     try:
@@ -71,8 +111,59 @@ def _check_output(job, plate_pattern):
         raise OutputError("output path %r is not a frame pattern: %s" % (out, e.message), path=out)
     if not oseq.has_frame_token:
         raise OutputError("output path %r has no frame number token (####, %%04d, $F4 or @)" % out, path=out)
-    if os.path.abspath(plate_pattern.path(1)) == os.path.abspath(oseq.path(1)):
-        raise OutputError("output path %r would overwrite the plate" % out, path=out)
+    return oseq
+
+
+def _input_files(job, frames):
+    """(path, what) of every file the job reads: plate frames, mask sequence frames, prompt files."""
+    from .io.sequence import SequencePattern
+    plate = SequencePattern(job["plate"]["path"])
+    out = [(plate.path(f), "plate frame %d" % f) for f in frames]
+    cfg = job["plate"].get("ocio_config")
+    if cfg and not str(cfg).startswith("ocio://"):
+        out.append((cfg, "OCIO config"))
+    for o in job["objects"]:
+        for q in o.get("prompts") or []:
+            if q.get("type") == "mask" and q.get("path"):
+                out.append((q["path"], "mask prompt of object %r on frame %d" % (o["name"], q["frame"])))
+        if o.get("masks"):
+            ms = SequencePattern(o["masks"]["path"])
+            out += [(ms.path(f), "mask of object %r on frame %d" % (o["name"], f)) for f in frames]
+    return out
+
+
+def _ident(path):
+    try:
+        st = os.stat(path)
+        return (st.st_dev, st.st_ino)
+    except (OSError, ValueError):
+        return None
+
+
+def check_output_safety(job, frames, output_paths):
+    """OutputError (OUTPUT_INVALID) when any output path is an input file of the job (same real path,
+    or the same file by identity), whatever the spelling of the patterns. ``output_paths``: frame ->
+    path."""
+    inputs = _input_files(job, frames)
+    by_real = {}
+    by_id = {}
+    for p, what in inputs:
+        by_real.setdefault(os.path.normcase(os.path.realpath(p)), (p, what))
+        i = _ident(p)
+        if i is not None:
+            by_id.setdefault(i, (p, what))
+    for f, op in output_paths.items():
+        hit = by_real.get(os.path.normcase(os.path.realpath(op)))
+        if hit is None and os.path.lexists(op):
+            i = _ident(op)
+            hit = by_id.get(i) if i is not None else None
+        if hit is not None:
+            raise OutputError("output frame %d (%s) is the same file as the job's %s (%s): samatte never "
+                              "overwrites its inputs; choose another output path" % (f, op, hit[1], hit[0]),
+                              path=op, input=hit[0], frame=f)
+
+
+def _check_output_folder(oseq):
     folder = os.path.dirname(os.path.abspath(oseq.path(1)))
     try:
         os.makedirs(folder, exist_ok=True)
@@ -83,166 +174,378 @@ def _check_output(job, plate_pattern):
 
 
 def _mask_objects(job, info, frames):
-    """Refine-only objects: name -> (MaskSequence, threshold)."""
+    """Objects with a mask sequence: name -> (MaskSequence, masks dict, required). Refine-only objects
+    need a mask on every frame; tracked objects that also have masks use them where they exist."""
     from .io.masks import MaskSequence
     out = {}
     for o in job["objects"]:
-        if "masks" not in o:
+        if not o.get("masks"):
             continue
         m = o["masks"]
         seq = MaskSequence(m["path"], info, channel=m.get("channel"))
-        have = set(seq.frames)
-        missing = [f for f in frames if f not in have]
-        if missing:
-            raise MissingFrameError("object %r: %d mask frame(s) missing: %s (pattern %s)"
-                                    % (o["name"], len(missing), format_frames(missing)[:200], m["path"]),
-                                    object=o["name"], frames=format_frames(missing), path=m["path"])
-        out[o["name"]] = (seq, float(m.get("threshold", 0.5)))
+        required = not o.get("prompts")
+        if required:
+            have = set(seq.frames)
+            missing = [f for f in frames if f not in have]
+            if missing:
+                raise MissingFrameError("object %r: %d mask frame(s) missing: %s (pattern %s)"
+                                        % (o["name"], len(missing), format_frames(missing)[:200], m["path"]),
+                                        object=o["name"], frames=format_frames(missing), path=m["path"])
+        out[o["name"]] = (seq, m, required)
     return out
 
 
-def _ascending_stream(frames):
-    from .stages import TrackFrame
-    prev = None
-    for f in frames:
-        yield TrackFrame(frame=f, objects={}, ref=prev)
-        prev = f
+def _mask_track(seq, m, frame):
+    from .stages import ObjectTrack
+    return ObjectTrack(mask=seq.get(frame) >= float(m.get("threshold", 0.5)), logits=None, score=1.0,
+                       keyframe=True)
 
 
-def _job_metadata(job, tracker_name, matter_name):
-    from .io.writer import job_hash
-    return {
-        "samatte/job_hash": job_hash(job),   # the writer adds samatte/version and, per frame, samatte/objects
-        "samatte/job": job["name"],
-        "samatte/tracker": tracker_name,
-        "samatte/matte": matter_name,
-        "samatte/model": job["tracker"]["model"] if tracker_name == "sam2" else tracker_name,
+def _sam2_available(model):
+    import importlib.util
+    try:
+        from .models import find_weights
+        if find_weights(model) is None:
+            return False
+    except Exception:
+        return False
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "sam2"))
+
+
+def resolve_backends(job, *, tracker=None, matter=None):
+    """What ``auto`` becomes for this job, without loading a model: ``{"tracker": "flow"|"sam2"|
+    "shapes"|"masks", "model": name or None, "model_sha256": str or None, "matte": name}``."""
+    tracked = any(o.get("prompts") for o in job["objects"])
+    if not tracked:
+        tname = "masks"
+    elif tracker is not None:
+        tname = getattr(tracker, "name", type(tracker).__name__)
+    else:
+        tname = job["tracker"]["backend"]
+        if tname == "auto":
+            tname = "sam2" if _sam2_available(job["tracker"]["model"]) else "flow"
+    model = sha = None
+    if tname == "sam2":
+        model = job["tracker"]["model"]
+        try:
+            from .models import MODELS, find_weights
+            info = MODELS.get(model)
+            sha = getattr(info, "sha256", None)
+            if not sha:
+                from .cachekey import file_stamp
+                w = find_weights(model)
+                sha = file_stamp(str(w)) if w else None
+        except Exception:
+            sha = None
+    if matter is not None:
+        mname = getattr(matter, "name", type(matter).__name__)
+    else:
+        mname = job["matte"]["backend"]
+        if mname == "auto":
+            try:
+                from .matte.stage import find_sam2matte_weights
+                mname = "sam2matte" if find_sam2matte_weights(job["matte"]["options"].get("checkpoint")) else "refine"
+            except Exception:
+                mname = "refine"
+    return {"tracker": tname, "model": model, "model_sha256": sha, "matte": mname}
+
+
+def _job_metadata(job, resolved):
+    meta = {
+        "samatte/job": job["name"],   # the writer adds samatte/version and, per frame, samatte/objects
+        "samatte/tracker": resolved["tracker"],
+        "samatte/matte": resolved["matte"],
+        "samatte/model": resolved["model"] if resolved["tracker"] == "sam2" else resolved["tracker"],
     }
+    hosts = {o["name"]: o["host_name"] for o in job["objects"] if o.get("host_name")}
+    if hosts:
+        meta["samatte/host_names"] = json.dumps(hosts, sort_keys=True)
+    return meta
 
 
-def run_iter(job, *, cancel=None, tracker=None, matter=None):
-    """Run a job as a generator: yields :class:`Progress`, returns the result dict.
+def _matte_order(frames, refs):
+    """Processing order in which every frame's reference comes first (as the trackers yield them)."""
+    return [f for f in frames if refs.get(f) is None or refs[f] < f] + \
+        [f for f in reversed(frames) if refs.get(f) is not None and refs[f] > f]
 
-    ``tracker`` / ``matter``: backend instances to use instead of the ones the JobSpec names (tests,
-    benchmarks and embedding applications).
+
+def _track_ranges(need, tracked, all_frames, tname):
+    """Disjoint (lo, hi) frame ranges to track so that every frame of ``need`` gets the answer of a
+    whole-job run: each covers the dependency intervals (:func:`samatte.cachekey.dependency_interval`)
+    of the frames it serves."""
+    from .cachekey import dependency_interval
+    spans = []
+    for f in sorted(need):
+        lo, hi = f, f
+        for o in tracked:
+            a, b = dependency_interval(f, o, all_frames, tname)
+            lo, hi = min(lo, a), max(hi, b)
+        spans.append((lo, hi))
+    spans.sort()
+    out = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _restore_records(matter, frame, state_json):
+    """Put the score's reference state written with a frame back into the matter's state of that
+    frame (resume gives the same samatte/score as an unbroken run)."""
+    store = getattr(matter, "_store", None)
+    if store is None or not state_json:
+        return
+    st = store.get(frame)
+    if st is None:
+        return
+    try:
+        recs = json.loads(state_json)
+    except (TypeError, ValueError):
+        return
+    for name, rec in recs.items():
+        if name in st.objects and isinstance(rec, dict):
+            if rec.get("velocity") is not None:
+                rec["velocity"] = tuple(rec["velocity"])
+            st.objects[name] = rec
+
+
+def _state_json(matter, frame, names):
+    store = getattr(matter, "_store", None)
+    st = store.get(frame) if store is not None else None
+    if st is None:
+        return None
+    recs = {}
+    for idx, n in enumerate(names):
+        if n in st.objects:
+            recs[n] = st.objects[n]
+    try:
+        return json.dumps(recs, sort_keys=True, default=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracker=None, matter=None,
+             events=False):
+    """Run a job as a generator: yields :class:`Progress` (and, with ``events=True``,
+    :class:`samatte.progress.FrameEvent` per requested frame), returns the result dict.
+
+    ``stage``: "all", "track" or "matte" (see the module docstring); ``frames``: a subset of the
+    job's frames (range string or list); ``preroll``: frames matted before a chunk whose reference
+    frame is not finished (default :data:`DEFAULT_PREROLL`). ``tracker`` / ``matter``: backend
+    instances to use instead of the ones the JobSpec names (tests, benchmarks, embedding apps).
     """
     t0 = time.time()
     job = load_job(job)
+    if stage not in STAGES:
+        raise JobSpecError("stage %r is not one of %s" % (stage, ", ".join(STAGES)), field="stage")
+    if preroll is None:
+        preroll = DEFAULT_PREROLL
+    if isinstance(preroll, bool) or not isinstance(preroll, int) or preroll < 0:
+        raise JobSpecError("preroll must be a whole number >= 0, not %r" % (preroll,), field="preroll")
     yield Progress("setup", None, 0, 1, "reading plate")
+    from .cachekey import frame_keys, temporal_refs
     from .colour import ColourTransform
+    from .io.sequence import SequencePattern
     from .io.source import FrameSource
     from .io.writer import MatteWriter
-    from .stages import ObjectTrack
+    from .trackcache import TrackCache, default_work_dir
 
-    from .io.sequence import SequencePattern
     plate = job["plate"]
     plate_seq = SequencePattern(plate["path"])
-    frames = _resolve_frames(job, plate_seq)
-    _check_output(job, plate_seq)
+    all_frames = _resolve_frames(job, plate_seq)
+    requested = _subset(frames, all_frames)
+    oseq = _output_pattern(job)
+    cache = TrackCache(default_work_dir(job))
     colour = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace"))
-    source = FrameSource(plate_seq, frames, layer=plate.get("layer"), colour=colour,
+    source = FrameSource(plate_seq, all_frames, layer=plate.get("layer"), colour=colour,
                          on_nonfinite=plate.get("on_nonfinite", "fix"))
     owned = []  # backends we created and must close
     try:
         info = source.info
-        fset = set(frames)  # prepare_objects rejects prompts on frames outside it
-        from .prompts import prepare_objects
-        tracked = [o for o in job["objects"] if "prompts" in o]
-        tobjs = prepare_objects(tracked, info, frames) if tracked else []
-        masked = _mask_objects(job, info, frames)
-
-        if tracker is None and tobjs:
-            from .track import get_tracker
-            topts = dict(job["tracker"]["options"])
-            if job.get("work_dir") and "work_dir" not in topts:
-                os.makedirs(job["work_dir"], exist_ok=True)
-                topts["work_dir"] = job["work_dir"]
-            tracker = get_tracker(job["tracker"]["backend"], model=job["tracker"]["model"],
-                                  options=topts, device=job["device"])
-            owned.append(tracker)
-        if matter is None:
-            from .matte import get_matter
-            matter = get_matter(job["matte"]["backend"], quality=job["matte"]["quality"],
-                                options=job["matte"]["options"], device=job["device"],
-                                foreground=job["output"]["foreground"], quality_map=job["output"]["quality_map"])
-            owned.append(matter)
-        tracker_name = getattr(tracker, "name", "masks") if tobjs else "masks"
-        matter_name = getattr(matter, "name", type(matter).__name__)
-
+        tracked = [o for o in job["objects"] if o.get("prompts")]
+        tnames = [o["name"] for o in tracked]
+        masked = _mask_objects(job, info, all_frames)
+        resolved = resolve_backends(job, tracker=tracker if tracked else None, matter=matter)
+        keys = frame_keys(job, resolved=resolved, plate_frames=all_frames)
+        refs = temporal_refs(job, all_frames, resolved["tracker"] if tracked else "masks")
+        cache.write_manifest(job, resolved, all_frames)
         out = job["output"]
-        writer = MatteWriter(out["path"], info, compression=out["compression"],
-                             metadata=_job_metadata(job, tracker_name, matter_name),
-                             overwrite=out["overwrite"])
-        complete = set() if out["overwrite"] else {f for f in frames if writer.is_complete(f)}
+        names = [o["name"] for o in job["objects"]]
         result = {
-            "job": job["name"], "status": "done", "frames": list(frames), "written": [], "skipped": [],
-            "output": out["path"], "tracker": tracker_name, "matte": matter_name, "scores": {},
-            "samatte_version": __version__, "colour": colour.describe(),
+            "job": job["name"], "status": "done", "stage": stage, "frames": list(requested), "written": [],
+            "skipped": [], "output": out["path"], "tracker": resolved["tracker"], "matte": resolved["matte"],
+            "scores": {}, "samatte_version": __version__, "colour": colour.describe(),
             "plate": {"width": info.display.width, "height": info.display.height,
                       "data_window": [info.data.x, info.data.y, info.data.width, info.data.height],
                       "pixel_aspect": info.pixel_aspect},
+            "work_dir": cache.work_dir, "tracked": [], "track_reused": [],
+            "keys": {str(f): keys[f] for f in requested},
         }
-        if len(complete) == len(frames):
-            result["skipped"] = [writer.path(f) for f in frames]
-            result["scores"] = _read_scores(writer, frames)
-            result["elapsed_s"] = round(time.time() - t0, 3)
-            yield Progress("done", None, len(frames), len(frames), "all %d frames already complete" % len(frames))
-            return result
-        yield Progress("setup", None, 1, 1, "%d frames, %d to do" % (len(frames), len(frames) - len(complete)))
 
-        # Frames we must matte: the incomplete ones. A complete frame whose neighbour is incomplete is
-        # needed for the neighbour's temporal state: seeded from disk when the matter supports it.
-        neighbours = {}
-        for i, f in enumerate(frames):
-            neighbours[f] = [frames[j] for j in (i - 1, i + 1) if 0 <= j < len(frames)]
+        # -- what to matte, and what that needs ---------------------------------------------------
+        writer = None
+        to_do, seed, pre = [], set(), set()
+        complete = set()
+        if stage != "track":
+            writer = MatteWriter(out["path"], info, compression=out["compression"],
+                                 metadata=_job_metadata(job, resolved), overwrite=out["overwrite"])
+            check_output_safety(job, all_frames, {f: writer.path(f) for f in all_frames})
+            _check_output_folder(oseq)
+            status = {}
+            for f in requested:
+                st = writer.file_status(f, key=keys[f]["matte"], objects=names, job=job["name"])
+                if st == "foreign" and not out["overwrite"]:
+                    raise OutputError("%s exists and is not a samatte frame of job %r: samatte does not replace "
+                                      "it unless output.overwrite is set (--overwrite)" % (writer.path(f), job["name"]),
+                                      path=writer.path(f), frame=f)
+                status[f] = "complete" if (st == "complete" and not out["overwrite"]) else "todo"
+            complete = {f for f in requested if status[f] == "complete"}
+            to_do = [f for f in requested if f not in complete]
+            todo_set = set(to_do)
+            done_cache = {}
+
+            def finished(g):
+                if g not in done_cache:
+                    done_cache[g] = (not out["overwrite"] and g not in todo_set and
+                                     writer.is_complete(g, key=keys[g]["matte"], objects=names))
+                return done_cache[g]
+            for f in to_do:
+                r = refs.get(f)
+                chain = []
+                while r is not None and r not in todo_set and len(chain) < preroll:
+                    if finished(r):
+                        seed.add(r)
+                        break
+                    chain.append(r)
+                    r = refs.get(r)
+                else:
+                    if r is not None and r not in todo_set and finished(r):
+                        seed.add(r)
+                pre.update(chain)
+            pre -= todo_set
+            seed -= todo_set | pre
+        need_track = set(requested) if stage == "track" else (set(to_do) | seed | pre)
+
+        # -- tracking ---------------------------------------------------------------------------
+        if tracked:
+            stale = sorted(f for f in need_track if not cache.is_current(f, keys[f]["track"]))
+            if stale and stage == "matte":
+                raise TrackMissingError("the stored track of %d frame(s) is missing or stale: %s (work dir %s); run "
+                                        "--stage track first" % (len(stale), format_frames(stale)[:200], cache.work_dir),
+                                        frames=format_frames(stale), path=cache.work_dir)
+            result["track_reused"] = sorted(set(need_track) - set(stale))
+            if stale:
+                if tracker is None:
+                    from .track import get_tracker
+                    topts = dict(job["tracker"]["options"])
+                    tracker = get_tracker(resolved["tracker"] if resolved["tracker"] != "masks" else "flow",
+                                          model=job["tracker"]["model"], options=topts, device=job["device"])
+                    owned.append(tracker)
+                yield from _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache,
+                                  resolved["tracker"], result, cancel)
+            if stage == "track":
+                tracked_now = set(result["tracked"])
+                for f in requested:
+                    tf_path = cache.path(f)
+                    yield FrameEvent(f, "written" if f in tracked_now else "skipped", None, tf_path, "track") \
+                        if events else Progress("track", f, 0, 0, "")
+        if stage == "track":
+            result["elapsed_s"] = round(time.time() - t0, 3)
+            yield Progress("done", None, len(requested), len(requested), "%d tracked, %d current"
+                           % (len(result["tracked"]), len(requested) - len(result["tracked"])))
+            return result
+
+        # -- matting ------------------------------------------------------------------------------
+        if not to_do:
+            result["skipped"] = [writer.path(f) for f in requested]
+            result["scores"] = _read_scores(writer, requested)
+            if events:
+                for f in requested:
+                    yield FrameEvent(f, "skipped", result["scores"].get(str(f)), writer.path(f))
+            result["elapsed_s"] = round(time.time() - t0, 3)
+            yield Progress("done", None, len(requested), len(requested),
+                           "all %d frames already complete" % len(requested))
+            return result
+        if matter is None:
+            from .matte import get_matter
+            matter = get_matter(resolved["matte"], quality=job["matte"]["quality"],
+                                options=job["matte"]["options"], device=job["device"],
+                                foreground=out["foreground"], quality_map=out["quality_map"])
+            owned.append(matter)
         can_seed = hasattr(matter, "seed")
-        stream = (tracker.track(source, tobjs, frames, cancel=cancel) if tobjs else _ascending_stream(frames))
+        yield Progress("setup", None, 1, 1, "%d frames, %d to do" % (len(requested), len(to_do)))
+        todo_set = set(to_do)
+        req_set = set(requested)
+        work = _matte_order(all_frames, refs)
+        work = [f for f in work if f in todo_set or f in seed or f in pre or f in req_set]
+        source.prefetch([f for f in work if f in todo_set or f in pre])
+        total = len(requested)
         done = 0
-        total = len(frames)
-        for item in stream:
-            if isinstance(item, Progress):
-                yield item
-                continue
+        from .stages import TrackFrame
+        for f in work:
             check_cancel(cancel)
-            tf = item
-            f = tf.frame
-            if f not in fset:
-                continue
-            is_complete = f in complete
-            needed_by_neighbour = any(n not in complete for n in neighbours[f])
-            if is_complete and not needed_by_neighbour:
+            if f in req_set and f not in todo_set:
                 done += 1
                 result["skipped"].append(writer.path(f))
-                yield Progress("matte", f, done, total, "complete, skipped")
-                continue
-            for name, (mseq, thr) in masked.items():
-                tf.objects[name] = ObjectTrack(mask=mseq.get(f) >= thr, logits=None, score=1.0, keyframe=True)
-            if is_complete and can_seed:
-                alphas, scores = writer.read_state(f)
-                if set(alphas) >= set(tf.objects):  # every object's alpha is on disk: seed from it
-                    matter.seed(f, alphas, source.get(f), tf, scores=scores)
-                    done += 1
-                    result["skipped"].append(writer.path(f))
-                    yield Progress("matte", f, done, total, "complete, skipped (state from disk)")
+                if f not in seed:
+                    yield Progress("matte", f, done, total, "complete, skipped")
+                    if events:
+                        yield FrameEvent(f, "skipped", writer.read_score(f), writer.path(f))
                     continue
-            plate_f = source.get(f)
-            mf = matter.process(plate_f, tf)
-            if is_complete:
-                result["skipped"].append(writer.path(f))
+            if tracked:
+                tf = cache.load(f, keys[f]["track"], tnames)
+                if tf is None:  # removed between the stages by someone else
+                    raise TrackMissingError("the stored track of frame %d vanished from %s" % (f, cache.work_dir),
+                                            frame=f, path=cache.work_dir)
             else:
-                path = writer.write(mf, object_layers=out["object_layers"], foreground=out["foreground"],
-                                    quality_map=out["quality_map"])
-                result["written"].append(path)
+                tf = TrackFrame(frame=f, objects={}, ref=refs.get(f))
+            if tf.ref is not None and tf.ref != refs.get(f):
+                log.warning("frame %d: the tracker's temporal reference %s is not the keyed one %s; "
+                            "restarting the temporal state there", f, tf.ref, refs.get(f))
+                tf.ref = None
+            for name, (mseq, m, required) in masked.items():
+                if required or os.path.exists(mseq.path(f)):
+                    tf.objects[name] = _mask_track(mseq, m, f)
+            tf.objects = {n: tf.objects[n] for n in names if n in tf.objects}
+            if f in seed:
+                if can_seed:
+                    alphas, scores = writer.read_state(f)
+                    if set(alphas) >= set(tf.objects):
+                        matter.seed(f, alphas, source.get(f), tf, scores=scores)
+                        _restore_records(matter, f, writer.read_attribute(f, "samatte/state"))
+                        if f in req_set:
+                            yield Progress("matte", f, done, total, "complete, skipped (state from disk)")
+                            if events:
+                                yield FrameEvent(f, "skipped", writer.read_score(f), writer.path(f))
+                        continue
+                if f in req_set:  # cannot be seeded: matte it again, not written
+                    mf = matter.process(source.get(f), tf)
+                    if events:
+                        yield FrameEvent(f, "skipped", writer.read_score(f), writer.path(f))
+                    continue
+            mf = matter.process(source.get(f), tf)
+            if f not in todo_set:
+                continue  # a pre-roll frame: its state only
+            st = _state_json(matter, f, names)
+            meta = {"samatte/key": keys[f]["matte"], "samatte/track_key": keys[f]["track"]}
+            if st is not None:
+                meta["samatte/state"] = st
+            path = writer.write(mf, object_layers=out["object_layers"], foreground=out["foreground"],
+                                quality_map=out["quality_map"], metadata=meta)
+            result["written"].append(path)
             result["scores"][str(f)] = round(float(mf.score), 4)
             done += 1
             yield Progress("matte", f, done, total, "")
-        if done != total:
-            raise SamatteError("internal error: the %s tracker produced %d of %d frames"
-                               % (tracker_name, done, total))
-        missing_scores = [f for f in frames if str(f) not in result["scores"]]
+            if events:
+                yield FrameEvent(f, "written", round(float(mf.score), 4), path)
+        missing_scores = [f for f in requested if str(f) not in result["scores"]]
         if missing_scores:
             result["scores"].update(_read_scores(writer, missing_scores))
         result["scores"] = {k: result["scores"][k] for k in sorted(result["scores"], key=int)}
+        result["skipped"] = sorted(result["skipped"])
+        result["preroll"] = sorted(pre)
         result["elapsed_s"] = round(time.time() - t0, 3)
         yield Progress("done", None, total, total, "%d written, %d skipped"
                        % (len(result["written"]), len(result["skipped"])))
@@ -256,6 +559,33 @@ def run_iter(job, *, cancel=None, tracker=None, matter=None):
         source.close()
 
 
+def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache, tname, result, cancel):
+    """Track the ranges that serve the ``stale`` frames and store every frame they fully decide."""
+    from .cachekey import dependency_interval
+    from .prompts import prepare_objects
+    ranges = _track_ranges(stale, tracked, all_frames, tname)
+    total = sum(1 for lo, hi in ranges for f in all_frames if lo <= f <= hi)
+    done = 0
+    stale_set = set(stale)
+    for lo, hi in ranges:
+        sub = [f for f in all_frames if lo <= f <= hi]
+        objs = [dict(o, prompts=[q for q in o["prompts"] if lo <= q["frame"] <= hi]) for o in tracked]
+        tobjs = prepare_objects(objs, info, sub)
+        for item in tracker.track(source, tobjs, sub, cancel=cancel):
+            if isinstance(item, Progress):
+                yield item
+                continue
+            check_cancel(cancel)
+            f = item.frame
+            done += 1
+            own = [dependency_interval(f, o, all_frames, tname) for o in tracked]
+            if all(lo <= a and b <= hi for a, b in own) and (f in stale_set or not
+                                                            cache.is_current(f, keys[f]["track"])):
+                cache.save(item, keys[f]["track"], tnames)
+                result["tracked"].append(f)
+    result["tracked"].sort()
+
+
 def _read_scores(writer, frames):
     reader = getattr(writer, "read_score", None)
     out = {}
@@ -266,3 +596,91 @@ def _read_scores(writer, frames):
         if s is not None:
             out[str(f)] = s
     return out
+
+
+# -- host queries (the worker answers them; hosts need no OpenImageIO) ----------------------------------
+
+def frame_status(job, *, frames=None):
+    """Per frame of the job: ``"complete"`` (its output carries the current key), ``"stale"`` (a file is
+    there with another key) or ``"missing"``; the same for the stored track; and the resolved backends.
+    ``{"frames": {"1001": ...}, "track": {...}, "resolved": {...}, "keys": {...}, "work_dir": path}``."""
+    job = load_job(job)
+    from .cachekey import frame_keys
+    from .io.sequence import SequencePattern
+    from .io.writer import MatteWriter
+    from .stages import PlateInfo, Window
+    from .trackcache import TrackCache, default_work_dir
+    plate_seq = SequencePattern(job["plate"]["path"])
+    all_frames = _resolve_frames(job, plate_seq)
+    wanted = _subset(frames, all_frames)
+    resolved = resolve_backends(job)
+    keys = frame_keys(job, resolved=resolved, plate_frames=all_frames)
+    from .io.exr import read_info
+    info = read_info(plate_seq.path(all_frames[0]), layer=job["plate"].get("layer"))
+    writer = MatteWriter(_output_pattern(job).source, info, compression=job["output"]["compression"])
+    cache = TrackCache(default_work_dir(job), create=False)
+    names = [o["name"] for o in job["objects"]]
+    tracked = any(o.get("prompts") for o in job["objects"])
+    out = {"frames": {}, "track": {}, "resolved": resolved, "keys": {}, "work_dir": cache.work_dir}
+    for f in wanted:
+        st = writer.file_status(f, key=keys[f]["matte"], objects=names)
+        out["frames"][str(f)] = {"complete": "complete", "missing": "missing"}.get(st, "stale")
+        if tracked:
+            k = cache.stored_key(f)
+            out["track"][str(f)] = "missing" if k is None else ("complete" if k == keys[f]["track"] else "stale")
+        else:
+            out["track"][str(f)] = "complete"  # refine-only: nothing to track
+        out["keys"][str(f)] = keys[f]
+    del PlateInfo, Window
+    return out
+
+
+COORDINATES = ("JobSpec coordinates are pixels of the display window, origin top-left, x right, y down; "
+               "pixel (i, j) covers [i, i+1) x [j, j+1), its centre is (i + 0.5, j + 0.5). The data window "
+               "(the pixels stored in the file) may differ from the display window (overscan, crop): the "
+               "output keeps both. Pixel aspect: x is in stored pixels (a 2:1 anamorphic plate of 1024 "
+               "stored pixels is 1024 wide in JobSpec x). A frame number is the number in the file name; "
+               "hosts convert from their timeline.")
+
+
+def probe(plate_path, *, frames=None, layer=None):
+    """What a host needs to know about a plate without OpenImageIO: display and data windows
+    ``[x, y, w, h]``, ``pixel_aspect``, ``channels``, ``layers``, ``frames_on_disk`` (range string),
+    ``first``, ``last``, ``colourspace`` (from the header, or None), ``coordinates`` (the rules)."""
+    from .io.exr import open_image
+    from .io.sequence import SequencePattern
+    seq = SequencePattern(plate_path)
+    on_disk = seq.frames_on_disk() if seq.has_frame_token else []
+    if frames is not None:
+        want = parse_frames(frames) if isinstance(frames, str) else sorted(int(f) for f in frames)
+        missing = [f for f in want if not os.path.exists(seq.path(f))]
+        if missing:
+            raise MissingFrameError("%d plate frame(s) missing: %s (pattern %s)"
+                                    % (len(missing), format_frames(missing)[:200], seq.source),
+                                    frames=format_frames(missing), path=seq.source)
+    else:
+        want = on_disk
+    if seq.has_frame_token and not want:
+        raise MissingFrameError("no frames of the plate %s were found on disk" % seq.source, path=seq.source)
+    first = seq.path(want[0]) if seq.has_frame_token else seq.source
+    inp = open_image(first)
+    try:
+        spec = inp.spec()
+        names = list(spec.channelnames)
+        layers = sorted({n.rsplit(".", 1)[0] for n in names if "." in n})
+        cs = None
+        for attr in ("oiio:ColorSpace", "colorSpace", "colorspace"):
+            v = spec.getattribute(attr)
+            if v:
+                cs = str(v)
+                break
+        res = {"path": seq.source, "display_window": [spec.full_x, spec.full_y, spec.full_width, spec.full_height],
+               "data_window": [spec.x, spec.y, spec.width, spec.height],
+               "pixel_aspect": float(spec.getattribute("PixelAspectRatio") or 1.0),
+               "channels": names, "layers": layers, "layer": layer,
+               "frames_on_disk": format_frames(on_disk) if on_disk else "",
+               "first": want[0] if want else None, "last": want[-1] if want else None,
+               "colourspace": cs, "pixel_type": str(spec.format), "coordinates": COORDINATES}
+    finally:
+        inp.close()
+    return res

@@ -7,7 +7,7 @@ from collections import namedtuple
 
 from .errors import CancelledError
 
-__all__ = ["Progress", "CancelToken", "check_cancel"]
+__all__ = ["Progress", "FrameEvent", "CancelToken", "check_cancel"]
 
 
 class Progress(namedtuple("Progress", "stage frame done total message")):
@@ -26,6 +26,23 @@ class Progress(namedtuple("Progress", "stage frame done total message")):
     def to_dict(self):
         return {"stage": self.stage, "frame": self.frame, "done": self.done, "total": self.total,
                 "message": self.message}
+
+
+class FrameEvent(namedtuple("FrameEvent", "frame status score path stage")):
+    """One requested frame finished: ``status`` "written" (computed now) or "skipped" (already
+    complete and current), its ``score`` (None when unknown), the file ``path``, and the ``stage``
+    ("matte": an output EXR; "track": a stored track in the work dir). Not a :class:`Progress`:
+    ``pipeline.run_iter(..., events=True)`` yields both, consumers tell them apart by type."""
+
+    __slots__ = ()
+
+    def __new__(cls, frame, status="written", score=None, path=None, stage="matte"):
+        return super().__new__(cls, int(frame), str(status), None if score is None else float(score),
+                               path, stage)
+
+    def to_dict(self):
+        return {"frame": self.frame, "status": self.status, "score": self.score, "path": self.path,
+                "stage": self.stage}
 
 
 class CancelToken:

@@ -30,20 +30,34 @@ Metadata (EXR string attributes, shown by Nuke as ``exr/samatte/...``): ``samatt
 its score on the frame), plus every entry of ``metadata`` (keys
 without a ``/`` get the ``samatte/`` prefix: ``job``, ``job_hash``, ``tracker``, ``matte``, ...).
 
-Atomic: each frame is written to ``.<name>.<pid>.<random>.tmp.exr`` in the output folder and renamed
-over the final name with :func:`os.replace`; a killed job leaves whole frames and, at worst, hidden
-temp files, which the next writer on that folder removes when their process is gone. (No fsync: a
+Atomic: each frame is written to ``.<name>.<host>.<pid>.<random>.tmp.exr`` in the output folder
+(``<name>`` shortened, with a hash of the full name, when the temp name would pass 255 bytes) and
+renamed over the final name with :func:`os.replace`; a killed job leaves whole frames and, at worst,
+hidden temp files. A writer removes only temp files that are its own (this host, this process),
+those of a process of this host that is gone (POSIX only: ``os.kill(pid, 0)`` is no liveness test on
+Windows), and abandoned ones older than ``temp_max_age`` seconds (default 3600, environment
+``SAMATTE_TEMP_MAX_AGE``): never another machine's frame in flight on a shared folder. (No fsync: a
 rename is atomic against the process dying, not against the machine losing power.)
 
+Byte-identical re-runs: the files carry no time stamp (OpenImageIO's ``DateTime`` header is
+suppressed), so the same job on the same machine writes the same bytes.
+
 Resume: :meth:`MatteWriter.is_complete` is True when the frame's file is a readable EXR of the
-expected windows with an ``A`` channel, written by samatte for the same ``job_hash`` (when the
-writer was given one), whose last scanline reads; a re-run skips those. ``overwrite=True`` never skips.
+expected windows with an ``A`` channel, written by samatte with the frame's cache key
+(``samatte/key``, see :mod:`samatte.cachekey`; or the same ``job_hash`` for older callers) and the
+same objects, whose last scanline reads; a re-run skips those. ``overwrite=True`` never skips.
+:meth:`MatteWriter.file_status` tells ``"missing"``, ``"complete"``, ``"stale"`` (a samatte frame of
+this job, other key) or ``"foreign"`` (anything else: never replaced without ``overwrite``).
 """
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import re
+import socket
+import sys
+import time
 import uuid
 
 import numpy as np
@@ -53,14 +67,37 @@ from ..errors import OutputError
 from ..stages import MatteFrame, PlateInfo
 from .sequence import as_pattern
 
-__all__ = ["MatteWriter", "COMPRESSIONS", "QUALITY_CHANNEL", "object_channel", "job_hash"]
+__all__ = ["MatteWriter", "COMPRESSIONS", "QUALITY_CHANNEL", "object_channel", "job_hash", "temp_name",
+           "host_tag", "TEMP_MAX_AGE"]
 
 log = logging.getLogger("samatte.io")
 
 from ..registry import COMPRESSIONS  # noqa: E402 - one list (samatte.registry)
 #: the channel holding the quality (doubt) map
 QUALITY_CHANNEL = "quality.Y"
-_TMP_RX = re.compile(r"^\.(?P<base>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp\.exr$")
+_TMP_RX = re.compile(r"^\.(?P<base>.+?)(?:\.(?P<host>[A-Za-z0-9-]+))?\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp\.exr$")
+#: temp files older than this (seconds) are abandoned whoever wrote them
+TEMP_MAX_AGE = 3600.0
+_NAME_MAX = 255
+
+
+def host_tag():
+    """This machine's name as it appears in temp file names ([A-Za-z0-9-], at most 32)."""
+    return "".join(c for c in socket.gethostname() if c.isalnum() and c.isascii() or c == "-")[:32] or "host"
+
+
+def temp_name(path):
+    """The temp file name (in the same folder) of an output file: ``.<name>.<host>.<pid>.<rand>.tmp.exr``,
+    at most 255 bytes (a long name is cut and followed by ``~`` and a hash of the whole name)."""
+    d, base = os.path.split(path)
+    tail = ".%s.%d.%s.tmp.exr" % (host_tag(), os.getpid(), uuid.uuid4().hex[:8])
+    room = _NAME_MAX - 1 - len(tail.encode("utf-8"))
+    b = base.encode("utf-8", "surrogateescape")
+    if len(b) > room:
+        digest = hashlib.sha256(b).hexdigest()[:12]
+        cut = b[:room - 13].decode("utf-8", "ignore")
+        base = "%s~%s" % (cut, digest)
+    return os.path.join(d, "." + base + tail)
 
 
 def object_channel(name):
@@ -85,6 +122,8 @@ def job_hash(job):
 def _pid_alive(pid):
     if pid == os.getpid():
         return True
+    if sys.platform.startswith("win"):
+        return True  # no liveness test there: such temps go by age only
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -117,7 +156,7 @@ class MatteWriter:
     missing output folders; OutputError when the folder cannot be made or written.
     """
 
-    def __init__(self, pattern, info, *, compression="zip", metadata=None, overwrite=False):
+    def __init__(self, pattern, info, *, compression="zip", metadata=None, overwrite=False, temp_max_age=None):
         self.pattern = as_pattern(pattern)
         if not self.pattern.has_frame_token:
             raise OutputError("output path %r has no frame number token (use ####, %%04d, $F4 or @)"
@@ -134,6 +173,12 @@ class MatteWriter:
         self.metadata = {_meta_key(k): _meta_value(v) for k, v in (metadata or {}).items()}
         self.metadata["samatte/version"] = __version__
         self.job_hash = self.metadata.get("samatte/job_hash")
+        if temp_max_age is None:
+            try:
+                temp_max_age = float(os.environ.get("SAMATTE_TEMP_MAX_AGE", TEMP_MAX_AGE))
+            except ValueError:
+                temp_max_age = TEMP_MAX_AGE
+        self.temp_max_age = float(temp_max_age)
         self._checked_dirs = set()
         d = self.pattern.directory
         if d and "%" not in d:
@@ -157,18 +202,30 @@ class MatteWriter:
         self._checked_dirs.add(d)
 
     def remove_stale_temps(self, d=None):
-        """Remove temp files of killed writers (their process is gone) from the output folder."""
+        """Remove temp files of this process, of dead processes of this host (POSIX), and any older
+        than ``temp_max_age`` seconds; never a live or recent temp of another machine."""
         d = d if d is not None else (self.pattern.directory or ".")
         removed = 0
         try:
             names = os.listdir(d or ".")
         except OSError:
             return 0
+        me = host_tag()
+        now = time.time()
         for n in names:
             m = _TMP_RX.match(n)
-            if m and not _pid_alive(int(m.group("pid"))):
+            if not m:
+                continue
+            p = os.path.join(d, n)
+            try:
+                age = now - os.stat(p).st_mtime
+            except OSError:
+                continue
+            ours = m.group("host") == me
+            if age > self.temp_max_age or (ours and (int(m.group("pid")) == os.getpid()
+                                                     or not _pid_alive(int(m.group("pid"))))):
                 try:
-                    os.remove(os.path.join(d, n))
+                    os.remove(p)
                     removed += 1
                 except OSError:
                     pass
@@ -191,10 +248,35 @@ class MatteWriter:
             if inp is not None:
                 inp.close()
 
-    def is_complete(self, frame):
-        """True when a finished frame of this job is already there (see the module docstring)."""
+    def is_complete(self, frame, key=None, objects=None):
+        """True when a finished frame of this job is already there (see the module docstring):
+        ``key`` the frame's cache key (``samatte/key``), ``objects`` the job's object names."""
         if self.overwrite:
             return False
+        return self.file_status(frame, key=key, objects=objects) == "complete"
+
+    def file_status(self, frame, key=None, objects=None, job=None):
+        """``"missing"``, ``"complete"`` (see :meth:`is_complete`), ``"stale"`` (a samatte frame,
+        written for the job named ``job`` when given, that is not complete) or ``"foreign"``."""
+        path = self.path(frame)
+        if not os.path.lexists(path):
+            return "missing"
+        if not os.path.isfile(path):
+            return "foreign"
+        with self._existing(frame) as inp:
+            if inp is None:
+                return "foreign"
+            try:
+                spec = inp.spec()
+                if spec.getattribute("samatte/version") is None:
+                    return "foreign"
+                if job is not None and str(spec.getattribute("samatte/job")) != str(job):
+                    return "foreign"
+            except Exception:
+                return "foreign"
+        return "complete" if self._complete(frame, key, objects) else "stale"
+
+    def _complete(self, frame, key=None, objects=None):
         with self._existing(frame) as inp:
             if inp is None:
                 return False
@@ -209,6 +291,10 @@ class MatteWriter:
                 if "A" not in spec.channelnames or spec.getattribute("samatte/version") is None:
                     return False
                 if self.job_hash is not None and str(spec.getattribute("samatte/job_hash")) != str(self.job_hash):
+                    return False
+                if key is not None and str(spec.getattribute("samatte/key")) != str(key):
+                    return False
+                if objects is not None and str(spec.getattribute("samatte/objects") or "") != ",".join(objects):
                     return False
                 last = inp.read_scanline(spec.y + spec.height - 1, 0, "float")
                 if last is None:
@@ -254,6 +340,16 @@ class MatteWriter:
         with self._existing(frame) as inp:
             return {} if inp is None else _object_scores(inp.spec())
 
+    def read_attribute(self, frame, name):
+        """A metadata attribute of a written frame (a string, number or None)."""
+        with self._existing(frame) as inp:
+            if inp is None:
+                return None
+            try:
+                return inp.spec().getattribute(name)
+            except Exception:
+                return None
+
     def read_score(self, frame):
         """The per-frame score stored in a written frame (``samatte/score``), or None."""
         with self._existing(frame) as inp:
@@ -278,8 +374,9 @@ class MatteWriter:
             ch.append(QUALITY_CHANNEL)
         return ch
 
-    def write(self, mf, *, object_layers=True, foreground=True, quality_map=True):
-        """Write one frame atomically; return its path."""
+    def write(self, mf, *, object_layers=True, foreground=True, quality_map=True, metadata=None):
+        """Write one frame atomically; return its path. ``metadata``: extra attributes of this frame
+        (e.g. ``{"key": ..., "track_key": ...}``, prefixed like the writer's own)."""
         if not isinstance(mf, MatteFrame):
             raise OutputError("MatteWriter.write needs a MatteFrame, not %s" % type(mf).__name__)
         shape = self.info.shape
@@ -324,10 +421,12 @@ class MatteWriter:
                       if isinstance(getattr(mf, "stats", None), dict) and n + ".score" in mf.stats}
         if obj_scores:
             meta["samatte/object_scores"] = json.dumps(obj_scores, sort_keys=True)
+        for k, v in (metadata or {}).items():
+            meta[_meta_key(k)] = _meta_value(v)
         path = self.path(frame)
         d = os.path.dirname(path)
         self._ensure_dir(d)
-        tmp = os.path.join(d, ".%s.%d.%s.tmp.exr" % (os.path.basename(path), os.getpid(), uuid.uuid4().hex[:8]))
+        tmp = temp_name(path)
         try:
             _write_exr(tmp, buf, chans, self.info, self.compression, meta)
             os.replace(tmp, path)
@@ -373,6 +472,7 @@ def _write_exr(path, buf, chans, info, compression, meta):
     h, w, _ = buf.shape
     spec = _make_spec(w, h, chans, "half", data_xy=(info.data.x, info.data.y), display=info.display,
                       pixel_aspect=info.pixel_aspect, compression=compression, metadata=meta)
+    spec.attribute("DateTime", "")  # OpenImageIO stamps the time otherwise: re-runs must be byte-identical
     out = oiio.ImageOutput.create("exr")
     if out is None:
         raise OutputError("OpenImageIO has no EXR writer: %s" % oiio.geterror())
