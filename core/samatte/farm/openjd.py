@@ -6,6 +6,7 @@
                                   extension TASK_CHUNKING)
     folder/parameter_values.yaml  this job's values for the template's parameters (Deadline Cloud form)
     folder/asset_references.yaml  input and output folders (Deadline Cloud job attachments)
+    folder/openjd_params.json     the same values as ``openjd run -p file://...`` takes them
     folder/samatte_farm_job.json  the farm document embedded in the template, for reading
 
 The template has up to three steps, each task one call of the samatte command line:
@@ -55,9 +56,15 @@ _ROOT_RX = re.compile(r"^<([A-Za-z][A-Za-z0-9]{0,40})>(?:[/\\](.*))?$", re.S)
 # --- backends and frames ------------------------------------------------------------------------------
 
 def resolve_backends(job):
-    """What ``auto`` means on this machine: ``{"tracker", "model", "matte"}`` ("masks" as the tracker
-    when no object is tracked). Same rules as :func:`samatte.track.get_tracker` and
-    :func:`samatte.matte.get_matter`."""
+    """What ``auto`` means on this machine: ``{"tracker", "model", "matte", ...}`` ("masks" as the
+    tracker when no object is tracked): :func:`samatte.pipeline.resolve_backends` (what the cache keys
+    use) where it can be imported, else the same rules with the standard library only."""
+    try:
+        from ..pipeline import resolve_backends as _pipeline_resolve
+    except ImportError:
+        _pipeline_resolve = None
+    if _pipeline_resolve is not None:
+        return dict(_pipeline_resolve(job))
     tracked = any("prompts" in o for o in job["objects"])
     tb = job["tracker"]["backend"]
     if not tracked:
@@ -413,6 +420,7 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
         {"assetReferences": {"inputs": {"directories": ins, "filenames": []},
                              "outputs": {"directories": outs}, "referencedPaths": []}}))
     _write(os.path.join(folder, "samatte_farm_job.json"), json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    return {"bundle": folder, "template": t, "parameter_values": pv, "asset_references": ar,
+    op = _write(os.path.join(folder, "openjd_params.json"), json.dumps(values, indent=2) + "\n")
+    return {"bundle": folder, "template": t, "parameter_values": pv, "asset_references": ar, "openjd_params": op,
             "resolved": doc["resolved"], "parameters": values, "frames": doc["frames"],
             "steps": [s["name"] for s in template["steps"]]}

@@ -33,6 +33,11 @@ class QcError(OutputError):
 
 
 def default_report_dir(job):
+    try:
+        from ..trackcache import default_work_dir
+        return os.path.join(default_work_dir(job), "qc")
+    except ImportError:
+        pass
     wd = job.get("work_dir")
     if not wd:
         wd = os.path.join(os.path.dirname(os.path.abspath(job["output"]["path"])), ".samatte", job["name"])
