@@ -418,6 +418,62 @@ def _add_plate_args(p):
     p.add_argument("--json", action="store_true", help="JSON-lines events on stdout instead of a progress bar")
 
 
+# --- probe / status (cache owner) --------------------------------------------------------------------
+
+def cmd_probe(args):
+    from .pipeline import probe
+    res = probe(args.plate, frames=args.frames, layer=args.layer)
+    if args.json:
+        print(json.dumps(res, sort_keys=True))
+    else:
+        for k in ("path", "display_window", "data_window", "pixel_aspect", "channels", "layers", "frames_on_disk",
+                  "first", "last", "colourspace", "pixel_type"):
+            print("%-15s %s" % (k, res.get(k)))
+        print("coordinates:    %s" % res["coordinates"])
+    return 0
+
+
+def cmd_status(args):
+    from .frames import format_frames
+    from .jobspec import load
+    from .pipeline import frame_status
+    res = frame_status(load(args.job), frames=args.frames)
+    if args.json:
+        print(json.dumps(res, sort_keys=True))
+        return 0
+    print("tracker %(tracker)s, matte %(matte)s" % res["resolved"])
+    for what in ("frames", "track"):
+        by = {}
+        for f, st in res[what].items():
+            by.setdefault(st, []).append(int(f))
+        print("%-7s %s" % ("output" if what == "frames" else "track",
+                           ", ".join("%s %s" % (st, format_frames(sorted(fs))) for st, fs in sorted(by.items()))))
+    return 0
+
+
+def _add_cache_commands(sub, run_parser):
+    """``run --stage/--frames/--preroll``; ``probe``; ``status``."""
+    run_parser.add_argument("--stage", choices=("all", "track", "matte"), default=None,
+                            help="track: store the track in the work dir; matte: matte from the stored track "
+                                 "(TRACK_MISSING if absent or stale); all (default): both, reusing a current track")
+    run_parser.add_argument("--frames", help="a subset of the job's frames, e.g. 1040-1060 (cache keys do not "
+                                             "change with it)")
+    run_parser.add_argument("--preroll", type=int, default=None,
+                            help="frames matted but not written before a chunk whose previous frame is not "
+                                 "finished (default 8)")
+    p = sub.add_parser("probe", help="a plate's windows, pixel aspect, channels, layers and frames on disk")
+    p.add_argument("plate", metavar="PATTERN")
+    p.add_argument("--frames", help="frames to check (default: those on disk)")
+    p.add_argument("--layer", help="EXR layer")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_probe)
+    p = sub.add_parser("status", help="per frame of a job: complete, stale or missing (output and track)")
+    p.add_argument("job", metavar="JOB.json")
+    p.add_argument("--frames", help="a subset of the job's frames")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_status)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="samatte", description="AI tracking and matting for compositors.")
     parser.add_argument("--version", action="version", version="samatte %s" % __version__)
@@ -429,6 +485,7 @@ def build_parser():
     p.add_argument("--overwrite", action="store_true", help="rewrite frames that are already complete")
     p.add_argument("--device", help="override the job's device (auto, cpu, cuda, cuda:N, mps)")
     p.set_defaults(func=cmd_run)
+    _add_cache_commands(sub, p)
 
     p = sub.add_parser("demo", help="make a synthetic EXR shot, matte it, write a contact sheet")
     p.add_argument("--out", default="samatte_demo", help="output folder (default: ./samatte_demo)")
