@@ -1,0 +1,37 @@
+"""Where samatte's Python is: the interpreter that runs the worker (never Nuke's own).
+
+Looked up in order: the node's ``samatte_python`` knob; ``$SAMATTE_PYTHON``; the ``python`` entry of
+the config file ``install.sh --nuke`` writes (``$SAMATTE_NUKE_CONFIG``, default ``~/.nuke/samatte.json``).
+"""
+import json
+import os
+
+from samatte.errors import WorkerError
+
+__all__ = ["config_path", "read_config", "samatte_python"]
+
+
+def config_path():
+    return os.environ.get("SAMATTE_NUKE_CONFIG") or os.path.join(os.path.expanduser("~"), ".nuke", "samatte.json")
+
+
+def read_config():
+    try:
+        with open(config_path(), "r", encoding="utf-8") as fh:
+            data = json.load(fh)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def samatte_python(knob_value=""):
+    """The samatte venv's python; raises WorkerError (WORKER_FAILED) when none is set or it is not an
+    executable file."""
+    py = (knob_value or "").strip() or os.environ.get("SAMATTE_PYTHON") or read_config().get("python") or ""
+    if not py:
+        raise WorkerError("samatte's Python is not set: run 'bash install/install.sh --nuke', set "
+                          "SAMATTE_PYTHON, or fill the node's 'samatte python' knob")
+    if not (os.path.isfile(py) and os.access(py, os.X_OK)):
+        raise WorkerError("samatte's Python %r is not an executable file (re-run 'bash install/install.sh "
+                          "--nuke' or fix the node's 'samatte python' knob)" % py, python=py)
+    return py

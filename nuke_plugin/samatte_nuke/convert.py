@@ -1,0 +1,179 @@
+"""Nuke coordinates and frames to samatte's (plain functions; no ``nuke`` import).
+
+Coordinates. Nuke places an image in its *format*: origin at the bottom-left corner of the format,
+x right, y up, in stored pixels (pixel aspect does not scale x: a Roto point at x=100 on a 2:1
+anamorphic plate is 100 stored pixels from the left edge, shown 200 wide in the Viewer). The pixel
+(i, j) covers [i, i+1] x [j, j+1], its centre at (i + 0.5, j + 0.5). The bounding box (data window)
+may extend beyond the format (overscan) or lie inside it.
+
+A JobSpec uses the plate's *display window* (the format): origin top-left, y down, pixel centres at
+i + 0.5. So ``X = x`` and ``Y = H - y`` with H the format's height; a point in the overscan keeps a
+negative or beyond-the-edge coordinate, which samatte maps to the data window itself. A Nuke pixel
+centre (i + 0.5, j + 0.5) becomes (i + 0.5, H - j - 0.5): the centre of row H - 1 - j counted from
+the top, as samatte's README states.
+
+Frames. At the boundary a frame number is the number in the plate's file name. A Read node maps its
+files to script frames (Foundry, "Changing the Relation Between the Current Frame and the Frame Read
+In"): ``offset`` K shows file f at script frame f + K; ``start at`` N shows the first file frame at N
+(file f at f - first + N); ``expression`` is any function (not linear: the node renders the plate
+instead). :class:`FrameMap` holds the constant offset script - file.
+"""
+import math
+
+__all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset"]
+
+
+class Geometry(object):
+    """A plate as Nuke sees it: the format's ``width`` x ``height``, ``pixel_aspect`` and the
+    bounding box ``bbox`` = (x, y, w, h) in Nuke coordinates (default: the format)."""
+
+    def __init__(self, width, height, pixel_aspect=1.0, bbox=None):
+        self.width = int(width)
+        self.height = int(height)
+        self.pixel_aspect = float(pixel_aspect)
+        if bbox is None:
+            bbox = (0, 0, self.width, self.height)
+        self.bbox = tuple(float(v) for v in bbox)
+
+    @classmethod
+    def from_node(cls, node):
+        """From a node's ``format()`` and ``bbox()`` (Foundry: Node.format(), Node.bbox() -> x, y, w, h)."""
+        fmt = node.format()
+        try:
+            bbox = node.bbox()
+        except Exception:  # noqa: BLE001 - a node without image data
+            bbox = None
+        return cls(fmt.width(), fmt.height(), fmt.pixelAspect(), bbox)
+
+    def to_job(self, x, y):
+        """Nuke (x, y), bottom-left origin -> JobSpec (X, Y), display window, top-left origin."""
+        return (float(x), float(self.height) - float(y))
+
+    def to_nuke(self, X, Y):
+        return (float(X), float(self.height) - float(Y))
+
+    def data_window_job(self):
+        """The bounding box as a JobSpec rectangle [x0, y0, x1, y1] (top-left origin)."""
+        x, y, w, h = self.bbox
+        return [x, self.height - (y + h), x + w, self.height - y]
+
+    def union_job(self):
+        """Format and bounding box together (where a prompt point may lie), JobSpec rectangle."""
+        dx0, dy0, dx1, dy1 = self.data_window_job()
+        return [min(0.0, dx0), min(0.0, dy0), max(float(self.width), dx1), max(float(self.height), dy1)]
+
+    def contains_job(self, X, Y):
+        x0, y0, x1, y1 = self.union_job()
+        return x0 <= X <= x1 and y0 <= Y <= y1
+
+    def describe(self):
+        return {"width": self.width, "height": self.height, "pixel_aspect": self.pixel_aspect,
+                "bbox": list(self.bbox)}
+
+
+def frame_offset(frame_mode, frame_value, first):
+    """Script frame minus file frame for a Read's ``frame_mode`` / ``frame`` knobs; None when the
+    mapping is an expression (not a constant offset)."""
+    val = (frame_value or "").strip()
+    mode = (frame_mode or "").strip()
+    if not val:
+        return 0
+    try:
+        num = float(val)
+    except ValueError:
+        return None
+    if num != int(num):
+        return None
+    if mode == "offset":
+        return int(num)
+    if mode == "start at":
+        return int(num) - int(first)
+    if mode == "expression":
+        return None
+    return None
+
+
+class FrameMap(object):
+    """script frame = file frame + ``offset``."""
+
+    def __init__(self, offset=0):
+        self.offset = int(offset)
+
+    @classmethod
+    def from_read(cls, read):
+        off = frame_offset(read["frame_mode"].value(), read["frame"].value(), read["first"].value())
+        return None if off is None else cls(off)
+
+    def to_file(self, script_frame):
+        return int(round(float(script_frame))) - self.offset
+
+    def to_script(self, file_frame):
+        return int(file_frame) + self.offset
+
+    def files(self, script_frames):
+        return [self.to_file(t) for t in script_frames]
+
+
+def apply_matrix(m, x, y):
+    """Apply a 4x4 matrix given as 16 numbers (row-major, column vectors, z = 0, w = 1) to (x, y); the
+    projective divide is applied when the bottom row is not (0, 0, *, 1)."""
+    if m is None:
+        return float(x), float(y)
+    X = m[0] * x + m[1] * y + m[3]
+    Y = m[4] * x + m[5] * y + m[7]
+    W = m[12] * x + m[13] * y + m[15]
+    if W and abs(W - 1.0) > 1e-12:
+        X, Y = X / W, Y / W
+    return X, Y
+
+
+def matmul(a, b):
+    """a x b for 16-number row-major matrices (None = identity)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return [sum(a[r * 4 + k] * b[k * 4 + c] for k in range(4)) for r in range(4) for c in range(4)]
+
+
+def bezier_point(center, left_rel, right_rel, matrix, geom):
+    """One Roto control point -> JobSpec bezier row [x, y, in_x, in_y, out_x, out_y]: the tangents,
+    stored relative to the centre (Foundry: "leftTangent: the left tangent offsets, relative to the
+    center point"), become absolute handles; the shape/layer matrix is applied to the centre and both
+    handles (exact for affine transforms); then Nuke -> JobSpec coordinates. The left tangent is the
+    handle towards the previous point (in), the right one towards the next (out)."""
+    cx, cy = center
+    pts = [(cx, cy), (cx + left_rel[0], cy + left_rel[1]), (cx + right_rel[0], cy + right_rel[1])]
+    row = []
+    for x, y in pts:
+        tx, ty = apply_matrix(matrix, x, y)
+        row.extend(geom.to_job(tx, ty))
+    return row
+
+
+def cubic(p0, p1, p2, p3, t):
+    u = 1.0 - t
+    return (u * u * u * p0[0] + 3 * u * u * t * p1[0] + 3 * u * t * t * p2[0] + t * t * t * p3[0],
+            u * u * u * p0[1] + 3 * u * u * t * p1[1] + 3 * u * t * t * p2[1] + t * t * t * p3[1])
+
+
+def sample_polyline(points, count):
+    """``count`` points spread evenly by arc length along an open polyline (for open strokes)."""
+    pts = [(float(x), float(y)) for x, y in points]
+    if len(pts) <= 1 or count <= 1:
+        return pts[:max(1, count)]
+    seg = [math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(pts, pts[1:])]
+    total = sum(seg)
+    if total <= 0:
+        return [pts[0]]
+    out = []
+    for k in range(count):
+        d = total * k / (count - 1)
+        acc = 0.0
+        for (a, b), s in zip(zip(pts, pts[1:]), seg):
+            if acc + s >= d or (a, b) == (pts[-2], pts[-1]):
+                u = 0.0 if s == 0 else min(1.0, max(0.0, (d - acc) / s))
+                out.append((a[0] + (b[0] - a[0]) * u, a[1] + (b[1] - a[1]) * u))
+                break
+            acc += s
+    return out

@@ -1,0 +1,132 @@
+"""Farm-safe reading of the node's cache (standard library only; no tracking ever starts here).
+
+A render of the script (``nuke -x`` / ``nuke -t``, or the GUI) evaluates the internal Read's file knob,
+which calls :func:`frame_path`: it returns the cached EXR of the frame only when the frame's
+``samatte/key`` metadata equals the key samatte.cachekey computes from the node's stored JobSpec, the
+resolved backends (the job's ``manifest.json``) and the files as they are now. A missing or stale frame
+raises an error that names the frame and the command that makes it (``samatte run JOB --frames F``),
+so a farm never composites a stale matte and never starts a tracker.
+
+:func:`exr_attributes` reads an OpenEXR header's string attributes with the standard library (the
+adapter cannot use OpenImageIO inside Nuke).
+"""
+import json
+import os
+import struct
+
+__all__ = ["exr_attributes", "expected_keys", "frame_state", "frame_path", "StaleFrameError"]
+
+_MAGIC = 20000630
+_memo = {}
+
+
+class StaleFrameError(RuntimeError):
+    pass
+
+
+def exr_attributes(path, *, limit=1 << 20):
+    """{name: value} of an EXR header's ``string`` attributes (others are skipped). Raises OSError /
+    ValueError for a file that is not a readable scanline/tiled EXR."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit)
+    if len(data) < 8 or struct.unpack("<i", data[:4])[0] != _MAGIC:
+        raise ValueError("%s is not an OpenEXR file" % path)
+    pos = 8
+    out = {}
+    while pos < len(data):
+        end = data.index(b"\0", pos)
+        name = data[pos:end].decode("utf-8", "replace")
+        pos = end + 1
+        if not name:
+            break
+        end = data.index(b"\0", pos)
+        atype = data[pos:end].decode("ascii", "replace")
+        pos = end + 1
+        (size,) = struct.unpack("<i", data[pos:pos + 4])
+        pos += 4
+        if atype == "string":
+            out[name] = data[pos:pos + size].decode("utf-8", "replace")
+        pos += size
+    return out
+
+
+def _manifest(job):
+    from samatte.jobspec import job_frames  # noqa: F401 - keep the import set small and stdlib-only
+    work = job.get("work_dir")
+    if not work:
+        out_dir = os.path.dirname(job["output"]["path"])
+        work = os.path.join(out_dir, ".samatte", job["name"])
+    p = os.path.join(work, "manifest.json")
+    try:
+        with open(p, "r", encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def expected_keys(job):
+    """{file frame: matte key} from samatte.cachekey for the job, or None when the job has never
+    run (no manifest with the resolved backends)."""
+    from samatte import cachekey
+    man = _manifest(job)
+    if not man or not man.get("resolved"):
+        return None
+    keys = cachekey.frame_keys(job, resolved=man["resolved"])
+    return {int(f): k["matte"] for f, k in keys.items()}
+
+
+def _keys_memo(job_text):
+    hit = _memo.get(job_text)
+    if hit is None:
+        job = json.loads(job_text)
+        hit = (job, expected_keys(job))
+        _memo.clear()  # one job per render process is the common case; keep memory flat
+        _memo[job_text] = hit
+    return hit
+
+
+def frame_state(job_text, file_frame, *, fresh=False):
+    """("complete" | "stale" | "missing" | "unknown", path) of one cached frame."""
+    if fresh:
+        _memo.pop(job_text, None)
+    job, keys = _keys_memo(job_text)
+    path = job["output"]["path"].replace("####", "%04d" % int(file_frame))
+    if not os.path.exists(path):
+        return "missing", path
+    try:
+        have = exr_attributes(path).get("samatte/key")
+    except (OSError, ValueError):
+        return "stale", path
+    if keys is None or int(file_frame) not in keys:
+        return "unknown", path
+    return ("complete" if have == keys[int(file_frame)] else "stale"), path
+
+
+def frame_path(group, script_frame):
+    """The file the node's internal Read shows at ``script_frame`` (called from its file knob).
+    Raises StaleFrameError for a stale or missing frame inside the job's range."""
+    job_text = group["samatte_job"].value() if group.knob("samatte_job") is not None else ""
+    if not job_text:
+        return ""
+    offset = int(group["samatte_offset"].value())
+    job = json.loads(job_text)
+    from samatte.frames import parse_frames
+    frames = parse_frames(job["plate"]["frames"])
+    f = int(script_frame) - offset
+    f = min(max(f, frames[0]), frames[-1])
+    state, path = frame_state(job_text, f)
+    if state in ("complete", "unknown"):
+        return path.replace("\\", "/")
+    job_file = os.path.join(os.path.dirname(os.path.dirname(job["output"]["path"])), "job.json")
+    raise StaleFrameError("samatte: frame %d of %s is %s in the cache; make it with: samatte run %s --frames %d"
+                          % (f, group.name(), state, job_file, f))
+
+
+def export(job, folder):
+    """Write the JobSpec to ``folder``/job.json (atomic) and return its path; a farm runs
+    ``samatte run job.json`` (or ``samatte farm export job.json --openjd DIR``) before the comp."""
+    from samatte import jobspec
+    path = os.path.join(folder, "job.json")
+    os.makedirs(folder, exist_ok=True)
+    jobspec.save(job, path)
+    return path

@@ -1,0 +1,362 @@
+"""Prompts from the Roto, RotoPaint and Tracker4 nodes plugged into the SAMatte node.
+
+Plain functions over node objects (they call only the documented ``nuke`` / ``nuke.rotopaint`` methods
+listed in the README "Nuke" section); tested directly against the double in tests/nuke.
+
+Which object a prompt belongs to (documented conventions):
+
+* Roto / RotoPaint: every top-level **layer** is one object named after the layer; shapes and strokes
+  at the root (not in a layer) form one object named after the node. Nested layers belong to their
+  top-level layer's object (their transforms are applied).
+* A **closed shape** (Bezier) gives a ``bezier`` prompt on each of its keyed frames (the union of its
+  control points' key times, and its transform's; an unkeyed shape: the first frame of the range),
+  skipping frames where the shape is not visible. Shape, layer and node transforms are applied; the
+  relative tangents become absolute handles; ``invert`` is kept; the feather is the mean distance of
+  the feather points from their centres (samatte widens the soft edge by it).
+* A shape or stroke whose name starts with ``-`` (``-hole``, ``-garbage``) **subtracts** (mode
+  ``subtract``: a hole or a garbage matte removed from the object on that frame).
+* An **open stroke** (a RotoPaint brush stroke) gives an open ``polygon`` (``closed: false``): samatte
+  puts positive points along it (negative when it subtracts).
+* Tracker4: each **enabled** track gives points on its keyed (tracked) frames. A track named
+  ``hero/anything`` belongs to object ``hero``; a track without ``/`` belongs to an object named after
+  the Tracker node. A track whose own name (after the ``/``) starts with ``-`` is a **negative**
+  point (background). The tracked position (track_x, track_y) is used; the offset is not.
+
+Object names go through ``samatte.names.safe_name``; the host's name travels as ``host_name``.
+"""
+import math
+import re
+
+from .convert import FrameMap, Geometry, bezier_point, matmul, apply_matrix
+
+__all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
+           "PROMPT_CLASSES", "fingerprint"]
+
+PROMPT_CLASSES = ("Roto", "RotoPaint", "Tracker4")
+_MAX_UPSTREAM = 500
+
+
+def prompt_nodes(start):
+    """Roto / RotoPaint / Tracker4 nodes at ``start`` or upstream of it (all inputs, breadth first,
+    each once): a chain Roto -> RotoPaint -> Tracker4 -> SAMatte gives all three."""
+    out, seen, todo = [], set(), [start]
+    while todo and len(seen) < _MAX_UPSTREAM:
+        n = todo.pop(0)
+        if n is None or id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.Class() in PROMPT_CLASSES:
+            out.append(n)
+        for i in range(n.inputs()):
+            todo.append(n.input(i))
+    return out
+
+
+def _matrix(transform, t):
+    """A rotopaint AnimCTransform at time t as 16 numbers (row-major)."""
+    if transform is None:
+        return None
+    m = transform.evaluate(t).getMatrix()
+    return [float(m[i]) for i in range(16)]
+
+
+def _is_layer(e, rp):
+    return isinstance(e, rp.Layer)
+
+
+def _is_shape(e, rp):
+    return isinstance(e, rp.Shape)
+
+
+def _is_stroke(e, rp):
+    return isinstance(e, rp.Stroke)
+
+
+def _key_times(elem, rp):
+    times = set()
+    if _is_shape(elem, rp):
+        for cp in elem:
+            times.update(cp.center.getControlPointKeyTimes())
+    else:
+        for p in elem:
+            times.update(p.getControlPointKeyTimes())
+    tr = elem.getTransform()
+    for getter in ("getTranslationKeyTimes", "getRotationKeyTimes", "getScaleKeyTimes"):
+        fn = getattr(tr, getter, None)
+        if fn is not None:
+            try:
+                times.update(fn())
+            except Exception:  # noqa: BLE001 - optional API
+                pass
+    return sorted(int(round(t)) for t in times)
+
+
+def _elements(layer, rp, chain):
+    """(element, [transform chain, outermost first]) for every shape/stroke under ``layer``."""
+    for e in layer:
+        if _is_layer(e, rp):
+            for sub in _elements(e, rp, chain + [e.getTransform()]):
+                yield sub
+        elif _is_shape(e, rp) or _is_stroke(e, rp):
+            yield e, chain + [e.getTransform()]
+
+
+def _chain_matrix(chain, t):
+    m = None
+    for tr in chain:  # outermost (root) first: M = root * layer * ... * shape
+        m = matmul(m, _matrix(tr, t))
+    return m
+
+
+def _shape_prompt(shape, chain, t, geom, frame, rp):
+    m = _chain_matrix(chain, t)
+    rows = []
+    feather = []
+    for cp in shape:
+        c = cp.center.getPosition(t)
+        lt = cp.leftTangent.getPosition(t)
+        rt = cp.rightTangent.getPosition(t)
+        rows.append(bezier_point((c.x, c.y), (lt.x, lt.y), (rt.x, rt.y), m, geom))
+        fc = cp.featherCenter.getPosition(t)
+        feather.append(math.hypot(fc.x, fc.y))
+    if len(rows) < 3:
+        return None
+    attrs = shape.getAttributes()
+    invert = bool(attrs.getValue(t, "inv")) if attrs is not None else False
+    q = {"frame": int(frame), "type": "bezier", "points": rows, "closed": True,
+         "mode": "subtract" if shape.name.startswith("-") else "add",
+         "invert": invert, "feather": round(sum(feather) / len(feather), 3) if feather else 0.0}
+    return q
+
+
+def _stroke_prompt(stroke, chain, t, geom, frame):
+    m = _chain_matrix(chain, t)
+    pts = []
+    for p in stroke:
+        v = p.getPosition(t)
+        x, y = apply_matrix(m, v.x, v.y)
+        pts.append(list(geom.to_job(x, y)))
+    if len(pts) < 2:
+        return None
+    return {"frame": int(frame), "type": "polygon", "points": pts, "closed": False,
+            "mode": "subtract" if stroke.name.startswith("-") else "add"}
+
+
+def gather_roto(node, geom, fmap, frames, rp, *, log=None):
+    """{host object name: [prompts]} from a Roto/RotoPaint node. ``frames``: the job's script frames
+    (prompts outside are dropped); prompt frames are converted to file numbers with ``fmap``."""
+    frames = sorted(frames)
+    fset = set(frames)
+    root = node["curves"].rootLayer
+    out = {}
+    root_chain = [root.getTransform()]
+    for top in root:
+        if _is_layer(top, rp):
+            obj = top.name
+            items = list(_elements(top, rp, root_chain + [top.getTransform()]))
+        else:
+            obj = node.name()
+            items = [(top, root_chain + [top.getTransform()])] if (_is_shape(top, rp) or _is_stroke(top, rp)) else []
+        for elem, chain in items:
+            keys = _key_times(elem, rp) or [frames[0]]
+            for t in keys:
+                if t not in fset:
+                    continue
+                if not elem.getVisible(t):
+                    continue
+                f = fmap.to_file(t)
+                if _is_shape(elem, rp):
+                    q = _shape_prompt(elem, chain, t, geom, f, rp)
+                else:
+                    q = _stroke_prompt(elem, chain, t, geom, f)
+                if q is None:
+                    if log:
+                        log("%s: %s on frame %d has too few points; skipped" % (node.name(), elem.name, t))
+                    continue
+                q["label"] = "%s/%s" % (node.name(), elem.name)
+                out.setdefault(obj, []).append(q)
+    return out
+
+
+class TrackerTable(object):
+    """Tracker4's 'tracks' knob read through its documented surface: toScript() for the column
+    names and the track names, getValueAt(t, i) and animation(i) for the values
+    (i = track * columns + column)."""
+
+    _NAME = re.compile(r'"((?:[^"\\]|\\.)*)"|\{([^{}]*)\}|(\S+)')
+
+    def __init__(self, knob):
+        self.knob = knob
+        text = knob.toScript()
+        groups = self._top_groups(text)
+        head = groups[0].split() if groups else []
+        self.columns_count = int(head[1]) if len(head) > 1 else 31
+        self.count = int(head[2]) if len(head) > 2 else 0
+        self.columns = []
+        if len(groups) > 1:
+            for col in self._top_groups(groups[1]):
+                parts = col.split()
+                self.columns.append(parts[3] if len(parts) > 3 else "")
+        self.names = []
+        if len(groups) > 2:
+            for row in self._top_groups(groups[2]):
+                cells = self._cells(row)
+                self.names.append(cells[1] if len(cells) > 1 else "track %d" % (len(self.names) + 1))
+        while len(self.names) < self.count:
+            self.names.append("track %d" % (len(self.names) + 1))
+
+    @staticmethod
+    def _top_groups(text):
+        out, depth, start, quote, esc = [], 0, None, False, False
+        for i, ch in enumerate(text):
+            if esc:
+                esc = False
+                continue
+            if ch == "\\":
+                esc = True
+            elif ch == '"':
+                quote = not quote
+            elif quote:
+                continue
+            elif ch == "{":
+                if depth == 0:
+                    start = i + 1
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0 and start is not None:
+                    out.append(text[start:i])
+        return out
+
+    @classmethod
+    def _cells(cls, row):
+        cells, depth, cur, quote, esc = [], 0, "", False, False
+        for ch in row:
+            if esc:
+                cur += ch
+                esc = False
+                continue
+            if ch == "\\":
+                esc = True
+                continue
+            if ch == '"' and depth == 0:
+                quote = not quote
+                if not quote:
+                    cells.append(cur)
+                    cur = ""
+                continue
+            if quote:
+                cur += ch
+            elif ch == "{":
+                depth += 1
+                cur += ch
+            elif ch == "}":
+                depth -= 1
+                cur += ch
+                if depth == 0:
+                    cells.append(cur)
+                    cur = ""
+            elif ch.isspace() and depth == 0:
+                if cur:
+                    cells.append(cur)
+                cur = ""
+            else:
+                cur += ch
+        if cur:
+            cells.append(cur)
+        return cells
+
+    def column(self, name, default):
+        return self.columns.index(name) if name in self.columns else default
+
+    def index(self, track, column):
+        return track * self.columns_count + column
+
+    def key_times(self, track):
+        anim = self.knob.animation(self.index(track, self.column("track_x", 2)))
+        if anim is None:
+            return []
+        return sorted(int(round(k.x)) for k in anim.keys())
+
+    def enabled(self, track, t):
+        return self.knob.getValueAt(t, self.index(track, self.column("enable", 0))) > 0.5
+
+    def position(self, track, t):
+        return (self.knob.getValueAt(t, self.index(track, self.column("track_x", 2))),
+                self.knob.getValueAt(t, self.index(track, self.column("track_y", 3))))
+
+
+def gather_tracker(node, geom, fmap, frames, *, log=None):
+    """{host object name: [points prompts]} from a Tracker4 node (one prompt per object and frame)."""
+    fset = set(frames)
+    table = TrackerTable(node["tracks"])
+    per = {}
+    for i, name in enumerate(table.names):
+        obj, _, own = name.partition("/")
+        if not own:
+            obj, own = node.name(), name
+        negative = own.strip().startswith("-")
+        for t in table.key_times(i):
+            if t not in fset or not table.enabled(i, t):
+                continue
+            X, Y = geom.to_job(*table.position(i, t))
+            if not geom.contains_job(X, Y):
+                if log:
+                    log("%s: track %r on frame %d lies outside the image; skipped" % (node.name(), name, t))
+                continue
+            slot = per.setdefault(obj, {}).setdefault(t, ([], []))
+            slot[0].append([X, Y])
+            slot[1].append(0 if negative else 1)
+    out = {}
+    for obj, by_frame in per.items():
+        for t in sorted(by_frame):
+            pts, labels = by_frame[t]
+            out.setdefault(obj, []).append({"frame": fmap.to_file(t), "type": "points", "points": pts,
+                                            "labels": labels, "label": "%s" % node.name()})
+    return out
+
+
+def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
+    """JobSpec objects (``name``, ``host_name``, ``prompts`` sorted by frame) from prompt nodes, merged
+    by host object name in node order."""
+    merged = {}
+    order = []
+    for n in nodes:
+        if n.Class() in ("Roto", "RotoPaint"):
+            got = gather_roto(n, geom, fmap, frames, rp, log=log)
+        elif n.Class() == "Tracker4":
+            got = gather_tracker(n, geom, fmap, frames, log=log)
+        else:
+            continue
+        for obj, prompts in got.items():
+            if obj not in merged:
+                merged[obj] = []
+                order.append(obj)
+            merged[obj].extend(prompts)
+    objects, taken = [], []
+    for host in order:
+        name = safe_name(host, taken=taken)
+        taken.append(name)
+        prompts = sorted(merged[host], key=lambda q: (q["frame"], q["type"] == "points"))
+        objects.append({"name": name, "host_name": host, "prompts": prompts})
+    return objects
+
+
+def fingerprint(nodes):
+    """Text that changes when any prompt node's curves or tracks change (for the status line)."""
+    parts = []
+    for n in nodes:
+        k = n.knob("curves") or n.knob("tracks")
+        try:
+            parts.append("%s:%s" % (n.name(), k.toScript() if k is not None else ""))
+        except Exception:  # noqa: BLE001
+            parts.append(n.name())
+    return "\n".join(parts)
+
+
+def geometry_of(node):
+    return Geometry.from_node(node)
+
+
+def frame_map_identity():
+    return FrameMap(0)

@@ -1,0 +1,162 @@
+"""The SAMatte node's JobSpec: plate, frames, objects and settings (plain functions; ``nuke`` passed in).
+
+The plate: an untouched Read of an EXR sequence (frame mode with a constant offset) is used directly
+(its files, file-number range, colourspace); anything else is rendered first to an EXR sequence in
+the node's cache folder by a Write run with ``nuke.execute`` (:func:`render_plate`), in a folder named
+by a hash of everything upstream (so an unchanged graph is not re-rendered and a changed one never
+reuses old frames). The script's OCIO config (a custom config path, or ``$OCIO``) and the Read's
+colourspace go into the JobSpec.
+"""
+import hashlib
+import json
+import os
+
+from .convert import FrameMap, Geometry
+
+__all__ = ["untouched_read", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
+           "build_job", "upstream_hash", "render_plate", "output_pattern"]
+
+_EXR = (".exr",)
+
+
+def _upstream(node):
+    seen, out, todo = set(), [], [node]
+    while todo:
+        n = todo.pop(0)
+        if n is None or id(n) in seen:
+            continue
+        seen.add(id(n))
+        out.append(n)
+        for i in range(n.inputs()):
+            todo.append(n.input(i))
+    return out
+
+
+def untouched_read(node):
+    """The Read feeding the node directly, when it can be used as the plate as it is: an enabled Read
+    of an EXR sequence whose frame mapping is a constant offset; else None."""
+    if node is None or node.Class() != "Read":
+        return None
+    k = node.knob("disable")
+    if k is not None and k.value():
+        return None
+    path = node["file"].value()
+    if not path or os.path.splitext(path)[1].lower() not in _EXR:
+        return None
+    if FrameMap.from_read(node) is None:
+        return None
+    return node
+
+
+def source_info(source):
+    """What the node knows about its Source input: ``{"read": node or None, "fmap", "geometry",
+    "first", "last"}`` (script frames)."""
+    read = untouched_read(source)
+    fmap = FrameMap.from_read(read) if read is not None else FrameMap(0)
+    return {"read": read, "fmap": fmap, "geometry": Geometry.from_node(source),
+            "first": int(source.firstFrame()), "last": int(source.lastFrame())}
+
+
+def script_frames(mode, custom, first, last):
+    """The node's frame range in script frames: ``input`` (the Source's range) or ``custom``."""
+    from samatte.frames import parse_frames
+    if mode == "custom" and custom.strip():
+        return parse_frames(custom)
+    return list(range(int(first), int(last) + 1))
+
+
+def ocio_config(root):
+    """The OCIO config file the script uses, or None (samatte's built-in default): the custom config
+    path when the project's OCIO config is 'custom', else ``$OCIO`` when set."""
+    try:
+        cm = root["colorManagement"].value()
+    except Exception:  # noqa: BLE001 - Nuke 13 and older have no such knob
+        cm = ""
+    if cm == "OCIO":
+        try:
+            if root["OCIO_config"].value() == "custom":
+                p = root["customOCIOConfigPath"].value()
+                if p:
+                    return p
+        except Exception:  # noqa: BLE001
+            pass
+    return os.environ.get("OCIO") or None
+
+
+def cache_root(knob_value, script_path):
+    """The cache folder: the node's knob, else ``samatte_cache`` next to the script, else
+    ``~/samatte_cache`` for an unsaved script."""
+    if knob_value:
+        return os.path.abspath(os.path.expanduser(knob_value))
+    if script_path and script_path != "Root":
+        return os.path.join(os.path.dirname(os.path.abspath(script_path)), "samatte_cache")
+    return os.path.join(os.path.expanduser("~"), "samatte_cache")
+
+
+def node_folder(root_dir, node_name, uid):
+    return os.path.join(root_dir, "%s_%s" % (node_name, uid))
+
+
+def output_pattern(folder):
+    return os.path.join(folder, "matte", "matte.####.exr")
+
+
+def upstream_hash(source):
+    """A hash of every node upstream of ``source`` (class, name, every knob's script text)."""
+    h = hashlib.sha256()
+    for n in _upstream(source):
+        h.update(("%s %s\n" % (n.Class(), n.name())).encode("utf-8"))
+        for name in sorted(n.knobs()):
+            if name in ("xpos", "ypos", "selected", "label", "note_font", "tile_color"):
+                continue
+            try:
+                h.update(("%s=%s\n" % (name, n.knobs()[name].toScript())).encode("utf-8", "replace"))
+            except Exception:  # noqa: BLE001
+                pass
+    return h.hexdigest()[:16]
+
+
+def render_plate(nuke, group, source_input, folder, frames):
+    """Render what feeds the node to ``folder``/plate_<hash>/plate.####.exr with a Write inside the
+    node (main thread; ``nuke.execute``). Frames already there from the same upstream hash are kept.
+    Returns the pattern (frame numbers = script frames)."""
+    digest = upstream_hash(group.input(0))
+    out_dir = os.path.join(folder, "plate_%s" % digest)
+    pattern = os.path.join(out_dir, "plate.####.exr")
+    missing = [f for f in frames if not os.path.exists(pattern.replace("####", "%04d" % f))]
+    if missing:
+        os.makedirs(out_dir, exist_ok=True)
+        group.begin()
+        try:
+            w = nuke.nodes.Write()
+            w.setInput(0, source_input)
+            w["file"].setValue(pattern.replace("\\", "/"))
+            w["file_type"].setValue("exr")
+            w["channels"].setValue("rgb")
+            w["datatype"].setValue("16 bit half")
+            w["raw"].setValue(True)  # scene-linear as Nuke holds it: no output transform
+            w["create_directories"].setValue(True)
+            try:
+                nuke.execute(w, min(missing), max(missing), 1)
+            finally:
+                nuke.delete(w)
+        finally:
+            group.end()
+    return pattern
+
+
+def build_job(*, name, plate_path, file_frames, colourspace, ocio, objects, output, tracker, model,
+              quality, device, matte="auto"):
+    """The JobSpec dict (validated by samatte.jobspec)."""
+    from samatte import jobspec
+    from samatte.frames import format_frames
+    job = jobspec.new_job(plate_path, output, frames=format_frames(sorted(file_frames)),
+                          colourspace=colourspace or None, ocio_config=ocio or None, name=name,
+                          tracker=tracker, model=model, matte=matte, quality=quality, device=device)
+    for ob in objects:
+        jobspec.add_object(job, ob["name"], ob["prompts"], host_name=ob.get("host_name"))
+    return jobspec.validate(job)
+
+
+def job_text(job):
+    return json.dumps(job, sort_keys=True)

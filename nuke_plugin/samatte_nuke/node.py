@@ -1,0 +1,350 @@
+"""The SAMatte node: a Group made from Python, its knobs and buttons.
+
+Inputs: 0 Source (the plate), 1 Prompts (Roto / RotoPaint / Tracker4, directly or through a chain).
+Output: the Source with samatte's merged matte in alpha and one layer per object (``hero.alpha``),
+read back from the cache by an internal Read whose file knob calls :func:`samatte_nuke.farm.frame_path`
+(farm-safe: it checks each frame's key and never starts tracking).
+
+Every button runs in Nuke's main thread and only gathers, validates and starts a
+:class:`samatte_nuke.runner.JobRunner`; the runner changes nodes only through
+``nuke.executeInMainThread``.
+"""
+import json
+import os
+import uuid
+
+import nuke
+
+from samatte.errors import SamatteError, WorkerError
+
+from . import config, farm, gather, job as jobmod
+from .runner import POOL, JobRunner
+
+__all__ = ["create", "build", "on_track", "on_matte_frame", "on_cancel", "on_clear_cache", "on_release",
+           "on_export", "on_refresh", "RUNNERS", "LISTENERS"]
+
+NODE_CLASS_TAG = "samatte_node"
+RUNNERS = {}
+#: callables(node_full_name, kind, payload) told about job events in the main thread (the Qt panel)
+LISTENERS = []
+
+TRACKERS = ("auto", "sam2", "flow", "shapes")
+QUALITIES = ("draft", "default", "high")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MODELS = ("sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus", "sam2.1_hiera_large")
+READ_EXPR = ('[python {__import__("samatte_nuke.farm", fromlist=["farm"]).frame_path(nuke.thisParent(), '
+             'nuke.frame())}]')
+
+
+def _registry_choices():
+    try:
+        from samatte import registry
+        return (tuple(registry.TRACKER_BACKENDS), tuple(registry.MATTE_QUALITIES),
+                tuple(d for d in registry.DEVICES))
+    except ImportError:
+        return TRACKERS, QUALITIES, DEVICES
+
+
+def _button(name, label, func):
+    k = nuke.PyScript_Knob(name, label, "import samatte_nuke.node as _s; _s.%s(nuke.thisNode())" % func)
+    return k
+
+
+def create(name=None):
+    """Make the SAMatte Group (main thread). Connects to the selected node when there is one."""
+    trackers, qualities, devices = _registry_choices()
+    g = nuke.nodes.Group()
+    if name:
+        g.setName(name)
+    g.begin()
+    try:
+        src = nuke.nodes.Input(name="Source")
+        src["number"].setValue(0)
+        prm = nuke.nodes.Input(name="Prompts")
+        prm["number"].setValue(1)
+        read = nuke.nodes.Read(name="samatte_cache_read")
+        read["file"].setValue("")
+        read["on_error"].setValue("error")
+        rem = nuke.nodes.Remove(name="samatte_drop_rgb")
+        rem["operation"].setValue("remove")
+        rem["channels"].setValue("rgb")
+        rem.setInput(0, read)
+        cp = nuke.nodes.Copy(name="samatte_copy")
+        cp["channels"].setValue("all")
+        cp.setInput(0, src)   # B: the plate
+        cp.setInput(1, rem)   # A: alpha, object layers, quality
+        cp["disable"].setValue(True)  # until a job has written frames
+        out = nuke.nodes.Output(name="Output")
+        out.setInput(0, cp)
+    finally:
+        g.end()
+    knobs = [
+        nuke.Tab_Knob("samatte", "SAMatte"),
+        nuke.Text_Knob("status", "status", "not run yet"),
+        nuke.Text_Knob("objects_info", "objects", "(press Refresh)"),
+        _button("refresh", "Refresh objects", "on_refresh"),
+        nuke.Enumeration_Knob("tracker", "tracker", list(trackers)),
+        nuke.Enumeration_Knob("model", "model", list(MODELS)),
+        nuke.Enumeration_Knob("quality", "matte quality", list(qualities)),
+        nuke.Enumeration_Knob("range_mode", "frame range", ["input", "custom"]),
+        nuke.String_Knob("custom_range", "custom range", ""),
+        nuke.Enumeration_Knob("device", "device", list(devices)),
+        nuke.File_Knob("cache_dir", "cache folder"),
+        nuke.File_Knob("samatte_python", "samatte python"),
+        _button("track", "Track && Matte", "on_track"),
+        _button("matte_frame", "Matte this frame", "on_matte_frame"),
+        _button("cancel", "Cancel", "on_cancel"),
+        _button("clear_cache", "Clear cache", "on_clear_cache"),
+        _button("release", "Release GPU", "on_release"),
+        _button("export", "Export JobSpec", "on_export"),
+        _button("panel", "Open panel", "on_panel"),
+        nuke.String_Knob("samatte_uid", "uid", uuid.uuid4().hex[:8]),
+        nuke.Multiline_Eval_String_Knob("samatte_job", "job", ""),
+        nuke.Int_Knob("samatte_offset", "offset", 0),
+        nuke.Multiline_Eval_String_Knob("samatte_scores", "scores", "{}"),
+        nuke.Boolean_Knob(NODE_CLASS_TAG, NODE_CLASS_TAG, True),
+    ]
+    for k in knobs:
+        g.addKnob(k)
+    for hidden in ("samatte_uid", "samatte_job", "samatte_offset", "samatte_scores", NODE_CLASS_TAG):
+        g[hidden].setVisible(False)
+    g["cache_dir"].setTooltip("default: samatte_cache next to the script, one folder per node")
+    g["samatte_python"].setTooltip("default: $SAMATTE_PYTHON or what install.sh --nuke recorded")
+    return g
+
+
+def _inner(group, name):
+    return group.node(name)  # Foundry: Group.node(name) finds a node inside the group
+
+
+def _log(group):
+    def log(msg):
+        nuke.tprint("[SAMatte %s] %s" % (group.name(), msg))
+    return log
+
+
+def build(group, *, for_frame=None):
+    """Gather everything for a job (main thread): returns ``(job, info)``; ``info`` holds the
+    script->file offset, the script frames and the folder. Renders the plate first when the Source
+    is not an untouched EXR Read. Raises samatte errors (JobSpecError, PromptError, ...)."""
+    import nuke.rotopaint as rp
+    from samatte.names import safe_name
+    source = group.input(0)
+    if source is None:
+        raise SamatteError("connect a plate to the Source input")
+    prompts_in = group.input(1)
+    if prompts_in is None:
+        raise SamatteError("connect a Roto, RotoPaint or Tracker4 node to the Prompts input")
+    info = jobmod.source_info(source)
+    frames = jobmod.script_frames(group["range_mode"].value(), group["custom_range"].value(),
+                                  info["first"], info["last"])
+    root_dir = jobmod.cache_root(group["cache_dir"].value(), nuke.root()["name"].value())
+    folder = jobmod.node_folder(root_dir, group.name(), group["samatte_uid"].value())
+    read = info["read"]
+    fmap = info["fmap"]
+    if read is not None:
+        plate = read["file"].value()
+        colourspace = read["colorspace"].value()
+        if colourspace in ("default", "") or colourspace.startswith("default ("):
+            colourspace = None
+    else:
+        plate = jobmod.render_plate(nuke, group, source, folder, frames)
+        colourspace = None
+    nodes = gather.prompt_nodes(prompts_in)
+    if not nodes:
+        raise SamatteError("no Roto, RotoPaint or Tracker4 node found upstream of the Prompts input")
+    objects = gather.gather_objects(nodes, info["geometry"], fmap, frames, rp, safe_name=safe_name,
+                                    log=_log(group))
+    if not objects:
+        raise SamatteError("the prompt nodes hold no shape, stroke or enabled track inside the frame range")
+    job = jobmod.build_job(
+        name="%s_%s" % (safe_name(group.name()), group["samatte_uid"].value()), plate_path=plate,
+        file_frames=fmap.files(frames), colourspace=colourspace, ocio=jobmod.ocio_config(nuke.root()),
+        objects=objects, output=jobmod.output_pattern(folder), tracker=group["tracker"].value(),
+        model=group["model"].value(), quality=group["quality"].value(), device=group["device"].value())
+    return job, {"offset": fmap.offset, "frames": frames, "folder": folder, "objects": objects}
+
+
+def _objects_text(objects):
+    lines = []
+    for ob in objects:
+        fr = sorted({q["frame"] for q in ob["prompts"]})
+        lines.append("%s (%s): %d prompt(s) on %s" % (ob["name"], ob.get("host_name", ob["name"]),
+                                                      len(ob["prompts"]), ", ".join(str(f) for f in fr[:12])
+                                                      + (" ..." if len(fr) > 12 else "")))
+    return "\n".join(lines) or "(none)"
+
+
+def _fail(group, code, message, *, popup=True):
+    group["status"].setValue("error [%s] %s" % (code, message))
+    if popup and nuke.GUI:
+        nuke.message("SAMatte %s: [%s] %s" % (group.name(), code, message))
+
+
+def _busy(group):
+    r = RUNNERS.get(group.fullName())
+    return r is not None and r.is_alive()
+
+
+def _start(group, job, info, *, stage, frames, title):
+    if _busy(group):
+        _fail(group, "BUSY", "a job is already running on this node (Cancel it first)")
+        return None
+    try:
+        python = config.samatte_python(group["samatte_python"].value())
+    except SamatteError as e:
+        _fail(group, e.code, e.message)
+        return None
+    name = group.fullName()
+    scores = {} if stage == "all" and frames is None else _scores(group)
+
+    def on_event(kind, *payload):
+        _on_event(name, kind, payload, job, info, scores)
+
+    runner = JobRunner(nuke, title=title, job=job, python=python, stage=stage, frames=frames, on_event=on_event)
+    RUNNERS[name] = runner
+    group["status"].setValue("running (%s)" % stage)
+    runner.start()
+    return runner
+
+
+def _scores(group):
+    try:
+        return {int(k): v for k, v in json.loads(group["samatte_scores"].value() or "{}").items()}
+    except ValueError:
+        return {}
+
+
+def _on_event(name, kind, payload, job, info, scores):
+    """Main thread: the runner's events."""
+    group = nuke.toNode(name)
+    for fn in list(LISTENERS):
+        try:
+            fn(name, kind, payload)
+        except Exception:  # noqa: BLE001 - a broken panel must not break the node
+            pass
+    if group is None:
+        return
+    if kind == "progress":
+        p = payload[0]
+        group["status"].setValue("running: %s %d%%" % (p.get("stage") or "", int(100 * (p.get("fraction") or 0))))
+    elif kind == "frame":
+        ev = payload[0]
+        if ev.get("score") is not None and ev.get("frame") is not None:
+            scores[int(ev["frame"])] = float(ev["score"])
+    elif kind == "done":
+        result = payload[0] or {}
+        for f, s in (result.get("scores") or {}).items():
+            scores[int(f)] = float(s)
+        _show_result(group, job, info, scores, result)
+    elif kind == "failed":
+        code, message = payload
+        _fail(group, code, message)
+
+
+def _show_result(group, job, info, scores, result):
+    """Point the internal Read at the cache, frame-aligned with the Source (main thread)."""
+    group["samatte_job"].setValue(json.dumps(job, sort_keys=True))
+    group["samatte_offset"].setValue(int(info["offset"]))
+    group["samatte_scores"].setValue(json.dumps({str(k): v for k, v in sorted(scores.items())}))
+    read = _inner(group, "samatte_cache_read")
+    frames = info["frames"]
+    read["file"].setValue(READ_EXPR)
+    read["first"].setValue(int(min(frames)))
+    read["last"].setValue(int(max(frames)))
+    read["frame_mode"].setValue("offset")
+    read["frame"].setValue("0")  # the file knob maps script frames to file numbers itself
+    _inner(group, "samatte_copy")["disable"].setValue(False)
+    rk = read.knob("reload")
+    if rk is not None:
+        rk.execute()
+    low = [f for f, s in scores.items() if s < 0.5]
+    group["status"].setValue("done: %d frame(s) written, %d reused%s" % (
+        len(result.get("written") or []), len(result.get("skipped") or []),
+        ("; low score on %s" % ", ".join(str(f) for f in sorted(low)[:10])) if low else ""))
+
+
+# --- buttons (main thread) ------------------------------------------------------------------------
+def on_refresh(group):
+    try:
+        job, info = build(group)
+    except SamatteError as e:
+        _fail(group, e.code, e.message, popup=False)
+        return None
+    group["objects_info"].setValue(_objects_text(info["objects"]))
+    return job
+
+
+def on_track(group):
+    try:
+        job, info = build(group)
+    except SamatteError as e:
+        _fail(group, e.code, e.message)
+        return None
+    group["objects_info"].setValue(_objects_text(info["objects"]))
+    return _start(group, job, info, stage="all", frames=None, title="SAMatte %s: track & matte" % group.name())
+
+
+def on_matte_frame(group):
+    """Re-run matting on the current frame from the stored track (stage "matte"); no re-tracking."""
+    try:
+        job, info = build(group)
+    except SamatteError as e:
+        _fail(group, e.code, e.message)
+        return None
+    t = int(nuke.frame())
+    if t not in info["frames"]:
+        _fail(group, "FRAME_RANGE_INVALID", "frame %d is outside the node's range" % t)
+        return None
+    f = t - info["offset"]
+    return _start(group, job, info, stage="matte", frames=str(f),
+                  title="SAMatte %s: matte frame %d" % (group.name(), t))
+
+
+def on_cancel(group):
+    r = RUNNERS.get(group.fullName())
+    if r is not None and r.is_alive():
+        r.cancel()
+        group["status"].setValue("cancelling...")
+
+
+def on_clear_cache(group):
+    """Delete the node's cache folder (not while a job runs)."""
+    if _busy(group):
+        _fail(group, "BUSY", "cancel the running job before clearing the cache")
+        return
+    import shutil
+    root_dir = jobmod.cache_root(group["cache_dir"].value(), nuke.root()["name"].value())
+    folder = jobmod.node_folder(root_dir, group.name(), group["samatte_uid"].value())
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    group["samatte_job"].setValue("")
+    group["samatte_scores"].setValue("{}")
+    _inner(group, "samatte_copy")["disable"].setValue(True)
+    group["status"].setValue("cache cleared")
+
+
+def on_release(group):
+    try:
+        py = config.samatte_python(group["samatte_python"].value())
+    except WorkerError:
+        py = None
+    n = POOL.release(py)
+    group["status"].setValue("GPU released (%d worker(s))" % n)
+
+
+def on_export(group):
+    """Write the node's JobSpec next to its cache (farm: ``samatte run job.json`` before the comp)."""
+    try:
+        job, info = build(group)
+    except SamatteError as e:
+        _fail(group, e.code, e.message)
+        return None
+    path = farm.export(job, info["folder"])
+    group["status"].setValue("exported %s" % path)
+    return path
+
+
+def on_panel(group):
+    from . import panel
+    return panel.show_for(group)

@@ -1,0 +1,169 @@
+"""Background jobs: a thread per job reads the worker's events and drives a ``nuke.ProgressTask``.
+
+Nodes and knobs are changed only through ``nuke.executeInMainThread`` (Foundry: Nuke's node graph is
+not thread-safe); the ProgressTask is made and updated in the thread (Foundry's threading examples).
+Workers are kept warm per samatte Python (:data:`POOL`) so the model stays loaded between jobs with
+the same model and device; Release GPU ends the worker (or sends ``release`` when the worker knows it).
+"""
+import threading
+import time
+
+from samatte.errors import SamatteError, WorkerError
+
+__all__ = ["WorkerPool", "POOL", "JobRunner"]
+
+
+class WorkerPool(object):
+    """One warm ``samatte.client.WorkerClient`` per samatte Python."""
+
+    def __init__(self, factory=None):
+        self._lock = threading.Lock()
+        self._clients = {}
+        self._factory = factory
+
+    def get(self, python):
+        with self._lock:
+            c = self._clients.get(python)
+            if c is not None and not c.alive():
+                self._clients.pop(python, None)
+                c = None
+            if c is None:
+                if self._factory is not None:
+                    c = self._factory(python)
+                else:
+                    from samatte.client import WorkerClient
+                    c = WorkerClient(python, timeout=None, startup_timeout=120)
+                self._clients[python] = c
+            return c
+
+    def drop(self, python):
+        with self._lock:
+            c = self._clients.pop(python, None)
+        if c is not None:
+            try:
+                c.kill()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def release(self, python=None):
+        """Free the GPU: ``release`` request where the worker supports it, else end the worker."""
+        with self._lock:
+            items = [(p, c) for p, c in self._clients.items() if python is None or p == python]
+        for p, c in items:
+            done = False
+            rel = getattr(c, "release", None)
+            if rel is not None and c.alive():
+                try:
+                    rel()
+                    done = True
+                except SamatteError:
+                    done = False
+            if not done:
+                with self._lock:
+                    self._clients.pop(p, None)
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001
+                    pass
+        return len(items)
+
+    def close_all(self):
+        with self._lock:
+            items = list(self._clients.items())
+            self._clients.clear()
+        for _, c in items:
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+POOL = WorkerPool()
+
+
+def _start(client, job, stage, frames):
+    if stage == "all" and frames is None:
+        return client.start_job(job)
+    try:
+        return client.start_job(job, stage=stage, frames=frames)
+    except TypeError:
+        raise WorkerError("this samatte client is too old for stage=%r / frames (update samatte)" % stage)
+
+
+class JobRunner(threading.Thread):
+    """Runs one job in a warm worker. ``on_event(kind, payload)`` is queued to the main thread for
+    kinds ``progress`` (dict), ``frame`` (dict), ``done`` (result dict), ``failed`` (code, message)."""
+
+    def __init__(self, nuke, *, title, job, python, stage="all", frames=None, on_event=None, pool=None,
+                 poll_s=0.1):
+        threading.Thread.__init__(self, name="samatte-nuke-job", daemon=True)
+        self.nuke = nuke
+        self.title = title
+        self.job = job
+        self.python = python
+        self.stage = stage
+        self.frames = frames
+        self.on_event = on_event
+        self.pool = pool or POOL
+        self.poll_s = poll_s
+        self._cancel = threading.Event()
+        self.outcome = None  # ("done", result) or ("failed", code, message)
+        self.handle = None
+
+    def cancel(self):
+        self._cancel.set()
+
+    def _emit(self, kind, *payload):
+        if self.on_event is not None:
+            self.nuke.executeInMainThread(self.on_event, (kind,) + payload)
+
+    def run(self):
+        task = self.nuke.ProgressTask(self.title)
+        try:
+            task.setMessage("starting samatte worker")
+            client = self.pool.get(self.python)
+            handle = _start(client, self.job, self.stage, self.frames)
+            self.handle = handle
+            sent_cancel = False
+            while not handle.done:
+                if not sent_cancel and (self._cancel.is_set() or task.isCancelled()):
+                    handle.cancel()
+                    sent_cancel = True
+                    task.setMessage("cancelling (between frames)")
+                events = handle.poll()
+                for ev in events:
+                    self._event(ev, task)
+                if not events:
+                    time.sleep(self.poll_s)
+            if handle.error is not None:
+                raise handle.error
+            task.setProgress(100)
+            self.outcome = ("done", handle.result)
+            self._emit("done", handle.result)
+        except SamatteError as e:
+            if isinstance(e, WorkerError) and not isinstance(e, type(None)):
+                if getattr(e, "code", "") == "WORKER_FAILED":
+                    self.pool.drop(self.python)
+            self.outcome = ("failed", e.code, e.message)
+            self._emit("failed", e.code, e.message)
+        except Exception as e:  # noqa: BLE001 - never let a thread die silently inside Nuke
+            self.outcome = ("failed", "NUKE_ADAPTER", "%s: %s" % (type(e).__name__, e))
+            self._emit("failed", "NUKE_ADAPTER", "%s: %s" % (type(e).__name__, e))
+        finally:
+            del task
+
+    def _event(self, ev, task):
+        t = ev.get("type")
+        if t == "progress":
+            frac = ev.get("fraction")
+            if frac is None:
+                total = ev.get("total") or 0
+                frac = (float(ev.get("done") or 0) / total) if total else 0.0
+            task.setProgress(int(max(0.0, min(1.0, float(frac))) * 100))
+            msg = "%s %s" % (ev.get("stage") or "", "" if ev.get("frame") is None else "frame %s" % ev.get("frame"))
+            task.setMessage(msg.strip())
+            self._emit("progress", {"stage": ev.get("stage"), "frame": ev.get("frame"), "fraction": frac,
+                                    "message": ev.get("message")})
+        elif t == "frame":
+            self._emit("frame", {"frame": ev.get("frame"), "status": ev.get("status"), "score": ev.get("score"),
+                                 "path": ev.get("path")})

@@ -1,0 +1,931 @@
+"""A double of the parts of Nuke's Python API that samatte's node uses (tests only).
+
+Nuke cannot be installed on the test machines, so this module stands in for ``nuke``. Every behaviour
+below is taken from Foundry's Python API documentation; each class or function names its source
+(``[doc: ...]``). Where the documentation is silent and the double had to choose, it says so
+(``[assumed: ...]``): those behaviours are unverified in a real Nuke and are listed in the README.
+
+Sources (learn.foundry.com/nuke/developers/<version>/...):
+  [PyRef]   pythonreference / pythondevguide/_autosummary: nuke.Node, nuke.Knob, nuke.Array_Knob,
+            nuke.Enumeration_Knob, nuke.File_Knob, nuke.Format, nuke.ProgressTask,
+            nuke.executeInMainThread, nuke.execute, nuke.message, nuke.nodes, nuke.createNode
+  [Threads] pythondevguide/threading.html ("executeInMainThread ... ProgressTask")
+  [Formats] pythondevguide/formats.html (Format.width/height/pixelAspect, Node.format())
+  [ReadUG]  nuke/8.0/content/getting_started/managing_scripts/changing_read_frames.html and the
+            Read node reference (knobs file, first, last, frame_mode, frame, colorspace, format)
+  [Roto]    pythondevguide/rotopaint.html and nuke.rotopaint.* (see nuke/rotopaint.py)
+
+Strictness the real Nuke has but does not always report: touching nodes or knobs from a thread other
+than the main thread is unsafe in Nuke [Threads]; the double raises ``RuntimeError`` so tests catch it.
+"""
+import os
+import queue
+import re
+import threading
+
+__all__ = []
+
+GUI = True
+env = {"gui": True, "NukeVersionMajor": 15, "NukeVersionMinor": 1, "NukeVersionString": "15.1v1"}
+REPLACE = 1
+
+_MAIN = threading.main_thread()
+_main_queue = queue.Queue()
+_state = {"frame": 1, "this": [], "nodes": [], "messages": [], "executed": [], "progress": [],
+          "render_hook": None, "context": []}
+
+
+def _check_main(what):
+    if threading.current_thread() is not _MAIN:
+        raise RuntimeError("nuke double: %s from a non-main thread (use nuke.executeInMainThread)" % what)
+
+
+def _reset():
+    """Fresh session (tests): no nodes, frame 1, empty queues."""
+    global GUI
+    GUI = True
+    env["gui"] = True
+    _state.update({"frame": 1, "this": [], "nodes": [], "messages": [], "executed": [], "progress": [],
+                   "render_hook": None, "context": []})
+    while not _main_queue.empty():
+        _main_queue.get_nowait()
+    _ROOT.__init__("Root")
+    _ROOT._name = "Root"
+
+
+# --- formats ----------------------------------------------------------------------------------------
+class Format(object):
+    """[Formats] width(), height(), pixelAspect(), name(); [PyRef nuke.Format] x(), y(), r(), t()."""
+
+    def __init__(self, width, height, pixel_aspect=1.0, name=""):
+        self._w, self._h, self._pa, self._name = int(width), int(height), float(pixel_aspect), name
+
+    def width(self):
+        return self._w
+
+    def height(self):
+        return self._h
+
+    def pixelAspect(self):
+        return self._pa
+
+    def name(self):
+        return self._name
+
+    def x(self):
+        return 0
+
+    def y(self):
+        return 0
+
+    def r(self):
+        return self._w
+
+    def t(self):
+        return self._h
+
+
+# --- animation --------------------------------------------------------------------------------------
+class AnimationKey(object):
+    """[PyRef nuke.AnimationKey] attributes x (time) and y (value)."""
+
+    def __init__(self, x, y):
+        self.x, self.y = float(x), float(y)
+
+
+class AnimationCurve(object):
+    """[PyRef nuke.AnimationCurve] keys() -> list of AnimationKey; evaluate(t).
+    [assumed] interpolation between keys is linear here (Nuke's default is 'smooth'); the adapter only
+    reads values on key frames, where both agree."""
+
+    def __init__(self):
+        self._keys = {}
+
+    def setKey(self, t, v):
+        self._keys[float(t)] = float(v)
+        return AnimationKey(t, v)
+
+    def keys(self):
+        return [AnimationKey(t, self._keys[t]) for t in sorted(self._keys)]
+
+    def evaluate(self, t):
+        ts = sorted(self._keys)
+        if not ts:
+            return 0.0
+        if t <= ts[0]:
+            return self._keys[ts[0]]
+        if t >= ts[-1]:
+            return self._keys[ts[-1]]
+        for a, b in zip(ts, ts[1:]):
+            if a <= t <= b:
+                u = (t - a) / (b - a)
+                return self._keys[a] * (1 - u) + self._keys[b] * u
+        return 0.0
+
+
+# --- knobs ------------------------------------------------------------------------------------------
+INVISIBLE = 0x400
+DISABLED = 0x80
+STARTLINE = 0x1000
+
+
+class Knob(object):
+    """[PyRef nuke.Knob] name(), label(), value(), getValue(), setValue(), getValueAt(t), isAnimated(),
+    setFlag/clearFlag, setVisible, setEnabled, setTooltip. Setting a value is a main-thread action."""
+
+    def __init__(self, name, label=None, value=None):
+        self._name = name
+        self._label = label if label is not None else name
+        self._value = value
+        self._flags = 0
+        self._anims = {}
+        self._tooltip = ""
+        self.node = None
+
+    def Class(self):
+        return type(self).__name__
+
+    def name(self):
+        return self._name
+
+    def label(self):
+        return self._label
+
+    def value(self):
+        return self._value
+
+    def getValue(self, index=0):
+        return self._value
+
+    def setValue(self, value, index=0):
+        _check_main("Knob.setValue(%s)" % self._name)
+        self._value = value
+        return True
+
+    def getValueAt(self, t, index=0):
+        if index in self._anims:
+            return self._anims[index].evaluate(t)
+        v = self._value
+        if isinstance(v, (list, tuple)):
+            return v[index]
+        return v
+
+    def setValueAt(self, value, t, index=0):
+        _check_main("Knob.setValueAt(%s)" % self._name)
+        self._anims.setdefault(index, AnimationCurve()).setKey(t, value)
+        return True
+
+    def isAnimated(self, index=0):
+        return index in self._anims
+
+    def animation(self, index=0):
+        """[PyRef nuke.Array_Knob.animation(chan)] AnimationCurve or None."""
+        return self._anims.get(index)
+
+    def isKeyAt(self, t, index=0):
+        a = self._anims.get(index)
+        return bool(a) and float(t) in a._keys
+
+    def setFlag(self, f):
+        self._flags |= f
+
+    def clearFlag(self, f):
+        self._flags &= ~f
+
+    def getFlag(self, f):
+        return bool(self._flags & f)
+
+    def setVisible(self, visible):
+        (self.clearFlag if visible else self.setFlag)(INVISIBLE)
+
+    def visible(self):
+        return not self.getFlag(INVISIBLE)
+
+    def setEnabled(self, enabled):
+        (self.clearFlag if enabled else self.setFlag)(DISABLED)
+
+    def enabled(self):
+        return not self.getFlag(DISABLED)
+
+    def setTooltip(self, text):
+        self._tooltip = text
+
+    def tooltip(self):
+        return self._tooltip
+
+    def toScript(self):
+        return "" if self._value is None else str(self._value)
+
+    def fromScript(self, s):
+        self._value = s
+        return True
+
+
+class Tab_Knob(Knob):
+    pass
+
+
+class Text_Knob(Knob):
+    def __init__(self, name, label=None, value=""):
+        Knob.__init__(self, name, label, value)
+
+
+class String_Knob(Knob):
+    def __init__(self, name, label=None, value=""):
+        Knob.__init__(self, name, label, value)
+
+    def value(self):
+        return "" if self._value is None else str(self._value)
+
+    getValue = value
+
+
+class Multiline_Eval_String_Knob(String_Knob):
+    pass
+
+
+class EvalString_Knob(String_Knob):
+    pass
+
+
+class File_Knob(String_Knob):
+    """[PyRef nuke.File_Knob] value() is the pattern as typed (#### or %04d) [ReadUG]."""
+
+
+class Int_Knob(Knob):
+    def __init__(self, name, label=None, value=0):
+        Knob.__init__(self, name, label, int(value))
+
+    def value(self):
+        return int(self._value)
+
+    def getValue(self, index=0):
+        return int(self._value)
+
+    def setValue(self, value, index=0):
+        return Knob.setValue(self, int(value))
+
+
+class Double_Knob(Knob):
+    def __init__(self, name, label=None, value=0.0):
+        Knob.__init__(self, name, label, float(value))
+
+
+class Array_Knob(Knob):
+    pass
+
+
+class XY_Knob(Array_Knob):
+    def __init__(self, name, label=None, value=(0.0, 0.0)):
+        Knob.__init__(self, name, label, list(value))
+
+
+class Boolean_Knob(Knob):
+    """[PyRef nuke.Boolean_Knob] value() -> bool."""
+
+    def __init__(self, name, label=None, value=False):
+        Knob.__init__(self, name, label, bool(value))
+
+    def value(self):
+        return bool(self._value)
+
+    getValue = value
+
+    def setValue(self, value, index=0):
+        return Knob.setValue(self, bool(value))
+
+
+class Enumeration_Knob(Knob):
+    """[PyRef nuke.Enumeration_Knob] value() -> the item's name (string); getValue() -> its index;
+    setValue() takes a name or an index; values() -> the items."""
+
+    def __init__(self, name, label=None, values=()):
+        Knob.__init__(self, name, label, 0)
+        self._values = list(values)
+
+    def values(self):
+        return list(self._values)
+
+    def setValues(self, values):
+        self._values = list(values)
+        self._value = min(self._value, max(0, len(self._values) - 1))
+
+    def value(self):
+        return self._values[self._value] if self._values else ""
+
+    def getValue(self, index=0):
+        return float(self._value)
+
+    def setValue(self, value, index=0):
+        _check_main("Enumeration_Knob.setValue(%s)" % self._name)
+        if isinstance(value, str):
+            if value not in self._values:
+                raise ValueError("%r is not an item of %s" % (value, self._name))
+            self._value = self._values.index(value)
+        else:
+            self._value = int(value)
+        return True
+
+
+class PyScript_Knob(Knob):
+    """[PyRef nuke.PyScript_Knob(name, label, command)]; execute() runs the command with
+    nuke.thisNode() set to the knob's node."""
+
+    def __init__(self, name, label=None, command=""):
+        Knob.__init__(self, name, label, command)
+
+    def execute(self):
+        _state["this"].append(self.node)
+        try:
+            exec(compile(self._value, "<knob %s>" % self._name, "exec"), {"nuke": _this_module()})
+        finally:
+            _state["this"].pop()
+
+
+class Format_Knob(Knob):
+    pass
+
+
+class Obsolete_Knob(Knob):
+    pass
+
+
+def _this_module():
+    import sys
+    return sys.modules[__name__]
+
+
+# --- nodes ------------------------------------------------------------------------------------------
+_DEFAULT_FORMAT = Format(2048, 1556, 1.0, "2K_Super_35(full-ap)")
+
+
+class Node(object):
+    """[PyRef nuke.Node] Class(), name(), setName(), knob(), knobs(), node[knob], addKnob(),
+    removeKnob(), input(i), setInput(i, node), inputs(), dependencies(), format() [Formats],
+    bbox() -> [x, y, w, h], firstFrame(), lastFrame(), fullName(). Creating a node, adding knobs and
+    connecting inputs are main-thread actions [Threads]."""
+
+    _counters = {}
+
+    def __init__(self, cls, name=None, parent=None):
+        _check_main("creating a %s node" % cls)
+        self._class = cls
+        self._knobs = {}
+        self._order = []
+        self._inputs = {}
+        self._parent = parent
+        self._format = None
+        self._bbox = None
+        n = Node._counters.get(cls, 0) + 1
+        Node._counters[cls] = n
+        self._name = name or "%s%d" % (cls, n)
+        self.addKnob(String_Knob("name", "name", self._name))
+        self.addKnob(Boolean_Knob("disable", "disable", False))
+        self.addKnob(String_Knob("label", "label", ""))
+        self.addKnob(Double_Knob("xpos", "xpos", 0))
+        self.addKnob(Double_Knob("ypos", "ypos", 0))
+        self._alive = True
+
+    def Class(self):
+        return self._class
+
+    def name(self):
+        return self._name
+
+    def fullName(self):
+        if self._parent is not None and self._parent is not _ROOT:
+            return self._parent.fullName() + "." + self._name
+        return self._name
+
+    def setName(self, name):
+        _check_main("Node.setName")
+        self._name = name
+        self._knobs["name"]._value = name
+
+    def knob(self, name):
+        return self._knobs.get(name)
+
+    def __getitem__(self, name):
+        k = self._knobs.get(name)
+        if k is None:
+            raise NameError("knob %s does not exist" % name)
+        return k
+
+    def knobs(self):
+        return dict(self._knobs)
+
+    def allKnobs(self):
+        return [self._knobs[n] for n in self._order]
+
+    def addKnob(self, k):
+        if getattr(self, "_knobs", None) is not None and self._order:
+            _check_main("Node.addKnob")
+        k.node = self
+        if k.name() not in self._knobs:
+            self._order.append(k.name())
+        self._knobs[k.name()] = k
+
+    def removeKnob(self, k):
+        _check_main("Node.removeKnob")
+        self._knobs.pop(k.name(), None)
+        self._order = [n for n in self._order if n != k.name()]
+
+    def input(self, i):
+        return self._inputs.get(i)
+
+    def setInput(self, i, node):
+        _check_main("Node.setInput")
+        if node is None:
+            self._inputs.pop(i, None)
+        else:
+            self._inputs[i] = node
+        return True
+
+    def inputs(self):
+        return (max(self._inputs) + 1) if self._inputs else 0
+
+    def dependencies(self, what=None):
+        return [self._inputs[i] for i in sorted(self._inputs)]
+
+    def dependent(self, what=None):
+        return [n for n in _all_nodes_recursive() if self in n.dependencies()]
+
+    def setXYpos(self, x, y):
+        self._knobs["xpos"]._value = x
+        self._knobs["ypos"]._value = y
+
+    # image properties -------------------------------------------------------------------------------
+    def format(self):
+        if self._format is not None:
+            return self._format
+        if "format" in self._knobs and isinstance(self._knobs["format"].value(), Format):
+            return self._knobs["format"].value()
+        up = self.input(0)
+        if up is not None:
+            return up.format()
+        return _ROOT.format()
+
+    def width(self):
+        return self.format().width()
+
+    def height(self):
+        return self.format().height()
+
+    def pixelAspect(self):
+        return self.format().pixelAspect()
+
+    def bbox(self):
+        """[PyRef nuke.Node.bbox] -> [x, y, w, h] in the node's format (bottom-left origin)."""
+        if self._bbox is not None:
+            return list(self._bbox)
+        up = self.input(0)
+        if up is not None and self._class not in ("Read", "Constant"):
+            return up.bbox()
+        f = self.format()
+        return [0, 0, f.width(), f.height()]
+
+    def _set_bbox(self, x, y, w, h):
+        self._bbox = [x, y, w, h]
+
+    def firstFrame(self):
+        if "first" in self._knobs and self._class == "Read":
+            return _read_script_frame(self, self["first"].value())
+        up = self.input(0)
+        return up.firstFrame() if up is not None else _ROOT["first_frame"].value()
+
+    def lastFrame(self):
+        if "last" in self._knobs and self._class == "Read":
+            return _read_script_frame(self, self["last"].value())
+        up = self.input(0)
+        return up.lastFrame() if up is not None else _ROOT["last_frame"].value()
+
+    def metadata(self, key=None, time=None):
+        return {} if key is None else None
+
+    # groups -----------------------------------------------------------------------------------------
+    def begin(self):
+        _state["context"].append(self)
+        return self
+
+    def end(self):
+        if _state["context"] and _state["context"][-1] is self:
+            _state["context"].pop()
+
+    def __enter__(self):
+        return self.begin()
+
+    def __exit__(self, *exc):
+        self.end()
+
+    def nodes(self):
+        return [n for n in _state["nodes"] if n._parent is self and n._alive]
+
+    def node(self, name):
+        for n in self.nodes():
+            if n.name() == name:
+                return n
+        return None
+
+    def __repr__(self):
+        return "<nuke double %s %s>" % (self._class, self._name)
+
+
+def _read_script_frame(read, file_frame):
+    """[ReadUG] the script frame at which a Read shows file frame ``file_frame``: offset mode adds the
+    offset; 'start at' N puts the first file frame at N."""
+    mode = read["frame_mode"].value()
+    val = read["frame"].value().strip()
+    if not val:
+        return int(file_frame)
+    if mode == "offset":
+        return int(file_frame) + int(float(val))
+    if mode == "start at":
+        return int(file_frame) - int(read["first"].value()) + int(float(val))
+    return int(file_frame)
+
+
+class _RootNode(Node):
+    def __init__(self, name="Root"):
+        self._class = "Root"
+        self._knobs = {}
+        self._order = []
+        self._inputs = {}
+        self._parent = None
+        self._format = None
+        self._bbox = None
+        self._name = name
+        self._alive = True
+        for k in (String_Knob("name", "name", ""), Int_Knob("first_frame", "first", 1),
+                  Int_Knob("last_frame", "last", 100), Knob("format", "format", _DEFAULT_FORMAT),
+                  Enumeration_Knob("colorManagement", "color management", ["Nuke", "OCIO"]),
+                  Enumeration_Knob("OCIO_config", "OCIO config",
+                                   ["nuke-default", "aces_1.2", "custom"]),
+                  File_Knob("customOCIOConfigPath", "custom OCIO config", ""),
+                  Boolean_Knob("proxy", "proxy", False)):
+            k.node = self
+            self._order.append(k.name())
+            self._knobs[k.name()] = k
+
+    def format(self):
+        return self._knobs["format"].value()
+
+
+_ROOT = _RootNode()
+
+
+def root():
+    """[PyRef nuke.root] the Root node; root()['name'] is the script path ('' when unsaved)."""
+    return _ROOT
+
+
+def _default_knobs(node):
+    cls = node.Class()
+    add = node.addKnob
+    if cls == "Read":
+        for k in (File_Knob("file", "file", ""), Int_Knob("first", "first", 1), Int_Knob("last", "last", 1),
+                  Int_Knob("origfirst", "origfirst", 1), Int_Knob("origlast", "origlast", 1),
+                  Enumeration_Knob("frame_mode", "frame", ["expression", "start at", "offset"]),
+                  String_Knob("frame", "", ""), String_Knob("colorspace", "colorspace", "default"),
+                  Knob("format", "format", None), Boolean_Knob("raw", "raw data", False),
+                  Enumeration_Knob("on_error", "missing frames", ["error", "black", "checkerboard",
+                                                                   "nearest frame"]),
+                  Enumeration_Knob("before", "before", ["hold", "loop", "bounce", "black"]),
+                  Enumeration_Knob("after", "after", ["hold", "loop", "bounce", "black"]),
+                  PyScript_Knob("reload", "reload", "")):
+            add(k)
+    elif cls == "Write":
+        for k in (File_Knob("file", "file", ""), String_Knob("file_type", "file type", ""),
+                  String_Knob("channels", "channels", "rgb"), String_Knob("datatype", "datatype", ""),
+                  String_Knob("colorspace", "colorspace", "default"), Boolean_Knob("raw", "raw", False),
+                  Boolean_Knob("create_directories", "create directories", False),
+                  Boolean_Knob("use_limit", "limit to range", False), Int_Knob("first", "first", 1),
+                  Int_Knob("last", "last", 1)):
+            add(k)
+    elif cls in ("Roto", "RotoPaint"):
+        from . import rotopaint
+        add(rotopaint.CurveKnob("curves"))
+        add(Knob("format", "format", None))
+    elif cls == "Tracker4":
+        add(Tracks_Knob("tracks"))
+    elif cls == "Input":
+        add(Int_Knob("number", "number", 0))
+    elif cls == "Copy":
+        for k in (String_Knob("from0", "", "none"), String_Knob("to0", "", "none"),
+                  String_Knob("channels", "layer copy", "none")):
+            add(k)
+    elif cls == "Remove":
+        for k in (String_Knob("operation", "operation", "remove"), String_Knob("channels", "", "none")):
+            add(k)
+    elif cls == "TimeOffset":
+        add(Int_Knob("time_offset", "time offset", 0))
+
+
+def _new_node(cls, knobs=None):
+    parent = _state["context"][-1] if _state["context"] else _ROOT
+    name = (knobs or {}).pop("name", None) if knobs else None
+    node = Node(cls, name=name, parent=parent)
+    _default_knobs(node)
+    for k, v in (knobs or {}).items():
+        if k not in node._knobs:
+            node.addKnob(Knob(k, k, v))
+        elif isinstance(node[k], Enumeration_Knob) or not isinstance(v, Format):
+            node[k].setValue(v)
+        else:
+            node[k]._value = v
+    _state["nodes"].append(node)
+    return node
+
+
+class _Nodes(object):
+    """[PyRef nuke.nodes] nuke.nodes.Read(file=..., first=...) creates a node with knob values, without
+    connecting it to the selection."""
+
+    def __getattr__(self, cls):
+        if cls.startswith("_"):
+            raise AttributeError(cls)
+
+        def make(**knobs):
+            return _new_node(cls, dict(knobs))
+        return make
+
+
+nodes = _Nodes()
+
+
+def createNode(cls, knobs="", inpanel=True):
+    """[PyRef nuke.createNode(node, args, inpanel)]: args is a string of knob/value pairs."""
+    vals = {}
+    if knobs:
+        parts = knobs.split()
+        for k, v in zip(parts[::2], parts[1::2]):
+            vals[k] = v
+    return _new_node(cls, vals)
+
+
+def delete(node):
+    _check_main("nuke.delete")
+    node._alive = False
+    for child in [n for n in _state["nodes"] if n._parent is node]:
+        child._alive = False
+
+
+def _all_nodes_recursive():
+    return [n for n in _state["nodes"] if n._alive]
+
+
+def allNodes(filter=None, group=None, recurseGroups=False):
+    grp = group or (_state["context"][-1] if _state["context"] else _ROOT)
+    out = [n for n in _state["nodes"] if n._alive and (recurseGroups or n._parent is grp)]
+    return [n for n in out if filter is None or n.Class() == filter]
+
+
+def toNode(name):
+    """[PyRef nuke.toNode] by (full) name; None when absent."""
+    for n in _all_nodes_recursive():
+        if n.fullName() == name or (n._parent is _ROOT and n.name() == name):
+            return n
+    return None
+
+
+def thisNode():
+    return _state["this"][-1] if _state["this"] else None
+
+
+def thisGroup():
+    return _state["context"][-1] if _state["context"] else _ROOT
+
+
+def frame(f=None):
+    """[PyRef nuke.frame] the current frame (set it with an argument)."""
+    if f is not None:
+        _state["frame"] = int(f)
+    return _state["frame"]
+
+
+def message(text):
+    """[PyRef nuke.message] a modal message in the GUI (main thread only)."""
+    _check_main("nuke.message")
+    _state["messages"].append(text)
+
+
+def critical(text):
+    message(text)
+
+
+def ask(text):
+    return True
+
+
+def tprint(*a):
+    pass
+
+
+def execute(node, start=None, end=None, incr=1, views=None, continueOnError=False):
+    """[PyRef nuke.execute(nameOrNode, start, end, incr)] renders a Write; main thread only. The double
+    calls the render hook a test installs (it writes the files a real render would)."""
+    _check_main("nuke.execute")
+    _state["executed"].append((node.name(), start, end))
+    hook = _state["render_hook"]
+    if hook is None:
+        raise RuntimeError("nuke double: no render hook installed for nuke.execute")
+    hook(node, int(start), int(end))
+
+
+def executeInMainThread(call, args=(), kwargs=None):
+    """[PyRef nuke.executeInMainThread(call, args, kwargs)]: queues ``call`` for the main thread and
+    returns at once [Threads]. Tests drain the queue with ``_process_main_queue``."""
+    _main_queue.put((call, tuple(args) if isinstance(args, (list, tuple)) else (args,), kwargs or {}))
+
+
+def executeInMainThreadWithResult(call, args=(), kwargs=None):
+    """[PyRef] blocks the calling thread until the main thread has run ``call``."""
+    if threading.current_thread() is _MAIN:
+        return call(*args, **(kwargs or {}))
+    done = threading.Event()
+    box = {}
+
+    def run():
+        try:
+            box["r"] = call(*args, **(kwargs or {}))
+        finally:
+            done.set()
+    _main_queue.put((run, (), {}))
+    done.wait()
+    return box.get("r")
+
+
+def _process_main_queue(timeout=0.0):
+    """Run what other threads queued for the main thread (what Nuke's event loop does). Returns how
+    many calls ran."""
+    _check_main("processing the main-thread queue")
+    n = 0
+    try:
+        call, args, kwargs = _main_queue.get(timeout=timeout) if timeout else _main_queue.get_nowait()
+    except queue.Empty:
+        return 0
+    while True:
+        call(*args, **kwargs)
+        n += 1
+        try:
+            call, args, kwargs = _main_queue.get_nowait()
+        except queue.Empty:
+            return n
+
+
+class ProgressTask(object):
+    """[PyRef nuke.ProgressTask(name)]: setMessage(str), setProgress(int 0-100), isCancelled();
+    usable from a worker thread [Threads]; the task closes when the object is deleted."""
+
+    def __init__(self, name):
+        self.name = name
+        self.message = ""
+        self.progress = 0
+        self.cancelled = False
+        self.closed = False
+        _state["progress"].append(self)
+
+    def setMessage(self, text):
+        self.message = text
+
+    def setProgress(self, value):
+        self.progress = int(value)
+
+    def isCancelled(self):
+        return self.cancelled
+
+    def __del__(self):
+        self.closed = True
+
+
+# --- menus and plugin paths -------------------------------------------------------------------------
+_plugin_paths = []
+
+
+def pluginAddPath(path, addToSysPath=True):
+    """[PyRef nuke.pluginAddPath] adds to Nuke's plugin path and sys.path."""
+    import sys
+    _plugin_paths.insert(0, path)
+    if addToSysPath and path not in sys.path:
+        sys.path.insert(0, path)
+
+
+def pluginPath():
+    return list(_plugin_paths)
+
+
+class Menu(object):
+    """[PyRef nuke.Menu] addCommand(name, command, shortcut, icon), addMenu(name, icon), findItem."""
+
+    def __init__(self, name, icon=None):
+        self._name = name
+        self.icon = icon
+        self.items = {}
+
+    def name(self):
+        return self._name
+
+    def addMenu(self, name, icon=None, **kw):
+        return self.items.setdefault(name, Menu(name, icon))
+
+    def addCommand(self, name, command=None, shortcut="", icon="", **kw):
+        self.items[name] = {"command": command, "shortcut": shortcut, "icon": icon}
+        return self.items[name]
+
+    def findItem(self, name):
+        return self.items.get(name)
+
+
+_menus = {}
+
+
+def menu(name):
+    return _menus.setdefault(name, Menu(name))
+
+
+def toolbar(name):
+    return menu(name)
+
+
+# --- Tracker4 ---------------------------------------------------------------------------------------
+TRACKER_COLUMNS = ["enable", "name", "track_x", "track_y", "offset_x", "offset_y", "T", "R", "S", "error",
+                   "error_min", "error_max", "pattern_x", "pattern_y", "pattern_r", "pattern_t", "search_x",
+                   "search_y", "search_r", "search_t", "key_track", "key_search_x", "key_search_y",
+                   "key_search_r", "key_search_t", "key_track_x", "key_track_y", "key_track_r", "key_track_t",
+                   "key_centre_offset_x", "key_centre_offset_y"]
+
+
+class Tracks_Knob(Knob):
+    """Tracker4's 'tracks' table knob. Not in Foundry's reference as a class of its own; what is
+    documented and used in Foundry's forum answers and tools (e.g. the Tracker4 shims on GitHub) is:
+    the table is one flat array, value index = track * columns + column, read with getValueAt(t, i)
+    and animation(i); toScript() gives '{ 1 <columns> <tracks> } { {<type> 1 <w> <name> <label> 1}
+    ... } { {row} ... }' with the track name as each row's 2nd item. [assumed] 31 columns in the
+    order of TRACKER_COLUMNS (the adapter reads the order from toScript())."""
+
+    def __init__(self, name):
+        Knob.__init__(self, name, name, None)
+        self._tracks = []
+
+    def _add_track(self, name, points, *, enabled=True):
+        """Test helper: ``points`` {frame: (x, y)} keyed positions."""
+        i = len(self._tracks)
+        self._tracks.append(name)
+        n = len(TRACKER_COLUMNS)
+        en = self._anims.setdefault(i * n, AnimationCurve())
+        ex, ey = AnimationCurve(), AnimationCurve()
+        for t, (x, y) in sorted(points.items()):
+            ex.setKey(t, x)
+            ey.setKey(t, y)
+        if isinstance(enabled, dict):
+            for t, v in enabled.items():
+                en.setKey(t, 1.0 if v else 0.0)
+        else:
+            en.setKey(min(points) if points else 1, 1.0 if enabled else 0.0)
+        self._anims[i * n + 2] = ex
+        self._anims[i * n + 3] = ey
+        return i
+
+    def getValueAt(self, t, index=0):
+        a = self._anims.get(index)
+        return a.evaluate(t) if a is not None else 0.0
+
+    def getValue(self, index=0):
+        return self.getValueAt(frame(), index)
+
+    def toScript(self):
+        n = len(TRACKER_COLUMNS)
+        cols = " ".join("{%d 1 20 %s %s 1}" % (3 if c == "name" else 2, c, c) for c in TRACKER_COLUMNS)
+        rows = []
+        for i, nm in enumerate(self._tracks):
+            cells = []
+            for c in range(n):
+                if c == 1:
+                    cells.append('"%s"' % nm.replace('"', '\\"'))
+                    continue
+                a = self._anims.get(i * n + c)
+                if a is None:
+                    cells.append("{}")
+                else:
+                    cells.append("{curve " + " ".join("x%g %g" % (k.x, k.y) for k in a.keys()) + "}")
+            rows.append(" { " + " ".join(cells) + " }")
+        return "{ 1 %d %d } \n{ %s } \n{ %s \n}" % (n, len(self._tracks), cols, "\n".join(rows))
+
+
+def _natural(s):
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", s)]
+
+
+def _set_render_hook(fn):
+    _state["render_hook"] = fn
+
+
+def _messages():
+    return list(_state["messages"])
+
+
+def _progress_tasks():
+    return list(_state["progress"])
+
+
+def _path_exists(p):
+    return os.path.exists(p)

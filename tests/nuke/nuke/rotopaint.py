@@ -1,0 +1,298 @@
+"""Double of ``nuke.rotopaint`` (Roto/RotoPaint's curves) for tests.
+
+Sources: Foundry's pythondevguide "Roto and RotoPaint" (rotopaint.html) and the _autosummary pages of
+nuke.rotopaint (Nuke 14-17): CurveKnob.rootLayer; a Layer iterates its members (Layers, Shapes,
+Strokes); Element.name; Shape is a sequence of ShapeControlPoint (len(), shape[i]); ShapeControlPoint
+has center, leftTangent, rightTangent, featherCenter, featherLeftTangent, featherRightTangent, each an
+AnimControlPoint, and "leftTangent: the left tangent offsets, relative to the center point",
+"featherCenter: the feather point offsets, relative to the center point"; AnimControlPoint
+getPosition(time) -> CVec3, getControlPointKeyTimes() -> list of floats, addPositionKey(time, pos),
+setPosition(pos) ("the position used when there are no keys"); Shape/Layer getTransform() ->
+AnimCTransform; AnimCTransform.evaluate(time) -> CTransform; CTransform.getMatrix() -> CMatrix4;
+Shape.getAttributes() -> AnimAttributes with getValue(time, name); Shape.getVisible(time); a Stroke is
+a paint stroke whose members are AnimControlPoints.
+
+[assumed] CMatrix4 is read as 16 numbers, row-major, applied to column vectors (x' = m0 x + m1 y +
+m3), as Magno Borgo's RotoShapes_to_trackers does with getMatrix(); the composition order of
+translate/rotate/scale about the pivot below is the double's own choice (the adapter only applies
+the matrix it is given). [assumed] attribute names 'inv' (invert) and 'vis' (visible) as they appear in
+.nk files.
+"""
+import math
+
+from . import _check_main
+
+__all__ = ["CurveKnob", "Layer", "Shape", "Stroke", "ShapeControlPoint", "AnimControlPoint",
+           "AnimCTransform", "CTransform", "CMatrix4", "CVec2", "CVec3", "AnimAttributes"]
+
+
+class CVec2(object):
+    def __init__(self, x=0.0, y=0.0):
+        self.x, self.y = float(x), float(y)
+
+
+class CVec3(object):
+    def __init__(self, x=0.0, y=0.0, z=0.0):
+        self.x, self.y, self.z = float(x), float(y), float(z)
+
+
+def _lerp_keys(keys, t):
+    ts = sorted(keys)
+    if t <= ts[0]:
+        return keys[ts[0]]
+    if t >= ts[-1]:
+        return keys[ts[-1]]
+    for a, b in zip(ts, ts[1:]):
+        if a <= t <= b:
+            u = (t - a) / (b - a)
+            va, vb = keys[a], keys[b]
+            return tuple(p * (1 - u) + q * u for p, q in zip(va, vb))
+    return keys[ts[-1]]
+
+
+class AnimControlPoint(object):
+    """An animated point: keyed positions, or one constant position when unkeyed."""
+
+    def __init__(self, x=0.0, y=0.0):
+        self._const = (float(x), float(y))
+        self._keys = {}
+
+    def setPosition(self, pos):
+        self._const = (float(pos[0]), float(pos[1]))
+
+    def addPositionKey(self, time, pos, view=None):
+        self._keys[float(time)] = (float(pos[0]), float(pos[1]))
+
+    def getControlPointKeyTimes(self, view=None):
+        return sorted(self._keys)
+
+    def getPosition(self, time, view=None):
+        if not self._keys:
+            x, y = self._const
+        else:
+            x, y = _lerp_keys(self._keys, float(time))
+        return CVec3(x, y, 0.0)
+
+
+class ShapeControlPoint(object):
+    """center (absolute); tangents and feather relative to the center; feather tangents relative to
+    the feather center."""
+
+    def __init__(self, center=(0, 0), left=(0, 0), right=(0, 0), feather=(0, 0)):
+        self.center = AnimControlPoint(*center)
+        self.leftTangent = AnimControlPoint(*left)
+        self.rightTangent = AnimControlPoint(*right)
+        self.featherCenter = AnimControlPoint(*feather)
+        self.featherLeftTangent = AnimControlPoint()
+        self.featherRightTangent = AnimControlPoint()
+
+
+class CMatrix4(object):
+    def __init__(self, values=None):
+        self._m = list(values) if values is not None else [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+
+    def __getitem__(self, i):
+        return self._m[i]
+
+    def __len__(self):
+        return 16
+
+    def __mul__(self, other):
+        a, b = self._m, other._m
+        return CMatrix4([sum(a[r * 4 + k] * b[k * 4 + c] for k in range(4)) for r in range(4) for c in range(4)])
+
+
+def _translate(tx, ty):
+    return CMatrix4([1, 0, 0, tx, 0, 1, 0, ty, 0, 0, 1, 0, 0, 0, 0, 1])
+
+
+class CTransform(object):
+    def __init__(self, matrix):
+        self._matrix = matrix
+
+    def getMatrix(self):
+        return self._matrix
+
+
+class AnimCTransform(object):
+    """Translation, rotation (degrees), scale about a pivot, each keyable; an optional extra matrix."""
+
+    def __init__(self):
+        self._t = {}
+        self._r = {}
+        self._s = {}
+        self._pivot = (0.0, 0.0)
+        self._extra = None
+
+    def addTranslationKey(self, time, x, y, pressure=0, view=None):
+        self._t[float(time)] = (float(x), float(y))
+
+    def addRotationKey(self, time, x, y=0, pressure=0, view=None):
+        self._r[float(time)] = (float(x),)
+
+    def addScaleKey(self, time, x, y, pressure=0, view=None):
+        self._s[float(time)] = (float(x), float(y))
+
+    def addPivotPointKey(self, time, x, y, pressure=0, view=None):
+        self._pivot = (float(x), float(y))
+
+    def _set_extra_matrix(self, values):
+        self._extra = CMatrix4(values)
+
+    def evaluate(self, time, view=None):
+        t = float(time)
+        tx, ty = _lerp_keys(self._t, t) if self._t else (0.0, 0.0)
+        (rot,) = _lerp_keys(self._r, t) if self._r else (0.0,)
+        sx, sy = _lerp_keys(self._s, t) if self._s else (1.0, 1.0)
+        px, py = self._pivot
+        c, s = math.cos(math.radians(rot)), math.sin(math.radians(rot))
+        rs = CMatrix4([c * sx, -s * sy, 0, 0, s * sx, c * sy, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1])
+        m = _translate(tx, ty) * _translate(px, py) * rs * _translate(-px, -py)
+        if self._extra is not None:
+            m = self._extra * m
+        return CTransform(m)
+
+
+class AnimAttributes(object):
+    def __init__(self):
+        self._v = {"inv": 0.0, "vis": 1.0, "opc": 1.0}
+        self._anim = {}
+
+    def set(self, name, value, time=None):
+        if time is None:
+            self._v[name] = float(value)
+        else:
+            self._anim.setdefault(name, {})[float(time)] = float(value)
+
+    def getValue(self, time, name, view=None):
+        keys = self._anim.get(name)
+        if keys:
+            best = max((k for k in keys if k <= time), default=min(keys))
+            return keys[best]
+        return self._v.get(name, 0.0)
+
+
+class Element(object):
+    def __init__(self, curve_knob, name=None):
+        if curve_knob is not None and getattr(curve_knob, "node", None) is not None:
+            _check_main("creating a roto element")
+        self.name = name or type(self).__name__
+        self._transform = AnimCTransform()
+        self._attrs = AnimAttributes()
+
+    def getTransform(self):
+        return self._transform
+
+    def getAttributes(self):
+        return self._attrs
+
+    def getVisible(self, time, view=None):
+        return self._attrs.getValue(time, "vis") > 0.5
+
+
+class Layer(Element):
+    def __init__(self, curve_knob=None, name=None):
+        Element.__init__(self, curve_knob, name)
+        self._items = []
+
+    def append(self, element):
+        self._items.append(element)
+
+    def __iter__(self):
+        return iter(list(self._items))
+
+    def __len__(self):
+        return len(self._items)
+
+    def __getitem__(self, i):
+        return self._items[i]
+
+
+class Shape(Element):
+    """A closed Bezier; ``Shape(knob, *((x, y), ...))`` makes one with unkeyed points."""
+
+    def __init__(self, curve_knob=None, *points, name=None):
+        Element.__init__(self, curve_knob, name)
+        self._cps = [ShapeControlPoint(center=p) for p in points]
+
+    def append(self, cp):
+        if not isinstance(cp, ShapeControlPoint):
+            cp = ShapeControlPoint(center=cp)
+        self._cps.append(cp)
+
+    def __len__(self):
+        return len(self._cps)
+
+    def __getitem__(self, i):
+        return self._cps[i]
+
+    def __iter__(self):
+        return iter(list(self._cps))
+
+
+class Stroke(Element):
+    """A paint stroke (open): a sequence of AnimControlPoints."""
+
+    def __init__(self, curve_knob=None, *points, name=None):
+        Element.__init__(self, curve_knob, name)
+        self._pts = [AnimControlPoint(*p) for p in points]
+
+    def append(self, p):
+        self._pts.append(p if isinstance(p, AnimControlPoint) else AnimControlPoint(*p))
+
+    def __len__(self):
+        return len(self._pts)
+
+    def __getitem__(self, i):
+        return self._pts[i]
+
+    def __iter__(self):
+        return iter(list(self._pts))
+
+
+class CurveKnob(object):
+    """The 'curves' knob of Roto and RotoPaint: rootLayer, toElement(path), changed()."""
+
+    def __init__(self, name="curves"):
+        self._name = name
+        self.node = None
+        self.rootLayer = Layer(None, "Root")
+
+    def name(self):
+        return self._name
+
+    def Class(self):
+        return "CurveKnob"
+
+    def changed(self):
+        pass
+
+    def toElement(self, path):
+        cur = self.rootLayer
+        for part in path.split("/"):
+            cur = next(e for e in cur if e.name == part)
+        return cur
+
+    def value(self):
+        return None
+
+    def setFlag(self, f):
+        pass
+
+    def toScript(self):
+        """A fingerprint of the curves (tests: the prompt hash changes when a shape changes)."""
+        out = []
+
+        def walk(layer, depth):
+            for e in layer:
+                out.append("%s%s:%s" % (" " * depth, type(e).__name__, e.name))
+                if isinstance(e, Layer):
+                    walk(e, depth + 1)
+                elif isinstance(e, Shape):
+                    for cp in e:
+                        out.append(repr((cp.center._const, sorted(cp.center._keys.items()))))
+                elif isinstance(e, Stroke):
+                    for p in e:
+                        out.append(repr((p._const, sorted(p._keys.items()))))
+        walk(self.rootLayer, 0)
+        return "\n".join(out)
