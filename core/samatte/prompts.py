@@ -11,7 +11,15 @@ rasterises the dense ones:
   the prompt's ``threshold`` (``value >= threshold``; ``invert`` flips) into ``"mask_array"``; the
   float image is kept as ``"soft_array"``.
 * ``box`` / ``points``: stay coordinates, converted to canvas pixels. Boxes are clipped to the canvas;
-  points outside the canvas are dropped (with their labels).
+  points outside the canvas are dropped (with their labels). A points prompt may be negative-only (a
+  correction click).
+* an open ``polygon`` / ``bezier`` (``closed: false``): becomes a ``points`` prompt (with ``"stroke"``
+  set to the original type) of points evenly spaced along the stroke (at most
+  :data:`STROKE_MAX_POINTS`, at least :data:`STROKE_MIN_SPACING` px apart), positive, or negative for
+  ``mode: subtract``.
+* ``mode`` (add / subtract) is kept on dense prompts and boxes; the trackers combine them
+  (:mod:`samatte.track.seed`: subtract shapes are removed from the union of the frame's add shapes;
+  points and subtract-only frames correct the tracked mask, they are not new shapes).
 
 Coordinate convention: continuous pixel coordinates, pixel (i, j) covers [i, i+1) x [j, j+1) and its
 centre is (i + 0.5, j + 0.5), as in Nuke. So the polygon [[0,0],[10,0],[10,10],[0,10]] covers exactly
@@ -29,7 +37,7 @@ from .errors import PlateError, PromptError
 from .stages import TrackerObject
 
 __all__ = ["prepare_objects", "prepare_prompt", "rasterise_polygon", "bezier_to_polygon",
-           "feather_mask"]
+           "feather_mask", "sample_polyline"]
 
 #: supersampling factor for the anti-aliased coverage of polygons
 _AA = 4
@@ -57,7 +65,10 @@ def prepare_objects(job_objects, info, frames):
                                   % (name, frame, where), field=where, frame=frame, object=name)
             q = prepare_prompt(p, info, where=where, object_name=name)
             by_frame.setdefault(frame, []).append(q)
-        out.append(TrackerObject(name=name, prompts=dict(sorted(by_frame.items()))))
+        tob = TrackerObject(name=name, prompts=dict(sorted(by_frame.items())))
+        from .track.seed import object_roles
+        object_roles(tob)  # PromptError: no shape and no positive point left inside the canvas
+        out.append(tob)
     return out
 
 
@@ -92,12 +103,11 @@ def prepare_prompt(p, info, *, where="prompt", object_name=None):
         if not pts:
             raise PromptError("all points of the points prompt lie outside the canvas (%dx%d) (at %s)"
                               % (W, H, where), **ctx)
-        if not any(labs):
-            raise PromptError("no positive (label 1) point of the points prompt lies inside the canvas "
-                              "(at %s)" % where, **ctx)
         q["points"] = pts
         q["labels"] = labs
         return q
+    if ptype in ("polygon", "bezier") and p.get("closed") is False:
+        return _stroke_points(p, q, conv, info, where, ctx)
     if ptype in ("polygon", "bezier"):
         if ptype == "polygon":
             poly = np.array([conv(x, y) for x, y in p["points"]], np.float64)
@@ -148,18 +158,57 @@ def prepare_prompt(p, info, *, where="prompt", object_name=None):
     raise PromptError("unknown prompt type %r (at %s)" % (ptype, where), **ctx)
 
 
-def bezier_to_polygon(cps, *, tolerance=0.25):
-    """Closed cubic bezier -> polygon (N, 2) float64.
+#: an open stroke becomes at most this many points, at least this many pixels apart
+STROKE_MAX_POINTS = 48
+STROKE_MIN_SPACING = 4.0
+
+
+def sample_polyline(line, *, max_points=STROKE_MAX_POINTS, min_spacing=STROKE_MIN_SPACING):
+    """Points evenly spaced along an open polyline (N, 2), both ends included: at most ``max_points``,
+    at least ``min_spacing`` pixels apart (a short stroke gives fewer points). Returns (M, 2) float64."""
+    line = np.asarray(line, np.float64).reshape(-1, 2)
+    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    total = float(cum[-1])
+    if total <= 0:
+        return line[:1].copy()
+    n = int(max(2, min(max_points, math.floor(total / min_spacing) + 1)))
+    t = np.linspace(0.0, total, n)
+    return np.stack([np.interp(t, cum, line[:, 0]), np.interp(t, cum, line[:, 1])], axis=1)
+
+
+def _stroke_points(p, q, conv, info, where, ctx):
+    """An open polygon / bezier (``closed: false``): a points prompt with points sampled along the stroke,
+    positive (negative for ``mode: subtract``); the points outside the canvas are dropped."""
+    H, W = info.shape
+    if p["type"] == "polygon":
+        line = np.array([conv(x, y) for x, y in p["points"]], np.float64)
+    else:
+        line = bezier_to_polygon([conv(c[0], c[1]) + conv(c[2], c[3]) + conv(c[4], c[5]) for c in p["points"]],
+                                 closed=False)
+    pts = [[float(x), float(y)] for x, y in sample_polyline(line) if 0.0 <= x < W and 0.0 <= y < H]
+    if not pts:
+        raise PromptError("open %s stroke lies entirely outside the canvas (%dx%d) (at %s)"
+                          % (p["type"], W, H, where), **ctx)
+    lab = 0 if p.get("mode") == "subtract" else 1
+    for k in ("invert", "feather", "mode", "closed"):
+        q.pop(k, None)
+    q.update(type="points", stroke=p["type"], points=pts, labels=[lab] * len(pts))
+    return q
+
+
+def bezier_to_polygon(cps, *, tolerance=0.25, closed=True):
+    """Cubic bezier -> polygon (N, 2) float64 (an open polyline when ``closed`` is False).
 
     ``cps``: [x, y, in_x, in_y, out_x, out_y] per control point, handles absolute. Segment i runs from
     point i through its out handle and the in handle of point i+1 to point i+1; the last segment
-    closes the shape. Each segment is sampled finely enough that the chord error stays below
-    ``tolerance`` pixels.
+    closes the shape (no closing segment, and the last point included, when open). Each segment is
+    sampled finely enough that the chord error stays below ``tolerance`` pixels.
     """
     c = np.asarray(cps, np.float64)
     n = len(c)
     out = []
-    for i in range(n):
+    for i in range(n if closed else n - 1):
         p0 = c[i, 0:2]
         p1 = c[i, 4:6]
         p2 = c[(i + 1) % n, 2:4]
@@ -173,6 +222,8 @@ def bezier_to_polygon(cps, *, tolerance=0.25):
         mt = 1.0 - t
         pts = (mt ** 3) * p0 + 3 * (mt ** 2) * t * p1 + 3 * mt * (t ** 2) * p2 + (t ** 3) * p3
         out.append(pts)
+    if not closed:
+        out.append(c[n - 1:n, 0:2])
     return np.concatenate(out, axis=0)
 
 

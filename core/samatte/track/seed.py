@@ -1,16 +1,32 @@
-"""Initial masks from the prompts of one keyframe (shared by the weights-free trackers).
+"""Initial masks from the prompts of one keyframe, and corrections on other frames (shared by the
+weights-free trackers).
 
-How the prompts of one object on one frame combine (documented rule):
+Which frames define an object (documented rule, :func:`object_roles`): its **shape keyframes** are the
+frames with an add-mode shape (``mask``, ``polygon``, ``bezier``, ``box``). Every other frame with
+prompts (points, subtract shapes) is a **hint** frame: a correction of the tracked mask, never a new
+shape. An object with no shape at all is seeded from its first frame with a positive point (that frame
+is its only keyframe; its later points are hints). So a positive point on every frame (a Nuke Tracker4
+track, a Blender marker) no longer re-segments every frame.
 
-1. ``base`` = union of the dense prompts (``mask``, ``polygon``, ``bezier``: their ``mask_array`` /
-   ``soft_array``) and of the boxes. A box becomes a filled rectangle (``box_mode="rect"``, the
-   shape tracker) or a cv2.grabCut segmentation inside the rectangle (``box_mode="grabcut"``, the flow
-   tracker).
-2. ``points``: if ``base`` is not empty, grabCut refines it (base = probable foreground, positive
-   points = certain foreground, negative points = certain background). Otherwise grabCut segments from
-   the points alone: certain foreground discs at the positive points, certain background at the
-   negatives and outside a rectangle around the positives expanded by their spread (at least a fifth
-   of the image's long side).
+How the prompts of one object on one keyframe combine:
+
+1. ``base`` = union of the add-mode dense prompts (``mask``, ``polygon``, ``bezier``: their
+   ``mask_array`` / ``soft_array``) and of the add-mode boxes. A box becomes a filled rectangle
+   (``box_mode="rect"``, the shape tracker) or a cv2.grabCut segmentation inside the rectangle
+   (``box_mode="grabcut"``, the flow tracker).
+2. ``points``: if ``base`` is not empty they are hints (below): a point that agrees with the shape
+   changes nothing. Otherwise grabCut segments from the points alone: certain foreground discs at the
+   positive points, certain background at the negatives and outside a rectangle around the positives
+   expanded by their spread (at least a fifth of the image's long side).
+3. subtract-mode prompts (their ``mask_array``, or the rectangle of a box) are removed from the result.
+
+How a hint corrects a mask (:func:`apply_hints`, on keyframes with a shape and on hint frames): a
+positive point outside the mask or a negative point inside it contradicts the mask; only then grabCut
+re-segments a window around that point (about a fifth of the long side) and the part of its answer
+connected to the click is added (positive) or removed (negative); at least a disc around the click
+(1.2 % of the long side) changes. A negative click on a separate part of the mask that is not its
+largest removes that whole part. A point the mask agrees with does nothing. Subtract shapes on a hint
+frame are removed from the tracked mask.
 
 GrabCut is a colour-model + graph-cut segmentation: it is a weights-free stand-in and SAM2
 (``backend="sam2"``) does far better from boxes and clicks. In particular a single click on an object
@@ -18,13 +34,16 @@ much larger than the search rectangle, or whose colours also fill the background
 the clicked disc: give such objects a box or a mask/roto shape instead. It runs at the working resolution
 (long side ``work_size``) and its result is resized to the canvas.
 """
+import math
+
 import cv2
 import numpy as np
 
 from ..errors import PromptError
 
-__all__ = ["keyframe_soft", "keyframe_mask", "object_keyframes", "grabcut_box", "grabcut_points",
-           "grabcut_labels", "to_u8", "work_shape"]
+__all__ = ["keyframe_soft", "keyframe_mask", "object_keyframes", "object_roles", "object_hints",
+           "is_shape", "apply_hints", "hint_arrays", "grabcut_box", "grabcut_points", "grabcut_labels",
+           "to_u8", "work_shape"]
 
 
 def work_shape(shape, work_size):
@@ -129,6 +148,41 @@ def grabcut_points(img, points, labels, *, base=None, iters=4):
     return res
 
 
+def is_shape(p):
+    """Whether a tracker prompt defines its object's shape (an add-mode mask, polygon, bezier or box)."""
+    return p.get("type") in ("mask", "polygon", "bezier", "box") and p.get("mode", "add") != "subtract"
+
+
+def _subtracts(p):
+    return p.get("type") in ("mask", "polygon", "bezier", "box") and p.get("mode", "add") == "subtract"
+
+
+def _rect(shape, b):
+    H, W = shape
+    m = np.zeros((H, W), bool)
+    x0, y0 = int(round(max(0.0, b[0]))), int(round(max(0.0, b[1])))
+    x1, y1 = max(x0 + 1, int(round(min(float(W), b[2])))), max(y0 + 1, int(round(min(float(H), b[3]))))
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def _points_of(prompts):
+    pts = [q for p in prompts if p["type"] == "points" for q in p["points"]]
+    labs = [q for p in prompts if p["type"] == "points" for q in p["labels"]]
+    return pts, labs
+
+
+def subtract_mask(prompts, shape):
+    """Union (bool (H, W)) of the subtract-mode prompts of one frame, or None when there are none."""
+    out = None
+    for p in prompts:
+        if not _subtracts(p):
+            continue
+        m = p["mask_array"] if "mask_array" in p else _rect(shape, p["box"])
+        out = m.copy() if out is None else (out | m)
+    return out
+
+
 def keyframe_soft(prompts, shape, *, image=None, work_size=640, box_mode="grabcut"):
     """The object's mask on a keyframe as float32 (H, W) in [0, 1] at canvas ``shape``.
 
@@ -138,14 +192,16 @@ def keyframe_soft(prompts, shape, *, image=None, work_size=640, box_mode="grabcu
     """
     H, W = shape
     soft = np.zeros((H, W), np.float32)
-    boxes = [p["box"] for p in prompts if p["type"] == "box"]
-    pts = [p for p in prompts if p["type"] == "points"]
-    for p in prompts:
+    adds = [p for p in prompts if is_shape(p)]
+    boxes = [p["box"] for p in adds if p["type"] == "box"]
+    allp, alll = _points_of(prompts)
+    for p in adds:
         if "mask_array" in p:
             s = p.get("soft_array")
             s = s if s is not None else p["mask_array"].astype(np.float32)
             np.maximum(soft, s, out=soft)
-    need_img = bool(pts) or (boxes and box_mode == "grabcut")
+    seg_points = bool(allp) and not adds and any(alll)
+    need_img = seg_points or (boxes and box_mode == "grabcut")
     img = None
     if need_img:
         hw = work_shape(shape, work_size)
@@ -157,26 +213,46 @@ def keyframe_soft(prompts, shape, *, image=None, work_size=640, box_mode="grabcu
             m = cv2.resize(m.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
             np.maximum(soft, m, out=soft)
         else:
-            x0, y0 = int(round(b[0])), int(round(b[1]))
-            x1, y1 = max(x0 + 1, int(round(b[2]))), max(y0 + 1, int(round(b[3])))
-            soft[y0:y1, x0:x1] = 1.0
-    if pts:
-        allp = [q for p in pts for q in p["points"]]
-        alll = [q for p in pts for q in p["labels"]]
-        base = None
-        if (soft >= 0.5).any():
-            base = cv2.resize(soft, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_AREA) >= 0.5
-        m = grabcut_points(img, [[x * sx, y * sy] for x, y in allp], alll, base=base)
+            soft[_rect(shape, b)] = 1.0
+    if seg_points:
+        m = grabcut_points(img, [[x * sx, y * sy] for x, y in allp], alll)
         soft = cv2.resize(m.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+    elif allp and adds:
+        hard = soft >= 0.5
+        new = hint_mask(hard, prompts, shape, image=image, work_size=work_size)
+        if new is not hard:
+            soft = np.where(new == hard, soft, new.astype(np.float32)).astype(np.float32)
+    sub = subtract_mask(prompts, shape)
+    if sub is not None:
+        soft[sub] = 0.0
     return soft
 
 
-def object_keyframes(ob):
-    """Sorted frames on which the tracker object ``ob`` has prompts (PromptError when none)."""
-    ks = sorted(int(f) for f, ps in ob.prompts.items() if ps)
-    if not ks:
+def object_roles(ob):
+    """(shape keyframes, hint frames) of the tracker object ``ob``: sorted host frames (see the
+    module docstring). PromptError when the object has neither a shape nor a positive point."""
+    frames = sorted(int(f) for f, ps in ob.prompts.items() if ps)
+    if not frames:
         raise PromptError("object %r has no prompts" % ob.name, object=ob.name)
-    return ks
+    keys = [f for f in frames if any(is_shape(p) for p in ob.prompts[f])]
+    if not keys:
+        first = next((f for f in frames if any(_points_of(ob.prompts[f])[1])), None)
+        if first is None:
+            raise PromptError("object %r has no shape and no positive point: subtract shapes and negative "
+                              "clicks only correct an object's shape" % ob.name, object=ob.name)
+        keys = [first]
+    ks = set(keys)
+    return keys, [f for f in frames if f not in ks]
+
+
+def object_keyframes(ob):
+    """Sorted shape keyframes of the tracker object ``ob`` (:func:`object_roles`)."""
+    return object_roles(ob)[0]
+
+
+def object_hints(ob):
+    """Sorted hint frames of the tracker object ``ob`` (:func:`object_roles`)."""
+    return object_roles(ob)[1]
 
 
 def keyframe_mask(ob, frame, shape, *, image, work_size, box_mode):
@@ -188,3 +264,122 @@ def keyframe_mask(ob, frame, shape, *, image, work_size, box_mode):
         raise PromptError("the prompts of object %r on frame %d give an empty mask" % (ob.name, frame),
                           object=ob.name, frame=frame)
     return soft, m
+
+
+# -- hints: corrections of a tracked mask ------------------------------------------------------------
+
+def _component_at(m, x, y):
+    """The 8-connected component of bool ``m`` holding pixel (x, y) (empty if that pixel is off)."""
+    h, w = m.shape
+    xi, yi = min(w - 1, max(0, int(x))), min(h - 1, max(0, int(y)))
+    if not m[yi, xi]:
+        return np.zeros_like(m)
+    _, lab = cv2.connectedComponents(m.astype(np.uint8), connectivity=8)
+    return lab == lab[yi, xi]
+
+
+def apply_hints(mask, img, points, labels):
+    """Correct bool ``mask`` (h, w) with clicks (pixels of ``img``, uint8 RGB (h, w, 3)): see the
+    module docstring. Returns (new mask, changed) -- the input array itself when nothing changed."""
+    h, w = mask.shape
+    r = max(2, int(round(0.012 * max(h, w))))
+    # the window: a fifth of the long side, or larger for a large object (its equivalent diameter)
+    half = max(4 * r, int(round(0.1 * max(h, w))), int(round(0.6 * math.sqrt(float(mask.sum())))))
+    out = mask
+    for (x, y), lab in zip(points, labels):
+        xi, yi = min(w - 1, max(0, int(x))), min(h - 1, max(0, int(y)))
+        inside = bool(out[yi, xi])
+        if inside == bool(lab):
+            continue  # the mask agrees with this click
+        if out is mask:
+            out = mask.copy()
+        x0, y0 = max(0, xi - half), max(0, yi - half)
+        x1, y1 = min(w, xi + half + 1), min(h, yi + half + 1)
+        crop = out[y0:y1, x0:x1]
+        cimg = np.ascontiguousarray(img[y0:y1, x0:x1])
+        cx, cy = x - x0, y - y0
+        disc = _discs(crop.shape, [[cx, cy]], r)
+        if lab:
+            res = None
+            if crop.shape[0] >= 2 and crop.shape[1] >= 2:
+                res = _grabcut_add(cimg, crop, cx, cy, r)
+            add = disc if res is None else (_component_at(res & ~crop, cx, cy) | disc)
+            crop |= add
+        else:
+            n, lab_img, stats, _ = cv2.connectedComponentsWithStats(out.astype(np.uint8), connectivity=8)
+            c = lab_img[yi, xi]
+            if n > 2 and stats[c, cv2.CC_STAT_AREA] < stats[1:, cv2.CC_STAT_AREA].max():
+                out &= lab_img != c  # a separate, smaller part of the mask: the click removes all of it
+                continue
+            res = None
+            if crop.shape[0] >= 2 and crop.shape[1] >= 2 and (~crop).any():
+                res = _grabcut_remove(cimg, crop, cx, cy, r)
+            rem = disc if res is None else (_component_at(crop & ~res, cx, cy) | disc)
+            crop &= ~rem
+    return out, out is not mask
+
+
+def _grabcut_add(img, base, x, y, r):
+    """GrabCut in a window with a positive click at (x, y) outside the mask ``base``: the click is
+    certain foreground, the mask and the click's surroundings probable foreground (the object's
+    colours), the rest probable background and the window's border certain background. Bool (h, w)."""
+    h, w = base.shape
+    gc = np.where(base, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    border = np.zeros((h, w), bool)
+    border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = True
+    gc[border & ~base] = cv2.GC_BGD
+    gc[_discs((h, w), [[x, y]], 3 * r) & ~base & ~border] = cv2.GC_PR_FGD
+    gc[_discs((h, w), [[x, y]], r)] = cv2.GC_FGD
+    if not (gc == cv2.GC_BGD).any():
+        return None
+    return grabcut_labels(img, gc, 4)
+
+
+def _grabcut_remove(img, base, x, y, r):
+    """GrabCut inside ``base`` with a negative click at (x, y): bool foreground (h, w)."""
+    gc = np.where(base, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+    gc[_discs(base.shape, [[x, y]], r) & base] = cv2.GC_BGD
+    if not (gc == cv2.GC_PR_FGD).any():
+        return base & False
+    out = grabcut_labels(img, gc, 4)
+    return base if out is None else (out & base)
+
+
+def hint_arrays(prompts, shape, work_shape_):
+    """The hint content of one frame's prompts, at the working resolution ``work_shape_`` (h, w):
+    (points (P, 2) in working pixels, labels (P,), subtract mask bool (h, w) or None)."""
+    H, W = shape
+    h, w = work_shape_
+    sx, sy = w / float(W), h / float(H)
+    pts, labs = _points_of(prompts)
+    pw = [[x * sx, y * sy] for x, y in pts]
+    sub = subtract_mask(prompts, shape)
+    if sub is not None:
+        sub = cv2.resize(sub.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) >= 0.5
+    return pw, labs, sub
+
+
+def hint_mask(mask, prompts, shape, *, image, work_size=640):
+    """``mask`` (bool (H, W) at canvas ``shape``) corrected by one frame's hints (clicks and subtract
+    shapes). Clicks are applied at the working resolution and the changes resized to the canvas.
+    Returns the input array itself when nothing changed."""
+    H, W = shape
+    pts, labs = _points_of(prompts)
+    out = mask
+    if pts:
+        hw = work_shape(shape, work_size)
+        sx, sy = hw[1] / float(W), hw[0] / float(H)
+        small = cv2.resize(mask.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_AREA) >= 0.5
+        need = any(bool(small[min(hw[0] - 1, int(y * sy)), min(hw[1] - 1, int(x * sx))]) != bool(lab)
+                   for (x, y), lab in zip(pts, labs))
+        if need:
+            img = cv2.resize(to_u8(image()), (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
+            fixed, changed = apply_hints(small, img, [[x * sx, y * sy] for x, y in pts], labs)
+            if changed:
+                add = cv2.resize((fixed & ~small).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR) >= 0.5
+                rem = cv2.resize((small & ~fixed).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR) >= 0.5
+                out = (mask | add) & ~rem
+    sub = subtract_mask(prompts, shape)
+    if sub is not None and (out & sub).any():
+        out = out & ~sub
+    return out

@@ -1,9 +1,12 @@
 """The shape tracker (``backend="shapes"``): weights-free and motion-free.
 
-Each frame takes, per object, the mask of that object's nearest keyframe (ties -> the earlier one):
-dense prompts (mask, polygon, bezier) as given, boxes as filled rectangles, points as a grabCut
-segmentation seeded from the clicks (see :mod:`samatte.track.seed`). Useful for static subjects, for
-roto that already follows the object (a keyframe on every frame) and as a reference.
+Each frame takes, per object, the mask of that object's nearest shape keyframe (ties -> the earlier
+one): dense prompts (mask, polygon, bezier) as given, boxes as filled rectangles, an object with no
+shape a grabCut segmentation seeded from its first clicks (see :mod:`samatte.track.seed`). On a hint
+frame (points or subtract shapes only) that mask is corrected for that frame alone
+(:func:`samatte.track.seed.hint_mask`: a click changes it only where the mask contradicts it). Useful
+for static subjects, for roto that already follows the object (a keyframe on every frame) and as a
+reference.
 
 Frames are yielded in ascending order with ``ref`` = the previous frame (None on the first frame and
 on any object's keyframe). Only two keyframe masks per object are held at once. Overlapping objects
@@ -13,7 +16,7 @@ are left overlapping (the artist drew them so). ``logits`` is None (no soft evid
 from ..errors import PromptError
 from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
-from .seed import keyframe_mask, object_keyframes
+from .seed import hint_mask, keyframe_mask, object_roles
 
 __all__ = ["ShapeTracker", "nearest_keyframe"]
 
@@ -41,9 +44,11 @@ class ShapeTracker(Tracker):
             raise PromptError("the shape tracker needs at least one object with prompts")
         info = source.info
         shape = info.shape
-        keys = []
+        keys, hints = [], []
         for ob in objects:
-            keys.append(object_keyframes(ob))
+            ks, hs = object_roles(ob)
+            keys.append(ks)
+            hints.append(set(hs))
         kset = set(k for ks in keys for k in ks)
         cache = [dict() for _ in objects]  # per object: keyframe -> bool mask (at most 2 held)
         n = len(frames)
@@ -59,7 +64,11 @@ class ShapeTracker(Tracker):
                     for old in [x for x in cache[o] if x < k]:
                         del cache[o][old]  # frames ascend: earlier keyframes are never nearest again
                     cache[o][k] = m
-                objs[ob.name] = ObjectTrack(mask=cache[o][k].copy(), logits=None, score=1.0, keyframe=(k == f),
+                m = cache[o][k]
+                if f in hints[o]:
+                    m = hint_mask(m, ob.prompts[f], shape, image=lambda f=f: source.get(f).display,
+                                  work_size=self.work_size)
+                objs[ob.name] = ObjectTrack(mask=m.copy(), logits=None, score=1.0, keyframe=(k == f),
                                             edge="rough")  # the artist's roto shape itself
             ref = None if (i == 0 or f in kset) else frames[i - 1]
             yield Progress("track", f, i + 1, n, "frame %d" % f)
