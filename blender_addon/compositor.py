@@ -28,7 +28,7 @@ GROUP_NAME = "samatte compositor"
 
 def legacy_tree():
     """True on Blender 4.2-4.5 (``scene.node_tree`` and a Composite node)."""
-    return hasattr(bpy.types.Scene, "node_tree") and hasattr(bpy.types, "CompositorNodeComposite")
+    return "node_tree" in bpy.types.Scene.bl_rna.properties and hasattr(bpy.types, "CompositorNodeComposite")
 
 
 def compositor_tree(scene):

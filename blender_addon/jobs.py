@@ -37,13 +37,21 @@ class Settings:
 
 
 def _safe_file_part(text):
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "clip"
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_-") or "clip"
+
+
+def clip_base(info):
+    """A file-safe base name for a clip: the plate pattern's name without frame number and extension
+    (``plate.####.exr`` -> ``plate``), else the clip's name."""
+    name = os.path.basename(info.pattern or "") or info.name
+    name = os.path.splitext(name)[0].replace("#", "")
+    return _safe_file_part(name or info.name)
 
 
 def output_pattern(output_dir, info):
     """``<output_dir>/<clip>/<clip>_matte.####.exr`` with the plate's padding."""
     pad = max(4, info.pattern.count("#")) if info.pattern else 4
-    base = _safe_file_part(os.path.splitext(info.name)[0].split(".")[0] if "." in info.name else info.name)
+    base = clip_base(info)
     return os.path.join(os.path.abspath(output_dir), base, "%s_matte.%s.exr" % (base, "#" * pad))
 
 
@@ -59,7 +67,7 @@ def build_job(info, objects, settings, *, frames, output=None):
                         "select tracking tracks in clip %r" % info.name)
     if not frames:
         raise HostError("FRAME_RANGE_INVALID", "no frames of clip %r in the chosen range" % info.name)
-    name = settings.name or _safe_file_part(info.name).replace(".", "_")
+    name = settings.name or clip_base(info)
     job = jobspec.new_job(info.pattern, output or output_pattern(settings.output_dir, info),
                           frames=sframes.format_frames(sorted(frames)), colourspace=info.colourspace or None,
                           ocio_config=settings.ocio_config or None, name=name, tracker=settings.tracker,

@@ -23,8 +23,9 @@ def ocio_config():
     env = os.environ.get("OCIO")
     if env and os.path.isfile(env):
         return env
-    path = bpy.utils.system_resource("DATAFILES", path=os.path.join("colormanagement", "config.ocio"))
-    return path if path and os.path.isfile(path) else None
+    base = bpy.utils.system_resource("DATAFILES")
+    path = os.path.join(base, "colormanagement", "config.ocio") if base else ""
+    return path if os.path.isfile(path) else None
 
 
 def _space(context, kind):

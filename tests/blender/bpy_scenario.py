@@ -1,0 +1,270 @@
+"""Runs inside a bpy venv (Blender as a Python module): the add-on end to end with the real worker.
+
+    <venv-bpyXX>/bin/python bpy_scenario.py CONFIG.json
+
+CONFIG: {"addon": dir, "python": the samatte venv python, "plate": first plate file, "polygon": [[x, y]...]
+(display pixels), "prompt_frames": [file numbers], "out": folder, "result": where to write the JSON
+result, "step": "main" | "errors"}. HOME and BLENDER_USER_RESOURCES are set by the caller to a temp
+folder. Writes everything the pytest side checks into the result JSON.
+"""
+import json
+import os
+import sys
+import time
+import traceback
+
+import bpy  # first: it puts Blender's script modules on sys.path
+import addon_utils  # noqa: E402
+
+cfg = json.load(open(sys.argv[1]))
+RES = {"blender": bpy.app.version_string}
+MOD = "bl_ext.user_default.samatte"
+
+
+def save():
+    with open(cfg["result"], "w") as f:
+        json.dump(RES, f, indent=1, default=str)
+
+
+def install_link():
+    ext = os.path.join(bpy.utils.user_resource("EXTENSIONS"), "user_default")
+    os.makedirs(ext, exist_ok=True)
+    link = os.path.join(ext, "samatte")
+    if not os.path.exists(link):
+        os.symlink(cfg["addon"], link)
+
+
+def register_twice():
+    out = []
+    for _ in range(2):
+        m = addon_utils.enable(MOD, default_set=True, handle_error=None)
+        out.append([m is not None, hasattr(bpy.types, "SAMATTE_OT_run"), hasattr(bpy.types.Scene, "samatte")])
+        addon_utils.disable(MOD, default_set=True, handle_error=None)
+        out.append([hasattr(bpy.types, "SAMATTE_OT_run"), hasattr(bpy.types.Scene, "samatte")])
+    m = addon_utils.enable(MOD, default_set=True, handle_error=None)
+    RES["register"] = out
+    return m
+
+
+def load_clip():
+    clip = bpy.data.movieclips.load(cfg["plate"])
+    sc = bpy.context.scene
+    clip.frame_start = cfg.get("clip_frame_start", 1)
+    sc.frame_start = clip.frame_start
+    sc.frame_end = clip.frame_start + clip.frame_duration - 1
+    sc.active_clip = clip
+    return clip
+
+
+def add_mask(addon, clip, info):
+    """A mask layer (a name with a space and a dot) keyed on two frames, the polygon shifted by 2 px."""
+    conv = addon.convert
+    sc = bpy.context.scene
+    mask = bpy.data.masks.new("Roto")
+    layer = mask.layers.new(name="hero ball.v1")
+    sp = layer.splines.new()
+    sp.use_cyclic = True
+    poly = cfg["polygon"]
+    sp.points.add(len(poly) - 1)
+    for p in sp.points:
+        p.handle_left_type = "FREE"
+        p.handle_right_type = "FREE"
+    for k, fnum in enumerate(cfg["prompt_frames"]):
+        sf = info.scene_frame(fnum)
+        for i, (x, y) in enumerate(poly):
+            co = conv.px_to_mask((x + 2 * k, y), info.size, info.origin)
+            pt = sp.points[i]
+            pt.co = co
+            pt.handle_left = co
+            pt.handle_right = co
+            for attr in ("co", "handle_left", "handle_right"):
+                mask.keyframe_insert('layers["hero ball.v1"].splines[0].points[%d].%s' % (i, attr), frame=sf)
+    sc.samatte.mask = mask
+    return mask
+
+
+def add_tracks(clip, info):
+    """Two tracks of the layer's object (name prefix), on all frames; one marker muted."""
+    cx = sum(p[0] for p in cfg["polygon"]) / len(cfg["polygon"])
+    cy = sum(p[1] for p in cfg["polygon"]) / len(cfg["polygon"])
+    tr_all = []
+    for name, dx in (("hero ball.v1 centre", 0.0), ("hero ball.v1 left", -4.0)):
+        tr = clip.tracking.tracks.new(name=name, frame=1)
+        for cf in range(1, clip.frame_duration + 1):
+            mk = tr.markers.insert_frame(cf, co=((cx + dx - info.origin[0]) / info.size[0],
+                                                  1.0 - (cy - info.origin[1]) / info.size[1]))
+            if name.endswith("left") and cf == 2:
+                mk.mute = True
+        tr.select = True
+        tr_all.append(tr)
+    return tr_all
+
+
+def main():
+    install_link()
+    m = register_twice()
+    addon = sys.modules[MOD]
+    prefs = bpy.context.preferences.addons[MOD].preferences
+    prefs.python = cfg["python"]
+    prefs.device = "cpu"
+    ops = addon.ops
+    ctx = bpy.context
+    # check
+    hello, lines = addon.jobs.check_worker(ops.settings_from(ctx))
+    RES["check"] = lines
+    clip = load_clip()
+    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    RES["clip"] = {"size": list(clip.size), "origin": list(info.origin), "first": info.first_file,
+                   "duration": clip.frame_duration, "colourspace": info.colourspace}
+    add_mask(addon, clip, info)
+    add_tracks(clip, info)
+    s = ctx.scene.samatte
+    s.tracker, s.matte, s.quality = "flow", "refine", "draft"
+    s.output_dir = cfg["out"]
+    _clip, _info, objects, frames, notes = ops.collect(ctx)
+    RES["objects"] = objects
+    RES["frames"] = frames
+    RES["notes"] = notes
+    t0 = time.monotonic()
+    run = ops.start_run(ctx)
+    RES["job"] = run.job
+    n_polls = 0
+    while not run.done:
+        run.poll()
+        n_polls += 1
+        time.sleep(0.05)
+    RES["run_s"] = time.monotonic() - t0
+    level, msg = ops.finish_run(ctx, run)
+    RES["report"] = [level, msg]
+    RES["scores"] = run.scores
+    RES["result"] = run.result
+    tree = addon.compositor.compositor_tree(ctx.scene)
+    RES["nodes"] = sorted(n.name for n in tree.nodes)
+    RES["sockets"] = addon.compositor.object_sockets(tree)
+    mnode = tree.nodes[addon.compositor.NODE_MATTE]
+    RES["matte_node"] = {"frame_start": mnode.frame_start, "frame_offset": mnode.frame_offset,
+                         "frame_duration": mnode.frame_duration, "source": mnode.image.source,
+                         "filepath": mnode.image.filepath}
+    sa = tree.nodes[addon.compositor.NODE_SETALPHA]
+    RES["setalpha_mode"] = getattr(sa, "mode", None) or sa.inputs["Type"].default_value
+    RES["links"] = sorted("%s.%s->%s.%s" % (lk.from_node.name, lk.from_socket.name, lk.to_node.name,
+                                            lk.to_socket.name) for lk in tree.links)
+    # a re-run (resume) re-wires the same nodes
+    run2 = ops.start_run(ctx)
+    run2.wait(timeout=300)
+    ops.finish_run(ctx, run2)
+    RES["rerun"] = {"written": run2.written, "skipped": run2.skipped, "nodes": len(tree.nodes),
+                    "links": len(tree.links), "error": run2.error}
+    # render one frame through the compositor
+    sc = ctx.scene
+    f_file = cfg["render_file"]
+    sc.frame_set(info.scene_frame(f_file))
+    r = sc.render
+    r.resolution_x, r.resolution_y = clip.size
+    r.resolution_percentage = 100
+    r.use_compositing = True
+    r.dither_intensity = 0.0
+    try:
+        r.engine = "CYCLES"
+        sc.cycles.samples = 1
+        sc.cycles.device = "CPU"
+    except Exception:  # noqa: BLE001
+        pass
+    r.image_settings.file_format = "OPEN_EXR"
+    r.image_settings.color_depth = "32"
+    r.image_settings.color_mode = "RGBA"
+    r.filepath = os.path.join(cfg["out"], "render_%d.exr" % f_file)
+    bpy.ops.render.render(write_still=True)
+    RES["render"] = r.filepath
+    RES["render_frame_file"] = f_file
+
+
+def cancel_and_errors():
+    install_link()
+    addon_utils.enable(MOD, default_set=True, handle_error=None)
+    addon = sys.modules[MOD]
+    prefs = bpy.context.preferences.addons[MOD].preferences
+    ops = addon.ops
+    HostError = addon.hosterrors.HostError
+    ctx = bpy.context
+    errs = {}
+    prefs.python = cfg["python"]
+    # no clip
+    try:
+        ops.start_run(ctx)
+    except HostError as e:
+        errs["no_clip"] = addon.hosterrors.describe(e)
+    try:
+        bpy.ops.samatte.run()
+    except RuntimeError as e:   # an operator's ERROR report reaches a script as RuntimeError
+        RES["op_no_clip"] = str(e)
+    clip = load_clip()
+    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    s = ctx.scene.samatte
+    s.tracks = "NONE"
+    s.output_dir = cfg["out"]
+    s.tracker, s.matte, s.quality = "flow", "refine", "default"
+    try:
+        ops.start_run(ctx)
+    except HostError as e:
+        errs["no_prompts"] = addon.hosterrors.describe(e)
+    add_mask(addon, clip, info)
+    # wrong samatte Python
+    prefs.python = "/nonexistent/samatte/.venv/bin/python"
+    try:
+        ops.start_run(ctx)
+    except HostError as e:
+        errs["wrong_python"] = addon.hosterrors.describe(e)
+    prefs.python = cfg["bad_python"]
+    try:
+        ops.start_run(ctx)
+    except HostError as e:
+        errs["python_without_samatte"] = addon.hosterrors.describe(e)
+    prefs.python = cfg["python"]
+    # cancel mid-run: after the first frame is written
+    run = ops.start_run(ctx)
+    patt = run.job["output"]["path"]
+    t0 = time.monotonic()
+    written_at_cancel = None
+    while not run.done and time.monotonic() - t0 < 300:
+        run.poll()
+        folder = os.path.dirname(patt)
+        done = [f for f in os.listdir(folder)] if os.path.isdir(folder) else []
+        if written_at_cancel is None and any(f.endswith(".exr") and ".tmp" not in f for f in done):
+            written_at_cancel = sorted(done)
+            run.cancel()
+        time.sleep(0.02)
+    RES["cancel"] = {"error": run.error, "code": run.error_code, "cancelled": run.cancelled,
+                     "files_at_cancel": written_at_cancel, "output": patt,
+                     "files_after": sorted(os.listdir(os.path.dirname(patt)))}
+    RES["cancel_report"] = list(ops.finish_run(ctx, run))
+    # a worker that dies mid-job
+    s.quality = "high"       # a different job: nothing to resume
+    run = ops.start_run(ctx)
+    w = addon.jobs.get_worker(ops.settings_from(ctx))
+    time.sleep(0.5)
+    os.kill(w.pid, 9)
+    run.wait(timeout=60)
+    RES["died"] = {"error": run.error, "code": run.error_code}
+    RES["died_report"] = list(ops.finish_run(ctx, run))
+    # release
+    RES["release_op"] = sorted(bpy.ops.samatte.release())
+    RES["errors"] = errs
+    addon_utils.disable(MOD, default_set=True, handle_error=None)
+
+
+try:
+    if cfg["step"] == "main":
+        main()
+    else:
+        cancel_and_errors()
+    RES["ok"] = True
+except Exception:  # noqa: BLE001 - reported to the test
+    RES["ok"] = False
+    RES["traceback"] = traceback.format_exc()
+finally:
+    try:
+        sys.modules[MOD].jobs.release_worker()
+    except Exception:  # noqa: BLE001
+        pass
+    save()
