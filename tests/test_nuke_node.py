@@ -1,0 +1,223 @@
+"""The SAMatte node's flow against the Nuke double, with a REAL samatte worker process.
+
+A small EXR shot (samatte.demo's shot maker, 4 frames 96x64, files 1001-1004) is read by a Read with
+frame mode 'start at 1' (script frames 1-4); a Roto shape on the middle frame is the prompt; the
+weights-free backends run in ``python -m samatte.worker`` of the project venv.
+"""
+import inspect
+import json
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte_nuke import farm, node as snode, runner as srunner  # noqa: E402
+
+VENV_PY = os.path.join(nuke_env.REPO, ".venv", "bin", "python")
+pytestmark = pytest.mark.skipif(not os.path.exists(VENV_PY), reason="the project venv is needed")
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("nukeshot")
+    return make_shot(str(d), frames=4, size=(96, 64), first=1001)
+
+
+@pytest.fixture
+def nk(monkeypatch, tmp_path):
+    nuke = nuke_env.fresh()
+    monkeypatch.setenv("SAMATTE_PYTHON", VENV_PY)
+    monkeypatch.setenv("SAMATTE_NUKE_CONFIG", str(tmp_path / "none.json"))
+    pool = srunner.WorkerPool()
+    monkeypatch.setattr(srunner, "POOL", pool)
+    monkeypatch.setattr(snode, "POOL", pool)
+    real_init = srunner.JobRunner.__init__
+
+    def init(self, *a, **kw):
+        kw.setdefault("pool", pool)
+        real_init(self, *a, **kw)
+    monkeypatch.setattr(srunner.JobRunner, "__init__", init)
+    snode.RUNNERS.clear()
+    yield nuke
+    pool.close_all()
+
+
+def _comp(nuke, shot, tmp_path):
+    """Read (start at 1) -> SAMatte <- Roto (the demo's polygon on the middle frame)."""
+    w, h = shot["size"]
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=w, height=h, mode="start at", value=1)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero ball")
+    shape = rp.Shape(roto["curves"], name="Bezier1")
+    t = shot["prompt_frame"] - 1000
+    for X, Y in shot["polygon"]:
+        cp = rp.ShapeControlPoint()
+        cp.center.addPositionKey(t, (X, h - Y))      # JobSpec -> Nuke's bottom-left origin
+        shape.append(cp)
+    layer.append(shape)
+    roto["curves"].rootLayer.append(layer)
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["tracker"].setValue("shapes")
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    return read, roto, g
+
+
+def _wait(nuke, runner, timeout=180):
+    t0 = time.monotonic()
+    while runner.is_alive():
+        nuke._process_main_queue(timeout=0.05)
+        assert time.monotonic() - t0 < timeout, "job did not finish"
+    runner.join()
+    nuke._process_main_queue()
+    return runner.outcome
+
+
+def test_create_gather_run_read_back(nk, shot, tmp_path):
+    read, roto, g = _comp(nk, shot, tmp_path)
+    assert g.inputs() == 2 and g["samatte_uid"].value()
+    assert [n.name() for n in g.nodes()][:2] == ["Source", "Prompts"]
+    job, info = snode.build(g)
+    assert job["plate"]["frames"] == "1001-1004" and info["offset"] == -1000
+    assert job["objects"][0]["name"] == "hero_ball" and job["objects"][0]["host_name"] == "hero ball"
+    assert job["objects"][0]["prompts"][0]["frame"] == shot["prompt_frame"]
+    pts = job["objects"][0]["prompts"][0]["points"]
+    assert [p[:2] for p in pts] == [[float(x), float(y)] for x, y in shot["polygon"]]
+
+    t0 = time.monotonic()
+    r = snode.on_track(g)
+    outcome = _wait(nk, r)
+    took = time.monotonic() - t0
+    assert outcome[0] == "done", outcome
+    print("track & matte, 4 frames 96x64, cold worker: %.1f s" % took)
+    assert g["status"].value().startswith("done: 4 frame(s) written")
+    rd = g.node("samatte_cache_read")
+    assert "frame_path" in rd["file"].value() and rd["first"].value() == 1 and rd["last"].value() == 4
+    assert not g.node("samatte_copy")["disable"].value()
+    stored = json.loads(g["samatte_job"].value())
+    assert stored["output"]["path"].endswith("matte.####.exr")
+    # the read-back is frame-aligned: script frame 2 shows file 1002
+    p = farm.frame_path(g, 2)
+    assert p.endswith("matte.1002.exr") and os.path.exists(p)
+    attrs = farm.exr_attributes(p)
+    assert any(k.startswith("samatte/") for k in attrs)
+    assert json.loads(g["samatte_scores"].value())
+    tasks = nk._progress_tasks()
+    assert tasks and tasks[-1].progress == 100
+
+    # a second job while one runs: BUSY, not a second worker job
+    r2 = snode.on_track(g)
+    assert snode.on_track(g) is None and "BUSY" in g["status"].value()
+    _wait(nk, r2)
+
+    # Matte this frame: stage "matte" on the current frame's file number, from the stored track
+    params = inspect.signature(srunner.POOL.get(VENV_PY).start_job).parameters
+    if "stage" not in params:
+        pytest.skip("samatte.client has no stage= yet (host-and-farm contract not landed)")
+    nk.frame(3)
+    before = os.path.getmtime(farm.frame_path(g, 1))
+    t0 = time.monotonic()
+    r3 = snode.on_matte_frame(g)
+    assert r3.stage == "matte" and r3.frames == "1003"
+    outcome = _wait(nk, r3)
+    print("matte this frame (warm worker, 96x64): %.2f s" % (time.monotonic() - t0))
+    assert outcome[0] == "done", outcome
+    assert outcome[1].get("stage", "matte") == "matte"
+    assert os.path.getmtime(farm.frame_path(g, 1)) == before   # other frames untouched
+
+
+def test_render_reads_cache_without_tracking(nk, shot, tmp_path, monkeypatch):
+    read, roto, g = _comp(nk, shot, tmp_path)
+    outcome = _wait(nk, snode.on_track(g))
+    assert outcome[0] == "done", outcome
+    # a render session: no GUI, nothing may start a worker
+    nk.GUI = False
+    import samatte.client
+
+    def no_worker(*a, **kw):
+        raise AssertionError("a render must never start a samatte worker")
+    monkeypatch.setattr(samatte.client, "WorkerClient", no_worker)
+    monkeypatch.setattr(srunner.JobRunner, "start", no_worker)
+    for t in (1, 2, 3, 4):
+        assert os.path.exists(farm.frame_path(g, t))
+    job_text = g["samatte_job"].value()
+    state, path = farm.frame_state(job_text, 1002, fresh=True)
+    if state == "unknown":
+        pytest.skip("no manifest with the resolved backends yet (cache contract not landed)")
+    assert state == "complete"
+    # the plate frame is re-rendered under the same path: that frame's key changes -> stale, refused
+    plate = shot["plate"].replace("####", "1002")
+    data = open(plate, "rb").read()
+    with open(plate, "wb") as fh:
+        fh.write(data + b"\0")
+    try:
+        state, _ = farm.frame_state(job_text, 1002, fresh=True)
+        assert state == "stale"
+        with pytest.raises(farm.StaleFrameError, match="samatte run .*--frames 1002"):
+            farm.frame_path(g, 2)
+    finally:
+        with open(plate, "wb") as fh:
+            fh.write(data)
+        farm.frame_state(job_text, 1002, fresh=True)
+
+
+def test_cancel(nk, shot, tmp_path):
+    read, roto, g = _comp(nk, shot, tmp_path)
+    g["tracker"].setValue("flow")
+    r = snode.on_track(g)
+    snode.on_cancel(g)
+    outcome = _wait(nk, r)
+    assert outcome[:2] == ("failed", "CANCELLED"), outcome
+    assert "CANCELLED" in g["status"].value()
+    assert any("CANCELLED" in m for m in nk._messages())
+
+
+def test_dead_worker(nk, shot, tmp_path):
+    read, roto, g = _comp(nk, shot, tmp_path)
+    g["tracker"].setValue("flow")
+    r = snode.on_track(g)
+    t0 = time.monotonic()
+    while r.handle is None and r.is_alive():
+        time.sleep(0.02)
+        assert time.monotonic() - t0 < 60
+    os.kill(srunner.POOL.get(VENV_PY).pid, signal.SIGKILL)   # the warm worker dies mid-job
+    outcome = _wait(nk, r)
+    assert outcome[:2] == ("failed", "WORKER_FAILED"), outcome
+    assert "WORKER_FAILED" in g["status"].value()
+    # the dead worker is dropped: the next job starts a fresh one and succeeds
+    g["tracker"].setValue("shapes")
+    outcome = _wait(nk, snode.on_track(g))
+    assert outcome[0] == "done", outcome
+
+
+def test_wrong_samatte_python(nk, shot, tmp_path):
+    read, roto, g = _comp(nk, shot, tmp_path)
+    g["samatte_python"].setValue(str(tmp_path / "no" / "python"))
+    assert snode.on_track(g) is None
+    assert "WORKER_FAILED" in g["status"].value() and "not an executable" in g["status"].value()
+    py39 = os.path.expanduser("~/.pyenv/versions/3.9.18/bin/python")
+    if not os.path.exists(py39):
+        pytest.skip("no second interpreter to stand for a Python without samatte")
+    g["samatte_python"].setValue(py39)           # a real Python, but samatte is not installed in it
+    outcome = _wait(nk, snode.on_track(g))
+    assert outcome[:2] == ("failed", "WORKER_FAILED"), outcome
+    assert "samatte" in outcome[2]
+    assert any("WORKER_FAILED" in m for m in nk._messages())
+
+
+def test_no_prompts_and_no_source(nk, shot, tmp_path):
+    g = snode.create()
+    assert snode.on_track(g) is None and "Source" in g["status"].value()
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=96, height=64)
+    g.setInput(0, read)
+    g.setInput(1, nk.nodes.Roto())
+    assert snode.on_track(g) is None and "no shape" in g["status"].value()
