@@ -133,7 +133,13 @@ class MotionModel:
             self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         u0 = np.clip(g0 * 255.0 + 0.5, 0, 255).astype(np.uint8)
         u1 = np.clip(g1 * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        f = self._dis.calc(u0, u1, None)
+        if min(u0.shape) < 32:  # DIS refuses images under ~12 px a side (tiny plates): enlarge, scale back
+            k = -(-32 // min(u0.shape))
+            big = (u0.shape[1] * k, u0.shape[0] * k)
+            f = self._dis.calc(cv2.resize(u0, big), cv2.resize(u1, big), None)
+            f = cv2.resize(f, (u0.shape[1], u0.shape[0]), interpolation=cv2.INTER_AREA) / float(k)
+        else:
+            f = self._dis.calc(u0, u1, None)
         if scale < 1.0:
             f = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) * (1.0 / scale)
         return f
