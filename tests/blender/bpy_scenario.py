@@ -155,6 +155,19 @@ def main():
     ops.finish_run(ctx, run2)
     RES["rerun"] = {"written": run2.written, "skipped": run2.skipped, "nodes": len(tree.nodes),
                     "links": len(tree.links), "error": run2.error}
+    # matte this frame (a frame subset of the same job: needs a samatte client with frames=)
+    s.quality = "default"
+    sc0 = ctx.scene.frame_current
+    ctx.scene.frame_set(info.scene_frame(1003))
+    try:
+        run3 = ops.start_run(ctx, this_frame=True)
+        run3.wait(timeout=300)
+        RES["this_frame"] = {"written": (run3.result or {}).get("written"), "error": run3.error}
+        ops.finish_run(ctx, run3)
+    except addon.hosterrors.HostError as e:
+        RES["this_frame"] = {"host_error": addon.hosterrors.describe(e)}
+    ctx.scene.frame_set(sc0)
+    s.quality = "draft"
     # render one frame through the compositor
     sc = ctx.scene
     f_file = cfg["render_file"]
@@ -215,7 +228,7 @@ def cancel_and_errors():
         ops.start_run(ctx)
     except HostError as e:
         errs["wrong_python"] = addon.hosterrors.describe(e)
-    prefs.python = cfg["bad_python"]
+    prefs.python = cfg.get("bad_python") or sys.executable   # this bpy venv: no samatte in it
     try:
         ops.start_run(ctx)
     except HostError as e:

