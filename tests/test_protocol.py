@@ -26,6 +26,13 @@ def test_every_constructor_roundtrips():
         protocol.error("j1", "PLATE_INVALID", "bad plate", {"path": "/x"}),
         protocol.pong(), protocol.bye(), protocol.job("j1", {"samatte_job": 1}),
         protocol.cancel("j1"), protocol.cancel(), protocol.ping(), protocol.shutdown(),
+        protocol.job("j2", {"samatte_job": 1}, stage="matte", frames="1001-1010", preroll=4),
+        protocol.frame("j1", {"frame": 1001, "status": "written", "score": 0.9, "path": "/o/m.1001.exr"}),
+        protocol.probe("r1", "/p/plate.####.exr", frames=[1001, 1002], layer="rgba"),
+        protocol.validate_request("r2", {"samatte_job": 1}), protocol.status("r3", {"samatte_job": 1}),
+        protocol.release(), protocol.release("r4"),
+        protocol.reply("probe", "r1", {"first": 1001}), protocol.reply("validate", "r2", {"ok": True}),
+        protocol.reply("status", "r3", {"frames": {}}), protocol.released("r4", ["tracker"]),
     ]
     for m in msgs:
         back = roundtrip(m)
@@ -139,7 +146,7 @@ def test_unknown_code_and_plain_exceptions():
 def test_protocol_and_client_import_on_stdlib_only():
     """Adapters import these inside Nuke/Blender: no numpy, no third-party modules at import."""
     code = ("import sys; import samatte.protocol, samatte.client, samatte.jobspec, samatte.errors, "
-            "samatte.frames, samatte.progress; "
+            "samatte.frames, samatte.progress, samatte.registry, samatte.names, samatte.runner; "
             "bad = [m for m in ('numpy', 'torch', 'cv2', 'OpenImageIO', 'PyOpenColorIO', 'scipy') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -153,7 +160,7 @@ def test_sources_are_python39_syntax():
     import samatte
     base = os.path.dirname(samatte.__file__)
     for name in ("protocol.py", "client.py", "jobspec.py", "errors.py", "frames.py", "progress.py",
-                 "__init__.py"):
+                 "__init__.py", "registry.py", "names.py", "runner.py"):
         with open(os.path.join(base, name)) as f:
             tree = ast.parse(f.read(), feature_version=(3, 9))
         for node in ast.walk(tree):

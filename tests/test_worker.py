@@ -107,7 +107,9 @@ def test_one_job_at_a_time_and_cancel_by_id():
     assert w.read()["type"] == "progress"
     w.send(protocol.job("j2", fake_job(frames=1)))
     busy = w.read_until("error")[-1]
-    assert busy["id"] == "j2" and busy["code"] == "PROTOCOL_INVALID" and "busy" in busy["message"]
+    # BUSY, with the refused job's id; the running job's id appears nowhere in it
+    assert busy["id"] == "j2" and busy["code"] == "BUSY" and "busy" in busy["message"]
+    assert "j1" not in json.dumps(busy)
     w.send(protocol.cancel("other"))  # another id: ignored
     w.send(protocol.cancel("j1"))
     end = w.read_until(("error", "result"))[-1]

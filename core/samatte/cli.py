@@ -23,26 +23,17 @@ import json
 import logging
 import os
 import platform
-import signal
 import sys
-import time
-import traceback
 
-from . import __version__
-from .errors import EXIT_CODES, CancelledError, DependencyError, JobSpecError, PromptError, SamatteError
+from . import __version__, registry
+from .errors import DependencyError, JobSpecError, PromptError, SamatteError
+from .runner import ProgressPrinter as _ProgressPrinter  # also used by `models download`
+from .runner import exit_code_for
+from .runner import report_error as _report_error
 
 __all__ = ["main", "build_parser", "exit_code_for"]
 
 _USAGE_EXIT = 2
-
-
-def exit_code_for(err):
-    """The documented process exit status for an exception."""
-    if isinstance(err, KeyboardInterrupt):
-        return 130
-    if isinstance(err, SamatteError):
-        return EXIT_CODES.get(err.code, getattr(err, "exit_code", 1))
-    return 1
 
 
 def _eprint(*args):
@@ -50,153 +41,18 @@ def _eprint(*args):
     sys.stderr.flush()
 
 
-# --- progress display -------------------------------------------------------------------------------
-
-class _ProgressPrinter:
-    """A one-line progress bar on a terminal; a line per stage and per ~10 % otherwise."""
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.stage = None
-        self.last_pct = -1
-        self.stage_pct = {}
-        self.t0 = time.monotonic()
-        self._open = False
-
-    def __call__(self, p):
-        if p.stage != self.stage:
-            self.end_line()
-            self.stage = p.stage
-            self.last_pct = self.stage_pct.get(p.stage, -1)
-        pct = int(100 * p.done / p.total) if p.total else 0
-        self.stage_pct[p.stage] = pct
-        frame = "" if p.frame is None else " frame %s" % p.frame
-        msg = (" " + p.message) if p.message else ""
-        if self.tty:
-            width = 24
-            filled = int(width * p.done / p.total) if p.total else 0
-            line = "\r%-8s [%s%s] %d/%d%s%s" % (p.stage, "#" * filled, "." * (width - filled), p.done, p.total,
-                                              frame, msg)
-            self.stream.write(line[:120].ljust(80))
-            self._open = True
-        elif pct // 10 != self.last_pct // 10 or p.done == p.total or self.last_pct < 0:
-            self.stream.write("%-8s %3d%% %d/%d%s%s\n" % (p.stage, pct, p.done, p.total, frame, msg))
-        self.last_pct = pct
-        self.stream.flush()
-
-    def end_line(self):
-        if self._open:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._open = False
-
-
-# --- signals ----------------------------------------------------------------------------------------
-
-class _Interrupts:
-    """First SIGINT/SIGTERM cancels the job between frames; a second one stops at once."""
-
-    def __init__(self, token, *, quiet=False):
-        self.token = token
-        self.quiet = quiet
-        self.old = {}
-
-    def _handler(self, signum, frame):
-        if self.token.cancelled:
-            raise KeyboardInterrupt
-        self.token.cancel()
-        if not self.quiet:
-            _eprint("\nsamatte: cancelling after the current frame (press Ctrl-C again to stop now)")
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
-            if sig is None:
-                continue
-            try:
-                self.old[sig] = signal.signal(sig, self._handler)
-            except (ValueError, OSError):  # not the main thread
-                pass
-        return self
-
-    def __exit__(self, *exc):
-        for sig, old in self.old.items():
-            try:
-                signal.signal(sig, old)
-            except (ValueError, OSError):
-                pass
-
-
 # --- running a job ------------------------------------------------------------------------------------
 
-def run_job(job, *, json_mode=False, quiet=False):
+def run_job(job, *, json_mode=False, quiet=False, **kwargs):
     """Run a validated job in this process with progress on stderr (or protocol lines on stdout with
     ``json_mode``), Ctrl-C cancelling between frames. Returns the exit status."""
-    return execute_job(job, json_mode=json_mode, quiet=quiet)[0]
+    return execute_job(job, json_mode=json_mode, quiet=quiet, **kwargs)[0]
 
 
-def execute_job(job, *, json_mode=False, quiet=False, summary=True):
-    """:func:`run_job` returning ``(exit_status, result dict or None)``."""
-    from . import protocol
-    from .progress import CancelToken
-
-    job_id = str(job.get("name") or "samatte")
-    out = None
-    if json_mode:
-        from .worker import _protect_stdout
-        out = _protect_stdout()
-
-    def emit(msg):
-        if out is not None:
-            try:
-                out.write(protocol.encode(msg).encode("utf-8"))
-                out.flush()
-            except (BrokenPipeError, OSError):
-                pass
-
-    printer = None if (json_mode or quiet) else _ProgressPrinter()
-    token = CancelToken()
-    result = None
-    try:
-        with _Interrupts(token, quiet=json_mode or quiet):
-            from . import pipeline
-
-            def on_progress(p):
-                if printer is not None:
-                    printer(p)
-                emit(protocol.progress(job_id, p))
-            result = pipeline.run(job, on_progress=on_progress, cancel=token) or {}
-    except BaseException as e:  # noqa: BLE001 - mapped to documented exit codes
-        if printer is not None:
-            printer.end_line()
-        if isinstance(e, KeyboardInterrupt):
-            e = CancelledError("interrupted")
-        if isinstance(e, SystemExit):
-            raise
-        emit(protocol.error_from_exception(job_id, e))
-        _report_error(e)
-        return exit_code_for(e), None
-    if printer is not None:
-        printer.end_line()
-    emit(protocol.result(job_id, result))
-    if not json_mode and not quiet and summary:
-        written = result.get("written") or []
-        skipped = result.get("skipped") or []
-        print("samatte: %s done: %d frame(s) written, %d already complete -> %s (tracker %s, matte %s, %.1f s)"
-              % (job_id, len(written), len(skipped), result.get("output"), result.get("tracker"),
-                 result.get("matte"), float(result.get("elapsed_s") or 0.0)))
-    return 0, result
-
-
-def _report_error(e):
-    if isinstance(e, SamatteError):
-        _eprint("samatte: error %s" % e)
-        extra = {k: v for k, v in e.details.items() if k not in ("traceback", "stderr_tail")}
-        if extra:
-            _eprint("  details: %s" % json.dumps(extra, default=str, sort_keys=True)[:2000])
-    else:
-        _eprint("samatte: unexpected error (a bug; please report it with this output):")
-        traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
+def execute_job(job, *, json_mode=False, quiet=False, summary=True, **kwargs):
+    """:func:`run_job` returning ``(exit_status, result dict or None)`` (see :func:`samatte.runner.execute`)."""
+    from .runner import execute
+    return execute(job, json_mode=json_mode, quiet=quiet, summary=summary, **kwargs)
 
 
 def _finish_job(job, args):
@@ -207,7 +63,11 @@ def _finish_job(job, args):
     if getattr(args, "device", None):
         job["device"] = args.device
     job = validate(job)
-    return run_job(job, json_mode=getattr(args, "json", False))
+    # `run --stage/--frames/--preroll` (track and refine use --frames for the plate's range instead)
+    is_run = getattr(args, "command", None) == "run"
+    return run_job(job, json_mode=getattr(args, "json", False), stage=getattr(args, "stage", None),
+                   frames=getattr(args, "frames", None) if is_run else None,
+                   preroll=getattr(args, "preroll", None))
 
 
 # --- commands ---------------------------------------------------------------------------------------
@@ -504,16 +364,16 @@ def build_parser():
     _add_plate_args(p)
     p.add_argument("--mask-prompt", action="append", default=[], metavar="FRAME=PNG_OR_EXR",
                    help="a mask of the object on one frame (repeatable)")
-    p.add_argument("--tracker", default="auto", choices=("auto", "flow", "sam2", "shapes"))
+    p.add_argument("--tracker", default="auto", choices=registry.TRACKER_BACKENDS)
     p.set_defaults(func=cmd_track)
 
     p = sub.add_parser("refine", help="turn existing per-frame masks into soft mattes (refine-only)")
     _add_plate_args(p)
     p.add_argument("--masks", required=True, help="mask pattern (PNG or EXR), e.g. /roto/car.####.png")
-    p.add_argument("--quality", default="default", choices=("draft", "default", "high"))
-    p.add_argument("--matte", default="auto", choices=("auto", "refine", "sam2matte", "matanyone", "none"),
+    p.add_argument("--quality", default="default", choices=registry.MATTE_QUALITIES)
+    p.add_argument("--matte", default="auto", choices=registry.MATTE_BACKENDS,
                    help="matte backend (default auto)")
-    p.add_argument("--mask-edges", default="auto", choices=("auto", "rough", "tight"),
+    p.add_argument("--mask-edges", default="auto", choices=registry.MATTE_OPTIONS["masks"].choices,
                    help="how close the masks' edges are to the real ones: rough (roto shapes, masks from a "
                         "much smaller resolution), tight (a segmentation model's masks) or auto (default: "
                         "told per frame from how the image agrees with the mask's edge)")
@@ -529,7 +389,8 @@ def build_parser():
     m.add_argument("--json", action="store_true")
     m = msub.add_parser("download", help="download (or copy from --offline DIR) and verify weights")
     m.add_argument("name", help="model name, or 'all'")
-    m.add_argument("--offline", metavar="DIR", help="take the weights file from this folder (no network)")
+    m.add_argument("--offline", "--offline-dir", dest="offline", metavar="DIR",
+                   help="take the weights file from this folder (no network); --offline-dir is the same")
     m.add_argument("--dest", metavar="DIR", help="models folder (default: samatte's models folder)")
     p.set_defaults(func=cmd_models)
 
@@ -577,13 +438,20 @@ def main(argv=None):
         _eprint("samatte: interrupted")
         return 130
     except BrokenPipeError:
+        # Whoever read our stdout went away (a job's own output never ends here: see runner.execute).
+        from .runner import silence_stdout
+        silence_stdout()
         return 1
     except Exception as e:  # noqa: BLE001 - mapped to documented exit codes
         if getattr(args, "json", False) and args.command in ("run", "track", "refine"):
             # Hosts reading --json events get the error as a protocol message too.
             from . import protocol
-            sys.stdout.write(protocol.encode(protocol.error_from_exception("samatte", e)))
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(protocol.encode(protocol.error_from_exception("samatte", e)))
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                from .runner import silence_stdout
+                silence_stdout()
         _report_error(e)
         return exit_code_for(e)
 

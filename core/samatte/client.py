@@ -21,10 +21,21 @@ Non-blocking use (Blender: drain from ``bpy.app.timers``)::
 :class:`samatte.errors.CancelledError`. A worker that dies (crash, kill, OOM) gives a
 :class:`samatte.errors.WorkerError` carrying the tail of its stderr; with ``timeout`` set, a job
 that sends nothing for that many seconds has its worker killed and fails the same way.
+
+Inside a host (Nuke, Blender) ``sys.executable`` is the host's own binary: give the samatte venv's
+Python as ``python`` there (a :class:`samatte.errors.WorkerError` says so otherwise).
+
+Requests besides jobs (answered while a job runs, except ``release``): ``probe(plate)`` (windows,
+pixel aspect, channels, layers, frames on disk), ``validate(job)`` (``{"valid", "job", "error",
+"resolved"}``), ``status(job)`` (per frame complete / stale / missing), ``release()`` (drop the warm
+model, free GPU memory). A job's events include ``frame`` messages (frame, status written/skipped,
+score, path) and ``progress`` with ``fraction`` (the whole job, 0..1).
+
+Compatibility: the worker's ``hello`` is checked (:func:`samatte.protocol.check_hello`); fields and
+message types this side does not know (a newer worker) are ignored.
 """
 import collections
 import itertools
-import json
 import os
 import queue
 import subprocess
@@ -34,6 +45,8 @@ import time
 
 from . import protocol
 from .errors import ProtocolError, SamatteError, WorkerError
+
+_HOST_BINARIES = ("nuke", "blender", "maya", "houdini", "hython", "katana", "resolve", "natron")
 
 __all__ = ["WorkerClient", "JobHandle"]
 
@@ -154,10 +167,37 @@ class JobHandle:
             self._client._send(protocol.cancel(self.id), quiet=True)
 
 
+def _looks_like_host(executable):
+    name = os.path.basename(str(executable or "")).lower()
+    return any(h in name for h in _HOST_BINARIES) or "nuke" in sys.modules or "bpy" in sys.modules
+
+
+def _default_python():
+    """This interpreter, unless it is a host application's (Nuke, Blender...): then the samatte
+    Python must be given explicitly."""
+    if _looks_like_host(sys.executable):
+        raise WorkerError("inside a host application (%s) WorkerClient needs the samatte Python: "
+                          "WorkerClient(python='/path/to/samatte/.venv/bin/python')" % sys.executable,
+                          executable=str(sys.executable))
+    return sys.executable
+
+
+def _as_dict(job):
+    if isinstance(job, (str, bytes)) and not (job.lstrip().startswith("{") if isinstance(job, str)
+                                              else job.lstrip().startswith(b"{")):
+        from .jobspec import load
+        return load(job)
+    if isinstance(job, (str, bytes)):
+        from .jobspec import loads
+        return loads(job)
+    return job
+
+
 class WorkerClient:
     """A running ``python -m samatte.worker`` process.
 
-    ``python``: the interpreter to run it with (the installer's venv python; default: this one).
+    ``python``: the interpreter to run it with (the installer's venv python; default: this one, except
+    inside a host application, where it must be given).
     ``env``: extra environment variables. ``timeout``: seconds without any message from a running
     job before the worker is killed (None: no limit). ``startup_timeout``: seconds to wait for the
     worker's ``hello``. ``worker_args``: extra command line arguments for the worker.
@@ -165,8 +205,9 @@ class WorkerClient:
 
     def __init__(self, python=None, *, env=None, cwd=None, timeout=None, startup_timeout=60,
                  worker_args=None):
-        self.python = python or sys.executable
+        self.python = python or _default_python()
         self.timeout = timeout
+        self._pending = {}   # request id -> queue of its reply
         self.hello = None
         self._job = None
         self._lock = threading.Lock()
@@ -201,24 +242,32 @@ class WorkerClient:
             if not line.strip():
                 continue
             try:
-                msg = protocol.decode(line)
+                msg = protocol.decode(line, lenient=True)
             except ProtocolError as e:
                 self._stderr.append("[samatte client] bad line from worker: %s" % e)
                 continue
+            if msg["type"] not in protocol.WORKER_TYPES:
+                continue  # a newer worker's message type: ignored
             self._dispatch(msg)
         self._dispatch(_EOF)
 
     def _dispatch(self, msg):
         with self._lock:
             job = self._job
+            pending = list(self._pending.values()) if msg is _EOF else None
+            waiter = None if msg is _EOF else self._pending.get(msg.get("id"))
         if msg is _EOF:
             self._queue.put(_EOF)
+            for q in pending:
+                q.put(_EOF)
             if job is not None:
                 job._push(_EOF)
             return
         mid = msg.get("id")
-        if job is not None and mid is not None and mid == job.id and msg["type"] in (
-                "progress", "log", "result", "error"):
+        if waiter is not None:
+            waiter.put(msg)
+        elif job is not None and mid is not None and mid == job.id and msg["type"] in (
+                "progress", "log", "result", "error", "frame"):
             job._push(msg)
         else:
             if msg["type"] == "error":
@@ -244,6 +293,11 @@ class WorkerClient:
             if msg is _EOF:
                 raise self._exit_error("during start-up", python=str(self.python))
             if msg["type"] == "hello":
+                try:
+                    protocol.check_hello(msg)
+                except WorkerError:
+                    self.kill()
+                    raise
                 self.hello = msg
                 return msg
 
@@ -294,14 +348,12 @@ class WorkerClient:
         tail = list(self._stderr)[-lines:]
         return "\n".join(tail)
 
-    def start_job(self, job, *, job_id=None):
+    def start_job(self, job, *, job_id=None, stage=None, frames=None, preroll=None):
         """Send a JobSpec (a dict, a JSON string, or a path to a .json file) and return a
-        :class:`JobHandle` at once. One job at a time per worker."""
-        if isinstance(job, str) and not job.lstrip().startswith("{"):
-            from .jobspec import load
-            job = load(job)
-        elif isinstance(job, (str, bytes)):
-            job = json.loads(job)
+        :class:`JobHandle` at once. One job at a time per worker. ``stage`` ("all", "track",
+        "matte"), ``frames`` (a subset of the job's frames: range string or list) and ``preroll``
+        are sent only when given."""
+        job = _as_dict(job)
         if not self.alive():
             raise WorkerError("the samatte worker is not running (exit status %s)" % self._proc.poll(),
                               stderr_tail=self.stderr_tail())
@@ -312,15 +364,74 @@ class WorkerClient:
                 raise WorkerError("this worker is already running job %r" % self._job.id)
             self._job = handle
         try:
-            self._send(protocol.job(job_id, job))
+            self._send(protocol.job(job_id, job, stage=None if stage == "all" else stage, frames=frames,
+                                    preroll=preroll))
         except SamatteError:
             self._job_finished(handle)
             raise
         return handle
 
-    def run(self, job, on_progress=None, on_event=None):
+    def run(self, job, on_progress=None, on_event=None, *, stage=None, frames=None, preroll=None):
         """Run a job to the end and return its result dict; raises the job's samatte error."""
-        return self.start_job(job).wait(on_progress=on_progress, on_event=on_event)
+        return self.start_job(job, stage=stage, frames=frames, preroll=preroll).wait(
+            on_progress=on_progress, on_event=on_event)
+
+    # -- requests ------------------------------------------------------------------------------------
+    def _request(self, msg, timeout):
+        """Send a request and wait for the message with its id: the reply, or its error raised."""
+        q = queue.Queue()
+        rid = msg["id"]
+        with self._lock:
+            self._pending[rid] = q
+        try:
+            self._send(msg)
+            limit = timeout if timeout is not None else (self.timeout or 300.0)
+            try:
+                reply = q.get(timeout=limit)
+            except queue.Empty:
+                raise WorkerError("the samatte worker did not answer a %r request within %.0f s"
+                                  % (msg["type"], limit), stderr_tail=self.stderr_tail())
+        finally:
+            with self._lock:
+                self._pending.pop(rid, None)
+        if reply is _EOF:
+            raise self._exit_error("unexpectedly")
+        if reply["type"] == "error":
+            raise protocol.to_exception(reply)
+        return reply
+
+    def _request_id(self):
+        return "req%d-%d" % (os.getpid(), next(_ids))
+
+    def _needs(self, request):
+        offered = (self.hello or {}).get("requests")
+        if offered is not None and request not in offered:
+            raise WorkerError("the samatte worker (samatte %s) does not answer %r requests; update it"
+                              % ((self.hello or {}).get("samatte"), request), request=request)
+
+    def probe(self, plate, *, frames=None, layer=None, timeout=None):
+        """What the worker reads from a plate (display/data windows, pixel aspect, channels, layers,
+        frames on disk, the coordinate rules) as a dict; the host needs no OpenImageIO."""
+        self._needs("probe")
+        return self._request(protocol.probe(self._request_id(), plate, frames=frames, layer=layer),
+                             timeout)["result"]
+
+    def validate(self, job, *, timeout=None):
+        """``{"valid": bool, "job": normalised JobSpec or None, "error": {code, message, details} or
+        None, "resolved": what "auto" becomes}`` (an invalid job is an answer, not an exception)."""
+        self._needs("validate")
+        return self._request(protocol.validate_request(self._request_id(), _as_dict(job)), timeout)["result"]
+
+    def status(self, job, *, timeout=None):
+        """Per frame of the job: complete / stale / missing (output and stored track)."""
+        self._needs("status")
+        return self._request(protocol.status(self._request_id(), _as_dict(job)), timeout)["result"]
+
+    def release(self, *, timeout=None):
+        """Drop the worker's warm model and free its GPU memory; returns what was dropped. Raises
+        :class:`samatte.errors.BusyError` while a job runs."""
+        self._needs("release")
+        return self._request(protocol.release(self._request_id()), timeout).get("dropped", [])
 
     def iter_job(self, job):
         """Iterator form of :meth:`run`: yields each event dict; raises the job's error at the end."""

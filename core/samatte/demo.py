@@ -254,16 +254,29 @@ def _clear_previous(out):
                 os.remove(os.path.join(d, name))
 
 
+def _output_folder(out):
+    """The demo's folder, made if needed; OUTPUT_INVALID when it names an existing file (or cannot be
+    made), never a traceback."""
+    out = os.path.abspath(os.path.expanduser(out))
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise OutputError("demo --out %s is an existing file, not a folder: give a folder (it is created "
+                          "if missing)" % out, path=out)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise OutputError("cannot create the demo folder %s: %s" % (out, e.strerror or e), path=out)
+    return out
+
+
 def run_demo(out="samatte_demo", *, frames=24, size=(640, 360), first=1001, quiet=False, overwrite=False,
              tracker="auto", matte="auto", stream=None):
     """Make the demo shot (unless it is already there with the same parameters), run the job, write
     the contact sheet and report. Returns the report dict (``exit_code`` 0 on success)."""
-    from .cli import execute_job
     from .jobspec import add_object, new_job, polygon_prompt, save, validate
+    from .runner import execute
 
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=stream or sys.stdout, flush=True))
-    out = os.path.abspath(os.path.expanduser(out))
-    os.makedirs(out, exist_ok=True)
+    out = _output_folder(out)
     params = {"frames": int(frames), "size": [int(size[0]), int(size[1])], "first": int(first),
               "version": 1}
     pfile = os.path.join(out, _PARAMS_FILE)
@@ -296,7 +309,7 @@ def run_demo(out="samatte_demo", *, frames=24, size=(640, 360), first=1001, quie
     say("samatte demo: running %s (prompt: a %d-point polygon on frame %d)"
         % (job_path, len(shot["polygon"]), shot["prompt_frame"]))
     t1 = time.monotonic()
-    code, result = execute_job(job, quiet=quiet, summary=False)
+    code, result = execute(job, quiet=quiet, summary=False)
     t_job = time.monotonic() - t1
     report = {"exit_code": code, "out": out, "job": job_path, "plate": shot["plate"], "true_alpha": shot["gt"],
               "samatte_version": __version__, "shot_s": round(t_shot, 2), "job_s": round(t_job, 2)}

@@ -11,8 +11,8 @@ __all__ = [
     "SamatteError", "JobSpecError", "FrameRangeError", "PromptError", "PlateError",
     "MissingFrameError", "CorruptFrameError", "ChannelError", "NaNPixelError", "ColourError",
     "OutputError", "ModelError", "WeightsMissingError", "WeightsCorruptError", "DependencyError",
-    "CancelledError", "TrackMissingError", "WorkerError", "ProtocolError", "error_from_code", "ERROR_CODES",
-    "EXIT_CODES",
+    "CancelledError", "TrackMissingError", "WorkerError", "ProtocolError", "BusyError", "error_from_code",
+    "ERROR_CODES", "EXIT_CODES",
 ]
 
 
@@ -135,6 +135,12 @@ class WorkerError(SamatteError):
 class ProtocolError(WorkerError):
     """A message on the worker pipe is not valid protocol."""
     code = "PROTOCOL_INVALID"
+
+
+class BusyError(WorkerError):
+    """The worker is running a job: a second job (or a ``release``) is refused; send it when the
+    running job has ended. Carries the refused message's id, never the running job's."""
+    code = "BUSY"
 
 
 def _all_subclasses(cls):

@@ -5,26 +5,39 @@ one per line, flushed. Nothing else is ever written to stdout: at start the real
 descriptor is kept for the protocol and fd 1 (and ``sys.stdout``) is pointed at stderr, so stray
 prints from libraries (SAM2, hydra, numba...) land in the log instead of corrupting the pipe.
 
-One job runs at a time, in a thread; the main thread keeps reading stdin so that ``cancel`` (the job
-stops between frames and ends with an error ``CANCELLED``), ``ping`` and ``shutdown`` are handled
-while it runs. On ``shutdown`` or end of stdin the running job is cancelled, the worker says
-``bye`` and exits with status 0.
+One job runs at a time, in a thread (through :mod:`samatte.runner`, like ``samatte run --json``);
+the main thread keeps reading stdin so that ``cancel`` (the job stops between frames and ends with
+an error ``CANCELLED``), ``ping``, ``shutdown`` and the requests ``probe``, ``validate``, ``status``
+and ``release`` are handled while it runs. A second ``job`` (or a ``release``) while one runs is
+answered with an error ``BUSY`` carrying the refused message's id. Any line that is not a valid
+message (bad JSON, JSON nested 100000 levels deep, a line over 16 MiB...) is answered with
+``PROTOCOL_INVALID`` (with the message's id when it can be read) and the worker goes on.
 
-Options: ``--pipeline MODULE`` runs jobs with ``MODULE.run_iter(job, *, cancel=None)`` instead of
-:func:`samatte.pipeline.run_iter` (tests and custom studio pipelines use it).
+On ``shutdown``, end of stdin or SIGTERM the running job is cancelled (its ``CANCELLED`` error is
+sent), the worker says ``bye`` and exits with status 0.
+
+Warm model: a job whose tracker resolves to SAM 2 loads the model once; the next job with the same
+model, device and tracker options reuses it. ``release`` drops it and empties torch's GPU cache.
+
+Options: ``--pipeline MODULE`` runs jobs with ``MODULE.run_iter(job, *, cancel=None, ...)`` instead
+of :func:`samatte.pipeline.run_iter` (tests and custom studio pipelines use it).
 """
 import argparse
+import gc
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import platform
+import signal
 import sys
 import threading
 
-from . import __version__, protocol
-from .errors import ProtocolError
+from . import __version__, protocol, registry
+from .errors import BusyError, DependencyError, ProtocolError, SamatteError
 from .progress import CancelToken
+from .runner import protect_stdout, run_job
 
 __all__ = ["Worker", "capabilities", "main"]
 
@@ -113,8 +126,9 @@ def capabilities(*, probe=False):
     found = models_found()
     has_weights = any(found.values())
     matte_weights = _sam2matte_weights() if sam2_ok else None
-    trackers = ["auto", "flow", "shapes"] + (["sam2"] if sam2_ok else [])
-    mattes = ["auto", "refine", "none"] + (["sam2matte"] if matte_weights else [])
+    trackers = [t for t in registry.TRACKER_BACKENDS if t != "sam2" or sam2_ok]
+    mattes = [m for m in registry.MATTE_BACKENDS
+              if m not in ("sam2matte", "matanyone") or (m == "sam2matte" and matte_weights)]
     return {
         "trackers": trackers,
         "mattes": mattes,
@@ -124,6 +138,11 @@ def capabilities(*, probe=False):
         "sam2": bool(sam2_ok and has_weights),
         "sam2matte_weights": matte_weights,
         "pymatting": _has_module("pymatting"),
+        "qualities": list(registry.MATTE_QUALITIES),
+        "compressions": list(registry.COMPRESSIONS),
+        "tracker_options": {b: {k: o.to_dict() for k, o in opts.items()}
+                            for b, opts in registry.TRACKER_OPTIONS.items()},
+        "matte_options": {k: o.to_dict() for k, o in registry.MATTE_OPTIONS.items()},
     }
 
 
@@ -141,6 +160,31 @@ class _ProtocolLogHandler(logging.Handler):
             pass
 
 
+class _Terminate(BaseException):
+    """Raised in the main thread by SIGTERM: stop reading, cancel the job, say bye."""
+
+
+def free_gpu_memory():
+    """Empty torch's GPU caches when torch is already loaded (never imports it). Returns True when
+    torch was there."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    try:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - freeing memory must never fail the worker
+        pass
+    try:
+        mps = getattr(torch, "mps", None)
+        if mps is not None and hasattr(mps, "empty_cache") and torch.backends.mps.is_available():
+            mps.empty_cache()
+    except Exception:  # noqa: BLE001
+        pass
+    return True
+
+
 class Worker:
     """The worker loop over a binary input stream and a binary output stream."""
 
@@ -150,14 +194,19 @@ class Worker:
         self._pipeline_name = pipeline
         self._write_lock = threading.Lock()
         self._state_lock = threading.Lock()
+        self._warm_lock = threading.Lock()
         self._thread = None
         self._token = None
+        self._warm = None   # (key, tracker) of the warm model, or None
         self.job_id = None   # set while a job runs (a job message always carries a non-empty id)
         self._broken = False
 
     # -- output --------------------------------------------------------------------------------------
     def send(self, msg):
-        line = protocol.encode(msg).encode("utf-8")
+        try:
+            line = protocol.encode(msg).encode("utf-8")
+        except ProtocolError as e:  # never lose a reply: say why it could not be sent
+            line = protocol.encode(protocol.error_from_exception(msg.get("id"), e)).encode("utf-8")
         with self._write_lock:
             if self._broken:
                 return
@@ -168,6 +217,9 @@ class Worker:
                 # The host went away: keep going quietly, the stdin EOF will end us.
                 self._broken = True
 
+    def _error(self, msg_id, err):
+        self.send(protocol.error_from_exception(msg_id, err))
+
     # -- jobs ----------------------------------------------------------------------------------------
     def _busy(self):
         return self.job_id is not None
@@ -175,35 +227,29 @@ class Worker:
     def _start_job(self, msg):
         with self._state_lock:
             if self._busy():
-                self.send(protocol.error_from_exception(msg["id"], ProtocolError(
-                    "the worker is busy with job %r; send one job at a time" % self.job_id,
-                    running=self.job_id)))
+                self._error(msg["id"], BusyError("the worker is busy with another job; send this one when "
+                                                 "that job has ended (or cancel it)", request=msg["type"]))
                 return
             self.job_id = msg["id"]
             self._token = CancelToken()
-            self._thread = threading.Thread(target=self._run_job, args=(msg["id"], msg["job"], self._token),
+            self._thread = threading.Thread(target=self._run_job, args=(msg, self._token),
                                             name="samatte-job", daemon=True)
             self._thread.start()
 
-    def _run_job(self, job_id, spec, token):
+    def _pipeline(self):
+        return importlib.import_module(self._pipeline_name)
+
+    def _run_job(self, msg, token):
+        job_id = msg["id"]
         final = None
         try:
-            pipeline = importlib.import_module(self._pipeline_name)
-            gen = pipeline.run_iter(spec, cancel=token)
-            while True:
-                try:
-                    prog = next(gen)
-                except StopIteration as stop:
-                    res = stop.value
-                    break
-                self.send(protocol.progress(job_id, prog))
-            final = protocol.result(job_id, res if res is not None else {})
-            protocol.encode(final)  # an unencodable result becomes an error message below
+            pipeline = self._pipeline()
+            tracker = self._warm_tracker(pipeline, msg["job"])
+            final = run_job(msg["job"], emit=self.send, job_id=job_id, stage=msg.get("stage"),
+                            frames=msg.get("frames"), preroll=msg.get("preroll"), cancel=token,
+                            pipeline=pipeline, tracker=tracker)[0]
         except BaseException as e:  # noqa: BLE001 - every failure must reach the host as a message
-            if not isinstance(e, Exception):
-                log.error("job %s stopped by %s", job_id, type(e).__name__)
-            else:
-                log.debug("job %s failed", job_id, exc_info=True)
+            log.debug("job %s failed", job_id, exc_info=True)
             final = protocol.error_from_exception(job_id, e)
         finally:
             # Free the worker *before* the final message: a host may send its next job the moment
@@ -212,6 +258,52 @@ class Worker:
                 self.job_id = None
             if final is not None:
                 self.send(final)
+
+    # -- warm model ----------------------------------------------------------------------------------
+    def _warm_tracker(self, pipeline, spec):
+        """The SAM 2 tracker for this job, loaded once and kept for the next job with the same model,
+        device and tracker options; None for every other tracker (cheap to build: the pipeline
+        builds them) and for a job the pipeline will refuse anyway."""
+        load_job = getattr(pipeline, "load_job", None)
+        resolve = getattr(pipeline, "resolve_backends", None)
+        if load_job is None or resolve is None:
+            return None
+        try:
+            job = load_job(spec)
+            if resolve(job).get("tracker") != "sam2":
+                return None
+        except SamatteError:
+            return None  # the pipeline reports it with its code
+        tr = job["tracker"]
+        key = json.dumps(["sam2", tr["model"], job["device"], tr["options"]], sort_keys=True, default=str)
+        with self._warm_lock:
+            if self._warm is not None and self._warm[0] == key:
+                return self._warm[1]
+            self._drop_warm()
+            from .track import get_tracker
+            tracker = get_tracker("sam2", model=tr["model"], options=tr["options"], device=job["device"])
+            self._warm = (key, tracker)
+            return tracker
+
+    def _drop_warm(self):
+        """Close the warm model (call with ``_warm_lock`` held); returns what was dropped."""
+        if self._warm is None:
+            return []
+        key, tracker = self._warm
+        self._warm = None
+        try:
+            tracker.close()
+        except Exception:  # noqa: BLE001 - closing must not stop the release
+            log.warning("closing the warm tracker failed", exc_info=True)
+        return ["tracker:%s" % getattr(tracker, "name", type(tracker).__name__)]
+
+    def release(self):
+        """Drop the warm model and empty torch's GPU cache; returns what was dropped."""
+        with self._warm_lock:
+            dropped = self._drop_warm()
+        if free_gpu_memory():
+            dropped.append("torch_cache")
+        return dropped
 
     def _cancel(self, msg):
         with self._state_lock:
@@ -225,48 +317,141 @@ class Worker:
             token.cancel()
             thread.join()
 
+    # -- requests ------------------------------------------------------------------------------------
+    def _request(self, msg):
+        if msg["type"] == "release":
+            with self._state_lock:
+                busy = self._busy()
+            if busy:
+                self._error(msg["id"], BusyError("release refused: a job is running (cancel it first)",
+                                                 request="release"))
+                return
+            self.send(protocol.released(msg["id"], self.release()))
+            return
+        threading.Thread(target=self._answer, args=(msg,), name="samatte-request", daemon=True).start()
+
+    def _answer(self, msg):
+        try:
+            reply = protocol.reply(msg["type"], msg["id"], self._handle(msg))
+            protocol.encode(reply)
+        except BaseException as e:  # noqa: BLE001 - every failure must reach the host as a message
+            reply = protocol.error_from_exception(msg["id"], e)
+        self.send(reply)
+
+    def _handle(self, msg):
+        mtype = msg["type"]
+        if mtype == "validate":
+            return self._validate(msg["job"])
+        pipeline = self._pipeline()
+        fn = getattr(pipeline, "probe" if mtype == "probe" else "frame_status", None)
+        if fn is None:
+            raise DependencyError("the worker's pipeline %s cannot answer %r requests" % (self._pipeline_name, mtype))
+        if mtype == "probe":
+            return fn(msg["plate"], frames=msg.get("frames"), layer=msg.get("layer"))
+        return fn(msg["job"])
+
+    def _validate(self, spec):
+        """``{"valid": bool, "job": normalised JobSpec or None, "error": {code, message, details} or
+        None, "resolved": backends "auto" becomes (when valid)}``: an invalid job is an answer, not an
+        error of the request."""
+        from .jobspec import validate
+        try:
+            job = validate(spec)
+        except SamatteError as e:
+            return {"valid": False, "job": None, "error": e.to_dict(), "resolved": None}
+        resolved = None
+        try:
+            resolve = getattr(self._pipeline(), "resolve_backends", None)
+            resolved = resolve(job) if resolve is not None else None
+        except Exception:  # noqa: BLE001 - a report extra, never a reason to fail validation
+            log.debug("resolve_backends failed", exc_info=True)
+        return {"valid": True, "job": job, "error": None, "resolved": resolved}
+
     # -- loop ----------------------------------------------------------------------------------------
-    def serve(self):
-        self.send(protocol.hello(__version__, platform.python_version(), capabilities(), pid=os.getpid()))
+    def _readline(self):
+        """One line (bytes, b"" at EOF). A line over protocol.MAX_LINE is read to its end and
+        returned as None (answered with PROTOCOL_INVALID)."""
+        try:
+            line = self._in.readline(protocol.MAX_LINE + 1)
+            if len(line) <= protocol.MAX_LINE or line.endswith(b"\n"):
+                return line
+            while True:  # skip the rest of the over-long line
+                chunk = self._in.readline(1 << 20)
+                if not chunk or chunk.endswith(b"\n"):
+                    return None
+        except (OSError, ValueError):
+            return b""
+
+    def _dispatch(self, msg):
+        mtype = msg["type"]
+        if mtype == "job":
+            self._start_job(msg)
+        elif mtype == "cancel":
+            self._cancel(msg)
+        elif mtype == "ping":
+            self.send(protocol.pong(msg["id"]))
+        elif mtype in protocol.REQUEST_TYPES:
+            self._request(msg)
+        else:
+            self._error(msg["id"], ProtocolError("message type %r is sent by the worker, not to it" % mtype,
+                                                 field="type"))
+
+    def _serve_lines(self):
         while True:
-            try:
-                line = self._in.readline()
-            except (OSError, ValueError):
-                line = b""
+            line = self._readline()
+            if line is None:
+                self._error(None, ProtocolError("protocol line is longer than %d bytes" % protocol.MAX_LINE))
+                continue
             if not line:
-                break  # EOF: the host is gone or done
+                return  # EOF: the host is gone or done
             if not line.strip():
                 continue
             try:
                 msg = protocol.decode(line)
             except ProtocolError as e:
-                self.send(protocol.error_from_exception(None, e))
+                self._error(getattr(e, "msg_id", None), e)
                 continue
-            mtype = msg["type"]
-            if mtype == "job":
-                self._start_job(msg)
-            elif mtype == "cancel":
-                self._cancel(msg)
-            elif mtype == "ping":
-                self.send(protocol.pong(msg["id"]))
-            elif mtype == "shutdown":
-                break
-            else:
-                self.send(protocol.error_from_exception(msg["id"], ProtocolError(
-                    "message type %r is sent by the worker, not to it" % mtype, field="type")))
+            except Exception as e:  # noqa: BLE001 - no line may kill the worker
+                self._error(None, ProtocolError("protocol line could not be read: %s: %s"
+                                                % (type(e).__name__, str(e)[:200])))
+                continue
+            if msg["type"] == "shutdown":
+                return
+            try:
+                self._dispatch(msg)
+            except Exception as e:  # noqa: BLE001 - answer, and keep serving
+                log.exception("handling a %s message failed", msg["type"])
+                self._error(protocol.message_id(msg), e)
+
+    def serve(self):
+        self.send(protocol.hello(__version__, platform.python_version(), capabilities(), pid=os.getpid()))
+        try:
+            self._serve_lines()
+        except _Terminate:
+            log.info("SIGTERM: cancelling the running job and stopping")
         self._stop_running()
         self.send(protocol.bye())
         return 0
 
 
-def _protect_stdout():
-    """Keep the real stdout for the protocol and send fd 1 / sys.stdout to stderr. Returns the
-    binary stream to write protocol lines to."""
-    sys.stdout.flush()
-    proto_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return os.fdopen(proto_fd, "wb", buffering=0)
+_protect_stdout = protect_stdout  # the old private name (kept for scripts that used it)
+
+
+def _install_sigterm():
+    """SIGTERM ends the worker like ``shutdown``: the running job is cancelled (CANCELLED), then bye,
+    exit 0. A second SIGTERM while stopping exits at once (143)."""
+    state = {"seen": False}
+
+    def handler(signum, frame):
+        if state["seen"]:
+            os._exit(143)
+        state["seen"] = True
+        raise _Terminate()
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError, AttributeError):  # not the main thread / no SIGTERM
+        pass
 
 
 def main(argv=None):
@@ -276,13 +461,14 @@ def main(argv=None):
                         help="module whose run_iter(job, *, cancel=None) runs jobs")
     parser.add_argument("--log-level", default=os.environ.get("SAMATTE_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
-    out = _protect_stdout()
+    out = protect_stdout()
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="samatte-worker %(levelname)s %(name)s: %(message)s")
     worker = Worker(sys.stdin.buffer, out, pipeline=args.pipeline)
     handler = _ProtocolLogHandler(worker)
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     logging.getLogger("samatte").addHandler(handler)
+    _install_sigterm()
     try:
         return worker.serve()
     except KeyboardInterrupt:
