@@ -51,3 +51,26 @@ def test_tiny_plates_through_the_pipeline(tmp_path, n, tracker):
                                   jobspec.points_prompt(1003, [[n / 2.0, n / 2.0]])])
     res = pipeline.run(job)
     assert len(res["written"]) == 3 and all(os.path.exists(p) for p in res["written"])
+
+
+@pytest.mark.parametrize("options", [{"work_size": "big"}, {"work_size": 0}, {"work_size": -1},
+                                     {"band": -5}, {"band": 0}, {"logit_clip": float("nan")},
+                                     {"occluded_trust": "nan"}, {"flow_preset": "slow"}, {"fb_check": 1},
+                                     {"grabcut_iters": 2.5}, "work_size=5"])
+def test_bad_flow_options_are_coded_errors_before_tracking(options):
+    from samatte.errors import JobSpecError
+    with pytest.raises(JobSpecError) as ei:
+        FlowTracker(options=options)
+    assert ei.value.code == "JOBSPEC_INVALID"
+
+
+def test_flow_options_of_other_backends_are_ignored_and_good_ones_kept():
+    t = FlowTracker(options={"work_size": 320.0, "band": 0.05, "max_cond_frames": 2})
+    assert t.opts["work_size"] == 320 and isinstance(t.opts["work_size"], int) and t.opts["band"] == 0.05
+
+
+@pytest.mark.parametrize("options", [{"work_size": "big"}, {"work_size": 0}, {"work_size": float("inf")}])
+def test_bad_shape_tracker_options(options):
+    from samatte.errors import JobSpecError
+    with pytest.raises(JobSpecError):
+        ShapeTracker(options=options)

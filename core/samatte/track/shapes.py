@@ -35,7 +35,13 @@ class ShapeTracker(Tracker):
     name = "shapes"
 
     def __init__(self, *, options=None, work_size=640):
-        self.work_size = int((options or {}).get("work_size", work_size))
+        from ..errors import JobSpecError
+        from ..registry import validate_options
+        if options is not None and not isinstance(options, dict):
+            raise JobSpecError("tracker options must be an object, not %s" % type(options).__name__,
+                               field="tracker.options")
+        known = validate_options("tracker", "shapes", {k: v for k, v in (options or {}).items() if k == "work_size"})
+        self.work_size = int(known.get("work_size", work_size))
 
     def track(self, source, objects, frames, *, cancel=None):
         frames = sorted(set(int(f) for f in frames))
