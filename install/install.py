@@ -196,6 +196,14 @@ def main(argv=None):
                                          "e.g. <repo>/models, where samatte looks first)")
     ap.add_argument("--force", action="store_true", help="reinstall packages even if the stamp matches")
     ap.add_argument("--verbose", action="store_true", help="show pip's output")
+    ap.add_argument("--nuke", nargs="?", const=os.path.join(os.path.expanduser("~"), ".nuke"), metavar="DIR",
+                    help="also register the Nuke plugin in DIR/init.py (default ~/.nuke) and record this "
+                         "venv's python for the SAMatte node")
+    ap.add_argument("--blender", action="store_true", help="also install the Blender add-on into Blender's "
+                                                           "user extensions and fill in its preferences")
+    ap.add_argument("--blender-dir", help="with --blender: this extensions folder instead (e.g. "
+                                          ".../extensions/user_default)")
+    ap.add_argument("--blender-copy", action="store_true", help="with --blender: copy instead of link")
     args = ap.parse_args(argv)
 
     t0 = time.monotonic()
@@ -222,6 +230,17 @@ def main(argv=None):
             % venv_samatte(venv))
     else:
         status = fetch_weights(venv, args)
+    if args.nuke:
+        sys.path.insert(0, os.path.join(REPO, "nuke_plugin", "samatte_nuke"))
+        import setup_nuke
+        init, cfg = setup_nuke.install(args.nuke, py)
+        say("Nuke: %s loads nuke_plugin/; samatte's Python is recorded in %s" % (init, cfg))
+    if args.blender:
+        sys.path.insert(0, HERE)
+        import blender as _blender
+        for path in _blender.install(REPO, python=py, models_dir=args.models_dir, target=args.blender_dir,
+                                     copy=args.blender_copy):
+            say("Blender add-on: %s (enable 'samatte' in Blender's Preferences > Add-ons)" % path)
     say("samatte is installed in %s (%.0f s). Try: %s demo" % (venv, time.monotonic() - t0, venv_samatte(venv)))
     return status
 

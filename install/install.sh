@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # samatte installer for Linux and macOS: finds a Python >= 3.9 and runs install/install.py.
-#   bash install/install.sh [--venv DIR] [--no-sam2] [--no-weights] [--offline DIR] [--model NAME]
+#   bash install/install.sh [--venv DIR] [--no-sam2] [--no-weights] [--offline DIR] [--model NAME] [--blender] [--nuke [DIR]]
 # Set PYTHON=/path/to/python3 to choose the interpreter that creates the venv.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -691,6 +691,20 @@ def thisNode():
     return _state["this"][-1] if _state["this"] else None
 
 
+def selectedNode():
+    """[PyRef nuke.selectedNode] the selected node; ValueError when none is selected."""
+    sel = [n for n in _all_nodes_recursive() if n.knob("selected") is not None and n["selected"].value()]
+    if not sel:
+        raise ValueError("no node selected")
+    return sel[-1]
+
+
+def thisParent():
+    """[PyRef nuke.thisParent] the parent (Group) of the node being evaluated."""
+    n = thisNode()
+    return n._parent if n is not None else None
+
+
 def thisGroup():
     return _state["context"][-1] if _state["context"] else _ROOT
 

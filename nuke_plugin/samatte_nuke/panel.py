@@ -1,0 +1,193 @@
+"""The SAMatte panel (Qt, PySide2 and PySide6): the node's objects and their prompt frames, the job's
+progress, and the per-frame score strip (green good, amber doubtful, red under 0.5, grey not made).
+
+It holds no state of its own beyond what the node tells it: :meth:`SamattePanel.load` from a node's
+gathered objects and stored scores, :meth:`SamattePanel.on_event` from the runner's events (called in
+the main thread through ``samatte_nuke.node.LISTENERS``).
+"""
+from .qt_compat import QtCore, QtGui, QtWidgets, Qt
+
+__all__ = ["ScoreStrip", "SamattePanel", "score_colour", "show_for"]
+
+LOW = 0.5
+DOUBT = 0.75
+
+
+def score_colour(score):
+    """(r, g, b) for a frame's score (None: not made)."""
+    if score is None:
+        return (90, 90, 90)
+    if score < LOW:
+        return (200, 60, 50)
+    if score < DOUBT:
+        return (220, 170, 40)
+    return (70, 170, 80)
+
+
+class ScoreStrip(QtWidgets.QWidget):
+    """One bar per frame; its height is the score. Click a bar: ``frameClicked(frame)``."""
+
+    frameClicked = QtCore.Signal(int)
+
+    def __init__(self, parent=None):
+        QtWidgets.QWidget.__init__(self, parent)
+        self.frames = []
+        self.scores = {}
+        self.setMinimumHeight(28)
+        self.setMouseTracking(True)
+
+    def set_data(self, frames, scores):
+        self.frames = list(frames)
+        self.scores = {int(k): float(v) for k, v in (scores or {}).items()}
+        self.update()
+
+    def set_score(self, frame, score):
+        self.scores[int(frame)] = float(score)
+        self.update()
+
+    def frame_at(self, x):
+        if not self.frames:
+            return None
+        i = int(x * len(self.frames) / max(1, self.width()))
+        return self.frames[min(max(i, 0), len(self.frames) - 1)]
+
+    def low_frames(self):
+        return [f for f in self.frames if self.scores.get(f) is not None and self.scores[f] < LOW]
+
+    def paintEvent(self, event):
+        p = QtGui.QPainter(self)
+        try:
+            w, h = self.width(), self.height()
+            p.fillRect(0, 0, w, h, QtGui.QColor(30, 30, 30))
+            n = len(self.frames)
+            for i, f in enumerate(self.frames):
+                x0 = int(i * w / n)
+                x1 = int((i + 1) * w / n)
+                s = self.scores.get(f)
+                bar = h if s is None else max(2, int(h * max(0.0, min(1.0, s))))
+                p.fillRect(x0, h - bar, max(1, x1 - x0 - 1), bar, QtGui.QColor(*score_colour(s)))
+        finally:
+            p.end()
+
+    def mousePressEvent(self, event):
+        pos = event.position().x() if hasattr(event, "position") else event.x()
+        f = self.frame_at(pos)
+        if f is not None:
+            self.frameClicked.emit(int(f))
+
+    def mouseMoveEvent(self, event):
+        pos = event.position().x() if hasattr(event, "position") else event.x()
+        f = self.frame_at(pos)
+        if f is not None:
+            s = self.scores.get(f)
+            self.setToolTip("frame %d: %s" % (f, "not made" if s is None else "score %.2f" % s))
+
+
+class SamattePanel(QtWidgets.QWidget):
+    """Objects table, progress bar, score strip and the node's main buttons."""
+
+    def __init__(self, node_name=None, parent=None):
+        QtWidgets.QWidget.__init__(self, parent)
+        self.node_name = node_name
+        self.offset = 0
+        lay = QtWidgets.QVBoxLayout(self)
+        self.title = QtWidgets.QLabel("SAMatte")
+        self.status = QtWidgets.QLabel("")
+        self.status.setWordWrap(True)
+        self.table = QtWidgets.QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["object", "host name", "prompts", "frames"])
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setRange(0, 100)
+        self.strip = ScoreStrip()
+        row = QtWidgets.QHBoxLayout()
+        self.buttons = {}
+        for key, label in (("track", "Track && Matte"), ("matte_frame", "Matte this frame"), ("cancel", "Cancel")):
+            b = QtWidgets.QPushButton(label.replace("&&", "&&"))
+            b.clicked.connect(lambda checked=False, k=key: self._press(k))
+            row.addWidget(b)
+            self.buttons[key] = b
+        for w in (self.title, self.status, self.table, self.progress, self.strip):
+            lay.addWidget(w)
+        lay.addLayout(row)
+        self.strip.frameClicked.connect(self._goto)
+
+    # data in ----------------------------------------------------------------------------------------
+    def load(self, objects, frames, scores=None, *, offset=0, status=""):
+        """``objects``: JobSpec objects (name, host_name, prompts); ``frames``: file frame numbers."""
+        self.offset = int(offset)
+        self.table.setRowCount(len(objects))
+        for r, ob in enumerate(objects):
+            fr = sorted({int(q["frame"]) for q in ob.get("prompts", [])})
+            vals = [ob["name"], ob.get("host_name", ""), str(len(ob.get("prompts", []))),
+                    ", ".join(str(f) for f in fr)]
+            for c, v in enumerate(vals):
+                item = QtWidgets.QTableWidgetItem(v)
+                item.setFlags(Qt.ItemIsSelectable | Qt.ItemIsEnabled)
+                self.table.setItem(r, c, item)
+        self.strip.set_data(frames, scores or {})
+        self.status.setText(status)
+
+    def on_event(self, name, kind, payload):
+        if self.node_name is not None and name != self.node_name:
+            return
+        if kind == "progress":
+            self.progress.setValue(int(100 * float(payload[0].get("fraction") or 0)))
+            self.status.setText("%s %s" % (payload[0].get("stage") or "", payload[0].get("frame") or ""))
+        elif kind == "frame":
+            ev = payload[0]
+            if ev.get("score") is not None:
+                self.strip.set_score(ev["frame"], ev["score"])
+        elif kind == "done":
+            self.progress.setValue(100)
+            for f, s in ((payload[0] or {}).get("scores") or {}).items():
+                self.strip.set_score(int(f), s)
+            self.status.setText("done")
+        elif kind == "failed":
+            self.status.setText("[%s] %s" % payload)
+
+    # actions ----------------------------------------------------------------------------------------
+    def _node(self):
+        import nuke
+        return nuke.toNode(self.node_name) if self.node_name else None
+
+    def _press(self, key):
+        n = self._node()
+        if n is None:
+            return
+        from . import node
+        getattr(node, {"track": "on_track", "matte_frame": "on_matte_frame", "cancel": "on_cancel"}[key])(n)
+
+    def _goto(self, file_frame):
+        try:
+            import nuke
+            nuke.frame(int(file_frame) + self.offset)
+        except ImportError:
+            pass
+
+
+_open = []
+
+
+def show_for(group):
+    """Open a floating panel for ``group`` and keep it fed with the node's job events."""
+    import json
+    from . import node
+    panel = SamattePanel(group.fullName())
+    try:
+        job = json.loads(group["samatte_job"].value() or "{}")
+    except ValueError:
+        job = {}
+    objects = job.get("objects") or []
+    frames = []
+    if job:
+        from samatte.frames import parse_frames
+        frames = parse_frames(job["plate"]["frames"])
+    scores = json.loads(group["samatte_scores"].value() or "{}")
+    panel.load(objects, frames, scores, offset=group["samatte_offset"].value(), status=group["status"].value())
+    node.LISTENERS.append(panel.on_event)
+    panel.destroyed.connect(lambda *a: node.LISTENERS.remove(panel.on_event)
+                            if panel.on_event in node.LISTENERS else None)
+    _open.append(panel)
+    panel.show()
+    return panel

@@ -1,0 +1,76 @@
+"""Register the samatte Nuke plugin for a user (standard library only; called by ``install.sh --nuke``).
+
+* adds ``nuke.pluginAddPath("<repo>/nuke_plugin")`` to ``<nuke dir>/init.py`` (default ``~/.nuke``)
+  inside a marked block, replaced in place on every run (idempotent; the rest of the file is kept);
+* records the samatte Python (the venv's interpreter) and the core path in ``<nuke dir>/samatte.json``,
+  which the node reads (``$SAMATTE_PYTHON`` or the node's knob override it).
+
+Standalone: ``python nuke_plugin/samatte_nuke/setup_nuke.py --python /path/.venv/bin/python
+[--nuke-dir ~/.nuke]``.
+"""
+import argparse
+import json
+import os
+import sys
+
+BEGIN = "# >>> samatte (added by install.sh --nuke; edits inside this block are replaced) >>>"
+END = "# <<< samatte <<<"
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLUGIN = os.path.dirname(HERE)
+REPO = os.path.dirname(PLUGIN)
+
+
+def block(plugin_dir):
+    return "%s\nimport nuke\nnuke.pluginAddPath(%r)\n%s\n" % (BEGIN, plugin_dir.replace("\\", "/"), END)
+
+
+def update_init(text, plugin_dir):
+    """``text`` of an init.py with exactly one samatte block pointing at ``plugin_dir``."""
+    new = block(plugin_dir)
+    if BEGIN in text and END in text:
+        start = text.index(BEGIN)
+        end = text.index(END, start) + len(END)
+        if end < len(text) and text[end] == "\n":
+            end += 1
+        return text[:start] + new + text[end:]
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + new
+
+
+def _atomic_write(path, text):
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def install(nuke_dir, python, *, plugin_dir=PLUGIN, core_dir=None):
+    nuke_dir = os.path.abspath(os.path.expanduser(nuke_dir))
+    os.makedirs(nuke_dir, exist_ok=True)
+    init = os.path.join(nuke_dir, "init.py")
+    old = ""
+    if os.path.exists(init):
+        with open(init, "r", encoding="utf-8") as fh:
+            old = fh.read()
+    new = update_init(old, os.path.abspath(plugin_dir))
+    if new != old:
+        _atomic_write(init, new)
+    cfg = {"python": os.path.abspath(python), "core": os.path.abspath(core_dir or os.path.join(REPO, "core")),
+           "plugin": os.path.abspath(plugin_dir)}
+    _atomic_write(os.path.join(nuke_dir, "samatte.json"), json.dumps(cfg, indent=2) + "\n")
+    return init, os.path.join(nuke_dir, "samatte.json")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Register the samatte Nuke plugin.")
+    ap.add_argument("--python", required=True, help="samatte's venv python")
+    ap.add_argument("--nuke-dir", default=os.path.join(os.path.expanduser("~"), ".nuke"))
+    args = ap.parse_args(argv)
+    init, cfg = install(args.nuke_dir, args.python)
+    print("[samatte install] Nuke: %s loads the plugin; samatte's Python recorded in %s" % (init, cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The SAMatte Qt panel on PySide6, offscreen (skipped where PySide6 or pytest-qt is absent)."""
+import os
+import sys
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+
+from samatte_nuke import panel as spanel  # noqa: E402
+from samatte_nuke.qt_compat import QT_BINDING, Qt  # noqa: E402
+
+OBJECTS = [{"name": "hero", "host_name": "hero roto", "prompts": [{"frame": 1002}, {"frame": 1010}]},
+           {"name": "car", "host_name": "Tracker1", "prompts": [{"frame": 1001}]}]
+
+
+def test_panel_objects_progress_and_scores(qtbot):
+    assert QT_BINDING == "PySide6"
+    nuke = nuke_env.fresh()
+    p = spanel.SamattePanel("SAMatte1")
+    qtbot.addWidget(p)
+    p.load(OBJECTS, list(range(1001, 1011)), {"1001": 0.9, "1002": 0.3}, offset=-1000, status="not run")
+    assert p.table.rowCount() == 2
+    assert [p.table.item(0, c).text() for c in range(4)] == ["hero", "hero roto", "2", "1002, 1010"]
+    assert p.strip.low_frames() == [1002]
+    p.on_event("SAMatte1", "progress", ({"stage": "matte", "frame": 1003, "fraction": 0.42},))
+    assert p.progress.value() == 42
+    p.on_event("other node", "progress", ({"fraction": 0.9},))
+    assert p.progress.value() == 42
+    p.on_event("SAMatte1", "frame", ({"frame": 1004, "score": 0.2, "status": "written"},))
+    assert p.strip.low_frames() == [1002, 1004]
+    p.on_event("SAMatte1", "done", ({"scores": {"1002": 0.8}},))
+    assert p.progress.value() == 100 and p.strip.low_frames() == [1004]
+    p.on_event("SAMatte1", "failed", ("CANCELLED", "stopped"))
+    assert "[CANCELLED]" in p.status.text()
+    # painting works offscreen, and a click on the strip moves Nuke to that frame (script = file + offset)
+    p.resize(400, 300)
+    p.show()
+    p.strip.repaint()
+    with qtbot.waitSignal(p.strip.frameClicked, timeout=2000) as sig:
+        qtbot.mouseClick(p.strip, Qt.LeftButton, pos=p.strip.rect().center())
+    assert sig.args[0] in range(1001, 1011)
+    assert nuke.frame() == sig.args[0] - 1000
+
+
+def test_score_colours():
+    assert spanel.score_colour(None) == (90, 90, 90)
+    assert spanel.score_colour(0.2)[0] > 150
+    assert spanel.score_colour(0.95)[1] > 150
