@@ -1,4 +1,7 @@
 """Preferences (per user) and the scene's samatte settings."""
+import json
+import os
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
@@ -20,10 +23,41 @@ TRACKS = [("SELECTED", "Selected tracks", "selected tracks of the clip's trackin
           ("NONE", "No tracks", "")]
 
 
+INSTALL_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samatte_install.json")
+
+
+def install_defaults():
+    """What ``install.sh --blender`` wrote beside the add-on: {"python", "models_dir"} (or {})."""
+    try:
+        with open(INSTALL_CONFIG) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def prefs(context=None):
+    """The add-on's preferences; empty fields are filled from the installer's defaults."""
     context = context or bpy.context
     addon = context.preferences.addons.get(ADDON)
-    return addon.preferences if addon is not None else None
+    if addon is None:
+        return None
+    p = addon.preferences
+    if not p.python or not p.models_dir:
+        d = install_defaults()
+        if not p.python and d.get("python"):
+            p.python = d["python"]
+        if not p.models_dir and d.get("models_dir"):
+            p.models_dir = d["models_dir"]
+    return p
+
+
+def _fill_later():
+    try:
+        prefs()
+    except Exception:  # noqa: BLE001 - preferences not ready: the first use fills them
+        pass
+    return None
 
 
 class SAMATTE_AP_preferences(bpy.types.AddonPreferences):
@@ -76,6 +110,7 @@ def register():
     for c in CLASSES:
         bpy.utils.register_class(c)
     bpy.types.Scene.samatte = PointerProperty(type=SAMATTE_PG_scene)
+    bpy.app.timers.register(_fill_later, first_interval=0.5)
 
 
 def unregister():
