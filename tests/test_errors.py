@@ -16,7 +16,7 @@ STABLE_CODES = {
     "ColourError": "COLOUR_INVALID", "OutputError": "OUTPUT_INVALID", "ModelError": "MODEL_ERROR",
     "WeightsMissingError": "WEIGHTS_MISSING", "WeightsCorruptError": "WEIGHTS_CORRUPT",
     "DependencyError": "DEPENDENCY_MISSING", "CancelledError": "CANCELLED", "WorkerError": "WORKER_FAILED",
-    "ProtocolError": "PROTOCOL_INVALID",
+    "ProtocolError": "PROTOCOL_INVALID", "TrackMissingError": "TRACK_MISSING", "BusyError": "BUSY",
 }
 
 
