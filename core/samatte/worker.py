@@ -200,6 +200,8 @@ class Worker:
         self._warm = None   # (key, tracker) of the warm model, or None
         self.job_id = None   # set while a job runs (a job message always carries a non-empty id)
         self._broken = False
+        self._terminate = False   # SIGTERM seen
+        self._in_read = False     # the main thread is blocked reading stdin
 
     # -- output --------------------------------------------------------------------------------------
     def send(self, msg):
@@ -371,7 +373,10 @@ class Worker:
     def _readline(self):
         """One line (bytes, b"" at EOF). A line over protocol.MAX_LINE is read to its end and
         returned as None (answered with PROTOCOL_INVALID)."""
+        self._in_read = True
         try:
+            if self._terminate:
+                raise _Terminate()
             line = self._in.readline(protocol.MAX_LINE + 1)
             if len(line) <= protocol.MAX_LINE or line.endswith(b"\n"):
                 return line
@@ -381,6 +386,8 @@ class Worker:
                     return None
         except (OSError, ValueError):
             return b""
+        finally:
+            self._in_read = False
 
     def _dispatch(self, msg):
         mtype = msg["type"]
@@ -437,16 +444,17 @@ class Worker:
 _protect_stdout = protect_stdout  # the old private name (kept for scripts that used it)
 
 
-def _install_sigterm():
+def _install_sigterm(worker):
     """SIGTERM ends the worker like ``shutdown``: the running job is cancelled (CANCELLED), then bye,
-    exit 0. A second SIGTERM while stopping exits at once (143)."""
-    state = {"seen": False}
+    exit 0. The handler only interrupts the main thread while it waits for stdin (elsewhere the loop
+    sees the flag before its next read). A second SIGTERM while stopping exits at once (143)."""
 
     def handler(signum, frame):
-        if state["seen"]:
+        if worker._terminate:
             os._exit(143)
-        state["seen"] = True
-        raise _Terminate()
+        worker._terminate = True
+        if worker._in_read:
+            raise _Terminate()
 
     try:
         signal.signal(signal.SIGTERM, handler)
@@ -468,7 +476,7 @@ def main(argv=None):
     handler = _ProtocolLogHandler(worker)
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     logging.getLogger("samatte").addHandler(handler)
-    _install_sigterm()
+    _install_sigterm(worker)
     try:
         return worker.serve()
     except KeyboardInterrupt:
