@@ -8,6 +8,9 @@ Runs the demo shot (samatte.demo.make_shot) through the pipeline with the flow t
 the demo's polygon on the middle frame only, once with the polygon plus a positive point at the
 subject's true centre on every frame, and once with points only (a point on every frame, no shape),
 and prints the MAD (x1e-3, mean |alpha - true|, whole frames) of each against the true alpha.
+
+``--soft-feather F``: instead, refine-only jobs with per-frame roto PNGs drawn around the subject and
+feathered outwards by F px, once thresholded (``masks.soft: false``) and once kept soft (true).
 """
 import argparse
 import json
@@ -54,6 +57,40 @@ def run(shot, out, variant, matte, tracker="flow"):
     return float(np.mean(mads)), max(mads), dt
 
 
+def soft_roto(shot, out, feather):
+    """Per-frame roto PNGs (16-bit) an artist might render: the demo's polygon drawn around each frame's
+    subject (samatte.demo._roto_polygon), feathered outwards by ``feather`` px."""
+    from samatte.demo import _roto_polygon, read_alpha
+    from samatte.io.exr import write_image
+    from samatte.prompts import feather_mask, rasterise_polygon
+    os.makedirs(out, exist_ok=True)
+    w, h = shot["size"]
+    for f in shot["frames"]:
+        gt = read_alpha(shot["gt"].replace("####", "%04d" % f))
+        cov = rasterise_polygon(np.array(_roto_polygon(gt)), (h, w))
+        m = feather_mask(cov, feather) if feather else cov
+        write_image(os.path.join(out, "roto.%04d.png" % f), m.astype(np.float32), channels=("Y",),
+                    pixel_type="uint16")
+    return os.path.join(out, "roto.####.png")
+
+
+def run_masks(shot, out, roto, soft, matte):
+    from samatte import jobspec, pipeline
+    from samatte.demo import read_alpha
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    job = jobspec.new_job(shot["plate"], os.path.join(out, "m.####.exr"),
+                          frames="%d-%d" % (shot["frames"][0], shot["frames"][-1]), matte=matte,
+                          foreground=False, quality_map=False)
+    jobspec.add_object(job, "ball", masks={"path": roto, "soft": soft})
+    t0 = time.time()
+    pipeline.run(job)
+    mads = [float(np.mean(np.abs(read_alpha(os.path.join(out, "m.%04d.exr" % f))
+                                 - read_alpha(shot["gt"].replace("####", "%04d" % f))))) * 1e3
+            for f in shot["frames"]]
+    return float(np.mean(mads)), max(mads), time.time() - t0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="/tmp/bench_prompts")
@@ -62,6 +99,8 @@ def main(argv=None):
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--variants", default="shape,shape+points,points")
+    ap.add_argument("--soft-feather", type=float, default=None,
+                    help="instead: refine-only with per-frame rotos feathered by this many px, soft off/on")
     a = ap.parse_args(argv)
     from samatte.demo import make_shot
     w, h = (int(v) for v in a.size.split("x"))
@@ -75,6 +114,15 @@ def main(argv=None):
         with open(pfile, "w") as f:
             json.dump(shot, f)
     res = {}
+    if a.soft_feather is not None:  # refine-only with a feathered roto: masks.soft false / true
+        roto = soft_roto(shot, os.path.join(a.out, "roto_f%g" % a.soft_feather), a.soft_feather)
+        for soft in (False, True):
+            mad, worst, dt = run_masks(shot, os.path.join(a.out, "run_masks_%d" % soft), roto, soft, a.matte)
+            res["masks_soft_%s" % soft] = mad
+            print("roto feather %g px, masks.soft %-5s matte %-6s MAD %.2f (worst frame %.2f) x1e-3  %.1f s"
+                  % (a.soft_feather, soft, a.matte, mad, worst, dt), flush=True)
+        print(json.dumps(res))
+        return
     for v in a.variants.split(","):
         mad, worst, dt = run(shot, os.path.join(a.out, "run_" + v.replace("+", "_")), v, a.matte, a.tracker)
         res[v] = mad

@@ -196,9 +196,8 @@ def _mask_objects(job, info, frames):
 
 
 def _mask_track(seq, m, frame):
-    from .stages import ObjectTrack
-    return ObjectTrack(mask=seq.get(frame) >= float(m.get("threshold", 0.5)), logits=None, score=1.0,
-                       keyframe=True)
+    from .io.masks import mask_track  # threshold, and masks.soft (owned by prompts)
+    return mask_track(seq, m, frame)
 
 
 def _sam2_available(model):

@@ -89,7 +89,7 @@ class ObjectTrack:
     ``mask``: bool (H, W) at canvas resolution.
     ``logits``: float32 (h, w) at the model's resolution covering the whole canvas (resize it to
     (H, W) to align), not thresholded; None when the backend has no logits (refine-only masks, the
-    shape tracker) — then consumers use the mask alone. ``score``: the backend's confidence in [0, 1]
+    shape tracker) — then consumers use the mask alone. ``soft``: see the field. ``score``: the backend's confidence in [0, 1]
     (object present), 1.0 when unknown. ``keyframe``: this frame carries a prompt for the object.
     ``edge``: "tight" / "rough" / None, how far the mask's edge may be from the true one.
     """
@@ -102,6 +102,11 @@ class ObjectTrack:
     #: resolution), "rough" (roto-derived, or carried from a roto shape: the shape and flow trackers),
     #: None = unknown (the matting stage tells from the image: samatte.matte.refine.mask_kind).
     edge: Optional[str] = None
+    #: float32 (H, W) coverage in [0, 1] at canvas resolution when the mask came from a soft source the
+    #: artist wants kept soft (a feathered roto, JobSpec ``masks.soft: true``); ``mask`` is then its
+    #: threshold. The matting stage takes ``soft`` as its coarse mask instead of ``mask`` (and the
+    #: "none" matte backend writes it as the alpha). None: the mask is binary.
+    soft: Optional[np.ndarray] = None
 
 
 @dataclass

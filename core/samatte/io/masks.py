@@ -34,7 +34,7 @@ from ..stages import PlateInfo
 from .exr import _subimages, _windows, open_image, read_channels
 from .sequence import as_pattern
 
-__all__ = ["read_mask", "MaskSequence"]
+__all__ = ["read_mask", "MaskSequence", "mask_track"]
 
 _ALIASES = {"a": "alpha", "r": "red", "g": "green", "b": "blue", "y": "luminance"}
 
@@ -192,3 +192,15 @@ class MaskSequence:
 
     def __repr__(self):
         return "MaskSequence(%r, %d frames)" % (self.pattern.source, len(self.frames))
+
+
+def mask_track(seq, masks, frame):
+    """The :class:`samatte.stages.ObjectTrack` of an object's mask file on ``frame``: ``seq`` its
+    :class:`MaskSequence`, ``masks`` the object's validated JobSpec ``masks`` dict. ``mask`` is the
+    values >= ``threshold``; with ``soft: true`` the values themselves travel as ``soft`` (a feathered
+    roto is not thresholded before matting)."""
+    from ..stages import ObjectTrack
+    v = seq.get(frame)
+    thr = float(masks.get("threshold", 0.5))
+    return ObjectTrack(mask=(v >= thr) if thr > 0 else (v > 0), logits=None, score=1.0, keyframe=True,
+                       soft=v if masks.get("soft") else None)

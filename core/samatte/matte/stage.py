@@ -263,7 +263,8 @@ class RefineMatter(Matter):
         frame's matte motion-compensated onto this one and its per-pixel weight, for the refiner's
         solve (a weak data term: the picture still decides where it is clear); given only when
         :meth:`_takes_prior`. ``image``: :func:`matting_image` of the plate, when already made."""
-        coarse = np.asarray(obj.mask, dtype=np.float32)
+        soft = getattr(obj, "soft", None)  # a feathered roto kept soft (masks.soft): not thresholded
+        coarse = np.asarray(obj.mask if soft is None else soft, dtype=np.float32)
         logits = _upsample_logits(obj.logits, coarse.shape) if obj.logits is not None else None
         kind = self.options["masks"]
         if kind == "auto":
@@ -483,7 +484,8 @@ class MaskMatter(RefineMatter):
 
     def process(self, plate, track):
         shape = self._check(plate, track)
-        alphas = {n: np.asarray(o.mask, dtype=np.float32) for n, o in track.objects.items()}
+        alphas = {n: np.asarray(o.mask if getattr(o, "soft", None) is None else o.soft, dtype=np.float32)
+                  for n, o in track.objects.items()}
         merged = merge_alphas(alphas.values(), shape)
         fg = None
         if self.foreground:
