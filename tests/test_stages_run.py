@@ -225,3 +225,31 @@ def test_work_dir_that_is_a_file_and_probe(shot, tmp_path):
     assert (p["first"], p["last"]) == (s["frames"][0], s["frames"][-1])
     assert p["frames_on_disk"] == "%d-%d" % (s["frames"][0], s["frames"][-1])
     assert "i + 0.5" in p["coordinates"]
+
+
+def test_cli_stage_frames_status_probe(shot, tmp_path):
+    import json
+    import subprocess
+    import sys
+    s, _ = shot
+    path = tmp_path / "job.json"
+    jobspec.save(_job(s, tmp_path / "out" / "m.####.exr"), str(path))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "samatte"] + [str(a) for a in args], capture_output=True,
+                              text=True, timeout=300)
+    p = cli("run", path, "--stage", "matte", "--json")
+    assert p.returncode == 9 and "TRACK_MISSING" in p.stdout
+    assert cli("run", path, "--stage", "track").returncode == 0
+    f = s["frames"][3]
+    p = cli("run", path, "--stage", "matte", "--frames", f, "--preroll", 2, "--json")
+    assert p.returncode == 0, p.stderr
+    msgs = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    res = [m for m in msgs if m["type"] == "result"][-1]["result"]
+    assert _written(res) == [f] and res["stage"] == "matte"
+    frames_msgs = [m for m in msgs if m["type"] == "frame"]
+    assert [(m["frame"], m["status"]) for m in frames_msgs] == [(f, "written")]
+    st = json.loads(cli("status", path, "--json").stdout)
+    assert st["frames"][str(f)] == "complete" and st["frames"][str(s["frames"][0])] == "missing"
+    pr = json.loads(cli("probe", s["plate"], "--json").stdout)
+    assert pr["display_window"] == [0, 0, 128, 72]
