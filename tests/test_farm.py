@@ -183,3 +183,27 @@ def test_cli_export_and_qc_failure(shot, tmp_path):
     rep = json.load(open(str(tmp_path / "qc" / "qc.json")))
     assert rep["ok"] is False and rep["failed"] == [1001, 1002, 1003, 1004, 1005, 1006]
     assert rep["frames"]["1003"]["problem"] == "missing"
+
+
+PY39 = os.path.expanduser("~/.pyenv/versions/3.9.18/bin/python")
+
+
+@pytest.mark.skipif(not os.path.isfile(PY39), reason="no Python 3.9 under pyenv here")
+def test_export_runs_in_a_host_python_with_the_standard_library_only(shot, tmp_path):
+    """A Nuke or Blender "send to farm" button can export in the host's own Python 3.9 (no numpy, no
+    OpenImageIO): the bundle is the same as the venv's."""
+    job = _host_job(shot, tmp_path)
+    path = str(tmp_path / "job.json")
+    jobspec.save(job, path)
+    core = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core")
+    code = ("import sys, samatte.farm as F; F.export_openjd(sys.argv[1], sys.argv[2], chunk=2, python='/opt/py', "
+            "models_dir='/m'); print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('numpy', 'cv2', 'OpenImageIO', 'yaml', 'PIL')))")
+    env = dict(os.environ, PYTHONPATH=core)
+    r = subprocess.run([PY39, "-S", "-c", code, path, str(tmp_path / "b39")], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+    export_openjd(path, str(tmp_path / "b311"), chunk=2, python="/opt/py", models_dir="/m")
+    for name in ("template.yaml", "parameter_values.yaml", "asset_references.yaml"):
+        assert open(str(tmp_path / "b39" / name), "rb").read() == open(str(tmp_path / "b311" / name), "rb").read()
