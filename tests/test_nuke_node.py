@@ -85,6 +85,7 @@ def _wait(nuke, runner, timeout=180):
 def test_create_gather_run_read_back(nk, shot, tmp_path):
     read, roto, g = _comp(nk, shot, tmp_path)
     assert g.inputs() == 2 and g["samatte_uid"].value()
+    assert (g["quality"].value(), g["device"].value(), g["range_mode"].value()) == ("default", "auto", "input")
     assert [n.name() for n in g.nodes()][:2] == ["Source", "Prompts"]
     job, info = snode.build(g)
     assert job["plate"]["frames"] == "1001-1004" and info["offset"] == -1000
@@ -124,15 +125,22 @@ def test_create_gather_run_read_back(nk, shot, tmp_path):
     if "stage" not in params:
         pytest.skip("samatte.client has no stage= yet (host-and-farm contract not landed)")
     nk.frame(3)
-    before = os.path.getmtime(farm.frame_path(g, 1))
+    others = {t: open(farm.frame_path(g, t), "rb").read() for t in (1, 2, 4)}
+    g["quality"].setValue("draft")          # a matte setting changes: only matting re-runs, on frame 3
     t0 = time.monotonic()
     r3 = snode.on_matte_frame(g)
     assert r3.stage == "matte" and r3.frames == "1003"
     outcome = _wait(nk, r3)
     print("matte this frame (warm worker, 96x64): %.2f s" % (time.monotonic() - t0))
     assert outcome[0] == "done", outcome
-    assert outcome[1].get("stage", "matte") == "matte"
-    assert os.path.getmtime(farm.frame_path(g, 1)) == before   # other frames untouched
+    res = outcome[1]
+    assert res.get("stage") == "matte" and [os.path.basename(p) for p in res["written"]] == ["matte.1003.exr"]
+    assert json.loads(g["samatte_job"].value())["matte"]["quality"] == "draft"
+    for t, data in others.items():   # the other frames' files are untouched (and now stale for the render)
+        path = json.loads(g["samatte_job"].value())["output"]["path"].replace("####", "%04d" % (t + 1000))
+        assert open(path, "rb").read() == data
+    assert farm.frame_state(g["samatte_job"].value(), 1003, fresh=True)[0] == "complete"
+    assert farm.frame_state(g["samatte_job"].value(), 1004, fresh=True)[0] == "stale"
 
 
 def test_render_reads_cache_without_tracking(nk, shot, tmp_path, monkeypatch):

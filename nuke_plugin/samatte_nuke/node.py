@@ -106,6 +106,9 @@ def create(name=None):
     ]
     for k in knobs:
         g.addKnob(k)
+    g["quality"].setValue("default")
+    g["tracker"].setValue("auto")
+    g["device"].setValue("auto")
     for hidden in ("samatte_uid", "samatte_job", "samatte_offset", "samatte_scores", NODE_CLASS_TAG):
         g[hidden].setVisible(False)
     g["cache_dir"].setTooltip("default: samatte_cache next to the script, one folder per node")
