@@ -5,8 +5,9 @@ Conventions (README "Blender"):
 
 * every visible mask layer (``hide_render`` off) is one samatte object; its name is the core's
   :func:`samatte.names.safe_name` of the layer's name, which is kept as ``host_name``;
-* a layer's prompts sit on the scene frames where it is keyed (fcurves on its points); a layer with
-  no keys gives one prompt on the current frame; ``every_frame`` ("use my animated roto") sends the
+* a layer's prompts sit on the scene frames where it is keyed: fcurves on its points, or else its
+  shape keys (the I key in the Clip Editor), found from the motion (:func:`motion_keyframes`); a
+  layer that never moves gives one prompt on the current frame; ``every_frame`` ("use my animated roto") sends the
   shape of every frame of the range (with the ``shapes`` tracker: the roto is refined, not tracked);
 * a closed spline is a bezier prompt (handles absolute), an open one a ``closed: false`` stroke;
   splines with fewer than 3 points are dropped (noted);
@@ -129,6 +130,48 @@ def layer_keyframes(mask, layer_name):
     return sorted(frames)
 
 
+def _layer_coords(layer):
+    out = []
+    for sp in layer.splines:
+        for p in sp.points:
+            out.extend((p.co[0], p.co[1], p.handle_left[0], p.handle_left[1], p.handle_right[0], p.handle_right[1]))
+    return out
+
+
+def motion_keyframes(samples, eps=1e-6):
+    """Key frames of a linearly interpolated shape, from its coordinates on consecutive frames.
+
+    ``samples``: [(frame, [coords...]), ...] over consecutive frames. Blender's mask shape keys
+    (the I key in the Clip Editor's mask mode) are not exposed to Python, but between two keys the
+    points move linearly: a key is where the velocity changes. A shape that moves through an end of
+    the range gets that end too. A shape that never moves gives []."""
+    if len(samples) < 2:
+        return []
+    frames = [f for f, _ in samples]
+    vel = []
+    for (_, a), (_, b) in zip(samples, samples[1:]):
+        if len(a) != len(b):
+            vel.append(None)        # the spline changed: treat as a jump
+        else:
+            vel.append([y - x for x, y in zip(a, b)])
+
+    def moving(v):
+        return v is None or any(abs(c) > eps for c in v)
+
+    def differ(v, w):
+        if v is None or w is None:
+            return True
+        return any(abs(x - y) > eps for x, y in zip(v, w))
+    if not any(moving(v) for v in vel):
+        return []
+    keys = {frames[i] for i in range(1, len(frames) - 1) if differ(vel[i - 1], vel[i])}
+    if moving(vel[0]):
+        keys.add(frames[0])
+    if moving(vel[-1]):
+        keys.add(frames[-1])
+    return sorted(keys)
+
+
 def point_in_polygon(p, poly):
     x, y = p
     inside = False
@@ -159,7 +202,7 @@ def _is_subtract(layer):
 
 
 def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame, every_frame=False,
-                        taken=(), safe_name=None):
+                        taken=(), safe_name=None, sample_shape_keys=True):
     """Objects from a mask's layers.
 
     ``scene_frames``: the job's scene frames (a range or list); ``read_mask_at(f)``: sets the scene
@@ -184,7 +227,12 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
                 if layer_keyframes(mask, layer.name):
                     notes.append("mask layer %r has no keys inside the frame range: skipped" % layer.name)
                     continue
-                frames = [current_frame] if current_frame in scene_set else []
+                if sample_shape_keys:   # shape keys (not visible to Python): keys from the motion
+                    ordered = sorted(scene_set)
+                    frames = motion_keyframes([(f, _layer_coords(read_mask_at(f).layers[layer.name]))
+                                               for f in ordered])
+                if not frames:
+                    frames = [current_frame] if current_frame in scene_set else []
                 if not frames:
                     notes.append("mask layer %r is not keyed and the current frame is outside the range: "
                                  "skipped" % layer.name)

@@ -260,6 +260,13 @@ def cancel_and_errors():
     run.wait(timeout=60)
     RES["died"] = {"error": run.error, "code": run.error_code}
     RES["died_report"] = list(ops.finish_run(ctx, run))
+    # an overscan EXR: is the clip sized by the data window or the display window?
+    if cfg.get("overscan"):
+        oc = bpy.data.movieclips.load(cfg["overscan"])
+        oi = addon.gather.clip_info(oc, abspath=bpy.path.abspath)
+        RES["overscan"] = {"size": list(oc.size), "origin": list(oi.origin),
+                           "display_window": list(oi.display_window), "data_window": list(oi.data_window),
+                           "top_left_marker_px": list(oi.marker_px((0.0, 1.0)))}
     # release
     RES["release_op"] = sorted(bpy.ops.samatte.release())
     RES["errors"] = errs

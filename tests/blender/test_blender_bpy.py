@@ -28,6 +28,22 @@ def shot(tmp_path_factory):
     return make_shot(str(d), frames=6, size=(128, 72))
 
 
+def write_overscan(folder):
+    """Two frames, display window 64x36 at 0,0, data window 72x44 at (-8, -4)."""
+    import numpy as np
+    import OpenImageIO as oiio
+    for n in (1, 2):
+        spec = oiio.ImageSpec(72, 44, 3, "half")
+        spec.x, spec.y = -8, -4
+        spec.full_x, spec.full_y, spec.full_width, spec.full_height = 0, 0, 64, 36
+        path = os.path.join(folder, "over.%04d.exr" % n)
+        out = oiio.ImageOutput.create(path)
+        out.open(path, spec)
+        out.write_image(np.full((44, 72, 3), 0.5, np.float32))
+        out.close()
+    return os.path.join(folder, "over.0001.exr")
+
+
 def run_scenario(v, tmp_path, shot, step):
     py = bpy_python(v)
     if py is None:
@@ -37,7 +53,7 @@ def run_scenario(v, tmp_path, shot, step):
     cfg = {"addon": os.path.join(REPO, "blender_addon"), "python": sys.executable,
            "plate": shot["plate"].replace("####", "%04d" % shot["frames"][0]), "polygon": shot["polygon"],
            "prompt_frames": [1002, 1004], "out": str(tmp_path / "out"), "result": str(tmp_path / "res.json"),
-           "step": step, "render_file": 1005}
+           "step": step, "render_file": 1005, "overscan": write_overscan(str(tmp_path))}
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     env = {k: val for k, val in os.environ.items() if not k.startswith(("PYTHON", "BLENDER"))}
     env.update(HOME=str(home), BLENDER_USER_RESOURCES=str(home / "blender"))
@@ -135,3 +151,8 @@ def test_addon_cancel_and_errors_in_blender(v, tmp_path, shot):
     assert res["died"]["code"] == "WORKER_FAILED" and "exited unexpectedly" in res["died"]["error"]
     assert res["died_report"][0] == "ERROR"
     assert res["release_op"] == ["FINISHED"]
+    # Blender sizes a Movie Clip of an overscan EXR by its data window: the conversion's origin is the
+    # data window's corner (a marker at the clip's top-left is display pixel (-8, -4))
+    o = res["overscan"]
+    assert o["size"] == [72, 44] and o["data_window"] == [-8, -4, 72, 44] and o["display_window"] == [0, 0, 64, 36]
+    assert o["origin"] == [-8, -4] and o["top_left_marker_px"] == [-8, -4]

@@ -96,7 +96,7 @@ def test_exr_windows_from_header(tmp_path):
 # --- gathering -----------------------------------------------------------------------------------
 
 def info_landscape(**kw):
-    base = dict(size=(200, 100), first_file=1001, frame_start=1, frame_offset=0, duration=10, pattern="/p.####.exr",
+    base = dict(size=(200, 100), first_file=1001, frame_start=1, frame_offset=0, duration=10, pattern="/shots/plate.####.exr",
                 name="plate")
     base.update(kw)
     return gather.ClipInfo(**base)
@@ -147,7 +147,7 @@ def test_mask_layers_become_objects_on_keyed_frames():
         return mask
     objs, sub, notes = gather.gather_mask_objects(mask, info, scene_frames=range(5, 15), read_mask_at=read_at,
                                                   current_frame=7)
-    assert sorted(set(read)) == [6, 7, 9]
+    assert {6, 7, 9} <= set(read)      # the unkeyed layer is also sampled for shape keys (it never moves)
     names = [(o["name"], o["host_name"]) for o in objs]
     assert names == [("hero_layer", "hero layer"), ("MaskLayer_001", "MaskLayer.001")]
     hero_p = objs[0]["prompts"]
@@ -281,3 +281,41 @@ def test_wrong_samatte_python_is_a_clear_error(tmp_path):
         link.samatte_root(str(fake))
     assert "has no samatte" in e.value.message and "No module named samatte" in e.value.message
     assert hosterrors.describe(e.value).startswith("[WORKER_FAILED] ")
+
+
+def test_motion_keyframes_finds_linear_keys():
+    def shape(f):     # keys at 3 (x=0), 7 (x=4), 9 (x=0); held before 3 and after 9
+        if f <= 3:
+            x = 0.0
+        elif f <= 7:
+            x = f - 3.0
+        elif f <= 9:
+            x = 4.0 - 2.0 * (f - 7)
+        else:
+            x = 0.0
+        return [x, 1.0]
+    samples = [(f, shape(f)) for f in range(1, 13)]
+    assert gather.motion_keyframes(samples) == [3, 7, 9]
+    assert gather.motion_keyframes([(f, shape(f)) for f in range(5, 9)]) == [5, 7, 8]   # moving at both ends
+    assert gather.motion_keyframes([(f, [1.0, 2.0]) for f in range(1, 6)]) == []
+    assert gather.motion_keyframes([(1, [0.0])]) == []
+
+
+def test_unkeyed_layer_keys_come_from_its_motion():
+    info = info_landscape()
+    sq = spline(SQUARE, info)
+    layer = ns(name="roto", hide_render=False, blend="MERGE_ADD", use_fill_holes=False, splines=[sq])
+    mask = ns(layers=Layers([layer]), animation_data=None)
+    base = [p.co for p in sq.points]
+
+    def read_at(f):   # shape keys on 2 and 5: linear between, held outside
+        dx = 0.0 if f <= 2 else (0.03 * (f - 2) if f <= 5 else 0.09)
+        for p, (x, y) in zip(sq.points, base):
+            p.co = p.handle_left = p.handle_right = (x + dx, y)
+        return mask
+    objs, _, _ = gather.gather_mask_objects(mask, info, scene_frames=range(1, 9), read_mask_at=read_at,
+                                            current_frame=4)
+    assert [p["frame"] for p in objs[0]["prompts"]] == [1002, 1005]
+    objs, _, _ = gather.gather_mask_objects(mask, info, scene_frames=range(1, 9), read_mask_at=read_at,
+                                            current_frame=4, sample_shape_keys=False)
+    assert [p["frame"] for p in objs[0]["prompts"]] == [1004]
