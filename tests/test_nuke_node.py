@@ -229,3 +229,99 @@ def test_no_prompts_and_no_source(nk, shot, tmp_path):
     g.setInput(0, read)
     g.setInput(1, nk.nodes.Roto())
     assert snode.on_track(g) is None and "no shape" in g["status"].value()
+
+
+def _render_hook(nuke, shot):
+    """What nuke.execute of the node's Write would write: the Source is the demo plate (the Grade in
+    the tests is an identity), the Prompts' alpha is the shot's true alpha (a perfect animated roto)."""
+    from samatte.io.exr import read_rgb, write_image
+    import numpy as np
+
+    def hook(w, first, last):
+        src = w.input(0).name()
+        k = int(w["frame"].value() or 0) if w["frame_mode"].value() == "offset" else 0
+        for t in range(first, last + 1):
+            out = w["file"].value().replace("####", "%04d" % (t + k))
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            if src == "Source":
+                with open(shot["plate"].replace("####", "%04d" % (t + 1000)), "rb") as fh:
+                    data = fh.read()
+                with open(out, "wb") as fh:
+                    fh.write(data)
+            else:
+                a = read_rgb(shot["gt"].replace("####", "%04d" % (t + 1000)))[..., 0]
+                write_image(out, np.ascontiguousarray(a), channels=("A",), pixel_type="half")
+    nuke._set_render_hook(hook)
+
+
+def test_non_read_source_is_rendered_once_per_upstream_state(nk, shot, tmp_path):
+    read, roto, g = _comp(nk, shot, tmp_path)
+    grade = nk.nodes.Grade()
+    grade.setInput(0, read)
+    grade.addKnob(nk.Double_Knob("white", "gain", 1.0))
+    g.setInput(0, grade)
+    _render_hook(nk, shot)
+    job, info = snode.build(g)
+    assert info["offset"] == 0 and job["plate"]["frames"] == "1-4"       # script frames now
+    assert "/plate_" in job["plate"]["path"] and job["plate"]["colourspace"] is None
+    assert job["objects"][0]["prompts"][0]["frame"] == shot["prompt_frame"] - 1000
+    assert nk._state["executed"][-1][1:] == (1, 4)
+    assert not [n for n in g.nodes() if n.Class() == "Write"]           # the Write is removed again
+    snode.build(g)
+    assert len(nk._state["executed"]) == 1                               # unchanged upstream: no re-render
+    grade["white"].setValue(1.5)
+    job2, _ = snode.build(g)
+    assert len(nk._state["executed"]) == 2 and job2["plate"]["path"] != job["plate"]["path"]
+    outcome = _wait(nk, snode.on_track(g))
+    assert outcome[0] == "done", outcome
+    assert farm.frame_path(g, 2).endswith("matte.0002.exr")
+
+
+def test_refine_only_every_frame_of_the_roto(nk, shot, tmp_path):
+    read, roto, g = _comp(nk, shot, tmp_path)
+    _render_hook(nk, shot)
+    g["roto_mode"].setValue(snode.REFINE_ONLY)
+    job, info = snode.build(g)
+    ob = job["objects"][0]
+    assert ob["masks"]["soft"] is True and ob["masks"]["channel"] == "A" and not ob.get("prompts")
+    assert os.path.exists(ob["masks"]["path"].replace("####", "1001"))  # numbered like the plate's files
+    outcome = _wait(nk, snode.on_track(g))
+    assert outcome[0] == "done", outcome
+    assert "every frame" in g["objects_info"].value()
+
+
+def test_custom_range_overscan_and_pixel_aspect(nk, shot, tmp_path):
+    w, h = shot["size"]
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=w, height=h, pixel_aspect=2.0, mode="offset",
+                              value=-1000, bbox=(-4, -2, w + 8, h + 4))
+    roto = nk.nodes.Roto()
+    s = rp.Shape(roto["curves"], name="B")
+    for x, y in ((-3, -1), (40, 10), (20, 60)):          # one point in the overscan
+        cp = rp.ShapeControlPoint()
+        cp.center.addPositionKey(2, (x, y))
+        s.append(cp)
+    roto["curves"].rootLayer.append(s)
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "c"))
+    g["range_mode"].setValue("custom")
+    g["custom_range"].setValue("2-3")
+    job, info = snode.build(g)
+    assert job["plate"]["frames"] == "1002-1003"
+    q = job["objects"][0]["prompts"][0]
+    assert q["frame"] == 1002
+    assert [p[:2] for p in q["points"]] == [[-3.0, h + 1.0], [40.0, h - 10.0], [20.0, h - 60.0]]
+
+
+def test_cancel_from_the_progress_bar(nk, shot, tmp_path):
+    read, roto, g = _comp(nk, shot, tmp_path)
+    g["tracker"].setValue("flow")
+    r = snode.on_track(g)
+    t0 = time.monotonic()
+    while not nk._progress_tasks():
+        time.sleep(0.01)
+        assert time.monotonic() - t0 < 30
+    nk._progress_tasks()[-1].cancelled = True      # the artist presses cancel on Nuke's progress bar
+    outcome = _wait(nk, r)
+    assert outcome[:2] == ("failed", "CANCELLED"), outcome

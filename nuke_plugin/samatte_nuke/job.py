@@ -14,7 +14,7 @@ import os
 from .convert import FrameMap, Geometry
 
 __all__ = ["untouched_read", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "upstream_hash", "render_plate", "output_pattern"]
+           "build_job", "upstream_hash", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -116,26 +116,31 @@ def upstream_hash(source):
     return h.hexdigest()[:16]
 
 
-def render_plate(nuke, group, source_input, folder, frames):
-    """Render what feeds the node to ``folder``/plate_<hash>/plate.####.exr with a Write inside the
-    node (main thread; ``nuke.execute``). Frames already there from the same upstream hash are kept.
-    Returns the pattern (frame numbers = script frames)."""
-    digest = upstream_hash(group.input(0))
-    out_dir = os.path.join(folder, "plate_%s" % digest)
-    pattern = os.path.join(out_dir, "plate.####.exr")
-    missing = [f for f in frames if not os.path.exists(pattern.replace("####", "%04d" % f))]
+def _render(nuke, group, input_name, folder, prefix, frames, *, channels, offset=0):
+    """Render the group's Input ``input_name`` to ``folder``/<prefix>_<hash>/<prefix>.####.exr with a
+    Write inside the node (main thread; ``nuke.execute``), file numbers = script frame - ``offset``
+    (the Write's own 'offset' frame mode). Frames already there for the same upstream hash are kept.
+    Returns the pattern."""
+    idx = 0 if input_name == "Source" else 1
+    digest = upstream_hash(group.input(idx))
+    out_dir = os.path.join(folder, "%s_%s" % (prefix, digest))
+    pattern = os.path.join(out_dir, "%s.####.exr" % prefix)
+    missing = [t for t in frames if not os.path.exists(pattern.replace("####", "%04d" % (t - offset)))]
     if missing:
         os.makedirs(out_dir, exist_ok=True)
         group.begin()
         try:
             w = nuke.nodes.Write()
-            w.setInput(0, source_input)
+            w.setInput(0, group.node(input_name))   # inside the group: its Input node, not the outside node
             w["file"].setValue(pattern.replace("\\", "/"))
             w["file_type"].setValue("exr")
-            w["channels"].setValue("rgb")
+            w["channels"].setValue(channels)
             w["datatype"].setValue("16 bit half")
             w["raw"].setValue(True)  # scene-linear as Nuke holds it: no output transform
             w["create_directories"].setValue(True)
+            if offset:
+                w["frame_mode"].setValue("offset")
+                w["frame"].setValue(str(-int(offset)))
             try:
                 nuke.execute(w, min(missing), max(missing), 1)
             finally:
@@ -143,6 +148,16 @@ def render_plate(nuke, group, source_input, folder, frames):
         finally:
             group.end()
     return pattern
+
+
+def render_plate(nuke, group, folder, frames):
+    """The Source rendered to an EXR sequence (frame numbers = script frames)."""
+    return _render(nuke, group, "Source", folder, "plate", frames, channels="rgb")
+
+
+def render_masks(nuke, group, folder, frames, offset):
+    """The Prompts input's alpha on every frame (refine-only mode), numbered like the plate's files."""
+    return _render(nuke, group, "Prompts", folder, "roto", frames, channels="alpha", offset=offset)
 
 
 def build_job(*, name, plate_path, file_frames, colourspace, ocio, objects, output, tracker, model,
@@ -154,7 +169,10 @@ def build_job(*, name, plate_path, file_frames, colourspace, ocio, objects, outp
                           colourspace=colourspace or None, ocio_config=ocio or None, name=name,
                           tracker=tracker, model=model, matte=matte, quality=quality, device=device)
     for ob in objects:
-        jobspec.add_object(job, ob["name"], ob["prompts"], host_name=ob.get("host_name"))
+        if ob.get("masks"):
+            jobspec.add_object(job, ob["name"], masks=ob["masks"], host_name=ob.get("host_name"))
+        else:
+            jobspec.add_object(job, ob["name"], ob["prompts"], host_name=ob.get("host_name"))
     return jobspec.validate(job)
 
 

@@ -31,6 +31,8 @@ LISTENERS = []
 TRACKERS = ("auto", "sam2", "flow", "shapes")
 QUALITIES = ("draft", "default", "high")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+REFINE_ONLY = "every frame (refine only)"
+ROTO_MODES = ("keyframes as prompts", REFINE_ONLY)
 MODELS = ("sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus", "sam2.1_hiera_large")
 READ_EXPR = ('[python {__import__("samatte_nuke.farm", fromlist=["farm"]).frame_path(nuke.thisParent(), '
              'nuke.frame())}]')
@@ -83,6 +85,7 @@ def create(name=None):
         nuke.Text_Knob("status", "status", "not run yet"),
         nuke.Text_Knob("objects_info", "objects", "(press Refresh)"),
         _button("refresh", "Refresh objects", "on_refresh"),
+        nuke.Enumeration_Knob("roto_mode", "roto", list(ROTO_MODES)),
         nuke.Enumeration_Knob("tracker", "tracker", list(trackers)),
         nuke.Enumeration_Knob("model", "model", list(MODELS)),
         nuke.Enumeration_Knob("quality", "matte quality", list(qualities)),
@@ -151,13 +154,20 @@ def build(group, *, for_frame=None):
         if colourspace in ("default", "") or colourspace.startswith("default ("):
             colourspace = None
     else:
-        plate = jobmod.render_plate(nuke, group, source, folder, frames)
+        plate = jobmod.render_plate(nuke, group, folder, frames)
         colourspace = None
     nodes = gather.prompt_nodes(prompts_in)
     if not nodes:
         raise SamatteError("no Roto, RotoPaint or Tracker4 node found upstream of the Prompts input")
-    objects = gather.gather_objects(nodes, info["geometry"], fmap, frames, rp, safe_name=safe_name,
-                                    log=_log(group))
+    if group["roto_mode"].value() == REFINE_ONLY:
+        # every frame of the (animated) roto, rendered soft: refine-only, no tracking
+        masks = jobmod.render_masks(nuke, group, folder, frames, fmap.offset)
+        host = prompts_in.name()
+        objects = [{"name": safe_name(host), "host_name": host,
+                    "masks": {"path": masks, "channel": "A", "soft": True}, "prompts": []}]
+    else:
+        objects = gather.gather_objects(nodes, info["geometry"], fmap, frames, rp, safe_name=safe_name,
+                                        log=_log(group))
     if not objects:
         raise SamatteError("the prompt nodes hold no shape, stroke or enabled track inside the frame range")
     job = jobmod.build_job(
@@ -172,6 +182,9 @@ def _objects_text(objects):
     lines = []
     for ob in objects:
         fr = sorted({q["frame"] for q in ob["prompts"]})
+        if ob.get("masks"):
+            lines.append("%s (%s): every frame, refine only" % (ob["name"], ob.get("host_name", ob["name"])))
+            continue
         lines.append("%s (%s): %d prompt(s) on %s" % (ob["name"], ob.get("host_name", ob["name"]),
                                                       len(ob["prompts"]), ", ".join(str(f) for f in fr[:12])
                                                       + (" ..." if len(fr) > 12 else "")))

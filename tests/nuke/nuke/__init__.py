@@ -599,7 +599,9 @@ def _default_knobs(node):
                   String_Knob("colorspace", "colorspace", "default"), Boolean_Knob("raw", "raw", False),
                   Boolean_Knob("create_directories", "create directories", False),
                   Boolean_Knob("use_limit", "limit to range", False), Int_Knob("first", "first", 1),
-                  Int_Knob("last", "last", 1)):
+                  Int_Knob("last", "last", 1),
+                  Enumeration_Knob("frame_mode", "frame", ["expression", "start at", "offset"]),
+                  String_Knob("frame", "", "")):
             add(k)
     elif cls in ("Roto", "RotoPaint"):
         from . import rotopaint
