@@ -325,3 +325,13 @@ def test_cancel_from_the_progress_bar(nk, shot, tmp_path):
     nk._progress_tasks()[-1].cancelled = True      # the artist presses cancel on Nuke's progress bar
     outcome = _wait(nk, r)
     assert outcome[:2] == ("failed", "CANCELLED"), outcome
+
+
+def test_export_jobspec_and_farm_template(nk, shot, tmp_path):
+    read, roto, g = _comp(nk, shot, tmp_path)
+    path = snode.on_export(g)
+    from samatte import jobspec
+    job = jobspec.load(path)
+    assert job["plate"]["path"] == shot["plate"] and job["objects"][0]["host_name"] == "hero ball"
+    assert "farm template" in g["status"].value(), g["status"].value()
+    assert os.listdir(os.path.join(os.path.dirname(path), "openjd"))

@@ -124,9 +124,22 @@ def frame_path(group, script_frame):
 
 def export(job, folder):
     """Write the JobSpec to ``folder``/job.json (atomic) and return its path; a farm runs
-    ``samatte run job.json`` (or ``samatte farm export job.json --openjd DIR``) before the comp."""
+    ``samatte run job.json`` (or the OpenJD bundle of :func:`export_openjd`) before the comp."""
     from samatte import jobspec
     path = os.path.join(folder, "job.json")
     os.makedirs(folder, exist_ok=True)
     jobspec.save(job, path)
     return path
+
+
+def export_openjd(python, job_path, out_dir, *, timeout=120):
+    """``samatte farm export JOB --openjd DIR`` in samatte's own Python (the farm template: track, then
+    matte in chunks). Returns (ok, text)."""
+    import subprocess
+    cmd = [python, "-m", "samatte", "farm", "export", job_path, "--openjd", out_dir]
+    try:
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, str(e)
+    text = out.stdout.decode("utf-8", "replace").strip()
+    return out.returncode == 0, text

@@ -357,7 +357,16 @@ def on_export(group):
         _fail(group, e.code, e.message)
         return None
     path = farm.export(job, info["folder"])
-    group["status"].setValue("exported %s" % path)
+    msg = "exported %s" % path
+    try:
+        python = config.samatte_python(group["samatte_python"].value())
+    except SamatteError:
+        python = None
+    if python:
+        ok, text = farm.export_openjd(python, path, os.path.join(info["folder"], "openjd"))
+        msg += ("; farm template %s" % os.path.join(info["folder"], "openjd")) if ok else \
+            ("; no farm template (%s)" % (text.splitlines()[-1] if text else "samatte farm export failed"))
+    group["status"].setValue(msg)
     return path
 
 
