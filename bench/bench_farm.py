@@ -91,8 +91,9 @@ def main(argv=None):
     gt = os.path.join(shot_dir, "gt", "alpha.####.exr")
 
     def job_for(name):
-        job = jobspec.new_job(plate, os.path.join(out, name, "matte.####.exr"), frames="%d-%d" % (frames[0], frames[-1]),
-                              name="bench", matte="refine", quality=a.quality)
+        job = jobspec.new_job(plate, os.path.join(out, name, "matte.####.exr"),
+                              frames="%d-%d" % (frames[0], frames[-1]), name="bench", matte="refine",
+                              quality=a.quality)
         jobspec.add_object(job, "ball", masks={"path": gt, "threshold": 0.5})
         path = os.path.join(out, name + ".json")
         jobspec.save(job, path)

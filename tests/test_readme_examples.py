@@ -32,7 +32,8 @@ def td_folder(tmp_path, monkeypatch):
     for f in s["frames"]:
         shutil.copy(s["plate"].replace("####", "%04d" % f), str(tmp_path / "plates" / ("sh010.%04d.exr" % f)))
     a = read_alpha(s["gt"].replace("####", "%04d" % s["prompt_frame"]))
-    Image.fromarray(((a > 0.5) * 255).astype(np.uint8)).save(str(tmp_path / "roto" / ("hero.%d.png" % s["prompt_frame"])))
+    roto = tmp_path / "roto" / ("hero.%d.png" % s["prompt_frame"])
+    Image.fromarray(((a > 0.5) * 255).astype(np.uint8)).save(str(roto))
     assert s["prompt_frame"] == 1004
     monkeypatch.chdir(tmp_path)
     return tmp_path
