@@ -155,6 +155,8 @@ def main():
     ops.finish_run(ctx, run2)
     RES["rerun"] = {"written": run2.written, "skipped": run2.skipped, "nodes": len(tree.nodes),
                     "links": len(tree.links), "error": run2.error}
+    # the operator itself (in bpy as a module INVOKE_DEFAULT runs execute(): a blocking run)
+    RES["op_run"] = sorted(bpy.ops.samatte.run("INVOKE_DEFAULT"))
     # matte this frame (a frame subset of the same job: needs a samatte client with frames=)
     s.quality = "default"
     sc0 = ctx.scene.frame_current

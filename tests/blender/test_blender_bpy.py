@@ -110,6 +110,7 @@ def test_addon_end_to_end_in_blender(v, tmp_path, shot):
     assert "samatte matte.Alpha->samatte set alpha.Alpha" in res["links"]
     assert res["rerun"]["written"] == 0 and res["rerun"]["skipped"] == 6 and res["rerun"]["error"] is None
     assert res["rerun"]["links"] == len(res["links"])
+    assert res["op_run"] == ["FINISHED"]
     # the compositor's render of frame 1005: alpha equals the matte, colour is plate x matte
     alpha, spec = read_channel(res["render"], "A")
     matte, mspec = read_channel(out.replace("####", "1005"), "A")
