@@ -207,3 +207,64 @@ def test_export_runs_in_a_host_python_with_the_standard_library_only(shot, tmp_p
     export_openjd(path, str(tmp_path / "b311"), chunk=2, python="/opt/py", models_dir="/m")
     for name in ("template.yaml", "parameter_values.yaml", "asset_references.yaml"):
         assert open(str(tmp_path / "b39" / name), "rb").read() == open(str(tmp_path / "b311" / name), "rb").read()
+
+
+def _roundtrip(job, tmp_path, name):
+    """Export ``job``; `openjd check` the template; the embedded job, localised with the submitting
+    machine's own folders, is the host's job with its auto backends resolved."""
+    res = export_openjd(job, str(tmp_path / name), chunk=5)
+    if HAVE_OPENJD:
+        r = subprocess.run([OPENJD, "check", res["template"]], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    t = _template(res["bundle"])
+    doc = _embedded_doc(t["steps"][-1])
+    back = localize(doc, {n: res["parameters"][n] for n in doc["roots"]})
+    want = jobspec.validate(job)
+    for sect in ("tracker", "matte"):
+        want[sect]["backend"] = back[sect]["backend"]
+    assert back == want
+    return res, t
+
+
+def test_export_jobs_the_nuke_node_and_the_blender_addon_build(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(root, "nuke_plugin"))
+    sys.path.insert(0, os.path.join(root, "tests", "blender"))
+    try:
+        nuke_job = pytest.importorskip("samatte_nuke.job")
+        from addon_plain import plain
+    finally:
+        sys.path.pop(0)
+        sys.path.pop(0)
+    bez = [[50, 20, 48, 20, 52, 20], [150, 20, 150, 18, 150, 22], [150, 80, 152, 80, 148, 80]]
+    job = nuke_job.build_job(
+        name="sh030_SAMatte1", plate_path="/shots/sh030/plate/sh030.####.exr", file_frames=range(1001, 1021),
+        colourspace="ACES - ACEScg", ocio="/studio/ocio/config.ocio",
+        objects=[{"name": "Bezier1", "host_name": "Bezier1", "prompts": [
+                     {"frame": 1005, "type": "bezier", "points": bez},
+                     {"frame": 1012, "type": "points", "points": [[100, 50]], "labels": [1]}]},
+                 {"name": "Roto_hole", "host_name": "Roto hole.001", "prompts": [
+                     {"frame": 1005, "type": "polygon", "points": [[10, 10], [60, 10], [35, 60]]}]}],
+        output="/comp/cache/sh030/SAMatte1/matte.####.exr", tracker="auto", model="sam2.1_hiera_tiny",
+        quality="default", device="auto")
+    res, t = _roundtrip(job, tmp_path, "nuke")
+    assert [p["name"] for p in t["parameterDefinitions"][:3]] == ["Plate", "Output", "Input1"]
+    assert res["parameters"]["Input1"] == "/studio/ocio"              # the OCIO config travels as a folder
+    assert [s["name"] for s in t["steps"]] == ["Track", "Matte", "QC"]
+
+    jobs = plain("jobs")
+    gather = plain("gather")
+    info = gather.ClipInfo(size=(200, 100), first_file=1001, duration=10, pattern="/shots/bl010/plate.####.exr",
+                           name="plate")
+    st = jobs.Settings(python=sys.executable, output_dir=str(tmp_path / "blout"), tracker="auto", matte="auto",
+                       quality="draft")
+    objs = [{"name": "MaskLayer_001", "host_name": "MaskLayer.001",
+             "prompts": [{"frame": 1002, "type": "bezier", "points": bez},
+                         {"frame": 1006, "type": "polygon", "points": [[60, 30], [90, 30], [75, 60]],
+                          "mode": "subtract"}]},
+            {"name": "Track_1", "host_name": "Track.001 ✓",
+             "prompts": [{"frame": f, "type": "points", "points": [[100, 50]], "labels": [1]} for f in (1002, 1003)]}]
+    bjob = jobs.build_job(info, objs, st, frames=list(range(1001, 1011)))
+    res, t = _roundtrip(bjob, tmp_path, "blender")
+    assert res["parameters"]["Output"] == os.path.dirname(bjob["output"]["path"])
+    assert _embedded_doc(t["steps"][0])["job"]["objects"][1]["host_name"] == "Track.001 ✓"
