@@ -118,3 +118,26 @@ def test_building_helpers_carry_mode_and_closed():
     assert ob["host_name"] == "Roto 1" and ob["masks"]["path"] == "/roto/a.####.png"
     assert [(q["mode"], q.get("closed")) for q in ob["prompts"]] == [("add", True), ("subtract", True),
                                                                       ("add", False), ("subtract", None)]
+
+
+def test_object_anchors_match_the_trackers_rule():
+    """jobspec.object_anchors (stdlib, for hosts and cache keys) = seed.object_roles' keyframes."""
+    from samatte.prompts import prepare_objects
+    from samatte.stages import PlateInfo, Window
+    from samatte.track.seed import object_roles
+    info = PlateInfo(data=Window(0, 0, 20, 20), display=Window(0, 0, 20, 20))
+    cases = [
+        [{"frame": 2, "type": "points", "points": [[3, 3]]}, {"frame": 4, "type": "polygon", "points": POLY},
+         {"frame": 6, "type": "box", "box": [0, 0, 5, 5]}, {"frame": 7, "type": "box", "box": [0, 0, 5, 5],
+                                                             "mode": "subtract"}],
+        [{"frame": 3, "type": "points", "points": [[3, 3]], "labels": [0]},
+         {"frame": 5, "type": "points", "points": [[3, 3], [4, 4]], "labels": [0, 1]},
+         {"frame": 8, "type": "points", "points": [[3, 3]]}],
+        [{"frame": 4, "type": "polygon", "points": [[1, 1], [9, 9]], "closed": False},
+         {"frame": 6, "type": "polygon", "points": POLY, "mode": "subtract"}],
+    ]
+    for prompts in cases:
+        ob = jobspec.validate(doc({"name": "a", "prompts": prompts}))["objects"][0]
+        tob = prepare_objects([ob], info, range(1, 11))[0]
+        assert jobspec.object_anchors(ob) == object_roles(tob)[0], prompts
+    assert jobspec.object_anchors({"name": "m", "masks": {"path": "x"}}) == []

@@ -9,11 +9,12 @@ Two keys per frame (:func:`frame_keys`):
   and per tracked object (in job order, never its name) the *dependency interval* of F: the
   object's prompts on the frames of that interval, the stamps (:func:`file_stamp`) of its mask
   prompt files and of the plate frames in it. For the ``flow`` and ``shapes`` trackers an
-  *anchor* (a frame where the object has a closed, additive ``mask``/``polygon``/``bezier``
-  prompt) restarts the object's track from that prompt alone, so the interval of F is
+  *anchor* (:func:`samatte.jobspec.object_anchors`: a frame where the object has a closed, additive
+  ``mask``/``polygon``/``bezier`` or an additive ``box``; an object with none of these, its first
+  frame with a positive point) restarts the object's track from that prompt alone, so the interval of F is
   ``[F, F]`` on an anchor, else from the last anchor before F (or the job's first frame) to the next
   anchor after F (or, when none follows, the object's last prompt frame or F, whichever is later).
-  Points, boxes and subtract shapes never bound an interval (they may be corrections of a track).
+  Other points and subtract shapes never bound an interval (they are corrections of a track).
   SAM 2 propagates memory across the whole shot: its interval is every frame of the job. Masks of
   refine-only objects (and of objects with both prompts and masks) add the stamp of F's mask file.
   So editing one prompt re-tracks only the frames whose interval holds it.
@@ -87,11 +88,8 @@ def anchors(obj, tracker):
     """Sorted frames on which the track of ``obj`` (a JobSpec object) restarts from its prompt alone."""
     if tracker not in ("flow", "shapes"):
         return []
-    out = set()
-    for q in obj.get("prompts") or []:
-        if q.get("type") in _SHAPES and q.get("mode", "add") == "add" and q.get("closed", True) is not False:
-            out.add(int(q["frame"]))
-    return sorted(out)
+    from .jobspec import object_anchors  # the trackers' rule (samatte.track.seed.object_roles), stdlib
+    return object_anchors(obj)
 
 
 def dependency_interval(frame, obj, frames, tracker):

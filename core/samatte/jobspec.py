@@ -63,7 +63,7 @@ __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
-    "job_frames", "object_keyframes",
+    "job_frames", "object_keyframes", "object_anchors",
 ]
 
 JOBSPEC_VERSION = 1
@@ -520,3 +520,23 @@ def job_frames(job):
 def object_keyframes(obj):
     """Sorted unique frames that carry prompts for ``obj``."""
     return sorted({q["frame"] for q in obj.get("prompts", [])})
+
+
+def object_anchors(obj):
+    """Sorted *shape keyframes* of a validated JobSpec object: the frames where its track restarts from
+    its prompts alone in the weights-free trackers (the rule of samatte.track.seed.object_roles,
+    here without numpy for hosts and cache keys). They are the frames with an add-mode ``mask``,
+    closed ``polygon`` / ``bezier`` or ``box``; an object with none is seeded from its first frame
+    with a positive point (a points prompt with a label 1, or an open add-mode stroke). Every other
+    prompted frame is a correction (hint) of the tracked mask. [] for an object without prompts."""
+    prompts = obj.get("prompts") or []
+    shapes = {int(q["frame"]) for q in prompts
+              if q["type"] in ("mask", "box", "polygon", "bezier") and q.get("mode", "add") == "add"
+              and q.get("closed", True) is not False}
+    if shapes:
+        return sorted(shapes)
+    seeds = [int(q["frame"]) for q in prompts
+             if (q["type"] == "points" and any(q.get("labels") or [1] * len(q["points"])))
+             or (q["type"] in ("polygon", "bezier") and q.get("closed", True) is False
+                 and q.get("mode", "add") == "add")]
+    return [min(seeds)] if seeds else []
