@@ -5,7 +5,7 @@ _menu = nuke.menu("Nodes").addMenu("samatte", icon="samatte.png")
 _menu.addCommand("SAMatte", "import samatte_nuke; samatte_nuke.create_node()", icon="samatte.png")
 try:
     import nukescripts.panels
-    import samatte_nuke.panel
+    import samatte_nuke.panel  # noqa: F401 - the Qt binding must import before the panel is offered
     nukescripts.panels.registerWidgetAsPanel("samatte_nuke.panel.SamattePanel", "SAMatte",
                                              "uk.samatte.panel")
 except Exception:  # noqa: BLE001 - a missing Qt binding must not stop Nuke from starting

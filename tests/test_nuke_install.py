@@ -68,7 +68,8 @@ import samatte_nuke, samatte_nuke.node, samatte_nuke.gather, samatte_nuke.conver
 import samatte_nuke.farm, samatte_nuke.runner, samatte_nuke.config, samatte_nuke.setup_nuke
 import nuke
 g = samatte_nuke.node.create()
-bad = sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'torch', 'cv2', 'OpenImageIO', 'PyOpenColorIO', 'scipy'))
+heavy = ('numpy', 'torch', 'cv2', 'OpenImageIO', 'PyOpenColorIO', 'scipy')
+bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy)
 print('BAD', bad)
 print('OK', sys.version_info[:2], g.Class())
 """ % (os.path.join(nuke_env.REPO, "tests", "nuke"), nuke_env.PLUGIN, os.path.join(nuke_env.REPO, "core"))

@@ -228,42 +228,43 @@ class TrackerTable(object):
                     out.append(text[start:i])
         return out
 
+    @staticmethod
+    def _end(row, i):
+        """Index of the character closing the quoted string or brace group that starts at ``i``."""
+        depth, quote = 0, row[i] == '"'
+        j = i + 1 if quote else i
+        while j < len(row):
+            ch = row[j]
+            if ch == "\\":
+                j += 2
+                continue
+            if quote and ch == '"':
+                return j
+            if not quote:
+                depth += 1 if ch == "{" else -1 if ch == "}" else 0
+                if depth == 0:
+                    return j
+            j += 1
+        return len(row) - 1
+
     @classmethod
     def _cells(cls, row):
-        cells, depth, cur, quote, esc = [], 0, "", False, False
-        for ch in row:
-            if esc:
-                cur += ch
-                esc = False
-                continue
-            if ch == "\\":
-                esc = True
-                continue
-            if ch == '"' and depth == 0:
-                quote = not quote
-                if not quote:
-                    cells.append(cur)
-                    cur = ""
-                continue
-            if quote:
-                cur += ch
-            elif ch == "{":
-                depth += 1
-                cur += ch
-            elif ch == "}":
-                depth -= 1
-                cur += ch
-                if depth == 0:
-                    cells.append(cur)
-                    cur = ""
-            elif ch.isspace() and depth == 0:
-                if cur:
-                    cells.append(cur)
-                cur = ""
+        """A TCL list row: "quoted" cells (unescaped), {brace groups} (kept whole), bare words."""
+        cells, i = [], 0
+        while i < len(row):
+            ch = row[i]
+            if ch.isspace():
+                i += 1
+            elif ch in "\"{":
+                j = cls._end(row, i)
+                cells.append(row[i + 1:j].replace('\\"', '"') if ch == '"' else row[i:j + 1])
+                i = j + 1
             else:
-                cur += ch
-        if cur:
-            cells.append(cur)
+                j = i
+                while j < len(row) and not row[j].isspace():
+                    j += 1
+                cells.append(row[i:j])
+                i = j
         return cells
 
     def column(self, name, default):

@@ -10,7 +10,7 @@ for p in (HERE, PLUGIN):
         sys.path.insert(0, p)
 
 import nuke  # noqa: E402  (the double)
-import nuke.rotopaint as rp  # noqa: E402
+import nuke.rotopaint as rp  # noqa: E402,F401  (re-exported for the tests)
 
 
 def fresh():

@@ -578,48 +578,51 @@ def root():
     return _ROOT
 
 
+def _read_knobs():
+    return [File_Knob("file", "file", ""), Int_Knob("first", "first", 1), Int_Knob("last", "last", 1),
+            Int_Knob("origfirst", "origfirst", 1), Int_Knob("origlast", "origlast", 1),
+            Enumeration_Knob("frame_mode", "frame", ["expression", "start at", "offset"]),
+            String_Knob("frame", "", ""), String_Knob("colorspace", "colorspace", "default"),
+            Knob("format", "format", None), Boolean_Knob("raw", "raw data", False),
+            Enumeration_Knob("on_error", "missing frames", ["error", "black", "checkerboard", "nearest frame"]),
+            Enumeration_Knob("before", "before", ["hold", "loop", "bounce", "black"]),
+            Enumeration_Knob("after", "after", ["hold", "loop", "bounce", "black"]),
+            PyScript_Knob("reload", "reload", "")]
+
+
+def _write_knobs():
+    return [File_Knob("file", "file", ""), String_Knob("file_type", "file type", ""),
+            String_Knob("channels", "channels", "rgb"), String_Knob("datatype", "datatype", ""),
+            String_Knob("colorspace", "colorspace", "default"), Boolean_Knob("raw", "raw", False),
+            Boolean_Knob("create_directories", "create directories", False),
+            Boolean_Knob("use_limit", "limit to range", False), Int_Knob("first", "first", 1),
+            Int_Knob("last", "last", 1), Enumeration_Knob("frame_mode", "frame", ["expression", "start at", "offset"]),
+            String_Knob("frame", "", "")]
+
+
+def _roto_knobs():
+    from . import rotopaint
+    return [rotopaint.CurveKnob("curves"), Knob("format", "format", None)]
+
+
+#: [ReadUG] / [PyRef] the knobs each node class starts with (only those the adapter touches)
+_CLASS_KNOBS = {
+    "Read": _read_knobs,
+    "Write": _write_knobs,
+    "Roto": _roto_knobs,
+    "RotoPaint": _roto_knobs,
+    "Tracker4": lambda: [Tracks_Knob("tracks")],
+    "Input": lambda: [Int_Knob("number", "number", 0)],
+    "Copy": lambda: [String_Knob("from0", "", "none"), String_Knob("to0", "", "none"),
+                     String_Knob("channels", "layer copy", "none")],
+    "Remove": lambda: [String_Knob("operation", "operation", "remove"), String_Knob("channels", "", "none")],
+    "TimeOffset": lambda: [Int_Knob("time_offset", "time offset", 0)],
+}
+
+
 def _default_knobs(node):
-    cls = node.Class()
-    add = node.addKnob
-    if cls == "Read":
-        for k in (File_Knob("file", "file", ""), Int_Knob("first", "first", 1), Int_Knob("last", "last", 1),
-                  Int_Knob("origfirst", "origfirst", 1), Int_Knob("origlast", "origlast", 1),
-                  Enumeration_Knob("frame_mode", "frame", ["expression", "start at", "offset"]),
-                  String_Knob("frame", "", ""), String_Knob("colorspace", "colorspace", "default"),
-                  Knob("format", "format", None), Boolean_Knob("raw", "raw data", False),
-                  Enumeration_Knob("on_error", "missing frames", ["error", "black", "checkerboard",
-                                                                   "nearest frame"]),
-                  Enumeration_Knob("before", "before", ["hold", "loop", "bounce", "black"]),
-                  Enumeration_Knob("after", "after", ["hold", "loop", "bounce", "black"]),
-                  PyScript_Knob("reload", "reload", "")):
-            add(k)
-    elif cls == "Write":
-        for k in (File_Knob("file", "file", ""), String_Knob("file_type", "file type", ""),
-                  String_Knob("channels", "channels", "rgb"), String_Knob("datatype", "datatype", ""),
-                  String_Knob("colorspace", "colorspace", "default"), Boolean_Knob("raw", "raw", False),
-                  Boolean_Knob("create_directories", "create directories", False),
-                  Boolean_Knob("use_limit", "limit to range", False), Int_Knob("first", "first", 1),
-                  Int_Knob("last", "last", 1),
-                  Enumeration_Knob("frame_mode", "frame", ["expression", "start at", "offset"]),
-                  String_Knob("frame", "", "")):
-            add(k)
-    elif cls in ("Roto", "RotoPaint"):
-        from . import rotopaint
-        add(rotopaint.CurveKnob("curves"))
-        add(Knob("format", "format", None))
-    elif cls == "Tracker4":
-        add(Tracks_Knob("tracks"))
-    elif cls == "Input":
-        add(Int_Knob("number", "number", 0))
-    elif cls == "Copy":
-        for k in (String_Knob("from0", "", "none"), String_Knob("to0", "", "none"),
-                  String_Knob("channels", "layer copy", "none")):
-            add(k)
-    elif cls == "Remove":
-        for k in (String_Knob("operation", "operation", "remove"), String_Knob("channels", "", "none")):
-            add(k)
-    elif cls == "TimeOffset":
-        add(Int_Knob("time_offset", "time offset", 0))
+    for k in _CLASS_KNOBS.get(node.Class(), list)():
+        node.addKnob(k)
 
 
 def _new_node(cls, knobs=None):
