@@ -8,7 +8,7 @@ import os
 
 import bpy
 
-from . import compositor, gather, jobs, props
+from . import compositor, gather, jobs, link, props
 from .hosterrors import HostError, describe
 
 _STATE = {"run": None, "scene": None}
@@ -119,6 +119,7 @@ def start_run(context, *, this_frame=False):
     if run is not None and not run.done:
         raise HostError("BUSY", "a samatte job is already running (Cancel it first)")
     settings = settings_from(context)
+    link.ensure_samatte(settings.python)    # samatte.names maps the layer names while gathering
     clip, info, objects, frames, notes = collect(context)
     job = jobs.build_job(info, objects, settings, frames=frames)
     subset = None
@@ -168,6 +169,41 @@ def run_blocking(context, *, this_frame=False, timeout=3600):
         run.cancel()
         run.wait(timeout=30)
     return run, finish_run(context, run)
+
+
+def scan(context):
+    """A one-line-per-object summary of what Run would send (stored for the panel)."""
+    s = context.scene.samatte
+    try:
+        p = props.prefs(context)
+        if p is not None and p.python:
+            link.ensure_samatte(bpy.path.abspath(p.python))
+        _clip, info, objects, frames, notes = collect(context)
+    except HostError as e:
+        s.scan_result = describe(e)
+        return s.scan_result
+    lines = ["%s: files %d-%d, %d frames, %dx%d%s" % (info.name, min(frames) if frames else 0,
+                                                      max(frames) if frames else 0, len(frames), info.size[0],
+                                                      info.size[1], " (overscan)" if info.origin != (0.0, 0.0) else "")]
+    for ob in objects:
+        fr = sorted({p["frame"] for p in ob["prompts"]})
+        kinds = sorted({p["type"] + ("-" if p.get("mode") == "subtract" else "") for p in ob["prompts"]})
+        lines.append("%s -> %s: %s on %s" % (ob["host_name"], ob["name"], "/".join(kinds),
+                                             ", ".join(str(f) for f in fr[:10]) + (" ..." if len(fr) > 10 else "")))
+    lines += notes[:5]
+    s.scan_result = "\n".join(lines) if objects else describe(
+        HostError("PROMPT_INVALID", "no prompts: draw a closed mask shape or select tracks"))
+    return s.scan_result
+
+
+class SAMATTE_OT_scan(bpy.types.Operator):
+    bl_idname = "samatte.scan"
+    bl_label = "Find objects"
+    bl_description = "List the objects and prompt frames a run would send"
+
+    def execute(self, context):
+        scan(context)
+        return {"FINISHED"}
 
 
 class SAMATTE_OT_check(bpy.types.Operator):
@@ -286,7 +322,7 @@ class SAMATTE_OT_release(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (SAMATTE_OT_check, SAMATTE_OT_run, SAMATTE_OT_cancel, SAMATTE_OT_release)
+CLASSES = (SAMATTE_OT_scan, SAMATTE_OT_check, SAMATTE_OT_run, SAMATTE_OT_cancel, SAMATTE_OT_release)
 
 
 def register():

@@ -24,6 +24,9 @@ def draw_panel(layout, context):
     col.prop(s, "matte")
     col.prop(s, "quality")
     col.prop(s, "output_dir")
+    col.operator("samatte.scan", icon="VIEWZOOM")
+    for line in (s.scan_result or "").splitlines():
+        col.label(text=line)
     run = ops.current_run()
     busy = run is not None and not run.done
     row = col.row(align=True)

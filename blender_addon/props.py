@@ -99,6 +99,7 @@ class SAMATTE_PG_scene(bpy.types.PropertyGroup):
     matte: EnumProperty(name="Matte", items=MATTES, default="auto")
     quality: EnumProperty(name="Quality", items=QUALITIES, default="default")
     output_dir: StringProperty(name="Output", subtype="DIR_PATH", default="//samatte/")
+    scan_result: StringProperty(name="Objects", default="")
     last_result: StringProperty(name="Last result", default="")
     last_scores: StringProperty(name="Scores", default="")
 

@@ -125,6 +125,7 @@ def main():
     RES["objects"] = objects
     RES["frames"] = frames
     RES["notes"] = notes
+    RES["scan"] = ops.scan(ctx)
     t0 = time.monotonic()
     run = ops.start_run(ctx)
     RES["job"] = run.job

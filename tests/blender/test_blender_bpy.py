@@ -93,6 +93,8 @@ def test_addon_end_to_end_in_blender(v, tmp_path, shot):
     assert sorted(pts) == list(range(1001, 1007))
     assert len(pts[1002]["points"]) == 1 and len(pts[1001]["points"]) == 2      # a muted marker dropped
     assert res["job"]["objects"][0]["host_name"] == "hero ball.v1"
+    assert res["scan"].splitlines()[1] == ("hero ball.v1 -> hero_ball_v1: bezier/points on "
+                                           "1001, 1002, 1003, 1004, 1005, 1006")
     assert res["job"]["plate"]["ocio_config"].endswith("config.ocio")
     assert res["job"]["plate"]["colourspace"] == res["clip"]["colourspace"]
     # mattes on disk
