@@ -51,3 +51,23 @@ def test_score_colours():
     assert spanel.score_colour(None) == (90, 90, 90)
     assert spanel.score_colour(0.2)[0] > 150
     assert spanel.score_colour(0.95)[1] > 150
+
+
+def test_panel_for_a_node_is_fed_by_the_node_events(qtbot):
+    import json
+    nuke = nuke_env.fresh()
+    from samatte_nuke import node as snode
+    g = snode.create()
+    job = {"plate": {"frames": "1001-1004"}, "objects": OBJECTS}
+    g["samatte_job"].setValue(json.dumps(job))
+    g["samatte_offset"].setValue(-1000)
+    g["samatte_scores"].setValue(json.dumps({"1001": 0.9, "1003": 0.1}))
+    p = snode.on_panel(g)
+    qtbot.addWidget(p)
+    assert p.table.rowCount() == 2 and p.strip.frames == [1001, 1002, 1003, 1004]
+    assert p.strip.low_frames() == [1003]
+    assert p.on_event in snode.LISTENERS
+    snode._on_event(g.fullName(), "progress", ({"stage": "track", "frame": 2, "fraction": 0.5},), {}, {}, {})
+    assert p.progress.value() == 50 and "running: track 50%" in g["status"].value()
+    snode.LISTENERS.remove(p.on_event)
+    nuke._reset()
