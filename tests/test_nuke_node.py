@@ -205,6 +205,14 @@ def test_dead_worker(nk, shot, tmp_path):
     g["tracker"].setValue("shapes")
     outcome = _wait(nk, snode.on_track(g))
     assert outcome[0] == "done", outcome
+    # Release GPU and Clear cache
+    snode.on_release(g)
+    assert g["status"].value() == "GPU released (1 worker(s))"
+    folder = os.path.dirname(os.path.dirname(json.loads(g["samatte_job"].value())["output"]["path"]))
+    assert os.path.isdir(folder)
+    snode.on_clear_cache(g)
+    assert not os.path.exists(folder) and g.node("samatte_copy")["disable"].value()
+    assert farm.frame_path(g, 1) == ""
 
 
 def test_wrong_samatte_python(nk, shot, tmp_path):

@@ -141,9 +141,8 @@ class JobRunner(threading.Thread):
             self.outcome = ("done", handle.result)
             self._emit("done", handle.result)
         except SamatteError as e:
-            if isinstance(e, WorkerError) and not isinstance(e, type(None)):
-                if getattr(e, "code", "") == "WORKER_FAILED":
-                    self.pool.drop(self.python)
+            if isinstance(e, WorkerError) and e.code == "WORKER_FAILED":
+                self.pool.drop(self.python)   # a dead or unusable worker: the next job starts a fresh one
             self.outcome = ("failed", e.code, e.message)
             self._emit("failed", e.code, e.message)
         except Exception as e:  # noqa: BLE001 - never let a thread die silently inside Nuke
