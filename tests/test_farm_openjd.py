@@ -35,9 +35,18 @@ def farm(tmp_path_factory):
     return d, res
 
 
-def _run_openjd(res, output, *, popen=False):
+def _run_openjd(res, output, *, popen=False, mapped_from=None):
     params = dict(res["parameters"], Output=str(output))
-    cmd = [OPENJD, "run", res["template"], "-p", json.dumps(params)]
+    cmd = [OPENJD, "run", res["template"]]
+    if mapped_from:   # the job as another machine submitted it: its folders under /studio/..., mapped here
+        src, dst = mapped_from
+        for k in ("Plate", "Output"):
+            assert params[k].startswith(dst)
+            params[k] = src + params[k][len(dst):]
+        rules = {"version": "pathmapping-1.0", "path_mapping_rules": [
+            {"source_path_format": "POSIX", "source_path": src, "destination_path": dst}]}
+        cmd += ["--path-mapping-rules", json.dumps(rules)]
+    cmd += ["-p", json.dumps(params)]
     if popen:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -127,8 +136,9 @@ def test_openjd_check_and_run_then_kill_a_chunk_and_resume(farm):
     assert {"sh020.%d.exr" % f for f in (1001, 1002, 1003, 1004)} <= set(part)
     assert all(part[n] == ref[n] for n in part)
 
-    # 4. the re-run resumes: finished frames skipped, the chunk completed, QC passes; same bytes
-    r = _run_openjd(res, out)
+    # 4. the re-run resumes: finished frames skipped, the chunk completed, QC passes; same bytes. It is
+    #    submitted with the job folders as /studio/... and the session's path mapping puts them here.
+    r = _run_openjd(res, out, mapped_from=("/studio/sh020", str(d)))
     assert r.returncode == 0, r.stdout[-4000:]
     assert "0 frame(s) written, 3 already complete" in r.stdout     # the first chunk was skipped
     assert _files(out) == ref
