@@ -48,7 +48,7 @@ Why these settings (defaults; each is a tracker option):
   the frames after a keyframe follow the prompt rather than the drifted track that led up to it
   (sam2 #154, #321): each keyframe re-starts the propagation.
 * ``refine_points: true`` (upstream's interactive refinement + ``add_all_frames_to_correct_as_cond``).
-  A points-only prompt on a frame after the object's first keyframe is a *correction*: the frame is
+  A points-only prompt on a frame without a shape (before or after the keyframes) is a *correction*: the frame is
   first tracked from memory, then the clicks refine that mask (with the tracked logits as mask
   input, as SAM2's demo does), and the result becomes a conditioning frame, so it sticks: the
   keyframe's output is never overwritten by propagation and later frames attend to it (sam2 #546,
@@ -56,9 +56,20 @@ Why these settings (defaults; each is a tracker option):
 * ``fill_hole_area: 8`` low-res pixels, done here with OpenCV because upstream's hole filling needs
   sam2's CUDA extension (it silently skips without it); it only touches the output, never memory.
 
-Prompts on one frame for one object combine: masks (mask, polygon, bezier ``mask_array``) are OR-ed;
-several boxes become their bounding box; points are concatenated after the box; with a mask, the
-points refine the mask and boxes are ignored.
+Prompts on one frame for one object combine: add-mode masks (mask, polygon, bezier ``mask_array``)
+are OR-ed and the subtract-mode shapes removed from them (SAM2's mask input = add minus subtract);
+several boxes become their bounding box (with subtract shapes and no mask, that rectangle minus the
+subtract shapes becomes the mask input: a box prompt cannot subtract); points are concatenated after
+the box; with a mask, the points refine the mask and boxes are ignored.
+
+Shape keyframes and corrections (the rule of :mod:`samatte.track.seed`): frames with an add-mode
+shape or box are keyframes ("anchors"). An object with no shape is seeded from its first frame with a
+positive click. Every other prompted frame is a correction, applied when propagation reaches it
+(forward or backward): its clicks -- negative-only ones too -- refine the tracked mask
+(``refine_points``), then its subtract shapes are cut out of the result (low-resolution logits set
+to -8 there) and the memory is re-encoded; the frame becomes a conditioning frame so the correction
+sticks. With ``refine_points: false`` every frame with a positive click is a keyframe (upstream's
+behaviour); negative-only clicks and subtract-only frames stay corrections.
 """
 import contextlib
 import logging
@@ -251,7 +262,50 @@ class _ObjPrompts:
         self.corrections = {}   # idx -> (points (P,2), labels (P,))
 
 
+def _subtracts(p):
+    return p.get("mode", "add") == "subtract" and p.get("type") in ("mask", "polygon", "bezier", "box")
+
+
+def _subtract_mask(plist, shape):
+    """Union of the subtract-mode prompts of one frame (bool (H, W)), or None."""
+    out = None
+    for p in plist:
+        if not _subtracts(p):
+            continue
+        if p.get("mask_array") is not None:
+            m = np.asarray(p["mask_array"], bool)
+        else:
+            m = np.zeros(shape, bool)
+            b = p["box"]
+            x0, y0 = int(round(max(0.0, b[0]))), int(round(max(0.0, b[1])))
+            m[y0:max(y0 + 1, int(round(b[3]))), x0:max(x0 + 1, int(round(b[2])))] = True
+        if m.shape != tuple(shape):
+            raise PromptError("subtract prompt is %s, not the canvas %s" % (m.shape, tuple(shape)))
+        out = m if out is None else (out | m)
+    return out
+
+
 def _combine(plist, shape, name, frame):
+    """(mask, box, points, labels, subtract) of one object's prompts on one frame: add-mode masks OR-ed
+    minus the subtract shapes; with subtract shapes and only boxes, the boxes' bounding rectangle
+    becomes the mask (SAM2's box prompt cannot subtract)."""
+    sub = _subtract_mask(plist, shape)
+    mask, box, points, labels = _combine_adds([p for p in plist if not _subtracts(p)], shape, name, frame)
+    if sub is not None and box is not None and mask is None:
+        mask = np.zeros(tuple(shape), bool)
+        x0, y0 = int(round(max(0.0, box[0]))), int(round(max(0.0, box[1])))
+        mask[y0:max(y0 + 1, int(round(box[3]))), x0:max(x0 + 1, int(round(box[2])))] = True
+        box = None
+    if sub is not None and mask is not None:
+        mask = mask & ~sub
+        if not mask.any():
+            raise PromptError("the subtract shapes of object %r on frame %d remove its whole shape" % (name, frame),
+                              object=name, frame=frame)
+        sub = None  # used up on a keyframe
+    return mask, box, points, labels, sub
+
+
+def _combine_adds(plist, shape, name, frame):
     masks, boxes, pts, labs = [], [], [], []
     for p in plist:
         if p.get("mask_array") is not None:
@@ -421,16 +475,25 @@ class Sam2Tracker(Tracker):
                     raise PromptError("prompt of object %r on frame %d is outside the frames being tracked"
                                       % (obj.name, frame), object=obj.name, frame=int(frame))
                 idx = idx_of[int(frame)]
-                mask, box, points, labels = _combine(plist, shape, obj.name, int(frame))
-                is_points_only = mask is None and box is None
-                if is_points_only and first is not None and self.options["refine_points"]:
-                    op.corrections[idx] = (points, labels)
-                else:
-                    op.anchors[idx] = dict(mask=mask, box=box, points=points, labels=labels)
-                    if first is None:
-                        first = idx
+                mask, box, points, labels, sub = _combine(plist, shape, obj.name, int(frame))
+                if mask is not None or box is not None:
+                    op.anchors[idx] = dict(mask=mask, box=box, points=points, labels=labels, sub=None)
+                else:  # points and/or subtract shapes only: decided below
+                    op.corrections[idx] = (points, labels, sub)
+            # Shape keyframes define the object; an object with no shape is seeded from its first
+            # frame with a positive click (or, with refine_points off, from every such frame). The
+            # rest are corrections of the tracked mask (negative-only clicks and subtract shapes
+            # always are).
+            refine, seeded = self.options["refine_points"], bool(op.anchors)
+            for idx in sorted(op.corrections):
+                points, labels, sub = op.corrections[idx]
+                if labels is not None and bool(np.any(labels)) and (not refine or not seeded):
+                    op.anchors[idx] = dict(mask=None, box=None, points=points, labels=labels, sub=sub)
+                    del op.corrections[idx]
+                    seeded = True
             if not op.anchors:
-                raise PromptError("object %r has no usable prompt" % obj.name, object=obj.name)
+                raise PromptError("object %r has no shape and no positive point: subtract shapes and negative "
+                                  "clicks only correct an object's shape" % obj.name, object=obj.name)
             out.append(op)
         return out
 
@@ -445,8 +508,14 @@ class Sam2Tracker(Tracker):
                         p.add_new_points_or_box(state, idx, o, points=a["points"], labels=a["labels"],
                                                 clear_old_points=True)
                 else:
-                    p.add_new_points_or_box(state, idx, o, points=a["points"], labels=a["labels"],
-                                            box=a["box"], clear_old_points=True)
+                    _, _, res = p.add_new_points_or_box(state, idx, o, points=a["points"], labels=a["labels"],
+                                                        box=a["box"], clear_old_points=True)
+                    if a.get("sub") is not None:  # a clicks-seeded object with subtract shapes on its frame
+                        m = (res[o, 0] > 0).cpu().numpy() & ~a["sub"]
+                        if not m.any():
+                            raise PromptError("the subtract shapes of object %r remove all of it on frame index %d"
+                                              % (op.name, idx), object=op.name)
+                        p.add_new_mask(state, idx, o, m)
 
     # -- one frame -------------------------------------------------------------------------------
     def _step(self, state, prompts, frames, idx, reverse, first_of_pass):
@@ -464,7 +533,7 @@ class Sam2Tracker(Tracker):
                     is_init_cond_frame=False, point_inputs=None, mask_inputs=None, reverse=reverse,
                     run_mem_encoder=idx not in op.corrections)
                 if idx in op.corrections:
-                    out, pred = self._refine(state, od, idx, reverse, out, *op.corrections[idx])
+                    out, pred = self._correct(state, od, idx, reverse, out, *op.corrections[idx])
                     od["cond_frame_outputs"][idx] = out
                 else:
                     od["non_cond_frame_outputs"][idx] = out
@@ -474,6 +543,41 @@ class Sam2Tracker(Tracker):
             scores.append(out["object_score_logits"])
             keys.append(is_key)
         return self._to_track_frame(state, prompts, frames, idx, reverse, preds, scores, keys, first_of_pass)
+
+    def _correct(self, state, od, idx, reverse, tracked_out, points, labels, sub):
+        """A correction frame: clicks refine the tracked mask (:meth:`_refine`), then subtract shapes are
+        cut out of it (its low-resolution logits set negative there) and the memory re-encoded."""
+        if points is not None:
+            out, pred = self._refine(state, od, idx, reverse, tracked_out, points, labels)
+        else:
+            out, pred = tracked_out, tracked_out["pred_masks"]
+        if sub is None:
+            if points is None:  # nothing to change: encode the tracked mask as this frame's memory
+                out = self._encode(state, idx, out)
+            return out, out["pred_masks"]
+        torch = _import_torch()
+        import torch.nn.functional as F
+        low = out["pred_masks"]
+        cut = F.interpolate(torch.from_numpy(sub.astype(np.float32))[None, None], size=tuple(low.shape[-2:]),
+                            mode="area")[0, 0] >= 0.5
+        cut = cut.to(low.device)[None, None]
+        out = dict(out)
+        out["pred_masks"] = torch.where(cut, torch.clamp(low, max=-8.0), low)
+        out = self._encode(state, idx, out)
+        return out, out["pred_masks"]
+
+    def _encode(self, state, idx, out):
+        """Re-run SAM2's memory encoder on ``out["pred_masks"]`` (after a change to the mask)."""
+        import torch.nn.functional as F
+        p = self.predictor
+        high = F.interpolate(out["pred_masks"].to(self.device), size=(p.image_size, p.image_size),
+                             mode="bilinear", align_corners=False)
+        feats, pos = p._run_memory_encoder(inference_state=state, frame_idx=idx, batch_size=1,
+                                           high_res_masks=high, object_score_logits=out["object_score_logits"],
+                                           is_mask_from_pts=True)
+        out["maskmem_features"] = feats
+        out["maskmem_pos_enc"] = pos
+        return out
 
     def _refine(self, state, od, idx, reverse, tracked_out, points, labels):
         """Apply correction clicks to the mask tracked on this frame (SAM2's interactive refinement)."""
