@@ -201,6 +201,49 @@ def _is_subtract(layer):
     return getattr(layer, "blend", "MERGE_ADD") in ("SUBTRACT", "MERGE_SUBTRACT")
 
 
+def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_frame, sample_shape_keys):
+    """``(scene frames to read the layer on, note or None)``."""
+    if every_frame:
+        return sorted(scene_set), None
+    keyed = layer_keyframes(mask, layer.name)
+    frames = [f for f in keyed if f in scene_set]
+    if frames:
+        return frames, None
+    if keyed:
+        return [], "mask layer %r has no keys inside the frame range: skipped" % layer.name
+    if sample_shape_keys:   # shape keys (not visible to Python): keys from the motion
+        frames = motion_keyframes([(f, _layer_coords(read_mask_at(f).layers[layer.name]))
+                                   for f in sorted(scene_set)])
+    if not frames and current_frame in scene_set:
+        frames = [current_frame]
+    if not frames:
+        return [], "mask layer %r is not keyed and the current frame is outside the range: skipped" % layer.name
+    return frames, None
+
+
+def _mark_holes(prompts):
+    """A closed shape lying inside another closed shape of its layer becomes a hole (subtract)."""
+    closed = [p for p in prompts if p.get("closed") is not False]
+    polys = [[(q[0], q[1]) for q in p["points"]] for p in closed]
+    for i, p in enumerate(closed):
+        if any(i != j and all(point_in_polygon(q, other) for q in polys[i]) for j, other in enumerate(polys)):
+            p["mode"] = "subtract"
+
+
+def _read_layer(layer, info, scene_frame, notes):
+    splines = [s for s in layer.splines if len(s.points) >= 3]
+    if len(splines) != len(layer.splines):
+        notes.append("mask layer %r: a spline with fewer than 3 points on frame %d was dropped"
+                     % (layer.name, scene_frame))
+    prompts = [_spline_prompt(s, info, info.file(scene_frame)) for s in splines]
+    if _is_subtract(layer):
+        for p in prompts:
+            p["mode"] = "subtract"
+    elif getattr(layer, "use_fill_holes", False) and len(prompts) > 1:
+        _mark_holes(prompts)
+    return prompts
+
+
 def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame, every_frame=False,
                         taken=(), safe_name=None, sample_shape_keys=True):
     """Objects from a mask's layers.
@@ -214,74 +257,35 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     safe_name = safe_name or _safe_name_fallback
     scene_set = set(scene_frames)
     notes = []
-    plans = []  # (layer name, frames)
+    by_frame = {}
+    objects = {}
+    taken = list(taken)
     for layer in mask.layers:
         if getattr(layer, "hide_render", False):
             notes.append("mask layer %r is hidden in renders: skipped" % layer.name)
             continue
-        if every_frame:
-            frames = sorted(scene_set)
-        else:
-            frames = [f for f in layer_keyframes(mask, layer.name) if f in scene_set]
-            if not frames:
-                if layer_keyframes(mask, layer.name):
-                    notes.append("mask layer %r has no keys inside the frame range: skipped" % layer.name)
-                    continue
-                if sample_shape_keys:   # shape keys (not visible to Python): keys from the motion
-                    ordered = sorted(scene_set)
-                    frames = motion_keyframes([(f, _layer_coords(read_mask_at(f).layers[layer.name]))
-                                               for f in ordered])
-                if not frames:
-                    frames = [current_frame] if current_frame in scene_set else []
-                if not frames:
-                    notes.append("mask layer %r is not keyed and the current frame is outside the range: "
-                                 "skipped" % layer.name)
-                    continue
-        plans.append((layer.name, frames))
-    by_frame = {}
-    for name, frames in plans:
+        frames, note = _layer_frames(mask, layer, scene_set, read_mask_at=read_mask_at, current_frame=current_frame,
+                                     every_frame=every_frame, sample_shape_keys=sample_shape_keys)
+        if note:
+            notes.append(note)
         for f in frames:
-            by_frame.setdefault(f, []).append(name)
-    objects = {}
-    order = []
+            by_frame.setdefault(f, []).append(layer.name)
+        if frames and not _is_subtract(layer):
+            safe = safe_name(layer.name, taken=taken)
+            taken.append(safe)
+            objects[layer.name] = {"name": safe, "host_name": layer.name, "prompts": []}
     subtract = {}
-    taken = list(taken)
-    for name, _ in plans:
-        layer = mask.layers[name]
-        if _is_subtract(layer):
-            continue
-        safe = safe_name(name, taken=taken)
-        taken.append(safe)
-        objects[name] = {"name": safe, "host_name": name, "prompts": []}
-        order.append(name)
     for f in sorted(by_frame):
         m = read_mask_at(f)
-        file_frame = info.file(f)
         for name in by_frame[f]:
             layer = m.layers[name]
-            splines = [s for s in layer.splines if len(s.points) >= 3]
-            if len(splines) != len(layer.splines):
-                notes.append("mask layer %r: a spline with fewer than 3 points on frame %d was dropped" % (name, f))
-            prompts = [_spline_prompt(s, info, file_frame) for s in splines]
+            prompts = _read_layer(layer, info, f, notes)
             if _is_subtract(layer):
-                for p in prompts:
-                    p["mode"] = "subtract"
-                subtract.setdefault(file_frame, []).extend(prompts)
-                continue
-            if getattr(layer, "use_fill_holes", False) and len(prompts) > 1:
-                polys = [[(q[0], q[1]) for q in p["points"]] for p in prompts]
-                for i, p in enumerate(prompts):
-                    if p.get("closed") is False:
-                        continue
-                    for j, other in enumerate(polys):
-                        if i != j and prompts[j].get("closed") is not False and all(
-                                point_in_polygon(q, other) for q in polys[i]):
-                            p["mode"] = "subtract"
-                            break
-            objects[name]["prompts"].extend(prompts)
+                subtract.setdefault(info.file(f), []).extend(prompts)
+            else:
+                objects[name]["prompts"].extend(prompts)
     out = []
-    for name in order:
-        ob = objects[name]
+    for name, ob in objects.items():
         adds = {p["frame"] for p in ob["prompts"] if p.get("mode") != "subtract"}
         for ff, prompts in sorted(subtract.items()):
             if ff in adds:

@@ -206,24 +206,30 @@ class JobRun:
         for ev in events:
             t = ev.get("type")
             if t == "progress":
-                total = ev.get("total") or 0
-                frac = ev.get("fraction")
-                if frac is None and total:
-                    frac = float(ev.get("done") or 0) / total
-                if frac is not None:
-                    self.fraction = max(0.0, min(1.0, float(frac)))
-                self.status = "samatte: %s %s/%s%s" % (ev.get("stage"), ev.get("done"), total,
-                                                      (" frame %s" % ev["frame"]) if ev.get("frame") is not None else "")
+                self._on_progress(ev)
             elif t == "frame":
-                if ev.get("score") is not None:
-                    self.scores[int(ev["frame"])] = float(ev["score"])
-                if ev.get("status") == "written":
-                    self.written += 1
-                elif ev.get("status") == "skipped":
-                    self.skipped += 1
+                self._on_frame(ev)
         if self.handle.done:
             self._finish()
         return events
+
+    def _on_progress(self, ev):
+        total = ev.get("total") or 0
+        frac = ev.get("fraction")
+        if frac is None and total:
+            frac = float(ev.get("done") or 0) / total
+        if frac is not None:
+            self.fraction = max(0.0, min(1.0, float(frac)))
+        where = (" frame %s" % ev["frame"]) if ev.get("frame") is not None else ""
+        self.status = "samatte: %s %s/%s%s" % (ev.get("stage"), ev.get("done"), total, where)
+
+    def _on_frame(self, ev):
+        if ev.get("score") is not None:
+            self.scores[int(ev["frame"])] = float(ev["score"])
+        if ev.get("status") == "written":
+            self.written += 1
+        elif ev.get("status") == "skipped":
+            self.skipped += 1
 
     def _finish(self):
         self.done = True

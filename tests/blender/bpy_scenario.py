@@ -102,7 +102,7 @@ def add_tracks(clip, info):
 
 def main():
     install_link()
-    m = register_twice()
+    register_twice()
     addon = sys.modules[MOD]
     prefs = bpy.context.preferences.addons[MOD].preferences
     prefs.python = cfg["python"]

@@ -1,6 +1,5 @@
 """The add-on's conversions, prompt gathering and job building, without Blender (fast)."""
 import os
-import subprocess
 import sys
 import types
 
@@ -96,8 +95,8 @@ def test_exr_windows_from_header(tmp_path):
 # --- gathering -----------------------------------------------------------------------------------
 
 def info_landscape(**kw):
-    base = dict(size=(200, 100), first_file=1001, frame_start=1, frame_offset=0, duration=10, pattern="/shots/plate.####.exr",
-                name="plate")
+    base = dict(size=(200, 100), first_file=1001, frame_start=1, frame_offset=0, duration=10,
+                pattern="/shots/plate.####.exr", name="plate")
     base.update(kw)
     return gather.ClipInfo(**base)
 
@@ -249,8 +248,8 @@ def test_clip_info_from_a_clip_standin(tmp_path):
 def test_build_job_validates_and_keeps_host_names(tmp_path):
     info = info_landscape()
     objs = [{"name": "hero_layer", "host_name": "hero layer",
-             "prompts": [{"frame": 1002, "type": "bezier", "points": [[50, 20, 50, 20, 50, 20], [150, 20, 150, 20, 150, 20],
-                                                                       [150, 80, 150, 80, 150, 80]]}]}]
+             "prompts": [{"frame": 1002, "type": "bezier",
+                          "points": [[50, 20] * 3, [150, 20] * 3, [150, 80] * 3]}]}]
     st = jobs.Settings(python=VENV_PY, output_dir=str(tmp_path), tracker="flow", matte="refine", quality="draft")
     job = jobs.build_job(info, objs, st, frames=list(range(1001, 1011)))
     assert job["plate"]["frames"] == "1001-1010"
