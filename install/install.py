@@ -112,7 +112,7 @@ def write_stamp(venv, key):
 
 
 def imports_ok(py, sam2):
-    mods = "numpy, OpenImageIO, PyOpenColorIO, cv2, fileseq, scipy, psutil, PIL, samatte"
+    mods = "numpy, OpenImageIO, PyOpenColorIO, cv2, scipy, PIL, samatte"
     code = "import %s" % mods
     if sam2:
         code += "; import importlib.util as u; assert u.find_spec('torch') and u.find_spec('sam2')"

@@ -1,6 +1,5 @@
 """WorkerClient: requests (probe, validate, status, release), frame events, stage/frames, version
 checks, a newer worker's unknown messages, and the samatte Python required inside a host."""
-import json
 import os
 import stat
 import sys

@@ -7,9 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
-import pytest
 
 from samatte import protocol
 

@@ -117,7 +117,7 @@ def temporal_refs(job, frames, tracker):
     restart = set()
     for o in tracked:
         restart.update(anchors(o, tracker))
-    refs = {}
+    refs: dict = {}
     if tracker == "sam2" and tracked:
         prompted = {int(q["frame"]) for o in tracked for q in o["prompts"]}
         k0 = min(prompted)

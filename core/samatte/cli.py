@@ -26,7 +26,7 @@ import platform
 import sys
 
 from . import __version__, registry
-from .errors import DependencyError, JobSpecError, PromptError, SamatteError
+from .errors import DependencyError, JobSpecError, PromptError
 from .runner import ProgressPrinter as _ProgressPrinter  # also used by `models download`
 from .runner import exit_code_for
 from .runner import report_error as _report_error
@@ -171,7 +171,6 @@ def gather_info(*, probe_devices=True):
             "opencv": _dist_version("opencv-python-headless", "cv2"),
             "scipy": _dist_version("scipy", "scipy"),
             "pymatting": _dist_version("PyMatting", "pymatting"),
-            "fileseq": _dist_version("Fileseq", "fileseq"),
         },
     }
     caps = capabilities(probe=probe_devices)

@@ -42,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 from . import protocol
 from .errors import ProtocolError, SamatteError, WorkerError
@@ -79,7 +80,7 @@ class JobHandle:
         self.done = False
         self.result = None
         self.error = None
-        self._events = queue.Queue()
+        self._events: queue.Queue = queue.Queue()
         self._last_activity = time.monotonic()
 
     # Called by the client's reader thread.
@@ -212,20 +213,20 @@ class WorkerClient:
         self._job = None
         self._lock = threading.Lock()
         self._wlock = threading.Lock()
-        self._stderr = collections.deque(maxlen=_STDERR_LINES)
-        self._queue = queue.Queue()
+        self._stderr: collections.deque = collections.deque(maxlen=_STDERR_LINES)
+        self._queue: queue.Queue = queue.Queue()
         full_env = dict(os.environ)
         full_env.update(env or {})
         full_env.setdefault("PYTHONIOENCODING", "utf-8")
         full_env["PYTHONUNBUFFERED"] = "1"
         cmd = [self.python, "-m", "samatte.worker"] + list(worker_args or [])
-        kwargs = {}
+        kwargs: dict = {}
         if os.name == "posix":
             kwargs["start_new_session"] = True  # a Ctrl-C in the host's terminal is the host's to handle
         elif os.name == "nt":
             kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
         try:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            self._proc: Any = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, env=full_env, cwd=cwd, bufsize=0, **kwargs)
         except OSError as e:
             raise WorkerError("cannot start the samatte worker with %s: %s" % (self.python, e),
@@ -258,7 +259,7 @@ class WorkerClient:
             waiter = None if msg is _EOF else self._pending.get(msg.get("id"))
         if msg is _EOF:
             self._queue.put(_EOF)
-            for q in pending:
+            for q in pending or ():
                 q.put(_EOF)
             if job is not None:
                 job._push(_EOF)
@@ -379,7 +380,7 @@ class WorkerClient:
     # -- requests ------------------------------------------------------------------------------------
     def _request(self, msg, timeout):
         """Send a request and wait for the message with its id: the reply, or its error raised."""
-        q = queue.Queue()
+        q: queue.Queue = queue.Queue()
         rid = msg["id"]
         with self._lock:
             self._pending[rid] = q

@@ -133,8 +133,10 @@ class WorkerError(SamatteError):
 
 
 class ProtocolError(WorkerError):
-    """A message on the worker pipe is not valid protocol."""
+    """A message on the worker pipe is not valid protocol. ``msg_id``: the offending message's id
+    when it could be read (errors about it carry that id), else None."""
     code = "PROTOCOL_INVALID"
+    msg_id = None
 
 
 class BusyError(WorkerError):

@@ -157,7 +157,7 @@ def _validate_prompt(p, path, job_frames_set):
         raise PromptError("prompt on frame %d is outside the job's frame range (at %s)" % (frame, path),
                           field=path, frame=frame)
     out = {"frame": frame, "type": ptype}
-    common = ("frame", "type", "label")
+    common: tuple = ("frame", "type", "label")
     if ptype != "points":  # dense shapes and boxes: add to (default) or subtract from the object's shape
         common += ("mode",)
         out["mode"] = _choice(p.get("mode", "add"), PROMPT_MODES, path + ".mode")
@@ -256,7 +256,7 @@ def _validate(doc):
                            % (version, JOBSPEC_VERSION), field="samatte_job", version=version)
     _check_unknown(doc, ("samatte_job", "name", "plate", "objects", "tracker", "matte", "output", "device",
                          "work_dir", "meta"), "job")
-    out = {"samatte_job": JOBSPEC_VERSION}
+    out: dict = {"samatte_job": JOBSPEC_VERSION}
     out["name"] = _require(doc, "name", str, "job", optional=True, default="samatte")
 
     plate = _require(doc, "plate", dict, "job")

@@ -28,7 +28,6 @@ length) we write ``<file>.sha256`` and verify every later copy against it.
 """
 import hashlib
 import os
-import shutil
 import sys
 import tempfile
 from collections import namedtuple

@@ -96,7 +96,7 @@ _STR = (str,)
 _INT = (int,)
 _NONE = type(None)
 _NUM = (int, float)
-_FIELDS = {
+_FIELDS: dict = {
     "hello": {"protocol": (_INT, True), "samatte": (_STR, True), "python": (_STR, True),
               "capabilities": ((dict,), True), "pid": (_INT, False), "protocol_min": (_INT, False),
               "requests": ((list,), False)},
@@ -314,7 +314,7 @@ def frame(job_id, event):
         score = float(score)
         if score != score or score in (float("inf"), float("-inf")):
             score = None
-    msg = message("frame", job_id, frame=int(get("frame")), status=str(get("status")),
+    msg = message("frame", job_id, frame=int(get("frame", 0)), status=str(get("status")),
                   score=None if score is None else round(score, 4),
                   path=None if path is None else str(path))
     if get("stage") is not None:

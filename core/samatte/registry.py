@@ -152,7 +152,7 @@ MATTE_OPTIONS = {
 def _schema(kind, backend):
     if kind == "tracker":
         if backend == "auto":
-            merged = {}
+            merged: dict = {}
             for b in AUTO_TRACKERS:
                 for name, opt in TRACKER_OPTIONS[b].items():
                     merged.setdefault(name, []).append(opt)
