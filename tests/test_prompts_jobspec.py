@@ -1,5 +1,6 @@
 """The JobSpec's compositor prompts (issue 10 item 4 and 7): mode add/subtract, open strokes,
 negative-only correction clicks, prompts + masks on one object, masks.soft, host_name."""
+import numpy as np
 import pytest
 
 from samatte import jobspec
@@ -141,3 +142,28 @@ def test_object_anchors_match_the_trackers_rule():
         tob = prepare_objects([ob], info, range(1, 11))[0]
         assert jobspec.object_anchors(ob) == object_roles(tob)[0], prompts
     assert jobspec.object_anchors({"name": "m", "masks": {"path": "x"}}) == []
+
+
+def test_open_strokes_become_points_along_them():
+    from samatte.prompts import prepare_objects
+    from samatte.stages import PlateInfo, Window
+    info = PlateInfo(data=Window(-10, 0, 120, 50), display=Window(0, 0, 100, 50))  # overscan: 10 px left
+    job = jobspec.validate({"samatte_job": 1, "plate": {"path": "p.####.exr", "frames": "1-3"},
+                            "output": {"path": "o.####.exr"}, "objects": [{"name": "a", "prompts": [
+                                {"frame": 1, "type": "polygon", "points": [[10, 10], [90, 10], [90, 40]],
+                                 "closed": False},
+                                {"frame": 2, "type": "bezier", "points": [[10, 25, 10, 25, 30, 5],
+                                                                          [90, 25, 70, 45, 90, 25]],
+                                 "closed": False, "mode": "subtract"},
+                                {"frame": 3, "type": "polygon", "points": [[0, 0], [9, 0]], "closed": False}]}]})
+    ob = prepare_objects(job["objects"], info, [1, 2, 3])[0]
+    p1 = ob.prompts[1][0]
+    assert p1["type"] == "points" and p1["stroke"] == "polygon" and set(p1["labels"]) == {1}
+    pts = np.array(p1["points"])
+    assert len(pts) <= 48 and np.allclose(pts[0], [20, 10]) and np.allclose(pts[-1], [100, 40])  # canvas px
+    gaps = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    assert gaps.min() > 2.0 and 4.0 <= np.median(gaps) <= gaps.max() <= 4.1  # evenly spaced along it
+    p2 = ob.prompts[2][0]
+    assert p2["stroke"] == "bezier" and set(p2["labels"]) == {0} and "mode" not in p2
+    assert np.allclose(p2["points"][0], [20, 25]) and np.allclose(p2["points"][-1], [100, 25])
+    assert len(ob.prompts[3][0]["points"]) == 3  # a 9 px stroke: points 4.5 px apart
