@@ -268,3 +268,14 @@ def test_export_jobs_the_nuke_node_and_the_blender_addon_build(tmp_path):
     res, t = _roundtrip(bjob, tmp_path, "blender")
     assert res["parameters"]["Output"] == os.path.dirname(bjob["output"]["path"])
     assert _embedded_doc(t["steps"][0])["job"]["objects"][1]["host_name"] == "Track.001 ✓"
+
+
+def test_export_inside_a_host_needs_the_samatte_python(shot, tmp_path, monkeypatch):
+    import types
+    monkeypatch.setitem(sys.modules, "bpy", types.ModuleType("bpy"))     # as inside Blender
+    job = _host_job(shot, tmp_path)
+    with pytest.raises(JobSpecError) as e:
+        export_openjd(job, str(tmp_path / "b"))
+    assert "samatte's Python" in e.value.message
+    res = export_openjd(job, str(tmp_path / "b"), python="/opt/samatte/.venv/bin/python")
+    assert res["parameters"]["SamattePython"] == "/opt/samatte/.venv/bin/python"

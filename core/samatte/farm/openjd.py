@@ -343,7 +343,14 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
 
 
 def _default_python():
+    """This interpreter, unless it is a host application's (Nuke, Blender...): a host must give
+    samatte's Python (the render nodes cannot run Nuke or Blender as samatte's interpreter)."""
     import sys
+    from ..client import _looks_like_host
+    if _looks_like_host(sys.executable):
+        raise JobSpecError("inside a host application (%s) the farm export needs samatte's Python: "
+                           "export_openjd(..., python='/path/to/samatte/.venv/bin/python')" % sys.executable,
+                           field="python")
     return sys.executable
 
 
