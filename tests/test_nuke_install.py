@@ -60,19 +60,49 @@ def test_buttons_run_their_command_with_this_node(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not os.path.exists(PY39), reason="no Python 3.9 interpreter here")
-def test_adapter_imports_on_python39_with_stdlib_only():
+def test_adapter_on_python39_stdlib_only_drives_a_real_worker(tmp_path):
+    """Nuke 14's Python: the adapter imports with the standard library alone (``-S``: no site-packages),
+    gathers prompts, builds the JobSpec and runs Track & Matte through the venv's worker."""
+    venv_py = os.path.join(nuke_env.REPO, ".venv", "bin", "python")
     code = r"""
-import sys
-sys.path[:0] = [%r, %r, %r]
-import samatte_nuke, samatte_nuke.node, samatte_nuke.gather, samatte_nuke.convert, samatte_nuke.job
-import samatte_nuke.farm, samatte_nuke.runner, samatte_nuke.config, samatte_nuke.setup_nuke
-import nuke
-g = samatte_nuke.node.create()
-heavy = ('numpy', 'torch', 'cv2', 'OpenImageIO', 'PyOpenColorIO', 'scipy')
-bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy)
-print('BAD', bad)
-print('OK', sys.version_info[:2], g.Class())
-""" % (os.path.join(nuke_env.REPO, "tests", "nuke"), nuke_env.PLUGIN, os.path.join(nuke_env.REPO, "core"))
-    out = subprocess.run([PY39, "-S", "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert "BAD []" in out.stdout and "OK (3, 9) Group" in out.stdout
+import os, sys, time
+sys.path[:0] = [%(double)r, %(plugin)r, %(core)r]
+os.environ["SAMATTE_PYTHON"] = %(venv)r
+import nuke, nuke.rotopaint as rp
+import samatte_nuke.node as snode, samatte_nuke.farm as farm
+plate = os.path.join(%(tmp)r, "plate.####.exr")
+r = nuke.nodes.Read(file=plate, first=1001, last=1004)
+r["format"]._value = nuke.Format(96, 64)
+r["frame_mode"].setValue("start at"); r["frame"].setValue("1")
+roto = nuke.nodes.Roto()
+s = rp.Shape(roto["curves"], name="B")
+for x, y in ((20, 10), (70, 12), (45, 55)):
+    cp = rp.ShapeControlPoint(); cp.center.addPositionKey(2, (x, y)); s.append(cp)
+roto["curves"].rootLayer.append(s)
+g = snode.create(); g.setInput(0, r); g.setInput(1, roto)
+g["tracker"].setValue("shapes"); g["cache_dir"].setValue(os.path.join(%(tmp)r, "cache"))
+job, info = snode.build(g)
+print("JOB", job["plate"]["frames"], job["objects"][0]["prompts"][0]["frame"])
+run = snode.on_track(g)
+t0 = time.time()
+while run.is_alive() and time.time() - t0 < 120:
+    nuke._process_main_queue(timeout=0.05)
+run.join(); nuke._process_main_queue()
+print("OUTCOME", run.outcome[0], os.path.basename(farm.frame_path(g, 2)))
+heavy = ("numpy", "torch", "cv2", "OpenImageIO", "PyOpenColorIO", "scipy")
+print("BAD", sorted(m for m in sys.modules if m.split(".")[0] in heavy))
+print("PY", sys.version_info[:2])
+snode.POOL.close_all()
+""" % {"double": os.path.join(nuke_env.REPO, "tests", "nuke"), "plugin": nuke_env.PLUGIN,
+       "core": os.path.join(nuke_env.REPO, "core"), "venv": venv_py, "tmp": str(tmp_path)}
+    if not os.path.exists(venv_py):
+        pytest.skip("the project venv is needed")
+    from samatte.demo import make_shot
+    shot = make_shot(str(tmp_path / "shot"), frames=4, size=(96, 64), first=1001)
+    for f in range(1001, 1005):
+        os.link(shot["plate"].replace("####", str(f)), str(tmp_path / ("plate.%d.exr" % f)))
+    out = subprocess.run([PY39, "-S", "-c", code], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "JOB 1001-1004 1002" in out.stdout
+    assert "OUTCOME done matte.1002.exr" in out.stdout, out.stdout + out.stderr[-2000:]
+    assert "BAD []" in out.stdout and "PY (3, 9)" in out.stdout

@@ -18,6 +18,8 @@ __all__ = ["exr_attributes", "expected_keys", "frame_state", "frame_path", "Stal
 
 _MAGIC = 20000630
 _memo = {}
+#: seconds a computed set of expected keys is trusted (a GUI session re-checks files after this)
+KEYS_TTL_S = 10.0
 
 
 class StaleFrameError(RuntimeError):
@@ -76,13 +78,15 @@ def expected_keys(job):
 
 
 def _keys_memo(job_text):
+    import time
     hit = _memo.get(job_text)
-    if hit is None:
+    if hit is None or time.monotonic() - hit[2] > KEYS_TTL_S:
         job = json.loads(job_text)
-        hit = (job, expected_keys(job))
-        _memo.clear()  # one job per render process is the common case; keep memory flat
+        hit = (job, expected_keys(job), time.monotonic())
+        if len(_memo) > 16:   # a few SAMatte nodes per script; keep memory flat
+            _memo.clear()
         _memo[job_text] = hit
-    return hit
+    return hit[0], hit[1]
 
 
 def frame_state(job_text, file_frame, *, fresh=False):
