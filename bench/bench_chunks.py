@@ -5,6 +5,7 @@ Command (from the repository root, venv active)::
     python bench/bench_chunks.py                      # demo shot + the dev synthvideo clips, K = 0 1 2 4 8
     python bench/bench_chunks.py --preroll 0,4 --chunk 4 --no-synthvideo
     python bench/bench_chunks.py --latency            # also: matte one frame of a 1080p shot
+    python bench/bench_chunks.py --edit --only        # frames recomputed after one-frame edits
 
 A farm matte task gets a chunk of frames and the stored track (``samatte run JOB --stage matte
 --frames A-B --preroll K``). When the frame before the chunk is finished, the chunk seeds its
@@ -135,6 +136,49 @@ def latency(tmp):
     print("matte-this-frame 1920x1080, warm worker (second job), F-1 finished: %.2f s" % dt, flush=True)
 
 
+def edit_counts(tmp):
+    """Frames re-tracked and re-matted after one-frame edits of a 24-frame demo job with mask prompts
+    (from the true alpha) on 1001, 1009, 1017 and 1024."""
+    import copy
+
+    import cv2
+    from bench_synthvideo import read_exr
+    from samatte import jobspec, pipeline
+    from samatte.demo import make_shot
+    s = make_shot(os.path.join(tmp, "shot"), frames=24, size=(640, 360))
+    keys = [1001, 1009, 1017, 1024]
+    pngs = {}
+    for f in keys:
+        a = read_exr(s["gt"].replace("####", "%04d" % f))[..., 0]
+        pngs[f] = os.path.join(tmp, "prompt.%d.png" % f)
+        cv2.imwrite(pngs[f], (a >= 0.5).astype(np.uint8) * 255)
+    job = jobspec.new_job(s["plate"], os.path.join(tmp, "out", "m.####.exr"), frames="1001-1024",
+                          tracker="flow", matte="refine", name="bench_edit")
+    jobspec.add_object(job, "ball", [jobspec.mask_prompt(f, pngs[f]) for f in keys])
+    r = pipeline.run(job)
+    print("first run: %d tracked, %d matted" % (len(r["tracked"]), len(r["written"])), flush=True)
+    m = cv2.imread(pngs[1017], cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(pngs[1017], cv2.dilate(m, np.ones((7, 7), np.uint8)))   # the roto of 1017 re-rendered
+    r = pipeline.run(job)
+    print("mask prompt of 1017 overwritten: %d re-tracked (%s), %d re-matted" % (
+        len(r["tracked"]), _span(r["tracked"]), len(r["written"])), flush=True)
+    a = read_exr(s["gt"].replace("####", "%04d" % 1020))[..., 0]
+    ys, xs = np.nonzero(a >= 0.5)
+    j = copy.deepcopy(job)
+    jobspec.add_prompt(j, "ball", jobspec.points_prompt(1020, [(float(xs.mean()), float(ys.mean()))]))
+    r = pipeline.run(j)
+    print("a points correction added on 1020: %d re-tracked (%s), %d re-matted" % (
+        len(r["tracked"]), _span(r["tracked"]), len(r["written"])), flush=True)
+    j["objects"][0]["colour"] = [1.0, 0.5, 0.0]
+    r = pipeline.run(j)
+    print("object colour changed: %d re-tracked, %d re-matted" % (len(r["tracked"]), len(r["written"])), flush=True)
+
+
+def _span(frames):
+    from samatte.frames import format_frames
+    return format_frames(frames) if frames else "-"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preroll", default="0,1,2,4,8")
@@ -143,7 +187,11 @@ def main(argv=None):
     ap.add_argument("--no-synthvideo", action="store_true")
     ap.add_argument("--clips", default="GT01_bmx-trees,GT09_cows,GT18_horsejump-high")
     ap.add_argument("--latency", action="store_true")
+    ap.add_argument("--edit", action="store_true", help="also: frames recomputed after one-frame edits")
+    ap.add_argument("--only", action="store_true", help="only the --edit / --latency parts")
     a = ap.parse_args(argv)
+    if a.only:
+        a.no_demo = a.no_synthvideo = True
     ks = [int(x) for x in a.preroll.split(",")]
     rows = []
     if not a.no_demo:
@@ -169,6 +217,12 @@ def main(argv=None):
                                                           1e3 * max(x[3] for x in r),
                                                           1e3 * np.mean([x[4] for x in r]),
                                                           1e3 * max(x[5] for x in r)))
+    if a.edit:
+        tmp = tempfile.mkdtemp(prefix="samatte_edit_")
+        try:
+            edit_counts(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     if a.latency:
         tmp = tempfile.mkdtemp(prefix="samatte_latency_")
         try:

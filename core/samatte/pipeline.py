@@ -439,6 +439,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 if tracker is None:
                     from .track import get_tracker
                     topts = dict(job["tracker"]["options"])
+                    if job.get("work_dir") and "work_dir" not in topts:
+                        topts["work_dir"] = cache.work_dir  # the tracker's spill files go with the job
                     tracker = get_tracker(resolved["tracker"] if resolved["tracker"] != "masks" else "flow",
                                           model=job["tracker"]["model"], options=topts, device=job["device"])
                     owned.append(tracker)
@@ -607,7 +609,6 @@ def frame_status(job, *, frames=None):
     from .cachekey import frame_keys
     from .io.sequence import SequencePattern
     from .io.writer import MatteWriter
-    from .stages import PlateInfo, Window
     from .trackcache import TrackCache, default_work_dir
     plate_seq = SequencePattern(job["plate"]["path"])
     all_frames = _resolve_frames(job, plate_seq)
@@ -616,7 +617,7 @@ def frame_status(job, *, frames=None):
     keys = frame_keys(job, resolved=resolved, plate_frames=all_frames)
     from .io.exr import read_info
     info = read_info(plate_seq.path(all_frames[0]), layer=job["plate"].get("layer"))
-    writer = MatteWriter(_output_pattern(job).source, info, compression=job["output"]["compression"])
+    writer = MatteWriter(_output_pattern(job).source, info, compression=job["output"]["compression"], prepare=False)
     cache = TrackCache(default_work_dir(job), create=False)
     names = [o["name"] for o in job["objects"]]
     tracked = any(o.get("prompts") for o in job["objects"])
@@ -630,7 +631,6 @@ def frame_status(job, *, frames=None):
         else:
             out["track"][str(f)] = "complete"  # refine-only: nothing to track
         out["keys"][str(f)] = keys[f]
-    del PlateInfo, Window
     return out
 
 

@@ -156,7 +156,8 @@ class MatteWriter:
     missing output folders; OutputError when the folder cannot be made or written.
     """
 
-    def __init__(self, pattern, info, *, compression="zip", metadata=None, overwrite=False, temp_max_age=None):
+    def __init__(self, pattern, info, *, compression="zip", metadata=None, overwrite=False, temp_max_age=None,
+                 prepare=True):
         self.pattern = as_pattern(pattern)
         if not self.pattern.has_frame_token:
             raise OutputError("output path %r has no frame number token (use ####, %%04d, $F4 or @)"
@@ -181,7 +182,7 @@ class MatteWriter:
         self.temp_max_age = float(temp_max_age)
         self._checked_dirs = set()
         d = self.pattern.directory
-        if d and "%" not in d:
+        if prepare and d and "%" not in d:  # prepare=False: a read-only look (status), no side effects
             self._ensure_dir(d)
             self.remove_stale_temps(d)
 
