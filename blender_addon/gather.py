@@ -21,6 +21,8 @@ Conventions (README "Blender"):
   negative points (``-hero.bg``). Markers that are disabled (muted) or off the frame are dropped,
   and so are negative-only frames of an object that has no shape at all.
 """
+import os
+
 from . import convert
 
 __all__ = ["ClipInfo", "clip_info", "action_fcurves", "layer_keyframes", "gather_mask_objects",
@@ -70,7 +72,7 @@ def clip_info(clip, *, abspath=lambda p: p):
     pattern and first file number, size, overscan origin (Blender sizes a clip by the EXR's data
     window, measured in 4.2 and 5.0: the origin is the data window's corner in display pixels)."""
     from .hosterrors import HostError
-    path = abspath(clip.filepath)
+    path = os.path.normpath(abspath(clip.filepath))
     pattern, first = convert.sequence_pattern(path)
     if getattr(clip, "source", "SEQUENCE") != "SEQUENCE" or first is None:
         raise HostError("PLATE_INVALID", "samatte needs an image sequence with frame numbers in the file names; "

@@ -120,7 +120,12 @@ def main():
     add_tracks(clip, info)
     s = ctx.scene.samatte
     s.tracker, s.matte, s.quality = "flow", "refine", "draft"
-    s.output_dir = cfg["out"]
+    # a saved .blend with the clip's path relative to it ("//"): the job gets absolute paths
+    os.makedirs(cfg["out"], exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(cfg["out"], "shot.blend"))
+    clip.filepath = bpy.path.relpath(cfg["plate"])
+    RES["clip_filepath"] = clip.filepath
+    s.output_dir = "//"
     _clip, _info, objects, frames, notes = ops.collect(ctx)
     RES["objects"] = objects
     RES["frames"] = frames

@@ -96,6 +96,9 @@ def test_addon_end_to_end_in_blender(v, tmp_path, shot):
     assert res["scan"].splitlines()[1] == ("hero ball.v1 -> hero_ball_v1: bezier/points on "
                                            "1001, 1002, 1003, 1004, 1005, 1006")
     assert res["job"]["plate"]["ocio_config"].endswith("config.ocio")
+    assert res["clip_filepath"].startswith("//")
+    assert res["job"]["plate"]["path"] == shot["plate"]              # "//" resolved against the .blend
+    assert res["job"]["output"]["path"] == os.path.join(cfg["out"], "plate", "plate_matte.####.exr")
     assert res["job"]["plate"]["colourspace"] == res["clip"]["colourspace"]
     # mattes on disk
     out = res["result"]["output"]
