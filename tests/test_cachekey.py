@@ -2,7 +2,6 @@
 import copy
 import os
 import subprocess
-import sys
 
 import pytest
 

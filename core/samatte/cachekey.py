@@ -163,14 +163,7 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
     "flow"|"sam2"|"shapes"|"masks", "model": name or None, "model_sha256": str or None, "matte": name}``;
     ``plate_frames``: the job's frames (default: ``plate.frames``, else the plate's files on disk).
     ``stamp``: the stamp function (default :func:`file_stamp`, memoised per call)."""
-    if plate_frames is None:
-        fr = job["plate"].get("frames")
-        if fr:
-            plate_frames = parse_frames(fr)
-        else:
-            from .io.sequence import SequencePattern
-            plate_frames = SequencePattern(job["plate"]["path"]).default_frames()
-    frames = sorted(int(f) for f in plate_frames)
+    frames = _job_frames(job, plate_frames)
     if not frames:
         return {}
     memo = {}
@@ -229,15 +222,30 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
         if not tracked:
             parts.append(pstamp(f))
         out[f] = {"track": _hash({"b": track_base, "f": f, "objects": parts})}
-    refs = temporal_refs(job, frames, tracker if tracked else "masks")
-    # the chain: forward references first (ascending), then backward ones (descending)
+    _matte_chain(out, temporal_refs(job, frames, tracker if tracked else "masks"), frames, matte_base, pstamp)
+    return out
+
+
+def _job_frames(job, plate_frames):
+    if plate_frames is None:
+        fr = job["plate"].get("frames")
+        if fr:
+            plate_frames = parse_frames(fr)
+        else:
+            from .io.sequence import SequencePattern
+            plate_frames = SequencePattern(job["plate"]["path"]).default_frames()
+    return sorted(int(f) for f in plate_frames)
+
+
+def _matte_chain(out, refs, frames, matte_base, pstamp):
+    """Matte keys along the temporal chain: forward references first (ascending), then backward ones
+    (descending), so a frame's reference is keyed before it."""
     order = [f for f in frames if refs[f] is None or refs[f] < f] + \
         [f for f in reversed(frames) if refs[f] is not None and refs[f] > f]
     for f in order:
         r = refs[f]
         out[f]["matte"] = _hash({"b": matte_base, "f": f, "track": out[f]["track"], "plate": pstamp(f),
                                  "ref": out[r]["matte"] if r is not None else None})
-    return out
 
 
 def _masks_record(m):

@@ -565,8 +565,6 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
     from .cachekey import dependency_interval
     from .prompts import prepare_objects
     ranges = _track_ranges(stale, tracked, all_frames, tname)
-    total = sum(1 for lo, hi in ranges for f in all_frames if lo <= f <= hi)
-    done = 0
     stale_set = set(stale)
     for lo, hi in ranges:
         sub = [f for f in all_frames if lo <= f <= hi]
@@ -578,7 +576,6 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
                 continue
             check_cancel(cancel)
             f = item.frame
-            done += 1
             own = [dependency_interval(f, o, all_frames, tname) for o in tracked]
             if all(lo <= a and b <= hi for a, b in own) and (f in stale_set or not
                                                             cache.is_current(f, keys[f]["track"])):
