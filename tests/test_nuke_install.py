@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.join(nuke_env.PLUGIN, "samatte_nuke"))
 import setup_nuke  # noqa: E402
 
 PY39 = os.path.expanduser("~/.pyenv/versions/3.9.18/bin/python")
+PY310 = os.path.expanduser("~/.pyenv/versions/3.10.13/bin/python")
 
 
 def test_init_block_is_idempotent_and_keeps_user_lines(tmp_path):
@@ -59,9 +60,9 @@ def test_buttons_run_their_command_with_this_node(tmp_path, monkeypatch):
     assert "Source" in g["status"].value() and nuke._messages()
 
 
-@pytest.mark.skipif(not os.path.exists(PY39), reason="no Python 3.9 interpreter here")
-def test_adapter_on_python39_stdlib_only_drives_a_real_worker(tmp_path):
-    """Nuke 14's Python: the adapter imports with the standard library alone (``-S``: no site-packages),
+@pytest.mark.parametrize("host_py,minor", [(PY39, 9), (PY310, 10)], ids=["py3.9-nuke14", "py3.10-nuke15"])
+def test_adapter_on_host_python_stdlib_only_drives_a_real_worker(tmp_path, host_py, minor):
+    """Nuke 14's and 15's Pythons: the adapter imports with the standard library alone (``-S``: no site-packages),
     gathers prompts, builds the JobSpec and runs Track & Matte through the venv's worker."""
     venv_py = os.path.join(nuke_env.REPO, ".venv", "bin", "python")
     code = r"""
@@ -95,14 +96,14 @@ print("PY", sys.version_info[:2])
 snode.POOL.close_all()
 """ % {"double": os.path.join(nuke_env.REPO, "tests", "nuke"), "plugin": nuke_env.PLUGIN,
        "core": os.path.join(nuke_env.REPO, "core"), "venv": venv_py, "tmp": str(tmp_path)}
-    if not os.path.exists(venv_py):
-        pytest.skip("the project venv is needed")
+    if not os.path.exists(venv_py) or not os.path.exists(host_py):
+        pytest.skip("the project venv and %s are needed" % host_py)
     from samatte.demo import make_shot
     shot = make_shot(str(tmp_path / "shot"), frames=4, size=(96, 64), first=1001)
     for f in range(1001, 1005):
         os.link(shot["plate"].replace("####", str(f)), str(tmp_path / ("plate.%d.exr" % f)))
-    out = subprocess.run([PY39, "-S", "-c", code], capture_output=True, text=True, timeout=180)
+    out = subprocess.run([host_py, "-S", "-c", code], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "JOB 1001-1004 1002" in out.stdout
     assert "OUTCOME done matte.1002.exr" in out.stdout, out.stdout + out.stderr[-2000:]
-    assert "BAD []" in out.stdout and "PY (3, 9)" in out.stdout
+    assert "BAD []" in out.stdout and "PY (3, %d)" % minor in out.stdout
