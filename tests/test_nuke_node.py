@@ -343,3 +343,16 @@ def test_export_jobspec_and_farm_template(nk, shot, tmp_path):
     assert job["plate"]["path"] == shot["plate"] and job["objects"][0]["host_name"] == "hero ball"
     assert "farm template" in g["status"].value(), g["status"].value()
     assert os.listdir(os.path.join(os.path.dirname(path), "openjd"))
+
+
+def test_matte_this_frame_after_a_roto_edit_asks_for_tracking(nk, shot, tmp_path):
+    read, roto, g = _comp(nk, shot, tmp_path)
+    outcome = _wait(nk, snode.on_track(g))
+    assert outcome[0] == "done", outcome
+    shape = list(roto["curves"].rootLayer)[0][0]
+    t = shot["prompt_frame"] - 1000
+    shape[0].center.addPositionKey(t, (5, 5))          # the artist moves a point: the stored track is stale
+    nk.frame(t)
+    outcome = _wait(nk, snode.on_matte_frame(g))
+    assert outcome[:2] == ("failed", "TRACK_MISSING"), outcome
+    assert "TRACK_MISSING" in g["status"].value()

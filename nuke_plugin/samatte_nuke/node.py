@@ -129,7 +129,7 @@ def _log(group):
     return log
 
 
-def build(group, *, for_frame=None):
+def build(group):
     """Gather everything for a job (main thread): returns ``(job, info)``; ``info`` holds the
     script->file offset, the script frames and the folder. Renders the plate first when the Source
     is not an untouched EXR Read. Raises samatte errors (JobSpecError, PromptError, ...)."""
