@@ -281,8 +281,59 @@ def cancel_and_errors():
     addon_utils.disable(MOD, default_set=True, handle_error=None)
 
 
+def mask_check():
+    """Blender's own rasterisation (the compositor's Mask node) of masks drawn at pixel positions
+    through convert.px_to_mask: landscape and portrait, each in a fresh scene's compositor."""
+    sys.path.insert(0, os.path.dirname(cfg["addon"]))
+    import importlib
+    import types
+    pkg = types.ModuleType("samatte_blender_plain")
+    pkg.__path__ = [cfg["addon"]]
+    sys.modules["samatte_blender_plain"] = pkg
+    conv = importlib.import_module("samatte_blender_plain.convert")
+    out = []
+    for w, h in ((160, 90), (90, 160)):
+        sc = bpy.context.scene
+        r = sc.render
+        r.resolution_x, r.resolution_y, r.resolution_percentage = w, h, 100
+        mask = bpy.data.masks.new("check%dx%d" % (w, h))
+        sp = mask.layers.new(name="L").splines.new()
+        sp.use_cyclic = True
+        poly = [(0.2 * w + 0.3, 0.1 * h), (0.7 * w, 0.1 * h), (0.7 * w, 0.8 * h - 0.2), (0.2 * w + 0.3, 0.8 * h - 0.2)]
+        sp.points.add(len(poly) - 1)
+        for p, xy in zip(sp.points, poly):
+            co = conv.px_to_mask(xy, (w, h))
+            p.handle_left_type = p.handle_right_type = "FREE"
+            p.co = p.handle_left = p.handle_right = co
+        if "node_tree" in bpy.types.Scene.bl_rna.properties:
+            sc.use_nodes = True
+            tree = sc.node_tree
+            for n in list(tree.nodes):
+                tree.nodes.remove(n)
+            dst = tree.nodes.new("CompositorNodeComposite")
+        else:
+            tree = bpy.data.node_groups.new("check", "CompositorNodeTree")
+            sc.compositing_node_group = tree
+            tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+            dst = tree.nodes.new("NodeGroupOutput")
+        node = tree.nodes.new("CompositorNodeMask")
+        node.mask = mask
+        tree.links.new(node.outputs[0], dst.inputs[0])
+        r.engine = "CYCLES"
+        sc.cycles.samples = 1
+        r.dither_intensity = 0.0
+        r.image_settings.file_format = "OPEN_EXR"
+        r.image_settings.color_depth = "32"
+        r.filepath = os.path.join(cfg["out"], "mask_%dx%d.exr" % (w, h))
+        bpy.ops.render.render(write_still=True)
+        out.append({"size": [w, h], "polygon": poly, "render": r.filepath})
+    RES["mask_check"] = out
+
+
 try:
-    if cfg["step"] == "main":
+    if cfg["step"] == "maskcheck":
+        mask_check()
+    elif cfg["step"] == "main":
         main()
     else:
         cancel_and_errors()

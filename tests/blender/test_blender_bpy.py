@@ -162,3 +162,34 @@ def test_addon_cancel_and_errors_in_blender(v, tmp_path, shot):
     o = res["overscan"]
     assert o["size"] == [72, 44] and o["data_window"] == [-8, -4, 72, 44] and o["display_window"] == [0, 0, 64, 36]
     assert o["origin"] == [-8, -4] and o["top_left_marker_px"] == [-8, -4]
+
+
+def _polygon_area_centroid(poly):
+    a = cx = cy = 0.0
+    for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1]):
+        c = x0 * y1 - x1 * y0
+        a += c
+        cx += (x0 + x1) * c
+        cy += (y0 + y1) * c
+    return abs(a) / 2, cx / (3 * a), cy / (3 * a)
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_mask_conversion_matches_blenders_own_rasterisation(v, tmp_path, shot):
+    """A rectangle (edges off the pixel grid) placed with convert.px_to_mask and rendered by
+    Blender's Mask node lands where samatte puts it: centroid within 0.1 px (measured 0.04-0.05),
+    landscape and portrait (Blender's anti-aliased mask edge is a little fuller: area +3.6 %)."""
+    import numpy as np
+    res, _ = run_scenario(v, tmp_path, shot, "maskcheck")
+    for item in res["mask_check"]:
+        alpha, spec = read_channel(item["render"], "R")
+        h, w = alpha.shape
+        assert [w, h] == item["size"]
+        ys, xs = np.mgrid[0:h, 0:w] + 0.5
+        area = float(alpha.sum())
+        cx, cy = float((alpha * xs).sum() / area), float((alpha * ys).sum() / area)
+        pa, pcx, pcy = _polygon_area_centroid([tuple(p) for p in item["polygon"]])
+        print("blender %s %dx%d: centroid (%.2f, %.2f) vs (%.2f, %.2f), area %.0f vs %.0f"
+              % (res["blender"], w, h, cx, cy, pcx, pcy, area, pa))
+        assert abs(cx - pcx) < 0.1 and abs(cy - pcy) < 0.1
+        assert abs(area - pa) < 0.06 * pa
