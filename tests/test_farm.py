@@ -279,3 +279,13 @@ def test_export_inside_a_host_needs_the_samatte_python(shot, tmp_path, monkeypat
     assert "samatte's Python" in e.value.message
     res = export_openjd(job, str(tmp_path / "b"), python="/opt/samatte/.venv/bin/python")
     assert res["parameters"]["SamattePython"] == "/opt/samatte/.venv/bin/python"
+
+
+def test_export_a_subset_keeps_the_job_range(shot, tmp_path):
+    job = _host_job(shot, tmp_path)
+    res = export_openjd(job, str(tmp_path / "b"), frames="1005-1006")
+    t = _template(res["bundle"])
+    params = {p["name"]: p for p in t["parameterDefinitions"]}
+    assert params["Frames"]["default"] == "1005-1006" and res["parameters"]["Frames"] == "1005-1006"
+    doc = _embedded_doc(t["steps"][0])
+    assert doc["job"]["plate"]["frames"] == "1001-1006"      # the prompts on 1001-1004 stay in range

@@ -160,18 +160,21 @@ def _under(path, folder):
 
 def farm_document(job, *, frames=None):
     """The farm document: ``{"samatte_farm": 1, "job": job with "<Root>/rel" paths, "roots":
-    {name: {"dir": local folder, "flow": "IN"|"OUT"|"INOUT"}}, "frames": range, "resolved": ...}``.
+    {name: {"dir": local folder, "flow": "IN"|"OUT"|"INOUT"}}, "frames": range to process (``frames``, a
+    subset, or all the job's frames; the job itself keeps its own range), "resolved": ...}``.
     ``roots[...]["dir"]`` is the submitting machine's folder; it goes to parameter_values, never into
     the template."""
     from ..jobspec import resolve_paths, validate
     job = resolve_paths(validate(job), os.getcwd())
     resolved = resolve_backends(job)
-    fr = _job_frames(job) if frames is None else frames
+    all_frames = _job_frames(job)
+    fr = all_frames if frames is None else frames
     job = copy.deepcopy(job)
     if resolved["tracker"] != "masks":
         job["tracker"]["backend"] = resolved["tracker"]
     job["matte"]["backend"] = resolved["matte"]
-    job["plate"]["frames"] = frames_to_range_expr(fr)
+    if not job["plate"].get("frames"):   # the frames on disk here: fixed now, the nodes see the same job
+        job["plate"]["frames"] = frames_to_range_expr(all_frames)
     roots = {}          # name -> {"dir", "flow"}
     flows = {"plate": "IN", "in": "IN", "output": "OUT", "work": "INOUT"}
     counter = {"in": 0, "work": 0}
@@ -182,7 +185,7 @@ def farm_document(job, *, frames=None):
         for rn, r in roots.items():
             if _under(p, r["dir"]):
                 name = rn
-                if flows[role] != "IN" and r["flow"] == "IN":
+                if flows[role] != r["flow"]:
                     r["flow"] = "INOUT"
                 break
         if name is None:
