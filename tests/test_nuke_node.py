@@ -5,7 +5,6 @@ frame mode 'start at 1' (script frames 1-4); a Roto shape on the middle frame is
 weights-free backends run in ``python -m samatte.worker`` of the project venv.
 """
 import inspect
-import json
 import os
 import signal
 import sys
@@ -104,14 +103,14 @@ def test_create_gather_run_read_back(nk, shot, tmp_path):
     rd = g.node("samatte_cache_read")
     assert "frame_path" in rd["file"].value() and rd["first"].value() == 1 and rd["last"].value() == 4
     assert not g.node("samatte_copy")["disable"].value()
-    stored = json.loads(g["samatte_job"].value())
+    stored = farm.stored_job(g)
     assert stored["output"]["path"].endswith("matte.####.exr")
     # the read-back is frame-aligned: script frame 2 shows file 1002
     p = farm.frame_path(g, 2)
     assert p.endswith("matte.1002.exr") and os.path.exists(p)
     attrs = farm.exr_attributes(p)
     assert any(k.startswith("samatte/") for k in attrs)
-    assert json.loads(g["samatte_scores"].value())
+    assert farm.stored_scores(g)
     tasks = nk._progress_tasks()
     assert tasks and tasks[-1].progress == 100
 
@@ -135,12 +134,12 @@ def test_create_gather_run_read_back(nk, shot, tmp_path):
     assert outcome[0] == "done", outcome
     res = outcome[1]
     assert res.get("stage") == "matte" and [os.path.basename(p) for p in res["written"]] == ["matte.1003.exr"]
-    assert json.loads(g["samatte_job"].value())["matte"]["quality"] == "draft"
+    assert farm.stored_job(g)["matte"]["quality"] == "draft"
     for t, data in others.items():   # the other frames' files are untouched (and now stale for the render)
-        path = json.loads(g["samatte_job"].value())["output"]["path"].replace("####", "%04d" % (t + 1000))
+        path = farm.stored_job(g)["output"]["path"].replace("####", "%04d" % (t + 1000))
         assert open(path, "rb").read() == data
-    assert farm.frame_state(g["samatte_job"].value(), 1003, fresh=True)[0] == "complete"
-    assert farm.frame_state(g["samatte_job"].value(), 1004, fresh=True)[0] == "stale"
+    assert farm.frame_state(farm.stored_job_text(g), 1003, fresh=True)[0] == "complete"
+    assert farm.frame_state(farm.stored_job_text(g), 1004, fresh=True)[0] == "stale"
 
 
 def test_render_reads_cache_without_tracking(nk, shot, tmp_path, monkeypatch):
@@ -157,7 +156,7 @@ def test_render_reads_cache_without_tracking(nk, shot, tmp_path, monkeypatch):
     monkeypatch.setattr(srunner.JobRunner, "start", no_worker)
     for t in (1, 2, 3, 4):
         assert os.path.exists(farm.frame_path(g, t))
-    job_text = g["samatte_job"].value()
+    job_text = farm.stored_job_text(g)
     state, path = farm.frame_state(job_text, 1002, fresh=True)
     if state == "unknown":
         pytest.skip("no manifest with the resolved backends yet (cache contract not landed)")
@@ -208,7 +207,7 @@ def test_dead_worker(nk, shot, tmp_path):
     # Release GPU and Clear cache
     snode.on_release(g)
     assert g["status"].value() == "GPU released (1 worker(s))"
-    folder = os.path.dirname(os.path.dirname(json.loads(g["samatte_job"].value())["output"]["path"]))
+    folder = os.path.dirname(os.path.dirname(farm.stored_job(g)["output"]["path"]))
     assert os.path.isdir(folder)
     snode.on_clear_cache(g)
     assert not os.path.exists(folder) and g.node("samatte_copy")["disable"].value()

@@ -54,14 +54,15 @@ def test_score_colours():
 
 
 def test_panel_for_a_node_is_fed_by_the_node_events(qtbot):
-    import json
     nuke = nuke_env.fresh()
     from samatte_nuke import node as snode
     g = snode.create()
     job = {"plate": {"frames": "1001-1004"}, "objects": OBJECTS}
-    g["samatte_job"].setValue(json.dumps(job))
+    from samatte_nuke import farm
+    g["samatte_job"].setValue(farm.encode_state(job))
     g["samatte_offset"].setValue(-1000)
-    g["samatte_scores"].setValue(json.dumps({"1001": 0.9, "1003": 0.1}))
+    g["samatte_scores"].setValue(farm.encode_state({"1001": 0.9, "1003": 0.1}))
+    assert set(g["samatte_job"].value()) <= set("b64:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
     p = snode.on_panel(g)
     qtbot.addWidget(p)
     assert p.table.rowCount() == 2 and p.strip.frames == [1001, 1002, 1003, 1004]

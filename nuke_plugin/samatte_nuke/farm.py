@@ -10,11 +10,14 @@ so a farm never composites a stale matte and never starts a tracker.
 :func:`exr_attributes` reads an OpenEXR header's string attributes with the standard library (the
 adapter cannot use OpenImageIO inside Nuke).
 """
+import base64
 import json
 import os
 import struct
+import zlib
 
-__all__ = ["exr_attributes", "expected_keys", "frame_state", "frame_path", "StaleFrameError"]
+__all__ = ["exr_attributes", "expected_keys", "frame_state", "frame_path", "StaleFrameError", "encode_state",
+           "decode_state", "stored_job", "stored_job_text", "stored_scores"]
 
 _MAGIC = 20000630
 _memo = {}
@@ -24,6 +27,41 @@ KEYS_TTL_S = 10.0
 
 class StaleFrameError(RuntimeError):
     pass
+
+
+def encode_state(obj):
+    """A knob-safe text for a JSON value: ``b64:`` + base64 of zlib'd JSON (no quotes, braces, brackets
+    or newlines for Tcl or the .nk file to interpret)."""
+    raw = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return "b64:" + base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+
+
+def decode_state(text, default=None):
+    if not text:
+        return default
+    try:
+        if text.startswith("b64:"):
+            return json.loads(zlib.decompress(base64.b64decode(text[4:])).decode("utf-8"))
+        return json.loads(text)
+    except (ValueError, TypeError, zlib.error):
+        return default
+
+
+def stored_job(group):
+    """The JobSpec the node last ran (dict) or None."""
+    k = group.knob("samatte_job")
+    return decode_state(k.value() if k is not None else "", None)
+
+
+def stored_job_text(group):
+    job = stored_job(group)
+    return json.dumps(job, sort_keys=True) if job else ""
+
+
+def stored_scores(group):
+    k = group.knob("samatte_scores")
+    raw = decode_state(k.value() if k is not None else "", {}) or {}
+    return {int(f): float(v) for f, v in raw.items()}
 
 
 def exr_attributes(path, *, limit=1 << 20):
@@ -109,7 +147,7 @@ def frame_state(job_text, file_frame, *, fresh=False):
 def frame_path(group, script_frame):
     """The file the node's internal Read shows at ``script_frame`` (called from its file knob).
     Raises StaleFrameError for a stale or missing frame inside the job's range."""
-    job_text = group["samatte_job"].value() if group.knob("samatte_job") is not None else ""
+    job_text = stored_job_text(group)
     if not job_text:
         return ""
     offset = int(group["samatte_offset"].value())

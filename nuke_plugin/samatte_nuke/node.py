@@ -9,7 +9,6 @@ Every button runs in Nuke's main thread and only gathers, validates and starts a
 :class:`samatte_nuke.runner.JobRunner`; the runner changes nodes only through
 ``nuke.executeInMainThread``.
 """
-import json
 import os
 import uuid
 
@@ -102,9 +101,9 @@ def create(name=None):
         _button("export", "Export JobSpec", "on_export"),
         _button("panel", "Open panel", "on_panel"),
         nuke.String_Knob("samatte_uid", "uid", uuid.uuid4().hex[:8]),
-        nuke.Multiline_Eval_String_Knob("samatte_job", "job", ""),
+        nuke.String_Knob("samatte_job", "job", ""),
         nuke.Int_Knob("samatte_offset", "offset", 0),
-        nuke.Multiline_Eval_String_Knob("samatte_scores", "scores", "{}"),
+        nuke.String_Knob("samatte_scores", "scores", ""),
         nuke.Boolean_Knob(NODE_CLASS_TAG, NODE_CLASS_TAG, True),
     ]
     for k in knobs:
@@ -226,7 +225,7 @@ def _start(group, job, info, *, stage, frames, title):
 
 def _scores(group):
     try:
-        return {int(k): v for k, v in json.loads(group["samatte_scores"].value() or "{}").items()}
+        return farm.stored_scores(group)
     except ValueError:
         return {}
 
@@ -260,9 +259,9 @@ def _on_event(name, kind, payload, job, info, scores):
 
 def _show_result(group, job, info, scores, result):
     """Point the internal Read at the cache, frame-aligned with the Source (main thread)."""
-    group["samatte_job"].setValue(json.dumps(job, sort_keys=True))
+    group["samatte_job"].setValue(farm.encode_state(job))
     group["samatte_offset"].setValue(int(info["offset"]))
-    group["samatte_scores"].setValue(json.dumps({str(k): v for k, v in sorted(scores.items())}))
+    group["samatte_scores"].setValue(farm.encode_state({str(k): v for k, v in sorted(scores.items())}))
     read = _inner(group, "samatte_cache_read")
     frames = info["frames"]
     read["file"].setValue(READ_EXPR)
@@ -335,7 +334,7 @@ def on_clear_cache(group):
     if os.path.isdir(folder):
         shutil.rmtree(folder)
     group["samatte_job"].setValue("")
-    group["samatte_scores"].setValue("{}")
+    group["samatte_scores"].setValue("")
     _inner(group, "samatte_copy")["disable"].setValue(True)
     group["status"].setValue("cache cleared")
 

@@ -171,19 +171,15 @@ _open = []
 
 def show_for(group):
     """Open a floating panel for ``group`` and keep it fed with the node's job events."""
-    import json
-    from . import node
+    from . import farm, node
     panel = SamattePanel(group.fullName())
-    try:
-        job = json.loads(group["samatte_job"].value() or "{}")
-    except ValueError:
-        job = {}
+    job = farm.stored_job(group) or {}
     objects = job.get("objects") or []
     frames = []
     if job:
         from samatte.frames import parse_frames
         frames = parse_frames(job["plate"]["frames"])
-    scores = json.loads(group["samatte_scores"].value() or "{}")
+    scores = farm.stored_scores(group)
     panel.load(objects, frames, scores, offset=group["samatte_offset"].value(), status=group["status"].value())
     node.LISTENERS.append(panel.on_event)
     panel.destroyed.connect(lambda *a: node.LISTENERS.remove(panel.on_event)
