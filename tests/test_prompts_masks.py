@@ -1,8 +1,6 @@
 """Per-frame masks: masks.soft keeps a feathered roto soft (ObjectTrack.soft; the 'none' matte writes
 it as the alpha, the refiner takes it as its coarse mask), and one object with both prompts and masks
 (the masks win on the frames where they exist)."""
-import os
-
 import numpy as np
 import pytest
 

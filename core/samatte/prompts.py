@@ -75,7 +75,6 @@ def prepare_objects(job_objects, info, frames):
 def prepare_prompt(p, info, *, where="prompt", object_name=None):
     """One validated prompt dict -> the tracker form (canvas coordinates, rasterised masks)."""
     ptype = p["type"]
-    H, W = info.shape
     q = {k: v for k, v in p.items() if k not in ("points", "box", "labels")}
     ctx = dict(field=where, frame=p.get("frame"), object=object_name)
 
@@ -83,79 +82,95 @@ def prepare_prompt(p, info, *, where="prompt", object_name=None):
         cx, cy = info.display_to_canvas(float(x), float(y))
         return [float(cx), float(cy)]
 
-    if ptype == "box":
-        x0, y0 = conv(p["box"][0], p["box"][1])
-        x1, y1 = conv(p["box"][2], p["box"][3])
-        cx0, cy0, cx1, cy1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(W)), min(y1, float(H))
-        if cx1 - cx0 < 1.0 or cy1 - cy0 < 1.0:
-            raise PromptError("box prompt %r lies outside the canvas (%dx%d) (at %s)"
-                              % (p["box"], W, H, where), **ctx)
-        q["box"] = [cx0, cy0, cx1, cy1]
-        return q
-    if ptype == "points":
-        labels = p.get("labels") or [1] * len(p["points"])
-        pts, labs = [], []
-        for (x, y), lab in zip(p["points"], labels):
-            cx, cy = conv(x, y)
-            if 0.0 <= cx < W and 0.0 <= cy < H:
-                pts.append([cx, cy])
-                labs.append(int(lab))
-        if not pts:
-            raise PromptError("all points of the points prompt lie outside the canvas (%dx%d) (at %s)"
-                              % (W, H, where), **ctx)
-        q["points"] = pts
-        q["labels"] = labs
-        return q
     if ptype in ("polygon", "bezier") and p.get("closed") is False:
         return _stroke_points(p, q, conv, info, where, ctx)
-    if ptype in ("polygon", "bezier"):
-        if ptype == "polygon":
-            poly = np.array([conv(x, y) for x, y in p["points"]], np.float64)
-            q["points"] = poly.tolist()
-        else:
-            cps = [conv(c[0], c[1]) + conv(c[2], c[3]) + conv(c[4], c[5]) for c in p["points"]]
-            q["points"] = cps
-            poly = bezier_to_polygon(cps)
-        x0, y0 = poly.min(axis=0)
-        x1, y1 = poly.max(axis=0)
-        if x1 <= 0 or y1 <= 0 or x0 >= W or y0 >= H:
-            raise PromptError("%s prompt lies entirely outside the canvas (%dx%d) (at %s)"
-                              % (ptype, W, H, where), **ctx)
-        cov = rasterise_polygon(poly, (H, W))
-        if not (cov >= 0.5).any():
-            raise PromptError("%s prompt covers no pixel of the canvas (at %s)" % (ptype, where), **ctx)
-        soft = feather_mask(cov, float(p.get("feather", 0.0) or 0.0))
-        if p.get("invert"):
-            cov = 1.0 - cov
-            soft = 1.0 - soft
-        mask = cov >= 0.5
-        if not mask.any():
-            raise PromptError("inverted %s prompt leaves no pixel of the canvas (at %s)" % (ptype, where),
-                              **ctx)
-        q["mask_array"] = mask
-        q["soft_array"] = soft  # feather_mask gives float32
-        return q
-    if ptype == "mask":
-        from .io.masks import read_mask  # lazy: io may pull OpenImageIO
-        try:
-            m = read_mask(p["path"], info, channel=p.get("channel"))  # f32 (H, W) in [0, 1] on the canvas
-        except PlateError as e:  # missing/corrupt file, wrong size, no such channel
-            raise PromptError("mask prompt %s cannot be used: %s (at %s)" % (p["path"], e.message, where),
-                              path=p["path"], cause=e.code, **ctx) from e
-        thr = float(p.get("threshold", 0.5))
-        mask = (m >= thr) if thr > 0 else (m > 0)
-        soft = m
-        if p.get("invert"):
-            mask = ~mask
-            soft = 1.0 - m
-        if not mask.any():
-            raise PromptError("mask prompt %s is empty at threshold %g%s (at %s)"
-                              % (p["path"], thr, " (inverted)" if p.get("invert") else "", where),
-                              path=p["path"], **ctx)
-        q["mask_array"] = mask
-        q["soft_array"] = soft
-        return q
-    raise PromptError("unknown prompt type %r (at %s)" % (ptype, where), **ctx)
+    prep = {"box": _prep_box, "points": _prep_points, "polygon": _prep_shape, "bezier": _prep_shape,
+            "mask": _prep_mask}.get(ptype)
+    if prep is None:
+        raise PromptError("unknown prompt type %r (at %s)" % (ptype, where), **ctx)
+    return prep(p, q, conv, info, where, ctx)
+
+
+def _prep_box(p, q, conv, info, where, ctx):
+    H, W = info.shape
+    x0, y0 = conv(p["box"][0], p["box"][1])
+    x1, y1 = conv(p["box"][2], p["box"][3])
+    cx0, cy0, cx1, cy1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(W)), min(y1, float(H))
+    if cx1 - cx0 < 1.0 or cy1 - cy0 < 1.0:
+        raise PromptError("box prompt %r lies outside the canvas (%dx%d) (at %s)"
+                          % (p["box"], W, H, where), **ctx)
+    q["box"] = [cx0, cy0, cx1, cy1]
+    return q
+
+
+def _prep_points(p, q, conv, info, where, ctx):
+    H, W = info.shape
+    labels = p.get("labels") or [1] * len(p["points"])
+    pts, labs = [], []
+    for (x, y), lab in zip(p["points"], labels):
+        cx, cy = conv(x, y)
+        if 0.0 <= cx < W and 0.0 <= cy < H:
+            pts.append([cx, cy])
+            labs.append(int(lab))
+    if not pts:
+        raise PromptError("all points of the points prompt lie outside the canvas (%dx%d) (at %s)"
+                          % (W, H, where), **ctx)
+    q["points"] = pts
+    q["labels"] = labs
+    return q
+
+
+def _prep_shape(p, q, conv, info, where, ctx):
+    H, W = info.shape
+    ptype = p["type"]
+    if ptype == "polygon":
+        poly = np.array([conv(x, y) for x, y in p["points"]], np.float64)
+        q["points"] = poly.tolist()
+    else:
+        cps = [conv(c[0], c[1]) + conv(c[2], c[3]) + conv(c[4], c[5]) for c in p["points"]]
+        q["points"] = cps
+        poly = bezier_to_polygon(cps)
+    x0, y0 = poly.min(axis=0)
+    x1, y1 = poly.max(axis=0)
+    if x1 <= 0 or y1 <= 0 or x0 >= W or y0 >= H:
+        raise PromptError("%s prompt lies entirely outside the canvas (%dx%d) (at %s)"
+                          % (ptype, W, H, where), **ctx)
+    cov = rasterise_polygon(poly, (H, W))
+    if not (cov >= 0.5).any():
+        raise PromptError("%s prompt covers no pixel of the canvas (at %s)" % (ptype, where), **ctx)
+    soft = feather_mask(cov, float(p.get("feather", 0.0) or 0.0))
+    if p.get("invert"):
+        cov = 1.0 - cov
+        soft = 1.0 - soft
+    mask = cov >= 0.5
+    if not mask.any():
+        raise PromptError("inverted %s prompt leaves no pixel of the canvas (at %s)" % (ptype, where),
+                          **ctx)
+    q["mask_array"] = mask
+    q["soft_array"] = soft  # feather_mask gives float32
+    return q
+
+
+def _prep_mask(p, q, conv, info, where, ctx):
+    from .io.masks import read_mask  # lazy: io may pull OpenImageIO
+    try:
+        m = read_mask(p["path"], info, channel=p.get("channel"))  # f32 (H, W) in [0, 1] on the canvas
+    except PlateError as e:  # missing/corrupt file, wrong size, no such channel
+        raise PromptError("mask prompt %s cannot be used: %s (at %s)" % (p["path"], e.message, where),
+                          path=p["path"], cause=e.code, **ctx) from e
+    thr = float(p.get("threshold", 0.5))
+    mask = (m >= thr) if thr > 0 else (m > 0)
+    soft = m
+    if p.get("invert"):
+        mask = ~mask
+        soft = 1.0 - m
+    if not mask.any():
+        raise PromptError("mask prompt %s is empty at threshold %g%s (at %s)"
+                          % (p["path"], thr, " (inverted)" if p.get("invert") else "", where),
+                          path=p["path"], **ctx)
+    q["mask_array"] = mask
+    q["soft_array"] = soft
+    return q
 
 
 #: an open stroke becomes at most this many points, at least this many pixels apart

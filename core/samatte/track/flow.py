@@ -406,7 +406,7 @@ class FlowTracker(Tracker):
                 imgs[i] = cv2.resize(to_u8(disp), (w, h), interpolation=cv2.INTER_AREA)
                 for o, ob in enumerate(objects):
                     if i in kfs[o]:
-                        soft, m = keyframe_mask(ob, f, (H, W), image=lambda: disp,
+                        soft, m = keyframe_mask(ob, f, (H, W), image=lambda d=disp: d,
                                                 work_size=self.opts["work_size"], box_mode="grabcut")
                         packed = np.packbits(m)
                         if kbytes + packed.nbytes > ram // 4:

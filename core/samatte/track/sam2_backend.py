@@ -373,7 +373,7 @@ class Sam2Tracker(Tracker):
 
     # -- model ---------------------------------------------------------------------------------
     def load(self):
-        torch = _import_torch()
+        _import_torch()
         if self.predictor is None:
             from .. import models
             dev = models.resolve_device(self._device_req)
@@ -466,7 +466,6 @@ class Sam2Tracker(Tracker):
             op = _ObjPrompts(obj.name)
             if not obj.prompts:
                 raise PromptError("object %r has no prompts" % obj.name, object=obj.name)
-            first = None
             for frame in sorted(obj.prompts):
                 plist = obj.prompts[frame]
                 if not plist:
@@ -549,12 +548,13 @@ class Sam2Tracker(Tracker):
         cut out of it (its low-resolution logits set negative there) and the memory re-encoded."""
         if points is not None:
             out, pred = self._refine(state, od, idx, reverse, tracked_out, points, labels)
-        else:
-            out, pred = tracked_out, tracked_out["pred_masks"]
-        if sub is None:
-            if points is None:  # nothing to change: encode the tracked mask as this frame's memory
-                out = self._encode(state, idx, out)
+            if sub is None:
+                return out, pred
+        elif sub is None:  # nothing to change: encode the tracked mask as this frame's memory
+            out = self._encode(state, idx, tracked_out)
             return out, out["pred_masks"]
+        else:
+            out = tracked_out
         torch = _import_torch()
         import torch.nn.functional as F
         low = out["pred_masks"]
