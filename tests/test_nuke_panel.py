@@ -72,3 +72,27 @@ def test_panel_for_a_node_is_fed_by_the_node_events(qtbot):
     assert p.progress.value() == 50 and "running: track 50%" in g["status"].value()
     snode.LISTENERS.remove(p.on_event)
     nuke._reset()
+
+
+def test_compat_falls_back_to_pyside2_when_pyside6_is_absent():
+    """Nuke 14/15 ship PySide2: with PySide6 hidden, qt_compat takes the PySide2 branch (here PySide6's
+    modules stand in under the PySide2 name, so only the import path is checked, not PySide2 itself)."""
+    import subprocess
+    code = r"""
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+import PySide6, PySide6.QtCore, PySide6.QtGui, PySide6.QtWidgets
+sys.modules["PySide2"] = PySide6
+for m in ("QtCore", "QtGui", "QtWidgets"):
+    sys.modules["PySide2." + m] = getattr(PySide6, m)
+sys.modules["PySide6"] = None            # import PySide6 now fails, as in Nuke 14/15
+sys.path[:0] = [%r, %r]
+from samatte_nuke import qt_compat, panel
+app = qt_compat.QtWidgets.QApplication([])
+p = panel.SamattePanel("n")
+p.load([{"name": "a", "prompts": [{"frame": 1}]}], [1, 2], {"1": 0.2})
+print(qt_compat.QT_BINDING, p.table.rowCount(), p.strip.low_frames())
+""" % (os.path.join(os.path.dirname(__file__), "nuke"), nuke_env.PLUGIN)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("PySide2 1 [1]")
