@@ -107,7 +107,8 @@ def worker_env(settings):
 def get_worker(settings, *, start=True):
     """The warm worker for ``settings.python`` (started on first use; restarted if it died)."""
     client = link.client_module(settings.python)
-    key = os.path.abspath(settings.python)
+    python = os.path.abspath(settings.python)
+    key = (python, settings.models_dir)      # a changed models folder starts a new worker
     w = _WORKERS.get(key)
     if w is not None and w.alive():
         return w
@@ -117,9 +118,11 @@ def get_worker(settings, *, start=True):
     clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     clean.update(env)
     try:
-        w = client.WorkerClient(key, env=clean, timeout=settings.timeout)
+        w = client.WorkerClient(python, env=clean, timeout=settings.timeout)
     except Exception as e:  # noqa: BLE001 - WorkerError and friends: shown to the user
         raise HostError(getattr(e, "code", "WORKER_FAILED"), getattr(e, "message", str(e)))
+    for old in [k for k in _WORKERS if k[0] == python and k != key]:
+        _WORKERS.pop(old).close(timeout=5)
     _WORKERS[key] = w
     return w
 
@@ -128,7 +131,7 @@ def release_worker(python=None):
     """End the worker(s): frees their memory and GPU. Returns how many were running."""
     n = 0
     for key in list(_WORKERS):
-        if python is None or key == os.path.abspath(python):
+        if python is None or key[0] == os.path.abspath(python):
             w = _WORKERS.pop(key)
             if w.alive():
                 n += 1
