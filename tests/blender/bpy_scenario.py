@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import traceback
+import types
 
 import bpy  # first: it puts Blender's script modules on sys.path
 import addon_utils  # noqa: E402
@@ -100,6 +101,38 @@ def add_tracks(clip, info):
     return tr_all
 
 
+class CheckLayout:
+    """Stands in for a UILayout: checks every property and operator the panel draws exists."""
+
+    def __init__(self, log):
+        self.log = log
+        self.enabled = self.active = True
+
+    def column(self, **kw):
+        return self
+
+    row = box = column
+
+    def prop(self, data, name, **kw):
+        assert name in data.bl_rna.properties, name
+        self.log.append("prop " + name)
+
+    def operator(self, idname, **kw):
+        mod, op = idname.split(".")
+        assert getattr(getattr(bpy.ops, mod), op).poll is not None, idname
+        self.log.append("op " + idname)
+        return types.SimpleNamespace()
+
+    def label(self, text="", **kw):
+        self.log.append("label " + text)
+
+
+def check_panels(addon, ctx):
+    log = []
+    addon.panels.draw_panel(CheckLayout(log), ctx)
+    return log
+
+
 def main():
     install_link()
     register_twice()
@@ -176,6 +209,7 @@ def main():
         RES["this_frame"] = {"host_error": addon.hosterrors.describe(e)}
     ctx.scene.frame_set(sc0)
     s.quality = "draft"
+    RES["panel"] = check_panels(addon, ctx)
     # render one frame through the compositor
     sc = ctx.scene
     f_file = cfg["render_file"]

@@ -116,6 +116,9 @@ def test_addon_end_to_end_in_blender(v, tmp_path, shot):
     assert res["rerun"]["written"] == 0 and res["rerun"]["skipped"] == 6 and res["rerun"]["error"] is None
     assert res["rerun"]["links"] == len(res["links"])
     assert res["op_run"] == ["FINISHED"]
+    # the panel draws (every property and operator it names exists) and shows the last result
+    assert {"op samatte.run", "op samatte.cancel", "op samatte.release", "op samatte.scan"} <= set(res["panel"])
+    assert any(line.startswith("label ") and "frames written" in line for line in res["panel"])
     # the compositor's render of frame 1005: alpha equals the matte, colour is plate x matte
     alpha, spec = read_channel(res["render"], "A")
     matte, mspec = read_channel(out.replace("####", "1005"), "A")
