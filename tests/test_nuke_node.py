@@ -334,7 +334,10 @@ def test_cancel_from_the_progress_bar(nk, shot, tmp_path):
     assert outcome[:2] == ("failed", "CANCELLED"), outcome
 
 
-def test_export_jobspec_and_farm_template(nk, shot, tmp_path):
+def test_export_then_farm_run_then_comp_render(nk, shot, tmp_path, monkeypatch):
+    """The farm flow: Export JobSpec in the GUI (no job run there), `samatte run job.json` on the farm,
+    then the comp render (no GUI) reads the frames through the node, checking each frame's key."""
+    import subprocess
     read, roto, g = _comp(nk, shot, tmp_path)
     path = snode.on_export(g)
     from samatte import jobspec
@@ -342,6 +345,17 @@ def test_export_jobspec_and_farm_template(nk, shot, tmp_path):
     assert job["plate"]["path"] == shot["plate"] and job["objects"][0]["host_name"] == "hero ball"
     assert "farm template" in g["status"].value(), g["status"].value()
     assert os.listdir(os.path.join(os.path.dirname(path), "openjd"))
+    assert not snode.RUNNERS                                   # exporting ran nothing
+    with pytest.raises(farm.StaleFrameError, match="missing"):
+        farm.frame_path(g, 1)                                  # nothing made yet: the render refuses
+    out = subprocess.run([VENV_PY, "-m", "samatte", "run", path], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    nk.GUI = False
+    monkeypatch.setattr(srunner.JobRunner, "start", lambda *a: (_ for _ in ()).throw(AssertionError("no jobs")))
+    for t in (1, 2, 3, 4):
+        p = farm.frame_path(g, t)
+        assert p.endswith("matte.%d.exr" % (1000 + t))
+        assert farm.frame_state(farm.stored_job_text(g), 1000 + t, fresh=(t == 1))[0] == "complete"
 
 
 def test_matte_this_frame_after_a_roto_edit_asks_for_tracking(nk, shot, tmp_path):

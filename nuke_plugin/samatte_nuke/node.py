@@ -257,11 +257,11 @@ def _on_event(name, kind, payload, job, info, scores):
         _fail(group, code, message)
 
 
-def _show_result(group, job, info, scores, result):
-    """Point the internal Read at the cache, frame-aligned with the Source (main thread)."""
+def _point_read(group, job, info):
+    """Store the job and point the internal Read at its cache, frame-aligned with the Source (main
+    thread). The Read's file knob checks every frame's key when it is read (farm-safe)."""
     group["samatte_job"].setValue(farm.encode_state(job))
     group["samatte_offset"].setValue(int(info["offset"]))
-    group["samatte_scores"].setValue(farm.encode_state({str(k): v for k, v in sorted(scores.items())}))
     read = _inner(group, "samatte_cache_read")
     frames = info["frames"]
     read["file"].setValue(READ_EXPR)
@@ -273,6 +273,11 @@ def _show_result(group, job, info, scores, result):
     rk = read.knob("reload")
     if rk is not None:
         rk.execute()
+
+
+def _show_result(group, job, info, scores, result):
+    _point_read(group, job, info)
+    group["samatte_scores"].setValue(farm.encode_state({str(k): v for k, v in sorted(scores.items())}))
     low = [f for f, s in scores.items() if s < 0.5]
     group["status"].setValue("done: %d frame(s) written, %d reused%s" % (
         len(result.get("written") or []), len(result.get("skipped") or []),
@@ -356,6 +361,7 @@ def on_export(group):
         _fail(group, e.code, e.message)
         return None
     path = farm.export(job, info["folder"])
+    _point_read(group, job, info)   # the comp render reads what the farm's `samatte run` writes
     msg = "exported %s" % path
     try:
         python = config.samatte_python(group["samatte_python"].value())
