@@ -46,10 +46,19 @@ def _chunks(frames, n):
     return [frames[i:i + size] for i in range(0, len(frames), size)], size
 
 
+CPU = {}
+
+
 def _run(cmd):
+    """Wall seconds of a command; its CPU seconds (user + system of it and its children: less
+    sensitive to other load on a shared machine) go to CPU[last]."""
+    import resource
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     dt = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU["last"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if r.returncode != 0:
         sys.stderr.write(r.stdout[-3000:] + r.stderr[-3000:])
         raise SystemExit("command failed: %s" % " ".join(cmd[:6]))
@@ -85,7 +94,7 @@ def main(argv=None):
     for sub in os.listdir(out):
         if sub != "shot":
             shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
-    print("shot: %d frames %dx%d in %.0f s" % (a.frames, w, h, time.perf_counter() - t0))
+    print("shot: %d frames %dx%d in %.0f s" % (a.frames, w, h, time.perf_counter() - t0), flush=True)
     frames = list(range(1001, 1001 + a.frames))
     plate = os.path.join(shot_dir, "plate", "plate.####.exr")
     gt = os.path.join(shot_dir, "gt", "alpha.####.exr")
@@ -101,10 +110,13 @@ def main(argv=None):
 
     single_job = job_for("single")
     t_single, _ = _run([sys.executable, "-m", "samatte", "run", single_job])
-    print("single samatte run: %.1f s (%.2f s/frame)" % (t_single, t_single / len(frames)))
+    c_single = CPU["last"]
+    print("single samatte run: %.1f s wall (%.2f s/frame), %.1f s CPU" % (t_single, t_single / len(frames), c_single),
+          flush=True)
     ref = _alphas(os.path.join(out, "single", "matte.####.exr"), frames)
     figures = {"frames": a.frames, "size": [w, h], "quality": a.quality, "preroll": a.preroll,
-               "single_s": round(t_single, 2), "openjd": {}, "parallel_like": {}}
+               "single_s": round(t_single, 2), "single_cpu_s": round(c_single, 2), "openjd": {},
+               "parallel_like": {}}
 
     for n in [int(v) for v in a.chunks.split(",")]:
         chunks, size = _chunks(frames, n)
@@ -112,24 +124,31 @@ def main(argv=None):
         res = export_openjd(job_for("seq%d" % n), bundle, chunk=size, preroll=a.preroll)
         params = res["parameters"]
         t_seq, log = _run([OPENJD, "run", res["template"], "--step", "Matte", "-p", json.dumps(params)])
+        c_seq = CPU["last"]
         seq = _alphas(os.path.join(out, "seq%d" % n, "matte.####.exr"), frames)
         _m, seq_max = _diff(seq, ref, frames)
         over = (t_seq - t_single) / len(chunks)
+        c_over = (c_seq - c_single) / len(chunks)
         figures["openjd"][n] = {"wall_s": round(t_seq, 2), "ratio": round(t_seq / t_single, 3),
-                                "overhead_per_task_s": round(over, 2), "max_diff": seq_max}
-        print("openjd run, %d chunk(s) of %d in order: %.1f s, ratio %.3f, overhead %.2f s/task, max |alpha"
-              " - single| %.2g" % (len(chunks), size, t_seq, t_seq / t_single, over, seq_max))
+                                "overhead_per_task_s": round(over, 2), "cpu_s": round(c_seq, 2),
+                                "cpu_ratio": round(c_seq / c_single, 3), "cpu_overhead_per_task_s": round(c_over, 2),
+                                "max_diff": seq_max}
+        print("openjd run, %d chunk(s) of %d in order: %.1f s wall, ratio %.3f, overhead %.2f s/task; CPU %.1f s,"
+              " ratio %.3f, %.2f s/task; max |alpha - single| %.2g"
+              % (len(chunks), size, t_seq, t_seq / t_single, over, c_seq, c_seq / c_single, c_over, seq_max),
+              flush=True)
         if n == max(int(v) for v in a.chunks.split(",")):
             t_qc, _ = _run([OPENJD, "run", res["template"], "--step", "QC", "--no-run-dependencies", "-p",
                             json.dumps(dict(params, Output=os.path.join(out, "seq%d" % n)))])
             figures["qc_s"] = round(t_qc, 2)
-            print("QC step (%d frames, contact sheet): %.1f s" % (len(frames), t_qc))
+            print("QC step (%d frames, contact sheet): %.1f s" % (len(frames), t_qc), flush=True)
         if len(chunks) < 2:
             continue
         params = dict(params, Output=os.path.join(out, "par%d" % n))
         tasks = [{"Frames": "%d-%d" % (c[0], c[-1])} for c in reversed(chunks)]
         t_par, _ = _run([OPENJD, "run", res["template"], "--step", "Matte", "--tasks", json.dumps(tasks),
                          "-p", json.dumps(params)])
+        c_par = CPU["last"]
         par = _alphas(os.path.join(out, "par%d" % n, "matte.####.exr"), frames)
         firsts = [c[0] for c in chunks[1:]]
         rest = [f for c in chunks[1:] for f in c]
@@ -140,12 +159,13 @@ def main(argv=None):
         for k in range(min(size, 12)):
             fr = [c[k] for c in chunks[1:] if len(c) > k]
             per_offset.append(round(_diff(par, ref, fr)[1], 4))
-        figures["parallel_like"][n] = {"wall_s": round(t_par, 2), "boundary_mean": b_mean, "boundary_max": b_max,
+        figures["parallel_like"][n] = {"wall_s": round(t_par, 2), "cpu_s": round(c_par, 2),
+                                       "boundary_mean": b_mean, "boundary_max": b_max,
                                        "chunk_mean": c_mean, "chunk_max": c_max,
                                        "first_chunk_max": first_chunk[1], "max_by_offset": per_offset}
-        print("  parallel-like (chunks in reverse, pre-roll %d): %.1f s; chunk-start frames mean %.2e max %.3f;"
-              " whole later chunks mean %.2e max %.3f; first chunk max %.2g; max by frame offset in chunk %s"
-              % (a.preroll, t_par, b_mean, b_max, c_mean, c_max, first_chunk[1], per_offset))
+        print("  parallel-like (chunks in reverse, pre-roll %d): %.1f s wall, %.1f s CPU; chunk-start frames"
+              " mean %.2e max %.3f; whole later chunks mean %.2e max %.3f; first chunk max %.2g; max by frame offset in chunk %s"
+              % (a.preroll, t_par, c_par, b_mean, b_max, c_mean, c_max, first_chunk[1], per_offset), flush=True)
     print(json.dumps(figures, indent=1, sort_keys=True))
     with open(os.path.join(out, "figures.json"), "w") as f:
         json.dump(figures, f, indent=1, sort_keys=True)
