@@ -164,7 +164,8 @@ def main(argv=None):
                                        "chunk_mean": c_mean, "chunk_max": c_max,
                                        "first_chunk_max": first_chunk[1], "max_by_offset": per_offset}
         print("  parallel-like (chunks in reverse, pre-roll %d): %.1f s wall, %.1f s CPU; chunk-start frames"
-              " mean %.2e max %.3f; whole later chunks mean %.2e max %.3f; first chunk max %.2g; max by frame offset in chunk %s"
+              " mean %.2e max %.3f; whole later chunks mean %.2e max %.3f; first chunk max %.2g;"
+              " max by frame offset in chunk %s"
               % (a.preroll, t_par, c_par, b_mean, b_max, c_mean, c_max, first_chunk[1], per_offset), flush=True)
     print(json.dumps(figures, indent=1, sort_keys=True))
     with open(os.path.join(out, "figures.json"), "w") as f:
