@@ -107,3 +107,23 @@ snode.POOL.close_all()
     assert "JOB 1001-1004 1002" in out.stdout
     assert "OUTCOME done matte.1002.exr" in out.stdout, out.stdout + out.stderr[-2000:]
     assert "BAD []" in out.stdout and "PY (3, %d)" % minor in out.stdout
+
+
+def test_install_py_nuke_option_wires_setup_nuke(tmp_path, monkeypatch):
+    """install.py --nuke DIR: after the (stubbed) venv steps, DIR/init.py and DIR/samatte.json are written."""
+    import importlib.util
+    installer = os.path.join(nuke_env.REPO, "install", "install.py")
+    spec = importlib.util.spec_from_file_location("samatte_installer", installer)
+    inst = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inst)
+    fake_py = str(tmp_path / "venv" / "bin" / "python")
+    monkeypatch.setattr(inst, "make_venv", lambda venv, python: fake_py)
+    monkeypatch.setattr(inst, "read_stamp", lambda venv: inst.stamp_key(type("A", (), {"no_sam2": True})()))
+    monkeypatch.setattr(inst, "imports_ok", lambda py, sam2: True)
+    monkeypatch.setattr(inst, "install_packages", lambda py, args: (_ for _ in ()).throw(AssertionError("no pip")))
+    nuke_dir = tmp_path / "dotnuke"
+    rc = inst.main(["--venv", str(tmp_path / "venv"), "--no-sam2", "--no-weights", "--models-dir",
+                    str(tmp_path / "models"), "--nuke", str(nuke_dir)])
+    assert rc == 0
+    assert setup_nuke.BEGIN in (nuke_dir / "init.py").read_text()
+    assert json.loads((nuke_dir / "samatte.json").read_text())["python"] == fake_py
