@@ -151,3 +151,14 @@ def test_safe_names_for_host_names(nk):
     objs = gather.gather_objects([roto], Geometry(64, 64), FrameMap(0), [1], rp, safe_name=safe_name)
     assert [(o["name"], o["host_name"]) for o in objs] == [("my_roto_001", "my roto.001"),
                                                             ("Alpha_layer", "Alpha")]
+
+
+def test_tracker_key_times_from_the_curve_text_when_animation_is_unavailable(nk, monkeypatch):
+    tr = nk.nodes.Tracker4()
+    k = tr["tracks"]
+    k._add_track("a", {5: (1, 2), 6: (2, 2), 9: (3, 3)})
+    monkeypatch.setattr(type(k), "animation", lambda self, i=0: None)
+    table = gather.TrackerTable(k)
+    assert table.key_times(0) == [5, 6, 9]
+    assert gather.TrackerTable.curve_key_times("{curve K x1001 10 11 x1010 12}") == [1001, 1002, 1010]
+    assert gather.TrackerTable.curve_key_times("{}") == []

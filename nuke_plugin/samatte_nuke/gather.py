@@ -198,9 +198,11 @@ class TrackerTable(object):
                 parts = col.split()
                 self.columns.append(parts[3] if len(parts) > 3 else "")
         self.names = []
+        self.rows = []
         if len(groups) > 2:
             for row in self._top_groups(groups[2]):
                 cells = self._cells(row)
+                self.rows.append(cells)
                 self.names.append(cells[1] if len(cells) > 1 else "track %d" % (len(self.names) + 1))
         while len(self.names) < self.count:
             self.names.append("track %d" % (len(self.names) + 1))
@@ -273,11 +275,43 @@ class TrackerTable(object):
     def index(self, track, column):
         return track * self.columns_count + column
 
-    def key_times(self, track):
-        anim = self.knob.animation(self.index(track, self.column("track_x", 2)))
-        if anim is None:
+    @staticmethod
+    def curve_key_times(cell):
+        """Key frames of a .nk curve ``{curve [flags] x1001 10 11 x1010 12}``: ``xN`` sets the frame of
+        the next value, each value is a key and advances the frame by one."""
+        words = cell.strip("{}").split()
+        if not words or words[0] != "curve":
             return []
-        return sorted(int(round(k.x)) for k in anim.keys())
+        out, t = [], None
+        for w in words[1:]:
+            if w.startswith("x"):
+                try:
+                    t = float(w[1:])
+                except ValueError:
+                    t = None
+                continue
+            try:
+                float(w)
+            except ValueError:
+                continue  # interpolation flags (K, L, C, S...)
+            if t is not None:
+                out.append(int(round(t)))
+                t += 1
+        return out
+
+    def key_times(self, track):
+        """Tracked frames of a track: the x curve's keys (``animation(i).keys()``; else the curve as
+        ``toScript()`` writes it)."""
+        col = self.column("track_x", 2)
+        anim = None
+        try:
+            anim = self.knob.animation(self.index(track, col))
+        except (AttributeError, TypeError, ValueError):
+            anim = None
+        if anim is not None:
+            return sorted(int(round(k.x)) for k in anim.keys())
+        row = self.rows[track] if track < len(self.rows) else []
+        return sorted(set(self.curve_key_times(row[col]))) if col < len(row) else []
 
     def enabled(self, track, t):
         return self.knob.getValueAt(t, self.index(track, self.column("enable", 0))) > 0.5
