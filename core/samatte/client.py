@@ -169,8 +169,10 @@ class JobHandle:
 
 
 def _looks_like_host(executable):
+    """True inside a host application: its binary's name (Nuke, Blender, Maya...), or Blender's ``bpy``
+    loaded (Blender's ``sys.executable`` is its bundled Python, which has no samatte stack)."""
     name = os.path.basename(str(executable or "")).lower()
-    return any(h in name for h in _HOST_BINARIES) or "nuke" in sys.modules or "bpy" in sys.modules
+    return any(h in name for h in _HOST_BINARIES) or "bpy" in sys.modules
 
 
 def _default_python():
