@@ -23,17 +23,26 @@ TRACKS = [("SELECTED", "Selected tracks", "selected tracks of the clip's trackin
           ("NONE", "No tracks", "")]
 
 
-INSTALL_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samatte_install.json")
+INSTALL_CONFIG = "samatte_install.json"
 
 
 def install_defaults():
-    """What ``install.sh --blender`` wrote beside the add-on: {"python", "models_dir"} (or {})."""
+    """What ``install.sh --blender`` wrote in the extension's user folder (or beside the add-on):
+    {"python", "models_dir"}, or {}."""
+    places = [os.path.dirname(os.path.abspath(__file__))]
     try:
-        with open(INSTALL_CONFIG) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        places.insert(0, bpy.utils.extension_path_user(ADDON, create=False))
+    except (AttributeError, ValueError):   # not loaded as an extension (a legacy add-on folder)
+        pass
+    for folder in places:
+        try:
+            with open(os.path.join(folder, INSTALL_CONFIG)) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            return data
+    return {}
 
 
 def prefs(context=None):

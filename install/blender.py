@@ -8,8 +8,9 @@ Blender 4.2+ version folder in the user's Blender config (Linux ``~/.config/blen
 or, when there is none yet, of 4.2 and 5.0. The add-on folder is linked (so ``git pull`` updates it;
 a copy on Windows, or with ``--blender-copy``) as ``samatte``; Blender then lists it as
 ``bl_ext.user_default.samatte``: enable it once in Preferences > Add-ons. Its preferences are filled
-from ``samatte_install.json`` written beside it (the venv's python, the models folder) the first
-time they are empty.
+the first time they are empty from ``samatte_install.json`` (the venv's python, the models folder),
+written in the extension's user folder, ``<extensions>/.user/user_default/samatte/`` (what
+``bpy.utils.extension_path_user`` returns), so a linked add-on never writes into the repository.
 """
 import json
 import os
@@ -49,6 +50,12 @@ def extension_dirs(explicit=None):
     return [os.path.join(root, v, "extensions", "user_default") for v in versions]
 
 
+def config_path(ext):
+    """Where the add-on's defaults go for the extensions repository folder ``ext``."""
+    ext = os.path.abspath(ext)
+    return os.path.join(os.path.dirname(ext), ".user", os.path.basename(ext), ADDON_ID, CONFIG)
+
+
 def install(repo, *, python, models_dir, target=None, copy=False):
     """Link or copy ``<repo>/blender_addon`` into each extensions folder; write its config. Returns
     the installed paths."""
@@ -65,11 +72,11 @@ def install(repo, *, python, models_dir, target=None, copy=False):
             shutil.rmtree(dst)
         if copy:
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", CONFIG))
-            cfg_dir = dst
         else:
             os.symlink(src, dst, target_is_directory=True)
-            cfg_dir = src
-        with open(os.path.join(cfg_dir, CONFIG), "w") as f:
+        cfg = config_path(ext)
+        os.makedirs(os.path.dirname(cfg), exist_ok=True)
+        with open(cfg, "w") as f:
             json.dump(config, f, indent=1)
         done.append(dst)
     return done

@@ -28,11 +28,10 @@ def save():
 
 
 def install_link():
-    ext = os.path.join(bpy.utils.user_resource("EXTENSIONS"), "user_default")
-    os.makedirs(ext, exist_ok=True)
-    link = os.path.join(ext, "samatte")
-    if not os.path.exists(link):
-        os.symlink(cfg["addon"], link)
+    """What ``install.sh --blender`` does (install/blender.py), into BLENDER_USER_RESOURCES."""
+    sys.path.insert(0, os.path.join(os.path.dirname(cfg["addon"]), "install"))
+    import blender as blender_install
+    blender_install.install(os.path.dirname(cfg["addon"]), python=cfg["python"], models_dir="")
 
 
 def register_twice():
@@ -238,6 +237,7 @@ def cancel_and_errors():
     install_link()
     addon_utils.enable(MOD, default_set=True, handle_error=None)
     addon = sys.modules[MOD]
+    RES["prefs_from_installer"] = addon.props.prefs().python     # filled from samatte_install.json
     prefs = bpy.context.preferences.addons[MOD].preferences
     ops = addon.ops
     HostError = addon.hosterrors.HostError

@@ -143,6 +143,7 @@ def test_addon_end_to_end_in_blender(v, tmp_path, shot):
 @pytest.mark.parametrize("v", sorted(VERSIONS))
 def test_addon_cancel_and_errors_in_blender(v, tmp_path, shot):
     res, cfg = run_scenario(v, tmp_path, shot, "errors")
+    assert res["prefs_from_installer"] == os.path.abspath(sys.executable)   # install --blender's defaults
     e = res["errors"]
     assert e["no_clip"].startswith("[PLATE_INVALID] no Movie Clip")
     assert "PLATE_INVALID" in res["op_no_clip"]

@@ -30,14 +30,20 @@ def test_extension_dirs(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("copy", [False, True])
 def test_install_links_or_copies_with_defaults(tmp_path, copy):
+    in_repo = os.path.join(REPO, "blender_addon", "samatte_install.json")
+    before = open(in_repo).read() if os.path.exists(in_repo) else None
     target = tmp_path / "ext" / "user_default"
     (paths,) = [blender_install.install(REPO, python=sys.executable, models_dir=str(tmp_path / "m"),
                                         target=str(target), copy=copy)]
     dst = target / "samatte"
     assert paths == [str(dst)]
     assert (dst / "blender_manifest.toml").is_file() and os.path.islink(str(dst)) == (not copy)
-    cfg = json.loads((dst / "samatte_install.json").read_text())
+    cfg_path = tmp_path / "ext" / ".user" / "user_default" / "samatte" / "samatte_install.json"
+    assert blender_install.config_path(str(target)) == str(cfg_path)
+    cfg = json.loads(cfg_path.read_text())
     assert cfg == {"python": os.path.abspath(sys.executable), "models_dir": str(tmp_path / "m")}
+    after = open(in_repo).read() if os.path.exists(in_repo) else None
+    assert after == before       # a linked add-on's defaults never go into the repository
     # again: replaced, not nested
     blender_install.install(REPO, python=sys.executable, models_dir="", target=str(target), copy=copy)
     assert not (dst / "samatte").exists()
