@@ -107,7 +107,7 @@ def test_backward_then_forward_uses_ref_state():
     order = [4, 3, 2, 1, 0, 5, 6, 7]
     refs = [None, 4, 3, 2, 1, 4, 5, 6]
     r1 = NoisyRefiner(gts, seed=3)
-    m1 = RefineMatter(refiner=r1, foreground=False, quality_map=False)
+    RefineMatter(refiner=r1, foreground=False, quality_map=False)  # built once (unused: the runs below use Fixed)
     # identical noise per frame index for both runs: pre-draw per index
     noise = {i: r1.rng.normal(0, 0.25, gts[0].shape).astype(np.float32) for i in range(n)}
 
