@@ -72,3 +72,44 @@ def test_sample_polyline_even_by_length():
     assert pts[0] == (0.0, 0.0) and pts[-1] == (10.0, 10.0)
     assert pts[2] == pytest.approx((10.0, 0.0))
     assert len(pts) == 5
+
+
+def test_geometry_from_node_accepts_box_objects_and_missing_bbox():
+    class Fmt:
+        def width(self):
+            return 64
+
+        def height(self):
+            return 32
+
+        def pixelAspect(self):
+            return 1.0
+
+    class Box:
+        def x(self):
+            return -2
+
+        def y(self):
+            return -1
+
+        def w(self):
+            return 68
+
+        def h(self):
+            return 34
+
+    class N:
+        def __init__(self, bbox):
+            self._b = bbox
+
+        def format(self):
+            return Fmt()
+
+        def bbox(self):
+            if self._b is None:
+                raise RuntimeError("no image")
+            return self._b
+
+    assert Geometry.from_node(N(Box())).bbox == (-2.0, -1.0, 68.0, 34.0)
+    assert Geometry.from_node(N([0, 0, 64, 32])).bbox == (0.0, 0.0, 64.0, 32.0)
+    assert Geometry.from_node(N(None)).bbox == (0.0, 0.0, 64.0, 32.0)

@@ -41,7 +41,12 @@ class Geometry(object):
         fmt = node.format()
         try:
             bbox = node.bbox()
-        except Exception:  # noqa: BLE001 - a node without image data
+            if hasattr(bbox, "w") and callable(bbox.w):  # a nuke.Box-like object rather than [x, y, w, h]
+                bbox = (bbox.x(), bbox.y(), bbox.w(), bbox.h())
+            bbox = tuple(float(v) for v in bbox)
+            if len(bbox) != 4:
+                bbox = None
+        except Exception:  # noqa: BLE001 - a node without image data, or an unexpected shape
             bbox = None
         return cls(fmt.width(), fmt.height(), fmt.pixelAspect(), bbox)
 
