@@ -314,7 +314,12 @@ def test_custom_range_overscan_and_pixel_aspect(nk, shot, tmp_path):
     g["cache_dir"].setValue(str(tmp_path / "c"))
     g["range_mode"].setValue("custom")
     g["custom_range"].setValue("2-3")
+    layer = rp.Layer(roto["curves"], name="extra object")
+    layer.append(rp.Shape(roto["curves"], (10, 10), (30, 10), (20, 30), name="C"))
+    roto["curves"].rootLayer.append(layer)
+    g["skip_objects"].setValue("extra object")
     job, info = snode.build(g)
+    assert [o["host_name"] for o in job["objects"]] == [roto.name()]
     assert job["plate"]["frames"] == "1002-1003"
     q = job["objects"][0]["prompts"][0]
     assert q["frame"] == 1002

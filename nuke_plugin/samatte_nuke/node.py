@@ -83,6 +83,7 @@ def create(name=None):
         nuke.Tab_Knob("samatte", "SAMatte"),
         nuke.Text_Knob("status", "status", "not run yet"),
         nuke.Text_Knob("objects_info", "objects", "(press Refresh)"),
+        nuke.String_Knob("skip_objects", "skip objects", ""),
         _button("refresh", "Refresh objects", "on_refresh"),
         nuke.Enumeration_Knob("roto_mode", "roto", list(ROTO_MODES)),
         nuke.Enumeration_Knob("tracker", "tracker", list(trackers)),
@@ -115,6 +116,7 @@ def create(name=None):
         g[hidden].setVisible(False)
     g["cache_dir"].setTooltip("default: samatte_cache next to the script, one folder per node")
     g["samatte_python"].setTooltip("default: $SAMATTE_PYTHON or what install.sh --nuke recorded")
+    g["skip_objects"].setTooltip("objects to leave out, comma separated (their samatte or Nuke names)")
     return g
 
 
@@ -167,8 +169,11 @@ def build(group):
     else:
         objects = gather.gather_objects(nodes, info["geometry"], fmap, frames, rp, safe_name=safe_name,
                                         log=_log(group))
+    skip = {w.strip() for w in group["skip_objects"].value().split(",") if w.strip()}
+    objects = [ob for ob in objects if ob["name"] not in skip and ob.get("host_name") not in skip]
     if not objects:
-        raise SamatteError("the prompt nodes hold no shape, stroke or enabled track inside the frame range")
+        raise SamatteError("the prompt nodes hold no shape, stroke or enabled track inside the frame range"
+                           + (" (skipped: %s)" % ", ".join(sorted(skip)) if skip else ""))
     job = jobmod.build_job(
         name="%s_%s" % (safe_name(group.name()), group["samatte_uid"].value()), plate_path=plate,
         file_frames=fmap.files(frames), colourspace=colourspace, ocio=jobmod.ocio_config(nuke.root()),
