@@ -98,3 +98,14 @@ def test_click_seeded_object_and_negative_only_object(pred):
         tr._collect_prompts([obj("s", {2: [{"type": "mask", "mask_array": src.mask(2)},
                                            {"type": "mask", "mask_array": _full(src), "mode": "subtract"}]})],
                             idx, src.info.shape)
+
+
+def test_click_seeded_object_with_a_subtract_shape_on_its_seed_frame(pred):
+    src = SyntheticSource(range(1, 4))
+    cut = np.zeros(src.info.shape, bool)
+    cut[:, :64] = True
+    out, _ = _track(pred, src, [obj("o", {2: [{"type": "points", "points": [[70.0, 40.0], [20.0, 40.0]],
+                                               "labels": [1, 1]},
+                                              {"type": "mask", "mask_array": cut, "mode": "subtract"}]})])
+    m = out[2].objects["o"].mask
+    assert out[2].objects["o"].keyframe and not m[:, :64].any()
