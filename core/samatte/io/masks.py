@@ -197,7 +197,7 @@ class MaskSequence:
 def mask_track(seq, masks, frame):
     """The :class:`samatte.stages.ObjectTrack` of an object's mask file on ``frame``: ``seq`` its
     :class:`MaskSequence`, ``masks`` the object's validated JobSpec ``masks`` dict. ``mask`` is the
-    values >= ``threshold``; with ``soft: true`` the values themselves travel as ``soft`` (a feathered
+    values >= ``threshold`` (> 0 for threshold 0, as for mask prompts); with ``soft: true`` the values themselves travel as ``soft`` (a feathered
     roto is not thresholded before matting)."""
     from ..stages import ObjectTrack
     v = seq.get(frame)
