@@ -319,7 +319,7 @@ def _add_cache_commands(sub, run_parser):
                                              "change with it)")
     run_parser.add_argument("--preroll", type=int, default=None,
                             help="frames matted but not written before a chunk whose previous frame is not "
-                                 "finished (default 8)")
+                                 "finished (default 4: bench/bench_chunks.py)")
     p = sub.add_parser("probe", help="a plate's windows, pixel aspect, channels, layers and frames on disk")
     p.add_argument("plate", metavar="PATTERN")
     p.add_argument("--frames", help="frames to check (default: those on disk)")
