@@ -38,7 +38,7 @@ __all__ = ["run", "run_iter", "load_job", "frame_status", "probe", "resolve_back
 
 STAGES = ("all", "track", "matte")
 #: frames matted (not written) before a chunk whose reference frame is not finished (bench_chunks.py)
-DEFAULT_PREROLL = 8
+DEFAULT_PREROLL = 4
 
 
 def load_job(job):
