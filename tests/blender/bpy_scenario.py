@@ -364,8 +364,29 @@ def mask_check():
     RES["mask_check"] = out
 
 
+def overscan_run():
+    """The same mask and tracks on a plate with or without overscan: a job through the real worker."""
+    install_link()
+    addon_utils.enable(MOD, default_set=True, handle_error=None)
+    addon = sys.modules[MOD]
+    ctx = bpy.context
+    ctx.preferences.addons[MOD].preferences.python = cfg["python"]
+    clip = load_clip()
+    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    add_mask(addon, clip, info)
+    add_tracks(clip, info)
+    s = ctx.scene.samatte
+    s.tracker, s.matte, s.quality = "flow", "refine", "draft"
+    s.output_dir = cfg["out"]
+    run, (level, msg) = addon.ops.run_blocking(ctx)
+    RES["overscan_run"] = {"origin": list(info.origin), "size": list(clip.size), "report": [level, msg],
+                           "output": run.job["output"]["path"], "prompts": run.job["objects"][0]["prompts"]}
+
+
 try:
-    if cfg["step"] == "maskcheck":
+    if cfg["step"] == "overscan_run":
+        overscan_run()
+    elif cfg["step"] == "maskcheck":
         mask_check()
     elif cfg["step"] == "main":
         main()

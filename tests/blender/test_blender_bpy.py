@@ -44,7 +44,7 @@ def write_overscan(folder):
     return os.path.join(folder, "over.0001.exr")
 
 
-def run_scenario(v, tmp_path, shot, step):
+def run_scenario(v, tmp_path, shot, step, **extra):
     py = bpy_python(v)
     if py is None:
         pytest.skip("no .venv-bpy%s (bash tests/blender/setup_bpy.sh)" % v)
@@ -54,6 +54,7 @@ def run_scenario(v, tmp_path, shot, step):
            "plate": shot["plate"].replace("####", "%04d" % shot["frames"][0]), "polygon": shot["polygon"],
            "prompt_frames": [1002, 1004], "out": str(tmp_path / "out"), "result": str(tmp_path / "res.json"),
            "step": step, "render_file": 1005, "overscan": write_overscan(str(tmp_path))}
+    cfg.update(extra)
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     env = {k: val for k, val in os.environ.items() if not k.startswith(("PYTHON", "BLENDER"))}
     env.update(HOME=str(home), BLENDER_USER_RESOURCES=str(home / "blender"))
@@ -197,3 +198,45 @@ def test_mask_conversion_matches_blenders_own_rasterisation(v, tmp_path, shot):
               % (res["blender"], w, h, cx, cy, pcx, pcy, area, pa))
         assert abs(cx - pcx) < 0.1 and abs(cy - pcy) < 0.1
         assert abs(area - pa) < 0.06 * pa
+
+
+def write_overscan_copy(shot, folder):
+    """The shot's plates with the same pixels as a data window (0, 0, 128, 72) inside a display window
+    (8, 4, 112, 64): the clip shows the data window, whose corner is display pixel (-8, -4)."""
+    import OpenImageIO as oiio
+    os.makedirs(folder)
+    for f in shot["frames"]:
+        src = oiio.ImageBuf(shot["plate"].replace("####", "%04d" % f))
+        spec = oiio.ImageSpec(src.spec())
+        spec.full_x, spec.full_y, spec.full_width, spec.full_height = 8, 4, 112, 64
+        spec.erase_attribute("DateTime")
+        path = os.path.join(folder, "plate.%04d.exr" % f)
+        out = oiio.ImageOutput.create(path)
+        out.open(path, spec)
+        out.write_image(src.get_pixels(oiio.FLOAT))
+        out.close()
+    return os.path.join(folder, "plate.%04d.exr" % shot["frames"][0])
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_overscan_plate_gives_the_same_matte(v, tmp_path, shot):
+    """Mask and tracks drawn over the same pixels of a plate with and without overscan give the same
+    job in canvas terms (prompts shifted by the data window's corner) and the same matte."""
+    import numpy as np
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    plain, _ = run_scenario(v, tmp_path / "a", shot, "overscan_run")
+    over_plate = write_overscan_copy(shot, str(tmp_path / "over"))
+    poly = [[x - 8, y - 4] for x, y in shot["polygon"]]
+    over, _ = run_scenario(v, tmp_path / "b", shot, "overscan_run", plate=over_plate, polygon=poly)
+    a, b = plain["overscan_run"], over["overscan_run"]
+    assert a["origin"] == [0, 0] and b["origin"] == [-8, -4] and b["size"] == [128, 72]
+    assert a["report"][0] == b["report"][0] == "INFO"
+    pa = [p for p in a["prompts"] if p["type"] == "bezier"][0]["points"]
+    pb = [p for p in b["prompts"] if p["type"] == "bezier"][0]["points"]
+    assert np.allclose(np.array(pb), np.array(pa) - np.array([8, 4, 8, 4, 8, 4]), atol=1e-3)
+    for f in shot["frames"]:
+        ma, _ = read_channel(a["output"].replace("####", "%04d" % f), "A")
+        mb, spec = read_channel(b["output"].replace("####", "%04d" % f), "A")
+        assert (spec.full_x, spec.full_y, spec.full_width, spec.full_height) == (8, 4, 112, 64)
+        assert float(np.abs(ma - mb).max()) == 0.0, f
