@@ -5,6 +5,7 @@ Blender's own Python cannot import the venv's packages (numpy, torch...), and mu
 stdlib-only modules (``samatte.jobspec``, ``client``, ``names``...) are imported here, from the
 folder that holds the ``samatte`` package the given Python uses.
 """
+import importlib.util
 import os
 import subprocess
 import sys
@@ -42,12 +43,26 @@ def samatte_root(python, *, timeout=60):
 
 
 def ensure_samatte(python):
-    """Make ``import samatte`` work in this (Blender's) Python, from ``python``'s installation."""
+    """Make ``import samatte`` work in this (Blender's) Python, from ``python``'s installation.
+
+    Only the ``samatte`` package is loaded (by its folder, without adding the venv's site-packages
+    to ``sys.path``, so the venv's numpy, OpenCV or torch never shadow Blender's); its stdlib-only
+    modules are what the add-on imports."""
     root = samatte_root(python)
-    if root not in sys.path:
-        sys.path.append(root)
+    if "samatte" not in sys.modules:
+        pkg = os.path.join(root, "samatte")
+        spec = importlib.util.spec_from_file_location("samatte", os.path.join(pkg, "__init__.py"),
+                                                      submodule_search_locations=[pkg])
+        if spec is None or spec.loader is None:
+            raise HostError("WORKER_FAILED", "no samatte package in %s" % root)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["samatte"] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:  # noqa: BLE001 - shown to the user
+            del sys.modules["samatte"]
+            raise HostError("WORKER_FAILED", "cannot import samatte from %s: %s" % (root, e))
     try:
-        import samatte  # noqa: F401
         import samatte.client  # noqa: F401
         import samatte.jobspec  # noqa: F401
     except ImportError as e:

@@ -144,6 +144,8 @@ def main():
     # check
     hello, lines = addon.jobs.check_worker(ops.settings_from(ctx))
     RES["check"] = lines
+    RES["samatte_from"] = sys.modules["samatte"].__file__
+    RES["root_on_sys_path"] = addon.link.samatte_root(cfg["python"]) in sys.path
     clip = load_clip()
     info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
     RES["clip"] = {"size": list(clip.size), "origin": list(info.origin), "first": info.first_file,

@@ -83,6 +83,8 @@ def test_addon_end_to_end_in_blender(v, tmp_path, shot):
     # register / unregister twice
     assert res["register"] == [[True, True, True], [False, False]] * 2
     assert res["check"][0].startswith("samatte ") and "models found" in res["check"][3]
+    # samatte's host modules come from the samatte Python's install, without touching sys.path
+    assert res["samatte_from"].startswith(os.path.join(REPO, "core")) and res["root_on_sys_path"] is False
     # prompts: one object from the mask layer (host name kept), bezier on its two keys + track points
     (ob,) = res["objects"]
     assert ob["name"] == "hero_ball_v1" and ob["host_name"] == "hero ball.v1"
