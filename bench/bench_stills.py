@@ -18,10 +18,26 @@ Commands (from the repo root, venv active):
     python bench/bench_stills.py --images GT01,GT04 --no-baseline   # quick subset, ours only
     python bench/bench_stills.py --speed               # s per 1920x1080 frame (GT04 hair, GT05)
     python bench/bench_stills.py --cache /tmp/cf_cache.json   # reuse baseline scores across runs
+    python bench/bench_stills.py --paths product,inproc --no-baseline  # both paths (default: product)
+    python bench/bench_stills.py --paths product --option space=display  # a matte option, product path
+
+Paths (``--paths``, comma-separated; figures per path, per fold GT01-09 / GT10-18 and overall):
+
+- ``product`` (default): what a compositor runs. Each image is decoded from sRGB to linear light and
+  written as a half-float EXR plate (as a host hands a plate over), each mask as an 8-bit PNG, and
+  the job ``samatte refine --plate ... --masks ... --out ...`` builds is run (the CLI's own job, built
+  by the same calls, run in this process; ``--option k=v`` adds matte options); the merged ``A`` is
+  read back from the written half-float EXR.
+- ``inproc``: ``refine_alpha`` on the 8-bit sRGB image in memory (the older figures).
+
+Per image: MAD ratio ours / mask, IoU of alpha >= 0.5 against GT >= 0.5 for ours and the mask; the
+worst three ratios are named, and every image worse than its mask (MAD), or losing more than 0.01
+IoU, is listed. The fixed 4-px-band closed-form solve (the conservative baseline) is column cf4.
 
 Data: <repo>/../shared/eval/alphamatting (never copied into the repo).
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -40,6 +56,44 @@ DATA = os.path.join(ROOT, "..", "shared", "eval", "alphamatting")
 PROTOCOLS = ("ds8", "ds32", "polygon")
 BANDS = (4, 8, 16, 32)
 METRICS = ("MAD", "MSE", "Grad", "Conn")
+FOLDS = {"A": ["GT%02d" % i for i in range(1, 10)], "B": ["GT%02d" % i for i in range(10, 19)]}
+
+
+def iou(a, g):
+    """IoU of alpha >= 0.5 against GT >= 0.5."""
+    x, y = np.asarray(a) >= 0.5, np.asarray(g) >= 0.5
+    u = np.count_nonzero(x | y)
+    return 1.0 if u == 0 else np.count_nonzero(x & y) / float(u)
+
+
+def write_plate(img_srgb, path):
+    """The image as a host hands it over: sRGB-decoded to scene-linear, half-float EXR."""
+    from samatte.io.exr import srgb_eotf, write_image
+    write_image(path, srgb_eotf(img_srgb), channels=["R", "G", "B"])
+
+
+def product_refine(plate_path, mask, tmp, tag, *, options=None, quality="default"):
+    """``samatte refine`` on a one-frame EXR plate with a PNG mask (the CLI's job, run in this
+    process): the merged A read back from the half-float EXR."""
+    import contextlib
+    import io
+    import OpenImageIO as oiio
+    from samatte import cli
+    from samatte.jobspec import add_object, new_job, validate
+    mpath = os.path.join(tmp, "%s.mask.00001.png" % tag)
+    cv2.imwrite(mpath, (np.asarray(mask) >= 0.5).astype(np.uint8) * 255)
+    out = os.path.join(tmp, "%s.out.#####.exr" % tag)
+    job = new_job(os.path.abspath(plate_path), os.path.abspath(out), frames="1", tracker="auto", matte="auto",
+                  quality=quality, overwrite=True)
+    add_object(job, "object", masks={"path": os.path.abspath(os.path.join(tmp, "%s.mask.#####.png" % tag))})
+    job["matte"]["options"]["masks"] = "auto"
+    job["matte"]["options"].update(options or {})
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc, _ = cli.execute_job(validate(job), quiet=True)
+    if rc:
+        raise SystemExit("samatte refine failed (exit %d) on %s" % (rc, tag))
+    buf = oiio.ImageBuf(out.replace("#####", "00001"))
+    return buf.get_pixels(oiio.FLOAT)[..., list(buf.spec().channelnames).index("A")]
 
 
 def load(name):
@@ -97,57 +151,89 @@ def _save_cache(path, cache):
         os.replace(tmp, path)
 
 
-def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=True, mask_kind="auto"):
-    res = {p: {"mask": [], "ours": [], "time": []} for p in PROTOCOLS}
-    for p in PROTOCOLS:
-        for b in BANDS:
-            res[p]["cf%d" % b] = []
+def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=True, mask_kind="auto",
+              paths=("product",), options=None, protocols=PROTOCOLS):
+    import tempfile
+    res = {}
     cache = _load_cache(cache_path)
+    tmp = tempfile.mkdtemp(prefix="samatte_stills_")
     for n in names:
         img, gt = load(n)
-        for p in PROTOCOLS:
+        if "product" in paths:
+            write_plate(img, os.path.join(tmp, "%s.00001.exr" % n))
+        for p in protocols:
             m = make_mask(gt, p)
-            res[p]["mask"].append(scores(m, gt))
-            line = "%s %-7s mask MAD %6.1f" % (n, p, res[p]["mask"][-1][0])
-            if ours:
+            r = res.setdefault(p, {})
+            r.setdefault("mask", {})[n] = (scores(m, gt), iou(m, gt))
+            line = "%s %-7s mask MAD %6.1f IoU %.3f" % (n, p, r["mask"][n][0][0], r["mask"][n][1])
+            for path in (paths if ours else ()):
                 t = time.time()
-                a = refine_alpha(img, m, quality=quality, mask=mask_kind)
-                res[p]["time"].append(time.time() - t)
-                res[p]["ours"].append(scores(a, gt))
-                line += "  ours MAD %6.1f Grad %6.1f Conn %6.1f (%.1fs)" % (
-                    *res[p]["ours"][-1][[0, 2, 3]], res[p]["time"][-1])
+                if path == "product":
+                    a = product_refine(os.path.join(tmp, "%s.#####.exr" % n), m, tmp, "%s_%s" % (n, p),
+                                       options=options, quality=quality)
+                else:
+                    a = refine_alpha(img, m, quality=quality, mask=mask_kind)
+                el = time.time() - t
+                r.setdefault(path, {})[n] = (scores(a, gt), iou(a, gt), el)
+                line += "  %s MAD %6.1f (%.2fx) IoU %.3f (%.1fs)" % (
+                    path, r[path][n][0][0], r[path][n][0][0] / max(r["mask"][n][0][0], 1e-9), r[path][n][1], el)
             if baseline:
                 for b in BANDS:
                     key = "%s/%s/%d" % (n, p, b)
                     if key not in cache:
                         cache[key] = scores(fixed_band_cf(img, m, b), gt).tolist()
                         _save_cache(cache_path, cache)
-                    res[p]["cf%d" % b].append(np.array(cache[key]))
-                line += "  cf " + " ".join("%d:%.1f" % (b, res[p]["cf%d" % b][-1][0]) for b in BANDS)
+                    r.setdefault("cf%d" % b, {})[n] = (np.array(cache[key]), float("nan"))
+                line += "  cf " + " ".join("%d:%.1f" % (b, r["cf%d" % b][n][0][0]) for b in BANDS)
             print(line, flush=True)
+    report(res, names, quality=quality, paths=paths if ours else ())
+    return res
+
+
+def report(res, names, *, quality="default", paths=("product",)):
+    """Per protocol and fold: mean metrics of the mask, cf4 / best fixed band, each path; ours/mask
+    ratios (of the means, as before), per-image ratios (worst three named), images worse than the
+    mask (MAD) and images losing more than 0.01 IoU."""
     print()
-    print("alphamatting GT %s, %d images, quality=%s" % (",".join(names) if len(names) < 18 else "01-18",
-                                                        len(names), quality))
-    hdr = "%-8s %-16s" % ("protocol", "method") + "".join("%9s" % m for m in METRICS) + "   MAD/mask"
+    print("alphamatting %d images, quality=%s; folds A = GT01-09, B = GT10-18" % (len(names), quality))
+    hdr = "%-8s %-4s %-18s" % ("protocol", "fold", "method") + "".join("%9s" % m for m in METRICS) + \
+        "   MAD/mask  IoU"
     print(hdr)
     print("-" * len(hdr))
-    for p in PROTOCOLS:
-        mask = np.mean(res[p]["mask"], 0)
-        rows = [("mask as alpha", mask)]
-        if baseline:
-            best = min(BANDS, key=lambda b: np.mean(res[p]["cf%d" % b], 0)[0])
-            rows.append(("cf band %d (best)" % best, np.mean(res[p]["cf%d" % best], 0)))
-        if not ours:
-            for label, v in rows:
-                print("%-8s %-16s" % (p, label) + "".join("%9.2f" % x for x in v) + "   %.3f" % (v[0] / mask[0]))
-            continue
-        ours_m = np.mean(res[p]["ours"], 0)
-        rows.append(("ours", ours_m))
-        for label, v in rows:
-            print("%-8s %-16s" % (p, label) + "".join("%9.2f" % x for x in v) + "   %.3f" % (v[0] / mask[0]))
-        print("%-8s ours/mask ratios: MAD %.3f MSE %.3f Grad %.3f Conn %.3f; mean time %.2fs" % (
-            p, *(ours_m / mask), np.mean(res[p]["time"])))
-    return res
+    folds = [(f, [n for n in ns if n in names]) for f, ns in FOLDS.items()] + [("all", list(names))]
+    for p, r in res.items():
+        for f, ns in folds:
+            if not ns:
+                continue
+            mask = np.mean([r["mask"][n][0] for n in ns], 0)
+            rows = [("mask as alpha", r["mask"])]
+            if "cf4" in r:
+                rows.append(("cf band 4", r["cf4"]))
+                best = min(BANDS, key=lambda b: np.mean([r["cf%d" % b][n][0][0] for n in ns]))
+                rows.append(("cf band %d (best)" % best, r["cf%d" % best]))
+            rows += [("ours " + path, r[path]) for path in paths if path in r]
+            for label, d in rows:
+                v = np.mean([d[n][0] for n in ns], 0)
+                io_ = np.nanmean([d[n][1] for n in ns])
+                print("%-8s %-4s %-18s" % (p, f, label) + "".join("%9.2f" % x for x in v) +
+                      "   %.3f    %.3f" % (v[0] / mask[0], io_))
+        for path in paths:
+            if path not in r:
+                continue
+            rat = {n: r[path][n][0][0] / max(r["mask"][n][0][0], 1e-9) for n in names}
+            worst = sorted(rat, key=rat.get, reverse=True)
+            worse = [n for n in worst if rat[n] > 1.0]
+            iou_loss = {n: r["mask"][n][1] - r[path][n][1] for n in names}
+            lost = [n for n in names if iou_loss[n] > 0.01]
+            extra = ""
+            if "cf4" in r:
+                extra = "; mean MAD vs cf4 %.3f" % (np.mean([r[path][n][0][0] for n in names]) /
+                                                    np.mean([r["cf4"][n][0][0] for n in names]))
+            print("%-8s %s: per-image MAD/mask worst %s; worse than mask: %d %s; IoU loss > 0.01: %d %s; "
+                  "max IoU loss %.3f; mean time %.2fs%s" % (
+                      p, path, ", ".join("%s %.2f" % (n, rat[n]) for n in worst[:3]), len(worse),
+                      " ".join(worse), len(lost), " ".join(lost), max(iou_loss.values()),
+                      np.mean([r[path][n][2] for n in names]), extra))
 
 
 def run_speed(qualities=("draft", "default", "high"), names=("GT04", "GT05"), repeats=3):
@@ -188,6 +274,15 @@ def main(argv=None):
     ap.add_argument("--cache", default=None,
                     help="JSON file caching the fixed-band baseline scores (they do not depend on ours)")
     ap.add_argument("--baseline-only", action="store_true", help="only the mask and fixed-band rows")
+    ap.add_argument("--paths", default="product", help="comma-separated: product (samatte refine on linear "
+                    "EXR plates and PNG masks), inproc (refine_alpha on the sRGB image)")
+    ap.add_argument("--option", action="append", default=[], metavar="K=V",
+                    help="matte option for the product path (repeatable), e.g. space=display")
+    ap.add_argument("--refine", action="append", default=[], metavar="K=V",
+                    help="override a field of samatte.matte.params.RefineParams in every preset, both paths "
+                         "(an experiment: the product has no such switch), e.g. runaway=1.0")
+    ap.add_argument("--protocols", default=",".join(PROTOCOLS))
+    ap.add_argument("--fold", choices=sorted(FOLDS), help="only this fold's images")
     args = ap.parse_args(argv)
     if not os.path.isdir(DATA):
         print("no data at %s" % DATA)
@@ -196,8 +291,33 @@ def main(argv=None):
         run_speed()
         return 0
     names = args.images.split(",") if args.images else ["GT%02d" % i for i in range(1, 19)]
+    if args.fold:
+        names = [n for n in names if n in FOLDS[args.fold]]
+    options = {}
+    for kv in args.option:
+        k, _, v = kv.partition("=")
+        try:
+            v = json.loads(v)
+        except ValueError:
+            pass
+        options[k] = v
+    if args.refine:
+        from dataclasses import replace
+        from samatte.matte import params as P
+        over = {}
+        for kv in args.refine:
+            k, _, v = kv.partition("=")
+            try:
+                v = json.loads(v)
+            except ValueError:
+                pass
+            over[k] = v
+        for q in list(P.QUALITIES):
+            P.QUALITIES[q] = replace(P.QUALITIES[q], **over)
+        print("refine overrides: %s" % over)
     run_table(names, baseline=not args.no_baseline, quality=args.quality, cache_path=args.cache,
-              ours=not args.baseline_only, mask_kind=args.masks)
+              ours=not args.baseline_only, mask_kind=args.masks, paths=tuple(args.paths.split(",")),
+              options=options, protocols=tuple(args.protocols.split(",")))
     return 0
 
 

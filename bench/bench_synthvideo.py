@@ -101,9 +101,10 @@ def run_matter(matter, rgb, masks, frame0=1001):
     return out, times
 
 
-def via_cli(clip, masks):
+def via_cli(clip, masks, options=None):
     """``samatte refine`` end to end (EXR plate and PNG masks in, EXR mattes out, default settings):
-    the merged alpha ``A`` of every frame, read back from the half-float EXRs."""
+    the merged alpha ``A`` of every frame, read back from the half-float EXRs. With ``options`` (matte
+    options), the job the CLI builds is run in this process with them added."""
     import subprocess
     import tempfile
     import OpenImageIO as oiio
@@ -111,12 +112,28 @@ def via_cli(clip, masks):
         for i, m in enumerate(masks):
             cv2.imwrite(os.path.join(tmp, "mask.%05d.png" % i), (m * 255).astype(np.uint8))
         out = os.path.join(tmp, "out", "matte.#####.exr")
-        cmd = [sys.executable, "-m", "samatte", "refine", "--plate", os.path.join(EVAL, clip, "rgb", "#####.exr"),
-               "--masks", os.path.join(tmp, "mask.#####.png"), "--out", out, "--frames", "0-%d" % (len(masks) - 1)]
-        env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "..", "core") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if r.returncode:
-            raise SystemExit("samatte refine failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
+        plate = os.path.join(EVAL, clip, "rgb", "#####.exr")
+        frames = "0-%d" % (len(masks) - 1)
+        if options:
+            import contextlib
+            import io
+            from samatte import cli
+            from samatte.jobspec import add_object, new_job, validate
+            job = new_job(plate, out, frames=frames, tracker="auto", matte="auto")
+            add_object(job, "object", masks={"path": os.path.join(tmp, "mask.#####.png")})
+            job["matte"]["options"].update(dict({"masks": "auto"}, **options))
+            with contextlib.redirect_stdout(io.StringIO()):
+                rc, _ = cli.execute_job(validate(job), quiet=True)
+            if rc:
+                raise SystemExit("samatte refine failed (%d)" % rc)
+        else:
+            cmd = [sys.executable, "-m", "samatte", "refine", "--plate", plate,
+                   "--masks", os.path.join(tmp, "mask.#####.png"), "--out", out, "--frames", frames]
+            env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "..", "core") + os.pathsep
+                       + os.environ.get("PYTHONPATH", ""))
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if r.returncode:
+                raise SystemExit("samatte refine failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
         alphas = []
         for i in range(len(masks)):
             buf = oiio.ImageBuf(out.replace("#####", "%05d" % i))
@@ -193,6 +210,8 @@ def main(argv=None):
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-broken", action="store_true", help="skip the broken-mask check of the score")
     ap.add_argument("--speed-frames", type=int, default=4)
+    ap.add_argument("--option", action="append", default=[], metavar="K=V",
+                    help="matte option for ours* and cli (repeatable), e.g. space=display")
     args = ap.parse_args(argv)
     if not os.path.isdir(EVAL):
         print("synthvideo not found at %s" % EVAL)
@@ -201,6 +220,14 @@ def main(argv=None):
     from samatte.matte.stage import RefineMatter
     from samatte.metrics import dtssd, mad
 
+    extra = {}
+    for kv in args.option:
+        k, _, v = kv.partition("=")
+        try:
+            v = json.loads(v)
+        except ValueError:
+            pass
+        extra[k] = v
     clips = args.clips.split(",") if args.clips else json.load(open(os.path.join(EVAL, "clips.json")))["clips"]
     methods = args.methods.split(",")
     table = {m: {} for m in methods}
@@ -232,7 +259,7 @@ def main(argv=None):
                 # "ours": the masks arrive without logits or an edge hint, so matte option masks="auto"
                 # lets refine_alpha tell their kind per frame; "ours-tight": masks="tight", what a
                 # tracker's (SAM2's) masks get
-                opts = {"temporal": meth != "ours-notemporal"}
+                opts = dict(extra, temporal=meth != "ours-notemporal")
                 if meth == "ours-tight":
                     opts["masks"] = "tight"
                 mfs, _ = run_matter(get_matter("refine", options=opts), rgb, masks)
@@ -240,7 +267,7 @@ def main(argv=None):
                 if meth == "ours-tight":
                     qual.append(quality_check(mfs, gt))
             elif meth == "cli":
-                alphas = via_cli(clip, masks)
+                alphas = via_cli(clip, masks, options=extra or None)
             else:
                 raise SystemExit("unknown method %s" % meth)
             el = time.perf_counter() - t
@@ -253,6 +280,17 @@ def main(argv=None):
         row = [table[meth][c] for c in clips]
         print("%-18s" % meth + "".join("%15.2f / %5.2f" % (r[0], r[1]) for r in row)
               + "%9.2f / %5.2f" % (np.mean([r[0] for r in row]), np.mean([r[1] for r in row])))
+
+    if "cf6" in table:
+        # leave-one-clip-out: each clip is a fold nothing was tuned on when the others were
+        print("\nratio to the per-frame closed-form (cf6), per clip (leave-one-clip-out folds), MAD / dtSSD:")
+        for meth in methods:
+            if meth in ("cf6", "mask"):
+                continue
+            rs = [(table[meth][c][0] / table["cf6"][c][0], table[meth][c][1] / max(table["cf6"][c][1], 1e-9))
+                  for c in clips]
+            print("  %-18s" % meth + "  ".join("%s %.2f / %.2f" % (c[:4], r[0], r[1]) for c, r in zip(clips, rs))
+                  + "   mean %.2f / %.2f" % (np.mean([r[0] for r in rs]), np.mean([r[1] for r in rs])))
 
     if qual:
         print("\nquality map vs truth (ours): mean doubt where |alpha - gt| > 0.2: %.3f, where < 0.05 on the "

@@ -189,7 +189,7 @@ def test_matter_picks_the_mask_kind_from_the_tracker(monkeypatch):
     from samatte.stages import ObjectTrack, Plate, PlateInfo, TrackFrame, Window
     seen = []
 
-    def fake(image, coarse, *, logits=None, quality="default", mask="rough"):
+    def fake(image, coarse, *, logits=None, quality="default", mask="rough", **kw):
         seen.append(mask)
         return np.asarray(coarse, np.float32)
 
@@ -419,7 +419,7 @@ def test_a_thin_part_of_a_tight_mask_keeps_its_middle():
     assert kept[over].mean() > 0.85
     assert M.mad(kept, alpha) < 0.6 * M.mad(faded, alpha)
     assert MASK_KINDS["tight"]["thin_cores"] > 0
-    assert all(q["thin_cores"] == 0 for q in QUALITIES.values())
+    assert all(q.thin_cores == 0 for q in QUALITIES.values())
 
 
 def test_a_working_scale_just_below_full_resolution_still_gets_a_fine_level():

@@ -154,3 +154,39 @@ def test_default_refiner_runs_when_available():
     assert mf.alpha.shape == (H, W) and mf.alpha.dtype == np.float32
     assert mf.alpha.min() >= 0 and mf.alpha.max() <= 1
     assert np.abs(mf.alpha - a).mean() < 0.05
+
+
+def _moving_disc(frame):
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    a = np.clip((11 - np.hypot(x - 24 - 2 * frame, y - 20)) / 2.0 + 0.5, 0, 1).astype(np.float32)
+    lin = (a[..., None] * np.array([0.9, 0.5, 0.2], np.float32) + (1 - a[..., None]) * 0.1).astype(np.float32)
+    info = PlateInfo(data=Window(0, 0, W, H), display=Window(0, 0, W, H))
+    return Plate(frame, lin, lin ** (1 / 2.2), info), a >= 0.5
+
+
+def test_step_with_caller_owned_state_equals_process_and_restores_from_a_written_frame():
+    # process() keeps the state inside the matter; step() hands it to the caller. Same frames, same
+    # answers; and a state restored from the written (half-float) alpha continues exactly as the
+    # unbroken run (what resume and the farm's chunks do)
+    frames = [_moving_disc(f) for f in (1, 2, 3)]
+    m1 = get_matter("refine", foreground=False, quality_map=False)
+    run = [m1.process(p, TrackFrame(p.frame, {"a": ObjectTrack(mk)}, ref=(p.frame - 1) if i else None))
+           for i, (p, mk) in enumerate(frames)]
+    m2 = get_matter("refine", foreground=False, quality_map=False)
+    state, stepped = None, []
+    for i, (p, mk) in enumerate(frames):
+        mf, state = m2.step(p, TrackFrame(p.frame, {"a": ObjectTrack(mk)}, ref=(p.frame - 1) if i else None), state)
+        stepped.append(mf)
+    assert len(m2._store) == 0          # the caller owns the state
+    for a, b in zip(run, stepped):
+        assert np.array_equal(a.alpha, b.alpha)
+    # restore frame 2 from its written alpha and step frame 3
+    p2, mk2 = frames[1]
+    written = {"a": run[1].alphas["a"].astype(np.float16).astype(np.float32)}
+    m3 = get_matter("refine", foreground=False, quality_map=False)
+    st = m3.restore(2, written, p2, TrackFrame(2, {"a": ObjectTrack(mk2)}))
+    p3, mk3 = frames[2]
+    mf3, _ = m3.step(p3, TrackFrame(3, {"a": ObjectTrack(mk3)}, ref=2), st)
+    assert np.array_equal(mf3.alpha, run[2].alpha)
+    with pytest.raises(PlateError):
+        m3.step(p3, TrackFrame(3, {"a": ObjectTrack(mk3)}, ref=1), st)

@@ -13,7 +13,8 @@ The demo writes, under ``--out`` (default ``./samatte_demo``)::
     job.json                  the JobSpec (one polygon prompt, drawn around the subject on the middle
                               frame, so the tracker runs both ways)
     matte/matte.####.exr      samatte's output
-    contact_sheet.png         rows of frames: plate | true alpha | samatte alpha | composite over a checkerboard
+    contact_sheet.png         rows of frames: plate | true alpha | samatte alpha | composite over a checkerboard;
+                              a last row zooms into the prompt frame's hair edge at full resolution (x2)
     report.json               paths, backends, timings and the error against the true alpha
 
 MAD is reported as mean|alpha - true| x 1000 over whole frames (the RobustVideoMatting convention).
@@ -207,34 +208,74 @@ def _checker(h, w, size=12):
     return (0.35 + 0.3 * c)[..., None] * np.ones(3, np.float32)
 
 
-def contact_sheet(path, rows, *, thumb_width=240):
+def edge_crop_box(gt, alpha, ch, cw):
+    """(y0, x0) of the ch x cw crop holding the most fractional alpha (the hair edge): the true alpha's
+    when known, else ours. A downscaled sheet shows none of the hair; this crop shows it at full
+    resolution."""
+    import cv2
+    ref = gt if gt is not None else alpha
+    h, w = ref.shape
+    ch, cw = min(ch, h), min(cw, w)
+    frac = ((ref > 0.05) & (ref < 0.95)).astype(np.float32)
+    dens = cv2.boxFilter(frac, -1, (cw, ch), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    # centres whose crop lies inside the frame
+    dens[:ch // 2, :] = -1
+    dens[h - (ch - ch // 2) + 1:, :] = -1
+    dens[:, :cw // 2] = -1
+    dens[:, w - (cw - cw // 2) + 1:] = -1
+    cy, cx = np.unravel_index(int(np.argmax(dens)), dens.shape)
+    return int(np.clip(cy - ch // 2, 0, h - ch)), int(np.clip(cx - cw // 2, 0, w - cw))
+
+
+def contact_sheet(path, rows, *, thumb_width=240, zoom=2):
     """Write a PNG contact sheet. ``rows``: list of (label, display_rgb, true_alpha or None, alpha),
-    display_rgb in [0, 1]. Columns: plate | true alpha | samatte alpha | composite over a checkerboard."""
+    display_rgb in [0, 1]. Columns: plate | true alpha | samatte alpha | composite over a checkerboard.
+    With ``zoom`` (>= 1), a last row shows a crop of the first row whose label ends in "*" (else the
+    last row) at full resolution, magnified ``zoom`` times with nearest-neighbour pixels: the edge
+    with the most fractional alpha (hair), where the downscaled rows show none of it."""
     from PIL import Image, ImageDraw
     h0, w0 = rows[0][1].shape[:2]
     tw = int(thumb_width)
     th = max(1, int(round(h0 * tw / w0)))
     pad, head, lab = 6, 22, 64
     cols = ["plate (display)", "true alpha", "samatte alpha", "over checkerboard"]
+    zrow = None
+    if zoom and rows:
+        zrow = next((r for r in rows if str(r[0]).endswith("*")), rows[-1])
+    n_rows = len(rows) + (1 if zrow is not None else 0)
     W = lab + len(cols) * (tw + pad) + pad
-    H = head + len(rows) * (th + pad) + pad
+    H = head + n_rows * (th + pad) + pad
     sheet = Image.new("RGB", (W, H), (28, 28, 30))
     draw = ImageDraw.Draw(sheet)
     for j, name in enumerate(cols):
         draw.text((lab + pad + j * (tw + pad), 5), name, fill=(220, 220, 220))
-    for i, (label, disp, gt, alpha) in enumerate(rows):
+
+    def tiles_of(disp, gt, alpha):
+        comp = disp * alpha[..., None] + _checker(*alpha.shape) * (1.0 - alpha[..., None])
+        return [disp, None if gt is None else np.repeat(gt[..., None], 3, -1),
+                np.repeat(alpha[..., None], 3, -1), comp]
+
+    def paste_row(i, label, tiles, resample):
         y = head + pad + i * (th + pad)
         draw.text((6, y + th // 2 - 6), str(label), fill=(220, 220, 220))
-        comp = disp * alpha[..., None] + _checker(*alpha.shape) * (1.0 - alpha[..., None])
-        tiles = [disp, None if gt is None else np.repeat(gt[..., None], 3, -1),
-                 np.repeat(alpha[..., None], 3, -1), comp]
         for j, t in enumerate(tiles):
             x = lab + pad + j * (tw + pad)
             if t is None:
                 draw.text((x + 8, y + th // 2), "n/a", fill=(150, 150, 150))
                 continue
             im = Image.fromarray((np.clip(t, 0, 1) * 255 + 0.5).astype(np.uint8))
-            sheet.paste(im.resize((tw, th), Image.BILINEAR), (x, y))
+            sheet.paste(im.resize((tw, th), resample), (x, y))
+
+    for i, (label, disp, gt, alpha) in enumerate(rows):
+        paste_row(i, label, tiles_of(disp, gt, alpha), Image.BILINEAR)
+    if zrow is not None:
+        label, disp, gt, alpha = zrow
+        z = max(1, int(zoom))
+        ch, cw = max(1, th // z), max(1, tw // z)
+        y0, x0 = edge_crop_box(gt, alpha, ch, cw)
+        sl = (slice(y0, y0 + ch), slice(x0, x0 + cw))
+        crop = tiles_of(disp[sl], None if gt is None else gt[sl], alpha[sl])
+        paste_row(len(rows), "%s\nedge\n1:1 x%d" % (str(label).rstrip("*"), z), crop, Image.NEAREST)
     tmp = path + ".tmp.png"
     sheet.save(tmp)
     os.replace(tmp, path)

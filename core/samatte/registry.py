@@ -145,7 +145,8 @@ MATTE_OPTIONS = {
     "foreground_method": Option("str", "ml", choices=("ml", "pymatting"), doc="foreground un-mixing method"),
     "checkpoint": Option("path", None, nullable=True, doc="sam2matte: explicit checkpoint path"),
     "masks": Option("str", "auto", choices=("auto", "rough", "tight"), doc="what the coarse masks are"),
-    "space": Option("str", "auto", choices=("auto", "linear", "display"), doc="image the alpha is solved on"),
+    "space": Option("str", "auto", choices=("auto", "hybrid", "linear", "display"),
+                    doc="images the alpha is found on (auto: hybrid for float plates, display for integer)"),
 }
 
 

@@ -21,76 +21,21 @@ cropped to the reach of the band, and solves are tiled):
    with ``fine="cf"``, a closed-form pyramid anchored to the coarser level.
 6. A small snap of faint / near-solid alpha to exact 0 / 1.
 """
+from dataclasses import dataclass, replace
+from typing import Optional
+
 import numpy as np
 import cv2
 
 from ..errors import SamatteError
 from .regions import critical_regions, distance_to_boundary, component_cores, reach_box
 from .cfsolve import solve_band
+from .params import MASK_KINDS, QUALITIES, RefineParams, params_for
 
-__all__ = ["refine_alpha", "mask_kind", "QUALITIES", "MASK_KINDS", "AUTO_LEAK"]
+__all__ = ["refine_alpha", "mask_kind", "QUALITIES", "MASK_KINDS", "AUTO_LEAK", "RefineParams", "params_for"]
 
-QUALITIES = {
-    # work_width: band half-width (px) at the coarsest (working) scale, which sets that scale;
-    # grow/step: band-growth rounds and their step (working px); leak/leak_run: what counts as alpha
-    # running into the fixed region; solver: "sm+cf" (shared-matting samples drive the growth, then
-    # closed-form with them as a weak prior, weight prior_weight) or "cf"; fine: "guided" (fast
-    # guided filter up to full resolution) or "cf" (closed-form pyramid, refine_prior anchors it);
-    # rim: px around fractional alpha re-solved at finer levels; gain: how much image evidence
-    # (texture, colour overlap, edge misalignment) widens the initial band; tol/maxiter: solver;
-    # snap_lo/snap_hi: final snap of faint / near-solid alpha to 0 / 1; passes: 2 = refine again from
-    # the first answer's own edge (alpha >= 0.5, its kind told anew) and average the two answers
-    # (alphamatting ds8/ds32/polygon: 0.549/0.458/0.440 -> 0.566/0.451/0.428 of the mask's MAD, at
-    # twice the time: better on rough masks, not on ds8); mask_weight: weight of the coarse mask's
-    # label as a data term where the samples agree with it (0.605/0.540/0.508 ->
-    # 0.543/0.525/0.493); sm_expand: radius (working px)
-    # of shared matting's trimap expansion, about the band's half-width (pymatting's default, 10,
-    # reaches across the whole band: 0.543/0.525/0.493 -> 0.550/0.492/0.483); grow_reach: the band
-    # grows at most this fraction of the object's size (sqrt of its area) from the mask's edge
-    # (DAVIS frames with ds8 masks, IoU of alpha >= 0.5 against the truth: 0.68 -> 0.84; the mask
-    # itself 0.92); gaps/gap_typical: background seen through gaps the mask filled joins the band
-    # (see _seen_through; 0.548/0.500/0.482 -> 0.549/0.458/0.440, DAVIS IoU 0.842 -> 0.839);
-    # thin_cores: min depth (working px) of the kept middle of parts thinner than the band (tight masks
-    # only, see MASK_KINDS; 0 = off). default's solver tolerance 1e-4 (was 1e-5): same figures on the
-    # stills and synthvideo (0.548/0.458/0.440 -> 0.549/0.458/0.440; 1.421 -> 1.420); the 1080p GT04
-    # solve 0.64 -> 0.46 s CPU, GT05 0.46 -> 0.41.
-    "draft": dict(work_width=3.0, grow=2, step=6.0, leak=0.05, leak_run=1, grow_reach=0.1,
-                  solver="sm+cf", sm_expand=4, prior_weight=0.01, mask_weight=0.02, gaps=8.0,
-                  gap_typical=0.5, thin_cores=0.0, fine="guided", gf_eps=1e-4, gf_radius=2, refine_prior=0.05,
-                  rim=1, gain=0.3, tol=1e-4, maxiter=300, finest=1.0, snap_lo=0.05, snap_hi=0.95,
-                  passes=1),
-    "default": dict(work_width=4.0, grow=4, step=6.0, leak=0.05, leak_run=1, grow_reach=0.1,
-                    solver="sm+cf", sm_expand=5, prior_weight=0.01, mask_weight=0.02, gaps=8.0,
-                    gap_typical=0.5, thin_cores=0.0, fine="guided", gf_eps=1e-4, gf_radius=2, refine_prior=0.05,
-                    rim=2, gain=0.3, tol=1e-4, maxiter=800, finest=1.0, snap_lo=0.05, snap_hi=0.95,
-                    passes=1),
-    "high": dict(work_width=4.0, grow=4, step=6.0, leak=0.05, leak_run=1, grow_reach=0.1,
-                 solver="sm+cf", sm_expand=5, prior_weight=0.01, mask_weight=0.02, gaps=8.0,
-                 gap_typical=0.5, thin_cores=0.0, fine="guided", gf_eps=1e-4, gf_radius=2, refine_prior=0.05,
-                 rim=2, gain=0.3, tol=1e-5, maxiter=800, finest=1.0, snap_lo=0.05, snap_hi=0.95,
-                 passes=2),
-}
-
-
-#: What the coarse mask is, and so how far its edge may be from the true one (``mask=`` of
-#: :func:`refine_alpha`; the matte option ``masks``):
-#: "rough": roto shapes, polygons, masks from a much smaller resolution -- the edge may be off by 1-3 %
-#: of the frame: a wide base band, and the band grows wherever the alpha runs into the fixed region.
-#: "tight": a segmentation model's mask at its own resolution (SAM2's 256-px logits, or masks made
-#: like them) -- off by a few plate pixels: a narrow base band (0.3 % of the diagonal, at least 3 px),
-#: grown only where the leak is clear and persistent along the rim (image evidence and the tracker's
-#: logit uncertainty still widen it). On tight masks the rough settings pull background texture into
-#: the band (synthvideo MAD 6.8 against 2.3 for the mask itself; tight: 1.1).
-MASK_KINDS = {
-    "rough": {},
-    # sm_expand: pymatting's default trimap expansion (10 px) for the narrow band: a smaller radius
-    # leaves more pixels to sample (1080p GT05: 0.74 -> 1.01 s) for little gain (synthvideo
-    # 0.96/1.62 -> 0.94/1.59)
-    # thin_cores: the middle of mask parts (and of background gaps) that the band swallows whole keeps
-    # its label (see _thin_cores): synthvideo 0.96/1.62 -> 0.92/1.57
-    "tight": dict(base_frac=0.003, leak=0.15, leak_run=5, sm_expand=10, thin_cores=2.0),
-}
-
+#: quality presets and mask kinds live in :mod:`samatte.matte.params` (one frozen record, presets as
+#: differences from the default); re-exported here for callers of the older names
 #: ``mask="auto"``: a narrow band (the tight kind's) is solved once by sampling at a scale where it is
 #: DETECT_PX px wide, and the share of its rim where the alpha contradicts the adjacent solid label is
 #: measured (FG side + BG side). A mask whose edge follows the true one leaks only at spots of hair or
@@ -185,7 +130,11 @@ def guided_coeffs(guide, src, radius, eps):
     for a in range(3):
         for b in range(a, 3):
             s[..., a, b] = s[..., b, a] = box(I[..., a] * I[..., b]) - mI[..., a] * mI[..., b]
-    s += eps * np.eye(3, dtype=np.float32)
+    if np.ndim(eps) == 0:
+        s += eps * np.eye(3, dtype=np.float32)
+    else:
+        # per-pixel regulariser (relative to the local brightness: see RefineParams.gf_relative)
+        s += np.asarray(eps, np.float32)[..., None, None] * np.eye(3, dtype=np.float32)
     inv = _inv3(s.reshape(-1, 3, 3))
     A = np.matmul(inv, cIp.reshape(-1, 3, 1)).reshape(I.shape)
     bb = mp - (A * mI).sum(-1)
@@ -365,54 +314,60 @@ def _mix_terms(value, weight, other, other_weight):
     return np.where(tot > 0, (weight * value + other_weight * other) / np.maximum(tot, 1e-12), value), tot
 
 
-def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, tile=384,
-                 options=None, mask="rough", prior=None, prior_weight=None, doubt=None):
-    """Soft alpha f32 (H, W) in [0, 1] from a coarse mask.
 
-    image: display-referred f32 (H, W, 3) in [0, 1]; coarse: f32 (H, W) in [0, 1] (binary or soft;
-    thresholded at 0.5 for the solid regions); logits: optional tracker logits (any resolution
-    covering the frame); motion: optional motion magnitude (H, W) or flow (H, W, 2) in px;
-    quality: "draft", "default" or "high"; tile: tile size of the solver (memory bound);
-    options: dict overriding entries of :data:`QUALITIES`; mask: what the coarse mask is, "rough" or
-    "tight" (see :data:`MASK_KINDS`), or "auto" (:func:`mask_kind` tells from the image);
-    prior, prior_weight: an outside estimate (H, W) and its per-pixel weight, a data term of the
-    solve; doubt: optional (H, W) in [0, 1], the video's evidence that the mask's label is wrong at a
-    pixel (the matte stage's see-through test: inside the object the picture changed in a way the
-    object's own motion does not explain) -- those pixels join the band, up to its maximum width.
-    """
-    if quality not in QUALITIES:
-        raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
-    q = dict(QUALITIES[quality])
-    if mask == "auto":
-        mask = mask_kind(image, coarse)[0]
-    if mask not in MASK_KINDS:
-        raise SamatteError("mask must be one of %s or 'auto', got %r" % (sorted(MASK_KINDS), mask))
-    q.update(MASK_KINDS[mask])
-    if options:
-        unknown = sorted(set(options) - set(q) - {"adaptive", "base_frac"})
-        if unknown:
-            raise SamatteError("unknown refine option(s) %s" % ", ".join(unknown))
-        q.update(options)
-    image, coarse = _check_inputs(image, coarse)
-    if int(q.get("passes", 1)) > 1:
-        kw = dict(logits=logits, quality=quality, motion=motion, tile=tile, prior=prior,
-                  prior_weight=prior_weight, doubt=doubt)
-        one = dict(options or {}, passes=1)
-        a1 = refine_alpha(image, coarse, options=one, mask=mask, **kw)
-        a2 = refine_alpha(image, (a1 >= 0.5).astype(np.float32), options=one, mask="auto", **kw)
-        return (0.5 * (a1 + a2)).astype(np.float32)
-    H, W = coarse.shape
-    hard = _hard(coarse)
-    if not hard.any() or hard.all():
-        return hard.astype(np.float32)
+# -- the phases of refine_alpha ---------------------------------------------------------------------
+# crop -> regions -> growth -> solve (with the self-check) -> fine level -> finish. Each phase takes
+# and returns typed records, so a reader (or a tuner) can follow one concern at a time.
 
+@dataclass
+class Crop:
+    """Phase 1: the part of the frame the band can reach, at full resolution."""
+    box: tuple                # (y0, y1, x0, x1) in the frame
+    image: np.ndarray         # f32 (h, w, 3) in [0, 1]
+    coarse: np.ndarray        # f32 (h, w) in [0, 1]
+    logits: Optional[np.ndarray]
+    motion: Optional[np.ndarray]
+    doubt: Optional[np.ndarray]
+    solve_image: np.ndarray   # f32 (h, w, 3): the image the colour-line solves run on (see refine_alpha)
+    size: float               # the object's size, sqrt of its area (px)
+    base: float               # base band half-width (px)
+    max_width: float          # widest band (px)
+
+
+@dataclass
+class Work:
+    """Phase 2: the working scale (base band ~work_width px) and the trimap found there."""
+    scale: float
+    image: np.ndarray         # f32 (h0, w0, 3)
+    coarse: np.ndarray        # f32 (h0, w0)
+    hard: np.ndarray          # bool: coarse >= 0.5
+    dist: np.ndarray          # distance to the mask's edge (work px)
+    fg: np.ndarray            # solid foreground (bool)
+    bg: np.ndarray            # solid background (bool)
+    unknown: np.ndarray       # the base band (bool), before growth
+    seen: Optional[np.ndarray]  # background seen through gaps the mask filled (bool) or None
+    step: float               # growth step (work px)
+    solve_image: np.ndarray   # f32 (h0, w0, 3)
+
+
+@dataclass
+class Band:
+    """Phase 3: the band after growth, the sampling estimate, and what the growth left undecided."""
+    fg: np.ndarray
+    bg: np.ndarray
+    unknown: np.ndarray
+    alpha: np.ndarray         # f64 (h0, w0): the sampling estimate on the band, labels elsewhere
+    sampled: np.ndarray       # bool: band pixels that have a sampling estimate
+    pending: Optional[np.ndarray]  # bool: rim pixels still leaking when growth stopped, or None
+    final: bool = False       # alpha is already the answer (closed-form growth, no samples to fuse)
+
+
+def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None):
+    H, W = hard.shape
     size = _object_size(hard)
-    base = _base_width(size, H, W, q.get("base_frac", 0.01))
+    base = _base_width(size, H, W, p.base_frac)
     max_w = 4.0 * base
-    # crop to the part of the frame the band can reach (bounded work for a small object at 4K)
     y0, y1, x0, x1 = reach_box(hard, int(np.ceil(2 * max_w + 8)))
-    img_c = _clean_image(image[y0:y1, x0:x1])
-    coarse_c = _clean_mask(coarse[y0:y1, x0:x1])
     lg_c = None
     if logits is not None:
         lg = np.asarray(logits, np.float32)
@@ -422,151 +377,295 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         lg_c = _resize_box(lg, (H, W), (y0, y1, x0, x1))
     mo_c = None if motion is None else np.asarray(motion, np.float32)[y0:y1, x0:x1]
     do_c = None if doubt is None else np.asarray(doubt, np.float32)[y0:y1, x0:x1]
+    img_c = _clean_image(image[y0:y1, x0:x1])
+    sol_c = img_c if solve_image is None else _clean_image(np.asarray(solve_image)[y0:y1, x0:x1])
+    return Crop(box=(y0, y1, x0, x1), image=img_c, solve_image=sol_c,
+                coarse=_clean_mask(coarse[y0:y1, x0:x1]), logits=lg_c, motion=mo_c, doubt=do_c,
+                size=size, base=base, max_width=max_w)
 
-    h, w = coarse_c.shape
-    s0 = min(1.0, q["work_width"] / base)
-    # the regions are found at the coarsest working scale (cheap; that is where they are used)
+
+def _regions(c, p):
+    """The working scale, the critical regions there, thin cores kept, gaps seen through opened."""
+    h, w = c.coarse.shape
+    s0 = min(1.0, p.work_width / c.base)
     h0, w0 = max(8, int(round(h * s0))), max(8, int(round(w * s0)))
-    im0 = _resize(img_c, (h0, w0), cv2.INTER_AREA)
-    co0 = _resize(coarse_c, (h0, w0), cv2.INTER_AREA)
-    lg0 = None if lg_c is None else _resize(lg_c, (h0, w0), cv2.INTER_AREA)
-    mo0 = None
-    if mo_c is not None:
-        mo0 = _resize(mo_c, (h0, w0), cv2.INTER_AREA) * s0
-    do0 = None if do_c is None else _resize(do_c, (h0, w0), cv2.INTER_AREA)
-    reg = critical_regions(im0, co0, logits=lg0, motion=mo0, base_width=max(1.5, base * s0),
-                           max_width=max_w * s0, adaptive=q.get("adaptive", True),
-                           gain=q.get("gain", 1.0), doubt=do0)
+    im0 = _resize(c.image, (h0, w0), cv2.INTER_AREA)
+    co0 = _resize(c.coarse, (h0, w0), cv2.INTER_AREA)
+    lg0 = None if c.logits is None else _resize(c.logits, (h0, w0), cv2.INTER_AREA)
+    mo0 = None if c.motion is None else _resize(c.motion, (h0, w0), cv2.INTER_AREA) * s0
+    do0 = None if c.doubt is None else _resize(c.doubt, (h0, w0), cv2.INTER_AREA)
+    reg = critical_regions(im0, co0, logits=lg0, motion=mo0, base_width=max(1.5, c.base * s0),
+                           max_width=c.max_width * s0, adaptive=p.adaptive, gain=p.gain, doubt=do0)
+    fg, bg, unk = reg.fg.copy(), reg.bg.copy(), reg.unknown.copy()
+    if p.thin_cores > 0:
+        for side, lab in ((co0 >= 0.5, fg), (co0 < 0.5, bg)):
+            ridge = _thin_cores(side, unk, p.thin_cores)
+            lab |= ridge
+            unk &= ~ridge
+    # background seen through gaps the mask filled joins the band (samples decide there)
+    seen = None
+    if p.gaps > 0:
+        seen = _seen_through(im0, fg, bg, ratio=p.gaps, typical=p.gap_typical)
+        if seen is not None:
+            unk |= seen
+            fg &= ~seen
+    hard0 = co0 >= 0.5
+    # growth step in working px, relative to the base band (which is work_width px unless the object
+    # is so small that the working scale is the full resolution)
+    step = p.step * min(1.0, c.base * s0 / p.work_width)
+    sol0 = im0 if c.solve_image is c.image else _resize(c.solve_image, (h0, w0), cv2.INTER_AREA)
+    return Work(scale=s0, image=im0, solve_image=sol0, coarse=co0, hard=hard0, dist=distance_to_boundary(hard0), fg=fg, bg=bg,
+                unknown=unk, seen=seen, step=step)
 
-    scales = _scales(s0, q["finest"], q["fine"])
 
-    alpha = None
-    alpha0 = None
-    coeffs = None
-    for li, s in enumerate(scales):
-        hs, ws = (h0, w0) if li == 0 else (max(8, int(round(h * s))), max(8, int(round(w * s))))
-        im = im0 if li == 0 else _resize(img_c, (hs, ws), cv2.INTER_AREA)
-        if q["fine"] != "guided" or li == 0:
-            im = im.astype(np.float64)
-        if li == 0:
-            fgm = reg.fg.copy()
-            bgm = reg.bg.copy()
-            unk = reg.unknown.copy()
-            if q["thin_cores"] > 0:
-                for side, lab in ((co0 >= 0.5, fgm), (co0 < 0.5, bgm)):
-                    ridge = _thin_cores(side, unk, q["thin_cores"])
-                    lab |= ridge
-                    unk &= ~ridge
-            # background seen through gaps the mask filled joins the band (samples decide there)
-            seen = None
-            if q["gaps"] > 0:
-                seen = _seen_through(im0, fgm, bgm, ratio=q["gaps"], typical=q["gap_typical"])
-                if seen is not None:
-                    unk |= seen
-                    fgm &= ~seen
-            a = np.where(fgm, 1.0, 0.0)
-            a[unk] = co0[unk]
-            # growth step in working px, relative to the base band (which is work_width px unless the
-            # object is so small that the working scale is the full resolution)
-            step = q["step"] * min(1.0, base * s0 / q["work_width"])
-            hard_lo = co0 >= 0.5
-            dist_lo = distance_to_boundary(hard_lo)
-            use_sm = q["solver"] == "sm+cf" and _shared_matting() is not None
-            fresh = None
-            reach = None
-            for it in range(q["grow"] + 1):
-                if use_sm:
-                    a = _sampling_alpha(im, fgm, unk, margin=int(2 * step + 8), expand=q["sm_expand"])
-                else:
-                    a = solve_band(im, unk, a, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
-                if it == q["grow"]:
-                    break
-                add = _grow_band(a, unk, fgm, bgm, step, lo=q["leak"], hi=1.0 - q["leak"],
-                                 min_run=q["leak_run"])
-                if add is None:
-                    break
-                add &= ~component_cores(hard_lo, dist_lo, unk | add)
-                if reach is None:
-                    # a rough mask is off by a fraction of the object's size, not more: growth stays
-                    # within grow_reach x size of the mask's edge (or of a gap found above); without
-                    # this bound, noisy samples on a busy background let it eat a small object
-                    src = dist_lo <= 1.0
-                    if seen is not None:
-                        src |= seen
-                    reach = cv2.distanceTransform((~src).astype(np.uint8), cv2.DIST_L2, 3) <= max(
-                        q["grow_reach"] * size * s0, 1.5)
-                add &= reach
-                if not add.any():
-                    break
-                unk = unk | add
-                a[add] = 0.5
-                fgm &= ~add
-                bgm &= ~add
-                if use_sm and it == q["grow"] - 1:
-                    # no new samples after the last growth step: the closed-form solve alone decides
-                    # the pixels it added (as good on the stills and synthvideo; 16% less time on a
-                    # 1080p hair frame)
-                    fresh = add
-                    break
-            if use_sm:
-                # closed-form matting with the sampling estimate as a weak data term: colour-line
-                # smoothness where the image has structure, the samples where it has none
-                sampled = unk if fresh is None else unk & ~fresh
-                pa, pw = a, np.where(sampled, q["prior_weight"], 0.0)
-                if q["mask_weight"] > 0:
-                    # the coarse mask's own label as a second weak data term, only where the sampling
-                    # estimate agrees with it (same side of 0.5): a region the picture leaves
-                    # ambiguous (an object part coloured like the background) is not left half
-                    # transparent when both the mask and the samples call it solid, and the mask is
-                    # never imposed where the samples contradict it (it is wrong there)
-                    wm = np.where(sampled & ((a >= 0.5) == hard_lo), q["mask_weight"], 0.0)
-                    pa, pw = _mix_terms(pa, pw, hard_lo, wm)
-                if prior is not None:
-                    # an outside estimate (the previous frame's matte, motion-compensated) as a second
-                    # data term, weighted per pixel
-                    ext = _resize(np.asarray(prior, np.float32)[y0:y1, x0:x1], (h0, w0), cv2.INTER_LINEAR)
-                    ew = _resize(np.asarray(prior_weight, np.float32)[y0:y1, x0:x1], (h0, w0), cv2.INTER_LINEAR)
-                    pa, pw = _mix_terms(pa, pw, ext, ew)
-                a = solve_band(im, unk, a, prior=pa, weight=pw, tile=tile, tol=q["tol"], maxiter=q["maxiter"])
-            alpha = a
-            alpha0 = a
+def _grow(wk, c, p, tile):
+    """Band growth: sample, and grow where the alpha runs into the fixed region, within reach."""
+    im = wk.image.astype(np.float64)
+    fgm, bgm, unk = wk.fg.copy(), wk.bg.copy(), wk.unknown.copy()
+    a = np.where(fgm, 1.0, 0.0)
+    a[unk] = wk.coarse[unk]
+    use_sm = p.solver == "sm+cf" and _shared_matting() is not None
+    fresh = None
+    reach = None
+    pending = None
+    step = wk.step
+    for it in range(p.grow + 1):
+        if use_sm:
+            a = _sampling_alpha(im, fgm, unk, margin=int(2 * step + 8), expand=p.sm_expand)
         else:
-            up = _resize(alpha.astype(np.float32), (hs, ws), cv2.INTER_LINEAR).astype(np.float64)
-            frac = (up > 0.01) & (up < 0.99)
-            r = int(q["rim"] + np.ceil(scales[li] / scales[li - 1]))
-            ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-            unk = cv2.dilate(frac.astype(np.uint8), ker) > 0
-            hard_l = up >= 0.5
-            unk &= ~component_cores(hard_l, distance_to_boundary(hard_l), unk)
-            a = np.where(unk, up, np.round(up))
-            # the coarser level's answer anchors the solve (weak data term): large fractional areas
-            # (foliage, hair clouds) otherwise drift when solved with no known pixel nearby
-            if q["fine"] == "guided":
-                # fast path: the fast guided filter -- linear colour->alpha coefficients fitted to
-                # the coarse solve at the working scale, upsampled, applied to the full-res plate
-                if coeffs is None:
-                    coeffs = guided_coeffs(im0, alpha0.astype(np.float32), q["gf_radius"], q["gf_eps"])
-                ys_, xs_ = np.nonzero(unk)
-                if ys_.size:
-                    by0, by1, bx0, bx1 = ys_.min(), ys_.max() + 1, xs_.min(), xs_.max() + 1
-                    Au = _resize_box(coeffs[0], (hs, ws), (by0, by1, bx0, bx1))
-                    bu = _resize_box(coeffs[1], (hs, ws), (by0, by1, bx0, bx1))
-                    g = (Au * img_c[by0:by1, bx0:bx1]).sum(-1) + bu
-                    sub = unk[by0:by1, bx0:bx1]
-                    a[by0:by1, bx0:bx1][sub] = np.clip(g[sub], 0, 1)
-                alpha = a
-                continue
-            # only away from solid pixels: thin bands along crisp edges stay free to sharpen
-            dk = cv2.distanceTransform(unk.astype(np.uint8), cv2.DIST_L2, 3)
-            wgt = q["refine_prior"] * np.clip((dk - r) / float(r), 0.0, 1.0)
-            alpha = solve_band(im, unk, a, prior=up, weight=wgt,
-                               tile=tile, tol=q["tol"], maxiter=q["maxiter"])
+            a = solve_band(im, unk, a, tile=tile, tol=p.tol, maxiter=p.maxiter)
+        if it == p.grow:
+            pending = _leaks(a, unk, fgm, bgm, p)
+            break
+        add = _grow_band(a, unk, fgm, bgm, step, lo=p.leak, hi=1.0 - p.leak, min_run=p.leak_run)
+        if add is None:
+            break
+        add &= ~component_cores(wk.hard, wk.dist, unk | add)
+        if reach is None:
+            # a rough mask is off by a fraction of the object's size, not more: growth stays within
+            # grow_reach x size of the mask's edge (or of a gap found above); without this bound,
+            # noisy samples on a busy background let it eat a small object
+            src = wk.dist <= 1.0
+            if wk.seen is not None:
+                src |= wk.seen
+            reach = cv2.distanceTransform((~src).astype(np.uint8), cv2.DIST_L2, 3) <= max(
+                p.grow_reach * c.size * wk.scale, 1.5)
+        cut = add & ~reach
+        add &= reach
+        if cut.any():
+            # the growth wanted to go past its reach there: it found no edge within it
+            pending = cut if pending is None else pending | cut
+        if not add.any():
+            break
+        unk = unk | add
+        a[add] = 0.5
+        fgm &= ~add
+        bgm &= ~add
+        if use_sm and it == p.grow - 1:
+            # no new samples after the last growth step: the closed-form solve alone decides the
+            # pixels it added (as good on the stills and synthvideo; 16 % less time on a 1080p hair
+            # frame); the leaks that made this last step are what the growth left undecided
+            fresh = add
+            pending = add if pending is None else pending | add
+            break
+    if not use_sm:
+        return Band(fg=fgm, bg=bgm, unknown=unk, alpha=a, sampled=np.zeros_like(unk), pending=pending,
+                    final=True)
+    sampled = unk if fresh is None else unk & ~fresh
+    return Band(fg=fgm, bg=bgm, unknown=unk, alpha=a, sampled=sampled, pending=pending)
+
+
+def _leaks(a, unk, fg, bg, p):
+    near_fg, near_bg = _rims(unk, fg, bg)
+    leak = (near_fg & (a < 1.0 - p.leak)) | (near_bg & (a > p.leak))
+    return leak if leak.any() else None
+
+
+def _data_terms(wk, bd, c, p, prior, prior_weight, sampled=None):
+    """The closed-form solve's weak data terms: the samples, the mask's label where they agree, and
+    an outside estimate (the previous frame's matte)."""
+    sampled = bd.sampled if sampled is None else sampled
+    a = bd.alpha
+    pa, pw = a, np.where(sampled, p.prior_weight, 0.0)
+    if p.mask_weight > 0:
+        # the coarse mask's own label, only where the sampling estimate agrees with it (same side of
+        # 0.5): a region the picture leaves ambiguous is not left half transparent when both the mask
+        # and the samples call it solid, and the mask is never imposed where the samples contradict it
+        wm = np.where(sampled & ((a >= 0.5) == wk.hard), p.mask_weight, 0.0)
+        pa, pw = _mix_terms(pa, pw, wk.hard, wm)
+    if prior is not None:
+        y0, y1, x0, x1 = c.box
+        shp = wk.hard.shape
+        ext = _resize(np.asarray(prior, np.float32)[y0:y1, x0:x1], shp, cv2.INTER_LINEAR)
+        ew = _resize(np.asarray(prior_weight, np.float32)[y0:y1, x0:x1], shp, cv2.INTER_LINEAR)
+        pa, pw = _mix_terms(pa, pw, ext, ew)
+    return pa, pw
+
+
+def _solve(wk, bd, c, p, tile, prior, prior_weight):
+    """Closed-form matting of the band with the weak data terms (colour-line smoothness where the
+    image has structure, the samples where it has none)."""
+    if bd.final:
+        return bd.alpha
+    im = wk.solve_image.astype(np.float64)
+    pa, pw = _data_terms(wk, bd, c, p, prior, prior_weight)
+    return solve_band(im, bd.unknown, bd.alpha, prior=pa, weight=pw, tile=tile, tol=p.tol, maxiter=p.maxiter)
+
+
+def _self_check(a, wk, bd, c, p, tile, prior, prior_weight, info=None):
+    """Do no harm: a grown region whose growth did not close -- the rim of the band there still leaks
+    when the growth stopped (out of rounds or of reach) -- found no edge within reach. Its estimate
+    has left the evidence (alpha soft over a large area, fine structure all over, a busy background
+    the samples mistake for the object), so that region falls back to the base band's answer: the
+    same solve on the band before growth, where the mask's label holds outside it.
+    Returns the checked alpha (work scale)."""
+    if bd.pending is None or p.runaway >= 1.0:
+        return a
+    grown = bd.unknown & ~wk.unknown
+    if not grown.any():
+        return a
+    n, lab = cv2.connectedComponents(grown.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return a
+    k3 = np.ones((3, 3), np.uint8)
+    near = cv2.dilate(lab.astype(np.float32), k3).astype(np.int32)   # rim pixels next to a region
+    near_fg, near_bg = _rims(bd.unknown, bd.fg, bd.bg)
+    rim = near_fg | near_bg
+    rim_n = np.bincount(near[rim], minlength=n).astype(np.float64)
+    pend = bd.pending & rim
+    pend_n = np.bincount(near[pend], minlength=n).astype(np.float64)
+    # pixels added in the last step (or cut by the reach) are pending wherever they lie
+    pend_any = np.bincount(lab[bd.pending & grown], minlength=n).astype(np.float64)
+    grown_n = np.bincount(lab[grown], minlength=n).astype(np.float64)
+    share = np.maximum(pend_n / np.maximum(rim_n, 1.0), pend_any / np.maximum(grown_n, 1.0))
+    bad = share > p.runaway
+    bad[0] = False
+    if info is not None:
+        info["regions"] = int(n - 1)
+        info["fallback"] = int(bad.sum())
+    if not bad.any():
+        return a
+    region = bad[lab] & grown
+    # the neighbourhood of a runaway region, within the base band, falls back too (the full solve
+    # there was pulled by the region)
+    r = max(1, int(np.ceil(wk.step)))
+    region = _dilate(region, r) & bd.unknown
+    if info is not None:
+        info["fallback_px"] = int(region.sum())
+    # the base band with the samples it had: fixed labels are the base regions' (the mask's)
+    alpha = np.where(wk.fg, 1.0, 0.0)
+    alpha[wk.unknown] = bd.alpha[wk.unknown]
+    narrow = Band(fg=wk.fg, bg=wk.bg, unknown=wk.unknown, alpha=alpha, sampled=wk.unknown & bd.sampled,
+                  pending=None, final=bd.final)
+    base_a = _solve(wk, narrow, c, p, tile, prior, prior_weight)
+    out = a.copy()
+    out[region] = base_a[region]
+    return out
+
+
+def _fine(c, wk, alpha0, p, tile):
+    """Full resolution: the fast guided filter (``fine="guided"``) or a closed-form pyramid."""
+    h, w = c.coarse.shape
+    scales = _scales(wk.scale, p.finest, p.fine)
+    alpha = alpha0
+    coeffs = None
+    for li in range(1, len(scales)):
+        s = scales[li]
+        hs, ws = max(8, int(round(h * s))), max(8, int(round(w * s)))
+        up = _resize(alpha.astype(np.float32), (hs, ws), cv2.INTER_LINEAR).astype(np.float64)
+        frac = (up > 0.01) & (up < 0.99)
+        r = int(p.rim + np.ceil(scales[li] / scales[li - 1]))
+        ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        unk = cv2.dilate(frac.astype(np.uint8), ker) > 0
+        hard_l = up >= 0.5
+        unk &= ~component_cores(hard_l, distance_to_boundary(hard_l), unk)
+        a = np.where(unk, up, np.round(up))
+        if p.fine == "guided":
+            # fast path: linear colour->alpha coefficients fitted to the coarse solve at the working
+            # scale, upsampled, applied to the full-resolution plate
+            if coeffs is None:
+                eps = p.gf_eps
+                if p.gf_relative and wk.solve_image is not wk.image:
+                    # linear light: colour variation scales with brightness, so the regulariser does
+                    # too (gf_eps at mid-grey 0.5, as in the display image it was chosen for)
+                    k = (2 * p.gf_radius + 1,) * 2
+                    m = cv2.boxFilter(wk.solve_image.mean(-1), -1, k)
+                    eps = p.gf_eps * (m / 0.5) ** 2 + 1e-8
+                coeffs = guided_coeffs(wk.solve_image, alpha0.astype(np.float32), p.gf_radius, eps)
+            ys_, xs_ = np.nonzero(unk)
+            if ys_.size:
+                by0, by1, bx0, bx1 = ys_.min(), ys_.max() + 1, xs_.min(), xs_.max() + 1
+                Au = _resize_box(coeffs[0], (hs, ws), (by0, by1, bx0, bx1))
+                bu = _resize_box(coeffs[1], (hs, ws), (by0, by1, bx0, bx1))
+                g = (Au * c.solve_image[by0:by1, bx0:bx1]).sum(-1) + bu
+                sub = unk[by0:by1, bx0:bx1]
+                a[by0:by1, bx0:bx1][sub] = np.clip(g[sub], 0, 1)
+            alpha = a
+            continue
+        # the coarser level's answer anchors the solve (weak data term), only away from solid pixels:
+        # large fractional areas otherwise drift; thin bands along crisp edges stay free to sharpen
+        im = _resize(c.solve_image, (hs, ws), cv2.INTER_AREA).astype(np.float64)
+        dk = cv2.distanceTransform(unk.astype(np.uint8), cv2.DIST_L2, 3)
+        wgt = p.refine_prior * np.clip((dk - r) / float(r), 0.0, 1.0)
+        alpha = solve_band(im, unk, a, prior=up, weight=wgt, tile=tile, tol=p.tol, maxiter=p.maxiter)
     if alpha.shape != (h, w):
         alpha = _resize(alpha.astype(np.float32), (h, w), cv2.INTER_LINEAR)
-    alpha = np.asarray(alpha, np.float32)
-    lo, hi = q["snap_lo"], q["snap_hi"]
-    alpha[alpha < lo] = 0.0
-    alpha[alpha > hi] = 1.0
+    return np.asarray(alpha, np.float32)
+
+
+def _finish(alpha, hard, c, p):
+    """Snap faint / near-solid alpha to 0 / 1 and paste the crop into the frame."""
+    alpha = alpha.copy()
+    alpha[alpha < p.snap_lo] = 0.0
+    alpha[alpha > p.snap_hi] = 1.0
     out = hard.astype(np.float32)
+    y0, y1, x0, x1 = c.box
     out[y0:y1, x0:x1] = np.clip(alpha, 0, 1)
     return out
+
+
+def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, tile=384,
+                 options=None, mask="rough", prior=None, prior_weight=None, doubt=None, info=None,
+                 solve_image=None):
+    """Soft alpha f32 (H, W) in [0, 1] from a coarse mask.
+
+    image: f32 (H, W, 3) in [0, 1] (the matting image: display-referred by default, see the matte
+    option ``space``); coarse: f32 (H, W) in [0, 1] (binary or soft; thresholded at 0.5 for the solid
+    regions); logits: optional tracker logits (any resolution covering the frame); motion: optional
+    motion magnitude (H, W) or flow (H, W, 2) in px; quality: "draft", "default" or "high"; tile: tile
+    size of the solver (memory bound); options: a dict overriding fields of
+    :class:`samatte.matte.params.RefineParams` (or a whole record); mask: what the coarse mask is,
+    "rough" or "tight" (see :data:`MASK_KINDS`), or "auto" (:func:`mask_kind` tells from the image);
+    prior, prior_weight: an outside estimate (H, W) and its per-pixel weight, a data term of the
+    solve; doubt: optional (H, W) in [0, 1], the video's evidence that the mask's label is wrong at a
+    pixel (those pixels join the band, up to its maximum width); info: optional dict that receives
+    what the phases decided (mask kind, the self-check's regions and fallbacks).
+
+    Phases: crop -> regions -> growth -> solve -> self-check -> fine level -> finish.
+    """
+    if quality not in QUALITIES:
+        raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
+    if mask == "auto":
+        mask = mask_kind(image, coarse)[0]
+    p = params_for(quality, mask, options)
+    if info is not None:
+        info["mask"] = mask
+    image, coarse = _check_inputs(image, coarse)
+    if int(p.passes) > 1:
+        kw = dict(logits=logits, quality=quality, motion=motion, tile=tile, prior=prior,
+                  prior_weight=prior_weight, doubt=doubt, solve_image=solve_image)
+        one = dict(options or {}, passes=1) if not isinstance(options, RefineParams) else \
+            replace(options, passes=1)
+        a1 = refine_alpha(image, coarse, options=one, mask=mask, **kw)
+        a2 = refine_alpha(image, (a1 >= 0.5).astype(np.float32), options=one, mask="auto", **kw)
+        return (0.5 * (a1 + a2)).astype(np.float32)
+    hard = _hard(coarse)
+    if not hard.any() or hard.all():
+        return hard.astype(np.float32)
+    c = _crop(image, coarse, hard, p, logits, motion, doubt, solve_image)         # 1. crop
+    wk = _regions(c, p)                                                # 2. regions
+    bd = _grow(wk, c, p, tile)                                         # 3. growth
+    a0 = _solve(wk, bd, c, p, tile, prior, prior_weight)               # 4. solve
+    a0 = _self_check(a0, wk, bd, c, p, tile, prior, prior_weight, info)  # 4b. do no harm
+    alpha = _fine(c, wk, a0, p, tile)                                  # 5. fine level
+    return _finish(alpha, hard, c, p)                                  # 6. finish

@@ -16,6 +16,7 @@ Per frame, a :class:`RefineMatter`:
 5. the quality map and per-frame score (:mod:`samatte.matte.quality`), components in ``stats``.
 """
 import time
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -28,7 +29,8 @@ from .temporal import (FrameState, MotionModel, StateStore, _distance_to_edge, f
                        motion_residuals, object_edge_motion, pack_image, prefer_edge_motion, unpack_image)
 
 __all__ = ["get_matter", "RefineMatter", "MaskMatter", "Sam2MatteMatter", "merge_alphas",
-           "find_sam2matte_weights", "SAM2MATTE_NAME", "OPTIONS"]
+           "find_sam2matte_weights", "SAM2MATTE_NAME", "OPTIONS", "MattingImages", "matting_images",
+           "matting_image"]
 
 #: name of the SAM2-Matte checkpoint in samatte.models (``<models_dir>/sam2matte.pt``)
 SAM2MATTE_NAME = "sam2matte"
@@ -54,11 +56,10 @@ OPTIONS = {
                                # resolution); "auto": the tracker's ObjectTrack.edge hint (SAM2's
                                # propagated masks are tight), else refine_alpha tells from the image
                                # (samatte.matte.refine.mask_kind)
-    "space": "auto",           # image the alpha is solved on: "linear" (the scene-linear plate, a dim
-                               # one brightened (exposure_gain), soft-clipped to [0, 1]: compositing
-                               # mixes light linearly, so edge pixels lie between FG and BG colours
-                               # there), "display" (the OCIO display image); "auto": linear for float
-                               # plates (EXR), display for integer ones (PNG/JPEG/TIFF)
+    "space": "auto",           # images the alpha is found on (see matting_images): "hybrid" (display
+                               # image for the band and samples, scene-linear for the colour-line
+                               # solves), "linear", "display"; "auto": hybrid for float plates (EXR),
+                               # display for integer ones (PNG/JPEG/TIFF)
 }
 
 
@@ -84,14 +85,50 @@ def exposure_gain(linear, *, target=0.8, max_gain=16.0):
     return float(np.clip(target / max(p99, 1e-6), 1.0, max_gain))
 
 
-def matting_image(plate, space="auto"):
-    """The image alpha is solved on (see the matte option ``space``): f32 (H, W, 3) in [0, 1]."""
+@dataclass(frozen=True)
+class MattingImages:
+    """The images a frame's alpha is found on, f32 (H, W, 3) in [0, 1] (see the matte option
+    ``space``): ``guide`` for the perceptual decisions (the band, its growth, the colour samples,
+    gaps seen through: their thresholds and histograms are in display units), ``solve`` for the
+    colour-line solves (closed-form, the guided fine level). They are the same array unless the
+    space is "hybrid"."""
+    guide: np.ndarray
+    solve: np.ndarray
+    space: str
+
+
+def _resolve_space(plate, space):
     if space == "auto":
-        space = "linear" if str(getattr(plate.info, "pixel_type", "half")) in ("half", "float", "double") \
+        return "hybrid" if str(getattr(plate.info, "pixel_type", "half")) in ("half", "float", "double") \
             else "display"
-    if space == "linear":
-        lin = np.nan_to_num(np.asarray(plate.linear, np.float32)[..., :3], nan=0.0, posinf=1.0, neginf=0.0)
-        return soft_clip(lin * exposure_gain(lin))
+    return space
+
+
+def _linear_image(plate):
+    lin = np.nan_to_num(np.asarray(plate.linear, np.float32)[..., :3], nan=0.0, posinf=1.0, neginf=0.0)
+    return soft_clip(lin * exposure_gain(lin))
+
+
+def matting_images(plate, space="auto"):
+    """:class:`MattingImages` of a plate. "display": the OCIO display image for both; "linear": the
+    scene-linear plate (a dim one brightened by :func:`exposure_gain`, soft-clipped) for both;
+    "hybrid": display for the decisions, linear for the solves (compositing mixes light linearly, so
+    an edge pixel lies on its FG-BG line there, while every threshold of the band and the samples
+    was set in display units); "auto": hybrid for float plates (EXR), display for integer ones. The
+    measurements behind the choice are in bench/RESULTS.md ("Matting space")."""
+    space = _resolve_space(plate, space)
+    disp = np.asarray(plate.display, np.float32)[..., :3]
+    if space == "display":
+        return MattingImages(disp, disp, space)
+    lin = _linear_image(plate)
+    return MattingImages(lin if space == "linear" else disp, lin, space)
+
+
+def matting_image(plate, space="auto"):
+    """The image the alpha is *solved* on (see :func:`matting_images`): f32 (H, W, 3) in [0, 1]."""
+    space = _resolve_space(plate, space)
+    if space in ("linear", "hybrid"):
+        return _linear_image(plate)
     return np.asarray(plate.display, np.float32)[..., :3]
 
 
@@ -143,6 +180,8 @@ def _default_refiner(image, coarse, *, logits=None, quality="default", mask="aut
 _default_refiner.uses_prior = True
 #: the refiner takes ``doubt=`` (see :func:`see_through_doubt`)
 _default_refiner.uses_doubt = True
+#: the refiner takes ``solve_image=`` (the "hybrid" space's linear image, see :func:`matting_images`)
+_default_refiner.uses_solve_image = True
 
 
 #: see_through_doubt: the residual must exceed this many times its median inside the object
@@ -210,8 +249,9 @@ def _check_options(options, allowed):
             raise JobSpecError("matte option %s must be a number" % k, field="matte.options." + k)
     if opts["masks"] not in ("auto", "rough", "tight"):
         raise JobSpecError("matte option masks must be 'auto', 'rough' or 'tight'", field="matte.options.masks")
-    if opts["space"] not in ("auto", "linear", "display"):
-        raise JobSpecError("matte option space must be 'auto', 'linear' or 'display'", field="matte.options.space")
+    if opts["space"] not in ("auto", "hybrid", "linear", "display"):
+        raise JobSpecError("matte option space must be 'auto', 'hybrid', 'linear' or 'display'",
+                           field="matte.options.space")
     if not 0.0 <= opts["blend"] < 1.0:
         raise JobSpecError("matte option blend must be in [0, 1)", field="matte.options.blend")
     if opts["prior"] < 0:
@@ -273,8 +313,15 @@ class RefineMatter(Matter):
         if doubt is not None and getattr(self._refiner, "uses_doubt", False):
             extra["doubt"] = doubt
         if image is None:
-            image = matting_image(plate, self.options["space"])
-        a = self._refiner(image, coarse, logits=logits, quality=self.quality, mask=kind, **extra)
+            image = matting_images(plate, self.options["space"])
+        elif not isinstance(image, MattingImages):
+            image = MattingImages(image, image, "given")
+        if image.solve is not image.guide and getattr(self._refiner, "uses_solve_image", False):
+            extra["solve_image"] = image.solve
+            guide = image.guide
+        else:
+            guide = image.solve   # a refiner that takes one image gets the solve image
+        a = self._refiner(guide, coarse, logits=logits, quality=self.quality, mask=kind, **extra)
         return np.clip(np.asarray(a, dtype=np.float32), 0.0, 1.0)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -328,11 +375,34 @@ class RefineMatter(Matter):
 
     # -- the stage --------------------------------------------------------------------------------
     def process(self, plate, track):
+        """One frame with the temporal state kept inside the matter (frames in order, per direction);
+        see :meth:`step` for the same with the state owned by the caller."""
+        prev = self._store.get(track.ref)
+        frame, state = self.step(plate, track, prev)
+        self._store.put(state, ref=track.ref if prev is not None else None)
+        return frame
+
+    def step(self, plate, track, state=None):
+        """One frame, the temporal state owned by the caller: ``(MatteFrame, FrameState)``.
+
+        ``state``: the :class:`samatte.matte.temporal.FrameState` of frame ``track.ref`` (what an
+        earlier ``step`` returned, or :meth:`restore` made from a written frame), or None to start
+        afresh; it is ignored when ``track.ref`` is None. The returned state is this frame's, to be
+        given to the step of a frame that refers to it. The matter's own store is not touched, so a
+        farm chunk, a resumed job and an unbroken run all go through the same code."""
+        prev = None
+        if state is not None and track.ref is not None:
+            if state.frame != track.ref:
+                raise PlateError("matte state is of frame %s, but the track refers to frame %s"
+                                 % (state.frame, track.ref), frame=plate.frame)
+            prev = state
+        return self._step(plate, track, prev)
+
+    def _step(self, plate, track, prev):
         shape = self._check(plate, track)
         stats = {}
         t0 = time.perf_counter()
         disp = np.asarray(plate.display, dtype=np.float32)[..., :3]
-        prev = self._store.get(track.ref)
         # the previous frame's matte, motion-compensated (dense flow, and the object's own motion at
         # its edge), for the objects it can be carried over for
         carry = {}
@@ -358,7 +428,7 @@ class RefineMatter(Matter):
         lam = self.options["prior"]
         image = None   # made once per frame, for every object the refiner sees
         if any(self._refines(obj) for obj in track.objects.values()):
-            image = matting_image(plate, self.options["space"])
+            image = matting_images(plate, self.options["space"])
         with_prior = {n for n in carry if lam > 0 and self._takes_prior(track.objects[n])}
         raw = {}
         doubts = {}
@@ -437,24 +507,32 @@ class RefineMatter(Matter):
         stats.update({"ms.frame_alpha": 1e3 * (t2 - t1), "ms.temporal": 1e3 * ((t1 - t0) + (t2b - t2)),
                       "ms.foreground": 1e3 * (t3 - t2b), "ms.quality": 1e3 * (t4 - t3)})
 
-        self._remember(plate.frame, track, disp, alphas, records, prev)
+        state = self._state(plate.frame, track, disp, alphas, records, prev)
         return MatteFrame(frame=plate.frame, alphas=alphas, alpha=merged,
-                          foreground=fg if self.foreground else None, quality=qmap, score=score, stats=stats)
+                          foreground=fg if self.foreground else None, quality=qmap, score=score,
+                          stats=stats), state
 
-    def _remember(self, frame, track, image, alphas, records, prev):
+    def _state(self, frame, track, image, alphas, records, prev):
         # The carried alpha is kept at the precision the writer stores it (half float), so a resumed
         # job, whose state comes from the finished EXR on disk, continues exactly as an unbroken run.
         alphas = {n: np.asarray(a, np.float16).astype(np.float32) for n, a in alphas.items()}
-        state = FrameState(frame=frame, image=pack_image(image), alphas=alphas,
-                           masks={n: np.asarray(o.mask, bool) for n, o in track.objects.items()},
-                           objects=records, age=(prev.age + 1) if prev is not None else 0)
-        self._store.put(state, ref=track.ref if prev is not None else None)
+        return FrameState(frame=frame, image=pack_image(image), alphas=alphas,
+                          masks={n: np.asarray(o.mask, bool) for n, o in track.objects.items()},
+                          objects=records, age=(prev.age + 1) if prev is not None else 0)
 
     def seed(self, frame, alphas, plate, track, scores=None):
-        """Restore the temporal state of a frame already finished on disk (resume): ``alphas`` maps
-        object names to their written alpha, ``scores`` (optional) to their written per-object score;
-        the frame is not matted again."""
+        """Restore the temporal state of a frame already finished on disk (resume) into the matter's
+        own store (for :meth:`process`): see :meth:`restore`; the frame is not matted again."""
         prev = self._store.get(track.ref)
+        state = self.restore(frame, alphas, plate, track, scores=scores, state=prev)
+        self._store.put(state, ref=track.ref if prev is not None else None)
+
+    def restore(self, frame, alphas, plate, track, scores=None, state=None):
+        """The :class:`FrameState` of a frame already written (resume, a farm chunk's first frame):
+        ``alphas`` maps object names to their written alpha, ``scores`` (optional) to their written
+        per-object score, ``state`` is the state of ``track.ref`` if known (for the quality records).
+        Give it to :meth:`step` of the next frame."""
+        prev = state if (state is not None and track.ref is not None and state.frame == track.ref) else None
         records = {}
         for name, obj in track.objects.items():
             a = (alphas or {}).get(name)
@@ -463,7 +541,7 @@ class RefineMatter(Matter):
             if scores and name in scores:
                 records[name]["score"] = float(scores[name])
         kept = {n: np.asarray(a, np.float32) for n, a in (alphas or {}).items() if n in track.objects}
-        self._remember(frame, track, np.asarray(plate.display, np.float32)[..., :3], kept, records, prev)
+        return self._state(frame, track, np.asarray(plate.display, np.float32)[..., :3], kept, records, prev)
 
     def close(self):
         self._store.clear()
@@ -482,7 +560,7 @@ class MaskMatter(RefineMatter):
                          refiner=lambda image, coarse, **kw: coarse, device=device)
         self.options["temporal"] = False
 
-    def process(self, plate, track):
+    def _step(self, plate, track, prev):
         shape = self._check(plate, track)
         alphas = {n: np.asarray(o.mask if getattr(o, "soft", None) is None else o.soft, dtype=np.float32)
                   for n, o in track.objects.items()}
@@ -490,15 +568,14 @@ class MaskMatter(RefineMatter):
         fg = None
         if self.foreground:
             fg = (np.asarray(plate.linear, np.float32) * merged[..., None]).astype(np.float32)
-        prev = self._store.get(track.ref)
         stats, scores, records = {}, [], {}
         for name, obj in track.objects.items():
             s, records[name], st = self._object_quality(name, obj, prev, plate.frame)
             scores.append(s)
             stats.update(st)
-        self._remember(plate.frame, track, np.zeros((1, 1, 3), np.float32), {}, records, prev)
+        state = self._state(plate.frame, track, np.zeros((1, 1, 3), np.float32), {}, records, prev)
         return MatteFrame(frame=plate.frame, alphas=alphas, alpha=merged, foreground=fg, quality=None,
-                          score=_quality.frame_score(scores), stats=stats)
+                          score=_quality.frame_score(scores), stats=stats), state
 
 
 def find_sam2matte_weights(checkpoint=None):

@@ -1,0 +1,139 @@
+"""The single-frame refiner's parameters: one frozen record, one documented line per field.
+
+Each field says what it does, its unit, and why its default is what it is. The measurements behind
+the defaults (and the changes that were tried and dropped) are in ``bench/RESULTS.md``; quote a
+figure there, not here. Quality presets and mask kinds are written as *differences* from the
+default, so a reader sees at once what ``draft`` or ``tight`` changes.
+
+Units: "work px" = pixels at the working scale (where the base band is ``work_width`` px wide);
+"px" = plate pixels; colour values are in the matting image's units ([0, 1]).
+
+Tuning discipline (bench/RESULTS.md, "How to change a default"): tune on one fold (alphamatting
+GT01-09 or GT10-18; one synthvideo clip left out; DAVIS by sequence), report the other, and keep a
+change only if it helps on the fold it was not tuned on, through the product path
+(``bench/bench_stills.py`` default: ``samatte refine`` on linear EXR plates with PNG masks).
+"""
+from dataclasses import dataclass, fields, replace
+
+from ..errors import SamatteError
+
+__all__ = ["RefineParams", "DEFAULT", "QUALITIES", "MASK_KINDS", "params_for"]
+
+
+@dataclass(frozen=True)
+class RefineParams:
+    # -- working scale and the initial band --------------------------------------------------------
+    #: band half-width at the working scale (work px); sets the scale. ~4 px is what closed-form and
+    #: sampling need to see both sides of an edge; wider costs time with no gain on the stills.
+    work_width: float = 4.0
+    #: base band half-width as a fraction of the frame diagonal (1). Rough masks (roto, ds8/ds32,
+    #: polygons) are off by ~1 % of the frame; tight masks override it (MASK_KINDS).
+    base_frac: float = 0.01
+    #: widen the band where image evidence says the edge is soft or misplaced (bool); see regions.
+    adaptive: bool = True
+    #: how much that image evidence (texture, colour overlap, edge misalignment) widens it (1).
+    gain: float = 0.3
+    # -- band growth -------------------------------------------------------------------------------
+    #: growth rounds (count); each round re-samples and grows where alpha runs into a fixed region.
+    grow: int = 4
+    #: growth step per round (work px), scaled down with the base band for small objects.
+    step: float = 6.0
+    #: alpha this far from the adjacent fixed label (1 - leak near FG, leak near BG) counts as a leak.
+    leak: float = 0.05
+    #: a leak must persist over this many rim pixels (px, box side) to grow; 1 = every leak grows.
+    leak_run: int = 1
+    #: growth stays within this fraction of the object's size (sqrt of area) of the mask's edge (1):
+    #: a rough mask is off by a fraction of the object, not more (DAVIS: unbounded growth ate objects).
+    grow_reach: float = 0.1
+    # -- the self-check (do no harm) ---------------------------------------------------------------
+    #: self-check of the growth (1; 1.0 = off, the default): a grown region whose growth did not
+    #: close -- more than this share of its rim (or of its pixels) still leaking when the rounds or
+    #: the reach ran out -- falls back to the base band's answer. Off because at 0.25 it failed the
+    #: fold test (helps ds8 on GT10-18, hurts GT01-09 and polygons: GT04's hair grows to the last
+    #: round); see bench/RESULTS.md.
+    runaway: float = 1.0
+    # -- the solve ---------------------------------------------------------------------------------
+    #: "sm+cf": shared-matting samples drive growth, then closed-form with them as a weak data term;
+    #: "cf": closed-form only (no samples; slower growth decisions).
+    solver: str = "sm+cf"
+    #: shared matting's trimap expansion radius (work px), about the band's half-width; pymatting's
+    #: default (10) reaches across the whole band and blurs decisions.
+    sm_expand: int = 5
+    #: weight of the sampling estimate as a data term of the closed-form solve (1, per pixel).
+    prior_weight: float = 0.01
+    #: weight of the coarse mask's label as a data term where the samples agree with it (1): a part
+    #: coloured between object and background is not left half transparent when both call it solid.
+    mask_weight: float = 0.02
+    #: background seen through gaps the mask filled joins the band: likelihood ratio bg/fg (1); 0 = off.
+    gaps: float = 8.0
+    #: ... and only colours at least this quantile common in the background (1).
+    gap_typical: float = 0.5
+    #: min depth (work px) of the kept middle of parts thinner than the band; 0 = off (rough masks).
+    thin_cores: float = 0.0
+    #: conjugate-gradient tolerance (relative residual) and iteration cap of the closed-form solves.
+    tol: float = 1e-4
+    maxiter: int = 800
+    # -- full resolution ---------------------------------------------------------------------------
+    #: "guided": fast guided filter from the working scale to full resolution; "cf": closed-form pyramid.
+    fine: str = "guided"
+    #: guided filter regulariser (colour variance units) and radius (work px).
+    gf_eps: float = 1e-4
+    gf_radius: int = 2
+    #: on a linear-light solve image, scale gf_eps by (local brightness / 0.5)^2 (bool): colour
+    #: variation in linear light scales with brightness, and gf_eps was chosen on display images.
+    gf_relative: bool = True
+    #: weight of the coarser level's answer in the "cf" pyramid, away from solid pixels (1).
+    refine_prior: float = 0.05
+    #: px around fractional alpha re-solved at finer levels.
+    rim: int = 2
+    #: the finest scale solved (1 = full resolution).
+    finest: float = 1.0
+    #: final snap of faint / near-solid alpha to exact 0 / 1 (alpha units).
+    snap_lo: float = 0.05
+    snap_hi: float = 0.95
+    #: 2 = refine again from the first answer's own edge and average (twice the time; helps rough
+    #: masks, not ds8).
+    passes: int = 1
+
+
+DEFAULT = RefineParams()
+
+#: quality presets as differences from the default
+QUALITY_DIFFS = {
+    "draft": dict(work_width=3.0, grow=2, sm_expand=4, rim=1, maxiter=300),
+    "default": {},
+    "high": dict(tol=1e-5, passes=2),
+}
+QUALITIES = {name: replace(DEFAULT, **diff) for name, diff in QUALITY_DIFFS.items()}
+
+#: What the coarse mask is, and so how far its edge may be from the true one (``mask=`` of
+#: :func:`samatte.matte.refine.refine_alpha`; the matte option ``masks``), as differences:
+#: "rough": roto shapes, polygons, masks from a much smaller resolution (off by 1-3 % of the frame).
+#: "tight": a segmentation model's mask at its own resolution (off by a few px): a narrow base band
+#: (0.3 % of the diagonal), growth only where the leak is clear and persistent along the rim,
+#: pymatting's trimap expansion (a smaller one leaves more pixels to sample for little gain), and the
+#: middle of parts thinner than the band kept.
+MASK_KINDS = {
+    "rough": {},
+    "tight": dict(base_frac=0.003, leak=0.15, leak_run=5, sm_expand=10, thin_cores=2.0),
+}
+
+_NAMES = frozenset(f.name for f in fields(RefineParams))
+
+
+def params_for(quality="default", mask="rough", options=None):
+    """The record for a quality preset, a mask kind and overrides (a dict of field names, or a
+    :class:`RefineParams` taken as is). Unknown names raise SamatteError."""
+    if isinstance(options, RefineParams):
+        return options
+    if quality not in QUALITIES:
+        raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
+    if mask not in MASK_KINDS:
+        raise SamatteError("mask must be one of %s or 'auto', got %r" % (sorted(MASK_KINDS), mask))
+    p = replace(QUALITIES[quality], **MASK_KINDS[mask])
+    if options:
+        unknown = sorted(set(options) - _NAMES)
+        if unknown:
+            raise SamatteError("unknown refine option(s) %s" % ", ".join(unknown))
+        p = replace(p, **options)
+    return p

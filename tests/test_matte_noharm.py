@@ -1,0 +1,141 @@
+"""Do no harm: on objects whose alpha is soft over a large area (smoke, a net, a translucent sheet) or
+full of fine structure, the refined matte is no worse than the coarse mask used as alpha (MAD, and
+IoU of alpha >= 0.5 within 0.01). Two cases are known gaps (xfail, strict): they fail today.
+
+Small synthetic composites (<= 200 px), a few seconds in all."""
+import cv2
+import numpy as np
+import pytest
+
+from samatte import metrics as M
+from samatte.matte.refine import refine_alpha
+
+
+def _iou(a, g):
+    x, y = a >= 0.5, g >= 0.5
+    return np.count_nonzero(x & y) / max(1, np.count_nonzero(x | y))
+
+
+def _bg(h, w, seed):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    bg = np.stack([0.35 + 0.25 * np.sin(xx / 7.0) * np.cos(yy / 9.0), 0.4 + 0.2 * np.cos(xx / 5.0 + yy / 11.0),
+                   0.3 + 0.2 * np.sin(yy / 6.0)], -1)
+    return np.clip(bg + rng.normal(0, 0.02, bg.shape), 0, 1).astype(np.float32)
+
+
+def _noise(h, w, seed, sigma):
+    rng = np.random.default_rng(seed)
+    n = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+    return (n - n.mean()) / (n.std() + 1e-6)
+
+
+def smoke(h=160, w=200, seed=1):
+    """Grey smoke: alpha 0.15-0.75 varying smoothly over most of a large blob."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    blob = np.clip((60.0 - np.hypot((yy - h / 2) * 1.2, xx - w / 2)) / 25.0, 0, 1)
+    alpha = np.clip(blob * (0.45 + 0.2 * _noise(h, w, seed, 6.0)), 0, 0.85).astype(np.float32)
+    fg = np.full((h, w, 3), 0.85, np.float32)
+    return alpha, fg
+
+
+def net(h=160, w=200):
+    """A net: 2-px opaque strings 9 px apart, holes between; the mask fills the whole net."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    inside = (np.abs(yy - h / 2) < 55) & (np.abs(xx - w / 2) < 70)
+    strings = ((yy % 9) < 2) | ((xx % 9) < 2)
+    alpha = cv2.GaussianBlur((inside & strings).astype(np.float32), (0, 0), 0.5)
+    fg = np.zeros((h, w, 3), np.float32) + np.array([0.9, 0.85, 0.2], np.float32)
+    return alpha, fg, inside.astype(np.float32)
+
+
+def sheet(h=160, w=200):
+    """A translucent sheet, 45 % opaque, with a soft edge: the roto covers it."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    d = np.minimum(55 - np.abs(yy - h / 2), 70 - np.abs(xx - w / 2))
+    alpha = (0.45 * np.clip(d / 2.0 + 0.5, 0, 1)).astype(np.float32)
+    fg = np.zeros((h, w, 3), np.float32) + np.array([0.2, 0.5, 0.9], np.float32)
+    return alpha, fg, (d > 0).astype(np.float32)
+
+
+def furry(h=160, w=200, seed=3):
+    """Fine structure all over: an opaque body covered with thin strands that reach far out."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    body = np.hypot(yy - h / 2, xx - w / 2) < 35
+    strands = np.zeros((h, w), np.float32)
+    for _ in range(90):
+        a = rng.uniform(0, 2 * np.pi)
+        r0, r1 = 20.0, rng.uniform(45, 70)
+        p0 = (int(w / 2 + r0 * np.cos(a)), int(h / 2 + r0 * np.sin(a)))
+        a2 = a + rng.normal(0, 0.25)
+        p1 = (int(w / 2 + r1 * np.cos(a2)), int(h / 2 + r1 * np.sin(a2)))
+        cv2.line(strands, p0, p1, 1.0, 1, cv2.LINE_AA)
+    alpha = np.clip(body + 0.8 * strands, 0, 1).astype(np.float32)
+    fg = np.zeros((h, w, 3), np.float32) + np.array([0.55, 0.35, 0.2], np.float32)
+    return alpha, fg
+
+
+def ds(alpha, f=8):
+    h, w = alpha.shape
+    hard = (alpha >= 0.5).astype(np.float32)
+    small = cv2.resize(hard, (w // f, h // f), interpolation=cv2.INTER_AREA)
+    return (cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5).astype(np.float32)
+
+
+def _case(name):
+    if name == "smoke":
+        alpha, fg = smoke()
+        mask = ds(alpha)
+    elif name == "net":
+        alpha, fg, mask = net()
+    elif name == "sheet":
+        alpha, fg, mask = sheet()
+    else:
+        alpha, fg = furry()
+        mask = ds(alpha)
+    bg = _bg(*alpha.shape, seed=7)
+    img = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    return img, alpha, mask
+
+
+@pytest.mark.parametrize("name", ["smoke", "net", "furry"])
+def test_refined_matte_is_no_worse_than_the_mask_mad(name):
+    img, alpha, mask = _case(name)
+    out = refine_alpha(img, mask, mask="auto")
+    assert M.mad(out, alpha) <= M.mad(mask, alpha), name
+
+
+@pytest.mark.parametrize("name", ["net", "furry", "sheet"])
+def test_refined_matte_keeps_the_mask_iou(name):
+    img, alpha, mask = _case(name)
+    out = refine_alpha(img, mask, mask="auto")
+    assert _iou(out, alpha) >= _iou(mask, alpha) - 0.01, name
+
+
+@pytest.mark.xfail(strict=True, reason="known gap (issue 15): inside smoke the mask's solid region is itself "
+                   "a mix, so the samples take it for pure foreground and the refined alpha >= 0.5 region "
+                   "shrinks (IoU 0.72 -> 0.64)")
+def test_smoke_keeps_the_mask_iou():
+    img, alpha, mask = _case("smoke")
+    out = refine_alpha(img, mask, mask="auto")
+    assert _iou(out, alpha) >= _iou(mask, alpha) - 0.01
+
+
+@pytest.mark.xfail(strict=True, reason="known gap (issue 15): a 45 %-opaque sheet inside its roto stays "
+                   "solid (its inside is far from the band) and its edge comes out ~1 % worse than the mask")
+def test_translucent_sheet_no_worse_than_the_mask():
+    img, alpha, mask = _case("sheet")
+    out = refine_alpha(img, mask, mask="auto")
+    assert M.mad(out, alpha) <= M.mad(mask, alpha)
+
+
+def test_the_growth_self_check_falls_back_where_growth_did_not_close():
+    # the sheet's band grows into the sheet and never closes (its inside is a 45 % mix): with the
+    # self-check on, that region falls back to the base band's answer, which is nearer the truth
+    img, alpha, mask = _case("sheet")
+    off = refine_alpha(img, mask, mask="auto", options={"runaway": 1.0})
+    info = {}
+    on = refine_alpha(img, mask, mask="auto", options={"runaway": 0.25}, info=info)
+    assert info.get("fallback", 0) >= 1 and info.get("fallback_px", 0) > 0
+    assert M.mad(on, alpha) < M.mad(off, alpha)
