@@ -446,13 +446,12 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     owned.append(tracker)
                 yield from _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache,
                                   resolved["tracker"], result, cancel)
-            if stage == "track":
+        if stage == "track":
+            if events:  # refine-only jobs have nothing to track: every frame is "skipped"
                 tracked_now = set(result["tracked"])
                 for f in requested:
-                    tf_path = cache.path(f)
-                    yield FrameEvent(f, "written" if f in tracked_now else "skipped", None, tf_path, "track") \
-                        if events else Progress("track", f, 0, 0, "")
-        if stage == "track":
+                    yield FrameEvent(f, "written" if f in tracked_now else "skipped", None,
+                                     cache.path(f) if tracked else None, "track")
             result["elapsed_s"] = round(time.time() - t0, 3)
             yield Progress("done", None, len(requested), len(requested), "%d tracked, %d current"
                            % (len(result["tracked"]), len(requested) - len(result["tracked"])))
@@ -481,7 +480,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         req_set = set(requested)
         work = _matte_order(all_frames, refs)
         work = [f for f in work if f in todo_set or f in seed or f in pre or f in req_set]
-        source.prefetch([f for f in work if f in todo_set or f in pre])
+        source.prefetch([f for f in work if f in todo_set or f in pre or f in seed])
         total = len(requested)
         done = 0
         from .stages import TrackFrame
