@@ -366,6 +366,66 @@ def mask_check():
     RES["mask_check"] = out
 
 
+def _fresh_tree(sc):
+    if "node_tree" in bpy.types.Scene.bl_rna.properties:
+        sc.use_nodes = True
+        tree = sc.node_tree
+        for n in list(tree.nodes):
+            tree.nodes.remove(n)
+        return tree, tree.nodes.new("CompositorNodeComposite")
+    tree = bpy.data.node_groups.new("check", "CompositorNodeTree")
+    sc.compositing_node_group = tree
+    tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    return tree, tree.nodes.new("NodeGroupOutput")
+
+
+def _render(sc, path, size):
+    r = sc.render
+    r.resolution_x, r.resolution_y = size
+    r.resolution_percentage = 100
+    r.engine = "CYCLES"
+    sc.cycles.samples = 1
+    r.dither_intensity = 0.0
+    r.image_settings.file_format = "OPEN_EXR"
+    r.image_settings.color_depth = "32"
+    r.filepath = path
+    bpy.ops.render.render(write_still=True)
+    return path
+
+
+def frame_check():
+    """Which file and which marker Blender shows on a scene frame, with clip.frame_start 5 and
+    clip.frame_offset 1: the compositor's Movie Clip node (pixels, matched to the files by the
+    pytest side) and its Track Position node (the marker's position in pixels)."""
+    sc = bpy.context.scene
+    clip = bpy.data.movieclips.load(cfg["plate"])
+    clip.frame_start, clip.frame_offset = 5, 1
+    tr = clip.tracking.tracks.new(name="t", frame=1)
+    for cf in range(1, 7):
+        tr.markers.insert_frame(cf, co=(0.1 * cf, 0.25))
+    tree, dst = _fresh_tree(sc)
+    mc = tree.nodes.new("CompositorNodeMovieClip")
+    mc.clip = clip
+    link = tree.links.new(mc.outputs["Image"], dst.inputs[0])
+    out = {"size": list(clip.size), "clip": {}, "track": {}}
+    for f in (6, 8):
+        sc.frame_set(f)
+        out["clip"][f] = _render(sc, os.path.join(cfg["out"], "clip_%d.exr" % f), tuple(clip.size))
+    tree.links.remove(link)
+    tp = tree.nodes.new("CompositorNodeTrackPos")
+    tp.clip = clip
+    tp.tracking_object = clip.tracking.objects[0].name
+    tp.track_name = "t"
+    cc = tree.nodes.new("CompositorNodeCombineColor")
+    tree.links.new(tp.outputs["X"], cc.inputs[0])
+    tree.links.new(tp.outputs["Y"], cc.inputs[1])
+    tree.links.new(cc.outputs[0], dst.inputs[0])
+    for f in (6, 8):
+        sc.frame_set(f)
+        out["track"][f] = _render(sc, os.path.join(cfg["out"], "track_%d.exr" % f), (4, 4))
+    RES["frame_check"] = out
+
+
 def overscan_run():
     """The same mask and tracks on a plate with or without overscan: a job through the real worker."""
     install_link()
@@ -386,7 +446,10 @@ def overscan_run():
 
 
 try:
-    if cfg["step"] == "overscan_run":
+    if cfg["step"] == "framecheck":
+        os.makedirs(cfg["out"], exist_ok=True)
+        frame_check()
+    elif cfg["step"] == "overscan_run":
         overscan_run()
     elif cfg["step"] == "maskcheck":
         mask_check()

@@ -242,3 +242,29 @@ def test_overscan_plate_gives_the_same_matte(v, tmp_path, shot):
         mb, spec = read_channel(b["output"].replace("####", "%04d" % f), "A")
         assert (spec.full_x, spec.full_y, spec.full_width, spec.full_height) == (8, 4, 112, 64)
         assert float(np.abs(ma - mb).max()) == 0.0, f
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_frame_and_marker_rules_match_blender(v, tmp_path, shot):
+    """Blender's compositor on scene frames 6 and 8 of a clip with frame_start 5 and frame_offset 1:
+    the Movie Clip node shows file convert.file_number(...) (1003, 1005), and the Track Position node
+    puts the marker of clip frame scene - frame_start + 1 (not shifted by frame_offset) at
+    co.x * W, co.y * H from the bottom-left (convert.marker_to_px's inverse)."""
+    import numpy as np
+    import OpenImageIO as oiio
+    from addon_plain import plain
+    convert = plain("convert")
+    res, _ = run_scenario(v, tmp_path, shot, "framecheck")
+    fc = res["frame_check"]
+    w, h = fc["size"]
+    plates = {f: oiio.ImageBuf(shot["plate"].replace("####", "%04d" % f)).get_pixels(oiio.FLOAT)[..., :3]
+              for f in shot["frames"]}
+    for sf, path in fc["clip"].items():
+        shown = oiio.ImageBuf(path).get_pixels(oiio.FLOAT)[..., :3]
+        match = [f for f, px in plates.items() if float(np.abs(px - shown).max()) < 1e-3]
+        assert match == [convert.file_number(int(sf), clip_frame_start=5, first_file=1001, frame_offset=1)]
+    for sf, path in fc["track"].items():
+        x, y = oiio.ImageBuf(path).get_pixels(oiio.FLOAT)[0, 0, :2]
+        cf = convert.clip_frame(int(sf), 5)
+        assert (float(x), float(y)) == pytest.approx((0.1 * cf * w, 0.25 * h), abs=1e-3)
+        assert convert.marker_to_px((0.1 * cf, 0.25), (w, h)) == pytest.approx((float(x), h - float(y)))
