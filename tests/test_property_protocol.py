@@ -111,3 +111,27 @@ def test_a_live_worker_answers_any_line_and_keeps_serving(worker, line):
     # a job the line may have started is cancelled, so the next example starts from an idle worker
     worker.stdin.write(protocol.encode(protocol.cancel()).encode())
     worker.stdin.flush()
+
+
+_plates = st.one_of(st.sampled_from(ODD + ["/nonexistent/p.####.exr", "/", "####", "p.%d.exr", "/tmp"]),
+                    st.text(max_size=30))
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(_plates, st.one_of(st.none(), jvals), st.one_of(st.none(), jvals))
+def test_probe_requests_of_anything_answer_or_give_a_documented_code(plate, frames, layer):
+    """A probe message that passes the protocol reaches the real pipeline's probe: it answers or raises
+    a samatte error (found by this test: frame lists holding non-numbers raised ValueError)."""
+    from samatte.errors import SamatteError
+    from samatte.worker import Worker
+    msg = {"type": "probe", "v": 1, "id": "r", "plate": plate, "frames": frames, "layer": layer}
+    try:
+        protocol.decode(json.dumps(msg).encode("utf-8", "surrogatepass"))
+    except ProtocolError:
+        return
+    try:
+        res = Worker(None, None)._handle(msg)
+    except SamatteError as e:
+        assert e.code in ERROR_CODES
+        return
+    assert isinstance(res, dict)

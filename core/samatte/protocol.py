@@ -180,6 +180,10 @@ def _check_values(msg, mtype):
                         field="stage")
         if msg.get("preroll") is not None and not 0 <= msg["preroll"] <= 100000:
             raise _fail("job preroll must be an integer from 0 to 100000", msg, field="preroll")
+    if mtype in ("job", "probe") and isinstance(msg.get("frames"), list):
+        if not msg["frames"] or any(isinstance(f, bool) or not isinstance(f, int) for f in msg["frames"]):
+            raise _fail("%s frames must be a range string or a non-empty list of frame numbers" % mtype, msg,
+                        field="frames")
     if mtype == "frame" and msg["status"] not in FRAME_STATUSES:
         raise _fail("frame status %r is not one of %s" % (msg["status"][:40], ", ".join(FRAME_STATUSES)), msg,
                     field="status")
@@ -361,7 +365,7 @@ def job(job_id, jobspec, *, stage=None, frames=None, preroll=None):
     if stage is not None:
         msg["stage"] = stage
     if frames is not None:
-        msg["frames"] = frames if isinstance(frames, str) else [int(f) for f in frames]
+        msg["frames"] = frames if isinstance(frames, str) else list(frames)  # checked when encoded
     if preroll is not None:
         msg["preroll"] = int(preroll)
     return msg
@@ -370,7 +374,7 @@ def job(job_id, jobspec, *, stage=None, frames=None, preroll=None):
 def probe(req_id, plate, *, frames=None, layer=None):
     msg = message("probe", str(req_id), plate=plate)
     if frames is not None:
-        msg["frames"] = frames if isinstance(frames, str) else [int(f) for f in frames]
+        msg["frames"] = frames if isinstance(frames, str) else list(frames)  # checked when encoded
     if layer is not None:
         msg["layer"] = layer
     return msg
