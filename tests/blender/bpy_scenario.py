@@ -278,28 +278,32 @@ def cancel_and_errors():
     except HostError as e:
         errs["python_without_samatte"] = addon.hosterrors.describe(e)
     prefs.python = cfg["python"]
-    # cancel mid-run: after the first frame is written
+    # cancel mid-run: right after the first frame event (written), at quality high (slow frames)
+    s.quality = "high"
     run = ops.start_run(ctx)
     patt = run.job["output"]["path"]
     t0 = time.monotonic()
     written_at_cancel = None
     while not run.done and time.monotonic() - t0 < 300:
         run.poll()
-        folder = os.path.dirname(patt)
-        done = [f for f in os.listdir(folder)] if os.path.isdir(folder) else []
-        if written_at_cancel is None and any(f.endswith(".exr") and ".tmp" not in f for f in done):
-            written_at_cancel = sorted(done)
+        if written_at_cancel is None and run.written:
             run.cancel()
-        time.sleep(0.02)
+            folder = os.path.dirname(patt)
+            written_at_cancel = sorted(os.listdir(folder))
+        time.sleep(0.01)
     RES["cancel"] = {"error": run.error, "code": run.error_code, "cancelled": run.cancelled,
                      "files_at_cancel": written_at_cancel, "output": patt,
                      "files_after": sorted(os.listdir(os.path.dirname(patt)))}
     RES["cancel_report"] = list(ops.finish_run(ctx, run))
     # a worker that dies mid-job
-    s.quality = "high"       # a different job: nothing to resume
+    s.quality = "default"    # a different job: nothing to resume
     run = ops.start_run(ctx)
     w = addon.jobs.get_worker(ops.settings_from(ctx))
-    time.sleep(0.5)
+    t0 = time.monotonic()
+    while not run.done and not run.written and time.monotonic() - t0 < 120:   # mid-job: after its first frame
+        run.poll()
+        time.sleep(0.01)
+    RES["died_after_frames"] = run.written
     os.kill(w.pid, 9)
     run.wait(timeout=60)
     RES["died"] = {"error": run.error, "code": run.error_code}

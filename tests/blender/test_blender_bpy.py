@@ -161,6 +161,7 @@ def test_addon_cancel_and_errors_in_blender(v, tmp_path, shot):
     for f in done:   # whole frames only
         alpha, _ = read_channel(os.path.join(os.path.dirname(c["output"]), f), "A")
         assert alpha.shape == (72, 128)
+    assert res["died_after_frames"] >= 1
     assert res["died"]["code"] == "WORKER_FAILED" and "exited unexpectedly" in res["died"]["error"]
     assert res["died_report"][0] == "ERROR"
     assert res["release_op"] == ["FINISHED"]
