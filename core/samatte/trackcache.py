@@ -7,7 +7,8 @@ Layout (``job.work_dir``, default ``<output folder>/.samatte/<job name>/``)::
     track/<frame>.npz      one frame: "meta" (JSON: track key, ref, canvas shape, per tracked object
                            its score, keyframe, edge kind, logits dtype/shape), "mask<i>" (the bool
                            mask at canvas resolution, bit-packed), "logits<i>" (the tracker's logits
-                           at its own resolution, dtype kept) for the i-th tracked object in job order
+                           at its own resolution, dtype kept), "soft<i>" (a soft coverage, when the
+                           tracker gave one) for the i-th tracked object in job order
 
 Every file is written to a temporary name in the same folder and renamed (atomic). A frame is used
 only when its stored key equals the frame's current track key (:mod:`samatte.cachekey`); objects are
@@ -121,8 +122,11 @@ class TrackCache:
                 for i, (name, om) in enumerate(zip(names, meta["objects"])):
                     mask = np.unpackbits(z["mask%d" % i], count=h * w).reshape(h, w).astype(bool)
                     logits = np.array(z["logits%d" % i]) if om.get("logits") else None
-                    objs[name] = ObjectTrack(mask=mask, logits=logits, score=float(om["score"]),
-                                             keyframe=bool(om["keyframe"]), edge=om.get("edge"))
+                    ot = ObjectTrack(mask=mask, logits=logits, score=float(om["score"]),
+                                     keyframe=bool(om["keyframe"]), edge=om.get("edge"))
+                    if om.get("soft"):
+                        ot.soft = np.array(z["soft%d" % i])
+                    objs[name] = ot
                 return TrackFrame(frame=int(frame), objects=objs, ref=meta.get("ref"))
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None
@@ -141,8 +145,11 @@ class TrackCache:
             has = ot.logits is not None
             if has:
                 arrays["logits%d" % i] = np.ascontiguousarray(ot.logits)
+            soft = getattr(ot, "soft", None)
+            if soft is not None:
+                arrays["soft%d" % i] = np.ascontiguousarray(soft)
             objs.append({"score": float(ot.score), "keyframe": bool(ot.keyframe), "edge": ot.edge,
-                         "logits": has})
+                         "logits": has, "soft": soft is not None})
         meta = {"key": key, "frame": int(tf.frame), "ref": tf.ref, "shape": list(shape or (0, 0)),
                 "objects": objs}
         arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), np.uint8)
