@@ -253,3 +253,24 @@ def test_cli_stage_frames_status_probe(shot, tmp_path):
     assert st["frames"][str(f)] == "complete" and st["frames"][str(s["frames"][0])] == "missing"
     pr = json.loads(cli("probe", s["plate"], "--json").stdout)
     assert pr["display_window"] == [0, 0, 128, 72]
+
+
+def test_stored_track_equals_the_trackers_answer(shot, tmp_path):
+    from samatte.io.source import FrameSource
+    from samatte.prompts import prepare_objects
+    from samatte.track.flow import FlowTracker
+    from samatte.trackcache import TrackCache
+    s, _ = shot
+    job = jobspec.validate(_job(s, tmp_path / "out" / "m.####.exr"))
+    r = pipeline.run(job, stage="track")
+    cache = TrackCache(r["work_dir"])
+    from samatte.colour import ColourTransform
+    with FrameSource(s["plate"], s["frames"], colour=ColourTransform()) as src:
+        objs = prepare_objects(job["objects"], src.info, s["frames"])
+        direct = [tf for tf in FlowTracker().track(src, objs, s["frames"]) if hasattr(tf, "objects")]
+    for tf in direct:
+        got = cache.load(tf.frame, r["keys"][str(tf.frame)]["track"], ["ball"])
+        a, b = tf.objects["ball"], got.objects["ball"]
+        assert got.ref == tf.ref and np.array_equal(a.mask, b.mask)
+        assert a.logits.dtype == b.logits.dtype and np.array_equal(a.logits, b.logits)
+        assert (a.score, a.keyframe, a.edge) == (b.score, b.keyframe, b.edge)
