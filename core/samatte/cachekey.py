@@ -31,8 +31,10 @@ Not in any key (cosmetic): object names, ``host_name``, ``colour``, ``meta``, th
 ``meta``, ``plate.frames`` beyond the frames an interval spans, ``output.path``, ``overwrite``,
 ``work_dir``. Always in: the samatte version and :data:`KEY_VERSION`.
 
-Stamps (:func:`file_stamp`): ``size:sha256`` of the content for files under 4 MiB (prompt PNGs,
-small plates), ``size:mtime_ns`` for larger ones, ``missing`` for an absent file.
+Stamps (:func:`file_stamp`): ``size:sha256`` of the content for files under 4 MiB (prompt files,
+mask sequences, the OCIO config), ``size:mtime_ns`` for larger ones and for every plate frame (a
+re-rendered plate gets a new mtime; hashing a whole shot on every status query would not be cheap),
+``missing`` for an absent file.
 """
 import hashlib
 import json
@@ -188,9 +190,10 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
     pos = {f: i for i, f in enumerate(frames)}
     plate_stamp = {}
 
-    def pstamp(f):
+    def pstamp(f):  # plate frames: size + mtime_ns (hashing a whole shot on every status query is not cheap)
         if f not in plate_stamp:
-            plate_stamp[f] = stamps(_pattern_path(plate_pat, f))
+            p = _pattern_path(plate_pat, f)
+            plate_stamp[f] = stamp(p) if stamp is not None else file_stamp(p, small=0)
         return plate_stamp[f]
 
     tracked = [(i, o) for i, o in enumerate(job["objects"]) if o.get("prompts")]
