@@ -163,8 +163,8 @@ def check_output_safety(job, frames, output_paths):
                               path=op, input=hit[0], frame=f)
 
 
-def _check_output_folder(oseq):
-    folder = os.path.dirname(os.path.abspath(oseq.path(1)))
+def _check_output_folder(oseq, frame):
+    folder = os.path.dirname(os.path.abspath(oseq.path(frame)))
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
@@ -391,7 +391,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             writer = MatteWriter(out["path"], info, compression=out["compression"],
                                  metadata=_job_metadata(job, resolved), overwrite=out["overwrite"])
             check_output_safety(job, all_frames, {f: writer.path(f) for f in all_frames})
-            _check_output_folder(oseq)
+            _check_output_folder(oseq, requested[0])
             status = {}
             for f in requested:
                 st = writer.file_status(f, key=keys[f]["matte"], objects=names, job=job["name"])

@@ -36,8 +36,9 @@ def default_work_dir(job):
     """``job.work_dir`` or ``<output folder>/.samatte/<job name>/``."""
     if job.get("work_dir"):
         return job["work_dir"]
-    out = os.path.abspath(job["output"]["path"])
-    return os.path.join(os.path.dirname(out), ".samatte", job.get("name") or "samatte")
+    from .io.sequence import SequencePattern
+    folder = SequencePattern(job["output"]["path"]).directory  # before any frame token in a folder name
+    return os.path.join(os.path.abspath(folder or "."), ".samatte", job.get("name") or "samatte")
 
 
 def _tmp_name(path):
