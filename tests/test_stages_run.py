@@ -274,3 +274,30 @@ def test_stored_track_equals_the_trackers_answer(shot, tmp_path):
         assert got.ref == tf.ref and np.array_equal(a.mask, b.mask)
         assert a.logits.dtype == b.logits.dtype and np.array_equal(a.logits, b.logits)
         assert (a.score, a.keyframe, a.edge) == (b.score, b.keyframe, b.edge)
+
+
+def test_probe_overscan_anamorphic_layers(tmp_path):
+    from samatte.io.exr import write_image
+    from samatte.stages import Window
+    for f in (1001, 1002, 1004):
+        write_image(str(tmp_path / ("p.%04d.exr" % f)), np.zeros((40, 60, 5), np.float32),
+                    channels=["R", "G", "B", "A", "depth.Z"], data=Window(-10, -5, 60, 40),
+                    display=Window(0, 0, 40, 30), pixel_aspect=2.0)
+    p = pipeline.probe(str(tmp_path / "p.####.exr"))
+    assert p["display_window"] == [0, 0, 40, 30] and p["data_window"] == [-10, -5, 60, 40]
+    assert p["pixel_aspect"] == 2.0 and p["layers"] == ["depth"] and "depth.Z" in p["channels"]
+    assert p["frames_on_disk"] == "1001-1002,1004" and (p["first"], p["last"]) == (1001, 1004)
+
+
+def test_auto_resolving_to_another_backend_makes_every_frame_stale(shot, tmp_path, monkeypatch):
+    s, _ = shot
+    job = _job(s, tmp_path / "out" / "m.####.exr")
+    job["tracker"]["backend"] = "auto"
+    pipeline.run(job)                                   # auto -> flow here (no SAM 2 weights)
+    st = pipeline.frame_status(job)
+    assert st["resolved"]["tracker"] == "flow" and set(st["frames"].values()) == {"complete"}
+    # a farm node with SAM 2 weights: auto -> sam2; nothing made by the flow tracker is current there
+    monkeypatch.setattr(pipeline, "_sam2_available", lambda model: True)
+    st = pipeline.frame_status(job)
+    assert st["resolved"]["tracker"] == "sam2"
+    assert set(st["frames"].values()) == {"stale"} and set(st["track"].values()) == {"stale"}
