@@ -49,6 +49,7 @@ def test_other_spellings_of_the_plate_are_refused(shot, spelling):
     assert e.value.code == "OUTPUT_INVALID"
     assert "plate.%04d.exr" % shot["frames"][0] in str(e.value) or "plate.%d.exr" % shot["frames"][0] in str(e.value)
     assert _digests(folder) == before
+    assert ".samatte" not in os.listdir(folder)  # nothing created there either
 
 
 def test_plate_spelled_unpadded_and_output_padded(shot, tmp_path):

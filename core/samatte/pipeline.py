@@ -356,6 +356,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     all_frames = _resolve_frames(job, plate_seq)
     requested = _subset(frames, all_frames)
     oseq = _output_pattern(job)
+    if stage != "track":  # before anything is created or written
+        check_output_safety(job, all_frames, {f: oseq.path(f) for f in all_frames})
     cache = TrackCache(default_work_dir(job))
     colour = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace"))
     source = FrameSource(plate_seq, all_frames, layer=plate.get("layer"), colour=colour,
@@ -390,7 +392,6 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         if stage != "track":
             writer = MatteWriter(out["path"], info, compression=out["compression"],
                                  metadata=_job_metadata(job, resolved), overwrite=out["overwrite"])
-            check_output_safety(job, all_frames, {f: writer.path(f) for f in all_frames})
             _check_output_folder(oseq, requested[0])
             status = {}
             for f in requested:
