@@ -209,14 +209,15 @@ def _checker(h, w, size=12):
 
 
 def edge_crop_box(gt, alpha, ch, cw):
-    """(y0, x0) of the ch x cw crop holding the most fractional alpha (the hair edge): the true alpha's
-    when known, else ours. A downscaled sheet shows none of the hair; this crop shows it at full
+    """(y0, x0) of the ch x cw crop holding the most fine alpha structure (the hair edge): the
+    Laplacian's magnitude of the true alpha when known, else of ours (a uniformly translucent part
+    has none inside). A downscaled sheet shows none of the hair; this crop shows it at full
     resolution."""
     import cv2
-    ref = gt if gt is not None else alpha
+    ref = np.asarray(gt if gt is not None else alpha, np.float32)
     h, w = ref.shape
     ch, cw = min(ch, h), min(cw, w)
-    frac = ((ref > 0.05) & (ref < 0.95)).astype(np.float32)
+    frac = np.abs(cv2.Laplacian(ref, cv2.CV_32F, ksize=3))
     dens = cv2.boxFilter(frac, -1, (cw, ch), normalize=False, borderType=cv2.BORDER_CONSTANT)
     # centres whose crop lies inside the frame
     dens[:ch // 2, :] = -1
@@ -232,7 +233,7 @@ def contact_sheet(path, rows, *, thumb_width=240, zoom=2):
     display_rgb in [0, 1]. Columns: plate | true alpha | samatte alpha | composite over a checkerboard.
     With ``zoom`` (>= 1), a last row shows a crop of the first row whose label ends in "*" (else the
     last row) at full resolution, magnified ``zoom`` times with nearest-neighbour pixels: the edge
-    with the most fractional alpha (hair), where the downscaled rows show none of it."""
+    with the most fine structure in its alpha (hair), where the downscaled rows show none of it."""
     from PIL import Image, ImageDraw
     h0, w0 = rows[0][1].shape[:2]
     tw = int(thumb_width)
