@@ -17,6 +17,7 @@ Per frame, a :class:`RefineMatter`:
 """
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -130,6 +131,31 @@ def matting_image(plate, space="auto"):
     if space in ("linear", "hybrid"):
         return _linear_image(plate)
     return np.asarray(plate.display, np.float32)[..., :3]
+
+
+@dataclass
+class Carry:
+    """The carry phase's answer for one object: the previous frame's matte warped onto this one by
+    the dense flow, and the object's own edge motion (``temporal.object_edge_motion``'s answer, or
+    None)."""
+    warped: np.ndarray
+    edge: Optional[tuple]
+
+    @property
+    def edge_stats(self):
+        """The edge motion's figures (similarity, inliers, ring residual, edge displacement)."""
+        return {} if self.edge is None else self.edge[3]
+
+
+@dataclass
+class Estimate:
+    """The estimate phase's answer for one object: this frame's alpha, the see-through doubt it was
+    made with, whether the carried matte was a data term, and the carried alpha and confidence with
+    the object-motion warp preferred (``temporal.prefer_edge_motion``), when it was."""
+    alpha: np.ndarray
+    doubt: Optional[np.ndarray] = None
+    with_prior: bool = False
+    merged_warp: Optional[tuple] = None
 
 
 #: an object whose score on a frame is below this is not carried over to the next frame by the
@@ -399,96 +425,122 @@ class RefineMatter(Matter):
         return self._step(plate, track, prev)
 
     def _step(self, plate, track, prev):
+        """The per-frame step as named phases: carry -> estimate -> fuse -> finish."""
         shape = self._check(plate, track)
         stats = {}
         t0 = time.perf_counter()
         disp = np.asarray(plate.display, dtype=np.float32)[..., :3]
-        # the previous frame's matte, motion-compensated (dense flow, and the object's own motion at
-        # its edge), for the objects it can be carried over for
+        band = self._band(shape)
+        comp, carry = self._carry(disp, track, prev, band, stats)                     # 1. carry
+        t1 = time.perf_counter()
+        est = self._estimate(plate, track, comp, carry, band, shape, stats)          # 2. estimate
+        t2 = time.perf_counter()
+        alphas, instability = self._fuse(track, comp, carry, est, band, stats)       # 3. fuse
+        t2b = time.perf_counter()
+        frame, records, t3 = self._finish(plate, track, prev, alphas, instability, shape, stats)  # 4. finish
+        t4 = time.perf_counter()
+        stats.update({"ms.frame_alpha": 1e3 * (t2 - t1), "ms.temporal": 1e3 * ((t1 - t0) + (t2b - t2)),
+                      "ms.foreground": 1e3 * (t3 - t2b), "ms.quality": 1e3 * (t4 - t3)})
+        return frame, self._state(plate.frame, track, disp, alphas, records, prev)
+
+    def _carry(self, disp, track, prev, band, stats):
+        """Phase 1: the previous frame's matte, motion-compensated (dense flow, and the object's own
+        motion at its edge), for the objects it can be carried over for. Returns (the frame's
+        MotionCompensation or None, {name: Carry})."""
         carry = {}
         comp = None
-        if self.options["temporal"] and prev is not None:
-            names = [n for n in track.objects if n in prev.alphas]
-            for n in names:
-                if prev.objects.get(n, {}).get("score", 1.0) < TRUST_SCORE:
-                    # the previous frame was flagged (a broken mask): do not carry its matte over
-                    stats[n + ".temporal_skipped"] = 1.0
-            names = [n for n in names if n + ".temporal_skipped" not in stats]
-            if names:
-                comp = motion_compensate(disp, unpack_image(prev.image), motion=self._motion,
-                                         tau=self.options["tau"])
-                stats["temporal.confidence"] = float(comp.confidence.mean())
-            band = self._band(shape)
-            for n in names:
-                warped = comp.warp(prev.alphas[n])
-                edge = object_edge_motion(comp, np.asarray(track.objects[n].mask, bool), prev.alphas[n],
-                                          band=band, tau=self.options["tau"], prev_mask=prev.masks.get(n))
-                carry[n] = (warped, edge)
-        t1 = time.perf_counter()
+        if not self.options["temporal"] or prev is None:
+            return comp, carry
+        names = []
+        for n in track.objects:
+            if n not in prev.alphas:
+                continue
+            if prev.objects.get(n, {}).get("score", 1.0) < TRUST_SCORE:
+                # the previous frame was flagged (a broken mask): do not carry its matte over
+                stats[n + ".temporal_skipped"] = 1.0
+                continue
+            names.append(n)
+        if names:
+            comp = motion_compensate(disp, unpack_image(prev.image), motion=self._motion, tau=self.options["tau"])
+            stats["temporal.confidence"] = float(comp.confidence.mean())
+        for n in names:
+            edge = object_edge_motion(comp, np.asarray(track.objects[n].mask, bool), prev.alphas[n],
+                                      band=band, tau=self.options["tau"], prev_mask=prev.masks.get(n))
+            carry[n] = Carry(warped=comp.warp(prev.alphas[n]), edge=edge)
+        return comp, carry
+
+    def _estimate(self, plate, track, comp, carry, band, shape, stats):
+        """Phase 2: this frame's alpha of every object (the refiner, with the carried matte as a weak
+        data term and the see-through test's doubt). Returns {name: Estimate}."""
         lam = self.options["prior"]
         image = None   # made once per frame, for every object the refiner sees
         if any(self._refines(obj) for obj in track.objects.values()):
             image = matting_images(plate, self.options["space"])
-        with_prior = {n for n in carry if lam > 0 and self._takes_prior(track.objects[n])}
-        raw = {}
-        doubts = {}
-        merged_warp = {}   # name -> (previous alpha, confidence) with the object-motion warp preferred
+        out = {}
         for name, obj in track.objects.items():
-            prior = None
-            if name in with_prior:
-                best, conf = merged_warp[name] = prefer_edge_motion(carry[name][0], comp.confidence,
-                                                                    carry[name][1])
-                prior = (best, lam * conf)
+            c = carry.get(name)
+            prior = merged = None
+            with_prior = c is not None and lam > 0 and self._takes_prior(obj)
+            if with_prior:
+                # the previous alpha and its confidence, the object-motion warp preferred at the edge
+                merged = prefer_edge_motion(c.warped, comp.confidence, c.edge)
+                prior = (merged[0], lam * merged[1])
             doubt = None
-            if name in carry and self._refines(obj):
-                doubt = see_through_doubt(comp, carry[name][1], obj.mask, shape, self.options["see_through"],
+            if c is not None and self._refines(obj):
+                doubt = see_through_doubt(comp, c.edge, obj.mask, shape, self.options["see_through"],
                                           depth=0.5 * band)
                 if doubt is not None:
                     stats[name + ".see_through"] = float(doubt.mean())
                     if prior is not None:
                         # the previous matte made the same mistake there: it is no evidence
                         prior = (prior[0], prior[1] * (1.0 - doubt))
-            doubts[name] = doubt
-            raw[name] = self.frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt)
-        t2 = time.perf_counter()
+            alpha = self.frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt)
+            out[name] = Estimate(alpha=alpha, doubt=doubt, with_prior=with_prior, merged_warp=merged)
+        return out
 
+    def _fuse(self, track, comp, carry, est, band, stats):
+        """Phase 3: region-adaptive temporal fusion of each estimate with its carried matte. Returns
+        ({name: alpha}, the core instability map or None)."""
         alphas = {}
         instability = None
-        for name, cur in raw.items():
-            if name not in carry:
-                alphas[name] = cur
+        for name, e in est.items():
+            c = carry.get(name)
+            if c is None:
+                alphas[name] = e.alpha
                 continue
-            warped, edge = carry[name]
             mask = np.asarray(track.objects[name].mask, bool)
             # the boundary blend is for per-frame estimates made without the previous matte; one that
             # had it as a data term is already tied to it where the picture allows
-            blend = 0.0 if name in with_prior else self.options["blend"]
-            fused, info = fuse_alpha(cur, mask, warped, comp.confidence, band=band, blend=blend, edge=edge,
-                                     merged=merged_warp.get(name), doubt=doubts.get(name))
-            if edge is not None:
-                stats[name + ".motion_similarity"] = edge[3]["similarity"]
-                stats[name + ".motion_inliers"] = edge[3]["inliers"]
-                stats[name + ".ring_residual"] = edge[3]["ring_residual"]
-                stats[name + ".edge_displacement"] = edge[3].get("edge_displacement", 0.0)
+            blend = 0.0 if e.with_prior else self.options["blend"]
+            fused, info = fuse_alpha(e.alpha, mask, c.warped, comp.confidence, band=band, blend=blend,
+                                     edge=c.edge, merged=e.merged_warp, doubt=e.doubt)
+            if c.edge is not None:
+                es = c.edge_stats
+                stats[name + ".motion_similarity"] = es["similarity"]
+                stats[name + ".motion_inliers"] = es["inliers"]
+                stats[name + ".ring_residual"] = es["ring_residual"]
+                stats[name + ".edge_displacement"] = es.get("edge_displacement", 0.0)
             stats[name + ".edge_weight"] = info["edge_weight"]
             alphas[name] = fused
             stats[name + ".carried"] = info["carried"]
             stats[name + ".temporal_weight"] = info["weight_mean"]
             ci = info["core_instability"]
             instability = ci if instability is None else np.maximum(instability, ci)
-        t2b = time.perf_counter()
+        return alphas, instability
 
+    def _finish(self, plate, track, prev, alphas, instability, shape, stats):
+        """Phase 4: the merged matte, the premultiplied foreground, the quality map and the scores.
+        Returns (MatteFrame, per-object quality records, the time the foreground was done)."""
         merged = merge_alphas(alphas.values(), shape)
         fg = crop = None
         if self.foreground or self.quality_map:
             fg, crop = premultiplied_foreground(plate.linear, merged, method=self.options["foreground_method"],
                                                 return_background=True)
         t3 = time.perf_counter()
-
         obj_scores, records = [], {}
         for name, obj in track.objects.items():
-            s, rec, st = self._object_quality(name, obj, prev, plate.frame, alpha=alphas[name])
-            obj_scores.append(s)
+            sc, rec, st = self._object_quality(name, obj, prev, plate.frame, alpha=alphas[name])
+            obj_scores.append(sc)
             records[name] = rec
             stats.update(st)
         qmap = None
@@ -503,14 +555,9 @@ class RefineMatter(Matter):
             band_doubt = qstats["band_doubt"]
             stats.update({"quality." + k: v for k, v in qstats.items()})
         score = _quality.frame_score(obj_scores, band_doubt)
-        t4 = time.perf_counter()
-        stats.update({"ms.frame_alpha": 1e3 * (t2 - t1), "ms.temporal": 1e3 * ((t1 - t0) + (t2b - t2)),
-                      "ms.foreground": 1e3 * (t3 - t2b), "ms.quality": 1e3 * (t4 - t3)})
-
-        state = self._state(plate.frame, track, disp, alphas, records, prev)
-        return MatteFrame(frame=plate.frame, alphas=alphas, alpha=merged,
-                          foreground=fg if self.foreground else None, quality=qmap, score=score,
-                          stats=stats), state
+        frame = MatteFrame(frame=plate.frame, alphas=alphas, alpha=merged,
+                           foreground=fg if self.foreground else None, quality=qmap, score=score, stats=stats)
+        return frame, records, t3
 
     def _state(self, frame, track, image, alphas, records, prev):
         # The carried alpha is kept at the precision the writer stores it (half float), so a resumed
