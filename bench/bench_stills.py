@@ -236,7 +236,7 @@ def report(res, names, *, quality="default", paths=("product",)):
                       np.mean([r[path][n][2] for n in names]), extra))
 
 
-def run_speed(qualities=("draft", "default"), names=("GT04", "GT05"), repeats=3):
+def run_speed(qualities=("draft", "default", "high"), names=("GT04", "GT05"), repeats=3):
     for name in names:
         _speed_one(name, qualities, repeats)
 
