@@ -437,3 +437,26 @@ def test_a_working_scale_just_below_full_resolution_still_gets_a_fine_level():
     near = refine_alpha(img, coarse, mask="tight", options={"work_width": 2.5})   # scale 0.83
     full = refine_alpha(img, coarse, mask="tight", options={"work_width": 20.0})  # full resolution
     assert M.mad(near, alpha) < 1.5 * M.mad(full, alpha)
+
+
+def test_refine_params_are_one_documented_frozen_record_and_presets_are_differences():
+    import dataclasses
+    import inspect
+    from samatte.matte import params as P
+    src = [line.strip() for line in inspect.getsource(P.RefineParams).splitlines()]
+    names = {f.name for f in dataclasses.fields(P.RefineParams)}
+    for f in dataclasses.fields(P.RefineParams):
+        # a documentation comment (#:) right above the field, or above a run of fields it belongs to
+        j = next(k for k, line in enumerate(src) if line.startswith(f.name + ":")) - 1
+        while src[j].split(":")[0] in names:
+            j -= 1
+        assert src[j].startswith("#:"), f.name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        P.DEFAULT.grow = 3
+    assert P.QUALITIES["default"] == P.DEFAULT
+    for name, diff in P.QUALITY_DIFFS.items():
+        assert P.QUALITIES[name] == dataclasses.replace(P.DEFAULT, **diff)
+    assert P.params_for("draft", "tight", {"grow": 1}).grow == 1
+    assert P.params_for("draft", "tight").base_frac == P.MASK_KINDS["tight"]["base_frac"]
+    with pytest.raises(SamatteError):
+        P.params_for("default", "rough", {"no_such": 1})

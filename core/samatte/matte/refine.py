@@ -1,9 +1,13 @@
 """Single-frame alpha refinement: a coarse (binary, possibly misplaced) mask -> soft alpha.
 
 :func:`refine_alpha` works only around the object's boundary (bounded memory at 4K: the frame is
-cropped to the reach of the band, and solves are tiled):
+cropped to the reach of the band, and solves are tiled). Every number it uses is a field of one
+frozen record, :class:`samatte.matte.params.RefineParams` (presets as differences from the default;
+measurements in bench/RESULTS.md). Its phases, one function each (``_crop``, ``_regions``, ``_grow``,
+``_solve``, ``_self_check`` / ``_coverage_check``, ``_fine``, ``_finish``), passing typed records
+(:class:`Crop`, :class:`Work`, :class:`Band`):
 
-1. Working scale: the crop is downscaled so that the base band (~1% of the frame diagonal, at most
+1. Crop and working scale: the crop is downscaled so that the base band (~1% of the frame diagonal, at most
    ~8% of the object's size) is ``work_width`` px wide.
 2. :func:`samatte.matte.regions.critical_regions` (at that scale) gives solid FG/BG and an unknown
    band, widened by logits uncertainty, motion, and (mildly) image evidence of a soft or misplaced
@@ -15,7 +19,11 @@ cropped to the reach of the band, and solves are tiled):
    never farther from the mask's edge than a tenth of the object's size.
 4. Closed-form matting (Levin et al. 2008; our band-restricted Laplacian, pymatting's ichol + CG) of
    the final band, with the sampling estimate as a weak data term, and the coarse mask's own label
-   as a second one wherever the sampling estimate agrees with it.
+   as a second one wherever the sampling estimate agrees with it. The band, growth and samples are
+   decided on ``image``; the solves (here and in 5) run on ``solve_image`` when given (the stage's
+   "hybrid" space: scene-linear light, where compositing mixes colours). Two optional self-checks
+   (off by default: they failed the fold test) can pull runaway growth or a matte whose coverage
+   left the mask's back towards the mask.
 5. Full resolution: the fast guided filter (He & Sun 2015) -- colour->alpha linear coefficients fitted
    at the working scale, upsampled and applied to the full-resolution plate inside the band -- or,
    with ``fine="cf"``, a closed-form pyramid anchored to the coarser level.
@@ -149,9 +157,8 @@ def guided_filter(guide, src, radius, eps):
 
 _SM = None
 #: parameters of pymatting's estimate_alpha_sm: its defaults, except 7x7 instead of 11x11 windows for
-#: sample refinement and local smoothing -- faster (1080p hair frame: 1.50 -> 1.06 s) and closer to the
-#: truth on band-limited solves (alphamatting ds8/ds32/polygon: 0.647/0.550/0.525 -> 0.618/0.537/0.511
-#: of the mask's MAD; synthvideo per-frame MAD 1.13 -> 1.09)
+#: sample refinement and local smoothing (faster, and closer to the truth on band-limited solves; see
+#: bench/RESULTS.md)
 SM_PARAMS = dict(sample_refinement_radius=3, local_smoothing_radius1=3, local_smoothing_radius2=3,
                  local_smoothing_radius3=3)
 
@@ -563,6 +570,24 @@ def _self_check(a, wk, bd, c, p, tile, prior, prior_weight, info=None):
     return out
 
 
+def _coverage_check(a, wk, p, info=None):
+    """Do no harm, at the mask's own scale: see RefineParams.coverage. ``a``: the working-scale
+    alpha; returns it pulled towards the mask where the blurred coverages disagree."""
+    if p.coverage >= 1.0:
+        return a
+    sigma = max(1.0, p.work_width)
+    hard = wk.hard.astype(np.float32)
+    d = np.abs(cv2.GaussianBlur(a.astype(np.float32), (0, 0), sigma) - cv2.GaussianBlur(hard, (0, 0), sigma))
+    w = np.clip((d - p.coverage) / max(p.coverage, 1e-3), 0.0, 1.0)
+    if info is not None:
+        info["coverage_px"] = int(np.count_nonzero(w > 0))
+    if not w.any():
+        return a
+    # spread the pull over the patch that disagreed (the blur's reach)
+    w = np.maximum(w, cv2.GaussianBlur(w, (0, 0), sigma) * 2.0).clip(0.0, 1.0)
+    return a + w * (hard - a)
+
+
 def _fine(c, wk, alpha0, p, tile):
     """Full resolution: the fast guided filter (``fine="guided"``) or a closed-form pyramid."""
     h, w = c.coarse.shape
@@ -666,6 +691,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     wk = _regions(c, p)                                                # 2. regions
     bd = _grow(wk, c, p, tile)                                         # 3. growth
     a0 = _solve(wk, bd, c, p, tile, prior, prior_weight)               # 4. solve
-    a0 = _self_check(a0, wk, bd, c, p, tile, prior, prior_weight, info)  # 4b. do no harm
+    a0 = _self_check(a0, wk, bd, c, p, tile, prior, prior_weight, info)  # 4b. do no harm: growth
+    a0 = _coverage_check(a0, wk, p, info)                              # 4c. do no harm: coverage
     alpha = _fine(c, wk, a0, p, tile)                                  # 5. fine level
     return _finish(alpha, hard, c, p)                                  # 6. finish
