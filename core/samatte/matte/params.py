@@ -52,6 +52,15 @@ class RefineParams:
     #: fold test (helps ds8 on GT10-18, hurts GT01-09 and polygons: GT04's hair grows to the last
     #: round); see bench/RESULTS.md.
     runaway: float = 1.0
+    #: coverage check (alpha units; 1.0 = off): a rough mask is right about how much of the object
+    #: covers each patch of its own error scale (a downsampled mask keeps the area of each block, a
+    #: polygon's outline averages out between its vertices), even where its edge is wrong. Where the
+    #: matte's coverage, blurred at the base band's width, differs from the mask's by more than this,
+    #: the estimate has left the evidence (a part lost on a busy background, a region flipped by
+    #: colours the object shares with what is behind it) and the matte is pulled back towards the
+    #: mask there, fully at twice this difference. Off: at 0.2-0.3 it cut the DAVIS loss (0.081 ->
+    #: 0.049-0.069) but cost the stills on both folds (polygon 0.425 -> 0.491); bench/RESULTS.md.
+    coverage: float = 1.0
     # -- the solve ---------------------------------------------------------------------------------
     #: "sm+cf": shared-matting samples drive growth, then closed-form with them as a weak data term;
     #: "cf": closed-form only (no samples; slower growth decisions).
