@@ -5,6 +5,11 @@ Command (from the repository root, venv active)::
     python bench/bench_synthvideo.py                 # table + speed at 854x480 and 1920x1080
     python bench/bench_synthvideo.py --no-speed      # table only
     python bench/bench_synthvideo.py --clips GT09_cows --methods ours,ours-notemporal
+    python bench/bench_synthvideo.py --no-speed --no-broken --methods mask,cf6,ours,cli   # product path
+    python bench/bench_synthvideo.py --methods ours --option space=display             # a matte option
+
+Folds: leave-one-clip-out -- every figure is printed per clip, and each method's MAD / dtSSD as a
+ratio to the per-frame closed-form (cf6) per clip.
 
 For every frame the coarse mask is made from the GT alpha: threshold 0.5, shrink to 256 px on the
 long side (INTER_AREA), grow back (INTER_LINEAR), threshold 0.5 (what a tracker at low resolution
