@@ -19,7 +19,9 @@ alpha thresholded at 0.5 (what a tight roto gives). Printed figures:
 * the QC step's wall time on the finished job.
 
 Everything runs on this machine's CPUs; on a shared 2-core machine use a smaller ``--size`` or
-``--frames`` and say so with the figures.
+``--frames`` and say so with the figures.  The runs take many minutes each: the samatte code must not change
+while they run (in a working tree shared with others, a change between two runs shows up as an
+alpha difference that has nothing to do with chunking).
 """
 import argparse
 import json
