@@ -61,10 +61,9 @@ def resolve_backends(job):
     use) where it can be imported, else the same rules with the standard library only."""
     try:
         from ..pipeline import resolve_backends as _pipeline_resolve
-    except ImportError:
-        _pipeline_resolve = None
-    if _pipeline_resolve is not None:
         return dict(_pipeline_resolve(job))
+    except ImportError:
+        pass
     tracked = any("prompts" in o for o in job["objects"])
     tb = job["tracker"]["backend"]
     if not tracked:
@@ -175,7 +174,7 @@ def farm_document(job, *, frames=None):
     job["matte"]["backend"] = resolved["matte"]
     if not job["plate"].get("frames"):   # the frames on disk here: fixed now, the nodes see the same job
         job["plate"]["frames"] = frames_to_range_expr(all_frames)
-    roots = {}          # name -> {"dir", "flow"}
+    roots: dict = {}    # name -> {"dir", "flow"}
     flows = {"plate": "IN", "in": "IN", "output": "OUT", "work": "INOUT"}
     counter = {"in": 0, "work": 0}
     for d, k, role in _path_slots(job):
