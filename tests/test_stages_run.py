@@ -269,7 +269,7 @@ def test_stored_track_equals_the_trackers_answer(shot, tmp_path):
         objs = prepare_objects(job["objects"], src.info, s["frames"])
         direct = [tf for tf in FlowTracker().track(src, objs, s["frames"]) if hasattr(tf, "objects")]
     for tf in direct:
-        got = cache.load(tf.frame, r["keys"][str(tf.frame)]["track"], ["ball"])
+        got = cache.load(tf.frame, r["keys"][str(tf.frame)]["track_objects"], ["ball"])
         a, b = tf.objects["ball"], got.objects["ball"]
         assert got.ref == tf.ref and np.array_equal(a.mask, b.mask)
         assert a.logits.dtype == b.logits.dtype and np.array_equal(a.logits, b.logits)

@@ -18,6 +18,9 @@ Two keys per frame (:func:`frame_keys`):
   SAM 2 propagates memory across the whole shot: its interval is every frame of the job. Masks of
   refine-only objects (and of objects with both prompts and masks) add the stamp of F's mask file.
   So editing one prompt re-tracks only the frames whose interval holds it.
+  Each tracked object also has its own **object track key** of F (``track_objects``, in job order):
+  the same hash restricted to that object's part, so editing one object's prompts makes only that
+  object's stored track stale (the track cache stores one file per object and frame).
 * the **matte key** of frame F: the track key of F, the stamp of F's plate frame, the resolved
   matte backend, quality and options, the output's channel choices and compression, and the matte
   key of F's *temporal reference* (the frame whose matte state F's matte starts from: the previous
@@ -44,13 +47,18 @@ from . import __version__
 from .frames import parse_frames
 
 __all__ = ["KEY_VERSION", "SMALL_FILE", "file_stamp", "frame_keys", "temporal_refs", "dependency_interval",
-           "anchors", "keyed_job", "RESOLVED_FIELDS"]
+           "anchors", "keyed_job", "RESOLVED_FIELDS", "INDEPENDENT_TRACKERS"]
 
 #: bump when the meaning of a key changes
 KEY_VERSION = 1
 #: files below this size are stamped by their content
 SMALL_FILE = 4 * 2 ** 20
 RESOLVED_FIELDS = ("tracker", "model", "model_sha256", "matte")
+#: trackers whose answer for one object does not depend on the other objects (one track task per
+#: object: ``samatte run --stage track --objects NAME``). ``flow`` is not one (each pixel goes to the
+#: object with the highest carried logit), nor is ``sam2`` (one propagation pass whose start and memory
+#: resets follow every object's prompts).
+INDEPENDENT_TRACKERS = ("shapes",)
 _SHAPES = ("mask", "polygon", "bezier")
 #: tracker options that never change pixels
 _TRACKER_COSMETIC = ("work_dir", "ram_mb")
@@ -159,7 +167,8 @@ def _prompt_record(q, stamps):
 
 
 def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
-    """``{frame: {"track": key, "matte": key}}`` for every frame of the job (see the module docstring).
+    """``{frame: {"track": key, "track_objects": [key, ...], "matte": key}}`` for every frame of the job
+    (see the module docstring; ``track_objects``: one track key per tracked object, in job order).
 
     ``job``: a validated JobSpec dict (relative paths already resolved); ``resolved``: ``{"tracker":
     "flow"|"sam2"|"shapes"|"masks", "model": name or None, "model_sha256": str or None, "matte": name}``;
@@ -219,12 +228,13 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
         for i, o in tracked:
             lo, hi = dependency_interval(f, o, frames, tracker)
             parts.append(segment(i, o, lo, hi))
+        okeys = [_hash({"b": track_base, "f": f, "object": p}) for p in parts]
         for i, o in enumerate(job["objects"]):
             if o.get("masks"):
                 parts.append([i, _masks_record(o["masks"]), stamps(_pattern_path(o["masks"]["path"], f))])
         if not tracked:
             parts.append(pstamp(f))
-        out[f] = {"track": _hash({"b": track_base, "f": f, "objects": parts})}
+        out[f] = {"track": _hash({"b": track_base, "f": f, "objects": parts}), "track_objects": okeys}
     _matte_chain(out, temporal_refs(job, frames, tracker if tracked else "masks"), frames, matte_base, pstamp)
     return out
 

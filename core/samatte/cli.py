@@ -67,7 +67,7 @@ def _finish_job(job, args):
     is_run = getattr(args, "command", None) == "run"
     return run_job(job, json_mode=getattr(args, "json", False), stage=getattr(args, "stage", None),
                    frames=getattr(args, "frames", None) if is_run else None,
-                   preroll=getattr(args, "preroll", None))
+                   preroll=getattr(args, "preroll", None), objects=getattr(args, "objects", None) if is_run else None)
 
 
 # --- commands ---------------------------------------------------------------------------------------
@@ -320,6 +320,9 @@ def _add_cache_commands(sub, run_parser):
     run_parser.add_argument("--preroll", type=int, default=None,
                             help="frames matted but not written before a chunk whose previous frame is not "
                                  "finished (default 4: bench/bench_chunks.py)")
+    run_parser.add_argument("--objects", metavar="NAME[,NAME]", default=None,
+                            help="with --stage track: track only these objects (trackers that treat objects "
+                                 "independently: shapes; one farm task per object)")
     p = sub.add_parser("probe", help="a plate's windows, pixel aspect, channels, layers and frames on disk")
     p.add_argument("plate", metavar="PATTERN")
     p.add_argument("--frames", help="frames to check (default: those on disk)")

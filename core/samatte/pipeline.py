@@ -7,7 +7,11 @@ Stages (``stage=``): ``"track"`` tracks the frames whose stored track is missing
 them in the work dir (:mod:`samatte.trackcache`); ``"matte"`` mattes from the stored track only
 (TRACK_MISSING when a frame's track is absent or stale; it never tracks); ``"all"`` (default) does
 both, reusing every stored track that is current. ``frames=`` runs a subset of the job's frames;
-keys (:mod:`samatte.cachekey`) do not depend on it.
+keys (:mod:`samatte.cachekey`) do not depend on it. ``objects=`` (stage "track" only) tracks only the
+named objects; trackers that treat objects independently (:data:`INDEPENDENT_TRACKERS`) track each
+object on its own, so per-object tasks store exactly what one whole run stores; the others (``flow``:
+pixels go to the object with the highest logit; ``sam2``: one propagation pass over every object's
+prompts) track all objects together and refuse a subset.
 
 Resume: a frame is reused only when its file carries the frame's current cache key. The matter's
 temporal state for the first frame to matte is seeded from its reference frame's finished output when
@@ -34,11 +38,12 @@ from .progress import FrameEvent, Progress, check_cancel
 log = logging.getLogger("samatte")
 
 __all__ = ["run", "run_iter", "load_job", "frame_status", "probe", "resolve_backends", "STAGES",
-           "DEFAULT_PREROLL", "check_output_safety"]
+           "DEFAULT_PREROLL", "check_output_safety", "INDEPENDENT_TRACKERS"]
 
 STAGES = ("all", "track", "matte")
 #: frames matted (not written) before a chunk whose reference frame is not finished (bench_chunks.py)
 DEFAULT_PREROLL = 4
+from .cachekey import INDEPENDENT_TRACKERS  # noqa: E402 - trackers that take one object at a time
 
 
 def load_job(job):
@@ -54,11 +59,11 @@ def load_job(job):
 
 
 def run(job, *, on_progress=None, on_event=None, cancel=None, tracker=None, matter=None, stage="all",
-        frames=None, preroll=None):
+        frames=None, preroll=None, objects=None):
     """Run a job to completion and return its result dict (see :func:`run_iter`); ``on_event`` gets
     each :class:`samatte.progress.FrameEvent`."""
     gen = run_iter(job, cancel=cancel, tracker=tracker, matter=matter, stage=stage, frames=frames,
-                   preroll=preroll, events=True)
+                   preroll=preroll, objects=objects, events=True)
     while True:
         try:
             p = next(gen)
@@ -326,7 +331,7 @@ def _state_json(matter, frame, names):
 
 
 def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracker=None, matter=None,
-             events=False):
+             events=False, objects=None):
     """Run a job as a generator: yields :class:`Progress` (and, with ``events=True``,
     :class:`samatte.progress.FrameEvent` per requested frame), returns the result dict.
 
@@ -334,6 +339,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     job's frames (range string or list); ``preroll``: frames matted before a chunk whose reference
     frame is not finished (default :data:`DEFAULT_PREROLL`). ``tracker`` / ``matter``: backend
     instances to use instead of the ones the JobSpec names (tests, benchmarks, embedding apps).
+    ``objects``: names of tracked objects (list or comma-separated string) to track, stage "track"
+    only; only trackers in :data:`INDEPENDENT_TRACKERS` take a subset.
     """
     t0 = time.time()
     job = load_job(job)
@@ -369,6 +376,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         tnames = [o["name"] for o in tracked]
         masked = _mask_objects(job, info, all_frames)
         resolved = resolve_backends(job, tracker=tracker if tracked else None, matter=matter)
+        sel = _select_objects(objects, stage, tnames, resolved["tracker"])
         keys = frame_keys(job, resolved=resolved, plate_frames=all_frames)
         refs = temporal_refs(job, all_frames, resolved["tracker"] if tracked else "masks")
         cache.write_manifest(job, resolved, all_frames)
@@ -430,7 +438,10 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
 
         # -- tracking ---------------------------------------------------------------------------
         if tracked:
-            stale = sorted(f for f in need_track if not cache.is_current(f, keys[f]["track"]))
+            indep = resolved["tracker"] in INDEPENDENT_TRACKERS
+            stale_of = {f: [i for i in cache.stale_objects(f, keys[f]["track_objects"]) if i in sel]
+                        for f in need_track}
+            stale = sorted(f for f in need_track if stale_of[f])
             if stale and stage == "matte":
                 raise TrackMissingError("the stored track of %d frame(s) is missing or stale: %s (work dir %s); run "
                                         "--stage track first" % (len(stale), format_frames(stale)[:200], cache.work_dir),
@@ -445,14 +456,21 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     tracker = get_tracker(resolved["tracker"] if resolved["tracker"] != "masks" else "flow",
                                           model=job["tracker"]["model"], options=topts, device=job["device"])
                     owned.append(tracker)
-                yield from _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache,
-                                  resolved["tracker"], result, cancel)
+                if indep:  # one object at a time: what a per-object task stores is what this run stores
+                    for i in sorted(sel):
+                        mine = sorted(f for f in stale if i in stale_of[f])
+                        if mine:
+                            yield from _track(job, tracker, source, info, tracked, tnames, all_frames, mine, keys,
+                                              cache, resolved["tracker"], result, cancel, only=[i])
+                else:
+                    yield from _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache,
+                                      resolved["tracker"], result, cancel)
         if stage == "track":
             if events:  # refine-only jobs have nothing to track: every frame is "skipped"
                 tracked_now = set(result["tracked"])
                 for f in requested:
                     yield FrameEvent(f, "written" if f in tracked_now else "skipped", None,
-                                     cache.path(f) if tracked else None, "track")
+                                     cache.path(f, min(sel)) if sel else None, "track")
             result["elapsed_s"] = round(time.time() - t0, 3)
             yield Progress("done", None, len(requested), len(requested), "%d tracked, %d current"
                            % (len(result["tracked"]), len(requested) - len(result["tracked"])))
@@ -496,10 +514,12 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                         yield FrameEvent(f, "skipped", writer.read_score(f), writer.path(f))
                     continue
             if tracked:
-                tf = cache.load(f, keys[f]["track"], tnames)
+                tf = cache.load(f, keys[f]["track_objects"], tnames)
                 if tf is None:  # removed between the stages by someone else
                     raise TrackMissingError("the stored track of frame %d vanished from %s" % (f, cache.work_dir),
                                             frame=f, path=cache.work_dir)
+                if indep:  # tracked one object at a time: the frame's reference is the keyed one
+                    tf.ref = refs.get(f)
             else:
                 tf = TrackFrame(frame=f, objects={}, ref=refs.get(f))
             if tf.ref is not None and tf.ref != refs.get(f):
@@ -560,15 +580,39 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         source.close()
 
 
-def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache, tname, result, cancel):
-    """Track the ranges that serve the ``stale`` frames and store every frame they fully decide."""
+def _select_objects(objects, stage, tnames, tname):
+    """Indices (among the tracked objects) that this run tracks: all, or the named ones."""
+    if objects is None or objects == "" or objects == []:
+        return set(range(len(tnames)))
+    names = [n.strip() for n in objects.split(",")] if isinstance(objects, str) else [str(n) for n in objects]
+    if stage != "track":
+        raise JobSpecError("objects= (--objects) needs stage track: matting uses every object's track",
+                           field="objects")
+    unknown = [n for n in names if n not in tnames]
+    if unknown or not names:
+        raise JobSpecError("objects %s are not tracked objects of the job (tracked: %s)"
+                           % (", ".join(unknown) or "(none)", ", ".join(tnames) or "none"), field="objects")
+    sel = {tnames.index(n) for n in names}
+    if len(sel) < len(tnames) and tname not in INDEPENDENT_TRACKERS:
+        raise JobSpecError("the %s tracker tracks all objects together (one object's track depends on the others); "
+                           "--objects needs a tracker that treats them independently (%s)"
+                           % (tname, ", ".join(INDEPENDENT_TRACKERS)), field="objects")
+    return sel
+
+
+def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache, tname, result, cancel,
+           only=None):
+    """Track the ranges that serve the ``stale`` frames and store every frame they fully decide
+    (``only``: indices of the tracked objects to track, the others are left out of the tracker)."""
     from .cachekey import dependency_interval
     from .prompts import prepare_objects
-    ranges = _track_ranges(stale, tracked, all_frames, tname)
+    idx = list(range(len(tracked))) if only is None else sorted(only)
+    part = [tracked[i] for i in idx]
+    ranges = _track_ranges(stale, part, all_frames, tname)
     stale_set = set(stale)
     for lo, hi in ranges:
         sub = [f for f in all_frames if lo <= f <= hi]
-        objs = [dict(o, prompts=[q for q in o["prompts"] if lo <= q["frame"] <= hi]) for o in tracked]
+        objs = [dict(o, prompts=[q for q in o["prompts"] if lo <= q["frame"] <= hi]) for o in part]
         tobjs = prepare_objects(objs, info, sub)
         for item in tracker.track(source, tobjs, sub, cancel=cancel):
             if isinstance(item, Progress):
@@ -576,12 +620,13 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
                 continue
             check_cancel(cancel)
             f = item.frame
-            own = [dependency_interval(f, o, all_frames, tname) for o in tracked]
+            own = [dependency_interval(f, o, all_frames, tname) for o in part]
+            okeys = keys[f]["track_objects"]
             if all(lo <= a and b <= hi for a, b in own) and (f in stale_set or not
-                                                            cache.is_current(f, keys[f]["track"])):
-                cache.save(item, keys[f]["track"], tnames)
+                                                            all(cache.stored_key(f, i) == okeys[i] for i in idx)):
+                cache.save(item, okeys, tnames, only=set(idx))
                 result["tracked"].append(f)
-    result["tracked"].sort()
+    result["tracked"] = sorted(set(result["tracked"]))
 
 
 def _read_scores(writer, frames):
@@ -623,8 +668,10 @@ def frame_status(job, *, frames=None):
         st = writer.file_status(f, key=keys[f]["matte"], objects=names)
         out["frames"][str(f)] = {"complete": "complete", "missing": "missing"}.get(st, "stale")
         if tracked:
-            k = cache.stored_key(f)
-            out["track"][str(f)] = "missing" if k is None else ("complete" if k == keys[f]["track"] else "stale")
+            ok = keys[f]["track_objects"]
+            ks = [cache.stored_key(f, i) for i in range(len(ok))]
+            out["track"][str(f)] = "missing" if any(k is None for k in ks) else \
+                ("complete" if ks == ok else "stale")
         else:
             out["track"][str(f)] = "complete"  # refine-only: nothing to track
         out["keys"][str(f)] = keys[f]

@@ -148,15 +148,15 @@ def run_iter_kwargs(run_iter, **wanted):
 
 
 def drain(job, *, emit, job_id="samatte", stage=None, frames=None, preroll=None, cancel=None,
-          pipeline=None, tracker=None, matter=None, on_progress=None, on_frame=None):
+          pipeline=None, tracker=None, matter=None, on_progress=None, on_frame=None, objects=None):
     """Run ``job`` through ``pipeline.run_iter`` (default :mod:`samatte.pipeline`), emitting
     ``progress`` and ``frame`` protocol messages (dicts) with ``emit``; returns the result dict.
-    ``stage``/``frames``/``preroll`` are passed only when given. ``on_progress`` / ``on_frame`` get
+    ``stage``/``frames``/``preroll``/``objects`` are passed only when given. ``on_progress`` / ``on_frame`` get
     the pipeline's own events too (the CLI's progress bar)."""
     if pipeline is None:
         from . import pipeline
     kwargs = run_iter_kwargs(pipeline.run_iter, stage=stage, frames=frames, preroll=preroll, cancel=cancel,
-                             tracker=tracker, matter=matter, events=True)
+                             tracker=tracker, matter=matter, events=True, objects=objects)
     fraction = JobFraction(stage)
     gen = pipeline.run_iter(job, **kwargs)
     while True:
@@ -289,7 +289,7 @@ def _summary(job_id, result):
 
 
 def execute(job, *, json_mode=False, quiet=False, summary=True, stage=None, frames=None, preroll=None,
-            pipeline=None):
+            pipeline=None, objects=None):
     """Run a validated job in this process with progress on stderr (or protocol lines on stdout with
     ``json_mode``), SIGINT/SIGTERM cancelling between frames. Returns ``(exit_status, result or None)``.
     A reader of stdout that goes away never fails the job."""
@@ -312,7 +312,7 @@ def execute(job, *, json_mode=False, quiet=False, summary=True, stage=None, fram
     token = CancelToken()
     with Interrupts(token, quiet=json_mode or quiet):
         final, result, err = run_job(job, emit=emit, job_id=job_id, stage=stage, frames=frames, preroll=preroll,
-                                     cancel=token, pipeline=pipeline, on_progress=printer)
+                                     cancel=token, pipeline=pipeline, on_progress=printer, objects=objects)
     if printer is not None:
         printer.end_line()
     emit(final)

@@ -1,18 +1,23 @@
-"""The track cache: the tracking stage's answer per frame, stored in the job's work dir.
+"""The track cache: the tracking stage's answer per frame and object, stored in the job's work dir.
 
-Layout (``job.work_dir``, default ``<output folder>/.samatte/<job name>/``)::
+Layout (``job.work_dir``, default ``<output folder>/.samatte/<job name>/``), layout 2::
 
-    manifest.json          {"layout": 1, "job": name, "samatte_version": ..., "resolved": {...},
-                            "frames": "1001-1100"}  (rewritten atomically on every run)
-    track/<frame>.npz      one frame: "meta" (JSON: track key, ref, canvas shape, per tracked object
-                           its score, keyframe, edge kind, logits dtype/shape), "mask<i>" (the bool
-                           mask at canvas resolution, bit-packed), "logits<i>" (the tracker's logits
-                           at its own resolution, dtype kept), "soft<i>" (a soft coverage, when the
-                           tracker gave one) for the i-th tracked object in job order
+    manifest.json            {"layout": 2, "job": name, "samatte_version": ..., "resolved": {...},
+                              "frames": "1001-1100"}  (written whole and atomically by every run; no
+                              run reads and rewrites it, so concurrent runs cannot lose each other's work)
+    track/<frame>.o<i>.npz   the i-th tracked object (job order) on one frame: "meta" (JSON: the
+                             object's track key, the tracker's ref, canvas shape, score, keyframe, edge
+                             kind, logits dtype/shape), "mask" (the bool mask at canvas resolution,
+                             bit-packed), "logits" (the tracker's logits at its own resolution, dtype
+                             kept), "soft" (a soft coverage, when the tracker gave one)
 
-Every file is written to a temporary name in the same folder and renamed (atomic). A frame is used
-only when its stored key equals the frame's current track key (:mod:`samatte.cachekey`); objects are
-matched by their position among the job's tracked objects (names are cosmetic and not in the key).
+One file per object and frame, each written to a temporary name in the same folder and renamed (atomic),
+so tracking tasks of different objects (``samatte run --stage track --objects NAME``) can run at once
+on shared storage. A file is used only when its stored key equals the object's current track key on
+that frame (``track_objects`` of :func:`samatte.cachekey.frame_keys`); objects are matched by their
+position among the job's tracked objects (names are cosmetic and not in the key). Layout 1 (one
+``track/<frame>.npz`` per frame, all objects) is never read: its frames are simply stale and tracked
+again; :meth:`TrackCache.write_manifest` removes those files once the manifest moves to layout 2.
 """
 import io
 import json
@@ -29,7 +34,7 @@ from .stages import ObjectTrack, TrackFrame
 
 __all__ = ["TrackCache", "default_work_dir", "LAYOUT"]
 
-LAYOUT = 1
+LAYOUT = 2
 
 
 def default_work_dir(job):
@@ -77,15 +82,28 @@ class TrackCache:
                 raise OutputError("cannot create the work dir %s: %s" % (self.track_dir, e.strerror or e),
                                   path=self.track_dir, field="work_dir")
 
-    def path(self, frame):
-        return os.path.join(self.track_dir, "%d.npz" % int(frame))
+    def path(self, frame, index=0):
+        """The stored track of the ``index``-th tracked object on ``frame``."""
+        return os.path.join(self.track_dir, "%d.o%d.npz" % (int(frame), int(index)))
 
     def write_manifest(self, job, resolved, frames):
         from .frames import format_frames
+        old = self.read_manifest()
         doc = {"layout": LAYOUT, "job": job.get("name"), "samatte_version": __version__,
                "resolved": resolved, "frames": format_frames(frames)}
         _atomic_write(os.path.join(self.work_dir, "manifest.json"),
                       (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+        if old is not None and old.get("layout") == 1:  # the one-file-per-frame layout: never read again
+            try:
+                names = os.listdir(self.track_dir)
+            except OSError:
+                names = []
+            for n in names:
+                if n.endswith(".npz") and n[:-4].lstrip("-").isdigit():
+                    try:
+                        os.remove(os.path.join(self.track_dir, n))
+                    except OSError:
+                        pass
 
     def read_manifest(self):
         try:
@@ -99,63 +117,83 @@ class TrackCache:
     def _meta(z):
         return json.loads(bytes(np.load(io.BytesIO(z.read("meta.npy")), allow_pickle=False)).decode("utf-8"))
 
-    def stored_key(self, frame):
-        """The track key stored for ``frame`` (None when absent or unreadable); reads only the meta."""
+    def stored_key(self, frame, index=0):
+        """The track key stored for object ``index`` on ``frame`` (None when absent or unreadable);
+        reads only the meta."""
         try:
-            with zipfile.ZipFile(self.path(frame)) as z:
+            with zipfile.ZipFile(self.path(frame, index)) as z:
                 return self._meta(z).get("key")
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None
 
-    def is_current(self, frame, key):
-        return key is not None and self.stored_key(frame) == key
+    def stale_objects(self, frame, keys):
+        """Indices of the tracked objects whose stored track of ``frame`` is not ``keys[i]``."""
+        return [i for i, k in enumerate(keys) if k is None or self.stored_key(frame, i) != k]
 
-    def load(self, frame, key, names):
-        """The stored :class:`TrackFrame` of ``frame`` when its key is ``key`` (else None); ``names``:
-        the job's tracked object names in order."""
+    def is_current(self, frame, keys):
+        """Every object's stored track of ``frame`` has its key in ``keys`` (one per tracked object)."""
+        return not self.stale_objects(frame, keys)
+
+    def load_object(self, frame, index, key):
+        """``(ObjectTrack, ref)`` of object ``index`` on ``frame`` when its stored key is ``key``, else None."""
         try:
-            with np.load(self.path(frame), allow_pickle=False) as z:
+            with np.load(self.path(frame, index), allow_pickle=False) as z:
                 meta = json.loads(bytes(z["meta"]).decode("utf-8"))
-                if meta.get("key") != key or len(meta.get("objects", [])) != len(names):
+                if key is None or meta.get("key") != key:
                     return None
                 h, w = meta["shape"]
-                objs = {}
-                for i, (name, om) in enumerate(zip(names, meta["objects"])):
-                    mask = np.unpackbits(z["mask%d" % i], count=h * w).reshape(h, w).astype(bool)
-                    logits = np.array(z["logits%d" % i]) if om.get("logits") else None
-                    ot = ObjectTrack(mask=mask, logits=logits, score=float(om["score"]),
-                                     keyframe=bool(om["keyframe"]), edge=om.get("edge"))
-                    if om.get("soft"):
-                        ot.soft = np.array(z["soft%d" % i])
-                    objs[name] = ot
-                return TrackFrame(frame=int(frame), objects=objs, ref=meta.get("ref"))
+                mask = np.unpackbits(z["mask"], count=h * w).reshape(h, w).astype(bool)
+                logits = np.array(z["logits"]) if meta.get("logits") else None
+                ot = ObjectTrack(mask=mask, logits=logits, score=float(meta["score"]),
+                                 keyframe=bool(meta["keyframe"]), edge=meta.get("edge"))
+                if meta.get("soft"):
+                    ot.soft = np.array(z["soft"])
+                return ot, meta.get("ref")
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None
 
+    def load(self, frame, keys, names):
+        """The stored :class:`TrackFrame` of ``frame`` when every object's key is current (else None);
+        ``keys``: the objects' track keys, ``names``: the job's tracked object names, both in order.
+        Its ``ref`` is the first object's stored one (a joint tracker stores the same on every object)."""
+        if len(keys) != len(names):
+            return None
+        objs = {}
+        ref = None
+        for i, (name, key) in enumerate(zip(names, keys)):
+            got = self.load_object(frame, i, key)
+            if got is None:
+                return None
+            objs[name] = got[0]
+            if i == 0:
+                ref = got[1]
+        return TrackFrame(frame=int(frame), objects=objs, ref=ref)
+
     # -- writing ---------------------------------------------------------------------------------
-    def save(self, tf, key, names):
-        """Store ``tf`` (objects in the order of ``names``) under ``key``, atomically; return the path."""
-        arrays = {}
-        objs = []
-        shape = None
-        for i, name in enumerate(names):
-            ot = tf.objects[name]
-            m = np.asarray(ot.mask, bool)
-            shape = m.shape
-            arrays["mask%d" % i] = np.packbits(m)
-            has = ot.logits is not None
-            if has:
-                arrays["logits%d" % i] = np.ascontiguousarray(ot.logits)
-            soft = getattr(ot, "soft", None)
-            if soft is not None:
-                arrays["soft%d" % i] = np.ascontiguousarray(soft)
-            objs.append({"score": float(ot.score), "keyframe": bool(ot.keyframe), "edge": ot.edge,
-                         "logits": has, "soft": soft is not None})
-        meta = {"key": key, "frame": int(tf.frame), "ref": tf.ref, "shape": list(shape or (0, 0)),
-                "objects": objs}
+    def save_object(self, frame, index, ot, key, ref):
+        """Store one object's track of ``frame`` under ``key``, atomically; return the path."""
+        m = np.asarray(ot.mask, bool)
+        arrays = {"mask": np.packbits(m)}
+        has = ot.logits is not None
+        if has:
+            arrays["logits"] = np.ascontiguousarray(ot.logits)
+        soft = getattr(ot, "soft", None)
+        if soft is not None:
+            arrays["soft"] = np.ascontiguousarray(soft)
+        meta = {"key": key, "frame": int(frame), "ref": ref, "shape": list(m.shape), "score": float(ot.score),
+                "keyframe": bool(ot.keyframe), "edge": ot.edge, "logits": has, "soft": soft is not None}
         arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), np.uint8)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        path = self.path(tf.frame)
+        path = self.path(frame, index)
         _atomic_write(path, buf.getvalue())
         return path
+
+    def save(self, tf, keys, names, only=None):
+        """Store the objects of ``tf`` (``names[i]`` under ``keys[i]``; only the indices in ``only``
+        when given); return the paths."""
+        out = []
+        for i, name in enumerate(names):
+            if (only is None or i in only) and name in tf.objects:
+                out.append(self.save_object(tf.frame, i, tf.objects[name], keys[i], tf.ref))
+        return out

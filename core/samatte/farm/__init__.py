@@ -37,7 +37,7 @@ def parse_roots(items):
     return roots
 
 
-def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False, report=None):
+def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False, report=None, objects=None):
     """Run one farm task: localise the farm document's job with ``roots`` (name -> folder on this
     node), save it beside the document, then run ``samatte run LOCAL.json --stage S --frames F
     [--preroll K]`` or ``samatte qc LOCAL.json [--frames F] [--report DIR]`` in this process.
@@ -55,6 +55,8 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
         argv = ["run", local, "--stage", stage or "all"] + (["--frames", str(frames)] if frames else [])
         if preroll is not None and (stage or "all") != "track":
             argv += ["--preroll", str(int(preroll))]
+        if objects:
+            argv += ["--objects", str(objects)]
     print("samatte farm task: samatte %s" % " ".join(argv))
     sys.stdout.flush()
     return cli.main(argv)

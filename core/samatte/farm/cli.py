@@ -3,7 +3,7 @@
     samatte farm export JOB.json --openjd DIR [--chunk N] [--preroll K] [--python PY]
                         [--models-dir DIR] [--frames RANGE] [--json]
     samatte farm task FARM_JOB.json --root NAME=PATH [...] (--stage track|matte|all --frames RANGE
-                      [--preroll K] | --qc [--frames RANGE] [--report DIR])
+                      [--preroll K] [--objects NAME[,NAME]] | --qc [--frames RANGE] [--report DIR])
     samatte qc JOB.json [--report DIR] [--frames RANGE] [--json]
 """
 import json
@@ -30,7 +30,7 @@ def cmd_farm_task(args):
         from ..errors import JobSpecError
         raise JobSpecError("farm task needs --stage or --qc")
     return run_task(args.farm_job, parse_roots(args.root), stage=args.stage, frames=args.frames,
-                    preroll=args.preroll, qc=args.qc, report=args.report)
+                    preroll=args.preroll, qc=args.qc, report=args.report, objects=args.objects)
 
 
 def cmd_qc(args):
@@ -73,6 +73,7 @@ def add_commands(sub):
     t.add_argument("--stage", choices=("track", "matte", "all"))
     t.add_argument("--frames")
     t.add_argument("--preroll", type=int)
+    t.add_argument("--objects", help="with --stage track: the objects to track (one task per object)")
     t.add_argument("--qc", action="store_true")
     t.add_argument("--report")
     t.set_defaults(func=cmd_farm_task)

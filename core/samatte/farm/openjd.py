@@ -11,8 +11,13 @@
 
 The template has up to three steps, each task one call of the samatte command line:
 
-* ``Track`` (only when an object is tracked): ``samatte run JOB --stage track --frames ALL``, one task;
-  tracking is sequential in frames, and its per-frame result goes to the job's track cache.
+* ``Track`` (only when an object is tracked): ``samatte run JOB --stage track --frames ALL``; tracking
+  is sequential in frames, and its per-frame, per-object result goes to the job's track cache. With
+  two or more tracked objects and a tracker that treats them independently
+  (:data:`samatte.cachekey.INDEPENDENT_TRACKERS`: ``shapes``) it has one task per object (an
+  ``Object`` STRING task parameter, ``--objects {{Task.Param.Object}}``); otherwise one task
+  (``flow`` gives each pixel to the object with the highest logit, ``sam2`` propagates all objects in
+  one pass whose memory resets follow every object's prompts: one object's track depends on the others).
 * ``Matte`` (depends on Track): a ``CHUNK[INT]`` task parameter over the frames, ``ChunkSize`` frames
   per task (CONTIGUOUS), each ``samatte run JOB --stage matte --frames CHUNK --preroll K``; the
   chunks run in parallel on as many nodes as the farm gives.
@@ -39,6 +44,7 @@ import os
 import re
 
 from .. import __version__
+from ..cachekey import INDEPENDENT_TRACKERS
 from ..errors import JobSpecError, OutputError
 from . import yamlout
 
@@ -244,6 +250,11 @@ def localize(doc, roots):
 
 # --- the template ------------------------------------------------------------------------------------
 
+def tracked_objects(doc):
+    """Names of the job's tracked objects (those with prompts), in job order."""
+    return [o["name"] for o in doc["job"]["objects"] if o.get("prompts")]
+
+
 def _embedded_json(doc):
     """JSON text safe as an OpenJD format string (where ``{{`` and ``}}`` delimit expressions): with
     one item per line no two structural braces touch, so a doubled brace can only be inside a JSON
@@ -305,12 +316,21 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
     steps = []
     tracked = doc["tracked"]
     if tracked:
-        steps.append({
+        track = {
             "name": "Track",
             "description": "track every object through all frames into the job's track cache",
             "script": _task_script(text, base + ["--stage", "track", "--frames", "{{Param.Frames}}"],
                                    timeout=task_timeout),
-        })
+        }
+        tobjs = tracked_objects(doc)
+        if len(tobjs) > 1 and doc["resolved"]["tracker"] in INDEPENDENT_TRACKERS:
+            track["description"] = "track one object through all frames into the job's track cache"
+            track["parameterSpace"] = {"taskParameterDefinitions": [
+                {"name": "Object", "type": "STRING", "range": tobjs}]}
+            track["script"] = _task_script(text, base + ["--stage", "track", "--frames", "{{Param.Frames}}",
+                                                         "--objects", "{{Task.Param.Object}}"],
+                                           timeout=task_timeout)
+        steps.append(track)
     matte = {
         "name": "Matte",
         "description": "matte the frames of one chunk from the stored track",
