@@ -164,3 +164,18 @@ def test_openjd_template_has_a_track_task_per_object_and_runs(shot, tmp_path):
     res = export_openjd(str(tmp_path / "fl.json"), str(tmp_path / "bfl"), chunk=3)
     t = yaml.safe_load(open(res["template"], encoding="utf-8"))
     assert "parameterSpace" not in [st for st in t["steps"] if st["name"] == "Track"][0]
+
+
+def test_worker_job_takes_objects(shot, tmp_path):
+    from samatte.client import WorkerClient
+    from samatte.errors import SamatteError
+    s, _ = shot
+    job = _job(s, tmp_path / "w" / "m.####.exr")
+    with WorkerClient(timeout=300) as w:
+        r = w.run(job, stage="track", objects=["crate"])
+        assert r["tracked"] == FRAMES
+        cache = TrackCache(r["work_dir"])
+        assert all(cache.stale_objects(f, r["keys"][str(f)]["track_objects"]) == [0] for f in FRAMES)
+        with pytest.raises(SamatteError) as e:
+            w.run(job, stage="track", objects="nope")
+        assert e.value.code == "JOBSPEC_INVALID"

@@ -351,11 +351,11 @@ class WorkerClient:
         tail = list(self._stderr)[-lines:]
         return "\n".join(tail)
 
-    def start_job(self, job, *, job_id=None, stage=None, frames=None, preroll=None):
+    def start_job(self, job, *, job_id=None, stage=None, frames=None, preroll=None, objects=None):
         """Send a JobSpec (a dict, a JSON string, or a path to a .json file) and return a
         :class:`JobHandle` at once. One job at a time per worker. ``stage`` ("all", "track",
         "matte"), ``frames`` (a subset of the job's frames: range string or list) and ``preroll``
-        are sent only when given."""
+        are sent only when given; ``objects`` (stage "track": the object names to track) likewise."""
         job = _as_dict(job)
         if not self.alive():
             raise WorkerError("the samatte worker is not running (exit status %s)" % self._proc.poll(),
@@ -368,15 +368,15 @@ class WorkerClient:
             self._job = handle
         try:
             self._send(protocol.job(job_id, job, stage=None if stage == "all" else stage, frames=frames,
-                                    preroll=preroll))
+                                    preroll=preroll, objects=objects))
         except SamatteError:
             self._job_finished(handle)
             raise
         return handle
 
-    def run(self, job, on_progress=None, on_event=None, *, stage=None, frames=None, preroll=None):
+    def run(self, job, on_progress=None, on_event=None, *, stage=None, frames=None, preroll=None, objects=None):
         """Run a job to the end and return its result dict; raises the job's samatte error."""
-        return self.start_job(job, stage=stage, frames=frames, preroll=preroll).wait(
+        return self.start_job(job, stage=stage, frames=frames, preroll=preroll, objects=objects).wait(
             on_progress=on_progress, on_event=on_event)
 
     # -- requests ------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ with an ``error`` whose code is ``CANCELLED``. Errors are rebuilt on the host as
 Additions, still version 1 (a version-1 peer that does not know them keeps working):
 
 * ``job`` may carry ``stage`` ("all", "track", "matte"), ``frames`` (a range string or a list of frame
-  numbers: a subset of the job's frames) and ``preroll`` (an integer >= 0).
+  numbers: a subset of the job's frames), ``preroll`` (an integer >= 0) and ``objects`` (with stage
+  "track": a list of tracked object names, or a comma-separated string, to track only those).
 * requests ``probe`` (``plate``, optional ``frames``, ``layer``), ``validate`` (``job``), ``status``
   (``job``) and ``release`` (drop the warm model, free GPU memory); they need an ``id`` (release may
   use null) and are answered with ``probe_result`` / ``validate_result`` / ``status_result``
@@ -110,7 +111,7 @@ _FIELDS: dict = {
     "frame": {"frame": (_INT, True), "status": (_STR, True), "score": ((int, float, _NONE), False),
               "path": ((str, _NONE), False), "stage": ((str, _NONE), False)},
     "job": {"job": ((dict,), True), "stage": ((str, _NONE), False), "frames": ((str, list, _NONE), False),
-            "preroll": ((int, _NONE), False)},
+            "preroll": ((int, _NONE), False), "objects": ((str, list, _NONE), False)},
     "cancel": {},
     "ping": {},
     "shutdown": {},
@@ -180,6 +181,9 @@ def _check_values(msg, mtype):
                         field="stage")
         if msg.get("preroll") is not None and not 0 <= msg["preroll"] <= 100000:
             raise _fail("job preroll must be an integer from 0 to 100000", msg, field="preroll")
+    if mtype == "job" and isinstance(msg.get("objects"), list) and \
+            any(not isinstance(n, str) for n in msg["objects"]):
+        raise _fail("job objects must be a list of object names", msg, field="objects")
     if mtype in ("job", "probe") and isinstance(msg.get("frames"), list):
         if not msg["frames"] or any(isinstance(f, bool) or not isinstance(f, int) for f in msg["frames"]):
             raise _fail("%s frames must be a range string or a non-empty list of frame numbers" % mtype, msg,
@@ -360,7 +364,7 @@ def bye():
     return message("bye", None)
 
 
-def job(job_id, jobspec, *, stage=None, frames=None, preroll=None):
+def job(job_id, jobspec, *, stage=None, frames=None, preroll=None, objects=None):
     msg = message("job", str(job_id), job=jobspec)
     if stage is not None:
         msg["stage"] = stage
@@ -368,6 +372,8 @@ def job(job_id, jobspec, *, stage=None, frames=None, preroll=None):
         msg["frames"] = frames if isinstance(frames, str) else list(frames)  # checked when encoded
     if preroll is not None:
         msg["preroll"] = int(preroll)
+    if objects is not None:
+        msg["objects"] = objects if isinstance(objects, str) else [str(n) for n in objects]
     return msg
 
 

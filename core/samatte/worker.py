@@ -249,6 +249,7 @@ class Worker:
             tracker = self._warm_tracker(pipeline, msg["job"])
             final = run_job(msg["job"], emit=self.send, job_id=job_id, stage=msg.get("stage"),
                             frames=msg.get("frames"), preroll=msg.get("preroll"), cancel=token,
+                            objects=msg.get("objects"),
                             pipeline=pipeline, tracker=tracker)[0]
         except BaseException as e:  # noqa: BLE001 - every failure must reach the host as a message
             log.debug("job %s failed", job_id, exc_info=True)
