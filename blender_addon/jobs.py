@@ -12,7 +12,7 @@ from . import link
 from .hosterrors import HostError
 
 __all__ = ["Settings", "build_job", "output_pattern", "JobRun", "get_worker", "release_worker",
-           "check_worker", "worker_env"]
+           "check_worker", "worker_env", "export_farm", "farm_paths"]
 
 _WORKERS = {}
 
@@ -265,3 +265,54 @@ class JobRun:
             self.poll()
             time.sleep(tick)
         return self
+
+
+# --- send to farm --------------------------------------------------------------------------------
+
+def farm_paths(job):
+    """``(job file, bundle folder)`` beside the job's output: ``<output folder>/<name>.samatte.json``
+    and ``<output folder>/<name>_openjd/``."""
+    folder = os.path.dirname(os.path.abspath(job["output"]["path"]))
+    name = _safe_file_part(job.get("name") or "samatte")
+    return os.path.join(folder, "%s.samatte.json" % name), os.path.join(folder, "%s_openjd" % name)
+
+
+def export_farm(job, settings, *, bundle=None, chunk=10, timeout=300):
+    """Send to farm: save ``job`` (atomic) and run ``samatte farm export JOB --openjd BUNDLE --chunk N
+    --json`` in samatte's own Python (``settings.python``; the farm's template: track, matte in chunks,
+    QC; auto backends resolved there). Returns the export's result dict (``bundle``, ``template``,
+    ``steps``, ``parameters``, ``job_file``...). Raises HostError with samatte's code on failure."""
+    import json
+    import subprocess
+    job_file, default_bundle = farm_paths(job)
+    bundle = os.path.abspath(bundle or default_bundle)
+    try:
+        os.makedirs(os.path.dirname(job_file), exist_ok=True)
+        tmp = "%s.%d.tmp" % (job_file, os.getpid())
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(job, f, indent=2, sort_keys=True)
+        os.replace(tmp, job_file)
+    except OSError as e:
+        raise HostError("OUTPUT_INVALID", "cannot write the job file %s: %s" % (job_file, e))
+    cmd = [settings.python, "-m", "samatte", "farm", "export", job_file, "--openjd", bundle,
+           "--chunk", str(int(chunk)), "--json"]
+    if settings.models_dir:
+        cmd += ["--models-dir", os.path.abspath(os.path.expanduser(settings.models_dir))]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(worker_env(settings))
+    try:
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise HostError("WORKER_FAILED", "samatte farm export could not run (%s): %s" % (settings.python, e))
+    err = out.stderr.decode("utf-8", "replace").strip()
+    if out.returncode != 0:
+        m = re.search(r"\[([A-Z_]+)\]\s*(.*)", err)
+        if m:
+            raise HostError(m.group(1), m.group(2).strip())
+        raise HostError("WORKER_FAILED", "samatte farm export failed (exit %d): %s" % (out.returncode, err[-500:]))
+    try:
+        res = json.loads(out.stdout.decode("utf-8"))
+    except ValueError:
+        raise HostError("WORKER_FAILED", "samatte farm export printed no result: %s" % err[-500:])
+    res["job_file"] = job_file
+    return res

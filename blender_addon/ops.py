@@ -171,6 +171,22 @@ def run_blocking(context, *, this_frame=False, timeout=3600):
     return run, finish_run(context, run)
 
 
+def farm_export(context, *, chunk=10):
+    """Send to farm: gather and build the job as Run would, then write its OpenJD job bundle (Deadline
+    Cloud) with ``samatte farm export`` in samatte's Python (:func:`jobs.export_farm`). Returns the
+    export's result dict; the panel's last result names the bundle."""
+    settings = settings_from(context)
+    link.ensure_samatte(settings.python)
+    _clip, info, objects, frames, notes = collect(context)
+    job = jobs.build_job(info, objects, settings, frames=frames)
+    res = jobs.export_farm(job, settings, chunk=chunk)
+    context.scene.samatte.last_result = "farm bundle %s (steps %s; tracker %s, matte %s)" % (
+        res.get("bundle"), ", ".join(res.get("steps") or []), (res.get("resolved") or {}).get("tracker"),
+        (res.get("resolved") or {}).get("matte"))
+    res["notes"] = notes
+    return res
+
+
 def scan(context):
     """A one-line-per-object summary of what Run would send (stored for the panel)."""
     s = context.scene.samatte
@@ -293,6 +309,24 @@ class SAMATTE_OT_run(bpy.types.Operator):
         return {"FINISHED"} if run.result is not None else {"CANCELLED"}
 
 
+class SAMATTE_OT_farm_export(bpy.types.Operator):
+    bl_idname = "samatte.farm_export"
+    bl_label = "Send to farm"
+    bl_description = ("Write an Open Job Description bundle (Deadline Cloud) for this job beside its output: "
+                      "track, matte in chunks, QC")
+
+    chunk: bpy.props.IntProperty(name="Chunk size", default=10, min=1, description="frames per matting task")
+
+    def execute(self, context):
+        try:
+            farm_export(context, chunk=self.chunk)
+        except HostError as e:
+            self.report({"ERROR"}, "samatte: " + describe(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, "samatte: " + context.scene.samatte.last_result)
+        return {"FINISHED"}
+
+
 class SAMATTE_OT_cancel(bpy.types.Operator):
     bl_idname = "samatte.cancel"
     bl_label = "Cancel samatte"
@@ -322,7 +356,8 @@ class SAMATTE_OT_release(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (SAMATTE_OT_scan, SAMATTE_OT_check, SAMATTE_OT_run, SAMATTE_OT_cancel, SAMATTE_OT_release)
+CLASSES = (SAMATTE_OT_scan, SAMATTE_OT_check, SAMATTE_OT_run, SAMATTE_OT_farm_export, SAMATTE_OT_cancel,
+           SAMATTE_OT_release)
 
 
 def register():

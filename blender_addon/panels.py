@@ -34,6 +34,9 @@ def draw_panel(layout, context):
     row.operator("samatte.run", text="Run", icon="PLAY").this_frame = False
     row.operator("samatte.run", text="Matte this frame").this_frame = True
     row = col.row(align=True)
+    row.enabled = not busy
+    row.operator("samatte.farm_export", text="Send to farm", icon="EXPORT")
+    row = col.row(align=True)
     row.operator("samatte.cancel", text="Cancel", icon="CANCEL")
     row.operator("samatte.release", text="Release", icon="UNLINKED")
     if run is not None:

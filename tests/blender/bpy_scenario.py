@@ -449,6 +449,24 @@ def overscan_run():
                            "output": run.job["output"]["path"], "prompts": run.job["objects"][0]["prompts"]}
 
 
+def farm_export():
+    """The Send to farm operator: an OpenJD bundle beside the job's output (no worker involved)."""
+    install_link()
+    addon_utils.enable(MOD, default_set=True, handle_error=None)
+    addon = sys.modules[MOD]
+    ctx = bpy.context
+    ctx.preferences.addons[MOD].preferences.python = cfg["python"]
+    clip = load_clip()
+    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    add_mask(addon, clip, info)
+    s = ctx.scene.samatte
+    s.tracker, s.matte, s.quality = "flow", "refine", "draft"
+    s.output_dir = cfg["out"]
+    RES["farm_op"] = sorted(bpy.ops.samatte.farm_export(chunk=2))
+    RES["farm_last_result"] = s.last_result
+    RES["panel"] = check_panels(addon, ctx)
+
+
 try:
     if cfg["step"] == "framecheck":
         os.makedirs(cfg["out"], exist_ok=True)
@@ -457,6 +475,8 @@ try:
         overscan_run()
     elif cfg["step"] == "maskcheck":
         mask_check()
+    elif cfg["step"] == "farm_export":
+        farm_export()
     elif cfg["step"] == "main":
         main()
     else:

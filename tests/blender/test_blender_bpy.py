@@ -269,3 +269,21 @@ def test_frame_and_marker_rules_match_blender(v, tmp_path, shot):
         cf = convert.clip_frame(int(sf), 5)
         assert (float(x), float(y)) == pytest.approx((0.1 * cf * w, 0.25 * h), abs=1e-3)
         assert convert.marker_to_px((0.1 * cf, 0.25), (w, h)) == pytest.approx((float(x), h - float(y)))
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_send_to_farm_operator_writes_a_bundle_openjd_checks(v, tmp_path, shot):
+    import glob
+    res, cfg = run_scenario(v, tmp_path, shot, "farm_export")
+    assert res["farm_op"] == ["FINISHED"], res.get("farm_last_result")
+    assert "op samatte.farm_export" in res["panel"]
+    templates = glob.glob(os.path.join(cfg["out"], "*", "*_openjd", "template.yaml"))
+    assert len(templates) == 1 and "steps Track, Matte, QC" in res["farm_last_result"]
+    with open(glob.glob(os.path.join(cfg["out"], "*", "*.samatte.json"))[0]) as f:
+        job = json.load(f)
+    assert job["tracker"]["backend"] == "flow" and job["objects"]
+    openjd = os.path.join(os.path.dirname(sys.executable), "openjd")
+    if not os.path.isfile(openjd):
+        pytest.skip("openjd-cli is not installed")
+    r = subprocess.run([openjd, "check", templates[0]], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr

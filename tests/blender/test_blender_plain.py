@@ -266,6 +266,35 @@ def test_build_job_validates_and_keeps_host_names(tmp_path):
     assert st2.tracker == "shapes"
 
 
+def test_send_to_farm_writes_a_bundle_that_openjd_checks(tmp_path):
+    import shutil
+    import subprocess
+    from samatte.demo import make_shot
+    shot = make_shot(str(tmp_path / "shot"), frames=4, size=(96, 64))
+    info = info_landscape(size=(96, 64), pattern=shot["plate"], duration=4)
+    objs = [{"name": "ball", "host_name": "ball layer",
+             "prompts": [{"frame": shot["prompt_frame"], "type": "polygon", "points": shot["polygon"],
+                          "invert": False, "feather": 0.0, "mode": "add", "closed": True}]}]
+    st = jobs.Settings(python=VENV_PY, output_dir=str(tmp_path / "out"), tracker="auto", matte="refine",
+                       quality="draft")
+    job = jobs.build_job(info, objs, st, frames=shot["frames"])
+    res = jobs.export_farm(job, st, chunk=2)
+    job_file, bundle = jobs.farm_paths(job)
+    assert res["job_file"] == job_file and os.path.isfile(job_file)
+    assert res["bundle"] == bundle and res["steps"] == ["Track", "Matte", "QC"]
+    assert res["resolved"]["tracker"] in ("flow", "sam2") and res["parameters"]["ChunkSize"] == 2
+    openjd = shutil.which("openjd") or os.path.join(os.path.dirname(VENV_PY), "openjd")
+    if os.path.isfile(openjd):
+        r = subprocess.run([openjd, "check", res["template"]], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    with pytest.raises(hosterrors.HostError) as e:   # samatte's own error code comes back
+        jobs.export_farm(dict(job, plate=dict(job["plate"], frames="1-3")), st)
+    assert e.value.code in ("JOBSPEC_INVALID", "PROMPT_INVALID", "FRAME_RANGE_INVALID"), e.value
+    with pytest.raises(hosterrors.HostError) as e:
+        jobs.export_farm(job, jobs.Settings(python=str(tmp_path / "no" / "python")))
+    assert e.value.code == "WORKER_FAILED"
+
+
 def test_wrong_samatte_python_is_a_clear_error(tmp_path):
     with pytest.raises(hosterrors.HostError) as e:
         link.samatte_root(str(tmp_path / "nope" / "python"))
