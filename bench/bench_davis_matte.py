@@ -37,6 +37,8 @@ from samatte.metrics import davis_j  # noqa: E402
 
 EVAL = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "eval", "davis2016"))
 PROTOCOLS = ("ds8", "polygon")
+#: folds by sequence (alternating in name order): tune on one, report the other
+FOLDS = {"A": ("bmx-trees", "dog", "horsejump-high"), "B": ("car-roundabout", "drift-chicane")}
 
 
 def frames(step):
@@ -79,9 +81,26 @@ def main(argv=None):
     ap.add_argument("--step", type=int, default=10, help="every N-th frame (default 10)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--path", default="product", choices=("product", "inproc"))
+    ap.add_argument("--refine", action="append", default=[], metavar="K=V",
+                    help="override a RefineParams field in every preset (both paths), e.g. evidence=false")
     args = ap.parse_args(argv)
     global PATH
     PATH = args.path
+    if args.refine:
+        import json
+        from dataclasses import replace
+        from samatte.matte import params as P
+        over = {}
+        for kv in args.refine:
+            k, _, v = kv.partition("=")
+            try:
+                v = json.loads(v)
+            except ValueError:
+                pass
+            over[k] = v
+        for q in list(P.QUALITIES):
+            P.QUALITIES[q] = replace(P.QUALITIES[q], **over)
+        print("refine overrides: %s" % over)
     if not os.path.isdir(EVAL):
         print("davis2016 not found at %s" % EVAL)
         return 1
@@ -107,6 +126,11 @@ def main(argv=None):
         loss = sorted(((mk[(r[0], r[5])] - r[3], r[0], r[5]) for r in rows if r[1] == p and r[2] == "ours"),
                       reverse=True)
         bad = [x for x in loss if x[0] > 0.01]
+        for fold, fseqs in FOLDS.items():
+            fl = [x[0] for x in loss if x[1] in fseqs]
+            if fl:
+                print("%-8s fold %s (%s): mean IoU loss %.3f, frames losing > 0.01: %d of %d" % (
+                    p, fold, ",".join(fseqs), float(np.mean(fl)), sum(1 for x in fl if x > 0.01), len(fl)))
         print("%-8s frames losing > 0.01 IoU against the mask: %d of %d; worst: %s" % (
             p, len(bad), len(loss), ", ".join("%s/%s %.3f" % (b, c, a) for a, b, c in loss[:3])))
     return 0

@@ -139,3 +139,41 @@ def test_the_growth_self_check_falls_back_where_growth_did_not_close():
     on = refine_alpha(img, mask, mask="auto", options={"runaway": 0.25}, info=info)
     assert info.get("fallback", 0) >= 1 and info.get("fallback_px", 0) > 0
     assert M.mad(on, alpha) < M.mad(off, alpha)
+
+
+def test_the_evidence_check_keeps_the_mask_label_where_the_image_does_not_explain_the_departure():
+    # a mask over the left half (red object, blue background); inside it, two patches the matte
+    # called background: one blue (a hole, explained by a = 0), one grey (a shadow-like colour that
+    # neither a = 0 nor a = 1 explains). The check keeps the hole and restores the grey patch's label.
+    from types import SimpleNamespace
+    from samatte.matte.params import params_for
+    from samatte.matte.refine import _colour_models, _evidence_check
+    h = w = 64
+    hard = np.zeros((h, w), bool)
+    hard[:, :32] = True
+    img = np.where(hard[..., None], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]).astype(np.float32)
+    img[10:20, 20:28] = [0.1, 0.1, 0.8]
+    img[40:50, 20:28] = [0.35, 0.35, 0.35]
+    alpha = hard.astype(np.float32)
+    alpha[10:20, 20:28] = 0.0
+    alpha[40:50, 20:28] = 0.0
+    k = np.ones((9, 9), np.uint8)
+    fg = cv2.erode(hard.astype(np.uint8), k) > 0
+    bg = cv2.erode((~hard).astype(np.uint8), k) > 0
+    wk = SimpleNamespace(image=img, fg=fg, bg=bg, scale=1.0)
+    c = SimpleNamespace(image=img, coarse=hard.astype(np.float32), base=4.0)
+    p = params_for(options={"evidence": 2.0})
+    info = {}
+    out = _evidence_check(alpha, c, wk, p, _colour_models(wk, p), info)
+    assert np.all(out[10:20, 20:28] < 0.05)           # the hole: explained, kept
+    assert np.all(out[40:50, 20:28] >= 0.5)           # the grey patch: the mask's label restored
+    assert info["evidence_px"] >= 80
+    assert np.array_equal(out[:, 40:], alpha[:, 40:])  # agreement with the mask is untouched
+    assert _colour_models(wk, params_for()) is None    # off by default
+
+
+def test_the_evidence_check_keeps_more_of_the_smoke():
+    img, alpha, mask = _case("smoke")
+    off = refine_alpha(img, mask, mask="auto")
+    on = refine_alpha(img, mask, mask="auto", options={"evidence": 1.0})
+    assert _iou(on, alpha) > _iou(off, alpha) + 0.01

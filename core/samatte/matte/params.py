@@ -61,6 +61,15 @@ class RefineParams:
     #: mask there, fully at twice this difference. Off: at 0.2-0.3 it cut the DAVIS loss (0.081 ->
     #: 0.049-0.069) but cost the stills on both folds (polygon 0.425 -> 0.491); bench/RESULTS.md.
     coverage: float = 1.0
+    #: evidence check (1/residual; 0 = off, the default): the matte may depart from the mask's label
+    #: (a mask-anchored ramp: 0.5 at the mask's edge, solid one base band inside / outside) only where
+    #: the compositing equation with the local mean colours of the mask's solid foreground F and
+    #: background B explains the pixel, ``r = |I - (aF + (1-a)B)| / |F - B|`` (shadows, smoke, colours
+    #: shared with the background explain badly); support ``1 - evidence x r``, clipped to [0, 1],
+    #: blends the matte with the ramp there. Off: at 1-2 it cuts the DAVIS loss of IoU (0.085 ->
+    #: 0.025-0.012) but costs the stills on both folds (GT13's leaves: ds32 B 0.529 -> 0.63-0.69);
+    #: bench/RESULTS.md has the trade-off and the variants tried.
+    evidence: float = 0.0
     # -- the solve ---------------------------------------------------------------------------------
     #: "sm+cf": shared-matting samples drive growth, then closed-form with them as a weak data term;
     #: "cf": closed-form only (no samples; slower growth decisions).

@@ -588,6 +588,57 @@ def _coverage_check(a, wk, p, info=None):
     return a + w * (hard - a)
 
 
+def _colour_models(wk, p):
+    """Phase 5b (RefineParams.evidence), at the working scale: the local mean colours (F, B) of the
+    mask's solid foreground and background, Gaussian-weighted at twice the base band's width, f32
+    (h0, w0, 3) each; None when the check is off or a side has no solid pixel. They come from the
+    mask's labels only, not from the estimate being checked."""
+    if p.evidence <= 0 or not wk.fg.any() or not wk.bg.any():
+        return None
+    sigma = 2.0 * max(1.0, p.work_width)
+    im = wk.image.astype(np.float32)
+    out = []
+    for side in (wk.fg, wk.bg):
+        w = side.astype(np.float32)
+        den = np.maximum(cv2.GaussianBlur(w, (0, 0), sigma), 1e-6)[..., None]
+        out.append(cv2.GaussianBlur(im * w[..., None], (0, 0), sigma) / den)
+    return out[0], out[1]
+
+
+def _evidence_check(alpha, c, wk, p, models, info=None):
+    """Do no harm where the image gives no evidence (RefineParams.evidence), at full resolution.
+    ``alpha``: f32 (h, w) of the crop. Where it departs from the mask-anchored ramp (0.5 at the mask's
+    edge, the mask's label one base band inside / outside), the compositing residual of the pixel with
+    its alpha and the local colours, ``|I - (a F + (1 - a) B)| / |F - B|``, says whether the image
+    explains the departure; without that support the pixel is pulled back to the ramp."""
+    if models is None:
+        return alpha
+    hard = c.coarse >= 0.5
+    din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
+    dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
+    ramp = np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * max(1.0, c.base)), 0.0, 1.0)
+    cand = np.where(hard, alpha < ramp, alpha > ramp)
+    if not cand.any():
+        return alpha
+    ys, xs = np.nonzero(cand)
+    box = (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1)
+    y0, y1, x0, x1 = box
+    F = np.dstack([_resize_box(models[0][..., k], hard.shape, box) for k in range(3)])
+    B = np.dstack([_resize_box(models[1][..., k], hard.shape, box) for k in range(3)])
+    a = alpha[y0:y1, x0:x1]
+    d = F - B
+    res = np.sqrt(((c.image[y0:y1, x0:x1] - B - a[..., None] * d) ** 2).sum(-1)
+                  / np.maximum((d * d).sum(-1), 1e-6))
+    support = np.clip(1.0 - p.evidence * res, 0.0, 1.0)
+    r, h = ramp[y0:y1, x0:x1], hard[y0:y1, x0:x1]
+    anch = np.where(h, np.maximum(a, r), np.minimum(a, r))
+    sub = cand[y0:y1, x0:x1]
+    out = alpha.copy()
+    out[y0:y1, x0:x1][sub] = (a + (1.0 - support) * (anch - a))[sub]
+    if info is not None:
+        info["evidence_px"] = int(np.count_nonzero(sub & (support < 0.5)))
+    return out
+
 def _fine(c, wk, alpha0, p, tile):
     """Full resolution: the fast guided filter (``fine="guided"``) or a closed-form pyramid."""
     h, w = c.coarse.shape
@@ -694,4 +745,5 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     a0 = _self_check(a0, wk, bd, c, p, tile, prior, prior_weight, info)  # 4b. do no harm: growth
     a0 = _coverage_check(a0, wk, p, info)                              # 4c. do no harm: coverage
     alpha = _fine(c, wk, a0, p, tile)                                  # 5. fine level
+    alpha = _evidence_check(alpha, c, wk, p, _colour_models(wk, p), info)  # 5b. do no harm: evidence
     return _finish(alpha, hard, c, p)                                  # 6. finish
