@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from samatte import jobspec, pipeline
@@ -91,14 +92,50 @@ def test_objects_errors(shot, tmp_path):
                {"stage": "track", "objects": ","}):
         with pytest.raises(JobSpecError):
             pipeline.run(job, **kw)
-    flow = _job(s, tmp_path / "f" / "m.####.exr", tracker="flow")
-    with pytest.raises(JobSpecError, match="together"):
-        pipeline.run(flow, stage="track", objects="ball")
-    jobspec.save(flow, str(tmp_path / "flow.json"))
-    r = _cli("run", str(tmp_path / "flow.json"), "--stage", "track", "--objects", "ball")
-    assert r.returncode == 2 and "JOBSPEC" in r.stderr.upper(), r.stderr
-    # all objects named: any tracker takes it
-    assert pipeline.run(flow, stage="track", objects="ball,crate")["tracked"] == FRAMES
+    from samatte.pipeline import _select_objects
+    with pytest.raises(JobSpecError, match="together"):       # SAM 2: one pass over every object
+        _select_objects("ball", "track", ["ball", "crate"], "sam2")
+    assert _select_objects(["ball", "crate"], "track", ["ball", "crate"], "sam2") == {0, 1}
+    jobspec.save(job, str(tmp_path / "j.json"))
+    r = _cli("run", str(tmp_path / "j.json"), "--stage", "track", "--objects", "nope")
+    assert r.returncode == 2 and "JOBSPEC_INVALID" in r.stderr, r.stderr
+
+
+def test_flow_objects_tracked_apart_and_combined_equal_the_joint_tracker(shot, tmp_path):
+    """flow gives each pixel to the object with the highest logit: stored per object, combined when
+    read back, the result equals the tracker's own answer with both objects at once (overlapping
+    objects, keyframes on different frames)."""
+    from samatte.colour import ColourTransform
+    from samatte.io.source import FrameSource
+    from samatte.prompts import prepare_objects
+    from samatte.track.flow import FlowTracker
+    s, _ = shot
+    job = jobspec.validate(_job(s, tmp_path / "fl" / "m.####.exr", tracker="flow",
+                                second=jobspec.box_prompt(1002, [20, 10, 60, 50])))
+    r1 = pipeline.run(job, stage="track", objects="crate")
+    r = pipeline.run(job, stage="track", objects="ball")
+    assert r1["tracked"] == FRAMES and r["tracked"] == FRAMES
+    cache = TrackCache(r["work_dir"])
+    with FrameSource(s["plate"], s["frames"], colour=ColourTransform()) as src:
+        objs = prepare_objects(job["objects"], src.info, s["frames"])
+        joint = [tf for tf in FlowTracker().track(src, objs, s["frames"]) if hasattr(tf, "objects")]
+    overlap = 0
+    for tf in joint:
+        got = cache.load(tf.frame, r["keys"][str(tf.frame)]["track_objects"], ["ball", "crate"])
+        pipeline.combine_flow(got, ["ball", "crate"], 8.0)
+        assert got.ref == tf.ref
+        for n in ("ball", "crate"):
+            a, b = tf.objects[n], got.objects[n]
+            assert np.array_equal(a.mask, b.mask) and np.array_equal(a.logits, b.logits), (tf.frame, n)
+            assert a.score == b.score and a.keyframe == b.keyframe
+        alone = cache.load_object(tf.frame, 1, r["keys"][str(tf.frame)]["track_objects"][1])[0]
+        overlap += int((alone.mask & tf.objects["ball"].mask).sum())
+    assert overlap > 0    # the crate alone covers pixels the joint answer gives the ball
+    # combining objects tracked together changes nothing
+    for tf in joint:
+        before = {n: tf.objects[n].mask.copy() for n in tf.objects}
+        pipeline.combine_flow(tf, ["ball", "crate"], 8.0)
+        assert all(np.array_equal(before[n], tf.objects[n].mask) for n in before)
 
 
 def test_old_layout_is_replaced(shot, tmp_path):
@@ -137,9 +174,11 @@ def test_concurrent_object_track_processes_make_a_valid_cache(shot, tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isfile(OPENJD), reason="openjd-cli is not installed")
-def test_openjd_template_has_a_track_task_per_object_and_runs(shot, tmp_path):
+@pytest.mark.parametrize("tracker", ["shapes", "flow"])
+def test_openjd_template_has_a_track_task_per_object_and_runs(shot, tmp_path, tracker):
     s, _ = shot
-    jobspec.save(_job(s, tmp_path / "out" / "m.####.exr"), str(tmp_path / "j.json"))
+    overlap = jobspec.box_prompt(1002, [20, 10, 60, 50])    # flow: the objects compete for pixels
+    jobspec.save(_job(s, tmp_path / "out" / "m.####.exr", tracker=tracker, second=overlap), str(tmp_path / "j.json"))
     res = export_openjd(str(tmp_path / "j.json"), str(tmp_path / "bundle"), chunk=3, preroll=2)
     import yaml
     t = yaml.safe_load(open(res["template"], encoding="utf-8"))
@@ -154,16 +193,16 @@ def test_openjd_template_has_a_track_task_per_object_and_runs(shot, tmp_path):
                        text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-4000:]
     assert "Chunks run: 5" in r.stdout     # Track x2 (one per object), Matte x2 chunks, QC
-    single = _job(s, tmp_path / "single" / "m.####.exr")
+    single = _job(s, tmp_path / "single" / "m.####.exr", tracker=tracker, second=overlap)
     pipeline.run(single)
     got = _files(tmp_path / "out")
     assert got == _files(tmp_path / "single") and len(got) == 6
-    # flow gives pixels to the object with the highest logit: one Track task
-    flow = _job(s, tmp_path / "fl" / "m.####.exr", tracker="flow")
-    jobspec.save(flow, str(tmp_path / "fl.json"))
-    res = export_openjd(str(tmp_path / "fl.json"), str(tmp_path / "bfl"), chunk=3)
-    t = yaml.safe_load(open(res["template"], encoding="utf-8"))
-    assert "parameterSpace" not in [st for st in t["steps"] if st["name"] == "Track"][0]
+    # SAM 2 tracks all objects in one pass: one Track task
+    from samatte.farm.openjd import build_template, farm_document
+    doc = farm_document(jobspec.load(str(tmp_path / "j.json")))
+    doc["resolved"]["tracker"] = "sam2"
+    track = [st for st in build_template(doc)["steps"] if st["name"] == "Track"][0]
+    assert "parameterSpace" not in track and "--objects" not in track["script"]["actions"]["onRun"]["args"]
 
 
 def test_worker_job_takes_objects(shot, tmp_path):

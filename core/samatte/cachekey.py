@@ -54,11 +54,12 @@ KEY_VERSION = 1
 #: files below this size are stamped by their content
 SMALL_FILE = 4 * 2 ** 20
 RESOLVED_FIELDS = ("tracker", "model", "model_sha256", "matte")
-#: trackers whose answer for one object does not depend on the other objects (one track task per
-#: object: ``samatte run --stage track --objects NAME``). ``flow`` is not one (each pixel goes to the
-#: object with the highest carried logit), nor is ``sam2`` (one propagation pass whose start and memory
-#: resets follow every object's prompts).
-INDEPENDENT_TRACKERS = ("shapes",)
+#: trackers that track one object at a time (one track task per object: ``samatte run --stage track
+#: --objects NAME``). ``flow`` carries each object on its own and then gives every pixel to the object
+#: with the highest logit: the pipeline stores each object's own answer and applies that rule when it
+#: reads the objects back (samatte.pipeline.combine_flow). Not ``sam2``: one propagation pass whose
+#: start and memory resets follow every object's prompts.
+INDEPENDENT_TRACKERS = ("shapes", "flow")
 _SHAPES = ("mask", "polygon", "bezier")
 #: tracker options that never change pixels
 _TRACKER_COSMETIC = ("work_dir", "ram_mb")

@@ -8,10 +8,11 @@ them in the work dir (:mod:`samatte.trackcache`); ``"matte"`` mattes from the st
 (TRACK_MISSING when a frame's track is absent or stale; it never tracks); ``"all"`` (default) does
 both, reusing every stored track that is current. ``frames=`` runs a subset of the job's frames;
 keys (:mod:`samatte.cachekey`) do not depend on it. ``objects=`` (stage "track" only) tracks only the
-named objects; trackers that treat objects independently (:data:`INDEPENDENT_TRACKERS`) track each
-object on its own, so per-object tasks store exactly what one whole run stores; the others (``flow``:
-pixels go to the object with the highest logit; ``sam2``: one propagation pass over every object's
-prompts) track all objects together and refuse a subset.
+named objects; trackers in :data:`INDEPENDENT_TRACKERS` (``shapes``, ``flow``) track each object on
+its own, so per-object tasks store exactly what one whole run stores (for ``flow`` each object's own
+answer: :func:`combine_flow` gives every pixel to the object with the highest logit when the matte
+stage reads them back, as the flow tracker does with all objects at once); ``sam2`` (one propagation
+pass over every object's prompts) tracks all objects together and refuses a subset.
 
 Resume: a frame is reused only when its file carries the frame's current cache key. The matter's
 temporal state for the first frame to matte is seeded from its reference frame's finished output when
@@ -518,8 +519,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 if tf is None:  # removed between the stages by someone else
                     raise TrackMissingError("the stored track of frame %d vanished from %s" % (f, cache.work_dir),
                                             frame=f, path=cache.work_dir)
-                if indep:  # tracked one object at a time: the frame's reference is the keyed one
-                    tf.ref = refs.get(f)
+                if resolved["tracker"] == "flow" and len(tnames) > 1:
+                    combine_flow(tf, tnames, _flow_logit_clip(job))
             else:
                 tf = TrackFrame(frame=f, objects={}, ref=refs.get(f))
             if tf.ref is not None and tf.ref != refs.get(f):
@@ -578,6 +579,41 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             except Exception:  # pragma: no cover - closing must not hide the real error
                 log.exception("closing %r failed", b)
         source.close()
+
+
+def _flow_logit_clip(job):
+    from .track.flow import _options
+    return float(_options(job["tracker"].get("options"))["logit_clip"])
+
+
+def combine_flow(tf, names, logit_clip):
+    """The flow tracker's last step over objects tracked one at a time (samatte.track.flow, its output
+    loop): every pixel goes to the object whose canvas logit is highest (the first one on a tie; on an
+    object's keyframe its keyframe mask counts as +-(logit_clip + 1)), foreground where that logit is
+    > 0; an object that keeps no pixel scores 0. Applied to objects tracked together it changes
+    nothing, so it is exact either way. Changes ``tf`` in place and returns it."""
+    import cv2
+    import numpy as np
+    K = float(logit_clip)
+    H, W = np.asarray(tf.objects[names[0]].mask).shape
+    best = np.full((H, W), -np.inf, np.float32)
+    owner = np.full((H, W), -1, np.int16)
+    for o, n in enumerate(names):
+        ot = tf.objects[n]
+        if ot.keyframe or ot.logits is None:
+            Lc = np.where(np.asarray(ot.mask, bool), K + 1.0, -K - 1.0).astype(np.float32)
+        else:
+            Lc = cv2.resize(np.asarray(ot.logits, np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+        upd = Lc > best
+        best[upd] = Lc[upd]
+        owner[upd] = o
+    fg = best > 0
+    for o, n in enumerate(names):
+        ot = tf.objects[n]
+        ot.mask = fg & (owner == o)
+        if not ot.mask.any():
+            ot.score = 0.0
+    return tf
 
 
 def _select_objects(objects, stage, tnames, tname):

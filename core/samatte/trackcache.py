@@ -155,18 +155,19 @@ class TrackCache:
     def load(self, frame, keys, names):
         """The stored :class:`TrackFrame` of ``frame`` when every object's key is current (else None);
         ``keys``: the objects' track keys, ``names``: the job's tracked object names, both in order.
-        Its ``ref`` is the first object's stored one (a joint tracker stores the same on every object)."""
+        Its ``ref`` is None when any object's stored one is None (the temporal state restarts where any
+        object's track does, as the trackers do with all objects at once), else the first object's."""
         if len(keys) != len(names):
             return None
         objs = {}
-        ref = None
+        refs = []
         for i, (name, key) in enumerate(zip(names, keys)):
             got = self.load_object(frame, i, key)
             if got is None:
                 return None
             objs[name] = got[0]
-            if i == 0:
-                ref = got[1]
+            refs.append(got[1])
+        ref = None if any(r is None for r in refs) else refs[0]
         return TrackFrame(frame=int(frame), objects=objs, ref=ref)
 
     # -- writing ---------------------------------------------------------------------------------
