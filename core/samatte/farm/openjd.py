@@ -13,11 +13,11 @@ The template has up to three steps, each task one call of the samatte command li
 
 * ``Track`` (only when an object is tracked): ``samatte run JOB --stage track --frames ALL``; tracking
   is sequential in frames, and its per-frame, per-object result goes to the job's track cache. With
-  two or more tracked objects and a tracker that treats them independently
-  (:data:`samatte.cachekey.INDEPENDENT_TRACKERS`: ``shapes``) it has one task per object (an
-  ``Object`` STRING task parameter, ``--objects {{Task.Param.Object}}``); otherwise one task
-  (``flow`` gives each pixel to the object with the highest logit, ``sam2`` propagates all objects in
-  one pass whose memory resets follow every object's prompts: one object's track depends on the others).
+  two or more tracked objects and a tracker that tracks them one at a time
+  (:data:`samatte.cachekey.INDEPENDENT_TRACKERS`: ``shapes``, ``flow``) it has one task per object
+  (an ``Object`` STRING task parameter, ``--objects {{Task.Param.Object}}``); with ``sam2`` one task
+  (it propagates all objects in one pass whose start and memory resets follow every object's
+  prompts, so one object's track depends on the others').
 * ``Matte`` (depends on Track): a ``CHUNK[INT]`` task parameter over the frames, ``ChunkSize`` frames
   per task (CONTIGUOUS), each ``samatte run JOB --stage matte --frames CHUNK --preroll K``; the
   chunks run in parallel on as many nodes as the farm gives.
