@@ -154,10 +154,12 @@ def test_old_layout_is_replaced(shot, tmp_path):
     assert json.load(open(os.path.join(wd, "manifest.json")))["layout"] == 2
 
 
-def test_concurrent_object_track_processes_make_a_valid_cache(shot, tmp_path):
+@pytest.mark.parametrize("tracker", ["shapes", "flow"])
+def test_concurrent_object_track_processes_make_a_valid_cache(shot, tmp_path, tracker):
     s, _ = shot
     path = str(tmp_path / "c.json")
-    jobspec.save(_job(s, tmp_path / "c" / "m.####.exr"), path)
+    overlap = jobspec.box_prompt(1002, [20, 10, 60, 50])
+    jobspec.save(_job(s, tmp_path / "c" / "m.####.exr", tracker=tracker, second=overlap), path)
     procs = [subprocess.Popen([sys.executable, "-m", "samatte", "run", path, "--stage", "track", "--objects", n],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for n in ("ball", "crate")]
     for p in procs:
@@ -167,7 +169,7 @@ def test_concurrent_object_track_processes_make_a_valid_cache(shot, tmp_path):
     assert set(st["track"].values()) == {"complete"}
     r = _cli("run", path, "--stage", "matte", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
-    single = _job(s, tmp_path / "single" / "m.####.exr")
+    single = _job(s, tmp_path / "single" / "m.####.exr", tracker=tracker, second=overlap)
     pipeline.run(single)
     assert _files(tmp_path / "c") == _files(tmp_path / "single") and len(_files(tmp_path / "single")) == 6
     assert not glob.glob(os.path.join(st["work_dir"], "track", "*.tmp"))
