@@ -603,7 +603,8 @@ def combine_flow(tf, names, logit_clip):
         if ot.keyframe or ot.logits is None:
             Lc = np.where(np.asarray(ot.mask, bool), K + 1.0, -K - 1.0).astype(np.float32)
         else:
-            Lc = cv2.resize(np.asarray(ot.logits, np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+            Lc = np.asarray(cv2.resize(np.asarray(ot.logits, np.float32), (W, H), interpolation=cv2.INTER_LINEAR),
+                            np.float32)
         upd = Lc > best
         best[upd] = Lc[upd]
         owner[upd] = o
