@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "core"))
 sys.path.insert(0, HERE)
 
-from bench_stills import make_mask, product_refine, write_plate  # noqa: E402
+from bench_stills import apply_refine_overrides, make_mask, product_refine, write_plate  # noqa: E402
 from samatte.matte.refine import refine_alpha  # noqa: E402
 from samatte.metrics import davis_j  # noqa: E402
 
@@ -86,21 +86,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     global PATH
     PATH = args.path
-    if args.refine:
-        import json
-        from dataclasses import replace
-        from samatte.matte import params as P
-        over = {}
-        for kv in args.refine:
-            k, _, v = kv.partition("=")
-            try:
-                v = json.loads(v)
-            except ValueError:
-                pass
-            over[k] = v
-        for q in list(P.QUALITIES):
-            P.QUALITIES[q] = replace(P.QUALITIES[q], **over)
-        print("refine overrides: %s" % over)
+    apply_refine_overrides(args.refine)
     if not os.path.isdir(EVAL):
         print("davis2016 not found at %s" % EVAL)
         return 1

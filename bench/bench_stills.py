@@ -96,6 +96,27 @@ def product_refine(plate_path, mask, tmp, tag, *, options=None, quality="default
     return buf.get_pixels(oiio.FLOAT)[..., list(buf.spec().channelnames).index("A")]
 
 
+def apply_refine_overrides(kvs):
+    """``--refine k=v`` of the matting benches: override fields of RefineParams in every quality
+    preset of this process (and of worker processes forked after it), product and in-process paths."""
+    if not kvs:
+        return {}
+    from dataclasses import replace
+    from samatte.matte import params as P
+    over = {}
+    for kv in kvs:
+        k, _, v = kv.partition("=")
+        try:
+            v = json.loads(v)
+        except ValueError:
+            pass
+        over[k] = v
+    for q in list(P.QUALITIES):
+        P.QUALITIES[q] = replace(P.QUALITIES[q], **over)
+    print("refine overrides: %s" % over)
+    return over
+
+
 def load(name):
     img = cv2.imread(os.path.join(DATA, "input", name + ".png"), cv2.IMREAD_COLOR)[..., ::-1]
     gt = cv2.imread(os.path.join(DATA, "gt", name + ".png"), cv2.IMREAD_GRAYSCALE)
@@ -311,20 +332,7 @@ def main(argv=None):
         except ValueError:
             pass
         options[k] = v
-    if args.refine:
-        from dataclasses import replace
-        from samatte.matte import params as P
-        over = {}
-        for kv in args.refine:
-            k, _, v = kv.partition("=")
-            try:
-                v = json.loads(v)
-            except ValueError:
-                pass
-            over[k] = v
-        for q in list(P.QUALITIES):
-            P.QUALITIES[q] = replace(P.QUALITIES[q], **over)
-        print("refine overrides: %s" % over)
+    apply_refine_overrides(args.refine)
     run_table(names, baseline=not args.no_baseline, quality=args.quality, cache_path=args.cache,
               ours=not args.baseline_only, mask_kind=args.masks, paths=tuple(args.paths.split(",")),
               options=options, protocols=tuple(args.protocols.split(",")))

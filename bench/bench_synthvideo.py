@@ -217,7 +217,12 @@ def main(argv=None):
     ap.add_argument("--speed-frames", type=int, default=4)
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="matte option for ours* and cli (repeatable), e.g. space=display")
+    ap.add_argument("--refine", action="append", default=[], metavar="K=V",
+                    help="override a RefineParams field in every preset, e.g. evidence=1")
     args = ap.parse_args(argv)
+    sys.path.insert(0, HERE)
+    from bench_stills import apply_refine_overrides
+    apply_refine_overrides(args.refine)
     if not os.path.isdir(EVAL):
         print("synthvideo not found at %s" % EVAL)
         return 1

@@ -177,3 +177,17 @@ def test_the_evidence_check_keeps_more_of_the_smoke():
     off = refine_alpha(img, mask, mask="auto")
     on = refine_alpha(img, mask, mask="auto", options={"evidence": 1.0})
     assert _iou(on, alpha) > _iou(off, alpha) + 0.01
+
+
+def test_the_matte_option_evidence_reaches_the_refiner():
+    from samatte.matte.stage import RefineMatter
+    seen = []
+
+    def refiner(image, coarse, **kw):
+        seen.append(kw.get("options"))
+        return coarse
+
+    m = RefineMatter(options={"evidence": 1.5}, refiner=refiner)
+    obj = type("O", (), {"mask": np.ones((8, 8), np.float32), "logits": None})()
+    m.frame_alpha(None, "o", obj, image=np.zeros((8, 8, 3), np.float32))
+    assert seen == [{"evidence": 1.5}]

@@ -147,6 +147,9 @@ MATTE_OPTIONS = {
     "masks": Option("str", "auto", choices=("auto", "rough", "tight"), doc="what the coarse masks are"),
     "space": Option("str", "auto", choices=("auto", "hybrid", "linear", "display"),
                     doc="images the alpha is found on (auto: hybrid for float plates, display for integer)"),
+    "evidence": Option("float", 0.0, 0.0, 100.0,
+                       doc="keep the mask's label where the image does not explain a departure from it "
+                           "(1-2: real footage with shadows, smoke; 0: off)"),
 }
 
 

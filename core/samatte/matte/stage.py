@@ -61,6 +61,11 @@ OPTIONS = {
                                # image for the band and samples, scene-linear for the colour-line
                                # solves), "linear", "display"; "auto": hybrid for float plates (EXR),
                                # display for integer ones (PNG/JPEG/TIFF)
+    "evidence": 0.0,           # the refiner's evidence check (RefineParams.evidence): > 0 keeps the
+                               # mask's label where the compositing residual with the local colours
+                               # does not explain a departure (shadows, smoke, shared colours); 0: off.
+                               # Helps real footage (DAVIS), costs soft / textured stills: off by
+                               # default (bench/RESULTS.md)
 }
 
 
@@ -336,6 +341,8 @@ class RefineMatter(Matter):
         if kind == "auto":
             kind = getattr(obj, "edge", None) or "auto"
         extra = {} if prior is None else {"prior": prior[0], "prior_weight": prior[1]}
+        if self.options.get("evidence"):
+            extra["options"] = {"evidence": float(self.options["evidence"])}
         if doubt is not None and getattr(self._refiner, "uses_doubt", False):
             extra["doubt"] = doubt
         if image is None:
