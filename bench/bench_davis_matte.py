@@ -15,8 +15,10 @@ Command (from the repo root, venv active)::
     python bench/bench_davis_matte.py              # all five sequences (~1 min on 2 cores)
     python bench/bench_davis_matte.py --step 5     # every 5th frame
     python bench/bench_davis_matte.py --path inproc
+    python bench/bench_davis_matte.py --refine evidence=1   # a RefineParams field in every preset
 
-Folds are the sequences (figures per sequence); "frames losing > 0.01 IoU" counts the frames where the
+Folds are the sequences (figures per sequence, and the mean IoU loss of folds A = bmx-trees, dog,
+horsejump-high and B = car-roundabout, drift-chicane); "frames losing > 0.01 IoU" counts the frames where the
 refined matte's IoU is more than 0.01 below the mask's (the do-no-harm check).
 """
 import argparse

@@ -4,7 +4,7 @@
 cropped to the reach of the band, and solves are tiled). Every number it uses is a field of one
 frozen record, :class:`samatte.matte.params.RefineParams` (presets as differences from the default;
 measurements in bench/RESULTS.md). Its phases, one function each (``_crop``, ``_regions``, ``_grow``,
-``_solve``, ``_self_check`` / ``_coverage_check``, ``_fine``, ``_finish``), passing typed records
+``_solve``, ``_self_check`` / ``_coverage_check``, ``_fine``, ``_evidence_check``, ``_finish``), passing typed records
 (:class:`Crop`, :class:`Work`, :class:`Band`):
 
 1. Crop and working scale: the crop is downscaled so that the base band (~1% of the frame diagonal, at most
@@ -27,6 +27,9 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_crop``, ``_
 5. Full resolution: the fast guided filter (He & Sun 2015) -- colour->alpha linear coefficients fitted
    at the working scale, upsampled and applied to the full-resolution plate inside the band -- or,
    with ``fine="cf"``, a closed-form pyramid anchored to the coarser level.
+5b. Optional evidence check (``RefineParams.evidence``, off by default): departures from the mask's
+   label that the compositing residual with the local mask-solid colours does not explain are pulled
+   back to a mask-anchored ramp (helps real footage, costs textured stills; bench/RESULTS.md).
 6. A small snap of faint / near-solid alpha to exact 0 / 1.
 """
 from dataclasses import dataclass, replace
@@ -717,7 +720,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     pixel (those pixels join the band, up to its maximum width); info: optional dict that receives
     what the phases decided (mask kind, the self-check's regions and fallbacks).
 
-    Phases: crop -> regions -> growth -> solve -> self-check -> fine level -> finish.
+    Phases: crop -> regions -> growth -> solve -> self-check -> fine level -> evidence check -> finish.
     """
     if quality not in QUALITIES:
         raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
