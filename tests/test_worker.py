@@ -2,8 +2,6 @@
 through the real pipeline (a tiny synthetic EXR shot from samatte.demo)."""
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -12,52 +10,8 @@ from demo_shots import demo_job, make_demo_shot
 from samatte import protocol
 from samatte.client import WorkerClient
 from samatte.errors import CancelledError, MissingFrameError
+from worker_pipes import RawWorker, fake_job
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
-
-
-class RawWorker:
-    """The worker process with line-level access to its pipes."""
-
-    def __init__(self, *args):
-        env = dict(os.environ)
-        env["PYTHONPATH"] = TESTS + os.pathsep + env.get("PYTHONPATH", "")
-        self.proc = subprocess.Popen([sys.executable, "-m", "samatte.worker"] + list(args),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=env)
-
-    def send_line(self, data):
-        self.proc.stdin.write(data if isinstance(data, bytes) else data.encode())
-        self.proc.stdin.flush()
-
-    def send(self, msg):
-        self.send_line(protocol.encode(msg))
-
-    def read(self):
-        line = self.proc.stdout.readline()
-        assert line, "worker closed stdout; stderr:\n" + self.proc.stderr.read().decode()
-        return protocol.decode(line)  # every stdout line must be valid protocol
-
-    def read_until(self, mtype):
-        out = []
-        while True:
-            m = self.read()
-            out.append(m)
-            if m["type"] in ((mtype,) if isinstance(mtype, str) else mtype):
-                return out
-
-    def finish(self):
-        self.proc.stdin.close()
-        rest = self.proc.stdout.read()
-        rc = self.proc.wait(timeout=30)
-        self.proc.stderr.close()
-        return rc, [protocol.decode(line) for line in rest.splitlines() if line.strip()]
-
-
-def fake_job(**fake):
-    return {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr"},
-            "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}],
-            "output": {"path": "/out/m.####.exr"}, "meta": {"fake": fake}}
 
 
 def test_hello_first_then_clean_exit_on_eof():

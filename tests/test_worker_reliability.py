@@ -4,63 +4,30 @@ job runs, release and the warm model."""
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 
 
+import worker_pipes
 from samatte import protocol
+from worker_pipes import fake_job
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
 DEEP = ("[" * 100000 + "]" * 100000).encode()
 
 
-class RawWorker:
+class RawWorker(worker_pipes.RawWorker):
+    """Reads the hello first; ``send_line`` ends a line that lacks its newline."""
+
     def __init__(self, *args):
-        env = dict(os.environ)
-        env["PYTHONPATH"] = TESTS + os.pathsep + env.get("PYTHONPATH", "")
-        self.proc = subprocess.Popen([sys.executable, "-m", "samatte.worker"] + list(args),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=env)
+        super().__init__(*args)
         self.hello = self.read()
 
     def send_line(self, data):
-        self.proc.stdin.write(data if isinstance(data, bytes) else data.encode())
-        if not (data if isinstance(data, bytes) else data.encode()).endswith(b"\n"):
-            self.proc.stdin.write(b"\n")
-        self.proc.stdin.flush()
-
-    def send(self, msg):
-        self.send_line(protocol.encode(msg))
-
-    def read(self):
-        line = self.proc.stdout.readline()
-        assert line, "worker closed stdout; stderr:\n" + self.proc.stderr.read().decode()
-        return protocol.decode(line)
-
-    def read_until(self, pred):
-        out = []
-        while True:
-            m = self.read()
-            out.append(m)
-            if pred(m):
-                return out
+        data = data if isinstance(data, bytes) else data.encode()
+        super().send_line(data if data.endswith(b"\n") else data + b"\n")
 
     def close(self):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        rest = self.proc.stdout.read()
-        rc = self.proc.wait(timeout=60)
-        self.proc.stderr.close()
-        return rc, [protocol.decode(x) for x in rest.splitlines() if x.strip()]
-
-
-def fake_job(**fake):
-    return {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr"},
-            "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}],
-            "output": {"path": "/out/m.####.exr"}, "meta": {"fake": fake}}
+        return self.finish(timeout=60)
 
 
 def is_type(*types, id=None):
