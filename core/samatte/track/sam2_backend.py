@@ -582,7 +582,6 @@ class Sam2Tracker(Tracker):
     def _refine(self, state, od, idx, reverse, tracked_out, points, labels):
         """Apply correction clicks to the mask tracked on this frame (SAM2's interactive refinement)."""
         torch = _import_torch()
-        import torch.nn.functional as F
         from sam2.utils.misc import concat_points
         p = self.predictor
         H, W = state["video_height"], state["video_width"]
@@ -595,13 +594,7 @@ class Sam2Tracker(Tracker):
             inference_state=state, output_dict=od, frame_idx=idx, batch_size=1, is_init_cond_frame=False,
             point_inputs=point_inputs, mask_inputs=None, reverse=reverse, run_mem_encoder=False,
             prev_sam_mask_logits=prev)
-        high = F.interpolate(out["pred_masks"].to(self.device), size=(p.image_size, p.image_size),
-                             mode="bilinear", align_corners=False)
-        feats, pos = p._run_memory_encoder(inference_state=state, frame_idx=idx, batch_size=1,
-                                           high_res_masks=high, object_score_logits=out["object_score_logits"],
-                                           is_mask_from_pts=True)
-        out["maskmem_features"] = feats
-        out["maskmem_pos_enc"] = pos
+        out = self._encode(state, idx, out)
         od["non_cond_frame_outputs"].pop(idx, None)
         return out, pred
 
