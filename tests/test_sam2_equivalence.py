@@ -7,7 +7,6 @@ makes, so the comparison measures the tracking code, not JPEG compression. Upstr
 to match (``Sam2Tracker`` with ``UPSTREAM_COMPAT``). Tolerance: mask IoU >= 0.999 per object and
 frame and max |logit difference| <= 1e-3 at canvas resolution (observed: identical, 0.0).
 """
-import warnings
 
 import numpy as np
 import pytest
@@ -18,19 +17,13 @@ from PIL import Image  # noqa: E402
 
 from samatte.stages import TrackFrame  # noqa: E402
 from samatte.track.sam2_backend import Sam2Tracker, preprocess_display  # noqa: E402
+import test_sam2_fakes  # noqa: E402
 from test_sam2_fakes import UPSTREAM_COMPAT, SyntheticSource, obj, tiny_predictor  # noqa: E402
 
 IOU_MIN = 0.999
 LOGIT_TOL = 1e-3
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2 shared cores: one thread is several times faster than two here
-    warnings.filterwarnings("ignore", category=UserWarning)
-    yield
-    torch.set_num_threads(n)
+_one_thread = test_sam2_fakes._one_thread  # autouse: torch on one thread
 
 
 def _set_upstream_options(pred):

@@ -3,11 +3,14 @@
 ``SyntheticSource`` stands in for :class:`samatte.io.source.FrameSource`: it makes each frame in
 memory (a textured background with a moving disc), so tests hold no files and no whole shot.
 ``tiny_predictor`` builds SAM2.1-tiny with random weights (fixed seed) once per image size.
+``_one_thread`` (autouse) and ``pred`` (SAM2.1-tiny at 128 px) are fixtures for the modules that
+import them: ``from test_sam2_fakes import _one_thread, pred  # noqa: F401``.
 """
 import functools
 import warnings
 
 import numpy as np
+import pytest
 
 from samatte.stages import Plate, PlateInfo, TrackerObject, Window
 
@@ -58,6 +61,21 @@ def tiny_predictor(image_size=256, seed=0):
     torch.manual_seed(seed)
     return build_sam2_video_predictor("configs/sam2.1/sam2.1_hiera_t.yaml", ckpt_path=None, device="cpu",
                                       hydra_overrides_extra=["++model.image_size=%d" % image_size])
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # 2 shared cores: one thread is several times faster than two here
+    warnings.filterwarnings("ignore", category=UserWarning)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def pred():
+    return tiny_predictor(128)
 
 
 #: Options that make Sam2Tracker behave exactly like upstream's propagate_in_video.

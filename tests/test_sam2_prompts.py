@@ -2,8 +2,6 @@
 minus subtract on a keyframe; cut out of the tracked mask on a correction frame), negative-only
 clicks and points on frames without a shape as corrections of the tracked mask, click-seeded objects.
 SAM2.1-tiny with random weights at 128 px (fast on CPU)."""
-import warnings
-
 import numpy as np
 import pytest
 
@@ -13,21 +11,11 @@ pytest.importorskip("sam2")
 from samatte.errors import PromptError  # noqa: E402
 from samatte.stages import TrackFrame  # noqa: E402
 from samatte.track.sam2_backend import Sam2Tracker  # noqa: E402
-from test_sam2_fakes import SyntheticSource, obj, tiny_predictor  # noqa: E402
+import test_sam2_fakes  # noqa: E402
+from test_sam2_fakes import SyntheticSource, obj  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def pred():
-    return tiny_predictor(128)
+_one_thread = test_sam2_fakes._one_thread  # autouse: torch on one thread
+pred = test_sam2_fakes.pred  # SAM2.1-tiny, random weights, 128 px
 
 
 def _track(pred, src, objects, **opts):

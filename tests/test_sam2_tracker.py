@@ -1,7 +1,5 @@
 """Sam2Tracker behaviour beyond upstream equivalence: frame numbering, order, refs, progress, cancel,
 prompt handling, bounded state. SAM2.1-tiny, random weights, 128 px (fast on CPU)."""
-import warnings
-
 import numpy as np
 import pytest
 
@@ -13,21 +11,11 @@ from samatte.progress import CancelToken, Progress  # noqa: E402
 from samatte.stages import TrackFrame  # noqa: E402
 from samatte.track.sam2_backend import (FrameTensorCache, Sam2Tracker, _fill_holes,  # noqa: E402
                                         preprocess_display)
-from test_sam2_fakes import SyntheticSource, obj, tiny_predictor  # noqa: E402
+import test_sam2_fakes  # noqa: E402
+from test_sam2_fakes import SyntheticSource, obj  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def pred():
-    return tiny_predictor(128)
+_one_thread = test_sam2_fakes._one_thread  # autouse: torch on one thread
+pred = test_sam2_fakes.pred  # SAM2.1-tiny, random weights, 128 px
 
 
 def _mask_prompt(src, frame):
