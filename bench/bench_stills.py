@@ -96,6 +96,20 @@ def product_refine(plate_path, mask, tmp, tag, *, options=None, quality="default
     return buf.get_pixels(oiio.FLOAT)[..., list(buf.spec().channelnames).index("A")]
 
 
+def parse_kv(kvs):
+    """``K=V`` command-line pairs (``--option``, ``--refine``) as a dict; a V that reads as JSON is
+    that value, otherwise the string."""
+    out = {}
+    for kv in kvs:
+        k, _, v = kv.partition("=")
+        try:
+            v = json.loads(v)
+        except ValueError:
+            pass
+        out[k] = v
+    return out
+
+
 def apply_refine_overrides(kvs):
     """``--refine k=v`` of the matting benches: override fields of RefineParams in every quality
     preset of this process (and of worker processes forked after it), product and in-process paths."""
@@ -103,14 +117,7 @@ def apply_refine_overrides(kvs):
         return {}
     from dataclasses import replace
     from samatte.matte import params as P
-    over = {}
-    for kv in kvs:
-        k, _, v = kv.partition("=")
-        try:
-            v = json.loads(v)
-        except ValueError:
-            pass
-        over[k] = v
+    over = parse_kv(kvs)
     for q in list(P.QUALITIES):
         P.QUALITIES[q] = replace(P.QUALITIES[q], **over)
     print("refine overrides: %s" % over)
@@ -324,14 +331,7 @@ def main(argv=None):
     names = args.images.split(",") if args.images else ["GT%02d" % i for i in range(1, 19)]
     if args.fold:
         names = [n for n in names if n in FOLDS[args.fold]]
-    options = {}
-    for kv in args.option:
-        k, _, v = kv.partition("=")
-        try:
-            v = json.loads(v)
-        except ValueError:
-            pass
-        options[k] = v
+    options = parse_kv(args.option)
     apply_refine_overrides(args.refine)
     run_table(names, baseline=not args.no_baseline, quality=args.quality, cache_path=args.cache,
               ours=not args.baseline_only, mask_kind=args.masks, paths=tuple(args.paths.split(",")),

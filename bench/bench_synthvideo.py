@@ -221,7 +221,7 @@ def main(argv=None):
                     help="override a RefineParams field in every preset, e.g. evidence=1")
     args = ap.parse_args(argv)
     sys.path.insert(0, HERE)
-    from bench_stills import apply_refine_overrides
+    from bench_stills import apply_refine_overrides, parse_kv
     apply_refine_overrides(args.refine)
     if not os.path.isdir(EVAL):
         print("synthvideo not found at %s" % EVAL)
@@ -230,14 +230,7 @@ def main(argv=None):
     from samatte.matte.stage import RefineMatter
     from samatte.metrics import dtssd, mad
 
-    extra = {}
-    for kv in args.option:
-        k, _, v = kv.partition("=")
-        try:
-            v = json.loads(v)
-        except ValueError:
-            pass
-        extra[k] = v
+    extra = parse_kv(args.option)
     clips = args.clips.split(",") if args.clips else json.load(open(os.path.join(EVAL, "clips.json")))["clips"]
     methods = args.methods.split(",")
     table = {m: {} for m in methods}
