@@ -290,21 +290,26 @@ def _show_result(group, job, info, scores, result):
 
 
 # --- buttons (main thread) ------------------------------------------------------------------------
-def on_refresh(group):
+def _build_or_fail(group, *, popup=True):
+    """``build(group)``, or ``(None, None)`` after reporting its error on the node."""
     try:
-        job, info = build(group)
+        return build(group)
     except SamatteError as e:
-        _fail(group, e.code, e.message, popup=False)
+        _fail(group, e.code, e.message, popup=popup)
+        return None, None
+
+
+def on_refresh(group):
+    job, info = _build_or_fail(group, popup=False)
+    if job is None:
         return None
     group["objects_info"].setValue(_objects_text(info["objects"]))
     return job
 
 
 def on_track(group):
-    try:
-        job, info = build(group)
-    except SamatteError as e:
-        _fail(group, e.code, e.message)
+    job, info = _build_or_fail(group)
+    if job is None:
         return None
     group["objects_info"].setValue(_objects_text(info["objects"]))
     return _start(group, job, info, stage="all", frames=None, title="SAMatte %s: track & matte" % group.name())
@@ -312,10 +317,8 @@ def on_track(group):
 
 def on_matte_frame(group):
     """Re-run matting on the current frame from the stored track (stage "matte"); no re-tracking."""
-    try:
-        job, info = build(group)
-    except SamatteError as e:
-        _fail(group, e.code, e.message)
+    job, info = _build_or_fail(group)
+    if job is None:
         return None
     t = int(nuke.frame())
     if t not in info["frames"]:
@@ -360,10 +363,8 @@ def on_release(group):
 
 def on_export(group):
     """Write the node's JobSpec next to its cache (farm: ``samatte run job.json`` before the comp)."""
-    try:
-        job, info = build(group)
-    except SamatteError as e:
-        _fail(group, e.code, e.message)
+    job, info = _build_or_fail(group)
+    if job is None:
         return None
     path = farm.export(job, info["folder"])
     _point_read(group, job, info)   # the comp render reads what the farm's `samatte run` writes
