@@ -59,23 +59,17 @@ def _node(tree, name, idname, location):
 
 
 def _output_node(tree):
-    if legacy_tree():
-        out = tree.nodes.get(NODE_OUTPUT)
-        if out is None:
-            out = next((n for n in tree.nodes if n.bl_idname == "CompositorNodeComposite"), None)
-        if out is None:
-            out = tree.nodes.new("CompositorNodeComposite")
-            out.name = NODE_OUTPUT
-            out.location = (700, 0)
-        return out
+    legacy = legacy_tree()
+    kind = "CompositorNodeComposite" if legacy else "NodeGroupOutput"
     out = tree.nodes.get(NODE_OUTPUT)
     if out is None:
-        out = next((n for n in tree.nodes if n.bl_idname == "NodeGroupOutput"), None)
+        out = next((n for n in tree.nodes if n.bl_idname == kind), None)
     if out is None:
-        out = tree.nodes.new("NodeGroupOutput")
+        out = tree.nodes.new(kind)
         out.name = NODE_OUTPUT
         out.location = (700, 0)
-    out.is_active_output = True
+    if not legacy:
+        out.is_active_output = True
     return out
 
 
