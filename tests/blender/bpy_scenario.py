@@ -430,8 +430,9 @@ def frame_check():
     RES["frame_check"] = out
 
 
-def overscan_run():
-    """The same mask and tracks on a plate with or without overscan: a job through the real worker."""
+def _enabled_with_mask():
+    """The add-on installed and enabled, its worker Python set, the clip loaded with the test mask on it:
+    (addon module, context, clip, clip info)."""
     install_link()
     addon_utils.enable(MOD, default_set=True, handle_error=None)
     addon = sys.modules[MOD]
@@ -440,6 +441,12 @@ def overscan_run():
     clip = load_clip()
     info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
     add_mask(addon, clip, info)
+    return addon, ctx, clip, info
+
+
+def overscan_run():
+    """The same mask and tracks on a plate with or without overscan: a job through the real worker."""
+    addon, ctx, clip, info = _enabled_with_mask()
     add_tracks(clip, info)
     s = ctx.scene.samatte
     s.tracker, s.matte, s.quality = "flow", "refine", "draft"
@@ -451,14 +458,7 @@ def overscan_run():
 
 def farm_export():
     """The Send to farm operator: an OpenJD bundle beside the job's output (no worker involved)."""
-    install_link()
-    addon_utils.enable(MOD, default_set=True, handle_error=None)
-    addon = sys.modules[MOD]
-    ctx = bpy.context
-    ctx.preferences.addons[MOD].preferences.python = cfg["python"]
-    clip = load_clip()
-    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
-    add_mask(addon, clip, info)
+    addon, ctx, clip, info = _enabled_with_mask()
     s = ctx.scene.samatte
     s.tracker, s.matte, s.quality = "flow", "refine", "draft"
     s.output_dir = cfg["out"]
