@@ -96,6 +96,23 @@ def product_refine(plate_path, mask, tmp, tag, *, options=None, quality="default
     return buf.get_pixels(oiio.FLOAT)[..., list(buf.spec().channelnames).index("A")]
 
 
+def cli_refine(plate_path, mask, tmp, tag):
+    """``samatte refine`` as a separate process, exactly as a TD types it (default settings): the
+    one-frame EXR plate and an 8-bit PNG mask in, the merged A read back from the written EXR."""
+    import subprocess
+    import OpenImageIO as oiio
+    mpath = os.path.join(tmp, "%s.cmask.00001.png" % tag)
+    cv2.imwrite(mpath, (np.asarray(mask) >= 0.5).astype(np.uint8) * 255)
+    out = os.path.join(tmp, "%s.cli.#####.exr" % tag)
+    cmd = [sys.executable, "-m", "samatte", "refine", "--plate", plate_path,
+           "--masks", os.path.join(tmp, "%s.cmask.#####.png" % tag), "--out", out, "--frames", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit("samatte refine failed (%d) on %s: %s" % (r.returncode, tag, r.stderr[-2000:]))
+    buf = oiio.ImageBuf(out.replace("#####", "00001"))
+    return buf.get_pixels(oiio.FLOAT)[..., list(buf.spec().channelnames).index("A")]
+
+
 def parse_kv(kvs):
     """``K=V`` command-line pairs (``--option``, ``--refine``) as a dict; a V that reads as JSON is
     that value, otherwise the string."""
@@ -187,7 +204,7 @@ def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=
     tmp = tempfile.mkdtemp(prefix="samatte_stills_")
     for n in names:
         img, gt = load(n)
-        if "product" in paths:
+        if "product" in paths or "cli" in paths:
             write_plate(img, os.path.join(tmp, "%s.00001.exr" % n))
         for p in protocols:
             m = make_mask(gt, p)
@@ -199,6 +216,8 @@ def run_table(names, *, baseline=True, quality="default", cache_path=None, ours=
                 if path == "product":
                     a = product_refine(os.path.join(tmp, "%s.#####.exr" % n), m, tmp, "%s_%s" % (n, p),
                                        options=options, quality=quality)
+                elif path == "cli":
+                    a = cli_refine(os.path.join(tmp, "%s.#####.exr" % n), m, tmp, "%s_%s" % (n, p))
                 else:
                     a = refine_alpha(img, m, quality=quality, mask=mask_kind)
                 el = time.time() - t
@@ -313,7 +332,9 @@ def main(argv=None):
                     help="JSON file caching the fixed-band baseline scores (they do not depend on ours)")
     ap.add_argument("--baseline-only", action="store_true", help="only the mask and fixed-band rows")
     ap.add_argument("--paths", default="product", help="comma-separated: product (samatte refine on linear "
-                    "EXR plates and PNG masks), inproc (refine_alpha on the sRGB image)")
+                    "EXR plates and PNG masks, the CLI's job run in this process), cli (the same through a "
+                    "separate `samatte refine` process; default settings only), inproc (refine_alpha on "
+                    "the sRGB image)")
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="matte option for the product path (repeatable), e.g. space=display")
     ap.add_argument("--refine", action="append", default=[], metavar="K=V",
