@@ -275,35 +275,33 @@ class MatteWriter:
                     return "foreign"
             except Exception:
                 return "foreign"
-        return "complete" if self._complete(frame, key, objects) else "stale"
+            return "complete" if self._complete(inp, key, objects) else "stale"
 
-    def _complete(self, frame, key=None, objects=None):
-        with self._existing(frame) as inp:
-            if inp is None:
+    def _complete(self, inp, key=None, objects=None):
+        """The checks of :meth:`is_complete` on the open file ``inp`` (one open per status query)."""
+        try:
+            spec = inp.spec()
+            if (spec.x, spec.y, spec.width, spec.height) != (self.info.data.x, self.info.data.y,
+                                                             self.info.data.width, self.info.data.height):
                 return False
-            try:
-                spec = inp.spec()
-                if (spec.x, spec.y, spec.width, spec.height) != (self.info.data.x, self.info.data.y,
-                                                                 self.info.data.width, self.info.data.height):
-                    return False
-                d = self.info.display
-                if (spec.full_x, spec.full_y, spec.full_width, spec.full_height) != (d.x, d.y, d.width, d.height):
-                    return False
-                if "A" not in spec.channelnames or spec.getattribute("samatte/version") is None:
-                    return False
-                if self.job_hash is not None and str(spec.getattribute("samatte/job_hash")) != str(self.job_hash):
-                    return False
-                if key is not None and str(spec.getattribute("samatte/key")) != str(key):
-                    return False
-                if objects is not None and str(spec.getattribute("samatte/objects") or "") != ",".join(objects):
-                    return False
-                last = inp.read_scanline(spec.y + spec.height - 1, 0, "float")
-                if last is None:
-                    inp.geterror()
-                    return False
-                return True
-            except Exception:
+            d = self.info.display
+            if (spec.full_x, spec.full_y, spec.full_width, spec.full_height) != (d.x, d.y, d.width, d.height):
                 return False
+            if "A" not in spec.channelnames or spec.getattribute("samatte/version") is None:
+                return False
+            if self.job_hash is not None and str(spec.getattribute("samatte/job_hash")) != str(self.job_hash):
+                return False
+            if key is not None and str(spec.getattribute("samatte/key")) != str(key):
+                return False
+            if objects is not None and str(spec.getattribute("samatte/objects") or "") != ",".join(objects):
+                return False
+            last = inp.read_scanline(spec.y + spec.height - 1, 0, "float")
+            if last is None:
+                inp.geterror()
+                return False
+            return True
+        except Exception:
+            return False
 
     def read_state(self, frame):
         """What a resumed job needs of a written frame, in one open and one read:
