@@ -359,12 +359,4 @@ class SAMATTE_OT_release(bpy.types.Operator):
 CLASSES = (SAMATTE_OT_scan, SAMATTE_OT_check, SAMATTE_OT_run, SAMATTE_OT_farm_export, SAMATTE_OT_cancel,
            SAMATTE_OT_release)
 
-
-def register():
-    for c in CLASSES:
-        bpy.utils.register_class(c)
-
-
-def unregister():
-    for c in reversed(CLASSES):
-        bpy.utils.unregister_class(c)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

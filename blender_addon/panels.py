@@ -85,12 +85,4 @@ class SAMATTE_PT_compositor(bpy.types.Panel):
 
 CLASSES = (SAMATTE_PT_clip, SAMATTE_PT_compositor)
 
-
-def register():
-    for c in CLASSES:
-        bpy.utils.register_class(c)
-
-
-def unregister():
-    for c in reversed(CLASSES):
-        bpy.utils.unregister_class(c)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)
