@@ -70,7 +70,6 @@ def collect(context):
     if s.use_range:
         lo, hi = max(lo, s.frame_start), min(hi, s.frame_end)
     scene_frames = list(range(lo, hi + 1))
-    from .convert import sequence_pattern  # noqa: F401  (pattern already in info)
     frames = [info.file(f) for f in scene_frames if os.path.exists(_frame_path(info.pattern, info.file(f)))]
     notes = []
     mask = resolve_mask(context)
@@ -113,15 +112,21 @@ def settings_from(context, *, every_frame=None):
                          output_dir=bpy.path.abspath(s.output_dir or "//samatte/"), ocio_config=ocio_config())
 
 
+def _build(context):
+    """``(settings, job, collect(context))``: what Run and Send to farm both start from."""
+    settings = settings_from(context)
+    link.ensure_samatte(settings.python)    # samatte.names maps the layer names while gathering
+    collected = collect(context)
+    _clip, info, objects, frames, _notes = collected
+    return settings, jobs.build_job(info, objects, settings, frames=frames), collected
+
+
 def start_run(context, *, this_frame=False):
     """Gather, build and start a job; returns the :class:`jobs.JobRun` (also kept as the current run)."""
     run = current_run()
     if run is not None and not run.done:
         raise HostError("BUSY", "a samatte job is already running (Cancel it first)")
-    settings = settings_from(context)
-    link.ensure_samatte(settings.python)    # samatte.names maps the layer names while gathering
-    clip, info, objects, frames, notes = collect(context)
-    job = jobs.build_job(info, objects, settings, frames=frames)
+    settings, job, (clip, info, objects, frames, notes) = _build(context)
     subset = None
     if this_frame:
         f = info.file(context.scene.frame_current)
@@ -175,10 +180,7 @@ def farm_export(context, *, chunk=10):
     """Send to farm: gather and build the job as Run would, then write its OpenJD job bundle (Deadline
     Cloud) with ``samatte farm export`` in samatte's Python (:func:`jobs.export_farm`). Returns the
     export's result dict; the panel's last result names the bundle."""
-    settings = settings_from(context)
-    link.ensure_samatte(settings.python)
-    _clip, info, objects, frames, notes = collect(context)
-    job = jobs.build_job(info, objects, settings, frames=frames)
+    settings, job, (_clip, _info, _objects, _frames, notes) = _build(context)
     res = jobs.export_farm(job, settings, chunk=chunk)
     context.scene.samatte.last_result = "farm bundle %s (steps %s; tracker %s, matte %s)" % (
         res.get("bundle"), ", ".join(res.get("steps") or []), (res.get("resolved") or {}).get("tracker"),
