@@ -42,6 +42,7 @@ from typing import Dict, Optional
 import cv2
 import numpy as np
 
+from ..track.flow import dis_flow
 from .regions import reach_box
 
 __all__ = ["warp_alpha", "pack_image", "unpack_image", "FrameState", "StateStore", "MotionModel", "motion_compensate", "object_edge_motion", "fuse_alpha",
@@ -133,13 +134,7 @@ class MotionModel:
             self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         u0 = np.clip(g0 * 255.0 + 0.5, 0, 255).astype(np.uint8)
         u1 = np.clip(g1 * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        if min(u0.shape) < 32:  # DIS refuses images under ~12 px a side (tiny plates): enlarge, scale back
-            k = -(-32 // min(u0.shape))
-            big = (u0.shape[1] * k, u0.shape[0] * k)
-            f = self._dis.calc(cv2.resize(u0, big), cv2.resize(u1, big), None)
-            f = cv2.resize(f, (u0.shape[1], u0.shape[0]), interpolation=cv2.INTER_AREA) / float(k)
-        else:
-            f = self._dis.calc(u0, u1, None)
+        f = dis_flow(self._dis, u0, u1)   # tiny plates: enlarged for DIS and scaled back
         if scale < 1.0:
             f = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) * (1.0 / scale)
         return f

@@ -87,7 +87,7 @@ from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import apply_hints, grabcut_labels, hint_arrays, keyframe_mask, object_roles, to_u8, work_shape
 
-__all__ = ["FlowTracker", "FlowPropagator", "DEFAULTS"]
+__all__ = ["FlowTracker", "FlowPropagator", "DEFAULTS", "dis_flow"]
 
 DEFAULTS = {
     "work_size": 640,
@@ -224,16 +224,7 @@ class FlowPropagator:
 
     # -- one step -------------------------------------------------------------------------------
     def flow(self, g0, g1):
-        h, w = g0.shape[:2]
-        if min(h, w) >= _MIN_FLOW_SIDE:
-            return self.dis.calc(g0, g1, None)
-        # DIS refuses images under about 12 px a side (tiny plates, thumbnails): compute the flow on
-        # the images enlarged to _MIN_FLOW_SIDE and scale it back
-        k = int(math.ceil(_MIN_FLOW_SIDE / float(min(h, w))))
-        big = (w * k, h * k)
-        f = self.dis.calc(cv2.resize(g0, big, interpolation=cv2.INTER_LINEAR),
-                          cv2.resize(g1, big, interpolation=cv2.INTER_LINEAR), None)
-        return (cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) / float(k)).astype(np.float32)
+        return dis_flow(self.dis, g0, g1)
 
     def step(self, img_prev, img_cur, *, flows=None):
         """Propagate the current logits from ``img_prev`` to ``img_cur`` (uint8 RGB (h, w, 3)).
@@ -296,6 +287,21 @@ class FlowPropagator:
         rel = float(reliable[inside].mean())
         cert = float(np.abs(np.tanh(0.5 * self.L[band])).mean()) if band.any() else 1.0
         return self.L, max(0.0, min(1.0, 0.5 * (rel + cert)))
+
+
+def dis_flow(dis, g0, g1):
+    """``dis.calc(g0, g1)`` (a cv2 DIS optical flow on uint8 grey images), f32 (h, w, 2). DIS refuses
+    images under about 12 px a side (tiny plates, thumbnails): under ``_MIN_FLOW_SIDE`` px a side the
+    flow is computed on the images enlarged to that and scaled back. Shared by the flow tracker and
+    the matte stage's :class:`samatte.matte.temporal.MotionModel`."""
+    h, w = g0.shape[:2]
+    if min(h, w) >= _MIN_FLOW_SIDE:
+        return dis.calc(g0, g1, None)
+    k = int(math.ceil(_MIN_FLOW_SIDE / float(min(h, w))))
+    big = (w * k, h * k)
+    f = dis.calc(cv2.resize(g0, big, interpolation=cv2.INTER_LINEAR),
+                 cv2.resize(g1, big, interpolation=cv2.INTER_LINEAR), None)
+    return (cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) / float(k)).astype(np.float32)
 
 
 def _apply_hint(L, img, hint, K):
