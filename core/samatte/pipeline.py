@@ -413,7 +413,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             complete = {f for f in requested if status[f] == "complete"}
             to_do = [f for f in requested if f not in complete]
             todo_set = set(to_do)
-            done_cache = {}
+            done_cache = {f: f in complete for f in requested}  # statuses of the requested frames, known
 
             def finished(g):
                 if g not in done_cache:
@@ -503,6 +503,12 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         source.prefetch([f for f in work if f in todo_set or f in pre or f in seed])
         total = len(requested)
         done = 0
+        skip_scores = {}  # requested frames not written now: their stored score, read once
+
+        def skipped_score(g):
+            if g not in skip_scores:
+                skip_scores[g] = writer.read_score(g)
+            return skip_scores[g]
         from .stages import TrackFrame
         for f in work:
             check_cancel(cancel)
@@ -512,7 +518,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 if f not in seed:
                     yield Progress("matte", f, done, total, "complete, skipped")
                     if events:
-                        yield FrameEvent(f, "skipped", writer.read_score(f), writer.path(f))
+                        yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                     continue
             if tracked:
                 tf = cache.load(f, keys[f]["track_objects"], tnames)
@@ -540,12 +546,12 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                         if f in req_set:
                             yield Progress("matte", f, done, total, "complete, skipped (state from disk)")
                             if events:
-                                yield FrameEvent(f, "skipped", writer.read_score(f), writer.path(f))
+                                yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                         continue
                 if f in req_set:  # cannot be seeded: matte it again, not written
                     mf = matter.process(source.get(f), tf)
                     if events:
-                        yield FrameEvent(f, "skipped", writer.read_score(f), writer.path(f))
+                        yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                     continue
             mf = matter.process(source.get(f), tf)
             if f not in todo_set:
@@ -562,9 +568,11 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             yield Progress("matte", f, done, total, "")
             if events:
                 yield FrameEvent(f, "written", round(float(mf.score), 4), path)
-        missing_scores = [f for f in requested if str(f) not in result["scores"]]
-        if missing_scores:
-            result["scores"].update(_read_scores(writer, missing_scores))
+        for f in requested:
+            if str(f) not in result["scores"]:
+                s = skipped_score(f)
+                if s is not None:
+                    result["scores"][str(f)] = s
         result["scores"] = {k: result["scores"][k] for k in sorted(result["scores"], key=int)}
         result["skipped"] = sorted(result["skipped"])
         result["preroll"] = sorted(pre)
