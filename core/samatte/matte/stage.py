@@ -132,10 +132,7 @@ def matting_images(plate, space="auto"):
 
 def matting_image(plate, space="auto"):
     """The image the alpha is *solved* on (see :func:`matting_images`): f32 (H, W, 3) in [0, 1]."""
-    space = _resolve_space(plate, space)
-    if space in ("linear", "hybrid"):
-        return _linear_image(plate)
-    return np.asarray(plate.display, np.float32)[..., :3]
+    return matting_images(plate, space).solve
 
 
 @dataclass
