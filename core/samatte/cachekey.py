@@ -254,12 +254,17 @@ def _job_frames(job, plate_frames):
 def _matte_chain(out, refs, frames, matte_base, pstamp):
     """Matte keys along the temporal chain: forward references first (ascending), then backward ones
     (descending), so a frame's reference is keyed before it."""
-    order = [f for f in frames if refs[f] is None or refs[f] < f] + \
-        [f for f in reversed(frames) if refs[f] is not None and refs[f] > f]
-    for f in order:
+    for f in _matte_order(frames, refs):
         r = refs[f]
         out[f]["matte"] = _hash({"b": matte_base, "f": f, "track": out[f]["track"], "plate": pstamp(f),
                                  "ref": out[r]["matte"] if r is not None else None})
+
+
+def _matte_order(frames, refs):
+    """Processing order in which every frame's reference comes first (as the trackers yield them);
+    the pipeline mattes in this order too."""
+    return [f for f in frames if refs.get(f) is None or refs[f] < f] + \
+        [f for f in reversed(frames) if refs.get(f) is not None and refs[f] > f]
 
 
 def _masks_record(m):

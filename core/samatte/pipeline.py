@@ -268,12 +268,6 @@ def _job_metadata(job, resolved):
     return meta
 
 
-def _matte_order(frames, refs):
-    """Processing order in which every frame's reference comes first (as the trackers yield them)."""
-    return [f for f in frames if refs.get(f) is None or refs[f] < f] + \
-        [f for f in reversed(frames) if refs.get(f) is not None and refs[f] > f]
-
-
 def _track_ranges(need, tracked, all_frames, tname):
     """Disjoint (lo, hi) frame ranges to track so that every frame of ``need`` gets the answer of a
     whole-job run: each covers the dependency intervals (:func:`samatte.cachekey.dependency_interval`)
@@ -352,7 +346,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     if isinstance(preroll, bool) or not isinstance(preroll, int) or preroll < 0:
         raise JobSpecError("preroll must be a whole number >= 0, not %r" % (preroll,), field="preroll")
     yield Progress("setup", None, 0, 1, "reading plate")
-    from .cachekey import frame_keys, temporal_refs
+    from .cachekey import _matte_order, frame_keys, temporal_refs
     from .colour import ColourTransform
     from .io.sequence import SequencePattern
     from .io.source import FrameSource
