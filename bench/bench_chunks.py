@@ -28,7 +28,6 @@ a first frame) and through a warm worker (``samatte.client.WorkerClient``, secon
 """
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -175,6 +174,10 @@ def edit_counts(tmp):
     print("object colour changed: %d re-tracked, %d re-matted" % (len(r["tracked"]), len(r["written"])), flush=True)
 
 
+def _tmpdir(prefix):
+    return tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True)
+
+
 def _span(frames):
     from samatte.frames import format_frames
     return format_frames(frames) if frames else "-"
@@ -196,20 +199,14 @@ def main(argv=None):
     ks = [int(x) for x in a.preroll.split(",")]
     rows = []
     if not a.no_demo:
-        tmp = tempfile.mkdtemp(prefix="samatte_chunks_")
-        try:
+        with _tmpdir("samatte_chunks_") as tmp:
             job, s = demo_job(tmp)
             rows += compare(job, s["frames"], a.chunk or 6, ks, tmp, "demo 640x360")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     if not a.no_synthvideo:
         for clip in a.clips.split(","):
-            tmp = tempfile.mkdtemp(prefix="samatte_chunks_")
-            try:
+            with _tmpdir("samatte_chunks_") as tmp:
                 job, frames = synth_job(clip, tmp)
                 rows += compare(job, frames, a.chunk or 4, ks, tmp, clip)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
     if rows:
         print("\nmean over shots (x1e3): K, chunk-start mean / max, all-frames mean / max")
         for k in ks:
@@ -219,17 +216,11 @@ def main(argv=None):
                                                           1e3 * np.mean([x[4] for x in r]),
                                                           1e3 * max(x[5] for x in r)))
     if a.edit:
-        tmp = tempfile.mkdtemp(prefix="samatte_edit_")
-        try:
+        with _tmpdir("samatte_edit_") as tmp:
             edit_counts(tmp)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     if a.latency:
-        tmp = tempfile.mkdtemp(prefix="samatte_latency_")
-        try:
+        with _tmpdir("samatte_latency_") as tmp:
             latency(tmp)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
