@@ -80,6 +80,7 @@ import numpy as np
 from ..errors import DependencyError, JobSpecError, ModelError, PromptError
 from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
+from .seed import _rect, _subtracts
 
 __all__ = ["Sam2Tracker", "FrameTensorCache", "preprocess_display", "build_predictor", "DEFAULT_OPTIONS",
            "IMG_MEAN", "IMG_STD"]
@@ -262,10 +263,6 @@ class _ObjPrompts:
         self.corrections = {}   # idx -> (points (P,2), labels (P,))
 
 
-def _subtracts(p):
-    return p.get("mode", "add") == "subtract" and p.get("type") in ("mask", "polygon", "bezier", "box")
-
-
 def _subtract_mask(plist, shape):
     """Union of the subtract-mode prompts of one frame (bool (H, W)), or None."""
     out = None
@@ -275,10 +272,7 @@ def _subtract_mask(plist, shape):
         if p.get("mask_array") is not None:
             m = np.asarray(p["mask_array"], bool)
         else:
-            m = np.zeros(shape, bool)
-            b = p["box"]
-            x0, y0 = int(round(max(0.0, b[0]))), int(round(max(0.0, b[1])))
-            m[y0:max(y0 + 1, int(round(b[3]))), x0:max(x0 + 1, int(round(b[2])))] = True
+            m = _rect(tuple(shape), p["box"])
         if m.shape != tuple(shape):
             raise PromptError("subtract prompt is %s, not the canvas %s" % (m.shape, tuple(shape)))
         out = m if out is None else (out | m)
@@ -292,9 +286,7 @@ def _combine(plist, shape, name, frame):
     sub = _subtract_mask(plist, shape)
     mask, box, points, labels = _combine_adds([p for p in plist if not _subtracts(p)], shape, name, frame)
     if sub is not None and box is not None and mask is None:
-        mask = np.zeros(tuple(shape), bool)
-        x0, y0 = int(round(max(0.0, box[0]))), int(round(max(0.0, box[1])))
-        mask[y0:max(y0 + 1, int(round(box[3]))), x0:max(x0 + 1, int(round(box[2])))] = True
+        mask = _rect(tuple(shape), box)
         box = None
     if sub is not None and mask is not None:
         mask = mask & ~sub
