@@ -14,7 +14,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "nuke"))
 import nuke_env  # noqa: E402
-from nuke_env import rp  # noqa: E402
 
 
 def wait(nuke, r):
@@ -41,12 +40,8 @@ def main():
     nuke = nuke_env.fresh()
     read = nuke_env.make_read(shot["plate"], 1001, 1000 + a.frames, width=w, height=h, mode="start at", value=1)
     roto = nuke.nodes.Roto()
-    shape = rp.Shape(roto["curves"], name="B")
     t = shot["prompt_frame"] - 1000
-    for X, Y in shot["polygon"]:
-        cp = rp.ShapeControlPoint()
-        cp.center.addPositionKey(t, (X, h - Y))
-        shape.append(cp)
+    shape = nuke_env.polygon_shape(roto["curves"], shot["polygon"], t, h, name="B")
     roto["curves"].rootLayer.append(shape)
     g = snode.create()
     g.setInput(0, read)

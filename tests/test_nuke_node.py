@@ -55,12 +55,7 @@ def _comp(nuke, shot, tmp_path):
     roto = nuke.nodes.Roto()
     roto.setInput(0, read)
     layer = rp.Layer(roto["curves"], name="hero ball")
-    shape = rp.Shape(roto["curves"], name="Bezier1")
-    t = shot["prompt_frame"] - 1000
-    for X, Y in shot["polygon"]:
-        cp = rp.ShapeControlPoint()
-        cp.center.addPositionKey(t, (X, h - Y))      # JobSpec -> Nuke's bottom-left origin
-        shape.append(cp)
+    shape = nuke_env.polygon_shape(roto["curves"], shot["polygon"], shot["prompt_frame"] - 1000, h, name="Bezier1")
     layer.append(shape)
     roto["curves"].rootLayer.append(layer)
     g = snode.create()

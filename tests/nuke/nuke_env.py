@@ -30,3 +30,14 @@ def make_read(path, first, last, *, width, height, pixel_aspect=1.0, mode="", va
     if bbox is not None:
         r._set_bbox(*bbox)
     return r
+
+
+def polygon_shape(curves, polygon, t, height, *, name):
+    """A Roto shape keyed on frame ``t`` through ``polygon`` (JobSpec pixels, top-left origin), its
+    points flipped to Nuke's bottom-left origin."""
+    shape = rp.Shape(curves, name=name)
+    for X, Y in polygon:
+        cp = rp.ShapeControlPoint()
+        cp.center.addPositionKey(t, (X, height - Y))
+        shape.append(cp)
+    return shape
