@@ -30,6 +30,16 @@ def _sam2(model, options, device):
     return Sam2Tracker(model, device=device, options=options)
 
 
+def backend_options(backend, options, names):
+    """The keys of ``options`` (a JobSpec's ``tracker.options``, a dict or None) that a weights-free
+    ``backend`` knows (``names``), checked against :data:`samatte.registry.TRACKER_OPTIONS`
+    (JobSpecError JOBSPEC_INVALID); keys of other backends are ignored ("auto" options)."""
+    if options is not None and not isinstance(options, dict):
+        raise JobSpecError("tracker options must be an object, not %s" % type(options).__name__,
+                           field="tracker.options")
+    return validate_options("tracker", backend, {k: v for k, v in (options or {}).items() if k in names})
+
+
 def _have_weights(model):
     try:
         from ..models import find_weights

@@ -82,7 +82,7 @@ import tempfile
 import cv2
 import numpy as np
 
-from ..errors import JobSpecError, PromptError
+from ..errors import PromptError
 from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import apply_hints, grabcut_labels, hint_arrays, keyframe_mask, object_roles, to_u8, work_shape
@@ -116,16 +116,11 @@ _MIN_FLOW_SIDE = 32  # smaller working images get their flow computed enlarged (
 def _options(options):
     """DEFAULTS updated with the flow tracker's own keys of ``options``, each checked against
     :data:`samatte.registry.TRACKER_OPTIONS` (type, range, finite: JobSpecError JOBSPEC_INVALID before
-    any frame is read); keys of other backends are ignored."""
-    from ..registry import validate_options
-    if options is not None and not isinstance(options, dict):
-        raise JobSpecError("tracker options must be an object, not %s" % type(options).__name__,
-                           field="tracker.options")
+    any frame is read; the registry's flow_preset choices are the keys of ``_PRESETS``); keys of other
+    backends are ignored."""
+    from . import backend_options
     opts = dict(DEFAULTS)
-    opts.update(validate_options("tracker", "flow", {k: v for k, v in (options or {}).items() if k in DEFAULTS}))
-    if opts["flow_preset"] not in _PRESETS:
-        raise JobSpecError("tracker option flow_preset must be one of %s, got %r"
-                           % (", ".join(_PRESETS), opts["flow_preset"]), field="tracker.options.flow_preset")
+    opts.update(backend_options("flow", options, DEFAULTS))
     return opts
 
 

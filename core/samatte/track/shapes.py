@@ -35,12 +35,8 @@ class ShapeTracker(Tracker):
     name = "shapes"
 
     def __init__(self, *, options=None, work_size=640):
-        from ..errors import JobSpecError
-        from ..registry import validate_options
-        if options is not None and not isinstance(options, dict):
-            raise JobSpecError("tracker options must be an object, not %s" % type(options).__name__,
-                               field="tracker.options")
-        known = validate_options("tracker", "shapes", {k: v for k, v in (options or {}).items() if k == "work_size"})
+        from . import backend_options
+        known = backend_options("shapes", options, ("work_size",))
         self.work_size = int(known.get("work_size", work_size))
 
     def track(self, source, objects, frames, *, cancel=None):
