@@ -39,6 +39,7 @@ mask sequences, the OCIO config), ``size:mtime_ns`` for larger ones and for ever
 re-rendered plate gets a new mtime; hashing a whole shot on every status query would not be cheap),
 ``missing`` for an absent file.
 """
+import bisect
 import hashlib
 import json
 import os
@@ -105,20 +106,27 @@ def anchors(obj, tracker):
 
 def dependency_interval(frame, obj, frames, tracker):
     """(first, last) job frames whose plate and prompts decide the track of ``obj`` on ``frame``."""
+    return _interval_of(obj, frames, tracker)(frame)
+
+
+def _interval_of(obj, frames, tracker):
+    """:func:`dependency_interval` of ``obj`` as a function of the frame, the object's anchors found once
+    (callers that ask for many frames)."""
     if tracker not in ("flow", "shapes"):
-        return frames[0], frames[-1]
-    an = anchors(obj, tracker)
-    if frame in an:
-        return frame, frame
-    before = [a for a in an if a < frame]
-    after = [a for a in an if a > frame]
-    lo = before[-1] if before else frames[0]
-    if after:
-        hi = after[0]
-    else:
-        pf = [int(q["frame"]) for q in obj.get("prompts") or []]
-        hi = max([frame] + pf)
-    return lo, hi
+        whole = (frames[0], frames[-1])
+        return lambda frame: whole
+    an = anchors(obj, tracker)  # sorted, distinct
+    an_set = set(an)
+    pf = [int(q["frame"]) for q in obj.get("prompts") or []]
+
+    def interval(frame):
+        if frame in an_set:
+            return frame, frame
+        i = bisect.bisect_left(an, frame)  # anchors before frame: an[:i]; after it: an[i:]
+        lo = an[i - 1] if i else frames[0]
+        hi = an[i] if i < len(an) else max([frame] + pf)
+        return lo, hi
+    return interval
 
 
 def temporal_refs(job, frames, tracker):
@@ -223,11 +231,12 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
                                  "extra": extra})
         return seg_memo[k]
 
+    intervals = [(i, o, _interval_of(o, frames, tracker)) for i, o in tracked]
     out = {}
     for f in frames:
         parts = []
-        for i, o in tracked:
-            lo, hi = dependency_interval(f, o, frames, tracker)
+        for i, o, interval in intervals:
+            lo, hi = interval(f)
             parts.append(segment(i, o, lo, hi))
         okeys = [_hash({"b": track_base, "f": f, "object": p}) for p in parts]
         for i, o in enumerate(job["objects"]):

@@ -272,12 +272,13 @@ def _track_ranges(need, tracked, all_frames, tname):
     """Disjoint (lo, hi) frame ranges to track so that every frame of ``need`` gets the answer of a
     whole-job run: each covers the dependency intervals (:func:`samatte.cachekey.dependency_interval`)
     of the frames it serves."""
-    from .cachekey import dependency_interval
+    from .cachekey import _interval_of
+    intervals = [_interval_of(o, all_frames, tname) for o in tracked]
     spans = []
     for f in sorted(need):
         lo, hi = f, f
-        for o in tracked:
-            a, b = dependency_interval(f, o, all_frames, tname)
+        for interval in intervals:
+            a, b = interval(f)
             lo, hi = min(lo, a), max(hi, b)
         spans.append((lo, hi))
     spans.sort()
@@ -643,10 +644,11 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
            only=None):
     """Track the ranges that serve the ``stale`` frames and store every frame they fully decide
     (``only``: indices of the tracked objects to track, the others are left out of the tracker)."""
-    from .cachekey import dependency_interval
+    from .cachekey import _interval_of
     from .prompts import prepare_objects
     idx = list(range(len(tracked))) if only is None else sorted(only)
     part = [tracked[i] for i in idx]
+    intervals = [_interval_of(o, all_frames, tname) for o in part]
     ranges = _track_ranges(stale, part, all_frames, tname)
     stale_set = set(stale)
     for lo, hi in ranges:
@@ -659,7 +661,7 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
                 continue
             check_cancel(cancel)
             f = item.frame
-            own = [dependency_interval(f, o, all_frames, tname) for o in part]
+            own = [interval(f) for interval in intervals]
             okeys = keys[f]["track_objects"]
             if all(lo <= a and b <= hi for a, b in own) and (f in stale_set or not
                                                             all(cache.stored_key(f, i) == okeys[i] for i in idx)):
