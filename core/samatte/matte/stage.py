@@ -260,6 +260,13 @@ def see_through_doubt(comp, edge, mask, shape, threshold, depth=2.0):
     return out
 
 
+def _coarse(obj):
+    """An object's coarse mask, f32 (H, W): its ``soft`` coverage when the mask came from a feathered
+    roto kept soft (``masks.soft``: not thresholded), else its binary ``mask``."""
+    soft = getattr(obj, "soft", None)
+    return np.asarray(obj.mask if soft is None else soft, dtype=np.float32)
+
+
 def _check_options(options, allowed):
     opts = dict(OPTIONS)
     for k, v in (options or {}).items():
@@ -331,8 +338,7 @@ class RefineMatter(Matter):
         frame's matte motion-compensated onto this one and its per-pixel weight, for the refiner's
         solve (a weak data term: the picture still decides where it is clear); given only when
         :meth:`_takes_prior`. ``image``: :func:`matting_image` of the plate, when already made."""
-        soft = getattr(obj, "soft", None)  # a feathered roto kept soft (masks.soft): not thresholded
-        coarse = np.asarray(obj.mask if soft is None else soft, dtype=np.float32)
+        coarse = _coarse(obj)
         logits = _upsample_logits(obj.logits, coarse.shape) if obj.logits is not None else None
         kind = self.options["masks"]
         if kind == "auto":
@@ -613,8 +619,7 @@ class MaskMatter(RefineMatter):
 
     def _step(self, plate, track, prev):
         shape = self._check(plate, track)
-        alphas = {n: np.asarray(o.mask if getattr(o, "soft", None) is None else o.soft, dtype=np.float32)
-                  for n, o in track.objects.items()}
+        alphas = {n: _coarse(o) for n, o in track.objects.items()}
         merged = merge_alphas(alphas.values(), shape)
         fg = None
         if self.foreground:
