@@ -91,7 +91,6 @@ def exr_attributes(path, *, limit=1 << 20):
 
 
 def _manifest(job):
-    from samatte.jobspec import job_frames  # noqa: F401 - keep the import set small and stdlib-only
     work = job.get("work_dir")
     if not work:
         out_dir = os.path.dirname(job["output"]["path"])
