@@ -334,9 +334,8 @@ class Worker:
         threading.Thread(target=self._answer, args=(msg,), name="samatte-request", daemon=True).start()
 
     def _answer(self, msg):
-        try:
+        try:  # an unencodable reply becomes an error with its id in send()
             reply = protocol.reply(msg["type"], msg["id"], self._handle(msg))
-            protocol.encode(reply)
         except BaseException as e:  # noqa: BLE001 - every failure must reach the host as a message
             reply = protocol.error_from_exception(msg["id"], e)
         self.send(reply)
