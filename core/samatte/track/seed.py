@@ -41,7 +41,7 @@ import numpy as np
 
 from ..errors import PromptError
 
-__all__ = ["keyframe_soft", "keyframe_mask", "object_keyframes", "object_roles", "object_hints",
+__all__ = ["keyframe_soft", "keyframe_mask", "object_keyframes", "object_roles",
            "is_shape", "apply_hints", "hint_arrays", "grabcut_box", "grabcut_points", "grabcut_labels",
            "to_u8", "work_shape"]
 
@@ -248,11 +248,6 @@ def object_roles(ob):
 def object_keyframes(ob):
     """Sorted shape keyframes of the tracker object ``ob`` (:func:`object_roles`)."""
     return object_roles(ob)[0]
-
-
-def object_hints(ob):
-    """Sorted hint frames of the tracker object ``ob`` (:func:`object_roles`)."""
-    return object_roles(ob)[1]
 
 
 def keyframe_mask(ob, frame, shape, *, image, work_size, box_mode):
