@@ -186,13 +186,10 @@ def _default_python():
 
 
 def _as_dict(job):
-    if isinstance(job, (str, bytes)) and not (job.lstrip().startswith("{") if isinstance(job, str)
-                                              else job.lstrip().startswith(b"{")):
-        from .jobspec import load
-        return load(job)
+    """A JobSpec given as a JSON text (str or bytes) or a path to a .json file -> dict; a dict as is."""
     if isinstance(job, (str, bytes)):
-        from .jobspec import loads
-        return loads(job)
+        from .jobspec import load, loads
+        return loads(job) if job.lstrip().startswith("{" if isinstance(job, str) else b"{") else load(job)
     return job
 
 
