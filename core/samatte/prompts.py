@@ -120,16 +120,24 @@ def _prep_points(p, q, conv, info, where, ctx):
     return q
 
 
+def _canvas_points(p, conv):
+    """A polygon prompt's vertices (N, 2) float64, or a bezier prompt's control points (one list of six
+    per point: point, in handle, out handle), in canvas pixels."""
+    if p["type"] == "polygon":
+        return np.array([conv(x, y) for x, y in p["points"]], np.float64)
+    return [conv(c[0], c[1]) + conv(c[2], c[3]) + conv(c[4], c[5]) for c in p["points"]]
+
+
 def _prep_shape(p, q, conv, info, where, ctx):
     H, W = info.shape
     ptype = p["type"]
+    pts = _canvas_points(p, conv)
     if ptype == "polygon":
-        poly = np.array([conv(x, y) for x, y in p["points"]], np.float64)
+        poly = pts
         q["points"] = poly.tolist()
     else:
-        cps = [conv(c[0], c[1]) + conv(c[2], c[3]) + conv(c[4], c[5]) for c in p["points"]]
-        q["points"] = cps
-        poly = bezier_to_polygon(cps)
+        q["points"] = pts
+        poly = bezier_to_polygon(pts)
     x0, y0 = poly.min(axis=0)
     x1, y1 = poly.max(axis=0)
     if x1 <= 0 or y1 <= 0 or x0 >= W or y0 >= H:
@@ -196,11 +204,9 @@ def _stroke_points(p, q, conv, info, where, ctx):
     """An open polygon / bezier (``closed: false``): a points prompt with points sampled along the stroke,
     positive (negative for ``mode: subtract``); the points outside the canvas are dropped."""
     H, W = info.shape
-    if p["type"] == "polygon":
-        line = np.array([conv(x, y) for x, y in p["points"]], np.float64)
-    else:
-        line = bezier_to_polygon([conv(c[0], c[1]) + conv(c[2], c[3]) + conv(c[4], c[5]) for c in p["points"]],
-                                 closed=False)
+    line = _canvas_points(p, conv)
+    if p["type"] == "bezier":
+        line = bezier_to_polygon(line, closed=False)
     pts = [[float(x), float(y)] for x, y in sample_polyline(line) if 0.0 <= x < W and 0.0 <= y < H]
     if not pts:
         raise PromptError("open %s stroke lies entirely outside the canvas (%dx%d) (at %s)"
