@@ -104,6 +104,14 @@ def worker_env(settings):
     return env
 
 
+def _process_env(settings):
+    """The environment for samatte's own Python: Blender's without PYTHONPATH / PYTHONHOME, plus
+    :func:`worker_env`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(worker_env(settings))
+    return env
+
+
 def get_worker(settings, *, start=True):
     """The warm worker for ``settings.python`` (started on first use; restarted if it died)."""
     client = link.client_module(settings.python)
@@ -114,11 +122,8 @@ def get_worker(settings, *, start=True):
         return w
     if not start:
         return None
-    env = dict(worker_env(settings))
-    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    clean.update(env)
     try:
-        w = client.WorkerClient(python, env=clean, timeout=settings.timeout)
+        w = client.WorkerClient(python, env=_process_env(settings), timeout=settings.timeout)
     except Exception as e:  # noqa: BLE001 - WorkerError and friends: shown to the user
         raise HostError(getattr(e, "code", "WORKER_FAILED"), getattr(e, "message", str(e)))
     for old in [k for k in _WORKERS if k[0] == python and k != key]:
@@ -298,10 +303,9 @@ def export_farm(job, settings, *, bundle=None, chunk=10, timeout=300):
            "--chunk", str(int(chunk)), "--json"]
     if settings.models_dir:
         cmd += ["--models-dir", os.path.abspath(os.path.expanduser(settings.models_dir))]
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env.update(worker_env(settings))
     try:
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=timeout)
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_process_env(settings),
+                             timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise HostError("WORKER_FAILED", "samatte farm export could not run (%s): %s" % (settings.python, e))
     err = out.stderr.decode("utf-8", "replace").strip()
