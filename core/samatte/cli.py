@@ -312,7 +312,8 @@ def cmd_status(args):
 
 def _add_cache_commands(sub, run_parser):
     """``run --stage/--frames/--preroll``; ``probe``; ``status``."""
-    run_parser.add_argument("--stage", choices=("all", "track", "matte"), default=None,
+    from .protocol import STAGES
+    run_parser.add_argument("--stage", choices=STAGES, default=None,
                             help="track: store the track in the work dir; matte: matte from the stored track "
                                  "(TRACK_MISSING if absent or stale); all (default): both, reusing a current track")
     run_parser.add_argument("--frames", help="a subset of the job's frames, e.g. 1040-1060 (cache keys do not "

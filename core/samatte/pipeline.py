@@ -41,7 +41,7 @@ log = logging.getLogger("samatte")
 __all__ = ["run", "run_iter", "load_job", "frame_status", "probe", "resolve_backends", "STAGES",
            "DEFAULT_PREROLL", "check_output_safety", "INDEPENDENT_TRACKERS"]
 
-STAGES = ("all", "track", "matte")
+from .protocol import STAGES  # noqa: E402 - one list: the stages a job message may carry
 #: frames matted (not written) before a chunk whose reference frame is not finished (bench_chunks.py)
 DEFAULT_PREROLL = 4
 from .cachekey import INDEPENDENT_TRACKERS  # noqa: E402 - trackers that take one object at a time
