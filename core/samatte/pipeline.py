@@ -316,10 +316,7 @@ def _state_json(matter, frame, names):
     st = store.get(frame) if store is not None else None
     if st is None:
         return None
-    recs = {}
-    for idx, n in enumerate(names):
-        if n in st.objects:
-            recs[n] = st.objects[n]
+    recs = {n: st.objects[n] for n in names if n in st.objects}
     try:
         return json.dumps(recs, sort_keys=True, default=float)
     except (TypeError, ValueError):
