@@ -33,15 +33,8 @@ class QcError(OutputError):
 
 
 def default_report_dir(job):
-    try:
-        from ..trackcache import default_work_dir
-        return os.path.join(default_work_dir(job), "qc")
-    except ImportError:
-        pass
-    wd = job.get("work_dir")
-    if not wd:
-        wd = os.path.join(os.path.dirname(os.path.abspath(job["output"]["path"])), ".samatte", job["name"])
-    return os.path.join(wd, "qc")
+    from ..trackcache import default_work_dir
+    return os.path.join(default_work_dir(job), "qc")
 
 
 def _check_frame(path):
@@ -101,14 +94,6 @@ def read_scores(job, frames=None):
                     inp.close()
         out[int(f)] = score
     return out
-
-
-def _frame_status(job):
-    from .. import pipeline
-    fs = getattr(pipeline, "frame_status", None)
-    if fs is None:
-        return None
-    return fs(job)
 
 
 def _pick_sheet_frames(frames, scores, n):
@@ -191,13 +176,13 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     from ..frames import parse_frames
     from ..io.sequence import SequencePattern
     from ..jobspec import job_frames
-    from ..pipeline import load_job
+    from ..pipeline import frame_status, load_job
     job = load_job(job)
     seq = SequencePattern(job["output"]["path"])
     all_frames = job_frames(job) or SequencePattern(job["plate"]["path"]).frames_on_disk()
     frames = list(all_frames) if frames is None else parse_frames(frames)
-    status = _frame_status(job)
-    fstat = (status or {}).get("frames") or {}
+    status = frame_status(job)
+    fstat = status["frames"]
     per, scores = {}, {}
     for f in frames:
         problem, score, _alpha = _check_frame(seq.path(f))
@@ -227,7 +212,7 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
                    "low_score": len(low)},
         "failed": failed, "low_scores": [{"frame": f, "score": round(s, 4)} for s, f in low],
         "mean_score": round(sum(valid) / len(valid), 4) if valid else None,
-        "keys_checked": status is not None, "resolved": (status or {}).get("resolved"),
+        "keys_checked": True, "resolved": status["resolved"],
         "contact_sheet": sheet_path, "sheet_frames": pick, "output": job["output"]["path"],
     }
     rpath = os.path.join(report_dir, "qc.json")
