@@ -160,14 +160,14 @@ def _prep_shape(p, q, conv, info, where, ctx):
 
 
 def _prep_mask(p, q, conv, info, where, ctx):
-    from .io.masks import read_mask  # lazy: io may pull OpenImageIO
+    from .io.masks import read_mask, threshold_mask  # lazy: io may pull OpenImageIO
     try:
         m = read_mask(p["path"], info, channel=p.get("channel"))  # f32 (H, W) in [0, 1] on the canvas
     except PlateError as e:  # missing/corrupt file, wrong size, no such channel
         raise PromptError("mask prompt %s cannot be used: %s (at %s)" % (p["path"], e.message, where),
                           path=p["path"], cause=e.code, **ctx) from e
     thr = float(p.get("threshold", 0.5))
-    mask = (m >= thr) if thr > 0 else (m > 0)
+    mask = threshold_mask(m, thr)
     soft = m
     if p.get("invert"):
         mask = ~mask

@@ -34,7 +34,7 @@ from ..stages import PlateInfo
 from .exr import _subimages, _windows, open_image, read_channels
 from .sequence import as_pattern
 
-__all__ = ["read_mask", "MaskSequence", "mask_track"]
+__all__ = ["read_mask", "MaskSequence", "mask_track", "threshold_mask"]
 
 _ALIASES = {"a": "alpha", "r": "red", "g": "green", "b": "blue", "y": "luminance"}
 
@@ -194,6 +194,12 @@ class MaskSequence:
         return "MaskSequence(%r, %d frames)" % (self.pattern.source, len(self.frames))
 
 
+def threshold_mask(values, threshold):
+    """bool mask of coverage ``values``: ``values >= threshold``, or ``values > 0`` for threshold 0 (the
+    rule of mask prompts and per-frame mask files alike)."""
+    return (values >= threshold) if threshold > 0 else (values > 0)
+
+
 def mask_track(seq, masks, frame):
     """The :class:`samatte.stages.ObjectTrack` of an object's mask file on ``frame``: ``seq`` its
     :class:`MaskSequence`, ``masks`` the object's validated JobSpec ``masks`` dict. ``mask`` is the
@@ -202,5 +208,5 @@ def mask_track(seq, masks, frame):
     from ..stages import ObjectTrack
     v = seq.get(frame)
     thr = float(masks.get("threshold", 0.5))
-    return ObjectTrack(mask=(v >= thr) if thr > 0 else (v > 0), logits=None, score=1.0, keyframe=True,
+    return ObjectTrack(mask=threshold_mask(v, thr), logits=None, score=1.0, keyframe=True,
                        soft=v if masks.get("soft") else None)
