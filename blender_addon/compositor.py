@@ -14,8 +14,6 @@ import os
 
 import bpy
 
-from . import convert
-
 __all__ = ["compositor_tree", "wire", "load_matte_image", "NODE_PLATE", "NODE_MATTE", "NODE_SETALPHA",
            "NODE_OUTPUT"]
 
@@ -141,7 +139,3 @@ def object_sockets(tree):
     node = tree.nodes.get(NODE_MATTE)
     return [s.name for s in node.outputs if s.enabled] if node is not None else []
 
-
-def frame_file(info, scene_frame):
-    return convert.file_number(scene_frame, clip_frame_start=info.frame_start, first_file=info.first_file,
-                               frame_offset=info.frame_offset)

@@ -70,7 +70,7 @@ def collect(context):
     if s.use_range:
         lo, hi = max(lo, s.frame_start), min(hi, s.frame_end)
     scene_frames = list(range(lo, hi + 1))
-    frames = [info.file(f) for f in scene_frames if os.path.exists(_frame_path(info.pattern, info.file(f)))]
+    frames = [n for n in map(info.file, scene_frames) if os.path.exists(compositor.convert_pattern(info.pattern, n))]
     notes = []
     mask = resolve_mask(context)
     mask_objects = []
@@ -95,10 +95,6 @@ def collect(context):
     objects, n = gather.merge_objects(mask_objects, points, default_object=default)
     notes += n
     return clip, info, objects, frames, notes
-
-
-def _frame_path(pattern, n):
-    return compositor.convert_pattern(pattern, n)
 
 
 def settings_from(context, *, every_frame=None):
