@@ -187,10 +187,14 @@ def _default_python():
 
 def _as_dict(job):
     """A JobSpec given as a JSON text (str or bytes) or a path to a .json file -> dict; a dict as is."""
-    if isinstance(job, (str, bytes)):
-        from .jobspec import load, loads
-        return loads(job) if job.lstrip().startswith("{" if isinstance(job, str) else b"{") else load(job)
-    return job
+    if isinstance(job, str):
+        is_text = job.lstrip().startswith("{")
+    elif isinstance(job, bytes):
+        is_text = job.lstrip().startswith(b"{")
+    else:
+        return job
+    from .jobspec import load, loads
+    return loads(job) if is_text else load(job)
 
 
 class WorkerClient:
