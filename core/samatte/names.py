@@ -27,7 +27,7 @@ Keep the host's own name in the JobSpec object's ``host_name`` field (written to
 import re
 import unicodedata
 
-from .jobspec import _RESERVED_NAMES
+from .jobspec import _NAME_RE, _RESERVED_NAMES
 
 __all__ = ["safe_name", "RESERVED", "MAX_LEN", "is_safe_name"]
 
@@ -37,14 +37,13 @@ BLENDER_RESERVED = frozenset({"Alpha", "Combined", "Depth", "Image"})
 #: every reserved name, lower case (compare with ``name.lower()``).
 RESERVED = frozenset(n.lower() for n in set(_RESERVED_NAMES) | BLENDER_RESERVED)
 
-_VALID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _NOT_WORD = re.compile(r"[^A-Za-z0-9_]+")
 _UNDERSCORES = re.compile(r"_{2,}")
 
 
 def is_safe_name(name):
     """True when ``name`` is a valid, non-reserved object name."""
-    return isinstance(name, str) and bool(_VALID.match(name)) and name.lower() not in RESERVED
+    return isinstance(name, str) and bool(_NAME_RE.match(name)) and name.lower() not in RESERVED
 
 
 def _ascii(text):
