@@ -83,12 +83,17 @@ def _resolve_frames(job, seq):
         wanted = seq.default_frames()
         if not wanted:
             raise MissingFrameError("no frames of the plate %s were found on disk" % seq.source, path=seq.source)
-    missing = [f for f in wanted if not os.path.exists(seq.path(f))]
+    _require_plate_frames(seq, wanted)
+    return wanted
+
+
+def _require_plate_frames(seq, frames):
+    """MissingFrameError naming the plate frames of ``frames`` that are not on disk."""
+    missing = [f for f in frames if not os.path.exists(seq.path(f))]
     if missing:
         raise MissingFrameError("%d plate frame(s) missing: %s (pattern %s)"
                                 % (len(missing), format_frames(missing)[:200], seq.source),
                                 frames=format_frames(missing), path=seq.source)
-    return wanted
 
 
 def _subset(frames, all_frames):
@@ -734,11 +739,7 @@ def probe(plate_path, *, frames=None, layer=None):
     on_disk = seq.frames_on_disk() if seq.has_frame_token else []
     if frames is not None:
         want = parse_frames(frames) if isinstance(frames, str) else sorted(int(f) for f in frames)
-        missing = [f for f in want if not os.path.exists(seq.path(f))]
-        if missing:
-            raise MissingFrameError("%d plate frame(s) missing: %s (pattern %s)"
-                                    % (len(missing), format_frames(missing)[:200], seq.source),
-                                    frames=format_frames(missing), path=seq.source)
+        _require_plate_frames(seq, want)
     else:
         want = on_disk
     if seq.has_frame_token and not want:
