@@ -181,9 +181,8 @@ def _check_values(msg, mtype):
                         field="stage")
         if msg.get("preroll") is not None and not 0 <= msg["preroll"] <= 100000:
             raise _fail("job preroll must be an integer from 0 to 100000", msg, field="preroll")
-    if mtype == "job" and isinstance(msg.get("objects"), list) and \
-            any(not isinstance(n, str) for n in msg["objects"]):
-        raise _fail("job objects must be a list of object names", msg, field="objects")
+        if isinstance(msg.get("objects"), list) and any(not isinstance(n, str) for n in msg["objects"]):
+            raise _fail("job objects must be a list of object names", msg, field="objects")
     if mtype in ("job", "probe") and isinstance(msg.get("frames"), list):
         if not msg["frames"] or any(isinstance(f, bool) or not isinstance(f, int) for f in msg["frames"]):
             raise _fail("%s frames must be a range string or a non-empty list of frame numbers" % mtype, msg,
