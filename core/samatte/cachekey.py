@@ -91,9 +91,16 @@ def _hash(obj):
     return hashlib.sha256(blob).hexdigest()[:24]
 
 
-def _pattern_path(pattern, frame):
+def _pattern_paths():
+    """``path(pattern, frame)``, each pattern parsed once (per :func:`frame_keys` call)."""
     from .io.sequence import SequencePattern  # stdlib only (os, re)
-    return SequencePattern(pattern).path(int(frame))
+    seqs = {}
+
+    def path(pattern, frame):
+        if pattern not in seqs:
+            seqs[pattern] = SequencePattern(pattern)
+        return seqs[pattern].path(int(frame))
+    return path
 
 
 def anchors(obj, tracker):
@@ -205,6 +212,7 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
     matte_base = _hash({"c": common, "matte": res["matte"], "settings": kj["matte"], "output": kj["output"],
                         "nobjects": len(job["objects"])})
     plate_pat = job["plate"]["path"]
+    _pattern_path = _pattern_paths()
     pos = {f: i for i, f in enumerate(frames)}
     plate_stamp = {}
 
