@@ -13,13 +13,11 @@ adapter cannot use OpenImageIO inside Nuke).
 import base64
 import json
 import os
-import struct
 import zlib
 
 __all__ = ["exr_attributes", "expected_keys", "frame_state", "frame_path", "StaleFrameError", "encode_state",
            "decode_state", "stored_job", "stored_job_text", "stored_scores"]
 
-_MAGIC = 20000630
 _memo = {}
 #: seconds a computed set of expected keys is trusted (a GUI session re-checks files after this)
 KEYS_TTL_S = 10.0
@@ -67,27 +65,8 @@ def stored_scores(group):
 def exr_attributes(path, *, limit=1 << 20):
     """{name: value} of an EXR header's ``string`` attributes (others are skipped). Raises OSError /
     ValueError for a file that is not a readable scanline/tiled EXR."""
-    with open(path, "rb") as fh:
-        data = fh.read(limit)
-    if len(data) < 8 or struct.unpack("<i", data[:4])[0] != _MAGIC:
-        raise ValueError("%s is not an OpenEXR file" % path)
-    pos = 8
-    out = {}
-    while pos < len(data):
-        end = data.index(b"\0", pos)
-        name = data[pos:end].decode("utf-8", "replace")
-        pos = end + 1
-        if not name:
-            break
-        end = data.index(b"\0", pos)
-        atype = data[pos:end].decode("ascii", "replace")
-        pos = end + 1
-        (size,) = struct.unpack("<i", data[pos:pos + 4])
-        pos += 4
-        if atype == "string":
-            out[name] = data[pos:pos + size].decode("utf-8", "replace")
-        pos += size
-    return out
+    from samatte.exrheader import string_attributes
+    return string_attributes(path, limit=limit)
 
 
 def _manifest(job):
