@@ -157,6 +157,7 @@ class _FakeSam2:
 
     def __init__(self):
         _FakeSam2.built += 1
+        self.serial = _FakeSam2.built   # not id(): a dropped instance's id may be reused by the next one
         self.closed = False
 
     def close(self):
@@ -181,7 +182,7 @@ class _Pipeline:
         yield Progress("matte", 1001, 1, 1)
         if events:
             yield FrameEvent(1001, "written", 0.5, "/out/m.1001.exr")
-        return {"tracker_id": id(tracker), "stage": stage, "frames": frames, "preroll": preroll}
+        return {"tracker_id": tracker.serial, "stage": stage, "frames": frames, "preroll": preroll}
 
 
 def test_warm_model_is_kept_across_jobs_and_released(monkeypatch):
