@@ -182,7 +182,7 @@ class _Pipeline:
         yield Progress("matte", 1001, 1, 1)
         if events:
             yield FrameEvent(1001, "written", 0.5, "/out/m.1001.exr")
-        return {"tracker_id": tracker.serial, "stage": stage, "frames": frames, "preroll": preroll}
+        return {"tracker_id": getattr(tracker, "serial", None), "stage": stage, "frames": frames, "preroll": preroll}
 
 
 def test_warm_model_is_kept_across_jobs_and_released(monkeypatch):
