@@ -127,7 +127,7 @@ def test_no_objects_gives_empty_matte():
     assert mf.alpha.shape == (H, W) and not mf.alpha.any() and mf.score == 1.0
 
 
-def test_seed_restores_state_for_resume():
+def test_restore_gives_the_state_for_resume():
     calls = []
 
     def refiner(image, coarse, **kw):
@@ -136,10 +136,11 @@ def test_seed_restores_state_for_resume():
 
     m = S.RefineMatter(refiner=refiner, foreground=False, quality_map=False)
     tf1 = TrackFrame(1, {"a": ObjectTrack(_mask(5, 25))})
-    m.seed(1, {"a": _mask(5, 25).astype(np.float32)}, _plate(1), tf1)
-    assert not calls
-    mf = m.process(_plate(1), TrackFrame(2, {"a": ObjectTrack(_mask(5, 25))}, ref=1))
+    st = m.restore(1, {"a": _mask(5, 25).astype(np.float32)}, _plate(1), tf1)
+    assert not calls and st.frame == 1   # the frame is not matted again
+    mf, _ = m.step(_plate(1), TrackFrame(2, {"a": ObjectTrack(_mask(5, 25))}, ref=1), st)
     assert "a.carried" in mf.stats
+    assert not hasattr(m, "seed")        # the pipeline owns the state (issue 15)
 
 
 def test_default_refiner_runs_when_available():

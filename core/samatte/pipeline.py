@@ -14,12 +14,14 @@ answer: :func:`combine_flow` gives every pixel to the object with the highest lo
 stage reads them back, as the flow tracker does with all objects at once); ``sam2`` (one propagation
 pass over every object's prompts) tracks all objects together and refuses a subset.
 
-Resume: a frame is reused only when its file carries the frame's current cache key. The matter's
-temporal state for the first frame to matte is seeded from its reference frame's finished output when
-that frame is complete (identical to an unbroken run: the alphas at the precision the EXR stores and
-the score's reference state, ``samatte/state``, are restored); otherwise up to ``preroll`` frames
-before it are matted and not written (a pre-roll; see README "Cache and resume" for how far that
-differs from a single run).
+Resume: a frame is reused only when its file carries the frame's current cache key. The pipeline
+owns the matter's temporal state (:meth:`samatte.stages.Matter.step` takes the reference frame's state
+and returns this frame's; a :class:`samatte.stages.StateStore` keeps them). The state for the first
+frame to matte is restored (:meth:`samatte.stages.Matter.restore`) from its reference frame's finished
+output when that frame is complete (identical to an unbroken run: the alphas at the precision the EXR
+stores and the score's reference state, ``samatte/state``, are restored); otherwise, or when the
+matter cannot restore a state, up to ``preroll`` frames before it are matted and not written (a
+pre-roll; see README "Cache and resume" for how far that differs from a single run).
 
 Output safety: before the first write every output path of the job's frames is compared with every
 input file by real path and file identity (OUTPUT_INVALID naming both), and a file at an output name
@@ -296,35 +298,50 @@ def _track_ranges(need, tracked, all_frames, tname):
     return out
 
 
-def _restore_records(matter, frame, state_json):
-    """Put the score's reference state written with a frame back into the matter's state of that
-    frame (resume gives the same samatte/score as an unbroken run)."""
-    store = getattr(matter, "_store", None)
-    if store is None or not state_json:
-        return
-    st = store.get(frame)
-    if st is None:
+def _restore_records(state, state_json):
+    """Put the score's reference state written with a frame (``samatte/state``) back into the state
+    restored for that frame (resume gives the same samatte/score as an unbroken run): its ``objects``
+    records (see :class:`samatte.stages.Matter`)."""
+    objects = getattr(state, "objects", None)
+    if not isinstance(objects, dict) or not state_json:
         return
     try:
         recs = json.loads(state_json)
     except (TypeError, ValueError):
         return
+    if not isinstance(recs, dict):
+        return
     for name, rec in recs.items():
-        if name in st.objects and isinstance(rec, dict):
+        if name in objects and isinstance(rec, dict):
             if rec.get("velocity") is not None:
                 rec["velocity"] = tuple(rec["velocity"])
-            st.objects[name] = rec
+            objects[name] = rec
 
 
-def _state_json(matter, frame, names):
-    store = getattr(matter, "_store", None)
-    st = store.get(frame) if store is not None else None
-    if st is None:
+def _state_json(state, names):
+    """The per-object records of a frame's state (its ``objects``), as written with the frame."""
+    objects = getattr(state, "objects", None)
+    if not isinstance(objects, dict):
         return None
-    recs = {n: st.objects[n] for n in names if n in st.objects}
+    recs = {n: objects[n] for n in names if n in objects}
     try:
         return json.dumps(recs, sort_keys=True, default=float)
     except (TypeError, ValueError):
+        return None
+
+
+class _ProcessOnly:
+    """A matting backend that is not a :class:`samatte.stages.Matter` (``process`` and ``close``
+    only, as benchmarks' stand-ins), taken as stateless: what :meth:`samatte.stages.Matter.step` and
+    :meth:`samatte.stages.Matter.restore` do by default."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def step(self, plate, track, state=None):
+        return self.backend.process(plate, track), None
+
+    def restore(self, frame, alphas, plate, track, scores=None, state=None):
         return None
 
 
@@ -491,7 +508,10 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                                 options=job["matte"]["options"], device=job["device"],
                                 foreground=out["foreground"], quality_map=out["quality_map"])
             owned.append(matter)
-        can_seed = hasattr(matter, "seed")
+        from .stages import Matter, StateStore, TrackFrame
+        stepper = matter if isinstance(matter, Matter) else _ProcessOnly(matter)
+        # the matter's temporal state, owned here: frame -> state, for the frames that refer to it
+        states = StateStore()
         yield Progress("setup", None, 1, 1, "%d frames, %d to do" % (len(requested), len(to_do)))
         todo_set = set(to_do)
         req_set = set(requested)
@@ -506,7 +526,6 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             if g not in skip_scores:
                 skip_scores[g] = writer.read_score(g)
             return skip_scores[g]
-        from .stages import TrackFrame
         for f in work:
             check_cancel(cancel)
             if f in req_set and f not in todo_set:
@@ -534,26 +553,32 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 if required or os.path.exists(mseq.path(f)):
                     tf.objects[name] = _mask_track(mseq, m, f)
             tf.objects = {n: tf.objects[n] for n in names if n in tf.objects}
-            if f in seed:
-                if can_seed:
-                    alphas, scores = writer.read_state(f)
-                    if set(alphas) >= set(tf.objects):
-                        matter.seed(f, alphas, source.get(f), tf, scores=scores)
-                        _restore_records(matter, f, writer.read_attribute(f, "samatte/state"))
-                        if f in req_set:
-                            yield Progress("matte", f, done, total, "complete, skipped (state from disk)")
-                            if events:
-                                yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
-                        continue
-                if f in req_set:  # cannot be seeded: matte it again, not written
-                    mf = matter.process(source.get(f), tf)
-                    if events:
-                        yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
+            state_in = states.get(tf.ref)
+            ref = tf.ref if state_in is not None else None   # where the state goes: a restart without it
+            if f in seed:  # finished, and a later frame starts from its state: restore it from the file
+                alphas, scores = writer.read_state(f)
+                state = None
+                if set(alphas) >= set(tf.objects):
+                    state = stepper.restore(f, alphas, source.get(f), tf, scores=scores, state=state_in)
+                if state is not None:
+                    _restore_records(state, writer.read_attribute(f, "samatte/state"))
+                    states.put(state, ref=ref, frame=f)
+                    if f in req_set:
+                        yield Progress("matte", f, done, total, "complete, skipped (state from disk)")
+                        if events:
+                            yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                     continue
-            mf = matter.process(source.get(f), tf)
+                # cannot be restored (a stateless matter, an object not written): matte it again, not written
+            mf, state = stepper.step(source.get(f), tf, state_in)
+            if state is not None:
+                states.put(state, ref=ref, frame=f)
+            if f in seed and f in req_set:
+                if events:
+                    yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
+                continue
             if f not in todo_set:
-                continue  # a pre-roll frame: its state only
-            st = _state_json(matter, f, names)
+                continue  # a pre-roll frame (or a finished one matted again): its state only
+            st = _state_json(state, names)
             meta = {"samatte/key": keys[f]["matte"], "samatte/track_key": keys[f]["track"]}
             if st is not None:
                 meta["samatte/state"] = st

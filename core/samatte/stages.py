@@ -19,7 +19,7 @@ import numpy as np
 from .progress import Progress
 
 __all__ = ["Window", "PlateInfo", "Plate", "ObjectTrack", "TrackFrame", "MatteFrame", "Tracker", "Matter",
-           "TrackerObject"]
+           "TrackerObject", "StateStore"]
 
 
 @dataclass(frozen=True)
@@ -167,12 +167,76 @@ class Tracker:
 
 
 class Matter:
-    """Interface of a matting backend. One instance per job (it may keep temporal state)."""
+    """Interface of a matting backend. One instance per job.
+
+    Temporal state is owned by the caller: :meth:`step` takes the state of the frame the track refers
+    to (``track.ref``) and returns the matte and this frame's state; :meth:`restore` makes a frame's
+    state from what was written for it (resume, a farm chunk whose reference frame is finished), so an
+    unbroken run, a resumed one and a chunk go through the same code. The pipeline keeps the states in
+    a :class:`StateStore`. A state is opaque to the caller, except that a state with an ``objects``
+    mapping (object name -> JSON-serialisable dict: the per-object score records) has those records
+    written with the frame (EXR attribute ``samatte/state``) and put back into the state that
+    :meth:`restore` returns for that frame, so a resumed job scores as an unbroken one.
+
+    A stateless backend implements :meth:`process` only: its :meth:`step` returns the state None and
+    its :meth:`restore` None (the pipeline then mattes a frame it needs the state of again).
+    """
 
     name = "base"
 
     def process(self, plate: Plate, track: TrackFrame) -> MatteFrame:
+        """One frame, without temporal state from the caller (a stateful backend may keep its own)."""
         raise NotImplementedError
+
+    def step(self, plate: Plate, track: TrackFrame, state=None) -> Tuple[MatteFrame, object]:
+        """One frame, the temporal state owned by the caller: ``(MatteFrame, state)``.
+
+        ``state``: what :meth:`step` or :meth:`restore` returned for frame ``track.ref``, or None to
+        start afresh. The returned state is this frame's, for the frames whose ``ref`` is this frame
+        (None: nothing to carry). Default: :meth:`process`, and the state None."""
+        return self.process(plate, track), None
+
+    def restore(self, frame: int, alphas: Dict[str, np.ndarray], plate: Plate, track: TrackFrame,
+                scores: Optional[Dict[str, float]] = None, state=None):
+        """The state of frame ``frame``, already written (it is not matted again): ``alphas`` maps
+        object names to their written alpha, ``scores`` to their written per-object score; ``state``
+        is the state of ``track.ref`` when known. None when the backend cannot restore a state from a
+        written frame (default; the caller then mattes the frame again to get its state)."""
+        return None
 
     def close(self):
         pass
+
+
+class StateStore:
+    """Constant-memory temporal states of the frames processed, keyed by direction: the most recent
+    state going forward (+1), going backward (-1), and that of the last (re)start frame (put with
+    ``ref=None``); a state put in a slot replaces the one there. ``get(ref)`` finds the state of frame
+    ``ref`` if it is still held (3 states at most are held, whatever the shot length)."""
+
+    def __init__(self):
+        self._slots = {}
+
+    def get(self, frame):
+        if frame is None:
+            return None
+        for f, st in self._slots.values():
+            if f == frame:
+                return st
+        return None
+
+    def put(self, state, ref=None, frame=None):
+        """Keep ``state``, the state of ``frame`` (default ``state.frame``) that continued from the
+        state of frame ``ref`` (None: the track (re)started there)."""
+        if frame is None:
+            frame = state.frame
+        if ref is None:
+            self._slots["start"] = (frame, state)
+        else:
+            self._slots["fwd" if frame > ref else "bwd"] = (frame, state)
+
+    def clear(self):
+        self._slots.clear()
+
+    def __len__(self):
+        return len(self._slots)

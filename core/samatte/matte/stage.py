@@ -23,10 +23,10 @@ import cv2
 import numpy as np
 
 from ..errors import DependencyError, JobSpecError, PlateError, WeightsMissingError
-from ..stages import MatteFrame, Matter
+from ..stages import MatteFrame, Matter, StateStore
 from . import quality as _quality
 from .foreground import premultiplied_foreground
-from .temporal import (FrameState, MotionModel, StateStore, _distance_to_edge, fuse_alpha, motion_compensate,
+from .temporal import (FrameState, MotionModel, _distance_to_edge, fuse_alpha, motion_compensate,
                        motion_residuals, object_edge_motion, pack_image, prefer_edge_motion, unpack_image)
 
 __all__ = ["get_matter", "RefineMatter", "MaskMatter", "Sam2MatteMatter", "merge_alphas",
@@ -411,8 +411,9 @@ class RefineMatter(Matter):
 
     # -- the stage --------------------------------------------------------------------------------
     def process(self, plate, track):
-        """One frame with the temporal state kept inside the matter (frames in order, per direction);
-        see :meth:`step` for the same with the state owned by the caller."""
+        """One frame with the temporal state kept inside the matter (frames in order, per direction),
+        a convenience for scripts and tests; the pipeline uses :meth:`step` and :meth:`restore`, the
+        state owned by the caller."""
         prev = self._store.get(track.ref)
         frame, state = self.step(plate, track, prev)
         self._store.put(state, ref=track.ref if prev is not None else None)
@@ -577,18 +578,11 @@ class RefineMatter(Matter):
                           masks={n: np.asarray(o.mask, bool) for n, o in track.objects.items()},
                           objects=records, age=(prev.age + 1) if prev is not None else 0)
 
-    def seed(self, frame, alphas, plate, track, scores=None):
-        """Restore the temporal state of a frame already finished on disk (resume) into the matter's
-        own store (for :meth:`process`): see :meth:`restore`; the frame is not matted again."""
-        prev = self._store.get(track.ref)
-        state = self.restore(frame, alphas, plate, track, scores=scores, state=prev)
-        self._store.put(state, ref=track.ref if prev is not None else None)
-
     def restore(self, frame, alphas, plate, track, scores=None, state=None):
         """The :class:`FrameState` of a frame already written (resume, a farm chunk's first frame):
         ``alphas`` maps object names to their written alpha, ``scores`` (optional) to their written
         per-object score, ``state`` is the state of ``track.ref`` if known (for the quality records).
-        Give it to :meth:`step` of the next frame."""
+        Give it to :meth:`step` of the next frame; the frame is not matted again."""
         prev = state if (state is not None and track.ref is not None and state.frame == track.ref) else None
         records = {}
         for name, obj in track.objects.items():

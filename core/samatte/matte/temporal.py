@@ -33,15 +33,17 @@ of :class:`StateStore`), so the two directions agree where they meet.
 
 State is kept per *direction*: trackers may run forward from a keyframe and then backward from it;
 each frame's :class:`~samatte.stages.TrackFrame` names its ``ref`` (the frame it was propagated
-from). :class:`StateStore` keeps the state of the most recent frame processed in each direction plus
-that of the last (re)start frame, so memory is constant (3 frames at most) whatever the shot length.
+from). The caller (the pipeline) keeps the states in a :class:`samatte.stages.StateStore`: the state
+of the most recent frame processed in each direction plus that of the last (re)start frame, so memory
+is constant (3 frames at most) whatever the shot length.
 """
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict
 
 import cv2
 import numpy as np
 
+from ..stages import StateStore  # noqa: F401 - the store lives with the Matter interface; kept importable here
 from ..track.flow import dis_flow
 from .regions import reach_box
 
@@ -78,34 +80,6 @@ class FrameState:
     masks: Dict[str, np.ndarray] = field(default_factory=dict)    # tracker's masks (bool)
     objects: Dict[str, dict] = field(default_factory=dict)        # per-object stats for quality
     age: int = 0                                         # frames since the track (re)started
-
-
-class StateStore:
-    """Constant-memory frame states keyed by direction: forward (+1), backward (-1) and the last
-    (re)start frame. ``get(ref)`` finds the state of frame ``ref`` if it is still held."""
-
-    def __init__(self):
-        self._slots = {}
-
-    def get(self, frame) -> Optional[FrameState]:
-        if frame is None:
-            return None
-        for st in self._slots.values():
-            if st.frame == frame:
-                return st
-        return None
-
-    def put(self, state: FrameState, ref=None):
-        if ref is None:
-            self._slots["start"] = state
-        else:
-            self._slots["fwd" if state.frame > ref else "bwd"] = state
-
-    def clear(self):
-        self._slots.clear()
-
-    def __len__(self):
-        return len(self._slots)
 
 
 def _working_size(h, w, max_side):
