@@ -279,9 +279,38 @@ def _matte_chain(out, refs, frames, matte_base, pstamp):
 
 def _matte_order(frames, refs):
     """Processing order in which every frame's reference comes first (as the trackers yield them);
-    the pipeline mattes in this order too."""
-    return [f for f in frames if refs.get(f) is None or refs[f] < f] + \
-        [f for f in reversed(frames) if refs.get(f) is not None and refs[f] > f]
+    the pipeline mattes in this order too (``frames`` ascending, ``refs``: :func:`temporal_refs`).
+
+    Frames are grouped by the (re)start their reference chain leads to: for each start ``s`` (a frame
+    whose reference is None), ascending: ``s``, then the frames chained forward from ``s`` (each
+    reference the frame before it, ascending), then the frames chained backward from ``s`` (each
+    reference the frame after it, descending). So the state of ``s`` is still held (the ``start`` slot
+    of :class:`samatte.stages.StateStore`; the forward chain fills ``fwd``) when its backward chain
+    begins, and three states suffice whatever the shot length. A frame whose chain does not lead to a
+    start one way (a reference outside ``frames``, a chain that turns) comes after every group, in the
+    earlier order: references before the frame ascending, then references after it descending."""
+    frames = sorted(frames)
+    starts = [f for f in frames if refs.get(f) is None]
+    fwd_root = {s: s for s in starts}   # frame -> the start it chains forward from
+    for f in frames:
+        r = refs.get(f)
+        if r is not None and r < f and r in fwd_root:
+            fwd_root[f] = fwd_root[r]
+    bwd_root = {s: s for s in starts}   # frame -> the start it chains backward from
+    for f in reversed(frames):
+        r = refs.get(f)
+        if r is not None and r > f and r in bwd_root:
+            bwd_root[f] = bwd_root[r]
+    groups = {s: [s] for s in starts}
+    for f in frames:
+        if f in fwd_root and f != fwd_root[f]:
+            groups[fwd_root[f]].append(f)
+    for f in reversed(frames):
+        if f in bwd_root and f != bwd_root[f]:
+            groups[bwd_root[f]].append(f)
+    order = [f for s in starts for f in groups[s]]
+    rest = [f for f in frames if f not in fwd_root and f not in bwd_root]
+    return order + [f for f in rest if refs[f] < f] + [f for f in reversed(rest) if refs[f] > f]
 
 
 def _masks_record(m):

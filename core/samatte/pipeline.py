@@ -23,6 +23,16 @@ stores and the score's reference state, ``samatte/state``, are restored); otherw
 matter cannot restore a state, up to ``preroll`` frames before it are matted and not written (a
 pre-roll; see README "Cache and resume" for how far that differs from a single run).
 
+Matting order (``samatte.cachekey._matte_order``, the order the matte keys are chained in too): frames
+are grouped by the (re)start (a frame whose temporal reference is None) their reference chain leads
+to; for each start in ascending order, the start, then the frames chained forward from it
+(ascending), then those chained backward from it (descending). Every frame's reference comes before
+it, and the start's state is still in the store's ``start`` slot when its backward chain begins, so
+three states (start, forward, backward) are held whatever the shot length and an unbroken run carries
+the state into every backward chain as a resumed one does. A state goes into the slot its frame's
+keyed reference names (a chunk's first frame or a restored frame whose reference state is not at
+hand starts afresh but does not take the start slot).
+
 Output safety: before the first write every output path of the job's frames is compared with every
 input file by real path and file identity (OUTPUT_INVALID naming both), and a file at an output name
 that is not a samatte frame of this job is never replaced unless ``overwrite`` is set.
@@ -554,7 +564,10 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     tf.objects[name] = _mask_track(mseq, m, f)
             tf.objects = {n: tf.objects[n] for n in names if n in tf.objects}
             state_in = states.get(tf.ref)
-            ref = tf.ref if state_in is not None else None   # where the state goes: a restart without it
+            # the store's slot follows the keyed chain (the order's groups), not whether the state was
+            # found: a chunk's first frame or a restored seed frame without its reference state must not
+            # take the start slot from the (re)start whose backward chain is still to come
+            ref = refs.get(f)
             if f in seed:  # finished, and a later frame starts from its state: restore it from the file
                 alphas, scores = writer.read_state(f)
                 state = None

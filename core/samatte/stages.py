@@ -212,7 +212,11 @@ class StateStore:
     """Constant-memory temporal states of the frames processed, keyed by direction: the most recent
     state going forward (+1), going backward (-1), and that of the last (re)start frame (put with
     ``ref=None``); a state put in a slot replaces the one there. ``get(ref)`` finds the state of frame
-    ``ref`` if it is still held (3 states at most are held, whatever the shot length)."""
+    ``ref`` if it is still held (3 states at most are held, whatever the shot length).
+
+    Three slots suffice for the pipeline's processing order (``samatte.cachekey._matte_order``): each
+    (re)start ``s``, then the frames chained forward from it, then those chained backward from it, so
+    ``s`` is still in the ``start`` slot when its backward chain begins."""
 
     def __init__(self):
         self._slots = {}
@@ -226,8 +230,10 @@ class StateStore:
         return None
 
     def put(self, state, ref=None, frame=None):
-        """Keep ``state``, the state of ``frame`` (default ``state.frame``) that continued from the
-        state of frame ``ref`` (None: the track (re)started there)."""
+        """Keep ``state``, the state of ``frame`` (default ``state.frame``) whose temporal reference is
+        frame ``ref`` (None: the track (re)started there). ``ref`` only picks the slot: the pipeline
+        gives a frame's keyed reference even when that frame's state started afresh (a chunk's first
+        frame, a pre-roll cut short), so such a frame does not take the start slot."""
         if frame is None:
             frame = state.frame
         if ref is None:
