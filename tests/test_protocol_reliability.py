@@ -1,5 +1,6 @@
 """The command line's side of issue 11 (items 2-3): odd values and odd streams give coded errors,
 never tracebacks, and a closed stdout is not a job failure."""
+import copy
 import json
 import os
 import subprocess
@@ -51,6 +52,42 @@ def test_deeply_nested_jobspec_dict_in_process():
     job["meta"] = {"deep": d}
     with pytest.raises(JobSpecError):
         jobspec.validate(job)
+
+
+def test_nesting_limit_does_not_depend_on_the_callers_stack():
+    # whether a JobSpec is refused for its nesting is decided by a fixed limit (MAX_DEPTH), not by how
+    # deep the Python stack happens to be when validate is called (a job accepted at one stack depth
+    # used to be refused at another, and a caller's own deepcopy of an accepted job could overflow)
+    from samatte import jobspec
+    from samatte.errors import JobSpecError
+
+    def nested(n):
+        v = 0
+        for _ in range(n):
+            v = [v]
+        return v
+
+    def job_with(meta):
+        job = jobspec.new_job("/p/p.####.exr", "/o/m.####.exr")
+        jobspec.add_object(job, "a", [jobspec.box_prompt(1, [0, 0, 4, 4])])
+        job["meta"] = {"deep": meta}
+        return job
+
+    ok = jobspec.validate(job_with(nested(jobspec.MAX_DEPTH - 3)))
+    assert copy.deepcopy(ok) == ok
+
+    def at_depth(k, fn):
+        return fn() if k == 0 else at_depth(k - 1, fn)
+
+    for n in (jobspec.MAX_DEPTH + 1, 500, 990):
+        for stack in (0, 300):
+            with pytest.raises(JobSpecError) as e:
+                at_depth(stack, lambda: jobspec.validate(job_with(nested(n))))
+            assert e.value.code == "JOBSPEC_INVALID"
+    cyclic = []
+    cyclic.append(cyclic)
+    with pytest.raises(JobSpecError):
+        jobspec.validate(job_with(cyclic))
 
 
 def test_jobspec_file_with_a_byte_that_is_not_utf8(tmp_path, shot):

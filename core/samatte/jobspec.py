@@ -235,15 +235,39 @@ def validate(doc):
     document nested too deeply for Python (e.g. 100000 levels in ``meta``) is JOBSPEC_INVALID too.
     Checks that need the plate itself (resolution, files on disk) happen when the job runs.
     """
+    if not isinstance(doc, (str, bytes)) and _depth_over(doc, MAX_DEPTH):
+        raise JobSpecError("JobSpec is nested more than %d levels deep" % MAX_DEPTH)
     try:
         return _validate(doc)
     except RecursionError:
         raise JobSpecError("JobSpec is nested too deeply") from None
 
 
+#: deepest nesting of lists / dicts a JobSpec may have (a real one has ~6; ``meta`` is free-form). A
+#: fixed limit, so that whether a document is refused does not depend on how deep the caller's stack is.
+MAX_DEPTH = 100
+
+
+def _depth_over(doc, limit):
+    """Whether ``doc`` nests lists / dicts more than ``limit`` levels deep (iterative: no recursion)."""
+    stack = [(doc, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        elif not isinstance(v, (list, tuple)):
+            continue
+        if d > limit:
+            return True
+        stack.extend((x, d + 1) for x in v)
+    return False
+
+
 def _validate(doc):
     if isinstance(doc, (str, bytes)):
         doc = loads(doc)
+        if _depth_over(doc, MAX_DEPTH):
+            raise JobSpecError("JobSpec is nested more than %d levels deep" % MAX_DEPTH)
     if not isinstance(doc, dict):
         raise JobSpecError("a JobSpec must be a JSON object, not %s" % type(doc).__name__)
     version = doc.get("samatte_job")
