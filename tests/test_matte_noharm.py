@@ -174,7 +174,7 @@ def test_the_evidence_check_keeps_the_mask_label_where_the_image_does_not_explai
 
 def test_the_evidence_check_keeps_more_of_the_smoke():
     img, alpha, mask = _case("smoke")
-    off = refine_alpha(img, mask, mask="auto")
+    off = refine_alpha(img, mask, mask="auto", options={"auto_evidence": 0.0})
     on = refine_alpha(img, mask, mask="auto", options={"evidence": 1.0})
     assert _iou(on, alpha) > _iou(off, alpha) + 0.01
 
@@ -191,3 +191,57 @@ def test_the_matte_option_evidence_reaches_the_refiner():
     obj = type("O", (), {"mask": np.ones((8, 8), np.float32), "logits": None})()
     m.frame_alpha(None, "o", obj, image=np.zeros((8, 8, 3), np.float32))
     assert seen == [{"evidence": 1.5}]
+
+
+def test_colour_overlap_says_how_well_colour_tells_the_object_from_its_background():
+    from samatte.matte.refine import colour_overlap
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    hard = np.hypot(yy - 60, xx - 80) < 35
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.03, (h, w, 3)).astype(np.float32)
+    # a red object on a blue background: disjoint colours
+    clean = np.clip(np.where(hard[..., None], [0.8, 0.2, 0.1], [0.1, 0.2, 0.8]) + noise, 0, 1).astype(np.float32)
+    assert colour_overlap(clean, hard) < 0.05
+    # the same colour noise on both sides: colour cannot tell them apart
+    tex = np.clip(0.5 + 0.5 * cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 1.0), 0, 1)
+    assert colour_overlap(tex, hard) > 0.7
+    # half way: an object sharing part of its colours with the background
+    mixed = clean.copy()
+    mixed[hard & (xx < 80)] = clean[0, 0]
+    assert 0.1 < colour_overlap(mixed, hard) < 0.6
+
+
+def test_the_evidence_check_switches_itself_on_only_where_colours_overlap():
+    # clean colours (the sheet on its background): the check stays off, the matte is bit-identical
+    img, alpha, mask = _case("sheet")
+    info = {}
+    on = refine_alpha(img, mask, mask="auto", info=info)
+    off = refine_alpha(img, mask, mask="auto", options={"auto_evidence": 0.0})
+    assert info["distrust"] == 0.0 and np.array_equal(on, off)
+    # the net: its strings and the background seen through it share the mask's rings -> no trust;
+    # the check keeps the mask's label where the colours do not explain a departure
+    img, alpha, mask = _case("net")
+    info = {}
+    on = refine_alpha(img, mask, mask="auto", info=info)
+    assert info["distrust"] == 1.0 and info["overlap"] > 0.4
+    assert M.mad(on, alpha) <= M.mad(mask, alpha)
+    assert _iou(on, alpha) >= _iou(mask, alpha) - 0.01
+
+
+def test_the_matte_option_evidence_auto_reaches_the_refiner():
+    from samatte.matte.stage import RefineMatter
+    from samatte import registry
+    seen = []
+
+    def refiner(image, coarse, **kw):
+        seen.append(kw.get("options"))
+        return coarse
+
+    obj = type("O", (), {"mask": np.ones((8, 8), np.float32), "logits": None})()
+    for opts, want in (({}, None), ({"evidence_auto": False}, {"auto_evidence": 0.0}),
+                       ({"evidence_auto": False, "evidence": 1.0}, {"evidence": 1.0, "auto_evidence": 0.0})):
+        seen.clear()
+        RefineMatter(options=opts, refiner=refiner).frame_alpha(None, "o", obj, image=np.zeros((8, 8, 3), np.float32))
+        assert seen == [want], opts
+    assert registry.option_defaults("matte", "refine")["evidence_auto"] is True

@@ -388,10 +388,17 @@ def test_band_growth_stays_within_a_fraction_of_the_object_size():
     img = cv2.GaussianBlur(img, (0, 0), 1.0)
     d = np.hypot(yy - 120, xx - 160)
     coarse = (d < 50).astype(np.float32)
-    bounded = refine_alpha(img, coarse, mask="rough")
-    unbounded = refine_alpha(img, coarse, mask="rough", options={"grow_reach": 10.0})
+    # the evidence check off: growth alone (with it on, see the next test)
+    bounded = refine_alpha(img, coarse, mask="rough", options={"auto_evidence": 0.0})
+    unbounded = refine_alpha(img, coarse, mask="rough", options={"grow_reach": 10.0, "auto_evidence": 0.0})
     assert bounded[d < 40].min() == 1.0
     assert unbounded[d < 40].mean() < 0.9
+    # colours cannot tell this object from its background (overlap near the edge ~1): the evidence
+    # check switches itself on and keeps the interior even when growth is unbounded
+    info = {}
+    guarded = refine_alpha(img, coarse, mask="rough", options={"grow_reach": 10.0}, info=info)
+    assert info["distrust"] == 1.0 and info["overlap"] > 0.6
+    assert guarded[d < 40].mean() > 0.99
 
 
 def test_a_thin_part_of_a_tight_mask_keeps_its_middle():

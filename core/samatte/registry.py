@@ -148,8 +148,12 @@ MATTE_OPTIONS = {
     "space": Option("str", "auto", choices=("auto", "hybrid", "linear", "display"),
                     doc="images the alpha is found on (auto: hybrid for float plates, display for integer)"),
     "evidence": Option("float", 0.0, 0.0, 100.0,
-                       doc="keep the mask's label where the image does not explain a departure from it "
-                           "(1-2: real footage with shadows, smoke; 0: off)"),
+                       doc="keep the mask's label where the image does not explain a departure from it, "
+                           "at this strength everywhere (1-2: real footage with shadows, smoke; 0: only "
+                           "where evidence_auto turns it on)"),
+    "evidence_auto": Option("bool", True,
+                            doc="turn that check on by itself where the object's and the background's "
+                                "colours overlap near the mask's edge"),
 }
 
 

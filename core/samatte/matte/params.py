@@ -61,15 +61,32 @@ class RefineParams:
     #: mask there, fully at twice this difference. Off: at 0.2-0.3 it cut the DAVIS loss (0.081 ->
     #: 0.049-0.069) but cost the stills on both folds (polygon 0.425 -> 0.491); bench/RESULTS.md.
     coverage: float = 1.0
-    #: evidence check (1/residual; 0 = off, the default): the matte may depart from the mask's label
-    #: (a mask-anchored ramp: 0.5 at the mask's edge, solid one base band inside / outside) only where
-    #: the compositing equation with the local mean colours of the mask's solid foreground F and
-    #: background B explains the pixel, ``r = |I - (aF + (1-a)B)| / |F - B|`` (shadows, smoke, colours
-    #: shared with the background explain badly); support ``1 - evidence x r``, clipped to [0, 1],
-    #: blends the matte with the ramp there. Off: at 1-2 it cuts the DAVIS loss of IoU (0.085 ->
-    #: 0.025-0.012) but costs the stills on both folds (GT13's leaves: ds32 B 0.529 -> 0.63-0.69);
-    #: bench/RESULTS.md has the trade-off and the variants tried.
+    #: evidence check (1/residual; 0 = none beyond what auto_evidence sets, the default): the matte may
+    #: depart from the mask's label (a mask-anchored ramp: 0.5 at the mask's edge, solid one base band
+    #: inside / outside) only where the compositing equation with the local mean colours of the mask's
+    #: solid foreground F and background B explains the pixel, ``r = |I - (aF + (1-a)B)| / |F - B|``
+    #: (shadows, smoke, colours shared with the background explain badly); support
+    #: ``1 - evidence x r``, clipped to [0, 1], blends the matte with the ramp there. A fixed strength
+    #: everywhere costs the stills on both folds (GT13's leaves: ds32 B 0.529 -> 0.63-0.69), so the
+    #: default leaves it to auto_evidence, which turns it on only where colour cannot separate the
+    #: sides; bench/RESULTS.md has the trade-off and the variants tried.
     evidence: float = 0.0
+    #: the evidence check switches itself on where colour cannot tell the object from what is behind
+    #: it (1/residual at no trust; 0 = off). The image's trust is measured once per object by the colour
+    #: overlap near the mask's edge (:func:`samatte.matte.refine.colour_overlap`: the Bayes overlap of
+    #: the colour histograms of the mask's inner and outer rings, 1-3 base bands from its edge; the best
+    #: colour classifier errs on half of it): full trust up to ``overlap_lo``, none from ``overlap_hi``,
+    #: linear between; the check's strength is ``auto_evidence x (1 - trust)`` (at least ``evidence``).
+    #: Where colours overlap (real footage: shadows, smoke, busy backgrounds sharing the object's
+    #: colours; soft objects whose solid part is itself a mix), a colour-driven departure from the mask
+    #: is more often wrong than right. Chosen on DAVIS fold A (bmx-trees, dog, horsejump-high) with the
+    #: stills' fold A (no change there: their overlap is low); measured on the other folds in
+    #: bench/RESULTS.md (DAVIS fold B IoU loss 0.100 -> 0.008; stills fold B pays on GT13).
+    auto_evidence: float = 2.0
+    #: colour overlap up to which the image is fully trusted (1): 10 % of ring pixels misclassified.
+    overlap_lo: float = 0.2
+    #: colour overlap from which it is not trusted at all (1): 20 % misclassified.
+    overlap_hi: float = 0.4
     # -- the solve ---------------------------------------------------------------------------------
     #: "sm+cf": shared-matting samples drive growth, then closed-form with them as a weak data term;
     #: "cf": closed-form only (no samples; slower growth decisions).

@@ -41,7 +41,7 @@ import cv2
 from ..errors import SamatteError
 from .regions import critical_regions, distance_to_boundary, component_cores, reach_box
 from .cfsolve import solve_band
-from .params import MASK_KINDS, QUALITIES, RefineParams, params_for
+from .params import DEFAULT, MASK_KINDS, QUALITIES, RefineParams, params_for
 
 __all__ = ["refine_alpha", "mask_kind", "QUALITIES", "MASK_KINDS", "AUTO_LEAK", "RefineParams", "params_for"]
 
@@ -57,6 +57,53 @@ __all__ = ["refine_alpha", "mask_kind", "QUALITIES", "MASK_KINDS", "AUTO_LEAK", 
 AUTO_LEAK = 0.06
 #: width (px) of the narrow band at the scale the detection solves it
 DETECT_PX = 2.0
+
+
+def colour_overlap(image, hard, bins=16, px=4.0):
+    """How well colour tells the object from what is behind it near the mask's edge: the Bayes
+    overlap (sum of min) of the colour histograms (``bins``^3, neighbouring bins sharing counts) of
+    the mask's inner ring (1-3 base bands inside its edge) and outer ring (1-3 outside), on the
+    display image at a scale where the base band is ``px`` px. 0: disjoint colours, 1: identical."""
+    from scipy.ndimage import uniform_filter
+    H, W = hard.shape
+    base = _base_width(_object_size(hard), H, W, DEFAULT.base_frac)
+    y0, y1, x0, x1 = reach_box(hard, int(np.ceil(3 * base + 2)))
+    s = min(1.0, px / base)
+    h, w = y1 - y0, x1 - x0
+    hs, ws = max(8, int(round(h * s))), max(8, int(round(w * s)))
+    im = _resize(_clean_image(image[y0:y1, x0:x1]), (hs, ws), cv2.INTER_AREA)
+    hd = _resize(hard[y0:y1, x0:x1].astype(np.float32), (hs, ws), cv2.INTER_AREA) >= 0.5
+    b = base * s
+    din = cv2.distanceTransform(hd.astype(np.uint8), cv2.DIST_L2, 3)
+    dout = cv2.distanceTransform((~hd).astype(np.uint8), cv2.DIST_L2, 3)
+    fg = hd & (din > b) & (din <= 3 * b)
+    bg = ~hd & (dout > b) & (dout <= 3 * b)
+    if not fg.any() or not bg.any():
+        return 0.0
+    qc = np.clip((im * bins).astype(np.int32), 0, bins - 1)
+    idx = (qc[..., 0] * bins + qc[..., 1]) * bins + qc[..., 2]
+
+    def density(sel):
+        hh = np.bincount(idx[sel], minlength=bins ** 3).astype(np.float64).reshape((bins,) * 3)
+        hh = np.maximum(uniform_filter(hh, size=3, mode="reflect"), 0.0)
+        return hh.ravel() / max(hh.sum(), 1e-12)
+
+    return float(np.minimum(density(fg), density(bg)).sum())
+
+
+def _trust(image, hard, p, info=None):
+    """Phase 0 (RefineParams.auto_evidence): the evidence check's strength from the colour overlap
+    near the mask's edge. Returns the record to use."""
+    if p.auto_evidence <= 0:
+        return p
+    ov = colour_overlap(image, hard)
+    distrust = float(np.clip((ov - p.overlap_lo) / max(p.overlap_hi - p.overlap_lo, 1e-6), 0.0, 1.0))
+    if info is not None:
+        info["overlap"] = round(ov, 4)
+        info["distrust"] = round(distrust, 4)
+    if p.auto_evidence * distrust > p.evidence:
+        p = replace(p, evidence=p.auto_evidence * distrust)
+    return p
 
 
 def mask_kind(image, coarse):
@@ -720,7 +767,8 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     pixel (those pixels join the band, up to its maximum width); info: optional dict that receives
     what the phases decided (mask kind, the self-check's regions and fallbacks).
 
-    Phases: crop -> regions -> growth -> solve -> self-check -> fine level -> evidence check -> finish.
+    Phases: trust -> crop -> regions -> growth -> solve -> self-check -> fine level -> evidence check
+    -> finish.
     """
     if quality not in QUALITIES:
         raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
@@ -741,6 +789,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     hard = _hard(coarse)
     if not hard.any() or hard.all():
         return hard.astype(np.float32)
+    p = _trust(image, hard, p, info)                                   # 0. how far colour can be trusted
     c = _crop(image, coarse, hard, p, logits, motion, doubt, solve_image)         # 1. crop
     wk = _regions(c, p)                                                # 2. regions
     bd = _grow(wk, c, p, tile)                                         # 3. growth

@@ -61,11 +61,13 @@ OPTIONS = {
                                # image for the band and samples, scene-linear for the colour-line
                                # solves), "linear", "display"; "auto": hybrid for float plates (EXR),
                                # display for integer ones (PNG/JPEG/TIFF)
-    "evidence": 0.0,           # the refiner's evidence check (RefineParams.evidence): > 0 keeps the
-                               # mask's label where the compositing residual with the local colours
-                               # does not explain a departure (shadows, smoke, shared colours); 0: off.
-                               # Helps real footage (DAVIS), costs soft / textured stills: off by
-                               # default (bench/RESULTS.md)
+    "evidence": 0.0,           # the refiner's evidence check (RefineParams.evidence) at a fixed
+                               # strength everywhere: > 0 keeps the mask's label where the compositing
+                               # residual with the local colours does not explain a departure (shadows,
+                               # smoke, shared colours); 0: only where evidence_auto switches it on
+    "evidence_auto": True,     # the check switches itself on, by the colour overlap of the object and
+                               # its background near the mask's edge (RefineParams.auto_evidence): on
+                               # real footage with busy backgrounds, not on clean ones (bench/RESULTS.md)
 }
 
 
@@ -344,8 +346,13 @@ class RefineMatter(Matter):
         if kind == "auto":
             kind = getattr(obj, "edge", None) or "auto"
         extra = {} if prior is None else {"prior": prior[0], "prior_weight": prior[1]}
+        ropts = {}
         if self.options.get("evidence"):
-            extra["options"] = {"evidence": float(self.options["evidence"])}
+            ropts["evidence"] = float(self.options["evidence"])
+        if not self.options.get("evidence_auto", True):
+            ropts["auto_evidence"] = 0.0
+        if ropts:
+            extra["options"] = ropts
         if doubt is not None and getattr(self._refiner, "uses_doubt", False):
             extra["doubt"] = doubt
         if image is None:
