@@ -90,6 +90,33 @@ def test_nesting_limit_does_not_depend_on_the_callers_stack():
         jobspec.validate(job_with(cyclic))
 
 
+def test_nesting_check_walks_a_shared_part_once():
+    # an in-process JobSpec may share a list in several places of its meta: the nesting check walks
+    # each container once per depth it is found at, not once per path to it (k lists each holding the
+    # next one twice are 2^k paths: the check used to hang where copy.deepcopy takes no time)
+    from samatte import jobspec
+
+    class Counted(list):
+        walks = 0
+
+        def __iter__(self):
+            Counted.walks += 1
+            return super().__iter__()
+
+    x = Counted([0])
+    for _ in range(16):
+        x = Counted([x, x])
+    assert not jobspec._depth_over(x, jobspec.MAX_DEPTH)
+    assert Counted.walks <= 2 * 17
+    cyclic = Counted()
+    cyclic.extend([cyclic, cyclic])
+    assert jobspec._depth_over(cyclic, jobspec.MAX_DEPTH)
+    job = jobspec.new_job("/p/p.####.exr", "/o/m.####.exr")
+    jobspec.add_object(job, "a", [jobspec.box_prompt(1, [0, 0, 4, 4])])
+    job["meta"] = {"shared": x}
+    assert jobspec.validate(job)["meta"] == {"shared": x}
+
+
 def test_jobspec_file_with_a_byte_that_is_not_utf8(tmp_path, shot):
     f = tmp_path / "latin1.json"
     text = json.dumps(demo_job(shot, tmp_path / "o.####.exr", name="caf\u00e9"), ensure_ascii=False)

@@ -249,17 +249,20 @@ MAX_DEPTH = 100
 
 
 def _depth_over(doc, limit):
-    """Whether ``doc`` nests lists / dicts more than ``limit`` levels deep (iterative: no recursion)."""
+    """Whether ``doc`` nests lists / dicts more than ``limit`` levels deep (iterative: no recursion; a
+    container shared by several parts is walked again only when found deeper than before)."""
     stack = [(doc, 1)]
+    seen = {}   # id of a container -> the deepest level it was walked from
     while stack:
         v, d = stack.pop()
-        if isinstance(v, dict):
-            v = list(v.values())
-        elif not isinstance(v, (list, tuple)):
+        if not isinstance(v, (dict, list, tuple)):
             continue
         if d > limit:
             return True
-        stack.extend((x, d + 1) for x in v)
+        if seen.get(id(v), 0) >= d:
+            continue
+        seen[id(v)] = d
+        stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
     return False
 
 
