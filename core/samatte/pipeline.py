@@ -19,9 +19,10 @@ owns the matter's temporal state (:meth:`samatte.stages.Matter.step` takes the r
 and returns this frame's; a :class:`samatte.stages.StateStore` keeps them). The state for the first
 frame to matte is restored (:meth:`samatte.stages.Matter.restore`) from its reference frame's finished
 output when that frame is complete (identical to an unbroken run: the alphas at the precision the EXR
-stores and the score's reference state, ``samatte/state``, are restored); otherwise, or when the
-matter cannot restore a state, up to ``preroll`` frames before it are matted and not written (a
-pre-roll; see README "Cache and resume" for how far that differs from a single run).
+stores and the score's reference state, ``samatte/state``, are restored); otherwise up to ``preroll``
+frames before it are matted and not written (a pre-roll; see README "Cache and resume" for how far that
+differs from a single run). When the matter cannot restore a state (a stateless one, an object not
+written), that finished reference frame is matted again, not written, and no frame before it.
 
 Matting order (``samatte.cachekey._matte_order``, the order the matte keys are chained in too): frames
 are grouped by the (re)start (a frame whose temporal reference is None) their reference chain leads
