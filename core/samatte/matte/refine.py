@@ -3,10 +3,12 @@
 :func:`refine_alpha` works only around the object's boundary (bounded memory at 4K: the frame is
 cropped to the reach of the band, and solves are tiled). Every number it uses is a field of one
 frozen record, :class:`samatte.matte.params.RefineParams` (presets as differences from the default;
-measurements in bench/RESULTS.md). Its phases, one function each (``_crop``, ``_regions``, ``_grow``,
-``_solve``, ``_self_check`` / ``_coverage_check``, ``_fine``, ``_evidence_check``, ``_finish``), passing typed records
+measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``_crop``, ``_regions``,
+``_grow``, ``_solve``, ``_self_check`` / ``_coverage_check``, ``_fine``, ``_evidence_check``, ``_finish``), passing typed records
 (:class:`Crop`, :class:`Work`, :class:`Band`):
 
+0. Trust (``RefineParams.auto_evidence``): the colour overlap of the mask's inner and outer rings
+   (:func:`colour_overlap`) sets the strength of the evidence check of 5b.
 1. Crop and working scale: the crop is downscaled so that the base band (~1% of the frame diagonal, at most
    ~8% of the object's size) is ``work_width`` px wide.
 2. :func:`samatte.matte.regions.critical_regions` (at that scale) gives solid FG/BG and an unknown
@@ -27,9 +29,10 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_crop``, ``_
 5. Full resolution: the fast guided filter (He & Sun 2015) -- colour->alpha linear coefficients fitted
    at the working scale, upsampled and applied to the full-resolution plate inside the band -- or,
    with ``fine="cf"``, a closed-form pyramid anchored to the coarser level.
-5b. Optional evidence check (``RefineParams.evidence``, off by default): departures from the mask's
-   label that the compositing residual with the local mask-solid colours does not explain are pulled
-   back to a mask-anchored ramp (helps real footage, costs textured stills; bench/RESULTS.md).
+5b. Evidence check (strength ``RefineParams.evidence``, 0 by default, raised by phase 0 where colours
+   overlap): departures from the mask's label that the compositing residual with the local
+   mask-solid colours does not explain are pulled back to a mask-anchored ramp (helps real footage, costs
+   textured stills at a fixed strength; bench/RESULTS.md).
 6. A small snap of faint / near-solid alpha to exact 0 / 1.
 """
 from dataclasses import dataclass, replace
