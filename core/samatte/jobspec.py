@@ -252,7 +252,7 @@ def _depth_over(doc, limit):
     """Whether ``doc`` nests lists / dicts more than ``limit`` levels deep (iterative: no recursion; a
     container shared by several parts is walked again only when found deeper than before)."""
     stack = [(doc, 1)]
-    seen = {}   # id of a container -> the deepest level it was walked from
+    seen: dict = {}   # id of a container -> the deepest level it was walked from
     while stack:
         v, d = stack.pop()
         if not isinstance(v, (dict, list, tuple)):
