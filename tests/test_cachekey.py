@@ -153,3 +153,33 @@ def test_importable_with_the_standard_library_alone_on_python_39():
     out = subprocess.run([py, "-I", "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "missing"
+
+
+def test_sam2_refs_ignore_a_prompt_on_a_frame_the_plate_lacks():
+    # a prompt on a gap of the plate (1004 missing) used to make 1003 and 1005 refer to each other,
+    # and the matte-key chain then failed with a KeyError (a traceback from `samatte status` / `run`)
+    frames = [1001, 1002, 1003, 1005, 1006]
+    job = {"objects": [{"name": "a", "prompts": [_poly(1004)]}]}
+    refs = cachekey.temporal_refs(job, frames, "sam2")
+    assert refs == {f: None for f in frames}
+    job = {"objects": [{"name": "a", "prompts": [_poly(1004), _poly(1006)]}]}
+    refs = cachekey.temporal_refs(job, frames, "sam2")
+    assert refs == {1001: 1002, 1002: 1003, 1003: 1005, 1005: 1006, 1006: None}
+    order = cachekey._matte_order(frames, refs)
+    assert all(refs[f] is None or order.index(refs[f]) < order.index(f) for f in frames)
+
+
+def test_a_prompt_on_a_gap_of_the_plate_is_a_coded_error_for_status_and_run(shot):
+    from samatte import pipeline
+    from samatte.errors import PromptError
+    tmp, job = shot
+    os.remove(str(tmp / "plate" / "p.1004.exr"))
+    job = copy.deepcopy(job)
+    del job["plate"]["frames"]          # the frames on disk: 1001-1003, 1005-1010
+    job["tracker"]["backend"] = "sam2"
+    job["objects"][0]["prompts"] = [_poly(1004)]
+    for call in (lambda: pipeline.frame_status(job), lambda: pipeline.run(job)):
+        with pytest.raises(PromptError) as e:
+            call()
+        assert e.value.code == "PROMPT_INVALID" and "1004" in e.value.message
+    assert not (tmp / "out").exists()

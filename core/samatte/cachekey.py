@@ -145,7 +145,11 @@ def temporal_refs(job, frames, tracker):
         restart.update(anchors(o, tracker))
     refs: dict = {}
     if tracker == "sam2" and tracked:
-        prompted = {int(q["frame"]) for o in tracked for q in o["prompts"]}
+        # only prompts on the job's frames count (the pipeline refuses the others): a prompt on a gap
+        # of the plate would otherwise make the frames either side refer to each other
+        prompted = {int(q["frame"]) for o in tracked for q in o["prompts"]} & set(frames)
+        if not prompted:
+            return {f: None for f in frames}
         k0 = min(prompted)
         for i, f in enumerate(frames):
             if f in prompted:
