@@ -24,7 +24,7 @@ Two keys per frame (:func:`frame_keys`):
 * the **matte key** of frame F: the track key of F, the stamp of F's plate frame, the resolved
   matte backend, quality and options, the output's channel choices and compression, and the matte
   key of F's *temporal reference* (the frame whose matte state F's matte starts from: the previous
-  frame of the job, in the tracker's processing order), or nothing where the temporal state
+  frame going forward, the next one going backward: see temporal_refs), or nothing where the temporal state
   restarts (the job's first frame and every anchor of any object; SAM 2 also restarts at any
   prompted frame, and tracks the frames before its first prompt backwards). This chain is honest:
   the matte of F depends on the mattes of every frame since the last restart, so an edit re-mattes
@@ -273,8 +273,9 @@ def _job_frames(job, plate_frames):
 
 
 def _matte_chain(out, refs, frames, matte_base, pstamp):
-    """Matte keys along the temporal chain: forward references first (ascending), then backward ones
-    (descending), so a frame's reference is keyed before it."""
+    """Matte keys along the temporal chain, in :func:`_matte_order` (each (re)start, its forward chain,
+    then its backward chain), so a frame's reference is keyed before it; a key hashes its reference's
+    key, so the order decides only which frame is keyed first, never a key's value."""
     for f in _matte_order(frames, refs):
         r = refs[f]
         out[f]["matte"] = _hash({"b": matte_base, "f": f, "track": out[f]["track"], "plate": pstamp(f),
