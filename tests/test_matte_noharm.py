@@ -245,3 +245,17 @@ def test_the_matte_option_evidence_auto_reaches_the_refiner():
         RefineMatter(options=opts, refiner=refiner).frame_alpha(None, "o", obj, image=np.zeros((8, 8, 3), np.float32))
         assert seen == [want], opts
     assert registry.option_defaults("matte", "refine")["evidence_auto"] is True
+
+
+def test_colour_overlap_of_a_thin_object_is_not_taken_for_disjoint_colours():
+    # a bar too thin to have an inner ring at the working scale (a bike's frame, a thin rider's polygon):
+    # its own pixels are the sample, so colour noise shared with the background reads as overlap, not 0
+    from samatte.matte.refine import colour_overlap
+    h, w = 240, 320
+    rng = np.random.default_rng(3)
+    tex = np.clip(0.5 + 0.5 * cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 1.0), 0, 1)
+    hard = np.zeros((h, w), bool)
+    hard[118:123, 40:280] = True
+    assert colour_overlap(tex, hard) > 0.5
+    clean = np.where(hard[..., None], [0.9, 0.1, 0.1], [0.1, 0.1, 0.9]).astype(np.float32)
+    assert colour_overlap(clean, hard) < 0.05

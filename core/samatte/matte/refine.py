@@ -62,25 +62,32 @@ AUTO_LEAK = 0.06
 DETECT_PX = 2.0
 
 
-def colour_overlap(image, hard, bins=16, px=4.0):
+def colour_overlap(image, hard, bins=16, px=4.0, min_px=64):
     """How well colour tells the object from what is behind it near the mask's edge: the Bayes
     overlap (sum of min) of the colour histograms (``bins``^3, neighbouring bins sharing counts) of
     the mask's inner ring (1-3 base bands inside its edge) and outer ring (1-3 outside), on the
-    display image at a scale where the base band is ``px`` px. 0: disjoint colours, 1: identical."""
+    display image at a scale where the base band is ``px`` px. 0: disjoint colours, 1: identical.
+    A ring with fewer than ``min_px`` pixels there is taken at full resolution instead, and an object
+    too thin to have an inner ring gives all its pixels (a thin or small object is where a departure
+    costs most; an empty sample must not read as "colours disjoint"). Both rings empty: 0."""
     from scipy.ndimage import uniform_filter
     H, W = hard.shape
     base = _base_width(_object_size(hard), H, W, DEFAULT.base_frac)
     y0, y1, x0, x1 = reach_box(hard, int(np.ceil(3 * base + 2)))
-    s = min(1.0, px / base)
     h, w = y1 - y0, x1 - x0
-    hs, ws = max(8, int(round(h * s))), max(8, int(round(w * s)))
-    im = _resize(_clean_image(image[y0:y1, x0:x1]), (hs, ws), cv2.INTER_AREA)
-    hd = _resize(hard[y0:y1, x0:x1].astype(np.float32), (hs, ws), cv2.INTER_AREA) >= 0.5
-    b = base * s
-    din = cv2.distanceTransform(hd.astype(np.uint8), cv2.DIST_L2, 3)
-    dout = cv2.distanceTransform((~hd).astype(np.uint8), cv2.DIST_L2, 3)
-    fg = hd & (din > b) & (din <= 3 * b)
-    bg = ~hd & (dout > b) & (dout <= 3 * b)
+    for s in (min(1.0, px / base), 1.0):
+        hs, ws = max(8, int(round(h * s))), max(8, int(round(w * s)))
+        im = _resize(_clean_image(image[y0:y1, x0:x1]), (hs, ws), cv2.INTER_AREA)
+        hd = _resize(hard[y0:y1, x0:x1].astype(np.float32), (hs, ws), cv2.INTER_AREA) >= 0.5
+        b = base * s
+        din = cv2.distanceTransform(hd.astype(np.uint8), cv2.DIST_L2, 3)
+        dout = cv2.distanceTransform((~hd).astype(np.uint8), cv2.DIST_L2, 3)
+        fg = hd & (din > b) & (din <= 3 * b)
+        bg = ~hd & (dout > b) & (dout <= 3 * b)
+        if np.count_nonzero(fg) < min_px:
+            fg = hd
+        if (np.count_nonzero(fg) >= min_px and np.count_nonzero(bg) >= min_px) or s >= 1.0:
+            break
     if not fg.any() or not bg.any():
         return 0.0
     qc = np.clip((im * bins).astype(np.int32), 0, bins - 1)
