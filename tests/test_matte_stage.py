@@ -143,6 +143,16 @@ def test_restore_gives_the_state_for_resume():
     assert not hasattr(m, "seed")        # the pipeline owns the state (issue 15)
 
 
+def test_process_keeps_a_restart_state_when_a_frame_misses_its_reference():
+    # process (scripts, benches): a frame whose reference was never matted starts afresh but must not
+    # take the (re)start slot, or the restart's backward chain loses its state
+    m = S.RefineMatter(refiner=lambda image, coarse, **kw: coarse, foreground=False, quality_map=False)
+    m.process(_plate(10), TrackFrame(10, {"a": ObjectTrack(_mask(5, 25))}))
+    m.process(_plate(5), TrackFrame(5, {"a": ObjectTrack(_mask(5, 25))}, ref=4))
+    mf = m.process(_plate(9), TrackFrame(9, {"a": ObjectTrack(_mask(5, 25))}, ref=10))
+    assert "a.carried" in mf.stats       # frame 9 continued from frame 10's state
+
+
 def test_default_refiner_runs_when_available():
     pytest.importorskip("samatte.matte.refine")
     y, x = np.mgrid[0:H, 0:W].astype(np.float32)

@@ -423,7 +423,9 @@ class RefineMatter(Matter):
         state owned by the caller."""
         prev = self._store.get(track.ref)
         frame, state = self.step(plate, track, prev)
-        self._store.put(state, ref=track.ref if prev is not None else None)
+        # the slot follows the track's reference (as the pipeline's store does), not whether its state
+        # was found: a frame whose reference was skipped must not take a (re)start's slot
+        self._store.put(state, ref=track.ref)
         return frame
 
     def step(self, plate, track, state=None):
