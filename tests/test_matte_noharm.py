@@ -259,3 +259,15 @@ def test_colour_overlap_of_a_thin_object_is_not_taken_for_disjoint_colours():
     assert colour_overlap(tex, hard) > 0.5
     clean = np.where(hard[..., None], [0.9, 0.1, 0.1], [0.1, 0.1, 0.9]).astype(np.float32)
     assert colour_overlap(clean, hard) < 0.05
+
+
+def test_the_stage_reports_how_far_colour_was_trusted():
+    # the matte stage's per-frame stats say what the automatic evidence check measured, per object
+    from samatte.matte.stage import RefineMatter
+    from samatte.stages import ObjectTrack, Plate, PlateInfo, TrackFrame, Window
+    img, alpha, mask = _case("net")
+    h, w = alpha.shape
+    info = PlateInfo(data=Window(0, 0, w, h), display=Window(0, 0, w, h))
+    mf = RefineMatter(foreground=False, quality_map=False).process(
+        Plate(1, img, img, info), TrackFrame(1, {"net": ObjectTrack(mask >= 0.5)}))
+    assert mf.stats["net.colour_distrust"] == 1.0 and mf.stats["net.colour_overlap"] > 0.4

@@ -212,6 +212,8 @@ _default_refiner.uses_prior = True
 _default_refiner.uses_doubt = True
 #: the refiner takes ``solve_image=`` (the "hybrid" space's linear image, see :func:`matting_images`)
 _default_refiner.uses_solve_image = True
+#: the refiner takes ``info=`` (a dict it fills with what it decided)
+_default_refiner.uses_info = True
 
 
 #: see_through_doubt: the residual must exceed this many times its median inside the object
@@ -335,11 +337,13 @@ class RefineMatter(Matter):
         """Whether :meth:`frame_alpha` uses a ``prior`` for this object."""
         return self._refines(obj) and bool(getattr(self._refiner, "uses_prior", False))
 
-    def frame_alpha(self, plate, name, obj, prior=None, image=None, doubt=None):
+    def frame_alpha(self, plate, name, obj, prior=None, image=None, doubt=None, info=None):
         """This frame's alpha of one object. ``prior``: optional ``(alpha, weight)``, the previous
         frame's matte motion-compensated onto this one and its per-pixel weight, for the refiner's
         solve (a weak data term: the picture still decides where it is clear); given only when
-        :meth:`_takes_prior`. ``image``: :func:`matting_image` of the plate, when already made."""
+        :meth:`_takes_prior`. ``image``: :func:`matting_image` of the plate, when already made.
+        ``info``: an optional dict the refiner fills with what it decided (mask kind, colour overlap and
+        the evidence check's distrust), for refiners with ``uses_info``."""
         coarse = _coarse(obj)
         logits = _upsample_logits(obj.logits, coarse.shape) if obj.logits is not None else None
         kind = self.options["masks"]
@@ -355,6 +359,8 @@ class RefineMatter(Matter):
             extra["options"] = ropts
         if doubt is not None and getattr(self._refiner, "uses_doubt", False):
             extra["doubt"] = doubt
+        if info is not None and getattr(self._refiner, "uses_info", False):
+            extra["info"] = info
         if image is None:
             image = matting_images(plate, self.options["space"])
         elif not isinstance(image, MattingImages):
@@ -514,7 +520,12 @@ class RefineMatter(Matter):
                     if prior is not None:
                         # the previous matte made the same mistake there: it is no evidence
                         prior = (prior[0], prior[1] * (1.0 - doubt))
-            alpha = self.frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt)
+            rinfo = {}
+            alpha = self.frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt, info=rinfo)
+            # what the refiner decided: how far colour was trusted (the automatic evidence check)
+            for k in ("overlap", "distrust"):
+                if k in rinfo:
+                    stats[name + ".colour_" + k] = float(rinfo[k])
             out[name] = Estimate(alpha=alpha, doubt=doubt, with_prior=with_prior, merged_warp=merged)
         return out
 
@@ -692,9 +703,9 @@ class Sam2MatteMatter(RefineMatter):
     def _refines(self, obj):
         return obj.logits is None   # the head needs the tracker's logits; without them: refine
 
-    def frame_alpha(self, plate, name, obj, prior=None, image=None, doubt=None):
+    def frame_alpha(self, plate, name, obj, prior=None, image=None, doubt=None, info=None):
         if obj.logits is None:
-            return super().frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt)
+            return super().frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt, info=info)
         lg = _upsample_logits(obj.logits, np.shape(obj.mask))
         return (1.0 / (1.0 + np.exp(-np.clip(lg, -30.0, 30.0)))).astype(np.float32)
 
