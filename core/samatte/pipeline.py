@@ -97,24 +97,11 @@ def _resolve_frames(job, seq):
         if not wanted:
             raise MissingFrameError("no frames of the plate %s were found on disk" % seq.source, path=seq.source)
     _require_plate_frames(seq, wanted)
-    _require_prompt_frames(job, wanted)
+    from .prompts import require_prompt_frames
+    # before anything that derives from the prompts (cache keys, temporal references) is computed: the
+    # same error the tracker's own check gives, now for every stage and for status
+    require_prompt_frames(job["objects"], wanted)
     return wanted
-
-
-def _require_prompt_frames(job, frames):
-    """PromptError for a prompt on a frame the job does not have (a gap in the plate, a frame outside
-    ``plate.frames``), before anything that derives from the prompts (cache keys, temporal references)
-    is computed: the same error the tracker's own check gives, now for every stage and for status."""
-    fset = set(frames)
-    for oi, ob in enumerate(job["objects"]):
-        for pi, q in enumerate(ob.get("prompts") or ()):
-            frame = int(q["frame"])
-            if frame not in fset:
-                from .errors import PromptError
-                where = "objects[%d].prompts[%d]" % (oi, pi)
-                name = ob.get("name") or "object%d" % (oi + 1)
-                raise PromptError("prompt of object %r on frame %d is outside the job's frames (at %s)"
-                                  % (name, frame, where), field=where, frame=frame, object=name)
 
 
 def _require_plate_frames(seq, frames):

@@ -36,7 +36,7 @@ import numpy as np
 from .errors import PlateError, PromptError
 from .stages import TrackerObject
 
-__all__ = ["prepare_objects", "prepare_prompt", "rasterise_polygon", "bezier_to_polygon",
+__all__ = ["prepare_objects", "require_prompt_frames", "prepare_prompt", "rasterise_polygon", "bezier_to_polygon",
            "feather_mask", "sample_polyline"]
 
 #: supersampling factor for the anti-aliased coverage of polygons
@@ -61,8 +61,7 @@ def prepare_objects(job_objects, info, frames):
             where = "objects[%d].prompts[%d]" % (oi, pi)
             frame = int(p["frame"])
             if fset is not None and frame not in fset:
-                raise PromptError("prompt of object %r on frame %d is outside the job's frames (at %s)"
-                                  % (name, frame, where), field=where, frame=frame, object=name)
+                raise _outside_frames(name, frame, where)
             q = prepare_prompt(p, info, where=where, object_name=name)
             by_frame.setdefault(frame, []).append(q)
         tob = TrackerObject(name=name, prompts=dict(sorted(by_frame.items())))
@@ -70,6 +69,23 @@ def prepare_objects(job_objects, info, frames):
         object_roles(tob)  # PromptError: no shape and no positive point left inside the canvas
         out.append(tob)
     return out
+
+
+def require_prompt_frames(job_objects, frames):
+    """PromptError (the one :func:`prepare_objects` gives) for the first prompt, in job order, on a frame
+    not in ``frames``; for checks made before the prompts are prepared (cache keys, status)."""
+    fset = set(int(f) for f in frames)
+    for oi, ob in enumerate(job_objects):
+        for pi, q in enumerate(ob.get("prompts") or ()):
+            frame = int(q["frame"])
+            if frame not in fset:
+                raise _outside_frames(ob.get("name") or "object%d" % (oi + 1), frame,
+                                      "objects[%d].prompts[%d]" % (oi, pi))
+
+
+def _outside_frames(name, frame, where):
+    return PromptError("prompt of object %r on frame %d is outside the job's frames (at %s)"
+                       % (name, frame, where), field=where, frame=frame, object=name)
 
 
 def prepare_prompt(p, info, *, where="prompt", object_name=None):
