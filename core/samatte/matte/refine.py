@@ -70,7 +70,6 @@ def colour_overlap(image, hard, bins=16, px=4.0, min_px=64):
     A ring with fewer than ``min_px`` pixels there is taken at full resolution instead, and an object
     too thin to have an inner ring gives all its pixels (a thin or small object is where a departure
     costs most; an empty sample must not read as "colours disjoint"). Both rings empty: 0."""
-    from scipy.ndimage import uniform_filter
     H, W = hard.shape
     base = _base_width(_object_size(hard), H, W, DEFAULT.base_frac)
     y0, y1, x0, x1 = reach_box(hard, int(np.ceil(3 * base + 2)))
@@ -90,13 +89,11 @@ def colour_overlap(image, hard, bins=16, px=4.0, min_px=64):
             break
     if not fg.any() or not bg.any():
         return 0.0
-    qc = np.clip((im * bins).astype(np.int32), 0, bins - 1)
-    idx = (qc[..., 0] * bins + qc[..., 1]) * bins + qc[..., 2]
+    idx = _colour_index(im, bins)
 
     def density(sel):
-        hh = np.bincount(idx[sel], minlength=bins ** 3).astype(np.float64).reshape((bins,) * 3)
-        hh = np.maximum(uniform_filter(hh, size=3, mode="reflect"), 0.0)
-        return hh.ravel() / max(hh.sum(), 1e-12)
+        hh = np.maximum(_colour_hist(idx, sel, bins), 0.0)
+        return hh / max(hh.sum(), 1e-12)
 
     return float(np.minimum(density(fg), density(bg)).sum())
 
@@ -273,6 +270,20 @@ def _thin_cores(side, unknown, min_depth):
     return ridge & unknown
 
 
+def _colour_index(im, bins):
+    """The colour bin (0 .. bins^3 - 1) of every pixel of an image in [0, 1]."""
+    qc = np.clip((im * bins).astype(np.int32), 0, bins - 1)
+    return (qc[..., 0] * bins + qc[..., 1]) * bins + qc[..., 2]
+
+
+def _colour_hist(idx, sel, bins):
+    """Counts of the selected pixels' colour bins, neighbouring bins sharing counts (a 3x3x3 box),
+    flattened f64 (bins^3,): the colour histograms of the gap test and of :func:`colour_overlap`."""
+    from scipy.ndimage import uniform_filter
+    h = np.bincount(idx[sel], minlength=bins ** 3).astype(np.float64).reshape((bins,) * 3)
+    return uniform_filter(h, size=3, mode="reflect").ravel()
+
+
 def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4):
     """Pixels of the solid foreground that look like the background seen through a gap the coarse
     mask filled (a polygon across the gap between two legs, a downsampled mask over the holes of a
@@ -281,16 +292,13 @@ def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4):
     ``typical`` quantile of likelihood: a dark detail of a light object is rare in the object but
     not thereby background). Small specks (under ``min_px``) are dropped; the rest, grown by 1 px,
     is returned as bool (h, w), or None."""
-    from scipy.ndimage import uniform_filter
     if not fg.any() or not bg.any():
         return None
-    qc = np.clip((im * bins).astype(np.int32), 0, bins - 1)
-    idx = (qc[..., 0] * bins + qc[..., 1]) * bins + qc[..., 2]
+    idx = _colour_index(im, bins)
 
     def density(sel):
-        h = np.bincount(idx[sel], minlength=bins ** 3).astype(np.float64).reshape((bins,) * 3)
-        h = uniform_filter(h, size=3, mode="reflect")         # neighbouring colour bins share counts
-        return (h.ravel() + 1e-3) / (h.sum() + 1e-3 * bins ** 3)
+        h = _colour_hist(idx, sel, bins)
+        return (h + 1e-3) / (h.sum() + 1e-3 * bins ** 3)
 
     pf, pb = density(fg), density(bg)
     like_b = pb[idx]
