@@ -156,12 +156,6 @@ def bezier_point(center, left_rel, right_rel, matrix, geom):
     return row
 
 
-def cubic(p0, p1, p2, p3, t):
-    u = 1.0 - t
-    return (u * u * u * p0[0] + 3 * u * u * t * p1[0] + 3 * u * t * t * p2[0] + t * t * t * p3[0],
-            u * u * u * p0[1] + 3 * u * u * t * p1[1] + 3 * u * t * t * p2[1] + t * t * t * p3[1])
-
-
 def sample_polyline(points, count):
     """``count`` points spread evenly by arc length along an open polyline (for open strokes)."""
     pts = [(float(x), float(y)) for x, y in points]

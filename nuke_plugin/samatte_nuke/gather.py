@@ -27,10 +27,10 @@ Object names go through ``samatte.names.safe_name``; the host's name travels as 
 import math
 import re
 
-from .convert import FrameMap, Geometry, bezier_point, matmul, apply_matrix
+from .convert import apply_matrix, bezier_point, matmul
 
 __all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
-           "PROMPT_CLASSES", "fingerprint"]
+           "PROMPT_CLASSES"]
 
 PROMPT_CLASSES = ("Roto", "RotoPaint", "Tracker4")
 _MAX_UPSTREAM = 500
@@ -376,22 +376,3 @@ def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
         objects.append({"name": name, "host_name": host, "prompts": prompts})
     return objects
 
-
-def fingerprint(nodes):
-    """Text that changes when any prompt node's curves or tracks change (for the status line)."""
-    parts = []
-    for n in nodes:
-        k = n.knob("curves") or n.knob("tracks")
-        try:
-            parts.append("%s:%s" % (n.name(), k.toScript() if k is not None else ""))
-        except Exception:  # noqa: BLE001
-            parts.append(n.name())
-    return "\n".join(parts)
-
-
-def geometry_of(node):
-    return Geometry.from_node(node)
-
-
-def frame_map_identity():
-    return FrameMap(0)
