@@ -22,7 +22,6 @@ again; :meth:`TrackCache.write_manifest` removes those files once the manifest m
 import io
 import json
 import os
-import socket
 import uuid
 import zipfile
 
@@ -47,7 +46,8 @@ def default_work_dir(job):
 
 
 def _tmp_name(path):
-    host = "".join(c for c in socket.gethostname() if c.isalnum() or c == "-")[:32] or "host"
+    from .io.writer import host_tag  # the output writer's rule for temp names
+    host = host_tag()
     return os.path.join(os.path.dirname(path), ".%s.%s.%d.%s.tmp" % (os.path.basename(path)[:64], host,
                                                                      os.getpid(), uuid.uuid4().hex[:8]))
 
