@@ -64,38 +64,9 @@ _ROOT_RX = re.compile(r"^<([A-Za-z][A-Za-z0-9]{0,40})>(?:[/\\](.*))?$", re.S)
 def resolve_backends(job):
     """What ``auto`` means on this machine: ``{"tracker", "model", "matte", ...}`` ("masks" as the
     tracker when no object is tracked): :func:`samatte.pipeline.resolve_backends` (what the cache keys
-    use) where it can be imported, else the same rules with the standard library only."""
-    try:
-        from ..pipeline import resolve_backends as _pipeline_resolve
-        return dict(_pipeline_resolve(job))
-    except ImportError:
-        pass
-    tracked = any("prompts" in o for o in job["objects"])
-    tb = job["tracker"]["backend"]
-    if not tracked:
-        tb = "masks"
-    elif tb == "auto":
-        tb = "sam2" if _sam2_usable(job["tracker"]["model"]) else "flow"
-    mb = job["matte"]["backend"]
-    if mb == "auto":
-        try:
-            from ..matte.stage import find_sam2matte_weights
-            have = find_sam2matte_weights((job["matte"].get("options") or {}).get("checkpoint")) is not None
-        except ImportError:
-            have = False
-        mb = "sam2matte" if have else "refine"
-    return {"tracker": tb, "model": job["tracker"]["model"] if tb == "sam2" else None, "matte": mb}
-
-
-def _sam2_usable(model):
-    import importlib.util
-    try:
-        from ..models import find_weights
-        if find_weights(model) is None:
-            return False
-    except Exception:  # noqa: BLE001 - a broken models folder means "no weights", as in get_tracker
-        return False
-    return all(importlib.util.find_spec(m) is not None for m in ("torch", "sam2"))
+    use; importing samatte.pipeline needs only the standard library)."""
+    from ..pipeline import resolve_backends as _pipeline_resolve
+    return dict(_pipeline_resolve(job))
 
 
 def frames_to_range_expr(frames):
@@ -385,12 +356,8 @@ def _default_models_dir():
 
 
 def _default_preroll():
-    try:
-        from .. import pipeline
-        v = getattr(pipeline, "DEFAULT_PREROLL", None)
-        return int(v) if v is not None else 0
-    except Exception:  # noqa: BLE001
-        return 0
+    from ..pipeline import DEFAULT_PREROLL
+    return int(DEFAULT_PREROLL)
 
 
 def _write(path, text):
