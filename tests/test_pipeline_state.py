@@ -85,6 +85,13 @@ class CarryMatter(Matter):
                           {n: {"count": -100} for n in track.objects})
 
 
+def _killed_run(tmp_path, frames):
+    """``re/``: the frames of ``single/`` that a run killed after ``frames`` left."""
+    (tmp_path / "re").mkdir()
+    for f in frames:
+        shutil.copy(str(tmp_path / "single" / ("m.%04d.exr" % f)), str(tmp_path / "re"))
+
+
 def test_caller_owned_state_resumes_and_chunks_as_an_unbroken_run(shot, tmp_path):
     s = shot
     frames = s["frames"]
@@ -94,9 +101,7 @@ def test_caller_owned_state_resumes_and_chunks_as_an_unbroken_run(shot, tmp_path
     assert len({r["scores"][str(f)] for f in frames}) > 1   # the state matters to the output
 
     # resume: what a killed run left, then a re-run (frame 3's state restored from its file)
-    (tmp_path / "re").mkdir()
-    for f in frames[:4]:
-        shutil.copy(str(tmp_path / "single" / ("m.%04d.exr" % f)), str(tmp_path / "re"))
+    _killed_run(tmp_path, frames[:4])
     m = CarryMatter()
     r = pipeline.run(_job(s, tmp_path / "re" / "m.####.exr"), matter=m)
     assert _written(r) == frames[4:]
@@ -152,9 +157,7 @@ def test_stateless_matter_still_works(shot, tmp_path, kind):
     s = shot
     frames = s["frames"]
     pipeline.run(_job(s, tmp_path / "single" / "m.####.exr"), matter=kind())
-    (tmp_path / "re").mkdir()
-    for f in frames[:4]:
-        shutil.copy(str(tmp_path / "single" / ("m.%04d.exr" % f)), str(tmp_path / "re"))
+    _killed_run(tmp_path, frames[:4])
     m = kind()
     r = pipeline.run(_job(s, tmp_path / "re" / "m.####.exr"), matter=m)
     assert _written(r) == frames[4:]
