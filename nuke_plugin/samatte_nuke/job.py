@@ -106,11 +106,12 @@ def upstream_hash(source):
     h = hashlib.sha256()
     for n in _upstream(source):
         h.update(("%s %s\n" % (n.Class(), n.name())).encode("utf-8"))
-        for name in sorted(n.knobs()):
+        knobs = n.knobs()
+        for name in sorted(knobs):
             if name in ("xpos", "ypos", "selected", "label", "note_font", "tile_color"):
                 continue
             try:
-                h.update(("%s=%s\n" % (name, n.knobs()[name].toScript())).encode("utf-8", "replace"))
+                h.update(("%s=%s\n" % (name, knobs[name].toScript())).encode("utf-8", "replace"))
             except Exception:  # noqa: BLE001
                 pass
     return h.hexdigest()[:16]
