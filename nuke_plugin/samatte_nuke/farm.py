@@ -125,11 +125,11 @@ def frame_state(job_text, file_frame, *, fresh=False):
 def frame_path(group, script_frame):
     """The file the node's internal Read shows at ``script_frame`` (called from its file knob).
     Raises StaleFrameError for a stale or missing frame inside the job's range."""
-    job_text = stored_job_text(group)
-    if not job_text:
+    job = stored_job(group)
+    if not job:
         return ""
+    job_text = json.dumps(job, sort_keys=True)   # the memo key, as stored_job_text writes it
     offset = int(group["samatte_offset"].value())
-    job = json.loads(job_text)
     from samatte.frames import parse_frames
     frames = parse_frames(job["plate"]["frames"])
     f = int(script_frame) - offset
