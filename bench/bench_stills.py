@@ -72,16 +72,26 @@ def write_plate(img_srgb, path):
     write_image(path, srgb_eotf(img_srgb), channels=["R", "G", "B"])
 
 
+def _write_mask(mask, path):
+    """The mask as a host hands it over: an 8-bit PNG, 255 where mask >= 0.5."""
+    cv2.imwrite(path, (np.asarray(mask) >= 0.5).astype(np.uint8) * 255)
+
+
+def _read_alpha(path):
+    """The merged A channel of a written matte EXR, f32."""
+    import OpenImageIO as oiio
+    buf = oiio.ImageBuf(path)
+    return buf.get_pixels(oiio.FLOAT)[..., list(buf.spec().channelnames).index("A")]
+
+
 def product_refine(plate_path, mask, tmp, tag, *, options=None, quality="default"):
     """``samatte refine`` on a one-frame EXR plate with a PNG mask (the CLI's job, run in this
     process): the merged A read back from the half-float EXR."""
     import contextlib
     import io
-    import OpenImageIO as oiio
     from samatte import cli
     from samatte.jobspec import add_object, new_job, validate
-    mpath = os.path.join(tmp, "%s.mask.00001.png" % tag)
-    cv2.imwrite(mpath, (np.asarray(mask) >= 0.5).astype(np.uint8) * 255)
+    _write_mask(mask, os.path.join(tmp, "%s.mask.00001.png" % tag))
     out = os.path.join(tmp, "%s.out.#####.exr" % tag)
     job = new_job(os.path.abspath(plate_path), os.path.abspath(out), frames="1", tracker="auto", matte="auto",
                   quality=quality, overwrite=True)
@@ -92,25 +102,21 @@ def product_refine(plate_path, mask, tmp, tag, *, options=None, quality="default
         rc, _ = cli.execute_job(validate(job), quiet=True)
     if rc:
         raise SystemExit("samatte refine failed (exit %d) on %s" % (rc, tag))
-    buf = oiio.ImageBuf(out.replace("#####", "00001"))
-    return buf.get_pixels(oiio.FLOAT)[..., list(buf.spec().channelnames).index("A")]
+    return _read_alpha(out.replace("#####", "00001"))
 
 
 def cli_refine(plate_path, mask, tmp, tag):
     """``samatte refine`` as a separate process, exactly as a TD types it (default settings): the
     one-frame EXR plate and an 8-bit PNG mask in, the merged A read back from the written EXR."""
     import subprocess
-    import OpenImageIO as oiio
-    mpath = os.path.join(tmp, "%s.cmask.00001.png" % tag)
-    cv2.imwrite(mpath, (np.asarray(mask) >= 0.5).astype(np.uint8) * 255)
+    _write_mask(mask, os.path.join(tmp, "%s.cmask.00001.png" % tag))
     out = os.path.join(tmp, "%s.cli.#####.exr" % tag)
     cmd = [sys.executable, "-m", "samatte", "refine", "--plate", plate_path,
            "--masks", os.path.join(tmp, "%s.cmask.#####.png" % tag), "--out", out, "--frames", "1"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         raise SystemExit("samatte refine failed (%d) on %s: %s" % (r.returncode, tag, r.stderr[-2000:]))
-    buf = oiio.ImageBuf(out.replace("#####", "00001"))
-    return buf.get_pixels(oiio.FLOAT)[..., list(buf.spec().channelnames).index("A")]
+    return _read_alpha(out.replace("#####", "00001"))
 
 
 def parse_kv(kvs):
