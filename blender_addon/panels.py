@@ -56,10 +56,9 @@ def _chunks(items, n):
     return [items[i:i + n] for i in range(0, len(items), n)]
 
 
-class SAMATTE_PT_clip(bpy.types.Panel):
-    bl_idname = "SAMATTE_PT_clip"
+class _SamattePanel:
+    """What both sidebar panels share (a mixin: Blender registers only the subclasses)."""
     bl_label = "samatte"
-    bl_space_type = "CLIP_EDITOR"
     bl_region_type = "UI"
     bl_category = "samatte"
 
@@ -67,20 +66,19 @@ class SAMATTE_PT_clip(bpy.types.Panel):
         draw_panel(self.layout, context)
 
 
-class SAMATTE_PT_compositor(bpy.types.Panel):
+class SAMATTE_PT_clip(_SamattePanel, bpy.types.Panel):
+    bl_idname = "SAMATTE_PT_clip"
+    bl_space_type = "CLIP_EDITOR"
+
+
+class SAMATTE_PT_compositor(_SamattePanel, bpy.types.Panel):
     bl_idname = "SAMATTE_PT_compositor"
-    bl_label = "samatte"
     bl_space_type = "NODE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = "samatte"
 
     @classmethod
     def poll(cls, context):
         sd = context.space_data
         return sd is not None and getattr(sd, "tree_type", "") == "CompositorNodeTree"
-
-    def draw(self, context):
-        draw_panel(self.layout, context)
 
 
 CLASSES = (SAMATTE_PT_clip, SAMATTE_PT_compositor)
