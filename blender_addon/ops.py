@@ -18,6 +18,12 @@ def current_run():
     return _STATE["run"]
 
 
+def running_job():
+    """The current run while it is still going, else None."""
+    run = _STATE["run"]
+    return run if run is not None and not run.done else None
+
+
 def ocio_config():
     """The OCIO config Blender itself uses: ``$OCIO`` when set, else its bundled one."""
     env = os.environ.get("OCIO")
@@ -119,8 +125,7 @@ def _build(context):
 
 def start_run(context, *, this_frame=False):
     """Gather, build and start a job; returns the :class:`jobs.JobRun` (also kept as the current run)."""
-    run = current_run()
-    if run is not None and not run.done:
+    if running_job() is not None:
         raise HostError("BUSY", "a samatte job is already running (Cancel it first)")
     settings, job, (clip, info, objects, frames, notes) = _build(context)
     subset = None
@@ -331,8 +336,8 @@ class SAMATTE_OT_cancel(bpy.types.Operator):
     bl_description = "Stop the running job between frames (finished frames are kept)"
 
     def execute(self, context):
-        run = current_run()
-        if run is None or run.done:
+        run = running_job()
+        if run is None:
             self.report({"INFO"}, "samatte: no job is running")
             return {"CANCELLED"}
         run.cancel()
@@ -345,8 +350,8 @@ class SAMATTE_OT_release(bpy.types.Operator):
     bl_description = "End the samatte worker: frees its memory and GPU"
 
     def execute(self, context):
-        run = current_run()
-        if run is not None and not run.done:
+        run = running_job()
+        if run is not None:
             run.cancel()
             run.wait(timeout=30)
         n = jobs.release_worker()

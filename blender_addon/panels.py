@@ -28,7 +28,7 @@ def draw_panel(layout, context):
     for line in (s.scan_result or "").splitlines():
         col.label(text=line)
     run = ops.current_run()
-    busy = run is not None and not run.done
+    busy = ops.running_job() is not None
     row = col.row(align=True)
     row.enabled = not busy
     row.operator("samatte.run", text="Run", icon="PLAY").this_frame = False
