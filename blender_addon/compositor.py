@@ -14,6 +14,8 @@ import os
 
 import bpy
 
+from . import convert
+
 __all__ = ["compositor_tree", "wire", "load_matte_image", "NODE_PLATE", "NODE_MATTE", "NODE_SETALPHA",
            "NODE_OUTPUT"]
 
@@ -73,7 +75,7 @@ def _output_node(tree):
 
 def load_matte_image(pattern, first):
     """The matte sequence as one ``bpy.types.Image`` (reloaded when it already exists)."""
-    path = convert_pattern(pattern, first)
+    path = convert.sequence_path(pattern, first)
     name = os.path.basename(pattern)
     img = bpy.data.images.get(name)
     if img is not None and bpy.path.abspath(img.filepath) != path:
@@ -88,11 +90,6 @@ def load_matte_image(pattern, first):
         pass
     img.reload()
     return img
-
-
-def convert_pattern(pattern, frame):
-    n = pattern.count("#")
-    return pattern.replace("#" * n, "%0*d" % (n, frame)) if n else pattern
 
 
 def _set_alpha_apply_mask(node):

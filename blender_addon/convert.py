@@ -22,7 +22,7 @@ import os
 import re
 
 __all__ = ["marker_to_px", "px_to_marker", "mask_to_px", "px_to_mask", "clip_frame", "scene_frame",
-           "file_number", "scene_frame_of_file", "sequence_pattern", "exr_windows"]
+           "file_number", "scene_frame_of_file", "sequence_pattern", "sequence_path", "exr_windows"]
 
 
 def marker_to_px(co, size, origin=(0.0, 0.0)):
@@ -94,6 +94,12 @@ def sequence_pattern(path):
         return path, None
     pattern = name[:m.start()] + "#" * len(m.group(1)) + name[m.end():]
     return os.path.join(folder, pattern), int(m.group(1))
+
+
+def sequence_path(pattern, number):
+    """``/a/plate.####.exr``, 1001 -> ``/a/plate.1001.exr`` (the inverse of :func:`sequence_pattern`)."""
+    n = pattern.count("#")
+    return pattern.replace("#" * n, "%0*d" % (n, number)) if n else pattern
 
 
 def _read_exr_attrs(f, names):

@@ -8,7 +8,7 @@ import os
 
 import bpy
 
-from . import compositor, gather, jobs, link, props
+from . import compositor, convert, gather, jobs, link, props
 from .hosterrors import HostError, describe
 
 _STATE = {"run": None, "scene": None}
@@ -76,7 +76,7 @@ def collect(context):
     if s.use_range:
         lo, hi = max(lo, s.frame_start), min(hi, s.frame_end)
     scene_frames = list(range(lo, hi + 1))
-    frames = [n for n in map(info.file, scene_frames) if os.path.exists(compositor.convert_pattern(info.pattern, n))]
+    frames = [n for n in map(info.file, scene_frames) if os.path.exists(convert.sequence_path(info.pattern, n))]
     notes = []
     mask = resolve_mask(context)
     mask_objects = []
