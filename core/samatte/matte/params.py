@@ -29,6 +29,10 @@ class RefineParams:
     #: base band half-width as a fraction of the frame diagonal (1). Rough masks (roto, ds8/ds32,
     #: polygons) are off by ~1 % of the frame; tight masks override it (MASK_KINDS).
     base_frac: float = 0.01
+    #: ... and at most this many times the mask's mean depth (1; the mean distance of its pixels to its
+    #: edge; 0 = no cap): a rough mask of many small or thin parts (foliage, a rider, strands) is off
+    #: by a fraction of each part, and a band as wide as the parts hands every part to colour alone.
+    depth_cap: float = 0.75
     #: widen the band where image evidence says the edge is soft or misplaced (bool); see regions.
     adaptive: bool = True
     #: how much that image evidence (texture, colour overlap, edge misalignment) widens it (1).

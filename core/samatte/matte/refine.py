@@ -62,7 +62,7 @@ AUTO_LEAK = 0.06
 DETECT_PX = 2.0
 
 
-def colour_overlap(image, hard, bins=16, px=4.0, min_px=64):
+def colour_overlap(image, hard, bins=16, px=4.0, min_px=64, depth_cap=DEFAULT.depth_cap):
     """How well colour tells the object from what is behind it near the mask's edge: the Bayes
     overlap (sum of min) of the colour histograms (``bins``^3, neighbouring bins sharing counts) of
     the mask's inner ring (1-3 base bands inside its edge) and outer ring (1-3 outside), on the
@@ -71,7 +71,7 @@ def colour_overlap(image, hard, bins=16, px=4.0, min_px=64):
     too thin to have an inner ring gives all its pixels (a thin or small object is where a departure
     costs most; an empty sample must not read as "colours disjoint"). Both rings empty: 0."""
     H, W = hard.shape
-    base = _base_width(_object_size(hard), H, W, DEFAULT.base_frac)
+    base = _base_for(hard, replace(DEFAULT, depth_cap=depth_cap))
     y0, y1, x0, x1 = reach_box(hard, int(np.ceil(3 * base + 2)))
     h, w = y1 - y0, x1 - x0
     for s in (min(1.0, px / base), 1.0):
@@ -103,7 +103,7 @@ def _trust(image, hard, p, info=None):
     near the mask's edge. Returns the record to use."""
     if p.auto_evidence <= 0:
         return p
-    ov = colour_overlap(image, hard)
+    ov = colour_overlap(image, hard, depth_cap=p.depth_cap)
     distrust = float(np.clip((ov - p.overlap_lo) / max(p.overlap_hi - p.overlap_lo, 1e-6), 0.0, 1.0))
     if info is not None:
         info["overlap"] = round(ov, 4)
@@ -361,11 +361,31 @@ def _object_size(hard):
     return float(np.sqrt(min(area, hard.size - area)))
 
 
-def _base_width(size, H, W, frac=0.01):
+def _part_depth(hard):
+    """The mask's mean depth (px): the mean distance of its pixels to its edge (the frame's border is
+    not an edge). A strip of half-width h has depth h / 2, a disc of radius r has r / 3; a mask made
+    of many small or thin parts has a small depth however large its area."""
+    y0, y1, x0, x1 = reach_box(hard, 1)
+    sub = hard[y0:y1, x0:x1]
+    if sub.all():
+        return float("inf")
+    d = cv2.distanceTransform(sub.astype(np.uint8), cv2.DIST_L2, 3)
+    return float(d[sub].mean()) if sub.any() else 0.0
+
+
+def _base_width(size, H, W, frac=0.01, depth=float("inf"), depth_cap=float("inf")):
     """Band half-width (px) before adaptation: ~1% of the frame diagonal, but at most ~8% of the
     object's size (``size``, from :func:`_object_size`), so that small objects are not swallowed by
-    the band; at least 3 px."""
-    return float(max(3.0, min(frac * np.hypot(H, W), 0.08 * size)))
+    the band, and at most ``depth_cap`` x the mask's mean depth (``depth``, from
+    :func:`_part_depth`), so that thin or small parts are not either; at least 3 px."""
+    return float(max(3.0, min(frac * np.hypot(H, W), 0.08 * size, depth_cap * depth)))
+
+
+def _base_for(hard, p):
+    """The base band half-width (px) of mask ``hard`` under RefineParams ``p``."""
+    H, W = hard.shape
+    depth = _part_depth(hard) if np.isfinite(p.depth_cap) and p.depth_cap > 0 else float("inf")
+    return _base_width(_object_size(hard), H, W, p.base_frac, depth, p.depth_cap if p.depth_cap > 0 else float("inf"))
 
 
 def _scales(s0, finest, fine):
@@ -440,7 +460,7 @@ class Band:
 def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None):
     H, W = hard.shape
     size = _object_size(hard)
-    base = _base_width(size, H, W, p.base_frac)
+    base = _base_for(hard, p)
     max_w = 4.0 * base
     y0, y1, x0, x1 = reach_box(hard, int(np.ceil(2 * max_w + 8)))
     lg_c = None
