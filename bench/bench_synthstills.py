@@ -323,14 +323,19 @@ def backgrounds():
     return sorted(glob.glob(os.path.join(EVAL, "frames", "*", "*.jpg")))
 
 
-def make_case(kind, idx):
-    """(linear composite (H, W, 3) float32, exact alpha (H, W), description)."""
+def make_case(kind, idx, scale=1.0):
+    """(linear composite (H, W, 3) float32, exact alpha (H, W), description); ``scale`` enlarges the
+    background photo (bicubic) before the object is drawn on it at that size."""
     from samatte.io.exr import srgb_eotf
     seed = zlib.crc32(("%s:%d" % (kind, idx)).encode())
     rng = np.random.default_rng(seed)
     bgs = backgrounds()
     bgp = bgs[int(rng.integers(len(bgs)))]
-    bg = srgb_eotf(np.ascontiguousarray(cv2.imread(bgp, cv2.IMREAD_COLOR)[..., ::-1]).astype(np.float32) / 255.0)
+    bg8 = cv2.imread(bgp, cv2.IMREAD_COLOR)
+    if scale != 1.0:
+        bg8 = cv2.resize(bg8, (int(round(bg8.shape[1] * scale)), int(round(bg8.shape[0] * scale))),
+                         interpolation=cv2.INTER_CUBIC)
+    bg = srgb_eotf(np.ascontiguousarray(bg8[..., ::-1]).astype(np.float32) / 255.0)
     H, W = bg.shape[:2]
     alpha, fg = OBJECTS[kind](rng, H, W)
     near = rng.random() < NEAR_BG
@@ -354,9 +359,9 @@ def _strip(comp, gt, m, a):
 
 
 def run_case(job):
-    kind, idx, protocols, options, save, thr, fill = job
+    kind, idx, protocols, options, save, thr, fill, scale = job
     t0 = time.time()
-    comp, gt, desc = make_case(kind, idx)
+    comp, gt, desc = make_case(kind, idx, scale)
     tgen = time.time() - t0
     name = "%s%d" % (kind, idx)
     rows, lines = [], ["%-9s %s (generated in %.1fs)" % (name, desc, tgen)]
@@ -452,6 +457,10 @@ def main(argv=None):
                     help="matte option for the product path (repeatable), e.g. evidence=1.0")
     ap.add_argument("--refine", action="append", default=[], metavar="K=V",
                     help="override a field of samatte.matte.params.RefineParams in every preset, e.g. runaway=1.0")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="enlarge the background photos by this factor (2.25: 1920x1080) and draw the objects "
+                         "at that size: the masks' errors stay in pixels (ds8 blocks), the band scales with "
+                         "the frame")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--save", default=None, metavar="DIR",
                     help="write a PNG strip per case and protocol: composite (sRGB) | gt | mask | ours")
@@ -469,7 +478,8 @@ def main(argv=None):
     if args.save:
         os.makedirs(args.save, exist_ok=True)
     idxs = [i for i in range(args.seeds) if not args.fold or "AB"[i % 2] == args.fold]
-    jobs = [(k, i, protocols, options, args.save, args.mask_threshold, args.fill_holes) for k in kinds for i in idxs]
+    jobs = [(k, i, protocols, options, args.save, args.mask_threshold, args.fill_holes, args.scale)
+            for k in kinds for i in idxs]
     print("synthetic stills: %d cases (%s x %d seeds), protocols %s, masks from GT > %.2f%s, options %s"
           % (len(jobs), ",".join(kinds), len(idxs), ",".join(protocols), args.mask_threshold,
              " (holes filled)" if args.fill_holes else "", options or "{}"))

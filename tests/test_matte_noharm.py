@@ -328,3 +328,58 @@ def test_the_base_band_is_capped_by_the_mask_depth_not_only_its_area():
     assert wide == pytest.approx(10.0)              # 1 % of the diagonal: the area cap says nothing
     assert _base_width(np.sqrt(strips.sum()), 600, 800, 0.01, _part_depth(strips), 0.75) < 4.5
     assert _base_width(np.sqrt(disc.sum()), 600, 800, 0.01, _part_depth(disc), 0.75) == pytest.approx(10.0)
+
+
+def _typical_inputs():
+    from types import SimpleNamespace
+    h, w = 40, 60
+    hard = np.zeros((h, w), bool)
+    hard[:, :30] = True                                  # the mask: the left half
+    img = np.zeros((h, w, 3), np.float32)
+    img[:, :30] = [0.8, 0.2, 0.2]                        # the object: red ...
+    img[::4, :24] = [0.3, 0.3, 0.3]                      # ... with grey stripes of its own
+    img[:, 30:] = [0.2, 0.3, 0.8]                        # the background: blue
+    c = SimpleNamespace(coarse=hard.astype(np.float32), base=3.0, image=img, doubt=None)
+    dist = np.minimum(np.abs(np.arange(w) - 29.5), 99)[None].repeat(h, 0)
+    wk = SimpleNamespace(fg=hard & (dist > 3), bg=~hard & (dist > 3), image=img)
+    return c, wk, hard
+
+
+def test_the_typical_colour_check_undoes_flips_in_the_colours_of_the_mask_side():
+    from samatte.matte.params import params_for
+    from samatte.matte.refine import _typical_check
+    c, wk, hard = _typical_inputs()
+    alpha = hard.astype(np.float32)
+    alpha[4, 20] = 0.1                                   # a grey stripe pixel flipped to background
+    alpha[5, 20] = 0.1                                   # a red pixel flipped
+    alpha[6, 20] = 0.7                                   # partial alpha in the object's colour: not a flip
+    alpha[8, 36] = 0.9                                   # a blue pixel outside flipped to foreground
+    out = _typical_check(alpha, c, wk, params_for("default", "rough"))
+    assert out[4, 20] >= 0.99 and out[5, 20] >= 0.99     # back to the ramp (1 this deep inside)
+    assert out[6, 20] == pytest.approx(0.7)
+    assert out[8, 36] <= 0.01
+    # off: nothing changes
+    assert np.array_equal(_typical_check(alpha, c, wk, params_for("default", "rough", {"typical": 0.0})), alpha)
+
+
+def test_the_typical_colour_check_keeps_flips_in_colours_of_the_other_side():
+    from samatte.matte.params import params_for
+    from samatte.matte.refine import _typical_check
+    c, wk, hard = _typical_inputs()
+    c.image = c.image.copy()
+    c.image[10, 20] = [0.2, 0.3, 0.8]                    # background blue seen through a hole in the object
+    alpha = hard.astype(np.float32)
+    alpha[10, 20] = 0.0
+    out = _typical_check(alpha, c, wk, params_for("default", "rough"))
+    assert out[10, 20] == 0.0
+
+
+def test_the_typical_colour_check_leaves_pixels_the_video_doubts_alone():
+    from samatte.matte.params import params_for
+    from samatte.matte.refine import _typical_check
+    c, wk, hard = _typical_inputs()
+    alpha = hard.astype(np.float32)
+    alpha[8, 36] = 0.9                                   # outside, flipped: a wisp the video found
+    c.doubt = np.zeros(hard.shape, np.float32)
+    c.doubt[8, 36] = 1.0
+    assert _typical_check(alpha, c, wk, params_for("default", "rough"))[8, 36] == pytest.approx(0.9)

@@ -91,6 +91,22 @@ class RefineParams:
     overlap_lo: float = 0.2
     #: colour overlap from which it is not trusted at all (1): 20 % misclassified.
     overlap_hi: float = 0.4
+    #: typical-colour check (strength, 0-1; 0 = off): a pixel the matte flips against the mask's label
+    #: (alpha below ``typical_flip`` inside the mask, above 1 - ``typical_flip`` outside) while its colour
+    #: is typical of the side the mask puts it on is pulled back to the mask-anchored ramp (see
+    #: ``evidence``). Typical: the pixel's share of the two colour likelihoods (16^3 histograms of the
+    #: solid foreground and background at the working scale), none up to 0.5, fully from
+    #: ``typical_hi``. A colour the object shares with its own interior is no evidence that the pixel
+    #: is background (a dark fold of a light coat, a shadowed leg). Only flips are checked: partial
+    #: alpha (hair, blur) in colours typical of the object is the matte's job. Chosen on DAVIS fold A
+    #: (IoU loss ds8 / polygon 0.029 / 0.023 -> 0.020 / 0.016); fold B 0.008 / 0.007 -> 0.007 / 0.006;
+    #: stills within 0.005 of before on both folds (bench/RESULTS.md). Checking every departure, not
+    #: only flips, cost the hair stills (GT04 ds8 0.51 -> 0.58).
+    typical: float = 1.0
+    #: likelihood share (own side / both) from which the typical-colour check acts fully (1).
+    typical_hi: float = 0.8
+    #: the check looks only at flips: alpha below this inside the mask (above 1 - this outside) (alpha).
+    typical_flip: float = 0.5
     # -- the solve ---------------------------------------------------------------------------------
     #: "sm+cf": shared-matting samples drive growth, then closed-form with them as a weak data term;
     #: "cf": closed-form only (no samples; slower growth decisions).

@@ -702,9 +702,7 @@ def _evidence_check(alpha, c, wk, p, models, info=None):
     if models is None:
         return alpha
     hard = c.coarse >= 0.5
-    din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
-    dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
-    ramp = np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * max(1.0, c.base)), 0.0, 1.0)
+    ramp = _ramp(hard, c.base)
     cand = np.where(hard, alpha < ramp, alpha > ramp)
     if not cand.any():
         return alpha
@@ -726,6 +724,54 @@ def _evidence_check(alpha, c, wk, p, models, info=None):
     if info is not None:
         info["evidence_px"] = int(np.count_nonzero(sub & (support < 0.5)))
     return out
+
+def _typical_check(alpha, c, wk, p, info=None, bins=16):
+    """Do no harm where a flipped pixel's colour is typical of the side the mask puts it on
+    (RefineParams.typical, typical_hi, typical_flip), at full resolution. ``alpha``: f32 (h, w) of the
+    crop. The colour likelihoods are the solid foreground's and background's 16^3 histograms at the
+    working scale (neighbouring bins sharing counts); the pull goes to the mask-anchored ramp of
+    :func:`_evidence_check`. Pixels the video doubts (``c.doubt``, the see-through test) are left
+    alone: there the mask's label is what is in question."""
+    if p.typical <= 0 or not wk.fg.any() or not wk.bg.any():
+        return alpha
+    hard = c.coarse >= 0.5
+    flip = float(p.typical_flip)
+    cand = np.where(hard, alpha < flip, alpha > 1.0 - flip)
+    if c.doubt is not None:
+        cand &= ~(c.doubt > 0)       # where the video doubts the mask's label, its side is no evidence
+    if not cand.any():
+        return alpha
+    ramp = _ramp(hard, c.base)
+    cand &= np.where(hard, alpha < ramp, alpha > ramp)
+    ys, xs = np.nonzero(cand)
+    if ys.size == 0:
+        return alpha
+    idx0 = _colour_index(wk.image, bins)
+    pf = np.maximum(_colour_hist(idx0, wk.fg, bins), 0.0)
+    pb = np.maximum(_colour_hist(idx0, wk.bg, bins), 0.0)
+    pf /= max(pf.sum(), 1e-12)
+    pb /= max(pb.sum(), 1e-12)
+    idx = _colour_index(c.image[ys, xs], bins)
+    f, b = pf[idx], pb[idx]
+    inside = hard[ys, xs]
+    own = np.where(inside, f, b) / np.maximum(f + b, 1e-12)
+    k = min(1.0, float(p.typical)) * np.clip((own - 0.5) / max(p.typical_hi - 0.5, 1e-6), 0.0, 1.0)
+    a, r = alpha[ys, xs], ramp[ys, xs]
+    anch = np.where(inside, np.maximum(a, r), np.minimum(a, r))
+    out = alpha.copy()
+    out[ys, xs] = a + k * (anch - a)
+    if info is not None:
+        info["typical_px"] = int(np.count_nonzero(k >= 0.5))
+    return out
+
+
+def _ramp(hard, base):
+    """The mask-anchored ramp of the do-no-harm checks: 0.5 at the mask's edge, its label one base
+    band (``base`` px) inside / outside, f32 (h, w)."""
+    din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
+    dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * max(1.0, base)), 0.0, 1.0)
+
 
 def _fine(c, wk, alpha0, p, tile):
     """Full resolution: the fast guided filter (``fine="guided"``) or a closed-form pyramid."""
@@ -806,7 +852,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     what the phases decided (mask kind, the self-check's regions and fallbacks).
 
     Phases: trust -> crop -> regions -> growth -> solve -> self-check -> fine level -> evidence check
-    -> finish.
+    -> typical-colour check -> finish.
     """
     if quality not in QUALITIES:
         raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
@@ -836,4 +882,5 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     a0 = _coverage_check(a0, wk, p, info)                              # 4c. do no harm: coverage
     alpha = _fine(c, wk, a0, p, tile)                                  # 5. fine level
     alpha = _evidence_check(alpha, c, wk, p, _colour_models(wk, p), info)  # 5b. do no harm: evidence
+    alpha = _typical_check(alpha, c, wk, p, info)                      # 5c. do no harm: typical colours
     return _finish(alpha, hard, c, p)                                  # 6. finish
