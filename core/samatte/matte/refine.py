@@ -384,8 +384,9 @@ def _base_width(size, H, W, frac=0.01, depth=float("inf"), depth_cap=float("inf"
 def _base_for(hard, p):
     """The base band half-width (px) of mask ``hard`` under RefineParams ``p``."""
     H, W = hard.shape
-    depth = _part_depth(hard) if np.isfinite(p.depth_cap) and p.depth_cap > 0 else float("inf")
-    return _base_width(_object_size(hard), H, W, p.base_frac, depth, p.depth_cap if p.depth_cap > 0 else float("inf"))
+    cap = float(p.depth_cap) if p.depth_cap > 0 else float("inf")
+    depth = _part_depth(hard) if np.isfinite(cap) else float("inf")
+    return _base_width(_object_size(hard), H, W, p.base_frac, depth, cap)
 
 
 def _scales(s0, finest, fine):
@@ -724,6 +725,7 @@ def _evidence_check(alpha, c, wk, p, models, info=None):
     if info is not None:
         info["evidence_px"] = int(np.count_nonzero(sub & (support < 0.5)))
     return out
+
 
 def _typical_check(alpha, c, wk, p, info=None, bins=16):
     """Do no harm where a flipped pixel's colour is typical of the side the mask puts it on
