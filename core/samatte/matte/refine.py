@@ -69,16 +69,16 @@ AUTO_WINDOW = 8
 DETECT_PX = 2.0
 
 
-def colour_overlap(image, hard, bins=16, px=4.0, min_px=64, depth_cap=DEFAULT.depth_cap):
+def colour_overlap(image, hard, bins=16, px=4.0, min_px=64, depth_cap=DEFAULT.depth_cap, depth=None):
     """How well colour tells the object from what is behind it near the mask's edge: the Bayes
     overlap (sum of min) of the colour histograms (``bins``^3, neighbouring bins sharing counts) of
     the mask's inner ring (1-3 base bands inside its edge) and outer ring (1-3 outside), on the
     display image at a scale where the base band is ``px`` px. 0: disjoint colours, 1: identical.
     A ring with fewer than ``min_px`` pixels there is taken at full resolution instead, and an object
     too thin to have an inner ring gives all its pixels (a thin or small object is where a departure
-    costs most; an empty sample must not read as "colours disjoint"). Both rings empty: 0."""
-    H, W = hard.shape
-    base = _base_for(hard, replace(DEFAULT, depth_cap=depth_cap))
+    costs most; an empty sample must not read as "colours disjoint"). Both rings empty: 0.
+    ``depth``: the mask's :func:`_part_depth` when the caller has it."""
+    base = _base_for(hard, replace(DEFAULT, depth_cap=depth_cap), depth=depth)
     y0, y1, x0, x1 = reach_box(hard, int(np.ceil(3 * base + 2)))
     h, w = y1 - y0, x1 - x0
     for s in (min(1.0, px / base), 1.0):
@@ -105,12 +105,12 @@ def colour_overlap(image, hard, bins=16, px=4.0, min_px=64, depth_cap=DEFAULT.de
     return float(np.minimum(density(fg), density(bg)).sum())
 
 
-def _trust(image, hard, p, info=None):
+def _trust(image, hard, p, info=None, depth=None):
     """Phase 0 (RefineParams.auto_evidence): the evidence check's strength from the colour overlap
     near the mask's edge. Returns the record to use."""
     if p.auto_evidence <= 0:
         return p
-    ov = colour_overlap(image, hard, depth_cap=p.depth_cap)
+    ov = colour_overlap(image, hard, depth_cap=p.depth_cap, depth=depth)
     distrust = float(np.clip((ov - p.overlap_lo) / max(p.overlap_hi - p.overlap_lo, 1e-6), 0.0, 1.0))
     if info is not None:
         info["overlap"] = round(ov, 4)
@@ -398,12 +398,16 @@ def _base_width(size, H, W, frac=0.01, depth=float("inf"), depth_cap=float("inf"
     return float(max(3.0, min(frac * np.hypot(H, W), 0.08 * size, depth_cap * depth)))
 
 
-def _base_for(hard, p):
-    """The base band half-width (px) of mask ``hard`` under RefineParams ``p``."""
+def _base_for(hard, p, size=None, depth=None):
+    """The base band half-width (px) of mask ``hard`` under RefineParams ``p``; ``size`` and
+    ``depth`` (:func:`_object_size`, :func:`_part_depth`) when the caller has them."""
     H, W = hard.shape
     cap = float(p.depth_cap) if p.depth_cap > 0 else float("inf")
-    depth = _part_depth(hard) if np.isfinite(cap) else float("inf")
-    return _base_width(_object_size(hard), H, W, p.base_frac, depth, cap)
+    if not np.isfinite(cap):
+        depth = float("inf")
+    elif depth is None:
+        depth = _part_depth(hard)
+    return _base_width(_object_size(hard) if size is None else size, H, W, p.base_frac, depth, cap)
 
 
 def _scales(s0, finest, fine):
@@ -445,6 +449,7 @@ class Crop:
     size: float               # the object's size, sqrt of its area (px)
     base: float               # base band half-width (px)
     max_width: float          # widest band (px)
+    ramp_: Optional[np.ndarray] = None  # the do-no-harm checks' ramp, made once (see _crop_ramp)
 
 
 @dataclass
@@ -475,10 +480,10 @@ class Band:
     final: bool = False       # alpha is already the answer (closed-form growth, no samples to fuse)
 
 
-def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None):
+def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None, depth=None):
     H, W = hard.shape
     size = _object_size(hard)
-    base = _base_for(hard, p)
+    base = _base_for(hard, p, size, depth)
     max_w = 4.0 * base
     y0, y1, x0, x1 = reach_box(hard, int(np.ceil(2 * max_w + 8)))
     lg_c = None
@@ -720,7 +725,7 @@ def _evidence_check(alpha, c, wk, p, models, info=None):
     if models is None:
         return alpha
     hard = c.coarse >= 0.5
-    ramp = _ramp(hard, c.base)
+    ramp = _crop_ramp(c)
     cand = np.where(hard, alpha < ramp, alpha > ramp)
     if not cand.any():
         return alpha
@@ -760,7 +765,7 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16):
         cand &= ~(c.doubt > 0)       # where the video doubts the mask's label, its side is no evidence
     if not cand.any():
         return alpha
-    ramp = _ramp(hard, c.base)
+    ramp = _crop_ramp(c)
     cand &= np.where(hard, alpha < ramp, alpha > ramp)
     ys, xs = np.nonzero(cand)
     if ys.size == 0:
@@ -784,12 +789,15 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16):
     return out
 
 
-def _ramp(hard, base):
-    """The mask-anchored ramp of the do-no-harm checks: 0.5 at the mask's edge, its label one base
-    band (``base`` px) inside / outside, f32 (h, w)."""
-    din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
-    dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
-    return np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * max(1.0, base)), 0.0, 1.0)
+def _crop_ramp(c):
+    """The mask-anchored ramp of the do-no-harm checks on crop ``c``: 0.5 at the mask's edge, its
+    label one base band (``c.base`` px) inside / outside, f32 (h, w); made once per crop."""
+    if getattr(c, "ramp_", None) is None:
+        hard = c.coarse >= 0.5
+        din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
+        dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
+        c.ramp_ = np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * max(1.0, c.base)), 0.0, 1.0)
+    return c.ramp_
 
 
 def _fine(c, wk, alpha0, p, tile):
@@ -892,8 +900,9 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     hard = _hard(coarse)
     if not hard.any() or hard.all():
         return hard.astype(np.float32)
-    p = _trust(image, hard, p, info)                                   # 0. how far colour can be trusted
-    c = _crop(image, coarse, hard, p, logits, motion, doubt, solve_image)         # 1. crop
+    depth = _part_depth(hard) if p.depth_cap > 0 else None             # (both phases' band cap)
+    p = _trust(image, hard, p, info, depth)                            # 0. how far colour can be trusted
+    c = _crop(image, coarse, hard, p, logits, motion, doubt, solve_image, depth)  # 1. crop
     wk = _regions(c, p)                                                # 2. regions
     bd = _grow(wk, c, p, tile)                                         # 3. growth
     a0 = _solve(wk, bd, c, p, tile, prior, prior_weight)               # 4. solve
