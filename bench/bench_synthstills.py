@@ -41,6 +41,7 @@ in every run and does not move when ``--seeds`` grows). Tune on one fold, report
 Data: backgrounds from <repo>/../shared/eval/davis2016/frames (never copied into the repo).
 """
 import argparse
+import functools
 import glob
 import os
 import sys
@@ -57,6 +58,8 @@ sys.path.insert(0, HERE)
 
 from bench_stills import apply_refine_overrides, iou, make_mask, parse_kv, product_refine  # noqa: E402
 from samatte import metrics as M  # noqa: E402
+from samatte.colour import srgb_oetf  # noqa: E402
+from samatte.io.exr import srgb_eotf  # noqa: E402
 
 EVAL = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "eval", "davis2016"))
 PROTOCOLS = ("ds8", "ds32", "polygon")
@@ -88,7 +91,6 @@ def _fractal(rng, H, W, base=96.0, octaves=5, gain=0.55):
 
 def _colour(rng, lo=0.1, hi=0.9):
     """A random linear-light colour (drawn in sRGB-like values, decoded)."""
-    from samatte.io.exr import srgb_eotf
     return srgb_eotf(rng.uniform(lo, hi, 3).astype(np.float32))
 
 
@@ -319,14 +321,14 @@ OBJECTS = {"smoke": smoke, "sheet": sheet, "net": net, "furry": furry, "fringe":
 # cases
 
 
+@functools.lru_cache(maxsize=None)
 def backgrounds():
-    return sorted(glob.glob(os.path.join(EVAL, "frames", "*", "*.jpg")))
+    return tuple(sorted(glob.glob(os.path.join(EVAL, "frames", "*", "*.jpg"))))
 
 
 def make_case(kind, idx, scale=1.0):
     """(linear composite (H, W, 3) float32, exact alpha (H, W), description); ``scale`` enlarges the
     background photo (bicubic) before the object is drawn on it at that size."""
-    from samatte.io.exr import srgb_eotf
     seed = zlib.crc32(("%s:%d" % (kind, idx)).encode())
     rng = np.random.default_rng(seed)
     bgs = backgrounds()
@@ -352,7 +354,6 @@ def make_case(kind, idx, scale=1.0):
 
 
 def _strip(comp, gt, m, a):
-    from samatte.colour import srgb_oetf
     g = lambda x: np.repeat(np.clip(x, 0, 1)[..., None], 3, -1)  # noqa: E731
     s = np.concatenate([srgb_oetf(comp), g(gt), g(m), g(a)], 1)
     return (s * 255 + 0.5).astype(np.uint8)[..., ::-1]
@@ -365,7 +366,7 @@ def run_case(job):
     tgen = time.time() - t0
     name = "%s%d" % (kind, idx)
     rows, lines = [], ["%-9s %s (generated in %.1fs)" % (name, desc, tgen)]
-    src = gt if thr == 0.5 and not fill else (gt > thr).astype(np.float32)
+    src = (gt > thr).astype(np.float32)
     if fill:    # the object's outline, holes filled (what a tracker or a roto gives for a net or foliage)
         cs, _ = cv2.findContours(src.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         src = np.zeros(gt.shape, np.uint8)

@@ -30,6 +30,11 @@ def _noise(h, w, seed, sigma):
     return (n - n.mean()) / (n.std() + 1e-6)
 
 
+def _shared_noise(rng, h, w):
+    """Fine colour noise around mid-grey, (h, w, 3) in [0, 1]: the same colours wherever it is used."""
+    return np.clip(0.5 + 0.5 * cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 1.0), 0, 1)
+
+
 def smoke(h=160, w=200, seed=1):
     """Grey smoke: alpha 0.15-0.75 varying smoothly over most of a large blob."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -179,7 +184,8 @@ def test_the_evidence_check_keeps_more_of_the_smoke():
     assert _iou(on, alpha) > _iou(off, alpha) + 0.01
 
 
-def test_the_matte_option_evidence_reaches_the_refiner():
+def _options_seen(opts):
+    """The refiner options one RefineMatter(options=opts).frame_alpha call hands its refiner."""
     from samatte.matte.stage import RefineMatter
     seen = []
 
@@ -187,10 +193,13 @@ def test_the_matte_option_evidence_reaches_the_refiner():
         seen.append(kw.get("options"))
         return coarse
 
-    m = RefineMatter(options={"evidence": 1.5}, refiner=refiner)
     obj = type("O", (), {"mask": np.ones((8, 8), np.float32), "logits": None})()
-    m.frame_alpha(None, "o", obj, image=np.zeros((8, 8, 3), np.float32))
-    assert seen == [{"evidence": 1.5}]
+    RefineMatter(options=opts, refiner=refiner).frame_alpha(None, "o", obj, image=np.zeros((8, 8, 3), np.float32))
+    return seen
+
+
+def test_the_matte_option_evidence_reaches_the_refiner():
+    assert _options_seen({"evidence": 1.5}) == [{"evidence": 1.5}]
 
 
 def test_colour_overlap_says_how_well_colour_tells_the_object_from_its_background():
@@ -204,7 +213,7 @@ def test_colour_overlap_says_how_well_colour_tells_the_object_from_its_backgroun
     clean = np.clip(np.where(hard[..., None], [0.8, 0.2, 0.1], [0.1, 0.2, 0.8]) + noise, 0, 1).astype(np.float32)
     assert colour_overlap(clean, hard) < 0.05
     # the same colour noise on both sides: colour cannot tell them apart
-    tex = np.clip(0.5 + 0.5 * cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 1.0), 0, 1)
+    tex = _shared_noise(rng, h, w)
     assert colour_overlap(tex, hard) > 0.7
     # half way: an object sharing part of its colours with the background
     mixed = clean.copy()
@@ -230,20 +239,10 @@ def test_the_evidence_check_switches_itself_on_only_where_colours_overlap():
 
 
 def test_the_matte_option_evidence_auto_reaches_the_refiner():
-    from samatte.matte.stage import RefineMatter
     from samatte import registry
-    seen = []
-
-    def refiner(image, coarse, **kw):
-        seen.append(kw.get("options"))
-        return coarse
-
-    obj = type("O", (), {"mask": np.ones((8, 8), np.float32), "logits": None})()
     for opts, want in (({}, None), ({"evidence_auto": False}, {"auto_evidence": 0.0}),
                        ({"evidence_auto": False, "evidence": 1.0}, {"evidence": 1.0, "auto_evidence": 0.0})):
-        seen.clear()
-        RefineMatter(options=opts, refiner=refiner).frame_alpha(None, "o", obj, image=np.zeros((8, 8, 3), np.float32))
-        assert seen == [want], opts
+        assert _options_seen(opts) == [want], opts
     assert registry.option_defaults("matte", "refine")["evidence_auto"] is True
 
 
@@ -253,7 +252,7 @@ def test_colour_overlap_of_a_thin_object_is_not_taken_for_disjoint_colours():
     from samatte.matte.refine import colour_overlap
     h, w = 240, 320
     rng = np.random.default_rng(3)
-    tex = np.clip(0.5 + 0.5 * cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 1.0), 0, 1)
+    tex = _shared_noise(rng, h, w)
     hard = np.zeros((h, w), bool)
     hard[118:123, 40:280] = True
     assert colour_overlap(tex, hard) > 0.5
@@ -340,7 +339,7 @@ def _typical_inputs():
     img[::4, :24] = [0.3, 0.3, 0.3]                      # ... with grey stripes of its own
     img[:, 30:] = [0.2, 0.3, 0.8]                        # the background: blue
     c = SimpleNamespace(coarse=hard.astype(np.float32), base=3.0, image=img, doubt=None)
-    dist = np.minimum(np.abs(np.arange(w) - 29.5), 99)[None].repeat(h, 0)
+    dist = np.abs(np.arange(w) - 29.5)[None].repeat(h, 0)
     wk = SimpleNamespace(fg=hard & (dist > 3), bg=~hard & (dist > 3), image=img)
     return c, wk, hard
 
