@@ -2,8 +2,6 @@
 each start's backward chain runs right after its forward chain, so the 3-slot caller-owned
 :class:`samatte.stages.StateStore` still holds the start's state when its backward chain begins, and a
 resumed run (or a chunk) equals an unbroken one byte for byte."""
-import hashlib
-import os
 import shutil
 
 import numpy as np
@@ -14,7 +12,7 @@ from samatte.cachekey import _matte_order, temporal_refs
 from samatte.progress import Progress
 from samatte.stages import ObjectTrack, StateStore, TrackFrame, Tracker
 
-from test_pipeline_state import CarryMatter
+from test_pipeline_state import CarryMatter, _digest, _written
 
 N = 12
 FIRST = 1001
@@ -128,15 +126,6 @@ class RecordingMatter(CarryMatter):
     def step(self, plate, track, state=None):
         self.given[plate.frame] = (track.ref, None if state is None else state.frame)
         return super().step(plate, track, state)
-
-
-def _digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def _written(res):
-    return sorted(int(os.path.basename(p).split(".")[1]) for p in res["written"])
 
 
 def _same(tmp_path, d, frames):

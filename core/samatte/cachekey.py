@@ -296,22 +296,18 @@ def _matte_order(frames, refs):
     earlier order: references before the frame ascending, then references after it descending."""
     frames = sorted(frames)
     starts = [f for f in frames if refs.get(f) is None]
+    groups = {s: [s] for s in starts}
     fwd_root = {s: s for s in starts}   # frame -> the start it chains forward from
     for f in frames:
         r = refs.get(f)
         if r is not None and r < f and r in fwd_root:
             fwd_root[f] = fwd_root[r]
+            groups[fwd_root[f]].append(f)
     bwd_root = {s: s for s in starts}   # frame -> the start it chains backward from
     for f in reversed(frames):
         r = refs.get(f)
         if r is not None and r > f and r in bwd_root:
             bwd_root[f] = bwd_root[r]
-    groups = {s: [s] for s in starts}
-    for f in frames:
-        if f in fwd_root and f != fwd_root[f]:
-            groups[fwd_root[f]].append(f)
-    for f in reversed(frames):
-        if f in bwd_root and f != bwd_root[f]:
             groups[bwd_root[f]].append(f)
     order = [f for s in starts for f in groups[s]]
     rest = [f for f in frames if f not in fwd_root and f not in bwd_root]

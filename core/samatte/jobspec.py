@@ -235,9 +235,11 @@ def validate(doc):
     document nested too deeply for Python (e.g. 100000 levels in ``meta``) is JOBSPEC_INVALID too.
     Checks that need the plate itself (resolution, files on disk) happen when the job runs.
     """
-    if not isinstance(doc, (str, bytes)) and _depth_over(doc, MAX_DEPTH):
-        raise JobSpecError("JobSpec is nested more than %d levels deep" % MAX_DEPTH)
     try:
+        if isinstance(doc, (str, bytes)):
+            doc = loads(doc)
+        if _depth_over(doc, MAX_DEPTH):
+            raise JobSpecError("JobSpec is nested more than %d levels deep" % MAX_DEPTH)
         return _validate(doc)
     except RecursionError:
         raise JobSpecError("JobSpec is nested too deeply") from None
@@ -267,10 +269,6 @@ def _depth_over(doc, limit):
 
 
 def _validate(doc):
-    if isinstance(doc, (str, bytes)):
-        doc = loads(doc)
-        if _depth_over(doc, MAX_DEPTH):
-            raise JobSpecError("JobSpec is nested more than %d levels deep" % MAX_DEPTH)
     if not isinstance(doc, dict):
         raise JobSpecError("a JobSpec must be a JSON object, not %s" % type(doc).__name__)
     version = doc.get("samatte_job")

@@ -345,21 +345,6 @@ def _state_json(state, names):
         return None
 
 
-class _ProcessOnly:
-    """A matting backend that is not a :class:`samatte.stages.Matter` (``process`` and ``close``
-    only, as benchmarks' stand-ins), taken as stateless: what :meth:`samatte.stages.Matter.step` and
-    :meth:`samatte.stages.Matter.restore` do by default."""
-
-    def __init__(self, backend):
-        self.backend = backend
-
-    def step(self, plate, track, state=None):
-        return self.backend.process(plate, track), None
-
-    def restore(self, frame, alphas, plate, track, scores=None, state=None):
-        return None
-
-
 def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracker=None, matter=None,
              events=False, objects=None):
     """Run a job as a generator: yields :class:`Progress` (and, with ``events=True``,
@@ -524,7 +509,12 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                                 foreground=out["foreground"], quality_map=out["quality_map"])
             owned.append(matter)
         from .stages import Matter, StateStore, TrackFrame
-        stepper = matter if isinstance(matter, Matter) else _ProcessOnly(matter)
+        stepper = matter
+        if not isinstance(matter, Matter):
+            # a backend with ``process`` only (benchmarks' stand-ins) is stateless: Matter's own
+            # default ``step`` and ``restore`` around its ``process``
+            stepper = Matter()
+            stepper.process = matter.process  # type: ignore[method-assign]
         # the matter's temporal state, owned here: frame -> state, for the frames that refer to it
         states = StateStore()
         yield Progress("setup", None, 1, 1, "%d frames, %d to do" % (len(requested), len(to_do)))
@@ -543,6 +533,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             return skip_scores[g]
         for f in work:
             check_cancel(cancel)
+            ref = refs.get(f)
             if f in req_set and f not in todo_set:
                 done += 1
                 result["skipped"].append(writer.path(f))
@@ -559,20 +550,19 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 if resolved["tracker"] == "flow" and len(tnames) > 1:
                     combine_flow(tf, tnames, _flow_logit_clip(job))
             else:
-                tf = TrackFrame(frame=f, objects={}, ref=refs.get(f))
-            if tf.ref is not None and tf.ref != refs.get(f):
+                tf = TrackFrame(frame=f, objects={}, ref=ref)
+            if tf.ref is not None and tf.ref != ref:
                 log.warning("frame %d: the tracker's temporal reference %s is not the keyed one %s; "
-                            "restarting the temporal state there", f, tf.ref, refs.get(f))
+                            "restarting the temporal state there", f, tf.ref, ref)
                 tf.ref = None
             for name, (mseq, m, required) in masked.items():
                 if required or os.path.exists(mseq.path(f)):
                     tf.objects[name] = _mask_track(mseq, m, f)
             tf.objects = {n: tf.objects[n] for n in names if n in tf.objects}
             state_in = states.get(tf.ref)
-            # the store's slot follows the keyed chain (the order's groups), not whether the state was
-            # found: a chunk's first frame or a restored seed frame without its reference state must not
-            # take the start slot from the (re)start whose backward chain is still to come
-            ref = refs.get(f)
+            # (the store's slot follows the keyed chain ``ref``, the order's groups, not whether the state
+            # was found: a chunk's first frame or a restored seed frame without its reference state must
+            # not take the start slot from the (re)start whose backward chain is still to come)
             if f in seed:  # finished, and a later frame starts from its state: restore it from the file
                 alphas, scores = writer.read_state(f)
                 state = None

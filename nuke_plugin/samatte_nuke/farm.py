@@ -125,10 +125,10 @@ def frame_state(job_text, file_frame, *, fresh=False):
 def frame_path(group, script_frame):
     """The file the node's internal Read shows at ``script_frame`` (called from its file knob).
     Raises StaleFrameError for a stale or missing frame inside the job's range."""
-    job = stored_job(group)
-    if not job:
+    job_text = stored_job_text(group)
+    if not job_text:
         return ""
-    job_text = json.dumps(job, sort_keys=True)   # the memo key, as stored_job_text writes it
+    job, _keys = _keys_memo(job_text)   # the parsed job, shared with frame_state's memo
     offset = int(group["samatte_offset"].value())
     from samatte.frames import parse_frames
     frames = parse_frames(job["plate"]["frames"])

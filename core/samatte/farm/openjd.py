@@ -66,7 +66,7 @@ def resolve_backends(job):
     tracker when no object is tracked): :func:`samatte.pipeline.resolve_backends` (what the cache keys
     use; importing samatte.pipeline needs only the standard library)."""
     from ..pipeline import resolve_backends as _pipeline_resolve
-    return dict(_pipeline_resolve(job))
+    return _pipeline_resolve(job)
 
 
 def frames_to_range_expr(frames):
@@ -355,11 +355,6 @@ def _default_models_dir():
         return ""
 
 
-def _default_preroll():
-    from ..pipeline import DEFAULT_PREROLL
-    return int(DEFAULT_PREROLL)
-
-
 def _write(path, text):
     tmp = "%s.tmp%d" % (path, os.getpid())
     with open(tmp, "w", encoding="utf-8", newline="\n") as f:
@@ -378,7 +373,7 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
     weights folder there (default: this machine's); ``preroll``: frames before each chunk (default:
     the pipeline's default); ``frames``: a subset (list or range) to export instead of the job's."""
     from ..frames import parse_frames
-    from ..pipeline import load_job
+    from ..pipeline import DEFAULT_PREROLL, load_job
     job = load_job(job)
     if frames is not None:
         frames = parse_frames(frames)
@@ -388,7 +383,7 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
             raise JobSpecError("frames %s are not frames of the job" % frames_to_range_expr(extra),
                                field="frames")
     doc = farm_document(job, frames=frames)
-    preroll = _default_preroll() if preroll is None else int(preroll)
+    preroll = DEFAULT_PREROLL if preroll is None else int(preroll)
     template = build_template(doc, chunk=chunk, preroll=preroll, task_timeout=task_timeout)
     folder = os.path.abspath(folder)
     try:
