@@ -5,7 +5,11 @@ Coarse masks are made from the GT the ways a tracker's or a roto artist's mask a
 - ``ds8`` / ``ds32``: GT > 0.5, shrunk by 8 / 32 with INTER_AREA, grown back with INTER_LINEAR,
   thresholded at 0.5;
 - ``polygon``: outer contours of GT > 0.5 (RETR_EXTERNAL), approxPolyDP with epsilon 0.005 x the
-  contour perimeter, filled.
+  contour perimeter, filled;
+- ``tracker`` (not in the default set; ``--protocols tracker``): what a tracker at low resolution
+  gives, as bench_synthvideo makes it: GT > 0.5 shrunk to 256 px on the long side (INTER_AREA), grown
+  back (INTER_LINEAR), thresholded at 0.5 -- a tight mask of a hair or fur still, to check the
+  ``tight`` settings (chosen on three synthvideo clips) on eighteen objects.
 
 For every protocol it reports mean MAD, MSE, Grad, Conn (samatte.metrics, RVM conventions) of
 (a) the mask used as alpha, (b) pymatting closed-form with a fixed band trimap around the mask
@@ -147,6 +151,17 @@ def apply_refine_overrides(kvs):
     return over
 
 
+def apply_tight_overrides(kvs):
+    """``--tight K=V``: override a field in the ``tight`` mask kind's differences (an experiment)."""
+    if not kvs:
+        return {}
+    from samatte.matte import params as P
+    over = parse_kv(kvs)
+    P.MASK_KINDS["tight"] = dict(P.MASK_KINDS["tight"], **over)
+    print("tight overrides: %s" % over)
+    return over
+
+
 def load(name):
     img = cv2.imread(os.path.join(DATA, "input", name + ".png"), cv2.IMREAD_COLOR)[..., ::-1]
     gt = cv2.imread(os.path.join(DATA, "gt", name + ".png"), cv2.IMREAD_GRAYSCALE)
@@ -161,6 +176,10 @@ def make_mask(gt, protocol):
         small = cv2.resize(hard, (max(1, W // f), max(1, H // f)), interpolation=cv2.INTER_AREA)
         back = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
         return (back >= 0.5).astype(np.float32)
+    if protocol == "tracker":
+        s = 256.0 / max(H, W)
+        small = cv2.resize(hard, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
+        return (cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR) >= 0.5).astype(np.float32)
     if protocol == "polygon":
         cs, _ = cv2.findContours(hard.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         out = np.zeros((H, W), np.uint8)
@@ -346,7 +365,10 @@ def main(argv=None):
     ap.add_argument("--refine", action="append", default=[], metavar="K=V",
                     help="override a field of samatte.matte.params.RefineParams in every preset, both paths "
                          "(an experiment: the product has no such switch), e.g. runaway=1.0")
-    ap.add_argument("--protocols", default=",".join(PROTOCOLS))
+    ap.add_argument("--tight", action="append", default=[], metavar="K=V",
+                    help="override a field of the tight mask kind's differences (MASK_KINDS), e.g. leak=0.1")
+    ap.add_argument("--protocols", default=",".join(PROTOCOLS), help="comma-separated: ds8, ds32, polygon, "
+                    "tracker (default: the first three)")
     ap.add_argument("--fold", choices=sorted(FOLDS), help="only this fold's images")
     args = ap.parse_args(argv)
     if not os.path.isdir(DATA):
@@ -360,6 +382,7 @@ def main(argv=None):
         names = [n for n in names if n in FOLDS[args.fold]]
     options = parse_kv(args.option)
     apply_refine_overrides(args.refine)
+    apply_tight_overrides(args.tight)
     run_table(names, baseline=not args.no_baseline, quality=args.quality, cache_path=args.cache,
               ours=not args.baseline_only, mask_kind=args.masks, paths=tuple(args.paths.split(",")),
               options=options, protocols=tuple(args.protocols.split(",")))

@@ -382,3 +382,19 @@ def test_the_typical_colour_check_leaves_pixels_the_video_doubts_alone():
     c.doubt = np.zeros(hard.shape, np.float32)
     c.doubt[8, 36] = 1.0
     assert _typical_check(alpha, c, wk, params_for("default", "rough"))[8, 36] == pytest.approx(0.9)
+
+
+def test_the_ramp_the_checks_pull_back_to_is_as_wide_as_the_ramp_field_says():
+    from samatte.matte.params import params_for
+    from samatte.matte.refine import _typical_check
+    c, wk, hard = _typical_inputs()
+    c.base = 8.0
+    alpha = hard.astype(np.float32)
+    alpha[5, 27] = 0.1                                   # a red pixel 2.5 px inside the edge, flipped
+    full = _typical_check(alpha, c, wk, params_for("default", "rough"))
+    c.ramp_ = None                                       # the ramp is made once per crop
+    half = _typical_check(alpha, c, wk, params_for("default", "rough", {"ramp": 0.25}))
+    # the ramp is 0.5 at the edge and 1 one base band (x ramp) inside: 2.5 px in, 0.5 + 2.5 / 16
+    # with the full band, solid with a quarter of it (2 px)
+    assert full[5, 27] == pytest.approx(0.5 + 2.5 / 16.0, abs=0.02)
+    assert half[5, 27] == pytest.approx(1.0)

@@ -91,6 +91,12 @@ class RefineParams:
     overlap_lo: float = 0.2
     #: colour overlap from which it is not trusted at all (1): 20 % misclassified.
     overlap_hi: float = 0.4
+    #: half-width of the do-no-harm checks' mask-anchored ramp (the answer where the evidence or the
+    #: typical-colour check pulls a pixel back), as a fraction of the base band (1). The ramp is the
+    #: expected alpha when the true edge lies anywhere within the band; a narrower one is closer to the
+    #: mask. 0.5 / 0.25 cut the 1080p proxy's one harm case (furry1 ds8 1.13 -> 1.02 / 0.97 of its
+    #: mask's MAD) but cost every other soft case on both folds (bench/RESULTS.md).
+    ramp: float = 1.0
     #: typical-colour check (strength, 0-1; 0 = off): a pixel the matte flips against the mask's label
     #: (alpha below ``typical_flip`` inside the mask, above 1 - ``typical_flip`` outside) while its colour
     #: is typical of the side the mask puts it on is pulled back to the mask-anchored ramp (see

@@ -725,7 +725,7 @@ def _evidence_check(alpha, c, wk, p, models, info=None):
     if models is None:
         return alpha
     hard = c.coarse >= 0.5
-    ramp = _crop_ramp(c)
+    ramp = _crop_ramp(c, p)
     cand = np.where(hard, alpha < ramp, alpha > ramp)
     if not cand.any():
         return alpha
@@ -765,7 +765,7 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16):
         cand &= ~(c.doubt > 0)       # where the video doubts the mask's label, its side is no evidence
     if not cand.any():
         return alpha
-    ramp = _crop_ramp(c)
+    ramp = _crop_ramp(c, p)
     cand &= np.where(hard, alpha < ramp, alpha > ramp)
     ys, xs = np.nonzero(cand)
     if ys.size == 0:
@@ -789,14 +789,15 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16):
     return out
 
 
-def _crop_ramp(c):
+def _crop_ramp(c, p):
     """The mask-anchored ramp of the do-no-harm checks on crop ``c``: 0.5 at the mask's edge, its
-    label one base band (``c.base`` px) inside / outside, f32 (h, w); made once per crop."""
+    label ``p.ramp`` x one base band (``c.base`` px) inside / outside, f32 (h, w); made once per crop."""
     if getattr(c, "ramp_", None) is None:
         hard = c.coarse >= 0.5
         din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
         dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
-        c.ramp_ = np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * max(1.0, c.base)), 0.0, 1.0)
+        half = max(1.0, float(p.ramp) * c.base)
+        c.ramp_ = np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * half), 0.0, 1.0)
     return c.ramp_
 
 
