@@ -46,6 +46,14 @@ class RefineParams:
     leak: float = 0.05
     #: a leak must persist over this many rim pixels (px, box side) to grow; 1 = every leak grows.
     leak_run: int = 1
+    #: calibrate the leak thresholds on the image (band widths; 0 = off, the default for rough masks):
+    #: a ring of the mask's background 2-3 band widths past its edge, and one of its foreground, are
+    #: sampled as if unknown; the alpha they get is what a leak looks like where there is none (a busy
+    #: background, colours the object shares with what is behind it), and within this many band
+    #: widths of them a leak must exceed it to grow. It needs the mask's labels to hold past the band:
+    #: tight masks only (on rough ones the rings lie inside the mask's own error: stills ds32 fold A
+    #: 0.463 -> 0.599). bench/RESULTS.md, round 8.
+    leak_calib: float = 0.0
     #: growth stays within this fraction of the object's size (sqrt of area) of the mask's edge (1):
     #: a rough mask is off by a fraction of the object, not more (DAVIS: unbounded growth ate objects).
     grow_reach: float = 0.1
@@ -171,12 +179,16 @@ QUALITIES = {name: replace(DEFAULT, **diff) for name, diff in QUALITY_DIFFS.item
 #: :func:`samatte.matte.refine.refine_alpha`; the matte option ``masks``), as differences:
 #: "rough": roto shapes, polygons, masks from a much smaller resolution (off by 1-3 % of the frame).
 #: "tight": a segmentation model's mask at its own resolution (off by a few px): a narrow base band
-#: (0.3 % of the diagonal), growth only where the leak is clear and persistent along the rim,
-#: pymatting's trimap expansion (a smaller one leaves more pixels to sample for little gain), and the
-#: middle of parts thinner than the band kept.
+#: (0.3 % of the diagonal), growth only where the leak is clear (0.15) and stronger than what the
+#: samples give the known background and foreground just past the band (``leak_calib``; this replaced
+#: a rule that a leak persist over 5 rim pixels, which cut the tails of fuzzy objects: hair, wool),
+#: two growth rounds (12 work px past the band: a fringe, not a misplaced edge; each round more is a
+#: sampling pass, and 4 rounds took a 1080p frame past 1 s), pymatting's trimap expansion (a smaller
+#: one leaves more pixels to sample for little gain), and the middle of parts thinner than the band
+#: kept.
 MASK_KINDS = {
     "rough": {},
-    "tight": dict(base_frac=0.003, leak=0.15, leak_run=5, sm_expand=10, thin_cores=2.0),
+    "tight": dict(base_frac=0.003, leak=0.15, leak_calib=3.0, grow=2, sm_expand=10, thin_cores=2.0),
 }
 
 _NAMES = frozenset(f.name for f in fields(RefineParams))

@@ -547,15 +547,25 @@ def _grow(wk, c, p, tile):
     reach = None
     pending = None
     step = wk.step
+    lo, hi = p.leak, 1.0 - p.leak
+    # tight masks: the leak thresholds calibrated on rings whose labels the mask knows, sampled in
+    # the first round beside the band (RefineParams.leak_calib)
+    rings = _leak_rings(wk, c) if use_sm and p.leak_calib > 0 else None
     for it in range(p.grow + 1):
-        if use_sm:
+        if use_sm and it == 0 and rings is not None:
+            out_r, in_r, w = rings
+            a = _sampling_alpha(im, fgm & ~in_r, unk | out_r | in_r, margin=int(max(2 * step, 3 * w) + 8),
+                                expand=p.sm_expand)
+            lo, hi = _calibrated_leaks(a, rings, p, lo, hi)
+            a[out_r], a[in_r] = 0.0, 1.0
+        elif use_sm:
             a = _sampling_alpha(im, fgm, unk, margin=int(2 * step + 8), expand=p.sm_expand)
         else:
             a = solve_band(im, unk, a, tile=tile, tol=p.tol, maxiter=p.maxiter)
         if it == p.grow:
-            pending = _leaks(a, unk, fgm, bgm, p)
+            pending = _leaks(a, unk, fgm, bgm, lo, hi)
             break
-        add = _grow_band(a, unk, fgm, bgm, step, lo=p.leak, hi=1.0 - p.leak, min_run=p.leak_run)
+        add = _grow_band(a, unk, fgm, bgm, step, lo=lo, hi=hi, min_run=p.leak_run)
         if add is None:
             break
         add &= ~component_cores(wk.hard, wk.dist, unk | add)
@@ -593,9 +603,32 @@ def _grow(wk, c, p, tile):
     return Band(fg=fgm, bg=bgm, unknown=unk, alpha=a, sampled=sampled, pending=pending)
 
 
-def _leaks(a, unk, fg, bg, p):
+def _leak_rings(wk, c):
+    """Phase 3 (RefineParams.leak_calib): the rings whose labels the mask knows, sampled beside the
+    band as if unknown: its background 2-3 band widths past its edge and its foreground as far
+    inside. Returns (outer ring, inner ring, band width in work px) or None when both are empty."""
+    w = max(1.0, c.base * wk.scale)
+    ring = (wk.dist > 2.0 * w) & (wk.dist <= 2.0 * w + max(2.0, w))
+    out_r, in_r = ring & wk.bg, ring & wk.fg
+    return (out_r, in_r, w) if out_r.any() or in_r.any() else None
+
+
+def _calibrated_leaks(a, rings, p, lo, hi):
+    """The leak thresholds ``lo`` / ``hi`` raised, pixel by pixel, to the alpha the samples ``a``
+    gave the rings of :func:`_leak_rings`: a leak where there is none (a busy background, colours the
+    object shares with what is behind it). Within ``p.leak_calib`` band widths of such a pixel a leak
+    must exceed it to grow. Returns (lo, hi): maps."""
+    out_r, in_r, w = rings
+    r = int(np.ceil(p.leak_calib * w))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    lo_m = cv2.dilate(np.where(out_r, a, 0.0).astype(np.float32), k)
+    hi_m = 1.0 - cv2.dilate(np.where(in_r, 1.0 - a, 0.0).astype(np.float32), k)
+    return np.maximum(lo, lo_m), np.minimum(hi, hi_m)
+
+
+def _leaks(a, unk, fg, bg, lo, hi):
     near_fg, near_bg = _rims(unk, fg, bg)
-    leak = (near_fg & (a < 1.0 - p.leak)) | (near_bg & (a > p.leak))
+    leak = (near_fg & (a < hi)) | (near_bg & (a > lo))
     return leak if leak.any() else None
 
 
