@@ -21,6 +21,7 @@ Commands (from the repo root, venv active):
     python bench/bench_stills.py                       # full table (slow: ~15-30 min on 2 cores)
     python bench/bench_stills.py --images GT01,GT04 --no-baseline   # quick subset, ours only
     python bench/bench_stills.py --speed               # s per 1920x1080 frame (GT04 hair, GT05)
+    python bench/bench_stills.py --speed --protocols tracker --images GT04,GT05,GT09   # tracker masks
     python bench/bench_stills.py --cache /tmp/cf_cache.json   # reuse baseline scores across runs
     python bench/bench_stills.py --paths product,inproc --no-baseline  # both paths (default: product)
     python bench/bench_stills.py --paths product --option space=display  # a matte option, product path
@@ -155,8 +156,12 @@ def apply_tight_overrides(kvs):
     """``--tight K=V``: override a field in the ``tight`` mask kind's differences (an experiment)."""
     if not kvs:
         return {}
+    from dataclasses import fields
     from samatte.matte import params as P
     over = parse_kv(kvs)
+    unknown = sorted(set(over) - {f.name for f in fields(P.RefineParams)})
+    if unknown:
+        raise SystemExit("--tight: unknown RefineParams field(s) %s" % ", ".join(unknown))
     P.MASK_KINDS["tight"] = dict(P.MASK_KINDS["tight"], **over)
     print("tight overrides: %s" % over)
     return over
@@ -308,23 +313,26 @@ def report(res, names, *, quality="default", paths=("product",)):
                       np.mean([r[path][n][2] for n in names]), extra))
 
 
-def run_speed(qualities=("draft", "default", "high"), names=("GT04", "GT05"), repeats=3):
+def run_speed(qualities=("draft", "default", "high"), names=("GT04", "GT05"), repeats=3, protocol="ds8"):
     for name in names:
-        _speed_one(name, qualities, repeats)
+        _speed_one(name, qualities, repeats, protocol)
 
 
-def _speed_one(name, qualities, repeats):
+def _speed_one(name, qualities, repeats, protocol="ds8"):
     img, gt = load(name)
-    m = make_mask(gt, "ds8")
     img = cv2.resize(img, (1920, 1080), interpolation=cv2.INTER_CUBIC).clip(0, 1)
-    m = (cv2.resize(m, (1920, 1080), interpolation=cv2.INTER_LINEAR) >= 0.5).astype(np.float32)
+    if protocol == "tracker":   # a tracker's mask at 1080p (256 px on the long side, grown back)
+        m = make_mask(cv2.resize(gt, (1920, 1080), interpolation=cv2.INTER_LINEAR), "tracker")
+    else:
+        m = make_mask(gt, protocol)
+        m = (cv2.resize(m, (1920, 1080), interpolation=cv2.INTER_LINEAR) >= 0.5).astype(np.float32)
     refine_alpha(img[:64, :64], m[:64, :64], mask="auto")  # warm up lazy imports
     try:
         load1 = os.getloadavg()[0]
     except OSError:
         load1 = float("nan")
-    print("speed: %s upscaled to 1920x1080 with its ds8 mask, load average %.2f on %d cores"
-          % (name, load1, os.cpu_count() or 0))
+    print("speed: %s upscaled to 1920x1080 with its %s mask, load average %.2f on %d cores"
+          % (name, protocol, load1, os.cpu_count() or 0))
     kinds = [(q, None) for q in qualities]
     try:    # the product's default for EXR plates: the hybrid space (a linear solve image beside)
         from samatte.matte.stage import exposure_gain, soft_clip
@@ -374,8 +382,11 @@ def main(argv=None):
     if not os.path.isdir(DATA):
         print("no data at %s" % DATA)
         return 1
-    if args.speed:
-        run_speed()
+    if args.speed:     # --protocols: the first one's mask (ds8 by default; tracker: a tight mask)
+        apply_refine_overrides(args.refine)
+        apply_tight_overrides(args.tight)
+        run_speed(names=tuple(args.images.split(",")) if args.images else ("GT04", "GT05"),
+                  protocol=args.protocols.split(",")[0])
         return 0
     names = args.images.split(",") if args.images else ["GT%02d" % i for i in range(1, 19)]
     if args.fold:

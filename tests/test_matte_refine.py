@@ -529,7 +529,7 @@ def test_a_tight_mask_grows_into_a_fringe_only_where_the_background_is_quiet():
     # the known background ~0, so the fringe's faint leaks grow the band (the old rule -- a leak must
     # persist over 5 rim pixels -- cut the strands); over a busy backdrop they give its blocks of the
     # object's colour as much as the strands, and without the calibration every such block would grow
-    old = {"leak_calib": 0.0, "leak_run": 5}
+    old = {"leak_calib": 0.0, "leak_run": 5, "grow": 4}     # the tight kind before 0.2.2
     img, alpha = _fuzzy_ball(busy=False)
     mask = (alpha >= 0.5).astype(np.float32)
     new_mad = M.mad(refine_alpha(img, mask, mask="tight"), alpha)
@@ -540,26 +540,33 @@ def test_a_tight_mask_grows_into_a_fringe_only_where_the_background_is_quiet():
     new_mad = M.mad(refine_alpha(img, mask, mask="tight"), alpha)
     old_mad = M.mad(refine_alpha(img, mask, mask="tight", options=old), alpha)
     uncalibrated = M.mad(refine_alpha(img, mask, mask="tight", options={"leak_calib": 0.0}), alpha)
-    assert new_mad <= old_mad and new_mad < 0.95 * uncalibrated    # 11.6, 12.3, 12.6
+    assert new_mad <= old_mad and new_mad < 0.95 * uncalibrated    # 11.7, 12.7, 12.7
 
 
-def test_the_leak_calibration_raises_the_thresholds_only_next_to_a_busy_background():
+def test_the_leak_calibration_raises_the_thresholds_next_to_a_busy_background_not_a_quiet_one(monkeypatch):
+    import samatte.matte.refine as R
     from samatte.matte.params import params_for
-    from samatte.matte.refine import (_calibrated_leaks, _crop, _hard, _leak_rings, _part_depth, _regions,
-                                      _sampling_alpha)
     p = params_for("default", "tight")
+    seen = {}
+    real = R._calibrated_leaks
+
+    def spy(a, rings, p_, lo, hi):
+        seen["lo"], seen["hi"] = real(a, rings, p_, lo, hi)
+        return seen["lo"], seen["hi"]
+    monkeypatch.setattr(R, "_calibrated_leaks", spy)
     for busy in (False, True):
         img, alpha = _fuzzy_ball(busy=busy)
         mask = (alpha >= 0.5).astype(np.float32)
-        hard = _hard(mask)
-        c = _crop(img, mask, hard, p, None, None, None, img, _part_depth(hard))
-        wk = _regions(c, p)
-        rings = _leak_rings(wk, c)
-        out_r, in_r, w = rings
-        a = _sampling_alpha(wk.image.astype(np.float64), wk.fg & ~in_r, wk.unknown | out_r | in_r,
-                            margin=int(3 * w + 8), expand=p.sm_expand)
-        lo, hi = _calibrated_leaks(a, rings, p, p.leak, 1.0 - p.leak)
-        if busy:
-            assert lo.max() > 0.5              # blocks of the object's colour out there
+        hard = R._hard(mask)
+        c = R._crop(img, mask, hard, p, None, None, None, img, R._part_depth(hard))
+        wk = R._regions(c, p)
+        out_r, in_r, w = R._leak_rings(wk, c)
+        assert not (R._dilate(wk.unknown, w) & (out_r | in_r)).any()     # clear of the band
+        bd = R._grow(wk, c, p, 384)
+        lo, hi = seen["lo"], seen["hi"]
+        # the rings were sampled beside the band, and their labels are back in what growth returns
+        assert (bd.alpha[out_r & bd.bg] == 0.0).all() and (bd.alpha[in_r & bd.fg] == 1.0).all()
+        if busy:    # raised next to the blocks of the ball's colour, not along the whole band
+            assert 0.05 < (lo > p.leak)[wk.unknown].mean() < 0.95
         else:
             assert lo.max() < 0.2 and hi.min() > 0.8   # the floor (0.15), or barely above it

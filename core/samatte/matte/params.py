@@ -46,13 +46,14 @@ class RefineParams:
     leak: float = 0.05
     #: a leak must persist over this many rim pixels (px, box side) to grow; 1 = every leak grows.
     leak_run: int = 1
-    #: calibrate the leak thresholds on the image (band widths; 0 = off, the default for rough masks):
-    #: a ring of the mask's background 2-3 band widths past its edge, and one of its foreground, are
-    #: sampled as if unknown; the alpha they get is what a leak looks like where there is none (a busy
-    #: background, colours the object shares with what is behind it), and within this many band
-    #: widths of them a leak must exceed it to grow. It needs the mask's labels to hold past the band:
-    #: tight masks only (on rough ones the rings lie inside the mask's own error: stills ds32 fold A
-    #: 0.463 -> 0.599). bench/RESULTS.md, round 8.
+    #: calibrate the leak thresholds on the image (base band half-widths; 0 = off, the default for
+    #: rough masks; with solver "sm+cf" only): in the first growth round, a ring of the mask's
+    #: background 2-3 band widths past its edge (at least a band width clear of the band) and one of
+    #: its foreground are sampled beside the band as if unknown; what they get is what a leak looks
+    #: like where there is none (a busy background, colours the object shares with what is behind
+    #: it), and within this many band widths of them a leak must exceed it to grow (below ~1 it
+    #: cannot reach the band's rim). It needs the mask's labels to hold past the band: tight masks
+    #: only (on rough masks the rings lie inside the mask's own error; bench/RESULTS.md, round 8).
     leak_calib: float = 0.0
     #: growth stays within this fraction of the object's size (sqrt of area) of the mask's edge (1):
     #: a rough mask is off by a fraction of the object, not more (DAVIS: unbounded growth ate objects).
@@ -74,8 +75,8 @@ class RefineParams:
     #: 0.049-0.069) but cost the stills on both folds (polygon 0.425 -> 0.491); bench/RESULTS.md.
     coverage: float = 1.0
     #: evidence check (1/residual; 0 = none beyond what auto_evidence sets, the default): the matte may
-    #: depart from the mask's label (a mask-anchored ramp: 0.5 at the mask's edge, solid one base band
-    #: inside / outside) only where the compositing equation with the local mean colours of the mask's
+    #: depart from the mask's label (a mask-anchored ramp: 0.5 at the mask's edge, solid ``ramp`` x one
+    #: base band inside / outside) only where the compositing equation with the local mean colours of the mask's
     #: solid foreground F and background B explains the pixel, ``r = |I - (aF + (1-a)B)| / |F - B|``
     #: (shadows, smoke, colours shared with the background explain badly); support
     #: ``1 - evidence x r``, clipped to [0, 1], blends the matte with the ramp there. A fixed strength

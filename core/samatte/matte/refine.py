@@ -18,7 +18,9 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``
 3. The band *grows* where the alpha still runs into the fixed region (the mask was wrong there):
    shared matting (Gastal & Oliveira 2010, pymatting) estimates alpha in the band, pixels of the
    band's rim whose alpha disagrees with the adjacent fixed label seed a growth step, a few rounds,
-   never farther from the mask's edge than a tenth of the object's size.
+   never farther from the mask's edge than a tenth of the object's size. For tight masks
+   (``RefineParams.leak_calib``) the first round also samples rings of the mask's known background
+   and foreground 2-3 band widths away, and a leak must exceed what they get nearby to grow.
 4. Closed-form matting (Levin et al. 2008; our band-restricted Laplacian, pymatting's ichol + CG) of
    the final band, with the sampling estimate as a weak data term, and the coarse mask's own label
    as a second one wherever the sampling estimate agrees with it. The band, growth and samples are
@@ -537,7 +539,8 @@ def _regions(c, p):
 
 
 def _grow(wk, c, p, tile):
-    """Band growth: sample, and grow where the alpha runs into the fixed region, within reach."""
+    """Band growth: sample, and grow where the alpha runs into the fixed region, within reach (the
+    leak thresholds calibrated on the image for tight masks: :func:`_calibrated_leaks`)."""
     im = wk.image.astype(np.float64)
     fgm, bgm, unk = wk.fg.copy(), wk.bg.copy(), wk.unknown.copy()
     a = np.where(fgm, 1.0, 0.0)
@@ -609,6 +612,7 @@ def _leak_rings(wk, c):
     inside. Returns (outer ring, inner ring, band width in work px) or None when both are empty."""
     w = max(1.0, c.base * wk.scale)
     ring = (wk.dist > 2.0 * w) & (wk.dist <= 2.0 * w + max(2.0, w))
+    ring &= ~_dilate(wk.unknown, w)     # at least a band width clear of the band (widened or not)
     out_r, in_r = ring & wk.bg, ring & wk.fg
     return (out_r, in_r, w) if out_r.any() or in_r.any() else None
 
