@@ -7,7 +7,7 @@ Coarse masks are made from the GT the ways a tracker's or a roto artist's mask a
 - ``polygon``: outer contours of GT > 0.5 (RETR_EXTERNAL), approxPolyDP with epsilon 0.005 x the
   contour perimeter, filled;
 - ``tracker`` (not in the default set; ``--protocols tracker``): what a tracker at low resolution
-  gives, as bench_synthvideo makes it: GT > 0.5 shrunk to 256 px on the long side (INTER_AREA), grown
+  gives, bench_synthvideo.coarse_mask: GT >= 0.5 shrunk to 256 px on the long side (INTER_AREA), grown
   back (INTER_LINEAR), thresholded at 0.5 -- a tight mask of a hair or fur still, to check the
   ``tight`` settings (chosen on three synthvideo clips) on eighteen objects.
 
@@ -138,22 +138,8 @@ def parse_kv(kvs):
     return out
 
 
-def apply_refine_overrides(kvs):
-    """``--refine k=v`` of the matting benches: override fields of RefineParams in every quality
-    preset of this process (and of worker processes forked after it), product and in-process paths."""
-    if not kvs:
-        return {}
-    from dataclasses import replace
-    from samatte.matte import params as P
-    over = parse_kv(kvs)
-    for q in list(P.QUALITIES):
-        P.QUALITIES[q] = replace(P.QUALITIES[q], **over)
-    print("refine overrides: %s" % over)
-    return over
-
-
-def apply_tight_overrides(kvs):
-    """``--tight K=V``: override a field in the ``tight`` mask kind's differences (an experiment)."""
+def _overrides(kvs, flag):
+    """``--<flag> K=V`` pairs as a dict of RefineParams fields (an unknown name stops the bench)."""
     if not kvs:
         return {}
     from dataclasses import fields
@@ -161,9 +147,29 @@ def apply_tight_overrides(kvs):
     over = parse_kv(kvs)
     unknown = sorted(set(over) - {f.name for f in fields(P.RefineParams)})
     if unknown:
-        raise SystemExit("--tight: unknown RefineParams field(s) %s" % ", ".join(unknown))
-    P.MASK_KINDS["tight"] = dict(P.MASK_KINDS["tight"], **over)
-    print("tight overrides: %s" % over)
+        raise SystemExit("--%s: unknown RefineParams field(s) %s" % (flag, ", ".join(unknown)))
+    print("%s overrides: %s" % (flag, over))
+    return over
+
+
+def apply_refine_overrides(kvs):
+    """``--refine k=v`` of the matting benches: override fields of RefineParams in every quality
+    preset of this process (and of worker processes forked after it), product and in-process paths."""
+    from dataclasses import replace
+    from samatte.matte import params as P
+    over = _overrides(kvs, "refine")
+    if over:
+        for q in list(P.QUALITIES):
+            P.QUALITIES[q] = replace(P.QUALITIES[q], **over)
+    return over
+
+
+def apply_tight_overrides(kvs):
+    """``--tight K=V``: override a field in the ``tight`` mask kind's differences (an experiment)."""
+    from samatte.matte import params as P
+    over = _overrides(kvs, "tight")
+    if over:
+        P.MASK_KINDS["tight"] = dict(P.MASK_KINDS["tight"], **over)
     return over
 
 
@@ -182,9 +188,8 @@ def make_mask(gt, protocol):
         back = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
         return (back >= 0.5).astype(np.float32)
     if protocol == "tracker":
-        s = 256.0 / max(H, W)
-        small = cv2.resize(hard, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
-        return (cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR) >= 0.5).astype(np.float32)
+        from bench_synthvideo import coarse_mask     # the synthvideo clips' masks, made the same way
+        return coarse_mask(gt).astype(np.float32)
     if protocol == "polygon":
         cs, _ = cv2.findContours(hard.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         out = np.zeros((H, W), np.uint8)

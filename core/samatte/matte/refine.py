@@ -360,14 +360,14 @@ def _rims(unknown, fg, bg):
 def _grow_band(alpha, unknown, fg, bg, width, *, lo=0.05, hi=0.95, min_run=1):
     """Pixels to add to the band: where unknown pixels touching the fixed FG (BG) region have alpha
     well below 1 (above 0), the true edge lies in the fixed region; grow there by ``width``."""
-    near_fg, near_bg = _rims(unknown, fg, bg)
-    leak = (near_fg & (alpha < hi)) | (near_bg & (alpha > lo))
-    if min_run > 1:
+    leak = _leaks(alpha, unknown, fg, bg, lo, hi)
+    if leak is not None and min_run > 1:
         # sampling estimates are noisy: only grow where leaks persist along the band's rim
+        near_fg, near_bg = _rims(unknown, fg, bg)
         dens = cv2.boxFilter(leak.astype(np.float32), -1, (min_run, min_run), normalize=False)
         rim = cv2.boxFilter((near_fg | near_bg).astype(np.float32), -1, (min_run, min_run), normalize=False)
         leak &= dens >= 0.5 * np.maximum(rim, 1)
-    if not leak.any():
+    if leak is None or not leak.any():
         return None
     grown = _dilate(leak, width)
     add = grown & (fg | bg)
@@ -555,14 +555,14 @@ def _grow(wk, c, p, tile):
     # the first round beside the band (RefineParams.leak_calib)
     rings = _leak_rings(wk, c) if use_sm and p.leak_calib > 0 else None
     for it in range(p.grow + 1):
-        if use_sm and it == 0 and rings is not None:
-            out_r, in_r, w = rings
-            a = _sampling_alpha(im, fgm & ~in_r, unk | out_r | in_r, margin=int(max(2 * step, 3 * w) + 8),
-                                expand=p.sm_expand)
-            lo, hi = _calibrated_leaks(a, rings, p, lo, hi)
-            a[out_r], a[in_r] = 0.0, 1.0
-        elif use_sm:
-            a = _sampling_alpha(im, fgm, unk, margin=int(2 * step + 8), expand=p.sm_expand)
+        if use_sm:
+            calib = it == 0 and rings is not None
+            ring = (rings[0] | rings[1]) if calib else None
+            a = _sampling_alpha(im, fgm, unk | ring if calib else unk, expand=p.sm_expand,
+                                margin=int((max(2 * step, 3 * rings[2]) if calib else 2 * step) + 8))
+            if calib:
+                lo, hi = _calibrated_leaks(a, rings, p, lo, hi)
+                a[ring] = fgm[ring]      # the rings' own labels back
         else:
             a = solve_band(im, unk, a, tile=tile, tol=p.tol, maxiter=p.maxiter)
         if it == p.grow:
@@ -631,6 +631,8 @@ def _calibrated_leaks(a, rings, p, lo, hi):
 
 
 def _leaks(a, unk, fg, bg, lo, hi):
+    """The band's rim pixels whose alpha contradicts the adjacent fixed label (below ``hi`` next to
+    the foreground, above ``lo`` next to the background; scalars or maps), or None."""
     near_fg, near_bg = _rims(unk, fg, bg)
     leak = (near_fg & (a < hi)) | (near_bg & (a > lo))
     return leak if leak.any() else None
