@@ -16,6 +16,7 @@ Command (from the repo root, venv active)::
     python bench/bench_davis_matte.py --step 5     # every 5th frame
     python bench/bench_davis_matte.py --path inproc
     python bench/bench_davis_matte.py --refine evidence=1   # a RefineParams field in every preset
+    python bench/bench_davis_matte.py --option space=display   # a matte option (product path)
 
 Folds are the sequences (figures per sequence, and the mean IoU loss of folds A = bmx-trees, dog,
 horsejump-high and B = car-roundabout, drift-chicane); "frames losing > 0.01 IoU" counts the frames where the
@@ -33,7 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "core"))
 sys.path.insert(0, HERE)
 
-from bench_stills import apply_refine_overrides, make_mask, product_refine, write_plate  # noqa: E402
+from bench_stills import (apply_refine_overrides, make_mask, parse_kv, product_refine,  # noqa: E402
+                          set_plate_colourspace, write_plate)
 from samatte.matte.refine import refine_alpha  # noqa: E402
 from samatte.metrics import davis_j  # noqa: E402
 
@@ -52,6 +54,8 @@ def frames(step):
 
 
 PATH = "product"
+#: matte options of the product path's job (``--option K=V``)
+OPTIONS = {}
 
 
 def score(item):
@@ -69,7 +73,7 @@ def score(item):
         for p in PROTOCOLS:
             m = make_mask(gt.astype(np.float32), p)
             if PATH == "product":
-                a = product_refine(os.path.join(tmp, "plate.#####.exr"), m, tmp, p)
+                a = product_refine(os.path.join(tmp, "plate.#####.exr"), m, tmp, p, options=OPTIONS)
             else:
                 a = refine_alpha(img, m, mask="auto")
             for method, hard in (("mask", m >= 0.5), ("ours", a >= 0.5)):
@@ -85,9 +89,15 @@ def main(argv=None):
     ap.add_argument("--path", default="product", choices=("product", "inproc"))
     ap.add_argument("--refine", action="append", default=[], metavar="K=V",
                     help="override a RefineParams field in every preset (both paths), e.g. evidence=false")
+    ap.add_argument("--option", action="append", default=[], metavar="K=V",
+                    help="a matte option of the product path's job, e.g. space=display")
+    ap.add_argument("--colourspace", default=None, help="the plates' colourspace as the job names it "
+                    "(e.g. lin_rec709, what they are); default: none, as samatte refine without --colourspace")
     args = ap.parse_args(argv)
     global PATH
     PATH = args.path
+    OPTIONS.update(parse_kv(args.option))
+    set_plate_colourspace(args.colourspace)
     apply_refine_overrides(args.refine)
     if not os.path.isdir(EVAL):
         print("davis2016 not found at %s" % EVAL)

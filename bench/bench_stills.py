@@ -89,6 +89,19 @@ def _read_alpha(path):
     return buf.get_pixels(oiio.FLOAT)[..., list(buf.spec().channelnames).index("A")]
 
 
+#: the plates' colourspace as the job names it (``--colourspace``). None: the job names none, as
+#: ``samatte refine`` without ``--colourspace``, so the product reads the plates as its OCIO config's
+#: scene_linear (ACEScg in the built-in config). The plates are sRGB-decoded, i.e. linear Rec.709
+#: ("lin_rec709"); a host sends its own colourspace. bench/RESULTS.md (round 9) has both.
+PLATE_COLOURSPACE = None
+
+
+def set_plate_colourspace(cs):
+    """``--colourspace`` of every bench on the product path (before a pool forks: workers inherit it)."""
+    global PLATE_COLOURSPACE
+    PLATE_COLOURSPACE = cs or None
+
+
 def product_refine(plate_path, mask, tmp, tag, *, options=None, quality="default"):
     """``samatte refine`` on a one-frame EXR plate with a PNG mask (the CLI's job, run in this
     process): the merged A read back from the half-float EXR."""
@@ -99,7 +112,7 @@ def product_refine(plate_path, mask, tmp, tag, *, options=None, quality="default
     _write_mask(mask, os.path.join(tmp, "%s.mask.00001.png" % tag))
     out = os.path.join(tmp, "%s.out.#####.exr" % tag)
     job = new_job(os.path.abspath(plate_path), os.path.abspath(out), frames="1", tracker="auto", matte="auto",
-                  quality=quality, overwrite=True)
+                  quality=quality, overwrite=True, colourspace=PLATE_COLOURSPACE)
     add_object(job, "object", masks={"path": os.path.abspath(os.path.join(tmp, "%s.mask.#####.png" % tag))})
     job["matte"]["options"]["masks"] = "auto"
     job["matte"]["options"].update(options or {})
@@ -373,6 +386,8 @@ def main(argv=None):
                     "EXR plates and PNG masks, the CLI's job run in this process), cli (the same through a "
                     "separate `samatte refine` process; default settings only), inproc (refine_alpha on "
                     "the sRGB image)")
+    ap.add_argument("--colourspace", default=None, help="the plates' colourspace as the job names it (e.g. "
+                    "lin_rec709, what they are); default: none, as samatte refine without --colourspace")
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="matte option for the product path (repeatable), e.g. space=display")
     ap.add_argument("--refine", action="append", default=[], metavar="K=V",
@@ -397,6 +412,7 @@ def main(argv=None):
     if args.fold:
         names = [n for n in names if n in FOLDS[args.fold]]
     options = parse_kv(args.option)
+    set_plate_colourspace(args.colourspace)
     apply_refine_overrides(args.refine)
     apply_tight_overrides(args.tight)
     run_table(names, baseline=not args.no_baseline, quality=args.quality, cache_path=args.cache,

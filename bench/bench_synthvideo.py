@@ -106,10 +106,11 @@ def run_matter(matter, rgb, masks, frame0=1001):
     return out, times
 
 
-def via_cli(clip, masks, options=None):
+def via_cli(clip, masks, options=None, colourspace=None):
     """``samatte refine`` end to end (EXR plate and PNG masks in, EXR mattes out, default settings):
     the merged alpha ``A`` of every frame, read back from the half-float EXRs. With ``options`` (matte
-    options), the job the CLI builds is run in this process with them added."""
+    options), the job the CLI builds is run in this process with them added. ``colourspace``: the
+    plate's, as ``--colourspace`` names it (None: none named, the config's scene_linear)."""
     import subprocess
     import tempfile
     import OpenImageIO as oiio
@@ -124,7 +125,7 @@ def via_cli(clip, masks, options=None):
             import io
             from samatte import cli
             from samatte.jobspec import add_object, new_job, validate
-            job = new_job(plate, out, frames=frames, tracker="auto", matte="auto")
+            job = new_job(plate, out, frames=frames, tracker="auto", matte="auto", colourspace=colourspace)
             add_object(job, "object", masks={"path": os.path.join(tmp, "mask.#####.png")})
             job["matte"]["options"].update(dict({"masks": "auto"}, **options))
             with contextlib.redirect_stdout(io.StringIO()):
@@ -134,6 +135,8 @@ def via_cli(clip, masks, options=None):
         else:
             cmd = [sys.executable, "-m", "samatte", "refine", "--plate", plate,
                    "--masks", os.path.join(tmp, "mask.#####.png"), "--out", out, "--frames", frames]
+            if colourspace:
+                cmd += ["--colourspace", colourspace]
             env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "..", "core") + os.pathsep
                        + os.environ.get("PYTHONPATH", ""))
             r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -219,6 +222,8 @@ def main(argv=None):
                     help="matte option for ours* and cli (repeatable), e.g. space=display")
     ap.add_argument("--refine", action="append", default=[], metavar="K=V",
                     help="override a RefineParams field in every preset, e.g. evidence=1")
+    ap.add_argument("--colourspace", default=None, help="the clips' colourspace as the cli job names it "
+                    "(e.g. lin_rec709); default: none, as samatte refine without --colourspace")
     args = ap.parse_args(argv)
     sys.path.insert(0, HERE)
     from bench_stills import apply_refine_overrides, parse_kv
@@ -270,7 +275,7 @@ def main(argv=None):
                 if meth == "ours-tight":
                     qual.append(quality_check(mfs, gt))
             elif meth == "cli":
-                alphas = via_cli(clip, masks, options=extra or None)
+                alphas = via_cli(clip, masks, options=extra or None, colourspace=args.colourspace)
             else:
                 raise SystemExit("unknown method %s" % meth)
             el = time.perf_counter() - t

@@ -398,3 +398,56 @@ def test_the_ramp_the_checks_pull_back_to_is_as_wide_as_the_ramp_field_says():
     # with the full band, solid with a quarter of it (2 px)
     assert full[5, 27] == pytest.approx(0.5 + 2.5 / 16.0, abs=0.02)
     assert half[5, 27] == pytest.approx(1.0)
+
+
+def _edge_crop(profile, explained=True):
+    """A crop whose left part is the mask, with the matte ``profile`` (alpha by column) composited
+    exactly (red over blue) when ``explained``, else over an image that does not follow it."""
+    from types import SimpleNamespace
+    h, w = 40, 80
+    hard = np.zeros((h, w), bool)
+    hard[:, :40] = True
+    alpha = np.repeat(np.asarray(profile, np.float32)[None], h, 0)
+    F, B = np.array([0.8, 0.2, 0.2], np.float32), np.array([0.2, 0.3, 0.8], np.float32)
+    img = alpha[..., None] * F + (1.0 - alpha[..., None]) * B
+    if not explained:
+        img = np.full_like(img, 0.5)                     # grey: on no line between the sides
+    c = SimpleNamespace(coarse=hard.astype(np.float32), base=20.0, image=img.astype(np.float32), doubt=None)
+    models = (np.broadcast_to(F, (h, w, 3)).copy(), np.broadcast_to(B, (h, w, 3)).copy())
+    return c, alpha, models
+
+
+def test_the_ramp_is_measured_as_wide_as_the_object_s_own_edges_where_the_image_explains_them():
+    from samatte.matte.params import params_for
+    from samatte.matte.refine import _measured_half
+    p = params_for("default", "rough", {"evidence": 2.0})
+    x = np.arange(80)
+    crisp = np.clip(40.5 - x, 0.0, 1.0)                  # 1 soft px per row: an anti-aliased edge
+    soft = np.clip((50.0 - x) / 20.0, 0.0, 1.0)          # 19 soft px per row: a wide soft margin
+    c, a, models = _edge_crop(crisp)
+    assert _measured_half(a, c, p, models) == pytest.approx(0.5, abs=0.1)
+    c, a, models = _edge_crop(soft)
+    assert _measured_half(a, c, p, models) == pytest.approx(9.5, abs=1.0)
+    # soft pixels the compositing equation does not explain are not the object's edges
+    c, a, models = _edge_crop(soft, explained=False)
+    assert _measured_half(a, c, p, models) < 1.0
+
+
+def test_the_evidence_check_pulls_a_crisp_object_to_a_ramp_no_wider_than_its_edges():
+    from samatte.matte.params import params_for
+    from samatte.matte.refine import _evidence_check
+    x = np.arange(80)
+    crisp = np.clip(40.5 - x, 0.0, 1.0)
+    c, truth, models = _edge_crop(crisp)
+    alpha = truth.copy()
+    alpha[:, 30:34] = 0.3                                # a flip 7-10 px inside that nothing explains
+    c.image[:, 30:34] = [0.0, 1.0, 0.0]                  # green: on no line between the sides
+    p = params_for("default", "rough", {"evidence": 2.0, "ramp_measured": True})
+    measured = _evidence_check(alpha, c, None, p, models)
+    c.ramp_ = None
+    wide = _evidence_check(alpha, c, None, params_for("default", "rough", {"evidence": 2.0, "ramp_measured": False}),
+                           models)
+    # with the measured ramp (1 px: solid from 1 px inside) the flip goes back to solid; with the base
+    # band's 20-px ramp it stays the ramp's 0.7-0.75 there, a soft edge the object does not have
+    assert measured[:, 30:34].min() >= 0.99
+    assert 0.6 < wide[:, 30:34].max() < 0.8

@@ -106,6 +106,19 @@ class RefineParams:
     #: mask. 0.5 / 0.25 cut the 1080p proxy's one harm case (furry1 ds8 1.13 -> 1.02 / 0.97 of its
     #: mask's MAD) but cost every other soft case on both folds (bench/RESULTS.md).
     ramp: float = 1.0
+    #: where the evidence check runs, make the ramp at most as wide as the object's own edges (bool;
+    #: off): its half-width is then at most half the matte's mean transition width, measured where the
+    #: image explains the matte (its soft pixels, between snap_lo and snap_hi, with the check's support
+    #: >= 0.5, per pixel of the mask's edge). For a crisp object (a transition 1-2 px wide) the base
+    #: band's 22-px ramp at 1080p is a soft edge the object does not have: on, the 1080p proxy's cases
+    #: worse than their mask go 10 -> 6 (crisp shapes with polygons 2.10 / 1.72 / 1.33 -> 1.53 / 0.99 /
+    #: 1.01 of the mask's MAD, fur with ds8 masks 1.11-1.19 -> 0.97-1.01) and the DAVIS IoU loss drops on
+    #: both folds (polygon 0.016 / 0.006 -> 0.009 / 0.004), but every mean MAD with soft truth pays
+    #: (smoke and foliage: their soft pixels are not explained by the local mean colours, so the width
+    #: measured is too small), on both folds: stills fold B ds32 / polygon 0.633 / 0.613 -> 0.651 /
+    #: 0.641 (GT13), synthetic 1x ds8 0.785 / 0.797 -> 0.801 / 0.827. Off by the fold rule; the
+    #: trade-off is in bench/RESULTS.md round 9.
+    ramp_measured: bool = False
     #: typical-colour check (strength, 0-1; 0 = off): a pixel the matte flips against the mask's label
     #: (alpha below ``typical_flip`` inside the mask, above 1 - ``typical_flip`` outside) while its colour
     #: is typical of the side the mask puts it on is pulled back to the mask-anchored ramp (see

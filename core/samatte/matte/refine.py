@@ -755,29 +755,60 @@ def _colour_models(wk, p):
     return out[0], out[1]
 
 
-def _evidence_check(alpha, c, wk, p, models, info=None):
-    """Do no harm where the image gives no evidence (RefineParams.evidence), at full resolution.
-    ``alpha``: f32 (h, w) of the crop. Where it departs from the mask-anchored ramp (0.5 at the mask's
-    edge, the mask's label one base band inside / outside), the compositing residual of the pixel with
-    its alpha and the local colours, ``|I - (a F + (1 - a) B)| / |F - B|``, says whether the image
-    explains the departure; without that support the pixel is pulled back to the ramp."""
-    if models is None:
-        return alpha
-    hard = c.coarse >= 0.5
-    ramp = _crop_ramp(c, p)
-    cand = np.where(hard, alpha < ramp, alpha > ramp)
-    if not cand.any():
-        return alpha
-    ys, xs = np.nonzero(cand)
+def _support(alpha, c, p, models, sel):
+    """The evidence check's support of ``alpha`` on the bounding box of ``sel`` (bool, crop shape):
+    ``1 - evidence x r``, clipped to [0, 1], with ``r = |I - (a F + (1 - a) B)| / |F - B|`` the
+    compositing residual of each pixel with its alpha and the local colours. Returns (box, support
+    f32 on the box)."""
+    ys, xs = np.nonzero(sel)
     box = (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1)
     y0, y1, x0, x1 = box
-    F = np.dstack([_resize_box(models[0][..., k], hard.shape, box) for k in range(3)])
-    B = np.dstack([_resize_box(models[1][..., k], hard.shape, box) for k in range(3)])
+    shape = c.coarse.shape
+    F = np.dstack([_resize_box(models[0][..., k], shape, box) for k in range(3)])
+    B = np.dstack([_resize_box(models[1][..., k], shape, box) for k in range(3)])
     a = alpha[y0:y1, x0:x1]
     d = F - B
     res = np.sqrt(((c.image[y0:y1, x0:x1] - B - a[..., None] * d) ** 2).sum(-1)
                   / np.maximum((d * d).sum(-1), 1e-6))
-    support = np.clip(1.0 - p.evidence * res, 0.0, 1.0)
+    return box, np.clip(1.0 - p.evidence * res, 0.0, 1.0)
+
+
+def _measured_half(alpha, c, p, models):
+    """Half the object's mean transition width (px) where the image explains the matte
+    (RefineParams.ramp_measured): the matte's soft pixels (between ``snap_lo`` and ``snap_hi``) with
+    support >= 0.5, per pixel of the mask's edge. A crisp object's edge gives ~1, smoke or a wide
+    fringe the width of its soft margin."""
+    hard = c.coarse >= 0.5
+    edge = hard & ~(cv2.erode(hard.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    soft = (alpha > p.snap_lo) & (alpha < p.snap_hi)
+    if not soft.any():
+        return 0.0
+    (y0, y1, x0, x1), support = _support(alpha, c, p, models, soft)
+    n = np.count_nonzero(soft[y0:y1, x0:x1] & (support >= 0.5))
+    return 0.5 * float(n) / float(max(1, np.count_nonzero(edge)))
+
+
+def _evidence_check(alpha, c, wk, p, models, info=None):
+    """Do no harm where the image gives no evidence (RefineParams.evidence), at full resolution.
+    ``alpha``: f32 (h, w) of the crop. Where it departs from the mask-anchored ramp (0.5 at the mask's
+    edge, the mask's label one base band inside / outside, or less where ``ramp_measured``), the
+    compositing residual of the pixel with its alpha and the local colours (:func:`_support`) says
+    whether the image explains the departure; without that support the pixel is pulled back to the
+    ramp."""
+    if models is None:
+        return alpha
+    hard = c.coarse >= 0.5
+    half = None
+    if p.ramp_measured:
+        half = _measured_half(alpha, c, p, models)
+        if info is not None:
+            info["ramp_half"] = round(max(1.0, min(half, p.ramp * c.base)), 2)
+    ramp = _crop_ramp(c, p, half)
+    cand = np.where(hard, alpha < ramp, alpha > ramp)
+    if not cand.any():
+        return alpha
+    (y0, y1, x0, x1), support = _support(alpha, c, p, models, cand)
+    a = alpha[y0:y1, x0:x1]
     r, h = ramp[y0:y1, x0:x1], hard[y0:y1, x0:x1]
     anch = np.where(h, np.maximum(a, r), np.minimum(a, r))
     sub = cand[y0:y1, x0:x1]
@@ -828,14 +859,16 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16):
     return out
 
 
-def _crop_ramp(c, p):
+def _crop_ramp(c, p, half=None):
     """The mask-anchored ramp of the do-no-harm checks on crop ``c``: 0.5 at the mask's edge, its
-    label ``p.ramp`` x one base band (``c.base`` px) inside / outside, f32 (h, w); made once per crop."""
-    if getattr(c, "ramp_", None) is None:
+    label ``p.ramp`` x one base band (``c.base`` px) inside / outside, or ``half`` px where that is
+    less (the evidence check's measured width), at least 1 px; f32 (h, w). Made once per crop: the
+    evidence check makes it (with its measured width) before the typical-colour check reads it."""
+    if getattr(c, "ramp_", None) is None or half is not None:
         hard = c.coarse >= 0.5
         din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
         dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
-        half = max(1.0, float(p.ramp) * c.base)
+        half = max(1.0, float(p.ramp) * c.base if half is None else min(half, float(p.ramp) * c.base))
         c.ramp_ = np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * half), 0.0, 1.0)
     return c.ramp_
 
