@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "core"))
 sys.path.insert(0, HERE)
 
-from bench_stills import (apply_refine_overrides, make_mask, parse_kv, product_refine,  # noqa: E402
+from bench_stills import (add_colourspace_arg, apply_refine_overrides, make_mask, parse_kv, product_refine,  # noqa: E402
                           set_plate_colourspace, write_plate)
 from samatte.matte.refine import refine_alpha  # noqa: E402
 from samatte.metrics import davis_j  # noqa: E402
@@ -91,8 +91,7 @@ def main(argv=None):
                     help="override a RefineParams field in every preset (both paths), e.g. evidence=false")
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="a matte option of the product path's job, e.g. space=display")
-    ap.add_argument("--colourspace", default=None, help="the plates' colourspace as the job names it "
-                    "(e.g. lin_rec709, what they are); default: none, as samatte refine without --colourspace")
+    add_colourspace_arg(ap)
     args = ap.parse_args(argv)
     global PATH
     PATH = args.path

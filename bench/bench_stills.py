@@ -96,6 +96,12 @@ def _read_alpha(path):
 PLATE_COLOURSPACE = None
 
 
+def add_colourspace_arg(ap, what="plates'"):
+    """The benches' ``--colourspace`` flag (see PLATE_COLOURSPACE)."""
+    ap.add_argument("--colourspace", default=None, help="the %s colourspace as the job names it (e.g. "
+                    "lin_rec709, what they are); default: none, as samatte refine without --colourspace" % what)
+
+
 def set_plate_colourspace(cs):
     """``--colourspace`` of every bench on the product path (before a pool forks: workers inherit it)."""
     global PLATE_COLOURSPACE
@@ -386,8 +392,7 @@ def main(argv=None):
                     "EXR plates and PNG masks, the CLI's job run in this process), cli (the same through a "
                     "separate `samatte refine` process; default settings only), inproc (refine_alpha on "
                     "the sRGB image)")
-    ap.add_argument("--colourspace", default=None, help="the plates' colourspace as the job names it (e.g. "
-                    "lin_rec709, what they are); default: none, as samatte refine without --colourspace")
+    add_colourspace_arg(ap)
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="matte option for the product path (repeatable), e.g. space=display")
     ap.add_argument("--refine", action="append", default=[], metavar="K=V",

@@ -56,7 +56,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "core"))
 sys.path.insert(0, HERE)
 
-from bench_stills import (apply_refine_overrides, apply_tight_overrides, iou, make_mask, parse_kv,  # noqa: E402
+from bench_stills import (add_colourspace_arg, apply_refine_overrides, apply_tight_overrides, iou, make_mask, parse_kv,  # noqa: E402
                           product_refine, set_plate_colourspace)
 from samatte import metrics as M  # noqa: E402
 from samatte.colour import srgb_oetf  # noqa: E402
@@ -455,8 +455,7 @@ def main(argv=None):
                     help="masks are made from GT > T (default 0.5, as bench_stills)")
     ap.add_argument("--fill-holes", action="store_true",
                     help="fill the holes of GT > T (its outer outlines) before making the masks")
-    ap.add_argument("--colourspace", default=None, help="the plates' colourspace as the job names it "
-                    "(e.g. lin_rec709, what they are); default: none, as samatte refine without --colourspace")
+    add_colourspace_arg(ap)
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="matte option for the product path (repeatable), e.g. evidence=1.0")
     ap.add_argument("--tight", action="append", default=[], metavar="K=V",

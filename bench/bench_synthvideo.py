@@ -222,11 +222,10 @@ def main(argv=None):
                     help="matte option for ours* and cli (repeatable), e.g. space=display")
     ap.add_argument("--refine", action="append", default=[], metavar="K=V",
                     help="override a RefineParams field in every preset, e.g. evidence=1")
-    ap.add_argument("--colourspace", default=None, help="the clips' colourspace as the cli job names it "
-                    "(e.g. lin_rec709); default: none, as samatte refine without --colourspace")
-    args = ap.parse_args(argv)
     sys.path.insert(0, HERE)
-    from bench_stills import apply_refine_overrides, parse_kv
+    from bench_stills import add_colourspace_arg, apply_refine_overrides, parse_kv
+    add_colourspace_arg(ap, "clips' (cli)")
+    args = ap.parse_args(argv)
     apply_refine_overrides(args.refine)
     if not os.path.isdir(EVAL):
         print("synthvideo not found at %s" % EVAL)

@@ -800,9 +800,9 @@ def _evidence_check(alpha, c, wk, p, models, info=None):
     hard = c.coarse >= 0.5
     half = None
     if p.ramp_measured:
-        half = _measured_half(alpha, c, p, models)
+        half = min(_measured_half(alpha, c, p, models), float(p.ramp) * c.base)
         if info is not None:
-            info["ramp_half"] = round(max(1.0, min(half, p.ramp * c.base)), 2)
+            info["ramp_half"] = round(max(1.0, half), 2)
     ramp = _crop_ramp(c, p, half)
     cand = np.where(hard, alpha < ramp, alpha > ramp)
     if not cand.any():
@@ -861,14 +861,14 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16):
 
 def _crop_ramp(c, p, half=None):
     """The mask-anchored ramp of the do-no-harm checks on crop ``c``: 0.5 at the mask's edge, its
-    label ``p.ramp`` x one base band (``c.base`` px) inside / outside, or ``half`` px where that is
-    less (the evidence check's measured width), at least 1 px; f32 (h, w). Made once per crop: the
-    evidence check makes it (with its measured width) before the typical-colour check reads it."""
+    label ``p.ramp`` x one base band (``c.base`` px) inside / outside, or ``half`` px when given (the
+    evidence check's measured width), at least 1 px; f32 (h, w). Made once per crop: the evidence
+    check makes it (with its measured width) before the typical-colour check reads it."""
     if getattr(c, "ramp_", None) is None or half is not None:
         hard = c.coarse >= 0.5
         din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
         dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
-        half = max(1.0, float(p.ramp) * c.base if half is None else min(half, float(p.ramp) * c.base))
+        half = max(1.0, float(p.ramp) * c.base if half is None else half)
         c.ramp_ = np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * half), 0.0, 1.0)
     return c.ramp_
 
