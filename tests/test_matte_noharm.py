@@ -118,7 +118,7 @@ def test_refined_matte_keeps_the_mask_iou(name):
     assert _iou(out, alpha) >= _iou(mask, alpha) - 0.01, name
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 15): inside smoke the mask's solid region is itself "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known gap (issue 15): inside smoke the mask's solid region is itself "
                    "a mix, so the samples take it for pure foreground and the refined alpha >= 0.5 region "
                    "shrinks (IoU 0.72 -> 0.64)")
 def test_smoke_keeps_the_mask_iou():
@@ -127,7 +127,7 @@ def test_smoke_keeps_the_mask_iou():
     assert _iou(out, alpha) >= _iou(mask, alpha) - 0.01
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 15): a 45 %-opaque sheet inside its roto stays "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known gap (issue 15): a 45 %-opaque sheet inside its roto stays "
                    "solid (its inside is far from the band) and its edge comes out ~1 % worse than the mask")
 def test_translucent_sheet_no_worse_than_the_mask():
     img, alpha, mask = _case("sheet")
@@ -306,7 +306,7 @@ def test_a_mask_of_many_small_parts_keeps_its_band_narrower_than_the_parts():
     assert M.mad(capped, alpha) < 0.7 * M.mad(uncapped, alpha)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 15): leaves 4-12 px wide in the background's own "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known gap (issue 15): leaves 4-12 px wide in the background's own "
                    "colours with a ds8 mask: the capped band still comes out ~3 % worse than the mask "
                    "(MAD 23.4 vs 22.7)")
 def test_small_parts_in_the_background_colours_no_worse_than_the_mask():
