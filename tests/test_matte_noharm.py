@@ -202,6 +202,11 @@ def test_the_matte_option_evidence_reaches_the_refiner():
     assert _options_seen({"evidence": 1.5}) == [{"evidence": 1.5}]
 
 
+def test_the_matte_option_ramp_measured_reaches_the_refiner():
+    assert _options_seen({"ramp_measured": True}) == [{"ramp_measured": True}]
+    assert _options_seen({"ramp_measured": False}) == [None]
+
+
 def test_colour_overlap_says_how_well_colour_tells_the_object_from_its_background():
     from samatte.matte.refine import colour_overlap
     h, w = 120, 160

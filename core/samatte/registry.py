@@ -154,6 +154,10 @@ MATTE_OPTIONS = {
     "evidence_auto": Option("bool", True,
                             doc="turn that check on by itself where the object's and the background's "
                                 "colours overlap near the mask's edge"),
+    "ramp_measured": Option("bool", False,
+                            doc="where that check runs, keep crisp edges crisp: pull what it does not "
+                                "trust to a ramp no wider than the object's own edges (crisp, opaque "
+                                "objects in the background's colours; costs soft ones)"),
 }
 
 

@@ -68,6 +68,10 @@ OPTIONS = {
     "evidence_auto": True,     # the check switches itself on, by the colour overlap of the object and
                                # its background near the mask's edge (RefineParams.auto_evidence): on
                                # real footage with busy backgrounds, not on clean ones (bench/RESULTS.md)
+    "ramp_measured": False,    # where the evidence check runs, pull what it does not trust to a ramp no
+                               # wider than the object's own edges, measured on the matte
+                               # (RefineParams.ramp_measured): for crisp, opaque objects whose colours
+                               # are the background's; soft objects (smoke, foliage seen through) lose
 }
 
 
@@ -355,6 +359,8 @@ class RefineMatter(Matter):
             ropts["evidence"] = float(self.options["evidence"])
         if not self.options.get("evidence_auto", True):
             ropts["auto_evidence"] = 0.0
+        if self.options.get("ramp_measured"):
+            ropts["ramp_measured"] = True
         if ropts:
             extra["options"] = ropts
         if doubt is not None and getattr(self._refiner, "uses_doubt", False):
