@@ -401,7 +401,6 @@ def test_the_ramp_the_checks_pull_back_to_is_as_wide_as_the_ramp_field_says():
     alpha = hard.astype(np.float32)
     alpha[5, 27] = 0.1                                   # a red pixel 2.5 px inside the edge, flipped
     full = _typical_check(alpha, c, wk, params_for("default", "rough"))
-    c.ramp_ = None                                       # the ramp is made once per crop
     half = _typical_check(alpha, c, wk, params_for("default", "rough", {"ramp": 0.25}))
     # the ramp is 0.5 at the edge and 1 one base band (x ramp) inside: 2.5 px in, 0.5 + 2.5 / 16
     # with the full band, solid with a quarter of it (2 px)
@@ -453,7 +452,6 @@ def test_the_evidence_check_pulls_a_crisp_object_to_a_ramp_no_wider_than_its_edg
     c.image[:, 30:34] = [0.0, 1.0, 0.0]                  # green: on no line between the sides
     p = params_for("default", "rough", {"evidence": 2.0, "ramp_measured": True})
     measured = _evidence_check(alpha, c, None, p, models)
-    c.ramp_ = None
     wide = _evidence_check(alpha, c, None, params_for("default", "rough", {"evidence": 2.0, "ramp_measured": False}),
                            models)
     # with the measured ramp (1 px: solid from 1 px inside) the flip goes back to solid; with the base

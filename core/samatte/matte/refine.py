@@ -4,7 +4,8 @@
 cropped to the reach of the band, and solves are tiled). Every number it uses is a field of one
 frozen record, :class:`samatte.matte.params.RefineParams` (presets as differences from the default;
 measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``_crop``, ``_regions``,
-``_grow``, ``_solve``, ``_self_check`` / ``_coverage_check``, ``_fine``, ``_evidence_check``, ``_finish``), passing typed records
+``_grow``, ``_solve``, ``_self_check`` / ``_coverage_check``, ``_fine``, ``_check_ramp``, ``_evidence_check``,
+``_typical_check``, ``_finish``), passing typed records
 (:class:`Crop`, :class:`Work`, :class:`Band`):
 
 0. Trust (``RefineParams.auto_evidence``): the colour overlap of the mask's inner and outer rings
@@ -43,6 +44,7 @@ from typing import Optional
 import numpy as np
 import cv2
 
+from ..colour import _clip01  # in place: fmax drops NaN, then fmin
 from ..errors import SamatteError
 from .regions import critical_regions, distance_to_boundary, component_cores, reach_box
 from .cfsolve import solve_band
@@ -178,25 +180,17 @@ def _hard(coarse):
     return coarse >= 0.5
 
 
-def _clip01(x):
-    """A new f32 array of ``x`` clipped to [0, 1] with NaN -> 0 (+inf -> 1, -inf -> 0): what
-    ``np.clip(np.nan_to_num(x, nan=0, posinf=1, neginf=0), 0, 1)`` gives, in two passes (fmax drops
-    NaN) instead of five (1080p: ~25 ms less per call)."""
-    out = np.fmax(np.asarray(x, np.float32), np.float32(0.0))
-    return np.minimum(out, np.float32(1.0), out=out)
-
-
 def _clean_mask(m):
-    if m.dtype == np.uint8:
-        m = m.astype(np.float32) / 255.0
+    """f32 copy of a crop of the mask in [0, 1] (uint8 scaled, NaN -> 0: colour's in-place clip)."""
+    m = m.astype(np.float32) / 255.0 if m.dtype == np.uint8 else np.array(m, np.float32)
     return _clip01(m)
 
 
 def _clean_image(img):
-    """f32 (h, w, 3) in [0, 1] from a crop of the input (uint8 scaled, non-finite fixed)."""
-    if img.dtype == np.uint8:
-        img = img.astype(np.float32) / 255.0
-    return _clip01(img[..., :3])
+    """f32 (h, w, 3) copy of a crop of the input in [0, 1] (uint8 scaled, NaN -> 0, +-inf -> 1 / 0)."""
+    img = img[..., :3]
+    img = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else np.array(img, np.float32)
+    return _clip01(img)
 
 
 def _resize(x, shape, interp):
@@ -367,10 +361,10 @@ def _rims(unknown, fg, bg):
 def _grow_band(alpha, unknown, fg, bg, width, *, lo=0.05, hi=0.95, min_run=1):
     """Pixels to add to the band: where unknown pixels touching the fixed FG (BG) region have alpha
     well below 1 (above 0), the true edge lies in the fixed region; grow there by ``width``."""
-    leak = _leaks(alpha, unknown, fg, bg, lo, hi)
+    near_fg, near_bg = _rims(unknown, fg, bg)
+    leak = _leaks(alpha, unknown, fg, bg, lo, hi, rims=(near_fg, near_bg))
     if leak is not None and min_run > 1:
         # sampling estimates are noisy: only grow where leaks persist along the band's rim
-        near_fg, near_bg = _rims(unknown, fg, bg)
         dens = cv2.boxFilter(leak.astype(np.float32), -1, (min_run, min_run), normalize=False)
         rim = cv2.boxFilter((near_fg | near_bg).astype(np.float32), -1, (min_run, min_run), normalize=False)
         leak &= dens >= 0.5 * np.maximum(rim, 1)
@@ -458,7 +452,6 @@ class Crop:
     size: float               # the object's size, sqrt of its area (px)
     base: float               # base band half-width (px)
     max_width: float          # widest band (px)
-    ramp_: Optional[np.ndarray] = None  # the do-no-harm checks' ramp, made once (see _crop_ramp)
 
 
 @dataclass
@@ -637,10 +630,11 @@ def _calibrated_leaks(a, rings, p, lo, hi):
     return np.maximum(lo, lo_m), np.minimum(hi, hi_m)
 
 
-def _leaks(a, unk, fg, bg, lo, hi):
+def _leaks(a, unk, fg, bg, lo, hi, rims=None):
     """The band's rim pixels whose alpha contradicts the adjacent fixed label (below ``hi`` next to
-    the foreground, above ``lo`` next to the background; scalars or maps), or None."""
-    near_fg, near_bg = _rims(unk, fg, bg)
+    the foreground, above ``lo`` next to the background; scalars or maps), or None. ``rims``:
+    :func:`_rims` of the band when the caller has them."""
+    near_fg, near_bg = _rims(unk, fg, bg) if rims is None else rims
     leak = (near_fg & (a < hi)) | (near_bg & (a > lo))
     return leak if leak.any() else None
 
@@ -795,22 +789,33 @@ def _measured_half(alpha, c, p, models):
     return 0.5 * float(n) / float(max(1, np.count_nonzero(edge)))
 
 
-def _evidence_check(alpha, c, wk, p, models, info=None):
+def _check_ramp(alpha, c, p, models, info=None):
+    """Phase 5a: the anchor of the do-no-harm checks, the mask-anchored ramp (0.5 at the mask's edge,
+    its label ``p.ramp`` x one base band inside / outside), narrowed to half the object's measured
+    transition width (:func:`_measured_half`) where ``ramp_measured`` and the evidence check runs
+    (``models``); f32 (h, w) of the crop."""
+    half = float(p.ramp) * c.base
+    if p.ramp_measured and models is not None:
+        half = min(_measured_half(alpha, c, p, models), half)
+        if info is not None:
+            info["ramp_half"] = round(max(1.0, half), 2)
+    hard = c.coarse >= 0.5
+    din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
+    dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * max(1.0, half)), 0.0, 1.0)
+
+
+def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
     """Do no harm where the image gives no evidence (RefineParams.evidence), at full resolution.
-    ``alpha``: f32 (h, w) of the crop. Where it departs from the mask-anchored ramp (0.5 at the mask's
-    edge, the mask's label one base band inside / outside, or less where ``ramp_measured``), the
-    compositing residual of the pixel with its alpha and the local colours (:func:`_support`) says
-    whether the image explains the departure; without that support the pixel is pulled back to the
-    ramp."""
+    ``alpha``: f32 (h, w) of the crop. Where it departs from the checks' ramp (:func:`_check_ramp`,
+    made here unless given), the compositing residual of the pixel with its alpha and the local
+    colours (:func:`_support`) says whether the image explains the departure; without that support
+    the pixel is pulled back to the ramp."""
     if models is None:
         return alpha
     hard = c.coarse >= 0.5
-    half = None
-    if p.ramp_measured:
-        half = min(_measured_half(alpha, c, p, models), float(p.ramp) * c.base)
-        if info is not None:
-            info["ramp_half"] = round(max(1.0, half), 2)
-    ramp = _crop_ramp(c, p, half)
+    if ramp is None:
+        ramp = _check_ramp(alpha, c, p, models, info)
     cand = np.where(hard, alpha < ramp, alpha > ramp)
     if not cand.any():
         return alpha
@@ -826,12 +831,12 @@ def _evidence_check(alpha, c, wk, p, models, info=None):
     return out
 
 
-def _typical_check(alpha, c, wk, p, info=None, bins=16):
+def _typical_check(alpha, c, wk, p, info=None, bins=16, ramp=None):
     """Do no harm where a flipped pixel's colour is typical of the side the mask puts it on
     (RefineParams.typical, typical_hi, typical_flip), at full resolution. ``alpha``: f32 (h, w) of the
     crop. The colour likelihoods are the solid foreground's and background's 16^3 histograms at the
-    working scale (neighbouring bins sharing counts); the pull goes to the mask-anchored ramp of
-    :func:`_evidence_check`. Pixels the video doubts (``c.doubt``, the see-through test) are left
+    working scale (neighbouring bins sharing counts); the pull goes to the checks' ramp
+    (:func:`_check_ramp`, the base one made here unless given). Pixels the video doubts (``c.doubt``, the see-through test) are left
     alone: there the mask's label is what is in question."""
     if p.typical <= 0 or not wk.fg.any() or not wk.bg.any():
         return alpha
@@ -842,7 +847,8 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16):
         cand &= ~(c.doubt > 0)       # where the video doubts the mask's label, its side is no evidence
     if not cand.any():
         return alpha
-    ramp = _crop_ramp(c, p)
+    if ramp is None:
+        ramp = _check_ramp(alpha, c, p, None)
     cand &= np.where(hard, alpha < ramp, alpha > ramp)
     ys, xs = np.nonzero(cand)
     if ys.size == 0:
@@ -864,20 +870,6 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16):
     if info is not None:
         info["typical_px"] = int(np.count_nonzero(k >= 0.5))
     return out
-
-
-def _crop_ramp(c, p, half=None):
-    """The mask-anchored ramp of the do-no-harm checks on crop ``c``: 0.5 at the mask's edge, its
-    label ``p.ramp`` x one base band (``c.base`` px) inside / outside, or ``half`` px when given (the
-    evidence check's measured width), at least 1 px; f32 (h, w). Made once per crop: the evidence
-    check makes it (with its measured width) before the typical-colour check reads it."""
-    if getattr(c, "ramp_", None) is None or half is not None:
-        hard = c.coarse >= 0.5
-        din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
-        dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
-        half = max(1.0, float(p.ramp) * c.base if half is None else half)
-        c.ramp_ = np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * half), 0.0, 1.0)
-    return c.ramp_
 
 
 def _fine(c, wk, alpha0, p, tile):
@@ -989,6 +981,8 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     a0 = _self_check(a0, wk, bd, c, p, tile, prior, prior_weight, info)  # 4b. do no harm: growth
     a0 = _coverage_check(a0, wk, p, info)                              # 4c. do no harm: coverage
     alpha = _fine(c, wk, a0, p, tile)                                  # 5. fine level
-    alpha = _evidence_check(alpha, c, wk, p, _colour_models(wk, p), info)  # 5b. do no harm: evidence
-    alpha = _typical_check(alpha, c, wk, p, info)                      # 5c. do no harm: typical colours
+    models = _colour_models(wk, p)                                     # 5a. the checks' anchor
+    ramp = _check_ramp(alpha, c, p, models, info) if models is not None else None   # (else made if needed)
+    alpha = _evidence_check(alpha, c, wk, p, models, info, ramp=ramp)  # 5b. do no harm: evidence
+    alpha = _typical_check(alpha, c, wk, p, info, ramp=ramp)           # 5c. do no harm: typical colours
     return _finish(alpha, hard, c, p)                                  # 6. finish
