@@ -409,6 +409,26 @@ def test_background_seen_through_a_filled_gap_is_found():
     assert M.mad(found, alpha) < 0.5 * M.mad(filled, alpha)
 
 
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="known gap (issue 15): the gap test's foreground colours are counted over the whole "
+                   "solid foreground, the filled hole included, so a hole of 3 % of the object votes for its own "
+                   "colours (a local patch of the background: 8x likelier under the background is out of reach) "
+                   "and is found only in part (191 of its 529 px; mean alpha 0.82). Counting the foreground on the "
+                   "band's inner rim, or leaving found pixels out, finds it (0.05) but not the stills' filled "
+                   "gaps, whose colours the object shares (bench/RESULTS.md round 10)")
+def test_a_larger_filled_hole_is_found_too():
+    h, w = 200, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    alpha = (np.hypot(yy - 100, xx - 120) < 70).astype(np.float32)
+    hole = (np.abs(yy - 100) < 12) & (np.abs(xx - 120) < 12)      # 23 x 23 px, 3.4 % of the disc
+    alpha[hole] = 0.0
+    fg, bg = _textures(h, w)
+    img = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    coarse = (np.hypot(yy - 100, xx - 120) < 72).astype(np.float32)
+    found = refine_alpha(img, coarse, mask="rough")
+    assert found[hole].mean() < 0.3
+
+
 def test_band_growth_stays_within_a_fraction_of_the_object_size():
     # an object indistinguishable from a busy background: the samples leak everywhere along the
     # band's rim; growth is bounded (grow_reach x the object's size from the mask's edge), so the
