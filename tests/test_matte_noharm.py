@@ -171,7 +171,7 @@ def test_the_evidence_check_keeps_the_mask_label_where_the_image_does_not_explai
     bg = cv2.erode((~hard).astype(np.uint8), k) > 0
     wk = SimpleNamespace(image=img, fg=fg, bg=bg, scale=1.0)
     c = SimpleNamespace(image=img, coarse=hard.astype(np.float32), base=4.0)
-    p = params_for(options={"evidence": 2.0})
+    p = params_for(options={"evidence": 2.0, "decisive": 0.0})
     info = {}
     out = _evidence_check(alpha, c, wk, p, _colour_models(wk, p), info)
     assert np.all(out[10:20, 20:28] < 0.05)           # the hole: explained, kept
@@ -179,6 +179,12 @@ def test_the_evidence_check_keeps_the_mask_label_where_the_image_does_not_explai
     assert info["evidence_px"] >= 80
     assert np.array_equal(out[:, 40:], alpha[:, 40:])  # agreement with the mask is untouched
     assert _colour_models(wk, params_for()) is None    # off by default
+    # (RefineParams.decisive off above: a matte this binary is one the solve decided, and by default
+    # what the solve decided stands)
+    p = params_for(options={"evidence": 2.0})
+    info = {}
+    assert np.array_equal(_evidence_check(alpha, c, wk, p, _colour_models(wk, p), info), alpha)
+    assert info["undecided"] == 0.0
 
 
 def test_the_evidence_check_keeps_more_of_the_smoke():
@@ -245,6 +251,48 @@ def test_the_evidence_check_switches_itself_on_only_where_colours_overlap():
     assert info["distrust"] == 1.0 and info["overlap"] > 0.4
     assert M.mad(on, alpha) <= M.mad(mask, alpha)
     assert _iou(on, alpha) >= _iou(mask, alpha) - 0.01
+
+
+def _plant(h=200, w=240, n=40, seed=5):
+    """Crisp green leaves (ellipses 40-72 px long, 6-12 px wide) scattered over a blue-to-sand sky:
+    a see-through plant whose colours are disjoint from what is behind it."""
+    rng = np.random.default_rng(seed)
+    alpha = np.zeros((h, w), np.float32)
+    for _ in range(n):
+        cy, cx, angle = rng.normal(h / 2, 30), rng.normal(w / 2, 38), rng.uniform(0, 180)
+        axes = (int(rng.uniform(20, 36)), int(rng.uniform(3, 6)))
+        cv2.ellipse(alpha, (int(cx), int(cy)), axes, angle, 0, 360, 1.0, -1, cv2.LINE_AA)
+    noise = np.random.default_rng(1)
+    fg = np.clip(np.array([0.25, 0.6, 0.15], np.float32) + noise.normal(0, 0.02, (h, w, 3)), 0, 1)
+    yy = np.mgrid[0:h, 0:w][0].astype(np.float32) / h
+    bg = np.stack([0.45 + 0.1 * yy, 0.55 + 0.05 * yy, 0.85 - 0.3 * yy], -1)
+    bg = np.clip(bg + noise.normal(0, 0.02, (h, w, 3)), 0, 1)
+    return (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32), alpha
+
+
+def test_the_evidence_check_leaves_what_the_solve_decided_where_the_overlap_is_the_mask_s_error():
+    # a plant seen through, its mask downsampled 16x: each of the mask's rings holds leaves and sky,
+    # so their colours overlap and the check switches itself on, but the colours are disjoint and the
+    # solve decides most of its band; the leaves and gaps it decided stand (RefineParams.decisive)
+    img, alpha = _plant()
+    mask = ds(alpha, 16)
+    info = {}
+    on = refine_alpha(img, mask, mask="auto", info=info)
+    off = refine_alpha(img, mask, mask="auto", options={"decisive": 0.0})
+    assert info["distrust"] > 0.5 and info["undecided"] < 0.3
+    assert M.mad(on, alpha) < 0.9 * M.mad(off, alpha)
+    assert M.mad(on, alpha) < 0.7 * M.mad(mask, alpha)
+
+
+def test_the_evidence_check_still_holds_where_the_solve_cannot_decide():
+    # the net: colours shared by the strings' rings and the background seen through them; the solve
+    # leaves much of its band half transparent, so the check pulls back as before (bit-identical)
+    img, alpha, mask = _case("net")
+    info = {}
+    on = refine_alpha(img, mask, mask="auto", info=info)
+    off = refine_alpha(img, mask, mask="auto", options={"decisive": 0.0})
+    assert info["distrust"] == 1.0 and info["undecided"] >= 0.3 and info["evidence_px"] > 1000
+    assert np.array_equal(on, off)
 
 
 def test_the_matte_option_evidence_auto_reaches_the_refiner():

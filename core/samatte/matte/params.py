@@ -119,6 +119,22 @@ class RefineParams:
     #: 0.641 (GT13), synthetic 1x ds8 0.785 / 0.797 -> 0.801 / 0.827. Off by the fold rule; the
     #: trade-off is in bench/RESULTS.md round 9.
     ramp_measured: bool = False
+    #: the solve vouches for its own decided departures (share of the check's band, 0-1; 0 = off): where
+    #: the evidence check runs and less than this share of its ramp's band (the ramp strictly between
+    #: 0.02 and 0.98) is undecided (alpha between ``decided`` and 1 - ``decided``), departures the solve
+    #: decided (alpha within ``decided`` of 0 or 1) are not pulled back. Rings' colours overlap for two
+    #: reasons: colours the sides share (grey car on grey tarmac, smoke, pale fur on dry grass), and a
+    #: mask so far off that each ring holds both sides (a see-through plant with a ds32 mask). In the
+    #: first the colour-line solve cannot decide and leaves much of the band half transparent (DAVIS
+    #: frames 0.31-0.68 of it); in the second it still finds crisp edges between the colours (GT13
+    #: 0.20-0.25). 0.3 was chosen between them with GT13 and every DAVIS frame in view; then: DAVIS and
+    #: synthvideo identical, stills fold A identical, fold B ds32 / polygon 0.633 / 0.613 -> 0.590 /
+    #: 0.559, the 1080p proxy's ds32 0.766 / 0.771 -> 0.704 / 0.695 (see-through foliage) with no
+    #: new case worse than its mask. Skipping the check outright instead made crisp shapes in their
+    #: background's colours and a fringe worse than their mask; bench/RESULTS.md round 10.
+    decisive: float = 0.3
+    #: alpha within this of 0 or 1 counts as decided by the solve (alpha); see ``decisive``.
+    decided: float = 0.15
     #: typical-colour check (strength, 0-1; 0 = off): a pixel the matte flips against the mask's label
     #: (alpha below ``typical_flip`` inside the mask, above 1 - ``typical_flip`` outside) while its colour
     #: is typical of the side the mask puts it on is pulled back to the mask-anchored ramp (see

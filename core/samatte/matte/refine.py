@@ -35,7 +35,9 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``
 5b. Evidence check (strength ``RefineParams.evidence``, 0 by default, raised by phase 0 where colours
    overlap): departures from the mask's label that the compositing residual with the local
    mask-solid colours does not explain are pulled back to a mask-anchored ramp (helps real footage, costs
-   textured stills at a fixed strength; bench/RESULTS.md).
+   textured stills at a fixed strength; bench/RESULTS.md) -- unless the solve decided them and most of
+   its band (``RefineParams.decisive``: then the rings overlap because the mask is far off, not because
+   the colours are shared).
 6. A small snap of faint / near-solid alpha to exact 0 / 1.
 """
 from dataclasses import dataclass, replace
@@ -805,6 +807,20 @@ def _check_ramp(alpha, c, p, models, info=None):
     return np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * max(1.0, half)), 0.0, 1.0)
 
 
+def _decisive(alpha, ramp, p, info=None):
+    """Whether the solve decided its band (RefineParams.decisive): the share of the ramp's band
+    (0.02 < ramp < 0.98) where ``alpha`` is undecided (between ``decided`` and 1 - ``decided``) is
+    below ``decisive``."""
+    if p.decisive <= 0:
+        return False
+    band = (ramp > 0.02) & (ramp < 0.98)
+    undecided = np.count_nonzero((alpha > p.decided) & (alpha < 1.0 - p.decided) & band) / max(
+        1, np.count_nonzero(band))
+    if info is not None:
+        info["undecided"] = round(undecided, 4)
+    return undecided < p.decisive
+
+
 def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
     """Do no harm where the image gives no evidence (RefineParams.evidence), at full resolution.
     ``alpha``: f32 (h, w) of the crop. Where it departs from the checks' ramp (:func:`_check_ramp`,
@@ -821,6 +837,10 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
         return alpha
     (y0, y1, x0, x1), support = _support(alpha, c, p, models, cand)
     a = alpha[y0:y1, x0:x1]
+    if _decisive(alpha, ramp, p, info):
+        # the solve decided most of the band: the overlap is the mask's error, not shared colours, and
+        # what the solve decided stands
+        support = np.maximum(support, ((a <= p.decided) | (a >= 1.0 - p.decided)).astype(np.float32))
     r, h = ramp[y0:y1, x0:x1], hard[y0:y1, x0:x1]
     anch = np.where(h, np.maximum(a, r), np.minimum(a, r))
     sub = cand[y0:y1, x0:x1]
