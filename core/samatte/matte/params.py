@@ -94,7 +94,8 @@ class RefineParams:
     #: colours; soft objects whose solid part is itself a mix), a colour-driven departure from the mask
     #: is more often wrong than right. Chosen on DAVIS fold A (bmx-trees, dog, horsejump-high) with the
     #: stills' fold A (no change there: their overlap is low); measured on the other folds in
-    #: bench/RESULTS.md (DAVIS fold B IoU loss 0.100 -> 0.008; stills fold B pays on GT13).
+    #: bench/RESULTS.md (DAVIS fold B IoU loss 0.100 -> 0.008; stills fold B pays on GT13, less since
+    #: ``decisive``).
     auto_evidence: float = 2.0
     #: colour overlap up to which the image is fully trusted (1): 10 % of ring pixels misclassified.
     overlap_lo: float = 0.2
@@ -123,15 +124,11 @@ class RefineParams:
     #: the evidence check runs and less than this share of its ramp's band (the ramp strictly between
     #: 0.02 and 0.98) is undecided (alpha between ``decided`` and 1 - ``decided``), departures the solve
     #: decided (alpha within ``decided`` of 0 or 1) are not pulled back. Rings' colours overlap for two
-    #: reasons: colours the sides share (grey car on grey tarmac, smoke, pale fur on dry grass), and a
-    #: mask so far off that each ring holds both sides (a see-through plant with a ds32 mask). In the
-    #: first the colour-line solve cannot decide and leaves much of the band half transparent (DAVIS
-    #: frames 0.31-0.68 of it); in the second it still finds crisp edges between the colours (GT13
-    #: 0.20-0.25). 0.3 was chosen between them with GT13 and every DAVIS frame in view; then: DAVIS and
-    #: synthvideo identical, stills fold A identical, fold B ds32 / polygon 0.633 / 0.613 -> 0.590 /
-    #: 0.559, the 1080p proxy's ds32 0.766 / 0.771 -> 0.704 / 0.695 (see-through foliage) with no
-    #: new case worse than its mask. Skipping the check outright instead made crisp shapes in their
-    #: background's colours and a fringe worse than their mask; bench/RESULTS.md round 10.
+    #: reasons: colours the sides share (grey car on grey tarmac, smoke, pale fur on dry grass), where
+    #: the colour-line solve cannot decide and leaves much of the band half transparent (DAVIS frames
+    #: 0.31-0.68 of it), and a mask so far off a see-through object that each ring holds both sides,
+    #: where the solve still finds crisp edges (GT13 0.20-0.25). 0.3 lies between them (chosen with
+    #: GT13 and the DAVIS frames in view; the other protocols' figures are in bench/RESULTS.md round 10).
     decisive: float = 0.3
     #: alpha within this of 0 or 1 counts as decided by the solve (alpha); see ``decisive``.
     decided: float = 0.15

@@ -826,7 +826,8 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
     ``alpha``: f32 (h, w) of the crop. Where it departs from the checks' ramp (:func:`_check_ramp`,
     made here unless given), the compositing residual of the pixel with its alpha and the local
     colours (:func:`_support`) says whether the image explains the departure; without that support
-    the pixel is pulled back to the ramp."""
+    the pixel is pulled back to the ramp -- unless the solve decided it and most of its band
+    (:func:`_decisive`)."""
     if models is None:
         return alpha
     hard = c.coarse >= 0.5
