@@ -117,8 +117,8 @@ class RefineParams:
     #: both folds (polygon 0.016 / 0.006 -> 0.009 / 0.004), but every mean MAD with soft truth pays
     #: (smoke and foliage: their soft pixels are not explained by the local mean colours, so the width
     #: measured is too small), on both folds: stills fold B ds32 / polygon 0.633 / 0.613 -> 0.651 /
-    #: 0.641 (GT13), synthetic 1x ds8 0.785 / 0.797 -> 0.801 / 0.827. Off by the fold rule; the
-    #: trade-off is in bench/RESULTS.md round 9.
+    #: 0.641 (GT13), synthetic 1x ds8 0.785 / 0.797 -> 0.801 / 0.827 (all measured before ``decisive``).
+    #: Off by the fold rule; the trade-off is in bench/RESULTS.md round 9.
     ramp_measured: bool = False
     #: the solve vouches for its own decided departures (share of the check's band, 0-1; 0 = off): where
     #: the evidence check runs and less than this share of its ramp's band (the ramp strictly between
