@@ -387,17 +387,24 @@ def test_mask_label_holds_a_part_the_picture_leaves_ambiguous():
     assert M.mad(with_label, alpha) < 0.9 * M.mad(without, alpha)
 
 
-def test_background_seen_through_a_filled_gap_is_found():
-    # a small hole in the object shows the background; the coarse mask (a polygon, a downsampled
-    # mask) filled it in: the hole's colour is the background's, so it joins the band and clears
+def _disc_with_a_filled_hole(hy, hx, cx):
+    """A textured disc (radius 70) with a rectangular hole (|y - 100| < hy, |x - cx| < hx) that shows
+    the background, and a coarse mask (radius 72) that fills it: (img, alpha, hole, coarse, yy, xx)."""
     h, w = 200, 240
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     alpha = (np.hypot(yy - 100, xx - 120) < 70).astype(np.float32)
-    hole = (np.abs(yy - 100) < 5) & (np.abs(xx - 110) < 6)
+    hole = (np.abs(yy - 100) < hy) & (np.abs(xx - cx) < hx)
     alpha[hole] = 0.0
     fg, bg = _textures(h, w)
     img = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
     coarse = (np.hypot(yy - 100, xx - 120) < 72).astype(np.float32)
+    return img, alpha, hole, coarse, yy, xx
+
+
+def test_background_seen_through_a_filled_gap_is_found():
+    # a small hole in the object shows the background; the coarse mask (a polygon, a downsampled
+    # mask) filled it in: the hole's colour is the background's, so it joins the band and clears
+    img, alpha, hole, coarse, yy, xx = _disc_with_a_filled_hole(5, 6, 110)
     filled = refine_alpha(img, coarse, mask="rough", options={"gaps": 0.0})
     found = refine_alpha(img, coarse, mask="rough")
     assert filled[hole].mean() > 0.95
@@ -417,14 +424,7 @@ def test_background_seen_through_a_filled_gap_is_found():
                    "band's inner rim, or leaving found pixels out, finds it (0.05) but not the stills' filled "
                    "gaps, whose colours the object shares (bench/RESULTS.md round 10)")
 def test_a_larger_filled_hole_is_found_too():
-    h, w = 200, 240
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    alpha = (np.hypot(yy - 100, xx - 120) < 70).astype(np.float32)
-    hole = (np.abs(yy - 100) < 12) & (np.abs(xx - 120) < 12)      # 23 x 23 px, 3.4 % of the disc
-    alpha[hole] = 0.0
-    fg, bg = _textures(h, w)
-    img = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
-    coarse = (np.hypot(yy - 100, xx - 120) < 72).astype(np.float32)
+    img, alpha, hole, coarse, _, _ = _disc_with_a_filled_hole(12, 12, 120)   # 23 x 23 px, 3.4 % of the disc
     found = refine_alpha(img, coarse, mask="rough")
     assert found[hole].mean() < 0.3
 

@@ -807,18 +807,15 @@ def _check_ramp(alpha, c, p, models, info=None):
     return np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * max(1.0, half)), 0.0, 1.0)
 
 
-def _decisive(alpha, ramp, p, info=None):
+def _decisive(undecided, ramp, p, info=None):
     """Whether the solve decided its band (RefineParams.decisive): the share of the ramp's band
-    (0.02 < ramp < 0.98) where ``alpha`` is undecided (between ``decided`` and 1 - ``decided``) is
-    below ``decisive``."""
-    if p.decisive <= 0:
-        return False
+    (0.02 < ramp < 0.98) that is ``undecided`` (bool: alpha between ``decided`` and 1 - ``decided``)
+    is below ``decisive``."""
     band = (ramp > 0.02) & (ramp < 0.98)
-    undecided = np.count_nonzero((alpha > p.decided) & (alpha < 1.0 - p.decided) & band) / max(
-        1, np.count_nonzero(band))
+    share = np.count_nonzero(undecided & band) / max(1, np.count_nonzero(band))
     if info is not None:
-        info["undecided"] = round(undecided, 4)
-    return undecided < p.decisive
+        info["undecided"] = round(share, 4)
+    return share < p.decisive
 
 
 def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
@@ -838,10 +835,12 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
         return alpha
     (y0, y1, x0, x1), support = _support(alpha, c, p, models, cand)
     a = alpha[y0:y1, x0:x1]
-    if _decisive(alpha, ramp, p, info):
-        # the solve decided most of the band: the overlap is the mask's error, not shared colours, and
-        # what the solve decided stands
-        support = np.maximum(support, ((a <= p.decided) | (a >= 1.0 - p.decided)).astype(np.float32))
+    if p.decisive > 0:
+        undecided = (alpha > p.decided) & (alpha < 1.0 - p.decided)
+        if _decisive(undecided, ramp, p, info):
+            # the solve decided most of the band: the overlap is the mask's error, not shared colours,
+            # and what the solve decided stands
+            support = np.maximum(support, (~undecided[y0:y1, x0:x1]).astype(np.float32))
     r, h = ramp[y0:y1, x0:x1], hard[y0:y1, x0:x1]
     anch = np.where(h, np.maximum(a, r), np.minimum(a, r))
     sub = cand[y0:y1, x0:x1]
