@@ -91,6 +91,7 @@ def main(argv=None):
                     help="override a RefineParams field in every preset (both paths), e.g. evidence=false")
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="a matte option of the product path's job, e.g. space=display")
+    ap.add_argument("--per-frame", action="store_true", help="print every frame's IoU loss against the mask")
     add_colourspace_arg(ap)
     args = ap.parse_args(argv)
     global PATH
@@ -123,6 +124,9 @@ def main(argv=None):
         loss = sorted(((mk[(r[0], r[5])] - r[3], r[0], r[5]) for r in rows if r[1] == p and r[2] == "ours"),
                       reverse=True)
         bad = [x for x in loss if x[0] > 0.01]
+        if args.per_frame:
+            for x in sorted(loss, key=lambda x: (x[1], x[2])):
+                print("%-8s %s/%s loss %+.3f (mask %.3f)" % (p, x[1], x[2], x[0], mk[(x[1], x[2])]))
         for fold, fseqs in FOLDS.items():
             fl = [x[0] for x in loss if x[1] in fseqs]
             if fl:

@@ -371,6 +371,47 @@ def test_small_parts_in_the_background_colours_no_worse_than_the_mask():
     assert M.mad(refine_alpha(img, mask, mask="rough"), alpha) <= M.mad(mask, alpha)
 
 
+def rider(h=360, w=480, seed=0):
+    """A thin part on a big one: an 18-px bar (a rider: white head, black vest, brown below) on a wide
+    ellipse (the horse), over a cloudy sky, dark trees and sand. The head is in the clouds' colours."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    body = ((yy - 250) / 70) ** 2 + ((xx - 240) / 170) ** 2 < 1
+    bar = (np.abs(xx - 240) < 9) & (yy > 60) & (yy < 200)
+    alpha = cv2.GaussianBlur((body | bar).astype(np.float32), (0, 0), 0.7)
+    fg = np.zeros((h, w, 3), np.float32) + np.array([0.55, 0.3, 0.15], np.float32)
+    fg[yy < 140] = [0.05, 0.05, 0.06]
+    fg[yy < 90] = [0.9, 0.9, 0.9]
+    bg = np.zeros((h, w, 3), np.float32) + np.array([0.45, 0.65, 0.95], np.float32)
+    cl = cv2.GaussianBlur((rng.random((h, w)) > 0.995).astype(np.float32), (0, 0), 9)
+    bg = bg + (cl / cl.max())[..., None] * (np.array([0.95, 0.95, 0.97], np.float32) - bg)
+    bg[yy > 300] = [0.75, 0.7, 0.6]
+    bg[(yy > 180) & (xx > 400)] = [0.08, 0.12, 0.06]
+    img = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
+    img = np.clip(img + rng.normal(0, 0.01, img.shape), 0, 1).astype(np.float32)
+    return img, alpha.astype(np.float32), bar
+
+
+def test_a_thin_part_on_a_big_one_keeps_its_core_when_the_band_is_capped_part_by_part():
+    # the mask's mean depth is the horse's, so the global cap leaves the rider's band as wide as the
+    # rider and the head goes to the clouds; capped part by part, the rider keeps its core (measured:
+    # 79 % of the bar kept, MAD 3.1 without; 99 %, MAD 0.4 with; the mask's MAD 3.9)
+    from samatte.matte.refine import _local_limit
+    img, alpha, bar = rider()
+    mask = ds(alpha)
+    off = refine_alpha(img, mask, mask="rough", options={"depth_local": 0.0})
+    on = refine_alpha(img, mask, mask="rough", options={"depth_local": 0.75})
+    assert np.mean(off[bar] >= 0.5) < 0.9
+    assert np.mean(on[bar] >= 0.5) > 0.97
+    assert M.mad(on, alpha) < 0.5 * M.mad(off, alpha)
+    # the cap binds on the thin part only: a disc's band is left as it was
+    disc = np.zeros((200, 200), bool)
+    cv2.circle(disc.view(np.uint8), (100, 100), 60, 1, -1)
+    assert _local_limit(disc, 4.0, 0.75) is None
+    lim = _local_limit(mask >= 0.5, 4.0, 0.75)
+    assert lim is not None and lim[120, 240] < 4.0 and lim[250, 80] >= 4.0
+
+
 def test_the_base_band_is_capped_by_the_mask_depth_not_only_its_area():
     from samatte.matte.refine import _base_width, _part_depth
     strips = np.zeros((600, 800), bool)

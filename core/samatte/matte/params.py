@@ -33,6 +33,16 @@ class RefineParams:
     #: edge; 0 = no cap): a rough mask of many small or thin parts (foliage, a rider, strands) is off
     #: by a fraction of each part, and a band as wide as the parts hands every part to colour alone.
     depth_cap: float = 0.75
+    #: ... and the same cap taken part by part, inside the mask (1; 0 = off): at each point of the
+    #: edge, the band reaches into the mask at most this many times the local depth of the part there
+    #: (half the deepest distance to the edge within the band's widest reach, 4 base bands: a strip's
+    #: mean depth), so a thin part attached to a big one (a rider on a horse, a leg, an arm) is not
+    #: handed to colour whole while the big one keeps its band. Outward the band, and the growth
+    #: everywhere, stay as they are: hair and leaves past a thin lobe of the mask need them. Off: at
+    #: 0.75 it cut the DAVIS loss on fold A (0.017 / 0.016 -> 0.014 / 0.013) but cost see-through
+    #: foliage, whose masks' thin lobes hold background (1080p proxy ds32 fold B 0.695 -> 0.718, a
+    #: new case worse than its mask); bench/RESULTS.md, round 11.
+    depth_local: float = 0.0
     #: widen the band where image evidence says the edge is soft or misplaced (bool); see regions.
     adaptive: bool = True
     #: how much that image evidence (texture, colour overlap, edge misalignment) widens it (1).

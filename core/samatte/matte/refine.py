@@ -506,6 +506,28 @@ def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None, depth
                 size=size, base=base, max_width=max_w)
 
 
+def _local_limit(hard, base, factor):
+    """RefineParams.depth_local: how deep the band may reach into the mask (work px, f32 (h, w)) at
+    every pixel: ``factor`` x the local depth of the part whose edge is nearest, half the deepest
+    distance to the edge within the band's widest reach (4 ``base``) of that edge point (a strip of
+    half-width h gets h / 2, its mean depth). It binds only on parts thinner than 2 ``base`` /
+    ``factor`` (a medial radius); None when it binds nowhere."""
+    from scipy.ndimage import distance_transform_edt
+    m = hard.astype(np.uint8)
+    if m.all() or not m.any():
+        return None
+    d_in = cv2.distanceTransform(m, cv2.DIST_L2, 5)
+    r = int(np.ceil(4.0 * base))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    deep = cv2.dilate(d_in, k)
+    lim = (0.5 * factor) * deep
+    edge = hard & ~(cv2.erode(m, np.ones((3, 3), np.uint8)) > 0)
+    if not (edge & (lim < base)).any():
+        return None
+    _, (iy, ix) = distance_transform_edt(~edge, return_indices=True)
+    return np.maximum(lim[iy, ix], 1.0).astype(np.float32)
+
+
 def _regions(c, p):
     """The working scale, the critical regions there, thin cores kept, gaps seen through opened."""
     h, w = c.coarse.shape
@@ -532,11 +554,21 @@ def _regions(c, p):
             unk |= seen
             fg &= ~seen
     hard0 = co0 >= 0.5
+    dist0 = distance_to_boundary(hard0)
+    if p.depth_local > 0:
+        # thin parts: the band reaches into a part no deeper than the part's local depth allows
+        limit = _local_limit(hard0, max(1.5, c.base * s0), p.depth_local)
+        if limit is not None:
+            over = unk & hard0 & (dist0 > limit)
+            if seen is not None:
+                over &= ~seen
+            unk &= ~over
+            fg |= over
     # growth step in working px, relative to the base band (which is work_width px unless the object
     # is so small that the working scale is the full resolution)
     step = p.step * min(1.0, c.base * s0 / p.work_width)
     sol0 = im0 if c.solve_image is c.image else _resize(c.solve_image, (h0, w0), cv2.INTER_AREA)
-    return Work(scale=s0, image=im0, solve_image=sol0, coarse=co0, hard=hard0, dist=distance_to_boundary(hard0), fg=fg, bg=bg,
+    return Work(scale=s0, image=im0, solve_image=sol0, coarse=co0, hard=hard0, dist=dist0, fg=fg, bg=bg,
                 unknown=unk, seen=seen, step=step)
 
 
