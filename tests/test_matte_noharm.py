@@ -397,6 +397,7 @@ def test_a_thin_part_on_a_big_one_keeps_its_core_when_the_band_is_capped_part_by
     # rider and the head goes to the clouds; capped part by part, the rider keeps its core (measured:
     # 79 % of the bar kept, MAD 3.1 without; 99 %, MAD 0.4 with; the mask's MAD 3.9)
     from samatte.matte.refine import _local_limit
+    from samatte.matte.regions import distance_to_boundary
     img, alpha, bar = rider()
     mask = ds(alpha)
     off = refine_alpha(img, mask, mask="rough", options={"depth_local": 0.0})
@@ -407,8 +408,9 @@ def test_a_thin_part_on_a_big_one_keeps_its_core_when_the_band_is_capped_part_by
     # the cap binds on the thin part only: a disc's band is left as it was
     disc = np.zeros((200, 200), bool)
     cv2.circle(disc.view(np.uint8), (100, 100), 60, 1, -1)
-    assert _local_limit(disc, 4.0, 0.75) is None
-    lim = _local_limit(mask >= 0.5, 4.0, 0.75)
+    assert _local_limit(disc, distance_to_boundary(disc), 4.0, 0.75) is None
+    hard = mask >= 0.5
+    lim = _local_limit(hard, distance_to_boundary(hard), 4.0, 0.75)
     assert lim is not None and lim[120, 240] < 4.0 and lim[250, 80] >= 4.0
 
 

@@ -506,17 +506,18 @@ def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None, depth
                 size=size, base=base, max_width=max_w)
 
 
-def _local_limit(hard, base, factor):
+def _local_limit(hard, dist, base, factor):
     """RefineParams.depth_local: how deep the band may reach into the mask (work px, f32 (h, w)) at
     every pixel: ``factor`` x the local depth of the part whose edge is nearest, half the deepest
     distance to the edge within the band's widest reach (4 ``base``) of that edge point (a strip of
     half-width h gets h / 2, its mean depth). It binds only on parts thinner than 2 ``base`` /
-    ``factor`` (a medial radius); None when it binds nowhere."""
+    ``factor`` (a medial radius); None when it binds nowhere. ``dist``: the mask's
+    :func:`distance_to_boundary`."""
     from scipy.ndimage import distance_transform_edt
-    m = hard.astype(np.uint8)
-    if m.all() or not m.any():
+    if hard.all() or not hard.any():
         return None
-    d_in = cv2.distanceTransform(m, cv2.DIST_L2, 5)
+    m = hard.astype(np.uint8)
+    d_in = np.where(hard, dist + 0.5, 0.0).astype(np.float32)     # the distance to the nearest outside pixel
     r = int(np.ceil(4.0 * base))
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     deep = cv2.dilate(d_in, k)
@@ -557,7 +558,7 @@ def _regions(c, p):
     dist0 = distance_to_boundary(hard0)
     if p.depth_local > 0:
         # thin parts: the band reaches into a part no deeper than the part's local depth allows
-        limit = _local_limit(hard0, max(1.5, c.base * s0), p.depth_local)
+        limit = _local_limit(hard0, dist0, max(1.5, c.base * s0), p.depth_local)
         if limit is not None:
             over = unk & hard0 & (dist0 > limit)
             if seen is not None:
