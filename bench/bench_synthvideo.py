@@ -106,11 +106,12 @@ def run_matter(matter, rgb, masks, frame0=1001):
     return out, times
 
 
-def via_cli(clip, masks, options=None, colourspace=None):
+def via_cli(clip, masks, options=None, colourspace=None, in_process=False):
     """``samatte refine`` end to end (EXR plate and PNG masks in, EXR mattes out, default settings):
     the merged alpha ``A`` of every frame, read back from the half-float EXRs. With ``options`` (matte
-    options), the job the CLI builds is run in this process with them added. ``colourspace``: the
-    plate's, as ``--colourspace`` names it (None: none named, the config's scene_linear)."""
+    options) or ``in_process`` (``--refine`` overrides, which live in this process), the job the CLI
+    builds is run in this process, with the options added. ``colourspace``: the plate's, as
+    ``--colourspace`` names it (None: none named, the config's scene_linear)."""
     import subprocess
     import tempfile
     import OpenImageIO as oiio
@@ -120,14 +121,14 @@ def via_cli(clip, masks, options=None, colourspace=None):
         out = os.path.join(tmp, "out", "matte.#####.exr")
         plate = os.path.join(EVAL, clip, "rgb", "#####.exr")
         frames = "0-%d" % (len(masks) - 1)
-        if options:
+        if options or in_process:
             import contextlib
             import io
             from samatte import cli
             from samatte.jobspec import add_object, new_job, validate
             job = new_job(plate, out, frames=frames, tracker="auto", matte="auto", colourspace=colourspace)
             add_object(job, "object", masks={"path": os.path.join(tmp, "mask.#####.png")})
-            job["matte"]["options"].update(dict({"masks": "auto"}, **options))
+            job["matte"]["options"].update(dict({"masks": "auto"}, **(options or {})))
             with contextlib.redirect_stdout(io.StringIO()):
                 rc, _ = cli.execute_job(validate(job), quiet=True)
             if rc:
@@ -226,7 +227,7 @@ def main(argv=None):
     from bench_stills import add_colourspace_arg, apply_refine_overrides, parse_kv
     add_colourspace_arg(ap, "clips' (cli)")
     args = ap.parse_args(argv)
-    apply_refine_overrides(args.refine)
+    refine_over = apply_refine_overrides(args.refine)
     if not os.path.isdir(EVAL):
         print("synthvideo not found at %s" % EVAL)
         return 1
@@ -274,7 +275,8 @@ def main(argv=None):
                 if meth == "ours-tight":
                     qual.append(quality_check(mfs, gt))
             elif meth == "cli":
-                alphas = via_cli(clip, masks, options=extra or None, colourspace=args.colourspace)
+                alphas = via_cli(clip, masks, options=extra or None, colourspace=args.colourspace,
+                                 in_process=bool(refine_over))
             else:
                 raise SystemExit("unknown method %s" % meth)
             el = time.perf_counter() - t
