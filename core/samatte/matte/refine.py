@@ -506,6 +506,11 @@ def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None, depth
                 size=size, base=base, max_width=max_w)
 
 
+def _inner_edge(hard):
+    """The mask's pixels with a neighbour outside it (8-connected): its edge, one pixel wide, inside."""
+    return hard & ~(cv2.erode(hard.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+
+
 def _local_limit(hard, dist, base, factor):
     """RefineParams.depth_local: how deep the band may reach into the mask (work px, f32 (h, w)) at
     every pixel: ``factor`` x the local depth of the part whose edge is nearest, half the deepest
@@ -516,13 +521,12 @@ def _local_limit(hard, dist, base, factor):
     from scipy.ndimage import distance_transform_edt
     if hard.all() or not hard.any():
         return None
-    m = hard.astype(np.uint8)
     d_in = np.where(hard, dist + 0.5, 0.0).astype(np.float32)     # the distance to the nearest outside pixel
     r = int(np.ceil(4.0 * base))
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     deep = cv2.dilate(d_in, k)
     lim = (0.5 * factor) * deep
-    edge = hard & ~(cv2.erode(m, np.ones((3, 3), np.uint8)) > 0)
+    edge = _inner_edge(hard)
     if not (edge & (lim < base)).any():
         return None
     _, (iy, ix) = distance_transform_edt(~edge, return_indices=True)
@@ -555,7 +559,7 @@ def _regions(c, p):
             unk |= seen
             fg &= ~seen
     hard0 = co0 >= 0.5
-    dist0 = distance_to_boundary(hard0)
+    dist0 = reg.dist          # distance_to_boundary(hard0): the band was measured from the same mask
     if p.depth_local > 0:
         # thin parts: the band reaches into a part no deeper than the part's local depth allows
         limit = _local_limit(hard0, dist0, max(1.5, c.base * s0), p.depth_local)
@@ -815,7 +819,7 @@ def _measured_half(alpha, c, p, models):
     support >= 0.5, per pixel of the mask's edge. A crisp object's edge gives ~1, smoke or a wide
     fringe the width of its soft margin."""
     hard = c.coarse >= 0.5
-    edge = hard & ~(cv2.erode(hard.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    edge = _inner_edge(hard)
     soft = (alpha > p.snap_lo) & (alpha < p.snap_hi)
     if not soft.any():
         return 0.0

@@ -21,11 +21,13 @@ __all__ = ["Regions", "critical_regions", "distance_to_boundary", "band_width_ma
 @dataclass
 class Regions:
     """Trimap-like answer. ``fg``/``bg``/``unknown`` are disjoint bool (H, W) maps covering the frame;
-    ``width`` is the band half-width in pixels that was used at each pixel (float32 (H, W))."""
+    ``width`` is the band half-width in pixels that was used at each pixel (float32 (H, W)); ``dist``
+    the :func:`distance_to_boundary` of the mask the band was measured from."""
     fg: np.ndarray
     bg: np.ndarray
     unknown: np.ndarray
     width: Optional[np.ndarray] = None
+    dist: Optional[np.ndarray] = None
 
     def trimap(self):
         """float32 trimap: 1 = foreground, 0 = background, 0.5 = unknown."""
@@ -195,4 +197,4 @@ def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None
     unknown &= ~component_cores(hard, dist, unknown)
     fg = hard & ~unknown
     bg = ~hard & ~unknown
-    return Regions(fg=fg, bg=bg, unknown=unknown, width=width)
+    return Regions(fg=fg, bg=bg, unknown=unknown, width=width, dist=dist)
