@@ -416,6 +416,37 @@ def test_background_seen_through_a_filled_gap_is_found():
     assert M.mad(found, alpha) < 0.5 * M.mad(filled, alpha)
 
 
+def test_a_filled_hole_onto_a_textured_part_of_the_background_is_found():
+    # the background is two surfaces: smooth sky above, textured sand below. The sand spreads its
+    # colours over many bins, so none is as common as the sky's over the whole background; a hole
+    # showing sand is still what the background near it shows (RefineParams.gap_local)
+    h, w = 200, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    alpha = (np.hypot(yy - 100, xx - 120) < 70).astype(np.float32)
+    sky_holes = (np.abs(yy - 45) < 5) & (np.abs(np.abs(xx - 120) - 20) < 6)
+    sand_hole = (np.abs(yy - 140) < 5) & (np.abs(xx - 120) < 6)
+    alpha[sky_holes | sand_hole] = 0.0
+    fg, _ = _textures(h, w)
+    rng = np.random.default_rng(1)
+    sand = np.stack([0.55 + 0.08 * np.sin(xx / 6.0), 0.45 + 0.05 * np.cos(yy / 5.0),
+                     0.3 + 0.04 * np.sin((xx + yy) / 4.0)], -1) + rng.normal(0, 0.02, (h, w, 3))
+    sky = np.stack([0.35 + 0.05 * yy / h, 0.55 + 0.03 * np.sin(xx / 15.0), 0.85 - 0.05 * yy / h],
+                   -1) + rng.normal(0, 0.01, (h, w, 3))
+    bg = np.where((yy < 55)[..., None], sky, sand)
+    img = np.clip(alpha[..., None] * fg + (1 - alpha[..., None]) * bg, 0, 1).astype(np.float32)
+    coarse = (np.hypot(yy - 100, xx - 120) < 72).astype(np.float32)
+    whole = refine_alpha(img, coarse, mask="rough", options={"gap_local": 0.0})
+    near = refine_alpha(img, coarse, mask="rough", options={"gap_local": 8.0})
+    assert whole[sky_holes].mean() < 0.1 and near[sky_holes].mean() < 0.1   # the sky's: found either way
+    assert whole[sand_hole].mean() > 0.95                # typical of the sand near it, not of the whole
+    assert near[sand_hole].mean() < 0.5
+    assert M.mad(near, alpha) < 0.95 * M.mad(whole, alpha)
+    # the rest of the body is not touched (what the band grew around the found holes reaches <= 10 px)
+    body = (np.hypot(yy - 100, xx - 120) < 55) & ~(cv2.dilate((sky_holes | sand_hole).astype(np.uint8),
+                                                               np.ones((21, 21), np.uint8)) > 0)
+    assert near[body].min() == 1.0
+
+
 @pytest.mark.xfail(strict=True, raises=AssertionError,
                    reason="known gap (issue 15): the gap test's foreground colours are counted over the whole "
                    "solid foreground, the filled hole included, so a hole of 3 % of the object votes for its own "

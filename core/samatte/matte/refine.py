@@ -306,13 +306,31 @@ def _colour_hist(idx, sel, bins):
     return uniform_filter(h, size=3, mode="reflect").ravel()
 
 
-def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4):
+def _local_quantile(v, sel, where, q, half, default, min_px=32):
+    """The ``q`` quantile of ``v`` over the ``sel`` pixels near each pixel of ``where`` (by tiles of
+    ``half`` px, over the 3 x 3 tiles around: a window ~3 ``half`` px wide), f32 (h, w), +inf away
+    from ``where``; ``default`` where fewer than ``min_px`` are near."""
+    h, w = v.shape
+    out = np.full((h, w), np.inf, np.float32)
+    t = max(4, int(round(half)))
+    for y in range(0, h, t):
+        for x in range(0, w, t):
+            if not where[y:y + t, x:x + t].any():
+                continue
+            ya, yb, xa, xb = max(0, y - t), min(h, y + 2 * t), max(0, x - t), min(w, x + 2 * t)
+            s = sel[ya:yb, xa:xb]
+            out[y:y + t, x:x + t] = np.quantile(v[ya:yb, xa:xb][s], q) if s.sum() >= min_px else default
+    return out
+
+
+def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4, local=0.0):
     """Pixels of the solid foreground that look like the background seen through a gap the coarse
     mask filled (a polygon across the gap between two legs, a downsampled mask over the holes of a
     basket or between leaves): their colour is ``ratio`` times likelier under the background's
     colour histogram than under the foreground's, *and* common in the background (at least its
     ``typical`` quantile of likelihood: a dark detail of a light object is rare in the object but
-    not thereby background). Small specks (under ``min_px``) are dropped; the rest, grown by 1 px,
+    not thereby background), over the whole background or, with ``local`` > 0 (px), over the
+    background within ~``local`` px of it (:func:`_local_quantile`). Small specks (under ``min_px``) are dropped; the rest, grown by 1 px,
     is returned as bool (h, w), or None."""
     if not fg.any() or not bg.any():
         return None
@@ -324,7 +342,14 @@ def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4):
 
     pf, pb = density(fg), density(bg)
     like_b = pb[idx]
-    cand = fg & (like_b > ratio * pf[idx]) & (like_b >= np.quantile(like_b[bg], typical))
+    ratio_ok = fg & (like_b > ratio * pf[idx])
+    thr = float(np.quantile(like_b[bg], typical))
+    if local > 0:
+        # ... or as common in the background near it: a textured surface (sand, foliage) spreads its
+        # colours over many bins, so none of them is as common as a smooth one's (sky, a wall) over
+        # the whole background, though it is what the background shows there
+        thr = np.minimum(thr, _local_quantile(like_b, bg, ratio_ok, typical, local, thr))
+    cand = ratio_ok & (like_b >= thr)
     cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
     n, lab, st, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
     keep = st[:, cv2.CC_STAT_AREA] >= min_px
@@ -554,7 +579,8 @@ def _regions(c, p):
     # background seen through gaps the mask filled joins the band (samples decide there)
     seen = None
     if p.gaps > 0:
-        seen = _seen_through(im0, fg, bg, ratio=p.gaps, typical=p.gap_typical)
+        seen = _seen_through(im0, fg, bg, ratio=p.gaps, typical=p.gap_typical,
+                             local=p.gap_local * max(1.5, c.base * s0))
         if seen is not None:
             unk |= seen
             fg &= ~seen
