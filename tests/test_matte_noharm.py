@@ -396,8 +396,7 @@ def test_a_thin_part_on_a_big_one_keeps_its_core_when_the_band_is_capped_part_by
     # the mask's mean depth is the horse's, so the global cap leaves the rider's band as wide as the
     # rider and the head goes to the clouds; capped part by part, the rider keeps its core (measured:
     # 79 % of the bar kept, MAD 3.1 without; 99 %, MAD 0.4 with; the mask's MAD 3.9)
-    from samatte.matte.refine import _local_limit
-    from samatte.matte.regions import distance_to_boundary
+    from samatte.matte.regions import critical_regions, distance_to_boundary, local_limit
     img, alpha, bar = rider()
     mask = ds(alpha)
     off = refine_alpha(img, mask, mask="rough", options={"depth_local": 0.0})
@@ -408,10 +407,22 @@ def test_a_thin_part_on_a_big_one_keeps_its_core_when_the_band_is_capped_part_by
     # the cap binds on the thin part only: a disc's band is left as it was
     disc = np.zeros((200, 200), bool)
     cv2.circle(disc.view(np.uint8), (100, 100), 60, 1, -1)
-    assert _local_limit(disc, distance_to_boundary(disc), 4.0, 0.75) is None
+    assert local_limit(disc, distance_to_boundary(disc), 4.0, 0.75) is None
     hard = mask >= 0.5
-    lim = _local_limit(hard, distance_to_boundary(hard), 4.0, 0.75)
+    lim = local_limit(hard, distance_to_boundary(hard), 4.0, 0.75)
     assert lim is not None and lim[120, 240] < 4.0 and lim[250, 80] >= 4.0
+    # it caps the base band's width (Regions.width says what was used), not what the video adds:
+    # pixels the video doubts join the band however deep the part is
+    doubt = np.zeros(hard.shape, np.float32)
+    dist = distance_to_boundary(hard)
+    ys, xs = np.nonzero(hard & (dist > lim) & (dist <= 4.0))     # in the base band, past the cap
+    assert ys.size > 10
+    doubt[ys[: ys.size // 2], xs[: xs.size // 2]] = 1.0
+    kw = dict(base_width=4.0, adaptive=False)
+    capped = critical_regions(img, mask, depth_local=0.75, **kw)
+    assert (capped.width <= np.maximum(lim, 1.0) + 1e-6)[hard].all()
+    assert (capped.width < 4.0).any() and not capped.unknown[ys[-1], xs[-1]]
+    assert critical_regions(img, mask, depth_local=0.75, doubt=doubt, **kw).unknown[ys[0], xs[0]]
 
 
 def test_the_base_band_is_capped_by_the_mask_depth_not_only_its_area():

@@ -41,7 +41,9 @@ class RefineParams:
     #: everywhere, stay as they are: hair and leaves past a thin lobe of the mask need them. Off: at
     #: 0.75 it cut the DAVIS loss on fold A (0.017 / 0.016 -> 0.014 / 0.013) but cost see-through
     #: foliage, whose masks' thin lobes hold background (1080p proxy ds32 fold B 0.695 -> 0.718, a
-    #: new case worse than its mask); bench/RESULTS.md, round 11.
+    #: new case worse than its mask); bench/RESULTS.md, round 11. It caps the base band's width map
+    #: (:func:`samatte.matte.regions.critical_regions`), not what the video's doubt or the logits add;
+    #: re-measured there (round 12): DAVIS fold A 0.015 / 0.013, stills fold B 0.572 / 0.564.
     depth_local: float = 0.0
     #: widen the band where image evidence says the edge is soft or misplaced (bool); see regions.
     adaptive: bool = True

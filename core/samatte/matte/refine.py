@@ -48,7 +48,7 @@ import cv2
 
 from ..colour import _clip01  # in place: fmax drops NaN, then fmin
 from ..errors import SamatteError
-from .regions import critical_regions, distance_to_boundary, component_cores, reach_box
+from .regions import critical_regions, distance_to_boundary, component_cores, reach_box, inner_edge
 from .cfsolve import solve_band
 from .params import DEFAULT, MASK_KINDS, QUALITIES, RefineParams, params_for
 
@@ -531,33 +531,6 @@ def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None, depth
                 size=size, base=base, max_width=max_w)
 
 
-def _inner_edge(hard):
-    """The mask's pixels with a neighbour outside it (8-connected): its edge, one pixel wide, inside."""
-    return hard & ~(cv2.erode(hard.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
-
-
-def _local_limit(hard, dist, base, factor):
-    """RefineParams.depth_local: how deep the band may reach into the mask (work px, f32 (h, w)) at
-    every pixel: ``factor`` x the local depth of the part whose edge is nearest, half the deepest
-    distance to the edge within the band's widest reach (4 ``base``) of that edge point (a strip of
-    half-width h gets h / 2, its mean depth). It binds only on parts thinner than 2 ``base`` /
-    ``factor`` (a medial radius); None when it binds nowhere. ``dist``: the mask's
-    :func:`distance_to_boundary`."""
-    from scipy.ndimage import distance_transform_edt
-    if hard.all() or not hard.any():
-        return None
-    d_in = np.where(hard, dist + 0.5, 0.0).astype(np.float32)     # the distance to the nearest outside pixel
-    r = int(np.ceil(4.0 * base))
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    deep = cv2.dilate(d_in, k)
-    lim = (0.5 * factor) * deep
-    edge = _inner_edge(hard)
-    if not (edge & (lim < base)).any():
-        return None
-    _, (iy, ix) = distance_transform_edt(~edge, return_indices=True)
-    return np.maximum(lim[iy, ix], 1.0).astype(np.float32)
-
-
 def _regions(c, p):
     """The working scale, the critical regions there, thin cores kept, gaps seen through opened."""
     h, w = c.coarse.shape
@@ -569,7 +542,8 @@ def _regions(c, p):
     mo0 = None if c.motion is None else _resize(c.motion, (h0, w0), cv2.INTER_AREA) * s0
     do0 = None if c.doubt is None else _resize(c.doubt, (h0, w0), cv2.INTER_AREA)
     reg = critical_regions(im0, co0, logits=lg0, motion=mo0, base_width=max(1.5, c.base * s0),
-                           max_width=c.max_width * s0, adaptive=p.adaptive, gain=p.gain, doubt=do0)
+                           max_width=c.max_width * s0, adaptive=p.adaptive, gain=p.gain, doubt=do0,
+                           depth_local=p.depth_local)
     fg, bg, unk = reg.fg.copy(), reg.bg.copy(), reg.unknown.copy()
     if p.thin_cores > 0:
         for side, lab in ((co0 >= 0.5, fg), (co0 < 0.5, bg)):
@@ -586,15 +560,6 @@ def _regions(c, p):
             fg &= ~seen
     hard0 = co0 >= 0.5
     dist0 = reg.dist          # distance_to_boundary(hard0): the band was measured from the same mask
-    if p.depth_local > 0:
-        # thin parts: the band reaches into a part no deeper than the part's local depth allows
-        limit = _local_limit(hard0, dist0, max(1.5, c.base * s0), p.depth_local)
-        if limit is not None:
-            over = unk & hard0 & (dist0 > limit)
-            if seen is not None:
-                over &= ~seen
-            unk &= ~over
-            fg |= over
     # growth step in working px, relative to the base band (which is work_width px unless the object
     # is so small that the working scale is the full resolution)
     step = p.step * min(1.0, c.base * s0 / p.work_width)
@@ -845,7 +810,7 @@ def _measured_half(alpha, c, p, models):
     support >= 0.5, per pixel of the mask's edge. A crisp object's edge gives ~1, smoke or a wide
     fringe the width of its soft margin."""
     hard = c.coarse >= 0.5
-    edge = _inner_edge(hard)
+    edge = inner_edge(hard)
     soft = (alpha > p.snap_lo) & (alpha < p.snap_hi)
     if not soft.any():
         return 0.0

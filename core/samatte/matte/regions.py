@@ -15,7 +15,7 @@ import cv2
 from ..errors import SamatteError
 
 __all__ = ["Regions", "critical_regions", "distance_to_boundary", "band_width_map", "component_cores",
-           "reach_box"]
+           "reach_box", "inner_edge", "local_limit"]
 
 
 @dataclass
@@ -57,6 +57,32 @@ def distance_to_boundary(hard):
     d_out = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
     # a pixel inside is at d_in from the nearest outside pixel; boundary sits half a pixel away
     return np.where(m > 0, d_in, d_out).astype(np.float32) - 0.5
+
+
+def inner_edge(hard):
+    """The mask's pixels with a neighbour outside it (8-connected): its edge, one pixel wide, inside."""
+    return hard & ~(cv2.erode(hard.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+
+
+def local_limit(hard, dist, base, factor):
+    """How deep the band may reach into the mask (px, f32 (H, W)) at every pixel
+    (RefineParams.depth_local): ``factor`` x the local depth of the part whose edge is nearest, half
+    the deepest distance to the edge within the band's widest reach (4 ``base``) of that edge point (a
+    strip of half-width h gets h / 2, its mean depth). It binds only on parts thinner than 2 ``base``
+    / ``factor`` (a medial radius); None when it binds nowhere. ``dist``: the mask's
+    :func:`distance_to_boundary`."""
+    from scipy.ndimage import distance_transform_edt
+    if hard.all() or not hard.any():
+        return None
+    d_in = np.where(hard, dist + 0.5, 0.0).astype(np.float32)     # the distance to the nearest outside pixel
+    r = int(np.ceil(4.0 * base))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    lim = (0.5 * factor) * cv2.dilate(d_in, k)
+    edge = inner_edge(hard)
+    if not (edge & (lim < base)).any():
+        return None
+    _, (iy, ix) = distance_transform_edt(~edge, return_indices=True)
+    return np.maximum(lim[iy, ix], 1.0).astype(np.float32)
 
 
 def component_cores(hard, dist, unknown):
@@ -159,7 +185,7 @@ def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=Non
 
 
 def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None, max_width=None,
-                     adaptive=True, gain=1.0, doubt=None):
+                     adaptive=True, gain=1.0, doubt=None, depth_local=0.0):
     """Split the frame into solid foreground, solid background and an unknown band.
 
     image: display-referred f32 (H, W, 3) in [0, 1]; coarse: f32 (H, W) in [0, 1] (thresholded at 0.5);
@@ -168,6 +194,8 @@ def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None
     label the video doubts: they and their neighbours join the band, up to ``max_width`` from the
     mask's edge. ``base_width`` defaults to ~1% of the frame diagonal
     (at least 3 px). Pixels whose coarse value is already fractional are always unknown.
+    ``depth_local`` > 0: inside the mask, the band's width is at most that many times the local depth
+    of the part (:func:`local_limit`); what the video, the logits or a fractional mask add is not.
     """
     image, coarse = _check(image, coarse)
     H, W = coarse.shape
@@ -185,6 +213,11 @@ def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None
                                max_width=max_width, gain=gain)
     else:
         width = np.full((H, W), base_width, np.float32)
+    if depth_local > 0:
+        # thin parts: the band reaches into a part no deeper than the part's local depth allows
+        limit = local_limit(hard, dist, base_width, depth_local)
+        if limit is not None:
+            width = np.where(hard, np.minimum(width, limit), width).astype(np.float32)
     unknown = dist <= width
     if doubt is not None:
         # pixels the video doubts (and their neighbours) join the band, within its widest reach
