@@ -330,8 +330,8 @@ def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4, local=0.0):
     colour histogram than under the foreground's, *and* common in the background (at least its
     ``typical`` quantile of likelihood: a dark detail of a light object is rare in the object but
     not thereby background), over the whole background or, with ``local`` > 0 (px), over the
-    background within ~``local`` px of it (:func:`_local_quantile`). Small specks (under ``min_px``) are dropped; the rest, grown by 1 px,
-    is returned as bool (h, w), or None."""
+    background within ~``local`` px of it (:func:`_local_quantile`). Small specks (under ``min_px``)
+    are dropped; the rest, grown by 1 px, is returned as bool (h, w), or None."""
     if not fg.any() or not bg.any():
         return None
     idx = _colour_index(im, bins)
