@@ -223,11 +223,15 @@ def main(argv=None):
                     help="matte option for ours* and cli (repeatable), e.g. space=display")
     ap.add_argument("--refine", action="append", default=[], metavar="K=V",
                     help="override a RefineParams field in every preset, e.g. evidence=1")
+    ap.add_argument("--tight", action="append", default=[], metavar="K=V",
+                    help="override a field of the tight mask kind's differences (these clips' masks are "
+                         "tight: base_frac, leak, leak_calib, grow, sm_expand, thin_cores win over --refine)")
     sys.path.insert(0, HERE)
-    from bench_stills import add_colourspace_arg, apply_refine_overrides, parse_kv
+    from bench_stills import add_colourspace_arg, apply_refine_overrides, apply_tight_overrides, parse_kv
     add_colourspace_arg(ap, "clips' (cli)")
     args = ap.parse_args(argv)
     refine_over = apply_refine_overrides(args.refine)
+    refine_over = dict(refine_over or {}, **(apply_tight_overrides(args.tight) or {}))
     if not os.path.isdir(EVAL):
         print("synthvideo not found at %s" % EVAL)
         return 1
