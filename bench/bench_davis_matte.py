@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "core"))
 sys.path.insert(0, HERE)
 
-from bench_stills import (add_colourspace_arg, apply_refine_overrides, apply_tight_overrides, make_mask, parse_kv, product_refine,  # noqa: E402
+from bench_stills import (add_colourspace_arg, add_override_args, apply_overrides, make_mask, parse_kv, product_refine,  # noqa: E402
                           set_plate_colourspace, write_plate)
 from samatte.matte.refine import refine_alpha  # noqa: E402
 from samatte.metrics import davis_j  # noqa: E402
@@ -87,12 +87,9 @@ def main(argv=None):
     ap.add_argument("--step", type=int, default=10, help="every N-th frame (default 10)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--path", default="product", choices=("product", "inproc"))
-    ap.add_argument("--refine", action="append", default=[], metavar="K=V",
-                    help="override a RefineParams field in every preset (both paths), e.g. evidence=false")
+    add_override_args(ap)
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="a matte option of the product path's job, e.g. space=display")
-    ap.add_argument("--tight", action="append", default=[], metavar="K=V",
-                    help="override a field of the tight mask kind's differences")
     ap.add_argument("--per-frame", action="store_true", help="print every frame's IoU loss against the mask")
     add_colourspace_arg(ap)
     args = ap.parse_args(argv)
@@ -100,8 +97,7 @@ def main(argv=None):
     PATH = args.path
     OPTIONS.update(parse_kv(args.option))
     set_plate_colourspace(args.colourspace)
-    apply_refine_overrides(args.refine)
-    apply_tight_overrides(args.tight)
+    apply_overrides(args)
     if not os.path.isdir(EVAL):
         print("davis2016 not found at %s" % EVAL)
         return 1

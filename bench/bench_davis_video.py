@@ -73,14 +73,10 @@ def main(argv=None):
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--see-through", default="0,0.02", help="comma-separated values of the option")
     ap.add_argument("--pixel-type", default="half", choices=("half", "uint8"))
-    ap.add_argument("--refine", action="append", default=[], metavar="K=V",
-                    help="override a RefineParams field in every preset, e.g. evidence=1")
-    ap.add_argument("--tight", action="append", default=[], metavar="K=V",
-                    help="override a field of the tight mask kind's differences (tracker-like masks)")
+    from bench_stills import add_override_args, apply_overrides
+    add_override_args(ap)
     args = ap.parse_args(argv)
-    from bench_stills import apply_refine_overrides, apply_tight_overrides
-    apply_refine_overrides(args.refine)
-    apply_tight_overrides(args.tight)
+    apply_overrides(args)
     global PIXEL_TYPE
     PIXEL_TYPE = args.pixel_type
     sts = [float(x) for x in args.see_through.split(",")]

@@ -192,6 +192,23 @@ def apply_tight_overrides(kvs):
     return over
 
 
+def add_override_args(ap):
+    """``--refine K=V`` and ``--tight K=V``, the matting benches' experiment flags (applied by
+    :func:`apply_overrides`)."""
+    ap.add_argument("--refine", action="append", default=[], metavar="K=V",
+                    help="override a field of samatte.matte.params.RefineParams in every preset, both paths "
+                         "(an experiment: the product has no such switch), e.g. runaway=1.0")
+    ap.add_argument("--tight", action="append", default=[], metavar="K=V",
+                    help="override a field of the tight mask kind's differences (MASK_KINDS), e.g. leak=0.1; "
+                         "they win over --refine for masks told or found tight")
+
+
+def apply_overrides(args):
+    """Apply ``--refine`` and ``--tight`` (:func:`add_override_args`) in this process (and in worker
+    processes forked after it); returns every field overridden, as a dict (empty: none)."""
+    return dict(apply_refine_overrides(args.refine) or {}, **(apply_tight_overrides(args.tight) or {}))
+
+
 def load(name):
     img = cv2.imread(os.path.join(DATA, "input", name + ".png"), cv2.IMREAD_COLOR)[..., ::-1]
     gt = cv2.imread(os.path.join(DATA, "gt", name + ".png"), cv2.IMREAD_GRAYSCALE)
@@ -395,11 +412,7 @@ def main(argv=None):
     add_colourspace_arg(ap)
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="matte option for the product path (repeatable), e.g. space=display")
-    ap.add_argument("--refine", action="append", default=[], metavar="K=V",
-                    help="override a field of samatte.matte.params.RefineParams in every preset, both paths "
-                         "(an experiment: the product has no such switch), e.g. runaway=1.0")
-    ap.add_argument("--tight", action="append", default=[], metavar="K=V",
-                    help="override a field of the tight mask kind's differences (MASK_KINDS), e.g. leak=0.1")
+    add_override_args(ap)
     ap.add_argument("--protocols", default=",".join(PROTOCOLS), help="comma-separated: ds8, ds32, polygon, "
                     "tracker (default: the first three)")
     ap.add_argument("--fold", choices=sorted(FOLDS), help="only this fold's images")
@@ -408,8 +421,7 @@ def main(argv=None):
         print("no data at %s" % DATA)
         return 1
     if args.speed:     # --protocols: the first one's mask (ds8 by default; tracker: a tight mask)
-        apply_refine_overrides(args.refine)
-        apply_tight_overrides(args.tight)
+        apply_overrides(args)
         run_speed(names=tuple(args.images.split(",")) if args.images else ("GT04", "GT05"),
                   protocol=args.protocols.split(",")[0])
         return 0
@@ -418,8 +430,7 @@ def main(argv=None):
         names = [n for n in names if n in FOLDS[args.fold]]
     options = parse_kv(args.option)
     set_plate_colourspace(args.colourspace)
-    apply_refine_overrides(args.refine)
-    apply_tight_overrides(args.tight)
+    apply_overrides(args)
     run_table(names, baseline=not args.no_baseline, quality=args.quality, cache_path=args.cache,
               ours=not args.baseline_only, mask_kind=args.masks, paths=tuple(args.paths.split(",")),
               options=options, protocols=tuple(args.protocols.split(",")))

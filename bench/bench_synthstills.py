@@ -56,7 +56,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "core"))
 sys.path.insert(0, HERE)
 
-from bench_stills import (add_colourspace_arg, apply_refine_overrides, apply_tight_overrides, iou, make_mask, parse_kv,  # noqa: E402
+from bench_stills import (add_colourspace_arg, add_override_args, apply_overrides, iou, make_mask, parse_kv,  # noqa: E402
                           product_refine, set_plate_colourspace)
 from samatte import metrics as M  # noqa: E402
 from samatte.colour import srgb_oetf  # noqa: E402
@@ -458,10 +458,7 @@ def main(argv=None):
     add_colourspace_arg(ap)
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="matte option for the product path (repeatable), e.g. evidence=1.0")
-    ap.add_argument("--tight", action="append", default=[], metavar="K=V",
-                    help="override a field of the tight mask kind's differences (MASK_KINDS), e.g. leak=0.1")
-    ap.add_argument("--refine", action="append", default=[], metavar="K=V",
-                    help="override a field of samatte.matte.params.RefineParams in every preset, e.g. runaway=1.0")
+    add_override_args(ap)
     ap.add_argument("--scale", type=float, default=1.0,
                     help="enlarge the background photos by this factor (2.25: 1920x1080) and draw the objects "
                          "at that size: the masks' errors stay in pixels (ds8 blocks), the band scales with "
@@ -479,9 +476,8 @@ def main(argv=None):
         ap.error("unknown type(s) %s; known: %s" % (",".join(bad), ",".join(OBJECTS)))
     protocols = tuple(args.protocols.split(","))
     options = parse_kv(args.option)
-    apply_refine_overrides(args.refine)     # before the pool forks: the workers inherit it
+    apply_overrides(args)     # before the pool forks: the workers inherit it
     set_plate_colourspace(args.colourspace)
-    apply_tight_overrides(args.tight)
     if args.save:
         os.makedirs(args.save, exist_ok=True)
     idxs = [i for i in range(args.seeds) if not args.fold or "AB"[i % 2] == args.fold]

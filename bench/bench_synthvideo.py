@@ -221,17 +221,12 @@ def main(argv=None):
     ap.add_argument("--speed-frames", type=int, default=4)
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="matte option for ours* and cli (repeatable), e.g. space=display")
-    ap.add_argument("--refine", action="append", default=[], metavar="K=V",
-                    help="override a RefineParams field in every preset, e.g. evidence=1")
-    ap.add_argument("--tight", action="append", default=[], metavar="K=V",
-                    help="override a field of the tight mask kind's differences (these clips' masks are "
-                         "tight: base_frac, leak, leak_calib, grow, sm_expand, thin_cores win over --refine)")
     sys.path.insert(0, HERE)
-    from bench_stills import add_colourspace_arg, apply_refine_overrides, apply_tight_overrides, parse_kv
+    from bench_stills import add_colourspace_arg, add_override_args, apply_overrides, parse_kv
+    add_override_args(ap)     # (these clips' masks are tight: --tight reaches base_frac, leak, ...)
     add_colourspace_arg(ap, "clips' (cli)")
     args = ap.parse_args(argv)
-    refine_over = apply_refine_overrides(args.refine)
-    refine_over = dict(refine_over or {}, **(apply_tight_overrides(args.tight) or {}))
+    overridden = apply_overrides(args)
     if not os.path.isdir(EVAL):
         print("synthvideo not found at %s" % EVAL)
         return 1
@@ -280,7 +275,7 @@ def main(argv=None):
                     qual.append(quality_check(mfs, gt))
             elif meth == "cli":
                 alphas = via_cli(clip, masks, options=extra or None, colourspace=args.colourspace,
-                                 in_process=bool(refine_over))
+                                 in_process=bool(overridden))
             else:
                 raise SystemExit("unknown method %s" % meth)
             el = time.perf_counter() - t

@@ -541,7 +541,8 @@ def _regions(c, p):
     lg0 = None if c.logits is None else _resize(c.logits, (h0, w0), cv2.INTER_AREA)
     mo0 = None if c.motion is None else _resize(c.motion, (h0, w0), cv2.INTER_AREA) * s0
     do0 = None if c.doubt is None else _resize(c.doubt, (h0, w0), cv2.INTER_AREA)
-    reg = critical_regions(im0, co0, logits=lg0, motion=mo0, base_width=max(1.5, c.base * s0),
+    base0 = max(1.5, c.base * s0)       # the base band at the working scale (work px)
+    reg = critical_regions(im0, co0, logits=lg0, motion=mo0, base_width=base0,
                            max_width=c.max_width * s0, adaptive=p.adaptive, gain=p.gain, doubt=do0,
                            depth_local=p.depth_local)
     fg, bg, unk = reg.fg.copy(), reg.bg.copy(), reg.unknown.copy()
@@ -554,7 +555,7 @@ def _regions(c, p):
     seen = None
     if p.gaps > 0:
         seen = _seen_through(im0, fg, bg, ratio=p.gaps, typical=p.gap_typical,
-                             local=p.gap_local * max(1.5, c.base * s0))
+                             local=p.gap_local * base0)
         if seen is not None:
             unk |= seen
             fg &= ~seen
