@@ -189,6 +189,20 @@ class RefineParams:
     #: (bench/RESULTS.md round 12). A lower quantile over the whole background finds more (GT13) but
     #: also the dog's dark eye and nose on DAVIS (fold A IoU loss 0.017 -> 0.022).
     gap_local: float = 8.0
+    #: ... or a colour missing from the rest of the object: its likelihood under the background is
+    #: ``gap_far_ratio`` times that under the foreground *away from the pixel* (outside the 3 x 3 tiles
+    #: of ~this many base bands around it, the tiles of ``gap_local``; 0 = off). A filled gap is
+    #: foreground to the mask, so a large one (the background between two legs under a polygon, a hole
+    #: of a few % of the object) makes its own colours common in the foreground's histogram and votes
+    #: itself out of the ratio test. Chosen on GT18 (stills fold B, polygon 30.4 -> 11.9 MAD; fold B
+    #: 0.559 -> 0.488) and on the known gap of a 23-px filled hole (mean alpha there 0.82 -> 0.05);
+    #: fold A, DAVIS, synthvideo and the 1080p proxy identical or better (bench/RESULTS.md round 13).
+    gap_far: float = 8.0
+    #: the far test's likelihood ratio (1): the colour is *missing* from the rest of the object (its
+    #: far likelihood at the histogram's floor), not merely rarer there: a textured object's colour
+    #: found mostly in one patch of it reaches ~9 (the 1080p proxy's furry1: 8.5-8.9, opened at 8, a
+    #: case worse than its mask), GT18's gap 100 - 10^5; 16-128 give the same stills. gaps^2.
+    gap_far_ratio: float = 64.0
     #: min depth (work px) of the kept middle of parts thinner than the band; 0 = off (rough masks).
     thin_cores: float = 0.0
     #: conjugate-gradient tolerance (relative residual) and iteration cap of the closed-form solves.

@@ -323,7 +323,35 @@ def _local_quantile(v, sel, where, q, half, default, min_px=32):
     return out
 
 
-def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4, local=0.0):
+def _far_likelihood(idx, fg, where, half, bins, min_share=0.5):
+    """The foreground's colour likelihood at each ``where`` pixel counting only the foreground away
+    from it (outside the 3 x 3 tiles of ``half`` px around it), f64 (h, w): a region of the mask
+    does not vouch for its own colour. Where less than ``min_share`` of the foreground lies away
+    (the window holds most of a small object), the whole foreground's likelihood."""
+    from scipy.ndimage import uniform_filter
+    h, w = idx.shape
+    n = float(fg.sum())
+    hist = _colour_hist(idx, fg, bins)
+    whole = (hist + 1e-3) / (hist.sum() + 1e-3 * bins ** 3)
+    out = whole[idx]
+    t = max(4, int(round(half)))
+    for y in range(0, h, t):
+        for x in range(0, w, t):
+            if not where[y:y + t, x:x + t].any():
+                continue
+            ya, yb, xa, xb = max(0, y - t), min(h, y + 2 * t), max(0, x - t), min(w, x + 2 * t)
+            s = fg[ya:yb, xa:xb]
+            near = float(s.sum())
+            if n - near < min_share * n:
+                continue
+            hn = np.bincount(idx[ya:yb, xa:xb][s], minlength=bins ** 3).astype(np.float64)
+            hn = uniform_filter(hn.reshape((bins,) * 3), size=3, mode="reflect").ravel()
+            far = np.maximum(hist - hn, 0.0)
+            out[y:y + t, x:x + t] = ((far + 1e-3) / (n - near + 1e-3 * bins ** 3))[idx[y:y + t, x:x + t]]
+    return out
+
+
+def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4, local=0.0, far=0.0, far_ratio=64.0):
     """Pixels of the solid foreground that look like the background seen through a gap the coarse
     mask filled (a polygon across the gap between two legs, a downsampled mask over the holes of a
     basket or between leaves): their colour is ``ratio`` times likelier under the background's
@@ -342,7 +370,12 @@ def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4, local=0.0):
 
     pf, pb = density(fg), density(bg)
     like_b = pb[idx]
+    # with ``far`` > 0 (px) the foreground's likelihood counts only the foreground away from the
+    # pixel: a gap the mask filled is itself foreground to the mask, and a large one (between two legs
+    # under a polygon) makes its own colour common enough there to pass for the object's
     ratio_ok = fg & (like_b > ratio * pf[idx])
+    if far > 0:
+        ratio_ok |= fg & (like_b > far_ratio * _far_likelihood(idx, fg, fg, far, bins))
     thr = float(np.quantile(like_b[bg], typical))
     if local > 0:
         # ... or as common in the background near it: a textured surface (sand, foliage) spreads its
@@ -555,7 +588,8 @@ def _regions(c, p):
     seen = None
     if p.gaps > 0:
         seen = _seen_through(im0, fg, bg, ratio=p.gaps, typical=p.gap_typical,
-                             local=p.gap_local * base0)
+                             local=p.gap_local * base0, far=p.gap_far * base0,
+                             far_ratio=p.gap_far_ratio)
         if seen is not None:
             unk |= seen
             fg &= ~seen
