@@ -306,48 +306,48 @@ def _colour_hist(idx, sel, bins):
     return uniform_filter(h, size=3, mode="reflect").ravel()
 
 
+def _tile_windows(where, half):
+    """The tiles of ``half`` px holding a ``where`` pixel, each with its window (the 3 x 3 tiles around
+    it, cut at the image's edge): pairs of (rows, columns) slices (tile, window)."""
+    h, w = where.shape
+    t = max(4, int(round(half)))
+    for y in range(0, h, t):
+        for x in range(0, w, t):
+            if where[y:y + t, x:x + t].any():
+                yield ((slice(y, y + t), slice(x, x + t)),
+                       (slice(max(0, y - t), min(h, y + 2 * t)), slice(max(0, x - t), min(w, x + 2 * t))))
+
+
+def _likelihood(hist, n, bins):
+    """Colour likelihoods from a histogram of ``n`` pixels (:func:`_colour_hist`), with a floor."""
+    return (hist + 1e-3) / (n + 1e-3 * bins ** 3)
+
+
 def _local_quantile(v, sel, where, q, half, default, min_px=32):
     """The ``q`` quantile of ``v`` over the ``sel`` pixels near each pixel of ``where`` (by tiles of
     ``half`` px, over the 3 x 3 tiles around: a window ~3 ``half`` px wide), f32 (h, w), +inf away
     from ``where``; ``default`` where fewer than ``min_px`` are near."""
-    h, w = v.shape
-    out = np.full((h, w), np.inf, np.float32)
-    t = max(4, int(round(half)))
-    for y in range(0, h, t):
-        for x in range(0, w, t):
-            if not where[y:y + t, x:x + t].any():
-                continue
-            ya, yb, xa, xb = max(0, y - t), min(h, y + 2 * t), max(0, x - t), min(w, x + 2 * t)
-            s = sel[ya:yb, xa:xb]
-            out[y:y + t, x:x + t] = np.quantile(v[ya:yb, xa:xb][s], q) if s.sum() >= min_px else default
+    out = np.full(v.shape, np.inf, np.float32)
+    for tile, win in _tile_windows(where, half):
+        s = sel[win]
+        out[tile] = np.quantile(v[win][s], q) if s.sum() >= min_px else default
     return out
 
 
-def _far_likelihood(idx, fg, where, half, bins, min_share=0.5):
-    """The foreground's colour likelihood at each ``where`` pixel counting only the foreground away
-    from it (outside the 3 x 3 tiles of ``half`` px around it), f64 (h, w): a region of the mask
-    does not vouch for its own colour. Where less than ``min_share`` of the foreground lies away
-    (the window holds most of a small object), the whole foreground's likelihood."""
-    from scipy.ndimage import uniform_filter
-    h, w = idx.shape
+def _far_likelihood(idx, fg, hist, half, bins, min_share=0.5):
+    """The foreground's colour likelihood at each of its pixels counting only the foreground away
+    from it (outside the 3 x 3 tiles of ``half`` px around it; ``hist``: the whole foreground's
+    :func:`_colour_hist`), f64 (h, w): a region of the mask does not vouch for its own colour. Where
+    less than ``min_share`` of the foreground lies away (the window holds most of a small object),
+    the whole foreground's likelihood."""
     n = float(fg.sum())
-    hist = _colour_hist(idx, fg, bins)
-    whole = (hist + 1e-3) / (hist.sum() + 1e-3 * bins ** 3)
-    out = whole[idx]
-    t = max(4, int(round(half)))
-    for y in range(0, h, t):
-        for x in range(0, w, t):
-            if not where[y:y + t, x:x + t].any():
-                continue
-            ya, yb, xa, xb = max(0, y - t), min(h, y + 2 * t), max(0, x - t), min(w, x + 2 * t)
-            s = fg[ya:yb, xa:xb]
-            near = float(s.sum())
-            if n - near < min_share * n:
-                continue
-            hn = np.bincount(idx[ya:yb, xa:xb][s], minlength=bins ** 3).astype(np.float64)
-            hn = uniform_filter(hn.reshape((bins,) * 3), size=3, mode="reflect").ravel()
-            far = np.maximum(hist - hn, 0.0)
-            out[y:y + t, x:x + t] = ((far + 1e-3) / (n - near + 1e-3 * bins ** 3))[idx[y:y + t, x:x + t]]
+    out = _likelihood(hist, hist.sum(), bins)[idx]
+    for tile, win in _tile_windows(fg, half):
+        near = float(fg[win].sum())
+        if n - near < min_share * n:
+            continue
+        far = np.maximum(hist - _colour_hist(idx[win], fg[win], bins), 0.0)
+        out[tile] = _likelihood(far, n - near, bins)[idx[tile]]
     return out
 
 
@@ -358,24 +358,21 @@ def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4, local=0.0, f
     colour histogram than under the foreground's, *and* common in the background (at least its
     ``typical`` quantile of likelihood: a dark detail of a light object is rare in the object but
     not thereby background), over the whole background or, with ``local`` > 0 (px), over the
-    background within ~``local`` px of it (:func:`_local_quantile`). Small specks (under ``min_px``)
+    background within ~``local`` px of it (:func:`_local_quantile`). With ``far`` > 0 (px) a colour
+    also passes the ratio test at ``far_ratio`` against the foreground away from the pixel
+    (:func:`_far_likelihood`): missing from the rest of the object. Small specks (under ``min_px``)
     are dropped; the rest, grown by 1 px, is returned as bool (h, w), or None."""
     if not fg.any() or not bg.any():
         return None
     idx = _colour_index(im, bins)
-
-    def density(sel):
-        h = _colour_hist(idx, sel, bins)
-        return (h + 1e-3) / (h.sum() + 1e-3 * bins ** 3)
-
-    pf, pb = density(fg), density(bg)
-    like_b = pb[idx]
-    # with ``far`` > 0 (px) the foreground's likelihood counts only the foreground away from the
-    # pixel: a gap the mask filled is itself foreground to the mask, and a large one (between two legs
-    # under a polygon) makes its own colour common enough there to pass for the object's
-    ratio_ok = fg & (like_b > ratio * pf[idx])
+    hf, hb = _colour_hist(idx, fg, bins), _colour_hist(idx, bg, bins)
+    like_b = _likelihood(hb, hb.sum(), bins)[idx]
+    ratio_ok = fg & (like_b > ratio * _likelihood(hf, hf.sum(), bins)[idx])
     if far > 0:
-        ratio_ok |= fg & (like_b > far_ratio * _far_likelihood(idx, fg, fg, far, bins))
+        # ... or a colour missing from the rest of the object: a gap the mask filled is itself
+        # foreground to the mask, and a large one (between two legs under a polygon) makes its own
+        # colours common enough there to pass for the object's
+        ratio_ok |= fg & (like_b > far_ratio * _far_likelihood(idx, fg, hf, far, bins))
     thr = float(np.quantile(like_b[bg], typical))
     if local > 0:
         # ... or as common in the background near it: a textured surface (sand, foliage) spreads its
