@@ -15,7 +15,10 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``
 2. :func:`samatte.matte.regions.critical_regions` (at that scale) gives solid FG/BG and an unknown
    band, widened by logits uncertainty, motion, and (mildly) image evidence of a soft or misplaced
    edge. Components of the mask or its holes that the band would swallow keep a solid core. Parts
-   of the solid foreground coloured like the background (gaps the mask filled) join the band.
+   of the solid foreground coloured like the background (gaps the mask filled) join the band: colours
+   far likelier under the background than under the foreground (the whole foreground's, or, for a
+   colour missing from the rest of the object, the foreground's away from the pixel) and common in
+   the background (the whole background's, or the background's near the pixel).
 3. The band *grows* where the alpha still runs into the fixed region (the mask was wrong there):
    shared matting (Gastal & Oliveira 2010, pymatting) estimates alpha in the band, pixels of the
    band's rim whose alpha disagrees with the adjacent fixed label seed a growth step, a few rounds,
