@@ -337,14 +337,14 @@ def _local_quantile(v, sel, where, q, half, default, min_px=32):
     return out
 
 
-def _far_likelihood(idx, fg, hist, half, bins, min_share=0.5):
+def _far_likelihood(idx, fg, hist, whole, half, bins, min_share=0.5):
     """The foreground's colour likelihood at each of its pixels counting only the foreground away
     from it (outside the 3 x 3 tiles of ``half`` px around it; ``hist``: the whole foreground's
     :func:`_colour_hist`), f64 (h, w): a region of the mask does not vouch for its own colour. Where
     less than ``min_share`` of the foreground lies away (the window holds most of a small object),
-    the whole foreground's likelihood."""
+    ``whole`` (the whole foreground's likelihood at each pixel, as the caller has it)."""
     n = float(fg.sum())
-    out = _likelihood(hist, hist.sum(), bins)[idx]
+    out = whole.copy()
     for tile, win in _tile_windows(fg, half):
         near = float(fg[win].sum())
         if n - near < min_share * n:
@@ -354,7 +354,8 @@ def _far_likelihood(idx, fg, hist, half, bins, min_share=0.5):
     return out
 
 
-def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4, local=0.0, far=0.0, far_ratio=64.0):
+def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4, local=0.0, far=0.0,
+                  far_ratio=DEFAULT.gap_far_ratio):
     """Pixels of the solid foreground that look like the background seen through a gap the coarse
     mask filled (a polygon across the gap between two legs, a downsampled mask over the holes of a
     basket or between leaves): their colour is ``ratio`` times likelier under the background's
@@ -370,12 +371,13 @@ def _seen_through(im, fg, bg, *, ratio, typical, bins=16, min_px=4, local=0.0, f
     idx = _colour_index(im, bins)
     hf, hb = _colour_hist(idx, fg, bins), _colour_hist(idx, bg, bins)
     like_b = _likelihood(hb, hb.sum(), bins)[idx]
-    ratio_ok = fg & (like_b > ratio * _likelihood(hf, hf.sum(), bins)[idx])
+    like_f = _likelihood(hf, hf.sum(), bins)[idx]
+    ratio_ok = fg & (like_b > ratio * like_f)
     if far > 0:
         # ... or a colour missing from the rest of the object: a gap the mask filled is itself
         # foreground to the mask, and a large one (between two legs under a polygon) makes its own
         # colours common enough there to pass for the object's
-        ratio_ok |= fg & (like_b > far_ratio * _far_likelihood(idx, fg, hf, far, bins))
+        ratio_ok |= fg & (like_b > far_ratio * _far_likelihood(idx, fg, hf, like_f, far, bins))
     thr = float(np.quantile(like_b[bg], typical))
     if local > 0:
         # ... or as common in the background near it: a textured surface (sand, foliage) spreads its
