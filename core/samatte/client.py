@@ -309,6 +309,9 @@ class WorkerClient:
         """The WorkerError for a worker that exited ``when`` ("unexpectedly", "during start-up"),
         with its exit status and the tail of its stderr."""
         code = self._wait_exit(5.0)
+        if code is not None:
+            # the exit closes the pipe, but the reader thread may not have taken its last lines yet
+            self._err_reader.join(timeout=2.0)
         tail = self.stderr_tail()
         return WorkerError("the samatte worker exited %s (exit status %s)%s"
                            % (when, code, (":\n" + tail) if tail else ""), returncode=code, stderr_tail=tail,
