@@ -286,6 +286,23 @@ def test_the_evidence_check_leaves_what_the_solve_decided_where_the_overlap_is_t
     assert M.mad(on, alpha) < 0.7 * M.mad(mask, alpha)
 
 
+def test_where_the_solve_is_decisive_its_undecided_departures_in_the_background_s_colours_stand():
+    # the same plant and mask: the solve decides most of its band, but leaves the narrow gaps between
+    # leaves partly transparent; they show the sky, a colour of the background, and stand instead of
+    # being pulled back to the mask (RefineParams.decisive_typical)
+    img, alpha = _plant()
+    mask = ds(alpha, 16)
+    info = {}
+    on = refine_alpha(img, mask, mask="auto", info=info)
+    off = refine_alpha(img, mask, mask="auto", options={"decisive_typical": 0.0})
+    assert info["distrust"] > 0.5 and info["undecided"] < 0.3
+    assert M.mad(on, alpha) < 0.92 * M.mad(off, alpha)
+    # a departure in the object's own colour is still pulled back: inside the mask, where the image
+    # shows the leaves' green, the matte is the one without the field
+    leaf = (alpha >= 0.999) & (mask >= 0.5)
+    assert leaf.sum() > 1000 and np.array_equal(on[leaf], off[leaf])
+
+
 def test_the_evidence_check_still_holds_where_the_solve_cannot_decide():
     # the net: colours shared by the strings' rings and the background seen through them; the solve
     # leaves much of its band half transparent, so the check pulls back as before (bit-identical)

@@ -144,6 +144,17 @@ class RefineParams:
     decisive: float = 0.3
     #: alpha within this of 0 or 1 counts as decided by the solve (alpha); see ``decisive``.
     decided: float = 0.15
+    #: where the solve is decisive, its undecided departures stand too when their colour is typical of
+    #: the side the matte moves them to (strength, 0-1; 0 = off): the other side's share of the two
+    #: colour likelihoods (those of the typical-colour check), none up to 0.5, fully from
+    #: ``typical_hi``. A decisive solve says the rings overlap because the mask is off, not because the
+    #: sides share colours; then a pixel inside the mask left partly transparent in a colour of the
+    #: background is background seen through a gap (leaves, a plant), and one in the object's own
+    #: colour is still pulled back (texture blotches). Not where the solve cannot decide: there colour
+    #: is what cannot be trusted (on every departure, DAVIS ds8 IoU loss fold B 0.007 -> 0.045).
+    #: Chosen on GT13 (stills fold B); DAVIS has no decisive frame, stills fold A no image the check
+    #: acts on (bench/RESULTS.md round 14).
+    decisive_typical: float = 1.0
     #: typical-colour check (strength, 0-1; 0 = off): a pixel the matte flips against the mask's label
     #: (alpha below ``typical_flip`` inside the mask, above 1 - ``typical_flip`` outside) while its colour
     #: is typical of the side the mask puts it on is pulled back to the mask-anchored ramp (see

@@ -40,7 +40,8 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``
    mask-solid colours does not explain are pulled back to a mask-anchored ramp (helps real footage, costs
    textured stills at a fixed strength; bench/RESULTS.md) -- unless the solve decided them and most of
    its band (``RefineParams.decisive``: then the rings overlap because the mask is far off, not because
-   the colours are shared).
+   the colours are shared); in that case an undecided departure stands too when its colour is typical
+   of the side it moves to (``RefineParams.decisive_typical``: background seen through a gap).
 6. A small snap of faint / near-solid alpha to exact 0 / 1.
 """
 from dataclasses import dataclass, replace
@@ -889,7 +890,9 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
     made here unless given), the compositing residual of the pixel with its alpha and the local
     colours (:func:`_support`) says whether the image explains the departure; without that support
     the pixel is pulled back to the ramp -- unless the solve decided it and most of its band
-    (:func:`_decisive`)."""
+    (:func:`_decisive`), or decided most of its band and left the pixel undecided in a colour typical
+    of the side it moves to (``decisive_typical``, :func:`_side_likelihoods` of ``wk``, the working
+    scale's record; without it that test is skipped)."""
     if models is None:
         return alpha
     hard = c.coarse >= 0.5
@@ -904,8 +907,14 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
         undecided = (alpha > p.decided) & (alpha < 1.0 - p.decided)
         if _decisive(undecided, ramp, p, info):
             # the solve decided most of the band: the overlap is the mask's error, not shared colours,
-            # and what the solve decided stands
+            # and what the solve decided stands -- and so does what it left undecided in a colour
+            # typical of the side it moves the pixel to (background seen through a gap)
             support = np.maximum(support, (~undecided[y0:y1, x0:x1]).astype(np.float32))
+            if p.decisive_typical > 0 and wk is not None:
+                f, b = _side_likelihoods(wk, c.image[y0:y1, x0:x1])
+                other = np.where(hard[y0:y1, x0:x1], b, f) / np.maximum(f + b, 1e-12)
+                k = np.clip((other - 0.5) / max(p.typical_hi - 0.5, 1e-6), 0.0, 1.0)
+                support = np.maximum(support, (min(1.0, float(p.decisive_typical)) * k).astype(np.float32))
     r, h = ramp[y0:y1, x0:x1], hard[y0:y1, x0:x1]
     anch = np.where(h, np.maximum(a, r), np.minimum(a, r))
     sub = cand[y0:y1, x0:x1]
@@ -914,6 +923,20 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
     if info is not None:
         info["evidence_px"] = int(np.count_nonzero(sub & (support < 0.5)))
     return out
+
+
+def _side_likelihoods(wk, colours, bins=16):
+    """The colour likelihoods of ``colours`` (any shape, last axis RGB) under the solid foreground
+    and background at the working scale (their 16^3 histograms, neighbouring bins sharing counts,
+    each summing to 1): (f, b), f64 arrays of the colours' shape less the last axis. The do-no-harm
+    checks' measure of which side a colour is typical of."""
+    idx0 = _colour_index(wk.image, bins)
+    pf = np.maximum(_colour_hist(idx0, wk.fg, bins), 0.0)
+    pb = np.maximum(_colour_hist(idx0, wk.bg, bins), 0.0)
+    pf /= max(pf.sum(), 1e-12)
+    pb /= max(pb.sum(), 1e-12)
+    idx = _colour_index(colours, bins)
+    return pf[idx], pb[idx]
 
 
 def _typical_check(alpha, c, wk, p, info=None, bins=16, ramp=None):
@@ -938,13 +961,7 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16, ramp=None):
     ys, xs = np.nonzero(cand)
     if ys.size == 0:
         return alpha
-    idx0 = _colour_index(wk.image, bins)
-    pf = np.maximum(_colour_hist(idx0, wk.fg, bins), 0.0)
-    pb = np.maximum(_colour_hist(idx0, wk.bg, bins), 0.0)
-    pf /= max(pf.sum(), 1e-12)
-    pb /= max(pb.sum(), 1e-12)
-    idx = _colour_index(c.image[ys, xs], bins)
-    f, b = pf[idx], pb[idx]
+    f, b = _side_likelihoods(wk, c.image[ys, xs], bins)
     inside = hard[ys, xs]
     own = np.where(inside, f, b) / np.maximum(f + b, 1e-12)
     k = min(1.0, float(p.typical)) * np.clip((own - 0.5) / max(p.typical_hi - 0.5, 1e-6), 0.0, 1.0)
