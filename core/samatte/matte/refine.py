@@ -842,29 +842,34 @@ def _support(alpha, c, p, models, sel):
     return box, np.clip(1.0 - p.evidence * res, 0.0, 1.0)
 
 
-def _measured_half(alpha, c, p, models):
+def _measured_half(alpha, c, p, models, decided=False):
     """Half the object's mean transition width (px) where the image explains the matte
     (RefineParams.ramp_measured): the matte's soft pixels (between ``snap_lo`` and ``snap_hi``) with
     support >= 0.5, per pixel of the mask's edge. A crisp object's edge gives ~1, smoke or a wide
-    fringe the width of its soft margin."""
+    fringe the width of its soft margin. ``decided``: the solve decided most of its band
+    (:func:`_decisive`), so all its soft pixels count: they are the object's (a plant's leaf edges
+    seen through), whether or not the local mean colours explain them."""
     hard = c.coarse >= 0.5
     edge = inner_edge(hard)
     soft = (alpha > p.snap_lo) & (alpha < p.snap_hi)
     if not soft.any():
         return 0.0
-    (y0, y1, x0, x1), support = _support(alpha, c, p, models, soft)
-    n = np.count_nonzero(soft[y0:y1, x0:x1] & (support >= 0.5))
+    if decided:
+        n = np.count_nonzero(soft)
+    else:
+        (y0, y1, x0, x1), support = _support(alpha, c, p, models, soft)
+        n = np.count_nonzero(soft[y0:y1, x0:x1] & (support >= 0.5))
     return 0.5 * float(n) / float(max(1, np.count_nonzero(edge)))
 
 
-def _check_ramp(alpha, c, p, models, info=None):
+def _check_ramp(alpha, c, p, models, info=None, decided=False):
     """Phase 5a: the anchor of the do-no-harm checks, the mask-anchored ramp (0.5 at the mask's edge,
     its label ``p.ramp`` x one base band inside / outside), narrowed to half the object's measured
-    transition width (:func:`_measured_half`) where ``ramp_measured`` and the evidence check runs
-    (``models``); f32 (h, w) of the crop."""
+    transition width (:func:`_measured_half`, ``decided`` passed on) where ``ramp_measured`` and the
+    evidence check runs (``models``); f32 (h, w) of the crop."""
     half = float(p.ramp) * c.base
     if p.ramp_measured and models is not None:
-        half = min(_measured_half(alpha, c, p, models), half)
+        half = min(_measured_half(alpha, c, p, models, decided), half)
         if info is not None:
             info["ramp_half"] = round(max(1.0, half), 2)
     hard = c.coarse >= 0.5
@@ -898,23 +903,31 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
     hard = c.coarse >= 0.5
     if ramp is None:
         ramp = _check_ramp(alpha, c, p, models, info)
+    decisive = False
+    if p.decisive > 0:
+        undecided = (alpha > p.decided) & (alpha < 1.0 - p.decided)
+        # judged on the base band's ramp; with ramp_measured a decisive solve's ramp counts all its
+        # soft pixels: they are the object's, and a ramp measured on the supported ones alone would
+        # make them solid
+        base = _check_ramp(alpha, c, replace(p, ramp_measured=False), None) if p.ramp_measured else ramp
+        decisive = _decisive(undecided, base, p, info)
+        if decisive and p.ramp_measured:
+            ramp = _check_ramp(alpha, c, p, models, info, decided=True)
     cand = np.where(hard, alpha < ramp, alpha > ramp)
     if not cand.any():
         return alpha
     (y0, y1, x0, x1), support = _support(alpha, c, p, models, cand)
     a = alpha[y0:y1, x0:x1]
-    if p.decisive > 0:
-        undecided = (alpha > p.decided) & (alpha < 1.0 - p.decided)
-        if _decisive(undecided, ramp, p, info):
-            # the solve decided most of the band: the overlap is the mask's error, not shared colours,
-            # and what the solve decided stands -- and so does what it left undecided in a colour
-            # typical of the side it moves the pixel to (background seen through a gap)
-            support = np.maximum(support, (~undecided[y0:y1, x0:x1]).astype(np.float32))
-            if p.decisive_typical > 0 and wk is not None:
-                f, b = _side_likelihoods(wk, c.image[y0:y1, x0:x1])
-                other = np.where(hard[y0:y1, x0:x1], b, f) / np.maximum(f + b, 1e-12)
-                k = np.clip((other - 0.5) / max(p.typical_hi - 0.5, 1e-6), 0.0, 1.0)
-                support = np.maximum(support, (min(1.0, float(p.decisive_typical)) * k).astype(np.float32))
+    if decisive:
+        # the solve decided most of the band: the overlap is the mask's error, not shared colours,
+        # and what the solve decided stands -- and so does what it left undecided in a colour
+        # typical of the side it moves the pixel to (background seen through a gap)
+        support = np.maximum(support, (~undecided[y0:y1, x0:x1]).astype(np.float32))
+        if p.decisive_typical > 0 and wk is not None:
+            f, b = _side_likelihoods(wk, c.image[y0:y1, x0:x1])
+            other = np.where(hard[y0:y1, x0:x1], b, f) / np.maximum(f + b, 1e-12)
+            k = np.clip((other - 0.5) / max(p.typical_hi - 0.5, 1e-6), 0.0, 1.0)
+            support = np.maximum(support, (min(1.0, float(p.decisive_typical)) * k).astype(np.float32))
     r, h = ramp[y0:y1, x0:x1], hard[y0:y1, x0:x1]
     anch = np.where(h, np.maximum(a, r), np.minimum(a, r))
     sub = cand[y0:y1, x0:x1]
