@@ -581,18 +581,24 @@ def test_the_evidence_check_pulls_a_crisp_object_to_a_ramp_no_wider_than_its_edg
     assert 0.6 < wide[:, 30:34].max() < 0.8
 
 
-@functools.lru_cache(maxsize=2)
-def _proxy_case(kind, idx, protocol):
-    """bench_synthstills' case ``kind``/``idx`` at 1920x1080 (its held-out-like proxy): the display
-    image the refiner decides on, the linear one it solves on, the exact alpha and bench_stills'
-    ``protocol`` mask of it; skipped without ../shared/eval."""
+def _bench(name):
+    """A module of the repo's bench/ (its cases and masks, read from ../shared/eval)."""
+    import importlib
     import os
     import sys
     bench = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench")
     if bench not in sys.path:
         sys.path.insert(0, bench)
-    import bench_synthstills as S
-    from bench_stills import make_mask
+    return importlib.import_module(name)
+
+
+@functools.lru_cache(maxsize=2)
+def _proxy_case(kind, idx, protocol):
+    """bench_synthstills' case ``kind``/``idx`` at 1920x1080 (its held-out-like proxy): the display
+    image the refiner decides on, the linear one it solves on, the exact alpha and bench_stills'
+    ``protocol`` mask of it; skipped without ../shared/eval."""
+    S = _bench("bench_synthstills")
+    make_mask = _bench("bench_stills").make_mask
     if not S.backgrounds():
         pytest.skip("no DAVIS frames in ../shared/eval")
     from samatte.colour import srgb_oetf
@@ -629,11 +635,7 @@ def test_ramp_measured_counts_a_decisive_solve_s_soft_pixels():
     # process 0.55 -> 0.88 of the mask's MAD); measured on all of them, RefineParams.ramp_measured
     # leaves this matte within 2 % of the default's
     import os
-    import sys
-    bench = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench")
-    if bench not in sys.path:
-        sys.path.insert(0, bench)
-    import bench_stills as S
+    S = _bench("bench_stills")
     if not os.path.isfile(os.path.join(S.DATA, "input", "GT13.png")):
         pytest.skip("no alphamatting stills in ../shared/eval")
     from samatte.io.exr import srgb_eotf

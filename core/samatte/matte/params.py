@@ -132,10 +132,11 @@ class RefineParams:
     #: 0.641 (GT13), synthetic 1x ds8 0.785 / 0.797 -> 0.801 / 0.827 (all measured before ``decisive``).
     #: Where the solve is decisive (``decisive``) the width is measured on all the matte's soft pixels:
     #: they are the object's (GT13's leaf edges: polygon 0.58 -> 0.91 of the mask's MAD when measured
-    #: on the explained ones only, 0.59 on all). At 0.2.6 (round 14): DAVIS ds8 / polygon loss, folds A / B, 0.017 / 0.007, 0.016 / 0.006
-    #: -> 0.015 / 0.004, 0.010 / 0.004; the 1080p proxy's cases worse than their mask 10 -> 7; stills fold
-    #: B within 0.003; but both synthetic proxies' mean MADs pay on both folds (1080p fold B ds8 0.688 ->
-    #: 0.737, smoke 0.78 -> 0.85). Off by the fold rule; the trade-off is in bench/RESULTS.md rounds 9, 14.
+    #: on the explained ones only, 0.59 on all). At 0.2.6 (round 14), DAVIS ds8 / polygon IoU loss,
+    #: folds A / B: 0.017 / 0.007, 0.016 / 0.006 -> 0.015 / 0.004, 0.010 / 0.004; the 1080p proxy's
+    #: cases worse than their mask 10 -> 7; stills fold B within 0.004; but both synthetic proxies' mean
+    #: MADs pay on both folds (1080p fold B ds8 0.688 -> 0.737, smoke 0.78 -> 0.85). Off by the fold
+    #: rule; the trade-off is in bench/RESULTS.md rounds 9 and 14.
     ramp_measured: bool = False
     #: the solve vouches for its own decided departures (share of the check's band, 0-1; 0 = off): where
     #: the evidence check runs and less than this share of its ramp's band (the ramp strictly between
