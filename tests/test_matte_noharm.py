@@ -574,9 +574,12 @@ def test_the_evidence_check_pulls_a_crisp_object_to_a_ramp_no_wider_than_its_edg
     alpha = truth.copy()
     alpha[:, 30:34] = 0.3                                # a flip 7-10 px inside that nothing explains
     c.image[:, 30:34] = [0.0, 1.0, 0.0]                  # green: on no line between the sides
+    from types import SimpleNamespace
+    col = np.arange(80)[None].repeat(40, 0)
+    wk = SimpleNamespace(image=c.image, fg=col < 20, bg=col >= 60)   # the sides past the 20-px band
     p = params_for("default", "rough", {"evidence": 2.0, "ramp_measured": True})
-    measured = _evidence_check(alpha, c, None, p, models)
-    wide = _evidence_check(alpha, c, None, params_for("default", "rough", {"evidence": 2.0, "ramp_measured": False}),
+    measured = _evidence_check(alpha, c, wk, p, models)
+    wide = _evidence_check(alpha, c, wk, params_for("default", "rough", {"evidence": 2.0, "ramp_measured": False}),
                            models)
     # with the measured ramp (1 px: solid from 1 px inside) the flip goes back to solid; with the base
     # band's 20-px ramp it stays the ramp's 0.7-0.75 there, a soft edge the object does not have

@@ -872,6 +872,12 @@ def _check_ramp(alpha, c, p, models, info=None, decided=False):
         half = min(_measured_half(alpha, c, p, models, decided), half)
         if info is not None:
             info["ramp_half"] = round(max(1.0, half), 2)
+    return _ramp(c, half)
+
+
+def _ramp(c, half):
+    """The mask-anchored ramp of half-width ``half`` (px): 0.5 at the mask's edge, its label ``half``
+    px inside / outside; f32 (h, w) of the crop."""
     hard = c.coarse >= 0.5
     din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
     dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
@@ -896,8 +902,8 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
     colours (:func:`_support`) says whether the image explains the departure; without that support
     the pixel is pulled back to the ramp -- unless the solve decided it and most of its band
     (:func:`_decisive`), or decided most of its band and left the pixel undecided in a colour typical
-    of the side it moves to (``decisive_typical``, :func:`_side_likelihoods` of ``wk``, the working
-    scale's record; without it that test is skipped)."""
+    of the side it moves to (``decisive_typical``, :func:`_typicality` on ``wk``, the working scale's
+    record)."""
     if models is None:
         return alpha
     hard = c.coarse >= 0.5
@@ -909,7 +915,7 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
         # judged on the base band's ramp; with ramp_measured a decisive solve's ramp counts all its
         # soft pixels: they are the object's, and a ramp measured on the supported ones alone would
         # make them solid
-        base = _check_ramp(alpha, c, replace(p, ramp_measured=False), None) if p.ramp_measured else ramp
+        base = _ramp(c, float(p.ramp) * c.base) if p.ramp_measured else ramp
         decisive = _decisive(undecided, base, p, info)
         if decisive and p.ramp_measured:
             ramp = _check_ramp(alpha, c, p, models, info, decided=True)
@@ -923,10 +929,8 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
         # and what the solve decided stands -- and so does what it left undecided in a colour
         # typical of the side it moves the pixel to (background seen through a gap)
         support = np.maximum(support, (~undecided[y0:y1, x0:x1]).astype(np.float32))
-        if p.decisive_typical > 0 and wk is not None:
-            f, b = _side_likelihoods(wk, c.image[y0:y1, x0:x1])
-            other = np.where(hard[y0:y1, x0:x1], b, f) / np.maximum(f + b, 1e-12)
-            k = np.clip((other - 0.5) / max(p.typical_hi - 0.5, 1e-6), 0.0, 1.0)
+        if p.decisive_typical > 0:
+            k = _typicality(wk, c.image[y0:y1, x0:x1], ~hard[y0:y1, x0:x1], p)
             support = np.maximum(support, (min(1.0, float(p.decisive_typical)) * k).astype(np.float32))
     r, h = ramp[y0:y1, x0:x1], hard[y0:y1, x0:x1]
     anch = np.where(h, np.maximum(a, r), np.minimum(a, r))
@@ -938,18 +942,22 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
     return out
 
 
-def _side_likelihoods(wk, colours, bins=16):
-    """The colour likelihoods of ``colours`` (any shape, last axis RGB) under the solid foreground
-    and background at the working scale (their 16^3 histograms, neighbouring bins sharing counts,
-    each summing to 1): (f, b), f64 arrays of the colours' shape less the last axis. The do-no-harm
-    checks' measure of which side a colour is typical of."""
+def _typicality(wk, colours, side, p, bins=16):
+    """How typical ``colours`` (any shape, last axis RGB) are of ``side`` (bool, their shape less the
+    last axis: True the foreground, False the background), 0-1: that side's share of the two colour
+    likelihoods under the solid foreground and background at the working scale (their 16^3
+    histograms, neighbouring bins sharing counts, each summing to 1), none up to 0.5, fully from
+    ``p.typical_hi``; a colour neither side shows is typical of neither. The do-no-harm checks'
+    measure of which side a colour belongs to."""
     idx0 = _colour_index(wk.image, bins)
     pf = np.maximum(_colour_hist(idx0, wk.fg, bins), 0.0)
     pb = np.maximum(_colour_hist(idx0, wk.bg, bins), 0.0)
     pf /= max(pf.sum(), 1e-12)
     pb /= max(pb.sum(), 1e-12)
     idx = _colour_index(colours, bins)
-    return pf[idx], pb[idx]
+    f, b = pf[idx], pb[idx]
+    share = np.where(side, f, b) / np.maximum(f + b, 1e-12)
+    return np.clip((share - 0.5) / max(p.typical_hi - 0.5, 1e-6), 0.0, 1.0)
 
 
 def _typical_check(alpha, c, wk, p, info=None, bins=16, ramp=None):
@@ -974,10 +982,8 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16, ramp=None):
     ys, xs = np.nonzero(cand)
     if ys.size == 0:
         return alpha
-    f, b = _side_likelihoods(wk, c.image[ys, xs], bins)
     inside = hard[ys, xs]
-    own = np.where(inside, f, b) / np.maximum(f + b, 1e-12)
-    k = min(1.0, float(p.typical)) * np.clip((own - 0.5) / max(p.typical_hi - 0.5, 1e-6), 0.0, 1.0)
+    k = min(1.0, float(p.typical)) * _typicality(wk, c.image[ys, xs], inside, p, bins)
     a, r = alpha[ys, xs], ramp[ys, xs]
     anch = np.where(inside, np.maximum(a, r), np.minimum(a, r))
     out = alpha.copy()
