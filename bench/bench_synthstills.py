@@ -14,6 +14,7 @@ Commands (from the repo root, venv active)::
     python bench/bench_synthstills.py --protocols ds8 --refine runaway=1.0   # a RefineParams field
     python bench/bench_synthstills.py --option evidence=1.0                 # a matte option
     python bench/bench_synthstills.py --save /tmp/synth                     # PNG strips per case
+    python bench/bench_synthstills.py --seeds 8 --near-bg 1                 # every case camouflaged
 
 Object types (``--types``): smoke (fractal-noise alpha 0.1-0.8 over a large soft blob), sheet (a
 translucent polygon, uniform alpha 0.3-0.6, crisp edge), net (thin anti-aliased strings on a rotated
@@ -446,6 +447,7 @@ def report(rows, kinds, protocols):
 
 
 def main(argv=None):
+    global NEAR_BG
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--types", default=",".join(OBJECTS), help="comma-separated of: " + ",".join(OBJECTS))
     ap.add_argument("--seeds", type=int, default=2, help="cases per type (index even: fold A, odd: fold B)")
@@ -463,6 +465,9 @@ def main(argv=None):
                     help="enlarge the background photos by this factor (2.25: 1920x1080) and draw the objects "
                          "at that size: the masks' errors stay in pixels (ds8 blocks), the band scales with "
                          "the frame")
+    ap.add_argument("--near-bg", type=float, default=NEAR_BG, metavar="P",
+                    help="share of cases whose foreground colour is moved to the background's under it "
+                         "(default %.2f; 1: every case camouflaged, the colour-ambiguity stress test)" % NEAR_BG)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--save", default=None, metavar="DIR",
                     help="write a PNG strip per case and protocol: composite (sRGB) | gt | mask | ours")
@@ -476,7 +481,8 @@ def main(argv=None):
         ap.error("unknown type(s) %s; known: %s" % (",".join(bad), ",".join(OBJECTS)))
     protocols = tuple(args.protocols.split(","))
     options = parse_kv(args.option)
-    apply_overrides(args)     # before the pool forks: the workers inherit it
+    apply_overrides(args)     # before the pool forks: the workers inherit it (and NEAR_BG)
+    NEAR_BG = args.near_bg
     set_plate_colourspace(args.colourspace)
     if args.save:
         os.makedirs(args.save, exist_ok=True)
