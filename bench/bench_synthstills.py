@@ -481,8 +481,10 @@ def main(argv=None):
         ap.error("unknown type(s) %s; known: %s" % (",".join(bad), ",".join(OBJECTS)))
     protocols = tuple(args.protocols.split(","))
     options = parse_kv(args.option)
-    apply_overrides(args)     # before the pool forks: the workers inherit it (and NEAR_BG)
-    NEAR_BG = args.near_bg
+    if not 0.0 <= args.near_bg <= 1.0:
+        ap.error("--near-bg is a share of the cases, 0-1; got %g" % args.near_bg)
+    NEAR_BG = args.near_bg    # before the pool forks: the workers inherit it, and the overrides
+    apply_overrides(args)
     set_plate_colourspace(args.colourspace)
     if args.save:
         os.makedirs(args.save, exist_ok=True)
