@@ -328,9 +328,11 @@ def backgrounds():
     return tuple(sorted(glob.glob(os.path.join(EVAL, "frames", "*", "*.jpg"))))
 
 
-def make_case(kind, idx, scale=1.0):
+def make_case(kind, idx, scale=1.0, near_bg=NEAR_BG):
     """(linear composite (H, W, 3) float32, exact alpha (H, W), description); ``scale`` enlarges the
-    background photo (bicubic) before the object is drawn on it at that size."""
+    background photo (bicubic) before the object is drawn on it at that size; ``near_bg``: the chance
+    that the object's colour is moved to the background's (1: always; the draw is made either way,
+    so the object and background stay the same)."""
     seed = zlib.crc32(("%s:%d" % (kind, idx)).encode())
     rng = np.random.default_rng(seed)
     bgs = backgrounds()
@@ -342,7 +344,7 @@ def make_case(kind, idx, scale=1.0):
     bg = srgb_eotf(np.ascontiguousarray(bg8[..., ::-1]).astype(np.float32) / 255.0)
     H, W = bg.shape[:2]
     alpha, fg = OBJECTS[kind](rng, H, W)
-    near = rng.random() < NEAR_BG
+    near = rng.random() < near_bg
     if near:    # the object's mean colour moved to the background's under it (texture kept)
         wgt = alpha[..., None]
         ratio = (bg * wgt).sum((0, 1)) / np.maximum((fg * wgt).sum((0, 1)), 1e-6)
@@ -362,9 +364,9 @@ def _strip(comp, gt, m, a):
 
 
 def run_case(job):
-    kind, idx, protocols, options, save, thr, fill, scale = job
+    kind, idx, protocols, options, save, thr, fill, scale, near_bg = job
     t0 = time.time()
-    comp, gt, desc = make_case(kind, idx, scale)
+    comp, gt, desc = make_case(kind, idx, scale, near_bg)
     tgen = time.time() - t0
     name = "%s%d" % (kind, idx)
     rows, lines = [], ["%-9s %s (generated in %.1fs)" % (name, desc, tgen)]
@@ -447,7 +449,6 @@ def report(rows, kinds, protocols):
 
 
 def main(argv=None):
-    global NEAR_BG
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--types", default=",".join(OBJECTS), help="comma-separated of: " + ",".join(OBJECTS))
     ap.add_argument("--seeds", type=int, default=2, help="cases per type (index even: fold A, odd: fold B)")
@@ -483,14 +484,13 @@ def main(argv=None):
     options = parse_kv(args.option)
     if not 0.0 <= args.near_bg <= 1.0:
         ap.error("--near-bg is a share of the cases, 0-1; got %g" % args.near_bg)
-    NEAR_BG = args.near_bg    # before the pool forks: the workers inherit it, and the overrides
-    apply_overrides(args)
+    apply_overrides(args)     # before the pool forks: the workers inherit it
     set_plate_colourspace(args.colourspace)
     if args.save:
         os.makedirs(args.save, exist_ok=True)
     idxs = [i for i in range(args.seeds) if not args.fold or "AB"[i % 2] == args.fold]
-    jobs = [(k, i, protocols, options, args.save, args.mask_threshold, args.fill_holes, args.scale)
-            for k in kinds for i in idxs]
+    jobs = [(k, i, protocols, options, args.save, args.mask_threshold, args.fill_holes, args.scale,
+             args.near_bg) for k in kinds for i in idxs]
     print("synthetic stills: %d cases (%s x %d seeds), protocols %s, masks from GT > %.2f%s, options %s"
           % (len(jobs), ",".join(kinds), len(idxs), ",".join(protocols), args.mask_threshold,
              " (holes filled)" if args.fill_holes else "", options or "{}"))

@@ -610,12 +610,7 @@ def _proxy_case(kind, idx, protocol, scale=2.25, camouflaged=False):
         pytest.skip("no DAVIS frames in ../shared/eval")
     from samatte.colour import srgb_oetf
     from samatte.matte.stage import exposure_gain, soft_clip
-    share = S.NEAR_BG
-    S.NEAR_BG = 1.0 if camouflaged else share
-    try:
-        comp, alpha, desc = S.make_case(kind, idx, scale)
-    finally:
-        S.NEAR_BG = share
+    comp, alpha, desc = S.make_case(kind, idx, scale, **({"near_bg": 1.0} if camouflaged else {}))
     if camouflaged and not desc.endswith("~bg"):
         pytest.fail("bench_synthstills did not camouflage %s%d: %s" % (kind, idx, desc))
     mask = make_mask((alpha > 0.5).astype(np.float32), protocol)
