@@ -5,7 +5,7 @@ cropped to the reach of the band, and solves are tiled). Every number it uses is
 frozen record, :class:`samatte.matte.params.RefineParams` (presets as differences from the default;
 measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``_crop``, ``_regions``,
 ``_grow``, ``_solve``, ``_self_check`` / ``_coverage_check``, ``_fine``, ``_check_ramp``, ``_evidence_check``,
-``_typical_check``, ``_finish``), passing typed records
+``_typical_check``, ``_tie_break``, ``_finish``), passing typed records
 (:class:`Crop`, :class:`Work`, :class:`Band`):
 
 0. Trust (``RefineParams.auto_evidence``): the colour overlap of the mask's inner and outer rings
@@ -42,6 +42,11 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``
    its band (``RefineParams.decisive``: then the rings overlap because the mask is far off, not because
    the colours are shared); in that case an undecided departure stands too when its colour is typical
    of the side it moves to (``RefineParams.decisive_typical``: background seen through a gap).
+5c. Typical-colour check (``RefineParams.typical``): a pixel flipped against the mask's label in a colour
+   typical of the mask's side is pulled back to the same ramp.
+5d. Ties go to the mask (``RefineParams.tie``): a pixel the matte leaves within ``tie`` of 0.5 on the
+   other side of the middle from the mask's label is put at the middle on the mask's side. An
+   undecided matte does not overturn the mask's label; a decided one does.
 6. A small snap of faint / near-solid alpha to exact 0 / 1.
 """
 from dataclasses import dataclass, replace
@@ -993,6 +998,40 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16, ramp=None):
     return out
 
 
+#: the largest value below 0.5 that a half-float EXR keeps below 0.5 (a pixel outside the mask left
+#: undecided just over the middle goes here: float32's nextafter(0.5, 0) rounds to 0.5 in half)
+BELOW_HALF = float(np.nextafter(np.float16(0.5), np.float16(0.0)))
+
+
+def _tie_break(alpha, c, p, info=None):
+    """Do no harm at the middle (RefineParams.tie), at full resolution. ``alpha``: f32 (h, w) of the
+    crop. A pixel the matte puts within ``p.tie`` of 0.5 on the other side of the middle from the
+    mask's label (inside the mask: ``0.5 - tie <= alpha < 0.5``; outside: ``0.5 <= alpha <= 0.5 +
+    tie``) goes to the middle on the mask's side (0.5 inside, :data:`BELOW_HALF` outside): the matte
+    was undecided there, and a tie goes to the mask. Decided departures (further from the middle)
+    and partial alpha on the mask's own side are left as they are. Pixels the video doubts
+    (``c.doubt``, the see-through test) are left alone: there the mask's label is what is in
+    question."""
+    t = float(p.tie)
+    if t <= 0:
+        return alpha
+    hard = c.coarse >= 0.5
+    inside = hard & (alpha >= 0.5 - t) & (alpha < 0.5)
+    outside = ~hard & (alpha >= 0.5) & (alpha <= 0.5 + t)
+    if c.doubt is not None:
+        free = ~(c.doubt > 0)
+        inside &= free
+        outside &= free
+    if info is not None:
+        info["tie_px"] = int(np.count_nonzero(inside) + np.count_nonzero(outside))
+    if not (inside.any() or outside.any()):
+        return alpha
+    out = alpha.copy()
+    out[inside] = 0.5
+    out[outside] = BELOW_HALF
+    return out
+
+
 def _fine(c, wk, alpha0, p, tile):
     """Full resolution: the fast guided filter (``fine="guided"``) or a closed-form pyramid."""
     h, w = c.coarse.shape
@@ -1072,7 +1111,7 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     what the phases decided (mask kind, the self-check's regions and fallbacks).
 
     Phases: trust -> crop -> regions -> growth -> solve -> self-check -> fine level -> evidence check
-    -> typical-colour check -> finish.
+    -> typical-colour check -> tie break -> finish.
     """
     if quality not in QUALITIES:
         raise SamatteError("quality must be one of %s, got %r" % (sorted(QUALITIES), quality))
@@ -1106,4 +1145,5 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     ramp = _check_ramp(alpha, c, p, models, info) if models is not None else None   # (else made if needed)
     alpha = _evidence_check(alpha, c, wk, p, models, info, ramp=ramp)  # 5b. do no harm: evidence
     alpha = _typical_check(alpha, c, wk, p, info, ramp=ramp)           # 5c. do no harm: typical colours
+    alpha = _tie_break(alpha, c, p, info)                              # 5d. do no harm: ties go to the mask
     return _finish(alpha, hard, c, p)                                  # 6. finish
