@@ -725,3 +725,17 @@ def test_on_a_real_frame_an_undecided_matte_does_not_overturn_the_mask():
     loss_off, loss_on = iou(mask) - iou(off), iou(mask) - iou(on)
     assert loss_off > 0.03 and loss_on < 0.75 * loss_off and info["tie_px"] > 500
     assert np.abs(on - off).max() <= 0.1 + 1e-3
+
+
+def test_the_matte_option_tie_reaches_the_refiner():
+    from samatte.errors import JobSpecError
+    from samatte.registry import validate_options
+    assert _options_seen({"tie": 0.0}) == [{"tie": 0.0}]
+    assert _options_seen({"tie": 0.2}) == [{"tie": 0.2}]
+    assert _options_seen({}) == [None]              # the refiner's default
+    assert _options_seen({"tie": None}) == [None]
+    assert validate_options("matte", "refine", {"tie": 0}) == {"tie": 0.0}
+    for bad in (0.7, -0.1, "x", True):
+        with pytest.raises(JobSpecError) as e:
+            validate_options("matte", "refine", {"tie": bad})
+        assert e.value.code == "JOBSPEC_INVALID" and "tie" in str(e.value)

@@ -158,6 +158,10 @@ MATTE_OPTIONS = {
                             doc="where that check runs, keep crisp edges crisp: pull what it does not "
                                 "trust to a ramp no wider than the object's own edges (crisp, opaque "
                                 "objects in the background's colours; costs soft ones)"),
+    "tie": Option("float", None, 0.0, 0.5, nullable=True,
+                  doc="ties go to the mask: a pixel the matte leaves within this of 0.5 on the other side "
+                      "of the middle from the mask's label is put at the middle on the mask's side "
+                      "(0: off, a pure matte; null: the refiner's default, 0.1)"),
 }
 
 

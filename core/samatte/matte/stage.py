@@ -72,6 +72,9 @@ OPTIONS = {
                                # wider than the object's own edges, measured on the matte
                                # (RefineParams.ramp_measured): for crisp, opaque objects whose colours
                                # are the background's; soft objects (smoke, foliage seen through) lose
+    "tie": None,               # ties go to the mask (RefineParams.tie): a pixel the matte leaves within
+                               # this of 0.5 against the mask's label is put at the middle on the mask's
+                               # side; 0: off (a pure matte); None: the refiner's default (0.1)
 }
 
 
@@ -361,6 +364,8 @@ class RefineMatter(Matter):
             ropts["auto_evidence"] = 0.0
         if self.options.get("ramp_measured"):
             ropts["ramp_measured"] = True
+        if self.options.get("tie") is not None:
+            ropts["tie"] = float(self.options["tie"])
         if ropts:
             extra["options"] = ropts
         if doubt is not None and getattr(self._refiner, "uses_doubt", False):
