@@ -718,11 +718,10 @@ def test_on_a_real_frame_an_undecided_matte_does_not_overturn_the_mask():
     img = np.ascontiguousarray(cv2.imread(path, cv2.IMREAD_COLOR)[..., ::-1]).astype(np.float32) / 255.0
     gt = cv2.imread(os.path.join(D.EVAL, "masks", "dog", "00000.png"), cv2.IMREAD_GRAYSCALE) > 127
     mask = _bench("bench_stills").make_mask(gt.astype(np.float32), "ds8")
-    iou = lambda a: np.count_nonzero((a >= 0.5) & gt) / np.count_nonzero((a >= 0.5) | gt)  # noqa: E731
     info = {}
     off = refine_alpha(img, mask, mask="auto", solve_image=srgb_eotf(img), options={"tie": 0.0})
     on = refine_alpha(img, mask, mask="auto", solve_image=srgb_eotf(img), info=info)
-    loss_off, loss_on = iou(mask) - iou(off), iou(mask) - iou(on)
+    loss_off, loss_on = _iou(mask, gt) - _iou(off, gt), _iou(mask, gt) - _iou(on, gt)
     assert loss_off > 0.03 and loss_on < 0.75 * loss_off and info["tie_px"] > 500
     assert np.abs(on - off).max() <= 0.1 + 1e-3
 

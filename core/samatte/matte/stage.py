@@ -278,6 +278,10 @@ def _coarse(obj):
     return np.asarray(obj.mask if soft is None else soft, dtype=np.float32)
 
 
+#: matte options handed to the refiner as the RefineParams field of the same name (off the default)
+_REFINE_FIELDS = ("evidence", "ramp_measured", "tie")
+
+
 def _check_options(options, allowed):
     opts = dict(OPTIONS)
     for k, v in (options or {}).items():
@@ -357,15 +361,10 @@ class RefineMatter(Matter):
         if kind == "auto":
             kind = getattr(obj, "edge", None) or "auto"
         extra = {} if prior is None else {"prior": prior[0], "prior_weight": prior[1]}
-        ropts = {}
-        if self.options.get("evidence"):
-            ropts["evidence"] = float(self.options["evidence"])
+        # matte options that set a RefineParams field of the same name, when not at the stage's default
+        ropts = {k: self.options[k] for k in _REFINE_FIELDS if self.options[k] != OPTIONS[k]}
         if not self.options.get("evidence_auto", True):
             ropts["auto_evidence"] = 0.0
-        if self.options.get("ramp_measured"):
-            ropts["ramp_measured"] = True
-        if self.options.get("tie") is not None:
-            ropts["tie"] = float(self.options["tie"])
         if ropts:
             extra["options"] = ropts
         if doubt is not None and getattr(self._refiner, "uses_doubt", False):
