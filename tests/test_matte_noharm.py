@@ -738,3 +738,15 @@ def test_the_matte_option_tie_reaches_the_refiner():
         with pytest.raises(JobSpecError) as e:
             validate_options("matte", "refine", {"tie": bad})
         assert e.value.code == "JOBSPEC_INVALID" and "tie" in str(e.value)
+
+
+def test_a_matter_built_in_python_checks_its_refiner_options_before_any_frame():
+    # the same schema as a JobSpec's (samatte.registry): a script's RefineMatter(options=...) with a
+    # bad value fails when it is built, not on its first frame
+    from samatte.errors import JobSpecError
+    from samatte.matte.stage import RefineMatter
+    for bad in ({"tie": 0.7}, {"tie": "x"}, {"evidence": -1}, {"ramp_measured": "yes"}):
+        with pytest.raises(JobSpecError) as e:
+            RefineMatter(options=bad)
+        assert e.value.code == "JOBSPEC_INVALID" and e.value.details["field"] == "matte.options." + next(iter(bad))
+    assert RefineMatter(options={"tie": 0}).options["tie"] == 0.0 and RefineMatter().options["tie"] is None

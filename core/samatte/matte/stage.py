@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import DependencyError, JobSpecError, PlateError, WeightsMissingError
+from ..registry import validate_options
 from ..stages import MatteFrame, Matter, StateStore
 from . import quality as _quality
 from .foreground import premultiplied_foreground
@@ -289,6 +290,10 @@ def _check_options(options, allowed):
             raise JobSpecError("unknown matte option %r (known: %s)" % (k, ", ".join(sorted(allowed))),
                                field="matte.options." + str(k))
         opts[k] = v
+    # every value against the options' one schema (samatte.registry: types, ranges, choices), as a
+    # JobSpec's are, so a script that builds a matter in Python gets the same JOBSPEC_INVALID before
+    # any frame (the checks below are the stage's own, kept for what the schema cannot say)
+    opts.update(validate_options("matte", "refine", options))
     if opts["foreground_method"] not in ("ml", "pymatting"):
         raise JobSpecError("matte option foreground_method must be 'ml' or 'pymatting'",
                            field="matte.options.foreground_method")
