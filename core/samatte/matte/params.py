@@ -253,6 +253,20 @@ class RefineParams:
     finest: float = 1.0
     #: final snap of faint / near-solid alpha to exact 0 / 1 (alpha units).
     snap_lo: float = 0.05
+    #: faint alpha (below ``snap_lo``) within this many px of alpha >= ``snap_lo`` is kept (px; 0 =
+    #: off, the default for rough masks): the snap is there for the solve's isolated faint noise, and
+    #: the pixel that continues a soft edge by one step is the edge's faint end (a fringe of wool or
+    #: hair fading out). Tight masks keep 1 (their solve is at the plate's resolution): where the
+    #: three synthvideo clips' faint pixels lie next to the edge's soft ones, keeping them lowers the
+    #: squared error on every clip (and the absolute error on two), farther out it raises it. Through
+    #: the CLI, MAD / dtSSD bmx 0.673 / 1.201 -> 0.668 / 1.198, cows 1.038 / 1.361 -> 1.004 / 1.336,
+    #: horsejump 0.905 / 1.542 -> 0.912 / 1.538; the tracker stills, never looked at to choose it,
+    #: 0.618 / 0.504 -> 0.614 / 0.498 of the mask's MAD on both folds. Rough masks' faint pixels
+    #: come from the guided filter's upsampling, and there it was mixed (stills fold B ds32 / polygon
+    #: 0.534 / 0.457 -> 0.535 / 0.459). The cost: beside a crisp edge in the background's colours the
+    #: faint pixel is haze (the synthetic proxies' camouflaged shapes whose ds8 masks read tight pay
+    #: 0.02-0.05 of their mask's MAD); bench/RESULTS.md round 17.
+    snap_keep: float = 0.0
     snap_hi: float = 0.95
     #: 2 = refine again from the first answer's own edge and average (twice the time; helps rough
     #: masks, not ds8).
@@ -277,11 +291,11 @@ QUALITIES = {name: replace(DEFAULT, **diff) for name, diff in QUALITY_DIFFS.item
 #: samples give the known background and foreground just past the band (``leak_calib``; this replaced
 #: a rule that a leak persist over 5 rim pixels, which cut the tails of fuzzy objects: hair, wool),
 #: two growth rounds (12 work px past the band: a fringe, not a misplaced edge; each round more is a
-#: sampling pass, and 4 rounds took a 1080p frame past 1 s), and the middle of parts thinner than the
-#: band kept.
+#: sampling pass, and 4 rounds took a 1080p frame past 1 s), the middle of parts thinner than the
+#: band kept, and the faint end of a soft edge kept (``snap_keep``).
 MASK_KINDS = {
     "rough": {},
-    "tight": dict(base_frac=0.003, leak=0.15, leak_calib=3.0, grow=2, thin_cores=2.0),
+    "tight": dict(base_frac=0.003, leak=0.15, leak_calib=3.0, grow=2, thin_cores=2.0, snap_keep=1.0),
 }
 
 _NAMES = frozenset(f.name for f in fields(RefineParams))

@@ -1083,9 +1083,14 @@ def _fine(c, wk, alpha0, p, tile):
 
 
 def _finish(alpha, hard, c, p):
-    """Snap faint / near-solid alpha to 0 / 1 and paste the crop into the frame."""
+    """Snap faint / near-solid alpha to 0 / 1 (faint alpha next to the edge's soft pixels stays:
+    RefineParams.snap_keep) and paste the crop into the frame."""
     alpha = alpha.copy()
-    alpha[alpha < p.snap_lo] = 0.0
+    faint = alpha < p.snap_lo
+    if p.snap_keep > 0:
+        # the faint end of a soft edge (within snap_keep px of alpha >= snap_lo) is the edge's, not noise
+        faint &= cv2.distanceTransform(faint.astype(np.uint8), cv2.DIST_L2, 5) > p.snap_keep
+    alpha[faint] = 0.0
     alpha[alpha > p.snap_hi] = 1.0
     out = hard.astype(np.float32)
     y0, y1, x0, x1 = c.box
