@@ -253,6 +253,7 @@ class RefineParams:
     finest: float = 1.0
     #: final snap of faint / near-solid alpha to exact 0 / 1 (alpha units).
     snap_lo: float = 0.05
+    snap_hi: float = 0.95
     #: faint alpha (below ``snap_lo``) within this many px of alpha >= ``snap_lo`` is kept (px; 0 =
     #: off, the default for rough masks): the snap is there for the solve's isolated faint noise, and
     #: the pixel that continues a soft edge by one step is the edge's faint end (a fringe of wool or
@@ -267,7 +268,6 @@ class RefineParams:
     #: faint pixel is haze (the synthetic proxies' camouflaged shapes whose ds8 masks read tight pay
     #: 0.02-0.05 of their mask's MAD); bench/RESULTS.md round 17.
     snap_keep: float = 0.0
-    snap_hi: float = 0.95
     #: 2 = refine again from the first answer's own edge and average (twice the time; helps rough
     #: masks, not ds8).
     passes: int = 1
