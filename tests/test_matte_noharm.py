@@ -707,8 +707,9 @@ def test_ties_go_to_the_mask():
 def test_the_faint_end_of_a_soft_edge_stays_with_tight_masks():
     # The final snap zeroes faint alpha (below snap_lo) as the solve's noise; with a tight mask the pixel
     # that continues a soft edge by one step is the edge's faint end (wool, hair fading out) and stays
-    # (RefineParams.snap_keep, bench/RESULTS.md round 17). Isolated faint specks still go, and rough
-    # masks snap as before.
+    # (RefineParams.snap_keep, bench/RESULTS.md round 17) where colour is trusted. Isolated faint specks
+    # still go, and rough masks snap as before.
+    from dataclasses import replace
     from types import SimpleNamespace
     from samatte.matte.params import params_for
     from samatte.matte.refine import _finish
@@ -726,6 +727,9 @@ def test_the_faint_end_of_a_soft_edge_stays_with_tight_masks():
     assert np.array_equal(_finish(alpha, hard, c, tight), want)
     want[0, 5] = want[1, 4] = 0.0                  # rough masks: every faint pixel goes
     assert np.array_equal(_finish(alpha, hard, c, rough), want)
+    # ... and so do tight masks' where colour is not trusted (the evidence check runs): there a faint
+    # pixel beside a crisp edge is as likely the background's haze
+    assert np.array_equal(_finish(alpha, hard, c, replace(tight, evidence=0.5)), want)
 
 
 def test_on_a_woollen_fringe_the_faint_end_kept_lowers_the_error():

@@ -262,11 +262,12 @@ class RefineParams:
     #: squared error on every clip (and the absolute error on two), farther out it raises it. Through
     #: the CLI, MAD / dtSSD bmx 0.673 / 1.201 -> 0.668 / 1.198, cows 1.038 / 1.361 -> 1.004 / 1.336,
     #: horsejump 0.905 / 1.542 -> 0.912 / 1.538; the tracker stills, never looked at to choose it,
-    #: 0.618 / 0.504 -> 0.614 / 0.498 of the mask's MAD on both folds. Rough masks' faint pixels
+    #: 0.618 / 0.504 -> 0.614 / 0.500 of the mask's MAD on both folds. Rough masks' faint pixels
     #: come from the guided filter's upsampling, and there it was mixed (stills fold B ds32 / polygon
-    #: 0.534 / 0.457 -> 0.535 / 0.459). The cost: beside a crisp edge in the background's colours the
-    #: faint pixel is haze (the synthetic proxies' camouflaged shapes whose ds8 masks read tight pay
-    #: 0.02-0.05 of their mask's MAD); bench/RESULTS.md round 17.
+    #: 0.534 / 0.457 -> 0.535 / 0.459). Only where colour is trusted (the evidence check is off): beside
+    #: a crisp edge in the background's colours the faint pixel is haze (the camouflage stress's crisp
+    #: shapes with ds8 masks read tight, 0.58 -> 0.62 of their mask's MAD and one case worse than its
+    #: mask when kept everywhere; 0.58 with the condition); bench/RESULTS.md round 17.
     snap_keep: float = 0.0
     #: 2 = refine again from the first answer's own edge and average (twice the time; helps rough
     #: masks, not ds8).

@@ -1083,12 +1083,13 @@ def _fine(c, wk, alpha0, p, tile):
 
 
 def _finish(alpha, hard, c, p):
-    """Snap faint / near-solid alpha to 0 / 1 (faint alpha next to the edge's soft pixels stays:
-    RefineParams.snap_keep) and paste the crop into the frame."""
+    """Snap faint / near-solid alpha to 0 / 1 (faint alpha next to the edge's soft pixels stays where
+    colour is trusted: RefineParams.snap_keep) and paste the crop into the frame."""
     alpha = alpha.copy()
     faint = alpha < p.snap_lo
-    if p.snap_keep > 0:
-        # the faint end of a soft edge (within snap_keep px of alpha >= snap_lo) is the edge's, not noise
+    if p.snap_keep > 0 and p.evidence <= 0:
+        # the faint end of a soft edge (within snap_keep px of alpha >= snap_lo) is the edge's, not
+        # noise -- where colour separates the sides; where the evidence check runs it may be haze
         faint &= cv2.distanceTransform(faint.astype(np.uint8), cv2.DIST_L2, 5) > p.snap_keep
     alpha[faint] = 0.0
     alpha[alpha > p.snap_hi] = 1.0
