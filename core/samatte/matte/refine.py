@@ -1090,7 +1090,7 @@ def _finish(alpha, hard, c, p):
     if p.snap_keep > 0 and p.evidence <= 0:
         # the faint end of a soft edge (within snap_keep px of alpha >= snap_lo) is the edge's, not
         # noise -- where colour separates the sides; where the evidence check runs it may be haze
-        faint &= cv2.distanceTransform(faint.astype(np.uint8), cv2.DIST_L2, 5) > p.snap_keep
+        faint &= ~_dilate(~faint, p.snap_keep)
     alpha[faint] = 0.0
     alpha[alpha > p.snap_hi] = 1.0
     out = hard.astype(np.float32)
