@@ -280,7 +280,7 @@ def main(argv=None):
                 raise SystemExit("unknown method %s" % meth)
             el = time.perf_counter() - t
             table[meth][clip] = (float(np.mean([mad(a, g) for a, g in zip(alphas, gt)])), dtssd(alphas, gt), el)
-            print("  %-18s %-22s MAD %6.2f  dtSSD %5.2f  (%.1fs)" % (meth, clip, *table[meth][clip]), flush=True)
+            print("  %-18s %-22s MAD %6.3f  dtSSD %6.3f  (%.1fs)" % (meth, clip, *table[meth][clip]), flush=True)
 
     print("\n%-18s" % "method" + "".join("%24s" % c[:22] for c in clips) + "%16s" % "mean")
     print("%-18s" % "" + "".join("%24s" % "MAD / dtSSD" for _ in clips) + "%16s" % "MAD / dtSSD")
@@ -297,8 +297,8 @@ def main(argv=None):
                 continue
             rs = [(table[meth][c][0] / table["cf6"][c][0], table[meth][c][1] / max(table["cf6"][c][1], 1e-9))
                   for c in clips]
-            print("  %-18s" % meth + "  ".join("%s %.2f / %.2f" % (c[:4], r[0], r[1]) for c, r in zip(clips, rs))
-                  + "   mean %.2f / %.2f" % (np.mean([r[0] for r in rs]), np.mean([r[1] for r in rs])))
+            print("  %-18s" % meth + "  ".join("%s %.3f / %.3f" % (c[:4], r[0], r[1]) for c, r in zip(clips, rs))
+                  + "   mean %.3f / %.3f" % (np.mean([r[0] for r in rs]), np.mean([r[1] for r in rs])))
 
     if qual:
         print("\nquality map vs truth (ours): mean doubt where |alpha - gt| > 0.2: %.3f, where < 0.05 on the "
