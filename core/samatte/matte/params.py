@@ -203,6 +203,15 @@ class RefineParams:
     #: weight of the coarse mask's label as a data term where the samples agree with it (1): a part
     #: coloured between object and background is not left half transparent when both call it solid.
     mask_weight: float = 0.02
+    #: ... weighed by how crisp the object is (work px; 0 = off, the default for rough masks, whose
+    #: band holds the mask's own error): ``mask_weight x min(1, mask_crisp / W)^2``, W the object's
+    #: measured transition width (the samples between ``snap_lo`` and ``snap_hi`` per pixel of the
+    #: mask's edge). A binary label is the truth past a crisp object's anti-aliased edge and wrong
+    #: across a soft one's transition (wool, fur, hair): its error over the band grows with W, so its
+    #: weight falls as 1 / W^2 (inverse variance). Crisp objects measure 2.0-2.6 (stills GT01 / 02 /
+    #: 05 / 13 / 18, synthvideo bmx), soft ones 3.4-7.4; tight masks take 2.5, with mask_weight 0.04,
+    #: what the crisp objects want (bench/RESULTS.md round 18).
+    mask_crisp: float = 0.0
     #: background seen through gaps the mask filled joins the band: likelihood ratio bg/fg (1); 0 = off.
     gaps: float = 8.0
     #: ... and only colours at least this quantile common in the background (1).
@@ -293,10 +302,13 @@ QUALITIES = {name: replace(DEFAULT, **diff) for name, diff in QUALITY_DIFFS.item
 #: a rule that a leak persist over 5 rim pixels, which cut the tails of fuzzy objects: hair, wool),
 #: two growth rounds (12 work px past the band: a fringe, not a misplaced edge; each round more is a
 #: sampling pass, and 4 rounds took a 1080p frame past 1 s), the middle of parts thinner than the
-#: band kept, and the faint end of a soft edge kept (``snap_keep``).
+#: band kept, the faint end of a soft edge kept (``snap_keep``), and the mask's label weighed by how
+#: crisp the object measures (``mask_weight`` 0.04 at a crisp edge's width, falling as 1 / W^2
+#: past it: ``mask_crisp``).
 MASK_KINDS = {
     "rough": {},
-    "tight": dict(base_frac=0.003, leak=0.15, leak_calib=3.0, grow=2, thin_cores=2.0, snap_keep=1.0),
+    "tight": dict(base_frac=0.003, leak=0.15, leak_calib=3.0, grow=2, thin_cores=2.0, snap_keep=1.0,
+                  mask_weight=0.04, mask_crisp=2.5),
 }
 
 _NAMES = frozenset(f.name for f in fields(RefineParams))

@@ -712,6 +712,15 @@ def _leaks(a, unk, fg, bg, lo, hi, rims=None):
     return leak if leak.any() else None
 
 
+def _transition_width(a, sampled, hard, p):
+    """The object's transition width as the samples see it (px at the working scale): the
+    ``sampled`` pixels of ``a`` between ``snap_lo`` and ``snap_hi`` per pixel of the mask's edge
+    (``hard``'s :func:`inner_edge`). A crisp edge measures ~2 (its anti-aliased pixel and the mask's
+    own offset), fur or wool its soft margin."""
+    soft = sampled & (a > p.snap_lo) & (a < p.snap_hi)
+    return float(np.count_nonzero(soft)) / float(max(1, np.count_nonzero(inner_edge(hard))))
+
+
 def _data_terms(wk, bd, c, p, prior, prior_weight, sampled=None):
     """The closed-form solve's weak data terms: the samples, the mask's label where they agree, and
     an outside estimate (the previous frame's matte)."""
@@ -722,7 +731,11 @@ def _data_terms(wk, bd, c, p, prior, prior_weight, sampled=None):
         # the coarse mask's own label, only where the sampling estimate agrees with it (same side of
         # 0.5): a region the picture leaves ambiguous is not left half transparent when both the mask
         # and the samples call it solid, and the mask is never imposed where the samples contradict it
-        wm = np.where(sampled & ((a >= 0.5) == wk.hard), p.mask_weight, 0.0)
+        mw = p.mask_weight
+        if p.mask_crisp > 0:
+            # ... and less across a soft object's transition (RefineParams.mask_crisp)
+            mw *= min(1.0, p.mask_crisp / max(_transition_width(a, sampled, wk.hard, p), 1e-6)) ** 2
+        wm = np.where(sampled & ((a >= 0.5) == wk.hard), mw, 0.0)
         pa, pw = _mix_terms(pa, pw, wk.hard, wm)
     if prior is not None:
         y0, y1, x0, x1 = c.box
