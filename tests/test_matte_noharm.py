@@ -172,7 +172,7 @@ def test_the_evidence_check_keeps_the_mask_label_where_the_image_does_not_explai
     fg = cv2.erode(hard.astype(np.uint8), k) > 0
     bg = cv2.erode((~hard).astype(np.uint8), k) > 0
     wk = SimpleNamespace(image=img, fg=fg, bg=bg, scale=1.0)
-    c = SimpleNamespace(image=img, coarse=hard.astype(np.float32), base=4.0)
+    c = SimpleNamespace(image=img, coarse=hard.astype(np.float32), hard=hard, base=4.0)
     p = params_for(options={"evidence": 2.0, "decisive": 0.0})
     info = {}
     out = _evidence_check(alpha, c, wk, p, _colour_models(wk, p), info)
@@ -471,7 +471,7 @@ def _typical_inputs():
     img[:, :30] = [0.8, 0.2, 0.2]                        # the object: red ...
     img[::4, :24] = [0.3, 0.3, 0.3]                      # ... with grey stripes of its own
     img[:, 30:] = [0.2, 0.3, 0.8]                        # the background: blue
-    c = SimpleNamespace(coarse=hard.astype(np.float32), base=3.0, image=img, doubt=None)
+    c = SimpleNamespace(coarse=hard.astype(np.float32), hard=hard, base=3.0, image=img, doubt=None)
     dist = np.abs(np.arange(w) - 29.5)[None].repeat(h, 0)
     wk = SimpleNamespace(fg=hard & (dist > 3), bg=~hard & (dist > 3), image=img)
     return c, wk, hard
@@ -544,7 +544,7 @@ def _edge_crop(profile, explained=True):
     img = alpha[..., None] * F + (1.0 - alpha[..., None]) * B
     if not explained:
         img = np.full_like(img, 0.5)                     # grey: on no line between the sides
-    c = SimpleNamespace(coarse=hard.astype(np.float32), base=20.0, image=img.astype(np.float32), doubt=None)
+    c = SimpleNamespace(coarse=hard.astype(np.float32), hard=hard, base=20.0, image=img.astype(np.float32), doubt=None)
     models = (np.broadcast_to(F, (h, w, 3)).copy(), np.broadcast_to(B, (h, w, 3)).copy())
     return c, alpha, models
 
@@ -676,7 +676,7 @@ def test_ties_go_to_the_mask():
     from samatte.matte.refine import BELOW_HALF, _tie_break
     hard = np.zeros((4, 6), bool)
     hard[:, :3] = True
-    c = SimpleNamespace(coarse=hard.astype(np.float32), doubt=None)
+    c = SimpleNamespace(coarse=hard.astype(np.float32), hard=hard, doubt=None)
     alpha = np.array([[0.45, 0.41, 0.39, 0.55, 0.58, 0.62],    # undecided flips, then just past the tie
                       [0.2, 0.0, 0.7, 0.4, 0.9, 1.0],          # decided flips in; partial alpha on each side
                       [0.5, 1.0, 0.49, 0.5, 0.0, 0.3],

@@ -513,6 +513,7 @@ class Crop:
     box: tuple                # (y0, y1, x0, x1) in the frame
     image: np.ndarray         # f32 (h, w, 3) in [0, 1]
     coarse: np.ndarray        # f32 (h, w) in [0, 1]
+    hard: np.ndarray          # bool (h, w): coarse >= 0.5, the mask's label
     logits: Optional[np.ndarray]
     motion: Optional[np.ndarray]
     doubt: Optional[np.ndarray]
@@ -567,8 +568,9 @@ def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None, depth
     do_c = None if doubt is None else np.asarray(doubt, np.float32)[y0:y1, x0:x1]
     img_c = _clean_image(image[y0:y1, x0:x1])
     sol_c = img_c if solve_image is None else _clean_image(np.asarray(solve_image)[y0:y1, x0:x1])
+    co_c = _clean_mask(coarse[y0:y1, x0:x1])
     return Crop(box=(y0, y1, x0, x1), image=img_c, solve_image=sol_c,
-                coarse=_clean_mask(coarse[y0:y1, x0:x1]), logits=lg_c, motion=mo_c, doubt=do_c,
+                coarse=co_c, hard=co_c >= 0.5, logits=lg_c, motion=mo_c, doubt=do_c,
                 size=size, base=base, max_width=max_w)
 
 
@@ -867,7 +869,7 @@ def _measured_half(alpha, c, p, models, decided=False):
     fringe the width of its soft margin. ``decided``: the solve decided most of its band
     (:func:`_decisive`), so all its soft pixels count: they are the object's (a plant's leaf edges
     seen through), whether or not the local mean colours explain them."""
-    hard = c.coarse >= 0.5
+    hard = c.hard
     edge = inner_edge(hard)
     soft = (alpha > p.snap_lo) & (alpha < p.snap_hi)
     if not soft.any():
@@ -896,7 +898,7 @@ def _check_ramp(alpha, c, p, models, info=None, decided=False):
 def _ramp(c, half):
     """The mask-anchored ramp of half-width ``half`` (px): 0.5 at the mask's edge, its label ``half``
     px inside / outside; f32 (h, w) of the crop."""
-    hard = c.coarse >= 0.5
+    hard = c.hard
     din = cv2.distanceTransform(hard.astype(np.uint8), cv2.DIST_L2, 3)
     dout = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 3)
     return np.clip(0.5 + np.where(hard, din - 0.5, 0.5 - dout) / (2.0 * max(1.0, half)), 0.0, 1.0)
@@ -924,7 +926,7 @@ def _evidence_check(alpha, c, wk, p, models, info=None, ramp=None):
     record)."""
     if models is None:
         return alpha
-    hard = c.coarse >= 0.5
+    hard = c.hard
     if ramp is None:
         ramp = _check_ramp(alpha, c, p, models, info)
     decisive = False
@@ -987,7 +989,7 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16, ramp=None):
     alone: there the mask's label is what is in question."""
     if p.typical <= 0 or not wk.fg.any() or not wk.bg.any():
         return alpha
-    hard = c.coarse >= 0.5
+    hard = c.hard
     flip = float(p.typical_flip)
     cand = np.where(hard, alpha < flip, alpha > 1.0 - flip)
     if c.doubt is not None:
@@ -1028,7 +1030,7 @@ def _tie_break(alpha, c, p, info=None):
     t = float(p.tie)
     if t <= 0:
         return alpha
-    hard = c.coarse >= 0.5
+    hard = c.hard
     inside = hard & (alpha >= 0.5 - t) & (alpha < 0.5)
     outside = ~hard & (alpha >= 0.5) & (alpha <= 0.5 + t)
     if c.doubt is not None:
