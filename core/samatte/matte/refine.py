@@ -714,12 +714,13 @@ def _leaks(a, unk, fg, bg, lo, hi, rims=None):
     return leak if leak.any() else None
 
 
-def _transition_width(a, sampled, hard, p):
-    """The object's transition width as the samples see it (px at the working scale): the
-    ``sampled`` pixels of ``a`` between ``snap_lo`` and ``snap_hi`` per pixel of the mask's edge
-    (``hard``'s :func:`inner_edge`). A crisp edge measures ~2 (its anti-aliased pixel and the mask's
-    own offset), fur or wool its soft margin."""
-    soft = sampled & (a > p.snap_lo) & (a < p.snap_hi)
+def _transition_width(a, counted, hard, p):
+    """The object's transition width (px of ``a``'s scale): the ``counted`` pixels of ``a`` between
+    ``snap_lo`` and ``snap_hi`` per pixel of the mask's edge (``hard``'s :func:`inner_edge`). On the
+    samples (``counted`` = the sampled pixels, RefineParams.mask_crisp) a crisp edge measures ~2 (its
+    anti-aliased pixel and the mask's own offset), fur or wool its soft margin; on the matte, where
+    the image explains it, it is the checks' ramp (:func:`_measured_half`)."""
+    soft = counted & (a > p.snap_lo) & (a < p.snap_hi)
     return float(np.count_nonzero(soft)) / float(max(1, np.count_nonzero(inner_edge(hard))))
 
 
@@ -868,18 +869,17 @@ def _measured_half(alpha, c, p, models, decided=False):
     support >= 0.5, per pixel of the mask's edge. A crisp object's edge gives ~1, smoke or a wide
     fringe the width of its soft margin. ``decided``: the solve decided most of its band
     (:func:`_decisive`), so all its soft pixels count: they are the object's (a plant's leaf edges
-    seen through), whether or not the local mean colours explain them."""
-    hard = c.hard
-    edge = inner_edge(hard)
+    seen through), whether or not the local mean colours explain them. The width is
+    :func:`_transition_width`'s, counted over the explained pixels."""
     soft = (alpha > p.snap_lo) & (alpha < p.snap_hi)
     if not soft.any():
         return 0.0
-    if decided:
-        n = np.count_nonzero(soft)
-    else:
+    counted = np.ones_like(soft)
+    if not decided:
         (y0, y1, x0, x1), support = _support(alpha, c, p, models, soft)
-        n = np.count_nonzero(soft[y0:y1, x0:x1] & (support >= 0.5))
-    return 0.5 * float(n) / float(max(1, np.count_nonzero(edge)))
+        counted = np.zeros_like(soft)
+        counted[y0:y1, x0:x1] = support >= 0.5
+    return 0.5 * _transition_width(alpha, counted, c.hard, p)
 
 
 def _check_ramp(alpha, c, p, models, info=None, decided=False):
