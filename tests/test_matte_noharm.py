@@ -794,7 +794,7 @@ def test_the_mask_s_label_weighs_less_across_a_soft_edge_and_more_past_a_crisp_o
     horse = lambda k: err["GT18_horsejump-high", k]    # noqa: E731
     assert cows("width")[0] < 0.9 * cows("flat")[0] and cows("width")[1] < 0.95 * cows("flat")[1]
     assert cows("width")[0] < 0.98 * cows("0.2.8")[0]
-    assert horse("width")[1] < 0.98 * horse("0.2.8")[1] and horse("width")[1] < 1.02 * horse("flat")[1]
+    assert horse("width")[1] < 0.99 * horse("0.2.8")[1] and horse("width")[1] < 1.02 * horse("flat")[1]
 
 
 def test_on_a_real_frame_an_undecided_matte_does_not_overturn_the_mask():
