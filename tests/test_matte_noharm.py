@@ -704,6 +704,20 @@ def test_ties_go_to_the_mask():
     assert np.array_equal(_tie_break(alpha, c, params_for("default", "rough", {"tie": 0.0})), alpha)
 
 
+def _synthvideo_frame(clip, i):
+    """(bench_synthvideo, linear plate, exact alpha, tracker-like mask) of frame ``i`` of a synthvideo
+    clip, reading only that frame; skips the test when ../shared/eval has no such clip."""
+    import os
+    V = _bench("bench_synthvideo")
+    d = os.path.join(V.EVAL, clip)
+    if not os.path.isdir(d):
+        pytest.skip("no synthvideo clip %s in ../shared/eval" % clip)
+    name = sorted(os.listdir(os.path.join(d, "rgb")))[i]
+    lin = np.ascontiguousarray(V.read_exr(os.path.join(d, "rgb", name))[..., :3], np.float32)
+    g = V.read_exr(os.path.join(d, "alpha", name))[..., 0]
+    return V, lin, g, V.coarse_mask(g).astype(np.float32)
+
+
 def test_the_faint_end_of_a_soft_edge_stays_with_tight_masks():
     # The final snap zeroes faint alpha (below snap_lo) as the solve's noise; with a tight mask the pixel
     # that continues a soft edge by one step is the edge's faint end (wool, hair fading out) and stays
@@ -736,15 +750,7 @@ def test_on_a_woollen_fringe_the_faint_end_kept_lowers_the_error():
     # synthvideo's cows clip (a woollen hat, linear EXR with exact alpha), frame 3, its tracker-like
     # mask: keeping the faint end of the edge lowers both the squared and the absolute error of the
     # frame (in process 1.183 -> 1.139 x 1e-4 and 1.010 -> 0.979 x 1e-3)
-    import os
-    V = _bench("bench_synthvideo")
-    if not os.path.isdir(os.path.join(V.EVAL, "GT09_cows")):
-        pytest.skip("no synthvideo clips in ../shared/eval")
-    clip = os.path.join(V.EVAL, "GT09_cows")
-    name = sorted(os.listdir(os.path.join(clip, "rgb")))[3]          # only the frame the test uses
-    lin = np.ascontiguousarray(V.read_exr(os.path.join(clip, "rgb", name))[..., :3], np.float32)
-    g = V.read_exr(os.path.join(clip, "alpha", name))[..., 0]
-    m = V.coarse_mask(g).astype(np.float32)
+    V, lin, g, m = _synthvideo_frame("GT09_cows", 3)
     err = {}
     for k in (1.0, 0.0):
         a = refine_alpha(V.srgb_oetf(lin), m, mask="tight", options={"snap_keep": k}, solve_image=lin)
@@ -775,17 +781,9 @@ def test_the_mask_s_label_weighs_less_across_a_soft_edge_and_more_past_a_crisp_o
     # against the same weight without it (in process 1.278 -> 1.100 x 1e-4) and against 0.2.8's
     # flat 0.02 (1.139); on the horse and rider, crisper, the error is that of the full weight
     # (0.829 -> 0.836 x 1e-3 absolute) and below 0.2.8's (0.858)
-    import os
-    V = _bench("bench_synthvideo")
-    if not os.path.isdir(os.path.join(V.EVAL, "GT09_cows")):
-        pytest.skip("no synthvideo clips in ../shared/eval")
     err = {}
     for clip in ("GT09_cows", "GT18_horsejump-high"):
-        d = os.path.join(V.EVAL, clip)
-        name = sorted(os.listdir(os.path.join(d, "rgb")))[3]          # only the frame the test uses
-        lin = np.ascontiguousarray(V.read_exr(os.path.join(d, "rgb", name))[..., :3], np.float32)
-        g = V.read_exr(os.path.join(d, "alpha", name))[..., 0]
-        m = V.coarse_mask(g).astype(np.float32)
+        V, lin, g, m = _synthvideo_frame(clip, 3)
         for key, opts in (("width", {}), ("flat", {"mask_crisp": 0.0}),
                           ("0.2.8", {"mask_crisp": 0.0, "mask_weight": 0.02})):
             a = refine_alpha(V.srgb_oetf(lin), m, mask="tight", options=opts, solve_image=lin)

@@ -513,7 +513,7 @@ class Crop:
     box: tuple                # (y0, y1, x0, x1) in the frame
     image: np.ndarray         # f32 (h, w, 3) in [0, 1]
     coarse: np.ndarray        # f32 (h, w) in [0, 1]
-    hard: np.ndarray          # bool (h, w): coarse >= 0.5, the mask's label
+    hard: np.ndarray          # bool (h, w): the mask's label, the frame's (:func:`_hard`) cropped
     logits: Optional[np.ndarray]
     motion: Optional[np.ndarray]
     doubt: Optional[np.ndarray]
@@ -568,9 +568,9 @@ def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None, depth
     do_c = None if doubt is None else np.asarray(doubt, np.float32)[y0:y1, x0:x1]
     img_c = _clean_image(image[y0:y1, x0:x1])
     sol_c = img_c if solve_image is None else _clean_image(np.asarray(solve_image)[y0:y1, x0:x1])
-    co_c = _clean_mask(coarse[y0:y1, x0:x1])
     return Crop(box=(y0, y1, x0, x1), image=img_c, solve_image=sol_c,
-                coarse=co_c, hard=co_c >= 0.5, logits=lg_c, motion=mo_c, doubt=do_c,
+                coarse=_clean_mask(coarse[y0:y1, x0:x1]), hard=hard[y0:y1, x0:x1], logits=lg_c,
+                motion=mo_c, doubt=do_c,
                 size=size, base=base, max_width=max_w)
 
 
@@ -874,7 +874,7 @@ def _measured_half(alpha, c, p, models, decided=False):
     soft = (alpha > p.snap_lo) & (alpha < p.snap_hi)
     if not soft.any():
         return 0.0
-    counted = np.ones_like(soft)
+    counted = soft
     if not decided:
         (y0, y1, x0, x1), support = _support(alpha, c, p, models, soft)
         counted = np.zeros_like(soft)
