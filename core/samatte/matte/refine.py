@@ -24,7 +24,9 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``
    band's rim whose alpha disagrees with the adjacent fixed label seed a growth step, a few rounds,
    never farther from the mask's edge than a tenth of the object's size. For tight masks
    (``RefineParams.leak_calib``) the first round also samples rings of the mask's known background
-   and foreground 2-3 band widths away, and a leak must exceed what they get nearby to grow.
+   and foreground 2-3 band widths away, and a leak must exceed what they get nearby to grow; the
+   floor of a leak into the background falls as the object measures soft (``leak_crisp``: a
+   fringe of wool or hair trails out past its mask).
 4. Closed-form matting (Levin et al. 2008; our band-restricted Laplacian, pymatting's ichol + CG) of
    the final band, with the sampling estimate as a weak data term, and the coarse mask's own label
    as a second one wherever the sampling estimate agrees with it. The band, growth and samples are
@@ -635,6 +637,10 @@ def _grow(wk, c, p, tile):
             ring = (rings[0] | rings[1]) if calib else None
             a = _sampling_alpha(im, fgm, unk | ring if calib else unk, expand=p.sm_expand,
                                 margin=int((max(2 * step, 3 * rings[2]) if calib else 2 * step) + 8))
+            if it == 0 and p.leak_crisp > 0:
+                # a soft object's fringe trails out past its mask: the floor of a leak into the
+                # background falls as the object measures soft (RefineParams.leak_crisp)
+                lo = p.leak * min(1.0, p.leak_crisp / max(_transition_width(a, unk, wk.hard, p), 1e-6))
             if calib:
                 lo, hi = _calibrated_leaks(a, rings, p, lo, hi)
                 a[ring] = fgm[ring]      # the rings' own labels back
@@ -717,9 +723,10 @@ def _leaks(a, unk, fg, bg, lo, hi, rims=None):
 def _transition_width(a, counted, hard, p):
     """The object's transition width (px of ``a``'s scale): the ``counted`` pixels of ``a`` between
     ``snap_lo`` and ``snap_hi`` per pixel of the mask's edge (``hard``'s :func:`inner_edge`). On the
-    samples (``counted`` = the sampled pixels, RefineParams.mask_crisp) a crisp edge measures ~2 (its
-    anti-aliased pixel and the mask's own offset), fur or wool its soft margin; on the matte, where
-    the image explains it, it is the checks' ramp (:func:`_measured_half`)."""
+    samples (``counted`` = the sampled pixels: RefineParams.mask_crisp; the first round's band:
+    RefineParams.leak_crisp) a crisp edge measures ~2 (its anti-aliased pixel and the mask's own
+    offset), fur or wool its soft margin; on the matte, where the image explains it, it is the
+    checks' ramp (:func:`_measured_half`)."""
     soft = counted & (a > p.snap_lo) & (a < p.snap_hi)
     return float(np.count_nonzero(soft)) / float(max(1, np.count_nonzero(inner_edge(hard))))
 
