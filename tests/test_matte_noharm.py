@@ -799,8 +799,8 @@ def test_a_soft_object_s_fringe_is_followed_past_a_tight_mask_and_a_crisp_one_is
     # RefineParams.leak_crisp: the floor of a leak into the background falls as 1 / W, W the object's
     # transition width as the first round's samples measure it. On the cows' wool (W ~4) the growth
     # follows the fringe out: 2-5 px outside the mask ours 0.058 -> 0.065 (truth 0.095), the squared
-    # error 1.100 -> 1.041 x 1e-4 (in process); the horse and rider's frame measures crisp (W < 2.5):
-    # the same matte to the bit
+    # error 1.100 -> 1.041 x 1e-4 (in process); the horse and rider's frame measures crisp (W 2.52:
+    # the floor moves by 1 %, no leak crosses it): the same matte to the bit
     import cv2
     err, fringe = {}, {}
     for clip in ("GT09_cows", "GT18_horsejump-high"):
