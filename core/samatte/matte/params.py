@@ -56,20 +56,20 @@ class RefineParams:
     step: float = 6.0
     #: alpha this far from the adjacent fixed label (1 - leak near FG, leak near BG) counts as a leak.
     leak: float = 0.05
-    #: a soft object's fringe trails out past its mask (work px; 0 = off, the default for rough
-    #: masks; with solver "sm+cf" only): the floor of a leak into the background is ``leak x min(1,
-    #: leak_crisp / W)``, W the object's transition width as the first round's samples measure it
-    #: (soft samples per pixel of the mask's inner edge, as ``mask_crisp``). A crisp edge's
-    #: anti-aliasing ends within the band, and alpha at its outer rim is the samples' noise, which the
-    #: floor is there to ignore; strands and wool thin out to nothing over a width that grows with W,
-    #: and the rim's alpha is the start of that tail (the cows clip: truth 0.18 / 0.11 / 0.07 / 0.04
-    #: at 2-5 px outside its tight mask, ours 0.13 / 0.06 / 0.03 / 0.01 with the flat floor). A tail's
-    #: mass past the rim grows with its alpha there times W, so the floor falls as 1 / W. Outward only:
-    #: inside, strands thicken into a solid coat (both sides: cows MAD 0.996 -> 1.004, outward 0.972).
-    #: Tight masks take 2.5, ``mask_crisp``'s crisp width, not tuned. Kept on the data never used to
-    #: choose it (the five furry tracker stills gain, the crisp ones are untouched); leave-one-clip-out
-    #: on synthvideo would not pick it (horsejump MAD +0.7 %), and the cows gain depends on the display
-    #: image the samples see (bench/RESULTS.md round 19).
+    #: a soft object's fringe trails out past its mask (work px; 0 = off, the default; with solver
+    #: "sm+cf" only): the floor of a leak into the background is ``leak x min(1, leak_crisp / W)``, W
+    #: the object's transition width as the first round's samples measure it (soft samples per pixel
+    #: of the mask's inner edge, as ``mask_crisp``). A crisp edge's anti-aliasing ends within the
+    #: band, and alpha at its outer rim is the samples' noise, which the floor is there to ignore;
+    #: strands and wool thin out to nothing over a width that grows with W, and the rim's alpha is the
+    #: start of that tail, whose mass past the rim grows with its alpha there times W. Outward only:
+    #: inside, strands thicken into a solid coat. Off: at 2.5 with tight masks the five furry tracker
+    #: stills gain on both folds (0.609 / 0.498 -> 0.607 / 0.493 of the mask's MAD; the plates read as
+    #: linear Rec.709: 0.613 / 0.504 -> 0.610 / 0.500), but the synthvideo clips' figures move with the
+    #: display image the samples see: cows' dtSSD 1.326 -> 1.301 through the CLI reading the plates as
+    #: the config's ACEScg, 0.600 -> 0.614 of cf6's when they are read as what they are (linear
+    #: Rec.709), 1.323 -> 1.354 in the in-process stage; read as ACEScg horsejump pays (MAD 0.885 ->
+    #: 0.891), read as Rec.709 bmx does (bench/RESULTS.md round 19).
     leak_crisp: float = 0.0
     #: a leak must persist over this many rim pixels (px, box side) to grow; 1 = every leak grows.
     leak_run: int = 1
@@ -319,12 +319,11 @@ QUALITIES = {name: replace(DEFAULT, **diff) for name, diff in QUALITY_DIFFS.item
 #: sampling pass, and 4 rounds took a 1080p frame past 1 s), the middle of parts thinner than the
 #: band kept, the faint end of a soft edge kept (``snap_keep``), and the mask's label weighed by how
 #: crisp the object measures (``mask_weight`` 0.04 at a crisp edge's width, falling as 1 / W^2
-#: past it: ``mask_crisp``), and the floor of a leak into the background lowered as the object
-#: measures soft (``leak_crisp``).
+#: past it: ``mask_crisp``).
 MASK_KINDS = {
     "rough": {},
     "tight": dict(base_frac=0.003, leak=0.15, leak_calib=3.0, grow=2, thin_cores=2.0, snap_keep=1.0,
-                  mask_weight=0.04, mask_crisp=2.5, leak_crisp=2.5),
+                  mask_weight=0.04, mask_crisp=2.5),
 }
 
 _NAMES = frozenset(f.name for f in fields(RefineParams))

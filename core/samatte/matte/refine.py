@@ -24,9 +24,9 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``
    band's rim whose alpha disagrees with the adjacent fixed label seed a growth step, a few rounds,
    never farther from the mask's edge than a tenth of the object's size. For tight masks
    (``RefineParams.leak_calib``) the first round also samples rings of the mask's known background
-   and foreground 2-3 band widths away, and a leak must exceed what they get nearby to grow; the
-   floor of a leak into the background falls as the object measures soft (``leak_crisp``: a
-   fringe of wool or hair trails out past its mask).
+   and foreground 2-3 band widths away, and a leak must exceed what they get nearby to grow (and,
+   with ``leak_crisp``, off by default, the floor of a leak into the background falls as the object
+   measures soft: a fringe of wool or hair trails out past its mask).
 4. Closed-form matting (Levin et al. 2008; our band-restricted Laplacian, pymatting's ichol + CG) of
    the final band, with the sampling estimate as a weak data term, and the coarse mask's own label
    as a second one wherever the sampling estimate agrees with it. The band, growth and samples are
