@@ -11,7 +11,9 @@ Units: "work px" = pixels at the working scale (where the base band is ``work_wi
 Tuning discipline (bench/RESULTS.md, "How to change a default"): tune on one fold (alphamatting
 GT01-09 or GT10-18; one synthvideo clip left out; DAVIS by sequence), report the other, and keep a
 change only if it helps on the fold it was not tuned on, through the product path
-(``bench/bench_stills.py`` default: ``samatte refine`` on linear EXR plates with PNG masks).
+(``bench/bench_stills.py`` default: ``samatte refine`` on linear EXR plates with PNG masks), with
+the plates read both as the config's scene_linear (the benches' default) and as what they are
+(``--colourspace "Linear Rec.709 (sRGB)"``): a gain that reverses is the display image's.
 """
 from dataclasses import dataclass, fields, replace
 
