@@ -718,6 +718,24 @@ def _synthvideo_frame(clip, i):
     return V, lin, g, V.coarse_mask(g).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=None)
+def _tight_matte(clip, i, p):
+    """:func:`refine_alpha` of synthvideo frame ``i`` told tight with the record ``p``, as the stage's
+    hybrid space runs it (decisions on the plate's sRGB, the solve on the linear plate): (matte,
+    truth, mask), the matte read-only. Cached by the record: several tests compare with the same
+    default matte of the same frame."""
+    V, lin, g, m = _synthvideo_frame(clip, i)
+    a = refine_alpha(V.srgb_oetf(lin), m, mask="tight", options=p, solve_image=lin)
+    a.flags.writeable = False
+    return a, g, m
+
+
+def _tight(clip, i, **options):
+    """:func:`_tight_matte` with the tight kind's record and ``options`` over it."""
+    from samatte.matte.params import params_for
+    return _tight_matte(clip, i, params_for("default", "tight", options))
+
+
 def test_the_faint_end_of_a_soft_edge_stays_with_tight_masks():
     # The final snap zeroes faint alpha (below snap_lo) as the solve's noise; with a tight mask the pixel
     # that continues a soft edge by one step is the edge's faint end (wool, hair fading out) and stays
@@ -750,10 +768,9 @@ def test_on_a_woollen_fringe_the_faint_end_kept_lowers_the_error():
     # synthvideo's cows clip (a woollen hat, linear EXR with exact alpha), frame 3, its tracker-like
     # mask: keeping the faint end of the edge lowers both the squared and the absolute error of the
     # frame (in process 1.183 -> 1.139 x 1e-4 and 1.010 -> 0.979 x 1e-3)
-    V, lin, g, m = _synthvideo_frame("GT09_cows", 3)
     err = {}
     for k in (1.0, 0.0):
-        a = refine_alpha(V.srgb_oetf(lin), m, mask="tight", options={"snap_keep": k}, solve_image=lin)
+        a, g, _ = _tight("GT09_cows", 3, snap_keep=k)
         err[k] = (float(((a - g) ** 2).mean()), float(np.abs(a - g).mean()))
     assert err[1.0][0] < 0.98 * err[0.0][0] and err[1.0][1] < 0.98 * err[0.0][1]
 
@@ -783,10 +800,9 @@ def test_the_mask_s_label_weighs_less_across_a_soft_edge_and_more_past_a_crisp_o
     # (0.829 -> 0.836 x 1e-3 absolute) and below 0.2.8's (0.858)
     err = {}
     for clip in ("GT09_cows", "GT18_horsejump-high"):
-        V, lin, g, m = _synthvideo_frame(clip, 3)
         for key, opts in (("width", {}), ("flat", {"mask_crisp": 0.0}),
                           ("0.2.8", {"mask_crisp": 0.0, "mask_weight": 0.02})):
-            a = refine_alpha(V.srgb_oetf(lin), m, mask="tight", options=opts, solve_image=lin)
+            a, g, _ = _tight(clip, 3, **opts)
             err[clip, key] = (float(((a - g) ** 2).mean()), float(np.abs(a - g).mean()))
     cows = lambda k: err["GT09_cows", k]               # noqa: E731
     horse = lambda k: err["GT18_horsejump-high", k]    # noqa: E731
@@ -806,11 +822,10 @@ def test_leak_crisp_follows_a_soft_object_s_fringe_past_a_tight_mask_and_leaves_
     from samatte.matte.params import params_for
     err, fringe = {}, {}
     for clip in ("GT09_cows", "GT18_horsejump-high"):
-        V, lin, g, m = _synthvideo_frame(clip, 3)
-        out = cv2.distanceTransform((m < 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-        ring = (out > 1.5) & (out <= 5.5)
         for key, opts in (("on", {"leak_crisp": 2.5}), ("off", {})):
-            a = refine_alpha(V.srgb_oetf(lin), m, mask="tight", options=opts, solve_image=lin)
+            a, g, m = _tight(clip, 3, **opts)
+            out = cv2.distanceTransform((m < 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+            ring = (out > 1.5) & (out <= 5.5)
             err[clip, key] = a, float(((a - g) ** 2).mean())
             fringe[clip, key] = float(a[ring].mean()), float(g[ring].mean())
     assert err["GT09_cows", "on"][1] < 0.97 * err["GT09_cows", "off"][1]
