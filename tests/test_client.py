@@ -45,7 +45,11 @@ def test_run_reports_progress_and_result(worker):
     assert res["status"] == "done" and res["frames"] == [1001, 1002, 1003, 1004]
     assert seen == [Progress("matte", 1001 + i, i + 1, 4) for i in range(4)]
     assert [e["type"] for e in events] == ["progress"] * 4 + ["result"]
-    # stray prints went to stderr, never into the protocol
+    # stray prints went to stderr, never into the protocol (stderr is read by a thread of its own,
+    # which a loaded machine may run after the result has come back: wait for it, a few seconds)
+    deadline = time.monotonic() + 10.0
+    while "stray print" not in worker.stderr_tail() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "stray print" in worker.stderr_tail()
     # the same worker runs the next job
     assert worker.run(fake_job(frames=1))["frames"] == [1001]
