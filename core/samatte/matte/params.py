@@ -205,6 +205,21 @@ class RefineParams:
     #: 0.003 / 0.003; the stills' ratios within 0.003 of before on both folds (bench/RESULTS.md round
     #: 16). The matte option ``tie`` sets it per job.
     tie: float = 0.1
+    #: ... widened as the object measures soft (work px; 0 = off, the default for rough masks, whose
+    #: band holds the mask's own error): ``tie x max(1, W / tie_crisp)``, at most ``0.5 - decided``
+    #: (a value the refiner calls decided is never a tie), W the object's transition width on the
+    #: final band's samples (as ``mask_crisp``). Across a crisp edge (W ~2-3) a pixel the matte puts
+    #: at 0.35 is a measured partial pixel of the anti-aliased edge; across a soft one (motion blur,
+    #: fur, wool: W 4-7; real footage's JPEG and optics: 4-7 on every DAVIS sequence) the solve's
+    #: value there is less certain (it under-estimates wool's partial alpha by ~0.05), and a flip
+    #: against a tight mask's label is wrong 6-13 times as often as right in every alpha bin on DAVIS
+    #: with tracker-like masks. Tight masks take 2.5, mask_crisp's crisp width, so the tie stays ~0.1
+    #: on crisp objects; nothing here was fitted. The scaled form was chosen over a flat tie for
+    #: tight masks (0.15-0.3), which helps DAVIS as much but costs the crisp synthvideo clip (bmx),
+    #: whose partial pixels the matte measures right. DAVIS video told tight: 0.9705 -> 0.9752 IoU,
+    #: frames losing > 0.01 23 -> 13 of 55; cows' dtSSD 0.601 -> 0.595 of cf6's (bench/RESULTS.md
+    #: round 20, with every other fold and both readings of the plates).
+    tie_crisp: float = 0.0
     # -- the solve ---------------------------------------------------------------------------------
     #: "sm+cf": shared-matting samples drive growth, then closed-form with them as a weak data term;
     #: "cf": closed-form only (no samples; slower growth decisions).
@@ -325,7 +340,7 @@ QUALITIES = {name: replace(DEFAULT, **diff) for name, diff in QUALITY_DIFFS.item
 MASK_KINDS = {
     "rough": {},
     "tight": dict(base_frac=0.003, leak=0.15, leak_calib=3.0, grow=2, thin_cores=2.0, snap_keep=1.0,
-                  mask_weight=0.04, mask_crisp=2.5),
+                  mask_weight=0.04, mask_crisp=2.5, tie_crisp=2.5),
 }
 
 _NAMES = frozenset(f.name for f in fields(RefineParams))

@@ -48,7 +48,9 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``
    typical of the mask's side is pulled back to the same ramp.
 5d. Ties go to the mask (``RefineParams.tie``): a pixel the matte leaves within ``tie`` of 0.5 on the
    other side of the middle from the mask's label is put at the middle on the mask's side. An
-   undecided matte does not overturn the mask's label; a decided one does.
+   undecided matte does not overturn the mask's label; a decided one does. With tight masks
+   (``RefineParams.tie_crisp``) the tie widens as the object measures soft: across motion blur, fur
+   or wool the solve's value is the less certain one.
 6. A small snap of faint / near-solid alpha to exact 0 / 1.
 """
 from dataclasses import dataclass, replace
@@ -1025,7 +1027,21 @@ def _typical_check(alpha, c, wk, p, info=None, bins=16, ramp=None):
 BELOW_HALF = float(np.nextafter(np.float16(0.5), np.float16(0.0)))
 
 
-def _tie_break(alpha, c, p, info=None):
+def _tie_width(wk, bd, p, info=None):
+    """The tie's width (RefineParams.tie), widened as the object measures soft
+    (RefineParams.tie_crisp): ``tie x max(1, W / tie_crisp)``, at most ``0.5 - decided``, W the
+    transition width of the final band's samples (:func:`_transition_width`, as ``mask_crisp``)."""
+    t = float(p.tie)
+    if t <= 0 or p.tie_crisp <= 0 or bd.final or not bd.sampled.any():
+        return t
+    w = _transition_width(bd.alpha, bd.sampled, wk.hard, p)
+    t = min(0.5 - float(p.decided), t * max(1.0, w / float(p.tie_crisp)))
+    if info is not None:
+        info["tie"] = round(t, 4)
+    return t
+
+
+def _tie_break(alpha, c, p, info=None, tie=None):
     """Do no harm at the middle (RefineParams.tie), at full resolution. ``alpha``: f32 (h, w) of the
     crop. A pixel the matte puts within ``p.tie`` of 0.5 on the other side of the middle from the
     mask's label (inside the mask: ``0.5 - tie <= alpha < 0.5``; outside: ``0.5 <= alpha <= 0.5 +
@@ -1033,8 +1049,8 @@ def _tie_break(alpha, c, p, info=None):
     was undecided there, and a tie goes to the mask. Decided departures (further from the middle)
     and partial alpha on the mask's own side are left as they are. Pixels the video doubts
     (``c.doubt``, the see-through test) are left alone: there the mask's label is what is in
-    question."""
-    t = float(p.tie)
+    question. ``tie``: the width (:func:`_tie_width`; default ``p.tie``)."""
+    t = float(p.tie if tie is None else tie)
     if t <= 0:
         return alpha
     hard = c.hard
@@ -1173,5 +1189,5 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     ramp = _check_ramp(alpha, c, p, models, info) if models is not None else None   # (else made if needed)
     alpha = _evidence_check(alpha, c, wk, p, models, info, ramp=ramp)  # 5b. do no harm: evidence
     alpha = _typical_check(alpha, c, wk, p, info, ramp=ramp)           # 5c. do no harm: typical colours
-    alpha = _tie_break(alpha, c, p, info)                              # 5d. do no harm: ties go to the mask
+    alpha = _tie_break(alpha, c, p, info, _tie_width(wk, bd, p, info))  # 5d. do no harm: ties go to the mask
     return _finish(alpha, hard, c, p)                                  # 6. finish
