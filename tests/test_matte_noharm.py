@@ -749,20 +749,26 @@ def test_with_a_tight_mask_a_soft_object_s_ties_go_to_the_mask_and_a_crisp_one_s
     assert mad(a, g) < 1.005 * mad(b, g)
 
 
+def _davis_frame(seq, name):
+    """(sRGB image f32 in [0, 1], binary truth) of a DAVIS frame in ../shared/eval; skips the test
+    when the frames are not there."""
+    import os
+    D = _bench("bench_davis_matte")
+    path = os.path.join(D.EVAL, "frames", seq, name + ".jpg")
+    if not os.path.isfile(path):
+        pytest.skip("no DAVIS frames in ../shared/eval")
+    img = np.ascontiguousarray(cv2.imread(path, cv2.IMREAD_COLOR)[..., ::-1]).astype(np.float32) / 255.0
+    return img, cv2.imread(os.path.join(D.EVAL, "masks", seq, name + ".png"), cv2.IMREAD_GRAYSCALE) > 127
+
+
 def test_on_a_real_frame_a_tight_mask_s_label_holds_where_the_matte_is_undecided():
     # DAVIS dog/00003 (motion blur on dry grass) with a tracker-like mask, told tight: the matte put
     # the blurred edge of the muzzle and chest at 0.2-0.4 against the mask's label, and lost 0.016 IoU
     # against the mask; with the tie widened by the measured transition width (W ~5.5) it loses less
     # than 0.01, and no pixel moves by more than the widened tie
-    import os
-    DV = _bench("bench_davis_video")
-    path = os.path.join(DV.EVAL, "frames", "dog", "00003.jpg")
-    if not os.path.isfile(path):
-        pytest.skip("no DAVIS frames in ../shared/eval")
     from samatte.io.exr import srgb_eotf
-    img = np.ascontiguousarray(cv2.imread(path, cv2.IMREAD_COLOR)[..., ::-1]).astype(np.float32) / 255.0
-    gt = cv2.imread(os.path.join(DV.EVAL, "masks", "dog", "00003.png"), cv2.IMREAD_GRAYSCALE) > 127
-    mask = DV.tracker_like(gt.astype(np.float32)).astype(np.float32)
+    img, gt = _davis_frame("dog", "00003")
+    mask = _bench("bench_davis_video").tracker_like(gt.astype(np.float32)).astype(np.float32)
     info = {}
     on = refine_alpha(img, mask, mask="tight", solve_image=srgb_eotf(img), info=info)
     off = refine_alpha(img, mask, mask="tight", solve_image=srgb_eotf(img), options={"tie_crisp": 0.0})
@@ -915,14 +921,8 @@ def test_on_a_real_frame_an_undecided_matte_does_not_overturn_the_mask():
     # dry grass, and the matte leaves most of what it takes from the mask there between 0.3 and 0.5
     # (bench/RESULTS.md round 16). Ties going to the mask take a third off the IoU it loses against the
     # mask (in process 0.040 -> 0.027), and move no pixel by more than the tie
-    import os
-    D = _bench("bench_davis_matte")
-    path = os.path.join(D.EVAL, "frames", "dog", "00000.jpg")
-    if not os.path.isfile(path):
-        pytest.skip("no DAVIS frames in ../shared/eval")
     from samatte.io.exr import srgb_eotf
-    img = np.ascontiguousarray(cv2.imread(path, cv2.IMREAD_COLOR)[..., ::-1]).astype(np.float32) / 255.0
-    gt = cv2.imread(os.path.join(D.EVAL, "masks", "dog", "00000.png"), cv2.IMREAD_GRAYSCALE) > 127
+    img, gt = _davis_frame("dog", "00000")
     mask = _bench("bench_stills").make_mask(gt.astype(np.float32), "ds8")
     info = {}
     off = refine_alpha(img, mask, mask="auto", solve_image=srgb_eotf(img), options={"tie": 0.0})
