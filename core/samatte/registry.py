@@ -160,9 +160,9 @@ MATTE_OPTIONS = {
                                 "objects in the background's colours; costs soft ones)"),
     "tie": Option("float", None, 0.0, 0.5, nullable=True,
                   doc="ties go to the mask: a pixel the matte leaves within this of 0.5 on the other side "
-                      "of the middle from the mask's label is put at the middle on the mask's side "
-                      "(0: off, a pure matte; null: the refiner's default, 0.1, widened with tight masks "
-                      "as the object measures soft: motion blur, fur)"),
+                      "of the middle from the mask's label is put at the middle on the mask's side; with "
+                      "tight masks widened as the object measures soft (motion blur, fur), to at most "
+                      "0.35 (0: off, a pure matte; null: the refiner's default, 0.1)"),
 }
 
 

@@ -75,8 +75,9 @@ OPTIONS = {
                                # are the background's; soft objects (smoke, foliage seen through) lose
     "tie": None,               # ties go to the mask (RefineParams.tie): a pixel the matte leaves within
                                # this of 0.5 against the mask's label is put at the middle on the mask's
-                               # side; 0: off (a pure matte); None: the refiner's default (0.1; with
-                               # tight masks widened as the object measures soft: RefineParams.tie_crisp)
+                               # side (with tight masks widened as the object measures soft:
+                               # RefineParams.tie_crisp); 0: off (a pure matte); None: the refiner's
+                               # default (0.1)
 }
 
 
