@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "core"))
 sys.path.insert(0, HERE)
 
 from bench_synthvideo import coarse_mask as tracker_like  # noqa: E402  (what a 256-px tracker gives)
+from bench_davis_matte import FOLDS  # noqa: E402  (folds by sequence, the frames bench's)
 from samatte.io.exr import srgb_eotf  # noqa: E402
 from samatte.matte import get_matter  # noqa: E402
 from samatte.metrics import davis_j  # noqa: E402
@@ -46,8 +47,6 @@ EVAL = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "eval", "davis2
 
 PIXEL_TYPE = "half"
 MASKS = "auto"
-#: folds by sequence, as bench_davis_matte's
-FOLDS = {"A": ("bmx-trees", "dog", "horsejump-high"), "B": ("car-roundabout", "drift-chicane")}
 
 
 def run(seq, n, see_through):

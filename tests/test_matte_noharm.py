@@ -712,14 +712,15 @@ def test_a_tie_widens_as_the_object_measures_soft():
     from dataclasses import replace
     from types import SimpleNamespace
     from samatte.matte.params import params_for
-    from samatte.matte.refine import _tie_width, _transition_width
+    from samatte.matte.refine import Band, _tie_width, _transition_width
     hard = np.zeros((40, 40), bool)
     hard[:, :20] = True
 
     def band(width):          # samples of a straight edge whose transition is ``width`` px wide
         x = np.arange(40, dtype=np.float64) + 0.5
         a = np.clip(0.5 - (x - 20.0) / width, 0.0, 1.0)
-        return SimpleNamespace(alpha=np.tile(a, (40, 1)), sampled=np.ones((40, 40), bool), final=False)
+        return Band(fg=~hard, bg=hard, unknown=np.ones((40, 40), bool), alpha=np.tile(a, (40, 1)),
+                    sampled=np.ones((40, 40), bool), pending=None)
 
     wk = SimpleNamespace(hard=hard)
     tight, rough = params_for("default", "tight"), params_for("default", "rough")
@@ -730,9 +731,7 @@ def test_a_tie_widens_as_the_object_measures_soft():
     assert 5.0 <= w <= 6.0 and _tie_width(wk, band(6.0), tight) == pytest.approx(0.1 * w / 2.5)  # soft
     assert _tie_width(wk, band(30.0), tight) == pytest.approx(0.5 - tight.decided)                # capped
     assert _tie_width(wk, band(6.0), rough) == 0.1
-    closed_form = band(6.0)
-    closed_form.final = True
-    assert _tie_width(wk, closed_form, tight) == 0.1
+    assert _tie_width(wk, replace(band(6.0), final=True), tight) == 0.1
     assert _tie_width(wk, band(6.0), replace(tight, tie=0.0)) == 0.0
 
 

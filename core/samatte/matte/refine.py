@@ -53,7 +53,7 @@ measurements in bench/RESULTS.md). Its phases, one function each (``_trust``, ``
    or wool the solve's value is the less certain one.
 6. A small snap of faint / near-solid alpha to exact 0 / 1.
 """
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -553,6 +553,14 @@ class Band:
     sampled: np.ndarray       # bool: band pixels that have a sampling estimate
     pending: Optional[np.ndarray]  # bool: rim pixels still leaking when growth stopped, or None
     final: bool = False       # alpha is already the answer (closed-form growth, no samples to fuse)
+    _width: Optional[float] = field(default=None, repr=False, compare=False)
+
+    def width(self, hard, p):
+        """The object's transition width on this band's samples (:func:`_transition_width`; what
+        ``mask_crisp`` and ``tie_crisp`` scale by), measured once per band."""
+        if self._width is None:
+            self._width = _transition_width(self.alpha, self.sampled, hard, p)
+        return self._width
 
 
 def _crop(image, coarse, hard, p, logits, motion, doubt, solve_image=None, depth=None):
@@ -733,10 +741,10 @@ def _transition_width(a, counted, hard, p):
     return float(np.count_nonzero(soft)) / float(max(1, np.count_nonzero(inner_edge(hard))))
 
 
-def _data_terms(wk, bd, c, p, prior, prior_weight, sampled=None):
+def _data_terms(wk, bd, c, p, prior, prior_weight):
     """The closed-form solve's weak data terms: the samples, the mask's label where they agree, and
     an outside estimate (the previous frame's matte)."""
-    sampled = bd.sampled if sampled is None else sampled
+    sampled = bd.sampled
     a = bd.alpha
     pa, pw = a, np.where(sampled, p.prior_weight, 0.0)
     if p.mask_weight > 0:
@@ -746,7 +754,7 @@ def _data_terms(wk, bd, c, p, prior, prior_weight, sampled=None):
         mw = p.mask_weight
         if p.mask_crisp > 0:
             # ... and less across a soft object's transition (RefineParams.mask_crisp)
-            mw *= min(1.0, p.mask_crisp / max(_transition_width(a, sampled, wk.hard, p), 1e-6)) ** 2
+            mw *= min(1.0, p.mask_crisp / max(bd.width(wk.hard, p), 1e-6)) ** 2
         wm = np.where(sampled & ((a >= 0.5) == wk.hard), mw, 0.0)
         pa, pw = _mix_terms(pa, pw, wk.hard, wm)
     if prior is not None:
@@ -1030,11 +1038,11 @@ BELOW_HALF = float(np.nextafter(np.float16(0.5), np.float16(0.0)))
 def _tie_width(wk, bd, p, info=None):
     """The tie's width (RefineParams.tie), widened as the object measures soft
     (RefineParams.tie_crisp): ``tie x max(1, W / tie_crisp)``, at most ``0.5 - decided``, W the
-    transition width of the final band's samples (:func:`_transition_width`, as ``mask_crisp``)."""
+    transition width of the final band's samples (:meth:`Band.width`, as ``mask_crisp``)."""
     t = float(p.tie)
     if t <= 0 or p.tie_crisp <= 0 or bd.final or not bd.sampled.any():
         return t
-    w = _transition_width(bd.alpha, bd.sampled, wk.hard, p)
+    w = bd.width(wk.hard, p)
     t = min(0.5 - float(p.decided), t * max(1.0, w / float(p.tie_crisp)))
     if info is not None:
         info["tie"] = round(t, 4)
