@@ -123,12 +123,15 @@ class TrackCache:
         try:
             with zipfile.ZipFile(self.path(frame, index)) as z:
                 return self._meta(z).get("key")
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except Exception:  # absent or damaged (any error of zipfile/numpy on bad bytes): no stored key
             return None
 
     def stale_objects(self, frame, keys):
-        """Indices of the tracked objects whose stored track of ``frame`` is not ``keys[i]``."""
-        return [i for i, k in enumerate(keys) if k is None or self.stored_key(frame, i) != k]
+        """Indices of the tracked objects whose stored track of ``frame`` is not ``keys[i]``, or
+        cannot be read whole (a damaged file whose meta still reads: tracked again, not a
+        TRACK_MISSING on every later run)."""
+        return [i for i, k in enumerate(keys) if k is None or self.stored_key(frame, i) != k
+                or self.load_object(frame, i, k) is None]
 
     def is_current(self, frame, keys):
         """Every object's stored track of ``frame`` has its key in ``keys`` (one per tracked object)."""
@@ -149,7 +152,7 @@ class TrackCache:
                 if meta.get("soft"):
                     ot.soft = np.array(z["soft"])
                 return ot, meta.get("ref")
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except Exception:  # absent or damaged (bad CRC, header, compression method...): no stored track
             return None
 
     def load(self, frame, keys, names):

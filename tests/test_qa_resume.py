@@ -1,0 +1,81 @@
+"""QA of resume and cache semantics (damaged files, chunks) on a tiny demo shot, flow tracker and
+refine matte (weights-free)."""
+import hashlib
+import os
+import zipfile
+
+import pytest
+
+from demo_shots import demo_job, make_demo_shot
+from samatte import pipeline
+from samatte.errors import TrackMissingError
+from samatte.trackcache import TrackCache, default_work_dir
+
+N = 6
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    return make_demo_shot(tmp_path_factory, "qa_resume_shot", N)
+
+
+def _frames(paths):
+    return sorted(int(os.path.basename(p).split(".")[1]) for p in paths)
+
+
+def _digests(folder):
+    return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest()
+            for n in sorted(os.listdir(folder)) if n.endswith(".exr")}
+
+
+def _damage_logits(path):
+    """Flip a byte inside the stored logits of a track file: its meta (and so its key) still reads."""
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("logits.npy")
+    b = bytearray(open(path, "rb").read())
+    b[info.header_offset + 200] ^= 0xFF
+    with open(path, "wb") as f:
+        f.write(b)
+
+
+def test_damaged_track_file_is_tracked_again_not_a_track_missing_forever(shot, tmp_path):
+    ref_dir = tmp_path / "ref"
+    pipeline.run(demo_job(shot, ref_dir / "matte.####.exr", name="qa"))
+    job = demo_job(shot, tmp_path / "out" / "matte.####.exr", name="qa")
+    pipeline.run(job)
+    frames = shot[0]["frames"]
+    f = frames[3]
+    cache = TrackCache(default_work_dir(job))
+    _damage_logits(cache.path(f))
+    key = pipeline.frame_status(job)["keys"][str(f)]["track_objects"][0]
+    assert cache.stored_key(f) == key  # the meta still reads ...
+    assert cache.load_object(f, 0, key) is None  # ... the track does not
+    assert cache.stale_objects(f, [key]) == [0]
+    os.remove(str(tmp_path / "out" / ("matte.%04d.exr" % f)))
+
+    # --stage matte: the damaged track is missing (exit 9), never a traceback
+    with pytest.raises(TrackMissingError):
+        pipeline.run(job, stage="matte")
+    # the default stage tracks it again (before: TRACK_MISSING "vanished" on this and every later run)
+    res = pipeline.run(job)
+    assert f in res["tracked"]
+    assert _frames(res["written"]) == [f]
+    assert _digests(tmp_path / "out") == _digests(ref_dir)
+
+
+def test_unreadable_compression_in_a_track_file_is_no_stored_track(shot, tmp_path):
+    job = demo_job(shot, tmp_path / "out" / "matte.####.exr", name="qa")
+    pipeline.run(job, stage="track")
+    f = shot[0]["frames"][1]
+    cache = TrackCache(default_work_dir(job))
+    path = cache.path(f)
+    b = bytearray(open(path, "rb").read())
+    cd = b.find(b"PK\x01\x02")  # the first central directory record (mask.npy)
+    assert cd > 0
+    b[cd + 10] = 99  # its compression method: zipfile raises NotImplementedError on reading the member
+    with open(path, "wb") as fh:
+        fh.write(b)
+    key = pipeline.frame_status(job)["keys"][str(f)]["track_objects"][0]
+    assert cache.load_object(f, 0, key) is None
+    res = pipeline.run(job, stage="track")
+    assert f in res["tracked"]
