@@ -9,6 +9,7 @@ import pytest
 from demo_shots import demo_job, make_demo_shot
 from samatte import pipeline
 from samatte.errors import TrackMissingError
+from samatte.stages import PlateInfo, Window
 from samatte.trackcache import TrackCache, default_work_dir
 
 N = 6
@@ -79,3 +80,41 @@ def test_unreadable_compression_in_a_track_file_is_no_stored_track(shot, tmp_pat
     assert cache.load_object(f, 0, key) is None
     res = pipeline.run(job, stage="track")
     assert f in res["tracked"]
+
+INFO = PlateInfo(data=Window(0, 0, 8, 4), display=Window(0, 0, 8, 4))
+
+
+def test_temps_of_pods_with_long_shared_name_prefixes_are_not_taken_for_ours(tmp_path, monkeypatch):
+    """Two farm pods ``samatte-matte-worker-deployment-<id>``: their names share more than 32
+    characters and samatte has the same pid in each pod's namespace. Before, both had one host tag,
+    so a writer starting on one pod removed the other pod's frame in flight as its own temp."""
+    import socket
+    import time
+
+    from samatte.io import writer as W
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(socket, "gethostname", lambda: "samatte-matte-worker-deployment-7d9f8b6c4-x2k9p")
+    other = W.host_tag()
+    theirs = out / (".m.1001.exr.%s.%d.0123abcd.tmp.exr" % (other, os.getpid()))
+    theirs.write_bytes(b"in flight")
+    monkeypatch.setattr(socket, "gethostname", lambda: "samatte-matte-worker-deployment-7d9f8b6c4-q8zt4")
+    assert W.host_tag() != other and len(W.host_tag()) <= 32
+    W.MatteWriter(str(out / "m.####.exr"), INFO)
+    assert theirs.exists()
+    # the same holds for a container that shares the host's name but not its pids
+    monkeypatch.setattr(socket, "gethostname", lambda: "node07")
+    monkeypatch.setattr(W, "_pid_namespace", lambda: "pid:[4026532801]")
+    container = W.host_tag()
+    theirs2 = out / (".m.1002.exr.%s.%d.0123abcd.tmp.exr" % (container, 2 ** 22 + 4321))  # no such pid here
+    theirs2.write_bytes(b"in flight")
+    monkeypatch.setattr(W, "_pid_namespace", lambda: "pid:[4026531836]")
+    W.MatteWriter(str(out / "m.####.exr"), INFO)
+    assert theirs2.exists()
+    # ... while this host's temps of a dead process still go, and anybody's abandoned ones
+    mine = out / (".m.1003.exr.%s.%d.0123abcd.tmp.exr" % (W.host_tag(), 2 ** 22 + 4321))
+    mine.write_bytes(b"partial")
+    old = time.time() - 2 * 3600
+    os.utime(str(theirs), (old, old))
+    W.MatteWriter(str(out / "m.####.exr"), INFO)
+    assert sorted(os.listdir(str(out))) == [theirs2.name]

@@ -81,9 +81,24 @@ TEMP_MAX_AGE = 3600.0
 _NAME_MAX = 255
 
 
+def _pid_namespace():
+    """The PID namespace of this process (Linux: ``pid:[inode]``), or "" where there is none to read."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except (OSError, AttributeError):
+        return ""
+
+
 def host_tag():
-    """This machine's name as it appears in temp file names ([A-Za-z0-9-], at most 32)."""
-    return "".join(c for c in socket.gethostname() if c.isalnum() and c.isascii() or c == "-")[:32] or "host"
+    """This machine's name as it appears in temp file names ([A-Za-z0-9-], at most 32): the start of
+    the host name and a hash of the whole name and of the PID namespace. Its pids are only comparable
+    with its own: farm pods whose names share their first 32 characters, or containers that share the
+    host's name (host networking) but not its pids, get distinct tags, so no writer takes another's
+    live temp for its own or for a dead process's."""
+    name = socket.gethostname()
+    short = "".join(c for c in name if c.isalnum() and c.isascii() or c == "-")[:23] or "host"
+    digest = hashlib.sha256(("%s\0%s" % (name, _pid_namespace())).encode("utf-8", "surrogateescape"))
+    return "%s-%s" % (short, digest.hexdigest()[:8])
 
 
 def temp_name(path):
