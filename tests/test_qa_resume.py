@@ -118,3 +118,29 @@ def test_temps_of_pods_with_long_shared_name_prefixes_are_not_taken_for_ours(tmp
     os.utime(str(theirs), (old, old))
     W.MatteWriter(str(out / "m.####.exr"), INFO)
     assert sorted(os.listdir(str(out))) == [theirs2.name]
+
+
+def test_track_cache_temps_of_a_killed_run_are_removed(tmp_path):
+    """A run killed while it stored a track (or the manifest) left ``.<name>.<host>.<pid>.<rand>.tmp``
+    in the work dir for ever; now the next run removes them by the output writer's rule."""
+    from samatte import trackcache
+    from samatte.io.writer import host_tag
+    work = tmp_path / "work"
+    c = TrackCache(str(work))
+    dead = 2 ** 22 + 4321
+    gone = [work / "track" / (".1004.o0.npz.%s.%d.0123abcd.tmp" % (host_tag(), dead)),
+            work / (".manifest.json.%s.%d.0123abcd.tmp" % (host_tag(), dead))]
+    kept = [work / "track" / (".1005.o0.npz.otherhost-0123abcd.%d.0123abcd.tmp" % dead),  # in flight elsewhere
+            work / "track" / (".1006.o0.npz.%s.%d.0123abcd.tmp" % (host_tag(), os.getppid())),  # alive here
+            work / "track" / "notes.tmp"]
+    for p in gone + kept:
+        p.write_bytes(b"partial")
+    TrackCache(str(work))
+    assert [p.exists() for p in gone] == [False, False]
+    assert all(p.exists() for p in kept)
+    # the name the cache writes its temps under is the one it removes
+    assert trackcache._TMP_RX.match(os.path.basename(trackcache._tmp_name(c.path(1001))))
+    # status (create=False) removes nothing
+    gone[0].write_bytes(b"partial")
+    TrackCache(str(work), create=False)
+    assert gone[0].exists()

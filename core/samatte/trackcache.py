@@ -22,6 +22,7 @@ again; :meth:`TrackCache.write_manifest` removes those files once the manifest m
 import io
 import json
 import os
+import re
 import uuid
 import zipfile
 
@@ -50,6 +51,43 @@ def _tmp_name(path):
     host = host_tag()
     return os.path.join(os.path.dirname(path), ".%s.%s.%d.%s.tmp" % (os.path.basename(path)[:64], host,
                                                                      os.getpid(), uuid.uuid4().hex[:8]))
+
+
+_TMP_RX = re.compile(r"^\.(?P<base>.+?)\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
+
+
+def remove_stale_temps(folder):
+    """Remove the temp files of :func:`_tmp_name` in ``folder`` that the output writer would remove
+    (:meth:`samatte.io.writer.MatteWriter.remove_stale_temps`): of a dead process of this host, or older
+    than its age limit; never another machine's write in flight. Returns how many went."""
+    import time
+    from .io.writer import TEMP_MAX_AGE, _pid_alive, host_tag
+    try:
+        max_age = float(os.environ.get("SAMATTE_TEMP_MAX_AGE", TEMP_MAX_AGE))
+    except ValueError:
+        max_age = TEMP_MAX_AGE
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    me, now, removed = host_tag(), time.time(), 0
+    for n in names:
+        m = _TMP_RX.match(n)
+        if not m:
+            continue
+        p = os.path.join(folder, n)
+        try:
+            age = now - os.stat(p).st_mtime
+        except OSError:
+            continue
+        pid = int(m.group("pid"))
+        if age > max_age or (m.group("host") == me and pid != os.getpid() and not _pid_alive(pid)):
+            try:
+                os.remove(p)
+                removed += 1
+            except OSError:
+                pass
+    return removed
 
 
 def _atomic_write(path, data):
@@ -81,6 +119,8 @@ class TrackCache:
             except OSError as e:
                 raise OutputError("cannot create the work dir %s: %s" % (self.track_dir, e.strerror or e),
                                   path=self.track_dir, field="work_dir")
+            for d in (self.work_dir, self.track_dir):  # left by a killed run (kill -9 mid-write)
+                remove_stale_temps(d)
 
     def path(self, frame, index=0):
         """The stored track of the ``index``-th tracked object on ``frame``."""
