@@ -163,7 +163,7 @@ def _validate_prompt(p, path, job_frames_set):
         out["mode"] = _choice(p.get("mode", "add"), PROMPT_MODES, path + ".mode")
     if ptype == "mask":
         _check_unknown(p, common + ("path", "channel", "threshold", "invert"), path)
-        out["path"] = _require(p, "path", str, path)
+        out["path"] = _path_text(_require(p, "path", str, path), path + ".path")
         if not out["path"].strip():
             raise _err("mask prompt path is empty", path + ".path", PromptError)
         out["channel"] = _require(p, "channel", str, path, optional=True)
@@ -303,6 +303,8 @@ def _validate(doc):
         fset = set(flist)
     p["colourspace"] = _require(plate, "colourspace", str, "plate", optional=True)
     p["ocio_config"] = _require(plate, "ocio_config", str, "plate", optional=True)
+    if p["ocio_config"] is not None:
+        _path_text(p["ocio_config"], "plate.ocio_config")
     p["layer"] = _require(plate, "layer", str, "plate", optional=True)
     p["on_nonfinite"] = _choice(plate.get("on_nonfinite", "fix"), NONFINITE, "plate.on_nonfinite")
     out["plate"] = p
@@ -351,11 +353,13 @@ def _validate(doc):
             if not isinstance(m, dict):
                 raise _err("'masks' must be a path pattern or an object", path + ".masks")
             _check_unknown(m, ("path", "channel", "threshold", "soft"), path + ".masks")
-            ob["masks"] = {"path": _require(m, "path", str, path + ".masks"),
+            ob["masks"] = {"path": _path_text(_require(m, "path", str, path + ".masks"), path + ".masks.path"),
                            "channel": _require(m, "channel", str, path + ".masks", optional=True),
                            "threshold": _num(m.get("threshold", 0.5), path + ".masks.threshold"),
                            "soft": bool(_require(m, "soft", bool, path + ".masks", optional=True,
                                                  default=False))}
+            if not ob["masks"]["path"].strip():
+                raise _err("mask sequence path is empty", path + ".masks.path")
         if "colour" in o:
             ob["colour"] = _point(o["colour"], path + ".colour", 3)
         if "meta" in o:
