@@ -57,3 +57,33 @@ def test_bad_input_paths_are_jobspec_invalid(shot, tmp_path, capsys, mutate, fie
         rc, err = _run_cli([cmd, p], capsys)
         assert rc == 2 and "[JOBSPEC_INVALID]" in err and field in err, (cmd, err)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "../../escape", "/tmp/abs_job", "sh010/hero", "..", ".", "a\\b"])
+def test_job_name_that_is_not_one_folder_name_is_refused(shot, tmp_path, capsys, name):
+    """The job name is a folder of the default work dir (<output folder>/.samatte/<name>/): a NUL was a
+    ValueError traceback (exit 1) after the output folder was made; '../../x' or an absolute name put the
+    track cache outside the output folder. Now JOBSPEC_INVALID (exit 2) naming job.name, nothing written."""
+    out = tmp_path / "shots" / "out"
+    doc = good_job(shot, out)
+    doc["name"] = name
+    p = tmp_path / "job.json"
+    p.write_text(json.dumps(doc))
+    before = _files(tmp_path)
+    for cmd in ("validate", "run", "status"):
+        rc, err = _run_cli([cmd, p], capsys)
+        assert rc == 2 and "[JOBSPEC_INVALID]" in err and "job.name" in err, (cmd, err)
+    assert _files(tmp_path) == before and not out.exists()
+    assert not os.path.exists("/tmp/abs_job")
+
+
+def test_ordinary_job_names_still_run(shot, tmp_path, capsys):
+    out = tmp_path / "out"
+    doc = good_job(shot, out)
+    doc["name"] = "sh010 hero v2 (\u00fc)"
+    p = tmp_path / "job.json"
+    p.write_text(json.dumps(doc))
+    rc, err = _run_cli(["run", p], capsys)
+    assert rc == 0, err
+    assert os.path.isdir(str(out / ".samatte" / doc["name"]))
+    assert sorted(os.listdir(str(out)))[1:] == ["m.1001.exr", "m.1002.exr", "m.1003.exr"]

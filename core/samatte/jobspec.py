@@ -283,6 +283,11 @@ def _validate(doc):
                          "work_dir", "meta"), "job")
     out: dict = {"samatte_job": JOBSPEC_VERSION}
     out["name"] = _require(doc, "name", str, "job", optional=True, default="samatte")
+    if any(c in out["name"] for c in "/\\\x00") or out["name"] in (".", ".."):
+        # the name is a folder of the default work dir (<output folder>/.samatte/<name>/): a separator,
+        # '..' or an absolute name would put the track cache outside it, a NUL cannot be a file name
+        raise _err("job name %r cannot contain '/', '\\' or a NUL character, or be '.' or '..' (it names "
+                   "the work dir <output folder>/.samatte/<name>/)" % out["name"], "job.name")
 
     plate = _require(doc, "plate", dict, "job")
     _check_unknown(plate, ("path", "frames", "colourspace", "ocio_config", "layer", "on_nonfinite"), "plate")
