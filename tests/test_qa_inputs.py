@@ -87,3 +87,85 @@ def test_ordinary_job_names_still_run(shot, tmp_path, capsys):
     assert rc == 0, err
     assert os.path.isdir(str(out / ".samatte" / doc["name"]))
     assert sorted(os.listdir(str(out)))[1:] == ["m.1001.exr", "m.1002.exr", "m.1003.exr"]
+
+
+def _copy_plate(shot, folder):
+    import shutil
+    os.makedirs(str(folder))
+    for f in (1001, 1002, 1003):
+        shutil.copy(shot["plate"].replace("####", "%04d" % f), str(folder / ("p.%04d.exr" % f)))
+    return str(folder / "p.####.exr")
+
+
+def _mask_pngs(folder, size=(64, 64)):
+    import numpy as np
+    from PIL import Image
+    os.makedirs(str(folder))
+    m = np.zeros((size[1], size[0]), np.uint8)
+    m[size[1] // 4:3 * size[1] // 4, size[0] // 4:3 * size[0] // 4] = 255
+    for f in (1001, 1002, 1003):
+        Image.fromarray(m).save(str(folder / ("m.%04d.png" % f)))
+    return str(folder / "m.####.png")
+
+
+def _damage_frame_1003(kind, plate_pat, mask_pat):
+    import numpy as np
+    from PIL import Image
+    plate3, mask3 = plate_pat.replace("####", "1003"), mask_pat.replace("####", "1003")
+    if kind == "plate_zero_bytes":
+        open(plate3, "w").close()
+    elif kind == "plate_not_exr":
+        with open(plate3, "wb") as fh:
+            fh.write(b"not an exr" * 20)
+    elif kind == "plate_folder":
+        os.remove(plate3)
+        os.makedirs(plate3)
+    elif kind == "plate_other_size":
+        from samatte.io.exr import write_image
+        write_image(plate3, np.zeros((32, 32, 3), np.float32), channels=["R", "G", "B"])
+    elif kind == "mask_other_size":
+        Image.fromarray(np.full((128, 128), 255, np.uint8)).save(mask3)
+    elif kind == "mask_not_png":
+        with open(mask3, "wb") as fh:
+            fh.write(b"\x89PNG\r\n\x1a\njunk")
+
+
+@pytest.mark.parametrize("kind, code, status", [
+    ("plate_zero_bytes", "FRAME_CORRUPT", 3), ("plate_not_exr", "FRAME_CORRUPT", 3),
+    ("plate_folder", "FRAME_CORRUPT", 3), ("plate_other_size", "PLATE_INVALID", 3),
+    ("mask_other_size", "PLATE_INVALID", 3), ("mask_not_png", "FRAME_CORRUPT", 3),
+])
+def test_refine_with_a_damaged_frame_in_the_middle_writes_nothing(shot, tmp_path, capsys, kind, code, status):
+    """refine (no tracking pass reads the frames first): frame 1003's plate or mask file is not an image,
+    or not the plate's size. The error is the same as before, but it comes before frame 1001 is
+    written (it came after frames 1001-1002 were)."""
+    plate = _copy_plate(shot, tmp_path / "plate")
+    masks = _mask_pngs(tmp_path / "masks")
+    _damage_frame_1003(kind, plate, masks)
+    out = tmp_path / "out"
+    rc, err = _run_cli(["refine", "--plate", plate, "--masks", masks, "--out", out / "m.####.exr",
+                        "--quality", "draft", "--matte", "none"], capsys)
+    assert rc == status and "[%s]" % code in err, err
+    assert "1003" in err
+    assert [f for f in (os.listdir(str(out)) if out.exists() else []) if not f.startswith(".")] == []
+
+
+def test_run_matte_stage_checks_frames_before_writing(shot, tmp_path, capsys):
+    """run --stage matte from a stored track, after a plate frame was replaced by a broken file: the
+    error (FRAME_CORRUPT, exit 3) comes before any frame is written."""
+    plate = _copy_plate(shot, tmp_path / "plate")
+    out = tmp_path / "out"
+    doc = good_job(shot, out)
+    doc["plate"]["path"] = plate
+    p = tmp_path / "job.json"
+    p.write_text(json.dumps(doc))
+    rc, err = _run_cli(["run", p, "--stage", "track"], capsys)
+    assert rc == 0, err
+    f3 = plate.replace("####", "1003")
+    st = os.stat(f3)
+    with open(f3, "r+b") as fh:  # the header breaks; size and mtime (the track key's stamp) stay
+        fh.write(b"junk")
+    os.utime(f3, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rc, err = _run_cli(["run", p, "--stage", "matte"], capsys)
+    assert rc == 3 and "[FRAME_CORRUPT]" in err and "1003" in err, err
+    assert not [f for f in os.listdir(str(out)) if f.endswith(".exr")]

@@ -223,6 +223,18 @@ def _mask_objects(job, info, frames):
     return out
 
 
+def _check_headers(source, masked, frames):
+    """Open the header of each of ``frames``' plate files and mask files (no pixels): what reading them
+    would raise (missing, not an image, no such layer or channel, windows or size unlike the plate's),
+    now. A frame whose pixels are damaged past a good header still fails when it is read."""
+    from .io.masks import check_mask_header
+    source.check_headers(frames)
+    for seq, _m, required in masked.values():
+        for f in frames:
+            if required or os.path.exists(seq.path(f)):
+                check_mask_header(seq.path(f), seq.info, channel=seq.channel)
+
+
 def _mask_track(seq, m, frame):
     from .io.masks import mask_track  # threshold, and masks.soft (owned by prompts)
     return mask_track(seq, m, frame)
@@ -390,6 +402,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         tracked = [o for o in job["objects"] if o.get("prompts")]
         tnames = [o["name"] for o in tracked]
         masked = _mask_objects(job, info, all_frames)
+        if stage != "track":  # a damaged frame or mask is an error before the first frame is written
+            _check_headers(source, masked, requested)
         resolved = resolve_backends(job, tracker=tracker if tracked else None, matter=matter)
         sel = _select_objects(objects, stage, tnames, resolved["tracker"])
         keys = frame_keys(job, resolved=resolved, plate_frames=all_frames)

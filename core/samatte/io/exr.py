@@ -268,6 +268,18 @@ def read_frame(path, *, layer=None, expect=None, frame=None):
         inp.close()
 
 
+def check_header(path, *, layer=None, expect=None, frame=None):
+    """:func:`read_frame`'s checks that need no pixels (the file opens, has the layer, its windows match
+    ``expect``), raising what it raises; a run checks every frame this way before it writes one."""
+    path = os.fspath(path)
+    inp = open_image(path, frame=frame)
+    try:
+        sub, idx, spec = _resolve(inp, path, layer, frame)
+        _check_windows(_info_from(spec, idx), expect, path, frame)
+    finally:
+        inp.close()
+
+
 def read_rgb(path, *, layer=None):
     """Scene-linear float32 (H, W, 3) pixels of the data window of one image."""
     return read_frame(path, layer=layer).linear

@@ -145,20 +145,52 @@ def read_mask(path, info, *, channel=None):
     vals = np.asarray(vals, dtype=np.float32)
     np.fmax(vals, 0.0, out=vals)  # NaN -> 0
     np.fmin(vals, 1.0, out=vals)
-    mdata, mdisp = _windows(spec)
-    h, w = vals.shape
     canvas = np.zeros(info.shape, dtype=np.float32)
-    if is_exr and mdisp == info.display:
-        return _paste(canvas, vals, mdata.x - info.data.x, mdata.y - info.data.y)
-    if (w, h) == (info.display.width, info.display.height):
-        return _paste(canvas, vals, info.display.x - info.data.x, info.display.y - info.data.y)
-    if (w, h) == (info.data.width, info.data.height):
+    at = _placement(path, spec, is_exr, info)
+    if at is None:
         return np.ascontiguousarray(vals)
+    return _paste(canvas, vals, at[0], at[1])
+
+
+def _placement(path, spec, is_exr, info):
+    """Where a mask image (its OIIO ``spec``) goes on the plate's canvas: (x0, y0) of its top-left, or
+    None when it is the data window itself; PlateError for any other size (module docstring)."""
+    mdata, mdisp = _windows(spec)
+    w, h = mdata.width, mdata.height
+    if is_exr and mdisp == info.display:
+        return mdata.x - info.data.x, mdata.y - info.data.y
+    if (w, h) == (info.display.width, info.display.height):
+        return info.display.x - info.data.x, info.display.y - info.data.y
+    if (w, h) == (info.data.width, info.data.height):
+        return None
     raise PlateError("mask %s is %dx%d, but the plate's display window is %dx%d and its data window %dx%d; "
                      "a mask must be one of these sizes" % (path, w, h, info.display.width, info.display.height,
                                                             info.data.width, info.data.height),
                      path=path, mask_size=[w, h], display_size=[info.display.width, info.display.height],
                      data_size=[info.data.width, info.data.height])
+
+
+def check_mask_header(path, info, *, channel=None):
+    """:func:`read_mask`'s checks that need no pixels (the file opens, has ``channel`` when one is
+    named, its size fits the plate), raising what it raises."""
+    path = os.fspath(path)
+    inp = open_image(path)
+    try:
+        subs = _subimages(inp)
+        if not subs:
+            from ..errors import CorruptFrameError
+            raise CorruptFrameError("no image in mask %s" % path, path=path)
+        spec = subs[0][1]
+        if channel:
+            found = [s for _, s in subs if _find_channel(list(s.channelnames), channel) is not None]
+            if not found:
+                raise ChannelError("mask %s has no channel %r; it has %s"
+                                   % (path, channel, ", ".join(n for _, s in subs for n in s.channelnames)),
+                                   path=path, channel=channel)
+            spec = found[0]
+        _placement(path, spec, inp.format_name() == "openexr", info)
+    finally:
+        inp.close()
 
 
 class MaskSequence:

@@ -31,7 +31,7 @@ from ..colour import srgb_oetf
 from ..errors import MissingFrameError, PlateError
 from ..frames import parse_frames
 from ..stages import Plate
-from .exr import fix_nonfinite, read_frame, read_info
+from .exr import check_header, fix_nonfinite, read_frame, read_info
 from .sequence import as_pattern
 
 __all__ = ["FrameSource"]
@@ -153,6 +153,12 @@ class FrameSource:
         return plate
 
     __getitem__ = get
+
+    def check_headers(self, frames):
+        """Open each frame's header (no pixels): the MissingFrameError, CorruptFrameError, ChannelError
+        or PlateError (windows unlike the first frame's) that reading it would raise, now."""
+        for f in frames:
+            check_header(self.pattern.path(f), layer=self.layer, expect=self.info, frame=int(f))
 
     def prefetch(self, frames_in_order):
         """Tell the source the order frames will be asked for (e.g. descending for a backward pass;
