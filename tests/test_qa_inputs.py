@@ -169,3 +169,22 @@ def test_run_matte_stage_checks_frames_before_writing(shot, tmp_path, capsys):
     rc, err = _run_cli(["run", p, "--stage", "matte"], capsys)
     assert rc == 3 and "[FRAME_CORRUPT]" in err and "1003" in err, err
     assert not [f for f in os.listdir(str(out)) if f.endswith(".exr")]
+
+
+def test_probe_with_a_layer_the_plate_does_not_have(shot, capsys):
+    """probe --layer beauty on an RGB-only plate answered status 0 with "layer": "beauty", and the job
+    built from that answer then failed with CHANNELS_INVALID. probe now says so itself (exit 3)."""
+    rc, err = _run_cli(["probe", shot["plate"], "--layer", "beauty", "--json"], capsys)
+    assert rc == 3 and "[CHANNELS_INVALID]" in err and "beauty" in err, err
+    rc, err = _run_cli(["probe", shot["plate"], "--json"], capsys)
+    assert rc == 0, err
+
+
+def test_probe_with_a_layer_the_plate_has(tmp_path, capsys):
+    import numpy as np
+    from samatte.io.exr import write_image
+    write_image(str(tmp_path / "p.1001.exr"), np.zeros((8, 8, 6), np.float32),
+                channels=["R", "G", "B", "diffuse.R", "diffuse.G", "diffuse.B"])
+    rc = cli.main(["probe", str(tmp_path / "p.####.exr"), "--layer", "diffuse", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["layer"] == "diffuse" and out["layers"] == ["diffuse"]

@@ -780,7 +780,7 @@ def probe(plate_path, *, frames=None, layer=None):
     """What a host needs to know about a plate without OpenImageIO: display and data windows
     ``[x, y, w, h]``, ``pixel_aspect``, ``channels``, ``layers``, ``frames_on_disk`` (range string),
     ``first``, ``last``, ``colourspace`` (from the header, or None), ``coordinates`` (the rules)."""
-    from .io.exr import open_image
+    from .io.exr import _resolve, open_image
     from .io.sequence import SequencePattern
     seq = SequencePattern(plate_path)
     on_disk = seq.frames_on_disk() if seq.has_frame_token else []
@@ -794,6 +794,8 @@ def probe(plate_path, *, frames=None, layer=None):
     first = seq.path(want[0]) if seq.has_frame_token else seq.source
     inp = open_image(first)
     try:
+        if layer:  # the layer a job would read: CHANNELS_INVALID now, not from the job later
+            _resolve(inp, first, layer, want[0] if seq.has_frame_token else None)
         spec = inp.spec()
         names = list(spec.channelnames)
         layers = sorted({n.rsplit(".", 1)[0] for n in names if "." in n})
