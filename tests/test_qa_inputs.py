@@ -188,3 +188,17 @@ def test_probe_with_a_layer_the_plate_has(tmp_path, capsys):
     rc = cli.main(["probe", str(tmp_path / "p.####.exr"), "--layer", "diffuse", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["layer"] == "diffuse" and out["layers"] == ["diffuse"]
+
+
+def test_a_folder_at_an_output_frame_name_is_refused_before_writing(shot, tmp_path, capsys):
+    """A folder named like output frame 1002: with --overwrite, frame 1001 was written and then the
+    rename onto the folder failed. Now OUTPUT_INVALID (exit 5) naming the folder, nothing written."""
+    out = tmp_path / "out"
+    os.makedirs(str(out / "m.1002.exr"))
+    doc = good_job(shot, out)
+    p = tmp_path / "job.json"
+    p.write_text(json.dumps(doc))
+    for extra in ([], ["--overwrite"]):
+        rc, err = _run_cli(["run", p] + extra, capsys)
+        assert rc == 5 and "[OUTPUT_INVALID]" in err and "m.1002.exr" in err, err
+        assert sorted(os.listdir(str(out))) == [".samatte", "m.1002.exr"]

@@ -432,6 +432,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             _check_output_folder(oseq, requested[0])
             status = {}
             for f in requested:
+                if os.path.isdir(writer.path(f)):  # not even --overwrite replaces a folder
+                    raise OutputError("output frame %d (%s) is a folder; choose another output path"
+                                      % (f, writer.path(f)), path=writer.path(f), frame=f)
                 st = writer.file_status(f, key=keys[f]["matte"], objects=names, job=job["name"])
                 if st == "foreign" and not out["overwrite"]:
                     raise OutputError("%s exists and is not a samatte frame of job %r: samatte does not replace "
