@@ -59,14 +59,12 @@ def test_bad_input_paths_are_jobspec_invalid(shot, tmp_path, capsys, mutate, fie
     assert not out.exists()
 
 
-@pytest.mark.parametrize("name", ["a\x00b", "../../escape", "/tmp/abs_job", "sh010/hero", "..", ".", "a\\b"])
-def test_job_name_that_is_not_one_folder_name_is_refused(shot, tmp_path, capsys, name):
-    """The job name is a folder of the default work dir (<output folder>/.samatte/<name>/): a NUL was a
-    ValueError traceback (exit 1) after the output folder was made; '../../x' or an absolute name put the
-    track cache outside the output folder. Now JOBSPEC_INVALID (exit 2) naming job.name, nothing written."""
+def test_job_name_with_a_nul_is_refused(shot, tmp_path, capsys):
+    """A NUL in the job name was a ValueError traceback (exit 1) after the output folder was made.
+    Now JOBSPEC_INVALID (exit 2) naming job.name, nothing written."""
     out = tmp_path / "shots" / "out"
     doc = good_job(shot, out)
-    doc["name"] = name
+    doc["name"] = "a\x00b"
     p = tmp_path / "job.json"
     p.write_text(json.dumps(doc))
     before = _files(tmp_path)
@@ -74,7 +72,31 @@ def test_job_name_that_is_not_one_folder_name_is_refused(shot, tmp_path, capsys,
         rc, err = _run_cli([cmd, p], capsys)
         assert rc == 2 and "[JOBSPEC_INVALID]" in err and "job.name" in err, (cmd, err)
     assert _files(tmp_path) == before and not out.exists()
+
+
+@pytest.mark.parametrize("name,folder", [("../../escape", ".._.._escape"), ("/tmp/abs_job", "_tmp_abs_job"),
+                                         ("sh010/hero", "sh010_hero"), ("..", "_.."), (".", "_."),
+                                         ("a\\b", "a_b")])
+def test_job_name_keeps_the_cache_in_one_folder_of_dot_samatte(shot, tmp_path, capsys, name, folder):
+    """The job name is any text; it names one folder of the default work dir (<output folder>/.samatte/).
+    '../../x' or an absolute name put the track cache outside the output folder, 'sh010/hero' made
+    nested folders: now '/' and '\\' become '_' and the run's cache stays in .samatte/<folder>/."""
+    from samatte.jobspec import work_dir_name
+    from samatte.trackcache import default_work_dir
+    out = tmp_path / "shots" / "out"
+    doc = good_job(shot, out)
+    doc["name"] = name
+    assert work_dir_name(name) == folder
+    p = tmp_path / "job.json"
+    p.write_text(json.dumps(doc))
+    rc, err = _run_cli(["run", p], capsys)
+    assert rc == 0, err
+    assert os.listdir(str(out / ".samatte")) == [folder]
+    assert default_work_dir(doc) == str(out / ".samatte" / folder)
+    assert sorted(os.listdir(str(tmp_path))) == ["job.json", "shots"]   # nothing outside the output folder
     assert not os.path.exists("/tmp/abs_job")
+    rc, err = _run_cli(["status", p], capsys)
+    assert rc == 0, err
 
 
 def test_ordinary_job_names_still_run(shot, tmp_path, capsys):

@@ -63,7 +63,7 @@ __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
-    "job_frames", "object_keyframes", "object_anchors",
+    "job_frames", "object_keyframes", "object_anchors", "work_dir_name",
 ]
 
 JOBSPEC_VERSION = 1
@@ -124,6 +124,15 @@ def _point(p, path, n=2):
     if not isinstance(p, (list, tuple)) or len(p) != n:
         raise _err("expected a list of %d numbers, got %r" % (n, p), path, PromptError)
     return [_num(c, "%s[%d]" % (path, i), PromptError) for i, c in enumerate(p)]
+
+
+def work_dir_name(name):
+    """The folder of a job's default work dir, ``<output folder>/.samatte/<folder>/``: the job's name
+    when it is one ordinary folder name (the usual case, unchanged), else the name with each ``/`` and
+    ``\\`` as ``_`` (``.`` and ``..`` as ``_.`` and ``_..``), so that no name (``../../x``, ``/abs``,
+    ``sh010/hero``) puts the track cache outside ``.samatte``. Any name is a valid job name."""
+    n = (name or "samatte").replace("/", "_").replace("\\", "_")
+    return "_" + n if n in (".", "..") else n
 
 
 def _path_text(p, path):
@@ -283,11 +292,8 @@ def _validate(doc):
                          "work_dir", "meta"), "job")
     out: dict = {"samatte_job": JOBSPEC_VERSION}
     out["name"] = _require(doc, "name", str, "job", optional=True, default="samatte")
-    if any(c in out["name"] for c in "/\\\x00") or out["name"] in (".", ".."):
-        # the name is a folder of the default work dir (<output folder>/.samatte/<name>/): a separator,
-        # '..' or an absolute name would put the track cache outside it, a NUL cannot be a file name
-        raise _err("job name %r cannot contain '/', '\\' or a NUL character, or be '.' or '..' (it names "
-                   "the work dir <output folder>/.samatte/<name>/)" % out["name"], "job.name")
+    if "\x00" in out["name"]:   # it names the default work dir's folder (work_dir_name) and a metadata string
+        raise _err("job name contains a NUL character", "job.name")
 
     plate = _require(doc, "plate", dict, "job")
     _check_unknown(plate, ("path", "frames", "colourspace", "ocio_config", "layer", "on_nonfinite"), "plate")

@@ -38,12 +38,14 @@ LAYOUT = 2
 
 
 def default_work_dir(job):
-    """``job.work_dir`` or ``<output folder>/.samatte/<job name>/``."""
+    """``job.work_dir`` or ``<output folder>/.samatte/<job name>/`` (the name as one folder:
+    :func:`samatte.jobspec.work_dir_name`)."""
     if job.get("work_dir"):
         return job["work_dir"]
     from .io.sequence import SequencePattern
     folder = SequencePattern(job["output"]["path"]).directory  # before any frame token in a folder name
-    return os.path.join(os.path.abspath(folder or "."), ".samatte", job.get("name") or "samatte")
+    from .jobspec import work_dir_name
+    return os.path.join(os.path.abspath(folder or "."), ".samatte", work_dir_name(job.get("name")))
 
 
 def _tmp_name(path):

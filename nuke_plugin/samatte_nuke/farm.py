@@ -73,7 +73,8 @@ def _manifest(job):
     work = job.get("work_dir")
     if not work:
         out_dir = os.path.dirname(job["output"]["path"])
-        work = os.path.join(out_dir, ".samatte", job["name"])
+        from samatte.jobspec import work_dir_name  # the name as one folder, as samatte's own default
+        work = os.path.join(out_dir, ".samatte", work_dir_name(job["name"]))
     p = os.path.join(work, "manifest.json")
     try:
         with open(p, "r", encoding="utf-8") as fh:
