@@ -144,3 +144,36 @@ def test_track_cache_temps_of_a_killed_run_are_removed(tmp_path):
     gone[0].write_bytes(b"partial")
     TrackCache(str(work), create=False)
     assert gone[0].exists()
+
+
+def test_a_renamed_job_keeps_its_finished_frames_and_still_refuses_changed_ones(tmp_path, capsys):
+    """The job's name is in no key: after a rename, frames that are complete for the job's keys are
+    kept (``status`` said complete while ``run`` refused them as another job's, OUTPUT_INVALID). A frame
+    another job wrote that is not complete for these keys is still that job's: refused, unchanged."""
+    import json
+    from samatte import cli
+    from samatte.demo import make_shot
+    s = make_shot(str(tmp_path / "shot"), frames=3, size=(64, 64))
+    out = tmp_path / "out"
+    doc = {"samatte_job": 1, "name": "first", "plate": {"path": s["plate"], "frames": "1001-1003"},
+           "objects": [{"name": "ball", "prompts": [{"frame": 1002, "type": "box", "box": [10, 6, 34, 26]}]}],
+           "tracker": {"backend": "shapes"}, "matte": {"backend": "none"},
+           "output": {"path": str(out / "m.####.exr")}}
+    p = tmp_path / "job.json"
+    p.write_text(json.dumps(doc))
+    assert cli.main(["run", str(p)]) == 0
+    before = _digests(out)
+    doc["name"] = "renamed"
+    p.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert cli.main(["status", str(p), "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert {v for v in st["frames"].values()} == {"complete"}
+    assert cli.main(["run", str(p)]) == 0
+    assert _digests(out) == before            # kept, not rewritten
+    doc["objects"][0]["prompts"][0]["box"] = [12, 8, 36, 28]   # new keys: the frames are not this job's
+    p.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert cli.main(["run", str(p)]) == 5
+    assert "[OUTPUT_INVALID]" in capsys.readouterr().err
+    assert _digests(out) == before

@@ -272,8 +272,10 @@ class MatteWriter:
         return self.file_status(frame, key=key, objects=objects) == "complete"
 
     def file_status(self, frame, key=None, objects=None, job=None):
-        """``"missing"``, ``"complete"`` (see :meth:`is_complete`), ``"stale"`` (a samatte frame,
-        written for the job named ``job`` when given, that is not complete) or ``"foreign"``."""
+        """``"missing"``, ``"complete"`` (see :meth:`is_complete`; whatever job name it carries: the name
+        is not part of any key, so a renamed job's finished frames are still its own), ``"stale"`` (a
+        samatte frame, written for the job named ``job`` when given, that is not complete) or
+        ``"foreign"``."""
         path = self.path(frame)
         if not os.path.lexists(path):
             return "missing"
@@ -286,11 +288,13 @@ class MatteWriter:
                 spec = inp.spec()
                 if spec.getattribute("samatte/version") is None:
                     return "foreign"
+                if self._complete(inp, key, objects):
+                    return "complete"
                 if job is not None and str(spec.getattribute("samatte/job")) != str(job):
                     return "foreign"
             except Exception:
                 return "foreign"
-            return "complete" if self._complete(inp, key, objects) else "stale"
+            return "stale"
 
     def _complete(self, inp, key=None, objects=None):
         """The checks of :meth:`is_complete` on the open file ``inp`` (one open per status query)."""
