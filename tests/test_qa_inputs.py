@@ -224,3 +224,38 @@ def test_a_folder_at_an_output_frame_name_is_refused_before_writing(shot, tmp_pa
         rc, err = _run_cli(["run", p] + extra, capsys)
         assert rc == 5 and "[OUTPUT_INVALID]" in err and "m.1002.exr" in err, err
         assert sorted(os.listdir(str(out))) == [".samatte", "m.1002.exr"]
+
+
+@pytest.mark.parametrize("where", ["prompt", "masks"])
+@pytest.mark.parametrize("value", [-1, 1.5, 5])
+def test_a_mask_threshold_outside_0_1_is_refused(tmp_path, capsys, where, value):
+    """A mask threshold is coverage in [0, 1]: -1 took every pixel of the mask, 5 none. JOBSPEC_INVALID
+    naming the field, before anything is read or written; 0 and 1 stay valid."""
+    from samatte import jobspec
+    from samatte.errors import JobSpecError
+    doc = {"samatte_job": 1, "plate": {"path": "/p/plate.####.exr", "frames": "1001-1003"},
+           "output": {"path": str(tmp_path / "out" / "m.####.exr")}}
+    if where == "prompt":
+        obj = {"name": "a", "prompts": [{"frame": 1001, "type": "mask", "path": "/m.png", "threshold": value}]}
+        field = "objects[0].prompts[0].threshold"
+    else:
+        obj = {"name": "a", "masks": {"path": "/m.####.png", "threshold": value}}
+        field = "objects[0].masks.threshold"
+    doc["objects"] = [obj]
+    with pytest.raises(JobSpecError) as e:
+        jobspec.validate(doc)
+    assert e.value.code == "JOBSPEC_INVALID" and field in str(e.value.details or e.value), e.value
+    for ok in (0, 1, 0.25):
+        if where == "prompt":
+            obj["prompts"][0]["threshold"] = ok
+        else:
+            obj["masks"]["threshold"] = ok
+        jobspec.validate(doc)
+    p = tmp_path / "job.json"
+    obj["prompts" if where == "prompt" else "masks"] = (
+        [{"frame": 1001, "type": "mask", "path": "/m.png", "threshold": value}] if where == "prompt"
+        else {"path": "/m.####.png", "threshold": value})
+    p.write_text(json.dumps(doc))
+    rc, err = _run_cli(["validate", p], capsys)
+    assert rc == 2 and "[JOBSPEC_INVALID]" in err and "threshold" in err, err
+    assert not (tmp_path / "out").exists()

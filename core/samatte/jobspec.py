@@ -120,6 +120,15 @@ def _num(v, path, cls=JobSpecError):
     return float(v)
 
 
+def _unit(v, path):
+    """A mask threshold: a finite number in [0, 1] (mask values are coverage in [0, 1]: a threshold
+    below 0 would take every pixel, above 1 none)."""
+    x = _num(v, path)
+    if not 0.0 <= x <= 1.0:
+        raise _err("a mask threshold is coverage in [0, 1], got %r" % (v,), path)
+    return x
+
+
 def _point(p, path, n=2):
     if not isinstance(p, (list, tuple)) or len(p) != n:
         raise _err("expected a list of %d numbers, got %r" % (n, p), path, PromptError)
@@ -176,7 +185,7 @@ def _validate_prompt(p, path, job_frames_set):
         if not out["path"].strip():
             raise _err("mask prompt path is empty", path + ".path", PromptError)
         out["channel"] = _require(p, "channel", str, path, optional=True)
-        out["threshold"] = _num(p.get("threshold", 0.5), path + ".threshold")
+        out["threshold"] = _unit(p.get("threshold", 0.5), path + ".threshold")
         out["invert"] = bool(_require(p, "invert", bool, path, optional=True, default=False))
     elif ptype == "points":
         _check_unknown(p, common + ("points", "labels"), path)
@@ -366,7 +375,7 @@ def _validate(doc):
             _check_unknown(m, ("path", "channel", "threshold", "soft"), path + ".masks")
             ob["masks"] = {"path": _path_text(_require(m, "path", str, path + ".masks"), path + ".masks.path"),
                            "channel": _require(m, "channel", str, path + ".masks", optional=True),
-                           "threshold": _num(m.get("threshold", 0.5), path + ".masks.threshold"),
+                           "threshold": _unit(m.get("threshold", 0.5), path + ".masks.threshold"),
                            "soft": bool(_require(m, "soft", bool, path + ".masks", optional=True,
                                                  default=False))}
             if not ob["masks"]["path"].strip():
