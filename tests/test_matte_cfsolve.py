@@ -42,3 +42,39 @@ def test_jacobi_and_ichol_agree_and_jacobi_falls_back(monkeypatch):
     monkeypatch.setattr(cfsolve, "_jacobi_cg", lambda *a, **k: (np.zeros_like(b), False))
     fb = cfsolve.solve_crop(img, unknown, a0, prior=prior, weight=w, tol=1e-7)
     assert np.abs(fb.ravel()[idx] - np.clip(x_ichol, 0, 1)).max() < 1e-3
+
+
+def test_inv3_of_a_window_whose_float32_determinant_is_not_positive():
+    """An edge of strongly correlated channels over a tiny regulariser: float32 cancellation gave this
+    window's covariance a determinant <= 0 (exact bits from a 1080p composite), the inverse inf or of
+    the wrong sign, and NaN alpha over ~2800 px after the guided filter's box average. It is inverted
+    again in float64: a finite, positive definite inverse."""
+    hexes = ['0x1.3d01520000000p-6', '0x1.6061780000000p-6', '0x1.67c29a0000000p-6', '0x1.6061780000000p-6',
+             '0x1.87d6160000000p-6', '0x1.8ffb7a0000000p-6', '0x1.67c29a0000000p-6', '0x1.8ffb7a0000000p-6',
+             '0x1.986b560000000p-6']
+    a = np.array([float.fromhex(h) for h in hexes], np.float32).reshape(1, 3, 3)
+    with np.errstate(all="ignore"):
+        _raw, det = cfsolve._inv3_raw(a)
+    assert not det[0] > 0                      # the case: float32 says <= 0
+    inv = cfsolve._inv3(a)
+    assert inv.dtype == np.float32 and np.isfinite(inv).all()
+    assert np.linalg.eigvalsh(inv[0].astype(np.float64)).min() > 0
+    ref = np.linalg.inv(a[0].astype(np.float64))
+    assert np.allclose(inv[0], ref, rtol=1e-5, atol=0)
+    good = np.array([[2.0, 0.5, 0.1], [0.5, 1.0, 0.2], [0.1, 0.2, 3.0]], np.float32)[None]
+    assert np.array_equal(cfsolve._inv3(good), cfsolve._inv3_raw(good)[0])   # the usual case: untouched
+
+
+def test_guided_filter_on_a_flat_guide_without_regulariser_is_the_local_mean():
+    """Windows with no colour variation and no regulariser: singular covariances (float32 and float64),
+    which gave inf coefficients and NaN; pseudo-inverted, the filter is the local mean of the source."""
+    import cv2
+    from samatte.matte.refine import guided_filter
+    g = np.full((24, 24, 3), 0.25, np.float32)
+    src = np.zeros((24, 24), np.float32)
+    src[:, 12:] = 1.0
+    out = guided_filter(g, src, 2, 0.0)
+    assert np.isfinite(out).all()
+    mean = cv2.boxFilter(cv2.boxFilter(src, -1, (5, 5), borderType=cv2.BORDER_REFLECT), -1, (5, 5),
+                         borderType=cv2.BORDER_REFLECT)
+    assert np.allclose(out, mean, atol=1e-6)

@@ -24,7 +24,24 @@ _OFFS = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 
 
 def _inv3(a):
-    """Inverse of a stack of symmetric positive definite 3x3 matrices (N,3,3), vectorised."""
+    """Inverse of a stack of symmetric positive definite 3x3 matrices (N,3,3), vectorised. A matrix
+    whose determinant comes out <= 0 (not finite, or float32 cancellation on a nearly singular window:
+    an edge of strongly correlated channels over a small regulariser) is inverted again in float64, or
+    pseudo-inverted where it is singular there too: one such window gave inf and then NaN, which the
+    guided filter's box average spread over ~2800 px of alpha (a hole in the written matte)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv, det = _inv3_raw(a)
+    bad = ~(det > 0)
+    if bad.any():
+        sub = a[bad]
+        if sub.dtype != np.float64:
+            inv[bad] = _inv3(sub.astype(np.float64)).astype(a.dtype)
+        else:
+            inv[bad] = np.linalg.pinv(np.nan_to_num(sub, nan=0.0, posinf=0.0, neginf=0.0), hermitian=True)
+    return inv
+
+
+def _inv3_raw(a):
     a00, a01, a02 = a[:, 0, 0], a[:, 0, 1], a[:, 0, 2]
     a11, a12, a22 = a[:, 1, 1], a[:, 1, 2], a[:, 2, 2]
     c00 = a11 * a22 - a12 * a12
@@ -42,7 +59,7 @@ def _inv3(a):
     inv[:, 1, 1] = c11 * r
     inv[:, 1, 2] = inv[:, 2, 1] = c12 * r
     inv[:, 2, 2] = c22 * r
-    return inv
+    return inv, det
 
 
 def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e-5, maxiter=2000,
