@@ -251,6 +251,25 @@ def _root_args(doc):
     return out
 
 
+#: OpenJD 2023-09: a job name is at most 128 characters, none of them a control character.
+_NAME_MAX = 128
+_CONTROL_RX = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def template_name(job_name):
+    """The template's ``name`` for a job name. The name is an OpenJD format string, so the job's text
+    must not be read as ``{{ expression }}``: ``{{`` / ``}}`` become ``{ {`` / ``} }`` (a name
+    ``{{Param.Frames}}`` would otherwise turn into the frame range, ``a{{b}}c`` fail the check);
+    control characters (OpenJD refuses them in a name) become spaces; a name over 128 characters is cut
+    (ending with an ellipsis). Only the farm's display name changes; the job keeps its own name."""
+    text = "samatte " + _CONTROL_RX.sub(" ", job_name)
+    while "{{" in text or "}}" in text:
+        text = text.replace("{{", "{ {").replace("}}", "} }")
+    if len(text) > _NAME_MAX:
+        text = text[:_NAME_MAX - 1] + "\u2026"
+    return text
+
+
 def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
     """The OpenJD job template (a dict) for a farm document."""
     chunk = int(chunk)
@@ -325,7 +344,7 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
     return {
         "specificationVersion": SPEC_VERSION,
         "extensions": ["TASK_CHUNKING"],
-        "name": "samatte %s" % name,
+        "name": template_name(name),
         "description": "samatte %s: track, matte in chunks, QC (tracker %s, matte %s)"
                        % (doc["samatte_version"], doc["resolved"]["tracker"], doc["resolved"]["matte"]),
         "parameterDefinitions": params,

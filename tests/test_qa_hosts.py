@@ -1,0 +1,55 @@
+"""QA of the host-facing paths (worker protocol through samatte.client, farm bundles): regressions for
+bugs found by adversarial runs."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from samatte import jobspec
+from samatte.farm import export_openjd
+from samatte.farm.openjd import template_name
+
+OPENJD = shutil.which("openjd") or os.path.join(os.path.dirname(sys.executable), "openjd")
+needs_openjd = pytest.mark.skipif(not os.path.isfile(OPENJD), reason="openjd-cli is not installed")
+
+
+def _job(tmp_path, name):
+    """A small tracked job (nothing is read: the frames are given, the plate need not exist)."""
+    job = jobspec.new_job(str(tmp_path / "plates" / "p.####.exr"), str(tmp_path / "out" / "m.####.exr"),
+                          frames="1001-1003", tracker="flow", matte="refine", quality="draft", name=name)
+    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(1002, [[10, 10], [40, 10], [40, 30]])])
+    return job
+
+
+@needs_openjd
+@pytest.mark.parametrize("name, shown", [
+    ("{{Param.Frames}}", "samatte { {Param.Frames} }"),      # was substituted: 'samatte 1001-1003'
+    ("a{{b}}c", "samatte a{ {b} }c"),                         # was a failed check (no variable b)
+    ("}}{{{", "samatte } }{ { {"),                            # was a failed check (braces mismatch)
+    ("sh010\thero\n", "samatte sh010 hero "),                 # was a failed check (control characters)
+])
+def test_job_name_is_not_read_as_an_openjd_expression(tmp_path, name, shown):
+    res = export_openjd(_job(tmp_path, name), str(tmp_path / "bundle"), chunk=2, python=sys.executable)
+    check = subprocess.run([OPENJD, "check", res["template"]], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+    summary = subprocess.run([OPENJD, "summary", res["template"], "-p", "file://" + res["openjd_params"]],
+                             capture_output=True, text=True, timeout=120)
+    assert summary.returncode == 0, summary.stdout + summary.stderr
+    assert "Summary for '%s'" % shown in summary.stdout
+    # the job itself keeps its name (the embedded farm document)
+    import json
+    with open(os.path.join(res["bundle"], "samatte_farm_job.json"), encoding="utf-8") as f:
+        assert json.load(f)["job"]["name"] == name
+
+
+@needs_openjd
+def test_long_job_name_fits_openjds_limit(tmp_path):
+    res = export_openjd(_job(tmp_path, "x" * 300), str(tmp_path / "bundle"), python=sys.executable)
+    check = subprocess.run([OPENJD, "check", res["template"]], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr   # was: name must be at most 128 characters
+    name = template_name("x" * 300)
+    assert len(name) == 128 and name.endswith("\u2026") and name.startswith("samatte xxx")
+    assert template_name("sh010 ショット") == "samatte sh010 ショット"   # ordinary names unchanged
+
