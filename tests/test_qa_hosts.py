@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from samatte import jobspec
+from samatte.errors import JobSpecError
 from samatte.farm import export_openjd
 from samatte.farm.openjd import template_name
 
@@ -53,3 +54,14 @@ def test_long_job_name_fits_openjds_limit(tmp_path):
     assert len(name) == 128 and name.endswith("\u2026") and name.startswith("samatte xxx")
     assert template_name("sh010 ショット") == "samatte sh010 ショット"   # ordinary names unchanged
 
+
+def test_job_name_with_a_lone_surrogate_is_jobspec_invalid(tmp_path):
+    job = _job(tmp_path, "sh010\ud800")
+    with pytest.raises(JobSpecError) as ei:
+        jobspec.validate(job)
+    assert ei.value.details.get("field") == "job.name"
+    # was a UnicodeEncodeError traceback writing template.yaml (and, in `samatte run`, making the
+    # default work dir's folder)
+    with pytest.raises(JobSpecError):
+        export_openjd(job, str(tmp_path / "bundle"), python=sys.executable)
+    assert not os.path.exists(tmp_path / "bundle")

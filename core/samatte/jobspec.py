@@ -303,6 +303,11 @@ def _validate(doc):
     out["name"] = _require(doc, "name", str, "job", optional=True, default="samatte")
     if "\x00" in out["name"]:   # it names the default work dir's folder (work_dir_name) and a metadata string
         raise _err("job name contains a NUL character", "job.name")
+    try:   # a folder name and EXR metadata: text that UTF-8 can carry (no lone surrogate, as paths)
+        out["name"].encode("utf-8")
+    except UnicodeEncodeError:
+        raise _err("job name %s is not valid UTF-8 text (a lone surrogate)" % ascii(out["name"])[:200],
+                   "job.name") from None
 
     plate = _require(doc, "plate", dict, "job")
     _check_unknown(plate, ("path", "frames", "colourspace", "ocio_config", "layer", "on_nonfinite"), "plate")
