@@ -65,3 +65,18 @@ def test_job_name_with_a_lone_surrogate_is_jobspec_invalid(tmp_path):
     with pytest.raises(JobSpecError):
         export_openjd(job, str(tmp_path / "bundle"), python=sys.executable)
     assert not os.path.exists(tmp_path / "bundle")
+
+
+def test_more_objects_than_openjd_lists_in_a_task_parameter_get_one_track_task(tmp_path):
+    from samatte.farm.openjd import build_template, farm_document
+    job = _job(tmp_path, "crowd")
+    poly = job["objects"][0]["prompts"]
+    job["objects"] = [{"name": "o%04d" % i, "prompts": poly} for i in range(1025)]
+    doc = farm_document(job)
+    track = [s for s in build_template(doc)["steps"] if s["name"] == "Track"][0]
+    # was an `Object` task parameter of 1025 values: a template openjd check refuses (at most 1024)
+    assert "parameterSpace" not in track
+    assert "--objects" not in track["script"]["actions"]["onRun"]["args"]
+    job["objects"] = job["objects"][:1024]
+    track = [s for s in build_template(farm_document(job))["steps"] if s["name"] == "Track"][0]
+    assert len(track["parameterSpace"]["taskParameterDefinitions"][0]["range"]) == 1024

@@ -253,6 +253,9 @@ def _root_args(doc):
 
 #: OpenJD 2023-09: a job name is at most 128 characters, none of them a control character.
 _NAME_MAX = 128
+#: OpenJD 2023-09: a STRING task parameter's range lists at most 1024 values (more objects: one
+#: Track task for all of them, as for SAM 2).
+_MAX_RANGE_VALUES = 1024
 _CONTROL_RX = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -313,7 +316,7 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
                                    timeout=task_timeout),
         }
         tobjs = tracked_objects(doc)
-        if len(tobjs) > 1 and doc["resolved"]["tracker"] in INDEPENDENT_TRACKERS:
+        if 1 < len(tobjs) <= _MAX_RANGE_VALUES and doc["resolved"]["tracker"] in INDEPENDENT_TRACKERS:
             track["description"] = "track one object through all frames into the job's track cache"
             track["parameterSpace"] = {"taskParameterDefinitions": [
                 {"name": "Object", "type": "STRING", "range": tobjs}]}
