@@ -4,14 +4,17 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
 from samatte import jobspec
-from samatte.errors import JobSpecError
+from samatte.client import WorkerClient
+from samatte.errors import BusyError, JobSpecError
 from samatte.farm import export_openjd
 from samatte.farm.openjd import template_name
 
+TESTS = os.path.dirname(os.path.abspath(__file__))
 OPENJD = shutil.which("openjd") or os.path.join(os.path.dirname(sys.executable), "openjd")
 needs_openjd = pytest.mark.skipif(not os.path.isfile(OPENJD), reason="openjd-cli is not installed")
 
@@ -80,3 +83,67 @@ def test_more_objects_than_openjd_lists_in_a_task_parameter_get_one_track_task(t
     job["objects"] = job["objects"][:1024]
     track = [s for s in build_template(farm_document(job))["steps"] if s["name"] == "Track"][0]
     assert len(track["parameterSpace"]["taskParameterDefinitions"][0]["range"]) == 1024
+
+
+def _fake_worker(python=None):
+    env = {"PYTHONPATH": TESTS + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return WorkerClient(python, env=env, worker_args=["--pipeline", "cli_fake_pipeline"], startup_timeout=60)
+
+
+def _fake_job(**fake):
+    return {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr"},
+            "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}],
+            "output": {"path": "/out/m.####.exr"}, "meta": {"fake": fake}}
+
+
+def test_second_job_on_a_busy_client_is_busy_not_worker_failed():
+    with _fake_worker() as w:
+        h = w.start_job(_fake_job(frames=4, delay=0.2))
+        with pytest.raises(BusyError) as ei:     # was WorkerError, code WORKER_FAILED ("the worker died")
+            w.start_job(_fake_job(frames=1))
+        assert ei.value.code == "BUSY"
+        assert h.wait()["frames"] == [1001, 1002, 1003, 1004]
+        assert w.run(_fake_job(frames=1))["frames"] == [1001]
+
+
+class _Nuke:
+    """What samatte_nuke.runner.JobRunner uses of the nuke module."""
+
+    class ProgressTask:
+        def __init__(self, name):
+            pass
+
+        def setMessage(self, m):
+            pass
+
+        def setProgress(self, p):
+            pass
+
+        def isCancelled(self):
+            return False
+
+    @staticmethod
+    def executeInMainThread(call, args=()):
+        pass
+
+
+def test_nuke_second_node_does_not_kill_the_first_nodes_job():
+    """Two samatte nodes share the pool's worker: the second node's Track while the first runs used to
+    fail as WORKER_FAILED, and the runner then dropped (killed) the worker, failing the first job too."""
+    sys.path.insert(0, os.path.join(os.path.dirname(TESTS), "nuke_plugin"))
+    from samatte_nuke.runner import JobRunner, WorkerPool
+    pool = WorkerPool(factory=_fake_worker)
+    try:
+        a = JobRunner(_Nuke(), title="A", job=_fake_job(frames=8, delay=0.25), python=sys.executable, pool=pool)
+        a.start()
+        deadline = time.monotonic() + 30
+        while a.handle is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        b = JobRunner(_Nuke(), title="B", job=_fake_job(frames=1), python=sys.executable, pool=pool)
+        b.start()
+        b.join(60)
+        a.join(60)
+        assert b.outcome[:2] == ("failed", "BUSY")
+        assert a.outcome[0] == "done" and a.outcome[1]["frames"] == list(range(1001, 1009))
+    finally:
+        pool.close_all()

@@ -45,7 +45,7 @@ import time
 from typing import Any
 
 from . import protocol
-from .errors import ProtocolError, SamatteError, WorkerError
+from .errors import BusyError, ProtocolError, SamatteError, WorkerError
 
 _HOST_BINARIES = ("nuke", "blender", "maya", "houdini", "hython", "katana", "resolve", "natron")
 
@@ -357,7 +357,8 @@ class WorkerClient:
 
     def start_job(self, job, *, job_id=None, stage=None, frames=None, preroll=None, objects=None):
         """Send a JobSpec (a dict, a JSON string, or a path to a .json file) and return a
-        :class:`JobHandle` at once. One job at a time per worker. ``stage`` ("all", "track",
+        :class:`JobHandle` at once. One job at a time per worker (:class:`samatte.errors.BusyError`,
+        code BUSY, while this client's previous job has not ended). ``stage`` ("all", "track",
         "matte"), ``frames`` (a subset of the job's frames: range string or list) and ``preroll``
         are sent only when given; ``objects`` (stage "track": the object names to track) likewise."""
         job = _as_dict(job)
@@ -368,7 +369,10 @@ class WorkerClient:
         handle = JobHandle(self, job_id)
         with self._lock:
             if self._job is not None:
-                raise WorkerError("this worker is already running job %r" % self._job.id)
+                # BUSY (a WorkerError), as the worker itself answers: WORKER_FAILED would say the worker
+                # is dead, and a host that then drops it kills the running job
+                raise BusyError("this worker is already running job %r; send this one when that job has "
+                                "ended (or cancel it)" % self._job.id, running=self._job.id)
             self._job = handle
         try:
             self._send(protocol.job(job_id, job, stage=None if stage == "all" else stage, frames=frames,
