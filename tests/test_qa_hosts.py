@@ -147,3 +147,37 @@ def test_nuke_second_node_does_not_kill_the_first_nodes_job():
         assert a.outcome[0] == "done" and a.outcome[1]["frames"] == list(range(1001, 1009))
     finally:
         pool.close_all()
+
+
+@needs_openjd
+def test_a_job_on_twos_exports_a_frames_parameter_openjd_accepts(tmp_path):
+    from samatte.frames import parse_frames
+    job = _job(tmp_path, "ontwos")
+    job["plate"]["frames"] = "1001-2199x2"                   # 600 frames
+    job["objects"][0]["prompts"][0]["frame"] = 1001
+    res = export_openjd(job, str(tmp_path / "bundle"), chunk=10, python=sys.executable)
+    # was '1001,1003,1005,...': 2999 characters, over OpenJD's 1024 (openjd check refused the template)
+    assert res["frames"] == "1001-2199:2" and parse_frames(res["frames"]) == list(range(1001, 2200, 2))
+    check = subprocess.run([OPENJD, "check", res["template"]], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_frames_that_do_not_fit_openjd_are_a_coded_error(tmp_path):
+    import random
+    from samatte.errors import FrameRangeError
+    from samatte.farm.openjd import frames_to_range_expr
+    from samatte.frames import parse_frames
+    rng = random.Random(5)
+    for _ in range(200):   # the expression reads back as the same frames
+        fr = sorted(set(rng.sample(range(-40, 80), rng.randint(1, 50)) + list(range(0, 60, rng.randint(1, 5)))))
+        assert parse_frames(frames_to_range_expr(fr)) == fr
+    assert frames_to_range_expr([1, 3, 5, 6, 7, 10]) == "1-5:2,6-7,10"
+    job = _job(tmp_path, "scattered")
+    frames = sorted(rng.sample(range(1001, 9001), 400))     # no pattern: about 2000 characters
+    job["plate"]["frames"] = ",".join(str(f) for f in frames)
+    job["objects"][0]["prompts"][0]["frame"] = frames[0]
+    with pytest.raises(FrameRangeError) as ei:   # was a bundle whose template openjd check refused
+        export_openjd(job, str(tmp_path / "bundle"), python=sys.executable)
+    assert ei.value.details["field"] == "frames"
+    res = export_openjd(job, str(tmp_path / "bundle"), python=sys.executable, frames=frames[:100])
+    assert parse_frames(res["frames"]) == frames[:100]

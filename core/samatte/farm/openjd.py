@@ -45,7 +45,7 @@ import re
 
 from .. import __version__
 from ..cachekey import INDEPENDENT_TRACKERS
-from ..errors import JobSpecError, OutputError
+from ..errors import FrameRangeError, JobSpecError, OutputError
 from . import yamlout
 
 __all__ = ["FARM_DOC_VERSION", "SPEC_VERSION", "export_openjd", "farm_document", "build_template",
@@ -70,19 +70,29 @@ def resolve_backends(job):
 
 
 def frames_to_range_expr(frames):
-    """An OpenJD integer range expression for a sorted list of frames: ``1001-1100``, ``1,3,5-9``."""
+    """An OpenJD integer range expression for a list of frames: ``1001-1100``, ``1,3,5-9``; a run of
+    three or more frames with one step over 1 is ``A-B:STEP`` (a job on twos is ``1001-1199:2``, not
+    a list of 100 numbers: OpenJD allows 1024 characters in the ``Frames`` parameter)."""
     fr = sorted(set(int(f) for f in frames))
     if not fr:
         raise JobSpecError("the job has no frames")
     parts = []
-    a = b = fr[0]
-    for f in fr[1:]:
-        if f == b + 1:
-            b = f
-            continue
-        parts.append(str(a) if a == b else "%d-%d" % (a, b))
-        a = b = f
-    parts.append(str(a) if a == b else "%d-%d" % (a, b))
+    i, n = 0, len(fr)
+    while i < n:
+        j = i
+        if i + 1 < n:
+            step = fr[i + 1] - fr[i]
+            while j + 1 < n and fr[j + 1] - fr[j] == step:
+                j += 1
+            if step > 1 and j - i < 2:   # two frames a step apart: the first alone, the next starts anew
+                j = i
+        if j == i:
+            parts.append(str(fr[i]))
+        elif fr[i + 1] - fr[i] == 1:
+            parts.append("%d-%d" % (fr[i], fr[j]))
+        else:
+            parts.append("%d-%d:%d" % (fr[i], fr[j], fr[i + 1] - fr[i]))
+        i = j + 1
     return ",".join(parts)
 
 
@@ -253,6 +263,8 @@ def _root_args(doc):
 
 #: OpenJD 2023-09: a job name is at most 128 characters, none of them a control character.
 _NAME_MAX = 128
+#: OpenJD 2023-09: a STRING job parameter's value is at most 1024 characters (``Frames``).
+_MAX_STRING = 1024
 #: OpenJD 2023-09: a STRING task parameter's range lists at most 1024 values (more objects: one
 #: Track task for all of them, as for SAM 2).
 _MAX_RANGE_VALUES = 1024
@@ -281,6 +293,10 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
         raise JobSpecError("chunk size must be >= 1, got %d" % chunk, field="chunk")
     if preroll < 0:
         raise JobSpecError("preroll must be >= 0, got %d" % preroll, field="preroll")
+    if len(doc["frames"]) > _MAX_STRING:
+        raise FrameRangeError("the frames to export, as an OpenJD range expression, take %d characters; OpenJD "
+                              "allows %d in the Frames parameter: export them in parts (--frames)"
+                              % (len(doc["frames"]), _MAX_STRING), field="frames", value=doc["frames"][:200])
     # the template carries root names and flows only: the submitting machine's folders are values
     text = _embedded_json(dict(doc, roots={n: {"flow": r["flow"]} for n, r in doc["roots"].items()}))
     base = ["-m", "samatte", "farm", "task", "{{Task.File.Job}}"] + _root_args(doc)
