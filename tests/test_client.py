@@ -222,3 +222,22 @@ def test_host_side_on_python39_drives_the_venv_worker(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "cancelled" in p.stdout
     assert "(3, 9) 3 done False" in p.stdout
+
+
+def test_close_delivers_the_cancelled_job_s_last_messages_to_a_slow_reader(monkeypatch):
+    """close() waited for the worker to exit and then closed the pipes under the reader thread: the
+    job's last lines (its CANCELLED error) were lost when the reader lagged (under load), and the job
+    ended as a dead worker's (WORKER_FAILED). The readers now finish before the pipes close."""
+    from samatte import client as client_mod
+    slow = client_mod.protocol.decode
+
+    def decode(line, **kw):      # a reader that lags behind the worker, as on a loaded machine
+        time.sleep(0.05)
+        return slow(line, **kw)
+    w = WorkerClient(env={"PYTHONPATH": TESTS}, worker_args=["--pipeline", "cli_fake_pipeline"])
+    monkeypatch.setattr(client_mod.protocol, "decode", decode)
+    h = w.start_job(fake_job(frames=100, delay=0.05))
+    time.sleep(0.5)
+    assert w.close() == 0
+    with pytest.raises(CancelledError):
+        h.wait()

@@ -496,6 +496,12 @@ class WorkerClient:
                 pass
             if self._wait_exit(timeout) is None:
                 self.kill()
+        # the exit closes the pipes' far ends, but the readers may not have taken the last lines yet (a
+        # cancelled job's CANCELLED error, then bye): closing our ends under them dropped those lines, and
+        # the job ended as a dead worker's (seen under load)
+        for t in (self._reader, self._err_reader):
+            if t is not threading.current_thread():
+                t.join(timeout=5.0)
         for s in (self._proc.stdout, self._proc.stderr):
             try:
                 s.close()
