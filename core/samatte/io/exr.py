@@ -2,7 +2,8 @@
 
 * EXR, single- or multi-part, half or float: RGB(A), or a named layer ``layer="beauty"`` which is
   either channels ``beauty.R/G/B`` (also ``beauty.red`` ...) in any part, or a part named ``beauty``
-  holding ``R/G/B``. A one-channel image (``Y``, ``Z``, anything) is broadcast to grey RGB.
+  holding ``R/G/B``. A one-channel image (``Y``, ``Z``, anything) is broadcast to grey RGB, and so is
+  the ``Y`` of a greyscale image with more channels (``Y, A``; not luminance/chroma ``Y, RY, BY``).
 * The data window is the canvas (arrays are data-window sized, origin top-left, y down); the
   display window and the pixel aspect are kept in :class:`samatte.stages.PlateInfo`.
 * PNG/JPEG/TIFF and other formats OIIO reads work too. Integer images (8/16-bit) are display-referred
@@ -90,6 +91,15 @@ def _rgb_in(names, prefix):
     return found if all(f is not None for f in found) else None
 
 
+def _luma_in(names, prefix):
+    """Index of a luminance channel ``prefix + "Y"`` (a greyscale EXR, with or without ``A``), or None.
+    Not for luminance/chroma images (``RY``, ``BY`` beside it): their colour is not grey."""
+    names = list(names)
+    if prefix + "Y" not in names or prefix + "RY" in names or prefix + "BY" in names:
+        return None
+    return names.index(prefix + "Y")
+
+
 def list_layers(path_or_input):
     """Layers in a file, for messages: '' (the unnamed RGB layer), every 'name' of 'name.X' channels,
     and the part names of multi-part files."""
@@ -135,6 +145,11 @@ def _resolve(inp, path, layer, frame=None):
                     return i, idx, spec
                 if spec.nchannels == 1:
                     return i, [0, 0, 0], spec
+        for i, spec in subs:
+            for prefix in (layer + ".",) + (("",) if _part_name(spec) == layer else ()):
+                y = _luma_in(spec.channelnames, prefix)
+                if y is not None:
+                    return i, [y, y, y], spec
         raise ChannelError("layer %r (channels %s.R/G/B or a part named %r) is not in %s; it has %s"
                            % (layer, layer, layer, path, _describe_channels(subs)),
                            path=path, layer=layer, frame=frame)
@@ -145,6 +160,10 @@ def _resolve(inp, path, layer, frame=None):
     i, spec = subs[0]
     if spec.nchannels == 1:
         return i, [0, 0, 0], spec
+    for i, spec in subs:
+        y = _luma_in(spec.channelnames, "")
+        if y is not None:  # greyscale with alpha (Y, A): OpenEXR's luminance-only RGBA layout
+            return i, [y, y, y], spec
     raise ChannelError("no R, G, B channels in %s (give a layer); it has %s" % (path, _describe_channels(subs)),
                        path=path, frame=frame)
 

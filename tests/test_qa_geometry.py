@@ -1,0 +1,95 @@
+"""QA of odd plate geometry and content end to end: every valid plate and prompt gives finite mattes
+in [0, 1] with the plate's windows, or a coded error (never a traceback / exit 1)."""
+import json
+
+import numpy as np
+import pytest
+
+from samatte import cli
+from samatte.io import exr
+
+
+def _run_cli(argv, capsys):
+    rc = cli.main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "unexpected error" not in err, err
+    return rc, err
+
+
+def _read(path):
+    import OpenImageIO as oiio
+    inp = oiio.ImageInput.open(str(path))
+    try:
+        spec = inp.spec()
+        return list(spec.channelnames), inp.read_image("float"), spec
+    finally:
+        inp.close()
+
+
+def _job(tmp_path, plate, objects, *, tracker="shapes", matte="refine"):
+    doc = {"samatte_job": 1, "name": "qa", "plate": {"path": str(plate)}, "objects": objects,
+           "tracker": {"backend": tracker}, "matte": {"backend": matte},
+           "output": {"path": str(tmp_path / "out" / "m.####.exr")}}
+    p = tmp_path / "job.json"
+    p.write_text(json.dumps(doc))
+    return p
+
+
+def _box(frame, box):
+    return [{"name": "o", "prompts": [{"frame": frame, "type": "box", "box": box}]}]
+
+
+def _grey_frames(folder, channels, frames=2):
+    """A greyscale plate (a bright 12x8 block on 0.2) stored as ``channels`` (Y first, A = 1)."""
+    folder.mkdir()
+    for k in range(frames):
+        img = np.zeros((24, 32, len(channels)), np.float32)
+        img[..., 0] = 0.2
+        img[8:16, 10 + k:22 + k, 0] = 0.8
+        if "A" in channels:
+            img[..., list(channels).index("A")] = 1.0
+        exr.write_image(str(folder / ("p.%04d.exr" % (1001 + k))), img, channels=channels)
+    return folder / "p.####.exr"
+
+
+def test_greyscale_exr_with_alpha_is_a_grey_plate(tmp_path, capsys):
+    """A luminance-only EXR with alpha (channels Y, A: OpenEXR's greyscale RGBA layout) was
+    CHANNELS_INVALID 'no R, G, B channels (give a layer)' though no layer could help, while a Y-only
+    EXR worked. Its Y is now read as grey RGB, end to end."""
+    plate = _grey_frames(tmp_path / "plate", ("Y", "A"))
+    info = exr.read_info(str(plate).replace("####", "1001"))
+    assert info.channels == ("Y",)
+    frame = exr.read_frame(str(plate).replace("####", "1002"))
+    assert frame.linear.shape == (24, 32, 3)
+    assert np.allclose(frame.linear[10, 15], 0.8, atol=1e-3) and np.allclose(frame.linear[0, 0], 0.2, atol=1e-3)
+    rc, err = _run_cli(["run", _job(tmp_path, plate, _box(1001, [10, 8, 22, 16]))], capsys)
+    assert rc == 0, err
+    for f in (1001, 1002):
+        names, px, _ = _read(tmp_path / "out" / ("m.%d.exr" % f))
+        assert np.all(np.isfinite(px))
+        a = px[..., names.index("A")]
+        assert 0.0 <= a.min() and a.max() <= 1.0 and a[12, 16] == 1.0 and a[0, 0] == 0.0
+        rgb = px[..., [names.index(c) for c in "RGB"]]
+        assert np.allclose(rgb[..., 0], rgb[..., 1]) and np.allclose(rgb[..., 0], rgb[..., 2])
+
+
+def test_greyscale_layer_with_alpha(tmp_path):
+    """The same inside a named layer (beauty.Y, beauty.A) or a part named beauty holding Y, A."""
+    img = np.zeros((4, 5, 2), np.float32)
+    img[..., 0], img[..., 1] = 0.5, 1.0
+    p = tmp_path / "l.exr"
+    exr.write_image(str(p), img, channels=("beauty.Y", "beauty.A"))
+    assert np.allclose(exr.read_frame(str(p), layer="beauty").linear, 0.5)
+    exr.write_parts(str(p), [{"pixels": img[..., :1] * 0, "channels": ("Z",), "name": "depth"},
+                             {"pixels": img, "channels": ("Y", "A"), "name": "beauty"}])
+    assert np.allclose(exr.read_frame(str(p), layer="beauty").linear, 0.5)
+
+
+@pytest.mark.parametrize("channels", [("R", "G"), ("U", "V"), ("Z", "A")])
+def test_other_channel_sets_stay_channels_invalid(tmp_path, capsys, channels):
+    """Two channels that are not a greyscale Y are still a coded CHANNELS_INVALID (exit 3), nothing
+    written."""
+    plate = _grey_frames(tmp_path / "plate", channels)
+    rc, err = _run_cli(["run", _job(tmp_path, plate, _box(1001, [10, 8, 22, 16]))], capsys)
+    assert rc == 3 and "[CHANNELS_INVALID]" in err, err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.exr"))
