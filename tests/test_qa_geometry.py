@@ -93,3 +93,18 @@ def test_other_channel_sets_stay_channels_invalid(tmp_path, capsys, channels):
     rc, err = _run_cli(["run", _job(tmp_path, plate, _box(1001, [10, 8, 22, 16]))], capsys)
     assert rc == 3 and "[CHANNELS_INVALID]" in err, err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.exr"))
+
+
+def test_stage_track_summary_counts_the_requested_frames(tmp_path, capsys):
+    """`run --stage track --frames 1001-1002` with the only prompt on 1004 re-tracks the span 1001-1004
+    that decides them; the summary said '4 tracked, -2 current'. It counts the requested frames and
+    names the span's others apart."""
+    plate = _grey_frames(tmp_path / "plate", ("Y",), frames=4)
+    job = _job(tmp_path, plate, _box(1004, [13, 8, 25, 16]), matte="none")
+    rc, err = _run_cli(["run", job, "--stage", "track", "--frames", "1001-1002"], capsys)
+    assert rc == 0, err
+    done = [ln for ln in err.splitlines() if ln.startswith("done")][-1]
+    assert "2 tracked, 0 current (+2 frame(s) of their span)" in done, done
+    rc, err = _run_cli(["run", job, "--stage", "track", "--frames", "1001-1002"], capsys)
+    done = [ln for ln in err.splitlines() if ln.startswith("done")][-1]
+    assert rc == 0 and "0 tracked, 2 current" in done and "-" not in done.split("2/2", 1)[1], done

@@ -504,8 +504,12 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     yield FrameEvent(f, "written" if f in tracked_now else "skipped", None,
                                      cache.path(f, min(sel)) if sel else None, "track")
             result["elapsed_s"] = round(time.time() - t0, 3)
-            yield Progress("done", None, len(requested), len(requested), "%d tracked, %d current"
-                           % (len(result["tracked"]), len(requested) - len(result["tracked"])))
+            # result["tracked"] also holds frames outside --frames that the span re-tracked for them
+            n_req = len(set(requested) & set(result["tracked"]))
+            extra = len(result["tracked"]) - n_req
+            yield Progress("done", None, len(requested), len(requested), "%d tracked, %d current%s"
+                           % (n_req, len(requested) - n_req,
+                              (" (+%d frame(s) of their span)" % extra) if extra else ""))
             return result
 
         # -- matting ------------------------------------------------------------------------------
