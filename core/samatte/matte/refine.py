@@ -1188,6 +1188,12 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     p = _trust(image, hard, p, info, depth)                            # 0. how far colour can be trusted
     c = _crop(image, coarse, hard, p, logits, motion, doubt, solve_image, depth)  # 1. crop
     wk = _regions(c, p)                                                # 2. regions
+    if not wk.fg.any():
+        # no solid foreground left to sample (an object 1-2 px across, a wire or a dot: the band swallows
+        # it): the solve has no foreground colour and gave alpha 0 for all of it. The mask is the answer.
+        if info is not None:
+            info["no_core"] = True
+        return hard.astype(np.float32)
     bd = _grow(wk, c, p, tile)                                         # 3. growth
     a0 = _solve(wk, bd, c, p, tile, prior, prior_weight)               # 4. solve
     a0 = _self_check(a0, wk, bd, c, p, tile, prior, prior_weight, info)  # 4b. do no harm: growth
