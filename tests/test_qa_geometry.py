@@ -129,3 +129,25 @@ def test_refine_keeps_an_object_thinner_than_three_pixels(width, kind):
     info = {}
     refine_alpha(img, wide, mask=kind, info=info)
     assert "no_core" not in info
+
+
+@pytest.mark.parametrize("width", [1, 2])
+def test_a_tight_mask_keeps_a_thin_separate_part_at_a_reduced_working_scale(width):
+    """A wire beside a large object, exactly masked (tight): at 512 px the working scale is ~0.55, the
+    wire 1-2 work px across, so it got no solid core (RefineParams.core_depth 1.0) and, its colour
+    unlike the object's core, the solve erased it (alpha ~0.1). Tight masks keep it (core_depth 0.5)."""
+    from samatte.matte.refine import refine_alpha
+    size = 512
+    img = np.full((size, size, 3), 0.2, np.float32)
+    mask = np.zeros((size, size), np.float32)
+    img[10:size - 10, 30:30 + width] = (0.9, 0.8, 0.7)
+    mask[10:size - 10, 30:30 + width] = 1.0
+    yy, xx = np.mgrid[0:size, 0:size]
+    disc = np.hypot(yy - size / 2, xx - size * 0.7) < size * 0.2
+    img[disc] = (0.7, 0.3, 0.2)
+    mask[disc] = 1.0
+    wire = (slice(10, size - 10), slice(30, 30 + width))
+    a = refine_alpha(img, mask, mask="tight")
+    assert a[wire].mean() > 0.9 and abs(a[disc].mean() - 1.0) < 0.01
+    old = refine_alpha(img, mask, mask="tight", options={"core_depth": 1.0})
+    assert old[wire].mean() < 0.5                      # what the shallower rule did

@@ -274,6 +274,11 @@ class RefineParams:
     gap_far_ratio: float = 64.0
     #: min depth (work px) of the kept middle of parts thinner than the band; 0 = off (rough masks).
     thin_cores: float = 0.0
+    #: a separate part of the mask keeps a solid core when the band would swallow it, if its deepest
+    #: pixel is at least this deep (work px from its edge; 0.5 = a part 1-2 px across at the working
+    #: scale, 1.5 = 3-4 px). 1.0 (rough masks): parts under 3 work px may be the mask's noise; 0.5 for
+    #: tight masks, whose parts are the object's (a wire under 3 work px was erased: 11 px at 1080p).
+    core_depth: float = 1.0
     #: conjugate-gradient tolerance (relative residual) and iteration cap of the closed-form solves.
     tol: float = 1e-4
     maxiter: int = 800
@@ -339,7 +344,7 @@ QUALITIES = {name: replace(DEFAULT, **diff) for name, diff in QUALITY_DIFFS.item
 #: past it: ``mask_crisp``).
 MASK_KINDS = {
     "rough": {},
-    "tight": dict(base_frac=0.003, leak=0.15, leak_calib=3.0, grow=2, thin_cores=2.0, snap_keep=1.0,
+    "tight": dict(base_frac=0.003, leak=0.15, leak_calib=3.0, grow=2, thin_cores=2.0, core_depth=0.5, snap_keep=1.0,
                   mask_weight=0.04, mask_crisp=2.5, tie_crisp=2.5),
 }
 
