@@ -64,8 +64,9 @@ def parse_frames(spec):
     return sorted(frames)
 
 
-def format_frames(frames):
-    """Compact string for a list of frames: [1001..1100] -> "1001-1100", steps -> "1001-1099x2"."""
+def format_frames(frames, step_sep="x"):
+    """Compact string for a list of frames: [1001..1100] -> "1001-1100", steps -> "1001-1099x2" (a run
+    of three or more frames one step apart; ``step_sep=":"`` writes OpenJD's "1001-1099:2")."""
     frames = sorted(set(int(f) for f in frames))
     if not frames:
         return ""
@@ -82,7 +83,7 @@ def format_frames(frames):
             if step == 1:
                 parts.append("%d-%d" % (frames[i], frames[j]))
             else:
-                parts.append("%d-%dx%d" % (frames[i], frames[j], step))
+                parts.append("%d-%d%s%d" % (frames[i], frames[j], step_sep, step))
             i = j + 1
         else:
             parts.append("%d" % frames[i])

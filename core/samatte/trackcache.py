@@ -62,34 +62,8 @@ def remove_stale_temps(folder):
     """Remove the temp files of :func:`_tmp_name` in ``folder`` that the output writer would remove
     (:meth:`samatte.io.writer.MatteWriter.remove_stale_temps`): of a dead process of this host, or older
     than its age limit; never another machine's write in flight. Returns how many went."""
-    import time
-    from .io.writer import TEMP_MAX_AGE, _pid_alive, host_tag
-    try:
-        max_age = float(os.environ.get("SAMATTE_TEMP_MAX_AGE", TEMP_MAX_AGE))
-    except ValueError:
-        max_age = TEMP_MAX_AGE
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return 0
-    me, now, removed = host_tag(), time.time(), 0
-    for n in names:
-        m = _TMP_RX.match(n)
-        if not m:
-            continue
-        p = os.path.join(folder, n)
-        try:
-            age = now - os.stat(p).st_mtime
-        except OSError:
-            continue
-        pid = int(m.group("pid"))
-        if age > max_age or (m.group("host") == me and pid != os.getpid() and not _pid_alive(pid)):
-            try:
-                os.remove(p)
-                removed += 1
-            except OSError:
-                pass
-    return removed
+    from .io.writer import default_temp_max_age, remove_temps
+    return remove_temps(folder, _TMP_RX, default_temp_max_age(), own=False)
 
 
 def _atomic_write(path, data):

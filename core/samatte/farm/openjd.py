@@ -73,27 +73,11 @@ def frames_to_range_expr(frames):
     """An OpenJD integer range expression for a list of frames: ``1001-1100``, ``1,3,5-9``; a run of
     three or more frames with one step over 1 is ``A-B:STEP`` (a job on twos is ``1001-1199:2``, not
     a list of 100 numbers: OpenJD allows 1024 characters in the ``Frames`` parameter)."""
-    fr = sorted(set(int(f) for f in frames))
-    if not fr:
+    from ..frames import format_frames
+    text = format_frames(frames, step_sep=":")
+    if not text:
         raise JobSpecError("the job has no frames")
-    parts = []
-    i, n = 0, len(fr)
-    while i < n:
-        j = i
-        if i + 1 < n:
-            step = fr[i + 1] - fr[i]
-            while j + 1 < n and fr[j + 1] - fr[j] == step:
-                j += 1
-            if step > 1 and j - i < 2:   # two frames a step apart: the first alone, the next starts anew
-                j = i
-        if j == i:
-            parts.append(str(fr[i]))
-        elif fr[i + 1] - fr[i] == 1:
-            parts.append("%d-%d" % (fr[i], fr[j]))
-        else:
-            parts.append("%d-%d:%d" % (fr[i], fr[j], fr[i + 1] - fr[i]))
-        i = j + 1
-    return ",".join(parts)
+    return text
 
 
 def _job_frames(job):

@@ -89,6 +89,44 @@ def _pid_namespace():
         return ""
 
 
+def default_temp_max_age():
+    """Seconds after which another process's temp file counts as abandoned: ``$SAMATTE_TEMP_MAX_AGE``
+    or :data:`TEMP_MAX_AGE`."""
+    try:
+        return float(os.environ.get("SAMATTE_TEMP_MAX_AGE", TEMP_MAX_AGE))
+    except ValueError:
+        return TEMP_MAX_AGE
+
+
+def remove_temps(folder, rx, max_age, *, own=True):
+    """Remove the temp files in ``folder`` whose names match ``rx`` (groups ``host`` and ``pid``) that
+    are abandoned: older than ``max_age`` seconds, or of a dead process of this host, or (``own``)
+    of this process; never a live or recent temp of another machine. Returns how many went."""
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return 0
+    me, now, removed = host_tag(), time.time(), 0
+    for n in names:
+        m = rx.match(n)
+        if not m:
+            continue
+        p = os.path.join(folder, n)
+        try:
+            age = now - os.stat(p).st_mtime
+        except OSError:
+            continue
+        pid = int(m.group("pid"))
+        mine = m.group("host") == me and (pid != os.getpid() and not _pid_alive(pid) or own and pid == os.getpid())
+        if age > max_age or mine:
+            try:
+                os.remove(p)
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
 def host_tag():
     """This machine's name as it appears in temp file names ([A-Za-z0-9-], at most 32): the start of
     the host name and a hash of the whole name and of the PID namespace. Its pids are only comparable
@@ -190,10 +228,7 @@ class MatteWriter:
         self.metadata["samatte/version"] = __version__
         self.job_hash = self.metadata.get("samatte/job_hash")
         if temp_max_age is None:
-            try:
-                temp_max_age = float(os.environ.get("SAMATTE_TEMP_MAX_AGE", TEMP_MAX_AGE))
-            except ValueError:
-                temp_max_age = TEMP_MAX_AGE
+            temp_max_age = default_temp_max_age()
         self.temp_max_age = float(temp_max_age)
         self._checked_dirs = set()
         d = self.pattern.directory
@@ -221,31 +256,7 @@ class MatteWriter:
         """Remove temp files of this process, of dead processes of this host (POSIX), and any older
         than ``temp_max_age`` seconds; never a live or recent temp of another machine."""
         d = d if d is not None else (self.pattern.directory or ".")
-        removed = 0
-        try:
-            names = os.listdir(d or ".")
-        except OSError:
-            return 0
-        me = host_tag()
-        now = time.time()
-        for n in names:
-            m = _TMP_RX.match(n)
-            if not m:
-                continue
-            p = os.path.join(d, n)
-            try:
-                age = now - os.stat(p).st_mtime
-            except OSError:
-                continue
-            ours = m.group("host") == me
-            if age > self.temp_max_age or (ours and (int(m.group("pid")) == os.getpid()
-                                                     or not _pid_alive(int(m.group("pid"))))):
-                try:
-                    os.remove(p)
-                    removed += 1
-                except OSError:
-                    pass
-        return removed
+        return remove_temps(d, _TMP_RX, self.temp_max_age, own=True)
 
     # -- resume ----------------------------------------------------------------------------------
     @contextlib.contextmanager
