@@ -77,17 +77,22 @@ def run(job_, *, progress=None, on_frame=None, cancel=None, stage="all", frames=
         kw["stage"] = stage
     if frames is not None:
         kw["frames"] = frames
-    gen = pipeline.run_iter(job_, cancel=cancel, **kw)
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if hasattr(p, "done"):
-            if progress is not None:
+    from .progress import FrameEvent
+    # events=True: without it run_iter yields Progress only and on_frame would never be called
+    gen = pipeline.run_iter(job_, cancel=cancel, events=True, **kw)
+    try:
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(p, FrameEvent):
+                if on_frame is not None:
+                    on_frame(p)
+            elif progress is not None:
                 progress(p)
-        elif on_frame is not None:
-            on_frame(p)
+    finally:
+        gen.close()  # a callback that raised: the run's files and reader threads are let go now
 
 
 def export(job_, folder, *, chunk=10, preroll=None, python=None, models_dir=None):
