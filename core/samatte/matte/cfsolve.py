@@ -8,14 +8,12 @@ each tile solves its unknown pixels with the pixels around it held at the curren
 An optional data term ``weight * (alpha - prior)^2`` ties the solution to a prior alpha where the image
 says little (it also makes the system well conditioned).
 """
-import contextlib
-import io
-
 import numpy as np
 import cv2
 import scipy.sparse
 import scipy.sparse.linalg
 
+from .quiet import quiet_stdout
 from .regions import reach_box
 
 __all__ = ["solve_band", "solve_crop"]
@@ -160,7 +158,7 @@ def _solve(A, b, x0, *, tol, maxiter, jacobi_first=False):
         # bound the factor's storage by the problem (pymatting reserves 4 GB by default)
         for fill in (6, 30, 150):
             try:
-                with contextlib.redirect_stdout(io.StringIO()):  # its "PERFORMANCE WARNING" prints
+                with quiet_stdout():  # its "PERFORMANCE WARNING" prints
                     pre = ichol(A.tocsc(), max_nnz=int(fill * A.nnz + 1000))
                 return cg(A, b, x0=x0, rtol=tol, maxiter=maxiter, M=pre)
             except ValueError:

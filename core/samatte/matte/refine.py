@@ -270,8 +270,7 @@ def _shared_matting():
 def _sampling_alpha(im, fg, unknown, *, margin, expand=None):
     """Shared matting (Gastal & Oliveira) of the unknown pixels, on the bbox of the band plus a
     margin of known pixels. Returns f64 alpha over the whole image (known pixels 0/1)."""
-    import contextlib
-    import io
+    from .quiet import quiet_stdout
     a = np.where(fg, 1.0, 0.0)
     if not unknown.any():
         return a
@@ -285,7 +284,7 @@ def _sampling_alpha(im, fg, unknown, *, margin, expand=None):
     if not (tri == 1.0).any() or not (tri == 0.0).any():
         a[unknown] = 0.5 if not (tri == 1.0).any() and not (tri == 0.0).any() else float((tri == 1.0).any())
         return a
-    with contextlib.redirect_stdout(io.StringIO()):
+    with quiet_stdout():  # thread-safe (two jobs in threads)
         params = SM_PARAMS if expand is None else dict(SM_PARAMS, trimap_expansion_radius=int(expand))
         res = _shared_matting()(np.ascontiguousarray(im[y0:y1, x0:x1], np.float64), tri, **params)
     a[y0:y1, x0:x1] = np.where(unknown[y0:y1, x0:x1], res, a[y0:y1, x0:x1])
