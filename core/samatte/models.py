@@ -238,7 +238,12 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
             return target
         except WeightsCorruptError:
             pass  # replace it below
-    fd, tmp = tempfile.mkstemp(prefix=info.filename + ".", suffix=".part", dir=str(dest))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=info.filename + ".", suffix=".part", dir=str(dest))
+    except OSError as e:  # a read-only shared folder, a full disk
+        raise ModelError("cannot write into the models folder %s: %s (use a writable --dest, or point "
+                         "SAMATTE_MODELS at a folder that already holds %s)"
+                         % (dest, e.strerror or e, info.filename), path=str(dest))
     hasher = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out:
@@ -250,8 +255,12 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
                     raise WeightsMissingError("%s not found in the offline folder %s" % (info.filename, offline_dir),
                                               path=str(src_path), model=info.name)
                 total = src_path.stat().st_size
-                with open(src_path, "rb") as src:
-                    done = _copy_stream(src, out, hasher, total, progress, "copying %s" % info.filename)
+                try:
+                    with open(src_path, "rb") as src:
+                        done = _copy_stream(src, out, hasher, total, progress, "copying %s" % info.filename)
+                except OSError as e:  # an unreadable file in the offline folder, a full disk
+                    raise ModelError("cannot copy %s into %s: %s" % (src_path, dest, e.strerror or e),
+                                     path=str(src_path))
             else:
                 import urllib.error
                 import urllib.request
