@@ -134,7 +134,10 @@ def frame_path(group, script_frame):
     from samatte.frames import parse_frames
     frames = parse_frames(job["plate"]["frames"])
     f = int(script_frame) - offset
-    f = min(max(f, frames[0]), frames[-1])
+    if f not in frames:
+        # before / after the range: hold the end frame; in a gap of a range such as 1001-1010,1020: the
+        # nearest job frame (the earlier on a tie), never a frame the job does not make
+        f = min(frames, key=lambda g: (abs(g - f), g))
     state, path = frame_state(job_text, f)
     if state in ("complete", "unknown"):
         return path.replace("\\", "/")
