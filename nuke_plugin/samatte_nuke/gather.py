@@ -10,7 +10,7 @@ Which object a prompt belongs to (documented conventions):
   top-level layer's object (their transforms are applied).
 * A **closed shape** (Bezier) gives a ``bezier`` prompt on each of its keyed frames (the union of its
   control points' key times, and its transform's; an unkeyed shape: the first frame of the range),
-  skipping frames where the shape is not visible. Shape, layer and node transforms are applied; the
+  skipping frames where the shape is not visible or outside its lifetime. Shape, layer and node transforms are applied; the
   relative tangents become absolute handles; ``invert`` is kept; the feather is the mean distance of
   the feather points from their centres (samatte widens the soft edge by it).
 * A shape or stroke whose name starts with ``-`` (``-hole``, ``-garbage``) **subtracts** (mode
@@ -91,6 +91,30 @@ def _key_times(elem, rp):
     return sorted(int(round(t)) for t in times)
 
 
+def _alive(elem, t):
+    """Whether ``t`` is inside the element's lifetime (Roto's Lifetime tab, attributes ``ltt`` type:
+    0 all frames, 1 start to frame, 2 single frame, 3 frame to end, 4 frame range; ``ltn`` from, ``ltm``
+    to). An element without these attributes lives on every frame."""
+    attrs = elem.getAttributes()
+    if attrs is None:
+        return True
+    try:
+        kind = int(round(float(attrs.getValue(t, "ltt"))))
+        lo = float(attrs.getValue(t, "ltn"))
+        hi = float(attrs.getValue(t, "ltm"))
+    except Exception:  # noqa: BLE001 - no lifetime attributes in this Nuke
+        return True
+    if kind == 1:
+        return t <= hi
+    if kind == 2:
+        return t == int(round(lo))
+    if kind == 3:
+        return t >= lo
+    if kind == 4:
+        return lo <= t <= hi
+    return True
+
+
 def _elements(layer, rp, chain):
     """(element, [transform chain, outermost first]) for every shape/stroke under ``layer``."""
     for e in layer:
@@ -147,6 +171,8 @@ def gather_roto(node, geom, fmap, frames, rp, *, log=None):
     (prompts outside are dropped); prompt frames are converted to file numbers with ``fmap``."""
     frames = sorted(frames)
     fset = set(frames)
+    if not frames:
+        return {}
     root = node["curves"].rootLayer
     out = {}
     root_chain = [root.getTransform()]
@@ -158,11 +184,12 @@ def gather_roto(node, geom, fmap, frames, rp, *, log=None):
             obj = node.name()
             items = [(top, root_chain + [top.getTransform()])] if (_is_shape(top, rp) or _is_stroke(top, rp)) else []
         for elem, chain in items:
-            keys = _key_times(elem, rp) or [frames[0]]
+            # an unkeyed shape: the range's first frame on which it lives
+            keys = _key_times(elem, rp) or [next((t for t in frames if _alive(elem, t)), frames[0])]
             for t in keys:
                 if t not in fset:
                     continue
-                if not elem.getVisible(t):
+                if not elem.getVisible(t) or not _alive(elem, t):
                     continue
                 f = fmap.to_file(t)
                 if _is_shape(elem, rp):
