@@ -124,6 +124,8 @@ def register():
 
 
 def unregister():
+    if bpy.app.timers.is_registered(_fill_later):   # disabled before it fired: no timer left behind
+        bpy.app.timers.unregister(_fill_later)
     del bpy.types.Scene.samatte
     for c in reversed(CLASSES):
         bpy.utils.unregister_class(c)
