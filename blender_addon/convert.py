@@ -87,9 +87,10 @@ _DIGITS = re.compile(r"(\d+)(?!.*\d)")
 
 def sequence_pattern(path):
     """``/a/plate.1001.exr`` -> (``/a/plate.####.exr``, 1001): the last run of digits in the file
-    name becomes ``#`` (one per digit: Blender pads the same way). No digits: (path, None)."""
+    name before its extension becomes ``#`` (one per digit: Blender pads and reads the same way,
+    ``BLI_path_sequence_decode``). No digits: (path, None)."""
     folder, name = os.path.split(path)
-    m = _DIGITS.search(name)
+    m = _DIGITS.search(os.path.splitext(name)[0])     # as Blender: never digits of the extension (.jp2)
     if not m:
         return path, None
     pattern = name[:m.start()] + "#" * len(m.group(1)) + name[m.end():]
