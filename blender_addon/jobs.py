@@ -115,7 +115,7 @@ def _process_env(settings):
 def get_worker(settings, *, start=True):
     """The warm worker for ``settings.python`` (started on first use; restarted if it died)."""
     client = link.client_module(settings.python)
-    python = os.path.abspath(settings.python)
+    python = os.path.abspath(os.path.expanduser(settings.python))   # as link.samatte_root resolves it
     key = (python, settings.models_dir)      # a changed models folder starts a new worker
     w = _WORKERS.get(key)
     if w is not None and w.alive():

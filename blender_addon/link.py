@@ -26,6 +26,9 @@ def samatte_root(python, *, timeout=60):
     python = os.path.abspath(os.path.expanduser(python))
     if python in _CACHE:
         return _CACHE[python]
+    if os.path.isdir(python):
+        raise HostError("WORKER_FAILED", "the samatte Python %s is a folder: pick the venv's python file "
+                        "(e.g. <samatte>/.venv/bin/python) in Preferences > samatte Python" % python)
     if not os.path.isfile(python):
         raise HostError("WORKER_FAILED", "the samatte Python %s does not exist (Preferences > samatte Python)"
                         % python)

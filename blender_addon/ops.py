@@ -108,7 +108,8 @@ def settings_from(context, *, every_frame=None):
     s = context.scene.samatte
     if p is None:
         raise HostError("WORKER_FAILED", "the samatte add-on's preferences are missing (is it enabled?)")
-    return jobs.Settings(python=bpy.path.abspath(p.python) if p.python else "", models_dir=p.models_dir,
+    python = os.path.expanduser(bpy.path.abspath(p.python)) if p.python else ""
+    return jobs.Settings(python=python, models_dir=p.models_dir,
                          device=p.device, tracker=s.tracker, matte=s.matte, quality=s.quality,
                          every_frame=s.every_frame if every_frame is None else every_frame,
                          output_dir=bpy.path.abspath(s.output_dir or "//samatte/"), ocio_config=ocio_config())
