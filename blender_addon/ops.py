@@ -137,6 +137,7 @@ def start_run(context, *, this_frame=False):
         subset = str(f)
     run = jobs.JobRun(job, settings, frames=subset).start()
     run.clip_name = clip.name
+    run.scene_name = context.scene.name     # the scene to wire when it ends, whichever is shown then
     run.info = info
     run.notes = notes
     run.objects = [(o["host_name"], o["name"], sorted({p["frame"] for p in o["prompts"]})) for o in objects]
@@ -146,9 +147,11 @@ def start_run(context, *, this_frame=False):
 
 
 def finish_run(context, run):
-    """Apply a finished run on the main thread: compositor nodes, last result. Returns
-    ``(report type, message)`` for the operator."""
-    s = context.scene.samatte
+    """Apply a finished run on the main thread: compositor nodes, last result, in the scene the run was
+    started from (the user may have switched scenes meanwhile). Returns ``(report type, message)`` for
+    the operator."""
+    scene = bpy.data.scenes.get(getattr(run, "scene_name", None) or "") or context.scene
+    s = scene.samatte
     if run.error is not None:
         s.last_result = "cancelled" if run.cancelled else run.error
         return ("WARNING" if run.cancelled else "ERROR"), ("samatte: cancelled (finished frames kept)"
@@ -157,7 +160,7 @@ def finish_run(context, run):
     frames = [int(f) for f in res.get("frames") or []] or sorted(run.scores)
     all_frames = [int(f) for f in jobs_frames(run.job)]
     clip = bpy.data.movieclips.get(run.clip_name)
-    compositor.wire(context.scene, clip, run.info, res["output"], all_frames or frames)
+    compositor.wire(scene, clip, run.info, res["output"], all_frames or frames)
     s.last_result = "%s: %d frames written, %d reused -> %s" % (res.get("job"), run.written, run.skipped,
                                                                  res["output"])
     s.last_scores = " ".join("%d:%.2f" % (f, run.scores[f]) for f in sorted(run.scores))
