@@ -76,7 +76,8 @@ def clip_info(clip, *, abspath=lambda p: p):
     pattern, first = convert.sequence_pattern(path)
     if getattr(clip, "source", "SEQUENCE") != "SEQUENCE" or first is None:
         raise HostError("PLATE_INVALID", "samatte needs an image sequence with frame numbers in the file names; "
-                        "clip %r is %s (%s)" % (clip.name, getattr(clip, "source", "?"), path))
+                        "clip %r is %s (%s): render it to an image sequence (EXR, PNG...) and open its first "
+                        "file as the clip" % (clip.name, getattr(clip, "source", "?"), path))
     size = tuple(clip.size)
     if not size or size[0] <= 0 or size[1] <= 0:
         raise HostError("PLATE_INVALID", "clip %r has no image (size %r): is %s readable?" % (clip.name, size, path))

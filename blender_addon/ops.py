@@ -60,7 +60,9 @@ def _tracks(clip, s):
     if s.tracks == "OBJECT":
         ob = clip.tracking.objects.get(s.tracks_object)
         if ob is None:
-            raise HostError("PROMPT_INVALID", "clip %r has no tracking object %r" % (clip.name, s.tracks_object))
+            raise HostError("PROMPT_INVALID", "clip %r has no tracking object %r: set Tracking object in the samatte "
+                            "panel to one of %s, or pick Selected tracks" % (
+                                clip.name, s.tracks_object, ", ".join(repr(o.name) for o in clip.tracking.objects)))
         return list(ob.tracks)
     return [t for ob in clip.tracking.objects for t in ob.tracks if t.select]
 
@@ -77,6 +79,8 @@ def collect(context):
         lo, hi = max(lo, s.frame_start), min(hi, s.frame_end)
     scene_frames = list(range(lo, hi + 1))
     frames = [n for n in map(info.file, scene_frames) if os.path.exists(convert.sequence_path(info.pattern, n))]
+    if not frames:
+        raise _no_frames(info, lo, hi, s.use_range)
     notes = []
     mask = resolve_mask(context)
     mask_objects = []
@@ -103,6 +107,20 @@ def collect(context):
     return clip, info, objects, frames, notes
 
 
+def _no_frames(info, lo, hi, use_range):
+    """FRAME_RANGE_INVALID that says whether the range is empty or the plate files are missing."""
+    if lo > hi:
+        return HostError("FRAME_RANGE_INVALID", "the Frame range of the samatte panel has no frame of clip %r "
+                         "(its scene frames are %d-%d): change or untick Frame range"
+                         % ((info.name,) + info.scene_range()))
+    first, last = info.file(lo), info.file(hi)
+    return HostError("FRAME_RANGE_INVALID", "no plate file of clip %r exists for scene frames %d-%d (%s to %s)%s: "
+                     "were the files moved or deleted? Re-open the clip in the Clip Editor" % (
+                         info.name, lo, hi, convert.sequence_path(info.pattern, first),
+                         os.path.basename(convert.sequence_path(info.pattern, last)),
+                         " (Frame range of the samatte panel)" if use_range else ""))
+
+
 def settings_from(context, *, every_frame=None):
     p = props.prefs(context)
     s = context.scene.samatte
@@ -118,10 +136,26 @@ def settings_from(context, *, every_frame=None):
 def _build(context):
     """``(settings, job, collect(context))``: what Run and Send to farm both start from."""
     settings = settings_from(context)
+    if not os.path.isabs(settings.output_dir):
+        raise HostError("OUTPUT_INVALID", "the Output folder %r is relative to the .blend file, which is not "
+                        "saved yet: save the .blend first, or pick an absolute Output folder in the samatte "
+                        "panel" % (context.scene.samatte.output_dir or "//samatte/"))
     link.ensure_samatte(settings.python)    # samatte.names maps the layer names while gathering
     collected = collect(context)
-    _clip, info, objects, frames, _notes = collected
-    return settings, jobs.build_job(info, objects, settings, frames=frames), collected
+    _clip, info, objects, frames, notes = collected
+    try:
+        job = jobs.build_job(info, objects, settings, frames=frames)
+    except HostError as e:
+        raise _with_notes(e, notes)
+    return settings, job, collected
+
+
+def _with_notes(error, notes):
+    """A PROMPT_INVALID error with the gathering notes that explain it (a hidden layer, a key outside
+    the range...): "no prompts" alone does not tell a user with a mask what to change."""
+    if error.code != "PROMPT_INVALID" or not notes:
+        return error
+    return HostError(error.code, "%s (%s)" % (error.message, "; ".join(notes[:4])))
 
 
 def start_run(context, *, this_frame=False):
@@ -214,8 +248,8 @@ def scan(context):
         lines.append("%s -> %s: %s on %s" % (ob["host_name"], ob["name"], "/".join(kinds),
                                              ", ".join(str(f) for f in fr[:10]) + (" ..." if len(fr) > 10 else "")))
     lines += notes[:5]
-    s.scan_result = "\n".join(lines) if objects else describe(
-        HostError("PROMPT_INVALID", "no prompts: draw a closed mask shape or select tracks"))
+    s.scan_result = "\n".join(lines) if objects else describe(_with_notes(
+        HostError("PROMPT_INVALID", "no prompts: draw a closed mask shape or select tracks"), notes))
     return s.scan_result
 
 
