@@ -136,13 +136,13 @@ def settings_from(context, *, every_frame=None):
 def _build(context):
     """``(settings, job, collect(context))``: what Run and Send to farm both start from."""
     settings = settings_from(context)
+    link.ensure_samatte(settings.python)    # samatte.names maps the layer names while gathering
+    collected = collect(context)
+    _clip, info, objects, frames, notes = collected
     if not os.path.isabs(settings.output_dir):
         raise HostError("OUTPUT_INVALID", "the Output folder %r is relative to the .blend file, which is not "
                         "saved yet: save the .blend first, or pick an absolute Output folder in the samatte "
                         "panel" % (context.scene.samatte.output_dir or "//samatte/"))
-    link.ensure_samatte(settings.python)    # samatte.names maps the layer names while gathering
-    collected = collect(context)
-    _clip, info, objects, frames, notes = collected
     try:
         job = jobs.build_job(info, objects, settings, frames=frames)
     except HostError as e:
