@@ -72,27 +72,7 @@ def run(job_, *, progress=None, on_frame=None, cancel=None, stage="all", frames=
     ``e.score``, ``e.path``). ``stage``/``frames``: as ``samatte run --stage/--frames``. Returns the
     result dict."""
     from . import pipeline
-    kw = {}
-    if stage != "all":
-        kw["stage"] = stage
-    if frames is not None:
-        kw["frames"] = frames
-    from .progress import FrameEvent
-    # events=True: without it run_iter yields Progress only and on_frame would never be called
-    gen = pipeline.run_iter(job_, cancel=cancel, events=True, **kw)
-    try:
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if isinstance(p, FrameEvent):
-                if on_frame is not None:
-                    on_frame(p)
-            elif progress is not None:
-                progress(p)
-    finally:
-        gen.close()  # a callback that raised: the run's files and reader threads are let go now
+    return pipeline.run(job_, on_progress=progress, on_event=on_frame, cancel=cancel, stage=stage, frames=frames)
 
 
 def export(job_, folder, *, chunk=10, preroll=None, python=None, models_dir=None):

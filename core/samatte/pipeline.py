@@ -78,16 +78,19 @@ def run(job, *, on_progress=None, on_event=None, cancel=None, tracker=None, matt
     each :class:`samatte.progress.FrameEvent`."""
     gen = run_iter(job, cancel=cancel, tracker=tracker, matter=matter, stage=stage, frames=frames,
                    preroll=preroll, objects=objects, events=True)
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if isinstance(p, FrameEvent):
-            if on_event is not None:
-                on_event(p)
-        elif on_progress is not None:
-            on_progress(p)
+    try:
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(p, FrameEvent):
+                if on_event is not None:
+                    on_event(p)
+            elif on_progress is not None:
+                on_progress(p)
+    finally:
+        gen.close()  # a callback that raised: the run's files and reader threads are let go now
 
 
 def _resolve_frames(job, seq):
