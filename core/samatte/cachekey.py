@@ -136,6 +136,27 @@ def _interval_of(obj, frames, tracker):
     return interval
 
 
+def _sam2_first_anchor(tracked, fset, job):
+    """The frame where Sam2Tracker's passes start (``k0``): the earliest anchor of any object, counting
+    only prompts on ``fset``; with ``refine_points: false`` every positive-click frame is an anchor too.
+    None when no object has one (the pipeline refuses such prompts)."""
+    from .jobspec import object_anchors
+    opts = (job.get("tracker") or {}).get("options") or {}
+    refine = opts.get("refine_points", True) is not False
+    starts = []
+    for o in tracked:
+        qs = [q for q in o["prompts"] if int(q["frame"]) in fset]
+        an = list(object_anchors({"prompts": qs}))
+        if not refine:
+            an += [int(q["frame"]) for q in qs
+                   if (q["type"] == "points" and any(q.get("labels") or [1] * len(q["points"])))
+                   or (q["type"] in ("polygon", "bezier") and q.get("closed", True) is False
+                       and q.get("mode", "add") == "add")]
+        if an:
+            starts.append(min(an))
+    return min(starts) if starts else None
+
+
 def temporal_refs(job, frames, tracker):
     """frame -> the frame whose matte state it starts from (None where the state restarts), as the
     trackers produce it (see the module docstring)."""
@@ -150,7 +171,9 @@ def temporal_refs(job, frames, tracker):
         prompted = {int(q["frame"]) for o in tracked for q in o["prompts"]} & set(frames)
         if not prompted:
             return {f: None for f in frames}
-        k0 = min(prompted)
+        # the tracker's passes start at the earliest *anchor* (shape keyframe or seed click) of any
+        # object, not at an earlier correction: frames before it are tracked backward from it
+        k0 = _sam2_first_anchor(tracked, set(frames), job) or min(prompted)
         for i, f in enumerate(frames):
             if f in prompted:
                 refs[f] = None
