@@ -173,7 +173,9 @@ def temporal_refs(job, frames, tracker):
             return {f: None for f in frames}
         # the tracker's passes start at the earliest *anchor* (shape keyframe or seed click) of any
         # object, not at an earlier correction: frames before it are tracked backward from it
-        k0 = _sam2_first_anchor(tracked, set(frames), job) or min(prompted)
+        k0 = _sam2_first_anchor(tracked, set(frames), job)
+        if k0 is None:   # (frame 0 is a frame: not `or`)
+            k0 = min(prompted)
         for i, f in enumerate(frames):
             if f in prompted:
                 refs[f] = None
