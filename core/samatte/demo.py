@@ -130,15 +130,21 @@ class _Subject:
         return a.astype(np.float32), premult.astype(np.float32)
 
 
-def make_shot(folder, *, frames=24, size=(640, 360), first=1001, seed=7):
-    """Write the synthetic plate and its true alpha under ``folder``; return a dict of paths, frames
-    and the polygon prompt (display-window pixels) drawn on the middle frame."""
-    from .io.exr import write_image
+def _check_shot(frames, size):
+    """(width, height) of a valid demo shot; JobSpecError for sizes or frame counts out of range."""
     w, h = int(size[0]), int(size[1])
     if w < 64 or h < 64 or w > 8192 or h > 8192:
         raise JobSpecError("demo size must be between 64 and 8192 pixels a side, got %dx%d" % (w, h))
     if frames < 2 or frames > 1000:
         raise JobSpecError("demo frames must be between 2 and 1000, got %d" % frames)
+    return w, h
+
+
+def make_shot(folder, *, frames=24, size=(640, 360), first=1001, seed=7):
+    """Write the synthetic plate and its true alpha under ``folder``; return a dict of paths, frames
+    and the polygon prompt (display-window pixels) drawn on the middle frame."""
+    from .io.exr import write_image
+    w, h = _check_shot(frames, size)
     rng = np.random.default_rng(seed)
     pan = 3  # background pan, pixels per frame
     big_bg = _background(rng, h, w + pan * frames + 1)
@@ -318,6 +324,7 @@ def run_demo(out="samatte_demo", *, frames=24, size=(640, 360), first=1001, quie
     from .runner import execute
 
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=stream or sys.stdout, flush=True))
+    _check_shot(int(frames), size)  # before anything in --out is cleared (a rejected run keeps the last demo)
     out = _output_folder(out)
     params = {"frames": int(frames), "size": [int(size[0]), int(size[1])], "first": int(first),
               "version": 1}
