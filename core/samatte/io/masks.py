@@ -86,8 +86,9 @@ def _read_channels(inp, path, sub, idx):
     return read_channels(inp, path, sub, idx, what="mask ")
 
 
-def _mask_values(inp, path, channel):
-    """(2-D float32 mask values of the file, spec) for the chosen channel(s)."""
+def _mask_source(inp, path, channel):
+    """(subimage, spec, index of the named ``channel`` or None) of a mask file: the first subimage
+    holding ``channel`` when one is named, else the first; CorruptFrameError / ChannelError."""
     subs = _subimages(inp)
     if not subs:
         from ..errors import CorruptFrameError
@@ -96,11 +97,19 @@ def _mask_values(inp, path, channel):
         for sub, spec in subs:
             i = _find_channel(list(spec.channelnames), channel)
             if i is not None:
-                return _read_channels(inp, path, sub, [i])[:, :, 0], spec
+                return sub, spec, i
         raise ChannelError("mask %s has no channel %r; it has %s"
                            % (path, channel, ", ".join(n for _, s in subs for n in s.channelnames)),
                            path=path, channel=channel)
     sub, spec = subs[0]
+    return sub, spec, None
+
+
+def _mask_values(inp, path, channel):
+    """(2-D float32 mask values of the file, spec) for the chosen channel(s)."""
+    sub, spec, i = _mask_source(inp, path, channel)
+    if i is not None:
+        return _read_channels(inp, path, sub, [i])[:, :, 0], spec
     names = list(spec.channelnames)
     ai = _alpha_index(spec)
     rgb = _rgb_indices(names)
@@ -176,18 +185,7 @@ def check_mask_header(path, info, *, channel=None):
     path = os.fspath(path)
     inp = open_image(path)
     try:
-        subs = _subimages(inp)
-        if not subs:
-            from ..errors import CorruptFrameError
-            raise CorruptFrameError("no image in mask %s" % path, path=path)
-        spec = subs[0][1]
-        if channel:
-            found = [s for _, s in subs if _find_channel(list(s.channelnames), channel) is not None]
-            if not found:
-                raise ChannelError("mask %s has no channel %r; it has %s"
-                                   % (path, channel, ", ".join(n for _, s in subs for n in s.channelnames)),
-                                   path=path, channel=channel)
-            spec = found[0]
+        _sub, spec, _i = _mask_source(inp, path, channel)
         _placement(path, spec, inp.format_name() == "openexr", info)
     finally:
         inp.close()

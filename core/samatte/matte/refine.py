@@ -598,7 +598,7 @@ def _regions(c, p):
     base0 = max(1.5, c.base * s0)       # the base band at the working scale (work px)
     reg = critical_regions(im0, co0, logits=lg0, motion=mo0, base_width=base0,
                            max_width=c.max_width * s0, adaptive=p.adaptive, gain=p.gain, doubt=do0,
-                           depth_local=p.depth_local, core_depth=(p.core_depth, 1.0))
+                           depth_local=p.depth_local, core_depth=p.core_depth)
     fg, bg, unk = reg.fg.copy(), reg.bg.copy(), reg.unknown.copy()
     if p.thin_cores > 0:
         for side, lab in ((co0 >= 0.5, fg), (co0 < 0.5, bg)):
@@ -661,7 +661,7 @@ def _grow(wk, c, p, tile):
         add = _grow_band(a, unk, fgm, bgm, step, lo=lo, hi=hi, min_run=p.leak_run)
         if add is None:
             break
-        add &= ~component_cores(wk.hard, wk.dist, unk | add, (p.core_depth, 1.0))
+        add &= ~component_cores(wk.hard, wk.dist, unk | add, p.core_depth)
         if reach is None:
             # a rough mask is off by a fraction of the object's size, not more: growth stays within
             # grow_reach x size of the mask's edge (or of a gap found above); without this bound,
@@ -1092,7 +1092,7 @@ def _fine(c, wk, alpha0, p, tile):
         ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         unk = cv2.dilate(frac.astype(np.uint8), ker) > 0
         hard_l = up >= 0.5
-        unk &= ~component_cores(hard_l, distance_to_boundary(hard_l), unk, (p.core_depth, 1.0))
+        unk &= ~component_cores(hard_l, distance_to_boundary(hard_l), unk, p.core_depth)
         a = np.where(unk, up, np.round(up))
         if p.fine == "guided":
             # fast path: linear colour->alpha coefficients fitted to the coarse solve at the working

@@ -85,15 +85,15 @@ def local_limit(hard, dist, base, factor):
     return np.maximum(lim[iy, ix], 1.0).astype(np.float32)
 
 
-def component_cores(hard, dist, unknown, min_depth=(1.0, 1.0)):
+def component_cores(hard, dist, unknown, min_depth=1.0):
     """Pixels that stay known so that no connected part of the mask (or of its complement: holes,
     gaps) vanishes entirely into the band: in every component the band would swallow, the pixels
     at least 60% as deep as its deepest pixel stay solid. Without such seeds the matting solve has
-    no evidence that a small hole or a thin part exists and fills it in. ``min_depth`` (mask side,
-    complement side): a component whose deepest pixel is shallower keeps no core (``dist`` is
-    :func:`distance_to_boundary`: 0.5 for a part 1-2 px across, 1.5 for 3-4 px)."""
+    no evidence that a small hole or a thin part exists and fills it in. ``min_depth``: a part of the
+    mask whose deepest pixel is shallower keeps no core (``dist`` is :func:`distance_to_boundary`: 0.5
+    for a part 1-2 px across, 1.5 for 3-4 px; RefineParams.core_depth); a hole, 1.0."""
     keep = np.zeros(hard.shape, bool)
-    for side, md in zip((hard, ~hard), min_depth):
+    for side, md in ((hard, float(min_depth)), (~hard, 1.0)):
         n, lab = cv2.connectedComponents(side.astype(np.uint8), connectivity=4)
         if n <= 1:
             continue
@@ -187,7 +187,7 @@ def band_width_map(image, hard, *, base, logits=None, motion=None, max_width=Non
 
 
 def critical_regions(image, coarse, *, logits=None, motion=None, base_width=None, max_width=None,
-                     adaptive=True, gain=1.0, doubt=None, depth_local=0.0, core_depth=(1.0, 1.0)):
+                     adaptive=True, gain=1.0, doubt=None, depth_local=0.0, core_depth=1.0):
     """Split the frame into solid foreground, solid background and an unknown band.
 
     image: display-referred f32 (H, W, 3) in [0, 1]; coarse: f32 (H, W) in [0, 1] (thresholded at 0.5);
