@@ -144,6 +144,24 @@ def test_object_anchors_match_the_trackers_rule():
     assert jobspec.object_anchors({"name": "m", "masks": {"path": "x"}}) == []
 
 
+def test_anchor_frames_one_rule_with_and_without_refine_points():
+    """The anchor rule the trackers and the cache keys share: shape frames; else the first positive
+    frame; with SAM2's refine_points off every positive frame is an anchor too."""
+    kinds = jobspec.prompt_kinds([
+        {"frame": 3, "type": "points", "points": [[1, 1]], "labels": [0]},        # negative only: hint
+        {"frame": 5, "type": "polygon", "points": [[1, 1], [4, 4]], "closed": False},  # open stroke: seed
+        {"frame": 7, "type": "points", "points": [[1, 1]], "labels": [1]},
+        {"frame": 9, "type": "box", "box": [0, 0, 2, 2], "mode": "subtract"}])
+    assert kinds == {3: "hint", 5: "seed", 7: "seed", 9: "hint"}
+    assert jobspec.anchor_frames(kinds) == [5]
+    assert jobspec.anchor_frames(kinds, refine_points=False) == [5, 7]
+    kinds[8] = "shape"
+    assert jobspec.anchor_frames(kinds) == [8]
+    assert jobspec.anchor_frames(kinds, refine_points=False) == [5, 7, 8]
+    assert jobspec.prompt_kinds([{"frame": 2, "type": "box", "box": [0, 0, 1, 1]}], frames={3}) == {}
+    assert jobspec.anchor_frames({}) == []
+
+
 def test_open_strokes_become_points_along_them():
     from samatte.prompts import prepare_objects
     from samatte.stages import PlateInfo, Window

@@ -137,23 +137,14 @@ def _interval_of(obj, frames, tracker):
 
 
 def _sam2_first_anchor(tracked, fset, job):
-    """The frame where Sam2Tracker's passes start (``k0``): the earliest anchor of any object, counting
-    only prompts on ``fset``; with ``refine_points: false`` every positive-click frame is an anchor too.
-    None when no object has one (the pipeline refuses such prompts)."""
-    from .jobspec import object_anchors
+    """The frame where Sam2Tracker's passes start (``k0``): the earliest anchor
+    (:func:`samatte.jobspec.anchor_frames`, the tracker's rule) of any object, counting only prompts on
+    ``fset``. None when no object has one (the pipeline refuses such prompts)."""
+    from .jobspec import anchor_frames, prompt_kinds
     opts = (job.get("tracker") or {}).get("options") or {}
     refine = opts.get("refine_points", True) is not False
-    starts = []
-    for o in tracked:
-        qs = [q for q in o["prompts"] if int(q["frame"]) in fset]
-        an = list(object_anchors({"prompts": qs}))
-        if not refine:
-            an += [int(q["frame"]) for q in qs
-                   if (q["type"] == "points" and any(q.get("labels") or [1] * len(q["points"])))
-                   or (q["type"] in ("polygon", "bezier") and q.get("closed", True) is False
-                       and q.get("mode", "add") == "add")]
-        if an:
-            starts.append(min(an))
+    starts = [an[0] for an in (anchor_frames(prompt_kinds(o["prompts"], fset), refine_points=refine)
+                               for o in tracked) if an]
     return min(starts) if starts else None
 
 

@@ -63,7 +63,8 @@ __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
-    "job_frames", "object_keyframes", "object_anchors", "work_dir_name",
+    "job_frames", "object_keyframes", "object_anchors", "anchor_frames", "prompt_frame_kind",
+    "prompt_kinds", "work_dir_name",
 ]
 
 JOBSPEC_VERSION = 1
@@ -576,21 +577,47 @@ def object_keyframes(obj):
     return sorted({q["frame"] for q in obj.get("prompts", [])})
 
 
+def prompt_frame_kind(prompts):
+    """What one object's prompts on one frame make of that frame: ``"shape"`` (an add-mode ``mask``,
+    closed ``polygon`` / ``bezier`` or ``box``), else ``"seed"`` (a positive point: a points prompt with
+    a label 1, or an open add-mode stroke), else ``"hint"`` (negative clicks, subtract shapes). Works on
+    JobSpec prompts and on the trackers' prepared ones (where open strokes are points prompts)."""
+    if any(q["type"] in ("mask", "box", "polygon", "bezier") and q.get("mode", "add") == "add"
+           and q.get("closed", True) is not False for q in prompts):
+        return "shape"
+    if any((q["type"] == "points" and any(q.get("labels") or [1] * len(q["points"])))
+           or (q["type"] in ("polygon", "bezier") and q.get("closed", True) is False
+               and q.get("mode", "add") == "add") for q in prompts):
+        return "seed"
+    return "hint"
+
+
+def anchor_frames(kinds, *, refine_points=True):
+    """Sorted *anchors* of one object (the frames its track starts from, from its prompts alone), from
+    ``kinds``: frame (or frame index) -> :func:`prompt_frame_kind`. The one rule every tracker and the
+    cache keys use: the ``"shape"`` frames; an object with none is seeded from its first ``"seed"``
+    frame; with ``refine_points`` off (a SAM2 option) every ``"seed"`` frame is an anchor too. Every
+    other prompted frame is a correction (hint) of the tracked mask."""
+    shapes = sorted(f for f, k in kinds.items() if k == "shape")
+    seeds = sorted(f for f, k in kinds.items() if k == "seed")
+    if not refine_points:
+        return sorted(set(shapes) | set(seeds))
+    return shapes or seeds[:1]
+
+
+def prompt_kinds(prompts, frames=None):
+    """frame -> :func:`prompt_frame_kind` of a JobSpec object's ``prompts`` (only those on ``frames``,
+    a set, when given)."""
+    by_frame: dict = {}
+    for q in prompts:
+        f = int(q["frame"])
+        if frames is None or f in frames:
+            by_frame.setdefault(f, []).append(q)
+    return {f: prompt_frame_kind(qs) for f, qs in by_frame.items()}
+
+
 def object_anchors(obj):
-    """Sorted *shape keyframes* of a validated JobSpec object: the frames where its track restarts from
-    its prompts alone in the weights-free trackers (the rule of samatte.track.seed.object_roles,
-    here without numpy for hosts and cache keys). They are the frames with an add-mode ``mask``,
-    closed ``polygon`` / ``bezier`` or ``box``; an object with none is seeded from its first frame
-    with a positive point (a points prompt with a label 1, or an open add-mode stroke). Every other
-    prompted frame is a correction (hint) of the tracked mask. [] for an object without prompts."""
-    prompts = obj.get("prompts") or []
-    shapes = {int(q["frame"]) for q in prompts
-              if q["type"] in ("mask", "box", "polygon", "bezier") and q.get("mode", "add") == "add"
-              and q.get("closed", True) is not False}
-    if shapes:
-        return sorted(shapes)
-    seeds = [int(q["frame"]) for q in prompts
-             if (q["type"] == "points" and any(q.get("labels") or [1] * len(q["points"])))
-             or (q["type"] in ("polygon", "bezier") and q.get("closed", True) is False
-                 and q.get("mode", "add") == "add")]
-    return [min(seeds)] if seeds else []
+    """Sorted anchors (:func:`anchor_frames`) of a validated JobSpec object: the frames where its track
+    restarts from its prompts alone in the weights-free trackers (samatte.track.seed.object_roles),
+    here without numpy for hosts and cache keys. [] for an object without prompts."""
+    return anchor_frames(prompt_kinds(obj.get("prompts") or []))

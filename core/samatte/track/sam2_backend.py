@@ -78,6 +78,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..errors import DependencyError, JobSpecError, ModelError, PromptError
+from ..jobspec import anchor_frames, prompt_frame_kind
 from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import _rect, _subtracts
@@ -456,6 +457,7 @@ class Sam2Tracker(Tracker):
         out = []
         for obj in objects:
             op = _ObjPrompts(obj.name)
+            combined, kinds = {}, {}
             if not obj.prompts:
                 raise PromptError("object %r has no prompts" % obj.name, object=obj.name)
             for frame in sorted(obj.prompts):
@@ -466,22 +468,19 @@ class Sam2Tracker(Tracker):
                     raise PromptError("prompt of object %r on frame %d is outside the frames being tracked"
                                       % (obj.name, frame), object=obj.name, frame=int(frame))
                 idx = idx_of[int(frame)]
-                mask, box, points, labels, sub = _combine(plist, shape, obj.name, int(frame))
-                if mask is not None or box is not None:
-                    op.anchors[idx] = dict(mask=mask, box=box, points=points, labels=labels, sub=None)
-                else:  # points and/or subtract shapes only: decided below
-                    op.corrections[idx] = (points, labels, sub)
+                combined[idx] = _combine(plist, shape, obj.name, int(frame))
+                kinds[idx] = prompt_frame_kind(plist)
             # Shape keyframes define the object; an object with no shape is seeded from its first
             # frame with a positive click (or, with refine_points off, from every such frame). The
             # rest are corrections of the tracked mask (negative-only clicks and subtract shapes
-            # always are).
-            refine, seeded = self.options["refine_points"], bool(op.anchors)
-            for idx in sorted(op.corrections):
-                points, labels, sub = op.corrections[idx]
-                if labels is not None and bool(np.any(labels)) and (not refine or not seeded):
-                    op.anchors[idx] = dict(mask=None, box=None, points=points, labels=labels, sub=sub)
-                    del op.corrections[idx]
-                    seeded = True
+            # always are). The rule is jobspec.anchor_frames, shared with the cache keys.
+            anchors = set(anchor_frames(kinds, refine_points=self.options["refine_points"]))
+            for idx in sorted(combined):
+                mask, box, points, labels, sub = combined[idx]
+                if idx in anchors:   # (a shape's subtract shapes are used up in its mask: sub None)
+                    op.anchors[idx] = dict(mask=mask, box=box, points=points, labels=labels, sub=sub)
+                else:
+                    op.corrections[idx] = (points, labels, sub)
             if not op.anchors:
                 raise PromptError("object %r has no shape and no positive point: subtract shapes and negative "
                                   "clicks only correct an object's shape" % obj.name, object=obj.name)

@@ -1,7 +1,8 @@
 """Initial masks from the prompts of one keyframe, and corrections on other frames (shared by the
 weights-free trackers).
 
-Which frames define an object (documented rule, :func:`object_roles`): its **shape keyframes** are the
+Which frames define an object (documented rule, :func:`samatte.jobspec.anchor_frames`, shared with the
+SAM2 tracker and the cache keys): its **shape keyframes** are the
 frames with an add-mode shape (``mask``, ``polygon``, ``bezier``, ``box``). Every other frame with
 prompts (points, subtract shapes) is a **hint** frame: a correction of the tracked mask, never a new
 shape. An object with no shape at all is seeded from its first frame with a positive point (that frame
@@ -40,6 +41,7 @@ import cv2
 import numpy as np
 
 from ..errors import PromptError
+from ..jobspec import anchor_frames, prompt_frame_kind
 
 __all__ = ["keyframe_soft", "keyframe_mask", "object_keyframes", "object_roles",
            "is_shape", "apply_hints", "hint_arrays", "grabcut_box", "grabcut_points", "grabcut_labels",
@@ -234,13 +236,10 @@ def object_roles(ob):
     frames = sorted(int(f) for f, ps in ob.prompts.items() if ps)
     if not frames:
         raise PromptError("object %r has no prompts" % ob.name, object=ob.name)
-    keys = [f for f in frames if any(is_shape(p) for p in ob.prompts[f])]
+    keys = anchor_frames({f: prompt_frame_kind(ob.prompts[f]) for f in frames})
     if not keys:
-        first = next((f for f in frames if any(_points_of(ob.prompts[f])[1])), None)
-        if first is None:
-            raise PromptError("object %r has no shape and no positive point: subtract shapes and negative "
-                              "clicks only correct an object's shape" % ob.name, object=ob.name)
-        keys = [first]
+        raise PromptError("object %r has no shape and no positive point: subtract shapes and negative "
+                          "clicks only correct an object's shape" % ob.name, object=ob.name)
     ks = set(keys)
     return keys, [f for f in frames if f not in ks]
 
