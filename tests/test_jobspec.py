@@ -204,6 +204,8 @@ BAD += [
     ("missing output", _set("output", _DEL), JobSpecError, "'output'"),
     ("output path empty", _set("output.path", " "), JobSpecError, "empty"),
     ("output path missing", _set("output.path", _DEL), JobSpecError, "'path'"),
+    ("output path png", _set("output.path", "/out/matte.####.png"), JobSpecError, "must end in .exr"),
+    ("output path no extension", _set("output.path", "/out/matte.####"), JobSpecError, "must end in .exr"),
     ("output compression", _set("output.compression", "jpeg"), JobSpecError, "not one of"),
     ("output overwrite str", _set("output.overwrite", "true"), JobSpecError, "must be bool"),
     ("output foreground int", _set("output.foreground", 1), JobSpecError, "must be bool"),

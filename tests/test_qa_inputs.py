@@ -259,3 +259,18 @@ def test_a_mask_threshold_outside_0_1_is_refused(tmp_path, capsys, where, value)
     rc, err = _run_cli(["validate", p], capsys)
     assert rc == 2 and "[JOBSPEC_INVALID]" in err and "threshold" in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_output_that_is_not_named_exr_is_refused(shot, tmp_path, capsys):
+    """samatte writes OpenEXR whatever the output is called: ``--out m.####.png`` wrote EXR data into
+    files named .png, which a host's PNG reader cannot decode. JOBSPEC_INVALID naming output.path,
+    nothing written (the folder is not made)."""
+    out = tmp_path / "out"
+    rc, err = _run_cli(["refine", "--plate", shot["plate"], "--masks", _mask_pngs(tmp_path / "masks"),
+                        "--out", out / "m.####.png", "--matte", "none"], capsys)
+    assert rc == 2 and "[JOBSPEC_INVALID]" in err and "output.path" in err and ".exr" in err, err
+    assert not out.exists()
+    doc = good_job(shot, out)
+    doc["output"]["path"] = str(out / "m.####.EXR")   # the case of the extension is the user's
+    from samatte import jobspec
+    assert jobspec.validate(doc)["output"]["path"].endswith(".EXR")

@@ -423,6 +423,11 @@ def _validate(doc):
     }
     if not out["output"]["path"].strip():
         raise _err("output path is empty", "output.path")
+    if not out["output"]["path"].lower().endswith(".exr"):
+        # the frames are OpenEXR whatever the name says: a .png / .tif name would hand a host a file
+        # its reader for that extension cannot decode
+        raise _err("output path %s must end in .exr: samatte writes its mattes as OpenEXR (scene-linear "
+                   "float alpha, object layers)" % ascii(out["output"]["path"])[:200], "output.path")
     out["device"] = validate_device(_require(doc, "device", str, "job", optional=True, default="auto"))
     out["work_dir"] = _require(doc, "work_dir", str, "job", optional=True)
     if out["work_dir"] is not None:
