@@ -789,8 +789,12 @@ COORDINATES = ("JobSpec coordinates are pixels of the display window, origin top
 def probe(plate_path, *, frames=None, layer=None):
     """What a host needs to know about a plate without OpenImageIO: display and data windows
     ``[x, y, w, h]``, ``pixel_aspect``, ``channels``, ``layers``, ``frames_on_disk`` (range string),
-    ``first``, ``last``, ``colourspace`` (from the header, or None), ``coordinates`` (the rules)."""
-    from .io.exr import _resolve, open_image
+    ``first``, ``last``, ``colourspace`` (from the header, or None), ``coordinates`` (the rules).
+    Windows, channels, pixel type and colourspace are those of the part a job with ``layer`` reads
+    (a multi-part EXR's parts may differ); ``layers`` holds every part's ``layer.`` prefixes and,
+    in a multi-part file, the part names."""
+    from .errors import ChannelError
+    from .io.exr import _part_name, _resolve, _subimages, open_image
     from .io.sequence import SequencePattern
     seq = SequencePattern(plate_path)
     on_disk = seq.frames_on_disk() if seq.has_frame_token else []
@@ -804,11 +808,20 @@ def probe(plate_path, *, frames=None, layer=None):
     first = seq.path(want[0]) if seq.has_frame_token else seq.source
     inp = open_image(first)
     try:
-        if layer:  # the layer a job would read: CHANNELS_INVALID now, not from the job later
-            _resolve(inp, first, layer, want[0] if seq.has_frame_token else None)
-        spec = inp.spec()
+        subs = _subimages(inp)
+        # the part a job would read (its windows and pixel type, not those of the file's last part):
+        # for a layer the plate lacks CHANNELS_INVALID now, not from the job later
+        try:
+            spec = _resolve(inp, first, layer, want[0] if seq.has_frame_token else None)[2]
+        except ChannelError:
+            if layer:
+                raise
+            spec = subs[0][1]  # no RGB without a layer: still describe the file, so a host can pick one
         names = list(spec.channelnames)
-        layers = sorted({n.rsplit(".", 1)[0] for n in names if "." in n})
+        layers = {n.rsplit(".", 1)[0] for _, sp in subs for n in sp.channelnames if "." in n}
+        if len(subs) > 1:  # a multi-part file's part names are layers too (``layer="beauty"`` reads part beauty)
+            layers |= {_part_name(sp) for _, sp in subs if _part_name(sp)}
+        layers = sorted(layers)
         cs = None
         for attr in ("oiio:ColorSpace", "colorSpace", "colorspace"):
             v = spec.getattribute(attr)
