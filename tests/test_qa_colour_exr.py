@@ -30,3 +30,35 @@ def test_probe_of_a_multipart_layer_describes_that_part(tmp_path):
         assert p["display_window"] == [0, 0, 12, 10]
         assert p["channels"] == ["R", "G", "B"] and p["pixel_type"] == ptype == info.pixel_type, (layer, p)
         assert p["layers"] == ["beauty", "depth", "rgba"], p["layers"]
+
+
+def _acescct(lin):
+    """ACEScct encoding of linear values >= 0.0078125 (the log segment)."""
+    return (np.log2(lin) + 9.72) / 17.52
+
+
+def test_integer_plate_in_a_named_colourspace_is_decoded_from_it(tmp_path):
+    """A 16-bit (log DPX / TIFF style) plate with ``--colourspace ACEScct`` was taken as sRGB whatever
+    the job said: the models saw the flat log values as the display image, the "linear" pixels (and
+    the written premultiplied foreground) were the sRGB EOTF of log code values, and the result still
+    claimed colourspace ACEScct. Now an integer plate named in a colourspace is decoded by OCIO from
+    it: display = the config's view of it, linear = the config's scene_linear. Unnamed integer plates
+    stay sRGB display-referred."""
+    from samatte.colour import ColourTransform
+    from samatte.io.exr import write_image
+    from samatte.io.source import FrameSource
+    lin = np.full((6, 8, 3), 0.18, np.float32)
+    lin[2:4, 2:6] = [2.0, 0.5, 0.05]
+    code = _acescct(lin)
+    path = tmp_path / "p.1001.png"
+    write_image(str(path), code, channels=["R", "G", "B"], pixel_type="uint16")
+    q = np.round(code * 65535) / 65535  # the stored values
+    ct = ColourTransform(colourspace="ACEScct")
+    with FrameSource(str(tmp_path / "p.####.png"), "1001", colour=ct) as src:
+        plate = src.get(1001)
+    assert np.allclose(plate.linear, lin, rtol=2e-3), plate.linear[3, 3]       # ACEScg, as in the config
+    assert np.allclose(plate.display, ct.to_display(q.astype(np.float32)), atol=1e-5)
+    assert 0.0 <= plate.display.min() and plate.display.max() <= 1.0 and np.isfinite(plate.display).all()
+    with FrameSource(str(tmp_path / "p.####.png"), "1001", colour=ColourTransform()) as src:
+        plate = src.get(1001)  # no colourspace named: an integer image is sRGB, as before
+    assert np.allclose(plate.display, q, atol=1e-6)

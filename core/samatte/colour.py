@@ -108,6 +108,7 @@ class ColourTransform:
                                   config=self.config_source)
             self.colourspace_explicit = False
         self.colourspace = cs.getName()
+        self._linear_cpu = None  # colourspace -> scene_linear, made when first needed (to_scene_linear)
         self.display, self.view = self._choose_display_view(display, view)
         try:
             tr = ocio.DisplayViewTransform(src=self.colourspace, display=self.display, view=self.view)
@@ -163,6 +164,31 @@ class ColourTransform:
         return out
 
     __call__ = to_display
+
+    def to_scene_linear(self, values, *, out=None):
+        """float32 (H, W, 3) pixels in the plate's colourspace -> the config's ``scene_linear`` role (a
+        new array, or ``out``), not clipped: how an integer plate named in a colourspace (a log DPX, a
+        linear 16-bit TIFF) is decoded. Without a ``scene_linear`` role the values are returned as
+        they are (a copy, or in ``out``)."""
+        values = np.asarray(values)
+        if values.ndim != 3 or values.shape[2] != 3:
+            raise ColourError("to_scene_linear needs an (H, W, 3) array, got shape %s" % (values.shape,))
+        if self._linear_cpu is None:
+            ocio = _ocio()
+            lin = self.config.getColorSpace("scene_linear")
+            try:
+                proc = self.config.getProcessor(self.colourspace, lin.getName()) if lin is not None else None
+                self._linear_cpu = proc.getOptimizedCPUProcessor(ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32,
+                                                                 ocio.OPTIMIZATION_DEFAULT) if proc else False
+            except Exception as e:
+                raise ColourError("OCIO cannot build %s -> scene_linear from %s: %s"
+                                  % (self.colourspace, self.config_source, str(e).strip()), config=self.config_source)
+        if self._linear_cpu is False:
+            if out is None:
+                return np.array(values, dtype=np.float32)
+            np.copyto(out, values, casting="unsafe")
+            return out
+        return _apply(self._linear_cpu, values, out)
 
     def __repr__(self):
         d = self.describe()

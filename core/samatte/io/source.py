@@ -11,7 +11,8 @@
   another order). An error met in the background is re-raised by ``get()`` of that frame.
 * Each frame is read once straight into float32 by OIIO and its display image made once (OCIO, or
   the sRGB OETF when ``colour`` is None; display-referred files such as PNG/JPEG keep their own
-  values). The arrays of a returned Plate are shared with the cache and marked read-only: copy them
+  values, unless ``colour`` names their colourspace explicitly: then OCIO decodes them from it, the
+  linear pixels in the config's ``scene_linear``). The arrays of a returned Plate are shared with the cache and marked read-only: copy them
   before changing them.
 * Thread-safe: ``get`` may be called from several threads.
 * Flat memory: on Linux/glibc the first FrameSource fixes malloc's mmap threshold at 4 MiB
@@ -288,6 +289,12 @@ class FrameSource:
         path = self.pattern.path(frame)
         fd = read_frame(path, layer=self.layer, expect=self.info, frame=frame)
         linear = fd.linear
+        if fd.display is not None and getattr(self.colour, "colourspace_explicit", False):
+            # an integer file (PNG, TIFF, DPX) in the colourspace the job names is decoded with OCIO from
+            # it, not taken as sRGB: a log DPX or a linear 16-bit TIFF, seen as the artist sees it
+            linear = self.colour.to_scene_linear(fd.display, out=linear)
+            display = self.colour.to_display(fd.display, out=fd.display)
+            fd = fd._replace(display=display)
         n = fix_nonfinite(linear, mode=self.on_nonfinite, frame=frame, path=path)
         if fd.display is not None:
             display = fd.display
