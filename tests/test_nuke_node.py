@@ -369,3 +369,48 @@ def test_matte_this_frame_after_a_roto_edit_asks_for_tracking(nk, shot, tmp_path
     outcome = _wait(nk, snode.on_matte_frame(g))
     assert outcome[:2] == ("failed", "TRACK_MISSING"), outcome
     assert "TRACK_MISSING" in g["status"].value()
+
+
+def test_a_read_colourspace_comes_with_the_config_nuke_uses(nk, shot, tmp_path, monkeypatch):
+    """A Read set to ``linear`` (a nuke-default name) went into the job with no config: samatte's
+    built-in ACES config has no such colourspace, so every such job failed (COLOUR_INVALID). The job
+    now carries the config Nuke uses for the project (Root ``OCIOConfigPath``) when the Read names a
+    colourspace, and the run reads the plate in it. ``$OCIO`` overrides the project settings, as in
+    Nuke; with no colourspace named the job keeps samatte's default config."""
+    import PyOpenColorIO as ocio
+    from samatte.colour import ColourTransform
+    monkeypatch.delenv("OCIO", raising=False)
+    cfg = ocio.Config.CreateRaw()             # a nuke-default-like config: 'linear', 'sRGB', display 'default'
+    for name, tr in (("linear", None),
+                     ("sRGB", ocio.ExponentWithLinearTransform(gamma=[2.4] * 3 + [1], offset=[0.055] * 3 + [0],
+                                                               direction=ocio.TRANSFORM_DIR_INVERSE))):
+        cs = ocio.ColorSpace(name=name)
+        if tr is not None:
+            cs.setTransform(tr, ocio.COLORSPACE_DIR_FROM_REFERENCE)
+        cfg.addColorSpace(cs)
+    cfg.setRole("scene_linear", "linear")
+    cfg.addDisplayView("default", "sRGB", "sRGB")
+    cfg.setActiveDisplays("default")
+    path = tmp_path / "nuke-default" / "config.ocio"
+    path.parent.mkdir()
+    path.write_text(cfg.serialize())
+    read, roto, g = _comp(nk, shot, tmp_path)
+    nk.root()["OCIOConfigPath"].setValue(str(path))
+    job, _ = snode.build(g)
+    assert job["plate"]["colourspace"] is None and job["plate"]["ocio_config"] is None   # default: unchanged
+    read["colorspace"].setValue("linear")
+    job, _ = snode.build(g)
+    assert job["plate"]["colourspace"] == "linear" and job["plate"]["ocio_config"] == str(path)
+    ct = ColourTransform(job["plate"]["ocio_config"], colourspace=job["plate"]["colourspace"])
+    assert ct.describe()["colourspace"] == "linear" and ct.describe()["display"] == "default"
+    other = tmp_path / "studio.ocio"
+    other.write_text(cfg.serialize())
+    monkeypatch.setenv("OCIO", str(other))
+    assert snode.build(g)[0]["plate"]["ocio_config"] == str(other)
+    monkeypatch.delenv("OCIO")
+    nk.root()["colorManagement"].setValue("OCIO")
+    nk.root()["OCIO_config"].setValue("custom")
+    nk.root()["customOCIOConfigPath"].setValue(str(other))
+    assert snode.build(g)[0]["plate"]["ocio_config"] == str(other)
+    outcome = _wait(nk, snode.on_track(g))
+    assert outcome[0] == "done", outcome

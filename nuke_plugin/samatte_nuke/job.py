@@ -65,9 +65,16 @@ def script_frames(mode, custom, first, last):
     return list(range(int(first), int(last) + 1))
 
 
-def ocio_config(root):
-    """The OCIO config file the script uses, or None (samatte's built-in default): the custom config
-    path when the project's OCIO config is 'custom', else ``$OCIO`` when set."""
+def ocio_config(root, *, named=False):
+    """The OCIO config file for the job, or None (samatte's built-in default): ``$OCIO`` when set (Nuke
+    itself lets it override the project settings), else the custom config path when the project's OCIO
+    config is 'custom'. With ``named`` (the Read names a colourspace: ``linear``, ``sRGB``,
+    ``ACES - ACEScg``), else the config Nuke uses for the project (the Root's ``OCIOConfigPath``: its
+    bundled nuke-default, aces_1.2, ...), the one that name belongs to; without a name the job keeps
+    samatte's default, which a farm machine without Nuke has too."""
+    env = os.environ.get("OCIO")
+    if env:
+        return env
     try:
         cm = root["colorManagement"].value()
     except Exception:  # noqa: BLE001 - Nuke 13 and older have no such knob
@@ -80,7 +87,13 @@ def ocio_config(root):
                     return p
         except Exception:  # noqa: BLE001
             pass
-    return os.environ.get("OCIO") or None
+    if not named:
+        return None
+    try:
+        p = root["OCIOConfigPath"].value()
+    except Exception:  # noqa: BLE001 - no such knob: samatte's default config
+        p = ""
+    return p if p and os.path.isfile(p) else None
 
 
 def cache_root(knob_value, script_path):

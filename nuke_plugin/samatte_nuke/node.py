@@ -176,7 +176,8 @@ def build(group):
                            + (" (skipped: %s)" % ", ".join(sorted(skip)) if skip else ""))
     job = jobmod.build_job(
         name="%s_%s" % (safe_name(group.name()), group["samatte_uid"].value()), plate_path=plate,
-        file_frames=fmap.files(frames), colourspace=colourspace, ocio=jobmod.ocio_config(nuke.root()),
+        file_frames=fmap.files(frames), colourspace=colourspace,
+        ocio=jobmod.ocio_config(nuke.root(), named=colourspace is not None),
         objects=objects, output=jobmod.output_pattern(folder), tracker=group["tracker"].value(),
         model=group["model"].value(), quality=group["quality"].value(), device=group["device"].value())
     return job, {"offset": fmap.offset, "frames": frames, "folder": folder, "objects": objects}

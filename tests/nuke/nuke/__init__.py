@@ -561,6 +561,9 @@ class _RootNode(Node):
                   Enumeration_Knob("OCIO_config", "OCIO config",
                                    ["nuke-default", "aces_1.2", "custom"]),
                   File_Knob("customOCIOConfigPath", "custom OCIO config", ""),
+                  # the config file Nuke uses for the project (its bundled nuke-default, aces_1.2, ...;
+                  # the path Foundry's own flipbook code reads); '' in the double unless a test sets it
+                  File_Knob("OCIOConfigPath", "OCIO config path", ""),
                   Boolean_Knob("proxy", "proxy", False)):
             k.node = self
             self._order.append(k.name())
