@@ -136,7 +136,9 @@ def test_fix_nonfinite(caplog):
     a[3, 4, 2] = -np.inf
     with caplog.at_level(logging.WARNING, logger="samatte"):
         n = exr.fix_nonfinite(a, mode="fix", frame=1003)
-    assert n == 3 and np.isfinite(a).all() and a[0, 0, 0] == 0 and a.sum() == 4 * 5 * 3 - 3
+    assert n == 3 and np.isfinite(a).all() and a[0, 0, 0] == 0 and a[3, 4, 2] == 0
+    assert a[1, 2, 1] == 65504.0   # an overflowed highlight stays the brightest half value, not black
+    assert a.sum() == 4 * 5 * 3 - 3 + 65504
     assert any("1003" in r.getMessage() and "3" in r.getMessage() for r in caplog.records)
     b = np.ones((2, 2, 3), np.float32)
     b[1, 1, 1] = np.nan

@@ -62,3 +62,24 @@ def test_integer_plate_in_a_named_colourspace_is_decoded_from_it(tmp_path):
     with FrameSource(str(tmp_path / "p.####.png"), "1001", colour=ColourTransform()) as src:
         plate = src.get(1001)  # no colourspace named: an integer image is sRGB, as before
     assert np.allclose(plate.display, q, atol=1e-6)
+
+
+def test_layer_rgba_names_the_main_layer(tmp_path):
+    """``--layer rgba`` (Nuke's name for the main layer) on a plain R, G, B, A EXR was CHANNELS_INVALID;
+    it reads R, G, B when no layer or part is called rgba. A file with an ``rgba.*`` layer keeps it."""
+    import pytest
+    from samatte.errors import ChannelError
+    from samatte.io.exr import read_rgb
+    img = np.random.default_rng(0).random((6, 8, 4)).astype(np.float32)
+    plain = tmp_path / "plain.exr"
+    write_parts(str(plain), [{"pixels": img, "channels": ["R", "G", "B", "A"], "display": Window(0, 0, 8, 6),
+                              "pixel_type": "float"}])
+    np.testing.assert_array_equal(read_rgb(str(plain), layer="rgba"), img[..., :3])
+    np.testing.assert_array_equal(read_rgb(str(plain), layer="RGBA"), img[..., :3])
+    named = tmp_path / "named.exr"
+    write_parts(str(named), [{"pixels": np.concatenate([img[..., :3], img[..., :3] * 2], axis=2),
+                              "channels": ["R", "G", "B", "rgba.R", "rgba.G", "rgba.B"],
+                              "display": Window(0, 0, 8, 6), "pixel_type": "float"}])
+    np.testing.assert_array_equal(read_rgb(str(named), layer="rgba"), img[..., :3] * 2)
+    with pytest.raises(ChannelError):
+        read_rgb(str(plain), layer="beauty")

@@ -150,6 +150,9 @@ def _resolve(inp, path, layer, frame=None):
                 y = _luma_in(spec.channelnames, prefix)
                 if y is not None:
                     return i, [y, y, y], spec
+        if layer.lower() == "rgba":
+            # Nuke's name for the main layer (plain R, G, B channels), when no layer or part has that name
+            return _resolve(inp, path, None, frame)
         raise ChannelError("layer %r (channels %s.R/G/B or a part named %r) is not in %s; it has %s"
                            % (layer, layer, layer, path, _describe_channels(subs)),
                            path=path, layer=layer, frame=frame)
@@ -304,8 +307,14 @@ def read_rgb(path, *, layer=None):
     return read_frame(path, layer=layer).linear
 
 
+#: the largest finite half float: what +inf in a plate becomes (``fix_nonfinite``)
+HALF_MAX = 65504.0
+
+
 def fix_nonfinite(arr, *, mode="fix", frame=None, path=None):
-    """Replace NaN/inf in ``arr`` (in place) with 0 and return how many values were replaced.
+    """Replace NaN and -inf in ``arr`` (in place) with 0, +inf with :data:`HALF_MAX` (a highlight that
+    overflowed stays the brightest value a half-float plate holds, not a black hole in it), and return
+    how many values were replaced.
 
     ``mode="error"`` raises NaNPixelError naming the frame and the count instead. A cheap finite sum
     is tried first, so clean frames cost one pass without a temporary.
@@ -324,8 +333,9 @@ def fix_nonfinite(arr, *, mode="fix", frame=None, path=None):
         raise NaNPixelError("frame %s has %d non-finite (NaN/inf) pixel values%s" %
                             (frame if frame is not None else "?", n, (" (%s)" % path) if path else ""),
                             frame=frame, count=n, path=path)
-    arr[bad] = 0.0
-    log.warning("frame %s: replaced %d non-finite (NaN/inf) pixel values with 0%s",
+    arr[np.isposinf(arr)] = HALF_MAX
+    arr[bad & ~np.isfinite(arr)] = 0.0
+    log.warning("frame %s: replaced %d non-finite pixel values (NaN, -inf with 0, +inf with 65504)%s",
                 frame if frame is not None else "?", n, (" (%s)" % path) if path else "")
     return n
 
