@@ -492,14 +492,18 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                                           model=job["tracker"]["model"], options=topts, device=job["device"])
                     owned.append(tracker)
                 if indep:  # one object at a time: what a per-object task stores is what this run stores
-                    for i in sorted(sel):
-                        mine = sorted(f for f in stale if i in stale_of[f])
-                        if mine:
-                            yield from _track(job, tracker, source, info, tracked, tnames, all_frames, mine, keys,
-                                              cache, resolved["tracker"], result, cancel, only=[i])
+                    passes = [([i], sorted(f for f in stale if i in stale_of[f])) for i in sorted(sel)]
+                    passes = [(only, mine) for only, mine in passes if mine]
                 else:
-                    yield from _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache,
-                                      resolved["tracker"], result, cancel)
+                    passes = [(None, stale)]
+                plan = [(only, _track_ranges(mine, [tracked[i] for i in (only or range(len(tracked)))],
+                                             all_frames, resolved["tracker"])) for only, mine in passes]
+                progress = _PassProgress([len([f for f in all_frames if lo <= f <= hi])
+                                          for _only, ranges in plan for lo, hi in ranges])
+                for (only, ranges), (_only, mine) in zip(plan, passes):
+                    yield from _track(job, tracker, source, info, tracked, tnames, all_frames, mine, keys, cache,
+                                      resolved["tracker"], result, cancel, only=only, ranges=ranges,
+                                      progress=progress)
         if stage == "track":
             if events:  # refine-only jobs have nothing to track: every frame is "skipped"
                 tracked_now = set(result["tracked"])
@@ -699,16 +703,44 @@ def _select_objects(objects, stage, tnames, tname):
     return sel
 
 
+class _PassProgress:
+    """One progress over the tracker passes of a run (one per object with an independent tracker, one
+    per range it re-tracks): each pass's own ``done``/``total`` becomes its share of the whole, in frames
+    (``sizes``: the frames of each pass, in the order they run), so the stage's progress never goes back
+    and reaches its total once, at the end. A single pass keeps the tracker's own counts."""
+
+    def __init__(self, sizes):
+        self.sizes = list(sizes)
+        self.total = sum(self.sizes)
+        self.index = 0
+        self.offset = 0
+
+    def scale(self, p):
+        if len(self.sizes) <= 1 or self.index >= len(self.sizes):
+            return p
+        w = self.sizes[self.index]
+        share = min(w, w * p.done // p.total) if p.total else 0
+        return Progress(p.stage, p.frame, self.offset + share, self.total, p.message)
+
+    def next_pass(self):
+        if self.index < len(self.sizes):
+            self.offset += self.sizes[self.index]
+            self.index += 1
+
+
 def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache, tname, result, cancel,
-           only=None):
+           only=None, ranges=None, progress=None):
     """Track the ranges that serve the ``stale`` frames and store every frame they fully decide
-    (``only``: indices of the tracked objects to track, the others are left out of the tracker)."""
+    (``only``: indices of the tracked objects to track, the others are left out of the tracker;
+    ``ranges``: those ranges when the caller made them; ``progress``: a :class:`_PassProgress` over the
+    run's passes)."""
     from .cachekey import _interval_of
     from .prompts import prepare_objects
     idx = list(range(len(tracked))) if only is None else sorted(only)
     part = [tracked[i] for i in idx]
     intervals = [_interval_of(o, all_frames, tname) for o in part]
-    ranges = _track_ranges(stale, part, all_frames, tname)
+    if ranges is None:
+        ranges = _track_ranges(stale, part, all_frames, tname)
     stale_set = set(stale)
     for lo, hi in ranges:
         sub = [f for f in all_frames if lo <= f <= hi]
@@ -716,7 +748,7 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
         tobjs = prepare_objects(objs, info, sub)
         for item in tracker.track(source, tobjs, sub, cancel=cancel):
             if isinstance(item, Progress):
-                yield item
+                yield progress.scale(item) if progress is not None else item
                 continue
             check_cancel(cancel)
             f = item.frame
@@ -726,6 +758,8 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
                                                             all(cache.stored_key(f, i) == okeys[i] for i in idx)):
                 cache.save(item, okeys, tnames, only=set(idx))
                 result["tracked"].append(f)
+        if progress is not None:
+            progress.next_pass()
     result["tracked"] = sorted(set(result["tracked"]))
 
 

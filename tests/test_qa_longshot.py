@@ -1,0 +1,85 @@
+"""QA (long shots, many objects, prompts both ways, corrections, progress and cancel) through the
+product path: ``samatte.pipeline.run`` / ``run_iter``, the runner the CLI and the worker share."""
+import os
+
+import numpy as np
+import pytest
+
+from samatte import jobspec, pipeline
+from samatte.runner import JobFraction
+
+W, H = 48, 32
+
+
+def _plate(folder, n, first=1001):
+    """A tiny scene-linear EXR shot: a bright square drifting right over a noisy background."""
+    import OpenImageIO as oiio
+    os.makedirs(str(folder), exist_ok=True)
+    rng = np.random.default_rng(7)
+    bg = (0.1 + 0.05 * rng.random((H, W, 3))).astype(np.float32)
+    for i in range(n):
+        img = bg.copy()
+        img[4:12, 4 + i:12 + i] = (0.8, 0.3, 0.1)
+        path = os.path.join(str(folder), "plate.%04d.exr" % (first + i))
+        spec = oiio.ImageSpec(W, H, 3, "half")
+        spec.attribute("compression", "zip")
+        out = oiio.ImageOutput.create(path)
+        assert out.open(path, spec) and out.write_image(img), oiio.geterror()
+        out.close()
+    return os.path.join(str(folder), "plate.####.exr")
+
+
+@pytest.fixture(scope="module")
+def plate8(tmp_path_factory):
+    return _plate(tmp_path_factory.mktemp("longshot_plate"), 8)
+
+
+def _job(plate, out, objects, *, tracker="flow", matte="none", name="qa_long"):
+    job = jobspec.new_job(plate, os.path.join(str(out), "m.####.exr"), tracker=tracker, matte=matte,
+                          quality="draft", name=name)
+    for oname, prompts in objects:
+        jobspec.add_object(job, oname, prompts)
+    return job
+
+
+def _track_fractions(events):
+    return [p.done / p.total for p in events if p.stage == "track"]
+
+
+@pytest.mark.parametrize("tracker", ["flow", "shapes"])
+def test_track_progress_of_many_objects_never_goes_back(plate8, tmp_path, tracker):
+    """Independent trackers run one pass per object: the track stage's done/total restarted at 1 for
+    every object, so the whole-job fraction hosts show (runner.JobFraction, never decreasing) sat at
+    the end of tracking after the first object (50 %, or 100 % for ``--stage track``) while the
+    others were tracked."""
+    objs = [("o%d" % k, [jobspec.box_prompt(1008 if k % 2 else 1001, [3 * k + 4, 4, 3 * k + 12, 12])])
+            for k in range(4)]
+    events = []
+    pipeline.run(_job(plate8, tmp_path, objs, tracker=tracker), on_progress=events.append, stage="track")
+    fr = _track_fractions(events)
+    assert fr and all(0.0 <= x <= 1.0 for x in fr)
+    assert all(b >= a for a, b in zip(fr, fr[1:])), fr
+    assert fr[-1] == 1.0
+    # the whole job's fraction: still short of the end when the last object's pass starts
+    jf = JobFraction("track")
+    seen = [jf.update(p) for p in events if p.stage in ("track", "setup")]
+    assert seen.index(max(seen)) == len(seen) - 1, seen
+
+
+def test_track_progress_of_several_ranges_never_goes_back(plate8, tmp_path):
+    """Re-tracking two separate spans of one object (two corrections edited) is two tracker passes:
+    one progress over both."""
+    def objs(x):
+        return [("a", [jobspec.polygon_prompt(1001, [[4, 4], [12, 4], [12, 12], [4, 12]]),
+                       jobspec.points_prompt(1002, [[x, 8]], [1]),
+                       jobspec.polygon_prompt(1003, [[6, 4], [14, 4], [14, 12], [6, 12]]),
+                       jobspec.polygon_prompt(1005, [[8, 4], [16, 4], [16, 12], [8, 12]]),
+                       jobspec.points_prompt(1006, [[x + 5, 8]], [1]),
+                       jobspec.polygon_prompt(1008, [[11, 4], [19, 4], [19, 12], [11, 12]])])]
+    pipeline.run(_job(plate8, tmp_path, objs(8)), stage="track")
+    events = []
+    res = pipeline.run(_job(plate8, tmp_path, objs(9)), on_progress=events.append, stage="track")
+    assert res["tracked"] == [1002, 1006, 1007]  # spans 1001-1003 and 1005-1008
+    fr = _track_fractions(events)
+    assert fr and all(b >= a for a, b in zip(fr, fr[1:])), fr
+    assert fr[-1] == 1.0
