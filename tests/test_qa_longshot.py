@@ -83,3 +83,25 @@ def test_track_progress_of_several_ranges_never_goes_back(plate8, tmp_path):
     fr = _track_fractions(events)
     assert fr and all(b >= a for a, b in zip(fr, fr[1:])), fr
     assert fr[-1] == 1.0
+
+
+def test_cancel_may_be_a_callable_and_anything_else_is_refused_before_any_write(plate8, tmp_path):
+    """``cancel=lambda: ...`` failed with AttributeError ('function' object has no attribute 'check', exit
+    1) at the first frame, after the work dir was made; any other object too. A callable that returns
+    true now cancels between frames, one that returns false runs the job, anything else is
+    JOBSPEC_INVALID before anything is created."""
+    from samatte.errors import CancelledError, JobSpecError
+    objs = [("a", [jobspec.box_prompt(1001, [4, 4, 12, 12])])]
+    with pytest.raises(JobSpecError) as e:
+        pipeline.run(_job(plate8, tmp_path / "bad", objs), cancel=object())
+    assert e.value.details.get("field") == "cancel" and not (tmp_path / "bad").exists()
+    calls = []
+
+    def stop_at_matte():
+        calls.append(1)
+        return os.path.exists(str(tmp_path / "c" / "m.1003.exr"))
+    with pytest.raises(CancelledError):
+        pipeline.run(_job(plate8, tmp_path / "c", objs), cancel=stop_at_matte)
+    assert sorted(os.listdir(str(tmp_path / "c"))) == [".samatte", "m.1001.exr", "m.1002.exr", "m.1003.exr"]
+    res = pipeline.run(_job(plate8, tmp_path / "c", objs), cancel=lambda: False)
+    assert len(res["written"]) == 5 and len(res["skipped"]) == 3 and calls

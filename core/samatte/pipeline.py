@@ -370,7 +370,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     frame is not finished (default :data:`DEFAULT_PREROLL`). ``tracker`` / ``matter``: backend
     instances to use instead of the ones the JobSpec names (tests, benchmarks, embedding apps).
     ``objects``: names of tracked objects (list or comma-separated string) to track, stage "track"
-    only; only trackers in :data:`INDEPENDENT_TRACKERS` take a subset.
+    only; only trackers in :data:`INDEPENDENT_TRACKERS` take a subset. ``cancel``: a
+    :class:`samatte.progress.CancelToken` (or anything with ``check()``), or a callable that returns
+    true to cancel; checked between frames (CancelledError).
     """
     t0 = time.time()
     job = load_job(job)
@@ -380,6 +382,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         preroll = DEFAULT_PREROLL
     if isinstance(preroll, bool) or not isinstance(preroll, int) or preroll < 0:
         raise JobSpecError("preroll must be a whole number >= 0, not %r" % (preroll,), field="preroll")
+    if cancel is not None and not (callable(getattr(cancel, "check", None)) or callable(cancel)):
+        raise JobSpecError("cancel must be a samatte.progress.CancelToken, an object with check() or a callable "
+                           "that returns true to cancel, not %s" % type(cancel).__name__, field="cancel")
     yield Progress("setup", None, 0, 1, "reading plate")
     from .cachekey import _matte_order, frame_keys, temporal_refs
     from .colour import ColourTransform

@@ -64,6 +64,16 @@ class CancelToken:
 
 
 def check_cancel(token):
-    """``token.check()`` when a token is given; a no-op for None."""
-    if token is not None:
-        token.check()
+    """``token.check()`` when a token is given (a :class:`CancelToken` or anything with ``check()``); a
+    plain callable cancels when it returns true (``cancel=lambda: flag.is_set()``); a no-op for None."""
+    if token is None:
+        return
+    check = getattr(token, "check", None)
+    if callable(check):
+        check()
+    elif callable(token):
+        if token():
+            raise CancelledError("job cancelled")
+    else:
+        raise TypeError("cancel must be a CancelToken, an object with check() or a callable, not %s"
+                        % type(token).__name__)
