@@ -105,3 +105,31 @@ def test_cancel_may_be_a_callable_and_anything_else_is_refused_before_any_write(
     assert sorted(os.listdir(str(tmp_path / "c"))) == [".samatte", "m.1001.exr", "m.1002.exr", "m.1003.exr"]
     res = pipeline.run(_job(plate8, tmp_path / "c", objs), cancel=lambda: False)
     assert len(res["written"]) == 5 and len(res["skipped"]) == 3 and calls
+
+
+def test_resumed_run_with_a_stateless_matter_reports_every_frame(plate8, tmp_path):
+    """Resume with a matter that cannot restore a state (``process`` only): the finished frame before
+    the first one to do is matted again for its state and not written. It got a FrameEvent but no
+    Progress (done jumped by 2 past it); every requested frame now has one matte Progress, in order."""
+    from samatte.errors import CancelledError
+    from samatte.stages import MatteFrame
+
+    class Plain:
+        name = "plain"
+
+        def process(self, plate, track):
+            al = {n: np.asarray(o.mask, np.float32) for n, o in track.objects.items()}
+            return MatteFrame(frame=plate.frame, alphas=al, alpha=np.maximum.reduce(list(al.values())),
+                              score=1.0, stats={})
+
+    objs = [("a", [jobspec.box_prompt(1001, [4, 4, 12, 12])])]
+    out = tmp_path / "out"
+    with pytest.raises(CancelledError):
+        pipeline.run(_job(plate8, out, objs), matter=Plain(),
+                     cancel=lambda: os.path.exists(str(out / "m.1003.exr")))
+    events, frames = [], []
+    pipeline.run(_job(plate8, out, objs), matter=Plain(), on_progress=events.append, on_event=frames.append)
+    matte = [(p.frame, p.done) for p in events if p.stage == "matte"]
+    assert matte == [(f, i + 1) for i, f in enumerate(range(1001, 1009))], matte
+    assert [(e.frame, e.status) for e in frames] == [(f, "skipped" if f <= 1003 else "written")
+                                                     for f in range(1001, 1009)]

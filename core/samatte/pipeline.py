@@ -614,6 +614,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             if state is not None:
                 states.put(state, ref=ref, frame=f)
             if f in seed and f in req_set:
+                yield Progress("matte", f, done, total, "complete, skipped (matted again for its state)")
                 if events:
                     yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                 continue
