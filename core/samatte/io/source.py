@@ -12,8 +12,8 @@
 * Each frame is read once straight into float32 by OIIO and its display image made once (OCIO, or
   the sRGB OETF when ``colour`` is None; display-referred files such as PNG/JPEG keep their own
   values, unless ``colour`` names their colourspace explicitly: then OCIO decodes them from it, the
-  linear pixels in the config's ``scene_linear``). The arrays of a returned Plate are shared with the cache and marked read-only: copy them
-  before changing them.
+  linear pixels in the config's ``scene_linear``). The arrays of a returned Plate are shared with the
+  cache and marked read-only: copy them before changing them.
 * Thread-safe: ``get`` may be called from several threads.
 * Flat memory: on Linux/glibc the first FrameSource fixes malloc's mmap threshold at 4 MiB
   (``mallopt(M_MMAP_THRESHOLD)``, unless ``MALLOC_MMAP_THRESHOLD_`` is set). glibc otherwise raises the
