@@ -83,3 +83,27 @@ def test_layer_rgba_names_the_main_layer(tmp_path):
     np.testing.assert_array_equal(read_rgb(str(named), layer="rgba"), img[..., :3] * 2)
     with pytest.raises(ChannelError):
         read_rgb(str(plain), layer="beauty")
+
+
+def test_float_plate_in_a_log_colourspace_is_made_scene_linear(tmp_path):
+    """A float EXR plate named ACEScct (log) kept its code values as the "linear" pixels, so the linear
+    solves saw log values and the foreground layer (documented scene-linear) was log x alpha. A float
+    plate in a colourspace the config marks log or video is now made scene-linear on reading; one in a
+    scene-linear space (ACEScg, Linear Rec.709) keeps its values exactly, as before."""
+    from samatte.colour import ColourTransform
+    from samatte.io.exr import write_image
+    from samatte.io.source import FrameSource
+    lin = np.full((6, 8, 3), 0.18, np.float32)
+    lin[2:4, 2:6] = [2.0, 0.5, 0.05]
+    code = _acescct(lin).astype(np.float32)
+    path = tmp_path / "p.1001.exr"
+    write_image(str(path), code, channels=["R", "G", "B"], pixel_type="float")
+    ct = ColourTransform(colourspace="ACEScct")
+    assert ct.nonlinear and not ColourTransform(colourspace="ACEScg").nonlinear
+    with FrameSource(str(tmp_path / "p.####.exr"), "1001", colour=ct) as src:
+        plate = src.get(1001)
+    assert np.allclose(plate.linear, lin, rtol=2e-4), plate.linear[3, 3]
+    assert np.allclose(plate.display, ct.to_display(code), atol=1e-6)      # the view of what is on disk
+    for cs in ("ACEScg", "Linear Rec.709 (sRGB)", None):
+        with FrameSource(str(tmp_path / "p.####.exr"), "1001", colour=ColourTransform(colourspace=cs)) as src:
+            np.testing.assert_array_equal(src.get(1001).linear, code)      # scene-linear: as stored

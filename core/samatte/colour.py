@@ -36,6 +36,18 @@ _UNTONEMAPPED = ("un-tone-mapped", "untone-mapped", "untonemapped", "standard", 
 _NOT_VIEWS = ("raw", "log", "none", "data", "false color", "false colour")
 
 
+#: OCIO colourspace encodings whose values are not scene-linear light
+NONLINEAR_ENCODINGS = ("log", "sdr-video", "hdr-video")
+
+
+def _encoding(cs):
+    """A colourspace's OCIO 2 ``encoding`` ('' when the config does not say, as v1 configs)."""
+    try:
+        return str(cs.getEncoding() or "")
+    except AttributeError:  # noqa: BLE001 - an OCIO without encodings
+        return ""
+
+
 def _ocio():
     try:
         import PyOpenColorIO as ocio
@@ -109,6 +121,10 @@ class ColourTransform:
             self.colourspace_explicit = False
         self.colourspace = cs.getName()
         self._linear_cpu = None  # colourspace -> scene_linear, made when first needed (to_scene_linear)
+        #: a colourspace the job names whose pixels are not scene-linear (the config marks its encoding
+        #: ``log``, ``sdr-video`` or ``hdr-video``: ACEScct, an sRGB-encoded EXR): a float plate in it
+        #: is made scene-linear on reading (``FrameSource``), as the linear solves and the foreground need
+        self.nonlinear = bool(self.colourspace_explicit) and _encoding(cs) in NONLINEAR_ENCODINGS
         self.display, self.view = self._choose_display_view(display, view)
         try:
             tr = ocio.DisplayViewTransform(src=self.colourspace, display=self.display, view=self.view)

@@ -300,6 +300,10 @@ class FrameSource:
             display = fd.display
         elif self.colour is not None:
             display = self.colour.to_display(linear)
+            if getattr(self.colour, "nonlinear", False):
+                # a float plate in a log or video colourspace the job names (ACEScct, an sRGB-encoded
+                # EXR): the linear solves and the foreground layer get scene-linear light, not code values
+                linear = self.colour.to_scene_linear(linear, out=linear)
         else:
             display = srgb_oetf(linear)
         linear.flags.writeable = False
