@@ -27,7 +27,11 @@ def test_display_sized_single_channel(tmp_path, ext, ptype, tol):
     got = read_mask(p, INFO)
     assert got.shape == INFO.shape and got.dtype == np.float32
     np.testing.assert_allclose(got[3:13, 4:16], m, atol=tol)  # placed by the display window
-    assert got[:3].sum() == 0 and got[:, :4].sum() == 0 and got[13:].sum() == 0
+    # outside the display window its edge pixels continue (only the corner pixel is non-zero there)
+    assert got[:3].sum() == 0 and got[:, :4].sum() == 0
+    np.testing.assert_allclose(got[13:, 15], m[-1, -1], atol=tol)
+    np.testing.assert_allclose(got[12, 16:], m[-1, -1], atol=tol)
+    assert got[13:, :15].sum() == 0 and got[:12, 16:].sum() == 0
 
 
 def test_data_sized_taken_as_is(tmp_path):

@@ -23,7 +23,11 @@ Placement on the canvas (the plate's data window):
 * else an image the size of the display window is placed on the display window;
 * else an image the size of the data window is taken as it is;
 * any other size is a PlateError naming both sizes.
-Canvas pixels outside the mask image are 0.
+
+An image that covers exactly the display window (either of the first two) says nothing about the
+overscan: its edge pixels continue there (as outside an image's bbox in Nuke), so a shape cut by the
+format's edge does not end there (an opaque object crossing the edge of an overscan plate got alpha
+~0.5 at the visible frame's edge). Other canvas pixels outside the mask image (an EXR's bbox) are 0.
 """
 import os
 
@@ -154,22 +158,33 @@ def read_mask(path, info, *, channel=None):
     vals = np.asarray(vals, dtype=np.float32)
     np.fmax(vals, 0.0, out=vals)  # NaN -> 0
     np.fmin(vals, 1.0, out=vals)
-    canvas = np.zeros(info.shape, dtype=np.float32)
     at = _placement(path, spec, is_exr, info)
     if at is None:
         return np.ascontiguousarray(vals)
-    return _paste(canvas, vals, at[0], at[1])
+    x0, y0, edge = at
+    if edge:
+        return _extend(vals, x0, y0, info.shape)
+    return _paste(np.zeros(info.shape, dtype=np.float32), vals, x0, y0)
+
+
+def _extend(img, x0, y0, shape):
+    """``img`` on a canvas of ``shape`` with its top-left at canvas pixel (x0, y0), its edge pixels
+    repeated over the rest of the canvas (clipped where the canvas is smaller)."""
+    rows = np.clip(np.arange(shape[0]) - y0, 0, img.shape[0] - 1)
+    cols = np.clip(np.arange(shape[1]) - x0, 0, img.shape[1] - 1)
+    return np.ascontiguousarray(img[rows[:, None], cols[None, :]], dtype=np.float32)
 
 
 def _placement(path, spec, is_exr, info):
-    """Where a mask image (its OIIO ``spec``) goes on the plate's canvas: (x0, y0) of its top-left, or
-    None when it is the data window itself; PlateError for any other size (module docstring)."""
+    """Where a mask image (its OIIO ``spec``) goes on the plate's canvas: (x0, y0) of its top-left and
+    whether its edge pixels continue beyond it (a display-sized image), or None when it is the data
+    window itself; PlateError for any other size (module docstring)."""
     mdata, mdisp = _windows(spec)
     w, h = mdata.width, mdata.height
     if is_exr and mdisp == info.display:
-        return mdata.x - info.data.x, mdata.y - info.data.y
+        return mdata.x - info.data.x, mdata.y - info.data.y, mdata == info.display
     if (w, h) == (info.display.width, info.display.height):
-        return info.display.x - info.data.x, info.display.y - info.data.y
+        return info.display.x - info.data.x, info.display.y - info.data.y, True
     if (w, h) == (info.data.width, info.data.height):
         return None
     raise PlateError("mask %s is %dx%d, but the plate's display window is %dx%d and its data window %dx%d; "
