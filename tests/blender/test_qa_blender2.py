@@ -119,7 +119,60 @@ def step_parented(cfg, res):
     res["size"] = list(size)
 
 
-STEPS = {"parented": step_parented}
+def _add_layer(addon, mask, name, poly, size):
+    sp = mask.layers.new(name=name).splines.new()
+    sp.use_cyclic = True
+    sp.points.add(len(poly) - 1)
+    for p, xy in zip(sp.points, poly):
+        p.co = p.handle_left = p.handle_right = addon.convert.px_to_mask(xy, size)
+
+
+def _render(sc, path):
+    import bpy
+    r = sc.render
+    r.use_compositing = True
+    r.dither_intensity = 0.0
+    r.engine = "CYCLES"
+    sc.cycles.samples = 1
+    r.image_settings.file_format = "OPEN_EXR"
+    r.image_settings.color_depth = "32"
+    r.image_settings.color_mode = "RGBA"
+    r.filepath = path
+    bpy.ops.render.render(write_still=True)
+    return path
+
+
+def step_partial(cfg, res):
+    """A whole run, then a run of a Frame range (frames 3-4): the compositor still shows the other
+    frames' mattes, which are on disk."""
+    import bpy
+    addon = _enable(cfg)
+    clip = _load_clip(cfg)
+    sc = bpy.context.scene
+    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    mask = bpy.data.masks.new("Roto")
+    _add_layer(addon, mask, "hero", cfg["polygon"], info.size)
+    s = sc.samatte
+    s.mask, s.tracks = mask, "NONE"
+    s.tracker, s.matte, s.quality = "flow", "refine", "draft"
+    s.output_dir = os.path.join(cfg["out"], "mattes") + os.sep
+    sc.frame_set(4)
+    run, report = addon.ops.run_blocking(bpy.context)
+    res["full"] = {"report": report, "written": run.written}
+    s.use_range, s.frame_start, s.frame_end = True, 3, 4
+    run, report = addon.ops.run_blocking(bpy.context)
+    res["range"] = {"report": report, "written": run.written, "skipped": run.skipped}
+    tree = addon.compositor.compositor_tree(sc)
+    node = tree.nodes[addon.compositor.NODE_MATTE]
+    res["node"] = [node.frame_start, node.frame_offset, node.frame_duration]
+    res["output"] = run.result["output"]
+    res["renders"] = {}
+    for f in (1, 6):
+        sc.frame_set(f)
+        res["renders"][info.file(f)] = _render(sc, os.path.join(cfg["out"], "render_%d.exr" % f))
+
+
+STEPS = {"parented": step_parented, "partial": step_partial}
 
 
 def scenario(cfg):
@@ -214,3 +267,24 @@ def test_mask_parented_to_a_track_is_read_where_blender_shows_it(v, tmp_path, sh
     cx, cy = _centroid([tuple(p) for p in pts])
     assert abs(float((alpha * xs).sum()) / area - cx) < 0.1
     assert abs(float((alpha * ys).sum()) / area - cy) < 0.1
+
+
+def _channel(path, name):
+    import OpenImageIO as oiio
+    buf = oiio.ImageBuf(path)
+    return buf.get_pixels(oiio.FLOAT)[..., buf.spec().channelindex(name)]
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_a_frame_range_run_keeps_the_other_mattes_in_the_compositor(v, tmp_path, shot):
+    """After a whole run, a run of frames 3-4 (Frame range) re-wired the matte node to those two
+    files only: the other frames, whose mattes are on disk, showed alpha 0 or a held matte."""
+    import numpy as np
+    res, _ = run_in_blender(v, tmp_path, shot, "partial")
+    assert res["full"]["written"] == 6 and res["range"]["written"] + res["range"]["skipped"] == 2
+    assert res["node"] == [1, 1000, 6]
+    for f, render in res["renders"].items():
+        want = _channel(res["output"].replace("####", "%04d" % int(f)), "A")
+        got = _channel(render, "A")
+        assert want.max() > 0.5
+        assert np.abs(got - want).max() < 1e-3, f
