@@ -10,7 +10,9 @@ Conventions (README "Blender"):
   layer that never moves gives one prompt on the current frame; ``every_frame`` ("use my animated roto") sends the
   shape of every frame of the range (with the ``shapes`` tracker: the roto is refined, not tracked);
 * a closed spline is a bezier prompt (handles absolute), an open one a ``closed: false`` stroke;
-  splines with fewer than 3 points are dropped (noted);
+  splines with fewer than 3 points are dropped (noted); points parented to a tracking track are read
+  where Blender shows them on the frame (:func:`parent_offset`; plane-track parents are noted, not
+  applied);
 * a layer in Subtract / Merge Subtract blend mode is a garbage matte: its shapes are ``mode:
   "subtract"`` prompts of every other object on the frames where that object has a shape; with
   "Holes" (``use_fill_holes``) a spline lying inside another spline of its layer is a hole
@@ -26,7 +28,7 @@ import os
 from . import convert
 
 __all__ = ["ClipInfo", "clip_info", "action_fcurves", "layer_keyframes", "gather_mask_objects",
-           "gather_track_points", "merge_objects", "point_in_polygon"]
+           "gather_track_points", "merge_objects", "point_in_polygon", "parent_origin", "parent_offset"]
 
 
 class ClipInfo:
@@ -187,12 +189,67 @@ def point_in_polygon(p, poly):
     return inside
 
 
-def _spline_prompt(spline, info, file_frame):
+def parent_origin(parent):
+    """``parent_orig`` of a ``MaskParent``: the track's position (mask space) when the point was
+    parented. RNA does not expose it (4.2, 5.0), so it is read from the DNA struct behind
+    ``as_pointer()`` (``MaskParent``: id_type, type, ID *id, parent[64], sub_parent[64],
+    parent_orig[2], ...), checked against the names RNA does expose. None when they do not match."""
+    if hasattr(parent, "parent_orig"):
+        return tuple(parent.parent_orig)
+    import ctypes
+    import struct
+    try:
+        raw = ctypes.string_at(parent.as_pointer(), 152)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if (raw[16:80].split(b"\0")[0] != parent.parent.encode("utf-8")
+            or raw[80:144].split(b"\0")[0] != parent.sub_parent.encode("utf-8")):
+        return None
+    return struct.unpack("<2f", raw[144:152])
+
+
+def parent_offset(point, scene_frame):
+    """``((dx, dy) or None, note or None)``: the mask-space translation Blender applies on
+    ``scene_frame`` to a point parented to a tracking track (``BKE_mask_point_parent_matrix_get``:
+    the track's position on that frame, ``track.offset`` included, minus its position when the point
+    was parented). ``point.co`` is the un-parented shape: without this a roto parented to a track
+    (Ctrl+P in the Clip Editor) was sent where it was drawn, not where Blender shows it."""
+    par = getattr(point, "parent", None)
+    clip = getattr(par, "id", None)
+    if clip is None:
+        return None, None
+    tob = clip.tracking.objects.get(par.parent)
+    if par.type != "POINT_TRACK":
+        return None, "parented to plane track %r: its motion is not applied (the shape as drawn is used)" % (
+            par.sub_parent)
+    track = tob.tracks.get(par.sub_parent) if tob is not None else None
+    if track is None or not len(track.markers):
+        return None, None           # Blender: no transform either
+    orig = parent_origin(par)
+    if orig is None:
+        return None, "parented to track %r, whose parenting origin could not be read: its motion is not " \
+            "applied (the shape as drawn is used)" % par.sub_parent
+    mk = track.markers.find_frame(convert.clip_frame(scene_frame, clip.frame_start), exact=False)
+    pos = (mk.co[0] + track.offset[0], mk.co[1] + track.offset[1])
+    try:
+        pa = float(clip.tracking.camera.pixel_aspect)
+    except AttributeError:
+        pa = 1.0
+    size = tuple(clip.size)
+    mx, my = convert.px_to_mask(convert.marker_to_px(pos, size), size, pixel_aspect=pa)
+    return (mx - orig[0], my - orig[1]), None
+
+
+def _spline_prompt(spline, info, file_frame, offset=None):
     pts = []
     for p in spline.points:
-        x, y = info.mask_px(p.co)
-        ix, iy = info.mask_px(p.handle_left)
-        ox, oy = info.mask_px(p.handle_right)
+        d = offset(p) if offset is not None else None
+        co, hl, hr = p.co, p.handle_left, p.handle_right
+        if d is not None:
+            co, hl, hr = [(c[0] + d[0], c[1] + d[1]) for c in (co, hl, hr)]
+        x, y = info.mask_px(co)
+        ix, iy = info.mask_px(hl)
+        ox, oy = info.mask_px(hr)
         pts.append([x, y, ix, iy, ox, oy])
     prompt = {"frame": file_frame, "type": "bezier", "points": pts}
     if not getattr(spline, "use_cyclic", True):
@@ -238,7 +295,14 @@ def _read_layer(layer, info, scene_frame, notes):
     if len(splines) != len(layer.splines):
         notes.append("mask layer %r: a spline with fewer than 3 points on frame %d was dropped"
                      % (layer.name, scene_frame))
-    prompts = [_spline_prompt(s, info, info.file(scene_frame)) for s in splines]
+
+    def offset(point):
+        d, note = parent_offset(point, scene_frame)
+        note = note and "mask layer %r: a point %s" % (layer.name, note)
+        if note and note not in notes:
+            notes.append(note)
+        return d
+    prompts = [_spline_prompt(s, info, info.file(scene_frame), offset) for s in splines]
     if _is_subtract(layer):
         for p in prompts:
             p["mode"] = "subtract"

@@ -194,11 +194,19 @@ def finish_run(context, run):
     frames = [int(f) for f in res.get("frames") or []] or sorted(run.scores)
     all_frames = [int(f) for f in jobs_frames(run.job)]
     clip = bpy.data.movieclips.get(run.clip_name)
-    compositor.wire(scene, clip, run.info, res["output"], all_frames or frames)
+    compositor.wire(scene, clip, run.info, res["output"], wired_frames(run.info, res["output"], all_frames or frames))
     s.last_result = "%s: %d frames written, %d reused -> %s" % (res.get("job"), run.written, run.skipped,
                                                                  res["output"])
     s.last_scores = " ".join("%d:%.2f" % (f, run.scores[f]) for f in sorted(run.scores))
     return "INFO", "samatte: " + s.last_result
+
+
+def wired_frames(info, pattern, frames):
+    """The file numbers the matte node spans: the job's ``frames`` and every frame of the clip whose matte
+    is on disk (a run of a Frame range, or Matte this frame, must not hide the mattes of the others)."""
+    lo, hi = info.scene_range()
+    on_disk = [n for n in map(info.file, range(lo, hi + 1)) if os.path.exists(convert.sequence_path(pattern, n))]
+    return sorted(set(frames) | set(on_disk))
 
 
 def jobs_frames(job):
