@@ -17,13 +17,43 @@ m3), as Magno Borgo's RotoShapes_to_trackers does with getMatrix(); the composit
 translate/rotate/scale about the pivot below is the double's own choice (the adapter only applies
 the matrix it is given). [assumed] attribute names 'inv' (invert) and 'vis' (visible) as they appear in
 .nk files.
+
+Added for the gathering QA pass (tests/test_qa_nuke_gather.py):
+* AnimCTransform.get{Translation,Rotation,Scale,SkewX,PivotPoint}KeyTimes() -> list of floats and
+  addSkewXKey (Foundry: nuke.rotopaint.AnimCTransform, 15.1/17.1 autosummary pages).
+* FlagType (curvelib constants, Nuke 9 reference: eOpenFlag = 5, eVisibleFlag = 8, ...) and
+  Element.getFlag(flag) / setFlag(flag, value) (curvelib.Flag: "Gets the specified flag. The parameter
+  should be one of the FlagType constants"); an open spline (Nuke 12.2+) is a Shape with eOpenFlag set.
+* Attributes 'opc' (opacity, default 1) and 'bm' (blending mode, an index into the blending_mode menu:
+  0 over ... 12 minus), as real-world tools read them (github: a RotoEvaluate script tests
+  ``getValue(frame, 'bm') == 12``; a Roto exporter reads 'opc', 'bm' and maps 12 to "minus").
 """
 import math
 
 from . import _check_main
 
 __all__ = ["CurveKnob", "Layer", "Shape", "Stroke", "ShapeControlPoint", "AnimControlPoint",
-           "AnimCTransform", "CTransform", "CMatrix4", "CVec2", "CVec3", "AnimAttributes"]
+           "AnimCTransform", "CTransform", "CMatrix4", "CVec2", "CVec3", "AnimAttributes", "FlagType"]
+
+
+class FlagType(object):
+    """[PyRef _curvelib.FlagType] constants for Flag.getFlag / setFlag."""
+    eUndefineFlag = -1
+    eBreakFlag = 0
+    eTangentLengthLockFlag = 1
+    eKeySelectedFlag = 2
+    eLeftTangentSelectedFlag = 3
+    eRightTangentSelectedFlag = 4
+    eOpenFlag = 5
+    eSelectedFlag = 6
+    eActiveFlag = 7
+    eVisibleFlag = 8
+    eRenderableFlag = 9
+    eLockedFlag = 10
+    ePressureInZFlag = 11
+    eNukeAnimCurveEvalFlag = 12
+    eRelativeTangentFlag = 13
+    eMaxFlag = 14
 
 
 class CVec2(object):
@@ -121,6 +151,7 @@ class AnimCTransform(object):
         self._t = {}
         self._r = {}
         self._s = {}
+        self._k = {}
         self._pivot = (0.0, 0.0)
         self._extra = None
 
@@ -133,8 +164,28 @@ class AnimCTransform(object):
     def addScaleKey(self, time, x, y, pressure=0, view=None):
         self._s[float(time)] = (float(x), float(y))
 
+    def addSkewXKey(self, time, x, y=0, pressure=0, view=None):
+        """Keys only (their times); the double's matrix leaves skew out."""
+        self._k[float(time)] = (float(x),)
+
     def addPivotPointKey(self, time, x, y, pressure=0, view=None):
         self._pivot = (float(x), float(y))
+        self._pivot_times = sorted(set(getattr(self, "_pivot_times", [])) | {float(time)})
+
+    def getTranslationKeyTimes(self, view=None):
+        return sorted(self._t)
+
+    def getRotationKeyTimes(self, view=None):
+        return sorted(self._r)
+
+    def getScaleKeyTimes(self, view=None):
+        return sorted(self._s)
+
+    def getSkewXKeyTimes(self, view=None):
+        return sorted(self._k)
+
+    def getPivotPointKeyTimes(self, view=None):
+        return list(getattr(self, "_pivot_times", []))
 
     def _set_extra_matrix(self, values):
         self._extra = CMatrix4(values)
@@ -155,7 +206,7 @@ class AnimCTransform(object):
 
 class AnimAttributes(object):
     def __init__(self):
-        self._v = {"inv": 0.0, "vis": 1.0, "opc": 1.0}
+        self._v = {"inv": 0.0, "vis": 1.0, "opc": 1.0, "bm": 0.0}
         self._anim = {}
 
     def set(self, name, value, time=None):
@@ -179,6 +230,13 @@ class Element(object):
         self.name = name or type(self).__name__
         self._transform = AnimCTransform()
         self._attrs = AnimAttributes()
+        self._flags = set()
+
+    def getFlag(self, flag):
+        return int(flag) in self._flags
+
+    def setFlag(self, flag, value=True):
+        (self._flags.add if value else self._flags.discard)(int(flag))
 
     def getTransform(self):
         return self._transform
