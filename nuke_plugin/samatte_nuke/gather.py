@@ -72,7 +72,16 @@ def _is_stroke(e, rp):
     return isinstance(e, rp.Stroke)
 
 
-def _key_times(elem, rp):
+#: AnimCTransform's key-time getters (Foundry: nuke.rotopaint.AnimCTransform): every part of a
+#: transform that can move a shape
+_TRANSFORM_KEY_TIMES = ("getTranslationKeyTimes", "getRotationKeyTimes", "getScaleKeyTimes",
+                        "getSkewXKeyTimes", "getPivotPointKeyTimes")
+
+
+def _key_times(elem, rp, chain=()):
+    """Frames on which an element is keyed: its points' keys and the keys of every transform in
+    ``chain`` (its own and its layers' up to the root: a static shape in a layer linked to a track
+    moves on the layer's keys)."""
     times = set()
     if _is_shape(elem, rp):
         for cp in elem:
@@ -80,15 +89,15 @@ def _key_times(elem, rp):
     else:
         for p in elem:
             times.update(p.getControlPointKeyTimes())
-    tr = elem.getTransform()
-    for getter in ("getTranslationKeyTimes", "getRotationKeyTimes", "getScaleKeyTimes"):
-        fn = getattr(tr, getter, None)
-        if fn is not None:
-            try:
-                times.update(fn())
-            except Exception:  # noqa: BLE001 - optional API
-                pass
-    return sorted(int(round(t)) for t in times)
+    for tr in list(chain) or [elem.getTransform()]:
+        for getter in _TRANSFORM_KEY_TIMES:
+            fn = getattr(tr, getter, None)
+            if fn is not None:
+                try:
+                    times.update(fn())
+                except Exception:  # noqa: BLE001 - optional API
+                    pass
+    return sorted(set(int(round(t)) for t in times))
 
 
 def _alive(elem, t):
@@ -115,14 +124,28 @@ def _alive(elem, t):
     return True
 
 
-def _elements(layer, rp, chain):
-    """(element, [transform chain, outermost first]) for every shape/stroke under ``layer``."""
+def _elements(layer, rp, chain, parents=()):
+    """(element, [transform chain, outermost first], (enclosing layers, outermost first)) for every
+    shape/stroke under ``layer``."""
     for e in layer:
         if _is_layer(e, rp):
-            for sub in _elements(e, rp, chain + [e.getTransform()]):
+            for sub in _elements(e, rp, chain + [e.getTransform()], parents + (e,)):
                 yield sub
         elif _is_shape(e, rp) or _is_stroke(e, rp):
-            yield e, chain + [e.getTransform()]
+            yield e, chain + [e.getTransform()], parents
+
+
+def _shown(elem, parents, t):
+    """Whether an element draws on frame ``t``: it and every layer around it visible and alive (a
+    hidden layer hides its shapes, as in the Viewer), and the element's opacity ('opc') above 0."""
+    for e in tuple(parents) + (elem,):
+        if not e.getVisible(t) or not _alive(e, t):
+            return False
+    attrs = elem.getAttributes()
+    try:
+        return attrs is None or float(attrs.getValue(t, "opc")) > 0.0
+    except Exception:  # noqa: BLE001 - no opacity attribute
+        return True
 
 
 def _chain_matrix(chain, t):
@@ -179,17 +202,19 @@ def gather_roto(node, geom, fmap, frames, rp, *, log=None):
     for top in root:
         if _is_layer(top, rp):
             obj = top.name
-            items = list(_elements(top, rp, root_chain + [top.getTransform()]))
+            items = list(_elements(top, rp, root_chain + [top.getTransform()], (top,)))
         else:
             obj = node.name()
-            items = [(top, root_chain + [top.getTransform()])] if (_is_shape(top, rp) or _is_stroke(top, rp)) else []
-        for elem, chain in items:
-            # an unkeyed shape: the range's first frame on which it lives
-            keys = _key_times(elem, rp) or [next((t for t in frames if _alive(elem, t)), frames[0])]
+            items = ([(top, root_chain + [top.getTransform()], ())]
+                     if (_is_shape(top, rp) or _is_stroke(top, rp)) else [])
+        for elem, chain, parents in items:
+            # an unkeyed shape: the range's first frame on which it is shown
+            keys = (_key_times(elem, rp, chain)
+                    or [next((t for t in frames if _shown(elem, parents, t)), frames[0])])
             for t in keys:
                 if t not in fset:
                     continue
-                if not elem.getVisible(t) or not _alive(elem, t):
+                if not _shown(elem, parents, t):
                     continue
                 f = fmap.to_file(t)
                 if _is_shape(elem, rp):

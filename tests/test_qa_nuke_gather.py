@@ -1,0 +1,116 @@
+"""QA: what an artist's Roto / RotoPaint shapes become as prompts, against what Nuke does.
+
+The double (tests/nuke/nuke/rotopaint.py) was extended for these tests where it lacked something real
+Nuke has; each addition is listed in that module's docstring with its source.
+"""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte_nuke import gather  # noqa: E402
+from samatte_nuke.convert import FrameMap, Geometry  # noqa: E402
+
+GEOM = Geometry(200, 100)
+
+
+def _tri(curves, name, keys=None, *, at=(10, 10)):
+    """A triangle, unkeyed or keyed (same place) on ``keys``."""
+    x0, y0 = at
+    s = rp.Shape(curves, name=name)
+    for dx, dy in ((0, 0), (30, 0), (15, 30)):
+        cp = rp.ShapeControlPoint()
+        if keys:
+            for t in keys:
+                cp.center.addPositionKey(t, (x0 + dx, y0 + dy))
+        else:
+            cp.center.setPosition((x0 + dx, y0 + dy))
+        s.append(cp)
+    return s
+
+
+@pytest.fixture
+def roto():
+    nk = nuke_env.fresh()
+    return nk.nodes.Roto()
+
+
+def _frames(got, obj):
+    return sorted(q["frame"] for q in got.get(obj, []))
+
+
+def test_keys_on_a_layers_transform_are_prompt_frames(roto):
+    """A static shape inside a layer whose transform is keyed (a layer linked to a track, the usual way
+    to move a group of shapes) moves on the layer's keys: like keys on the shape's own transform, they
+    must become prompt frames, each with the layer's matrix at that frame."""
+    c = roto["curves"]
+    layer = rp.Layer(c, name="hero")
+    layer.getTransform().addTranslationKey(3, 0, 0)
+    layer.getTransform().addTranslationKey(7, 40, 0)
+    layer.append(_tri(c, "static"))
+    c.rootLayer.append(layer)
+    got = gather.gather_roto(roto, GEOM, FrameMap(0), list(range(1, 11)), rp)
+    assert _frames(got, "hero") == [3, 7]
+    by = {q["frame"]: q for q in got["hero"]}
+    assert by[3]["points"][0][:2] == [10.0, 90.0]
+    assert by[7]["points"][0][:2] == [50.0, 90.0]      # the layer's +40 at frame 7
+
+
+def test_keys_on_the_root_layer_and_nested_layers_and_skew_count_too(roto):
+    c = roto["curves"]
+    outer = rp.Layer(c, name="outer")
+    inner = rp.Layer(c, name="inner")
+    inner.getTransform().addRotationKey(4, 0)
+    inner.getTransform().addRotationKey(6, 10)
+    inner.append(_tri(c, "s"))
+    outer.append(inner)
+    c.rootLayer.append(outer)
+    c.rootLayer.getTransform().addScaleKey(9, 1, 1)
+    c.rootLayer.getTransform().addScaleKey(10, 1.1, 1.1)
+    sk = _tri(c, "skewed")
+    sk.getTransform().addSkewXKey(2, 0)
+    sk.getTransform().addSkewXKey(5, 0.2)
+    c.rootLayer.append(sk)
+    got = gather.gather_roto(roto, GEOM, FrameMap(0), list(range(1, 11)), rp)
+    assert _frames(got, "outer") == [4, 6, 9, 10]
+    assert _frames(got, roto.name()) == [2, 5, 9, 10]
+
+
+def test_shapes_in_a_hidden_layer_give_no_prompts(roto):
+    """Hiding a layer (its eye in the curves list) hides everything in it, as a layer's own lifetime
+    does; its shapes' own visibility is left as it was."""
+    c = roto["curves"]
+    hidden = rp.Layer(c, name="hidden")
+    hidden.getAttributes().set("vis", 0.0)
+    hidden.append(_tri(c, "a", keys=(2, 4)))
+    c.rootLayer.append(hidden)
+    part = rp.Layer(c, name="part")
+    part.getAttributes().set("vis", 1.0, time=1)
+    part.getAttributes().set("vis", 0.0, time=4)
+    nested = rp.Layer(c, name="nested")
+    nested.append(_tri(c, "b", keys=(2, 4)))
+    part.append(nested)
+    c.rootLayer.append(part)
+    short = rp.Layer(c, name="short")
+    for k, v in (("ltt", 4), ("ltn", 1), ("ltm", 3)):
+        short.getAttributes().set(k, v)
+    short.append(_tri(c, "c", keys=(2, 4)))
+    c.rootLayer.append(short)
+    got = gather.gather_roto(roto, GEOM, FrameMap(0), list(range(1, 11)), rp)
+    assert "hidden" not in got
+    assert _frames(got, "part") == [2]
+    assert _frames(got, "short") == [2]
+
+
+def test_a_shape_at_opacity_zero_gives_no_prompt(roto):
+    c = roto["curves"]
+    s = _tri(c, "fade", keys=(2, 4, 6))
+    s.getAttributes().set("opc", 1.0, time=1)
+    s.getAttributes().set("opc", 0.0, time=4)
+    c.rootLayer.append(s)
+    got = gather.gather_roto(roto, GEOM, FrameMap(0), list(range(1, 11)), rp)
+    assert _frames(got, roto.name()) == [2]
