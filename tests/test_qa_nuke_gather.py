@@ -114,3 +114,23 @@ def test_a_shape_at_opacity_zero_gives_no_prompt(roto):
     c.rootLayer.append(s)
     got = gather.gather_roto(roto, GEOM, FrameMap(0), list(range(1, 11)), rp)
     assert _frames(got, roto.name()) == [2]
+
+
+def test_blending_mode_minus_subtracts(roto):
+    """A hole cut with the shape's blending mode set to minus (bm 12) is a subtract prompt, as a
+    shape named '-hole' is; over (0) and the others add."""
+    c = roto["curves"]
+    body = _tri(c, "body", keys=(2,), at=(10, 10))
+    hole = _tri(c, "hole", keys=(2,), at=(15, 12))
+    hole.getAttributes().set("bm", 12)
+    c.rootLayer.append(body)
+    c.rootLayer.append(hole)
+    rpn = nuke_env.nuke.nodes.RotoPaint()
+    st = rp.Stroke(rpn["curves"], (10, 10), (60, 20), name="erase")
+    st.getAttributes().set("bm", 12)
+    rpn["curves"].rootLayer.append(st)
+    got = gather.gather_roto(roto, GEOM, FrameMap(0), list(range(1, 11)), rp)
+    modes = {q["label"].split("/")[1]: q["mode"] for q in got[roto.name()]}
+    assert modes == {"body": "add", "hole": "subtract"}
+    got = gather.gather_roto(rpn, GEOM, FrameMap(0), list(range(1, 11)), rp)
+    assert [q["mode"] for q in got[rpn.name()]] == ["subtract"]

@@ -148,6 +148,24 @@ def _shown(elem, parents, t):
         return True
 
 
+#: the 'bm' attribute (blending mode, an index into RotoPaint's blending_mode menu) of 'minus', the
+#: mode that cuts a shape out of those below it (as read by public tools: a RotoEvaluate script tests
+#: ``getValue(frame, 'bm') == 12``; a Roto exporter's measured table maps 12 to "minus")
+_BLEND_MINUS = 12
+
+
+def _mode(elem, t):
+    """``subtract`` for an element named ``-...`` or blended with minus, else ``add``."""
+    if elem.name.startswith("-"):
+        return "subtract"
+    attrs = elem.getAttributes()
+    try:
+        bm = float(attrs.getValue(t, "bm")) if attrs is not None else 0.0
+    except Exception:  # noqa: BLE001 - no blending attribute
+        bm = 0.0
+    return "subtract" if int(round(bm)) == _BLEND_MINUS else "add"
+
+
 def _chain_matrix(chain, t):
     m = None
     for tr in chain:  # outermost (root) first: M = root * layer * ... * shape
@@ -170,8 +188,7 @@ def _shape_prompt(shape, chain, t, geom, frame, rp):
         return None
     attrs = shape.getAttributes()
     invert = bool(attrs.getValue(t, "inv")) if attrs is not None else False
-    q = {"frame": int(frame), "type": "bezier", "points": rows, "closed": True,
-         "mode": "subtract" if shape.name.startswith("-") else "add",
+    q = {"frame": int(frame), "type": "bezier", "points": rows, "closed": True, "mode": _mode(shape, t),
          "invert": invert, "feather": round(sum(feather) / len(feather), 3) if feather else 0.0}
     return q
 
@@ -186,7 +203,7 @@ def _stroke_prompt(stroke, chain, t, geom, frame):
     if len(pts) < 2:
         return None
     return {"frame": int(frame), "type": "polygon", "points": pts, "closed": False,
-            "mode": "subtract" if stroke.name.startswith("-") else "add"}
+            "mode": _mode(stroke, t)}
 
 
 def gather_roto(node, geom, fmap, frames, rp, *, log=None):
