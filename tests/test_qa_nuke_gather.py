@@ -12,6 +12,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
 import nuke_env  # noqa: E402
 from nuke_env import rp  # noqa: E402
 
+from samatte import jobspec  # noqa: E402
+from samatte.names import safe_name  # noqa: E402
 from samatte_nuke import gather  # noqa: E402
 from samatte_nuke.convert import FrameMap, Geometry  # noqa: E402
 
@@ -134,3 +136,31 @@ def test_blending_mode_minus_subtracts(roto):
     assert modes == {"body": "add", "hole": "subtract"}
     got = gather.gather_roto(rpn, GEOM, FrameMap(0), list(range(1, 11)), rp)
     assert [q["mode"] for q in got[rpn.name()]] == ["subtract"]
+
+
+def test_an_open_spline_is_an_open_stroke_not_a_filled_shape(roto):
+    """Nuke 12.2's open splines are Shapes with FlagType.eOpenFlag set; Nuke draws them as a line.
+    Closed, the adapter filled the area between the first and last points."""
+    c = roto["curves"]
+    line = rp.Shape(c, name="line")
+    for p in ((10, 10), (60, 50), (110, 10)):
+        cp = rp.ShapeControlPoint(center=p, left=(-5, 0), right=(5, 0))
+        cp.center.addPositionKey(3, p)
+        line.append(cp)
+    line.setFlag(rp.FlagType.eOpenFlag, True)
+    c.rootLayer.append(line)
+    two = rp.Shape(c, (10, 80), (90, 80), name="two")      # an open spline of 2 points is a line too
+    two.setFlag(rp.FlagType.eOpenFlag, True)
+    c.rootLayer.append(two)
+    got = gather.gather_roto(roto, GEOM, FrameMap(0), list(range(1, 11)), rp)
+    qs = {q["label"].split("/")[1]: q for q in got[roto.name()]}
+    assert set(qs) == {"line", "two"}
+    q = qs["line"]
+    assert q["type"] == "bezier" and q["closed"] is False and q["frame"] == 3
+    assert q["points"][1] == [60.0, 50.0, 55.0, 50.0, 65.0, 50.0]
+    assert qs["two"]["closed"] is False and len(qs["two"]["points"]) == 2
+    objects = gather.gather_objects([roto], GEOM, FrameMap(0), list(range(1, 11)), rp, safe_name=safe_name)
+    job = jobspec.new_job("/p/plate.####.exr", "/o/m.####.exr", frames="1-10")
+    for ob in objects:
+        jobspec.add_object(job, ob["name"], ob["prompts"], host_name=ob["host_name"])
+    jobspec.validate(job)

@@ -166,6 +166,18 @@ def _mode(elem, t):
     return "subtract" if int(round(bm)) == _BLEND_MINUS else "add"
 
 
+def _is_open(shape, rp):
+    """An open spline (Nuke 12.2+): a Shape with FlagType.eOpenFlag set (Foundry: curvelib.Flag.getFlag,
+    FlagType.eOpenFlag); Nuke draws it as a line, not a filled area."""
+    flag = getattr(getattr(rp, "FlagType", None), "eOpenFlag", None)
+    if flag is None:
+        return False
+    try:
+        return bool(shape.getFlag(flag))
+    except Exception:  # noqa: BLE001 - an older Nuke without the flag
+        return False
+
+
 def _chain_matrix(chain, t):
     m = None
     for tr in chain:  # outermost (root) first: M = root * layer * ... * shape
@@ -184,6 +196,11 @@ def _shape_prompt(shape, chain, t, geom, frame, rp):
         rows.append(bezier_point((c.x, c.y), (lt.x, lt.y), (rt.x, rt.y), m, geom))
         fc = cp.featherCenter.getPosition(t)
         feather.append(math.hypot(fc.x, fc.y))
+    if _is_open(shape, rp):  # a line: an open stroke (no fill, so no invert or feather)
+        if len(rows) < 2:
+            return None
+        return {"frame": int(frame), "type": "bezier", "points": rows, "closed": False,
+                "mode": _mode(shape, t)}
     if len(rows) < 3:
         return None
     attrs = shape.getAttributes()
