@@ -9,14 +9,18 @@ Which object a prompt belongs to (documented conventions):
   at the root (not in a layer) form one object named after the node. Nested layers belong to their
   top-level layer's object (their transforms are applied).
 * A **closed shape** (Bezier) gives a ``bezier`` prompt on each of its keyed frames (the union of its
-  control points' key times, and its transform's; an unkeyed shape: the first frame of the range),
-  skipping frames where the shape is not visible or outside its lifetime. Shape, layer and node transforms are applied; the
+  control points' key times and the key times of its transform and of every layer's around it, root
+  included; an unkeyed shape: the first frame of the range it is shown on), skipping frames where the
+  shape or a layer around it is not visible or outside its lifetime, or the shape's opacity is 0.
+  Shape, layer and node transforms are applied; the
   relative tangents become absolute handles; ``invert`` is kept; the feather is the mean distance of
   the feather points from their centres (samatte widens the soft edge by it).
-* A shape or stroke whose name starts with ``-`` (``-hole``, ``-garbage``) **subtracts** (mode
-  ``subtract``: a hole or a garbage matte removed from the object on that frame).
-* An **open stroke** (a RotoPaint brush stroke) gives an open ``polygon`` (``closed: false``): samatte
-  puts positive points along it (negative when it subtracts).
+* A shape or stroke whose name starts with ``-`` (``-hole``, ``-garbage``) or whose blending mode is
+  minus (``bm`` 12) **subtracts** (mode ``subtract``: a hole or a garbage matte removed from the object
+  on that frame).
+* An **open stroke** (a RotoPaint brush stroke) gives an open ``polygon`` (``closed: false``), an open
+  spline (a Shape with ``FlagType.eOpenFlag``) an open ``bezier``: samatte puts positive points along it
+  (negative when it subtracts).
 * Tracker4: each **enabled** track gives points on its keyed (tracked) frames. A track named
   ``hero/anything`` belongs to object ``hero``; a track without ``/`` belongs to an object named after
   the Tracker node. A track whose own name (after the ``/``) starts with ``-`` is a **negative**
