@@ -164,3 +164,17 @@ def test_an_open_spline_is_an_open_stroke_not_a_filled_shape(roto):
     for ob in objects:
         jobspec.add_object(job, ob["name"], ob["prompts"], host_name=ob["host_name"])
     jobspec.validate(job)
+
+
+def test_a_shape_keyed_only_outside_the_range_is_prompted_where_it_holds(roto):
+    """Keys before the range (a shape keyed on frame 1 over a plate at 1001-1100) hold their last
+    position over the whole range: the shape is drawn there, so it gives a prompt on the range's first
+    frame it is shown, as an unkeyed shape does (it gave no prompt: the object vanished)."""
+    c = roto["curves"]
+    early = _tri(c, "early", keys=(1, 5))
+    c.rootLayer.append(early)
+    inside = _tri(c, "inside", keys=(1, 12))    # one key inside the range: that key only
+    c.rootLayer.append(inside)
+    got = gather.gather_roto(roto, GEOM, FrameMap(0), list(range(10, 21)), rp)
+    by = sorted((q["label"].split("/")[1], q["frame"]) for q in got[roto.name()])
+    assert by == [("early", 10), ("inside", 12)]

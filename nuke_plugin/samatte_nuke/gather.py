@@ -246,8 +246,9 @@ def gather_roto(node, geom, fmap, frames, rp, *, log=None):
             items = ([(top, root_chain + [top.getTransform()], ())]
                      if (_is_shape(top, rp) or _is_stroke(top, rp)) else [])
         for elem, chain, parents in items:
-            # an unkeyed shape: the range's first frame on which it is shown
-            keys = (_key_times(elem, rp, chain)
+            # a shape unkeyed, or keyed only outside the range (it holds its nearest key there): the
+            # range's first frame on which it is shown
+            keys = ([t for t in _key_times(elem, rp, chain) if t in fset]
                     or [next((t for t in frames if _shown(elem, parents, t)), frames[0])])
             for t in keys:
                 if t not in fset:
