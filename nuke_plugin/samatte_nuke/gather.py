@@ -143,7 +143,8 @@ def _shown(elem, parents, t):
     """Whether an element draws on frame ``t``: it and every layer around it visible and alive (a
     hidden layer hides its shapes, as in the Viewer), and the element's opacity ('opc') above 0."""
     for e in tuple(parents) + (elem,):
-        if not e.getVisible(t) or not _alive(e, t):
+        visible = getattr(e, "getVisible", None)   # (Layer is an Element: it has it; be safe)
+        if (visible is not None and not visible(t)) or not _alive(e, t):
             return False
     attrs = elem.getAttributes()
     try:
