@@ -178,3 +178,28 @@ def test_a_shape_keyed_only_outside_the_range_is_prompted_where_it_holds(roto):
     got = gather.gather_roto(roto, GEOM, FrameMap(0), list(range(10, 21)), rp)
     by = sorted((q["label"].split("/")[1], q["frame"]) for q in got[roto.name()])
     assert by == [("early", 10), ("inside", 12)]
+
+
+def test_a_prompt_node_behind_a_retime_is_named():
+    """A Roto behind a TimeOffset (or any Time node) reaches the Prompts input retimed, but samatte
+    reads its shapes at their own frames: ``retimed_prompt_nodes`` names it (and the Time node), so the
+    node warns instead of silently placing the keys d frames off. A Roto also reached directly is not
+    named; one upstream of a Tracker behind the retime is."""
+    nk = nuke_env.fresh()
+    read = nuke_env.make_read("/p/plate.####.exr", 1, 10, width=100, height=100)
+    direct = nk.nodes.Roto()
+    direct.setInput(0, read)
+    behind = nk.nodes.Roto()
+    behind.setInput(0, read)
+    tr = nk.nodes.Tracker4()
+    tr.setInput(0, behind)
+    off = nk.nodes.TimeOffset(time_offset=5)
+    off.setInput(0, tr)
+    merge = nk.nodes.Merge2()
+    merge.setInput(0, direct)
+    merge.setInput(1, off)
+    assert {n.name() for n in gather.prompt_nodes(merge)} == {direct.name(), behind.name(), tr.name()}
+    got = gather.retimed_prompt_nodes(merge)
+    assert sorted((p.name(), t.name()) for p, t in got) == sorted([(tr.name(), off.name()),
+                                                                   (behind.name(), off.name())])
+    assert gather.retimed_prompt_nodes(direct) == []

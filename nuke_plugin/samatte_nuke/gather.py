@@ -34,7 +34,7 @@ import re
 from .convert import apply_matrix, bezier_point, matmul
 
 __all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
-           "PROMPT_CLASSES"]
+           "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes"]
 
 PROMPT_CLASSES = ("Roto", "RotoPaint", "Tracker4")
 _MAX_UPSTREAM = 500
@@ -53,6 +53,31 @@ def prompt_nodes(start):
             out.append(n)
         for i in range(n.inputs()):
             todo.append(n.input(i))
+    return out
+
+
+#: nodes that change the time upstream nodes are seen at (Foundry's Time menu): a prompt node behind
+#: one is read at its own frames, not at the retimed ones the Prompts input shows
+TIME_CLASSES = ("TimeOffset", "TimeClip", "FrameHold", "Retime", "TimeWarp", "OFlow", "OFlow2", "Kronos",
+                "TimeBlur", "TimeEcho")
+
+
+def retimed_prompt_nodes(start):
+    """``[(prompt node, time node)]``: each Roto / RotoPaint / Tracker4 upstream of ``start`` that is
+    reached only through a node of :data:`TIME_CLASSES` (the first such node on its path). samatte reads
+    its shapes and tracks at their own frames, so a host warns about these."""
+    out, seen, todo = [], set(), [(start, None)]
+    while todo and len(seen) < _MAX_UPSTREAM:
+        n, via = todo.pop(0)
+        if n is None or id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.Class() in PROMPT_CLASSES and via is not None:
+            out.append((n, via))
+        if via is None and n.Class() in TIME_CLASSES:
+            via = n
+        for i in range(n.inputs()):
+            todo.append((n.input(i), via))
     return out
 
 

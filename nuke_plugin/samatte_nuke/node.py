@@ -158,6 +158,10 @@ def build(group):
         plate = jobmod.render_plate(nuke, group, folder, frames)
         colourspace = None
     nodes = gather.prompt_nodes(prompts_in)
+    for pn, tn in gather.retimed_prompt_nodes(prompts_in):
+        _log(group)("%s reaches the Prompts input through %s (%s): its shapes and tracks are read at their "
+                    "own frames, the retime is not applied; connect it directly, or bake the retime into "
+                    "its keys" % (pn.name(), tn.name(), tn.Class()))
     if not nodes:
         raise SamatteError("no Roto, RotoPaint or Tracker4 node found upstream of the Prompts input")
     if group["roto_mode"].value() == REFINE_ONLY:
