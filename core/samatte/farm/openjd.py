@@ -19,7 +19,7 @@ The template has up to three steps, each task one call of the samatte command li
   (it propagates all objects in one pass whose start and memory resets follow every object's
   prompts, so one object's track depends on the others').
 * ``Matte`` (depends on Track): a ``CHUNK[INT]`` task parameter over the frames, ``ChunkSize`` frames
-  per task (CONTIGUOUS), each ``samatte run JOB --stage matte --frames CHUNK --preroll K``; the
+  per task (CONTIGUOUS; NONCONTIGUOUS for frames with gaps or steps, a job on twos), each ``samatte run JOB --stage matte --frames CHUNK --preroll K``; the
   chunks run in parallel on as many nodes as the farm gives.
 * ``QC`` (depends on Matte): ``samatte qc`` checks every frame (present, readable, key current) and
   writes the report and contact sheet; it fails the job when a frame is not right.
@@ -269,6 +269,17 @@ def template_name(job_name):
     return text
 
 
+def _range_constraint(doc):
+    """``CONTIGUOUS`` Matte chunks for frames that are one run of consecutive numbers, else
+    ``NONCONTIGUOUS``: OpenJD's contiguous chunks are runs of consecutive integers, so a job on twos
+    (``1001-1199:2``) would get one frame per task whatever ``ChunkSize`` says (each task paying its
+    start and its own pre-roll). Non-contiguous chunks are ``ChunkSize`` frames in order
+    (``1001-1005:2``): consecutive frames of the job, which is what samatte's chunks need."""
+    from ..frames import parse_frames
+    fr = parse_frames(doc["frames"])
+    return "CONTIGUOUS" if fr[-1] - fr[0] + 1 == len(fr) else "NONCONTIGUOUS"
+
+
 def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
     """The OpenJD job template (a dict) for a farm document."""
     chunk = int(chunk)
@@ -329,7 +340,7 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
         "description": "matte the frames of one chunk from the stored track",
         "parameterSpace": {"taskParameterDefinitions": [{
             "name": "Frames", "type": "CHUNK[INT]", "range": "{{Param.Frames}}",
-            "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"}}]},
+            "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": _range_constraint(doc)}}]},
         "script": _task_script(text, base + ["--stage", "matte" if tracked else "all", "--frames",
                                              "{{Task.Param.Frames}}", "--preroll", "{{Param.Preroll}}"],
                                timeout=task_timeout),
