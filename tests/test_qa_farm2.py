@@ -88,3 +88,46 @@ def test_openjd_run_of_a_job_on_twos_in_chunks_equals_one_run(shot, tmp_path):
     assert names == ["m.%d.exr" % f for f in (1001, 1003, 1005, 1007, 1009)]
     for n in names:
         assert (out / n).read_bytes() == (ref / n).read_bytes(), n
+
+
+def _mapped_job(shot, root):
+    """A job with a roto mask prompt and an OCIO config file (both travel as Input folders)."""
+    import numpy as np
+    from PIL import Image
+    s, _ = shot
+    (root / "roto").mkdir(parents=True)
+    m = np.zeros((64, 64), np.uint8)
+    m[10:40, 12:44] = 255
+    Image.fromarray(m).save(str(root / "roto" / "hero.1009.png"))
+    (root / "ocio").mkdir()
+    ocio = pytest.importorskip("PyOpenColorIO")
+    cfg = ocio.Config.CreateFromBuiltinConfig("cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
+    (root / "ocio" / "config.ocio").write_text(cfg.serialize(), encoding="utf-8")
+    job = jobspec.new_job(s["plate"], str(root / "out" / "m.####.exr"), frames="1001-1009", name="mapped",
+                          tracker="shapes", matte="none", ocio_config=str(root / "ocio" / "config.ocio"),
+                          colourspace="Linear Rec.709 (sRGB)")
+    jobspec.add_object(job, "hero", [jobspec.mask_prompt(1009, str(root / "roto" / "hero.1009.png"))])
+    return job
+
+
+def test_frames_a_node_writes_under_mapped_paths_are_current_for_the_submitting_host(shot, tmp_path):
+    """A node reaches the job's folders under other paths (path mapping: here the same folders
+    through a symlink). The key held the OCIO config's and the mask prompts' paths, so every frame
+    the farm wrote (and its QC passed) was 'stale' for `samatte status` / QC / a re-run on the
+    submitting machine, which would matte the whole job again."""
+    from samatte.farm import run_task
+    from samatte.pipeline import frame_status
+    root = tmp_path / "job"
+    job = _mapped_job(shot, root)
+    res = export_openjd(job, str(tmp_path / "bundle"), chunk=5, preroll=0, python=sys.executable, models_dir="/m")
+    node = tmp_path / "node_mount"
+    os.symlink(str(tmp_path), str(node))      # the node's mount of the same storage
+    roots = {n: res["parameters"][n].replace(str(tmp_path), str(node)) for n in ("Plate", "Output", "Input1", "Input2")}
+    doc = os.path.join(res["bundle"], "samatte_farm_job.json")
+    assert run_task(doc, roots, stage="track", frames=res["frames"]) == 0
+    for chunk in ("1001-1005", "1006-1009"):
+        assert run_task(doc, roots, stage="matte", frames=chunk, preroll=0) == 0
+    assert run_task(doc, roots, qc=True, frames=res["frames"]) == 0
+    st = frame_status(job)                   # the submitting machine's own job and paths
+    assert set(st["frames"].values()) == {"complete"}, st["frames"]
+    assert set(st["track"].values()) == {"complete"}, st["track"]

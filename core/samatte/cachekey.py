@@ -32,7 +32,9 @@ Two keys per frame (:func:`frame_keys`):
 
 Not in any key (cosmetic): object names, ``host_name``, ``colour``, ``meta``, the job's name and
 ``meta``, ``plate.frames`` beyond the frames an interval spans, ``output.path``, ``overwrite``,
-``work_dir``. Always in: the samatte version and :data:`KEY_VERSION`.
+``work_dir``, and the paths of input files (plate, mask prompts and sequences, the OCIO config: their
+stamps count), so a farm node that reaches them under mapped paths computes the host's keys. Always
+in: the samatte version and :data:`KEY_VERSION`.
 
 Stamps (:func:`file_stamp`): ``size:sha256`` of the content for files under 4 MiB (prompt files,
 mask sequences, the OCIO config), ``size:mtime_ns`` for larger ones and for every plate frame (a
@@ -184,7 +186,10 @@ def keyed_job(job):
     """The parts of a (validated) job that decide pixels, cosmetic fields removed."""
     plate = job["plate"]
     cfg = plate.get("ocio_config")
-    colour = {"colourspace": plate.get("colourspace"), "ocio_config": cfg, "layer": plate.get("layer"),
+    # a config file counts by its content (ocio_stamp), not its path: a farm node reaches the same file
+    # under another path (path mapping), and its frames must be current for the submitting host too
+    builtin = cfg if (cfg and str(cfg).startswith("ocio://")) else None
+    colour = {"colourspace": plate.get("colourspace"), "ocio_config": builtin, "layer": plate.get("layer"),
               "on_nonfinite": plate.get("on_nonfinite", "fix"),
               "ocio_stamp": file_stamp(cfg) if (cfg and not str(cfg).startswith("ocio://")) else None,
               "OCIO": os.environ.get("OCIO") if not cfg else None}
@@ -198,6 +203,7 @@ def keyed_job(job):
 def _prompt_record(q, stamps):
     r = {k: v for k, v in q.items() if k not in _PROMPT_COSMETIC}
     if q.get("type") == "mask" and q.get("path"):
+        del r["path"]           # by content, as mask sequences: the same roto under a mapped path
         r["stamp"] = stamps(q["path"])
     return r
 
