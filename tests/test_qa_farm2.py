@@ -131,3 +131,21 @@ def test_frames_a_node_writes_under_mapped_paths_are_current_for_the_submitting_
     st = frame_status(job)                   # the submitting machine's own job and paths
     assert set(st["frames"].values()) == {"complete"}, st["frames"]
     assert set(st["track"].values()) == {"complete"}, st["track"]
+
+
+def test_farm_task_takes_relative_roots_from_the_current_folder(shot, tmp_path, monkeypatch):
+    """`samatte farm task DOC --root Output=out` run by hand in a shell: the relative root was joined
+    to the saved job's folder (the bundle, or openjd's session folder that is deleted afterwards),
+    so the plate was not found and the frames went to the wrong place."""
+    from samatte import cli
+    s, _ = shot
+    job = _twos_job(shot, tmp_path / "out")
+    res = export_openjd(job, str(tmp_path / "bundle"), chunk=5, python=sys.executable, models_dir="/m")
+    shutil.copytree(os.path.dirname(s["plate"]), str(tmp_path / "plates"))
+    monkeypatch.chdir(str(tmp_path))
+    doc = os.path.join("bundle", "samatte_farm_job.json")
+    for argv in (["--stage", "track", "--frames", res["frames"]],
+                 ["--stage", "matte", "--frames", res["frames"], "--preroll", "0"]):
+        assert cli.main(["farm", "task", doc, "--root", "Plate=plates", "--root", "Output=out"] + argv) == 0
+    assert sorted(os.listdir(str(tmp_path / "out"))) == [".samatte"] + ["m.%d.exr" % f for f in range(1001, 1010, 2)]
+    assert not os.path.exists(str(tmp_path / "bundle" / "out"))

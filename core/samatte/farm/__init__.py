@@ -39,14 +39,15 @@ def parse_roots(items):
 
 def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False, report=None, objects=None):
     """Run one farm task: localise the farm document's job with ``roots`` (name -> folder on this
-    node), save it beside the document, then run ``samatte run LOCAL.json --stage S --frames F
+    node; a relative one is taken from the current folder), save it beside the document, then run ``samatte run LOCAL.json --stage S --frames F
     [--preroll K]`` or ``samatte qc LOCAL.json [--frames F] [--report DIR]`` in this process.
     Returns the command's exit status."""
     import sys
     from .. import cli
     from ..jobspec import save
     doc = load_farm_document(doc_path)
-    job = localize(doc, roots)
+    # a relative root is the caller's (the shell's current folder), not the saved job's folder
+    job = localize(doc, {n: os.path.abspath(p) for n, p in roots.items()})
     local = os.path.join(os.path.dirname(os.path.abspath(doc_path)), "samatte_job.local.json")
     save(job, local)
     if qc:
