@@ -19,8 +19,9 @@ The template has up to three steps, each task one call of the samatte command li
   (it propagates all objects in one pass whose start and memory resets follow every object's
   prompts, so one object's track depends on the others').
 * ``Matte`` (depends on Track): a ``CHUNK[INT]`` task parameter over the frames, ``ChunkSize`` frames
-  per task (CONTIGUOUS; NONCONTIGUOUS for frames with gaps or steps, a job on twos), each ``samatte run JOB --stage matte --frames CHUNK --preroll K``; the
-  chunks run in parallel on as many nodes as the farm gives.
+  per task (CONTIGUOUS; NONCONTIGUOUS for frames with gaps or steps, a job on twos), each
+  ``samatte run JOB --stage matte --frames CHUNK --preroll K``; the chunks run in parallel on as many
+  nodes as the farm gives.
 * ``QC`` (depends on Matte): ``samatte qc`` checks every frame (present, readable, key current) and
   writes the report and contact sheet; it fails the job when a frame is not right.
 
