@@ -40,8 +40,8 @@ def parse_roots(items):
 def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False, report=None, objects=None):
     """Run one farm task: localise the farm document's job with ``roots`` (name -> folder on this
     node; a relative one is taken from the current folder), save it beside the document, then run
-    ``samatte run LOCAL.json --stage S --frames F [--preroll K]`` or ``samatte qc LOCAL.json [--frames F] [--report DIR]`` in this process.
-    Returns the command's exit status."""
+    ``samatte run LOCAL.json --stage S --frames F [--preroll K]`` or ``samatte qc LOCAL.json
+    [--frames F] [--report DIR]`` in this process. Returns the command's exit status."""
     import sys
     from .. import cli
     from ..jobspec import save
