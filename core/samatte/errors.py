@@ -10,7 +10,7 @@ Standard library only and importable on Python 3.9: host adapters import this mo
 __all__ = [
     "SamatteError", "JobSpecError", "FrameRangeError", "PromptError", "PlateError",
     "MissingFrameError", "CorruptFrameError", "ChannelError", "NaNPixelError", "ColourError",
-    "OutputError", "ModelError", "WeightsMissingError", "WeightsCorruptError", "DependencyError",
+    "OutputError", "QcError", "ModelError", "WeightsMissingError", "WeightsCorruptError", "DependencyError",
     "CancelledError", "TrackMissingError", "WorkerError", "ProtocolError", "BusyError", "error_from_code",
     "ERROR_CODES", "EXIT_CODES",
 ]
@@ -91,6 +91,14 @@ class ColourError(SamatteError):
 class OutputError(SamatteError):
     """The output location cannot be written."""
     code = "OUTPUT_INVALID"
+    exit_code = 5
+
+
+class QcError(OutputError):
+    """QC (``samatte qc``, :func:`samatte.farm.qc.run_qc`) found output frames that are missing,
+    unreadable or stale. Defined here (not only in :mod:`samatte.farm.qc`) so that ``QC_FAILED`` is in
+    :data:`ERROR_CODES` / :data:`EXIT_CODES` and rebuilds from the wire as this class."""
+    code = "QC_FAILED"
     exit_code = 5
 
 

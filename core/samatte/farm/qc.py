@@ -18,18 +18,12 @@ import json
 import math
 import os
 
-from ..errors import OutputError
+from ..errors import QcError
 
 __all__ = ["run_qc", "QcError", "read_scores", "default_report_dir", "LOW_SCORE"]
 
 #: frames scoring below this are listed as low (the pipeline's own "flagged" threshold)
 LOW_SCORE = 0.5
-
-
-class QcError(OutputError):
-    """QC found frames that are missing, unreadable or stale."""
-    code = "QC_FAILED"
-    exit_code = 5
 
 
 def default_report_dir(job):
