@@ -30,3 +30,17 @@ def test_qc_failed_is_in_the_error_and_exit_tables():
     assert runner.exit_code_for(err) == 5
     from samatte.farm.qc import QcError
     assert QcError is errors.QcError
+
+
+# -- jobspec.save: errors are samatte errors with a code --------------------------------------------
+
+def test_jobspec_save_into_a_missing_folder_is_output_invalid(tmp_path):
+    job = _job(tmp_path)
+    with pytest.raises(errors.OutputError) as ei:
+        jobspec.save(job, str(tmp_path / "no_such_folder" / "sh010.json"))
+    assert ei.value.code == "OUTPUT_INVALID" and "sh010.json" in ei.value.details["path"]
+    (tmp_path / "adir.json").mkdir()
+    with pytest.raises(errors.OutputError):
+        jobspec.save(job, str(tmp_path / "adir.json"))
+    assert [p.name for p in tmp_path.iterdir()] == ["adir.json"]  # no temp file left behind
+    assert jobspec.save(job, str(tmp_path / "ok.json")) == str(tmp_path / "ok.json")

@@ -54,7 +54,7 @@ import math
 import os
 import re
 
-from .errors import FrameRangeError, JobSpecError, PromptError
+from .errors import FrameRangeError, JobSpecError, OutputError, PromptError
 from .frames import format_frames, parse_frames
 from .registry import (COMPRESSIONS, DEVICES, MATTE_BACKENDS, MATTE_QUALITIES, TRACKER_BACKENDS,
                        validate_compression, validate_device, validate_options)
@@ -496,10 +496,17 @@ def save(job, path):
     """Validate and write a JobSpec atomically (temp file + rename)."""
     job = validate(job)
     tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(dumps(job))
-        f.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(dumps(job))
+            f.write("\n")
+        os.replace(tmp, path)
+    except OSError as e:  # a missing folder, a folder at the path, no permission: a coded error
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise OutputError("cannot write JobSpec %s: %s" % (path, e.strerror or e), path=str(path))
     return path
 
 
