@@ -44,3 +44,43 @@ def test_jobspec_save_into_a_missing_folder_is_output_invalid(tmp_path):
         jobspec.save(job, str(tmp_path / "adir.json"))
     assert [p.name for p in tmp_path.iterdir()] == ["adir.json"]  # no temp file left behind
     assert jobspec.save(job, str(tmp_path / "ok.json")) == str(tmp_path / "ok.json")
+
+
+# -- worker: a request is answered, also when shutdown or the end of stdin follows it at once ----------
+
+def _slow_pipeline(monkeypatch):
+    mod = types.ModuleType("qa_contract_slow_pipeline")
+
+    def probe(plate, *, frames=None, layer=None):
+        import time
+        time.sleep(0.5)
+        return {"path": plate}
+    mod.probe = probe
+    monkeypatch.setitem(sys.modules, "qa_contract_slow_pipeline", mod)
+    return "qa_contract_slow_pipeline"
+
+
+@pytest.mark.parametrize("last", ["shutdown", "eof"])
+def test_worker_answers_a_request_before_bye(monkeypatch, last):
+    from samatte.worker import Worker
+    lines = [protocol.encode({"type": "probe", "v": 1, "id": "q1", "plate": "/x/plate.####.exr"})]
+    if last == "shutdown":
+        lines.append(protocol.encode({"type": "shutdown", "v": 1, "id": None}))
+    out = io.BytesIO()
+    w = Worker(io.BytesIO(("\n".join(lines) + "\n").encode()), out, pipeline=_slow_pipeline(monkeypatch))
+    assert w.serve() == 0
+    msgs = [json.loads(x) for x in out.getvalue().decode().splitlines()]
+    types_ = [m["type"] for m in msgs]
+    assert types_ == ["hello", "probe_result", "bye"], types_
+    assert msgs[1]["id"] == "q1" and msgs[1]["result"] == {"path": "/x/plate.####.exr"}
+
+
+def test_worker_process_answers_probe_then_eof(tmp_path):
+    # as a TD script pipes it: one request line, then stdin closes
+    from samatte.demo import make_shot
+    s = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64))
+    line = protocol.encode({"type": "probe", "v": 1, "id": "q1", "plate": s["plate"]}) + "\n"
+    r = subprocess.run([sys.executable, "-m", "samatte.worker"], input=line, capture_output=True, text=True,
+                       timeout=120)
+    types_ = [json.loads(x)["type"] for x in r.stdout.splitlines()]
+    assert r.returncode == 0 and types_ == ["hello", "probe_result", "bye"], (types_, r.stderr[-500:])

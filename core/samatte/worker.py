@@ -202,6 +202,7 @@ class Worker:
         self._broken = False
         self._terminate = False   # SIGTERM seen
         self._in_read = False     # the main thread is blocked reading stdin
+        self._requests = set()    # threads answering probe/validate/status requests
 
     # -- output --------------------------------------------------------------------------------------
     def send(self, msg):
@@ -331,14 +332,32 @@ class Worker:
                 return
             self.send(protocol.released(msg["id"], self.release()))
             return
-        threading.Thread(target=self._answer, args=(msg,), name="samatte-request", daemon=True).start()
+        t = threading.Thread(target=self._answer, args=(msg,), name="samatte-request", daemon=True)
+        with self._state_lock:
+            self._requests.add(t)
+        t.start()
 
     def _answer(self, msg):
-        try:  # an unencodable reply becomes an error with its id in send()
-            reply = protocol.reply(msg["type"], msg["id"], self._handle(msg))
-        except BaseException as e:  # noqa: BLE001 - every failure must reach the host as a message
-            reply = protocol.error_from_exception(msg["id"], e)
-        self.send(reply)
+        try:
+            try:  # an unencodable reply becomes an error with its id in send()
+                reply = protocol.reply(msg["type"], msg["id"], self._handle(msg))
+            except BaseException as e:  # noqa: BLE001 - every failure must reach the host as a message
+                reply = protocol.error_from_exception(msg["id"], e)
+            self.send(reply)
+        finally:  # after the reply is out: serve() says bye only when no request is left
+            with self._state_lock:
+                self._requests.discard(threading.current_thread())
+
+    def _finish_requests(self):
+        """Wait for the requests still being answered: every request gets its reply before ``bye``
+        (a ``probe`` followed at once by ``shutdown`` or the end of stdin was never answered)."""
+        while True:
+            with self._state_lock:
+                pending = list(self._requests)
+            if not pending:
+                return
+            for t in pending:
+                t.join()
 
     def _handle(self, msg):
         mtype = msg["type"]
@@ -437,6 +456,7 @@ class Worker:
         except _Terminate:
             log.info("SIGTERM: cancelling the running job and stopping")
         self._stop_running()
+        self._finish_requests()
         self.send(protocol.bye())
         return 0
 
