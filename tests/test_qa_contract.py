@@ -84,3 +84,19 @@ def test_worker_process_answers_probe_then_eof(tmp_path):
                        timeout=120)
     types_ = [json.loads(x)["type"] for x in r.stdout.splitlines()]
     assert r.returncode == 0 and types_ == ["hello", "probe_result", "bye"], (types_, r.stderr[-500:])
+
+
+# -- the result dict has the same keys whatever the run did (docs/CONTRACTS.md: run_iter adds "preroll") --
+
+def test_result_has_preroll_on_every_path(tmp_path):
+    from samatte import pipeline
+    from samatte.demo import make_shot
+    s = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64))
+    job = jobspec.new_job(s["plate"], str(tmp_path / "out" / "m.####.exr"), tracker="shapes", matte="none")
+    jobspec.add_object(job, "hero", [jobspec.box_prompt(s["frames"][0], [10, 10, 40, 40])])
+    track = pipeline.run(job, stage="track")
+    first = pipeline.run(job)
+    again = pipeline.run(job)  # every frame complete: the early return
+    for r in (track, first, again):
+        assert r["preroll"] == [], sorted(r)
+    assert again["written"] == [] and len(again["skipped"]) == 2

@@ -426,7 +426,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             "plate": {"width": info.display.width, "height": info.display.height,
                       "data_window": [info.data.x, info.data.y, info.data.width, info.data.height],
                       "pixel_aspect": info.pixel_aspect},
-            "work_dir": cache.work_dir, "tracked": [], "track_reused": [],
+            "work_dir": cache.work_dir, "tracked": [], "track_reused": [], "preroll": [],
             "keys": {str(f): keys[f] for f in requested},
         }
 
