@@ -100,3 +100,38 @@ def test_result_has_preroll_on_every_path(tmp_path):
     for r in (track, first, again):
         assert r["preroll"] == [], sorted(r)
     assert again["written"] == [] and len(again["skipped"]) == 2
+
+
+# -- the README's command-line synopsis and each command's --help agree -----------------------------
+
+def _subparser(parser, words):
+    import argparse
+    for w in words:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[w]
+    return parser
+
+
+def test_readme_synopsis_flags_are_in_the_help():
+    import os
+    import re
+    from samatte import cli
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md"),
+                  encoding="utf-8").read()
+    block = re.search(r"^## Command line\n.*?```text\n(.*?)```", readme, re.S | re.M).group(1)
+    commands = re.split(r"\n(?=samatte )", block.strip())
+    parser = cli.build_parser()
+    seen = set()
+    for text in commands:
+        words = text.split()[1:]
+        path = [words[0]] + ([words[1]] if words[0] in ("models", "farm") else [])
+        sub = _subparser(parser, path)
+        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", text))
+        known = {o for a in sub._actions for o in a.option_strings}
+        assert flags <= known, (path, sorted(flags - known))
+        seen.add(" ".join(path))
+    assert {"run", "qc", "farm export", "farm task", "models download"} <= seen
+    # the help names every tracker that takes --objects (flow too, since issue 14)
+    from samatte.cachekey import INDEPENDENT_TRACKERS
+    help_text = _subparser(parser, ["run"]).format_help()
+    assert all(t in " ".join(help_text.split()) for t in INDEPENDENT_TRACKERS)

@@ -26,6 +26,7 @@ import platform
 import sys
 
 from . import __version__, registry
+from .cachekey import INDEPENDENT_TRACKERS
 from .errors import DependencyError, JobSpecError, PromptError
 from .runner import ProgressPrinter as _ProgressPrinter  # also used by `models download`
 from .runner import exit_code_for
@@ -323,7 +324,7 @@ def _add_cache_commands(sub, run_parser):
                                  "finished (default 4: bench/bench_chunks.py)")
     run_parser.add_argument("--objects", metavar="NAME[,NAME]", default=None,
                             help="with --stage track: track only these objects (trackers that treat objects "
-                                 "independently: shapes; one farm task per object)")
+                                 "independently: %s; one farm task per object)" % ", ".join(INDEPENDENT_TRACKERS))
     p = sub.add_parser("probe", help="a plate's windows, pixel aspect, channels, layers and frames on disk")
     p.add_argument("plate", metavar="PATTERN")
     p.add_argument("--frames", help="frames to check (default: those on disk)")
