@@ -33,6 +33,7 @@ import platform
 import signal
 import sys
 import threading
+import time
 
 from . import __version__, protocol, registry
 from .errors import BusyError, DependencyError, ProtocolError, SamatteError
@@ -42,6 +43,9 @@ from .runner import protect_stdout, run_job
 __all__ = ["Worker", "capabilities", "main"]
 
 log = logging.getLogger("samatte.worker")
+
+#: the longest the worker waits, on shutdown, for requests (probe, validate, status) still being answered
+REQUEST_GRACE_S = 30.0
 
 
 def _has_module(name):
@@ -348,16 +352,19 @@ class Worker:
             with self._state_lock:
                 self._requests.discard(threading.current_thread())
 
-    def _finish_requests(self):
-        """Wait for the requests still being answered: every request gets its reply before ``bye``
-        (a ``probe`` followed at once by ``shutdown`` or the end of stdin was never answered)."""
+    def _finish_requests(self, timeout=REQUEST_GRACE_S):
+        """Wait (at most ``timeout`` seconds in all) for the requests still being answered: every
+        request gets its reply before ``bye`` (a ``probe`` followed at once by ``shutdown`` or the end
+        of stdin was never answered); one stuck on a hung file system does not hold the exit."""
+        deadline = time.monotonic() + timeout
         while True:
             with self._state_lock:
                 pending = list(self._requests)
-            if not pending:
+            left = deadline - time.monotonic()
+            if not pending or left <= 0:
                 return
             for t in pending:
-                t.join()
+                t.join(max(0.0, deadline - time.monotonic()))
 
     def _handle(self, msg):
         mtype = msg["type"]
