@@ -80,6 +80,7 @@ import numpy as np
 from ..errors import DependencyError, JobSpecError, ModelError, PromptError
 from ..jobspec import anchor_frames, prompt_frame_kind
 from ..progress import Progress, check_cancel
+from ..registry import TRACKER_OPTIONS, validate_device, validate_options
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import _rect, _subtracts
 
@@ -204,40 +205,29 @@ def build_predictor(model="sam2.1_hiera_tiny", *, checkpoint=None, device="cpu",
     return pred.to(device).eval()
 
 
-def _as_int(v, name, lo=None):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
-        raise JobSpecError("tracker option %r must be an integer, got %r" % (name, v), field="tracker.options." + name)
-    v = int(v)
-    if lo is not None and v < lo:
-        raise JobSpecError("tracker option %r must be >= %d, got %d" % (name, lo, v), field="tracker.options." + name)
-    return v
+def _parse_options(options, image_size=None):
+    """(``DEFAULT_OPTIONS`` with ``options`` applied, the image size: ``image_size`` or the option's).
 
-
-def _parse_options(options):
-    opts = dict(DEFAULT_OPTIONS)
+    Checked by the registry's rules for sam2, those of a JobSpec's ``tracker.options``
+    (JobSpecError JOBSPEC_INVALID, field ``tracker.options.<name>``), so a script that makes the
+    tracker itself gets the error the JobSpec would. Names of other backends are ignored (``auto``
+    options) with a warning; ``work_dir`` (every tracker's) is accepted and unused."""
+    if options is not None and not isinstance(options, dict):
+        validate_options("tracker", "sam2", options)  # raises: not an object
+    known = TRACKER_OPTIONS["sam2"]
+    own = {}
     for k, v in (options or {}).items():
-        if k == "image_size":
-            continue  # handled by the constructor
-        if k not in DEFAULT_OPTIONS:
-            # tracker.options may be written for another backend ("auto" picks one): ignore, but say so
-            log.warning("ignoring tracker option %r: not a sam2 option (known: %s)", k,
-                        ", ".join(sorted(DEFAULT_OPTIONS) + ["image_size"]))
-            continue
-        if k in ("clear_mem_at_keyframes", "refine_points", "autocast"):
-            if not isinstance(v, bool):
-                raise JobSpecError("tracker option %r must be true or false" % k, field="tracker.options." + k)
-            opts[k] = v
-        elif k == "max_cond_frames":
-            v = _as_int(v, k, -1)
-            if v in (0, 1):
-                raise JobSpecError("tracker option 'max_cond_frames' must be -1 (all) or >= 2",
-                                   field="tracker.options.max_cond_frames")
-            opts[k] = v
-        elif k == "cache_frames":
-            opts[k] = _as_int(v, k, 1)
+        if k in known:
+            own[k] = v
         else:
-            opts[k] = _as_int(v, k, 0)
-    return opts
+            # tracker.options may be written for another backend ("auto" picks one): ignore, but say so
+            log.warning("ignoring tracker option %r: not a sam2 option (known: %s)", k, ", ".join(sorted(known)))
+    if image_size is not None:
+        own["image_size"] = image_size
+    own = validate_options("tracker", "sam2", own)
+    opts = dict(DEFAULT_OPTIONS)
+    opts.update((k, v) for k, v in own.items() if k in DEFAULT_OPTIONS)
+    return opts, own.get("image_size")
 
 
 def _fill_holes(logits, max_area):
@@ -351,9 +341,8 @@ class Sam2Tracker(Tracker):
     def __init__(self, model="sam2.1_hiera_tiny", *, checkpoint=None, device="auto", image_size=None,
                  options=None, predictor=None):
         from .. import models
-        self.options = _parse_options(options)
-        if image_size is None and options and "image_size" in options:
-            image_size = options["image_size"]
+        self.options, image_size = _parse_options(options, image_size)
+        device = "auto" if device is None else validate_device(device)
         self.model_info = models.get_model(model)
         self._checkpoint = None
         if predictor is None:
