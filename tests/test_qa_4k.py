@@ -2,27 +2,10 @@
 plates with overscan): the mechanisms are tested on small plates where they reproduce."""
 import numpy as np
 
-from samatte import cli
 from samatte.io import exr
 from samatte.io.masks import read_mask
 from samatte.stages import PlateInfo, Window
-
-
-def _run_cli(argv, capsys):
-    rc = cli.main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "unexpected error" not in err, err
-    return rc, err
-
-
-def _read(path):
-    import OpenImageIO as oiio
-    inp = oiio.ImageInput.open(str(path))
-    try:
-        spec = inp.spec()
-        return list(spec.channelnames), inp.read_image("float"), spec
-    finally:
-        inp.close()
+from qa_cli import read_exr as _read, run_cli as _run_cli
 
 
 def test_a_display_sized_mask_continues_into_the_overscan(tmp_path):

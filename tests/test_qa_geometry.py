@@ -5,25 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from samatte import cli
 from samatte.io import exr
-
-
-def _run_cli(argv, capsys):
-    rc = cli.main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "unexpected error" not in err, err
-    return rc, err
-
-
-def _read(path):
-    import OpenImageIO as oiio
-    inp = oiio.ImageInput.open(str(path))
-    try:
-        spec = inp.spec()
-        return list(spec.channelnames), inp.read_image("float"), spec
-    finally:
-        inp.close()
+from qa_cli import read_exr as _read, run_cli as _run_cli
 
 
 def _job(tmp_path, plate, objects, *, tracker="shapes", matte="refine"):

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from samatte import cli
+from qa_cli import run_cli as _run_cli
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +28,6 @@ def good_job(shot, out):
 def _files(folder):
     return sorted(os.path.relpath(os.path.join(r, f), str(folder))
                   for r, _, fs in os.walk(str(folder)) for f in fs)
-
-
-def _run_cli(argv, capsys):
-    rc = cli.main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "unexpected error" not in err, err
-    return rc, err
 
 
 @pytest.mark.parametrize("mutate, field", [

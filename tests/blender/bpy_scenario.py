@@ -16,6 +16,7 @@ import types
 
 import bpy  # first: it puts Blender's script modules on sys.path
 import addon_utils  # noqa: E402
+from bpy_common import render_mask, render_still  # noqa: E402  (this script's folder is on sys.path)
 
 cfg = json.load(open(sys.argv[1]))
 RES = {"blender": bpy.app.version_string}
@@ -345,28 +346,8 @@ def mask_check():
             co = conv.px_to_mask(xy, (w, h))
             p.handle_left_type = p.handle_right_type = "FREE"
             p.co = p.handle_left = p.handle_right = co
-        if "node_tree" in bpy.types.Scene.bl_rna.properties:
-            sc.use_nodes = True
-            tree = sc.node_tree
-            for n in list(tree.nodes):
-                tree.nodes.remove(n)
-            dst = tree.nodes.new("CompositorNodeComposite")
-        else:
-            tree = bpy.data.node_groups.new("check", "CompositorNodeTree")
-            sc.compositing_node_group = tree
-            tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-            dst = tree.nodes.new("NodeGroupOutput")
-        node = tree.nodes.new("CompositorNodeMask")
-        node.mask = mask
-        tree.links.new(node.outputs[0], dst.inputs[0])
-        r.engine = "CYCLES"
-        sc.cycles.samples = 1
-        r.dither_intensity = 0.0
-        r.image_settings.file_format = "OPEN_EXR"
-        r.image_settings.color_depth = "32"
-        r.filepath = os.path.join(cfg["out"], "mask_%dx%d.exr" % (w, h))
-        bpy.ops.render.render(write_still=True)
-        out.append({"size": [w, h], "polygon": poly, "render": r.filepath})
+        path = render_mask(mask, os.path.join(cfg["out"], "mask_%dx%d.exr" % (w, h)))
+        out.append({"size": [w, h], "polygon": poly, "render": path})
     RES["mask_check"] = out
 
 
@@ -387,14 +368,7 @@ def _render(sc, path, size):
     r = sc.render
     r.resolution_x, r.resolution_y = size
     r.resolution_percentage = 100
-    r.engine = "CYCLES"
-    sc.cycles.samples = 1
-    r.dither_intensity = 0.0
-    r.image_settings.file_format = "OPEN_EXR"
-    r.image_settings.color_depth = "32"
-    r.filepath = path
-    bpy.ops.render.render(write_still=True)
-    return path
+    return render_still(sc, path)
 
 
 def frame_check():

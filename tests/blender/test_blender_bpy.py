@@ -11,14 +11,9 @@ import sys
 
 import pytest
 
+from bpy_common import REPO, VERSIONS, bpy_python, polygon_area_centroid  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-VERSIONS = {"50": "5.0.1", "42": "4.2.23"}
-
-
-def bpy_python(v):
-    p = os.path.join(REPO, ".venv-bpy%s" % v, "bin", "python")
-    return p if os.path.isfile(p) else None
 
 
 @pytest.fixture(scope="module")
@@ -172,16 +167,6 @@ def test_addon_cancel_and_errors_in_blender(v, tmp_path, shot):
     assert o["origin"] == [-8, -4] and o["top_left_marker_px"] == [-8, -4]
 
 
-def _polygon_area_centroid(poly):
-    a = cx = cy = 0.0
-    for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1]):
-        c = x0 * y1 - x1 * y0
-        a += c
-        cx += (x0 + x1) * c
-        cy += (y0 + y1) * c
-    return abs(a) / 2, cx / (3 * a), cy / (3 * a)
-
-
 @pytest.mark.parametrize("v", sorted(VERSIONS))
 def test_mask_conversion_matches_blenders_own_rasterisation(v, tmp_path, shot):
     """A rectangle (edges off the pixel grid) placed with convert.px_to_mask and rendered by
@@ -196,7 +181,7 @@ def test_mask_conversion_matches_blenders_own_rasterisation(v, tmp_path, shot):
         ys, xs = np.mgrid[0:h, 0:w] + 0.5
         area = float(alpha.sum())
         cx, cy = float((alpha * xs).sum() / area), float((alpha * ys).sum() / area)
-        pa, pcx, pcy = _polygon_area_centroid([tuple(p) for p in item["polygon"]])
+        pa, pcx, pcy = polygon_area_centroid([tuple(p) for p in item["polygon"]])
         print("blender %s %dx%d: centroid (%.2f, %.2f) vs (%.2f, %.2f), area %.0f vs %.0f"
               % (res["blender"], w, h, cx, cy, pcx, pcy, area, pa))
         assert abs(cx - pcx) < 0.1 and abs(cy - pcy) < 0.1

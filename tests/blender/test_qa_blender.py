@@ -4,20 +4,12 @@ test_blender_bpy.py: a test skips when its ``.venv-bpyXX`` is absent.
 This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender.py CONFIG.json`` runs
 :func:`scenario` inside Blender (pytest never imports bpy).
 """
-import json
 import os
-import subprocess
 import sys
 
+from bpy_common import MOD, REPO, VERSIONS, bpy_main, run_script_in_blender  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-VERSIONS = {"50": "5.0.1", "42": "4.2.23"}
-MOD = "bl_ext.user_default.samatte"
-
-
-def bpy_python(v):
-    p = os.path.join(REPO, ".venv-bpy%s" % v, "bin", "python")
-    return p if os.path.isfile(p) else None
 
 
 # --- the bpy side ----------------------------------------------------------------------------------
@@ -136,19 +128,7 @@ def _node_names(addon, scene):
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
-    import traceback
-    config = json.load(open(sys.argv[1]))
-    try:
-        result = scenario(config)
-    except Exception:  # noqa: BLE001 - reported to the test
-        result = {"ok": False, "traceback": traceback.format_exc()}
-        try:
-            sys.modules[MOD].jobs.release_worker()
-        except Exception:  # noqa: BLE001
-            pass
-    with open(config["result"], "w") as f:
-        json.dump(result, f, indent=1, default=str)
-    sys.exit(0)
+    bpy_main(scenario, on_error=lambda: sys.modules[MOD].jobs.release_worker())
 
 
 # --- the pytest side -------------------------------------------------------------------------------
@@ -163,22 +143,9 @@ def shot(tmp_path_factory):
 
 
 def run_in_blender(v, tmp_path, shot):
-    py = bpy_python(v)
-    if py is None:
-        pytest.skip("no .venv-bpy%s (bash tests/blender/setup_bpy.sh)" % v)
-    home = tmp_path / "home"
-    home.mkdir()
     cfg = {"python": sys.executable, "plate": shot["plate"].replace("####", "%04d" % shot["frames"][0]),
            "polygon": shot["polygon"], "out": str(tmp_path / "out"), "result": str(tmp_path / "res.json")}
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    env = {k: val for k, val in os.environ.items() if not k.startswith(("PYTHON", "BLENDER"))}
-    env.update(HOME=str(home), BLENDER_USER_RESOURCES=str(home / "blender"))
-    proc = subprocess.run([py, os.path.abspath(__file__), str(tmp_path / "cfg.json")], env=env, cwd=str(tmp_path),
-                          capture_output=True, text=True, timeout=500)
-    assert os.path.isfile(cfg["result"]), proc.stdout[-3000:] + proc.stderr[-3000:]
-    res = json.loads((tmp_path / "res.json").read_text())
-    assert res.get("ok"), res.get("traceback")
-    assert res["blender"].startswith(VERSIONS[v])
+    res, home = run_script_in_blender(__file__, v, tmp_path, cfg)
     return res, cfg, home
 
 

@@ -4,20 +4,13 @@
 This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender2.py CONFIG.json`` runs the
 step named in CONFIG inside Blender (pytest never imports bpy).
 """
-import json
 import os
-import subprocess
 import sys
 
+from bpy_common import (MOD, REPO, VERSIONS, bpy_main, polygon_area_centroid, render_mask,  # noqa: E402
+                        run_script_in_blender)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-VERSIONS = {"50": "5.0.1", "42": "4.2.23"}
-MOD = "bl_ext.user_default.samatte"
-
-
-def bpy_python(v):
-    p = os.path.join(REPO, ".venv-bpy%s" % v, "bin", "python")
-    return p if os.path.isfile(p) else None
 
 
 # --- the bpy side ----------------------------------------------------------------------------------
@@ -45,35 +38,6 @@ def _load_clip(cfg):
     r.resolution_x, r.resolution_y = clip.size
     r.resolution_percentage = 100
     return clip
-
-
-def _render_mask(mask, path):
-    """The compositor's Mask node (Blender's own rasterisation) of ``mask`` on the current frame."""
-    import bpy
-    sc = bpy.context.scene
-    if "node_tree" in bpy.types.Scene.bl_rna.properties:
-        sc.use_nodes = True
-        tree = sc.node_tree
-        for n in list(tree.nodes):
-            tree.nodes.remove(n)
-        dst = tree.nodes.new("CompositorNodeComposite")
-    else:
-        tree = bpy.data.node_groups.new("maskcheck", "CompositorNodeTree")
-        sc.compositing_node_group = tree
-        tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-        dst = tree.nodes.new("NodeGroupOutput")
-    node = tree.nodes.new("CompositorNodeMask")
-    node.mask = mask
-    tree.links.new(node.outputs[0], dst.inputs[0])
-    r = sc.render
-    r.engine = "CYCLES"
-    sc.cycles.samples = 1
-    r.dither_intensity = 0.0
-    r.image_settings.file_format = "OPEN_EXR"
-    r.image_settings.color_depth = "32"
-    r.filepath = path
-    bpy.ops.render.render(write_still=True)
-    return path
 
 
 def step_parented(cfg, res):
@@ -115,7 +79,7 @@ def step_parented(cfg, res):
     res["objects"] = objects
     res["notes"] = notes
     res["expected"] = [[x + 9.0, y + 3.0] for x, y in rect]
-    res["render"] = _render_mask(mask, os.path.join(cfg["out"], "parented_4.exr"))
+    res["render"] = render_mask(mask, os.path.join(cfg["out"], "parented_4.exr"))
     res["size"] = list(size)
 
 
@@ -191,15 +155,7 @@ def scenario(cfg):
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
-    import traceback
-    config = json.load(open(sys.argv[1]))
-    try:
-        result = scenario(config)
-    except Exception:  # noqa: BLE001 - reported to the test
-        result = {"ok": False, "traceback": traceback.format_exc()}
-    with open(config["result"], "w") as f:
-        json.dump(result, f, indent=1, default=str)
-    sys.exit(0)
+    bpy_main(scenario)
 
 
 # --- the pytest side -------------------------------------------------------------------------------
@@ -214,36 +170,12 @@ def shot(tmp_path_factory):
 
 
 def run_in_blender(v, tmp_path, shot, step, **extra):
-    py = bpy_python(v)
-    if py is None:
-        pytest.skip("no .venv-bpy%s (bash tests/blender/setup_bpy.sh)" % v)
-    home = tmp_path / "home"
-    home.mkdir()
     cfg = {"python": sys.executable, "plate": shot["plate"].replace("####", "%04d" % shot["frames"][0]),
            "polygon": shot["polygon"], "out": str(tmp_path / "out"), "result": str(tmp_path / "res.json"),
            "step": step}
     cfg.update(extra)
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    env = {k: val for k, val in os.environ.items() if not k.startswith(("PYTHON", "BLENDER"))}
-    # the worker the add-on starts runs this checkout's samatte
-    env.update(HOME=str(home), BLENDER_USER_RESOURCES=str(home / "blender"), PYTHONPATH=os.path.join(REPO, "core"))
-    proc = subprocess.run([py, os.path.abspath(__file__), str(tmp_path / "cfg.json")], env=env, cwd=str(tmp_path),
-                          capture_output=True, text=True, timeout=500)
-    assert os.path.isfile(cfg["result"]), proc.stdout[-3000:] + proc.stderr[-3000:]
-    res = json.loads((tmp_path / "res.json").read_text())
-    assert res.get("ok"), res.get("traceback")
-    assert res["blender"].startswith(VERSIONS[v])
+    res, _home = run_script_in_blender(__file__, v, tmp_path, cfg, samatte_core=True)
     return res, cfg
-
-
-def _centroid(points):
-    a = cx = cy = 0.0
-    for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1]):
-        c = x0 * y1 - x1 * y0
-        a += c
-        cx += (x0 + x1) * c
-        cy += (y0 + y1) * c
-    return cx / (3 * a), cy / (3 * a)
 
 
 @pytest.mark.parametrize("v", sorted(VERSIONS))
@@ -264,7 +196,7 @@ def test_mask_parented_to_a_track_is_read_where_blender_shows_it(v, tmp_path, sh
     h, w = alpha.shape
     ys, xs = np.mgrid[0:h, 0:w] + 0.5
     area = float(alpha.sum())
-    cx, cy = _centroid([tuple(p) for p in pts])
+    _, cx, cy = polygon_area_centroid([tuple(p) for p in pts])
     assert abs(float((alpha * xs).sum()) / area - cx) < 0.1
     assert abs(float((alpha * ys).sum()) / area - cy) < 0.1
 

@@ -1,0 +1,114 @@
+"""What the real-bpy tests share: the repo, the Blender versions and their venvs, a polygon's
+centroid, and Blender's own rasterisation of a mask (run inside bpy). Importable by pytest and by the
+test files when they run inside Blender as scripts (their folder is on sys.path either way)."""
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+VERSIONS = {"50": "5.0.1", "42": "4.2.23"}
+MOD = "bl_ext.user_default.samatte"
+
+
+def bpy_python(v):
+    """The Python of the ``.venv-bpy<v>`` venv (``tests/blender/setup_bpy.sh``), or None."""
+    p = os.path.join(REPO, ".venv-bpy%s" % v, "bin", "python")
+    return p if os.path.isfile(p) else None
+
+
+def polygon_area_centroid(poly):
+    """(area, cx, cy) of a simple polygon [(x, y), ...] (the shoelace formula)."""
+    a = cx = cy = 0.0
+    for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1]):
+        c = x0 * y1 - x1 * y0
+        a += c
+        cx += (x0 + x1) * c
+        cy += (y0 + y1) * c
+    return abs(a) / 2, cx / (3 * a), cy / (3 * a)
+
+
+def render_mask(mask, path):
+    """Inside bpy: render the compositor's Mask node of ``mask`` (Blender's own rasterisation) on the
+    current frame to the 32-bit EXR ``path``, in a cleared compositor (4.2's scene node tree or 5.0's
+    compositing node group). Returns ``path``."""
+    import bpy
+    sc = bpy.context.scene
+    if "node_tree" in bpy.types.Scene.bl_rna.properties:
+        sc.use_nodes = True
+        tree = sc.node_tree
+        for n in list(tree.nodes):
+            tree.nodes.remove(n)
+        dst = tree.nodes.new("CompositorNodeComposite")
+    else:
+        tree = bpy.data.node_groups.new("maskcheck", "CompositorNodeTree")
+        sc.compositing_node_group = tree
+        tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        dst = tree.nodes.new("NodeGroupOutput")
+    node = tree.nodes.new("CompositorNodeMask")
+    node.mask = mask
+    tree.links.new(node.outputs[0], dst.inputs[0])
+    return render_still(sc, path)
+
+
+def render_still(sc, path):
+    """Inside bpy: render scene ``sc``'s current frame (Cycles, 1 sample, no dither) to the 32-bit
+    EXR ``path``; returns ``path``."""
+    import bpy
+    r = sc.render
+    r.engine = "CYCLES"
+    sc.cycles.samples = 1
+    r.dither_intensity = 0.0
+    r.image_settings.file_format = "OPEN_EXR"
+    r.image_settings.color_depth = "32"
+    r.filepath = path
+    bpy.ops.render.render(write_still=True)
+    return path
+
+
+def bpy_main(scenario, on_error=None):
+    """The bpy side of a test file run as a script: ``scenario(CONFIG)``'s result dict (or the
+    traceback, after ``on_error()``) written to CONFIG["result"]; exits 0 (the pytest side judges)."""
+    import json
+    import sys
+    import traceback
+    with open(sys.argv[1]) as f:
+        config = json.load(f)
+    try:
+        result = scenario(config)
+    except Exception:  # noqa: BLE001 - reported to the test
+        result = {"ok": False, "traceback": traceback.format_exc()}
+        if on_error is not None:
+            try:
+                on_error()
+            except Exception:  # noqa: BLE001
+                pass
+    with open(config["result"], "w") as f:
+        json.dump(result, f, indent=1, default=str)
+    sys.exit(0)
+
+
+def run_script_in_blender(script, v, tmp_path, cfg, *, samatte_core=False):
+    """The pytest side: run ``script`` (a test file's bpy side) in the ``.venv-bpy<v>`` Python with
+    ``cfg`` as its CONFIG.json, HOME and BLENDER_USER_RESOURCES in ``tmp_path / "home"`` (no user
+    configuration touched; ``samatte_core``: the worker the add-on starts imports this checkout's
+    samatte); returns ``(result dict, home)``. Skips when the venv is absent."""
+    import json
+    import subprocess
+    import pytest
+    py = bpy_python(v)
+    if py is None:
+        pytest.skip("no .venv-bpy%s (bash tests/blender/setup_bpy.sh)" % v)
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    env = {k: val for k, val in os.environ.items() if not k.startswith(("PYTHON", "BLENDER"))}
+    env.update(HOME=str(home), BLENDER_USER_RESOURCES=str(home / "blender"))
+    if samatte_core:
+        env["PYTHONPATH"] = os.path.join(REPO, "core")
+    proc = subprocess.run([py, os.path.abspath(script), str(tmp_path / "cfg.json")], env=env, cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=500)
+    assert os.path.isfile(cfg["result"]), proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(cfg["result"]) as f:
+        res = json.load(f)
+    assert res.get("ok"), res.get("traceback")
+    assert res["blender"].startswith(VERSIONS[v])
+    return res, home
