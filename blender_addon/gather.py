@@ -20,15 +20,17 @@ Conventions (README "Blender"):
 * tracking tracks (selected ones, or those of a named tracking object) are points: a track belongs to
   the layer whose name is the longest prefix of the track's name (``hero``, ``hero.eye``,
   ``hero eye``); others go to ``default_object``; a track whose name starts with ``-`` gives
-  negative points (``-hero.bg``). Markers that are disabled (muted) or off the frame are dropped,
-  and so are negative-only frames of an object that has no shape at all.
+  negative points (``-hero.bg``); a marker's point is ``marker.co + track.offset``, as in Blender.
+  Markers that are disabled (muted) or whose point is off the frame are dropped, and so are
+  negative-only frames of an object that has no shape at all.
 """
 import os
 
 from . import convert
 
 __all__ = ["ClipInfo", "clip_info", "action_fcurves", "layer_keyframes", "gather_mask_objects",
-           "gather_track_points", "merge_objects", "point_in_polygon", "parent_origin", "parent_offset"]
+           "gather_track_points", "merge_objects", "point_in_polygon", "parent_origin", "parent_offset",
+           "track_position"]
 
 
 class ClipInfo:
@@ -230,7 +232,7 @@ def parent_offset(point, scene_frame):
         return None, "parented to track %r, whose parenting origin could not be read: its motion is not " \
             "applied (the shape as drawn is used)" % par.sub_parent
     mk = track.markers.find_frame(convert.clip_frame(scene_frame, clip.frame_start), exact=False)
-    pos = (mk.co[0] + track.offset[0], mk.co[1] + track.offset[1])
+    pos = track_position(track, mk)
     try:
         pa = float(clip.tracking.camera.pixel_aspect)
     except AttributeError:
@@ -388,6 +390,14 @@ def _owner(track_name, layer_names):
     return best
 
 
+def track_position(track, marker):
+    """A marker's position as Blender uses it: ``marker.co + track.offset`` (normalised). The offset
+    (the track's point moved off the tracked pattern) is part of the track's position everywhere in
+    Blender: the Clip Editor's point, camera solving, the Keying Screen node, mask parenting."""
+    off = getattr(track, "offset", None) or (0.0, 0.0)
+    return (marker.co[0] + off[0], marker.co[1] + off[1])
+
+
 def gather_track_points(tracks, info, *, file_frames, layer_names=(), default_object):
     """Points prompts from tracking tracks, by owner layer name (or ``default_object``).
 
@@ -410,7 +420,7 @@ def gather_track_points(tracks, info, *, file_frames, layer_names=(), default_ob
             if getattr(mk, "mute", False):
                 dropped += 1
                 continue
-            co = mk.co
+            co = track_position(tr, mk)
             if not (0.0 <= co[0] <= 1.0 and 0.0 <= co[1] <= 1.0):
                 dropped += 1
                 continue

@@ -1,0 +1,160 @@
+"""QA regressions (third pass) of the Blender add-on: geometry and frame mapping between a Movie Clip,
+its tracks / masks and the job, in real Blender (PyPI's bpy 5.0.1 and 4.2.23) like
+test_qa_blender2.py: a test skips when its ``.venv-bpyXX`` is absent.
+
+This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender3.py CONFIG.json`` runs the
+step named in CONFIG inside Blender (pytest never imports bpy).
+"""
+import os
+import sys
+
+from bpy_common import MOD, REPO, VERSIONS, bpy_main, run_script_in_blender  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# --- the bpy side ----------------------------------------------------------------------------------
+
+def _enable(cfg):
+    import bpy  # first: it puts Blender's script modules (addon_utils) on sys.path
+    import addon_utils
+    sys.path.insert(0, os.path.join(REPO, "install"))
+    import blender as blender_install
+    blender_install.install(REPO, python=cfg["python"], models_dir="")
+    addon_utils.enable(MOD, default_set=True, handle_error=None)
+    addon = sys.modules[MOD]
+    addon.link.ensure_samatte(cfg["python"])
+    bpy.context.preferences.addons[MOD].preferences.python = cfg["python"]
+    return addon
+
+
+def _probe_origin(addon, clip, tracking_object, track_name):
+    """Blender's own position of a track in mask space: the ``parent_orig`` it stores when a mask point
+    is parented to the track (``BKE_mask_coord_from_movieclip`` of the track's position)."""
+    import bpy
+    mask = bpy.data.masks.new("probe")
+    sp = mask.layers.new(name="probe").splines.new()
+    p = sp.points[0]
+    p.parent.id_type = "MOVIECLIP"
+    p.parent.id = clip
+    p.parent.type = "POINT_TRACK"
+    p.parent.parent = tracking_object
+    p.parent.sub_parent = track_name
+    orig = list(addon.gather.parent_origin(p.parent))
+    bpy.data.masks.remove(mask)
+    return orig
+
+
+def step_tracks(cfg, res):
+    """A camera track with an ``offset`` and a track of a second tracking object, on a clip whose
+    pixel aspect is ``cfg["pixel_aspect"]``: the job's points, and Blender's own mask-space position of
+    each track (a probe point parented to it)."""
+    import bpy
+    addon = _enable(cfg)
+    sc = bpy.context.scene
+    clip = bpy.data.movieclips.load(cfg["plate"])
+    clip.tracking.camera.pixel_aspect = cfg["pixel_aspect"]
+    sc.active_clip = clip
+    sc.frame_start, sc.frame_end = 1, clip.frame_duration
+    size = tuple(clip.size)
+    cam = clip.tracking.objects[0]
+    eye = cam.tracks.new(name="hero eye", frame=1)
+    for cf, co in cfg["eye"].items():
+        eye.markers.insert_frame(int(cf), co=co)
+    eye.offset = cfg["offset"]
+    eye.select = True
+    obj = clip.tracking.objects.new("obj")
+    chin = obj.tracks.new(name="hero chin", frame=1)
+    chin.markers.insert_frame(4, co=cfg["chin"])
+    chin.select = True
+    mask = bpy.data.masks.new("Roto")
+    sp = mask.layers.new(name="hero").splines.new()
+    sp.use_cyclic = True
+    sp.points.add(len(cfg["polygon"]) - 1)
+    for p, xy in zip(sp.points, cfg["polygon"]):
+        p.co = p.handle_left = p.handle_right = addon.convert.px_to_mask(xy, size, pixel_aspect=cfg["pixel_aspect"])
+    s = sc.samatte
+    s.mask, s.tracks = mask, "SELECTED"
+    sc.frame_set(4)
+    _clip, _info, objects, frames, notes = addon.ops.collect(bpy.context)
+    res.update(objects=objects, frames=frames, notes=notes, size=list(size))
+    sc.frame_set(4)
+    res["blender_mask_pos"] = {"eye": _probe_origin(addon, clip, cam.name, "hero eye"),
+                               "chin": _probe_origin(addon, clip, "obj", "hero chin")}
+
+
+STEPS = {"tracks": step_tracks}
+
+
+def scenario(cfg):
+    import bpy
+    res = {"blender": bpy.app.version_string}
+    os.makedirs(cfg["out"], exist_ok=True)
+    try:
+        STEPS[cfg["step"]](cfg, res)
+    finally:
+        try:
+            sys.modules[MOD].jobs.release_worker()
+        except Exception:  # noqa: BLE001
+            pass
+    res["ok"] = True
+    return res
+
+
+if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
+    bpy_main(scenario)
+
+
+# --- the pytest side -------------------------------------------------------------------------------
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("qashot3")), frames=6, size=(128, 72))
+
+
+def run_in_blender(v, tmp_path, shot, step, **extra):
+    cfg = {"python": sys.executable, "plate": shot["plate"].replace("####", "%04d" % shot["frames"][0]),
+           "polygon": shot["polygon"], "out": str(tmp_path / "out"), "result": str(tmp_path / "res.json"),
+           "step": step}
+    cfg.update(extra)
+    res, _home = run_script_in_blender(__file__, v, tmp_path, cfg, samatte_core=True)
+    return res, cfg
+
+
+def _points(objects, frame):
+    [ob] = objects
+    return sorted([tuple(pt), lab] for p in ob["prompts"] if p["type"] == "points" and p["frame"] == frame
+                  for pt, lab in zip(p["points"], p["labels"]))
+
+
+@pytest.mark.parametrize("pixel_aspect", [1.0, 2.0])
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_track_offset_and_object_tracks_give_blenders_track_position(v, pixel_aspect, tmp_path, shot):
+    """A track's position is ``marker.co + track.offset`` in Blender (what the Clip Editor draws as the
+    track's point, what camera solving, the Keying Screen node and mask parenting use, off-frame test
+    included). The job took ``marker.co`` alone: a track with an offset prompted the point it was
+    tracking, not the point the user set. A track of a second tracking object counts as the camera's.
+    Blender's own mask-space position of each track (the ``parent_orig`` it stores when a point is
+    parented to it) is where convert puts the prompt, pixel aspect 1 and 2 (BKE_mask_coord_from_movieclip)."""
+    from addon_plain import plain
+    convert = plain("convert")
+    offset = (6.0 / 128, -3.0 / 72)
+    eye = {1: (0.30, 0.60), 2: (0.97, 0.60), 4: (0.40, 0.55)}    # clip frame 2: co inside, co + offset outside
+    chin = (0.45, 0.35)
+    res, _ = run_in_blender(v, tmp_path, shot, "tracks", pixel_aspect=pixel_aspect, offset=offset,
+                            eye={str(k): c for k, c in eye.items()}, chin=chin)
+    size = res["size"]
+    eye4 = (eye[4][0] + offset[0], eye[4][1] + offset[1])
+    want = sorted([[tuple(convert.marker_to_px(eye4, size)), 1], [tuple(convert.marker_to_px(chin, size)), 1]])
+    got = _points(res["objects"], 1004)
+    assert len(got) == 2 and all(g[1] == 1 for g in got)
+    assert [g[0] for g in got] == [pytest.approx(w[0], abs=1e-3) for w in want], (got, want)
+    assert _points(res["objects"], 1002) == [], "a marker whose position (co + offset) is off the frame is dropped"
+    for name, co in (("eye", eye4), ("chin", chin)):
+        mine = convert.px_to_mask(convert.marker_to_px(co, size), size, pixel_aspect=pixel_aspect)
+        assert res["blender_mask_pos"][name] == pytest.approx(list(mine), abs=1e-5), name
+
