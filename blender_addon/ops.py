@@ -77,8 +77,10 @@ def collect(context):
     lo, hi = info.scene_range()
     if s.use_range:
         lo, hi = max(lo, s.frame_start), min(hi, s.frame_end)
-    scene_frames = list(range(lo, hi + 1))
-    frames = [n for n in map(info.file, scene_frames) if os.path.exists(convert.sequence_path(info.pattern, n))]
+    # only scene frames whose plate file exists (clip.frame_offset can show files past the last one):
+    # a mask key or a shape read on any other frame would be a prompt outside the job's frames
+    scene_frames = [f for f in range(lo, hi + 1) if os.path.exists(convert.sequence_path(info.pattern, info.file(f)))]
+    frames = [info.file(f) for f in scene_frames]
     if not frames:
         raise _no_frames(info, lo, hi, s.use_range)
     notes = []

@@ -83,7 +83,62 @@ def step_tracks(cfg, res):
                                "chin": _probe_origin(addon, clip, "obj", "hero chin")}
 
 
-STEPS = {"tracks": step_tracks}
+def _render(sc, path):
+    import bpy
+    r = sc.render
+    r.use_compositing = True
+    r.dither_intensity = 0.0
+    r.engine = "CYCLES"
+    sc.cycles.samples = 1
+    r.image_settings.file_format = "OPEN_EXR"
+    r.image_settings.color_depth = "32"
+    r.image_settings.color_mode = "RGBA"
+    r.filepath = path
+    bpy.ops.render.render(write_still=True)
+    return path
+
+
+def step_offset_roto(cfg, res):
+    """A 1001-1006 sequence as a clip with frame_start 3 and frame_offset 1 (scene frames 3-8 show files
+    1002-1007; 1007 does not exist), a scene range 1-20 with frame step 2, a roto keyed on scene
+    frames 4 and 8 (its last frame): a whole run, then the compositor at 50 % on scene frame 7."""
+    import bpy
+    addon = _enable(cfg)
+    sc = bpy.context.scene
+    clip = bpy.data.movieclips.load(cfg["plate"])
+    clip.frame_start, clip.frame_offset = 3, 1
+    sc.active_clip = clip
+    sc.frame_start, sc.frame_end, sc.frame_step = 1, 20, 2
+    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    mask = bpy.data.masks.new("Roto")
+    sp = mask.layers.new(name="hero").splines.new()
+    sp.use_cyclic = True
+    sp.points.add(len(cfg["polygon"]) - 1)
+    for f, dx in ((4, 0.0), (8, 3.0)):
+        for i, (p, xy) in enumerate(zip(sp.points, cfg["polygon"])):
+            p.co = p.handle_left = p.handle_right = addon.convert.px_to_mask((xy[0] + dx, xy[1]), info.size)
+            for attr in ("co", "handle_left", "handle_right"):
+                mask.keyframe_insert('layers["hero"].splines[0].points[%d].%s' % (i, attr), frame=f)
+    s = sc.samatte
+    s.mask, s.tracks = mask, "NONE"
+    s.tracker, s.matte, s.quality = "flow", "none", "draft"
+    s.output_dir = os.path.join(cfg["out"], "mattes") + os.sep
+    sc.frame_set(5)
+    res["duration"] = clip.frame_duration
+    run, report = addon.ops.run_blocking(bpy.context)
+    res["report"] = list(report)
+    res["frames"] = run.job["plate"]["frames"] if run.job else None
+    res["prompt_frames"] = sorted({p["frame"] for ob in run.job["objects"] for p in ob["prompts"]})
+    res["output"] = (run.result or {}).get("output")
+    r = sc.render
+    r.resolution_x, r.resolution_y = info.size
+    r.resolution_percentage = 50
+    sc.frame_set(7)
+    res["render_file"] = info.file(7)
+    res["render"] = _render(sc, os.path.join(cfg["out"], "render_7.exr"))
+
+
+STEPS = {"tracks": step_tracks, "offset_roto": step_offset_roto}
 
 
 def scenario(cfg):
@@ -158,3 +213,29 @@ def test_track_offset_and_object_tracks_give_blenders_track_position(v, pixel_as
         mine = convert.px_to_mask(convert.marker_to_px(co, size), size, pixel_aspect=pixel_aspect)
         assert res["blender_mask_pos"][name] == pytest.approx(list(mine), abs=1e-5), name
 
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_clip_offset_roto_keyed_past_the_last_file_and_compositor_at_50_percent(v, tmp_path, shot):
+    """With clip.frame_offset 1 the clip's last scene frame shows a file past the sequence's end. A roto
+    keyed there gave a prompt on that file (1007), which is not in the job's frames: the whole run
+    failed with PROMPT_INVALID. Prompts are read only on scene frames whose plate file exists.
+    Then Blender's compositor (render at 50 %, frame step 2, scene range 1-20) shows on scene frame 7
+    the plate of file 1006 times the matte of file 1006, pixel for pixel (both centred in the smaller
+    frame by Blender)."""
+    import numpy as np
+    import OpenImageIO as oiio
+    res, _ = run_in_blender(v, tmp_path, shot, "offset_roto")
+    assert res["report"][0] == "INFO", res["report"]
+    assert res["frames"] == "1002-1006" and res["prompt_frames"] == [1003]
+    assert res["render_file"] == 1006
+    mb = oiio.ImageBuf(res["output"].replace("####", "1006"))
+    matte = mb.get_pixels(oiio.FLOAT)[..., mb.spec().channelindex("A")]
+    plate = oiio.ImageBuf(shot["plate"].replace("####", "1006")).get_pixels(oiio.FLOAT)[..., :3]
+    got = oiio.ImageBuf(res["render"]).get_pixels(oiio.FLOAT)
+    h, w = matte.shape
+    assert got.shape[:2] == (h // 2, w // 2)
+    y0, x0 = h // 4, w // 4                # Blender centres the clip and the matte in the 50 % frame
+    crop = (slice(y0, y0 + h // 2), slice(x0, x0 + w // 2))
+    assert matte[crop].max() > 0.5
+    assert float(np.abs(got[..., 3] - matte[crop]).max()) == 0.0
+    assert float(np.abs(got[..., :3] - plate[crop] * matte[crop][..., None]).max()) < 1e-3
