@@ -112,3 +112,56 @@ def run_script_in_blender(script, v, tmp_path, cfg, *, samatte_core=False):
     assert res.get("ok"), res.get("traceback")
     assert res["blender"].startswith(VERSIONS[v])
     return res, home
+
+
+def step_scenario(steps, cfg):
+    """Inside bpy: run the step ``cfg["step"]`` of ``steps`` (name -> fn(cfg, res)) and return its result
+    dict (``ok`` once it finished), releasing the add-on's worker whatever happened."""
+    import sys
+    import bpy
+    res = {"blender": bpy.app.version_string}
+    os.makedirs(cfg["out"], exist_ok=True)
+    try:
+        steps[cfg["step"]](cfg, res)
+    finally:
+        try:
+            sys.modules[MOD].jobs.release_worker()
+        except Exception:  # noqa: BLE001
+            pass
+    res["ok"] = True
+    return res
+
+
+def run_step_in_blender(script, v, tmp_path, shot, step, **extra):
+    """The pytest side of a step file: ``(result, cfg)`` of step ``step`` of ``script`` run in bpy
+    ``v`` on a demo ``shot`` (its first plate file, its polygon), ``extra`` added to the config."""
+    import sys
+    cfg = {"python": sys.executable, "plate": shot["plate"].replace("####", "%04d" % shot["frames"][0]),
+           "polygon": shot["polygon"], "out": str(tmp_path / "out"), "result": str(tmp_path / "res.json"),
+           "step": step}
+    cfg.update(extra)
+    res, _home = run_script_in_blender(script, v, tmp_path, cfg, samatte_core=True)
+    return res, cfg
+
+
+def enable_addon(cfg):
+    """Inside bpy: install this checkout's add-on (install/blender.py) with samatte's Python
+    ``cfg["python"]``, enable it and point its preferences at that Python; returns the add-on module."""
+    import sys
+    import bpy  # first: it puts Blender's script modules (addon_utils) on sys.path
+    import addon_utils
+    sys.path.insert(0, os.path.join(REPO, "install"))
+    import blender as blender_install
+    blender_install.install(REPO, python=cfg["python"], models_dir="")
+    addon_utils.enable(MOD, default_set=True, handle_error=None)
+    addon = sys.modules[MOD]
+    addon.link.ensure_samatte(cfg["python"])
+    bpy.context.preferences.addons[MOD].preferences.python = cfg["python"]
+    return addon
+
+
+def render_compositor(sc, path):
+    """Inside bpy: render scene ``sc`` through its compositor, RGBA, to the 32-bit EXR ``path``."""
+    sc.render.use_compositing = True
+    sc.render.image_settings.color_mode = "RGBA"
+    return render_still(sc, path)

@@ -5,28 +5,14 @@ This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender2.py CO
 step named in CONFIG inside Blender (pytest never imports bpy).
 """
 import os
-import sys
 
-from bpy_common import (MOD, REPO, VERSIONS, bpy_main, polygon_area_centroid, render_mask,  # noqa: E402
-                        run_script_in_blender)
+from bpy_common import (VERSIONS, bpy_main, enable_addon, render_compositor, polygon_area_centroid, render_mask,  # noqa: E402
+                        run_step_in_blender, step_scenario)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # --- the bpy side ----------------------------------------------------------------------------------
-
-def _enable(cfg):
-    import bpy  # first: it puts Blender's script modules (addon_utils) on sys.path
-    import addon_utils
-    sys.path.insert(0, os.path.join(REPO, "install"))
-    import blender as blender_install
-    blender_install.install(REPO, python=cfg["python"], models_dir="")
-    addon_utils.enable(MOD, default_set=True, handle_error=None)
-    addon = sys.modules[MOD]
-    addon.link.ensure_samatte(cfg["python"])
-    bpy.context.preferences.addons[MOD].preferences.python = cfg["python"]
-    return addon
-
 
 def _load_clip(cfg):
     import bpy
@@ -44,7 +30,7 @@ def step_parented(cfg, res):
     """A mask parented to a moving track (Ctrl+P in the Clip Editor): the prompt is where Blender shows
     the shape on the frame it is read on, not where its un-parented points sit."""
     import bpy
-    addon = _enable(cfg)
+    addon = enable_addon(cfg)
     conv = addon.convert
     clip = _load_clip(cfg)
     sc = bpy.context.scene
@@ -91,26 +77,11 @@ def _add_layer(addon, mask, name, poly, size):
         p.co = p.handle_left = p.handle_right = addon.convert.px_to_mask(xy, size)
 
 
-def _render(sc, path):
-    import bpy
-    r = sc.render
-    r.use_compositing = True
-    r.dither_intensity = 0.0
-    r.engine = "CYCLES"
-    sc.cycles.samples = 1
-    r.image_settings.file_format = "OPEN_EXR"
-    r.image_settings.color_depth = "32"
-    r.image_settings.color_mode = "RGBA"
-    r.filepath = path
-    bpy.ops.render.render(write_still=True)
-    return path
-
-
 def step_partial(cfg, res):
     """A whole run, then a run of a Frame range (frames 3-4): the compositor still shows the other
     frames' mattes, which are on disk."""
     import bpy
-    addon = _enable(cfg)
+    addon = enable_addon(cfg)
     clip = _load_clip(cfg)
     sc = bpy.context.scene
     info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
@@ -133,29 +104,14 @@ def step_partial(cfg, res):
     res["renders"] = {}
     for f in (1, 6):
         sc.frame_set(f)
-        res["renders"][info.file(f)] = _render(sc, os.path.join(cfg["out"], "render_%d.exr" % f))
+        res["renders"][info.file(f)] = render_compositor(sc, os.path.join(cfg["out"], "render_%d.exr" % f))
 
 
 STEPS = {"parented": step_parented, "partial": step_partial}
 
 
-def scenario(cfg):
-    import bpy
-    res = {"blender": bpy.app.version_string}
-    os.makedirs(cfg["out"], exist_ok=True)
-    try:
-        STEPS[cfg["step"]](cfg, res)
-    finally:
-        try:
-            sys.modules[MOD].jobs.release_worker()
-        except Exception:  # noqa: BLE001
-            pass
-    res["ok"] = True
-    return res
-
-
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
-    bpy_main(scenario)
+    bpy_main(lambda cfg: step_scenario(STEPS, cfg))
 
 
 # --- the pytest side -------------------------------------------------------------------------------
@@ -169,13 +125,8 @@ def shot(tmp_path_factory):
     return make_shot(str(tmp_path_factory.mktemp("qashot2")), frames=6, size=(128, 72))
 
 
-def run_in_blender(v, tmp_path, shot, step, **extra):
-    cfg = {"python": sys.executable, "plate": shot["plate"].replace("####", "%04d" % shot["frames"][0]),
-           "polygon": shot["polygon"], "out": str(tmp_path / "out"), "result": str(tmp_path / "res.json"),
-           "step": step}
-    cfg.update(extra)
-    res, _home = run_script_in_blender(__file__, v, tmp_path, cfg, samatte_core=True)
-    return res, cfg
+def run_in_blender(*args, **extra):   # (v, tmp_path, shot, step, **extra) -> (result, cfg)
+    return run_step_in_blender(__file__, *args, **extra)
 
 
 @pytest.mark.parametrize("v", sorted(VERSIONS))

@@ -6,27 +6,14 @@ This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender3.py CO
 step named in CONFIG inside Blender (pytest never imports bpy).
 """
 import os
-import sys
 
-from bpy_common import MOD, REPO, VERSIONS, bpy_main, run_script_in_blender  # noqa: E402
+from bpy_common import (VERSIONS, bpy_main, enable_addon, render_compositor, run_step_in_blender,  # noqa: E402
+                        step_scenario)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # --- the bpy side ----------------------------------------------------------------------------------
-
-def _enable(cfg):
-    import bpy  # first: it puts Blender's script modules (addon_utils) on sys.path
-    import addon_utils
-    sys.path.insert(0, os.path.join(REPO, "install"))
-    import blender as blender_install
-    blender_install.install(REPO, python=cfg["python"], models_dir="")
-    addon_utils.enable(MOD, default_set=True, handle_error=None)
-    addon = sys.modules[MOD]
-    addon.link.ensure_samatte(cfg["python"])
-    bpy.context.preferences.addons[MOD].preferences.python = cfg["python"]
-    return addon
-
 
 def _probe_origin(addon, clip, tracking_object, track_name):
     """Blender's own position of a track in mask space: the ``parent_orig`` it stores when a mask point
@@ -50,7 +37,7 @@ def step_tracks(cfg, res):
     pixel aspect is ``cfg["pixel_aspect"]``: the job's points, and Blender's own mask-space position of
     each track (a probe point parented to it)."""
     import bpy
-    addon = _enable(cfg)
+    addon = enable_addon(cfg)
     sc = bpy.context.scene
     clip = bpy.data.movieclips.load(cfg["plate"])
     clip.tracking.camera.pixel_aspect = cfg["pixel_aspect"]
@@ -83,27 +70,12 @@ def step_tracks(cfg, res):
                                "chin": _probe_origin(addon, clip, "obj", "hero chin")}
 
 
-def _render(sc, path):
-    import bpy
-    r = sc.render
-    r.use_compositing = True
-    r.dither_intensity = 0.0
-    r.engine = "CYCLES"
-    sc.cycles.samples = 1
-    r.image_settings.file_format = "OPEN_EXR"
-    r.image_settings.color_depth = "32"
-    r.image_settings.color_mode = "RGBA"
-    r.filepath = path
-    bpy.ops.render.render(write_still=True)
-    return path
-
-
 def step_offset_roto(cfg, res):
     """A 1001-1006 sequence as a clip with frame_start 3 and frame_offset 1 (scene frames 3-8 show files
     1002-1007; 1007 does not exist), a scene range 1-20 with frame step 2, a roto keyed on scene
     frames 4 and 8 (its last frame): a whole run, then the compositor at 50 % on scene frame 7."""
     import bpy
-    addon = _enable(cfg)
+    addon = enable_addon(cfg)
     sc = bpy.context.scene
     clip = bpy.data.movieclips.load(cfg["plate"])
     clip.frame_start, clip.frame_offset = 3, 1
@@ -135,29 +107,14 @@ def step_offset_roto(cfg, res):
     r.resolution_percentage = 50
     sc.frame_set(7)
     res["render_file"] = info.file(7)
-    res["render"] = _render(sc, os.path.join(cfg["out"], "render_7.exr"))
+    res["render"] = render_compositor(sc, os.path.join(cfg["out"], "render_7.exr"))
 
 
 STEPS = {"tracks": step_tracks, "offset_roto": step_offset_roto}
 
 
-def scenario(cfg):
-    import bpy
-    res = {"blender": bpy.app.version_string}
-    os.makedirs(cfg["out"], exist_ok=True)
-    try:
-        STEPS[cfg["step"]](cfg, res)
-    finally:
-        try:
-            sys.modules[MOD].jobs.release_worker()
-        except Exception:  # noqa: BLE001
-            pass
-    res["ok"] = True
-    return res
-
-
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
-    bpy_main(scenario)
+    bpy_main(lambda cfg: step_scenario(STEPS, cfg))
 
 
 # --- the pytest side -------------------------------------------------------------------------------
@@ -171,13 +128,8 @@ def shot(tmp_path_factory):
     return make_shot(str(tmp_path_factory.mktemp("qashot3")), frames=6, size=(128, 72))
 
 
-def run_in_blender(v, tmp_path, shot, step, **extra):
-    cfg = {"python": sys.executable, "plate": shot["plate"].replace("####", "%04d" % shot["frames"][0]),
-           "polygon": shot["polygon"], "out": str(tmp_path / "out"), "result": str(tmp_path / "res.json"),
-           "step": step}
-    cfg.update(extra)
-    res, _home = run_script_in_blender(__file__, v, tmp_path, cfg, samatte_core=True)
-    return res, cfg
+def run_in_blender(*args, **extra):   # (v, tmp_path, shot, step, **extra) -> (result, cfg)
+    return run_step_in_blender(__file__, *args, **extra)
 
 
 def _points(objects, frame):
