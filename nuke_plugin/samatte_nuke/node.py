@@ -362,7 +362,11 @@ def on_release(group):
         py = config.samatte_python(group["samatte_python"].value())
     except WorkerError:
         py = None
-    n = POOL.release(py)
+    try:
+        n = POOL.release(py)
+    except SamatteError as e:   # BUSY: a job runs in that worker; it goes on
+        _fail(group, e.code, e.message)
+        return
     group["status"].setValue("GPU released (%d worker(s))" % n)
 
 

@@ -8,7 +8,7 @@ the same model and device; Release GPU ends the worker (or sends ``release`` whe
 import threading
 import time
 
-from samatte.errors import SamatteError, WorkerError
+from samatte.errors import BusyError, SamatteError, WorkerError
 
 __all__ = ["WorkerPool", "POOL", "JobRunner"]
 
@@ -46,9 +46,11 @@ class WorkerPool(object):
                 pass
 
     def release(self, python=None):
-        """Free the GPU: ``release`` request where the worker supports it, else end the worker."""
+        """Free the GPU: ``release`` request where the worker supports it, else end the worker. A worker
+        running a job is left alone (its job goes on): BusyError once the others are released."""
         with self._lock:
             items = [(p, c) for p, c in self._clients.items() if python is None or p == python]
+        busy = []
         for p, c in items:
             done = False
             rel = getattr(c, "release", None)
@@ -56,6 +58,9 @@ class WorkerPool(object):
                 try:
                     rel()
                     done = True
+                except BusyError as e:
+                    busy.append(e)
+                    continue
                 except SamatteError:
                     done = False
             if not done:
@@ -65,6 +70,9 @@ class WorkerPool(object):
                     c.close()
                 except Exception:  # noqa: BLE001
                     pass
+        if busy:
+            raise BusyError("Release GPU refused: a samatte job is running (cancel it first); %d other "
+                            "worker(s) released" % (len(items) - len(busy)))
         return len(items)
 
     def close_all(self):

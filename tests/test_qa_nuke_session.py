@@ -1,0 +1,101 @@
+"""QA of the artist's session in Nuke: progress and cancel in the host, jobs on a node while the artist
+goes on working (Release GPU, deleting the node, another script), warnings. Regressions for bugs found
+by adversarial runs against the Nuke double (tests/nuke).
+
+The jobs run in a real ``python -m samatte.worker`` with the test stand-in pipeline
+(``--pipeline cli_fake_pipeline``: steps with a delay, driven by the job's ``meta.fake``), or through an
+in-process handle that replays protocol messages; both are fast.
+"""
+import os
+import sys
+import time
+
+import pytest
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(TESTS, "nuke"))
+import nuke_env  # noqa: E402
+
+from samatte.client import WorkerClient  # noqa: E402
+from samatte_nuke import node as snode, runner as srunner  # noqa: E402
+
+
+def _fake_worker(python=None):
+    env = {"PYTHONPATH": TESTS + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return WorkerClient(sys.executable, env=env, worker_args=["--pipeline", "cli_fake_pipeline"],
+                        startup_timeout=60)
+
+
+def _fake_job(**fake):
+    return {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr", "frames": "1001-1008"},
+            "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}],
+            "output": {"path": "/out/m.####.exr"}, "meta": {"fake": fake}}
+
+
+INFO = {"offset": -1000, "frames": list(range(1, 9)), "folder": "/out", "objects": []}
+
+
+@pytest.fixture
+def nk(monkeypatch, tmp_path):
+    """The double, a fresh pool whose workers run the stand-in pipeline, and a samatte python."""
+    nuke = nuke_env.fresh()
+    monkeypatch.setenv("SAMATTE_PYTHON", sys.executable)
+    monkeypatch.setenv("SAMATTE_NUKE_CONFIG", str(tmp_path / "none.json"))
+    pool = srunner.WorkerPool(factory=_fake_worker)
+    monkeypatch.setattr(srunner, "POOL", pool)
+    monkeypatch.setattr(snode, "POOL", pool)
+    real_init = srunner.JobRunner.__init__
+
+    def init(self, *a, **kw):
+        kw.setdefault("pool", pool)
+        real_init(self, *a, **kw)
+    monkeypatch.setattr(srunner.JobRunner, "__init__", init)
+    snode.RUNNERS.clear()
+    yield nuke
+    for r in list(snode.RUNNERS.values()):
+        r.cancel()
+        r.join(30)
+    pool.close_all()
+    nuke._reset()
+
+
+def _wait(nuke, runner, timeout=60):
+    t0 = time.monotonic()
+    while runner.is_alive():
+        nuke._process_main_queue(timeout=0.05)
+        assert time.monotonic() - t0 < timeout, "job did not finish"
+    runner.join()
+    nuke._process_main_queue()
+    return runner.outcome
+
+
+def _until_running(runner, timeout=60):
+    t0 = time.monotonic()
+    while runner.handle is None and runner.is_alive():
+        time.sleep(0.01)
+        assert time.monotonic() - t0 < timeout
+    assert runner.handle is not None and not runner.handle.done
+
+
+def _start(g, job, stage="all", frames=None):
+    return snode._start(g, job, INFO, stage=stage, frames=frames, title="SAMatte %s" % g.name())
+
+
+def test_release_gpu_while_a_job_runs_is_busy_and_the_job_goes_on(nk):
+    """Release GPU (this node's or another node's button) while a job runs on the shared warm worker: the
+    worker answers BUSY, and the pool then *closed* that worker (shutdown cancels the running job, and the
+    close blocked Nuke's main thread until it had). The job must go on; the button says BUSY."""
+    a = snode.create("SAMatte1")
+    b = snode.create("SAMatte2")
+    r = _start(a, _fake_job(frames=8, delay=0.15))
+    _until_running(r)
+    t0 = time.monotonic()
+    snode.on_release(b)
+    assert time.monotonic() - t0 < 5
+    assert "BUSY" in b["status"].value(), b["status"].value()
+    outcome = _wait(nk, r)
+    assert outcome[0] == "done", outcome
+    assert a["status"].value().startswith("done"), a["status"].value()
+    # idle again: Release GPU releases
+    snode.on_release(b)
+    assert b["status"].value() == "GPU released (1 worker(s))"
