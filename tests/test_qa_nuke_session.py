@@ -99,3 +99,24 @@ def test_release_gpu_while_a_job_runs_is_busy_and_the_job_goes_on(nk):
     # idle again: Release GPU releases
     snode.on_release(b)
     assert b["status"].value() == "GPU released (1 worker(s))"
+
+
+def test_a_deleted_nodes_job_does_not_land_on_a_new_node_of_the_same_name(nk):
+    """The artist deletes SAMatte1 while its job runs (or closes the script and opens another that has
+    its own SAMatte1). The job's events were looked up by name only: the finished job re-pointed the
+    *other* SAMatte1 at the deleted node's cache (its stored job, scores and status replaced), and that
+    node counted as busy (its Track refused, its Cancel stopped the orphan job)."""
+    a = snode.create("SAMatte1")
+    r = _start(a, _fake_job(frames=6, delay=0.1))
+    _until_running(r)
+    nk.delete(a)
+    c = snode.create("SAMatte1")
+    assert c.fullName() == "SAMatte1" and c["samatte_uid"].value() != a["samatte_uid"].value()
+    assert not snode._busy(c)
+    snode.on_cancel(c)                      # not this node's job: nothing to cancel
+    assert not r._cancel.is_set()
+    outcome = _wait(nk, r)
+    assert outcome[0] == "done", outcome
+    assert c["samatte_job"].value() == "" and c["samatte_scores"].value() == ""
+    assert c["status"].value() == "not run yet"
+    assert c.node("samatte_copy")["disable"].value()

@@ -206,8 +206,17 @@ def _fail(group, code, message, *, popup=True):
         nuke.message("SAMatte %s: [%s] %s" % (group.name(), code, message))
 
 
-def _busy(group):
+def _runner(group):
+    """The job runner of this node: same name *and* uid (a node deleted while its job runs, or one of
+    another script, may leave a runner under a name a new node now has)."""
     r = RUNNERS.get(group.fullName())
+    if r is None or getattr(r, "node_uid", None) != group["samatte_uid"].value():
+        return None
+    return r
+
+
+def _busy(group):
+    r = _runner(group)
     return r is not None and r.is_alive()
 
 
@@ -221,12 +230,14 @@ def _start(group, job, info, *, stage, frames, title):
         _fail(group, e.code, e.message)
         return None
     name = group.fullName()
+    uid = group["samatte_uid"].value()
     scores = {} if stage == "all" and frames is None else _scores(group)
 
     def on_event(kind, *payload):
-        _on_event(name, kind, payload, job, info, scores)
+        _on_event(name, kind, payload, job, info, scores, uid=uid)
 
     runner = JobRunner(nuke, title=title, job=job, python=python, stage=stage, frames=frames, on_event=on_event)
+    runner.node_uid = uid
     RUNNERS[name] = runner
     group["status"].setValue("running (%s)" % stage)
     runner.start()
@@ -240,9 +251,13 @@ def _scores(group):
         return {}
 
 
-def _on_event(name, kind, payload, job, info, scores):
-    """Main thread: the runner's events."""
+def _on_event(name, kind, payload, job, info, scores, *, uid=None):
+    """Main thread: the runner's events. ``uid``: the node's when the job started; a node of that name
+    with another uid (the job's node was deleted, or the script closed) is not told."""
     group = nuke.toNode(name)
+    if group is not None and uid is not None and (group.knob("samatte_uid") is None
+                                                  or group["samatte_uid"].value() != uid):
+        return
     for fn in list(LISTENERS):
         try:
             fn(name, kind, payload)
@@ -335,7 +350,7 @@ def on_matte_frame(group):
 
 
 def on_cancel(group):
-    r = RUNNERS.get(group.fullName())
+    r = _runner(group)
     if r is not None and r.is_alive():
         r.cancel()
         group["status"].setValue("cancelling...")
