@@ -3,8 +3,10 @@
 Behaviour comes from the JobSpec's ``meta.fake`` dict: ``frames`` (number of progress steps),
 ``delay`` (seconds per step), ``crash_at`` (step at which the process dies with os._exit(3) after
 writing to stderr), ``print`` (print junk to stdout, which must not reach the protocol pipe),
-``fail`` (an error code to raise), ``hang`` (sleep this long without progress).
+``fail`` (an error code to raise), ``hang`` (sleep this long without progress), ``warn`` (a warning
+logged on samatte's logger at the second step: the worker forwards it as a ``log`` message).
 """
+import logging
 import os
 import sys
 import time
@@ -33,6 +35,8 @@ def run_iter(job, *, cancel=None):
             os._exit(3)
         if fake.get("fail") and i == 1:
             raise error_from_code(fake["fail"], "simulated failure", {"frame": 1001 + i})
+        if fake.get("warn") and i == 1:
+            logging.getLogger("samatte.fake").warning(fake["warn"])
         time.sleep(delay)
         yield Progress("matte", 1001 + i, i + 1, n, "")
     return {"job": job["name"], "status": "done", "frames": list(range(1001, 1001 + n)), "written": [],

@@ -120,3 +120,17 @@ def test_a_deleted_nodes_job_does_not_land_on_a_new_node_of_the_same_name(nk):
     assert c["samatte_job"].value() == "" and c["samatte_scores"].value() == ""
     assert c["status"].value() == "not run yet"
     assert c.node("samatte_copy")["disable"].value()
+
+
+def test_a_jobs_warning_reaches_the_artist(nk, monkeypatch):
+    """The worker forwards samatte's warnings as ``log`` messages (e.g. 'SAM2 weights found but SAM2
+    cannot run; using the flow tracker'); the runner dropped them, so the artist never learnt that the
+    job ran with another tracker. A warning now goes to Nuke's terminal and the node's status line."""
+    printed = []
+    monkeypatch.setattr(nk, "tprint", lambda *a: printed.append(" ".join(str(x) for x in a)))
+    g = snode.create("SAMatte1")
+    outcome = _wait(nk, _start(g, _fake_job(frames=3, warn="SAM2 cannot run here; using the flow tracker")))
+    assert outcome[0] == "done", outcome
+    status = g["status"].value()
+    assert status.startswith("done") and "1 warning" in status and "using the flow tracker" in status, status
+    assert any("SAM2 cannot run here" in p and "SAMatte1" in p for p in printed), printed

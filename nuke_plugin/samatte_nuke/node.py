@@ -232,9 +232,10 @@ def _start(group, job, info, *, stage, frames, title):
     name = group.fullName()
     uid = group["samatte_uid"].value()
     scores = {} if stage == "all" and frames is None else _scores(group)
+    warnings = []
 
     def on_event(kind, *payload):
-        _on_event(name, kind, payload, job, info, scores, uid=uid)
+        _on_event(name, kind, payload, job, info, scores, uid=uid, warnings=warnings)
 
     runner = JobRunner(nuke, title=title, job=job, python=python, stage=stage, frames=frames, on_event=on_event)
     runner.node_uid = uid
@@ -251,9 +252,10 @@ def _scores(group):
         return {}
 
 
-def _on_event(name, kind, payload, job, info, scores, *, uid=None):
+def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None):
     """Main thread: the runner's events. ``uid``: the node's when the job started; a node of that name
-    with another uid (the job's node was deleted, or the script closed) is not told."""
+    with another uid (the job's node was deleted, or the script closed) is not told. ``warnings``: the
+    job's logged warnings so far (printed as they come, counted on the status line when it ends)."""
     group = nuke.toNode(name)
     if group is not None and uid is not None and (group.knob("samatte_uid") is None
                                                   or group["samatte_uid"].value() != uid):
@@ -268,6 +270,11 @@ def _on_event(name, kind, payload, job, info, scores, *, uid=None):
     if kind == "progress":
         p = payload[0]
         group["status"].setValue("running: %s %d%%" % (p.get("stage") or "", int(100 * (p.get("fraction") or 0))))
+    elif kind == "log":
+        ev = payload[0]
+        _log(group)("%s: %s" % (ev.get("level"), ev.get("message")))
+        if warnings is not None:
+            warnings.append(str(ev.get("message") or ""))
     elif kind == "frame":
         ev = payload[0]
         if ev.get("score") is not None and ev.get("frame") is not None:
@@ -276,7 +283,7 @@ def _on_event(name, kind, payload, job, info, scores, *, uid=None):
         result = payload[0] or {}
         for f, s in (result.get("scores") or {}).items():
             scores[int(f)] = float(s)
-        _show_result(group, job, info, scores, result)
+        _show_result(group, job, info, scores, result, warnings=warnings)
     elif kind == "failed":
         code, message = payload
         _fail(group, code, message)
@@ -300,13 +307,14 @@ def _point_read(group, job, info):
         rk.execute()
 
 
-def _show_result(group, job, info, scores, result):
+def _show_result(group, job, info, scores, result, *, warnings=None):
     _point_read(group, job, info)
     group["samatte_scores"].setValue(farm.encode_state({str(k): v for k, v in sorted(scores.items())}))
     low = [f for f, s in scores.items() if s < 0.5]
-    group["status"].setValue("done: %d frame(s) written, %d reused%s" % (
+    group["status"].setValue("done: %d frame(s) written, %d reused%s%s" % (
         len(result.get("written") or []), len(result.get("skipped") or []),
-        ("; low score on %s" % ", ".join(str(f) for f in sorted(low)[:10])) if low else ""))
+        ("; low score on %s" % ", ".join(str(f) for f in sorted(low)[:10])) if low else "",
+        ("; %d warning(s), first: %s" % (len(warnings), warnings[0])) if warnings else ""))
 
 
 # --- buttons (main thread) ------------------------------------------------------------------------

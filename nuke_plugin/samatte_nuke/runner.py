@@ -100,7 +100,8 @@ def _start(client, job, stage, frames):
 
 class JobRunner(threading.Thread):
     """Runs one job in a warm worker. ``on_event(kind, payload)`` is queued to the main thread for
-    kinds ``progress`` (dict), ``frame`` (dict), ``done`` (result dict), ``failed`` (code, message)."""
+    kinds ``progress`` (dict), ``frame`` (dict), ``log`` (dict: a warning or error the worker logged),
+    ``done`` (result dict), ``failed`` (code, message)."""
 
     def __init__(self, nuke, *, title, job, python, stage="all", frames=None, on_event=None, pool=None,
                  poll_s=0.1):
@@ -171,6 +172,8 @@ class JobRunner(threading.Thread):
             task.setMessage(msg.strip())
             self._emit("progress", {"stage": ev.get("stage"), "frame": ev.get("frame"), "fraction": frac,
                                     "message": ev.get("message")})
+        elif t == "log" and ev.get("level") in ("warning", "error"):
+            self._emit("log", {"level": ev.get("level"), "message": ev.get("message")})
         elif t == "frame":
             self._emit("frame", {"frame": ev.get("frame"), "status": ev.get("status"), "score": ev.get("score"),
                                  "path": ev.get("path")})
