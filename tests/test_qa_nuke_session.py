@@ -134,3 +134,50 @@ def test_a_jobs_warning_reaches_the_artist(nk, monkeypatch):
     status = g["status"].value()
     assert status.startswith("done") and "1 warning" in status and "using the flow tracker" in status, status
     assert any("SAM2 cannot run here" in p and "SAMatte1" in p for p in printed), printed
+
+
+def _task(nuke, title):
+    return [t for t in nuke._progress_tasks() if t.name == title][-1]
+
+
+def test_progress_closes_however_the_job_ends(nk):
+    """Nuke's progress bar (a ProgressTask, closed when the object goes away) follows the job and closes
+    when it ends: done (at 100), failed midway (the error on the node), cancelled from the Cancel button
+    or from the progress bar, refused as BUSY by the shared worker."""
+    g = snode.create("SAMatte1")
+    r = _start(g, _fake_job(frames=4, delay=0.05))
+    assert _wait(nk, r)[0] == "done"
+    t = _task(nk, "SAMatte SAMatte1")
+    assert t.closed and t.progress == 100
+
+    r = _start(g, _fake_job(frames=4, delay=0.05, fail="TRACK_FAILED"))
+    assert _wait(nk, r)[:2] == ("failed", "TRACK_FAILED")
+    t = _task(nk, "SAMatte SAMatte1")
+    assert t.closed and t.progress < 100
+    assert "TRACK_FAILED" in g["status"].value() and any("TRACK_FAILED" in m for m in nk._messages())
+
+    r = _start(g, _fake_job(frames=40, delay=0.05))
+    _until_running(r)
+    snode.on_cancel(g)
+    assert g["status"].value() == "cancelling..."
+    assert _wait(nk, r)[:2] == ("failed", "CANCELLED")
+    assert _task(nk, "SAMatte SAMatte1").closed
+
+    r = _start(g, _fake_job(frames=40, delay=0.05))
+    _until_running(r)
+    t = _task(nk, "SAMatte SAMatte1")
+    t.cancelled = True                     # the artist presses cancel on the progress bar
+    assert _wait(nk, r)[:2] == ("failed", "CANCELLED")
+    assert t.closed and "CANCELLED" in g["status"].value()
+
+    # two nodes at once share the warm worker: the second is BUSY, its progress closes, the first goes on
+    b = snode.create("SAMatte2")
+    ra = _start(g, _fake_job(frames=6, delay=0.05))
+    _until_running(ra)
+    rb = _start(b, _fake_job(frames=2))
+    assert _wait(nk, rb)[:2] == ("failed", "BUSY")
+    assert _task(nk, "SAMatte SAMatte2").closed and "BUSY" in b["status"].value()
+    assert _wait(nk, ra)[0] == "done"
+    # one after the other: both run
+    assert _wait(nk, _start(b, _fake_job(frames=2)))[0] == "done"
+    assert all(t.closed for t in nk._progress_tasks())

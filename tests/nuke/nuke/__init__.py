@@ -794,9 +794,8 @@ def _process_main_queue(timeout=0.0):
             return n
 
 
-class ProgressTask(object):
-    """[PyRef nuke.ProgressTask(name)]: setMessage(str), setProgress(int 0-100), isCancelled();
-    usable from a worker thread [Threads]; the task closes when the object is deleted."""
+class _ProgressRecord(object):
+    """What Nuke's progress window shows of one ProgressTask (tests read it and press its cancel)."""
 
     def __init__(self, name):
         self.name = name
@@ -804,19 +803,30 @@ class ProgressTask(object):
         self.progress = 0
         self.cancelled = False
         self.closed = False
-        _state["progress"].append(self)
+
+
+class ProgressTask(object):
+    """[PyRef nuke.ProgressTask(name)]: setMessage(str), setProgress(int 0-100), isCancelled();
+    usable from a worker thread [Threads]; the task closes when the object is deleted ([Threads]'s
+    example ends it with ``del task``). The double records what the window shows in a separate
+    record, so holding the record does not keep the task open: ``_progress_tasks()`` gives the
+    records (``closed`` is set when the task object goes away; set ``cancelled`` to press cancel)."""
+
+    def __init__(self, name):
+        self._rec = _ProgressRecord(name)
+        _state["progress"].append(self._rec)
 
     def setMessage(self, text):
-        self.message = text
+        self._rec.message = text
 
     def setProgress(self, value):
-        self.progress = int(value)
+        self._rec.progress = int(value)
 
     def isCancelled(self):
-        return self.cancelled
+        return self._rec.cancelled
 
     def __del__(self):
-        self.closed = True
+        self._rec.closed = True
 
 
 # --- menus and plugin paths -------------------------------------------------------------------------
