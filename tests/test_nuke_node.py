@@ -209,8 +209,11 @@ def test_dead_worker(nk, shot, tmp_path):
     assert farm.frame_path(g, 1) == ""
 
 
-def test_wrong_samatte_python(nk, shot, tmp_path):
+def test_wrong_samatte_python(nk, shot, tmp_path, monkeypatch):
     read, roto, g = _comp(nk, shot, tmp_path)
+    # the worker inherits the environment: a PYTHONPATH naming samatte's core (how the QA runs are told to
+    # run) would put samatte, but not numpy, into the Python without samatte below
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     g["samatte_python"].setValue(str(tmp_path / "no" / "python"))
     assert snode.on_track(g) is None
     assert "WORKER_FAILED" in g["status"].value() and "not an executable" in g["status"].value()
