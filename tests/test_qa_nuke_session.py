@@ -181,3 +181,21 @@ def test_progress_closes_however_the_job_ends(nk):
     # one after the other: both run
     assert _wait(nk, _start(b, _fake_job(frames=2)))[0] == "done"
     assert all(t.closed for t in nk._progress_tasks())
+
+
+def test_a_closed_panel_stops_listening(qtbot):
+    """Each Open panel made a panel that was kept (module list) and fed forever: closing it only hid it,
+    so its listener stayed in LISTENERS and every later job event updated the hidden widgets (one more
+    per press). A closed panel is now deleted and its listener goes with it."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    pytest.importorskip("PySide6")
+    nuke_env.fresh()
+    from samatte_nuke import panel as spanel
+    g = snode.create("SAMatte1")
+    before = list(snode.LISTENERS)
+    p = snode.on_panel(g)
+    cb = p.on_event
+    assert cb in snode.LISTENERS and p in spanel._open
+    p.close()
+    qtbot.waitUntil(lambda: cb not in snode.LISTENERS, timeout=3000)
+    assert snode.LISTENERS == before and p not in spanel._open

@@ -181,9 +181,17 @@ def show_for(group):
         frames = parse_frames(job["plate"]["frames"])
     scores = farm.stored_scores(group)
     panel.load(objects, frames, scores, offset=group["samatte_offset"].value(), status=group["status"].value())
-    node.LISTENERS.append(panel.on_event)
-    panel.destroyed.connect(lambda *a: node.LISTENERS.remove(panel.on_event)
-                            if panel.on_event in node.LISTENERS else None)
+    listener = panel.on_event
+    node.LISTENERS.append(listener)
+
+    def forget(*_):
+        # closing deletes the panel (WA_DeleteOnClose): its listener and our reference go with it
+        if listener in node.LISTENERS:
+            node.LISTENERS.remove(listener)
+        if panel in _open:
+            _open.remove(panel)
+    panel.setAttribute(Qt.WA_DeleteOnClose)
+    panel.destroyed.connect(forget)
     _open.append(panel)
     panel.show()
     return panel
