@@ -6,12 +6,14 @@ The jobs run in a real ``python -m samatte.worker`` with the test stand-in pipel
 (``--pipeline cli_fake_pipeline``: steps with a delay, driven by the job's ``meta.fake``), or through an
 in-process handle that replays protocol messages; both are fast.
 """
+import importlib.util
 import os
 import sys
 import time
 
 import pytest
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # the panel test: Qt offscreen
 TESTS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(TESTS, "nuke"))
 import nuke_env  # noqa: E402
@@ -183,12 +185,12 @@ def test_progress_closes_however_the_job_ends(nk):
     assert all(t.closed for t in nk._progress_tasks())
 
 
+@pytest.mark.skipif(not (importlib.util.find_spec("PySide6") and importlib.util.find_spec("pytestqt")),
+                    reason="PySide6 and pytest-qt are needed")
 def test_a_closed_panel_stops_listening(qtbot):
     """Each Open panel made a panel that was kept (module list) and fed forever: closing it only hid it,
     so its listener stayed in LISTENERS and every later job event updated the hidden widgets (one more
     per press). A closed panel is now deleted and its listener goes with it."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    pytest.importorskip("PySide6")
     nuke_env.fresh()
     from samatte_nuke import panel as spanel
     g = snode.create("SAMatte1")
