@@ -32,18 +32,7 @@ def shot(tmp_path_factory):
 @pytest.fixture
 def nk(monkeypatch, tmp_path):
     nuke = nuke_env.fresh()
-    monkeypatch.setenv("SAMATTE_PYTHON", VENV_PY)
-    monkeypatch.setenv("SAMATTE_NUKE_CONFIG", str(tmp_path / "none.json"))
-    pool = srunner.WorkerPool()
-    monkeypatch.setattr(srunner, "POOL", pool)
-    monkeypatch.setattr(snode, "POOL", pool)
-    real_init = srunner.JobRunner.__init__
-
-    def init(self, *a, **kw):
-        kw.setdefault("pool", pool)
-        real_init(self, *a, **kw)
-    monkeypatch.setattr(srunner.JobRunner, "__init__", init)
-    snode.RUNNERS.clear()
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(), tmp_path, VENV_PY)
     yield nuke
     pool.close_all()
 
@@ -67,13 +56,7 @@ def _comp(nuke, shot, tmp_path):
 
 
 def _wait(nuke, runner, timeout=180):
-    t0 = time.monotonic()
-    while runner.is_alive():
-        nuke._process_main_queue(timeout=0.05)
-        assert time.monotonic() - t0 < timeout, "job did not finish"
-    runner.join()
-    nuke._process_main_queue()
-    return runner.outcome
+    return nuke_env.wait_runner(nuke, runner, timeout)
 
 
 def test_create_gather_run_read_back(nk, shot, tmp_path):

@@ -41,18 +41,7 @@ INFO = {"offset": -1000, "frames": list(range(1, 9)), "folder": "/out", "objects
 def nk(monkeypatch, tmp_path):
     """The double, a fresh pool whose workers run the stand-in pipeline, and a samatte python."""
     nuke = nuke_env.fresh()
-    monkeypatch.setenv("SAMATTE_PYTHON", sys.executable)
-    monkeypatch.setenv("SAMATTE_NUKE_CONFIG", str(tmp_path / "none.json"))
-    pool = srunner.WorkerPool(factory=_fake_worker)
-    monkeypatch.setattr(srunner, "POOL", pool)
-    monkeypatch.setattr(snode, "POOL", pool)
-    real_init = srunner.JobRunner.__init__
-
-    def init(self, *a, **kw):
-        kw.setdefault("pool", pool)
-        real_init(self, *a, **kw)
-    monkeypatch.setattr(srunner.JobRunner, "__init__", init)
-    snode.RUNNERS.clear()
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(factory=_fake_worker), tmp_path, sys.executable)
     yield nuke
     for r in list(snode.RUNNERS.values()):
         r.cancel()
@@ -62,13 +51,7 @@ def nk(monkeypatch, tmp_path):
 
 
 def _wait(nuke, runner, timeout=60):
-    t0 = time.monotonic()
-    while runner.is_alive():
-        nuke._process_main_queue(timeout=0.05)
-        assert time.monotonic() - t0 < timeout, "job did not finish"
-    runner.join()
-    nuke._process_main_queue()
-    return runner.outcome
+    return nuke_env.wait_runner(nuke, runner, timeout)
 
 
 def _until_running(runner, timeout=60):

@@ -41,3 +41,34 @@ def polygon_shape(curves, polygon, t, height, *, name):
         cp.center.addPositionKey(t, (X, height - Y))
         shape.append(cp)
     return shape
+
+
+def use_pool(monkeypatch, pool, tmp_path, python):
+    """The SAMatte node's jobs in ``pool`` (a ``runner.WorkerPool``) with samatte's Python ``python``
+    and no user config: the pool of ``samatte_nuke.runner`` and ``.node`` and every new JobRunner's
+    default; the node's runners cleared."""
+    from samatte_nuke import node as snode, runner as srunner
+    monkeypatch.setenv("SAMATTE_PYTHON", python)
+    monkeypatch.setenv("SAMATTE_NUKE_CONFIG", str(tmp_path / "none.json"))
+    monkeypatch.setattr(srunner, "POOL", pool)
+    monkeypatch.setattr(snode, "POOL", pool)
+    real_init = srunner.JobRunner.__init__
+
+    def init(self, *a, **kw):
+        kw.setdefault("pool", pool)
+        real_init(self, *a, **kw)
+    monkeypatch.setattr(srunner.JobRunner, "__init__", init)
+    snode.RUNNERS.clear()
+    return pool
+
+
+def wait_runner(nuke, runner, timeout=180):
+    """Run Nuke's main-thread queue until ``runner`` (a JobRunner) ends; its outcome."""
+    import time
+    t0 = time.monotonic()
+    while runner.is_alive():
+        nuke._process_main_queue(timeout=0.05)
+        assert time.monotonic() - t0 < timeout, "job did not finish"
+    runner.join()
+    nuke._process_main_queue()
+    return runner.outcome
