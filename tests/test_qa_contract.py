@@ -2,6 +2,7 @@
 protocol) checked against the code where they disagreed. Fast: tiny synthetic data only."""
 import io
 import json
+import os
 import subprocess
 import sys
 import types
@@ -135,3 +136,30 @@ def test_readme_synopsis_flags_are_in_the_help():
     from samatte.cachekey import INDEPENDENT_TRACKERS
     help_text = _subparser(parser, ["run"]).format_help()
     assert all(t in " ".join(help_text.split()) for t in INDEPENDENT_TRACKERS)
+
+
+def test_a_python_without_samattes_requirements_is_dependency_missing(tmp_path):
+    """A samatte Python whose install is incomplete (samatte importable, numpy not: a host's Python given
+    by mistake, a half-made venv) failed its jobs as SAMATTE_ERROR, "unexpected error (a bug)", exit 1.
+    Now DEPENDENCY_MISSING (exit 7) naming the package and that Python, on stderr and as the --json
+    error message; other import errors stay what they were."""
+    from samatte.errors import DependencyError, missing_dependency
+    e = missing_dependency(ModuleNotFoundError("No module named 'numpy'", name="numpy"))
+    assert isinstance(e, DependencyError) and e.details["package"] == "numpy" and e.exit_code == 7
+    assert missing_dependency(ModuleNotFoundError("No module named 'foo'", name="foo")) is None
+    assert missing_dependency(ValueError("numpy")) is None
+    py39 = os.path.expanduser("~/.pyenv/versions/3.9.18/bin/python")
+    if not os.path.exists(py39) or subprocess.run([py39, "-c", "import numpy"], capture_output=True).returncode == 0:
+        pytest.skip("no Python without numpy to stand for an incomplete install")
+    job = {"samatte_job": 1, "plate": {"path": str(tmp_path / "p.####.exr"), "frames": "1001"},
+           "objects": [{"name": "a", "masks": str(tmp_path / "m.####.png")}], "matte": {"backend": "none"},
+           "output": {"path": str(tmp_path / "out" / "m.####.exr")}}
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    core = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core")
+    env = dict(os.environ, PYTHONPATH=core)
+    proc = subprocess.run([py39, "-m", "samatte", "run", str(tmp_path / "job.json"), "--json"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 7, proc.stderr
+    assert "[DEPENDENCY_MISSING]" in proc.stderr and "numpy" in proc.stderr and "unexpected" not in proc.stderr
+    last = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert last["type"] == "error" and last["code"] == "DEPENDENCY_MISSING"

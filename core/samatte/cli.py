@@ -27,7 +27,7 @@ import sys
 
 from . import __version__, registry
 from .cachekey import INDEPENDENT_TRACKERS
-from .errors import DependencyError, JobSpecError, PromptError
+from .errors import DependencyError, JobSpecError, PromptError, missing_dependency
 from .runner import ProgressPrinter as _ProgressPrinter  # also used by `models download`
 from .runner import exit_code_for
 from .runner import report_error as _report_error
@@ -447,6 +447,7 @@ def main(argv=None):
         silence_stdout()
         return 1
     except Exception as e:  # noqa: BLE001 - mapped to documented exit codes
+        e = missing_dependency(e) or e   # an incomplete install: DEPENDENCY_MISSING (exit 7), not a bug
         if getattr(args, "json", False) and args.command in ("run", "track", "refine"):
             # Hosts reading --json events get the error as a protocol message too.
             from . import protocol

@@ -12,7 +12,7 @@ __all__ = [
     "MissingFrameError", "CorruptFrameError", "ChannelError", "NaNPixelError", "ColourError",
     "OutputError", "QcError", "ModelError", "WeightsMissingError", "WeightsCorruptError", "DependencyError",
     "CancelledError", "TrackMissingError", "WorkerError", "ProtocolError", "BusyError", "error_from_code",
-    "ERROR_CODES", "EXIT_CODES",
+    "ERROR_CODES", "EXIT_CODES", "REQUIRED_MODULES", "missing_dependency",
 ]
 
 
@@ -120,6 +120,25 @@ class DependencyError(SamatteError):
     """An optional Python package needed for the requested feature is not installed."""
     code = "DEPENDENCY_MISSING"
     exit_code = 7
+
+
+#: import names of the packages samatte's own install puts beside it (pyproject's dependencies): an
+#: ImportError of one of them is an incomplete install of the samatte Python, not a bug
+REQUIRED_MODULES = ("numpy", "OpenImageIO", "PyOpenColorIO", "cv2", "scipy", "pymatting", "PIL")
+
+
+def missing_dependency(exc):
+    """A :class:`DependencyError` (DEPENDENCY_MISSING, exit 7) for an ImportError of one of
+    :data:`REQUIRED_MODULES`, saying which Python lacks it; None for anything else."""
+    if not isinstance(exc, ImportError):
+        return None
+    name = (getattr(exc, "name", None) or "").split(".")[0]
+    if name not in REQUIRED_MODULES:
+        return None
+    import sys
+    return DependencyError("samatte's Python %s cannot import %s (%s): its install is incomplete; run "
+                           "install/install.sh, or pip install samatte's requirements into that Python"
+                           % (sys.executable, name, exc), package=name, python=sys.executable)
 
 
 class TrackMissingError(SamatteError):

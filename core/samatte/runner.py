@@ -21,7 +21,7 @@ import time
 import traceback
 
 from . import protocol
-from .errors import EXIT_CODES, CancelledError, JobSpecError, SamatteError
+from .errors import EXIT_CODES, CancelledError, JobSpecError, SamatteError, missing_dependency
 
 __all__ = ["drain", "run_job", "execute", "exit_code_for", "report_error", "protect_stdout",
            "ProgressPrinter", "Interrupts", "JobFraction", "run_iter_kwargs"]
@@ -188,6 +188,7 @@ def run_job(job, *, emit, job_id="samatte", **kwargs):
     except BaseException as e:  # noqa: BLE001 - every failure must reach the host as a message
         if isinstance(e, KeyboardInterrupt):
             e = CancelledError("interrupted")
+        e = missing_dependency(e) or e   # an incomplete install: DEPENDENCY_MISSING, not a bug
         return protocol.error_from_exception(job_id, e), None, e
 
 
