@@ -184,3 +184,24 @@ def test_a_closed_panel_stops_listening(qtbot):
     p.close()
     qtbot.waitUntil(lambda: cb not in snode.LISTENERS, timeout=3000)
     assert snode.LISTENERS == before and p not in spanel._open
+
+
+def test_a_node_renamed_while_its_job_runs_keeps_the_job(nk):
+    """The artist renames SAMatte1 while its job runs: the job's events were looked up by the old name,
+    so the results were dropped (status stuck at 'running'), and Cancel on the renamed node found no
+    job. Both now follow the node's uid."""
+    a = snode.create("SAMatte1")
+    r = _start(a, _fake_job(frames=6, delay=0.1))
+    _until_running(r)
+    a.setName("hero_matte")
+    assert snode._busy(a) and snode._runner(a) is r
+    outcome = _wait(nk, r)
+    assert outcome[0] == "done", outcome
+    assert a["status"].value().startswith("done"), a["status"].value()
+    assert a["samatte_job"].value() != ""
+    r2 = _start(a, _fake_job(frames=8, delay=0.2))
+    _until_running(r2)
+    a.setName("hero_matte2")
+    snode.on_cancel(a)
+    assert r2._cancel.is_set()
+    assert _wait(nk, r2)[0] in ("cancelled", "failed")

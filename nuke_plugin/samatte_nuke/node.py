@@ -207,12 +207,31 @@ def _fail(group, code, message, *, popup=True):
 
 
 def _runner(group):
-    """The job runner of this node: same name *and* uid (a node deleted while its job runs, or one of
-    another script, may leave a runner under a name a new node now has)."""
+    """The job runner of this node: by its uid (a node deleted while its job runs, or one of another
+    script, may leave a runner under a name a new node now has; a node renamed while its job runs keeps
+    it)."""
+    uid = group["samatte_uid"].value()
     r = RUNNERS.get(group.fullName())
-    if r is None or getattr(r, "node_uid", None) != group["samatte_uid"].value():
-        return None
-    return r
+    if r is not None and getattr(r, "node_uid", None) == uid and r.is_alive():
+        return r
+    mine = [x for x in RUNNERS.values() if getattr(x, "node_uid", None) == uid]
+    return next((x for x in mine if x.is_alive()), None) or (r if r in mine else (mine[-1] if mine else None))
+
+
+def _node_of(name, uid):
+    """The node a job's events go to: the node called ``name`` when it has ``uid`` (or ``uid`` is None),
+    else the SAMatte node with ``uid`` under another name (renamed while its job ran), else None (it was
+    deleted, or the script closed)."""
+    group = nuke.toNode(name)
+    if uid is None:
+        return group
+    if group is not None and group.knob("samatte_uid") is not None and group["samatte_uid"].value() == uid:
+        return group
+    for n in nuke.allNodes(recurseGroups=True):
+        k = n.knob("samatte_uid")
+        if k is not None and k.value() == uid:
+            return n
+    return None
 
 
 def _busy(group):
@@ -256,10 +275,11 @@ def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None
     """Main thread: the runner's events. ``uid``: the node's when the job started; a node of that name
     with another uid (the job's node was deleted, or the script closed) is not told. ``warnings``: the
     job's logged warnings so far (printed as they come, counted on the status line when it ends)."""
-    group = nuke.toNode(name)
-    if group is not None and uid is not None and (group.knob("samatte_uid") is None
-                                                  or group["samatte_uid"].value() != uid):
-        return
+    group = _node_of(name, uid)
+    if group is None and nuke.toNode(name) is not None:
+        return   # another node has that name now (the job's node was deleted): it is not told
+    if group is not None:
+        name = group.fullName()   # (renamed while the job ran)
     for fn in list(LISTENERS):
         try:
             fn(name, kind, payload)
