@@ -188,10 +188,10 @@ def keyed_job(job):
     cfg = plate.get("ocio_config")
     # a config file counts by its content (ocio_stamp), not its path: a farm node reaches the same file
     # under another path (path mapping), and its frames must be current for the submitting host too
-    builtin = cfg if (cfg and str(cfg).startswith("ocio://")) else None
-    colour = {"colourspace": plate.get("colourspace"), "ocio_config": builtin, "layer": plate.get("layer"),
-              "on_nonfinite": plate.get("on_nonfinite", "fix"),
-              "ocio_stamp": file_stamp(cfg) if (cfg and not str(cfg).startswith("ocio://")) else None,
+    builtin = bool(cfg) and str(cfg).startswith("ocio://")
+    colour = {"colourspace": plate.get("colourspace"), "ocio_config": cfg if builtin else None,
+              "layer": plate.get("layer"), "on_nonfinite": plate.get("on_nonfinite", "fix"),
+              "ocio_stamp": file_stamp(cfg) if (cfg and not builtin) else None,
               "OCIO": os.environ.get("OCIO") if not cfg else None}
     topts = {k: v for k, v in (job["tracker"].get("options") or {}).items() if k not in _TRACKER_COSMETIC}
     out = {k: v for k, v in job["output"].items() if k not in ("path", "overwrite")}

@@ -47,7 +47,7 @@ from . import __version__
 from .errors import FrameRangeError, JobSpecError, MissingFrameError, OutputError, SamatteError, TrackMissingError
 from .frames import format_frames, parse_frames
 from .jobspec import job_frames, load as load_job_file, validate
-from .progress import FrameEvent, Progress, check_cancel
+from .progress import FrameEvent, Progress, check_cancel, is_cancel
 
 log = logging.getLogger("samatte")
 
@@ -382,7 +382,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         preroll = DEFAULT_PREROLL
     if isinstance(preroll, bool) or not isinstance(preroll, int) or preroll < 0:
         raise JobSpecError("preroll must be a whole number >= 0, not %r" % (preroll,), field="preroll")
-    if cancel is not None and not (callable(getattr(cancel, "check", None)) or callable(cancel)):
+    if cancel is not None and not is_cancel(cancel):
         raise JobSpecError("cancel must be a samatte.progress.CancelToken, an object with check() or a callable "
                            "that returns true to cancel, not %s" % type(cancel).__name__, field="cancel")
     yield Progress("setup", None, 0, 1, "reading plate")
@@ -735,18 +735,15 @@ class _PassProgress:
 
 
 def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache, tname, result, cancel,
-           only=None, ranges=None, progress=None):
-    """Track the ranges that serve the ``stale`` frames and store every frame they fully decide
-    (``only``: indices of the tracked objects to track, the others are left out of the tracker;
-    ``ranges``: those ranges when the caller made them; ``progress``: a :class:`_PassProgress` over the
-    run's passes)."""
+           *, only, ranges, progress):
+    """Track ``ranges`` (:func:`_track_ranges`: those that serve the ``stale`` frames) and store every
+    frame they fully decide (``only``: indices of the tracked objects to track, the others are left out
+    of the tracker, or None for all; ``progress``: the :class:`_PassProgress` over the run's passes)."""
     from .cachekey import _interval_of
     from .prompts import prepare_objects
     idx = list(range(len(tracked))) if only is None else sorted(only)
     part = [tracked[i] for i in idx]
     intervals = [_interval_of(o, all_frames, tname) for o in part]
-    if ranges is None:
-        ranges = _track_ranges(stale, part, all_frames, tname)
     stale_set = set(stale)
     for lo, hi in ranges:
         sub = [f for f in all_frames if lo <= f <= hi]
@@ -754,7 +751,7 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
         tobjs = prepare_objects(objs, info, sub)
         for item in tracker.track(source, tobjs, sub, cancel=cancel):
             if isinstance(item, Progress):
-                yield progress.scale(item) if progress is not None else item
+                yield progress.scale(item)
                 continue
             check_cancel(cancel)
             f = item.frame
@@ -764,8 +761,7 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
                                                             all(cache.stored_key(f, i) == okeys[i] for i in idx)):
                 cache.save(item, okeys, tnames, only=set(idx))
                 result["tracked"].append(f)
-        if progress is not None:
-            progress.next_pass()
+        progress.next_pass()
     result["tracked"] = sorted(set(result["tracked"]))
 
 

@@ -7,7 +7,7 @@ from collections import namedtuple
 
 from .errors import CancelledError
 
-__all__ = ["Progress", "FrameEvent", "CancelToken", "check_cancel"]
+__all__ = ["Progress", "FrameEvent", "CancelToken", "check_cancel", "is_cancel"]
 
 
 class Progress(namedtuple("Progress", "stage frame done total message")):
@@ -63,17 +63,22 @@ class CancelToken:
             raise CancelledError("job cancelled")
 
 
+def is_cancel(token):
+    """Whether ``token`` can cancel a job: a :class:`CancelToken` (anything with ``check()``) or a callable
+    that returns true to cancel."""
+    return callable(getattr(token, "check", None)) or callable(token)
+
+
 def check_cancel(token):
     """``token.check()`` when a token is given (a :class:`CancelToken` or anything with ``check()``); a
     plain callable cancels when it returns true (``cancel=lambda: flag.is_set()``); a no-op for None."""
     if token is None:
         return
+    if not is_cancel(token):
+        raise TypeError("cancel must be a CancelToken, an object with check() or a callable, not %s"
+                        % type(token).__name__)
     check = getattr(token, "check", None)
     if callable(check):
         check()
-    elif callable(token):
-        if token():
-            raise CancelledError("job cancelled")
-    else:
-        raise TypeError("cancel must be a CancelToken, an object with check() or a callable, not %s"
-                        % type(token).__name__)
+    elif token():
+        raise CancelledError("job cancelled")

@@ -289,21 +289,18 @@ class FrameSource:
         path = self.pattern.path(frame)
         fd = read_frame(path, layer=self.layer, expect=self.info, frame=frame)
         linear = fd.linear
-        if fd.display is not None and getattr(self.colour, "colourspace_explicit", False):
-            # an integer file (PNG, TIFF, DPX) in the colourspace the job names is decoded with OCIO from
-            # it, not taken as sRGB: a log DPX or a linear 16-bit TIFF, seen as the artist sees it
-            linear = self.colour.to_scene_linear(fd.display, out=linear)
-            display = self.colour.to_display(fd.display, out=fd.display)
-            fd = fd._replace(display=display)
         n = fix_nonfinite(linear, mode=self.on_nonfinite, frame=frame, path=path)
-        if fd.display is not None:
-            display = fd.display
+        if fd.display is not None and not getattr(self.colour, "colourspace_explicit", False):
+            display = fd.display   # an integer file (PNG, JPEG) in no named colourspace: sRGB as stored
         elif self.colour is not None:
-            display = self.colour.to_display(linear)
-            if getattr(self.colour, "nonlinear", False):
-                # a float plate in a log or video colourspace the job names (ACEScct, an sRGB-encoded
-                # EXR): the linear solves and the foreground layer get scene-linear light, not code values
-                linear = self.colour.to_scene_linear(linear, out=linear)
+            # the file's own values: an integer file's as stored, a float file's (linear). Decoded with
+            # OCIO from the colourspace the job names when they are not scene-linear light: any integer
+            # file (a log DPX, a linear 16-bit TIFF), a float one in a log or video colourspace (ACEScct,
+            # an sRGB-encoded EXR), so the linear solves and the foreground layer get scene-linear light
+            stored = fd.display if fd.display is not None else linear
+            display = self.colour.to_display(stored)
+            if fd.display is not None or getattr(self.colour, "nonlinear", False):
+                linear = self.colour.to_scene_linear(stored, out=linear)
         else:
             display = srgb_oetf(linear)
         linear.flags.writeable = False
