@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from samatte import jobspec
-from samatte.errors import JobSpecError, OutputError
+from samatte.errors import FrameRangeError, JobSpecError, OutputError
 from samatte.farm import export_openjd, localize, load_farm_document
 
 yaml = pytest.importorskip("yaml")
@@ -157,8 +157,10 @@ def test_export_errors(shot, tmp_path):
     job = _host_job(shot, tmp_path)
     with pytest.raises(JobSpecError):
         export_openjd(job, str(tmp_path / "b"), chunk=0)
-    with pytest.raises(JobSpecError):
+    with pytest.raises(FrameRangeError) as e:   # the code `samatte run --frames` gives for the same range
         export_openjd(job, str(tmp_path / "b"), frames="990-1001")
+    assert e.value.code == "FRAME_RANGE_INVALID" and e.value.details["field"] == "frames"
+    assert not os.path.exists(str(tmp_path / "b"))
     with pytest.raises(OutputError):      # a bundle must not be written into the job's own folders
         export_openjd(job, os.path.dirname(shot[0]["plate"]))
     with pytest.raises(OutputError):

@@ -414,8 +414,8 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
         allowed = set(_job_frames(job))
         extra = [f for f in frames if f not in allowed]
         if extra:
-            raise JobSpecError("frames %s are not frames of the job" % frames_to_range_expr(extra),
-                               field="frames")
+            raise FrameRangeError("frames %s are not frames of the job" % frames_to_range_expr(extra),
+                                  field="frames")
     doc = farm_document(job, frames=frames)
     preroll = DEFAULT_PREROLL if preroll is None else int(preroll)
     template = build_template(doc, chunk=chunk, preroll=preroll, task_timeout=task_timeout)
