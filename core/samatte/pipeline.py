@@ -216,8 +216,8 @@ def _mask_objects(job, info, frames):
         seq = MaskSequence(m["path"], info, channel=m.get("channel"))
         required = not o.get("prompts")
         if required:
-            have = set(seq.frames)
-            missing = [f for f in frames if f not in have]
+            # each frame's own file, as for the plate: a still (no frame token) serves every frame
+            missing = [f for f in frames if not os.path.exists(seq.path(f))]
             if missing:
                 raise MissingFrameError("object %r: %d mask frame(s) missing: %s (pattern %s)"
                                         % (o["name"], len(missing), format_frames(missing)[:200], m["path"]),
