@@ -13,7 +13,7 @@
 
 Errors: a missing file -> MissingFrameError; unreadable or truncated -> CorruptFrameError; the
 layer/channels are not there -> ChannelError (listing what is there); windows differ from the ones
-expected -> PlateError; non-finite pixels -> see :func:`fix_nonfinite`.
+expected, or the part is a deep image -> PlateError; non-finite pixels -> see :func:`fix_nonfinite`.
 """
 import logging
 import os
@@ -128,8 +128,23 @@ def _describe_channels(subs):
     return "; ".join(parts)
 
 
+def refuse_deep(spec, path, frame=None, what=""):
+    """PlateError for a deep image (samples per pixel): its pixels cannot be read as one flat image.
+    Raised from the header, so a run refuses it before it writes a frame."""
+    if getattr(spec, "deep", False):
+        raise PlateError("%s%s is a deep image (several samples per pixel); samatte reads flat images: flatten "
+                         "it first (Nuke: DeepToImage)" % (what, path), path=path, frame=frame)
+
+
 def _resolve(inp, path, layer, frame=None):
-    """Find the subimage and the three channel indices to read for ``layer`` (None = RGB)."""
+    """Find the subimage and the three channel indices to read for ``layer`` (None = RGB); PlateError
+    when that part is deep."""
+    sub, idx, spec = _find_channels(inp, path, layer, frame)
+    refuse_deep(spec, path, frame)
+    return sub, idx, spec
+
+
+def _find_channels(inp, path, layer, frame=None):
     subs = _subimages(inp)
     if not subs:
         raise CorruptFrameError("no image in %s" % path, path=path, frame=frame)
@@ -152,7 +167,7 @@ def _resolve(inp, path, layer, frame=None):
                     return i, [y, y, y], spec
         if layer.lower() == "rgba":
             # Nuke's name for the main layer (plain R, G, B channels), when no layer or part has that name
-            return _resolve(inp, path, None, frame)
+            return _find_channels(inp, path, None, frame)
         raise ChannelError("layer %r (channels %s.R/G/B or a part named %r) is not in %s; it has %s"
                            % (layer, layer, layer, path, _describe_channels(subs)),
                            path=path, layer=layer, frame=frame)

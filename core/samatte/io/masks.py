@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import ChannelError, MissingFrameError, PlateError
 from ..stages import PlateInfo
-from .exr import _subimages, _windows, open_image, read_channels
+from .exr import _subimages, _windows, open_image, read_channels, refuse_deep
 from .sequence import as_pattern
 
 __all__ = ["read_mask", "MaskSequence", "mask_track", "threshold_mask"]
@@ -92,7 +92,8 @@ def _read_channels(inp, path, sub, idx):
 
 def _mask_source(inp, path, channel):
     """(subimage, spec, index of the named ``channel`` or None) of a mask file: the first subimage
-    holding ``channel`` when one is named, else the first; CorruptFrameError / ChannelError."""
+    holding ``channel`` when one is named, else the first; CorruptFrameError / ChannelError, PlateError
+    for a deep image."""
     subs = _subimages(inp)
     if not subs:
         from ..errors import CorruptFrameError
@@ -101,11 +102,13 @@ def _mask_source(inp, path, channel):
         for sub, spec in subs:
             i = _find_channel(list(spec.channelnames), channel)
             if i is not None:
+                refuse_deep(spec, path, what="mask ")
                 return sub, spec, i
         raise ChannelError("mask %s has no channel %r; it has %s"
                            % (path, channel, ", ".join(n for _, s in subs for n in s.channelnames)),
                            path=path, channel=channel)
     sub, spec = subs[0]
+    refuse_deep(spec, path, what="mask ")
     return sub, spec, None
 
 
