@@ -104,3 +104,56 @@ def test_a_deep_mask_frame_is_refused_before_any_frame_is_written(tmp_path, caps
                        "--matte", "none"], capsys)
     assert rc == 3 and "[PLATE_INVALID]" in err and "deep" in err and "k.0003.exr" in err, err
     assert _outputs(out) == []
+
+
+def _write_uint_exr(path, values, channels):
+    """An EXR whose channels are 32-bit unsigned integers (UINT: id / index passes), values stored as given."""
+    import OpenImageIO as oiio
+    values = np.ascontiguousarray(values, dtype=np.uint32)
+    if values.ndim == 2:
+        values = values[:, :, None]
+    spec = oiio.ImageSpec(values.shape[1], values.shape[0], values.shape[2], oiio.UINT)
+    spec.channelnames = tuple(channels)
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), spec) and out.write_image(values)
+    out.close()
+
+
+def test_a_uint_exr_mask_is_read_by_value(tmp_path, capsys):
+    """An EXR mask whose channel is UINT holding 0 and 1 (a renderer's object mask written as an integer
+    pass). OpenEXR converts UINT to float by value (Nuke and Blender show 0 and 1); OpenImageIO
+    normalises by 2^32 - 1, so the mask read as 2.3e-10 and 0: an empty matte on every frame, silently.
+    Now an EXR's UINT channels are read by value, as the hosts read them."""
+    from samatte.io.masks import read_mask
+    from samatte.io.exr import read_info
+    plate, obj = _write_plate(tmp_path / "plate")
+    for f in (1, 2, 3):
+        _write_uint_exr(tmp_path / ("k.%04d.exr" % f), obj.astype(np.uint32), ["A"])
+    got = read_mask(str(tmp_path / "k.0001.exr"), read_info(plate.replace("####", "0001")))
+    assert np.array_equal(got, obj.astype(np.float32))
+    out = tmp_path / "out"
+    rc, err = run_cli(["refine", "--plate", plate, "--masks", tmp_path / "k.####.exr", "--out", out / "m.####.exr",
+                       "--matte", "none"], capsys)
+    assert rc == 0, err
+    names, px, _ = read_exr(out / "m.0002.exr")
+    assert np.array_equal(px[:, :, names.index("A")] > 0.5, obj)
+
+
+def test_a_uint_exr_plate_is_refused_before_any_frame_is_written(tmp_path, capsys):
+    """An EXR plate whose R, G, B are UINT (an id or index pass, not light) was read as a black plate
+    (OpenImageIO's normalisation: 800 -> 1.9e-7, then decoded as if sRGB) and matted without a word.
+    Now CHANNELS_INVALID (exit 3) naming the channels' type, before any frame is written (frame 3 of a
+    half-float plate here)."""
+    plate, obj = _write_plate(tmp_path / "plate", frames=(1, 2))
+    img, _ = _plate_and_object()
+    _write_uint_exr(tmp_path / "plate" / "p.0003.exr", (img * 1000).astype(np.uint32), ["R", "G", "B"])
+    from samatte.io.exr import write_image
+    for f in (1, 2, 3):
+        write_image(str(tmp_path / ("k.%04d.png" % f)), obj.astype(np.float32), channels=["Y"], pixel_type="uint8")
+    out = tmp_path / "out"
+    rc, err = run_cli(["refine", "--plate", plate, "--masks", tmp_path / "k.####.png", "--out", out / "m.####.exr",
+                       "--matte", "none"], capsys)
+    assert rc == 3 and "[CHANNELS_INVALID]" in err and "p.0003.exr" in err and "integer" in err, err
+    assert _outputs(out) == []
+    from samatte.pipeline import probe  # describes the file (as for a plate without R, G, B), type included
+    assert probe(plate, frames="3")["pixel_type"] == "uint"

@@ -4,6 +4,8 @@
   either channels ``beauty.R/G/B`` (also ``beauty.red`` ...) in any part, or a part named ``beauty``
   holding ``R/G/B``. A one-channel image (``Y``, ``Z``, anything) is broadcast to grey RGB, and so is
   the ``Y`` of a greyscale image with more channels (``Y, A``; not luminance/chroma ``Y, RY, BY``).
+* An EXR's UINT channels (id / index passes) are read by value, as OpenEXR and the hosts read them
+  (OpenImageIO alone would divide them by 2^32 - 1); as a plate's colour they are CHANNELS_INVALID.
 * The data window is the canvas (arrays are data-window sized, origin top-left, y down); the
   display window and the pixel aspect are kept in :class:`samatte.stages.PlateInfo`.
 * PNG/JPEG/TIFF and other formats OIIO reads work too. Integer images (8/16-bit) are display-referred
@@ -141,7 +143,17 @@ def _resolve(inp, path, layer, frame=None):
     when that part is deep."""
     sub, idx, spec = _find_channels(inp, path, layer, frame)
     refuse_deep(spec, path, frame)
+    uint = [spec.channelnames[i] for i in sorted(set(idx)) if _is_exr_uint(inp, spec, i)]
+    if uint:
+        raise ChannelError("channel(s) %s of %s hold 32-bit unsigned integers (an id or index pass), not light; "
+                           "give the layer of the image" % (", ".join(uint), path), path=path, frame=frame)
     return sub, idx, spec
+
+
+def _is_exr_uint(inp, spec, i):
+    """Channel ``i`` of an EXR is UINT: OpenEXR (and the hosts) read it by value, OpenImageIO as a
+    fraction of 2^32 - 1."""
+    return str(spec.channelformat(i)) == "uint" and inp.format_name() == "openexr"
 
 
 def _find_channels(inp, path, layer, frame=None):
@@ -253,6 +265,14 @@ def read_channels(inp, path, sub, idx, frame=None, what=""):
     out = arr if rel == list(range(arr.shape[2])) else arr[:, :, rel]
     if out.dtype != np.float32 or not out.flags["C_CONTIGUOUS"]:
         out = np.ascontiguousarray(out, dtype=np.float32)
+    spec = inp.spec(sub, 0)
+    for j, k in enumerate(idx):
+        if _is_exr_uint(inp, spec, k):  # by value, as OpenEXR reads it (a 0/1 mask pass stays 0/1)
+            raw = inp.read_image(sub, 0, k, k + 1, "uint")
+            if raw is None:
+                raise CorruptFrameError("cannot read the pixels of %s%s: %s" % (what, path, inp.geterror()),
+                                        path=path, frame=frame)
+            out[:, :, j] = np.asarray(raw, dtype=np.float32).reshape(out.shape[:2])
     return out
 
 
