@@ -157,3 +157,51 @@ def test_a_uint_exr_plate_is_refused_before_any_frame_is_written(tmp_path, capsy
     assert _outputs(out) == []
     from samatte.pipeline import probe  # describes the file (as for a plate without R, G, B), type included
     assert probe(plate, frames="3")["pixel_type"] == "uint"
+
+
+def test_a_mask_empty_on_every_frame_is_warned_about(tmp_path, capsys, caplog):
+    """An 8-bit mask saved with values 0 / 1 instead of 0 / 255 reads as 0 / 0.004: below the threshold
+    on every frame, so the object's alpha is 0 everywhere. The run stays legitimate (an object may be
+    out of shot) but now says so; a mask with its object on one frame of three gives no warning."""
+    import logging
+
+    from samatte.io.exr import write_image
+    plate, obj = _write_plate(tmp_path / "plate")
+    for f in (1, 2, 3):
+        write_image(str(tmp_path / ("low.%04d.png" % f)), obj.astype(np.float32) / 255.0, channels=["Y"],
+                    pixel_type="uint8")
+        write_image(str(tmp_path / ("some.%04d.png" % f)), (obj & (f == 2)).astype(np.float32), channels=["Y"],
+                    pixel_type="uint8")
+    with caplog.at_level(logging.WARNING, logger="samatte"):
+        rc, err = run_cli(["refine", "--plate", plate, "--masks", tmp_path / "low.####.png",
+                           "--out", tmp_path / "o1" / "m.####.exr", "--matte", "none"], capsys)
+    assert rc == 0, err
+    warned = [r.getMessage() for r in caplog.records if "no value >= 0.5" in r.getMessage()]
+    assert len(warned) == 1 and "3 frame(s)" in warned[0] and "low.####.png" in warned[0], warned
+    names, px, _ = read_exr(tmp_path / "o1" / "m.0002.exr")
+    assert px[:, :, names.index("A")].max() == 0
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="samatte"):
+        rc, err = run_cli(["refine", "--plate", plate, "--masks", tmp_path / "some.####.png",
+                           "--out", tmp_path / "o2" / "m.####.exr", "--matte", "none"], capsys)
+    assert rc == 0, err
+    assert not [r for r in caplog.records if "no value" in r.getMessage()]
+
+
+def test_a_still_plate_without_frames_asks_for_them(tmp_path, capsys):
+    """A plate without a frame token is a still that serves any frame; with no frames named there is no
+    range to make. It said FRAME_MISSING "no frames ... were found on disk" about a file that is there;
+    now FRAME_RANGE_INVALID (exit 2) asking for --frames, before anything is written. A missing still
+    stays FRAME_MISSING."""
+    from samatte.io.exr import write_image
+    img, obj = _plate_and_object()
+    write_image(str(tmp_path / "still.exr"), img, channels=["R", "G", "B"])
+    write_image(str(tmp_path / "m.png"), obj.astype(np.float32), channels=["Y"], pixel_type="uint8")
+    out = tmp_path / "out"
+    rc, err = run_cli(["refine", "--plate", tmp_path / "still.exr", "--masks", tmp_path / "m.png",
+                       "--out", out / "m.####.exr"], capsys)
+    assert rc == 2 and "FRAME_RANGE_INVALID" in err and "--frames" in err, err
+    assert _outputs(out) == []
+    rc, err = run_cli(["refine", "--plate", tmp_path / "gone.exr", "--masks", tmp_path / "m.png",
+                       "--out", out / "m.####.exr"], capsys)
+    assert rc == 3 and "FRAME_MISSING" in err, err

@@ -97,6 +97,10 @@ def _resolve_frames(job, seq):
     wanted = job_frames(job)
     if wanted is None:
         wanted = seq.default_frames()
+        if not wanted and not seq.has_frame_token and os.path.exists(seq.source):
+            raise FrameRangeError("the plate %s is a still (no frame number in its name): name the frames to make "
+                                  "(--frames, or the JobSpec's plate.frames), e.g. 1 or 1001-1100" % seq.source,
+                                  field="plate.frames", path=seq.source)
         if not wanted:
             raise MissingFrameError("no frames of the plate %s were found on disk" % seq.source, path=seq.source)
     _require_plate_frames(seq, wanted)
@@ -236,6 +240,20 @@ def _check_headers(source, masked, frames):
         for f in frames:
             if required or os.path.exists(seq.path(f)):
                 check_mask_header(seq.path(f), seq.info, channel=seq.channel)
+
+
+def _warn_empty_masks(mask_seen, masked):
+    """Warn about an object whose mask file was empty on every frame this run read: legitimate (an
+    object out of shot) but more often a mask saved with the wrong values (0 / 1 in 8 bits reads 0.004)
+    or the wrong channel, which would otherwise give an alpha of 0 without a word."""
+    for name, (n, empty) in mask_seen.items():
+        if n and empty == n:
+            m = masked[name][1]
+            thr = float(m.get("threshold", 0.5))
+            log.warning("object %r: its mask (%s%s) has no value %s %g on any of the %d frame(s) read, so its "
+                        "alpha is 0 there; a mask saved as 0 / 1 in 8 bits reads 0.004, check the values and the "
+                        "channel", name, m["path"], ", channel %s" % m["channel"] if m.get("channel") else "",
+                        ">" if thr <= 0 else ">=", thr, n)
 
 
 def _mask_track(seq, m, frame):
@@ -564,6 +582,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             if g not in skip_scores:
                 skip_scores[g] = writer.read_score(g)
             return skip_scores[g]
+        mask_seen = {}  # object -> [mask frames read, of them empty]
         for f in work:
             check_cancel(cancel)
             ref = refs.get(f)
@@ -591,6 +610,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             for name, (mseq, m, required) in masked.items():
                 if required or os.path.exists(mseq.path(f)):
                     tf.objects[name] = _mask_track(mseq, m, f)
+                    seen = mask_seen.setdefault(name, [0, 0])
+                    seen[0] += 1
+                    seen[1] += not tf.objects[name].mask.any()
             tf.objects = {n: tf.objects[n] for n in names if n in tf.objects}
             state_in = states.get(tf.ref)
             # (the store's slot follows the keyed chain ``ref``, the order's groups, not whether the state
@@ -632,6 +654,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             yield Progress("matte", f, done, total, "")
             if events:
                 yield FrameEvent(f, "written", round(float(mf.score), 4), path)
+        _warn_empty_masks(mask_seen, masked)
         for f in requested:
             if str(f) not in result["scores"]:
                 s = skipped_score(f)
