@@ -16,8 +16,8 @@ import bpy
 
 from . import convert
 
-__all__ = ["compositor_tree", "wire", "load_matte_image", "NODE_PLATE", "NODE_MATTE", "NODE_SETALPHA",
-           "NODE_OUTPUT"]
+__all__ = ["compositor_tree", "existing_tree", "wire", "load_matte_image", "image_pattern", "NODE_PLATE",
+           "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT"]
 
 NODE_PLATE = "samatte plate"
 NODE_MATTE = "samatte matte"
@@ -43,6 +43,13 @@ def compositor_tree(scene):
         return tree
     scene.use_nodes = True
     return scene.node_tree
+
+
+def existing_tree(scene):
+    """The scene's compositor node tree, or None (nothing created)."""
+    if not legacy_tree():
+        return scene.compositing_node_group
+    return scene.node_tree if scene.use_nodes else None
 
 
 def _node(tree, name, idname, location):
@@ -73,16 +80,35 @@ def _output_node(tree):
     return out
 
 
-def load_matte_image(pattern, first):
-    """The matte sequence as one ``bpy.types.Image`` (reloaded when it already exists)."""
+def image_pattern(img):
+    """The absolute sequence pattern an Image reads (``.../x_matte.####.exr``), or None."""
+    if img is None or not img.filepath:
+        return None
+    path = os.path.normpath(bpy.path.abspath(img.filepath, library=img.library))
+    pattern, first = convert.sequence_pattern(path)
+    return pattern if first is not None else None
+
+
+def load_matte_image(pattern, first, *, relative=False):
+    """The matte sequence as one ``bpy.types.Image`` (reloaded when it already exists). It is found by
+    the sequence it reads, never by its name: the mattes of two clips with the same file names (two
+    shots' ``plate.####.exr``) are two images, each scene keeps its own. ``relative``: store the path
+    relative to the .blend (``//``), so a project folder moved with its mattes still finds them."""
     path = convert.sequence_path(pattern, first)
-    name = os.path.basename(pattern)
-    img = bpy.data.images.get(name)
-    if img is not None and bpy.path.abspath(img.filepath) != path:
-        img.filepath = path
+    pattern = os.path.normpath(pattern)
+    img = next((im for im in bpy.data.images if im.source == "SEQUENCE" and im.library is None
+                and image_pattern(im) == pattern), None)
     if img is None:
         img = bpy.data.images.load(path, check_existing=False)
-        img.name = name
+        img.name = os.path.basename(pattern)     # Blender adds .001 when another image has that name
+    stored = path
+    if relative and bpy.data.filepath:
+        try:
+            stored = bpy.path.relpath(path)
+        except ValueError:      # another drive (Windows): stays absolute
+            pass
+    if img.filepath != stored:
+        img.filepath = stored
     img.source = "SEQUENCE"
     try:
         img.colorspace_settings.is_data = True  # the matte is data: no colour transform on load
@@ -101,14 +127,15 @@ def _set_alpha_apply_mask(node):
         sock.default_value = "Apply Mask"
 
 
-def wire(scene, clip, info, pattern, frames):
+def wire(scene, clip, info, pattern, frames, *, relative=False):
     """Plate x matte in the scene's compositor. ``info``: gather.ClipInfo; ``pattern``: the matte
-    sequence; ``frames``: its file numbers (sorted). Returns the tree."""
+    sequence; ``frames``: its file numbers (sorted); ``relative``: the image's path relative to the
+    .blend (:func:`load_matte_image`). Returns the tree."""
     tree = compositor_tree(scene)
     first, last = min(frames), max(frames)
     plate = _node(tree, NODE_PLATE, "CompositorNodeMovieClip", (-300, 200))
     plate.clip = clip
-    img = load_matte_image(pattern, first)
+    img = load_matte_image(pattern, first, relative=relative)
     matte = _node(tree, NODE_MATTE, "CompositorNodeImage", (-300, -150))
     matte.image = img
     # The image user maps a scene frame f to file (f - frame_start + 1) + frame_offset, for

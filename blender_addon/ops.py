@@ -196,7 +196,8 @@ def finish_run(context, run):
     frames = [int(f) for f in res.get("frames") or []] or sorted(run.scores)
     all_frames = [int(f) for f in jobs_frames(run.job)]
     clip = bpy.data.movieclips.get(run.clip_name)
-    compositor.wire(scene, clip, run.info, res["output"], wired_frames(run.info, res["output"], all_frames or frames))
+    compositor.wire(scene, clip, run.info, res["output"], wired_frames(run.info, res["output"], all_frames or frames),
+                    relative=(s.output_dir or "//samatte/").startswith("//"))
     s.last_result = "%s: %d frames written, %d reused -> %s" % (res.get("job"), run.written, run.skipped,
                                                                  res["output"])
     s.last_scores = " ".join("%d:%.2f" % (f, run.scores[f]) for f in sorted(run.scores))

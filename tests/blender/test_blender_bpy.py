@@ -108,7 +108,7 @@ def test_addon_end_to_end_in_blender(v, tmp_path, shot):
     assert {"samatte plate", "samatte matte", "samatte set alpha"} <= set(res["nodes"])
     assert {"Alpha", "hero_ball_v1"} <= set(res["sockets"])
     assert res["matte_node"] == {"frame_start": 1, "frame_offset": 1000, "frame_duration": 6, "source": "SEQUENCE",
-                                 "filepath": out.replace("####", "1001")}
+                                 "filepath": "//" + os.path.relpath(out.replace("####", "1001"), cfg["out"])}
     assert res["setalpha_mode"] in ("APPLY", "Apply Mask")
     assert "samatte matte.Alpha->samatte set alpha.Alpha" in res["links"]
     assert res["rerun"]["written"] == 0 and res["rerun"]["skipped"] == 6 and res["rerun"]["error"] is None
