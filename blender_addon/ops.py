@@ -149,7 +149,30 @@ def _build(context):
         job = jobs.build_job(info, objects, settings, frames=frames)
     except HostError as e:
         raise _with_notes(e, notes)
+    _check_output_is_ours(context.scene, _clip, info, job["output"]["path"])
     return settings, job, collected
+
+
+def _check_output_is_ours(scene, clip, info, pattern):
+    """OUTPUT_INVALID when the job's mattes are those a scene's compositor shows for another clip: two
+    shots whose plates have the same file names (``plate.####.exr``) get the same output folder and job
+    name under one Output folder, and the second would overwrite the first's mattes as its own."""
+    pattern = os.path.normpath(pattern)
+    for sc in bpy.data.scenes:
+        tree = compositor.existing_tree(sc)
+        matte = tree.nodes.get(compositor.NODE_MATTE) if tree is not None else None
+        plate = tree.nodes.get(compositor.NODE_PLATE) if tree is not None else None
+        other = getattr(plate, "clip", None)
+        if other is None or other == clip or compositor.image_pattern(getattr(matte, "image", None)) != pattern:
+            continue
+        other_plate = convert.sequence_pattern(os.path.normpath(bpy.path.abspath(other.filepath)))[0]
+        if other_plate == info.pattern:
+            continue    # two clips of the same files
+        raise HostError("OUTPUT_INVALID", "clip %r (%s) would overwrite the mattes of clip %r (%s) in %s, shown "
+                        "in scene %r: their files have the same names. Set another Output folder in the samatte "
+                        "panel for this one (e.g. //samatte_%s/)" % (
+                            clip.name, info.pattern, other.name, other_plate, os.path.dirname(pattern), sc.name,
+                            jobs._safe_file_part(os.path.basename(os.path.dirname(info.pattern)))))
 
 
 def _with_notes(error, notes):
