@@ -434,4 +434,22 @@ class SAMATTE_OT_release(bpy.types.Operator):
 CLASSES = (SAMATTE_OT_scan, SAMATTE_OT_check, SAMATTE_OT_run, SAMATTE_OT_farm_export, SAMATTE_OT_cancel,
            SAMATTE_OT_release)
 
-register, unregister = bpy.utils.register_classes_factory(CLASSES)
+_register, _unregister = bpy.utils.register_classes_factory(CLASSES)
+
+
+def register():
+    _register()
+
+
+def unregister():
+    """Classes removed, and the current run forgotten (cancelled first when it is still going: the
+    worker is ended with the add-on). Blender keeps this module for a later enable, and a run left
+    'running' here made every Run answer BUSY after the add-on was enabled again."""
+    run = _STATE["run"]
+    if run is not None and not run.done:
+        try:
+            run.cancel()
+        except Exception:  # noqa: BLE001 - its worker is being ended anyway
+            pass
+    _STATE["run"] = _STATE["scene"] = None
+    _unregister()
