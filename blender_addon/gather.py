@@ -94,6 +94,11 @@ def clip_info(clip, *, abspath=lambda p: p):
             origin = (data[0] - disp[0], data[1] - disp[1])
         elif (disp[2], disp[3]) == size:
             origin = (0, 0)
+        else:   # the files changed on disk (another resolution): Blender keeps the size it read
+            raise HostError("PLATE_INVALID", "clip %r is %dx%d in Blender but its file %s is %dx%d: the plate "
+                            "changed on disk since Blender read it. Reload the clip (Clip Editor > Clip > Reload), "
+                            "check the masks and tracks, then run again" % (
+                                clip.name, size[0], size[1], path, data[2], data[3]))
     try:
         pa = float(clip.tracking.camera.pixel_aspect)
     except AttributeError:
