@@ -51,6 +51,8 @@ def _reset():
         _main_queue.get_nowait()
     _ROOT.__init__("Root")
     _ROOT._name = "Root"
+    _callbacks["onCreate"].clear()
+    del _clipboard[:]
 
 
 # --- formats ----------------------------------------------------------------------------------------
@@ -240,16 +242,25 @@ class String_Knob(Knob):
     getValue = value
 
 
-class Multiline_Eval_String_Knob(String_Knob):
-    pass
-
-
 class EvalString_Knob(String_Knob):
+    """[PyRef nuke.EvalString_Knob] "A string-valued knob which evaluates its value as a TCL expression":
+    value() / getText() is the text as typed (brackets and $variables kept), evaluate() performs the
+    substitutions (see :func:`_tcl_subst`) and, for a file name, puts the current frame into its frame
+    token (a community answer: ``o['file'].evaluate()`` "expands %04d too")."""
+
+    def evaluate(self):
+        return _frame_subst(_tcl_subst(self.value(), self.node), frame())
+
+    getText = String_Knob.value
+
+
+class Multiline_Eval_String_Knob(EvalString_Knob):
     pass
 
 
-class File_Knob(String_Knob):
-    """[PyRef nuke.File_Knob] value() is the pattern as typed (#### or %04d) [ReadUG]."""
+class File_Knob(EvalString_Knob):
+    """[PyRef nuke.File_Knob] (bases: EvalString_Knob) value() is the pattern as typed (#### or %04d)
+    [ReadUG], TCL not expanded; nuke.filename(node) expands it."""
 
 
 class Int_Knob(Knob):
@@ -382,6 +393,7 @@ class Node(object):
         self.addKnob(String_Knob("name", "name", self._name))
         self.addKnob(Boolean_Knob("disable", "disable", False))
         self.addKnob(String_Knob("label", "label", ""))
+        self.addKnob(Boolean_Knob("selected", "selected", False))
         self.addKnob(Double_Knob("xpos", "xpos", 0))
         self.addKnob(Double_Knob("ypos", "ypos", 0))
         self._alive = True
@@ -582,7 +594,8 @@ def root():
 
 
 def _read_knobs():
-    return [File_Knob("file", "file", ""), Int_Knob("first", "first", 1), Int_Knob("last", "last", 1),
+    return [File_Knob("file", "file", ""), File_Knob("proxy", "proxy", ""),
+            Int_Knob("first", "first", 1), Int_Knob("last", "last", 1),
             Int_Knob("origfirst", "origfirst", 1), Int_Knob("origlast", "origlast", 1),
             Enumeration_Knob("frame_mode", "frame", ["expression", "start at", "offset"]),
             String_Knob("frame", "", ""), String_Knob("colorspace", "colorspace", "default"),
@@ -641,6 +654,7 @@ def _new_node(cls, knobs=None):
         else:
             node[k]._value = v
     _state["nodes"].append(node)
+    _do_on_create(node)
     return node
 
 
@@ -876,6 +890,192 @@ def menu(name):
 
 def toolbar(name):
     return menu(name)
+
+
+# --- TCL in string knobs, nuke.filename ------------------------------------------------------------
+_TCL_CMD = re.compile(r"\[([^\[\]]*)\]")
+_TCL_ENV = re.compile(r"\$env\((\w+)\)")
+_FRAME_TOKEN = re.compile(r"#+|%0?(\d*)d")
+
+
+def _tcl_value(ref, node):
+    if "." in ref:
+        owner, kname = ref.rsplit(".", 1)
+        n = _ROOT if owner == "root" else (node if owner == "this" else toNode(owner))
+    else:
+        n, kname = node, ref
+    if n is None or n.knob(kname) is None:
+        raise RuntimeError("nuke double: [value %s]: no such knob" % ref)
+    return str(n[kname].value())
+
+
+def _tcl_subst(text, node=None):
+    """The TCL substitutions Nuke makes in a string knob ([Expr] "[ ] to embed Tcl in a string knob"),
+    as far as file paths in the tests use them: ``[value root.name]`` / ``[value Node.knob]``,
+    ``[file dirname|tail|rootname|extension X]`` (Tcl's file command) and ``$env(NAME)``. Innermost
+    brackets first. [assumed] any other command raises, so a test never gets a silently wrong path."""
+    text = _TCL_ENV.sub(lambda m: os.environ.get(m.group(1), ""), text)
+    while True:
+        m = _TCL_CMD.search(text)
+        if m is None:
+            return text
+        words = m.group(1).split(None, 2)
+        if words[:1] == ["value"] and len(words) == 2:
+            out = _tcl_value(words[1], node)
+        elif words[:1] == ["file"] and len(words) == 3 and words[1] in ("dirname", "tail", "rootname", "extension"):
+            arg = words[2]
+            out = {"dirname": os.path.dirname, "tail": os.path.basename,
+                   "rootname": lambda a: os.path.splitext(a)[0], "extension": lambda a: os.path.splitext(a)[1]}[
+                words[1]](arg)
+        else:
+            raise NotImplementedError("nuke double: TCL [%s] is not modelled" % m.group(1))
+        text = text[:m.start()] + out + text[m.end():]
+
+
+def _frame_subst(text, f):
+    def rep(m):
+        tok = m.group(0)
+        width = len(tok) if tok.startswith("#") else int(m.group(1) or 0)
+        return "%0*d" % (width, int(f))
+    return _FRAME_TOKEN.sub(rep, text, count=1)
+
+
+def filename(node=None, i=None):
+    """[PyRef nuke.filename(node, i)] "For a Read or Write ... the current filename, based on the
+    root.proxy settings and which of the fullsize/proxy filenames are filled in. All expansion of commands
+    and variables is done. However by default it will still have %04d sequences in it, use REPLACE to get
+    the actual filename with the current frame number." None when there is no file name. [assumed] the
+    frame token is kept as typed (#### stays ####; samatte reads both spellings)."""
+    node = node or thisNode()
+    if node is None or node.knob("file") is None:
+        return None
+    k = node["file"]
+    px = node.knob("proxy")
+    if _ROOT["proxy"].value() and px is not None and px.value():
+        k = px
+    text = _tcl_subst(k.value(), node)
+    if not text:
+        return None
+    return _frame_subst(text, frame()) if i == REPLACE else text
+
+
+# --- callbacks ----------------------------------------------------------------------------------------
+_callbacks = {"onCreate": {}}
+
+
+def addOnCreate(call, args=(), kwargs=None, nodeClass="*"):
+    """[PyRef nuke.addOnCreate / nuke_internal.callbacks] ``call(*args, **kwargs)`` with nuke.thisNode() the
+    new node, for nodes of ``nodeClass`` ('*': all); added once (Foundry's _addCallback removes an equal
+    entry first). [Callbacks] onCreate runs whenever a node is created: from Python or a menu, and when a
+    script is loaded or nodes are pasted (onUserCreate is the one for the user's menu alone)."""
+    if not callable(call):
+        raise ValueError("call must be a callable")
+    args = args if isinstance(args, tuple) else (args,)
+    entry = (call, args, dict(kwargs or {}))
+    lst = _callbacks["onCreate"].setdefault(nodeClass, [])
+    if entry in lst:
+        lst.remove(entry)
+    lst.append(entry)
+
+
+def removeOnCreate(call, args=(), kwargs=None, nodeClass="*"):
+    args = args if isinstance(args, tuple) else (args,)
+    lst = _callbacks["onCreate"].get(nodeClass, [])
+    if (call, args, dict(kwargs or {})) in lst:
+        lst.remove((call, args, dict(kwargs or {})))
+
+
+def _do_on_create(node):
+    """Foundry's _doCallbacks: the node's class first, then '*', with thisNode() set to the node."""
+    _state["this"].append(node)
+    try:
+        for cls in (node.Class(), "*"):
+            for call, args, kwargs in list(_callbacks["onCreate"].get(cls, [])):
+                call(*args, **kwargs)
+    finally:
+        _state["this"].pop()
+
+
+# --- copy and paste -------------------------------------------------------------------------------------
+_clipboard = []
+
+
+def selectedNodes(filter=None):
+    """[PyRef nuke.selectedNodes] the selected nodes of the current group."""
+    return [n for n in allNodes(filter) if n["selected"].value()]
+
+
+def nodeCopy(s="%clipboard%"):
+    """[PyRef nuke.nodeCopy(s)] "Copy all selected nodes into a file or the clipboard". The double keeps a
+    copy of each selected node's knobs (every knob, user knobs included, as a .nk file holds them) and,
+    for a Group, of the nodes inside it and their connections."""
+    sel = selectedNodes()
+    if not sel:
+        raise RuntimeError("nuke double: nodeCopy with nothing selected")
+    _clipboard[:] = [_snapshot(n) for n in sel]
+    return True
+
+
+def _snapshot(node):
+    knobs = [_knob_copy(node._knobs[name]) for name in node._order]
+    kids = [n for n in _state["nodes"] if n._parent is node and n._alive]
+    links = [(kids.index(n), i, kids.index(src)) for n in kids for i, src in n._inputs.items() if src in kids]
+    return {"class": node._class, "knobs": knobs, "format": node._format, "bbox": node._bbox,
+            "children": [_snapshot(n) for n in kids], "links": links}
+
+
+def _knob_copy(k):
+    """A knob with its own copy of the value, animation and (Roto) curves; no node."""
+    import copy as _copy
+    c = object.__new__(type(k))
+    memo = {id(k.node): None} if k.node is not None else {}
+    c.__dict__ = _copy.deepcopy(k.__dict__, memo)
+    c.node = None
+    return c
+
+
+def _unique_name(parent, name):
+    taken = {n.name() for n in _state["nodes"] if n._alive and n._parent is parent}
+    if name not in taken:
+        return name
+    m = re.match(r"^(.*?)(\d*)$", name)
+    stem, num = m.group(1), int(m.group(2) or 0)
+    while True:
+        num += 1
+        if "%s%d" % (stem, num) not in taken:
+            return "%s%d" % (stem, num)
+
+
+def _restore(snap, parent):
+    name = next(k for k in snap["knobs"] if k.name() == "name").value()
+    node = Node(snap["class"], name=_unique_name(parent, name), parent=parent)
+    for k in snap["knobs"]:
+        c = _knob_copy(k)
+        if c.name() == "name":
+            c._value = node._name
+        node.addKnob(c)
+    node._format, node._bbox = snap["format"], snap["bbox"]
+    _state["nodes"].append(node)
+    _do_on_create(node)   # [assumed] the Group's own onCreate before the nodes inside it are made
+    kids = [_restore(c, node) for c in snap["children"]]
+    for a, i, b in snap["links"]:
+        kids[a]._inputs[i] = kids[b]
+    return node
+
+
+def nodePaste(s="%clipboard%"):
+    """[PyRef nuke.nodePaste(s)] "Paste nodes from a script file or the clipboard" -> Node. The pasted
+    nodes get names unique in the group (a trailing number counts up: SAMatte1 -> SAMatte2), run the
+    onCreate callbacks, and become the selection. [assumed] inputs from nodes that were not copied are
+    left unconnected (the tests connect them)."""
+    _check_main("nuke.nodePaste")
+    parent = thisGroup()
+    for n in allNodes():
+        n["selected"]._value = False
+    made = [_restore(snap, parent) for snap in _clipboard]
+    for n in made:
+        n["selected"]._value = True
+    return made[-1] if made else None
 
 
 # --- Tracker4 ---------------------------------------------------------------------------------------
