@@ -13,7 +13,7 @@ import os
 
 from .convert import FrameMap, Geometry
 
-__all__ = ["untouched_read", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
+__all__ = ["read_path", "folder_text", "untouched_read", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
            "build_job", "upstream_hash", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
@@ -32,6 +32,31 @@ def _upstream(node):
     return out
 
 
+def _has_tcl(text):
+    return "[" in text or "$" in text
+
+
+def read_path(read):
+    """The file pattern a Read reads: its ``file`` knob as typed, or, when that holds TCL
+    (``[file dirname [value root.name]]/...``, ``$env(SHOT)``), as Nuke expands it (``nuke.filename``:
+    commands and variables expanded, the frame token kept). None when only the proxy file's name could
+    be had (proxy mode with a proxy file on the Read: the plate is then rendered)."""
+    raw = read["file"].value()
+    if not _has_tcl(raw):
+        return raw
+    import nuke
+    px = read.knob("proxy")
+    if nuke.root()["proxy"].value() and px is not None and px.value():
+        return None
+    return nuke.filename(read) or None
+
+
+def folder_text(knob):
+    """A folder knob's value, its TCL (if any) evaluated by Nuke."""
+    raw = knob.value()
+    return knob.evaluate() if raw and _has_tcl(raw) else raw
+
+
 def untouched_read(node):
     """The Read feeding the node directly, when it can be used as the plate as it is: an enabled Read
     of an EXR sequence whose frame mapping is a constant offset; else None."""
@@ -40,7 +65,7 @@ def untouched_read(node):
     k = node.knob("disable")
     if k is not None and k.value():
         return None
-    path = node["file"].value()
+    path = read_path(node)
     if not path or os.path.splitext(path)[1].lower() not in _EXR:
         return None
     if FrameMap.from_read(node) is None:

@@ -124,6 +124,19 @@ def _inner(group, name):
     return group.node(name)  # Foundry: Group.node(name) finds a node inside the group
 
 
+def _folder(group):
+    """The node's cache folder: ``<cache root>/<node>_<uid>``, named when the node first runs there (a node
+    renamed since keeps its folder, and its frames, as long as it is in the same cache root)."""
+    root_dir = jobmod.cache_root(jobmod.folder_text(group["cache_dir"]), nuke.root()["name"].value())
+    uid = group["samatte_uid"].value()
+    job = farm.stored_job(group)
+    if job:
+        kept = os.path.dirname(os.path.dirname(job["output"]["path"]))
+        if os.path.dirname(kept) == root_dir and os.path.basename(kept).endswith("_" + uid):
+            return kept
+    return jobmod.node_folder(root_dir, group.name(), uid)
+
+
 def _log(group):
     def log(msg):
         nuke.tprint("[SAMatte %s] %s" % (group.name(), msg))
@@ -145,12 +158,11 @@ def build(group):
     info = jobmod.source_info(source)
     frames = jobmod.script_frames(group["range_mode"].value(), group["custom_range"].value(),
                                   info["first"], info["last"])
-    root_dir = jobmod.cache_root(group["cache_dir"].value(), nuke.root()["name"].value())
-    folder = jobmod.node_folder(root_dir, group.name(), group["samatte_uid"].value())
+    folder = _folder(group)
     read = info["read"]
     fmap = info["fmap"]
     if read is not None:
-        plate = read["file"].value()
+        plate = jobmod.read_path(read)
         colourspace = read["colorspace"].value()
         if colourspace in ("default", "") or colourspace.startswith("default ("):
             colourspace = None
@@ -390,8 +402,7 @@ def on_clear_cache(group):
         _fail(group, "BUSY", "cancel the running job before clearing the cache")
         return
     import shutil
-    root_dir = jobmod.cache_root(group["cache_dir"].value(), nuke.root()["name"].value())
-    folder = jobmod.node_folder(root_dir, group.name(), group["samatte_uid"].value())
+    folder = _folder(group)
     if os.path.isdir(folder):
         shutil.rmtree(folder)
     group["samatte_job"].setValue("")

@@ -1,0 +1,127 @@
+"""QA of the Nuke artist's script lifecycle and re-runs (the SAMatte node against the Nuke double, with a
+REAL samatte worker on a 4-frame 96x64 shot, weights-free ``shapes`` tracker): regressions for the bugs
+found.
+
+* A Read whose file is a TCL expression (``[file dirname [value root.name]]/plate/plate.####.exr``, the
+  usual way to keep a script's paths relative) went into the JobSpec as typed: every job failed with
+  FRAME_MISSING naming the bracketed text. The same text in the node's cache folder made a folder
+  literally called ``[file dirname [value root.name]]`` under Nuke's working folder.
+* A SAMatte node pasted as a copy (alone, or inside a copied Group) kept the original's hidden uid: a
+  copied Group's SAMatte1 then had the original's cache folder and job name, and its run overwrote the
+  frames the original had made (the original's read-back then refused them as stale).
+* Renaming a node between runs moved its cache to a new ``<name>_<uid>`` folder: every frame was
+  recomputed, and Clear cache afterwards deleted nothing (the frames were in the old folder).
+* A stale frame after Track & Matte told the artist to run ``samatte run <cache>/job.json``, a file
+  only Export JobSpec writes.
+"""
+import os
+import shutil
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte_nuke import farm, node as snode, runner as srunner  # noqa: E402
+
+VENV_PY = os.path.join(nuke_env.REPO, ".venv", "bin", "python")
+pytestmark = pytest.mark.skipif(not os.path.exists(VENV_PY), reason="the project venv is needed")
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("lifecycle")
+    return make_shot(str(d), frames=4, size=(96, 64), first=1001)
+
+
+@pytest.fixture
+def nk(monkeypatch, tmp_path):
+    nuke = nuke_env.fresh()
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(), tmp_path, VENV_PY)
+    yield nuke
+    pool.close_all()
+    nuke._reset()
+
+
+def _comp(nuke, plate, h, polygon, *, name="SAMatte1"):
+    """Read (start at 1) -> SAMatte <- Roto (layer 'hero', the polygon keyed on script frame 2)."""
+    read = nuke_env.make_read(plate, 1001, 1004, width=96, height=h, mode="start at", value=1)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], polygon, 2, h, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    g = snode.create(name)
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["tracker"].setValue("shapes")
+    return read, roto, g
+
+
+def _run(nuke, g):
+    r = snode.on_track(g)
+    assert r is not None, g["status"].value()
+    outcome = nuke_env.wait_runner(nuke, r, 240)
+    assert outcome[0] == "done", outcome
+    return outcome[1]
+
+
+def _mtimes(g):
+    pat = farm.stored_job(g)["output"]["path"]
+    return {f: os.stat(pat.replace("####", "%04d" % f)).st_mtime_ns for f in range(1001, 1005)}
+
+
+def _states(g):
+    text = farm.stored_job_text(g)
+    return [farm.frame_state(text, f, fresh=True)[0] for f in range(1001, 1005)]
+
+
+def test_tcl_paths_follow_the_script_through_save_as_to_another_folder(nk, shot, tmp_path):
+    """The artist keeps the plate next to the script with ``[file dirname [value root.name]]``, runs, then
+    copies the whole project to another folder and opens the copy there: the job reads the copy's plate,
+    finds its cache next to the copied script and reuses every frame."""
+    proj = tmp_path / "projA"
+    shutil.copytree(os.path.dirname(os.path.dirname(shot["plate"])), str(proj / "shot"))
+    nk.root()["name"].setValue(str(proj / "comp_v001.nk"))
+    read, roto, g = _comp(nk, "[file dirname [value root.name]]/shot/plate/plate.####.exr", 64, shot["polygon"])
+    job, info = snode.build(g)
+    assert job["plate"]["path"] == str(proj / "shot" / "plate" / "plate.####.exr")
+    assert info["folder"].startswith(str(proj / "samatte_cache") + os.sep)
+    res = _run(nk, g)
+    assert len(res["written"]) == 4
+    # a cache folder given as TCL is evaluated too, never made as a folder named after the text
+    g["cache_dir"].setValue("[file dirname [value root.name]]/comp_cache")
+    assert snode.build(g)[1]["folder"].startswith(str(proj / "comp_cache") + os.sep)
+    g["cache_dir"].setValue("")
+
+    # Save As to another folder (the whole project, file times kept), reopened there
+    projb = tmp_path / "projB"
+    shutil.copytree(str(proj), str(projb))
+    nk.root()["name"].setValue(str(projb / "comp_v001.nk"))
+    job, info = snode.build(g)
+    assert job["plate"]["path"] == str(projb / "shot" / "plate" / "plate.####.exr")
+    res = _run(nk, g)
+    assert res["written"] == [] and len(res["skipped"]) == 4, res
+    assert farm.frame_path(g, 2).startswith(str(projb / "samatte_cache") + os.sep)
+    assert _states(g) == ["complete"] * 4
+    assert not [p for p in os.listdir(os.getcwd()) if p.startswith("[")]
+
+
+def test_a_renamed_node_keeps_its_cache(nk, shot, tmp_path):
+    """Renaming a node between runs recomputed every frame into a new folder (4 written, 0 reused), and
+    Clear cache then left the frames where they were."""
+    nk.root()["name"].setValue(str(tmp_path / "comp.nk"))
+    read, roto, g = _comp(nk, shot["plate"], 64, shot["polygon"])
+    _run(nk, g)
+    before = _mtimes(g)
+    folder = os.path.dirname(os.path.dirname(farm.stored_job(g)["output"]["path"]))
+    g.setName("hero_matte")
+    res = _run(nk, g)
+    assert res["written"] == [] and len(res["skipped"]) == 4, res
+    assert _mtimes(g) == before
+    snode.on_clear_cache(g)
+    assert not os.path.exists(folder)
+    assert os.listdir(str(tmp_path / "samatte_cache")) == []
