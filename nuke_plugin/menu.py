@@ -10,3 +10,8 @@ try:
                                              "uk.samatte.panel")
 except Exception:  # noqa: BLE001 - a missing Qt binding must not stop Nuke from starting
     pass
+try:
+    import samatte_nuke.node
+    samatte_nuke.node.register_callbacks()   # a pasted copy of a SAMatte node gets its own uid and cache
+except Exception:  # noqa: BLE001 - never stop Nuke from starting
+    pass

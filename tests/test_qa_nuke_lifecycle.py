@@ -110,6 +110,59 @@ def test_tcl_paths_follow_the_script_through_save_as_to_another_folder(nk, shot,
     assert not [p for p in os.listdir(os.getcwd()) if p.startswith("[")]
 
 
+def test_a_copied_group_s_samatte_node_never_writes_over_the_original_s_frames(nk, shot, tmp_path):
+    """Group1 holds Read, Roto and SAMatte1; the artist copies Group1, pastes it (Group2, with its own
+    SAMatte1 inside), edits the copy's roto and runs it. The copy kept the original's uid, so both
+    SAMatte1 nodes had one cache folder and one job name: the copy's run replaced all 4 of the original's
+    frames (the original's read-back then refused them as stale)."""
+    snode.register_callbacks()            # what menu.py does at start-up
+    nk.root()["name"].setValue(str(tmp_path / "comp.nk"))
+    grp = nk.nodes.Group(name="Group1")
+    with grp:
+        read, roto, g1 = _comp(nk, shot["plate"], 64, shot["polygon"])
+    _run(nk, g1)
+    before = _mtimes(g1)
+    grp["selected"].setValue(True)
+    nk.nodeCopy("%clipboard%")
+    grp2 = nk.nodePaste("%clipboard%")
+    assert grp2.name() == "Group2"
+    g2 = grp2.node("SAMatte1")
+    assert g2 is not None and g2.fullName() == "Group2.SAMatte1"
+    assert g2["samatte_uid"].value() != g1["samatte_uid"].value()
+    assert not snode._busy(g2)
+    # the copy shows what the original made until it runs
+    assert farm.frame_path(g2, 2) == farm.frame_path(g1, 2)
+    roto2 = grp2.node(roto.name())
+    shape2 = list(roto2["curves"].rootLayer)[0][0]
+    for cp in shape2:                      # the artist moves the copy's shape on frame 2
+        p = cp.center.getPosition(2)
+        cp.center.addPositionKey(2, (p.x + 4, p.y))
+    res = _run(nk, g2)
+    assert len(res["written"]) == 4
+    assert farm.stored_job(g2)["output"]["path"] != farm.stored_job(g1)["output"]["path"]
+    assert _mtimes(g1) == before            # the original's frames are untouched ...
+    assert _states(g1) == ["complete"] * 4  # ... and still shown
+    assert _states(g2) == ["complete"] * 4
+
+
+def test_a_pasted_node_gets_its_own_uid_and_a_fresh_node_keeps_its_own(nk):
+    menu = os.path.join(nuke_env.PLUGIN, "menu.py")
+    for _ in range(2):                     # menu.py registers the callback, once however often it runs
+        exec(compile(open(menu).read(), menu, "exec"), {"__file__": menu, "__name__": "__main__"})
+    assert len(nk._callbacks["onCreate"]["Group"]) == 1
+    a = snode.create("SAMatte1")
+    uid = a["samatte_uid"].value()
+    a["selected"].setValue(True)
+    nk.nodeCopy("%clipboard%")
+    b = nk.nodePaste("%clipboard%")
+    assert b.name() == "SAMatte2" and b["samatte_uid"].value() != uid
+    assert a["samatte_uid"].value() == uid
+    # cut and paste (the original is gone): the node keeps its uid, so its cache stays its own
+    nk.delete(a)
+    c = nk.nodePaste("%clipboard%")
+    assert c.name() == "SAMatte1" and c["samatte_uid"].value() == uid
+
+
 def test_a_renamed_node_keeps_its_cache(nk, shot, tmp_path):
     """Renaming a node between runs recomputed every frame into a new folder (4 written, 0 reused), and
     Clear cache then left the frames where they were."""

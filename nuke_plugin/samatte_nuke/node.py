@@ -19,7 +19,7 @@ from samatte.errors import SamatteError, WorkerError
 from . import config, farm, gather, job as jobmod
 from .runner import POOL, JobRunner
 
-__all__ = ["create", "build", "on_track", "on_matte_frame", "on_cancel", "on_clear_cache", "on_release",
+__all__ = ["create", "build", "on_create", "register_callbacks", "on_track", "on_matte_frame", "on_cancel", "on_clear_cache", "on_release",
            "on_export", "on_refresh", "RUNNERS", "LISTENERS"]
 
 NODE_CLASS_TAG = "samatte_node"
@@ -118,6 +118,28 @@ def create(name=None):
     g["samatte_python"].setTooltip("default: $SAMATTE_PYTHON or what install.sh --nuke recorded")
     g["skip_objects"].setTooltip("objects to leave out, comma separated (their samatte or Nuke names)")
     return g
+
+
+def on_create():
+    """onCreate callback (:func:`register_callbacks`): a SAMatte node made as a copy (pasted alone or inside
+    a copied Group, or loaded beside a node with its uid) gets a uid of its own, so its jobs, cache folder
+    and job name are its own and its runs never write over the original's frames. It keeps the original's
+    stored result, which it shows until it runs. A node cut and pasted keeps its uid (and its cache)."""
+    n = nuke.thisNode()
+    k = n.knob("samatte_uid") if n is not None else None
+    if k is None or n.knob(NODE_CLASS_TAG) is None:
+        return
+    uid, me = k.value(), n.fullName()
+    for other in nuke.allNodes(recurseGroups=True, group=nuke.root()):
+        ok = other.knob("samatte_uid")
+        if ok is not None and ok.value() == uid and other.fullName() != me:
+            k.setValue(uuid.uuid4().hex[:8])
+            return
+
+
+def register_callbacks():
+    """Called by menu.py: :func:`on_create` for every Group made (Nuke adds a callback only once)."""
+    nuke.addOnCreate(on_create, nodeClass="Group")
 
 
 def _inner(group, name):
