@@ -178,3 +178,38 @@ def test_a_renamed_node_keeps_its_cache(nk, shot, tmp_path):
     snode.on_clear_cache(g)
     assert not os.path.exists(folder)
     assert os.listdir(str(tmp_path / "samatte_cache")) == []
+
+
+def test_a_stale_frame_after_track_and_matte_names_a_job_file_that_remakes_it(nk, shot, tmp_path):
+    """The read-back's error for a stale frame says ``make it with: samatte run <cache>/job.json --frames
+    1002``; only Export JobSpec wrote that file, so after Track & Matte in the GUI the command named a file
+    that did not exist. The node now writes job.json whenever it stores a job, and the command remakes the
+    frame; a job.json that holds another job (a script sharing the cache folder) is not offered."""
+    import subprocess
+    nk.root()["name"].setValue(str(tmp_path / "comp.nk"))
+    plate = tmp_path / "plate"
+    shutil.copytree(os.path.dirname(shot["plate"]), str(plate))
+    read, roto, g = _comp(nk, str(plate / "plate.####.exr"), 64, shot["polygon"])
+    _run(nk, g)
+    f = plate / "plate.1002.exr"
+    f.write_bytes(f.read_bytes() + b"\0")           # the plate frame is re-rendered
+    farm.frame_state(farm.stored_job_text(g), 1002, fresh=True)
+    with pytest.raises(farm.StaleFrameError) as ei:
+        farm.frame_path(g, 2)
+    msg = str(ei.value)
+    job_file = os.path.join(os.path.dirname(os.path.dirname(farm.stored_job(g)["output"]["path"])), "job.json")
+    assert msg.endswith("make it with: samatte run %s --frames 1002" % job_file), msg
+    out = subprocess.run([VENV_PY, "-m", "samatte", "run", job_file, "--frames", "1002"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    farm.frame_state(farm.stored_job_text(g), 1002, fresh=True)
+    assert farm.frame_path(g, 2).endswith("matte.1002.exr")
+    # job.json holds another job now (another script's node in this cache folder): not offered
+    from samatte import jobspec
+    other = farm.stored_job(g)
+    other["matte"]["quality"] = "draft"
+    jobspec.save(other, job_file)
+    f.write_bytes(f.read_bytes() + b"\0")
+    farm.frame_state(farm.stored_job_text(g), 1002, fresh=True)
+    with pytest.raises(farm.StaleFrameError, match="make it with: Track & Matte on SAMatte1"):
+        farm.frame_path(g, 2)

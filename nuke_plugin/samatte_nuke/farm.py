@@ -142,8 +142,21 @@ def frame_path(group, script_frame):
     if state in ("complete", "unknown"):
         return path.replace("\\", "/")
     job_file = os.path.join(os.path.dirname(os.path.dirname(job["output"]["path"])), "job.json")
-    raise StaleFrameError("samatte: frame %d of %s is %s in the cache; make it with: samatte run %s --frames %d"
-                          % (f, group.name(), state, job_file, f))
+    if _exported(job_file, job):
+        how = "samatte run %s --frames %d" % (job_file, f)
+    else:   # job.json is Export JobSpec's: absent after Track & Matte, or an older job
+        how = "Track & Matte on %s (or Export JobSpec and samatte run its job.json)" % group.name()
+    raise StaleFrameError("samatte: frame %d of %s is %s in the cache; make it with: %s"
+                          % (f, group.name(), state, how))
+
+
+def _exported(job_file, job):
+    """True when ``job_file`` holds ``job`` (Export JobSpec wrote it for this very job)."""
+    try:
+        with open(job_file, "r", encoding="utf-8") as fh:
+            return json.load(fh) == job
+    except (OSError, ValueError):
+        return False
 
 
 def export(job, folder):

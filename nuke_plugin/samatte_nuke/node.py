@@ -345,8 +345,13 @@ def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None
 
 def _point_read(group, job, info):
     """Store the job and point the internal Read at its cache, frame-aligned with the Source (main
-    thread). The Read's file knob checks every frame's key when it is read (farm-safe)."""
+    thread). The Read's file knob checks every frame's key when it is read (farm-safe). The job also goes
+    to ``<folder>/job.json``, the file a stale frame's message tells to ``samatte run``."""
     group["samatte_job"].setValue(farm.encode_state(job))
+    try:
+        farm.export(job, info["folder"])
+    except SamatteError as e:   # an unwritable cache: the result still shows; the message says so
+        _log(group)("cannot write %s: %s" % (os.path.join(info["folder"], "job.json"), e.message))
     group["samatte_offset"].setValue(int(info["offset"]))
     read = _inner(group, "samatte_cache_read")
     frames = info["frames"]
