@@ -11,6 +11,9 @@ found.
   frames the original had made (the original's read-back then refused them as stale).
 * Renaming a node between runs moved its cache to a new ``<name>_<uid>`` folder: every frame was
   recomputed, and Clear cache afterwards deleted nothing (the frames were in the old folder).
+* With a Source that is not a plain Read (Read -> Grade), the plate is rendered into the cache under a
+  hash of the upstream knobs only: a plate re-rendered under the same path was never rendered again,
+  so a re-run reused every matte made from the old pixels (4 reused, 0 written).
 * A stale frame after Track & Matte told the artist to run ``samatte run <cache>/job.json``, a file
   only Export JobSpec writes.
 """
@@ -74,9 +77,9 @@ def _mtimes(g):
     return {f: os.stat(pat.replace("####", "%04d" % f)).st_mtime_ns for f in range(1001, 1005)}
 
 
-def _states(g):
+def _states(g, frames=range(1001, 1005)):
     text = farm.stored_job_text(g)
-    return [farm.frame_state(text, f, fresh=True)[0] for f in range(1001, 1005)]
+    return [farm.frame_state(text, f, fresh=True)[0] for f in frames]
 
 
 def test_tcl_paths_follow_the_script_through_save_as_to_another_folder(nk, shot, tmp_path):
@@ -213,3 +216,29 @@ def test_a_stale_frame_after_track_and_matte_names_a_job_file_that_remakes_it(nk
     farm.frame_state(farm.stored_job_text(g), 1002, fresh=True)
     with pytest.raises(farm.StaleFrameError, match="make it with: Track & Matte on SAMatte1"):
         farm.frame_path(g, 2)
+
+
+def test_a_plate_rerendered_under_the_same_path_behind_a_grade_is_matted_again(nk, shot, tmp_path):
+    from samatte.demo import make_shot
+    other = make_shot(str(tmp_path / "other"), frames=4, size=(96, 64), first=1001, seed=11)
+    nk.root()["name"].setValue(str(tmp_path / "comp.nk"))
+    plate = tmp_path / "plate"
+    shutil.copytree(os.path.dirname(shot["plate"]), str(plate))
+    read, roto, g = _comp(nk, str(plate / "plate.####.exr"), 64, shot["polygon"])
+    grade = nk.nodes.Grade()
+    grade.setInput(0, read)
+    g.setInput(0, grade)
+
+    def render(w, first, last):          # what rendering Read -> Grade (identity) writes: the Read's files
+        for t in range(first, last + 1):
+            out = w["file"].value().replace("####", "%04d" % t)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            shutil.copyfile(str(plate / ("plate.%04d.exr" % (t + 1000))), out)
+    nk._set_render_hook(render)
+    assert len(_run(nk, g)["written"]) == 4
+    assert len(_run(nk, g)["skipped"]) == 4 and len(nk._state["executed"]) == 1   # unchanged: nothing redone
+    shutil.copyfile(other["plate"].replace("####", "1002"), str(plate / "plate.1002.exr"))
+    res = _run(nk, g)
+    assert any(p.endswith("matte.0002.exr") for p in res["written"]), res
+    assert _states(g, range(1, 5)) == ["complete"] * 4
+

@@ -10,6 +10,7 @@ colourspace go into the JobSpec.
 import hashlib
 import json
 import os
+import re
 
 from .convert import FrameMap, Geometry
 
@@ -139,11 +140,42 @@ def output_pattern(folder):
     return os.path.join(folder, "matte", "matte.####.exr")
 
 
+_FRAME_TOKEN = re.compile(r"#+|%0?(\d*)d")
+
+
+def _read_stamps(read):
+    """Size and mtime_ns of each file a Read reads in its range (a plate re-rendered under the same
+    path changes them, as it changes samatte's own plate stamps); '' for another node."""
+    if read.Class() != "Read" or read.knob("first") is None:
+        return ""
+    try:
+        pattern = read_path(read) or ""
+        first, last = int(read["first"].value()), int(read["last"].value())
+    except Exception:  # noqa: BLE001 - a Read the double or Nuke cannot expand: its knobs still count
+        return ""
+    m = _FRAME_TOKEN.search(pattern)
+    out = []
+    for f in range(first, last + 1) if m else [None]:
+        if f is None:
+            path = pattern
+        else:
+            width = len(m.group(0)) if m.group(0).startswith("#") else int(m.group(1) or 0)
+            path = pattern[:m.start()] + "%0*d" % (width, f) + pattern[m.end():]
+        try:
+            st = os.stat(path)
+            out.append("%d:%d" % (st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append("-")
+    return ",".join(out)
+
+
 def upstream_hash(source):
-    """A hash of every node upstream of ``source`` (class, name, every knob's script text)."""
+    """A hash of every node upstream of ``source`` (class, name, every knob's script text, and the stamps of
+    the files each Read reads)."""
     h = hashlib.sha256()
     for n in _upstream(source):
         h.update(("%s %s\n" % (n.Class(), n.name())).encode("utf-8"))
+        h.update(("files=%s\n" % _read_stamps(n)).encode("utf-8"))
         knobs = n.knobs()
         for name in sorted(knobs):
             if name in ("xpos", "ypos", "selected", "label", "note_font", "tile_color"):
