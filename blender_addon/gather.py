@@ -16,7 +16,8 @@ Conventions (README "Blender"):
 * a layer in Subtract / Merge Subtract blend mode is a garbage matte: its shapes are ``mode:
   "subtract"`` prompts of every other object on the frames where that object has a shape; with
   "Holes" (``use_fill_holes``) a spline lying inside another spline of its layer is a hole
-  (``mode: "subtract"``) of that layer's object;
+  (``mode: "subtract"``) of that layer's object; a layer with Invert on is the frame minus its shapes
+  (:func:`_invert_layer`), a layer at opacity 0 (``alpha``) is skipped;
 * tracking tracks (selected ones, or those of a named tracking object) are points: a track belongs to
   the layer whose name is the longest prefix of the track's name (``hero``, ``hero.eye``,
   ``hero eye``); others go to ``default_object``; a track whose name starts with ``-`` gives
@@ -315,6 +316,35 @@ def _read_layer(layer, info, scene_frame, notes):
             p["mode"] = "subtract"
     elif getattr(layer, "use_fill_holes", False) and len(prompts) > 1:
         _mark_holes(prompts)
+    if getattr(layer, "invert", False):
+        prompts = _invert_layer(layer, prompts, scene_frame, notes)
+    return prompts
+
+
+def _invert_layer(layer, prompts, scene_frame, notes):
+    """A layer with Invert on draws the frame minus its shapes: the first closed shape inverted, the
+    others cut out of it (frame - (a | b) = inv(a) - b), and a hole (filled with "Holes") added back.
+    A garbage-matte layer inverted keeps only what is inside its shape: one closed shape, inverted and
+    subtracted; with several shapes (the intersection of their outsides) it is skipped with a note."""
+    closed = [p for p in prompts if p.get("closed") is not False]
+    if not closed:
+        return prompts
+    if _is_subtract(layer):
+        if len(closed) > 1:
+            notes.append("mask layer %r (subtract, inverted) has %d shapes on frame %d: an inverted garbage "
+                         "matte is read with one shape only; skipped" % (layer.name, len(closed), scene_frame))
+            return [p for p in prompts if p.get("closed") is False]
+        closed[0]["invert"] = True
+        return prompts
+    outer = [p for p in closed if p.get("mode") != "subtract"]
+    holes = [p for p in closed if p.get("mode") == "subtract"]
+    if not outer:
+        return prompts
+    outer[0]["invert"] = True
+    for p in outer[1:]:
+        p["mode"] = "subtract"
+    for p in holes:
+        p["mode"] = "add"
     return prompts
 
 
@@ -337,6 +367,9 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     for layer in mask.layers:
         if getattr(layer, "hide_render", False):
             notes.append("mask layer %r is hidden in renders: skipped" % layer.name)
+            continue
+        if float(getattr(layer, "alpha", 1.0)) <= 0.0:
+            notes.append("mask layer %r has opacity 0 (draws nothing): skipped" % layer.name)
             continue
         frames, note = _layer_frames(mask, layer, scene_set, read_mask_at=read_mask_at, current_frame=current_frame,
                                      every_frame=every_frame, sample_shape_keys=sample_shape_keys)

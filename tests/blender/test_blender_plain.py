@@ -347,3 +347,18 @@ def test_unkeyed_layer_keys_come_from_its_motion():
     objs, _, _ = gather.gather_mask_objects(mask, info, scene_frames=range(1, 9), read_mask_at=read_at,
                                             current_frame=4, sample_shape_keys=False)
     assert [p["frame"] for p in objs[0]["prompts"]] == [1004]
+
+
+def test_an_inverted_garbage_matte_with_several_shapes_is_skipped_with_a_note():
+    """An inverted subtract layer keeps only what is inside its shape; with two shapes that is the
+    intersection of their outsides, which add / subtract prompts cannot say: skipped, with a note
+    (one shape: an inverted subtract prompt; tests/blender/test_blender_invert.py checks it in bpy)."""
+    info = info_landscape()
+    hero = ns(name="hero", hide_render=False, blend="MERGE_ADD", use_fill_holes=False, splines=[spline(SQUARE, info)])
+    garbage = ns(name="garbage", hide_render=False, blend="MERGE_SUBTRACT", use_fill_holes=False, invert=True,
+                 splines=[spline(HOLE, info), spline([(0, 0), (20, 0), (20, 20)], info)])
+    mask = make_mask([hero, garbage], {"hero": [3], "garbage": [3]})
+    objs, sub, notes = gather.gather_mask_objects(mask, info, scene_frames=range(1, 6), read_mask_at=lambda f: mask,
+                                                  current_frame=3)
+    assert [p.get("mode", "add") for p in objs[0]["prompts"]] == ["add"]
+    assert any("inverted garbage matte" in n for n in notes)
