@@ -12,8 +12,9 @@ Two keys per frame (:func:`frame_keys`):
   *anchor* (:func:`samatte.jobspec.object_anchors`: a frame where the object has a closed, additive
   ``mask``/``polygon``/``bezier`` or an additive ``box``; an object with none of these, its first
   frame with a positive point) restarts the object's track from that prompt alone, so the interval of F is
-  ``[F, F]`` on an anchor, else from the last anchor before F (or the job's first frame) to the next
-  anchor after F (or, when none follows, the object's last prompt frame or F, whichever is later).
+  ``[F, F]`` on an anchor, else from the last anchor before F to the next anchor after F; before the
+  first anchor (tracked backward from it) ``[F, first anchor]``, after the last one (tracked forward
+  from it) ``[last anchor, F]``: a correction after F there cannot change F's track.
   Other points and subtract shapes never bound an interval (they are corrections of a track).
   SAM 2 propagates memory across the whole shot: its interval is every frame of the job. Masks of
   refine-only objects (and of objects with both prompts and masks) add the stamp of F's mask file.
@@ -118,9 +119,11 @@ def dependency_interval(frame, obj, frames, tracker):
     return _interval_of(obj, frames, tracker)(frame)
 
 
-def _interval_of(obj, frames, tracker):
+def _interval_of(obj, frames, tracker, *, span=False):
     """:func:`dependency_interval` of ``obj`` as a function of the frame, the object's anchors found once
-    (callers that ask for many frames)."""
+    (callers that ask for many frames). ``span``: the frames a tracker run must cover to give the
+    frame a whole run's answer *and* temporal reference: before the object's first anchor that run
+    starts at the job's first frame (where a whole run's reference chain restarts), not at the frame."""
     if tracker not in ("flow", "shapes"):
         whole = (frames[0], frames[-1])
         return lambda frame: whole
@@ -131,9 +134,13 @@ def _interval_of(obj, frames, tracker):
     def interval(frame):
         if frame in an_set:
             return frame, frame
+        if not an:  # no anchor (the trackers refuse such an object): everything it has
+            return frames[0], max([frame] + pf)
         i = bisect.bisect_left(an, frame)  # anchors before frame: an[:i]; after it: an[i:]
-        lo = an[i - 1] if i else frames[0]
-        hi = an[i] if i < len(an) else max([frame] + pf)
+        # before the first anchor the track is carried backward from it, after the last one forward
+        # from it: the frame depends on what lies between it and that anchor, nothing beyond
+        lo = an[i - 1] if i else (frames[0] if span else frame)
+        hi = an[i] if i < len(an) else frame
         return lo, hi
     return interval
 

@@ -326,9 +326,11 @@ def _job_metadata(job, resolved):
 def _track_ranges(need, tracked, all_frames, tname):
     """Disjoint (lo, hi) frame ranges to track so that every frame of ``need`` gets the answer of a
     whole-job run: each covers the dependency intervals (:func:`samatte.cachekey.dependency_interval`)
-    of the frames it serves."""
+    of the frames it serves, and starts where a whole run's temporal reference chain restarts (``span``:
+    the job's first frame for a frame before an object's first anchor), so the stored references are
+    a whole run's too."""
     from .cachekey import _interval_of
-    intervals = [_interval_of(o, all_frames, tname) for o in tracked]
+    intervals = [_interval_of(o, all_frames, tname, span=True) for o in tracked]
     spans = []
     for f in sorted(need):
         lo, hi = f, f
