@@ -124,3 +124,37 @@ def test_a_lost_track_before_the_first_anchor_is_redone_as_a_whole_run_would(sho
     assert f in res["tracked"]
     assert _rewritten(before, _files(str(out))) == [f]
     _assert_equals_fresh(job, out, tmp_path)
+
+
+def test_a_work_dir_holding_someone_elses_manifest_is_refused_not_overwritten(shot, tmp_path):
+    """``work_dir`` pointed at a folder of the pipeline's that already holds a ``manifest.json`` (a
+    publish manifest): samatte replaced it with its own, silently. Now OUTPUT_INVALID naming it, before
+    anything is written; samatte's own manifest there is still rewritten on every run."""
+    from samatte.errors import OutputError
+    out = tmp_path / "out"
+    work = tmp_path / "publish"
+    work.mkdir()
+    theirs = work / "manifest.json"
+    theirs.write_text('{"shot": "sh010", "versions": [1, 2, 3]}\n')
+    job = _job(shot, out)
+    job["work_dir"] = str(work)
+    with pytest.raises(OutputError) as e:
+        pipeline.run(job, frames=str(shot[0]["frames"][0]))
+    assert str(theirs) in e.value.message and e.value.details.get("path") == str(theirs)
+    assert theirs.read_text() == '{"shot": "sh010", "versions": [1, 2, 3]}\n'
+    assert sorted(os.listdir(str(work))) == ["manifest.json"]
+    assert not out.exists() or not _files(str(out))
+    theirs.write_text("not json at all")
+    with pytest.raises(OutputError):
+        pipeline.run(job, stage="track")
+    assert theirs.read_text() == "not json at all"
+    theirs.unlink()
+    pipeline.run(job, stage="track")   # samatte's own manifest: rewritten by every run
+    pipeline.run(job, stage="track")
+    assert json_layout(theirs) == 2
+
+
+def json_layout(path):
+    import json
+    with open(str(path)) as fh:
+        return json.load(fh)["layout"]

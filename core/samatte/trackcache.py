@@ -90,6 +90,7 @@ class TrackCache:
             raise OutputError("the work dir %s is an existing file, not a folder" % self.work_dir,
                               path=self.work_dir, field="work_dir")
         if create:
+            self._check_manifest()  # before anything is created in a folder that may be someone else's
             try:
                 os.makedirs(self.track_dir, exist_ok=True)
             except OSError as e:
@@ -102,8 +103,21 @@ class TrackCache:
         """The stored track of the ``index``-th tracked object on ``frame``."""
         return os.path.join(self.track_dir, "%d.o%d.npz" % (int(frame), int(index)))
 
+    def _check_manifest(self):
+        """OutputError when the work dir holds a ``manifest.json`` that samatte did not write (a work_dir
+        pointed at a folder of the pipeline's): samatte never replaces a file it does not own."""
+        path = os.path.join(self.work_dir, "manifest.json")
+        if not os.path.lexists(path):
+            return
+        doc = self.read_manifest()
+        if not (isinstance(doc, dict) and "layout" in doc and "samatte_version" in doc):
+            raise OutputError("the work dir %s holds a manifest.json that samatte did not write (%s): samatte "
+                              "does not replace it; choose another work_dir" % (self.work_dir, path),
+                              path=path, field="work_dir")
+
     def write_manifest(self, job, resolved, frames):
         from .frames import format_frames
+        self._check_manifest()
         old = self.read_manifest()
         doc = {"layout": LAYOUT, "job": job.get("name"), "samatte_version": __version__,
                "resolved": resolved, "frames": format_frames(frames)}
