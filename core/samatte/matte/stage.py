@@ -502,6 +502,11 @@ class RefineMatter(Matter):
                 # the previous frame was flagged (a broken mask): do not carry its matte over
                 stats[n + ".temporal_skipped"] = 1.0
                 continue
+            if not np.asarray(track.objects[n].mask).any():
+                # the object is not in this frame (its mask is empty): none of its previous matte
+                # belongs here, however still the picture (the fusion would carry faint alpha there)
+                stats[n + ".temporal_skipped"] = 1.0
+                continue
             names.append(n)
         if names:
             comp = motion_compensate(disp, unpack_image(prev.image), motion=self._motion, tau=self.options["tau"])
