@@ -89,3 +89,31 @@ def test_no_ghost_on_an_empty_mask_frame_at_the_options_extremes(tmp_path, optio
     al = _alphas(out, len(plates))
     assert float(al[3].max()) == 0.0
     assert float(al[4].max()) > 0.3
+
+
+def test_a_frame_of_nan_pixels_is_reported_and_matted_as_a_frame_without_a_picture(tmp_path, capsys, caplog):
+    """A frame whose pixels are all NaN (a failed render) is fixed to black with a warning naming it
+    (``plate.on_nonfinite`` "fix"). Black, the picture says nothing about alpha, and the matte must
+    stay with the mask: the evidence check read the residual 0 over the local contrast 0 as a
+    perfect fit and kept the closed-form solve's diffusion, a blob spread over the band (here mean
+    |alpha - mask| 0.072; 0.036 now: the mask-anchored ramp the check pulls to where the picture
+    gives no evidence, what a grainy black frame got already)."""
+    bg = _background()
+    plates, masks = [], []
+    for i in range(5):
+        a = _disk(28 + 3 * i, 24, 13)
+        plates.append(a[..., None] * FG + (1 - a[..., None]) * bg)
+        masks.append(a > 0.5)
+    plates[2] = np.full_like(plates[2], np.nan)
+    plate, mpat = _write(tmp_path / "clip", plates, masks)
+    out = tmp_path / "out" / "o.####.exr"
+    with caplog.at_level("WARNING"):
+        rc, err = run_cli(["refine", "--plate", plate, "--masks", mpat, "--out", out, "--matte", "refine"], capsys)
+    assert rc == 0, err
+    assert any("frame 3" in r.getMessage() and "non-finite" in r.getMessage() for r in caplog.records)
+    al = _alphas(out, 5)
+    for a in al:
+        assert np.isfinite(a).all() and a.min() >= 0.0 and a.max() <= 1.0
+    m = masks[2].astype(np.float32)
+    assert float(np.mean(np.abs(al[2] - m))) < 0.05
+    assert float(al[2][cv2.erode(masks[2].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0].min()) > 0.5

@@ -874,9 +874,12 @@ def _support(alpha, c, p, models, sel):
     B = np.dstack([_resize_box(models[1][..., k], shape, box) for k in range(3)])
     a = alpha[y0:y1, x0:x1]
     d = F - B
-    res = np.sqrt(((c.image[y0:y1, x0:x1] - B - a[..., None] * d) ** 2).sum(-1)
-                  / np.maximum((d * d).sum(-1), 1e-6))
-    return box, np.clip(1.0 - p.evidence * res, 0.0, 1.0)
+    dd = (d * d).sum(-1)
+    res = np.sqrt(((c.image[y0:y1, x0:x1] - B - a[..., None] * d) ** 2).sum(-1) / np.maximum(dd, 1e-6))
+    # where the local colours do not differ (a black or flat frame) the picture says nothing about
+    # alpha: a residual of 0 over a contrast of 0 is no support, not a perfect fit
+    support = np.where(dd < 1e-6, 0.0, np.clip(1.0 - p.evidence * res, 0.0, 1.0))
+    return box, support.astype(np.float32)
 
 
 def _measured_half(alpha, c, p, models, decided=False):
