@@ -117,3 +117,30 @@ def test_a_frame_of_nan_pixels_is_reported_and_matted_as_a_frame_without_a_pictu
     m = masks[2].astype(np.float32)
     assert float(np.mean(np.abs(al[2] - m))) < 0.05
     assert float(al[2][cv2.erode(masks[2].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0].min()) > 0.5
+
+
+def test_a_mask_frame_of_nan_values_is_reported(tmp_path, capsys, caplog):
+    """A float EXR mask whose render failed (all NaN on one frame) is read as coverage 0 there (an
+    empty matte on that frame, as documented), but it was silent, while the same NaNs in a plate
+    are reported: now a warning names the mask file and the count."""
+    from samatte.io.exr import write_image
+    bg = _background()
+    plates, masks = [], []
+    for i in range(3):
+        a = _disk(28 + 3 * i, 24, 13)
+        plates.append(a[..., None] * FG + (1 - a[..., None]) * bg)
+        masks.append(a > 0.5)
+    plate, _ = _write(tmp_path / "clip", plates, masks)
+    for f, m in enumerate(masks, 1):
+        v = np.full((H, W), np.nan, np.float32) if f == 2 else m.astype(np.float32)
+        write_image(str(tmp_path / "clip" / ("m.%04d.exr" % f)), v, channels=["A"], pixel_type="float")
+    out = tmp_path / "out" / "o.####.exr"
+    with caplog.at_level("WARNING"):
+        rc, err = run_cli(["refine", "--plate", plate, "--masks", tmp_path / "clip" / "m.####.exr", "--out", out,
+                           "--matte", "refine"], capsys)
+    assert rc == 0, err
+    msgs = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("m.0002.exr" in s and "%d non-finite" % (H * W) in s for s in msgs), msgs
+    assert not any("m.0001.exr" in s or "m.0003.exr" in s for s in msgs), msgs
+    al = _alphas(out, 3)
+    assert float(al[1].max()) == 0.0 and float(al[2].max()) > 0.9

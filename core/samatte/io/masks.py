@@ -2,7 +2,7 @@
 
 Formats: anything OpenImageIO reads — PNG (8/16-bit), TIFF, EXR, JPEG. Integer images are taken as
 data (0..255 / 0..65535 -> 0..1, no colour decoding); float values are clipped to [0, 1] and NaN
-becomes 0.
+becomes 0 (with a warning naming the file and the count of non-finite values).
 
 Which channel is the mask:
 
@@ -29,6 +29,7 @@ overscan: its edge pixels continue there (as outside an image's bbox in Nuke), s
 format's edge does not end there (an opaque object crossing the edge of an overscan plate got alpha
 ~0.5 at the visible frame's edge). Other canvas pixels outside the mask image (an EXR's bbox) are 0.
 """
+import logging
 import os
 
 import numpy as np
@@ -37,6 +38,8 @@ from ..errors import ChannelError, MissingFrameError, PlateError
 from ..stages import PlateInfo
 from .exr import _subimages, _windows, open_image, read_channels, refuse_deep
 from .sequence import as_pattern
+
+log = logging.getLogger("samatte.io")
 
 __all__ = ["read_mask", "MaskSequence", "mask_track", "threshold_mask"]
 
@@ -159,6 +162,11 @@ def read_mask(path, info, *, channel=None):
     finally:
         inp.close()
     vals = np.asarray(vals, dtype=np.float32)
+    bad = vals.size - int(np.count_nonzero(np.isfinite(vals)))
+    if bad:
+        # said, as a plate's are: a roto render that failed (NaN) would otherwise be an empty matte
+        # on that frame without a word
+        log.warning("mask %s: %d non-finite value(s) read as coverage (NaN and -inf as 0, +inf as 1)", path, bad)
     np.fmax(vals, 0.0, out=vals)  # NaN -> 0
     np.fmin(vals, 1.0, out=vals)
     at = _placement(path, spec, is_exr, info)
