@@ -85,6 +85,9 @@ class JobHandle:
 
     # Called by the client's reader thread.
     def _push(self, msg):
+        # the inactivity timeout counts from the worker's last message, not from when the host took
+        # it: a slow callback or a rare poll() must not make a talking worker look silent
+        self._last_activity = time.monotonic()
         self._events.put(msg)
 
     def _finish_event(self, msg):
@@ -99,21 +102,25 @@ class JobHandle:
         if self.done:
             return None
         limit = self._client.timeout
-        wait = timeout
-        if limit is not None:
-            left = self._last_activity + limit - time.monotonic()
-            if left <= 0:
-                return self._timed_out()
-            wait = left if wait is None else min(wait, left)
         try:
-            msg = self._events.get(timeout=wait) if (wait is None or wait > 0) else self._events.get_nowait()
+            msg = self._events.get_nowait()  # what has arrived is delivered first, whatever the time
         except queue.Empty:
-            if limit is not None and time.monotonic() - self._last_activity >= limit:
-                return self._timed_out()
-            return None
+            wait = timeout
+            if limit is not None:
+                left = self._last_activity + limit - time.monotonic()
+                if left <= 0:
+                    return self._timed_out()
+                wait = left if wait is None else min(wait, left)
+            try:
+                if wait is not None and wait <= 0:
+                    raise queue.Empty
+                msg = self._events.get(timeout=wait)
+            except queue.Empty:
+                if limit is not None and time.monotonic() - self._last_activity >= limit:
+                    return self._timed_out()
+                return None
         if msg is _EOF:
             return self._crashed()
-        self._last_activity = time.monotonic()
         if msg["type"] in ("result", "error"):
             self._finish_event(msg)
             self._client._job_finished(self)
@@ -152,15 +159,29 @@ class JobHandle:
                 yield msg
 
     def wait(self, *, on_progress=None, on_event=None):
-        """Block until the job ends; return the result dict or raise the job's error."""
-        for msg in self.events():
-            if on_event is not None:
-                on_event(msg)
-            if on_progress is not None and msg["type"] == "progress":
-                on_progress(protocol.progress_from_message(msg))
+        """Block until the job ends; return the result dict or raise the job's error. A callback that
+        raises cancels the job and waits for its end (the worker is free again), then re-raises."""
+        try:
+            for msg in self.events():
+                if on_event is not None:
+                    on_event(msg)
+                if on_progress is not None and msg["type"] == "progress":
+                    on_progress(protocol.progress_from_message(msg))
+        except BaseException:
+            self._abandon()
+            raise
         if self.error is not None:
             raise self.error
         return self.result
+
+    def _abandon(self):
+        """The caller stops reading this job (a callback raised, an iterator was closed): cancel it and
+        take its events to its end, so the client is not left BUSY with a job nobody reads."""
+        if self.done:
+            return
+        self.cancel()
+        for _ in self.events():
+            pass
 
     def cancel(self):
         """Ask the worker to stop this job between frames (thread-safe; a no-op once done)."""
@@ -447,8 +468,11 @@ class WorkerClient:
     def iter_job(self, job):
         """Iterator form of :meth:`run`: yields each event dict; raises the job's error at the end."""
         handle = self.start_job(job)
-        for msg in handle.events():
-            yield msg
+        try:
+            for msg in handle.events():
+                yield msg
+        finally:
+            handle._abandon()  # the caller broke out of the loop (or it raised): end the job
         if handle.error is not None:
             raise handle.error
         return handle.result

@@ -1,0 +1,73 @@
+"""QA (pipeline TD scripting): what a TD's script gets from samatte's Python API and from the
+WorkerClient a host uses: callbacks that raise or are slow, iterators left early, errors rebuilt from
+the wire. The client tests use the stand-in pipeline (tests/cli_fake_pipeline.py), so they exercise
+the process boundary itself and stay fast."""
+import os
+import time
+
+import pytest
+
+from samatte.client import WorkerClient
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def fake_job(**fake):
+    return {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr"},
+            "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}],
+            "output": {"path": "/out/m.####.exr"}, "meta": {"fake": fake}}
+
+
+def fake_worker(**kw):
+    env = {"PYTHONPATH": TESTS + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return WorkerClient(env=env, worker_args=["--pipeline", "cli_fake_pipeline"], startup_timeout=60, **kw)
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_callback_that_raises_leaves_the_worker_free_for_the_next_job():
+    # the TD's progress callback raised: the exception reaches the script, and the same client runs
+    # the next job (before, the abandoned job kept the client BUSY for ever: nobody read its end)
+    def bad(p):
+        raise Boom("ui gone")
+    with fake_worker() as w:
+        with pytest.raises(Boom):
+            w.run(fake_job(frames=20, delay=0.05), on_progress=bad)
+        assert w.run(fake_job(frames=2))["frames"] == [1001, 1002]
+        with pytest.raises(Boom):
+            w.run(fake_job(frames=20, delay=0.05), on_event=bad)
+        assert w.run(fake_job(frames=1))["frames"] == [1001]
+
+
+def test_iter_job_left_early_leaves_the_worker_free():
+    with fake_worker() as w:
+        for msg in w.iter_job(fake_job(frames=20, delay=0.05)):
+            assert msg["type"] == "progress"
+            break
+        assert w.run(fake_job(frames=1))["frames"] == [1001]
+
+
+def test_a_slow_callback_is_not_a_silent_worker():
+    # timeout = seconds the worker sends nothing; the host's own time in a callback is not the
+    # worker's silence (before: killed after the first slow callback, WORKER_FAILED)
+    seen = []
+
+    def slow(p):
+        seen.append(p.frame)
+        time.sleep(2.5)
+    with fake_worker(timeout=2.0) as w:
+        res = w.run(fake_job(frames=2, delay=0.05), on_progress=slow)
+        assert res["frames"] == [1001, 1002] and seen == [1001, 1002] and w.alive()
+
+
+def test_a_rare_poll_gets_what_arrived_instead_of_a_timeout():
+    # Blender/Nuke poll from a timer; a poll later than the timeout still gets the job's messages
+    with fake_worker(timeout=1.0) as w:
+        h = w.start_job(fake_job(frames=3, delay=0.05))
+        time.sleep(1.8)
+        events = h.poll()
+        assert [m["type"] for m in events] == ["progress"] * 3 + ["result"]
+        assert h.done and h.error is None and h.result["frames"] == [1001, 1002, 1003]
+        assert w.alive()
