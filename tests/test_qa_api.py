@@ -3,10 +3,12 @@ WorkerClient a host uses: callbacks that raise or are slow, iterators left early
 the wire. The client tests use the stand-in pipeline (tests/cli_fake_pipeline.py), so they exercise
 the process boundary itself and stay fast."""
 import os
+import pickle
 import time
 
 import pytest
 
+from samatte import errors, protocol
 from samatte.client import WorkerClient
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -71,3 +73,16 @@ def test_a_rare_poll_gets_what_arrived_instead_of_a_timeout():
         assert [m["type"] for m in events] == ["progress"] * 3 + ["result"]
         assert h.done and h.error is None and h.result["frames"] == [1001, 1002, 1003]
         assert w.alive()
+
+
+@pytest.mark.parametrize("code", sorted(errors.ERROR_CODES) + ["SOME_NEWER_CODE"])
+def test_an_error_whose_details_hold_a_message_key_is_rebuilt(code):
+    # any JSON-safe details dict is valid on the wire; a "message" key in it made the host's
+    # to_exception raise TypeError (not a samatte error) instead of the worker's error
+    msg = protocol.error("job1", code, "it failed", {"message": "from a newer worker", "frame": 1001})
+    e = protocol.to_exception(msg)
+    assert isinstance(e, errors.ERROR_CODES.get(code, errors.SamatteError))
+    assert e.code == code and e.message == "it failed"
+    assert e.details == {"message": "from a newer worker", "frame": 1001}
+    e2 = pickle.loads(pickle.dumps(e))
+    assert type(e2) is type(e) and e2.code == code and e2.details == e.details and str(e2) == str(e)

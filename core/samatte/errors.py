@@ -189,8 +189,9 @@ EXIT_CODES = {code: cls.exit_code for code, cls in ERROR_CODES.items()}
 def error_from_code(code, message="", details=None):
     """Rebuild an error from its wire form; unknown codes give a plain SamatteError with that code."""
     cls = ERROR_CODES.get(code)
+    err = (cls or SamatteError)(message)
+    # set, not passed as keywords: a wire ``details`` may hold any key, "message" included
+    err.details = {str(k): v for k, v in dict(details or {}).items() if v is not None}
     if cls is None:
-        err = SamatteError(message, **(details or {}))
         err.code = str(code)
-        return err
-    return cls(message, **(details or {}))
+    return err
