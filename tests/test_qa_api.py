@@ -86,3 +86,28 @@ def test_an_error_whose_details_hold_a_message_key_is_rebuilt(code):
     assert e.details == {"message": "from a newer worker", "frame": 1001}
     e2 = pickle.loads(pickle.dumps(e))
     assert type(e2) is type(e) and e2.code == code and e2.details == e.details and str(e2) == str(e)
+
+
+def test_readme_worker_protocol_example_runs(tmp_path_factory, tmp_path, capsys):
+    # README "Worker protocol": the client example as written (its paths and frames swapped for a
+    # small demo shot's); its non-blocking part used the worker after the with block had closed it
+    import re
+    import sys
+
+    from demo_shots import demo_job, make_demo_shot
+    readme = os.path.join(os.path.dirname(TESTS), "README.md")
+    text = open(readme, encoding="utf-8").read()
+    section = re.search(r"^## Worker protocol\n(.*?)(?=^## )", text, re.S | re.M).group(1)
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    shot = make_demo_shot(tmp_path_factory, "qa_api_readme", 4)
+    s, _ = shot
+    for old, new in (("/opt/samatte/.venv/bin/python", sys.executable), ("/shots/sh010/plate.####.exr", s["plate"]),
+                     ('"1040"', '"1002"'), ('"1001-1010"', '"1001-1003"')):
+        assert old in code
+        code = code.replace(old, new)
+    ns = {"job": demo_job(shot, tmp_path / "m.####.exr")}
+    exec(compile(code, "README.md (Worker protocol)", "exec"), ns)
+    assert ns["info"]["frames_on_disk"] == "1001-1004" and ns["check"]["valid"] is True
+    assert ns["result"]["status"] == "done" and len(ns["result"]["written"]) == 4
+    assert isinstance(ns["events"], list) and ns["handle"].id
+    assert "1001 written" in capsys.readouterr().out
