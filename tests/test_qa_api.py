@@ -111,3 +111,26 @@ def test_readme_worker_protocol_example_runs(tmp_path_factory, tmp_path, capsys)
     assert ns["result"]["status"] == "done" and len(ns["result"]["written"]) == 4
     assert isinstance(ns["events"], list) and ns["handle"].id
     assert "1001 written" in capsys.readouterr().out
+
+
+def test_close_of_a_dead_worker_s_client_releases_its_pipes():
+    # a host keeps its clients (a pool); close() of one whose worker died (crash, kill, the client's own
+    # timeout) left the worker's stdin pipe open: one fd per dead client for the host's lifetime
+    import signal
+
+    def fds():
+        return len(os.listdir("/proc/self/fd"))
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc")
+    kept = []
+    base = fds()
+    for i in range(3):
+        w = fake_worker()
+        if i == 0:
+            os.kill(w.pid, signal.SIGKILL)
+            w._wait_exit(10.0)
+        else:
+            w.kill()
+        w.close()
+        kept.append(w)
+    assert fds() == base

@@ -526,10 +526,10 @@ class WorkerClient:
         for t in (self._reader, self._err_reader):
             if t is not threading.current_thread():
                 t.join(timeout=5.0)
-        for s in (self._proc.stdout, self._proc.stderr):
+        for s in (self._proc.stdin, self._proc.stdout, self._proc.stderr):  # stdin too: a dead worker's
             try:
                 s.close()
-            except OSError:
+            except (OSError, ValueError):  # a broken pipe's unflushed bytes
                 pass
         return self._proc.returncode
 
