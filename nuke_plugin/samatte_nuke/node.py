@@ -292,6 +292,7 @@ def _start(group, job, info, *, stage, frames, title):
 
     runner = JobRunner(nuke, title=title, job=job, python=python, stage=stage, frames=frames, on_event=on_event)
     runner.node_uid = uid
+    runner.scores = scores   # this job's scores so far (filled in the main thread): a panel opened mid-job
     RUNNERS[name] = runner
     group["status"].setValue("running (%s)" % stage)
     runner.start()
@@ -312,15 +313,20 @@ def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None
     group = _node_of(name, uid)
     if group is None and nuke.toNode(name) is not None:
         return   # another node has that name now (the job's node was deleted): it is not told
-    if group is not None:
-        name = group.fullName()   # (renamed while the job ran)
-    for fn in list(LISTENERS):
-        try:
-            fn(name, kind, payload)
-        except Exception:  # noqa: BLE001 - a broken panel must not break the node
-            pass
-    if group is None:
-        return
+    try:
+        if group is not None:
+            name = group.fullName()   # (renamed while the job ran)
+            _update_node(group, kind, payload, job, info, scores, warnings)
+    finally:
+        # the panels are told once the node holds the event's outcome (a finished job's objects, scores)
+        for fn in list(LISTENERS):
+            try:
+                fn(name, kind, payload)
+            except Exception:  # noqa: BLE001 - a broken panel must not break the node
+                pass
+
+
+def _update_node(group, kind, payload, job, info, scores, warnings):
     if kind == "progress":
         p = payload[0]
         group["status"].setValue("running: %s %d%%" % (p.get("stage") or "", int(100 * (p.get("fraction") or 0))))

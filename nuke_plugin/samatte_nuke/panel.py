@@ -89,6 +89,7 @@ class SamattePanel(QtWidgets.QWidget):
     def __init__(self, node_name=None, parent=None):
         QtWidgets.QWidget.__init__(self, parent)
         self.node_name = node_name
+        self.node_uid = None   # the node's samatte_uid (see bind): a renamed node keeps its panel
         self.offset = 0
         lay = QtWidgets.QVBoxLayout(self)
         self.title = QtWidgets.QLabel("SAMatte")
@@ -128,8 +129,51 @@ class SamattePanel(QtWidgets.QWidget):
         self.strip.set_data(frames, scores or {})
         self.status.setText(status)
 
+    def bind(self, group):
+        """Show ``group`` (a SAMatte node) and its job events from now on. The node is known by its uid:
+        renamed, it keeps this panel; deleted, another node given its name does not get it."""
+        self.node_name = group.fullName()
+        k = group.knob("samatte_uid")
+        self.node_uid = k.value() if k is not None else None
+        self.reload()
+        from . import node
+        r = node._runner(group)
+        if r is not None and r.is_alive():   # opened while a job runs: where it is, its scores so far
+            for f, s in dict(getattr(r, "scores", None) or {}).items():
+                self.strip.set_score(f, s)
+            if getattr(r, "last_progress", None):
+                self.on_event(self.node_name, "progress", (r.last_progress,))
+
+    def reload(self):
+        """Load the node's stored job (objects, frames), scores and status line (after a job ends)."""
+        group = self._node()
+        if group is None:
+            return
+        from . import farm
+        job = farm.stored_job(group) or {}
+        frames = []
+        if job:
+            from samatte.frames import parse_frames
+            frames = parse_frames(job["plate"]["frames"])
+        try:
+            scores = farm.stored_scores(group)
+        except ValueError:
+            scores = {}
+        self.load(job.get("objects") or [], frames, scores, offset=group["samatte_offset"].value(),
+                  status=group["status"].value())
+
+    def _mine(self, name):
+        """Whether a job event for the node now called ``name`` is this panel's node's."""
+        if self.node_name is None:
+            return True
+        group = self._node()
+        if group is not None:
+            return name == group.fullName()
+        import nuke   # the node is gone: its own job's events still come under its last name
+        return name == self.node_name and nuke.toNode(name) is None
+
     def on_event(self, name, kind, payload):
-        if self.node_name is not None and name != self.node_name:
+        if not self._mine(name):
             return
         if kind == "progress":
             self.progress.setValue(int(100 * float(payload[0].get("fraction") or 0)))
@@ -143,17 +187,29 @@ class SamattePanel(QtWidgets.QWidget):
             for f, s in ((payload[0] or {}).get("scores") or {}).items():
                 self.strip.set_score(int(f), s)
             self.status.setText("done")
+            self.reload()   # the node has stored the job (objects, frames) and its scores by now
         elif kind == "failed":
             self.status.setText("[%s] %s" % payload)
 
     # actions ----------------------------------------------------------------------------------------
     def _node(self):
-        import nuke
-        return nuke.toNode(self.node_name) if self.node_name else None
+        if not self.node_name:
+            return None
+        from . import node
+        group = node._node_of(self.node_name, self.node_uid)
+        if group is not None:
+            self.node_name = group.fullName()
+        text = "SAMatte: %s" % self.node_name   # which node this (floating) panel is for, renamed or not
+        if self.title.text() != text:
+            self.title.setText(text)
+            self.setWindowTitle(text)
+        return group
 
     def _press(self, key):
         n = self._node()
         if n is None:
+            if self.node_name:
+                self.status.setText("%s is no longer in the script" % self.node_name)
             return
         from . import node
         getattr(node, {"track": "on_track", "matte_frame": "on_matte_frame", "cancel": "on_cancel"}[key])(n)
@@ -171,16 +227,9 @@ _open = []
 
 def show_for(group):
     """Open a floating panel for ``group`` and keep it fed with the node's job events."""
-    from . import farm, node
-    panel = SamattePanel(group.fullName())
-    job = farm.stored_job(group) or {}
-    objects = job.get("objects") or []
-    frames = []
-    if job:
-        from samatte.frames import parse_frames
-        frames = parse_frames(job["plate"]["frames"])
-    scores = farm.stored_scores(group)
-    panel.load(objects, frames, scores, offset=group["samatte_offset"].value(), status=group["status"].value())
+    from . import node
+    panel = SamattePanel()
+    panel.bind(group)
     listener = panel.on_event
     node.LISTENERS.append(listener)
 

@@ -118,6 +118,7 @@ class JobRunner(threading.Thread):
         self._cancel = threading.Event()
         self.outcome = None  # ("done", result) or ("failed", code, message)
         self.handle = None
+        self.last_progress = None   # the last ``progress`` event's dict (a panel opened mid-job starts there)
 
     def cancel(self):
         self._cancel.set()
@@ -170,8 +171,9 @@ class JobRunner(threading.Thread):
             task.setProgress(int(max(0.0, min(1.0, float(frac))) * 100))
             msg = "%s %s" % (ev.get("stage") or "", "" if ev.get("frame") is None else "frame %s" % ev.get("frame"))
             task.setMessage(msg.strip())
-            self._emit("progress", {"stage": ev.get("stage"), "frame": ev.get("frame"), "fraction": frac,
-                                    "message": ev.get("message")})
+            self.last_progress = {"stage": ev.get("stage"), "frame": ev.get("frame"), "fraction": frac,
+                                  "message": ev.get("message")}
+            self._emit("progress", self.last_progress)
         elif t == "log" and ev.get("level") in ("warning", "error"):
             self._emit("log", {"level": ev.get("level"), "message": ev.get("message")})
         elif t == "frame":
