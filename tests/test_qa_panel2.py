@@ -110,6 +110,27 @@ def test_a_panel_opened_before_the_first_job_shows_its_result(nk, tmp_path):
     assert p.status.text() == g["status"].value() and p.status.text().startswith("done")
 
 
+def test_a_failed_job_shows_its_code_and_first_line_not_a_traceback(nk, tmp_path, monkeypatch):
+    """A samatte Python whose worker dies at start-up with a traceback: the panel's status label showed the
+    whole stderr tail (the traceback) as the message. It shows the code and the first line; the rest is in
+    the tooltip. The label is plain text: a message with '<module>' or '<cache>' is not read as HTML."""
+    py = tmp_path / "broken python"
+    py.write_text("#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n"
+                  "echo '  File \"<string>\", line 1, in <module>' >&2\n"
+                  "echo \"ImportError: libtorch_cpu.so: cannot open shared object file\" >&2\nexit 1\n")
+    py.chmod(0o755)
+    pool = srunner.WorkerPool(factory=lambda python: WorkerClient(python, startup_timeout=30))
+    nuke_env.use_pool(monkeypatch, pool, tmp_path, str(py))
+    g = snode.create("SAMatte1")
+    p = snode.on_panel(g)
+    outcome = nuke_env.wait_runner(nk, _start(g, tmp_path, frames=2))
+    assert outcome[:2] == ("failed", "WORKER_FAILED") and "Traceback" in outcome[2]
+    text = p.status.text()
+    assert text.startswith("[WORKER_FAILED] ") and "Traceback" not in text and "\n" not in text, text
+    assert "Traceback" in p.status.toolTip() and "libtorch_cpu" in p.status.toolTip()
+    assert p.status.textFormat() == Qt.PlainText and p.title.textFormat() == Qt.PlainText
+
+
 def test_a_panel_reopened_mid_job_resumes_where_the_job_is_with_one_listener(nk, tmp_path, qtbot):
     """Closed and reopened while the job runs: the closed panel stops listening, the new one starts at
     the job's last progress (it showed an empty bar until the next frame, on SAM 2 seconds later) and

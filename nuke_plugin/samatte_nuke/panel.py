@@ -95,6 +95,8 @@ class SamattePanel(QtWidgets.QWidget):
         self.title = QtWidgets.QLabel("SAMatte")
         self.status = QtWidgets.QLabel("")
         self.status.setWordWrap(True)
+        for label in (self.title, self.status):   # names and messages hold '<' (paths, '<module>'): not HTML
+            label.setTextFormat(Qt.PlainText)
         self.table = QtWidgets.QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["object", "host name", "prompts", "frames"])
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
@@ -128,6 +130,7 @@ class SamattePanel(QtWidgets.QWidget):
                 self.table.setItem(r, c, item)
         self.strip.set_data(frames, scores or {})
         self.status.setText(status)
+        self.status.setToolTip("")
 
     def bind(self, group):
         """Show ``group`` (a SAMatte node) and its job events from now on. The node is known by its uid:
@@ -189,7 +192,11 @@ class SamattePanel(QtWidgets.QWidget):
             self.status.setText("done")
             self.reload()   # the node has stored the job (objects, frames) and its scores by now
         elif kind == "failed":
-            self.status.setText("[%s] %s" % payload)
+            code, message = payload
+            lines = str(message or "").strip().splitlines() or [""]
+            # the first line says what failed; the rest (a worker's stderr, maybe a traceback) on hover
+            self.status.setText("[%s] %s%s" % (code, lines[0], " ..." if len(lines) > 1 else ""))
+            self.status.setToolTip("[%s] %s" % (code, message))
 
     # actions ----------------------------------------------------------------------------------------
     def _node(self):
