@@ -333,3 +333,23 @@ def test_constants_match_the_contract():
     assert set(jobspec.TRACKER_BACKENDS) == {"auto", "sam2", "flow", "shapes"}
     assert {"auto", "refine", "none"} <= set(jobspec.MATTE_BACKENDS)
     assert set(jobspec.PROMPT_TYPES) == {"mask", "points", "box", "polygon", "bezier"}
+
+
+def test_helpers_take_pathlib_paths(tmp_path):
+    """A TD's script passes pathlib.Path: the helpers store str (save / load already took Path; the
+    helpers' dicts were JOBSPEC_INVALID)."""
+    import pathlib
+    from samatte import jobspec as js
+    job = js.new_job(pathlib.Path("/shots/sh010/plate.####.exr"), pathlib.Path("/shots/sh010/out/m.####.exr"),
+                     frames="1-3", ocio_config=pathlib.Path("/studio/config.ocio"), work_dir=pathlib.Path("/tmp/w"))
+    js.add_object(job, "hero", [js.mask_prompt(1, pathlib.Path("/shots/sh010/roto.0001.png"))])
+    js.add_object(job, "bg", masks=pathlib.Path("/shots/sh010/bg.####.png"))
+    js.add_object(job, "fx", masks={"path": pathlib.Path("/shots/sh010/fx.####.png"), "threshold": 0.3})
+    v = js.validate(job)
+    assert v["plate"]["path"] == "/shots/sh010/plate.####.exr"
+    assert v["plate"]["ocio_config"] == "/studio/config.ocio" and v["work_dir"] == "/tmp/w"
+    assert v["objects"][0]["prompts"][0]["path"] == "/shots/sh010/roto.0001.png"
+    assert [o.get("masks", {}).get("path") for o in v["objects"]][1:] == ["/shots/sh010/bg.####.png",
+                                                                          "/shots/sh010/fx.####.png"]
+    js.save(job, tmp_path / "j.json")
+    assert js.load(tmp_path / "j.json")["plate"]["path"] == "/shots/sh010/plate.####.exr"

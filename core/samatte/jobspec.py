@@ -53,6 +53,7 @@ import json
 import math
 import os
 import re
+import threading
 
 from .errors import FrameRangeError, JobSpecError, OutputError, PromptError
 from .frames import format_frames, parse_frames
@@ -495,7 +496,7 @@ def dumps(job, *, indent=2):
 def save(job, path):
     """Validate and write a JobSpec atomically (temp file + rename)."""
     job = validate(job)
-    tmp = "%s.tmp%d" % (path, os.getpid())
+    tmp = "%s.tmp%d.%d" % (path, os.getpid(), threading.get_ident())  # two threads saving one path
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(dumps(job))
@@ -516,7 +517,10 @@ def new_job(plate_path, output_path, *, frames=None, colourspace=None, ocio_conf
             name="samatte", tracker="auto", model="sam2.1_hiera_tiny", matte="auto", quality="default",
             foreground=True, object_layers=True, quality_map=True, compression="zip", device="auto",
             overwrite=False, work_dir=None):
-    """A job dict with no objects yet; add them with :func:`add_object`."""
+    """A job dict with no objects yet; add them with :func:`add_object`. Paths may be str or
+    ``os.PathLike`` (``pathlib.Path``): they are stored as str."""
+    plate_path, output_path, ocio_config, work_dir = (_fspath(p) for p in (plate_path, output_path, ocio_config,
+                                                                           work_dir))
     return {
         "samatte_job": JOBSPEC_VERSION, "name": name,
         "plate": {"path": plate_path, "frames": frames, "colourspace": colourspace,
@@ -536,7 +540,10 @@ def add_object(job, name, prompts=None, *, masks=None, host_name=None):
     if host_name is not None:
         ob["host_name"] = host_name
     if masks is not None:
-        ob["masks"] = masks if isinstance(masks, dict) else {"path": masks}
+        if isinstance(masks, dict):
+            ob["masks"] = dict(masks, path=_fspath(masks.get("path")))
+        else:
+            ob["masks"] = {"path": _fspath(masks)}
     if masks is None or prompts:
         ob["prompts"] = list(prompts or [])
     job.setdefault("objects", []).append(ob)
@@ -551,8 +558,14 @@ def add_prompt(job, name, prompt):
     raise JobSpecError("no object named %r in the job" % name)
 
 
+def _fspath(p):
+    """A path argument of a helper as str (``pathlib.Path`` accepted); None and non-paths as they are
+    (validation says what is wrong with them)."""
+    return os.fspath(p) if isinstance(p, os.PathLike) else p
+
+
 def mask_prompt(frame, path, *, channel=None, threshold=0.5, invert=False, mode="add"):
-    return {"frame": int(frame), "type": "mask", "path": path, "channel": channel, "threshold": threshold,
+    return {"frame": int(frame), "type": "mask", "path": _fspath(path), "channel": channel, "threshold": threshold,
             "invert": invert, "mode": mode}
 
 
