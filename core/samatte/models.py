@@ -28,6 +28,7 @@ length) we write ``<file>.sha256`` and verify every later copy against it.
 """
 import hashlib
 import os
+import re
 import sys
 import tempfile
 from collections import namedtuple
@@ -194,6 +195,30 @@ def verify_checksum(path, sha256=None):
     return digest
 
 
+def _part_prefix(filename):
+    """A download in flight is ``<file>.<host>.<pid>.<random>.part`` in the destination folder (host and
+    pid as in the output writer's temp names), so a later download can tell an abandoned one."""
+    try:
+        from .io.writer import host_tag
+        host = host_tag()
+    except ImportError:  # numpy missing: the name still carries the pid
+        host = "host"
+    return "%s.%s.%d." % (filename, host, os.getpid())
+
+
+def _remove_stale_parts(dest):
+    """Remove partial downloads of known checkpoints in ``dest`` left by a killed download (SIGTERM,
+    kill -9, a crash): of a dead process of this host, or untouched for the output writer's temp age
+    limit (``SAMATTE_TEMP_MAX_AGE``); never a download in flight on another machine."""
+    try:
+        from .io.writer import default_temp_max_age, remove_temps
+    except ImportError:
+        return 0
+    names = "|".join(re.escape(i.filename) for i in MODELS.values())
+    rx = re.compile(r"^(?:%s)\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[a-z0-9_]{8}\.part$" % names)
+    return remove_temps(str(dest), rx, default_temp_max_age(), own=False)
+
+
 def _emit(progress, done, total, msg):
     if progress is not None:
         progress(Progress("download", None, done, total or 0, msg))
@@ -223,6 +248,8 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
     pre-downloaded weights instead of using the network. Data goes to a temporary name in the
     destination folder and is renamed only once complete and verified (SHA-256 against the registry,
     or trust on first use, see module docstring). An existing verified file is kept unless ``force``.
+    Partial files that killed downloads left here (a dead process of this host, or untouched for
+    ``SAMATTE_TEMP_MAX_AGE`` seconds) are removed first; a download in flight elsewhere is not.
     ``progress`` is called with :class:`Progress` ("download", done bytes, total bytes).
     """
     info = get_model(name)
@@ -238,8 +265,9 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
             return target
         except WeightsCorruptError:
             pass  # replace it below
+    _remove_stale_parts(dest)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=info.filename + ".", suffix=".part", dir=str(dest))
+        fd, tmp = tempfile.mkstemp(prefix=_part_prefix(info.filename), suffix=".part", dir=str(dest))
     except OSError as e:  # a read-only shared folder, a full disk
         raise ModelError("cannot write into the models folder %s: %s (use a writable --dest, or point "
                          "SAMATTE_MODELS at a folder that already holds %s)"

@@ -1,0 +1,82 @@
+"""QA (a studio admin installing samatte and its weights): partial downloads, the installer's models
+folder, the host installers' handling of the user's own config files."""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from samatte import models
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORE = os.path.join(REPO, "core")
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """A registry entry ``fake_model`` of 3 MiB, published on a studio shelf (``tmp_path/shelf``)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SAMATTE_MODELS", str(tmp_path / "models"))
+    payload = os.urandom(3 << 20)
+    info = models.ModelInfo("fake_model", "configs/sam2.1/sam2.1_hiera_t.yaml", "fake_model.pt",
+                            "http://127.0.0.1:9/fake.pt", hashlib.sha256(payload).hexdigest(), len(payload))
+    monkeypatch.setitem(models.MODELS, "fake_model", info)
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "fake_model.pt").write_bytes(payload)
+    return shelf
+
+
+_KILLED_COPY = r"""
+import os, signal, sys
+sys.path.insert(0, %(core)r)
+from samatte import models
+models.MODELS["fake_model"] = models.ModelInfo("fake_model", "c", "fake_model.pt", "http://127.0.0.1:9/x",
+                                               %(sha)r, %(size)d)
+def dying(src, dst, hasher, total, progress, msg):
+    dst.write(src.read(1 << 20))
+    dst.flush()
+    os.kill(os.getpid(), signal.%(sig)s)   # SIGTERM's default action, or kill -9: no finally runs
+models._copy_stream = dying
+models.download("fake_model", dest=%(dest)r, offline_dir=%(shelf)r)
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_a_killed_download_leaves_no_partial_file_after_the_next_download(fake, tmp_path, sig):
+    """A download killed by SIGTERM (a farm's timeout, systemd) or kill -9 left its 'fake_model.pt.XXXX.part'
+    (here 1 MiB; 156-898 MB for the real checkpoints) in the models folder for good: the next download
+    installed the file beside it and never removed it. Now the next download removes the partial files
+    of dead processes."""
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    info = models.MODELS["fake_model"]
+    code = _KILLED_COPY % {"core": CORE, "sha": info.sha256, "size": info.size, "sig": sig, "dest": str(dest),
+                           "shelf": str(fake)}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == -getattr(signal, sig), p.stderr
+    left = os.listdir(str(dest))
+    assert len(left) == 1 and left[0].endswith(".part") and os.path.getsize(str(dest / left[0])) == 1 << 20
+    path = models.download("fake_model", dest=str(dest), offline_dir=str(fake))
+    assert sorted(os.listdir(str(dest))) == ["fake_model.pt"]
+    assert models.verify_checksum(path, info.sha256) == info.sha256
+
+
+def test_a_download_in_flight_in_another_process_is_left_alone(fake, tmp_path):
+    """Two processes downloading into one folder: the second never removes the first's partial file."""
+    from samatte.io.writer import host_tag
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        part = dest / ("fake_model.pt.%s.%d.abcd_123.part" % (host_tag(), other.pid))
+        part.write_bytes(b"x" * 1000)
+        models.download("fake_model", dest=str(dest), offline_dir=str(fake))
+        assert part.exists()
+    finally:
+        other.kill()
+        other.wait()
+    models.download("fake_model", dest=str(dest), offline_dir=str(fake), force=True)
+    assert sorted(os.listdir(str(dest))) == ["fake_model.pt"]
