@@ -183,6 +183,27 @@ def fetch_weights(venv, args):
     return 0
 
 
+def models_dir_note(py, models_dir):
+    """A warning when samatte in the venv (with this environment) would not look in ``models_dir`` for
+    weights (``--models-dir`` elsewhere than beside the venv, without ``SAMATTE_MODELS``), else None."""
+    code = "from samatte import models; print('\\n'.join(str(d) for d in models.search_dirs()))"
+    try:
+        proc = subprocess.run([py, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              universal_newlines=True)
+    except OSError:
+        return None
+    if proc.returncode != 0:
+        return None
+    dirs = [os.path.realpath(d) for d in proc.stdout.splitlines() if d.strip()]
+    if os.path.realpath(models_dir) in dirs:
+        return None
+    models_dir = os.path.abspath(models_dir)
+    return ("NOTE: samatte does not look for weights in %s (it looks in %s). Set SAMATTE_MODELS=%s wherever "
+            "samatte runs (the shell, Nuke's environment; the farm: samatte farm export --models-dir; Blender: "
+            "the add-on's Models folder), or the 'auto' tracker will not find these weights and use 'flow'"
+            % (models_dir, ", ".join(dirs), models_dir))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Install samatte into a virtual environment.")
     ap.add_argument("--venv", default=os.path.join(REPO, ".venv"), help="venv folder (default <repo>/.venv)")
@@ -230,6 +251,9 @@ def main(argv=None):
             % venv_samatte(venv))
     else:
         status = fetch_weights(venv, args)
+    note = models_dir_note(py, args.models_dir)
+    if note:
+        say(note)
     if args.nuke:
         sys.path.insert(0, os.path.join(REPO, "nuke_plugin", "samatte_nuke"))
         import setup_nuke

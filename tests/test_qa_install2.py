@@ -80,3 +80,39 @@ def test_a_download_in_flight_in_another_process_is_left_alone(fake, tmp_path):
         other.wait()
     models.download("fake_model", dest=str(dest), offline_dir=str(fake), force=True)
     assert sorted(os.listdir(str(dest))) == ["fake_model.pt"]
+
+
+def _installer(monkeypatch, tmp_path):
+    """install/install.py as a module, its venv and package steps stubbed (the venv's python is this one)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("samatte_installer_qa2", os.path.join(REPO, "install", "install.py"))
+    inst = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inst)
+    monkeypatch.setattr(inst, "make_venv", lambda venv, python: sys.executable)
+    monkeypatch.setattr(inst, "read_stamp", lambda venv: inst.stamp_key(type("A", (), {"no_sam2": True})()))
+    monkeypatch.setattr(inst, "imports_ok", lambda py, sam2: True)
+    monkeypatch.setattr(inst, "install_packages", lambda py, args: (_ for _ in ()).throw(AssertionError("no pip")))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PYTHONPATH", CORE)
+    monkeypatch.delenv("SAMATTE_MODELS", raising=False)
+    return inst
+
+
+def test_installer_says_when_samatte_will_not_find_its_models_dir(tmp_path, monkeypatch, capsys):
+    """`install.sh --models-dir /studio/models` put the weights where samatte never looks (it looks in
+    $SAMATTE_MODELS, <venv>/../models, ~/.samatte/models): 'weights ready: /studio/models/...' and then
+    `samatte models list` said 'not downloaded' and every 'auto' job tracked with 'flow', without a word.
+    Now the installer says so and names SAMATTE_MODELS."""
+    inst = _installer(monkeypatch, tmp_path)
+    studio = tmp_path / "studio models"
+    rc = inst.main(["--venv", str(tmp_path / "opt" / "venv"), "--no-sam2", "--no-weights", "--models-dir", str(studio)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "samatte does not look for weights in %s" % studio in out and "SAMATTE_MODELS=%s" % studio in out
+    # where samatte does look, nothing is said: SAMATTE_MODELS set, or the default folder beside the venv
+    monkeypatch.setenv("SAMATTE_MODELS", str(studio))
+    assert inst.main(["--venv", str(tmp_path / "opt" / "venv"), "--no-sam2", "--no-weights", "--models-dir",
+                      str(studio)]) == 0
+    assert "does not look" not in capsys.readouterr().out
+    monkeypatch.delenv("SAMATTE_MODELS")
+    assert inst.models_dir_note(sys.executable, str(tmp_path / "home" / ".samatte" / "models")) is None
