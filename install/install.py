@@ -257,13 +257,22 @@ def main(argv=None):
     if args.nuke:
         sys.path.insert(0, os.path.join(REPO, "nuke_plugin", "samatte_nuke"))
         import setup_nuke
-        init, cfg = setup_nuke.install(args.nuke, py)
+        try:
+            init, cfg = setup_nuke.install(args.nuke, py)
+        except (setup_nuke.SetupError, OSError) as e:
+            raise SystemExit("[samatte install] Nuke: cannot register the plugin in %s: %s (the venv is "
+                             "installed; fix this and run the installer again)" % (args.nuke, e))
         say("Nuke: %s loads nuke_plugin/; samatte's Python is recorded in %s" % (init, cfg))
     if args.blender:
         sys.path.insert(0, HERE)
         import blender as _blender
-        for path in _blender.install(REPO, python=py, models_dir=args.models_dir, target=args.blender_dir,
-                                     copy=args.blender_copy):
+        try:
+            paths = _blender.install(REPO, python=py, models_dir=args.models_dir, target=args.blender_dir,
+                                     copy=args.blender_copy)
+        except OSError as e:
+            raise SystemExit("[samatte install] Blender: cannot install the add-on: %s (the venv is installed; "
+                             "fix this and run the installer again)" % e)
+        for path in paths:
             say("Blender add-on: %s (enable 'samatte' in Blender's Preferences > Add-ons)" % path)
     say("samatte is installed in %s (%.0f s). Try: %s demo" % (venv, time.monotonic() - t0, venv_samatte(venv)))
     return status

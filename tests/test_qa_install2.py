@@ -116,3 +116,76 @@ def test_installer_says_when_samatte_will_not_find_its_models_dir(tmp_path, monk
     assert "does not look" not in capsys.readouterr().out
     monkeypatch.delenv("SAMATTE_MODELS")
     assert inst.models_dir_note(sys.executable, str(tmp_path / "home" / ".samatte" / "models")) is None
+
+
+# --- Nuke: the user's own ~/.nuke/init.py ----------------------------------------------------------
+sys.path.insert(0, os.path.join(REPO, "nuke_plugin", "samatte_nuke"))
+import setup_nuke  # noqa: E402
+
+
+def test_nuke_init_with_a_deleted_end_marker_keeps_the_users_lines(tmp_path):
+    """A samatte block whose end line the user deleted, followed by their own lines: the first re-install
+    appended a second block, the second replaced everything from the first begin marker to the new
+    block's end: 'nuke.pluginAddPath("/my/own/tools")' and 'import mystudio' were gone. Now it is
+    refused, naming the file and the missing line, and the file is left as it was."""
+    d = tmp_path / ".nuke"
+    setup_nuke.install(str(d), "/p/python")
+    init = d / "init.py"
+    text = init.read_text().replace(setup_nuke.END + "\n", "") + 'nuke.pluginAddPath("/my/own/tools")\nimport mystudio\n'
+    init.write_text(text)
+    for _ in range(2):
+        with pytest.raises(setup_nuke.SetupError) as ei:
+            setup_nuke.install(str(d), "/p/python")
+        assert str(init) in str(ei.value) and setup_nuke.END in str(ei.value)
+        assert init.read_text() == text
+    assert setup_nuke.main(["--python", "/p/python", "--nuke-dir", str(d)]) == 1
+
+
+@pytest.mark.parametrize("raw", [b"# r\xe9glages du studio (cp1252)\r\nimport nuke\r\n",
+                                 b"import nuke\r\nnuke.pluginAddPath('/studio')\r\n"])
+def test_nuke_init_bytes_outside_the_block_are_kept(tmp_path, raw):
+    """An init.py in cp1252 (a Windows studio's) made the installer die with a UnicodeDecodeError traceback
+    after the venv was built; CRLF line endings were rewritten to LF. Now every byte outside samatte's
+    block stays as it was, and re-running changes nothing."""
+    d = tmp_path / ".nuke"
+    d.mkdir()
+    (d / "init.py").write_bytes(raw)
+    setup_nuke.install(str(d), "/p/python")
+    first = (d / "init.py").read_bytes()
+    assert first.startswith(raw) and first.count(setup_nuke.BEGIN.encode()) == 1
+    setup_nuke.install(str(d), "/p/python")
+    assert (d / "init.py").read_bytes() == first
+
+
+def test_nuke_init_that_is_a_symlink_stays_one(tmp_path):
+    """~/.nuke/init.py linked to a dotfiles repo's file was replaced by a copy (the link gone: later
+    edits of the repo's file no longer reached Nuke). Now the block is written into the link's target."""
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    (dotfiles / "nuke_init.py").write_text("import nuke\nnuke.pluginAddPath('/mine')\n")
+    d = tmp_path / ".nuke"
+    d.mkdir()
+    os.symlink(str(dotfiles / "nuke_init.py"), str(d / "init.py"))
+    setup_nuke.install(str(d), "/p/python")
+    assert os.path.islink(str(d / "init.py"))
+    text = (dotfiles / "nuke_init.py").read_text()
+    assert text.startswith("import nuke\nnuke.pluginAddPath('/mine')\n") and setup_nuke.BEGIN in text
+
+
+def test_installer_nuke_or_blender_step_failing_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    """install.py --nuke into a ~/.nuke it cannot write (or --blender into such an extensions folder)
+    ended in a PermissionError traceback after the venv was built; now a one-line reason."""
+    inst = _installer(monkeypatch, tmp_path)
+
+    def denied(*a, **kw):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "ro"))
+    monkeypatch.setattr(setup_nuke, "install", denied)
+    sys.path.insert(0, os.path.join(REPO, "install"))
+    import blender
+    monkeypatch.setattr(blender, "install", denied)
+    base = ["--venv", str(tmp_path / "venv"), "--no-sam2", "--no-weights"]
+    for extra, host in ((["--nuke", str(tmp_path / "ro")], "Nuke"), (["--blender"], "Blender")):
+        with pytest.raises(SystemExit) as ei:
+            inst.main(base + extra)
+        msg = str(ei.value.code)
+        assert msg.startswith("[samatte install] %s: cannot" % host) and "Permission denied" in msg

@@ -24,11 +24,21 @@ def block(plugin_dir):
     return "%s\nimport nuke\nnuke.pluginAddPath(%r)\n%s\n" % (BEGIN, plugin_dir.replace("\\", "/"), END)
 
 
+class SetupError(Exception):
+    """The user's init.py cannot be updated safely (its samatte block is broken)."""
+
+
 def update_init(text, plugin_dir):
-    """``text`` of an init.py with exactly one samatte block pointing at ``plugin_dir``."""
+    """``text`` of an init.py with exactly one samatte block pointing at ``plugin_dir``.
+
+    A begin marker without an end marker after it (the end line deleted by hand) is a
+    :class:`SetupError`: what follows it is the user's, and guessing where the block ends loses it."""
     new = block(plugin_dir)
-    if BEGIN in text and END in text:
+    if BEGIN in text:
         start = text.index(BEGIN)
+        if END not in text[start:]:
+            raise SetupError("its samatte block has the line %r but not the line %r after it; restore that "
+                             "line (or remove the block) and run this again" % (BEGIN, END))
         end = text.index(END, start) + len(END)
         if end < len(text) and text[end] == "\n":
             end += 1
@@ -39,10 +49,19 @@ def update_init(text, plugin_dir):
 
 
 def _atomic_write(path, text):
+    """Write ``text`` (read by :func:`_read`: bytes that are not UTF-8 and the line endings come back as
+    they were) to a temp file beside ``path`` and rename it; a symlink (a dotfiles repo's init.py) is
+    written through, not replaced by a copy."""
+    path = os.path.realpath(path)
     tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def _read(path):
+    with open(path, "r", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+        return fh.read()
 
 
 def install(nuke_dir, python, *, plugin_dir=PLUGIN, core_dir=None):
@@ -51,9 +70,11 @@ def install(nuke_dir, python, *, plugin_dir=PLUGIN, core_dir=None):
     init = os.path.join(nuke_dir, "init.py")
     old = ""
     if os.path.exists(init):
-        with open(init, "r", encoding="utf-8") as fh:
-            old = fh.read()
-    new = update_init(old, os.path.abspath(plugin_dir))
+        old = _read(init)
+    try:
+        new = update_init(old, os.path.abspath(plugin_dir))
+    except SetupError as e:
+        raise SetupError("%s: %s" % (init, e))
     if new != old:
         _atomic_write(init, new)
     cfg = {"python": os.path.abspath(python), "core": os.path.abspath(core_dir or os.path.join(REPO, "core")),
@@ -67,7 +88,11 @@ def main(argv=None):
     ap.add_argument("--python", required=True, help="samatte's venv python")
     ap.add_argument("--nuke-dir", default=os.path.join(os.path.expanduser("~"), ".nuke"))
     args = ap.parse_args(argv)
-    init, cfg = install(args.nuke_dir, args.python)
+    try:
+        init, cfg = install(args.nuke_dir, args.python)
+    except (SetupError, OSError) as e:
+        sys.stderr.write("[samatte install] Nuke: cannot register the plugin: %s\n" % e)
+        return 1
     print("[samatte install] Nuke: %s loads the plugin; samatte's Python recorded in %s" % (init, cfg))
     return 0
 
