@@ -189,3 +189,19 @@ def test_installer_nuke_or_blender_step_failing_is_a_message_not_a_traceback(tmp
             inst.main(base + extra)
         msg = str(ei.value.code)
         assert msg.startswith("[samatte install] %s: cannot" % host) and "Permission denied" in msg
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong bytes"])
+def test_a_refused_offline_copy_names_the_studio_file(fake, tmp_path, damage, capsys):
+    """`samatte models download NAME --offline /studio/share` with a bad file on the shelf said
+    'fake_model.pt failed its checksum' with details naming <dest>/fake_model.pt, a file that does not
+    exist: the admin was not told which copy is bad. Now the message names the shelf's file."""
+    from samatte import cli
+    shelf_file = fake / "fake_model.pt"
+    data = shelf_file.read_bytes()
+    shelf_file.write_bytes(data[:1000] if damage == "truncated" else b"X" + data[1:])
+    dest = tmp_path / "dest"
+    rc = cli.main(["models", "download", "fake_model", "--offline", str(fake), "--dest", str(dest)])
+    err = capsys.readouterr().err
+    assert rc == 6 and "[WEIGHTS_CORRUPT]" in err and "from %s" % shelf_file in err, err
+    assert os.listdir(str(dest)) == []

@@ -283,6 +283,7 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
                     raise WeightsMissingError("%s not found in the offline folder %s" % (info.filename, offline_dir),
                                               path=str(src_path), model=info.name)
                 total = src_path.stat().st_size
+                source = str(src_path)
                 try:
                     with open(src_path, "rb") as src:
                         done = _copy_stream(src, out, hasher, total, progress, "copying %s" % info.filename)
@@ -292,6 +293,7 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
             else:
                 import urllib.error
                 import urllib.request
+                source = info.url
                 req = urllib.request.Request(info.url, headers={"User-Agent": "samatte"})
                 try:
                     resp = urllib.request.urlopen(req, timeout=timeout)
@@ -311,14 +313,14 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
         digest = hasher.hexdigest()
         expected_size = info.size or total
         if expected_size and done != expected_size:
-            raise WeightsCorruptError("%s is incomplete: got %d bytes, expected %d" % (info.filename, done,
-                                                                                   expected_size),
-                                      path=str(target), size=done, expected=expected_size)
+            raise WeightsCorruptError("%s is incomplete: got %d bytes from %s, expected %d; nothing was installed"
+                                      % (info.filename, done, source, expected_size),
+                                      path=str(target), source=source, size=done, expected=expected_size)
         expected = info.sha256 if info.sha256 is not None else _sidecar_digest(target)
         if expected is not None and digest.lower() != expected.lower():
-            raise WeightsCorruptError("%s failed its checksum: SHA-256 %s, expected %s" % (info.filename, digest,
-                                                                                          expected),
-                                      path=str(target), sha256=digest, expected=expected)
+            raise WeightsCorruptError("%s from %s failed its checksum: SHA-256 %s, expected %s; nothing was "
+                                      "installed" % (info.filename, source, digest, expected),
+                                      path=str(target), source=source, sha256=digest, expected=expected)
         os.replace(tmp, target)
         tmp = None
         if info.sha256 is None and not _sidecar(target).is_file():
