@@ -205,3 +205,22 @@ def test_a_refused_offline_copy_names_the_studio_file(fake, tmp_path, damage, ca
     err = capsys.readouterr().err
     assert rc == 6 and "[WEIGHTS_CORRUPT]" in err and "from %s" % shelf_file in err, err
     assert os.listdir(str(dest)) == []
+
+
+def test_auto_tracker_with_a_truncated_checkpoint_says_so_before_loading(tmp_path, monkeypatch):
+    """A truncated sam2.1_hiera_tiny.pt (an interrupted manual copy onto the share, 5000 bytes) made 'auto'
+    pick SAM 2 and fail inside torch.load with torch's UnpicklingError text, which advises 'Re-running
+    torch.load with weights_only set to False will likely succeed' (arbitrary code execution). Now the
+    tracker is refused when it is made (WEIGHTS_CORRUPT, exit 6) with both sizes and the install command."""
+    from samatte.errors import WeightsCorruptError
+    from samatte.track import get_tracker
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SAMATTE_MODELS", str(tmp_path / "models"))
+    (tmp_path / "models").mkdir()
+    bad = tmp_path / "models" / "sam2.1_hiera_tiny.pt"
+    bad.write_bytes(os.urandom(5000))
+    with pytest.raises(WeightsCorruptError) as ei:
+        get_tracker("auto", model="sam2.1_hiera_tiny")
+    msg = str(ei.value)
+    assert ei.value.exit_code == 6 and str(bad) in msg and "5000 bytes" in msg and "156008466" in msg
+    assert "samatte.models download sam2.1_hiera_tiny" in msg and "weights_only" not in msg

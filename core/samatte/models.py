@@ -133,7 +133,8 @@ def install_command(name):
 def require_weights(name, checkpoint=None):
     """Path of the checkpoint to load: ``checkpoint`` when given (must exist), else the installed one.
 
-    Raises :class:`WeightsMissingError` naming the file, the folders searched and the install command.
+    Raises :class:`WeightsMissingError` naming the file, the folders searched and the install command,
+    and :class:`WeightsCorruptError` when the installed file's size is not the published one's.
     """
     info = get_model(name)
     if checkpoint is not None:
@@ -150,6 +151,12 @@ def require_weights(name, checkpoint=None):
             % (info.filename, ", ".join(dirs), install_command(info.name), info.filename,
                install_command(info.name), info.filename),
             model=info.name, file=info.filename, searched=dirs, command=install_command(info.name))
+    size = p.stat().st_size
+    if info.size and size != info.size:  # a truncated or wrong copy: say so before torch tries to unpickle it
+        raise WeightsCorruptError(
+            "%s is %d bytes, but the published %s is %d bytes: an incomplete or wrong copy. Delete it and "
+            "install it again:  %s" % (p, size, info.filename, info.size, install_command(info.name)),
+            path=str(p), model=info.name, size=size, expected=info.size, command=install_command(info.name))
     return p
 
 
