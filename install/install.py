@@ -243,7 +243,12 @@ def main(argv=None):
     # samatte.models looks for weights in <venv parent>/models when that folder exists.
     if not args.models_dir:
         args.models_dir = os.path.join(os.path.dirname(venv), "models")
-    os.makedirs(args.models_dir, exist_ok=True)
+    try:
+        os.makedirs(args.models_dir, exist_ok=True)
+    except OSError as e:
+        raise SystemExit("[samatte install] cannot create the models folder %s: %s (the venv is installed; give "
+                         "a --models-dir you can write, or make that folder, and run the installer again)"
+                         % (args.models_dir, e.strerror or e))
     status = 0
     if args.no_weights:
         say("--no-weights: no model weights fetched. samatte runs with the weights-free backends "

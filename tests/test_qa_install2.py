@@ -224,3 +224,16 @@ def test_auto_tracker_with_a_truncated_checkpoint_says_so_before_loading(tmp_pat
     msg = str(ei.value)
     assert ei.value.exit_code == 6 and str(bad) in msg and "5000 bytes" in msg and "156008466" in msg
     assert "samatte.models download sam2.1_hiera_tiny" in msg and "weights_only" not in msg
+
+
+def test_installer_models_dir_that_cannot_be_made_is_a_message(tmp_path, monkeypatch):
+    """`install.sh --models-dir /mnt/share/models` where the share is read-only or not mounted ended in
+    a FileNotFoundError / PermissionError traceback from os.makedirs after the venv was built."""
+    inst = _installer(monkeypatch, tmp_path)
+    blocker = tmp_path / "share"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(SystemExit) as ei:
+        inst.main(["--venv", str(tmp_path / "venv"), "--no-sam2", "--no-weights", "--models-dir",
+                   str(blocker / "models")])
+    msg = str(ei.value.code)
+    assert msg.startswith("[samatte install] cannot create the models folder %s" % (blocker / "models")), msg
