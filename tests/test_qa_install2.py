@@ -237,3 +237,23 @@ def test_installer_models_dir_that_cannot_be_made_is_a_message(tmp_path, monkeyp
                    str(blocker / "models")])
     msg = str(ei.value.code)
     assert msg.startswith("[samatte install] cannot create the models folder %s" % (blocker / "models")), msg
+
+
+_PYS = {v: os.path.expanduser("~/.pyenv/versions/%s/bin/python" % v) for v in ("3.10.13", "3.13.0", "3.9.18")}
+
+
+@pytest.mark.parametrize("version", sorted(_PYS))
+def test_install_sh_refuses_a_python_the_pins_have_no_wheels_for(tmp_path, version):
+    """README: 'Python 3.9+'. With PYTHON=python3.10 (or 3.9) install.sh made the venv and then pip failed
+    on 'No matching distribution found for scipy==1.17.1' (scipy 1.17 needs 3.11+); with 3.13 on numpy
+    1.26.4 (no wheels past 3.12); a PATH with python3.10 and python3.11 missing picked 3.10. Now such a
+    Python is refused up front (exit 7, like a missing one), with its version and why, and no venv is made."""
+    py = _PYS[version]
+    if not os.path.exists(py):
+        pytest.skip("%s is not installed here" % py)
+    env = dict(os.environ, PYTHON=py)
+    p = subprocess.run(["bash", os.path.join(REPO, "install", "install.sh"), "--no-sam2", "--no-weights",
+                        "--venv", str(tmp_path / "venv")], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 7, p.stdout + p.stderr
+    assert "is %s, not a Python 3.11 or 3.12" % version.rsplit(".", 1)[0] in p.stderr and "wheels" in p.stderr
+    assert not (tmp_path / "venv").exists()
