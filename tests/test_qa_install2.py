@@ -257,3 +257,35 @@ def test_install_sh_refuses_a_python_the_pins_have_no_wheels_for(tmp_path, versi
     assert p.returncode == 7, p.stdout + p.stderr
     assert "is %s, not a Python 3.11 or 3.12" % version.rsplit(".", 1)[0] in p.stderr and "wheels" in p.stderr
     assert not (tmp_path / "venv").exists()
+
+
+def test_a_studio_mirror_url_is_fetched_from_and_still_checked(fake, tmp_path, monkeypatch):
+    """SAMATTE_WEIGHTS_URL points downloads at a studio mirror (http:// or file://) instead of Meta's
+    address (there was no way to use one: a file:// --offline was a mangled path); the checksum is
+    checked the same, and a wrong file on the mirror is refused naming the mirror's URL."""
+    import functools
+    import http.server
+    import threading
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(fake))
+    handler.log_message = lambda *a, **k: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("SAMATTE_WEIGHTS_URL", "http://127.0.0.1:%d/" % srv.server_address[1])
+        path = models.download("fake_model", dest=str(tmp_path / "d1"))
+        assert models.verify_checksum(path, models.MODELS["fake_model"].sha256)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    monkeypatch.setenv("SAMATTE_WEIGHTS_URL", fake.as_uri())
+    assert models.download_url(models.MODELS["fake_model"]) == fake.as_uri() + "/fake_model.pt"
+    assert os.path.getsize(str(models.download("fake_model", dest=str(tmp_path / "d2")))) == 3 << 20
+    monkeypatch.delenv("SAMATTE_WEIGHTS_URL")
+    assert os.path.isfile(str(models.download("fake_model", dest=str(tmp_path / "d3"), offline_dir=fake.as_uri())))
+    bad = tmp_path / "badshelf"
+    bad.mkdir()
+    (bad / "fake_model.pt").write_bytes(os.urandom(3 << 20))
+    monkeypatch.setenv("SAMATTE_WEIGHTS_URL", bad.as_uri())
+    with pytest.raises(models.WeightsCorruptError) as e:
+        models.download("fake_model", dest=str(tmp_path / "d4"))
+    assert bad.as_uri() in e.value.message and os.listdir(str(tmp_path / "d4")) == []

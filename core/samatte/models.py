@@ -17,6 +17,9 @@ Install a checkpoint with::
     python -m samatte.models download sam2.1_hiera_tiny --offline-dir /studio/share/models  # no network
     python -m samatte.models list
 
+A studio mirror: ``SAMATTE_WEIGHTS_URL=https://mirror.studio/sam2/`` (or ``file:///share/sam2/``) is
+fetched from instead of Meta's address, the same file names and checksums (:func:`download_url`).
+
 Checksums. The SHA-256 values below are the Git-LFS object ids of the files as published on the
 Hugging Face hub: ``sam2.1_hiera_tiny`` from Meta's own repository ``facebook/sam2.1-hiera-tiny``;
 small, base+ and large from public mirrors of Meta's 2024-09-28 release (``camenduru/sam2-1-hiera``,
@@ -38,7 +41,7 @@ from .errors import ModelError, WeightsCorruptError, WeightsMissingError
 from .progress import Progress
 
 __all__ = ["ModelInfo", "MODELS", "ALIASES", "get_model", "models_dir", "search_dirs", "find_weights",
-           "require_weights", "download", "verify_checksum", "sha256_file", "load_state_dict",
+           "require_weights", "download", "download_url", "verify_checksum", "sha256_file", "load_state_dict",
            "resolve_device"]
 
 #: name: registry key; config: sam2's Hydra config name; filename: checkpoint file name;
@@ -248,6 +251,26 @@ def _copy_stream(src, dst_file, hasher, total, progress, msg):
     return done
 
 
+def download_url(info):
+    """Where :func:`download` fetches ``info``'s file: ``$SAMATTE_WEIGHTS_URL`` (a studio mirror: an
+    http(s):// or file:// folder holding the files under their published names) + the file name when
+    that is set, else Meta's address. Checksums are verified the same either way."""
+    base = os.environ.get("SAMATTE_WEIGHTS_URL", "").strip()
+    if not base:
+        return info.url
+    return base.rstrip("/") + "/" + info.filename
+
+
+def _local_path(p):
+    """``--offline`` given as a file:// URL (a studio's habit) is its local path."""
+    text = os.fspath(p)
+    if text.startswith("file:"):
+        import urllib.parse
+        import urllib.request
+        return urllib.request.url2pathname(urllib.parse.urlparse(text).path)
+    return text
+
+
 def download(name, *, dest=None, offline_dir=None, progress=None, force=False, timeout=60):
     """Install the checkpoint ``name`` into ``dest`` (default :func:`models_dir`) and return its path.
 
@@ -283,7 +306,7 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
     try:
         with os.fdopen(fd, "wb") as out:
             if offline_dir is not None:
-                src_path = Path(offline_dir).expanduser()
+                src_path = Path(_local_path(offline_dir)).expanduser()
                 if src_path.is_dir():
                     src_path = src_path / info.filename
                 if not src_path.is_file():
@@ -300,21 +323,21 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
             else:
                 import urllib.error
                 import urllib.request
-                source = info.url
-                req = urllib.request.Request(info.url, headers={"User-Agent": "samatte"})
+                source = url = download_url(info)
+                req = urllib.request.Request(url, headers={"User-Agent": "samatte"})
                 try:
                     resp = urllib.request.urlopen(req, timeout=timeout)
-                except (urllib.error.URLError, OSError) as e:
+                except (urllib.error.URLError, OSError, ValueError) as e:
                     raise ModelError("cannot download %s from %s: %s (without network, copy the file into %s "
-                                     "or use --offline-dir)" % (info.filename, info.url, getattr(e, "reason", e),
-                                                                dest), url=info.url)
+                                     "or use --offline-dir)" % (info.filename, url, getattr(e, "reason", e),
+                                                                dest), url=url)
                 with resp:
                     length = resp.headers.get("Content-Length")
                     total = int(length) if length and length.isdigit() else (info.size or 0)
                     try:
                         done = _copy_stream(resp, out, hasher, total, progress, "downloading %s" % info.filename)
                     except OSError as e:
-                        raise ModelError("download of %s interrupted: %s" % (info.filename, e), url=info.url)
+                        raise ModelError("download of %s interrupted: %s" % (info.filename, e), url=url)
             out.flush()
             os.fsync(out.fileno())
         digest = hasher.hexdigest()
