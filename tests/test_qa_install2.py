@@ -289,3 +289,18 @@ def test_a_studio_mirror_url_is_fetched_from_and_still_checked(fake, tmp_path, m
     with pytest.raises(models.WeightsCorruptError) as e:
         models.download("fake_model", dest=str(tmp_path / "d4"))
     assert bad.as_uri() in e.value.message and os.listdir(str(tmp_path / "d4")) == []
+
+
+def test_models_list_marks_a_truncated_checkpoint(tmp_path, monkeypatch, capsys):
+    """`samatte models list` showed a truncated checkpoint as installed (a job then failed
+    WEIGHTS_CORRUPT); it is now marked INCOMPLETE, and --json says complete: false."""
+    import json
+    from samatte import cli
+    monkeypatch.setenv("SAMATTE_MODELS", str(tmp_path))
+    (tmp_path / models.MODELS["sam2.1_hiera_tiny"].filename).write_bytes(b"x" * 5000)
+    assert cli.main(["models", "list"]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if "sam2.1_hiera_tiny" in ln][0]
+    assert "INCOMPLETE (5000 of" in line
+    assert cli.main(["models", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["models"]}
+    assert rows["sam2.1_hiera_tiny"]["complete"] is False and rows["sam2.1_hiera_small"]["complete"] is None

@@ -228,16 +228,24 @@ def cmd_models(args):
         rows = []
         for name, mi in models.MODELS.items():
             path = models.find_weights(name)
+            have = path.stat().st_size if path else None
             rows.append({"name": name, "path": str(path) if path else None,
                          "size": getattr(mi, "size", None), "url": getattr(mi, "url", None),
-                         "sha256": getattr(mi, "sha256", None)})
+                         "sha256": getattr(mi, "sha256", None),
+                         # a truncated copy is found but would be refused when loaded (WEIGHTS_CORRUPT)
+                         "complete": None if path is None else not (mi.size and have != mi.size),
+                         "installed_size": have})
         if args.json:
             print(json.dumps({"models_dir": str(models.models_dir()), "models": rows}, indent=2))
             return 0
         print("models folder: %s" % models.models_dir())
         for r in rows:
             size = ("%.0f MB" % (r["size"] / 1e6)) if isinstance(r["size"], (int, float)) and r["size"] else ""
-            print("  %-22s %-8s %s" % (r["name"], size, r["path"] or "not downloaded"))
+            where = r["path"] or "not downloaded"
+            if r["complete"] is False:
+                where = "INCOMPLETE (%d of %d bytes; download it again): %s" % (r["installed_size"], r["size"],
+                                                                                r["path"])
+            print("  %-22s %-8s %s" % (r["name"], size, where))
         return 0
     # download
     names = list(models.MODELS) if args.name == "all" else [models.get_model(args.name).name]
