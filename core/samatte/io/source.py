@@ -301,6 +301,10 @@ class FrameSource:
             display = self.colour.to_display(stored)
             if fd.display is not None or getattr(self.colour, "nonlinear", False):
                 linear = self.colour.to_scene_linear(stored, out=linear)
+                # a log code value past float's range (ACEScct 8, or the 65504 a stored +inf became)
+                # decodes to inf: it becomes 65504 as a linear plate's +inf does (inf would turn the
+                # foreground solve's whole edge band to NaN)
+                n += fix_nonfinite(linear, mode="fix", frame=frame, path=path)
         else:
             display = srgb_oetf(linear)
         linear.flags.writeable = False
