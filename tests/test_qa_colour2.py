@@ -1,6 +1,7 @@
 """The colour round trip a compositor relies on (QA): what samatte writes for plates in log, video and
 integer encodings and studio OCIO configs. Tiny synthetic plates (24x32, one frame) made here."""
 import numpy as np
+import pytest
 
 from samatte.io.exr import write_image
 
@@ -72,4 +73,62 @@ def test_log_plate_decoding_past_float_range_is_65504_not_inf(tmp_path):
     assert black.sum() < 0.3 * soft.sum(), (black.sum(), soft.sum())
     assert q.max() > 0.05, q.max()
     assert np.isfinite(px).all()
+
+
+_LINLOG = """ocio_profile_version: 2
+
+roles:
+  default: lin
+%s
+displays:
+  sRGB:
+    - !<View> {name: Standard, colorspace: srgb_display}
+
+colorspaces:
+  - !<ColorSpace>
+    name: lin
+    encoding: scene-linear
+  - !<ColorSpace>
+    name: log
+    encoding: log
+    to_scene_reference: !<LogAffineTransform> {base: 2, log_side_slope: 0.05, log_side_offset: 0.5, lin_side_offset: 0.01, direction: inverse}
+  - !<ColorSpace>
+    name: srgb_display
+    encoding: sdr-video
+    from_scene_reference: !<ExponentWithLinearTransform> {gamma: 2.4, offset: 0.055, direction: inverse}
+"""
+
+
+def test_log_colourspace_in_a_config_without_scene_linear_is_colour_invalid(tmp_path):
+    """A studio config with only 'lin' and 'log' spaces and no scene_linear role: a float plate named
+    'log' kept its log code values as the "scene-linear" pixels, silently: the written foreground of
+    a solid pixel of light (4, 0.5, 0.05) was its code values (0.600, 0.451, 0.297). Now that job is
+    COLOUR_INVALID before any frame, naming the missing role; 'lin' plates in that config still run,
+    and with a scene_linear role the 'log' plate is decoded (foreground = the light, to half)."""
+    import PyOpenColorIO as ocio
+    from samatte import api
+    from samatte.colour import ColourTransform
+    from samatte.errors import ColourError
+    bare = tmp_path / "bare.ocio"
+    bare.write_text(_LINLOG % "")
+    full = tmp_path / "full.ocio"
+    full.write_text(_LINLOG % "  scene_linear: lin\n")
+    assert ColourTransform(str(bare), "lin").describe()["colourspace"] == "lin"
+    with pytest.raises(ColourError) as e:
+        ColourTransform(str(bare), "log")
+    assert e.value.code == "COLOUR_INVALID" and "scene_linear" in str(e.value)
+    lin, _a = _scene()
+    code = lin.copy()
+    cfg = ocio.Config.CreateFromFile(str(full))
+    cfg.getProcessor("lin", "log").getDefaultCPUProcessor().apply(ocio.PackedImageDesc(code, W, H, 3))
+    job = _job(tmp_path, code, colourspace="log", ocio=str(bare))
+    with pytest.raises(ColourError):
+        api.run(job)
+    assert not (tmp_path / "out" / "m.1001.exr").exists()
+    job["plate"]["ocio_config"] = str(full)
+    api.run(job)
+    ch, px = _read(tmp_path / "out" / "m.1001.exr")
+    solid = px[..., ch.index("A")] >= 1.0
+    assert solid.sum() > 50
+    np.testing.assert_allclose(px[..., :3][solid], lin[solid], rtol=2e-3)
 

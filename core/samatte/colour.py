@@ -125,6 +125,13 @@ class ColourTransform:
         #: ``log``, ``sdr-video`` or ``hdr-video``: ACEScct, an sRGB-encoded EXR): a float plate in it
         #: is made scene-linear on reading (``FrameSource``), as the linear solves and the foreground need
         self.nonlinear = bool(self.colourspace_explicit) and _encoding(cs) in NONLINEAR_ENCODINGS
+        if self.nonlinear and cfg.getColorSpace("scene_linear") is None:
+            # without the role its values would be kept as they are: log or video code values taken
+            # for light by the linear solves and written as the (scene-linear) foreground
+            raise ColourError("colourspace %r is %s-encoded, but OCIO config %s has no scene_linear role to make "
+                              "the plate scene-linear in; add a scene_linear role to the config"
+                              % (self.colourspace, _encoding(cs), self.config_source),
+                              colourspace=self.colourspace, config=self.config_source)
         self.display, self.view = self._choose_display_view(display, view)
         try:
             tr = ocio.DisplayViewTransform(src=self.colourspace, display=self.display, view=self.view)
@@ -185,7 +192,8 @@ class ColourTransform:
         """float32 (H, W, 3) pixels in the plate's colourspace -> the config's ``scene_linear`` role (a
         new array, or ``out``), not clipped: how an integer plate named in a colourspace (a log DPX, a
         linear 16-bit TIFF) is decoded. Without a ``scene_linear`` role the values are returned as
-        they are (a copy, or in ``out``)."""
+        they are (a copy, or in ``out``); a colourspace the config marks log or video is refused
+        then, when the transform is made."""
         values = np.asarray(values)
         if values.ndim != 3 or values.shape[2] != 3:
             raise ColourError("to_scene_linear needs an (H, W, 3) array, got shape %s" % (values.shape,))
