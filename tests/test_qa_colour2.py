@@ -132,3 +132,33 @@ def test_log_colourspace_in_a_config_without_scene_linear_is_colour_invalid(tmp_
     assert solid.sum() > 50
     np.testing.assert_allclose(px[..., :3][solid], lin[solid], rtol=2e-3)
 
+
+def _sheet_plate_pixel(report):
+    """The plate thumbnail of the contact sheet's first row (its layout: label column 110 px, padding 6,
+    header 22), as floats in [0, 1]."""
+    from PIL import Image
+    with Image.open(report["contact_sheet"]) as im:
+        return np.asarray(im.convert("RGB"), np.float32)[22 + 6 + 5, 110 + 6 + 10] / 255.0
+
+
+@pytest.mark.parametrize("colourspace", [None, "ACEScct"])
+def test_qc_contact_sheet_shows_an_integer_plate_as_the_job_reads_it(tmp_path, colourspace):
+    """QC's contact sheet showed an integer plate as the config's view of its sRGB-decoded values:
+    a 16-bit plate named ACEScct (a log DPX) whose display is (0.70, 0.30, 0.13) came out (0.13, 0.04, 0)
+    -- the sRGB EOTF of log code values viewed as log again; an unnamed 8-bit sRGB PNG (0.80, 0.30, 0.10)
+    as the view of its linear Rec.709 taken for ACEScg: (0.99, 0.07, 0). It now shows the display image
+    the job's models see."""
+    from samatte import api
+    from samatte.colour import ColourTransform
+    flat = np.empty((H, W, 3), np.float32)
+    if colourspace:
+        flat[:] = _acescct(np.array([0.3, 0.1, 0.03], np.float32))
+        want = ColourTransform(colourspace=colourspace).to_display(np.round(flat * 65535) / 65535)[0, 0]
+    else:
+        flat[:] = [0.8, 0.3, 0.1]
+        want = np.round(flat[0, 0] * 255) / 255
+    job = _job(tmp_path, flat, ext="png", pixel_type="uint16" if colourspace else "uint8", colourspace=colourspace)
+    api.run(job)
+    report = api.qc(job, report_dir=str(tmp_path / "qc"))
+    got = _sheet_plate_pixel(report)
+    np.testing.assert_allclose(got, want, atol=2.5 / 255)

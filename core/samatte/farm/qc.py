@@ -106,13 +106,14 @@ def _pick_sheet_frames(frames, scores, n):
 def _display_plate(job, frame, shape):
     import numpy as np
     from ..colour import ColourTransform
-    from ..io.exr import read_rgb
-    from ..io.sequence import SequencePattern
+    from ..io.source import FrameSource
     plate = job["plate"]
     try:
-        rgb = read_rgb(SequencePattern(plate["path"]).path(frame), layer=plate.get("layer"))
-        rgb = np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0)
-        disp = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace")).to_display(rgb)
+        # the display image the job's models saw (an integer plate: sRGB as stored, or decoded from the
+        # colourspace the job names), not the config's view of the sRGB-decoded file values
+        colour = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace"))
+        with FrameSource(plate["path"], [int(frame)], layer=plate.get("layer"), colour=colour, readahead=0) as src:
+            disp = np.array(src.get(int(frame)).display)
     except Exception:  # noqa: BLE001 - the sheet shows what it can
         return None
     if disp.shape[:2] != tuple(shape):
