@@ -183,3 +183,26 @@ def test_a_prompt_on_a_gap_of_the_plate_is_a_coded_error_for_status_and_run(shot
             call()
         assert e.value.code == "PROMPT_INVALID" and "1004" in e.value.message
     assert not (tmp / "out").exists()
+
+
+def test_an_ocio_config_from_the_environment_counts_by_its_content(shot, tmp_path, monkeypatch):
+    """$OCIO was keyed by its path: a config edited in place kept every frame current (a new display
+    curve, no recompute), and a farm node reaching the same file under another path got other keys.
+    Now by content, as a JobSpec's ocio_config; a built-in config (ocio://...) by its name."""
+    _, job = shot
+    cfg = tmp_path / "studio.ocio"
+    cfg.write_text("ocio_profile_version: 2\n# v1\n")
+    monkeypatch.setenv("OCIO", str(cfg))
+    k1 = frame_keys(job, resolved=FLOW)[1001]["track"]
+    mapped = tmp_path / "mnt" / "studio.ocio"
+    mapped.parent.mkdir()
+    mapped.write_bytes(cfg.read_bytes())
+    monkeypatch.setenv("OCIO", str(mapped))
+    assert frame_keys(job, resolved=FLOW)[1001]["track"] == k1
+    cfg.write_text("ocio_profile_version: 2\n# v2: another display curve\n")
+    monkeypatch.setenv("OCIO", str(cfg))
+    assert frame_keys(job, resolved=FLOW)[1001]["track"] != k1
+    monkeypatch.setenv("OCIO", "ocio://studio-config-latest")
+    k2 = frame_keys(job, resolved=FLOW)[1001]["track"]
+    monkeypatch.setenv("OCIO", "ocio://cg-config-latest")
+    assert frame_keys(job, resolved=FLOW)[1001]["track"] != k2

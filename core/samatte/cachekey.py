@@ -199,12 +199,20 @@ def keyed_job(job):
     colour = {"colourspace": plate.get("colourspace"), "ocio_config": cfg if builtin else None,
               "layer": plate.get("layer"), "on_nonfinite": plate.get("on_nonfinite", "fix"),
               "ocio_stamp": file_stamp(cfg) if (cfg and not builtin) else None,
-              "OCIO": os.environ.get("OCIO") if not cfg else None}
+              "OCIO": _env_config(os.environ.get("OCIO")) if not cfg else None}
     topts = {k: v for k, v in (job["tracker"].get("options") or {}).items() if k not in _TRACKER_COSMETIC}
     out = {k: v for k, v in job["output"].items() if k not in ("path", "overwrite")}
     return {"colour": colour, "tracker_options": topts,
             "matte": {"quality": job["matte"].get("quality"), "options": job["matte"].get("options") or {}},
             "output": out}
+
+
+def _env_config(env):
+    """``$OCIO`` in a key: a built-in config by its name, a file by its content (as a JobSpec's config):
+    edited in place it recomputes, reached under another path (a farm node) it stays current."""
+    if not env:
+        return None
+    return env if env.strip().startswith("ocio://") else "stamp:" + file_stamp(env)
 
 
 def _prompt_record(q, stamps):
