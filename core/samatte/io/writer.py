@@ -32,7 +32,8 @@ without a ``/`` get the ``samatte/`` prefix: ``job``, ``job_hash``, ``tracker``,
 
 Atomic: each frame is written to ``.<name>.<host>.<pid>.<random>.tmp.exr`` in the output folder
 (``<name>`` shortened, with a hash of the full name, when the temp name would pass 255 bytes) and
-renamed over the final name with :func:`os.replace`; a killed job leaves whole frames and, at worst,
+renamed over the final name with :func:`os.replace` once its last scanline reads back (a disk that
+fills up mid-frame is an error, not a truncated frame); a killed job leaves whole frames and, at worst,
 hidden temp files. A writer removes only temp files that are its own (this host, this process),
 those of a process of this host that is gone (POSIX only: ``os.kill(pid, 0)`` is no liveness test on
 Windows), and abandoned ones older than ``temp_max_age`` seconds (default 3600, environment
@@ -458,6 +459,7 @@ class MatteWriter:
         tmp = temp_name(path)
         try:
             _write_exr(tmp, buf, chans, self.info, self.compression, meta)
+            _check_whole(tmp)
             os.replace(tmp, path)
         except BaseException as e:
             try:
@@ -493,6 +495,23 @@ def _object_scores(spec):
         return {str(k): float(x) for k, x in json.loads(v).items()} if v else {}
     except (TypeError, ValueError, AttributeError):
         return {}
+
+
+def _check_whole(path):
+    """OutputError unless the EXR at ``path`` reads to its last scanline. OpenImageIO's ``close()``
+    reports success when the file system refused the last buffered bytes (disk full, quota): the
+    truncated file must not be renamed to its final name."""
+    import OpenImageIO as oiio
+    inp = oiio.ImageInput.open(path)
+    if inp is None:
+        raise OutputError("%s cannot be read back after writing (disk full?): %s" % (path, oiio.geterror()),
+                          path=path)
+    try:
+        spec = inp.spec()
+        if inp.read_scanline(spec.y + spec.height - 1, 0, "float") is None:
+            raise OutputError("%s was not written whole (disk full?): %s" % (path, inp.geterror()), path=path)
+    finally:
+        inp.close()
 
 
 def _write_exr(path, buf, chans, info, compression, meta):

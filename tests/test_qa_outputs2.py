@@ -1,0 +1,55 @@
+"""QA of outputs that alias inputs or other files, and of writes cut short (disk full, kill -9): no
+file samatte did not write is replaced, no partial file appears under a final name, a re-run
+resumes from what is still whole and current."""
+import os
+
+import pytest
+
+from samatte import jobspec, pipeline
+from samatte.errors import OutputError
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("qa_outputs2_shot")
+    return make_shot(str(d), frames=3, size=(64, 64))
+
+
+def _job(s, out, **kw):
+    job = jobspec.new_job(s["plate"], str(out), frames="%d-%d" % (s["frames"][0], s["frames"][-1]),
+                          tracker="shapes", matte="none", **kw)
+    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    return job
+
+
+def _mtimes(folder):
+    return {n: os.stat(os.path.join(folder, n)).st_mtime_ns for n in sorted(os.listdir(folder))}
+
+
+def test_a_frame_cut_short_by_a_full_disk_never_appears_under_its_final_name(shot, tmp_path, monkeypatch):
+    """On a full file system OpenImageIO's close() still reports success for an EXR whose last buffered
+    bytes were refused (a 20 KiB tmpfs: frame 1002 left as 8192 of its 8550 bytes). Before, that file
+    was renamed to m.1002.exr, the frame reported as written, and the error came only on frame 1003."""
+    from samatte.io import writer as W
+    out = tmp_path / "out"
+    real = W._write_exr
+    calls = []
+
+    def disk_full_on_the_second_frame(path, *a, **k):
+        real(path, *a, **k)
+        calls.append(path)
+        if len(calls) == 2:  # what the file system kept: the first 8 KiB, no error from close()
+            with open(path, "r+b") as f:
+                f.truncate(min(8192, os.path.getsize(path) // 2))
+    monkeypatch.setattr(W, "_write_exr", disk_full_on_the_second_frame)
+    job = _job(shot, out / "m.####.exr")
+    with pytest.raises(OutputError) as e:
+        pipeline.run(job)
+    assert e.value.code == "OUTPUT_INVALID" and "not written whole" in str(e.value)
+    assert sorted(os.listdir(str(out))) == [".samatte", "m.1001.exr"]  # no partial frame, no temp
+    before = _mtimes(str(out))
+    monkeypatch.setattr(W, "_write_exr", real)  # space again: the re-run writes what is missing only
+    res = pipeline.run(job)
+    assert [os.path.basename(p) for p in res["written"]] == ["m.1002.exr", "m.1003.exr"]
+    assert _mtimes(str(out))["m.1001.exr"] == before["m.1001.exr"]
