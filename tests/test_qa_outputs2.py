@@ -53,3 +53,17 @@ def test_a_frame_cut_short_by_a_full_disk_never_appears_under_its_final_name(sho
     res = pipeline.run(job)
     assert [os.path.basename(p) for p in res["written"]] == ["m.1002.exr", "m.1003.exr"]
     assert _mtimes(str(out))["m.1001.exr"] == before["m.1001.exr"]
+
+
+def test_a_per_frame_output_folder_that_cannot_be_made_is_an_error_before_any_frame(shot, tmp_path):
+    """``out/####/m.exr`` puts each frame in its own folder. Before, only the first frame's folder was
+    checked: with a file named ``1003`` in ``out`` frames 1001 and 1002 were written, then frame 1003
+    failed (OUTPUT_INVALID after 2 of 3 frames)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "1003").write_text("a file where frame 1003's folder goes")
+    with pytest.raises(OutputError) as e:
+        pipeline.run(_job(shot, out / "####" / "m.exr"))
+    assert e.value.code == "OUTPUT_INVALID" and str(out / "1003") in str(e.value)
+    assert sorted(os.listdir(str(out))) == [".samatte", "1003"]  # no frame and no frame folder written
+    assert (out / "1003").read_text() == "a file where frame 1003's folder goes"

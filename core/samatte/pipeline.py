@@ -198,8 +198,19 @@ def check_output_safety(job, frames, output_paths):
                               path=op, input=hit[0], frame=f)
 
 
-def _check_output_folder(oseq, frame):
-    folder = os.path.dirname(os.path.abspath(oseq.path(frame)))
+def _check_output_folder(oseq, frames):
+    """Make the first frame's output folder; OutputError when any frame's folder (a pattern with a frame
+    token in a folder name has one per frame) cannot be made or written, before the first frame is."""
+    folders = list(dict.fromkeys(os.path.dirname(os.path.abspath(oseq.path(f))) for f in frames))
+    for folder in folders[1:]:  # not made here: only the nearest folder that exists is asked
+        there = folder
+        while not os.path.lexists(there) and os.path.dirname(there) != there:
+            there = os.path.dirname(there)
+        if not os.path.isdir(there) or not os.access(there, os.W_OK | os.X_OK):
+            raise OutputError("cannot create output folder %s: %s %s" % (
+                folder, there, "is not writable" if os.path.isdir(there) else "is a file, not a folder"),
+                path=folder)
+    folder = folders[0]
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
@@ -457,7 +468,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         if stage != "track":
             writer = MatteWriter(out["path"], info, compression=out["compression"],
                                  metadata=_job_metadata(job, resolved), overwrite=out["overwrite"])
-            _check_output_folder(oseq, requested[0])
+            _check_output_folder(oseq, requested)
             status = {}
             for f in requested:
                 if os.path.isdir(writer.path(f)):  # not even --overwrite replaces a folder
