@@ -67,3 +67,34 @@ def test_a_per_frame_output_folder_that_cannot_be_made_is_an_error_before_any_fr
     assert e.value.code == "OUTPUT_INVALID" and str(out / "1003") in str(e.value)
     assert sorted(os.listdir(str(out))) == [".samatte", "1003"]  # no frame and no frame folder written
     assert (out / "1003").read_text() == "a file where frame 1003's folder goes"
+
+
+def test_qc_report_that_cannot_be_written_is_output_invalid_and_leaves_no_temp(shot, tmp_path, capsys, monkeypatch):
+    """``samatte qc --report DIR`` (and ``farm task --qc --report DIR``): a DIR that is a file, or a disk
+    that fills up while the contact sheet is saved (an 8 KiB tmpfs), was exit 1 with a traceback
+    (FileExistsError, OSError ENOSPC), and the full disk left ``contact_sheet.png.<pid>.tmp.png``."""
+    import errno
+    import json
+
+    from PIL import Image
+
+    from qa_cli import run_cli
+    job = _job(shot, tmp_path / "out" / "m.####.exr")
+    pipeline.run(job)
+    jp = tmp_path / "job.json"
+    jp.write_text(json.dumps(job))
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("the artist's notes")
+    rc, err = run_cli(["qc", jp, "--report", a_file], capsys)
+    assert rc == 5 and "OUTPUT_INVALID" in err and str(a_file) in err
+    assert a_file.read_text() == "the artist's notes"
+
+    def disk_full(self, fp, *a, **k):
+        with open(fp, "wb") as f:
+            f.write(b"\x89PNG partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(Image.Image, "save", disk_full)
+    rep = tmp_path / "rep"
+    rc, err = run_cli(["qc", jp, "--report", rep], capsys)
+    assert rc == 5 and "OUTPUT_INVALID" in err and "No space left" in err
+    assert os.listdir(str(rep)) == []

@@ -18,7 +18,7 @@ import json
 import math
 import os
 
-from ..errors import QcError
+from ..errors import OutputError, QcError
 
 __all__ = ["run_qc", "QcError", "read_scores", "default_report_dir", "LOW_SCORE"]
 
@@ -160,10 +160,30 @@ def _contact_sheet(path, job, rows, *, thumb_width=240):
                 continue
             im = Image.fromarray((np.clip(t, 0, 1) * 255 + 0.5).astype(np.uint8))
             sheet.paste(im.resize((tw, th), Image.BILINEAR), (x, y))
-    tmp = "%s.%d.tmp.png" % (path, os.getpid())
-    sheet.save(tmp)
-    os.replace(tmp, path)
+    _save(path, "%s.%d.tmp.png" % (path, os.getpid()), sheet.save)
     return path
+
+
+def _save(path, tmp, write):
+    """``write(tmp)``, then rename ``tmp`` to ``path``; a failure (disk full, no permission) is an
+    OutputError and leaves no temp file behind."""
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise OutputError("cannot write the QC report file %s: %s" % (path, e.strerror or e), path=path)
+
+
+def _dump_json(doc):
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+    return write
 
 
 def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failure=True):
@@ -191,7 +211,11 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     failed = [int(k) for k, v in per.items() if v["problem"] is not None]
     low = sorted(((s, f) for f, s in scores.items() if s is not None and s < LOW_SCORE))
     report_dir = os.path.abspath(report_dir or default_report_dir(job))
-    os.makedirs(report_dir, exist_ok=True)
+    try:
+        os.makedirs(report_dir, exist_ok=True)
+    except OSError as e:
+        raise OutputError("cannot create the QC report folder %s: %s" % (report_dir, e.strerror or e),
+                          path=report_dir)
     pick = _pick_sheet_frames(frames, scores, int(sheet_frames))
     rows = []
     for f in pick:
@@ -211,11 +235,7 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
         "contact_sheet": sheet_path, "sheet_frames": pick, "output": job["output"]["path"],
     }
     rpath = os.path.join(report_dir, "qc.json")
-    tmp = "%s.%d.tmp" % (rpath, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(report, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, rpath)
+    _save(rpath, "%s.%d.tmp" % (rpath, os.getpid()), _dump_json(report))
     report["report"] = rpath
     if failed and raise_on_failure:
         from ..frames import format_frames
