@@ -98,3 +98,41 @@ def test_qc_report_that_cannot_be_written_is_output_invalid_and_leaves_no_temp(s
     rc, err = run_cli(["qc", jp, "--report", rep], capsys)
     assert rc == 5 and "OUTPUT_INVALID" in err and "No space left" in err
     assert os.listdir(str(rep)) == []
+
+
+def test_a_job_starting_in_the_same_process_keeps_another_jobs_frame_in_flight(tmp_path, monkeypatch):
+    """Two jobs in one process (a TD's script running shots in threads) writing into one folder: a
+    writer starting removed every temp of its own pid, so job A's frame in flight vanished between
+    its write and its rename and job A failed (OUTPUT_INVALID, "No such file")."""
+    import threading
+
+    import numpy as np
+
+    from samatte.io import writer as W
+    from samatte.stages import MatteFrame, PlateInfo, Window
+    info = PlateInfo(data=Window(0, 0, 16, 8), display=Window(0, 0, 16, 8))
+    a = np.full((8, 16), 0.5, np.float32)
+    out = tmp_path / "mattes"
+    wa = W.MatteWriter(str(out / "shotA.####.exr"), info)
+    real = W._write_exr
+    in_flight, go = threading.Event(), threading.Event()
+
+    def held(path, *args, **kw):
+        real(path, *args, **kw)
+        in_flight.set()
+        go.wait(10)
+    monkeypatch.setattr(W, "_write_exr", held)
+    errors = []
+
+    def job_a():
+        try:
+            wa.write(MatteFrame(1001, {"hero": a}, a))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    t = threading.Thread(target=job_a)
+    t.start()
+    assert in_flight.wait(10)
+    W.MatteWriter(str(out / "shotB.####.exr"), info)  # job B starts while A's frame is a temp
+    go.set()
+    t.join(10)
+    assert errors == [] and sorted(os.listdir(str(out))) == ["shotA.1001.exr"]

@@ -34,8 +34,8 @@ Atomic: each frame is written to ``.<name>.<host>.<pid>.<random>.tmp.exr`` in th
 (``<name>`` shortened, with a hash of the full name, when the temp name would pass 255 bytes) and
 renamed over the final name with :func:`os.replace` once its last scanline reads back (a disk that
 fills up mid-frame is an error, not a truncated frame); a killed job leaves whole frames and, at worst,
-hidden temp files. A writer removes only temp files that are its own (this host, this process),
-those of a process of this host that is gone (POSIX only: ``os.kill(pid, 0)`` is no liveness test on
+hidden temp files. A writer removes only temp files that are its own (a write that fails; not other
+temps of this process, where another job may be writing), those of a process of this host that is gone (POSIX only: ``os.kill(pid, 0)`` is no liveness test on
 Windows), and abandoned ones older than ``temp_max_age`` seconds (default 3600, environment
 ``SAMATTE_TEMP_MAX_AGE``): never another machine's frame in flight on a shared folder. (No fsync: a
 rename is atomic against the process dying, not against the machine losing power.)
@@ -254,10 +254,12 @@ class MatteWriter:
         self._checked_dirs.add(d)
 
     def remove_stale_temps(self, d=None):
-        """Remove temp files of this process, of dead processes of this host (POSIX), and any older
-        than ``temp_max_age`` seconds; never a live or recent temp of another machine."""
+        """Remove temp files of dead processes of this host (POSIX), and any older than
+        ``temp_max_age`` seconds; never a live or recent temp of another machine, nor one of this
+        process (another job running in it, a thread of a TD's script, may have a frame in flight:
+        a failed write removes its own temp)."""
         d = d if d is not None else (self.pattern.directory or ".")
-        return remove_temps(d, _TMP_RX, self.temp_max_age, own=True)
+        return remove_temps(d, _TMP_RX, self.temp_max_age, own=False)
 
     # -- resume ----------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -504,8 +506,7 @@ def _check_whole(path):
     import OpenImageIO as oiio
     inp = oiio.ImageInput.open(path)
     if inp is None:
-        raise OutputError("%s cannot be read back after writing (disk full?): %s" % (path, oiio.geterror()),
-                          path=path)
+        raise OutputError("%s cannot be read back after writing: %s" % (path, oiio.geterror()), path=path)
     try:
         spec = inp.spec()
         if inp.read_scanline(spec.y + spec.height - 1, 0, "float") is None:
