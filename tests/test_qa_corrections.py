@@ -152,6 +152,10 @@ def test_a_work_dir_holding_someone_elses_manifest_is_refused_not_overwritten(sh
     pipeline.run(job, stage="track")   # samatte's own manifest: rewritten by every run
     pipeline.run(job, stage="track")
     assert json_layout(theirs) == 2
+    for damaged in ("", '{"layout": 2, "samatte_ver'):   # a power cut: empty, or cut short beside its tracks
+        theirs.write_text(damaged)
+        pipeline.run(job, stage="track")
+        assert json_layout(theirs) == 2
 
 
 def json_layout(path):

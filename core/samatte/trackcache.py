@@ -110,6 +110,8 @@ class TrackCache:
         if not os.path.lexists(path):
             return
         doc = self.read_manifest()
+        if doc is None and (os.path.getsize(path) == 0 or os.path.isdir(self.track_dir)):
+            return  # samatte's own, damaged (a power cut before the write reached the disk): rewritten
         if not (isinstance(doc, dict) and "layout" in doc and "samatte_version" in doc):
             raise OutputError("the work dir %s holds a manifest.json that samatte did not write (%s): samatte "
                               "does not replace it; choose another work_dir" % (self.work_dir, path),
