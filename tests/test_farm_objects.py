@@ -220,3 +220,31 @@ def test_worker_job_takes_objects(shot, tmp_path):
         with pytest.raises(SamatteError) as e:
             w.run(job, stage="track", objects="nope")
         assert e.value.code == "JOBSPEC_INVALID"
+
+
+def test_flow_a_prop_drawn_inside_the_hero_keeps_its_pixels_in_either_order(shot, tmp_path):
+    """Flow gave each pixel to one object, the first listed on a tie; filled interiors always tie (both
+    logits clipped), so a prop drawn inside the hero's shape got 0 px on every frame when the hero was
+    listed first (QA, many objects). Where both claim a pixel fully, both keep it now: each object's
+    layer is the same whichever order, the prop keeps pixels on every frame, and on the keyframe both
+    keep their whole shapes."""
+    from qa_cli import read_exr
+    s, d = shot
+    shapes = {"hero": [[10, 8], [80, 8], [80, 56], [10, 56]], "prop": [[30, 20], [50, 20], [50, 40], [30, 40]]}
+    layers = {}
+    for order in (("hero", "prop"), ("prop", "hero")):
+        out = tmp_path / "_".join(order)
+        job = jobspec.new_job(s["plate"], str(out / "m.####.exr"), frames="1001-1004", name="own",
+                              tracker="flow", matte="none")
+        for n in order:
+            jobspec.add_object(job, n, [jobspec.polygon_prompt(1002, shapes[n])])
+        pipeline.run(job)
+        for f in (1001, 1002, 1003, 1004):
+            names, px, _ = read_exr(out / ("m.%04d.exr" % f))
+            layers[order, f] = {n: px[..., names.index(n + ".A")] > 0.5 for n in ("hero", "prop")}
+    for f in (1001, 1002, 1003, 1004):
+        a, b = layers[("hero", "prop"), f], layers[("prop", "hero"), f]
+        assert all(np.array_equal(a[n], b[n]) for n in ("hero", "prop")), f
+        assert a["prop"].sum() > 100, (f, int(a["prop"].sum()))
+    assert layers[("hero", "prop"), 1002]["prop"].sum() == 400
+    assert layers[("hero", "prop"), 1002]["hero"].sum() == 70 * 48

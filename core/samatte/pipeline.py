@@ -696,7 +696,8 @@ def _flow_logit_clip(job):
 
 def combine_flow(tf, names, logit_clip):
     """The flow tracker's last step over objects tracked one at a time (samatte.track.flow, its output
-    loop): every pixel goes to the object whose canvas logit is highest (the first one on a tie; on an
+    loop): every pixel goes to the object whose canvas logit is highest (to each of them on a tie:
+    objects both fully inside their shapes, a prop drawn inside the hero, share the pixel; on an
     object's keyframe its keyframe mask counts as +-(logit_clip + 1)), foreground where that logit is
     > 0; an object that keeps no pixel scores 0. Applied to objects tracked together it changes
     nothing, so it is exact either way. Changes ``tf`` in place and returns it."""
@@ -704,22 +705,20 @@ def combine_flow(tf, names, logit_clip):
     import numpy as np
     K = float(logit_clip)
     H, W = np.asarray(tf.objects[names[0]].mask).shape
-    best = np.full((H, W), -np.inf, np.float32)
-    owner = np.full((H, W), -1, np.int16)
-    for o, n in enumerate(names):
-        ot = tf.objects[n]
+
+    def canvas_logit(ot):
         if ot.keyframe or ot.logits is None:
-            Lc = np.where(np.asarray(ot.mask, bool), K + 1.0, -K - 1.0).astype(np.float32)
-        else:
-            Lc = np.asarray(cv2.resize(np.asarray(ot.logits, np.float32), (W, H), interpolation=cv2.INTER_LINEAR),
-                            np.float32)
-        upd = Lc > best
-        best[upd] = Lc[upd]
-        owner[upd] = o
+            return np.where(np.asarray(ot.mask, bool), K + 1.0, -K - 1.0).astype(np.float32)
+        return np.asarray(cv2.resize(np.asarray(ot.logits, np.float32), (W, H), interpolation=cv2.INTER_LINEAR),
+                          np.float32)
+    best = np.full((H, W), -np.inf, np.float32)
+    for n in names:
+        np.maximum(best, canvas_logit(tf.objects[n]), out=best)
     fg = best > 0
-    for o, n in enumerate(names):
+    masks = [fg & (canvas_logit(tf.objects[n]) >= best) for n in names]
+    for n, m in zip(names, masks):
         ot = tf.objects[n]
-        ot.mask = fg & (owner == o)
+        ot.mask = m
         if not ot.mask.any():
             ot.score = 0.0
     return tf

@@ -447,27 +447,25 @@ class FlowTracker(Tracker):
             kset = set(i for ks in kf for i in ks)
             for i, f in enumerate(frames):
                 check_cancel(cancel)
-                best = np.full((H, W), -np.inf, np.float32)
-                owner = np.full((H, W), -1, np.int16)
-                logits = []
-                for o in range(len(objects)):
-                    Lw_ = np.asarray(acc[o, i], np.float32)
-                    logits.append(Lw_)
+                logits = [np.asarray(acc[o, i], np.float32) for o in range(len(objects))]
+
+                def canvas_logit(o):
                     if (o, i) in kmask:
                         packed = kmask[(o, i)]
                         if isinstance(packed, str):
                             packed = np.load(packed)
                         m = np.unpackbits(packed, count=H * W).reshape(H, W).astype(bool)
-                        Lc = np.where(m, K + 1.0, -K - 1.0).astype(np.float32)
-                    else:
-                        Lc = cv2.resize(Lw_, (W, H), interpolation=cv2.INTER_LINEAR)
-                    upd = Lc > best
-                    best[upd] = Lc[upd]
-                    owner[upd] = o
+                        return np.where(m, K + 1.0, -K - 1.0).astype(np.float32)
+                    return cv2.resize(logits[o], (W, H), interpolation=cv2.INTER_LINEAR)
+                best = np.full((H, W), -np.inf, np.float32)
+                for o in range(len(objects)):
+                    np.maximum(best, canvas_logit(o), out=best)
                 fg = best > 0
                 objs = {}
                 for o, ob in enumerate(objects):
-                    m = fg & (owner == o)
+                    # a pixel goes to the object(s) whose logit is highest: several on a tie (both fully
+                    # inside their shapes, e.g. a prop drawn inside the hero), not the first listed
+                    m = fg & (canvas_logit(o) >= best)
                     sc = float(scores[o, i]) if m.any() else 0.0
                     # the artist's shape carried by flow and snapped to a hard segmentation: hair and
                     # soft edges beyond it are cut off, so the matting stage may reach past the edge
