@@ -778,12 +778,16 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
     from .prompts import prepare_objects
     idx = list(range(len(tracked))) if only is None else sorted(only)
     part = [tracked[i] for i in idx]
+    # where each tracked object sits in the job (``tracked`` is its objects with prompts), so a prompt
+    # error names the job's objects[i].prompts[j], not its place in this pass's subset
+    jpos = [k for k, o in enumerate(job["objects"]) if o.get("prompts")]
     intervals = [_interval_of(o, all_frames, tname) for o in part]
     stale_set = set(stale)
     for lo, hi in ranges:
         sub = [f for f in all_frames if lo <= f <= hi]
-        objs = [dict(o, prompts=[q for q in o["prompts"] if lo <= q["frame"] <= hi]) for o in part]
-        tobjs = prepare_objects(objs, info, sub)
+        keep = [[j for j, q in enumerate(o["prompts"]) if lo <= q["frame"] <= hi] for o in part]
+        objs = [dict(o, prompts=[o["prompts"][j] for j in ks]) for o, ks in zip(part, keep)]
+        tobjs = prepare_objects(objs, info, sub, origins=[(jpos[i], ks) for i, ks in zip(idx, keep)])
         for item in tracker.track(source, tobjs, sub, cancel=cancel):
             if isinstance(item, Progress):
                 yield progress.scale(item)

@@ -43,22 +43,26 @@ __all__ = ["prepare_objects", "require_prompt_frames", "prepare_prompt", "raster
 _AA = 4
 
 
-def prepare_objects(job_objects, info, frames):
+def prepare_objects(job_objects, info, frames, *, origins=None):
     """Validated JobSpec objects -> list of :class:`samatte.stages.TrackerObject` (canvas coordinates).
 
     ``job_objects``: the ``objects`` list of a validated JobSpec (objects with ``masks`` — refine-only —
     are skipped). ``info``: the plate's :class:`PlateInfo`. ``frames``: the job's frames (host
-    numbers); a prompt on another frame is a PromptError.
+    numbers); a prompt on another frame is a PromptError. ``origins`` (optional, one per object of
+    ``job_objects``): ``(index of the object in the job's objects, [index in its prompts of each of
+    its prompts here])``, for a caller that hands over some objects or some prompts of a job, so an
+    error names the job's ``objects[i].prompts[j]``; default: their positions here.
     """
     fset = set(int(f) for f in frames) if frames is not None else None
     out = []
     for oi, ob in enumerate(job_objects):
         if not ob.get("prompts"):
             continue
-        name = ob.get("name") or "object%d" % (oi + 1)
+        ji, pidx = origins[oi] if origins is not None else (oi, None)
+        name = ob.get("name") or "object%d" % (ji + 1)
         by_frame = {}
         for pi, p in enumerate(ob["prompts"]):
-            where = "objects[%d].prompts[%d]" % (oi, pi)
+            where = "objects[%d].prompts[%d]" % (ji, pi if pidx is None else pidx[pi])
             frame = int(p["frame"])
             if fset is not None and frame not in fset:
                 raise _outside_frames(name, frame, where)
