@@ -1,6 +1,6 @@
 """QA of many objects in one job (a hero, a prop, a background person, a garbage matte), through the
 product path (``samatte.pipeline.run``) with the weights-free trackers: what an error about one
-object's prompt names, and what each object's layer holds."""
+object's prompt names."""
 
 import numpy as np
 import pytest
