@@ -20,7 +20,8 @@ instead). :class:`FrameMap` holds the constant offset script - file.
 """
 import math
 
-__all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset"]
+__all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
+           "timeoffset_source", "framehold_source"]
 
 
 class Geometry(object):
@@ -176,3 +177,27 @@ def sample_polyline(points, count):
                 break
             acc += s
     return out
+
+
+def timeoffset_source(frame, offset):
+    """The input frame a TimeOffset shows at ``frame``: ``frame - offset``. Foundry's user guide
+    ("Offsetting Clips": "Enter a positive value to add frames to the head of the clip") and the
+    openfx-misc TimeOffset that copies Nuke's knobs (``time_offset``: "frame f from the input will be at
+    f+offset"): a key on frame 10 behind TimeOffset +5 is seen on frame 15. ``reverse_input`` is not
+    handled here: how it combines with the offset and the input's range is not documented by Foundry."""
+    return frame - offset
+
+
+def framehold_source(frame, first, increment):
+    """The input frame a FrameHold shows at ``frame``, or None where that is not documented. Foundry's
+    FrameHold reference: ``first_frame`` is "the frame to use; if increment is 0, first frame is used for
+    every frame of the input clip"; ``increment`` N with first frame 1 uses "only frames 1, 6, 11, 16 ..."
+    (each held for N frames: ``first + N * floor((frame - first) / N)``, as openfx-misc's FrameHold, a copy
+    of Nuke's, computes it). Frames before ``first_frame`` with an increment, and negative increments, are
+    not described: None."""
+    if increment == 0:
+        return first
+    if increment < 0 or frame < first:
+        return None
+    return first + increment * math.floor((frame - first) / increment)
+

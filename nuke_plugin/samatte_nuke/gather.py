@@ -25,16 +25,18 @@ Which object a prompt belongs to (documented conventions):
   ``hero/anything`` belongs to object ``hero``; a track without ``/`` belongs to an object named after
   the Tracker node. A track whose own name (after the ``/``) starts with ``-`` is a **negative**
   point (background). The tracked position (track_x, track_y) is used; the offset is not.
+* A prompt node behind a TimeOffset / FrameHold (:func:`prompt_sources`): its keys are prompted on the
+  SAMatte frames that show them; other Time nodes are named in the log and not applied.
 
 Object names go through ``samatte.names.safe_name``; the host's name travels as ``host_name``.
 """
 import math
 import re
 
-from .convert import apply_matrix, bezier_point, matmul
+from .convert import apply_matrix, bezier_point, framehold_source, matmul, timeoffset_source
 
 __all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
-           "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes"]
+           "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes", "prompt_sources", "time_node_map"]
 
 PROMPT_CLASSES = ("Roto", "RotoPaint", "Tracker4")
 _MAX_UPSTREAM = 500
@@ -78,6 +80,126 @@ def retimed_prompt_nodes(start):
             via = n
         for i in range(n.inputs()):
             todo.append((n.input(i), via))
+    return out
+
+
+def _knob_number(node, names, t):
+    """The first of ``names`` that ``node`` has, as a number at frame ``t`` (None when it has none)."""
+    for name in names:
+        k = node.knob(name)
+        if k is None:
+            continue
+        try:
+            return float(k.getValueAt(t))
+        except Exception:  # noqa: BLE001 - a knob without getValueAt in this Nuke
+            try:
+                return float(k.value())
+            except Exception:  # noqa: BLE001
+                return None
+    return None
+
+
+def _disabled(node):
+    """A node's 'disable' knob (every Nuke node has one; a disabled node passes its input through)."""
+    k = node.knob("disable")
+    try:
+        return bool(k is not None and k.value())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def time_node_map(node):
+    """For one node of :data:`TIME_CLASSES`: a function from the frame the node is viewed at to the frame
+    its input is read at (None on frames where that is not documented), or None when the node's mapping
+    is not settled by Foundry's documentation (Retime, TimeWarp, OFlow, Kronos, TimeClip, TimeBlur,
+    TimeEcho, a TimeOffset with ``reverse_input``). A disabled node passes frames through."""
+    if _disabled(node):
+        return lambda t: t
+    cls = node.Class()
+    if cls == "TimeOffset":
+        rev = _knob_number(node, ("reverse_input",), 0)
+        if rev:
+            return None
+
+        def offset(t):
+            off = _knob_number(node, ("time_offset",), t) or 0.0
+            return timeoffset_source(t, int(round(off)))
+        return offset
+    if cls == "FrameHold":
+        def hold(t):
+            # 'first_frame' in Foundry's FrameHold reference; 'firstFrame' as openfx-misc's copy names it
+            first = _knob_number(node, ("firstFrame", "first_frame"), t) or 0.0
+            inc = _knob_number(node, ("increment",), t) or 0.0
+            return framehold_source(t, int(round(first)), int(round(inc)))
+        return hold
+    return None
+
+
+def prompt_sources(start, *, log=None):
+    """``[(prompt node, time)]`` for each Roto / RotoPaint / Tracker4 at ``start`` or upstream of it (as
+    :func:`prompt_nodes`, breadth first): ``time`` maps a SAMatte (script) frame to the frame the prompt
+    node is read at through the Time nodes on its path (TimeOffset, FrameHold: :func:`time_node_map`), or
+    is None when there is no Time node on the path. A path through a Time node whose mapping is not
+    documented (Retime, TimeWarp, ...) gives ``time`` None too, and ``log`` says so: the node is read at its
+    own frames. Where a node is reached by several paths, the first (shortest) one is used."""
+    out, seen, todo = [], set(), [(start, ())]
+    while todo and len(seen) < _MAX_UPSTREAM:
+        n, chain = todo.pop(0)
+        if n is None or id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.Class() in PROMPT_CLASSES:
+            out.append((n, _chain_time(n, chain, log)))
+        if n.Class() in TIME_CLASSES:
+            chain = chain + (n,)
+        for i in range(n.inputs()):
+            todo.append((n.input(i), chain))
+    return out
+
+
+def _chain_time(node, chain, log):
+    """The composed frame map of the Time nodes in ``chain`` (nearest the SAMatte node first), or None."""
+    if not chain:
+        return None
+    maps = []
+    for tn in chain:
+        m = time_node_map(tn)
+        if m is None:
+            if log:
+                log("%s reaches the Prompts input through %s (%s): its shapes and tracks are read at their "
+                    "own frames, the retime is not applied; connect it directly, or bake the retime into "
+                    "its keys" % (node.name(), tn.name(), tn.Class()))
+            return None
+        maps.append(m)
+    if log:
+        log("%s reaches the Prompts input through %s: its keys are placed on the frames the SAMatte node "
+            "sees them on" % (node.name(), ", ".join("%s (%s)" % (tn.name(), tn.Class()) for tn in chain)))
+
+    def composed(t):
+        s = t
+        for m in maps:
+            if s is None:
+                return None
+            s = m(s)
+        return None if s is None else int(round(s))
+    return composed
+
+
+def _source_frames(frames, time):
+    """{SAMatte frame: prompt-node frame or None} for the job's frames."""
+    return {t: (t if time is None else time(t)) for t in frames}
+
+
+def _prompt_frames(frames, src, keys):
+    """The SAMatte frames that show a keyed frame of the prompt node: for each key, the first frame of
+    the range on which it is seen (a FrameHold shows one key on many frames; it is prompted once)."""
+    keyset, used, out = set(keys), set(), []
+    for t in frames:
+        s = src[t]
+        if s is None or s in used or s not in keyset:
+            continue
+        used.add(s)
+        out.append(t)
     return out
 
 
@@ -253,13 +375,15 @@ def _stroke_prompt(stroke, chain, t, geom, frame):
             "mode": _mode(stroke, t)}
 
 
-def gather_roto(node, geom, fmap, frames, rp, *, log=None):
+def gather_roto(node, geom, fmap, frames, rp, *, log=None, time=None):
     """{host object name: [prompts]} from a Roto/RotoPaint node. ``frames``: the job's script frames
-    (prompts outside are dropped); prompt frames are converted to file numbers with ``fmap``."""
+    (prompts outside are dropped); prompt frames are converted to file numbers with ``fmap``. ``time``
+    (from :func:`prompt_sources`): SAMatte frame -> the node's own frame, for a node behind a TimeOffset or
+    FrameHold; its shapes are read at that frame and prompted on the SAMatte frame that shows them."""
     frames = sorted(frames)
-    fset = set(frames)
     if not frames:
         return {}
+    src = _source_frames(frames, time)
     root = node["curves"].rootLayer
     out = {}
     root_chain = [root.getTransform()]
@@ -274,21 +398,20 @@ def gather_roto(node, geom, fmap, frames, rp, *, log=None):
         for elem, chain, parents in items:
             # a shape unkeyed, or keyed only outside the range (it holds its nearest key there): the
             # range's first frame on which it is shown
-            keys = ([t for t in _key_times(elem, rp, chain) if t in fset]
-                    or [next((t for t in frames if _shown(elem, parents, t)), frames[0])])
+            keys = (_prompt_frames(frames, src, _key_times(elem, rp, chain))
+                    or [t for t in frames if src[t] is not None and _shown(elem, parents, src[t])][:1])
             for t in keys:
-                if t not in fset:
-                    continue
-                if not _shown(elem, parents, t):
+                s = src[t]
+                if s is None or not _shown(elem, parents, s):
                     continue
                 f = fmap.to_file(t)
                 if _is_shape(elem, rp):
-                    q = _shape_prompt(elem, chain, t, geom, f, rp)
+                    q = _shape_prompt(elem, chain, s, geom, f, rp)
                 else:
-                    q = _stroke_prompt(elem, chain, t, geom, f)
+                    q = _stroke_prompt(elem, chain, s, geom, f)
                 if q is None:
                     if log:
-                        log("%s: %s on frame %d has too few points; skipped" % (node.name(), elem.name, t))
+                        log("%s: %s on frame %d has too few points; skipped" % (node.name(), elem.name, s))
                     continue
                 q["label"] = "%s/%s" % (node.name(), elem.name)
                 out.setdefault(obj, []).append(q)
@@ -438,9 +561,11 @@ class TrackerTable(object):
                 self.knob.getValueAt(t, self.index(track, self.column("track_y", 3))))
 
 
-def gather_tracker(node, geom, fmap, frames, *, log=None):
-    """{host object name: [points prompts]} from a Tracker4 node (one prompt per object and frame)."""
-    fset = set(frames)
+def gather_tracker(node, geom, fmap, frames, *, log=None, time=None):
+    """{host object name: [points prompts]} from a Tracker4 node (one prompt per object and frame).
+    ``time`` as for :func:`gather_roto`."""
+    frames = sorted(frames)
+    src = _source_frames(frames, time)
     table = TrackerTable(node["tracks"])
     per = {}
     for i, name in enumerate(table.names):
@@ -448,13 +573,14 @@ def gather_tracker(node, geom, fmap, frames, *, log=None):
         if not own:
             obj, own = node.name(), name
         negative = own.strip().startswith("-")
-        for t in table.key_times(i):
-            if t not in fset or not table.enabled(i, t):
+        for t in _prompt_frames(frames, src, table.key_times(i)):
+            s = src[t]
+            if not table.enabled(i, s):
                 continue
-            X, Y = geom.to_job(*table.position(i, t))
+            X, Y = geom.to_job(*table.position(i, s))
             if not geom.contains_job(X, Y):
                 if log:
-                    log("%s: track %r on frame %d lies outside the image; skipped" % (node.name(), name, t))
+                    log("%s: track %r on frame %d lies outside the image; skipped" % (node.name(), name, s))
                 continue
             slot = per.setdefault(obj, {}).setdefault(t, ([], []))
             slot[0].append([X, Y])
@@ -470,14 +596,16 @@ def gather_tracker(node, geom, fmap, frames, *, log=None):
 
 def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
     """JobSpec objects (``name``, ``host_name``, ``prompts`` sorted by frame) from prompt nodes, merged
-    by host object name in node order."""
+    by host object name in node order. ``nodes``: nodes, or ``(node, time)`` pairs from
+    :func:`prompt_sources` (a node behind a TimeOffset / FrameHold)."""
     merged = {}
     order = []
-    for n in nodes:
+    for item in nodes:
+        n, time = item if isinstance(item, tuple) else (item, None)
         if n.Class() in ("Roto", "RotoPaint"):
-            got = gather_roto(n, geom, fmap, frames, rp, log=log)
+            got = gather_roto(n, geom, fmap, frames, rp, log=log, time=time)
         elif n.Class() == "Tracker4":
-            got = gather_tracker(n, geom, fmap, frames, log=log)
+            got = gather_tracker(n, geom, fmap, frames, log=log, time=time)
         else:
             continue
         for obj, prompts in got.items():

@@ -191,21 +191,21 @@ def build(group):
     else:
         plate = jobmod.render_plate(nuke, group, folder, frames)
         colourspace = None
-    nodes = gather.prompt_nodes(prompts_in)
-    for pn, tn in gather.retimed_prompt_nodes(prompts_in):
-        _log(group)("%s reaches the Prompts input through %s (%s): its shapes and tracks are read at their "
-                    "own frames, the retime is not applied; connect it directly, or bake the retime into "
-                    "its keys" % (pn.name(), tn.name(), tn.Class()))
+    # prompt nodes, each with the frame map of the TimeOffset / FrameHold nodes on its way (others logged;
+    # refine-only renders the Prompts input, retimed by Nuke itself)
+    refine_only = group["roto_mode"].value() == REFINE_ONLY
+    sources = gather.prompt_sources(prompts_in, log=None if refine_only else _log(group))
+    nodes = [n for n, _ in sources]
     if not nodes:
         raise SamatteError("no Roto, RotoPaint or Tracker4 node found upstream of the Prompts input")
-    if group["roto_mode"].value() == REFINE_ONLY:
+    if refine_only:
         # every frame of the (animated) roto, rendered soft: refine-only, no tracking
         masks = jobmod.render_masks(nuke, group, folder, frames, fmap.offset)
         host = prompts_in.name()
         objects = [{"name": safe_name(host), "host_name": host,
                     "masks": {"path": masks, "channel": "A", "soft": True}, "prompts": []}]
     else:
-        objects = gather.gather_objects(nodes, info["geometry"], fmap, frames, rp, safe_name=safe_name,
+        objects = gather.gather_objects(sources, info["geometry"], fmap, frames, rp, safe_name=safe_name,
                                         log=_log(group))
     skip = {w.strip() for w in group["skip_objects"].value().split(",") if w.strip()}
     objects = [ob for ob in objects if ob["name"] not in skip and ob.get("host_name") not in skip]

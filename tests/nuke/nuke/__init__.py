@@ -14,6 +14,9 @@ Sources (learn.foundry.com/nuke/developers/<version>/...):
   [ReadUG]  nuke/8.0/content/getting_started/managing_scripts/changing_read_frames.html and the
             Read node reference (knobs file, first, last, frame_mode, frame, colorspace, format)
   [Roto]    pythondevguide/rotopaint.html and nuke.rotopaint.* (see nuke/rotopaint.py)
+  [TimeRef] nuke/content/reference_guide/time_nodes/framehold.html (first_frame, increment) and the user
+            guide's "Offsetting Clips" (TimeOffset: time offset (frames), reverse input); the frame
+            mapping itself is the adapter's (samatte_nuke.convert), the double only holds the knobs
 
 Strictness the real Nuke has but does not always report: touching nodes or knobs from a thread other
 than the main thread is unsafe in Nuke [Threads]; the double raises ``RuntimeError`` so tests catch it.
@@ -632,7 +635,11 @@ _CLASS_KNOBS = {
     "Copy": lambda: [String_Knob("from0", "", "none"), String_Knob("to0", "", "none"),
                      String_Knob("channels", "layer copy", "none")],
     "Remove": lambda: [String_Knob("operation", "operation", "remove"), String_Knob("channels", "", "none")],
-    "TimeOffset": lambda: [Int_Knob("time_offset", "time offset", 0)],
+    # [TimeRef] TimeOffset: time_offset (frames; "a positive value adds frames to the head of the clip"),
+    # reverse_input; FrameHold: first_frame (default 0) and increment (default 0)
+    "TimeOffset": lambda: [Int_Knob("time_offset", "time offset (frames)", 0),
+                           Boolean_Knob("reverse_input", "reverse input", False)],
+    "FrameHold": lambda: [Int_Knob("first_frame", "first frame", 0), Int_Knob("increment", "increment", 0)],
 }
 
 
