@@ -23,7 +23,7 @@ def _square(curves, name, keys, *, tangent=(0, 0)):
             cp.center.addPositionKey(t, (x0 + dx * size, y0 + dy * size))
         cp.leftTangent.setPosition((-tangent[0], -tangent[1]))
         cp.rightTangent.setPosition(tangent)
-        cp.featherCenter.setPosition((3, 4))
+        cp.featherCenter.setPosition(((2 * dx - 1) * 3, (2 * dy - 1) * 4))   # 5 px out of the corner
         s.append(cp)
     return s
 

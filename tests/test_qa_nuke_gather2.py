@@ -4,6 +4,9 @@ or widely used public tools settle what the artist sees.
 * A prompt node behind a TimeOffset or FrameHold: the SAMatte node sees its keys on other frames (Foundry:
   "Offsetting Clips" -- a positive time offset adds frames to the head of the clip; FrameHold reference --
   first_frame / increment). The keys are now prompted on the frames the Prompts input shows them on.
+* A shape's feather: samatte's ``feather`` is positive outward, negative inward; feather points inside the
+  shape (Foundry: featherCenter is "the feather point offsets, relative to the center point") were counted
+  as an outward feather.
 """
 import os
 import sys
@@ -17,7 +20,7 @@ from nuke_env import rp  # noqa: E402
 from samatte import jobspec  # noqa: E402
 from samatte.names import safe_name  # noqa: E402
 from samatte_nuke import gather  # noqa: E402
-from samatte_nuke.convert import FrameMap, Geometry, framehold_source, timeoffset_source  # noqa: E402
+from samatte_nuke.convert import FrameMap, Geometry, framehold_source, signed_feather, timeoffset_source  # noqa: E402
 
 GEOM = Geometry(200, 100)
 
@@ -152,3 +155,41 @@ def test_gather_objects_takes_prompt_sources_and_the_job_validates(nk):
         jobspec.add_object(job, ob["name"], ob["prompts"], host_name=ob["host_name"])
     jobspec.validate(job)
 
+
+def _square_feathered(curves, name, feather, *, clockwise=False):
+    """A 40 px square keyed on frame 1 whose feather points sit ``feather`` px out of each corner along
+    the diagonal (inward when negative)."""
+    corners = [(0, 0), (1, 0), (1, 1), (0, 1)]
+    if clockwise:
+        corners.reverse()
+    s = rp.Shape(curves, name=name)
+    d = feather / 2 ** 0.5
+    for dx, dy in corners:
+        cp = rp.ShapeControlPoint()
+        cp.center.addPositionKey(1, (20 + 40 * dx, 20 + 40 * dy))
+        cp.featherCenter.setPosition(((2 * dx - 1) * d, (2 * dy - 1) * d))
+        s.append(cp)
+    return s
+
+
+@pytest.mark.parametrize("clockwise", [False, True])
+def test_feather_points_inside_the_shape_give_an_inward_feather(nk, clockwise):
+    """Nuke draws a shape's falloff between its curve and its feather curve: feather points pulled inside
+    the shape soften it inward. samatte's ``feather`` is negative inward; the adapter took the distance
+    only, so an inward feather widened the prompt outward. The winding of the points does not matter."""
+    roto = nk.nodes.Roto()
+    c = roto["curves"]
+    c.rootLayer.append(_square_feathered(c, "out", 6.0, clockwise=clockwise))
+    c.rootLayer.append(_square_feathered(c, "in", -6.0, clockwise=clockwise))
+    c.rootLayer.append(_square_feathered(c, "hard", 0.0, clockwise=clockwise))
+    got = gather.gather_roto(roto, GEOM, FrameMap(0), [1, 2], rp)
+    feathers = {q["label"].split("/")[1]: q["feather"] for q in got[roto.name()]}
+    assert feathers == {"out": pytest.approx(6.0), "in": pytest.approx(-6.0), "hard": 0.0}
+
+
+def test_signed_feather_per_point():
+    square = [(0, 0), (10, 0), (10, 10), (0, 10)]
+    assert signed_feather(square, [(-1, -1), (1, -1), (1, 1), (-1, 1)]) == pytest.approx(2 ** 0.5)
+    # two points feathered out by 4, two in by 2: the mean signed distance
+    assert signed_feather(square, [(-4, 0), (4, 0), (-2, 0), (2, 0)]) == pytest.approx((4 + 4 - 2 - 2) / 4)
+    assert signed_feather([], []) == 0.0

@@ -21,7 +21,7 @@ instead). :class:`FrameMap` holds the constant offset script - file.
 import math
 
 __all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
-           "timeoffset_source", "framehold_source"]
+           "timeoffset_source", "framehold_source", "signed_feather"]
 
 
 class Geometry(object):
@@ -201,3 +201,28 @@ def framehold_source(frame, first, increment):
         return None
     return first + increment * math.floor((frame - first) / increment)
 
+
+def signed_feather(centres, offsets):
+    """Mean feather distance of a closed shape, signed as samatte's ``feather`` is (positive outward,
+    negative inward): each control point's feather offset (Foundry: ShapeControlPoint.featherCenter,
+    "the feather point offsets, relative to the center point") counts positive when it points out of the
+    shape (along the outward normal, from the shape's winding) and negative when it points in.
+    ``centres`` and ``offsets`` are (x, y) pairs in the same (shape) space."""
+    n = len(centres)
+    if n == 0 or len(offsets) != n:
+        return 0.0
+    area2 = sum(centres[i][0] * centres[(i + 1) % n][1] - centres[(i + 1) % n][0] * centres[i][1]
+                for i in range(n))
+    orient = 1.0 if area2 >= 0 else -1.0   # counter-clockwise (y up): the outward normal of d is (dy, -dx)
+    total = 0.0
+    for i, (ox, oy) in enumerate(offsets):
+        dist = math.hypot(ox, oy)
+        if dist == 0:
+            continue
+        px, py = centres[i - 1]
+        nx_, ny_ = centres[(i + 1) % n]
+        dx, dy = nx_ - px, ny_ - py
+        out = (dy * orient, -dx * orient)
+        dot = ox * out[0] + oy * out[1]
+        total += -dist if dot < 0 else dist
+    return total / n

@@ -14,7 +14,8 @@ Which object a prompt belongs to (documented conventions):
   shape or a layer around it is not visible or outside its lifetime, or the shape's opacity is 0.
   Shape, layer and node transforms are applied; the
   relative tangents become absolute handles; ``invert`` is kept; the feather is the mean distance of
-  the feather points from their centres (samatte widens the soft edge by it).
+  the feather points from their centres, negative where they lie inside the shape (samatte widens the
+  soft edge by it, outward when positive, inward when negative).
 * A shape or stroke whose name starts with ``-`` (``-hole``, ``-garbage``) or whose blending mode is
   minus (``bm`` 12) **subtracts** (mode ``subtract``: a hole or a garbage matte removed from the object
   on that frame).
@@ -30,10 +31,9 @@ Which object a prompt belongs to (documented conventions):
 
 Object names go through ``samatte.names.safe_name``; the host's name travels as ``host_name``.
 """
-import math
 import re
 
-from .convert import apply_matrix, bezier_point, framehold_source, matmul, timeoffset_source
+from .convert import apply_matrix, bezier_point, framehold_source, matmul, signed_feather, timeoffset_source
 
 __all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
            "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes", "prompt_sources", "time_node_map"]
@@ -340,14 +340,15 @@ def _chain_matrix(chain, t):
 def _shape_prompt(shape, chain, t, geom, frame, rp):
     m = _chain_matrix(chain, t)
     rows = []
-    feather = []
+    centres, feather = [], []
     for cp in shape:
         c = cp.center.getPosition(t)
         lt = cp.leftTangent.getPosition(t)
         rt = cp.rightTangent.getPosition(t)
         rows.append(bezier_point((c.x, c.y), (lt.x, lt.y), (rt.x, rt.y), m, geom))
         fc = cp.featherCenter.getPosition(t)
-        feather.append(math.hypot(fc.x, fc.y))
+        centres.append((c.x, c.y))
+        feather.append((fc.x, fc.y))
     if _is_open(shape, rp):  # a line: an open stroke (no fill, so no invert or feather)
         if len(rows) < 2:
             return None
@@ -358,7 +359,7 @@ def _shape_prompt(shape, chain, t, geom, frame, rp):
     attrs = shape.getAttributes()
     invert = bool(attrs.getValue(t, "inv")) if attrs is not None else False
     q = {"frame": int(frame), "type": "bezier", "points": rows, "closed": True, "mode": _mode(shape, t),
-         "invert": invert, "feather": round(sum(feather) / len(feather), 3) if feather else 0.0}
+         "invert": invert, "feather": round(signed_feather(centres, feather), 3)}
     return q
 
 
