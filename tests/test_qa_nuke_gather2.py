@@ -193,3 +193,30 @@ def test_signed_feather_per_point():
     # two points feathered out by 4, two in by 2: the mean signed distance
     assert signed_feather(square, [(-4, 0), (4, 0), (-2, 0), (2, 0)]) == pytest.approx((4 + 4 - 2 - 2) / 4)
     assert signed_feather([], []) == 0.0
+
+
+def test_the_samatte_node_prompts_a_roto_behind_a_timeoffset_on_the_shifted_frame(tmp_path, monkeypatch):
+    """The node's own gathering (node.build) applies the TimeOffset and says so in the Script Editor;
+    it named the TimeOffset and prompted the roto's own frame."""
+    pytest.importorskip("numpy")
+    from samatte.demo import make_shot
+    from samatte_nuke import node as snode
+    nk = nuke_env.fresh()
+    monkeypatch.setenv("SAMATTE_NUKE_CONFIG", str(tmp_path / "none.json"))
+    shot = make_shot(str(tmp_path / "shot"), frames=4, size=(96, 64), first=1001)
+    w, h = shot["size"]
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=w, height=h, mode="start at", value=1)
+    roto = nk.nodes.Roto()
+    roto.setInput(0, read)
+    roto["curves"].rootLayer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], 2, h, name="B"))
+    off = nk.nodes.TimeOffset(time_offset=1)
+    off.setInput(0, roto)
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, off)
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    printed = []
+    monkeypatch.setattr(nk, "tprint", lambda *a: printed.append(" ".join(str(x) for x in a)))
+    job, _ = snode.build(g)
+    assert [q["frame"] for q in job["objects"][0]["prompts"]] == [1003]     # roto frame 2 is seen on 3
+    assert any(off.name() in m and "sees them on" in m for m in printed)
