@@ -85,7 +85,8 @@ def test_export_bundle_shape_and_portability(shot, tmp_path):
     assert params["Plate"]["type"] == "PATH" and params["Plate"]["dataFlow"] == "IN"
     assert params["Output"]["type"] == "PATH" and params["Output"]["dataFlow"] == "OUT"
     assert params["Input1"]["type"] == "PATH"
-    assert params["SamattePython"]["type"] == "PATH" and params["ModelsDir"]["type"] == "PATH"
+    # ... of the render nodes: STRING (a PATH would be a Deadline job attachment, mapped into the session)
+    assert params["SamattePython"]["type"] == "STRING" and params["ModelsDir"]["type"] == "STRING"
     assert params["ChunkSize"]["default"] == 2 and params["Preroll"]["default"] == 3
     assert t["jobEnvironments"][0]["variables"]["SAMATTE_MODELS"] == "{{Param.ModelsDir}}"
     # no folder of the submitting machine in the template: not the home folder, not the job's folders

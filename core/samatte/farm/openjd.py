@@ -30,7 +30,8 @@ job parameter of type PATH (``Plate``, ``Output``, ``Input1``...), so the farm's
 the submitting machine's folders into the render node's. The tasks run ``samatte farm task``, which
 puts the mapped roots back into the job and then runs exactly the ``samatte run`` / ``samatte qc``
 command above. The samatte interpreter (``SamattePython``) and the models folder (``ModelsDir``,
-exported as ``SAMATTE_MODELS``) are job parameters too; the template itself names no folder of the
+exported as ``SAMATTE_MODELS``) are job parameters too, of type STRING: they name the render nodes'
+folders, which no path mapping or job attachment may touch; the template itself names no folder of the
 submitting machine (its values live in parameter_values.yaml).
 
 ``auto`` backends are resolved here, at export time, and written into the embedded job, so every
@@ -311,12 +312,15 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
          "description": "frames per matting task"},
         {"name": "Preroll", "type": "INT", "default": preroll, "minValue": 0,
          "description": "frames before a chunk that are matted but not written (temporal warm-up)"},
-        {"name": "SamattePython", "type": "PATH", "objectType": "FILE", "dataFlow": "NONE",
+        # Folders of the render nodes, not of the submitting machine: STRING, not PATH. Deadline Cloud
+        # puts a PATH value in the job's attachments (dataFlow NONE: referencedPaths) and its workers
+        # map it into their session folder, where there is no interpreter and no weights.
+        {"name": "SamattePython", "type": "STRING", "minLength": 1,
          "description": "the Python interpreter of samatte's venv on the render nodes",
-         "userInterface": {"control": "CHOOSE_INPUT_FILE", "label": "samatte Python"}},
-        {"name": "ModelsDir", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "NONE",
+         "userInterface": {"control": "LINE_EDIT", "label": "samatte Python"}},
+        {"name": "ModelsDir", "type": "STRING", "minLength": 1,
          "description": "model weights folder on the render nodes (SAMATTE_MODELS)",
-         "userInterface": {"control": "CHOOSE_DIRECTORY", "label": "Models folder"}},
+         "userInterface": {"control": "LINE_EDIT", "label": "Models folder"}},
     ]
     steps = []
     tracked = doc["tracked"]
