@@ -318,8 +318,8 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
         {"name": "SamattePython", "type": "STRING", "minLength": 1,
          "description": "the Python interpreter of samatte's venv on the render nodes",
          "userInterface": {"control": "LINE_EDIT", "label": "samatte Python"}},
-        {"name": "ModelsDir", "type": "STRING", "minLength": 1,
-         "description": "model weights folder on the render nodes (SAMATTE_MODELS)",
+        {"name": "ModelsDir", "type": "STRING",
+         "description": "model weights folder on the render nodes (SAMATTE_MODELS; empty: the nodes' own lookup)",
          "userInterface": {"control": "LINE_EDIT", "label": "Models folder"}},
     ]
     steps = []
