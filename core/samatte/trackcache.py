@@ -67,17 +67,12 @@ def remove_stale_temps(folder):
 
 
 def _atomic_write(path, data):
-    tmp = _tmp_name(path)
-    try:
+    from .atomic import write_atomically
+
+    def write(tmp):
         with open(tmp, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise OutputError("cannot write %s: %s" % (path, e.strerror or e), path=path)
+    write_atomically(path, _tmp_name(path), write, what="track cache file")
 
 
 class TrackCache:

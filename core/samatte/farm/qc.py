@@ -165,17 +165,9 @@ def _contact_sheet(path, job, rows, *, thumb_width=240):
 
 
 def _save(path, tmp, write):
-    """``write(tmp)``, then rename ``tmp`` to ``path``; a failure (disk full, no permission) is an
-    OutputError and leaves no temp file behind."""
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise OutputError("cannot write the QC report file %s: %s" % (path, e.strerror or e), path=path)
+    """``write(tmp)``, then ``tmp`` renamed to ``path``; a failure is an OutputError, no temp left."""
+    from ..atomic import write_atomically
+    write_atomically(path, tmp, write, what="QC report file")
 
 
 def _dump_json(doc):
