@@ -11,8 +11,9 @@ Conventions (README "Blender"):
   shape of every frame of the range (with the ``shapes`` tracker: the roto is refined, not tracked);
 * a closed spline is a bezier prompt (handles absolute), an open one a ``closed: false`` stroke;
   splines with fewer than 3 points are dropped (noted); points parented to a tracking track are read
-  where Blender shows them on the frame (:func:`parent_offset`; plane-track parents are noted, not
-  applied);
+  where Blender shows them on the frame (:func:`parent_matrix`: a point track's translation, a plane
+  track's homography from its corners at parenting to its corners on the frame, handles included;
+  a parent whose DNA cannot be read is noted and the shape used as drawn);
 * a layer in Subtract / Merge Subtract blend mode is a garbage matte: its shapes are ``mode:
   "subtract"`` prompts of every other object on the frames where that object has a shape; with
   "Holes" (``use_fill_holes``) a spline lying inside another spline of its layer is a hole
@@ -31,7 +32,8 @@ from . import convert
 
 __all__ = ["ClipInfo", "clip_info", "action_fcurves", "layer_keyframes", "gather_mask_objects",
            "gather_track_points", "merge_objects", "point_in_polygon", "parent_origin", "parent_offset",
-           "track_position"]
+           "parent_corners_origin", "parent_matrix", "plane_parent_matrix", "plane_corners", "homography",
+           "apply_homography", "track_position"]
 
 
 class ClipInfo:
@@ -197,23 +199,166 @@ def point_in_polygon(p, poly):
     return inside
 
 
-def parent_origin(parent):
-    """``parent_orig`` of a ``MaskParent``: the track's position (mask space) when the point was
-    parented. RNA does not expose it (4.2, 5.0), so it is read from the DNA struct behind
-    ``as_pointer()`` (``MaskParent``: id_type, type, ID *id, parent[64], sub_parent[64],
-    parent_orig[2], ...), checked against the names RNA does expose. None when they do not match."""
-    if hasattr(parent, "parent_orig"):
-        return tuple(parent.parent_orig)
+_PARENT_TYPES = {"POINT_TRACK": 0, "PLANE_TRACK": 1}    # DNA eMaskParentType
+
+
+def _parent_struct(parent, size):
+    """The first ``size`` bytes of a ``MaskParent`` (DNA, behind ``as_pointer()``): id_type, type,
+    ID *id, parent[64], sub_parent[64], parent_orig[2], parent_corners_orig[4][2] (unchanged from 2.7
+    to 5.0). None unless the names and parent type RNA exposes are where this layout puts them (the
+    guard against a Blender whose struct differs)."""
     import ctypes
     import struct
     try:
-        raw = ctypes.string_at(parent.as_pointer(), 152)
+        raw = ctypes.string_at(parent.as_pointer(), size)
     except (AttributeError, TypeError, ValueError):
         return None
     if (raw[16:80].split(b"\0")[0] != parent.parent.encode("utf-8")
-            or raw[80:144].split(b"\0")[0] != parent.sub_parent.encode("utf-8")):
+            or raw[80:144].split(b"\0")[0] != parent.sub_parent.encode("utf-8")
+            or struct.unpack("<i", raw[4:8])[0] != _PARENT_TYPES.get(parent.type, -1)):
         return None
-    return struct.unpack("<2f", raw[144:152])
+    return raw
+
+
+def parent_origin(parent):
+    """``parent_orig`` of a ``MaskParent``: the track's position (mask space) when the point was
+    parented. RNA does not expose it (4.2, 5.0), so it is read from the DNA struct behind
+    ``as_pointer()`` (:func:`_parent_struct`). None when the layout does not match."""
+    if hasattr(parent, "parent_orig"):
+        return tuple(parent.parent_orig)
+    import struct
+    raw = _parent_struct(parent, 152)
+    return None if raw is None else struct.unpack("<2f", raw[144:152])
+
+
+def parent_corners_origin(parent):
+    """``parent_corners_orig`` of a ``MaskParent``: the plane track's 4 corners (normalised clip
+    coordinates, as ``plane_marker.corners``) on the frame the point was parented, read like
+    :func:`parent_origin`. None when the layout does not match."""
+    if hasattr(parent, "parent_corners_orig"):
+        return [tuple(c) for c in parent.parent_corners_orig]
+    import struct
+    raw = _parent_struct(parent, 184)
+    if raw is None:
+        return None
+    v = struct.unpack("<8f", raw[152:184])
+    return [(v[2 * i], v[2 * i + 1]) for i in range(4)]
+
+
+def homography(src, dst):
+    """The 3x3 matrix (rows) mapping the 4 points ``src`` onto the 4 points ``dst`` (projectively;
+    Blender: ``BKE_tracking_homography_between_two_quads``, libmv's estimate from 4
+    correspondences, exact for 4 points). None when 3 of the points of either quad are collinear."""
+    for q in (src, dst):
+        for i in range(4):
+            (x0, y0), (x1, y1), (x2, y2) = [q[j] for j in range(4) if j != i]
+            if abs((x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)) < 1e-12:
+                return None
+    a = []
+    for (x, y), (u, v) in zip(src, dst):
+        a.append([x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u])
+        a.append([0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v])
+    n = 8
+    for c in range(n):              # Gauss-Jordan with partial pivoting on the 8x9 system
+        piv = max(range(c, n), key=lambda r: abs(a[r][c]))
+        if abs(a[piv][c]) < 1e-12:
+            return None
+        a[c], a[piv] = a[piv], a[c]
+        for r in range(n):
+            if r != c and a[r][c] != 0.0:
+                f = a[r][c] / a[c][c]
+                a[r] = [x - f * y for x, y in zip(a[r], a[c])]
+    h = [a[r][8] / a[r][r] for r in range(n)] + [1.0]
+    return [h[0:3], h[3:6], h[6:9]]
+
+
+def apply_homography(m, p):
+    """``m`` (3x3, rows) applied to the 2D point ``p`` with the perspective divide (Blender's
+    ``mul_m3_v2``)."""
+    x, y = float(p[0]), float(p[1])
+    w = m[2][0] * x + m[2][1] * y + m[2][2]
+    return ((m[0][0] * x + m[0][1] * y + m[0][2]) / w, (m[1][0] * x + m[1][1] * y + m[1][2]) / w)
+
+
+def _matmul(a, b):
+    return [[sum(a[i][k] * b[k][j] for k in range(3)) for j in range(3)] for i in range(3)]
+
+
+def plane_corners(markers, frame):
+    """A plane track's corners on ``frame`` as Blender reads them
+    (``BKE_tracking_plane_marker_get_subframe_corners``): the marker on that frame, else the nearest
+    one before it (the first one before the first); on a sub-frame, interpolated towards the marker
+    of the next frame when there is one. ``markers``: ``plane_track.markers`` (``.frame``,
+    ``.corners``). None without markers."""
+    ms = sorted(markers, key=lambda m: m.frame)
+    if not ms:
+        return None
+    i = 0
+    for j, m in enumerate(ms):
+        if m.frame <= int(frame):
+            i = j
+    cur = [tuple(c) for c in ms[i].corners]
+    fac = float(frame) - int(frame)
+    if i + 1 < len(ms) and ms[i + 1].frame == ms[i].frame + 1 and fac:
+        nxt = [tuple(c) for c in ms[i + 1].corners]
+        return [(a[0] + (b[0] - a[0]) * fac, a[1] + (b[1] - a[1]) * fac) for a, b in zip(cur, nxt)]
+    return cur
+
+
+def plane_parent_matrix(corners_orig, corners, size, pixel_aspect=1.0):
+    """The 3x3 matrix (rows, mask space) Blender applies to a point parented to a plane track
+    (``BKE_mask_point_parent_matrix_get``, ``MASK_PARENT_PLANE_TRACK``): ``mask_from_clip * H *
+    mask_to_clip``, H the homography from the corners at parenting time to the corners on the frame
+    (normalised clip coordinates). ``mask_from_clip`` is Blender's own: for a landscape frame
+    (W, H / pixel aspect) it scales y by h/w about 0.5, as the mask's coordinates do; for a portrait
+    one Blender scales x by h/w (not w/h as its mask coordinates do): kept as Blender has it, so the
+    prompt is where Blender shows and renders the shape. None when the corners are degenerate."""
+    hm = homography(corners_orig, corners)
+    if hm is None:
+        return None
+    fw, fh = float(size[0]), float(size[1]) / float(pixel_aspect or 1.0)
+    m = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    if fw < fh:
+        m[0][0], m[0][2] = fh / fw, -0.5 * (fh / fw) + 0.5
+    elif fw > fh:
+        m[1][1], m[1][2] = fh / fw, -0.5 * (fh / fw) + 0.5
+    inv = [[1.0 / m[0][0], 0.0, -m[0][2] / m[0][0]], [0.0, 1.0 / m[1][1], -m[1][2] / m[1][1]], [0.0, 0.0, 1.0]]
+    return _matmul(_matmul(m, hm), inv)
+
+
+def parent_matrix(point, scene_frame):
+    """``(3x3 matrix (rows) or None, note or None)``: the mask-space transform Blender applies on
+    ``scene_frame`` to a parented point (``BKE_mask_point_parent_matrix_get``), to be applied to the
+    point and its handles with :func:`apply_homography`. A point track gives the translation of
+    :func:`parent_offset`; a plane track the homography of :func:`plane_parent_matrix`, with its
+    corners on ``scene_frame`` itself: Blender reads a plane track's markers at the scene frame, not
+    the clip frame it reads point tracks at (``ctime`` passed as is), so with a clip whose Start
+    Frame is not 1 the two differ, as in Blender."""
+    par = getattr(point, "parent", None)
+    clip = getattr(par, "id", None)
+    if clip is None:
+        return None, None
+    if par.type != "PLANE_TRACK":
+        d, note = parent_offset(point, scene_frame)
+        return (None if d is None else [[1.0, 0.0, d[0]], [0.0, 1.0, d[1]], [0.0, 0.0, 1.0]]), note
+    tob = clip.tracking.objects.get(par.parent)
+    plane = tob.plane_tracks.get(par.sub_parent) if tob is not None else None
+    corners = plane_corners(plane.markers, scene_frame) if plane is not None else None
+    if corners is None:
+        return None, None           # Blender: no transform either
+    orig = parent_corners_origin(par)
+    if orig is None:
+        return None, "parented to plane track %r, whose corners at parenting could not be read: its motion " \
+            "is not applied (the shape as drawn is used)" % par.sub_parent
+    try:
+        pa = float(clip.tracking.camera.pixel_aspect)
+    except AttributeError:
+        pa = 1.0
+    m = plane_parent_matrix(orig, corners, tuple(clip.size), pa)
+    if m is None:
+        return None, "parented to plane track %r, whose corners are degenerate: its motion is not applied " \
+            "(the shape as drawn is used)" % par.sub_parent
+    return m, None
 
 
 def parent_offset(point, scene_frame):
@@ -221,15 +366,15 @@ def parent_offset(point, scene_frame):
     ``scene_frame`` to a point parented to a tracking track (``BKE_mask_point_parent_matrix_get``:
     the track's position on that frame, ``track.offset`` included, minus its position when the point
     was parented). ``point.co`` is the un-parented shape: without this a roto parented to a track
-    (Ctrl+P in the Clip Editor) was sent where it was drawn, not where Blender shows it."""
+    (Ctrl+P in the Clip Editor) was sent where it was drawn, not where Blender shows it. A plane-track
+    parent is not a translation: see :func:`parent_matrix`."""
     par = getattr(point, "parent", None)
     clip = getattr(par, "id", None)
     if clip is None:
         return None, None
     tob = clip.tracking.objects.get(par.parent)
     if par.type != "POINT_TRACK":
-        return None, "parented to plane track %r: its motion is not applied (the shape as drawn is used)" % (
-            par.sub_parent)
+        return None, "parented to plane track %r: not a translation (see parent_matrix)" % par.sub_parent
     track = tob.tracks.get(par.sub_parent) if tob is not None else None
     if track is None or not len(track.markers):
         return None, None           # Blender: no transform either
@@ -248,13 +393,13 @@ def parent_offset(point, scene_frame):
     return (mx - orig[0], my - orig[1]), None
 
 
-def _spline_prompt(spline, info, file_frame, offset=None):
+def _spline_prompt(spline, info, file_frame, transform=None):
     pts = []
     for p in spline.points:
-        d = offset(p) if offset is not None else None
+        m = transform(p) if transform is not None else None
         co, hl, hr = p.co, p.handle_left, p.handle_right
-        if d is not None:
-            co, hl, hr = [(c[0] + d[0], c[1] + d[1]) for c in (co, hl, hr)]
+        if m is not None:
+            co, hl, hr = [apply_homography(m, c) for c in (co, hl, hr)]
         x, y = info.mask_px(co)
         ix, iy = info.mask_px(hl)
         ox, oy = info.mask_px(hr)
@@ -304,13 +449,13 @@ def _read_layer(layer, info, scene_frame, notes):
         notes.append("mask layer %r: a spline with fewer than 3 points on frame %d was dropped"
                      % (layer.name, scene_frame))
 
-    def offset(point):
-        d, note = parent_offset(point, scene_frame)
+    def transform(point):
+        m, note = parent_matrix(point, scene_frame)
         note = note and "mask layer %r: a point %s" % (layer.name, note)
         if note and note not in notes:
             notes.append(note)
-        return d
-    prompts = [_spline_prompt(s, info, info.file(scene_frame), offset) for s in splines]
+        return m
+    prompts = [_spline_prompt(s, info, info.file(scene_frame), transform) for s in splines]
     if _is_subtract(layer):
         for p in prompts:
             p["mode"] = "subtract"
