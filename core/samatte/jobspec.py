@@ -49,6 +49,7 @@ shape at all is seeded from its first frame with a positive point). A points pro
 negative-only (a correction click) when the object has a shape or a positive point somewhere.
 """
 import copy
+import hashlib
 import json
 import math
 import os
@@ -137,13 +138,24 @@ def _point(p, path, n=2):
     return [_num(c, "%s[%d]" % (path, i), PromptError) for i, c in enumerate(p)]
 
 
+#: the longest file name (bytes) most file systems take (ext4, XFS, APFS, NTFS in UTF-16 units)
+_FOLDER_NAME_MAX = 255
+
+
 def work_dir_name(name):
     """The folder of a job's default work dir, ``<output folder>/.samatte/<folder>/``: the job's name
     when it is one ordinary folder name (the usual case, unchanged), else the name with each ``/`` and
     ``\\`` as ``_`` (``.`` and ``..`` as ``_.`` and ``_..``), so that no name (``../../x``, ``/abs``,
-    ``sh010/hero``) puts the track cache outside ``.samatte``. Any name is a valid job name."""
+    ``sh010/hero``) puts the track cache outside ``.samatte``. Any name is a valid job name: one over
+    255 bytes of UTF-8 (a file system's longest file name) is cut and followed by ``~`` and a hash of
+    the whole name, as the output's temp names are."""
     n = (name or "samatte").replace("/", "_").replace("\\", "_")
-    return "_" + n if n in (".", "..") else n
+    n = "_" + n if n in (".", "..") else n
+    b = n.encode("utf-8", "surrogateescape")
+    if len(b) > _FOLDER_NAME_MAX:
+        digest = hashlib.sha256(b).hexdigest()[:12]
+        n = "%s~%s" % (b[:_FOLDER_NAME_MAX - 13].decode("utf-8", "ignore"), digest)
+    return n
 
 
 def _path_text(p, path):

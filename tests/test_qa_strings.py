@@ -1,0 +1,61 @@
+"""Hostile and odd strings, end to end: job names, host names, folder and file names that studios
+(or someone malicious) give samatte, through the command line, the farm bundle and `openjd run`.
+Each test here failed before its fix."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from samatte import jobspec
+from qa_cli import run_cli as _run_cli
+
+OPENJD = shutil.which("openjd") or os.path.join(os.path.dirname(sys.executable), "openjd")
+needs_openjd = pytest.mark.skipif(not os.path.isfile(OPENJD), reason="openjd-cli is not installed")
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    """A 3-frame 64x64 demo plate (frames 1001-1003)."""
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("qa_strings")), frames=3, size=(64, 64))
+
+
+def _job(plate, out, *, name="qa", frames="1001-1003", box_frame=1002):
+    return {"samatte_job": 1, "name": name, "plate": {"path": plate, "frames": frames},
+            "objects": [{"name": "ball", "host_name": name,
+                         "prompts": [{"frame": box_frame, "type": "box", "box": [10, 6, 34, 26]}]}],
+            "tracker": {"backend": "shapes"}, "matte": {"backend": "none"},
+            "output": {"path": str(out)}}
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "\u00e9" * 200, "\U0001f3ac" * 70],
+                         ids=["ascii300", "e_acute200", "emoji70"])
+def test_a_job_name_longer_than_a_file_name_runs_and_keeps_its_name(shot, tmp_path, capsys, name):
+    """Any text is a valid job name (it is in no key; the farm template cuts it for OpenJD), but the
+    default work dir's folder was the name itself: over 255 bytes every run failed with OUTPUT_INVALID
+    'cannot create the work dir'. Now that folder is cut and hashed; the name itself is kept (EXR
+    metadata, result) and a re-run finds its frames complete."""
+    from samatte.jobspec import work_dir_name
+    folder = work_dir_name(name)
+    assert len(folder.encode("utf-8")) <= 255
+    assert folder != work_dir_name(name + "y")                   # different names, different folders
+    assert work_dir_name(name[:-1] + "z") != folder
+    assert work_dir_name("sh010 hero") == "sh010 hero"           # ordinary names unchanged
+    out = tmp_path / "out"
+    p = tmp_path / "job.json"
+    p.write_text(json.dumps(_job(shot["plate"], out / "m.####.exr", name=name)))
+    rc, err = _run_cli(["run", p], capsys)
+    assert rc == 0, err
+    assert os.listdir(str(out / ".samatte")) == [folder]
+    from qa_cli import read_exr
+    _, _, spec = read_exr(out / "m.1001.exr")
+    assert spec.getattribute("samatte/job") == name
+    assert json.loads(spec.getattribute("samatte/host_names")) == {"ball": name}
+    r = subprocess.run([sys.executable, "-m", "samatte", "run", str(p), "--json"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    frames = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [m["status"] for m in frames if m["type"] == "frame"] == ["skipped"] * 3
