@@ -59,3 +59,17 @@ def test_a_job_name_longer_than_a_file_name_runs_and_keeps_its_name(shot, tmp_pa
     assert r.returncode == 0, r.stderr
     frames = [json.loads(line) for line in r.stdout.splitlines()]
     assert [m["status"] for m in frames if m["type"] == "frame"] == ["skipped"] * 3
+
+
+@pytest.mark.parametrize("base", ["x" * 250, "\u00e9" * 125], ids=["ascii250", "e_acute125"])
+def test_an_output_file_name_too_long_for_the_file_system_fails_before_tracking(shot, tmp_path, capsys, base):
+    """An output file name over the file system's 255 bytes tracked the whole shot, then failed on the
+    first frame's write (OUTPUT_INVALID 'File name too long'): a late error. Now it is OUTPUT_INVALID
+    naming the frame's path before anything is tracked."""
+    out = tmp_path / "out"
+    p = tmp_path / "job.json"
+    p.write_text(json.dumps(_job(shot["plate"], out / (base + ".####.exr"))))
+    rc, err = _run_cli(["run", p], capsys)
+    assert rc == 5 and "[OUTPUT_INVALID]" in err and "too long" in err, err
+    track = out / ".samatte" / "qa" / "track"
+    assert not track.exists() or os.listdir(str(track)) == []

@@ -219,6 +219,22 @@ def _check_output_folder(oseq, frames):
         raise OutputError("output folder %s is not writable" % folder, path=folder)
 
 
+def _check_output_name(path, frame):
+    """OutputError when the file system refuses ``path`` as a name (a file name over its 255 bytes, a
+    path over its limit), before anything is tracked or written: asked of the file system itself, whose
+    limits differ (``os.lstat``: ENAMETOOLONG)."""
+    import errno
+    try:
+        os.lstat(path)
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise OutputError("output frame %d: the file name %s is too long for the file system (%d bytes); "
+                              "choose a shorter output path" % (frame, path, len(os.fsencode(path))),
+                              path=path, frame=frame) from None
+    except ValueError:
+        pass
+
+
 def _mask_objects(job, info, frames):
     """Objects with a mask sequence: name -> (MaskSequence, masks dict, required). Refine-only objects
     need a mask on every frame; tracked objects that also have masks use them where they exist."""
@@ -471,6 +487,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             _check_output_folder(oseq, requested)
             status = {}
             for f in requested:
+                _check_output_name(writer.path(f), f)
                 if os.path.isdir(writer.path(f)):  # not even --overwrite replaces a folder
                     raise OutputError("output frame %d (%s) is a folder; choose another output path"
                                       % (f, writer.path(f)), path=writer.path(f), frame=f)
