@@ -77,8 +77,8 @@ def test_export_bundle_shape_and_portability(shot, tmp_path):
     assert tp["chunks"] == {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"}
     args = matte["script"]["actions"]["onRun"]["args"]
     assert args[:5] == ["-m", "samatte", "farm", "task", "{{Task.File.Job}}"]
-    assert args[-6:] == ["--stage", "matte", "--frames", "{{Task.Param.Frames}}", "--preroll", "{{Param.Preroll}}"]
-    assert track["script"]["actions"]["onRun"]["args"][-4:] == ["--stage", "track", "--frames", "{{Param.Frames}}"]
+    assert args[-5:] == ["--stage", "matte", "--frames={{Task.Param.Frames}}", "--preroll", "{{Param.Preroll}}"]
+    assert track["script"]["actions"]["onRun"]["args"][-3:] == ["--stage", "track", "--frames={{Param.Frames}}"]
     assert matte["script"]["actions"]["onRun"]["command"] == "{{Param.SamattePython}}"
     # job paths are PATH parameters; the interpreter and models folder are parameters too
     params = {p["name"]: p for p in t["parameterDefinitions"]}

@@ -187,7 +187,7 @@ def test_openjd_template_has_a_track_task_per_object_and_runs(shot, tmp_path, tr
     track = [st for st in t["steps"] if st["name"] == "Track"][0]
     assert track["parameterSpace"]["taskParameterDefinitions"] == [
         {"name": "Object", "type": "STRING", "range": ["ball", "crate"]}]
-    assert "{{Task.Param.Object}}" in track["script"]["actions"]["onRun"]["args"]
+    assert "--objects={{Task.Param.Object}}" in track["script"]["actions"]["onRun"]["args"]
     r = subprocess.run([OPENJD, "check", res["template"]], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     params = dict(res["parameters"])

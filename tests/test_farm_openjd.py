@@ -117,7 +117,7 @@ def test_openjd_check_and_run_then_kill_a_chunk_and_resume(farm):
             if os.path.exists(str(out / "sh020.1004.exr")):
                 for c in _descendants(p.pid):
                     cl = _cmdline(c)
-                    if b"--stage" in cl and b"matte" in cl and b"1004-1006" in cl:
+                    if b"--stage" in cl and b"matte" in cl and b"--frames=1004-1006" in cl:
                         victim = c
                 if victim:
                     os.kill(victim, signal.SIGKILL)

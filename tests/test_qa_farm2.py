@@ -82,7 +82,7 @@ def test_openjd_run_of_a_job_on_twos_in_chunks_equals_one_run(shot, tmp_path):
     r = subprocess.run([OPENJD, "run", res["template"], "-p", json.dumps(params)], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    assert "--stage matte --frames 1001,1003 " in r.stdout, r.stdout[-4000:]
+    assert "--stage matte --frames=1001,1003 " in r.stdout, r.stdout[-4000:]
     assert "Chunks run: 5" in r.stdout                   # Track, Matte x3 (2 + 2 + 1 frames), QC
     names = sorted(n for n in os.listdir(str(ref)) if n.endswith(".exr"))
     assert names == ["m.%d.exr" % f for f in (1001, 1003, 1005, 1007, 1009)]

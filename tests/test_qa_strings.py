@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from samatte import jobspec
 from qa_cli import run_cli as _run_cli
 
 OPENJD = shutil.which("openjd") or os.path.join(os.path.dirname(sys.executable), "openjd")
@@ -73,3 +72,45 @@ def test_an_output_file_name_too_long_for_the_file_system_fails_before_tracking(
     assert rc == 5 and "[OUTPUT_INVALID]" in err and "too long" in err, err
     track = out / ".samatte" / "qa" / "track"
     assert not track.exists() or os.listdir(str(track)) == []
+
+
+@pytest.fixture(scope="module")
+def negative_shot(tmp_path_factory):
+    """A 3-frame 64x64 plate numbered -5..-3 (negative frames are allowed, README Coordinates)."""
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("qa_neg")), frames=3, size=(64, 64), first=-5)
+
+
+def test_farm_task_takes_a_negative_frame_range(negative_shot, tmp_path, capsys):
+    """`samatte farm task` built `samatte run LOCAL --frames -5--4`, which argparse reads as an option
+    ('expected one argument', exit 2) on every task of a job with negative frames."""
+    from samatte.farm import export_openjd
+    job = _job(negative_shot["plate"], tmp_path / "out" / "m.####.exr", frames="-5--3", box_frame=-4)
+    res = export_openjd(job, str(tmp_path / "b"), chunk=2, python=sys.executable)
+    assert res["frames"] == "-5--3"
+    roots = ["--root", "Plate=%s" % res["parameters"]["Plate"], "--root", "Output=%s" % res["parameters"]["Output"]]
+    doc = os.path.join(res["bundle"], "samatte_farm_job.json")
+    for stage, frames in (("track", "-5--3"), ("matte", "-5--4"), ("matte", "-3")):
+        rc, err = _run_cli(["farm", "task", doc] + roots + ["--stage", stage, "--frames=" + frames], capsys)
+        assert rc == 0, err
+    rc, err = _run_cli(["farm", "task", doc] + roots + ["--qc", "--frames=-5--3"], capsys)
+    assert rc == 0, err
+    assert sorted(os.listdir(str(tmp_path / "out")))[1:] == ["m.-003.exr", "m.-004.exr", "m.-005.exr"]
+
+
+@needs_openjd
+def test_openjd_run_of_a_job_with_negative_frames(negative_shot, tmp_path):
+    """The template passed `--frames {{Param.Frames}}` / `{{Task.Param.Frames}}` as two arguments:
+    with negative frames (`-5--3`) `openjd check` passed and every task failed in argparse. Now each
+    is one `--frames=...` argument and the job runs: Track, two Matte chunks, QC."""
+    from samatte.farm import export_openjd
+    job = _job(negative_shot["plate"], tmp_path / "out" / "m.####.exr", frames="-5--3", box_frame=-4)
+    res = export_openjd(job, str(tmp_path / "b"), chunk=2, python=sys.executable)
+    with open(res["template"], encoding="utf-8") as f:
+        text = f.read()
+    assert '"--frames"' not in text
+    r = subprocess.run([OPENJD, "run", res["template"], "-p", json.dumps(res["parameters"])],
+                       capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "Chunks run: 4" in r.stdout
+    assert sorted(os.listdir(str(tmp_path / "out")))[1:] == ["m.-003.exr", "m.-004.exr", "m.-005.exr"]

@@ -50,14 +50,16 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     job = localize(doc, {n: os.path.abspath(p) for n, p in roots.items()})
     local = os.path.join(os.path.dirname(os.path.abspath(doc_path)), "samatte_job.local.json")
     save(job, local)
+    # each value joined to its option: a value starting with "-" (negative frames "-5--4", a report
+    # folder "-qc") given as its own argument is read by argparse as an option
     if qc:
-        argv = ["qc", local] + (["--frames", str(frames)] if frames else []) + (["--report", report] if report else [])
+        argv = ["qc", local] + (["--frames=%s" % frames] if frames else []) + (["--report=%s" % report] if report else [])
     else:
-        argv = ["run", local, "--stage", stage or "all"] + (["--frames", str(frames)] if frames else [])
+        argv = ["run", local, "--stage", stage or "all"] + (["--frames=%s" % frames] if frames else [])
         if preroll is not None and (stage or "all") != "track":
             argv += ["--preroll", str(int(preroll))]
         if objects:
-            argv += ["--objects", str(objects)]
+            argv += ["--objects=%s" % objects]
     print("samatte farm task: samatte %s" % " ".join(argv))
     sys.stdout.flush()
     return cli.main(argv)

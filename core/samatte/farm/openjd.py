@@ -15,12 +15,12 @@ The template has up to three steps, each task one call of the samatte command li
   is sequential in frames, and its per-frame, per-object result goes to the job's track cache. With
   two or more tracked objects and a tracker that tracks them one at a time
   (:data:`samatte.cachekey.INDEPENDENT_TRACKERS`: ``shapes``, ``flow``) it has one task per object
-  (an ``Object`` STRING task parameter, ``--objects {{Task.Param.Object}}``); with ``sam2`` one task
+  (an ``Object`` STRING task parameter, ``--objects={{Task.Param.Object}}``); with ``sam2`` one task
   (it propagates all objects in one pass whose start and memory resets follow every object's
   prompts, so one object's track depends on the others').
 * ``Matte`` (depends on Track): a ``CHUNK[INT]`` task parameter over the frames, ``ChunkSize`` frames
   per task (CONTIGUOUS; NONCONTIGUOUS for frames with gaps or steps, a job on twos), each
-  ``samatte run JOB --stage matte --frames CHUNK --preroll K``; the chunks run in parallel on as many
+  ``samatte run JOB --stage matte --frames=CHUNK --preroll K``; the chunks run in parallel on as many
   nodes as the farm gives.
 * ``QC`` (depends on Matte): ``samatte qc`` checks every frame (present, readable, key current) and
   writes the report and contact sheet; it fails the job when a frame is not right.
@@ -297,6 +297,8 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
     # the template carries root names and flows only: the submitting machine's folders are values
     text = _embedded_json(dict(doc, roots={n: {"flow": r["flow"]} for n, r in doc["roots"].items()}))
     base = ["-m", "samatte", "farm", "task", "{{Task.File.Job}}"] + _root_args(doc)
+    # a value is joined to its option (--frames=-5--4): one starting with "-" (negative frames, which
+    # samatte allows) as an argument of its own is read by argparse as an option ("expected one argument")
     params = []
     labels = {"Plate": "Plate folder", "Output": "Output folder"}
     for name, r in doc["roots"].items():
@@ -328,7 +330,7 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
         track = {
             "name": "Track",
             "description": "track every object through all frames into the job's track cache",
-            "script": _task_script(text, base + ["--stage", "track", "--frames", "{{Param.Frames}}"],
+            "script": _task_script(text, base + ["--stage", "track", "--frames={{Param.Frames}}"],
                                    timeout=task_timeout),
         }
         tobjs = tracked_objects(doc)
@@ -336,8 +338,8 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
             track["description"] = "track one object through all frames into the job's track cache"
             track["parameterSpace"] = {"taskParameterDefinitions": [
                 {"name": "Object", "type": "STRING", "range": tobjs}]}
-            track["script"] = _task_script(text, base + ["--stage", "track", "--frames", "{{Param.Frames}}",
-                                                         "--objects", "{{Task.Param.Object}}"],
+            track["script"] = _task_script(text, base + ["--stage", "track", "--frames={{Param.Frames}}",
+                                                         "--objects={{Task.Param.Object}}"],
                                            timeout=task_timeout)
         steps.append(track)
     matte = {
@@ -346,8 +348,8 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
         "parameterSpace": {"taskParameterDefinitions": [{
             "name": "Frames", "type": "CHUNK[INT]", "range": "{{Param.Frames}}",
             "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": _range_constraint(doc)}}]},
-        "script": _task_script(text, base + ["--stage", "matte" if tracked else "all", "--frames",
-                                             "{{Task.Param.Frames}}", "--preroll", "{{Param.Preroll}}"],
+        "script": _task_script(text, base + ["--stage", "matte" if tracked else "all",
+                                             "--frames={{Task.Param.Frames}}", "--preroll", "{{Param.Preroll}}"],
                                timeout=task_timeout),
     }
     if tracked:
@@ -357,7 +359,7 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
         "name": "QC",
         "description": "every frame present, readable and current; report with scores and a contact sheet",
         "dependencies": [{"dependsOn": "Matte"}],
-        "script": _task_script(text, base + ["--qc", "--frames", "{{Param.Frames}}"], timeout=task_timeout),
+        "script": _task_script(text, base + ["--qc", "--frames={{Param.Frames}}"], timeout=task_timeout),
     })
     name = doc["job"]["name"]
     return {
