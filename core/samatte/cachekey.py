@@ -49,6 +49,7 @@ import os
 
 from . import __version__
 from .frames import parse_frames
+from .registry import resolved_tracker_options
 
 __all__ = ["KEY_VERSION", "SMALL_FILE", "file_stamp", "frame_keys", "temporal_refs", "dependency_interval",
            "anchors", "keyed_job", "RESOLVED_FIELDS", "INDEPENDENT_TRACKERS"]
@@ -249,7 +250,8 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
         res["device"] = resolved["device"]
     common = {"v": KEY_VERSION, "samatte": __version__, "colour": kj["colour"]}
     track_base = _hash({"c": common, "tracker": res["tracker"], "model": res["model"],
-                        "model_sha256": res["model_sha256"], "options": kj["tracker_options"]})
+                        "model_sha256": res["model_sha256"],
+                        "options": resolved_tracker_options(res["tracker"], kj["tracker_options"])})
     matte_base = _hash({"c": common, "matte": res["matte"], "settings": kj["matte"], "output": kj["output"],
                         "nobjects": len(job["objects"])})
     plate_pat = job["plate"]["path"]

@@ -538,7 +538,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             if stale:
                 if tracker is None:
                     from .track import get_tracker
-                    topts = dict(job["tracker"]["options"])
+                    from .registry import resolved_tracker_options
+                    topts = dict(resolved_tracker_options(resolved["tracker"], job["tracker"]["options"]) or {})
                     if job.get("work_dir") and "work_dir" not in topts:
                         topts["work_dir"] = cache.work_dir  # the tracker's spill files go with the job
                     tracker = get_tracker(resolved["tracker"] if resolved["tracker"] != "masks" else "flow",

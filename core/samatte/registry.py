@@ -28,7 +28,7 @@ from .errors import JobSpecError
 __all__ = [
     "Option", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "COMPRESSIONS", "DEVICES",
     "TRACKER_OPTIONS", "MATTE_OPTIONS", "AUTO_TRACKERS", "validate_options", "option_defaults",
-    "validate_device", "validate_compression", "describe",
+    "validate_device", "validate_compression", "describe", "resolved_tracker_options",
 ]
 
 #: "auto" = "sam2" when the model's weights are installed, else "flow". "shapes" holds each keyframe's
@@ -270,6 +270,18 @@ def validate_options(kind, backend, options, *, path=None):
             norm = _check_value(opt, value, field)
         out[name] = norm
     return out
+
+
+def resolved_tracker_options(resolved, options):
+    """The keys of a JobSpec's ``tracker.options`` (already validated) that the tracker ``auto`` resolved
+    to reads: with ``auto`` the options of flow and sam2 are both accepted and each backend ignores the
+    other's, so the tracker the pipeline builds, the job a farm node runs and the track keys get only its
+    own. Options of an explicit backend are all its own; ``resolved`` "masks" (nothing tracked) keeps
+    them as they are."""
+    own = TRACKER_OPTIONS.get(resolved)
+    if own is None or not isinstance(options, dict):
+        return options
+    return {k: v for k, v in options.items() if k in own}
 
 
 def option_defaults(kind, backend):

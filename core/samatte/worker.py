@@ -283,13 +283,14 @@ class Worker:
         except SamatteError:
             return None  # the pipeline reports it with its code
         tr = job["tracker"]
-        key = json.dumps(["sam2", tr["model"], job["device"], tr["options"]], sort_keys=True, default=str)
+        opts = registry.resolved_tracker_options("sam2", tr["options"])  # an auto job's flow options: not sam2's
+        key = json.dumps(["sam2", tr["model"], job["device"], opts], sort_keys=True, default=str)
         with self._warm_lock:
             if self._warm is not None and self._warm[0] == key:
                 return self._warm[1]
             self._drop_warm()
             from .track import get_tracker
-            tracker = get_tracker("sam2", model=tr["model"], options=tr["options"], device=job["device"])
+            tracker = get_tracker("sam2", model=tr["model"], options=opts, device=job["device"])
             self._warm = (key, tracker)
             return tracker
 

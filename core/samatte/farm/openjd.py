@@ -48,6 +48,7 @@ import re
 from .. import __version__
 from ..cachekey import INDEPENDENT_TRACKERS
 from ..errors import FrameRangeError, JobSpecError, OutputError
+from ..registry import resolved_tracker_options
 from . import yamlout
 
 __all__ = ["FARM_DOC_VERSION", "SPEC_VERSION", "export_openjd", "farm_document", "build_template",
@@ -144,6 +145,7 @@ def farm_document(job, *, frames=None):
     job = copy.deepcopy(job)
     if resolved["tracker"] != "masks":
         job["tracker"]["backend"] = resolved["tracker"]
+        job["tracker"]["options"] = resolved_tracker_options(resolved["tracker"], job["tracker"]["options"])
     job["matte"]["backend"] = resolved["matte"]
     if not job["plate"].get("frames"):   # the frames on disk here: fixed now, the nodes see the same job
         job["plate"]["frames"] = frames_to_range_expr(all_frames)
