@@ -113,3 +113,22 @@ def test_farm_export_of_an_auto_job_with_flow_options(shot, tmp_path, with_weigh
     home = pipeline.load_job(job)
     resolved = pipeline.resolve_backends(home)
     assert frame_keys(pinned, resolved=resolved) == frame_keys(home, resolved=resolved)
+
+
+def test_read_only_frames_raise_no_torch_warning():
+    """FrameSource hands out read-only frames; every SAM 2 run printed torch's UserWarning "The given NumPy
+    array is not writable ... undefined behavior" on stderr (the CLI's, a host's log). Nothing writes
+    to the tensor made from it. Torch warns once per process, so this runs in a fresh one."""
+    import subprocess
+    import sys
+    code = ("import numpy as np\n"
+            "from samatte.track.sam2_backend import preprocess_display\n"
+            "a = np.zeros((8, 8, 3), np.float32)\n"
+            "a.flags.writeable = False\n"
+            "preprocess_display(a, 64)\n"
+            "preprocess_display(np.zeros((64, 64, 3), np.float32)[None][0], 64)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "not writable" not in r.stderr, r.stderr

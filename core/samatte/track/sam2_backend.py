@@ -73,6 +73,7 @@ behaviour); negative-only clicks and subtract-only frames stay corrections.
 """
 import contextlib
 import logging
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -121,7 +122,11 @@ def preprocess_display(display, image_size, device=None):
     arr = np.asarray(display)
     if arr.ndim != 3 or arr.shape[2] < 3:
         raise ModelError("expected an HxWx3 display image, got shape %s" % (arr.shape,))
-    x = torch.from_numpy(np.ascontiguousarray(arr[..., :3], dtype=np.float32))
+    with warnings.catch_warnings():
+        # the source's frames are read-only (shared); nothing below writes to x in place, so torch's
+        # "non-writable array ... undefined behavior" warning (on stderr in every run) does not apply
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        x = torch.from_numpy(np.ascontiguousarray(arr[..., :3], dtype=np.float32))
     if device is not None:
         x = x.to(device)
     x = x.permute(2, 0, 1).unsqueeze(0)
