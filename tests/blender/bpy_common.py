@@ -165,3 +165,29 @@ def render_compositor(sc, path):
     sc.render.use_compositing = True
     sc.render.image_settings.color_mode = "RGBA"
     return render_still(sc, path)
+
+
+def prompts_mask(prompts, size, *, feather=None):
+    """The pytest side: what the trackers make of one frame's JobSpec prompts on a ``size`` (w, h)
+    canvas, rasterised by samatte: the union of the add shapes minus the subtract ones (``feather``:
+    override each prompt's, e.g. 0.0 to compare shapes alone)."""
+    import numpy as np
+    from samatte.prompts import prepare_prompt
+    from samatte.stages import PlateInfo, Window
+    w, h = size
+    info = PlateInfo(data=Window(0, 0, w, h), display=Window(0, 0, w, h))
+    add = np.zeros((h, w), bool)
+    sub = np.zeros((h, w), bool)
+    for p in prompts:
+        q = prepare_prompt(dict(p, feather=p.get("feather", 0.0) if feather is None else feather), info)
+        if q.get("mode") == "subtract":
+            sub |= q["mask_array"]
+        else:
+            add |= q["mask_array"]
+    return add & ~sub
+
+
+def render_alpha(path):
+    """The pytest side: the first channel of a render written by :func:`render_mask` (float32, (H, W))."""
+    import OpenImageIO as oiio
+    return oiio.ImageBuf(path).get_pixels(oiio.FLOAT)[..., 0]

@@ -10,7 +10,8 @@ step named in CONFIG inside Blender (pytest never imports bpy).
 """
 import os
 
-from bpy_common import VERSIONS, bpy_main, enable_addon, render_mask, run_step_in_blender, step_scenario  # noqa: E402
+from bpy_common import (VERSIONS, bpy_main, enable_addon, prompts_mask, render_alpha, render_mask,  # noqa: E402
+                        run_step_in_blender, step_scenario)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -88,29 +89,6 @@ def shot(tmp_path_factory):
     return make_shot(str(tmp_path_factory.mktemp("invshot")), frames=4, size=(128, 72))
 
 
-def _samatte_mask(prompts, size):
-    """What the trackers make of one frame's prompts: union of the add shapes minus the subtract ones."""
-    import numpy as np
-    from samatte.prompts import prepare_prompt
-    from samatte.stages import PlateInfo, Window
-    w, h = size
-    info = PlateInfo(data=Window(0, 0, w, h), display=Window(0, 0, w, h))
-    add = np.zeros((h, w), bool)
-    sub = np.zeros((h, w), bool)
-    for p in prompts:
-        q = prepare_prompt(dict(p, feather=p.get("feather", 0.0)), info)
-        if q.get("mode") == "subtract":
-            sub |= q["mask_array"]
-        else:
-            add |= q["mask_array"]
-    return add & ~sub
-
-
-def _blender_alpha(path):
-    import OpenImageIO as oiio
-    return oiio.ImageBuf(path).get_pixels(oiio.FLOAT)[..., 0]
-
-
 @pytest.mark.parametrize("v", sorted(VERSIONS))
 def test_inverted_layers_and_opacity_0_are_read_as_blender_draws_them(v, tmp_path, shot):
     import numpy as np
@@ -118,8 +96,8 @@ def test_inverted_layers_and_opacity_0_are_read_as_blender_draws_them(v, tmp_pat
     size = tuple(res["size"])
     for case in ("inverted", "garbage"):
         [ob] = res[case]["objects"]
-        got = _samatte_mask(ob["prompts"], size)
-        alpha = _blender_alpha(res[case]["render"])
+        got = prompts_mask(ob["prompts"], size)
+        alpha = render_alpha(res[case]["render"])
         want = alpha >= 0.5
         assert want.sum() > 500, case
         # Blender anti-aliases the shapes' edges (the pixels beside an edge on whole pixels get ~0.5);

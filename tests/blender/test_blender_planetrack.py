@@ -14,7 +14,8 @@ runs the step named in CONFIG inside Blender (pytest never imports bpy).
 import math
 import os
 
-from bpy_common import VERSIONS, bpy_main, enable_addon, render_mask, run_step_in_blender, step_scenario  # noqa: E402
+from bpy_common import (VERSIONS, bpy_main, enable_addon, prompts_mask, render_alpha, render_mask,  # noqa: E402
+                        run_step_in_blender, step_scenario)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -174,23 +175,6 @@ def portrait(tmp_path_factory):
     return make_shot(str(tmp_path_factory.mktemp("planeportrait")), frames=6, size=(112, 128))
 
 
-def _samatte_mask(prompts, size):
-    import numpy as np
-    from samatte.prompts import prepare_prompt
-    from samatte.stages import PlateInfo, Window
-    w, h = size
-    info = PlateInfo(data=Window(0, 0, w, h), display=Window(0, 0, w, h))
-    out = np.zeros((h, w), bool)
-    for p in prompts:
-        out |= prepare_prompt(dict(p, feather=0.0), info)["mask_array"]
-    return out
-
-
-def _blender_alpha(path):
-    import OpenImageIO as oiio
-    return oiio.ImageBuf(path).get_pixels(oiio.FLOAT)[..., 0]
-
-
 def _centroid(a):
     import numpy as np
     h, w = a.shape
@@ -226,14 +210,14 @@ def test_mask_parented_to_a_plane_track_is_read_where_blender_renders_it(v, tmp_
         assert r["corners_orig"] is not None, case
         [ob] = r["objects"]
         [prompt] = ob["prompts"]
-        got = _samatte_mask([prompt], size)
-        alpha = _blender_alpha(r["render"])
+        got = prompts_mask([prompt], size, feather=0.0)
+        alpha = render_alpha(r["render"])
         area, cx, cy = _centroid(alpha)
         garea, gx, gy = _centroid(got.astype(float))
         report[case] = {"area": (area, garea), "centroid": (cx - gx, cy - gy)}
         assert area > 300, case
         # Blender's render of the parented mask = its render of the prompt's points unparented
-        control = _blender_alpha(r["control"])
+        control = render_alpha(r["control"])
         carea, ccx, ccy = _centroid(control)
         report[case]["control"] = (float(np.abs(alpha - control).max()), cx - ccx, cy - ccy)
         assert np.abs(alpha - control).max() < 0.02, case
