@@ -393,7 +393,15 @@ def parent_offset(point, scene_frame):
     return (mx - orig[0], my - orig[1]), None
 
 
-def _spline_prompt(spline, info, file_frame, transform=None):
+def _spline_prompt(spline, info, file_frame, transform=None, notes=None):
+    """One spline as a prompt, as Blender's mask rasteriser draws it (``mask_rasterize.cc``,
+    ``BKE_maskrasterize_handle_init``): a spline with Fill on (``MASK_SPLINE_NOFILL`` clear) is
+    filled, a cyclic one along its closing curve, an open one (``MASK_SPLINE_CYCLIC`` clear) along a
+    straight chord from its last point to its first (the scan-fill closes the outline): a closed
+    bezier whose closing handles sit on their points. A spline with Fill off is only a line (the
+    rasteriser's "feather only splines"): an open ``closed: false`` stroke, which samatte reads as
+    positive points along it; a cyclic one closes on its first point. A feather
+    (:func:`spline_feather`) becomes the prompt's ``feather``."""
     pts = []
     for p in spline.points:
         m = transform(p) if transform is not None else None
@@ -405,13 +413,50 @@ def _spline_prompt(spline, info, file_frame, transform=None):
         ox, oy = info.mask_px(hr)
         pts.append([x, y, ix, iy, ox, oy])
     prompt = {"frame": file_frame, "type": "bezier", "points": pts}
-    if not getattr(spline, "use_cyclic", True):
+    cyclic = getattr(spline, "use_cyclic", True)
+    if not getattr(spline, "use_fill", True):
         prompt["closed"] = False
+        if cyclic and pts:
+            pts.append(list(pts[0]))
+        return prompt
+    if not cyclic and pts:
+        pts[-1][4:6] = pts[-1][0:2]         # the chord Blender fills across: a straight closing segment
+        pts[0][2:4] = pts[0][0:2]
+    feather, varies = spline_feather(spline, pts, info.size)
+    if feather > 0.0:
+        prompt["feather"] = feather
+        if varies and notes is not None:
+            note = ("a spline's feather varies along it: samatte feathers it evenly by %.1f px (the mean of its "
+                    "feather weights)" % feather)
+            if note not in notes:
+                notes.append(note)
     return prompt
 
 
-def _is_subtract(layer):
-    return getattr(layer, "blend", "MERGE_ADD") in ("SUBTRACT", "MERGE_SUBTRACT")
+def spline_feather(spline, pts, size):
+    """``(feather in pixels, varies)`` of a filled spline as Blender draws it: its points' feather
+    ``weight`` and their ``feather_points`` (u, weight) offset the feather outline along the curve's
+    normal by ``weight`` mask units (``BKE_mask_spline_feather_differentiated_points_with_resolution``;
+    a mask unit is the frame's longer side in pixels), and the layer ramps from 1 on the spline to 0
+    on the feather outline. The normal points out of a spline wound clockwise on screen (positive
+    area in pixel coordinates, y down); on one wound the other way the feather lies inside the filled
+    shape and Blender draws the shape hard (measured in 4.2 and 5.0): 0. With the mean weight as
+    samatte's ``feather`` (linear, outward), the keyframe mask (coverage >= 0.5) has Blender's
+    half-way contour: Blender's falloff (Smooth by default) is 0.5 half-way too. ``pts``: the
+    prompt's points (pixels)."""
+    weights = []
+    for p in spline.points:
+        weights.append(float(getattr(p, "weight", 0.0) or 0.0))
+        weights.extend(float(getattr(u, "weight", 0.0) or 0.0) for u in getattr(p, "feather_points", ()))
+    if not weights or max(weights) <= 0.0:
+        return 0.0, False
+    area = 0.0
+    for a, b in zip(pts, pts[1:] + pts[:1]):
+        area += a[0] * b[1] - b[0] * a[1]
+    if area <= 0.0:
+        return 0.0, False
+    mean = sum(weights) / len(weights)
+    return mean * max(size), max(weights) - min(weights) > 1e-6
 
 
 def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_frame, sample_shape_keys):
@@ -434,6 +479,47 @@ def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_
     return frames, None
 
 
+def _bezier_polyline(points, steps=8):
+    """A closed bezier prompt's points (``[x, y, in_x, in_y, out_x, out_y]``) as a closed polyline,
+    ``steps`` lines per segment."""
+    out = []
+    n = len(points)
+    for i in range(n):
+        p0, p3 = points[i], points[(i + 1) % n]
+        c = [(p0[0], p0[1]), (p0[4], p0[5]), (p3[2], p3[3]), (p3[0], p3[1])]
+        for k in range(steps):
+            t = k / float(steps)
+            a, b = (1 - t) ** 3, 3 * (1 - t) ** 2 * t
+            cc, d = 3 * (1 - t) * t ** 2, t ** 3
+            out.append((a * c[0][0] + b * c[1][0] + cc * c[2][0] + d * c[3][0],
+                        a * c[0][1] + b * c[1][1] + cc * c[2][1] + d * c[3][1]))
+    return out
+
+
+def crosses_itself(points, steps=8):
+    """Whether a closed bezier prompt's outline crosses itself (two of its non-adjacent lines,
+    :func:`_bezier_polyline`, meet)."""
+    poly = _bezier_polyline(points, steps)
+    n = len(poly)
+    segs = [(poly[i], poly[(i + 1) % n]) for i in range(n)]
+
+    def side(a, b, c):
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+    for i in range(n):
+        a, b = segs[i]
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue
+            c, d = segs[j]
+            if max(c[0], d[0]) < min(a[0], b[0]) or min(c[0], d[0]) > max(a[0], b[0]) or \
+                    max(c[1], d[1]) < min(a[1], b[1]) or min(c[1], d[1]) > max(a[1], b[1]):
+                continue
+            d1, d2, d3, d4 = side(a, b, c), side(a, b, d), side(c, d, a), side(c, d, b)
+            if d1 * d2 <= 0 and d3 * d4 <= 0 and not (d1 == 0 and d2 == 0):    # collinear: no crossing
+                return True
+    return False
+
+
 def _mark_holes(prompts):
     """A closed shape lying inside another closed shape of its layer becomes a hole (subtract)."""
     closed = [p for p in prompts if p.get("closed") is not False]
@@ -443,7 +529,42 @@ def _mark_holes(prompts):
             p["mode"] = "subtract"
 
 
+#: Blender's layer blend modes (``MaskLayer.blend``, ``BKE_maskrasterize_handle_sample``: each layer
+#: in turn combines its value with the value of the layers before it, clamped to [0, 1]) as what they
+#: do to an opaque union U of the layers before with the layer's shape S: ``object``: S is drawn (an
+#: object of its own); ``cut``: what happens to U, ``"remove"`` U - S or ``"keep"`` U & S (Invert on
+#: swaps the two). Merge Add / Add (U + S, clamped) / Lighten (max): U | S. Subtract / Merge
+#: Subtract: U - S. Darken (min) / Multiply: U & S. Replace (the layer's value times its opacity,
+#: the rest times 1 - opacity): S alone, U dropped (an exact union: the layers before keep what lies
+#: inside S, itself an object). Difference (|U - S|): (U - S) | (S - U): the layers before lose S and
+#: S loses their shapes (exact when those are plain shapes, see :func:`_difference_cut`).
+BLEND_ROLES = {
+    "MERGE_ADD": (True, None), "ADD": (True, None), "LIGHTEN": (True, None),
+    "SUBTRACT": (False, "remove"), "MERGE_SUBTRACT": (False, "remove"),
+    "DARKEN": (False, "keep"), "MUL": (False, "keep"),
+    "REPLACE": (True, "keep"), "DIFFERENCE": (True, "remove"),
+}
+
+
+def layer_role(layer):
+    """``(is_object, cut)`` of a mask layer (:data:`BLEND_ROLES`), its Invert applied to ``cut``:
+    an inverted layer draws the frame minus its shapes, so the part of U it keeps is the part the
+    plain layer removes (an inverted Subtract keeps what lies inside its shape, an inverted Darken
+    removes it)."""
+    is_object, cut = BLEND_ROLES.get(getattr(layer, "blend", "MERGE_ADD"), (True, None))
+    if cut and getattr(layer, "invert", False):
+        cut = "keep" if cut == "remove" else "remove"
+    return is_object, cut
+
+
+def _is_subtract(layer):
+    return not layer_role(layer)[0]
+
+
 def _read_layer(layer, info, scene_frame, notes):
+    """``(object prompts, cut prompts)`` of a layer on a scene frame: the prompts of its own object
+    (none for a layer that only cuts, :func:`layer_role`) and the ``mode: "subtract"`` prompts it
+    applies to the objects of the layers before it."""
     splines = [s for s in layer.splines if len(s.points) >= 3]
     if len(splines) != len(layer.splines):
         notes.append("mask layer %r: a spline with fewer than 3 points on frame %d was dropped"
@@ -455,32 +576,55 @@ def _read_layer(layer, info, scene_frame, notes):
         if note and note not in notes:
             notes.append(note)
         return m
-    prompts = [_spline_prompt(s, info, info.file(scene_frame), transform) for s in splines]
-    if _is_subtract(layer):
-        for p in prompts:
-            p["mode"] = "subtract"
-    elif getattr(layer, "use_fill_holes", False) and len(prompts) > 1:
+    prompts = [_spline_prompt(s, info, info.file(scene_frame), transform, notes) for s in splines]
+    for p in prompts:
+        if p.get("closed") is not False and crosses_itself(p["points"]):
+            overlap = getattr(layer, "use_fill_overlap", False)
+            note = ("mask layer %r: a spline crosses itself: samatte fills it by non-zero winding (a pentagram's centre "
+                    "filled, as Blender draws it with Calculate Overlap on)%s" % (
+                        layer.name, "" if overlap else "; Blender, with Calculate Overlap off, leaves parts of it "
+                        "unfilled: turn Calculate Overlap on (mask layer settings) to see what samatte uses"))
+            if note not in notes:
+                notes.append(note)
+    is_object, cut = layer_role(layer)
+    cuts = _cut_prompts(layer, [dict(p) for p in prompts], cut, scene_frame, notes) if cut else []
+    if not is_object:
+        return [], cuts
+    if getattr(layer, "use_fill_holes", False) and len(prompts) > 1:
         _mark_holes(prompts)
     if getattr(layer, "invert", False):
         prompts = _invert_layer(layer, prompts, scene_frame, notes)
-    return prompts
+    return prompts, cuts
+
+
+def _cut_prompts(layer, prompts, cut, scene_frame, notes):
+    """The subtract prompts a layer cuts the layers before it with (``cut``: ``"remove"`` its shapes,
+    or ``"keep"`` only what lies inside its shape: one closed shape, inverted and subtracted; with
+    several, the intersection of their outsides, it is skipped with a note). Open strokes of a
+    "remove" cut are negative points."""
+    for p in prompts:
+        p["mode"] = "subtract"
+        p.pop("invert", None)
+    if cut == "remove":
+        return prompts
+    closed = [p for p in prompts if p.get("closed") is not False]
+    if len(closed) != 1:
+        if closed:
+            blend = getattr(layer, "blend", "?")
+            what = ("an inverted garbage matte" if blend in ("SUBTRACT", "MERGE_SUBTRACT")
+                    else "blend %s%s" % (blend.title().replace("_", " "), ", inverted" if layer.invert else ""))
+            notes.append("mask layer %r (%s) keeps only what lies inside its shape, and has %d shapes on frame %d: "
+                         "read with one shape only; skipped" % (layer.name, what, len(closed), scene_frame))
+        return []
+    closed[0]["invert"] = True
+    return closed
 
 
 def _invert_layer(layer, prompts, scene_frame, notes):
     """A layer with Invert on draws the frame minus its shapes: the first closed shape inverted, the
     others cut out of it (frame - (a | b) = inv(a) - b), and a hole (filled with "Holes") added back.
-    A garbage-matte layer inverted keeps only what is inside its shape: one closed shape, inverted and
-    subtracted; with several shapes (the intersection of their outsides) it is skipped with a note."""
+    (An inverted layer that only cuts is read by :func:`_cut_prompts`.)"""
     closed = [p for p in prompts if p.get("closed") is not False]
-    if not closed:
-        return prompts
-    if _is_subtract(layer):
-        if len(closed) > 1:
-            notes.append("mask layer %r (subtract, inverted) has %d shapes on frame %d: an inverted garbage "
-                         "matte is read with one shape only; skipped" % (layer.name, len(closed), scene_frame))
-            return [p for p in prompts if p.get("closed") is False]
-        closed[0]["invert"] = True
-        return prompts
     outer = [p for p in closed if p.get("mode") != "subtract"]
     holes = [p for p in closed if p.get("mode") == "subtract"]
     if not outer:
@@ -493,6 +637,75 @@ def _invert_layer(layer, prompts, scene_frame, notes):
     return prompts
 
 
+def _difference_cut(layer, own, before, file_frame, notes):
+    """Difference: the layer's object loses the shapes of the objects before it on the frame (their
+    plain add shapes, as subtract prompts): exact when those objects are plain shapes; an inverted one,
+    a hole or a cut of theirs is not carried over (noted)."""
+    out = []
+    inexact = False
+    for prompts in before:
+        on = [p for p in prompts if p["frame"] == file_frame and p.get("closed") is not False]
+        for p in on:
+            if p.get("mode") == "subtract" or p.get("invert"):
+                inexact = True
+            else:
+                out.append(dict(p, mode="subtract"))
+    if inexact or any(p.get("invert") for p in own):
+        note = ("mask layer %r (difference): the layers below it have holes, cuts or inverted shapes, or it is "
+                "inverted: it is read as its shape minus their plain shapes (not exact)" % layer.name)
+        if note not in notes:
+            notes.append(note)
+    return out
+
+
+def _opacity_skip(layer):
+    """A note when a layer's opacity (``alpha``) leaves it out, else None. Blender multiplies the
+    layer's value by its opacity (Replace: blends by it); samatte thresholds a matte at 0.5, as it
+    does a mask image: a layer whose opacity is under 0.5 changes nothing at that threshold (an add
+    layer draws under 0.5, a subtract one leaves over 0.5), one at 0.5 or more acts as if opaque."""
+    a = float(getattr(layer, "alpha", 1.0))
+    if a <= 0.0:
+        return "mask layer %r has opacity 0 (draws nothing): skipped" % layer.name
+    if a < 0.5:
+        what = ("Blender draws the frame around its shapes there: that is not read" if getattr(layer, "invert", False)
+                else "under samatte's 0.5 matte threshold")
+        return ("mask layer %r has opacity %.2f: it draws at %.2f, %s; skipped (raise its opacity to 0.5 or more "
+                "to use it)" % (layer.name, a, a, what))
+    return None
+
+
+def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_frame, sample_shape_keys, taken,
+                 safe_name):
+    """``(scene frame -> layer names to read there, layer name -> empty object, layer name -> index)``
+    of the layers that draw (not hidden in renders, opacity kept by :func:`_opacity_skip`)."""
+    by_frame = {}
+    objects = {}
+    order = {}
+    for layer in mask.layers:
+        if getattr(layer, "hide_render", False):
+            notes.append("mask layer %r is hidden in renders: skipped" % layer.name)
+            continue
+        note = _opacity_skip(layer)
+        if note:
+            notes.append(note)
+            continue
+        if float(getattr(layer, "alpha", 1.0)) < 1.0:
+            notes.append("mask layer %r has opacity %.2f: read as opaque (samatte's mattes are opaque, its edges "
+                         "soft; scale the matte in the compositor if needed)" % (layer.name, layer.alpha))
+        frames, note = _layer_frames(mask, layer, scene_set, read_mask_at=read_mask_at, current_frame=current_frame,
+                                     every_frame=every_frame, sample_shape_keys=sample_shape_keys)
+        if note:
+            notes.append(note)
+        order[layer.name] = len(order)
+        for f in frames:
+            by_frame.setdefault(f, []).append(layer.name)
+        if frames and layer_role(layer)[0]:
+            safe = safe_name(layer.name, taken=taken)
+            taken.append(safe)
+            objects[layer.name] = {"name": safe, "host_name": layer.name, "prompts": []}
+    return by_frame, objects, order
+
+
 def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame, every_frame=False,
                         taken=(), safe_name=None, sample_shape_keys=True):
     """Objects from a mask's layers.
@@ -501,46 +714,38 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     to frame ``f`` and returns the mask to read there (Blender: ``scene.frame_set(f)`` then the mask);
     ``current_frame``: the frame an unkeyed layer is read on. Returns ``(objects, subtract, notes)``:
     objects are dicts ``{"name", "host_name", "prompts"}`` (prompts by file number), ``subtract``
-    maps file frame -> subtract-mode prompts of garbage-matte layers, notes are sentences for the user.
+    maps file frame -> the cut prompts of the layers (:func:`layer_role`) on it, notes are sentences
+    for the user. Layers are read in their order (``mask.layers``, the order Blender's rasteriser
+    combines them in): a layer's cut applies to the objects of the layers before it, on the frames
+    where such an object has a shape.
     """
     safe_name = safe_name or _safe_name_fallback
-    scene_set = set(scene_frames)
     notes = []
-    by_frame = {}
-    objects = {}
-    taken = list(taken)
-    for layer in mask.layers:
-        if getattr(layer, "hide_render", False):
-            notes.append("mask layer %r is hidden in renders: skipped" % layer.name)
-            continue
-        if float(getattr(layer, "alpha", 1.0)) <= 0.0:
-            notes.append("mask layer %r has opacity 0 (draws nothing): skipped" % layer.name)
-            continue
-        frames, note = _layer_frames(mask, layer, scene_set, read_mask_at=read_mask_at, current_frame=current_frame,
-                                     every_frame=every_frame, sample_shape_keys=sample_shape_keys)
-        if note:
-            notes.append(note)
-        for f in frames:
-            by_frame.setdefault(f, []).append(layer.name)
-        if frames and not _is_subtract(layer):
-            safe = safe_name(layer.name, taken=taken)
-            taken.append(safe)
-            objects[layer.name] = {"name": safe, "host_name": layer.name, "prompts": []}
+    by_frame, objects, order = _plan_layers(mask, set(scene_frames), notes, read_mask_at=read_mask_at,
+                                            current_frame=current_frame, every_frame=every_frame,
+                                            sample_shape_keys=sample_shape_keys, taken=list(taken),
+                                            safe_name=safe_name)
     subtract = {}
+    cuts = []           # (layer index, file frame, prompts)
     for f in sorted(by_frame):
         m = read_mask_at(f)
-        for name in by_frame[f]:
+        ff = info.file(f)
+        for name in sorted(by_frame[f], key=order.get):
             layer = m.layers[name]
-            prompts = _read_layer(layer, info, f, notes)
-            if _is_subtract(layer):
-                subtract.setdefault(info.file(f), []).extend(prompts)
-            else:
-                objects[name]["prompts"].extend(prompts)
+            own, cut = _read_layer(layer, info, f, notes)
+            if getattr(layer, "blend", "") == "DIFFERENCE" and own:
+                before = [ob["prompts"] for n, ob in objects.items() if order[n] < order[name]]
+                own.extend(_difference_cut(layer, own, before, ff, notes))
+            if cut:
+                cuts.append((order[name], ff, cut))
+                subtract.setdefault(ff, []).extend(cut)
+            if name in objects:
+                objects[name]["prompts"].extend(own)
     out = []
     for name, ob in objects.items():
         adds = {p["frame"] for p in ob["prompts"] if p.get("mode") != "subtract"}
-        for ff, prompts in sorted(subtract.items()):
-            if ff in adds:
+        for i, ff, prompts in cuts:
+            if i > order[name] and ff in adds:
                 ob["prompts"].extend(dict(p) for p in prompts)
         if not ob["prompts"]:
             notes.append("mask layer %r has no closed shape with 3 or more points: skipped" % name)

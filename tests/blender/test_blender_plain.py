@@ -101,12 +101,12 @@ def info_landscape(**kw):
     return gather.ClipInfo(**base)
 
 
-def spline(points_px, info, cyclic=True):
+def spline(points_px, info, cyclic=True, fill=True):
     pts = []
     for x, y in points_px:
         co = convert.px_to_mask((x, y), info.size, info.origin)
         pts.append(ns(co=co, handle_left=co, handle_right=co))
-    return ns(points=pts, use_cyclic=cyclic)
+    return ns(points=pts, use_cyclic=cyclic, use_fill=fill)
 
 
 class Layers(list):
@@ -137,7 +137,8 @@ def test_mask_layers_become_objects_on_keyed_frames():
                  splines=[spline([(0, 0), (20, 0), (20, 20)], info)])
     hidden = ns(name="hidden", hide_render=True, blend="MERGE_ADD", splines=[])
     open_ = ns(name="MaskLayer.001", hide_render=False, blend="MERGE_ADD", use_fill_holes=False,
-               splines=[spline([(10, 10), (30, 40), (60, 50)], info, cyclic=False), spline([(1, 1), (2, 2)], info)])
+               splines=[spline([(10, 10), (30, 40), (60, 50)], info, cyclic=False, fill=False),
+                        spline([(1, 1), (2, 2)], info)])
     mask = make_mask([hero, garbage, hidden, open_], {"hero layer": [6, 9], "garbage": [6]})
     read = []
 
