@@ -9,16 +9,26 @@ Conventions (README "Blender"):
   shape keys (the I key in the Clip Editor), found from the motion (:func:`motion_keyframes`); a
   layer that never moves gives one prompt on the current frame; ``every_frame`` ("use my animated roto") sends the
   shape of every frame of the range (with the ``shapes`` tracker: the roto is refined, not tracked);
-* a closed spline is a bezier prompt (handles absolute), an open one a ``closed: false`` stroke;
-  splines with fewer than 3 points are dropped (noted); points parented to a tracking track are read
+* a spline is read as Blender's mask rasteriser draws it (:func:`_spline_prompt`): with Fill on, a
+  bezier prompt (handles absolute), an open (non-cyclic) one closed by the straight chord Blender
+  fills across; with Fill off (``use_fill``) a line, a ``closed: false`` stroke (positive points; a
+  cyclic one closes on its first point); its feather weights as the prompt's ``feather``
+  (:func:`spline_feather`); a spline crossing itself is filled by non-zero winding (Blender with
+  Calculate Overlap on), noted. Splines with fewer than 3 points are dropped (noted); points parented to a tracking track are read
   where Blender shows them on the frame (:func:`parent_matrix`: a point track's translation, a plane
   track's homography from its corners at parenting to its corners on the frame, handles included;
   a parent whose DNA cannot be read is noted and the shape used as drawn);
-* a layer in Subtract / Merge Subtract blend mode is a garbage matte: its shapes are ``mode:
-  "subtract"`` prompts of every other object on the frames where that object has a shape; with
-  "Holes" (``use_fill_holes``) a spline lying inside another spline of its layer is a hole
-  (``mode: "subtract"``) of that layer's object; a layer with Invert on is the frame minus its shapes
-  (:func:`_invert_layer`), a layer at opacity 0 (``alpha``) is skipped;
+* layers combine in their order, as Blender's blend modes do (:data:`BLEND_ROLES`,
+  :func:`layer_role`): Merge Add / Add / Lighten layers are objects; a Subtract / Merge Subtract layer
+  is a garbage matte: its shapes are ``mode: "subtract"`` prompts of the objects of the layers
+  *before* it, on the frames where that object has a shape; Darken / Multiply keep only what of
+  those lies inside its shape (one shape, inverted and subtracted); Replace is an object and keeps of
+  the layers before only what lies inside its shape; Difference is an object minus the layers
+  before, which lose its shape. With "Holes" (``use_fill_holes``) a spline lying inside another
+  spline of its layer is a hole (``mode: "subtract"``) of that layer's object; a layer with Invert on
+  is the frame minus its shapes (:func:`_invert_layer`; a cutting layer's Invert swaps what it
+  keeps and removes); a layer at opacity (``alpha``) under 0.5 is skipped, one at 0.5 or more read as
+  opaque (both noted: samatte thresholds a matte at 0.5);
 * tracking tracks (selected ones, or those of a named tracking object) are points: a track belongs to
   the layer whose name is the longest prefix of the track's name (``hero``, ``hero.eye``,
   ``hero eye``); others go to ``default_object``; a track whose name starts with ``-`` gives
