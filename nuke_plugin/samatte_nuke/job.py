@@ -14,7 +14,7 @@ import re
 
 from .convert import FrameMap, Geometry
 
-__all__ = ["read_path", "folder_text", "untouched_read", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
+__all__ = ["read_path", "folder_text", "untouched_read", "read_colourspace", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
            "build_job", "upstream_hash", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
@@ -58,26 +58,106 @@ def folder_text(knob):
     return knob.evaluate() if raw and _has_tcl(raw) else raw
 
 
-def untouched_read(node):
+_VIEW_TOKEN = re.compile(r"%[Vv]")
+_FRAME_TOKEN = re.compile(r"#+|%0?(\d*)d")
+
+
+def _file_at(pattern, frame):
+    """The file a sequence pattern (``####`` or ``%04d``) names for file number ``frame``."""
+    m = _FRAME_TOKEN.search(pattern)
+    if m is None:
+        return pattern
+    width = len(m.group(0)) if m.group(0).startswith("#") else int(m.group(1) or 0)
+    return pattern[:m.start()] + "%0*d" % (width, frame) + pattern[m.end():]
+
+
+def _knob(node, name, default=None):
+    k = node.knob(name)
+    return default if k is None else k.value()
+
+
+def _direct_problem(read, path, fmap, frames):
+    """Why the Read's files cannot stand for what the Read shows on the script ``frames``, or None.
+    Foundry's Read reference: outside first..last Nuke shows the ``before`` / ``after`` choice (hold,
+    loop, bounce, black), never the files beyond; a missing file shows what ``on_error`` (missing frames)
+    says: black, a checkerboard, the nearest frame, or an error; ``format`` is normally the file's and
+    may be changed. In all but the error case Nuke renders the plate (what the node's output shows).
+    Raises SamatteError when a file is missing and the Read's missing frames is 'error'."""
+    first, last = int(read["first"].value()), int(read["last"].value())
+    files = [fmap.to_file(t) for t in frames]
+    outside = [t for t, f in zip(frames, files) if not first <= f <= last]
+    if outside:
+        return "script frame(s) %s outside the Read's range: its before/after" % outside[:5]
+    missing = [(t, f) for t, f in zip(frames, files) if not os.path.isfile(_file_at(path, f))]
+    if missing:
+        if _knob(read, "on_error", "error") == "error":
+            from samatte.errors import SamatteError
+            t, f = missing[0]
+            raise SamatteError(
+                "the Source Read %s has no file for script frame %d (%s is missing%s), and its missing "
+                "frames setting is 'error' (Nuke shows an error there too): restore the file, set missing "
+                "frames to black / nearest frame (the plate is then rendered as Nuke shows it), or choose a "
+                "custom frame range without it" % (
+                    read.name(), t, _file_at(path, f),
+                    "; %d missing in all" % len(missing) if len(missing) > 1 else ""))
+        return "missing file(s) (missing frames: %s)" % _knob(read, "on_error")
+    from samatte.exrheader import windows
+    win = windows(_file_at(path, files[0])) if files else None
+    fmt = read.format()
+    if win is not None and tuple(win["display_window"][2:]) != (int(fmt.width()), int(fmt.height())):
+        return "the Read's format %dx%d is not the file's %dx%d" % (
+            fmt.width(), fmt.height(), win["display_window"][2], win["display_window"][3])
+    return None
+
+
+def untouched_read(node, frames=None):
     """The Read feeding the node directly, when it can be used as the plate as it is: an enabled Read
-    of an EXR sequence whose frame mapping is a constant offset; else None."""
+    of an EXR sequence whose frame mapping is a constant offset (and, given the script ``frames``,
+    whose files are what it shows on each of them: inside its first..last, on disk, in its format);
+    else None. Raises SamatteError for a missing file the Read itself reports as an error."""
     if node is None or node.Class() != "Read":
         return None
     k = node.knob("disable")
     if k is not None and k.value():
         return None
     path = read_path(node)
-    if not path or os.path.splitext(path)[1].lower() not in _EXR:
+    if not path or os.path.splitext(path)[1].lower() not in _EXR or _VIEW_TOKEN.search(path):
         return None
-    if FrameMap.from_read(node) is None:
+    fmap = FrameMap.from_read(node)
+    if fmap is None:
+        return None
+    if frames is not None and _direct_problem(node, path, fmap, list(frames)) is not None:
         return None
     return node
 
 
-def source_info(source):
+def read_colourspace(read):
+    """The colourspace a Read's files are in, for the job: its ``colorspace`` knob, None for the
+    default, and None when ``raw`` (raw data: Foundry, "do not convert the data": the values samatte
+    reads are the values Nuke shows)."""
+    if _knob(read, "raw", False):
+        return None
+    cs = read["colorspace"].value()
+    if cs in ("default", "") or cs.startswith("default ("):
+        return None
+    return cs
+
+
+def source_info(source, frames=None):
     """What the node knows about its Source input: ``{"read": node or None, "fmap", "geometry",
-    "first", "last"}`` (script frames)."""
-    read = untouched_read(source)
+    "first", "last"}`` (script frames). ``frames``: the script frames the job covers (the Read is used
+    directly only where its files are what it shows on them). A Read with one file per view (``%V`` /
+    ``%v``) is refused: samatte mattes one picture per frame."""
+    if source is not None and source.Class() == "Read":
+        k = source.knob("disable")
+        raw = source["file"].value()
+        if not (k is not None and k.value()) and _VIEW_TOKEN.search(raw):
+            from samatte.errors import SamatteError
+            raise SamatteError(
+                "the Source Read %s reads one file per view (%s in %s): samatte mattes one view; put a "
+                "OneView node (the view to matte) between the Read and the SAMatte node" % (
+                    source.name(), _VIEW_TOKEN.search(raw).group(0), raw))
+    read = untouched_read(source, frames)
     fmap = FrameMap.from_read(read) if read is not None else FrameMap(0)
     return {"read": read, "fmap": fmap, "geometry": Geometry.from_node(source),
             "first": int(source.firstFrame()), "last": int(source.lastFrame())}
@@ -138,9 +218,6 @@ def node_folder(root_dir, node_name, uid):
 
 def output_pattern(folder):
     return os.path.join(folder, "matte", "matte.####.exr")
-
-
-_FRAME_TOKEN = re.compile(r"#+|%0?(\d*)d")
 
 
 def _read_stamps(read):

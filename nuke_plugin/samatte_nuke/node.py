@@ -177,17 +177,15 @@ def build(group):
     prompts_in = group.input(1)
     if prompts_in is None:
         raise SamatteError("connect a Roto, RotoPaint or Tracker4 node to the Prompts input")
-    info = jobmod.source_info(source)
     frames = jobmod.script_frames(group["range_mode"].value(), group["custom_range"].value(),
-                                  info["first"], info["last"])
+                                  int(source.firstFrame()), int(source.lastFrame()))
+    info = jobmod.source_info(source, frames)   # the Read used directly only where its files are what it shows
     folder = _folder(group)
     read = info["read"]
     fmap = info["fmap"]
     if read is not None:
         plate = jobmod.read_path(read)
-        colourspace = read["colorspace"].value()
-        if colourspace in ("default", "") or colourspace.startswith("default ("):
-            colourspace = None
+        colourspace = jobmod.read_colourspace(read)
     else:
         plate = jobmod.render_plate(nuke, group, folder, frames)
         colourspace = None
