@@ -121,6 +121,7 @@ def test_a_missing_frame_with_on_error_error_is_refused_naming_it(nk, holed, tmp
     with pytest.raises(SamatteError) as e:
         snode.build(_node(nk, read, tmp_path))
     assert "plate.1003.exr" in e.value.message and "missing" in e.value.message
+    assert e.value.code == "FRAME_MISSING"   # a user's error with its stable code, not SAMATTE_ERROR (a bug)
     assert "3" in e.value.message        # the script frame, as the artist sees it
     assert not nk._renders
     # a range that avoids the hole is fine
@@ -153,4 +154,16 @@ def test_a_per_view_path_is_refused_clearly(nk, shot, tmp_path, token):
     with pytest.raises(SamatteError) as e:
         snode.build(_node(nk, read, tmp_path))
     assert "view" in e.value.message and "OneView" in e.value.message
+    assert e.value.code == "PLATE_INVALID"
+
+
+def test_a_relative_read_path_is_rendered_by_nuke_not_looked_up_here(nk, shot, tmp_path, monkeypatch):
+    """A Read path relative to the script's project directory (which Nuke resolves) cannot be looked up
+    from samatte's working directory: the plate is rendered by Nuke instead of refused as missing."""
+    folder, name = os.path.split(shot["plate"])
+    monkeypatch.chdir(str(tmp_path))            # not the plate's folder
+    read = nuke_env.make_read(os.path.join(os.path.basename(folder), name), 1001, 1004, width=96, height=64)
+    read["on_error"].setValue("error")
+    job, _ = snode.build(_node(nk, read, tmp_path))
+    assert _rendered(job)
 

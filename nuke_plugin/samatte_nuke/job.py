@@ -83,6 +83,9 @@ def _direct_problem(read, path, fmap, frames):
     says: black, a checkerboard, the nearest frame, or an error; ``format`` is normally the file's and
     may be changed. In all but the error case Nuke renders the plate (what the node's output shows).
     Raises SamatteError when a file is missing and the Read's missing frames is 'error'."""
+    if not os.path.isabs(path):
+        # relative to the script's project directory, which Nuke resolves and samatte cannot: rendered
+        return "a relative file path (Nuke resolves it against the project directory)"
     first, last = int(read["first"].value()), int(read["last"].value())
     files = [fmap.to_file(t) for t in frames]
     outside = [t for t, f in zip(frames, files) if not first <= f <= last]
@@ -91,9 +94,9 @@ def _direct_problem(read, path, fmap, frames):
     missing = [(t, f) for t, f in zip(frames, files) if not os.path.isfile(_file_at(path, f))]
     if missing:
         if _knob(read, "on_error", "error") == "error":
-            from samatte.errors import SamatteError
+            from samatte.errors import MissingFrameError
             t, f = missing[0]
-            raise SamatteError(
+            raise MissingFrameError(
                 "the Source Read %s has no file for script frame %d (%s is missing%s), and its missing "
                 "frames setting is 'error' (Nuke shows an error there too): restore the file, set missing "
                 "frames to black / nearest frame (the plate is then rendered as Nuke shows it), or choose a "
@@ -152,8 +155,8 @@ def source_info(source, frames=None):
         k = source.knob("disable")
         raw = source["file"].value()
         if not (k is not None and k.value()) and _VIEW_TOKEN.search(raw):
-            from samatte.errors import SamatteError
-            raise SamatteError(
+            from samatte.errors import PlateError
+            raise PlateError(
                 "the Source Read %s reads one file per view (%s in %s): samatte mattes one view; put a "
                 "OneView node (the view to matte) between the Read and the SAMatte node" % (
                     source.name(), _VIEW_TOKEN.search(raw).group(0), raw))
