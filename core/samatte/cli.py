@@ -434,7 +434,39 @@ def _setup_logging():
     root.setLevel(getattr(logging, level, logging.WARNING))
 
 
+def _usable_std_streams():
+    """A closed stdout or stderr (``samatte run job.json >&-``; Python then sets ``sys.stdout`` /
+    ``sys.stderr`` to None) becomes the null device: output nobody reads never fails a job. Characters
+    the streams' encoding cannot hold (a unicode path on a cp1252 or ASCII console) are written as
+    backslash escapes instead of raising UnicodeEncodeError."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        if stream is None:
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+                setattr(sys, name, open(fd, "w", closefd=False))
+            except OSError:
+                continue
+        else:
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, OSError, ValueError):  # not a TextIOWrapper (a host's or a test's stream)
+                pass
+
+
+def _group_usage(parser, group):
+    """``samatte models`` / ``samatte farm`` without a subcommand: the group's help on stderr, exit 2."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.choices[group].print_help(sys.stderr)
+    return _USAGE_EXIT
+
+
 def main(argv=None):
+    _usable_std_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging()
@@ -442,8 +474,9 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         return _USAGE_EXIT
     if args.command == "models" and not args.models_cmd:
-        parser.parse_args(["models", "--help"])
-        return _USAGE_EXIT
+        return _group_usage(parser, "models")
+    if args.command == "farm" and not getattr(args, "farm_cmd", None):
+        return _group_usage(parser, "farm")
     try:
         return args.func(args)
     except KeyboardInterrupt:
