@@ -39,7 +39,10 @@ def draw_panel(layout, context):
     row = col.row(align=True)
     row.operator("samatte.cancel", text="Cancel", icon="CANCEL")
     row.operator("samatte.release", text="Release", icon="UNLINKED")
-    if run is not None:
+    here = run is not None and getattr(run, "scene_name", None) in (None, context.scene.name)
+    if run is not None and not here and busy:     # why Run is greyed out here: one worker, one job
+        col.label(text="%s (scene %r)" % (run.status, run.scene_name))
+    if here:
         col.label(text=run.status)
         for host, name, frames in getattr(run, "objects", ()):
             col.label(text="%s -> %s: frames %s" % (host, name, ", ".join(str(f) for f in frames[:8])
