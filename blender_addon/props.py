@@ -23,6 +23,11 @@ TRACKS = [("SELECTED", "Selected tracks", "selected tracks of the clip's trackin
           ("NONE", "No tracks", "")]
 
 
+#: Blender 5.0 warns ("does not support blend relative // prefix") when a path property is set to
+#: "//..." unless the property says it takes such paths; 4.2 has no such option.
+_BLEND_RELATIVE = ({"options": {"ANIMATABLE", "PATH_SUPPORTS_BLEND_RELATIVE"}}
+                   if "is_path_supports_blend_relative" in bpy.types.Property.bl_rna.properties else {})
+
 INSTALL_CONFIG = "samatte_install.json"
 
 
@@ -107,7 +112,7 @@ class SAMATTE_PG_scene(bpy.types.PropertyGroup):
     tracker: EnumProperty(name="Tracker", items=TRACKERS, default="auto")
     matte: EnumProperty(name="Matte", items=MATTES, default="auto")
     quality: EnumProperty(name="Quality", items=QUALITIES, default="default")
-    output_dir: StringProperty(name="Output", subtype="DIR_PATH", default="//samatte/")
+    output_dir: StringProperty(name="Output", subtype="DIR_PATH", default="//samatte/", **_BLEND_RELATIVE)
     scan_result: StringProperty(name="Objects", default="")
     last_result: StringProperty(name="Last result", default="")
     last_scores: StringProperty(name="Scores", default="")
