@@ -88,6 +88,12 @@ def collect(context):
     mask_objects = []
     if mask is not None:
         current = scene.frame_current
+        try:
+            # defensive: a layer made by a script (MaskLayers.new) tags nothing for the depsgraph, and a
+            # QA pass saw the frame_set below crash Blender then (not reproduced in the tests)
+            mask.update_tag()
+        except (AttributeError, RuntimeError, TypeError):
+            pass
 
         def read_at(f):
             scene.frame_set(f)

@@ -104,7 +104,32 @@ def step_output_path(cfg, res):
     res["labels"] = _labels(addon, bpy.context.scene)
 
 
-STEPS = {"second_scene": step_second_scene, "output_path": step_output_path}
+def step_script_layer(cfg, res):
+    """A TD's script adds a mask layer after the scene was evaluated, then asks the add-on for its
+    objects. The QA pass saw a frame_set after MaskLayers.new crash Blender (segfault) in its own
+    script unless the mask was tagged; this scenario does not reproduce that crash here, so the tag
+    collect() now makes is defensive, and this only checks such a layer is read."""
+    import bpy
+    addon = enable_addon(cfg)
+    sc = bpy.context.scene
+    clip = bpy.data.movieclips.load(cfg["plate"])
+    sc.active_clip = clip
+    sc.frame_start, sc.frame_end = 1, clip.frame_duration
+    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    mask = bpy.data.masks.new("Roto")
+    sc.samatte.mask = mask
+    sc.samatte.tracks = "NONE"
+    sc.frame_set(2)                         # the scene (and the mask) evaluated
+    sp = mask.layers.new(name="hero").splines.new()
+    sp.use_cyclic = True
+    sp.points.add(len(cfg["polygon"]) - 1)
+    for p, xy in zip(sp.points, cfg["polygon"]):
+        p.co = p.handle_left = p.handle_right = addon.convert.px_to_mask(xy, info.size)
+    _clip, _info, objects, _frames, _notes = addon.ops.collect(bpy.context)
+    res["objects"] = [o["name"] for o in objects]
+
+
+STEPS = {"second_scene": step_second_scene, "output_path": step_output_path, "script_layer": step_script_layer}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -152,3 +177,9 @@ def test_output_folder_takes_a_path_relative_to_the_blend(v, tmp_path, shot):
     assert res["warnings"] == [], res["warnings"]
     if v == "50":
         assert res["supports_relative"] is True
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_a_mask_layer_a_script_just_made_does_not_crash_blender(v, tmp_path, shot):
+    res, _ = run_in_blender(v, tmp_path, shot, "script_layer")
+    assert res["objects"] == ["hero"]
