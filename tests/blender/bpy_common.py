@@ -191,3 +191,17 @@ def render_alpha(path):
     """The pytest side: the first channel of a render written by :func:`render_mask` (float32, (H, W))."""
     import OpenImageIO as oiio
     return oiio.ImageBuf(path).get_pixels(oiio.FLOAT)[..., 0]
+
+
+def load_clip(path):
+    """Inside bpy: the movie clip of plate file ``path`` loaded and made the scene's active clip, the
+    scene's range its frames and its render size the clip's at 100 %. Returns the clip."""
+    import bpy
+    sc = bpy.context.scene
+    clip = bpy.data.movieclips.load(path)
+    sc.active_clip = clip
+    sc.frame_start, sc.frame_end = 1, clip.frame_duration
+    r = sc.render
+    r.resolution_x, r.resolution_y = clip.size
+    r.resolution_percentage = 100
+    return clip

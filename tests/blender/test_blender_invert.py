@@ -10,7 +10,7 @@ step named in CONFIG inside Blender (pytest never imports bpy).
 """
 import os
 
-from bpy_common import (VERSIONS, bpy_main, enable_addon, prompts_mask, render_alpha, render_mask,  # noqa: E402
+from bpy_common import (VERSIONS, bpy_main, enable_addon, load_clip, prompts_mask, render_alpha, render_mask,  # noqa: E402
                         run_step_in_blender, step_scenario)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,12 +41,7 @@ def step_inverted(cfg, res):
     import bpy
     addon = enable_addon(cfg)
     sc = bpy.context.scene
-    clip = bpy.data.movieclips.load(cfg["plate"])
-    sc.active_clip = clip
-    sc.frame_start, sc.frame_end = 1, clip.frame_duration
-    r = sc.render
-    r.resolution_x, r.resolution_y = clip.size
-    r.resolution_percentage = 100
+    clip = load_clip(cfg["plate"])
     size = addon.gather.clip_info(clip, abspath=bpy.path.abspath).size
     cases = {
         # the frame minus two shapes, one with a hole ("Holes" on): the hole is drawn

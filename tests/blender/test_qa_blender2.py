@@ -6,7 +6,7 @@ step named in CONFIG inside Blender (pytest never imports bpy).
 """
 import os
 
-from bpy_common import (VERSIONS, bpy_main, enable_addon, render_compositor, polygon_area_centroid, render_mask,  # noqa: E402
+from bpy_common import (VERSIONS, bpy_main, enable_addon, load_clip, render_compositor, polygon_area_centroid, render_mask,  # noqa: E402
                         run_step_in_blender, step_scenario)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -15,15 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # --- the bpy side ----------------------------------------------------------------------------------
 
 def _load_clip(cfg):
-    import bpy
-    sc = bpy.context.scene
-    clip = bpy.data.movieclips.load(cfg["plate"])
-    sc.active_clip = clip
-    sc.frame_start, sc.frame_end = 1, clip.frame_duration
-    r = sc.render
-    r.resolution_x, r.resolution_y = clip.size
-    r.resolution_percentage = 100
-    return clip
+    return load_clip(cfg["plate"])
 
 
 def step_parented(cfg, res):
