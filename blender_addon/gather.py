@@ -508,25 +508,36 @@ def _bezier_polyline(points, steps=8):
 
 def crosses_itself(points, steps=8):
     """Whether a closed bezier prompt's outline crosses itself (two of its non-adjacent lines,
-    :func:`_bezier_polyline`, meet)."""
+    :func:`_bezier_polyline`, meet). Only lines whose boxes share a cell of a grid about two lines long
+    are compared (two lines that meet have overlapping boxes, so they share a cell): a roto of 150
+    points is read on every keyed frame."""
+    import math
     poly = _bezier_polyline(points, steps)
     n = len(poly)
     segs = [(poly[i], poly[(i + 1) % n]) for i in range(n)]
+    size = 2.0 * sum(math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in segs) / max(n, 1) or 1.0
+    cells = {}
+    for i, (a, b) in enumerate(segs):
+        for cx in range(int(math.floor(min(a[0], b[0]) / size)), int(math.floor(max(a[0], b[0]) / size)) + 1):
+            for cy in range(int(math.floor(min(a[1], b[1]) / size)), int(math.floor(max(a[1], b[1]) / size)) + 1):
+                cells.setdefault((cx, cy), []).append(i)
 
     def side(a, b, c):
         return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-    for i in range(n):
-        a, b = segs[i]
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue
-            c, d = segs[j]
-            if max(c[0], d[0]) < min(a[0], b[0]) or min(c[0], d[0]) > max(a[0], b[0]) or \
-                    max(c[1], d[1]) < min(a[1], b[1]) or min(c[1], d[1]) > max(a[1], b[1]):
-                continue
-            d1, d2, d3, d4 = side(a, b, c), side(a, b, d), side(c, d, a), side(c, d, b)
-            if d1 * d2 <= 0 and d3 * d4 <= 0 and not (d1 == 0 and d2 == 0):    # collinear: no crossing
-                return True
+    seen = set()
+    for members in cells.values():
+        for k, i in enumerate(members):
+            for j in members[k + 1:]:
+                if j < i + 2 or (i == 0 and j == n - 1) or (i, j) in seen:
+                    continue
+                seen.add((i, j))
+                (a, b), (c, d) = segs[i], segs[j]
+                if max(c[0], d[0]) < min(a[0], b[0]) or min(c[0], d[0]) > max(a[0], b[0]) or \
+                        max(c[1], d[1]) < min(a[1], b[1]) or min(c[1], d[1]) > max(a[1], b[1]):
+                    continue
+                d1, d2, d3, d4 = side(a, b, c), side(a, b, d), side(c, d, a), side(c, d, b)
+                if d1 * d2 <= 0 and d3 * d4 <= 0 and not (d1 == 0 and d2 == 0):    # collinear: no crossing
+                    return True
     return False
 
 

@@ -161,7 +161,7 @@ def test_sources_are_python39_syntax():
     import samatte
     base = os.path.dirname(samatte.__file__)
     for name in ("protocol.py", "client.py", "jobspec.py", "errors.py", "frames.py", "progress.py",
-                 "__init__.py", "registry.py", "names.py", "runner.py", "exrheader.py"):
+                 "__init__.py", "registry.py", "names.py", "runner.py", "exrheader.py", "atomic.py"):
         with open(os.path.join(base, name)) as f:
             tree = ast.parse(f.read(), feature_version=(3, 9))
         for node in ast.walk(tree):

@@ -18,4 +18,4 @@ def write_atomically(path, tmp, write, *, what="file"):
             os.remove(tmp)
         except OSError:
             pass
-        raise OutputError("cannot write the %s %s: %s" % (what, path, e.strerror or e), path=path)
+        raise OutputError("cannot write the %s %s: %s" % (what, path, e.strerror or e), path=str(path))

@@ -233,7 +233,7 @@ def cmd_models(args):
                          "size": getattr(mi, "size", None), "url": getattr(mi, "url", None),
                          "sha256": getattr(mi, "sha256", None),
                          # a truncated copy is found but would be refused when loaded (WEIGHTS_CORRUPT)
-                         "complete": None if path is None else not (mi.size and have != mi.size),
+                         "complete": None if path is None else models.size_complete(mi, have),
                          "installed_size": have})
         if args.json:
             print(json.dumps({"models_dir": str(models.models_dir()), "models": rows}, indent=2))

@@ -56,7 +56,7 @@ import os
 import re
 import threading
 
-from .errors import FrameRangeError, JobSpecError, OutputError, PromptError
+from .errors import FrameRangeError, JobSpecError, PromptError
 from .frames import format_frames, parse_frames
 from .registry import (COMPRESSIONS, DEVICES, MATTE_BACKENDS, MATTE_QUALITIES, TRACKER_BACKENDS,
                        validate_compression, validate_device, validate_options)
@@ -507,19 +507,15 @@ def dumps(job, *, indent=2):
 
 def save(job, path):
     """Validate and write a JobSpec atomically (temp file + rename)."""
+    from .atomic import write_atomically
     job = validate(job)
-    tmp = "%s.tmp%d.%d" % (path, os.getpid(), threading.get_ident())  # two threads saving one path
-    try:
+
+    def write(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(dumps(job))
             f.write("\n")
-        os.replace(tmp, path)
-    except OSError as e:  # a missing folder, a folder at the path, no permission: a coded error
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise OutputError("cannot write JobSpec %s: %s" % (path, e.strerror or e), path=str(path))
+    # a missing folder, a folder at the path, no permission: OUTPUT_INVALID, no temp left
+    write_atomically(path, "%s.tmp%d.%d" % (path, os.getpid(), threading.get_ident()), write, what="JobSpec")
     return path
 
 

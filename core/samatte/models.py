@@ -41,7 +41,7 @@ from .errors import ModelError, WeightsCorruptError, WeightsMissingError
 from .progress import Progress
 
 __all__ = ["ModelInfo", "MODELS", "ALIASES", "get_model", "models_dir", "search_dirs", "find_weights",
-           "require_weights", "download", "download_url", "verify_checksum", "sha256_file", "load_state_dict",
+           "require_weights", "size_complete", "download", "download_url", "verify_checksum", "sha256_file", "load_state_dict",
            "resolve_device"]
 
 #: name: registry key; config: sam2's Hydra config name; filename: checkpoint file name;
@@ -129,6 +129,12 @@ def find_weights(name):
     return None
 
 
+def size_complete(info, size):
+    """Whether an installed checkpoint of ``size`` bytes can be ``info``'s file: its published size, when
+    the registry knows it (one stat, no hashing: what a job and ``samatte models list`` check)."""
+    return not info.size or size == info.size
+
+
 def install_command(name):
     return "python -m samatte.models download %s" % get_model(name).name
 
@@ -155,7 +161,7 @@ def require_weights(name, checkpoint=None):
                install_command(info.name), info.filename),
             model=info.name, file=info.filename, searched=dirs, command=install_command(info.name))
     size = p.stat().st_size
-    if info.size and size != info.size:  # a truncated or wrong copy: say so before torch tries to unpickle it
+    if not size_complete(info, size):  # a truncated or wrong copy: say so before torch tries to unpickle it
         raise WeightsCorruptError(
             "%s is %d bytes, but the published %s is %d bytes: an incomplete or wrong copy. Delete it and "
             "install it again:  %s" % (p, size, info.filename, info.size, install_command(info.name)),

@@ -233,14 +233,9 @@ def _read_stamps(read):
         first, last = int(read["first"].value()), int(read["last"].value())
     except Exception:  # noqa: BLE001 - a Read the double or Nuke cannot expand: its knobs still count
         return ""
-    m = _FRAME_TOKEN.search(pattern)
     out = []
-    for f in range(first, last + 1) if m else [None]:
-        if f is None:
-            path = pattern
-        else:
-            width = len(m.group(0)) if m.group(0).startswith("#") else int(m.group(1) or 0)
-            path = pattern[:m.start()] + "%0*d" % (width, f) + pattern[m.end():]
+    for f in range(first, last + 1) if _FRAME_TOKEN.search(pattern) else [None]:
+        path = pattern if f is None else _file_at(pattern, f)
         try:
             st = os.stat(path)
             out.append("%d:%d" % (st.st_size, st.st_mtime_ns))

@@ -49,6 +49,15 @@ def _labels(addon, scene):
     return labels
 
 
+def _add_hero(addon, mask, cfg, info):
+    """A layer ``hero`` holding the shot's polygon as one closed spline."""
+    sp = mask.layers.new(name="hero").splines.new()
+    sp.use_cyclic = True
+    sp.points.add(len(cfg["polygon"]) - 1)
+    for p, xy in zip(sp.points, cfg["polygon"]):
+        p.co = p.handle_left = p.handle_right = addon.convert.px_to_mask(xy, info.size)
+
+
 def _shot(cfg):
     """Scene A with the plate's clip, a one-layer mask ``hero`` on frame 1, flow + refine at draft, saved."""
     import bpy
@@ -59,11 +68,7 @@ def _shot(cfg):
     sc.frame_start, sc.frame_end = 1, clip.frame_duration
     info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
     mask = bpy.data.masks.new("Roto")
-    sp = mask.layers.new(name="hero").splines.new()
-    sp.use_cyclic = True
-    sp.points.add(len(cfg["polygon"]) - 1)
-    for p, xy in zip(sp.points, cfg["polygon"]):
-        p.co = p.handle_left = p.handle_right = addon.convert.px_to_mask(xy, info.size)
+    _add_hero(addon, mask, cfg, info)
     mask.update_tag()       # MaskLayers.new tags nothing: a frame_set after it crashes Blender (4.2, 5.0)
     s = sc.samatte
     s.mask = mask
@@ -120,11 +125,7 @@ def step_script_layer(cfg, res):
     sc.samatte.mask = mask
     sc.samatte.tracks = "NONE"
     sc.frame_set(2)                         # the scene (and the mask) evaluated
-    sp = mask.layers.new(name="hero").splines.new()
-    sp.use_cyclic = True
-    sp.points.add(len(cfg["polygon"]) - 1)
-    for p, xy in zip(sp.points, cfg["polygon"]):
-        p.co = p.handle_left = p.handle_right = addon.convert.px_to_mask(xy, info.size)
+    _add_hero(addon, mask, cfg, info)
     _clip, _info, objects, _frames, _notes = addon.ops.collect(bpy.context)
     res["objects"] = [o["name"] for o in objects]
 

@@ -448,14 +448,17 @@ class FlowTracker(Tracker):
             for i, f in enumerate(frames):
                 check_cancel(cancel)
                 logits = [np.asarray(acc[o, i], np.float32) for o in range(len(objects))]
-
-                def canvas_logit(o):
+                keymask = {}  # this frame's keyframe masks, read (a spilled one from disk) once for both passes
+                for o in range(len(objects)):
                     if (o, i) in kmask:
                         packed = kmask[(o, i)]
                         if isinstance(packed, str):
                             packed = np.load(packed)
-                        m = np.unpackbits(packed, count=H * W).reshape(H, W).astype(bool)
-                        return np.where(m, K + 1.0, -K - 1.0).astype(np.float32)
+                        keymask[o] = np.unpackbits(packed, count=H * W).reshape(H, W).astype(bool)
+
+                def canvas_logit(o):
+                    if o in keymask:
+                        return np.where(keymask[o], K + 1.0, -K - 1.0).astype(np.float32)
                     return cv2.resize(logits[o], (W, H), interpolation=cv2.INTER_LINEAR)
                 best = np.full((H, W), -np.inf, np.float32)
                 for o in range(len(objects)):
