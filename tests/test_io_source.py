@@ -133,13 +133,29 @@ def test_readahead_error_reraised_on_get(tmp_path):
         assert src.get(4).frame == 4
 
 
-def test_window_change_is_plate_error(tmp_path):
+def test_data_window_change_reads_every_frame_into_the_display_window(tmp_path):
+    """Frames 1-2 store overscan (-2, -1), frame 3 only the display window: the data windows vary, so
+    the canvas is the display window and every frame is cut / padded into it (tests/
+    test_plate_windows_vary.py has the job-level figures)."""
     pat = _write(tmp_path, [1, 2])
     _write(tmp_path, [3], window=Window(0, 0, W, H))
     with FrameSource(pat, readahead=0) as src:
+        assert src.info.data == src.info.display == Window(0, 0, W - 4, H - 2)
+        p1, p3 = src.get(1), src.get(3)
+        assert p1.linear.shape == p3.linear.shape == (H - 2, W - 4, 3)
+        assert p1.linear[0, 0, 0] == np.float32(0.01) and p3.linear[0, 0, 0] == np.float32(0.03)
+
+
+def test_display_window_change_is_plate_error(tmp_path):
+    pat = _write(tmp_path, [1, 2])
+    exr.write_image(tmp_path / "plate.0003.exr", np.zeros((H, W, 3), np.float32), pixel_type="float",
+                    data=Window(-2, -1, W, H), display=Window(0, 0, W - 4, H - 4))
+    with FrameSource(pat, readahead=0) as src:
         with pytest.raises(PlateError) as e:
             src.get(3)
-        assert "3" in str(e.value)
+        assert "3" in str(e.value) and "display window" in str(e.value)
+        with pytest.raises(PlateError):
+            src.check_headers([1, 2, 3])
 
 
 def test_nonfinite_fix_and_error(tmp_path):

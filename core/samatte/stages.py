@@ -41,7 +41,8 @@ class Window:
 
 @dataclass(frozen=True)
 class PlateInfo:
-    """What the pipeline needs to know about a plate, from the first frame's header."""
+    """What the pipeline needs to know about a plate, from the first frame's header (the data window is
+    the display window when the frames' data windows vary: ``io.source.FrameSource``)."""
     data: Window            # data window: the canvas the pipeline works on
     display: Window         # display window: the frame the artist sees; JobSpec coordinates live here
     pixel_aspect: float = 1.0

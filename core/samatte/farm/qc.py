@@ -114,8 +114,13 @@ def _display_plate(job, frame, shape):
         colour = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace"))
         with FrameSource(plate["path"], [int(frame)], layer=plate.get("layer"), colour=colour, readahead=0) as src:
             disp = np.array(src.get(int(frame)).display)
+            info = src.info
     except Exception:  # noqa: BLE001 - the sheet shows what it can
         return None
+    if disp.shape[:2] != tuple(shape) and (info.display.height, info.display.width) == tuple(shape):
+        # a plate whose data windows vary from frame to frame: its mattes lie on the display window
+        from ..io.exr import place_window
+        disp = place_window(disp, info.data, info.display)
     if disp.shape[:2] != tuple(shape):
         return None
     return np.clip(disp, 0, 1)

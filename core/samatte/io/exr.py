@@ -288,10 +288,19 @@ def srgb_eotf(v, out=None):
     return out
 
 
-def _check_windows(info, expect, path, frame):
+def _check_windows(info, expect, path, frame, place=False):
+    """PlateError unless ``info``'s windows are ``expect``'s; with ``place`` only the display windows
+    must agree (the frame's data window is then read into ``expect``'s, :func:`place_window`)."""
     if expect is None:
         return
+    if place and info.display == expect.display:
+        return
     if info.data != expect.data or info.display != expect.display:
+        if place:
+            raise PlateError("frame %s (%s) has display window %s, but the plate's first frame has %s; every "
+                             "frame of a plate must have the same display window (the format)"
+                             % (frame if frame is not None else "?", path, _wstr(info.display),
+                                _wstr(expect.display)), path=path, frame=frame)
         raise PlateError("frame %s (%s) has data window %s and display window %s, but the plate's first frame "
                          "has %s and %s; every frame of a plate must have the same windows"
                          % (frame if frame is not None else "?", path, _wstr(info.data), _wstr(info.display),
@@ -299,42 +308,67 @@ def _check_windows(info, expect, path, frame):
                          path=path, frame=frame)
 
 
+def place_window(arr, src, dst):
+    """The pixels ``arr`` (H, W, ...) of window ``src`` on window ``dst``: cut where ``src`` reaches past
+    ``dst``, 0 (black, as Nuke shows outside a bbox) where ``src`` does not cover it."""
+    if src == dst:
+        return arr
+    out = np.zeros((dst.height, dst.width) + tuple(arr.shape[2:]), arr.dtype)
+    x0, x1 = max(src.x, dst.x), min(src.x + src.width, dst.x + dst.width)
+    y0, y1 = max(src.y, dst.y), min(src.y + src.height, dst.y + dst.height)
+    if x0 < x1 and y0 < y1:
+        out[y0 - dst.y:y1 - dst.y, x0 - dst.x:x1 - dst.x] = arr[y0 - src.y:y1 - src.y, x0 - src.x:x1 - src.x]
+    return out
+
+
 def _wstr(w):
     return "(%d,%d %dx%d)" % (w.x, w.y, w.width, w.height)
 
 
-def read_frame(path, *, layer=None, expect=None, frame=None):
+def read_frame(path, *, layer=None, expect=None, frame=None, place=False):
     """Read one frame: :class:`FrameData` (info, linear, display-or-None).
 
-    ``expect``: a PlateInfo the frame's windows must match (PlateError otherwise); ``frame`` only
-    names the frame in errors.
+    ``expect``: a PlateInfo the frame's windows must match (PlateError otherwise); with ``place`` only
+    its display window must, and the frame's pixels come back on ``expect``'s data window
+    (:func:`place_window`; the info returned is then ``expect``). ``frame`` only names the frame in
+    errors.
     """
     path = os.fspath(path)
     inp = open_image(path, frame=frame)
     try:
         sub, idx, spec = _resolve(inp, path, layer, frame)
         info = _info_from(spec, idx)
-        _check_windows(info, expect, path, frame)
+        _check_windows(info, expect, path, frame, place)
         arr = read_channels(inp, path, sub, idx, frame)
         display = None
         if is_display_referred(info, spec.getattribute("oiio:ColorSpace")):
             display = arr
             arr = srgb_eotf(display)
+        if place and expect is not None and info.data != expect.data:
+            arr = place_window(arr, info.data, expect.data)
+            display = place_window(display, info.data, expect.data) if display is not None else None
+            info = expect
         return FrameData(info, arr, display)
     finally:
         inp.close()
 
 
-def check_header(path, *, layer=None, expect=None, frame=None):
-    """:func:`read_frame`'s checks that need no pixels (the file opens, has the layer, its windows match
-    ``expect``), raising what it raises; a run checks every frame this way before it writes one."""
+def read_header(path, *, layer=None, frame=None):
+    """The :class:`PlateInfo` of one frame (header only), raising what :func:`read_frame` would for a
+    file that does not open, lacks the layer or is deep; ``frame`` names the frame in errors."""
     path = os.fspath(path)
     inp = open_image(path, frame=frame)
     try:
         sub, idx, spec = _resolve(inp, path, layer, frame)
-        _check_windows(_info_from(spec, idx), expect, path, frame)
+        return _info_from(spec, idx)
     finally:
         inp.close()
+
+
+def check_header(path, *, layer=None, expect=None, frame=None, place=False):
+    """:func:`read_frame`'s checks that need no pixels (the file opens, has the layer, its windows match
+    ``expect``), raising what it raises; a run checks every frame this way before it writes one."""
+    _check_windows(read_header(path, layer=layer, frame=frame), expect, os.fspath(path), frame, place)
 
 
 def read_rgb(path, *, layer=None):

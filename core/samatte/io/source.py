@@ -27,12 +27,13 @@ import os
 import sys
 import threading
 from collections import OrderedDict, deque
+from dataclasses import replace
 
 from ..colour import srgb_oetf
-from ..errors import MissingFrameError, PlateError
+from ..errors import MissingFrameError, PlateError, SamatteError
 from ..frames import parse_frames
 from ..stages import Plate
-from .exr import check_header, fix_nonfinite, read_frame, read_info
+from .exr import _check_windows, _wstr, check_header, fix_nonfinite, read_frame, read_header, read_info
 from .sequence import as_pattern
 
 __all__ = ["FrameSource"]
@@ -98,6 +99,12 @@ class FrameSource:
         except PlateError as e:
             e.details.setdefault("frame", first)
             raise
+        #: frame -> its header's PlateInfo, or the SamatteError opening it raised (the first look at
+        #: every frame, reused by check_headers)
+        self._headers = {}
+        #: whether frames are read into the canvas (:meth:`_settle_windows`)
+        self._place = False
+        self._settle_windows(first)
         self._cond = threading.Condition()
         self._cache = OrderedDict()
         self._loading = set()
@@ -157,9 +164,46 @@ class FrameSource:
 
     def check_headers(self, frames):
         """Open each frame's header (no pixels): the MissingFrameError, CorruptFrameError, ChannelError
-        or PlateError (windows unlike the first frame's) that reading it would raise, now."""
+        or PlateError (a display window unlike the first frame's) that reading it would raise, now."""
         for f in frames:
-            check_header(self.pattern.path(f), layer=self.layer, expect=self.info, frame=int(f))
+            f = int(f)
+            got = self._headers.get(f)
+            if got is None:
+                check_header(self.pattern.path(f), layer=self.layer, expect=self.info, frame=f, place=self._place)
+            elif isinstance(got, SamatteError):
+                raise got
+            else:
+                _check_windows(got, self.info, self.pattern.path(f), f, self._place)
+
+    def _settle_windows(self, first):
+        """The canvas: the first frame's data window when every frame has it (the usual plate, overscan
+        or a constant bbox, kept as the file stores it); when data windows vary from frame to frame
+        (what Nuke writes for a plate whose bbox moves -- behind an animated Transform or a
+        stabilise -- or a renderer's auto-crop), the display window, every frame read into it: black
+        outside the frame's own data window, as Nuke shows it, and a frame's pixels past the format
+        left out. Decided from the headers of all of the source's frames, so every chunk of a farm
+        job, whatever frames it runs, works on the same canvas."""
+        info = self.info
+        varies = None
+        for f in self.frames:
+            if f == first:
+                continue
+            try:
+                h = read_header(self.pattern.path(f), layer=self.layer, frame=int(f))
+            except SamatteError as e:   # raised again by check_headers / get
+                self._headers[int(f)] = e
+                continue
+            self._headers[int(f)] = h
+            if varies is None and h.display == info.display and h.data != info.data:
+                varies = (f, h.data)
+        if varies is None:
+            return
+        d = info.display
+        self.info = replace(info, data=d)
+        self._place = True
+        log.info("%s: data windows vary from frame to frame (frame %s %s, frame %s %s): every frame is read "
+                 "into the display window %dx%d (black outside a frame's own data window)",
+                 self.pattern.source, first, _wstr(info.data), varies[0], _wstr(varies[1]), d.width, d.height)
 
     def prefetch(self, frames_in_order):
         """Tell the source the order frames will be asked for (e.g. descending for a backward pass;
@@ -287,7 +331,7 @@ class FrameSource:
 
     def _load(self, frame):
         path = self.pattern.path(frame)
-        fd = read_frame(path, layer=self.layer, expect=self.info, frame=frame)
+        fd = read_frame(path, layer=self.layer, expect=self.info, frame=frame, place=self._place)
         linear = fd.linear
         n = fix_nonfinite(linear, mode=self.on_nonfinite, frame=frame, path=path)
         if fd.display is not None and not getattr(self.colour, "colourspace_explicit", False):
