@@ -126,8 +126,27 @@ def _display_plate(job, frame, shape):
     return np.clip(disp, 0, 1)
 
 
-def _contact_sheet(path, job, rows, *, thumb_width=240):
-    """rows: (frame, score, problem, alpha or None)."""
+def _pixel_aspect(path):
+    """The ``PixelAspectRatio`` of an EXR's header (1.0 when absent, unreadable or not a sane number)."""
+    import OpenImageIO as oiio
+    inp = oiio.ImageInput.open(path)
+    if inp is None:
+        return 1.0
+    try:
+        v = inp.spec().getattribute("PixelAspectRatio")
+    finally:
+        inp.close()
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return 1.0
+    return v if math.isfinite(v) and 0.01 <= v <= 100.0 else 1.0
+
+
+def _contact_sheet(path, job, rows, *, thumb_width=240, pixel_aspect=1.0):
+    """rows: (frame, score, problem, alpha or None). The thumbnails are shaped as a host shows the
+    plate: a ``pixel_aspect`` of 2.0 (anamorphic) makes them twice as wide for their height as the
+    stored pixels (Nuke's Viewer and OpenEXR's exrdisplay scale x by the pixel aspect)."""
     import numpy as np
     from PIL import Image, ImageDraw
     from ..demo import _checker
@@ -136,7 +155,7 @@ def _contact_sheet(path, job, rows, *, thumb_width=240):
         return None
     h0, w0 = shapes[0]
     tw = int(thumb_width)
-    th = max(1, int(round(h0 * tw / w0)))
+    th = max(1, int(round(h0 * tw / (w0 * float(pixel_aspect or 1.0)))))
     pad, head, lab = 6, 22, 110
     cols = ["plate (display)", "alpha", "over checkerboard"]
     W = lab + len(cols) * (tw + pad) + pad
@@ -215,12 +234,16 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
                           path=report_dir)
     pick = _pick_sheet_frames(frames, scores, int(sheet_frames))
     rows = []
+    aspect = None
     for f in pick:
         a = None
         if per[str(f)]["problem"] is None or per[str(f)]["problem"].startswith("stale"):
             _p, _s, a = _check_frame(seq.path(f))   # re-read: only the sheet's frames are kept in memory
+            if a is not None and aspect is None:
+                aspect = _pixel_aspect(seq.path(f))   # the plate's, which every output frame carries
         rows.append((f, scores.get(f), per[str(f)]["problem"], a))
-    sheet_path = _contact_sheet(os.path.join(report_dir, "contact_sheet.png"), job, rows)
+    sheet_path = _contact_sheet(os.path.join(report_dir, "contact_sheet.png"), job, rows,
+                                pixel_aspect=aspect or 1.0)
     valid = [s for s in scores.values() if s is not None and math.isfinite(s)]
     report = {
         "job": job["name"], "ok": not failed, "frames": per,
