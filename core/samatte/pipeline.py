@@ -235,6 +235,37 @@ def _check_output_name(path, frame):
         pass
 
 
+def _check_still_ours(writer, frame, key, names, job_name, overwrite):
+    """OutputError when, since the run checked the output at its start, another job (another name, or
+    not samatte) put a file at ``frame``'s output path: two jobs pointed at one output pattern at once
+    (the check at the start saw an empty folder for both) must not silently mix their frames. Asked just
+    before each write: a stat when the path is free, one header read when a file is there."""
+    path = writer.path(frame)
+    if overwrite or not os.path.lexists(path):
+        return
+    if writer.file_status(frame, key=key, objects=names, job=job_name) == "foreign":
+        raise OutputError("%s was written by another job while job %r ran (%s): two jobs write to the same output "
+                          "path; samatte does not replace it unless output.overwrite is set (--overwrite)"
+                          % (path, job_name, _writer_of(path)), path=path, frame=frame)
+
+
+def _writer_of(path):
+    """Who wrote ``path``: "job 'NAME'" for a samatte frame, else "not a samatte frame"."""
+    try:
+        import OpenImageIO as oiio
+        inp = oiio.ImageInput.open(path)
+        if inp is None:
+            oiio.geterror()
+            return "not a samatte frame"
+        try:
+            name = inp.spec().getattribute("samatte/job")
+        finally:
+            inp.close()
+        return "job %r" % name if name is not None else "not a samatte frame"
+    except Exception:
+        return "not a samatte frame"
+
+
 def _mask_objects(job, info, frames):
     """Objects with a mask sequence: name -> (MaskSequence, masks dict, required). Refine-only objects
     need a mask on every frame; tracked objects that also have masks use them where they exist."""
@@ -673,6 +704,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 continue
             if f not in todo_set:
                 continue  # a pre-roll frame (or a finished one matted again): its state only
+            _check_still_ours(writer, f, keys[f]["matte"], names, job["name"], out["overwrite"])
             st = _state_json(state, names)
             meta = {"samatte/key": keys[f]["matte"], "samatte/track_key": keys[f]["track"]}
             if st is not None:
