@@ -558,8 +558,15 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         # -- tracking ---------------------------------------------------------------------------
         if tracked:
             indep = resolved["tracker"] in INDEPENDENT_TRACKERS
-            stale_of = {f: [i for i in cache.stale_objects(f, keys[f]["track_objects"]) if i in sel]
-                        for f in need_track}
+            if job["output"]["overwrite"] and stage != "matte":
+                # --overwrite recomputes, the track too: the stored track is keyed by the plate's stamps
+                # (size + mtime), and a plate replaced with its old size and mtime (a copy tool that keeps
+                # times, a file system with 1-2 s times) is only recomputed this way. The matte stage of a
+                # farm job reads the track its Track task has just recomputed.
+                stale_of = {f: sorted(sel) for f in need_track}
+            else:
+                stale_of = {f: [i for i in cache.stale_objects(f, keys[f]["track_objects"]) if i in sel]
+                            for f in need_track}
             stale = sorted(f for f in need_track if stale_of[f])
             if stale and stage == "matte":
                 raise TrackMissingError("the stored track of %d frame(s) is missing or stale: %s (work dir %s); run "
