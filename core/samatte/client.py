@@ -42,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 from . import protocol
@@ -64,6 +65,25 @@ def _lines(stream):
         if not line:
             return
         yield line
+
+
+def _read_stdout(ref, stream):
+    """The worker's stdout -> ``ref()._on_line``; ``ref`` is a weak reference to the client, held
+    strongly only while a line is handled."""
+    for line in _lines(stream):
+        client = ref()
+        if client is None:
+            return
+        client._on_line(line)
+        del client
+    client = ref()
+    if client is not None:
+        client._dispatch(_EOF)
+
+
+def _read_stderr(tail, stream):
+    for line in _lines(stream):
+        tail.append(line.decode("utf-8", "replace").rstrip("\n"))
 
 
 _STDERR_LINES = 200
@@ -255,26 +275,30 @@ class WorkerClient:
         except OSError as e:
             raise WorkerError("cannot start the samatte worker with %s: %s" % (self.python, e),
                               python=str(self.python))
-        self._reader = threading.Thread(target=self._read_stdout, name="samatte-client-out", daemon=True)
+        # the reader threads hold the client only weakly: a client the host drops without close() (a
+        # TD's loop over shots) is collected, and its __del__ ends the worker (with a strong reference
+        # the blocked readers kept it, and its worker, alive for the rest of the host's session)
+        ref = weakref.ref(self)
+        self._reader = threading.Thread(target=_read_stdout, args=(ref, self._proc.stdout),
+                                        name="samatte-client-out", daemon=True)
         self._reader.start()
-        self._err_reader = threading.Thread(target=self._read_stderr, name="samatte-client-err", daemon=True)
+        self._err_reader = threading.Thread(target=_read_stderr, args=(self._stderr, self._proc.stderr),
+                                            name="samatte-client-err", daemon=True)
         self._err_reader.start()
         self._wait_hello(startup_timeout)
 
     # -- plumbing ------------------------------------------------------------------------------------
-    def _read_stdout(self):
-        for line in _lines(self._proc.stdout):
-            if not line.strip():
-                continue
-            try:
-                msg = protocol.decode(line, lenient=True)
-            except ProtocolError as e:
-                self._stderr.append("[samatte client] bad line from worker: %s" % e)
-                continue
-            if msg["type"] not in protocol.WORKER_TYPES:
-                continue  # a newer worker's message type: ignored
-            self._dispatch(msg)
-        self._dispatch(_EOF)
+    def _on_line(self, line):
+        if not line.strip():
+            return
+        try:
+            msg = protocol.decode(line, lenient=True)
+        except ProtocolError as e:
+            self._stderr.append("[samatte client] bad line from worker: %s" % e)
+            return
+        if msg["type"] not in protocol.WORKER_TYPES:
+            return  # a newer worker's message type: ignored
+        self._dispatch(msg)
 
     def _dispatch(self, msg):
         with self._lock:
@@ -298,10 +322,6 @@ class WorkerClient:
             if msg["type"] == "error":
                 self._stderr.append("[samatte client] worker error: %s %s" % (msg["code"], msg["message"]))
             self._queue.put(msg)
-
-    def _read_stderr(self):
-        for line in _lines(self._proc.stderr):
-            self._stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
 
     def _wait_hello(self, startup_timeout):
         deadline = time.monotonic() + (startup_timeout if startup_timeout else 1e9)
@@ -540,8 +560,10 @@ class WorkerClient:
         self.close()
 
     def __del__(self):
+        # a client dropped without close(): end its worker and reap it (no zombie left in the host)
         try:
             if self._proc.poll() is None:
                 self._proc.kill()
+                self._proc.wait(timeout=2.0)
         except Exception:  # noqa: BLE001
             pass
