@@ -64,3 +64,58 @@ def test_a_client_dropped_without_close_ends_its_worker():
     assert _wait_for(lambda: all(_state(p) is None for p in pids)), [_state(p) for p in pids]
     assert _wait_for(lambda: threading.active_count() <= threads0), threading.enumerate()
     assert _fds() <= fds0
+
+
+def test_interrupts_leave_a_handler_the_host_installed_in_c_alone(monkeypatch):
+    # Inside an embedding host (Blender initialises Python without its signal handlers and installs its
+    # own in C) signal.getsignal / signal.signal report such a handler as None, and signal.signal(sig,
+    # None) raises TypeError. Before, Interrupts (samatte.demo.run_demo, cli.main run in-process) took
+    # the None as "the old handler", and on exit raised TypeError after the job had finished, leaving
+    # samatte's handler installed in place of the host's for good.
+    import signal as real
+    from samatte import runner
+    from samatte.progress import CancelToken
+
+    installed = {real.SIGINT: None, real.SIGTERM: None}   # None: a C handler, as CPython reports it
+
+    class FakeSignal:
+        SIGINT, SIGTERM = real.SIGINT, real.SIGTERM
+
+        @staticmethod
+        def getsignal(sig):
+            return installed[sig]
+
+        @staticmethod
+        def signal(sig, handler):
+            if handler is None:
+                raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable object")
+            old, installed[sig] = installed[sig], handler
+            return old
+
+    monkeypatch.setattr(runner, "signal", FakeSignal)
+    with runner.Interrupts(CancelToken(), quiet=True):
+        pass
+    assert installed == {real.SIGINT: None, real.SIGTERM: None}
+
+
+def test_interrupts_put_back_the_python_handlers_and_work_off_the_main_thread():
+    import signal
+    from samatte import runner
+    from samatte.progress import CancelToken
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with runner.Interrupts(CancelToken(), quiet=True):
+        assert signal.getsignal(signal.SIGINT) is not before[signal.SIGINT]
+    assert {s: signal.getsignal(s) for s in before} == before
+    errors = []
+
+    def off_main():
+        try:
+            with runner.Interrupts(CancelToken(), quiet=True):
+                pass
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    t = threading.Thread(target=off_main)
+    t.start()
+    t.join()
+    assert errors == [] and {s: signal.getsignal(s) for s in before} == before

@@ -263,6 +263,10 @@ class Interrupts:
             if sig is None:
                 continue
             try:
+                if signal.getsignal(sig) is None:
+                    # the host (Blender, Nuke, an embedding app) installed this handler in C: Python
+                    # cannot put it back (signal.signal(sig, None) raises TypeError), so leave it be
+                    continue
                 self.old[sig] = signal.signal(sig, self._handler)
             except (ValueError, OSError):  # not the main thread
                 pass
