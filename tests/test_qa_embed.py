@@ -119,3 +119,40 @@ def test_interrupts_put_back_the_python_handlers_and_work_off_the_main_thread():
     t.start()
     t.join()
     assert errors == [] and {s: signal.getsignal(s) for s in before} == before
+
+
+_SIGPIPE_HOST = r'''
+import os, signal, sys, time
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # a host that never set SIGPIPE to SIG_IGN
+sys.path.insert(0, sys.argv[1])
+from test_qa_embed import fake_job, fake_worker
+w = fake_worker()
+h = w.start_job(fake_job(frames=200, delay=0.05))
+time.sleep(0.3)
+os.kill(w.pid, 9)           # the OOM killer takes the worker
+w._proc.wait()
+time.sleep(0.2)             # its pipe is closed for good
+h.cancel()                  # the user clicks Cancel
+try:
+    w.release()
+except Exception as e:
+    print("release:", type(e).__name__)
+print("host alive")
+'''
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGPIPE"), reason="no SIGPIPE")
+def test_talking_to_a_dead_worker_does_not_kill_a_host_that_keeps_sigpipe_default(tmp_path):
+    # Before: the host process died of SIGPIPE (exit -13, no message, the scene unsaved) on the Cancel
+    # click after its worker had died, when the host leaves SIGPIPE at its default as an embedded Python
+    # started without its signal handlers does.
+    import subprocess
+    script = tmp_path / "host.py"
+    script.write_text(_SIGPIPE_HOST)
+    import samatte
+    core = os.path.dirname(os.path.dirname(os.path.abspath(samatte.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([core, os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, str(script), TESTS], capture_output=True, text=True, timeout=60,
+                         env=env)
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    assert "release: WorkerError" in out.stdout and "host alive" in out.stdout

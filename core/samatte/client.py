@@ -38,6 +38,7 @@ import collections
 import itertools
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -84,6 +85,44 @@ def _read_stdout(ref, stream):
 def _read_stderr(tail, stream):
     for line in _lines(stream):
         tail.append(line.decode("utf-8", "replace").rstrip("\n"))
+
+
+def _write_without_sigpipe(stream, data):
+    """``stream.write(data)`` to the worker's stdin, which never kills the host with SIGPIPE.
+
+    A plain Python program ignores SIGPIPE, but an embedding host may not (a Python initialised
+    without its signal handlers leaves SIGPIPE at its default, which ends the process): a write to a
+    worker that has died (a Cancel after the OOM killer took it) then killed Nuke or Blender outright,
+    with no message and the scene unsaved. SIGPIPE is held off for this thread during the write, and
+    the one the failed write raised is taken (BrokenPipeError as usual)."""
+    block = getattr(signal, "pthread_sigmask", None)
+    take = getattr(signal, "sigtimedwait", None)
+    sigpipe = getattr(signal, "SIGPIPE", None)
+    if block is None or take is None or sigpipe is None:   # Windows (no SIGPIPE), macOS (below)
+        stream.write(data)
+        stream.flush()
+        return
+    old = block(signal.SIG_BLOCK, {sigpipe})
+    try:
+        stream.write(data)
+        stream.flush()
+    except BrokenPipeError:
+        if sigpipe not in old:
+            take([sigpipe], 0)   # the write's own SIGPIPE, pending for this thread
+        raise
+    finally:
+        block(signal.SIG_SETMASK, old)
+
+
+def _no_sigpipe_on(stream):
+    """macOS has no sigtimedwait: mark the pipe F_SETNOSIGPIPE (73) instead (best effort)."""
+    if sys.platform != "darwin":
+        return
+    try:
+        import fcntl
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETNOSIGPIPE", 73), 1)
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 _STDERR_LINES = 200
@@ -275,6 +314,7 @@ class WorkerClient:
         except OSError as e:
             raise WorkerError("cannot start the samatte worker with %s: %s" % (self.python, e),
                               python=str(self.python))
+        _no_sigpipe_on(self._proc.stdin)
         # the reader threads hold the client only weakly: a client the host drops without close() (a
         # TD's loop over shots) is collected, and its __del__ ends the worker (with a strong reference
         # the blocked readers kept it, and its worker, alive for the rest of the host's session)
@@ -362,8 +402,7 @@ class WorkerClient:
         data = protocol.encode(msg).encode("utf-8")
         try:
             with self._wlock:
-                self._proc.stdin.write(data)
-                self._proc.stdin.flush()
+                _write_without_sigpipe(self._proc.stdin, data)
         except (BrokenPipeError, OSError, ValueError) as e:
             if not quiet:
                 raise WorkerError("cannot talk to the samatte worker: %s" % e, stderr_tail=self.stderr_tail())
