@@ -48,6 +48,17 @@ def _wait_for(cond, seconds=10.0):
     return cond()
 
 
+def _run_python(script, *args):
+    """``script`` in a fresh interpreter that imports this checkout's samatte."""
+    import subprocess
+
+    import samatte
+    core = os.path.dirname(os.path.dirname(os.path.abspath(samatte.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([core, os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, str(script)] + list(args), capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_client_dropped_without_close_ends_its_worker():
     # a TD's loop `for shot in shots: WorkerClient(py).run(job)` (no with, no close): each dropped client
@@ -146,13 +157,88 @@ def test_talking_to_a_dead_worker_does_not_kill_a_host_that_keeps_sigpipe_defaul
     # Before: the host process died of SIGPIPE (exit -13, no message, the scene unsaved) on the Cancel
     # click after its worker had died, when the host leaves SIGPIPE at its default as an embedded Python
     # started without its signal handlers does.
-    import subprocess
     script = tmp_path / "host.py"
     script.write_text(_SIGPIPE_HOST)
-    import samatte
-    core = os.path.dirname(os.path.dirname(os.path.abspath(samatte.__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([core, os.environ.get("PYTHONPATH", "")]))
-    out = subprocess.run([sys.executable, str(script), TESTS], capture_output=True, text=True, timeout=60,
-                         env=env)
+    out = _run_python(script, TESTS)
     assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
     assert "release: WorkerError" in out.stdout and "host alive" in out.stdout
+
+
+_IMPORT_STATE = r'''
+import json, logging, os, signal, sys, threading, warnings
+import numpy as np
+def state():
+    u = os.umask(0); os.umask(u)
+    return repr([[signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD)],
+                 logging.getLogger().handlers, logging.getLogger().level, logging.getLogger("samatte").handlers,
+                 list(sys.path), sorted(os.environ.items()), os.getcwd(), u, sys.stdout, sys.stderr,
+                 np.geterr(), sys.excepthook, threading.excepthook, sys.getrecursionlimit(),
+                 warnings.filters[:]])
+before = state()
+import samatte, samatte.api, samatte.jobspec, samatte.protocol, samatte.client, samatte.names
+import samatte.errors, samatte.cachekey, samatte.registry, samatte.frames, samatte.progress
+print(json.dumps(state() == before))
+'''
+
+
+def test_importing_samatte_changes_no_process_global_state(tmp_path):
+    script = tmp_path / "imp.py"
+    script.write_text(_IMPORT_STATE)
+    out = _run_python(script)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "true"
+
+
+def test_two_jobs_in_two_threads_match_the_same_jobs_run_alone(tmp_path):
+    # a TD's script runs two shots at once from worker threads: both outputs are byte-for-byte those of
+    # the same jobs run one at a time, a cancel of one leaves the other alone, progress goes to its own
+    # job, and nothing global is left changed (signal handlers, logging, sys.stdout)
+    import glob
+    import logging
+    import signal
+
+    from samatte import api, jobspec
+    from samatte.demo import make_shot
+    from samatte.errors import CancelledError
+    from samatte.progress import CancelToken
+
+    shots = [make_shot(str(tmp_path / ("s%d" % i)), frames=6, size=(64, 64)) for i in range(2)]
+
+    def job(i, out):
+        s = shots[i]
+        j = jobspec.new_job(s["plate"], str(out), frames="%d-%d" % (s["frames"][0], s["frames"][-1]),
+                            tracker="flow", matte="refine", quality="draft")
+        jobspec.add_object(j, "ball", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+        return j
+
+    def frames_of(pattern):
+        return [open(p, "rb").read() for p in sorted(glob.glob(pattern))]
+
+    for i in range(2):
+        api.run(job(i, tmp_path / ("alone%d" % i) / "m.####.exr"))
+    before = (signal.getsignal(signal.SIGINT), logging.getLogger().handlers[:], sys.stdout, sys.stderr)
+    seen, res, token = {0: set(), 1: set()}, {}, CancelToken()
+
+    def go(i):
+        def progress(p):
+            seen[i].add(threading.current_thread().name)
+            if i == 2 and p.stage == "matte":
+                token.cancel()
+        try:
+            res[i] = api.run(job(i % 2, tmp_path / ("conc%d" % i) / "m.####.exr"), progress=progress,
+                             cancel=token if i == 2 else None)
+        except Exception as e:  # noqa: BLE001
+            res[i] = e
+    seen[2] = set()
+    threads = [threading.Thread(target=go, args=(i,), name="td%d" % i) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert isinstance(res[2], CancelledError)
+    for i in range(2):
+        assert res[i]["status"] == "done" and seen[i] == {"td%d" % i}
+        alone, conc = frames_of(str(tmp_path / ("alone%d" % i) / "m.*.exr")), frames_of(
+            str(tmp_path / ("conc%d" % i) / "m.*.exr"))
+        assert len(alone) == 6 and alone == conc
+    assert (signal.getsignal(signal.SIGINT), logging.getLogger().handlers[:], sys.stdout, sys.stderr) == before
