@@ -163,3 +163,18 @@ def test_the_qc_sheet_shows_such_a_plate_on_the_mattes_window(tmp_path):
     got = _display_plate(job, 3, (H, W))
     assert got is not None and got.shape[:2] == (H, W)
     assert np.allclose(got, _display_plate(full, 3, (H, W)), atol=1e-6)
+
+
+def test_status_sees_the_frames_of_such_a_plate_as_complete(tmp_path, capsys):
+    """``samatte status`` (and QC, and the hosts' reload) judge a written frame on the same canvas a
+    run writes it on."""
+    from samatte.pipeline import frame_status
+    bbox_plate, _ = _write_plates(tmp_path)
+    job = _job(tmp_path, bbox_plate, "bbox")
+    rc, err = run_cli(["run", job], capsys)
+    assert rc == 0, err
+    st = frame_status(job)
+    assert set(st["frames"].values()) == {"complete"}, st["frames"]
+    assert set(st["track"].values()) == {"complete"}, st["track"]
+    rc, err = run_cli(["qc", job], capsys)
+    assert rc == 0, err

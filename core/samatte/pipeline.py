@@ -889,8 +889,9 @@ def frame_status(job, *, frames=None):
     wanted = _subset(frames, all_frames)
     resolved = resolve_backends(job)
     keys = frame_keys(job, resolved=resolved, plate_frames=all_frames)
-    from .io.exr import read_info
-    info = read_info(plate_seq.path(all_frames[0]), layer=job["plate"].get("layer"))
+    from .io.source import plate_canvas
+    # the canvas a run works on (the display window when the frames' data windows vary)
+    info = plate_canvas(plate_seq, all_frames, layer=job["plate"].get("layer"))[0]
     writer = MatteWriter(_output_pattern(job).source, info, compression=job["output"]["compression"], prepare=False)
     cache = TrackCache(default_work_dir(job), create=False)
     names = [o["name"] for o in job["objects"]]

@@ -36,7 +36,7 @@ from ..stages import Plate
 from .exr import _check_windows, _wstr, check_header, fix_nonfinite, read_frame, read_header, read_info
 from .sequence import as_pattern
 
-__all__ = ["FrameSource"]
+__all__ = ["FrameSource", "plate_canvas"]
 
 log = logging.getLogger("samatte.io")
 
@@ -57,6 +57,42 @@ def _fix_mmap_threshold():
         libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD = -3 (glibc malloc.h)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+def plate_canvas(pattern, frames, *, layer=None, first_info=None):
+    """The canvas of a plate's ``frames``: ``(info, place, headers)``.
+
+    The first frame's data window when every frame has it (the usual plate, overscan or a constant
+    bbox, kept as the file stores it; ``place`` False); when data windows vary from frame to frame
+    (what Nuke writes for a plate whose bbox moves -- behind an animated Transform or a stabilise --
+    or a renderer's auto-crop), the display window, every frame to be read into it (``place`` True):
+    black outside the frame's own data window, as Nuke shows it, and a frame's pixels past the format
+    left out. Decided from the headers of all of ``frames``, so every chunk of a farm job, whatever
+    frames it runs, and ``samatte status`` work on the same canvas. ``headers``: frame -> its header's
+    PlateInfo, or the SamatteError opening it raised (for the caller to raise when it needs the frame).
+    ``first_info``: the first frame's PlateInfo, when the caller has it."""
+    pattern = as_pattern(pattern)
+    frames = list(frames)
+    first = frames[0]
+    info = first_info if first_info is not None else read_info(pattern.path(first), layer=layer)
+    headers = {}
+    varies = None
+    for f in frames[1:]:
+        try:
+            h = read_header(pattern.path(f), layer=layer, frame=int(f))
+        except SamatteError as e:   # raised again by check_headers / get
+            headers[int(f)] = e
+            continue
+        headers[int(f)] = h
+        if varies is None and h.display == info.display and h.data != info.data:
+            varies = (f, h.data)
+    if varies is None:
+        return info, False, headers
+    d = info.display
+    log.info("%s: data windows vary from frame to frame (frame %s %s, frame %s %s): every frame is read "
+             "into the display window %dx%d (black outside a frame's own data window)",
+             pattern.source, first, _wstr(info.data), varies[0], _wstr(varies[1]), d.width, d.height)
+    return replace(info, data=d), True, headers
 
 
 class FrameSource:
@@ -99,12 +135,11 @@ class FrameSource:
         except PlateError as e:
             e.details.setdefault("frame", first)
             raise
-        #: frame -> its header's PlateInfo, or the SamatteError opening it raised (the first look at
-        #: every frame, reused by check_headers)
-        self._headers = {}
-        #: whether frames are read into the canvas (:meth:`_settle_windows`)
-        self._place = False
-        self._settle_windows(first)
+        # the canvas (the display window when data windows vary: plate_canvas), whether frames are read
+        # into it, and frame -> its header's PlateInfo or the SamatteError opening it raised (the first
+        # look at every frame, reused by check_headers)
+        self.info, self._place, self._headers = plate_canvas(self.pattern, self.frames, layer=layer,
+                                                             first_info=self.info)
         self._cond = threading.Condition()
         self._cache = OrderedDict()
         self._loading = set()
@@ -174,36 +209,6 @@ class FrameSource:
                 raise got
             else:
                 _check_windows(got, self.info, self.pattern.path(f), f, self._place)
-
-    def _settle_windows(self, first):
-        """The canvas: the first frame's data window when every frame has it (the usual plate, overscan
-        or a constant bbox, kept as the file stores it); when data windows vary from frame to frame
-        (what Nuke writes for a plate whose bbox moves -- behind an animated Transform or a
-        stabilise -- or a renderer's auto-crop), the display window, every frame read into it: black
-        outside the frame's own data window, as Nuke shows it, and a frame's pixels past the format
-        left out. Decided from the headers of all of the source's frames, so every chunk of a farm
-        job, whatever frames it runs, works on the same canvas."""
-        info = self.info
-        varies = None
-        for f in self.frames:
-            if f == first:
-                continue
-            try:
-                h = read_header(self.pattern.path(f), layer=self.layer, frame=int(f))
-            except SamatteError as e:   # raised again by check_headers / get
-                self._headers[int(f)] = e
-                continue
-            self._headers[int(f)] = h
-            if varies is None and h.display == info.display and h.data != info.data:
-                varies = (f, h.data)
-        if varies is None:
-            return
-        d = info.display
-        self.info = replace(info, data=d)
-        self._place = True
-        log.info("%s: data windows vary from frame to frame (frame %s %s, frame %s %s): every frame is read "
-                 "into the display window %dx%d (black outside a frame's own data window)",
-                 self.pattern.source, first, _wstr(info.data), varies[0], _wstr(varies[1]), d.width, d.height)
 
     def prefetch(self, frames_in_order):
         """Tell the source the order frames will be asked for (e.g. descending for a backward pass;
