@@ -3,7 +3,8 @@
 Accepted frame tokens (exactly one per pattern, in the file name or anywhere in the path)::
 
     plate.####.exr     Nuke style: one '#' per digit of padding  -> plate.1001.exr  ("#" = no padding)
-    plate.@@@@.exr     one '@' per digit of padding (same as '#')
+    plate.@@@@.exr     one '@' per digit of padding (same as '#'); an '@' with a letter or digit on
+                       both sides is part of the name (``GoogleDrive-me@gmail.com``, ``user@host``)
     plate.%04d.exr     printf style ("%d" = no padding)
     plate.$F4.exr      Houdini style ("$F" = no padding)
 
@@ -30,8 +31,10 @@ from ..frames import parse_frames
 
 __all__ = ["SequencePattern", "as_pattern"]
 
-# one frame token: '#'/'@' runs, %0Nd / %d, $FN / $F
-_TOKEN = re.compile(r"(?P<hash>[#@]+)|%(?P<pct>0?\d*)d|\$F(?P<houdini>\d*)(?![A-Za-z_])")
+# one frame token: '#' runs, '@' runs (not one inside a word: an e-mail address or user@host, as in
+# Google Drive's CloudStorage/GoogleDrive-me@gmail.com folder), %0Nd / %d, $FN / $F
+_AT = r"(?<![^\W_])(?<!@)@+|@+(?![^\W_])(?!@)"
+_TOKEN = re.compile(r"(?P<hash>#+|%s)|%%(?P<pct>0?\d*)d|\$F(?P<houdini>\d*)(?![A-Za-z_])" % _AT)
 # a fileseq-style range just before a hash/@ token: 1001-1100x2 / 1001,1005 / -5--1
 _RANGE = re.compile(r"(?P<range>-?\d+(?:--?\d+(?:[xX:]\d+)?)?(?:,-?\d+(?:--?\d+(?:[xX:]\d+)?)?)*)$")
 

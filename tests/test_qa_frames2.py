@@ -1,0 +1,83 @@
+"""Frame numbers and sequence names at their extremes, through the entry points (CLI, JobSpec, farm,
+hosts). Each test here failed before its fix."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from qa_cli import run_cli as _run_cli
+
+
+def _plate(folder, pattern, frames, size=(32, 24)):
+    """A tiny RGB plate: a bright square drifting one pixel a frame on grey."""
+    from samatte.io.exr import write_image
+    os.makedirs(folder, exist_ok=True)
+    w, h = size
+    paths = []
+    for i, f in enumerate(frames):
+        img = np.full((h, w, 3), 0.2, np.float32)
+        img[6:18, 8 + i % 4:20 + i % 4] = 0.8
+        p = os.path.join(folder, pattern % f)
+        write_image(p, img, channels=("R", "G", "B"), pixel_type="half")
+        paths.append(p)
+    return paths
+
+
+def _job(plate, out, first):
+    return {"samatte_job": 1, "name": "qa", "plate": {"path": plate},
+            "objects": [{"name": "o", "prompts": [{"frame": first, "type": "box", "box": [6, 4, 22, 20]}]}],
+            "tracker": {"backend": "flow"}, "matte": {"backend": "none"}, "output": {"path": out}}
+
+
+# -- '@' in a folder or file name ------------------------------------------------------------------
+
+GDRIVE = "GoogleDrive-me@gmail.com"       # macOS Google Drive for desktop: ~/Library/CloudStorage/<this>/My Drive
+
+
+@pytest.mark.parametrize("pattern, prefix, suffix, pad", [
+    ("/Users/me/Library/CloudStorage/%s/My Drive/sh010/plate.####.exr" % GDRIVE,
+     "/Users/me/Library/CloudStorage/%s/My Drive/sh010/plate." % GDRIVE, ".exr", 4),
+    ("/mnt/user@host/plate.%04d.exr", "/mnt/user@host/plate.", ".exr", 4),
+    ("/s/plate@2x.$F4.exr", "/s/plate@2x.", ".exr", 4),
+    ("/s/plate.@@@@.exr", "/s/plate.", ".exr", 4),        # still tokens
+    ("/s/plate@@@@.exr", "/s/plate", ".exr", 4),
+    ("/s/plate_@.exr", "/s/plate_", ".exr", 0),
+    ("/s/a@b/plate.@@@.exr", "/s/a@b/plate.", ".exr", 3),
+])
+def test_an_at_sign_between_letters_is_part_of_the_name(pattern, prefix, suffix, pad):
+    """'@' is a frame token (one per digit), but an '@' inside a word is an e-mail address or a host
+    (Google Drive for desktop on macOS keeps every file under CloudStorage/GoogleDrive-<account>/): a
+    plate or output there was PLATE_INVALID / OUTPUT_INVALID 'has 2 frame tokens' in every host, and a
+    still under it was read as a sequence (its '@' replaced by the frame number). Nuke and Blender read
+    such paths as they are."""
+    from samatte.io.sequence import SequencePattern
+    sp = SequencePattern(pattern)
+    assert sp.has_frame_token and sp.padding == pad
+    assert sp.path(1001) == prefix + "%0*d" % (pad, 1001) + suffix
+
+
+def test_a_still_under_an_e_mail_folder_is_a_still():
+    from samatte.io.sequence import SequencePattern
+    p = "/Users/me/Library/CloudStorage/%s/My Drive/still.exr" % GDRIVE
+    sp = SequencePattern(p)
+    assert not sp.has_frame_token and sp.path(1001) == p
+
+
+def test_a_job_on_google_drive_runs(tmp_path, capsys):
+    """End to end: plate, output and work dir under a folder named with an e-mail address (before: exit
+    3 PLATE_INVALID '... has 2 frame tokens', nothing written); probe, run, status and qc agree."""
+    root = tmp_path / GDRIVE / "My Drive"
+    _plate(str(root / "p"), "plate.%04d.exr", range(1001, 1004))
+    job = root / "job.json"
+    job.write_text(json.dumps(_job(str(root / "p" / "plate.####.exr"), str(root / "o" / "m.####.exr"), 1001)))
+    rc, err = _run_cli(["probe", root / "p" / "plate.####.exr", "--json"], capsys)
+    assert rc == 0, err
+    rc, err = _run_cli(["run", job], capsys)
+    assert rc == 0, err
+    assert sorted(n for n in os.listdir(str(root / "o")) if n.endswith(".exr")) == \
+        ["m.1001.exr", "m.1002.exr", "m.1003.exr"]
+    rc, err = _run_cli(["status", job], capsys)
+    assert rc == 0, err
+    rc, err = _run_cli(["qc", job], capsys)
+    assert rc == 0, err
