@@ -81,3 +81,29 @@ def test_a_job_on_google_drive_runs(tmp_path, capsys):
     assert rc == 0, err
     rc, err = _run_cli(["qc", job], capsys)
     assert rc == 0, err
+
+
+# -- qc --frames outside the job ------------------------------------------------------------------
+
+@pytest.mark.parametrize("explicit", [False, True], ids=["frames_on_disk", "plate_frames"])
+def test_qc_frames_outside_the_job_are_frame_range_invalid(tmp_path, capsys, explicit):
+    """`run --frames` and `status --frames` refuse frames that are not the job's (FRAME_RANGE_INVALID,
+    exit 2); `qc --frames` checked them and failed the QC (exit 5, QC_FAILED 'frame 4: missing') on
+    frames the job never had: a hole in the plate (1-3,7-9 on disk) or a typo past its last frame.
+    Now it is refused like the others; a subset with a step still passes."""
+    _plate(str(tmp_path / "p"), "plate.%04d.exr", [1, 2, 3, 7, 8, 9])
+    j = _job(str(tmp_path / "p" / "plate.####.exr"), str(tmp_path / "o" / "m.####.exr"), 1)
+    if explicit:
+        j["plate"]["frames"] = "1-3,7-9"
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(j))
+    rc, err = _run_cli(["run", job], capsys)
+    assert rc == 0, err
+    for cmd in ("run", "status", "qc"):
+        rc, err = _run_cli([cmd, job, "--frames", "1-9"], capsys)
+        assert rc == 2 and "[FRAME_RANGE_INVALID]" in err and "4-6" in err, (cmd, err)
+    rc, err = _run_cli(["qc", job, "--frames", "1-9x2", "--json"], capsys)
+    assert rc == 2 and "[FRAME_RANGE_INVALID]" in err and "5" in err, err
+    rc, err = _run_cli(["qc", job, "--frames", "1-9x6"], capsys)      # 1, 7
+    assert rc == 0, err
+    assert not os.path.exists(str(tmp_path / "o" / "m.0004.exr"))

@@ -207,11 +207,16 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     from ..frames import parse_frames
     from ..io.sequence import SequencePattern
     from ..jobspec import job_frames
-    from ..pipeline import frame_status, load_job
+    from ..pipeline import _subset, frame_status, load_job
     job = load_job(job)
     seq = SequencePattern(job["output"]["path"])
     all_frames = job_frames(job) or SequencePattern(job["plate"]["path"]).frames_on_disk()
-    frames = list(all_frames) if frames is None else parse_frames(frames)
+    if frames is None:
+        frames = list(all_frames)
+    elif all_frames:
+        frames = _subset(frames, all_frames)    # frames the job does not have: refused, as by run and status
+    else:
+        frames = parse_frames(frames)
     status = frame_status(job)
     fstat = status["frames"]
     per, scores = {}, {}
