@@ -107,3 +107,47 @@ def test_qc_frames_outside_the_job_are_frame_range_invalid(tmp_path, capsys, exp
     rc, err = _run_cli(["qc", job, "--frames", "1-9x6"], capsys)      # 1, 7
     assert rc == 0, err
     assert not os.path.exists(str(tmp_path / "o" / "m.0004.exr"))
+
+
+# -- a pattern whose padding is not the files' ----------------------------------------------------
+
+def test_a_pattern_padded_unlike_the_files_names_the_pattern_that_reads_them(tmp_path, capsys):
+    """Files padded 5 (plate.01001.exr) and a pattern ####: every entry point said FRAME_MISSING 'no
+    frames of the plate ... were found on disk' (or '3 plate frame(s) missing') beside a folder full of
+    the plate's frames. Nothing is read under another name (Nuke would not either), but the error now
+    names a file it saw and the pattern that reads it."""
+    _plate(str(tmp_path / "p"), "plate.%05d.exr", range(1001, 1004))
+    _plate(str(tmp_path / "m"), "mask.%05d.exr", range(1001, 1004))
+    plate = str(tmp_path / "p" / "plate.####.exr")
+    want = "plate.01001.exr", str(tmp_path / "p" / "plate.#####.exr")
+    j = _job(plate, str(tmp_path / "o" / "m.####.exr"), 1001)
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(j))
+    cases = [["run", job], ["status", job], ["probe", plate],
+             ["farm", "export", job, "--openjd", tmp_path / "bundle"],
+             ["refine", "--plate", plate, "--masks", tmp_path / "m" / "mask.#####.exr", "--out", tmp_path / "r" / "r.####.exr"]]
+    j["plate"]["frames"] = "1001-1003"
+    job2 = tmp_path / "job2.json"
+    job2.write_text(json.dumps(j))
+    cases.append(["run", job2])
+    for argv in cases:
+        rc, err = _run_cli(argv, capsys)
+        assert rc == 3 and "[FRAME_MISSING]" in err, (argv, err)
+        assert all(w in err for w in want), (argv, err)
+    # a mask sequence the same way
+    rc, err = _run_cli(["refine", "--plate", tmp_path / "p" / "plate.#####.exr", "--masks", tmp_path / "m" / "mask.###.exr",
+                        "--out", tmp_path / "r" / "r.####.exr"], capsys)
+    assert rc == 3 and "[FRAME_MISSING]" in err and "mask.01001.exr" in err and \
+        str(tmp_path / "m" / "mask.#####.exr") in err, err
+    assert not os.path.exists(str(tmp_path / "o"))
+    assert not list((tmp_path / "r").glob("*.exr"))
+
+
+def test_padding_hint_is_empty_when_nothing_else_is_there(tmp_path):
+    from samatte.io.sequence import SequencePattern
+    _plate(str(tmp_path), "plate.%04d.exr", [999, 1000, 10000])
+    assert SequencePattern(str(tmp_path / "plate.####.exr")).padding_hint() == ""
+    assert SequencePattern(str(tmp_path / "other.####.exr")).padding_hint() == ""
+    assert SequencePattern(str(tmp_path / "nowhere" / "plate.####.exr")).padding_hint() == ""
+    hint = SequencePattern(str(tmp_path / "plate.#.exr")).padding_hint()    # 0999 is not %d of 999
+    assert "plate.0999.exr" in hint and str(tmp_path / "plate.####.exr") in hint

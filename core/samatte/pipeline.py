@@ -102,7 +102,8 @@ def _resolve_frames(job, seq):
                                   "(--frames, or the JobSpec's plate.frames), e.g. 1 or 1001-1100" % seq.source,
                                   field="plate.frames", path=seq.source)
         if not wanted:
-            raise MissingFrameError("no frames of the plate %s were found on disk" % seq.source, path=seq.source)
+            raise MissingFrameError("no frames of the plate %s were found on disk%s" % (seq.source, seq.padding_hint()),
+                                    path=seq.source)
     _require_plate_frames(seq, wanted)
     from .prompts import require_prompt_frames
     # before anything that derives from the prompts (cache keys, temporal references) is computed: the
@@ -115,8 +116,8 @@ def _require_plate_frames(seq, frames):
     """MissingFrameError naming the plate frames of ``frames`` that are not on disk."""
     missing = [f for f in frames if not os.path.exists(seq.path(f))]
     if missing:
-        raise MissingFrameError("%d plate frame(s) missing: %s (pattern %s)"
-                                % (len(missing), format_frames(missing)[:200], seq.source),
+        raise MissingFrameError("%d plate frame(s) missing: %s (pattern %s)%s"
+                                % (len(missing), format_frames(missing)[:200], seq.source, seq.padding_hint()),
                                 frames=format_frames(missing), path=seq.source)
 
 
@@ -281,8 +282,9 @@ def _mask_objects(job, info, frames):
             # each frame's own file, as for the plate: a still (no frame token) serves every frame
             missing = [f for f in frames if not os.path.exists(seq.path(f))]
             if missing:
-                raise MissingFrameError("object %r: %d mask frame(s) missing: %s (pattern %s)"
-                                        % (o["name"], len(missing), format_frames(missing)[:200], m["path"]),
+                raise MissingFrameError("object %r: %d mask frame(s) missing: %s (pattern %s)%s"
+                                        % (o["name"], len(missing), format_frames(missing)[:200], m["path"],
+                                           seq.pattern.padding_hint()),
                                         object=o["name"], frames=format_frames(missing), path=m["path"])
         out[o["name"]] = (seq, m, required)
     return out
@@ -937,7 +939,8 @@ def probe(plate_path, *, frames=None, layer=None):
     else:
         want = on_disk
     if seq.has_frame_token and not want:
-        raise MissingFrameError("no frames of the plate %s were found on disk" % seq.source, path=seq.source)
+        raise MissingFrameError("no frames of the plate %s were found on disk%s" % (seq.source, seq.padding_hint()),
+                                path=seq.source)
     first = seq.path(want[0]) if seq.has_frame_token else seq.source
     inp = open_image(first)
     try:

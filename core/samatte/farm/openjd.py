@@ -88,10 +88,12 @@ def _job_frames(job):
     fr = job_frames(job)
     if fr is None:
         from ..io.sequence import SequencePattern
-        fr = SequencePattern(job["plate"]["path"]).frames_on_disk()
+        seq = SequencePattern(job["plate"]["path"])
+        fr = seq.frames_on_disk()
         if not fr:
             from ..errors import MissingFrameError
-            raise MissingFrameError("no frames of the plate %s were found on disk" % job["plate"]["path"],
+            raise MissingFrameError("no frames of the plate %s were found on disk%s"
+                                    % (job["plate"]["path"], seq.padding_hint()),
                                     path=job["plate"]["path"])
     return fr
 

@@ -121,6 +121,30 @@ class SequencePattern:
                               lambda f: os.path.exists(self.path(f)))
         return self._scan(os.path.dirname(prefix), os.path.basename(prefix), suffix)
 
+    def padding_hint(self):
+        """For an error about missing frames: when files of this sequence are on disk with their number
+        written another way (``plate.01001.exr`` for ``plate.####.exr``: another padding), a clause
+        naming one and the pattern that reads it; else "". Those files are never read as the
+        pattern's frames (a host would not either)."""
+        if not self.has_frame_token or os.sep in self._suffix or (os.altsep and os.altsep in self._suffix):
+            return ""
+        folder, head = os.path.dirname(self._prefix), os.path.basename(self._prefix)
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            return ""
+        rx = re.compile(re.escape(head) + r"(-?\d+)" + re.escape(self._suffix) + r"$")
+        other = []
+        for n in names:
+            m = rx.match(n)
+            if m and self.format_frame(int(m.group(1))) != m.group(1):
+                other.append((int(m.group(1)), n, len(m.group(1))))
+        if not other:
+            return ""
+        _, name, width = min(other)
+        return "; files numbered with another padding are there (%s): the pattern for them is %s" % (
+            name, self._prefix + ("#" * width if width > 1 else "#") + self._suffix)
+
     def _scan(self, folder, head, tail, keep=None):
         """Frames f for which ``head + format_frame(f) + tail`` is an entry of ``folder`` (and
         ``keep(f)``, when given), sorted."""

@@ -119,7 +119,8 @@ class FrameSource:
         if frames is None:
             frames = self.pattern.default_frames()
             if not frames:
-                raise MissingFrameError("no frames found on disk for %s" % self.pattern.source,
+                raise MissingFrameError("no frames found on disk for %s%s"
+                                        % (self.pattern.source, self.pattern.padding_hint()),
                                         path=self.pattern.source)
         self.frames = parse_frames(list(frames) if not isinstance(frames, (str, int)) else frames)
         self.layer = layer
