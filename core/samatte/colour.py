@@ -122,9 +122,10 @@ class ColourTransform:
         self.colourspace = cs.getName()
         self._linear_cpu = None  # colourspace -> scene_linear, made when first needed (to_scene_linear)
         #: a colourspace the job names whose pixels are not scene-linear (the config marks its encoding
-        #: ``log``, ``sdr-video`` or ``hdr-video``: ACEScct, an sRGB-encoded EXR): a float plate in it
+        #: ``log``, ``sdr-video`` or ``hdr-video``: ACEScct, an sRGB-encoded EXR; in a config without
+        #: encodings, its conversion to scene_linear is not linear: see _is_nonlinear): a float plate in it
         #: is made scene-linear on reading (``FrameSource``), as the linear solves and the foreground need
-        self.nonlinear = bool(self.colourspace_explicit) and _encoding(cs) in NONLINEAR_ENCODINGS
+        self.nonlinear = bool(self.colourspace_explicit) and self._is_nonlinear(cs)
         if self.nonlinear and cfg.getColorSpace("scene_linear") is None:
             # without the role its values would be kept as they are: log or video code values taken
             # for light by the linear solves and written as the (scene-linear) foreground
@@ -142,6 +143,37 @@ class ColourTransform:
             raise ColourError("OCIO cannot build %s -> %s / %s from %s: %s"
                               % (self.colourspace, self.display, self.view, self.config_source, str(e).strip()),
                               config=self.config_source)
+
+    def _is_nonlinear(self, cs):
+        """Whether ``cs`` holds code values rather than scene-linear light: the config's OCIO 2 encoding
+        when it gives one (``log``, ``sdr-video``, ``hdr-video``), else measured: a colourspace whose
+        conversion to the ``scene_linear`` role is not linear (f(2x) != 2 f(x)). OCIO v1 configs (Nuke's
+        nuke-default and aces_1.2) and Blender's bundled config give no encodings, so their sRGB,
+        Cineon, AgX Log, ACEScct were taken for linear light. Data colourspaces never are."""
+        enc = _encoding(cs)
+        if enc:
+            return enc in NONLINEAR_ENCODINGS
+        try:
+            if cs.isData():
+                return False
+        except AttributeError:  # noqa: BLE001 - an OCIO without isData
+            pass
+        lin = self.config.getColorSpace("scene_linear")
+        if lin is None or lin.getName() == cs.getName():
+            return False
+        try:
+            ocio = _ocio()
+            cpu = self.config.getProcessor(cs.getName(), lin.getName()).getOptimizedCPUProcessor(
+                ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32, ocio.OPTIMIZATION_DEFAULT)
+        except Exception:  # noqa: BLE001 - no conversion: decided as before (kept as stored)
+            return False
+        x = np.array([[[0.02, 0.05, 0.1], [0.18, 0.25, 0.3], [0.4, 0.45, 0.5]]], np.float32)
+        fx = _apply(cpu, x, None)
+        f2x = _apply(cpu, x * 2, None)
+        if not (np.all(np.isfinite(fx)) and np.all(np.isfinite(f2x))):
+            return True
+        self._linear_cpu = cpu
+        return not np.allclose(f2x, 2 * fx, rtol=1e-3, atol=1e-5)
 
     def _choose_display_view(self, display, view):
         cfg = self.config

@@ -1,0 +1,138 @@
+"""Colourspace names and configs exactly as each host hands them over (QA, third colour pass).
+
+* OCIO v1 configs (Nuke's nuke-default and aces_1.2) and Blender's bundled config give their
+  colourspaces no ``encoding``: a float plate in sRGB, Cineon, AgX Log there is not scene-linear
+  light, and must be decoded as one the config marks log or video is.
+* Nuke's Read shows its file-type default as ``default (X)`` (Foundry: "When the default option is
+  selected, the color transform that Nuke has set for it is listed in brackets"; Foundry's own
+  flipbook code takes ``X`` out of it): the files are in X, in the project's config.
+
+Tiny plates and configs made here (a nuke-default-like v1 config with its LUT beside it, as
+``search_path: luts``).
+"""
+import os
+
+import numpy as np
+import pytest
+
+from samatte.io.exr import write_image
+
+
+def _srgb_decode(v):
+    v = np.asarray(v, np.float64)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def _nuke_default(folder):
+    """A config shaped as Nuke's nuke-default (OCIO v1, ``search_path: luts``, no encodings): linear,
+    sRGB (a 1D LUT file), raw; display ``default``. Returns its path."""
+    luts = folder / "luts"
+    luts.mkdir(parents=True)
+    x = np.linspace(0.0, 1.0, 4096)
+    (luts / "srgb.spi1d").write_text("Version 1\nFrom 0.0 1.0\nLength 4096\nComponents 1\n{\n"
+                                     + "\n".join("%.9f" % v for v in _srgb_decode(x)) + "\n}\n")
+    cfg = folder / "config.ocio"
+    cfg.write_text("""ocio_profile_version: 1
+search_path: luts
+strictparsing: true
+luma: [0.2126, 0.7152, 0.0722]
+roles:
+  color_picking: sRGB
+  data: raw
+  reference: linear
+  scene_linear: linear
+displays:
+  default:
+    - !<View> {name: sRGB, colorspace: sRGB}
+    - !<View> {name: raw, colorspace: raw}
+active_displays: [default]
+active_views: [sRGB, raw]
+colorspaces:
+  - !<ColorSpace>
+    name: linear
+    family: linear
+    bitdepth: 32f
+    isdata: false
+  - !<ColorSpace>
+    name: sRGB
+    family: sRGB
+    bitdepth: 32f
+    isdata: false
+    to_reference: !<FileTransform> {src: srgb.spi1d, interpolation: linear}
+  - !<ColorSpace>
+    name: raw
+    family: raw
+    bitdepth: 32f
+    isdata: true
+""")
+    return cfg
+
+
+@pytest.fixture()
+def nuke_default(tmp_path):
+    return _nuke_default(tmp_path / "nuke-default")
+
+
+def _code_plate(tmp_path):
+    """A float EXR of sRGB code values (what an sRGB-encoded EXR holds) and the code values."""
+    code = np.empty((6, 8, 3), np.float32)
+    code[:] = [0.5, 0.25, 0.75]
+    code[2:4, 2:6] = [0.9, 0.1, 0.04]
+    path = tmp_path / "plate" / "p.1001.exr"
+    path.parent.mkdir()
+    write_image(str(path), code, channels=["R", "G", "B"], pixel_type="float")
+    return str(tmp_path / "plate" / "p.####.exr"), code
+
+
+def test_v1_config_srgb_float_plate_is_decoded_to_scene_linear(tmp_path, nuke_default, monkeypatch):
+    """A float EXR named ``sRGB`` in a nuke-default-like (v1) config kept its code values as the plate's
+    "linear" pixels (0.5 taken for light 0.5, not 0.214): v1 configs have no encodings, and only an
+    encoding marked a colourspace non-linear. The conversion to scene_linear is now measured when the
+    config does not say. Read from another folder: the config's LUT is found by its search_path."""
+    from samatte.colour import ColourTransform
+    from samatte.io.source import FrameSource
+    pattern, code = _code_plate(tmp_path)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    ct = ColourTransform(str(nuke_default), "sRGB")
+    assert ct.nonlinear
+    with FrameSource(pattern, "1001", colour=ct) as src:
+        plate = src.get(1001)
+    np.testing.assert_allclose(plate.linear, _srgb_decode(code), atol=2e-4)
+    np.testing.assert_allclose(plate.display, code, atol=2e-3)       # the display image: what is on disk
+    for cs in ("linear", "raw", None):                                 # linear light and data: as stored
+        t = ColourTransform(str(nuke_default), cs)
+        assert not t.nonlinear
+        with FrameSource(pattern, "1001", colour=t) as src:
+            np.testing.assert_array_equal(src.get(1001).linear, code)
+
+
+def test_encodings_still_decide_where_the_config_gives_them():
+    """The built-in ACES config marks its encodings: they decide as before (ACEScct log, sRGB Encoded
+    video, ACEScg / Linear Rec.709 / Raw kept as stored)."""
+    from samatte.colour import ColourTransform
+    nl = {cs: ColourTransform(None, cs).nonlinear for cs in
+          ("ACEScct", "sRGB Encoded Rec.709 (sRGB)", "ACEScg", "Linear Rec.709 (sRGB)", "Raw", "ACES2065-1")}
+    assert nl == {"ACEScct": True, "sRGB Encoded Rec.709 (sRGB)": True, "ACEScg": False,
+                  "Linear Rec.709 (sRGB)": False, "Raw": False, "ACES2065-1": False}
+
+
+BLENDER_CONFIGS = sorted(
+    p for p in (os.path.join(os.path.dirname(__file__), "..", ".venv-bpy%s" % v, "lib", "python3.11",
+                             "site-packages", "bpy", d, "datafiles", "colormanagement", "config.ocio")
+                for v, d in (("50", "5.0"), ("42", "4.2")))
+    if os.path.isfile(p))
+
+
+@pytest.mark.skipif(not BLENDER_CONFIGS, reason="no .venv-bpy50 / .venv-bpy42 (Blender's bundled config)")
+@pytest.mark.parametrize("config", BLENDER_CONFIGS)
+def test_blender_config_names_nonlinear_as_blender_decodes_them(config):
+    """Blender's bundled config (5.0.1, 4.2.23) gives no encodings: sRGB, AgX Log, Filmic Log were taken
+    for linear light. Blender itself decodes a float EXR in them to Linear Rec.709 on loading (measured
+    in tests/blender/test_qa_blender6.py)."""
+    from samatte.colour import ColourTransform
+    got = {cs: ColourTransform(config, cs).nonlinear for cs in
+           ("sRGB", "AgX Log", "Filmic Log", "Linear Rec.709", "ACEScg", "Non-Color", "Linear CIE-XYZ E")}
+    assert got == {"sRGB": True, "AgX Log": True, "Filmic Log": True, "Linear Rec.709": False,
+                   "ACEScg": False, "Non-Color": False, "Linear CIE-XYZ E": False}
