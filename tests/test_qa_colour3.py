@@ -136,3 +136,101 @@ def test_blender_config_names_nonlinear_as_blender_decodes_them(config):
            ("sRGB", "AgX Log", "Filmic Log", "Linear Rec.709", "ACEScg", "Non-Color", "Linear CIE-XYZ E")}
     assert got == {"sRGB": True, "AgX Log": True, "Filmic Log": True, "Linear Rec.709": False,
                    "ACEScg": False, "Non-Color": False, "Linear CIE-XYZ E": False}
+
+
+# --- Nuke: the Read's colorspace knob as Nuke shows it ----------------------------------------------
+
+@pytest.fixture()
+def nk(monkeypatch):
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+    import nuke_env
+    monkeypatch.delenv("OCIO", raising=False)
+    nuke = nuke_env.fresh()
+    renders = []
+    nuke._set_render_hook(lambda w, first, last: renders.append((w["file"].value(), first, last)))
+    nuke._renders = renders
+    return nuke
+
+
+def _comp(nuke, tmp_path, pattern, colourspace):
+    """Read (a 8x6 EXR plate, 1001) -> SAMatte <- Roto (a triangle on frame 1001)."""
+    import nuke_env
+    from nuke_env import rp
+    from samatte_nuke import node as snode
+    read = nuke_env.make_read(pattern, 1001, 1001, width=8, height=6, colourspace=colourspace)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    s = rp.Shape(roto["curves"], name="B")
+    for x, y in ((1, 1), (7, 1), (4, 5)):
+        cp = rp.ShapeControlPoint()
+        cp.center.addPositionKey(1001, (x, y))
+        s.append(cp)
+    roto["curves"].rootLayer.append(s)
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    return read, g
+
+
+@pytest.mark.parametrize("knob, expected", [("default (linear)", "linear"), ("default (sRGB)", "sRGB"),
+                                            ("linear", "linear"), ("sRGB", "sRGB")])
+def test_a_read_on_its_file_type_default_names_that_colourspace(nk, tmp_path, nuke_default, knob, expected):
+    """A Read left on ``default (linear)`` (what Nuke shows for an EXR in nuke-default) went into the job
+    with no colourspace and no config: samatte read the Rec.709-linear plate as ACEScg (its built-in
+    default), and the model saw it re-saturated: linear (0.8, 0.1, 0.05) shown as (1.0, 0.096, 0.174)
+    instead of Nuke's (0.906, 0.349, 0.248). The bracketed default is now the Read's colourspace, with
+    the project's config, as if the artist had picked it."""
+    from samatte.colour import ColourTransform
+    from samatte_nuke import node as snode
+    pattern, code = _code_plate(tmp_path)
+    read, g = _comp(nk, tmp_path, pattern, knob)
+    nk.root()["OCIOConfigPath"].setValue(str(nuke_default))
+    job, _ = snode.build(g)
+    assert (job["plate"]["colourspace"], job["plate"]["ocio_config"]) == (expected, str(nuke_default))
+    ct = ColourTransform(job["plate"]["ocio_config"], job["plate"]["colourspace"])
+    px = np.array([[[0.8, 0.1, 0.05]]], np.float32)
+    want = px if expected == "sRGB" else np.array([[[0.906, 0.349, 0.248]]], np.float32)
+    np.testing.assert_allclose(ct.to_display(px), want, atol=2e-3)
+
+
+def test_a_read_default_without_a_known_config_keeps_samatte_s_default(nk, tmp_path):
+    """No project config file to name (Nuke 13 and older, or the path missing): ``default (linear)`` keeps
+    the job as before (samatte's default), never a name samatte's config lacks (COLOUR_INVALID); plain
+    ``default`` and ``raw data`` name nothing."""
+    from samatte_nuke import node as snode
+    pattern, _ = _code_plate(tmp_path)
+    for knob, raw in (("default (linear)", False), ("default", False), ("default (sRGB)", True)):
+        read, g = _comp(nk, tmp_path, pattern, knob)
+        read["raw"].setValue(raw)
+        job, _ = snode.build(g)
+        assert (job["plate"]["colourspace"], job["plate"]["ocio_config"]) == (None, None), knob
+
+
+def test_a_read_default_with_raw_data_names_nothing_even_with_a_config(nk, tmp_path, nuke_default):
+    from samatte_nuke import node as snode
+    pattern, _ = _code_plate(tmp_path)
+    read, g = _comp(nk, tmp_path, pattern, "default (sRGB)")
+    nk.root()["OCIOConfigPath"].setValue(str(nuke_default))
+    read["raw"].setValue(True)
+    assert snode.build(g)[0]["plate"]["colourspace"] is None
+
+
+def test_a_rendered_plate_is_in_the_project_s_working_space(nk, tmp_path, nuke_default):
+    """A plate samatte renders from the graph (here: a Read behind a Grade) is written raw, in Nuke's
+    working space ("linear" in nuke-default), but went into the job with no colourspace: samatte took it
+    for ACEScg. It now names the working space (Root ``workingSpaceLUT``) in the project's config."""
+    from samatte_nuke import node as snode
+    pattern, _ = _code_plate(tmp_path)
+    read, g = _comp(nk, tmp_path, pattern, "default (linear)")
+    grade = nk.nodes.Grade()
+    grade.setInput(0, read)
+    g.setInput(0, grade)
+    nk.root()["OCIOConfigPath"].setValue(str(nuke_default))
+    job, _ = snode.build(g)
+    assert "/plate_" in job["plate"]["path"]
+    assert (job["plate"]["colourspace"], job["plate"]["ocio_config"]) == ("linear", str(nuke_default))
+    nk.root()["OCIOConfigPath"].setValue("")            # no config known: samatte's default, as before
+    job, _ = snode.build(g)
+    assert (job["plate"]["colourspace"], job["plate"]["ocio_config"]) == (None, None)

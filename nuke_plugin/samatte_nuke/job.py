@@ -14,7 +14,7 @@ import re
 
 from .convert import FrameMap, Geometry
 
-__all__ = ["read_path", "folder_text", "untouched_read", "read_colourspace", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
+__all__ = ["read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
            "build_job", "upstream_hash", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
@@ -144,6 +144,41 @@ def read_colourspace(read):
     if cs in ("default", "") or cs.startswith("default ("):
         return None
     return cs
+
+
+_DEFAULT_CS = re.compile(r"^default \((.+)\)$")
+
+
+def read_colour(read, root):
+    """``(colourspace, config)`` for the job from a Read: :func:`read_colourspace` with the config of
+    :func:`ocio_config`. A Read left on its file-type default shows ``default (X)`` (Foundry: "When the
+    default option is selected, the color transform that Nuke has set for it is listed in brackets";
+    Foundry's flipbook takes X out of it): its files are in X of the project's config, so X goes into
+    the job with that config (``default (linear)`` in nuke-default is Rec.709-linear, not samatte's
+    ACEScg). Only when that config is known: else the job keeps samatte's default, as before."""
+    cs = read_colourspace(read)
+    if cs is not None:
+        return cs, ocio_config(root, named=True)
+    value = "" if _knob(read, "raw", False) else (_knob(read, "colorspace", "") or "")
+    m = _DEFAULT_CS.match(value.strip())
+    if m:
+        cfg = ocio_config(root, named=True)
+        if cfg:
+            return m.group(1).strip(), cfg
+    return None, ocio_config(root)
+
+
+def working_colour(root):
+    """``(colourspace, config)`` of a plate samatte renders from the graph (raw: the values Nuke holds):
+    the project's working space (Root ``workingSpaceLUT``, the knob Foundry's own flipbook reads for
+    any node but a Read: "linear" in nuke-default, ACEScg in the ACES configs) in the project's config,
+    when both are known; else ``(None, ocio_config(root))``: samatte's default, as before."""
+    ws = (_knob(root, "workingSpaceLUT", "") or "").strip()
+    if ws:
+        cfg = ocio_config(root, named=True)
+        if cfg:
+            return ws, cfg
+    return None, ocio_config(root)
 
 
 def source_info(source, frames=None):

@@ -185,10 +185,10 @@ def build(group):
     fmap = info["fmap"]
     if read is not None:
         plate = jobmod.read_path(read)
-        colourspace = jobmod.read_colourspace(read)
+        colourspace, ocio = jobmod.read_colour(read, nuke.root())
     else:
         plate = jobmod.render_plate(nuke, group, folder, frames)
-        colourspace = None
+        colourspace, ocio = jobmod.working_colour(nuke.root())
     # prompt nodes, each with the frame map of the TimeOffset / FrameHold nodes on its way (others logged;
     # refine-only renders the Prompts input, retimed by Nuke itself)
     refine_only = group["roto_mode"].value() == REFINE_ONLY
@@ -213,7 +213,7 @@ def build(group):
     job = jobmod.build_job(
         name="%s_%s" % (safe_name(group.name()), group["samatte_uid"].value()), plate_path=plate,
         file_frames=fmap.files(frames), colourspace=colourspace,
-        ocio=jobmod.ocio_config(nuke.root(), named=colourspace is not None),
+        ocio=ocio,
         objects=objects, output=jobmod.output_pattern(folder), tracker=group["tracker"].value(),
         model=group["model"].value(), quality=group["quality"].value(), device=group["device"].value())
     return job, {"offset": fmap.offset, "frames": frames, "folder": folder, "objects": objects}

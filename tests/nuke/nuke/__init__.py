@@ -579,6 +579,9 @@ class _RootNode(Node):
                   # the config file Nuke uses for the project (its bundled nuke-default, aces_1.2, ...;
                   # the path Foundry's own flipbook code reads); '' in the double unless a test sets it
                   File_Knob("OCIOConfigPath", "OCIO config path", ""),
+                  # the project's working space (what a Read converts to, a raw Write writes): the knob
+                  # Foundry's flipbook reads for any node but a Read; "linear" in nuke-default
+                  String_Knob("workingSpaceLUT", "working space", "linear"),
                   Boolean_Knob("proxy", "proxy", False)):
             k.node = self
             self._order.append(k.name())
