@@ -234,3 +234,38 @@ def test_a_rendered_plate_is_in_the_project_s_working_space(nk, tmp_path, nuke_d
     nk.root()["OCIOConfigPath"].setValue("")            # no config known: samatte's default, as before
     job, _ = snode.build(g)
     assert (job["plate"]["colourspace"], job["plate"]["ocio_config"]) == (None, None)
+
+
+# --- the cache key: a config's LUT files -------------------------------------------------------------
+
+@pytest.mark.parametrize("search_path", ["search_path: luts", "search_path: [luts]",
+                                         "search_path:\n  - other\n  - luts"])
+def test_a_lut_edited_under_an_unchanged_config_recomputes(tmp_path, nuke_default, monkeypatch, search_path):
+    """The key counted the config file by its content but not the LUT files it names: a show's sRGB LUT
+    replaced under the same config.ocio changed every display image (and every decoded plate) while the
+    stored frames stayed ``complete`` and were reused. The LUTs its FileTransforms name (found along its
+    search_path, v1 ``a:b`` or a v2 list) are now in the config's stamp, by job and by ``$OCIO``."""
+    from samatte import api
+    from samatte.cachekey import frame_keys
+    text = nuke_default.read_text().replace("search_path: luts", search_path)
+    nuke_default.write_text(text)
+    pattern, _ = _code_plate(tmp_path)
+    job = api.job(pattern, str(tmp_path / "out" / "m.####.exr"), masks={"hero": str(tmp_path / "m.png")})
+    job["plate"]["colourspace"] = "sRGB"
+    job["plate"]["ocio_config"] = str(nuke_default)
+    resolved = {"tracker": "masks", "model": None, "model_sha256": None, "matte": "refine"}
+    k0 = frame_keys(job, resolved=resolved)
+    monkeypatch.setenv("OCIO", str(nuke_default))
+    env_job = dict(job, plate=dict(job["plate"], ocio_config=None))
+    e0 = frame_keys(env_job, resolved=resolved)
+    assert frame_keys(job, resolved=resolved) == k0                     # unchanged: the same keys
+    lut = nuke_default.parent / "luts" / "srgb.spi1d"
+    lut.write_text(lut.read_text().replace("Version 1", "Version 1\n", 1).replace("0.5", "0.6"))
+    k1 = frame_keys(job, resolved=resolved)
+    assert k1[1001]["matte"] != k0[1001]["matte"]
+    assert frame_keys(env_job, resolved=resolved)[1001]["matte"] != e0[1001]["matte"]
+    moved = tmp_path / "mapped"                                          # a farm node's mapped path: current
+    import shutil
+    shutil.copytree(nuke_default.parent, moved)
+    job2 = dict(job, plate=dict(job["plate"], ocio_config=str(moved / "config.ocio")))
+    assert frame_keys(job2, resolved=resolved)[1001]["matte"] == k1[1001]["matte"]

@@ -46,12 +46,13 @@ import bisect
 import hashlib
 import json
 import os
+import re
 
 from . import __version__
 from .frames import parse_frames
 from .registry import resolved_tracker_options
 
-__all__ = ["KEY_VERSION", "SMALL_FILE", "file_stamp", "frame_keys", "temporal_refs", "dependency_interval",
+__all__ = ["KEY_VERSION", "SMALL_FILE", "file_stamp", "config_stamp", "frame_keys", "temporal_refs", "dependency_interval",
            "anchors", "keyed_job", "RESOLVED_FIELDS", "INDEPENDENT_TRACKERS"]
 
 #: bump when the meaning of a key changes
@@ -88,6 +89,57 @@ def file_stamp(path, *, small=SMALL_FILE):
             return "unreadable:%d" % st.st_mtime_ns
         return "%d:%s" % (st.st_size, h.hexdigest()[:32])
     return "%d:m%d" % (st.st_size, st.st_mtime_ns)
+
+
+_LUT_SRC = re.compile(r"\bsrc\s*:\s*(['\"]?)([^'\"\s,}]+)\1")
+_SEARCH_PATH = re.compile(r"^search_path\s*:[ \t]*(.*)$", re.M)
+
+
+def _search_dirs(text):
+    """The config's ``search_path`` folders (v1: ``a:b``; v2: a YAML list), '.' when none."""
+    m = _SEARCH_PATH.search(text)
+    if not m:
+        return ["."]
+    value = m.group(1).strip().strip("'\"")
+    if value.startswith("["):
+        dirs = [d.strip().strip("'\"") for d in value.strip("[]").split(",")]
+    elif value:
+        dirs = value.split(":")
+    else:   # a block list on the lines after it
+        dirs = []
+        for line in text[m.end():].splitlines()[1:]:
+            item = re.match(r"^\s*-\s*(.+?)\s*$", line)
+            if not item:
+                break
+            dirs.append(item.group(1).strip("'\""))
+    return [os.path.expandvars(d) for d in dirs if d] or ["."]
+
+
+def config_stamp(path):
+    """An OCIO config file's stamp: :func:`file_stamp` of the file, and of each LUT file its
+    FileTransforms name (``src:``), found along its ``search_path`` from the config's folder: a LUT
+    edited under an unchanged config changes the transform, so it must change the key too."""
+    base = file_stamp(path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(SMALL_FILE)
+    except (OSError, ValueError):
+        return base
+    srcs = sorted({m.group(2) for m in _LUT_SRC.finditer(text)})
+    if not srcs:
+        return base
+    root = os.path.dirname(os.path.abspath(path))
+    dirs = _search_dirs(text)
+    luts = []
+    for src in srcs:
+        stamp = "missing"
+        for d in dirs:
+            cand = os.path.join(root, d, src)
+            if os.path.isfile(cand):
+                stamp = file_stamp(cand)
+                break
+        luts.append([src, stamp])
+    return base + ":luts:" + _hash(luts)
 
 
 def _hash(obj):
@@ -199,7 +251,7 @@ def keyed_job(job):
     builtin = bool(cfg) and str(cfg).startswith("ocio://")
     colour = {"colourspace": plate.get("colourspace"), "ocio_config": cfg if builtin else None,
               "layer": plate.get("layer"), "on_nonfinite": plate.get("on_nonfinite", "fix"),
-              "ocio_stamp": file_stamp(cfg) if (cfg and not builtin) else None,
+              "ocio_stamp": config_stamp(cfg) if (cfg and not builtin) else None,
               "OCIO": _env_config(os.environ.get("OCIO")) if not cfg else None}
     topts = {k: v for k, v in (job["tracker"].get("options") or {}).items() if k not in _TRACKER_COSMETIC}
     out = {k: v for k, v in job["output"].items() if k not in ("path", "overwrite")}
@@ -213,7 +265,7 @@ def _env_config(env):
     edited in place it recomputes, reached under another path (a farm node) it stays current."""
     if not env:
         return None
-    return env if env.strip().startswith("ocio://") else "stamp:" + file_stamp(env)
+    return env if env.strip().startswith("ocio://") else "stamp:" + config_stamp(env)
 
 
 def _prompt_record(q, stamps):
