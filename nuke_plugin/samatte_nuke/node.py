@@ -159,6 +159,20 @@ def _folder(group):
     return jobmod.node_folder(root_dir, group.name(), uid)
 
 
+def _job_name(group, folder):
+    """The node's job name: that of its cache folder, ``<node>_<uid>`` with the name the node had when the
+    folder was made. The frames in the folder carry it (``samatte/job``), and samatte refuses to replace a
+    frame of another job's name that is not complete (OUTPUT_INVALID): with the current name instead, a
+    node renamed since kept its folder but failed on its own frames as soon as they went stale (an edited
+    roto, a new samatte version)."""
+    from samatte.names import safe_name
+    uid = group["samatte_uid"].value()
+    base = os.path.basename(os.path.normpath(folder))
+    if uid and base.endswith("_" + uid) and len(base) > len(uid) + 1:
+        return "%s_%s" % (safe_name(base[:-len(uid) - 1]), uid)
+    return "%s_%s" % (safe_name(group.name()), uid)
+
+
 def _log(group):
     def log(msg):
         nuke.tprint("[SAMatte %s] %s" % (group.name(), msg))
@@ -211,7 +225,7 @@ def build(group):
         raise SamatteError("the prompt nodes hold no shape, stroke or enabled track inside the frame range"
                            + (" (skipped: %s)" % ", ".join(sorted(skip)) if skip else ""))
     job = jobmod.build_job(
-        name="%s_%s" % (safe_name(group.name()), group["samatte_uid"].value()), plate_path=plate,
+        name=_job_name(group, folder), plate_path=plate,
         file_frames=fmap.files(frames), colourspace=colourspace,
         ocio=ocio,
         objects=objects, output=jobmod.output_pattern(folder), tracker=group["tracker"].value(),
