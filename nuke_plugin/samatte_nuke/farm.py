@@ -146,8 +146,35 @@ def frame_path(group, script_frame):
         how = "samatte run %s --frames %d" % (job_file, f)
     else:   # job.json is Export JobSpec's: absent after Track & Matte, or an older job
         how = "Track & Matte on %s (or Export JobSpec and samatte run its job.json)" % group.name()
-    raise StaleFrameError("samatte: frame %d of %s is %s in the cache; make it with: %s"
-                          % (f, group.name(), state, how))
+    raise StaleFrameError("samatte: frame %d of %s is %s in the cache%s; make it with: %s"
+                          % (f, group.name(), state, _version_note(path) if state == "stale" else "", how))
+
+
+def _version_note(path):
+    """What a stale frame's samatte version says, '' when it is this session's (or unknown). A frame an older
+    samatte wrote is recomputed by this one (the version is in every key); one a newer samatte wrote is
+    never current for this session's keys: a render node with an older samatte, or a Nuke session opened
+    before samatte was updated (Nuke keeps the modules it loaded)."""
+    import samatte
+    try:
+        theirs = exr_attributes(path).get("samatte/version")
+    except (OSError, ValueError):
+        return ""
+    ours = getattr(samatte, "__version__", None)
+    if not theirs or not ours or theirs == ours:
+        return ""
+    if _version_tuple(theirs) < _version_tuple(ours):
+        return " (written by samatte %s; samatte %s recomputes it)" % (theirs, ours)
+    return (" (written by samatte %s, newer than the samatte %s this Nuke loaded: restart Nuke after updating "
+            "samatte, or update samatte on this machine)" % (theirs, ours))
+
+
+def _version_tuple(text):
+    out = []
+    for part in str(text).split("."):
+        digits = "".join(c for c in part if c.isdigit())
+        out.append(int(digits) if digits else 0)
+    return tuple(out)
 
 
 def _exported(job_file, job):

@@ -5,12 +5,13 @@ not thread-safe); the ProgressTask is made and updated in the thread (Foundry's 
 Workers are kept warm per samatte Python (:data:`POOL`) so the model stays loaded between jobs with
 the same model and device; Release GPU ends the worker (or sends ``release`` when the worker knows it).
 """
+import os
 import threading
 import time
 
 from samatte.errors import BusyError, SamatteError, WorkerError
 
-__all__ = ["WorkerPool", "POOL", "JobRunner"]
+__all__ = ["WorkerPool", "POOL", "JobRunner", "check_versions"]
 
 
 class WorkerPool(object):
@@ -89,6 +90,24 @@ class WorkerPool(object):
 POOL = WorkerPool()
 
 
+def check_versions(client, python):
+    """WorkerError (WORKER_FAILED) when the worker ``python`` started is another samatte version than the
+    host modules this Nuke session imported: samatte was updated while Nuke was open (Nuke keeps the
+    modules it loaded). The node's read-back checks each cached frame with the session's own cache keys,
+    whose version would differ from the worker's: every frame the worker writes would show as stale, and
+    Track & Matte again would reuse them and leave them stale."""
+    import samatte
+    theirs = (getattr(client, "hello", None) or {}).get("samatte")
+    ours = getattr(samatte, "__version__", None)
+    if theirs and ours and str(theirs) != str(ours):
+        raise WorkerError(
+            "the worker (%s) is samatte %s, but this Nuke session loaded samatte %s (%s), and the node checks "
+            "its cached frames with the version it loaded: samatte was updated while Nuke was open (restart "
+            "Nuke), or the samatte python belongs to another install than Nuke's plugin path"
+            % (python, theirs, ours, os.path.dirname(os.path.abspath(samatte.__file__))),
+            worker_version=str(theirs), host_version=str(ours))
+
+
 def _start(client, job, stage, frames):
     if stage == "all" and frames is None:
         return client.start_job(job)
@@ -132,6 +151,7 @@ class JobRunner(threading.Thread):
         try:
             task.setMessage("starting samatte worker")
             client = self.pool.get(self.python)
+            check_versions(client, self.python)
             handle = _start(client, self.job, self.stage, self.frames)
             self.handle = handle
             sent_cancel = False
