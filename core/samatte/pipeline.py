@@ -452,7 +452,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     ``objects``: names of tracked objects (list or comma-separated string) to track, stage "track"
     only; only trackers in :data:`INDEPENDENT_TRACKERS` take a subset. ``cancel``: a
     :class:`samatte.progress.CancelToken` (or anything with ``check()``), or a callable that returns
-    true to cancel; checked between frames (CancelledError).
+    true to cancel; checked between frames and between the phases of a frame being matted, and
+    before its write (CancelledError; a frame cancelled there is not written).
     """
     t0 = time.time()
     job = load_job(job)
@@ -703,7 +704,11 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                             yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                     continue
                 # cannot be restored (a stateless matter, an object not written): matte it again, not written
-            mf, state = stepper.step(source.get(f), tf, state_in)
+            what = "frame %d" % f if f in todo_set else "frame %d (for the next frame's state)" % f
+            yield Progress("matte", f, done, total, what + ": reading")
+            plate_f = source.get(f)
+            mf, state = yield from _step_phases(stepper, plate_f, tf, state_in, cancel,
+                                                lambda phase: Progress("matte", f, done, total, "%s: %s" % (what, phase)))
             if state is not None:
                 states.put(state, ref=ref, frame=f)
             if f in seed and f in req_set:
@@ -713,6 +718,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 continue
             if f not in todo_set:
                 continue  # a pre-roll frame (or a finished one matted again): its state only
+            yield Progress("matte", f, done, total, what + ": writing")
+            check_cancel(cancel)   # a cancelled frame is not written: the re-run mattes it again, the same
             _check_still_ours(writer, f, keys[f]["matte"], names, job["name"], out["overwrite"])
             st = _state_json(state, names)
             meta = {"samatte/key": keys[f]["matte"], "samatte/track_key": keys[f]["track"]}
@@ -746,6 +753,29 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             except Exception:  # pragma: no cover - closing must not hide the real error
                 log.exception("closing %r failed", b)
         source.close()
+
+
+def _step_phases(stepper, plate, track, state, cancel, report):
+    """``stepper.step(plate, track, state)`` through its :meth:`~samatte.stages.Matter.step_iter`: yields
+    ``report(phase)`` (a Progress) before each phase of the frame and checks ``cancel`` there, so a 4K
+    frame of several seconds keeps the host informed and stops within a phase of a Cancel; returns
+    ``(MatteFrame, state)``. A matter without ``step_iter`` (a stand-in with ``step`` only) runs as one
+    phase."""
+    step_iter = getattr(stepper, "step_iter", None)
+    if step_iter is None:
+        return stepper.step(plate, track, state)
+    gen = step_iter(plate, track, state)
+    try:
+        while True:
+            try:
+                phase = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            check_cancel(cancel)
+            yield report(phase)
+            check_cancel(cancel)
+    finally:
+        gen.close()
 
 
 def _flow_logit_clip(job):

@@ -197,6 +197,14 @@ class Matter:
         (None: nothing to carry). Default: :meth:`process`, and the state None."""
         return self.process(plate, track), None
 
+    def step_iter(self, plate: Plate, track: TrackFrame, state=None):
+        """:meth:`step` as a generator: yields a short name (str) of the phase about to run between the
+        phases of a frame and returns what :meth:`step` returns. The pipeline reports each phase as
+        progress and checks for cancellation there, so a frame that takes seconds (4K) neither
+        silences the host nor makes Cancel wait for its end. Default: :meth:`step`, one phase."""
+        return self.step(plate, track, state)
+        yield  # pragma: no cover - makes this a generator
+
     def restore(self, frame: int, alphas: Dict[str, np.ndarray], plate: Plate, track: TrackFrame,
                 scores: Optional[Dict[str, float]] = None, state=None):
         """The state of frame ``frame``, already written (it is not matted again): ``alphas`` maps

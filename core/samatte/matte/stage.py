@@ -195,6 +195,15 @@ def merge_alphas(alphas, shape):
     return (1.0 - out).astype(np.float32)
 
 
+def _run_phases(gen):
+    """What a phase generator (:meth:`RefineMatter._phases`) returns, its phases run straight through."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
 def _upsample_logits(logits, shape):
     lg = np.asarray(logits, dtype=np.float32)
     if lg.ndim == 3 and lg.shape[0] == 1:
@@ -459,28 +468,48 @@ class RefineMatter(Matter):
         afresh; it is ignored when ``track.ref`` is None. The returned state is this frame's, to be
         given to the step of a frame that refers to it. The matter's own store is not touched, so a
         farm chunk, a resumed job and an unbroken run all go through the same code."""
-        prev = None
+        return self._step(plate, track, self._prev(plate, track, state))
+
+    def step_iter(self, plate, track, state=None):
+        """:meth:`step` as a generator: yields the name of the phase about to run (``"carry"``,
+        ``"matte <object>"``, ``"fuse"``, ``"foreground"``, ``"quality"``) between the phases of the
+        frame and returns ``(MatteFrame, FrameState)``, the same as :meth:`step`, bit for bit. A 4K
+        frame takes seconds: the pipeline reports each phase and checks for cancellation there.
+        A subclass that overrides :meth:`step` or :meth:`_step` gets its own, as one phase."""
+        if any(getattr(type(self), m) is not getattr(RefineMatter, m) for m in ("step", "_step", "_estimate", "_finish")):
+            return (yield from super().step_iter(plate, track, state))
+        return (yield from self._phases(plate, track, self._prev(plate, track, state)))
+
+    def _prev(self, plate, track, state):
         if state is not None and track.ref is not None:
             if state.frame != track.ref:
                 raise PlateError("matte state is of frame %s, but the track refers to frame %s"
                                  % (state.frame, track.ref), frame=plate.frame)
-            prev = state
-        return self._step(plate, track, prev)
+            return state
+        return None
 
     def _step(self, plate, track, prev):
         """The per-frame step as named phases: carry -> estimate -> fuse -> finish."""
+        return _run_phases(self._phases(plate, track, prev))
+
+    def _phases(self, plate, track, prev):
+        """:meth:`_step` as a generator of the phases' names (see :meth:`step_iter`)."""
         shape = self._check(plate, track)
         stats = {}
         t0 = time.perf_counter()
         disp = np.asarray(plate.display, dtype=np.float32)[..., :3]
         band = self._band(shape)
+        if self.options["temporal"] and prev is not None:
+            yield "carry"
         comp, carry = self._carry(disp, track, prev, band, stats)                     # 1. carry
         t1 = time.perf_counter()
-        est = self._estimate(plate, track, comp, carry, band, shape, stats)          # 2. estimate
+        est = yield from self._estimate_phases(plate, track, comp, carry, band, shape, stats)  # 2. estimate
         t2 = time.perf_counter()
+        yield "fuse"
         alphas, instability = self._fuse(track, comp, carry, est, band, stats)       # 3. fuse
         t2b = time.perf_counter()
-        frame, records, t3 = self._finish(plate, track, prev, alphas, instability, shape, stats)  # 4. finish
+        frame, records, t3 = yield from self._finish_phases(plate, track, prev, alphas, instability, shape,
+                                                            stats)                  # 4. finish
         t4 = time.perf_counter()
         stats.update({"ms.frame_alpha": 1e3 * (t2 - t1), "ms.temporal": 1e3 * ((t1 - t0) + (t2b - t2)),
                       "ms.foreground": 1e3 * (t3 - t2b), "ms.quality": 1e3 * (t4 - t3)})
@@ -520,12 +549,17 @@ class RefineMatter(Matter):
     def _estimate(self, plate, track, comp, carry, band, shape, stats):
         """Phase 2: this frame's alpha of every object (the refiner, with the carried matte as a weak
         data term and the see-through test's doubt). Returns {name: Estimate}."""
+        return _run_phases(self._estimate_phases(plate, track, comp, carry, band, shape, stats))
+
+    def _estimate_phases(self, plate, track, comp, carry, band, shape, stats):
+        """:meth:`_estimate` as a generator: yields ``"matte <object>"`` before each object's refine."""
         lam = self.options["prior"]
         image = None   # made once per frame, for every object the refiner sees
         if any(self._refines(obj) for obj in track.objects.values()):
             image = matting_images(plate, self.options["space"])
         out = {}
         for name, obj in track.objects.items():
+            yield "matte %s" % name
             c = carry.get(name)
             prior = merged = None
             with_prior = c is not None and lam > 0 and self._takes_prior(obj)
@@ -584,9 +618,14 @@ class RefineMatter(Matter):
     def _finish(self, plate, track, prev, alphas, instability, shape, stats):
         """Phase 4: the merged matte, the premultiplied foreground, the quality map and the scores.
         Returns (MatteFrame, per-object quality records, the time the foreground was done)."""
+        return _run_phases(self._finish_phases(plate, track, prev, alphas, instability, shape, stats))
+
+    def _finish_phases(self, plate, track, prev, alphas, instability, shape, stats):
+        """:meth:`_finish` as a generator: yields ``"foreground"`` and ``"quality"`` before those."""
         merged = merge_alphas(alphas.values(), shape)
         fg = crop = None
         if self.foreground or self.quality_map:
+            yield "foreground"
             fg, crop = premultiplied_foreground(plate.linear, merged, method=self.options["foreground_method"],
                                                 return_background=True)
         t3 = time.perf_counter()
@@ -599,6 +638,7 @@ class RefineMatter(Matter):
         qmap = None
         band_doubt = 0.0
         if self.quality_map:
+            yield "quality"
             mask_union = np.zeros(shape, bool)
             for obj in track.objects.values():
                 mask_union |= np.asarray(obj.mask, bool)
