@@ -256,7 +256,7 @@ class Interrupts:
             raise KeyboardInterrupt
         self.token.cancel()
         if not self.quiet:
-            _eprint("\nsamatte: cancelling after the current frame (press Ctrl-C again to stop now)")
+            _eprint("\nsamatte: cancelling (press Ctrl-C again to stop now)")
 
     def __enter__(self):
         for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
