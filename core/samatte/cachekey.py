@@ -33,14 +33,17 @@ Two keys per frame (:func:`frame_keys`):
 
 Not in any key (cosmetic): object names, ``host_name``, ``colour``, ``meta``, the job's name and
 ``meta``, ``plate.frames`` beyond the frames an interval spans, ``output.path``, ``overwrite``,
-``work_dir``, and the paths of input files (plate, mask prompts and sequences, the OCIO config: their
-stamps count), so a farm node that reaches them under mapped paths computes the host's keys. Always
+``work_dir``, and the paths of input files (plate, mask prompts and sequences, the OCIO config, the
+matte's ``checkpoint``: their stamps count), so a farm node that reaches them under mapped paths computes the host's keys. Always
 in: the samatte version and :data:`KEY_VERSION`.
 
 Stamps (:func:`file_stamp`): ``size:sha256`` of the content for files under 4 MiB (prompt files,
 mask sequences, the OCIO config), ``size:mtime_ns`` for larger ones and for every plate frame (a
 re-rendered plate gets a new mtime; hashing a whole shot on every status query would not be cheap),
-``missing`` for an absent file.
+``missing`` for an absent file. An mtime counts in whole 100 ns (:data:`MTIME_UNIT_NS`): what every
+client of shared storage sees of the same file (Windows and SMB keep 100 ns; a Linux NFS client
+sees the server's nanoseconds), so a frame a Linux farm node wrote is current for a Windows or
+macOS artist reading the plate over SMB.
 """
 import bisect
 import hashlib
@@ -52,13 +55,16 @@ from . import __version__
 from .frames import parse_frames
 from .registry import resolved_tracker_options
 
-__all__ = ["KEY_VERSION", "SMALL_FILE", "file_stamp", "config_stamp", "frame_keys", "temporal_refs", "dependency_interval",
+__all__ = ["KEY_VERSION", "SMALL_FILE", "MTIME_UNIT_NS", "file_stamp", "config_stamp", "frame_keys", "temporal_refs", "dependency_interval",
            "anchors", "keyed_job", "RESOLVED_FIELDS", "INDEPENDENT_TRACKERS"]
 
 #: bump when the meaning of a key changes
 KEY_VERSION = 1
 #: files below this size are stamped by their content
 SMALL_FILE = 4 * 2 ** 20
+#: mtimes count in this unit (ns): Windows (NTFS, and any file over SMB: FILETIME) has 100 ns, a Linux
+#: client of the same file on NFS nanoseconds; Samba truncates to 100 ns, so the floor agrees on both
+MTIME_UNIT_NS = 100
 RESOLVED_FIELDS = ("tracker", "model", "model_sha256", "matte")
 #: trackers that track one object at a time (one track task per object: ``samatte run --stage track
 #: --objects NAME``). ``flow`` carries each object on its own and then gives every pixel to the object
@@ -73,7 +79,7 @@ _PROMPT_COSMETIC = ("label",)
 
 
 def file_stamp(path, *, small=SMALL_FILE):
-    """``"<size>:<sha256 of content>"`` for files under ``small`` bytes, ``"<size>:m<mtime_ns>"``
+    """``"<size>:<sha256 of content>"`` for files under ``small`` bytes, ``"<size>:m<mtime_ns>"`` (in whole :data:`MTIME_UNIT_NS`)
     otherwise, ``"missing"`` when the path is not a readable file."""
     try:
         st = os.stat(path)
@@ -88,7 +94,7 @@ def file_stamp(path, *, small=SMALL_FILE):
         except OSError:
             return "unreadable:%d" % st.st_mtime_ns
         return "%d:%s" % (st.st_size, h.hexdigest()[:32])
-    return "%d:m%d" % (st.st_size, st.st_mtime_ns)
+    return "%d:m%d" % (st.st_size, st.st_mtime_ns - st.st_mtime_ns % MTIME_UNIT_NS)
 
 
 _LUT_SRC = re.compile(r"\bsrc\s*:\s*(['\"]?)([^'\"\s,}]+)\1")
@@ -255,8 +261,11 @@ def keyed_job(job):
               "OCIO": _env_config(os.environ.get("OCIO")) if not cfg else None}
     topts = {k: v for k, v in (job["tracker"].get("options") or {}).items() if k not in _TRACKER_COSMETIC}
     out = {k: v for k, v in job["output"].items() if k not in ("path", "overwrite")}
+    mopts = dict(job["matte"].get("options") or {})
+    if mopts.get("checkpoint"):   # a file of the job (a farm root): by its stamp, as the job's other inputs
+        mopts["checkpoint"] = "stamp:" + file_stamp(str(mopts["checkpoint"]))
     return {"colour": colour, "tracker_options": topts,
-            "matte": {"quality": job["matte"].get("quality"), "options": job["matte"].get("options") or {}},
+            "matte": {"quality": job["matte"].get("quality"), "options": mopts},
             "output": out}
 
 
