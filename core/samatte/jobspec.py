@@ -482,10 +482,26 @@ def load(path):
     return resolve_paths(job, os.path.dirname(os.path.abspath(path)))
 
 
+#: a Windows absolute path (``C:\\``, ``C:/``, ``\\\\server\\share``): absolute wherever it is read
+_WIN_ABS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+
+
 def resolve_paths(job, base):
-    """Make every relative file path in a validated job absolute against ``base``."""
+    """Make every relative file path in a validated job absolute against ``base``.
+
+    A JobSpec written on Windows reads the same on Linux and macOS: in a relative path a ``\\`` is a
+    separator (``..\\plates\\p.####.exr`` is ``<base>/../plates/p.####.exr``, not one file name in
+    ``base``), and a Windows absolute path (a drive letter, a UNC ``\\\\server\\share``) is left
+    as it is, never joined to ``base`` (it names a folder of a Windows machine: map it with ``samatte
+    farm export`` and ``--root``, or write the job with this machine's paths)."""
     def fix(p):
-        return p if (p is None or os.path.isabs(p)) else os.path.normpath(os.path.join(base, p))
+        if p is None or os.path.isabs(p):
+            return p
+        if os.sep == "/":
+            if _WIN_ABS.match(p):
+                return p
+            p = p.replace("\\", "/")
+        return os.path.normpath(os.path.join(base, p))
     job = copy.deepcopy(job)
     job["plate"]["path"] = fix(job["plate"]["path"])
     job["output"]["path"] = fix(job["output"]["path"])
