@@ -69,7 +69,7 @@ def test_job_name_with_a_nul_is_refused(shot, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name,folder", [("../../escape", ".._.._escape"), ("/tmp/abs_job", "_tmp_abs_job"),
-                                         ("sh010/hero", "sh010_hero"), ("..", "_.."), (".", "_."),
+                                         ("sh010/hero", "sh010_hero"), ("..", "_.._"), (".", "_._"),
                                          ("a\\b", "a_b")])
 def test_job_name_keeps_the_cache_in_one_folder_of_dot_samatte(shot, tmp_path, capsys, name, folder):
     """The job name is any text; it names one folder of the default work dir (<output folder>/.samatte/).

@@ -142,15 +142,32 @@ def _point(p, path, n=2):
 _FOLDER_NAME_MAX = 255
 
 
+#: characters Windows refuses in a file name (besides the separators), and its device names
+_WIN_BAD_CHARS = re.compile(r'[<>:"|?*\x00-\x1f]')
+_WIN_DEVICE = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\.|\s*$)", re.I)
+
+
 def work_dir_name(name):
     """The folder of a job's default work dir, ``<output folder>/.samatte/<folder>/``: the job's name
     when it is one ordinary folder name (the usual case, unchanged), else the name with each ``/`` and
-    ``\\`` as ``_`` (``.`` and ``..`` as ``_.`` and ``_..``), so that no name (``../../x``, ``/abs``,
+    ``\\`` as ``_`` (``.`` and ``..`` as ``_._`` and ``_.._``), so that no name (``../../x``, ``/abs``,
     ``sh010/hero``) puts the track cache outside ``.samatte``. Any name is a valid job name: one over
     255 bytes of UTF-8 (a file system's longest file name) is cut and followed by ``~`` and a hash of
-    the whole name, as the output's temp names are."""
+    the whole name, as the output's temp names are.
+
+    The folder is also one that Windows can create and open (a Linux farm node writes it to storage
+    that Windows and macOS artists read; ``samatte status`` there looks for the same folder): the
+    characters Windows refuses in a name (``<>:"|?*`` and control characters) become ``_``, a device
+    name (``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM0``-``COM9``, ``LPT0``-``LPT9``, any case, with or
+    without an extension) gets a leading ``_``, and a name ending in ``.`` or a space (which Windows
+    drops) a trailing ``_``."""
     n = (name or "samatte").replace("/", "_").replace("\\", "_")
     n = "_" + n if n in (".", "..") else n
+    n = _WIN_BAD_CHARS.sub("_", n)
+    if _WIN_DEVICE.match(n):
+        n = "_" + n
+    if n.endswith((".", " ")):
+        n += "_"
     b = n.encode("utf-8", "surrogateescape")
     if len(b) > _FOLDER_NAME_MAX:
         digest = hashlib.sha256(b).hexdigest()[:12]
