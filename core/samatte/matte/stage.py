@@ -472,11 +472,11 @@ class RefineMatter(Matter):
 
     def step_iter(self, plate, track, state=None):
         """:meth:`step` as a generator: yields the name of the phase about to run (``"carry"``,
-        ``"matte <object>"``, ``"fuse"``, ``"foreground"``, ``"quality"``) between the phases of the
+        ``"matte <object>"`` (that object's carry, estimate and fusion), ``"foreground"``, ``"quality"``) between the phases of the
         frame and returns ``(MatteFrame, FrameState)``, the same as :meth:`step`, bit for bit. A 4K
         frame takes seconds: the pipeline reports each phase and checks for cancellation there.
         A subclass that overrides :meth:`step` or :meth:`_step` gets its own, as one phase."""
-        if any(getattr(type(self), m) is not getattr(RefineMatter, m) for m in ("step", "_step", "_estimate", "_finish")):
+        if any(getattr(type(self), m) is not getattr(RefineMatter, m) for m in ("step", "_step", "_finish")):
             return (yield from super().step_iter(plate, track, state))
         return (yield from self._phases(plate, track, self._prev(plate, track, state)))
 
@@ -489,11 +489,17 @@ class RefineMatter(Matter):
         return None
 
     def _step(self, plate, track, prev):
-        """The per-frame step as named phases: carry -> estimate -> fuse -> finish."""
+        """The per-frame step as named phases: carry -> per object (its carry, estimate, fuse) -> finish."""
         return _run_phases(self._phases(plate, track, prev))
 
     def _phases(self, plate, track, prev):
-        """:meth:`_step` as a generator of the phases' names (see :meth:`step_iter`)."""
+        """:meth:`_step` as a generator of the phases' names (see :meth:`step_iter`).
+
+        The motion compensation is made once per frame; then each object in turn is carried, estimated
+        and fused, and only its fused alpha is kept: the carried matte, its edge-preferred warp and
+        confidence, the see-through doubt and the estimate (frame-sized arrays each) of one object at a
+        time, not of every object at once (60 objects on a UHD plate held ~18 GB of them). Each
+        object's answer depends on its own inputs only, so the result is the same bit for bit."""
         shape = self._check(plate, track)
         stats = {}
         t0 = time.perf_counter()
@@ -501,28 +507,39 @@ class RefineMatter(Matter):
         band = self._band(shape)
         if self.options["temporal"] and prev is not None:
             yield "carry"
-        comp, carry = self._carry(disp, track, prev, band, stats)                     # 1. carry
-        t1 = time.perf_counter()
-        est = yield from self._estimate_phases(plate, track, comp, carry, band, shape, stats)  # 2. estimate
-        t2 = time.perf_counter()
-        yield "fuse"
-        alphas, instability = self._fuse(track, comp, carry, est, band, stats)       # 3. fuse
+        comp, names = self._motion_comp(disp, track, prev, stats)                      # 1. carry (shared)
+        t_temporal = time.perf_counter() - t0
+        t_alpha = 0.0
+        image = self._image(plate, track)
+        alphas = {}
+        instability = None
+        for name, obj in track.objects.items():
+            yield "matte %s" % name
+            ta = time.perf_counter()
+            c = self._carry_one(comp, track, prev, name, band) if name in names else None   # its carry
+            tb = time.perf_counter()
+            e = self._estimate_one(plate, name, obj, comp, c, band, shape, stats, image)  # 2. estimate
+            tc = time.perf_counter()
+            alphas[name], ci = self._fuse_one(track, comp, name, c, e, band, stats)      # 3. fuse
+            del c, e   # (the object's frame-sized intermediates go now)
+            if ci is not None:
+                instability = ci if instability is None else np.maximum(instability, ci)
+            t_temporal += (tb - ta) + (time.perf_counter() - tc)
+            t_alpha += tc - tb
         t2b = time.perf_counter()
         frame, records, t3 = yield from self._finish_phases(plate, track, prev, alphas, instability, shape,
                                                             stats)                  # 4. finish
         t4 = time.perf_counter()
-        stats.update({"ms.frame_alpha": 1e3 * (t2 - t1), "ms.temporal": 1e3 * ((t1 - t0) + (t2b - t2)),
+        stats.update({"ms.frame_alpha": 1e3 * t_alpha, "ms.temporal": 1e3 * t_temporal,
                       "ms.foreground": 1e3 * (t3 - t2b), "ms.quality": 1e3 * (t4 - t3)})
         return frame, self._state(plate.frame, track, disp, alphas, records, prev)
 
-    def _carry(self, disp, track, prev, band, stats):
-        """Phase 1: the previous frame's matte, motion-compensated (dense flow, and the object's own
-        motion at its edge), for the objects it can be carried over for. Returns (the frame's
-        MotionCompensation or None, {name: Carry})."""
-        carry = {}
+    def _motion_comp(self, disp, track, prev, stats):
+        """The carry phase's shared part: the frame's MotionCompensation (or None) and the names of
+        the objects whose previous matte is carried over."""
         comp = None
         if not self.options["temporal"] or prev is None:
-            return comp, carry
+            return comp, []
         names = []
         for n in track.objects:
             if n not in prev.alphas:
@@ -540,80 +557,66 @@ class RefineMatter(Matter):
         if names:
             comp = motion_compensate(disp, unpack_image(prev.image), motion=self._motion, tau=self.options["tau"])
             stats["temporal.confidence"] = float(comp.confidence.mean())
-        for n in names:
-            edge = object_edge_motion(comp, np.asarray(track.objects[n].mask, bool), prev.alphas[n],
-                                      band=band, tau=self.options["tau"], prev_mask=prev.masks.get(n))
-            carry[n] = Carry(warped=comp.warp(prev.alphas[n]), edge=edge)
-        return comp, carry
+        return comp, names
 
-    def _estimate(self, plate, track, comp, carry, band, shape, stats):
-        """Phase 2: this frame's alpha of every object (the refiner, with the carried matte as a weak
-        data term and the see-through test's doubt). Returns {name: Estimate}."""
-        return _run_phases(self._estimate_phases(plate, track, comp, carry, band, shape, stats))
+    def _carry_one(self, comp, track, prev, n, band):
+        """One object's carry: its previous matte warped onto this frame and its own edge motion."""
+        edge = object_edge_motion(comp, np.asarray(track.objects[n].mask, bool), prev.alphas[n],
+                                  band=band, tau=self.options["tau"], prev_mask=prev.masks.get(n))
+        return Carry(warped=comp.warp(prev.alphas[n]), edge=edge)
 
-    def _estimate_phases(self, plate, track, comp, carry, band, shape, stats):
-        """:meth:`_estimate` as a generator: yields ``"matte <object>"`` before each object's refine."""
-        lam = self.options["prior"]
-        image = None   # made once per frame, for every object the refiner sees
+    def _image(self, plate, track):
+        """The matting images, made once per frame for every object the refiner sees (or None)."""
         if any(self._refines(obj) for obj in track.objects.values()):
-            image = matting_images(plate, self.options["space"])
-        out = {}
-        for name, obj in track.objects.items():
-            yield "matte %s" % name
-            c = carry.get(name)
-            prior = merged = None
-            with_prior = c is not None and lam > 0 and self._takes_prior(obj)
-            if with_prior:
-                # the previous alpha and its confidence, the object-motion warp preferred at the edge
-                merged = prefer_edge_motion(c.warped, comp.confidence, c.edge)
-                prior = (merged[0], lam * merged[1])
-            doubt = None
-            if c is not None and self._refines(obj):
-                doubt = see_through_doubt(comp, c.edge, obj.mask, shape, self.options["see_through"],
-                                          depth=0.5 * band)
-                if doubt is not None:
-                    stats[name + ".see_through"] = float(doubt.mean())
-                    if prior is not None:
-                        # the previous matte made the same mistake there: it is no evidence
-                        prior = (prior[0], prior[1] * (1.0 - doubt))
-            rinfo = {}
-            alpha = self.frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt, info=rinfo)
-            # what the refiner decided: how far colour was trusted (the automatic evidence check)
-            for k in ("overlap", "distrust"):
-                if k in rinfo:
-                    stats[name + ".colour_" + k] = float(rinfo[k])
-            out[name] = Estimate(alpha=alpha, doubt=doubt, with_prior=with_prior, merged_warp=merged)
-        return out
+            return matting_images(plate, self.options["space"])
+        return None
 
-    def _fuse(self, track, comp, carry, est, band, stats):
-        """Phase 3: region-adaptive temporal fusion of each estimate with its carried matte. Returns
-        ({name: alpha}, the core instability map or None)."""
-        alphas = {}
-        instability = None
-        for name, e in est.items():
-            c = carry.get(name)
-            if c is None:
-                alphas[name] = e.alpha
-                continue
-            mask = np.asarray(track.objects[name].mask, bool)
-            # the boundary blend is for per-frame estimates made without the previous matte; one that
-            # had it as a data term is already tied to it where the picture allows
-            blend = 0.0 if e.with_prior else self.options["blend"]
-            fused, info = fuse_alpha(e.alpha, mask, c.warped, comp.confidence, band=band, blend=blend,
-                                     edge=c.edge, merged=e.merged_warp, doubt=e.doubt)
-            if c.edge is not None:
-                es = c.edge_stats
-                stats[name + ".motion_similarity"] = es["similarity"]
-                stats[name + ".motion_inliers"] = es["inliers"]
-                stats[name + ".ring_residual"] = es["ring_residual"]
-                stats[name + ".edge_displacement"] = es.get("edge_displacement", 0.0)
-            stats[name + ".edge_weight"] = info["edge_weight"]
-            alphas[name] = fused
-            stats[name + ".carried"] = info["carried"]
-            stats[name + ".temporal_weight"] = info["weight_mean"]
-            ci = info["core_instability"]
-            instability = ci if instability is None else np.maximum(instability, ci)
-        return alphas, instability
+    def _estimate_one(self, plate, name, obj, comp, c, band, shape, stats, image):
+        """One object's :class:`Estimate` (``c``: its :class:`Carry`, or None)."""
+        lam = self.options["prior"]
+        prior = merged = None
+        with_prior = c is not None and lam > 0 and self._takes_prior(obj)
+        if with_prior:
+            # the previous alpha and its confidence, the object-motion warp preferred at the edge
+            merged = prefer_edge_motion(c.warped, comp.confidence, c.edge)
+            prior = (merged[0], lam * merged[1])
+        doubt = None
+        if c is not None and self._refines(obj):
+            doubt = see_through_doubt(comp, c.edge, obj.mask, shape, self.options["see_through"],
+                                      depth=0.5 * band)
+            if doubt is not None:
+                stats[name + ".see_through"] = float(doubt.mean())
+                if prior is not None:
+                    # the previous matte made the same mistake there: it is no evidence
+                    prior = (prior[0], prior[1] * (1.0 - doubt))
+        rinfo = {}
+        alpha = self.frame_alpha(plate, name, obj, prior=prior, image=image, doubt=doubt, info=rinfo)
+        # what the refiner decided: how far colour was trusted (the automatic evidence check)
+        for k in ("overlap", "distrust"):
+            if k in rinfo:
+                stats[name + ".colour_" + k] = float(rinfo[k])
+        return Estimate(alpha=alpha, doubt=doubt, with_prior=with_prior, merged_warp=merged)
+
+    def _fuse_one(self, track, comp, name, c, e, band, stats):
+        """One object's fused alpha and its core instability map (None when nothing was carried)."""
+        if c is None:
+            return e.alpha, None
+        mask = np.asarray(track.objects[name].mask, bool)
+        # the boundary blend is for per-frame estimates made without the previous matte; one that
+        # had it as a data term is already tied to it where the picture allows
+        blend = 0.0 if e.with_prior else self.options["blend"]
+        fused, info = fuse_alpha(e.alpha, mask, c.warped, comp.confidence, band=band, blend=blend,
+                                 edge=c.edge, merged=e.merged_warp, doubt=e.doubt)
+        if c.edge is not None:
+            es = c.edge_stats
+            stats[name + ".motion_similarity"] = es["similarity"]
+            stats[name + ".motion_inliers"] = es["inliers"]
+            stats[name + ".ring_residual"] = es["ring_residual"]
+            stats[name + ".edge_displacement"] = es.get("edge_displacement", 0.0)
+        stats[name + ".edge_weight"] = info["edge_weight"]
+        stats[name + ".carried"] = info["carried"]
+        stats[name + ".temporal_weight"] = info["weight_mean"]
+        return fused, info["core_instability"]
 
     def _finish(self, plate, track, prev, alphas, instability, shape, stats):
         """Phase 4: the merged matte, the premultiplied foreground, the quality map and the scores.
