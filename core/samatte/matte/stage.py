@@ -498,7 +498,7 @@ class RefineMatter(Matter):
         The motion compensation is made once per frame; then each object in turn is carried, estimated
         and fused, and only its fused alpha is kept: the carried matte, its edge-preferred warp and
         confidence, the see-through doubt and the estimate (frame-sized arrays each) of one object at a
-        time, not of every object at once (60 objects on a UHD plate held ~18 GB of them). Each
+        time, not of every object at once (60 objects on a UHD plate held ~8 GB of them). Each
         object's answer depends on its own inputs only, so the result is the same bit for bit."""
         shape = self._check(plate, track)
         stats = {}
