@@ -3,7 +3,8 @@
 A render of the script (``nuke -x`` / ``nuke -t``, or the GUI) evaluates the internal Read's file knob,
 which calls :func:`frame_path`: it returns the cached EXR of the frame only when the frame's
 ``samatte/key`` metadata equals the key samatte.cachekey computes from the node's stored JobSpec, the
-resolved backends (the job's ``manifest.json``) and the files as they are now. A missing or stale frame
+resolved backends (the job's ``manifest.json``) and the files as they are now, and its layers
+(``samatte/objects``) are the objects the stored JobSpec names (a renamed object). A missing or stale frame
 raises an error that names the frame and the command that makes it (``samatte run JOB --frames F``),
 so a farm never composites a stale matte and never starts a tracker.
 
@@ -115,12 +116,17 @@ def frame_state(job_text, file_frame, *, fresh=False):
     if not os.path.exists(path):
         return "missing", path
     try:
-        have = exr_attributes(path).get("samatte/key")
+        attrs = exr_attributes(path)
     except (OSError, ValueError):
         return "stale", path
     if keys is None or int(file_frame) not in keys:
         return "unknown", path
-    return ("complete" if have == keys[int(file_frame)] else "stale"), path
+    if attrs.get("samatte/key") != keys[int(file_frame)]:
+        return "stale", path
+    # object names are in no key, but they name the frame's layers: a frame written before an object was
+    # renamed lacks the layer the job now names (samatte's own check, MatteWriter.is_complete, says stale)
+    names = ",".join(o["name"] for o in job.get("objects") or [])
+    return ("complete" if str(attrs.get("samatte/objects") or "") == names else "stale"), path
 
 
 def frame_path(group, script_frame):
