@@ -38,6 +38,7 @@ Output safety: before the first write every output path of the job's frames is c
 input file by real path and file identity (OUTPUT_INVALID naming both), and a file at an output name
 that is not a samatte frame of this job is never replaced unless ``overwrite`` is set.
 """
+import contextlib
 import json
 import logging
 import os
@@ -595,10 +596,14 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                                              all_frames, resolved["tracker"])) for only, mine in passes]
                 progress = _PassProgress([len([f for f in all_frames if lo <= f <= hi])
                                           for _only, ranges in plan for lo, hi in ranges])
-                for (only, ranges), (_only, mine) in zip(plan, passes):
-                    yield from _track(job, tracker, source, info, tracked, tnames, all_frames, mine, keys, cache,
-                                      resolved["tracker"], result, cancel, only=only, ranges=ranges,
-                                      progress=progress)
+                # several per-object passes in this process: a tracker that can (flow) computes each
+                # frame pair's optical flow once for all of them (samatte.track.flow.FlowCache)
+                share = getattr(tracker, "shared_flows", None) if len(plan) > 1 else None
+                with (share() if share is not None else contextlib.nullcontext()):
+                    for (only, ranges), (_only, mine) in zip(plan, passes):
+                        yield from _track(job, tracker, source, info, tracked, tnames, all_frames, mine, keys,
+                                          cache, resolved["tracker"], result, cancel, only=only, ranges=ranges,
+                                          progress=progress)
         if stage == "track":
             if events:  # refine-only jobs have nothing to track: every frame is "skipped"
                 tracked_now = set(result["tracked"])

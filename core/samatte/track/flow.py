@@ -62,6 +62,19 @@ bit-packed at canvas resolution (1 bit per pixel), in RAM up to a quarter of ``r
 disk. TrackFrames are yielded after the passes, in ascending frame order, with ``ref`` = the previous
 frame of the list (None on the first frame and on any object's keyframe).
 
+**Shared flows.** The flow between two frames depends only on the two working-resolution images and
+the DIS settings, not on the object, so a :class:`FlowCache` computes each (image, image) flow once
+and hands it to every pass that steps between those frames: the forward and backward passes between
+two keyframes (the same two flows, swapped), the objects of one ``track`` call, and, inside
+:meth:`FlowTracker.shared_flows` (the pipeline opens it around the per-object passes of one job in one
+process), the per-object ``track`` calls. A flow is keyed by a digest of the two grey images' bytes,
+their shape and the DIS preset and finest scale, so only the very same computation is shared (DIS
+does not depend on what it computed before; tested byte for byte). Objects tracked in separate
+processes (farm per-object tasks) compute their own. It holds every flow it has computed until the
+call (or the shared block) ends: in RAM up to an eighth of ``ram_mb``, then as .npy files in the
+temporary folder (2 x 4 bytes x 2 per working-resolution pixel per frame step: about 3.7 MB per frame
+at 640x360, fb_check on).
+
 Multiple objects are tracked independently; where their masks overlap the object with the higher
 logit wins. ``ObjectTrack.logits`` is the float32 logit map at the working resolution (covering the
 canvas), ``mask`` the bool mask at canvas resolution, ``score`` a confidence in [0, 1].
@@ -74,6 +87,8 @@ as fast and worse on small fast objects), ``fb_check`` (True), ``occluded_trust`
 (None: the system's temp folder). Unknown keys are ignored (the JobSpec's options may carry keys for
 other backends).
 """
+import contextlib
+import hashlib
 import math
 import os
 import shutil
@@ -87,7 +102,7 @@ from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import apply_hints, grabcut_labels, hint_arrays, keyframe_mask, object_roles, to_u8, work_shape
 
-__all__ = ["FlowTracker", "FlowPropagator", "DEFAULTS", "dis_flow"]
+__all__ = ["FlowTracker", "FlowPropagator", "FlowCache", "DEFAULTS", "dis_flow"]
 
 DEFAULTS = {
     "work_size": 640,
@@ -221,6 +236,15 @@ class FlowPropagator:
     def flow(self, g0, g1):
         return dis_flow(self.dis, g0, g1)
 
+    def flows(self, img_prev, img_cur, cache):
+        """The (flow cur->prev, flow prev->cur or None without fb_check) of :meth:`step`, taken from
+        ``cache`` (a :class:`FlowCache`) when it has them."""
+        gp = cv2.cvtColor(img_prev, cv2.COLOR_RGB2GRAY)
+        gc_ = cv2.cvtColor(img_cur, cv2.COLOR_RGB2GRAY)
+        f_cp = cache.flow(self.dis, self.o, gc_, gp)
+        f_pc = cache.flow(self.dis, self.o, gp, gc_) if self.o["fb_check"] else None
+        return f_cp, f_pc
+
     def step(self, img_prev, img_cur, *, flows=None):
         """Propagate the current logits from ``img_prev`` to ``img_cur`` (uint8 RGB (h, w, 3)).
         ``flows``: optional precomputed (flow cur->prev, flow prev->cur). Returns (logits, score)."""
@@ -299,6 +323,55 @@ def dis_flow(dis, g0, g1):
     return (cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) / float(k)).astype(np.float32)
 
 
+def _digest(g):
+    return hashlib.blake2b(np.ascontiguousarray(g).data, digest_size=16).digest()
+
+
+class FlowCache:
+    """Frame-pair flows (:func:`dis_flow`) computed once and reused, keyed by what decides them: the
+    two uint8 grey images (a digest of their bytes), their shape, the DIS preset and finest scale.
+    Entries live in RAM up to ``ram_bytes`` in all, then as .npy files in ``folder_fn()`` (called on
+    the first spill); the folder belongs to the caller. ``computed`` / ``reused``: flows computed and
+    served again."""
+
+    def __init__(self, folder_fn, ram_bytes):
+        self._folder_fn = folder_fn
+        self._ram = int(ram_bytes)
+        self._used = 0
+        self._entries = {}
+        self.computed = 0
+        self.reused = 0
+
+    def flow(self, dis, opts, g0, g1):
+        """``dis_flow(dis, g0, g1)``, computed once per (g0, g1, settings); ``dis`` must have been made
+        with ``opts``' flow_preset and flow_finest_scale (as :class:`FlowPropagator` makes it). The
+        array returned is read-only."""
+        key = (g0.shape, g1.shape, opts["flow_preset"], opts["flow_finest_scale"], _digest(g0), _digest(g1))
+        hit = self._entries.get(key)
+        if hit is not None:
+            self.reused += 1
+            if isinstance(hit, str):
+                hit = np.load(hit)
+                hit.flags.writeable = False
+            return hit
+        f = dis_flow(dis, g0, g1)
+        f.flags.writeable = False
+        self.computed += 1
+        if self._used + f.nbytes <= self._ram:
+            self._used += f.nbytes
+            self._entries[key] = f
+        else:
+            path = os.path.join(self._folder_fn(), "flow_%d.npy" % len(self._entries))
+            np.save(path, f)
+            self._entries[key] = path
+        return f
+
+
+def _step_pairs(plans):
+    """Frame-index pairs {a, b} the passes of ``plans`` step between, with repeats."""
+    return [(min(i, i + d), max(i, i + d)) for pl in plans for (s, d, e, _) in pl for i in range(s, e, d)]
+
+
 def _apply_hint(L, img, hint, K):
     """Logits ``L`` (working resolution) corrected by one frame's hint (points, labels, subtract mask):
     only where the mask ``L > 0`` contradicts a click (:func:`samatte.track.seed.apply_hints`) or
@@ -337,6 +410,28 @@ class FlowTracker(Tracker):
 
     def __init__(self, *, options=None):
         self.opts = _options(options)
+        self._shared = None
+
+    @contextlib.contextmanager
+    def shared_flows(self):
+        """Within this block every ``track`` call of this tracker shares one :class:`FlowCache` (the
+        pipeline opens it around a job's per-object passes); its spilled flows go to a temporary
+        folder (in ``work_dir``) removed when the block ends. Yields the cache."""
+        tmp = [None]
+
+        def folder():
+            if tmp[0] is None:
+                tmp[0] = tempfile.mkdtemp(prefix="samatte_flows_", dir=self.opts["work_dir"])
+            return tmp[0]
+        outer = self._shared
+        cache = FlowCache(folder, int(float(self.opts["ram_mb"]) * 2 ** 20) // 8)
+        self._shared = cache
+        try:
+            yield cache
+        finally:
+            self._shared = outer
+            if tmp[0] is not None:
+                shutil.rmtree(tmp[0], ignore_errors=True)
 
     def _plan(self, kidx, n, frames):
         """Passes for one object: (start index, direction, last index inclusive, weight function)."""
@@ -425,6 +520,12 @@ class FlowTracker(Tracker):
                 yield Progress("track", f, done, total, "reading frames")
             # -- passes ----------------------------------------------------------------------------
             prop_shape = (h, w)
+            # flows shared by the passes (of every object) that step between the same two frames
+            fc = self._shared
+            if fc is None:
+                pairs = _step_pairs(plans)
+                if len(set(pairs)) < len(pairs):
+                    fc = FlowCache(folder, ram // 8)
             for o, ob in enumerate(objects):
                 for (s, d, e, wfn) in plans[o]:
                     prop = FlowPropagator(prop_shape, self.opts)
@@ -434,7 +535,8 @@ class FlowTracker(Tracker):
                     while i != e:
                         check_cancel(cancel)
                         j = i + d
-                        L, sc = prop.step(imgs[i], imgs[j])
+                        flows = prop.flows(imgs[i], imgs[j], fc) if fc is not None else None
+                        L, sc = prop.step(imgs[i], imgs[j], flows=flows)
                         if j in hints[o]:  # a correction: fix the carried logits where they contradict it
                             L = prop.L = _apply_hint(L, imgs[j], hints[o][j], K)
                         wt = 1.0 if wfn is None else wfn(frames[j])
