@@ -144,3 +144,23 @@ def test_flow_cache_keys_on_the_images_and_settings():
     fast = dict(opts, flow_preset="fast")
     cache.flow(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST), fast, g0, g1)  # other settings
     assert (cache.computed, cache.reused) == (4, 1)
+
+
+def test_the_flow_cache_keeps_no_more_on_disk_than_its_cap(tmp_path):
+    """Past ``disk_bytes`` a flow is not kept (the work dir may be a share with a quota): it is
+    computed again when asked for, with the same bytes."""
+    import cv2
+    from samatte.track.flow import FlowCache, dis_flow
+    opts = {"flow_preset": cv2.DISOPTICAL_FLOW_PRESET_FAST, "flow_finest_scale": 1}
+    dis = cv2.DISOpticalFlow_create(opts["flow_preset"])
+    dis.setFinestScale(opts["flow_finest_scale"])
+    rng = np.random.default_rng(3)
+    imgs = [np.ascontiguousarray((rng.random((24, 32)) * 255).astype(np.uint8)) for _ in range(4)]
+    one = dis_flow(dis, imgs[0], imgs[1]).nbytes
+    cache = FlowCache(lambda: str(tmp_path), ram_bytes=0, disk_bytes=one)   # room for one spilled flow
+    first = [cache.flow(dis, opts, imgs[i], imgs[i + 1]).copy() for i in range(3)]
+    assert len(list(tmp_path.iterdir())) == 1
+    again = [cache.flow(dis, opts, imgs[i], imgs[i + 1]) for i in range(3)]
+    assert cache.reused == 1 and cache.computed == 5
+    for a, b in zip(first, again):
+        assert np.array_equal(a, b)

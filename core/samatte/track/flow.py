@@ -327,17 +327,25 @@ def _digest(g):
     return hashlib.blake2b(np.ascontiguousarray(g).data, digest_size=16).digest()
 
 
+#: the most bytes of flows a :class:`FlowCache` writes to its folder (in the job's work dir)
+FLOW_DISK_BYTES = 2 * 2 ** 30
+
+
 class FlowCache:
     """Frame-pair flows (:func:`dis_flow`) computed once and reused, keyed by what decides them: the
     two uint8 grey images (a digest of their bytes), their shape, the DIS preset and finest scale.
     Entries live in RAM up to ``ram_bytes`` in all, then as .npy files in ``folder_fn()`` (called on
-    the first spill); the folder belongs to the caller. ``computed`` / ``reused``: flows computed and
-    served again."""
+    the first spill) up to ``disk_bytes`` (:data:`FLOW_DISK_BYTES`: the work dir may be a studio share
+    with a quota; a 1000-frame shot's flows at 640x360 are ~3.7 GB), past which a flow is not kept and
+    is computed again when asked for (the same bytes: DIS is deterministic); the folder belongs to the
+    caller. ``computed`` / ``reused``: flows computed and served again."""
 
-    def __init__(self, folder_fn, ram_bytes):
+    def __init__(self, folder_fn, ram_bytes, disk_bytes=None):
         self._folder_fn = folder_fn
         self._ram = int(ram_bytes)
+        self._disk = int(FLOW_DISK_BYTES if disk_bytes is None else disk_bytes)
         self._used = 0
+        self._spilled = 0
         self._entries = {}
         self.computed = 0
         self.reused = 0
@@ -360,7 +368,8 @@ class FlowCache:
         if self._used + f.nbytes <= self._ram:
             self._used += f.nbytes
             self._entries[key] = f
-        else:
+        elif self._spilled + f.nbytes <= self._disk:
+            self._spilled += f.nbytes
             path = os.path.join(self._folder_fn(), "flow_%d.npy" % len(self._entries))
             np.save(path, f)
             self._entries[key] = path
