@@ -797,20 +797,17 @@ def combine_flow(tf, names, logit_clip):
     nothing, so it is exact either way. Changes ``tf`` in place and returns it."""
     import cv2
     import numpy as np
+    from .track.flow import key_logit, owned_masks
     K = float(logit_clip)
     H, W = np.asarray(tf.objects[names[0]].mask).shape
 
-    def canvas_logit(ot):
+    def canvas_logit(o):
+        ot = tf.objects[names[o]]
         if ot.keyframe or ot.logits is None:
-            return np.where(np.asarray(ot.mask, bool), K + 1.0, -K - 1.0).astype(np.float32)
+            return key_logit(np.asarray(ot.mask, bool), K)
         return np.asarray(cv2.resize(np.asarray(ot.logits, np.float32), (W, H), interpolation=cv2.INTER_LINEAR),
                           np.float32)
-    best = np.full((H, W), -np.inf, np.float32)
-    for n in names:
-        np.maximum(best, canvas_logit(tf.objects[n]), out=best)
-    fg = best > 0
-    masks = [fg & (canvas_logit(tf.objects[n]) >= best) for n in names]
-    for n, m in zip(names, masks):
+    for n, m in zip(names, owned_masks(canvas_logit, len(names))):
         ot = tf.objects[n]
         ot.mask = m
         if not ot.mask.any():

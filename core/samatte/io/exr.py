@@ -237,13 +237,7 @@ def is_display_referred(spec_or_info, colourspace=None):
 
 def read_info(path, *, layer=None):
     """The :class:`PlateInfo` of one image file (header only; pixels are not read)."""
-    path = os.fspath(path)
-    inp = open_image(path)
-    try:
-        i, idx, spec = _resolve(inp, path, layer)
-        return _info_from(spec, idx)
-    finally:
-        inp.close()
+    return read_header(path, layer=layer)
 
 
 def read_channels(inp, path, sub, idx, frame=None, what=""):

@@ -102,7 +102,7 @@ from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import apply_hints, grabcut_labels, hint_arrays, keyframe_mask, object_roles, to_u8, work_shape
 
-__all__ = ["FlowTracker", "FlowPropagator", "FlowCache", "DEFAULTS", "dis_flow"]
+__all__ = ["FlowTracker", "FlowPropagator", "FlowCache", "DEFAULTS", "dis_flow", "owned_masks", "key_logit"]
 
 DEFAULTS = {
     "work_size": 640,
@@ -321,6 +321,27 @@ def dis_flow(dis, g0, g1):
     f = dis.calc(cv2.resize(g0, big, interpolation=cv2.INTER_LINEAR),
                  cv2.resize(g1, big, interpolation=cv2.INTER_LINEAR), None)
     return (cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) / float(k)).astype(np.float32)
+
+
+def key_logit(mask, K):
+    """A keyframe mask as a canvas logit: +-(K + 1), surer than any carried logit (clipped to K)."""
+    return np.where(mask, K + 1.0, -K - 1.0).astype(np.float32)
+
+
+def owned_masks(canvas_logit, n):
+    """The masks of ``n`` objects tracked together from their canvas logits (``canvas_logit(o)``, f32
+    (H, W), asked twice per object rather than all held at once): a pixel goes to the object(s) whose
+    logit is highest -- several on a tie (both fully inside their shapes, a prop drawn inside the
+    hero), not the first listed -- and is foreground where that logit is > 0. The flow tracker's output
+    loop and ``samatte.pipeline.combine_flow`` (objects tracked one at a time) both use it."""
+    best = None
+    for o in range(n):
+        L = canvas_logit(o)
+        if best is None:
+            best = np.full(L.shape, -np.inf, np.float32)
+        np.maximum(best, L, out=best)
+    fg = best > 0
+    return [fg & (canvas_logit(o) >= best) for o in range(n)]
 
 
 def _digest(g):
@@ -569,17 +590,10 @@ class FlowTracker(Tracker):
 
                 def canvas_logit(o):
                     if o in keymask:
-                        return np.where(keymask[o], K + 1.0, -K - 1.0).astype(np.float32)
+                        return key_logit(keymask[o], K)
                     return cv2.resize(logits[o], (W, H), interpolation=cv2.INTER_LINEAR)
-                best = np.full((H, W), -np.inf, np.float32)
-                for o in range(len(objects)):
-                    np.maximum(best, canvas_logit(o), out=best)
-                fg = best > 0
                 objs = {}
-                for o, ob in enumerate(objects):
-                    # a pixel goes to the object(s) whose logit is highest: several on a tie (both fully
-                    # inside their shapes, e.g. a prop drawn inside the hero), not the first listed
-                    m = fg & (canvas_logit(o) >= best)
+                for o, (ob, m) in enumerate(zip(objects, owned_masks(canvas_logit, len(objects)))):
                     sc = float(scores[o, i]) if m.any() else 0.0
                     # the artist's shape carried by flow and snapped to a hard segmentation: hair and
                     # soft edges beyond it are cut off, so the matting stage may reach past the edge
