@@ -168,11 +168,18 @@ def work_dir_name(name):
         n = "_" + n
     if n.endswith((".", " ")):
         n += "_"
-    b = n.encode("utf-8", "surrogateescape")
-    if len(b) > _FOLDER_NAME_MAX:
-        digest = hashlib.sha256(b).hexdigest()[:12]
-        n = "%s~%s" % (b[:_FOLDER_NAME_MAX - 13].decode("utf-8", "ignore"), digest)
-    return n
+    return fit_file_name(n, _FOLDER_NAME_MAX)
+
+
+def fit_file_name(name, limit):
+    """``name`` when its UTF-8 is at most ``limit`` bytes, else cut and followed by ``~`` and 12 hex
+    digits of the whole name's SHA-256 (distinct long names stay distinct): the work dir's folder
+    (:func:`work_dir_name`) and the output's temp names (``samatte.io.writer.temp_name``)."""
+    b = name.encode("utf-8", "surrogateescape")
+    if len(b) <= limit:
+        return name
+    digest = hashlib.sha256(b).hexdigest()[:12]
+    return "%s~%s" % (b[:limit - 13].decode("utf-8", "ignore"), digest)
 
 
 def _path_text(p, path):

@@ -145,12 +145,8 @@ def temp_name(path):
     at most 255 bytes (a long name is cut and followed by ``~`` and a hash of the whole name)."""
     d, base = os.path.split(path)
     tail = ".%s.%d.%s.tmp.exr" % (host_tag(), os.getpid(), uuid.uuid4().hex[:8])
-    room = _NAME_MAX - 1 - len(tail.encode("utf-8"))
-    b = base.encode("utf-8", "surrogateescape")
-    if len(b) > room:
-        digest = hashlib.sha256(b).hexdigest()[:12]
-        cut = b[:room - 13].decode("utf-8", "ignore")
-        base = "%s~%s" % (cut, digest)
+    from ..jobspec import fit_file_name
+    base = fit_file_name(base, _NAME_MAX - 1 - len(tail.encode("utf-8")))
     return os.path.join(d, "." + base + tail)
 
 
