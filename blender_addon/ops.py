@@ -217,6 +217,7 @@ def finish_run(context, run):
     the operator."""
     scene = bpy.data.scenes.get(getattr(run, "scene_name", None) or "") or context.scene
     s = scene.samatte
+    s.status_result = ""    # the run changed what is on disk: Check mattes again for a current answer
     if run.error is not None:
         s.last_result = "cancelled" if run.cancelled else run.error
         return ("WARNING" if run.cancelled else "ERROR"), ("samatte: cancelled (finished frames kept)"
@@ -293,6 +294,51 @@ def scan(context):
     return s.scan_result
 
 
+def summarise_status(status, info):
+    """The panel's lines for a worker ``status`` result (``samatte status``), in scene frames: how many of
+    the job's mattes are current, and which are stale (the plate, the prompts or the settings changed
+    since they were made) or missing."""
+    from samatte.frames import format_frames
+    by = {}
+    for f, st in (status.get("frames") or {}).items():
+        by.setdefault(st, []).append(info.scene_frame(int(f)))
+    track = {}
+    for f, st in (status.get("track") or {}).items():
+        track.setdefault(st, []).append(info.scene_frame(int(f)))
+    n = sum(len(v) for v in by.values())
+    done = len(by.get("complete", ()))
+    if done == n:
+        return ["mattes: all %d frames current" % n]
+    lines = ["mattes: %d of %d frames current; Run to update the others" % (done, n)]
+    for st, what in (("stale", "out of date (plate, roto, tracks or settings changed)"), ("missing", "not made")):
+        if by.get(st):
+            lines.append("%s %s" % (what, format_frames(sorted(by[st]))))
+    retrack = sorted(set(track.get("stale", ())) | set(track.get("missing", ())))
+    if retrack:
+        lines.append("to track again: %s" % format_frames(retrack))
+    return lines
+
+
+def matte_status(context):
+    """Check mattes: which of the job's matte frames on disk are still those Run would make now (the
+    worker's ``status``: the same keys a run reuses frames by). Stored for the panel; returns the lines."""
+    s = context.scene.samatte
+    try:
+        if running_job() is not None:
+            raise HostError("BUSY", "a samatte job is running: check when it has finished")
+        settings, job, (_clip, info, _objects, _frames, _notes) = _build(context)
+        status = jobs.get_worker(settings).status(job)
+        lines = summarise_status(status, info)
+    except HostError as e:
+        lines = [describe(e)]
+    except Exception as e:  # noqa: BLE001 - a samatte error from the worker (JobSpecError...): shown as is
+        if getattr(e, "code", None) is None:
+            raise
+        lines = [describe(e)]
+    s.status_result = "\n".join(lines)
+    return lines
+
+
 class SAMATTE_OT_scan(bpy.types.Operator):
     bl_idname = "samatte.scan"
     bl_label = "Find objects"
@@ -301,6 +347,19 @@ class SAMATTE_OT_scan(bpy.types.Operator):
     def execute(self, context):
         scan(context)
         return {"FINISHED"}
+
+
+class SAMATTE_OT_status(bpy.types.Operator):
+    bl_idname = "samatte.status"
+    bl_label = "Check mattes"
+    bl_description = ("Which matte frames on disk are out of date with the clip, roto, tracks and settings "
+                      "as they are now (Run remakes only those)")
+
+    def execute(self, context):
+        lines = matte_status(context)
+        bad = lines[0].startswith("[")
+        self.report({"ERROR" if bad else "INFO"}, "samatte: " + "; ".join(lines))
+        return {"CANCELLED"} if bad else {"FINISHED"}
 
 
 class SAMATTE_OT_check(bpy.types.Operator):
@@ -437,7 +496,7 @@ class SAMATTE_OT_release(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (SAMATTE_OT_scan, SAMATTE_OT_check, SAMATTE_OT_run, SAMATTE_OT_farm_export, SAMATTE_OT_cancel,
+CLASSES = (SAMATTE_OT_scan, SAMATTE_OT_status, SAMATTE_OT_check, SAMATTE_OT_run, SAMATTE_OT_farm_export, SAMATTE_OT_cancel,
            SAMATTE_OT_release)
 
 _register, _unregister = bpy.utils.register_classes_factory(CLASSES)

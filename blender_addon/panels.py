@@ -27,6 +27,11 @@ def draw_panel(layout, context):
     col.operator("samatte.scan", icon="VIEWZOOM")
     for line in (s.scan_result or "").splitlines():
         col.label(text=line)
+    row = col.row(align=True)
+    row.enabled = ops.running_job() is None
+    row.operator("samatte.status", icon="CHECKMARK")
+    for line in (s.status_result or "").splitlines():
+        col.label(text=line)
     run = ops.current_run()
     busy = ops.running_job() is not None
     row = col.row(align=True)

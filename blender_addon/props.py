@@ -115,6 +115,7 @@ class SAMATTE_PG_scene(bpy.types.PropertyGroup):
     output_dir: StringProperty(name="Output", subtype="DIR_PATH", default="//samatte/", **_BLEND_RELATIVE)
     scan_result: StringProperty(name="Objects", default="")
     last_result: StringProperty(name="Last result", default="")
+    status_result: StringProperty(name="Mattes", default="")
     last_scores: StringProperty(name="Scores", default="")
 
 
