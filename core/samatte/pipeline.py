@@ -498,7 +498,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         sel = _select_objects(objects, stage, tnames, resolved["tracker"])
         keys = frame_keys(job, resolved=resolved, plate_frames=all_frames)
         refs = temporal_refs(job, all_frames, resolved["tracker"] if tracked else "masks")
-        cache.write_manifest(job, resolved, all_frames)
+        before = cache.write_manifest(job, resolved, all_frames)
         out = job["output"]
         names = [o["name"] for o in job["objects"]]
         result = {
@@ -573,8 +573,13 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                             for f in need_track}
             stale = sorted(f for f in need_track if stale_of[f])
             if stale and stage == "matte":
+                other = (before or {}).get("job")
+                shared = "" if other in (None, job["name"]) else (
+                    "; the work dir was last used by job %r: jobs sharing one work_dir replace each other's "
+                    "tracks, give each job its own work_dir" % other)
                 raise TrackMissingError("the stored track of %d frame(s) is missing or stale: %s (work dir %s); run "
-                                        "--stage track first" % (len(stale), format_frames(stale)[:200], cache.work_dir),
+                                        "--stage track first%s" % (len(stale), format_frames(stale)[:200],
+                                                                   cache.work_dir, shared),
                                         frames=format_frames(stale), path=cache.work_dir)
             result["track_reused"] = sorted(set(need_track) - set(stale))
             if stale:

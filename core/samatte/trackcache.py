@@ -113,6 +113,7 @@ class TrackCache:
                               path=path, field="work_dir")
 
     def write_manifest(self, job, resolved, frames):
+        """Write this job's manifest; returns the one it replaced (a dict, or None)."""
         from .frames import format_frames
         self._check_manifest()
         old = self.read_manifest()
@@ -131,6 +132,7 @@ class TrackCache:
                         os.remove(os.path.join(self.track_dir, n))
                     except OSError:
                         pass
+        return old if isinstance(old, dict) else None
 
     def read_manifest(self):
         try:
