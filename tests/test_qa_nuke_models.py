@@ -135,7 +135,7 @@ def fake(tmp_path, monkeypatch):
 def test_download_into_unwritable_folder_is_a_model_error(fake, tmp_path, monkeypatch):
     def denied(*a, **kw):
         raise PermissionError(errno.EACCES, "Permission denied")
-    monkeypatch.setattr(models.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(models, "_create_part", denied)
     with pytest.raises(ModelError) as ei:
         models.download("fake_model", dest=str(tmp_path / "ro"), offline_dir=str(fake))
     assert ei.value.code == "MODEL_ERROR" and "cannot write into the models folder" in str(ei.value)
@@ -169,7 +169,7 @@ def test_cli_read_only_dest_exits_with_model_error_not_a_traceback(fake, tmp_pat
 
     def denied(*a, **kw):
         raise PermissionError(errno.EACCES, "Permission denied")
-    monkeypatch.setattr(models.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(models, "_create_part", denied)
     rc = cli.main(["models", "download", "fake_model", "--offline", str(fake), "--dest", str(tmp_path / "ro")])
     err = capsys.readouterr().err
     assert rc == 6 and "[MODEL_ERROR]" in err and "Traceback" not in err

@@ -33,7 +33,7 @@ import hashlib
 import os
 import re
 import sys
-import tempfile
+import uuid
 from collections import namedtuple
 from pathlib import Path
 
@@ -222,6 +222,21 @@ def _part_prefix(filename):
     return "%s.%s.%d." % (filename, host, os.getpid())
 
 
+def _create_part(dest, prefix):
+    """Create the partial download ``<prefix><8 random>.part`` in ``dest`` (exclusively; it never takes
+    an existing file); return ``(fd, path)``. Mode 0666 less the umask, as any file a tool writes: an
+    installed checkpoint is that file renamed, and a studio's shared models folder must stay readable
+    by the artists and farm users who did not download it (``tempfile.mkstemp`` makes 0600 files)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        path = os.path.join(str(dest), "%s%s.part" % (prefix, uuid.uuid4().hex[:8]))
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError("no free temporary name in %s" % dest)
+
+
 def _remove_stale_parts(dest):
     """Remove partial downloads of known checkpoints in ``dest`` left by a killed download (SIGTERM,
     kill -9, a crash): of a dead process of this host, or untouched for the output writer's temp age
@@ -303,7 +318,7 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
             pass  # replace it below
     _remove_stale_parts(dest)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=_part_prefix(info.filename), suffix=".part", dir=str(dest))
+        fd, tmp = _create_part(dest, _part_prefix(info.filename))
     except OSError as e:  # a read-only shared folder, a full disk
         raise ModelError("cannot write into the models folder %s: %s (use a writable --dest, or point "
                          "SAMATTE_MODELS at a folder that already holds %s)"
