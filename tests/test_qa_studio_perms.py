@@ -1,13 +1,18 @@
 """A multi-user studio on shared storage: what samatte writes honours the umask like an ordinary
 open() (a shared models folder stays readable by the users who did not download), temps are made in
-the destination folder (a setgid group folder keeps its group)."""
+the destination folder (a setgid group folder keeps its group), and a frame the studio locked
+(chmod a-w) is never replaced."""
 import hashlib
 import os
 import stat
 
+import numpy as np
 import pytest
 
 from samatte import jobspec, models, pipeline
+from samatte.errors import OutputError
+from samatte.io.writer import MatteWriter
+from samatte.stages import MatteFrame
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +107,43 @@ def test_job_outputs_honour_the_umask(shot, tmp_path, umask, mask):
             assert _mode(os.path.join(dp, n)) == 0o666 & ~mask, os.path.join(dp, n)
             seen += 1
     assert len(res["written"]) == 3 and seen >= 3 + 1 + 1 + 3  # frames, job, manifest, track files
+
+
+def test_locked_frame_is_not_replaced(shot, tmp_path):
+    # a rename replaces a 0444 file whatever its mode: a stale frame of the job that the studio had
+    # locked (chmod a-w) was silently redone (and came back 0644)
+    out = tmp_path / "out" / "m.####.exr"
+    pipeline.run(_job(shot, out, matte="none"))
+    locked = str(tmp_path / "out" / "m.1002.exr")
+    os.chmod(locked, 0o444)
+    before = {n: _sha(str(tmp_path / "out" / n)) for n in os.listdir(str(tmp_path / "out")) if n.endswith(".exr")}
+    for overwrite in (False, True):
+        job = _job(shot, out, matte="refine")  # another matte: every frame is stale
+        job["output"]["overwrite"] = overwrite
+        with pytest.raises(OutputError) as e:
+            pipeline.run(job)
+        assert e.value.code == "OUTPUT_INVALID"
+        assert "read-only" in str(e.value) and e.value.details["path"] == locked
+        after = {n: _sha(str(tmp_path / "out" / n)) for n in before}
+        assert after == before  # not one frame written before the error
+        assert _mode(locked) == 0o444
+    # a complete locked frame is simply kept; unlocked, the job redoes it
+    assert pipeline.run(_job(shot, out, matte="none"))["written"] == []
+    os.chmod(locked, 0o644)
+    assert len(pipeline.run(_job(shot, out, matte="refine"))["written"]) == 3
+
+
+def test_writer_refuses_a_frame_locked_while_the_job_ran(shot, tmp_path):
+    from samatte.io.exr import read_info
+    info = read_info(shot["plate"].replace("####", "%04d" % shot["frames"][0]))
+    w = MatteWriter(str(tmp_path / "m.####.exr"), info)
+    a = np.zeros(info.shape, np.float32)
+    mf = MatteFrame(frame=1001, alpha=a, alphas={"ball": a}, score=1.0)
+    p = w.write(mf)
+    os.chmod(p, 0o444)
+    digest = _sha(p)
+    with pytest.raises(OutputError) as e:
+        w.write(mf)
+    assert e.value.code == "OUTPUT_INVALID" and "read-only" in str(e.value)
+    assert _sha(p) == digest
+    assert [n for n in os.listdir(str(tmp_path)) if n.endswith(".tmp.exr")] == []

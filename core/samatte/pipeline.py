@@ -472,7 +472,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     from .colour import ColourTransform
     from .io.sequence import SequencePattern
     from .io.source import FrameSource
-    from .io.writer import MatteWriter
+    from .io.writer import MatteWriter, is_locked, locked_error
     from .trackcache import TrackCache, default_work_dir
 
     plate = job["plate"]
@@ -532,6 +532,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                                       "it unless output.overwrite is set (--overwrite)" % (writer.path(f), job["name"]),
                                       path=writer.path(f), frame=f)
                 status[f] = "complete" if (st == "complete" and not out["overwrite"]) else "todo"
+                if status[f] == "todo" and is_locked(writer.path(f)):
+                    raise locked_error(writer.path(f), f)
             complete = {f for f in requested if status[f] == "complete"}
             to_do = [f for f in requested if f not in complete]
             todo_set = set(to_do)

@@ -57,6 +57,7 @@ import logging
 import os
 import re
 import socket
+import stat
 import sys
 import time
 import uuid
@@ -69,7 +70,7 @@ from ..stages import MatteFrame, PlateInfo
 from .sequence import as_pattern
 
 __all__ = ["MatteWriter", "COMPRESSIONS", "QUALITY_CHANNEL", "object_channel", "job_hash", "temp_name",
-           "host_tag", "TEMP_MAX_AGE"]
+           "host_tag", "TEMP_MAX_AGE", "is_locked", "locked_error"]
 
 log = logging.getLogger("samatte.io")
 
@@ -138,6 +139,27 @@ def host_tag():
     short = "".join(c for c in name if c.isalnum() and c.isascii() or c == "-")[:23] or "host"
     digest = hashlib.sha256(("%s\0%s" % (name, _pid_namespace())).encode("utf-8", "surrogateescape"))
     return "%s-%s" % (short, digest.hexdigest()[:8])
+
+
+def is_locked(path):
+    """True when ``path`` is a file that nobody may write: no write bit at all (``chmod a-w``, 0444; on
+    Windows the read-only attribute). A studio locks approved frames that way; a rename replaces such a
+    file all the same on POSIX (only the folder's permissions count), so samatte asks before it does.
+    A file that only other users may write (another artist's 0644 frame in a group folder) is not
+    locked."""
+    try:
+        st = os.lstat(path)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(st.st_mode) and not st.st_mode & 0o222
+
+
+def locked_error(path, frame=None):
+    """The OutputError for a locked (read-only) frame at ``path``."""
+    return OutputError("%s is read-only (mode %04o): samatte does not replace a locked frame, not even with "
+                       "--overwrite; make it writable (chmod u+w) to let the job redo it, or choose another "
+                       "output path" % (path, stat.S_IMODE(os.lstat(path).st_mode)), path=str(path),
+                       frame=frame)
 
 
 def temp_name(path):
@@ -454,6 +476,8 @@ class MatteWriter:
         path = self.path(frame)
         d = os.path.dirname(path)
         self._ensure_dir(d)
+        if is_locked(path):  # locked since the run began: checked again before the rename below
+            raise locked_error(path, frame)
         tmp = temp_name(path)
         try:
             _write_exr(tmp, buf, chans, self.info, self.compression, meta)
