@@ -56,6 +56,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import stat
 import sys
@@ -122,7 +123,10 @@ def remove_temps(folder, rx, max_age, *, own=True):
         mine = m.group("host") == me and (pid != os.getpid() and not _pid_alive(pid) or own and pid == os.getpid())
         if age > max_age or mine:
             try:
-                os.remove(p)
+                if os.path.isdir(p) and not os.path.islink(p):   # a temporary folder (flow spills)
+                    shutil.rmtree(p)
+                else:
+                    os.remove(p)
                 removed += 1
             except OSError:
                 pass

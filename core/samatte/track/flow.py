@@ -91,6 +91,7 @@ import contextlib
 import hashlib
 import math
 import os
+import re
 import shutil
 import tempfile
 
@@ -432,6 +433,20 @@ class _Store:
             self.a = np.memmap(path, dtype=dtype, mode="w+", shape=tuple(shape))
 
 
+_SPILL_RX = re.compile(r"^samatte_flows?_(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+$")
+
+
+def spill_folder(prefix, work_dir=None):
+    """A new temporary folder for spilled frames, logits and flows: ``<prefix>_<host>.<pid>.<random>`` in
+    ``work_dir`` (else the system's temp folder). Such folders left by a killed run of this machine (kill
+    -9, a farm task pre-empted: hundreds of MB a shot) are removed first; those of live processes, and of
+    other machines (no liveness test from here, and a memory-mapped write need not touch the folder's
+    time), are left alone."""
+    from ..io.writer import host_tag, remove_temps
+    remove_temps(work_dir or tempfile.gettempdir(), _SPILL_RX, float("inf"), own=False)
+    return tempfile.mkdtemp(prefix="%s_%s.%d." % (prefix, host_tag(), os.getpid()), dir=work_dir)
+
+
 class FlowTracker(Tracker):
     """Weights-free tracker: DIS optical flow + consistency checks + colour models + grabCut snapping.
     See the module docstring for the method, the keyframe blending rule and the memory bound."""
@@ -451,7 +466,7 @@ class FlowTracker(Tracker):
 
         def folder():
             if tmp[0] is None:
-                tmp[0] = tempfile.mkdtemp(prefix="samatte_flows_", dir=self.opts["work_dir"])
+                tmp[0] = spill_folder("samatte_flows", self.opts["work_dir"])
             return tmp[0]
         outer = self._shared
         cache = FlowCache(folder, int(float(self.opts["ram_mb"]) * 2 ** 20) // 8)
@@ -508,7 +523,7 @@ class FlowTracker(Tracker):
 
         def folder():
             if tmp[0] is None:
-                tmp[0] = tempfile.mkdtemp(prefix="samatte_flow_", dir=self.opts["work_dir"])
+                tmp[0] = spill_folder("samatte_flow", self.opts["work_dir"])
             return tmp[0]
 
         ram = int(float(self.opts["ram_mb"]) * 2 ** 20)
