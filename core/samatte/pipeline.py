@@ -968,7 +968,7 @@ def probe(plate_path, *, frames=None, layer=None):
     (a multi-part EXR's parts may differ); ``layers`` holds every part's ``layer.`` prefixes and,
     in a multi-part file, the part names."""
     from .errors import ChannelError
-    from .io.exr import _part_name, _resolve, _subimages, open_image
+    from .io.exr import _part_name, _resolve, _subimages, header_colourspace, open_image
     from .io.sequence import SequencePattern
     seq = SequencePattern(plate_path)
     on_disk = seq.frames_on_disk() if seq.has_frame_token else []
@@ -997,12 +997,7 @@ def probe(plate_path, *, frames=None, layer=None):
         if len(subs) > 1:  # a multi-part file's part names are layers too (``layer="beauty"`` reads part beauty)
             layers |= {_part_name(sp) for _, sp in subs if _part_name(sp)}
         layers = sorted(layers)
-        cs = None
-        for attr in ("oiio:ColorSpace", "colorSpace", "colorspace"):
-            v = spec.getattribute(attr)
-            if v:
-                cs = str(v)
-                break
+        cs = header_colourspace(spec, inp.format_name())
         res = {"path": seq.source, "display_window": [spec.full_x, spec.full_y, spec.full_width, spec.full_height],
                "data_window": [spec.x, spec.y, spec.width, spec.height],
                "pixel_aspect": float(spec.getattribute("PixelAspectRatio") or 1.0),

@@ -27,7 +27,7 @@ from ..errors import ChannelError, CorruptFrameError, MissingFrameError, NaNPixe
 from ..stages import PlateInfo, Window
 
 __all__ = ["read_info", "read_rgb", "read_frame", "FrameData", "list_layers", "fix_nonfinite",
-           "write_image", "write_parts", "srgb_eotf", "is_display_referred", "open_image"]
+           "write_image", "write_parts", "srgb_eotf", "is_display_referred", "open_image", "header_colourspace"]
 
 log = logging.getLogger("samatte.io")
 
@@ -233,6 +233,28 @@ def is_display_referred(spec_or_info, colourspace=None):
         return False
     cs = (colourspace or "").lower()
     return not any(k in cs for k in _LINEAR_NAMES)
+
+
+#: header attributes that name an image's colourspace, in order: the Color Interop Forum's ID (Blender 4.4+
+#: writes it to EXRs: ``lin_rec709_scene``; OCIO 2.5+ configs resolve it), then the common free-form names
+_CS_ATTRIBUTES = ("colorInteropID", "colorSpace", "colorspace")
+
+
+def header_colourspace(spec, format_name=""):
+    """The colourspace an image's header names, or None: an explicit attribute (``colorInteropID``,
+    ``colorSpace``), else OpenImageIO's ``oiio:ColorSpace`` where the reader derives it from the file
+    (a PNG's sRGB/gAMA chunks, a DPX's transfer: ``KodakLog``, ``Linear``). Not for OpenEXR: there
+    OpenImageIO reports ``lin_rec709`` for every file, whatever its header (an ACEScg or AP0 plate
+    too): that is a guess, not the header's."""
+    for attr in _CS_ATTRIBUTES:
+        v = spec.getattribute(attr)
+        if isinstance(v, str) and v.strip():
+            return v.strip()
+    if format_name != "openexr":
+        v = spec.getattribute("oiio:ColorSpace")
+        if isinstance(v, str) and v.strip():
+            return v.strip()
+    return None
 
 
 def read_info(path, *, layer=None):
