@@ -24,3 +24,62 @@ def test_probe_reports_the_header_colourspace_not_oiios_exr_guess(tmp_path):
         assert got == want, (name, got)
     write_image(str(tmp_path / "p.1001.png"), _grey(), pixel_type="uint8")
     assert probe(str(tmp_path / "p.####.png"))["colourspace"] == "sRGB"
+
+
+def _write_dpx(path, pixels, transfer):
+    import OpenImageIO as oiio
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 3, "uint16")
+    spec.attribute("oiio:BitsPerSample", 10)
+    spec.attribute("dpx:Transfer", transfer)
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), spec), out.geterror()
+    assert out.write_image(np.ascontiguousarray(pixels, np.float32))
+    out.close()
+
+
+def _disc_job(tmp_path, plate, colourspace=None, ocio=None):
+    from samatte import jobspec
+    h, w = 12, 16
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask = ((xx - 8) ** 2 + (yy - 6) ** 2 < 16).astype(np.float32)
+    write_image(str(tmp_path / "m.1001.png"), mask, channels=["Y"], pixel_type="uint8")
+    out = tmp_path / ("out_%s_%s" % (plate.name.split(".")[0], colourspace or "default"))
+    job = jobspec.new_job(str(plate), str(out / "o.####.exr"), frames="1001",
+                          colourspace=colourspace, ocio_config=ocio, matte="none")
+    jobspec.add_object(job, "disc", masks=str(tmp_path / "m.####.png"))
+    return jobspec.validate(job)
+
+
+def test_log_dpx_read_as_srgb_says_so(tmp_path, caplog):
+    """A 10-bit film-scan DPX (header transfer: printing density) with no colourspace named was read
+    as sRGB without a word (Nuke reads it as Cineon), and the result's only colour record said
+    ``colourspace: ACEScg`` (the config's scene_linear, which the plate was not read in). Now the run
+    warns, naming the file and the fix (name its colourspace), and the result's ``plate`` says what
+    the stored values were read as: ``sRGB`` here, the named colourspace when there is one, the
+    config's scene_linear for a float plate."""
+    import logging
+
+    from samatte.pipeline import run
+    code = np.full((12, 16, 3), 0.45, np.float32)
+    _write_dpx(tmp_path / "scan.1001.dpx", code, "Printing density")
+    with caplog.at_level(logging.WARNING, logger="samatte"):
+        res = run(_disc_job(tmp_path, tmp_path / "scan.####.dpx"))
+    assert res["plate"]["colourspace"] == "sRGB" and res["plate"]["pixel_type"] == "uint16", res["plate"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("scan.1001.dpx" in m and "printing density" in m and "colourspace" in m for m in warned), warned
+
+    # named: decoded from it, no warning; a linear-transfer DPX (OIIO: "Linear") and a PNG: no warning
+    caplog.clear()
+    _write_dpx(tmp_path / "lin.1001.dpx", code, "Linear")
+    write_image(str(tmp_path / "p.1001.png"), code, pixel_type="uint8")
+    write_image(str(tmp_path / "f.1001.exr"), code, pixel_type="half")
+    with caplog.at_level(logging.WARNING, logger="samatte"):
+        named = run(_disc_job(tmp_path, tmp_path / "scan.####.dpx", colourspace="ADX10",
+                              ocio="ocio://studio-config-latest"))
+        lin = run(_disc_job(tmp_path, tmp_path / "lin.####.dpx"))
+        png = run(_disc_job(tmp_path, tmp_path / "p.####.png"))
+        exr = run(_disc_job(tmp_path, tmp_path / "f.####.exr"))
+    assert named["plate"]["colourspace"] == "ADX10"
+    assert lin["plate"]["colourspace"] == "ACEScg"   # the header says linear: code values as scene-linear
+    assert png["plate"]["colourspace"] == "sRGB" and exr["plate"]["colourspace"] == "ACEScg"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.records

@@ -489,6 +489,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     owned = []  # backends we created and must close
     try:
         info = source.info
+        read_as = _plate_read_as(source, colour, plate)
         tracked = [o for o in job["objects"] if o.get("prompts")]
         tnames = [o["name"] for o in tracked]
         masked = _mask_objects(job, info, all_frames)
@@ -507,7 +508,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             "scores": {}, "samatte_version": __version__, "colour": colour.describe(),
             "plate": {"width": info.display.width, "height": info.display.height,
                       "data_window": [info.data.x, info.data.y, info.data.width, info.data.height],
-                      "pixel_aspect": info.pixel_aspect},
+                      "pixel_aspect": info.pixel_aspect, "pixel_type": info.pixel_type, "colourspace": read_as},
             "work_dir": cache.work_dir, "tracked": [], "track_reused": [], "preroll": [],
             "keys": {str(f): keys[f] for f in requested},
         }
@@ -958,6 +959,28 @@ COORDINATES = ("JobSpec coordinates are pixels of the display window, origin top
                "output keeps both. Pixel aspect: x is in stored pixels (a 2:1 anamorphic plate of 1024 "
                "stored pixels is 1024 wide in JobSpec x). A frame number is the number in the file name; "
                "hosts convert from their timeline.")
+
+
+def _plate_read_as(source, colour, plate):
+    """The colourspace the plate's stored values are read in (from its first frame's header): the job's
+    (or the config's ``scene_linear`` for a float file), or ``"sRGB"`` for an integer file the job names
+    no colourspace for (PNG, JPEG, TIFF, DPX: taken as display sRGB). Warns when that file's header
+    declares a log encoding (a film-scan DPX, a Cineon file): Nuke reads such files as Cineon, and
+    samatte's sRGB reading gives the linear solves and the foreground layer wrong light."""
+    from .io.exr import stored_encoding
+    if colour.colourspace_explicit:
+        return colour.colourspace
+    first = source.frames[0]
+    path = source.path(first)
+    enc = stored_encoding(path, layer=plate.get("layer"), frame=first)
+    if not enc["display_referred"]:
+        return colour.colourspace
+    if enc["log"]:
+        log.warning("plate %s is %s, but the job names no colourspace, so samatte reads it as sRGB (as it reads "
+                    "every integer file without one): name its colourspace (--colourspace / plate.colourspace, "
+                    "with --ocio / plate.ocio_config: e.g. Cineon in Nuke's nuke-default, ADX10 in "
+                    "ocio://studio-config-latest)", path, enc["log"])
+    return "sRGB"
 
 
 def probe(plate_path, *, frames=None, layer=None):

@@ -27,7 +27,8 @@ from ..errors import ChannelError, CorruptFrameError, MissingFrameError, NaNPixe
 from ..stages import PlateInfo, Window
 
 __all__ = ["read_info", "read_rgb", "read_frame", "FrameData", "list_layers", "fix_nonfinite",
-           "write_image", "write_parts", "srgb_eotf", "is_display_referred", "open_image", "header_colourspace"]
+           "write_image", "write_parts", "srgb_eotf", "is_display_referred", "open_image", "header_colourspace",
+           "stored_encoding"]
 
 log = logging.getLogger("samatte.io")
 
@@ -255,6 +256,37 @@ def header_colourspace(spec, format_name=""):
         if isinstance(v, str) and v.strip():
             return v.strip()
     return None
+
+
+#: DPX transfer characteristics (OpenImageIO's ``dpx:Transfer``) of log film scans
+_LOG_TRANSFERS = ("printing density", "logarithmic")
+
+
+def stored_encoding(path, *, layer=None, frame=None):
+    """How the values stored in one frame are encoded, from its header (no pixels): a dict with
+    ``display_referred`` (an integer file not tagged linear: :func:`read_frame` takes it as sRGB
+    unless the job names its colourspace), ``header`` (:func:`header_colourspace`) and ``log`` (a text
+    naming the log encoding its header declares -- a DPX whose transfer is printing density or
+    logarithmic, a Cineon file -- or None)."""
+    path = os.fspath(path)
+    inp = open_image(path, frame=frame)
+    try:
+        fmt = inp.format_name()
+        sub, idx, spec = _resolve(inp, path, layer, frame)
+        header = header_colourspace(spec, fmt)
+        info = _info_from(spec, idx)
+        log_text = None
+        transfer = spec.getattribute("dpx:Transfer")
+        if fmt == "cineon":
+            log_text = "a Cineon file (log)"
+        elif isinstance(transfer, str) and transfer.strip().lower() in _LOG_TRANSFERS:
+            log_text = "a DPX whose header's transfer is %s (log)" % transfer.strip().lower()
+        elif (header or "").lower() in ("kodaklog", "cineon"):
+            log_text = "a file whose header says %s (log)" % header
+        return {"display_referred": is_display_referred(info, spec.getattribute("oiio:ColorSpace")),
+                "header": header, "log": log_text}
+    finally:
+        inp.close()
 
 
 def read_info(path, *, layer=None):
