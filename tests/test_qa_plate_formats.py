@@ -83,3 +83,25 @@ def test_log_dpx_read_as_srgb_says_so(tmp_path, caplog):
     assert lin["plate"]["colourspace"] == "ACEScg"   # the header says linear: code values as scene-linear
     assert png["plate"]["colourspace"] == "sRGB" and exr["plate"]["colourspace"] == "ACEScg"
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.records
+
+
+def test_cmyk_exr_is_refused_not_read_as_its_yellow_ink(tmp_path):
+    """An EXR with channels C, M, Y, K was read as a greyscale plate of its ``Y`` channel (the rule for
+    luminance images ``Y`` / ``Y, A``): the yellow ink became the picture, without a word. Now it is
+    CHANNELS_INVALID, before any frame is written, naming the file and saying to convert it to RGB;
+    a greyscale ``Y, A`` EXR still reads as grey."""
+    import pytest
+
+    from samatte.errors import ChannelError
+    from samatte.io.exr import read_rgb
+    from samatte.pipeline import run
+    ink = np.random.default_rng(1).random((12, 16, 4)).astype(np.float32)
+    write_image(str(tmp_path / "cmyk.1001.exr"), ink, channels=["C", "M", "Y", "K"])
+    with pytest.raises(ChannelError) as e:
+        run(_disc_job(tmp_path, tmp_path / "cmyk.####.exr"))
+    assert e.value.code == "CHANNELS_INVALID" and "cmyk.1001.exr" in e.value.message
+    assert "CMYK" in e.value.message and "RGB" in e.value.message, e.value.message
+    assert not (tmp_path / "out_cmyk_default").exists() or not list((tmp_path / "out_cmyk_default").glob("*.exr"))
+    write_image(str(tmp_path / "ya.exr"), ink[..., :2], channels=["Y", "A"])
+    got = read_rgb(str(tmp_path / "ya.exr"))
+    np.testing.assert_allclose(got, np.repeat(ink[..., :1], 3, axis=2), atol=1e-3)

@@ -35,6 +35,8 @@ log = logging.getLogger("samatte.io")
 _COMPONENTS = {
     "r": 0, "red": 0, "g": 1, "green": 1, "b": 2, "blue": 2,
 }
+#: channels beside ``Y`` that make it something other than luminance: chroma (``Y, RY, BY``), CMYK ink
+_NOT_LUMA = ("RY", "BY", "C", "M", "K")
 _LINEAR_NAMES = ("linear", "lin_", "scene_linear", "scene-linear", "acescg", "aces2065")
 
 #: One frame as read: ``info``, ``linear`` (float32 (H, W, 3) scene-linear, C-contiguous) and
@@ -96,9 +98,10 @@ def _rgb_in(names, prefix):
 
 def _luma_in(names, prefix):
     """Index of a luminance channel ``prefix + "Y"`` (a greyscale EXR, with or without ``A``), or None.
-    Not for luminance/chroma images (``RY``, ``BY`` beside it): their colour is not grey."""
+    Not for luminance/chroma images (``RY``, ``BY`` beside it): their colour is not grey; nor for CMYK
+    (``C``, ``M``, ``K`` beside it): there ``Y`` is the yellow ink."""
     names = list(names)
-    if prefix + "Y" not in names or prefix + "RY" in names or prefix + "BY" in names:
+    if prefix + "Y" not in names or any(prefix + c in names for c in _NOT_LUMA):
         return None
     return names.index(prefix + "Y")
 
@@ -195,8 +198,10 @@ def _find_channels(inp, path, layer, frame=None):
         y = _luma_in(spec.channelnames, "")
         if y is not None:  # greyscale with alpha (Y, A): OpenEXR's luminance-only RGBA layout
             return i, [y, y, y], spec
-    raise ChannelError("no R, G, B channels in %s (give a layer); it has %s" % (path, _describe_channels(subs)),
-                       path=path, frame=frame)
+    cmyk = any({"C", "M", "Y", "K"} <= set(spec.channelnames) for _, spec in subs)
+    raise ChannelError("no R, G, B channels in %s (%s); it has %s" % (
+        path, "CMYK: convert it to RGB first" if cmyk else "give a layer", _describe_channels(subs)),
+        path=path, frame=frame)
 
 
 def _windows(spec):
