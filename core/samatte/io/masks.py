@@ -181,6 +181,8 @@ def read_mask(path, info, *, channel=None):
 def _extend(img, x0, y0, shape):
     """``img`` on a canvas of ``shape`` with its top-left at canvas pixel (x0, y0), its edge pixels
     repeated over the rest of the canvas (clipped where the canvas is smaller)."""
+    if x0 == 0 and y0 == 0 and img.shape == tuple(shape):
+        return np.ascontiguousarray(img, dtype=np.float32)   # the canvas itself: nothing to repeat
     rows = np.clip(np.arange(shape[0]) - y0, 0, img.shape[0] - 1)
     cols = np.clip(np.arange(shape[1]) - x0, 0, img.shape[1] - 1)
     return np.ascontiguousarray(img[rows[:, None], cols[None, :]], dtype=np.float32)

@@ -87,21 +87,25 @@ def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e
     C = P - P.mean(1, keepdims=True)
     cov = np.matmul(C.transpose(0, 2, 1), C) / 9.0 + (eps / 9.0) * np.eye(3)
     G = np.matmul(np.matmul(C, _inv3(cov)), C.transpose(0, 2, 1))
-    vals = np.eye(9)[None] - (1.0 + G) / 9.0            # (N,9,9): L entries of window pairs
-    del P, C, G, cov
+    del P, C, cov
+    # (N,9,9): L entries of window pairs, eye(9) - (1 + G) / 9, computed in G's buffer
+    G += 1.0
+    G /= 9.0
+    vals = np.subtract(np.eye(9), G, out=G)
     uidx = -np.ones(h * w, np.int64)
     flat_unk = np.flatnonzero(unk.ravel())
     uidx[flat_unk] = np.arange(n)
     rowu = uidx[idx]                                    # (N,9)
-    sel = rowu >= 0                                     # rows that are unknown
-    ru = np.repeat(rowu[sel], 9)
-    cols = np.broadcast_to(idx[:, None, :], vals.shape)[sel].ravel()
-    vals = vals[sel].ravel()
-    cu = uidx[cols]
+    win, row = np.nonzero(rowu >= 0)                    # (window, its pixel) of the rows that are unknown
+    ru = np.repeat(rowu[win, row], 9)
+    cols = idx[win].ravel()                             # each such row's 9 columns (the window's pixels)
+    cu = rowu[win].ravel()                              # = uidx[cols]
+    vals = vals[win, row].ravel()
     inner = cu >= 0
+    outer = ~inner
     A = scipy.sparse.csr_matrix((vals[inner], (ru[inner], cu[inner])), shape=(n, n))
     a_flat = out.ravel()
-    b = -np.bincount(ru[~inner], weights=vals[~inner] * a_flat[cols[~inner]], minlength=n)
+    b = -np.bincount(ru[outer], weights=vals[outer] * a_flat[cols[outer]], minlength=n)
     x0 = a_flat[flat_unk].copy()
     if weight is not None:
         wv = weight.ravel()[flat_unk]

@@ -102,10 +102,26 @@ def _level_sparse(img, a, F, B, n_iter, regularization, gradient_weight, lo, hi)
     b1_data = a1[:, None] * Ii
     Ff = F.reshape(-1, 3)
     Bf = B.reshape(-1, 3)
-    wn3 = wn[:, :, None]
+    # the neighbours' columns made contiguous once for the sweeps (gathers on a column of ``nb`` are
+    # strided); the weighted sum runs over the 4 neighbours in order, as ``(w * X[nb]).sum(axis=1)``
+    # does, so the sums are the same to the bit
+    nbs = [np.ascontiguousarray(nb[:, k]) for k in range(4)]
+    wns = [np.ascontiguousarray(wn[:, k:k + 1]) for k in range(4)]
+    tmp = np.empty((idx.size, 3), Ff.dtype)
+
+    def neighbour_sum(X):
+        if X.dtype != tmp.dtype or wn.dtype != tmp.dtype:   # (mixed precision: numpy's own promotion)
+            return (wn[:, :, None] * X[nb]).sum(axis=1)
+        s = wns[0] * X[nbs[0]]
+        for k in range(1, 4):
+            np.take(X, nbs[k], axis=0, out=tmp)
+            np.multiply(tmp, wns[k], out=tmp)
+            s += tmp
+        return s
+
     for _ in range(n_iter):
-        b0 = b0_data + (wn3 * Ff[nb]).sum(axis=1)
-        b1 = b1_data + (wn3 * Bf[nb]).sum(axis=1)
+        b0 = b0_data + neighbour_sum(Ff)
+        b1 = b1_data + neighbour_sum(Bf)
         Ff[idx] = np.clip(c_ff * b0 - c_fb * b1, lo, hi)
         Bf[idx] = np.clip(c_bb * b1 - c_fb * b0, lo, hi)
     return F, B

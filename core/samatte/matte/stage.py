@@ -84,11 +84,14 @@ OPTIONS = {
 def soft_clip(x, knee=0.9):
     """Scene-linear RGB into [0, 1]: identity below ``knee``, a smooth shoulder above (highlights keep
     some gradation instead of a flat clip); negatives -> 0."""
-    x = np.maximum(np.asarray(x, np.float32), 0.0)
+    return _soft_clip_into(np.maximum(np.asarray(x, np.float32), 0.0), knee)
+
+
+def _soft_clip_into(x, knee=0.9):
+    """:func:`soft_clip` of ``x`` (a float32 array of the caller's own, negatives already 0), in place."""
     over = x > knee
     if over.any():
         r = 1.0 - knee
-        x = x.copy()
         x[over] = knee + r * (1.0 - np.exp(-(x[over] - knee) / r))
     return x
 
@@ -123,8 +126,11 @@ def _resolve_space(plate, space):
 
 
 def _linear_image(plate):
-    lin = np.nan_to_num(np.asarray(plate.linear, np.float32)[..., :3], nan=0.0, posinf=1.0, neginf=0.0)
-    return soft_clip(lin * exposure_gain(lin))
+    lin = np.asarray(plate.linear, np.float32)[..., :3]
+    if not np.isfinite(lin).all():   # (a plate read with on_nonfinite "fix" has none: no full-frame copy)
+        lin = np.nan_to_num(lin, nan=0.0, posinf=1.0, neginf=0.0)
+    x = lin * exposure_gain(lin)
+    return _soft_clip_into(np.maximum(x, 0.0, out=x))   # soft_clip(x), without its copy of x
 
 
 def matting_images(plate, space="auto"):
@@ -192,7 +198,7 @@ def merge_alphas(alphas, shape):
     out = np.ones(shape, np.float32)
     for a in alphas:
         out *= 1.0 - a
-    return (1.0 - out).astype(np.float32)
+    return np.subtract(1.0, out, out=out)   # (float32 already: no copy)
 
 
 def _run_phases(gen):

@@ -56,7 +56,20 @@ def to_gray(display):
     d = np.asarray(display, dtype=np.float32)
     if d.ndim == 2:
         return np.clip(d, 0.0, 1.0)
-    return np.clip(d[..., 0] * 0.2126 + d[..., 1] * 0.7152 + d[..., 2] * 0.0722, 0.0, 1.0)
+    # the same sum, in one buffer: (r * 0.2126 + g * 0.7152) + b * 0.0722, clipped
+    y = d[..., 0] * 0.2126
+    y += d[..., 1] * 0.7152
+    y += d[..., 2] * 0.0722
+    return np.clip(y, 0.0, 1.0, out=y)
+
+
+def _channel_max(x):
+    """``x.max(axis=2)`` of an (H, W, C) array, as C - 1 element-wise maxima (the same values, NaN
+    included; numpy's reduction over a short last axis is several times slower)."""
+    m = np.maximum(x[..., 0], x[..., 1]) if x.shape[2] > 1 else x[..., 0].copy()
+    for c in range(2, x.shape[2]):
+        np.maximum(m, x[..., c], out=m)
+    return m
 
 
 def pack_image(display):
@@ -177,7 +190,7 @@ def motion_compensate(image, prev_image, *, motion=None, tau=0.03, sigma=1.5):
     warped = _warp(prev_s, flow_s) if flow_s is not None else prev_s
     r = np.abs(img_s - warped)
     if r.ndim == 3:
-        r = r.max(axis=2)
+        r = _channel_max(r)
     if flow_s is not None:
         hs, ws = r.shape
         gx = np.arange(ws, dtype=np.float32)[None, :] + flow_s[..., 0]
@@ -277,7 +290,7 @@ def object_edge_motion(comp, mask, prev_alpha, *, band, prev_mask=None, tau=0.03
     prev_w = _warp(comp.prev_image, of, origin)
     r = np.abs(img - prev_w)
     if r.ndim == 3:
-        r = r.max(axis=2)
+        r = _channel_max(r)
     rw = ring.astype(np.float32)
     sig = 2.0 * band
     num = _smooth(r * rw, sig)
@@ -313,15 +326,16 @@ def _shift_tolerant(img, ref, reach=1, max_side=640):
         ref = cv2.resize(ref, size, interpolation=cv2.INTER_AREA)
     hs, ws = img.shape[:2]
     pad = cv2.copyMakeBorder(ref, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
+    # channel by channel (each split once, not each shift's difference): the same absolute
+    # differences, maxima and minima in the same order
+    imgs, pads = (cv2.split(img), cv2.split(pad)) if img.ndim == 3 else ([img], [pad])
     best = None
     for dy in range(-reach, reach + 1):
         for dx in range(-reach, reach + 1):
-            d = cv2.absdiff(img, pad[reach + dy:reach + dy + hs, reach + dx:reach + dx + ws])
-            if d.ndim == 3:
-                ch = cv2.split(d)
-                d = ch[0]
-                for c in ch[1:]:
-                    d = cv2.max(d, c)
+            d = None
+            for im_c, pad_c in zip(imgs, pads):
+                dc = cv2.absdiff(im_c, pad_c[reach + dy:reach + dy + hs, reach + dx:reach + dx + ws])
+                d = dc if d is None else cv2.max(d, dc)
             best = d if best is None else cv2.min(best, d)
     if scale < 1.0:
         best = cv2.resize(best, (w, h), interpolation=cv2.INTER_LINEAR)
