@@ -7,6 +7,7 @@ by a hash of everything upstream (so an unchanged graph is not re-rendered and a
 reuses old frames). The script's OCIO config (a custom config path, or ``$OCIO``) and the Read's
 colourspace go into the JobSpec.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -14,7 +15,7 @@ import re
 
 from .convert import FrameMap, Geometry
 
-__all__ = ["read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
+__all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
            "build_job", "upstream_hash", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
@@ -50,6 +51,29 @@ def read_path(read):
     if nuke.root()["proxy"].value() and px is not None and px.value():
         return None
     return nuke.filename(read) or None
+
+
+@contextlib.contextmanager
+def full_size(root):
+    """Evaluate the script at full size inside the block: the Root's ``proxy`` (what Ctrl/Cmd+P toggles) off,
+    then back as it was. samatte works on the full-size plate: Roto shapes and tracks are stored in full-size
+    coordinates, and in proxy mode Nuke scales every image ("All images and all x/y positions are scaled by
+    this factor", Foundry's Proxy Mode page), renders a Write at the proxy scale ("this node executes all
+    renders at the currently active scale", Write reference) and names a Read's proxy file in
+    ``nuke.filename``. So the node's Write renders (plate, refine-only masks), the formats it reads and the
+    Read's file are all full size, whatever the artist views at; the job does not change with proxy mode."""
+    k = root.knob("proxy")
+    try:
+        on = bool(k is not None and k.value())
+    except Exception:  # noqa: BLE001 - a Root without the knob: nothing to switch
+        on = False
+    if on:
+        k.setValue(False)
+    try:
+        yield
+    finally:
+        if on:
+            k.setValue(True)
 
 
 def folder_text(knob):

@@ -182,7 +182,13 @@ def _log(group):
 def build(group):
     """Gather everything for a job (main thread): returns ``(job, info)``; ``info`` holds the
     script->file offset, the script frames and the folder. Renders the plate first when the Source
-    is not an untouched EXR Read. Raises samatte errors (JobSpecError, PromptError, ...)."""
+    is not an untouched EXR Read. Raises samatte errors (JobSpecError, PromptError, ...). The script is
+    read at full size (:func:`samatte_nuke.job.full_size`): in proxy mode too, the job is the full-size one."""
+    with jobmod.full_size(nuke.root()):
+        return _build(group)
+
+
+def _build(group):
     import nuke.rotopaint as rp
     from samatte.names import safe_name
     source = group.input(0)

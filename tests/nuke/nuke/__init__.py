@@ -14,6 +14,10 @@ Sources (learn.foundry.com/nuke/developers/<version>/...):
   [ReadUG]  nuke/8.0/content/getting_started/managing_scripts/changing_read_frames.html and the
             Read node reference (knobs file, first, last, frame_mode, frame, colorspace, format)
   [Roto]    pythondevguide/rotopaint.html and nuke.rotopaint.* (see nuke/rotopaint.py)
+  [Proxy]   nuke/<v>/content/getting_started/managing_scripts/proxy_mode.html ("In proxy mode ... All images
+            and all x/y positions are scaled by this factor"; proxy format / proxy scale; a Read's proxy file)
+  [WriteRef] nuke/13.0/content/reference_guide/image_nodes/write.html ("this node executes all renders at the
+            currently active scale: either full- or proxy-resolution")
   [TimeRef] nuke/content/reference_guide/time_nodes/framehold.html (first_frame, increment) and the user
             guide's "Offsetting Clips" (TimeOffset: time offset (frames), reverse input); the frame
             mapping itself is the adapter's (samatte_nuke.convert), the double only holds the knobs
@@ -35,7 +39,7 @@ REPLACE = 1
 _MAIN = threading.main_thread()
 _main_queue = queue.Queue()
 _state = {"frame": 1, "this": [], "nodes": [], "messages": [], "executed": [], "progress": [],
-          "render_hook": None, "context": []}
+          "render_hook": None, "context": [], "render_scales": []}
 
 
 def _check_main(what):
@@ -49,7 +53,7 @@ def _reset():
     GUI = True
     env["gui"] = True
     _state.update({"frame": 1, "this": [], "nodes": [], "messages": [], "executed": [], "progress": [],
-                   "render_hook": None, "context": []})
+                   "render_hook": None, "context": [], "render_scales": []})
     while not _main_queue.empty():
         _main_queue.get_nowait()
     _ROOT.__init__("Root")
@@ -582,7 +586,13 @@ class _RootNode(Node):
                   # the project's working space (what a Read converts to, a raw Write writes): the knob
                   # Foundry's flipbook reads for any node but a Read; "linear" in nuke-default
                   String_Knob("workingSpaceLUT", "working space", "linear"),
-                  Boolean_Knob("proxy", "proxy", False)):
+                  # [Proxy] Project Settings: 'proxy' (what Ctrl/Cmd+P toggles), 'proxy_type' (proxy mode:
+                  # format or scale), 'proxy_scale' (default 0.5), 'proxy_format'; "All images and all x/y
+                  # positions are scaled by this factor" in proxy mode
+                  Boolean_Knob("proxy", "proxy", False),
+                  Enumeration_Knob("proxy_type", "proxy mode", ["scale", "format"]),
+                  Double_Knob("proxy_scale", "proxy scale", 0.5),
+                  Knob("proxy_format", "proxy format", Format(1024, 778, 1.0, "1K_Super_35(full-ap)"))):
             k.node = self
             self._order.append(k.name())
             self._knobs[k.name()] = k
@@ -766,11 +776,27 @@ def tprint(*a):
     pass
 
 
+def _render_scale():
+    """(sx, sy) a render made now is scaled by: [WriteRef] the Write "executes all renders at the currently
+    active scale: either full- or proxy-resolution"; [Proxy] proxy mode scales every image by the proxy
+    scale, or by the proxy format's size over the full-size format's. (1.0, 1.0) with proxy off. A render
+    hook reads it to write what Nuke would (``_state["render_scales"]`` holds one per execute)."""
+    if not _ROOT["proxy"].value():
+        return (1.0, 1.0)
+    if _ROOT["proxy_type"].value() == "format":
+        full, px = _ROOT.format(), _ROOT["proxy_format"].value()
+        return (px.width() / float(full.width()), px.height() / float(full.height()))
+    s = float(_ROOT["proxy_scale"].value())
+    return (s, s)
+
+
 def execute(node, start=None, end=None, incr=1, views=None, continueOnError=False):
     """[PyRef nuke.execute(nameOrNode, start, end, incr)] renders a Write; main thread only. The double
-    calls the render hook a test installs (it writes the files a real render would)."""
+    calls the render hook a test installs (it writes the files a real render would), at the scale proxy
+    mode sets (:func:`_render_scale`)."""
     _check_main("nuke.execute")
     _state["executed"].append((node.name(), start, end))
+    _state["render_scales"].append(_render_scale())
     hook = _state["render_hook"]
     if hook is None:
         raise RuntimeError("nuke double: no render hook installed for nuke.execute")

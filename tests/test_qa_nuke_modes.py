@@ -1,0 +1,146 @@
+"""The SAMatte node under the script-level modes an artist uses: proxy mode.
+
+Sources (Foundry):
+* Proxy mode (getting_started/managing_scripts/proxy_mode.html): "In proxy mode ... All images and all x/y
+  positions are scaled by this factor"; a Read's proxy file is read instead of the full-size one.
+  Roto shapes and tracks are stored in full-size coordinates (their knobs; Nuke scales them when it renders).
+* Write (reference_guide/image_nodes/write.html): "this node executes all renders at the currently active
+  scale: either full- or proxy-resolution".
+* OneView (reference_guide/views_nodes): takes one view of its input and shows it on every view; a Read
+  whose file name holds ``%V`` / ``%v`` reads one file per view; JoinViews makes one stream of several views.
+
+The double (tests/nuke) records the scale each ``nuke.execute`` runs at (``_state["render_scales"]``); the
+render hook below writes the plate at that scale, as Nuke would.
+"""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte.exrheader import windows  # noqa: E402
+from samatte_nuke import node as snode  # noqa: E402
+
+W, H = 96, 64
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("modeshot")
+    return make_shot(str(d), frames=3, size=(W, H), first=1001)
+
+
+def _scaled_render_hook(nuke, shot):
+    """What nuke.execute of the node's Write writes: the Source (the demo plate behind an identity Grade)
+    or the Prompts' alpha (the true alpha), at the scale Nuke renders at (proxy mode halves it)."""
+    from samatte.io.exr import read_rgb, write_image
+
+    def hook(w, first, last):
+        sx, sy = nuke._state["render_scales"][-1]
+        src = w.input(0).name()
+        k = int(w["frame"].value() or 0) if w["frame_mode"].value() == "offset" else 0
+        for t in range(first, last + 1):
+            out = w["file"].value().replace("####", "%04d" % (t + k))
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            if src == "Source":
+                img = read_rgb(shot["plate"].replace("####", "%04d" % (t + 1000)))
+            else:
+                img = read_rgb(shot["gt"].replace("####", "%04d" % (t + 1000)))[..., :1]
+            h, w_ = int(round(H * sy)), int(round(W * sx))
+            ys = (np.arange(h) * H // h)[:, None]
+            xs = (np.arange(w_) * W // w_)[None, :]
+            small = np.ascontiguousarray(img[ys, xs])
+            write_image(out, small, channels=("R", "G", "B") if src == "Source" else ("A",), pixel_type="half")
+    nuke._set_render_hook(hook)
+
+
+def _roto(nuke, read):
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    s = rp.Shape(roto["curves"], name="B")
+    for x, y in ((10, 10), (80, 12), (50, 55)):         # full-size Nuke coordinates (bottom-left origin)
+        cp = rp.ShapeControlPoint()
+        cp.center.addPositionKey(2, (x, y))
+        s.append(cp)
+    roto["curves"].rootLayer.append(s)
+    return roto
+
+
+def _graded_node(nuke, shot, tmp_path):
+    read = nuke_env.make_read(shot["plate"], 1001, 1003, width=W, height=H, mode="offset", value=-1000)
+    grade = nuke.nodes.Grade()
+    grade.setInput(0, read)
+    roto = _roto(nuke, read)
+    g = snode.create()
+    g.setInput(0, grade)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    return g
+
+
+@pytest.fixture
+def nk():
+    return nuke_env.fresh()
+
+
+@pytest.mark.parametrize("proxy_type", ["scale", "format"])
+def test_proxy_mode_renders_the_plate_at_full_size_where_the_prompts_are(nk, shot, tmp_path, proxy_type):
+    """A Source that is not a plain Read (a Grade) is rendered by the node's Write; in proxy mode Nuke
+    renders at the proxy scale. Before: a 48x32 plate under full-size prompts (the shape's point
+    (80, 12) lay outside it) and the node's matte at half size; toggling proxy kept that plate."""
+    _scaled_render_hook(nk, shot)
+    g = _graded_node(nk, shot, tmp_path)
+    nk.root()["proxy_type"].setValue(proxy_type)
+    nk.root()["proxy_format"]._value = nk.Format(48, 32, 1.0, "half")
+    nk.root()["format"]._value = nk.Format(W, H, 1.0, "full")
+    nk.root()["proxy"].setValue(True)
+    job_px, _ = snode.build(g)
+    assert nk._state["render_scales"] == [(1.0, 1.0)]
+    assert nk.root()["proxy"].value() is True                  # the artist's proxy mode is left as it was
+    plate = job_px["plate"]["path"].replace("####", "0002")
+    assert list(windows(plate)["display_window"]) == [0, 0, W, H]
+    pts = job_px["objects"][0]["prompts"][0]["points"]
+    assert [p[:2] for p in pts] == [[10.0, 54.0], [80.0, 52.0], [50.0, 9.0]]
+    nk.root()["proxy"].setValue(False)
+    job_full, _ = snode.build(g)
+    assert job_full == job_px                                  # toggling proxy changes nothing: no recompute
+    assert len(nk._state["executed"]) == 1
+
+
+def test_proxy_mode_renders_refine_only_masks_at_full_size(nk, shot, tmp_path):
+    _scaled_render_hook(nk, shot)
+    g = _graded_node(nk, shot, tmp_path)
+    g["roto_mode"].setValue(snode.REFINE_ONLY)
+    nk.root()["proxy"].setValue(True)
+    job, _ = snode.build(g)
+    masks = job["objects"][0]["masks"]["path"]
+    assert list(windows(masks.replace("####", "0001"))["display_window"]) == [0, 0, W, H]
+    assert set(nk._state["render_scales"]) == {(1.0, 1.0)}
+    assert nk.root()["proxy"].value() is True
+
+
+def test_proxy_mode_with_a_proxy_file_still_reads_the_full_size_files(nk, shot, tmp_path, monkeypatch):
+    """A Read whose file name holds TCL is expanded with nuke.filename, which names the proxy file in
+    proxy mode. Before: the Read was not used directly in proxy mode (its plate was rendered, and the
+    job's plate path changed, so toggling proxy re-tracked and re-matted every frame)."""
+    _scaled_render_hook(nk, shot)
+    folder, name = os.path.split(shot["plate"])
+    monkeypatch.setenv("SAMATTE_QA_SHOT", folder)
+    read = nuke_env.make_read("$env(SAMATTE_QA_SHOT)/" + name, 1001, 1003, width=W, height=H)
+    read["proxy"].setValue(str(tmp_path / "proxy" / "plate_half.####.exr"))
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, _roto(nk, read))
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    job_full, _ = snode.build(g)
+    nk.root()["proxy"].setValue(True)
+    job_px, _ = snode.build(g)
+    assert job_px == job_full and job_px["plate"]["path"] == shot["plate"]
+    assert not nk._state["executed"]
+    assert nk.root()["proxy"].value() is True
+
