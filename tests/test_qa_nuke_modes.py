@@ -1,4 +1,4 @@
-"""The SAMatte node under the script-level modes an artist uses: proxy mode.
+"""The SAMatte node under the script-level modes an artist uses: proxy mode, stereo (multi-view) scripts.
 
 Sources (Foundry):
 * Proxy mode (getting_started/managing_scripts/proxy_mode.html): "In proxy mode ... All images and all x/y
@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
 import nuke_env  # noqa: E402
 from nuke_env import rp  # noqa: E402
 
+from samatte.errors import SamatteError  # noqa: E402
 from samatte.exrheader import windows  # noqa: E402
 from samatte_nuke import node as snode  # noqa: E402
 
@@ -144,3 +145,63 @@ def test_proxy_mode_with_a_proxy_file_still_reads_the_full_size_files(nk, shot, 
     assert not nk._state["executed"]
     assert nk.root()["proxy"].value() is True
 
+
+# --- stereo / multi-view ------------------------------------------------------------------------------
+def _stereo_read(nuke, shot):
+    path = shot["plate"].replace("plate.####", "plate_%V.####")
+    return nuke_env.make_read(path, 1001, 1003, width=W, height=H, mode="offset", value=-1000)
+
+
+def _node_on(nuke, source, prompt_input, tmp_path):
+    g = snode.create()
+    g.setInput(0, source)
+    g.setInput(1, _roto(nuke, prompt_input))
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    return g
+
+
+def test_a_per_view_read_behind_a_grade_is_refused_before_anything_is_rendered(nk, shot, tmp_path):
+    """Before: only a %V Read plugged straight into Source was refused; behind a Grade (or any node) the
+    plate was rendered with nuke.execute for every view (Foundry: views "Default is None. Execute for all")
+    into one file name, and the node showed that one matte on the left and the right eye alike."""
+    _scaled_render_hook(nk, shot)
+    read = _stereo_read(nk, shot)
+    grade = nk.nodes.Grade()
+    grade.setInput(0, read)
+    g = _node_on(nk, grade, read, tmp_path)
+    with pytest.raises(SamatteError) as e:
+        snode.build(g)
+    assert e.value.code == "PLATE_INVALID"
+    msg = e.value.message
+    assert read.name() in msg and "%V" in msg and "OneView" in msg and grade.name() in msg
+    assert not nk._state["executed"]
+    assert snode.on_track(g) is None and "PLATE_INVALID" in g["status"].value()
+
+
+def test_join_views_is_refused_and_a_one_view_makes_the_script_mattable(nk, shot, tmp_path):
+    _scaled_render_hook(nk, shot)
+    left = nuke_env.make_read(shot["plate"], 1001, 1003, width=W, height=H, mode="offset", value=-1000)
+    right = nuke_env.make_read(shot["plate"], 1001, 1003, width=W, height=H, mode="offset", value=-1000)
+    join = nk.nodes.JoinViews()
+    join.setInput(0, left)
+    join.setInput(1, right)
+    g = _node_on(nk, join, left, tmp_path)
+    with pytest.raises(SamatteError) as e:
+        snode.build(g)
+    assert e.value.code == "PLATE_INVALID" and join.name() in e.value.message
+    one = nk.nodes.OneView()
+    one.setInput(0, join)
+    g.setInput(0, one)
+    job, _ = snode.build(g)                                    # one view on every view: rendered, matted
+    assert "/plate_" in job["plate"]["path"].replace("\\", "/")
+    one["disable"].setValue(True)                              # a disabled OneView passes every view
+    with pytest.raises(SamatteError):
+        snode.build(g)
+    # a %V Read behind an enabled OneView is fine too
+    stereo = _stereo_read(nk, shot)
+    one2 = nk.nodes.OneView()
+    one2.setInput(0, stereo)
+    grade = nk.nodes.Grade()
+    grade.setInput(0, one2)
+    g.setInput(0, grade)
+    assert snode.build(g)[0]["objects"]

@@ -15,7 +15,7 @@ import re
 
 from .convert import FrameMap, Geometry
 
-__all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
+__all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
            "build_job", "upstream_hash", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
@@ -205,20 +205,57 @@ def working_colour(root):
     return None, ocio_config(root)
 
 
+def _disabled(node):
+    k = node.knob("disable")
+    try:
+        return bool(k is not None and k.value())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def per_view_source(source):
+    """``(node, why)`` for the first node upstream of ``source`` (``source`` included) that shows a
+    different picture on each view of a multi-view script, or None: an enabled Read whose file name holds
+    ``%V`` / ``%v`` (one file per view, Foundry's stereo workflow) or a JoinViews (one input per view). An
+    enabled OneView shows one view of its input on every view: nothing behind it counts."""
+    seen, todo = set(), [source]
+    while todo and len(seen) < 2000:
+        n = todo.pop(0)
+        if n is None or id(n) in seen:
+            continue
+        seen.add(id(n))
+        cls = n.Class()
+        if cls == "OneView" and not _disabled(n):
+            continue
+        if cls == "Read" and not _disabled(n) and n.knob("file") is not None:
+            raw = n["file"].value() or ""
+            m = _VIEW_TOKEN.search(raw)
+            if m:
+                return n, "reads one file per view (%s in %s)" % (m.group(0), raw)
+        if cls == "JoinViews" and not _disabled(n):
+            return n, "joins one input per view"
+        for i in range(n.inputs()):
+            todo.append(n.input(i))
+    return None
+
+
 def source_info(source, frames=None):
     """What the node knows about its Source input: ``{"read": node or None, "fmap", "geometry",
     "first", "last"}`` (script frames). ``frames``: the script frames the job covers (the Read is used
-    directly only where its files are what it shows on them). A Read with one file per view (``%V`` /
-    ``%v``) is refused: samatte mattes one picture per frame."""
-    if source is not None and source.Class() == "Read":
-        k = source.knob("disable")
-        raw = source["file"].value()
-        if not (k is not None and k.value()) and _VIEW_TOKEN.search(raw):
-            from samatte.errors import PlateError
-            raise PlateError(
-                "the Source Read %s reads one file per view (%s in %s): samatte mattes one view; put a "
-                "OneView node (the view to matte) between the Read and the SAMatte node" % (
-                    source.name(), _VIEW_TOKEN.search(raw).group(0), raw))
+    directly only where its files are what it shows on them). A Source that shows another picture on each
+    view (:func:`per_view_source`: a Read with ``%V`` / ``%v``, directly or behind other nodes, or a
+    JoinViews) is refused: samatte mattes one picture per frame, and the node's matte is the same on every
+    view."""
+    found = per_view_source(source) if source is not None else None
+    if found is not None:
+        from samatte.errors import PlateError
+        n, why = found
+        where = ("the Source Read %s" % n.name() if n is source else
+                 "%s (%s), upstream of the Source %s," % (n.name(), n.Class(), source.name()))
+        raise PlateError(
+            "%s %s: samatte mattes one view, and its matte would show on every view; put a OneView node (the "
+            "view to matte) between %s and the SAMatte node" % (
+                where, why, "the Read" if n is source else "it"))
     read = untouched_read(source, frames)
     fmap = FrameMap.from_read(read) if read is not None else FrameMap(0)
     return {"read": read, "fmap": fmap, "geometry": Geometry.from_node(source),
