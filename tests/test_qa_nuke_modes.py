@@ -205,3 +205,29 @@ def test_join_views_is_refused_and_a_one_view_makes_the_script_mattable(nk, shot
     grade.setInput(0, one2)
     g.setInput(0, grade)
     assert snode.build(g)[0]["objects"]
+
+
+# --- Roto lifetime --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("ltt, ltn, ltm, first", [(4, 3, 7, 3), (2, 5, 5, 5), (4, 2, 9, 2)])
+def test_a_shape_whose_keys_all_lie_outside_its_lifetime_is_prompted_where_it_lives(nk, ltt, ltn, ltm, first):
+    """Keys on 1 and 10, lifetime (Roto's Lifetime tab: ``ltt`` 4 frame range / 2 single frame, ``ltn``
+    from, ``ltm`` to) inside them: Nuke draws the shape, interpolated, on the frames it lives.
+    Before: its keyed frames were all skipped as outside the lifetime and the shape gave no prompt at all
+    (the object vanished, or a '-' garbage shape was silently not removed)."""
+    from samatte_nuke import convert, gather
+    roto = nk.nodes.Roto()
+    s = rp.Shape(roto["curves"], name="B")
+    for (x0, y0), (x1, y1) in (((10, 10), (19, 10)), ((50, 10), (59, 10)), ((30, 40), (39, 40))):
+        cp = rp.ShapeControlPoint()
+        cp.center.addPositionKey(1, (x0, y0))
+        cp.center.addPositionKey(10, (x1, y1))
+        s.append(cp)
+    a = s.getAttributes()
+    a.set("ltt", ltt)
+    a.set("ltn", ltn)
+    a.set("ltm", ltm)
+    roto["curves"].rootLayer.append(s)
+    out = gather.gather_roto(roto, convert.Geometry(W, H), convert.FrameMap(0), list(range(1, 11)), rp)
+    (q,) = out[roto.name()]
+    assert q["frame"] == first
+    assert q["points"][0][:2] == [10.0 + (first - 1), H - 10.0]     # the shape as Nuke draws it there

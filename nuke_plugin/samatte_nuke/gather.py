@@ -10,7 +10,8 @@ Which object a prompt belongs to (documented conventions):
   top-level layer's object (their transforms are applied).
 * A **closed shape** (Bezier) gives a ``bezier`` prompt on each of its keyed frames (the union of its
   control points' key times and the key times of its transform and of every layer's around it, root
-  included; an unkeyed shape: the first frame of the range it is shown on), skipping frames where the
+  included; an unkeyed shape, or one shown on none of its keyed frames (its lifetime between its keys):
+  the first frame of the range it is shown on), skipping frames where the
   shape or a layer around it is not visible or outside its lifetime, or the shape's opacity is 0.
   Shape, layer and node transforms are applied; the
   relative tangents become absolute handles; ``invert`` is kept; the feather is the mean distance of
@@ -397,10 +398,12 @@ def gather_roto(node, geom, fmap, frames, rp, *, log=None, time=None):
             items = ([(top, root_chain + [top.getTransform()], ())]
                      if (_is_shape(top, rp) or _is_stroke(top, rp)) else [])
         for elem, chain, parents in items:
-            # a shape unkeyed, or keyed only outside the range (it holds its nearest key there): the
-            # range's first frame on which it is shown
-            keys = (_prompt_frames(frames, src, _key_times(elem, rp, chain))
-                    or [t for t in frames if src[t] is not None and _shown(elem, parents, src[t])][:1])
+            # its keyed frames on which it is shown; a shape unkeyed, keyed only outside the range (it
+            # holds its nearest key there) or only where it is hidden or outside its lifetime (Nuke draws
+            # it, interpolated, on the frames it lives): the range's first frame on which it is shown
+            keys = [t for t in _prompt_frames(frames, src, _key_times(elem, rp, chain))
+                    if _shown(elem, parents, src[t])]
+            keys = keys or [t for t in frames if src[t] is not None and _shown(elem, parents, src[t])][:1]
             for t in keys:
                 s = src[t]
                 if s is None or not _shown(elem, parents, s):
