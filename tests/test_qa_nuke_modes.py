@@ -113,6 +113,30 @@ def test_proxy_mode_renders_the_plate_at_full_size_where_the_prompts_are(nk, sho
     assert len(nk._state["executed"]) == 1
 
 
+def test_a_proxy_scale_plate_cached_by_an_older_samatte_is_rendered_again(nk, shot, tmp_path, monkeypatch):
+    """samatte 0.2.14 rendered the plate at the proxy scale under the same upstream hash: that cached
+    half-size plate is not reused under full-size prompts, it is rendered again at full size."""
+    import contextlib
+    _scaled_render_hook(nk, shot)
+    g = _graded_node(nk, shot, tmp_path)
+    nk.root()["proxy_format"]._value = nk.Format(48, 32, 1.0, "half")
+    nk.root()["format"]._value = nk.Format(W, H, 1.0, "full")
+    nk.root()["proxy"].setValue(True)
+    monkeypatch.setattr(snode.jobmod, "full_size", lambda root: contextlib.nullcontext())   # the old build
+    old, _ = snode.build(g)
+    plate = old["plate"]["path"].replace("####", "0002")
+    assert list(windows(plate)["display_window"]) == [0, 0, 48, 32]
+    monkeypatch.undo()
+    _scaled_render_hook(nk, shot)
+    job, _ = snode.build(g)
+    assert job["plate"]["path"] == old["plate"]["path"]        # the same hash, the same folder
+    assert list(windows(plate)["display_window"]) == [0, 0, W, H]
+    assert nk._state["render_scales"][-1] == (1.0, 1.0)
+    n = len(nk._state["executed"])
+    snode.build(g)                                             # full size now: reused
+    assert len(nk._state["executed"]) == n
+
+
 def test_proxy_mode_renders_refine_only_masks_at_full_size(nk, shot, tmp_path):
     _scaled_render_hook(nk, shot)
     g = _graded_node(nk, shot, tmp_path)

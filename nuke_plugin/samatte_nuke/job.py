@@ -358,6 +358,21 @@ def upstream_hash(source):
     return h.hexdigest()[:16]
 
 
+def _cached_size_ok(node, pattern, frames, missing, offset):
+    """Whether the frames already rendered for this upstream hash are the input's full size: a render in
+    proxy mode by samatte 0.2.14 or older came out at the proxy scale under the same hash (and the
+    prompts are full size). False: render them all again. True when the size cannot be told."""
+    from samatte.exrheader import windows
+    first = next(t for t in frames if t not in set(missing))
+    win = windows(pattern.replace("####", "%04d" % (first - offset)))
+    try:
+        fmt = node.format()
+        want = (int(fmt.width()), int(fmt.height()))
+    except Exception:  # noqa: BLE001 - no format to compare with
+        return True
+    return win is None or tuple(win["display_window"][2:]) == want
+
+
 def _render(nuke, group, input_name, folder, prefix, frames, *, channels, offset=0):
     """Render the group's Input ``input_name`` to ``folder``/<prefix>_<hash>/<prefix>.####.exr with a
     Write inside the node (main thread; ``nuke.execute``), file numbers = script frame - ``offset``
@@ -368,6 +383,8 @@ def _render(nuke, group, input_name, folder, prefix, frames, *, channels, offset
     out_dir = os.path.join(folder, "%s_%s" % (prefix, digest))
     pattern = os.path.join(out_dir, "%s.####.exr" % prefix)
     missing = [t for t in frames if not os.path.exists(pattern.replace("####", "%04d" % (t - offset)))]
+    if len(missing) < len(frames) and not _cached_size_ok(group.input(idx), pattern, frames, missing, offset):
+        missing = list(frames)
     if missing:
         os.makedirs(out_dir, exist_ok=True)
         group.begin()
