@@ -87,9 +87,14 @@ class ClipInfo:
 def clip_info(clip, *, abspath=lambda p: p):
     """A :class:`ClipInfo` from a ``bpy.types.MovieClip`` (or a stand-in): absolute path, sequence
     pattern and first file number, size, overscan origin (Blender sizes a clip by the EXR's data
-    window, measured in 4.2 and 5.0: the origin is the data window's corner in display pixels)."""
+    window, measured in 4.2 and 5.0: the origin is the data window's corner in display pixels).
+    ``abspath(path, library=None)`` as ``bpy.path.abspath``: a clip linked from a library .blend has a
+    ``//`` path relative to that library's file, not to the open one (it is called with ``library=``
+    only for such a clip)."""
     from .hosterrors import HostError
-    path = os.path.normpath(abspath(clip.filepath))
+    library = getattr(clip, "library", None)
+    path = os.path.normpath(abspath(clip.filepath, library=library) if library is not None
+                            else abspath(clip.filepath))
     pattern, first = convert.sequence_pattern(path)
     if getattr(clip, "source", "SEQUENCE") != "SEQUENCE" or first is None:
         raise HostError("PLATE_INVALID", "samatte needs an image sequence with frame numbers in the file names; "

@@ -171,7 +171,7 @@ def _check_output_is_ours(scene, clip, info, pattern):
         other = getattr(plate, "clip", None)
         if other is None or other == clip or compositor.image_pattern(getattr(matte, "image", None)) != pattern:
             continue
-        other_plate = convert.sequence_pattern(os.path.normpath(bpy.path.abspath(other.filepath)))[0]
+        other_plate = convert.sequence_pattern(os.path.normpath(bpy.path.abspath(other.filepath, library=other.library)))[0]
         if other_plate == info.pattern:
             continue    # two clips of the same files
         raise HostError("OUTPUT_INVALID", "clip %r (%s) would overwrite the mattes of clip %r (%s) in %s, shown "
