@@ -15,6 +15,7 @@ import os
 import bpy
 
 from . import convert
+from .hosterrors import HostError
 
 __all__ = ["compositor_tree", "existing_tree", "wire", "load_matte_image", "image_pattern", "NODE_PLATE",
            "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT"]
@@ -129,13 +130,21 @@ def _set_alpha_apply_mask(node):
 
 def wire(scene, clip, info, pattern, frames, *, relative=False):
     """Plate x matte in the scene's compositor. ``info``: gather.ClipInfo; ``pattern``: the matte
-    sequence; ``frames``: its file numbers (sorted); ``relative``: the image's path relative to the
+    sequence; ``frames``: the file numbers the matte node spans (sorted; at least one on disk: else
+    OUTPUT_INVALID); ``relative``: the image's path relative to the
     .blend (:func:`load_matte_image`). Returns the tree."""
-    tree = compositor_tree(scene)
     first, last = min(frames), max(frames)
+    # the image is loaded from a matte that exists (Blender refuses a missing file): Matte this frame
+    # on a shot with no matte yet writes one file in the middle of the span. The node's frame mapping,
+    # not the loaded file's number, decides the file each scene frame reads.
+    shown = next((f for f in frames if os.path.exists(convert.sequence_path(pattern, f))), None)
+    if shown is None:
+        raise HostError("OUTPUT_INVALID", "no matte of %s is on disk for files %d-%d: run again" % (
+            os.path.basename(pattern), first, last))
+    tree = compositor_tree(scene)
     plate = _node(tree, NODE_PLATE, "CompositorNodeMovieClip", (-300, 200))
     plate.clip = clip
-    img = load_matte_image(pattern, first, relative=relative)
+    img = load_matte_image(pattern, shown, relative=relative)
     matte = _node(tree, NODE_MATTE, "CompositorNodeImage", (-300, -150))
     matte.image = img
     # The image user maps a scene frame f to file (f - frame_start + 1) + frame_offset, for

@@ -196,9 +196,13 @@ def start_run(context, *, this_frame=False):
     settings, job, (clip, info, objects, frames, notes) = _build(context)
     subset = None
     if this_frame:
-        f = info.file(context.scene.frame_current)
+        now = context.scene.frame_current
+        f = info.file(now)
         if f not in frames:
-            raise HostError("FRAME_RANGE_INVALID", "the current frame (file %d) is outside the job's frames" % f)
+            from samatte.frames import format_frames
+            raise HostError("FRAME_RANGE_INVALID", "Matte this frame: scene frame %d (plate file %d) is not one "
+                            "of the job's frames (scene frames %s): go to one of them" % (
+                                now, f, format_frames(sorted(info.scene_frame(n) for n in frames))))
         subset = str(f)
     run = jobs.JobRun(job, settings, frames=subset).start()
     run.clip_name = clip.name
