@@ -418,6 +418,7 @@ class SAMATTE_OT_run(bpy.types.Operator):
         for n in run.notes:
             self.report({"INFO"}, "samatte: " + n)
         wm = context.window_manager
+        self._run = run
         self._timer = wm.event_timer_add(0.2, window=context.window)
         wm.progress_begin(0, 1000)
         wm.modal_handler_add(self)
@@ -425,6 +426,9 @@ class SAMATTE_OT_run(bpy.types.Operator):
 
     def modal(self, context, event):
         run = current_run()
+        if run is None or run is not getattr(self, "_run", run):   # forgotten: another .blend, add-on disabled
+            self._stop(context)
+            return {"CANCELLED"}
         if event.type == "ESC" and run is not None:
             run.cancel()
         if event.type != "TIMER" or run is None:
@@ -437,12 +441,26 @@ class SAMATTE_OT_run(bpy.types.Operator):
             return {"PASS_THROUGH"}
         return self._end(context, run)
 
-    def _end(self, context, run):
+    def _stop(self, context):
+        """The timer, progress bar and status text gone."""
         wm = context.window_manager
-        wm.event_timer_remove(self._timer)
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
         wm.progress_end()
         if context.workspace is not None:
             context.workspace.status_text_set(None)
+
+    def cancel(self, context):
+        """Blender ends the modal handler itself when another .blend is opened (File > Open, Revert):
+        :func:`_on_load_pre` has cancelled the job; the timer and progress bar go here."""
+        try:
+            self._stop(context)
+        except (AttributeError, ReferenceError, RuntimeError):
+            pass
+
+    def _end(self, context, run):
+        self._stop(context)
         try:
             level, msg = finish_run(context, run)
         except HostError as e:
@@ -506,19 +524,54 @@ CLASSES = (SAMATTE_OT_scan, SAMATTE_OT_status, SAMATTE_OT_check, SAMATTE_OT_run,
 _register, _unregister = bpy.utils.register_classes_factory(CLASSES)
 
 
+def forget_run(*, wait=0.0):
+    """Cancel the current run when it is still going (finished frames are kept; a cancelled job stops
+    between frames) and forget it. ``wait``: seconds to wait for the worker to stop it; if it has not
+    by then, the worker is ended (its frames are atomic). Returns the run that was still going, or None."""
+    run = _STATE["run"]
+    _STATE["run"] = _STATE["scene"] = None
+    if run is None or run.done:
+        return None
+    try:
+        run.cancel()
+        if wait:
+            run.wait(timeout=wait)
+    except Exception:  # noqa: BLE001 - a dead worker: ended below anyway
+        pass
+    if wait and not run.done:
+        jobs.release_worker()
+    return run
+
+
+@bpy.app.handlers.persistent
+def _on_load_pre(*_args):
+    """Another .blend is being opened (File > Open, Revert, New). The run belongs to the file being
+    closed: Blender ends the Run operator's modal handler with it, so nothing polled the run any more.
+    It stayed 'running' (every Run answered BUSY, Cancel could not end it) and the new file's scene of
+    the same name showed its status and objects as its own. It is cancelled and forgotten."""
+    run = forget_run(wait=10.0)
+    if run is not None:
+        print("samatte: the running job %s was cancelled: its .blend was closed (finished frames are kept; "
+              "Run there again resumes)" % run.job.get("name"))
+
+
+def _load_handlers():
+    return [h for h in bpy.app.handlers.load_pre if getattr(h, "__name__", "") == _on_load_pre.__name__
+            and getattr(h, "__module__", "") == __name__]
+
+
 def register():
     _register()
+    for h in _load_handlers():      # one handler, also after a script reload
+        bpy.app.handlers.load_pre.remove(h)
+    bpy.app.handlers.load_pre.append(_on_load_pre)
 
 
 def unregister():
-    """Classes removed, and the current run forgotten (cancelled first when it is still going: the
-    worker is ended with the add-on). Blender keeps this module for a later enable, and a run left
-    'running' here made every Run answer BUSY after the add-on was enabled again."""
-    run = _STATE["run"]
-    if run is not None and not run.done:
-        try:
-            run.cancel()
-        except Exception:  # noqa: BLE001 - its worker is being ended anyway
-            pass
-    _STATE["run"] = _STATE["scene"] = None
+    """Classes and the load handler removed, and the current run forgotten (cancelled first when it is
+    still going: the worker is ended with the add-on). Blender keeps this module for a later enable, and
+    a run left 'running' here made every Run answer BUSY after the add-on was enabled again."""
+    for h in _load_handlers():
+        bpy.app.handlers.load_pre.remove(h)
+    forget_run()
     _unregister()
