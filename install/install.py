@@ -157,7 +157,9 @@ def fetch_weights(venv, args):
     for name in args.model or ["sam2.1_hiera_tiny"]:
         full = cmd + ["models", "download", name]
         if args.offline:
-            full += ["--offline", os.path.abspath(args.offline)]
+            # a file:// URL goes through as written (samatte reads it as its path); a folder is made absolute
+            off = args.offline if args.offline.startswith("file:") else os.path.abspath(args.offline)
+            full += ["--offline", off]
         if args.models_dir:
             full += ["--dest", os.path.abspath(args.models_dir)]
         say("$ " + " ".join(full))

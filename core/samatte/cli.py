@@ -251,7 +251,8 @@ def cmd_models(args):
     names = list(models.MODELS) if args.name == "all" else [models.get_model(args.name).name]
     for name in names:
         printer = _ProgressPrinter()
-        path = models.download(name, dest=_abs(args.dest), offline_dir=_abs(args.offline), progress=printer)
+        path = models.download(name, dest=_abs(args.dest), offline_dir=_abs(models.offline_path(args.offline)),
+                                progress=printer)
         printer.end_line()
         print("%s: %s" % (name, path))
     return 0

@@ -292,6 +292,13 @@ def _local_path(p):
     return text
 
 
+def offline_path(p):
+    """An ``--offline`` value as a local path: a file:// URL (README "Model weights") is its path, a
+    path is returned as given (None stays None). Callers that make it absolute do so after this, so
+    ``file:///share/w`` never becomes ``<cwd>/file:/share/w``."""
+    return None if p is None else _local_path(p)
+
+
 def download(name, *, dest=None, offline_dir=None, progress=None, force=False, timeout=60):
     """Install the checkpoint ``name`` into ``dest`` (default :func:`models_dir`) and return its path.
 
