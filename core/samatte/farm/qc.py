@@ -65,13 +65,23 @@ def _check_frame(path):
 
 
 def read_scores(job, frames=None):
-    """``{frame: score or None}`` from the output EXRs' ``samatte/score`` metadata (headers only)."""
+    """``{frame: score or None}`` from the output EXRs' ``samatte/score`` metadata (headers only), for
+    the job's frames (those of its plate on disk when ``plate.frames`` is not given, as ``run`` and
+    ``qc`` take them: a frame not written yet is None, not left out) or ``frames``, a subset of them
+    (a range string such as ``"1001-1010"`` or a list, as everywhere else)."""
     import OpenImageIO as oiio
+    from ..frames import parse_frames
     from ..io.sequence import SequencePattern
     from ..jobspec import job_frames
+    from ..pipeline import _subset
     seq = SequencePattern(job["output"]["path"])
-    if frames is None:
-        frames = job_frames(job) or seq.frames_on_disk()
+    all_frames = job_frames(job) or SequencePattern(job["plate"]["path"]).frames_on_disk()
+    if all_frames:
+        frames = _subset(frames, all_frames)
+    elif frames is None:
+        frames = seq.frames_on_disk()
+    else:
+        frames = parse_frames(frames) if isinstance(frames, str) else [int(f) for f in frames]
     out = {}
     for f in frames:
         p = seq.path(f)
