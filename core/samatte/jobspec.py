@@ -117,10 +117,31 @@ def _choice(v, choices, path):
     return v
 
 
-def _num(v, path, cls=JobSpecError):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise _err("expected a finite number, got %r" % (v,), path, cls)
-    return float(v)
+def _num(v, path, cls=JobSpecError, *, limit=None):
+    """A finite JSON number as float; ``limit``: the largest magnitude accepted. An integer too large
+    for a float (JSON ``1e400`` is inf, but ``1000...0`` with 400 digits is an int) is refused too."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _err("expected a finite number, got %s" % _short(v), path, cls)
+    try:
+        x = float(v)
+    except OverflowError:
+        x = math.inf
+    if not math.isfinite(x):
+        raise _err("expected a finite number, got %s" % _short(v), path, cls)
+    if limit is not None and abs(x) > limit:
+        raise _err("coordinate %s is beyond +-%g pixels" % (_short(v), limit), path, cls)
+    return x
+
+
+def _short(v):
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+#: the largest coordinate (pixels, either sign) a prompt may have: far beyond any plate (a 16K plate is
+#: 1.6e4 wide), while float64 geometry still places pixel centres to 1e-3 px; larger numbers are no
+#: pixel position (and overflow the bezier flattening from about 1e154)
+COORD_LIMIT = 1e12
 
 
 def _unit(v, path):
@@ -132,10 +153,10 @@ def _unit(v, path):
     return x
 
 
-def _point(p, path, n=2):
+def _point(p, path, n=2, *, limit=COORD_LIMIT):
     if not isinstance(p, (list, tuple)) or len(p) != n:
-        raise _err("expected a list of %d numbers, got %r" % (n, p), path, PromptError)
-    return [_num(c, "%s[%d]" % (path, i), PromptError) for i, c in enumerate(p)]
+        raise _err("expected a list of %d numbers, got %s" % (n, _short(p)), path, PromptError)
+    return [_num(c, "%s[%d]" % (path, i), PromptError, limit=limit) for i, c in enumerate(p)]
 
 
 #: the longest file name (bytes) most file systems take (ext4, XFS, APFS, NTFS in UTF-16 units)
@@ -424,7 +445,7 @@ def _validate(doc):
             if not ob["masks"]["path"].strip():
                 raise _err("mask sequence path is empty", path + ".masks.path")
         if "colour" in o:
-            ob["colour"] = _point(o["colour"], path + ".colour", 3)
+            ob["colour"] = _point(o["colour"], path + ".colour", 3, limit=None)
         if "meta" in o:
             ob["meta"] = _require(o, "meta", dict, path)
         out["objects"].append(ob)
