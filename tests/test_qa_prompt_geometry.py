@@ -8,6 +8,7 @@ import pytest
 from samatte import jobspec
 from samatte.errors import JobSpecError, PromptError
 from samatte.prompts import prepare_objects
+from samatte.track.seed import keyframe_soft
 from samatte.stages import PlateInfo, Window
 
 H, W = 30, 40
@@ -112,3 +113,17 @@ def test_huge_coordinates_within_the_limit_still_rasterise_exactly():
     inside, near = _centres_inside(tri, (H, W))
     m = _prep(_poly(tri))["mask_array"]
     assert np.array_equal(m[~near], inside[~near])
+
+
+# --- bug: a feather too small for float32 (|f| < 1.4e-45) made the soft mask NaN ---------------------
+
+@pytest.mark.parametrize("feather", [1e-46, -1e-46, 1e-320, -5e-324])
+def test_a_tiny_feather_is_the_limit_of_small_ones(feather):
+    tri = [[5, 5], [25, 6], [20, 24]]
+    small = _prep(_poly(tri, feather=math.copysign(1e-3, feather)))   # a feather float32 can hold
+    q = _prep(_poly(tri, feather=feather))
+    assert np.isfinite(q["soft_array"]).all()      # was NaN over the whole shape (or all around it)
+    assert np.array_equal(q["soft_array"] >= 0.5, q["mask_array"])
+    np.testing.assert_array_equal(q["soft_array"], small["soft_array"])
+    # and the tracker still sees the shape (an all-NaN soft gave an empty keyframe mask)
+    assert np.array_equal(keyframe_soft([q], (H, W), box_mode="rect") >= 0.5, small["mask_array"])

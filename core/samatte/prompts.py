@@ -330,10 +330,13 @@ def feather_mask(cov, feather):
     import cv2
     inside = (cov >= 0.5).astype(np.uint8)
     f = abs(float(feather))
+    # the ratio in float64: a feather below float32's range (1e-46) is not 0 there (d / 0: NaN, inf)
     if feather > 0:
-        d = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)  # distance outside the shape
-        soft = np.clip(1.0 - d / f, 0.0, 1.0)
+        d = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5).astype(np.float64)  # distance outside
+        with np.errstate(over="ignore"):
+            soft = np.clip(1.0 - d / f, 0.0, 1.0)
         return np.maximum(soft, cov).astype(np.float32)
-    d = cv2.distanceTransform(inside, cv2.DIST_L2, 5)  # distance inside the shape
-    soft = np.clip(d / f, 0.0, 1.0)
+    d = cv2.distanceTransform(inside, cv2.DIST_L2, 5).astype(np.float64)  # distance inside the shape
+    with np.errstate(over="ignore"):
+        soft = np.clip(d / f, 0.0, 1.0)
     return np.minimum(soft, cov).astype(np.float32)
