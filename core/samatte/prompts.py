@@ -5,8 +5,12 @@ display-window pixels to canvas pixels (:meth:`samatte.stages.PlateInfo.display_
 rasterises the dense ones:
 
 * ``polygon`` / ``bezier``: rasterised with sub-pixel precision (area coverage from 4x4 samples per pixel); the prompt gets a bool
-  ``"mask_array"`` (H, W) (pixel covered by at least half) and a float32 ``"soft_array"`` in [0, 1]
-  (coverage, widened by the prompt's ``feather``); ``invert`` flips both.
+  ``"mask_array"`` (H, W) (the pixels whose centre is inside the shape, non-zero winding; a centre
+  exactly on a left / top edge is inside, on a right / bottom edge outside, so a rectangle takes the
+  same pixels as a ``box`` with its corners and as the same bezier with zero handles, whatever the
+  order or direction of its points) and a float32 ``"soft_array"`` in [0, 1] (the coverage, on the
+  mask's side of 0.5 where the two disagree, widened by the prompt's ``feather``); ``invert`` flips
+  both.
 * ``mask``: read with :func:`samatte.io.masks.read_mask` (float [0, 1] on the canvas), thresholded at
   the prompt's ``threshold`` (``value >= threshold``; ``invert`` flips) into ``"mask_array"``; the
   float image is kept as ``"soft_array"``.
@@ -23,7 +27,7 @@ rasterises the dense ones:
 
 Coordinate convention: continuous pixel coordinates, pixel (i, j) covers [i, i+1) x [j, j+1) and its
 centre is (i + 0.5, j + 0.5), as in Nuke. So the polygon [[0,0],[10,0],[10,10],[0,10]] covers exactly
-the 10x10 pixels at the corner.
+the 10x10 pixels at the corner, and a shape takes a pixel when the pixel's centre is inside it.
 
 Raises :class:`samatte.errors.PromptError` (code ``PROMPT_INVALID``) for a prompt that lies entirely
 outside the canvas, rasterises to nothing (or to everything once inverted), a mask image whose
@@ -37,7 +41,7 @@ from .errors import PlateError, PromptError
 from .stages import TrackerObject
 
 __all__ = ["prepare_objects", "require_prompt_frames", "prepare_prompt", "rasterise_polygon", "bezier_to_polygon",
-           "feather_mask", "sample_polyline"]
+           "feather_mask", "sample_polyline", "agree_with_mask"]
 
 #: supersampling factor for the anti-aliased coverage of polygons
 _AA = 4
@@ -163,14 +167,14 @@ def _prep_shape(p, q, conv, info, where, ctx):
     if x1 <= 0 or y1 <= 0 or x0 >= W or y0 >= H:
         raise PromptError("%s prompt lies entirely outside the canvas (%dx%d) (at %s)"
                           % (ptype, W, H, where), **ctx)
-    cov = rasterise_polygon(poly, (H, W))
-    if not (cov >= 0.5).any():
+    mask = rasterise_polygon(poly, (H, W), aa=1) > 0  # pixel centres inside
+    if not mask.any():
         raise PromptError("%s prompt covers no pixel of the canvas (at %s)" % (ptype, where), **ctx)
+    cov = agree_with_mask(rasterise_polygon(poly, (H, W)), mask)
     soft = feather_mask(cov, float(p.get("feather", 0.0) or 0.0))
     if p.get("invert"):
-        cov = 1.0 - cov
+        mask = ~mask
         soft = 1.0 - soft
-    mask = cov >= 0.5
     if not mask.any():
         raise PromptError("inverted %s prompt leaves no pixel of the canvas (at %s)" % (ptype, where),
                           **ctx)
@@ -199,6 +203,19 @@ def _prep_mask(p, q, conv, info, where, ctx):
     q["mask_array"] = mask
     q["soft_array"] = soft
     return q
+
+
+#: the float32 values next to 0.5: a coverage moved to the mask's side of 0.5 stays there once inverted
+_HALF_UP = np.nextafter(np.float32(0.5), np.float32(1.0))
+_HALF_DOWN = np.nextafter(np.float32(0.5), np.float32(0.0))
+
+
+def agree_with_mask(cov, mask):
+    """``cov`` (float32 coverage) moved just across 0.5 where it disagrees with the bool ``mask`` (a pixel
+    whose centre is inside a shape but less than half covered, at a sharp corner, or the reverse), so that
+    ``soft >= 0.5`` is the mask, and ``1 - soft >= 0.5`` its inverse. Returns float32."""
+    cov = np.asarray(cov, np.float32)
+    return np.where(mask, np.maximum(cov, _HALF_UP), np.minimum(cov, _HALF_DOWN)).astype(np.float32)
 
 
 #: an open stroke becomes at most this many points, at least this many pixels apart
@@ -244,7 +261,9 @@ def bezier_to_polygon(cps, *, tolerance=0.25, closed=True):
     ``cps``: [x, y, in_x, in_y, out_x, out_y] per control point, handles absolute. Segment i runs from
     point i through its out handle and the in handle of point i+1 to point i+1; the last segment
     closes the shape (no closing segment, and the last point included, when open). Each segment is
-    sampled finely enough that the chord error stays below ``tolerance`` pixels.
+    sampled finely enough that the chord error stays below ``tolerance`` pixels; a segment whose handles
+    sit on its points (a corner point's zero handles) is the straight edge between them, one vertex,
+    so such a bezier is exactly the polygon of its points.
     """
     c = np.asarray(cps, np.float64)
     n = len(c)
@@ -254,6 +273,9 @@ def bezier_to_polygon(cps, *, tolerance=0.25, closed=True):
         p1 = c[i, 4:6]
         p2 = c[(i + 1) % n, 2:4]
         p3 = c[(i + 1) % n, 0:2]
+        if np.array_equal(p1, p0) and np.array_equal(p2, p3):
+            out.append(p0[None, :])
+            continue
         # control-polygon length bounds the curve length; the deviation bound of a cubic gives steps
         ln = np.linalg.norm(p1 - p0) + np.linalg.norm(p2 - p1) + np.linalg.norm(p3 - p2)
         dd = max(np.linalg.norm(p0 - 2 * p1 + p2), np.linalg.norm(p1 - 2 * p2 + p3))
@@ -276,6 +298,9 @@ def rasterise_polygon(poly, shape, *, aa=_AA):
     on every sample row it spans, a cumulative sum along the row gives the winding number), then
     box-averaged: unbiased, so the coverage sums to the polygon's area up to sampling noise. Only the
     polygon's bounding box is sampled, in bands of rows, so memory stays small on large canvases.
+    ``aa=1`` samples the pixel centres: 1 where a pixel's centre is inside (a centre on a left or top
+    edge is inside, on a right or bottom edge outside). Each edge's crossings are computed from its
+    upper end, so the result does not depend on the direction of the points or where they start.
     """
     H, W = shape
     poly = np.asarray(poly, np.float64).reshape(-1, 2)
@@ -291,8 +316,11 @@ def rasterise_polygon(poly, shape, *, aa=_AA):
     keep = p[:, 1] != q[:, 1]
     p, q = p[keep], q[keep]
     direction = np.where(q[:, 1] > p[:, 1], 1, -1).astype(np.int16)
-    ylo = np.minimum(p[:, 1], q[:, 1])
-    yhi = np.maximum(p[:, 1], q[:, 1])
+    # each edge from its upper (smaller y) end: the same crossings whichever way it is traversed
+    down = (direction > 0)[:, None]
+    p, q = np.where(down, p, q), np.where(down, q, p)
+    ylo = p[:, 1]
+    yhi = q[:, 1]
     # sample row j (global, in sample units) has its centre at (j + 0.5) / aa; rows with centre in
     # [ylo, yhi) cross the edge
     ncols = (x1 - x0) * aa

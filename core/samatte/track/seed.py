@@ -160,10 +160,13 @@ def _subtracts(p):
 
 
 def _rect(shape, b):
+    """The pixels of box ``b`` = [x0, y0, x1, y1] (canvas): those whose centre is in [x0, x1) x [y0, y1),
+    as a polygon prompt of the same rectangle takes them (at least one)."""
     H, W = shape
     m = np.zeros((H, W), bool)
-    x0, y0 = int(round(max(0.0, b[0]))), int(round(max(0.0, b[1])))
-    x1, y1 = max(x0 + 1, int(round(min(float(W), b[2])))), max(y0 + 1, int(round(min(float(H), b[3]))))
+    x0, y0 = int(math.ceil(max(0.0, b[0]) - 0.5)), int(math.ceil(max(0.0, b[1]) - 0.5))
+    x1 = max(x0 + 1, int(math.ceil(min(float(W), b[2]) - 0.5)))
+    y1 = max(y0 + 1, int(math.ceil(min(float(H), b[3]) - 0.5)))
     m[y0:y1, x0:x1] = True
     return m
 
