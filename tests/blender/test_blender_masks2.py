@@ -167,7 +167,9 @@ def test_masks_are_read_as_blender_draws_them(v, tmp_path, shot):
         assert decided > 0.85 * size[0] * size[1], name
         # before: nofill_cyclic 788, open_fill 2500, darken 1719, mul 2269, replace 1864, difference 400,
         # darken_first 825, sub_below 550, feather 144 pixels decided otherwise; now only outline pixels
-        assert bad == on_edge and on_edge <= 60, (name, bad, on_edge)
+        # (star_overlap, a self-overlapping star: 59 outline pixels with coverage >= 0.5, 61 with pixel
+        # centres, samatte 0.2.15's rule; the bound is a sanity check on the outline, not a target)
+        assert bad == on_edge and on_edge <= 70, (name, bad, on_edge)
     objs = {name: {o["host_name"]: o for o in res[name]["objects"]} for name in CASES}
     # Fill off: a line, read as a stroke (positive points); cyclic: closed on its first point
     ring = objs["nofill_cyclic"]["ring"]["prompts"][0]
