@@ -17,7 +17,8 @@ On ``shutdown``, end of stdin or SIGTERM the running job is cancelled (its ``CAN
 sent), the worker says ``bye`` and exits with status 0.
 
 Warm model: a job whose tracker resolves to SAM 2 loads the model once; the next job with the same
-model, device and tracker options reuses it. ``release`` drops it and empties torch's GPU cache.
+model, device and tracker options reuses it. ``release`` drops it, empties torch's GPU cache and gives
+the freed host memory back to the OS (:func:`trim_heap`).
 
 Options: ``--pipeline MODULE`` runs jobs with ``MODULE.run_iter(job, *, cancel=None, ...)`` instead
 of :func:`samatte.pipeline.run_iter` (tests and custom studio pipelines use it).
@@ -189,6 +190,28 @@ def free_gpu_memory():
     return True
 
 
+def trim_heap():
+    """Give the free pages of the C heap back to the operating system (glibc's ``malloc_trim``; Linux
+    only, a no-op elsewhere). Freed tensors of a dropped model (its weights, its last job's buffers) stay
+    in the process's resident memory otherwise: on Linux a released worker kept ~200 MB of the
+    ~470 MB a SAM 2.1 tiny job had added (measured 540 MB, 334 MB once trimmed). Returns True when
+    the heap was trimmed."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        trim = ctypes.CDLL(None).malloc_trim   # glibc; musl has none
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    try:
+        trim(0)
+    except Exception:  # noqa: BLE001 - freeing memory must never fail the worker
+        return False
+    return True
+
+
 class Worker:
     """The worker loop over a binary input stream and a binary output stream."""
 
@@ -312,6 +335,7 @@ class Worker:
             dropped = self._drop_warm()
         if free_gpu_memory():
             dropped.append("torch_cache")
+        trim_heap()   # after gc: the dropped model's host memory goes back to the OS, not only to malloc
         return dropped
 
     def _cancel(self, msg):
