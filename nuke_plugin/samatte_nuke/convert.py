@@ -21,7 +21,7 @@ instead). :class:`FrameMap` holds the constant offset script - file.
 import math
 
 __all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
-           "timeoffset_source", "framehold_source", "signed_feather"]
+           "timeoffset_source", "framehold_source", "signed_feather", "is_disabled"]
 
 
 class Geometry(object):
@@ -226,3 +226,12 @@ def signed_feather(centres, offsets):
         dot = ox * out[0] + oy * out[1]
         total += -dist if dot < 0 else dist
     return total / n
+
+
+def is_disabled(node):
+    """A node's 'disable' knob (every Nuke node has one; a disabled node passes its input through)."""
+    k = node.knob("disable")
+    try:
+        return bool(k is not None and k.value())
+    except Exception:  # noqa: BLE001
+        return False

@@ -35,6 +35,7 @@ Object names go through ``samatte.names.safe_name``; the host's name travels as 
 import re
 
 from .convert import apply_matrix, bezier_point, framehold_source, matmul, signed_feather, timeoffset_source
+from .convert import is_disabled as _disabled
 
 __all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
            "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes", "prompt_sources", "time_node_map"]
@@ -98,15 +99,6 @@ def _knob_number(node, names, t):
             except Exception:  # noqa: BLE001
                 return None
     return None
-
-
-def _disabled(node):
-    """A node's 'disable' knob (every Nuke node has one; a disabled node passes its input through)."""
-    k = node.knob("disable")
-    try:
-        return bool(k is not None and k.value())
-    except Exception:  # noqa: BLE001
-        return False
 
 
 def time_node_map(node):

@@ -14,6 +14,7 @@ import os
 import re
 
 from .convert import FrameMap, Geometry
+from .convert import is_disabled as _disabled
 
 __all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
            "build_job", "upstream_hash", "render_plate", "render_masks", "output_pattern"]
@@ -144,8 +145,7 @@ def untouched_read(node, frames=None):
     else None. Raises SamatteError for a missing file the Read itself reports as an error."""
     if node is None or node.Class() != "Read":
         return None
-    k = node.knob("disable")
-    if k is not None and k.value():
+    if _disabled(node):
         return None
     path = read_path(node)
     if not path or os.path.splitext(path)[1].lower() not in _EXR or _VIEW_TOKEN.search(path):
@@ -203,14 +203,6 @@ def working_colour(root):
         if cfg:
             return ws, cfg
     return None, ocio_config(root)
-
-
-def _disabled(node):
-    k = node.knob("disable")
-    try:
-        return bool(k is not None and k.value())
-    except Exception:  # noqa: BLE001
-        return False
 
 
 def per_view_source(source):
