@@ -135,9 +135,20 @@ def exr_windows(path):
 
     The same reader as ``samatte.exrheader.windows``, kept here on purpose: Scan and the clip's size
     check run before a samatte Python is set, when no ``samatte`` module can be imported."""
+    import stat
     import struct
     try:
-        with open(path, "rb") as f:
+        # never block on a named pipe, never read a device (/dev/zero has no end): regular files only
+        # (samatte.inputfile.open_regular, inlined)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError:
+            regular = False
+        if not regular:
+            os.close(fd)
+            return None
+        with os.fdopen(fd, "rb") as f:
             if f.read(4) != b"\x76\x2f\x31\x01":
                 return None
             f.read(4)
@@ -146,10 +157,10 @@ def exr_windows(path):
         return None
     out = {}
     for key, label in (("displayWindow", "display_window"), ("dataWindow", "data_window")):
-        if key not in attrs:
+        if key not in attrs or len(attrs[key][1]) < 16:
             return None
         x0, y0, x1, y1 = struct.unpack("<4i", attrs[key][1][:16])
         out[label] = (x0, y0, x1 - x0 + 1, y1 - y0 + 1)
     pa = attrs.get("pixelAspectRatio")
-    out["pixel_aspect"] = struct.unpack("<f", pa[1][:4])[0] if pa else 1.0
+    out["pixel_aspect"] = struct.unpack("<f", pa[1][:4])[0] if (pa and len(pa[1]) >= 4) else 1.0
     return out

@@ -47,12 +47,15 @@ macOS artist reading the plate over SMB.
 """
 import bisect
 import hashlib
+import io
 import json
 import os
 import re
+import stat
 
 from . import __version__
 from .frames import parse_frames
+from .inputfile import NotRegularFileError, open_regular
 from .registry import resolved_tracker_options
 
 __all__ = ["KEY_VERSION", "SMALL_FILE", "MTIME_UNIT_NS", "file_stamp", "config_stamp", "frame_keys", "temporal_refs", "dependency_interval",
@@ -80,17 +83,30 @@ _PROMPT_COSMETIC = ("label",)
 
 def file_stamp(path, *, small=SMALL_FILE):
     """``"<size>:<sha256 of content>"`` for files under ``small`` bytes, ``"<size>:m<mtime_ns>"`` (in whole :data:`MTIME_UNIT_NS`)
-    otherwise, ``"missing"`` when the path is not a readable file."""
+    otherwise, ``"missing"`` when the path is not a readable file, ``"notfile"`` when it is a folder, a
+    named pipe, a socket or a device (never opened for a read: a FIFO would block, ``/dev/zero`` never
+    ends; the reader then refuses the path). The hash covers the ``size`` bytes ``fstat`` saw, so a
+    file growing while it is hashed costs no more than its size then."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return "missing"
+    if not stat.S_ISREG(st.st_mode):
+        return "notfile"
     if st.st_size < small:
         h = hashlib.sha256()
         try:
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
+            f, st = open_regular(path)
+            with f:
+                left = st.st_size
+                while left > 0:
+                    chunk = f.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
                     h.update(chunk)
+                    left -= len(chunk)
+        except NotRegularFileError:   # replaced by a FIFO or a device since the stat
+            return "notfile"
         except OSError:
             return "unreadable:%d" % st.st_mtime_ns
         return "%d:%s" % (st.st_size, h.hexdigest()[:32])
@@ -127,8 +143,9 @@ def config_stamp(path):
     edited under an unchanged config changes the transform, so it must change the key too."""
     base = file_stamp(path)
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read(SMALL_FILE)
+        f, _ = open_regular(path)
+        with io.TextIOWrapper(f, encoding="utf-8", errors="replace") as t:
+            text = t.read(SMALL_FILE)
     except (OSError, ValueError):
         return base
     srcs = sorted({m.group(2) for m in _LUT_SRC.finditer(text)})

@@ -6,8 +6,11 @@ display / data windows and pixel aspect (Blender sizes a Movie Clip by the data 
 header is a list of (name NUL, type NUL, int32 size, value) after the 8-byte magic and version, ended
 by an empty name (OpenEXR file layout, single-part files).
 """
+import math
 import struct
 from typing import Any, Dict, Tuple
+
+from .inputfile import open_regular
 
 __all__ = ["read_attributes", "string_attributes", "windows"]
 
@@ -16,25 +19,41 @@ MAGIC = 20000630
 
 def read_attributes(path, *, limit=1 << 20):
     """{name: (type, raw bytes)} of an EXR header (at most ``limit`` bytes read). Raises OSError for
-    an unreadable file and ValueError for one that is not an OpenEXR file or whose header is cut."""
-    with open(path, "rb") as fh:
-        data = fh.read(limit)
+    an unreadable file and for a path that is not a regular file (a folder, a named pipe, a device:
+    refused at once, never read: :func:`samatte.inputfile.open_regular`), and ValueError for one that
+    is not an OpenEXR file or whose header is cut or damaged (a size field that is negative or runs
+    past the end of the file). A header longer than ``limit`` gives the attributes that fit in it."""
+    f, _ = open_regular(path)
+    with f:
+        data = f.read(limit)
+    cut = len(data) < limit   # the whole file was read: an attribute running past it is damage
     if len(data) < 8 or struct.unpack("<i", data[:4])[0] != MAGIC:
         raise ValueError("%s is not an OpenEXR file" % path)
     pos = 8
     out: Dict[str, Tuple[str, bytes]] = {}
     while pos < len(data):
-        end = data.index(b"\0", pos)
+        end = data.find(b"\0", pos)
+        if end < 0:
+            break
         name = data[pos:end].decode("utf-8", "replace")
         pos = end + 1
         if not name:
             return out
-        end = data.index(b"\0", pos)
+        end = data.find(b"\0", pos)
+        if end < 0 or end + 5 > len(data):
+            break
         atype = data[pos:end].decode("ascii", "replace")
         (size,) = struct.unpack("<i", data[end + 1:end + 5])
         pos = end + 5
+        if size < 0:
+            raise ValueError("%s: the EXR header's attribute %r declares a negative size (%d): a damaged "
+                             "file" % (path, name, size))
+        if pos + size > len(data):
+            break
         out[name] = (atype, data[pos:pos + size])
         pos += size
+    if cut:
+        raise ValueError("%s: the EXR header is cut (the file ends inside it)" % path)
     return out
 
 
@@ -46,17 +65,22 @@ def string_attributes(path, *, limit=1 << 20):
 
 def windows(path):
     """``{"display_window": (x, y, w, h), "data_window": (x, y, w, h), "pixel_aspect": float}`` in
-    EXR's y-down pixel space, or None when the file is missing or not a (single-part) EXR."""
+    EXR's y-down pixel space, or None when the file is missing, not a regular file, not a
+    (single-part) EXR, or its windows are damaged (cut, inverted: OpenEXR refuses such a file too).
+    A pixel aspect that is not a positive finite number reads as 1.0 (as the worker reads it)."""
     try:
         attrs = read_attributes(path)
     except (OSError, ValueError, struct.error):
         return None
     out: Dict[str, Any] = {}
     for key, label in (("displayWindow", "display_window"), ("dataWindow", "data_window")):
-        if key not in attrs:
+        if key not in attrs or attrs[key][0] != "box2i" or len(attrs[key][1]) != 16:
             return None
-        x0, y0, x1, y1 = struct.unpack("<4i", attrs[key][1][:16])
+        x0, y0, x1, y1 = struct.unpack("<4i", attrs[key][1])
+        if x1 < x0 or y1 < y0:
+            return None
         out[label] = (x0, y0, x1 - x0 + 1, y1 - y0 + 1)
     pa = attrs.get("pixelAspectRatio")
-    out["pixel_aspect"] = struct.unpack("<f", pa[1][:4])[0] if pa else 1.0
+    aspect = struct.unpack("<f", pa[1])[0] if (pa and len(pa[1]) == 4) else 1.0
+    out["pixel_aspect"] = aspect if (aspect > 0 and math.isfinite(aspect)) else 1.0
     return out
