@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import numpy as np
 import pytest
@@ -117,7 +118,7 @@ def test_a_mask_sequence_frame_that_is_a_pipe_fails_fast(tmp_path):
         assert cli.main(["status", %r]) == 0
         sys.exit(cli.main(["run", %r]))
         """ % (jf, jf), timeout=30)
-    assert rc == 3 and "FRAME_CORRUPT" in err and "m.1002.exr" in err, err
+    assert rc == 3 and "FRAME_CORRUPT" in err and "named pipe" in err and "m.1002.exr" in err, err
 
 
 def test_an_ocio_config_that_is_a_pipe_does_not_hang_status(tmp_path):
@@ -146,6 +147,111 @@ def test_the_stamp_of_a_regular_file_is_unchanged(tmp_path):
     p.write_bytes(data)
     assert file_stamp(str(p)) == "%d:%s" % (len(data), hashlib.sha256(data).hexdigest()[:32])
     assert file_stamp(str(tmp_path / "nope.exr")) == "missing"
+
+
+# -- OpenImageIO reads: a decompression bomb, thousands of parts, not-a-file frames ---------------------
+
+def _bomb(path, w, h):
+    """A valid ZIP-compressed scanline EXR, w x h half RGB, of a few MB: every 16-row chunk is the same
+    few KB of zlib (zeros). Read as float it is w * h * 12 bytes."""
+    def attr(name, typ, value):
+        return name + b"\0" + typ + b"\0" + struct.pack("<i", len(value)) + value
+    chans = b"".join(c + b"\0" + struct.pack("<iB3xii", 1, 0, 1, 1) for c in (b"B", b"G", b"R")) + b"\0"
+    head = (struct.pack("<ii", 20000630, 2) + attr(b"channels", b"chlist", chans)
+            + attr(b"compression", b"compression", b"\3")
+            + attr(b"dataWindow", b"box2i", struct.pack("<4i", 0, 0, w - 1, h - 1))
+            + attr(b"displayWindow", b"box2i", struct.pack("<4i", 0, 0, w - 1, h - 1))
+            + attr(b"lineOrder", b"lineOrder", b"\0") + attr(b"pixelAspectRatio", b"float", struct.pack("<f", 1))
+            + attr(b"screenWindowCenter", b"v2f", struct.pack("<2f", 0, 0))
+            + attr(b"screenWindowWidth", b"float", struct.pack("<f", 1)) + b"\0")
+    n = (h + 15) // 16
+    comp = zlib.compress(b"\0" * (w * 3 * 2 * 16), 9)
+    off = len(head) + 8 * n
+    table, body = [], []
+    for i in range(n):
+        c = comp if 16 * (i + 1) <= h else zlib.compress(b"\0" * (w * 3 * 2 * (h - 16 * i)), 9)
+        table.append(struct.pack("<Q", off))
+        blk = struct.pack("<ii", 16 * i, len(c)) + c
+        body.append(blk)
+        off += len(blk)
+    with open(path, "wb") as f:
+        f.write(head + b"".join(table) + b"".join(body))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS caps memory on Linux")
+def test_a_decompression_bomb_plate_is_refused_from_its_header(tmp_path):
+    """A 2 MB EXR declaring 20000 x 16000 pixels: ``samatte run`` decoded it (about a minute, 9.5 GB
+    resident for 20000 x 20000) and then died with "unexpected error (a bug)" (numpy could not allocate
+    the float copy); under a memory cap it was FRAME_CORRUPT "std::bad_alloc". Now PLATE_INVALID from the
+    header, naming the file and its size, before a pixel is read."""
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    for f in (1001, 1002):
+        _bomb(str(folder / ("p.%d.exr" % f)), 20000, 16000)
+    assert os.path.getsize(str(folder / "p.1001.exr")) < 4 << 20
+    job = {"samatte_job": 1, "name": "qa", "plate": {"path": str(folder / "p.####.exr")},
+           "objects": [{"name": "o", "prompts": [{"frame": 1001, "type": "box", "box": [6, 4, 22, 20]}]}],
+           "tracker": {"backend": "flow"}, "matte": {"backend": "none"},
+           "output": {"path": str(tmp_path / "out" / "m.####.exr")}}
+    jf = str(tmp_path / "job.json")
+    with open(jf, "w") as f:
+        json.dump(job, f)
+    rc, out, err = _python("""
+        import resource, sys, time
+        from samatte import cli
+        t = time.time()
+        rc = cli.main(["run", %r])
+        print(time.time() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        sys.exit(rc)
+        """ % jf, timeout=60, mem_gb=3)
+    assert rc == 3, err
+    assert "PLATE_INVALID" in err and "p.1001.exr" in err and "20000 x 16000" in err and "MAX_PIXELS" in err, err
+    secs, rss_mb = out.split()
+    assert float(secs) < 5 and int(rss_mb) < 1000
+    assert not os.path.exists(str(tmp_path / "out" / "m.1001.exr"))
+
+
+def test_max_pixels_can_be_raised_or_lowered(tmp_path, monkeypatch):
+    from samatte.errors import PlateError
+    from samatte.io import exr
+    p = _plate(str(tmp_path)).replace("####", "1001")
+    assert exr.read_info(p).data.width == 32
+    monkeypatch.setenv("SAMATTE_MAX_PIXELS", "700")      # 32 x 24 = 768
+    with pytest.raises(PlateError) as e:
+        exr.read_info(p)
+    assert e.value.code == "PLATE_INVALID" and e.value.details["width"] == 32
+    monkeypatch.setenv("SAMATTE_MAX_PIXELS", "not a number")
+    assert exr.max_pixels() == exr.MAX_PIXELS
+
+
+def test_a_file_with_thousands_of_parts_is_refused(tmp_path):
+    """1100 parts: probe and run opened every part's spec again and again (10000 parts: 1 GB resident,
+    8 s for three frames; memory grows with the count). Now PLATE_INVALID as soon as it opens."""
+    from samatte.errors import PlateError
+    from samatte.io.exr import MAX_PARTS, write_parts
+    from samatte.pipeline import probe
+    from samatte.stages import Window
+    p = str(tmp_path / "many.exr")
+    parts = [{"pixels": np.zeros((1, 1, 1), np.float32), "channels": ("Y",), "name": "p%d" % i,
+              "display": Window(0, 0, 1, 1)} for i in range(MAX_PARTS + 1)]
+    write_parts(p, parts, compression="none")
+    with pytest.raises(PlateError) as e:
+        probe(p)
+    assert e.value.code == "PLATE_INVALID" and "parts" in e.value.message and p in e.value.message
+
+
+@pytest.mark.parametrize("kind, words", [("fifo", "named pipe"), ("devzero", "character device"),
+                                         ("folder", "folder")])
+def test_a_plate_frame_that_is_not_a_file_says_what_it_is(tmp_path, kind, words):
+    job = _job(tmp_path)
+    frame = str(tmp_path / "plate" / "p.1002.exr")
+    os.remove(frame)
+    _hostile(frame, kind)
+    jf = str(tmp_path / "job.json")
+    with open(jf, "w") as f:
+        json.dump(job, f)
+    rc, out, err = _python("import sys; from samatte import cli; sys.exit(cli.main(['run', %r]))" % jf, timeout=30)
+    assert rc == 3 and "FRAME_CORRUPT" in err and words in err and frame in err, err
 
 
 # -- the hosts' stdlib header reader (runs inside Nuke and Blender) -----------------------------------------

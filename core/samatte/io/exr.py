@@ -24,6 +24,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..errors import ChannelError, CorruptFrameError, MissingFrameError, NaNPixelError, PlateError
+from ..inputfile import file_kind
 from ..stages import PlateInfo, Window
 
 __all__ = ["read_info", "read_rgb", "read_frame", "FrameData", "list_layers", "fix_nonfinite",
@@ -49,13 +50,59 @@ def _oiio():
     return oiio
 
 
+#: the most pixels (width x height x depth) one image or part of an input file may declare, and the
+#: most parts (subimages) a file may have: a damaged or hostile header (a few KB declaring
+#: 40000 x 40000) must not make a run allocate and decode gigabytes before it fails. 2^28 pixels is
+#: 16384 x 16384 (a 16K stitched plate; 8K is 35 M pixels); ``$SAMATTE_MAX_PIXELS`` raises it.
+MAX_PIXELS = 1 << 28
+MAX_PARTS = 1024
+
+
+def max_pixels():
+    """:data:`MAX_PIXELS`, or ``$SAMATTE_MAX_PIXELS`` when that is a positive integer."""
+    try:
+        v = int(os.environ.get("SAMATTE_MAX_PIXELS", ""))
+    except ValueError:
+        return MAX_PIXELS
+    return v if v > 0 else MAX_PIXELS
+
+
+def _check_size(inp, path, frame=None):
+    """PlateError (PLATE_INVALID) when an open file has more than :data:`MAX_PARTS` parts or a part
+    declares more than :func:`max_pixels` pixels (read from the header: nothing is allocated)."""
+    limit = max_pixels()
+    i = 0
+    while True:
+        spec = inp.spec_dimensions(i, 0)
+        if spec.nchannels <= 0:   # past the last part
+            return
+        if i >= MAX_PARTS:
+            raise PlateError("%s has more than %d parts (subimages); samatte reads at most %d: a damaged file?"
+                             % (path, MAX_PARTS, MAX_PARTS), path=path, frame=frame)
+        n = max(int(spec.width), 0) * max(int(spec.height), 0) * max(int(spec.depth), 1)
+        if n > limit:
+            raise PlateError("%s%s declares an image of %d x %d pixels (%d M pixels, %.1f GB as float RGB); "
+                             "samatte reads at most %d M pixels (MAX_PIXELS): a damaged or hostile header? For a "
+                             "real image this large set SAMATTE_MAX_PIXELS" % (
+                                 path, (" (part %d)" % i) if i else "", spec.width, spec.height, n // 10 ** 6,
+                                 n * 12 / 1e9, limit // 10 ** 6),
+                             path=path, frame=frame, width=int(spec.width), height=int(spec.height))
+        i += 1
+
+
 def open_image(path, *, frame=None):
-    """Open ``path`` with OIIO; MissingFrameError / CorruptFrameError when that fails."""
+    """Open ``path`` with OIIO; MissingFrameError / CorruptFrameError when that fails or the path is not
+    a regular file (a folder, a named pipe, a device), PlateError when the header declares more than
+    :data:`MAX_PIXELS` pixels or :data:`MAX_PARTS` parts."""
     oiio = _oiio()
     path = os.fspath(path)
     if not os.path.isfile(path):
         if os.path.exists(path):
-            raise CorruptFrameError("not a file: %s" % path, path=path, frame=frame)
+            try:
+                what = file_kind(os.stat(path).st_mode)
+            except OSError:
+                what = "not a regular file"
+            raise CorruptFrameError("not a file (%s): %s" % (what, path), path=path, frame=frame)
         raise MissingFrameError("frame file is missing: %s" % path, path=path, frame=frame)
     # keep straight (unassociated) alpha as stored: OIIO would premultiply PNG/TIFF colour on read
     config = oiio.ImageSpec()
@@ -64,6 +111,11 @@ def open_image(path, *, frame=None):
     if inp is None:
         raise CorruptFrameError("cannot read %s: %s" % (path, oiio.geterror() or "unknown error"),
                                 path=path, frame=frame)
+    try:
+        _check_size(inp, path, frame)
+    except BaseException:
+        inp.close()
+        raise
     return inp
 
 
