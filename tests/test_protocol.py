@@ -147,7 +147,7 @@ def test_protocol_and_client_import_on_stdlib_only():
     """Adapters import these inside Nuke/Blender: no numpy, no third-party modules at import."""
     code = ("import sys; import samatte.protocol, samatte.client, samatte.jobspec, samatte.errors, "
             "samatte.frames, samatte.progress, samatte.registry, samatte.names, samatte.runner, "
-            "samatte.exrheader; "
+            "samatte.exrheader, samatte.cachekey, samatte.inputfile; "
             "bad = [m for m in ('numpy', 'torch', 'cv2', 'OpenImageIO', 'PyOpenColorIO', 'scipy') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -161,7 +161,8 @@ def test_sources_are_python39_syntax():
     import samatte
     base = os.path.dirname(samatte.__file__)
     for name in ("protocol.py", "client.py", "jobspec.py", "errors.py", "frames.py", "progress.py",
-                 "__init__.py", "registry.py", "names.py", "runner.py", "exrheader.py", "atomic.py"):
+                 "__init__.py", "registry.py", "names.py", "runner.py", "exrheader.py", "atomic.py",
+                 "cachekey.py", "inputfile.py"):
         with open(os.path.join(base, name)) as f:
             tree = ast.parse(f.read(), feature_version=(3, 9))
         for node in ast.walk(tree):
