@@ -165,9 +165,33 @@ def config_stamp(path):
     return base + ":luts:" + _hash(luts)
 
 
+def _dumps(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _hash(obj):
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()[:24]
+    return hashlib.sha256(_dumps(obj).encode("utf-8")).hexdigest()[:24]
+
+
+class _JsonSeq:
+    """The JSON text of ``[fn(f) for f in frames]``'s items, encoded once; :meth:`text` gives the text of
+    a slice's items as :func:`_dumps` writes them inside a list (``item,item``) without copying it."""
+
+    def __init__(self, frames, fn):
+        parts = [_dumps(fn(f)).encode("utf-8") for f in frames]
+        self.blob = memoryview(b",".join(parts))
+        self.ends = []
+        pos = -1
+        for p in parts:
+            pos += len(p) + 1
+            self.ends.append(pos)
+
+    def text(self, a, b, *, after=False):
+        """Items ``a`` to ``b - 1``; ``after``: preceded by their comma (they follow item ``a - 1``)."""
+        if b <= a:
+            return b""
+        start = self.ends[a - 1] if a else 0
+        return self.blob[start if after else (start + 1 if a else 0):self.ends[b - 1]]
 
 
 def _pattern_paths():
@@ -334,7 +358,6 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
                         "nobjects": len(job["objects"])})
     plate_pat = job["plate"]["path"]
     _pattern_path = _pattern_paths()
-    pos = {f: i for i, f in enumerate(frames)}
     plate_stamp = {}
 
     def pstamp(f):  # plate frames: size + mtime_ns (hashing a whole shot on every status query is not cheap)
@@ -344,21 +367,7 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
         return plate_stamp[f]
 
     tracked = [(i, o) for i, o in enumerate(job["objects"]) if o.get("prompts")]
-    seg_memo = {}
-
-    def segment(i, o, lo, hi):
-        k = (i, lo, hi)
-        if k not in seg_memo:
-            span = frames[pos[lo]:pos[hi] + 1] if lo in pos and hi in pos else \
-                [f for f in frames if lo <= f <= hi]
-            prompts = [_prompt_record(q, stamps) for q in o["prompts"] if lo <= int(q["frame"]) <= hi]
-            extra = {}
-            if o.get("masks"):  # an object with prompts and masks: its mask frames may anchor the track
-                extra = {"masks": _masks_record(o["masks"]),
-                         "mask_stamps": [stamps(_pattern_path(o["masks"]["path"], f)) for f in span]}
-            seg_memo[k] = _hash({"i": i, "prompts": prompts, "plate": [[f, pstamp(f)] for f in span],
-                                 "extra": extra})
-        return seg_memo[k]
+    segment = _Segments(frames, pstamp, stamps, _pattern_path).key
 
     intervals = [(i, o, _interval_of(o, frames, tracker)) for i, o in tracked]
     out = {}
@@ -376,6 +385,64 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
         out[f] = {"track": _hash({"b": track_base, "f": f, "objects": parts}), "track_objects": okeys}
     _matte_chain(out, temporal_refs(job, frames, tracker if tracked else "masks"), frames, matte_base, pstamp)
     return out
+
+
+class _Segments:
+    """The key of an object's track segment: the hash of its prompts and of the stamps of every plate (and
+    mask) frame of the segment's span, ``_hash({"i", "prompts", "plate": [[f, stamp], ...], "extra"})``.
+
+    Each frame after an object's last anchor (before its first) has a span of its own reaching to that
+    anchor: building and encoding those lists anew made a shot's keys quadratic in its length (1000 frames,
+    20 objects keyed on their first frames: 9 s, recomputed by Nuke's Read every 10 s). Here the stamps are
+    encoded once (:class:`_JsonSeq`) and a span is a slice of that text, spans that only grow at their end
+    (the frames after the last anchor) extend the previous span's hash, and each prompt is encoded once.
+    The bytes hashed are those :func:`_hash` hashed."""
+
+    def __init__(self, frames, pstamp, stamps, pattern_path):
+        self.frames, self.stamps, self.pattern_path = frames, stamps, pattern_path
+        self.plate = _JsonSeq(frames, lambda f: [f, pstamp(f)])
+        self.masks = {}        # mask pattern -> _JsonSeq of its stamps
+        self.memo = {}         # (object, lo, hi) -> key
+        self.grown = {}        # (object, first span index) -> (end index, sha256 of the text up to that end)
+        self.recs, self.texts = {}, {}   # object -> its prompts' JSON; (object, prompt indices) -> the tail
+
+    def key(self, i, o, lo, hi):
+        k = (i, lo, hi)
+        if k not in self.memo:
+            self.memo[k] = self._key(i, o, lo, hi)
+        return self.memo[k]
+
+    def _tail(self, i, o, lo, hi):
+        which = (i,) + tuple(j for j, q in enumerate(o["prompts"]) if lo <= int(q["frame"]) <= hi)
+        if which not in self.texts:
+            if i not in self.recs:
+                self.recs[i] = [_dumps(_prompt_record(q, self.stamps)) for q in o["prompts"]]
+            self.texts[which] = ('],"prompts":[%s]}' % ",".join(self.recs[i][j] for j in which[1:])).encode("utf-8")
+        return self.texts[which]
+
+    def _key(self, i, o, lo, hi):
+        a, b = bisect.bisect_left(self.frames, lo), bisect.bisect_right(self.frames, hi)  # span: frames[a:b]
+        tail = self._tail(i, o, lo, hi)
+        if o.get("masks"):  # an object with prompts and masks: its mask frames may anchor the track
+            mpat = o["masks"]["path"]
+            if mpat not in self.masks:
+                self.masks[mpat] = _JsonSeq(self.frames, lambda f: self.stamps(self.pattern_path(mpat, f)))
+            h = hashlib.sha256(b'{"extra":{"mask_stamps":[')
+            h.update(self.masks[mpat].text(a, b))
+            h.update(('],"masks":%s},"i":%s,"plate":[' % (_dumps(_masks_record(o["masks"])), _dumps(i))).encode("utf-8"))
+            h.update(self.plate.text(a, b))
+        else:
+            done = self.grown.get((i, a))
+            if done is not None and a < done[0] <= b:
+                h = done[1].copy()
+                h.update(self.plate.text(done[0], b, after=True))
+            else:
+                h = hashlib.sha256(('{"extra":{},"i":%s,"plate":[' % _dumps(i)).encode("utf-8"))
+                h.update(self.plate.text(a, b))
+            if b > a:
+                self.grown[(i, a)] = (b, h.copy())
+        h.update(tail)
+        return h.hexdigest()[:24]
 
 
 def _job_frames(job, plate_frames):
