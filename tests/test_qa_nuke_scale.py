@@ -245,3 +245,40 @@ def test_the_read_decodes_the_stored_job_once(tmp_path, monkeypatch):
         assert farm.stored_job(g) is not farm.stored_job(g)   # a copy of one's own
     finally:
         nuke._reset()
+
+
+def test_the_reads_recheck_hashes_only_the_files_that_changed(tmp_path, monkeypatch):
+    """Every KEYS_TTL_S the Read re-checks the keys: it read and hashed every mask frame and prompt file
+    again (a refine-only node of 1000 frames: 1000 mask files each time). Now a file whose stat is unchanged
+    keeps its content stamp; one rewritten is read again, and the keys follow it."""
+    job = _jobs(tmp_path)[0]
+    work = os.path.join(os.path.dirname(job["output"]["path"]), ".samatte", "scale")
+    os.makedirs(work)
+    with open(os.path.join(work, "manifest.json"), "w") as fh:
+        json.dump({"resolved": RESOLVED, "layout": 2}, fh)
+    real_open = open
+    opened = []
+
+    def counting(path, *a, **k):
+        opened.append(os.path.basename(str(path)))
+        return real_open(path, *a, **k)
+    monkeypatch.setattr(cachekey, "open", counting, raising=False)
+    monkeypatch.setattr(farm, "_STAMPS", {})
+    first = farm.expected_keys(job)
+    assert len([p for p in opened if p.startswith("m.")]) == 60 and "hint.png" in opened   # every mask file
+    del opened[:]
+    assert farm.expected_keys(job) == first
+    assert opened == []
+    # a mask frame rewritten in place (same size, other bytes): read again, and the keys change
+    path = str(tmp_path / "masks" / "m.1030.exr")
+    with real_open(path, "rb") as fh:
+        data = fh.read()
+    with real_open(path, "wb") as fh:
+        fh.write(data[::-1])
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+    again = farm.expected_keys(job)
+    assert opened == ["m.1030.exr"]
+    monkeypatch.undo()
+    assert again == {int(f): k["matte"] for f, k in cachekey.frame_keys(job, resolved=RESOLVED).items()}
+    assert again != first and again[1030] != first[1030] and again[1001] == first[1001]

@@ -81,12 +81,16 @@ _TRACKER_COSMETIC = ("work_dir", "ram_mb")
 _PROMPT_COSMETIC = ("label",)
 
 
-def file_stamp(path, *, small=SMALL_FILE):
+def file_stamp(path, *, small=SMALL_FILE, memo=None):
     """``"<size>:<sha256 of content>"`` for files under ``small`` bytes, ``"<size>:m<mtime_ns>"`` (in whole :data:`MTIME_UNIT_NS`)
     otherwise, ``"missing"`` when the path is not a readable file, ``"notfile"`` when it is a folder, a
     named pipe, a socket or a device (never opened for a read: a FIFO would block, ``/dev/zero`` never
     ends; the reader then refuses the path). The hash covers the ``size`` bytes ``fstat`` saw, so a
-    file growing while it is hashed costs no more than its size then."""
+    file growing while it is hashed costs no more than its size then.
+
+    ``memo``: a dict the caller keeps between calls (a host re-checking its keys every few seconds): the
+    content stamp of a file whose size, mtime, ctime, inode and device are those it had when it was
+    hashed is reused instead of read and hashed again (the plates already count by size and mtime)."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
@@ -94,6 +98,10 @@ def file_stamp(path, *, small=SMALL_FILE):
     if not stat.S_ISREG(st.st_mode):
         return "notfile"
     if st.st_size < small:
+        sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        hit = memo.get(path) if memo is not None else None
+        if hit is not None and hit[0] == sig:
+            return hit[1]
         h = hashlib.sha256()
         try:
             f, st = open_regular(path)
@@ -109,7 +117,10 @@ def file_stamp(path, *, small=SMALL_FILE):
             return "notfile"
         except OSError:
             return "unreadable:%d" % st.st_mtime_ns
-        return "%d:%s" % (st.st_size, h.hexdigest()[:32])
+        value = "%d:%s" % (st.st_size, h.hexdigest()[:32])
+        if memo is not None:
+            memo[path] = (sig, value)
+        return value
     return "%d:m%d" % (st.st_size, st.st_mtime_ns - st.st_mtime_ns % MTIME_UNIT_NS)
 
 
@@ -137,11 +148,11 @@ def _search_dirs(text):
     return [os.path.expandvars(d) for d in dirs if d] or ["."]
 
 
-def config_stamp(path):
+def config_stamp(path, *, memo=None):
     """An OCIO config file's stamp: :func:`file_stamp` of the file, and of each LUT file its
     FileTransforms name (``src:``), found along its ``search_path`` from the config's folder: a LUT
     edited under an unchanged config changes the transform, so it must change the key too."""
-    base = file_stamp(path)
+    base = file_stamp(path, memo=memo)
     try:
         f, _ = open_regular(path)
         with io.TextIOWrapper(f, encoding="utf-8", errors="replace") as t:
@@ -159,7 +170,7 @@ def config_stamp(path):
         for d in dirs:
             cand = os.path.join(root, d, src)
             if os.path.isfile(cand):
-                stamp = file_stamp(cand)
+                stamp = file_stamp(cand, memo=memo)
                 break
         luts.append([src, stamp])
     return base + ":luts:" + _hash(luts)
@@ -289,8 +300,9 @@ def temporal_refs(job, frames, tracker):
     return refs
 
 
-def keyed_job(job):
-    """The parts of a (validated) job that decide pixels, cosmetic fields removed."""
+def keyed_job(job, *, memo=None):
+    """The parts of a (validated) job that decide pixels, cosmetic fields removed (``memo``: see
+    :func:`file_stamp`)."""
     plate = job["plate"]
     cfg = plate.get("ocio_config")
     # a config file counts by its content (ocio_stamp), not its path: a farm node reaches the same file
@@ -298,24 +310,24 @@ def keyed_job(job):
     builtin = bool(cfg) and str(cfg).startswith("ocio://")
     colour = {"colourspace": plate.get("colourspace"), "ocio_config": cfg if builtin else None,
               "layer": plate.get("layer"), "on_nonfinite": plate.get("on_nonfinite", "fix"),
-              "ocio_stamp": config_stamp(cfg) if (cfg and not builtin) else None,
-              "OCIO": _env_config(os.environ.get("OCIO")) if not cfg else None}
+              "ocio_stamp": config_stamp(cfg, memo=memo) if (cfg and not builtin) else None,
+              "OCIO": _env_config(os.environ.get("OCIO"), memo) if not cfg else None}
     topts = {k: v for k, v in (job["tracker"].get("options") or {}).items() if k not in _TRACKER_COSMETIC}
     out = {k: v for k, v in job["output"].items() if k not in ("path", "overwrite")}
     mopts = dict(job["matte"].get("options") or {})
     if mopts.get("checkpoint"):   # a file of the job (a farm root): by its stamp, as the job's other inputs
-        mopts["checkpoint"] = "stamp:" + file_stamp(str(mopts["checkpoint"]))
+        mopts["checkpoint"] = "stamp:" + file_stamp(str(mopts["checkpoint"]), memo=memo)
     return {"colour": colour, "tracker_options": topts,
             "matte": {"quality": job["matte"].get("quality"), "options": mopts},
             "output": out}
 
 
-def _env_config(env):
+def _env_config(env, memo=None):
     """``$OCIO`` in a key: a built-in config by its name, a file by its content (as a JobSpec's config):
     edited in place it recomputes, reached under another path (a farm node) it stays current."""
     if not env:
         return None
-    return env if env.strip().startswith("ocio://") else "stamp:" + config_stamp(env)
+    return env if env.strip().startswith("ocio://") else "stamp:" + config_stamp(env, memo=memo)
 
 
 def _prompt_record(q, stamps):
@@ -326,27 +338,28 @@ def _prompt_record(q, stamps):
     return r
 
 
-def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
+def frame_keys(job, *, resolved, plate_frames=None, stamp=None, memo=None):
     """``{frame: {"track": key, "track_objects": [key, ...], "matte": key}}`` for every frame of the job
     (see the module docstring; ``track_objects``: one track key per tracked object, in job order).
 
     ``job``: a validated JobSpec dict (relative paths already resolved); ``resolved``: ``{"tracker":
     "flow"|"sam2"|"shapes"|"masks", "model": name or None, "model_sha256": str or None, "matte": name}``;
     ``plate_frames``: the job's frames (default: ``plate.frames``, else the plate's files on disk).
-    ``stamp``: the stamp function (default :func:`file_stamp`, memoised per call)."""
+    ``stamp``: the stamp function (default :func:`file_stamp`, memoised per call); ``memo``: a dict kept
+    between calls, passed to :func:`file_stamp` (unchanged files are not hashed again)."""
     frames = _job_frames(job, plate_frames)
     if not frames:
         return {}
-    memo = {}
-    base_stamp = stamp or file_stamp
+    seen = {}
+    base_stamp = stamp or (lambda p: file_stamp(p, memo=memo))
 
     def stamps(path):
-        if path not in memo:
-            memo[path] = base_stamp(path)
-        return memo[path]
+        if path not in seen:
+            seen[path] = base_stamp(path)
+        return seen[path]
 
     tracker = resolved.get("tracker") or "masks"
-    kj = keyed_job(job)
+    kj = keyed_job(job, memo=memo)
     res = {k: resolved.get(k) for k in RESOLVED_FIELDS}
     if resolved.get("device"):
         res["device"] = resolved["device"]
@@ -363,7 +376,7 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None):
     def pstamp(f):  # plate frames: size + mtime_ns (hashing a whole shot on every status query is not cheap)
         if f not in plate_stamp:
             p = _pattern_path(plate_pat, f)
-            plate_stamp[f] = stamp(p) if stamp is not None else file_stamp(p, small=0)
+            plate_stamp[f] = stamp(p) if stamp is not None else file_stamp(p, small=0, memo=memo)
         return plate_stamp[f]
 
     tracked = [(i, o) for i, o in enumerate(job["objects"]) if o.get("prompts")]
