@@ -10,6 +10,11 @@ regressions for the hot spots found.
 * The internal Read's file knob (``farm.frame_path``, evaluated on every viewer refresh and every rendered
   frame) decoded the stored JobSpec (base64, zlib, JSON) and re-encoded it on each call: 40-75 ms a call
   for 20 objects with 200 roto keys. Now decoded once per knob text (0.15 ms a call).
+* That re-check every 10 s read and hashed every mask frame and prompt file again (a refine-only node of
+  1000 mask frames of 200 kB: 200 MB each time, 0.2-0.3 s from the page cache, far more over the network).
+  Now unchanged files (same stat) keep their content stamp (``cachekey.file_stamp(memo=)``): 0.024 s.
+* A stale frame's error (raised on every viewer refresh after a roto edit) read and parsed job.json each
+  time to tell whether Export JobSpec wrote it: 17 ms a call. Now once while the file is unchanged (0.7 ms).
 """
 import hashlib
 import json
@@ -282,3 +287,31 @@ def test_the_reads_recheck_hashes_only_the_files_that_changed(tmp_path, monkeypa
     monkeypatch.undo()
     assert again == {int(f): k["matte"] for f, k in cachekey.frame_keys(job, resolved=RESOLVED).items()}
     assert again != first and again[1030] != first[1030] and again[1001] == first[1001]
+
+
+def test_a_stale_frames_error_reads_job_json_once(tmp_path, monkeypatch):
+    """A stale frame raises on every viewer refresh; the error names ``samatte run <job.json>`` when Export
+    JobSpec wrote this very job, which it checked by reading and parsing job.json each time (17 ms for 20
+    objects x 200 roto keys). Now once while job.json is unchanged; an edited job.json is read again."""
+    nuke, g, job = _node_with_job(tmp_path)
+    try:
+        folder = os.path.dirname(os.path.dirname(job["output"]["path"]))
+        job_file = farm.export(job, folder)
+        _exr(job["output"]["path"].replace("####", "1005"), {"samatte/key": "old", "samatte/objects": "x"})
+        real_open = open
+        opened = []
+        monkeypatch.setattr(farm, "open", lambda p, *a, **k: opened.append(p) or real_open(p, *a, **k), raising=False)
+        import pytest
+        for _ in range(20):
+            with pytest.raises(farm.StaleFrameError) as e:
+                farm.frame_path(g, 5)
+            assert "samatte run %s --frames 1005" % job_file in str(e.value)
+        assert opened.count(job_file) == 1, opened
+        other = dict(job, name="another")
+        with real_open(job_file, "w") as fh:   # another job exported over it (a new size: a new stat)
+            json.dump(other, fh, indent=2)
+        with pytest.raises(farm.StaleFrameError) as e:
+            farm.frame_path(g, 5)
+        assert "Track & Matte on SAMatte1" in str(e.value) and opened.count(job_file) == 2
+    finally:
+        nuke._reset()

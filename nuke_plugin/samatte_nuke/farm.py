@@ -172,7 +172,7 @@ def frame_path(group, script_frame):
     if state in ("complete", "unknown"):
         return path.replace("\\", "/")
     job_file = os.path.join(os.path.dirname(os.path.dirname(job["output"]["path"])), "job.json")
-    if _exported(job_file, job):
+    if _exported(job_file, job, job_text=job_text):
         how = "samatte run %s --frames %d" % (job_file, f)
     else:   # job.json is Export JobSpec's: absent after Track & Matte, or an older job
         how = "Track & Matte on %s (or Export JobSpec and samatte run its job.json)" % group.name()
@@ -223,13 +223,32 @@ def _version_tuple(text):
     return tuple(out)
 
 
-def _exported(job_file, job):
-    """True when ``job_file`` holds ``job`` (Export JobSpec wrote it for this very job)."""
+_exported_memo = {}
+
+
+def _exported(job_file, job, *, job_text=None):
+    """True when ``job_file`` holds ``job`` (Export JobSpec wrote it for this very job). ``job_text``: the
+    job's canonical text, to remember the answer while the file's stat is unchanged (a stale frame's error,
+    raised on every viewer refresh, read and parsed the whole job.json each time: 17 ms for a 700 kB job)."""
+    key = None
+    if job_text is not None:
+        try:
+            st = os.stat(job_file)
+        except (OSError, ValueError):
+            return False
+        key = (job_file, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, job_text)
+        if key in _exported_memo:
+            return _exported_memo[key]
     try:
         with open(job_file, "r", encoding="utf-8") as fh:
-            return json.load(fh) == job
+            same = json.load(fh) == job
     except (OSError, ValueError):
-        return False
+        same = False
+    if key is not None:
+        if len(_exported_memo) > 16:
+            _exported_memo.clear()
+        _exported_memo[key] = same
+    return same
 
 
 def export(job, folder):
