@@ -262,12 +262,13 @@ def test_the_reads_recheck_hashes_only_the_files_that_changed(tmp_path, monkeypa
     with open(os.path.join(work, "manifest.json"), "w") as fh:
         json.dump({"resolved": RESOLVED, "layout": 2}, fh)
     real_open = open
+    real_open_regular = cachekey.open_regular
     opened = []
 
-    def counting(path, *a, **k):
+    def counting(path, *a, **k):      # files are hashed through inputfile.open_regular (never a FIFO)
         opened.append(os.path.basename(str(path)))
-        return real_open(path, *a, **k)
-    monkeypatch.setattr(cachekey, "open", counting, raising=False)
+        return real_open_regular(path, *a, **k)
+    monkeypatch.setattr(cachekey, "open_regular", counting)
     monkeypatch.setattr(farm, "_STAMPS", {})
     first = farm.expected_keys(job)
     assert len([p for p in opened if p.startswith("m.")]) == 60 and "hint.png" in opened   # every mask file
