@@ -103,30 +103,34 @@ def sequence_path(pattern, number):
     return pattern.replace("#" * n, "%0*d" % (n, number)) if n else pattern
 
 
+#: the most header bytes read (a real header is a few KB; samatte.exrheader reads the same)
+_HEADER_LIMIT = 1 << 20
+
+
 def _read_exr_attrs(f, names):
+    """The attributes ``names`` of the header that follows in ``f`` (after magic and version), from at
+    most :data:`_HEADER_LIMIT` bytes: a damaged size field (4 GB) never allocates or reads past them."""
+    buf = f.read(_HEADER_LIMIT)
     found = {}
-    while True:
-        name = bytearray()
-        while True:
-            c = f.read(1)
-            if not c:
-                return found
-            if c == b"\0":
-                break
-            name += c
-        if not name:
+    pos = 0
+    while pos < len(buf):
+        end = buf.find(b"\0", pos)
+        if end < 0 or end == pos:           # the header's end (an empty name) or a cut header
             return found
-        typ = bytearray()
-        while True:
-            c = f.read(1)
-            if not c or c == b"\0":
-                break
-            typ += c
-        size = int.from_bytes(f.read(4), "little")
-        data = f.read(size)
+        name = buf[pos:end]
+        tend = buf.find(b"\0", end + 1)
+        if tend < 0 or tend + 5 > len(buf):
+            return found
+        typ = buf[end + 1:tend]
+        size = int.from_bytes(buf[tend + 1:tend + 5], "little")
+        pos = tend + 5
+        if size > len(buf) - pos:           # runs past the header read: damaged
+            return found
         key = name.decode("latin-1")
         if key in names:
-            found[key] = (typ.decode("latin-1"), data)
+            found[key] = (typ.decode("latin-1"), bytes(buf[pos:pos + size]))
+        pos += size
+    return found
 
 
 def exr_windows(path):

@@ -52,6 +52,7 @@ import json
 import os
 import re
 import stat
+import time
 
 from . import __version__
 from .frames import parse_frames
@@ -79,6 +80,12 @@ _SHAPES = ("mask", "polygon", "bezier")
 #: tracker options that never change pixels
 _TRACKER_COSMETIC = ("work_dir", "ram_mb")
 _PROMPT_COSMETIC = ("label",)
+
+
+#: a file modified less than this long ago (ns) is not memoised by :func:`file_stamp`: on a file system with
+#: coarse times (HFS+ 1 s, FAT 2 s, some SMB / NFS servers) a rewrite of the same size within the same tick
+#: keeps its stat, and the memo would keep the old content's stamp for the whole session (git's "racy" rule)
+RACY_NS = 3 * 10 ** 9
 
 
 def file_stamp(path, *, small=SMALL_FILE, memo=None):
@@ -118,7 +125,7 @@ def file_stamp(path, *, small=SMALL_FILE, memo=None):
         except OSError:
             return "unreadable:%d" % st.st_mtime_ns
         value = "%d:%s" % (st.st_size, h.hexdigest()[:32])
-        if memo is not None:
+        if memo is not None and time.time_ns() - st.st_mtime_ns > RACY_NS:
             memo[path] = (sig, value)
         return value
     return "%d:m%d" % (st.st_size, st.st_mtime_ns - st.st_mtime_ns % MTIME_UNIT_NS)

@@ -134,7 +134,10 @@ def _num(v, path, cls=JobSpecError, *, limit=None):
 
 
 def _short(v):
-    text = repr(v)
+    try:
+        text = repr(v)
+    except ValueError:   # an int past Python's digit limit for str() (4300 digits by default)
+        return "<an integer of %d bits>" % v.bit_length() if isinstance(v, int) else "<a value>"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -226,9 +226,24 @@ def per_view_source(source):
                 return n, "reads one file per view (%s in %s)" % (m.group(0), raw)
         if cls == "JoinViews" and not _disabled(n):
             return n, "joins one input per view"
-        for i in range(n.inputs()):
-            todo.append(n.input(i))
+        todo.extend(_shown_inputs(n))
     return None
+
+
+def _shown_inputs(node):
+    """The inputs whose picture ``node`` can show: a disabled node passes its input 0 through (Foundry:
+    "disable: the node passes its input through"), a Switch with an unanimated ``which`` shows that input;
+    otherwise every input (a Merge mixes them)."""
+    if _disabled(node):
+        return [node.input(0)] if node.inputs() else []
+    if node.Class() == "Switch":
+        k = node.knob("which")
+        try:
+            if k is not None and not k.isAnimated():
+                return [node.input(min(max(int(k.value()), 0), max(node.inputs() - 1, 0)))]
+        except Exception:  # noqa: BLE001 - an unexpected knob: every input, as before
+            pass
+    return [node.input(i) for i in range(node.inputs())]
 
 
 def source_info(source, frames=None):
@@ -355,14 +370,18 @@ def _cached_size_ok(node, pattern, frames, missing, offset):
     proxy mode by samatte 0.2.14 or older came out at the proxy scale under the same hash (and the
     prompts are full size). False: render them all again. True when the size cannot be told."""
     from samatte.exrheader import windows
-    first = next(t for t in frames if t not in set(missing))
-    win = windows(pattern.replace("####", "%04d" % (first - offset)))
+    gone = set(missing)
+    there = [t for t in frames if t not in gone]
     try:
         fmt = node.format()
         want = (int(fmt.width()), int(fmt.height()))
     except Exception:  # noqa: BLE001 - no format to compare with
         return True
-    return win is None or tuple(win["display_window"][2:]) == want
+    for t in sorted({there[0], there[-1]}):   # both ends: a cache rendered in two sessions, one in proxy mode
+        win = windows(pattern.replace("####", "%04d" % (t - offset)))
+        if win is not None and tuple(win["display_window"][2:]) != want:
+            return False
+    return True
 
 
 def _render(nuke, group, input_name, folder, prefix, frames, *, channels, offset=0):
