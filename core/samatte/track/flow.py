@@ -98,7 +98,7 @@ import tempfile
 import cv2
 import numpy as np
 
-from ..errors import PromptError
+from ..errors import OutputError, PromptError
 from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import apply_hints, grabcut_labels, hint_arrays, keyframe_mask, object_roles, to_u8, work_shape
@@ -393,7 +393,12 @@ class FlowCache:
         elif self._spilled + f.nbytes <= self._disk:
             self._spilled += f.nbytes
             path = os.path.join(self._folder_fn(), "flow_%d.npy" % len(self._entries))
-            np.save(path, f)
+            try:
+                np.save(path, f)
+            except OSError:  # a full disk or quota: keep no more flows (computed again when asked for)
+                _remove_quietly(path)
+                self._disk = self._spilled = 0
+                return f
             self._entries[key] = path
         return f
 
@@ -421,8 +426,55 @@ def _apply_hint(L, img, hint, K):
     return L
 
 
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _spill_error(path, e):
+    """The OutputError for a spill file the disk refused (full, quota, permissions)."""
+    return OutputError("the flow tracker cannot spill to %s: %s (free space there, raise the tracker option "
+                       "ram_mb, or set the job's work_dir on a larger disk)"
+                       % (os.path.dirname(path) or path, getattr(e, "strerror", None) or e), path=str(path))
+
+
+def _allocate(path, nbytes):
+    """Create ``path`` with ``nbytes`` zero bytes whose blocks are reserved on the disk, so a full disk is
+    an OSError here and not a SIGBUS later, when a page of a memory map over a sparse file is first
+    written (the process would die with no message)."""
+    with open(path, "wb") as f:
+        if nbytes <= 0:
+            return
+        try:
+            os.posix_fallocate(f.fileno(), 0, nbytes)
+            return
+        except AttributeError:  # no posix_fallocate (macOS, Windows): write the zeros
+            pass
+        except OSError as e:
+            import errno
+            if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG):
+                raise
+        chunk = bytes(1 << 20)
+        left = nbytes
+        while left > 0:
+            f.write(chunk[:min(left, len(chunk))])
+            left -= len(chunk)
+
+
+def _save_spill(path, a):
+    """``np.save(path, a)``; a disk that refuses it is an OutputError naming the folder (no partial file)."""
+    try:
+        np.save(path, a)
+    except OSError as e:
+        _remove_quietly(path)
+        raise _spill_error(path, e) from None
+
+
 class _Store:
-    """A (n, ...) array in RAM, or memory-mapped in ``folder`` when larger than ``ram_bytes``."""
+    """A (n, ...) array in RAM, or memory-mapped in ``folder`` when larger than ``ram_bytes`` (the file's
+    blocks reserved first: :func:`_allocate`)."""
 
     def __init__(self, shape, dtype, folder_fn, ram_bytes, name):
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
@@ -430,7 +482,12 @@ class _Store:
             self.a = np.zeros(shape, dtype)
         else:
             path = os.path.join(folder_fn(), name + ".bin")
-            self.a = np.memmap(path, dtype=dtype, mode="w+", shape=tuple(shape))
+            try:
+                _allocate(path, nbytes)
+            except OSError as e:
+                _remove_quietly(path)
+                raise _spill_error(path, e) from None
+            self.a = np.memmap(path, dtype=dtype, mode="r+", shape=tuple(shape))
 
 
 _SPILL_RX = re.compile(r"^samatte_flows?_(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+$")
@@ -444,7 +501,10 @@ def spill_folder(prefix, work_dir=None):
     time), are left alone."""
     from ..io.writer import host_tag, remove_temps
     remove_temps(work_dir or tempfile.gettempdir(), _SPILL_RX, float("inf"), own=False)
-    return tempfile.mkdtemp(prefix="%s_%s.%d." % (prefix, host_tag(), os.getpid()), dir=work_dir)
+    try:
+        return tempfile.mkdtemp(prefix="%s_%s.%d." % (prefix, host_tag(), os.getpid()), dir=work_dir)
+    except OSError as e:
+        raise _spill_error(os.path.join(work_dir or tempfile.gettempdir(), prefix), e) from None
 
 
 class FlowTracker(Tracker):
@@ -552,7 +612,7 @@ class FlowTracker(Tracker):
                         packed = np.packbits(m)
                         if kbytes + packed.nbytes > ram // 4:
                             path = os.path.join(folder(), "key_%d_%d.npy" % (o, i))
-                            np.save(path, packed)
+                            _save_spill(path, packed)
                             packed = path
                         else:
                             kbytes += packed.nbytes
