@@ -492,9 +492,14 @@ class MatteWriter:
                 os.remove(tmp)
             except OSError:
                 pass
-            if isinstance(e, OutputError) or not isinstance(e, Exception):
+            if not isinstance(e, Exception):
                 raise
-            raise OutputError("cannot write frame %d to %s: %s" % (frame, path, e), path=path, frame=frame)
+            if isinstance(e, OutputError) and e.details.get("path") != tmp:
+                raise
+            # the error names the frame and its final path, not the temp file just removed
+            why = (e.message if isinstance(e, OutputError) else str(e)).replace(tmp, "its temporary file")
+            raise OutputError("cannot write frame %d to %s: %s%s" % (frame, path, why, _free_space_note(d)),
+                              path=path, frame=frame) from None
         return path
 
     def __repr__(self):
@@ -521,6 +526,17 @@ def _object_scores(spec):
         return {str(k): float(x) for k, x in json.loads(v).items()} if v else {}
     except (TypeError, ValueError, AttributeError):
         return {}
+
+
+def _free_space_note(folder):
+    """``" (the disk holding <folder> is full)"`` when its file system has (almost) no room left, else "":
+    a full disk shows up in OpenImageIO's errors as a short or unreadable file, not as ENOSPC."""
+    try:
+        st = os.statvfs(folder or ".")
+    except (OSError, AttributeError):
+        return ""
+    free = st.f_bavail * st.f_frsize
+    return " (the disk holding %s is full: %d bytes free)" % (folder or ".", free) if free < 1 << 20 else ""
 
 
 def _check_whole(path):
