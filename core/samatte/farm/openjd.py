@@ -400,10 +400,13 @@ def _default_models_dir():
 
 
 def _write(path, text):
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Write one bundle file atomically; a full disk is an OutputError naming it, with no temp file left."""
+    from ..atomic import write_atomically
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    write_atomically(path, "%s.tmp%d" % (path, os.getpid()), write, what="job bundle file")
     return path
 
 
