@@ -6,7 +6,8 @@ regressions for the hot spots found.
   the shot's length. 1000 frames, 20 objects keyed on their first 10 frames: 9.2 s; the internal Read
   recomputes them every 10 s (``farm.KEYS_TTL_S``), so a GUI session froze for 9 s every 10 s and a farm
   render of the node spent most of its time there (``samatte status``/``run`` paid it once). Now 0.3 s,
-  with the very same keys (checked below against the former code).
+  with the very same keys (0.2.15, KEY_VERSION 2: the same dependencies, checked below against the
+  former code).
 * The internal Read's file knob (``farm.frame_path``, evaluated on every viewer refresh and every rendered
   frame) decoded the stored JobSpec (base64, zlib, JSON) and re-encoded it on each call: 40-75 ms a call
   for 20 objects with 200 roto keys. Now decoded once per knob text (0.15 ms a call).
@@ -145,17 +146,20 @@ def _jobs(tmp_path):
     return [jobspec.validate(j) for j in out]
 
 
-def test_frame_keys_are_the_former_keys(tmp_path):
+def test_frame_keys_have_the_former_keys_dependencies(tmp_path):
+    """KEY_VERSION 2 hashes spans tracked backward in descending frames and a mask frame's stamp with its
+    plate frame's (tests/test_qa_keys_linear.py): other bytes, so each edit of a prompt, a mask frame or a
+    plate frame must change the keys of the same frames as under the former code."""
+    from test_qa_keys_linear import assert_same_dependencies
     for job in _jobs(tmp_path):
+        table = {}
+        cachekey.frame_keys(job, resolved=RESOLVED, stamp=lambda p: table.setdefault(p, cachekey.file_stamp(p)))
+        edit = sorted(table)[::5] + [p for p in table if p.endswith(("1001.exr", "1030.exr", "hint.png"))]
         for tracker in ("flow", "shapes", "sam2", "masks"):
-            resolved = dict(RESOLVED, tracker=tracker)
-            assert cachekey.frame_keys(job, resolved=resolved) == _reference_frame_keys(job, resolved=resolved)
-        sub = [1001, 1002, 1030, 1031, 1060]
-        assert cachekey.frame_keys(job, resolved=RESOLVED, plate_frames=sub) == \
-            _reference_frame_keys(job, resolved=RESOLVED, plate_frames=sub)
-        # a stamp function of one's own (the plates through it too)
-        assert cachekey.frame_keys(job, resolved=RESOLVED, stamp=lambda p: "s" + p[-8:]) == \
-            _reference_frame_keys(job, resolved=RESOLVED, stamp=lambda p: "s" + p[-8:])
+            assert_same_dependencies(job, dict(RESOLVED, tracker=tracker), old=_reference_frame_keys,
+                                     table=table, paths=edit)
+        assert_same_dependencies(job, RESOLVED, old=_reference_frame_keys, plate_frames=[1001, 1002, 1030, 1031, 1060],
+                                 table=table, paths=edit)
 
 
 class _Counting:

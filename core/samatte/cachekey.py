@@ -63,7 +63,7 @@ __all__ = ["KEY_VERSION", "SMALL_FILE", "MTIME_UNIT_NS", "file_stamp", "config_s
            "anchors", "keyed_job", "RESOLVED_FIELDS", "INDEPENDENT_TRACKERS"]
 
 #: bump when the meaning of a key changes
-KEY_VERSION = 1
+KEY_VERSION = 2
 #: files below this size are stamped by their content
 SMALL_FILE = 4 * 2 ** 20
 #: mtimes count in this unit (ns): Windows (NTFS, and any file over SMB: FILETIME) has 100 ns, a Linux
@@ -387,15 +387,11 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None, memo=None):
         return plate_stamp[f]
 
     tracked = [(i, o) for i, o in enumerate(job["objects"]) if o.get("prompts")]
-    segment = _Segments(frames, pstamp, stamps, _pattern_path).key
-
-    intervals = [(i, o, _interval_of(o, frames, tracker)) for i, o in tracked]
+    segments = _Segments(frames, pstamp, stamps, _pattern_path)
+    seg_keys = [segments.object_keys(i, o, tracker) for i, o in tracked]
     out = {}
-    for f in frames:
-        parts = []
-        for i, o, interval in intervals:
-            lo, hi = interval(f)
-            parts.append(segment(i, o, lo, hi))
+    for k, f in enumerate(frames):
+        parts = [keys[k] for keys in seg_keys]
         okeys = [_hash({"b": track_base, "f": f, "object": p}) for p in parts]
         for i, o in enumerate(job["objects"]):
             if o.get("masks"):
@@ -408,29 +404,62 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None, memo=None):
 
 
 class _Segments:
-    """The key of an object's track segment: the hash of its prompts and of the stamps of every plate (and
-    mask) frame of the segment's span, ``_hash({"i", "prompts", "plate": [[f, stamp], ...], "extra"})``.
+    """The key of an object's track segment: ``_hash({"i", "masks", "plate": [[f, stamp(, mask stamp)], ...],
+    "prompts"})``: the object's index, its mask sequence's record (None without one), the stamps of every
+    plate frame of the segment's span (with the object's mask frame's stamp where it has a sequence: its
+    mask frames may anchor the track) and its prompts on the span. The items run in the order the tracker
+    carries the track across the span: ascending, but descending on a span tracked backward (a frame
+    before the object's first anchor, whose span ``[F, first anchor]`` grows at its start).
 
-    Each frame after an object's last anchor (before its first) has a span of its own reaching to that
+    A frame after an object's last anchor (before its first) has a span of its own reaching to that
     anchor: building and encoding those lists anew made a shot's keys quadratic in its length (1000 frames,
-    20 objects keyed on their first frames: 9 s, recomputed by Nuke's Read every 10 s). Here the stamps are
-    encoded once (:class:`_JsonSeq`) and a span is a slice of that text, spans that only grow at their end
-    (the frames after the last anchor) extend the previous span's hash, and each prompt is encoded once.
-    The bytes hashed are those :func:`_hash` hashed."""
+    20 objects keyed on their first frames: 9 s; keyed on their last frames or with masks, 0.5-1.3 s and
+    four times that for twice the frames, recomputed by Nuke's Read every 10 s). Here the items are encoded
+    once per direction (:class:`_JsonSeq`), a span is a slice of that text, a span that extends the
+    previous one of its object and direction (in :func:`frame_keys`' order: ascending frames for spans
+    tracked forward, descending for those tracked backward) extends its hash, and each prompt is encoded
+    once. The bytes hashed are those :func:`_hash` hashes."""
 
     def __init__(self, frames, pstamp, stamps, pattern_path):
-        self.frames, self.stamps, self.pattern_path = frames, stamps, pattern_path
-        self.plate = _JsonSeq(frames, lambda f: [f, pstamp(f)])
-        self.masks = {}        # mask pattern -> _JsonSeq of its stamps
-        self.memo = {}         # (object, lo, hi) -> key
-        self.grown = {}        # (object, first span index) -> (end index, sha256 of the text up to that end)
+        self.frames, self.pstamp, self.stamps, self.pattern_path = frames, pstamp, stamps, pattern_path
+        self.seqs = {}         # (mask pattern or None, backward) -> _JsonSeq of the items in that order
+        self.memo = {}         # (object, lo, hi, backward) -> key
+        self.grown = {}        # (object, backward, first item index) -> (end index, sha256 of the text up to that end)
         self.recs, self.texts = {}, {}   # object -> its prompts' JSON; (object, prompt indices) -> the tail
 
-    def key(self, i, o, lo, hi):
-        k = (i, lo, hi)
+    def object_keys(self, i, o, tracker):
+        """The segment key of object ``i`` (``o``) on each frame: the spans tracked backward (before its
+        first anchor) in descending frames, the others ascending, so a span that grows extends the
+        previous one's hash."""
+        interval = _interval_of(o, self.frames, tracker)
+        an = anchors(o, tracker)
+        spans = [interval(f) for f in self.frames]
+        back = [bool(an) and lo < hi == an[0] for lo, hi in spans]
+        keys = [None] * len(spans)
+        for k in reversed(range(len(spans))):
+            if back[k]:
+                keys[k] = self.key(i, o, spans[k][0], spans[k][1], True)
+        for k in range(len(spans)):
+            if not back[k]:
+                keys[k] = self.key(i, o, spans[k][0], spans[k][1])
+        return keys
+
+    def key(self, i, o, lo, hi, backward=False):
+        k = (i, lo, hi, backward)
         if k not in self.memo:
-            self.memo[k] = self._key(i, o, lo, hi)
+            self.memo[k] = self._key(i, o, lo, hi, backward)
         return self.memo[k]
+
+    def _seq(self, mpat, backward):
+        k = (mpat, backward)
+        if k not in self.seqs:
+            frames = self.frames[::-1] if backward else self.frames
+            if mpat is None:
+                self.seqs[k] = _JsonSeq(frames, lambda f: [f, self.pstamp(f)])
+            else:
+                self.seqs[k] = _JsonSeq(frames, lambda f: [f, self.pstamp(f),
+                                                           self.stamps(self.pattern_path(mpat, f))])
+        return self.seqs[k]
 
     def _tail(self, i, o, lo, hi):
         which = (i,) + tuple(j for j, q in enumerate(o["prompts"]) if lo <= int(q["frame"]) <= hi)
@@ -440,27 +469,23 @@ class _Segments:
             self.texts[which] = ('],"prompts":[%s]}' % ",".join(self.recs[i][j] for j in which[1:])).encode("utf-8")
         return self.texts[which]
 
-    def _key(self, i, o, lo, hi):
+    def _key(self, i, o, lo, hi, backward):
         a, b = bisect.bisect_left(self.frames, lo), bisect.bisect_right(self.frames, hi)  # span: frames[a:b]
+        if backward:   # frames[a:b] descending: items n-b to n-a of the reversed sequence
+            n = len(self.frames)
+            a, b = n - b, n - a
         tail = self._tail(i, o, lo, hi)
-        if o.get("masks"):  # an object with prompts and masks: its mask frames may anchor the track
-            mpat = o["masks"]["path"]
-            if mpat not in self.masks:
-                self.masks[mpat] = _JsonSeq(self.frames, lambda f: self.stamps(self.pattern_path(mpat, f)))
-            h = hashlib.sha256(b'{"extra":{"mask_stamps":[')
-            h.update(self.masks[mpat].text(a, b))
-            h.update(('],"masks":%s},"i":%s,"plate":[' % (_dumps(_masks_record(o["masks"])), _dumps(i))).encode("utf-8"))
-            h.update(self.plate.text(a, b))
+        mrec = _masks_record(o["masks"]) if o.get("masks") else None
+        seq = self._seq(o["masks"]["path"] if mrec is not None else None, backward)
+        done = self.grown.get((i, backward, a))
+        if done is not None and a < done[0] <= b:
+            h = done[1].copy()
+            h.update(seq.text(done[0], b, after=True))
         else:
-            done = self.grown.get((i, a))
-            if done is not None and a < done[0] <= b:
-                h = done[1].copy()
-                h.update(self.plate.text(done[0], b, after=True))
-            else:
-                h = hashlib.sha256(('{"extra":{},"i":%s,"plate":[' % _dumps(i)).encode("utf-8"))
-                h.update(self.plate.text(a, b))
-            if b > a:
-                self.grown[(i, a)] = (b, h.copy())
+            h = hashlib.sha256(('{"i":%s,"masks":%s,"plate":[' % (_dumps(i), _dumps(mrec))).encode("utf-8"))
+            h.update(seq.text(a, b))
+        if b > a:
+            self.grown[(i, backward, a)] = (b, h.copy())
         h.update(tail)
         return h.hexdigest()[:24]
 
