@@ -207,7 +207,7 @@ def test_a_decompression_bomb_plate_is_refused_from_its_header(tmp_path):
     assert rc == 3, err
     assert "PLATE_INVALID" in err and "p.1001.exr" in err and "20000 x 16000" in err and "MAX_PIXELS" in err, err
     secs, rss_mb = out.split()
-    assert float(secs) < 30 and int(rss_mb) < 1000, (secs, rss_mb)   # before: 63 s, 9.5 GB (30 s: a loaded CI machine)
+    assert float(secs) < 30 and int(rss_mb) < 2500, (secs, rss_mb)   # before: 63 s, 9.5 GB (bounds for a loaded CI machine; a fresh CI venv peaked at 1236 MB there, its imports)
     assert not os.path.exists(str(tmp_path / "out" / "m.1001.exr"))
 
 
