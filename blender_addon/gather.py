@@ -716,6 +716,13 @@ def _sample_unkeyed(names, scene_set, read_mask_at):
     return {n: motion_keyframes(samples[n]) for n in names}
 
 
+def _skip_note(layer):
+    """Why a layer is not read (hidden in renders, or :func:`_opacity_skip`), or None: it draws."""
+    if getattr(layer, "hide_render", False):
+        return "mask layer %r is hidden in renders: skipped" % layer.name
+    return _opacity_skip(layer)
+
+
 def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_frame, sample_shape_keys, taken,
                  safe_name):
     """``(scene frame -> layer names to read there, layer name -> empty object, layer name -> index)``
@@ -726,13 +733,10 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
     sampled = {}
     if sample_shape_keys and not every_frame:
         sampled = _sample_unkeyed([layer.name for layer in mask.layers
-                                   if not getattr(layer, "hide_render", False) and not _opacity_skip(layer)
-                                   and not layer_keyframes(mask, layer.name)], scene_set, read_mask_at)
+                                   if not _skip_note(layer) and not layer_keyframes(mask, layer.name)],
+                                  scene_set, read_mask_at)
     for layer in mask.layers:
-        if getattr(layer, "hide_render", False):
-            notes.append("mask layer %r is hidden in renders: skipped" % layer.name)
-            continue
-        note = _opacity_skip(layer)
+        note = _skip_note(layer)
         if note:
             notes.append(note)
             continue

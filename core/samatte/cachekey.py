@@ -59,7 +59,7 @@ from .frames import parse_frames
 from .inputfile import NotRegularFileError, open_regular
 from .registry import resolved_tracker_options
 
-__all__ = ["KEY_VERSION", "SMALL_FILE", "MTIME_UNIT_NS", "file_stamp", "config_stamp", "frame_keys", "temporal_refs", "dependency_interval",
+__all__ = ["KEY_VERSION", "SMALL_FILE", "MTIME_UNIT_NS", "stat_signature", "file_stamp", "config_stamp", "frame_keys", "temporal_refs", "dependency_interval",
            "anchors", "keyed_job", "RESOLVED_FIELDS", "INDEPENDENT_TRACKERS"]
 
 #: bump when the meaning of a key changes
@@ -88,6 +88,12 @@ _PROMPT_COSMETIC = ("label",)
 RACY_NS = 3 * 10 ** 9
 
 
+def stat_signature(st):
+    """What tells a file unchanged since an earlier look without reading it: its size, mtime, ctime,
+    inode and device (an ``os.stat_result``)."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
 def file_stamp(path, *, small=SMALL_FILE, memo=None):
     """``"<size>:<sha256 of content>"`` for files under ``small`` bytes, ``"<size>:m<mtime_ns>"`` (in whole :data:`MTIME_UNIT_NS`)
     otherwise, ``"missing"`` when the path is not a readable file, ``"notfile"`` when it is a folder, a
@@ -105,7 +111,7 @@ def file_stamp(path, *, small=SMALL_FILE, memo=None):
     if not stat.S_ISREG(st.st_mode):
         return "notfile"
     if st.st_size < small:
-        sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        sig = stat_signature(st)
         hit = memo.get(path) if memo is not None else None
         if hit is not None and hit[0] == sig:
             return hit[1]

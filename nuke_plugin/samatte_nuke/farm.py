@@ -64,14 +64,19 @@ def stored_job_text(group):
 
 
 def _stored(group):
-    """(job or None, canonical job text or "") of the node's stored JobSpec, decoded once per knob text (the
-    job must not be changed: :func:`stored_job` gives a copy of one's own)."""
+    """(job or None, canonical job text or "", its frames sorted, their set) of the node's stored JobSpec,
+    decoded and parsed once per knob text (the job must not be changed: :func:`stored_job` gives a copy
+    of one's own)."""
     k = group.knob("samatte_job")
     raw = k.value() if k is not None else ""
     hit = _decoded.get(raw)
     if hit is None:
         job = decode_state(raw, None)
-        hit = (job, json.dumps(job, sort_keys=True) if job else "")
+        frames = []
+        if job:
+            from samatte.frames import parse_frames
+            frames = parse_frames(job["plate"]["frames"])
+        hit = (job, json.dumps(job, sort_keys=True) if job else "", frames, frozenset(frames))
         if len(_decoded) > 16:   # a few SAMatte nodes per script; keep memory flat
             _decoded.clear()
         _decoded[raw] = hit
@@ -155,12 +160,10 @@ def frame_state(job_text, file_frame, *, fresh=False):
 def frame_path(group, script_frame):
     """The file the node's internal Read shows at ``script_frame`` (called from its file knob).
     Raises StaleFrameError for a stale or missing frame inside the job's range."""
-    job_text = stored_job_text(group)
+    job, job_text, frames, fset = _stored(group)
     if not job_text:
         return ""
-    job, _keys = _keys_memo(job_text)   # the parsed job, shared with frame_state's memo
     offset = int(group["samatte_offset"].value())
-    frames, fset = _job_frames(job_text, job)
     f = int(script_frame) - offset
     if f not in fset:
         # before / after the range: hold the end frame; in a gap of a range such as 1001-1010,1020: the
@@ -178,22 +181,6 @@ def frame_path(group, script_frame):
         how = "Track & Matte on %s (or Export JobSpec and samatte run its job.json)" % group.name()
     raise StaleFrameError("samatte: frame %d of %s is %s in the cache%s; make it with: %s"
                           % (f, group.name(), state, _version_note(path) if state == "stale" else "", how))
-
-
-_frames_memo = {}
-
-
-def _job_frames(job_text, job):
-    """(sorted frames, their set) of the job, parsed once per job text."""
-    hit = _frames_memo.get(job_text)
-    if hit is None:
-        from samatte.frames import parse_frames
-        frames = parse_frames(job["plate"]["frames"])
-        hit = (frames, frozenset(frames))
-        if len(_frames_memo) > 16:
-            _frames_memo.clear()
-        _frames_memo[job_text] = hit
-    return hit
 
 
 def _version_note(path):
@@ -236,7 +223,8 @@ def _exported(job_file, job, *, job_text=None):
             st = os.stat(job_file)
         except (OSError, ValueError):
             return False
-        key = (job_file, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, job_text)
+        from samatte.cachekey import stat_signature
+        key = (job_file, stat_signature(st), job_text)
         if key in _exported_memo:
             return _exported_memo[key]
     try:

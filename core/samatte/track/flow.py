@@ -507,6 +507,22 @@ def spill_folder(prefix, work_dir=None):
         raise _spill_error(os.path.join(work_dir or tempfile.gettempdir(), prefix), e) from None
 
 
+class _SpillFolder:
+    """A :func:`spill_folder` made on the first call (most runs never spill), removed by :meth:`remove`."""
+
+    def __init__(self, prefix, work_dir):
+        self.prefix, self.work_dir, self.path = prefix, work_dir, None
+
+    def __call__(self):
+        if self.path is None:
+            self.path = spill_folder(self.prefix, self.work_dir)
+        return self.path
+
+    def remove(self):
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
 class FlowTracker(Tracker):
     """Weights-free tracker: DIS optical flow + consistency checks + colour models + grabCut snapping.
     See the module docstring for the method, the keyframe blending rule and the memory bound."""
@@ -522,12 +538,7 @@ class FlowTracker(Tracker):
         """Within this block every ``track`` call of this tracker shares one :class:`FlowCache` (the
         pipeline opens it around a job's per-object passes); its spilled flows go to a temporary
         folder (in ``work_dir``) removed when the block ends. Yields the cache."""
-        tmp = [None]
-
-        def folder():
-            if tmp[0] is None:
-                tmp[0] = spill_folder("samatte_flows", self.opts["work_dir"])
-            return tmp[0]
+        folder = _SpillFolder("samatte_flows", self.opts["work_dir"])
         outer = self._shared
         cache = FlowCache(folder, int(float(self.opts["ram_mb"]) * 2 ** 20) // 8)
         self._shared = cache
@@ -535,8 +546,7 @@ class FlowTracker(Tracker):
             yield cache
         finally:
             self._shared = outer
-            if tmp[0] is not None:
-                shutil.rmtree(tmp[0], ignore_errors=True)
+            folder.remove()
 
     def _plan(self, kidx, n, frames):
         """Passes for one object: (start index, direction, last index inclusive, weight function)."""
@@ -579,12 +589,7 @@ class FlowTracker(Tracker):
         steps = sum(abs(e - s) for pl in plans for (s, d, e, _) in pl)
         total = n + steps + n
         done = 0
-        tmp = [None]
-
-        def folder():
-            if tmp[0] is None:
-                tmp[0] = spill_folder("samatte_flow", self.opts["work_dir"])
-            return tmp[0]
+        folder = _SpillFolder("samatte_flow", self.opts["work_dir"])
 
         ram = int(float(self.opts["ram_mb"]) * 2 ** 20)
         try:
@@ -679,5 +684,4 @@ class FlowTracker(Tracker):
                 yield Progress("track", f, done, total, "frame %d" % f)
                 yield TrackFrame(frame=f, objects=objs, ref=ref)
         finally:
-            if tmp[0] is not None:
-                shutil.rmtree(tmp[0], ignore_errors=True)
+            folder.remove()
