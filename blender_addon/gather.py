@@ -149,14 +149,20 @@ def _layer_prefix(name):
     return 'layers["%s"]' % name.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def layer_keyframes(mask, layer_name):
-    """Scene frames where a mask layer's points are keyed (sorted ints)."""
+def layer_keyframes(mask, layer_name, framelen=1.0):
+    """Scene frames where a mask layer's points are keyed (sorted ints): the frames that show its keys.
+    ``framelen``: the scene's animation time per frame, ``render.frame_map_old / frame_map_new`` (Time
+    Stretching; Blender's ``r.framelen``): Blender evaluates animation at ``ctime = frame * framelen``
+    while a Movie Clip shows clip frame ``frame - frame_start + 1`` unstretched (both measured in bpy 5.0.1
+    and 4.2.23), so a key at fcurve time k is drawn over the plate of scene frame ``k / framelen`` (the
+    nearest one when that is not a whole frame)."""
     ad = getattr(mask, "animation_data", None)
     prefix = _layer_prefix(layer_name)
+    framelen = float(framelen or 1.0)
     frames = set()
     for fc in action_fcurves(getattr(ad, "action", None) if ad is not None else None):
         if fc.data_path.startswith(prefix + "."):
-            frames.update(int(round(k.co[0])) for k in fc.keyframe_points)
+            frames.update(int(round(k.co[0] / framelen)) for k in fc.keyframe_points)
     return sorted(frames)
 
 
@@ -475,12 +481,12 @@ def spline_feather(spline, pts, size):
 
 
 def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_frame, sample_shape_keys,
-                 sampled=None):
+                 sampled=None, framelen=1.0):
     """``(scene frames to read the layer on, note or None)``. ``sampled``: layer name -> its motion keys
     (:func:`_sample_unkeyed`), for the layers already sampled."""
     if every_frame:
         return sorted(scene_set), None
-    keyed = layer_keyframes(mask, layer.name)
+    keyed = layer_keyframes(mask, layer.name, framelen)
     frames = [f for f in keyed if f in scene_set]
     if frames:
         return frames, None
@@ -724,7 +730,7 @@ def _skip_note(layer):
 
 
 def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_frame, sample_shape_keys, taken,
-                 safe_name):
+                 safe_name, framelen=1.0):
     """``(scene frame -> layer names to read there, layer name -> empty object, layer name -> index)``
     of the layers that draw (not hidden in renders, opacity kept by :func:`_opacity_skip`)."""
     by_frame = {}
@@ -744,7 +750,8 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
             notes.append("mask layer %r has opacity %.2f: read as opaque (samatte's mattes are opaque, its edges "
                          "soft; scale the matte in the compositor if needed)" % (layer.name, layer.alpha))
         frames, note = _layer_frames(mask, layer, scene_set, read_mask_at=read_mask_at, current_frame=current_frame,
-                                     every_frame=every_frame, sample_shape_keys=sample_shape_keys, sampled=sampled)
+                                     every_frame=every_frame, sample_shape_keys=sample_shape_keys, sampled=sampled,
+                                     framelen=framelen)
         if note:
             notes.append(note)
         order[layer.name] = len(order)
@@ -758,12 +765,13 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
 
 
 def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame, every_frame=False,
-                        taken=(), safe_name=None, sample_shape_keys=True):
+                        taken=(), safe_name=None, sample_shape_keys=True, framelen=1.0):
     """Objects from a mask's layers.
 
     ``scene_frames``: the job's scene frames (a range or list); ``read_mask_at(f)``: sets the scene
     to frame ``f`` and returns the mask to read there (Blender: ``scene.frame_set(f)`` then the mask);
-    ``current_frame``: the frame an unkeyed layer is read on. Returns ``(objects, subtract, notes)``:
+    ``current_frame``: the frame an unkeyed layer is read on; ``framelen``: the scene's Time Stretching
+    (:func:`layer_keyframes`). Returns ``(objects, subtract, notes)``:
     objects are dicts ``{"name", "host_name", "prompts"}`` (prompts by file number), ``subtract``
     maps file frame -> the cut prompts of the layers (:func:`layer_role`) on it, notes are sentences
     for the user. Layers are read in their order (``mask.layers``, the order Blender's rasteriser
@@ -775,7 +783,7 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     by_frame, objects, order = _plan_layers(mask, set(scene_frames), notes, read_mask_at=read_mask_at,
                                             current_frame=current_frame, every_frame=every_frame,
                                             sample_shape_keys=sample_shape_keys, taken=list(taken),
-                                            safe_name=safe_name)
+                                            safe_name=safe_name, framelen=framelen)
     subtract = {}
     cuts = []           # (layer index, file frame, prompts)
     for f in sorted(by_frame):

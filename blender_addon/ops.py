@@ -67,6 +67,17 @@ def _tracks(clip, s):
     return [t for ob in clip.tracking.objects for t in ob.tracks if t.select]
 
 
+def framelen(scene):
+    """The scene's animation time per frame under Time Stretching (``frame_map_old / frame_map_new``,
+    Blender's ``r.framelen``): mask keys show on scene frame ``key / framelen``, the clip unstretched."""
+    r = scene.render
+    try:
+        old, new = float(r.frame_map_old), float(r.frame_map_new)
+    except (AttributeError, TypeError, ValueError):
+        return 1.0
+    return old / new if old > 0 and new > 0 else 1.0
+
+
 def collect(context):
     """``(info, objects, frames, notes)`` for the scene's settings: the clip, its prompts (file
     numbers, display-window pixels) and the job's frames (file numbers on disk)."""
@@ -101,7 +112,7 @@ def collect(context):
         try:
             mask_objects, _sub, n = gather.gather_mask_objects(
                 mask, info, scene_frames=scene_frames, read_mask_at=read_at, current_frame=current,
-                every_frame=s.every_frame)
+                every_frame=s.every_frame, framelen=framelen(scene))
         finally:
             scene.frame_set(current)
         notes += n
