@@ -82,7 +82,40 @@ def step_stretch(cfg, res):
     res["probe_file"] = info.file(cfg["probe"])
 
 
-STEPS = {"stretch": step_stretch}
+def step_parented(cfg, res):
+    """A clip of files 1001-1008, a track moving 0.05 (mask units) right per clip frame, an unkeyed square
+    whose points are parented to it, Time Stretching ``cfg["map"]``, current scene frame ``cfg["probe"]``:
+    the job's prompts and Blender's own Mask node render of the layer on that frame."""
+    import bpy
+    from bpy_common import render_mask
+    addon = enable_addon(cfg)
+    sc = bpy.context.scene
+    clip = load_clip(cfg["plate"])
+    cam = clip.tracking.objects[0]
+    tr = cam.tracks.new(name="t", frame=1)
+    for f in range(1, clip.frame_duration + 1):
+        tr.markers.insert_frame(f, co=(0.2 + 0.05 * f, 0.5))
+    sc.frame_set(1)
+    mask = bpy.data.masks.new("Roto")
+    sp = mask.layers.new(name="hero").splines.new()
+    sp.use_cyclic = True
+    sp.points.add(3)
+    for p, co in zip(sp.points, ((0.2, 0.45), (0.35, 0.45), (0.35, 0.6), (0.2, 0.6))):
+        p.handle_left_type = p.handle_right_type = "FREE"
+        p.co = p.handle_left = p.handle_right = co
+        p.parent.id_type, p.parent.id, p.parent.type = "MOVIECLIP", clip, "POINT_TRACK"
+        p.parent.parent, p.parent.sub_parent = cam.name, "t"
+    sc.render.frame_map_old, sc.render.frame_map_new = cfg["map"]
+    s = sc.samatte
+    s.mask, s.tracks = mask, "NONE"
+    sc.frame_set(cfg["probe"])
+    _clip, info, objects, frames, notes = addon.ops.collect(bpy.context)
+    res.update(objects=objects, notes=notes, probe_file=info.file(cfg["probe"]))
+    sc.frame_set(cfg["probe"])
+    res["render"] = render_mask(mask, os.path.join(cfg["out"], "mask.exr"))
+
+
+STEPS = {"stretch": step_stretch, "parented": step_parented}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -136,3 +169,23 @@ def test_mask_keys_are_prompted_on_the_scene_frames_that_show_them_under_time_st
     for f, i in want.items():
         assert px[f] == pytest.approx(x0 + DX * i, abs=1e-3)
         assert px[f] == pytest.approx(res["shown"][str(f)][0], abs=1e-3)
+
+
+@pytest.mark.parametrize("stretch", [(100, 100), (100, 200)])
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_points_parented_to_a_track_follow_it_as_blender_draws_them_under_time_stretching(v, tmp_path, shot, stretch):
+    """Blender moves a parented point by its track at the animation time (scene frame 8 under 100 -> 200:
+    the track's clip frame 4, 19.2 px left of its clip frame 8). The add-on read the track at the scene
+    frame: its prompt on 1008 lay 19.2 px right of the shape Blender draws there (columns 53-66 against
+    Blender's 34-47)."""
+    import numpy as np
+    from bpy_common import render_alpha
+    res, _ = run_step_in_blender(__file__, v, tmp_path, shot, "parented", map=list(stretch), probe=8)
+    [ob] = res["objects"]
+    [p] = [p for p in ob["prompts"] if p["type"] == "bezier"]
+    assert p["frame"] == res["probe_file"] == 1008
+    xs = [row[0] for row in p["points"]]
+    cols = np.nonzero(render_alpha(res["render"]) > 0.5)[1]
+    # Blender samples pixel centres: the columns it fills are those whose centre is inside the prompt
+    assert cols.min() == pytest.approx(min(xs) + 0.5, abs=1.0), (sorted(xs), cols.min(), cols.max())
+    assert cols.max() == pytest.approx(max(xs) - 0.5, abs=1.0), (sorted(xs), cols.min(), cols.max())
