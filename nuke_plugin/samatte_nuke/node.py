@@ -33,8 +33,10 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 REFINE_ONLY = "every frame (refine only)"
 ROTO_MODES = ("keyframes as prompts", REFINE_ONLY)
 MODELS = ("sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus", "sam2.1_hiera_large")
-READ_EXPR = ('[python {__import__("samatte_nuke.farm", fromlist=["farm"]).frame_path(nuke.thisParent(), '
-             'nuke.frame())}]')
+#: the internal Read's file knob. The frame is TCL's ``[frame]``, substituted before Python runs: the frame
+#: the Read is evaluated at (a TimeOffset or FrameHold downstream of the node asks for another frame than
+#: the viewer's); ``nuke.frame()`` is documented as "normally the frame number set in the root node"
+READ_EXPR = ('[python "__import__(\'samatte_nuke.farm\').farm.frame_path(nuke.thisParent(), [frame])"]')
 
 
 def _registry_choices():

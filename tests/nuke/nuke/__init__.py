@@ -258,6 +258,13 @@ class EvalString_Knob(String_Knob):
     def evaluate(self):
         return _frame_subst(_tcl_subst(self.value(), self.node), frame())
 
+    def getEvaluatedValue(self, oc=None):
+        """[PyRef File_Knob.getEvaluatedValue(oc=None)] "Returns the string on this knob ... Will also
+        evaluate TCL expressions", in the output context ``oc`` (its frame: what a node downstream asks
+        for, e.g. through a TimeOffset); without one, the root's frame."""
+        f = oc.frame() if oc is not None else frame()
+        return _frame_subst(_tcl_subst(self.value(), self.node, ctx_frame=f), f)
+
     getText = String_Knob.value
 
 
@@ -751,8 +758,33 @@ def thisGroup():
     return _state["context"][-1] if _state["context"] else _ROOT
 
 
+class OutputContext(object):
+    """[PyRef nuke.OutputContext] "Describes a context in which expressions can be evaluated. Construct
+    with a frame number. Construct with a frame number and view." frame() / setFrame(f); view() 1-based."""
+
+    def __init__(self, f=None, view=1):
+        self._frame = float(frame() if f is None else f)
+        self._view = int(view)
+
+    def frame(self):
+        return self._frame
+
+    def setFrame(self, f):
+        self._frame = float(f)
+        return True
+
+    def view(self):
+        return self._view
+
+    def setView(self, n):
+        self._view = int(n)
+        return True
+
+
 def frame(f=None):
-    """[PyRef nuke.frame] the current frame (set it with an argument)."""
+    """[PyRef nuke.frame] the current frame (set it with an argument): "Normally this is the frame number
+    set in the root node" [assumed] also while a knob is evaluated in another output context (a TimeOffset
+    downstream): TCL's [frame] gives that context's frame, this does not."""
     if f is not None:
         _state["frame"] = int(f)
     return _state["frame"]
@@ -945,18 +977,48 @@ def _tcl_value(ref, node):
     return str(n[kname].value())
 
 
-def _tcl_subst(text, node=None):
+_TCL_PY_BRACED = re.compile(r"\[python \{(.*?)\}\]")
+
+
+def _tcl_number(f):
+    f = float(f)
+    return "%d" % f if f == int(f) else repr(f)
+
+
+def _tcl_python(code, node):
+    """``[python CODE]``: Nuke runs CODE as a Python expression with ``nuke`` imported and the knob's node
+    as thisNode(); its value is substituted as a string."""
+    import sys
+    _state["this"].append(node)
+    try:
+        return str(eval(code, {"nuke": sys.modules[__name__]}))
+    finally:
+        _state["this"].pop()
+
+
+def _tcl_subst(text, node=None, ctx_frame=None):
     """The TCL substitutions Nuke makes in a string knob ([Expr] "[ ] to embed Tcl in a string knob"),
     as far as file paths in the tests use them: ``[value root.name]`` / ``[value Node.knob]``,
-    ``[file dirname|tail|rootname|extension X]`` (Tcl's file command) and ``$env(NAME)``. Innermost
-    brackets first. [assumed] any other command raises, so a test never gets a silently wrong path."""
+    ``[file dirname|tail|rootname|extension X]`` (Tcl's file command), ``$env(NAME)``, ``[frame]`` (the
+    frame of the context the knob is evaluated in, ``ctx_frame``; the root's without one) and
+    ``[python {CODE}]`` (braces: CODE is not substituted) / ``[python "CODE"]`` (quotes: the brackets in
+    CODE are substituted first, as Tcl does). Innermost brackets first. [assumed] any other command raises,
+    so a test never gets a silently wrong path."""
     text = _TCL_ENV.sub(lambda m: os.environ.get(m.group(1), ""), text)
+    text = _TCL_PY_BRACED.sub(lambda m: _tcl_python(m.group(1), node), text)
     while True:
         m = _TCL_CMD.search(text)
         if m is None:
             return text
         words = m.group(1).split(None, 2)
-        if words[:1] == ["value"] and len(words) == 2:
+        if m.group(1).startswith("python "):
+            code = m.group(1)[len("python "):].strip()
+            if len(code) >= 2 and code[0] == code[-1] == '"':
+                code = code[1:-1]
+            out = _tcl_python(code.replace('\\"', '"'), node)
+        elif words == ["frame"]:
+            out = _tcl_number(frame() if ctx_frame is None else ctx_frame)
+        elif words[:1] == ["value"] and len(words) == 2:
             out = _tcl_value(words[1], node)
         elif words[:1] == ["file"] and len(words) == 3 and words[1] in ("dirname", "tail", "rootname", "extension"):
             arg = words[2]
