@@ -159,6 +159,24 @@ def _disc(r):
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
+def _dilate_disc(mask, r):
+    """``cv2.dilate(mask, _disc(r))`` as bool, computed on the box of ``mask``'s pixels grown by the
+    disc's radius: every pixel outside that box is 0 in the full dilation, and the pixels cut off by the
+    box are 0, which is what dilate's border (ignored) gives; the same answer for less work on a small
+    object."""
+    r = max(1, int(r))
+    out = np.zeros(mask.shape, bool)
+    rows = np.flatnonzero(mask.any(1))
+    if rows.size == 0:
+        return out
+    cols = np.flatnonzero(mask.any(0))
+    h, w = mask.shape
+    y0, y1 = max(0, rows[0] - r), min(h, rows[-1] + r + 1)
+    x0, x1 = max(0, cols[0] - r), min(w, cols[-1] + r + 1)
+    out[y0:y1, x0:x1] = cv2.dilate(mask[y0:y1, x0:x1].astype(np.uint8), _disc(r)).astype(bool)
+    return out
+
+
 class FlowPropagator:
     """The per-step machinery of :class:`FlowTracker` at the working resolution (h, w), one object.
 
@@ -183,7 +201,7 @@ class FlowPropagator:
     def _colour_samples(self, idx, L, sel_extra=None):
         """FG/BG colour histograms (and sample counts) of ``idx`` (:func:`_colour_index` of the image)."""
         inside = L > 0.25 * self.K
-        ring = cv2.dilate((L > 0).astype(np.uint8), _disc(3 * self.R)).astype(bool) & (L < -0.25 * self.K)
+        ring = _dilate_disc(L > 0, 3 * self.R) & (L < -0.25 * self.K)
         if sel_extra is not None:
             inside &= sel_extra
             ring &= sel_extra

@@ -57,8 +57,12 @@ def work_shape(shape, work_size):
 
 
 def to_u8(display):
-    """Display-referred float RGB in [0, 1] -> uint8 RGB."""
-    return np.clip(np.asarray(display, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """Display-referred float RGB in [0, 1] -> uint8 RGB: clip(x * 255 + 0.5, 0, 255) in float32, then
+    truncated; the products, sums and clip done in one float32 buffer (no temporaries of the frame)."""
+    t = np.multiply(np.asarray(display, np.float32), np.float32(255.0))
+    t += np.float32(0.5)
+    np.clip(t, 0, 255, out=t)
+    return t.astype(np.uint8)
 
 
 def grabcut_labels(img, gc, iters):
