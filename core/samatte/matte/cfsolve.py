@@ -92,9 +92,11 @@ def solve_crop(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tol=1e
     G += 1.0
     G /= 9.0
     vals = np.subtract(np.eye(9), G, out=G)
-    uidx = -np.ones(h * w, np.int64)
+    # int32 row/column numbers (a crop has far fewer than 2^31 pixels): the sparse matrix keeps int32
+    # indices, which it would otherwise make by checking and copying int64 ones (the same matrix)
+    uidx = np.full(h * w, -1, np.int32)
     flat_unk = np.flatnonzero(unk.ravel())
-    uidx[flat_unk] = np.arange(n)
+    uidx[flat_unk] = np.arange(n, dtype=np.int32)
     rowu = uidx[idx]                                    # (N,9)
     win, row = np.nonzero(rowu >= 0)                    # (window, its pixel) of the rows that are unknown
     ru = np.repeat(rowu[win, row], 9)
