@@ -331,15 +331,34 @@ def dis_flow(dis, g0, g1):
     """``dis.calc(g0, g1)`` (a cv2 DIS optical flow on uint8 grey images), f32 (h, w, 2). DIS refuses
     images under about 12 px a side (tiny plates, thumbnails): under ``_MIN_FLOW_SIDE`` px a side the
     flow is computed on the images enlarged to that and scaled back. Shared by the flow tracker and
-    the matte stage's :class:`samatte.matte.temporal.MotionModel`."""
+    the matte stage's :class:`samatte.matte.temporal.MotionModel`.
+
+    The answer depends on ``g0``, ``g1`` and ``dis``'s settings only, not on what ``dis`` computed
+    before: on an image too small for its pyramid (long side under ~96 px) ``calc`` picks a finer
+    finest scale for that image and *keeps* it (OpenCV 4.x: 2 -> 0 with the fast preset), so every
+    later flow of the same object was computed with other settings than the first (a resumed job, a
+    farm chunk, a flow served from :class:`FlowCache` all differed from an unbroken run). The
+    settings ``calc`` may change are put back after each call."""
     h, w = g0.shape[:2]
     if min(h, w) >= _MIN_FLOW_SIDE:
-        return dis.calc(g0, g1, None)
+        return _dis_calc(dis, g0, g1)
     k = int(math.ceil(_MIN_FLOW_SIDE / float(min(h, w))))
     big = (w * k, h * k)
-    f = dis.calc(cv2.resize(g0, big, interpolation=cv2.INTER_LINEAR),
-                 cv2.resize(g1, big, interpolation=cv2.INTER_LINEAR), None)
+    f = _dis_calc(dis, cv2.resize(g0, big, interpolation=cv2.INTER_LINEAR),
+                  cv2.resize(g1, big, interpolation=cv2.INTER_LINEAR))
     return (cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) / float(k)).astype(np.float32)
+
+
+def _dis_calc(dis, g0, g1):
+    """``dis.calc(g0, g1, None)`` with the settings DIS re-chooses for a small image (finest scale,
+    patch size and stride) put back afterwards (see :func:`dis_flow`)."""
+    kept = (dis.getFinestScale(), dis.getPatchSize(), dis.getPatchStride())
+    try:
+        return dis.calc(g0, g1, None)
+    finally:
+        dis.setFinestScale(kept[0])
+        dis.setPatchSize(kept[1])
+        dis.setPatchStride(kept[2])
 
 
 def key_logit(mask, K):
