@@ -132,8 +132,15 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     """Plate x matte in the scene's compositor. ``info``: gather.ClipInfo; ``pattern``: the matte
     sequence; ``frames``: the file numbers the matte node spans (sorted; at least one on disk: else
     OUTPUT_INVALID); ``relative``: the image's path relative to the
-    .blend (:func:`load_matte_image`). Returns the tree."""
-    first, last = min(frames), max(frames)
+    .blend (:func:`load_matte_image`). Returns the tree.
+
+    The node spans at least every file the clip shows (its scene range), not only ``frames``: past the
+    end of its span an Image node holds its last file (``BKE_image_user_frame_get`` clamps), so after a
+    Frame range run of files 1001-1004 the plates of 1005-1008 showed the matte of 1004 (bpy 5.0.1 and
+    4.2.23). In the span a file with no matte reads as missing: nothing in 5.0, a flat placeholder (alpha
+    2/3) in 4.2."""
+    lo, hi = info.scene_range()
+    first, last = min(min(frames), info.file(lo)), max(max(frames), info.file(hi))
     # the image is loaded from a matte that exists (Blender refuses a missing file): Matte this frame
     # on a shot with no matte yet writes one file in the middle of the span. The node's frame mapping,
     # not the loaded file's number, decides the file each scene frame reads.
