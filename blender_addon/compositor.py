@@ -134,13 +134,16 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     OUTPUT_INVALID); ``relative``: the image's path relative to the
     .blend (:func:`load_matte_image`). Returns the tree.
 
-    The node spans at least every file the clip shows (its scene range), not only ``frames``: past the
+    The node spans at least every file the clip shows (its scene range and every plate file on disk, which
+    Blender shows before the Start Frame with an Offset > 0 or after a gap), not only ``frames``: past the
     end of its span an Image node holds its last file (``BKE_image_user_frame_get`` clamps), so after a
     Frame range run of files 1001-1004 the plates of 1005-1008 showed the matte of 1004 (bpy 5.0.1 and
     4.2.23). In the span a file with no matte reads as missing: nothing in 5.0, a flat placeholder (alpha
     2/3) in 4.2."""
     lo, hi = info.scene_range()
-    first, last = min(min(frames), info.file(lo)), max(max(frames), info.file(hi))
+    plates = info.files_on_disk()
+    first = min([min(frames), info.file(lo)] + plates[:1])
+    last = max([max(frames), info.file(hi)] + plates[-1:])
     # the image is loaded from a matte that exists (Blender refuses a missing file): Matte this frame
     # on a shot with no matte yet writes one file in the middle of the span. The node's frame mapping,
     # not the loaded file's number, decides the file each scene frame reads.

@@ -22,7 +22,8 @@ import os
 import re
 
 __all__ = ["marker_to_px", "px_to_marker", "mask_to_px", "px_to_mask", "clip_frame", "scene_frame",
-           "file_number", "scene_frame_of_file", "sequence_pattern", "sequence_path", "exr_windows"]
+           "file_number", "scene_frame_of_file", "sequence_pattern", "sequence_path", "sequence_numbers",
+           "exr_windows"]
 
 
 def marker_to_px(co, size, origin=(0.0, 0.0)):
@@ -101,6 +102,26 @@ def sequence_path(pattern, number):
     """``/a/plate.####.exr``, 1001 -> ``/a/plate.1001.exr`` (the inverse of :func:`sequence_pattern`)."""
     n = pattern.count("#")
     return pattern.replace("#" * n, "%0*d" % (n, number)) if n else pattern
+
+
+def sequence_numbers(pattern):
+    """The numbers of the files of ``pattern`` (``/a/plate.####.exr``) that exist, sorted: one listing of
+    the folder (a name of the pattern's form, compared without case) and each candidate confirmed with
+    ``os.path.exists`` of the name Blender reads for that number (:func:`sequence_path`). Only numbers
+    >= 0: Blender never reads a negative one (``BLI_path_sequence_encode`` clamps it to 0). [] when the
+    folder cannot be listed or the pattern has no ``#``."""
+    folder, name = os.path.split(pattern)
+    n = name.count("#")
+    if not n:
+        return []
+    head, tail = name.split("#" * n, 1)
+    form = re.compile(re.escape(head) + r"(\d+)" + re.escape(tail) + r"\Z", re.IGNORECASE)
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return []
+    found = {int(m.group(1)) for m in map(form.match, names) if m}
+    return sorted(f for f in found if os.path.exists(sequence_path(pattern, f)))
 
 
 #: the most header bytes read (a real header is a few KB; samatte.exrheader reads the same)

@@ -75,7 +75,39 @@ class ClipInfo:
                                            first_file=self.first_file, frame_offset=self.frame_offset)
 
     def scene_range(self):
+        """Blender's range of the clip in scene frames: its Start Frame over ``frame_duration`` frames (what
+        the Clip Editor's Set Scene Frames sets). Not every frame Blender shows a file on: see
+        :meth:`shown_frames`."""
         return self.frame_start, self.frame_start + self.duration - 1
+
+    def files_on_disk(self):
+        """The numbers of the clip's plate files on disk (:func:`convert.sequence_numbers`)."""
+        return convert.sequence_numbers(self.pattern) if self.pattern else []
+
+    def shown_frames(self, *ranges):
+        """The scene frames in any of ``ranges`` (``(first, last)``, inclusive) on which Blender's Movie Clip
+        shows a plate file, sorted. Blender shows file :meth:`file` (f) on every scene frame f where that
+        file exists, inside the clip's :meth:`scene_range` or not (the compositor's Movie Clip node,
+        measured in bpy 5.0.1 and 4.2.23): with Offset > 0 the first files on the frames before the
+        Start Frame, with Offset < 0 the last ones past its end, and the files after a gap in the
+        sequence (``frame_duration`` counts the files up to the first missing one)."""
+        out = set()
+        for n in self.files_on_disk():
+            f = self.scene_frame(n)
+            if any(int(lo) <= f <= int(hi) for lo, hi in ranges):
+                out.add(f)
+        return sorted(out)
+
+    def job_scene_frames(self, scene_range, frame_range=None):
+        """The scene frames a job covers (its frames are their :meth:`file` numbers): every frame of the
+        clip's :meth:`scene_range` and of the scene's ``scene_range`` (``(frame_start, frame_end)``) on which
+        Blender shows a plate file; with ``frame_range`` (the panel's Frame range), the frames of that range
+        on which it shows one. Before, only the clip's range: files Blender shows before the Start Frame
+        (Offset > 0), past its end (Offset < 0) or after a gap in the sequence were never matted (their
+        plate rendered with no matte), and Matte this frame refused them."""
+        if frame_range is not None:
+            return self.shown_frames(frame_range)
+        return self.shown_frames(self.scene_range(), scene_range)
 
     def marker_px(self, co):
         return convert.marker_to_px(co, self.size, self.origin)

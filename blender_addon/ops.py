@@ -85,15 +85,14 @@ def collect(context):
     s = scene.samatte
     clip = resolve_clip(context)
     info = gather.clip_info(clip, abspath=bpy.path.abspath)
-    lo, hi = info.scene_range()
-    if s.use_range:
-        lo, hi = max(lo, s.frame_start), min(hi, s.frame_end)
-    # only scene frames whose plate file exists (clip.frame_offset can show files past the last one):
-    # a mask key or a shape read on any other frame would be a prompt outside the job's frames
-    scene_frames = [f for f in range(lo, hi + 1) if os.path.exists(convert.sequence_path(info.pattern, info.file(f)))]
+    frame_range = (s.frame_start, s.frame_end) if s.use_range else None
+    # the scene frames of the clip's range and the scene's (or the panel's Frame range) on which Blender shows
+    # a plate file (gather.ClipInfo.job_scene_frames): only those, a mask key or a shape read on any other
+    # frame would be a prompt outside the job's frames
+    scene_frames = info.job_scene_frames((scene.frame_start, scene.frame_end), frame_range)
     frames = [info.file(f) for f in scene_frames]
     if not frames:
-        raise _no_frames(info, lo, hi, s.use_range)
+        raise _no_frames(info, (scene.frame_start, scene.frame_end), frame_range)
     notes = []
     mask = resolve_mask(context)
     mask_objects = []
@@ -126,18 +125,26 @@ def collect(context):
     return clip, info, objects, frames, notes
 
 
-def _no_frames(info, lo, hi, use_range):
-    """FRAME_RANGE_INVALID that says whether the range is empty or the plate files are missing."""
-    if lo > hi:
-        return HostError("FRAME_RANGE_INVALID", "the Frame range of the samatte panel has no frame of clip %r "
-                         "(its scene frames are %d-%d): change or untick Frame range"
-                         % ((info.name,) + info.scene_range()))
+def _no_frames(info, scene_range, frame_range):
+    """FRAME_RANGE_INVALID that says whether the Frame range misses the clip, the clip's files lie outside
+    the clip's and the scene's ranges, or the plate files are missing."""
+    shown = sorted(info.scene_frame(n) for n in info.files_on_disk())
+    if shown and frame_range is not None:
+        return HostError("FRAME_RANGE_INVALID", "the Frame range of the samatte panel (%d-%d) has no frame of clip "
+                         "%r (Blender shows its files on scene frames %d-%d): change or untick Frame range"
+                         % (tuple(frame_range) + (info.name, shown[0], shown[-1])))
+    if shown:
+        return HostError("FRAME_RANGE_INVALID", "clip %r shows none of its files on its scene frames %d-%d or the "
+                         "scene's %d-%d (its Start Frame and Offset put them on scene frames %d-%d): change the "
+                         "clip's Offset or the scene's frame range" % (
+                             (info.name,) + info.scene_range() + tuple(scene_range) + (shown[0], shown[-1])))
+    lo, hi = frame_range if frame_range is not None and frame_range[0] <= frame_range[1] else info.scene_range()
     first, last = info.file(lo), info.file(hi)
     return HostError("FRAME_RANGE_INVALID", "no plate file of clip %r exists for scene frames %d-%d (%s to %s)%s: "
                      "were the files moved or deleted? Re-open the clip in the Clip Editor" % (
                          info.name, lo, hi, convert.sequence_path(info.pattern, first),
                          os.path.basename(convert.sequence_path(info.pattern, last)),
-                         " (Frame range of the samatte panel)" if use_range else ""))
+                         " (Frame range of the samatte panel)" if frame_range is not None else ""))
 
 
 def settings_from(context, *, every_frame=None):
@@ -250,10 +257,9 @@ def finish_run(context, run):
 
 
 def wired_frames(info, pattern, frames):
-    """The file numbers the matte node spans: the job's ``frames`` and every frame of the clip whose matte
+    """The file numbers the matte node spans: the job's ``frames`` and every plate file of the clip whose matte
     is on disk (a run of a Frame range, or Matte this frame, must not hide the mattes of the others)."""
-    lo, hi = info.scene_range()
-    on_disk = [n for n in map(info.file, range(lo, hi + 1)) if os.path.exists(convert.sequence_path(pattern, n))]
+    on_disk = [n for n in info.files_on_disk() if os.path.exists(convert.sequence_path(pattern, n))]
     return sorted(set(frames) | set(on_disk))
 
 

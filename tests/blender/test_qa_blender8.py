@@ -128,8 +128,8 @@ def step_copy_shot(cfg, res):
 
 
 def step_render_offsets(cfg, res):
-    """Clip Start Frame 5, Offset 1 (scene frames 5-8 show files 1002-1005; 1005 does not exist), the
-    scene range 2-11: Run, then render the animation through the compositor as a TD does
+    """Clip Start Frame 5, Offset 1 (scene frames 4-7 show files 1001-1004, 8 file 1005, which does not
+    exist), the scene range 2-11: Run, then render the animation through the compositor as a TD does
     (``render.render(animation=True)``, every frame of the scene range)."""
     import bpy
     addon, sc, clip, info, mask = _project(cfg, "sh020", clip_start=5, clip_offset=1, scene_range=(2, 11),
@@ -359,24 +359,22 @@ def test_shot_folder_copied_and_opened_from_another_mount(v, tmp_path, shot):
 @pytest.mark.parametrize("v", sorted(VERSIONS))
 def test_td_renders_the_animation_with_clip_start_and_offset(v, tmp_path, shot):
     """``render.render(animation=True)`` over a scene range wider than the clip (Start Frame 5, Offset
-    1): each scene frame of the clip whose plate file exists shows exactly the matte of that file; the
-    others (before the clip, past the last file) render empty (one 4.2 exception, below)."""
+    1): each scene frame whose plate file exists shows exactly the matte of that file; the others (before
+    the first file, past the last one) render empty. Scene frame 4, one frame before the Start Frame, shows
+    file 1001 in Blender 5.0.1 and 4.2.23 alike (tests/test_qa_blender_job_frames.py): it is a job frame now
+    (before: the job was 1002-1004, and there 5.0 rendered alpha 0, 4.2 its missing-file placeholder, alpha
+    2/3, over a plate that was shown)."""
     import numpy as np
     res, _ = run_in_blender(v, tmp_path, shot, "render_offsets")
     files = {int(k): n for k, n in res["files"].items()}
-    assert files[5] == 1002 and files[7] == 1004 and files[8] == 1005
-    assert res["first"]["frames"] == "1002-1004" and res["first"]["written"] == 3
+    assert files[4] == 1001 and files[5] == 1002 and files[7] == 1004 and files[8] == 1005
+    assert res["first"]["frames"] == "1001-1004" and res["first"]["written"] == 4
     out = res["first"]["output"]
     for f in range(2, 12):
         got = _channel(os.path.join(res["anim"], "r_%04d.exr" % f))
-        if 1002 <= files[f] <= 1004:
+        if 1001 <= files[f] <= 1004:
             want = _matte(out, files[f])
             assert want.max() > 0.5 and float(np.abs(got - want).max()) == 0.0, f
-        elif v == "42" and f == 4:
-            # Blender 4.2's Movie Clip node shows file 1001 one frame before the clip's Start Frame (Offset
-            # 1), where samatte made no matte: the matte node reads a missing file, Blender's placeholder
-            # (alpha 2/3). Left alone (report); 5.0 renders nothing there
-            assert abs(float(got.max()) - 2 / 3) < 1e-6 and abs(float(got.min()) - 2 / 3) < 1e-6, f
         else:
             assert float(got.max()) == 0.0, f
 
