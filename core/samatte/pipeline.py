@@ -42,6 +42,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import time
 
 from . import __version__
@@ -409,6 +410,56 @@ def _track_ranges(need, tracked, all_frames, tname):
     return out
 
 
+#: output compressions that change a half float alpha (b44 everywhere; dwa in ``A``): a state restored
+#: from such a file is not the state an unbroken run carried on
+LOSSY_COMPRESSIONS = ("b44", "b44a", "dwaa", "dwab")
+
+
+class _StoredState:
+    """With a lossy output compression, the state a frame hands to the next one is restored from the
+    frame as its file stores it (:meth:`samatte.stages.Matter.restore`, the records of ``samatte/state``),
+    as a resumed run or a farm chunk seeded from that file restores it: an unbroken run, a resumed one
+    and a chunk then write the same bytes. Before 0.2.16 the unbroken run carried the alphas it had
+    computed, the resumed run those b44 had stored (up to 0.06 apart), so a resumed frame differed from
+    a fresh run. A frame not written (pre-roll) goes through a scratch file of the same channels and
+    compression."""
+
+    def __init__(self, stepper, writer, names, out):
+        self.stepper, self.writer, self.names, self.out = stepper, writer, names, out
+        self.scratch = None
+
+    def state(self, f, mf, state, state_in, plate, tf, *, written=False):
+        if state is None:
+            return None
+        flags = {k: self.out[k] for k in ("object_layers", "foreground", "quality_map")}
+        if written:
+            alphas, scores = self.writer.read_state(f)
+        else:
+            import tempfile
+            from .io.writer import MatteWriter
+            if self.scratch is None:
+                self.scratch = tempfile.mkdtemp(prefix="samatte-stored-")
+            w = MatteWriter(os.path.join(self.scratch, "s.%d.exr"), self.writer.info,
+                            compression=self.out["compression"], overwrite=True)
+            try:
+                w.write(mf, **flags)
+                alphas, scores = w.read_state(f)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.remove(w.path(f))
+        if not set(alphas) >= set(tf.objects):
+            return state   # the file cannot give it back (several objects without layers): as computed
+        new = self.stepper.restore(f, alphas, plate, tf, scores=scores, state=state_in)
+        if new is None:
+            return state
+        _restore_records(new, _state_json(state, self.names))
+        return new
+
+    def close(self):
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
 def _restore_records(state, state_json):
     """Put the score's reference state written with a frame (``samatte/state``) back into the state
     restored for that frame (resume gives the same samatte/score as an unbroken run): its ``objects``
@@ -659,6 +710,10 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             stepper.process = matter.process  # type: ignore[method-assign]
         # the matter's temporal state, owned here: frame -> state, for the frames that refer to it
         states = StateStore()
+        lossy = out["compression"].split(":")[0] in LOSSY_COMPRESSIONS
+        if lossy:
+            stored = _StoredState(stepper, writer, names, out)
+            owned.append(stored)
         yield Progress("setup", None, 1, 1, "%d frames, %d to do" % (len(requested), len(to_do)))
         todo_set = set(to_do)
         req_set = set(requested)
@@ -728,6 +783,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             plate_f = source.get(f)
             mf, state = yield from _step_phases(stepper, plate_f, tf, state_in, cancel,
                                                 lambda phase: Progress("matte", f, done, total, "%s: %s" % (what, phase)))
+            if lossy and f not in todo_set:   # a pre-roll frame: its state as its file would give it
+                state = stored.state(f, mf, state, state_in, plate_f, tf)
             if state is not None:
                 states.put(state, ref=ref, frame=f)
             if (f in seed or f in pre) and f in req_set:
@@ -746,6 +803,10 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 meta["samatte/state"] = st
             path = writer.write(mf, object_layers=out["object_layers"], foreground=out["foreground"],
                                 quality_map=out["quality_map"], metadata=meta)
+            if lossy:   # the next frame starts from this frame as written, as a resumed run does
+                state = stored.state(f, mf, state, state_in, plate_f, tf, written=True)
+                if state is not None:
+                    states.put(state, ref=ref, frame=f)
             result["written"].append(path)
             result["scores"][str(f)] = round(float(mf.score), 4)
             done += 1
