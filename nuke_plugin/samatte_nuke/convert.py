@@ -21,7 +21,7 @@ instead). :class:`FrameMap` holds the constant offset script - file.
 import math
 
 __all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
-           "timeoffset_source", "framehold_source", "signed_feather", "is_disabled"]
+           "read_shown_file", "timeoffset_source", "framehold_source", "signed_feather", "is_disabled"]
 
 
 class Geometry(object):
@@ -99,16 +99,66 @@ def frame_offset(frame_mode, frame_value, first):
     return None
 
 
-class FrameMap(object):
-    """script frame = file frame + ``offset``."""
+def read_shown_file(file_frame, first, last, before="hold", after="hold"):
+    """The file a Read shows for ``file_frame`` (its script frame minus the offset), or None where it shows
+    black. Foundry's Read reference: ``first`` / ``last`` are "the first / last frame of the sequence to
+    display"; outside them ``before`` / ``after``: hold ("a still picture of the first frame of the frame
+    range"; the last one after it), loop ("start over and keep looping the span of the frame range"),
+    bounce, black. How loop and bounce count is TimeClip's worked example (same knobs; a 20-frame clip
+    starting at frame 5: loop shows 17, 18, 19, 20, 1, 2, ..., bounce 5, 4, 3, 2, 1, 2, ...): a loop has
+    the range's length as its period, a bounce reflects about the end frame without showing it twice."""
+    f, first, last = int(file_frame), int(first), int(last)
+    if first <= f <= last:
+        return f
+    mode = (before if f < first else after) or "hold"
+    n = last - first + 1
+    if mode == "black" or n <= 0:
+        return None
+    if mode == "loop":
+        return first + (f - first) % n
+    if mode == "bounce":
+        if n == 1:
+            return first
+        k = (f - first) % (2 * n - 2)
+        return first + (k if k < n else 2 * n - 2 - k)
+    return first if f < first else last   # hold (and any mode Foundry does not document)
 
-    def __init__(self, offset=0):
+
+class FrameMap(object):
+    """script frame = file frame + ``offset``; with the Read's ``first`` / ``last`` (file numbers) and
+    ``before`` / ``after`` known, :meth:`shown` gives the file Nuke shows on any script frame."""
+
+    def __init__(self, offset=0, first=None, last=None, before="hold", after="hold"):
         self.offset = int(offset)
+        self.first = None if first is None else int(first)
+        self.last = None if last is None else int(last)
+        self.before = before
+        self.after = after
 
     @classmethod
     def from_read(cls, read):
         off = frame_offset(read["frame_mode"].value(), read["frame"].value(), read["first"].value())
-        return None if off is None else cls(off)
+        if off is None:
+            return None
+
+        def knob(name):
+            k = read.knob(name)
+            return None if k is None else k.value()
+        return cls(off, knob("first"), knob("last"), knob("before") or "hold", knob("after") or "hold")
+
+    def shown(self, script_frame):
+        """The file number the Read shows at ``script_frame`` (None: black), its range and before / after
+        applied (:func:`read_shown_file`); without a known range, :meth:`to_file`."""
+        f = self.to_file(script_frame)
+        if self.first is None or self.last is None:
+            return f
+        return read_shown_file(f, self.first, self.last, self.before, self.after)
+
+    def script_range(self):
+        """(first, last) script frames of the Read's range, or None."""
+        if self.first is None or self.last is None:
+            return None
+        return self.to_script(self.first), self.to_script(self.last)
 
     def to_file(self, script_frame):
         return int(round(float(script_frame))) - self.offset

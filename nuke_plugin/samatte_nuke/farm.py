@@ -157,15 +157,66 @@ def frame_state(job_text, file_frame, *, fresh=False):
     return ("complete" if str(attrs.get("samatte/objects") or "") == names else "stale"), path
 
 
+def source_view(group, job, offset):
+    """What the node's Source shows over time, for the stored ``job``: a :class:`samatte_nuke.convert.FrameMap`
+    with the Read's range and before / after when the Source is the Read the job reads directly (its
+    file, its offset); ``(first, last)`` script frames of another Source (a rendered plate: file numbers
+    are script frames); None without a Source."""
+    try:
+        src = group.input(0)
+    except Exception:  # noqa: BLE001 - not a node with inputs (a test's stand-in)
+        src = None
+    if src is None:
+        return None
+    from . import job as jobmod
+    try:
+        read = jobmod.untouched_read(src)
+        if read is not None:
+            from .convert import FrameMap
+            fmap = FrameMap.from_read(read)
+            path = jobmod.read_path(read)
+            if fmap is not None and fmap.offset == int(offset) and path and \
+                    os.path.normpath(path) == os.path.normpath(job["plate"]["path"]):
+                return fmap
+        return int(src.firstFrame()), int(src.lastFrame())
+    except Exception:  # noqa: BLE001 - a Source whose knobs cannot be read: as without one
+        return None
+
+
+def shown_file(group, job, offset, script_frame):
+    """The plate file whose matte the node shows at ``script_frame``: the file the Source shows there (its
+    Read's range and before / after applied: Foundry's Read reference) when the job reads that Read; for
+    a rendered plate the script frame itself inside the Source's range (where it shows its own picture);
+    None where the Source shows black; False where that is not known (no Source; a rendered plate outside
+    its Source's range): the caller keeps its own rule."""
+    view = source_view(group, job, offset)
+    t = int(script_frame)   # as frame_path counts a sub-frame (motion-blur) context
+    if view is None:
+        return False
+    if isinstance(view, tuple):
+        return t - int(offset) if view[0] <= t <= view[1] else False
+    return view.shown(t)
+
+
 def frame_path(group, script_frame):
-    """The file the node's internal Read shows at ``script_frame`` (called from its file knob).
+    """The file the node's internal Read shows at ``script_frame`` (called from its file knob): the matte of
+    the plate file the Source shows there (:func:`shown_file`), "" (no image: no matte) where the Source
+    shows black or a file the job did not matte (before: the job's nearest frame, another picture's
+    matte: a custom range 1003-1005 showed 1005's matte over plates 1006-1008, a Read looping after
+    its last frame the last frame's matte over the looped files). Without a Source (or outside a
+    rendered plate's Source range) the end frame is held and a gap shows its nearest job frame.
     Raises StaleFrameError for a stale or missing frame inside the job's range."""
     job, job_text, frames, fset = _stored(group)
     if not job_text:
         return ""
     offset = int(group["samatte_offset"].value())
     f = int(script_frame) - offset
-    if f not in fset:
+    shown = shown_file(group, job, offset, script_frame)
+    if shown is not False:
+        if shown is None or shown not in fset:
+            return ""   # the Source shows black or a file the job did not matte there: no matte
+        f = shown
+    elif f not in fset:
         # before / after the range: hold the end frame; in a gap of a range such as 1001-1010,1020: the
         # nearest job frame (the earlier on a tie), never a frame the job does not make
         import bisect

@@ -238,7 +238,9 @@ def _build(group):
         ocio=ocio,
         objects=objects, output=jobmod.output_pattern(folder), tracker=group["tracker"].value(),
         model=group["model"].value(), quality=group["quality"].value(), device=group["device"].value())
-    return job, {"offset": fmap.offset, "frames": frames, "folder": folder, "objects": objects}
+    return job, {"offset": fmap.offset, "frames": frames, "folder": folder, "objects": objects,
+                 "fmap": fmap if read is not None else None,
+                 "source_range": (int(source.firstFrame()), int(source.lastFrame()))}
 
 
 def _objects_text(objects):
@@ -382,8 +384,24 @@ def _point_read(group, job, info):
     read = _inner(group, "samatte_cache_read")
     frames = info["frames"]
     read["file"].setValue(READ_EXPR)
-    read["first"].setValue(int(min(frames)))
-    read["last"].setValue(int(max(frames)))
+    # the Read's own range spans every script frame the Source shows a picture of (its file knob,
+    # farm.frame_path, decides each frame's matte): with the job's span alone Nuke held the end frame's
+    # matte past it wherever the file knob is evaluated. A Source Read used directly lends its range and
+    # before / after (loop, bounce, black outside it: the same files, so their mattes); else hold.
+    lo, hi = int(min(frames)), int(max(frames))
+    before = after = "hold"
+    fmap = info.get("fmap")
+    rng = fmap.script_range() if fmap is not None else None
+    if rng is not None:
+        lo, hi = rng
+        before, after = fmap.before, fmap.after
+    elif info.get("source_range"):
+        lo, hi = min(lo, info["source_range"][0]), max(hi, info["source_range"][1])
+    read["first"].setValue(lo)
+    read["last"].setValue(hi)
+    for name, mode in (("before", before), ("after", after)):
+        if read.knob(name) is not None:
+            read[name].setValue(mode)
     read["frame_mode"].setValue("offset")
     read["frame"].setValue("0")  # the file knob maps script frames to file numbers itself
     _inner(group, "samatte_copy")["disable"].setValue(False)
@@ -434,10 +452,14 @@ def on_matte_frame(group):
     if job is None:
         return None
     t = int(nuke.frame())
-    if t not in info["frames"]:
+    # the plate file the Source shows on this frame (a Read looping or bouncing past its last frame shows
+    # one of the job's files again), as the node's read-back maps it (farm.shown_file)
+    fmap = info.get("fmap")
+    f = fmap.shown(t) if fmap is not None else (t - info["offset"] if t in info["frames"] else None)
+    files = set(fmap.files(info["frames"])) if fmap is not None else {g - info["offset"] for g in info["frames"]}
+    if f is None or f not in files:
         _fail(group, "FRAME_RANGE_INVALID", "frame %d is outside the node's range" % t)
         return None
-    f = t - info["offset"]
     return _start(group, job, info, stage="matte", frames=str(f),
                   title="SAMatte %s: matte frame %d" % (group.name(), t))
 
