@@ -42,7 +42,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import time
 
 from . import __version__
@@ -422,11 +421,15 @@ class _StoredState:
     and a chunk then write the same bytes. Before 0.2.16 the unbroken run carried the alphas it had
     computed, the resumed run those b44 had stored (up to 0.06 apart), so a resumed frame differed from
     a fresh run. A frame not written (pre-roll) goes through a scratch file of the same channels and
-    compression."""
+    compression, in a :func:`samatte.track.flow.spill_folder` (``samatte_stored_<host>.<pid>.<random>`` in
+    the job's ``work_dir``, else the system's temp folder): removed when the run ends, and one a killed run
+    left is removed by the next run that needs one."""
 
-    def __init__(self, stepper, writer, names, out):
+    def __init__(self, stepper, writer, names, out, work_dir=None):
         self.stepper, self.writer, self.names, self.out = stepper, writer, names, out
         self.scratch = None
+        self.folder = None
+        self.work_dir = work_dir
 
     def state(self, f, mf, state, state_in, plate, tf, *, written=False):
         if state is None:
@@ -435,10 +438,11 @@ class _StoredState:
         if written:
             alphas, scores = self.writer.read_state(f)
         else:
-            import tempfile
             from .io.writer import MatteWriter
             if self.scratch is None:
-                self.scratch = tempfile.mkdtemp(prefix="samatte-stored-")
+                from .track.flow import _SpillFolder
+                self.folder = _SpillFolder("samatte_stored", self.work_dir)
+                self.scratch = self.folder()
             w = MatteWriter(os.path.join(self.scratch, "s.%d.exr"), self.writer.info,
                             compression=self.out["compression"], overwrite=True)
             try:
@@ -456,8 +460,8 @@ class _StoredState:
         return new
 
     def close(self):
-        if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.folder is not None:
+            self.folder.remove()
 
 
 def _restore_records(state, state_json):
@@ -712,7 +716,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         states = StateStore()
         lossy = out["compression"].split(":")[0] in LOSSY_COMPRESSIONS
         if lossy:
-            stored = _StoredState(stepper, writer, names, out)
+            stored = _StoredState(stepper, writer, names, out,
+                                  work_dir=cache.work_dir if job.get("work_dir") else None)
             owned.append(stored)
         yield Progress("setup", None, 1, 1, "%d frames, %d to do" % (len(requested), len(to_do)))
         todo_set = set(to_do)

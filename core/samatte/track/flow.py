@@ -527,11 +527,14 @@ class _Store:
             self.a = np.memmap(path, dtype=dtype, mode="r+", shape=tuple(shape))
 
 
-_SPILL_RX = re.compile(r"^samatte_flows?_(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+$")
+#: the temporary folders of :func:`spill_folder`: the flow tracker's (``samatte_flow``, ``samatte_flows``) and
+#: the pipeline's scratch for a lossy compression's stored state (``samatte_stored``)
+_SPILL_RX = re.compile(r"^samatte_(?:flows?|stored)_(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+$")
 
 
 def spill_folder(prefix, work_dir=None):
-    """A new temporary folder for spilled frames, logits and flows: ``<prefix>_<host>.<pid>.<random>`` in
+    """A new temporary folder for spilled frames, logits and flows (or another run-long scratch:
+    :data:`_SPILL_RX` names the prefixes): ``<prefix>_<host>.<pid>.<random>`` in
     ``work_dir`` (else the system's temp folder). Such folders left by a killed run of this machine (kill
     -9, a farm task pre-empted: hundreds of MB a shot) are removed first; those of live processes, and of
     other machines (no liveness test from here, and a memory-mapped write need not touch the folder's

@@ -1,0 +1,85 @@
+"""Review fixes (helper review of git diff 4eb86cf..0c6daf9).
+
+1. A lossy-compression job's scratch folder (the pre-roll frames' state as the file would store it,
+   pipeline._StoredState) was ``tempfile.mkdtemp("samatte-stored-")`` in the system temp folder: a
+   killed run (kill -9, a pre-empted farm task) left it there for ever, with the scratch EXR or its
+   temp inside, and it ignored the job's ``work_dir``. It is now a spill folder like the flow
+   tracker's (``samatte_stored_<host>.<pid>.<random>``, in ``work_dir`` when the job sets one): the
+   next run removes a dead process's one and keeps a live one's.
+"""
+import copy
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from samatte import jobspec, pipeline
+from samatte.io import exr
+from samatte.io.writer import host_tag
+
+W, H = 32, 24
+
+
+def _dead_pid():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def _shot(d):
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.05, 0.3, (H, W + 8, 3)).astype(np.float32)
+    for i, f in enumerate(range(1001, 1005)):
+        img = base[:, i:i + W].copy()
+        img[6:16, 6 + i:16 + i] = (0.9, 0.2, 0.1)
+        exr.write_image(str(d / ("p.%04d.exr" % f)), img, channels=("R", "G", "B"), pixel_type="half")
+
+
+def _job(tmp_path):
+    _shot(tmp_path)
+    job = jobspec.new_job(str(tmp_path / "p.####.exr"), str(tmp_path / "out" / "m.####.exr"),
+                          frames="1001-1004", tracker="flow", matte="refine", quality="draft", name="stored",
+                          compression="b44")
+    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(1001, [(5, 5), (17, 5), (17, 17), (5, 17)])])
+    job["work_dir"] = str(tmp_path / "work")
+    return job
+
+
+def _stored(folder):
+    return sorted(n for n in os.listdir(str(folder)) if n.startswith("samatte_stored") or n.startswith("samatte-stored"))
+
+
+def test_a_killed_lossy_run_s_scratch_folder_is_removed_and_the_scratch_lives_in_the_work_dir(tmp_path, monkeypatch):
+    job = _job(tmp_path)
+    pipeline.run(copy.deepcopy(job), stage="track")
+    work = tmp_path / "work"
+    me = host_tag()
+    dead = work / ("samatte_stored_%s.%d.abcd1234" % (me, _dead_pid()))     # what a killed run leaves
+    live = work / ("samatte_stored_%s.%d.live0000" % (me, os.getppid()))    # a live process's: kept
+    for d in (dead, live):
+        d.mkdir()
+        (d / "s.1002.exr").write_bytes(b"x" * 100)
+    # the system temp folder must get nothing: the job names its work dir
+    sys_tmp = tmp_path / "systmp"
+    sys_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(sys_tmp))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    seen = []
+    real = pipeline._StoredState.state
+
+    def spy(self, *a, **kw):
+        out = real(self, *a, **kw)
+        if self.scratch is not None:
+            seen.append(self.scratch)
+        return out
+    monkeypatch.setattr(pipeline._StoredState, "state", spy)
+    # a chunk with a pre-roll frame (1002 for 1003): its state goes through the scratch folder
+    res = pipeline.run(copy.deepcopy(job), stage="matte", frames="1003-1004", preroll=2)
+    assert res["preroll"] and seen
+    assert all(os.path.dirname(p) == str(work) for p in seen), seen
+    assert os.path.basename(seen[0]).startswith("samatte_stored_%s.%d." % (me, os.getpid()))
+    assert not dead.exists() and live.exists()
+    assert _stored(work) == [live.name]          # this run's own folder went when it ended
+    assert _stored(sys_tmp) == []
