@@ -43,7 +43,7 @@ from . import convert
 __all__ = ["ClipInfo", "clip_info", "action_fcurves", "layer_keyframes", "gather_mask_objects",
            "gather_track_points", "merge_objects", "point_in_polygon", "parent_origin", "parent_offset",
            "parent_corners_origin", "parent_matrix", "plane_parent_matrix", "plane_corners", "homography",
-           "apply_homography", "track_position"]
+           "apply_homography", "track_position", "track_position_at"]
 
 
 class ClipInfo:
@@ -435,8 +435,7 @@ def parent_offset(point, scene_frame):
     if orig is None:
         return None, "parented to track %r, whose parenting origin could not be read: its motion is not " \
             "applied (the shape as drawn is used)" % par.sub_parent
-    mk = track.markers.find_frame(convert.clip_frame(scene_frame, clip.frame_start), exact=False)
-    pos = track_position(track, mk)
+    pos = track_position_at(track, float(scene_frame) - int(clip.frame_start) + 1.0)
     try:
         pa = float(clip.tracking.camera.pixel_aspect)
     except AttributeError:
@@ -879,6 +878,25 @@ def track_position(track, marker):
     Blender: the Clip Editor's point, camera solving, the Keying Screen node, mask parenting."""
     off = getattr(track, "offset", None) or (0.0, 0.0)
     return (marker.co[0] + off[0], marker.co[1] + off[1])
+
+
+def track_position_at(track, clip_frame):
+    """The track's position (:func:`track_position`) on a clip frame that may be fractional (a parented
+    mask point under Time Stretching: animation time ``scene frame * framelen``), as Blender reads it
+    (``BKE_tracking_marker_get_subframe_position``): the marker on ``int(clip_frame)`` (else the nearest
+    one before it), interpolated towards the next clip frame's marker when there is one. Before, the
+    whole frame's marker: 100 -> 200 put odd scene frames on half frames (frame 7: clip frame 3.5), and
+    the prompt lay half a frame of the track's motion from the shape Blender draws."""
+    whole = int(clip_frame)
+    mk = track.markers.find_frame(whole, exact=False)
+    x, y = mk.co[0], mk.co[1]
+    fac = float(clip_frame) - whole
+    if fac:
+        nxt = track.markers.find_frame(mk.frame + 1, exact=True)
+        if nxt is not None:
+            x, y = x + (nxt.co[0] - x) * fac, y + (nxt.co[1] - y) * fac
+    off = getattr(track, "offset", None) or (0.0, 0.0)
+    return (x + off[0], y + off[1])
 
 
 def gather_track_points(tracks, info, *, file_frames, layer_names=(), default_object):

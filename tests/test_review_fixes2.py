@@ -6,6 +6,9 @@
    temp inside, and it ignored the job's ``work_dir``. It is now a spill folder like the flow
    tracker's (``samatte_stored_<host>.<pid>.<random>``, in ``work_dir`` when the job sets one): the
    next run removes a dead process's one and keeps a live one's.
+2. Blender: a mask point parented to a track, on a fractional animation time (Time Stretching 100 -> 200,
+   odd scene frames), moves by the track interpolated between its markers, as Blender draws it (real
+   bpy 5.0.1 and 4.2.23); the add-on took the earlier marker (2.4 px off on a 96 px plate).
 """
 import copy
 import os
@@ -13,11 +16,17 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from samatte import jobspec, pipeline
 from samatte.io import exr
 from samatte.io.writer import host_tag
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "blender"))
+from bpy_common import VERSIONS  # noqa: E402
+
+REMAP = os.path.join(HERE, "test_qa_time_remap.py")   # its bpy side (step "parented")
 W, H = 32, 24
 
 
@@ -83,3 +92,25 @@ def test_a_killed_lossy_run_s_scratch_folder_is_removed_and_the_scratch_lives_in
     assert not dead.exists() and live.exists()
     assert _stored(work) == [live.name]          # this run's own folder went when it ended
     assert _stored(sys_tmp) == []
+
+
+# --- 2. points parented to a track, on a sub-frame animation time ----------------------------------
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_points_parented_to_a_track_follow_it_between_its_markers_on_a_sub_frame_time(v, tmp_path):
+    """Time Stretching 100 -> 200 puts odd scene frames on half animation times (frame 7: ctime 3.5), where
+    Blender moves a parented point by the track's position interpolated between its markers of clip frames
+    3 and 4 (``BKE_tracking_marker_get_subframe_position``). The add-on took the marker of frame 3: on
+    file 1007 its prompt lay half a frame of the track's motion (2.4 px) left of the shape Blender draws."""
+    import numpy as np
+    from samatte.demo import make_shot
+    from bpy_common import render_alpha, run_step_in_blender
+    shot = make_shot(str(tmp_path / "shot"), frames=8, size=(96, 64))
+    res, _ = run_step_in_blender(REMAP, v, tmp_path, shot, "parented", map=[100, 200], probe=7)
+    [ob] = res["objects"]
+    [p] = [p for p in ob["prompts"] if p["type"] == "bezier"]
+    assert p["frame"] == res["probe_file"] == 1007
+    xs = [row[0] for row in p["points"]]
+    cols = np.nonzero(render_alpha(res["render"]) > 0.5)[1]
+    assert cols.min() == pytest.approx(min(xs) + 0.5, abs=1.0), (sorted(xs), cols.min(), cols.max())
+    assert cols.max() == pytest.approx(max(xs) - 0.5, abs=1.0), (sorted(xs), cols.min(), cols.max())
