@@ -52,7 +52,9 @@ def test_roto_layers_objects_keys_transforms_and_frames(nk):
     got = gather.gather_roto(roto, geom, fmap, list(range(1, 11)), rp)
     assert set(got) == {"hero layer", roto.name()}
     hp = got["hero layer"]
-    assert sorted((q["frame"], q["mode"]) for q in hp) == [(1002, "add"), (1002, "subtract"), (1004, "add")]
+    # the hole (keyed on 2 only) is held on 4, where Nuke draws Bezier1 minus it: prompted there too
+    assert sorted((q["frame"], q["mode"]) for q in hp) == [(1002, "add"), (1002, "subtract"), (1004, "add"),
+                                                           (1004, "subtract")]
     first = [q for q in hp if q["frame"] == 1002 and q["mode"] == "add"][0]
     assert first["type"] == "bezier" and first["closed"] is True
     # control point 0 at Nuke (20, 10) + layer (10, 0) -> JobSpec (30, 100 - 10) with handles -/+ 2 in x

@@ -16,7 +16,8 @@ Which object a prompt belongs to (documented conventions):
   Shape, layer and node transforms are applied; the
   relative tangents become absolute handles; ``invert`` is kept; the feather is the mean distance of
   the feather points from their centres, negative where they lie inside the shape (samatte widens the
-  soft edge by it, outward when positive, inward when negative).
+  soft edge by it, outward when positive, inward when negative). On such a frame of an object's closed add
+  shape (an anchor), every other element of the object shown there is prompted too, as Nuke draws it.
 * A shape or stroke whose name starts with ``-`` (``-hole``, ``-garbage``) or whose blending mode is
   minus (``bm`` 12) **subtracts** (mode ``subtract``: a hole or a garbage matte removed from the object
   on that frame).
@@ -389,6 +390,7 @@ def gather_roto(node, geom, fmap, frames, rp, *, log=None, time=None):
             obj = node.name()
             items = ([(top, root_chain + [top.getTransform()], ())]
                      if (_is_shape(top, rp) or _is_stroke(top, rp)) else [])
+        own = []
         for elem, chain, parents in items:
             # its keyed frames on which it is shown; a shape unkeyed, keyed only outside the range (it
             # holds its nearest key there) or only where it is hidden or outside its lifetime (Nuke draws
@@ -396,7 +398,19 @@ def gather_roto(node, geom, fmap, frames, rp, *, log=None, time=None):
             keys = [t for t in _prompt_frames(frames, src, _key_times(elem, rp, chain))
                     if _shown(elem, parents, src[t])]
             keys = keys or [t for t in frames if src[t] is not None and _shown(elem, parents, src[t])][:1]
-            for t in keys:
+            own.append(keys)
+        # the object's anchors: the frames where one of its closed add shapes is prompted (the track restarts
+        # there from that frame's prompts alone): every element the object draws there is prompted there too,
+        # as Nuke draws it (interpolated or held). Before, only the shapes keyed on that frame: a shape added
+        # or keyed on frame X by itself made X an anchor of that shape alone, and the layer's other shapes
+        # (and holes) vanished from the matte from X on.
+        anchors = set()
+        for (elem, _chain, _parents), keys in zip(items, own):
+            if _is_shape(elem, rp) and not _is_open(elem, rp):
+                anchors.update(t for t in keys if _mode(elem, src[t]) == "add")
+        for (elem, chain, parents), keys in zip(items, own):
+            extra = [t for t in sorted(anchors - set(keys)) if src[t] is not None and _shown(elem, parents, src[t])]
+            for t in sorted(set(keys) | set(extra)):
                 s = src[t]
                 if s is None or not _shown(elem, parents, s):
                     continue
