@@ -766,11 +766,15 @@ def _skip_note(layer):
 
 def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_frame, sample_shape_keys, taken,
                  safe_name, framelen=1.0):
-    """``(scene frame -> layer names to read there, layer name -> empty object, layer name -> index)``
-    of the layers that draw (not hidden in renders, opacity kept by :func:`_opacity_skip`)."""
+    """``(scene frame -> layer names to read there, layer name -> empty object, layer name -> index, layer
+    name -> the scene frames it is keyed on)`` of the layers that draw (not hidden in renders, opacity kept
+    by :func:`_opacity_skip`). A layer that only cuts (:func:`layer_role`) is also read on the frames of the
+    object layers before it: Blender draws it there too (held between its keys), and such a frame is an
+    anchor of that object (its track restarts from that frame's prompts alone)."""
     by_frame = {}
     objects = {}
     order = {}
+    own = {}
     sampled = {}
     if sample_shape_keys and not every_frame:
         sampled = _sample_unkeyed([layer.name for layer in mask.layers
@@ -790,13 +794,17 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
         if note:
             notes.append(note)
         order[layer.name] = len(order)
+        own[layer.name] = set(frames)
+        is_object, cut = layer_role(layer)
+        if frames and not is_object and cut:
+            frames = sorted(set(frames).union(*[own[n] for n in objects]))
         for f in frames:
             by_frame.setdefault(f, []).append(layer.name)
-        if frames and layer_role(layer)[0]:
+        if frames and is_object:
             safe = safe_name(layer.name, taken=taken)
             taken.append(safe)
             objects[layer.name] = {"name": safe, "host_name": layer.name, "prompts": []}
-    return by_frame, objects, order
+    return by_frame, objects, order, own
 
 
 def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame, every_frame=False,
@@ -815,12 +823,12 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     """
     safe_name = safe_name or _safe_name_fallback
     notes = []
-    by_frame, objects, order = _plan_layers(mask, set(scene_frames), notes, read_mask_at=read_mask_at,
-                                            current_frame=current_frame, every_frame=every_frame,
-                                            sample_shape_keys=sample_shape_keys, taken=list(taken),
-                                            safe_name=safe_name, framelen=framelen)
+    by_frame, objects, order, keyed_on = _plan_layers(
+        mask, set(scene_frames), notes, read_mask_at=read_mask_at, current_frame=current_frame,
+        every_frame=every_frame, sample_shape_keys=sample_shape_keys, taken=list(taken), safe_name=safe_name,
+        framelen=framelen)
     subtract = {}
-    cuts = []           # (layer index, file frame, prompts)
+    cuts = []           # (layer index, file frame, prompts, the cut layer is keyed on that frame)
     for f in sorted(by_frame):
         m = read_mask_at(f)
         ff = info.file(f)
@@ -831,15 +839,18 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
                 before = [ob["prompts"] for n, ob in objects.items() if order[n] < order[name]]
                 own.extend(_difference_cut(layer, own, before, ff, notes))
             if cut:
-                cuts.append((order[name], ff, cut))
+                cuts.append((order[name], ff, cut, f in keyed_on[name]))
                 subtract.setdefault(ff, []).extend(cut)
             if name in objects:
                 objects[name]["prompts"].extend(own)
     out = []
     for name, ob in objects.items():
         adds = {p["frame"] for p in ob["prompts"] if p.get("mode") != "subtract"}
-        for i, ff, prompts in cuts:
-            if i > order[name] and ff in adds:
+        # on the object's own shape frames, and on the frames the cut layer is keyed on: a garbage matte keyed
+        # on frame X where the object has no key is a correction there (before: dropped, so the re-run reused
+        # every frame and the drift stayed)
+        for i, ff, prompts, keyed in cuts:
+            if i > order[name] and (ff in adds or keyed):
                 ob["prompts"].extend(dict(p) for p in prompts)
         if not ob["prompts"]:
             notes.append("mask layer %r has no closed shape with 3 or more points: skipped" % name)
