@@ -5,8 +5,7 @@ decides is remade (the frames before it keep their files: same inode and mtime),
 correction brings the first run's mattes back, remade, not kept from the corrected run.
 
 The Nuke tests use the Nuke double (tests/nuke) with a REAL samatte worker on a 4-frame 96x64 shot and the
-weights-free ``shapes`` tracker; the Blender gathering test runs the add-on's bpy-free ``gather`` module on
-stand-in mask objects (the real-bpy loop is tests/blender/test_qa_host_corrections_bpy.py).
+weights-free ``shapes`` tracker (the Blender loop, in real bpy: tests/blender/test_qa_host_corrections_bpy.py).
 """
 import os
 import sys
