@@ -39,27 +39,42 @@ def parse_roots(items):
 
 def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False, report=None, objects=None):
     """Run one farm task: localise the farm document's job with ``roots`` (name -> folder on this
-    node; a relative one is taken from the current folder), save it beside the document, then run
-    ``samatte run LOCAL.json --stage S --frames F [--preroll K]`` or ``samatte qc LOCAL.json
-    [--frames F] [--report DIR]`` in this process. Returns the command's exit status."""
+    node; a relative one is taken from the current folder; a path still relative, from the document's
+    folder), save it as this task's own file (``samatte_job.local.<random>.json`` in the system's temp
+    folder, removed afterwards), then run ``samatte run LOCAL.json --stage S --frames F [--preroll K]``
+    or ``samatte qc LOCAL.json [--frames F] [--report DIR]`` in this process. Returns the command's exit
+    status. Before, every task wrote ``samatte_job.local.json`` beside the document: two tasks of one
+    bundle run at once on nodes with different ``--root`` folders (a Linux and a Windows worker, or a
+    TD's shell beside the farm) could each run with the other's paths, and a bundle folder the nodes
+    cannot write to failed every task."""
     import sys
+    import tempfile
     from .. import cli
-    from ..jobspec import save
+    from ..jobspec import resolve_paths, save, validate
     doc = load_farm_document(doc_path)
     # a relative root is the caller's (the shell's current folder), not the saved job's folder
     job = localize(doc, {n: os.path.abspath(p) for n, p in roots.items()})
-    local = os.path.join(os.path.dirname(os.path.abspath(doc_path)), "samatte_job.local.json")
-    save(job, local)
+    job = resolve_paths(validate(job), os.path.dirname(os.path.abspath(doc_path)))
     # each value joined to its option: a value starting with "-" (negative frames "-5--4", a report
     # folder "-qc") given as its own argument is read by argparse as an option
     if qc:
-        argv = ["qc", local] + (["--frames=%s" % frames] if frames else []) + (["--report=%s" % report] if report else [])
+        opts = (["--frames=%s" % frames] if frames else []) + (["--report=%s" % report] if report else [])
     else:
-        argv = ["run", local, "--stage", stage or "all"] + (["--frames=%s" % frames] if frames else [])
+        opts = ["--stage", stage or "all"] + (["--frames=%s" % frames] if frames else [])
         if preroll is not None and (stage or "all") != "track":
-            argv += ["--preroll", str(int(preroll))]
+            opts += ["--preroll", str(int(preroll))]
         if objects:
-            argv += ["--objects=%s" % objects]
-    print("samatte farm task: samatte %s" % " ".join(argv))
-    sys.stdout.flush()
-    return cli.main(argv)
+            opts += ["--objects=%s" % objects]
+    fd, local = tempfile.mkstemp(prefix="samatte_job.local.", suffix=".json")
+    os.close(fd)
+    try:
+        save(job, local)
+        argv = ["qc" if qc else "run", local] + opts
+        print("samatte farm task: samatte %s" % " ".join(argv))
+        sys.stdout.flush()
+        return cli.main(argv)
+    finally:
+        try:
+            os.remove(local)
+        except OSError:
+            pass
