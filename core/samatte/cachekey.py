@@ -55,7 +55,6 @@ import stat
 import time
 
 from . import __version__
-from .frames import parse_frames
 from .inputfile import NotRegularFileError, open_regular
 from .registry import resolved_tracker_options
 
@@ -498,12 +497,8 @@ class _Segments:
 
 def _job_frames(job, plate_frames):
     if plate_frames is None:
-        fr = job["plate"].get("frames")
-        if fr:
-            plate_frames = parse_frames(fr)
-        else:
-            from .io.sequence import SequencePattern
-            plate_frames = SequencePattern(job["plate"]["path"]).default_frames()
+        from .jobspec import plate_frames as job_plate_frames
+        plate_frames = job_plate_frames(job)
     return sorted(int(f) for f in plate_frames)
 
 

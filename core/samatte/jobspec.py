@@ -65,7 +65,7 @@ __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
-    "job_frames", "object_keyframes", "object_anchors", "anchor_frames", "prompt_frame_kind",
+    "job_frames", "plate_frames", "object_keyframes", "object_anchors", "anchor_frames", "prompt_frame_kind",
     "prompt_kinds", "work_dir_name",
 ]
 
@@ -667,6 +667,19 @@ def job_frames(job):
     """The validated job's frames as a list of ints, or None when they come from the files on disk."""
     fr = job["plate"].get("frames")
     return parse_frames(fr) if fr else None
+
+
+def plate_frames(job):
+    """The frames a (validated) job makes: ``plate.frames``, else the range in the plate pattern itself
+    (``plate.1001-1100x2####.exr``), else the plate's files on disk (sorted ints; [] when none). The one
+    rule that run, status, qc, the farm export and the cache keys (a host's too) share: qc and the export
+    took the files on disk before the pattern's own range, so a job over ``p.1001-1003####.exr`` with six
+    files on disk failed qc for the three frames it never makes and exported tasks for them."""
+    fr = job_frames(job)
+    if fr is not None:
+        return fr
+    from .io.sequence import SequencePattern   # stdlib only (os, re)
+    return SequencePattern(job["plate"]["path"]).default_frames()
 
 
 def object_keyframes(obj):

@@ -84,17 +84,14 @@ def frames_to_range_expr(frames):
 
 
 def _job_frames(job):
-    from ..jobspec import job_frames
-    fr = job_frames(job)
-    if fr is None:
+    from ..jobspec import plate_frames   # plate.frames, the pattern's own range, the files on disk
+    fr = plate_frames(job)
+    if not fr:
         from ..io.sequence import SequencePattern
+        from ..errors import MissingFrameError
         seq = SequencePattern(job["plate"]["path"])
-        fr = seq.frames_on_disk()
-        if not fr:
-            from ..errors import MissingFrameError
-            raise MissingFrameError("no frames of the plate %s were found on disk%s"
-                                    % (job["plate"]["path"], seq.padding_hint()),
-                                    path=job["plate"]["path"])
+        raise MissingFrameError("no frames of the plate %s were found on disk%s"
+                                % (job["plate"]["path"], seq.padding_hint()), path=job["plate"]["path"])
     return fr
 
 

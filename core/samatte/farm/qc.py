@@ -72,10 +72,10 @@ def read_scores(job, frames=None):
     import OpenImageIO as oiio
     from ..frames import parse_frames
     from ..io.sequence import SequencePattern
-    from ..jobspec import job_frames
+    from ..jobspec import plate_frames
     from ..pipeline import _subset
     seq = SequencePattern(job["output"]["path"])
-    all_frames = job_frames(job) or SequencePattern(job["plate"]["path"]).frames_on_disk()
+    all_frames = plate_frames(job)
     if all_frames:
         frames = _subset(frames, all_frames)
     elif frames is None:
@@ -216,11 +216,11 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     """Check a job's output frames; write ``qc.json`` and ``contact_sheet.png``; return the report."""
     from ..frames import parse_frames
     from ..io.sequence import SequencePattern
-    from ..jobspec import job_frames
+    from ..jobspec import plate_frames
     from ..pipeline import _subset, frame_status, load_job
     job = load_job(job)
     seq = SequencePattern(job["output"]["path"])
-    all_frames = job_frames(job) or SequencePattern(job["plate"]["path"]).frames_on_disk()
+    all_frames = plate_frames(job)
     if frames is None:
         frames = list(all_frames)
     elif all_frames:
