@@ -734,6 +734,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 skip_scores[g] = writer.read_score(g)
             return skip_scores[g]
         mask_seen = {}  # object -> [mask frames read, of them empty]
+        from .prompts import subtract_cuts, subtract_shapes
+        cuts_of = subtract_shapes(job["objects"])  # frame -> the objects' subtract shapes there
         for f in work:
             check_cancel(cancel)
             ref = refs.get(f)
@@ -765,6 +767,10 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     seen[0] += 1
                     seen[1] += not tf.objects[name].mask.any()
             tf.objects = {n: tf.objects[n] for n in names if n in tf.objects}
+            if f in cuts_of:  # an object's subtract shapes stay cut in its matte, whatever the backend
+                for name, cut in subtract_cuts(cuts_of[f], info).items():
+                    if name in tf.objects:
+                        tf.objects[name].cut = cut
             state_in = states.get(tf.ref)
             # (the store's slot follows the keyed chain ``ref``, the order's groups, not whether the state
             # was found: a chunk's first frame or a restored seed frame without its reference state must

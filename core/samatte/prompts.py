@@ -40,7 +40,7 @@ import numpy as np
 from .errors import PlateError, PromptError
 from .stages import TrackerObject
 
-__all__ = ["prepare_objects", "require_prompt_frames", "prepare_prompt", "rasterise_polygon", "bezier_to_polygon",
+__all__ = ["prepare_objects", "require_prompt_frames", "prepare_prompt", "subtract_shapes", "subtract_cuts", "rasterise_polygon", "bezier_to_polygon",
            "feather_mask", "sample_polyline", "agree_with_mask"]
 
 #: supersampling factor for the anti-aliased coverage of polygons
@@ -89,6 +89,34 @@ def require_prompt_frames(job_objects, frames):
             if frame not in fset:
                 raise _outside_frames(ob.get("name") or "object%d" % (oi + 1), frame,
                                       "objects[%d].prompts[%d]" % (oi, pi))
+
+
+def subtract_shapes(job_objects):
+    """frame -> [(object name, where, JobSpec prompt)] of the tracked objects' subtract shapes (closed
+    ``mode: "subtract"`` mask / polygon / bezier / box prompts; an open stroke is negative points, not a
+    shape), for :func:`subtract_cuts`."""
+    out = {}
+    for oi, ob in enumerate(job_objects):
+        if not ob.get("prompts"):
+            continue
+        name = ob.get("name") or "object%d" % (oi + 1)
+        for pi, p in enumerate(ob["prompts"]):
+            if (p.get("type") in ("mask", "polygon", "bezier", "box") and p.get("mode", "add") == "subtract"
+                    and p.get("closed") is not False):
+                out.setdefault(int(p["frame"]), []).append((name, "objects[%d].prompts[%d]" % (oi, pi), p))
+    return out
+
+
+def subtract_cuts(entries, info):
+    """object name -> its cut (float32 (H, W) in [0, 1], :func:`samatte.track.seed.subtract_cut`: the
+    shapes rasterised as the trackers rasterise them, a polygon / bezier's feather a soft ramp) for one
+    frame's entries of :func:`subtract_shapes`. The matting stage multiplies the object's alpha by
+    ``1 - cut`` (``ObjectTrack.cut``)."""
+    from .track.seed import subtract_cut
+    by_name = {}
+    for name, where, p in entries:
+        by_name.setdefault(name, []).append(prepare_prompt(p, info, where=where, object_name=name))
+    return {name: subtract_cut(qs, info.shape) for name, qs in by_name.items()}
 
 
 def _outside_frames(name, frame, where):

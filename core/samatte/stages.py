@@ -108,6 +108,12 @@ class ObjectTrack:
     #: threshold. The matting stage takes ``soft`` as its coarse mask instead of ``mask`` (and the
     #: "none" matte backend writes it as the alpha). None: the mask is binary.
     soft: Optional[np.ndarray] = None
+    #: float32 (H, W) in [0, 1]: the object's subtract shapes (garbage mattes, holes: ``mode:
+    #: "subtract"`` prompts) on this frame (:func:`samatte.track.seed.subtract_cut`), set by the pipeline
+    #: for the matting stage, which multiplies the object's alpha by ``1 - cut`` whatever the backend
+    #: (:func:`samatte.matte.stage.cut_alpha`), so what the artist cut stays cut in the written matte and
+    #: in the state the next frame starts from. None: no subtract shape (the alpha is untouched).
+    cut: Optional[np.ndarray] = None
 
 
 @dataclass

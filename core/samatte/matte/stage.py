@@ -10,6 +10,8 @@ Per frame, a :class:`RefineMatter`:
    the mask says, the band opens);
 2. temporal stability (:mod:`samatte.matte.temporal`): region-adaptive fusion with the state of the
    ``ref`` frame, motion-compensated;
+   then the object's subtract shapes on the frame (``ObjectTrack.cut``: garbage mattes, holes) are cut
+   out of its alpha (:func:`cut_alpha`, every backend, before the state is kept);
 3. the merged matte: union ``1 - prod(1 - a_i)`` of the objects (see :func:`merge_alphas`);
 4. the premultiplied foreground for the merged matte, in scene-linear light
    (:mod:`samatte.matte.foreground`);
@@ -32,7 +34,7 @@ from .temporal import (FrameState, MotionModel, _distance_to_edge, fuse_alpha, m
 
 __all__ = ["get_matter", "RefineMatter", "MaskMatter", "Sam2MatteMatter", "merge_alphas",
            "find_sam2matte_weights", "SAM2MATTE_NAME", "OPTIONS", "MattingImages", "matting_images",
-           "matting_image"]
+           "matting_image", "cut_alpha"]
 
 #: name of the SAM2-Matte checkpoint in samatte.models (``<models_dir>/sam2matte.pt``)
 SAM2MATTE_NAME = "sam2matte"
@@ -296,6 +298,21 @@ def _coarse(obj):
     return np.asarray(obj.mask if soft is None else soft, dtype=np.float32)
 
 
+def cut_alpha(alpha, obj):
+    """``alpha`` (f32 (H, W)) of one object with its subtract shapes of the frame cut out: ``alpha * (1 -
+    obj.cut)`` (0 inside the shapes, their soft edge a ramp), or ``alpha`` itself when the track carries
+    no cut. The one rule of every matting backend: what the artist cut stays cut in the written matte,
+    its merged ``A``, foreground and quality map, and in the temporal state the next frame starts from
+    (so a resumed run or a chunk starts from the same state as an unbroken one)."""
+    cut = getattr(obj, "cut", None)
+    if cut is None:
+        return alpha
+    cut = np.asarray(cut, np.float32)
+    if cut.shape != np.shape(alpha):
+        raise PlateError("subtract shapes of an object are %s, its alpha is %s" % (cut.shape, np.shape(alpha)))
+    return (np.asarray(alpha, np.float32) * (1.0 - np.clip(cut, 0.0, 1.0))).astype(np.float32)
+
+
 #: matte options handed to the refiner as the RefineParams field of the same name (off the default)
 _REFINE_FIELDS = ("evidence", "ramp_measured", "tie")
 
@@ -527,6 +544,7 @@ class RefineMatter(Matter):
             e = self._estimate_one(plate, name, obj, comp, c, band, shape, stats, image)  # 2. estimate
             tc = time.perf_counter()
             alphas[name], ci = self._fuse_one(track, comp, name, c, e, band, stats)      # 3. fuse
+            alphas[name] = cut_alpha(alphas[name], obj)                                 # its subtracts
             del c, e   # (the object's frame-sized intermediates go now)
             if ci is not None:
                 instability = ci if instability is None else np.maximum(instability, ci)
@@ -704,7 +722,7 @@ class MaskMatter(RefineMatter):
 
     def _step(self, plate, track, prev):
         shape = self._check(plate, track)
-        alphas = {n: _coarse(o) for n, o in track.objects.items()}
+        alphas = {n: cut_alpha(_coarse(o), o) for n, o in track.objects.items()}
         merged = merge_alphas(alphas.values(), shape)
         fg = None
         if self.foreground:

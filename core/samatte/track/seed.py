@@ -45,7 +45,7 @@ from ..jobspec import anchor_frames, prompt_frame_kind
 
 __all__ = ["keyframe_soft", "keyframe_mask", "object_keyframes", "object_roles",
            "is_shape", "apply_hints", "hint_arrays", "grabcut_box", "grabcut_points", "grabcut_labels",
-           "to_u8", "work_shape"]
+           "to_u8", "work_shape", "subtract_mask", "subtract_cut"]
 
 
 def work_shape(shape, work_size):
@@ -189,6 +189,27 @@ def subtract_mask(prompts, shape):
             continue
         m = p["mask_array"] if "mask_array" in p else _rect(shape, p["box"])
         out = m.copy() if out is None else (out | m)
+    return out
+
+
+def subtract_cut(prompts, shape):
+    """The share of the object's alpha its subtract-mode prompts of one frame remove, float32 (H, W) in
+    [0, 1], or None when there are none: 1 on the pixels :func:`subtract_mask` removes from the track
+    (a polygon / bezier's pixel centres inside, a mask's threshold, a box's pixels), and outside them a
+    polygon / bezier's own soft edge (its anti-aliased coverage widened by its ``feather``, the
+    prompt's ``"soft_array"``); masks and boxes are hard. The union of several shapes is their maximum."""
+    out = None
+    for p in prompts:
+        if not _subtracts(p):
+            continue
+        if "mask_array" in p:
+            m = p["mask_array"].astype(np.float32)
+            s = p.get("soft_array") if p["type"] in ("polygon", "bezier") else None
+            if s is not None:
+                np.maximum(m, np.clip(np.asarray(s, np.float32), 0.0, 1.0), out=m)
+        else:
+            m = _rect(shape, p["box"]).astype(np.float32)
+        out = m if out is None else np.maximum(out, m, out=out)
     return out
 
 
