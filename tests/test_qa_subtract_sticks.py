@@ -127,6 +127,9 @@ def test_resume_across_the_cut_frame_equals_an_unbroken_run(shot, tmp_path):
         assert sorted(a) == sorted(b)
         for c in a:
             assert np.array_equal(a[c], b[c]), (g, c)
+        with open(str(tmp_path / "whole" / ("m.%04d.exr" % g)), "rb") as fa, \
+                open(str(tmp_path / "parts" / ("m.%04d.exr" % g)), "rb") as fb:
+            assert fa.read() == fb.read(), g   # the scores and state records too
 
 
 def test_the_matte_key_of_the_frame_changes_with_its_subtract_shape(shot, tmp_path):
