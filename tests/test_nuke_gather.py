@@ -73,8 +73,10 @@ def test_hidden_shape_frames_and_unkeyed_shape(nk):
     static = rp.Shape(curves, (10, 10), (30, 10), (20, 30), name="static")
     curves.rootLayer.append(static)
     got = gather.gather_roto(roto, Geometry(100, 100), FrameMap(0), [4, 5, 6, 7], rp)
-    frames = sorted(q["frame"] for q in got[roto.name()])
-    assert frames == [4, 5]     # the static shape sits on the range's first frame; frame 6 is hidden
+    frames = sorted((q["frame"], q["label"].split("/")[1]) for q in got[roto.name()])
+    # the static shape sits on the range's first frame; frame 6 is hidden. Both shapes are at the root (one
+    # object): each one's frame is an anchor of that object, where Nuke draws the other too (B held from 5)
+    assert frames == [(4, "B"), (4, "static"), (5, "B"), (5, "static")]
 
 
 def test_rotopaint_open_stroke_and_subtract_stroke(nk):

@@ -229,5 +229,9 @@ def test_roto_lifetime_limits_prompt_frames():
         c.rootLayer.append(s)
     got = gather.gather_roto(roto, Geometry(64, 64), FrameMap(-1000), list(range(1, 11)), rp)
     by = sorted((q["label"].split("/")[1], q["frame"]) for q in got[roto.name()])
-    assert by == [("always", 1001), ("late", 1006), ("ranged", 1005), ("single", 1007)]
+    # all four at the root (one object): each one's frame (1001, 1005, 1006, 1007) is an anchor of it, where
+    # every other shape alive there is prompted too; none outside its lifetime
+    assert by == [("always", 1001), ("always", 1005), ("always", 1006), ("always", 1007), ("late", 1005),
+                  ("late", 1006), ("late", 1007), ("ranged", 1005), ("ranged", 1006), ("ranged", 1007),
+                  ("single", 1007)]
     assert gather.gather_roto(roto, Geometry(64, 64), FrameMap(0), [], rp) == {}

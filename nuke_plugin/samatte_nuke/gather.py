@@ -370,17 +370,15 @@ def _stroke_prompt(stroke, chain, t, geom, frame):
             "mode": _mode(stroke, t)}
 
 
-def gather_roto(node, geom, fmap, frames, rp, *, log=None, time=None):
-    """{host object name: [prompts]} from a Roto/RotoPaint node. ``frames``: the job's script frames
-    (prompts outside are dropped); prompt frames are converted to file numbers with ``fmap``. ``time``
-    (from :func:`prompt_sources`): SAMatte frame -> the node's own frame, for a node behind a TimeOffset or
-    FrameHold; its shapes are read at that frame and prompted on the SAMatte frame that shows them."""
-    frames = sorted(frames)
-    if not frames:
-        return {}
+def _roto_plan(node, frames, rp, time):
+    """``(src, [(object, element, chain, parents, its prompt frames)])`` of a Roto/RotoPaint node:
+    ``src`` from :func:`_source_frames`; each shape / stroke with the SAMatte frames it is prompted on by
+    itself (its keyed frames on which it is shown; a shape unkeyed, keyed only outside the range (it
+    holds its nearest key there) or only where it is hidden or outside its lifetime (Nuke draws it,
+    interpolated, on the frames it lives): the range's first frame on which it is shown)."""
     src = _source_frames(frames, time)
     root = node["curves"].rootLayer
-    out = {}
+    plan = []
     root_chain = [root.getTransform()]
     for top in root:
         if _is_layer(top, rp):
@@ -390,41 +388,67 @@ def gather_roto(node, geom, fmap, frames, rp, *, log=None, time=None):
             obj = node.name()
             items = ([(top, root_chain + [top.getTransform()], ())]
                      if (_is_shape(top, rp) or _is_stroke(top, rp)) else [])
-        own = []
         for elem, chain, parents in items:
-            # its keyed frames on which it is shown; a shape unkeyed, keyed only outside the range (it
-            # holds its nearest key there) or only where it is hidden or outside its lifetime (Nuke draws
-            # it, interpolated, on the frames it lives): the range's first frame on which it is shown
             keys = [t for t in _prompt_frames(frames, src, _key_times(elem, rp, chain))
                     if _shown(elem, parents, src[t])]
             keys = keys or [t for t in frames if src[t] is not None and _shown(elem, parents, src[t])][:1]
-            own.append(keys)
-        # the object's anchors: the frames where one of its closed add shapes is prompted (the track restarts
-        # there from that frame's prompts alone): every element the object draws there is prompted there too,
-        # as Nuke draws it (interpolated or held). Before, only the shapes keyed on that frame: a shape added
-        # or keyed on frame X by itself made X an anchor of that shape alone, and the layer's other shapes
-        # (and holes) vanished from the matte from X on.
-        anchors = set()
-        for (elem, _chain, _parents), keys in zip(items, own):
-            if _is_shape(elem, rp) and not _is_open(elem, rp):
-                anchors.update(t for t in keys if _mode(elem, src[t]) == "add")
-        for (elem, chain, parents), keys in zip(items, own):
-            extra = [t for t in sorted(anchors - set(keys)) if src[t] is not None and _shown(elem, parents, src[t])]
-            for t in sorted(set(keys) | set(extra)):
-                s = src[t]
-                if s is None or not _shown(elem, parents, s):
-                    continue
-                f = fmap.to_file(t)
-                if _is_shape(elem, rp):
-                    q = _shape_prompt(elem, chain, s, geom, f, rp)
-                else:
-                    q = _stroke_prompt(elem, chain, s, geom, f)
-                if q is None:
-                    if log:
-                        log("%s: %s on frame %d has too few points; skipped" % (node.name(), elem.name, s))
-                    continue
-                q["label"] = "%s/%s" % (node.name(), elem.name)
-                out.setdefault(obj, []).append(q)
+            plan.append((obj, elem, chain, parents, keys))
+    return src, plan
+
+
+def _plan_anchors(src, plan, rp, anchors=None):
+    """{object: SAMatte frames where one of its closed add shapes is prompted} (its anchors: the track
+    restarts there from that frame's prompts alone), added to a copy of ``anchors``."""
+    out = {obj: set(ts) for obj, ts in (anchors or {}).items()}
+    for obj, elem, _chain, _parents, keys in plan:
+        if _is_shape(elem, rp) and not _is_open(elem, rp):
+            out.setdefault(obj, set()).update(t for t in keys if _mode(elem, src[t]) == "add")
+    return out
+
+
+def gather_roto(node, geom, fmap, frames, rp, *, log=None, time=None, anchors=None):
+    """{host object name: [prompts]} from a Roto/RotoPaint node. ``frames``: the job's script frames
+    (prompts outside are dropped); prompt frames are converted to file numbers with ``fmap``. ``time``
+    (from :func:`prompt_sources`): SAMatte frame -> the node's own frame, for a node behind a TimeOffset or
+    FrameHold; its shapes are read at that frame and prompted on the SAMatte frame that shows them.
+    ``anchors``: {host object name: SAMatte frames} where other prompt nodes prompt a closed add shape of
+    the same object (:func:`gather_objects` merges objects by name across nodes)."""
+    frames = sorted(frames)
+    if not frames:
+        return {}
+    src, plan = _roto_plan(node, frames, rp, time)
+    return _roto_prompts(node, src, plan, geom, fmap, rp, log=log, anchors=anchors)
+
+
+def _roto_prompts(node, src, plan, geom, fmap, rp, *, log=None, anchors=None):
+    """:func:`gather_roto`'s prompts from its :func:`_roto_plan`."""
+    # an object's anchors: the frames where one of its closed add shapes is prompted (the track restarts
+    # there from that frame's prompts alone), whichever top-level item, layer or prompt node holds it: every
+    # element the object draws there is prompted there too, as Nuke draws it (interpolated or held). Before,
+    # only the shapes keyed on that frame: a shape added or keyed on frame X by itself made X an anchor of
+    # that shape alone, and the object's other shapes (and holes) vanished from the matte from X on. The
+    # rule first held within one layer only: shapes at the node's root (Nuke's default, one object named
+    # after the node) or an object's layers in two nodes (both named 'Layer1') did not share anchors.
+    anchors = _plan_anchors(src, plan, rp, anchors)
+    out = {}
+    for obj, elem, chain, parents, keys in plan:
+        extra = [t for t in anchors.get(obj, ()) if t not in keys and src.get(t) is not None
+                 and _shown(elem, parents, src[t])]
+        for t in sorted(set(keys) | set(extra)):
+            s = src[t]
+            if s is None or not _shown(elem, parents, s):
+                continue
+            f = fmap.to_file(t)
+            if _is_shape(elem, rp):
+                q = _shape_prompt(elem, chain, s, geom, f, rp)
+            else:
+                q = _stroke_prompt(elem, chain, s, geom, f)
+            if q is None:
+                if log:
+                    log("%s: %s on frame %d has too few points; skipped" % (node.name(), elem.name, s))
+                continue
+            q["label"] = "%s/%s" % (node.name(), elem.name)
+            out.setdefault(obj, []).append(q)
     return out
 
 
@@ -610,10 +634,19 @@ def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
     :func:`prompt_sources` (a node behind a TimeOffset / FrameHold)."""
     merged = {}
     order = []
-    for item in nodes:
-        n, time = item if isinstance(item, tuple) else (item, None)
+    nodes = [item if isinstance(item, tuple) else (item, None) for item in nodes]
+    # an object's anchors over every Roto node: objects are merged by name, so a frame where one node
+    # prompts a closed add shape of 'Layer1' is an anchor of the merged object, and the other node's
+    # shapes of 'Layer1' drawn there are prompted there too
+    frames = sorted(frames)
+    plans, anchors = {}, {}
+    for k, (n, time) in enumerate(nodes):
+        if frames and n.Class() in ("Roto", "RotoPaint"):
+            src, plan = plans[k] = _roto_plan(n, frames, rp, time)
+            anchors = _plan_anchors(src, plan, rp, anchors)
+    for k, (n, time) in enumerate(nodes):
         if n.Class() in ("Roto", "RotoPaint"):
-            got = gather_roto(n, geom, fmap, frames, rp, log=log, time=time)
+            got = _roto_prompts(n, *plans[k], geom, fmap, rp, log=log, anchors=anchors) if k in plans else {}
         elif n.Class() == "Tracker4":
             got = gather_tracker(n, geom, fmap, frames, log=log, time=time)
         else:

@@ -1,0 +1,85 @@
+"""Review of the 0.2.16 merges (QA67): fixes found there, each with the test that failed before it."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte_nuke import gather as ngather  # noqa: E402
+from samatte_nuke.convert import FrameMap, Geometry  # noqa: E402
+
+W, H = 96, 64
+BODY = [(20, 20), (50, 20), (50, 45), (20, 45)]
+ARM = [(66, 26), (84, 26), (84, 44), (66, 44)]
+
+
+@pytest.fixture
+def nk():
+    nuke = nuke_env.fresh()
+    yield nuke
+    nuke._reset()
+
+
+def _read():
+    return nuke_env.make_read("/p/plate.####.exr", 1001, 1004, width=W, height=H, mode="start at", value=1)
+
+
+def _objects(nodes, read):
+    from samatte.jobspec import object_anchors
+    from samatte.names import safe_name
+    obs = ngather.gather_objects(nodes, Geometry.from_node(read), FrameMap.from_read(read), [1, 2, 3, 4], rp,
+                                 safe_name=safe_name)
+    return {o["host_name"]: (sorted((q["frame"], q["label"].split("/")[1]) for q in o["prompts"]), object_anchors(o))
+            for o in obs}
+
+
+def test_nuke_shapes_at_a_rotos_root_share_their_anchors(nk):
+    """Shapes drawn at the Roto node's root (Nuke's default; one object named after the node): 'Bezier1'
+    keyed on script frame 2, 'Bezier2' added on frame 3. Frame 3 is an anchor (the track restarts there
+    from its prompts alone) and Nuke draws both there. Before, 757a868's rule held within a layer only:
+    frame 1003 was prompted with Bezier2 alone and Bezier1 vanished from the matte from 1003 on."""
+    read = _read()
+    roto = nk.nodes.Roto()
+    roto.setInput(0, read)
+    curves = roto["curves"]
+    curves.rootLayer.append(nuke_env.polygon_shape(curves, BODY, 2, H, name="Bezier1"))
+    curves.rootLayer.append(nuke_env.polygon_shape(curves, ARM, 3, H, name="Bezier2"))
+    got = ngather.gather_roto(roto, Geometry.from_node(read), FrameMap.from_read(read), [1, 2, 3, 4], rp)
+    assert sorted((q["frame"], q["label"].split("/")[1]) for q in got[roto.name()]) == [
+        (1002, "Bezier1"), (1002, "Bezier2"), (1003, "Bezier1"), (1003, "Bezier2")]
+    # a subtract shape or an open stroke at the root makes no anchor, but is prompted on the anchors it is shown on
+    hole = nuke_env.polygon_shape(curves, [(30, 28), (36, 28), (36, 34), (30, 34)], 4, H, name="-hole")
+    curves.rootLayer.append(hole)
+    got = ngather.gather_roto(roto, Geometry.from_node(read), FrameMap.from_read(read), [1, 2, 3, 4], rp)
+    assert sorted((q["frame"], q["label"].split("/")[1]) for q in got[roto.name()]) == [
+        (1002, "-hole"), (1002, "Bezier1"), (1002, "Bezier2"), (1003, "-hole"), (1003, "Bezier1"),
+        (1003, "Bezier2"), (1004, "-hole")]
+
+
+def test_nuke_an_object_in_two_roto_nodes_shares_its_anchors(nk):
+    """Two Roto nodes in a chain, each with a layer 'Layer1' (Nuke's default name): objects are merged by
+    name, so Roto2's 'arm' keyed on frame 3 makes 1003 an anchor of the merged object, where Nuke draws
+    Roto1's 'body' too. Before: 1003 held the arm alone (and 1002 the body alone)."""
+    read = _read()
+    r1 = nk.nodes.Roto()
+    r1.setInput(0, read)
+    c1 = r1["curves"]
+    l1 = rp.Layer(c1, name="Layer1")
+    l1.append(nuke_env.polygon_shape(c1, BODY, 2, H, name="body"))
+    c1.rootLayer.append(l1)
+    r2 = nk.nodes.Roto()
+    r2.setInput(0, r1)
+    c2 = r2["curves"]
+    l2 = rp.Layer(c2, name="Layer1")
+    l2.append(nuke_env.polygon_shape(c2, ARM, 3, H, name="arm"))
+    c2.rootLayer.append(l2)
+    l3 = rp.Layer(c2, name="other")        # another object: its anchors are its own
+    l3.append(nuke_env.polygon_shape(c2, BODY, 4, H, name="x"))
+    c2.rootLayer.append(l3)
+    got = _objects(ngather.prompt_sources(r2), read)
+    assert got["Layer1"] == ([(1002, "arm"), (1002, "body"), (1003, "arm"), (1003, "body")], [1002, 1003])
+    assert got["other"] == ([(1004, "x")], [1004])
+
