@@ -768,9 +768,11 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
                  safe_name, framelen=1.0):
     """``(scene frame -> layer names to read there, layer name -> empty object, layer name -> index, layer
     name -> the scene frames it is keyed on)`` of the layers that draw (not hidden in renders, opacity kept
-    by :func:`_opacity_skip`). A layer that only cuts (:func:`layer_role`) is also read on the frames of the
-    object layers before it: Blender draws it there too (held between its keys), and such a frame is an
-    anchor of that object (its track restarts from that frame's prompts alone)."""
+    by :func:`_opacity_skip`). A layer that cuts (:func:`layer_role`: Subtract, Darken, Multiply, and the
+    Replace and Difference objects) is also read on the frames of the object layers before it: Blender
+    draws it there too (held between its keys), and such a frame is an anchor of that object (its track
+    restarts from that frame's prompts alone); there it gives only its cut, its own object's prompts stay
+    on its own frames."""
     by_frame = {}
     objects = {}
     order = {}
@@ -796,7 +798,7 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
         order[layer.name] = len(order)
         own[layer.name] = set(frames)
         is_object, cut = layer_role(layer)
-        if frames and not is_object and cut:
+        if frames and cut:
             frames = sorted(set(frames).union(*[own[n] for n in objects]))
         for f in frames:
             by_frame.setdefault(f, []).append(layer.name)
@@ -819,7 +821,7 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     maps file frame -> the cut prompts of the layers (:func:`layer_role`) on it, notes are sentences
     for the user. Layers are read in their order (``mask.layers``, the order Blender's rasteriser
     combines them in): a layer's cut applies to the objects of the layers before it, on the frames
-    where such an object has a shape.
+    where such an object has a shape and on the cutting layer's own keyed frames.
     """
     safe_name = safe_name or _safe_name_fallback
     notes = []
@@ -835,6 +837,8 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
         for name in sorted(by_frame[f], key=order.get):
             layer = m.layers[name]
             own, cut = _read_layer(layer, info, f, notes, framelen)
+            if f not in keyed_on[name]:
+                own = []    # read here for its cut only (a Replace / Difference layer on an earlier object's frame)
             if getattr(layer, "blend", "") == "DIFFERENCE" and own:
                 before = [ob["prompts"] for n, ob in objects.items() if order[n] < order[name]]
                 own.extend(_difference_cut(layer, own, before, ff, notes))

@@ -83,3 +83,37 @@ def test_nuke_an_object_in_two_roto_nodes_shares_its_anchors(nk):
     assert got["Layer1"] == ([(1002, "arm"), (1002, "body"), (1003, "arm"), (1003, "body")], [1002, 1003])
     assert got["other"] == ([(1004, "x")], [1004])
 
+
+# --- Blender: a Replace / Difference layer cuts the objects before it on their own frames too ------------
+
+def _blender_plain():
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "blender"))
+    import test_blender_plain as bp
+    return bp
+
+
+@pytest.mark.parametrize("blend, cut", [("MERGE_SUBTRACT", ("subtract", False)), ("DARKEN", ("subtract", True)),
+                                        ("REPLACE", ("subtract", True)), ("DIFFERENCE", ("subtract", False))])
+def test_blender_a_cutting_object_layer_cuts_on_the_earlier_objects_frames(blend, cut):
+    """Layer 'hero' (Merge Add) keyed on scene frames 3 and 6, then a layer 'rep' keyed on 3 only. Blender
+    draws 'rep' held on frame 6, so it cuts hero there as on 3 (Replace: hero keeps what lies inside rep's
+    shape; Difference: hero loses it), and frame 6 is an anchor of hero (its track restarts from that
+    frame's prompts alone). 436695c did this for the layers that only cut (Subtract, Darken); a Replace or
+    Difference layer, being an object too, was still read on its own keys only: hero's frame 1006 had no
+    cut and hero's matte from there on was its whole shape. rep's own prompts stay on its own key."""
+    bp = _blender_plain()
+    info = bp.info_landscape()
+    hero = bp.ns(name="hero", hide_render=False, blend="MERGE_ADD", use_fill_holes=False,
+                 splines=[bp.spline(bp.SQUARE, info)])
+    rep = bp.ns(name="rep", hide_render=False, blend=blend, use_fill_holes=False, invert=False,
+                splines=[bp.spline(bp.HOLE, info)])
+    mask = bp.make_mask([hero, rep], {"hero": [3, 6], "rep": [3]})
+    objs, _sub, _notes = bp.gather.gather_mask_objects(mask, info, scene_frames=range(1, 9),
+                                                       read_mask_at=lambda f: mask, current_frame=3)
+    got = {o["host_name"]: sorted((p["frame"], p.get("mode", "add"), bool(p.get("invert"))) for p in o["prompts"])
+           for o in objs}
+    assert got["hero"] == [(1003, "add", False), (1003,) + cut, (1006, "add", False), (1006,) + cut]
+    if blend in ("REPLACE", "DIFFERENCE"):
+        assert {p[0] for p in got["rep"]} == {1003}
+    else:
+        assert "rep" not in got
