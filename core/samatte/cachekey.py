@@ -356,7 +356,8 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None, memo=None):
 
     ``job``: a validated JobSpec dict (relative paths already resolved); ``resolved``: ``{"tracker":
     "flow"|"sam2"|"shapes"|"masks", "model": name or None, "model_sha256": str or None, "matte": name}``;
-    ``plate_frames``: the job's frames (default: ``plate.frames``, else the plate's files on disk).
+    ``plate_frames``: the job's frames (default: :func:`samatte.jobspec.plate_frames`: ``plate.frames``, else
+    the plate pattern's own range, else the plate's files on disk).
     ``stamp``: the stamp function (default :func:`file_stamp`, memoised per call); ``memo``: a dict kept
     between calls, passed to :func:`file_stamp` (unchanged files are not hashed again)."""
     frames = _job_frames(job, plate_frames)

@@ -274,7 +274,8 @@ def cmd_demo(args):
 
 def _add_plate_args(p):
     p.add_argument("--plate", required=True, help="plate EXR pattern, e.g. /shots/sh010/plate.####.exr")
-    p.add_argument("--frames", help="frame range, e.g. 1001-1100 (default: the frames on disk)")
+    p.add_argument("--frames", help="frame range, e.g. 1001-1100 (default: the range in the plate pattern, "
+                   "else the frames on disk)")
     p.add_argument("--out", required=True, help="output EXR pattern, e.g. /out/sh010_matte.####.exr")
     p.add_argument("--object", default="object", help="object (layer) name (default: object)")
     p.add_argument("--name", default="samatte", help="job name (written in the EXR metadata)")

@@ -664,7 +664,8 @@ def bezier_prompt(frame, points, *, invert=False, feather=0.0, mode="add", close
 
 
 def job_frames(job):
-    """The validated job's frames as a list of ints, or None when they come from the files on disk."""
+    """The validated job's ``plate.frames`` as a list of ints, or None when it names none (the frames then come
+    from the plate pattern's own range, else the files on disk: :func:`plate_frames`)."""
     fr = job["plate"].get("frames")
     return parse_frames(fr) if fr else None
 

@@ -66,8 +66,8 @@ def _check_frame(path):
 
 def read_scores(job, frames=None):
     """``{frame: score or None}`` from the output EXRs' ``samatte/score`` metadata (headers only), for
-    the job's frames (those of its plate on disk when ``plate.frames`` is not given, as ``run`` and
-    ``qc`` take them: a frame not written yet is None, not left out) or ``frames``, a subset of them
+    the job's frames (:func:`samatte.jobspec.plate_frames`, as ``run`` and ``qc`` take them: a frame not
+    written yet is None, not left out) or ``frames``, a subset of them
     (a range string such as ``"1001-1010"`` or a list, as everywhere else)."""
     import OpenImageIO as oiio
     from ..frames import parse_frames
