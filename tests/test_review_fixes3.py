@@ -117,3 +117,56 @@ def test_blender_a_cutting_object_layer_cuts_on_the_earlier_objects_frames(blend
         assert {p[0] for p in got["rep"]} == {1003}
     else:
         assert "rep" not in got
+
+
+# --- farm task: the localised job a killed task left in the temp folder ----------------------------------
+
+def test_farm_task_removes_the_local_job_a_killed_task_left(tmp_path, monkeypatch):
+    """A farm task killed by SIGKILL (or by SIGTERM before the run installs its handler) never reaches the
+    ``finally`` that removes its localised job from the temp folder: before, each such task left its
+    ``samatte_job.local.<random>.json`` there for good (hundreds of kB for a Nuke script's roto). The next task
+    on the node removes those of dead processes of this host; a live task's, and another host's, stay."""
+    import subprocess
+    import tempfile
+
+    from samatte import cli, jobspec
+    from samatte.farm import run_task
+    from samatte.farm.openjd import export_openjd
+    from samatte.io.writer import host_tag
+
+    job = jobspec.new_job(str(tmp_path / "shots" / "plate.####.exr"), str(tmp_path / "out" / "m.####.exr"),
+                          frames="1001-1002", name="local", tracker="shapes", matte="none")
+    jobspec.add_object(job, "hero", [jobspec.box_prompt(1001, [2, 2, 10, 10])])
+    res = export_openjd(job, str(tmp_path / "bundle"), chunk=2, preroll=0, python=sys.executable, models_dir="/m")
+    doc = os.path.join(res["bundle"], "samatte_farm_job.json")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    roots = {n: "/mnt/a/%s" % n for n in res["parameters"]}
+
+    # a task SIGKILLed in its run (a real process, this module's code): its localised job stays behind
+    code = ("import os, signal, sys; from samatte import cli; from samatte.farm import run_task; "
+            "cli.main = lambda argv: os.kill(os.getpid(), signal.SIGKILL); "
+            "run_task(sys.argv[1], dict(a.split('=', 1) for a in sys.argv[2:]), stage='matte', frames='1001-1002')")
+    env = dict(os.environ, TMPDIR=str(tmp), PYTHONPATH=os.pathsep.join(d for d in sys.path if d))
+    run = subprocess.run([sys.executable, "-c", code, doc] + ["%s=%s" % kv for kv in roots.items()], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == -9, run.stderr
+    left = os.listdir(str(tmp))
+    assert len(left) == 1 and left[0].startswith("samatte_job.local."), left
+    live = "samatte_job.local.%s.%d.abc_12xy.json" % (host_tag(), os.getppid())     # a task running now
+    other = "samatte_job.local.otherhost-12345678.%d.abc_12xy.json" % _pid_in(left[0])
+    for n in (live, other):
+        (tmp / n).write_text("{}")
+    ran = []
+    monkeypatch.setattr(cli, "main", lambda argv: ran.append(argv[1]) or 0)
+    assert run_task(doc, roots, stage="matte", frames="1001-1002") == 0
+    assert os.path.dirname(ran[0]) == str(tmp)
+    assert sorted(os.listdir(str(tmp))) == sorted([live, other])   # the killed task's file is gone
+
+
+def _pid_in(name):
+    """The pid in a localised job's name, else 1 (the old names carried none)."""
+    parts = name.split(".")
+    return int(parts[3]) if len(parts) > 5 and parts[3].isdigit() else 1

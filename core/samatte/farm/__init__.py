@@ -11,6 +11,7 @@ Any other engine (OpenCue, Tractor, a plain job array) needs only two commands a
 rule; see the README section "Farm and TD scripting".
 """
 import os
+import re
 
 from .openjd import (DEFAULT_CHUNK, build_template, export_openjd, farm_document, frames_to_range_expr,
                      load_farm_document, localize, resolve_backends)
@@ -37,12 +38,17 @@ def parse_roots(items):
     return roots
 
 
+#: the task's localised job (:func:`run_task`): ``samatte_job.local.<host>.<pid>.<random>.json``
+_LOCAL_RX = re.compile(r"^samatte_job\.local\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.json$")
+
+
 def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False, report=None, objects=None):
     """Run one farm task: localise the farm document's job with ``roots`` (name -> folder on this
     node; a relative one is taken from the current folder; a path still relative, from the document's
-    folder), save it as this task's own file (``samatte_job.local.<random>.json`` in the system's temp
-    folder, removed afterwards), then run ``samatte run LOCAL.json --stage S --frames F [--preroll K]``
-    or ``samatte qc LOCAL.json [--frames F] [--report DIR]`` in this process. Returns the command's exit
+    folder), save it as this task's own file (``samatte_job.local.<host>.<pid>.<random>.json`` in the
+    system's temp folder, removed afterwards; one a killed task left is removed by the next task on that
+    node), then run ``samatte run LOCAL.json --stage S --frames F [--preroll K]`` or ``samatte qc
+    LOCAL.json [--frames F] [--report DIR]`` in this process. Returns the command's exit
     status. Before, every task wrote ``samatte_job.local.json`` beside the document: two tasks of one
     bundle run at once on nodes with different ``--root`` folders (a Linux and a Windows worker, or a
     TD's shell beside the farm) could each run with the other's paths, and a bundle folder the nodes
@@ -65,7 +71,11 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
             opts += ["--preroll", str(int(preroll))]
         if objects:
             opts += ["--objects=%s" % objects]
-    fd, local = tempfile.mkstemp(prefix="samatte_job.local.", suffix=".json")
+    from ..io.writer import host_tag, remove_temps
+    # one a killed task left (SIGKILL, or SIGTERM before the run's own handler: the finally below never ran;
+    # hundreds of kB for a Nuke script's roto): removed when its process is gone, as a killed run's spill folder
+    remove_temps(tempfile.gettempdir(), _LOCAL_RX, float("inf"), own=False)
+    fd, local = tempfile.mkstemp(prefix="samatte_job.local.%s.%d." % (host_tag(), os.getpid()), suffix=".json")
     os.close(fd)
     try:
         save(job, local)
