@@ -18,7 +18,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "blender"))
-from bpy_common import (VERSIONS, bpy_main, enable_addon, render_compositor, run_script_in_blender,  # noqa: E402
+from bpy_common import (VERSIONS, bpy_main, cleared_compositor, enable_addon, render_compositor, run_script_in_blender,  # noqa: E402
                         step_scenario)
 
 SIZE = (8, 8)
@@ -32,18 +32,7 @@ def plate_value(n):
 
 def _clip_only_tree(sc):
     """A compositor that shows the scene's Movie Clip node alone (4.2: scene.node_tree; 5.0: a group)."""
-    import bpy
-    if "node_tree" in bpy.types.Scene.bl_rna.properties:
-        sc.use_nodes = True
-        tree = sc.node_tree
-        for n in list(tree.nodes):
-            tree.nodes.remove(n)
-        dst = tree.nodes.new("CompositorNodeComposite")
-    else:
-        tree = bpy.data.node_groups.new("clip only", "CompositorNodeTree")
-        sc.compositing_node_group = tree
-        tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-        dst = tree.nodes.new("NodeGroupOutput")
+    tree, dst = cleared_compositor(sc, "clip only")
     node = tree.nodes.new("CompositorNodeMovieClip")
     tree.links.new(node.outputs["Image"], dst.inputs[0])
     return node

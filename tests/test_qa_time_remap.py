@@ -17,7 +17,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "blender"))
-from bpy_common import (VERSIONS, bpy_main, enable_addon, load_clip, render_still,  # noqa: E402
+from bpy_common import (VERSIONS, bpy_main, cleared_compositor, enable_addon, load_clip, render_still,  # noqa: E402
                         run_step_in_blender, step_scenario)
 
 DX = 6.0    # the shape moves DX pixels right per key
@@ -27,18 +27,7 @@ DX = 6.0    # the shape moves DX pixels right per key
 
 def _movie_clip_render(sc, clip, path):
     """Render the compositor's Movie Clip node alone (which plate file Blender shows on this frame)."""
-    import bpy
-    if "node_tree" in bpy.types.Scene.bl_rna.properties:
-        sc.use_nodes = True
-        tree = sc.node_tree
-        for n in list(tree.nodes):
-            tree.nodes.remove(n)
-        dst = tree.nodes.new("CompositorNodeComposite")
-    else:
-        tree = bpy.data.node_groups.new("clipcheck", "CompositorNodeTree")
-        sc.compositing_node_group = tree
-        tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-        dst = tree.nodes.new("NodeGroupOutput")
+    tree, dst = cleared_compositor(sc, "clipcheck")
     node = tree.nodes.new("CompositorNodeMovieClip")
     node.clip = clip
     tree.links.new(node.outputs[0], dst.inputs[0])

@@ -26,23 +26,29 @@ def polygon_area_centroid(poly):
     return abs(a) / 2, cx / (3 * a), cy / (3 * a)
 
 
-def render_mask(mask, path):
-    """Inside bpy: render the compositor's Mask node of ``mask`` (Blender's own rasterisation) on the
-    current frame to the 32-bit EXR ``path``, in a cleared compositor (4.2's scene node tree or 5.0's
-    compositing node group). Returns ``path``."""
+def cleared_compositor(sc, name="check"):
+    """Inside bpy: ``(tree, output node)`` of an empty compositor for scene ``sc``: 4.2's scene node tree
+    (cleared) with a Composite node, or 5.0's new compositing node group with a group output."""
     import bpy
-    sc = bpy.context.scene
     if "node_tree" in bpy.types.Scene.bl_rna.properties:
         sc.use_nodes = True
         tree = sc.node_tree
         for n in list(tree.nodes):
             tree.nodes.remove(n)
-        dst = tree.nodes.new("CompositorNodeComposite")
-    else:
-        tree = bpy.data.node_groups.new("maskcheck", "CompositorNodeTree")
-        sc.compositing_node_group = tree
-        tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-        dst = tree.nodes.new("NodeGroupOutput")
+        return tree, tree.nodes.new("CompositorNodeComposite")
+    tree = bpy.data.node_groups.new(name, "CompositorNodeTree")
+    sc.compositing_node_group = tree
+    tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    return tree, tree.nodes.new("NodeGroupOutput")
+
+
+def render_mask(mask, path):
+    """Inside bpy: render the compositor's Mask node of ``mask`` (Blender's own rasterisation) on the
+    current frame to the 32-bit EXR ``path``, in a cleared compositor (:func:`cleared_compositor`).
+    Returns ``path``."""
+    import bpy
+    sc = bpy.context.scene
+    tree, dst = cleared_compositor(sc, "maskcheck")
     node = tree.nodes.new("CompositorNodeMask")
     node.mask = mask
     tree.links.new(node.outputs[0], dst.inputs[0])

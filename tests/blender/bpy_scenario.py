@@ -16,7 +16,7 @@ import types
 
 import bpy  # first: it puts Blender's script modules on sys.path
 import addon_utils  # noqa: E402
-from bpy_common import render_mask, render_still  # noqa: E402  (this script's folder is on sys.path)
+from bpy_common import cleared_compositor, render_mask, render_still  # noqa: E402  (this script's folder is on sys.path)
 
 cfg = json.load(open(sys.argv[1]))
 RES = {"blender": bpy.app.version_string}
@@ -352,16 +352,7 @@ def mask_check():
 
 
 def _fresh_tree(sc):
-    if "node_tree" in bpy.types.Scene.bl_rna.properties:
-        sc.use_nodes = True
-        tree = sc.node_tree
-        for n in list(tree.nodes):
-            tree.nodes.remove(n)
-        return tree, tree.nodes.new("CompositorNodeComposite")
-    tree = bpy.data.node_groups.new("check", "CompositorNodeTree")
-    sc.compositing_node_group = tree
-    tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-    return tree, tree.nodes.new("NodeGroupOutput")
+    return cleared_compositor(sc, "check")
 
 
 def _render(sc, path, size):
