@@ -174,3 +174,67 @@ def test_warm_worker_and_api_give_the_same_bytes(shot):
     out = os.path.join(shot["base"], "api")
     api.run(_job(shot, out))
     _same(ref, _digest(out))
+
+
+def _relative_job_file(s, folder, out, **opts):
+    """A JobSpec file in ``folder`` whose paths are all relative to it."""
+    os.makedirs(folder, exist_ok=True)
+    job = jobspec.new_job(os.path.relpath(s["plate"], folder), os.path.relpath(os.path.join(out, "m.####.exr"), folder),
+                          frames=FRAMES, name="rel", tracker="flow", matte="refine")
+    job["tracker"]["options"] = dict(opts.get("tracker") or {})
+    job["matte"]["options"] = dict(opts.get("matte") or {})
+    jobspec.add_object(job, "hero", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    path = os.path.join(folder, "job.json")
+    with open(path, "w") as f:
+        json.dump(job, f)
+    return path
+
+
+def test_a_relative_tracker_work_dir_is_the_job_file_s_folder_whatever_the_cwd(shot, tmp_path, monkeypatch):
+    """tracker.options.work_dir "scratch" (the flow tracker's spill folder) in a JobSpec beside a
+    ``scratch`` folder: before, it was relative to the process's working directory, so ``samatte run
+    jobs/job.json`` from anywhere but ``jobs/`` failed with OUTPUT_INVALID "the flow tracker cannot
+    spill to scratch" (exit 5) where the same file run from its folder worked."""
+    from samatte.track import flow
+    folder = tmp_path / "jobs"
+    (folder / "scratch").mkdir(parents=True)
+    path = _relative_job_file(shot, str(folder), str(tmp_path / "out"), tracker={"ram_mb": 0, "work_dir": "scratch"})
+    made = []
+    real = flow.spill_folder
+
+    def spy(prefix, work_dir=None):
+        made.append(work_dir)
+        return real(prefix, work_dir)
+    monkeypatch.setattr(flow, "spill_folder", spy)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(str(elsewhere))
+    assert pipeline.run(path)["status"] == "done"
+    assert made and set(made) == {str(folder / "scratch")}, made
+    assert os.listdir(str(elsewhere)) == [] and os.listdir(str(folder / "scratch")) == []   # spills removed
+    assert jobspec.load(path)["tracker"]["options"]["work_dir"] == str(folder / "scratch")
+    # and a "~/..." work_dir is left for the user's home, not joined to the folder
+    doc = json.load(open(path))
+    doc["tracker"]["options"]["work_dir"] = "~/samatte_scratch"
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    assert jobspec.load(path)["tracker"]["options"]["work_dir"] == "~/samatte_scratch"
+
+
+def test_a_relative_matte_checkpoint_gives_the_same_keys_whatever_the_cwd(shot, tmp_path, monkeypatch):
+    """matte.options.checkpoint is stamped into every frame's key (and with matte "auto" decides
+    whether sam2matte runs): before, a relative one was looked for from the working directory, so the
+    same JobSpec had other keys (and frames "stale") when run or queried from another folder."""
+    from samatte.cachekey import frame_keys
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    (folder / "weights.pt").write_bytes(b"not really weights")
+    path = _relative_job_file(shot, str(folder), str(tmp_path / "out"), matte={"checkpoint": "weights.pt"})
+
+    def keys(cwd):
+        monkeypatch.chdir(str(cwd))
+        job = jobspec.load(path)
+        return frame_keys(job, resolved=pipeline.resolve_backends(job))
+    here = keys(folder)
+    assert keys(tmp_path) == here
+    assert jobspec.load(path)["matte"]["options"]["checkpoint"] == str(folder / "weights.pt")

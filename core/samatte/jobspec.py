@@ -58,8 +58,8 @@ import threading
 
 from .errors import FrameRangeError, JobSpecError, PromptError
 from .frames import format_frames, parse_frames
-from .registry import (COMPRESSIONS, DEVICES, MATTE_BACKENDS, MATTE_QUALITIES, TRACKER_BACKENDS,
-                       validate_compression, validate_device, validate_options)
+from .registry import (COMPRESSIONS, DEVICES, MATTE_BACKENDS, MATTE_OPTIONS, MATTE_QUALITIES, TRACKER_BACKENDS,
+                       TRACKER_OPTIONS, validate_compression, validate_device, validate_options)
 
 __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
@@ -530,6 +530,12 @@ def load(path):
     return resolve_paths(job, os.path.dirname(os.path.abspath(path)))
 
 
+#: the tracker / matte options that name a file or folder (resolved like the job's other paths)
+_PATH_OPTIONS = {
+    "tracker": sorted({n for opts in TRACKER_OPTIONS.values() for n, o in opts.items() if o.type == "path"}),
+    "matte": sorted(n for n, o in MATTE_OPTIONS.items() if o.type == "path"),
+}
+
 #: a Windows absolute path (``C:\\``, ``C:/``, ``\\\\server\\share``): absolute wherever it is read
 _WIN_ABS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
 
@@ -541,7 +547,12 @@ def resolve_paths(job, base):
     separator (``..\\plates\\p.####.exr`` is ``<base>/../plates/p.####.exr``, not one file name in
     ``base``), and a Windows absolute path (a drive letter, a UNC ``\\\\server\\share``) is left
     as it is, never joined to ``base`` (it names a folder of a Windows machine: map it with ``samatte
-    farm export`` and ``--root``, or write the job with this machine's paths)."""
+    farm export`` and ``--root``, or write the job with this machine's paths).
+
+    Tracker and matte options of type ``path`` (:mod:`samatte.registry`: ``tracker.options.work_dir``,
+    ``matte.options.checkpoint``) are resolved too: left relative to the process's working directory,
+    the same JobSpec run from another folder spilled elsewhere (or failed with OUTPUT_INVALID) and
+    stamped and looked for another checkpoint (other keys; ``auto`` could pick another matte)."""
     def fix(p):
         if p is None or os.path.isabs(p):
             return p
@@ -556,6 +567,12 @@ def resolve_paths(job, base):
     if job.get("plate", {}).get("ocio_config") and not job["plate"]["ocio_config"].startswith("ocio://"):
         job["plate"]["ocio_config"] = fix(job["plate"]["ocio_config"])
     job["work_dir"] = fix(job.get("work_dir"))
+    for kind, names in _PATH_OPTIONS.items():
+        opts = job.get(kind, {}).get("options") or {}
+        for name in names:
+            v = opts.get(name)
+            if isinstance(v, str) and v and not v.startswith("~"):   # "~/..." stays for expanduser
+                opts[name] = fix(v)
     for o in job["objects"]:
         for q in o.get("prompts", []):
             if q["type"] == "mask":
