@@ -128,6 +128,12 @@ def clip_info(clip, *, abspath=lambda p: p):
     path = os.path.normpath(abspath(clip.filepath, library=library) if library is not None
                             else abspath(clip.filepath))
     pattern, first = convert.sequence_pattern(path)
+    if first is not None and "#" in os.path.basename(path):
+        # samatte's frame patterns read a '#' as a digit of the frame number: the job's plate would have
+        # two frame tokens (before: a ValueError from the folder listing, a traceback in the add-on)
+        raise HostError("PLATE_INVALID", "clip %r: its file name %s has a '#', which samatte reads as a digit "
+                        "of the frame number: rename the files without '#' and open the first one as the clip"
+                        % (clip.name, os.path.basename(path)))
     if getattr(clip, "source", "SEQUENCE") != "SEQUENCE" or first is None:
         raise HostError("PLATE_INVALID", "samatte needs an image sequence with frame numbers in the file names; "
                         "clip %r is %s (%s): render it to an image sequence (EXR, PNG...) and open its first "
