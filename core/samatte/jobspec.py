@@ -65,7 +65,7 @@ __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
-    "job_frames", "plate_frames", "object_keyframes", "object_anchors", "anchor_frames", "prompt_frame_kind",
+    "job_frames", "plate_frames", "is_subtract_shape", "object_keyframes", "object_anchors", "anchor_frames", "prompt_frame_kind",
     "prompt_kinds", "work_dir_name",
 ]
 
@@ -685,6 +685,14 @@ def job_frames(job):
     from the plate pattern's own range, else the files on disk: :func:`plate_frames`)."""
     fr = job["plate"].get("frames")
     return parse_frames(fr) if fr else None
+
+
+def is_subtract_shape(p):
+    """Whether a prompt (JobSpec or prepared) is a subtract shape: a closed ``mode: "subtract"`` mask,
+    polygon, bezier or box (an open stroke is negative points, not a shape; preparing it makes it a
+    ``points`` prompt). The trackers cut these from the frame's shapes, the matte stage from the alpha."""
+    return (p.get("type") in ("mask", "polygon", "bezier", "box") and p.get("mode", "add") == "subtract"
+            and p.get("closed") is not False)
 
 
 def plate_frames(job):

@@ -434,14 +434,14 @@ class _StoredState:
     def state(self, f, mf, state, state_in, plate, tf, *, written=False):
         if state is None:
             return None
-        flags = {k: self.out[k] for k in ("object_layers", "foreground", "quality_map")}
         if written:
             alphas, scores = self.writer.read_state(f)
         else:
+            flags = {k: self.out[k] for k in ("object_layers", "foreground", "quality_map")}
             from .io.writer import MatteWriter
             if self.scratch is None:
-                from .track.flow import _SpillFolder
-                self.folder = _SpillFolder("samatte_stored", self.work_dir)
+                from .track.flow import SpillFolder
+                self.folder = SpillFolder("samatte_stored", self.work_dir)
                 self.scratch = self.folder()
             w = MatteWriter(os.path.join(self.scratch, "s.%d.exr"), self.writer.info,
                             compression=self.out["compression"], overwrite=True)

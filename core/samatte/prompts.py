@@ -95,14 +95,14 @@ def subtract_shapes(job_objects):
     """frame -> [(object name, where, JobSpec prompt)] of the tracked objects' subtract shapes (closed
     ``mode: "subtract"`` mask / polygon / bezier / box prompts; an open stroke is negative points, not a
     shape), for :func:`subtract_cuts`."""
+    from .jobspec import is_subtract_shape
     out = {}
     for oi, ob in enumerate(job_objects):
         if not ob.get("prompts"):
             continue
         name = ob.get("name") or "object%d" % (oi + 1)
         for pi, p in enumerate(ob["prompts"]):
-            if (p.get("type") in ("mask", "polygon", "bezier", "box") and p.get("mode", "add") == "subtract"
-                    and p.get("closed") is not False):
+            if is_subtract_shape(p):
                 out.setdefault(int(p["frame"]), []).append((name, "objects[%d].prompts[%d]" % (oi, pi), p))
     return out
 

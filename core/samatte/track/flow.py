@@ -547,7 +547,7 @@ def spill_folder(prefix, work_dir=None):
         raise _spill_error(os.path.join(work_dir or tempfile.gettempdir(), prefix), e) from None
 
 
-class _SpillFolder:
+class SpillFolder:
     """A :func:`spill_folder` made on the first call (most runs never spill), removed by :meth:`remove`."""
 
     def __init__(self, prefix, work_dir):
@@ -578,7 +578,7 @@ class FlowTracker(Tracker):
         """Within this block every ``track`` call of this tracker shares one :class:`FlowCache` (the
         pipeline opens it around a job's per-object passes); its spilled flows go to a temporary
         folder (in ``work_dir``) removed when the block ends. Yields the cache."""
-        folder = _SpillFolder("samatte_flows", self.opts["work_dir"])
+        folder = SpillFolder("samatte_flows", self.opts["work_dir"])
         outer = self._shared
         cache = FlowCache(folder, int(float(self.opts["ram_mb"]) * 2 ** 20) // 8)
         self._shared = cache
@@ -629,7 +629,7 @@ class FlowTracker(Tracker):
         steps = sum(abs(e - s) for pl in plans for (s, d, e, _) in pl)
         total = n + steps + n
         done = 0
-        folder = _SpillFolder("samatte_flow", self.opts["work_dir"])
+        folder = SpillFolder("samatte_flow", self.opts["work_dir"])
 
         ram = int(float(self.opts["ram_mb"]) * 2 ** 20)
         try:

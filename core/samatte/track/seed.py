@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from ..errors import PromptError
-from ..jobspec import anchor_frames, prompt_frame_kind
+from ..jobspec import anchor_frames, is_subtract_shape, prompt_frame_kind
 
 __all__ = ["keyframe_soft", "keyframe_mask", "object_keyframes", "object_roles",
            "is_shape", "apply_hints", "hint_arrays", "grabcut_box", "grabcut_points", "grabcut_labels",
@@ -159,8 +159,7 @@ def is_shape(p):
     return p.get("type") in ("mask", "polygon", "bezier", "box") and p.get("mode", "add") != "subtract"
 
 
-def _subtracts(p):
-    return p.get("type") in ("mask", "polygon", "bezier", "box") and p.get("mode", "add") == "subtract"
+_subtracts = is_subtract_shape
 
 
 def _rect(shape, b):
