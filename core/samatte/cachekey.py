@@ -328,7 +328,8 @@ def keyed_job(job, *, memo=None):
     out = {k: v for k, v in job["output"].items() if k not in ("path", "overwrite")}
     mopts = dict(job["matte"].get("options") or {})
     if mopts.get("checkpoint"):   # a file of the job (a farm root): by its stamp, as the job's other inputs
-        mopts["checkpoint"] = "stamp:" + file_stamp(str(mopts["checkpoint"]), memo=memo)
+        # ("~/..." is this machine's home, as the matter reads it: samatte.models / find_sam2matte_weights)
+        mopts["checkpoint"] = "stamp:" + file_stamp(os.path.expanduser(str(mopts["checkpoint"])), memo=memo)
     return {"colour": colour, "tracker_options": topts,
             "matte": {"quality": job["matte"].get("quality"), "options": mopts},
             "output": out}

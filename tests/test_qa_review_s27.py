@@ -1,0 +1,66 @@
+"""QA review of session 27's fixes (git diff 4eb86cf^ 676d703): bugs found, each with its regression test."""
+import os
+
+import pytest
+
+from samatte import jobspec, pipeline
+from samatte.demo import make_shot
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    return make_shot(str(tmp_path_factory.mktemp("s27") / "shot"), frames=3, size=(64, 64))
+
+
+def _job(s, out, **kw):
+    job = jobspec.new_job(s["plate"], os.path.join(out, "m.####.exr"), frames="1001-1003", name="s27", **kw)
+    jobspec.add_object(job, "hero", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    return job
+
+
+def test_a_home_relative_tracker_work_dir_spills_in_the_home_folder(shot, tmp_path, monkeypatch):
+    """tracker.options.work_dir "~/scr": jobspec.resolve_paths leaves a "~/..." path option for this
+    machine's home (5f17a66), but the flow tracker made its spill folder in a literal "~/scr" relative to
+    the working directory: the run failed with OUTPUT_INVALID "the flow tracker cannot spill to ~/scr"."""
+    home = tmp_path / "home"
+    (home / "scr").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(str(cwd))
+    from samatte.track import flow
+    made = []
+    real = flow.spill_folder
+
+    def spy(prefix, work_dir=None):
+        path = real(prefix, work_dir)
+        made.append(path)
+        return path
+    monkeypatch.setattr(flow, "spill_folder", spy)
+    job = _job(shot, str(tmp_path / "out"), tracker="flow", matte="refine")
+    job["tracker"]["options"] = {"ram_mb": 0, "work_dir": "~/scr"}
+    assert pipeline.run(job)["status"] == "done"
+    assert made and all(os.path.dirname(p) == str(home / "scr") for p in made), made
+    assert os.listdir(str(cwd)) == [] and os.listdir(str(home / "scr")) == []   # no "~" folder, spills removed
+
+
+def test_a_home_relative_matte_checkpoint_counts_by_its_content(shot, tmp_path, monkeypatch):
+    """matte.options.checkpoint "~/w.pt" is read from the home folder (find_sam2matte_weights expands it)
+    but the keys stamped the literal path: "stamp:missing" whatever the file held, so a retrained
+    checkpoint at the same path left every frame "complete" with the old weights' pixels."""
+    from samatte.cachekey import frame_keys
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    job = jobspec.validate(_job(shot, str(tmp_path / "out"), matte="refine"))
+    job["matte"]["options"] = {"checkpoint": "~/w.pt"}
+
+    def keys():
+        return frame_keys(job, resolved=pipeline.resolve_backends(job))[1001]["matte"]
+    (home / "w.pt").write_bytes(b"weights one")
+    one = keys()
+    (home / "w.pt").write_bytes(b"weights two, retrained")
+    two = keys()
+    assert one != two
+    job["matte"]["options"] = {"checkpoint": str(home / "w.pt")}
+    assert keys() == two   # the same file, named either way, is the same key
