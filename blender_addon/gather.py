@@ -799,16 +799,23 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
         frames, note = _layer_frames(mask, layer, scene_set, read_mask_at=read_mask_at, current_frame=current_frame,
                                      every_frame=every_frame, sample_shape_keys=sample_shape_keys, sampled=sampled,
                                      framelen=framelen)
-        if note:
-            notes.append(note)
         order[layer.name] = len(order)
         own[layer.name] = set(frames)
         is_object, cut = layer_role(layer)
-        if frames and cut:
+        if cut:
+            # Blender draws a layer on every frame: held before its first key and after its last, as it is when
+            # unkeyed; so a layer keyed only outside the range (or unkeyed, the current frame outside it) cuts
+            # the object frames before it too (before: skipped, its garbage matte kept in the matte)
             frames = sorted(set(frames).union(*[own[n] for n in objects]))
+            if note and frames:
+                note = None if not is_object else (
+                    "mask layer %r is not keyed inside the frame range: only its cut of the layers before it is "
+                    "used (Blender draws it held there)" % layer.name)
+        if note:
+            notes.append(note)
         for f in frames:
             by_frame.setdefault(f, []).append(layer.name)
-        if frames and is_object:
+        if own[layer.name] and is_object:
             safe = safe_name(layer.name, taken=taken)
             taken.append(safe)
             objects[layer.name] = {"name": safe, "host_name": layer.name, "prompts": []}

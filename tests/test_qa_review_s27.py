@@ -64,3 +64,38 @@ def test_a_home_relative_matte_checkpoint_counts_by_its_content(shot, tmp_path, 
     assert one != two
     job["matte"]["options"] = {"checkpoint": str(home / "w.pt")}
     assert keys() == two   # the same file, named either way, is the same key
+
+
+# --- Blender: a cutting layer keyed only outside the range (or unkeyed, the current frame outside it) ------
+
+def _blender_plain():
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "blender"))
+    import test_blender_plain as bp
+    return bp
+
+
+@pytest.mark.parametrize("blend, invert", [("MERGE_SUBTRACT", False), ("DARKEN", True), ("REPLACE", True),
+                                           ("DIFFERENCE", False)])
+@pytest.mark.parametrize("keys", [[20], [], [-4, 30]])
+def test_blender_a_cutting_layer_keyed_outside_the_range_cuts_the_earlier_objects(blend, invert, keys):
+    """Layer 'hero' keyed on scene frames 3 and 6, then a cutting layer keyed only outside the job's frames
+    1-8 (a static garbage matte keyed once on frame 20, or on -4 and 30), or unkeyed with the current frame
+    outside the range. Blender draws it on every frame, held from its nearest key (or static), so it cuts
+    hero on 3 and 6 as when it is keyed on 4 (436695c / f97b086's rule). Before, such a layer was skipped
+    ("has no keys inside the frame range: skipped"): hero's matte kept the garbage area on every frame."""
+    bp = _blender_plain()
+    info = bp.info_landscape()
+    hero = bp.ns(name="hero", hide_render=False, blend="MERGE_ADD", use_fill_holes=False,
+                 splines=[bp.spline(bp.SQUARE, info)])
+    cut = bp.ns(name="cut", hide_render=False, blend=blend, use_fill_holes=False, invert=False,
+                splines=[bp.spline(bp.HOLE, info)])
+    mask = bp.make_mask([hero, cut], {"hero": [3, 6], **({"cut": keys} if keys else {})})
+    objs, _sub, notes = bp.gather.gather_mask_objects(mask, info, scene_frames=range(1, 9),
+                                                      read_mask_at=lambda f: mask, current_frame=12,
+                                                      sample_shape_keys=False)
+    got = {o["host_name"]: sorted((p["frame"], p.get("mode", "add"), bool(p.get("invert"))) for p in o["prompts"])
+           for o in objs}
+    assert got == {"hero": [(1003, "add", False), (1003, "subtract", invert),
+                            (1006, "add", False), (1006, "subtract", invert)]}
+    assert not any("skipped" in n for n in notes), notes
