@@ -99,3 +99,27 @@ def test_blender_a_cutting_layer_keyed_outside_the_range_cuts_the_earlier_object
     assert got == {"hero": [(1003, "add", False), (1003, "subtract", invert),
                             (1006, "add", False), (1006, "subtract", invert)]}
     assert not any("skipped" in n for n in notes), notes
+
+
+def test_farm_export_maps_home_relative_path_options_to_the_home_folder(shot, tmp_path, monkeypatch):
+    """samatte farm export of a job with tracker.options.work_dir "~/scr" and matte.options.checkpoint
+    "~/w.pt": the farm document's roots named "<cwd>/~/scr" and "<cwd>/~" (abspath of the literal "~"),
+    folders that do not exist, so every task (whose --root defaults are those folders) spilled into a missing
+    folder (OUTPUT_INVALID) and looked for the checkpoint in the wrong place (other keys than the host's)."""
+    from samatte.farm.openjd import farm_document, localize
+    home = tmp_path / "home"
+    (home / "scr").mkdir(parents=True)
+    (home / "w.pt").write_bytes(b"weights")
+    monkeypatch.setenv("HOME", str(home))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(str(cwd))
+    job = _job(shot, str(tmp_path / "out"), tracker="flow", matte="refine")
+    job["tracker"]["options"] = {"work_dir": "~/scr"}
+    job["matte"]["options"] = {"checkpoint": "~/w.pt"}
+    doc = farm_document(job)
+    dirs = {r["dir"] for r in doc["roots"].values()}
+    assert str(home / "scr") in dirs and not any("~" in d for d in dirs), doc["roots"]
+    local = localize(doc, {n: r["dir"] for n, r in doc["roots"].items()})
+    assert local["tracker"]["options"]["work_dir"] == str(home / "scr")
+    assert local["matte"]["options"]["checkpoint"] == str(home / "w.pt")

@@ -152,7 +152,8 @@ def farm_document(job, *, frames=None):
     flows = {"plate": "IN", "in": "IN", "output": "OUT", "work": "INOUT"}
     counter = {"in": 0, "work": 0}
     for d, k, role in _path_slots(job):
-        p = os.path.normpath(os.path.abspath(d[k]))
+        # a "~/..." path (a path option: resolve_paths leaves it) is this machine's home, as a run here reads it
+        p = os.path.normpath(os.path.abspath(os.path.expanduser(d[k])))
         folder = os.path.dirname(p)
         name = None
         for rn, r in roots.items():
