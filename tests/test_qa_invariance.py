@@ -213,12 +213,12 @@ def test_a_relative_tracker_work_dir_is_the_job_file_s_folder_whatever_the_cwd(s
     assert made and set(made) == {str(folder / "scratch")}, made
     assert os.listdir(str(elsewhere)) == [] and os.listdir(str(folder / "scratch")) == []   # spills removed
     assert jobspec.load(path)["tracker"]["options"]["work_dir"] == str(folder / "scratch")
-    # and a "~/..." work_dir is left for the user's home, not joined to the folder
+    # and a "~/..." work_dir is the user's home, not joined to the folder
     doc = json.load(open(path))
     doc["tracker"]["options"]["work_dir"] = "~/samatte_scratch"
     with open(path, "w") as f:
         json.dump(doc, f)
-    assert jobspec.load(path)["tracker"]["options"]["work_dir"] == "~/samatte_scratch"
+    assert jobspec.load(path)["tracker"]["options"]["work_dir"] == os.path.expanduser("~/samatte_scratch")
 
 
 def test_a_relative_matte_checkpoint_gives_the_same_keys_whatever_the_cwd(shot, tmp_path, monkeypatch):

@@ -123,3 +123,35 @@ def test_farm_export_maps_home_relative_path_options_to_the_home_folder(shot, tm
     local = localize(doc, {n: r["dir"] for n, r in doc["roots"].items()})
     assert local["tracker"]["options"]["work_dir"] == str(home / "scr")
     assert local["matte"]["options"]["checkpoint"] == str(home / "w.pt")
+
+
+def test_home_relative_job_paths_are_the_home_folder(shot, tmp_path, monkeypatch):
+    """A JobSpec whose plate, output and work_dir start with "~/" (a TD's job in their home): resolve_paths
+    joined the literal "~" to the JobSpec's folder ("<base>/~/shots/p.####.exr"), so `samatte run` said
+    the plate was missing; "~" is the home folder in every path of a job, path options included."""
+    import shutil
+    import subprocess
+    import sys
+    home = tmp_path / "home"
+    shutil.copytree(os.path.dirname(shot["plate"]), str(home / "shots"))
+    monkeypatch.setenv("HOME", str(home))
+    plate = "~/shots/" + os.path.basename(shot["plate"])
+    job = jobspec.new_job(plate, "~/out/m.####.exr", frames="1001-1003", name="s27",
+                          tracker="flow", matte="refine", quality="draft")
+    jobspec.add_object(job, "hero", [jobspec.polygon_prompt(shot["prompt_frame"], shot["polygon"])])
+    job["tracker"]["options"] = {"work_dir": "~/scr"}
+    r = jobspec.resolve_paths(job, str(tmp_path / "jobs"))
+    assert r["plate"]["path"] == str(home / "shots" / os.path.basename(shot["plate"]))
+    assert r["output"]["path"] == str(home / "out" / "m.####.exr")
+    assert r["tracker"]["options"]["work_dir"] == str(home / "scr")
+    (home / "scr").mkdir()
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "job.json").write_text(jobspec.dumps(job))
+    env = dict(os.environ, HOME=str(home),
+               PYTHONPATH=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core"))
+    p = subprocess.run([sys.executable, "-m", "samatte", "run", str(jobs / "job.json")], cwd=str(jobs), env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert [f for f in sorted(os.listdir(str(home / "out"))) if f.endswith(".exr")] == ["m.1001.exr", "m.1002.exr", "m.1003.exr"]
+    assert not os.path.exists(str(jobs / "~"))

@@ -552,9 +552,17 @@ def resolve_paths(job, base):
     Tracker and matte options of type ``path`` (:mod:`samatte.registry`: ``tracker.options.work_dir``,
     ``matte.options.checkpoint``) are resolved too: left relative to the process's working directory,
     the same JobSpec run from another folder spilled elsewhere (or failed with OUTPUT_INVALID) and
-    stamped and looked for another checkpoint (other keys; ``auto`` could pick another matte)."""
+    stamped and looked for another checkpoint (other keys; ``auto`` could pick another matte).
+
+    A path starting with ``~`` (``~/shots/...``, ``~user/...``) is that user's home on this machine, in
+    every path of the job (before: the job's own paths became ``<base>/~/shots/...``, a folder that does
+    not exist, while path options kept the ``~`` for the code using them to expand)."""
     def fix(p):
-        if p is None or os.path.isabs(p):
+        if p is None:
+            return p
+        if p.startswith("~"):
+            p = os.path.expanduser(p)
+        if os.path.isabs(p):
             return p
         if os.sep == "/":
             if _WIN_ABS.match(p):
@@ -571,7 +579,7 @@ def resolve_paths(job, base):
         opts = job.get(kind, {}).get("options") or {}
         for name in names:
             v = opts.get(name)
-            if isinstance(v, str) and v and not v.startswith("~"):   # "~/..." stays for expanduser
+            if isinstance(v, str) and v:
                 opts[name] = fix(v)
     for o in job["objects"]:
         for q in o.get("prompts", []):
