@@ -9,6 +9,14 @@ source SEQUENCE, with frame_duration / frame_start / frame_offset set so every s
 matte of the plate's file number), ``samatte set alpha`` (Set Alpha, Apply Mask: plate x matte, the
 premultiplied result; Replace Alpha would give un-premultiplied colour) and the output node. The
 matte image's unnamed layer carries ``Alpha`` (the merged matte) and one pass per object.
+
+The Image node alone shows a matte on frames that have none: past its span it holds its last file, and a
+file missing inside it reads as Blender's missing-file placeholder in 4.2 (alpha 2/3 through Set Alpha,
+1.0 on every socket; 5.0: 0). So each of its outputs but the colour is multiplied by ``samatte gate``
+(``samatte gated Alpha`` feeds Set Alpha, ``samatte gated <object>`` one per object pass): 1 on the
+scene frames whose file has a matte on disk when the nodes were wired, else 0, computed from the Scene
+Time node's frame by Math nodes (one Compare per run of consecutive files, ``samatte gate range N``,
+summed), so Blender evaluates it on every frame, in a saved .blend too, with no driver or script.
 """
 import os
 
@@ -18,12 +26,16 @@ from . import convert
 from .hosterrors import HostError
 
 __all__ = ["compositor_tree", "existing_tree", "wire", "load_matte_image", "image_pattern", "NODE_PLATE",
-           "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT"]
+           "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT", "NODE_GATE", "gated_node_name"]
 
 NODE_PLATE = "samatte plate"
 NODE_MATTE = "samatte matte"
 NODE_SETALPHA = "samatte set alpha"
 NODE_OUTPUT = "samatte output"
+NODE_TIME = "samatte frame"
+NODE_GATE = "samatte gate"
+GATE_PART = "samatte gate "         # + "range N" / "sum N": the gate's own nodes, rebuilt on each wire
+GATED = "samatte gated "            # + the matte node's output: that output x the gate
 GROUP_NAME = "samatte compositor"
 
 
@@ -78,6 +90,83 @@ def _output_node(tree):
         out.location = (700, 0)
     if not legacy:
         out.is_active_output = True
+    return out
+
+
+def gated_node_name(socket):
+    """The name of the node that gives the matte node's output ``socket`` times the gate."""
+    return GATED + socket
+
+
+def _math(tree, name, operation, location, *values):
+    node = _node(tree, name, "CompositorNodeMath" if legacy_tree() else "ShaderNodeMath", location)
+    node.operation = operation
+    node.use_clamp = False
+    for sock, value in zip(node.inputs, values):
+        if value is not None:
+            sock.default_value = value
+    return node
+
+
+def _runs(numbers):
+    """Sorted ints -> [(first, last)] of their runs of consecutive numbers."""
+    runs = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return [tuple(r) for r in runs]
+
+
+def _gate(tree, scene_frames):
+    """``samatte gate``: 1 on the scene frames ``scene_frames`` (sorted ints), 0 elsewhere, evaluated by
+    Blender on every frame from the Scene Time node (Compare: ``|frame - centre| <= half width``, one per
+    run of consecutive frames, summed; the runs are disjoint). Returns the node."""
+    for n in [n for n in tree.nodes if n.name.startswith(GATE_PART)]:
+        tree.nodes.remove(n)
+    time = _node(tree, NODE_TIME, "CompositorNodeSceneTime", (-700, -450))
+    links = tree.links
+    total = None
+    runs = _runs(scene_frames)
+    for i, (a, b) in enumerate(runs):
+        cmp = _math(tree, "%srange %d" % (GATE_PART, i + 1), "COMPARE", (-500, -450 - 40 * i),
+                    None, (a + b) / 2.0, (b - a) / 2.0 + 0.25)
+        cmp.hide = True
+        links.new(time.outputs["Frame"], cmp.inputs[0])
+        if total is not None:
+            add = _math(tree, "%ssum %d" % (GATE_PART, i), "ADD", (-300, -450 - 40 * i))
+            add.hide = True
+            links.new(total.outputs[0], add.inputs[0])
+            links.new(cmp.outputs[0], add.inputs[1])
+            cmp = add
+        total = cmp
+    gate = _math(tree, NODE_GATE, "ADD", (-100, -450), None, 0.0)
+    for lk in list(gate.inputs[0].links):
+        links.remove(lk)
+    if total is None:
+        gate.inputs[0].default_value = 0.0
+    else:
+        links.new(total.outputs[0], gate.inputs[0])
+    return gate
+
+
+def _gated_outputs(tree, matte, gate):
+    """``samatte gated <output>``: each of the matte node's outputs but the colour times the gate (kept by
+    name across re-runs, so the artist's links from them stay); those of outputs that are gone removed."""
+    links = tree.links
+    names = [s.name for s in matte.outputs if s.enabled and s.name not in ("Image", "Combined")]
+    for n in [n for n in tree.nodes if n.name.startswith(GATED) and n.name[len(GATED):] not in names]:
+        tree.nodes.remove(n)
+    out = {}
+    for i, name in enumerate(names):
+        node = _math(tree, gated_node_name(name), "MULTIPLY", (0, -150 - 60 * i))
+        for sock in node.inputs[:2]:
+            for lk in list(sock.links):
+                links.remove(lk)
+        links.new(matte.outputs[name], node.inputs[0])
+        links.new(gate.outputs[0], node.inputs[1])
+        out[name] = node
     return out
 
 
@@ -139,7 +228,9 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     end of its span an Image node holds its last file (``BKE_image_user_frame_get`` clamps), so after a
     Frame range run of files 1001-1004 the plates of 1005-1008 showed the matte of 1004 (bpy 5.0.1 and
     4.2.23). In the span a file with no matte reads as missing: nothing in 5.0, a flat placeholder (alpha
-    2/3) in 4.2."""
+    2/3) in 4.2. Set Alpha and the ``samatte gated <output>`` nodes therefore take the matte times the
+    gate (:func:`_gate`): 0 on every scene frame whose file has no matte on disk now, or lies past the
+    span, in both versions."""
     lo, hi = info.scene_range()
     plates = info.files_on_disk()
     first = min([min(frames), info.file(lo)] + plates[:1])
@@ -164,6 +255,10 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     matte.frame_duration = last - first + 1
     matte.use_cyclic = False
     matte.use_auto_refresh = True
+    # the scene frames whose file has a matte now (the node's mapping, inverted): the gate's 1s
+    on_disk = set(convert.sequence_numbers(pattern))
+    gate = _gate(tree, [n - first + matte.frame_start for n in range(first, last + 1) if n in on_disk])
+    gated = _gated_outputs(tree, matte, gate)
     setalpha = _node(tree, NODE_SETALPHA, "CompositorNodeSetAlpha", (200, 0))
     _set_alpha_apply_mask(setalpha)
     out = _output_node(tree)
@@ -172,7 +267,7 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
         for lk in list(sock.links):
             links.remove(lk)
     links.new(plate.outputs["Image"], setalpha.inputs[0])
-    links.new(matte.outputs["Alpha"], setalpha.inputs[1])
+    links.new(gated["Alpha"].outputs[0], setalpha.inputs[1])
     links.new(setalpha.outputs[0], out.inputs[0])
     return tree
 

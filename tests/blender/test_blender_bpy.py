@@ -110,7 +110,8 @@ def test_addon_end_to_end_in_blender(v, tmp_path, shot):
     assert res["matte_node"] == {"frame_start": 1, "frame_offset": 1000, "frame_duration": 6, "source": "SEQUENCE",
                                  "filepath": "//" + os.path.relpath(out.replace("####", "1001"), cfg["out"])}
     assert res["setalpha_mode"] in ("APPLY", "Apply Mask")
-    assert "samatte matte.Alpha->samatte set alpha.Alpha" in res["links"]
+    assert "samatte matte.Alpha->samatte gated Alpha.Value" in res["links"]
+    assert "samatte gated Alpha.Value->samatte set alpha.Alpha" in res["links"]
     assert res["rerun"]["written"] == 0 and res["rerun"]["skipped"] == 6 and res["rerun"]["error"] is None
     assert res["rerun"]["links"] == len(res["links"])
     assert res["op_run"] == ["FINISHED"]
