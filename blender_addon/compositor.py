@@ -100,10 +100,12 @@ def gated_node_name(socket):
 
 def _math(tree, name, operation, location, *values):
     node = _node(tree, name, "CompositorNodeMath" if legacy_tree() else "ShaderNodeMath", location)
-    node.operation = operation
-    node.use_clamp = False
+    if node.operation != operation:     # each property set costs a tree update: only the changes
+        node.operation = operation
+    if node.use_clamp:
+        node.use_clamp = False
     for sock, value in zip(node.inputs, values):
-        if value is not None:
+        if value is not None and sock.default_value != value:
             sock.default_value = value
     return node
 
@@ -119,35 +121,49 @@ def _runs(numbers):
     return [tuple(r) for r in runs]
 
 
+def _link(links, src, dst):
+    """``src`` -> ``dst`` unless already so (a link made again costs a tree update: a re-run of a clip with
+    hundreds of gaps would re-make hundreds)."""
+    if [lk.from_socket for lk in dst.links] != [src]:
+        for lk in list(dst.links):
+            links.remove(lk)
+        links.new(src, dst)
+
+
 def _gate(tree, scene_frames):
     """``samatte gate``: 1 on the scene frames ``scene_frames`` (sorted ints), 0 elsewhere, evaluated by
     Blender on every frame from the Scene Time node (Compare: ``|frame - centre| <= half width``, one per
-    run of consecutive frames, summed; the runs are disjoint). Returns the node."""
-    for n in [n for n in tree.nodes if n.name.startswith(GATE_PART)]:
+    run of consecutive frames, summed; the runs are disjoint). Its nodes are reused by name on a re-run,
+    those no longer needed removed. Returns the node."""
+    runs = _runs(scene_frames)
+    wanted = {"%srange %d" % (GATE_PART, i + 1) for i in range(len(runs))}
+    wanted |= {"%ssum %d" % (GATE_PART, i) for i in range(1, len(runs))}
+    for n in [n for n in tree.nodes if n.name.startswith(GATE_PART) and n.name not in wanted]:
         tree.nodes.remove(n)
     time = _node(tree, NODE_TIME, "CompositorNodeSceneTime", (-700, -450))
     links = tree.links
     total = None
-    runs = _runs(scene_frames)
     for i, (a, b) in enumerate(runs):
         cmp = _math(tree, "%srange %d" % (GATE_PART, i + 1), "COMPARE", (-500, -450 - 40 * i),
                     None, (a + b) / 2.0, (b - a) / 2.0 + 0.25)
-        cmp.hide = True
-        links.new(time.outputs["Frame"], cmp.inputs[0])
+        if not cmp.hide:
+            cmp.hide = True
+        _link(links, time.outputs["Frame"], cmp.inputs[0])
         if total is not None:
             add = _math(tree, "%ssum %d" % (GATE_PART, i), "ADD", (-300, -450 - 40 * i))
-            add.hide = True
-            links.new(total.outputs[0], add.inputs[0])
-            links.new(cmp.outputs[0], add.inputs[1])
+            if not add.hide:
+                add.hide = True
+            _link(links, total.outputs[0], add.inputs[0])
+            _link(links, cmp.outputs[0], add.inputs[1])
             cmp = add
         total = cmp
     gate = _math(tree, NODE_GATE, "ADD", (-100, -450), None, 0.0)
-    for lk in list(gate.inputs[0].links):
-        links.remove(lk)
     if total is None:
+        for lk in list(gate.inputs[0].links):
+            links.remove(lk)
         gate.inputs[0].default_value = 0.0
     else:
-        links.new(total.outputs[0], gate.inputs[0])
+        _link(links, total.outputs[0], gate.inputs[0])
     return gate
 
 
@@ -161,11 +177,8 @@ def _gated_outputs(tree, matte, gate):
     out = {}
     for i, name in enumerate(names):
         node = _math(tree, gated_node_name(name), "MULTIPLY", (0, -150 - 60 * i))
-        for sock in node.inputs[:2]:
-            for lk in list(sock.links):
-                links.remove(lk)
-        links.new(matte.outputs[name], node.inputs[0])
-        links.new(gate.outputs[0], node.inputs[1])
+        _link(links, matte.outputs[name], node.inputs[0])
+        _link(links, gate.outputs[0], node.inputs[1])
         out[name] = node
     return out
 

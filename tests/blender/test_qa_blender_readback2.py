@@ -5,7 +5,8 @@ A clip of files 1001-1008 on scene frames 1-12 (four frames past the clip's end)
 1001, 1002, 1005 and 1008 only (a cancelled run, a Frame range run) with two objects (``hero`` at
 MATTE(n), ``prop`` at MATTE(n) / 2), wired as a finished run of 1001-1008 does, with a relative (``//``)
 Output. Rendered through the compositor over the scene range: Set Alpha's result and each object's gated
-output; then re-wired (a re-run), saved, re-opened and rendered again.
+output; then re-wired (a re-run), re-wired after a later run filled the gap 1006-1007, saved, re-opened
+and rendered again.
 
 Before: 4.2 showed Blender's missing-file placeholder on the files with no matte (Set Alpha kept 2/3 of
 the plate; every matte socket read 1.0), and in both versions the matte node's ``Alpha`` and object sockets
@@ -14,6 +15,7 @@ held the matte of 1008 (0.7) on frames 9-12, past the clip's end.
 This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender_readback2.py CONFIG.json``.
 """
 import os
+import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,6 +27,7 @@ FILES = range(1001, 1009)
 ON_DISK = (1001, 1002, 1005, 1008)
 SCENE = (1, 12)
 OBJECTS = {"hero": 1.0, "prop": 0.5}
+FILLED = (1006, 1007)     # written by a later run, before the re-open
 
 
 def matte_value(n):
@@ -97,6 +100,11 @@ def step_gaps(cfg, res):
     names = sorted(n.name for n in tree.nodes)
     C.wire(sc, clip, info, cfg["matte"], frames, relative=True)
     res["rewire_same_nodes"] = sorted(n.name for n in tree.nodes) == names
+    # a later run fills the gap 1006-1007 (copies of 1005 here): its re-wire joins the runs 1005 and 1008
+    for n in FILLED:
+        shutil.copyfile(cfg["matte"].replace("####", "1005"), cfg["matte"].replace("####", "%04d" % n))
+    C.wire(sc, clip, info, cfg["matte"], frames, relative=True)
+    res["gate_nodes"] = sorted(n.name for n in tree.nodes if n.name.startswith("samatte gate"))
     res["user_link"] = [lk.from_node.name for lk in user.inputs[0].links]
     bpy.ops.wm.save_mainfile()
     bpy.ops.wm.open_mainfile(filepath=cfg["blend"])
@@ -149,8 +157,9 @@ def _values(folder, channel):
 @pytest.mark.parametrize("v", sorted(VERSIONS))
 def test_frames_without_a_matte_show_none_in_both_versions(v, tmp_path):
     """Set Alpha and every object's gated output show the matte of the file on scene frames 1, 2, 5, 8
-    and 0 elsewhere (the holes 3, 4, 6, 7 and frames 9-12 past the clip's end), before and after a
-    re-run, a save and a re-open; the matte image's path stays relative."""
+    and 0 elsewhere (the holes 3, 4, 6, 7 and frames 9-12 past the clip's end); after a later run filled
+    6-7, a save and a re-open, those frames too; the matte image's path stays relative, a re-run keeps the
+    nodes and the user's link from a gated output."""
     project = tmp_path / "project"
     (project / "plates").mkdir(parents=True)
     for n in FILES:
@@ -170,5 +179,10 @@ def test_frames_without_a_matte_show_none_in_both_versions(v, tmp_path):
     assert got == {k: want[k] for k in got}
     assert res["rewire_same_nodes"] and res["user_link"] == ["samatte gated hero"]
     assert res["image_path"].startswith("//")
+    # two runs of files left (1001-1002, 1005-1008): two Compares and one sum, the third run's nodes removed
+    assert [n for n in res["gate_nodes"] if "range" in n or "sum" in n] == [
+        "samatte gate range 1", "samatte gate range 2", "samatte gate sum 1"]
+    filled = [a if 1000 + f not in FILLED else round(matte_value(1005), 3)
+              for f, a in zip(range(SCENE[0], SCENE[1] + 1), want["setalpha"])]
     again = {"setalpha": _values(res["reopened"]["setalpha"], 3), "hero": _values(res["reopened"]["hero"], 0)}
-    assert again == {k: want[k] for k in again}
+    assert again == {"setalpha": filled, "hero": filled}
