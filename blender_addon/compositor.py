@@ -17,6 +17,7 @@ file missing inside it reads as Blender's missing-file placeholder in 4.2 (alpha
 scene frames whose file has a matte on disk when the nodes were wired, else 0, computed from the Scene
 Time node's frame by Math nodes (one Compare per run of consecutive files, ``samatte gate range N``,
 summed), so Blender evaluates it on every frame, in a saved .blend too, with no driver or script.
+Re-made by every wiring and by Check mattes (:func:`refresh_gate`).
 """
 import os
 
@@ -26,7 +27,7 @@ from . import convert
 from .hosterrors import HostError
 
 __all__ = ["compositor_tree", "existing_tree", "wire", "load_matte_image", "image_pattern", "NODE_PLATE",
-           "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT", "NODE_GATE", "gated_node_name"]
+           "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT", "NODE_GATE", "gated_node_name", "refresh_gate"]
 
 NODE_PLATE = "samatte plate"
 NODE_MATTE = "samatte matte"
@@ -183,6 +184,28 @@ def _gated_outputs(tree, matte, gate):
     return out
 
 
+def _apply_gate(tree, matte, pattern):
+    """The gate and gated outputs of the matte node ``matte`` (its frame mapping already set) for the files
+    of ``pattern`` on disk now: the scene frames whose file (the node's mapping, inverted) has a matte."""
+    first = matte.frame_offset + 1
+    last = first + matte.frame_duration - 1
+    on_disk = set(convert.sequence_numbers(pattern))
+    gate = _gate(tree, [n - first + matte.frame_start for n in range(first, last + 1) if n in on_disk])
+    return _gated_outputs(tree, matte, gate)
+
+
+def refresh_gate(scene):
+    """Re-make ``scene``'s gate from the mattes on disk now (Check mattes: mattes written since the last
+    wiring, by the farm or the command line, then show). False when the scene has no samatte matte node."""
+    tree = existing_tree(scene)
+    matte = tree.nodes.get(NODE_MATTE) if tree is not None else None
+    pattern = image_pattern(getattr(matte, "image", None))
+    if pattern is None or matte.frame_duration < 1:
+        return False
+    _apply_gate(tree, matte, pattern)
+    return True
+
+
 def image_pattern(img):
     """The absolute sequence pattern an Image reads (``.../x_matte.####.exr``), or None."""
     if img is None or not img.filepath:
@@ -268,10 +291,7 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     matte.frame_duration = last - first + 1
     matte.use_cyclic = False
     matte.use_auto_refresh = True
-    # the scene frames whose file has a matte now (the node's mapping, inverted): the gate's 1s
-    on_disk = set(convert.sequence_numbers(pattern))
-    gate = _gate(tree, [n - first + matte.frame_start for n in range(first, last + 1) if n in on_disk])
-    gated = _gated_outputs(tree, matte, gate)
+    gated = _apply_gate(tree, matte, pattern)
     setalpha = _node(tree, NODE_SETALPHA, "CompositorNodeSetAlpha", (200, 0))
     _set_alpha_apply_mask(setalpha)
     out = _output_node(tree)

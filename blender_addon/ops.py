@@ -344,6 +344,8 @@ def matte_status(context):
     """Check mattes: which of the job's matte frames on disk are still those Run would make now (the
     worker's ``status``: the same keys a run reuses frames by). Stored for the panel; returns the lines."""
     s = context.scene.samatte
+    if running_job() is None:
+        compositor.refresh_gate(context.scene)     # mattes written since the wiring (farm, CLI) show
     try:
         if running_job() is not None:
             raise HostError("BUSY", "a samatte job is running: check when it has finished")

@@ -6,7 +6,7 @@ A clip of files 1001-1008 on scene frames 1-12 (four frames past the clip's end)
 MATTE(n), ``prop`` at MATTE(n) / 2), wired as a finished run of 1001-1008 does, with a relative (``//``)
 Output. Rendered through the compositor over the scene range: Set Alpha's result and each object's gated
 output; then re-wired (a re-run), re-wired after a later run filled the gap 1006-1007, saved, re-opened
-and rendered again.
+and rendered again; a matte written outside Blender shows after Check mattes.
 
 Before: 4.2 showed Blender's missing-file placeholder on the files with no matte (Set Alpha kept 2/3 of
 the plate; every matte socket read 1.0), and in both versions the matte node's ``Alpha`` and object sockets
@@ -28,6 +28,7 @@ ON_DISK = (1001, 1002, 1005, 1008)
 SCENE = (1, 12)
 OBJECTS = {"hero": 1.0, "prop": 0.5}
 FILLED = (1006, 1007)     # written by a later run, before the re-open
+LATER = 1003              # written outside Blender after the re-open, then Check mattes
 
 
 def matte_value(n):
@@ -110,6 +111,10 @@ def step_gaps(cfg, res):
     bpy.ops.wm.open_mainfile(filepath=cfg["blend"])
     sc = bpy.context.scene
     res["reopened"] = _renders(addon, sc, os.path.join(cfg["out"], "reopened"), ["hero"])
+    # a matte written outside Blender (the farm, the command line): shown after Check mattes
+    shutil.copyfile(cfg["matte"].replace("####", "1005"), cfg["matte"].replace("####", "%04d" % LATER))
+    res["check"] = addon.ops.matte_status(bpy.context)
+    res["checked"] = _renders(addon, sc, os.path.join(cfg["out"], "checked"), [])
 
 
 STEPS = {"gaps": step_gaps}
@@ -186,3 +191,6 @@ def test_frames_without_a_matte_show_none_in_both_versions(v, tmp_path):
               for f, a in zip(range(SCENE[0], SCENE[1] + 1), want["setalpha"])]
     again = {"setalpha": _values(res["reopened"]["setalpha"], 3), "hero": _values(res["reopened"]["hero"], 0)}
     assert again == {"setalpha": filled, "hero": filled}
+    checked = [a if 1000 + f != LATER else round(matte_value(1005), 3)
+               for f, a in zip(range(SCENE[0], SCENE[1] + 1), filled)]
+    assert _values(res["checked"]["setalpha"], 3) == checked, res["check"]
