@@ -14,10 +14,11 @@ The Image node alone shows a matte on frames that have none: past its span it ho
 file missing inside it reads as Blender's missing-file placeholder in 4.2 (alpha 2/3 through Set Alpha,
 1.0 on every socket; 5.0: 0). So each of its outputs but the colour is multiplied by ``samatte gate``
 (``samatte gated Alpha`` feeds Set Alpha, ``samatte gated <object>`` one per object pass): 1 on the
-scene frames whose file has a matte on disk when the nodes were wired, else 0, computed from the Scene
-Time node's frame by Math nodes (one Compare per run of consecutive files, ``samatte gate range N``,
-summed), so Blender evaluates it on every frame, in a saved .blend too, with no driver or script.
-Re-made by every wiring and by Check mattes (:func:`refresh_gate`).
+scene frames of the node's span (5.0, where a missing file already reads as 0: a matte that lands later
+shows at once) or, in 4.2-4.5, whose file has a matte on disk when the nodes were wired, else 0, computed
+from the Scene Time node's frame by Math nodes (one Compare per run of consecutive files, ``samatte gate
+range N``, summed), so Blender evaluates it on every frame, in a saved .blend too, with no driver or
+script. Re-made by every wiring and by Check mattes (:func:`refresh_gate`).
 """
 import os
 
@@ -189,8 +190,15 @@ def _apply_gate(tree, matte, pattern):
     of ``pattern`` on disk now: the scene frames whose file (the node's mapping, inverted) has a matte."""
     first = matte.frame_offset + 1
     last = first + matte.frame_duration - 1
-    on_disk = set(convert.sequence_numbers(pattern))
-    gate = _gate(tree, [n - first + matte.frame_start for n in range(first, last + 1) if n in on_disk])
+    if legacy_tree():
+        # 4.2-4.5: a file missing inside the span reads as the placeholder: gate by the files on disk now
+        on_disk = set(convert.sequence_numbers(pattern))
+        files = [n for n in range(first, last + 1) if n in on_disk]
+    else:
+        # 5.0: a missing file reads as 0, so only the span matters, and a matte that lands later (the farm,
+        # the command line) shows without a re-wire
+        files = list(range(first, last + 1))
+    gate = _gate(tree, [n - first + matte.frame_start for n in files])
     return _gated_outputs(tree, matte, gate)
 
 
