@@ -5,7 +5,9 @@ Standard library only, Python 3.9 (hosts import it to tell which cached frames a
 Two keys per frame (:func:`frame_keys`):
 
 * the **track key** of frame F: what tracking F depends on. It hashes the resolved tracker (what
-  ``auto`` became, the model and its checksum), the tracker options, the plate's colour settings,
+  ``auto`` became, the model and its checksum), the tracker options, the plate's colour settings
+  (with the colour attributes of its first frame's EXR header when the job names no colourspace:
+  :func:`samatte.exrheader.colour_attributes`),
   and per tracked object (in job order, never its name) the *dependency interval* of F: the
   object's prompts on the frames of that interval, the stamps (:func:`file_stamp`) of its mask
   prompt files and of the plate frames in it. For the ``flow`` and ``shapes`` trackers an
@@ -55,6 +57,7 @@ import stat
 import time
 
 from . import __version__
+from .exrheader import colour_attributes
 from .inputfile import NotRegularFileError, open_regular
 from .registry import resolved_tracker_options
 
@@ -378,13 +381,20 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None, memo=None):
     if resolved.get("device"):
         res["device"] = resolved["device"]
     common = {"v": KEY_VERSION, "samatte": __version__, "colour": kj["colour"]}
+    plate_pat = job["plate"]["path"]
+    _pattern_path = _pattern_paths()
+    if not job["plate"].get("colourspace"):
+        # a float plate is read in the colourspace its first frame's header names (samatte.colour.
+        # resolve_header): another header, other pixels (only when it says something: the keys of
+        # plates whose headers say nothing are those they always were)
+        header = colour_attributes(_pattern_path(plate_pat, frames[0]))
+        if header:
+            common["header"] = header
     track_base = _hash({"c": common, "tracker": res["tracker"], "model": res["model"],
                         "model_sha256": res["model_sha256"],
                         "options": resolved_tracker_options(res["tracker"], kj["tracker_options"])})
     matte_base = _hash({"c": common, "matte": res["matte"], "settings": kj["matte"], "output": kj["output"],
                         "nobjects": len(job["objects"])})
-    plate_pat = job["plate"]["path"]
-    _pattern_path = _pattern_paths()
     plate_stamp = {}
 
     def pstamp(f):  # plate frames: size + mtime_ns (hashing a whole shot on every status query is not cheap)

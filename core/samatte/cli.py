@@ -292,13 +292,16 @@ def _add_plate_args(p):
 
 def cmd_probe(args):
     from .pipeline import probe
-    res = probe(args.plate, frames=args.frames, layer=args.layer)
+    res = probe(args.plate, frames=args.frames, layer=args.layer, ocio_config=_ocio(args.ocio))
     if args.json:
         print(json.dumps(res, sort_keys=True))
     else:
         for k in ("path", "display_window", "data_window", "pixel_aspect", "channels", "layers", "frames_on_disk",
-                  "first", "last", "colourspace", "pixel_type"):
+                  "first", "last", "colourspace", "chromaticities", "pixel_type"):
             print("%-15s %s" % (k, res.get(k)))
+        ra = res.get("read_as") or {}
+        print("%-15s %s (%s%s)" % ("read_as", ra.get("colourspace"), ra.get("from"),
+                                   ": %s" % ra["note"] if ra.get("note") else ""))
         print("coordinates:    %s" % res["coordinates"])
     return 0
 
@@ -339,6 +342,8 @@ def _add_cache_commands(sub, run_parser):
     p.add_argument("plate", metavar="PATTERN")
     p.add_argument("--frames", help="frames to check (default: those on disk)")
     p.add_argument("--layer", help="EXR layer")
+    p.add_argument("--ocio", help="OCIO config for read_as (what a job naming no colourspace reads the plate as; "
+                   "default: $OCIO, else the built-in config)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_probe)
     p = sub.add_parser("status", help="per frame of a job: complete, stale or missing (output and track)")

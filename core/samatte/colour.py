@@ -8,7 +8,8 @@ Choices (all visible in :meth:`ColourTransform.describe`):
 * **config**: the ``config`` argument (a path, an ``ocio://`` URI such as ``ocio://default`` or
   ``ocio://cg-config-latest``, or a ``PyOpenColorIO.Config``), else ``$OCIO``, else OCIO's built-in
   ``ocio://default`` (the ACES CG config).
-* **colourspace** of the plate: the ``colourspace`` argument (a name, alias or role), else the
+* **colourspace** of the plate: the ``colourspace`` argument (a name, alias or role), else what a
+  float OpenEXR's header (``header``) names and the config resolves (:func:`resolve_header`), else the
   config's ``scene_linear`` role (ACEScg in the built-in config).
 * **display**: the first display whose name starts with / contains "sRGB", else the config's default
   display. **view**: on that display, an un-tone-mapped view when there is one ("Un-tone-mapped" in
@@ -91,34 +92,155 @@ def _suggest(name, names, n=6):
     return (close + rest)[:n]
 
 
+#: gamuts an EXR's ``chromaticities`` may name: CIE xy of red, green, blue and white, and the names of
+#: their scene-linear colourspace a config may know it by (the Color Interop Forum's ID, which OCIO
+#: 2.5+ configs resolve, then the aliases the ACES configs and Blender's bundled config share)
+PRIMARIES = {
+    "AP0": ((0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.0770, 0.32168, 0.33767), ("lin_ap0_scene", "lin_ap0")),
+    "AP1": ((0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767), ("lin_ap1_scene", "lin_ap1")),
+    "Rec.709": ((0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290), ("lin_rec709_scene", "lin_rec709", "lin_srgb")),
+    "P3-D65": ((0.680, 0.320, 0.265, 0.690, 0.150, 0.060, 0.3127, 0.3290), ("lin_p3d65_scene", "lin_p3d65")),
+    "Rec.2020": ((0.708, 0.292, 0.170, 0.797, 0.131, 0.046, 0.3127, 0.3290), ("lin_rec2020_scene", "lin_rec2020")),
+}
+#: how far (CIE xy, each coordinate) a header's chromaticities may be from a gamut's and still name it
+CHROMATICITY_TOLERANCE = 0.002
+
+
+def match_primaries(chromaticities):
+    """The name in :data:`PRIMARIES` of the gamut 8 chromaticities (R, G, B, white xy) name, or None."""
+    if chromaticities is None or len(chromaticities) != 8:
+        return None
+    for name, (xy, _ids) in PRIMARIES.items():
+        if all(abs(float(a) - b) <= CHROMATICITY_TOLERANCE for a, b in zip(chromaticities, xy)):
+            return name
+    return None
+
+
+def _lookup(cfg, name):
+    """A config's colourspace for ``name`` (a name, alias, role or, with OCIO 2.5+, interop ID), trying
+    an interop ID's older alias (``lin_rec709_scene`` -> ``lin_rec709``) in configs that predate IDs."""
+    cs = cfg.getColorSpace(name)
+    if cs is None and name.endswith("_scene"):
+        cs = cfg.getColorSpace(name[:-len("_scene")])
+    return cs
+
+
+def _scene_linear(cfg, cs):
+    """Whether ``cs`` holds scene-linear light: its OCIO encoding says so, or (a config without encodings)
+    its conversion to the config's scene_linear role is linear."""
+    enc = _encoding(cs)
+    if enc:
+        return enc == "scene-linear"
+    try:
+        if cs.isData():
+            return False
+    except AttributeError:  # noqa: BLE001 - an OCIO without isData
+        pass
+    lin = cfg.getColorSpace("scene_linear")
+    if lin is None or lin.getName() == cs.getName():
+        return lin is not None
+    try:
+        ocio = _ocio()
+        cpu = cfg.getProcessor(cs.getName(), lin.getName()).getOptimizedCPUProcessor(
+            ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32, ocio.OPTIMIZATION_DEFAULT)
+    except Exception:  # noqa: BLE001 - no conversion: not a colourspace to read a plate in
+        return False
+    x = np.array([[[0.02, 0.05, 0.1], [0.18, 0.25, 0.3], [0.4, 0.45, 0.5]]], np.float32)
+    fx, f2x = _apply(cpu, x, None), _apply(cpu, x * 2, None)
+    return bool(np.all(np.isfinite(fx)) and np.all(np.isfinite(f2x))
+                and np.allclose(f2x, 2 * fx, rtol=1e-3, atol=1e-5))
+
+
+def resolve_header(cfg, header, config_source=""):
+    """``(colourspace name or None, how, warning or None)``: the colourspace of ``cfg`` a float plate's
+    header names (``header``: :func:`samatte.io.exr.header_colour`'s dict). An explicit ``colorInteropID``
+    / ``colorSpace`` attribute decides alone: the config's colourspace of that name, alias or interop ID
+    (not a data one). Else ``chromaticities`` (or the ACES container flag: AP0) matching a gamut of
+    :data:`PRIMARIES` within :data:`CHROMATICITY_TOLERANCE`, when the config has exactly one scene-linear
+    colourspace under that gamut's names. None: the plate is read as the config's scene_linear, as when
+    the header says nothing; ``warning`` says why when the header names something the config cannot
+    resolve (an unknown name, primaries matching no known gamut or none of the config's colourspaces,
+    a contradiction)."""
+    if not header:
+        return None, None, None
+    where = " of OCIO config %s" % config_source if config_source else ""
+    fallback = "samatte reads it as the config's scene_linear; name its colourspace (--colourspace / plate.colourspace)"
+    name = header.get("name")
+    if name:
+        what = "%s %r" % (header.get("attribute") or "colourspace attribute", name)
+        cs = _lookup(cfg, name)
+        if cs is None:
+            return None, None, "the plate's header names %s, which is not a colourspace%s: %s" % (what, where, fallback)
+        try:
+            data = cs.isData()
+        except AttributeError:  # noqa: BLE001
+            data = False
+        if data:
+            return None, None, "the plate's header names %s, a data colourspace%s: %s" % (what, where, fallback)
+        return cs.getName(), "header %s" % what, None
+    chroma = header.get("chromaticities")
+    gamut = match_primaries(chroma)
+    if header.get("aces_container"):
+        if chroma is not None and gamut != "AP0":
+            return None, None, ("the plate's header is an ACES container (acesImageContainerFlag) whose chromaticities "
+                                "are not AP0 (%s): %s" % (", ".join("%g" % c for c in chroma), fallback))
+        gamut = "AP0"
+        how = "header acesImageContainerFlag (AP0)"
+    else:
+        how = "header chromaticities (%s)" % gamut
+    if gamut is None:
+        return None, None, ("the plate's header chromaticities (%s) match none of %s: %s"
+                            % (", ".join("%g" % c for c in chroma), ", ".join(PRIMARIES), fallback))
+    found = []
+    for n in PRIMARIES[gamut][1]:
+        cs = cfg.getColorSpace(n)
+        if cs is not None and cs.getName() not in found and _scene_linear(cfg, cs):
+            found.append(cs.getName())
+    if len(found) != 1:
+        return None, None, ("the plate's header chromaticities are %s, but OCIO config %s has %s scene-linear "
+                            "colourspace for them (by the names %s): %s"
+                            % (gamut, config_source or "in use", "no" if not found else "more than one (%s)"
+                               % ", ".join(found), ", ".join(PRIMARIES[gamut][1]), fallback))
+    return found[0], how, None
+
+
 class ColourTransform:
     """Scene-linear (plate colourspace) -> display-referred sRGB in [0, 1].
 
-    ``ColourTransform(config=None, colourspace=None, *, display=None, view=None)``; see the module
+    ``ColourTransform(config=None, colourspace=None, *, display=None, view=None, header=None)``; see the module
     docstring for how each is chosen. Raises ColourError for an unloadable config or an unknown
     colourspace/display/view (listing valid names). Thread-safe: :meth:`to_display` may be called from
     several threads at once.
     """
 
-    def __init__(self, config=None, colourspace=None, *, display=None, view=None):
+    def __init__(self, config=None, colourspace=None, *, display=None, view=None, header=None):
         ocio = _ocio()
         self.config, self.config_source = _load_config(config)
         cfg = self.config
         names = list(cfg.getColorSpaceNames())
+        #: what the plate's header says, when the job names no colourspace (``header``: a float
+        #: OpenEXR's :func:`samatte.io.exr.header_colour`): how it decided, or why it could not
+        self.header_how = self.header_warning = None
         if colourspace:
             cs = cfg.getColorSpace(colourspace)
             if cs is None:
                 raise ColourError("colourspace %r is not in OCIO config %s; valid names include: %s"
                                   % (colourspace, self.config_source, ", ".join(_suggest(colourspace, names))),
                                   colourspace=colourspace, config=self.config_source)
-            self.colourspace_explicit = True
+            self.colourspace_from = "job"
         else:
+            name, self.header_how, self.header_warning = resolve_header(cfg, header, self.config_source)
+            cs = cfg.getColorSpace(name) if name else None
+            self.colourspace_from = "header" if cs is not None else "scene_linear"
+        if cs is None:
             cs = cfg.getColorSpace("scene_linear")
             if cs is None:
                 raise ColourError("OCIO config %s has no scene_linear role; give the plate's colourspace "
                                   "(valid names include: %s)" % (self.config_source, ", ".join(names[:6])),
                                   config=self.config_source)
-            self.colourspace_explicit = False
+        #: ``"job"`` (the colourspace argument), ``"header"`` (the plate's header) or ``"scene_linear"``
+        #: (the config's role: neither named one); the first two are the plate's own, explicit colourspace
+        self.colourspace_explicit = self.colourspace_from != "scene_linear"
         self.colourspace = cs.getName()
         self._linear_cpu = None  # colourspace -> scene_linear, made when first needed (to_scene_linear)
         #: a colourspace the job names whose pixels are not scene-linear (the config marks its encoding
@@ -204,9 +326,11 @@ class ColourTransform:
         return display, cfg.getDefaultView(display)
 
     def describe(self):
-        """``{"config", "config_name", "colourspace", "display", "view"}`` — what this transform does."""
+        """``{"config", "config_name", "colourspace", "colourspace_from", "display", "view"}`` — what this
+        transform does (``colourspace_from``: ``job``, ``header`` or ``scene_linear``)."""
         return {"config": self.config_source, "config_name": self.config.getName() or "",
-                "colourspace": self.colourspace, "display": self.display, "view": self.view}
+                "colourspace": self.colourspace, "colourspace_from": self.colourspace_from,
+                "display": self.display, "view": self.view}
 
     def to_display(self, linear, *, out=None):
         """float32 (H, W, 3) scene-linear -> a new float32 (H, W, 3) array in [0, 1] (or into ``out``,

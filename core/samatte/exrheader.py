@@ -12,7 +12,7 @@ from typing import Any, Dict, Tuple
 
 from .inputfile import open_regular
 
-__all__ = ["read_attributes", "string_attributes", "windows"]
+__all__ = ["read_attributes", "part_attributes", "colour_attributes", "string_attributes", "windows", "COLOUR_ATTRIBUTES"]
 
 MAGIC = 20000630
 
@@ -23,13 +23,35 @@ def read_attributes(path, *, limit=1 << 20):
     refused at once, never read: :func:`samatte.inputfile.open_regular`), and ValueError for one that
     is not an OpenEXR file or whose header is cut or damaged (a size field that is negative or runs
     past the end of the file). A header longer than ``limit`` gives the attributes that fit in it."""
+    return part_attributes(path, limit=limit)[0]
+
+
+def part_attributes(path, *, limit=1 << 20):
+    """``[{name: (type, raw bytes)}, ...]``: the header of every part of an EXR (one for a single-part
+    file; a multi-part file's headers follow each other, the list ended by an empty header). Errors as
+    :func:`read_attributes`; a multi-part header list longer than ``limit`` gives the parts that fit."""
     f, _ = open_regular(path)
     with f:
         data = f.read(limit)
     cut = len(data) < limit   # the whole file was read: an attribute running past it is damage
     if len(data) < 8 or struct.unpack("<i", data[:4])[0] != MAGIC:
         raise ValueError("%s is not an OpenEXR file" % path)
+    multi = bool(struct.unpack("<i", data[4:8])[0] & 0x1000)
+    parts = []
     pos = 8
+    while True:
+        attrs, pos, ended = _parse_header(data, pos, path, cut)
+        if not ended:   # the limit cut the header list: the parts read so far (the first, at least)
+            if not parts:
+                parts.append(attrs)
+            return parts
+        parts.append(attrs)
+        if not multi or pos >= len(data) or data[pos:pos + 1] == b"\0":
+            return parts
+
+
+def _parse_header(data, pos, path, cut):
+    """(attributes, position after the header, whether its end was found) of the header at ``pos``."""
     out: Dict[str, Tuple[str, bytes]] = {}
     while pos < len(data):
         end = data.find(b"\0", pos)
@@ -38,7 +60,7 @@ def read_attributes(path, *, limit=1 << 20):
         name = data[pos:end].decode("utf-8", "replace")
         pos = end + 1
         if not name:
-            return out
+            return out, pos, True
         end = data.find(b"\0", pos)
         if end < 0 or end + 5 > len(data):
             break
@@ -54,7 +76,26 @@ def read_attributes(path, *, limit=1 << 20):
         pos += size
     if cut:
         raise ValueError("%s: the EXR header is cut (the file ends inside it)" % path)
-    return out
+    return out, pos, False
+
+
+#: header attributes that say what colour an EXR's pixels are (samatte.io.exr reads them for a plate
+#: whose job names no colourspace): the Color Interop Forum's ID, the common free-form names, the
+#: primaries and white point, the ACES container flag (SMPTE ST 2065-4)
+COLOUR_ATTRIBUTES = ("colorInteropID", "colorSpace", "colorspace", "chromaticities", "acesImageContainerFlag")
+
+
+def colour_attributes(path):
+    """``{"<part>:<name>": "<type>:<hex of the raw value>"}`` of the :data:`COLOUR_ATTRIBUTES` in every
+    part's header (empty when there are none, and for a file that is missing or not a readable EXR):
+    what a plate's cache key holds of its header, so that a header saying another colourspace makes
+    the frames stale."""
+    try:
+        parts = part_attributes(path)
+    except (OSError, ValueError, struct.error):
+        return {}
+    return {"%d:%s" % (i, k): "%s:%s" % (a[k][0], a[k][1].hex())
+            for i, a in enumerate(parts) for k in COLOUR_ATTRIBUTES if k in a}
 
 
 def string_attributes(path, *, limit=1 << 20):

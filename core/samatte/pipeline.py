@@ -52,7 +52,7 @@ from .progress import FrameEvent, Progress, check_cancel, is_cancel
 
 log = logging.getLogger("samatte")
 
-__all__ = ["run", "run_iter", "load_job", "frame_status", "probe", "resolve_backends", "STAGES",
+__all__ = ["run", "run_iter", "load_job", "frame_status", "probe", "plate_colour", "resolve_backends", "STAGES",
            "DEFAULT_PREROLL", "check_output_safety", "INDEPENDENT_TRACKERS"]
 
 from .protocol import STAGES  # noqa: E402 - one list: the stages a job message may carry
@@ -544,7 +544,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     owned = []  # backends we created and must close
     try:
         info = source.info
-        read_as = _plate_read_as(source, colour, plate)
+        read_as, colour = _plate_read_as(source, colour, plate)
         tracked = [o for o in job["objects"] if o.get("prompts")]
         tnames = [o["name"] for o in tracked]
         masked = _mask_objects(job, info, all_frames)
@@ -1040,36 +1040,82 @@ COORDINATES = ("JobSpec coordinates are pixels of the display window, origin top
 
 
 def _plate_read_as(source, colour, plate):
-    """The colourspace the plate's stored values are read in (from its first frame's header): the job's
-    (or the config's ``scene_linear`` for a float file), or ``"sRGB"`` for an integer file the job names
-    no colourspace for (PNG, JPEG, TIFF, DPX: taken as display sRGB). Warns when that file's header
-    declares a log encoding (a film-scan DPX, a Cineon file): Nuke reads such files as Cineon, and
-    samatte's sRGB reading gives the linear solves and the foreground layer wrong light."""
+    """``(colourspace, colour)``: the colourspace the plate's stored values are read in (from its first
+    frame's header) and the transform that reads them. The job's colourspace; else, for a float OpenEXR
+    whose header names one the config resolves (``colorInteropID`` / ``colorSpace``, or
+    ``chromaticities`` of a known gamut: :func:`samatte.colour.resolve_header`), that one (``colour`` is
+    replaced by a transform from it, in ``source`` too); else the config's ``scene_linear`` for a float
+    file (with a warning when its header names something the config cannot resolve), or ``"sRGB"`` for
+    an integer file the job names no colourspace for (PNG, JPEG, TIFF, DPX: taken as display sRGB).
+    Warns when that file's header declares a log encoding (a film-scan DPX, a Cineon file): Nuke reads
+    such files as Cineon, and samatte's sRGB reading gives the linear solves and the foreground layer
+    wrong light."""
     from .io.exr import stored_encoding
     if colour.colourspace_explicit:
-        return colour.colourspace
+        return colour.colourspace, colour
     first = source.frames[0]
     path = source.path(first)
     enc = stored_encoding(path, layer=plate.get("layer"), frame=first)
     if not enc["display_referred"]:
-        return colour.colourspace
+        colour = _header_colour(colour, plate, enc, path)
+        source.colour = colour
+        return colour.colourspace, colour
     if enc["log"]:
         log.warning("plate %s is %s, but the job names no colourspace, so samatte reads it as sRGB (as it reads "
                     "every integer file without one): name its colourspace (--colourspace / plate.colourspace, "
                     "with --ocio / plate.ocio_config: e.g. Cineon in Nuke's nuke-default, ADX10 in "
                     "ocio://studio-config-latest)", path, enc["log"])
-    return "sRGB"
+    return "sRGB", colour
 
 
-def probe(plate_path, *, frames=None, layer=None):
+def _header_colour(colour, plate, enc, path, *, warn=True):
+    """``colour``, or a transform from the colourspace a float plate's header names (``enc``:
+    :func:`samatte.io.exr.stored_encoding` of its first frame, ``path``) when the job names none."""
+    from .colour import ColourTransform
+    if colour.colourspace_explicit or enc["pixel_type"] not in ("half", "float", "double") or not enc["colour"]:
+        return colour
+    from .errors import ColourError
+    try:
+        from_header = ColourTransform(config=colour.config, header=enc["colour"])
+    except ColourError as e:   # a colourspace OCIO cannot show or decode: read as before
+        if warn:
+            log.warning("plate %s: its header names %r, but %s: samatte reads it as the config's scene_linear "
+                        "(%s); name its colourspace (--colourspace / plate.colourspace)",
+                        path, enc["colour"].get("name"), str(e).strip(), colour.colourspace)
+        return colour
+    from_header.config_source = colour.config_source   # the config the job names, as the job names it
+    if from_header.header_warning and warn:
+        log.warning("plate %s: %s (the config's scene_linear: %s)", path, from_header.header_warning,
+                    colour.colourspace)
+    return from_header if from_header.colourspace_from == "header" else colour
+
+
+def plate_colour(plate, frame):
+    """The :class:`samatte.colour.ColourTransform` a job's plate (``job["plate"]``) is read with, its
+    first frame being ``frame`` (see :func:`_plate_read_as`; no warnings)."""
+    from .colour import ColourTransform
+    from .io.exr import stored_encoding
+    from .io.sequence import SequencePattern
+    colour = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace"))
+    if colour.colourspace_explicit:
+        return colour
+    path = SequencePattern(plate["path"]).path(int(frame))
+    enc = stored_encoding(path, layer=plate.get("layer"), frame=int(frame))
+    return _header_colour(colour, plate, enc, path, warn=False)
+
+
+def probe(plate_path, *, frames=None, layer=None, ocio_config=None):
     """What a host needs to know about a plate without OpenImageIO: display and data windows
     ``[x, y, w, h]``, ``pixel_aspect``, ``channels``, ``layers``, ``frames_on_disk`` (range string),
     ``first``, ``last``, ``colourspace`` (from the header, or None), ``coordinates`` (the rules).
     Windows, channels, pixel type and colourspace are those of the part a job with ``layer`` reads
     (a multi-part EXR's parts may differ); ``layers`` holds every part's ``layer.`` prefixes and,
-    in a multi-part file, the part names."""
+    in a multi-part file, the part names. ``chromaticities``: an EXR header's 8 CIE xy values, or None;
+    ``read_as``: what a job naming no colourspace reads the plate as, with ``ocio_config`` (default:
+    ``$OCIO``, else the built-in config): ``{"colourspace", "from": "header" | "scene_linear" |
+    "integer" (sRGB), "note" (how the header decided, or why it could not), "config"}``."""
     from .errors import ChannelError
-    from .io.exr import _part_name, _resolve, _subimages, header_colourspace, open_image
+    from .io.exr import _part_name, _resolve, _subimages, header_colour, header_colourspace, open_image
     from .io.sequence import SequencePattern
     seq = SequencePattern(plate_path)
     on_disk = seq.frames_on_disk() if seq.has_frame_token else []
@@ -1106,6 +1152,27 @@ def probe(plate_path, *, frames=None, layer=None):
                "frames_on_disk": format_frames(on_disk) if on_disk else "",
                "first": want[0] if want else None, "last": want[-1] if want else None,
                "colourspace": cs, "pixel_type": str(spec.format), "coordinates": COORDINATES}
+        hc = header_colour(spec, inp.format_name())
+        res["chromaticities"] = list(hc["chromaticities"]) if hc and hc["chromaticities"] else None
+        res["read_as"] = _probe_read_as(spec, hc, ocio_config)
     finally:
         inp.close()
     return res
+
+
+def _probe_read_as(spec, hc, ocio_config):
+    """What a job that names no colourspace reads a plate as (see :func:`_plate_read_as`):
+    ``{"colourspace", "from": "header"|"scene_linear"|"integer", "note", "config"}`` (``note``: how
+    the header decided, or why it could not; an unloadable config: ``colourspace`` None, ``note`` why)."""
+    from .colour import ColourTransform
+    from .errors import SamatteError
+    from .io.exr import is_display_referred
+    if is_display_referred(spec, spec.getattribute("oiio:ColorSpace")):
+        return {"colourspace": "sRGB", "from": "integer", "note": None, "config": None}
+    try:
+        float_plate = str(spec.format) in ("half", "float", "double")
+        ct = ColourTransform(config=ocio_config, header=hc if float_plate else None)
+    except SamatteError as e:
+        return {"colourspace": None, "from": None, "note": str(e), "config": ocio_config}
+    return {"colourspace": ct.colourspace, "from": ct.colourspace_from, "note": ct.header_how or ct.header_warning,
+            "config": ct.config_source}

@@ -115,13 +115,15 @@ def _pick_sheet_frames(frames, scores, n):
 
 def _display_plate(job, frame, shape):
     import numpy as np
-    from ..colour import ColourTransform
     from ..io.source import FrameSource
+    from ..jobspec import plate_frames
+    from ..pipeline import plate_colour
     plate = job["plate"]
     try:
         # the display image the job's models saw (an integer plate: sRGB as stored, or decoded from the
         # colourspace the job names), not the config's view of the sRGB-decoded file values
-        colour = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace"))
+        # (and a float plate in the colourspace its first frame's header names, as the job read it)
+        colour = plate_colour(plate, plate_frames(job)[0])
         with FrameSource(plate["path"], [int(frame)], layer=plate.get("layer"), colour=colour, readahead=0) as src:
             disp = np.array(src.get(int(frame)).display)
             info = src.info

@@ -29,7 +29,7 @@ from ..stages import PlateInfo, Window
 
 __all__ = ["read_info", "read_rgb", "read_frame", "FrameData", "list_layers", "fix_nonfinite",
            "write_image", "write_parts", "srgb_eotf", "is_display_referred", "open_image", "header_colourspace",
-           "stored_encoding"]
+           "header_colour", "stored_encoding"]
 
 log = logging.getLogger("samatte.io")
 
@@ -315,6 +315,33 @@ def header_colourspace(spec, format_name=""):
     return None
 
 
+def header_colour(spec, format_name=""):
+    """What an OpenEXR header says its pixels are, for a plate whose job names no colourspace
+    (:func:`samatte.colour.resolve_header`), or None (another format, or a header that says nothing):
+    ``{"name": the colorInteropID / colorSpace attribute or None, "attribute": its name,
+    "chromaticities": (rx, ry, gx, gy, bx, by, wx, wy) or None, "aces_container": bool}``."""
+    if format_name != "openexr":
+        return None
+    name = attribute = None
+    for attr in _CS_ATTRIBUTES:
+        v = spec.getattribute(attr)
+        if isinstance(v, str) and v.strip():
+            name, attribute = v.strip(), attr
+            break
+    chroma = spec.getattribute("chromaticities")
+    try:
+        chroma = tuple(float(x) for x in chroma) if chroma is not None else None
+    except (TypeError, ValueError):
+        chroma = None
+    if chroma is not None and (len(chroma) != 8 or not all(np.isfinite(chroma))):
+        chroma = None
+    flag = spec.getattribute("acesImageContainerFlag")
+    aces = isinstance(flag, (int, np.integer)) and not isinstance(flag, bool) and int(flag) == 1
+    if name is None and chroma is None and not aces:
+        return None
+    return {"name": name, "attribute": attribute, "chromaticities": chroma, "aces_container": aces}
+
+
 #: DPX transfer characteristics (OpenImageIO's ``dpx:Transfer``) of log film scans
 _LOG_TRANSFERS = ("printing density", "logarithmic")
 
@@ -324,7 +351,7 @@ def stored_encoding(path, *, layer=None, frame=None):
     ``display_referred`` (an integer file not tagged linear: :func:`read_frame` takes it as sRGB
     unless the job names its colourspace), ``header`` (:func:`header_colourspace`) and ``log`` (a text
     naming the log encoding its header declares -- a DPX whose transfer is printing density or
-    logarithmic, a Cineon file -- or None)."""
+    logarithmic, a Cineon file -- or None), ``pixel_type`` and ``colour`` (:func:`header_colour`)."""
     path = os.fspath(path)
     inp = open_image(path, frame=frame)
     try:
@@ -341,7 +368,8 @@ def stored_encoding(path, *, layer=None, frame=None):
         elif (header or "").lower() in ("kodaklog", "cineon"):
             log_text = "a file whose header says %s (log)" % header
         return {"display_referred": is_display_referred(info, spec.getattribute("oiio:ColorSpace")),
-                "header": header, "log": log_text}
+                "header": header, "log": log_text, "pixel_type": info.pixel_type,
+                "colour": header_colour(spec, fmt)}
     finally:
         inp.close()
 
