@@ -279,7 +279,8 @@ def _add_plate_args(p):
     p.add_argument("--out", required=True, help="output EXR pattern, e.g. /out/sh010_matte.####.exr")
     p.add_argument("--object", default="object", help="object (layer) name (default: object)")
     p.add_argument("--name", default="samatte", help="job name (written in the EXR metadata)")
-    p.add_argument("--colourspace", help="the plate's OCIO colourspace (default: the config's scene_linear)")
+    p.add_argument("--colourspace", help="the plate's OCIO colourspace (default: what a float EXR's header names, "
+                   "when the config resolves it, else the config's scene_linear)")
     p.add_argument("--ocio", help="OCIO config path or ocio:// URI (default: $OCIO, else built-in)")
     p.add_argument("--layer", help="EXR layer of the plate to read (default: RGB)")
     p.add_argument("--mask-channel", help="channel to read from mask files (default: alpha, else luminance)")
