@@ -383,7 +383,7 @@ def test_a_read_colourspace_comes_with_the_config_nuke_uses(nk, shot, tmp_path, 
     read, roto, g = _comp(nk, shot, tmp_path)
     nk.root()["OCIOConfigPath"].setValue(str(path))
     job, _ = snode.build(g)
-    assert job["plate"]["colourspace"] is None and job["plate"]["ocio_config"] is None   # default: unchanged
+    assert job["plate"]["colourspace"] == "scene_linear" and job["plate"]["ocio_config"] is None   # default: unchanged
     read["colorspace"].setValue("linear")
     job, _ = snode.build(g)
     assert job["plate"]["colourspace"] == "linear" and job["plate"]["ocio_config"] == str(path)

@@ -205,7 +205,8 @@ def test_a_read_default_without_a_known_config_keeps_samatte_s_default(nk, tmp_p
         read, g = _comp(nk, tmp_path, pattern, knob)
         read["raw"].setValue(raw)
         job, _ = snode.build(g)
-        assert (job["plate"]["colourspace"], job["plate"]["ocio_config"]) == (None, None), knob
+        # samatte's default reading, named (the scene_linear role) so the plate's header does not decide
+        assert (job["plate"]["colourspace"], job["plate"]["ocio_config"]) == ("scene_linear", None), knob
 
 
 def test_a_read_default_with_raw_data_names_nothing_even_with_a_config(nk, tmp_path, nuke_default):
@@ -214,7 +215,7 @@ def test_a_read_default_with_raw_data_names_nothing_even_with_a_config(nk, tmp_p
     read, g = _comp(nk, tmp_path, pattern, "default (sRGB)")
     nk.root()["OCIOConfigPath"].setValue(str(nuke_default))
     read["raw"].setValue(True)
-    assert snode.build(g)[0]["plate"]["colourspace"] is None
+    assert snode.build(g)[0]["plate"]["colourspace"] == "scene_linear"
 
 
 def test_a_rendered_plate_is_in_the_project_s_working_space(nk, tmp_path, nuke_default):
@@ -233,7 +234,7 @@ def test_a_rendered_plate_is_in_the_project_s_working_space(nk, tmp_path, nuke_d
     assert (job["plate"]["colourspace"], job["plate"]["ocio_config"]) == ("linear", str(nuke_default))
     nk.root()["OCIOConfigPath"].setValue("")            # no config known: samatte's default, as before
     job, _ = snode.build(g)
-    assert (job["plate"]["colourspace"], job["plate"]["ocio_config"]) == (None, None)
+    assert (job["plate"]["colourspace"], job["plate"]["ocio_config"]) == ("scene_linear", None)
 
 
 # --- the cache key: a config's LUT files -------------------------------------------------------------

@@ -245,3 +245,4 @@ def test_qc_sheet_shows_the_plate_as_the_job_read_it(tmp_path):
                      readahead=0) as src:
         want = np.clip(np.array(src.get(1001).display), 0, 1)
     np.testing.assert_array_equal(got, want)
+

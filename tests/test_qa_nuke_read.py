@@ -135,7 +135,7 @@ def test_raw_data_names_no_colourspace(nk, shot, tmp_path):
     assert snode.build(g)[0]["plate"]["colourspace"] == "sRGB"
     read["raw"].setValue(True)
     job, _ = snode.build(g)
-    assert job["plate"]["colourspace"] is None and not _rendered(job)
+    assert job["plate"]["colourspace"] == "scene_linear" and not _rendered(job)
 
 
 def test_a_read_whose_format_is_not_the_file_s_is_rendered(nk, shot, tmp_path):

@@ -211,6 +211,10 @@ def _build(group):
     else:
         plate = jobmod.render_plate(nuke, group, folder, frames)
         colourspace, ocio = jobmod.working_colour(nuke.root())
+    # Nuke ignores an EXR header's colour attributes (chromaticities, colorInteropID): what it shows is the
+    # file in the Read's default / the working space, samatte's scene_linear reading; named, so samatte does
+    # not read the plate in the colourspace its header names, as it does for a job that names none
+    colourspace = colourspace or "scene_linear"
     # prompt nodes, each with the frame map of the TimeOffset / FrameHold nodes on its way (others logged;
     # refine-only renders the Prompts input, retimed by Nuke itself)
     refine_only = group["roto_mode"].value() == REFINE_ONLY
