@@ -251,7 +251,7 @@ def test_non_read_source_is_rendered_once_per_upstream_state(nk, shot, tmp_path)
     _render_hook(nk, shot)
     job, info = snode.build(g)
     assert info["offset"] == 0 and job["plate"]["frames"] == "1-4"       # script frames now
-    assert "/plate_" in job["plate"]["path"] and job["plate"]["colourspace"] is None
+    assert "/plate_" in job["plate"]["path"] and job["plate"]["colourspace"] == "scene_linear"
     assert job["objects"][0]["prompts"][0]["frame"] == shot["prompt_frame"] - 1000
     assert nk._state["executed"][-1][1:] == (1, 4)
     assert not [n for n in g.nodes() if n.Class() == "Write"]           # the Write is removed again
