@@ -318,6 +318,15 @@ class RefineParams:
     #: 2 = refine again from the first answer's own edge and average (twice the time; helps rough
     #: masks, not ds8).
     passes: int = 1
+    #: mask-perturbation consensus (px at full resolution; 0 = off, the default): refine twice more,
+    #: from the mask grown and from the mask shrunk by this many px, and keep a decided flip against
+    #: the mask's label (alpha crossing 0.5) only where the estimate from the mask moved toward the
+    #: pixel flips it too (inside the mask: the grown mask's; outside: the shrunk one's); elsewhere the
+    #: pixel takes that estimate's alpha. A flip the picture decides survives moving the mask's edge a
+    #: few px; one that depends on where the mask put the band's constraints (a camouflaged part, a
+    #: thin occluder bridged) does not. Three solves: about three times the matte's time. Experimental,
+    #: bench/RESULTS.md (issue 15, the session of the 7th).
+    consensus: float = 0.0
 
 
 DEFAULT = RefineParams()

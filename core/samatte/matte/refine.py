@@ -1147,6 +1147,37 @@ def _finish(alpha, hard, c, p):
     return out
 
 
+def _consensus(image, coarse, p, *, mask, info, **kw):
+    """RefineParams.consensus: the matte from the mask, and from the mask grown / shrunk by
+    ``p.consensus`` px (a disk); a pixel the first flips against the mask's label (alpha crossing 0.5)
+    keeps the flip only where the estimate from the mask moved toward it flips it too (inside the
+    mask: the grown mask's estimate; outside: the shrunk one's), else it takes that estimate's
+    alpha. f32 (H, W)."""
+    one = replace(p, consensus=0.0)
+    a = refine_alpha(image, coarse, options=one, mask=mask, info=info, **kw)
+    hard = _hard(coarse)
+    if not hard.any() or hard.all():
+        return a
+    d = max(1, int(round(float(p.consensus))))
+    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1, 2 * d + 1))
+    co = np.asarray(coarse, np.float32)
+    out = a.copy()
+    if (hard & (a < 0.5)).any():
+        grown = refine_alpha(image, cv2.dilate(co, ker), options=one, mask=mask, **kw)
+        back = hard & (a < 0.5) & (grown >= 0.5)
+        out[back] = grown[back]
+    else:
+        back = np.zeros_like(hard)
+    if (~hard & (a >= 0.5)).any():
+        shrunk = refine_alpha(image, cv2.erode(co, ker), options=one, mask=mask, **kw)
+        back2 = ~hard & (a >= 0.5) & (shrunk < 0.5)
+        out[back2] = shrunk[back2]
+        back = back | back2
+    if info is not None:
+        info["consensus_px"] = int(np.count_nonzero(back))
+    return out
+
+
 def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, tile=384,
                  options=None, mask="rough", prior=None, prior_weight=None, doubt=None, info=None,
                  solve_image=None):
@@ -1183,6 +1214,10 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
         a1 = refine_alpha(image, coarse, options=one, mask=mask, **kw)
         a2 = refine_alpha(image, (a1 >= 0.5).astype(np.float32), options=one, mask="auto", **kw)
         return (0.5 * (a1 + a2)).astype(np.float32)
+    if float(p.consensus) > 0:
+        return _consensus(image, coarse, p, mask=mask, info=info, logits=logits, quality=quality,
+                          motion=motion, tile=tile, prior=prior, prior_weight=prior_weight, doubt=doubt,
+                          solve_image=solve_image)
     hard = _hard(coarse)
     if not hard.any() or hard.all():
         return hard.astype(np.float32)
