@@ -327,6 +327,9 @@ class RefineParams:
     #: thin occluder bridged) does not. Three solves: about three times the matte's time. Experimental,
     #: bench/RESULTS.md (issue 15, the session of the 7th).
     consensus: float = 0.0
+    #: with ``consensus``: take a flip back only where the moved mask's estimate *decides* the mask's
+    #: label (alpha within ``decided`` of it), not where it merely leans to it (bool).
+    consensus_decided: bool = False
 
 
 DEFAULT = RefineParams()

@@ -1164,13 +1164,13 @@ def _consensus(image, coarse, p, *, mask, info, **kw):
     out = a.copy()
     if (hard & (a < 0.5)).any():
         grown = refine_alpha(image, cv2.dilate(co, ker), options=one, mask=mask, **kw)
-        back = hard & (a < 0.5) & (grown >= 0.5)
+        back = hard & (a < 0.5) & (grown >= (1.0 - float(p.decided) if p.consensus_decided else 0.5))
         out[back] = grown[back]
     else:
         back = np.zeros_like(hard)
     if (~hard & (a >= 0.5)).any():
         shrunk = refine_alpha(image, cv2.erode(co, ker), options=one, mask=mask, **kw)
-        back2 = ~hard & (a >= 0.5) & (shrunk < 0.5)
+        back2 = ~hard & (a >= 0.5) & (shrunk < (float(p.decided) if p.consensus_decided else 0.5))
         out[back2] = shrunk[back2]
         back = back | back2
     if info is not None:
