@@ -528,7 +528,11 @@ def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_
     if frames:
         return frames, None
     if keyed:
-        return [], "mask layer %r has no keys inside the frame range: skipped" % layer.name
+        # Blender draws the layer on every frame, held from its nearest key: read there on the job's frame
+        # nearest its keys (before: skipped, so the object was not matted at all)
+        f = _nearest(scene_set, keyed)
+        return ([f], "mask layer %r is keyed only outside the frame range: its shape as Blender holds it is "
+                "read on frame %s" % (layer.name, f)) if f is not None else ([], None)
     if sample_shape_keys:   # shape keys (not visible to Python): keys from the motion
         frames = (sampled or {}).get(layer.name)
         if frames is None:
@@ -536,8 +540,21 @@ def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_
     if not frames and current_frame in scene_set:
         frames = [current_frame]
     if not frames:
-        return [], "mask layer %r is not keyed and the current frame is outside the range: skipped" % layer.name
+        # an unkeyed layer is drawn the same on every frame: read on the job's frame nearest the current one
+        f = _nearest(scene_set, [current_frame])
+        return ([f], "mask layer %r is not keyed and the current frame is outside the range: read on frame %s"
+                % (layer.name, f)) if f is not None else ([], None)
     return frames, None
+
+
+def _nearest(scene_set, targets):
+    """The frame of ``scene_set`` nearest any of ``targets`` (the earlier one on a tie), or None."""
+    best = None
+    for f in sorted(scene_set):
+        d = min(abs(f - t) for t in targets)
+        if best is None or d < best[0]:
+            best = (d, f)
+    return None if best is None else best[1]
 
 
 def _bezier_polyline(points, steps=8):
@@ -807,10 +824,6 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
             # unkeyed; so a layer keyed only outside the range (or unkeyed, the current frame outside it) cuts
             # the object frames before it too (before: skipped, its garbage matte kept in the matte)
             frames = sorted(set(frames).union(*[own[n] for n in objects]))
-            if note and frames:
-                note = None if not is_object else (
-                    "mask layer %r is not keyed inside the frame range: only its cut of the layers before it is "
-                    "used (Blender draws it held there)" % layer.name)
         if note:
             notes.append(note)
         for f in frames:

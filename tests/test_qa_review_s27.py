@@ -82,7 +82,8 @@ def test_blender_a_cutting_layer_keyed_outside_the_range_cuts_the_earlier_object
     """Layer 'hero' keyed on scene frames 3 and 6, then a cutting layer keyed only outside the job's frames
     1-8 (a static garbage matte keyed once on frame 20, or on -4 and 30), or unkeyed with the current frame
     outside the range. Blender draws it on every frame, held from its nearest key (or static), so it cuts
-    hero on 3 and 6 as when it is keyed on 4 (436695c / f97b086's rule). Before, such a layer was skipped
+    hero on 3 and 6 as when it is keyed on 4 (436695c / f97b086's rule), and it is read on the range's frame
+    nearest its keys (or the current frame) as any layer keyed only outside the range. Before, such a layer was skipped
     ("has no keys inside the frame range: skipped"): hero's matte kept the garbage area on every frame."""
     bp = _blender_plain()
     info = bp.info_landscape()
@@ -96,9 +97,15 @@ def test_blender_a_cutting_layer_keyed_outside_the_range_cuts_the_earlier_object
                                                       sample_shape_keys=False)
     got = {o["host_name"]: sorted((p["frame"], p.get("mode", "add"), bool(p.get("invert"))) for p in o["prompts"])
            for o in objs}
-    assert got == {"hero": [(1003, "add", False), (1003, "subtract", invert),
-                            (1006, "add", False), (1006, "subtract", invert)]}
+    # and on the job's frame nearest its keys (8 for a key on 20; 1 for -4 and 30) or, unkeyed, nearest the
+    # current frame 12 (8), where Blender draws it too: a correction of hero there (a Replace / Difference
+    # layer, an object itself, is prompted there as well)
+    extra = 1001 if keys == [-4, 30] else 1008
+    assert got.pop("hero") == sorted([(1003, "add", False), (1003, "subtract", invert),
+                                      (1006, "add", False), (1006, "subtract", invert), (extra, "subtract", invert)])
+    assert all(fr == extra for prompts in got.values() for fr, _m, _i in prompts), got
     assert not any("skipped" in n for n in notes), notes
+    assert any(("frame %d" % (extra - 1000)) in n for n in notes), notes
 
 
 def test_farm_export_maps_home_relative_path_options_to_the_home_folder(shot, tmp_path, monkeypatch):

@@ -45,18 +45,24 @@ def step_held(cfg, res):
         mask.update_tag()
         return layer
     layer_with("hero", cfg["polygon"], (11, 10 + n))
-    layer_with("garbage", cfg["garbage"], (cfg["garbage_key"],), blend="MERGE_SUBTRACT")
+    if cfg.get("garbage"):
+        layer_with("garbage", cfg["garbage"], (cfg["garbage_key"],), blend="MERGE_SUBTRACT")
+    if cfg.get("prop"):     # an object layer keyed only outside the job's frames
+        layer_with("prop", cfg["prop"], (cfg["prop_key"],))
     s = sc.samatte
     s.mask = mask
     s.tracks = "NONE"
     sc.render.resolution_x, sc.render.resolution_y = info.size
     sc.render.resolution_percentage = 100
+    for f in (11, 10 + n):
+        sc.frame_set(f)
+        render_mask(mask, os.path.join(cfg["out"], "blender_mask.%d.exr" % f))   # what Blender draws on f
     sc.frame_set(11)
-    render_mask(mask, os.path.join(cfg["out"], "blender_mask.11.exr"))   # what Blender draws on frame 11
     _clip, _info, objects, frames, notes = addon.ops.collect(bpy.context)
     res["frames"] = frames
     res["notes"] = notes
     res["prompts"] = {o["name"]: sorted([p["frame"], p.get("mode", "add")] for p in o["prompts"]) for o in objects}
+    res["raw"] = {o["name"]: o["prompts"] for o in objects}
 
 
 STEPS = {"held": step_held}
@@ -98,4 +104,25 @@ def test_a_garbage_layer_keyed_only_outside_the_job_cuts_where_blender_draws_it(
     assert (drawn & hero & ~garbage).sum() > 50
     # and the job cuts it on the hero's frames (scene 11 and 14: files 1001 and 1004)
     assert res["prompts"] == {"hero": [[1001, "add"], [1001, "subtract"], [1004, "add"], [1004, "subtract"]]}
-    assert not any("garbage" in n for n in res["notes"]), res["notes"]
+    assert not any("skipped" in n for n in res["notes"]), res["notes"]
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_an_object_layer_keyed_only_outside_the_job_is_matted_as_blender_holds_it(v, tmp_path, shot):
+    """A roto layer keyed once on scene frame 30, the job on scene frames 11-14: Blender draws it held on
+    every frame of the job. Before, the add-on skipped it ("has no keys inside the frame range: skipped"):
+    the object was not matted at all. Now it is prompted on the job's frame nearest its key (scene 14,
+    file 1004) with the shape Blender draws there."""
+    import OpenImageIO as oiio
+    from bpy_common import prompts_mask
+    prop = [[4, 40], [20, 40], [20, 60], [4, 60]]
+    res, cfg = run_step_in_blender(__file__, v, tmp_path, shot, "held", prop=prop, prop_key=30)
+    assert res["prompts"]["prop"] == [[1004, "add"]], res["prompts"]
+    assert any("prop" in n and "frame 14" in n for n in res["notes"]), res["notes"]
+    w, h = shot["size"]
+    drawn = oiio.ImageBuf(os.path.join(cfg["out"], "blender_mask.14.exr")).get_pixels(oiio.FLOAT)[..., 0] > 0.5
+    hero = prompts_mask([{"frame": 1004, "type": "polygon", "points": shot["polygon"]}], (w, h), feather=0.0)
+    ours = prompts_mask(res["raw"]["prop"], (w, h), feather=0.0)
+    drawn_prop = drawn & ~hero
+    assert drawn_prop.sum() > 200
+    assert (ours & drawn_prop).sum() / float((ours | drawn_prop).sum()) > 0.9
