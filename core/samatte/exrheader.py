@@ -94,8 +94,14 @@ def colour_attributes(path):
         parts = part_attributes(path)
     except (OSError, ValueError, struct.error):
         return {}
+    # by name in any case: the reading (OpenImageIO's getattribute) finds "ColorSpace", "COLORINTEROPID",
+    # "acesimagecontainerflag" as it finds "colorSpace" (before: such a header decided the reading but was
+    # not in the key, so rewriting it left every later frame "current")
     return {"%d:%s" % (i, k): "%s:%s" % (a[k][0], a[k][1].hex())
-            for i, a in enumerate(parts) for k in COLOUR_ATTRIBUTES if k in a}
+            for i, a in enumerate(parts) for k in a if k.lower() in _COLOUR_NAMES}
+
+
+_COLOUR_NAMES = frozenset(n.lower() for n in COLOUR_ATTRIBUTES)
 
 
 def string_attributes(path, *, limit=1 << 20):
