@@ -42,6 +42,36 @@ def _masks(folder, frames):
         write_image(os.path.join(str(folder), "m.%d.png" % f), mask, channels=["Y"], pixel_type="uint8")
 
 
+def test_dict_job_home_paths_are_the_home_folder(tmp_path, monkeypatch):
+    """``samatte.api.run`` / ``status`` on a job dict whose plate, masks, output and work_dir start with
+    '~/': read from and written to the home folder, the same as the job saved as a file and run with
+    ``samatte run`` (before: FRAME_MISSING for the plate; with the plate absolute, the frames and the track
+    cache were written under '<cwd>/~/'). The caller's dict is left as it was."""
+    import copy
+
+    from samatte import api, jobspec
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    (home / "shots").mkdir(parents=True)
+    cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    for f in (1001, 1002):
+        _write(home / "shots" / ("p.%d.exr" % f))
+    _masks(home / "shots", (1001, 1002))
+    job = jobspec.new_job("~/shots/p.####.exr", "~/out/o.####.exr", frames="1001-1002", matte="none",
+                          work_dir="~/cache")
+    jobspec.add_object(job, "disc", masks="~/shots/m.####.png")
+    given = copy.deepcopy(job)
+    res = api.run(job)
+    assert job == given
+    assert sorted(os.listdir(str(home / "out"))) == ["o.1001.exr", "o.1002.exr"]
+    assert (home / "cache").is_dir()
+    assert not os.path.exists(str(cwd / "~"))
+    assert res["written"] == [str(home / "out" / ("o.%d.exr" % f)) for f in (1001, 1002)]
+    st = api.status(jobspec.dumps(job))    # a JSON string: the same
+    assert st["frames"] == {"1001": "complete", "1002": "complete"}, st
+
+
 def test_cache_key_holds_colour_attributes_in_any_case(tmp_path):
     """A plate whose header says 'ColorSpace' (capital C) is read in the colourspace it names; re-tagged
     (its size and time kept, as test_qa_colour_header's key test does), every frame is read another way,

@@ -569,7 +569,25 @@ def resolve_paths(job, base):
                 return p
             p = p.replace("\\", "/")
         return os.path.normpath(os.path.join(base, p))
-    job = copy.deepcopy(job)
+    return _map_paths(job, fix)
+
+
+def expand_home(job, *, in_place=False):
+    """A copy of a validated job (``in_place``: the job itself) whose paths starting with ``~`` (``~/shots/...``, ``~user/...``) are that
+    user's home on this machine, in the paths :func:`resolve_paths` resolves; other paths are left as
+    they are (relative ones stay relative to the process's working directory). For a job given as a dict
+    or a JSON string (the Python API, the worker protocol), which no JobSpec file's folder anchors: before,
+    its ``~`` stayed literal, so the plate was missing and the output, work_dir and cache were written
+    under a folder named ``~`` in the working directory."""
+    return _map_paths(job, lambda p: os.path.expanduser(p) if p is not None and p.startswith("~") else p,
+                      in_place=in_place)
+
+
+def _map_paths(job, fix, *, in_place=False):
+    """A copy of ``job`` (``in_place``: ``job``) with ``fix`` applied to each of its file paths (plate,
+    output, OCIO config file, work_dir, path options, mask prompts, mask sequences)."""
+    if not in_place:
+        job = copy.deepcopy(job)
     job["plate"]["path"] = fix(job["plate"]["path"])
     job["output"]["path"] = fix(job["output"]["path"])
     if job.get("plate", {}).get("ocio_config") and not job["plate"]["ocio_config"].startswith("ocio://"):

@@ -62,13 +62,16 @@ from .cachekey import INDEPENDENT_TRACKERS  # noqa: E402 - trackers that take on
 
 
 def load_job(job):
-    """A JobSpec given as a dict, a JSON string or a path to a .json file -> validated dict."""
+    """A JobSpec given as a dict, a JSON string or a path to a .json file -> validated dict. A file's
+    relative paths are its folder's (:func:`samatte.jobspec.load`); in every form a path starting with
+    ``~`` is the home folder (:func:`samatte.jobspec.expand_home`)."""
+    from .jobspec import expand_home
     if isinstance(job, dict):
-        return validate(job)
+        return expand_home(validate(job), in_place=True)
     if isinstance(job, (str, os.PathLike)):
         s = os.fspath(job)
         if s.lstrip().startswith("{"):
-            return validate(s)
+            return expand_home(validate(s), in_place=True)
         return load_job_file(s)
     raise SamatteError("a job must be a dict, a JSON string or a path, not %s" % type(job).__name__)
 
