@@ -25,7 +25,7 @@ def test_panel_objects_progress_and_scores(qtbot):
     qtbot.addWidget(p)
     p.load(OBJECTS, list(range(1001, 1011)), {"1001": 0.9, "1002": 0.3}, offset=-1000, status="not run")
     assert p.table.rowCount() == 2
-    assert [p.table.item(0, c).text() for c in range(4)] == ["hero", "hero roto", "2", "1002, 1010"]
+    assert [p.table.item(0, c).text() for c in range(4)] == ["hero", "hero roto", "2", "2, 10"]   # script frames (file + offset)
     assert p.strip.low_frames() == [1002]
     p.on_event("SAMatte1", "progress", ({"stage": "matte", "frame": 1003, "fraction": 0.42},))
     assert p.progress.value() == 42

@@ -247,10 +247,17 @@ def _build(group):
                  "source_range": (int(source.firstFrame()), int(source.lastFrame()))}
 
 
-def _objects_text(objects):
+def _script_frames(file_frames, offset):
+    """The script frames the artist sees for a job's file frames (script = file + offset: a Read's
+    ``offset`` / ``start at``), sorted: what the node's text shows, never the file numbers."""
+    return sorted({int(f) + int(offset) for f in file_frames})
+
+
+def _objects_text(objects, offset=0):
+    """The 'objects' knob's text: each object and the script frames it is prompted on."""
     lines = []
     for ob in objects:
-        fr = sorted({q["frame"] for q in ob["prompts"]})
+        fr = _script_frames((q["frame"] for q in ob["prompts"]), offset)
         if ob.get("masks"):
             lines.append("%s (%s): every frame, refine only" % (ob["name"], ob.get("host_name", ob["name"])))
             continue
@@ -417,10 +424,11 @@ def _point_read(group, job, info):
 def _show_result(group, job, info, scores, result, *, warnings=None):
     _point_read(group, job, info)
     group["samatte_scores"].setValue(farm.encode_state({str(k): v for k, v in sorted(scores.items())}))
-    low = [f for f, s in scores.items() if s < 0.5]
+    # scores are keyed by file frame; the artist reads script frames (a Read with an offset / start at)
+    low = _script_frames((f for f, s in scores.items() if s < 0.5), info["offset"])
     group["status"].setValue("done: %d frame(s) written, %d reused%s%s" % (
         len(result.get("written") or []), len(result.get("skipped") or []),
-        ("; low score on %s" % ", ".join(str(f) for f in sorted(low)[:10])) if low else "",
+        ("; low score on %s" % ", ".join(str(f) for f in low[:10])) if low else "",
         ("; %d warning(s), first: %s" % (len(warnings), warnings[0])) if warnings else ""))
 
 
@@ -438,7 +446,7 @@ def on_refresh(group):
     job, info = _build_or_fail(group, popup=False)
     if job is None:
         return None
-    group["objects_info"].setValue(_objects_text(info["objects"]))
+    group["objects_info"].setValue(_objects_text(info["objects"], info["offset"]))
     return job
 
 
@@ -446,7 +454,7 @@ def on_track(group):
     job, info = _build_or_fail(group)
     if job is None:
         return None
-    group["objects_info"].setValue(_objects_text(info["objects"]))
+    group["objects_info"].setValue(_objects_text(info["objects"], info["offset"]))
     return _start(group, job, info, stage="all", frames=None, title="SAMatte %s: track & matte" % group.name())
 
 

@@ -25,7 +25,8 @@ def score_colour(score):
 
 
 class ScoreStrip(QtWidgets.QWidget):
-    """One bar per frame; its height is the score. Click a bar: ``frameClicked(frame)``."""
+    """One bar per frame; its height is the score. Click a bar: ``frameClicked(frame)``. Frames are
+    file frames; ``offset`` (script = file + offset) is what the tooltip adds for the artist."""
 
     frameClicked = QtCore.Signal(int)
 
@@ -33,6 +34,7 @@ class ScoreStrip(QtWidgets.QWidget):
         QtWidgets.QWidget.__init__(self, parent)
         self.frames = []
         self.scores = {}
+        self.offset = 0
         self.setMinimumHeight(28)
         self.setMouseTracking(True)
 
@@ -80,7 +82,7 @@ class ScoreStrip(QtWidgets.QWidget):
         f = self.frame_at(pos)
         if f is not None:
             s = self.scores.get(f)
-            self.setToolTip("frame %d: %s" % (f, "not made" if s is None else "score %.2f" % s))
+            self.setToolTip("frame %d: %s" % (f + self.offset, "not made" if s is None else "score %.2f" % s))
 
 
 class SamattePanel(QtWidgets.QWidget):
@@ -119,9 +121,11 @@ class SamattePanel(QtWidgets.QWidget):
     def load(self, objects, frames, scores=None, *, offset=0, status=""):
         """``objects``: JobSpec objects (name, host_name, prompts); ``frames``: file frame numbers."""
         self.offset = int(offset)
+        self.strip.offset = self.offset
         self.table.setRowCount(len(objects))
         for r, ob in enumerate(objects):
-            fr = sorted({int(q["frame"]) for q in ob.get("prompts", [])})
+            # the script frames the artist keyed (the job's prompts are on file frames)
+            fr = sorted({int(q["frame"]) + self.offset for q in ob.get("prompts", [])})
             vals = [ob["name"], ob.get("host_name", ""), str(len(ob.get("prompts", []))),
                     ", ".join(str(f) for f in fr)]
             for c, v in enumerate(vals):
@@ -180,7 +184,8 @@ class SamattePanel(QtWidgets.QWidget):
             return
         if kind == "progress":
             self.progress.setValue(int(100 * float(payload[0].get("fraction") or 0)))
-            self.status.setText("%s %s" % (payload[0].get("stage") or "", payload[0].get("frame") or ""))
+            f = payload[0].get("frame")
+            self.status.setText("%s %s" % (payload[0].get("stage") or "", "" if f is None else int(f) + self.offset))
         elif kind == "frame":
             ev = payload[0]
             if ev.get("score") is not None:
