@@ -5,6 +5,10 @@
   103`` for a shape keyed on frame 1003, the status line said ``low score on 105`` for frame 1005, and the
   panel's objects table and score strip tooltip did the same (a ``start at 1`` Read of files 1001-1004:
   ``low score on 1003`` in a 1-4 timeline). They now say 1003 / 1005 (script = file + the Read's offset).
+* A node made from the menu (**Nodes toolbar > samatte > SAMatte**) was called ``Group1`` (Nuke's name for
+  any Group), so were its cache folder (``Group1_<uid>``) and its messages (``frame 1002 of Group1 is
+  stale``), where the README names ``SAMatte1``. It is now ``SAMatte1``, ``SAMatte2``, ... in the group
+  being edited.
 """
 import os
 import sys
@@ -15,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
 import nuke_env  # noqa: E402
 from nuke_env import rp  # noqa: E402
 
+import samatte_nuke  # noqa: E402
 from samatte_nuke import node as snode  # noqa: E402
 
 W, H = 96, 64
@@ -96,3 +101,19 @@ def test_the_panel_names_script_frames_too(nk, tmp_path):
         p.deleteLater()
         app.processEvents()
 
+
+def test_a_new_node_is_called_samatte_and_so_are_its_cache_and_messages(nk, tmp_path):
+    nk.nodes.Group(name="Group1")                        # the artist's own Group
+    first = samatte_nuke.create_node()                   # the menu command
+    second = samatte_nuke.create_node()
+    assert (first.name(), second.name()) == ("SAMatte1", "SAMatte2")
+    first["cache_dir"].setValue(str(tmp_path / "cache"))
+    assert os.path.basename(snode._folder(first)) == "SAMatte1_%s" % first["samatte_uid"].value()
+    shot = nk.nodes.Group(name="Shot010")
+    shot.begin()
+    try:
+        inner = snode.create()
+    finally:
+        shot.end()
+    assert inner.fullName() == "Shot010.SAMatte1"         # names are per group, as in Nuke
+    assert snode.create("matte_hero").name() == "matte_hero"

@@ -56,9 +56,16 @@ def _button(name, label, func):
 def create(name=None):
     """Make the SAMatte Group (main thread). Connects to the selected node when there is one."""
     trackers, qualities, devices = _registry_choices()
+    if not name:
+        # SAMatte1, SAMatte2, ... in the group being edited, as Nuke names a gizmo (before: Nuke's
+        # 'Group1', so the node, its cache folder and its messages were named like any other Group)
+        taken = {n.name() for n in nuke.allNodes()}
+        i = 1
+        while "SAMatte%d" % i in taken:
+            i += 1
+        name = "SAMatte%d" % i
     g = nuke.nodes.Group()
-    if name:
-        g.setName(name)
+    g.setName(name)
     g.begin()
     try:
         src = nuke.nodes.Input(name="Source")
