@@ -117,3 +117,25 @@ def test_a_new_node_is_called_samatte_and_so_are_its_cache_and_messages(nk, tmp_
         shot.end()
     assert inner.fullName() == "Shot010.SAMatte1"         # names are per group, as in Nuke
     assert snode.create("matte_hero").name() == "matte_hero"
+
+
+def test_a_stale_frame_names_the_script_frame_the_render_was_on(nk, tmp_path, plates, monkeypatch):
+    """A render (``nuke -x``) of script frame 1003 over file 103 (Read offset 900) failed with only 'frame 103
+    of SAMatte1 is stale': it now names both, and the command still takes the file number."""
+    from samatte_nuke import farm
+    read, roto, g = _comp(nk, tmp_path, plates[101])
+    job, info = snode.build(g)
+    snode._point_read(g, job, info)            # what a finished Track & Matte stores
+    monkeypatch.setattr(farm, "frame_state", lambda job_text, f, fresh=False: ("stale", "/c/matte.%04d.exr" % f))
+    with pytest.raises(farm.StaleFrameError) as e:
+        farm.frame_path(g, 1003)
+    msg = str(e.value)
+    assert msg.startswith("samatte: frame 103 (script frame 1003) of SAMatte1 is stale in the cache"), msg
+    assert msg.endswith("job.json --frames 103"), msg
+    # where the script frame is the file number, the message is as before
+    read2, roto2, g2 = _comp(nk, tmp_path / "b", plates[1001], first=1001, last=1004, mode="", value="", key=1003)
+    job, info = snode.build(g2)
+    snode._point_read(g2, job, info)
+    with pytest.raises(farm.StaleFrameError, match=r"^samatte: frame 1003 of SAMatte2 is stale in the cache; "
+                                                   r"make it with: samatte run .*--frames 1003$"):
+        farm.frame_path(g2, 1003)

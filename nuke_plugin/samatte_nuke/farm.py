@@ -230,8 +230,11 @@ def frame_path(group, script_frame):
         how = "samatte run %s --frames %d" % (job_file, f)
     else:   # job.json is Export JobSpec's: absent after Track & Matte, or an older job
         how = "Track & Matte on %s (or Export JobSpec and samatte run its job.json)" % group.name()
-    raise StaleFrameError("samatte: frame %d of %s is %s in the cache%s; make it with: %s"
-                          % (f, group.name(), state, _version_note(path) if state == "stale" else "", how))
+    # the command takes the file number; the render (and the artist) are on the script frame: name both
+    # where they differ (a Read's offset / start at; before, a render of frame 1001 said only 'frame 101')
+    where = "" if int(script_frame) == f else " (script frame %d)" % int(script_frame)
+    raise StaleFrameError("samatte: frame %d%s of %s is %s in the cache%s; make it with: %s"
+                          % (f, where, group.name(), state, _version_note(path) if state == "stale" else "", how))
 
 
 def _version_note(path):
