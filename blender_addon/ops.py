@@ -225,6 +225,10 @@ def start_run(context, *, this_frame=False):
     run = jobs.JobRun(job, settings, frames=subset).start()
     run.clip_name = clip.name
     run.scene_name = context.scene.name     # the scene to wire when it ends, whichever is shown then
+    # and who they are, whatever they are called when it ends: the artist may rename the clip (its default
+    # name is its first file's) or the scene while the job runs (session_uid survives a rename and undo)
+    run.clip_uid = getattr(clip, "session_uid", None)
+    run.scene_uid = getattr(context.scene, "session_uid", None)
     run.info = info
     run.notes = notes
     run.objects = [(o["host_name"], o["name"], sorted({p["frame"] for p in o["prompts"]})) for o in objects]
@@ -233,11 +237,29 @@ def start_run(context, *, this_frame=False):
     return run
 
 
+def _run_id(collection, run, kind):
+    """The scene or clip (``kind``) ``run`` was started with: by its session_uid (it may have been renamed
+    while the job ran), else by its name then; None when it is gone."""
+    uid = getattr(run, kind + "_uid", None)
+    if uid is not None:
+        for item in collection:
+            if getattr(item, "session_uid", None) == uid:
+                return item
+    return collection.get(getattr(run, kind + "_name", None) or "")
+
+
+def run_scene(run):
+    """The scene ``run`` was started from (renamed or not), or None."""
+    return _run_id(bpy.data.scenes, run, "scene")
+
+
 def finish_run(context, run):
     """Apply a finished run on the main thread: compositor nodes, last result, in the scene the run was
     started from (the user may have switched scenes meanwhile). Returns ``(report type, message)`` for
-    the operator."""
-    scene = bpy.data.scenes.get(getattr(run, "scene_name", None) or "") or context.scene
+    the operator. The scene and the clip are those the run started with, found by their session_uid: a clip
+    renamed while the job ran left the plate node empty (before: found by its old name, None), a renamed
+    scene was wired only when it was the one shown."""
+    scene = run_scene(run) or context.scene
     s = scene.samatte
     s.status_result = ""    # the run changed what is on disk: Check mattes again for a current answer
     if run.error is not None:
@@ -247,7 +269,11 @@ def finish_run(context, run):
     res = run.result
     frames = [int(f) for f in res.get("frames") or []] or sorted(run.scores)
     all_frames = [int(f) for f in jobs_frames(run.job)]
-    clip = bpy.data.movieclips.get(run.clip_name)
+    clip = _run_id(bpy.data.movieclips, run, "clip")
+    if clip is None:    # deleted while the job ran
+        s.last_result = "%s: %d frames written, %d reused -> %s; clip %r is gone: not wired into the compositor" % (
+            res.get("job"), run.written, run.skipped, res["output"], run.clip_name)
+        return "ERROR", "samatte: " + s.last_result
     compositor.wire(scene, clip, run.info, res["output"], wired_frames(run.info, res["output"], all_frames or frames),
                     relative=(s.output_dir or "//samatte/").startswith("//"))
     s.last_result = "%s: %d frames written, %d reused -> %s" % (res.get("job"), run.written, run.skipped,

@@ -44,9 +44,9 @@ def draw_panel(layout, context):
     row = col.row(align=True)
     row.operator("samatte.cancel", text="Cancel", icon="CANCEL")
     row.operator("samatte.release", text="Release", icon="UNLINKED")
-    here = run is not None and getattr(run, "scene_name", None) in (None, context.scene.name)
+    here = run is not None and (getattr(run, "scene_name", None) is None or ops.run_scene(run) == context.scene)
     if run is not None and not here and busy:     # why Run is greyed out here: one worker, one job
-        col.label(text="%s (scene %r)" % (run.status, run.scene_name))
+        col.label(text="%s (scene %r)" % (run.status, getattr(ops.run_scene(run), "name", run.scene_name)))
     if here:
         col.label(text=run.status)
         for host, name, frames in getattr(run, "objects", ()):
