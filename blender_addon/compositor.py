@@ -28,7 +28,7 @@ from . import convert
 from .hosterrors import HostError
 
 __all__ = ["compositor_tree", "existing_tree", "wire", "load_matte_image", "image_pattern", "NODE_PLATE",
-           "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT", "NODE_GATE", "gated_node_name", "refresh_gate"]
+           "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT", "NODE_GATE", "gated_node_name", "refresh_gate", "remap"]
 
 NODE_PLATE = "samatte plate"
 NODE_MATTE = "samatte matte"
@@ -202,6 +202,43 @@ def _apply_gate(tree, matte, pattern):
     return _gated_outputs(tree, matte, gate)
 
 
+def _span(info, frames):
+    """``(first, last)`` file numbers the matte node spans (:func:`wire`): ``frames`` and every file the
+    clip shows."""
+    lo, hi = info.scene_range()
+    plates = info.files_on_disk()
+    return min([min(frames), info.file(lo)] + plates[:1]), max([max(frames), info.file(hi)] + plates[-1:])
+
+
+def _map_files(matte, info, first, last):
+    """The image user maps a scene frame f to file (f - frame_start + 1) + frame_offset, for
+    (f - frame_start + 1) in 1..frame_duration: the matte of file n sits on the plate's frame of n.
+    Only what changed is set (each set costs a tree update)."""
+    for attr, value in (("frame_start", info.scene_frame(first)), ("frame_offset", first - 1),
+                        ("frame_duration", last - first + 1)):
+        if getattr(matte, attr) != value:
+            setattr(matte, attr, value)
+
+
+def remap(scene, clip, info, pattern, frames):
+    """Check mattes: when ``scene``'s compositor shows ``clip`` with its mattes ``pattern``, the matte node's
+    frame mapping re-made from the clip's timing now (``info``; ``frames``: file numbers, as :func:`wire`
+    gets them) and its gate from the mattes on disk. After a run, a clip's Offset or Start Frame changed
+    moves the plate, not the matte node: before, the compositor showed the matte of another file over each
+    plate frame (Offset 2: plate 1003 under the matte of 1001) until the next Run, Check mattes included.
+    Returns True when it re-mapped."""
+    tree = existing_tree(scene)
+    matte = tree.nodes.get(NODE_MATTE) if tree is not None else None
+    plate = tree.nodes.get(NODE_PLATE) if tree is not None else None
+    if matte is None or getattr(plate, "clip", None) != clip or not frames:
+        return False
+    if image_pattern(getattr(matte, "image", None)) != os.path.normpath(pattern):
+        return False
+    _map_files(matte, info, *_span(info, frames))
+    _apply_gate(tree, matte, pattern)
+    return True
+
+
 def refresh_gate(scene):
     """Re-make ``scene``'s gate from the mattes on disk now (Check mattes: mattes written since the last
     wiring, by the farm or the command line, then show). False when the scene has no samatte matte node."""
@@ -275,10 +312,7 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     2/3) in 4.2. Set Alpha and the ``samatte gated <output>`` nodes therefore take the matte times the
     gate (:func:`_gate`): 0 on every scene frame whose file has no matte on disk now, or lies past the
     span, in both versions."""
-    lo, hi = info.scene_range()
-    plates = info.files_on_disk()
-    first = min([min(frames), info.file(lo)] + plates[:1])
-    last = max([max(frames), info.file(hi)] + plates[-1:])
+    first, last = _span(info, frames)
     # the image is loaded from a matte that exists (Blender refuses a missing file): Matte this frame
     # on a shot with no matte yet writes one file in the middle of the span. The node's frame mapping,
     # not the loaded file's number, decides the file each scene frame reads.
@@ -292,11 +326,7 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     img = load_matte_image(pattern, shown, relative=relative)
     matte = _node(tree, NODE_MATTE, "CompositorNodeImage", (-300, -150))
     matte.image = img
-    # The image user maps a scene frame f to file (f - frame_start + 1) + frame_offset, for
-    # (f - frame_start + 1) in 1..frame_duration: the matte of file n sits on the plate's frame of n.
-    matte.frame_start = info.scene_frame(first)
-    matte.frame_offset = first - 1
-    matte.frame_duration = last - first + 1
+    _map_files(matte, info, first, last)
     matte.use_cyclic = False
     matte.use_auto_refresh = True
     gated = _apply_gate(tree, matte, pattern)

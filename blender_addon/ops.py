@@ -375,7 +375,10 @@ def matte_status(context):
     try:
         if running_job() is not None:
             raise HostError("BUSY", "a samatte job is running: check when it has finished")
-        settings, job, (_clip, info, _objects, _frames, _notes) = _build(context)
+        settings, job, (clip, info, _objects, _frames, _notes) = _build(context)
+        pattern = job["output"]["path"]
+        # the clip's Offset / Start Frame may have moved since the wiring: its mattes back under their plates
+        compositor.remap(context.scene, clip, info, pattern, wired_frames(info, pattern, jobs_frames(job)))
         status = jobs.get_worker(settings).status(job)
         lines = summarise_status(status, info)
     except HostError as e:

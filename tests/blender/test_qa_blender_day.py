@@ -4,7 +4,9 @@ operators (``bpy.ops.samatte.*``), its panel properties and preferences. A test 
 
 This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender_day.py CONFIG.json``.
 """
-from bpy_common import VERSIONS, bpy_main, enable_addon, run_step_in_blender, step_scenario  # noqa: E402
+import os
+
+from bpy_common import VERSIONS, bpy_main, enable_addon, render_compositor, run_step_in_blender, step_scenario  # noqa: E402
 
 GARBAGE = [(40, 0), (64, 0), (64, 64), (40, 64)]
 
@@ -118,7 +120,27 @@ class _Layout:
         self.log.append(text)
 
 
-STEPS = {"rename": step_rename}
+def step_slide(cfg, res):
+    """After a run the artist slides the clip in time (its Offset), clicks Check mattes and renders."""
+    import bpy
+    addon = enable_addon(cfg)
+    bpy.context.preferences.addons[addon.__name__].preferences.device = "cpu"
+    sc = bpy.context.scene
+    clip, mask, info = _setup(cfg, addon)
+    s = sc.samatte
+    s.output_dir = cfg["out"]
+    res["run1"] = (sorted(bpy.ops.samatte.run()), s.last_result)
+    clip.frame_offset = cfg["offset"]
+    res["status"] = (sorted(bpy.ops.samatte.status()), s.status_result)
+    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    res["renders"] = {}
+    for f in range(sc.frame_start, sc.frame_end + 1):
+        sc.frame_set(f)
+        res["renders"][f] = [info.file(f), render_compositor(sc, os.path.join(cfg["out"], "slide_%d.exr" % f))]
+    res["output"] = addon.ops.current_run().job["output"]["path"] if addon.ops.current_run() else None
+
+
+STEPS = {"rename": step_rename, "slide": step_slide}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -149,3 +171,22 @@ def test_clip_and_scene_renamed_while_running(v, tmp_path, shot):
     assert any("(scene 'Shot 10')" in t for t in res["panel_other"]), res["panel_other"]
     assert not any("(scene" in t for t in res["panel_own"]) and any("hero -> hero" in t for t in res["panel_own"])
     assert res["gone"][0] == "ERROR" and "is gone" in res["gone"][1], res["gone"]
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_check_mattes_after_offset_change_shows_each_plates_own_matte(v, tmp_path, shot):
+    """After a run the clip's Offset is set to 2 (scene frame 1 shows plate 1003): the matte node kept its
+    mapping, so the compositor showed the matte of file 1001 over plate 1003 (alpha off by up to 1.0 on
+    every frame), Check mattes included, until the next Run. Check mattes now re-maps the node to the clip's
+    timing: each plate frame shows its own file's matte (it says they are out of date: the roto did not move)."""
+    import numpy as np
+    import OpenImageIO as oiio
+    res, cfg = run_step_in_blender(__file__, v, tmp_path, shot, "slide", offset=2)
+    assert "6 frames written" in res["run1"][1], res["run1"]
+    assert res["status"][1].startswith("mattes: 0 of 4 frames current"), res["status"]
+    pattern = os.path.join(cfg["out"], "plate", "plate_matte.####.exr")
+    for f, (n, path) in sorted(res["renders"].items(), key=lambda kv: int(kv[0])):
+        alpha = oiio.ImageBuf(path).get_pixels(oiio.FLOAT)[..., 3]
+        m = pattern.replace("####", "%04d" % n)
+        want = oiio.ImageBuf(m).get_pixels(oiio.FLOAT)[..., 3] if os.path.exists(m) else np.zeros_like(alpha)
+        assert float(np.abs(alpha - want).max()) == 0.0, (f, n, float(np.abs(alpha - want).max()))
