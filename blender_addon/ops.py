@@ -274,10 +274,16 @@ def finish_run(context, run):
         s.last_result = "%s: %d frames written, %d reused -> %s; clip %r is gone: not wired into the compositor" % (
             res.get("job"), run.written, run.skipped, res["output"], run.clip_name)
         return "ERROR", "samatte: " + s.last_result
+    tree = compositor.existing_tree(scene)
+    before = getattr(tree.nodes.get(compositor.NODE_PLATE), "clip", None) if tree is not None else None
     compositor.wire(scene, clip, run.info, res["output"], wired_frames(run.info, res["output"], all_frames or frames),
                     relative=(s.output_dir or "//samatte/").startswith("//"))
     s.last_result = "%s: %d frames written, %d reused -> %s" % (res.get("job"), run.written, run.skipped,
                                                                  res["output"])
+    if before is not None and before != clip:
+        # one set of samatte nodes per scene's compositor: the clip it showed is no longer wired; say so
+        s.last_result += "; the compositor now shows clip %r instead of %r (Run that one to show it again)" % (
+            clip.name, before.name)
     s.last_scores = " ".join("%d:%.2f" % (f, run.scores[f]) for f in sorted(run.scores))
     return "INFO", "samatte: " + s.last_result
 
