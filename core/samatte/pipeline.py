@@ -126,8 +126,15 @@ def _require_plate_frames(seq, frames):
 
 
 def _subset(frames, all_frames):
-    if frames is None or frames == "" or frames == []:
+    """The requested ``frames`` of the job's ``all_frames``: None is all of them; an empty range ("",
+    [], a chunk script's unset variable) is FRAME_RANGE_INVALID, as from probe and farm export, never
+    the whole shot."""
+    if frames is None:
         return list(all_frames)
+    if frames == "" or (isinstance(frames, str) and not frames.strip()) or (
+            isinstance(frames, (list, tuple)) and not frames):
+        raise FrameRangeError("frame range is empty: give frames (e.g. 1001-1010) or leave the option out "
+                              "for all of the job's frames", field="frames", value=frames)
     try:
         want = parse_frames(frames) if isinstance(frames, str) else sorted({int(f) for f in frames})
     except (TypeError, ValueError):
@@ -906,14 +913,19 @@ def combine_flow(tf, names, logit_clip):
 
 def _select_objects(objects, stage, tnames, tname):
     """Indices (among the tracked objects) that this run tracks: all, or the named ones."""
-    if objects is None or objects == "" or objects == []:
+    if objects is None:
         return set(range(len(tnames)))
     names = [n.strip() for n in objects.split(",")] if isinstance(objects, str) else [str(n) for n in objects]
+    names = [n for n in names if n]     # "a,b," as "a,b" (as frame ranges take "1001,"), never "" as a name
     if stage != "track":
         raise JobSpecError("objects= (--objects) needs stage track: matting uses every object's track",
                            field="objects")
+    if not names:
+        # a per-object task whose name came out empty tracks nothing rather than every object
+        raise JobSpecError("objects is empty: name the tracked objects to track (tracked: %s) or leave the "
+                           "option out to track them all" % (", ".join(tnames) or "none"), field="objects")
     unknown = [n for n in names if n not in tnames]
-    if unknown or not names:
+    if unknown:
         raise JobSpecError("objects %s are not tracked objects of the job (tracked: %s)"
                            % (", ".join(unknown) or "(none)", ", ".join(tnames) or "none"), field="objects")
     sel = {tnames.index(n) for n in names}

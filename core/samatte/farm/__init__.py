@@ -64,12 +64,12 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     # each value joined to its option: a value starting with "-" (negative frames "-5--4", a report
     # folder "-qc") given as its own argument is read by argparse as an option
     if qc:
-        opts = (["--frames=%s" % frames] if frames else []) + (["--report=%s" % report] if report else [])
+        opts = (["--frames=%s" % frames] if frames is not None else []) + (["--report=%s" % report] if report else [])
     else:
-        opts = ["--stage", stage or "all"] + (["--frames=%s" % frames] if frames else [])
+        opts = ["--stage", stage or "all"] + (["--frames=%s" % frames] if frames is not None else [])
         if preroll is not None and (stage or "all") != "track":
             opts += ["--preroll", str(int(preroll))]
-        if objects:
+        if objects is not None:
             opts += ["--objects=%s" % objects]
     from ..io.writer import host_tag, remove_temps
     # one a killed task left (SIGKILL, or SIGTERM before the run's own handler: the finally below never ran;

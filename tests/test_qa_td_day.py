@@ -1,0 +1,91 @@
+"""A pipeline TD's first day with samatte (README "Command line", "Farm and TD scripting"): chunk and
+per-object scripts that pass `--frames=$CHUNK` / `--objects=$OBJ`. Each test here failed before its fix."""
+import json
+import os
+
+import pytest
+
+from qa_cli import run_cli as _run_cli
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    """A 3-frame 64x64 demo plate (frames 1001-1003)."""
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("qa_td_day")), frames=3, size=(64, 64))
+
+
+def _job_file(shot, tmp_path, *, objects=1):
+    objs = [{"name": "ball", "prompts": [{"frame": 1002, "type": "box", "box": [10, 6, 34, 26]}]},
+            {"name": "prop", "prompts": [{"frame": 1001, "type": "box", "box": [40, 30, 60, 50]}]}][:objects]
+    job = {"samatte_job": 1, "name": "td", "plate": {"path": shot["plate"], "frames": "1001-1003"},
+           "objects": objs, "tracker": {"backend": "shapes"}, "matte": {"backend": "none"},
+           "output": {"path": str(tmp_path / "out" / "m.####.exr")}}
+    p = tmp_path / "td.json"
+    p.write_text(json.dumps(job))
+    return str(p)
+
+
+def _exrs(tmp_path):
+    out = tmp_path / "out"
+    return sorted(f for f in os.listdir(str(out)) if f.endswith(".exr")) if out.is_dir() else []
+
+
+@pytest.mark.parametrize("argv", [["run", "{job}", "--frames="],
+                                  ["run", "{job}", "--stage", "track", "--frames="],
+                                  ["status", "{job}", "--frames="],
+                                  ["qc", "{job}", "--frames="]],
+                         ids=["run", "run_track", "status", "qc"])
+def test_an_empty_frames_value_is_refused_not_the_whole_shot(shot, tmp_path, capsys, argv):
+    """`samatte run JOB --frames=$CHUNK` with an empty variable ran every frame of the job (exit 0; on a
+    farm each chunk matted the whole shot), and status/qc answered for all frames, while `probe` and
+    `farm export` refused the same value. Now it is FRAME_RANGE_INVALID (exit 2) before anything runs."""
+    job = _job_file(shot, tmp_path)
+    rc, err = _run_cli([a.format(job=job) for a in argv], capsys)
+    assert rc == 2 and "[FRAME_RANGE_INVALID]" in err and "empty" in err, err
+    assert _exrs(tmp_path) == []
+    assert not (tmp_path / "out" / ".samatte" / "td" / "track").exists()
+
+
+def test_an_empty_frame_list_from_python_is_refused(shot, tmp_path):
+    """The same through the Python API and the pipeline (`frames=[]`, `frames=""`): no frame written."""
+    from samatte import api, pipeline
+    from samatte.errors import FrameRangeError
+    job = _job_file(shot, tmp_path)
+    for frames in ([], "", "  "):
+        with pytest.raises(FrameRangeError):
+            pipeline.run(json.load(open(job)), frames=frames)
+        with pytest.raises(FrameRangeError):
+            pipeline.frame_status(json.load(open(job)), frames=frames)
+    assert _exrs(tmp_path) == []
+    res = api.run(job, frames="1002")            # a real subset still runs
+    assert res["frames"] == [1002] and len(res["written"]) == 1
+
+
+def test_farm_task_with_an_empty_frames_value_is_refused(shot, tmp_path, capsys):
+    """`samatte farm task ... --stage matte --frames=` dropped the empty value and ran the whole job."""
+    import sys
+    from samatte.farm import export_openjd
+    from samatte.jobspec import load
+    job = load(_job_file(shot, tmp_path))
+    res = export_openjd(job, str(tmp_path / "b"), chunk=2, python=sys.executable)
+    roots = ["--root", "Plate=%s" % res["parameters"]["Plate"], "--root", "Output=%s" % res["parameters"]["Output"]]
+    doc = os.path.join(res["bundle"], "samatte_farm_job.json")
+    rc, err = _run_cli(["farm", "task", doc] + roots + ["--stage", "all", "--frames="], capsys)
+    assert rc == 2 and "[FRAME_RANGE_INVALID]" in err, err
+    assert _exrs(tmp_path) == []
+
+
+def test_an_empty_objects_value_tracks_nothing(shot, tmp_path, capsys):
+    """`samatte run JOB --stage track --objects=$OBJ` with an empty variable tracked every object (exit 0;
+    each per-object farm task then tracked them all). Now JOBSPEC_INVALID naming the tracked objects; a
+    trailing comma (`ball,`) is read as `ball`, not as an unknown object ''."""
+    job = _job_file(shot, tmp_path, objects=2)
+    track = tmp_path / "out" / ".samatte" / "td" / "track"
+    for value in ("--objects=", "--objects=,"):
+        rc, err = _run_cli(["run", job, "--stage", "track", value], capsys)
+        assert rc == 2 and "[JOBSPEC_INVALID]" in err and "ball, prop" in err, err
+        assert not track.exists() or os.listdir(str(track)) == []
+    rc, err = _run_cli(["run", job, "--stage", "track", "--objects=ball,"], capsys)
+    assert rc == 0, err
+    assert sorted(os.listdir(str(track))) == ["1001.o0.npz", "1002.o0.npz", "1003.o0.npz"]
