@@ -89,3 +89,28 @@ def test_an_empty_objects_value_tracks_nothing(shot, tmp_path, capsys):
     rc, err = _run_cli(["run", job, "--stage", "track", "--objects=ball,"], capsys)
     assert rc == 0, err
     assert sorted(os.listdir(str(track))) == ["1001.o0.npz", "1002.o0.npz", "1003.o0.npz"]
+
+
+@pytest.mark.parametrize("argv", [["run", "{job}", "--json", "--stage", "bogus"],
+                                  ["run", "{job}", "--preroll", "x", "--json"],
+                                  ["run", "--json"]],
+                         ids=["stage", "preroll", "no_job"])
+def test_run_json_with_a_bad_flag_still_ends_with_an_error_message(shot, tmp_path, capsys, argv):
+    """README: `run --json` writes progress messages "then one `result` or `error` message". A flag
+    argparse refused (exit 2) left stdout empty: a host reading the stream got no message at all.
+    Now the stream is one `error` (JOBSPEC_INVALID, exit 2's code) with argparse's text."""
+    from samatte import cli, protocol
+    job = _job_file(shot, tmp_path)
+    with pytest.raises(SystemExit) as e:
+        cli.main([a.format(job=job) for a in argv])
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 1, out
+    msg = protocol.decode(lines[0])
+    assert msg["type"] == "error" and msg["code"] == "JOBSPEC_INVALID" and msg["id"] == "samatte"
+    assert msg["message"] in err        # the same words as argparse's usage error on stderr
+    # without --json stdout stays empty (people read stderr)
+    with pytest.raises(SystemExit):
+        cli.main(["run", job, "--stage", "bogus"])
+    assert capsys.readouterr().out == ""

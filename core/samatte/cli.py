@@ -354,8 +354,41 @@ def _add_cache_commands(sub, run_parser):
     p.set_defaults(func=cmd_status)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser that keeps its usage error's text (``usage_error``) for ``main``: a `run
+    --json` with a bad flag still ends its event stream with an error message."""
+
+    usage_error = None
+
+    def error(self, message):
+        _Parser.usage_error = "%s: error: %s" % (self.prog, message)
+        super().error(message)
+
+
+# commands whose --json output is the worker protocol's event stream (README "Command line")
+_STREAM_COMMANDS = ("run", "track", "refine")
+
+
+def _stream_usage_error(argv):
+    """After argparse refused ``argv`` (exit 2): a `run`/`track`/`refine` asked for --json gets the
+    refusal as the stream's one `error` message (JOBSPEC_INVALID, the code of exit status 2)."""
+    argv = [str(a) for a in argv]
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    if not words or words[0] not in _STREAM_COMMANDS or "--json" not in words:
+        return
+    from . import protocol
+    text = _Parser.usage_error or "invalid command line"
+    try:
+        sys.stdout.write(protocol.encode(protocol.error("samatte", JobSpecError.code, text,
+                                                        {"field": "command line"})))
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        from .runner import silence_stdout
+        silence_stdout()
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="samatte", description="AI tracking and matting for compositors.")
+    parser = _Parser(prog="samatte", description="AI tracking and matting for compositors.")
     parser.add_argument("--version", action="version", version="samatte %s" % __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -476,7 +509,14 @@ def _group_usage(parser, group):
 def main(argv=None):
     _usable_std_streams()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _Parser.usage_error = None
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        if e.code == _USAGE_EXIT:
+            _stream_usage_error(argv)
+        raise
     _setup_logging()
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
