@@ -114,3 +114,19 @@ def test_run_json_with_a_bad_flag_still_ends_with_an_error_message(shot, tmp_pat
     with pytest.raises(SystemExit):
         cli.main(["run", job, "--stage", "bogus"])
     assert capsys.readouterr().out == ""
+
+
+def test_stage_track_summary_says_what_it_tracked(shot, tmp_path, capsys):
+    """`samatte run JOB --stage track` printed "done: 0 frame(s) written, 0 already complete -> <output>"
+    after tracking every frame (a farm log read as "did nothing"). Now it counts frames tracked and
+    already current, and names the work dir the track went to."""
+    from samatte import cli
+    job = _job_file(shot, tmp_path)
+    wd = str(tmp_path / "out" / ".samatte" / "td")
+    assert cli.main(["run", job, "--stage", "track"]) == 0
+    out = capsys.readouterr().out
+    assert "done: 3 frame(s) tracked, 0 already current -> %s" % wd in out, out
+    assert cli.main(["run", job, "--stage", "track", "--frames", "1002"]) == 0
+    assert "done: 0 frame(s) tracked, 1 already current" in capsys.readouterr().out
+    assert cli.main(["run", job, "--stage", "all"]) == 0      # matte summary unchanged
+    assert "done: 3 frame(s) written, 0 already complete" in capsys.readouterr().out

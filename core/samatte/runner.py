@@ -284,6 +284,15 @@ def _summary(job_id, result):
     written = result.get("written") or []
     skipped = result.get("skipped") or []
     try:
+        if result.get("stage") == "track":
+            # `--stage track` writes no output frame: say what it tracked, where (not "0 frame(s) written")
+            frames = result.get("frames") or []
+            n = len(set(frames) & set(result.get("tracked") or []))
+            print("samatte: %s done: %d frame(s) tracked, %d already current -> %s (tracker %s, %.1f s)"
+                  % (job_id, n, len(frames) - n, result.get("work_dir"), result.get("tracker"),
+                     float(result.get("elapsed_s") or 0.0)))
+            sys.stdout.flush()
+            return
         print("samatte: %s done: %d frame(s) written, %d already complete -> %s (tracker %s, matte %s, %.1f s)"
               % (job_id, len(written), len(skipped), result.get("output"), result.get("tracker"),
                  result.get("matte"), float(result.get("elapsed_s") or 0.0)))
