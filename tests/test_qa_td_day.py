@@ -130,3 +130,19 @@ def test_stage_track_summary_says_what_it_tracked(shot, tmp_path, capsys):
     assert "done: 0 frame(s) tracked, 1 already current" in capsys.readouterr().out
     assert cli.main(["run", job, "--stage", "all"]) == 0      # matte summary unchanged
     assert "done: 3 frame(s) written, 0 already complete" in capsys.readouterr().out
+
+
+def test_a_document_that_is_no_jobspec_names_the_field(tmp_path, capsys):
+    """README: errors print `samatte: error [CODE] message` "plus a `details:` line (a path, a frame, a
+    field)"; a JSON file without `samatte_job` (or not an object) printed no details line at all and its
+    `--json` error had empty details, so a host could not point at what was wrong."""
+    from samatte import cli, protocol
+    for doc, field in (({"name": "x"}, "samatte_job"), ([1, 2], "job")):
+        p = tmp_path / "j.json"
+        p.write_text(json.dumps(doc))
+        assert cli.main(["run", str(p)]) == 2
+        err = capsys.readouterr().err
+        assert "[JOBSPEC_INVALID]" in err and '  details: {"field": "%s"}' % field in err, err
+        assert cli.main(["run", str(p), "--json"]) == 2
+        msg = protocol.decode(capsys.readouterr().out.splitlines()[-1])
+        assert msg["type"] == "error" and msg["details"] == {"field": field}

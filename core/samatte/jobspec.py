@@ -350,10 +350,10 @@ def _depth_over(doc, limit):
 
 def _validate(doc):
     if not isinstance(doc, dict):
-        raise JobSpecError("a JobSpec must be a JSON object, not %s" % type(doc).__name__)
+        raise JobSpecError("a JobSpec must be a JSON object, not %s" % type(doc).__name__, field="job")
     version = doc.get("samatte_job")
     if version is None:
-        raise JobSpecError("not a samatte JobSpec: missing 'samatte_job' version field")
+        raise JobSpecError("not a samatte JobSpec: missing 'samatte_job' version field", field="samatte_job")
     if isinstance(version, bool) or not isinstance(version, int):
         raise JobSpecError("'samatte_job' must be an integer version", field="samatte_job")
     if version > JOBSPEC_VERSION or version < 1:
