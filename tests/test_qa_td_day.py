@@ -146,3 +146,18 @@ def test_a_document_that_is_no_jobspec_names_the_field(tmp_path, capsys):
         assert cli.main(["run", str(p), "--json"]) == 2
         msg = protocol.decode(capsys.readouterr().out.splitlines()[-1])
         assert msg["type"] == "error" and msg["details"] == {"field": field}
+
+
+def test_a_python_without_opencolorio_says_which_python(monkeypatch):
+    """A TD running `python3 -m samatte run` with a Python that lacks PyOpenColorIO got exit 7 with
+    "PyOpenColorIO is not installed" and empty details, where a missing OpenImageIO names the package
+    and the Python (`samatte.errors.missing_dependency`). Now both say the same."""
+    import sys
+    from samatte import colour
+    from samatte.errors import DependencyError
+    monkeypatch.setitem(sys.modules, "PyOpenColorIO", None)      # import PyOpenColorIO -> ImportError
+    with pytest.raises(DependencyError) as e:
+        colour._ocio()
+    assert e.value.code == "DEPENDENCY_MISSING" and e.value.exit_code == 7
+    assert e.value.details == {"package": "PyOpenColorIO", "python": sys.executable}
+    assert sys.executable in e.value.message

@@ -52,9 +52,10 @@ def _encoding(cs):
 def _ocio():
     try:
         import PyOpenColorIO as ocio
-    except ImportError as e:  # pragma: no cover - opencolorio is a hard dependency
-        from .errors import DependencyError
-        raise DependencyError("PyOpenColorIO is not installed: %s" % e)
+    except ImportError as e:  # opencolorio is a hard dependency: say which Python lacks it (as for the others)
+        from .errors import DependencyError, missing_dependency
+        raise missing_dependency(e) or DependencyError("PyOpenColorIO is not installed: %s" % e,
+                                                       package="PyOpenColorIO")
     return ocio
 
 
