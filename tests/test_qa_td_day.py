@@ -161,3 +161,24 @@ def test_a_python_without_opencolorio_says_which_python(monkeypatch):
     assert e.value.code == "DEPENDENCY_MISSING" and e.value.exit_code == 7
     assert e.value.details == {"package": "PyOpenColorIO", "python": sys.executable}
     assert sys.executable in e.value.message
+
+
+def test_farm_export_never_replaces_a_bundle_file_it_did_not_write(shot, tmp_path, capsys):
+    """`samatte farm export JOB --openjd DIR` into a folder holding someone's own `template.yaml` (a
+    hand-written OpenJD template, another tool's bundle) replaced it without a word. Now that is
+    OUTPUT_INVALID (exit 5) naming the file, before anything is written; re-exporting into samatte's own
+    bundle folder (another chunk size) still replaces its files."""
+    job = _job_file(shot, tmp_path)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "template.yaml").write_text("specificationVersion: jobtemplate-2023-09\nname: mine\n")
+    (theirs / "asset_references.yaml").write_text("assetReferences: {}\n")
+    rc, err = _run_cli(["farm", "export", job, "--openjd", theirs], capsys)
+    assert rc == 5 and "[OUTPUT_INVALID]" in err and "template.yaml" in err, err
+    assert (theirs / "template.yaml").read_text().endswith("name: mine\n")
+    assert sorted(os.listdir(str(theirs))) == ["asset_references.yaml", "template.yaml"]
+    ours = tmp_path / "ours"
+    for chunk in ("2", "3"):
+        rc, err = _run_cli(["farm", "export", job, "--openjd", ours, "--chunk", chunk], capsys)
+        assert rc == 0, err
+    assert json.loads((ours / "openjd_params.json").read_text())["ChunkSize"] == 3

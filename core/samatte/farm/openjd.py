@@ -397,6 +397,50 @@ def _default_models_dir():
         return ""
 
 
+# the files a bundle holds, each with what marks it as samatte's own (None: samatte's when the folder is)
+_BUNDLE_FILES = (("samatte_farm_job.json", None), (TEMPLATE_NAME, "samatte_farm_job.json"),
+                 ("parameter_values.yaml", "SamattePython"), ("openjd_params.json", "SamattePython"),
+                 ("asset_references.yaml", None))
+
+
+def _file_text(path, limit=1 << 22):
+    """The first ``limit`` bytes of a regular file as text, or None (not a regular file, unreadable)."""
+    from ..inputfile import NotRegularFileError, open_regular
+    try:
+        f, _st = open_regular(path)
+    except (OSError, NotRegularFileError):
+        return None
+    with f:
+        return f.read(limit).decode("utf-8", "replace")
+
+
+def check_bundle_folder(folder):
+    """OutputError (before anything is written) when ``folder`` holds a file at a bundle file's name
+    that samatte did not write: someone's own ``template.yaml`` (another job's bundle, a hand-written
+    template) is never replaced. A re-export into samatte's own bundle folder replaces its files."""
+    doc_path = os.path.join(folder, "samatte_farm_job.json")
+    bundle = False          # samatte's bundle folder (any earlier samatte's): every bundle file is its own
+    if os.path.lexists(doc_path) and '"samatte_farm"' in (_file_text(doc_path) or ""):
+        try:
+            load_farm_document(doc_path)
+            bundle = True
+        except JobSpecError:
+            pass
+    own = {}
+    for name, marker in _BUNDLE_FILES:
+        path = os.path.join(folder, name)
+        if os.path.lexists(path):
+            own[name] = bundle or (marker is not None and marker in (_file_text(path) or ""))
+    if "asset_references.yaml" in own and own.get(TEMPLATE_NAME):
+        own["asset_references.yaml"] = True     # no marker of its own: samatte's beside samatte's template
+    foreign = [n for n, mine in own.items() if not mine]
+    if foreign:
+        path = os.path.join(folder, foreign[0])
+        raise OutputError("%s exists and is not a file of a samatte job bundle: samatte does not replace it; "
+                          "choose another bundle folder (--openjd) or remove it" % path, path=path,
+                          files=foreign)
+
+
 def _write(path, text):
     """Write one bundle file atomically; a full disk is an OutputError naming it, with no temp file left."""
     from ..atomic import write_atomically
@@ -449,13 +493,15 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
         values["ModelsDir"] = os.path.join(folder, "models")
     ins = sorted({r["dir"] for r in doc["roots"].values() if r["flow"] in ("IN", "INOUT")})
     outs = sorted({r["dir"] for r in doc["roots"].values() if r["flow"] in ("OUT", "INOUT")})
+    check_bundle_folder(folder)
+    # the farm document first: a bundle cut short (a killed export) is still recognised as samatte's
+    _write(os.path.join(folder, "samatte_farm_job.json"), json.dumps(doc, indent=2, sort_keys=True) + "\n")
     t = _write(os.path.join(folder, TEMPLATE_NAME), yamlout.dumps(template))
     pv = _write(os.path.join(folder, "parameter_values.yaml"), yamlout.dumps(
         {"parameterValues": [{"name": k, "value": v} for k, v in values.items()]}))
     ar = _write(os.path.join(folder, "asset_references.yaml"), yamlout.dumps(
         {"assetReferences": {"inputs": {"directories": ins, "filenames": []},
                              "outputs": {"directories": outs}, "referencedPaths": []}}))
-    _write(os.path.join(folder, "samatte_farm_job.json"), json.dumps(doc, indent=2, sort_keys=True) + "\n")
     op = _write(os.path.join(folder, "openjd_params.json"), json.dumps(values, indent=2) + "\n")
     return {"bundle": folder, "template": t, "parameter_values": pv, "asset_references": ar, "openjd_params": op,
             "resolved": doc["resolved"], "parameters": values, "frames": doc["frames"],
