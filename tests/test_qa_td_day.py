@@ -182,3 +182,28 @@ def test_farm_export_never_replaces_a_bundle_file_it_did_not_write(shot, tmp_pat
         rc, err = _run_cli(["farm", "export", job, "--openjd", ours, "--chunk", chunk], capsys)
         assert rc == 0, err
     assert json.loads((ours / "openjd_params.json").read_text())["ChunkSize"] == 3
+
+
+def test_qc_report_never_replaces_files_it_did_not_write(shot, tmp_path, capsys):
+    """`samatte qc JOB --report DIR` into a folder holding someone's own `qc.json` or
+    `contact_sheet.png` replaced them. Now OUTPUT_INVALID (exit 5) naming the file, nothing written;
+    samatte's own earlier report there (a re-run of QC) is replaced."""
+    from PIL import Image
+    job = _job_file(shot, tmp_path)
+    assert _run_cli(["run", job], capsys)[0] == 0
+    for name, write in (("qc.json", lambda p: p.write_text('{"mine": true}\n')),
+                        ("contact_sheet.png", lambda p: Image.new("RGB", (4, 4)).save(str(p)))):
+        d = tmp_path / ("mine_" + name.split(".")[0])
+        d.mkdir()
+        write(d / name)
+        before = (d / name).read_bytes()
+        rc, err = _run_cli(["qc", job, "--report", d], capsys)
+        assert rc == 5 and "[OUTPUT_INVALID]" in err and name in err, err
+        assert (d / name).read_bytes() == before and os.listdir(str(d)) == [name]
+    ours = tmp_path / "ours"
+    for _ in range(2):
+        rc, err = _run_cli(["qc", job, "--report", ours], capsys)
+        assert rc == 0, err
+    (ours / "qc.json").unlink()        # samatte's sheet alone is still known as samatte's (its mark)
+    assert _run_cli(["qc", job, "--report", ours], capsys)[0] == 0
+    assert sorted(os.listdir(str(ours))) == ["contact_sheet.png", "qc.json"]

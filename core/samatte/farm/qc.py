@@ -196,8 +196,56 @@ def _contact_sheet(path, job, rows, *, thumb_width=240, pixel_aspect=1.0):
                 continue
             im = Image.fromarray((np.clip(t, 0, 1) * 255 + 0.5).astype(np.uint8))
             sheet.paste(im.resize((tw, th), Image.BILINEAR), (x, y))
-    _save(path, "%s.%d.tmp.png" % (path, os.getpid()), sheet.save)
+    from PIL.PngImagePlugin import PngInfo
+    info = PngInfo()
+    info.add_text("Software", _SHEET_MARK)
+    _save(path, "%s.%d.tmp.png" % (path, os.getpid()), lambda tmp: sheet.save(tmp, format="PNG", pnginfo=info))
     return path
+
+
+_SHEET_MARK = "samatte qc contact sheet"      # a PNG text chunk (Software) in every sheet samatte writes
+
+
+def _own_report(path):
+    """``qc.json`` of an earlier samatte QC (its report's fields), or None when it is not one."""
+    try:
+        from ..inputfile import open_regular
+        f, _st = open_regular(path)
+        with f:
+            doc = json.loads(f.read(1 << 26).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    keys = ("job", "ok", "frames", "counts", "keys_checked")
+    return doc if isinstance(doc, dict) and all(k in doc for k in keys) else None
+
+
+def _own_sheet(path, report):
+    """Whether ``path`` is a contact sheet samatte wrote: marked, or beside samatte's own ``qc.json`` (a
+    sheet from before the mark; the report may name it under another machine's root)."""
+    try:
+        from ..inputfile import open_regular
+        f, _st = open_regular(path)
+        with f:
+            head = f.read(1 << 16)
+    except OSError:
+        return False
+    if head.startswith(b"\x89PNG") and _SHEET_MARK.encode("ascii") in head:
+        return True
+    return report is not None
+
+
+def check_report_dir(report_dir):
+    """OutputError (before anything is written) when ``report_dir`` holds a ``qc.json`` or
+    ``contact_sheet.png`` that samatte's QC did not write: `samatte qc --report DIR` never replaces
+    someone's own files; its own earlier report there is replaced."""
+    rpath = os.path.join(report_dir, "qc.json")
+    spath = os.path.join(report_dir, "contact_sheet.png")
+    report = _own_report(rpath) if os.path.lexists(rpath) else None
+    for path, mine in ((rpath, report is not None),
+                       (spath, os.path.lexists(spath) and _own_sheet(spath, report))):
+        if os.path.lexists(path) and not mine:
+            raise OutputError("%s exists and is not samatte's QC report: samatte does not replace it; choose "
+                              "another report folder (--report) or remove it" % path, path=path)
 
 
 def _save(path, tmp, write):
@@ -249,6 +297,7 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     except OSError as e:
         raise OutputError("cannot create the QC report folder %s: %s" % (report_dir, e.strerror or e),
                           path=report_dir)
+    check_report_dir(report_dir)
     pick = _pick_sheet_frames(frames, scores, int(sheet_frames))
     rows = []
     aspect = None
