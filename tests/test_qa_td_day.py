@@ -207,3 +207,27 @@ def test_qc_report_never_replaces_files_it_did_not_write(shot, tmp_path, capsys)
     (ours / "qc.json").unlink()        # samatte's sheet alone is still known as samatte's (its mark)
     assert _run_cli(["qc", job, "--report", ours], capsys)[0] == 0
     assert sorted(os.listdir(str(ours))) == ["contact_sheet.png", "qc.json"]
+
+
+def test_demo_never_touches_a_folder_that_is_not_its_own(shot, tmp_path, capsys):
+    """`samatte demo --out DIR` cleared every `plate/plate.*.exr`, `gt/alpha.*.exr`, `matte/matte.*.exr`
+    in DIR and replaced its `job.json` and `contact_sheet.png`, whatever DIR was: pointed at a shot
+    folder, it deleted and rewrote the studio's plate. Now a folder that is not samatte's demo folder
+    (no demo_params.json of the demo's) and holds such a file is OUTPUT_INVALID, nothing touched; the
+    demo's own folder is still reused / remade."""
+    import shutil
+    d = tmp_path / "sh010"
+    (d / "plate").mkdir(parents=True)
+    plate = d / "plate" / "plate.1001.exr"
+    shutil.copy(shot["plate"].replace("####", "1001"), str(plate))
+    (d / "job.json").write_text('{"mine": true}\n')
+    before = plate.read_bytes()
+    rc, err = _run_cli(["demo", "--out", d, "--frames", "3", "--size", "64x64", "--quiet"], capsys)
+    assert rc == 5 and "[OUTPUT_INVALID]" in err, err
+    assert plate.read_bytes() == before and (d / "job.json").read_text() == '{"mine": true}\n'
+    assert sorted(os.listdir(str(d))) == ["job.json", "plate"]
+    own = tmp_path / "demo"
+    for frames in ("3", "3", "4"):      # made, reused, remade with other parameters
+        rc, err = _run_cli(["demo", "--out", own, "--frames", frames, "--size", "64x64", "--quiet"], capsys)
+        assert rc == 0, err
+    assert len(os.listdir(str(own / "plate"))) == 4

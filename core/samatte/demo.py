@@ -302,6 +302,38 @@ def _clear_previous(out):
                 os.remove(os.path.join(d, name))
 
 
+# what the demo writes (or clears) in its folder, besides the frame folders of _clear_previous
+_DEMO_FILES = ("job.json", "contact_sheet.png", "report.json", _PARAMS_FILE)
+
+
+def _is_demo_params(doc):
+    return (isinstance(doc, dict) and isinstance(doc.get("params"), dict) and "version" in doc["params"]
+            and isinstance(doc.get("shot"), dict) and "plate" in doc["shot"])
+
+
+def _check_demo_folder(out):
+    """OUTPUT_INVALID (before anything is cleared or written) when ``out`` is not samatte's demo folder
+    (no demo_params.json of the demo's) and holds a file the demo would replace or remove: someone's
+    ``job.json``, or a real shot's ``plate/plate.####.exr``, is never touched."""
+    pfile = os.path.join(out, _PARAMS_FILE)
+    if os.path.isfile(pfile):
+        try:
+            with open(pfile, encoding="utf-8") as f:
+                if _is_demo_params(json.load(f)):
+                    return
+        except (OSError, ValueError):
+            pass
+    theirs = [os.path.join(out, n) for n in _DEMO_FILES if os.path.lexists(os.path.join(out, n))]
+    for sub, prefix in (("plate", "plate."), ("gt", "alpha."), ("matte", "matte.")):
+        d = os.path.join(out, sub)
+        if os.path.isdir(d):
+            theirs += [os.path.join(d, n) for n in sorted(os.listdir(d)) if n.startswith(prefix) and n.endswith(".exr")]
+    if theirs:
+        raise OutputError("demo --out %s is not a samatte demo folder and holds %s (and %d more file(s)), which the "
+                          "demo would replace or remove: give an empty or new folder"
+                          % (out, theirs[0], len(theirs) - 1), path=theirs[0])
+
+
 def _output_folder(out):
     """The demo's folder, made if needed; OUTPUT_INVALID when it names an existing file (or cannot be
     made), never a traceback."""
@@ -326,6 +358,7 @@ def run_demo(out="samatte_demo", *, frames=24, size=(640, 360), first=1001, quie
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=stream or sys.stdout, flush=True))
     _check_shot(int(frames), size)  # before anything in --out is cleared (a rejected run keeps the last demo)
     out = _output_folder(out)
+    _check_demo_folder(out)
     params = {"frames": int(frames), "size": [int(size[0]), int(size[1])], "first": int(first),
               "version": 1}
     pfile = os.path.join(out, _PARAMS_FILE)
