@@ -334,6 +334,16 @@ def _check_demo_folder(out):
                           % (out, theirs[0], len(theirs) - 1), path=theirs[0])
 
 
+def _write_params(pfile, doc):
+    """demo_params.json, atomically (a demo killed while writing it leaves the one before, never half a file)."""
+    from .atomic import write_atomically
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+    write_atomically(pfile, "%s.%d.tmp" % (pfile, os.getpid()), write, what="demo parameters file")
+
+
 def _output_folder(out):
     """The demo's folder, made if needed; OUTPUT_INVALID when it names an existing file (or cannot be
     made), never a traceback."""
@@ -375,11 +385,15 @@ def run_demo(out="samatte_demo", *, frames=24, size=(640, 360), first=1001, quie
         shot = old["shot"]
         say("samatte demo: reusing the synthetic shot in %s" % out)
     else:
+        # the folder is marked as the demo's before anything is cleared or written (a shot not yet complete:
+        # never reused): a first run stopped while it wrote its shot (Ctrl-C, a kill, a full disk) left
+        # plate/plate.*.exr with no mark, and the next demo there refused samatte's own folder as foreign
+        _write_params(pfile, {"params": dict(params, complete=False),
+                              "shot": {"plate": os.path.join(out, "plate", "plate.####.exr")}})
         _clear_previous(out)
         say("samatte demo: writing a %d-frame %dx%d synthetic EXR shot to %s" % (frames, size[0], size[1], out))
         shot = make_shot(out, frames=frames, size=size, first=first)
-        with open(pfile, "w") as f:
-            json.dump({"params": params, "shot": shot}, f)
+        _write_params(pfile, {"params": params, "shot": shot})
     t_shot = time.monotonic() - t0
 
     job = new_job(shot["plate"], os.path.join(out, "matte", "matte.####.exr"),
