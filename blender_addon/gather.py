@@ -199,7 +199,10 @@ def layer_keyframes(mask, layer_name, framelen=1.0):
     framelen = float(framelen or 1.0)
     frames = set()
     for fc in action_fcurves(getattr(ad, "action", None) if ad is not None else None):
-        if fc.data_path.startswith(prefix + "."):
+        # only F-curves on its splines (points, handles, feather weights): a key of the layer's Opacity or
+        # visibility (layers["x"].alpha, .hide_render) is no shape key (before: it was, so a layer animated
+        # with shape keys and a keyed opacity fade was read only on the fade's keys, its motion not sampled)
+        if fc.data_path.startswith(prefix + ".splines"):
             frames.update(int(round(k.co[0] / framelen)) for k in fc.keyframe_points)
     return sorted(frames)
 

@@ -45,3 +45,69 @@ def test_demo_still_refuses_a_foreign_shot_folder(tmp_path):
     with pytest.raises(OutputError):
         demo.run_demo(str(out), frames=3, size=(64, 64), quiet=True, tracker="flow", matte="refine")
     assert (out / "plate" / "plate.0001.exr").read_bytes() == b"theirs"
+
+
+# --- Blender: a layer's opacity / visibility keys are not its shape keys ------------------------------------
+
+def _blender_gather():
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "blender"))
+    from addon_plain import plain
+    return plain("convert"), plain("gather")
+
+
+@pytest.mark.parametrize("prop, keys", [("alpha", [-5, 0]), ("alpha", [5]), ("hide_render", [50])])
+def test_blender_layer_property_keys_are_not_shape_keys(prop, keys):
+    """A mask layer animated with shape keys (the I key: Python cannot see them, so the add-on samples its
+    motion) whose Opacity (or render visibility) is keyed too: layer_keyframes took the property's keys
+    for shape keys (any F-curve under layers["a"]), so the shape was read only on those frames (an
+    opacity fade keyed on 0 before a range 1-40: one prompt on frame 1; keyed on 5: one prompt on 5) and
+    its motion was never sampled: the object was prompted with one frame's shape. README: prompts sit on
+    the frames of F-curves on its points or of its shape keys. Now the keys at 3, 10 and 20 (bpy 5.0.1:
+    keyframe_insert('alpha') makes the F-curve 'layers["a"].alpha')."""
+    import types
+    convert, gather = _blender_gather()
+    ns = types.SimpleNamespace
+    info = gather.ClipInfo(size=(200, 100), first_file=1001, frame_start=1, frame_offset=0, duration=40,
+                           pattern="/shots/plate.####.exr", name="plate")
+    pts = []
+    for ax, ay in ((0, 0), (1, 0), (1, 1), (0, 1)):
+        co = convert.px_to_mask((10 + 20 * ax, 10 + 20 * ay), info.size, info.origin)
+        pts.append(ns(co=co, handle_left=co, handle_right=co))
+    layer = ns(name="a", hide_render=False, alpha=1.0, blend="MERGE_ADD", use_fill_holes=False,
+               splines=[ns(points=pts, use_cyclic=True, use_fill=True)])
+    base = [tuple(p.co) for p in pts]
+    shape_keys = {3: 0.0, 10: 30.0, 20: 10.0}       # x offset in pixels, linear between, held outside
+
+    def x_at(f):
+        ks = sorted(shape_keys)
+        if f <= ks[0] or f >= ks[-1]:
+            return shape_keys[ks[0] if f <= ks[0] else ks[-1]]
+        k0, k1 = max(k for k in ks if k <= f), min(k for k in ks if k > f)
+        return shape_keys[k0] + (shape_keys[k1] - shape_keys[k0]) * (f - k0) / (k1 - k0)
+    fc = ns(data_path='layers["a"].%s' % prop, keyframe_points=[ns(co=(f, 1.0)) for f in keys])
+    mask = ns(layers=[layer], animation_data=ns(action=ns(fcurves=[fc])))
+
+    class Layers(list):
+        def __getitem__(self, k):
+            return next(x for x in self if x.name == k) if isinstance(k, str) else list.__getitem__(self, k)
+    mask.layers = Layers(mask.layers)
+
+    def read_at(f):
+        dx = x_at(f) / info.size[0]
+        for p, (x, y) in zip(pts, base):
+            p.co = p.handle_left = p.handle_right = (x + dx, y)
+        return mask
+    objs, _sub, notes = gather.gather_mask_objects(mask, info, scene_frames=range(1, 41), read_mask_at=read_at,
+                                                   current_frame=7)
+    assert len(objs) == 1, notes
+    got = sorted({q["frame"] for q in objs[0]["prompts"]})
+    assert got == [info.file(f) for f in (3, 10, 20)], (got, notes)
+    on10 = next(q for q in objs[0]["prompts"] if q["frame"] == info.file(10))
+    assert min(pt[0] for pt in on10["points"]) == pytest.approx(10 + 30, abs=1e-6)
+    # F-curves on the points stay the layer's keys (read there, not sampled)
+    fc.data_path = 'layers["a"].splines[0].points[0].co'
+    objs, _sub, _notes = gather.gather_mask_objects(mask, info, scene_frames=range(1, 41), read_mask_at=read_at,
+                                                    current_frame=7)
+    assert sorted({q["frame"] for q in objs[0]["prompts"]}) == (
+        [info.file(f) for f in keys if 1 <= f <= 40] or [info.file(1 if max(keys) < 1 else 40)])
