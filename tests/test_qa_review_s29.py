@@ -1,8 +1,11 @@
 """Review s29 (QA79) of the TD fixes merged at 8227921: regression tests for what the review found."""
 import json
+import math
 import os
 
 import pytest
+
+from samatte import jobspec
 
 
 def test_demo_rerun_after_a_first_run_cut_short_in_its_shot(tmp_path, monkeypatch):
@@ -111,3 +114,33 @@ def test_blender_layer_property_keys_are_not_shape_keys(prop, keys):
                                                     current_frame=7)
     assert sorted({q["frame"] for q in objs[0]["prompts"]}) == (
         [info.file(f) for f in keys if 1 <= f <= 40] or [info.file(1 if max(keys) < 1 else 40)])
+
+
+# --- farm export: a re-export of a large job into its own bundle ---------------------------------------------
+
+def test_farm_reexport_of_a_large_job_into_its_own_bundle(tmp_path):
+    """check_bundle_folder recognised samatte's bundle by '"samatte_farm"' in the farm document's first 4 MiB;
+    the document is written with sorted keys and an indent, so that key comes after the whole embedded job:
+    a job with dense rotos (here 5 MB of farm document) exported fine once, then every re-export into its
+    own bundle folder was OUTPUT_INVALID 'samatte_farm_job.json exists and is not a file of a samatte job
+    bundle'. A foreign file at that name is still refused."""
+    from samatte.demo import make_shot
+    from samatte.errors import OutputError
+    from samatte.farm import export_openjd
+    s = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64))
+    job = jobspec.new_job(s["plate"], str(tmp_path / "out" / "m.####.exr"), frames="1001-1002", name="big")
+    ring = [[32 + 20 * math.cos(2 * math.pi * i / 3000), 32 + 20 * math.sin(2 * math.pi * i / 3000)]
+            for i in range(3000)]
+    for k in range(8):
+        jobspec.add_object(job, "o%d" % k, [jobspec.polygon_prompt(f, ring) for f in (1001, 1002)])
+    jobspec.save(job, str(tmp_path / "big.json"))
+    bundle = tmp_path / "bundle"
+    export_openjd(str(tmp_path / "big.json"), str(bundle))
+    doc = bundle / "samatte_farm_job.json"
+    assert doc.stat().st_size > (1 << 22) and doc.read_text().find('"samatte_farm"') > (1 << 22)
+    res = export_openjd(str(tmp_path / "big.json"), str(bundle))          # its own bundle: replaced
+    assert res["bundle"] == str(bundle)
+    doc.write_text('{"frames": "1-2", "job": {}, "note": "' + "x" * (1 << 22) + '", "samatte_farm": 2}\n')
+    with pytest.raises(OutputError):                                      # not samatte's (version 2): kept
+        export_openjd(str(tmp_path / "big.json"), str(bundle))
+    assert doc.read_text().endswith('"samatte_farm": 2}\n')

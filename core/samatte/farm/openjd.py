@@ -414,18 +414,27 @@ def _file_text(path, limit=1 << 22):
         return f.read(limit).decode("utf-8", "replace")
 
 
+def _is_farm_document(path):
+    """Whether ``path`` is a regular file holding a samatte farm document (:func:`load_farm_document`'s test)."""
+    from ..inputfile import NotRegularFileError, open_regular
+    try:
+        f, _st = open_regular(path)
+        with f:
+            doc = json.loads(f.read().decode("utf-8"))
+    except (OSError, NotRegularFileError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and doc.get("samatte_farm") == FARM_DOC_VERSION and "job" in doc
+
+
 def check_bundle_folder(folder):
     """OutputError (before anything is written) when ``folder`` holds a file at a bundle file's name
     that samatte did not write: someone's own ``template.yaml`` (another job's bundle, a hand-written
     template) is never replaced. A re-export into samatte's own bundle folder replaces its files."""
     doc_path = os.path.join(folder, "samatte_farm_job.json")
-    bundle = False          # samatte's bundle folder (any earlier samatte's): every bundle file is its own
-    if os.path.lexists(doc_path) and '"samatte_farm"' in (_file_text(doc_path) or ""):
-        try:
-            load_farm_document(doc_path)
-            bundle = True
-        except JobSpecError:
-            pass
+    # samatte's bundle folder (any earlier samatte's): every bundle file is its own. The whole document is
+    # read: written with sorted keys, its "samatte_farm" comes after the embedded job (before: looked for
+    # in its first 4 MiB, so a job with dense rotos could not be re-exported into its own bundle)
+    bundle = os.path.lexists(doc_path) and _is_farm_document(doc_path)
     own = {}
     for name, marker in _BUNDLE_FILES:
         path = os.path.join(folder, name)
