@@ -979,9 +979,11 @@ def gather_track_points(tracks, info, *, file_frames, layer_names=(), default_ob
     return out, notes
 
 
-def merge_objects(mask_objects, points, *, default_object, safe_name=None):
+def merge_objects(mask_objects, points, *, default_object, safe_name=None, scene_frame=None):
     """Mask objects plus track points -> JobSpec objects. Points of an owner with no mask object form
-    a points-only object; negative-only frames of an object with no shape are dropped (noted)."""
+    a points-only object; negative-only frames of an object with no shape are dropped (noted, on the
+    scene frame ``scene_frame(file number)`` names: :meth:`ClipInfo.scene_frame`)."""
+    scene_frame = scene_frame or (lambda n: n)
     safe_name = safe_name or _safe_name_fallback
     objects = [dict(ob, prompts=list(ob["prompts"])) for ob in mask_objects]
     by_host = {ob["host_name"]: ob for ob in objects}
@@ -997,7 +999,7 @@ def merge_objects(mask_objects, points, *, default_object, safe_name=None):
             labels = [p[2] for p in pts]
             if not any(labels) and not has_shape:
                 notes.append("object %r: negative-only points on frame %d dropped (no shape to correct)"
-                             % (owner, f))
+                             % (owner, scene_frame(f)))
                 continue
             ob["prompts"].append({"frame": f, "type": "points", "points": [[p[0], p[1]] for p in pts],
                                   "labels": labels})

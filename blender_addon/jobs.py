@@ -170,10 +170,16 @@ class JobRun:
     State after each poll: ``fraction`` (0..1), ``status`` (a line for the status bar), ``scores``
     (file frame -> score), ``written`` / ``skipped`` counts, ``done``, ``result`` (dict) or ``error``
     (``"[CODE] message"``) with ``error_code``.
+
+    ``scene_frame``: file number -> the frame the artist sees it on (:meth:`gather.ClipInfo.scene_frame`):
+    ``status`` and ``error`` name that frame, never the worker's file number alone (a clip whose Start Frame
+    is not its first file's number showed 'frame 1003' on scene frame 13). The job, the protocol and
+    ``scores`` stay in file numbers.
     """
 
-    def __init__(self, job, settings, *, frames=None, stage=None):
+    def __init__(self, job, settings, *, frames=None, stage=None, scene_frame=None):
         self.job = job
+        self.scene_frame = scene_frame or (lambda n: n)
         self.settings = settings
         self.frames = frames
         self.stage = stage
@@ -228,7 +234,7 @@ class JobRun:
             frac = float(ev.get("done") or 0) / total
         if frac is not None:
             self.fraction = max(0.0, min(1.0, float(frac)))
-        where = (" frame %s" % ev["frame"]) if ev.get("frame") is not None else ""
+        where = (" frame %s" % self._scene(ev["frame"])) if ev.get("frame") is not None else ""
         self.status = "samatte: %s %s/%s%s" % (ev.get("stage"), ev.get("done"), total, where)
 
     def _on_frame(self, ev):
@@ -246,6 +252,9 @@ class JobRun:
             self.error_code = getattr(e, "code", "SAMATTE_ERROR")
             self.cancelled = self.error_code == "CANCELLED"
             self.error = "[%s] %s" % (self.error_code, getattr(e, "message", str(e)))
+            f = (getattr(e, "details", None) or {}).get("frame")
+            if f is not None and self._scene(f) != f:     # the worker's message names the file (number)
+                self.error += " (scene frame %s)" % self._scene(f)
             self.status = "samatte: cancelled" if self.cancelled else "samatte: failed " + self.error
             return
         self.result = dict(self.handle.result or {})
@@ -255,6 +264,13 @@ class JobRun:
         self.skipped = len(self.result.get("skipped") or []) or self.skipped
         self.fraction = 1.0
         self.status = "samatte: done, %d written, %d reused" % (self.written, self.skipped)
+
+    def _scene(self, file_number):
+        """The scene frame of a worker's file number (as given when it is not one)."""
+        try:
+            return self.scene_frame(int(file_number))
+        except (TypeError, ValueError):
+            return file_number
 
     def cancel(self):
         """Ask the worker to stop between frames (no half-written frame: outputs are atomic)."""

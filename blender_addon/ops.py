@@ -120,7 +120,7 @@ def collect(context):
     points, n = gather.gather_track_points(_tracks(clip, s), info, file_frames=frames, layer_names=layer_names,
                                            default_object=default)
     notes += n
-    objects, n = gather.merge_objects(mask_objects, points, default_object=default)
+    objects, n = gather.merge_objects(mask_objects, points, default_object=default, scene_frame=info.scene_frame)
     notes += n
     return clip, info, objects, frames, notes
 
@@ -222,7 +222,7 @@ def start_run(context, *, this_frame=False):
                             "of the job's frames (scene frames %s): go to one of them" % (
                                 now, f, format_frames(sorted(info.scene_frame(n) for n in frames))))
         subset = str(f)
-    run = jobs.JobRun(job, settings, frames=subset).start()
+    run = jobs.JobRun(job, settings, frames=subset, scene_frame=info.scene_frame).start()
     run.clip_name = clip.name
     run.scene_name = context.scene.name     # the scene to wire when it ends, whichever is shown then
     # and who they are, whatever they are called when it ends: the artist may rename the clip (its default
@@ -231,7 +231,7 @@ def start_run(context, *, this_frame=False):
     run.scene_uid = getattr(context.scene, "session_uid", None)
     run.info = info
     run.notes = notes
-    run.objects = [(o["host_name"], o["name"], sorted({p["frame"] for p in o["prompts"]})) for o in objects]
+    run.objects = [(o["host_name"], o["name"], prompt_frames(info, o)) for o in objects]    # scene frames
     _STATE["run"] = run
     _STATE["scene"] = context.scene.name
     return run
@@ -271,21 +271,31 @@ def finish_run(context, run):
     all_frames = [int(f) for f in jobs_frames(run.job)]
     clip = _run_id(bpy.data.movieclips, run, "clip")
     if clip is None:    # deleted while the job ran
-        s.last_result = "%s: %d frames written, %d reused -> %s; clip %r is gone: not wired into the compositor" % (
-            res.get("job"), run.written, run.skipped, res["output"], run.clip_name)
+        s.last_result = "%s: %s -> %s; clip %r is gone: not wired into the compositor" % (
+            res.get("job"), _written(run), res["output"], run.clip_name)
         return "ERROR", "samatte: " + s.last_result
     tree = compositor.existing_tree(scene)
     before = getattr(tree.nodes.get(compositor.NODE_PLATE), "clip", None) if tree is not None else None
     compositor.wire(scene, clip, run.info, res["output"], wired_frames(run.info, res["output"], all_frames or frames),
                     relative=(s.output_dir or "//samatte/").startswith("//"))
-    s.last_result = "%s: %d frames written, %d reused -> %s" % (res.get("job"), run.written, run.skipped,
-                                                                 res["output"])
+    s.last_result = "%s: %s -> %s" % (res.get("job"), _written(run), res["output"])
     if before is not None and before != clip:
         # one set of samatte nodes per scene's compositor: the clip it showed is no longer wired; say so
         s.last_result += "; the compositor now shows clip %r instead of %r (Run that one to show it again)" % (
             clip.name, before.name)
-    s.last_scores = " ".join("%d:%.2f" % (f, run.scores[f]) for f in sorted(run.scores))
+    # the score of each frame, on the scene frame it shows on (run.scores: by file number)
+    s.last_scores = " ".join("%d:%.2f" % (run.info.scene_frame(f), run.scores[f]) for f in sorted(run.scores))
     return "INFO", "samatte: " + s.last_result
+
+
+def _written(run):
+    """'6 frames written, 0 reused' ('1 frame written' for one)."""
+    return "%d frame%s written, %d reused" % (run.written, "" if run.written == 1 else "s", run.skipped)
+
+
+def prompt_frames(info, ob):
+    """The scene frames an object's prompts lie on (its prompts' ``frame``: file numbers), sorted."""
+    return sorted({info.scene_frame(p["frame"]) for p in ob["prompts"]})
 
 
 def wired_frames(info, pattern, frames):
@@ -333,11 +343,18 @@ def scan(context):
     except HostError as e:
         s.scan_result = describe(e)
         return s.scan_result
-    lines = ["%s: files %d-%d, %d frames, %dx%d%s" % (info.name, min(frames) if frames else 0,
-                                                      max(frames) if frames else 0, len(frames), info.size[0],
-                                                      info.size[1], " (overscan)" if info.origin != (0.0, 0.0) else "")]
+    try:
+        from samatte.frames import format_frames
+    except ImportError:     # no samatte Python set yet: Find objects still lists what it found
+        def format_frames(numbers):
+            return ",".join(str(n) for n in numbers)
+    # the scene frames the artist works in (as Check mattes), the file numbers labelled as such
+    lines = ["%s: scene frames %s (files %s), %d frame%s, %dx%d%s" % (
+        info.name, format_frames(sorted(info.scene_frame(n) for n in frames)), format_frames(sorted(frames)),
+        len(frames), "" if len(frames) == 1 else "s", info.size[0], info.size[1],
+        " (overscan)" if info.origin != (0.0, 0.0) else "")]
     for ob in objects:
-        fr = sorted({p["frame"] for p in ob["prompts"]})
+        fr = prompt_frames(info, ob)
         kinds = sorted({p["type"] + ("-" if p.get("mode") == "subtract" else "") for p in ob["prompts"]})
         lines.append("%s -> %s: %s on %s" % (ob["host_name"], ob["name"], "/".join(kinds),
                                              ", ".join(str(f) for f in fr[:10]) + (" ..." if len(fr) > 10 else "")))

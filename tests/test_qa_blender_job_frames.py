@@ -246,7 +246,7 @@ def test_matte_this_frame_and_check_mattes_before_the_start_frame(v, tmp_path, s
     cfg = {"python": sys.executable, "plate": shot["plate"].replace("####", "1001"), "polygon": shot["polygon"],
            "out": str(tmp_path / "out"), "result": str(tmp_path / "res.json"), "step": "this_frame"}
     res, _home = run_script_in_blender(__file__, v, tmp_path, cfg, samatte_core=True)
-    assert res["scan"].splitlines()[0] == "plate.1001.exr: files 1001-1006, 6 frames, 64x64", res["scan"]
+    assert res["scan"].splitlines()[0] == "plate.1001.exr: scene frames 2-7 (files 1001-1006), 6 frames, 64x64", res["scan"]
     run = res["this_2"]
     assert "error" not in run, run
     assert [os.path.basename(p) for p in run["written"]] == ["plate_matte.1001.exr"], run

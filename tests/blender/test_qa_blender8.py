@@ -389,7 +389,7 @@ def test_a_linked_clip_reads_its_files_beside_its_library(v, tmp_path, shot):
     res, _ = run_in_blender(v, tmp_path, shot, "linked_clip")
     path, lib, size = res["linked_clip"]
     assert path == "//plates/plate.1001.exr" and lib.endswith("assets.blend") and size == [64, 64]
-    assert res["scan"].splitlines()[0] == "plateclip: files 1001-1004, 4 frames, 64x64", res["scan"]
+    assert res["scan"].splitlines()[0] == "plateclip: scene frames 1-4 (files 1001-1004), 4 frames, 64x64", res["scan"]
     run = res["run"]
     assert "error" not in run, run
     assert run["written"] == 4 and run["plate"].endswith(os.path.join("lib", "plates", "plate.####.exr")), run
