@@ -86,6 +86,9 @@ def collect(context):
     clip = resolve_clip(context)
     info = gather.clip_info(clip, abspath=bpy.path.abspath)
     frame_range = (s.frame_start, s.frame_end) if s.use_range else None
+    if frame_range is not None and frame_range[0] > frame_range[1]:
+        raise HostError("FRAME_RANGE_INVALID", "the Frame range of the samatte panel (%d-%d) is reversed: its "
+                        "Start is after its End; swap them, or untick Frame range" % frame_range)
     # the scene frames of the clip's range and the scene's (or the panel's Frame range) on which Blender shows
     # a plate file (gather.ClipInfo.job_scene_frames): only those, a mask key or a shape read on any other
     # frame would be a prompt outside the job's frames

@@ -157,6 +157,7 @@ def test_the_panel_and_reports_name_scene_frames(v, tmp_path, shot):
         f = int(st.rsplit(" frame ", 1)[1])
         assert 9 <= f <= 14, st
     assert "negative-only points on frame 12" in " ".join(full["notes"]), full["notes"]
+    assert "[FRAME_RANGE_INVALID]" in res["reversed"] and "(5-2) is reversed" in res["reversed"], res["reversed"]
     assert res["range"].splitlines()[0].endswith(": scene frames 12-13 (files 1004-1005), 2 frames, 64x64"), res
 
 
