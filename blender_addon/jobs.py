@@ -164,6 +164,19 @@ def check_worker(settings):
     return hello, lines
 
 
+def scene_frame_note(error, scene_frame):
+    """``" (scene frame 11)"`` for a worker error about a frame (its ``details["frame"]``: a file number,
+    which its message names, if at all, by the file) when the scene frame differs; else ``""``."""
+    f = (getattr(error, "details", None) or {}).get("frame")
+    if f is None:
+        return ""
+    try:
+        sf = scene_frame(int(f))
+    except (TypeError, ValueError):
+        return ""
+    return "" if sf == f else " (scene frame %s)" % sf
+
+
 class JobRun:
     """One job in a worker, driven by :meth:`poll` from the UI thread.
 
@@ -252,9 +265,7 @@ class JobRun:
             self.error_code = getattr(e, "code", "SAMATTE_ERROR")
             self.cancelled = self.error_code == "CANCELLED"
             self.error = "[%s] %s" % (self.error_code, getattr(e, "message", str(e)))
-            f = (getattr(e, "details", None) or {}).get("frame")
-            if f is not None and self._scene(f) != f:     # the worker's message names the file (number)
-                self.error += " (scene frame %s)" % self._scene(f)
+            self.error += scene_frame_note(e, self._scene)
             self.status = "samatte: cancelled" if self.cancelled else "samatte: failed " + self.error
             return
         self.result = dict(self.handle.result or {})

@@ -396,6 +396,7 @@ def matte_status(context):
     """Check mattes: which of the job's matte frames on disk are still those Run would make now (the
     worker's ``status``: the same keys a run reuses frames by). Stored for the panel; returns the lines."""
     s = context.scene.samatte
+    info = None
     if running_job() is None:
         compositor.refresh_gate(context.scene)     # mattes written since the wiring (farm, CLI) show
     try:
@@ -412,7 +413,7 @@ def matte_status(context):
     except Exception as e:  # noqa: BLE001 - a samatte error from the worker (JobSpecError...): shown as is
         if getattr(e, "code", None) is None:
             raise
-        lines = [describe(e)]
+        lines = [describe(e) + (jobs.scene_frame_note(e, info.scene_frame) if info is not None else "")]
     s.status_result = "\n".join(lines)
     return lines
 

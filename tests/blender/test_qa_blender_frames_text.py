@@ -57,13 +57,15 @@ def step_texts(cfg, res):
     sp = mask.layers.new(name="hero").splines.new()
     sp.use_cyclic = True
     sp.points.add(len(cfg["polygon"]) - 1)
-    for frame in (10, 13):
+    def key(frame, dx=0.0):
         for j, xy in enumerate(cfg["polygon"]):
             pt = sp.points[j]
-            pt.co = pt.handle_left = pt.handle_right = conv.px_to_mask(xy, info.size)
+            pt.co = pt.handle_left = pt.handle_right = conv.px_to_mask((xy[0] + dx, xy[1]), info.size)
             for attr in ("co", "handle_left", "handle_right"):
                 mask.keyframe_insert('layers["hero"].splines[0].points[%d].%s' % (j, attr), frame=frame)
-    mask.update_tag()
+        mask.update_tag()
+    key(10)
+    key(13)
     # a negative-only track of an object with no shape, on clip frame 2 = scene frame 12 (file 1004): dropped
     tr = clip.tracking.tracks.new(name="-bg", frame=2)
     tr.markers.insert_frame(2, co=(0.5, 0.5))
@@ -105,6 +107,12 @@ def step_texts(cfg, res):
     res["reversed"] = ops.scan(bpy.context)
     s.frame_start, s.frame_end = 12, 13
     res["range"] = ops.scan(bpy.context)
+    s.use_range = False
+    # the shape dragged off the frame on its key 13 (file 1005): the worker refuses that prompt
+    key(13, dx=1000.0)
+    r = ops.start_run(bpy.context)
+    r.wait(timeout=300)
+    res["off_frame"] = list(ops.finish_run(bpy.context, r))
 
 
 STEPS = {"texts": step_texts}
@@ -158,6 +166,9 @@ def test_the_panel_and_reports_name_scene_frames(v, tmp_path, shot):
         assert 9 <= f <= 14, st
     assert "negative-only points on frame 12" in " ".join(full["notes"]), full["notes"]
     assert "[FRAME_RANGE_INVALID]" in res["reversed"] and "(5-2) is reversed" in res["reversed"], res["reversed"]
+    level, msg = res["off_frame"]
+    # before: '[PROMPT_INVALID] bezier prompt lies entirely outside the canvas (64x64) (at objects[0].prompts[1])'
+    assert level == "ERROR" and "[PROMPT_INVALID]" in msg and msg.endswith(" (scene frame 13)"), msg
     assert res["range"].splitlines()[0].endswith(": scene frames 12-13 (files 1004-1005), 2 frames, 64x64"), res
 
 
@@ -172,7 +183,10 @@ def test_a_run_names_the_scene_frame_of_the_worker_file_numbers():
     run.handle = types.SimpleNamespace(error=err)
     run._finish()
     assert run.error == "[FRAME_MISSING] frame file is missing: /p/plate.1003.exr (scene frame 11)", run.error
-    # the same number needs no second name; no mapping given: file numbers as before
+    # Check mattes shows a worker error the same way; the same number needs no second name
+    assert jobs.scene_frame_note(err, lambda n: n - 992) == " (scene frame 11)"
+    assert jobs.scene_frame_note(err, lambda n: n) == "" and jobs.scene_frame_note(ValueError(), None) == ""
+    # no mapping given: file numbers as before
     plain_run = jobs.JobRun({}, None)
     plain_run._on_progress({"stage": "track", "done": 1, "total": 2, "frame": 1003})
     assert plain_run.status == "samatte: track 1/2 frame 1003"
