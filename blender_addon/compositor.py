@@ -318,8 +318,9 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     # not the loaded file's number, decides the file each scene frame reads.
     shown = next((f for f in frames if os.path.exists(convert.sequence_path(pattern, f))), None)
     if shown is None:
-        raise HostError("OUTPUT_INVALID", "no matte of %s is on disk for files %d-%d: run again" % (
-            os.path.basename(pattern), first, last))
+        raise HostError("OUTPUT_INVALID", "no matte of %s is on disk for scene frames %d-%d (files %d-%d): run "
+                        "again" % (os.path.basename(pattern), info.scene_frame(first), info.scene_frame(last), first,
+                                   last))
     tree = compositor_tree(scene)
     plate = _node(tree, NODE_PLATE, "CompositorNodeMovieClip", (-300, 200))
     plate.clip = clip

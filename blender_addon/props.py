@@ -107,8 +107,10 @@ class SAMATTE_PG_scene(bpy.types.PropertyGroup):
     every_frame: BoolProperty(name="Use my animated roto", default=False,
                               description="send every frame's shape (shapes tracker: refine the roto)")
     use_range: BoolProperty(name="Frame range", default=False)
-    frame_start: IntProperty(name="Start", default=1)
-    frame_end: IntProperty(name="End", default=250)
+    frame_start: IntProperty(name="Start", default=1,
+                             description="the job's first scene frame (the timeline's, not a plate file number)")
+    frame_end: IntProperty(name="End", default=250,
+                           description="the job's last scene frame (the timeline's, not a plate file number)")
     tracker: EnumProperty(name="Tracker", items=TRACKERS, default="auto")
     matte: EnumProperty(name="Matte", items=MATTES, default="auto")
     quality: EnumProperty(name="Quality", items=QUALITIES, default="default")

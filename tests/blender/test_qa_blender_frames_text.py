@@ -113,6 +113,11 @@ def step_texts(cfg, res):
     r = ops.start_run(bpy.context)
     r.wait(timeout=300)
     res["off_frame"] = list(ops.finish_run(bpy.context, r))
+    try:        # wiring a matte sequence none of whose files exists (the node spans the clip's range too: 9-16)
+        addon.compositor.wire(sc, clip, info, os.path.join(cfg["out"], "none", "m.####.exr"), list(range(1001, 1007)))
+    except addon.hosterrors.HostError as e:
+        res["no_matte"] = addon.hosterrors.describe(e)
+    res["range_tips"] = [s.bl_rna.properties[n].description for n in ("frame_start", "frame_end")]
 
 
 STEPS = {"texts": step_texts}
@@ -166,6 +171,9 @@ def test_the_panel_and_reports_name_scene_frames(v, tmp_path, shot):
         assert 9 <= f <= 14, st
     assert "negative-only points on frame 12" in " ".join(full["notes"]), full["notes"]
     assert "[FRAME_RANGE_INVALID]" in res["reversed"] and "(5-2) is reversed" in res["reversed"], res["reversed"]
+    assert res["no_matte"] == ("[OUTPUT_INVALID] no matte of m.####.exr is on disk for scene frames 9-16 "
+                               "(files 1001-1008): run again"), res["no_matte"]
+    assert all("scene frame" in t for t in res["range_tips"]), res["range_tips"]
     level, msg = res["off_frame"]
     # before: '[PROMPT_INVALID] bezier prompt lies entirely outside the canvas (64x64) (at objects[0].prompts[1])'
     assert level == "ERROR" and "[PROMPT_INVALID]" in msg and msg.endswith(" (scene frame 13)"), msg
