@@ -17,7 +17,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "blender"))
-from bpy_common import (VERSIONS, bpy_main, enable_addon, render_compositor, run_script_in_blender,  # noqa: E402
+from bpy_common import (VERSIONS, bpy_main, enable_addon, render_anim, render_compositor, run_script_in_blender,  # noqa: E402
                         step_scenario)
 
 SIZE = (8, 8)
@@ -33,22 +33,6 @@ def matte_value(n):
 
 
 # --- the bpy side ----------------------------------------------------------------------------------
-
-def _render_anim(sc, folder):
-    """Render the scene's animation (its range and frame step) through its compositor to 32-bit RGBA EXRs
-    ``folder/r_####.exr``."""
-    import bpy
-    r = sc.render
-    r.use_compositing = True
-    r.engine = "CYCLES"
-    sc.cycles.samples = 1
-    r.dither_intensity = 0.0
-    r.image_settings.file_format = "OPEN_EXR"
-    r.image_settings.color_depth = "32"
-    r.image_settings.color_mode = "RGBA"
-    r.filepath = os.path.join(folder, "r_")
-    bpy.ops.render.render(animation=True)
-    return folder
 
 
 def _movie_clip_only(addon, sc):
@@ -88,13 +72,13 @@ def step_readback(cfg, res):
     res["files"] = {f: info.file(f) for f in range(sc.frame_start, sc.frame_end + 1)}
     res["stretch"] = [sc.render.frame_map_old, sc.render.frame_map_new]
     res["step"] = sc.frame_step
-    res["comp"] = _render_anim(sc, os.path.join(cfg["out"], "comp"))
+    res["comp"] = render_anim(sc, os.path.join(cfg["out"], "comp"))
     res["stills"] = {}
     for f in (sc.frame_start + sc.frame_step, sc.frame_end - (sc.frame_end - sc.frame_start) % sc.frame_step):
         sc.frame_set(f)
         res["stills"][f] = render_compositor(sc, os.path.join(cfg["out"], "still_%d.exr" % f))
     _movie_clip_only(addon, sc)
-    res["clip"] = _render_anim(sc, os.path.join(cfg["out"], "clip"))
+    res["clip"] = render_anim(sc, os.path.join(cfg["out"], "clip"))
 
 
 STEPS = {"readback": step_readback}

@@ -55,6 +55,23 @@ def render_mask(mask, path):
     return render_still(sc, path)
 
 
+def render_anim(sc, folder):
+    """Inside bpy: render scene ``sc``'s animation (its range and frame step) through its compositor
+    (Cycles, 1 sample, no dither) to 32-bit RGBA EXRs ``folder/r_####.exr``; returns ``folder``."""
+    import bpy
+    r = sc.render
+    r.use_compositing = True
+    r.engine = "CYCLES"
+    sc.cycles.samples = 1
+    r.dither_intensity = 0.0
+    r.image_settings.file_format = "OPEN_EXR"
+    r.image_settings.color_depth = "32"
+    r.image_settings.color_mode = "RGBA"
+    r.filepath = os.path.join(folder, "r_")
+    bpy.ops.render.render(animation=True)
+    return folder
+
+
 def render_still(sc, path):
     """Inside bpy: render scene ``sc``'s current frame (Cycles, 1 sample, no dither) to the 32-bit
     EXR ``path``; returns ``path``."""

@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 
-from bpy_common import (MOD, VERSIONS, bpy_main, enable_addon, render_compositor, run_step_in_blender,  # noqa: E402
+from bpy_common import (MOD, VERSIONS, bpy_main, enable_addon, render_anim, render_compositor, run_step_in_blender,  # noqa: E402
                         step_scenario)
 
 
@@ -138,17 +138,7 @@ def step_render_offsets(cfg, res):
     run, report = addon.ops.run_blocking(bpy.context)
     res["first"] = {"report": list(report), "written": run.written, "frames": run.job["plate"]["frames"],
                     "output": run.job["output"]["path"]}
-    r = sc.render
-    r.use_compositing = True
-    r.engine = "CYCLES"
-    sc.cycles.samples = 1
-    r.dither_intensity = 0.0
-    r.image_settings.file_format = "OPEN_EXR"
-    r.image_settings.color_depth = "32"
-    r.image_settings.color_mode = "RGBA"
-    r.filepath = os.path.join(cfg["out"], "anim", "r_")
-    bpy.ops.render.render(animation=True)
-    res["anim"] = os.path.join(cfg["out"], "anim")
+    res["anim"] = render_anim(sc, os.path.join(cfg["out"], "anim"))
 
 
 def step_linked_clip(cfg, res):

@@ -20,7 +20,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bpy_common import VERSIONS, bpy_main, enable_addon, run_script_in_blender, step_scenario  # noqa: E402
+from bpy_common import VERSIONS, bpy_main, enable_addon, render_anim, run_script_in_blender, step_scenario  # noqa: E402
 
 SIZE = (8, 8)
 FILES = range(1001, 1009)
@@ -37,20 +37,6 @@ def matte_value(n):
 
 # --- the bpy side ----------------------------------------------------------------------------------
 
-def _render_anim(sc, folder):
-    import bpy
-    r = sc.render
-    r.use_compositing = True
-    r.engine = "CYCLES"
-    sc.cycles.samples = 1
-    r.dither_intensity = 0.0
-    r.image_settings.file_format = "OPEN_EXR"
-    r.image_settings.color_depth = "32"
-    r.image_settings.color_mode = "RGBA"
-    r.filepath = os.path.join(folder, "r_")
-    bpy.ops.render.render(animation=True)
-    return folder
-
 
 def _show(tree, C, socket):
     """Feed the output node the object ``socket`` as the add-on offers it: its gated node (the fix), else
@@ -66,10 +52,10 @@ def _show(tree, C, socket):
 def _renders(addon, sc, folder, sockets):
     C = addon.compositor
     tree = C.existing_tree(sc)
-    got = {"setalpha": _render_anim(sc, os.path.join(folder, "setalpha"))}
+    got = {"setalpha": render_anim(sc, os.path.join(folder, "setalpha"))}
     for s in sockets:
         _show(tree, C, s)
-        got[s] = _render_anim(sc, os.path.join(folder, s))
+        got[s] = render_anim(sc, os.path.join(folder, s))
     out = next(n for n in tree.nodes if n.bl_idname in ("CompositorNodeComposite", "NodeGroupOutput"))
     for lk in list(out.inputs[0].links):
         tree.links.remove(lk)
