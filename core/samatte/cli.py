@@ -16,9 +16,12 @@ Commands (documented in the README; scripts outside the repo call them exactly a
 Exit status: 0 ok; the error's code mapped by :data:`samatte.errors.EXIT_CODES` (2 bad JobSpec,
 prompt or frames; 3 plate; 4 colour; 5 output; 6 model; 7 dependency; 8 worker; 130 cancelled or
 Ctrl-C); 1 anything unexpected. With ``--json`` the run commands write the worker protocol's
-``progress`` / ``result`` / ``error`` messages on stdout, one JSON object per line.
+``progress`` / ``result`` / ``error`` messages on stdout, one JSON object per line; every other
+command taking ``--json`` prints one JSON document on stdout: its result, or (failing, a usage error
+included) the protocol's ``error`` message (``code``, ``message``, ``details``).
 """
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -196,7 +199,7 @@ def gather_info(*, probe_devices=True):
 def cmd_info(args):
     info = gather_info()
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        json_document(args, info, indent=2, default=str)
         return 0
     print("samatte %s  (python %s, %s)" % (info["samatte"], info["python"], info["executable"]))
     print("packages:")
@@ -236,7 +239,7 @@ def cmd_models(args):
                          "complete": None if path is None else models.size_complete(mi, have),
                          "installed_size": have})
         if args.json:
-            print(json.dumps({"models_dir": str(models.models_dir()), "models": rows}, indent=2))
+            json_document(args, {"models_dir": str(models.models_dir()), "models": rows}, indent=2)
             return 0
         print("models folder: %s" % models.models_dir())
         for r in rows:
@@ -295,7 +298,7 @@ def cmd_probe(args):
     from .pipeline import probe
     res = probe(args.plate, frames=args.frames, layer=args.layer, ocio_config=_ocio(args.ocio))
     if args.json:
-        print(json.dumps(res, sort_keys=True))
+        json_document(args, res, sort_keys=True)
     else:
         for k in ("path", "display_window", "data_window", "pixel_aspect", "channels", "layers", "frames_on_disk",
                   "first", "last", "colourspace", "chromaticities", "pixel_type"):
@@ -313,7 +316,7 @@ def cmd_status(args):
     from .pipeline import frame_status
     res = frame_status(load(args.job), frames=args.frames)
     if args.json:
-        print(json.dumps(res, sort_keys=True))
+        json_document(args, res, sort_keys=True)
         return 0
     print("tracker %(tracker)s, matte %(matte)s" % res["resolved"])
     for what in ("frames", "track"):
@@ -365,26 +368,122 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-# commands whose --json output is the worker protocol's event stream (README "Command line")
+# commands whose --json output is the worker protocol's event stream (README "Command line"); every
+# other command taking --json prints one JSON document: its result, or the protocol's error message
 _STREAM_COMMANDS = ("run", "track", "refine")
 
 
-def _stream_usage_error(argv):
-    """After argparse refused ``argv`` (exit 2): a `run`/`track`/`refine` asked for --json gets the
-    refusal as the stream's one `error` message (JOBSPEC_INVALID, the code of exit status 2)."""
-    argv = [str(a) for a in argv]
+def _asks_json(argv):
+    """Whether a command line asks for --json (also spelled as argparse's unambiguous prefix, --js)."""
     words = argv[:argv.index("--")] if "--" in argv else argv
-    if not words or words[0] not in _STREAM_COMMANDS or "--json" not in words:
+    return any(w == "--json" or (len(w) >= 3 and "--json".startswith(w)) or w.startswith("--json=")
+               for w in words)
+
+
+def _usage_error_document(argv):
+    """After argparse refused ``argv`` (exit 2): a command line asking for --json gets the refusal
+    on stdout as the protocol's one `error` message (JOBSPEC_INVALID, the code of exit status 2):
+    for `run`/`track`/`refine` the event stream's end, for the others their one JSON document."""
+    argv = [str(a) for a in argv]
+    if not _asks_json(argv):
         return
     from . import protocol
     text = _Parser.usage_error or "invalid command line"
+    _write_stdout(protocol.encode(protocol.error("samatte", JobSpecError.code, text,
+                                                 {"field": "command line"})))
+
+
+def _write_stdout(text):
+    """Write ``text`` on stdout; a reader that went away is not a failure (the exit status stands)."""
     try:
-        sys.stdout.write(protocol.encode(protocol.error("samatte", JobSpecError.code, text,
-                                                        {"field": "command line"})))
+        sys.stdout.write(text)
         sys.stdout.flush()
     except (OSError, ValueError):
         from .runner import silence_stdout
         silence_stdout()
+
+
+def json_document(args, doc, **dumps_kwargs):
+    """What a non-streaming command prints with --json: kept until the command returns (``main`` prints
+    ``json.dumps(doc, **dumps_kwargs)`` then; while the command runs stdout goes to stderr, so nothing
+    a library prints joins it). Failing afterwards (`qc`), the document gets the error's fields."""
+    args._json_document = (doc, dumps_kwargs)
+
+
+def _document_mode(args):
+    return bool(getattr(args, "json", False)) and args.command not in _STREAM_COMMANDS
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """While a --json command runs: fd 1 and ``sys.stdout`` go to stderr (libraries' chatter), both
+    put back afterwards for the one document (see :func:`samatte.runner.protect_stdout`)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    try:
+        saved_fd = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:
+        saved_fd = None
+    saved = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        sys.stdout = saved
+        if saved_fd is not None:
+            try:
+                os.dup2(saved_fd, 1)
+            finally:
+                os.close(saved_fd)
+
+
+def _error_document(args, e):
+    """The one JSON document of a failed non-streaming --json command: the protocol's error message
+    (``type`` error, ``code``, ``message``, ``details``), added to the command's own document when it
+    made one before failing (`qc`: the report)."""
+    from . import protocol
+    msg = protocol.error_from_exception("samatte", e)
+    doc, kwargs = getattr(args, "_json_document", None) or (None, {})
+    if isinstance(doc, dict):
+        merged = dict(doc)
+        merged.update(msg)
+        try:
+            return json.dumps(merged, **kwargs) + "\n"
+        except (TypeError, ValueError):
+            pass
+    return protocol.encode(msg)
+
+
+def _run_document(args):
+    """Run a non-streaming --json command: its document, or its error's, is the only text on stdout."""
+    try:
+        with _stdout_to_stderr():
+            rc = args.func(args)
+        doc, kwargs = getattr(args, "_json_document", None) or (None, None)
+        text = None if kwargs is None else json.dumps(doc, **kwargs) + "\n"
+    except BrokenPipeError:
+        raise
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt):
+            from .errors import CancelledError
+            err = CancelledError("interrupted")
+        elif isinstance(e, Exception):
+            err = missing_dependency(e) or e
+        else:
+            raise
+        _write_stdout(_error_document(args, err))
+        raise
+    if text is not None:
+        _write_stdout(text)
+    return rc
 
 
 def build_parser():
@@ -515,7 +614,7 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as e:
         if e.code == _USAGE_EXIT:
-            _stream_usage_error(argv)
+            _usage_error_document(argv)
         raise
     _setup_logging()
     if not getattr(args, "command", None):
@@ -526,8 +625,13 @@ def main(argv=None):
     if args.command == "farm" and not getattr(args, "farm_cmd", None):
         return _group_usage(parser, "farm")
     try:
+        if _document_mode(args):
+            return _run_document(args)
         return args.func(args)
     except KeyboardInterrupt:
+        if getattr(args, "json", False) and args.command in _STREAM_COMMANDS:
+            from . import protocol
+            _write_stdout(protocol.encode(protocol.error("samatte", "CANCELLED", "interrupted")))
         _eprint("samatte: interrupted")
         return 130
     except BrokenPipeError:
@@ -537,15 +641,10 @@ def main(argv=None):
         return 1
     except Exception as e:  # noqa: BLE001 - mapped to documented exit codes
         e = missing_dependency(e) or e   # an incomplete install: DEPENDENCY_MISSING (exit 7), not a bug
-        if getattr(args, "json", False) and args.command in ("run", "track", "refine"):
+        if getattr(args, "json", False) and args.command in _STREAM_COMMANDS:
             # Hosts reading --json events get the error as a protocol message too.
             from . import protocol
-            try:
-                sys.stdout.write(protocol.encode(protocol.error_from_exception("samatte", e)))
-                sys.stdout.flush()
-            except (OSError, ValueError):
-                from .runner import silence_stdout
-                silence_stdout()
+            _write_stdout(protocol.encode(protocol.error_from_exception("samatte", e)))
         _report_error(e)
         return exit_code_for(e)
 

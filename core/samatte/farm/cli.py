@@ -6,8 +6,6 @@
                       [--preroll K] [--objects NAME[,NAME]] | --qc [--frames RANGE] [--report DIR])
     samatte qc JOB.json [--report DIR] [--frames RANGE] [--json]
 """
-import json
-
 __all__ = ["add_commands"]
 
 
@@ -16,7 +14,8 @@ def cmd_farm_export(args):
     res = export_openjd(args.job, args.openjd, chunk=args.chunk, preroll=args.preroll, python=args.python,
                         models_dir=args.models_dir, frames=args.frames)
     if args.json:
-        print(json.dumps(res, indent=2, sort_keys=True))
+        from ..cli import json_document
+        json_document(args, res, indent=2, sort_keys=True)
     else:
         print("samatte: job bundle %s (steps %s; frames %s in chunks of %d; tracker %s, matte %s)"
               % (res["bundle"], ", ".join(res["steps"]), res["frames"], res["parameters"]["ChunkSize"],
@@ -37,7 +36,9 @@ def cmd_qc(args):
     from .qc import run_qc
     rep = run_qc(args.job, report_dir=args.report, frames=args.frames, raise_on_failure=False)
     if args.json:
-        print(json.dumps(rep, indent=2, sort_keys=True))
+        # failing, the report is the one document, with the error message's fields added
+        from ..cli import json_document
+        json_document(args, rep, indent=2, sort_keys=True)
     else:
         c = rep["counts"]
         print("samatte qc: %s: %d/%d frames ok, %d low score(s), mean score %s; keys %s; report %s"
