@@ -28,7 +28,9 @@ Conventions (README "Blender"):
   spline of its layer is a hole (``mode: "subtract"``) of that layer's object; a layer with Invert on
   is the frame minus its shapes (:func:`_invert_layer`; a cutting layer's Invert swaps what it
   keeps and removes); a layer at opacity (``alpha``) under 0.5 is skipped, one at 0.5 or more read as
-  opaque (both noted: samatte thresholds a matte at 0.5);
+  opaque (both noted: samatte thresholds a matte at 0.5); a layer whose ``hide_render`` or ``alpha`` is
+  keyed or driven is read on each frame (:func:`_sample_frames`), prompted and cutting only where it
+  draws (Blender's Mask node reads both per frame);
 * tracking tracks (selected ones, or those of a named tracking object) are points: a track belongs to
   the layer whose name is the longest prefix of the track's name (``hero``, ``hero.eye``,
   ``hero eye``); others go to ``default_object``; a track whose name starts with ``-`` gives
@@ -521,32 +523,45 @@ def spline_feather(spline, pts, size):
 
 
 def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_frame, sample_shape_keys,
-                 sampled=None, framelen=1.0):
+                 sampled=None, framelen=1.0, shown=None):
     """``(scene frames to read the layer on, note or None)``. ``sampled``: layer name -> its motion keys
-    (:func:`_sample_unkeyed`), for the layers already sampled."""
+    (:func:`_sample_unkeyed`), for the layers already sampled. ``shown``: the frames of ``scene_set`` where the
+    layer draws, for a layer whose visibility is animated (:func:`_sample_frames`; None: it draws on all): it is
+    read only there, and where it is hidden on all the frames it would be read on, on the one of ``shown``
+    nearest them (Blender draws its shape there, as held or interpolated between its keys)."""
+    avail = scene_set if shown is None else shown
     if every_frame:
-        return sorted(scene_set), None
+        return sorted(avail), None
     keyed = layer_keyframes(mask, layer.name, framelen)
-    frames = [f for f in keyed if f in scene_set]
+    frames = [f for f in keyed if f in avail]
     if frames:
         return frames, None
     if keyed:
         # Blender draws the layer on every frame, held from its nearest key: read there on the job's frame
         # nearest its keys (before: skipped, so the object was not matted at all)
-        f = _nearest(scene_set, keyed)
-        return ([f], "mask layer %r is keyed only outside the frame range: its shape as Blender holds it is "
-                "read on frame %s" % (layer.name, f)) if f is not None else ([], None)
+        f = _nearest(avail, keyed)
+        where = ("hidden in renders (or under 0.5 opacity) on all its keys in the frame range"
+                 if any(k in scene_set for k in keyed) else "keyed only outside the frame range")
+        return ([f], "mask layer %r is %s: its shape as Blender draws it is read on frame %s" % (
+            layer.name, where, f)) if f is not None else ([], None)
     if sample_shape_keys:   # shape keys (not visible to Python): keys from the motion
         frames = (sampled or {}).get(layer.name)
         if frames is None:
             frames = _sample_unkeyed([layer.name], scene_set, read_mask_at)[layer.name]
-    if not frames and current_frame in scene_set:
+        if frames and not any(f in avail for f in frames):
+            f = _nearest(avail, frames)
+            return [f], ("mask layer %r is hidden in renders (or under 0.5 opacity) on all its shape keys in the frame "
+                         "range: its shape as Blender draws it is read on frame %s" % (layer.name, f))
+        frames = [f for f in frames if f in avail]
+    if not frames and current_frame in avail:
         frames = [current_frame]
     if not frames:
         # an unkeyed layer is drawn the same on every frame: read on the job's frame nearest the current one
-        f = _nearest(scene_set, [current_frame])
-        return ([f], "mask layer %r is not keyed and the current frame is outside the range: read on frame %s"
-                % (layer.name, f)) if f is not None else ([], None)
+        f = _nearest(avail, [current_frame])
+        why = ("the current frame is outside the range" if current_frame not in scene_set
+               else "it is hidden in renders (or under 0.5 opacity) on the current frame")
+        return ([f], "mask layer %r is not keyed and %s: read on frame %s" % (layer.name, why, f)) \
+            if f is not None else ([], None)
     return frames, None
 
 
@@ -783,6 +798,48 @@ def _sample_unkeyed(names, scene_set, read_mask_at):
     return {n: motion_keyframes(samples[n]) for n in names}
 
 
+def _animated_visibility(mask):
+    """The names of the layers whose visibility in renders or opacity is animated (an F-curve of the mask's
+    action or a driver on ``layers["x"].hide_render`` / ``.alpha``): Blender's Mask node reads both on each
+    frame (measured in bpy 5.0.1 and 4.2.23: a layer keyed hidden draws nothing on those frames, held until
+    its next key; a keyed opacity is interpolated and multiplies the layer; the viewport's ``hide`` does not
+    change the render)."""
+    ad = getattr(mask, "animation_data", None)
+    if ad is None:
+        return set()
+    paths = {fc.data_path for fc in action_fcurves(getattr(ad, "action", None))}
+    paths.update(fc.data_path for fc in (getattr(ad, "drivers", None) or ()))
+    return {layer.name for layer in mask.layers
+            if {_layer_prefix(layer.name) + ".hide_render", _layer_prefix(layer.name) + ".alpha"} & paths}
+
+
+def _drawn(layer):
+    """Whether a layer, read on a frame, draws at samatte's 0.5 matte threshold there: shown in renders and
+    at opacity 0.5 or more (:func:`_opacity_skip`)."""
+    return not getattr(layer, "hide_render", False) and float(getattr(layer, "alpha", 1.0)) >= 0.5
+
+
+def _sample_frames(unkeyed, animated, scene_set, read_mask_at):
+    """``(motion keys, shown frames, least opacity)`` over ``scene_set``, all read in one pass (one
+    ``read_mask_at`` per frame, none when both lists are empty): :func:`motion_keyframes` of each ``unkeyed``
+    layer, and for each ``animated`` layer (:func:`_animated_visibility`) the set of frames where it draws
+    (:func:`_drawn`) and its least opacity there."""
+    samples = {n: [] for n in unkeyed}
+    shown = {n: set() for n in animated}
+    least = {}
+    if unkeyed or animated:
+        for f in sorted(scene_set):
+            m = read_mask_at(f)
+            for n in unkeyed:
+                samples[n].append((f, _layer_coords(m.layers[n])))
+            for n in animated:
+                layer = m.layers[n]
+                if _drawn(layer):
+                    shown[n].add(f)
+                    least[n] = min(least.get(n, 1.0), float(getattr(layer, "alpha", 1.0)))
+    return {n: motion_keyframes(samples[n]) for n in unkeyed}, shown, least
+
+
 def _skip_note(layer):
     """Why a layer is not read (hidden in renders, or :func:`_opacity_skip`), or None: it draws."""
     if getattr(layer, "hide_render", False):
@@ -793,7 +850,8 @@ def _skip_note(layer):
 def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_frame, sample_shape_keys, taken,
                  safe_name, framelen=1.0):
     """``(scene frame -> layer names to read there, layer name -> empty object, layer name -> index, layer
-    name -> the scene frames it is keyed on)`` of the layers that draw (not hidden in renders, opacity kept
+    name -> the scene frames it is keyed on, layer name -> the scene frames it draws on for a layer whose
+    visibility is animated)`` of the layers that draw (not hidden in renders, opacity kept
     by :func:`_opacity_skip`). A layer that cuts (:func:`layer_role`: Subtract, Darken, Multiply, and the
     Replace and Difference objects) is also read on the frames of the object layers before it: Blender
     draws it there too (held between its keys), and such a frame is an anchor of that object (its track
@@ -803,30 +861,47 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
     objects = {}
     order = {}
     own = {}
-    sampled = {}
-    if sample_shape_keys and not every_frame:
-        sampled = _sample_unkeyed([layer.name for layer in mask.layers
-                                   if not _skip_note(layer) and not layer_keyframes(mask, layer.name)],
-                                  scene_set, read_mask_at)
+    # a layer whose visibility or opacity is animated is read on each frame of the range (one pass, shared with the
+    # shape-key sampling; none for a mask without): it gets prompts and cuts only on the frames where Blender draws
+    # it (before: read on the current frame only, so skipped whole, or prompted on every key, hidden ones included)
+    animated = _animated_visibility(mask)
+    layers = [layer for layer in mask.layers if layer.name in animated or not _skip_note(layer)]
+    unkeyed = [layer.name for layer in layers if not layer_keyframes(mask, layer.name)] \
+        if sample_shape_keys and not every_frame else []
+    sampled, shown, least = _sample_frames(unkeyed, [layer.name for layer in layers if layer.name in animated],
+                                           scene_set, read_mask_at)
     for layer in mask.layers:
-        note = _skip_note(layer)
-        if note:
-            notes.append(note)
+        vis = shown.get(layer.name)
+        if vis is None:
+            note = _skip_note(layer)
+            if note:
+                notes.append(note)
+                continue
+            alpha = float(getattr(layer, "alpha", 1.0))
+        elif not vis:
+            notes.append("mask layer %r is hidden in renders or under 0.5 opacity on every frame of the range: "
+                         "skipped" % layer.name)
             continue
-        if float(getattr(layer, "alpha", 1.0)) < 1.0:
+        else:
+            alpha = least[layer.name]
+        if alpha < 1.0:
             notes.append("mask layer %r has opacity %.2f: read as opaque (samatte's mattes are opaque, its edges "
-                         "soft; scale the matte in the compositor if needed)" % (layer.name, layer.alpha))
+                         "soft; scale the matte in the compositor if needed)" % (layer.name, alpha))
+        if vis is not None and len(vis) < len(scene_set):
+            notes.append("mask layer %r is hidden in renders (or under 0.5 opacity) on %d of the range's %d frames: "
+                         "no prompt or cut there" % (layer.name, len(scene_set) - len(vis), len(scene_set)))
         frames, note = _layer_frames(mask, layer, scene_set, read_mask_at=read_mask_at, current_frame=current_frame,
                                      every_frame=every_frame, sample_shape_keys=sample_shape_keys, sampled=sampled,
-                                     framelen=framelen)
+                                     framelen=framelen, shown=vis)
         order[layer.name] = len(order)
         own[layer.name] = set(frames)
         is_object, cut = layer_role(layer)
         if cut:
             # Blender draws a layer on every frame: held before its first key and after its last, as it is when
             # unkeyed; so a layer keyed only outside the range (or unkeyed, the current frame outside it) cuts
-            # the object frames before it too (before: skipped, its garbage matte kept in the matte)
-            frames = sorted(set(frames).union(*[own[n] for n in objects]))
+            # the object frames before it too (before: skipped, its garbage matte kept in the matte); a layer
+            # hidden on a frame cuts nothing there
+            frames = sorted(f for f in set(frames).union(*[own[n] for n in objects]) if vis is None or f in vis)
         if note:
             notes.append(note)
         for f in frames:
@@ -835,7 +910,7 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
             safe = safe_name(layer.name, taken=taken)
             taken.append(safe)
             objects[layer.name] = {"name": safe, "host_name": layer.name, "prompts": []}
-    return by_frame, objects, order, own
+    return by_frame, objects, order, own, shown
 
 
 def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame, every_frame=False,
@@ -854,7 +929,7 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     """
     safe_name = safe_name or _safe_name_fallback
     notes = []
-    by_frame, objects, order, keyed_on = _plan_layers(
+    by_frame, objects, order, keyed_on, shown = _plan_layers(
         mask, set(scene_frames), notes, read_mask_at=read_mask_at, current_frame=current_frame,
         every_frame=every_frame, sample_shape_keys=sample_shape_keys, taken=list(taken), safe_name=safe_name,
         framelen=framelen)
@@ -879,11 +954,13 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     out = []
     for name, ob in objects.items():
         adds = {p["frame"] for p in ob["prompts"] if p.get("mode") != "subtract"}
+        # an object hidden on a frame (keyed visibility) gets no correction there: Blender draws nothing of it
+        hidden = {info.file(f) for f in set(scene_frames) - shown[name]} if name in shown else set()
         # on the object's own shape frames, and on the frames the cut layer is keyed on: a garbage matte keyed
         # on frame X where the object has no key is a correction there (before: dropped, so the re-run reused
         # every frame and the drift stayed)
         for i, ff, prompts, keyed in cuts:
-            if i > order[name] and (ff in adds or keyed):
+            if i > order[name] and (ff in adds or keyed) and ff not in hidden:
                 ob["prompts"].extend(dict(p) for p in prompts)
         if not ob["prompts"]:
             notes.append("mask layer %r has no closed shape with 3 or more points: skipped" % name)
