@@ -1,5 +1,5 @@
 """Blender mask layers whose visibility in renders (``hide_render``) or opacity (``alpha``) is keyed or driven,
-with the add-on's plain stand-ins (real bpy: ``tests/blender/test_qa_blender_visibility.py``, where Blender's
+with the add-on's plain stand-ins (real bpy: ``tests/blender/test_qa_blender_visibility_bpy.py``, where Blender's
 Mask node render shows it draws a layer only on the frames where it is shown, at its opacity there). The
 add-on reads both on each frame for such a layer only: a mask without animated visibility is read on its
 keyed frames alone, as before."""

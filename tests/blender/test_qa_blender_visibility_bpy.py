@@ -6,7 +6,7 @@ current frame only: a layer hidden there was skipped whole, one shown there was 
 hidden ones included, and a garbage layer cut on frames where it is hidden. A test skips when its
 ``.venv-bpyXX`` is absent.
 
-This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender_visibility.py CONFIG.json``.
+This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender_visibility_bpy.py CONFIG.json``.
 """
 import os
 
