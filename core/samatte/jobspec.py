@@ -34,6 +34,15 @@ A JobSpec document (version 1)::
       "work_dir": null
     }
 
+``plate``: ``path`` a frame-sequence pattern (``####``, ``%04d`` or ``$F4``; :mod:`samatte.io.sequence`);
+``frames`` a range string or list (null: the files on disk; an empty one is FRAME_RANGE_INVALID);
+``colourspace`` an OCIO name, alias or role (null: a float EXR is read in the colourspace its first frame's
+header names when the config resolves it, else the config's ``scene_linear``; an integer file as sRGB);
+``ocio_config`` a file or an ``ocio://`` URI (null: ``$OCIO``, else ``ocio://default``); ``layer`` an EXR
+layer or part (null: the RGB channels); ``on_nonfinite`` ``fix`` (NaN / inf pixels repaired, the default)
+or ``error`` (PIXELS_NONFINITE, exit 3). Paths starting with ``~`` are the home folder; relative ones are the JobSpec
+file's folder's (:func:`resolve_paths`).
+
 An object has ``prompts`` (it is tracked), ``masks`` (a per-frame mask sequence that is only refined:
 refine-only mode), or both (tracked; on the frames where its mask file exists the mask wins). Optional
 ``host_name``: the host's own name for the object (any string; written to the EXR metadata).
