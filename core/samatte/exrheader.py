@@ -8,7 +8,7 @@ by an empty name (OpenEXR file layout, single-part files).
 """
 import math
 import struct
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 from .inputfile import open_regular
 
@@ -37,7 +37,7 @@ def part_attributes(path, *, limit=1 << 20):
     if len(data) < 8 or struct.unpack("<i", data[:4])[0] != MAGIC:
         raise ValueError("%s is not an OpenEXR file" % path)
     multi = bool(struct.unpack("<i", data[4:8])[0] & 0x1000)
-    parts = []
+    parts: List[Dict[str, Tuple[str, bytes]]] = []
     pos = 8
     while True:
         attrs, pos, ended = _parse_header(data, pos, path, cut)
