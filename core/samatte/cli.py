@@ -27,6 +27,7 @@ import logging
 import os
 import platform
 import sys
+import threading
 
 from . import __version__, registry
 from .cachekey import INDEPENDENT_TRACKERS
@@ -462,8 +463,20 @@ def _error_document(args, e):
     return protocol.encode(msg)
 
 
+# fd 1 and ``sys.stdout`` are the process's: a second --json command run in another thread meanwhile (a host
+# or a test calling ``main`` in threads) saved the redirected fd 1 and put it back after the first had restored
+# it, so its document went to stderr and so did the program's stdout from then on. One at a time instead.
+_DOCUMENT_LOCK = threading.RLock()
+
+
 def _run_document(args):
-    """Run a non-streaming --json command: its document, or its error's, is the only text on stdout."""
+    """Run a non-streaming --json command: its document, or its error's, is the only text on stdout
+    (one such command at a time in a process: :data:`_DOCUMENT_LOCK`)."""
+    with _DOCUMENT_LOCK:
+        return _run_document_locked(args)
+
+
+def _run_document_locked(args):
     try:
         with _stdout_to_stderr():
             rc = args.func(args)
