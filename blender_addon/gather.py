@@ -819,11 +819,13 @@ def _drawn(layer):
     return not getattr(layer, "hide_render", False) and float(getattr(layer, "alpha", 1.0)) >= 0.5
 
 
-def _sample_frames(unkeyed, animated, scene_set, read_mask_at):
+def _sample_frames(unkeyed, animated, scene_set, read_mask_at, on_frame=None):
     """``(motion keys, shown frames, least opacity)`` over ``scene_set``, all read in one pass (one
     ``read_mask_at`` per frame, none when both lists are empty): :func:`motion_keyframes` of each ``unkeyed``
     layer, and for each ``animated`` layer (:func:`_animated_visibility`) the set of frames where it draws
-    (:func:`_drawn`) and its least opacity there."""
+    (:func:`_drawn`) and its least opacity there. ``on_frame(f, mask, hidden)``, when given, is called on each
+    frame read, ``hidden`` the ``animated`` layers that do not draw there (Use my animated roto reads its
+    layers in this pass: :func:`_plan_layers`)."""
     samples = {n: [] for n in unkeyed}
     shown = {n: set() for n in animated}
     least = {}
@@ -832,11 +834,16 @@ def _sample_frames(unkeyed, animated, scene_set, read_mask_at):
             m = read_mask_at(f)
             for n in unkeyed:
                 samples[n].append((f, _layer_coords(m.layers[n])))
+            hidden = set()
             for n in animated:
                 layer = m.layers[n]
                 if _drawn(layer):
                     shown[n].add(f)
                     least[n] = min(least.get(n, 1.0), float(getattr(layer, "alpha", 1.0)))
+                else:
+                    hidden.add(n)
+            if on_frame is not None:
+                on_frame(f, m, hidden)
     return {n: motion_keyframes(samples[n]) for n in unkeyed}, shown, least
 
 
@@ -848,7 +855,7 @@ def _skip_note(layer):
 
 
 def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_frame, sample_shape_keys, taken,
-                 safe_name, framelen=1.0):
+                 safe_name, framelen=1.0, read_drawn=None):
     """``(scene frame -> layer names to read there, layer name -> empty object, layer name -> index, layer
     name -> the scene frames it is keyed on, layer name -> the scene frames it draws on for a layer whose
     visibility is animated)`` of the layers that draw (not hidden in renders, opacity kept
@@ -868,8 +875,16 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
     layers = [layer for layer in mask.layers if layer.name in animated or not _skip_note(layer)]
     unkeyed = [layer.name for layer in layers if not layer_keyframes(mask, layer.name)] \
         if sample_shape_keys and not every_frame else []
+    on_frame = None
+    if every_frame and read_drawn is not None:
+        # Use my animated roto reads every layer on every frame where it draws: in this pass (before: a second
+        # pass, two scene changes per frame for such a mask; 2000 frame_set on a 1000-frame range)
+        names = [layer.name for layer in layers]
+
+        def on_frame(f, m, hidden):
+            read_drawn(f, m, [n for n in names if n not in hidden])
     sampled, shown, least = _sample_frames(unkeyed, [layer.name for layer in layers if layer.name in animated],
-                                           scene_set, read_mask_at)
+                                           scene_set, read_mask_at, on_frame)
     for layer in mask.layers:
         vis = shown.get(layer.name)
         if vis is None:
@@ -929,18 +944,25 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     """
     safe_name = safe_name or _safe_name_fallback
     notes = []
+    read = {}           # scene frame -> {layer name: (prompts, cuts)} read in _plan_layers' pass (every_frame)
+    read_notes = []
+
+    def read_drawn(f, m, names):
+        read[f] = {n: _read_layer(m.layers[n], info, f, read_notes, framelen) for n in names}
     by_frame, objects, order, keyed_on, shown = _plan_layers(
         mask, set(scene_frames), notes, read_mask_at=read_mask_at, current_frame=current_frame,
         every_frame=every_frame, sample_shape_keys=sample_shape_keys, taken=list(taken), safe_name=safe_name,
-        framelen=framelen)
+        framelen=framelen, read_drawn=read_drawn)
+    notes.extend(n for n in read_notes if n not in notes)
     subtract = {}
     cuts = []           # (layer index, file frame, prompts, the cut layer is keyed on that frame)
     for f in sorted(by_frame):
-        m = read_mask_at(f)
+        got = read.get(f)
+        m = None if got is not None and all(n in got for n in by_frame[f]) else read_mask_at(f)
         ff = info.file(f)
         for name in sorted(by_frame[f], key=order.get):
-            layer = m.layers[name]
-            own, cut = _read_layer(layer, info, f, notes, framelen)
+            layer = mask.layers[name] if m is None else m.layers[name]
+            own, cut = got[name] if m is None else _read_layer(layer, info, f, notes, framelen)
             if f not in keyed_on[name]:
                 own = []    # read here for its cut only (a Replace / Difference layer on an earlier object's frame)
             if getattr(layer, "blend", "") == "DIFFERENCE" and own:
