@@ -54,6 +54,26 @@ def test_two_json_commands_in_threads_each_print_their_document_and_stdout_is_pu
     assert '"name"' not in err
 
 
+
+def test_after_a_run_json_in_process_the_next_json_document_and_prints_are_on_stdout(tmp_path, capfd):
+    """``main(["run", JOB, "--json"])`` then ``main(["probe", PLATE, "--json"])`` in one process (a host, a
+    farm script or a test). Before: the run pointed fd 1 and ``sys.stdout`` at stderr for its event stream and
+    never put them back, so the probe's one document (and every later print) went to stderr."""
+    from test_qa_json_errors import _job
+    job = _job(tmp_path)
+    capfd.readouterr()
+    assert cli.main(["run", job, "--json"]) == 0
+    assert cli.main(["probe", str(tmp_path / "p" / "plate.####.exr"), "--json"]) == 0
+    print("after")
+    sys.stdout.flush()
+    out, err = capfd.readouterr()
+    lines = out.splitlines()
+    assert lines[-1] == "after" and '"frames_on_disk"' not in err, (out[-300:], err[-300:])
+    assert json.loads(lines[-2])["frames_on_disk"] == "1-3"
+    events = [json.loads(x) for x in lines[:-2]]
+    assert events[-1]["type"] == "result" and all(e["type"] in ("progress", "frame", "result") for e in events)
+
+
 # --- Blender: Use my animated roto (every_frame) with a layer whose visibility is keyed ---------------
 
 def _visibility_mask(frames):

@@ -307,11 +307,44 @@ def execute(job, *, json_mode=False, quiet=False, summary=True, stage=None, fram
     """Run a validated job in this process with progress on stderr (or protocol lines on stdout with
     ``json_mode``), SIGINT/SIGTERM cancelling between frames. Returns ``(exit_status, result or None)``.
     A reader of stdout that goes away never fails the job."""
-    from .progress import CancelToken
-
     job_id = str(job.get("name") or "samatte")
+    saved_stdout = sys.stdout
     out = protect_stdout() if json_mode else None
     state = {"broken": False}
+    try:
+        return _execute(job, job_id, out, state, json_mode=json_mode, quiet=quiet, summary=summary, stage=stage,
+                        frames=frames, preroll=preroll, pipeline=pipeline, objects=objects)
+    finally:
+        if out is not None:
+            _restore_stdout(out, saved_stdout, broken=state["broken"])
+
+
+def _restore_stdout(out, saved_stdout, *, broken):
+    """After a ``json_mode`` job: fd 1 and ``sys.stdout`` back as they were before :func:`protect_stdout`
+    (before: left pointed at stderr, so in a process that goes on (a host or a test calling ``samatte.cli.main``)
+    the next --json command's document and every later print went to stderr); the null device on fd 1 when
+    the reader went away."""
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        if broken:
+            silence_stdout()
+        else:
+            os.dup2(out.fileno(), 1)
+    except (OSError, ValueError):
+        pass
+    finally:
+        try:
+            out.close()
+        except OSError:
+            pass
+        sys.stdout = saved_stdout
+
+
+def _execute(job, job_id, out, state, *, json_mode, quiet, summary, stage, frames, preroll, pipeline, objects):
+    from .progress import CancelToken
 
     def emit(msg):
         if out is None or state["broken"]:
