@@ -37,7 +37,9 @@ def samatte_root(python, *, timeout=60):
     except (OSError, subprocess.SubprocessError) as e:
         raise HostError("WORKER_FAILED", "cannot run the samatte Python %s: %s" % (python, e))
     if out.returncode != 0:
-        tail = (out.stderr or "").strip().splitlines()[-1:] or [""]
+        # a program that fails silently (not a Python: /bin/false, a broken wrapper) says why by its status only
+        tail = (out.stderr or "").strip().splitlines()[-1:] or ["it printed nothing, exit status %d"
+                                                                   % out.returncode]
         raise HostError("WORKER_FAILED", "%s has no samatte (import samatte failed: %s); set the Python of "
                         "the venv samatte's installer made" % (python, tail[0]))
     root = out.stdout.strip().splitlines()[-1]
