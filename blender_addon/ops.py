@@ -99,6 +99,12 @@ def collect(context):
     notes = []
     mask = resolve_mask(context)
     mask_objects = []
+    if mask is None and len(bpy.data.masks):
+        # the roto is in the file but no Mask is picked (the panel's, or the Clip Editor's): say so, else
+        # "no prompts: draw a closed mask shape" tells an artist with a drawn mask to draw one
+        names = sorted(m.name for m in bpy.data.masks)
+        notes.append("no Mask picked in the samatte panel: the file has %d (%s)" % (
+            len(names), ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")))
     if mask is not None:
         current = scene.frame_current
         try:
