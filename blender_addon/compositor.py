@@ -27,8 +27,8 @@ import bpy
 from . import convert
 from .hosterrors import HostError
 
-__all__ = ["compositor_tree", "existing_tree", "wire", "load_matte_image", "image_pattern", "NODE_PLATE",
-           "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT", "NODE_GATE", "gated_node_name", "refresh_gate", "remap"]
+__all__ = ["compositor_tree", "existing_tree", "wire", "load_matte_image", "image_pattern", "shown_pattern",
+           "NODE_PLATE", "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT", "NODE_GATE", "gated_node_name", "refresh_gate", "remap"]
 
 NODE_PLATE = "samatte plate"
 NODE_MATTE = "samatte matte"
@@ -237,6 +237,17 @@ def remap(scene, clip, info, pattern, frames):
     _map_files(matte, info, *_span(info, frames))
     _apply_gate(tree, matte, pattern)
     return True
+
+
+def shown_pattern(scene, clip):
+    """The matte sequence pattern (absolute) ``scene``'s compositor shows ``clip`` with, or None when its
+    samatte nodes show another clip or none."""
+    tree = existing_tree(scene)
+    matte = tree.nodes.get(NODE_MATTE) if tree is not None else None
+    plate = tree.nodes.get(NODE_PLATE) if tree is not None else None
+    if matte is None or getattr(plate, "clip", None) != clip:
+        return None
+    return image_pattern(getattr(matte, "image", None))
 
 
 def refresh_gate(scene):

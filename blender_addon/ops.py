@@ -414,6 +414,14 @@ def matte_status(context):
         compositor.remap(context.scene, clip, info, pattern, wired_frames(info, pattern, jobs_frames(job)))
         status = jobs.get_worker(settings).status(job)
         lines = summarise_status(status, info)
+        shown = compositor.shown_pattern(context.scene, clip)
+        if shown is not None and shown != os.path.normpath(pattern):
+            # the compositor reads this clip's mattes from another folder than the panel's Output (the .blend
+            # saved elsewhere with a // Output, or Output changed since the Run): the lines above are about
+            # Output, not about what the compositor shows; say so
+            lines.append("the compositor shows this clip's mattes from %s, not from Output (%s): a Run makes them "
+                         "in Output; set Output to that folder to check and reuse those" % (
+                             os.path.dirname(shown), os.path.dirname(pattern)))
     except HostError as e:
         lines = [describe(e)]
     except Exception as e:  # noqa: BLE001 - a samatte error from the worker (JobSpecError...): shown as is
