@@ -351,6 +351,12 @@ def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None
     with another uid (the job's node was deleted, or the script closed) is not told. ``warnings``: the
     job's logged warnings so far (printed as they come, counted on the status line when it ends)."""
     group = _node_of(name, uid)
+    if group is None and uid is not None and kind not in ("done", "failed"):
+        # the job's node was deleted (or its script closed) while the job runs: stop it between frames
+        # (before: it ran to its end, writing a cache nobody reads and keeping the shared worker busy)
+        for r in list(RUNNERS.values()):
+            if getattr(r, "node_uid", None) == uid and r.is_alive():
+                r.cancel()
     if group is None and nuke.toNode(name) is not None:
         return   # another node has that name now (the job's node was deleted): it is not told
     try:

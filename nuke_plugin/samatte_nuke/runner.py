@@ -9,7 +9,7 @@ import os
 import threading
 import time
 
-from samatte.errors import BusyError, SamatteError, WorkerError
+from samatte.errors import BusyError, CancelledError, SamatteError, WorkerError
 
 __all__ = ["WorkerPool", "POOL", "JobRunner", "check_versions"]
 
@@ -152,7 +152,7 @@ class JobRunner(threading.Thread):
             task.setMessage("starting samatte worker")
             client = self.pool.get(self.python)
             check_versions(client, self.python)
-            handle = _start(client, self.job, self.stage, self.frames)
+            handle = self._start_queued(client, task)
             self.handle = handle
             sent_cancel = False
             while not handle.done:
@@ -180,6 +180,28 @@ class JobRunner(threading.Thread):
             self._emit("failed", "NUKE_ADAPTER", "%s: %s" % (type(e).__name__, e))
         finally:
             del task
+
+    def _start_queued(self, client, task):
+        """Start the job in the warm worker; while another node's job runs in it (one job per worker, the
+        pool shares it between nodes), wait for it to end, cancellable (before: the node failed with
+        ``[BUSY] this worker is already running job 'job123-1'``, naming no node, and of two nodes started
+        together either one could be the one refused)."""
+        waiting = False
+        while True:
+            try:
+                return _start(client, self.job, self.stage, self.frames)
+            except BusyError:
+                if not client.alive():
+                    raise
+            if self._cancel.is_set() or task.isCancelled():
+                raise CancelledError("cancelled while waiting for another samatte job to end")
+            if not waiting:
+                waiting = True
+                task.setMessage("waiting for another samatte job to end")
+                self.last_progress = {"stage": "queued", "frame": None, "fraction": 0.0,
+                                      "message": "waiting for another samatte job to end"}
+                self._emit("progress", self.last_progress)
+            time.sleep(self.poll_s)
 
     def _event(self, ev, task):
         t = ev.get("type")
