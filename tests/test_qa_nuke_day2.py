@@ -108,3 +108,21 @@ def test_deleting_a_node_while_its_job_runs_stops_the_job(nk, shot, tmp_path):
     assert o1[0] == "failed" and o1[1] == "CANCELLED", o1
     assert o2[0] == "done", o2
     assert not nk._state["messages"], nk._state["messages"]
+
+
+def test_a_copy_pasted_while_the_job_runs_does_not_say_running(nk, shot, tmp_path):
+    """Pasted mid-job, the copy said ``running (all)`` for good (its events go to the original) and its
+    Cancel did nothing; the original's own status is untouched."""
+    snode.register_callbacks()
+    g1, _ = _two_nodes(nk, shot, tmp_path)
+    r = snode.on_track(g1)
+    for n in nk.allNodes():
+        n["selected"].setValue(n is g1)
+    nk.nodeCopy()
+    c = nk.nodePaste()
+    assert c["samatte_uid"].value() != g1["samatte_uid"].value()
+    assert c["status"].value() == "not running (copied or saved while a job ran): press Track & Matte"
+    assert g1["status"].value().startswith("running")
+    assert nuke_env.wait_runner(nk, r)[0] == "done"
+    assert g1["status"].value().startswith("done: 4 frame(s) written")
+    assert c["status"].value().startswith("not running")

@@ -143,7 +143,13 @@ def on_create():
         ok = other.knob("samatte_uid")
         if ok is not None and ok.value() == uid and other.fullName() != me:
             k.setValue(uuid.uuid4().hex[:8])
-            return
+            break
+    # a copy made (or a script saved) while a job ran carries the status "running (...)": no job of its
+    # own runs, so nothing would ever change it (before: a pasted copy said "running (all)" for good and
+    # its Cancel did nothing)
+    st = n.knob("status")
+    if st is not None and st.value().startswith(("running", "cancelling")) and not _busy(n):
+        st.setValue("not running (copied or saved while a job ran): press Track & Matte")
 
 
 def register_callbacks():
