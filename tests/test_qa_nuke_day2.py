@@ -126,3 +126,26 @@ def test_a_copy_pasted_while_the_job_runs_does_not_say_running(nk, shot, tmp_pat
     assert nuke_env.wait_runner(nk, r)[0] == "done"
     assert g1["status"].value().startswith("done: 4 frame(s) written")
     assert c["status"].value().startswith("not running")
+
+
+def test_an_artist_mistake_shows_a_stable_code_not_the_bug_code(nk, shot, tmp_path, monkeypatch):
+    """No Source, no Prompts, every object in **skip objects**: the node said ``[SAMATTE_ERROR] ...``, the code
+    the README keeps for "unexpected error (a bug: please report it)"; all objects skipped also read "the prompt
+    nodes hold no shape, stroke or enabled track". Each now has its code, and a skip name that matches no
+    object is named in Nuke's terminal."""
+    g1, _ = _two_nodes(nk, shot, tmp_path)
+    roto = g1.input(1)
+    g1["skip_objects"].setValue("hero, heor")
+    assert snode.on_track(g1) is None
+    assert g1["status"].value() == "error [PROMPT_INVALID] every object is left out by skip objects (heor, hero)"
+    assert nk._state["messages"][-1].startswith("SAMatte SAMatte1: [PROMPT_INVALID] every object")
+    printed = []
+    monkeypatch.setattr(nk, "tprint", lambda *a: printed.append(" ".join(map(str, a))))
+    g1["skip_objects"].setValue("heor")
+    assert snode.on_refresh(g1) is not None
+    assert "[SAMatte SAMatte1] skip objects: no object named heor" in printed
+    g1.setInput(1, None)
+    assert snode.on_track(g1) is None and g1["status"].value().startswith("error [PROMPT_INVALID] connect a Roto")
+    g1.setInput(1, roto)
+    g1.setInput(0, None)
+    assert snode.on_track(g1) is None and g1["status"].value().startswith("error [PLATE_INVALID] connect a plate")

@@ -14,7 +14,7 @@ import uuid
 
 import nuke
 
-from samatte.errors import SamatteError, WorkerError
+from samatte.errors import PlateError, PromptError, SamatteError, WorkerError
 
 from . import config, farm, gather, job as jobmod
 from .runner import POOL, JobRunner
@@ -208,10 +208,10 @@ def _build(group):
     from samatte.names import safe_name
     source = group.input(0)
     if source is None:
-        raise SamatteError("connect a plate to the Source input")
+        raise PlateError("connect a plate to the Source input")
     prompts_in = group.input(1)
     if prompts_in is None:
-        raise SamatteError("connect a Roto, RotoPaint or Tracker4 node to the Prompts input")
+        raise PromptError("connect a Roto, RotoPaint or Tracker4 node to the Prompts input")
     frames = jobmod.script_frames(group["range_mode"].value(), group["custom_range"].value(),
                                   int(source.firstFrame()), int(source.lastFrame()))
     info = jobmod.source_info(source, frames)   # the Read used directly only where its files are what it shows
@@ -234,7 +234,7 @@ def _build(group):
     sources = gather.prompt_sources(prompts_in, log=None if refine_only else _log(group))
     nodes = [n for n, _ in sources]
     if not nodes:
-        raise SamatteError("no Roto, RotoPaint or Tracker4 node found upstream of the Prompts input")
+        raise PromptError("no Roto, RotoPaint or Tracker4 node found upstream of the Prompts input")
     if refine_only:
         # every frame of the (animated) roto, rendered soft: refine-only, no tracking
         masks = jobmod.render_masks(nuke, group, folder, frames, fmap.offset)
@@ -244,11 +244,18 @@ def _build(group):
     else:
         objects = gather.gather_objects(sources, info["geometry"], fmap, frames, rp, safe_name=safe_name,
                                         log=_log(group))
+    # the artist's own mistakes get samatte's stable codes (PLATE_INVALID, PROMPT_INVALID): before, these
+    # showed [SAMATTE_ERROR], the code the README gives to "unexpected error (a bug: please report it)"
     skip = {w.strip() for w in group["skip_objects"].value().split(",") if w.strip()}
-    objects = [ob for ob in objects if ob["name"] not in skip and ob.get("host_name") not in skip]
-    if not objects:
-        raise SamatteError("the prompt nodes hold no shape, stroke or enabled track inside the frame range"
-                           + (" (skipped: %s)" % ", ".join(sorted(skip)) if skip else ""))
+    kept = [ob for ob in objects if ob["name"] not in skip and ob.get("host_name") not in skip]
+    if objects and not kept:
+        raise PromptError("every object is left out by skip objects (%s)" % ", ".join(sorted(skip)))
+    if not kept:
+        raise PromptError("the prompt nodes hold no shape, stroke or enabled track inside the frame range")
+    unknown = skip - {ob["name"] for ob in objects} - {ob.get("host_name") for ob in objects}
+    if unknown:
+        _log(group)("skip objects: no object named %s" % ", ".join(sorted(unknown)))
+    objects = kept
     job = jobmod.build_job(
         name=_job_name(group, folder), plate_path=plate,
         file_frames=fmap.files(frames), colourspace=colourspace,
