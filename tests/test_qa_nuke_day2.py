@@ -149,3 +149,25 @@ def test_an_artist_mistake_shows_a_stable_code_not_the_bug_code(nk, shot, tmp_pa
     g1.setInput(1, roto)
     g1.setInput(0, None)
     assert snode.on_track(g1) is None and g1["status"].value().startswith("error [PLATE_INVALID] connect a plate")
+
+
+def test_a_waiting_job_runs_in_a_fresh_worker_when_the_busy_one_dies(nk, shot, tmp_path):
+    import signal
+    import time
+    g1, g2 = _two_nodes(nk, shot, tmp_path)
+    g1["tracker"].setValue("flow")
+    r1 = snode.on_track(g1)
+    t0 = time.monotonic()
+    while r1.handle is None and r1.is_alive():
+        time.sleep(0.02)
+        assert time.monotonic() - t0 < 60
+    r2 = snode.on_track(g2)
+    while "queued" not in g2["status"].value():
+        nk._process_main_queue(timeout=0.05)
+        assert time.monotonic() - t0 < 60, g2["status"].value()
+    os.kill(srunner.POOL.get(VENV_PY).pid, signal.SIGKILL)   # the worker dies under the first node's job
+    o1 = nuke_env.wait_runner(nk, r1)
+    o2 = nuke_env.wait_runner(nk, r2)
+    assert o1[:2] == ("failed", "WORKER_FAILED"), o1
+    assert o2[0] == "done", o2
+    assert g2["status"].value().startswith("done: 4 frame(s) written"), g2["status"].value()

@@ -202,6 +202,9 @@ class JobRunner(threading.Thread):
                                       "message": "waiting for another samatte job to end"}
                 self._emit("progress", self.last_progress)
             time.sleep(self.poll_s)
+            # the other job's worker may have died meanwhile (and been dropped): the pool's current one
+            client = self.pool.get(self.python)
+            check_versions(client, self.python)
 
     def _event(self, ev, task):
         t = ev.get("type")
