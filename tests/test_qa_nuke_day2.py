@@ -100,6 +100,7 @@ def test_a_waiting_job_can_be_cancelled(nk, shot, tmp_path):
 def test_deleting_a_node_while_its_job_runs_stops_the_job(nk, shot, tmp_path):
     g1, g2 = _two_nodes(nk, shot, tmp_path)
     g1["quality"].setValue("high")
+    g1["tracker"].setValue("flow")       # (slower: the job is still running when its first event comes)
     r1 = snode.on_track(g1)
     nk.delete(g1)
     r2 = snode.on_track(g2)
