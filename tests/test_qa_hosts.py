@@ -143,7 +143,8 @@ def test_nuke_second_node_does_not_kill_the_first_nodes_job():
         b.start()
         b.join(60)
         a.join(60)
-        assert b.outcome[:2] == ("failed", "BUSY")
+        # the second waits for the shared worker, then runs (test_qa_nuke_day2; before: BUSY)
+        assert b.outcome[0] == "done", b.outcome
         assert a.outcome[0] == "done" and a.outcome[1]["frames"] == list(range(1001, 1009))
     finally:
         pool.close_all()

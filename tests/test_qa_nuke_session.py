@@ -101,7 +101,8 @@ def test_a_deleted_nodes_job_does_not_land_on_a_new_node_of_the_same_name(nk):
     snode.on_cancel(c)                      # not this node's job: nothing to cancel
     assert not r._cancel.is_set()
     outcome = _wait(nk, r)
-    assert outcome[0] == "done", outcome
+    # the orphan job is cancelled by its own next event (test_qa_nuke_day2: it kept the shared worker busy)
+    assert outcome[:2] == ("failed", "CANCELLED"), outcome
     assert c["samatte_job"].value() == "" and c["samatte_scores"].value() == ""
     assert c["status"].value() == "not run yet"
     assert c.node("samatte_copy")["disable"].value()
@@ -155,14 +156,15 @@ def test_progress_closes_however_the_job_ends(nk):
     assert _wait(nk, r)[:2] == ("failed", "CANCELLED")
     assert t.closed and "CANCELLED" in g["status"].value()
 
-    # two nodes at once share the warm worker: the second is BUSY, its progress closes, the first goes on
+    # two nodes at once share the warm worker: the second waits for it (test_qa_nuke_day2; before: BUSY),
+    # the first goes on, both progress bars close
     b = snode.create("SAMatte2")
     ra = _start(g, _fake_job(frames=6, delay=0.05))
     _until_running(ra)
     rb = _start(b, _fake_job(frames=2))
-    assert _wait(nk, rb)[:2] == ("failed", "BUSY")
-    assert _task(nk, "SAMatte SAMatte2").closed and "BUSY" in b["status"].value()
     assert _wait(nk, ra)[0] == "done"
+    assert _wait(nk, rb)[0] == "done"
+    assert _task(nk, "SAMatte SAMatte2").closed and b["status"].value().startswith("done")
     # one after the other: both run
     assert _wait(nk, _start(b, _fake_job(frames=2)))[0] == "done"
     assert all(t.closed for t in nk._progress_tasks())
