@@ -226,14 +226,11 @@ def remap(scene, clip, info, pattern, frames):
     gets them) and its gate from the mattes on disk. After a run, a clip's Offset or Start Frame changed
     moves the plate, not the matte node: before, the compositor showed the matte of another file over each
     plate frame (Offset 2: plate 1003 under the matte of 1001) until the next Run, Check mattes included.
-    Returns True when it re-mapped."""
+    Returns True when it re-mapped (the gate included: no :func:`refresh_gate` needed then)."""
+    if not frames or shown_pattern(scene, clip) != os.path.normpath(pattern):
+        return False
     tree = existing_tree(scene)
-    matte = tree.nodes.get(NODE_MATTE) if tree is not None else None
-    plate = tree.nodes.get(NODE_PLATE) if tree is not None else None
-    if matte is None or getattr(plate, "clip", None) != clip or not frames:
-        return False
-    if image_pattern(getattr(matte, "image", None)) != os.path.normpath(pattern):
-        return False
+    matte = tree.nodes[NODE_MATTE]
     _map_files(matte, info, *_span(info, frames))
     _apply_gate(tree, matte, pattern)
     return True

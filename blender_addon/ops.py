@@ -403,15 +403,16 @@ def matte_status(context):
     worker's ``status``: the same keys a run reuses frames by). Stored for the panel; returns the lines."""
     s = context.scene.samatte
     info = None
-    if running_job() is None:
-        compositor.refresh_gate(context.scene)     # mattes written since the wiring (farm, CLI) show
+    regated = False
     try:
         if running_job() is not None:
             raise HostError("BUSY", "a samatte job is running: check when it has finished")
         settings, job, (clip, info, _objects, _frames, _notes) = _build(context)
         pattern = job["output"]["path"]
         # the clip's Offset / Start Frame may have moved since the wiring: its mattes back under their plates
-        compositor.remap(context.scene, clip, info, pattern, wired_frames(info, pattern, jobs_frames(job)))
+        # (and the gate re-made from the mattes on disk)
+        regated = compositor.remap(context.scene, clip, info, pattern,
+                                   wired_frames(info, pattern, jobs_frames(job)))
         status = jobs.get_worker(settings).status(job)
         lines = summarise_status(status, info)
         shown = compositor.shown_pattern(context.scene, clip)
@@ -428,6 +429,9 @@ def matte_status(context):
         if getattr(e, "code", None) is None:
             raise
         lines = [describe(e) + (jobs.scene_frame_note(e, info.scene_frame) if info is not None else "")]
+    finally:
+        if not regated and running_job() is None:
+            compositor.refresh_gate(context.scene)     # mattes written since the wiring (farm, CLI) show
     s.status_result = "\n".join(lines)
     return lines
 

@@ -418,32 +418,27 @@ def _document_mode(args):
 @contextlib.contextmanager
 def _stdout_to_stderr():
     """While a --json command runs: fd 1 and ``sys.stdout`` go to stderr (libraries' chatter), both
-    put back afterwards for the one document (see :func:`samatte.runner.protect_stdout`)."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass
+    put back afterwards for the one document: :func:`samatte.runner.protect_stdout` and
+    :func:`samatte.runner.restore_stdout`, as around a ``run --json`` job (a process with no fd 1 to
+    duplicate: ``sys.stdout`` alone)."""
+    from .runner import protect_stdout, restore_stdout
     try:
-        saved_fd = os.dup(1)
-        os.dup2(2, 1)
-    except OSError:
-        saved_fd = None
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
     saved = sys.stdout
-    sys.stdout = sys.stderr
+    try:
+        out = protect_stdout()
+    except OSError:
+        out = None
+        sys.stdout = sys.stderr
     try:
         yield
     finally:
-        try:
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-        sys.stdout = saved
-        if saved_fd is not None:
-            try:
-                os.dup2(saved_fd, 1)
-            finally:
-                os.close(saved_fd)
+        if out is not None:
+            restore_stdout(out, saved)
+        else:
+            sys.stdout = saved
 
 
 def _error_document(args, e):

@@ -23,7 +23,7 @@ import traceback
 from . import protocol
 from .errors import EXIT_CODES, CancelledError, JobSpecError, SamatteError, missing_dependency
 
-__all__ = ["drain", "run_job", "execute", "exit_code_for", "report_error", "protect_stdout",
+__all__ = ["drain", "run_job", "execute", "exit_code_for", "report_error", "protect_stdout", "restore_stdout",
            "ProgressPrinter", "Interrupts", "JobFraction", "run_iter_kwargs"]
 
 
@@ -316,11 +316,12 @@ def execute(job, *, json_mode=False, quiet=False, summary=True, stage=None, fram
                         frames=frames, preroll=preroll, pipeline=pipeline, objects=objects)
     finally:
         if out is not None:
-            _restore_stdout(out, saved_stdout, broken=state["broken"])
+            restore_stdout(out, saved_stdout, broken=state["broken"])
 
 
-def _restore_stdout(out, saved_stdout, *, broken):
-    """After a ``json_mode`` job: fd 1 and ``sys.stdout`` back as they were before :func:`protect_stdout`
+def restore_stdout(out, saved_stdout, *, broken=False):
+    """After a ``json_mode`` job (or a --json command's document, samatte.cli): fd 1 and ``sys.stdout`` back
+    as they were before :func:`protect_stdout`
     (before: left pointed at stderr, so in a process that goes on (a host or a test calling ``samatte.cli.main``)
     the next --json command's document and every later print went to stderr); the null device on fd 1 when
     the reader went away."""

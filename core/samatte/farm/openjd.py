@@ -152,8 +152,7 @@ def farm_document(job, *, frames=None):
     flows = {"plate": "IN", "in": "IN", "output": "OUT", "work": "INOUT"}
     counter = {"in": 0, "work": 0}
     for d, k, role in _path_slots(job):
-        # a "~/..." path (a path option: resolve_paths leaves it) is this machine's home, as a run here reads it
-        p = os.path.normpath(os.path.abspath(os.path.expanduser(d[k])))
+        p = os.path.normpath(os.path.abspath(d[k]))   # "~" is already the home folder (resolve_paths)
         folder = os.path.dirname(p)
         name = None
         for rn, r in roots.items():

@@ -540,8 +540,6 @@ def spill_folder(prefix, work_dir=None):
     other machines (no liveness test from here, and a memory-mapped write need not touch the folder's
     time), are left alone."""
     from ..io.writer import host_tag, remove_temps
-    # a "~/..." folder (tracker.options.work_dir: jobspec.resolve_paths leaves it for this machine's home)
-    work_dir = os.path.expanduser(work_dir) if work_dir else None
     remove_temps(work_dir or tempfile.gettempdir(), _SPILL_RX, float("inf"), own=False)
     try:
         return tempfile.mkdtemp(prefix="%s_%s.%d." % (prefix, host_tag(), os.getpid()), dir=work_dir)
