@@ -161,6 +161,12 @@ def check_worker(settings):
         "devices: %s" % ", ".join(caps.get("devices") or ["?"]),
         "trackers: %s; mattes: %s" % (", ".join(caps.get("trackers") or []), ", ".join(caps.get("mattes") or [])),
         "models found: %s" % (", ".join(found) if found else "none (weights-free backends: flow + refine)")]
+    missing = caps.get("missing") or []
+    if missing:
+        # the worker starts without them (it imports them per job), so Run would fail on its first frame
+        raise HostError("DEPENDENCY_MISSING", "samatte's Python %s cannot find %s: its install is incomplete "
+                        "(Run would fail); run install/install.sh, or pip install samatte's requirements "
+                        "into that Python" % (settings.python, ", ".join(missing)))
     return hello, lines
 
 

@@ -183,6 +183,7 @@ def gather_info(*, probe_devices=True):
     info["trackers"] = caps["trackers"]
     info["mattes"] = caps["mattes"]
     info["models"] = caps["models"]
+    info["missing"] = caps["missing"]
     try:
         from . import models
         info["models_dir"] = str(models.models_dir())
@@ -206,6 +207,8 @@ def cmd_info(args):
     print("packages:")
     for k, v in info["packages"].items():
         print("  %-12s %s" % (k, v))
+    if info.get("missing"):
+        print("missing:  %s (the install is incomplete: run install/install.sh)" % ", ".join(info["missing"]))
     print("devices:  %s" % ", ".join(info["devices"]))
     print("trackers: %s" % ", ".join(info["trackers"]))
     print("mattes:   %s" % ", ".join(info["mattes"]))

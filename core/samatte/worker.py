@@ -37,7 +37,7 @@ import threading
 import time
 
 from . import __version__, protocol, registry
-from .errors import BusyError, DependencyError, ProtocolError, SamatteError
+from .errors import REQUIRED_MODULES, BusyError, DependencyError, ProtocolError, SamatteError
 from .progress import CancelToken
 from .runner import protect_stdout, run_job
 
@@ -135,6 +135,9 @@ def capabilities(*, probe=False):
     mattes = [m for m in registry.MATTE_BACKENDS
               if m not in ("sam2matte", "matanyone") or (m == "sam2matte" and matte_weights)]
     return {
+        # samatte's own requirements this Python cannot find (``errors.REQUIRED_MODULES``; presence only,
+        # no import): a host's check says so before a Run fails with DEPENDENCY_MISSING
+        "missing": [m for m in REQUIRED_MODULES if not _has_module(m)],
         "trackers": trackers,
         "mattes": mattes,
         "devices": probe_devices() if probe else _cheap_devices(),
