@@ -16,7 +16,7 @@ import re
 from .convert import FrameMap, Geometry
 from .convert import is_disabled as _disabled
 
-__all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "script_frames", "ocio_config", "cache_root", "node_folder",
+__all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
            "build_job", "upstream_hash", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
@@ -267,6 +267,39 @@ def source_info(source, frames=None):
     fmap = FrameMap.from_read(read) if read is not None else FrameMap(0)
     return {"read": read, "fmap": fmap, "geometry": Geometry.from_node(source),
             "first": int(source.firstFrame()), "last": int(source.lastFrame())}
+
+
+def _size(node):
+    try:
+        fmt = node.format()
+        return int(fmt.width()), int(fmt.height())
+    except Exception:  # noqa: BLE001 - a node without a format: nothing to compare
+        return None
+
+
+def check_prompt_formats(prompt_nodes, source, geometry, *, rendered=None):
+    """Refuse (PromptError, PROMPT_INVALID) prompt nodes whose shapes or tracks are not in pixels of the
+    Source's format: a Roto / RotoPaint / Tracker4 connected to an image of another size than the Source
+    (a Reformat, or a Crop with 'reformat', between the plate it was drawn on and the Source). Its points
+    are pixels of that image; read in the Source's format they land elsewhere (before: silently, a Roto on a
+    96x64 Read behind a Reformat to 48x32 matted nothing of the object, IoU 0.0). A prompt node with no
+    input keeps its coordinates (Nuke draws it over whatever the Viewer shows). ``rendered``: the Prompts
+    input when its alpha is rendered (refine only): it must be the Source's size whatever its input."""
+    want = (int(geometry.width), int(geometry.height))
+    checks = [(n, n.input(0) is not None) for n in prompt_nodes]
+    if rendered is not None:
+        checks.insert(0, (rendered, True))
+    for n, connected in checks:
+        got = _size(n) if connected else None
+        if got is None or got == want:
+            continue
+        from samatte.errors import PromptError
+        raise PromptError(
+            "%s is %s a %dx%d image, the Source (%s) is %dx%d: samatte reads shapes and tracks in pixels of "
+            "the Source's format, so they would not sit on the object; connect %s to the node the Source "
+            "shows (or reformat after the SAMatte node)" % (
+                n.name(), "rendered from" if n is rendered else "drawn on", got[0], got[1], source.name(),
+                want[0], want[1], n.name()))
 
 
 def script_frames(mode, custom, first, last):

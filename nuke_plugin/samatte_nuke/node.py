@@ -218,6 +218,20 @@ def _build(group):
     folder = _folder(group)
     read = info["read"]
     fmap = info["fmap"]
+    # prompt nodes, each with the frame map of the TimeOffset / FrameHold nodes on its way (others logged;
+    # refine-only renders the Prompts input, retimed by Nuke itself)
+    refine_only = group["roto_mode"].value() == REFINE_ONLY
+    sources = gather.prompt_sources(prompts_in, log=None if refine_only else _log(group))
+    nodes = [n for n, _ in sources]
+    if not nodes:
+        raise PromptError("no Roto, RotoPaint or Tracker4 node found upstream of the Prompts input")
+    # shapes and tracks drawn on an image of another size than the Source's: refused before anything is
+    # rendered (before: read in the Source's pixels, a matte of the wrong place)
+    # (refine only: the Prompts input's render, what Nuke shows there, is what must fit)
+    if refine_only:
+        jobmod.check_prompt_formats([], source, info["geometry"], rendered=prompts_in)
+    else:
+        jobmod.check_prompt_formats(nodes, source, info["geometry"])
     if read is not None:
         plate = jobmod.read_path(read)
         colourspace, ocio = jobmod.read_colour(read, nuke.root())
@@ -228,13 +242,6 @@ def _build(group):
     # file in the Read's default / the working space, samatte's scene_linear reading; named, so samatte does
     # not read the plate in the colourspace its header names, as it does for a job that names none
     colourspace = colourspace or "scene_linear"
-    # prompt nodes, each with the frame map of the TimeOffset / FrameHold nodes on its way (others logged;
-    # refine-only renders the Prompts input, retimed by Nuke itself)
-    refine_only = group["roto_mode"].value() == REFINE_ONLY
-    sources = gather.prompt_sources(prompts_in, log=None if refine_only else _log(group))
-    nodes = [n for n, _ in sources]
-    if not nodes:
-        raise PromptError("no Roto, RotoPaint or Tracker4 node found upstream of the Prompts input")
     if refine_only:
         # every frame of the (animated) roto, rendered soft: refine-only, no tracking
         masks = jobmod.render_masks(nuke, group, folder, frames, fmap.offset)

@@ -18,6 +18,8 @@ Sources (learn.foundry.com/nuke/developers/<version>/...):
             and all x/y positions are scaled by this factor"; proxy format / proxy scale; a Read's proxy file)
   [WriteRef] nuke/13.0/content/reference_guide/image_nodes/write.html ("this node executes all renders at the
             currently active scale: either full- or proxy-resolution")
+  [ReformatRef] nuke/13.1/content/reference_guide/transform_nodes/reformat.html (type "to format" sets "the
+            output width and height to the selected format"; output format 'format', default root.format)
   [TimeRef] nuke/content/reference_guide/time_nodes/framehold.html (first_frame, increment) and the user
             guide's "Offsetting Clips" (TimeOffset: time offset (frames), reverse input); the frame
             mapping itself is the adapter's (samatte_nuke.convert), the double only holds the knobs
@@ -660,6 +662,13 @@ _CLASS_KNOBS = {
     "TimeOffset": lambda: [Int_Knob("time_offset", "time offset (frames)", 0),
                            Boolean_Knob("reverse_input", "reverse input", False)],
     "FrameHold": lambda: [Int_Knob("first_frame", "first frame", 0), Int_Knob("increment", "increment", 0)],
+    # [ReformatRef] Reformat: type ("to format", "to box", "scale"; default "to format"), output format
+    # ('format', default root.format: its output is that format whatever the input's), resize type, center
+    "Reformat": lambda: [Enumeration_Knob("type", "type", ["to format", "to box", "scale"]),
+                         Knob("format", "output format", _ROOT.format()),
+                         Enumeration_Knob("resize", "resize type", ["none", "width", "height", "fit", "fill",
+                                                                    "distort"]),
+                         Boolean_Knob("center", "center", True)],
 }
 
 
