@@ -7,6 +7,9 @@
   anything is rendered, PROMPT_INVALID naming both sizes and the fix; a Roto connected to the Reformat (what
   Nuke draws on the Source) is matted in the Source's pixels (IoU checked below). Refine only: the Prompts
   input's render must be the Source's size too (before: rendered, then the worker's PLATE_INVALID).
+* A **disabled** Roto in the prompt chain (Nuke draws none of its shapes; it passes its input through) was
+  prompted all the same, and so were both rotos behind a **Switch** (two versions of a roto, one shown). They
+  now give nothing (the Source's per-view check already followed that rule: ``convert.shown_inputs``).
 """
 import os
 import sys
@@ -143,3 +146,88 @@ def test_a_roto_drawn_on_the_reformat_is_matted_in_the_source_pixels(nk, shot, t
     iou = (got & want).sum() / float((got | want).sum())
     print("IoU of the matte against the reformatted truth: %.3f" % iou)
     assert iou >= 0.7, iou
+
+
+# --- prompt nodes Nuke does not draw ----------------------------------------------------------------------
+TRIANGLE = [(20.5, 10.5), (70.5, 12.5), (45.5, 50.5)]
+BOX = [(2.5, 40.5), (30.5, 40.5), (30.5, 62.5), (2.5, 62.5)]
+
+
+def _roto(nk, up, layer_name, polygon, *, key=1002):
+    roto = nk.nodes.Roto()
+    if up is not None:
+        roto.setInput(0, up)
+    layer = rp.Layer(roto["curves"], name=layer_name)
+    layer.append(nuke_env.polygon_shape(roto["curves"], polygon, key, H, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    return roto
+
+
+def _coverage(prompts):
+    """The union of a job object's bezier prompts, rasterised on the 96x64 display window (what samatte takes
+    as the object's shape on that frame)."""
+    from samatte.prompts import bezier_to_polygon, rasterise_polygon
+    out = np.zeros((H, W), np.float32)
+    for q in prompts:
+        poly = bezier_to_polygon(q["points"], closed=True)
+        out = np.maximum(out, rasterise_polygon(poly, (H, W)))
+    return out >= 0.5
+
+
+def _iou(a, b):
+    return (a & b).sum() / float((a | b).sum())
+
+
+def _hero(job):
+    return [q for ob in job["objects"] if ob["host_name"] == "hero" for q in ob["prompts"]]
+
+
+def test_a_disabled_roto_in_the_prompt_chain_prompts_nothing(nk, shot, tmp_path):
+    """Read -> Roto1 (hero: a triangle) -> Roto2 (hero: a garbage box; disabled) -> SAMatte: Nuke draws the
+    triangle alone; before, the box was prompted too (hero's shape IoU 0.60 against what Nuke draws)."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1003, width=W, height=H)
+    r1 = _roto(nk, read, "hero", TRIANGLE)
+    r2 = _roto(nk, r1, "hero", BOX)
+    r3 = _roto(nk, r2, "extra", BOX)                       # a whole object in a disabled node
+    r2["disable"].setValue(True)
+    r3["disable"].setValue(True)
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, r3)
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    job, info = snode.build(g)
+    assert [ob["host_name"] for ob in job["objects"]] == ["hero"]
+    labels = [q["label"] for q in _hero(job)]
+    assert labels == ["%s/Bezier1" % r1.name()], labels
+    drawn = _coverage([{"points": [[x, y, x, y, x, y] for x, y in TRIANGLE]}])
+    assert _iou(_coverage(_hero(job)), drawn) > 0.99
+    r2["disable"].setValue(False)                           # enabled again: both shapes, as Nuke draws them
+    job2, _ = snode.build(g)
+    assert sorted(q["label"] for q in _hero(job2)) == sorted(["%s/Bezier1" % r1.name(), "%s/Bezier1" % r2.name()])
+    print("hero's shape IoU against the triangle alone, both rotos prompted: %.2f"
+          % _iou(_coverage(_hero(job2)), drawn))
+    # every prompt node disabled: a clear PROMPT_INVALID, not a job
+    for r in (r1, r2):
+        r["disable"].setValue(True)
+    with pytest.raises(Exception) as e:
+        snode.build(g)
+    assert getattr(e.value, "code", None) == "PROMPT_INVALID" and "disabled" in str(e.value)
+
+
+def test_a_switch_prompts_only_the_roto_it_shows(nk, shot, tmp_path):
+    """Two versions of the roto behind a Switch (which 1): Nuke shows v2 alone; before, both were prompted."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1003, width=W, height=H)
+    v1 = _roto(nk, read, "hero", BOX)
+    v2 = _roto(nk, read, "hero", TRIANGLE)
+    sw = nk.nodes.Switch(which=1)
+    sw.setInput(0, v1)
+    sw.setInput(1, v2)
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, sw)
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    job, _ = snode.build(g)
+    assert [q["label"] for q in _hero(job)] == ["%s/Bezier1" % v2.name()]
+    sw["which"].setValue(0)
+    job, _ = snode.build(g)
+    assert [q["label"] for q in _hero(job)] == ["%s/Bezier1" % v1.name()]

@@ -21,7 +21,8 @@ instead). :class:`FrameMap` holds the constant offset script - file.
 import math
 
 __all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
-           "read_shown_file", "timeoffset_source", "framehold_source", "signed_feather", "is_disabled"]
+           "read_shown_file", "timeoffset_source", "framehold_source", "signed_feather", "is_disabled",
+           "shown_inputs"]
 
 
 class Geometry(object):
@@ -285,3 +286,20 @@ def is_disabled(node):
         return bool(k is not None and k.value())
     except Exception:  # noqa: BLE001
         return False
+
+
+def shown_inputs(node):
+    """The inputs whose picture ``node`` can show: a disabled node passes its input 0 through (Foundry:
+    "disable: the node passes its input through"), a Switch with an unanimated ``which`` shows that input;
+    otherwise every input (a Merge mixes them). The rule of the Source's per-view check and of the prompt
+    gathering (a disabled Roto, or one a Switch does not show, draws nothing)."""
+    if is_disabled(node):
+        return [node.input(0)] if node.inputs() else []
+    if node.Class() == "Switch":
+        k = node.knob("which")
+        try:
+            if k is not None and not k.isAnimated():
+                return [node.input(min(max(int(k.value()), 0), max(node.inputs() - 1, 0)))]
+        except Exception:  # noqa: BLE001 - an unexpected knob: every input, as before
+            pass
+    return [node.input(i) for i in range(node.inputs())]

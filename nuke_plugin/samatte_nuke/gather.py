@@ -37,6 +37,7 @@ import re
 
 from .convert import apply_matrix, bezier_point, framehold_source, matmul, signed_feather, timeoffset_source
 from .convert import is_disabled as _disabled
+from .convert import shown_inputs as _shown_inputs
 
 __all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
            "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes", "prompt_sources", "time_node_map"]
@@ -45,19 +46,26 @@ PROMPT_CLASSES = ("Roto", "RotoPaint", "Tracker4")
 _MAX_UPSTREAM = 500
 
 
+def _is_prompt(node):
+    """An enabled Roto / RotoPaint / Tracker4 (a disabled one passes its input through: Nuke draws none of
+    its shapes)."""
+    return node.Class() in PROMPT_CLASSES and not _disabled(node)
+
+
 def prompt_nodes(start):
-    """Roto / RotoPaint / Tracker4 nodes at ``start`` or upstream of it (all inputs, breadth first,
-    each once): a chain Roto -> RotoPaint -> Tracker4 -> SAMatte gives all three."""
+    """Enabled Roto / RotoPaint / Tracker4 nodes at ``start`` or upstream of it (breadth first, each once,
+    through the inputs each node shows: :func:`samatte_nuke.convert.shown_inputs`): a chain Roto ->
+    RotoPaint -> Tracker4 -> SAMatte gives all three; a disabled one, or one behind a Switch input not
+    shown, none."""
     out, seen, todo = [], set(), [start]
     while todo and len(seen) < _MAX_UPSTREAM:
         n = todo.pop(0)
         if n is None or id(n) in seen:
             continue
         seen.add(id(n))
-        if n.Class() in PROMPT_CLASSES:
+        if _is_prompt(n):
             out.append(n)
-        for i in range(n.inputs()):
-            todo.append(n.input(i))
+        todo.extend(_shown_inputs(n))
     return out
 
 
@@ -77,12 +85,11 @@ def retimed_prompt_nodes(start):
         if n is None or id(n) in seen:
             continue
         seen.add(id(n))
-        if n.Class() in PROMPT_CLASSES and via is not None:
+        if _is_prompt(n) and via is not None:
             out.append((n, via))
         if via is None and n.Class() in TIME_CLASSES:
             via = n
-        for i in range(n.inputs()):
-            todo.append((n.input(i), via))
+        todo.extend((m, via) for m in _shown_inputs(n))
     return out
 
 
@@ -135,19 +142,23 @@ def prompt_sources(start, *, log=None):
     node is read at through the Time nodes on its path (TimeOffset, FrameHold: :func:`time_node_map`), or
     is None when there is no Time node on the path. A path through a Time node whose mapping is not
     documented (Retime, TimeWarp, ...) gives ``time`` None too, and ``log`` says so: the node is read at its
-    own frames. Where a node is reached by several paths, the first (shortest) one is used."""
+    own frames. Where a node is reached by several paths, the first (shortest) one is used. Only what the
+    Prompts input shows counts (:func:`samatte_nuke.convert.shown_inputs`): a disabled prompt node (``log``
+    names it) and the inputs a Switch does not show give nothing; before, their shapes and tracks were
+    prompted although Nuke draws none of them."""
     out, seen, todo = [], set(), [(start, ())]
     while todo and len(seen) < _MAX_UPSTREAM:
         n, chain = todo.pop(0)
         if n is None or id(n) in seen:
             continue
         seen.add(id(n))
-        if n.Class() in PROMPT_CLASSES:
+        if _is_prompt(n):
             out.append((n, _chain_time(n, chain, log)))
+        elif n.Class() in PROMPT_CLASSES and log:
+            log("%s is disabled: its shapes and tracks are left out" % n.name())
         if n.Class() in TIME_CLASSES:
             chain = chain + (n,)
-        for i in range(n.inputs()):
-            todo.append((n.input(i), chain))
+        todo.extend((m, chain) for m in _shown_inputs(n))
     return out
 
 

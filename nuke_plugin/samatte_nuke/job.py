@@ -13,7 +13,7 @@ import json
 import os
 import re
 
-from .convert import FrameMap, Geometry
+from .convert import FrameMap, Geometry, shown_inputs
 from .convert import is_disabled as _disabled
 
 __all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
@@ -230,20 +230,7 @@ def per_view_source(source):
     return None
 
 
-def _shown_inputs(node):
-    """The inputs whose picture ``node`` can show: a disabled node passes its input 0 through (Foundry:
-    "disable: the node passes its input through"), a Switch with an unanimated ``which`` shows that input;
-    otherwise every input (a Merge mixes them)."""
-    if _disabled(node):
-        return [node.input(0)] if node.inputs() else []
-    if node.Class() == "Switch":
-        k = node.knob("which")
-        try:
-            if k is not None and not k.isAnimated():
-                return [node.input(min(max(int(k.value()), 0), max(node.inputs() - 1, 0)))]
-        except Exception:  # noqa: BLE001 - an unexpected knob: every input, as before
-            pass
-    return [node.input(i) for i in range(node.inputs())]
+_shown_inputs = shown_inputs   # (moved to convert: the prompt gathering follows the same rule)
 
 
 def source_info(source, frames=None):

@@ -224,7 +224,8 @@ def _build(group):
     sources = gather.prompt_sources(prompts_in, log=None if refine_only else _log(group))
     nodes = [n for n, _ in sources]
     if not nodes:
-        raise PromptError("no Roto, RotoPaint or Tracker4 node found upstream of the Prompts input")
+        raise PromptError("no enabled Roto, RotoPaint or Tracker4 node found upstream of the Prompts input (a "
+                          "disabled one, or one behind a Switch input not shown, draws nothing)")
     # shapes and tracks drawn on an image of another size than the Source's: refused before anything is
     # rendered (before: read in the Source's pixels, a matte of the wrong place)
     # (refine only: the Prompts input's render, what Nuke shows there, is what must fit)
