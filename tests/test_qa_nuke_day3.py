@@ -105,12 +105,16 @@ def test_a_tracker_on_the_read_behind_a_reformat_is_refused_too(nk, shot, tmp_pa
     read, ref, roto, g = _comp(nk, shot, tmp_path, roto_on="reformat")
     tr = nk.nodes.Tracker4()
     tr.setInput(0, read)                                    # tracked on the full-size plate
-    tr["tracks"]._add_track("hero/eye", {1002: (50.0, 30.0)})
+    tr["tracks"]._add_track("hero/eye", {1002: (20.0, 10.0)})
     merge = nk.nodes.Merge2()
     merge.setInput(0, roto)
     merge.setInput(1, tr)
     g.setInput(1, merge)
     _refused(g, nk, tmp_path, tr.name(), "96x64", "48x32")
+    tr.setInput(0, ref)                                     # tracked on the Source: its pixels
+    job, _ = snode.build(g)
+    pts = [q for ob in job["objects"] for q in ob["prompts"] if q["type"] == "points"]
+    assert [q["points"] for q in pts] == [[[20.0, H // 2 - 10.0]]]
 
 
 def test_refine_only_refuses_a_prompts_render_of_another_size(nk, shot, tmp_path):
@@ -231,3 +235,21 @@ def test_a_switch_prompts_only_the_roto_it_shows(nk, shot, tmp_path):
     sw["which"].setValue(0)
     job, _ = snode.build(g)
     assert [q["label"] for q in _hero(job)] == ["%s/Bezier1" % v1.name()]
+
+
+def test_a_read_named_from_the_script_directory_with_percent_d_is_read_directly(nk, shot, tmp_path):
+    """``[python nuke.script_directory()]/plate/plate.%04d.exr`` (Foundry's nuke.utils.script_directory: the
+    root name's folder; added to the double): the Read is used as it is, its files by their full path."""
+    nk.root()["name"].setValue(os.path.join(os.path.dirname(os.path.dirname(shot["plate"])), "comp.nk"))
+    read = nuke_env.make_read("[python nuke.script_directory()]/plate/plate.%04d.exr", 1001, 1003, width=W,
+                              height=H, mode="offset", value=-1000)
+    roto = _roto(nk, read, "hero", TRIANGLE, key=2)
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    job, info = snode.build(g)
+    assert job["plate"]["path"] == shot["plate"].replace("####", "%04d")
+    assert job["plate"]["frames"] == "1001-1003" and info["offset"] == -1000
+    assert job["objects"][0]["prompts"][0]["frame"] == 1002
+    assert nk._state["executed"] == []                      # nothing rendered

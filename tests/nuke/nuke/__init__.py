@@ -507,7 +507,9 @@ class Node(object):
         if self._bbox is not None:
             return list(self._bbox)
         up = self.input(0)
-        if up is not None and self._class not in ("Read", "Constant"):
+        # [assumed] a Reformat's bbox is its output format (its input's bbox scaled into it, for an input with
+        # no overscan); other nodes pass their input's
+        if up is not None and self._class not in ("Read", "Constant", "Reformat"):
             return up.bbox()
         f = self.format()
         return [0, 0, f.width(), f.height()]
@@ -761,6 +763,13 @@ def thisParent():
     """[PyRef nuke.thisParent] the parent (Group) of the node being evaluated."""
     n = thisNode()
     return n._parent if n is not None else None
+
+
+def script_directory():
+    """[PyRef nuke.utils.script_directory / nuke_internal.utils] the folder of the script (the root's 'name'
+    knob), '' for an unsaved script; artists put it in file knobs: ``[python nuke.script_directory()]/...``."""
+    path = _ROOT["name"].value()
+    return os.path.dirname(path) if path else ""
 
 
 def thisGroup():
