@@ -10,6 +10,9 @@
 * A **disabled** Roto in the prompt chain (Nuke draws none of its shapes; it passes its input through) was
   prompted all the same, and so were both rotos behind a **Switch** (two versions of a roto, one shown). They
   now give nothing (the Source's per-view check already followed that rule: ``convert.shown_inputs``).
+* A **feathered shape on a scaled layer** (or with its own, or the root's, scale): the points were
+  transformed, the feather was not (a 5 px feather in a layer scaled 3x, drawn 15 px wide by Nuke, went into
+  the job as 5). The feather points now go through the same transforms.
 """
 import os
 import sys
@@ -253,3 +256,42 @@ def test_a_read_named_from_the_script_directory_with_percent_d_is_read_directly(
     assert job["plate"]["frames"] == "1001-1003" and info["offset"] == -1000
     assert job["objects"][0]["prompts"][0]["frame"] == 1002
     assert nk._state["executed"] == []                      # nothing rendered
+
+
+# --- a feathered shape on a transformed layer --------------------------------------------------------------
+def _feathered_square(curves, name, feather):
+    """A 20 px square keyed on frame 1 (Nuke coordinates, corner 10, 10) whose feather points sit ``feather``
+    px out of each corner along the diagonal."""
+    s = rp.Shape(curves, name=name)
+    d = feather / 2 ** 0.5
+    for dx, dy in ((0, 0), (1, 0), (1, 1), (0, 1)):
+        cp = rp.ShapeControlPoint()
+        cp.center.addPositionKey(1, (10 + 20 * dx, 10 + 20 * dy))
+        cp.featherCenter.setPosition(((2 * dx - 1) * d, (2 * dy - 1) * d))
+        s.append(cp)
+    return s
+
+
+@pytest.mark.parametrize("where,scale", [("layer", 3.0), ("shape", 0.5), ("root", 2.0), ("mirrored layer", -3.0)])
+def test_a_feather_is_scaled_with_the_transforms_around_its_shape(nk, where, scale):
+    """Nuke transforms a shape's feather points with the shape (its own transform, its layers', the root's):
+    a 5 px feather in a layer scaled 3x is drawn 15 px wide. The points were transformed, the feather was not
+    (5.0 where Nuke draws 15; 5.0 where a shape scaled to half draws 2.5)."""
+    from samatte_nuke import gather
+    from samatte_nuke.convert import FrameMap, Geometry
+    roto = nk.nodes.Roto()
+    curves = roto["curves"]
+    layer = rp.Layer(curves, name="hero")
+    shape = _feathered_square(curves, "B", 5.0)
+    layer.append(shape)
+    curves.rootLayer.append(layer)
+    tr = {"layer": layer, "mirrored layer": layer, "shape": shape, "root": curves.rootLayer}[where].getTransform()
+    tr.addScaleKey(1, scale, abs(scale))
+    q, = gather.gather_roto(roto, Geometry(200, 100), FrameMap(0), [1], rp)["hero"]
+    assert q["feather"] == pytest.approx(5.0 * abs(scale), abs=1e-3), q["feather"]
+    # and inward stays inward
+    for cp in shape:
+        f = cp.featherCenter.getPosition(1)
+        cp.featherCenter.setPosition((-f.x, -f.y))
+    q, = gather.gather_roto(roto, Geometry(200, 100), FrameMap(0), [1], rp)["hero"]
+    assert q["feather"] == pytest.approx(-5.0 * abs(scale), abs=1e-3), q["feather"]

@@ -352,8 +352,12 @@ def _shape_prompt(shape, chain, t, geom, frame, rp):
         rt = cp.rightTangent.getPosition(t)
         rows.append(bezier_point((c.x, c.y), (lt.x, lt.y), (rt.x, rt.y), m, geom))
         fc = cp.featherCenter.getPosition(t)
-        centres.append((c.x, c.y))
-        feather.append((fc.x, fc.y))
+        # the feather point moves with the shape's and its layers' transforms, as its centre does (a layer
+        # scaled 3x draws a 5 px feather 15 px wide; before, the feather was measured untransformed)
+        cx, cy = apply_matrix(m, c.x, c.y)
+        fx, fy = apply_matrix(m, c.x + fc.x, c.y + fc.y)
+        centres.append((cx, cy))
+        feather.append((fx - cx, fy - cy))
     if _is_open(shape, rp):  # a line: an open stroke (no fill, so no invert or feather)
         if len(rows) < 2:
             return None
