@@ -276,7 +276,8 @@ class JobRun:
             return
         self.result = dict(self.handle.result or {})
         for k, v in (self.result.get("scores") or {}).items():
-            self.scores[int(k)] = float(v)
+            if v is not None:   # null: a frame with no score (as _on_frame); before, a TypeError traceback
+                self.scores[int(k)] = float(v)
         self.written = len(self.result.get("written") or []) or self.written
         self.skipped = len(self.result.get("skipped") or []) or self.skipped
         self.fraction = 1.0

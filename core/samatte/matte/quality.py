@@ -153,6 +153,23 @@ def pixel_doubt(image, alpha, F, B, *, box=None, core_instability=None, mask=Non
             residual = np.sqrt(np.einsum("ij,ij->i", r, r)) / scale
             res_d = np.clip(residual / (residual + np.maximum(contrast, noise)), 0.0, 1.0)
             amb_d = np.exp(-np.square(contrast / (4.0 * noise)))
+            bad = ~(np.isfinite(res_d) & np.isfinite(amb_d))
+            if bad.any():
+                # a plate whose values reach float32's range (a linear plate read as a log colourspace
+                # decodes to ~1e38): the squares above overflow to inf and inf / inf is NaN, which made
+                # the frame's score NaN (written to the EXR, null in the result). The same measures in
+                # float64, each vector divided by its scale before it is squared; only those pixels, so
+                # every finite one keeps its bits.
+                s64 = scale[bad].astype(np.float64)[:, None]
+                d64 = (Fb[bad].astype(np.float64) - Bb[bad].astype(np.float64)) / s64
+                r64 = (Ib[bad].astype(np.float64) - (ab[bad].astype(np.float64) * Fb[bad]
+                                                      + (1.0 - ab[bad].astype(np.float64)) * Bb[bad])) / s64
+                c64 = np.sqrt(np.einsum("ij,ij->i", d64, d64))
+                q64 = np.sqrt(np.einsum("ij,ij->i", r64, r64))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    rd = q64 / (q64 + np.maximum(c64, noise))
+                res_d[bad] = np.clip(np.nan_to_num(rd, nan=1.0, posinf=1.0), 0.0, 1.0)
+                amb_d[bad] = np.nan_to_num(np.exp(-np.square(c64 / (4.0 * noise))), nan=1.0)
             doubt[ys, xs] = np.maximum(res_d, amb_d)
             stats["residual"] = float(res_d.mean())
             stats["ambiguity"] = float(amb_d.mean())
@@ -176,4 +193,7 @@ def pixel_doubt(image, alpha, F, B, *, box=None, core_instability=None, mask=Non
 def frame_score(object_scores, band_doubt=0.0):
     """Per-frame score: the worst object's score times ``1 - band_doubt / 2``."""
     s = min(object_scores) if object_scores else 1.0
-    return float(np.clip(s * (1.0 - 0.5 * float(band_doubt)), 0.0, 1.0))
+    v = s * (1.0 - 0.5 * float(band_doubt))
+    # never NaN: a NaN score is written to the EXR's samatte/score and sent as null, which hosts read as
+    # "no score"; a measure that could not be made is the worst one
+    return float(np.clip(v, 0.0, 1.0)) if math.isfinite(v) else 0.0
