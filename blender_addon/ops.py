@@ -182,21 +182,33 @@ def _build(context):
         job = jobs.build_job(info, objects, settings, frames=frames)
     except HostError as e:
         raise _with_notes(e, notes)
-    _check_output_is_ours(context.scene, _clip, info, job["output"]["path"])
+    _check_output_is_ours(context.scene, _clip, info, job["output"]["path"], mask=resolve_mask(context))
     return settings, job, collected
 
 
-def _check_output_is_ours(scene, clip, info, pattern):
+#: the samatte panel's settings that decide a job's mattes (with its Mask): two scenes of one clip that differ
+#: in one of them make other mattes under the same output path
+_PIXEL_SETTINGS = ("tracker", "matte", "quality", "every_frame", "tracks", "tracks_object", "default_object")
+
+
+def _check_output_is_ours(scene, clip, info, pattern, *, mask=None):
     """OUTPUT_INVALID when the job's mattes are those a scene's compositor shows for another clip: two
     shots whose plates have the same file names (``plate.####.exr``) get the same output folder and job
-    name under one Output folder, and the second would overwrite the first's mattes as its own."""
+    name under one Output folder, and the second would overwrite the first's mattes as its own. The same
+    for another scene that shows this clip's mattes made with another Mask or other samatte settings
+    (``mask``: this scene's): the output path is the clip's, so two scenes of one clip, each with its own
+    roto, overwrote each other's mattes (before: silently; each scene's compositor then showed the other's)."""
     pattern = os.path.normpath(pattern)
     for sc in bpy.data.scenes:
         tree = compositor.existing_tree(sc)
         matte = tree.nodes.get(compositor.NODE_MATTE) if tree is not None else None
         plate = tree.nodes.get(compositor.NODE_PLATE) if tree is not None else None
         other = getattr(plate, "clip", None)
-        if other is None or other == clip or compositor.image_pattern(getattr(matte, "image", None)) != pattern:
+        if other is None or compositor.image_pattern(getattr(matte, "image", None)) != pattern:
+            continue
+        if other == clip:
+            if sc != scene:
+                _check_other_scene(scene, sc, clip, pattern, mask)
             continue
         other_plate = convert.sequence_pattern(os.path.normpath(bpy.path.abspath(other.filepath, library=other.library)))[0]
         if other_plate == info.pattern:
@@ -206,6 +218,22 @@ def _check_output_is_ours(scene, clip, info, pattern):
                         "panel for this one (e.g. //samatte_%s/)" % (
                             clip.name, info.pattern, other.name, other_plate, os.path.dirname(pattern), sc.name,
                             jobs._safe_file_part(os.path.basename(os.path.dirname(info.pattern)))))
+
+
+def _check_other_scene(scene, other, clip, pattern, mask):
+    """OUTPUT_INVALID when scene ``other`` shows clip ``clip``'s mattes ``pattern`` made with another Mask or
+    other samatte settings than ``scene``'s (``mask``: the one ``scene``'s job reads)."""
+    mine, theirs = scene.samatte, other.samatte
+    diff = [k for k in _PIXEL_SETTINGS if getattr(mine, k, None) != getattr(theirs, k, None)]
+    if theirs.mask != mask:
+        diff.insert(0, "mask %r here, %r there" % (getattr(mask, "name", None), getattr(theirs.mask, "name", None)))
+    if not diff:
+        return      # the same roto and settings make the same mattes: a re-run there reuses them
+    raise HostError("OUTPUT_INVALID", "scene %r would overwrite the mattes of clip %r in %s that scene %r shows, "
+                    "made with other samatte settings (%s): set another Output folder in the samatte panel for "
+                    "this scene (e.g. //samatte_%s/)" % (
+                        scene.name, clip.name, os.path.dirname(pattern), other.name, ", ".join(diff),
+                        jobs._safe_file_part(scene.name)))
 
 
 def _with_notes(error, notes):

@@ -76,7 +76,48 @@ def step_log_clip(cfg, res):
     res["wired"] = tree is not None and addon.compositor.NODE_MATTE in tree.nodes
 
 
-STEPS = {"log_clip": step_log_clip}
+def _md5(path):
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.md5(f.read()).hexdigest()
+
+
+def step_two_scenes(cfg, res):
+    """Scene A runs its roto on a clip; scene B (the same clip, its own mask, the same Output) runs."""
+    import bpy
+    addon = enable_addon(cfg)
+    bpy.context.preferences.addons[addon.__name__].preferences.device = "cpu"
+    a = bpy.context.scene
+    clip = bpy.data.movieclips.load(cfg["plate"])
+    size = tuple(clip.size)
+    sa = _scene_for(a, clip, _box_mask(addon, "Roto A", "hero", cfg["polygon"], size), cfg["out"])
+    _op(res, "run_a", bpy.ops.samatte.run)
+    first = addon.ops.current_run().job["output"]["path"].replace("####", "1001")
+    res["md5_a"] = _md5(first)
+    b = bpy.data.scenes.new("Shot B")
+    bpy.context.window.scene = b
+    sb = _scene_for(b, clip, _box_mask(addon, "Roto B", "car", [(4, 4), (20, 4), (20, 20), (4, 20)], size),
+                    cfg["out"])
+    _op(res, "run_b", bpy.ops.samatte.run)
+    _op(res, "farm_b", bpy.ops.samatte.farm_export)
+    res["md5_after_b"] = _md5(first)
+    bpy.context.window.scene = a
+    _op(res, "status_a", bpy.ops.samatte.status)
+    res["status_a"] = sa.status_result
+    # B with A's mask and settings makes A's mattes: allowed (reused)
+    bpy.context.window.scene = b
+    sb.mask = sa.mask
+    _op(res, "run_b_same", bpy.ops.samatte.run)
+    res["last_b_same"] = sb.last_result
+    # B with its own mask in another Output folder
+    sb.mask = bpy.data.masks["Roto B"]
+    sb.output_dir = cfg["out"] + "_b"
+    _op(res, "run_b_own", bpy.ops.samatte.run)
+    res["last_b_own"] = sb.last_result
+    res["md5_end"] = _md5(first)
+
+
+STEPS = {"log_clip": step_log_clip, "two_scenes": step_two_scenes}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -175,3 +216,23 @@ def test_log_clip_run_reports_and_wires(v, tmp_path, shot):
     assert "4 frames written" in res["last"], res["last"]
     assert len(res["scores"].split()) == 4, res["scores"]
     assert res["wired"] is True
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_second_scene_of_a_clip_does_not_overwrite_the_first_scenes_mattes(v, tmp_path, shot):
+    """Two scenes of one clip, each with its own mask, the same Output (the default ``//samatte/``): the output
+    path is the clip's, so scene B's Run silently rewrote the 4 mattes scene A's compositor shows (its render
+    then showed B's roto; Check mattes in A said 0 of 4 current, 'roto ... changed'; A's Run rewrote B's).
+    Now B's Run and Send to farm are refused with OUTPUT_INVALID naming scene A and the differing settings, before
+    anything is written; B with A's mask and settings reuses A's mattes; B in its own Output folder runs."""
+    res, cfg = run_step_in_blender(__file__, v, tmp_path, shot, "two_scenes")
+    assert res["run_a"] == ["ok", ["FINISHED"]], res["run_a"]
+    for key in ("run_b", "farm_b"):
+        assert res[key][0] == "raised" and "[OUTPUT_INVALID]" in res[key][2], res[key]
+        assert "scene 'Scene' shows" in res[key][2] and "'Roto B' here, 'Roto A' there" in res[key][2], res[key]
+    assert res["md5_after_b"] == res["md5_a"]          # before: B's matte
+    assert res["status_a"].startswith("mattes: all 4 frames current"), res["status_a"]
+    assert res["run_b_same"] == ["ok", ["FINISHED"]] and "0 frames written, 4 reused" in res["last_b_same"]
+    assert res["run_b_own"] == ["ok", ["FINISHED"]] and "4 frames written" in res["last_b_own"], res["last_b_own"]
+    assert res["md5_end"] == res["md5_a"]
+    assert not os.path.exists(os.path.join(cfg["out"], "plate", "plate.samatte.json"))   # farm_b wrote nothing
