@@ -45,7 +45,7 @@ from . import convert
 __all__ = ["ClipInfo", "clip_info", "action_fcurves", "layer_keyframes", "gather_mask_objects",
            "gather_track_points", "merge_objects", "point_in_polygon", "parent_origin", "parent_offset",
            "parent_corners_origin", "parent_matrix", "plane_parent_matrix", "plane_corners", "homography",
-           "apply_homography", "track_position", "track_position_at"]
+           "apply_homography", "track_position", "track_position_at", "selected_tracks"]
 
 
 class ClipInfo:
@@ -1040,6 +1040,19 @@ def track_position_at(track, clip_frame):
             x, y = x + (nxt.co[0] - x) * fac, y + (nxt.co[1] - y) * fac
     off = getattr(track, "offset", None) or (0.0, 0.0)
     return (x + off[0], y + off[1])
+
+
+def selected_tracks(tracks, notes=None):
+    """The tracks of ``tracks`` Blender counts as selected: ``select`` on and not hidden. Hide Tracks (H in the
+    Clip Editor) hides the selected tracks and leaves them selected (only ``TRACK_HIDDEN`` is set; Blender's
+    operators then skip them, ``TRACK_VIEW_SELECTED``), so a track hidden as bad was a prompt of the next Run
+    (before). The hidden ones are named in ``notes`` (a list, when given)."""
+    picked = [t for t in tracks if getattr(t, "select", False)]
+    hidden = [t.name for t in picked if getattr(t, "hide", False)]
+    if hidden and notes is not None:
+        notes.append("hidden track%s %s skipped (hidden tracks count as unselected; Alt+H shows them)" % (
+            "" if len(hidden) == 1 else "s", ", ".join(repr(n) for n in hidden[:5]) + (", ..." if len(hidden) > 5 else "")))
+    return [t for t in picked if not getattr(t, "hide", False)]
 
 
 def gather_track_points(tracks, info, *, file_frames, layer_names=(), default_object):

@@ -54,7 +54,7 @@ def resolve_mask(context):
     return s.mask or (sp.mask if sp is not None else None)
 
 
-def _tracks(clip, s):
+def _tracks(clip, s, notes=None):
     if s.tracks == "NONE":
         return []
     if s.tracks == "OBJECT":
@@ -64,7 +64,7 @@ def _tracks(clip, s):
                             "panel to one of %s, or pick Selected tracks" % (
                                 clip.name, s.tracks_object, ", ".join(repr(o.name) for o in clip.tracking.objects)))
         return list(ob.tracks)
-    return [t for ob in clip.tracking.objects for t in ob.tracks if t.select]
+    return gather.selected_tracks([t for ob in clip.tracking.objects for t in ob.tracks], notes)
 
 
 def framelen(scene):
@@ -126,7 +126,7 @@ def collect(context):
         notes += n
     layer_names = [ob["host_name"] for ob in mask_objects]
     default = s.default_object or (layer_names[0] if layer_names else "tracks")
-    points, n = gather.gather_track_points(_tracks(clip, s), info, file_frames=frames, layer_names=layer_names,
+    points, n = gather.gather_track_points(_tracks(clip, s, notes), info, file_frames=frames, layer_names=layer_names,
                                            default_object=default)
     notes += n
     objects, n = gather.merge_objects(mask_objects, points, default_object=default, scene_frame=info.scene_frame)

@@ -117,7 +117,33 @@ def step_two_scenes(cfg, res):
     res["md5_end"] = _md5(first)
 
 
-STEPS = {"log_clip": step_log_clip, "two_scenes": step_two_scenes}
+def step_hidden_track(cfg, res):
+    """A roto plus two selected tracks; the artist hides the bad one (Blender's Hide Tracks sets only the track's
+    hidden flag: it stays selected) and runs."""
+    import bpy
+    addon = enable_addon(cfg)
+    bpy.context.preferences.addons[addon.__name__].preferences.device = "cpu"
+    sc = bpy.context.scene
+    clip = bpy.data.movieclips.load(cfg["plate"])
+    w, h = clip.size
+    s = _scene_for(sc, clip, _box_mask(addon, "Roto", "hero", cfg["polygon"], (w, h)), cfg["out"])
+    for name, (x, y) in (("hero eye", cfg["good"]), ("hero bad", cfg["bad"])):
+        tr = clip.tracking.tracks.new(name=name, frame=1)
+        for cf in range(1, clip.frame_duration + 1):
+            tr.markers.insert_frame(cf, co=(x / w, 1.0 - y / h))
+        tr.select = True
+    bad = clip.tracking.tracks["hero bad"]
+    bad.hide = True                 # what H does: TRACK_HIDDEN set, the selection kept
+    res["bad_still_selected"] = bool(bad.select)
+    _op(res, "run", bpy.ops.samatte.run)
+    res["last"] = s.last_result
+    run = addon.ops.current_run()
+    res["points"] = sorted({tuple(pt[:2]) for ob in run.job["objects"] for p in ob["prompts"]
+                            if p["type"] == "points" for pt in p["points"]}) if run is not None else None
+    res["notes"] = list(getattr(run, "notes", []) or [])
+
+
+STEPS = {"log_clip": step_log_clip, "two_scenes": step_two_scenes, "hidden_track": step_hidden_track}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -236,3 +262,32 @@ def test_second_scene_of_a_clip_does_not_overwrite_the_first_scenes_mattes(v, tm
     assert res["run_b_own"] == ["ok", ["FINISHED"]] and "4 frames written" in res["last_b_own"], res["last_b_own"]
     assert res["md5_end"] == res["md5_a"]
     assert not os.path.exists(os.path.join(cfg["out"], "plate", "plate.samatte.json"))   # farm_b wrote nothing
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_hidden_track_is_no_prompt(v, tmp_path, shot):
+    """Hide Tracks (H) hides the selected tracks and leaves them selected (``TRACK_HIDDEN`` only; Blender's
+    operators skip them as unselected). A track the artist hid as bad was still a positive point of every Run
+    (before: both tracks' points in the job, the bad one on the background). Now only the visible track's points,
+    and a note names the hidden one."""
+    xs = [p[0] for p in shot["polygon"]]
+    ys = [p[1] for p in shot["polygon"]]
+    good = [sum(xs) / len(xs), sum(ys) / len(ys)]
+    bad = [2.5, 2.5]
+    res, _cfg = run_step_in_blender(__file__, v, tmp_path, shot, "hidden_track", good=good, bad=bad)
+    assert res["bad_still_selected"] is True
+    assert res["run"] == ["ok", ["FINISHED"]], res["run"]
+    assert res["points"] and all(abs(x - bad[0]) > 1 or abs(y - bad[1]) > 1 for x, y in res["points"]), res["points"]
+    assert any(abs(x - good[0]) < 1 and abs(y - good[1]) < 1 for x, y in res["points"]), res["points"]
+    assert any("'hero bad'" in n and "hidden" in n for n in res["notes"]), res["notes"]
+
+
+def test_selected_tracks_plain():
+    import types
+    from addon_plain import plain
+    gather = plain("gather")
+    t = [types.SimpleNamespace(name=n, select=sel, hide=hide) for n, sel, hide in
+         (("a", True, False), ("b", True, True), ("c", False, False), ("d", False, True))]
+    notes = []
+    assert [x.name for x in gather.selected_tracks(t, notes)] == ["a"]
+    assert len(notes) == 1 and "'b'" in notes[0] and "'d'" not in notes[0]
