@@ -409,7 +409,8 @@ def _update_node(group, kind, payload, job, info, scores, warnings):
     elif kind == "done":
         result = payload[0] or {}
         for f, s in (result.get("scores") or {}).items():
-            scores[int(f)] = float(s)
+            if s is not None:   # null: a frame with no score (as the frame events); was a TypeError
+                scores[int(f)] = float(s)
         _show_result(group, job, info, scores, result, warnings=warnings)
     elif kind == "failed":
         code, message = payload

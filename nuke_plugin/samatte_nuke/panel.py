@@ -40,10 +40,12 @@ class ScoreStrip(QtWidgets.QWidget):
 
     def set_data(self, frames, scores):
         self.frames = list(frames)
-        self.scores = {int(k): float(v) for k, v in (scores or {}).items()}
+        self.scores = {int(k): float(v) for k, v in (scores or {}).items() if v is not None}
         self.update()
 
     def set_score(self, frame, score):
+        if score is None:   # a frame with no score
+            return
         self.scores[int(frame)] = float(score)
         self.update()
 
