@@ -225,7 +225,10 @@ def _check_other_scene(scene, other, clip, pattern, mask):
     other samatte settings than ``scene``'s (``mask``: the one ``scene``'s job reads)."""
     mine, theirs = scene.samatte, other.samatte
     diff = [k for k in _PIXEL_SETTINGS if getattr(mine, k, None) != getattr(theirs, k, None)]
-    if theirs.mask != mask:
+    # a scene whose panel names no Mask takes the Clip Editor's (resolve_mask), which is not the scene's:
+    # two such scenes are taken to use the same one (before: 'mask 'Roto' here, None there' refused them)
+    theirs_mask = theirs.mask if theirs.mask is not None or mine.mask is not None else mask
+    if theirs_mask != mask:
         diff.insert(0, "mask %r here, %r there" % (getattr(mask, "name", None), getattr(theirs.mask, "name", None)))
     if not diff:
         return      # the same roto and settings make the same mattes: a re-run there reuses them

@@ -92,7 +92,8 @@ def step_two_scenes(cfg, res):
     size = tuple(clip.size)
     sa = _scene_for(a, clip, _box_mask(addon, "Roto A", "hero", cfg["polygon"], size), cfg["out"])
     _op(res, "run_a", bpy.ops.samatte.run)
-    first = addon.ops.current_run().job["output"]["path"].replace("####", "1001")
+    pattern = addon.ops.current_run().job["output"]["path"]
+    first = pattern.replace("####", "1001")
     res["md5_a"] = _md5(first)
     b = bpy.data.scenes.new("Shot B")
     bpy.context.window.scene = b
@@ -115,6 +116,15 @@ def step_two_scenes(cfg, res):
     _op(res, "run_b_own", bpy.ops.samatte.run)
     res["last_b_own"] = sb.last_result
     res["md5_end"] = _md5(first)
+    # both panels name no Mask (each scene takes the Clip Editor's, the same one): not refused
+    roto_a, sa.mask, sb.mask = sa.mask, None, None
+    sb.output_dir = cfg["out"]
+    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    try:
+        addon.ops._check_output_is_ours(b, clip, info, pattern, mask=roto_a)
+        res["editor_masks"] = "ok"
+    except Exception as e:  # noqa: BLE001 - the test reads it
+        res["editor_masks"] = str(e)
 
 
 def step_hidden_track(cfg, res):
@@ -261,6 +271,7 @@ def test_second_scene_of_a_clip_does_not_overwrite_the_first_scenes_mattes(v, tm
     assert res["run_b_same"] == ["ok", ["FINISHED"]] and "0 frames written, 4 reused" in res["last_b_same"]
     assert res["run_b_own"] == ["ok", ["FINISHED"]] and "4 frames written" in res["last_b_own"], res["last_b_own"]
     assert res["md5_end"] == res["md5_a"]
+    assert res["editor_masks"] == "ok", res["editor_masks"]     # before: 'mask 'Roto A' here, None there'
     assert not os.path.exists(os.path.join(cfg["out"], "plate", "plate.samatte.json"))   # farm_b wrote nothing
 
 
