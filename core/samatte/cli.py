@@ -72,15 +72,23 @@ def _finish_job(job, args):
     is_run = getattr(args, "command", None) == "run"
     return run_job(job, json_mode=getattr(args, "json", False), stage=getattr(args, "stage", None),
                    frames=getattr(args, "frames", None) if is_run else None,
-                   preroll=getattr(args, "preroll", None), objects=getattr(args, "objects", None) if is_run else None)
+                   preroll=getattr(args, "preroll", None), objects=getattr(args, "objects", None) if is_run else None,
+                   openjd=bool(getattr(args, "openjd", False)) and is_run)
 
 
 # --- commands ---------------------------------------------------------------------------------------
 
 def cmd_run(args):
     from .jobspec import load
-    job = load(args.job)
-    return _finish_job(job, args)
+    if getattr(args, "openjd", False) and args.json:
+        raise JobSpecError("--openjd and --json both write stdout: give one")
+    try:
+        return _finish_job(load(args.job), args)
+    except Exception as e:
+        if getattr(args, "openjd", False):   # (a job's own failure is told by the runner; this is before it)
+            from .runner import OpenJDProgress
+            OpenJDProgress().fail(missing_dependency(e) or e)
+        raise
 
 
 def cmd_validate(args):
@@ -343,6 +351,9 @@ def _add_cache_commands(sub, run_parser):
     run_parser.add_argument("--preroll", type=int, default=None,
                             help="frames matted but not written before a chunk whose previous frame is not "
                                  "finished (default 4: bench/bench_chunks.py)")
+    run_parser.add_argument("--openjd", action="store_true",
+                            help="also print Open Job Description's progress / status / fail lines on stdout "
+                                 "(openjd_progress: N, openjd_status: ..., openjd_fail: ...; farm task does)")
     run_parser.add_argument("--objects", metavar="NAME[,NAME]", default=None,
                             help="with --stage track: track only these objects (trackers that treat objects "
                                  "independently: %s; one farm task per object)" % ", ".join(INDEPENDENT_TRACKERS))

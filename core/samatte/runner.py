@@ -243,6 +243,43 @@ class ProgressPrinter:
             self._open = False
 
 
+class OpenJDProgress:
+    """Open Job Description's stdout messages for a farm task (what ``samatte farm task`` runs): an
+    ``openjd_progress: <0-100>`` line as the job's :class:`JobFraction` passes each whole percent, an
+    ``openjd_status: <stage> <done>/<total> ...`` line as the stage or frame changes, and, from
+    :meth:`fail`, ``openjd_fail: [CODE] message``. A render manager (Deadline Cloud's worker agent, any
+    OpenJD runtime) shows them as the task's progress, status and failure reason; before, a samatte task
+    sat at 0 % until it ended and its failure read "exit status 4"."""
+
+    def __init__(self, stage=None, stream=None):
+        self.stream = stream
+        self.fraction = JobFraction(stage)
+        self.pct = -1
+        self.where = None
+
+    def _line(self, text):
+        stream = self.stream or sys.stdout
+        try:
+            stream.write(text.replace("\r", " ").replace("\n", " ") + "\n")
+            stream.flush()
+        except (OSError, ValueError):  # a closed stdout must not fail the job
+            pass
+
+    def __call__(self, p):
+        pct = int(100 * self.fraction.update(p))
+        where = (p.stage, p.frame)
+        if where != self.where and p.stage not in ("setup", "done"):
+            self.where = where
+            frame = "" if p.frame is None else " frame %s" % p.frame
+            self._line("openjd_status: %s %d/%d%s" % (p.stage, p.done, p.total, frame))
+        if pct > self.pct:
+            self.pct = pct
+            self._line("openjd_progress: %d" % pct)
+
+    def fail(self, e):
+        self._line("openjd_fail: %s" % (e if isinstance(e, SamatteError) else "%s: %s" % (type(e).__name__, e)))
+
+
 class Interrupts:
     """First SIGINT/SIGTERM cancels the job between frames; a second one stops at once."""
 
@@ -303,17 +340,19 @@ def _summary(job_id, result):
 
 
 def execute(job, *, json_mode=False, quiet=False, summary=True, stage=None, frames=None, preroll=None,
-            pipeline=None, objects=None):
+            pipeline=None, objects=None, openjd=False):
     """Run a validated job in this process with progress on stderr (or protocol lines on stdout with
     ``json_mode``), SIGINT/SIGTERM cancelling between frames. Returns ``(exit_status, result or None)``.
-    A reader of stdout that goes away never fails the job."""
+    A reader of stdout that goes away never fails the job. ``openjd``: also Open Job Description's
+    progress / status / fail lines on stdout (:class:`OpenJDProgress`; not with ``json_mode``)."""
     job_id = str(job.get("name") or "samatte")
     saved_stdout = sys.stdout
     out = protect_stdout() if json_mode else None
     state = {"broken": False}
     try:
         return _execute(job, job_id, out, state, json_mode=json_mode, quiet=quiet, summary=summary, stage=stage,
-                        frames=frames, preroll=preroll, pipeline=pipeline, objects=objects)
+                        frames=frames, preroll=preroll, pipeline=pipeline, objects=objects,
+                        openjd=OpenJDProgress(stage) if openjd and not json_mode else None)
     finally:
         if out is not None:
             restore_stdout(out, saved_stdout, broken=state["broken"])
@@ -344,7 +383,8 @@ def restore_stdout(out, saved_stdout, *, broken=False):
         sys.stdout = saved_stdout
 
 
-def _execute(job, job_id, out, state, *, json_mode, quiet, summary, stage, frames, preroll, pipeline, objects):
+def _execute(job, job_id, out, state, *, json_mode, quiet, summary, stage, frames, preroll, pipeline, objects,
+             openjd=None):
     from .progress import CancelToken
 
     def emit(msg):
@@ -357,14 +397,22 @@ def _execute(job, job_id, out, state, *, json_mode, quiet, summary, stage, frame
             state["broken"] = True
 
     printer = None if (json_mode or quiet) else ProgressPrinter()
+    on_progress = printer
+    if openjd is not None:
+        def on_progress(p):
+            if printer is not None:
+                printer(p)
+            openjd(p)
     token = CancelToken()
     with Interrupts(token, quiet=json_mode or quiet):
         final, result, err = run_job(job, emit=emit, job_id=job_id, stage=stage, frames=frames, preroll=preroll,
-                                     cancel=token, pipeline=pipeline, on_progress=printer, objects=objects)
+                                     cancel=token, pipeline=pipeline, on_progress=on_progress, objects=objects)
     if printer is not None:
         printer.end_line()
     emit(final)
     if err is not None:
+        if openjd is not None:
+            openjd.fail(err)
         report_error(err)
         return exit_code_for(err), None
     if not json_mode and not quiet and summary:

@@ -66,7 +66,8 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     if qc:
         opts = (["--frames=%s" % frames] if frames is not None else []) + (["--report=%s" % report] if report else [])
     else:
-        opts = ["--stage", stage or "all"] + (["--frames=%s" % frames] if frames is not None else [])
+        # --openjd: the task's progress, status and failure reason as the render manager reads them
+        opts = ["--stage", stage or "all", "--openjd"] + (["--frames=%s" % frames] if frames is not None else [])
         if preroll is not None and (stage or "all") != "track":
             opts += ["--preroll", str(int(preroll))]
         if objects is not None:

@@ -28,8 +28,16 @@ def cmd_farm_task(args):
     if not args.qc and not args.stage:
         from ..errors import JobSpecError
         raise JobSpecError("farm task needs --stage or --qc")
-    return run_task(args.farm_job, parse_roots(args.root), stage=args.stage, frames=args.frames,
-                    preroll=args.preroll, qc=args.qc, report=args.report, objects=args.objects)
+    try:
+        return run_task(args.farm_job, parse_roots(args.root), stage=args.stage, frames=args.frames,
+                        preroll=args.preroll, qc=args.qc, report=args.report, objects=args.objects)
+    except Exception as e:
+        # before the task's own command ran (a farm document or --root that does not resolve): the render
+        # manager's failure reason too (the command itself says its own, samatte run --openjd)
+        from ..errors import missing_dependency
+        from ..runner import OpenJDProgress
+        OpenJDProgress().fail(missing_dependency(e) or e)
+        raise
 
 
 def cmd_qc(args):
