@@ -115,12 +115,15 @@ def step_pythons(cfg, res):
     prefs = bpy.context.preferences.addons[addon.__name__].preferences
     prefs.device = "cpu"
     _setup(cfg, addon)
-    gone = os.path.join(cfg["out"], "py")
-    os.symlink(cfg["python"], gone)
+    # the venv under another name (a link to its folder: a link to its python alone is not that venv, whose
+    # packages Python finds by the pyvenv.cfg beside the path it was started by; Check samatte says so)
+    venv = os.path.join(cfg["out"], "py")
+    os.symlink(os.path.dirname(os.path.dirname(cfg["python"])), venv)
+    gone = os.path.join(venv, "bin", os.path.basename(cfg["python"]))
     prefs.python = gone
     _op(res, "gone_ok", bpy.ops.samatte.check)
     addon.jobs.release_worker()
-    os.remove(gone)
+    os.remove(venv)
     for name, py in (("missing", "/nonexistent/bin/python"), ("folder", cfg["out"]), ("false", "/bin/false"),
                      ("gone", gone)):
         prefs.python = py
