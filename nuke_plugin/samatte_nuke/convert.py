@@ -22,7 +22,7 @@ import math
 
 __all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
            "read_shown_file", "timeoffset_source", "framehold_source", "signed_feather", "is_disabled",
-           "shown_inputs"]
+           "shown_inputs", "transform_matrix"]
 
 
 class Geometry(object):
@@ -303,3 +303,35 @@ def shown_inputs(node):
         except Exception:  # noqa: BLE001 - an unexpected knob: every input, as before
             pass
     return [node.input(i) for i in range(node.inputs())]
+
+
+def transform_matrix(translate, rotate, scale, skew, center, *, skew_order_yx=False, invert=False):
+    """A Transform node's matrix (16 numbers, row-major, column vectors) from its input's pixels to its output's,
+    in Nuke coordinates (bottom-left origin). Foundry's Transform reference: translate, rotate (degrees,
+    counter-clockwise), scale (w, h), skewX / skewY and skew_order, about ``center``; the order is that of
+    openfx-misc's Transform, a copy of Nuke's knobs (ofxsMatTransformCanonical): ``T(center) T(translate)
+    R(rotate) Skew S(scale) T(-center)``, skew XY = ``[[1 + sx sy, sx], [sy, 1]]``, YX = ``[[1, sx],
+    [sy, 1 + sx sy]]``. ``invert``: the node's 'invert' (invert_matrix) applies the inverse."""
+    tx, ty = float(translate[0]), float(translate[1])
+    sx, sy = float(scale[0]), float(scale[1])
+    kx, ky = float(skew[0]), float(skew[1])
+    cx, cy = float(center[0]), float(center[1])
+    a = math.radians(float(rotate))
+    c, s = math.cos(a), math.sin(a)
+
+    def m3(r0, r1):
+        return [r0[0], r0[1], 0.0, r0[2], r1[0], r1[1], 0.0, r1[2], 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    skew_m = (m3((1.0, kx, 0.0), (ky, 1.0 + kx * ky, 0.0)) if skew_order_yx
+              else m3((1.0 + kx * ky, kx, 0.0), (ky, 1.0, 0.0)))
+    m = m3((1.0, 0.0, cx + tx), (0.0, 1.0, cy + ty))
+    for part in (m3((c, -s, 0.0), (s, c, 0.0)), skew_m, m3((sx, 0.0, 0.0), (0.0, sy, 0.0)),
+                 m3((1.0, 0.0, -cx), (0.0, 1.0, -cy))):
+        m = matmul(m, part)
+    if invert:
+        a_, b_, c_, d_ = m[0], m[1], m[4], m[5]
+        det = a_ * d_ - b_ * c_
+        if det == 0:
+            return None
+        ia, ib, ic, id_ = d_ / det, -b_ / det, -c_ / det, a_ / det
+        m = m3((ia, ib, -(ia * m[3] + ib * m[7])), (ic, id_, -(ic * m[3] + id_ * m[7])))
+    return m

@@ -30,17 +30,22 @@ Which object a prompt belongs to (documented conventions):
   point (background). The tracked position (track_x, track_y) is used; the offset is not.
 * A prompt node behind a TimeOffset / FrameHold (:func:`prompt_sources`): its keys are prompted on the
   SAMatte frames that show them; other Time nodes are named in the log and not applied.
+* A prompt node drawn on an image the Source shows through other nodes (:func:`carry_to_source`): a
+  Transform / TimeOffset / FrameHold between them is carried into the Source's pixels and frames, nodes of
+  :data:`PIXEL_CLASSES` change nothing, any other node is refused (PROMPT_INVALID).
 
 Object names go through ``samatte.names.safe_name``; the host's name travels as ``host_name``.
 """
 import re
 
 from .convert import apply_matrix, bezier_point, framehold_source, matmul, signed_feather, timeoffset_source
+from .convert import transform_matrix
 from .convert import is_disabled as _disabled
 from .convert import shown_inputs as _shown_inputs
 
 __all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
-           "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes", "prompt_sources", "time_node_map"]
+           "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes", "prompt_sources", "time_node_map",
+           "PIXEL_CLASSES", "moves_nothing", "carry_to_source"]
 
 PROMPT_CLASSES = ("Roto", "RotoPaint", "Tracker4")
 _MAX_UPSTREAM = 500
@@ -188,6 +193,159 @@ def _chain_time(node, chain, log):
             s = m(s)
         return None if s is None else int(round(s))
     return composed
+
+
+#: nodes that do not move pixels (the Source may show a prompt node's input through them; README "Nuke"):
+#: colour, filters that keep every pixel where it is, channel plumbing, merges and the prompt nodes themselves.
+#: Besides these: a disabled node, a Switch (its shown input is followed), a Crop without 'reformat', a Tracker4
+#: whose 'transform' is 'none'. Any other node may move pixels: a prompt node behind one is refused.
+PIXEL_CLASSES = (
+    "Dot", "NoOp", "Grade", "ColorCorrect", "Saturation", "HueCorrect", "HueShift", "ColorLookup", "Multiply",
+    "Add", "Gamma", "Exposure", "Clamp", "Invert", "Colorspace", "OCIOColorSpace", "OCIOCDLTransform",
+    "OCIOFileTransform", "OCIOLookTransform", "Log2Lin", "Blur", "Defocus", "Sharpen", "Soften", "Median",
+    "Denoise", "Denoise2", "Grain2", "Shuffle", "Shuffle2", "ShuffleCopy", "Copy", "ChannelMerge", "Remove",
+    "AddChannels", "Premult", "Unpremult", "Merge2", "Keymix", "Dissolve", "Keyer", "Roto", "RotoPaint", "Switch",
+    "OneView", "JoinViews", "ModifyMetaData", "CopyMetaData", "PostageStamp", "ColorMatrix", "Histogram", "SoftClip", "Toe2")
+
+
+def moves_nothing(node):
+    """Whether ``node`` shows every pixel of its input where its input has it, on the same frame
+    (:data:`PIXEL_CLASSES`, and the cases listed there)."""
+    if _disabled(node):
+        return True
+    cls = node.Class()
+    if cls in PIXEL_CLASSES:
+        return True
+    if cls == "Crop":   # Foundry: 'reformat' off keeps the input's format, pixels outside the box go black
+        k = node.knob("reformat")
+        return k is None or not k.value()
+    if cls == "Tracker4":   # Foundry's Tracker4 'transform': none | stabilize | match-move | remove / add jitter
+        k = node.knob("transform")
+        return k is None or str(k.value()) == "none"
+    return False
+
+
+def _upstream_paths(source):
+    """{id(node): (node, [nodes from ``source`` down to it, ``source`` first, the node excluded])} for
+    ``source`` and every node it shows upstream (breadth first: the shortest path)."""
+    out, todo = {}, [(source, [])]
+    while todo and len(out) < _MAX_UPSTREAM:
+        n, path = todo.pop(0)
+        if n is None or id(n) in out:
+            continue
+        out[id(n)] = (n, path)
+        todo.extend((m, path + [n]) for m in _shown_inputs(n))
+    return out
+
+
+def _knob_at(node, name, t, index=0, default=0.0):
+    k = node.knob(name)
+    if k is None:
+        return default
+    try:
+        return float(k.getValueAt(t, index))
+    except Exception:  # noqa: BLE001 - a knob without getValueAt
+        v = k.value()
+        return float(v[index] if isinstance(v, (list, tuple)) else v)
+
+
+def _transform_at(node, t):
+    """A Transform node's matrix at frame ``t`` (:func:`samatte_nuke.convert.transform_matrix`)."""
+    order = node.knob("skew_order")
+    inv = node.knob("invert_matrix")
+    return transform_matrix(
+        (_knob_at(node, "translate", t, 0), _knob_at(node, "translate", t, 1)), _knob_at(node, "rotate", t),
+        (_knob_at(node, "scale", t, 0, 1.0), _knob_at(node, "scale", t, 1, 1.0)),
+        (_knob_at(node, "skewX", t), _knob_at(node, "skewY", t)),
+        (_knob_at(node, "center", t, 0), _knob_at(node, "center", t, 1)),
+        skew_order_yx=order is not None and str(order.value()) == "YX",
+        invert=bool(inv is not None and inv.value()))
+
+
+def _refuse_move(prompt, base, via, source, why):
+    from samatte.errors import PromptError
+    raise PromptError(
+        "%s is drawn on %s, which the Source (%s) shows through %s (%s): %s, so its shapes and tracks would not "
+        "sit on the object in the plate samatte mattes; connect %s to %s (the node the Source shows), or "
+        "connect the Source to %s" % (prompt.name(), base.name(), source.name(), via.name(), via.Class(), why,
+                                      prompt.name(), source.name(), base.name()))
+
+
+def carry_to_source(sources, source, *, log=None):
+    """``[(prompt node, time, matrix)]`` from :func:`prompt_sources`'s pairs: each prompt node's shapes and
+    tracks carried into the Source's space and time. A prompt node is drawn on its input (the image it is
+    connected to, found through other prompt nodes and :func:`moves_nothing` nodes); where the Source shows
+    that image through other nodes, the ones between are read: :func:`moves_nothing` nodes change nothing, a
+    TimeOffset / FrameHold (:func:`time_node_map`) maps the frames (``time``: SAMatte frame -> the prompt
+    node's frame; it replaces the Prompts input's own Time nodes), a Transform (Foundry's knobs:
+    :func:`samatte_nuke.convert.transform_matrix`, animated or not) maps the pixels (``matrix``: SAMatte
+    frame -> 16 numbers, Nuke coordinates). Any other node (Retime, CornerPin2D, a Crop with 'reformat', a
+    Tracker4 that moves its image, an unknown node) is refused (PromptError, PROMPT_INVALID, naming it):
+    before, the prompts were read as the Source's pixels and frames, a misplaced matte with no message. A
+    prompt node with no input, connected to the Source's own node, or to an image the Source does not show,
+    is as before (``matrix`` None, ``time`` unchanged)."""
+    paths = _upstream_paths(source)
+    out = []
+    for n, ptime in sources:
+        base = n.input(0) if n.inputs() else None
+        while (base is not None and id(base) not in paths
+               and (base.Class() in PROMPT_CLASSES or moves_nothing(base)) and base.inputs()):
+            base = _shown_inputs(base)[0] if _shown_inputs(base) else None
+        if base is None or id(base) not in paths:
+            out.append((n, ptime, None))
+            continue
+        steps = []
+        pixel_aspect = 1.0
+        try:
+            pixel_aspect = float(source.format().pixelAspect())
+        except Exception:  # noqa: BLE001
+            pass
+        for via in paths[id(base)][1]:
+            if moves_nothing(via):
+                continue
+            cls = via.Class()
+            if cls in TIME_CLASSES:
+                m = time_node_map(via)
+                if m is None:
+                    _refuse_move(n, base, via, source, "its frame mapping is not documented by Foundry")
+                steps.append(("time", m))
+            elif cls == "Transform":
+                turns = any(via.knob(k) is not None and (via[k].isAnimated() or _knob_at(via, k, 0))
+                            for k in ("rotate", "skewX", "skewY"))
+                if pixel_aspect != 1.0 and turns:
+                    _refuse_move(n, base, via, source, "it rotates or skews a plate of pixel aspect %g" % pixel_aspect)
+                steps.append(("space", via))
+            else:
+                _refuse_move(n, base, via, source, "it may move pixels and samatte cannot carry shapes through it")
+        if not steps:
+            out.append((n, ptime, None))
+            continue
+        out.append(_carried(n, ptime, steps, log))
+    return out
+
+
+def _carried(node, ptime, steps, log):
+    def place(t):
+        tt, m = t, None
+        for kind, what in steps:
+            if kind == "time":
+                tt = what(tt)
+                if tt is None:
+                    return None, None
+            else:
+                m = matmul(m, _transform_at(what, tt))
+        return int(round(tt)), m
+    timed = any(kind == "time" for kind, _ in steps)
+    moved = any(kind == "space" for kind, _ in steps)
+    if timed and ptime is not None and log:
+        log("%s: the Time nodes between it and the Prompts input are not applied: its frames are carried into "
+            "the Source's through the Time nodes the Source shows its input through" % node.name())
+    time = (lambda t: place(t)[0]) if timed else ptime
+    matrix = (lambda t: place(t)[1]) if moved else None
+    if log:
+        log("%s is carried into the Source's %s" % (node.name(), " and ".join(
+            w for w, on in (("frames", timed), ("pixels", moved)) if on)))
+    return node, time, matrix
 
 
 def _source_frames(frames, time):
@@ -342,8 +500,8 @@ def _chain_matrix(chain, t):
     return m
 
 
-def _shape_prompt(shape, chain, t, geom, frame, rp):
-    m = _chain_matrix(chain, t)
+def _shape_prompt(shape, chain, t, geom, frame, rp, post=None):
+    m = matmul(post, _chain_matrix(chain, t))
     rows = []
     centres, feather = [], []
     for cp in shape:
@@ -372,8 +530,8 @@ def _shape_prompt(shape, chain, t, geom, frame, rp):
     return q
 
 
-def _stroke_prompt(stroke, chain, t, geom, frame):
-    m = _chain_matrix(chain, t)
+def _stroke_prompt(stroke, chain, t, geom, frame, post=None):
+    m = matmul(post, _chain_matrix(chain, t))
     pts = []
     for p in stroke:
         v = p.getPosition(t)
@@ -435,8 +593,9 @@ def gather_roto(node, geom, fmap, frames, rp, *, log=None, time=None, anchors=No
     return _roto_prompts(node, src, plan, geom, fmap, rp, log=log, anchors=anchors)
 
 
-def _roto_prompts(node, src, plan, geom, fmap, rp, *, log=None, anchors=None):
-    """:func:`gather_roto`'s prompts from its :func:`_roto_plan`."""
+def _roto_prompts(node, src, plan, geom, fmap, rp, *, log=None, anchors=None, matrix=None):
+    """:func:`gather_roto`'s prompts from its :func:`_roto_plan`. ``matrix`` (from :func:`carry_to_source`):
+    SAMatte frame -> the matrix from the prompt node's pixels to the Source's (a Transform between them)."""
     # an object's anchors: the frames where one of its closed add shapes is prompted (the track restarts
     # there from that frame's prompts alone), whichever top-level item, layer or prompt node holds it: every
     # element the object draws there is prompted there too, as Nuke draws it (interpolated or held). Before,
@@ -454,10 +613,11 @@ def _roto_prompts(node, src, plan, geom, fmap, rp, *, log=None, anchors=None):
             if s is None or not _shown(elem, parents, s):
                 continue
             f = fmap.to_file(t)
+            post = matrix(t) if matrix is not None else None
             if _is_shape(elem, rp):
-                q = _shape_prompt(elem, chain, s, geom, f, rp)
+                q = _shape_prompt(elem, chain, s, geom, f, rp, post)
             else:
-                q = _stroke_prompt(elem, chain, s, geom, f)
+                q = _stroke_prompt(elem, chain, s, geom, f, post)
             if q is None:
                 if log:
                     log("%s: %s on frame %d has too few points; skipped" % (node.name(), elem.name, s))
@@ -610,9 +770,9 @@ class TrackerTable(object):
                 self.knob.getValueAt(t, self.index(track, self.column("track_y", 3))))
 
 
-def gather_tracker(node, geom, fmap, frames, *, log=None, time=None):
+def gather_tracker(node, geom, fmap, frames, *, log=None, time=None, matrix=None):
     """{host object name: [points prompts]} from a Tracker4 node (one prompt per object and frame).
-    ``time`` as for :func:`gather_roto`."""
+    ``time`` as for :func:`gather_roto`; ``matrix`` as for :func:`_roto_prompts`."""
     frames = sorted(frames)
     src = _source_frames(frames, time)
     table = TrackerTable(node["tracks"])
@@ -626,7 +786,10 @@ def gather_tracker(node, geom, fmap, frames, *, log=None, time=None):
             s = src[t]
             if not table.enabled(i, s):
                 continue
-            X, Y = geom.to_job(*table.position(i, s))
+            x, y = table.position(i, s)
+            if matrix is not None:
+                x, y = apply_matrix(matrix(t), x, y)
+            X, Y = geom.to_job(x, y)
             if not geom.contains_job(X, Y):
                 if log:
                     log("%s: track %r on frame %d lies outside the image; skipped" % (node.name(), name, s))
@@ -646,10 +809,13 @@ def gather_tracker(node, geom, fmap, frames, *, log=None, time=None):
 def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
     """JobSpec objects (``name``, ``host_name``, ``prompts`` sorted by frame) from prompt nodes, merged
     by host object name in node order. ``nodes``: nodes, or ``(node, time)`` pairs from
-    :func:`prompt_sources` (a node behind a TimeOffset / FrameHold)."""
+    :func:`prompt_sources` (a node behind a TimeOffset / FrameHold), or ``(node, time, matrix)`` from
+    :func:`carry_to_source` (a node drawn on an image the Source shows through a Transform)."""
     merged = {}
     order = []
-    nodes = [item if isinstance(item, tuple) else (item, None) for item in nodes]
+    items = [item if isinstance(item, tuple) else (item, None) for item in nodes]
+    mats = [item[2] if len(item) > 2 else None for item in items]
+    nodes = [(item[0], item[1]) for item in items]
     # an object's anchors over every Roto node: objects are merged by name, so a frame where one node
     # prompts a closed add shape of 'Layer1' is an anchor of the merged object, and the other node's
     # shapes of 'Layer1' drawn there are prompted there too
@@ -661,9 +827,10 @@ def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
             anchors = _plan_anchors(src, plan, rp, anchors)
     for k, (n, time) in enumerate(nodes):
         if n.Class() in ("Roto", "RotoPaint"):
-            got = _roto_prompts(n, *plans[k], geom, fmap, rp, log=log, anchors=anchors) if k in plans else {}
+            got = (_roto_prompts(n, *plans[k], geom, fmap, rp, log=log, anchors=anchors, matrix=mats[k])
+                   if k in plans else {})
         elif n.Class() == "Tracker4":
-            got = gather_tracker(n, geom, fmap, frames, log=log, time=time)
+            got = gather_tracker(n, geom, fmap, frames, log=log, time=time, matrix=mats[k])
         else:
             continue
         for obj, prompts in got.items():

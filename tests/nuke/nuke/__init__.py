@@ -20,6 +20,10 @@ Sources (learn.foundry.com/nuke/developers/<version>/...):
             currently active scale: either full- or proxy-resolution")
   [ReformatRef] nuke/13.1/content/reference_guide/transform_nodes/reformat.html (type "to format" sets "the
             output width and height to the selected format"; output format 'format', default root.format)
+  [TransformRef] nuke/<v>/content/reference_guide/transform_nodes/transform.html (translate, rotate, scale,
+            skew X / Y, skew order, center, invert)
+  [CropRef] nuke/<v>/content/reference_guide/transform_nodes/crop.html (box, reformat)
+  [Tracker4Ref] nuke/<v>/content/reference_guide/transform_nodes/tracker.html (Transform tab: transform)
   [TimeRef] nuke/content/reference_guide/time_nodes/framehold.html (first_frame, increment) and the user
             guide's "Offsetting Clips" (TimeOffset: time offset (frames), reverse input); the frame
             mapping itself is the adapter's (samatte_nuke.convert), the double only holds the knobs
@@ -654,7 +658,19 @@ _CLASS_KNOBS = {
     "Write": _write_knobs,
     "Roto": _roto_knobs,
     "RotoPaint": _roto_knobs,
-    "Tracker4": lambda: [Tracks_Knob("tracks")],
+    # [Tracker4Ref] Transform tab: 'transform' none | stabilize | match-move | remove jitter | add jitter
+    "Tracker4": lambda: [Tracks_Knob("tracks"),
+                         Enumeration_Knob("transform", "transform", ["none", "stabilize", "match-move",
+                                                                     "remove jitter", "add jitter"])],
+    # [TransformRef] Transform: translate (x, y), rotate (degrees), scale (one value, or w and h), skewX, skewY,
+    # skew_order (XY | YX), center (x, y), invert_matrix; the matrix is the adapter's (convert.transform_matrix)
+    "Transform": lambda: [XY_Knob("translate", "translate"), Double_Knob("rotate", "rotate", 0.0),
+                          Array_Knob("scale", "scale", 1.0), Double_Knob("skewX", "skew X", 0.0),
+                          Double_Knob("skewY", "skew Y", 0.0), Enumeration_Knob("skew_order", "skew order",
+                                                                                 ["XY", "YX"]),
+                          XY_Knob("center", "center"), Boolean_Knob("invert_matrix", "invert", False)],
+    # [CropRef] Crop: box (x, y, r, t), reformat (off: the input's format is kept)
+    "Crop": lambda: [Array_Knob("box", "box", [0.0, 0.0, 0.0, 0.0]), Boolean_Knob("reformat", "reformat", False)],
     "Input": lambda: [Int_Knob("number", "number", 0)],
     "Copy": lambda: [String_Knob("from0", "", "none"), String_Knob("to0", "", "none"),
                      String_Knob("channels", "layer copy", "none")],
