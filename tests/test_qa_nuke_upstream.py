@@ -209,12 +209,14 @@ def test_an_animated_transform_behind_a_time_offset_and_a_tracker(nk, shot, tmp_
 
 @pytest.mark.parametrize("cls,knobs", [
     ("Retime", {}), ("CornerPin2D", {}), ("Kronos", {}), ("Mirror2", {}), ("LensDistortion2", {}),
-    ("Crop", {"reformat": True}), ("Tracker4", {"transform": "match-move"}), ("TimeOffset", {"reverse_input": True}),
+    ("Crop", {"reformat": True}), ("Reformat", {"type": "scale"}), ("Tracker4", {"transform": "match-move"}), ("TimeOffset", {"reverse_input": True}),
 ])
 def test_a_node_that_may_move_pixels_is_refused_before_anything_is_rendered(nk, shot, tmp_path, cls, knobs):
     read = nuke_env.make_read(shot["plate"], 1001, 1003, width=W, height=H)
     mover = getattr(nk.nodes, cls)(**knobs)
     mover.setInput(0, read)
+    if cls == "Reformat":   # 'scale' (by 1 here) keeps the size, but such a Reformat may move pixels
+        mover["format"].setValue(nk.Format(W, H, 1.0))
     grade = nk.nodes.Grade()
     grade.setInput(0, mover)
     roto = _roto(nk, read, shot["polygon"], 1002)
@@ -255,9 +257,11 @@ def test_pixel_only_nodes_and_the_source_s_own_node_change_nothing(nk, shot, tmp
     to the Source's own node as before."""
     read = nuke_env.make_read(shot["plate"], 1001, 1003, width=W, height=H)
     up = read
-    for cls in ("Grade", "Blur", "Dot", "Crop", "Transform", "Tracker4", "ColorCorrect", "Denoise2"):
+    for cls in ("Grade", "Blur", "Dot", "Crop", "Transform", "Tracker4", "ColorCorrect", "Denoise2", "Reformat"):
         n = getattr(nk.nodes, cls)()
         n.setInput(0, up)
+        if cls == "Reformat":   # to the plate's own format: the identity
+            n["format"].setValue(nk.Format(W, H, 1.0))
         up = n
         if cls == "Transform":
             _set_transform(n, **MOVE)

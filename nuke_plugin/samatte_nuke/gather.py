@@ -219,10 +219,27 @@ def moves_nothing(node):
     if cls == "Crop":   # Foundry: 'reformat' off keeps the input's format, pixels outside the box go black
         k = node.knob("reformat")
         return k is None or not k.value()
+    if cls == "Reformat":   # to a format of its input's own size, not flipped, flopped or turned: the identity
+        return _same_size_reformat(node)
     if cls == "Tracker4":   # Foundry's Tracker4 'transform': none | stabilize | match-move | remove / add jitter
         k = node.knob("transform")
         return k is None or str(k.value()) == "none"
     return False
+
+
+def _same_size_reformat(node):
+    """A Reformat (Foundry's reference: type 'to format', output 'format'; flip, flop, turn) whose output
+    format is its input's size and pixel aspect, unflipped: it shows every pixel where its input has it."""
+    up = node.input(0)
+    try:
+        if up is None or str(node["type"].value()) != "to format":
+            return False
+        a, b = node.format(), up.format()
+        same = (a.width(), a.height(), a.pixelAspect()) == (b.width(), b.height(), b.pixelAspect())
+    except Exception:  # noqa: BLE001 - knobs or formats not as documented: may move pixels
+        return False
+    flips = any(node.knob(k) is not None and node[k].value() for k in ("flip", "flop", "turn"))
+    return same and not flips
 
 
 def _upstream_paths(source):
