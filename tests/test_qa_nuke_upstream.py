@@ -279,3 +279,27 @@ def test_pixel_only_nodes_and_the_source_s_own_node_change_nothing(nk, shot, tmp
         job, _ = snode.build(_node(nk, tr, _roto(nk, base, shot["polygon"], 1002), tmp_path, shot))
         assert _points(job) == want
     assert not math.isnan(W)
+
+
+@pytest.mark.parametrize("moved_input", [0, 1])
+def test_a_source_showing_the_drawn_image_through_two_paths_one_moved_is_refused(nk, shot, tmp_path, moved_input):
+    """Merge2 of the Read and a Transform of it: the object is in the plate twice; the Roto on the Read cannot be
+    placed on one of them (before: prompted where the unmoved copy is, or as moved, depending on the inputs).
+    A Merge of the Read and a Grade of it moves nothing: prompted as drawn."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1003, width=W, height=H)
+    tr = nk.nodes.Transform()
+    tr.setInput(0, read)
+    _set_transform(tr, **MOVE)
+    merge = nk.nodes.Merge2()
+    merge.setInput(moved_input, tr)
+    merge.setInput(1 - moved_input, read)
+    roto = _roto(nk, read, shot["polygon"], 1002)
+    g = _node(nk, merge, roto, tmp_path, shot)
+    with pytest.raises(Exception) as e:
+        snode.build(g)
+    assert getattr(e.value, "code", None) == "PROMPT_INVALID" and tr.name() in str(e.value), e.value
+    grade = nk.nodes.Grade()
+    grade.setInput(0, read)
+    merge.setInput(moved_input, grade)
+    job, _ = snode.build(g)
+    assert _points(job) == [(1002, [pytest.approx(p) for p in shot["polygon"]])]

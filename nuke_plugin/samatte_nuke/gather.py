@@ -255,6 +255,21 @@ def _upstream_paths(source):
     return out
 
 
+def _between(paths, base):
+    """The nodes on any path from the Source down to ``base`` (``base`` excluded): those of ``paths`` (from
+    :func:`_upstream_paths`) from which ``base`` can be reached."""
+    reach = {id(base): True}
+
+    def reaches(n, depth=0):
+        key = id(n)
+        if key not in reach:
+            reach[key] = False   # (a cycle reaches nothing new)
+            reach[key] = depth < _MAX_UPSTREAM and any(
+                m is not None and reaches(m, depth + 1) for m in _shown_inputs(n))
+        return reach[key]
+    return [n for key, (n, _) in paths.items() if key != id(base) and reaches(n)]
+
+
 def _knob_at(node, name, t, index=0, default=0.0):
     k = node.knob(name)
     if k is None:
@@ -312,12 +327,23 @@ def carry_to_source(sources, source, *, log=None):
             out.append((n, ptime, None))
             continue
         steps = []
+        # the Source may show the prompt node's image through several paths (a Merge of the plate and a moved
+        # copy): carried only when every node that may move pixels is on the one path followed
+        path = paths[id(base)][1]
+        on_path = set(id(v) for v in path)
+        for via in _between(paths, base):
+            if id(via) not in on_path and not moves_nothing(via):
+                _refuse_move(n, base, via, source, "the Source shows %s through more than one path, moved on "
+                             "this one" % base.name())
+        if any(not moves_nothing(v) for v in path) and len(_between(paths, base)) != len(on_path):
+            _refuse_move(n, base, next(v for v in path if not moves_nothing(v)), source,
+                         "the Source shows %s through more than one path" % base.name())
         pixel_aspect = 1.0
         try:
             pixel_aspect = float(source.format().pixelAspect())
         except Exception:  # noqa: BLE001
             pass
-        for via in paths[id(base)][1]:
+        for via in path:
             if moves_nothing(via):
                 continue
             cls = via.Class()
