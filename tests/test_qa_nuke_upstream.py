@@ -303,3 +303,31 @@ def test_a_source_showing_the_drawn_image_through_two_paths_one_moved_is_refused
     merge.setInput(moved_input, grade)
     job, _ = snode.build(g)
     assert _points(job) == [(1002, [pytest.approx(p) for p in shot["polygon"]])]
+
+
+def test_refine_only_refuses_a_roto_the_source_shows_moved_unless_the_prompts_input_is_moved_alike(nk, shot, tmp_path):
+    """Refine only renders the Prompts input's alpha as it is: a Roto on the Read under a Source behind a Transform
+    gave a mask where the Roto was drawn (before: rendered, silently misplaced). Both inputs below the same
+    Transform (Read -> Roto -> Transform -> Source and Prompts) is right and accepted."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1003, width=W, height=H)
+    tr = nk.nodes.Transform()
+    tr.setInput(0, read)
+    _set_transform(tr, **MOVE)
+    roto = _roto(nk, read, shot["polygon"], 1002)
+    g = _node(nk, tr, roto, tmp_path)
+    g["roto_mode"].setValue(snode.REFINE_ONLY)
+    with pytest.raises(Exception) as e:
+        snode.build(g)
+    assert getattr(e.value, "code", None) == "PROMPT_INVALID" and tr.name() in str(e.value), e.value
+    assert nk._state["executed"] == []
+    tr.setInput(0, roto)
+    g.setInput(1, tr)
+
+    def hook(w, first, last):
+        for t in range(first, last + 1):
+            out = w["file"].value().replace("####", "%04d" % t)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            open(out, "wb").close()
+    nk._set_render_hook(hook)
+    job, _ = snode.build(g)
+    assert job["objects"][0]["masks"]["soft"] is True

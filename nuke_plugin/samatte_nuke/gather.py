@@ -45,7 +45,7 @@ from .convert import shown_inputs as _shown_inputs
 
 __all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
            "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes", "prompt_sources", "time_node_map",
-           "PIXEL_CLASSES", "moves_nothing", "carry_to_source"]
+           "PIXEL_CLASSES", "moves_nothing", "carry_to_source", "check_rendered_prompts"]
 
 PROMPT_CLASSES = ("Roto", "RotoPaint", "Tracker4")
 _MAX_UPSTREAM = 500
@@ -319,11 +319,8 @@ def carry_to_source(sources, source, *, log=None):
     paths = _upstream_paths(source)
     out = []
     for n, ptime in sources:
-        base = n.input(0) if n.inputs() else None
-        while (base is not None and id(base) not in paths
-               and (base.Class() in PROMPT_CLASSES or moves_nothing(base)) and base.inputs()):
-            base = _shown_inputs(base)[0] if _shown_inputs(base) else None
-        if base is None or id(base) not in paths:
+        base = _drawn_on(n, paths)
+        if base is None:
             out.append((n, ptime, None))
             continue
         steps = []
@@ -365,6 +362,57 @@ def carry_to_source(sources, source, *, log=None):
             continue
         out.append(_carried(n, ptime, steps, log))
     return out
+
+
+def _drawn_on(node, paths):
+    """The image a prompt node is drawn on, when the Source shows it (a node of ``paths``): its input, or the
+    first node the Source shows down its input chain through other prompt nodes and :func:`moves_nothing`
+    nodes; None when it has no input or the Source does not show that image."""
+    base = node.input(0) if node.inputs() else None
+    while (base is not None and id(base) not in paths
+           and (base.Class() in PROMPT_CLASSES or moves_nothing(base)) and base.inputs()):
+        base = _shown_inputs(base)[0] if _shown_inputs(base) else None
+    return base if base is not None and id(base) in paths else None
+
+
+_NOT_PIXELS = ("name", "label", "xpos", "ypos", "selected", "note_font", "note_font_size", "tile_color", "hide_input",
+               "postage_stamp", "gl_color", "icon", "indicators")
+
+
+def _same_move(a, b):
+    """The same node, or nodes of one class with the same knobs (their script text: values and animation):
+    a Reformat of the roto like the plate's."""
+    if a is b:
+        return True
+    if a.Class() != b.Class():
+        return False
+    try:
+        ka, kb = a.knobs(), b.knobs()
+        names = (set(ka) | set(kb)) - set(_NOT_PIXELS)
+        return all(n in ka and n in kb and ka[n].toScript() == kb[n].toScript() for n in names)
+    except Exception:  # noqa: BLE001 - knobs not readable: not shown alike
+        return False
+
+
+def check_rendered_prompts(sources, prompts_in, source):
+    """Refine only, where the Prompts input's alpha is rendered as Nuke shows it: refuse (PROMPT_INVALID) a
+    prompt node drawn on an image that the Source shows moved or retimed (a node :func:`moves_nothing` does
+    not list on the Source's way to it) unless the Prompts input shows it through the same nodes, or nodes of
+    the same class and knobs (both inputs below one Transform, or the roto reformatted like the plate). Before: the mask was rendered where the Roto was drawn, not where
+    the Source shows the object."""
+    src_paths, pr_paths = _upstream_paths(source), _upstream_paths(prompts_in)
+    for n, _time in sources:
+        base = _drawn_on(n, src_paths)
+        if base is None:
+            continue
+        movers = [v for v in src_paths[id(base)][1] if not moves_nothing(v)]
+        if not movers:
+            continue
+        shown = pr_paths.get(id(base))
+        alike = shown is not None and [v for v in shown[1] if not moves_nothing(v)]
+        if not alike or len(alike) != len(movers) or not all(_same_move(a, b) for a, b in zip(alike, movers)):
+            _refuse_move(n, base, movers[0], source, "in refine only the Prompts input's alpha is rendered as "
+                         "it is, not moved with the Source")
 
 
 def _carried(node, ptime, steps, log):

@@ -231,6 +231,7 @@ def _build(group):
     # (refine only: the Prompts input's render, what Nuke shows there, is what must fit)
     if refine_only:
         jobmod.check_prompt_formats([], source, info["geometry"], rendered=prompts_in)
+        gather.check_rendered_prompts(sources, prompts_in, source)
     else:
         jobmod.check_prompt_formats(nodes, source, info["geometry"])
         # a prompt node drawn on an image the Source shows through a Transform / TimeOffset / FrameHold: its

@@ -99,6 +99,10 @@ class Format(object):
     def t(self):
         return self._h
 
+    def __str__(self):
+        """As a .nk script writes a format (a Format knob's toScript): "w h x y r t pixel_aspect name"."""
+        return ("%d %d 0 0 %d %d %g %s" % (self._w, self._h, self._w, self._h, self._pa, self._name)).strip()
+
 
 # --- animation --------------------------------------------------------------------------------------
 class AnimationKey(object):
