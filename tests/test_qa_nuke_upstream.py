@@ -331,3 +331,21 @@ def test_refine_only_refuses_a_roto_the_source_shows_moved_unless_the_prompts_in
     nk._set_render_hook(hook)
     job, _ = snode.build(g)
     assert job["objects"][0]["masks"]["soft"] is True
+
+
+def test_a_time_offset_on_both_inputs_is_applied_once(nk, shot, tmp_path):
+    """Read -> TimeOffset(+1) -> Source and Read -> Roto -> TimeOffset(+1) -> Prompts (the artist offset both): the
+    key on 1002 is seen on 1003 on both inputs; prompted on 1003, not 1004 (the two offsets are not added). With
+    the Source's TimeOffset alone, 1003 too (before: 1002, the frame the Roto was drawn on)."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1003, width=W, height=H)
+    src = nk.nodes.TimeOffset(time_offset=1)
+    src.setInput(0, read)
+    roto = _roto(nk, read, shot["polygon"], 1002)
+    pr = nk.nodes.TimeOffset(time_offset=1)
+    pr.setInput(0, roto)
+    g = _node(nk, src, pr, tmp_path, shot)
+    job, _ = snode.build(g)
+    assert [f for f, _ in _points(job)] == [1003]
+    g.setInput(1, roto)
+    job, _ = snode.build(g)
+    assert [f for f, _ in _points(job)] == [1003]
