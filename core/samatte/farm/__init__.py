@@ -66,12 +66,12 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     if qc:
         opts = (["--frames=%s" % frames] if frames is not None else []) + (["--report=%s" % report] if report else [])
     else:
-        # --openjd: the task's progress, status and failure reason as the render manager reads them
-        opts = ["--stage", stage or "all", "--openjd"] + (["--frames=%s" % frames] if frames is not None else [])
+        opts = ["--stage", stage or "all"] + (["--frames=%s" % frames] if frames is not None else [])
         if preroll is not None and (stage or "all") != "track":
             opts += ["--preroll", str(int(preroll))]
         if objects is not None:
             opts += ["--objects=%s" % objects]
+        opts += ["--openjd"]   # the task's progress, status and failure reason as the render manager reads them
     from ..io.writer import host_tag, remove_temps
     # one a killed task left (SIGKILL, or SIGTERM before the run's own handler: the finally below never ran;
     # hundreds of kB for a Nuke script's roto): removed when its process is gone, as a killed run's spill folder
