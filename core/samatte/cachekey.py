@@ -253,6 +253,10 @@ def _interval_of(obj, frames, tracker, *, span=False):
     if tracker not in ("flow", "shapes"):
         whole = (frames[0], frames[-1])
         return lambda frame: whole
+    from .jobspec import object_absent
+    absent = object_absent(obj) & set(frames)
+    if absent:
+        return _absent_interval_of(obj, frames, tracker, absent, span=span)
     an = anchors(obj, tracker)  # sorted, distinct
     an_set = set(an)
     pf = [int(q["frame"]) for q in obj.get("prompts") or []]
@@ -268,6 +272,47 @@ def _interval_of(obj, frames, tracker, *, span=False):
         lo = an[i - 1] if i else (frames[0] if span else frame)
         hi = an[i] if i < len(an) else frame
         return lo, hi
+    return interval
+
+
+def _absent_interval_of(obj, frames, tracker, absent, *, span=False):
+    """:func:`_interval_of` of an object with ``absent`` frames among ``frames`` (flow and shapes, the rule
+    of README "Prompts"): its present frames split into segments at each absent span; a segment with
+    anchors is tracked from them alone (as a whole shot), one without continues the track of the nearest
+    present frame on the side the track comes from (after the object's first anchor: the last present
+    frame before the span, its mask held across it; before it: the first present frame after the span).
+    An absent frame depends on nothing but itself (its track is empty)."""
+    from .jobspec import absent_segments
+    an = anchors(obj, tracker)
+    pf = [int(q["frame"]) for q in obj.get("prompts") or []]
+    segs = absent_segments(frames, absent)
+    seg_of = {f: k for k, seg in enumerate(segs) for f in seg}
+    seg_an = [[a for a in an if seg_of.get(a) == k] for k in range(len(segs))]
+    memo: dict = {}
+
+    def interval(frame):
+        if frame not in memo:
+            memo[frame] = _interval(frame)
+        return memo[frame]
+
+    def _interval(frame):
+        if frame in absent or frame not in seg_of:
+            return frame, frame
+        k = seg_of[frame]
+        seg, sa = segs[k], seg_an[k]
+        if sa:
+            if frame in sa:
+                return frame, frame
+            i = bisect.bisect_left(sa, frame)
+            lo = sa[i - 1] if i else (seg[0] if span else frame)
+            hi = sa[i] if i < len(sa) else frame
+            return lo, hi
+        if not an:   # no anchor (the trackers refuse such an object): everything it has
+            return frames[0], max([frame] + pf)
+        if an[0] < seg[0]:   # after the first anchor: on from the last present frame before the span
+            return interval(segs[k - 1][-1])[0], frame
+        # before the first anchor: back from the first present frame after the span
+        return (seg[0] if span else frame), interval(segs[k + 1][0])[1]
     return interval
 
 
@@ -309,9 +354,23 @@ def temporal_refs(job, frames, tracker):
                 refs[f] = frames[i + 1]
             else:
                 refs[f] = frames[i - 1]
-        return refs
+        return _absent_restarts(job, refs)
     for i, f in enumerate(frames):
         refs[f] = None if (i == 0 or f in restart) else frames[i - 1]
+    return _absent_restarts(job, refs)
+
+
+def _absent_restarts(job, refs):
+    """``refs`` with the matte's temporal state restarted on a frame whose reference is a frame where an
+    object present on it is absent (its ``absent``): no state is carried across an absent span. Jobs
+    without ``absent`` are untouched."""
+    from .jobspec import object_absent
+    absents = [a for a in (object_absent(o) for o in job["objects"]) if a]
+    if not absents:
+        return refs
+    for f, r in refs.items():
+        if r is not None and any(r in a and f not in a for a in absents):
+            refs[f] = None
     return refs
 
 
@@ -416,7 +475,11 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None, memo=None):
         if not tracked:
             parts.append(pstamp(f))
         out[f] = {"track": _hash({"b": track_base, "f": f, "objects": parts}), "track_objects": okeys}
-    _matte_chain(out, temporal_refs(job, frames, tracker if tracked else "masks"), frames, matte_base, pstamp)
+    from .jobspec import object_absent
+    absents = [(i, object_absent(o)) for i, o in enumerate(job["objects"])]
+    absents = [(i, a) for i, a in absents if a]
+    _matte_chain(out, temporal_refs(job, frames, tracker if tracked else "masks"), frames, matte_base, pstamp,
+                 absent_at=(lambda f: [i for i, a in absents if f in a]) if absents else None)
     return out
 
 
@@ -449,6 +512,8 @@ class _Segments:
         first anchor) in descending frames, the others ascending, so a span that grows extends the
         previous one's hash."""
         interval = _interval_of(o, self.frames, tracker)
+        if tracker not in ("flow", "shapes"):   # SAM 2 tracks through absent frames (its matte key has them)
+            self.texts[("absent", i)] = set()
         an = anchors(o, tracker)
         spans = [interval(f) for f in self.frames]
         back = [bool(an) and lo < hi == an[0] for lo, hi in spans]
@@ -504,7 +569,18 @@ class _Segments:
         if b > a:
             self.grown[(i, backward, a)] = (b, h.copy())
         h.update(tail)
+        # absent frames on the span (only there: a span without any is tracked as it always was, and its
+        # key is the one it always had)
+        absent = sorted(f for f in self._absent(i, o) if lo <= f <= hi)
+        if absent:
+            h.update((',"absent":%s' % _dumps(absent)).encode("utf-8"))
         return h.hexdigest()[:24]
+
+    def _absent(self, i, o):
+        if ("absent", i) not in self.texts:
+            from .jobspec import object_absent
+            self.texts[("absent", i)] = object_absent(o)
+        return self.texts[("absent", i)]
 
 
 def _job_frames(job, plate_frames):
@@ -514,14 +590,19 @@ def _job_frames(job, plate_frames):
     return sorted(int(f) for f in plate_frames)
 
 
-def _matte_chain(out, refs, frames, matte_base, pstamp):
+def _matte_chain(out, refs, frames, matte_base, pstamp, absent_at=None):
     """Matte keys along the temporal chain, in :func:`_matte_order` (each (re)start, its forward chain,
     then its backward chain), so a frame's reference is keyed before it; a key hashes its reference's
-    key, so the order decides only which frame is keyed first, never a key's value."""
+    key, so the order decides only which frame is keyed first, never a key's value. ``absent_at``: frame ->
+    the indices of the objects absent there (their alpha is 0); only a frame with some holds them."""
     for f in _matte_order(frames, refs):
         r = refs[f]
-        out[f]["matte"] = _hash({"b": matte_base, "f": f, "track": out[f]["track"], "plate": pstamp(f),
-                                 "ref": out[r]["matte"] if r is not None else None})
+        rec = {"b": matte_base, "f": f, "track": out[f]["track"], "plate": pstamp(f),
+               "ref": out[r]["matte"] if r is not None else None}
+        gone = absent_at(f) if absent_at is not None else None
+        if gone:
+            rec["absent"] = gone
+        out[f]["matte"] = _hash(rec)
 
 
 def _matte_order(frames, refs):

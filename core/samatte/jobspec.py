@@ -46,6 +46,9 @@ file's folder's (:func:`resolve_paths`).
 An object has ``prompts`` (it is tracked), ``masks`` (a per-frame mask sequence that is only refined:
 refine-only mode), or both (tracked; on the frames where its mask file exists the mask wins). Optional
 ``host_name``: the host's own name for the object (any string; written to the EXR metadata).
+``absent`` (optional): a frame range (``"20-30,41"``, the syntax of ``plate.frames``) where the object is
+not in the shot: its alpha is 0 there in every output, no prompt may lie there (PROMPT_INVALID), and
+neither the tracker nor the matte stage carries it across such a span (README "Prompts").
 ``masks.soft`` (default false): true keeps a feathered roto soft (its coverage goes to the matting
 stage as is) instead of thresholding it at ``masks.threshold``.
 
@@ -74,7 +77,7 @@ __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
-    "job_frames", "plate_frames", "is_subtract_shape", "object_keyframes", "object_anchors", "anchor_frames", "prompt_frame_kind",
+    "job_frames", "plate_frames", "is_subtract_shape", "object_keyframes", "object_anchors", "object_absent", "absent_segments", "anchor_frames", "prompt_frame_kind",
     "prompt_kinds", "work_dir_name",
 ]
 
@@ -414,7 +417,7 @@ def _validate(doc):
         path = "objects[%d]" % i
         if not isinstance(o, dict):
             raise _err("an object must be a JSON object", path)
-        _check_unknown(o, ("name", "prompts", "masks", "colour", "meta", "host_name"), path)
+        _check_unknown(o, ("name", "prompts", "masks", "colour", "meta", "host_name", "absent"), path)
         name = _require(o, "name", str, path, optional=True, default="object%d" % (i + 1))
         if not _NAME_RE.match(name) or name in _RESERVED_NAMES:
             raise _err("object name %r must be a letter or underscore followed by letters, digits or "
@@ -431,6 +434,13 @@ def _validate(doc):
                        "the masks win on the frames they exist); it has neither", path, PromptError)
         if "host_name" in o:
             ob["host_name"] = _require(o, "host_name", str, path)
+        absent = set()
+        if o.get("absent") is not None:
+            try:
+                absent = set(parse_frames(o["absent"]))
+            except FrameRangeError as e:
+                raise FrameRangeError("%s (at %s.absent)" % (e.message, path), field=path + ".absent")
+            ob["absent"] = format_frames(sorted(absent))
         if has_prompts:
             prompts = _require(o, "prompts", list, path)
             if not prompts:
@@ -438,6 +448,11 @@ def _validate(doc):
             ob["prompts"] = sorted(
                 (_validate_prompt(q, "%s.prompts[%d]" % (path, j), fset) for j, q in enumerate(prompts)),
                 key=lambda q: q["frame"])
+            on_absent = [j for j, q in enumerate(ob["prompts"]) if q["frame"] in absent]
+            if on_absent:
+                q = ob["prompts"][on_absent[0]]
+                raise _err("object %r has a prompt on frame %d, where its 'absent' (%s) says it is not in the shot"
+                           % (name, q["frame"], ob["absent"][:100]), path + ".prompts", PromptError)
             if not any(_defines_object(q) for q in ob["prompts"]):
                 raise _err("object %r has no prompt that says where it is: it needs an add-mode mask, polygon, "
                            "bezier or box, or a positive (label 1) point; subtract shapes and negative clicks "
@@ -658,11 +673,14 @@ def new_job(plate_path, output_path, *, frames=None, colourspace=None, ocio_conf
     }
 
 
-def add_object(job, name, prompts=None, *, masks=None, host_name=None):
-    """Append an object (tracked from ``prompts``, refine-only from a ``masks`` pattern, or both)."""
+def add_object(job, name, prompts=None, *, masks=None, host_name=None, absent=None):
+    """Append an object (tracked from ``prompts``, refine-only from a ``masks`` pattern, or both);
+    ``absent``: the frames where it is not in the shot (a range string or a list)."""
     ob = {"name": name}
     if host_name is not None:
         ob["host_name"] = host_name
+    if absent is not None:
+        ob["absent"] = absent
     if masks is not None:
         if isinstance(masks, dict):
             ob["masks"] = dict(masks, path=_fspath(masks.get("path")))
@@ -785,6 +803,29 @@ def prompt_kinds(prompts, frames=None):
         if frames is None or f in frames:
             by_frame.setdefault(f, []).append(q)
     return {f: prompt_frame_kind(qs) for f, qs in by_frame.items()}
+
+
+def object_absent(obj):
+    """The frames a validated JobSpec object's ``absent`` names (a set of ints; empty without one)."""
+    a = obj.get("absent")
+    return set(parse_frames(a)) if a else set()
+
+
+def absent_segments(frames, absent):
+    """The runs of ``frames`` (sorted job frames) where the object is present, split by its ``absent``
+    frames: a list of lists of frames (one list, all frames, when none of them is absent)."""
+    segs: list = []
+    cur: list = []
+    for f in frames:
+        if f in absent:
+            if cur:
+                segs.append(cur)
+            cur = []
+        else:
+            cur.append(f)
+    if cur:
+        segs.append(cur)
+    return segs
 
 
 def object_anchors(obj):

@@ -47,7 +47,7 @@ import time
 from . import __version__
 from .errors import FrameRangeError, JobSpecError, MissingFrameError, OutputError, SamatteError, TrackMissingError
 from .frames import format_frames, parse_frames
-from .jobspec import job_frames, load as load_job_file, validate
+from .jobspec import job_frames, load as load_job_file, object_absent, validate
 from .progress import FrameEvent, Progress, check_cancel, is_cancel
 
 log = logging.getLogger("samatte")
@@ -290,14 +290,16 @@ def _mask_objects(job, info, frames):
         seq = MaskSequence(m["path"], info, channel=m.get("channel"))
         required = not o.get("prompts")
         if required:
-            # each frame's own file, as for the plate: a still (no frame token) serves every frame
-            missing = [f for f in frames if not os.path.exists(seq.path(f))]
+            # each frame's own file, as for the plate: a still (no frame token) serves every frame; none
+            # is needed where the object is absent (its alpha is 0 there)
+            gone = object_absent(o)
+            missing = [f for f in frames if f not in gone and not os.path.exists(seq.path(f))]
             if missing:
                 raise MissingFrameError("object %r: %d mask frame(s) missing: %s (pattern %s)%s"
                                         % (o["name"], len(missing), format_frames(missing)[:200], m["path"],
                                            seq.pattern.padding_hint()),
                                         object=o["name"], frames=format_frames(missing), path=m["path"])
-        out[o["name"]] = (seq, m, required)
+        out[o["name"]] = (seq, dict(m, _absent=object_absent(o)), required)
     return out
 
 
@@ -307,9 +309,10 @@ def _check_headers(source, masked, frames):
     now. A frame whose pixels are damaged past a good header still fails when it is read."""
     from .io.masks import check_mask_header
     source.check_headers(frames)
-    for seq, _m, required in masked.values():
+    for seq, m, required in masked.values():
+        gone = m.get("_absent") or ()
         for f in frames:
-            if required or os.path.exists(seq.path(f)):
+            if f not in gone and (required or os.path.exists(seq.path(f))):
                 check_mask_header(seq.path(f), seq.info, channel=seq.channel)
 
 
@@ -715,7 +718,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                                 options=job["matte"]["options"], device=job["device"],
                                 foreground=out["foreground"], quality_map=out["quality_map"])
             owned.append(matter)
-        from .stages import Matter, StateStore, TrackFrame
+        import numpy as np
+
+        from .stages import Matter, ObjectTrack, StateStore, TrackFrame
         stepper = matter
         if not isinstance(matter, Matter):
             # a backend with ``process`` only (benchmarks' stand-ins) is stateless: Matter's own
@@ -746,6 +751,16 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         mask_seen = {}  # object -> [mask frames read, of them empty]
         from .prompts import subtract_cuts, subtract_shapes
         cuts_of = subtract_shapes(job["objects"])  # frame -> the objects' subtract shapes there
+        absent_at: dict = {}   # frame -> the objects absent there (JobSpec ``absent``)
+        for o in job["objects"]:
+            for g in object_absent(o):
+                absent_at.setdefault(g, []).append(o["name"])
+        # frames whose matte state restarts only because an object comes back after an absent span
+        absent_restart = set()
+        if absent_at:
+            plain = temporal_refs(dict(job, objects=[dict(o, absent=None) for o in job["objects"]]), all_frames,
+                                  resolved["tracker"] if tracked else "masks")
+            absent_restart = {f for f in all_frames if refs.get(f) is None and plain.get(f) is not None}
         for f in work:
             check_cancel(cancel)
             ref = refs.get(f)
@@ -766,12 +781,17 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     combine_flow(tf, tnames, _flow_logit_clip(job))
             else:
                 tf = TrackFrame(frame=f, objects={}, ref=ref)
+            if tf.ref is not None and ref is None and f in absent_restart:
+                tf.ref = None   # (SAM 2 tracks through an absent span; the matte's state restarts after it)
             if tf.ref is not None and tf.ref != ref:
                 log.warning("frame %d: the tracker's temporal reference %s is not the keyed one %s; "
                             "restarting the temporal state there", f, tf.ref, ref)
                 tf.ref = None
             for name, (mseq, m, required) in masked.items():
-                if required or os.path.exists(mseq.path(f)):
+                if f in m["_absent"]:
+                    if name not in tf.objects:
+                        tf.objects[name] = ObjectTrack(mask=np.zeros(info.shape, bool), score=0.0)
+                elif required or os.path.exists(mseq.path(f)):
                     tf.objects[name] = _mask_track(mseq, m, f)
                     seen = mask_seen.setdefault(name, [0, 0])
                     seen[0] += 1
@@ -781,6 +801,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 for name, cut in subtract_cuts(cuts_of[f], info).items():
                     if name in tf.objects:
                         tf.objects[name].cut = cut
+            for name in absent_at.get(f, ()):   # absent here: alpha 0 whatever the backends (all cut)
+                if name in tf.objects:
+                    tf.objects[name].cut = np.ones(info.shape, np.float32)
             state_in = states.get(tf.ref)
             # (the store's slot follows the keyed chain ``ref``, the order's groups, not whether the state
             # was found: a chunk's first frame or a restored seed frame without its reference state must
@@ -979,8 +1002,13 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
         sub = [f for f in all_frames if lo <= f <= hi]
         keep = [[j for j, q in enumerate(o["prompts"]) if lo <= q["frame"] <= hi] for o in part]
         objs = [dict(o, prompts=[o["prompts"][j] for j in ks]) for o, ks in zip(part, keep)]
-        tobjs = prepare_objects(objs, info, sub, origins=[(jpos[i], ks) for i, ks in zip(idx, keep)])
-        for item in tracker.track(source, tobjs, sub, cancel=cancel):
+        gone = [object_absent(o) for o in part]
+        if all(g.issuperset(sub) for g in gone):   # absent on every frame here: an empty track, no tracker
+            items = _absent_frames(part, sub, info)
+        else:
+            tobjs = prepare_objects(objs, info, sub, origins=[(jpos[i], ks) for i, ks in zip(idx, keep)])
+            items = tracker.track(source, tobjs, sub, cancel=cancel)
+        for item in items:
             if isinstance(item, Progress):
                 yield progress.scale(item)
                 continue
@@ -994,6 +1022,18 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
                 result["tracked"].append(f)
         progress.next_pass()
     result["tracked"] = sorted(set(result["tracked"]))
+
+
+def _absent_frames(objects, frames, info):
+    """The track of ``objects`` on ``frames`` where every one of them is absent (JobSpec ``absent``): empty
+    masks, score 0, the matte's state restarted (what the trackers give such a frame)."""
+    import numpy as np
+
+    from .stages import ObjectTrack, TrackFrame
+    for f in frames:
+        yield TrackFrame(frame=f, objects={o["name"]: ObjectTrack(mask=np.zeros(info.shape, bool), score=0.0,
+                                                                  keyframe=False, edge="rough") for o in objects},
+                         ref=None)
 
 
 def _read_scores(writer, frames):

@@ -72,7 +72,8 @@ def prepare_objects(job_objects, info, frames, *, origins=None):
                 raise _outside_frames(name, frame, where)
             q = prepare_prompt(p, info, where=where, object_name=name)
             by_frame.setdefault(frame, []).append(q)
-        tob = TrackerObject(name=name, prompts=dict(sorted(by_frame.items())))
+        from .jobspec import object_absent
+        tob = TrackerObject(name=name, prompts=dict(sorted(by_frame.items())), absent=frozenset(object_absent(ob)))
         from .track.seed import object_roles
         object_roles(tob)  # PromptError: no shape and no positive point left inside the canvas
         out.append(tob)

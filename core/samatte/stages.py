@@ -12,7 +12,7 @@ the cancel token there) and yield their per-frame results, so the pipeline strea
 memory. A backend must never hold more than a bounded number of frames.
 """
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -156,6 +156,9 @@ class TrackerObject:
     """
     name: str
     prompts: Dict[int, List[dict]]
+    #: the frames where the object is not in the shot (JobSpec ``absent``): its track there is empty, and
+    #: the weights-free trackers do not carry it across them (README "Prompts")
+    absent: FrozenSet[int] = frozenset()
 
 
 class Tracker:

@@ -602,6 +602,45 @@ class FlowTracker(Tracker):
             plan.append((kidx[-1], +1, n - 1, None))
         return plan
 
+    def _absent_plan(self, kidx, n, frames, gone):
+        """Passes for an object absent on the frame indices ``gone`` (README "Prompts"): (passes, sources),
+        ``sources[p]`` the index whose logits pass ``p`` starts from (held across the span), or None. Each
+        run of present frames with anchors is tracked from them alone; one without continues from the last
+        present frame before it (after the first anchor) or the first after it (before it). No pass steps
+        onto or across an absent frame."""
+        segs, cur = [], []
+        for i in range(n):
+            if i in gone:
+                if cur:
+                    segs.append((cur[0], cur[-1]))
+                cur = []
+            else:
+                cur.append(i)
+        if cur:
+            segs.append((cur[0], cur[-1]))
+        plan, src, fwd, bwd = [], [], [], []
+        for k, (a, b) in enumerate(segs):
+            ka = [i for i in kidx if a <= i <= b]
+            if ka:
+                if ka[0] > a:
+                    plan.append((ka[0], -1, a, None))
+                for x, y in zip(ka[:-1], ka[1:]):
+                    if y - x > 1:
+                        fx, fy = frames[x], frames[y]
+                        plan.append((x, +1, y - 1, (lambda f, fx=fx, fy=fy: (fy - f) / float(fy - fx))))
+                        plan.append((y, -1, x + 1, (lambda f, fx=fx, fy=fy: (f - fx) / float(fy - fx))))
+                if ka[-1] < b:
+                    plan.append((ka[-1], +1, b, None))
+            elif kidx and kidx[0] < a:
+                fwd.append(((a, +1, b, None), segs[k - 1][1]))
+            elif kidx:
+                bwd.append(((b, -1, a, None), segs[k + 1][0]))
+        src = [None] * len(plan)
+        for p, s_ in fwd + bwd[::-1]:
+            plan.append(p)
+            src.append(s_)
+        return plan, src
+
     def track(self, source, objects, frames, *, cancel=None):
         frames = sorted(set(int(f) for f in frames))
         n = len(frames)
@@ -625,7 +664,14 @@ class FlowTracker(Tracker):
         h, w = work_shape((H, W), self.opts["work_size"])
         # hints (clicks, subtract shapes on frames without a shape) at the working resolution
         hints = [{i: hint_arrays(ps, (H, W), (h, w)) for i, ps in hs.items()} for hs in hints]
-        plans = [self._plan(k, n, frames) for k in kf]
+        gone = [set(pos[f] for f in getattr(ob, "absent", ()) if f in pos) for ob in objects]
+        plans, srcs = [], []
+        for k, g in zip(kf, gone):
+            pl, sr = self._absent_plan(k, n, frames, g) if g else (self._plan(k, n, frames), None)
+            plans.append(pl)
+            srcs.append(sr)
+        # a frame after an absent span restarts the matte's temporal state (samatte.cachekey.temporal_refs)
+        restart = {i for g in gone for i in range(1, n) if i - 1 in g and i not in g}
         steps = sum(abs(e - s) for pl in plans for (s, d, e, _) in pl)
         total = n + steps + n
         done = 0
@@ -676,8 +722,14 @@ class FlowTracker(Tracker):
                 pairs = _step_pairs(plans)
                 if len(set(pairs)) < len(pairs):
                     fc = FlowCache(folder, ram // 8)
+            for o in range(len(objects)):
+                for i in gone[o]:
+                    acc[o, i] = -K
             for o, ob in enumerate(objects):
-                for (s, d, e, wfn) in plans[o]:
+                for p, (s, d, e, wfn) in enumerate(plans[o]):
+                    if srcs[o] is not None and srcs[o][p] is not None:   # held across an absent span
+                        acc[o, s] = acc[o, srcs[o][p]]
+                        scores[o, s] = scores[o, srcs[o][p]]
                     prop = FlowPropagator(prop_shape, self.opts)
                     prop.start(imgs[s], acc[o, s].astype(np.float32))
                     i = s
@@ -714,12 +766,14 @@ class FlowTracker(Tracker):
                     return cv2.resize(logits[o], (W, H), interpolation=cv2.INTER_LINEAR)
                 objs = {}
                 for o, (ob, m) in enumerate(zip(objects, owned_masks(canvas_logit, len(objects)))):
+                    if i in gone[o]:
+                        m = np.zeros_like(m)
                     sc = float(scores[o, i]) if m.any() else 0.0
                     # the artist's shape carried by flow and snapped to a hard segmentation: hair and
                     # soft edges beyond it are cut off, so the matting stage may reach past the edge
                     objs[ob.name] = ObjectTrack(mask=m, logits=logits[o], score=max(0.0, min(1.0, sc)),
                                                 keyframe=(o, i) in kmask, edge="rough")
-                ref = None if (i == 0 or i in kset) else frames[i - 1]
+                ref = None if (i == 0 or i in kset or i in restart) else frames[i - 1]
                 done += 1
                 yield Progress("track", f, done, total, "frame %d" % f)
                 yield TrackFrame(frame=f, objects=objs, ref=ref)

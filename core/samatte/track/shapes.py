@@ -13,6 +13,8 @@ on any object's keyframe). Only two keyframe masks per object are held at once. 
 are left overlapping (the artist drew them so). ``logits`` is None (no soft evidence).
 """
 
+import numpy as np
+
 from ..errors import PromptError
 from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
@@ -29,6 +31,29 @@ def nearest_keyframe(frame, keyframes):
                                                                    and k < best):
             best = k
     return best
+
+
+def absent_keyframe(frames, keyframes, absent):
+    """frame -> the keyframe whose shape the frame holds, for an object absent on ``absent`` (README
+    "Prompts"): the nearest keyframe in the frame's run of present frames; in a run without one, that of
+    the last present frame before it (after the first keyframe) or the first after it (before it). Absent
+    frames are left out (their mask is empty)."""
+    from ..jobspec import absent_segments
+    segs = absent_segments(sorted(frames), absent)
+    out: dict = {}
+    firsts = sorted(keyframes)
+    own = [[k for k in firsts if seg[0] <= k <= seg[-1]] for seg in segs]
+    for k, seg in enumerate(segs):       # runs with keyframes
+        if own[k]:
+            out.update({f: nearest_keyframe(f, own[k]) for f in seg})
+    for k, seg in enumerate(segs):       # after the first keyframe: on from the run before
+        if not own[k] and firsts and firsts[0] < seg[0]:
+            out.update({f: out[segs[k - 1][-1]] for f in seg})
+    for k in reversed(range(len(segs))):   # before it: back from the run after
+        seg = segs[k]
+        if not own[k] and firsts and firsts[0] > seg[-1]:
+            out.update({f: out[segs[k + 1][0]] for f in seg})
+    return out
 
 
 class ShapeTracker(Tracker):
@@ -52,13 +77,22 @@ class ShapeTracker(Tracker):
             keys.append(ks)
             hints.append(set(hs))
         kset = set(k for ks in keys for k in ks)
+        held = [absent_keyframe(frames, keys[o], set(ob.absent)) if getattr(ob, "absent", None) else None
+                for o, ob in enumerate(objects)]
+        # a frame after an absent span restarts the matte's temporal state (samatte.cachekey.temporal_refs)
+        restart = {f for ob in objects for i, f in enumerate(frames)
+                   if i and frames[i - 1] in getattr(ob, "absent", ()) and f not in ob.absent}
         cache = [dict() for _ in objects]  # per object: keyframe -> bool mask (at most 2 held)
         n = len(frames)
         for i, f in enumerate(frames):
             check_cancel(cancel)
             objs = {}
             for o, ob in enumerate(objects):
-                k = nearest_keyframe(f, keys[o])
+                if held[o] is not None and f not in held[o]:   # absent here: nothing
+                    objs[ob.name] = ObjectTrack(mask=np.zeros(shape, bool), logits=None, score=0.0, keyframe=False,
+                                                edge="rough")
+                    continue
+                k = nearest_keyframe(f, keys[o]) if held[o] is None else held[o][f]
                 if k not in cache[o]:
                     def image(k=k):
                         return source.get(k).display
@@ -72,6 +106,6 @@ class ShapeTracker(Tracker):
                                   work_size=self.work_size)
                 objs[ob.name] = ObjectTrack(mask=m.copy(), logits=None, score=1.0, keyframe=(k == f),
                                             edge="rough")  # the artist's roto shape itself
-            ref = None if (i == 0 or f in kset) else frames[i - 1]
+            ref = None if (i == 0 or f in kset or f in restart) else frames[i - 1]
             yield Progress("track", f, i + 1, n, "frame %d" % f)
             yield TrackFrame(frame=f, objects=objs, ref=ref)
