@@ -30,7 +30,9 @@ Conventions (README "Blender"):
   keeps and removes); a layer at opacity (``alpha``) under 0.5 is skipped, one at 0.5 or more read as
   opaque (both noted: samatte thresholds a matte at 0.5); a layer whose ``hide_render`` or ``alpha`` is
   keyed or driven is read on each frame (:func:`_sample_frames`), prompted and cutting only where it
-  draws (Blender's Mask node reads both per frame);
+  draws (Blender's Mask node reads both per frame), and the frames of the range where it draws nothing
+  are its object's ``absent`` (alpha 0 there, its track not carried across them; track points there
+  are dropped);
 * tracking tracks (selected ones, or those of a named tracking object) are points: a track belongs to
   the layer whose name is the longest prefix of the track's name (``hero``, ``hero.eye``,
   ``hero eye``); others go to ``default_object``; a track whose name starts with ``-`` gives
@@ -987,6 +989,11 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
         if not ob["prompts"]:
             notes.append("mask layer %r has no closed shape with 3 or more points: skipped" % name)
             continue
+        if hidden:
+            # where Blender draws nothing of it (Hide in render keyed on, opacity under 0.5), the object is not
+            # in the shot: samatte's ``absent``, its alpha 0 there and its track not carried across (before: the
+            # object was tracked and matted through those frames)
+            ob["absent"] = sorted(hidden)
         out.append(ob)
     return out, subtract, notes
 
@@ -1107,7 +1114,12 @@ def merge_objects(mask_objects, points, *, default_object, safe_name=None, scene
             objects.append(ob)
             by_host[owner] = ob
         has_shape = any(p["type"] != "points" for p in ob["prompts"])
+        gone = set(ob.get("absent") or ())
+        dropped = []
         for f, pts in sorted(points[owner].items()):
+            if f in gone:   # a track of a layer hidden on that frame: no prompt where the object is absent
+                dropped.append(scene_frame(f))
+                continue
             labels = [p[2] for p in pts]
             if not any(labels) and not has_shape:
                 notes.append("object %r: negative-only points on frame %d dropped (no shape to correct)"
@@ -1115,6 +1127,9 @@ def merge_objects(mask_objects, points, *, default_object, safe_name=None, scene
                 continue
             ob["prompts"].append({"frame": f, "type": "points", "points": [[p[0], p[1]] for p in pts],
                                   "labels": labels})
+        if dropped:
+            notes.append("object %r: points on %d frame(s) where its layer is hidden dropped (first: frame %d)"
+                         % (owner, len(dropped), dropped[0]))
     objects = [ob for ob in objects if ob["prompts"]]
     for ob in objects:
         ob["prompts"].sort(key=lambda p: (p["frame"], p["type"] == "points", p.get("mode") == "subtract"))

@@ -77,6 +77,12 @@ def build_job(info, objects, settings, *, frames, output=None):
         entry = {"name": ob["name"], "prompts": [dict(p) for p in ob["prompts"]]}
         if "host_name" in supported and ob.get("host_name") is not None:
             entry["host_name"] = ob["host_name"]
+        gone = sorted(set(ob.get("absent") or ()) & set(frames))
+        if gone:   # the frames where all of its layers draw nothing (gather.gather_mask_objects)
+            if "absent" not in supported:
+                raise HostError("JOBSPEC_INVALID", "layer %r is hidden on some frames, and this samatte cannot say "
+                                "'absent' in a job: update samatte" % ob.get("host_name", ob["name"]))
+            entry["absent"] = sframes.format_frames(gone)
         job["objects"].append(entry)
     try:
         return jobspec.validate(job)
@@ -85,16 +91,19 @@ def build_job(info, objects, settings, *, frames, output=None):
 
 
 def _object_fields():
-    """Optional object fields this samatte's JobSpec accepts (older ones reject ``host_name``)."""
+    """Optional object fields this samatte's JobSpec accepts (older ones reject ``host_name``, ``absent``)."""
     from samatte import jobspec
-    probe = {"samatte_job": 1, "plate": {"path": "/p.####.exr", "frames": "1"}, "output": {"path": "/o.####.exr"},
-             "objects": [{"name": "a", "host_name": "a", "prompts": [
-                 {"frame": 1, "type": "box", "box": [0, 0, 1, 1]}]}]}
-    try:
-        jobspec.validate(probe)
-        return {"host_name"}
-    except Exception:  # noqa: BLE001 - a JobSpecError: the field is unknown there
-        return set()
+    out = set()
+    for field, value in (("host_name", "a"), ("absent", "2")):
+        probe = {"samatte_job": 1, "plate": {"path": "/p.####.exr", "frames": "1-2"}, "output": {"path": "/o.####.exr"},
+                 "objects": [{"name": "a", field: value, "prompts": [
+                     {"frame": 1, "type": "box", "box": [0, 0, 1, 1]}]}]}
+        try:
+            jobspec.validate(probe)
+            out.add(field)
+        except Exception:  # noqa: BLE001 - a JobSpecError: the field is unknown there
+            pass
+    return out
 
 
 def worker_env(settings):

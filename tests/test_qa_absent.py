@@ -163,3 +163,23 @@ def test_farm_chunks_equal_one_run(shot, tmp_path):
         assert set(a) == set(b) and all(np.array_equal(a[c], b[c]) for c in a), f
         assert ma == mb, f
 
+
+# --- Blender (the add-on's plain modules; real bpy: tests/blender/test_qa_absent_bpy.py) ----------------
+
+def test_blender_sends_the_frames_a_layer_draws_nothing_on_as_absent():
+    """hero keyed on 2 and 9, hidden in renders on 4-6: its object says ``absent`` 1004-1006 (file numbers), and
+    a track point of it on 5 is dropped with a note (a prompt there is PROMPT_INVALID)."""
+    from test_qa_blender_visibility import INFO, _layer, _mask, _reader, gather
+    hero = _layer("hero", (50, 20, 150, 80))
+    mask = _mask([hero], {"hero": [2, 9]}, animated=[("hero", "hide_render")])
+    read_at, _read = _reader(mask, hidden={"hero": range(4, 7)})
+    objs, _sub, notes = gather.gather_mask_objects(mask, INFO, scene_frames=range(1, 11), read_mask_at=read_at,
+                                                   current_frame=2)
+    assert [o["absent"] for o in objs] == [[1004, 1005, 1006]]
+    points = {"hero": {1005: [(60.0, 30.0, 1)], 1007: [(60.0, 30.0, 1)]}}
+    merged, notes = gather.merge_objects(objs, points, default_object="hero")
+    assert sorted({p["frame"] for p in merged[0]["prompts"] if p["type"] == "points"}) == [1007]
+    assert any("hidden" in n and "frame 1005" in n for n in notes), notes
+    job = jobspec.new_job("/p.####.exr", "/o.####.exr", frames="1001-1010")
+    job["objects"] = merged
+    assert jobspec.validate(job)["objects"][0]["absent"] == "1004-1006"
