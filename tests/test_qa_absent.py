@@ -183,3 +183,64 @@ def test_blender_sends_the_frames_a_layer_draws_nothing_on_as_absent():
     job = jobspec.new_job("/p.####.exr", "/o.####.exr", frames="1001-1010")
     job["objects"] = merged
     assert jobspec.validate(job)["objects"][0]["absent"] == "1004-1006"
+
+
+# --- Nuke (the plugin against the double in tests/nuke) ---------------------------------------------------
+
+def test_nuke_sends_the_frames_where_no_shape_draws_as_absent_and_the_matte_is_0_there(shot, tmp_path,
+                                                                                       monkeypatch):
+    """A Roto layer 'hero' whose shape is keyed on 1 and 6 and hidden (its eye keyed off) on script frames 3-4,
+    with a garbage matte ('-garbage') shown on 3: SAMatte's job says ``absent`` 1003-1004 (the garbage matte
+    does not draw the object; its prompt there is dropped), and the matte is 0 on those frames. Before: the
+    hero was tracked and matted through them."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+    import nuke_env
+    from nuke_env import rp
+    from samatte_nuke import node as snode
+    s, polys = shot
+    nk = nuke_env.fresh()
+    monkeypatch.setenv("SAMATTE_NUKE_CONFIG", str(tmp_path / "none.json"))
+    w, h = s["size"]
+    read = nuke_env.make_read(s["plate"], 1001, 1006, width=w, height=h, mode="start at", value=1)
+    roto = nk.nodes.Roto()
+    roto.setInput(0, read)
+    c = roto["curves"]
+    layer = rp.Layer(c, name="hero")
+    hero = nuke_env.polygon_shape(c, polys[1001], 1, h, name="ball")
+    for cp, (X, Y) in zip(hero, polys[1001]):
+        cp.center.addPositionKey(6, (X, h - Y))
+    for t, v in ((1, 1.0), (3, 0.0), (5, 1.0)):
+        hero.getAttributes().set("vis", v, time=t)
+    layer.append(hero)
+    garbage = nuke_env.polygon_shape(c, [[0, 0], [20, 0], [20, 20]], 3, h, name="-garbage")
+    layer.append(garbage)
+    c.rootLayer.append(layer)
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    job, _ = snode.build(g)
+    ob = job["objects"][0]
+    assert ob["absent"] == "1003-1004"
+    assert not [q for q in ob["prompts"] if q["frame"] in GONE]
+    job = dict(job, tracker={"backend": "flow", "model": job["tracker"]["model"], "options": {}},
+               matte={"backend": "refine", "quality": "draft", "options": {}})
+    res = pipeline.run(job)
+    for f in range(1001, 1007):
+        ch, _ = _read_path(res["output"].replace("####", "%04d" % f))
+        if f in GONE:
+            assert float(np.abs(ch["A"]).max()) == 0.0, f
+        else:
+            assert int((ch["A"] > 0.5).sum()) > 100, f
+
+
+def _read_path(path):
+    import OpenImageIO as oiio
+    inp = oiio.ImageInput.open(path)
+    try:
+        spec = inp.spec()
+        px = np.asarray(inp.read_image(0, 0, 0, spec.nchannels, "float"))
+        return {c: px[..., i] for i, c in enumerate(spec.channelnames)}, None
+    finally:
+        inp.close()

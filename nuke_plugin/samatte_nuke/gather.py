@@ -929,11 +929,42 @@ def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
                 merged[obj] = []
                 order.append(obj)
             merged[obj].extend(prompts)
+    absent = _absent_frames(plans, rp, frames, fmap)
     objects, taken = [], []
     for host in order:
         name = safe_name(host, taken=taken)
         taken.append(name)
         prompts = sorted(merged[host], key=lambda q: (q["frame"], q["type"] == "points"))
-        objects.append({"name": name, "host_name": host, "prompts": prompts})
+        ob = {"name": name, "host_name": host, "prompts": prompts}
+        gone = absent.get(host)
+        if gone:
+            # where no shape of the object draws, it is not in the shot: samatte's ``absent`` (alpha 0 there,
+            # its track not carried across). A Tracker4 point or a garbage matte there is dropped (a prompt on
+            # such a frame is PROMPT_INVALID)
+            dropped = sorted({q["frame"] for q in prompts if q["frame"] in gone})
+            if dropped and log:
+                log("%s: every shape is hidden or outside its lifetime on %d frame(s) (file %d first) where other "
+                    "prompts of it lie: those prompts are dropped" % (host, len(dropped), dropped[0]))
+            ob["prompts"] = [q for q in prompts if q["frame"] not in gone]
+            ob["absent"] = sorted(gone)
+            if not ob["prompts"]:
+                continue
+        objects.append(ob)
     return objects
+
+
+def _absent_frames(plans, rp, frames, fmap):
+    """{host object name: file numbers of ``frames`` where none of its Roto / RotoPaint add shapes or strokes
+    draws} (hidden, outside its lifetime, opacity 0, or no source frame behind a time node), for the objects
+    with such elements; the others (Tracker4 points only) are never absent."""
+    present, has = {}, set()
+    for src, plan in plans.values():
+        for obj, elem, _chain, parents, _keys in plan:
+            has.add(obj)
+            seen = present.setdefault(obj, set())
+            for t in frames:
+                s = src.get(t)
+                if t not in seen and s is not None and _shown(elem, parents, s) and _mode(elem, s) == "add":
+                    seen.add(t)
+    return {obj: {fmap.to_file(t) for t in frames if t not in present[obj]} for obj in has}
 

@@ -463,6 +463,9 @@ def build_job(*, name, plate_path, file_frames, colourspace, ocio, objects, outp
             jobspec.add_object(job, ob["name"], masks=ob["masks"], host_name=ob.get("host_name"))
         else:
             jobspec.add_object(job, ob["name"], ob["prompts"], host_name=ob.get("host_name"))
+        gone = sorted(set(ob.get("absent") or ()) & set(file_frames))
+        if gone:   # the frames where every shape of the object is hidden (gather.gather_objects)
+            job["objects"][-1]["absent"] = format_frames(gone)
     return jobspec.validate(job)
 
 
