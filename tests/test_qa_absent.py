@@ -65,6 +65,32 @@ def test_an_absent_object_has_alpha_exactly_0_there_in_every_output(shot, tmp_pa
             assert int((ch["ball.A"] > 0.5).sum()) > 100, f
 
 
+def test_a_tracker_that_tracks_through_the_span_sam2_gets_alpha_0_and_a_state_restart(shot, tmp_path, caplog):
+    """SAM 2 tracks through an absent span with its own memory: a stand-in named "sam2" that ignores
+    ``absent`` (the shape tracker's masks) still gets alpha 0 there, and the frame after the span restarts the
+    matte's state without a warning about the tracker's reference."""
+    import dataclasses
+    import logging
+
+    from samatte.cachekey import temporal_refs
+    from samatte.track.shapes import ShapeTracker
+
+    class Through(ShapeTracker):
+        name = "sam2"
+
+        def track(self, source, objects, frames, *, cancel=None):
+            return ShapeTracker.track(self, source, [dataclasses.replace(o, absent=frozenset()) for o in objects],
+                                      frames, cancel=cancel)
+    job = _job(shot, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="samatte"):
+        pipeline.run(job, tracker=Through())
+    assert not [r for r in caplog.records if "temporal reference" in r.getMessage()]
+    assert temporal_refs(jobspec.validate(job), list(range(1001, 1007)), "sam2")[1005] is None
+    for f in range(1001, 1007):
+        a = _read(tmp_path, f)[0]["A"]
+        assert (float(a.max()) == 0.0) == (f in GONE), f
+
+
 @pytest.mark.parametrize("tracker", ["flow", "shapes"])
 def test_after_a_span_the_track_goes_on_from_the_last_present_frames_mask(shot, tmp_path, tracker):
     """No shape keyframe after the span: frame 1005 starts from 1002's mask, held (not carried through the
