@@ -56,6 +56,28 @@ def _has_module(name):
         return False
 
 
+#: samatte's requirements that the hello imports, not only finds: a job imports each of them on its first
+#: frame anyway (0.3 s in all), and one that is found but cannot be imported (a wheel for another Python, a
+#: missing system library such as libGL for cv2) failed that frame while the hello said the install was
+#: complete. pymatting is found only: its import compiles numba code (1 s), and samatte runs without it.
+_IMPORTED_AT_HELLO = ("numpy", "OpenImageIO", "PyOpenColorIO", "cv2", "scipy", "PIL")
+
+
+def _usable_module(name):
+    """Whether ``name`` is found and, for :data:`_IMPORTED_AT_HELLO`, imports."""
+    if not _has_module(name):
+        return False
+    if name not in _IMPORTED_AT_HELLO:
+        return True
+    try:
+        importlib.import_module(name)
+        return True
+    except Exception as e:  # noqa: BLE001 - any failure to import is an incomplete install
+        log.warning("samatte's requirement %s is installed but does not import: %s: %s",
+                    name, type(e).__name__, e)
+        return False
+
+
 def _cheap_devices():
     """Devices that are probably usable, without importing torch (which takes seconds)."""
     devices = ["cpu"]
@@ -135,9 +157,9 @@ def capabilities(*, probe=False):
     mattes = [m for m in registry.MATTE_BACKENDS
               if m not in ("sam2matte", "matanyone") or (m == "sam2matte" and matte_weights)]
     return {
-        # samatte's own requirements this Python cannot find (``errors.REQUIRED_MODULES``; presence only,
-        # no import): a host's check says so before a Run fails with DEPENDENCY_MISSING
-        "missing": [m for m in REQUIRED_MODULES if not _has_module(m)],
+        # samatte's own requirements this Python cannot find or import (``errors.REQUIRED_MODULES``,
+        # :func:`_usable_module`): a host's check says so before a Run fails with DEPENDENCY_MISSING
+        "missing": [m for m in REQUIRED_MODULES if not _usable_module(m)],
         "trackers": trackers,
         "mattes": mattes,
         "devices": probe_devices() if probe else _cheap_devices(),
