@@ -182,7 +182,9 @@ def _build(context):
         job = jobs.build_job(info, objects, settings, frames=frames)
     except HostError as e:
         raise _with_notes(e, notes)
-    _check_output_is_ours(context.scene, _clip, info, job["output"]["path"], mask=resolve_mask(context))
+    sp = _space(context, "CLIP_EDITOR")
+    _check_output_is_ours(context.scene, _clip, info, job["output"]["path"], mask=resolve_mask(context),
+                          editor_mask=sp.mask if sp is not None else None)
     return settings, job, collected
 
 
@@ -191,7 +193,7 @@ def _build(context):
 _PIXEL_SETTINGS = ("tracker", "matte", "quality", "every_frame", "tracks", "tracks_object", "default_object")
 
 
-def _check_output_is_ours(scene, clip, info, pattern, *, mask=None):
+def _check_output_is_ours(scene, clip, info, pattern, *, mask=None, editor_mask=None):
     """OUTPUT_INVALID when the job's mattes are those a scene's compositor shows for another clip: two
     shots whose plates have the same file names (``plate.####.exr``) get the same output folder and job
     name under one Output folder, and the second would overwrite the first's mattes as its own. The same
@@ -208,7 +210,7 @@ def _check_output_is_ours(scene, clip, info, pattern, *, mask=None):
             continue
         if other == clip:
             if sc != scene:
-                _check_other_scene(scene, sc, clip, pattern, mask)
+                _check_other_scene(scene, sc, clip, pattern, mask, editor_mask)
             continue
         other_plate = convert.sequence_pattern(os.path.normpath(bpy.path.abspath(other.filepath, library=other.library)))[0]
         if other_plate == info.pattern:
@@ -220,16 +222,21 @@ def _check_output_is_ours(scene, clip, info, pattern, *, mask=None):
                             jobs._safe_file_part(os.path.basename(os.path.dirname(info.pattern)))))
 
 
-def _check_other_scene(scene, other, clip, pattern, mask):
+def _check_other_scene(scene, other, clip, pattern, mask, editor_mask=None):
     """OUTPUT_INVALID when scene ``other`` shows clip ``clip``'s mattes ``pattern`` made with another Mask or
-    other samatte settings than ``scene``'s (``mask``: the one ``scene``'s job reads)."""
+    other samatte settings than ``scene``'s (``mask``: the one ``scene``'s job reads; ``editor_mask``: the
+    Clip Editor's, which a scene whose panel names no Mask takes)."""
     mine, theirs = scene.samatte, other.samatte
     diff = [k for k in _PIXEL_SETTINGS if getattr(mine, k, None) != getattr(theirs, k, None)]
-    # a scene whose panel names no Mask takes the Clip Editor's (resolve_mask), which is not the scene's:
-    # two such scenes are taken to use the same one (before: 'mask 'Roto' here, None there' refused them)
-    theirs_mask = theirs.mask if theirs.mask is not None or mine.mask is not None else mask
+    # a scene whose panel names no Mask takes the Clip Editor's (resolve_mask), which is not the scene's: the
+    # one this Clip Editor shows, or, with none here, taken to be the one this job reads, whichever of the two
+    # scenes names its Mask (before: only two scenes that both named none passed; a panel naming 'Roto' here
+    # and none there was refused as 'mask 'Roto' here, None there', the same scenes the other way round passed)
+    theirs_mask = theirs.mask
+    if theirs_mask is None:
+        theirs_mask = editor_mask if editor_mask is not None else mask
     if theirs_mask != mask:
-        diff.insert(0, "mask %r here, %r there" % (getattr(mask, "name", None), getattr(theirs.mask, "name", None)))
+        diff.insert(0, "mask %r here, %r there" % (getattr(mask, "name", None), getattr(theirs_mask, "name", None)))
     if not diff:
         return      # the same roto and settings make the same mattes: a re-run there reuses them
     raise HostError("OUTPUT_INVALID", "scene %r would overwrite the mattes of clip %r in %s that scene %r shows, "
