@@ -77,7 +77,7 @@ __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
-    "job_frames", "plate_frames", "is_subtract_shape", "object_keyframes", "object_anchors", "object_absent", "absent_segments", "anchor_frames", "prompt_frame_kind",
+    "job_frames", "plate_frames", "is_subtract_shape", "object_keyframes", "object_anchors", "object_absent", "absent_segments", "absent_returns", "anchor_frames", "prompt_frame_kind",
     "prompt_kinds", "work_dir_name",
 ]
 
@@ -826,6 +826,14 @@ def absent_segments(frames, absent):
     if cur:
         segs.append(cur)
     return segs
+
+
+def absent_returns(frames, absent):
+    """The frames of ``frames`` (sorted) where an object absent on ``absent`` comes back: absent on the frame
+    before, not on this one. The trackers restart the matte's temporal state there
+    (:func:`samatte.cachekey.temporal_refs` keys the same restarts)."""
+    frames = list(frames)
+    return {f for p, f in zip(frames, frames[1:]) if p in absent and f not in absent}
 
 
 def object_anchors(obj):

@@ -608,16 +608,8 @@ class FlowTracker(Tracker):
         run of present frames with anchors is tracked from them alone; one without continues from the last
         present frame before it (after the first anchor) or the first after it (before it). No pass steps
         onto or across an absent frame."""
-        segs, cur = [], []
-        for i in range(n):
-            if i in gone:
-                if cur:
-                    segs.append((cur[0], cur[-1]))
-                cur = []
-            else:
-                cur.append(i)
-        if cur:
-            segs.append((cur[0], cur[-1]))
+        from ..jobspec import absent_segments   # the runs of present frames, as the cache keys split them
+        segs = [(seg[0], seg[-1]) for seg in absent_segments(range(n), gone)]
         plan, src, fwd, bwd = [], [], [], []
         for k, (a, b) in enumerate(segs):
             ka = [i for i in kidx if a <= i <= b]
@@ -671,7 +663,8 @@ class FlowTracker(Tracker):
             plans.append(pl)
             srcs.append(sr)
         # a frame after an absent span restarts the matte's temporal state (samatte.cachekey.temporal_refs)
-        restart = {i for g in gone for i in range(1, n) if i - 1 in g and i not in g}
+        from ..jobspec import absent_returns
+        restart = {i for g in gone for i in absent_returns(range(n), g)}
         steps = sum(abs(e - s) for pl in plans for (s, d, e, _) in pl)
         total = n + steps + n
         done = 0

@@ -80,8 +80,8 @@ class ShapeTracker(Tracker):
         held = [absent_keyframe(frames, keys[o], set(ob.absent)) if getattr(ob, "absent", None) else None
                 for o, ob in enumerate(objects)]
         # a frame after an absent span restarts the matte's temporal state (samatte.cachekey.temporal_refs)
-        restart = {f for ob in objects for i, f in enumerate(frames)
-                   if i and frames[i - 1] in getattr(ob, "absent", ()) and f not in ob.absent}
+        from ..jobspec import absent_returns
+        restart = {f for ob in objects for f in absent_returns(frames, getattr(ob, "absent", ()))}
         cache = [dict() for _ in objects]  # per object: keyframe -> bool mask (at most 2 held)
         n = len(frames)
         for i, f in enumerate(frames):
