@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 CORE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core")
 
 
@@ -26,3 +28,33 @@ def test_hello_lists_a_requirement_that_is_installed_but_does_not_import(tmp_pat
 def test_hello_of_a_complete_install_lists_nothing():
     from samatte import worker
     assert worker.capabilities()["missing"] == []
+
+
+def _absent_job(tmp_path, matte, tracker="shapes"):
+    from samatte import jobspec
+    from samatte.demo import make_shot
+    s = make_shot(str(tmp_path / "plates"), frames=5, size=(96, 64))
+    job = jobspec.new_job(s["plate"], str(tmp_path / "out" / "m.####.exr"), frames="1001-1005", name="s31",
+                          tracker=tracker, matte=matte, quality="draft")
+    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(f, s["polygon"]) for f in (1001, 1005)],
+                       absent="1003")
+    return job
+
+
+@pytest.mark.parametrize("matte", ["refine", "none"])
+def test_a_frame_where_the_object_is_absent_is_not_a_low_score(tmp_path, matte):
+    """``absent`` frames: alpha 0 by the artist's word. Before, the object's score 0.0 made the frame's score
+    0.0 (the EXR's samatte/score, the result's scores): ``samatte qc`` counted each as a low score and the
+    hosts' score strips showed them as the shot's worst frames (here 1003: 0.0 vs 0.9 around it)."""
+    from samatte import pipeline
+    from samatte.cli import main
+    job = _absent_job(tmp_path, matte)
+    res = pipeline.run(job)
+    scores = {int(k): v for k, v in res["scores"].items()}
+    assert scores[1003] >= min(scores[1002], scores[1004]), scores
+    from samatte import jobspec
+    jobspec.save(job, str(tmp_path / "job.json"))
+    assert main(["qc", str(tmp_path / "job.json"), "--report", str(tmp_path / "qc")]) == 0
+    report = json.load(open(str(tmp_path / "qc" / "qc.json")))
+    assert report["low_scores"] == [], report
+

@@ -298,6 +298,16 @@ def _coarse(obj):
     return np.asarray(obj.mask if soft is None else soft, dtype=np.float32)
 
 
+def cut_whole(obj):
+    """Whether ``obj``'s cut (:func:`cut_alpha`) takes all of it on this frame (a frame of its JobSpec
+    ``absent``, or a subtract shape over the whole image): its alpha there is 0 by the artist's word, so its
+    score measures nothing and is left out of the frame's (:func:`samatte.matte.quality.frame_score`).
+    Before, such a frame scored 0.0: QC counted every frame the artist marked absent as a low score and the
+    hosts' score strips showed them as the worst frames of the shot."""
+    cut = getattr(obj, "cut", None)
+    return cut is not None and bool(np.all(np.asarray(cut) >= 1.0))
+
+
 def cut_alpha(alpha, obj):
     """``alpha`` (f32 (H, W)) of one object with its subtract shapes of the frame cut out: ``alpha * (1 -
     obj.cut)`` (0 inside the shapes, their soft edge a ramp), or ``alpha`` itself when the track carries
@@ -659,7 +669,8 @@ class RefineMatter(Matter):
         obj_scores, records = [], {}
         for name, obj in track.objects.items():
             sc, rec, st = self._object_quality(name, obj, prev, plate.frame, alpha=alphas[name])
-            obj_scores.append(sc)
+            if not cut_whole(obj):
+                obj_scores.append(sc)
             records[name] = rec
             stats.update(st)
         qmap = None
@@ -730,7 +741,8 @@ class MaskMatter(RefineMatter):
         stats, scores, records = {}, [], {}
         for name, obj in track.objects.items():
             s, records[name], st = self._object_quality(name, obj, prev, plate.frame)
-            scores.append(s)
+            if not cut_whole(obj):
+                scores.append(s)
             stats.update(st)
         state = self._state(plate.frame, track, np.zeros((1, 1, 3), np.float32), {}, records, prev)
         return MatteFrame(frame=plate.frame, alphas=alphas, alpha=merged, foreground=fg, quality=None,
