@@ -58,3 +58,44 @@ def test_a_frame_where_the_object_is_absent_is_not_a_low_score(tmp_path, matte):
     report = json.load(open(str(tmp_path / "qc" / "qc.json")))
     assert report["low_scores"] == [], report
 
+
+
+def test_nuke_an_object_of_tracker4_points_and_a_garbage_matte_is_not_absent():
+    """A Roto layer 'hero' holding only a garbage matte ('-garbage') and a Tracker4 track 'hero/eye': no element
+    draws the object, its points say where it is. Before, gather_objects counted the layer as the object's
+    shapes, found none drawing on any frame, made 'hero' absent on all 5 frames and dropped every prompt (the
+    object vanished from the job: 0 objects, as at 229461f it had 6 prompts)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "nuke"))
+    import nuke_env
+    from nuke_env import rp
+    from samatte.names import safe_name
+    from samatte_nuke import gather
+    from samatte_nuke.convert import FrameMap, Geometry
+    from test_nuke_gather import _square
+    nk = nuke_env.fresh()
+    read = nuke_env.make_read("/p/plate.%04d.exr", 1001, 1005, width=100, height=80, mode="offset", value=-1000)
+    roto = nk.nodes.Roto()
+    roto.setInput(0, read)
+    c = roto["curves"]
+    layer = rp.Layer(c, name="hero")
+    layer.append(_square(c, "-garbage", {1: (60, 5, 20)}))
+    c.rootLayer.append(layer)
+    tr = nk.nodes.Tracker4()
+    tr.setInput(0, roto)
+    tr["tracks"]._add_track("hero/eye", {t: (10 + t, 60) for t in range(1, 6)})
+    logs = []
+    obs = gather.gather_objects([roto, tr], Geometry.from_node(read), FrameMap.from_read(read), [1, 2, 3, 4, 5],
+                                rp, safe_name=safe_name, log=logs.append)
+    assert [o["name"] for o in obs] == ["hero"], logs
+    hero = obs[0]
+    assert "absent" not in hero
+    assert sorted(q["frame"] for q in hero["prompts"] if q["type"] == "points") == [1001, 1002, 1003, 1004, 1005]
+    assert [q["mode"] for q in hero["prompts"] if q["type"] != "points"] == ["subtract"]
+    # an add shape hidden on 3-4 still makes its object absent there (the day's rule, unchanged)
+    shape = _square(c, "body", {1: (10, 10, 30)})
+    for t, v in ((1, 1.0), (3, 0.0), (5, 1.0)):
+        shape.getAttributes().set("vis", v, time=t)
+    layer.append(shape)
+    obs = gather.gather_objects([roto, tr], Geometry.from_node(read), FrameMap.from_read(read), [1, 2, 3, 4, 5],
+                                rp, safe_name=safe_name, log=logs.append)
+    assert obs[0]["absent"] == [1003, 1004], obs[0].get("absent")

@@ -956,15 +956,19 @@ def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
 def _absent_frames(plans, rp, frames, fmap):
     """{host object name: file numbers of ``frames`` where none of its Roto / RotoPaint add shapes or strokes
     draws} (hidden, outside its lifetime, opacity 0, or no source frame behind a time node), for the objects
-    with such elements; the others (Tracker4 points only) are never absent."""
+    with such elements; the others (Tracker4 points only, or Tracker4 points and garbage mattes: no element of
+    theirs draws the object) are never absent (before: an object of Tracker4 points whose layer held only a
+    garbage matte was absent on every frame, and all its prompts were dropped)."""
     present, has = {}, set()
     for src, plan in plans.values():
         for obj, elem, _chain, parents, _keys in plan:
-            has.add(obj)
             seen = present.setdefault(obj, set())
             for t in frames:
-                s = src.get(t)
-                if t not in seen and s is not None and _shown(elem, parents, s) and _mode(elem, s) == "add":
+                s = None if t in seen else src.get(t)
+                if s is None or _mode(elem, s) != "add":
+                    continue
+                has.add(obj)
+                if _shown(elem, parents, s):
                     seen.add(t)
     return {obj: {fmap.to_file(t) for t in frames if t not in present[obj]} for obj in has}
 
