@@ -245,13 +245,19 @@ def dependency_interval(frame, obj, frames, tracker):
     return _interval_of(obj, frames, tracker)(frame)
 
 
-def _interval_of(obj, frames, tracker, *, span=False):
+def _interval_of(obj, frames, tracker, *, span=False, refine_points=True):
     """:func:`dependency_interval` of ``obj`` as a function of the frame, the object's anchors found once
     (callers that ask for many frames). ``span``: the frames a tracker run must cover to give the
     frame a whole run's answer *and* temporal reference: before the object's first anchor that run
-    starts at the job's first frame (where a whole run's reference chain restarts), not at the frame."""
+    starts at the job's first frame (where a whole run's reference chain restarts), not at the frame.
+    ``refine_points``: the sam2 tracker option (which clicks are anchors), for an object with ``absent``."""
     if tracker not in ("flow", "shapes"):
         whole = (frames[0], frames[-1])
+        if tracker == "sam2" and not span:
+            from .jobspec import object_absent
+            absent = object_absent(obj) & set(frames)
+            if absent:
+                return _sam2_absent_interval_of(obj, frames, absent, refine_points)
         return lambda frame: whole
     from .jobspec import object_absent
     absent = object_absent(obj) & set(frames)
@@ -313,6 +319,43 @@ def _absent_interval_of(obj, frames, tracker, absent, *, span=False):
             return interval(segs[k - 1][-1])[0], frame
         # before the first anchor: back from the first present frame after the span
         return (seg[0] if span else frame), interval(segs[k + 1][0])[1]
+    return interval
+
+
+def _sam2_absent_interval_of(obj, frames, absent, refine_points):
+    """:func:`_interval_of` of an object with ``absent`` frames among ``frames`` for SAM 2
+    (samatte.track.sam2_backend ``_track_absent``): each run of its present frames (a segment) is one SAM 2
+    session; one with anchors (the tracker's rule, :func:`samatte.jobspec.anchor_frames`) depends on its own
+    frames and prompts alone, every frame of it on all of them (memory runs both ways in a session); one
+    without is seeded with the mask of the neighbouring segment's nearest frame (after the object's first
+    anchor the one before, before it the one after), so it depends on that segment's interval too. An
+    absent frame depends on nothing but itself. (The passes' start ``k0``, which sets the temporal
+    references, is in the track base of such a job: :func:`frame_keys`.)"""
+    from .jobspec import absent_segments, anchor_frames, prompt_kinds
+    an = anchor_frames(prompt_kinds(obj.get("prompts") or [], set(frames)), refine_points=refine_points)
+    segs = absent_segments(frames, absent)
+    seg_of = {f: k for k, seg in enumerate(segs) for f in seg}
+    has = [any(seg_of.get(a) == k for a in an) for k in range(len(segs))]
+    whole = (frames[0], frames[-1])
+    memo: dict = {}
+
+    def seg_span(k):
+        if k not in memo:
+            seg = segs[k]
+            if has[k]:
+                memo[k] = (seg[0], seg[-1])
+            elif not an:   # no anchor (the tracker refuses such an object): everything
+                memo[k] = whole
+            elif an[0] < seg[0]:
+                memo[k] = (seg_span(k - 1)[0], seg[-1])
+            else:
+                memo[k] = (seg[0], seg_span(k + 1)[1])
+        return memo[k]
+
+    def interval(frame):
+        if frame in absent or frame not in seg_of:
+            return frame, frame
+        return seg_span(seg_of[frame])
     return interval
 
 
@@ -463,8 +506,17 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None, memo=None):
         return plate_stamp[f]
 
     tracked = [(i, o) for i, o in enumerate(job["objects"]) if o.get("prompts")]
+    refine = True
+    if tracker == "sam2":
+        from .jobspec import object_absent
+        refine = (kj["tracker_options"] or {}).get("refine_points", True) is not False
+        if any(object_absent(o) & set(frames) for _, o in tracked):
+            # SAM 2 tracks an absent object one segment at a time (each segment's key holds its own frames),
+            # with temporal references that follow the passes' start, the earliest anchor of any object
+            track_base = _hash({"b": track_base, "k0": _sam2_first_anchor([o for _, o in tracked], set(frames),
+                                                                           job)})
     segments = _Segments(frames, pstamp, stamps, _pattern_path)
-    seg_keys = [segments.object_keys(i, o, tracker) for i, o in tracked]
+    seg_keys = [segments.object_keys(i, o, tracker, refine_points=refine) for i, o in tracked]
     out = {}
     for k, f in enumerate(frames):
         parts = [keys[k] for keys in seg_keys]
@@ -507,12 +559,12 @@ class _Segments:
         self.grown = {}        # (object, backward, first item index) -> (end index, sha256 of the text up to that end)
         self.recs, self.texts = {}, {}   # object -> its prompts' JSON; (object, prompt indices) -> the tail
 
-    def object_keys(self, i, o, tracker):
+    def object_keys(self, i, o, tracker, *, refine_points=True):
         """The segment key of object ``i`` (``o``) on each frame: the spans tracked backward (before its
         first anchor) in descending frames, the others ascending, so a span that grows extends the
         previous one's hash."""
-        interval = _interval_of(o, self.frames, tracker)
-        if tracker not in ("flow", "shapes"):   # SAM 2 tracks through absent frames (its matte key has them)
+        interval = _interval_of(o, self.frames, tracker, refine_points=refine_points)
+        if tracker not in ("flow", "shapes", "sam2"):   # (masks: the matte key has the absent frames)
             self.texts[("absent", i)] = set()
         an = anchors(o, tracker)
         spans = [interval(f) for f in self.frames]

@@ -400,7 +400,7 @@ class Sam2Tracker(Tracker):
 
     # -- main entry ------------------------------------------------------------------------------
     def track(self, source, objects, frames, *, cancel=None):
-        torch = _import_torch()
+        _import_torch()
         frames = sorted(int(f) for f in frames)
         if not frames:
             raise PromptError("no frames to track")
@@ -420,6 +420,20 @@ class Sam2Tracker(Tracker):
             yield Progress("track", None, 0, len(frames), "loading SAM2 %s" % self.model_info.name)
         self.load()
         k0 = min(min(op.anchors) for op in prompts)
+        gone = [frozenset(int(f) for f in (getattr(o, "absent", None) or ())) & set(frames) for o in objects]
+        if not any(gone):
+            yield from (x for _, x in self._session(source, prompts, frames, k0, cancel))
+            return
+        yield from self._track_absent(source, prompts, frames, k0, gone, cancel)
+
+    def _session(self, source, prompts, frames, k0, cancel, *, progress=None):
+        """One SAM 2 propagation of ``prompts`` (indices into ``frames``) over ``frames``: forward from
+        ``k0``, then backward from ``k0 - 1``. Yields (frame index, TrackFrame or Progress); ``progress``:
+        (done before, total) to count within a larger run instead of this session's own counts."""
+        torch = _import_torch()
+        H, W = source.info.height, source.info.width
+        if "sessions" in self.stats:
+            self.stats["sessions"] += 1
         order = [(i, False) for i in range(k0, len(frames))] + [(i, True) for i in range(k0 - 1, -1, -1)]
         if hasattr(source, "prefetch"):
             keys = sorted({i for op in prompts for i in op.anchors})
@@ -429,22 +443,139 @@ class Sam2Tracker(Tracker):
         state = self._new_state(images, len(frames), H, W)
         use_autocast = self.options["autocast"] and self.device.type == "cuda"
         ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_autocast else contextlib.nullcontext
+        base, total = progress if progress is not None else (0, len(order))
         try:
             with torch.inference_mode(), ctx():
                 self._add_anchors(state, prompts)
                 self.predictor.propagate_in_video_preflight(state)
-            self.stats = {"max_non_cond": 0, "max_images": 0, "window": self.memory_window()}
-            total = len(order)
+            if progress is None:   # (a run of several sessions keeps the maxima over them all)
+                self.stats = {"max_non_cond": 0, "max_images": 0, "window": self.memory_window()}
             for done, (idx, reverse) in enumerate(order):
                 check_cancel(cancel)
                 first_of_pass = (done == 0) or (reverse and idx == k0 - 1)
                 with torch.inference_mode(), ctx():
                     tf = self._step(state, prompts, frames, idx, reverse, first_of_pass)
                     self._prune(state, idx, reverse, k0)
-                yield tf
-                yield Progress("track", frames[idx], done + 1, total, "SAM2 %s" % ("backward" if reverse else "forward"))
+                yield idx, tf
+                yield idx, Progress("track", frames[idx], base + done + 1, total,
+                                    "SAM2 %s" % ("backward" if reverse else "forward"))
         finally:
             images.clear()
+
+    def _track_absent(self, source, prompts, frames, k0, gone, cancel):
+        """Track objects of which some are absent on some of ``frames`` (JobSpec ``absent``, README
+        "Prompts"). The objects present on every frame are propagated together as always (passes from
+        ``k0``, the earliest anchor of *any* object, so their masks are those of a job without
+        ``absent``). Each absent object is propagated on its own, one session per run of present frames
+        (a *segment*), so its memory never crosses an absent span: a segment with anchors of its own is
+        tracked from them alone, exactly as SAM 2 tracks a shot made of that segment's frames; a segment
+        without one is seeded with the mask of the nearest present frame on the side the track comes
+        from (after the object's first anchor: the last present frame before the span, propagated
+        forward; before it: the first present frame after the span, propagated backward) -- the rule of
+        the flow tracker, which carries that mask on from the segment's first frame. On absent frames the
+        object's mask is empty. A frame may therefore come in several TrackFrames (the joint objects,
+        then each absent object); each TrackFrame's ``ref`` follows the joint passes' direction (after
+        ``k0`` the previous frame, before it the next), restarting on any object's prompted frame and
+        next to the object's absent frames (samatte.cachekey.temporal_refs)."""
+        n = len(frames)
+        joint = [op for op, g in zip(prompts, gone) if not g]
+        prompted = set()
+        for op in prompts:
+            prompted.update(op.anchors)
+            prompted.update(op.corrections)
+        plans = []
+        for op, g in zip(prompts, gone):
+            if g:
+                plans.append((op, set(i for i, f in enumerate(frames) if f in g)))
+        total = (n if joint else 0) + n * len(plans)
+        done = 0
+        self.stats = {"max_non_cond": 0, "max_images": 0, "window": self.memory_window(), "sessions": 0}
+        if joint:
+            for _, x in self._session(source, joint, frames, k0, cancel, progress=(0, total)):
+                yield x
+            done = n
+        for op, gi in plans:
+            for x in self._track_segments(source, op, frames, gi, k0, prompted, cancel, (done, total)):
+                yield x
+            done += n
+
+    def _absent_ref(self, frames, i, k0, gi, prompted):
+        if i in prompted or i == k0:
+            return None
+        j = i + 1 if i < k0 else i - 1
+        if not 0 <= j < len(frames) or ((j in gi) and (i not in gi)):
+            return None
+        return frames[j]
+
+    def _track_segments(self, source, op, frames, gi, k0, prompted, cancel, progress):
+        """The sessions of one absent object (:meth:`_track_absent`): yields its TrackFrames and Progress."""
+        n = len(frames)
+        H, W = source.info.height, source.info.width
+        segs, cur = [], []
+        for i in range(n):
+            if i in gi:
+                if cur:
+                    segs.append(cur)
+                cur = []
+            else:
+                cur.append(i)
+        if cur:
+            segs.append(cur)
+        first = min(op.anchors)
+        own = [[a for a in sorted(op.anchors) if seg[0] <= a <= seg[-1]] for seg in segs]
+        # segments with anchors first, then those after the first anchor (ascending: each seeded from the
+        # one before), then those before it (descending: each seeded from the one after)
+        order = [k for k in range(len(segs)) if own[k]]
+        order += [k for k in range(len(segs)) if not own[k] and segs[k][0] > first]
+        order += [k for k in reversed(range(len(segs))) if not own[k] and segs[k][-1] < first]
+        need = set()   # the frame indices whose masks seed another segment
+        for k in range(len(segs)):
+            if not own[k]:
+                need.add(segs[k - 1][-1] if segs[k][0] > first else segs[k + 1][0])
+        held = {}
+        base, total = progress
+        done = base
+        low = self.predictor.image_size // 4
+        for i in sorted(gi):   # absent: nothing
+            empty = ObjectTrack(mask=np.zeros((H, W), bool), logits=np.full((low, low), -32.0, np.float32),
+                                score=0.0, keyframe=False, edge="rough")
+            done += 1
+            yield TrackFrame(frame=frames[i], objects={op.name: empty}, ref=self._absent_ref(frames, i, k0, gi, prompted))
+            yield Progress("track", frames[i], done, total, "SAM2: %s absent" % op.name)
+        for k in order:
+            seg = segs[k]
+            a0 = seg[0]
+            sp = _ObjPrompts(op.name)
+            sp.anchors = {i - a0: v for i, v in op.anchors.items() if a0 <= i <= seg[-1]}
+            sp.corrections = {i - a0: v for i, v in op.corrections.items() if a0 <= i <= seg[-1]}
+            seeded = None
+            if not sp.anchors:   # seeded from the held mask of the neighbouring segment
+                after = seg[0] > first
+                s = seg[0] if after else seg[-1]
+                mask = held[segs[k - 1][-1] if after else segs[k + 1][0]].copy()
+                pts = labs = None
+                c = sp.corrections.pop(s - a0, None)
+                if c is not None:
+                    pts, labs, sub = c
+                    if sub is not None:
+                        mask &= ~sub
+                sp.anchors[s - a0] = dict(mask=mask, box=None, points=pts, labels=labs, sub=None)
+                seeded = s
+            sk0 = min(sp.anchors)
+            sframes = [frames[i] for i in seg]
+            for li, x in self._session(source, [sp], sframes, sk0, cancel, progress=(done, total)):
+                i = li + a0
+                if isinstance(x, Progress):
+                    yield x
+                    continue
+                ot = x.objects[op.name]
+                if i == seeded:   # the held mask carried in, not the artist's shape
+                    ot.keyframe, ot.edge = False, "rough"
+                if i in need:
+                    held[i] = np.asarray(ot.mask, bool).copy()
+                x.ref = self._absent_ref(frames, i, k0, gi, prompted)
+                yield x
+            done += len(seg)
 
     # -- prompts ---------------------------------------------------------------------------------
     def _collect_prompts(self, objects, idx_of, shape):
