@@ -782,7 +782,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             else:
                 tf = TrackFrame(frame=f, objects={}, ref=ref)
             if tf.ref is not None and ref is None and f in absent_restart:
-                tf.ref = None   # (SAM 2 tracks through an absent span; the matte's state restarts after it)
+                tf.ref = None   # (a tracker that tracks through an absent span: the matte's state restarts after it)
             if tf.ref is not None and tf.ref != ref:
                 log.warning("frame %d: the tracker's temporal reference %s is not the keyed one %s; "
                             "restarting the temporal state there", f, tf.ref, ref)

@@ -157,7 +157,7 @@ class TrackerObject:
     name: str
     prompts: Dict[int, List[dict]]
     #: the frames where the object is not in the shot (JobSpec ``absent``): its track there is empty, and
-    #: the weights-free trackers do not carry it across them (README "Prompts")
+    #: no tracker carries it across them (README "Prompts")
     absent: FrozenSet[int] = frozenset()
 
 
@@ -169,7 +169,10 @@ class Tracker:
     def track(self, source, objects: Sequence[TrackerObject], frames: Sequence[int], *,
               cancel=None) -> Iterator[Union[Progress, TrackFrame]]:
         """Yield Progress and exactly one TrackFrame per frame in ``frames`` (any order, see
-        :class:`TrackFrame`). ``source`` is a :class:`samatte.io.source.FrameSource`."""
+        :class:`TrackFrame`). ``source`` is a :class:`samatte.io.source.FrameSource`. A frame may instead come
+        in several TrackFrames that each hold some of the objects, every object once (SAM 2 with an absent
+        object: ``Sam2Tracker._track_absent``); their ``ref`` combine as the track cache reads them back (any
+        None restarts the state, else they agree)."""
         raise NotImplementedError
 
     def close(self):

@@ -24,6 +24,15 @@ keyframes are tracked forward from the earlier one while attending to the later 
 ``max_cond_frames``); a separate backward pass from every keyframe would need each gap's forward
 results buffered (or computed twice) to merge, which the bounded-memory design avoids.
 
+Absent frames (JobSpec ``absent``, ``TrackerObject.absent``). An object that is not in the shot on some of
+the frames is propagated on its own, one session (a fresh state, as above) per run of its present frames,
+so its memory never crosses a span: a run with anchors of its own is tracked from them alone (exactly
+upstream on that run's frames); a run without one is seeded (``add_new_mask``) with the mask of the
+nearest present frame on the side the track comes from, as the flow tracker carries the held mask on.
+Its mask on absent frames is empty. Seeded rather than held: SAM 2 then follows the object from where it
+was, as flow does, and the held mask is still what the run starts from. The objects present throughout
+are tracked together exactly as without ``absent`` (same ``K0``). See :meth:`Sam2Tracker._track_absent`.
+
 CPU/MPS fix: SAM2 stores memories in bfloat16 and, without CUDA autocast, memory attention fails
 ("mat1 and mat2 must have the same dtype") when no float32 object pointer joins the memory (e.g. an
 object whose keyframe lies ahead); a forward pre-hook casts the memory to the query's dtype -- the
