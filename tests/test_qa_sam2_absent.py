@@ -208,3 +208,44 @@ def test_an_absent_objects_segment_keys_hold_its_own_frames(job):
     j["objects"][0]["absent"] = "1004"   # a shorter span: the frames it gives back and their segment re-track
     k2 = frame_keys(j, resolved=SAM2)
     assert [f for f in frames if k2[f]["track_objects"][0] != k1[f]["track_objects"][0]] == list(range(1005, 1011))
+
+
+def test_through_the_pipeline_alpha_0_no_reference_warning_and_a_rerun_reuses_every_frame(tmp_path, caplog):
+    """The 6-frame demo shot, keyframe on 1004, the ball absent on 1002: its alpha is 0 there, 1001 (seeded
+    from 1003's mask, backward) is matted, no frame's tracker reference disagrees with the keyed one, and
+    a second run finds every frame finished (the keys are those the run stored)."""
+    import logging
+
+    import OpenImageIO as oiio
+
+    from samatte import jobspec, pipeline
+    from samatte.demo import make_shot
+    s = make_shot(str(tmp_path / "shot"), frames=6, size=(128, 72))
+    job = jobspec.new_job(s["plate"], str(tmp_path / "out" / "m.####.exr"), frames="1001-1006", tracker="sam2",
+                          matte="none", quality="draft")
+    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(s["prompt_frame"], [list(map(float, p)) for p in s["polygon"]])],
+                       absent="1002")
+    assert s["prompt_frame"] == 1004
+    with caplog.at_level(logging.WARNING, logger="samatte"):
+        pipeline.run(job, tracker=Sam2Tracker(predictor=tiny_predictor(128)))
+    assert not [r for r in caplog.records if "temporal reference" in r.getMessage()]
+    def pixels(f):
+        inp = oiio.ImageInput.open(str(tmp_path / "out" / ("m.%04d.exr" % f)))
+        px = np.asarray(inp.read_image(0, 0, 0, inp.spec().nchannels, "float"))
+        names = list(inp.spec().channelnames)
+        inp.close()
+        return px, px[..., names.index("A")]
+    for f in range(1001, 1007):
+        assert (float(pixels(f)[1].max()) == 0.0) == (f == 1002), f
+    again = pipeline.run(job, tracker=Sam2Tracker(predictor=tiny_predictor(128)))
+    assert len(again["skipped"]) == 6 and not again["tracked"]
+    # the plate where the ball is absent re-rendered (noise): the keyframed run 1003-1006 is not re-tracked,
+    # and 1001 (whose key spans 1001-1006: seeded from 1003) gets the same pixels; before, SAM 2 tracked 1001
+    # through 1002, so every frame depended on it and 1001's matte changed
+    from samatte.io.exr import write_image
+    before = pixels(1001)[0]
+    noise = np.random.default_rng(0).random((72, 128, 3)).astype(np.float32)
+    write_image(s["plate"].replace("####", "1002"), noise, channels=("R", "G", "B"), pixel_type="half")
+    third = pipeline.run(job, tracker=Sam2Tracker(predictor=tiny_predictor(128)))
+    assert third["tracked"] == [1001, 1002] and len(third["skipped"]) == 4
+    assert np.array_equal(pixels(1001)[0], before)
