@@ -773,7 +773,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                         yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                     continue
             if tracked:
-                tf = cache.load(f, keys[f]["track_objects"], tnames)
+                tf = cache.load(f, keys[f]["track_objects"], tnames, absent=absent_at.get(f, ()), ref=ref)
                 if tf is None:  # removed between the stages by someone else
                     raise TrackMissingError("the stored track of frame %d vanished from %s" % (f, cache.work_dir),
                                             frame=f, path=cache.work_dir)
@@ -1026,7 +1026,8 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
 
 def _absent_frames(objects, frames, info):
     """The track of ``objects`` on ``frames`` where every one of them is absent (JobSpec ``absent``): empty
-    masks, score 0, the matte's state restarted (what the trackers give such a frame)."""
+    masks, score 0, no reference (a range's first frame has none either way: the matte stage gives an object
+    absent on a frame no say in its reference, ``TrackCache.load(absent=...)``)."""
     import numpy as np
 
     from .stages import ObjectTrack, TrackFrame

@@ -184,11 +184,16 @@ class TrackCache:
         except Exception:  # absent or damaged (bad CRC, header, compression method...): no stored track
             return None
 
-    def load(self, frame, keys, names):
+    def load(self, frame, keys, names, *, absent=(), ref=None):
         """The stored :class:`TrackFrame` of ``frame`` when every object's key is current (else None);
         ``keys``: the objects' track keys, ``names``: the job's tracked object names, both in order.
         Its ``ref`` is None when any object's stored one is None (the temporal state restarts where any
-        object's track does, as the trackers do with all objects at once), else the first object's."""
+        object's track does, as the trackers do with all objects at once), else the first object's.
+        ``absent``: names of the objects absent on ``frame`` (JobSpec ``absent``): their stored ref has
+        no say (it depends on where the range that tracked them began: its first frame has none; their
+        alpha is 0 there, and a return after a span restarts by the keyed chain,
+        ``samatte.cachekey.temporal_refs``); when every object is absent, ``ref`` (the keyed one) is the
+        frame's."""
         if len(keys) != len(names):
             return None
         objs = {}
@@ -198,8 +203,10 @@ class TrackCache:
             if got is None:
                 return None
             objs[name] = got[0]
-            refs.append(got[1])
-        ref = None if any(r is None for r in refs) else refs[0]
+            if name not in absent:
+                refs.append(got[1])
+        if refs:
+            ref = None if any(r is None for r in refs) else refs[0]
         return TrackFrame(frame=int(frame), objects=objs, ref=ref)
 
     # -- writing ---------------------------------------------------------------------------------
