@@ -49,3 +49,45 @@ def test_tracking_an_absent_span_on_its_own_leaves_the_mattes_of_one_run(shot, t
     got = _bytes(tmp_path / "parts")
     assert sorted(got) == sorted(ref)
     assert [n for n in sorted(ref) if got[n] != ref[n]] == []
+
+
+def test_a_requirement_that_fails_inside_its_own_import_is_dependency_missing_not_a_bug():
+    """numpy built for another Python raises, from inside ``numpy.core``, an ImportError that names no module
+    (so does a package's own loader): ``missing_dependency`` took it for a bug (exit 1, SAMATTE_ERROR, "please
+    report it") while the worker's hello listed the module as missing. An ImportError raised by samatte's own
+    code stays a bug."""
+    from samatte.errors import DependencyError, missing_dependency
+
+    def raised_in(module):
+        try:
+            exec(compile("raise ImportError('built for another Python')", module.replace(".", "/") + ".py", "exec"),
+                 {"__name__": module})
+        except ImportError as e:
+            return e
+    err = missing_dependency(raised_in("numpy.core"))
+    assert isinstance(err, DependencyError) and err.code == "DEPENDENCY_MISSING" and err.exit_code == 7
+    assert err.details["package"] == "numpy" and "built for another Python" in err.message
+    assert missing_dependency(raised_in("samatte.track.flow")) is None
+    assert missing_dependency(raised_in("numpyish")) is None
+
+
+def test_run_with_a_cv2_that_does_not_import_exits_7_with_one_openjd_fail(shot, tmp_path):
+    """``samatte run --openjd`` on a node whose cv2 is installed but does not import (libGL missing): exit 7
+    and ``openjd_fail: [DEPENDENCY_MISSING] ... cv2``, what the worker's hello says (``capabilities.missing``);
+    before, exit 1 with a traceback asking for a bug report and ``openjd_fail: [SAMATTE_ERROR]``."""
+    import subprocess
+    import sys
+    site = tmp_path / "site" / "cv2"
+    site.mkdir(parents=True)
+    (site / "__init__.py").write_text("raise ImportError('libGL.so.1: cannot open shared object file')\n")
+    job = _two_objects(shot, tmp_path / "out", corner=False)
+    jobspec.save(job, str(tmp_path / "job.json"))
+    core = os.path.dirname(os.path.dirname(os.path.abspath(jobspec.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), core]))
+    r = subprocess.run([sys.executable, "-m", "samatte", "run", str(tmp_path / "job.json"), "--openjd"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 7, r.stdout + r.stderr
+    fails = [ln for ln in r.stdout.splitlines() if ln.startswith("openjd_fail:")]
+    assert len(fails) == 1 and fails[0].startswith("openjd_fail: [DEPENDENCY_MISSING]") and "cv2" in fails[0]
+    assert "Traceback" not in r.stderr
+    assert not glob.glob(str(tmp_path / "out" / "*.exr"))

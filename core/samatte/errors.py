@@ -127,12 +127,28 @@ class DependencyError(SamatteError):
 REQUIRED_MODULES = ("numpy", "OpenImageIO", "PyOpenColorIO", "cv2", "scipy", "pymatting", "PIL")
 
 
+def _raised_in(exc):
+    """The top-level package whose own code raised ``exc`` (its innermost frame outside importlib), or "".
+    A requirement that is found but fails inside its own import raises an ImportError that names no
+    module: numpy built for another Python (``numpy.core``), cv2's loader without libGL."""
+    tb = getattr(exc, "__traceback__", None)
+    where = ""
+    while tb is not None:
+        mod = tb.tb_frame.f_globals.get("__name__") or ""
+        if not mod.startswith(("importlib", "_frozen_importlib")):
+            where = mod
+        tb = tb.tb_next
+    return where.split(".")[0]
+
+
 def missing_dependency(exc):
     """A :class:`DependencyError` (DEPENDENCY_MISSING, exit 7) for an ImportError of one of
     :data:`REQUIRED_MODULES`, saying which Python lacks it; None for anything else."""
     if not isinstance(exc, ImportError):
         return None
     name = (getattr(exc, "name", None) or "").split(".")[0]
+    if name not in REQUIRED_MODULES:
+        name = _raised_in(exc)
     if name not in REQUIRED_MODULES:
         return None
     import sys
