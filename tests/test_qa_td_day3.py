@@ -91,3 +91,23 @@ def test_run_with_a_cv2_that_does_not_import_exits_7_with_one_openjd_fail(shot, 
     assert len(fails) == 1 and fails[0].startswith("openjd_fail: [DEPENDENCY_MISSING]") and "cv2" in fails[0]
     assert "Traceback" not in r.stderr
     assert not glob.glob(str(tmp_path / "out" / "*.exr"))
+
+
+def test_an_unexpected_error_under_openjd_still_fails_with_a_code(shot, tmp_path, capsys, monkeypatch):
+    """README: ``--openjd`` prints ``openjd_fail: [CODE] message`` once when the task fails. An unexpected
+    exception (exit 1, whose code is SAMATTE_ERROR in ``--json`` and the worker) printed
+    ``openjd_fail: RuntimeError: ...`` with no code, the one failure a farm's reason column could not
+    sort."""
+    import re
+
+    from samatte import cli
+    job = _two_objects(shot, tmp_path / "out", corner=False)
+    jobspec.save(job, str(tmp_path / "job.json"))
+
+    def broken(*a, **kw):
+        raise RuntimeError("boom in the pipeline")
+        yield  # pragma: no cover
+    monkeypatch.setattr(pipeline, "run_iter", broken)
+    assert cli.main(["run", str(tmp_path / "job.json"), "--openjd"]) == 1
+    fails = re.findall(r"^openjd_fail: (.+)$", capsys.readouterr().out, re.M)
+    assert fails == ["[SAMATTE_ERROR] RuntimeError: boom in the pipeline"]

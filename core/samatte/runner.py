@@ -277,7 +277,10 @@ class OpenJDProgress:
             self._line("openjd_progress: %d" % pct)
 
     def fail(self, e):
-        self._line("openjd_fail: %s" % (e if isinstance(e, SamatteError) else "%s: %s" % (type(e).__name__, e)))
+        # an unexpected exception (a bug) carries the code its exit status has, SAMATTE_ERROR, like every
+        # other failure: a render manager or a TD's log filter reads the reason as "[CODE] message"
+        self._line("openjd_fail: %s" % (e if isinstance(e, SamatteError) else "[%s] %s: %s"
+                                        % (SamatteError.code, type(e).__name__, e)))
 
 
 class Interrupts:
