@@ -111,3 +111,29 @@ def test_an_unexpected_error_under_openjd_still_fails_with_a_code(shot, tmp_path
     assert cli.main(["run", str(tmp_path / "job.json"), "--openjd"]) == 1
     fails = re.findall(r"^openjd_fail: (.+)$", capsys.readouterr().out, re.M)
     assert fails == ["[SAMATTE_ERROR] RuntimeError: boom in the pipeline"]
+
+
+def test_a_failed_qc_task_gives_the_render_manager_its_code_and_frames(shot, tmp_path, capsys):
+    """The bundle's QC task (``samatte farm task ... --qc``) failed with exit 5 alone: no ``openjd_fail`` line
+    (the Matte tasks print one, run --openjd), so Deadline's reason column read "exit status 5", and the CLI's
+    QC_FAILED message named no frame. Now: one ``openjd_fail: [QC_FAILED] ... 1004-1006 ...``; a QC that
+    passes prints none."""
+    import re
+
+    from samatte import cli
+    from samatte.farm import export_openjd
+    job = _two_objects(shot, tmp_path / "out", corner=False)
+    jpath = str(tmp_path / "job.json")
+    jobspec.save(job, jpath)
+    res = export_openjd(jpath, str(tmp_path / "bundle"), chunk=3)
+    roots = ["--root=%s=%s" % (k, res["parameters"][k]) for k in ("Plate", "Output")]
+    doc = os.path.join(res["bundle"], "samatte_farm_job.json")
+    pipeline.run(job, frames="1001-1003")                    # the first Matte chunk only
+    capsys.readouterr()
+    assert cli.main(["farm", "task", doc] + roots + ["--qc", "--frames=1001-1006"]) == 5
+    fails = re.findall(r"^openjd_fail: (.+)$", capsys.readouterr().out, re.M)
+    assert len(fails) == 1 and fails[0].startswith("[QC_FAILED] QC failed on 3 of 6 frame(s): 1004-1006"), fails
+    pipeline.run(job)
+    capsys.readouterr()
+    assert cli.main(["farm", "task", doc] + roots + ["--qc", "--frames=1001-1006"]) == 0
+    assert "openjd_fail" not in capsys.readouterr().out

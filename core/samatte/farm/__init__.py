@@ -65,6 +65,7 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     # folder "-qc") given as its own argument is read by argparse as an option
     if qc:
         opts = (["--frames=%s" % frames] if frames is not None else []) + (["--report=%s" % report] if report else [])
+        opts += ["--openjd"]   # a failed QC's [CODE] message as the render manager's failure reason
     else:
         opts = ["--stage", stage or "all"] + (["--frames=%s" % frames] if frames is not None else [])
         if preroll is not None and (stage or "all") != "track":

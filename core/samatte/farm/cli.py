@@ -4,7 +4,7 @@
                         [--models-dir DIR] [--frames RANGE] [--json]
     samatte farm task FARM_JOB.json --root NAME=PATH [...] (--stage track|matte|all --frames RANGE
                       [--preroll K] [--objects NAME[,NAME]] | --qc [--frames RANGE] [--report DIR])
-    samatte qc JOB.json [--report DIR] [--frames RANGE] [--json]
+    samatte qc JOB.json [--report DIR] [--frames RANGE] [--json] [--openjd]
 """
 __all__ = ["add_commands"]
 
@@ -41,6 +41,21 @@ def cmd_farm_task(args):
 
 
 def cmd_qc(args):
+    openjd = bool(getattr(args, "openjd", False))
+    if openjd and args.json:
+        from ..errors import JobSpecError
+        raise JobSpecError("--openjd and --json both write stdout: give one")
+    try:
+        return _qc(args)
+    except Exception as e:
+        if openjd:   # the QC task's failure reason as the render manager reads it, as run --openjd's
+            from ..errors import missing_dependency
+            from ..runner import OpenJDProgress
+            OpenJDProgress().fail(missing_dependency(e) or e)
+        raise
+
+
+def _qc(args):
     from .qc import run_qc
     rep = run_qc(args.job, report_dir=args.report, frames=args.frames, raise_on_failure=False)
     if args.json:
@@ -55,9 +70,12 @@ def cmd_qc(args):
         for f in rep["failed"][:20]:
             print("  frame %d: %s" % (f, rep["frames"][str(f)]["problem"]))
     if not rep["ok"]:
+        from ..frames import format_frames
         from .qc import QcError
-        raise QcError("QC failed on %d frame(s) (report %s)" % (len(rep["failed"]), rep["report"]),
-                      report=rep["report"])
+        # the frames named, as run_qc's own error does (the farm's failure reason is this one line)
+        raise QcError("QC failed on %d of %d frame(s): %s (report %s)"
+                      % (len(rep["failed"]), rep["counts"]["frames"], format_frames(rep["failed"])[:200],
+                         rep["report"]), frames=format_frames(rep["failed"]), report=rep["report"])
     return 0
 
 
@@ -91,4 +109,6 @@ def add_commands(sub):
     q.add_argument("--report", metavar="DIR", help="report folder (default: <work dir>/qc)")
     q.add_argument("--frames", help="check only these frames")
     q.add_argument("--json", action="store_true")
+    q.add_argument("--openjd", action="store_true",
+                   help="when it fails, print Open Job Description's openjd_fail: [CODE] message (farm task)")
     q.set_defaults(func=cmd_qc)
