@@ -228,3 +228,44 @@ def load_clip(path):
     r.resolution_x, r.resolution_y = clip.size
     r.resolution_percentage = 100
     return clip
+
+
+# --- the artist's clicks (shared by the bpy sides of the day / review tests) ----------------------
+
+def op_result(res, key, fn, *a, **kw):
+    """Run an operator as the artist clicks it: ``res[key]`` is its result, or the report it raised (bpy
+    raises the ERROR report of a CANCELLED operator as RuntimeError)."""
+    try:
+        res[key] = ["ok", sorted(fn(*a, **kw))]
+    except Exception as e:  # noqa: BLE001 - what the artist saw
+        res[key] = ["raised", type(e).__name__, str(e)]
+
+
+def box_mask(addon, name, layer_name, box, size):
+    """A new Mask ``name`` with one layer ``layer_name``: a closed polygon through ``box`` (clip pixels)."""
+    import bpy
+    mask = bpy.data.masks.new(name)
+    layer = mask.layers.new(name=layer_name)
+    sp = layer.splines.new()
+    sp.use_cyclic = True
+    sp.points.add(len(box) - 1)
+    for j, (x, y) in enumerate(box):
+        pt = sp.points[j]
+        pt.handle_left_type = pt.handle_right_type = "VECTOR"
+        pt.co = addon.convert.px_to_mask((x, y), size)
+    mask.update_tag()
+    return mask
+
+
+def scene_for(sc, clip, mask, out):
+    """Scene ``sc`` set up for ``clip`` (its frames and size) and samatte's panel: ``mask``, flow + refine,
+    draft, Output ``out``. Returns the panel's settings."""
+    sc.active_clip = clip
+    sc.frame_start, sc.frame_end = 1, clip.frame_duration
+    sc.render.resolution_x, sc.render.resolution_y = clip.size
+    sc.render.resolution_percentage = 100
+    s = sc.samatte
+    s.mask = mask
+    s.tracker, s.matte, s.quality = "flow", "refine", "draft"
+    s.output_dir = out
+    return s

@@ -6,16 +6,7 @@ This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender_day2.p
 """
 import os
 
-from bpy_common import VERSIONS, bpy_main, enable_addon, render_compositor, run_step_in_blender, step_scenario  # noqa: E402
-
-
-def _op(res, key, fn, *a, **kw):
-    """Run an operator as the artist clicks it: its result, or the report it raised (bpy raises the ERROR
-    report of a CANCELLED operator as RuntimeError)."""
-    try:
-        res[key] = ["ok", sorted(fn(*a, **kw))]
-    except Exception as e:  # noqa: BLE001 - what the artist saw
-        res[key] = ["raised", type(e).__name__, str(e)]
+from bpy_common import VERSIONS, bpy_main, enable_addon, render_compositor, run_step_in_blender, step_scenario, op_result as _op  # noqa: E402
 
 
 def _setup(cfg, addon, plate=None):

@@ -8,41 +8,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bpy_common import VERSIONS, bpy_main, enable_addon, run_step_in_blender, step_scenario  # noqa: E402
-
-
-def _op(res, key, fn, *a, **kw):
-    try:
-        res[key] = ["ok", sorted(fn(*a, **kw))]
-    except Exception as e:  # noqa: BLE001 - what the artist saw
-        res[key] = ["raised", type(e).__name__, str(e)]
-
-
-def _box_mask(addon, name, layer_name, box, size):
-    import bpy
-    mask = bpy.data.masks.new(name)
-    layer = mask.layers.new(name=layer_name)
-    sp = layer.splines.new()
-    sp.use_cyclic = True
-    sp.points.add(len(box) - 1)
-    for j, (x, y) in enumerate(box):
-        pt = sp.points[j]
-        pt.handle_left_type = pt.handle_right_type = "VECTOR"
-        pt.co = addon.convert.px_to_mask((x, y), size)
-    mask.update_tag()
-    return mask
-
-
-def _scene_for(sc, clip, mask, out):
-    sc.active_clip = clip
-    sc.frame_start, sc.frame_end = 1, clip.frame_duration
-    sc.render.resolution_x, sc.render.resolution_y = clip.size
-    sc.render.resolution_percentage = 100
-    s = sc.samatte
-    s.mask = mask
-    s.tracker, s.matte, s.quality = "flow", "refine", "draft"
-    s.output_dir = out
-    return s
+from bpy_common import VERSIONS, bpy_main, enable_addon, run_step_in_blender, step_scenario, op_result as _op, box_mask as _box_mask, scene_for as _scene_for  # noqa: E402
 
 
 def step_named_here_none_there(cfg, res):
