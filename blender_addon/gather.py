@@ -857,7 +857,7 @@ def _skip_note(layer):
 
 
 def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_frame, sample_shape_keys, taken,
-                 safe_name, framelen=1.0, read_drawn=None):
+                 safe_name, framelen=1.0, read_drawn=None, hidden=None):
     """``(scene frame -> layer names to read there, layer name -> empty object, layer name -> index, layer
     name -> the scene frames it is keyed on, layer name -> the scene frames it draws on for a layer whose
     visibility is animated)`` of the layers that draw (not hidden in renders, opacity kept
@@ -865,7 +865,8 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
     Replace and Difference objects) is also read on the frames of the object layers before it: Blender
     draws it there too (held between its keys), and such a frame is an anchor of that object (its track
     restarts from that frame's prompts alone); there it gives only its cut, its own object's prompts stay
-    on its own frames."""
+    on its own frames. ``hidden`` (a list, when given) gets the names of the object layers that draw on no
+    frame of the range (hidden in renders, under 0.5 opacity: their tracks are no one's prompts)."""
     by_frame = {}
     objects = {}
     order = {}
@@ -893,11 +894,15 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
             note = _skip_note(layer)
             if note:
                 notes.append(note)
+                if hidden is not None and layer_role(layer)[0]:
+                    hidden.append(layer.name)
                 continue
             alpha = float(getattr(layer, "alpha", 1.0))
         elif not vis:
             notes.append("mask layer %r is hidden in renders or under 0.5 opacity on every frame of the range: "
                          "skipped" % layer.name)
+            if hidden is not None and layer_role(layer)[0]:
+                hidden.append(layer.name)
             continue
         else:
             alpha = least[layer.name]
@@ -931,7 +936,7 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
 
 
 def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame, every_frame=False,
-                        taken=(), safe_name=None, sample_shape_keys=True, framelen=1.0):
+                        taken=(), safe_name=None, sample_shape_keys=True, framelen=1.0, hidden=None):
     """Objects from a mask's layers.
 
     ``scene_frames``: the job's scene frames (a range or list); ``read_mask_at(f)``: sets the scene
@@ -942,7 +947,9 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     maps file frame -> the cut prompts of the layers (:func:`layer_role`) on it, notes are sentences
     for the user. Layers are read in their order (``mask.layers``, the order Blender's rasteriser
     combines them in): a layer's cut applies to the objects of the layers before it, on the frames
-    where such an object has a shape and on the cutting layer's own keyed frames.
+    where such an object has a shape and on the cutting layer's own keyed frames. ``hidden`` (a list, when
+    given) gets the names of the object layers that draw on no frame of the range (skipped, noted): a track
+    named after one is that layer's (:func:`merge_objects`' ``hidden_layers``), not the default object's.
     """
     safe_name = safe_name or _safe_name_fallback
     notes = []
@@ -954,7 +961,7 @@ def gather_mask_objects(mask, info, *, scene_frames, read_mask_at, current_frame
     by_frame, objects, order, keyed_on, shown = _plan_layers(
         mask, set(scene_frames), notes, read_mask_at=read_mask_at, current_frame=current_frame,
         every_frame=every_frame, sample_shape_keys=sample_shape_keys, taken=list(taken), safe_name=safe_name,
-        framelen=framelen, read_drawn=read_drawn)
+        framelen=framelen, read_drawn=read_drawn, hidden=hidden)
     notes.extend(n for n in read_notes if n not in notes)
     subtract = {}
     cuts = []           # (layer index, file frame, prompts, the cut layer is keyed on that frame)
@@ -1098,10 +1105,12 @@ def gather_track_points(tracks, info, *, file_frames, layer_names=(), default_ob
     return out, notes
 
 
-def merge_objects(mask_objects, points, *, default_object, safe_name=None, scene_frame=None):
+def merge_objects(mask_objects, points, *, default_object, safe_name=None, scene_frame=None, hidden_layers=()):
     """Mask objects plus track points -> JobSpec objects. Points of an owner with no mask object form
     a points-only object; negative-only frames of an object with no shape are dropped (noted, on the
-    scene frame ``scene_frame(file number)`` names: :meth:`ClipInfo.scene_frame`)."""
+    scene frame ``scene_frame(file number)`` names: :meth:`ClipInfo.scene_frame`). ``hidden_layers``: the
+    mask layers that draw on no frame of the range (``gather_mask_objects``' ``hidden``): the points of
+    their tracks are dropped (noted), the object is not in the shot."""
     scene_frame = scene_frame or (lambda n: n)
     safe_name = safe_name or _safe_name_fallback
     objects = [dict(ob, prompts=list(ob["prompts"])) for ob in mask_objects]
@@ -1109,6 +1118,13 @@ def merge_objects(mask_objects, points, *, default_object, safe_name=None, scene
     notes = []
     for owner in sorted(points, key=lambda o: (o != default_object, o)):
         ob = by_host.get(owner)
+        if ob is None and owner in hidden_layers:
+            # a track of a layer hidden in renders on every frame of the range: the object is in none of them
+            # (before: the layer was skipped, so its tracks went to the Tracks object, another object's points
+            # where the hidden one is, and that object's matte took it in)
+            notes.append("object %r: its mask layer draws on no frame of the range: the points of its tracks on %d "
+                         "frame(s) dropped" % (owner, len(points[owner])))
+            continue
         if ob is None:
             ob = {"name": safe_name(owner, taken=[o["name"] for o in objects]), "host_name": owner, "prompts": []}
             objects.append(ob)

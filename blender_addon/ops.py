@@ -99,6 +99,7 @@ def collect(context):
     notes = []
     mask = resolve_mask(context)
     mask_objects = []
+    hidden = []         # the object layers that draw on no frame of the range: their tracks are theirs, dropped
     if mask is None and len(bpy.data.masks):
         # the roto is in the file but no Mask is picked (the panel's, or the Clip Editor's): say so, else
         # "no prompts: draw a closed mask shape" tells an artist with a drawn mask to draw one
@@ -120,16 +121,17 @@ def collect(context):
         try:
             mask_objects, _sub, n = gather.gather_mask_objects(
                 mask, info, scene_frames=scene_frames, read_mask_at=read_at, current_frame=current,
-                every_frame=s.every_frame, framelen=framelen(scene))
+                every_frame=s.every_frame, framelen=framelen(scene), hidden=hidden)
         finally:
             scene.frame_set(current)
         notes += n
     layer_names = [ob["host_name"] for ob in mask_objects]
     default = s.default_object or (layer_names[0] if layer_names else "tracks")
-    points, n = gather.gather_track_points(_tracks(clip, s, notes), info, file_frames=frames, layer_names=layer_names,
-                                           default_object=default)
+    points, n = gather.gather_track_points(_tracks(clip, s, notes), info, file_frames=frames,
+                                           layer_names=layer_names + hidden, default_object=default)
     notes += n
-    objects, n = gather.merge_objects(mask_objects, points, default_object=default, scene_frame=info.scene_frame)
+    objects, n = gather.merge_objects(mask_objects, points, default_object=default, scene_frame=info.scene_frame,
+                                      hidden_layers=hidden)
     notes += n
     return clip, info, objects, frames, notes
 
