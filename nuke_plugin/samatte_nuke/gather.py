@@ -943,8 +943,9 @@ def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
             # such a frame is PROMPT_INVALID)
             dropped = sorted({q["frame"] for q in prompts if q["frame"] in gone})
             if dropped and log:
-                log("%s: every shape is hidden or outside its lifetime on %d frame(s) (file %d first) where other "
-                    "prompts of it lie: those prompts are dropped" % (host, len(dropped), dropped[0]))
+                # named by the script frame the artist sees (a Read's offset / start at), not the file number
+                log("%s: every shape is hidden or outside its lifetime on %d frame(s) (frame %d first) where other "
+                    "prompts of it lie: those prompts are dropped" % (host, len(dropped), fmap.to_script(dropped[0])))
             ob["prompts"] = [q for q in prompts if q["frame"] not in gone]
             ob["absent"] = sorted(gone)
             if not ob["prompts"]:
