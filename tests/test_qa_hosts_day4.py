@@ -119,3 +119,26 @@ def test_track_and_matte_matte_this_frame_and_export_of_a_lifetime_limited_objec
             assert np.array_equal(_alpha(job["output"]["path"].replace("####", "%04d" % f)), first[f]), f
     finally:
         pool.close_all()
+
+
+def test_an_object_absent_on_every_frame_of_the_range_is_refused_saying_so(nk, shot, tmp_path):
+    """The node's range (custom 4-5) lies outside the shape's lifetime (1-3): the object is absent on every frame
+    and its Tracker4 points there are dropped. Before, the node said "[PROMPT_INVALID] the prompt nodes hold no
+    shape, stroke or enabled track inside the frame range" (the track is enabled there); now it names the object,
+    the range and what to change, with the same code, before anything is rendered or run."""
+    read, _roto, tk = _comp(nk, shot)
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, tk)
+    g["tracker"].setValue("shapes")
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    g["range_mode"].setValue("custom")
+    g["custom_range"].setValue("4-5")
+    assert snode.on_refresh(g) is None
+    status = g["status"].value()
+    assert status.startswith("error [PROMPT_INVALID]"), status
+    assert "'hero'" in status and "every frame of the range (4-5)" in status and "lifetime" in status, status
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.exr"))
+    g["custom_range"].setValue("3-5")               # one frame where the shape lives: a job, absent on 4-5
+    job = snode.on_refresh(g)
+    assert job is not None and job["objects"][0]["absent"] == "1004-1005", g["status"].value()

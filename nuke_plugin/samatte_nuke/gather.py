@@ -897,11 +897,13 @@ def gather_tracker(node, geom, fmap, frames, *, log=None, time=None, matrix=None
     return out
 
 
-def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
+def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None, gone=None):
     """JobSpec objects (``name``, ``host_name``, ``prompts`` sorted by frame) from prompt nodes, merged
     by host object name in node order. ``nodes``: nodes, or ``(node, time)`` pairs from
     :func:`prompt_sources` (a node behind a TimeOffset / FrameHold), or ``(node, time, matrix)`` from
-    :func:`carry_to_source` (a node drawn on an image the Source shows through a Transform)."""
+    :func:`carry_to_source` (a node drawn on an image the Source shows through a Transform). ``gone`` (a
+    list, when given) gets the host names of the objects left out because none of their shapes draws on
+    any of ``frames`` (absent on every frame: their other prompts dropped)."""
     merged = {}
     order = []
     items = [item if isinstance(item, tuple) else (item, None) for item in nodes]
@@ -930,6 +932,7 @@ def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
                 order.append(obj)
             merged[obj].extend(prompts)
     absent = _absent_frames(plans, rp, frames, fmap)
+    left_out = gone
     objects, taken = [], []
     for host in order:
         name = safe_name(host, taken=taken)
@@ -949,6 +952,8 @@ def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None):
             ob["prompts"] = [q for q in prompts if q["frame"] not in gone]
             ob["absent"] = sorted(gone)
             if not ob["prompts"]:
+                if left_out is not None:
+                    left_out.append(host)
                 continue
         objects.append(ob)
     return objects

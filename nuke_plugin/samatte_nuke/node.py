@@ -248,6 +248,7 @@ def _build(group):
     # file in the Read's default / the working space, samatte's scene_linear reading; named, so samatte does
     # not read the plate in the colourspace its header names, as it does for a job that names none
     colourspace = colourspace or "scene_linear"
+    hidden = []     # objects none of whose shapes draws on any frame of the range (gather.gather_objects)
     if refine_only:
         # every frame of the (animated) roto, rendered soft: refine-only, no tracking
         masks = jobmod.render_masks(nuke, group, folder, frames, fmap.offset)
@@ -256,13 +257,20 @@ def _build(group):
                     "masks": {"path": masks, "channel": "A", "soft": True}, "prompts": []}]
     else:
         objects = gather.gather_objects(sources, info["geometry"], fmap, frames, rp, safe_name=safe_name,
-                                        log=_log(group))
+                                        log=_log(group), gone=hidden)
     # the artist's own mistakes get samatte's stable codes (PLATE_INVALID, PROMPT_INVALID): before, these
     # showed [SAMATTE_ERROR], the code the README gives to "unexpected error (a bug: please report it)"
     skip = {w.strip() for w in group["skip_objects"].value().split(",") if w.strip()}
     kept = [ob for ob in objects if ob["name"] not in skip and ob.get("host_name") not in skip]
     if objects and not kept:
         raise PromptError("every object is left out by skip objects (%s)" % ", ".join(sorted(skip)))
+    if not kept and hidden:
+        # its shapes are hidden (or outside their lifetime) on every frame: the object is in none of them, its
+        # Tracker4 points dropped (before: "hold no shape, stroke or enabled track", with the tracks in range)
+        raise PromptError("every shape of %s is hidden or outside its lifetime on every frame of the range (%s): "
+                          "the object is in none of them and its other prompts are dropped; change the shapes' "
+                          "lifetime or the node's frame range" % (", ".join(repr(h) for h in hidden),
+                                                                  _frames_text(frames)))
     if not kept:
         raise PromptError("the prompt nodes hold no shape, stroke or enabled track inside the frame range")
     unknown = skip - {ob["name"] for ob in objects} - {ob.get("host_name") for ob in objects}
@@ -284,6 +292,12 @@ def _script_frames(file_frames, offset):
     """The script frames the artist sees for a job's file frames (script = file + offset: a Read's
     ``offset`` / ``start at``), sorted: what the node's text shows, never the file numbers."""
     return sorted({int(f) + int(offset) for f in file_frames})
+
+
+def _frames_text(script_frames):
+    """A node's script frames as a short range text (``1-5``, ``1-9x2``)."""
+    from samatte.frames import format_frames
+    return format_frames(sorted(script_frames))
 
 
 def _objects_text(objects, offset=0):
