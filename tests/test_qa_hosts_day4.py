@@ -142,3 +142,30 @@ def test_an_object_absent_on_every_frame_of_the_range_is_refused_saying_so(nk, s
     g["custom_range"].setValue("3-5")               # one frame where the shape lives: a job, absent on 4-5
     job = snode.on_refresh(g)
     assert job is not None and job["objects"][0]["absent"] == "1004-1005", g["status"].value()
+
+
+def test_matte_this_frame_without_a_stored_track_names_script_frames_and_the_button(nk, shot, tmp_path, monkeypatch):
+    """Matte this frame (stage matte) before Track & Matte, on script frame 5 (file 1005, the object absent there)
+    and on frame 2: the worker's TRACK_MISSING names file numbers and a CLI flag. Before, the node showed "error
+    [TRACK_MISSING] the stored track of 4 frame(s) is missing or stale: 1002-1005 (work dir ...); run --stage
+    track first" on a script whose frames are 1-5. Now the script frames and the node's button, same code."""
+    if not os.path.exists(VENV_PY):
+        pytest.skip("the project venv is needed (.venv)")
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(), tmp_path, VENV_PY)
+    try:
+        read, _roto, tk = _comp(nk, shot)
+        g = snode.create()
+        g.setInput(0, read)
+        g.setInput(1, tk)
+        g["tracker"].setValue("shapes")
+        g["cache_dir"].setValue(str(tmp_path / "cache"))
+        for t, want in ((5, "frames 2-5"), (2, "frame 2 ")):
+            nk.frame(t)
+            outcome = nuke_env.wait_runner(nk, snode.on_matte_frame(g), 120)
+            assert outcome[:2] == ("failed", "TRACK_MISSING"), outcome
+            status = g["status"].value()
+            assert status.startswith("error [TRACK_MISSING]"), status
+            assert want in status and "Track & Matte" in status, status
+            assert "100" not in status and "--stage" not in status, status
+    finally:
+        pool.close_all()

@@ -368,6 +368,9 @@ def _start(group, job, info, *, stage, frames, title):
     warnings = []
 
     def on_event(kind, *payload):
+        if kind == "failed" and len(payload) == 2:
+            payload = (payload[0], _in_script_terms(payload[0], payload[1],
+                                                    getattr(runner, "error_details", None), info))
         _on_event(name, kind, payload, job, info, scores, uid=uid, warnings=warnings)
 
     runner = JobRunner(nuke, title=title, job=job, python=python, stage=stage, frames=frames, on_event=on_event)
@@ -377,6 +380,27 @@ def _start(group, job, info, *, stage, frames, title):
     group["status"].setValue("running (%s)" % stage)
     runner.start()
     return runner
+
+
+def _in_script_terms(code, message, details, info):
+    """A worker error as the node says it: TRACK_MISSING (Matte this frame needs the stored track) names the
+    script frames and the node's button; the worker's own words name file numbers and ``run --stage track``
+    (before: "the stored track of 4 frame(s) is missing or stale: 1002-1005 (work dir ...); run --stage track
+    first" on script frames 2-5). Other errors unchanged."""
+    if code != "TRACK_MISSING" or not (details or {}).get("frames"):
+        return message
+    from samatte.frames import parse_frames
+    try:
+        files = parse_frames(str(details["frames"]))
+    except Exception:  # noqa: BLE001 - a message we cannot read is shown as the worker wrote it
+        return message
+    fmap = info.get("fmap")
+    shown = sorted({fmap.to_script(f) if fmap is not None else int(f) + int(info.get("offset") or 0)
+                    for f in files})
+    shared = message.partition("; the work dir was last used by")   # (jobs sharing a cache: kept as said)
+    return ("the stored track of frame%s %s is missing or out of date (never tracked, or the roto, tracks, plate or "
+            "settings changed since): click Track & Matte first%s" % ("" if len(shown) == 1 else "s",
+                                                                      _frames_text(shown), shared[1] + shared[2]))
 
 
 def _scores(group):

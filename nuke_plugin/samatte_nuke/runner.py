@@ -174,6 +174,7 @@ class JobRunner(threading.Thread):
             if isinstance(e, WorkerError) and e.code == "WORKER_FAILED":
                 self.pool.drop(self.python)   # a dead or unusable worker: the next job starts a fresh one
             self.outcome = ("failed", e.code, e.message)
+            self.error_details = dict(getattr(e, "details", None) or {})   # (frames: file numbers) read by the node
             self._emit("failed", e.code, e.message)
         except Exception as e:  # noqa: BLE001 - never let a thread die silently inside Nuke
             self.outcome = ("failed", "NUKE_ADAPTER", "%s: %s" % (type(e).__name__, e))
