@@ -185,7 +185,7 @@ class _ProtocolLogHandler(logging.Handler):
 
     def emit(self, record):
         try:
-            self._worker.send(protocol.log(self._worker.job_id, record.levelname, self.format(record)))
+            self._worker.send_log(protocol.log(self._worker.job_id, record.levelname, self.format(record)))
         except Exception:  # noqa: BLE001 - logging must never kill the worker
             pass
 
@@ -247,6 +247,7 @@ class Worker:
         self._write_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._warm_lock = threading.Lock()
+        self._hello_lock = threading.Lock()   # its own: a record logged under another lock must not wait
         self._thread = None
         self._token = None
         self._warm = None   # (key, tracker) of the warm model, or None
@@ -255,6 +256,7 @@ class Worker:
         self._terminate = False   # SIGTERM seen
         self._in_read = False     # the main thread is blocked reading stdin
         self._requests = set()    # threads answering probe/validate/status requests
+        self._before_hello = None  # while serve() builds its hello: the log messages held until it is sent
 
     # -- output --------------------------------------------------------------------------------------
     def send(self, msg):
@@ -271,6 +273,15 @@ class Worker:
             except (BrokenPipeError, OSError, ValueError):
                 # The host went away: keep going quietly, the stdin EOF will end us.
                 self._broken = True
+
+    def send_log(self, msg):
+        """Send a ``log`` message; while the hello is being built (its import check logs a requirement
+        that does not import) it is held and sent right after the hello, which is the first line."""
+        with self._hello_lock:
+            if self._before_hello is not None:
+                self._before_hello.append(msg)
+                return
+        self.send(msg)
 
     def _error(self, msg_id, err):
         self.send(protocol.error_from_exception(msg_id, err))
@@ -507,7 +518,15 @@ class Worker:
                 self._error(protocol.message_id(msg), e)
 
     def serve(self):
-        self.send(protocol.hello(__version__, platform.python_version(), capabilities(), pid=os.getpid()))
+        with self._hello_lock:
+            self._before_hello = []
+        try:
+            self.send(protocol.hello(__version__, platform.python_version(), capabilities(), pid=os.getpid()))
+        finally:
+            with self._hello_lock:
+                held, self._before_hello = self._before_hello, None
+            for msg in held:
+                self.send(msg)
         try:
             self._serve_lines()
         except _Terminate:
