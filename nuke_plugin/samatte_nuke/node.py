@@ -383,20 +383,28 @@ def _start(group, job, info, *, stage, frames, title):
 
 
 def _in_script_terms(code, message, details, info):
-    """A worker error as the node says it: TRACK_MISSING (Matte this frame needs the stored track) names the
-    script frames and the node's button; the worker's own words name file numbers and ``run --stage track``
-    (before: "the stored track of 4 frame(s) is missing or stale: 1002-1005 (work dir ...); run --stage track
-    first" on script frames 2-5). Other errors unchanged."""
-    if code != "TRACK_MISSING" or not (details or {}).get("frames"):
+    """A worker error as the node says it. The worker names file numbers: an error about frames (its
+    ``details`` ``frame`` or ``frames``, e.g. FRAME_CORRUPT, FRAME_MISSING) gets the script frames added,
+    " (script frame 3)", where they differ (as Blender adds the scene frame). TRACK_MISSING (Matte this frame
+    needs the stored track) is said in script frames with the node's button; the worker's own words name file
+    numbers and ``run --stage track`` (before: "the stored track of 4 frame(s) is missing or stale: 1002-1005
+    (work dir ...); run --stage track first" on script frames 2-5)."""
+    details = details or {}
+    raw = details.get("frames") if details.get("frames") not in (None, "") else details.get("frame")
+    if raw is None or raw == "":
         return message
     from samatte.frames import parse_frames
     try:
-        files = parse_frames(str(details["frames"]))
+        files = parse_frames(str(raw))
     except Exception:  # noqa: BLE001 - a message we cannot read is shown as the worker wrote it
         return message
     fmap = info.get("fmap")
     shown = sorted({fmap.to_script(f) if fmap is not None else int(f) + int(info.get("offset") or 0)
                     for f in files})
+    if code != "TRACK_MISSING" or not details.get("frames"):
+        if not shown or shown == sorted(int(f) for f in files):
+            return message
+        return "%s (script frame%s %s)" % (message, "" if len(shown) == 1 else "s", _frames_text(shown))
     shared = message.partition("; the work dir was last used by")   # (jobs sharing a cache: kept as said)
     return ("the stored track of frame%s %s is missing or out of date (never tracked, or the roto, tracks, plate or "
             "settings changed since): click Track & Matte first%s" % ("" if len(shown) == 1 else "s",
