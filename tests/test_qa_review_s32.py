@@ -92,3 +92,17 @@ def test_nuke_error_frames_in_script_terms_one_place():
     tm = snode._in_script_terms("TRACK_MISSING", "stale: 1002-1005; run --stage track first", {"frames": "1002-1005"},
                                 info)
     assert "frames 2-5" in tm and "Track & Matte" in tm and "--stage" not in tm
+
+
+# -- farm task: every failure of the task gives the render manager its openjd_fail line ---------------------------
+def test_farm_task_without_stage_or_qc_fails_with_one_openjd_fail_line(tmp_path, capsys):
+    """``samatte farm task DOC --root ...`` with neither ``--stage`` nor ``--qc`` (a hand-written OpenJD template):
+    exit 2 and ``openjd_fail: [JOBSPEC_INVALID] farm task needs --stage or --qc``, as every other failure of a
+    farm task (a document or --root that does not resolve) says it. Before: exit 2 and no openjd_fail line, the
+    render manager's failure reason empty."""
+    from samatte import cli
+    rc = cli.main(["farm", "task", str(tmp_path / "missing.json"), "--root", "Plate=%s" % tmp_path])
+    out = capsys.readouterr().out
+    fails = [ln for ln in out.splitlines() if ln.startswith("openjd_fail:")]
+    assert rc == 2
+    assert fails == ["openjd_fail: [JOBSPEC_INVALID] farm task needs --stage or --qc"], out

@@ -25,10 +25,10 @@ def cmd_farm_export(args):
 
 def cmd_farm_task(args):
     from . import parse_roots, run_task
-    if not args.qc and not args.stage:
-        from ..errors import JobSpecError
-        raise JobSpecError("farm task needs --stage or --qc")
     try:
+        if not args.qc and not args.stage:   # (a hand-written template: the render manager is told too)
+            from ..errors import JobSpecError
+            raise JobSpecError("farm task needs --stage or --qc")
         return run_task(args.farm_job, parse_roots(args.root), stage=args.stage, frames=args.frames,
                         preroll=args.preroll, qc=args.qc, report=args.report, objects=args.objects)
     except Exception as e:
