@@ -102,3 +102,38 @@ def test_a_switch_with_an_animated_which_counts_every_input():
     finally:
         nk._reset()
 
+
+
+# README "Command line": `openjd_fail: [CODE] message` "once, when it fails". A run / qc with --openjd, or a
+# farm task, whose command line argparse refused printed no fail line (the render manager's reason read only
+# "exit status 2"), and a farm task with neither --stage nor --qc none either; --json already got its error.
+@pytest.mark.parametrize("argv, prog", [
+    (["run", "job.json", "--openjd", "--preroll=abc"], "samatte run"),
+    (["run", "job.json", "--op", "--stage", "nope"], "samatte run"),
+    (["qc", "job.json", "--openjd", "--bogus"], "samatte"),
+    (["farm", "task", "f.json", "--root", "A=/a", "--stage", "matte", "--preroll=abc"], "samatte farm task"),
+])
+def test_an_openjd_task_whose_command_line_is_refused_says_why(argv, prog, capsys):
+    from samatte.cli import main
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith("openjd_fail: [JOBSPEC_INVALID] %s: error: " % prog), out
+
+
+def test_a_farm_task_without_stage_or_qc_says_why(capsys):
+    from samatte.cli import main
+    assert main(["farm", "task", "f.json", "--root", "A=/a"]) == 2
+    assert capsys.readouterr().out == "openjd_fail: [JOBSPEC_INVALID] farm task needs --stage or --qc\n"
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "job.json", "--preroll=abc"],                              # no --openjd: stdout stays empty
+    ["farm", "export", "job.json", "--openjd", "bundle", "--chunk", "abc"],   # --openjd DIR is not the flag
+])
+def test_other_refused_command_lines_print_no_openjd_line(argv, capsys):
+    from samatte.cli import main
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert capsys.readouterr().out == ""

@@ -395,12 +395,28 @@ def _asks_json(argv):
                for w in words)
 
 
+def _asks_openjd(argv):
+    """Whether a command line refused by argparse is an OpenJD task's: `run` / `qc` with the --openjd flag
+    (or argparse's unambiguous prefix of it, --op...), or `farm task` (what a farm template runs)."""
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    cmd = [w for w in words if not w.startswith("-")][:2]
+    if cmd[:2] == ["farm", "task"]:
+        return True
+    return cmd[:1] in (["run"], ["qc"]) and any(
+        w == "--openjd" or (len(w) >= 4 and "--openjd".startswith(w)) for w in words)
+
+
 def _usage_error_document(argv):
     """After argparse refused ``argv`` (exit 2): a command line asking for --json gets the refusal
     on stdout as the protocol's one `error` message (JOBSPEC_INVALID, the code of exit status 2):
-    for `run`/`track`/`refine` the event stream's end, for the others their one JSON document."""
+    for `run`/`track`/`refine` the event stream's end, for the others their one JSON document. An OpenJD
+    task's (:func:`_asks_openjd`) gets it as its ``openjd_fail:`` line, the render manager's failure reason
+    (before: none, the task's reason read only "exit status 2")."""
     argv = [str(a) for a in argv]
     if not _asks_json(argv):
+        if _asks_openjd(argv):
+            from .runner import OpenJDProgress
+            OpenJDProgress().fail(JobSpecError(_Parser.usage_error or "invalid command line"))
         return
     from . import protocol
     text = _Parser.usage_error or "invalid command line"
