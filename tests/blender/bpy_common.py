@@ -269,3 +269,16 @@ def scene_for(sc, clip, mask, out):
     s.tracker, s.matte, s.quality = "flow", "refine", "draft"
     s.output_dir = out
     return s
+
+
+def clip_on_scene_frames(cfg, addon, start):
+    """The shot's clip loaded as the scene's active clip, its files shown from scene frame ``start`` (Start
+    Frame) and the scene's range set to them: ``(scene, clip, clip_info, frame_count)``."""
+    import bpy
+    sc = bpy.context.scene
+    clip = bpy.data.movieclips.load(cfg["plate"])
+    sc.active_clip = clip
+    n = clip.frame_duration
+    clip.frame_start = start
+    sc.frame_start, sc.frame_end = start, start - 1 + n
+    return sc, clip, addon.gather.clip_info(clip, abspath=bpy.path.abspath), n

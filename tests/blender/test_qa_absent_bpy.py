@@ -8,7 +8,7 @@ This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_absent_bpy.py 
 """
 import os
 
-from bpy_common import VERSIONS, bpy_main, enable_addon, run_step_in_blender, step_scenario  # noqa: E402
+from bpy_common import VERSIONS, bpy_main, enable_addon, run_step_in_blender, step_scenario, clip_on_scene_frames  # noqa: E402
 
 
 # --- the bpy side ----------------------------------------------------------------------------------
@@ -17,13 +17,7 @@ def step_hidden(cfg, res):
     import bpy
     addon = enable_addon(cfg)
     conv = addon.convert
-    sc = bpy.context.scene
-    clip = bpy.data.movieclips.load(cfg["plate"])
-    sc.active_clip = clip
-    n = clip.frame_duration
-    clip.frame_start = 11           # scene frames 11..16 show the files 1001..1006
-    sc.frame_start, sc.frame_end = 11, 10 + n
-    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    sc, clip, info, n = clip_on_scene_frames(cfg, addon, 11)   # scene frames 11..16 show the files 1001..1006
     mask = bpy.data.masks.new("Roto")
     layer = mask.layers.new(name="hero")
     sp = layer.splines.new()

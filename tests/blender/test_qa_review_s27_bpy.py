@@ -7,7 +7,7 @@ This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_review_s27_bpy
 """
 import os
 
-from bpy_common import VERSIONS, bpy_main, enable_addon, render_mask, run_step_in_blender, step_scenario  # noqa: E402
+from bpy_common import VERSIONS, bpy_main, enable_addon, render_mask, run_step_in_blender, step_scenario, clip_on_scene_frames  # noqa: E402
 
 #: the garbage matte over the right part of the ball (display pixels, top-left origin)
 GARBAGE = [(40, 0), (64, 0), (64, 64), (40, 64)]
@@ -19,13 +19,7 @@ def step_held(cfg, res):
     import bpy
     addon = enable_addon(cfg)
     conv = addon.convert
-    sc = bpy.context.scene
-    clip = bpy.data.movieclips.load(cfg["plate"])
-    sc.active_clip = clip
-    n = clip.frame_duration
-    clip.frame_start = 11                 # scene frames 11.. show the files 1001..
-    sc.frame_start, sc.frame_end = 11, 10 + n
-    info = addon.gather.clip_info(clip, abspath=bpy.path.abspath)
+    sc, clip, info, n = clip_on_scene_frames(cfg, addon, 11)   # scene frames 11.. show the files 1001..
     mask = bpy.data.masks.new("Roto")
 
     def layer_with(name, poly, frames, blend=None):
