@@ -288,20 +288,42 @@ def is_disabled(node):
         return False
 
 
+def switch_input(node, t=None):
+    """The input a Switch shows (Foundry's Switch reference: 'which', the input to display), on frame ``t``
+    when ``which`` is animated (None: its value): a non-integer value is taken down to the input below it
+    and a value outside the inputs clamped to the first / last (the rule the adapter has used for an
+    unanimated ``which``). None when ``node`` is not a Switch or its knob cannot be read."""
+    if node.Class() != "Switch":
+        return None
+    k = node.knob("which")
+    try:
+        v = float(k.getValueAt(t) if t is not None and k.isAnimated() else k.value())
+    except Exception:  # noqa: BLE001 - an unexpected knob
+        return None
+    return min(max(int(math.floor(v)), 0), max(node.inputs() - 1, 0))
+
+
+def animated_switch(node):
+    """True for an enabled Switch whose ``which`` is animated: the input it shows changes from frame to frame
+    (:func:`switch_input` on each frame); :func:`shown_inputs` gives every input of it."""
+    try:
+        return node.Class() == "Switch" and not is_disabled(node) and bool(node.knob("which").isAnimated())
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def shown_inputs(node):
     """The inputs whose picture ``node`` can show: a disabled node passes its input 0 through (Foundry:
     "disable: the node passes its input through"), a Switch with an unanimated ``which`` shows that input;
-    otherwise every input (a Merge mixes them). The rule of the Source's per-view check and of the prompt
+    otherwise every input (a Merge mixes them; a Switch with an animated ``which`` shows each input on some
+    frames: :func:`switch_input` says which on a frame). The rule of the Source's per-view check and of the prompt
     gathering (a disabled Roto, or one a Switch does not show, draws nothing)."""
     if is_disabled(node):
         return [node.input(0)] if node.inputs() else []
     if node.Class() == "Switch":
-        k = node.knob("which")
-        try:
-            if k is not None and not k.isAnimated():
-                return [node.input(min(max(int(k.value()), 0), max(node.inputs() - 1, 0)))]
-        except Exception:  # noqa: BLE001 - an unexpected knob: every input, as before
-            pass
+        i = None if animated_switch(node) else switch_input(node)
+        if i is not None:
+            return [node.input(i)]
     return [node.input(i) for i in range(node.inputs())]
 
 
@@ -335,3 +357,4 @@ def transform_matrix(translate, rotate, scale, skew, center, *, skew_order_yx=Fa
         ia, ib, ic, id_ = d_ / det, -b_ / det, -c_ / det, a_ / det
         m = m3((ia, ib, -(ia * m[3] + ib * m[7])), (ic, id_, -(ic * m[3] + id_ * m[7])))
     return m
+

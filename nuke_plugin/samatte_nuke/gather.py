@@ -42,6 +42,8 @@ from .convert import apply_matrix, bezier_point, framehold_source, matmul, signe
 from .convert import transform_matrix
 from .convert import is_disabled as _disabled
 from .convert import shown_inputs as _shown_inputs
+from .convert import animated_switch as _animated_switch
+from .convert import switch_input as _switch_input
 
 __all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
            "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes", "prompt_sources", "time_node_map",
@@ -163,6 +165,12 @@ def prompt_sources(start, *, log=None):
             log("%s is disabled: its shapes and tracks are left out" % n.name())
         if n.Class() in TIME_CLASSES:
             chain = chain + (n,)
+        if _animated_switch(n):
+            # a Switch with an animated 'which' shows input i on the frames where 'which' is i (Foundry: the
+            # input to display): what lies behind input i is seen on those frames alone. Before: every input
+            # on every frame, prompts of two versions of a roto mixed
+            todo.extend((n.input(i), chain + (("switch", n, i),)) for i in range(n.inputs()))
+            continue
         todo.extend((m, chain) for m in _shown_inputs(n))
     return out
 
@@ -171,26 +179,42 @@ def _chain_time(node, chain, log):
     """The composed frame map of the Time nodes in ``chain`` (nearest the SAMatte node first), or None."""
     if not chain:
         return None
+    gates = [step for step in chain if isinstance(step, tuple)]
+    times = [step for step in chain if not isinstance(step, tuple)]
     maps = []
-    for tn in chain:
+    for tn in times:
         m = time_node_map(tn)
         if m is None:
             if log:
                 log("%s reaches the Prompts input through %s (%s): its shapes and tracks are read at their "
                     "own frames, the retime is not applied; connect it directly, or bake the retime into "
                     "its keys" % (node.name(), tn.name(), tn.Class()))
-            return None
+            if not gates:
+                return None
+            # (read at its own frames, as without a Switch; the Switch is still followed frame by frame)
+            maps, chain = [], gates
+            break
         maps.append(m)
-    if log:
-        log("%s reaches the Prompts input through %s: its keys are placed on the frames the SAMatte node "
-            "sees them on" % (node.name(), ", ".join("%s (%s)" % (tn.name(), tn.Class()) for tn in chain)))
+    else:
+        if log and times:
+            log("%s reaches the Prompts input through %s: its keys are placed on the frames the SAMatte node "
+                "sees them on" % (node.name(), ", ".join("%s (%s)" % (tn.name(), tn.Class()) for tn in times)))
+    steps = iter(maps)
+    # in path order (nearest the SAMatte node first): a Time node maps the frame, a Switch gate is read at the
+    # frame it is viewed at and lets the frame through only where it shows that input
+    order = [step if isinstance(step, tuple) else next(steps) for step in chain]
 
     def composed(t):
         s = t
-        for m in maps:
+        for step in order:
             if s is None:
                 return None
-            s = m(s)
+            if isinstance(step, tuple):
+                _, sw, i = step
+                if _switch_input(sw, s) != i:
+                    return None
+            else:
+                s = step(s)
         return None if s is None else int(round(s))
     return composed
 
