@@ -101,3 +101,36 @@ def test_an_object_behind_the_unshown_input_is_absent_there(nk, shot, tmp_path):
     job = snode.on_refresh(g)
     assert job is not None, g["status"].value()
     assert {ob["host_name"]: ob.get("absent") for ob in job["objects"]} == {"hero": "1003-1005", "ghost": "1001-1002"}
+
+
+def test_refresh_objects_says_where_an_object_is_absent(nk, shot, tmp_path):
+    read, v1, v2, sw = _switched(nk, shot, second_layer="ghost")
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, sw)
+    g["tracker"].setValue("shapes")
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    assert snode.on_refresh(g) is not None, g["status"].value()
+    text = g["objects_info"].value()
+    # before: "hero (hero): 1 prompt(s) on 1" (nothing on the absent frames)
+    assert "hero (hero): 1 prompt(s) on 1; absent 3-5" in text, text
+    assert "ghost (ghost): 1 prompt(s) on 4; absent 1-2" in text, text
+
+
+def test_the_panel_table_says_absent_in_script_frames():
+    from samatte_nuke.convert import absent_text
+    assert absent_text({"absent": "1020-1030"}, -1000) == "20-30"      # a JobSpec object (the node's stored job)
+    assert absent_text({"absent": [1004, 1005]}, -1000) == "4-5"        # a gathered one (file numbers)
+    assert absent_text({"prompts": []}, -1000) == ""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    pytest.importorskip("PySide6")
+    from PySide6 import QtWidgets
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    from samatte_nuke import panel as spanel
+    p = spanel.SamattePanel("SAMatte1")
+    p.load([{"name": "hero", "host_name": "hero", "prompts": [{"frame": 1003}, {"frame": 1010}],
+             "absent": "1020-1030"}], list(range(1001, 1031)), offset=0)
+    # before: "1003, 1010"
+    assert p.table.item(0, 3).text() == "1003, 1010; absent 1020-1030"
+    p.deleteLater()
+    assert app is not None

@@ -358,3 +358,17 @@ def transform_matrix(translate, rotate, scale, skew, center, *, skew_order_yx=Fa
         m = m3((ia, ib, -(ia * m[3] + ib * m[7])), (ic, id_, -(ic * m[3] + id_ * m[7])))
     return m
 
+
+def absent_text(ob, offset=0):
+    """The script frames where a gathered or JobSpec object is ``absent`` (every shape hidden or outside its
+    lifetime: a list of file numbers, or the JobSpec's frame range text), as a range text ("1020-1030"), or ""
+    when it is never absent. Script frame = file number + ``offset`` (a Read's offset / start at)."""
+    raw = ob.get("absent")
+    if not raw:
+        return ""
+    from samatte.frames import format_frames, parse_frames
+    try:
+        files = parse_frames(raw) if isinstance(raw, str) else [int(f) for f in raw]
+    except Exception:  # noqa: BLE001 - an unreadable value is shown as written
+        return str(raw)
+    return format_frames(sorted({int(f) + int(offset) for f in files}))

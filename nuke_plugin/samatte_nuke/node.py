@@ -17,6 +17,7 @@ import nuke
 from samatte.errors import PlateError, PromptError, SamatteError, WorkerError
 
 from . import config, farm, gather, job as jobmod
+from .convert import absent_text
 from .runner import POOL, JobRunner
 
 __all__ = ["create", "build", "on_create", "register_callbacks", "on_track", "on_matte_frame", "on_cancel", "on_clear_cache", "on_release",
@@ -301,16 +302,19 @@ def _frames_text(script_frames):
 
 
 def _objects_text(objects, offset=0):
-    """The 'objects' knob's text: each object and the script frames it is prompted on."""
+    """The 'objects' knob's text: each object, the script frames it is prompted on and those it is absent on
+    (``hero (hero): 2 prompt(s) on 1003, 1010; absent 1020-1030``; before, the absent frames were not said)."""
     lines = []
     for ob in objects:
         fr = _script_frames((q["frame"] for q in ob["prompts"]), offset)
         if ob.get("masks"):
             lines.append("%s (%s): every frame, refine only" % (ob["name"], ob.get("host_name", ob["name"])))
             continue
+        gone = absent_text(ob, offset)   # the script frames where every shape of it is hidden
         lines.append("%s (%s): %d prompt(s) on %s" % (ob["name"], ob.get("host_name", ob["name"]),
                                                       len(ob["prompts"]), ", ".join(str(f) for f in fr[:12])
-                                                      + (" ..." if len(fr) > 12 else "")))
+                                                      + (" ..." if len(fr) > 12 else ""))
+                     + ("; absent %s" % gone if gone else ""))
     return "\n".join(lines) or "(none)"
 
 

@@ -5,6 +5,7 @@ It holds no state of its own beyond what the node tells it: :meth:`SamattePanel.
 gathered objects and stored scores, :meth:`SamattePanel.on_event` from the runner's events (called in
 the main thread through ``samatte_nuke.node.LISTENERS``).
 """
+from .convert import absent_text
 from .qt_compat import QtCore, QtGui, QtWidgets, Qt
 
 __all__ = ["ScoreStrip", "SamattePanel", "score_colour", "show_for"]
@@ -128,8 +129,9 @@ class SamattePanel(QtWidgets.QWidget):
         for r, ob in enumerate(objects):
             # the script frames the artist keyed (the job's prompts are on file frames)
             fr = sorted({int(q["frame"]) + self.offset for q in ob.get("prompts", [])})
+            gone = absent_text(ob, self.offset)   # (script frames where every shape of it is hidden)
             vals = [ob["name"], ob.get("host_name", ""), str(len(ob.get("prompts", []))),
-                    ", ".join(str(f) for f in fr)]
+                    ", ".join(str(f) for f in fr) + ("; absent %s" % gone if gone else "")]
             for c, v in enumerate(vals):
                 item = QtWidgets.QTableWidgetItem(v)
                 item.setFlags(Qt.ItemIsSelectable | Qt.ItemIsEnabled)
