@@ -134,3 +134,40 @@ def test_the_panel_table_says_absent_in_script_frames():
     assert p.table.item(0, 3).text() == "1003, 1010; absent 1020-1030"
     p.deleteLater()
     assert app is not None
+
+
+def test_worker_log_lines_name_script_frames(nk, shot, monkeypatch):
+    read = nuke_env.make_read(shot["plate"], 1001, 1005, width=W, height=H, mode="start at", value=1)
+    info = {"offset": -1000, "fmap": FrameMap.from_read(read)}
+    line = ("frame 1004: the tracker's temporal reference 1003 is not the keyed one 1002; restarting the temporal "
+            "state there")
+    said = snode._in_script_terms("LOG", line, None, info)
+    # before: the line as the worker wrote it (file numbers only)
+    assert said == ("frame 1004 (script frame 4): the tracker's temporal reference 1003 (script frame 3) is not the "
+                    "keyed one 1002 (script frame 2); restarting the temporal state there"), said
+    other = "frame 1002: replaced 12 non-finite pixel values (NaN, -inf with 0, +inf with 65504)"
+    assert snode._in_script_terms("LOG", other, None, info) == (
+        "frame 1002 (script frame 2): replaced 12 non-finite pixel values (NaN, -inf with 0, +inf with 65504)")
+    assert snode._in_script_terms("LOG", "frames 1002-1004 dropped", None, info) == (
+        "frames 1002-1004 (script frames 2-4) dropped")
+    same = {"offset": 0, "fmap": None}
+    assert snode._in_script_terms("LOG", line, None, same) == line
+    # through the node: the line the Script Editor gets
+    printed = []
+    monkeypatch.setattr(snode.nuke, "tprint", lambda *a: printed.append(" ".join(str(x) for x in a)))
+    seen = {}
+
+    class FakeRunner(object):
+        def __init__(self, nuke, *, on_event, **kw):
+            seen["on_event"] = on_event
+
+        def start(self):
+            pass
+
+    monkeypatch.setattr(snode, "JobRunner", FakeRunner)
+    monkeypatch.setattr(snode.config, "samatte_python", lambda v: "python")
+    g = snode.create()
+    snode._start(g, {"name": "j"}, info, stage="all", frames=None, title="t")
+    seen["on_event"]("log", {"level": "warning", "message": line})
+    snode.RUNNERS.pop(g.fullName(), None)
+    assert any("frame 1004 (script frame 4)" in p for p in printed), printed

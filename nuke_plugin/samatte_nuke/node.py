@@ -10,6 +10,7 @@ Every button runs in Nuke's main thread and only gathers, validates and starts a
 ``nuke.executeInMainThread``.
 """
 import os
+import re
 import uuid
 
 import nuke
@@ -372,6 +373,10 @@ def _start(group, job, info, *, stage, frames, title):
     warnings = []
 
     def on_event(kind, *payload):
+        if kind == "log" and payload and isinstance(payload[0], dict) and payload[0].get("message"):
+            # a worker log line names file numbers: the script frames added (the node's line and the panels)
+            payload = (dict(payload[0], message=_in_script_terms(
+                "LOG", str(payload[0]["message"]), None, info)),) + tuple(payload[1:])
         if kind == "failed" and len(payload) == 2:
             payload = (payload[0], _in_script_terms(payload[0], payload[1],
                                                     getattr(runner, "error_details", None), info))
@@ -392,7 +397,12 @@ def _in_script_terms(code, message, details, info):
     " (script frame 3)", where they differ (as Blender adds the scene frame). TRACK_MISSING (Matte this frame
     needs the stored track) is said in script frames with the node's button; the worker's own words name file
     numbers and ``run --stage track`` (before: "the stored track of 4 frame(s) is missing or stale: 1002-1005
-    (work dir ...); run --stage track first" on script frames 2-5)."""
+    (work dir ...); run --stage track first" on script frames 2-5). A worker log line (``code`` "LOG", no
+    details) gets the script frames after each frame number its words name (after 'frame' / 'frames', 'temporal
+    reference', 'keyed one': "frame 1004 (script frame 4): the tracker's temporal reference 1003 (script frame
+    3) ..."); other numbers (counts, sizes, values) are left as they are. Before, file numbers only."""
+    if code == "LOG":
+        return _frames_in_text(message, info)
     details = details or {}
     raw = details.get("frames") if details.get("frames") not in (None, "") else details.get("frame")
     if raw is None or raw == "":
@@ -413,6 +423,30 @@ def _in_script_terms(code, message, details, info):
     return ("the stored track of frame%s %s is missing or out of date (never tracked, or the roto, tracks, plate or "
             "settings changed since): click Track & Matte first%s" % ("" if len(shown) == 1 else "s",
                                                                       _frames_text(shown), shared[1] + shared[2]))
+
+
+#: a frame number (or range list) in a worker's log words, after the words that name one
+_FRAME_WORDS = re.compile(r"\b(frames?|temporal reference|keyed one) (\d+(?:-\d+(?:x\d+)?)?(?:, ?\d+(?:-\d+(?:x\d+)?)?)*)"
+                          r"(?![\d.])")
+
+
+def _frames_in_text(message, info):
+    """:func:`_in_script_terms` of a log line: each frame number its words name followed by its script frames
+    where they differ."""
+    from samatte.frames import parse_frames
+    fmap = info.get("fmap")
+
+    def add(m):
+        try:
+            files = parse_frames(m.group(2).replace(" ", ""))
+        except Exception:  # noqa: BLE001 - not a frame list after all: as written
+            return m.group(0)
+        shown = sorted({fmap.to_script(f) if fmap is not None else int(f) + int(info.get("offset") or 0)
+                        for f in files})
+        if not shown or shown == sorted(int(f) for f in files):
+            return m.group(0)
+        return "%s (script frame%s %s)" % (m.group(0), "" if len(shown) == 1 else "s", _frames_text(shown))
+    return _FRAME_WORDS.sub(add, message)
 
 
 def _scores(group):
