@@ -103,6 +103,21 @@ def test_an_object_behind_the_unshown_input_is_absent_there(nk, shot, tmp_path):
     assert {ob["host_name"]: ob.get("absent") for ob in job["objects"]} == {"hero": "1003-1005", "ghost": "1001-1002"}
 
 
+def test_an_animated_switch_is_followed_when_the_source_is_retimed(nk, shot):
+    """Read -> TimeOffset(0) -> Source, the rotos drawn on the Read (carried through the Source's TimeOffset):
+    the Switch still decides; before, the carried frame map replaced the Switch's and both versions mixed."""
+    from samatte.names import safe_name
+    read, v1, v2, sw = _switched(nk, shot)
+    to = nk.nodes.TimeOffset()
+    to["time_offset"].setValue(0)
+    to.setInput(0, read)
+    sources = gather.carry_to_source(gather.prompt_sources(sw), to)
+    (hero,) = gather.gather_objects(sources, Geometry.from_node(read), FrameMap.from_read(read), [1, 2, 3, 4, 5],
+                                    rp, safe_name=safe_name)
+    got = [(q["frame"], q["label"].split("/")[0]) for q in hero["prompts"]]
+    assert got == [(1001, v1.name()), (1004, v2.name())], got
+
+
 def test_refresh_objects_says_where_an_object_is_absent(nk, shot, tmp_path):
     read, v1, v2, sw = _switched(nk, shot, second_layer="ghost")
     g = snode.create()

@@ -216,6 +216,8 @@ def _chain_time(node, chain, log):
             else:
                 s = step(s)
         return None if s is None else int(round(s))
+    composed.switched = bool(gates)          # (read by _carried: the Switch still decides where it is seen)
+    composed.retimed = bool(maps)
     return composed
 
 
@@ -452,10 +454,14 @@ def _carried(node, ptime, steps, log):
         return int(round(tt)), m
     timed = any(kind == "time" for kind, _ in steps)
     moved = any(kind == "space" for kind, _ in steps)
-    if timed and ptime is not None and log:
+    if timed and ptime is not None and getattr(ptime, "retimed", True) and log:
         log("%s: the Time nodes between it and the Prompts input are not applied: its frames are carried into "
             "the Source's through the Time nodes the Source shows its input through" % node.name())
     time = (lambda t: place(t)[0]) if timed else ptime
+    if timed and getattr(ptime, "switched", False):
+        # behind a Switch with an animated 'which': seen only on the frames the Prompts input shows it (before,
+        # the Source's Time nodes replaced that too: every input of the Switch counted on every frame)
+        time = (lambda t: place(t)[0] if ptime(t) is not None else None)
     matrix = (lambda t: place(t)[1]) if moved else None
     if log:
         log("%s is carried into the Source's %s" % (node.name(), " and ".join(
