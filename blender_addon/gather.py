@@ -849,6 +849,16 @@ def _sample_frames(unkeyed, animated, scene_set, read_mask_at, on_frame=None):
     return {n: motion_keyframes(samples[n]) for n in unkeyed}, shown, least
 
 
+def frames_text(frames):
+    """Frame numbers as a short range text (``11-16``, ``1,3-5``): samatte's ``format_frames``, or a plain
+    list with an older samatte."""
+    try:
+        from samatte.frames import format_frames
+    except ImportError:
+        return ",".join(str(f) for f in sorted(frames))
+    return format_frames(sorted(frames))
+
+
 def _skip_note(layer):
     """Why a layer is not read (hidden in renders, or :func:`_opacity_skip`), or None: it draws."""
     if getattr(layer, "hide_render", False):
@@ -899,8 +909,11 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
                 continue
             alpha = float(getattr(layer, "alpha", 1.0))
         elif not vis:
-            notes.append("mask layer %r is hidden in renders or under 0.5 opacity on every frame of the range: "
-                         "skipped" % layer.name)
+            # say why: its object is absent on all of them, so it has nothing to matte (before: 'skipped' alone)
+            notes.append("mask layer %r is hidden in renders or under 0.5 opacity on every frame of the range "
+                         "(scene frames %s): its object is absent on all of them, nothing to matte, so the layer is "
+                         "skipped (its tracks too); show it in renders (opacity 0.5 or more) on a frame of the range "
+                         "to matte it" % (layer.name, frames_text(scene_set)))
             if hidden is not None and layer_role(layer)[0]:
                 hidden.append(layer.name)
             continue

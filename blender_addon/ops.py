@@ -405,8 +405,11 @@ def scan(context):
     for ob in objects:
         fr = prompt_frames(info, ob)
         kinds = sorted({p["type"] + ("-" if p.get("mode") == "subtract" else "") for p in ob["prompts"]})
-        lines.append("%s -> %s: %s on %s" % (ob["host_name"], ob["name"], "/".join(kinds),
-                                             ", ".join(str(f) for f in fr[:10]) + (" ..." if len(fr) > 10 else "")))
+        # where its layer draws nothing (hidden in renders, opacity under 0.5), in scene frames: its matte is 0 there
+        gone = sorted({info.scene_frame(int(f)) for f in ob.get("absent") or ()})
+        lines.append("%s -> %s: %s on %s%s" % (ob["host_name"], ob["name"], "/".join(kinds),
+                                               ", ".join(str(f) for f in fr[:10]) + (" ..." if len(fr) > 10 else ""),
+                                               "; absent %s" % format_frames(gone) if gone else ""))
     lines += notes[:5]
     s.scan_result = "\n".join(lines) if objects else describe(_with_notes(
         HostError("PROMPT_INVALID", "no prompts: draw a closed mask shape or select tracks"), notes))
