@@ -181,15 +181,22 @@ def check_worker(settings):
 
 def scene_frame_note(error, scene_frame):
     """``" (scene frame 11)"`` for a worker error about a frame (its ``details["frame"]``: a file number,
-    which its message names, if at all, by the file) when the scene frame differs; else ``""``."""
-    f = (getattr(error, "details", None) or {}).get("frame")
-    if f is None:
+    which its message names, if at all, by the file), ``" (scene frames 12-15)"`` for one about several
+    (``details["frames"]``, a range text of file numbers: TRACK_MISSING, FRAME_MISSING of several plate or
+    mask files), when the scene frames differ; else ``""``. Before, ``frames`` got no scene frames."""
+    details = getattr(error, "details", None) or {}
+    raw = details.get("frames") if details.get("frames") not in (None, "") else details.get("frame")
+    if raw is None or raw == "":
         return ""
     try:
-        sf = scene_frame(int(f))
-    except (TypeError, ValueError):
+        from samatte.frames import format_frames, parse_frames
+        files = parse_frames(raw if isinstance(raw, (int, list)) else str(raw))
+        shown = sorted({int(scene_frame(int(f))) for f in files})
+    except Exception:  # noqa: BLE001 - a detail we cannot read (or no samatte): the message as the worker wrote it
         return ""
-    return "" if sf == f else " (scene frame %s)" % sf
+    if not shown or shown == sorted(int(f) for f in files):
+        return ""
+    return " (scene frame%s %s)" % ("" if len(shown) == 1 else "s", format_frames(shown))
 
 
 class JobRun:
