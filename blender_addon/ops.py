@@ -133,6 +133,16 @@ def collect(context):
     objects, n = gather.merge_objects(mask_objects, points, default_object=default, scene_frame=info.scene_frame,
                                       hidden_layers=hidden)
     notes += n
+    if not objects and hidden:
+        # every object layer draws nothing on every frame: say so and why (before: 'no prompts: draw a closed mask
+        # shape or select tracks', to an artist with a drawn shape, the reason only in a note after it)
+        raise HostError("PROMPT_INVALID", "no prompts: mask layer%s %s %s hidden in renders (or under 0.5 opacity) "
+                        "on every frame of the range (scene frames %s): %s absent on all of them, nothing to matte; "
+                        "show %s in renders (opacity 0.5 or more) on a frame of the range, or change the range" % (
+                            "" if len(hidden) == 1 else "s", ", ".join(repr(h) for h in hidden),
+                            "is" if len(hidden) == 1 else "are", gather.frames_text(scene_frames),
+                            "its object is" if len(hidden) == 1 else "their objects are",
+                            "it" if len(hidden) == 1 else "one"))
     return clip, info, objects, frames, notes
 
 

@@ -48,6 +48,10 @@ def step_scan(cfg, res):
     res["partly"] = addon.ops.scan(bpy.context)
     s.mask = _hero(cfg, addon, info, n, ((11, True),))                             # hidden on every frame
     res["every"] = addon.ops.scan(bpy.context)
+    try:
+        addon.ops.start_run(bpy.context)
+    except addon.hosterrors.HostError as e:
+        res["every_run"] = addon.hosterrors.describe(e)
 
 
 def step_stretch(cfg, res):
@@ -128,7 +132,13 @@ def test_find_objects_names_an_objects_absent_scene_frames_and_why_a_hidden_laye
     print(res["every"])
     line = [x for x in res["partly"].splitlines() if x.startswith("hero ->")][0]
     assert line.endswith("; absent 13-14"), line
-    assert "absent" in res["every"] and "hidden in render" in res["every"], res["every"]
+    # before: '[PROMPT_INVALID] no prompts: draw a closed mask shape or select tracks (mask layer 'hero' is hidden
+    # in renders or under 0.5 opacity on every frame of the range: skipped)'
+    assert res["every"].startswith("[PROMPT_INVALID] no prompts: mask layer 'hero' is hidden in renders (or under "
+                                   "0.5 opacity) on every frame of the range (scene frames 11-16): its object is "
+                                   "absent on all of them"), res["every"]
+    assert "draw a closed mask shape" not in res["every"], res["every"]
+    assert res["every_run"] == res["every"], res["every_run"]
 
 
 def _alpha(path):
