@@ -27,7 +27,8 @@ channel names cannot clash.
 
 Metadata (EXR string attributes, shown by Nuke as ``exr/samatte/...``): ``samatte/version``,
 ``samatte/frame``, ``samatte/objects``, ``samatte/score``, ``samatte/object_scores`` (JSON: object name ->
-its score on the frame), plus every entry of ``metadata`` (keys
+its score on the frame; an object with no score there, one absent on the frame, is left out: the
+``<name>.score`` entries of the frame's stats), plus every entry of ``metadata`` (keys
 without a ``/`` get the ``samatte/`` prefix: ``job``, ``job_hash``, ``tracker``, ``matte``, ...).
 
 Atomic: each frame is written to ``.<name>.<host>.<pid>.<random>.tmp.exr`` in the output folder
@@ -390,7 +391,8 @@ class MatteWriter:
         return self.read_state(frame)[0]
 
     def read_object_scores(self, frame):
-        """The per-object scores stored in a written frame (``samatte/object_scores``), or {}."""
+        """The per-object scores stored in a written frame (``samatte/object_scores``), or {}. An object of
+        ``samatte/objects`` that is not a key has no score there (absent on that frame)."""
         with self._existing(frame) as inp:
             return {} if inp is None else _object_scores(inp.spec())
 
@@ -523,7 +525,8 @@ def _clip01_into(src, dst):
 def _object_scores(spec):
     try:
         v = spec.getattribute("samatte/object_scores")
-        return {str(k): float(x) for k, x in json.loads(v).items()} if v else {}
+        # a null (no score) is left out as a missing key is, not a reason to drop every object's score
+        return {str(k): float(x) for k, x in json.loads(v).items() if x is not None} if v else {}
     except (TypeError, ValueError, AttributeError):
         return {}
 

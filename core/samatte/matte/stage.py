@@ -301,7 +301,8 @@ def _coarse(obj):
 def cut_whole(obj):
     """Whether ``obj``'s cut (:func:`cut_alpha`) takes all of it on this frame (a frame of its JobSpec
     ``absent``, or a subtract shape over the whole image): its alpha there is 0 by the artist's word, so its
-    score measures nothing and is left out of the frame's (:func:`samatte.matte.quality.frame_score`).
+    score measures nothing and is left out of the frame's (:func:`samatte.matte.quality.frame_score`) and of
+    the frame's per-object scores (no ``<name>.score`` in the stats, no entry in ``samatte/object_scores``).
     Before, such a frame scored 0.0: QC counted every frame the artist marked absent as a low score and the
     hosts' score strips showed them as the worst frames of the shot."""
     cut = getattr(obj, "cut", None)
@@ -669,7 +670,9 @@ class RefineMatter(Matter):
         obj_scores, records = [], {}
         for name, obj in track.objects.items():
             sc, rec, st = self._object_quality(name, obj, prev, plate.frame, alpha=alphas[name])
-            if not cut_whole(obj):
+            if cut_whole(obj):
+                del st[name + ".score"]   # no score: samatte/object_scores leaves it out (README)
+            else:
                 obj_scores.append(sc)
             records[name] = rec
             stats.update(st)
@@ -741,7 +744,9 @@ class MaskMatter(RefineMatter):
         stats, scores, records = {}, [], {}
         for name, obj in track.objects.items():
             s, records[name], st = self._object_quality(name, obj, prev, plate.frame)
-            if not cut_whole(obj):
+            if cut_whole(obj):
+                del st[name + ".score"]   # no score: samatte/object_scores leaves it out (README)
+            else:
                 scores.append(s)
             stats.update(st)
         state = self._state(plate.frame, track, np.zeros((1, 1, 3), np.float32), {}, records, prev)
