@@ -735,6 +735,7 @@ class Sam2Tracker(Tracker):
         """Drop outputs memory attention can no longer reach (bounded state)."""
         w = self.memory_window()
         protect_hi = k0 + w if (not reverse and k0 > 0) else None  # the backward pass will attend these
+        m = int(self.predictor.max_cond_frames_in_attn)
         n_max = 0
         for od in state["output_dict_per_obj"].values():
             nc = od["non_cond_frame_outputs"]
@@ -743,10 +744,33 @@ class Sam2Tracker(Tracker):
                 if behind > w and not (protect_hi is not None and k0 <= t < protect_hi):
                     del nc[t]
             n_max = max(n_max, len(nc))
+            if m > 0:
+                self._prune_cond(od["cond_frame_outputs"], idx, reverse, k0, w, m, protect_hi)
         for v in state["frames_tracked_per_obj"].values():
             v.clear()
         self.stats["max_non_cond"] = max(self.stats.get("max_non_cond", 0), n_max)
+        self.stats["max_cond"] = max([self.stats.get("max_cond", 0)] + [len(od["cond_frame_outputs"]) for od in
+                                                                       state["output_dict_per_obj"].values()])
         self.stats["max_images"] = max(self.stats.get("max_images", 0), len(state["images"]._cache))
+
+    @staticmethod
+    def _prune_cond(cond, idx, reverse, k0, w, m, protect_hi):
+        """Drop conditioning outputs (keyframes, correction frames) attention can no longer reach: SAM2
+        selects the ``m`` closest conditioning frames (the closest before and after, then the nearest), and
+        reads an unselected one within the window as a plain memory. Kept: those ahead of the pass, those
+        within ``w`` behind, the ``m`` nearest behind, and (forward, before the backward pass) the ``m``
+        first from ``k0`` and those within ``w`` of it. Before, a host's tracking points on every frame
+        (corrections) kept every frame's memory: the state grew with the shot."""
+        def behind(t):
+            return (idx - t) if not reverse else (t - idx)
+        back = sorted((t for t in cond if behind(t) >= 0), key=behind)
+        keep = set(back[:m])
+        if protect_hi is not None:
+            keep.update(sorted(t for t in cond if t >= k0)[:m])
+        for t in back[m:]:
+            if behind(t) > w and t not in keep and not (protect_hi is not None and k0 <= t < protect_hi):
+                del cond[t]
+        return len(cond)
 
     def _to_track_frame(self, state, prompts, frames, idx, reverse, preds, scores, keys, first_of_pass):
         torch = _import_torch()
