@@ -276,6 +276,17 @@ class OpenJDProgress:
             self.pct = pct
             self._line("openjd_progress: %d" % pct)
 
+    def checked(self, done, total, frame, stage="qc"):
+        """``samatte qc --openjd``: a status line per frame and ``openjd_progress`` (0 to 100) as it rises."""
+        if self.pct < 0:
+            self.pct = 0
+            self._line("openjd_progress: 0")
+        self._line("openjd_status: %s %d/%d frame %s" % (stage, done, total, frame))
+        pct = int(100 * done / total) if total else 100
+        if pct > self.pct:
+            self.pct = pct
+            self._line("openjd_progress: %d" % pct)
+
     def fail(self, e):
         # an unexpected exception (a bug) carries the code its exit status has, SAMATTE_ERROR, like every
         # other failure: a render manager or a TD's log filter reads the reason as "[CODE] message"

@@ -57,7 +57,11 @@ def cmd_qc(args):
 
 def _qc(args):
     from .qc import run_qc
-    rep = run_qc(args.job, report_dir=args.report, frames=args.frames, raise_on_failure=False)
+    on_frame = None
+    if getattr(args, "openjd", False):   # the QC task's progress as run --openjd's (before: 0 % until it ended)
+        from ..runner import OpenJDProgress
+        on_frame = OpenJDProgress().checked
+    rep = run_qc(args.job, report_dir=args.report, frames=args.frames, raise_on_failure=False, on_frame=on_frame)
     if args.json:
         # failing, the report is the one document, with the error message's fields added
         from ..cli import json_document
@@ -110,5 +114,6 @@ def add_commands(sub):
     q.add_argument("--frames", help="check only these frames")
     q.add_argument("--json", action="store_true")
     q.add_argument("--openjd", action="store_true",
-                   help="when it fails, print Open Job Description's openjd_fail: [CODE] message (farm task)")
+                   help="print Open Job Description's openjd_progress: N per frame checked and, when it fails, "
+                        "openjd_fail: [CODE] message (farm task)")
     q.set_defaults(func=cmd_qc)

@@ -262,8 +262,9 @@ def _dump_json(doc):
     return write
 
 
-def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failure=True):
-    """Check a job's output frames; write ``qc.json`` and ``contact_sheet.png``; return the report."""
+def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failure=True, on_frame=None):
+    """Check a job's output frames; write ``qc.json`` and ``contact_sheet.png``; return the report.
+    ``on_frame(done, total, frame)``: called after each frame is checked (``qc --openjd``'s progress)."""
     from ..frames import parse_frames
     from ..io.sequence import SequencePattern
     from ..jobspec import plate_frames
@@ -289,6 +290,8 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
                        "problem": problem, "score": None if score is None else round(score, 4),
                        "key": st}
         scores[f] = score
+        if on_frame is not None:
+            on_frame(len(per), len(frames), f)
     failed = [int(k) for k, v in per.items() if v["problem"] is not None]
     low = sorted(((s, f) for f, s in scores.items() if s is not None and s < LOW_SCORE))
     report_dir = os.path.abspath(report_dir or default_report_dir(job))
