@@ -39,6 +39,27 @@ def _job(shot, absent, name="polish"):
 WARN = "object 'ball': its absent '102-103' names none of the job's frames 1001-1004"
 
 
+def test_absent_naming_no_frame_of_the_job_warns_at_run_start_and_in_validate(shot, caplog, capsys):
+    job, jpath = _job(shot, "102-103", name="typo")
+    with caplog.at_level(logging.WARNING, logger="samatte"):
+        it = pipeline.run_iter(job)
+        next(it)            # the run's first progress ("setup")
+        next(it)            # past the frames' resolution
+        it.close()
+    assert any(WARN in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+    assert main(["validate", jpath]) == 0
+    out, err = capsys.readouterr()
+    assert WARN in err and WARN not in out
+    json.loads(out)         # stdout stays the JSON document
+
+
+def test_absent_within_the_job_does_not_warn(shot, capsys):
+    _job_, jpath = _job(shot, "1002-1003", name="fine")
+    assert main(["validate", jpath]) == 0
+    assert "absent" not in capsys.readouterr().err
+    assert jobspec.absent_outside(_job_, [1001, 1002, 1003, 1004]) == []
+
+
 def test_qc_openjd_prints_progress_per_frame(shot, capsys):
     job, jpath = _job(shot, "1002-1003", name="qc")
     pipeline.run(job)

@@ -92,9 +92,11 @@ def cmd_run(args):
 
 
 def cmd_validate(args):
-    from .jobspec import dumps, load
+    from .jobspec import absent_outside, dumps, load, plate_frames
     job = load(args.job)
     print(dumps(job))
+    for text in absent_outside(job, plate_frames(job)):
+        print("samatte validate: warning: %s" % text, file=sys.stderr)
     return 0
 
 

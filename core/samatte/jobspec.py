@@ -77,7 +77,7 @@ __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
-    "job_frames", "plate_frames", "is_subtract_shape", "object_keyframes", "object_anchors", "object_absent", "absent_segments", "absent_returns", "anchor_frames", "prompt_frame_kind",
+    "job_frames", "plate_frames", "is_subtract_shape", "object_keyframes", "object_anchors", "object_absent", "absent_outside", "absent_segments", "absent_returns", "anchor_frames", "prompt_frame_kind",
     "prompt_kinds", "work_dir_name",
 ]
 
@@ -809,6 +809,19 @@ def object_absent(obj):
     """The frames a validated JobSpec object's ``absent`` names (a set of ints; empty without one)."""
     a = obj.get("absent")
     return set(parse_frames(a)) if a else set()
+
+
+def absent_outside(job, frames):
+    """One warning per object whose ``absent`` names none of ``frames`` (the job's frames): a typo such as
+    ``102-103`` for a job of 1001-1008 (not an error: a TD may narrow a job's range on purpose). A run logs
+    them as it starts, ``samatte validate`` prints them on stderr. [] when ``frames`` is empty."""
+    from .frames import format_frames
+    have = set(frames or ())
+    if not have:
+        return []
+    return ["object %r: its absent %r names none of the job's frames %s, so it is present on every frame"
+            % (o["name"], o["absent"], format_frames(sorted(have)))
+            for o in job.get("objects", []) if o.get("absent") and not object_absent(o) & have]
 
 
 def absent_segments(frames, absent):

@@ -547,6 +547,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     plate_seq = SequencePattern(plate["path"])
     all_frames = _resolve_frames(job, plate_seq)
     requested = _subset(frames, all_frames)
+    from .jobspec import absent_outside
+    for text in absent_outside(job, all_frames):   # a typo'd absent is silently a no-op otherwise
+        log.warning("%s", text)
     oseq = _output_pattern(job)
     if stage != "track":  # before anything is created or written
         check_output_safety(job, all_frames, {f: oseq.path(f) for f in all_frames})
