@@ -69,3 +69,13 @@ def test_qc_openjd_prints_progress_per_frame(shot, capsys):
     pct = [int(m) for m in re.findall(r"^openjd_progress: (\d+)$", out, re.M)]
     assert pct == [0, 25, 50, 75, 100], out
     assert re.findall(r"^openjd_status: (.+)$", out, re.M)[0] == "qc 1/4 frame 1001", out
+
+
+def test_status_names_the_frames_an_object_is_absent_on(shot, capsys):
+    job, jpath = _job(shot, "1002-1003,1010", name="status")
+    assert main(["status", jpath, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["absent"] == {"ball": "1002-1003"}
+    assert main(["status", jpath]) == 0
+    assert "absent  ball 1002-1003" in capsys.readouterr().out.splitlines()
+    assert main(["status", jpath, "--frames", "1001"]) == 0   # none of the frames asked: no line
+    assert "absent" not in capsys.readouterr().out

@@ -339,6 +339,8 @@ def cmd_status(args):
             by.setdefault(st, []).append(int(f))
         print("%-7s %s" % ("output" if what == "frames" else "track",
                            ", ".join("%s %s" % (st, format_frames(sorted(fs))) for st, fs in sorted(by.items()))))
+    if res.get("absent"):
+        print("absent  %s" % ", ".join("%s %s" % kv for kv in res["absent"].items()))
     return 0
 
 

@@ -1075,7 +1075,12 @@ def frame_status(job, *, frames=None):
     cache = TrackCache(default_work_dir(job), create=False)
     names = [o["name"] for o in job["objects"]]
     tracked = any(o.get("prompts") for o in job["objects"])
-    out = {"frames": {}, "track": {}, "resolved": resolved, "keys": {}, "work_dir": cache.work_dir}
+    from .frames import format_frames
+    from .jobspec import object_absent
+    # per object with an ``absent`` among the frames asked: the frames it is absent on (its alpha is 0 there)
+    gone = {o["name"]: format_frames(sorted(object_absent(o) & set(wanted))) for o in job["objects"]}
+    out = {"frames": {}, "track": {}, "resolved": resolved, "keys": {}, "work_dir": cache.work_dir,
+           "absent": {k: v for k, v in gone.items() if v}}
     for f in wanted:
         st = writer.file_status(f, key=keys[f]["matte"], objects=names)
         out["frames"][str(f)] = {"complete": "complete", "missing": "missing"}.get(st, "stale")
