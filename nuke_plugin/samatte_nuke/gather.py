@@ -383,11 +383,58 @@ def carry_to_source(sources, source, *, log=None):
                 steps.append(("space", via))
             else:
                 _refuse_move(n, base, via, source, "it may move pixels and samatte cannot carry shapes through it")
+        if any(_animated_switch(v) for v in _between(paths, base)):
+            # an animated Switch on the Source's way to the image the prompt node is drawn on: its shapes and
+            # tracks count only on the frames the Source shows that image (before: on every frame, a roto of
+            # one input prompted where the Source shows the other)
+            ptime = _source_gate(n, ptime, source, base, log)
         if not steps:
             out.append((n, ptime, None))
             continue
         out.append(_carried(n, ptime, steps, log))
     return out
+
+
+def _shows(source, base, t):
+    """Whether ``source`` shows ``base`` on SAMatte frame ``t``: its inputs followed as shown on that frame (an
+    animated Switch's 'which' read there, a TimeOffset / FrameHold mapping the frame for the nodes above it)."""
+    todo, seen = [(source, t)], set()
+    while todo and len(seen) < _MAX_UPSTREAM:
+        n, s = todo.pop(0)
+        if n is None or s is None or (id(n), s) in seen:
+            continue
+        if n is base:
+            return True
+        seen.add((id(n), s))
+        if _animated_switch(n):
+            todo.append((n.input(_switch_input(n, s)), s))
+            continue
+        if n.Class() in TIME_CLASSES:
+            m = time_node_map(n)
+            s = s if m is None else m(s)
+            s = None if s is None else int(round(s))
+        todo.extend((m_, s) for m_ in _shown_inputs(n))
+    return False
+
+
+def _source_gate(node, ptime, source, base, log):
+    """``ptime`` gated to the SAMatte frames on which ``source`` shows ``base`` (:func:`_shows`)."""
+    if log:
+        log("%s is drawn on %s, which the Source (%s) shows through a Switch with an animated 'which': its shapes "
+            "and tracks count only on the frames the Source shows %s" % (node.name(), base.name(), source.name(),
+                                                                       base.name()))
+    shown = {}
+
+    def gated(t):
+        if t not in shown:
+            shown[t] = _shows(source, base, t)
+        if not shown[t]:
+            return None
+        return t if ptime is None else ptime(t)
+    gated.switched = True   # (read by _carried: the Switch decides where it is seen)
+    gated.retimed = bool(getattr(ptime, "retimed", ptime is not None))
+    gated.source_gate = True
+    return gated
 
 
 def _drawn_on(node, paths):
