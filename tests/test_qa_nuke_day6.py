@@ -79,3 +79,62 @@ def test_a_roto_behind_the_sources_animated_switch_counts_only_where_the_source_
     (hero,) = _gather(gather.carry_to_source(gather.prompt_sources(roto), sw), a)
     assert [q["frame"] for q in hero["prompts"]] == [1004] and hero["absent"] == [1001, 1002]
 
+
+def _moved(nk, up, tx, ty):
+    tr = nk.nodes.Transform()
+    tr.setInput(0, up)
+    tr["translate"].setValue([tx, ty])
+    return tr
+
+
+def _xy(ob, frame=1001):
+    (q,) = [q for q in ob["prompts"] if q["frame"] == frame]
+    return [(round(p[0], 3), round(p[1], 3)) for p in q["points"]]
+
+
+def test_a_transform_between_the_roto_and_the_prompts_input_carries_the_shapes(nk, shot):
+    """Read -> Roto -> Transform (10 px right, 6 px up) -> Prompts; Source: the Read. The Prompts input shows the
+    box moved (refine only renders it so): its prompts are the moved box; before, the box where drawn."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1005, width=W, height=H, mode="start at", value=1)
+    roto = _roto(nk, read)
+    tr = _moved(nk, roto, 10.0, 6.0)
+    logs = []
+    (plain,) = _gather(gather.carry_to_source(gather.prompt_sources(roto), read), read)
+    (hero,) = _gather(gather.carry_to_source(gather.prompt_sources(tr), read, prompts=tr, log=logs.append), read)
+    want = [(x + 10.0, y - 6.0) for x, y in _xy(plain)]      # (JobSpec: y down)
+    assert _xy(hero) == [pytest.approx(p) for p in want], (_xy(hero), want)
+    assert [q["frame"] for q in hero["prompts"]] == [1001, 1004]
+    assert any(tr.name() in line and "as the Prompts input shows them" in line for line in logs), logs
+
+
+def test_the_node_carries_the_prompts_side_transform(nk, shot, tmp_path):
+    from samatte_nuke import node as snode
+    read = nuke_env.make_read(shot["plate"], 1001, 1005, width=W, height=H, mode="start at", value=1)
+    roto = _roto(nk, read)
+    tr = _moved(nk, roto, 10.0, 6.0)
+    g = snode.create()
+    g.setInput(0, read)
+    g.setInput(1, tr)
+    g["tracker"].setValue("shapes")
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    job = snode.on_refresh(g)
+    assert job is not None, g["status"].value()
+    (hero,) = job["objects"]
+    # before: the box where drawn, (2.5, 40.5) first
+    assert _xy(hero)[0] == pytest.approx((12.5, 34.5))
+
+
+def test_one_transform_below_both_inputs_is_applied_once_and_two_different_ones_are_refused(nk, shot):
+    from samatte.errors import PromptError
+    read = nuke_env.make_read(shot["plate"], 1001, 1005, width=W, height=H, mode="start at", value=1)
+    roto = _roto(nk, read)
+    tr = _moved(nk, roto, 10.0, 6.0)
+    (plain,) = _gather(gather.carry_to_source(gather.prompt_sources(roto), read), read)
+    # Read -> Roto -> Transform -> Source and Prompts: moved once, as the Source shows the image
+    (hero,) = _gather(gather.carry_to_source(gather.prompt_sources(tr), tr, prompts=tr), read)
+    assert _xy(hero) == [pytest.approx((x + 10.0, y - 6.0)) for x, y in _xy(plain)]
+    # the Source behind another move than the Prompts input's: which one the artist meant is not known
+    other = _moved(nk, read, -4.0, 0.0)
+    with pytest.raises(PromptError) as e:
+        gather.carry_to_source(gather.prompt_sources(tr), other, prompts=tr)
+    assert e.value.code == "PROMPT_INVALID" and tr.name() in str(e.value) and other.name() in str(e.value)

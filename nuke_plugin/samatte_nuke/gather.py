@@ -329,7 +329,7 @@ def _refuse_move(prompt, base, via, source, why):
                                       prompt.name(), source.name(), base.name()))
 
 
-def carry_to_source(sources, source, *, log=None):
+def carry_to_source(sources, source, *, log=None, prompts=None):
     """``[(prompt node, time, matrix)]`` from :func:`prompt_sources`'s pairs: each prompt node's shapes and
     tracks carried into the Source's space and time. A prompt node is drawn on its input (the image it is
     connected to, found through other prompt nodes and :func:`moves_nothing` nodes); where the Source shows
@@ -341,7 +341,72 @@ def carry_to_source(sources, source, *, log=None):
     Tracker4 that moves its image, an unknown node) is refused (PromptError, PROMPT_INVALID, naming it):
     before, the prompts were read as the Source's pixels and frames, a misplaced matte with no message. A
     prompt node with no input, connected to the Source's own node, or to an image the Source does not show,
-    is as before (``matrix`` None, ``time`` unchanged)."""
+    is as before (``matrix`` None, ``time`` unchanged). ``prompts`` (the Prompts input, when given): a Transform
+    between a prompt node and it is carried too (:func:`_prompts_side`), the shapes as the Prompts input shows
+    them."""
+    out = [_prompts_side(item, source, prompts, log) for item in _carry_to_source(sources, source, log=log)]
+    return out
+
+
+def _prompts_side(item, source, prompts, log):
+    """One of :func:`carry_to_source`'s triples with the Transforms between its prompt node and the Prompts input
+    ``prompts`` applied (on the Prompts input's way down to it, read at the frames the Time nodes above each show):
+    the shapes and tracks where the Prompts input shows them (before: where drawn, the Transform ignored; refine
+    only renders them moved). Where the Source shows the node's image moved as well, the same Transforms (the same
+    nodes, or alike: both inputs below one Transform, a copy aligning the roto) are applied once; other ones are
+    refused (PROMPT_INVALID, naming the node)."""
+    n, time, matrix = item
+    if prompts is None:
+        return item
+    found = _upstream_paths(prompts).get(id(n))
+    if found is None:
+        return item
+    ppath = found[1]
+    movers = [v for v in ppath if v.Class() == "Transform" and not _disabled(v)]
+    if not movers:
+        return item
+    paths = _upstream_paths(source)
+    base = _drawn_on(n, paths)
+    smovers = [v for v in paths[id(base)][1] if v.Class() == "Transform" and not _disabled(v)] if base else []
+    if smovers:
+        if len(smovers) == len(movers) and all(_same_move(a, b) for a, b in zip(movers, smovers)):
+            return item    # (the same move: carried once, on the Source's side)
+        from samatte.errors import PromptError
+        raise PromptError(
+            "%s reaches the Prompts input through %s (%s), and the Source (%s) shows the image it is drawn on through "
+            "%s: its shapes would be moved twice, or not as the Prompts input shows them; connect %s to the Prompts "
+            "input directly, or move both inputs with one Transform" % (
+                n.name(), movers[0].name(), movers[0].Class(), source.name(),
+                ", ".join(v.name() for v in smovers), n.name()))
+    try:
+        pixel_aspect = float(source.format().pixelAspect())
+    except Exception:  # noqa: BLE001
+        pixel_aspect = 1.0
+    for via in movers:
+        turns = any(via.knob(k) is not None and (via[k].isAnimated() or _knob_at(via, k, 0))
+                    for k in ("rotate", "skewX", "skewY"))
+        if pixel_aspect != 1.0 and turns:
+            from samatte.errors import PromptError
+            raise PromptError("%s reaches the Prompts input through %s (%s), which rotates or skews a plate of pixel "
+                              "aspect %g: connect %s to the Prompts input directly" % (
+                                  n.name(), via.name(), via.Class(), pixel_aspect, n.name()))
+
+    def pmatrix(t):
+        tt, m = t, None
+        for v in ppath:
+            if v.Class() in TIME_CLASSES:
+                f = time_node_map(v)
+                tt = tt if f is None or f(tt) is None else int(round(f(tt)))
+            elif v in movers:
+                m = matmul(m, _transform_at(v, tt))
+        return m if matrix is None else matmul(matrix(t), m)
+    if log:
+        log("%s reaches the Prompts input through %s: its shapes and tracks are carried through it, as the Prompts "
+            "input shows them" % (n.name(), ", ".join("%s (%s)" % (v.name(), v.Class()) for v in movers)))
+    return n, time, pmatrix
+
+
+def _carry_to_source(sources, source, *, log=None):
     paths = _upstream_paths(source)
     out = []
     for n, ptime in sources:

@@ -239,7 +239,7 @@ def _build(group):
         # a prompt node drawn on an image the Source shows through a Transform / TimeOffset / FrameHold: its
         # shapes and tracks carried into the Source's pixels and frames; through a node that may move pixels
         # in a way not documented (Retime, CornerPin2D, an unknown node): refused here, before any render
-        sources = gather.carry_to_source(sources, source, log=_log(group))
+        sources = gather.carry_to_source(sources, source, log=_log(group), prompts=prompts_in)
     if read is not None:
         plate = jobmod.read_path(read)
         colourspace, ocio = jobmod.read_colour(read, nuke.root())
