@@ -88,7 +88,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..errors import DependencyError, JobSpecError, ModelError, PromptError
-from ..jobspec import anchor_frames, prompt_frame_kind
+from ..jobspec import absent_segments, anchor_frames, prompt_frame_kind
 from ..progress import Progress, check_cancel
 from ..registry import TRACKER_OPTIONS, validate_device, validate_options
 from ..stages import ObjectTrack, Tracker, TrackFrame
@@ -520,16 +520,7 @@ class Sam2Tracker(Tracker):
         """The sessions of one absent object (:meth:`_track_absent`): yields its TrackFrames and Progress."""
         n = len(frames)
         H, W = source.info.height, source.info.width
-        segs, cur = [], []
-        for i in range(n):
-            if i in gi:
-                if cur:
-                    segs.append(cur)
-                cur = []
-            else:
-                cur.append(i)
-        if cur:
-            segs.append(cur)
+        segs = absent_segments(range(n), gi)   # the runs of frame indices where the object is present
         first = min(op.anchors)
         own = [[a for a in sorted(op.anchors) if seg[0] <= a <= seg[-1]] for seg in segs]
         # segments with anchors first, then those after the first anchor (ascending: each seeded from the
