@@ -10,6 +10,7 @@ import pytest
 
 from demo_shots import make_demo_shot
 from samatte import jobspec, pipeline
+from test_qa_absent import _read  # (the one EXR reader of these tests: channels and samatte/ metadata)
 
 FRAMES = range(1001, 1007)
 GONE = (1003, 1004)
@@ -37,18 +38,6 @@ def _job(shot, out, compression="zip"):
                        absent="1003-1004")
     jobspec.add_object(job, "wall", [jobspec.polygon_prompt(1001, WALL)])
     return job
-
-
-def _read(out, frame):
-    import OpenImageIO as oiio
-    inp = oiio.ImageInput.open(str(out / ("m.%04d.exr" % frame)))
-    try:
-        spec = inp.spec()
-        px = np.asarray(inp.read_image(0, 0, 0, spec.nchannels, "float"))
-        meta = {a.name: str(a.value) for a in spec.extra_attribs if a.name.startswith("samatte/")}
-        return {c: px[..., i] for i, c in enumerate(spec.channelnames)}, meta
-    finally:
-        inp.close()
 
 
 def _same(a_dir, b_dir):

@@ -82,13 +82,9 @@ def cmd_run(args):
     from .jobspec import load
     if getattr(args, "openjd", False) and args.json:
         raise JobSpecError("--openjd and --json both write stdout: give one")
-    try:
+    from .runner import openjd_failure
+    with openjd_failure(getattr(args, "openjd", False)):   # (a job's own failure is told by the runner)
         return _finish_job(load(args.job), args)
-    except Exception as e:
-        if getattr(args, "openjd", False):   # (a job's own failure is told by the runner; this is before it)
-            from .runner import OpenJDProgress
-            OpenJDProgress().fail(missing_dependency(e) or e)
-        raise
 
 
 def cmd_validate(args):

@@ -12,6 +12,7 @@ worker and the CLI start fast.
   (or protocol lines on stdout with ``json_mode``), SIGINT/SIGTERM cancelling between frames, a
   closed stdout (``samatte run job.json | head -c 0``) not counted as a failure of the job.
 """
+import contextlib
 import inspect
 import json
 import os
@@ -288,10 +289,24 @@ class OpenJDProgress:
             self._line("openjd_progress: %d" % pct)
 
     def fail(self, e):
-        # an unexpected exception (a bug) carries the code its exit status has, SAMATTE_ERROR, like every
-        # other failure: a render manager or a TD's log filter reads the reason as "[CODE] message"
+        # an incomplete install is DEPENDENCY_MISSING, as its exit status says; an unexpected exception (a
+        # bug) carries the code its exit status has, SAMATTE_ERROR, like every other failure: a render
+        # manager or a TD's log filter reads the reason as "[CODE] message"
+        e = missing_dependency(e) or e
         self._line("openjd_fail: %s" % (e if isinstance(e, SamatteError) else "[%s] %s: %s"
                                         % (SamatteError.code, type(e).__name__, e)))
+
+
+@contextlib.contextmanager
+def openjd_failure(enabled=True):
+    """Around a command's work before (or instead of) a run's own runner: an exception raised inside is told
+    as OpenJD's ``openjd_fail`` line (``enabled``: the command was asked for ``--openjd``), then re-raised."""
+    try:
+        yield
+    except Exception as e:
+        if enabled:
+            OpenJDProgress().fail(e)
+        raise
 
 
 class Interrupts:

@@ -24,20 +24,16 @@ def cmd_farm_export(args):
 
 
 def cmd_farm_task(args):
+    from ..runner import openjd_failure
     from . import parse_roots, run_task
-    try:
+    # before the task's own command ran (a farm document or --root that does not resolve): the render
+    # manager's failure reason too (the command itself says its own, samatte run --openjd)
+    with openjd_failure():
         if not args.qc and not args.stage:   # (a hand-written template: the render manager is told too)
             from ..errors import JobSpecError
             raise JobSpecError("farm task needs --stage or --qc")
         return run_task(args.farm_job, parse_roots(args.root), stage=args.stage, frames=args.frames,
                         preroll=args.preroll, qc=args.qc, report=args.report, objects=args.objects)
-    except Exception as e:
-        # before the task's own command ran (a farm document or --root that does not resolve): the render
-        # manager's failure reason too (the command itself says its own, samatte run --openjd)
-        from ..errors import missing_dependency
-        from ..runner import OpenJDProgress
-        OpenJDProgress().fail(missing_dependency(e) or e)
-        raise
 
 
 def cmd_qc(args):
@@ -45,14 +41,9 @@ def cmd_qc(args):
     if openjd and args.json:
         from ..errors import JobSpecError
         raise JobSpecError("--openjd and --json both write stdout: give one")
-    try:
+    from ..runner import openjd_failure
+    with openjd_failure(openjd):   # the QC task's failure reason as the render manager reads it
         return _qc(args)
-    except Exception as e:
-        if openjd:   # the QC task's failure reason as the render manager reads it, as run --openjd's
-            from ..errors import missing_dependency
-            from ..runner import OpenJDProgress
-            OpenJDProgress().fail(missing_dependency(e) or e)
-        raise
 
 
 def _qc(args):
