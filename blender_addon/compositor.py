@@ -343,13 +343,35 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     _set_alpha_apply_mask(setalpha)
     out = _output_node(tree)
     links = tree.links
-    for sock in (setalpha.inputs[0], setalpha.inputs[1], out.inputs[0]):
-        for lk in list(sock.links):
+    for src, dst in ((plate.outputs["Image"], setalpha.inputs[0]), (gated["Alpha"].outputs[0], setalpha.inputs[1]),
+                     (setalpha.outputs[0], out.inputs[0])):
+        if _feeds(src.node, dst):
+            # already fed from samatte's node, maybe through the artist's own nodes (an Erode on the matte, a
+            # grade between Set Alpha and the output): kept. Before, every Run linked them directly, so the
+            # artist's nodes were silently bypassed and the render lost them
+            continue
+        for lk in list(dst.links):
             links.remove(lk)
-    links.new(plate.outputs["Image"], setalpha.inputs[0])
-    links.new(gated["Alpha"].outputs[0], setalpha.inputs[1])
-    links.new(setalpha.outputs[0], out.inputs[0])
+        links.new(src, dst)
     return tree
+
+
+def _feeds(node, socket):
+    """True when ``socket`` (an input) takes its value from ``node``, directly or through other nodes' links
+    (reroutes, the artist's own nodes). Muted links are no feed."""
+    seen = set()
+    todo = [socket]
+    while todo:
+        for lk in todo.pop().links:
+            if getattr(lk, "is_muted", False) or not getattr(lk, "is_valid", True):
+                continue
+            src = lk.from_node
+            if src == node:
+                return True
+            if src.name not in seen:
+                seen.add(src.name)
+                todo.extend(src.inputs)
+    return False
 
 
 def object_sockets(tree):

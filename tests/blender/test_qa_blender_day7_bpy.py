@@ -1,0 +1,123 @@
+"""QA, day 7: a Blender artist's week with real files, in real bpy 5.0.1 and 4.2.23 (a test skips when its
+``.venv-bpyXX`` is absent).
+
+* The artist works in the compositor samatte wired: a Math node halving the matte between ``samatte gated Alpha``
+  and ``samatte set alpha``, a Reroute between Set Alpha and the output. Before, every Run (a re-run that reused
+  every frame included) linked samatte's nodes directly again: both were bypassed, the render's alpha went back
+  from 0.5 x matte to the matte with nothing said. Now a chain that still starts at samatte's node is kept; a
+  link the artist removed (or a node deleted) is made again.
+
+This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender_day7_bpy.py CONFIG.json``.
+"""
+import os
+
+from bpy_common import (VERSIONS, box_mask, bpy_main, enable_addon, op_result, render_compositor,  # noqa: E402
+                        run_step_in_blender, scene_for, step_scenario)
+
+
+# --- the bpy side ----------------------------------------------------------------------------------
+
+def _shot(cfg, out):
+    import bpy
+    addon = enable_addon(cfg)
+    bpy.context.preferences.addons[addon.__name__].preferences.device = "cpu"
+    sc = bpy.context.scene
+    clip = bpy.data.movieclips.load(cfg["plate"])
+    mask = box_mask(addon, "Roto", "hero", cfg["polygon"], tuple(clip.size))
+    s = scene_for(sc, clip, mask, out)
+    s.tracks = "NONE"
+    return addon, sc, clip, s
+
+
+def _links(tree):
+    return sorted("%s:%s -> %s:%s" % (lk.from_node.name, lk.from_socket.name, lk.to_node.name, lk.to_socket.name)
+                  for lk in tree.links if not lk.from_node.name.startswith(("samatte gate ", "samatte frame")))
+
+
+def step_chain(cfg, res):
+    """Run; the artist's Math (x 0.5) on the matte and a Reroute after Set Alpha; Run again; Set Alpha deleted,
+    Run again. The compositor's links and its render of scene frame 3 after each."""
+    import bpy
+    addon, sc, clip, s = _shot(cfg, cfg["out"])
+    C = addon.compositor
+    sc.frame_set(3)
+
+    def render(key):
+        res["render_" + key] = render_compositor(sc, os.path.join(cfg["out"], "r_%s.exr" % key))
+
+    op_result(res, "run1", bpy.ops.samatte.run)
+    res["pattern"] = C.shown_pattern(sc, clip)
+    tree = C.existing_tree(sc)
+    render("run1")
+    # the artist's nodes: the matte halved before Set Alpha, a Reroute (their grade, say) before the output
+    sa = tree.nodes[C.NODE_SETALPHA]
+    out = next(lk.to_node for lk in sa.outputs[0].links)
+    half = tree.nodes.new("CompositorNodeMath" if C.legacy_tree() else "ShaderNodeMath")
+    half.name = "artist half"
+    half.operation = "MULTIPLY"
+    half.inputs[1].default_value = 0.5
+    tree.links.new(tree.nodes[C.gated_node_name("Alpha")].outputs[0], half.inputs[0])
+    tree.links.new(half.outputs[0], sa.inputs[1])
+    rr = tree.nodes.new("NodeReroute")
+    rr.name = "artist reroute"
+    tree.links.new(sa.outputs[0], rr.inputs[0])
+    tree.links.new(rr.outputs[0], out.inputs[0])
+    res["links_artist"] = _links(tree)
+    render("artist")
+    op_result(res, "run2", bpy.ops.samatte.run)
+    res["last2"] = s.last_result
+    res["links_run2"] = _links(tree)
+    render("run2")
+    # the artist deletes samatte's Set Alpha node: a Run makes it again and wires it to the output
+    tree.nodes.remove(tree.nodes[C.NODE_SETALPHA])
+    op_result(res, "run3", bpy.ops.samatte.run)
+    res["links_run3"] = _links(tree)
+    render("run3")
+
+
+STEPS = {"chain": step_chain}
+
+
+if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
+    bpy_main(lambda cfg: step_scenario(STEPS, cfg))
+
+
+# --- the pytest side -------------------------------------------------------------------------------
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("day7_bpy")), frames=6, size=(64, 64))
+
+
+def _rgba(path):
+    import OpenImageIO as oiio
+    return oiio.ImageBuf(path).get_pixels(oiio.FLOAT)
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_a_rerun_keeps_the_artists_nodes_in_samattes_chain(v, tmp_path, shot):
+    import numpy as np
+    res, cfg = run_step_in_blender(__file__, v, tmp_path, shot, "chain")
+    assert res["run1"] == res["run2"] == res["run3"] == ["ok", ["FINISHED"]], res
+    assert "0 frames written, 6 reused" in res["last2"], res["last2"]
+    matte = _rgba(res["pattern"].replace("####", "1003"))[..., 3]
+    assert matte.max() > 0.9
+    r1, ra, r2, r3 = (_rgba(res["render_" + k])[..., 3] for k in ("run1", "artist", "run2", "run3"))
+    assert float(np.abs(r1 - matte).max()) == 0.0
+    assert float(np.abs(ra - 0.5 * matte).max()) < 1e-6          # the artist's comp: half the matte
+    kept = ["artist half:Value -> samatte set alpha:Alpha", "samatte gated Alpha:Value -> artist half:Value",
+            "samatte set alpha:Image -> artist reroute:Input"]
+    for link in kept:
+        assert link in res["links_artist"] and link in res["links_run2"], (link, res["links_run2"])
+    assert [x for x in res["links_run2"] if x.startswith("artist reroute:Output -> ")], res["links_run2"]
+    # before: the re-run linked Set Alpha from the gated Alpha and to the output again: the render was the matte
+    assert res["links_run2"] == res["links_artist"], res["links_run2"]
+    assert float(np.abs(r2 - ra).max()) == 0.0, float(np.abs(r2 - matte).max())
+    # Set Alpha deleted by the artist: made again, fed by the plate and the gated matte, wired to the output
+    assert "samatte gated Alpha:Value -> samatte set alpha:Alpha" in res["links_run3"], res["links_run3"]
+    assert "samatte plate:Image -> samatte set alpha:Image" in res["links_run3"], res["links_run3"]
+    assert float(np.abs(r3 - matte).max()) == 0.0
