@@ -11,7 +11,7 @@ import re
 from . import link
 from .hosterrors import HostError
 
-__all__ = ["Settings", "build_job", "output_pattern", "JobRun", "get_worker", "release_worker",
+__all__ = ["Settings", "build_job", "output_pattern", "output_dir_of", "JobRun", "get_worker", "release_worker",
            "check_worker", "worker_env", "export_farm", "farm_paths"]
 
 _WORKERS = {}
@@ -53,6 +53,15 @@ def output_pattern(output_dir, info):
     pad = max(4, info.pattern.count("#")) if info.pattern else 4
     base = clip_base(info)
     return os.path.join(os.path.abspath(output_dir), base, "%s_matte.%s.exr" % (base, "#" * pad))
+
+
+def output_dir_of(pattern, info):
+    """The Output folder whose :func:`output_pattern` for clip ``info`` is ``pattern`` (a matte sequence, e.g. the
+    one a scene's compositor shows), or None when no Output folder makes it: mattes of other plate files (the
+    clip's source was replaced by a sequence with another name since they were made)."""
+    pattern = os.path.normpath(pattern)
+    folder = os.path.dirname(os.path.dirname(pattern))
+    return folder if os.path.normpath(output_pattern(folder, info)) == pattern else None
 
 
 def build_job(info, objects, settings, *, frames, output=None):

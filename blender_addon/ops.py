@@ -451,6 +451,28 @@ def summarise_status(status, info):
     return lines
 
 
+def shown_elsewhere(shown, pattern, info):
+    """Check mattes' line when the compositor shows clip ``info``'s plate with other mattes (``shown``) than its
+    job's (``pattern``): the lines before it are about ``pattern``, not about what the compositor shows.
+
+    * the .blend saved elsewhere with a ``//`` Output, or Output changed since the Run: the same clip's mattes in
+      another Output folder; it names that folder, the one to set as Output to check and reuse them (before:
+      the clip's own subfolder, ``<Output>/<clip>``: set as Output, the job's mattes went to
+      ``<Output>/<clip>/<clip>/``, none current);
+    * the clip's source replaced by a sequence with another name since the Run (``clip.filepath``): the
+      mattes of other plate files, which no Output makes for these plates: it says so (before: 'this clip's
+      mattes', and to set Output to their folder to reuse them)."""
+    folder = jobs.output_dir_of(shown, info)
+    if folder is not None:
+        return ("the compositor shows this clip's mattes from %s, not from Output (%s): a Run makes them in "
+                "Output; set Output to %s to check and reuse those" % (
+                    os.path.dirname(shown), os.path.dirname(pattern), folder))
+    return ("the compositor shows the mattes of other plate files (%s in %s), not of this clip's %s: the clip's "
+            "files changed since that Run; a Run makes theirs in Output (%s) and shows them" % (
+                os.path.basename(shown), os.path.dirname(shown), os.path.basename(info.pattern or info.name),
+                os.path.dirname(pattern)))
+
+
 def matte_status(context):
     """Check mattes: which of the job's matte frames on disk are still those Run would make now (the
     worker's ``status``: the same keys a run reuses frames by). Stored for the panel; returns the lines."""
@@ -470,12 +492,7 @@ def matte_status(context):
         lines = summarise_status(status, info)
         shown = compositor.shown_pattern(context.scene, clip)
         if shown is not None and shown != os.path.normpath(pattern):
-            # the compositor reads this clip's mattes from another folder than the panel's Output (the .blend
-            # saved elsewhere with a // Output, or Output changed since the Run): the lines above are about
-            # Output, not about what the compositor shows; say so
-            lines.append("the compositor shows this clip's mattes from %s, not from Output (%s): a Run makes them "
-                         "in Output; set Output to that folder to check and reuse those" % (
-                             os.path.dirname(shown), os.path.dirname(pattern)))
+            lines.append(shown_elsewhere(shown, pattern, info))
     except HostError as e:
         lines = [describe(e)]
     except Exception as e:  # noqa: BLE001 - a samatte error from the worker (JobSpecError...): shown as is

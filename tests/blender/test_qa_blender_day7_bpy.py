@@ -6,6 +6,13 @@
   every frame included) linked samatte's nodes directly again: both were bypassed, the render's alpha went back
   from 0.5 x matte to the matte with nothing said. Now a chain that still starts at samatte's node is kept; a
   link the artist removed (or a node deleted) is made again.
+* The .blend saved elsewhere (File > Save As) with a ``//`` Output: Check mattes told the artist to "set Output
+  to" the clip's own matte subfolder (``projA/samatte/plate``); done, the job's mattes became
+  ``projA/samatte/plate/plate/...``: 0 of 6 current, a Run would make them all again. It now names the Output
+  folder that makes those mattes (``projA/samatte``): set, all 6 current. The clip's source replaced by a
+  sequence with another name (``clip.filepath`` to ``plate_v2.####.exr``) after a Run: Check mattes called the
+  old plate's mattes "this clip's mattes" and said to set Output to their folder to reuse them; it now says they
+  are the mattes of other plate files.
 
 This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender_day7_bpy.py CONFIG.json``.
 """
@@ -75,7 +82,36 @@ def step_chain(cfg, res):
     render("run3")
 
 
-STEPS = {"chain": step_chain}
+def step_moved(cfg, res):
+    """Run with Output ``//samatte/`` in projA; File > Save As into projB; Check mattes, its advice followed,
+    Check mattes; then the clip's source replaced by ``plate_v2.####.exr`` files; Check mattes."""
+    import bpy
+    a, b = (os.path.join(cfg["out"], p) for p in ("projA", "projB"))
+    os.makedirs(a)
+    os.makedirs(b)
+    addon, sc, clip, s = _shot(cfg, "//samatte/")
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(a, "shot_v001.blend"))
+    op_result(res, "run", bpy.ops.samatte.run)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(b, "shot_v002.blend"))
+    op_result(res, "status_b_op", bpy.ops.samatte.status)
+    res["status_b"] = s.status_result
+    line = [x for x in s.status_result.splitlines() if "set Output to " in x]
+    res["advice"] = line[0].split("set Output to ", 1)[1].split(" to check and reuse", 1)[0] if line else None
+    if res["advice"] == "that folder":      # before: the folder it reads them from, named earlier in the line
+        res["advice"] = line[0].split("mattes from ", 1)[1].split(", not from Output", 1)[0]
+    if res["advice"]:
+        s.output_dir = res["advice"]                         # the artist does what it says
+        op_result(res, "status_followed_op", bpy.ops.samatte.status)
+        res["status_followed"] = s.status_result
+        res["job_output"] = addon.ops._build(bpy.context)[1]["output"]["path"]
+    s.output_dir = "//samatte/"
+    clip.filepath = cfg["plate_v2"]                          # the plates re-delivered under another name
+    res["clip_v2"] = [clip.filepath, clip.frame_duration, list(clip.size)]
+    op_result(res, "status_v2_op", bpy.ops.samatte.status)
+    res["status_v2"] = s.status_result
+
+
+STEPS = {"chain": step_chain, "moved": step_moved}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -121,3 +157,32 @@ def test_a_rerun_keeps_the_artists_nodes_in_samattes_chain(v, tmp_path, shot):
     assert "samatte gated Alpha:Value -> samatte set alpha:Alpha" in res["links_run3"], res["links_run3"]
     assert "samatte plate:Image -> samatte set alpha:Image" in res["links_run3"], res["links_run3"]
     assert float(np.abs(r3 - matte).max()) == 0.0
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_check_mattes_names_the_output_folder_to_reuse_and_says_when_the_plate_changed(v, tmp_path, shot):
+    import shutil
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    for f in shot["frames"]:
+        shutil.copy(shot["plate"].replace("####", "%04d" % f), v2 / ("plate_v2.%04d.exr" % f))
+    res, cfg = run_step_in_blender(__file__, v, tmp_path, shot, "moved", plate_v2=str(v2 / "plate_v2.1001.exr"))
+    assert res["run"] == ["ok", ["FINISHED"]], res
+    a = os.path.join(cfg["out"], "projA", "samatte")
+    b = os.path.join(cfg["out"], "projB", "samatte")
+    assert res["status_b"].startswith("mattes: 0 of 6 frames current"), res["status_b"]
+    assert "the compositor shows this clip's mattes from %s, not from Output (%s)" % (
+        os.path.join(a, "plate"), os.path.join(b, "plate")) in res["status_b"], res["status_b"]
+    # before: 'set Output to that folder' (projA/samatte/plate): done, the job's mattes became
+    # .../plate/plate/plate_matte.####.exr, 'mattes: 0 of 6 frames current'
+    assert res["status_followed"] == "mattes: all 6 frames current", (res["status_followed"], res["job_output"])
+    assert res["advice"] == a, res["status_b"]
+    assert res["job_output"] == os.path.join(a, "plate", "plate_matte.####.exr"), res["job_output"]
+    # the clip's files replaced by plate_v2.####.exr: the compositor still shows plate's mattes; they are no
+    # mattes of this clip's files, and no Output reuses them (before: "this clip's mattes ... set Output to
+    # that folder to check and reuse those")
+    assert res["clip_v2"][1:] == [6, [64, 64]], res["clip_v2"]
+    assert res["status_v2"].startswith("mattes: 0 of 6 frames current"), res["status_v2"]
+    assert ("the compositor shows the mattes of other plate files (plate_matte.####.exr in %s), not of this "
+            "clip's plate_v2.####.exr" % os.path.join(a, "plate")) in res["status_v2"], res["status_v2"]
+    assert "reuse" not in res["status_v2"] and "this clip's mattes" not in res["status_v2"], res["status_v2"]
