@@ -506,8 +506,17 @@ def matte_status(context):
     return lines
 
 
+#: the operators that change the .blend (the compositor's nodes, the panel's results): each is an undo step of its
+#: own. Before, none was: what Run or Check mattes changed went into the artist's next undo step, so a Ctrl+Z of
+#: the next edit (a roto point moved) undid it too: the compositor's samatte nodes gone after a first Run, or
+#: Check mattes' re-mapping of the matte node after a clip Offset change lost, the matte of another file shown
+#: over each plate frame. No REGISTER: Adjust Last Operation would run the job again, blocking.
+UNDO = {"UNDO"}
+
+
 class SAMATTE_OT_scan(bpy.types.Operator):
     bl_idname = "samatte.scan"
+    bl_options = UNDO
     bl_label = "Find objects"
     bl_description = "List the objects and prompt frames a run would send"
 
@@ -518,6 +527,7 @@ class SAMATTE_OT_scan(bpy.types.Operator):
 
 class SAMATTE_OT_status(bpy.types.Operator):
     bl_idname = "samatte.status"
+    bl_options = UNDO
     bl_label = "Check mattes"
     bl_description = ("Which matte frames on disk are out of date with the clip, roto, tracks and settings "
                       "as they are now (Run remakes only those)")
@@ -549,6 +559,7 @@ class SAMATTE_OT_check(bpy.types.Operator):
 
 class SAMATTE_OT_run(bpy.types.Operator):
     bl_idname = "samatte.run"
+    bl_options = UNDO
     bl_label = "Run samatte"
     bl_description = "Track and matte the clip's objects in the samatte worker (Esc cancels)"
 
@@ -636,6 +647,7 @@ class SAMATTE_OT_run(bpy.types.Operator):
 
 class SAMATTE_OT_farm_export(bpy.types.Operator):
     bl_idname = "samatte.farm_export"
+    bl_options = UNDO
     bl_label = "Send to farm"
     bl_description = ("Write an Open Job Description bundle (Deadline Cloud) for this job beside its output: "
                       "track, matte in chunks, QC")

@@ -13,6 +13,11 @@
   sequence with another name (``clip.filepath`` to ``plate_v2.####.exr``) after a Run: Check mattes called the
   old plate's mattes "this clip's mattes" and said to set Output to their folder to reuse them; it now says they
   are the mattes of other plate files.
+* Ctrl+Z: no samatte operator was an undo step, so what Run or Check mattes changed in the .blend went into the
+  artist's next undo step: Ctrl+Z of a roto point moved after a Run removed the compositor's samatte nodes, and
+  after Check mattes had re-mapped the matte node to a changed clip Offset, it took the re-mapping back (the
+  Offset stayed): the matte of file 1003 over the plate of file 1004, with nothing said. Run, Check mattes, Find
+  objects and Send to farm are now undo steps of their own (``bl_options = {"UNDO"}``).
 
 This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender_day7_bpy.py CONFIG.json``.
 """
@@ -111,7 +116,46 @@ def step_moved(cfg, res):
     res["status_v2"] = s.status_result
 
 
-STEPS = {"chain": step_chain, "moved": step_moved}
+def step_undo(cfg, res):
+    """Each operator clicked as in the UI (``bpy.ops.samatte.x("EXEC_DEFAULT", True)``: an undo step when the
+    operator is an undoable one) and each of the artist's own edits followed by the undo step the UI pushes:
+    Run, a roto point moved, Ctrl+Z; then the clip's Offset changed, Check mattes, a point moved, Ctrl+Z. The
+    compositor's samatte nodes and the matte node's frame mapping after each Ctrl+Z, and a render."""
+    import bpy
+    addon, sc, clip, s = _shot(cfg, cfg["out"])
+    C = addon.compositor
+    bpy.ops.ed.undo_push(message="set up")
+
+    def edit_point(message):
+        bpy.data.masks["Roto"].layers[0].splines[0].points[0].co.x += 0.02
+        bpy.ops.ed.undo_push(message=message)
+
+    def node_map():
+        tree = C.existing_tree(bpy.context.scene)
+        m = tree.nodes.get(C.NODE_MATTE) if tree is not None else None
+        return None if m is None else [m.frame_start, m.frame_offset, m.frame_duration]
+
+    op_result(res, "run", bpy.ops.samatte.run, "EXEC_DEFAULT", True)
+    res["map_run"] = node_map()
+    res["pattern"] = C.shown_pattern(sc, clip)
+    edit_point("move point")
+    bpy.ops.ed.undo()                                # the artist takes the point move back
+    res["map_undo1"] = node_map()
+    res["last_undo1"] = bpy.context.scene.samatte.last_result
+    bpy.data.movieclips[0].frame_offset = 1          # plate file 1001 + f on scene frame f
+    bpy.ops.ed.undo_push(message="offset")
+    op_result(res, "status", bpy.ops.samatte.status, "EXEC_DEFAULT", True)   # re-maps the matte node
+    res["map_status"] = node_map()
+    edit_point("move point again")
+    bpy.ops.ed.undo()
+    sc = bpy.context.scene
+    res["offset_undo2"] = bpy.data.movieclips[0].frame_offset
+    res["map_undo2"] = node_map()
+    sc.frame_set(3)
+    res["render_undo2"] = render_compositor(sc, os.path.join(cfg["out"], "r_undo2.exr")) if res["map_undo2"] else None
+
+
+STEPS = {"chain": step_chain, "moved": step_moved, "undo": step_undo}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -186,3 +230,25 @@ def test_check_mattes_names_the_output_folder_to_reuse_and_says_when_the_plate_c
     assert ("the compositor shows the mattes of other plate files (plate_matte.####.exr in %s), not of this "
             "clip's plate_v2.####.exr" % os.path.join(a, "plate")) in res["status_v2"], res["status_v2"]
     assert "reuse" not in res["status_v2"] and "this clip's mattes" not in res["status_v2"], res["status_v2"]
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_ctrl_z_of_the_next_edit_keeps_what_run_and_check_mattes_did(v, tmp_path, shot):
+    import numpy as np
+    res, cfg = run_step_in_blender(__file__, v, tmp_path, shot, "undo")
+    assert res["run"] == res["status"] == ["ok", ["FINISHED"]], res
+    assert res["map_run"] == [1, 1000, 6], res
+    # before: Run was no undo step, its wiring went into the point move's: Ctrl+Z of the move removed samatte's
+    # nodes (None) and the panel's Last result
+    assert res["map_undo1"] == [1, 1000, 6], res["map_undo1"]
+    assert res["last_undo1"].startswith("plate: 6 frames written"), res["last_undo1"]
+    # Check mattes re-mapped the matte node to the Offset (scene frame 0 shows file 1001); before, Ctrl+Z of the
+    # next edit took that back with it while the Offset stayed: [1, 1000, 6], the matte of file 1003 over the
+    # plate of file 1004 on scene frame 3
+    assert res["map_status"] == [0, 1000, 7], res             # files 1001-1007 from scene frame 0
+    assert res["offset_undo2"] == 1 and res["map_undo2"] == [0, 1000, 7], res
+    alpha = _rgba(res["render_undo2"])[..., 3]
+    shown = _rgba(res["pattern"].replace("####", "1004"))[..., 3]      # plate file 1004 on scene frame 3
+    other = _rgba(res["pattern"].replace("####", "1003"))[..., 3]
+    assert float(np.abs(shown - other).max()) > 0.5                    # the ball moves between the two
+    assert float(np.abs(alpha - shown).max()) == 0.0, float(np.abs(alpha - other).max())
