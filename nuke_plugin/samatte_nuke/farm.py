@@ -17,7 +17,7 @@ import os
 import zlib
 
 __all__ = ["exr_attributes", "expected_keys", "frame_state", "frame_path", "StaleFrameError", "encode_state",
-           "decode_state", "stored_job", "stored_job_text", "stored_scores"]
+           "decode_state", "stored_job", "stored_job_text", "stored_scores", "realigned"]
 
 _memo = {}
 #: the samatte_job knob's text -> (job, its canonical text): decoding it (base64, zlib, JSON; 450 kB for 20
@@ -175,12 +175,48 @@ def source_view(group, job, offset):
             from .convert import FrameMap
             fmap = FrameMap.from_read(read)
             path = jobmod.read_path(read)
-            if fmap is not None and fmap.offset == int(offset) and path and \
-                    os.path.normpath(path) == os.path.normpath(job["plate"]["path"]):
+            if fmap is not None and path and os.path.normpath(path) == os.path.normpath(job["plate"]["path"]):
+                # its files as it maps them now (frame_path refuses a mapping other than the one the node was
+                # aligned to: see realigned); before, a Read whose offset had changed fell through to the
+                # rendered-plate rule below, script frame - the old offset: another file's matte
                 return fmap
         return int(src.firstFrame()), int(src.lastFrame())
     except Exception:  # noqa: BLE001 - a Source whose knobs cannot be read: as without one
         return None
+
+
+def realigned(group, view, offset):
+    """What changed, as a short text, when ``view`` (the Source Read's current :class:`FrameMap`, from
+    :func:`source_view`) no longer maps the plate files onto the script frames as when the node's read-back
+    was last aligned (``offset``: the node's ``samatte_offset``; the internal Read's ``first`` / ``last`` /
+    ``before`` / ``after``: the Source's script range and before / after then); None when unchanged or not
+    known. The internal Read repeats that range and before / after (Nuke holds, loops or bounces its frames,
+    and so its file knob's frame, with them): after a change of the Source's ``frame`` / ``offset``, range
+    or before / after (the artist slips the plate in time) it no longer does, and only a new alignment
+    (Track & Matte) can give each script frame the matte of the file the Source shows there."""
+    from .convert import FrameMap
+    if not isinstance(view, FrameMap):
+        return None
+    changes = []
+    if view.offset != int(offset):
+        # in the Read's own terms (its frame / start at): where a file is shown now and was
+        f = view.first if view.first is not None else 0
+        changes.append("file %d on script frame %d, was %d" % (f, view.to_script(f), f + int(offset)))
+    try:
+        rd = group.node("samatte_cache_read")
+    except Exception:  # noqa: BLE001 - a test's stand-in without nodes
+        rd = None
+    rng = view.script_range()
+    if rd is not None and rng is not None and rd.knob("first") is not None:
+        was = (int(rd["first"].value()), int(rd["last"].value()))
+        if was != tuple(rng) and not changes:
+            changes.append("range %d-%d, was %d-%d" % (rng[0], rng[1], was[0], was[1]))
+        for name in ("before", "after"):
+            k = rd.knob(name)
+            now = getattr(view, name) or "hold"
+            if k is not None and (k.value() or "hold") != now:
+                changes.append("%s %s, was %s" % (name, now, k.value()))
+    return "; ".join(changes) or None
 
 
 def shown_file(group, job, offset, script_frame):
@@ -211,6 +247,15 @@ def frame_path(group, script_frame):
         return ""
     offset = int(group["samatte_offset"].value())
     f = int(script_frame) - offset
+    moved = realigned(group, source_view(group, job, offset), offset)
+    if moved:
+        # the Source Read shows its files on other script frames than when the node was aligned: no frame's
+        # matte can be told to sit on its plate (before: the old mapping's, another file's matte, silently)
+        raise StaleFrameError(
+            "samatte: script frame %d of %s: its Source %s shows the plate files on other script frames than when "
+            "its mattes were read back (%s); the matte would not be the one of the file shown. Press Track & Matte "
+            "on %s to re-align (frames whose plate, prompts and settings are unchanged are reused)"
+            % (int(script_frame), group.name(), group.input(0).name(), moved, group.name()))
     shown = shown_file(group, job, offset, script_frame)
     if shown is not False:
         if shown is None or shown not in fset:

@@ -1,0 +1,115 @@
+"""QA, Nuke day 7 (the Nuke double): a compositor's week in a real script; regressions for what the artist saw.
+
+* The artist slips the plate in time after a Track & Matte (the Source Read's ``start at`` 1 -> 3, or its
+  ``offset``, range or before / after changed): the node's read-back kept the old mapping and showed, on
+  script frame 3, the matte of plate file 1003 over plate 1001 (and 1004's over 1002), with no message, in
+  the Viewer and in a farm render. Now every frame refuses with a message that names the change and says to
+  press Track & Matte, which re-aligns it (script frame 3 then shows 1001's matte).
+"""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte_nuke import farm, node as snode  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("day7")
+    return make_shot(str(d), frames=4, size=(64, 64), first=1001)
+
+
+@pytest.fixture
+def nk(monkeypatch):
+    nuke = nuke_env.fresh()
+    nuke._set_render_hook(lambda w, first, last: None)
+    # every matte the job makes is there and current: these tests are about which one each frame shows
+    monkeypatch.setattr(farm, "frame_state", lambda job_text, f, fresh=False: ("complete", "/c/matte.%04d.exr" % f))
+    yield nuke
+    nuke._reset()
+
+
+def _aligned_node(nuke, source, tmp_path):
+    """Roto (a triangle keyed on every frame) on ``source`` -> SAMatte; its job built and read back, as the
+    end of a Track & Matte does (node._point_read)."""
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, source)
+    s = rp.Shape(roto["curves"], name="B")
+    for x, y in ((5, 5), (30, 6), (20, 25)):
+        cp = rp.ShapeControlPoint()
+        for t in range(-5, 12):
+            cp.center.addPositionKey(t, (x, y))
+        s.append(cp)
+    roto["curves"].rootLayer.append(s)
+    g = snode.create()
+    g.setInput(0, source)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    _realign(g)
+    return g
+
+
+def _realign(g):
+    job, info = snode.build(g)
+    snode._point_read(g, job, info)
+    return job
+
+
+def _shown(g, frames):
+    """{script frame: the plate file whose matte the read-back gives (None: none), or the error's text}."""
+    out = {}
+    for t in frames:
+        try:
+            p = farm.frame_path(g, t)
+        except farm.StaleFrameError as e:
+            out[t] = str(e)
+            continue
+        out[t] = int(p.rsplit(".", 2)[-2]) if p else None
+    return out
+
+
+@pytest.mark.parametrize("knob,value,shows", [
+    ("frame", "3", {3: 1001, 4: 1002, 5: 1003, 6: 1004}),       # start at 1 -> 3: two frames later
+    ("last", 1003, {2: 1002, 3: 1003, 4: 1003, 5: 1003}),       # trimmed: 1003 held after it
+    ("after", "loop", {4: 1004, 5: 1001, 6: 1002}),             # hold -> loop after the last file
+])
+def test_a_source_read_changed_in_time_after_the_run_never_shows_another_files_matte(nk, shot, tmp_path, knob, value,
+                                                                                       shows):
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    g = _aligned_node(nk, read, tmp_path)
+    assert _shown(g, range(1, 5)) == {1: 1001, 2: 1002, 3: 1003, 4: 1004}
+    read[knob].setValue(value)   # the artist changes the plate's timing after the run
+    # before: script frame 3 showed file 1003's matte over plate 1001 (start at 3), no message
+    got = _shown(g, range(-1, 9))
+    for t, what in got.items():
+        assert isinstance(what, str), (t, what)
+        assert "SAMatte1" in what and "Track & Matte" in what and "script frame %d" % t in what
+    if knob == "frame":
+        assert "file 1001 on script frame 3, was 1" in got[3]
+    elif knob == "after":
+        assert "after loop, was hold" in got[3]
+    else:
+        assert "range 1-3, was 1-4" in got[3]
+    # Track & Matte (its end: the job and the read-back of the Source as it is now) re-aligns the node
+    _realign(g)
+    assert _shown(g, shows) == shows
+
+
+def test_an_unchanged_source_and_a_rendered_plate_read_back_as_before(nk, shot, tmp_path):
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="offset", value=-1000)
+    g = _aligned_node(nk, read, tmp_path)
+    assert farm.realigned(g, farm.source_view(g, farm.stored_job(g), -1000), -1000) is None
+    assert _shown(g, range(0, 6)) == {0: 1001, 1: 1001, 2: 1002, 3: 1003, 4: 1004, 5: 1004}
+    # a Source behind a Grade (the plate rendered into the cache, numbered in script frames): not a Read's view
+    grade = nk.nodes.Grade()
+    grade.setInput(0, read)
+    g2 = _aligned_node(nk, grade, tmp_path)
+    assert "/plate_" in farm.stored_job(g2)["plate"]["path"]
+    read["frame"].setValue("-999")
+    assert _shown(g2, range(1, 5)) == {1: 1, 2: 2, 3: 3, 4: 4}
