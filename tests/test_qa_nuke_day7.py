@@ -5,6 +5,14 @@
   script frame 3, the matte of plate file 1003 over plate 1001 (and 1004's over 1002), with no message, in
   the Viewer and in a farm render. Now every frame refuses with a message that names the change and says to
   press Track & Matte, which re-aligns it (script frame 3 then shows 1001's matte).
+* A Source that is not a plain Read (Read -> Grade) is rendered by ``nuke.execute`` of a Write inside the node
+  when the artist presses Track & Matte (Refresh objects, Export JobSpec, Matte this frame too). Cancelling
+  that render in Nuke's progress bar, or an error upstream (Foundry's own render code: ``nuke.execute`` raises
+  RuntimeError, "Cancelled" for a cancel), raised Nuke's RuntimeError out of the button: a Python traceback,
+  the node's status line unchanged ("not run yet"), and the frame Nuke was writing when it stopped (perhaps
+  half written) taken for a rendered one by the next run. Now the node says ``[CANCELLED]`` /
+  ``[PLATE_INVALID]`` (``[PROMPT_INVALID]`` for refine only's Prompts render) naming the node and the script
+  frames, the last frame written is removed and the whole ones are kept (the next run renders the rest).
 """
 import os
 import sys
@@ -113,3 +121,77 @@ def test_an_unchanged_source_and_a_rendered_plate_read_back_as_before(nk, shot, 
     assert "/plate_" in farm.stored_job(g2)["plate"]["path"]
     read["frame"].setValue("-999")
     assert _shown(g2, range(1, 5)) == {1: 1, 2: 2, 3: 3, 4: 4}
+
+
+def _grade_comp(nuke, shot, tmp_path):
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    grade = nuke.nodes.Grade()
+    grade.setInput(0, read)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], 2, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    g = snode.create("SAMatte1")
+    g.setInput(0, grade)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    g["tracker"].setValue("shapes")
+    return g
+
+
+def _stopping_hook(shot, stop_at, message, written):
+    """nuke.execute of the node's Write: copies the plate's frames until script frame ``stop_at``, of which it
+    writes half a file, then stops as Nuke does (RuntimeError ``message``); ``written``: the paths it wrote."""
+    def hook(w, first, last):
+        for t in range(first, last + 1):
+            out = w["file"].value().replace("####", "%04d" % t)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with open(shot["plate"].replace("####", "%04d" % (t + 1000)), "rb") as fh:
+                data = fh.read()
+            with open(out, "wb") as fh:
+                fh.write(data[:len(data) // 2] if t == stop_at else data)
+            written.append(out)
+            if t == stop_at:
+                raise RuntimeError(message)
+    return hook
+
+
+@pytest.mark.parametrize("button", ["on_track", "on_refresh", "on_export", "on_matte_frame"])
+def test_a_cancelled_source_render_says_cancelled_and_keeps_only_whole_frames(nk, shot, tmp_path, button):
+    g = _grade_comp(nk, shot, tmp_path)
+    written = []
+    nk._set_render_hook(_stopping_hook(shot, 3, "Cancelled", written))
+    # before: RuntimeError('Cancelled') out of the button, the status line still 'not run yet'
+    assert getattr(snode, button)(g) is None
+    status = g["status"].value()
+    assert status.startswith("error [CANCELLED] rendering the Source of SAMatte1 (script frames 1-4)"), status
+    assert [os.path.basename(p) for p in written] == ["plate.0001.exr", "plate.0002.exr", "plate.0003.exr"]
+    assert [os.path.exists(p) for p in written] == [True, True, False]   # the half frame is gone
+    assert not [n for n in g.nodes() if n.Class() == "Write"]
+    # the next run renders the frames that are not whole yet, and the job reads whole frames only
+    nk._set_render_hook(_stopping_hook(shot, None, "", written))
+    job, _ = snode.build(g)
+    assert nk._state["executed"][-1][1:] == (3, 4)
+    from samatte.io.exr import read_rgb
+    for t in range(1, 5):
+        assert read_rgb(job["plate"]["path"].replace("####", "%04d" % t)).shape[:2] == (64, 64)
+
+
+def test_a_source_nuke_cannot_render_is_plate_invalid_and_refine_only_prompts_invalid(nk, shot, tmp_path):
+    g = _grade_comp(nk, shot, tmp_path)
+    nk._set_render_hook(_stopping_hook(shot, 1, "Read1: Read error: /plates/missing.0001.exr: No such file", []))
+    assert snode.on_track(g) is None
+    status = g["status"].value()
+    assert status.startswith("error [PLATE_INVALID] Nuke could not render the Source of SAMatte1 (script frames "
+                             "1-4) for samatte: Read1: Read error"), status
+
+    def masks_fail(w, first, last):
+        if w.input(0).name() == "Source":
+            return _stopping_hook(shot, None, "", [])(w, first, last)
+        raise RuntimeError("Roto1: bad shape")
+    nk._set_render_hook(masks_fail)
+    g["roto_mode"].setValue(snode.REFINE_ONLY)
+    assert snode.on_track(g) is None
+    assert g["status"].value().startswith("error [PROMPT_INVALID] Nuke could not render the Prompts input of "
+                                          "SAMatte1"), g["status"].value()

@@ -431,13 +431,63 @@ def _render(nuke, group, input_name, folder, prefix, frames, *, channels, offset
             if offset:
                 w["frame_mode"].setValue("offset")
                 w["frame"].setValue(str(-int(offset)))
+            since = _now_ns()
             try:
                 nuke.execute(w, min(missing), max(missing), 1)
+            except RuntimeError as e:   # Foundry: a render cancelled by the artist raises "Cancelled ..."
+                _drop_last_written(pattern, range(min(missing), max(missing) + 1), offset, since)
+                raise _render_error(e, group, input_name, missing) from None
             finally:
                 nuke.delete(w)
         finally:
             group.end()
     return pattern
+
+
+def _now_ns():
+    import time
+    return time.time_ns() - 2_000_000_000   # (file systems that round mtimes: a 2 s margin)
+
+
+def _drop_last_written(pattern, script_frames, offset, since):
+    """After a render that stopped part way (cancelled, or an error upstream): remove the frame file written
+    last by it, which Nuke may have left half written (nuke.execute renders the frames one after another, so
+    those before it are whole; they are kept for the next Track & Matte, whose missing-frame check would
+    otherwise take a half frame for a rendered one)."""
+    newest = None
+    for t in script_frames:
+        path = pattern.replace("####", "%04d" % (t - offset))
+        try:
+            m = os.stat(path).st_mtime_ns
+        except OSError:
+            continue
+        if m >= since and (newest is None or m >= newest[0]):
+            newest = (m, path)
+    if newest is not None:
+        try:
+            os.remove(newest[1])
+        except OSError:
+            pass
+
+
+def _render_error(err, group, input_name, frames):
+    """The samatte error for a render of the node's ``input_name`` that Nuke stopped (``err``: the
+    RuntimeError nuke.execute raised): CANCELLED when the artist cancelled it (Foundry's own render code
+    tells a cancel by the message starting with "Cancelled"), else PLATE_INVALID (the Source) or
+    PROMPT_INVALID (the Prompts input of refine only), with Nuke's message. Before, the button raised
+    Nuke's RuntimeError as it was: a Python traceback, and the node's status line said nothing."""
+    from samatte.errors import CancelledError, PlateError, PromptError
+    from samatte.frames import format_frames
+    text = str(err).strip() or type(err).__name__
+    what = "the Source" if input_name == "Source" else "the Prompts input"
+    span = format_frames(sorted(frames))
+    if text.startswith("Cancelled"):
+        return CancelledError("rendering %s of %s (script frames %s) for samatte was cancelled: nothing was "
+                              "tracked; the frames rendered so far are kept for the next run"
+                              % (what, group.name(), span))
+    cls = PlateError if input_name == "Source" else PromptError
+    return cls("Nuke could not render %s of %s (script frames %s) for samatte: %s; fix the nodes above it (the "
+               "Viewer shows the same error) and press the button again" % (what, group.name(), span, text))
 
 
 def render_plate(nuke, group, folder, frames):

@@ -27,6 +27,9 @@ Sources (learn.foundry.com/nuke/developers/<version>/...):
   [TimeRef] nuke/content/reference_guide/time_nodes/framehold.html (first_frame, increment) and the user
             guide's "Offsetting Clips" (TimeOffset: time offset (frames), reverse input); the frame
             mapping itself is the adapter's (samatte_nuke.convert), the double only holds the knobs
+  [RenderPanel] nuke/developers/151/pythondevguide/_modules/nukescripts/renderpanel.html (Foundry's
+            cache_particles_panel: ``except RuntimeError as e: ... if e.args[0][0:9] != "Cancelled": raise``
+            around nuke.executeMultiple: a render the artist cancels raises RuntimeError("Cancelled ..."))
 
 Strictness the real Nuke has but does not always report: touching nodes or knobs from a thread other
 than the main thread is unsafe in Nuke [Threads]; the double raises ``RuntimeError`` so tests catch it.
@@ -863,7 +866,9 @@ def _render_scale():
 def execute(node, start=None, end=None, incr=1, views=None, continueOnError=False):
     """[PyRef nuke.execute(nameOrNode, start, end, incr)] renders a Write; main thread only. The double
     calls the render hook a test installs (it writes the files a real render would), at the scale proxy
-    mode sets (:func:`_render_scale`)."""
+    mode sets (:func:`_render_scale`). A render Nuke stops raises RuntimeError: [RenderPanel] Foundry's own
+    nukescripts.renderpanel (cache_particles_panel) tells a render the artist cancelled by the message starting
+    with "Cancelled"; a hook raises it so (after writing the frames done so far)."""
     _check_main("nuke.execute")
     _state["executed"].append((node.name(), start, end))
     _state["render_scales"].append(_render_scale())
