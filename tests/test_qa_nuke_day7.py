@@ -13,6 +13,12 @@
   half written) taken for a rendered one by the next run. Now the node says ``[CANCELLED]`` /
   ``[PLATE_INVALID]`` (``[PROMPT_INVALID]`` for refine only's Prompts render) naming the node and the script
   frames, the last frame written is removed and the whole ones are kept (the next run renders the rest).
+* A SAMatte node copied from shot A's script and pasted into shot B's script in the same folder (or with a cache
+  folder knob shared by the show) kept its uid (Nuke's onCreate sees no node with it in B), so both nodes had
+  one cache folder and job name: B's Track & Matte wrote its 4 mattes over A's (A's renders then failed, all 4
+  stale, and A's re-run went over B's), and B's Clear cache deleted A's mattes. Now a node whose folder holds
+  another script's mattes of another plate takes a uid and folder of its own (a v002 of the script with the
+  same plate still shares, and reuses, v001's frames).
 """
 import os
 import sys
@@ -23,7 +29,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
 import nuke_env  # noqa: E402
 from nuke_env import rp  # noqa: E402
 
-from samatte_nuke import farm, node as snode  # noqa: E402
+from samatte_nuke import farm, node as snode, runner as srunner  # noqa: E402
+
+VENV_PY = os.path.join(nuke_env.REPO, ".venv", "bin", "python")
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +203,93 @@ def test_a_source_nuke_cannot_render_is_plate_invalid_and_refine_only_prompts_in
     assert snode.on_track(g) is None
     assert g["status"].value().startswith("error [PROMPT_INVALID] Nuke could not render the Prompts input of "
                                           "SAMatte1"), g["status"].value()
+
+
+def _roto_comp(nuke, plate, polygon):
+    read = nuke_env.make_read(plate, 1001, 1004, width=64, height=64, mode="start at", value=1)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], polygon, 2, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    return read, roto
+
+
+def _open_script(nuke, path):
+    """File > Close, then File > Open (or New, saved as) ``path``: the nodes go, the clipboard stays."""
+    for n in list(nuke.allNodes()):
+        nuke.delete(n)
+    nuke.root()["name"].setValue(str(path))
+
+
+@pytest.fixture
+def shots(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("day7shots")
+    return (make_shot(str(d / "shA"), frames=4, size=(64, 64), first=1001),
+            make_shot(str(d / "shB"), frames=4, size=(64, 64), first=1001, seed=7))
+
+
+@pytest.mark.skipif(not os.path.exists(VENV_PY), reason="the project venv is needed")
+def test_a_node_pasted_into_another_shots_script_never_writes_over_the_first_shots_mattes(monkeypatch, tmp_path, shots):
+    nuke = nuke_env.fresh()
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(), tmp_path, VENV_PY)
+    try:
+        snode.register_callbacks()
+        a, b = shots
+        _open_script(nuke, tmp_path / "comp" / "shA_v001.nk")
+        read, roto = _roto_comp(nuke, a["plate"], a["polygon"])
+        g = snode.create("SAMatte1")
+        g.setInput(0, read)
+        g.setInput(1, roto)
+        g["tracker"].setValue("shapes")
+        assert nuke_env.wait_runner(nuke, snode.on_track(g), 240)[0] == "done"
+        job_a = farm.stored_job_text(g)
+        g["selected"].setValue(True)
+        nuke.nodeCopy("%clipboard%")
+        # shot B's script, in the same folder: the artist pastes the setup and plugs in shot B
+        _open_script(nuke, tmp_path / "comp" / "shB_v001.nk")
+        read_b, roto_b = _roto_comp(nuke, b["plate"], b["polygon"])
+        g2 = nuke.nodePaste("%clipboard%")
+        g2.setInput(0, read_b)
+        g2.setInput(1, roto_b)
+        snode.on_clear_cache(g2)      # before: deleted shot A's folder
+        assert [farm.frame_state(job_a, f, fresh=True)[0] for f in range(1001, 1005)] == ["complete"] * 4
+        outcome = nuke_env.wait_runner(nuke, snode.on_track(g2), 240)
+        assert outcome[0] == "done" and len(outcome[1]["written"]) == 4, outcome
+        # before: the same folder, and shot A's 4 mattes stale (replaced by shot B's)
+        job_b = farm.stored_job(g2)
+        assert os.path.dirname(job_b["output"]["path"]) != os.path.dirname(json_of(job_a)["output"]["path"])
+        assert job_b["name"] != json_of(job_a)["name"]
+        assert [farm.frame_state(job_a, f, fresh=True)[0] for f in range(1001, 1005)] == ["complete"] * 4
+        assert [farm.frame_state(farm.stored_job_text(g2), f, fresh=True)[0] for f in range(1001, 1005)] == \
+            ["complete"] * 4
+    finally:
+        pool.close_all()
+        nuke._reset()
+
+
+def json_of(text):
+    import json
+    return json.loads(text)
+
+
+def test_a_script_saved_as_v002_on_the_same_plate_keeps_sharing_its_folder(nk, shots, tmp_path):
+    a, b = shots
+    _open_script(nk, tmp_path / "comp" / "shA_v001.nk")
+    read, roto = _roto_comp(nk, a["plate"], a["polygon"])
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    uid = g["samatte_uid"].value()
+    job, info = snode.build(g)
+    snode._point_read(g, job, info)          # the end of a Track & Matte: job.json written
+    assert job["meta"] == {"nuke_script": str(tmp_path / "comp" / "shA_v001.nk")}
+    nk.root()["name"].setValue(str(tmp_path / "comp" / "shA_v002.nk"))      # File > Save As v002
+    job2, info2 = snode.build(g)
+    assert info2["folder"] == info["folder"] and job2["name"] == job["name"] and g["samatte_uid"].value() == uid
+    # v002 with a new plate (another delivery): v001's mattes stay v001's
+    read["file"].setValue(b["plate"])
+    job3, info3 = snode.build(g)
+    assert info3["folder"] != info["folder"] and g["samatte_uid"].value() != uid
+    assert job3["output"]["path"].startswith(str(tmp_path / "comp" / "samatte_cache") + os.sep)

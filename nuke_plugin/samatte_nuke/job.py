@@ -501,13 +501,15 @@ def render_masks(nuke, group, folder, frames, offset):
 
 
 def build_job(*, name, plate_path, file_frames, colourspace, ocio, objects, output, tracker, model,
-              quality, device, matte="auto"):
-    """The JobSpec dict (validated by samatte.jobspec)."""
+              quality, device, matte="auto", meta=None):
+    """The JobSpec dict (validated by samatte.jobspec). ``meta``: the job's ``meta`` (in no cache key)."""
     from samatte import jobspec
     from samatte.frames import format_frames
     job = jobspec.new_job(plate_path, output, frames=format_frames(sorted(file_frames)),
                           colourspace=colourspace or None, ocio_config=ocio or None, name=name,
                           tracker=tracker, model=model, matte=matte, quality=quality, device=device)
+    if meta:
+        job["meta"] = dict(meta)
     for ob in objects:
         if ob.get("masks"):
             jobspec.add_object(job, ob["name"], masks=ob["masks"], host_name=ob.get("host_name"))

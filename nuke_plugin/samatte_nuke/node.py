@@ -176,6 +176,65 @@ def _folder(group):
     return jobmod.node_folder(root_dir, group.name(), uid)
 
 
+def _script_path():
+    name = nuke.root()["name"].value()
+    return os.path.abspath(name) if name and name != "Root" else ""
+
+
+def _folder_owner(folder):
+    """(script, plate) of the job the node folder's ``job.json`` holds (its ``meta.nuke_script``, written by
+    the node after samatte 0.2.18, and its plate pattern), or None: no job.json, an older one, unreadable, or
+    one written in another place (its output is not in ``folder``: a project moved or copied with its cache,
+    whose script and plate are then elsewhere too, is its own)."""
+    import json
+    try:
+        with open(os.path.join(folder, "job.json"), "r", encoding="utf-8") as fh:
+            doc = json.load(fh)
+        script = (doc.get("meta") or {}).get("nuke_script")
+        plate = doc["plate"]["path"]
+        written = os.path.dirname(os.path.dirname(doc["output"]["path"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not script or os.path.normcase(os.path.normpath(written)) != os.path.normcase(os.path.normpath(folder)):
+        return None
+    return str(script), str(plate)
+
+
+def _own_folder(group, source, read):
+    """The node's cache folder (:func:`_folder`), unless it holds another script's mattes of another plate:
+    this node is then a copy of that script's node (pasted into this script with its uid: Nuke's onCreate
+    gives a pasted node a uid of its own only when the original is in the same script; two scripts share a
+    cache folder when they are in one folder, or when the cache folder knob names one for the whole show),
+    and it takes a uid, and so a folder and a job name, of its own. Before, the copy wrote its mattes over
+    the other script's (which then failed its renders as stale, and re-ran over the copy's), and its Clear
+    cache deleted them. A script saved as another version (v002) with the same plate keeps sharing the
+    folder (its frames are reused). ``source``: the Source node (None: not known, taken as another plate);
+    ``read``: the Read used as the plate as it is, or None (the plate is rendered into the folder under a hash
+    of everything upstream of ``source``)."""
+    folder = _folder(group)
+    owner = _folder_owner(folder)
+    script = _script_path()
+    if owner is None or not script or os.path.normcase(owner[0]) == os.path.normcase(script) or _busy(group):
+        return folder
+    plate = None
+    try:
+        if read is not None:
+            plate = jobmod.read_path(read)
+        elif source is not None:
+            plate = os.path.join(folder, "plate_%s" % jobmod.upstream_hash(source), "plate.####.exr")
+    except Exception:  # noqa: BLE001 - a Source whose files cannot be named: another plate
+        plate = None
+    if plate and os.path.normpath(plate) == os.path.normpath(owner[1]):
+        return folder   # the same plate: another version of this script (its frames are reused)
+    old = group["samatte_uid"].value()
+    group["samatte_uid"].setValue(uuid.uuid4().hex[:8])
+    new = _folder(group)
+    _log(group)("%s holds the mattes of %s made by %s: this node, a copy of that script's, now has a cache "
+                "folder of its own (%s; uid %s, was %s)" % (folder, owner[1], owner[0], new,
+                                                           group["samatte_uid"].value(), old))
+    return new
+
+
 def _job_name(group, folder):
     """The node's job name: that of its cache folder, ``<node>_<uid>`` with the name the node had when the
     folder was made. The frames in the folder carry it (``samatte/job``), and samatte refuses to replace a
@@ -217,7 +276,7 @@ def _build(group):
     frames = jobmod.script_frames(group["range_mode"].value(), group["custom_range"].value(),
                                   int(source.firstFrame()), int(source.lastFrame()))
     info = jobmod.source_info(source, frames)   # the Read used directly only where its files are what it shows
-    folder = _folder(group)
+    folder = _own_folder(group, source, info["read"])
     read = info["read"]
     fmap = info["fmap"]
     # prompt nodes, each with the frame map of the TimeOffset / FrameHold nodes on its way (others logged;
@@ -284,7 +343,8 @@ def _build(group):
         file_frames=fmap.files(frames), colourspace=colourspace,
         ocio=ocio,
         objects=objects, output=jobmod.output_pattern(folder), tracker=group["tracker"].value(),
-        model=group["model"].value(), quality=group["quality"].value(), device=group["device"].value())
+        model=group["model"].value(), quality=group["quality"].value(), device=group["device"].value(),
+        meta={"nuke_script": _script_path()})
     return job, {"offset": fmap.offset, "frames": frames, "folder": folder, "objects": objects,
                  "fmap": fmap if read is not None else None,
                  "source_range": (int(source.firstFrame()), int(source.lastFrame()))}
@@ -613,7 +673,13 @@ def on_clear_cache(group):
         _fail(group, "BUSY", "cancel the running job before clearing the cache")
         return
     import shutil
-    folder = _folder(group)
+    source = group.input(0)
+    try:
+        read = jobmod.untouched_read(source) if source is not None else None
+    except SamatteError:
+        read = None
+    # another script's folder (this node was copied from it, and has not run here yet): not deleted
+    folder = _own_folder(group, source, read)
     if os.path.isdir(folder):
         shutil.rmtree(folder)
     group["samatte_job"].setValue("")
