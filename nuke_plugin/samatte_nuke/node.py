@@ -674,12 +674,13 @@ def on_clear_cache(group):
         return
     import shutil
     source = group.input(0)
-    try:
-        read = jobmod.untouched_read(source) if source is not None else None
-    except SamatteError:
-        read = None
-    # another script's folder (this node was copied from it, and has not run here yet): not deleted
-    folder = _own_folder(group, source, read)
+    with jobmod.full_size(nuke.root()):   # (the Read's full-size file, as build names the plate)
+        try:
+            read = jobmod.untouched_read(source) if source is not None else None
+        except SamatteError:
+            read = None
+        # another script's folder (this node was copied from it, and has not run here yet): not deleted
+        folder = _own_folder(group, source, read)
     if os.path.isdir(folder):
         shutil.rmtree(folder)
     group["samatte_job"].setValue("")
