@@ -4,7 +4,9 @@
   ``offset``, range or before / after changed): the node's read-back kept the old mapping and showed, on
   script frame 3, the matte of plate file 1003 over plate 1001 (and 1004's over 1002), with no message, in
   the Viewer and in a farm render. Now every frame refuses with a message that names the change and says to
-  press Track & Matte, which re-aligns it (script frame 3 then shows 1001's matte).
+  press Track & Matte, which re-aligns it (script frame 3 then shows 1001's matte). The same for a Source whose
+  plate the node renders (Read -> Grade -> Source): a Read's frame / range / before-after or a time node upstream
+  changed after the run (a Grade tweak is not a change in time: still read back).
 * A Source that is not a plain Read (Read -> Grade) is rendered by ``nuke.execute`` of a Write inside the node
   when the artist presses Track & Matte (Refresh objects, Export JobSpec, Matte this frame too). Cancelling
   that render in Nuke's progress bar, or an error upstream (Foundry's own render code: ``nuke.execute`` raises
@@ -117,18 +119,41 @@ def test_a_source_read_changed_in_time_after_the_run_never_shows_another_files_m
     assert _shown(g, shows) == shows
 
 
-def test_an_unchanged_source_and_a_rendered_plate_read_back_as_before(nk, shot, tmp_path):
+def test_an_unchanged_source_reads_back_as_before(nk, shot, tmp_path):
     read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="offset", value=-1000)
     g = _aligned_node(nk, read, tmp_path)
     assert farm.realigned(g, farm.source_view(g, farm.stored_job(g), -1000), -1000) is None
     assert _shown(g, range(0, 6)) == {0: 1001, 1: 1001, 2: 1002, 3: 1003, 4: 1004, 5: 1004}
-    # a Source behind a Grade (the plate rendered into the cache, numbered in script frames): not a Read's view
+
+
+def test_a_rendered_plate_s_mattes_are_refused_once_the_source_shows_other_frames(nk, shot, tmp_path):
+    """Read -> Grade -> Source: the plate is rendered into the cache, numbered in script frames. The artist
+    slips the Read two frames (start at 1 -> 3): before, script frame 3 showed the matte of the picture
+    rendered there (file 1003) over the Grade's new picture (file 1001), no message."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
     grade = nk.nodes.Grade()
+    grade.addKnob(nk.Double_Knob("white", "gain", 1.0))
     grade.setInput(0, read)
-    g2 = _aligned_node(nk, grade, tmp_path)
-    assert "/plate_" in farm.stored_job(g2)["plate"]["path"]
-    read["frame"].setValue("-999")
-    assert _shown(g2, range(1, 5)) == {1: 1, 2: 2, 3: 3, 4: 4}
+    g = _aligned_node(nk, grade, tmp_path)
+    assert "/plate_" in farm.stored_job(g)["plate"]["path"]
+    assert _shown(g, range(1, 5)) == {1: 1, 2: 2, 3: 3, 4: 4}
+    grade["white"].setValue(1.3)          # a pixel-only change: each matte still sits on its frame
+    assert _shown(g, range(1, 5)) == {1: 1, 2: 2, 3: 3, 4: 4}
+    read["frame"].setValue("3")
+    got = _shown(g, range(1, 7))
+    assert all(isinstance(v, str) and "Track & Matte on SAMatte1" in v and "Source Grade" in v for v in got.values()), got
+    assert "a Read's frame, range or before / after, or a time node" in got[3]
+    _realign(g)                           # Track & Matte: the plate rendered as the Source shows it now
+    assert _shown(g, range(3, 7)) == {3: 3, 4: 4, 5: 5, 6: 6}
+    # a time node put upstream of the Source after the run: the same
+    t_off = nk.nodes.TimeOffset()
+    t_off.setInput(0, read)
+    grade.setInput(0, t_off)
+    assert "Track & Matte" in _shown(g, [4])[4]
+    t_off["time_offset"].setValue(0)
+    _realign(g)
+    t_off["time_offset"].setValue(2)
+    assert "Track & Matte" in _shown(g, [4])[4]
 
 
 def _grade_comp(nuke, shot, tmp_path):

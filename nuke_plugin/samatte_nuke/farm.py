@@ -17,7 +17,7 @@ import os
 import zlib
 
 __all__ = ["exr_attributes", "expected_keys", "frame_state", "frame_path", "StaleFrameError", "encode_state",
-           "decode_state", "stored_job", "stored_job_text", "stored_scores", "realigned"]
+           "decode_state", "stored_job", "stored_job_text", "stored_scores", "realigned", "retimed"]
 
 _memo = {}
 #: the samatte_job knob's text -> (job, its canonical text): decoding it (base64, zlib, JSON; 450 kB for 20
@@ -185,6 +185,32 @@ def source_view(group, job, offset):
         return None
 
 
+def retimed(group, view):
+    """What changed, as a short text, when the Source is not the Read the job reads (``view`` a tuple or None:
+    the plate rendered into the cache, numbered in script frames) and what decides which frames of its inputs
+    it shows on each script frame (:func:`samatte_nuke.job.time_signature`: a Read's frame / range / before /
+    after, a time node upstream) is not what it was when the node's read-back was aligned (its
+    ``samatte_timing`` knob); None when unchanged or not known (no such knob or value: a node aligned by an
+    older samatte). A Grade or any pixel-only change is not a change here: the mattes still sit on their frames."""
+    from .convert import FrameMap
+    if isinstance(view, FrameMap):
+        return None
+    k = group.knob("samatte_timing")
+    was = k.value() if k is not None else ""
+    if not was:
+        return None
+    try:
+        src = group.input(0)
+    except Exception:  # noqa: BLE001 - not a node with inputs
+        return None
+    if src is None:
+        return None   # no Source: nothing shown to sit the matte on (as before)
+    from .job import time_signature
+    if time_signature(src) == was:
+        return None
+    return "a Read's frame, range or before / after, or a time node, upstream of it changed since its plate was rendered"
+
+
 def realigned(group, view, offset):
     """What changed, as a short text, when ``view`` (the Source Read's current :class:`FrameMap`, from
     :func:`source_view`) no longer maps the plate files onto the script frames as when the node's read-back
@@ -247,14 +273,15 @@ def frame_path(group, script_frame):
         return ""
     offset = int(group["samatte_offset"].value())
     f = int(script_frame) - offset
-    moved = realigned(group, source_view(group, job, offset), offset)
+    view = source_view(group, job, offset)
+    moved = realigned(group, view, offset) or retimed(group, view)
     if moved:
         # the Source Read shows its files on other script frames than when the node was aligned: no frame's
         # matte can be told to sit on its plate (before: the old mapping's, another file's matte, silently)
         raise StaleFrameError(
-            "samatte: script frame %d of %s: its Source %s shows the plate files on other script frames than when "
-            "its mattes were read back (%s); the matte would not be the one of the file shown. Press Track & Matte "
-            "on %s to re-align (frames whose plate, prompts and settings are unchanged are reused)"
+            "samatte: script frame %d of %s: its Source %s no longer shows the frames its mattes were made on (%s): "
+            "a matte would sit on another frame's picture. Press Track & Matte on %s to re-align (frames whose "
+            "plate, prompts and settings are unchanged are reused)"
             % (int(script_frame), group.name(), group.input(0).name(), moved, group.name()))
     shown = shown_file(group, job, offset, script_frame)
     if shown is not False:

@@ -17,7 +17,7 @@ from .convert import FrameMap, Geometry, shown_inputs
 from .convert import is_disabled as _disabled
 
 __all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "upstream_hash", "render_plate", "render_masks", "output_pattern"]
+           "build_job", "upstream_hash", "time_signature", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -380,6 +380,40 @@ def upstream_hash(source):
                 continue
             try:
                 h.update(("%s=%s\n" % (name, knobs[name].toScript())).encode("utf-8", "replace"))
+            except Exception:  # noqa: BLE001
+                pass
+    return h.hexdigest()[:16]
+
+
+#: the knobs of a Read that decide which of its files it shows on a script frame (Foundry's Read reference)
+_READ_TIME_KNOBS = ("frame_mode", "frame", "first", "last", "before", "after", "disable")
+#: nodes that change the frames upstream nodes are seen at (gather.TIME_CLASSES: Foundry's Time menu)
+_TIME_CLASSES = ("TimeOffset", "TimeClip", "FrameHold", "Retime", "TimeWarp", "OFlow", "OFlow2", "Kronos",
+                 "TimeBlur", "TimeEcho")
+
+
+def time_signature(source):
+    """A hash of what decides *which* frames of its inputs ``source`` shows on each script frame: every Read
+    upstream (its frame mode and value, range, before / after, disable) and every time node (TimeOffset,
+    FrameHold, Retime, ...: all their knobs), not the nodes that change pixels only (a Grade tweak does not
+    move a picture in time). '' without a source. A plate samatte renders holds the pictures the Source
+    showed on each script frame then: when this changes, its mattes belong to other frames."""
+    if source is None:
+        return ""
+    h = hashlib.sha256()
+    for n in _upstream(source):
+        cls = n.Class()
+        if cls == "Read":
+            names = [k for k in _READ_TIME_KNOBS if n.knob(k) is not None]
+        elif cls in _TIME_CLASSES:
+            names = sorted(k for k in n.knobs() if k not in ("xpos", "ypos", "selected", "label", "note_font",
+                                                             "tile_color"))
+        else:
+            continue
+        h.update(("%s %s\n" % (cls, n.name())).encode("utf-8"))
+        for k in names:
+            try:
+                h.update(("%s=%s\n" % (k, n[k].toScript())).encode("utf-8", "replace"))
             except Exception:  # noqa: BLE001
                 pass
     return h.hexdigest()[:16]

@@ -116,6 +116,7 @@ def create(name=None):
         nuke.String_Knob("samatte_job", "job", ""),
         nuke.Int_Knob("samatte_offset", "offset", 0),
         nuke.String_Knob("samatte_scores", "scores", ""),
+        nuke.String_Knob("samatte_timing", "timing", ""),
         nuke.Boolean_Knob(NODE_CLASS_TAG, NODE_CLASS_TAG, True),
     ]
     for k in knobs:
@@ -123,7 +124,7 @@ def create(name=None):
     g["quality"].setValue("default")
     g["tracker"].setValue("auto")
     g["device"].setValue("auto")
-    for hidden in ("samatte_uid", "samatte_job", "samatte_offset", "samatte_scores", NODE_CLASS_TAG):
+    for hidden in ("samatte_uid", "samatte_job", "samatte_offset", "samatte_scores", "samatte_timing", NODE_CLASS_TAG):
         g[hidden].setVisible(False)
     g["cache_dir"].setTooltip("default: samatte_cache next to the script, one folder per node")
     g["samatte_python"].setTooltip("default: $SAMATTE_PYTHON or what install.sh --nuke recorded")
@@ -576,6 +577,13 @@ def _point_read(group, job, info):
     except SamatteError as e:   # an unwritable cache: the result still shows; the message says so
         _log(group)("cannot write %s: %s" % (os.path.join(info["folder"], "job.json"), e.message))
     group["samatte_offset"].setValue(int(info["offset"]))
+    # which frames the Source shows where (farm.frame_path refuses a rendered plate's mattes once it changes)
+    timing = group.knob("samatte_timing")
+    if timing is None:   # a node made by an older samatte
+        timing = nuke.String_Knob("samatte_timing", "timing", "")
+        group.addKnob(timing)
+        timing.setVisible(False)
+    timing.setValue(jobmod.time_signature(group.input(0)))
     read = _inner(group, "samatte_cache_read")
     frames = info["frames"]
     read["file"].setValue(READ_EXPR)
