@@ -154,6 +154,11 @@ def test_a_rendered_plate_s_mattes_are_refused_once_the_source_shows_other_frame
     _realign(g)
     t_off["time_offset"].setValue(2)
     assert "Track & Matte" in _shown(g, [4])[4]
+    # a change made while the job ran (between its build and its end) counts too
+    job, info = snode.build(g)
+    t_off["time_offset"].setValue(0)
+    snode._point_read(g, job, info)
+    assert "Track & Matte" in _shown(g, [4])[4]
 
 
 def _grade_comp(nuke, shot, tmp_path):

@@ -348,7 +348,8 @@ def _build(group):
         meta={"nuke_script": _script_path()})
     return job, {"offset": fmap.offset, "frames": frames, "folder": folder, "objects": objects,
                  "fmap": fmap if read is not None else None,
-                 "source_range": (int(source.firstFrame()), int(source.lastFrame()))}
+                 "source_range": (int(source.firstFrame()), int(source.lastFrame())),
+                 "timing": jobmod.time_signature(source)}
 
 
 def _script_frames(file_frames, offset):
@@ -577,13 +578,14 @@ def _point_read(group, job, info):
     except SamatteError as e:   # an unwritable cache: the result still shows; the message says so
         _log(group)("cannot write %s: %s" % (os.path.join(info["folder"], "job.json"), e.message))
     group["samatte_offset"].setValue(int(info["offset"]))
-    # which frames the Source shows where (farm.frame_path refuses a rendered plate's mattes once it changes)
+    # which frames the Source showed where when the job was built (farm.frame_path refuses a rendered plate's
+    # mattes once that changes)
     timing = group.knob("samatte_timing")
     if timing is None:   # a node made by an older samatte
         timing = nuke.String_Knob("samatte_timing", "timing", "")
         group.addKnob(timing)
         timing.setVisible(False)
-    timing.setValue(jobmod.time_signature(group.input(0)))
+    timing.setValue(info["timing"] if "timing" in info else jobmod.time_signature(group.input(0)))
     read = _inner(group, "samatte_cache_read")
     frames = info["frames"]
     read["file"].setValue(READ_EXPR)
