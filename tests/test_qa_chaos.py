@@ -60,16 +60,19 @@ _KILLER = r"""
 import os, signal, sys
 sys.path.insert(0, sys.argv[1])
 k, when = int(sys.argv[2]), sys.argv[3]
-real, n = os.replace, [0]
-def replace(*a, **kw):
-    n[0] += 1
-    if n[0] == k and when == "before":
-        os.kill(os.getpid(), signal.SIGKILL)
-    r = real(*a, **kw)
-    if n[0] == k and when == "after":
-        os.kill(os.getpid(), signal.SIGKILL)
-    return r
-os.replace = replace
+n = [0]
+def killing(real):
+    def rename(*a, **kw):
+        n[0] += 1
+        if n[0] == k and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        r = real(*a, **kw)
+        if n[0] == k and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return r
+    return rename
+os.replace = killing(os.replace)
+os.link = killing(os.link)   # an EXR frame whose name is free takes it with a link (no-clobber)
 from samatte.cli import main
 sys.exit(main(sys.argv[4:]))
 """
@@ -82,8 +85,8 @@ def unbroken(shot, tmp_path_factory):
     return _files(d / "out")
 
 
-# os.replace calls of this job, in order: 1 the manifest, 2-13 the 12 stored tracks (6 frames x 2
-# objects), 14-19 the 6 EXR frames
+# os.replace / os.link calls of this job, in order: 1 the manifest, 2-13 the 12 stored tracks (6 frames
+# x 2 objects), 14-19 the 6 EXR frames (os.link: their names are free)
 @pytest.mark.parametrize("k,when", [(1, "before"), (7, "after"), (16, "before")])
 def test_a_run_killed_at_a_rename_resumes_to_the_bytes_of_an_unbroken_run(shot, unbroken, tmp_path, k, when):
     out = tmp_path / "out"

@@ -38,6 +38,7 @@ Output safety: before the first write every output path of the job's frames is c
 input file by real path and file identity (OUTPUT_INVALID naming both), and a file at an output name
 that is not a samatte frame of this job is never replaced unless ``overwrite`` is set.
 """
+import functools
 import contextlib
 import json
 import logging
@@ -251,7 +252,9 @@ def _check_still_ours(writer, frame, key, names, job_name, overwrite):
     """OutputError when, since the run checked the output at its start, another job (another name, or
     not samatte) put a file at ``frame``'s output path: two jobs pointed at one output pattern at once
     (the check at the start saw an empty folder for both) must not silently mix their frames. Asked just
-    before each write: a stat when the path is free, one header read when a file is there."""
+    before each write, and again as the frame takes its name (``MatteWriter.write(claim=...)``: a free
+    name is taken with a hard link, so of two jobs at the same frame one is refused, in threads of one
+    process too): a stat when the path is free, one header read when a file is there."""
     path = writer.path(frame)
     if overwrite or not os.path.lexists(path):
         return
@@ -849,7 +852,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             if st is not None:
                 meta["samatte/state"] = st
             path = writer.write(mf, object_layers=out["object_layers"], foreground=out["foreground"],
-                                quality_map=out["quality_map"], metadata=meta)
+                                quality_map=out["quality_map"], metadata=meta,
+                                claim=functools.partial(_check_still_ours, writer, f, keys[f]["matte"], names,
+                                                        job["name"], out["overwrite"]))
             if lossy:   # the next frame starts from this frame as written, as a resumed run does
                 state = stored.state(f, mf, state, state_in, plate_f, tf, written=True)
                 if state is not None:

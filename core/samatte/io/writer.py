@@ -34,7 +34,8 @@ without a ``/`` get the ``samatte/`` prefix: ``job``, ``job_hash``, ``tracker``,
 Atomic: each frame is written to ``.<name>.<host>.<pid>.<random>.tmp.exr`` in the output folder
 (``<name>`` shortened, with a hash of the full name, when the temp name would pass 255 bytes) and
 renamed over the final name with :func:`os.replace` once its last scanline reads back (a disk that
-fills up mid-frame is an error, not a truncated frame); a killed job leaves whole frames and, at worst,
+fills up mid-frame is an error, not a truncated frame; with ``write(claim=...)``, as the pipeline writes, a
+free name is taken with a hard link instead, no-clobber: :func:`_place`); a killed job leaves whole frames and, at worst,
 hidden temp files. A writer removes only temp files that are its own (a write that fails; not other
 temps of this process, where another job may be writing), those of a process of this host that is gone (POSIX only: ``os.kill(pid, 0)`` is no liveness test on
 Windows), and abandoned ones older than ``temp_max_age`` seconds (default 3600, environment
@@ -430,9 +431,14 @@ class MatteWriter:
             ch.append(QUALITY_CHANNEL)
         return ch
 
-    def write(self, mf, *, object_layers=True, foreground=True, quality_map=True, metadata=None):
+    def write(self, mf, *, object_layers=True, foreground=True, quality_map=True, metadata=None, claim=None):
         """Write one frame atomically; return its path. ``metadata``: extra attributes of this frame
-        (e.g. ``{"key": ..., "track_key": ...}``, prefixed like the writer's own)."""
+        (e.g. ``{"key": ..., "track_key": ...}``, prefixed like the writer's own). ``claim``: a callable
+        asked just before the finished temp file takes the frame's name, that raises (OutputError) when
+        the file now there must not be replaced (another job's frame); with it a free name is taken with
+        a hard link, which fails when another writer (thread, process, machine) takes the name at the
+        same time, so of two jobs on one output only one gets a frame and the other is asked again
+        (:func:`_place`)."""
         if not isinstance(mf, MatteFrame):
             raise OutputError("MatteWriter.write needs a MatteFrame, not %s" % type(mf).__name__)
         shape = self.info.shape
@@ -488,7 +494,7 @@ class MatteWriter:
         try:
             _write_exr(tmp, buf, chans, self.info, self.compression, meta)
             _check_whole(tmp)
-            os.replace(tmp, path)
+            _place(tmp, path, claim)
         except BaseException as e:
             try:
                 os.remove(tmp)
@@ -540,6 +546,30 @@ def _free_space_note(folder):
         return ""
     free = st.f_bavail * st.f_frsize
     return " (the disk holding %s is full: %d bytes free)" % (folder or ".", free) if free < 1 << 20 else ""
+
+
+def _place(tmp, path, claim=None):
+    """Rename the finished ``tmp`` to ``path``. With ``claim`` (see :meth:`MatteWriter.write`): asked
+    first; a name that is free is then taken with :func:`os.link` (no-clobber: EEXIST when another
+    writer placed a file there since, and ``claim`` is asked again about that file) and the temp name
+    removed; a file system without hard links falls back to the rename. Without it two jobs that both
+    found the name free each replaced the other's frames (both reported success)."""
+    if claim is None:
+        os.replace(tmp, path)
+        return
+    claim()
+    if not os.path.lexists(path):
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            claim()   # another writer's frame arrived between the look and the link
+        except (OSError, NotImplementedError, AttributeError):
+            pass      # no hard links here (FAT, some SMB mounts): the rename below
+        else:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            return
+    os.replace(tmp, path)
 
 
 def _check_whole(path):

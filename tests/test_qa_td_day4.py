@@ -1,0 +1,79 @@
+"""QA of scripting samatte from a long-lived Python process (a TD's pipeline daemon) and on the farm, at
+the edges: jobs run at once in threads, generators left early, interrupts mid-frame, frame numbers at
+the edges of their padding, and the output disk failing."""
+import glob
+import threading
+
+import pytest
+
+from samatte import jobspec
+from samatte.errors import OutputError
+from samatte.pipeline import run
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("qa_td_day4")
+    return make_shot(str(d), frames=6, size=(64, 64), seed=5)
+
+
+def _job(s, out, *, name="td4", quality="draft", frames=None):
+    job = jobspec.new_job(s["plate"], str(out), frames=frames or "%d-%d" % (s["frames"][0], s["frames"][-1]),
+                          name=name, tracker="flow", matte="refine", quality=quality)
+    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    return job
+
+
+def _attr(path, name):
+    import OpenImageIO as oiio
+    inp = oiio.ImageInput.open(path)
+    try:
+        return inp.spec().getattribute(name)
+    finally:
+        inp.close()
+
+
+def test_two_jobs_in_threads_writing_one_frame_at_the_same_moment_do_not_both_succeed(shot, tmp_path, monkeypatch):
+    """Two jobs (other names, other settings) run in threads of one process on one output pattern. Each
+    asked the frame's name before its write, found it free, and renamed its finished temp over it: when
+    both temps were finished before either rename (jobs in lockstep: the window is a whole EXR write),
+    both returned "done" with the frame in ``written`` and the frame on disk was the one renamed last (a
+    job reported a frame it had lost; the same between two `samatte run` processes). Now the frame takes
+    its name with a hard link (no-clobber) after one more look: the job that comes second is
+    OUTPUT_INVALID and the frame on disk is the one the other job reports."""
+    s = shot
+    frame = s["prompt_frame"]
+    out = tmp_path / "shared" / "m.####.exr"
+    import samatte.io.writer as w
+    real = w._check_whole
+    barrier = threading.Barrier(2, timeout=60)
+
+    def both_ready(path):   # both temps finished before either takes the frame's name: the lockstep case
+        real(path)
+        barrier.wait()
+    monkeypatch.setattr(w, "_check_whole", both_ready)
+    res = {}
+
+    def go(name, quality):
+        try:
+            res[name] = run(_job(s, out, name=name, quality=quality, frames=str(frame)))
+        except Exception as e:   # noqa: BLE001 - what the TD's thread sees
+            res[name] = e
+    ts = [threading.Thread(target=go, args=a) for a in (("td4_a", "draft"), ("td4_b", "default"))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    failed = {n: r for n, r in res.items() if isinstance(r, Exception)}
+    done = {n: r for n, r in res.items() if not isinstance(r, Exception)}
+    assert len(failed) == 1 and len(done) == 1, res
+    (loser, err), = failed.items()
+    (winner, result), = done.items()
+    assert isinstance(err, OutputError) and err.code == "OUTPUT_INVALID", err
+    assert winner in err.message
+    path = str(out).replace("####", str(frame))
+    assert result["written"] == [path]
+    assert _attr(path, "samatte/job") == winner
+    assert _attr(path, "samatte/key") == result["keys"][str(frame)]["matte"]
+    assert not glob.glob(str(tmp_path / "shared" / ".*tmp.exr"))   # the loser's temp is gone
