@@ -77,3 +77,28 @@ def test_two_jobs_in_threads_writing_one_frame_at_the_same_moment_do_not_both_su
     assert _attr(path, "samatte/job") == winner
     assert _attr(path, "samatte/key") == result["keys"][str(frame)]["matte"]
     assert not glob.glob(str(tmp_path / "shared" / ".*tmp.exr"))   # the loser's temp is gone
+
+
+def test_a_roto_file_named_with_a_dash_before_its_frame_is_that_frame_not_a_negative_one(shot, tmp_path):
+    """``api.job(prompts={"hero": ["roto/hero-1004.png"]})`` (a dash between name and number, what the
+    pattern ``hero-####.png`` writes) put the prompt on frame -1004: the run stopped with
+    PROMPT_INVALID "prompt of object 'hero' on frame -1004 is outside the job's frames". The dash is a
+    sign only where no letter or digit comes before it (``hero.-005.png`` is still frame -5)."""
+    import numpy as np
+    from PIL import Image
+
+    from samatte import api
+    from samatte.io.exr import read_rgb
+    s = shot
+    f = s["prompt_frame"]
+    alpha = read_rgb(s["gt"].replace("####", "%04d" % f))[:, :, 0]
+    roto = tmp_path / "roto" / ("hero-%d.png" % f)
+    roto.parent.mkdir()
+    Image.fromarray(((alpha > 0.5) * 255).astype(np.uint8)).save(str(roto))
+    job = api.job(s["plate"], str(tmp_path / "out" / "m.####.exr"), prompts={"hero": [str(roto)]},
+                  tracker="flow", matte="refine", quality="draft")
+    assert [p["frame"] for p in job["objects"][0]["prompts"]] == [f]
+    res = api.run(job, frames=str(f))
+    assert res["written"] == [str(tmp_path / "out" / ("m.%d.exr" % f))]
+    assert [api.frame_from_path(n) for n in ("hero.-005.png", "hero--005.png", "hero_v2-1004.png", "-3.png")] \
+        == [-5, -5, 1004, -3]

@@ -19,16 +19,20 @@ from .errors import PromptError
 
 __all__ = ["job", "save", "run", "export", "scores", "qc", "status", "frame_from_path"]
 
-_FRAME_RX = re.compile(r"(-?\d+)(?=\D*$)")
+# the last group of digits; a "-" before it is a sign only where it follows no letter or digit
+# (``hero.-005.png`` is frame -5, ``hero-1012.png`` frame 1012: what ``hero-####.png`` writes for them)
+_FRAME_RX = re.compile(r"((?<![^\W_])-)?\d+(?=\D*$)")
 
 
 def frame_from_path(path):
-    """The frame number in a file name: the last group of digits (``hero.1012.png`` -> 1012)."""
+    """The frame number in a file name: the last group of digits (``hero.1012.png`` -> 1012), negative
+    when a ``-`` that follows no letter or digit leads it (``hero.-005.png`` -> -5; ``hero-1012.png``
+    -> 1012, the dash a separator, as the pattern ``hero-####.png`` reads it)."""
     m = _FRAME_RX.search(os.path.basename(str(path)))
     if not m:
         raise PromptError("no frame number in the prompt file name %r (name it like hero.1012.png, or "
                           "give (frame, path))" % str(path), path=str(path))
-    return int(m.group(1))
+    return int(m.group(0))
 
 
 def _abs(p):
