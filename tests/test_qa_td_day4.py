@@ -102,3 +102,33 @@ def test_a_roto_file_named_with_a_dash_before_its_frame_is_that_frame_not_a_nega
     assert res["written"] == [str(tmp_path / "out" / ("m.%d.exr" % f))]
     assert [api.frame_from_path(n) for n in ("hero.-005.png", "hero--005.png", "hero_v2-1004.png", "-3.png")] \
         == [-5, -5, 1004, -3]
+
+
+def test_frames_from_python_take_numpy_and_ranges_and_refuse_fractions(shot, tmp_path):
+    """A TD's frames computed with numpy or ``range``: ``api.run(job, frames=np.array([...]))`` raised a
+    bare ValueError ("truth value of an array ... is ambiguous": SAMATTE_ERROR, exit 1 in a worker),
+    ``api.job(frames=range(...))`` / ``[np.int64(1001), ...]`` were FRAME_RANGE_INVALID ("must contain
+    only integers, got 1001"), and ``frames=[1002.7]`` silently matted frame 1002. One rule now
+    (``samatte.frames.parse_frames``): whole numbers of any type (numpy's too) in any iterable; a float
+    or a bool is FRAME_RANGE_INVALID, nothing written."""
+    import numpy as np
+
+    from samatte import api
+    from samatte.errors import FrameRangeError
+    from samatte.frames import parse_frames
+    s = shot
+    f0, f1 = s["frames"][0], s["frames"][1]
+    assert parse_frames(np.arange(f0, f0 + 3)) == parse_frames(range(f0, f0 + 3)) == [f0, f0 + 1, f0 + 2]
+    assert parse_frames(np.int64(f0)) == [f0]
+    assert parse_frames([np.int64(f1), np.int32(f0)]) == [f0, f1]
+    job = api.job(s["plate"], str(tmp_path / "out" / "m.####.exr"), frames=range(f0, f0 + 4),
+                  prompts={"ball": [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])]},
+                  tracker="flow", matte="refine", quality="draft")
+    assert job["plate"]["frames"] == "%d-%d" % (f0, f0 + 3)
+    for bad in ([f1 + 0.7], [True], np.array([f1 + 0.5])):
+        with pytest.raises(FrameRangeError) as e:
+            api.run(job, frames=bad)
+        assert e.value.code == "FRAME_RANGE_INVALID" and "whole numbers" in e.value.message
+    assert not (tmp_path / "out").exists() or not glob.glob(str(tmp_path / "out" / "m.*.exr"))
+    res = api.run(job, frames=np.array([f0, f1]))
+    assert res["frames"] == [f0, f1] and len(res["written"]) == 2

@@ -3,7 +3,9 @@
 Standard library only, Python 3.9 (adapters and the JobSpec use it). Frames are always the host's
 numbers, never 0-based indices.
 """
+import operator
 import re
+from collections.abc import Iterable, Mapping
 
 from .errors import FrameRangeError
 
@@ -15,26 +17,39 @@ MAX_FRAMES = 1000000
 _PART = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:[xX:]\s*(-?\d+)\s*)?)?$")
 
 
+def _whole(f):
+    """``f`` as an int when it is a whole-number type (int, numpy's integers: ``operator.index``; never a
+    bool, a float, a string or an array of several), else None."""
+    if isinstance(f, (bool, str, bytes, bytearray)):
+        return None
+    try:
+        return operator.index(f)
+    except TypeError:
+        return None
+
+
+def _frame_number(f, spec):
+    """``f`` as an int (:func:`_whole`), else FrameRangeError."""
+    n = _whole(f)
+    if n is not None:
+        return n
+    raise FrameRangeError("frame list must contain only whole numbers (ints), got %r (%s)"
+                          % (f, type(f).__name__), value=repr(spec)[:200])
+
+
 def parse_frames(spec):
     """Parse a frame range into a sorted list of unique ints.
 
-    Accepts an int, a list/tuple of ints, or a string of comma-separated parts, each ``N``,
-    ``A-B`` or ``A-BxSTEP`` (also ``A-B:STEP``); negative frames are allowed (``-5--1``).
-    Raises :class:`FrameRangeError` for anything else or an empty result.
+    Accepts an int, a list/tuple (or any other iterable: a ``range``, a set, a numpy array) of ints
+    (numpy's integer types too), or a string of comma-separated parts, each ``N``, ``A-B`` or
+    ``A-BxSTEP`` (also ``A-B:STEP``); negative frames are allowed (``-5--1``).
+    Raises :class:`FrameRangeError` for anything else (a bool, a float, a dict) or an empty result.
     """
-    frames = set()
+    frames: "set[int]" = set()
     if isinstance(spec, bool):
         raise FrameRangeError("frame range must be a string, an int or a list of ints, not a bool",
                               value=repr(spec))
-    if isinstance(spec, int):
-        frames.add(spec)
-    elif isinstance(spec, (list, tuple)):
-        for f in spec:
-            if isinstance(f, bool) or not isinstance(f, int):
-                raise FrameRangeError("frame list must contain only integers, got %r" % (f,),
-                                      value=repr(spec)[:200])
-            frames.add(f)
-    elif isinstance(spec, str):
+    if isinstance(spec, str):
         if not spec.strip():
             raise FrameRangeError("frame range is empty", value=spec)
         for part in spec.split(","):
@@ -54,9 +69,16 @@ def parse_frames(spec):
             if (b - a) // step + 1 + len(frames) > MAX_FRAMES:
                 raise FrameRangeError("frame range %r has more than %d frames" % (spec, MAX_FRAMES), value=spec)
             frames.update(range(a, b + 1, step))
-    else:
+    elif _whole(spec) is not None:   # an int, or numpy's integer scalars (a TD's np.int64 frame)
+        frames.add(_whole(spec))
+    elif isinstance(spec, (bytes, bytearray, Mapping)) or not isinstance(spec, Iterable):
         raise FrameRangeError("frame range must be a string, an int or a list of ints, not %s"
                               % type(spec).__name__, value=repr(spec)[:200])
+    else:   # a list, tuple, range, set, numpy array...
+        for f in spec:
+            frames.add(_frame_number(f, spec))
+            if len(frames) > MAX_FRAMES:
+                break
     if not frames:
         raise FrameRangeError("frame range %r contains no frames" % (spec,), value=repr(spec)[:200])
     if len(frames) > MAX_FRAMES:

@@ -126,21 +126,31 @@ def _require_plate_frames(seq, frames):
                                 frames=format_frames(missing), path=seq.source)
 
 
+def _is_empty(frames):
+    """A blank range string or an empty list (a chunk script's unset variable)."""
+    if isinstance(frames, str):
+        return not frames.strip()
+    try:
+        return len(frames) == 0
+    except TypeError:
+        return False
+
+
 def _subset(frames, all_frames):
     """The requested ``frames`` of the job's ``all_frames``: None is all of them; an empty range ("",
     [], a chunk script's unset variable) is FRAME_RANGE_INVALID, as from probe and farm export, never
     the whole shot."""
     if frames is None:
         return list(all_frames)
-    if frames == "" or (isinstance(frames, str) and not frames.strip()) or (
-            isinstance(frames, (list, tuple)) and not frames):
-        raise FrameRangeError("frame range is empty: give frames (e.g. 1001-1010) or leave the option out "
-                              "for all of the job's frames", field="frames", value=frames)
     try:
-        want = parse_frames(frames) if isinstance(frames, str) else sorted({int(f) for f in frames})
-    except (TypeError, ValueError):
-        raise FrameRangeError("frames must be a range string or a list of frame numbers, not %r" % (frames,),
-                              field="frames")
+        # one rule for a range string and for Python values (numpy integers, a range, an array): a float
+        # or a bool is refused, never cut to a whole frame
+        want = parse_frames(frames)
+    except FrameRangeError as e:
+        if _is_empty(frames):
+            raise FrameRangeError("frame range is empty: give frames (e.g. 1001-1010) or leave the option out "
+                                  "for all of the job's frames", field="frames", value=repr(frames)[:200]) from None
+        raise FrameRangeError("frames: %s" % e.message, field="frames", value=repr(frames)[:200]) from None
     have = set(all_frames)
     bad = [f for f in want if f not in have]
     if bad:
@@ -1189,7 +1199,7 @@ def probe(plate_path, *, frames=None, layer=None, ocio_config=None):
     seq = SequencePattern(plate_path)
     on_disk = seq.frames_on_disk() if seq.has_frame_token else []
     if frames is not None:
-        want = parse_frames(frames) if isinstance(frames, str) else sorted(int(f) for f in frames)
+        want = parse_frames(frames)
         _require_plate_frames(seq, want)
     else:
         want = on_disk

@@ -81,7 +81,7 @@ def read_scores(job, frames=None):
     elif frames is None:
         frames = seq.frames_on_disk()
     else:
-        frames = parse_frames(frames) if isinstance(frames, str) else [int(f) for f in frames]
+        frames = parse_frames(frames)
     out = {}
     for f in frames:
         p = seq.path(f)
