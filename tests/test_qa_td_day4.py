@@ -132,3 +132,23 @@ def test_frames_from_python_take_numpy_and_ranges_and_refuse_fractions(shot, tmp
     assert not (tmp_path / "out").exists() or not glob.glob(str(tmp_path / "out" / "m.*.exr"))
     res = api.run(job, frames=np.array([f0, f1]))
     assert res["frames"] == [f0, f1] and len(res["written"]) == 2
+
+
+def test_ctrl_c_while_a_job_file_is_saved_leaves_no_temp_beside_it(tmp_path, monkeypatch):
+    """``jobspec.save`` / ``api.save`` (and the farm bundle's and QC report's files: one shared
+    ``samatte.atomic.write_atomically``) interrupted by Ctrl-C, or by any error that is not an OSError,
+    left ``job.json.tmp<pid>.<thread>`` beside the TD's job file for good (only OSErrors cleaned up).
+    Now the temp goes whatever stops the write, and the job file keeps what it held."""
+    import samatte.jobspec as js
+    job = jobspec.new_job(str(tmp_path / "p.####.exr"), str(tmp_path / "o" / "m.####.exr"), frames="1-3",
+                          name="kept")
+    jobspec.add_object(job, "a", [jobspec.box_prompt(1, [0, 0, 4, 4])])
+    path = jobspec.save(job, str(tmp_path / "job.json"))
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(js, "dumps", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        jobspec.save(dict(job, name="changed"), path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.json"]
+    assert jobspec.load(path)["name"] == "kept"
