@@ -2,6 +2,9 @@
 the edges: jobs run at once in threads, generators left early, interrupts mid-frame, frame numbers at
 the edges of their padding, and the output disk failing."""
 import glob
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -152,3 +155,38 @@ def test_ctrl_c_while_a_job_file_is_saved_leaves_no_temp_beside_it(tmp_path, mon
         jobspec.save(dict(job, name="changed"), path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["job.json"]
     assert jobspec.load(path)["name"] == "kept"
+
+
+def test_farm_export_counts_from_python_are_checked_not_cut(shot, tmp_path):
+    """``export_openjd`` / ``api.export`` took ``int()`` of its counts: ``chunk=True`` made chunks of
+    one frame, ``preroll=2.5`` a pre-roll of 2, ``task_timeout=0.4`` or ``-5`` wrote a bundle whose
+    template ``openjd check`` refuses ("timeout must be a positive integer", every task unsubmittable),
+    and ``chunk="abc"`` / ``None`` were a bare ValueError / TypeError (SAMATTE_ERROR). Now each is
+    JOBSPEC_INVALID naming the field before the bundle folder is made; whole numbers of any type (numpy's,
+    ``10.0`` from a knob) still export, and ``pipeline.run(preroll=np.int64(2))`` runs (it was refused
+    as "not 2")."""
+    import numpy as np
+
+    from samatte import api
+    from samatte.errors import JobSpecError
+    from samatte.farm import export_openjd
+    from samatte.pipeline import run
+    job = _job(shot, tmp_path / "out" / "m.####.exr")
+    bundle = tmp_path / "farm"
+    for field, kw in (("chunk", {"chunk": True}), ("chunk", {"chunk": "abc"}), ("chunk", {"chunk": None}),
+                      ("preroll", {"preroll": 2.5}), ("preroll", {"preroll": float("nan")}),
+                      ("task_timeout", {"task_timeout": 0.4}), ("task_timeout", {"task_timeout": -5})):
+        with pytest.raises(JobSpecError) as e:
+            export_openjd(job, str(bundle), **kw)
+        assert e.value.code == "JOBSPEC_INVALID" and e.value.details.get("field") == field, (kw, e.value)
+        assert not bundle.exists()
+    res = export_openjd(job, str(bundle), chunk=np.int64(2), preroll=2.0, task_timeout=np.int32(600))
+    assert res["parameters"]["ChunkSize"] == 2 and res["parameters"]["Preroll"] == 2
+    assert '"timeout": 600' in open(res["template"], encoding="utf-8").read()
+    openjd = os.path.join(os.path.dirname(sys.executable), "openjd")
+    if os.path.isfile(openjd):
+        check = subprocess.run([openjd, "check", res["template"]], capture_output=True, text=True, timeout=120)
+        assert check.returncode == 0, check.stdout + check.stderr
+    assert api.export(job, str(bundle), chunk=3.0) == str(bundle)
+    f = shot["frames"][2]
+    assert run(job, frames=[f], preroll=np.int64(2))["frames"] == [f]

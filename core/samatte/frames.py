@@ -7,9 +7,9 @@ import operator
 import re
 from collections.abc import Iterable, Mapping
 
-from .errors import FrameRangeError
+from .errors import FrameRangeError, JobSpecError
 
-__all__ = ["parse_frames", "format_frames", "MAX_FRAMES"]
+__all__ = ["parse_frames", "format_frames", "whole_number", "MAX_FRAMES"]
 
 #: A sanity limit so that a typo ("1-1000000000") fails fast instead of allocating.
 MAX_FRAMES = 1000000
@@ -26,6 +26,19 @@ def _whole(f):
         return operator.index(f)
     except TypeError:
         return None
+
+
+def whole_number(value, field, *, minimum=0):
+    """``value`` as an int >= ``minimum`` for a count given from Python (a chunk size, a pre-roll, a
+    timeout): an int (numpy's integers too) or a float with no fraction (``10.0``, as a Nuke knob gives
+    it); a bool, a fraction, a string, NaN or a smaller number is JobSpecError (JOBSPEC_INVALID,
+    ``field``), never cut or coerced to some other number."""
+    n = _whole(value)
+    if n is None and isinstance(value, float) and value.is_integer():
+        n = int(value)
+    if n is None or n < minimum:
+        raise JobSpecError("%s must be a whole number >= %d, not %r" % (field, minimum, value), field=field)
+    return n
 
 
 def _frame_number(f, spec):

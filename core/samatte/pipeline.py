@@ -47,7 +47,7 @@ import time
 
 from . import __version__
 from .errors import FrameRangeError, JobSpecError, MissingFrameError, OutputError, SamatteError, TrackMissingError
-from .frames import format_frames, parse_frames
+from .frames import format_frames, parse_frames, whole_number
 from .jobspec import job_frames, load as load_job_file, object_absent, validate
 from .progress import FrameEvent, Progress, check_cancel, is_cancel
 
@@ -543,8 +543,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         raise JobSpecError("stage %r is not one of %s" % (stage, ", ".join(STAGES)), field="stage")
     if preroll is None:
         preroll = DEFAULT_PREROLL
-    if isinstance(preroll, bool) or not isinstance(preroll, int) or preroll < 0:
-        raise JobSpecError("preroll must be a whole number >= 0, not %r" % (preroll,), field="preroll")
+    preroll = whole_number(preroll, "preroll")   # numpy's integers too; 2.5 or True: JOBSPEC_INVALID
     if cancel is not None and not is_cancel(cancel):
         raise JobSpecError("cancel must be a samatte.progress.CancelToken, an object with check() or a callable "
                            "that returns true to cancel, not %s" % type(cancel).__name__, field="cancel")

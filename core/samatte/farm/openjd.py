@@ -285,12 +285,14 @@ def _range_constraint(doc):
 
 def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
     """The OpenJD job template (a dict) for a farm document."""
-    chunk = int(chunk)
-    preroll = int(preroll)
-    if chunk < 1:
-        raise JobSpecError("chunk size must be >= 1, got %d" % chunk, field="chunk")
-    if preroll < 0:
-        raise JobSpecError("preroll must be >= 0, got %d" % preroll, field="preroll")
+    from ..frames import whole_number
+    # counts from a TD's script: a bool, a fraction or a string was cut or coerced (chunk=True made chunks
+    # of 1, preroll=2.5 a pre-roll of 2, chunk="abc" a bare ValueError), and a task_timeout below 1 s made
+    # a template that `openjd check` refuses
+    chunk = whole_number(chunk, "chunk", minimum=1)
+    preroll = whole_number(preroll, "preroll")
+    if task_timeout is not None:
+        task_timeout = whole_number(task_timeout, "task_timeout") or None   # 0: no limit, as None
     if len(doc["frames"]) > _MAX_STRING:
         raise FrameRangeError("the frames to export, as an OpenJD range expression, take %d characters; OpenJD "
                               "allows %d in the Frames parameter: export them in parts (--frames)"
@@ -469,8 +471,10 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
     ``python``: the samatte interpreter on the render nodes (default: this one); ``models_dir``: the
     weights folder there (default: this machine's); ``preroll``: frames before each chunk (default:
     the pipeline's default); ``frames``: a subset (list or range) to export instead of the job's."""
-    from ..frames import parse_frames
+    from ..frames import parse_frames, whole_number
     from ..pipeline import DEFAULT_PREROLL, load_job
+    chunk = whole_number(chunk, "chunk", minimum=1)   # before anything is read or written
+    preroll = DEFAULT_PREROLL if preroll is None else whole_number(preroll, "preroll")
     job = load_job(job)
     if frames is not None:
         frames = parse_frames(frames)
@@ -480,7 +484,6 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
             raise FrameRangeError("frames %s are not frames of the job" % frames_to_range_expr(extra),
                                   field="frames")
     doc = farm_document(job, frames=frames)
-    preroll = DEFAULT_PREROLL if preroll is None else int(preroll)
     template = build_template(doc, chunk=chunk, preroll=preroll, task_timeout=task_timeout)
     folder = os.path.abspath(folder)
     try:
@@ -493,7 +496,7 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
                               % (folder, name, r["dir"]), path=folder)
     values = {name: r["dir"] for name, r in doc["roots"].items()}
     values.update({
-        "Frames": doc["frames"], "ChunkSize": int(chunk), "Preroll": preroll,
+        "Frames": doc["frames"], "ChunkSize": chunk, "Preroll": preroll,
         "SamattePython": python or _default_python(),
         "ModelsDir": models_dir if models_dir is not None else _default_models_dir(),
     })
