@@ -550,25 +550,24 @@ def _free_space_note(folder):
 
 def _place(tmp, path, claim=None):
     """Rename the finished ``tmp`` to ``path``. With ``claim`` (see :meth:`MatteWriter.write`): asked
-    first; a name that is free is then taken with :func:`os.link` (no-clobber: EEXIST when another
-    writer placed a file there since, and ``claim`` is asked again about that file) and the temp name
-    removed; a file system without hard links falls back to the rename. Without it two jobs that both
-    found the name free each replaced the other's frames (both reported success)."""
+    first, then the name is taken with :func:`os.link` (no-clobber) and the temp name removed; when a
+    file is at the name (EEXIST) ``claim`` is asked again about the file actually there before the
+    rename replaces it; a file system without hard links falls back to the rename. Before, two jobs
+    that both found the name free each replaced the other's frame (both reported it written)."""
     if claim is None:
         os.replace(tmp, path)
         return
     claim()
-    if not os.path.lexists(path):
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            claim()   # another writer's frame arrived between the look and the link
-        except (OSError, NotImplementedError, AttributeError):
-            pass      # no hard links here (FAT, some SMB mounts): the rename below
-        else:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-            return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        claim()   # a file is at the name (one of this job's, or another writer's that arrived since): asked again
+    except (OSError, NotImplementedError, AttributeError):
+        pass      # no hard links here (FAT, some SMB mounts): the rename below
+    else:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        return
     os.replace(tmp, path)
 
 
