@@ -190,3 +190,32 @@ def test_farm_export_counts_from_python_are_checked_not_cut(shot, tmp_path):
     assert api.export(job, str(bundle), chunk=3.0) == str(bundle)
     f = shot["frames"][2]
     assert run(job, frames=[f], preroll=np.int64(2))["frames"] == [f]
+
+
+def test_without_hard_links_the_frame_is_still_asked_for_before_the_rename(shot, tmp_path, monkeypatch):
+    """A file system without hard links (FAT, some SMB / FUSE mounts: ``os.link`` fails) falls back to the
+    rename, after the same look: another job's frame that arrived at the name is not replaced."""
+    import shutil
+
+    import samatte.io.writer as w
+    s = shot
+    frame = s["prompt_frame"]
+    other = run(_job(s, tmp_path / "other" / "m.####.exr", name="td4_other", quality="default",
+                     frames=str(frame)))["written"][0]
+    out = tmp_path / "mine" / "m.####.exr"
+    path = str(out).replace("####", str(frame))
+    real = w._check_whole
+
+    def others_frame_arrives(p):   # the other job's frame lands after this job's start and pre-write checks
+        real(p)
+        shutil.copyfile(other, path)
+
+    def no_links(*a, **k):
+        raise OSError(1, "Operation not permitted")
+    monkeypatch.setattr(w, "_check_whole", others_frame_arrives)
+    monkeypatch.setattr(os, "link", no_links)
+    with pytest.raises(OutputError) as e:
+        run(_job(s, out, name="td4_mine", frames=str(frame)))
+    assert e.value.code == "OUTPUT_INVALID" and "td4_other" in e.value.message
+    assert _attr(path, "samatte/job") == "td4_other"
+    assert not glob.glob(str(tmp_path / "mine" / ".*tmp.exr"))

@@ -549,21 +549,20 @@ def _free_space_note(folder):
 
 
 def _place(tmp, path, claim=None):
-    """Rename the finished ``tmp`` to ``path``. With ``claim`` (see :meth:`MatteWriter.write`): asked
-    first, then the name is taken with :func:`os.link` (no-clobber) and the temp name removed; when a
-    file is at the name (EEXIST) ``claim`` is asked again about the file actually there before the
-    rename replaces it; a file system without hard links falls back to the rename. Before, two jobs
-    that both found the name free each replaced the other's frame (both reported it written)."""
+    """Rename the finished ``tmp`` to ``path``. With ``claim`` (see :meth:`MatteWriter.write`): the name
+    is taken with :func:`os.link` (no-clobber) and the temp name removed; when a file is at the name
+    (EEXIST) ``claim`` is asked about the file actually there before the rename replaces it (a file
+    system without hard links: asked, then renamed). Before, two jobs that both found the name free
+    each replaced the other's frame (both reported it written)."""
     if claim is None:
         os.replace(tmp, path)
         return
-    claim()
     try:
         os.link(tmp, path)
     except FileExistsError:
-        claim()   # a file is at the name (one of this job's, or another writer's that arrived since): asked again
+        claim()   # a file is at the name (one of this job's, or another writer's that arrived since)
     except (OSError, NotImplementedError, AttributeError):
-        pass      # no hard links here (FAT, some SMB mounts): the rename below
+        claim()   # no hard links here (FAT, some SMB mounts): a look, then the rename below
     else:
         with contextlib.suppress(OSError):
             os.remove(tmp)
