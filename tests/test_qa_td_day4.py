@@ -135,6 +135,15 @@ def test_frames_from_python_take_numpy_and_ranges_and_refuse_fractions(shot, tmp
     assert not (tmp_path / "out").exists() or not glob.glob(str(tmp_path / "out" / "m.*.exr"))
     res = api.run(job, frames=np.array([f0, f1]))
     assert res["frames"] == [f0, f1] and len(res["written"]) == 2
+    # the same frames sent to a worker (WorkerClient.run / start_job build this message): numpy's
+    # integers were PROTOCOL_INVALID, and preroll=2.5 was cut to 2, True sent as 1
+    from samatte import protocol
+    from samatte.errors import JobSpecError
+    msg = protocol.decode(protocol.encode(protocol.job("j1", job, frames=np.array([f0, f1]), preroll=np.int64(2))))
+    assert msg["frames"] == [f0, f1] and msg["preroll"] == 2
+    for bad in (2.5, True):
+        with pytest.raises(JobSpecError):
+            protocol.job("j1", job, preroll=bad)
 
 
 def test_ctrl_c_while_a_job_file_is_saved_leaves_no_temp_beside_it(tmp_path, monkeypatch):

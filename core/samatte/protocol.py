@@ -364,14 +364,29 @@ def bye():
     return message("bye", None)
 
 
+def _frames_value(frames):
+    """``frames`` as the message carries them: a range string, or a list whose whole numbers (numpy's
+    too, as ``samatte.frames.parse_frames`` takes them) are ints; anything else stays as it is and is
+    refused when encoded."""
+    if isinstance(frames, str):
+        return frames
+    from .frames import _whole
+    out = []
+    for f in frames:
+        n = _whole(f)
+        out.append(f if n is None else n)
+    return out
+
+
 def job(job_id, jobspec, *, stage=None, frames=None, preroll=None, objects=None):
     msg = message("job", str(job_id), job=jobspec)
     if stage is not None:
         msg["stage"] = stage
     if frames is not None:
-        msg["frames"] = frames if isinstance(frames, str) else list(frames)  # checked when encoded
+        msg["frames"] = _frames_value(frames)  # checked when encoded
     if preroll is not None:
-        msg["preroll"] = int(preroll)
+        from .frames import whole_number
+        msg["preroll"] = whole_number(preroll, "preroll")   # True, 2.5, "abc": JOBSPEC_INVALID, never cut
     if objects is not None:
         msg["objects"] = objects if isinstance(objects, str) else [str(n) for n in objects]
     return msg
@@ -380,7 +395,7 @@ def job(job_id, jobspec, *, stage=None, frames=None, preroll=None, objects=None)
 def probe(req_id, plate, *, frames=None, layer=None):
     msg = message("probe", str(req_id), plate=plate)
     if frames is not None:
-        msg["frames"] = frames if isinstance(frames, str) else list(frames)  # checked when encoded
+        msg["frames"] = _frames_value(frames)  # checked when encoded
     if layer is not None:
         msg["layer"] = layer
     return msg
