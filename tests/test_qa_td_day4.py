@@ -1,6 +1,6 @@
 """QA of scripting samatte from a long-lived Python process (a TD's pipeline daemon) and on the farm, at
-the edges: jobs run at once in threads, generators left early, interrupts mid-frame, frame numbers at
-the edges of their padding, and the output disk failing."""
+the edges: two jobs on one output at once in threads, roto file names and frames / counts given from
+Python (numpy, ranges, fractions), Ctrl-C while a file is saved, and a file system without hard links."""
 import glob
 import os
 import subprocess
@@ -42,7 +42,7 @@ def test_two_jobs_in_threads_writing_one_frame_at_the_same_moment_do_not_both_su
     asked the frame's name before its write, found it free, and renamed its finished temp over it: when
     both temps were finished before either rename (jobs in lockstep: the window is a whole EXR write),
     both returned "done" with the frame in ``written`` and the frame on disk was the one renamed last (a
-    job reported a frame it had lost; the same between two `samatte run` processes). Now the frame takes
+    job reported a frame it had lost; two `samatte run` processes have the same window). Now the frame takes
     its name with a hard link (no-clobber) after one more look: the job that comes second is
     OUTPUT_INVALID and the frame on disk is the one the other job reports."""
     s = shot
