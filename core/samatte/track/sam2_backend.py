@@ -82,6 +82,7 @@ behaviour); negative-only clicks and subtract-only frames stay corrections.
 """
 import contextlib
 import logging
+import threading
 import warnings
 from collections import OrderedDict
 
@@ -187,6 +188,45 @@ class FrameTensorCache:
         self._cache.clear()
 
 
+_HYDRA_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _sam2_hydra():
+    """Import sam2 and give its ``build_sam2_video_predictor`` (yielded) sam2's own Hydra config search
+    path, whatever the host process did with Hydra's process-wide ``GlobalHydra``.
+
+    ``sam2/__init__`` initialises ``GlobalHydra`` with its config module on first import, and only when
+    nobody has yet: in a TD's pipeline that already uses Hydra, sam2's configs are then not found
+    ("Cannot find primary config"), and a pipeline that initialises Hydra after samatte built SAM 2
+    gets "GlobalHydra is already initialized". So the host's Hydra (or none) is set aside, sam2's
+    initialised for the build only, and the host's put back after it -- the same ``GlobalHydra``
+    object, so references the host holds stay valid. A lock keeps two builds in threads apart."""
+    with _HYDRA_LOCK:
+        try:
+            from hydra.core.global_hydra import GlobalHydra
+        except ImportError as e:
+            raise DependencyError("the sam2 tracker needs the 'hydra-core' package (a dependency of sam2): %s"
+                                  % e, package="hydra-core")
+        gh = GlobalHydra.instance()
+        host = gh.hydra
+        gh.clear()
+        try:
+            try:
+                from sam2.build_sam import build_sam2_video_predictor  # first import: sam2 initialises gh
+            except ImportError as e:
+                raise DependencyError("the sam2 tracker needs the 'sam2' package (pip install sam2==1.1.0): %s"
+                                      % e, package="sam2")
+            if not gh.is_initialized():
+                from hydra import initialize_config_module
+                initialize_config_module("sam2", version_base="1.2")
+            yield build_sam2_video_predictor
+        finally:
+            gh.clear()
+            if host is not None:
+                gh.initialize(host)
+
+
 def build_predictor(model="sam2.1_hiera_tiny", *, checkpoint=None, device="cpu", image_size=None,
                     random_init=False):
     """Build a ``SAM2VideoPredictor`` for a registry model and load its weights safely.
@@ -197,11 +237,6 @@ def build_predictor(model="sam2.1_hiera_tiny", *, checkpoint=None, device="cpu",
     from .. import models
     info = models.get_model(model)
     ckpt = None if random_init else models.require_weights(info.name, checkpoint)
-    try:
-        from sam2.build_sam import build_sam2_video_predictor
-    except ImportError as e:
-        raise DependencyError("the sam2 tracker needs the 'sam2' package (pip install sam2==1.1.0): %s" % e,
-                              package="sam2")
     overrides = []
     if image_size is not None:
         size = int(image_size)
@@ -209,11 +244,12 @@ def build_predictor(model="sam2.1_hiera_tiny", *, checkpoint=None, device="cpu",
             raise JobSpecError("tracker image_size must be a multiple of 32 and >= 64, got %r" % (image_size,),
                                field="tracker.options.image_size")
         overrides.append("++model.image_size=%d" % size)
-    try:
-        pred = build_sam2_video_predictor(info.config, ckpt_path=None, device="cpu",
-                                          hydra_overrides_extra=overrides)
-    except Exception as e:
-        raise ModelError("cannot build SAM2 model %s: %s" % (info.name, e), model=info.name)
+    with _sam2_hydra() as build_sam2_video_predictor:
+        try:
+            pred = build_sam2_video_predictor(info.config, ckpt_path=None, device="cpu",
+                                              hydra_overrides_extra=overrides)
+        except Exception as e:
+            raise ModelError("cannot build SAM2 model %s: %s" % (info.name, e), model=info.name)
     if ckpt is not None:
         models.load_state_dict(pred, ckpt)
     return pred.to(device).eval()
