@@ -229,7 +229,7 @@ def test_success_documents_are_unchanged(tmp_path, capfd):
     assert rc == 0, err
     ml = json.loads(out)
     assert set(ml) == {"models_dir", "models"}
-    assert all({"name", "path", "size", "url", "sha256", "complete", "installed_size"} == set(m)
+    assert all({"name", "path", "size", "url", "sha256", "complete", "installed_size", "readable"} == set(m)
                for m in ml["models"])
     assert out == json.dumps(ml, indent=2) + "\n"
 

@@ -1,5 +1,12 @@
 """QA "models day": weights management and SAM 2 as a studio runs them (a TD's pipeline in the same
 Python, shared models folders, farm workers). SAM 2 with random weights at image size 256."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
 import pytest
 
 pytest.importorskip("torch")
@@ -54,3 +61,102 @@ def test_building_sam2_leaves_hydra_free_for_a_pipeline_that_starts_later(tmp_pa
     assert not gh.is_initialized()
     initialize_config_dir(config_dir=_td_config(tmp_path), version_base="1.2")
     assert compose("shot")["shot"] == "sh010"
+
+
+# -- weights a farm user may not read -----------------------------------------------------------------
+
+def _core():
+    import samatte
+    return os.path.dirname(os.path.dirname(os.path.abspath(samatte.__file__)))
+
+
+def _other_user():
+    """argv prefix that runs a command as a user the file's mode bars (root reads anything)."""
+    if not hasattr(os, "geteuid"):
+        pytest.skip("POSIX permissions")
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture()
+def studio_share():
+    """A shot, a job (tracker auto) and a models folder holding sam2.1_hiera_tiny.pt at its published
+    size, mode 000: found, complete, not readable by the farm user. World-readable folder (not pytest's
+    0700 tmp) so the other user reaches the job."""
+    from samatte import api, jobspec
+    from samatte.demo import make_shot
+    root = tempfile.mkdtemp(prefix="samatte_qa_models_")
+    os.chmod(root, 0o777)
+    shot = make_shot(os.path.join(root, "shot"), frames=2, size=(64, 64), first=1001)
+    job = api.job(shot["plate"], os.path.join(root, "out", "m.####.exr"), quality="draft",
+                  prompts={"hero": [jobspec.polygon_prompt(shot["prompt_frame"], shot["polygon"])]})
+    assert job["tracker"]["backend"] == "auto"
+    api.save(job, os.path.join(root, "job.json"))
+    models_dir = os.path.join(root, "models")
+    os.mkdir(models_dir)
+    weights = os.path.join(models_dir, "sam2.1_hiera_tiny.pt")
+    with open(weights, "wb") as f:
+        f.truncate(156008466)  # sparse, the published size
+    for d, dirs, files in os.walk(root):
+        for n in dirs:
+            os.chmod(os.path.join(d, n), 0o777)
+        for n in files:
+            os.chmod(os.path.join(d, n), 0o666)
+    os.chmod(weights, 0o000)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _samatte(prefix, root, *args):
+    env = dict(os.environ, HOME=root, SAMATTE_MODELS=os.path.join(root, "models"),
+               PYTHONPATH=_core())
+    return subprocess.run(prefix + [sys.executable, "-m", "samatte"] + list(args), cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_unreadable_weights_on_a_share_are_a_permission_error_not_corrupt(studio_share):
+    """The farm user may not read the studio's weights: the job used to stop at "loading SAM2" with
+    WEIGHTS_CORRUPT "... delete it and install it again" (wrong, and it is not theirs to delete), and
+    `models list` showed the file as installed. Now: MODEL_ERROR naming the permissions, before any
+    frame, and `models list` says UNREADABLE."""
+    prefix = _other_user()
+    root = studio_share
+    p = _samatte(prefix, root, "run", "job.json", "--json")
+    assert p.returncode == 6, p.stderr[-2000:]
+    last = json.loads(p.stdout.strip().splitlines()[-1])
+    assert last["type"] == "error" and last["code"] == "MODEL_ERROR", last
+    assert "may not read it" in last["message"] and "delete" not in last["message"].lower(), last
+    assert last["details"]["reason"] == "unreadable"
+    assert not any("loading SAM2" in line for line in p.stdout.splitlines()), p.stdout  # stopped when made
+    out = os.path.join(root, "out")
+    assert not os.path.isdir(out) or not [n for n in os.listdir(out) if n.endswith(".exr")]
+    assert os.path.getsize(os.path.join(root, "models", "sam2.1_hiera_tiny.pt")) == 156008466  # kept
+
+    p = _samatte(prefix, root, "models", "list", "--json")
+    assert p.returncode == 0, p.stderr[-2000:]
+    row = {r["name"]: r for r in json.loads(p.stdout)["models"]}["sam2.1_hiera_tiny"]
+    assert row["complete"] is True and row["readable"] is False
+    p = _samatte(prefix, root, "models", "list")
+    assert "UNREADABLE by this user" in p.stdout, p.stdout
+
+
+def test_load_state_dict_of_an_unreadable_file_is_not_called_corrupt(tmp_path, monkeypatch):
+    """Past the check (an ACL that os.access and open disagree on, root squash): torch.load's
+    PermissionError is the same MODEL_ERROR, never WEIGHTS_CORRUPT's "delete it"."""
+    import torch
+
+    from samatte import models
+    from samatte.errors import ModelError, WeightsCorruptError
+    p = tmp_path / "sam2.1_hiera_tiny.pt"
+    p.write_bytes(b"x")
+
+    def refuse(f, *a, **k):
+        raise PermissionError(13, "Permission denied", str(f))
+    monkeypatch.setattr(torch, "load", refuse)
+    with pytest.raises(ModelError) as ei:
+        models.load_state_dict(torch.nn.Linear(1, 1), p)
+    assert not isinstance(ei.value, WeightsCorruptError) and ei.value.code == "MODEL_ERROR"
+    assert "delete" not in str(ei.value).lower()

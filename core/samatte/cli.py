@@ -247,7 +247,9 @@ def cmd_models(args):
                          "sha256": getattr(mi, "sha256", None),
                          # a truncated copy is found but would be refused when loaded (WEIGHTS_CORRUPT)
                          "complete": None if path is None else models.size_complete(mi, have),
-                         "installed_size": have})
+                         "installed_size": have,
+                         # found, but this user may not read it (a share's permissions): MODEL_ERROR in a job
+                         "readable": None if path is None else os.access(str(path), os.R_OK)})
         if args.json:
             json_document(args, {"models_dir": str(models.models_dir()), "models": rows}, indent=2)
             return 0
@@ -258,6 +260,8 @@ def cmd_models(args):
             if r["complete"] is False:
                 where = "INCOMPLETE (%d of %d bytes; download it again): %s" % (r["installed_size"], r["size"],
                                                                                 r["path"])
+            elif r["readable"] is False:
+                where = "UNREADABLE by this user (permissions): %s" % r["path"]
             print("  %-22s %-8s %s" % (r["name"], size, where))
         return 0
     # download

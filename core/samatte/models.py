@@ -139,6 +139,32 @@ def install_command(name):
     return "python -m samatte.models download %s" % get_model(name).name
 
 
+def _unreadable(path, err, info=None):
+    """The error for a weights file that exists but this user cannot read (a studio share's
+    permissions, an ACL, root squash): MODEL_ERROR, not WEIGHTS_CORRUPT -- the file may well be whole,
+    and it is not this user's to delete."""
+    what = ("%s " % info.name) if info is not None else ""
+    return ModelError("cannot read the %sweights %s: %s. The file is there but this user (uid %s) may not "
+                      "read it: ask whoever owns the models folder to make it readable (chmod a+r), or set "
+                      "SAMATTE_MODELS to a folder with a readable copy"
+                      % (what, path, getattr(err, "strerror", None) or err,
+                         os.getuid() if hasattr(os, "getuid") else "?"),
+                      path=str(path), reason="unreadable", **({"model": info.name} if info is not None else {}))
+
+
+def _check_readable(path, info=None):
+    """Open ``path`` for reading and close it (no bytes read): raises :func:`_unreadable`'s error when
+    the permissions refuse it, so a job stops when its tracker is made, not when the model loads."""
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise WeightsMissingError("%s does not exist" % path, path=str(path))
+    except OSError as e:
+        raise _unreadable(path, e, info)
+    return path
+
+
 def require_weights(name, checkpoint=None):
     """Path of the checkpoint to load: ``checkpoint`` when given (must exist), else the installed one.
 
@@ -150,7 +176,7 @@ def require_weights(name, checkpoint=None):
         p = Path(checkpoint).expanduser()
         if not p.is_file():
             raise WeightsMissingError("checkpoint file %s does not exist" % p, path=str(p), model=info.name)
-        return p
+        return _check_readable(p, info)
     p = find_weights(info.name)
     if p is None:
         dirs = [str(d) for d in search_dirs()]
@@ -166,7 +192,7 @@ def require_weights(name, checkpoint=None):
             "%s is %d bytes, but the published %s is %d bytes: an incomplete or wrong copy. Delete it and "
             "install it again:  %s" % (p, size, info.filename, info.size, install_command(info.name)),
             path=str(p), model=info.name, size=size, expected=info.size, command=install_command(info.name))
-    return p
+    return _check_readable(p, info)
 
 
 def sha256_file(path):
@@ -198,7 +224,10 @@ def verify_checksum(path, sha256=None):
     path = Path(path)
     if not path.is_file():
         raise WeightsMissingError("%s does not exist" % path, path=str(path))
-    digest = sha256_file(path)
+    try:
+        digest = sha256_file(path)
+    except OSError as e:
+        raise _unreadable(path, e)
     expected = sha256
     source = "registry"
     if expected is None:
@@ -402,6 +431,8 @@ def load_state_dict(model, path, *, strict=True):
         ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise WeightsMissingError("%s does not exist" % path, path=str(path))
+    except PermissionError as e:  # not this user's to read: nothing says the file is damaged
+        raise _unreadable(path, e)
     except Exception as e:  # truncated zip, pickle error, not a checkpoint at all
         raise WeightsCorruptError("cannot read checkpoint %s (%s: %s); delete it and install it again"
                                   % (path, type(e).__name__, e), path=str(path))
