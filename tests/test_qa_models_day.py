@@ -160,3 +160,44 @@ def test_load_state_dict_of_an_unreadable_file_is_not_called_corrupt(tmp_path, m
         models.load_state_dict(torch.nn.Linear(1, 1), p)
     assert not isinstance(ei.value, WeightsCorruptError) and ei.value.code == "MODEL_ERROR"
     assert "delete" not in str(ei.value).lower()
+
+
+# -- a device this machine does not have ---------------------------------------------------------------
+
+@pytest.fixture()
+def one_gpu(monkeypatch):
+    """A farm node with one CUDA device (as torch reports it)."""
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    return torch
+
+
+def test_a_cuda_index_the_node_does_not_have_is_a_model_error(one_gpu, monkeypatch):
+    """A job made on a two-GPU workstation (device cuda:1) rendered on a one-GPU node: resolve_device
+    passed cuda:1 on to torch, whose "invalid device ordinal" surfaced as an unexpected error (exit 1)
+    when the model moved to the GPU. Now a MODEL_ERROR naming the devices there are."""
+    from samatte import models
+    from samatte.errors import ModelError
+    with pytest.raises(ModelError) as ei:
+        models.resolve_device("cuda:1")
+    assert ei.value.code == "MODEL_ERROR" and ei.value.exit_code == 6
+    assert "cuda:1" in str(ei.value) and "1 CUDA device" in str(ei.value)
+    assert ei.value.details["cuda_devices"] == 1
+    assert str(models.resolve_device("cuda:0")) == "cuda:0"
+    assert str(models.resolve_device("cuda")) == "cuda"
+    monkeypatch.setattr(one_gpu.cuda, "device_count", lambda: 2)
+    assert str(models.resolve_device("cuda:1")) == "cuda:1"
+
+
+def test_sam2_tracker_on_a_missing_gpu_stops_before_building_the_model(one_gpu, tmp_path, monkeypatch):
+    from samatte.errors import ModelError
+    from samatte.track import sam2_backend
+    ckpt = tmp_path / "sam2.1_hiera_tiny.pt"
+    ckpt.write_bytes(b"never read")
+    built = []
+    monkeypatch.setattr(sam2_backend, "build_predictor", lambda *a, **k: built.append(k) or 1 / 0)
+    tr = sam2_backend.Sam2Tracker("tiny", checkpoint=ckpt, device="cuda:1")
+    with pytest.raises(ModelError) as ei:
+        tr.load()
+    assert ei.value.code == "MODEL_ERROR" and "cuda:1" in str(ei.value) and not built

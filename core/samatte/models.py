@@ -451,12 +451,20 @@ def load_state_dict(model, path, *, strict=True):
 
 
 def resolve_device(device="auto"):
-    """"auto" -> "cuda" when available, else "mps", else "cpu"; other values pass through."""
+    """"auto" -> "cuda" when available, else "mps", else "cpu"; other values pass through, checked: a
+    CUDA device (its index among this machine's) or MPS that is not here is a :class:`ModelError`."""
     import torch
     dev = (device or "auto").strip()
     if dev != "auto":
         if dev.startswith("cuda") and not torch.cuda.is_available():
             raise ModelError("device %r requested but CUDA is not available" % dev, device=dev)
+        if dev.startswith("cuda:") and dev[5:].isdigit():
+            count = torch.cuda.device_count()
+            if int(dev[5:]) >= count:  # a job made on a two-GPU workstation, run on a one-GPU farm node
+                raise ModelError("device %r requested but this machine has %d CUDA device(s) (cuda:0%s); use "
+                                 "device 'cuda' or 'auto' for the first one"
+                                 % (dev, count, "-cuda:%d" % (count - 1) if count > 1 else ""),
+                                 device=dev, cuda_devices=count)
         if dev == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
             raise ModelError("device 'mps' requested but MPS is not available", device=dev)
         return torch.device(dev)
