@@ -201,3 +201,56 @@ def test_sam2_tracker_on_a_missing_gpu_stops_before_building_the_model(one_gpu, 
     with pytest.raises(ModelError) as ei:
         tr.load()
     assert ei.value.code == "MODEL_ERROR" and "cuda:1" in str(ei.value) and not built
+
+
+# -- a model samatte does not know -------------------------------------------------------------------
+
+@pytest.fixture()
+def weights_installed(tmp_path, monkeypatch):
+    """Every known model's weights installed (placeholders at their published sizes)."""
+    from samatte import models
+    d = tmp_path / "models"
+    d.mkdir()
+    for info in models.MODELS.values():
+        with open(d / info.filename, "wb") as f:
+            f.truncate(info.size)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SAMATTE_MODELS", str(d))
+    return d
+
+
+@pytest.mark.parametrize("model", ["sam2.1_hiera_larg", "sam2_hiera_large", "SAM2.1_HIERA_TINY", "sam3", ""])
+def test_a_misspelt_model_is_refused_not_quietly_tracked_with_flow(weights_installed, tmp_path, model):
+    """tracker auto with a model name samatte does not know, every SAM 2.1 weight installed: the job
+    used to run to the end with the flow tracker (a log warning only: "could not look up weights"),
+    rc 0; a sam2 job failed with MODEL_ERROR only when the tracker was made. Now the JobSpec is
+    refused (JOBSPEC_INVALID, field tracker.model) by run, validate and the worker alike, and no frame
+    is written."""
+    from samatte import api, jobspec
+    from samatte.cli import main
+    from samatte.demo import make_shot
+    from samatte.errors import JobSpecError
+    shot = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64), first=1001)
+    out = tmp_path / "out"
+    job = api.job(shot["plate"], str(out / "m.####.exr"), quality="draft",
+                  prompts={"hero": [jobspec.polygon_prompt(shot["prompt_frame"], shot["polygon"])]})
+    for backend in ("auto", "sam2"):
+        job["tracker"] = {"backend": backend, "model": model, "options": {}}
+        with pytest.raises(JobSpecError) as ei:
+            jobspec.validate(job)
+        assert ei.value.code == "JOBSPEC_INVALID" and ei.value.details["field"] == "tracker.model"
+        assert "sam2.1_hiera_tiny" in str(ei.value)
+        path = tmp_path / ("job_%s.json" % backend)
+        path.write_text(json.dumps(job))
+        assert main(["run", str(path)]) == 2
+        assert not out.exists() or not [n for n in os.listdir(out) if n.endswith(".exr")]
+    job["tracker"] = {"backend": "flow", "model": model, "options": {}}  # not loaded: not checked
+    assert jobspec.validate(job)["tracker"]["model"] == model
+
+
+def test_every_model_name_and_alias_is_accepted_and_the_tables_agree():
+    from samatte import models, registry
+    assert tuple(models.MODELS) == registry.TRACKER_MODELS
+    for name in list(models.MODELS) + list(models.ALIASES) + [i.filename for i in models.MODELS.values()]:
+        assert models.get_model(name).name == registry.model_name(name)
+        assert registry.validate_model(name) == name

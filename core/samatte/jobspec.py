@@ -71,7 +71,7 @@ import threading
 from .errors import FrameRangeError, JobSpecError, PromptError
 from .frames import format_frames, parse_frames
 from .registry import (COMPRESSIONS, DEVICES, MATTE_BACKENDS, MATTE_OPTIONS, MATTE_QUALITIES, TRACKER_BACKENDS,
-                       TRACKER_OPTIONS, validate_compression, validate_device, validate_options)
+                       TRACKER_OPTIONS, validate_compression, validate_device, validate_model, validate_options)
 
 __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
@@ -480,9 +480,12 @@ def _validate(doc):
     tr = _require(doc, "tracker", dict, "job", optional=True, default={})
     _check_unknown(tr, ("backend", "model", "options"), "tracker")
     tbackend = _choice(tr.get("backend", "auto"), TRACKER_BACKENDS, "tracker.backend")
+    tmodel = _require(tr, "model", str, "tracker", optional=True, default="sam2.1_hiera_tiny")
+    if tbackend in ("auto", "sam2"):  # the backends that may load it
+        validate_model(tmodel)
     out["tracker"] = {
         "backend": tbackend,
-        "model": _require(tr, "model", str, "tracker", optional=True, default="sam2.1_hiera_tiny"),
+        "model": tmodel,
         "options": validate_options("tracker", tbackend,
                                     _require(tr, "options", dict, "tracker", optional=True, default={})),
     }

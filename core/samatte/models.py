@@ -39,6 +39,7 @@ from pathlib import Path
 
 from .errors import ModelError, WeightsCorruptError, WeightsMissingError
 from .progress import Progress
+from .registry import MODEL_ALIASES
 
 __all__ = ["ModelInfo", "MODELS", "ALIASES", "get_model", "models_dir", "search_dirs", "find_weights",
            "require_weights", "size_complete", "download", "download_url", "verify_checksum", "sha256_file", "load_state_dict",
@@ -72,13 +73,8 @@ MODELS = {
                                 "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318", 898083611),
 }
 
-#: Short names accepted wherever a model name is.
-ALIASES = {
-    "tiny": "sam2.1_hiera_tiny", "t": "sam2.1_hiera_tiny", "small": "sam2.1_hiera_small",
-    "s": "sam2.1_hiera_small", "base_plus": "sam2.1_hiera_base_plus", "base+": "sam2.1_hiera_base_plus",
-    "b+": "sam2.1_hiera_base_plus", "sam2.1_hiera_b+": "sam2.1_hiera_base_plus",
-    "large": "sam2.1_hiera_large", "l": "sam2.1_hiera_large",
-}
+#: Short names accepted wherever a model name is (one table with the JobSpec's check, in the registry).
+ALIASES = MODEL_ALIASES
 
 _CHUNK = 1 << 20
 

@@ -29,6 +29,7 @@ __all__ = [
     "Option", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "COMPRESSIONS", "DEVICES",
     "TRACKER_OPTIONS", "MATTE_OPTIONS", "AUTO_TRACKERS", "validate_options", "option_defaults",
     "validate_device", "validate_compression", "describe", "resolved_tracker_options",
+    "TRACKER_MODELS", "MODEL_ALIASES", "model_name", "validate_model",
 ]
 
 #: "auto" = "sam2" when the model's weights are installed, else "flow". "shapes" holds each keyframe's
@@ -44,6 +45,15 @@ MATTE_QUALITIES = ("draft", "default", "high")
 #: ``"dwaa:45"``.
 COMPRESSIONS = ("zip", "zips", "dwaa", "dwab", "piz", "rle", "pxr24", "b44", "b44a", "none")
 _LEVELLED = ("zip", "zips", "dwaa", "dwab")
+#: the models a JobSpec's ``tracker.model`` may name (their files, checksums and addresses:
+#: ``samatte.models.MODELS``), and the short names accepted wherever a model name is.
+TRACKER_MODELS = ("sam2.1_hiera_tiny", "sam2.1_hiera_small", "sam2.1_hiera_base_plus", "sam2.1_hiera_large")
+MODEL_ALIASES = {
+    "tiny": "sam2.1_hiera_tiny", "t": "sam2.1_hiera_tiny", "small": "sam2.1_hiera_small",
+    "s": "sam2.1_hiera_small", "base_plus": "sam2.1_hiera_base_plus", "base+": "sam2.1_hiera_base_plus",
+    "b+": "sam2.1_hiera_base_plus", "sam2.1_hiera_b+": "sam2.1_hiera_base_plus",
+    "large": "sam2.1_hiera_large", "l": "sam2.1_hiera_large",
+}
 #: device kinds; a JobSpec may also name ``cuda:N`` (N a GPU index).
 DEVICES = ("auto", "cpu", "cuda", "mps")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:[0-9]{1,3})?)$")
@@ -287,6 +297,27 @@ def resolved_tracker_options(resolved, options):
 def option_defaults(kind, backend):
     """name -> default for ``kind``'s ``backend`` (for "auto" trackers: the union of flow's and sam2's)."""
     return {k: v[0].default for k, v in _schema(kind, backend).items()}
+
+
+def model_name(name):
+    """The :data:`TRACKER_MODELS` name of a model name, alias or checkpoint file name (``tiny``,
+    ``sam2.1_hiera_tiny.pt``), or None when it names none of them."""
+    key = str(name).strip()
+    if key.endswith(".pt"):
+        key = key[:-3]
+    key = MODEL_ALIASES.get(key.lower(), key)
+    return key if key in TRACKER_MODELS else None
+
+
+def validate_model(name, *, path="tracker.model"):
+    """``name`` must be a model samatte knows (:func:`model_name`); returns it unchanged. A JobSpec
+    whose tracker may run SAM 2 ("auto", "sam2") is checked with this, so a misspelt model is refused
+    before the job starts instead of "auto" quietly tracking with flow."""
+    if model_name(name) is None:
+        raise JobSpecError("%s %s is not a model samatte knows (one of %s; or tiny, small, base_plus, large)"
+                           % (path, _short(name), ", ".join(TRACKER_MODELS)), field=path,
+                           value=str(name)[:100])
+    return name
 
 
 def validate_device(device, *, path="device"):
