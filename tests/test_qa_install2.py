@@ -199,7 +199,7 @@ def test_a_refused_offline_copy_names_the_studio_file(fake, tmp_path, damage, ca
     from samatte import cli
     shelf_file = fake / "fake_model.pt"
     data = shelf_file.read_bytes()
-    shelf_file.write_bytes(data[:1000] if damage == "truncated" else b"X" + data[1:])
+    shelf_file.write_bytes(data[:1000] if damage == "truncated" else bytes([data[0] ^ 0xFF]) + data[1:])
     dest = tmp_path / "dest"
     rc = cli.main(["models", "download", "fake_model", "--offline", str(fake), "--dest", str(dest)])
     err = capsys.readouterr().err
