@@ -141,6 +141,9 @@ def test_unreadable_weights_on_a_share_are_a_permission_error_not_corrupt(studio
     assert row["complete"] is True and row["readable"] is False
     p = _samatte(prefix, root, "models", "list")
     assert "UNREADABLE by this user" in p.stdout, p.stdout
+    p = _samatte(prefix, root, "info")  # said only the path, as for good weights
+    line = [x for x in p.stdout.splitlines() if x.strip().startswith("sam2.1_hiera_tiny")]
+    assert line and "UNREADABLE by this user" in line[0], p.stdout
 
 
 def test_load_state_dict_of_an_unreadable_file_is_not_called_corrupt(tmp_path, monkeypatch):
@@ -254,3 +257,29 @@ def test_every_model_name_and_alias_is_accepted_and_the_tables_agree():
     for name in list(models.MODELS) + list(models.ALIASES) + [i.filename for i in models.MODELS.values()]:
         assert models.get_model(name).name == registry.model_name(name)
         assert registry.validate_model(name) == name
+
+
+def test_info_marks_weights_a_job_would_refuse_as_models_list_does(tmp_path, monkeypatch, capsys):
+    """A truncated sam2.1_hiera_tiny.pt: `models list` said INCOMPLETE, `samatte info` (which README
+    gives as the other way to see what is installed, and which a TD runs on a farm node) printed its
+    path like good weights. Now both say INCOMPLETE (info --json: models_problems)."""
+    from samatte.cli import main
+    d = tmp_path / "models"
+    d.mkdir()
+    (d / "sam2.1_hiera_tiny.pt").write_bytes(b"\0" * 1000)
+    with open(d / "sam2.1_hiera_small.pt", "wb") as f:
+        f.truncate(184416285)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SAMATTE_MODELS", str(d))
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    rows = {x.split()[0]: x for x in out.splitlines() if x.strip().startswith("sam2.1_hiera_")}
+    assert "INCOMPLETE (1000 of 156008466 bytes" in rows["sam2.1_hiera_tiny"], out
+    assert rows["sam2.1_hiera_small"].split()[1] == str(d / "sam2.1_hiera_small.pt")
+    assert "not downloaded" in rows["sam2.1_hiera_large"]
+    assert main(["info", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["models"]["sam2.1_hiera_tiny"] == str(d / "sam2.1_hiera_tiny.pt")  # the hello's map, unchanged
+    assert list(doc["models_problems"]) == ["sam2.1_hiera_tiny"]
+    assert main(["models", "list"]) == 0
+    assert "INCOMPLETE (1000 of 156008466 bytes" in capsys.readouterr().out

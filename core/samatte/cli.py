@@ -193,6 +193,9 @@ def gather_info(*, probe_devices=True):
     try:
         from . import models
         info["models_dir"] = str(models.models_dir())
+        # weights found that a job would refuse (truncated, unreadable): name -> what is wrong
+        info["models_problems"] = {n: p for n in info["models"]
+                                   for p in [models.weights_status(n)["problem"]] if p}
     except Exception as e:  # noqa: BLE001 - the models module is optional here
         info["models_dir"] = None
         info["models_error"] = "%s: %s" % (type(e).__name__, e)
@@ -222,7 +225,8 @@ def cmd_info(args):
     if not info["models"]:
         print("  (none known)")
     for name, path in info["models"].items():
-        print("  %-22s %s" % (name, path or "not downloaded"))
+        problem = (info.get("models_problems") or {}).get(name)
+        print("  %-22s %s" % (name, ("%s: %s" % (problem, path)) if problem else (path or "not downloaded")))
     o = info.get("ocio") or {}
     if "error" in o:
         print("ocio:     unavailable (%s)" % o["error"])
@@ -239,17 +243,19 @@ def cmd_models(args):
         raise DependencyError("samatte.models cannot be imported: %s" % e)
     if args.models_cmd == "list":
         rows = []
+        problems = {}
         for name, mi in models.MODELS.items():
-            path = models.find_weights(name)
-            have = path.stat().st_size if path else None
+            st = models.weights_status(name)
+            path = st["path"]
+            problems[name] = st["problem"]
             rows.append({"name": name, "path": str(path) if path else None,
                          "size": getattr(mi, "size", None), "url": getattr(mi, "url", None),
                          "sha256": getattr(mi, "sha256", None),
                          # a truncated copy is found but would be refused when loaded (WEIGHTS_CORRUPT)
-                         "complete": None if path is None else models.size_complete(mi, have),
-                         "installed_size": have,
+                         "complete": st["complete"],
+                         "installed_size": st["installed_size"],
                          # found, but this user may not read it (a share's permissions): MODEL_ERROR in a job
-                         "readable": None if path is None else os.access(str(path), os.R_OK)})
+                         "readable": st["readable"]})
         if args.json:
             json_document(args, {"models_dir": str(models.models_dir()), "models": rows}, indent=2)
             return 0
@@ -257,11 +263,8 @@ def cmd_models(args):
         for r in rows:
             size = ("%.0f MB" % (r["size"] / 1e6)) if isinstance(r["size"], (int, float)) and r["size"] else ""
             where = r["path"] or "not downloaded"
-            if r["complete"] is False:
-                where = "INCOMPLETE (%d of %d bytes; download it again): %s" % (r["installed_size"], r["size"],
-                                                                                r["path"])
-            elif r["readable"] is False:
-                where = "UNREADABLE by this user (permissions): %s" % r["path"]
+            if problems[r["name"]]:
+                where = "%s: %s" % (problems[r["name"]], r["path"])
             print("  %-22s %-8s %s" % (r["name"], size, where))
         return 0
     # download

@@ -42,7 +42,7 @@ from .progress import Progress
 from .registry import MODEL_ALIASES
 
 __all__ = ["ModelInfo", "MODELS", "ALIASES", "get_model", "models_dir", "search_dirs", "find_weights",
-           "require_weights", "size_complete", "download", "download_url", "verify_checksum", "sha256_file", "load_state_dict",
+           "require_weights", "size_complete", "weights_status", "download", "download_url", "verify_checksum", "sha256_file", "load_state_dict",
            "resolve_device"]
 
 #: name: registry key; config: sam2's Hydra config name; filename: checkpoint file name;
@@ -129,6 +129,26 @@ def size_complete(info, size):
     """Whether an installed checkpoint of ``size`` bytes can be ``info``'s file: its published size, when
     the registry knows it (one stat, no hashing: what a job and ``samatte models list`` check)."""
     return not info.size or size == info.size
+
+
+def weights_status(name):
+    """What a job would find for ``name`` (one stat, no hashing): ``{"path", "installed_size",
+    "complete", "readable", "problem"}`` -- ``complete`` / ``readable`` None when nothing is found,
+    ``problem`` None or a short text (``INCOMPLETE ...``: WEIGHTS_CORRUPT when loaded; ``UNREADABLE
+    ...``: MODEL_ERROR). The one reading of ``samatte models list`` and ``samatte info``."""
+    info = get_model(name)
+    path = find_weights(info.name)
+    if path is None:
+        return {"path": None, "installed_size": None, "complete": None, "readable": None, "problem": None}
+    have = path.stat().st_size
+    complete = size_complete(info, have)
+    readable = os.access(str(path), os.R_OK)
+    problem = None
+    if not complete:
+        problem = "INCOMPLETE (%d of %d bytes; download it again)" % (have, info.size)
+    elif not readable:
+        problem = "UNREADABLE by this user (permissions)"
+    return {"path": path, "installed_size": have, "complete": complete, "readable": readable, "problem": problem}
 
 
 def install_command(name):
