@@ -15,6 +15,7 @@ import re
 
 from .convert import FrameMap, Geometry, shown_inputs
 from .convert import is_disabled as _disabled
+from .gather import TIME_CLASSES
 
 __all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
            "build_job", "upstream_hash", "time_signature", "render_plate", "render_masks", "output_pattern"]
@@ -367,6 +368,10 @@ def _read_stamps(read):
     return ",".join(out)
 
 
+#: knobs of where a node sits and looks in the node graph, in no hash of what it does
+_NODE_GRAPH_KNOBS = ("xpos", "ypos", "selected", "label", "note_font", "tile_color")
+
+
 def upstream_hash(source):
     """A hash of every node upstream of ``source`` (class, name, every knob's script text, and the stamps of
     the files each Read reads)."""
@@ -376,7 +381,7 @@ def upstream_hash(source):
         h.update(("files=%s\n" % _read_stamps(n)).encode("utf-8"))
         knobs = n.knobs()
         for name in sorted(knobs):
-            if name in ("xpos", "ypos", "selected", "label", "note_font", "tile_color"):
+            if name in _NODE_GRAPH_KNOBS:
                 continue
             try:
                 h.update(("%s=%s\n" % (name, knobs[name].toScript())).encode("utf-8", "replace"))
@@ -387,9 +392,8 @@ def upstream_hash(source):
 
 #: the knobs of a Read that decide which of its files it shows on a script frame (Foundry's Read reference)
 _READ_TIME_KNOBS = ("frame_mode", "frame", "first", "last", "before", "after", "disable")
-#: nodes that change the frames upstream nodes are seen at (gather.TIME_CLASSES: Foundry's Time menu)
-_TIME_CLASSES = ("TimeOffset", "TimeClip", "FrameHold", "Retime", "TimeWarp", "OFlow", "OFlow2", "Kronos",
-                 "TimeBlur", "TimeEcho")
+#: nodes that change the frames upstream nodes are seen at (Foundry's Time menu): gather's, one list
+_TIME_CLASSES = TIME_CLASSES
 
 
 def time_signature(source):
@@ -406,8 +410,7 @@ def time_signature(source):
         if cls == "Read":
             names = [k for k in _READ_TIME_KNOBS if n.knob(k) is not None]
         elif cls in _TIME_CLASSES:
-            names = sorted(k for k in n.knobs() if k not in ("xpos", "ypos", "selected", "label", "note_font",
-                                                             "tile_color"))
+            names = sorted(k for k in n.knobs() if k not in _NODE_GRAPH_KNOBS)
         else:
             continue
         h.update(("%s %s\n" % (cls, n.name())).encode("utf-8"))
