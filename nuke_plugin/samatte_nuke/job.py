@@ -396,29 +396,44 @@ _READ_TIME_KNOBS = ("frame_mode", "frame", "first", "last", "before", "after", "
 _TIME_CLASSES = TIME_CLASSES
 
 
+#: a time node's knobs that name it or set its look in the node graph (Nuke gives every node these): no change
+#: in time. Its ``disable`` and lifetime knobs (a node outside its lifetime passes its input through) count
+_TIME_LOOK_KNOBS = _NODE_GRAPH_KNOBS + (
+    "name", "hide_input", "postage_stamp", "postage_stamp_frame", "gl_color", "note_font_size", "note_font_color",
+    "cached", "dope_sheet", "bookmark", "help", "icon", "indicators", "onCreate", "onDestroy", "knobChanged",
+    "updateUI", "autolabel", "lock_connections")
+
+
 def time_signature(source):
     """A hash of what decides *which* frames of its inputs ``source`` shows on each script frame: every Read
     upstream (its frame mode and value, range, before / after, disable) and every time node (TimeOffset,
-    FrameHold, Retime, ...: all their knobs), not the nodes that change pixels only (a Grade tweak does not
-    move a picture in time). '' without a source. A plate samatte renders holds the pictures the Source
-    showed on each script frame then: when this changes, its mattes belong to other frames."""
+    FrameHold, Retime, ...: all their knobs but those of its name and look), not the nodes that change pixels
+    only (a Grade tweak does not move a picture in time). '' without a source. A plate samatte renders holds the
+    pictures the Source showed on each script frame then: when this changes, its mattes belong to other frames.
+    Neither a node's name nor where the graph walk meets it counts (the nodes' entries are sorted): renaming the
+    plate's Read, or a Grade put on one branch of a Merge, moves no picture in time (before, either refused
+    every frame of the node)."""
     if source is None:
         return ""
-    h = hashlib.sha256()
+    entries = []
     for n in _upstream(source):
         cls = n.Class()
         if cls == "Read":
             names = [k for k in _READ_TIME_KNOBS if n.knob(k) is not None]
         elif cls in _TIME_CLASSES:
-            names = sorted(k for k in n.knobs() if k not in _NODE_GRAPH_KNOBS)
+            names = sorted(k for k in n.knobs() if k not in _TIME_LOOK_KNOBS)
         else:
             continue
-        h.update(("%s %s\n" % (cls, n.name())).encode("utf-8"))
+        parts = [cls]
         for k in names:
             try:
-                h.update(("%s=%s\n" % (k, n[k].toScript())).encode("utf-8", "replace"))
+                parts.append("%s=%s" % (k, n[k].toScript()))
             except Exception:  # noqa: BLE001
                 pass
+        entries.append("\x1f".join(parts))
+    h = hashlib.sha256()
+    for e in sorted(entries):
+        h.update((e + "\n").encode("utf-8", "replace"))
     return h.hexdigest()[:16]
 
 

@@ -1,0 +1,118 @@
+"""QA review of 4abc345..83653f6 (Nuke day 7, Blender day 7, TD day 4): regressions for what the review found.
+
+* ``job.time_signature`` (the read-back of a rendered plate refuses every frame once it changes) hashed each
+  upstream Read's and time node's *name*, every knob of a time node but six (``hide_input``, ``postage_stamp``,
+  ``gl_color``, ``note_font_size``... are node-graph looks, not time), and the nodes in the order the graph walk
+  met them (a Grade put on one branch of a Merge reorders the Reads behind it). Renaming the plate's Read
+  (``Read1`` -> ``plate_hero``), hiding a TimeOffset's input or inserting a Grade made every frame of the node
+  refuse in the Viewer and a farm render, though no picture moved in time.
+"""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte_nuke import farm, node as snode  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("s33")
+    return make_shot(str(d), frames=4, size=(64, 64), first=1001)
+
+
+@pytest.fixture
+def nk(monkeypatch):
+    nuke = nuke_env.fresh()
+    nuke._set_render_hook(lambda w, first, last: None)
+    # every matte is there and current: these tests are about whether the read-back gives them
+    monkeypatch.setattr(farm, "frame_state", lambda job_text, f, fresh=False: ("complete", "/c/matte.%04d.exr" % f))
+    yield nuke
+    nuke._reset()
+
+
+def _aligned(nuke, source, tmp_path):
+    """Roto on ``source`` -> SAMatte, its job built and read back as the end of a Track & Matte does."""
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, source)
+    s = rp.Shape(roto["curves"], name="B")
+    for x, y in ((5, 5), (30, 6), (20, 25)):
+        cp = rp.ShapeControlPoint()
+        for t in range(-5, 12):
+            cp.center.addPositionKey(t, (x, y))
+        s.append(cp)
+    roto["curves"].rootLayer.append(s)
+    g = snode.create()
+    g.setInput(0, source)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    job, info = snode.build(g)
+    snode._point_read(g, job, info)
+    assert "/plate_" in farm.stored_job(g)["plate"]["path"]   # a rendered plate, numbered in script frames
+    return g
+
+
+def _shown(g, frames):
+    out = {}
+    for t in frames:
+        try:
+            p = farm.frame_path(g, t)
+        except farm.StaleFrameError as e:
+            out[t] = str(e)
+            continue
+        out[t] = int(p.rsplit(".", 2)[-2]) if p else None
+    return out
+
+
+def _graph_knobs(nuke, n):
+    """Knobs every real Nuke node has (its look in the node graph), which the double leaves out."""
+    for name in ("hide_input", "postage_stamp"):
+        n.addKnob(nuke.Boolean_Knob(name, name, False))
+    n.addKnob(nuke.Int_Knob("gl_color", "gl_color", 0))
+    n.addKnob(nuke.Int_Knob("note_font_size", "note_font_size", 11))
+
+
+def test_renaming_or_restyling_the_nodes_upstream_keeps_a_rendered_plates_mattes(nk, shot, tmp_path):
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    t_off = nk.nodes.TimeOffset()
+    t_off.addKnob(nk.Int_Knob("time_offset", "time_offset", 0))
+    _graph_knobs(nk, t_off)
+    t_off.setInput(0, read)
+    grade = nk.nodes.Grade()
+    grade.setInput(0, t_off)
+    g = _aligned(nk, grade, tmp_path)
+    want = {1: 1, 2: 2, 3: 3, 4: 4}
+    assert _shown(g, range(1, 5)) == want
+    read.setName("plate_hero")                # before: every frame refused ("a Read's frame ... changed")
+    assert _shown(g, range(1, 5)) == want
+    t_off.setName("slip")
+    t_off["hide_input"].setValue(True)
+    t_off["postage_stamp"].setValue(True)
+    t_off["gl_color"].setValue(0xFF0000FF)
+    t_off["note_font_size"].setValue(20)
+    assert _shown(g, range(1, 5)) == want
+    # what does move the pictures in time still refuses
+    t_off["time_offset"].setValue(2)
+    assert all("Track & Matte" in v for v in _shown(g, range(1, 5)).values())
+
+
+def test_a_grade_put_on_one_branch_of_a_merge_keeps_a_rendered_plates_mattes(nk, shot, tmp_path):
+    fg = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    bg = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="offset", value=-1000)
+    merge = nk.nodes.Merge2()
+    merge.setInput(0, bg)
+    merge.setInput(1, fg)
+    g = _aligned(nk, merge, tmp_path)
+    assert _shown(g, range(1, 5)) == {1: 1, 2: 2, 3: 3, 4: 4}
+    bg_grade = nk.nodes.Grade()              # a pixel-only node, on the other branch
+    bg_grade.setInput(0, bg)
+    merge.setInput(0, bg_grade)
+    # before: the walk met the Reads in the other order: every frame refused
+    assert _shown(g, range(1, 5)) == {1: 1, 2: 2, 3: 3, 4: 4}
+    bg["frame"].setValue("-998")             # the background slipped two frames: refused
+    assert all("Track & Matte" in v for v in _shown(g, range(1, 5)).values())
