@@ -116,3 +116,65 @@ def test_a_grade_put_on_one_branch_of_a_merge_keeps_a_rendered_plates_mattes(nk,
     assert _shown(g, range(1, 5)) == {1: 1, 2: 2, 3: 3, 4: 4}
     bg["frame"].setValue("-998")             # the background slipped two frames: refused
     assert all("Track & Matte" in v for v in _shown(g, range(1, 5)).values())
+
+
+# --- a SAMatte node pasted into an unsaved script (File > New) -----------------------------------------------
+
+
+@pytest.fixture
+def shots(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("s33shots")
+    return (make_shot(str(d / "shA"), frames=4, size=(64, 64), first=1001),
+            make_shot(str(d / "shB"), frames=4, size=(64, 64), first=1001, seed=7))
+
+
+def _roto_comp(nuke, plate, polygon):
+    read = nuke_env.make_read(plate, 1001, 1004, width=64, height=64, mode="start at", value=1)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], polygon, 2, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    return read, roto
+
+
+@pytest.mark.parametrize("untitled", ["", "Root"])
+def test_a_node_pasted_into_an_unsaved_script_on_another_plate_takes_its_own_folder(nk, shots, tmp_path, untitled):
+    """Shot A's script (saved) has a cache folder set for the whole show; the artist copies its SAMatte node,
+    File > New, pastes it and plugs in shot B before saving. Before, the unsaved script was taken as A's own
+    (``_own_folder`` returned at once without a script path): B's Track & Matte wrote over A's mattes and its
+    Clear cache deleted them, as for a saved shot B before day 7's fix."""
+    a, b = shots
+    nk.root()["name"].setValue(str(tmp_path / "comp" / "shA_v001.nk"))
+    read, roto = _roto_comp(nk, a["plate"], a["polygon"])
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "show_cache"))
+    uid = g["samatte_uid"].value()
+    job, info = snode.build(g)
+    snode._point_read(g, job, info)          # the end of A's Track & Matte: job.json written
+    nk.root()["name"].setValue(untitled)     # File > New: an unsaved script, the pasted node keeps A's uid
+    read["file"].setValue(b["plate"])        # shot B's plate
+    job2, info2 = snode.build(g)
+    assert info2["folder"] != info["folder"] and g["samatte_uid"].value() != uid
+    assert job2["name"] != job["name"]
+    # its Clear cache leaves A's folder alone
+    snode.on_clear_cache(g)
+    assert os.path.exists(os.path.join(info["folder"], "job.json"))
+
+
+def test_an_unsaved_script_on_the_same_plate_shares_the_folder(nk, shots, tmp_path):
+    a, _ = shots
+    nk.root()["name"].setValue(str(tmp_path / "comp" / "shA_v001.nk"))
+    read, roto = _roto_comp(nk, a["plate"], a["polygon"])
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "show_cache"))
+    job, info = snode.build(g)
+    snode._point_read(g, job, info)
+    nk.root()["name"].setValue("")
+    _, info2 = snode.build(g)
+    assert info2["folder"] == info["folder"]

@@ -215,7 +215,9 @@ def _own_folder(group, source, read):
     folder = _folder(group)
     owner = _folder_owner(folder)
     script = _script_path()
-    if owner is None or not script or os.path.normcase(owner[0]) == os.path.normcase(script) or _busy(group):
+    # (an unsaved script, ``script`` '', is never the owner: the owner's job was built in a saved one; before,
+    # a node pasted into File > New took over the folder of the script it was copied from)
+    if owner is None or os.path.normcase(owner[0]) == os.path.normcase(script) or _busy(group):
         return folder
     plate = None
     try:
