@@ -178,3 +178,32 @@ def test_an_unsaved_script_on_the_same_plate_shares_the_folder(nk, shots, tmp_pa
     nk.root()["name"].setValue("")
     _, info2 = snode.build(g)
     assert info2["folder"] == info["folder"]
+
+
+# --- numpy's bools given as frames or counts from Python ------------------------------------------------------
+
+
+def test_numpy_bools_are_no_frames_and_no_counts():
+    """``frames._whole`` refused Python's bool but took numpy's (``operator.index(np.True_)`` is 1): a TD's
+    ``chunk=np.True_`` (a mask element) made chunks of 1, ``preroll=np.False_`` no pre-roll, and a boolean mask
+    given as frames (``frames=mask`` for ``frames=frames[mask]``) became frames 0 and 1, which is the bug day 4
+    fixed for ``True``. Now JOBSPEC_INVALID / FRAME_RANGE_INVALID, as for Python's bools."""
+    np = pytest.importorskip("numpy")
+    from samatte.errors import FrameRangeError, JobSpecError
+    from samatte.frames import parse_frames, whole_number
+    from samatte.farm.openjd import build_template
+    for v in (np.True_, np.False_, np.array(True)):
+        with pytest.raises(JobSpecError):
+            whole_number(v, "chunk", minimum=0)
+        with pytest.raises(FrameRangeError):
+            parse_frames(v)
+    with pytest.raises(FrameRangeError):
+        parse_frames(np.array([True, False, True]))
+    with pytest.raises(FrameRangeError):
+        parse_frames([1001, np.True_])
+    with pytest.raises(JobSpecError) as e:
+        build_template({"frames": "1-4"}, chunk=np.True_)
+    assert e.value.code == "JOBSPEC_INVALID" and "chunk" in e.value.message
+    # numpy's integers are still whole numbers
+    assert parse_frames(np.array([1002, 1001], dtype=np.int32)) == [1001, 1002]
+    assert whole_number(np.int64(3), "preroll") == 3 and whole_number(np.uint8(10), "chunk", minimum=1) == 10

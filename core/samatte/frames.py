@@ -19,8 +19,9 @@ _PART = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:[xX:]\s*(-?\d+)\s*)?)?$")
 
 def _whole(f):
     """``f`` as an int when it is a whole-number type (int, numpy's integers: ``operator.index``; never a
-    bool, a float, a string or an array of several), else None."""
-    if isinstance(f, (bool, str, bytes, bytearray)):
+    bool, numpy's included (``operator.index(np.True_)`` is 1), a float, a string or an array of several),
+    else None."""
+    if isinstance(f, (bool, str, bytes, bytearray)) or getattr(getattr(f, "dtype", None), "kind", None) == "b":
         return None
     try:
         return operator.index(f)
@@ -88,7 +89,12 @@ def parse_frames(spec):
         raise FrameRangeError("frame range must be a string, an int or a list of ints, not %s"
                               % type(spec).__name__, value=repr(spec)[:200])
     else:   # a list, tuple, range, set, numpy array...
-        for f in spec:
+        try:
+            items = iter(spec)
+        except TypeError:   # a 0-d numpy array that is no whole number (np.array(1.5), np.array(True))
+            raise FrameRangeError("frame range must be a string, an int or a list of ints, not %r" % (spec,),
+                                  value=repr(spec)[:200]) from None
+        for f in items:
             frames.add(_frame_number(f, spec))
             if len(frames) > MAX_FRAMES:
                 break
