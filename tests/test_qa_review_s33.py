@@ -207,3 +207,23 @@ def test_numpy_bools_are_no_frames_and_no_counts():
     # numpy's integers are still whole numbers
     assert parse_frames(np.array([1002, 1001], dtype=np.int32)) == [1001, 1002]
     assert whole_number(np.int64(3), "preroll") == 3 and whole_number(np.uint8(10), "chunk", minimum=1) == 10
+
+
+def test_an_appendclip_upstream_moved_in_time_refuses_a_rendered_plates_mattes(nk, shot, tmp_path):
+    """AppendClip (Nuke's Time menu: its inputs one after another from ``firstFrame``) decides which picture
+    the Source shows on each script frame, but was in no list of time nodes: its ``firstFrame`` moved by two
+    after the run, script frame 3 showed the matte of the picture rendered there over the picture two frames
+    earlier, with no message."""
+    a = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    b = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    app = nk.nodes.AppendClip()
+    app.addKnob(nk.Int_Knob("firstFrame", "First Frame", 1))
+    _graph_knobs(nk, app)
+    app.setInput(0, a)
+    app.setInput(1, b)
+    g = _aligned(nk, app, tmp_path)
+    assert _shown(g, range(1, 5)) == {1: 1, 2: 2, 3: 3, 4: 4}
+    app["postage_stamp"].setValue(True)      # its look: still read back
+    assert _shown(g, range(1, 5)) == {1: 1, 2: 2, 3: 3, 4: 4}
+    app["firstFrame"].setValue(3)            # the whole clip two frames later
+    assert all("Track & Matte" in v for v in _shown(g, range(1, 5)).values())

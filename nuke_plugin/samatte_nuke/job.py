@@ -392,8 +392,9 @@ def upstream_hash(source):
 
 #: the knobs of a Read that decide which of its files it shows on a script frame (Foundry's Read reference)
 _READ_TIME_KNOBS = ("frame_mode", "frame", "first", "last", "before", "after", "disable")
-#: nodes that change the frames upstream nodes are seen at (Foundry's Time menu): gather's, one list
-_TIME_CLASSES = TIME_CLASSES
+#: nodes that change the frames upstream nodes are seen at (Foundry's Time menu): gather's, and AppendClip (its
+#: inputs one after another from its ``firstFrame``: moved, every picture the Source shows moves)
+_TIME_CLASSES = TIME_CLASSES + ("AppendClip",)
 
 
 #: a time node's knobs that name it or set its look in the node graph (Nuke gives every node these): no change
