@@ -179,7 +179,10 @@ def _gated_outputs(tree, matte, gate):
     out = {}
     for i, name in enumerate(names):
         node = _math(tree, gated_node_name(name), "MULTIPLY", (0, -150 - 60 * i))
-        _link(links, matte.outputs[name], node.inputs[0])
+        if not _feeds(matte.outputs[name], node.inputs[0]):
+            # (a node of the artist's on the matte before its gate, an Erode say, is kept: before, every Run
+            # and Check mattes linked the matte to the gated node directly again, bypassing it)
+            _link(links, matte.outputs[name], node.inputs[0])
         _link(links, gate.outputs[0], node.inputs[1])
         out[name] = node
     return out
@@ -345,7 +348,7 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     links = tree.links
     for src, dst in ((plate.outputs["Image"], setalpha.inputs[0]), (gated["Alpha"].outputs[0], setalpha.inputs[1]),
                      (setalpha.outputs[0], out.inputs[0])):
-        if _feeds(src.node, dst):
+        if _feeds(src, dst):
             # already fed from samatte's node, maybe through the artist's own nodes (an Erode on the matte, a
             # grade between Set Alpha and the output): kept. Before, every Run linked them directly, so the
             # artist's nodes were silently bypassed and the render lost them
@@ -356,21 +359,22 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     return tree
 
 
-def _feeds(node, socket):
-    """True when ``socket`` (an input) takes its value from ``node``, directly or through other nodes' links
-    (reroutes, the artist's own nodes). Muted links are no feed."""
+def _feeds(src, socket):
+    """True when ``socket`` (an input) takes its value from the output socket ``src``, directly or through other
+    nodes' links (reroutes, the artist's own nodes). Muted links are no feed, nor another output of ``src``'s
+    node (the matte's Alpha for its object pass)."""
     seen = set()
     todo = [socket]
     while todo:
         for lk in todo.pop().links:
             if getattr(lk, "is_muted", False) or not getattr(lk, "is_valid", True):
                 continue
-            src = lk.from_node
-            if src == node:
+            if lk.from_socket == src:
                 return True
-            if src.name not in seen:
-                seen.add(src.name)
-                todo.extend(src.inputs)
+            n = lk.from_node
+            if n != src.node and n.name not in seen:
+                seen.add(n.name)
+                todo.extend(n.inputs)
     return False
 
 
