@@ -14,59 +14,20 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
 import nuke_env  # noqa: E402
-from nuke_env import rp  # noqa: E402
 
 from samatte_nuke import farm, node as snode  # noqa: E402
+# day 7's Nuke double set-up: a shot or two, the double with every matte current, a node aligned on a Source,
+# the plate file each script frame reads back, shot A / B's Read + Roto
+import test_qa_nuke_day7 as day7  # noqa: E402
+from test_qa_nuke_day7 import _aligned_node, _roto_comp, _shown  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def shot(tmp_path_factory):
-    from samatte.demo import make_shot
-    d = tmp_path_factory.mktemp("s33")
-    return make_shot(str(d), frames=4, size=(64, 64), first=1001)
-
-
-@pytest.fixture
-def nk(monkeypatch):
-    nuke = nuke_env.fresh()
-    nuke._set_render_hook(lambda w, first, last: None)
-    # every matte is there and current: these tests are about whether the read-back gives them
-    monkeypatch.setattr(farm, "frame_state", lambda job_text, f, fresh=False: ("complete", "/c/matte.%04d.exr" % f))
-    yield nuke
-    nuke._reset()
+nk, shot, shots = day7.nk, day7.shot, day7.shots   # its fixtures
 
 
 def _aligned(nuke, source, tmp_path):
-    """Roto on ``source`` -> SAMatte, its job built and read back as the end of a Track & Matte does."""
-    roto = nuke.nodes.Roto()
-    roto.setInput(0, source)
-    s = rp.Shape(roto["curves"], name="B")
-    for x, y in ((5, 5), (30, 6), (20, 25)):
-        cp = rp.ShapeControlPoint()
-        for t in range(-5, 12):
-            cp.center.addPositionKey(t, (x, y))
-        s.append(cp)
-    roto["curves"].rootLayer.append(s)
-    g = snode.create()
-    g.setInput(0, source)
-    g.setInput(1, roto)
-    g["cache_dir"].setValue(str(tmp_path / "cache"))
-    job, info = snode.build(g)
-    snode._point_read(g, job, info)
+    g = _aligned_node(nuke, source, tmp_path)
     assert "/plate_" in farm.stored_job(g)["plate"]["path"]   # a rendered plate, numbered in script frames
     return g
-
-
-def _shown(g, frames):
-    out = {}
-    for t in frames:
-        try:
-            p = farm.frame_path(g, t)
-        except farm.StaleFrameError as e:
-            out[t] = str(e)
-            continue
-        out[t] = int(p.rsplit(".", 2)[-2]) if p else None
-    return out
 
 
 def _graph_knobs(nuke, n):
@@ -121,22 +82,18 @@ def test_a_grade_put_on_one_branch_of_a_merge_keeps_a_rendered_plates_mattes(nk,
 # --- a SAMatte node pasted into an unsaved script (File > New) -----------------------------------------------
 
 
-@pytest.fixture
-def shots(tmp_path_factory):
-    from samatte.demo import make_shot
-    d = tmp_path_factory.mktemp("s33shots")
-    return (make_shot(str(d / "shA"), frames=4, size=(64, 64), first=1001),
-            make_shot(str(d / "shB"), frames=4, size=(64, 64), first=1001, seed=7))
-
-
-def _roto_comp(nuke, plate, polygon):
-    read = nuke_env.make_read(plate, 1001, 1004, width=64, height=64, mode="start at", value=1)
-    roto = nuke.nodes.Roto()
-    roto.setInput(0, read)
-    layer = rp.Layer(roto["curves"], name="hero")
-    layer.append(nuke_env.polygon_shape(roto["curves"], polygon, 2, 64, name="Bezier1"))
-    roto["curves"].rootLayer.append(layer)
-    return read, roto
+def _node_of_shot_a(nuke, a, tmp_path):
+    """Shot A's saved script with a show-wide cache folder: its node built and read back (job.json written, as
+    at the end of a Track & Matte). Returns (node, Read, job, info)."""
+    nuke.root()["name"].setValue(str(tmp_path / "comp" / "shA_v001.nk"))
+    read, roto = _roto_comp(nuke, a["plate"], a["polygon"])
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["cache_dir"].setValue(str(tmp_path / "show_cache"))
+    job, info = snode.build(g)
+    snode._point_read(g, job, info)
+    return g, read, job, info
 
 
 @pytest.mark.parametrize("untitled", ["", "Root"])
@@ -146,15 +103,8 @@ def test_a_node_pasted_into_an_unsaved_script_on_another_plate_takes_its_own_fol
     (``_own_folder`` returned at once without a script path): B's Track & Matte wrote over A's mattes and its
     Clear cache deleted them, as for a saved shot B before day 7's fix."""
     a, b = shots
-    nk.root()["name"].setValue(str(tmp_path / "comp" / "shA_v001.nk"))
-    read, roto = _roto_comp(nk, a["plate"], a["polygon"])
-    g = snode.create("SAMatte1")
-    g.setInput(0, read)
-    g.setInput(1, roto)
-    g["cache_dir"].setValue(str(tmp_path / "show_cache"))
+    g, read, job, info = _node_of_shot_a(nk, a, tmp_path)
     uid = g["samatte_uid"].value()
-    job, info = snode.build(g)
-    snode._point_read(g, job, info)          # the end of A's Track & Matte: job.json written
     nk.root()["name"].setValue(untitled)     # File > New: an unsaved script, the pasted node keeps A's uid
     read["file"].setValue(b["plate"])        # shot B's plate
     job2, info2 = snode.build(g)
@@ -166,15 +116,7 @@ def test_a_node_pasted_into_an_unsaved_script_on_another_plate_takes_its_own_fol
 
 
 def test_an_unsaved_script_on_the_same_plate_shares_the_folder(nk, shots, tmp_path):
-    a, _ = shots
-    nk.root()["name"].setValue(str(tmp_path / "comp" / "shA_v001.nk"))
-    read, roto = _roto_comp(nk, a["plate"], a["polygon"])
-    g = snode.create("SAMatte1")
-    g.setInput(0, read)
-    g.setInput(1, roto)
-    g["cache_dir"].setValue(str(tmp_path / "show_cache"))
-    job, info = snode.build(g)
-    snode._point_read(g, job, info)
+    g, _, _, info = _node_of_shot_a(nk, shots[0], tmp_path)
     nk.root()["name"].setValue("")
     _, info2 = snode.build(g)
     assert info2["folder"] == info["folder"]
