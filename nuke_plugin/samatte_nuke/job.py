@@ -18,7 +18,7 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "upstream_hash", "time_signature", "render_plate", "render_masks", "output_pattern"]
+           "build_job", "upstream_hash", "time_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -329,14 +329,41 @@ def ocio_config(root, *, named=False):
     return p if p and os.path.isfile(p) else None
 
 
-def cache_root(knob_value, script_path):
+def cache_root(knob_value, script_path, *, project_dir=None):
     """The cache folder: the node's knob, else ``samatte_cache`` next to the script, else
-    ``~/samatte_cache`` for an unsaved script."""
+    ``~/samatte_cache`` for an unsaved script. A relative knob value is relative to the project directory
+    (``project_dir``: the Root's ``project_directory`` evaluated), else to the script's folder, as Nuke
+    resolves relative file paths ("The common relative path used to reference the full file path is defined
+    in the project_directory knob of the Nuke script", Foundry Q100154): before, to Nuke's working folder
+    (wherever Nuke was started from), so the same script wrote and read its mattes in another folder in each
+    session, and a farm render found none. Only an unsaved script with no project directory keeps the working
+    folder. An absolute value is as it was."""
     if knob_value:
-        return os.path.abspath(os.path.expanduser(knob_value))
+        path = os.path.expanduser(knob_value)
+        if not os.path.isabs(path):
+            base = project_dir or ""
+            if base:
+                base = os.path.expanduser(base)
+            if not base and script_path and script_path != "Root":
+                base = os.path.dirname(os.path.abspath(script_path))
+            if base:
+                path = os.path.join(base, path)
+        return os.path.abspath(path)
     if script_path and script_path != "Root":
         return os.path.join(os.path.dirname(os.path.abspath(script_path)), "samatte_cache")
     return os.path.join(os.path.expanduser("~"), "samatte_cache")
+
+
+def cache_root_now(group, root):
+    """:func:`cache_root` of a SAMatte node (``group``) as its knobs resolve now: its cache folder knob (TCL
+    evaluated), the script's path and the project directory (Root ``project_directory``, TCL such as
+    ``[python {nuke.script_directory()}]`` evaluated)."""
+    pk = root.knob("project_directory")
+    try:
+        project_dir = folder_text(pk) if pk is not None else ""
+    except Exception:  # noqa: BLE001 - a project directory Nuke cannot evaluate: the script's folder
+        project_dir = ""
+    return cache_root(folder_text(group["cache_dir"]), root["name"].value(), project_dir=project_dir or None)
 
 
 def node_folder(root_dir, node_name, uid):

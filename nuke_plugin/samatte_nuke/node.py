@@ -167,7 +167,7 @@ def _inner(group, name):
 def _folder(group):
     """The node's cache folder: ``<cache root>/<node>_<uid>``, named when the node first runs there (a node
     renamed since keeps its folder, and its frames, as long as it is in the same cache root)."""
-    root_dir = jobmod.cache_root(jobmod.folder_text(group["cache_dir"]), nuke.root()["name"].value())
+    root_dir = jobmod.cache_root_now(group, nuke.root())
     uid = group["samatte_uid"].value()
     job = farm.stored_job(group)
     if job:

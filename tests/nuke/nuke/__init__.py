@@ -596,7 +596,12 @@ class _RootNode(Node):
         self._bbox = None
         self._name = name
         self._alive = True
-        for k in (String_Knob("name", "name", ""), Int_Knob("first_frame", "first", 1),
+        for k in (String_Knob("name", "name", ""),
+                  # [Root reference] 'project directory' (project_directory), default none; its Script Directory
+                  # button sets it to [python {nuke.script_directory()}]; relative file paths are relative to it
+                  # (Foundry support Q100154, "Relative file path referencing in Nuke")
+                  File_Knob("project_directory", "project directory", ""),
+                  Int_Knob("first_frame", "first", 1),
                   Int_Knob("last_frame", "last", 100), Knob("format", "format", _DEFAULT_FORMAT),
                   Enumeration_Knob("colorManagement", "color management", ["Nuke", "OCIO"]),
                   Enumeration_Knob("OCIO_config", "OCIO config",
