@@ -1,6 +1,15 @@
 """QA, Nuke day 8 (the Nuke double, the real samatte pipeline in-process on 4-frame 64x64 shots, ``shapes``
-tracker): regressions for what the artist saw.
+tracker): the SAMatte node's read-back never shows a matte that is not this plate's.
 
+* After a Track & Matte, the artist points the Source Read at another plate (its ``file`` knob changed to shot
+  B's sequence, or another Read plugged in): the node kept showing shot A's 4 mattes over shot B, with no
+  message (the keys were computed from the job's own plate path, whose files had not changed), in the Viewer
+  and in a farm render. Now each frame refuses, naming both plates and saying to press Track & Matte. The same
+  plate read through another path (the project moved with its file times, a farm's path mapping) still reads
+  back. For a plate the node renders (Read -> Grade -> Source), a Read upstream pointed at other files is
+  refused the same way (its first and last files' size and mtime, hidden knob ``samatte_plate``).
+* A SAMatte node copied into another shot's script showed the original's mattes over the new shot's plate until
+  it ran: now refused by the same check (over the same plate it reads back).
 * A relative cache folder knob (``mattes``) resolved against Nuke's working folder (where Nuke was started):
   the same script wrote its cache in another place in each session. Now it is relative to the Root's
   ``project_directory`` (Foundry), else the script's folder; an absolute one is unchanged.
@@ -100,6 +109,91 @@ def _refused(got, *words):
             assert w in what, what
 
 
+def test_the_source_read_pointed_at_another_plate_after_the_run_is_refused(nk, shots):
+    a, b = shots
+    read, roto, g = _comp(nk, a["plate"], a["polygon"])
+    assert len(_track(g)["written"]) == 4
+    assert _files(g) == {1: 1001, 2: 1002, 3: 1003, 4: 1004}
+    read["file"].setValue(b["plate"])     # the artist swaps in shot B's plate
+    # before: shot A's 4 mattes over shot B, no message
+    _refused(_shown(g), "Source %s reads %s" % (read.name(), b["plate"]), "made on %s" % a["plate"])
+    read["file"].setValue(a["plate"])     # back to shot A: read back as before
+    assert _files(g) == {1: 1001, 2: 1002, 3: 1003, 4: 1004}
+    # another Read of shot B plugged into the Source
+    read_b = nuke_env.make_read(b["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    g.setInput(0, read_b)
+    _refused(_shown(g), "Source %s reads %s" % (read_b.name(), b["plate"]))
+    # Track & Matte on shot B: its own mattes
+    assert len(_track(g)["written"]) == 4
+    assert _files(g) == {1: 1001, 2: 1002, 3: 1003, 4: 1004}
+    assert b["plate"] == farm.stored_job(g)["plate"]["path"]
+
+
+def test_the_same_plate_at_another_path_reads_back_and_a_rewritten_copy_does_not(nk, shots, tmp_path):
+    a, _ = shots
+    read, roto, g = _comp(nk, a["plate"], a["polygon"])
+    _track(g)
+    # the plate copied with its file times (a project moved, a farm's mount): the same files
+    moved = tmp_path / "mount" / "shA"
+    shutil.copytree(os.path.dirname(os.path.dirname(a["plate"])), str(moved))
+    read["file"].setValue(str(moved / "plate" / "plate.####.exr"))
+    assert _files(g) == {1: 1001, 2: 1002, 3: 1003, 4: 1004}
+    # a plate file written again there (another take under the same name): never its old matte
+    p2 = str(moved / "plate" / "plate.1002.exr")
+    data = open(p2, "rb").read()
+    os.remove(p2)
+    with open(p2, "wb") as fh:
+        fh.write(data)
+    os.utime(p2, ns=(os.stat(p2).st_atime_ns, os.stat(p2).st_mtime_ns + 5_000_000_000))
+    got = _shown(g)
+    assert isinstance(got[2], str) and "reads %s" % read["file"].value() in got[2], got[2]
+
+
+def test_a_rendered_plate_s_read_pointed_at_another_plate_is_refused(nk, shots):
+    a, b = shots
+
+    def graded(read):
+        grade = nk.nodes.Grade()
+        grade.addKnob(nk.Double_Knob("white", "gain", 1.0))
+        grade.setInput(0, read)
+        return grade
+    read, roto, g = _comp(nk, a["plate"], a["polygon"], source=graded)
+    _track(g)
+    assert "/plate_" in farm.stored_job(g)["plate"]["path"]
+    assert _files(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    g.input(0)["white"].setValue(1.2)   # a pixel-only change: still read back (day 7's rule)
+    assert _files(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    read["file"].setValue(b["plate"])
+    # before: the mattes of shot A's rendered plate over shot B, no message
+    _refused(_shown(g), "%s reads %s, was %s" % (read.name(), b["plate"], a["plate"]), "Source %s" % g.input(0).name())
+    read["file"].setValue(a["plate"])
+    assert _files(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    # a node aligned by an older samatte (no samatte_plate knob value): as before, and the knob comes back
+    g["samatte_plate"].setValue("")
+    read["file"].setValue(b["plate"])
+    assert _files(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    _track(g)
+    assert farm.decode_state(g["samatte_plate"].value())[0][1] == b["plate"]
+
+
+def test_a_node_pasted_into_another_shots_script_shows_no_matte_over_its_plate(nk, shots, tmp_path):
+    a, b = shots
+    read, roto, g = _comp(nk, a["plate"], a["polygon"])
+    _track(g)
+    g["selected"].setValue(True)
+    nk.nodeCopy("%clipboard%")
+    for n in list(nk.allNodes()):
+        nk.delete(n)
+    nk.root()["name"].setValue(str(tmp_path / "comp" / "shB_v001.nk"))
+    read_b = nuke_env.make_read(b["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    g2 = nk.nodePaste("%clipboard%")
+    g2.setInput(0, read_b)
+    # before: shot A's mattes over shot B until the copy ran
+    _refused(_shown(g2), "reads %s" % b["plate"], "made on %s" % a["plate"])
+    g2.setInput(0, nuke_env.make_read(a["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1))
+    assert _files(g2) == {1: 1001, 2: 1002, 3: 1003, 4: 1004}
+
+
 def test_a_relative_cache_folder_is_relative_to_the_project_directory_or_the_script(nk, shots, tmp_path,
                                                                                    monkeypatch):
     a, _ = shots
@@ -125,3 +219,13 @@ def test_a_relative_cache_folder_is_relative_to_the_project_directory_or_the_scr
     _track(g)
     assert _files(g) == {1: 1001, 2: 1002, 3: 1003, 4: 1004}
     assert farm.frame_path(g, 1).startswith(str(tmp_path / "mattes") + os.sep)
+
+
+def test_another_plate_with_another_timing_names_both_changes(nk, shots):
+    a, b = shots
+    read, roto, g = _comp(nk, a["plate"], a["polygon"])
+    _track(g)
+    read_b = nuke_env.make_read(b["plate"], 1001, 1004, width=64, height=64, mode="start at", value=3)
+    g.setInput(0, read_b)
+    _refused(_shown(g, range(3, 7)), "file 1001 on script frame 3, was 1",
+             "it reads %s, its mattes were made on %s" % (b["plate"], a["plate"]))

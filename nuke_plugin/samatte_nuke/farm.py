@@ -17,7 +17,8 @@ import os
 import zlib
 
 __all__ = ["exr_attributes", "expected_keys", "frame_state", "frame_path", "StaleFrameError", "encode_state",
-           "decode_state", "stored_job", "stored_job_text", "stored_scores", "realigned", "retimed"]
+           "decode_state", "stored_job", "stored_job_text", "stored_scores", "realigned", "retimed", "replated",
+           "readback_job"]
 
 _memo = {}
 #: the samatte_job knob's text -> (job, its canonical text): decoding it (base64, zlib, JSON; 450 kB for 20
@@ -175,10 +176,13 @@ def source_view(group, job, offset):
             from .convert import FrameMap
             fmap = FrameMap.from_read(read)
             path = jobmod.read_path(read)
-            if fmap is not None and path and os.path.normpath(path) == os.path.normpath(job["plate"]["path"]):
+            if fmap is not None and path and (os.path.normpath(path) == os.path.normpath(job["plate"]["path"])
+                                              or not _rendered(job)):
                 # its files as it maps them now (frame_path refuses a mapping other than the one the node was
                 # aligned to: see realigned); before, a Read whose offset had changed fell through to the
-                # rendered-plate rule below, script frame - the old offset: another file's matte
+                # rendered-plate rule below, script frame - the old offset: another file's matte. A Read of
+                # another path in place of the job's Read is the plate moved, or another plate: frame_path
+                # reads the cache back with its files and refuses unless they are the job's (readback_job)
                 return fmap
         return int(src.firstFrame()), int(src.lastFrame())
     except Exception:  # noqa: BLE001 - a Source whose knobs cannot be read: as without one
@@ -209,6 +213,61 @@ def retimed(group, view):
     if time_signature(src) == was:
         return None
     return "a Read's frame, range or before / after, or a time node, upstream of it changed since its plate was rendered"
+
+
+def _rendered(job):
+    """True when the job's plate is one the node rendered into its own cache folder
+    (``<folder>/plate_<hash>/plate.####.exr``, :func:`samatte_nuke.job.render_plate`), not a Read's files."""
+    folder = os.path.dirname(os.path.dirname(job["output"]["path"]))
+    pdir = os.path.dirname(job["plate"]["path"])
+    return (os.path.normcase(os.path.normpath(os.path.dirname(pdir))) == os.path.normcase(os.path.normpath(folder))
+            and os.path.basename(pdir).startswith("plate_"))
+
+
+#: the samatte_plate knob's text -> its decoded list (frame_path runs on every evaluation of the Read's file knob)
+_plates = {}
+
+
+def replated(group, view):
+    """What changed, as a short text, when the Source is not the Read the job reads (``view`` a tuple: the plate
+    rendered into the cache) and a Read upstream of it reads other files than when the node's read-back was
+    aligned (its ``samatte_plate`` knob, :func:`samatte_nuke.job.plate_signature`: the size and mtime of each
+    Read's first and last file, whatever their path); None when unchanged or not known (no such knob or value: a
+    node aligned by an older samatte; a Read whose file cannot be named now). A Read pointed at another
+    sequence, or a plate re-rendered under its path, is a change; a project moved with its files is not."""
+    from .convert import FrameMap
+    if isinstance(view, FrameMap):
+        return None
+    k = group.knob("samatte_plate")
+    raw = k.value() if k is not None else ""
+    if not raw:
+        return None
+    try:
+        src = group.input(0)
+    except Exception:  # noqa: BLE001 - not a node with inputs
+        return None
+    if src is None:
+        return None
+    was = _plates.get(raw)
+    if was is None:
+        if len(_plates) > 16:
+            _plates.clear()
+        was = _plates[raw] = decode_state(raw, None) or []
+    if not was:
+        return None
+    from .job import plate_signature
+    now = plate_signature(src)
+    if any(e[1] is None for e in now):
+        return None   # a Read whose files cannot be named now (proxy mode): not known
+    then = {tuple(e[2:]) for e in was if e[1] is not None}
+    changed = [e for e in now if tuple(e[2:]) not in then]
+    if not changed:
+        return None   # (a Read taken away upstream changes the Source's timing: retimed says so)
+    by_name = {e[0]: e[1] for e in was}
+    return "; ".join("%s reads %s%s" % (e[0], e[1], (", was %s" % by_name[e[0]]) if by_name.get(e[0]) and
+                                        os.path.normpath(by_name[e[0]]) != os.path.normpath(e[1]) else
+                                        " (its files changed since)" if by_name.get(e[0]) else " (new upstream)")
+                     for e in changed)
 
 
 def realigned(group, view, offset):
@@ -251,13 +310,67 @@ def shown_file(group, job, offset, script_frame):
     a rendered plate the script frame itself inside the Source's range (where it shows its own picture);
     None where the Source shows black; False where that is not known (no Source; a rendered plate outside
     its Source's range): the caller keeps its own rule."""
-    view = source_view(group, job, offset)
+    return _shown_in(source_view(group, job, offset), offset, script_frame)
+
+
+def _shown_in(view, offset, script_frame):
+    """:func:`shown_file` of a :func:`source_view` already had."""
     t = int(script_frame)   # as frame_path counts a sub-frame (motion-blur) context
     if view is None:
         return False
     if isinstance(view, tuple):
         return t - int(offset) if view[0] <= t <= view[1] else False
     return view.shown(t)
+
+
+_relocated = {}
+
+
+def _reroot(value, old, new):
+    """``value`` (a JobSpec's JSON value) with every path inside folder ``old`` moved into folder ``new``."""
+    if isinstance(value, dict):
+        return {k: _reroot(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reroot(v, old, new) for v in value]
+    if isinstance(value, str) and value:
+        norm = os.path.normpath(value)
+        if norm == old or norm.startswith(old + os.sep):
+            return new + norm[len(old):]
+    return value
+
+
+def readback_job(group, job, job_text, view):
+    """``(job text, plate change)``: the stored job as the read-back checks it now. Its JobSpec holds the
+    absolute paths of when it ran; the plate of a job that reads the Source Read's files is that Read's files
+    as it reads them now. Each frame is still shown
+    only when its ``samatte/key`` is the key of these files, prompts and settings (plate frames by size and
+    mtime, as every cache key): the same plate at another path reads back, another plate never does. ``plate
+    change``: ``(the job's plate, the Source's)`` when they are not one path (None otherwise): a frame whose key
+    then does not hold is refused, naming both."""
+    folder = os.path.normpath(os.path.dirname(os.path.dirname(job["output"]["path"])))
+    now = folder
+    plate = None
+    from .convert import FrameMap
+    if isinstance(view, FrameMap) and not _rendered(job):
+        try:
+            from .job import read_path
+            path = read_path(group.input(0))
+        except Exception:  # noqa: BLE001 - (source_view read it a moment ago)
+            path = None
+        if path and os.path.normpath(path) != os.path.normpath(job["plate"]["path"]):
+            plate = path
+    if now == folder and plate is None:
+        return job_text, None
+    key = (job_text, now, plate)
+    hit = _relocated.get(key)
+    if hit is None:
+        moved = _reroot(job, folder, now) if now != folder else json.loads(job_text)
+        if plate is not None:
+            moved["plate"]["path"] = plate
+        if len(_relocated) > 16:
+            _relocated.clear()
+        hit = _relocated[key] = json.dumps(moved, sort_keys=True)
+    return hit, ((job["plate"]["path"], plate) if plate is not None else None)
 
 
 def frame_path(group, script_frame):
@@ -275,15 +388,26 @@ def frame_path(group, script_frame):
     f = int(script_frame) - offset
     view = source_view(group, job, offset)
     moved = realigned(group, view, offset) or retimed(group, view)
+    replaced = None if moved else replated(group, view)
+    if replaced:
+        # a Read upstream of a rendered plate's Source reads other files (another plate, or the plate
+        # re-rendered) since the run (before: the old plate's mattes over the new one, silently)
+        raise StaleFrameError(
+            "samatte: script frame %d of %s: its Source %s shows other plate files than its mattes were made on "
+            "(%s): no matte is shown over a plate it was not made on. Press Track & Matte on %s to matte this plate"
+            % (int(script_frame), group.name(), group.input(0).name(), replaced, group.name()))
+    job_text, swap = readback_job(group, job, job_text, view)
     if moved:
         # the Source Read shows its files on other script frames than when the node was aligned: no frame's
         # matte can be told to sit on its plate (before: the old mapping's, another file's matte, silently)
+        if swap is not None:   # (a Read of another path plugged in: said too, it may be another plate)
+            moved += "; it reads %s, its mattes were made on %s" % (swap[1], swap[0])
         raise StaleFrameError(
             "samatte: script frame %d of %s: its Source %s no longer shows the frames its mattes were made on (%s): "
             "a matte would sit on another frame's picture. Press Track & Matte on %s to re-align (frames whose "
             "plate, prompts and settings are unchanged are reused)"
             % (int(script_frame), group.name(), group.input(0).name(), moved, group.name()))
-    shown = shown_file(group, job, offset, script_frame)
+    shown = _shown_in(view, offset, script_frame)
     if shown is not False:
         if shown is None or shown not in fset:
             return ""   # the Source shows black or a file the job did not matte there: no matte
@@ -295,8 +419,18 @@ def frame_path(group, script_frame):
         i = bisect.bisect_left(frames, f)
         f = min(frames[max(i - 1, 0):i + 1], key=lambda g: (abs(g - f), g))
     state, path = frame_state(job_text, f)
+    if swap is not None and state in ("stale", "unknown"):
+        # the Source Read reads another path than the job, and the frame's key does not hold with its files:
+        # another plate (or the plate's files changed); before, the old plate's matte, silently (the key was
+        # computed from the job's own path, whose files had not changed)
+        raise StaleFrameError(
+            "samatte: script frame %d of %s: its Source %s reads %s, its mattes were made on %s (another plate, or "
+            "its files changed since): no matte is shown over a plate it was not made on. Press Track & Matte on %s "
+            "to matte this plate" % (int(script_frame), group.name(), group.input(0).name(), swap[1], swap[0],
+                                     group.name()))
     if state in ("complete", "unknown"):
         return path.replace("\\", "/")
+    job = _keys_memo(job_text)[0]
     job_file = os.path.join(os.path.dirname(os.path.dirname(job["output"]["path"])), "job.json")
     if _exported(job_file, job, job_text=job_text):
         how = "samatte run %s --frames %d" % (job_file, f)

@@ -18,7 +18,7 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "upstream_hash", "time_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
+           "build_job", "upstream_hash", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -463,6 +463,44 @@ def time_signature(source):
     for e in sorted(entries):
         h.update((e + "\n").encode("utf-8", "replace"))
     return h.hexdigest()[:16]
+
+
+def _stamp(path):
+    try:
+        st = os.stat(path)
+        return "%d:%d" % (st.st_size, st.st_mtime_ns)
+    except (OSError, ValueError):
+        return "-"
+
+
+def plate_signature(source):
+    """What identifies the plate files ``source`` shows: for every Read upstream of it (``source`` included),
+    ``[name, file pattern, stamp of its first file, stamp of its last file]`` (stamp: ``size:mtime_ns``, the
+    rule samatte's cache keys use for plate frames: a re-rendered plate, or a Read pointed at another
+    sequence, changes them; a project moved or copied with its file times, or mapped to another mount by a
+    farm, keeps them, whatever its path). The path is kept to name the change; it does not decide it. A Read
+    whose file cannot be named now (proxy mode with a proxy file and TCL in its file knob) has pattern None
+    and stamps None (not known). [] without a source."""
+    out = []
+    if source is None:
+        return out
+    for n in _upstream(source):
+        if n.Class() != "Read" or n.knob("file") is None:
+            continue
+        try:
+            pattern = read_path(n)
+            first, last = int(n["first"].value()), int(n["last"].value())
+        except Exception:  # noqa: BLE001 - a Read Nuke cannot expand: not known
+            pattern = None
+        if not pattern:
+            out.append([n.name(), None, None, None])
+            continue
+        if _FRAME_TOKEN.search(pattern):
+            ends = [_stamp(_file_at(pattern, first)), _stamp(_file_at(pattern, last))]
+        else:
+            ends = [_stamp(pattern)] * 2
+        out.append([n.name(), pattern] + ends)
+    return out
 
 
 def _cached_size_ok(node, pattern, frames, missing, offset):

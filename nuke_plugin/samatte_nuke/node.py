@@ -117,6 +117,7 @@ def create(name=None):
         nuke.Int_Knob("samatte_offset", "offset", 0),
         nuke.String_Knob("samatte_scores", "scores", ""),
         nuke.String_Knob("samatte_timing", "timing", ""),
+        nuke.String_Knob("samatte_plate", "plate", ""),
         nuke.Boolean_Knob(NODE_CLASS_TAG, NODE_CLASS_TAG, True),
     ]
     for k in knobs:
@@ -124,7 +125,8 @@ def create(name=None):
     g["quality"].setValue("default")
     g["tracker"].setValue("auto")
     g["device"].setValue("auto")
-    for hidden in ("samatte_uid", "samatte_job", "samatte_offset", "samatte_scores", "samatte_timing", NODE_CLASS_TAG):
+    for hidden in ("samatte_uid", "samatte_job", "samatte_offset", "samatte_scores", "samatte_timing", "samatte_plate",
+                   NODE_CLASS_TAG):
         g[hidden].setVisible(False)
     g["cache_dir"].setTooltip("default: samatte_cache next to the script, one folder per node")
     g["samatte_python"].setTooltip("default: $SAMATTE_PYTHON or what install.sh --nuke recorded")
@@ -351,7 +353,7 @@ def _build(group):
     return job, {"offset": fmap.offset, "frames": frames, "folder": folder, "objects": objects,
                  "fmap": fmap if read is not None else None,
                  "source_range": (int(source.firstFrame()), int(source.lastFrame())),
-                 "timing": jobmod.time_signature(source)}
+                 "timing": jobmod.time_signature(source), "plate": jobmod.plate_signature(source)}
 
 
 def _script_frames(file_frames, offset):
@@ -588,6 +590,14 @@ def _point_read(group, job, info):
         group.addKnob(timing)
         timing.setVisible(False)
     timing.setValue(info["timing"] if "timing" in info else jobmod.time_signature(group.input(0)))
+    # which plate files the Source showed when the job was built (farm.frame_path refuses a rendered plate's
+    # mattes once a Read upstream reads other files)
+    plate = group.knob("samatte_plate")
+    if plate is None:   # a node made by an older samatte
+        plate = nuke.String_Knob("samatte_plate", "plate", "")
+        group.addKnob(plate)
+        plate.setVisible(False)
+    plate.setValue(farm.encode_state(info["plate"] if "plate" in info else jobmod.plate_signature(group.input(0))))
     read = _inner(group, "samatte_cache_read")
     frames = info["frames"]
     read["file"].setValue(READ_EXPR)
