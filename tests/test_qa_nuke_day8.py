@@ -10,6 +10,10 @@ tracker): the SAMatte node's read-back never shows a matte that is not this plat
   refused the same way (its first and last files' size and mtime, hidden knob ``samatte_plate``).
 * A SAMatte node copied into another shot's script showed the original's mattes over the new shot's plate until
   it ran: now refused by the same check (over the same plate it reads back).
+* A project moved (script, plate and cache together) without a re-run: the stored job holds the old absolute
+  paths, so every frame said "missing in the cache ... Track & Matte" though the mattes sat next to the script.
+  Now the read-back looks in the node's cache folder as it resolves now (and reads the plate where the Source
+  reads it), each frame still checked by its key.
 * A relative cache folder knob (``mattes``) resolved against Nuke's working folder (where Nuke was started):
   the same script wrote its cache in another place in each session. Now it is relative to the Root's
   ``project_directory`` (Foundry), else the script's folder; an absolute one is unchanged.
@@ -194,6 +198,29 @@ def test_a_node_pasted_into_another_shots_script_shows_no_matte_over_its_plate(n
     assert _files(g2) == {1: 1001, 2: 1002, 3: 1003, 4: 1004}
 
 
+def test_a_moved_project_reads_its_mattes_back_where_they_are(nk, shots, tmp_path):
+    a, b = shots
+    proj = tmp_path / "projA"
+    shutil.copytree(os.path.dirname(os.path.dirname(a["plate"])), str(proj / "shot"))
+    nk.root()["name"].setValue(str(proj / "comp_v001.nk"))
+    read, roto, g = _comp(nk, "[file dirname [value root.name]]/shot/plate/plate.####.exr", a["polygon"])
+    _track(g)
+    assert _files(g) == {1: 1001, 2: 1002, 3: 1003, 4: 1004}
+    # the whole project moved (its file times kept), opened there, not run again
+    projb = tmp_path / "moved" / "projA"
+    shutil.move(str(proj), str(projb))
+    nk.root()["name"].setValue(str(projb / "comp_v001.nk"))
+    got = _shown(g)
+    # before: "frame 1001 (script frame 1) of SAMatte1 is missing in the cache; make it with: Track & Matte"
+    assert {t: v[0] for t, v in got.items()} == {1: 1001, 2: 1002, 3: 1003, 4: 1004}, got
+    assert all(v[1].startswith(str(projb / "samatte_cache") + os.sep) for v in got.values()), got
+    # moved, then another plate copied in over its path (new files): refused, never the old mattes
+    pdir = projb / "shot" / "plate"
+    for f in range(1001, 1005):
+        shutil.copyfile(b["plate"].replace("####", "%04d" % f), str(pdir / ("plate.%04d.exr" % f)))
+    _refused(_shown(g), "made on %s" % str(proj / "shot" / "plate" / "plate.####.exr"))
+
+
 def test_a_relative_cache_folder_is_relative_to_the_project_directory_or_the_script(nk, shots, tmp_path,
                                                                                    monkeypatch):
     a, _ = shots
@@ -229,3 +256,28 @@ def test_another_plate_with_another_timing_names_both_changes(nk, shots):
     g.setInput(0, read_b)
     _refused(_shown(g, range(3, 7)), "file 1001 on script frame 3, was 1",
              "it reads %s, its mattes were made on %s" % (b["plate"], a["plate"]))
+
+
+def test_a_moved_project_with_a_rendered_plate_reads_back_and_its_read_still_counts(nk, shots, tmp_path):
+    a, b = shots
+    proj = tmp_path / "projR"
+    shutil.copytree(os.path.dirname(os.path.dirname(a["plate"])), str(proj / "shot"))
+    nk.root()["name"].setValue(str(proj / "comp.nk"))
+
+    def graded(read):
+        grade = nk.nodes.Grade()
+        grade.setInput(0, read)
+        return grade
+    read, roto, g = _comp(nk, "[file dirname [value root.name]]/shot/plate/plate.####.exr", a["polygon"],
+                          source=graded)
+    _track(g)
+    assert "/plate_" in farm.stored_job(g)["plate"]["path"]
+    moved = tmp_path / "elsewhere" / "projR"
+    shutil.move(str(proj), str(moved))
+    nk.root()["name"].setValue(str(moved / "comp.nk"))
+    got = _shown(g)
+    # before: every frame "missing in the cache"
+    assert {t: v[0] for t, v in got.items()} == {1: 1, 2: 2, 3: 3, 4: 4}, got
+    assert all(v[1].startswith(str(moved / "samatte_cache") + os.sep) for v in got.values())
+    read["file"].setValue(b["plate"])
+    _refused(_shown(g), "reads %s, was %s" % (b["plate"], proj / "shot" / "plate" / "plate.####.exr"))

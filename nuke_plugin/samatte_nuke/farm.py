@@ -341,7 +341,10 @@ def _reroot(value, old, new):
 
 def readback_job(group, job, job_text, view):
     """``(job text, plate change)``: the stored job as the read-back checks it now. Its JobSpec holds the
-    absolute paths of when it ran; the plate of a job that reads the Source Read's files is that Read's files
+    absolute paths of when it ran; the cache (and a plate or masks the node rendered into it) is looked for in
+    the node's cache folder as it resolves now (the cache folder knob, the project directory or the script's
+    folder: a project moved or copied with its cache, or a farm's path mapping, puts it elsewhere) when a folder
+    of the node's name is there, and the plate of a job that reads the Source Read's files is that Read's files
     as it reads them now. Each frame is still shown
     only when its ``samatte/key`` is the key of these files, prompts and settings (plate frames by size and
     mtime, as every cache key): the same plate at another path reads back, another plate never does. ``plate
@@ -349,6 +352,14 @@ def readback_job(group, job, job_text, view):
     then does not hold is refused, naming both."""
     folder = os.path.normpath(os.path.dirname(os.path.dirname(job["output"]["path"])))
     now = folder
+    try:
+        import nuke
+        from .job import cache_root_now
+        cand = os.path.normpath(os.path.join(cache_root_now(group, nuke.root()), os.path.basename(folder)))
+        if cand != folder and os.path.isdir(os.path.join(cand, "matte")):
+            now = cand
+    except Exception:  # noqa: BLE001 - knobs that cannot be read (a test's stand-in): the stored folder
+        now = folder
     plate = None
     from .convert import FrameMap
     if isinstance(view, FrameMap) and not _rendered(job):
