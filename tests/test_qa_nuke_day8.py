@@ -281,3 +281,26 @@ def test_a_moved_project_with_a_rendered_plate_reads_back_and_its_read_still_cou
     assert all(v[1].startswith(str(moved / "samatte_cache") + os.sep) for v in got.values())
     read["file"].setValue(b["plate"])
     _refused(_shown(g), "reads %s, was %s" % (b["plate"], proj / "shot" / "plate" / "plate.####.exr"))
+
+
+def test_another_plate_with_the_same_file_sizes_and_times_is_still_refused(nk, shots, tmp_path):
+    """Plates unpacked from one delivery can share size and mtime (uncompressed EXRs of one format, times kept
+    to the second): the keys (size + mtime) cannot tell them apart; the head of the Source's first and last files
+    recorded at the run can."""
+    a, b = shots
+    read, roto, g = _comp(nk, a["plate"], a["polygon"])
+    _track(g)
+    twin = tmp_path / "delivery" / "shB" / "plate.####.exr"
+    twin.parent.mkdir(parents=True)
+    for f in range(1001, 1005):
+        src = a["plate"].replace("####", "%04d" % f)
+        data = bytearray(open(src, "rb").read())
+        data[-20:] = bytes(20)             # other pixels, the same size
+        out = str(twin).replace("####", "%04d" % f)
+        with open(out, "wb") as fh:
+            fh.write(bytes(data))
+        st = os.stat(src)
+        os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
+    read["file"].setValue(str(twin))
+    # before (keys alone): shot A's mattes over the twin plate
+    _refused(_shown(g), "reads %s" % twin, "made on %s" % a["plate"])

@@ -228,6 +228,37 @@ def _rendered(job):
 _plates = {}
 
 
+def _plate_was(group):
+    """The node's ``samatte_plate`` knob decoded (a list; [] without one), once per knob text."""
+    k = group.knob("samatte_plate")
+    raw = k.value() if k is not None else ""
+    if not raw:
+        return []
+    was = _plates.get(raw)
+    if was is None:
+        if len(_plates) > 16:
+            _plates.clear()
+        was = _plates[raw] = decode_state(raw, None) or []
+    return was
+
+
+def _other_files(group):
+    """True when the Source Read's first and last files are not those of any Read the node's ``samatte_plate``
+    knob recorded when it was aligned (their size, mtime and head: another plate that has the old one's size and
+    mtime, as plates unpacked together can); False when they are, or when not known (no such knob)."""
+    was = _plate_was(group)
+    if not was:
+        return False
+    from .job import plate_signature
+    try:
+        now = plate_signature(group.input(0))
+    except Exception:  # noqa: BLE001 - a Source that cannot be read now: not known
+        return False
+    if not now or now[0][1] is None:
+        return False
+    return tuple(now[0][2:]) not in {tuple(e[2:]) for e in was if e[1] is not None}
+
+
 def replated(group, view):
     """What changed, as a short text, when the Source is not the Read the job reads (``view`` a tuple: the plate
     rendered into the cache) and a Read upstream of it reads other files than when the node's read-back was
@@ -238,9 +269,7 @@ def replated(group, view):
     from .convert import FrameMap
     if isinstance(view, FrameMap):
         return None
-    k = group.knob("samatte_plate")
-    raw = k.value() if k is not None else ""
-    if not raw:
+    if not (group.knob("samatte_plate") is not None and group["samatte_plate"].value()):
         return None
     try:
         src = group.input(0)
@@ -248,11 +277,7 @@ def replated(group, view):
         return None
     if src is None:
         return None
-    was = _plates.get(raw)
-    if was is None:
-        if len(_plates) > 16:
-            _plates.clear()
-        was = _plates[raw] = decode_state(raw, None) or []
+    was = _plate_was(group)
     if not was:
         return None
     from .job import plate_signature
@@ -430,10 +455,11 @@ def frame_path(group, script_frame):
         i = bisect.bisect_left(frames, f)
         f = min(frames[max(i - 1, 0):i + 1], key=lambda g: (abs(g - f), g))
     state, path = frame_state(job_text, f)
-    if swap is not None and state in ("stale", "unknown"):
-        # the Source Read reads another path than the job, and the frame's key does not hold with its files:
-        # another plate (or the plate's files changed); before, the old plate's matte, silently (the key was
-        # computed from the job's own path, whose files had not changed)
+    if swap is not None and (state in ("stale", "unknown") or _other_files(group)):
+        # the Source Read reads another path than the job, and the frame's key does not hold with its files (or
+        # its first / last files are not those the node was aligned on): another plate (or the plate's files
+        # changed); before, the old plate's matte, silently (the key was computed from the job's own path, whose
+        # files had not changed)
         raise StaleFrameError(
             "samatte: script frame %d of %s: its Source %s reads %s, its mattes were made on %s (another plate, or "
             "its files changed since): no matte is shown over a plate it was not made on. Press Track & Matte on %s "

@@ -465,19 +465,41 @@ def time_signature(source):
     return h.hexdigest()[:16]
 
 
+#: bytes of a plate file's head hashed into its stamp (its header, offset table and first chunks)
+_HEAD = 1 << 16
+#: (path, size, mtime_ns, inode) -> stamp: the read-back asks on every evaluation of its file knob
+_STAMP_MEMO = {}
+
+
 def _stamp(path):
+    """``size:mtime_ns:<sha1 of the first 64 KiB, 12 hex>`` of a file, '-' when it cannot be read. Size and mtime
+    are samatte's own rule for plate frames (its cache keys); the head's hash tells apart two files that share
+    them (plates of one delivery unpacked in the same second, uncompressed EXRs of one size)."""
     try:
         st = os.stat(path)
-        return "%d:%d" % (st.st_size, st.st_mtime_ns)
     except (OSError, ValueError):
         return "-"
+    key = (path, st.st_size, st.st_mtime_ns, st.st_ino)
+    hit = _STAMP_MEMO.get(key)
+    if hit is None:
+        from samatte.inputfile import open_regular
+        try:
+            fh, _ = open_regular(path)
+            with fh:
+                head = hashlib.sha1(fh.read(_HEAD)).hexdigest()[:12]
+        except OSError:
+            return "-"
+        if len(_STAMP_MEMO) > 4096:
+            _STAMP_MEMO.clear()
+        hit = _STAMP_MEMO[key] = "%d:%d:%s" % (st.st_size, st.st_mtime_ns, head)
+    return hit
 
 
 def plate_signature(source):
     """What identifies the plate files ``source`` shows: for every Read upstream of it (``source`` included),
-    ``[name, file pattern, stamp of its first file, stamp of its last file]`` (stamp: ``size:mtime_ns``, the
-    rule samatte's cache keys use for plate frames: a re-rendered plate, or a Read pointed at another
-    sequence, changes them; a project moved or copied with its file times, or mapped to another mount by a
+    ``[name, file pattern, stamp of its first file, stamp of its last file]`` (stamp: ``size:mtime_ns`` (the
+    rule samatte's cache keys use for plate frames) and a hash of the file's first 64 KiB: a re-rendered plate,
+    or a Read pointed at another sequence, changes them; a project moved or copied with its file times, or mapped to another mount by a
     farm, keeps them, whatever its path). The path is kept to name the change; it does not decide it. A Read
     whose file cannot be named now (proxy mode with a proxy file and TCL in its file knob) has pattern None
     and stamps None (not known). [] without a source."""
