@@ -304,3 +304,19 @@ def test_another_plate_with_the_same_file_sizes_and_times_is_still_refused(nk, s
     read["file"].setValue(str(twin))
     # before (keys alone): shot A's mattes over the twin plate
     _refused(_shown(g), "reads %s" % twin, "made on %s" % a["plate"])
+
+
+def test_a_cache_folder_knob_set_back_without_a_run_still_reads_the_run_s_mattes(nk, shots, tmp_path):
+    """The node ran in the default folder, then (another quality) in a cache folder set on the knob; the knob is
+    set back without a run: the default folder holds the first run's frames, not current for the stored job.
+    The read-back shows the stored run's own frames (from where they were written), never refuses them."""
+    a, _ = shots
+    read, roto, g = _comp(nk, a["plate"], a["polygon"])
+    _track(g)
+    g["cache_dir"].setValue(str(tmp_path / "fast"))
+    g["quality"].setValue("draft")
+    _track(g)
+    g["cache_dir"].setValue("")
+    got = _shown(g)
+    assert {t: v[0] for t, v in got.items() if not isinstance(v, str)} == {1: 1001, 2: 1002, 3: 1003, 4: 1004}, got
+    assert all(v[1].startswith(str(tmp_path / "fast") + os.sep) for v in got.values())

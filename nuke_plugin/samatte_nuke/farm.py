@@ -365,12 +365,12 @@ def _reroot(value, old, new):
 
 
 def readback_job(group, job, job_text, view):
-    """``(job text, plate change)``: the stored job as the read-back checks it now. Its JobSpec holds the
-    absolute paths of when it ran; the cache (and a plate or masks the node rendered into it) is looked for in
-    the node's cache folder as it resolves now (the cache folder knob, the project directory or the script's
-    folder: a project moved or copied with its cache, or a farm's path mapping, puts it elsewhere) when a folder
-    of the node's name is there, and the plate of a job that reads the Source Read's files is that Read's files
-    as it reads them now. Each frame is still shown
+    """``(job texts, plate change)``: the stored job as the read-back checks it now, in the cache folders to look
+    in, in order. Its JobSpec holds the absolute paths of when it ran: the plate of a job that reads the Source
+    Read's files is that Read's files as it reads them now, and the cache (with a plate or masks the node
+    rendered into it) is looked for where it was, then in the node's cache folder as it resolves now (the cache
+    folder knob, the project directory or the script's folder: a project moved or copied with its cache, or a
+    farm's path mapping, puts it there) when a folder of the node's name is there. Each frame is still shown
     only when its ``samatte/key`` is the key of these files, prompts and settings (plate frames by size and
     mtime, as every cache key): the same plate at another path reads back, another plate never does. ``plate
     change``: ``(the job's plate, the Source's)`` when they are not one path (None otherwise): a frame whose key
@@ -395,18 +395,22 @@ def readback_job(group, job, job_text, view):
             path = None
         if path and os.path.normpath(path) != os.path.normpath(job["plate"]["path"]):
             plate = path
+    swap = (job["plate"]["path"], plate) if plate is not None else None
     if now == folder and plate is None:
-        return job_text, None
+        return [job_text], None
     key = (job_text, now, plate)
     hit = _relocated.get(key)
     if hit is None:
-        moved = _reroot(job, folder, now) if now != folder else json.loads(job_text)
-        if plate is not None:
-            moved["plate"]["path"] = plate
+        texts = []
+        for where in (folder, now) if now != folder else (folder,):
+            moved = _reroot(job, folder, where) if where != folder else json.loads(job_text)
+            if plate is not None:
+                moved["plate"]["path"] = plate
+            texts.append(json.dumps(moved, sort_keys=True) if moved != job else job_text)
         if len(_relocated) > 16:
             _relocated.clear()
-        hit = _relocated[key] = json.dumps(moved, sort_keys=True)
-    return hit, ((job["plate"]["path"], plate) if plate is not None else None)
+        hit = _relocated[key] = texts
+    return hit, swap
 
 
 def frame_path(group, script_frame):
@@ -432,7 +436,8 @@ def frame_path(group, script_frame):
             "samatte: script frame %d of %s: its Source %s shows other plate files than its mattes were made on "
             "(%s): no matte is shown over a plate it was not made on. Press Track & Matte on %s to matte this plate"
             % (int(script_frame), group.name(), group.input(0).name(), replaced, group.name()))
-    job_text, swap = readback_job(group, job, job_text, view)
+    texts, swap = readback_job(group, job, job_text, view)
+    job_text = texts[0]
     if moved:
         # the Source Read shows its files on other script frames than when the node was aligned: no frame's
         # matte can be told to sit on its plate (before: the old mapping's, another file's matte, silently)
@@ -455,6 +460,13 @@ def frame_path(group, script_frame):
         i = bisect.bisect_left(frames, f)
         f = min(frames[max(i - 1, 0):i + 1], key=lambda g: (abs(g - f), g))
     state, path = frame_state(job_text, f)
+    for other in texts[1:]:
+        if state == "complete":
+            break
+        # (the cache where the node's folder resolves now: a project moved or copied with it, a farm's mapping)
+        got = frame_state(other, f)
+        if got[0] == "complete" or state == "missing":
+            (state, path), job_text = got, other
     if swap is not None and (state in ("stale", "unknown") or _other_files(group)):
         # the Source Read reads another path than the job, and the frame's key does not hold with its files (or
         # its first / last files are not those the node was aligned on): another plate (or the plate's files
