@@ -292,6 +292,14 @@ def cmd_demo(args):
 
 # --- parser -----------------------------------------------------------------------------------------
 
+def add_threads_arg(p):
+    """``--threads N``: the CPU threads of every library the command runs (samatte.threads)."""
+    p.add_argument("--threads", metavar="N",
+                   help="CPU threads for every library samatte runs (OpenBLAS, OpenCV, OpenImageIO, numba, "
+                        "torch); default: $SAMATTE_THREADS, else $OMP_NUM_THREADS, else the CPUs this process "
+                        "may use (affinity, cgroup quota)")
+
+
 def _add_plate_args(p):
     p.add_argument("--plate", required=True, help="plate EXR pattern, e.g. /shots/sh010/plate.####.exr")
     p.add_argument("--frames", help="frame range, e.g. 1001-1100 (default: the range in the plate pattern, "
@@ -307,6 +315,7 @@ def _add_plate_args(p):
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--overwrite", action="store_true", help="rewrite frames that are already complete")
     p.add_argument("--json", action="store_true", help="JSON-lines events on stdout instead of a progress bar")
+    add_threads_arg(p)
 
 
 # --- probe / status (cache owner) --------------------------------------------------------------------
@@ -541,6 +550,7 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="JSON-lines events on stdout instead of a progress bar")
     p.add_argument("--overwrite", action="store_true", help="rewrite frames that are already complete")
     p.add_argument("--device", help="override the job's device (auto, cpu, cuda, cuda:N, mps)")
+    add_threads_arg(p)
     p.set_defaults(func=cmd_run)
     _add_cache_commands(sub, p)
 
@@ -551,6 +561,7 @@ def build_parser():
     p.add_argument("--first", type=int, default=1001, help="first frame number (default 1001)")
     p.add_argument("--overwrite", action="store_true", help="redo the matte even if it is on disk")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_arg(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("info", help="versions, devices, models and OCIO config")
@@ -671,7 +682,11 @@ def main(argv=None):
         return _group_usage(parser, "farm")
     try:
         if _document_mode(args):
+            from .threads import configure
+            configure(getattr(args, "threads", None))
             return _run_document(args)
+        from .threads import configure
+        configure(getattr(args, "threads", None))
         return args.func(args)
     except KeyboardInterrupt:
         if getattr(args, "json", False) and args.command in _STREAM_COMMANDS:

@@ -564,7 +564,14 @@ def main(argv=None):
     parser.add_argument("--pipeline", default="samatte.pipeline",
                         help="module whose run_iter(job, *, cancel=None) runs jobs")
     parser.add_argument("--log-level", default=os.environ.get("SAMATTE_LOG_LEVEL", "INFO"))
+    parser.add_argument("--threads", metavar="N", help="CPU threads for every library (samatte.threads; "
+                        "default: $SAMATTE_THREADS, else $OMP_NUM_THREADS, else the CPUs this process may use)")
     args = parser.parse_args(argv)
+    from .threads import configure
+    try:
+        configure(args.threads)
+    except SamatteError as e:
+        parser.error(e.message)
     out = protect_stdout()
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="samatte-worker %(levelname)s %(name)s: %(message)s")

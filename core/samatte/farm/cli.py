@@ -76,6 +76,7 @@ def _qc(args):
 
 def add_commands(sub):
     """Add ``farm`` and ``qc`` to the samatte parser's subcommands."""
+    from ..cli import add_threads_arg
     p = sub.add_parser("farm", help="render-farm job bundles (Open Job Description / Deadline Cloud)")
     fsub = p.add_subparsers(dest="farm_cmd", metavar="export|task")
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
@@ -98,12 +99,14 @@ def add_commands(sub):
     t.add_argument("--objects", help="with --stage track: the objects to track (one task per object)")
     t.add_argument("--qc", action="store_true")
     t.add_argument("--report")
+    add_threads_arg(t)
     t.set_defaults(func=cmd_farm_task)
     q = sub.add_parser("qc", help="check a job's output frames; report with scores and a contact sheet")
     q.add_argument("job", metavar="JOB.json")
     q.add_argument("--report", metavar="DIR", help="report folder (default: <work dir>/qc)")
     q.add_argument("--frames", help="check only these frames")
     q.add_argument("--json", action="store_true")
+    add_threads_arg(q)
     q.add_argument("--openjd", action="store_true",
                    help="print Open Job Description's openjd_progress: N per frame checked and, when it fails, "
                         "openjd_fail: [CODE] message (farm task)")
