@@ -117,3 +117,20 @@ def test_worker_takes_the_budget_too():
     p = subprocess.run([sys.executable, "-c", code], env=_env(), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert "N 1 1" in p.stderr, (p.stdout[-1000:], p.stderr[-1000:])
+
+
+def test_a_script_running_jobs_in_its_own_process_follows_samatte_threads(shot, tmp_path):
+    job = _job(shot, tmp_path / "o" / "m.####.exr", tmp_path / "j.json")
+    code = ("import json, sys, cv2, OpenImageIO as oiio; from samatte import api; api.run(sys.argv[1]); "
+            "print('PROBE ' + json.dumps([cv2.getNumThreads(), oiio.get_int_attribute('threads')]))")
+    p = subprocess.run([sys.executable, "-c", code, job], env=_env(SAMATTE_THREADS="1"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert "PROBE [1, 1]" in p.stdout, (p.stdout[-1000:], p.stderr[-2000:])
+
+
+def test_info_says_how_many_threads_and_why():
+    p = subprocess.run([sys.executable, "-m", "samatte", "info", "--json"], env=_env(OMP_NUM_THREADS="1"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    t = json.loads(p.stdout)["threads"]
+    assert t == {"threads": 1, "source": "OMP_NUM_THREADS", "cpus": threads.available_cpus()}

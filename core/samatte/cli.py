@@ -209,6 +209,8 @@ def gather_info(*, probe_devices=True):
 
 def cmd_info(args):
     info = gather_info()
+    from .threads import describe
+    info["threads"] = describe()
     if args.json:
         json_document(args, info, indent=2, default=str)
         return 0
@@ -219,6 +221,7 @@ def cmd_info(args):
     if info.get("missing"):
         print("missing:  %s (the install is incomplete: run install/install.sh)" % ", ".join(info["missing"]))
     print("devices:  %s" % ", ".join(info["devices"]))
+    print("threads:  %(threads)d (from %(source)s; %(cpus)d CPU(s) this process may use)" % info["threads"])
     print("trackers: %s" % ", ".join(info["trackers"]))
     print("mattes:   %s" % ", ".join(info["mattes"]))
     print("models (folder %s):" % info.get("models_dir"))

@@ -522,6 +522,14 @@ def _state_json(state, names):
         return None
 
 
+def _thread_budget():
+    """A script that runs jobs in its own process with ``$SAMATTE_THREADS`` set gets that many threads in
+    every library, as the CLI and the worker do (``samatte.threads``; they configure at start)."""
+    from . import threads
+    if threads.configured() is None and os.environ.get("SAMATTE_THREADS"):
+        threads.configure()
+
+
 def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracker=None, matter=None,
              events=False, objects=None):
     """Run a job as a generator: yields :class:`Progress` (and, with ``events=True``,
@@ -538,6 +546,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     before its write (CancelledError; a frame cancelled there is not written).
     """
     t0 = time.time()
+    _thread_budget()
     job = load_job(job)
     if stage not in STAGES:
         raise JobSpecError("stage %r is not one of %s" % (stage, ", ".join(STAGES)), field="stage")

@@ -180,7 +180,7 @@ def configure(threads=None, environ=None):
     it starts; returns the count. Idempotent."""
     global _configured
     environ = os.environ if environ is None else environ
-    n, _source = budget(threads, environ)
+    n, source = budget(threads, environ)
     for name in THREAD_ENV:
         environ[name] = str(n)
     environ["SAMATTE_THREADS"] = str(n)
@@ -189,10 +189,17 @@ def configure(threads=None, environ=None):
              if o.strip() and o.split("=")[0].strip() not in ("threads", "exr_threads")]
     environ["OPENIMAGEIO_OPTIONS"] = ",".join(prior + [opts])
     _apply_loaded(n)
-    _configured = n
+    _configured = (n, source)
     return n
 
 
 def configured():
     """The count ``configure`` last applied, or None."""
-    return _configured
+    return _configured[0] if _configured else None
+
+
+def describe():
+    """``{"threads", "source", "cpus"}``: the count in use (``configure``'s, else the budget) and where it
+    came from, and ``available_cpus()`` (``samatte info``)."""
+    n, source = _configured or budget()
+    return {"threads": n, "source": source, "cpus": available_cpus()}
