@@ -17,7 +17,7 @@ STABLE_CODES = {
     "WeightsMissingError": "WEIGHTS_MISSING", "WeightsCorruptError": "WEIGHTS_CORRUPT",
     "DependencyError": "DEPENDENCY_MISSING", "CancelledError": "CANCELLED", "WorkerError": "WORKER_FAILED",
     "ProtocolError": "PROTOCOL_INVALID", "TrackMissingError": "TRACK_MISSING", "BusyError": "BUSY",
-    "QcError": "QC_FAILED",
+    "QcError": "QC_FAILED", "OutOfMemoryError": "OUT_OF_MEMORY",
 }
 
 

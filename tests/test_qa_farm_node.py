@@ -134,3 +134,95 @@ def test_info_says_how_many_threads_and_why():
     assert p.returncode == 0, p.stderr[-2000:]
     t = json.loads(p.stdout)["threads"]
     assert t == {"threads": 1, "source": "OMP_NUM_THREADS", "cpus": threads.available_cpus()}
+
+
+# -- out of memory: a node's limit (ulimit -v, a cgroup, the other tasks) is not a bug, nor a bad plate --
+# Before: numpy's MemoryError was SAMATTE_ERROR, exit 1, "a bug; please report it" with a traceback, and
+# OpenImageIO's std::bad_alloc while reading a plate was FRAME_CORRUPT (exit 3) naming a good frame.
+
+def _oom_pipeline(monkeypatch):
+    import numpy as np
+
+    from samatte import pipeline
+    from samatte.progress import Progress
+
+    def run_iter(job, **kw):
+        yield Progress("setup", None, 0, 1, "reading plate")
+        np.empty((1 << 40, 1 << 20), np.float32)     # numpy's real "Unable to allocate 4 EiB"
+        return {}
+    monkeypatch.setattr(pipeline, "run_iter", run_iter)
+
+
+@pytest.mark.parametrize("mode", ["", "--json", "--openjd"])
+def test_out_of_memory_in_a_job_is_out_of_memory_not_a_bug(shot, tmp_path, monkeypatch, capfd, mode):
+    from samatte import cli
+    job = _job(shot, tmp_path / "o" / "m.####.exr", tmp_path / "j.json")
+    _oom_pipeline(monkeypatch)
+    rc = cli.main(["run", job] + ([mode] if mode else []))
+    out, err = capfd.readouterr()
+    assert rc == 10
+    assert "[OUT_OF_MEMORY] out of memory (MemoryError: Unable to allocate" in err, err
+    assert "Traceback" not in err and "a bug" not in err
+    if mode == "--json":
+        last = json.loads(out.strip().splitlines()[-1])
+        assert last["type"] == "error" and last["code"] == "OUT_OF_MEMORY"
+        assert last["details"]["exception"].endswith("MemoryError")
+    if mode == "--openjd":
+        assert "openjd_fail: [OUT_OF_MEMORY] out of memory" in out, out
+
+
+def test_hosts_get_out_of_memory_through_the_worker_protocol():
+    from samatte import errors, protocol
+    try:
+        bytearray(1 << 62)
+    except MemoryError as e:
+        msg = protocol.error_from_exception("j", e)
+    assert msg["code"] == "OUT_OF_MEMORY" and "traceback" not in msg["details"]
+    assert errors.EXIT_CODES["OUT_OF_MEMORY"] == 10
+    assert errors.out_of_memory(ValueError("x")) is None and errors.known_failure(KeyError("k")).__class__ is KeyError
+
+
+class _Input:
+    def __init__(self, exc):
+        self.exc = exc
+
+    def read_image(self, *a):
+        raise self.exc
+
+
+def test_a_plate_read_that_runs_out_of_memory_is_not_frame_corrupt():
+    from samatte import errors
+    from samatte.io import exr
+    with pytest.raises(errors.OutOfMemoryError) as ei:
+        exr.read_channels(_Input(MemoryError("std::bad_alloc")), "/p/plate.1006.exr", 0, [0, 1, 2], frame=1006)
+    assert ei.value.code == "OUT_OF_MEMORY" and ei.value.exit_code == 10
+    assert ei.value.details["path"] == "/p/plate.1006.exr" and ei.value.details["frame"] == 1006
+    with pytest.raises(errors.CorruptFrameError):       # a damaged file stays FRAME_CORRUPT
+        exr.read_channels(_Input(RuntimeError("Error reading pixel data")), "/p/plate.1006.exr", 0, [0, 1, 2])
+
+
+_RLIMIT = r"""
+import resource, sys
+from samatte.io import exr
+exr.read_info(sys.argv[1])
+vm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")][0] * 1024
+resource.setrlimit(resource.RLIMIT_AS, (vm + (16 << 20), resource.RLIM_INFINITY))   # a task's ulimit -v
+try:
+    exr.read_rgb(sys.argv[1])          # 1920x1080 float RGB: 25 MB
+    print("RESULT ok")
+except Exception as e:
+    print("RESULT", getattr(e, "code", type(e).__name__))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc: Linux")
+def test_a_real_memory_limit_while_reading_a_good_plate_is_out_of_memory(tmp_path):
+    import numpy as np
+
+    from samatte.io.exr import write_image
+    plate = str(tmp_path / "plate.1001.exr")
+    write_image(plate, np.full((1080, 1920, 3), 0.5, np.float32), channels=("R", "G", "B"), pixel_type="half")
+    env = _env(OPENIMAGEIO_OPTIONS="threads=1,exr_threads=1", OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "-c", _RLIMIT, plate], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert "RESULT OUT_OF_MEMORY" in p.stdout, (p.stdout[-1000:], p.stderr[-1000:])   # before: FRAME_CORRUPT

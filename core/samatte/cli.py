@@ -31,7 +31,7 @@ import threading
 
 from . import __version__, registry
 from .cachekey import INDEPENDENT_TRACKERS
-from .errors import DependencyError, JobSpecError, PromptError, missing_dependency
+from .errors import DependencyError, JobSpecError, PromptError, known_failure
 from .runner import ProgressPrinter as _ProgressPrinter  # also used by `models download`
 from .runner import exit_code_for
 from .runner import report_error as _report_error
@@ -533,7 +533,7 @@ def _run_document_locked(args):
             from .errors import CancelledError
             err = CancelledError("interrupted")
         elif isinstance(e, Exception):
-            err = missing_dependency(e) or e
+            err = known_failure(e)
         else:
             raise
         _write_stdout(_error_document(args, err))
@@ -703,7 +703,7 @@ def main(argv=None):
         silence_stdout()
         return 1
     except Exception as e:  # noqa: BLE001 - mapped to documented exit codes
-        e = missing_dependency(e) or e   # an incomplete install: DEPENDENCY_MISSING (exit 7), not a bug
+        e = known_failure(e)   # an incomplete install: DEPENDENCY_MISSING (exit 7), memory: OUT_OF_MEMORY
         if getattr(args, "json", False) and args.command in _STREAM_COMMANDS:
             # Hosts reading --json events get the error as a protocol message too.
             from . import protocol

@@ -12,7 +12,8 @@ __all__ = [
     "MissingFrameError", "CorruptFrameError", "ChannelError", "NaNPixelError", "ColourError",
     "OutputError", "QcError", "ModelError", "WeightsMissingError", "WeightsCorruptError", "DependencyError",
     "CancelledError", "TrackMissingError", "WorkerError", "ProtocolError", "BusyError", "error_from_code",
-    "ERROR_CODES", "EXIT_CODES", "REQUIRED_MODULES", "missing_dependency",
+    "ERROR_CODES", "EXIT_CODES", "REQUIRED_MODULES", "missing_dependency", "OutOfMemoryError", "out_of_memory",
+    "known_failure",
 ]
 
 
@@ -155,6 +156,54 @@ def missing_dependency(exc):
     return DependencyError("samatte's Python %s cannot import %s (%s): its install is incomplete; run "
                            "install/install.sh, or pip install samatte's requirements into that Python"
                            % (sys.executable, name, exc), package=name, python=sys.executable)
+
+
+class OutOfMemoryError(SamatteError):
+    """The process ran out of memory (RAM under the node's or the farm's limit: ``ulimit -v``, a cgroup,
+    the other tasks on the node; or the GPU's). Not a bug and not a bad input: the same job runs with
+    more memory, fewer tasks at once on the node, or a smaller tracker ``ram_mb``."""
+    code = "OUT_OF_MEMORY"
+    exit_code = 10
+
+
+def _peak_rss_mb():
+    try:
+        import resource
+        import sys
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0))
+    except (ImportError, OSError, ValueError):
+        return None
+
+
+def out_of_memory(exc, **details):
+    """An :class:`OutOfMemoryError` (OUT_OF_MEMORY, exit 10) for an exception that means memory ran out
+    (``MemoryError``: numpy's "Unable to allocate", a C++ ``std::bad_alloc`` OpenImageIO raises; torch's
+    ``OutOfMemoryError``; OpenCV's "Failed to allocate" / "Insufficient memory"); None for anything
+    else. ``details`` (a path, a frame) are added to its own."""
+    if isinstance(exc, OutOfMemoryError):
+        return exc
+    names = {c.__name__ for c in type(exc).__mro__}
+    text = str(exc)
+    gpu = "OutOfMemoryError" in names and "cuda" in text.lower()
+    if not (isinstance(exc, MemoryError) or "OutOfMemoryError" in names
+            or ("error" in names and type(exc).__module__.startswith("cv2")
+                and ("Failed to allocate" in text or "Insufficient memory" in text))):
+        return None
+    peak = _peak_rss_mb()
+    what = "the GPU ran out of memory" if gpu else "out of memory"
+    return OutOfMemoryError(
+        "%s (%s: %s)%s: give the task more memory, run fewer tasks at once on the node, or lower the "
+        "tracker option ram_mb" % (what, type(exc).__name__, text.strip() or "no message",
+                                   "; this process peaked at %d MB resident" % peak if peak else ""),
+        exception=type(exc).__name__, peak_rss_mb=peak, **details)
+
+
+def known_failure(exc):
+    """The samatte error an environment failure stands for (an incomplete install: DEPENDENCY_MISSING;
+    memory: OUT_OF_MEMORY), else ``exc`` itself: what every caller that reports an exception (the
+    CLI, the worker, the farm's log lines) applies first."""
+    return missing_dependency(exc) or out_of_memory(exc) or exc
 
 
 class TrackMissingError(SamatteError):

@@ -62,7 +62,7 @@ unknown fields are ignored (always), unknown message types are returned for the 
 import json
 import traceback
 
-from .errors import ProtocolError, SamatteError, error_from_code, missing_dependency
+from .errors import ProtocolError, SamatteError, error_from_code, known_failure
 
 __all__ = [
     "PROTOCOL_VERSION", "PROTOCOL_MIN", "HOST_TYPES", "WORKER_TYPES", "MESSAGE_TYPES", "REQUEST_TYPES",
@@ -347,7 +347,7 @@ def error(job_id, code, text, details=None):
 def error_from_exception(job_id, exc):
     """An error message for any exception: samatte errors keep their code and details; anything
     else becomes ``SAMATTE_ERROR`` with the exception type and a traceback tail in ``details``."""
-    exc = missing_dependency(exc) or exc   # an incomplete install: DEPENDENCY_MISSING, not a bug
+    exc = known_failure(exc)   # an incomplete install: DEPENDENCY_MISSING; memory: OUT_OF_MEMORY; not bugs
     if isinstance(exc, SamatteError):
         d = exc.to_dict()
         return error(job_id, d["code"], d["message"], d["details"])

@@ -22,7 +22,7 @@ import time
 import traceback
 
 from . import protocol
-from .errors import EXIT_CODES, CancelledError, JobSpecError, SamatteError, missing_dependency
+from .errors import EXIT_CODES, CancelledError, JobSpecError, SamatteError, known_failure
 
 __all__ = ["drain", "run_job", "execute", "exit_code_for", "report_error", "protect_stdout", "restore_stdout",
            "ProgressPrinter", "Interrupts", "JobFraction", "run_iter_kwargs"]
@@ -32,6 +32,8 @@ def exit_code_for(err):
     """The documented process exit status for an exception."""
     if isinstance(err, KeyboardInterrupt):
         return 130
+    if isinstance(err, Exception):
+        err = known_failure(err)
     if isinstance(err, SamatteError):
         return EXIT_CODES.get(err.code, getattr(err, "exit_code", 1))
     return 1
@@ -48,6 +50,8 @@ def _eprint(*args):
 def report_error(e):
     """Print an error for a person on stderr: samatte errors as ``[CODE] message`` with their details,
     anything else as a bug report with its traceback."""
+    if isinstance(e, Exception):
+        e = known_failure(e)
     if isinstance(e, SamatteError):
         _eprint("samatte: error %s" % e)
         extra = {k: v for k, v in e.details.items() if k not in ("traceback", "stderr_tail")}
@@ -189,7 +193,7 @@ def run_job(job, *, emit, job_id="samatte", **kwargs):
     except BaseException as e:  # noqa: BLE001 - every failure must reach the host as a message
         if isinstance(e, KeyboardInterrupt):
             e = CancelledError("interrupted")
-        e = missing_dependency(e) or e   # an incomplete install: DEPENDENCY_MISSING, not a bug
+        e = known_failure(e)   # an incomplete install: DEPENDENCY_MISSING; memory: OUT_OF_MEMORY; not bugs
         return protocol.error_from_exception(job_id, e), None, e
 
 
@@ -292,7 +296,7 @@ class OpenJDProgress:
         # an incomplete install is DEPENDENCY_MISSING, as its exit status says; an unexpected exception (a
         # bug) carries the code its exit status has, SAMATTE_ERROR, like every other failure: a render
         # manager or a TD's log filter reads the reason as "[CODE] message"
-        e = missing_dependency(e) or e
+        e = known_failure(e)
         self._line("openjd_fail: %s" % (e if isinstance(e, SamatteError) else "[%s] %s: %s"
                                         % (SamatteError.code, type(e).__name__, e)))
 

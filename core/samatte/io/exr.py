@@ -23,7 +23,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..errors import ChannelError, CorruptFrameError, MissingFrameError, NaNPixelError, PlateError
+from ..errors import ChannelError, CorruptFrameError, MissingFrameError, NaNPixelError, PlateError, out_of_memory
 from ..inputfile import file_kind
 from ..stages import PlateInfo, Window
 
@@ -386,6 +386,9 @@ def read_channels(inp, path, sub, idx, frame=None, what=""):
     try:
         arr = inp.read_image(sub, 0, c0, c1, "float")
     except Exception as e:  # OIIO raises for some broken files instead of returning None
+        oom = out_of_memory(e, path=path, frame=frame)   # std::bad_alloc: the memory, not the file
+        if oom is not None:
+            raise oom from e
         raise CorruptFrameError("cannot read the pixels of %s%s: %s" % (what, path, e), path=path, frame=frame)
     if arr is None:
         msg = inp.geterror() or _oiio().geterror() or "unknown error"
