@@ -226,3 +226,42 @@ def test_a_real_memory_limit_while_reading_a_good_plate_is_out_of_memory(tmp_pat
     p = subprocess.run([sys.executable, "-c", _RLIMIT, plate], env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert "RESULT OUT_OF_MEMORY" in p.stdout, (p.stdout[-1000:], p.stderr[-1000:])   # before: FRAME_CORRUPT
+
+
+def test_a_stored_track_that_cannot_be_loaded_for_memory_is_out_of_memory_not_track_missing(
+        shot, tmp_path, monkeypatch, capfd):
+    # Before: the track cache took a MemoryError for a damaged file: `--stage matte` said TRACK_MISSING
+    # (exit 9, "run --stage track first") for a track that was there.
+    from samatte import cli, trackcache
+    job = _job(shot, tmp_path / "o" / "m.####.exr", tmp_path / "j.json")
+    assert cli.main(["run", job, "--stage", "track"]) == 0
+
+    def no_memory(*a, **k):
+        raise MemoryError("Unable to allocate 7.91 MiB")
+    monkeypatch.setattr(trackcache.np, "load", no_memory)
+    capfd.readouterr()
+    rc = cli.main(["run", job, "--stage", "matte"])
+    err = capfd.readouterr().err
+    assert rc == 10 and "[OUT_OF_MEMORY]" in err and "TRACK_MISSING" not in err, err
+    assert not (tmp_path / "o" / "m.1001.exr").exists()
+
+
+def test_pymatting_failing_to_import_for_memory_is_not_a_silent_switch_of_solver(monkeypatch):
+    # Before: a MemoryError while importing pymatting was cached as "pymatting missing": every later
+    # frame of the process ran the fallback solvers, different pixels with no word said.
+    import types
+
+    from samatte.matte import cfsolve, refine
+
+    class _NoMemory(types.ModuleType):
+        def __getattr__(self, name):
+            raise MemoryError("std::bad_alloc")
+    for mod in ("pymatting", "pymatting.preconditioner.ichol", "pymatting.solver.cg"):
+        monkeypatch.setitem(sys.modules, mod, _NoMemory(mod))
+    monkeypatch.setattr(cfsolve, "_PM", None)
+    monkeypatch.setattr(refine, "_SM", None)
+    with pytest.raises(MemoryError):
+        cfsolve._pymatting_solvers()
+    with pytest.raises(MemoryError):
+        refine._shared_matting()
+    assert cfsolve._PM is None and refine._SM is None      # nothing cached: the next call tries again

@@ -152,6 +152,8 @@ class TrackCache:
         try:
             with zipfile.ZipFile(self.path(frame, index)) as z:
                 return self._meta(z).get("key")
+        except MemoryError:   # out of memory (OUT_OF_MEMORY), not a damaged file: never TRACK_MISSING
+            raise
         except Exception:  # absent or damaged (any error of zipfile/numpy on bad bytes): no stored key
             return None
 
@@ -181,6 +183,8 @@ class TrackCache:
                 if meta.get("soft"):
                     ot.soft = np.array(z["soft"])
                 return ot, meta.get("ref")
+        except MemoryError:   # out of memory (OUT_OF_MEMORY), not a damaged file: never TRACK_MISSING
+            raise
         except Exception:  # absent or damaged (bad CRC, header, compression method...): no stored track
             return None
 

@@ -137,6 +137,8 @@ def _pymatting_solvers():
             from pymatting.preconditioner.ichol import ichol
             from pymatting.solver.cg import cg
             _PM = (ichol, cg)
+        except MemoryError:   # memory, not a missing pymatting: never a silent switch of solver
+            raise
         except Exception:  # pragma: no cover - pymatting missing or broken
             _PM = False
     return _PM or None

@@ -262,6 +262,8 @@ def _shared_matting():
         try:
             from pymatting import estimate_alpha_sm
             _SM = estimate_alpha_sm
+        except MemoryError:   # memory, not a missing pymatting: never a silent switch of method
+            raise
         except Exception:  # pragma: no cover - pymatting missing or broken
             _SM = False
     return _SM or None
