@@ -265,3 +265,24 @@ def test_pymatting_failing_to_import_for_memory_is_not_a_silent_switch_of_solver
     with pytest.raises(MemoryError):
         refine._shared_matting()
     assert cfsolve._PM is None and refine._SM is None      # nothing cached: the next call tries again
+
+
+def test_a_cgroup_cpu_quota_caps_the_default(tmp_path):
+    # docker --cpus / a Deadline Cloud or Kubernetes CPU limit is a quota, not an affinity: no library
+    # saw it; the default now does (v2 cpu.max, v1 cfs quota), rounded up.
+    root = tmp_path / "cg"
+    (root / "job").mkdir(parents=True)
+    (root / "job" / "cpu.max").write_text("150000 100000\n")
+    proc = tmp_path / "cgroup"
+    proc.write_text("0::/job\n")
+    assert threads._cgroup_quota(str(root), str(proc)) == 2
+    (root / "job" / "cpu.max").write_text("max 100000\n")
+    assert threads._cgroup_quota(str(root), str(proc)) is None
+    v1 = root / "cpu,cpuacct" / "job"
+    v1.mkdir(parents=True)
+    (v1 / "cpu.cfs_quota_us").write_text("400000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    proc.write_text("4:cpu,cpuacct:/job\n3:memory:/job\n")
+    assert threads._cgroup_quota(str(root), str(proc)) == 4
+    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
+    assert threads._cgroup_quota(str(root), str(proc)) is None

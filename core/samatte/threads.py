@@ -58,39 +58,45 @@ def _omp_threads(environ):
     return n if n >= 1 else None
 
 
-def _cgroup_quota():
-    """CPUs allowed by the process's cgroup CPU quota (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``), rounded
-    up, or None (no quota, or not Linux)."""
+def _read_quota(quota_file, period_file=None):
+    """CPUs of one cgroup quota file (v2 ``cpu.max``: "QUOTA PERIOD" or "max PERIOD"; v1: the quota and
+    period files), rounded up; None when unlimited or unreadable."""
     try:
-        with open("/proc/self/cgroup") as f:
+        with open(quota_file) as f:
+            fields = f.read().split()
+        if period_file:
+            with open(period_file) as f:
+                fields = fields[:1] + f.read().split()[:1]
+        quota, period = int(fields[0]), int(fields[1])
+    except (OSError, ValueError, IndexError):
+        return None          # "max", -1 or no such file: no quota
+    return max(1, math.ceil(quota / period)) if quota > 0 and period > 0 else None
+
+
+def _cgroup_quota(root="/sys/fs/cgroup", proc="/proc/self/cgroup"):
+    """CPUs allowed by the process's cgroup CPU quota (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``; the
+    process's own cgroup, else the root one a container sees), rounded up, or None (no quota, not
+    Linux)."""
+    try:
+        with open(proc) as f:
             lines = f.read().splitlines()
     except OSError:
         return None
+    tries = []
     for line in lines:
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue
         hid, ctrl, path = parts
+        path = path.rstrip("/")
         if hid == "0" and ctrl == "":
-            files = [("/sys/fs/cgroup" + path.rstrip("/") + "/cpu.max", None)]
+            tries += [(root + path + "/cpu.max", None), (root + "/cpu.max", None)]
         elif "cpu" in ctrl.split(","):
-            base = "/sys/fs/cgroup/" + ctrl + path.rstrip("/")
-            files = [(base + "/cpu.cfs_quota_us", base + "/cpu.cfs_period_us")]
-        else:
-            continue
-        for quota_file, period_file in files:
-            try:
-                with open(quota_file) as f:
-                    first = f.read().split()
-                if period_file:
-                    with open(period_file) as f:
-                        first = first[:1] + f.read().split()[:1]
-                quota, period = int(first[0]), int(first[1])
-            except (OSError, ValueError, IndexError):
-                continue          # "max": no quota
-            if quota > 0 and period > 0:
-                return max(1, math.ceil(quota / period))
-    return None
+            for base in (root + "/" + ctrl, root + "/cpu"):
+                tries += [(base + path + "/cpu.cfs_quota_us", base + path + "/cpu.cfs_period_us"),
+                          (base + "/cpu.cfs_quota_us", base + "/cpu.cfs_period_us")]
+    found = [n for n in (_read_quota(q, p) for q, p in tries) if n]
+    return min(found) if found else None
 
 
 def available_cpus():
