@@ -142,14 +142,14 @@ def test_sam2_keys_span_the_shot(shot):
     assert _changed(k0, frame_keys(j, resolved=sam), "track") == FRAMES
 
 
-def test_importable_with_the_standard_library_alone_on_python_39():
+def test_importable_with_the_standard_library_alone_on_python_39(tmp_path):
     py = os.path.expanduser("~/.pyenv/versions/3.9.18/bin/python")
     if not os.path.exists(py):
         pytest.skip("no Python 3.9 here")
     core = os.path.join(os.path.dirname(__file__), "..", "core")
     code = ("import sys; sys.path.insert(0, %r); import samatte.cachekey as c; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'cv2', 'OpenImageIO')]; "
-            "assert not bad, bad; print(c.file_stamp('/nonexistent'))" % core)
+            "assert not bad, bad; print(c.file_stamp(%r))" % (core, str(tmp_path / "nothing_here")))
     out = subprocess.run([py, "-I", "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "missing"
