@@ -473,8 +473,12 @@ _STAMP_MEMO = {}
 
 def _stamp(path):
     """``size:mtime_ns:<sha1 of the first 64 KiB, 12 hex>`` of a file, '-' when it cannot be read. Size and mtime
-    are samatte's own rule for plate frames (its cache keys); the head's hash tells apart two files that share
-    them (plates of one delivery unpacked in the same second, uncompressed EXRs of one size)."""
+    are samatte's own rule for plate frames (its cache keys), the mtime in whole ``MTIME_UNIT_NS`` as the keys
+    count it (a Linux NFS client sees the server's nanoseconds, Windows, macOS and any SMB client 100 ns: the
+    farm node of a path-mapped render must see the stamps the artist's machine recorded); the head's hash tells
+    apart two files that share them (plates of one delivery unpacked in the same second, uncompressed EXRs of
+    one size)."""
+    from samatte.cachekey import MTIME_UNIT_NS
     try:
         st = os.stat(path)
     except (OSError, ValueError):
@@ -491,7 +495,7 @@ def _stamp(path):
             return "-"
         if len(_STAMP_MEMO) > 4096:
             _STAMP_MEMO.clear()
-        hit = _STAMP_MEMO[key] = "%d:%d:%s" % (st.st_size, st.st_mtime_ns, head)
+        hit = _STAMP_MEMO[key] = "%d:%d:%s" % (st.st_size, st.st_mtime_ns - st.st_mtime_ns % MTIME_UNIT_NS, head)
     return hit
 
 
