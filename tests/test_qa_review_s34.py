@@ -3,13 +3,14 @@ import os
 import shutil
 import sys
 
-import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
 import nuke_env  # noqa: E402,F401
 
-from samatte_nuke import farm  # noqa: E402
-from test_qa_nuke_day8 import _comp, _files, _shown, _track, nk, shots  # noqa: E402,F401
+from test_qa_nuke_day8 import _comp, _files, _track  # noqa: E402
+import test_qa_nuke_day8 as day8  # noqa: E402
+
+nk, shots = day8.nk, day8.shots   # its fixtures
 
 _UNIT = 100   # samatte.cachekey.MTIME_UNIT_NS
 
