@@ -1,7 +1,10 @@
 """QA review s34 (the second batch of the day's change: models, Nuke day 8, farm node resources)."""
 import os
 import shutil
+import subprocess
 import sys
+
+import pytest
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
@@ -62,3 +65,72 @@ def test_a_rendered_plate_s_path_mapped_read_with_nanosecond_mtimes_reads_back(n
     read["file"].setValue(_mount(a["plate"], tmp_path / "mnt" / "shA"))
     assert _files(g) == {1: 1, 2: 2, 3: 3, 4: 4}
 
+
+
+# -- memory: torch's own out-of-memory is OUT_OF_MEMORY too --------------------------------------------------
+
+_CKPT_RLIMIT = r"""
+import resource, sys
+import torch
+from samatte import models
+class M(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(4))
+vm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")][0] * 1024
+resource.setrlimit(resource.RLIMIT_AS, (vm + (64 << 20), resource.RLIM_INFINITY))   # a task's ulimit -v
+try:
+    models.load_state_dict(M(), sys.argv[1], strict=False)
+    print("RESULT ok")
+except Exception as e:
+    print("RESULT", getattr(e, "code", type(e).__name__), str(e)[:200])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc: Linux")
+def test_a_good_checkpoint_loaded_under_a_memory_limit_is_out_of_memory_not_weights_corrupt(tmp_path):
+    """A farm task under ``ulimit -v`` (or a node whose other tasks took the RAM) loads a whole SAM 2 checkpoint:
+    torch's CPU allocator raises a RuntimeError ("DefaultCPUAllocator: can't allocate memory"), which
+    load_state_dict took for a damaged file: WEIGHTS_CORRUPT, exit 6, "delete it and install it again" (a good
+    900 MB download deleted by whoever follows it). Now OUT_OF_MEMORY (exit 10)."""
+    torch = pytest.importorskip("torch")
+    ck = str(tmp_path / "sam2.1_hiera_tiny.pt")
+    torch.save({"model": {"w": torch.zeros(40 << 20)}}, ck)      # a 160 MB tensor in a whole checkpoint
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "-c", _CKPT_RLIMIT, ck], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert "RESULT OUT_OF_MEMORY" in p.stdout, (p.stdout[-1000:], p.stderr[-1000:])   # before: WEIGHTS_CORRUPT
+
+
+def test_torch_running_out_of_host_memory_is_out_of_memory_not_a_bug():
+    """torch raises no OutOfMemoryError when its CPU allocator fails (SAM 2 on a CPU farm node): a plain
+    RuntimeError, so the CLI said SAMATTE_ERROR, exit 1, "a bug: please report it" with a traceback. A
+    RuntimeError that is not about memory stays what it was."""
+    torch = pytest.importorskip("torch")
+    from samatte import errors, protocol, runner
+    try:
+        torch.empty(1 << 60, dtype=torch.uint8)     # the allocator's real failure
+    except RuntimeError as e:
+        err = e
+    assert errors.known_failure(err).code == "OUT_OF_MEMORY"
+    assert runner.exit_code_for(err) == 10
+    assert protocol.error_from_exception("j", err)["code"] == "OUT_OF_MEMORY"
+    assert errors.known_failure(RuntimeError("Expected all tensors to be on the same device")).__class__ \
+        is RuntimeError
+
+
+def test_sam2_build_running_out_of_memory_is_not_model_error(monkeypatch):
+    """build_predictor turned every failure of sam2's build (which allocates the model's parameters) into
+    MODEL_ERROR "cannot build SAM2 model"; memory running out there is OUT_OF_MEMORY."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sam2")
+    from samatte import errors
+    from samatte.track import sam2_backend
+
+    def build(*a, **k):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                           "memory: you tried to allocate 12582912 bytes. Error code 12 (Cannot allocate memory)")
+    monkeypatch.setattr("sam2.build_sam.build_sam2_video_predictor", build)
+    with pytest.raises(errors.OutOfMemoryError) as ei:
+        sam2_backend.build_predictor("tiny", random_init=True)
+    assert ei.value.details["model"] == "sam2.1_hiera_tiny"

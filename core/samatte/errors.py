@@ -176,19 +176,30 @@ def _peak_rss_mb():
         return None
 
 
+def _torch_host_oom(text):
+    """Whether a RuntimeError's text is torch running out of memory where it raises no OutOfMemoryError: its
+    CPU allocator (``[enforce fail at alloc_cpu.cpp] ... DefaultCPUAllocator: can't allocate memory: you tried
+    to allocate N bytes``; "not enough memory" in older releases: a CPU farm node's SAM 2, a checkpoint
+    loaded under a memory limit) and Apple's MPS ("MPS backend out of memory")."""
+    return ("DefaultCPUAllocator" in text and ("can't allocate memory" in text or "not enough memory" in text)) \
+        or "MPS backend out of memory" in text
+
+
 def out_of_memory(exc, **details):
     """An :class:`OutOfMemoryError` (OUT_OF_MEMORY, exit 10) for an exception that means memory ran out
     (``MemoryError``: numpy's "Unable to allocate", a C++ ``std::bad_alloc`` OpenImageIO raises; torch's
-    ``OutOfMemoryError``; OpenCV's "Failed to allocate" / "Insufficient memory"); None for anything
+    ``OutOfMemoryError`` (CUDA), its CPU allocator's and MPS's RuntimeError; OpenCV's "Failed to allocate" /
+    "Insufficient memory"); None for anything
     else. ``details`` (a path, a frame) are added to its own."""
     if isinstance(exc, OutOfMemoryError):
         return exc
     names = {c.__name__ for c in type(exc).__mro__}
     text = str(exc)
-    gpu = "OutOfMemoryError" in names and "cuda" in text.lower()
+    gpu = ("OutOfMemoryError" in names and "cuda" in text.lower()) or "MPS backend out of memory" in text
     if not (isinstance(exc, MemoryError) or "OutOfMemoryError" in names
             or ("error" in names and type(exc).__module__.startswith("cv2")
-                and ("Failed to allocate" in text or "Insufficient memory" in text))):
+                and ("Failed to allocate" in text or "Insufficient memory" in text))
+            or (isinstance(exc, RuntimeError) and _torch_host_oom(text))):
         return None
     peak = _peak_rss_mb()
     what = "the GPU ran out of memory" if gpu else "out of memory"

@@ -37,7 +37,7 @@ import uuid
 from collections import namedtuple
 from pathlib import Path
 
-from .errors import ModelError, WeightsCorruptError, WeightsMissingError
+from .errors import ModelError, WeightsCorruptError, WeightsMissingError, out_of_memory
 from .progress import Progress
 from .registry import MODEL_ALIASES
 
@@ -450,6 +450,9 @@ def load_state_dict(model, path, *, strict=True):
     except PermissionError as e:  # not this user's to read: nothing says the file is damaged
         raise _unreadable(path, e)
     except Exception as e:  # truncated zip, pickle error, not a checkpoint at all
+        oom = out_of_memory(e, path=str(path))   # the memory, not the file: never "delete it"
+        if oom is not None:
+            raise oom from e
         raise WeightsCorruptError("cannot read checkpoint %s (%s: %s); delete it and install it again"
                                   % (path, type(e).__name__, e), path=str(path))
     sd = ckpt.get("model") if isinstance(ckpt, dict) else None

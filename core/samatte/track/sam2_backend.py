@@ -88,7 +88,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..errors import DependencyError, JobSpecError, ModelError, PromptError
+from ..errors import DependencyError, JobSpecError, ModelError, PromptError, out_of_memory
 from ..jobspec import absent_segments, anchor_frames, prompt_frame_kind
 from ..progress import Progress, check_cancel
 from ..registry import TRACKER_OPTIONS, validate_device, validate_options
@@ -249,6 +249,9 @@ def build_predictor(model="sam2.1_hiera_tiny", *, checkpoint=None, device="cpu",
             pred = build_sam2_video_predictor(info.config, ckpt_path=None, device="cpu",
                                               hydra_overrides_extra=overrides)
         except Exception as e:
+            oom = out_of_memory(e, model=info.name)   # the memory, not the model: OUT_OF_MEMORY
+            if oom is not None:
+                raise oom from e
             raise ModelError("cannot build SAM2 model %s: %s" % (info.name, e), model=info.name)
     if ckpt is not None:
         models.load_state_dict(pred, ckpt)
