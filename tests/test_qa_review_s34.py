@@ -134,3 +134,24 @@ def test_sam2_build_running_out_of_memory_is_not_model_error(monkeypatch):
     with pytest.raises(errors.OutOfMemoryError) as ei:
         sam2_backend.build_predictor("tiny", random_init=True)
     assert ei.value.details["model"] == "sam2.1_hiera_tiny"
+
+
+# -- a model alias in a JobSpec ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("alias", ["tiny", "t", "TINY", "sam2.1_hiera_tiny.pt"])
+def test_a_model_alias_resolves_to_the_model_it_names(alias, tmp_path, monkeypatch):
+    """tracker.model may be an alias since de53ce9 documented them ("tiny", ...). The resolved backends (what
+    the frames' keys and metadata count) kept the alias as the model and looked its checksum up by the
+    alias (none), so a job naming "tiny" keyed its frames apart from the same job naming sam2.1_hiera_tiny,
+    by the weights file's size + mtime (a re-install recomputed every frame), and its EXRs named "tiny"."""
+    from samatte import jobspec, models, pipeline
+    monkeypatch.setenv("SAMATTE_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    job = jobspec.new_job(str(tmp_path / "p.####.exr"), str(tmp_path / "o" / "m.####.exr"), frames="1-2")
+    job["objects"] = [{"name": "hero", "prompts": [jobspec.box_prompt(1, [1, 1, 8, 8])]}]
+    job["tracker"] = {"backend": "sam2", "model": "sam2.1_hiera_tiny"}
+    full = pipeline.resolve_backends(jobspec.validate(job))
+    job["tracker"]["model"] = alias
+    got = pipeline.resolve_backends(jobspec.validate(job))
+    assert got == full
+    assert got["model"] == "sam2.1_hiera_tiny" and got["model_sha256"] == models.MODELS["sam2.1_hiera_tiny"].sha256

@@ -375,8 +375,11 @@ def resolve_backends(job, *, tracker=None, matter=None):
     if tname == "sam2":
         model = job["tracker"]["model"]
         try:
-            from .models import MODELS, find_weights
-            info = MODELS.get(model)
+            from .models import find_weights, get_model
+            # an alias or file name ("tiny", "sam2.1_hiera_tiny.pt": JobSpec names of the model) is the model it
+            # names, with its registry checksum: one model, one key and one name in the frames' metadata
+            info = get_model(model)
+            model = info.name
             sha = getattr(info, "sha256", None)
             if not sha:
                 from .cachekey import file_stamp
