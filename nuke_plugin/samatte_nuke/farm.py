@@ -203,10 +203,7 @@ def retimed(group, view):
     was = k.value() if k is not None else ""
     if not was:
         return None
-    try:
-        src = group.input(0)
-    except Exception:  # noqa: BLE001 - not a node with inputs
-        return None
+    src = _source(group)
     if src is None:
         return None   # no Source: nothing shown to sit the matte on (as before)
     from .job import time_signature
@@ -256,7 +253,21 @@ def _other_files(group):
         return False
     if not now or now[0][1] is None:
         return False
-    return tuple(now[0][2:]) not in {tuple(e[2:]) for e in was if e[1] is not None}
+    return tuple(now[0][2:]) not in _stamps_of(was)
+
+
+def _stamps_of(was):
+    """The (first, last) stamps of the Reads a decoded ``samatte_plate`` knob recorded (those whose files were
+    named then)."""
+    return {tuple(e[2:]) for e in was if e[1] is not None}
+
+
+def _source(group):
+    """The node's Source (its input 0), or None (none plugged in; not a node with inputs: a test's stand-in)."""
+    try:
+        return group.input(0)
+    except Exception:  # noqa: BLE001 - not a node with inputs
+        return None
 
 
 def replated(group, view):
@@ -269,22 +280,15 @@ def replated(group, view):
     from .convert import FrameMap
     if isinstance(view, FrameMap):
         return None
-    if not (group.knob("samatte_plate") is not None and group["samatte_plate"].value()):
-        return None
-    try:
-        src = group.input(0)
-    except Exception:  # noqa: BLE001 - not a node with inputs
-        return None
-    if src is None:
-        return None
     was = _plate_was(group)
-    if not was:
+    src = _source(group) if was else None
+    if src is None:
         return None
     from .job import plate_signature
     now = plate_signature(src)
     if any(e[1] is None for e in now):
         return None   # a Read whose files cannot be named now (proxy mode): not known
-    then = {tuple(e[2:]) for e in was if e[1] is not None}
+    then = _stamps_of(was)
     changed = [e for e in now if tuple(e[2:]) not in then]
     if not changed:
         return None   # (a Read taken away upstream changes the Source's timing: retimed says so)
