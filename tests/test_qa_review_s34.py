@@ -155,3 +155,63 @@ def test_a_model_alias_resolves_to_the_model_it_names(alias, tmp_path, monkeypat
     got = pipeline.resolve_backends(jobspec.validate(job))
     assert got == full
     assert got["model"] == "sam2.1_hiera_tiny" and got["model_sha256"] == models.MODELS["sam2.1_hiera_tiny"].sha256
+
+
+# -- SAM 2's Hydra in a TD's process ------------------------------------------------------------------------
+
+def test_building_sam2_leaves_a_pipeline_s_hydra_version_base_as_it_was(tmp_path):
+    """A TD's pipeline initialised Hydra for 1.1-style configs (no version_base: Hydra 1.1's behaviour).
+    samatte set GlobalHydra aside and back around SAM 2's build, but sam2's initialize_config_module(...,
+    version_base="1.2") also set Hydra's process-wide version base, which nothing put back: the pipeline's next
+    compose ran with 1.2 rules (compose(..., strict=False) raised TypeError "got an unexpected 'strict'
+    argument"; 1.1 defaults lists with `optional:` keys and job.chdir changed meaning)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sam2")
+    pytest.importorskip("hydra")
+    import warnings
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.version import VersionBase
+
+    from samatte.track.sam2_backend import build_predictor
+    gh = GlobalHydra.instance()
+    host, base = gh.hydra, VersionBase.instance().getbase()
+    gh.clear()
+    conf = tmp_path / "td_conf"
+    conf.mkdir()
+    (conf / "shot.yaml").write_text("shot: sh010\nfps: 24\n")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            initialize_config_dir(config_dir=str(conf))   # no version_base: Hydra 1.1 compatibility
+            theirs = VersionBase.instance().getbase()
+            assert compose("shot", strict=False)["fps"] == 24
+            build_predictor("tiny", random_init=True, image_size=256)
+            assert VersionBase.instance().getbase() == theirs
+            assert compose("shot", strict=False)["fps"] == 24      # before: TypeError
+            build_predictor("tiny", random_init=True, image_size=256)   # sam2 already imported: the same
+            assert VersionBase.instance().getbase() == theirs
+    finally:
+        gh.clear()
+        if host is not None:
+            gh.initialize(host)
+        VersionBase.instance().setbase(base)
+
+
+def test_sam2_builds_twice_in_a_fresh_process_and_leaves_hydra_as_it_found_it():
+    """No Hydra in the process before (a worker, the CLI): the version base is "unspecified" there and stays so."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sam2")
+    code = ("from hydra.core.global_hydra import GlobalHydra\n"
+            "from hydra.version import VersionBase, _UNSPECIFIED_\n"
+            "from samatte.track.sam2_backend import build_predictor\n"
+            "for _ in range(2):\n"
+            "    build_predictor('tiny', random_init=True, image_size=256)\n"
+            "    assert VersionBase.instance().getbase() is _UNSPECIFIED_\n"
+            "    assert not GlobalHydra.instance().is_initialized()\n"
+            "print('RESULT ok')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=300)
+    assert "RESULT ok" in p.stdout, p.stderr[-2000:]

@@ -201,7 +201,8 @@ def _sam2_hydra():
     ("Cannot find primary config"), and a pipeline that initialises Hydra after samatte built SAM 2
     gets "GlobalHydra is already initialized". So the host's Hydra (or none) is set aside, sam2's
     initialised for the build only, and the host's put back after it -- the same ``GlobalHydra``
-    object, so references the host holds stay valid. A lock keeps two builds in threads apart."""
+    object, so references the host holds stay valid -- with Hydra's version base, which sam2's initialisation
+    sets process-wide. A lock keeps two builds in threads apart."""
     with _HYDRA_LOCK:
         try:
             from hydra.core.global_hydra import GlobalHydra
@@ -210,6 +211,14 @@ def _sam2_hydra():
                                   % e, package="hydra-core")
         gh = GlobalHydra.instance()
         host = gh.hydra
+        # Hydra's version base is process-wide too, and sam2's initialize_config_module(..., version_base="1.2")
+        # sets it: a host's (1.1-style configs: compose(strict=...), `optional:` defaults) goes back with its Hydra
+        try:
+            from hydra.version import VersionBase
+            versions = VersionBase.instance()
+            base = versions.getbase()
+        except (ImportError, AttributeError):  # a Hydra without it (older than 1.2): nothing to keep
+            versions = base = None
         gh.clear()
         try:
             try:
@@ -225,6 +234,8 @@ def _sam2_hydra():
             gh.clear()
             if host is not None:
                 gh.initialize(host)
+            if versions is not None:   # (its attribute: setbase refuses the "unspecified" a fresh process has)
+                versions.version_base = base
 
 
 def build_predictor(model="sam2.1_hiera_tiny", *, checkpoint=None, device="cpu", image_size=None,
