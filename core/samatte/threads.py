@@ -12,8 +12,9 @@ a 64-core node could start hundreds of threads.
 ``$OMP_NUM_THREADS``, else the CPUs the process may run on (its affinity, capped by a cgroup CPU quota).
 ``configure(n)`` applies it to every library: environment variables for those not yet loaded (read when
 they load) and their own calls for those already loaded. The CLI and the worker call it once at start;
-a script that runs ``samatte.pipeline`` in its own process may call it too. Outputs do not depend on it
-(byte-identical at any thread count); it is not part of a job or its cache keys.
+a script that runs ``samatte.pipeline`` in its own process may call it too. It is not part of a job or its
+cache keys: the flow tracker and the refine matte are byte-identical at any thread count; SAM 2 on the CPU
+(torch) is not bit-exact across counts, as it is not across machines.
 
 Standard library only (imported by the CLI before anything heavy loads).
 """
