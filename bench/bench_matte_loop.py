@@ -16,6 +16,11 @@ result (so imports, the JIT and the track do not count). ``--against CORE``: a s
 ``--rounds`` times each; both runs' EXR files are compared byte for byte (``cmp``) every round.
 Prints per run: wall s / frame, CPU s / frame (the process's CPU time over the same span, every
 thread), and the medians.
+
+``--inproc``: one warm process runs the job alternately in three modes of this code: ``inline`` (the
+writes made in the loop's thread, the objects one after another: the code before this pass),
+``write`` (the write in a background thread) and ``both`` (and the objects in threads); ``--rounds``
+rounds, the order rotated each round, every mode's files compared with ``inline``'s byte for byte.
 """
 import argparse
 import filecmp
@@ -67,12 +72,12 @@ def make_job(work, n_objects, frames=8, size=(1920, 1080)):
     return jobspec.validate(job)
 
 
-def run_child(core, job, out):
+def run_child(core, job, out, env_extra=None):
     job = dict(job, output=dict(job["output"], path=os.path.join(out, "m.####.exr")))
     fd, jpath = tempfile.mkstemp(suffix=".json")
     with os.fdopen(fd, "w") as fh:
         json.dump(job, fh)
-    env = dict(os.environ, PYTHONPATH=core)
+    env = dict(os.environ, PYTHONPATH=core, **(env_extra or {}))
     try:
         p = subprocess.run([sys.executable, "-c", CHILD, jpath], env=env, capture_output=True, text=True)
     finally:
@@ -80,6 +85,65 @@ def run_child(core, job, out):
     if p.returncode:
         raise SystemExit(p.stderr[-3000:])
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+class InlineWrites:
+    """The pipeline's writes made in the loop's thread, where the loop hands them over (the code before)."""
+
+    def __init__(self):
+        self._done = None
+
+    def submit(self, frame, score, write):
+        self._done = (frame, score, write())
+
+    def take(self, block):
+        got, self._done = self._done, None
+        return got
+
+    def close(self):
+        self._done = None
+
+
+def inproc(job, work, rounds, n_objects, only=None):
+    import statistics
+    import time
+    from samatte import pipeline
+    from samatte.matte import stage as mstage
+    real_writes, threads = pipeline._Writes, mstage.OBJECT_THREADS
+    modes = {"inline": (InlineWrites, 1), "write": (real_writes, 1), "objects": (InlineWrites, threads),
+             "both": (real_writes, threads)}
+    names = [m for m in modes if only is None or m in only]
+    rows = {m: [] for m in names}
+    marks = {}
+
+    def on_progress(p):
+        if p.stage == "matte" and "t0" not in marks:
+            marks["t0"] = time.perf_counter()
+            marks["c0"] = time.process_time()
+    pipeline.run(dict(job, output=dict(job["output"], path=os.path.join(work, "warm", "m.####.exr"))),
+                 stage="matte", frames=[int(job["plate"]["frames"].split("-")[0])])   # numba's JIT, imports
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        outs = {}
+        for m in order:
+            pipeline._Writes, mstage.OBJECT_THREADS = modes[m]
+            out = tempfile.mkdtemp(prefix="in_%s_" % m, dir=work)
+            marks.clear()
+            res = pipeline.run(dict(job, output=dict(job["output"], path=os.path.join(out, "m.####.exr"))),
+                               stage="matte", on_progress=on_progress)
+            t, c = time.perf_counter() - marks["t0"], time.process_time() - marks["c0"]
+            n = len(res["written"])
+            rows[m].append((t / n, c / n))
+            outs[m] = out
+            print("round %d %-6s wall %.2f s/frame  cpu %.2f s/frame  (load %.2f)" % (r + 1, m, t / n, c / n,
+                                                                                      os.getloadavg()[0]), flush=True)
+        print("round %d byte-identical to inline: %s" % (r + 1, all(same_files(outs[m], outs["inline"])
+                                                                    for m in names)), flush=True)
+    pipeline._Writes, mstage.OBJECT_THREADS = real_writes, threads
+    for m in names:
+        print("%-6s median wall %.2f s/frame, cpu %.2f s/frame; wall / inline per round: %s (%d objects)"
+              % (m, statistics.median(x[0] for x in rows[m]), statistics.median(x[1] for x in rows[m]),
+                 ", ".join("%.3f" % (a[0] / b[0]) for a, b in zip(rows[m], rows["inline"])), n_objects))
 
 
 def same_files(a, b):
@@ -94,12 +158,18 @@ def main():
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--against", default=None, help="another core folder, run alternately")
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--inproc", action="store_true", help="modes of this code alternated in one process")
+    ap.add_argument("--modes", default=None, help="with --inproc: some of inline,write,objects,both")
+    ap.add_argument("--env-new", default=None, help="K=V,...: environment of the new code's runs only")
     a = ap.parse_args()
     sys.path.insert(0, CORE)
     os.makedirs(a.workdir, exist_ok=True)
     job = make_job(a.workdir, a.objects, frames=a.frames)
     from samatte import pipeline
     pipeline.run(job, stage="track")
+    if a.inproc:
+        return inproc(job, a.workdir, a.rounds, a.objects, a.modes.split(",") if a.modes else None)
+    env_new = dict(kv.split("=", 1) for kv in a.env_new.split(",")) if a.env_new else None
     cores = [("new", CORE)] + ([("old", a.against)] if a.against else [])
     rows = {k: [] for k, _ in cores}
     for r in range(a.rounds):
@@ -107,7 +177,7 @@ def main():
         outs = {}
         for label, core in order:
             out = tempfile.mkdtemp(prefix="out_%s_" % label, dir=a.workdir)
-            res = run_child(core, job, out)
+            res = run_child(core, job, out, env_new if label == "new" else None)
             n = max(1, res["n"])
             rows[label].append((res["wall"] / n, res["cpu"] / n))
             outs[label] = out

@@ -17,6 +17,7 @@ Per frame, a :class:`RefineMatter`:
    (:mod:`samatte.matte.foreground`);
 5. the quality map and per-frame score (:mod:`samatte.matte.quality`), components in ``stats``.
 """
+import os
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -40,6 +41,17 @@ __all__ = ["get_matter", "RefineMatter", "MaskMatter", "Sam2MatteMatter", "merge
 SAM2MATTE_NAME = "sam2matte"
 
 #: matte options a JobSpec may set (``matte.options``), with defaults
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):   # (not Linux)
+        return os.cpu_count() or 1
+
+
+#: objects of a frame matted at once, in threads (:meth:`RefineMatter._objects`; 1: one after another):
+#: two where the process may use two cores or more (each object's frame-sized intermediates are held
+#: while it runs, so not more)
+OBJECT_THREADS = min(2, _cores())
 OPTIONS = {
     "temporal": True,          # region-adaptive temporal fusion
     "flow": True,              # motion-compensate the previous frame with optical flow
@@ -529,11 +541,13 @@ class RefineMatter(Matter):
     def _phases(self, plate, track, prev):
         """:meth:`_step` as a generator of the phases' names (see :meth:`step_iter`).
 
-        The motion compensation is made once per frame; then each object in turn is carried, estimated
-        and fused, and only its fused alpha is kept: the carried matte, its edge-preferred warp and
-        confidence, the see-through doubt and the estimate (frame-sized arrays each) of one object at a
-        time, not of every object at once (60 objects on a UHD plate held ~8 GB of them). Each
-        object's answer depends on its own inputs only, so the result is the same bit for bit."""
+        The motion compensation is made once per frame; then each object is carried, estimated and
+        fused (:data:`OBJECT_THREADS` objects at once, in threads: :meth:`_objects`), and only its fused
+        alpha is kept: the carried matte, its edge-preferred warp and confidence, the see-through doubt
+        and the estimate (frame-sized arrays each) of at most that many objects at a time, not of every
+        object at once (60 objects on a UHD plate held ~8 GB of them). Each object's answer depends on
+        its own inputs only, and the answers are gathered in the objects' order, so the result is the
+        same bit for bit whichever thread finishes first."""
         shape = self._check(plate, track)
         stats = {}
         t0 = time.perf_counter()
@@ -547,20 +561,26 @@ class RefineMatter(Matter):
         image = self._image(plate, track)
         alphas = {}
         instability = None
-        for name, obj in track.objects.items():
-            yield "matte %s" % name
+
+        def one(name, obj):
+            ost = {}   # this object's stats, merged in the objects' order (whatever thread finishes first)
             ta = time.perf_counter()
             c = self._carry_one(comp, track, prev, name, band) if name in names else None   # its carry
             tb = time.perf_counter()
-            e = self._estimate_one(plate, name, obj, comp, c, band, shape, stats, image)  # 2. estimate
+            e = self._estimate_one(plate, name, obj, comp, c, band, shape, ost, image)  # 2. estimate
             tc = time.perf_counter()
-            alphas[name], ci = self._fuse_one(track, comp, name, c, e, band, stats)      # 3. fuse
-            alphas[name] = cut_alpha(alphas[name], obj)                                 # its subtracts
+            a, ci = self._fuse_one(track, comp, name, c, e, band, ost)                 # 3. fuse
+            a = cut_alpha(a, obj)                                                      # its subtracts
             del c, e   # (the object's frame-sized intermediates go now)
+            return a, ci, ost, (tb - ta) + (time.perf_counter() - tc), tc - tb
+        done = yield from self._objects(track, one)
+        for name in track.objects:   # in the objects' order: the same dicts, the same maximum
+            alphas[name], ci, ost, dt_temporal, dt_alpha = done.pop(name)
+            stats.update(ost)
             if ci is not None:
                 instability = ci if instability is None else np.maximum(instability, ci)
-            t_temporal += (tb - ta) + (time.perf_counter() - tc)
-            t_alpha += tc - tb
+            t_temporal += dt_temporal
+            t_alpha += dt_alpha
         t2b = time.perf_counter()
         frame, records, t3 = yield from self._finish_phases(plate, track, prev, alphas, instability, shape,
                                                             stats)                  # 4. finish
@@ -568,6 +588,38 @@ class RefineMatter(Matter):
         stats.update({"ms.frame_alpha": 1e3 * t_alpha, "ms.temporal": 1e3 * t_temporal,
                       "ms.foreground": 1e3 * (t3 - t2b), "ms.quality": 1e3 * (t4 - t3)})
         return frame, self._state(plate.frame, track, disp, alphas, records, prev)
+
+    def _objects(self, track, one):
+        """``{name: one(name, obj)}`` for the track's objects, as a generator that yields ``"matte <name>"``
+        before each object starts. Several objects run in :data:`OBJECT_THREADS` threads at most (numpy,
+        SciPy, OpenCV and pymatting's numba code release the GIL for their heavy parts), each on its own
+        inputs, so every answer is the one of a run in turn, bit for bit; at most that many objects'
+        frame-sized intermediates are held at once. A cancel (the generator closed) waits for the objects
+        under way and starts no other."""
+        objs = list(track.objects.items())
+        workers = min(len(objs), OBJECT_THREADS)
+        if workers <= 1 or type(self).frame_alpha is not RefineMatter.frame_alpha:
+            out = {}
+            for name, obj in objs:
+                yield "matte %s" % name
+                out[name] = one(name, obj)
+            return out
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="samatte-object")
+        futures = {}
+        try:
+            for name, obj in objs:
+                running = [f for f in futures.values() if not f.done()]
+                if len(running) >= workers:
+                    wait(running, return_when=FIRST_COMPLETED)
+                for f in futures.values():
+                    if f.done():
+                        f.result()   # an object's error now, before another starts
+                yield "matte %s" % name
+                futures[name] = pool.submit(one, name, obj)
+            return {name: f.result() for name, f in futures.items()}
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _motion_comp(self, disp, track, prev, stats):
         """The carry phase's shared part: the frame's MotionCompensation (or None) and the names of
