@@ -17,10 +17,11 @@ result (so imports, the JIT and the track do not count). ``--against CORE``: a s
 Prints per run: wall s / frame, CPU s / frame (the process's CPU time over the same span, every
 thread), and the medians.
 
-``--inproc``: one warm process runs the job alternately in three modes of this code: ``inline`` (the
-writes made in the loop's thread, the objects one after another: the code before this pass),
-``write`` (the write in a background thread) and ``both`` (and the objects in threads); ``--rounds``
-rounds, the order rotated each round, every mode's files compared with ``inline``'s byte for byte.
+``--inproc``: one warm process runs the job alternately in two modes of this code: ``serial`` (a frame's
+objects one after another, ``stage.OBJECT_THREADS = 1``: the code before) and ``threads`` (the default);
+``--rounds`` rounds, the order swapped each round, the files compared byte for byte. It also prints two
+named phases, wall time in the loop's thread: the objects (from the first ``matte <name>`` phase to
+``foreground``) and the write (``writing`` to the frame's next message).
 """
 import argparse
 import filecmp
@@ -87,63 +88,61 @@ def run_child(core, job, out, env_extra=None):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-class InlineWrites:
-    """The pipeline's writes made in the loop's thread, where the loop hands them over (the code before)."""
-
-    def __init__(self):
-        self._done = None
-
-    def submit(self, frame, score, write):
-        self._done = (frame, score, write())
-
-    def take(self, block):
-        got, self._done = self._done, None
-        return got
-
-    def close(self):
-        self._done = None
-
-
 def inproc(job, work, rounds, n_objects, only=None):
     import statistics
     import time
     from samatte import pipeline
     from samatte.matte import stage as mstage
-    real_writes, threads = pipeline._Writes, mstage.OBJECT_THREADS
-    modes = {"inline": (InlineWrites, 1), "write": (real_writes, 1), "objects": (InlineWrites, threads),
-             "both": (real_writes, threads)}
+    threads = mstage.OBJECT_THREADS
+    modes = {"serial": 1, "threads": threads}
     names = [m for m in modes if only is None or m in only]
     rows = {m: [] for m in names}
     marks = {}
 
     def on_progress(p):
-        if p.stage == "matte" and "t0" not in marks:
-            marks["t0"] = time.perf_counter()
+        if p.stage != "matte":
+            return
+        now = time.perf_counter()
+        if "t0" not in marks:
+            marks["t0"] = now
             marks["c0"] = time.process_time()
+        # named phases, wall in the loop's thread: the objects (first "matte <name>" to "foreground") and
+        # the write (": writing" to the next message)
+        ph = p.message.rsplit(": ", 1)[-1] if ": " in p.message else ""
+        last = marks.get("last")
+        if last is not None:
+            key = "objects" if last.startswith("matte ") else ("write" if last == "writing" else None)
+            if key:
+                marks[key] = marks.get(key, 0.0) + now - marks["tl"]
+        marks["last"], marks["tl"] = ph, now
     pipeline.run(dict(job, output=dict(job["output"], path=os.path.join(work, "warm", "m.####.exr"))),
                  stage="matte", frames=[int(job["plate"]["frames"].split("-")[0])])   # numba's JIT, imports
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
         outs = {}
         for m in order:
-            pipeline._Writes, mstage.OBJECT_THREADS = modes[m]
+            mstage.OBJECT_THREADS = modes[m]
             out = tempfile.mkdtemp(prefix="in_%s_" % m, dir=work)
             marks.clear()
             res = pipeline.run(dict(job, output=dict(job["output"], path=os.path.join(out, "m.####.exr"))),
                                stage="matte", on_progress=on_progress)
             t, c = time.perf_counter() - marks["t0"], time.process_time() - marks["c0"]
             n = len(res["written"])
-            rows[m].append((t / n, c / n))
+            rows[m].append((t / n, c / n, marks.get("objects", 0.0) / n, marks.get("write", 0.0) / n))
             outs[m] = out
-            print("round %d %-6s wall %.2f s/frame  cpu %.2f s/frame  (load %.2f)" % (r + 1, m, t / n, c / n,
-                                                                                      os.getloadavg()[0]), flush=True)
-        print("round %d byte-identical to inline: %s" % (r + 1, all(same_files(outs[m], outs["inline"])
-                                                                    for m in names)), flush=True)
-    pipeline._Writes, mstage.OBJECT_THREADS = real_writes, threads
+            print("round %d %-6s wall %.2f s/frame  cpu %.2f s/frame  objects %.2f s  write %.2f s  (load %.2f)"
+                  % (r + 1, m, t / n, c / n, rows[m][-1][2], rows[m][-1][3], os.getloadavg()[0]), flush=True)
+        print("round %d byte-identical to %s: %s" % (r + 1, names[0], all(same_files(outs[m], outs[names[0]])
+                                                                          for m in names)), flush=True)
+    mstage.OBJECT_THREADS = threads
     for m in names:
-        print("%-6s median wall %.2f s/frame, cpu %.2f s/frame; wall / inline per round: %s (%d objects)"
-              % (m, statistics.median(x[0] for x in rows[m]), statistics.median(x[1] for x in rows[m]),
-                 ", ".join("%.3f" % (a[0] / b[0]) for a, b in zip(rows[m], rows["inline"])), n_objects))
+        print("%-6s median wall %.2f s/frame, cpu %.2f s/frame; wall / %s per round: %s (%d objects)"
+              % (m, statistics.median(x[0] for x in rows[m]), statistics.median(x[1] for x in rows[m]), names[0],
+                 ", ".join("%.3f" % (a[0] / b[0]) for a, b in zip(rows[m], rows[names[0]])), n_objects))
+        print("%-6s objects phase median %.2f s/frame (/ %s per round: %s), write phase %.2f s/frame"
+              % (m, statistics.median(x[2] for x in rows[m]), names[0],
+                 ", ".join("%.3f" % (a[2] / b[2]) for a, b in zip(rows[m], rows[names[0]])),
+                 statistics.median(x[3] for x in rows[m])))
 
 
 def same_files(a, b):
@@ -159,7 +158,7 @@ def main():
     ap.add_argument("--against", default=None, help="another core folder, run alternately")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--inproc", action="store_true", help="modes of this code alternated in one process")
-    ap.add_argument("--modes", default=None, help="with --inproc: some of inline,write,objects,both")
+    ap.add_argument("--modes", default=None, help="with --inproc: serial,threads or one of them")
     ap.add_argument("--env-new", default=None, help="K=V,...: environment of the new code's runs only")
     a = ap.parse_args()
     sys.path.insert(0, CORE)

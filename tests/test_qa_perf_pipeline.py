@@ -1,14 +1,12 @@
-"""Pipeline-level speed pass: the EXR write in a background thread, a frame's objects matted in threads.
+"""Pipeline-level speed pass: a frame's objects matted in threads (``stage.OBJECT_THREADS``).
 
-Each frame's write (half conversion, zip, the read-back check, taking its name) now overlaps the next
-frame's matting (``pipeline._Writes``, one write in flight), and the refine matter mattes a frame's
-objects in ``stage.OBJECT_THREADS`` threads. The code before is the same code with both turned off: the
-writes made in line, at the point of the loop where they were (``_InlineWrites`` below) and the objects
-one after another (``OBJECT_THREADS = 1``). Every EXR of a job (pixels and metadata) must be byte-identical
-to it: flow + refine with one and two objects, a lossy compression, resume, farm chunks out of order,
-cancel. And the semantics stay: a frame is reported written (result, Progress, FrameEvent) only once its
-file is in place; a cancel leaves whole frames only (those reported); an error (matting or writing) stops
-before later frames are written, the frame written before it reported; one write in flight at a time.
+The code before is the same code with the objects matted one after another (``OBJECT_THREADS = 1``).
+Every EXR of a job (pixels and metadata) must be byte-identical to it: flow + refine with one and two
+objects, a lossy compression (whose state goes through the written file), resume, farm chunks out of
+order, cancel. And the loop's semantics stay: a frame is reported written (result, Progress,
+FrameEvent) only once its file is in place; a cancel leaves whole frames only (those reported); an
+error (matting an object, or writing) stops before later frames are written; no thread outlives the
+run. (A background EXR writer was measured too and dropped: bench/RESULTS.md.)
 """
 import os
 import threading
@@ -22,23 +20,6 @@ from samatte.errors import CancelledError, OutputError, PlateError
 from samatte.io.writer import MatteWriter
 from samatte.matte import stage as mstage
 from samatte.progress import FrameEvent
-
-
-class _InlineWrites:
-    """The writes as before: made where the loop hands them over, in the loop's thread."""
-
-    def __init__(self):
-        self._done = None
-
-    def submit(self, frame, score, write):
-        self._done = (frame, score, write())
-
-    def take(self, block):
-        got, self._done = self._done, None
-        return got
-
-    def close(self):
-        self._done = None
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +42,8 @@ def _job(shot, out, n_objects=2, compression="zip"):
 
 @pytest.fixture
 def old_code(monkeypatch):
-    """Turns the pass off: writes in line, objects one after another."""
+    """Turns the pass off: the objects one after another."""
     def on():
-        monkeypatch.setattr(pipeline, "_Writes", _InlineWrites)
         monkeypatch.setattr(mstage, "OBJECT_THREADS", 1)
     return on
 
@@ -126,10 +106,10 @@ def test_resume_and_farm_chunks_out_of_order_are_byte_identical_to_the_code_befo
 
 
 def test_a_frame_is_reported_written_only_once_its_file_is_in_place(shot, tmp_path, monkeypatch):
-    """With a slow write (a busy file server), the next frame is matted while it runs, and still each
-    'written' (Progress with the frame's count, FrameEvent, result) comes after the file is there."""
+    """With a slow write (a busy file server) each 'written' (Progress with the frame's count,
+    FrameEvent, result) comes after the file is there, and one write runs at a time."""
     real = MatteWriter.write
-    state = {"busy": 0, "most": 0, "overlap": 0}
+    state = {"busy": 0, "most": 0}
 
     def slow_write(self, mf, **kw):
         state["busy"] += 1
@@ -151,15 +131,12 @@ def test_a_frame_is_reported_written_only_once_its_file_is_in_place(shot, tmp_pa
         reported.append(e.frame)
 
     def on_progress(p):
-        if p.stage == "matte" and p.frame is not None and ": " in p.message and state["busy"]:
-            state["overlap"] += 1   # a phase of a frame reported while another frame's write runs
         if p.stage == "matte" and p.message == "":
             assert os.path.isfile(checker.path(p.frame))
     res = pipeline.run(job, on_event=on_event, on_progress=on_progress)
     assert reported == shot["frames"] and [os.path.basename(p) for p in res["written"]] == \
         ["m.%04d.exr" % g for g in shot["frames"]]
-    assert state["most"] == 1           # one write in flight at a time
-    assert state["overlap"] > 0         # and the next frame was matted meanwhile
+    assert state["most"] == 1           # one write at a time
 
 
 def _info(job):
@@ -188,11 +165,11 @@ def test_cancel_leaves_the_frames_reported_whole_and_the_rerun_is_byte_identical
     f = shot["frames"]
     out = tmp_path / "o"
     seen, written = [], []
-    # Cancel pressed while the third frame is matted (the second one's write in flight)
+    # Cancel pressed while the third frame's objects are matted (in threads)
     with pytest.raises(CancelledError):
         pipeline.run(_job(shot, out), on_progress=seen.append, on_event=lambda e: written.append(e.frame),
                      cancel=lambda: any(p.frame == f[2] and "matte " in p.message for p in seen))
-    assert written == f[:2]                                     # the write in flight finished and was reported
+    assert written == f[:2]
     assert _exrs(out) == ["m.%04d.exr" % g for g in f[:2]] and _no_temps(out)
     res = pipeline.run(_job(shot, out))
     assert len(res["skipped"]) == 2 and len(res["written"]) == len(f) - 2
@@ -226,7 +203,6 @@ def test_a_write_error_stops_the_job_before_the_next_frame_is_written(shot, tmp_
 
     def write(self, mf, **kw):
         if mf.frame == f[1]:
-            time.sleep(0.2)   # the next frame is matted meanwhile
             raise OutputError("disk full", path=self.path(mf.frame), frame=mf.frame)
         return real(self, mf, **kw)
     monkeypatch.setattr(MatteWriter, "write", write)
@@ -294,4 +270,4 @@ def test_an_object_s_error_in_a_thread_is_the_frame_s_error_and_no_thread_outliv
     with pytest.raises(PlateError, match="bad object"):
         pipeline.run(_job(shot, out))
     assert _exrs(out) == ["m.%04d.exr" % shot["frames"][0]] and _no_temps(out)
-    assert not [t for t in threading.enumerate() if t.name.startswith(("samatte-object", "samatte-write"))]
+    assert not [t for t in threading.enumerate() if t.name.startswith("samatte-object")]

@@ -788,132 +788,104 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             plain = temporal_refs(dict(job, objects=[dict(o, absent=None) for o in job["objects"]]), all_frames,
                                   resolved["tracker"] if tracked else "masks")
             absent_restart = {f for f in all_frames if refs.get(f) is None and plain.get(f) is not None}
-        # A frame's EXR write (half conversion, zip, the read-back check, taking its name) runs in a
-        # background thread while the next frame is matted (:class:`_Writes`): one write in flight at a
-        # time, so memory stays flat. A frame is reported written (result, Progress, FrameEvent) only once
-        # its file is in place (``flush``); an error or a cancel first waits for the write in flight and
-        # reports it, as the loop did before it went on, and nothing is written after the error.
-        writes = _Writes()
-
-        def flush(block):
-            nonlocal done
-            got = writes.take(block)   # (raises the write's error)
-            if got is None:
-                return
-            g, gscore, gpath = got
-            result["written"].append(gpath)
-            result["scores"][str(g)] = gscore
-            done += 1
-            yield Progress("matte", g, done, total, "")
-            if events:
-                yield FrameEvent(g, "written", gscore, gpath)
-        try:
-            for f in work:
-                check_cancel(cancel)
-                yield from flush(False)
-                ref = refs.get(f)
-                if f in req_set and f not in todo_set:
-                    done += 1
-                    result["skipped"].append(writer.path(f))
-                    if f not in seed and f not in pre:   # (a finished frame pre-rolled: matted for its state)
-                        yield Progress("matte", f, done, total, "complete, skipped")
-                        if events:
-                            yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
-                        continue
-                if tracked:
-                    tf = cache.load(f, keys[f]["track_objects"], tnames, absent=absent_at.get(f, ()), ref=ref)
-                    if tf is None:  # removed between the stages by someone else
-                        raise TrackMissingError("the stored track of frame %d vanished from %s" % (f, cache.work_dir),
-                                                frame=f, path=cache.work_dir)
-                    if resolved["tracker"] == "flow" and len(tnames) > 1:
-                        combine_flow(tf, tnames, _flow_logit_clip(job))
-                else:
-                    tf = TrackFrame(frame=f, objects={}, ref=ref)
-                if tf.ref is not None and ref is None and f in absent_restart:
-                    tf.ref = None   # (a tracker that tracks through an absent span: the matte's state restarts after it)
-                if tf.ref is not None and tf.ref != ref:
-                    log.warning("frame %d: the tracker's temporal reference %s is not the keyed one %s; "
-                                "restarting the temporal state there", f, tf.ref, ref)
-                    tf.ref = None
-                for name, (mseq, m, required) in masked.items():
-                    if f in m["_absent"]:
-                        if name not in tf.objects:
-                            tf.objects[name] = ObjectTrack(mask=np.zeros(info.shape, bool), score=0.0)
-                    elif required or os.path.exists(mseq.path(f)):
-                        tf.objects[name] = _mask_track(mseq, m, f)
-                        seen = mask_seen.setdefault(name, [0, 0])
-                        seen[0] += 1
-                        seen[1] += not tf.objects[name].mask.any()
-                tf.objects = {n: tf.objects[n] for n in names if n in tf.objects}
-                if f in cuts_of:  # an object's subtract shapes stay cut in its matte, whatever the backend
-                    for name, cut in subtract_cuts(cuts_of[f], info).items():
-                        if name in tf.objects:
-                            tf.objects[name].cut = cut
-                for name in absent_at.get(f, ()):   # absent here: alpha 0 whatever the backends (all cut)
-                    if name in tf.objects:
-                        tf.objects[name].cut = np.ones(info.shape, np.float32)
-                state_in = states.get(tf.ref)
-                # (the store's slot follows the keyed chain ``ref``, the order's groups, not whether the state
-                # was found: a chunk's first frame or a restored seed frame without its reference state must
-                # not take the start slot from the (re)start whose backward chain is still to come)
-                if f in seed:  # finished, and a later frame starts from its state: restore it from the file
-                    alphas, scores = writer.read_state(f)
-                    state = None
-                    if set(alphas) >= set(tf.objects):
-                        state = stepper.restore(f, alphas, source.get(f), tf, scores=scores, state=state_in)
-                    if state is not None:
-                        _restore_records(state, writer.read_attribute(f, "samatte/state"))
-                        states.put(state, ref=ref, frame=f)
-                        if f in req_set:
-                            yield Progress("matte", f, done, total, "complete, skipped (state from disk)")
-                            if events:
-                                yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
-                        continue
-                    # cannot be restored (a stateless matter, an object not written): matte it again, not written
-                what = "frame %d" % f if f in todo_set else "frame %d (for the next frame's state)" % f
-                yield Progress("matte", f, done, total, what + ": reading")
-                plate_f = source.get(f)
-                mf, state = yield from _step_phases(stepper, plate_f, tf, state_in, cancel,
-                                                    lambda phase: Progress("matte", f, done, total, "%s: %s" % (what, phase)),
-                                                    between=lambda: flush(False))
-                if lossy and f not in todo_set:   # a pre-roll frame: its state as its file would give it
-                    state = stored.state(f, mf, state, state_in, plate_f, tf)
-                if state is not None:
-                    states.put(state, ref=ref, frame=f)
-                if (f in seed or f in pre) and f in req_set:
-                    yield Progress("matte", f, done, total, "complete, skipped (matted again for its state)")
+        for f in work:
+            check_cancel(cancel)
+            ref = refs.get(f)
+            if f in req_set and f not in todo_set:
+                done += 1
+                result["skipped"].append(writer.path(f))
+                if f not in seed and f not in pre:   # (a finished frame pre-rolled: matted for its state)
+                    yield Progress("matte", f, done, total, "complete, skipped")
                     if events:
                         yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                     continue
-                if f not in todo_set:
-                    continue  # a pre-roll frame (or a finished one matted again): its state only
-                yield Progress("matte", f, done, total, what + ": writing")
-                yield from flush(True)   # the previous frame's write first: one in flight at a time, in order
-                check_cancel(cancel)   # a cancelled frame is not written: the re-run mattes it again, the same
-                _check_still_ours(writer, f, keys[f]["matte"], names, job["name"], out["overwrite"])
-                st = _state_json(state, names)
-                meta = {"samatte/key": keys[f]["matte"], "samatte/track_key": keys[f]["track"]}
-                if st is not None:
-                    meta["samatte/state"] = st
-                writes.submit(f, round(float(mf.score), 4), functools.partial(
-                    writer.write, mf, object_layers=out["object_layers"], foreground=out["foreground"],
-                    quality_map=out["quality_map"], metadata=meta,
-                    claim=functools.partial(_check_still_ours, writer, f, keys[f]["matte"], names, job["name"],
-                                            out["overwrite"])))
-                if lossy:   # the next frame starts from this frame as written, as a resumed run does
-                    yield from flush(True)
-                    state = stored.state(f, mf, state, state_in, plate_f, tf, written=True)
-                    if state is not None:
-                        states.put(state, ref=ref, frame=f)
-                del mf, plate_f   # (the write holds its frame until it is on disk)
-            yield from flush(True)
-        except GeneratorExit:
-            raise
-        except Exception:
-            yield from flush(True)   # the frame written before the error (a write error replaces this one)
-            raise
-        finally:
-            writes.close()   # waits for a write in flight: no file appears after the run has ended
+            if tracked:
+                tf = cache.load(f, keys[f]["track_objects"], tnames, absent=absent_at.get(f, ()), ref=ref)
+                if tf is None:  # removed between the stages by someone else
+                    raise TrackMissingError("the stored track of frame %d vanished from %s" % (f, cache.work_dir),
+                                            frame=f, path=cache.work_dir)
+                if resolved["tracker"] == "flow" and len(tnames) > 1:
+                    combine_flow(tf, tnames, _flow_logit_clip(job))
+            else:
+                tf = TrackFrame(frame=f, objects={}, ref=ref)
+            if tf.ref is not None and ref is None and f in absent_restart:
+                tf.ref = None   # (a tracker that tracks through an absent span: the matte's state restarts after it)
+            if tf.ref is not None and tf.ref != ref:
+                log.warning("frame %d: the tracker's temporal reference %s is not the keyed one %s; "
+                            "restarting the temporal state there", f, tf.ref, ref)
+                tf.ref = None
+            for name, (mseq, m, required) in masked.items():
+                if f in m["_absent"]:
+                    if name not in tf.objects:
+                        tf.objects[name] = ObjectTrack(mask=np.zeros(info.shape, bool), score=0.0)
+                elif required or os.path.exists(mseq.path(f)):
+                    tf.objects[name] = _mask_track(mseq, m, f)
+                    seen = mask_seen.setdefault(name, [0, 0])
+                    seen[0] += 1
+                    seen[1] += not tf.objects[name].mask.any()
+            tf.objects = {n: tf.objects[n] for n in names if n in tf.objects}
+            if f in cuts_of:  # an object's subtract shapes stay cut in its matte, whatever the backend
+                for name, cut in subtract_cuts(cuts_of[f], info).items():
+                    if name in tf.objects:
+                        tf.objects[name].cut = cut
+            for name in absent_at.get(f, ()):   # absent here: alpha 0 whatever the backends (all cut)
+                if name in tf.objects:
+                    tf.objects[name].cut = np.ones(info.shape, np.float32)
+            state_in = states.get(tf.ref)
+            # (the store's slot follows the keyed chain ``ref``, the order's groups, not whether the state
+            # was found: a chunk's first frame or a restored seed frame without its reference state must
+            # not take the start slot from the (re)start whose backward chain is still to come)
+            if f in seed:  # finished, and a later frame starts from its state: restore it from the file
+                alphas, scores = writer.read_state(f)
+                state = None
+                if set(alphas) >= set(tf.objects):
+                    state = stepper.restore(f, alphas, source.get(f), tf, scores=scores, state=state_in)
+                if state is not None:
+                    _restore_records(state, writer.read_attribute(f, "samatte/state"))
+                    states.put(state, ref=ref, frame=f)
+                    if f in req_set:
+                        yield Progress("matte", f, done, total, "complete, skipped (state from disk)")
+                        if events:
+                            yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
+                    continue
+                # cannot be restored (a stateless matter, an object not written): matte it again, not written
+            what = "frame %d" % f if f in todo_set else "frame %d (for the next frame's state)" % f
+            yield Progress("matte", f, done, total, what + ": reading")
+            plate_f = source.get(f)
+            mf, state = yield from _step_phases(stepper, plate_f, tf, state_in, cancel,
+                                                lambda phase: Progress("matte", f, done, total, "%s: %s" % (what, phase)))
+            if lossy and f not in todo_set:   # a pre-roll frame: its state as its file would give it
+                state = stored.state(f, mf, state, state_in, plate_f, tf)
+            if state is not None:
+                states.put(state, ref=ref, frame=f)
+            if (f in seed or f in pre) and f in req_set:
+                yield Progress("matte", f, done, total, "complete, skipped (matted again for its state)")
+                if events:
+                    yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
+                continue
+            if f not in todo_set:
+                continue  # a pre-roll frame (or a finished one matted again): its state only
+            yield Progress("matte", f, done, total, what + ": writing")
+            check_cancel(cancel)   # a cancelled frame is not written: the re-run mattes it again, the same
+            _check_still_ours(writer, f, keys[f]["matte"], names, job["name"], out["overwrite"])
+            st = _state_json(state, names)
+            meta = {"samatte/key": keys[f]["matte"], "samatte/track_key": keys[f]["track"]}
+            if st is not None:
+                meta["samatte/state"] = st
+            path = writer.write(mf, object_layers=out["object_layers"], foreground=out["foreground"],
+                                quality_map=out["quality_map"], metadata=meta,
+                                claim=functools.partial(_check_still_ours, writer, f, keys[f]["matte"], names,
+                                                        job["name"], out["overwrite"]))
+            if lossy:   # the next frame starts from this frame as written, as a resumed run does
+                state = stored.state(f, mf, state, state_in, plate_f, tf, written=True)
+                if state is not None:
+                    states.put(state, ref=ref, frame=f)
+            result["written"].append(path)
+            result["scores"][str(f)] = round(float(mf.score), 4)
+            done += 1
+            yield Progress("matte", f, done, total, "")
+            if events:
+                yield FrameEvent(f, "written", round(float(mf.score), 4), path)
         _warn_empty_masks(mask_seen, masked)
         for f in requested:
             if str(f) not in result["scores"]:
@@ -936,48 +908,12 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         source.close()
 
 
-class _Writes:
-    """The matte loop's background writes: at most one frame's write in flight, in one thread (so frames
-    land in frame order and a write never overlaps another). :meth:`take` hands back the finished one
-    (``(frame, score, path)``) or raises its error; :meth:`close` waits for a write in flight."""
-
-    def __init__(self):
-        self._pool = None
-        self._pending = None
-
-    def submit(self, frame, score, write):
-        if self._pending is not None:
-            raise RuntimeError("a frame's write is still in flight")   # pragma: no cover - the loop takes it first
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="samatte-write")
-        self._pending = (frame, score, self._pool.submit(write))
-
-    def take(self, block):
-        """``(frame, score, path)`` of the write in flight once it has finished (``block``: waits for it),
-        else None; the write's own error when it failed."""
-        if self._pending is None or not (block or self._pending[2].done()):
-            return None
-        frame, score, fut = self._pending
-        self._pending = None
-        return frame, score, fut.result()
-
-    def close(self):
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending[2].exception()   # wait (its error, if any, goes with the run's own)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-
-def _step_phases(stepper, plate, track, state, cancel, report, between=None):
+def _step_phases(stepper, plate, track, state, cancel, report):
     """``stepper.step(plate, track, state)`` through its :meth:`~samatte.stages.Matter.step_iter`: yields
     ``report(phase)`` (a Progress) before each phase of the frame and checks ``cancel`` there, so a 4K
     frame of several seconds keeps the host informed and stops within a phase of a Cancel; returns
     ``(MatteFrame, state)``. A matter without ``step_iter`` (a stand-in with ``step`` only) runs as one
-    phase. ``between``: a generator function whose items are yielded before each phase's report (the
-    pipeline's report of a frame whose background write has finished)."""
+    phase."""
     step_iter = getattr(stepper, "step_iter", None)
     if step_iter is None:
         return stepper.step(plate, track, state)
@@ -989,8 +925,6 @@ def _step_phases(stepper, plate, track, state, cancel, report, between=None):
             except StopIteration as stop:
                 return stop.value
             check_cancel(cancel)
-            if between is not None:
-                yield from between()
             yield report(phase)
             check_cancel(cancel)
     finally:
