@@ -93,7 +93,7 @@ def inproc(job, work, rounds, n_objects, only=None):
     import time
     from samatte import pipeline
     from samatte.matte import stage as mstage
-    threads = mstage.OBJECT_THREADS
+    threads = mstage.object_threads()
     modes = {"serial": 1, "threads": threads}
     names = [m for m in modes if only is None or m in only]
     rows = {m: [] for m in names}

@@ -271,3 +271,19 @@ def test_an_object_s_error_in_a_thread_is_the_frame_s_error_and_no_thread_outliv
         pipeline.run(_job(shot, out))
     assert _exrs(out) == ["m.%04d.exr" % shot["frames"][0]] and _no_temps(out)
     assert not [t for t in threading.enumerate() if t.name.startswith("samatte-object")]
+
+
+def test_object_threads_follow_samattes_thread_budget(monkeypatch):
+    """``--threads 1`` (or ``SAMATTE_THREADS=1``) mattes a frame's objects one after another: the object
+    threads take samatte's thread budget (before: the CPUs, whatever the TD set)."""
+    from samatte import threads
+    monkeypatch.setattr(mstage, "OBJECT_THREADS", None)
+    monkeypatch.setattr(threads, "_configured", (1, "--threads"))
+    assert mstage.object_threads() == 1
+    monkeypatch.setattr(threads, "_configured", (8, "SAMATTE_THREADS"))
+    assert mstage.object_threads() == 2
+    monkeypatch.setattr(threads, "_configured", None)
+    monkeypatch.setenv("SAMATTE_THREADS", "1")
+    assert mstage.object_threads() == 1
+    monkeypatch.setattr(mstage, "OBJECT_THREADS", 3)
+    assert mstage.object_threads() == 3

@@ -17,7 +17,6 @@ Per frame, a :class:`RefineMatter`:
    (:mod:`samatte.matte.foreground`);
 5. the quality map and per-frame score (:mod:`samatte.matte.quality`), components in ``stats``.
 """
-import os
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -40,18 +39,29 @@ __all__ = ["get_matter", "RefineMatter", "MaskMatter", "Sam2MatteMatter", "merge
 #: name of the SAM2-Matte checkpoint in samatte.models (``<models_dir>/sam2matte.pt``)
 SAM2MATTE_NAME = "sam2matte"
 
+#: objects of a frame matted at once, in threads (:meth:`RefineMatter._objects`; 1: one after another);
+#: None: :func:`object_threads` (each object's frame-sized intermediates are held while it runs, so 2 at most)
+OBJECT_THREADS = None
+
+
+def object_threads():
+    """How many of a frame's objects are matted at once: :data:`OBJECT_THREADS` when set, else two where
+    samatte's thread budget allows two or more (:mod:`samatte.threads`: ``--threads`` /
+    ``$SAMATTE_THREADS`` / ``$OMP_NUM_THREADS`` / the CPUs the process may use), so ``--threads 1``
+    mattes them one after another."""
+    if OBJECT_THREADS is not None:
+        return max(1, int(OBJECT_THREADS))
+    from .. import threads
+    n = threads.configured()
+    if n is None:
+        try:
+            n = threads.budget()[0]
+        except Exception:  # noqa: BLE001 - a bad $SAMATTE_THREADS is the CLI's to report; here: the CPUs
+            n = threads.available_cpus()
+    return min(2, n)
+
+
 #: matte options a JobSpec may set (``matte.options``), with defaults
-def _cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):   # (not Linux)
-        return os.cpu_count() or 1
-
-
-#: objects of a frame matted at once, in threads (:meth:`RefineMatter._objects`; 1: one after another):
-#: two where the process may use two cores or more (each object's frame-sized intermediates are held
-#: while it runs, so not more)
-OBJECT_THREADS = min(2, _cores())
 OPTIONS = {
     "temporal": True,          # region-adaptive temporal fusion
     "flow": True,              # motion-compensate the previous frame with optical flow
@@ -542,7 +552,7 @@ class RefineMatter(Matter):
         """:meth:`_step` as a generator of the phases' names (see :meth:`step_iter`).
 
         The motion compensation is made once per frame; then each object is carried, estimated and
-        fused (:data:`OBJECT_THREADS` objects at once, in threads: :meth:`_objects`), and only its fused
+        fused (:func:`object_threads` objects at once, in threads: :meth:`_objects`), and only its fused
         alpha is kept: the carried matte, its edge-preferred warp and confidence, the see-through doubt
         and the estimate (frame-sized arrays each) of at most that many objects at a time, not of every
         object at once (60 objects on a UHD plate held ~8 GB of them). Each object's answer depends on
@@ -591,13 +601,13 @@ class RefineMatter(Matter):
 
     def _objects(self, track, one):
         """``{name: one(name, obj)}`` for the track's objects, as a generator that yields ``"matte <name>"``
-        before each object starts. Several objects run in :data:`OBJECT_THREADS` threads at most (numpy,
+        before each object starts. Several objects run in :func:`object_threads` threads at most (numpy,
         SciPy, OpenCV and pymatting's numba code release the GIL for their heavy parts), each on its own
         inputs, so every answer is the one of a run in turn, bit for bit; at most that many objects'
         frame-sized intermediates are held at once. A cancel (the generator closed) waits for the objects
         under way and starts no other."""
         objs = list(track.objects.items())
-        workers = min(len(objs), OBJECT_THREADS)
+        workers = min(len(objs), object_threads())
         if workers <= 1 or type(self).frame_alpha is not RefineMatter.frame_alpha:
             out = {}
             for name, obj in objs:
