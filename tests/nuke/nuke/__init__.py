@@ -27,6 +27,9 @@ Sources (learn.foundry.com/nuke/developers/<version>/...):
   [TimeRef] nuke/content/reference_guide/time_nodes/framehold.html (first_frame, increment) and the user
             guide's "Offsetting Clips" (TimeOffset: time offset (frames), reverse input); the frame
             mapping itself is the adapter's (samatte_nuke.convert), the double only holds the knobs
+  [Prefs]   nuke/<v>/content/misc/available_preferences_studio.html (General > Path Substitutions) and
+            pythondevguide/_autosummary/nuke.addFilenameFilter.html, Foundry's nuke_internal/callbacks.py
+            (filenameFilter: the registered filters, class-specific first, each list in backwards order)
   [RenderPanel] nuke/developers/151/pythondevguide/_modules/nukescripts/renderpanel.html (Foundry's
             cache_particles_panel: ``except RuntimeError as e: ... if e.args[0][0:9] != "Cancelled": raise``
             around nuke.executeMultiple: a render the artist cancels raises RuntimeError("Cancelled ..."))
@@ -69,6 +72,8 @@ def _reset():
     _ROOT._name = "Root"
     _callbacks["onCreate"].clear()
     del _clipboard[:]
+    filenameFilters.clear()
+    _PREFS.__init__()
 
 
 # --- formats ----------------------------------------------------------------------------------------
@@ -768,7 +773,9 @@ def allNodes(filter=None, group=None, recurseGroups=False):
 
 
 def toNode(name):
-    """[PyRef nuke.toNode] by (full) name; None when absent."""
+    """[PyRef nuke.toNode] by (full) name; None when absent. ``preferences``: the Preferences node."""
+    if name == "preferences":
+        return _PREFS
     for n in _all_nodes_recursive():
         if n.fullName() == name or (n._parent is _ROOT and n.name() == name):
             return n
@@ -1140,6 +1147,81 @@ def _do_on_create(node):
                 call(*args, **kwargs)
     finally:
         _state["this"].pop()
+
+
+# --- filename filters and Path Substitutions -------------------------------------------------------------
+#: [PyRef nuke.addFilenameFilter] / Foundry's nuke_internal/callbacks.py: {nodeClass: [(call, args, kwargs)]}
+filenameFilters = {}
+
+
+def addFilenameFilter(call, args=(), kwargs=None, nodeClass="*"):
+    """[PyRef nuke.addFilenameFilter(call, args=(), kwargs={}, nodeClass='*')] "Add a function to modify filenames
+    before Nuke passes them to the operating system. The first argument to the function is the filename, and it
+    should return the new filename. None is the same as returning the string unchanged. All added functions are
+    called in backwards order." (added once, as Foundry's _addCallback)"""
+    args = args if isinstance(args, tuple) else (args,)
+    entry = (call, args, dict(kwargs or {}))
+    lst = filenameFilters.setdefault(nodeClass, [])
+    if entry in lst:
+        lst.remove(entry)
+    lst.append(entry)
+
+
+def removeFilenameFilter(call, args=(), kwargs=None, nodeClass="*"):
+    args = args if isinstance(args, tuple) else (args,)
+    lst = filenameFilters.get(nodeClass, [])
+    if (call, args, dict(kwargs or {})) in lst:
+        lst.remove((call, args, dict(kwargs or {})))
+
+
+def filenameFilter(filename):
+    """Foundry's nuke_internal/callbacks.py ``filenameFilter(filename)``: the name run through the registered
+    filters, the class-specific ones (of nuke.thisClass()) first, then those for '*', each in backwards order;
+    a filter returning None leaves the name as it is. [assumed] no filter: the name unchanged (Foundry's falls
+    back to a ``filenameFix`` in __main__, then the Tcl ``filename_fix``, whose default returns it unchanged).
+    Nuke applies the Preferences' Path Substitutions itself, not through this function (its source has none)."""
+    if not filenameFilters:
+        return filename
+    every = filenameFilters.get("*", [])
+    if len(filenameFilters) > 1 or not every:
+        n = thisNode()
+        for f in filenameFilters.get(n.Class() if n is not None else "", [])[::-1]:
+            s = f[0](filename, *f[1], **f[2])
+            if s is not None:
+                filename = s
+    for f in every[::-1]:
+        s = f[0](filename, *f[1], **f[2])
+        if s is not None:
+            filename = s
+    return filename
+
+
+class _PrefsNode(Node):
+    """The Preferences node (``nuke.toNode("preferences")``). [Prefs] Foundry's Preferences, General > Path
+    Substitutions: "Allows you to remap file paths in order to easily share projects across different operating
+    systems. When the application encounters a file path, any text in the Mac/Linux column is replaced with the
+    text in the Windows column, or vice versa" (Z: in the Windows column, /Volumes/networkmount in the Mac/Linux
+    one: "On Mac and Linux, any file paths that start with Z: are converted to start with /Volumes/networkmount").
+    [assumed] its knob ``platformPathRemaps`` (not in Foundry's Python reference; the name and the toScript()
+    text studios' init.py files use: ``win;mac;linux;`` per row, ``-`` or '' for an empty cell)."""
+
+    def __init__(self):
+        self._class = "Preferences"
+        self._knobs = {}
+        self._order = []
+        self._inputs = {}
+        self._parent = None
+        self._format = None
+        self._bbox = None
+        self._name = "preferences"
+        self._alive = True
+        k = String_Knob("platformPathRemaps", "path substitutions", "")
+        k.node = self
+        self._order.append(k.name())
+        self._knobs[k.name()] = k
+
+
+_PREFS = _PrefsNode()
 
 
 # --- copy and paste -------------------------------------------------------------------------------------
