@@ -78,7 +78,7 @@ __all__ = [
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
     "job_frames", "plate_frames", "is_subtract_shape", "object_keyframes", "object_anchors", "object_absent", "absent_outside", "absent_segments", "absent_returns", "anchor_frames", "prompt_frame_kind",
-    "prompt_kinds", "work_dir_name",
+    "prompt_kinds", "work_dir_name", "map_paths",
 ]
 
 JOBSPEC_VERSION = 1
@@ -608,6 +608,13 @@ def expand_home(job, *, in_place=False):
     under a folder named ``~`` in the working directory."""
     return _map_paths(job, lambda p: os.path.expanduser(p) if p is not None and p.startswith("~") else p,
                       in_place=in_place)
+
+
+def map_paths(job, fix):
+    """A copy of a validated ``job`` with ``fix(path)`` applied to each of its file paths (plate, output, OCIO config
+    file, work_dir, path options, mask prompts, mask sequences; ``work_dir`` may be None): the fields
+    :func:`resolve_paths` resolves (a host maps a job made on another OS with it)."""
+    return _map_paths(job, fix)
 
 
 def _map_paths(job, fix, *, in_place=False):

@@ -18,7 +18,7 @@ import zlib
 
 __all__ = ["exr_attributes", "expected_keys", "frame_state", "frame_path", "StaleFrameError", "encode_state",
            "decode_state", "stored_job", "stored_job_text", "stored_scores", "realigned", "retimed", "replated",
-           "readback_job"]
+           "readback_job", "local_job"]
 
 _memo = {}
 #: the samatte_job knob's text -> (job, its canonical text): decoding it (base64, zlib, JSON; 450 kB for 20
@@ -70,18 +70,50 @@ def _stored(group):
     of one's own)."""
     k = group.knob("samatte_job")
     raw = k.value() if k is not None else ""
-    hit = _decoded.get(raw)
+    from .job import path_substitutions
+    memo = (raw, tuple(path_substitutions()))
+    hit = _decoded.get(memo)
     if hit is None:
         job = decode_state(raw, None)
         frames = []
         if job:
             from samatte.frames import parse_frames
             frames = parse_frames(job["plate"]["frames"])
+            job = local_job(job)
         hit = (job, json.dumps(job, sort_keys=True) if job else "", frames, frozenset(frames))
         if len(_decoded) > 16:   # a few SAMatte nodes per script; keep memory flat
             _decoded.clear()
-        _decoded[raw] = hit
+        _decoded[memo] = hit
     return hit
+
+
+def local_job(job):
+    """A copy of a stored JobSpec with each of its file paths as this machine's Nuke opens it
+    (:func:`samatte_nuke.job.host_path`: the studio's filename filters, the Preferences' Path Substitutions, a
+    Windows path's ``\\`` as a separator on Linux / macOS): the job of a node made on another OS, read back here.
+    Its frames' keys count the files by content (size, mtime, head), not by path, so the same files under this
+    machine's paths give the same keys; other files never do."""
+    from samatte.jobspec import map_paths
+    from .job import host_path
+    try:
+        out = map_paths(job, lambda p: host_path(p) if p else p)
+    except (KeyError, TypeError, AttributeError):   # not a whole JobSpec (an older node's, a test's): as stored
+        return job
+    if "work_dir" not in job:
+        out.pop("work_dir", None)
+    return job if out == job else out
+
+
+def _foreign(job):
+    """The job's file paths that are another OS's and that nothing maps here (:func:`local_job` left them so)."""
+    from samatte.jobspec import map_paths
+    from .job import foreign_path
+    out = []
+    try:
+        map_paths(job, lambda p: (out.append(p) if p and foreign_path(p) and p not in out else None) or p)
+    except (KeyError, TypeError, AttributeError):
+        pass
+    return out
 
 
 def stored_scores(group):
@@ -484,6 +516,18 @@ def frame_path(group, script_frame):
     if state in ("complete", "unknown"):
         return path.replace("\\", "/")
     job = _keys_memo(job_text)[0]
+    far = _foreign(job)
+    if far:
+        # a script made on another OS (its job's paths Windows ones on Linux, or the other way) where this Nuke maps
+        # none of them: before, "missing in the cache; make it with: Track & Matte", with no word of the cause
+        from .job import MAPPING_HINT
+        where = "" if int(script_frame) == f else " (script frame %d)" % int(script_frame)
+        raise StaleFrameError(
+            "samatte: frame %d%s of %s cannot be checked here: its job was made on another OS and %s%s means nothing "
+            "on this machine: %s. Or press Track & Matte on %s to make its job with this machine's paths (frames "
+            "whose plate, prompts and settings are unchanged are reused)"
+            % (f, where, group.name(), far[0], " (and %d more path(s))" % (len(far) - 1) if len(far) > 1 else "",
+               MAPPING_HINT % far[0], group.name()))
     job_file = os.path.join(os.path.dirname(os.path.dirname(job["output"]["path"])), "job.json")
     if _exported(job_file, job, job_text=job_text):
         how = "samatte run %s --frames %d" % (job_file, f)

@@ -12,12 +12,13 @@ import hashlib
 import json
 import os
 import re
+import sys
 
 from .convert import FrameMap, Geometry, shown_inputs
 from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
-__all__ = ["full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
+__all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
            "build_job", "upstream_hash", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
@@ -40,6 +41,100 @@ def _has_tcl(text):
     return "[" in text or "$" in text
 
 
+#: an absolute path of a Windows machine: a drive letter (``Z:\\``, ``Z:/``) or a UNC share (``\\\\server\\share``)
+_WIN_ABS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+
+
+def foreign_path(path):
+    """True when ``path`` is an absolute path of another OS than this one: a Windows path (drive letter, UNC) on
+    Linux / macOS, a POSIX one (``/mnt/...``) on Windows. Such a path means nothing here until Nuke's Path
+    Substitutions or a filename filter maps it."""
+    if not isinstance(path, str) or not path:
+        return False
+    if os.name == "nt":
+        return path.startswith("/") and not path.startswith("//")
+    return bool(_WIN_ABS.match(path))
+
+
+def path_substitutions():
+    """The rows of Nuke's Preferences > General > Path Substitutions, ``[(windows, mac, linux), ...]`` ('' for an
+    empty cell); [] when not known. Foundry: "When the application encounters a file path, any text in the
+    Mac/Linux column is replaced with the text in the Windows column, or vice versa". Nuke applies them itself
+    when it opens a file (``nuke.filenameFilter`` runs only the Python filters): read from the Preferences node's
+    ``platformPathRemaps`` knob (not in Foundry's Python reference: its ``toScript()`` text, ``win;mac;linux;``
+    per row, as studios' init.py files set it; unverified in a real Nuke)."""
+    try:
+        import nuke
+        prefs = nuke.toNode("preferences")
+        k = prefs.knob("platformPathRemaps") if prefs is not None else None
+        raw = k.toScript() if k is not None else ""
+    except Exception:  # noqa: BLE001 - no Preferences node (nuke -t), another Nuke: none known
+        return []
+    parts = [p.strip().strip("{}\"").strip() for p in str(raw or "").split(";")]
+    rows = []
+    for i in range(0, len(parts) - 2, 3):
+        row = tuple("" if c == "-" else c for c in parts[i:i + 3])
+        if any(row):
+            rows.append(row)
+    return rows
+
+
+def _substituted(path, rows):
+    """``path`` with the first Path Substitutions row whose cell of another OS starts it replaced by this OS's
+    cell (whole folder names only; a Windows cell's case and either separator match), or None."""
+    col = 0 if os.name == "nt" else 1 if sys.platform == "darwin" else 2
+    flat = path.replace("\\", "/")
+    for row in rows:
+        mine = row[col] if len(row) > col else ""
+        if not mine:
+            continue
+        for j, theirs in enumerate(row):
+            src = theirs.replace("\\", "/").rstrip("/")
+            if j == col or not src or src == mine.replace("\\", "/").rstrip("/"):
+                continue
+            head = flat[:len(src)]
+            if (head.lower() == src.lower() if j == 0 else head == src) and flat[len(src):len(src) + 1] in ("", "/"):
+                return mine.rstrip("/\\") + flat[len(src):]
+    return None
+
+
+def host_path(path):
+    """``path`` as this machine's Nuke opens it: run through ``nuke.filenameFilter`` (the studio's
+    ``nuke.addFilenameFilter`` callbacks, Foundry: "modify filenames before Nuke passes them to the operating
+    system"), else through the Preferences' Path Substitutions (:func:`path_substitutions`). A Windows path is
+    given to the filters as written, then with ``/`` (Nuke's own spelling), and on Linux / macOS a ``\\`` in it is
+    a separator: ``Z:\\shows\\sh010`` mapped to ``/mnt/shows`` is ``/mnt/shows/sh010``. A path nothing maps is
+    returned as it is (with ``/`` for a Windows one on Linux / macOS: :func:`foreign_path` still tells it)."""
+    if not isinstance(path, str) or not path:
+        return path
+    win_here = os.name != "nt" and bool(_WIN_ABS.match(path))
+    tries = [path]
+    if "\\" in path:
+        tries.append(path.replace("\\", "/"))
+    try:
+        import nuke
+        filt = getattr(nuke, "filenameFilter", None)
+    except ImportError:
+        filt = None
+    out = None
+    for p in tries if filt is not None else ():
+        try:
+            q = filt(p)
+        except Exception:  # noqa: BLE001 - a studio's filter that fails: as Nuke without it
+            q = None
+        if isinstance(q, str) and q and q != p:
+            out = q
+            break
+    if out is None:
+        out = _substituted(path, path_substitutions())   # (a Mac path on Linux too: /Volumes/... -> /mnt/...)
+    if out is None:
+        out = path
+    if win_here:   # (a Windows path, mapped or not: its separators as this OS's; an unmapped UNC keeps its \\\\)
+        out = ("\\\\" + out[2:].replace("\\", "/")) if out is path and path.startswith("\\\\") else \
+            out.replace("\\", "/")
+    return out
+
+
 def read_path(read):
     """The file pattern a Read reads: its ``file`` knob as typed, or, when that holds TCL
     (``[file dirname [value root.name]]/...``, ``$env(SHOT)``), as Nuke expands it (``nuke.filename``:
@@ -47,12 +142,12 @@ def read_path(read):
     be had (proxy mode with a proxy file on the Read: the plate is then rendered)."""
     raw = read["file"].value()
     if not _has_tcl(raw):
-        return raw
+        return host_path(raw)
     import nuke
     px = read.knob("proxy")
     if nuke.root()["proxy"].value() and px is not None and px.value():
         return None
-    return nuke.filename(read) or None
+    return host_path(nuke.filename(read) or None)
 
 
 @contextlib.contextmanager
@@ -317,13 +412,13 @@ def ocio_config(root, *, named=False):
             if root["OCIO_config"].value() == "custom":
                 p = root["customOCIOConfigPath"].value()
                 if p:
-                    return p
+                    return host_path(p)   # (as Nuke opens it: a script made on another OS, its path mapped)
         except Exception:  # noqa: BLE001
             pass
     if not named:
         return None
     try:
-        p = root["OCIOConfigPath"].value()
+        p = host_path(root["OCIOConfigPath"].value())
     except Exception:  # noqa: BLE001 - no such knob: samatte's default config
         p = ""
     return p if p and os.path.isfile(p) else None
@@ -360,10 +455,28 @@ def cache_root_now(group, root):
     ``[python {nuke.script_directory()}]`` evaluated)."""
     pk = root.knob("project_directory")
     try:
-        project_dir = folder_text(pk) if pk is not None else ""
+        project_dir = host_path(folder_text(pk) if pk is not None else "")
     except Exception:  # noqa: BLE001 - a project directory Nuke cannot evaluate: the script's folder
         project_dir = ""
-    return cache_root(folder_text(group["cache_dir"]), root["name"].value(), project_dir=project_dir or None)
+    knob = host_path(folder_text(group["cache_dir"]))
+    # a folder of another OS that nothing maps (a script made on Windows opened on Linux): before, Z:/cache was
+    # taken for a relative folder, and the mattes went to <project>/Z:/cache/... on this machine
+    other = knob if foreign_path(knob) else project_dir if (knob and not os.path.isabs(os.path.expanduser(knob))
+                                                              and foreign_path(project_dir)) else None
+    if other:
+        from samatte.errors import OutputError
+        raise OutputError(
+            "the cache folder of %s is %s, %s of another OS that this Nuke maps to none of its own: %s; or set the "
+            "node's cache folder to a folder of this machine" % (
+                group.name(), os.path.join(project_dir, knob) if other is project_dir else knob,
+                "under a project directory" if other is project_dir else "a path", MAPPING_HINT % other))
+    return cache_root(knob, root["name"].value(), project_dir=project_dir or None)
+
+
+#: what to set where a path of another OS is not mapped (``%s``: that path)
+MAPPING_HINT = ("map it to this machine's folder in Nuke's Preferences > General > Path Substitutions (the start of %s "
+                "in the Windows or Mac/Linux column, this machine's folder in its own), or with a "
+                "nuke.addFilenameFilter in the studio's init.py, then open the script again")
 
 
 def node_folder(root_dir, node_name, uid):

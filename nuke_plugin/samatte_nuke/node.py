@@ -173,7 +173,7 @@ def _folder(group):
     uid = group["samatte_uid"].value()
     job = farm.stored_job(group)
     if job:
-        kept = os.path.dirname(os.path.dirname(job["output"]["path"]))
+        kept = os.path.dirname(os.path.dirname(jobmod.host_path(job["output"]["path"])))
         if os.path.dirname(kept) == root_dir and os.path.basename(kept).endswith("_" + uid):
             return kept
     return jobmod.node_folder(root_dir, group.name(), uid)
@@ -193,9 +193,10 @@ def _folder_owner(folder):
     try:
         with open(os.path.join(folder, "job.json"), "r", encoding="utf-8") as fh:
             doc = json.load(fh)
-        script = (doc.get("meta") or {}).get("nuke_script")
-        plate = doc["plate"]["path"]
-        written = os.path.dirname(os.path.dirname(doc["output"]["path"]))
+        # (its paths as this machine's Nuke opens them: a job.json written on another OS, its paths mapped)
+        script = jobmod.host_path((doc.get("meta") or {}).get("nuke_script"))
+        plate = jobmod.host_path(doc["plate"]["path"])
+        written = os.path.dirname(os.path.dirname(jobmod.host_path(doc["output"]["path"])))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     if not script or os.path.normcase(os.path.normpath(written)) != os.path.normcase(os.path.normpath(folder)):
