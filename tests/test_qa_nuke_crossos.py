@@ -82,7 +82,8 @@ def _made_on_windows(g, read, mount, info):
             return [walk(x) for x in v]
         return _windows(mount, v) if isinstance(v, str) and v.startswith(mount + "/") else v
     job = walk(farm.stored_job(g))
-    job["plate"]["path"] = job["plate"]["path"].replace("\\", "/")        # the Read's file knob: Nuke's spelling
+    if "\\samatte_cache\\" not in job["plate"]["path"]:   # the Read's file knob: Nuke's spelling
+        job["plate"]["path"] = job["plate"]["path"].replace("\\", "/")
     job["meta"]["nuke_script"] = job["meta"]["nuke_script"].replace("\\", "/")   # (Nuke's root.name)
     assert "\\" in job["output"]["path"] and job["output"]["path"].startswith("Z:\\shows\\sh010\\comp\\")
     g["samatte_job"].setValue(farm.encode_state(job))
@@ -216,3 +217,39 @@ def test_host_path_maps_windows_paths_with_either_separator(nk, monkeypatch):
     assert hp("/Volumes/shows/a") == "/mnt/shows/a"              # a Mac path on Linux
     assert hp("/mnt/shows/a") == "/mnt/shows/a" and hp("rel/a") == "rel/a"
     assert hp("Y:\\x") == "Y:/x" and jobmod.foreign_path("Y:/x")
+
+
+def test_a_rendered_plate_node_made_on_windows_reads_back_and_re_builds_on_linux_reusing_its_plate(nk, studio):
+    """Read -> Grade -> SAMatte made on Windows (the share's mtimes seen in 100 ns units over SMB), opened on Linux
+    (the same files over NFS: the server's nanoseconds). The read-back maps the rendered plate in the cache. Track &
+    Matte hashed the Read's files into the rendered plate's folder by size and raw mtime_ns: on Linux another hash, so
+    the plate was rendered again into a new folder and all 4 frames tracked and matted again (before: 4 written, 0
+    reused). Now the mtime counts in whole 100 ns there too, as samatte's keys and the node's plate stamps do."""
+    mount, read, g, a, _ = studio
+    pdir = os.path.join(mount, "sh010", "plate")
+    for f in range(1001, 1005):   # the Windows artist's view of the share
+        p = os.path.join(pdir, "plate.%04d.exr" % f)
+        st = os.stat(p)
+        os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns - st.st_mtime_ns % 100 + 1_000_000_000))
+    grade = nk.nodes.Grade()
+    grade.setInput(0, read)
+    g.setInput(0, grade)
+    read["file"].setValue(_windows(mount, read["file"].value(), "/"))   # saved on Windows: its knob says Z:/shows
+
+    def drive(p):   # (Windows' own Z: drive, for the run "on Windows")
+        return mount + p[len("Z:/shows"):] if p.startswith("Z:/shows/") else None
+    nk.addFilenameFilter(drive)
+    job0, info, res = _run(g)
+    assert "/plate_" in job0["plate"]["path"] and len(res["written"]) == 4
+    _made_on_windows(g, read, mount, info)
+    nk.removeFilenameFilter(drive)
+    assert farm.stored_job(g)["plate"]["path"].startswith("Z:\\shows\\sh010\\comp\\samatte_cache\\")
+    for f in range(1001, 1005):   # the Linux workstation's view of the same files: nanoseconds
+        p = os.path.join(pdir, "plate.%04d.exr" % f)
+        st = os.stat(p)
+        os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 37))
+    _substitute(nk, mount)
+    assert _matte_files(_shown(g)) == {1: 1, 2: 2, 3: 3, 4: 4}
+    job, _info, res = _run(g)
+    assert job["plate"]["path"] == job0["plate"]["path"]
+    assert (len(res["written"]), len(res["skipped"])) == (0, 4), res

@@ -490,6 +490,7 @@ def output_pattern(folder):
 def _read_stamps(read):
     """Size and mtime_ns of each file a Read reads in its range (a plate re-rendered under the same
     path changes them, as it changes samatte's own plate stamps); '' for another node."""
+    from samatte.cachekey import MTIME_UNIT_NS
     if read.Class() != "Read" or read.knob("first") is None:
         return ""
     try:
@@ -502,7 +503,10 @@ def _read_stamps(read):
         path = pattern if f is None else _file_at(pattern, f)
         try:
             st = os.stat(path)
-            out.append("%d:%d" % (st.st_size, st.st_mtime_ns))
+            # the mtime in whole MTIME_UNIT_NS, as samatte's keys count it: the same share seen over SMB (Windows,
+            # macOS: 100 ns) and NFS (Linux: the server's ns) gave two hashes, so Track & Matte on the other OS
+            # rendered the plate again into another folder and made every frame again
+            out.append("%d:%d" % (st.st_size, st.st_mtime_ns - st.st_mtime_ns % MTIME_UNIT_NS))
         except OSError:
             out.append("-")
     return ",".join(out)
