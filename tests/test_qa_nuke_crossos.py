@@ -253,3 +253,32 @@ def test_a_rendered_plate_node_made_on_windows_reads_back_and_re_builds_on_linux
     job, _info, res = _run(g)
     assert job["plate"]["path"] == job0["plate"]["path"]
     assert (len(res["written"]), len(res["skipped"])) == (0, 4), res
+
+
+def test_the_project_s_custom_ocio_config_of_another_os_is_mapped(nk, studio, monkeypatch):
+    """The Project Settings' custom OCIO config saved on Windows (``Z:/shows/ocio/config.ocio``): before, the job took
+    it as it was typed, a file the worker on Linux could not open; now as Nuke opens it here."""
+    mount, read, g, a, _ = studio
+    monkeypatch.delenv("OCIO", raising=False)
+    root = nk.root()
+    root["colorManagement"].setValue("OCIO")
+    root["OCIO_config"].setValue("custom")
+    root["customOCIOConfigPath"].setValue("Z:/shows/ocio/config.ocio")
+    _substitute(nk, mount)
+    assert jobmod.ocio_config(root) == mount + "/ocio/config.ocio"
+
+
+def test_a_samatte_python_knob_of_another_os_gives_way_to_this_machine_s(monkeypatch, tmp_path):
+    """The node's 'samatte python' knob set on Windows: on Linux every button failed with WORKER_FAILED "samatte's
+    Python 'C:\\\\samatte\\\\...' is not an executable file", though $SAMATTE_PYTHON named this machine's."""
+    from samatte.errors import WorkerError
+    from samatte_nuke import config
+    theirs = "C:\\samatte\\.venv\\Scripts\\python.exe"
+    monkeypatch.setenv("SAMATTE_NUKE_CONFIG", str(tmp_path / "none.json"))
+    monkeypatch.setenv("SAMATTE_PYTHON", sys.executable)
+    assert config.samatte_python(theirs) == sys.executable
+    assert config.samatte_python(sys.executable) == sys.executable
+    monkeypatch.delenv("SAMATTE_PYTHON")
+    with pytest.raises(WorkerError) as ei:
+        config.samatte_python(theirs)
+    assert "not set on this machine" in ei.value.message and theirs in ei.value.message
