@@ -190,6 +190,8 @@ def test_a_windows_cache_folder_knob_nothing_maps_is_refused_before_anything_is_
     to ``<sh010/comp>/Z:/cache/SAMatte1_<uid>``. Now OUTPUT_INVALID naming the folder and what to set; mapped, it
     is the mount's folder."""
     mount, read, g, a, _ = studio
+    _run(g)
+    kept = g["samatte_job"].value()
     g["cache_dir"].setValue("Z:/shows/cache")
     from samatte.errors import OutputError
     with pytest.raises(OutputError) as ei:
@@ -197,6 +199,10 @@ def test_a_windows_cache_folder_knob_nothing_maps_is_refused_before_anything_is_
     assert ei.value.code == "OUTPUT_INVALID" and "Z:/shows/cache" in ei.value.message
     assert "Path Substitutions" in ei.value.message
     assert not os.path.exists(os.path.join(mount, "sh010", "comp", "Z:"))
+    # Clear cache: refused the same way, the node's job kept (before: "cache cleared", the job forgotten, while the
+    # folder it named, <sh010/comp>/Z:/shows/cache/..., was not the cache)
+    snode.on_clear_cache(g)
+    assert g["status"].value().startswith("error [OUTPUT_INVALID]") and g["samatte_job"].value() == kept
     _substitute(nk, mount)
     assert snode.build(g)[1]["folder"].startswith(mount + "/cache/SAMatte1_")
 

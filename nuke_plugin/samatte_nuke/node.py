@@ -703,7 +703,11 @@ def on_clear_cache(group):
         except SamatteError:
             read = None
         # another script's folder (this node was copied from it, and has not run here yet): not deleted
-        folder = _own_folder(group, source, read)
+        try:
+            folder = _own_folder(group, source, read)
+        except SamatteError as e:   # a cache folder knob of another OS that nothing maps here: nothing deleted
+            _fail(group, e.code, e.message)
+            return
     if os.path.isdir(folder):
         shutil.rmtree(folder)
     group["samatte_job"].setValue("")
