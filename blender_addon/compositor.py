@@ -266,7 +266,8 @@ def image_pattern(img):
     """The absolute sequence pattern an Image reads (``.../x_matte.####.exr``), or None."""
     if img is None or not img.filepath:
         return None
-    path = os.path.normpath(bpy.path.abspath(img.filepath, library=img.library))
+    # a matte image a .blend saved on Windows wired (``//samatte\\plate\\...``) is the same sequence here
+    path = os.path.normpath(bpy.path.abspath(convert.native_blend_path(img.filepath), library=img.library))
     pattern, first = convert.sequence_pattern(path)
     return pattern if first is not None else None
 

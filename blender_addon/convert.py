@@ -23,7 +23,26 @@ import re
 
 __all__ = ["marker_to_px", "px_to_marker", "mask_to_px", "px_to_mask", "clip_frame", "scene_frame",
            "file_number", "scene_frame_of_file", "sequence_pattern", "sequence_path", "sequence_numbers",
-           "exr_windows"]
+           "exr_windows", "native_blend_path", "foreign_path"]
+
+
+def native_blend_path(path, sep=os.sep):
+    """A ``//`` path (relative to the .blend) with this OS's separators: a .blend saved on Windows stores
+    ``//plates\\sh010.1001.exr``, which Blender's own readers (a Movie Clip, an Image) read on Linux and macOS as
+    ``//plates/sh010.1001.exr`` while ``bpy.path.abspath`` keeps the backslashes, a file name. Any other path as
+    given (an absolute one is the machine's own)."""
+    if not path.startswith("//"):
+        return path
+    other = "/" if sep == "\\" else "\\"
+    return "//" + path[2:].replace(other, sep)
+
+
+def foreign_path(path, sep=os.sep):
+    """True for a Windows absolute path (``Z:\\shows\\...``, ``\\\\server\\share``) on a machine whose
+    separator is ``/`` (Linux, macOS), which no file there has: a .blend made on Windows and opened here."""
+    if sep != "/" or not path:
+        return False
+    return bool(re.match(r"^[A-Za-z]:[\\/]", path)) or path.startswith("\\\\")
 
 
 def marker_to_px(co, size, origin=(0.0, 0.0)):

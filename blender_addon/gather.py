@@ -129,6 +129,12 @@ def clip_info(clip, *, abspath=lambda p: p):
     only for such a clip)."""
     from .hosterrors import HostError
     library = getattr(clip, "library", None)
+    if convert.foreign_path(clip.filepath or ""):
+        # a .blend set up on Windows opened here (before: 'has no image (size (0, 0))', or 'no plate file')
+        raise HostError("PLATE_INVALID", "clip %r reads %s, a Windows path (the .blend was set up on Windows?): "
+                        "this machine has no such file. Open the clip's files where this machine has them (Clip "
+                        "Editor > Clip > Open, or File > External Data > Find Missing Files), or make the paths "
+                        "relative (//) on Windows, which works on every OS" % (clip.name, clip.filepath))
     path = os.path.normpath(abspath(clip.filepath, library=library) if library is not None
                             else abspath(clip.filepath))
     pattern, first = convert.sequence_pattern(path)

@@ -34,6 +34,19 @@ def ocio_config():
     return path if os.path.isfile(path) else None
 
 
+def abspath(path, library=None):
+    """``bpy.path.abspath`` of a path as Blender's own readers take it: a ``//`` path with Windows separators
+    (a .blend saved on Windows: ``//plates\\sh010.1001.exr``) read with this OS's (:func:`convert.native_blend_path`),
+    also a linked library's own ``//`` path. Before, the backslashes stayed, part of a file name on Linux and
+    macOS: the clip Blender shows had 'no plate file' for samatte, and a ``//mattes\\`` Output made a folder
+    named ``mattes\\`` beside the .blend."""
+    path = convert.native_blend_path(path)
+    if library is not None and path.startswith("//"):
+        start = os.path.dirname(abspath(getattr(library, "filepath", "") or ""))
+        return bpy.path.abspath(path, start=start)
+    return bpy.path.abspath(path)
+
+
 def _space(context, kind):
     sd = getattr(context, "space_data", None)
     return sd if sd is not None and getattr(sd, "type", None) == kind else None
@@ -84,7 +97,7 @@ def collect(context):
     scene = context.scene
     s = scene.samatte
     clip = resolve_clip(context)
-    info = gather.clip_info(clip, abspath=bpy.path.abspath)
+    info = gather.clip_info(clip, abspath=abspath)
     frame_range = (s.frame_start, s.frame_end) if s.use_range else None
     if frame_range is not None and frame_range[0] > frame_range[1]:
         raise HostError("FRAME_RANGE_INVALID", "the Frame range of the samatte panel (%d-%d) is reversed: its "
@@ -173,11 +186,11 @@ def settings_from(context, *, every_frame=None):
     s = context.scene.samatte
     if p is None:
         raise HostError("WORKER_FAILED", "the samatte add-on's preferences are missing (is it enabled?)")
-    python = os.path.expanduser(bpy.path.abspath(p.python)) if p.python else ""
+    python = os.path.expanduser(abspath(p.python)) if p.python else ""
     return jobs.Settings(python=python, models_dir=p.models_dir,
                          device=p.device, tracker=s.tracker, matte=s.matte, quality=s.quality,
                          every_frame=s.every_frame if every_frame is None else every_frame,
-                         output_dir=bpy.path.abspath(s.output_dir or "//samatte/"), ocio_config=ocio_config())
+                         output_dir=abspath(s.output_dir or "//samatte/"), ocio_config=ocio_config())
 
 
 def _build(context):
@@ -186,10 +199,19 @@ def _build(context):
     link.ensure_samatte(settings.python)    # samatte.names maps the layer names while gathering
     collected = collect(context)
     _clip, info, objects, frames, notes = collected
+    given = context.scene.samatte.output_dir or "//samatte/"
+    if convert.foreign_path(given):
+        # a .blend saved on Windows, opened here: before, 'relative to the .blend file, which is not saved yet'
+        raise HostError("OUTPUT_INVALID", "the Output folder %r of the samatte panel is a Windows path (the .blend "
+                        "was set up on Windows?): this machine has no such folder. Pick an Output folder here, or "
+                        "one relative to the .blend (//samatte/), which works on every OS" % given)
     if not os.path.isabs(settings.output_dir):
+        if bpy.data.filepath and not given.startswith("//"):
+            raise HostError("OUTPUT_INVALID", "the Output folder %r of the samatte panel is not a full path: pick "
+                            "a folder, or start it with // for one relative to the .blend" % given)
         raise HostError("OUTPUT_INVALID", "the Output folder %r is relative to the .blend file, which is not "
                         "saved yet: save the .blend first, or pick an absolute Output folder in the samatte "
-                        "panel" % (context.scene.samatte.output_dir or "//samatte/"))
+                        "panel" % given)
     try:
         job = jobs.build_job(info, objects, settings, frames=frames)
     except HostError as e:
@@ -224,7 +246,7 @@ def _check_output_is_ours(scene, clip, info, pattern, *, mask=None, editor_mask=
             if sc != scene:
                 _check_other_scene(scene, sc, clip, pattern, mask, editor_mask)
             continue
-        other_plate = convert.sequence_pattern(os.path.normpath(bpy.path.abspath(other.filepath, library=other.library)))[0]
+        other_plate = convert.sequence_pattern(os.path.normpath(abspath(other.filepath, library=other.library)))[0]
         if other_plate == info.pattern:
             continue    # two clips of the same files
         raise HostError("OUTPUT_INVALID", "clip %r (%s) would overwrite the mattes of clip %r (%s) in %s, shown "
@@ -397,7 +419,7 @@ def scan(context):
     try:
         p = props.prefs(context)
         if p is not None and p.python:
-            link.ensure_samatte(bpy.path.abspath(p.python))
+            link.ensure_samatte(abspath(p.python))
         _clip, info, objects, frames, notes = collect(context)
     except HostError as e:
         s.scan_result = describe(e)
