@@ -536,6 +536,20 @@ def matte_status(context):
 UNDO = {"UNDO"}
 
 
+def undo_step(op):
+    """An undo step of its own for operator ``op`` that changed the .blend and ends CANCELLED (a Run that failed or
+    was cancelled: the panel's Last result and Mattes; Check mattes that failed: its lines, and the matte node
+    re-mapped or the gate re-made before the worker failed). Blender pushes one only for FINISHED, so what it changed
+    went into the artist's next undo step: Ctrl+Z of a roto point moved after it brought back the Last result of the
+    Run before (``6 frames written``) and Mattes ``all 6 frames current`` over mattes the failed Run had changed,
+    or took back Check mattes' re-mapping to a changed clip Offset. What scripts get back stays CANCELLED."""
+    try:
+        if bpy.ops.ed.undo_push.poll():
+            bpy.ops.ed.undo_push(message=op.bl_label)
+    except (AttributeError, RuntimeError, TypeError):   # no window, undo off (--background without a file...)
+        pass
+
+
 class SAMATTE_OT_scan(bpy.types.Operator):
     bl_idname = "samatte.scan"
     bl_options = UNDO
@@ -557,6 +571,8 @@ class SAMATTE_OT_status(bpy.types.Operator):
     def execute(self, context):
         lines = matte_status(context)
         bad = lines[0].startswith("[")
+        if bad:
+            undo_step(self)     # its lines (and any re-mapping) changed the .blend: an undo step all the same
         self.report({"ERROR" if bad else "INFO"}, "samatte: " + "; ".join(lines))
         return {"CANCELLED"} if bad else {"FINISHED"}
 
@@ -604,6 +620,8 @@ class SAMATTE_OT_run(bpy.types.Operator):
             return {"CANCELLED"}
         for n in run.notes:
             self.report({"INFO"}, "samatte: " + n)
+        if run.result is None:
+            undo_step(self)     # finish_run wrote its error or 'cancelled' in the panel
         self.report({level}, msg)
         return {"FINISHED"} if run.result is not None else {"CANCELLED"}
 
@@ -661,6 +679,8 @@ class SAMATTE_OT_run(bpy.types.Operator):
             level, msg = finish_run(context, run)
         except HostError as e:
             level, msg = "ERROR", "samatte: " + describe(e)
+        if run.result is None:
+            undo_step(self)
         self.report({level}, msg)
         for area in context.screen.areas if context.screen else ():
             area.tag_redraw()

@@ -75,7 +75,73 @@ def step_windows(cfg, res):
     res["cwd_z"] = [n for n in os.listdir(os.getcwd()) if n.startswith("Z:")]
 
 
-STEPS = {"windows": step_windows}
+def step_undo_failed(cfg, res):
+    """As the artist clicks (each operator an undo step when it is one; each own edit followed by the UI's push):
+    Run, Check mattes; a plate file spoilt on disk, Run (the worker fails), a roto point moved, Ctrl+Z; the clip's
+    Offset changed, Check mattes with the worker failing after the re-mapping, a point moved, Ctrl+Z."""
+    import shutil
+
+    import bpy
+    addon = enable_addon(cfg)
+    bpy.context.preferences.addons[addon.__name__].preferences.device = "cpu"
+    plates = os.path.join(cfg["out"], "plates")
+    os.makedirs(plates)
+    src = os.path.dirname(cfg["plate"])
+    for n in sorted(os.listdir(src)):
+        shutil.copy(os.path.join(src, n), plates)
+    sc = bpy.context.scene
+    clip = bpy.data.movieclips.load(os.path.join(plates, os.path.basename(cfg["plate"])))
+    mask = box_mask(addon, "Roto", "hero", cfg["polygon"], tuple(clip.size))
+    s = scene_for(sc, clip, mask, os.path.join(cfg["out"], "mattes"))
+    s.tracks = "NONE"
+    C = addon.compositor
+    bpy.ops.ed.undo_push(message="set up")
+
+    def edit_point(message):
+        bpy.data.masks["Roto"].layers[0].splines[0].points[0].co.x += 0.02
+        bpy.ops.ed.undo_push(message=message)
+
+    def panel(key):
+        p = bpy.context.scene.samatte
+        res[key] = [p.last_result, p.status_result]
+
+    def node_map():
+        tree = C.existing_tree(bpy.context.scene)
+        m = tree.nodes.get(C.NODE_MATTE) if tree is not None else None
+        return None if m is None else [m.frame_start, m.frame_offset, m.frame_duration]
+
+    op_result(res, "run", bpy.ops.samatte.run, "EXEC_DEFAULT", True)
+    op_result(res, "status", bpy.ops.samatte.status, "EXEC_DEFAULT", True)
+    panel("panel_ok")
+    with open(os.path.join(plates, "plate.1003.exr"), "wb") as f:      # a plate re-rendered badly
+        f.write(b"not an exr")
+    op_result(res, "run_failed", bpy.ops.samatte.run, "EXEC_DEFAULT", True)
+    panel("panel_failed")
+    edit_point("move point")
+    bpy.ops.ed.undo()
+    panel("panel_undo1")
+    shutil.copy(os.path.join(src, "plate.1003.exr"), plates)          # the plate put right
+    bpy.data.movieclips[0].frame_offset = 1
+    bpy.ops.ed.undo_push(message="offset")
+    real = addon.jobs.get_worker
+
+    def dead_worker(settings, **kw):
+        raise addon.hosterrors.HostError("WORKER_FAILED", "the samatte worker ended (exit status -9)")
+    addon.jobs.get_worker = dead_worker
+    try:
+        op_result(res, "status_failed", bpy.ops.samatte.status, "EXEC_DEFAULT", True)
+    finally:
+        addon.jobs.get_worker = real
+    res["map_status"] = node_map()
+    panel("panel_status_failed")
+    edit_point("move point again")
+    bpy.ops.ed.undo()
+    res["offset_undo2"] = bpy.data.movieclips[0].frame_offset
+    res["map_undo2"] = node_map()
+    panel("panel_undo2")
+
+
+STEPS = {"windows": step_windows, "undo_failed": step_undo_failed}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -122,3 +188,24 @@ def test_a_blend_set_up_on_windows_runs_here_and_says_what_to_fix(v, tmp_path, s
     assert res["status_z_clip_result"].startswith("[PLATE_INVALID]"), res["status_z_clip_result"]
     assert "a Windows path" in res["status_z_clip_result"], res["status_z_clip_result"]
     assert res["listing_after_abs"] == res["listing_before_abs"] and res["cwd_z"] == [], res
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_ctrl_z_after_a_failed_run_or_check_keeps_what_they_changed(v, tmp_path, shot):
+    res, cfg = run_step_in_blender(__file__, v, tmp_path, shot, "undo_failed")
+    assert res["run"] == res["status"] == ["ok", ["FINISHED"]], res
+    assert res["panel_ok"][1] == "mattes: all 4 frames current", res["panel_ok"]
+    assert res["run_failed"][0] == "raised" and "[FRAME_CORRUPT]" in res["run_failed"][2], res["run_failed"]
+    failed = res["panel_failed"]
+    assert failed[0].startswith("[FRAME_CORRUPT]") and failed[1] == "", failed
+    # before: the failed Run was no undo step: Ctrl+Z of the next edit brought back the first Run's 'plate: 4 frames
+    # written' and 'mattes: all 4 frames current' (over a plate that no longer made them)
+    assert res["panel_undo1"] == failed, res["panel_undo1"]
+    # Check mattes re-mapped the matte node to the Offset, then the worker failed
+    assert res["status_failed"][0] == "raised" and "[WORKER_FAILED]" in res["status_failed"][2], res
+    assert res["map_status"] == [0, 1000, 5], res["map_status"]
+    assert res["panel_status_failed"][1].startswith("[WORKER_FAILED]"), res["panel_status_failed"]
+    # before: Ctrl+Z of the next edit took the re-mapping back while the Offset stayed: [1, 1000, 4], the matte of
+    # file 1003 under the plate of file 1004, and the panel's Mattes back to the failed Run's ''
+    assert res["offset_undo2"] == 1 and res["map_undo2"] == [0, 1000, 5], res
+    assert res["panel_undo2"] == res["panel_status_failed"], res["panel_undo2"]
