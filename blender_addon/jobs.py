@@ -22,7 +22,7 @@ class Settings:
 
     def __init__(self, *, python, models_dir="", device="auto", tracker="auto", matte="auto",
                  quality="default", every_frame=False, output_dir="", ocio_config=None, timeout=600,
-                 name=None):
+                 name=None, threads=0):
         self.python = python
         self.models_dir = models_dir or ""
         self.device = device or "auto"
@@ -34,6 +34,9 @@ class Settings:
         self.ocio_config = ocio_config
         self.timeout = timeout
         self.name = name
+        #: the worker's CPU threads (``SAMATTE_THREADS``): 0 leaves samatte's default (every CPU Blender may use,
+        #: or ``$SAMATTE_THREADS`` / ``$OMP_NUM_THREADS`` as Blender was started with); fewer leave cores to Blender
+        self.threads = max(0, int(threads or 0))
 
 
 def _safe_file_part(text):
@@ -119,6 +122,8 @@ def worker_env(settings):
     env = {}
     if settings.models_dir:
         env["SAMATTE_MODELS"] = os.path.abspath(os.path.expanduser(settings.models_dir))
+    if getattr(settings, "threads", 0):
+        env["SAMATTE_THREADS"] = str(int(settings.threads))
     return env
 
 
@@ -134,7 +139,8 @@ def get_worker(settings, *, start=True):
     """The warm worker for ``settings.python`` (started on first use; restarted if it died)."""
     client = link.client_module(settings.python)
     python = os.path.abspath(os.path.expanduser(settings.python))   # as link.samatte_root resolves it
-    key = (python, settings.models_dir)      # a changed models folder starts a new worker
+    # a changed models folder or thread count starts a new worker (the count is set when it starts)
+    key = (python, settings.models_dir, getattr(settings, "threads", 0))
     w = _WORKERS.get(key)
     if w is not None and w.alive():
         return w
@@ -178,7 +184,9 @@ def check_worker(settings):
         hello.get("samatte"), hello.get("python"), hello.get("protocol"), hello.get("pid")),
         "devices: %s" % ", ".join(caps.get("devices") or ["?"]),
         "trackers: %s; mattes: %s" % (", ".join(caps.get("trackers") or []), ", ".join(caps.get("mattes") or [])),
-        "models found: %s" % (", ".join(found) if found else "none (weights-free backends: flow + refine)")]
+        "models found: %s" % (", ".join(found) if found else "none (weights-free backends: flow + refine)"),
+        "CPU threads: %s" % ("%d (Preferences)" % settings.threads if getattr(settings, "threads", 0) else
+                             "samatte's default (every CPU; Preferences > CPU threads leaves some to Blender)")]
     missing = caps.get("missing") or []
     if missing:
         # the worker starts without them (it imports them per job), so Run would fail on its first frame

@@ -187,7 +187,7 @@ def settings_from(context, *, every_frame=None):
     if p is None:
         raise HostError("WORKER_FAILED", "the samatte add-on's preferences are missing (is it enabled?)")
     python = os.path.expanduser(abspath(p.python)) if p.python else ""
-    return jobs.Settings(python=python, models_dir=p.models_dir,
+    return jobs.Settings(python=python, models_dir=p.models_dir, threads=getattr(p, "threads", 0),
                          device=p.device, tracker=s.tracker, matte=s.matte, quality=s.quality,
                          every_frame=s.every_frame if every_frame is None else every_frame,
                          output_dir=abspath(s.output_dir or "//samatte/"), ocio_config=ocio_config())

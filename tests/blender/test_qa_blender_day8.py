@@ -49,3 +49,51 @@ def test_a_clip_at_a_windows_path_says_so():
     # before: "clip 'plate.1001.exr' has no image (size (0, 0)): is Z:\shows\...\plate.1001.exr readable?"
     assert "reads Z:\\shows\\sh010\\plate\\plate.1001.exr, a Windows path" in e.value.message, e.value.message
     assert "Find Missing Files" in e.value.message
+
+
+# --- CPU threads: the worker a workstation starts leaves cores to Blender when the artist says so ---------------
+
+jobs = plain("jobs")
+
+
+def _environ(pid):
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        return set(f.read().split(b"\0"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the worker's environment from /proc")
+def test_the_worker_takes_the_cpu_threads_preference():
+    import sys
+    # 0 (the default): samatte's own rule, nothing set (an inherited $SAMATTE_THREADS stays)
+    assert "SAMATTE_THREADS" not in jobs.worker_env(jobs.Settings(python=sys.executable))
+    one = jobs.Settings(python=sys.executable, threads=1)
+    assert jobs.worker_env(one) == {"SAMATTE_THREADS": "1"}
+    try:
+        hello, lines = jobs.check_worker(one)
+        assert b"SAMATTE_THREADS=1" in _environ(hello["pid"])
+        assert "CPU threads: 1 (Preferences)" in lines, lines
+        # before: no such preference; the worker took every CPU (Settings had no threads: a TypeError here)
+        two = jobs.get_worker(jobs.Settings(python=sys.executable, threads=2))
+        assert two.hello["pid"] != hello["pid"]                 # a changed count starts a new worker
+        assert b"SAMATTE_THREADS=2" in _environ(two.hello["pid"])
+        assert jobs.get_worker(jobs.Settings(python=sys.executable, threads=2)) is two    # kept warm
+        _h, lines0 = jobs.check_worker(jobs.Settings(python=sys.executable))
+        assert any(x.startswith("CPU threads: samatte's default") for x in lines0), lines0
+    finally:
+        jobs.release_worker()
+
+
+def test_send_to_farm_leaves_the_thread_count_to_the_farm(tmp_path):
+    import sys
+
+    from samatte import jobspec
+    from samatte.demo import make_shot
+    shot = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64))
+    job = jobspec.new_job(shot["plate"], str(tmp_path / "out" / "plate" / "plate_matte.####.exr"), frames="1001-1002",
+                          tracker="flow", matte="refine", quality="draft", name="plate")
+    job["objects"].append({"name": "hero", "prompts": [{"frame": 1001, "type": "box", "box": [10, 10, 40, 40]}]})
+    res = jobs.export_farm(job, jobs.Settings(python=sys.executable, threads=1), chunk=1)
+    text = "".join(open(os.path.join(res["bundle"], n)).read() for n in sorted(os.listdir(res["bundle"])))
+    # the workstation's preference is not the farm node's: the bundle names no thread count (the farm sets
+    # SAMATTE_THREADS or pins its tasks: README, A farm node's resources)
+    assert "SAMATTE_THREADS" not in text and "--threads" not in text and "OMP_NUM_THREADS" not in text

@@ -141,7 +141,24 @@ def step_undo_failed(cfg, res):
     panel("panel_undo2")
 
 
-STEPS = {"windows": step_windows, "undo_failed": step_undo_failed}
+def step_threads(cfg, res):
+    """Preferences > CPU threads 1: Check samatte's lines, and the environment of the worker it started."""
+    import bpy
+    addon = enable_addon(cfg)
+    p = bpy.context.preferences.addons[addon.__name__].preferences
+    res["default"] = p.threads
+    p.threads = 1
+    op_result(res, "check", bpy.ops.samatte.check)
+    res["check_result"] = p.check_result
+    w = addon.jobs.get_worker(addon.ops.settings_from(bpy.context), start=False)
+    pid = w.hello["pid"] if w is not None else None
+    if pid is not None:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            res["worker_env"] = [e.decode() for e in f.read().split(b"\0") if e.startswith(b"SAMATTE_THREADS=")]
+    addon.jobs.release_worker()
+
+
+STEPS = {"windows": step_windows, "undo_failed": step_undo_failed, "threads": step_threads}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -209,3 +226,13 @@ def test_ctrl_z_after_a_failed_run_or_check_keeps_what_they_changed(v, tmp_path,
     # file 1003 under the plate of file 1004, and the panel's Mattes back to the failed Run's ''
     assert res["offset_undo2"] == 1 and res["map_undo2"] == [0, 1000, 5], res
     assert res["panel_undo2"] == res["panel_status_failed"], res["panel_undo2"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the worker's environment from /proc")
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_the_cpu_threads_preference_reaches_the_worker(v, tmp_path, shot):
+    res, cfg = run_step_in_blender(__file__, v, tmp_path, shot, "threads")
+    assert res["default"] == 0, res                  # samatte's default: every CPU
+    assert res["check"] == ["ok", ["FINISHED"]], res
+    assert "CPU threads: 1 (Preferences)" in res["check_result"].splitlines(), res["check_result"]
+    assert res["worker_env"] == ["SAMATTE_THREADS=1"], res
