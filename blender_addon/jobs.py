@@ -12,7 +12,7 @@ from . import link
 from .hosterrors import HostError
 
 __all__ = ["Settings", "build_job", "output_pattern", "output_dir_of", "JobRun", "get_worker", "release_worker",
-           "check_worker", "worker_env", "export_farm", "farm_paths"]
+           "check_worker", "worker_env", "export_farm", "farm_paths", "host_hint"]
 
 _WORKERS = {}
 
@@ -216,6 +216,23 @@ def scene_frame_note(error, scene_frame):
     return " (scene frame%s %s)" % ("" if len(shown) == 1 else "s", format_frames(shown))
 
 
+def host_hint(error):
+    """What an artist does in Blender about a worker error whose own advice names what Blender does not show
+    (``""`` for the others): OUT_OF_MEMORY says "give the task more memory, run fewer tasks at once on the node,
+    or lower the tracker option ram_mb" (a farm's words; the panel has no ram_mb); a MODEL_ERROR for weights
+    this user may not read says "set SAMATTE_MODELS", which the add-on's Models folder preference sets."""
+    code = getattr(error, "code", None)
+    details = getattr(error, "details", None) or {}
+    if code == "OUT_OF_MEMORY":
+        return ("; in Blender: Release samatte (ends the worker, freeing its memory), close what else uses the "
+                "memory%s, then Run again: finished frames are kept" % (
+                    " (a render or viewport on the same GPU), or pick Device CPU in the add-on's preferences"
+                    if "GPU" in (getattr(error, "message", "") or "") else ""))
+    if code == "MODEL_ERROR" and details.get("reason") == "unreadable":
+        return "; in Blender: the Models folder of the add-on's preferences sets SAMATTE_MODELS"
+    return ""
+
+
 class JobRun:
     """One job in a worker, driven by :meth:`poll` from the UI thread.
 
@@ -304,7 +321,7 @@ class JobRun:
             self.error_code = getattr(e, "code", "SAMATTE_ERROR")
             self.cancelled = self.error_code == "CANCELLED"
             self.error = "[%s] %s" % (self.error_code, getattr(e, "message", str(e)))
-            self.error += scene_frame_note(e, self._scene)
+            self.error += scene_frame_note(e, self._scene) + host_hint(e)
             self.status = "samatte: cancelled" if self.cancelled else "samatte: failed " + self.error
             return
         self.result = dict(self.handle.result or {})

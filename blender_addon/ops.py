@@ -520,7 +520,8 @@ def matte_status(context):
     except Exception as e:  # noqa: BLE001 - a samatte error from the worker (JobSpecError...): shown as is
         if getattr(e, "code", None) is None:
             raise
-        lines = [describe(e) + (jobs.scene_frame_note(e, info.scene_frame) if info is not None else "")]
+        lines = [describe(e) + (jobs.scene_frame_note(e, info.scene_frame) if info is not None else "")
+                 + jobs.host_hint(e)]
     finally:
         if not regated and running_job() is None:
             compositor.refresh_gate(context.scene)     # mattes written since the wiring (farm, CLI) show

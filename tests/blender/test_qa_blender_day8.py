@@ -97,3 +97,65 @@ def test_send_to_farm_leaves_the_thread_count_to_the_farm(tmp_path):
     # the workstation's preference is not the farm node's: the bundle names no thread count (the farm sets
     # SAMATTE_THREADS or pins its tasks: README, A farm node's resources)
     assert "SAMATTE_THREADS" not in text and "--threads" not in text and "OMP_NUM_THREADS" not in text
+
+
+# --- samatte's newer error codes as the panel shows them (through the worker protocol) ---------------------------
+
+_FAILING_PIPELINE = '''
+import errno
+from samatte import models
+
+
+def run_iter(job, *, cancel=None, **kw):
+    what = job["name"]
+    if what == "ram":
+        raise MemoryError("Unable to allocate 1.00 GiB for an array with shape (16384, 16384) and data type float32")
+    if what == "unreadable":
+        raise models._unreadable("/studio/models/sam2.1_hiera_tiny.pt", PermissionError(errno.EACCES,
+                                 "Permission denied"))
+    yield
+'''
+
+
+def _failed_run(tmp_path, name):
+    """A JobRun of a job named ``name`` in a real worker whose pipeline fails as that name says."""
+    import sys
+
+    from samatte import client, jobspec
+    (tmp_path / "failing_pipeline.py").write_text(_FAILING_PIPELINE)
+    settings = jobs.Settings(python=sys.executable, threads=1)
+    env = dict(jobs._process_env(settings), PYTHONPATH=os.pathsep.join(
+        [str(tmp_path)] + [p for p in sys.path if p.endswith("core")]))
+    w = client.WorkerClient(sys.executable, env=env, worker_args=["--pipeline", "failing_pipeline"], timeout=60)
+    jobs.release_worker()
+    jobs._WORKERS[(os.path.abspath(sys.executable), "", 1)] = w       # the worker get_worker(settings) gives
+    assert jobs.get_worker(settings) is w
+    job = jobspec.new_job(str(tmp_path / "plate.####.exr"), str(tmp_path / "o" / "o.####.exr"), frames="1001-1002",
+                          name=name)
+    job["objects"].append({"name": "hero", "prompts": [{"frame": 1001, "type": "box", "box": [1, 1, 9, 9]}]})
+    try:
+        return jobs.JobRun(job, settings, scene_frame=lambda n: n - 1000).start().wait(timeout=60)
+    finally:
+        jobs.release_worker()
+
+
+def test_out_of_memory_reaches_the_panel_with_what_to_do_in_blender(tmp_path):
+    run = _failed_run(tmp_path, "ram")
+    assert run.done and run.error_code == "OUT_OF_MEMORY", run.error
+    assert run.error.startswith("[OUT_OF_MEMORY] out of memory (MemoryError: Unable to allocate"), run.error
+    # before: only the farm's advice (more memory for the task, fewer tasks on the node, tracker option ram_mb,
+    # which the panel does not have)
+    assert "; in Blender: Release samatte (ends the worker, freeing its memory)" in run.error, run.error
+    assert "Run again: finished frames are kept" in run.error, run.error
+    gpu = jobs.host_hint(type("E", (), {"code": "OUT_OF_MEMORY", "message": "the GPU ran out of memory (...)"})())
+    assert "pick Device CPU in the add-on's preferences" in gpu
+
+
+def test_unreadable_weights_name_the_models_folder_preference(tmp_path):
+    run = _failed_run(tmp_path, "unreadable")
+    assert run.error_code == "MODEL_ERROR", run.error
+    assert "cannot read the weights /studio/models/sam2.1_hiera_tiny.pt" in run.error, run.error
+    # before: 'set SAMATTE_MODELS', which in Blender is the Models folder preference
+    assert run.error.endswith("copy; in Blender: the Models folder of the add-on's preferences sets SAMATTE_MODELS"), \
+        run.error
+    assert jobs.host_hint(type("E", (), {"code": "MODEL_ERROR", "details": {"reason": "corrupt"}})()) == ""
