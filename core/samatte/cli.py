@@ -2,20 +2,27 @@
 
 Commands (documented in the README; scripts outside the repo call them exactly as written)::
 
-    samatte run JOB.json [--json] [--overwrite] [--device D]
-    samatte demo [--out DIR] [--frames N] [--size WxH]
+    samatte run JOB.json [--json] [--overwrite] [--device D] [--stage S] [--frames RANGE] [--preroll K]
+                [--objects NAMES] [--openjd] [--threads N]
+    samatte probe PATTERN [...] | samatte status JOB.json [...]
+    samatte demo [--out DIR] [--frames N] [--size WxH] [--threads N]
     samatte info [--json]
-    samatte track --plate PATTERN --frames RANGE --mask-prompt FRAME=PNG_OR_EXR [--mask-prompt ...]
+    samatte track --plate PATTERN [--frames RANGE] --mask-prompt FRAME=PNG_OR_EXR [--mask-prompt ...]
                   [--object NAME] --out PATTERN [--tracker auto|flow|sam2|shapes] [--colourspace CS]
-                  [--ocio CONFIG] [--device D]
+                  [--ocio CONFIG] [--device D] [--threads N]
     samatte refine --plate PATTERN --masks PATTERN --out PATTERN [--frames RANGE] [--quality Q]
-                   [--mask-edges auto|rough|tight]
+                   [--mask-edges auto|rough|tight] [--threads N]
     samatte validate JOB.json
-    samatte models list | samatte models download NAME [--offline DIR]
+    samatte models list [--json] | samatte models download NAME [--offline DIR]
+    samatte qc ... | samatte farm export ... | samatte farm task ...   (samatte.farm.cli)
+
+The README's "Command line" is the full synopsis. ``--threads N`` (also ``$SAMATTE_THREADS``) on every
+command that runs a job: :mod:`samatte.threads`.
 
 Exit status: 0 ok; the error's code mapped by :data:`samatte.errors.EXIT_CODES` (2 bad JobSpec,
-prompt or frames; 3 plate; 4 colour; 5 output; 6 model; 7 dependency; 8 worker; 130 cancelled or
-Ctrl-C); 1 anything unexpected. With ``--json`` the run commands write the worker protocol's
+prompt, frames or usage; 3 plate; 4 colour; 5 output or QC; 6 model; 7 dependency; 8 worker; 9 stored
+track missing; 10 out of memory; 130 cancelled or Ctrl-C); 1 anything unexpected (``samatte --help``
+lists them: :func:`exit_status_text`). With ``--json`` the run commands write the worker protocol's
 ``progress`` / ``result`` / ``error`` messages on stdout, one JSON object per line; every other
 command taking ``--json`` prints one JSON document on stdout: its result, or (failing, a usage error
 included) the protocol's ``error`` message (``code``, ``message``, ``details``).
@@ -299,8 +306,9 @@ def add_threads_arg(p):
     """``--threads N``: the CPU threads of every library the command runs (samatte.threads)."""
     p.add_argument("--threads", metavar="N",
                    help="CPU threads for every library samatte runs (OpenBLAS, OpenCV, OpenImageIO, numba, "
-                        "torch); default: $SAMATTE_THREADS, else $OMP_NUM_THREADS, else the CPUs this process "
-                        "may use (affinity, cgroup quota)")
+                        "torch; 2 or more: a frame's objects are matted two at a time); auto or 0: the default, "
+                        "$SAMATTE_THREADS, else $OMP_NUM_THREADS, else the CPUs this process may use (affinity, "
+                        "cgroup quota)")
 
 
 def _add_plate_args(p):
@@ -523,6 +531,8 @@ def _run_document(args):
 def _run_document_locked(args):
     try:
         with _stdout_to_stderr():
+            from .threads import configure
+            configure(getattr(args, "threads", None))
             rc = args.func(args)
         doc, kwargs = getattr(args, "_json_document", None) or (None, None)
         text = None if kwargs is None else json.dumps(doc, **kwargs) + "\n"
@@ -543,8 +553,20 @@ def _run_document_locked(args):
     return rc
 
 
+def exit_status_text():
+    """``samatte --help``'s list of exit statuses, from :data:`samatte.errors.EXIT_CODES` (README "Exit status")."""
+    from .errors import EXIT_CODES
+    by_status = {}
+    for code, status in EXIT_CODES.items():
+        by_status.setdefault(status, []).append(code)
+    return "exit status: 0 success; " + "; ".join(
+        "%d %s" % (status, ", ".join(sorted(by_status[status]))) for status in sorted(by_status)) + \
+        " (README.md, Exit status)"
+
+
 def build_parser():
-    parser = _Parser(prog="samatte", description="AI tracking and matting for compositors.")
+    parser = _Parser(prog="samatte", description="AI tracking and matting for compositors.",
+                     epilog=exit_status_text())
     parser.add_argument("--version", action="version", version="samatte %s" % __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -567,8 +589,8 @@ def build_parser():
     add_threads_arg(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("info", help="versions, devices, models and OCIO config")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("info", help="versions, devices, threads, models and OCIO config")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("track", help="track masks from mask prompts (writes binary-ish mask EXRs, no matting)")
@@ -596,8 +618,9 @@ def build_parser():
 
     p = sub.add_parser("models", help="list or download model weights")
     msub = p.add_subparsers(dest="models_cmd", metavar="list|download")
-    m = msub.add_parser("list", help="known models and where their weights are")
-    m.add_argument("--json", action="store_true")
+    m = msub.add_parser("list", help="known models and where their weights are (INCOMPLETE / UNREADABLE: "
+                                     "weights a job would refuse)")
+    m.add_argument("--json", action="store_true", help="one JSON object on stdout")
     m = msub.add_parser("download", help="download (or copy from --offline DIR) and verify weights")
     m.add_argument("name", help="model name, or 'all'")
     m.add_argument("--offline", "--offline-dir", dest="offline", metavar="DIR",
@@ -685,11 +708,12 @@ def main(argv=None):
         return _group_usage(parser, "farm")
     try:
         if _document_mode(args):
-            from .threads import configure
-            configure(getattr(args, "threads", None))
-            return _run_document(args)
+            return _run_document(args)      # the thread budget is set inside: a bad one is its error document
+        from .runner import openjd_failure
         from .threads import configure
-        configure(getattr(args, "threads", None))
+        # a bad --threads / $SAMATTE_THREADS is an OpenJD task's failure reason too (run / qc --openjd, farm task)
+        with openjd_failure(_asks_openjd(argv) and not getattr(args, "json", False)):
+            configure(getattr(args, "threads", None))
         return args.func(args)
     except KeyboardInterrupt:
         if getattr(args, "json", False) and args.command in _STREAM_COMMANDS:

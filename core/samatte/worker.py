@@ -565,7 +565,8 @@ def main(argv=None):
                         help="module whose run_iter(job, *, cancel=None) runs jobs")
     parser.add_argument("--log-level", default=os.environ.get("SAMATTE_LOG_LEVEL", "INFO"))
     parser.add_argument("--threads", metavar="N", help="CPU threads for every library (samatte.threads; "
-                        "default: $SAMATTE_THREADS, else $OMP_NUM_THREADS, else the CPUs this process may use)")
+                        "auto or 0: the default, $SAMATTE_THREADS, else $OMP_NUM_THREADS, else the CPUs this "
+                        "process may use)")
     args = parser.parse_args(argv)
     from .threads import configure
     try:

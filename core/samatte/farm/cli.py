@@ -4,7 +4,8 @@
                         [--models-dir DIR] [--frames RANGE] [--json]
     samatte farm task FARM_JOB.json --root NAME=PATH [...] (--stage track|matte|all --frames RANGE
                       [--preroll K] [--objects NAME[,NAME]] | --qc [--frames RANGE] [--report DIR])
-    samatte qc JOB.json [--report DIR] [--frames RANGE] [--json] [--openjd]
+                      [--threads N]
+    samatte qc JOB.json [--report DIR] [--frames RANGE] [--json] [--openjd] [--threads N]
 """
 __all__ = ["add_commands"]
 
@@ -105,7 +106,7 @@ def add_commands(sub):
     q.add_argument("job", metavar="JOB.json")
     q.add_argument("--report", metavar="DIR", help="report folder (default: <work dir>/qc)")
     q.add_argument("--frames", help="check only these frames")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="the report as one JSON object on stdout")
     add_threads_arg(q)
     q.add_argument("--openjd", action="store_true",
                    help="print Open Job Description's openjd_progress: N per frame checked and, when it fails, "
