@@ -245,3 +245,15 @@ def test_contracts_name_the_thread_budget_and_out_of_memory():
         assert name in text, name
     cli_rows = [ln for ln in text.splitlines() if "samatte farm task FARM_JOB.json" in ln or "CLI: `samatte run JOB" in ln]
     assert cli_rows and all("[--threads N]" in ln for ln in cli_rows)
+
+
+def test_every_model_name_a_job_accepts_is_in_the_readme():
+    # README (Tracking settings) said "or tiny, small, base_plus, large; another name is JOBSPEC_INVALID", but
+    # t, s, base+, b+, l and the checkpoint file names are accepted too (registry.MODEL_ALIASES).
+    from samatte import registry
+    text = _flat(_section("Tracking settings"))
+    for name in list(registry.TRACKER_MODELS) + list(registry.MODEL_ALIASES):
+        if name != "sam2.1_hiera_b+":                     # the one alias that is only a spelling of a file name
+            assert "`%s`" % name in text, name
+        assert registry.model_name(name)
+    assert "`sam2.1_hiera_tiny.pt`" in text and registry.model_name("sam2.1_hiera_tiny.pt")
