@@ -257,3 +257,13 @@ def test_every_model_name_a_job_accepts_is_in_the_readme():
             assert "`%s`" % name in text, name
         assert registry.model_name(name)
     assert "`sam2.1_hiera_tiny.pt`" in text and registry.model_name("sam2.1_hiera_tiny.pt")
+
+
+def test_a_scripts_memory_error_is_turned_into_out_of_memory_as_the_readme_says():
+    # README (Python API): the machine's failures reach a script as Python raised them; known_failure gives
+    # the samatte error the CLI reports (OUT_OF_MEMORY, exit 10), anything else unchanged.
+    assert "`samatte.errors.known_failure(e)`" in _flat(_section("Python API"))
+    e = errors.known_failure(MemoryError("Unable to allocate 9.00 GiB"))
+    assert isinstance(e, errors.OutOfMemoryError) and e.code == "OUT_OF_MEMORY" and e.exit_code == 10
+    other = ValueError("x")
+    assert errors.known_failure(other) is other
