@@ -20,10 +20,11 @@ import sys
 
 import pytest
 
-from samatte import cli, errors, threads
+from samatte import cli, errors
+
+from test_qa_farm_node import _env  # (the farm-node tests' child environment: no thread variables of this process)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORE = os.path.join(ROOT, "core")
 
 
 def _text(path):
@@ -43,14 +44,6 @@ def _section(title):
 
 def _flat(text):
     return " ".join(text.split())
-
-
-def _env(**extra):
-    env = {k: v for k, v in os.environ.items()
-           if k not in threads.THREAD_ENV and k not in ("SAMATTE_THREADS", "OPENIMAGEIO_OPTIONS")}
-    env["PYTHONPATH"] = CORE
-    env.update(extra)
-    return env
 
 
 def _samatte(args, **env):
