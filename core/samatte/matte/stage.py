@@ -50,15 +50,62 @@ def object_threads():
     ``$SAMATTE_THREADS`` / ``$OMP_NUM_THREADS`` / the CPUs the process may use), so ``--threads 1``
     mattes them one after another."""
     if OBJECT_THREADS is not None:
-        return max(1, int(OBJECT_THREADS))
-    from .. import threads
-    n = threads.configured()
-    if n is None:
+        n = max(1, int(OBJECT_THREADS))
+    else:
+        from .. import threads
+        n = threads.configured()
+        if n is None:
+            try:
+                n = threads.budget()[0]
+            except Exception:  # noqa: BLE001 - a bad $SAMATTE_THREADS is the CLI's to report; here: the CPUs
+                n = threads.available_cpus()
+        n = min(2, n)
+    return n if n <= 1 or numba_takes_threads() else 1
+
+
+_NUMBA_THREADS = None
+
+
+def numba_takes_threads():
+    """Whether numba's threading layer takes parallel calls from two threads at once: True for ``tbb`` and
+    ``omp`` (and without numba), False for ``workqueue``, which aborts the whole process ("Terminating: Concurrent
+    access has been detected") when two objects run pymatting's ``parallel=True`` code at once. numba picks tbb,
+    else omp, else workqueue (``$NUMBA_THREADING_LAYER`` may name one); workqueue is what a pip numba has where no
+    OpenMP runtime is installed (a macOS workstation without libomp). Decided once per process."""
+    global _NUMBA_THREADS
+    if _NUMBA_THREADS is None:
+        _NUMBA_THREADS = _numba_layer_is_threadsafe()
+    return _NUMBA_THREADS
+
+
+def _numba_layer_is_threadsafe():
+    import importlib
+    import importlib.util
+    try:
+        if importlib.util.find_spec("numba") is None:
+            return True     # no numba: no pymatting either, nothing parallel to clash
+        import numba
         try:
-            n = threads.budget()[0]
-        except Exception:  # noqa: BLE001 - a bad $SAMATTE_THREADS is the CLI's to report; here: the CPUs
-            n = threads.available_cpus()
-    return min(2, n)
+            return numba.threading_layer() != "workqueue"   # launched already: the one it took
+        except ValueError:
+            pass
+        layer = str(getattr(numba.config, "THREADING_LAYER", "default") or "default").lower()
+        if layer == "workqueue":
+            return False
+        if layer in ("tbb", "omp", "threadsafe", "safe"):
+            return True     # (numba refuses to start when it cannot have one of these)
+        for kind in ("tbb",) if layer == "forksafe" else ("tbb", "omp"):   # (forksafe: tbb, else workqueue)
+            try:
+                if kind == "tbb":
+                    from numba.np.ufunc import parallel
+                    getattr(parallel, "_check_tbb_version_compatible", lambda: None)()
+                importlib.import_module("numba.np.ufunc.%spool" % kind)
+                return True
+            except Exception:  # noqa: BLE001 - that runtime not installed (no libtbb, no libomp) or too old
+                continue
+        return False
+    except Exception:  # noqa: BLE001 - a numba that cannot say: one object at a time, never an abort
+        return False
 
 
 #: matte options a JobSpec may set (``matte.options``), with defaults
