@@ -143,6 +143,7 @@ def get_worker(settings, *, start=True):
     key = (python, settings.models_dir, getattr(settings, "threads", 0))
     w = _WORKERS.get(key)
     if w is not None and w.alive():
+        _end_others(python, key)
         return w
     if not start:
         return None
@@ -150,10 +151,26 @@ def get_worker(settings, *, start=True):
         w = client.WorkerClient(python, env=_process_env(settings), timeout=settings.timeout)
     except Exception as e:  # noqa: BLE001 - WorkerError and friends: shown to the user
         raise HostError(getattr(e, "code", "WORKER_FAILED"), getattr(e, "message", str(e)))
-    for old in [k for k in _WORKERS if k[0] == python and k != key]:
-        _WORKERS.pop(old).close(timeout=5)
     _WORKERS[key] = w
+    _end_others(python, key)
     return w
+
+
+def _running(w):
+    """Whether worker client ``w`` is running a job now (its JobRun has not seen it end)."""
+    try:
+        return w.alive() and getattr(w, "_job", None) is not None
+    except Exception:  # noqa: BLE001 - a client that cannot say: taken for idle
+        return False
+
+
+def _end_others(python, key):
+    """End the workers of ``python`` started with other settings than ``key`` (models folder, CPU threads), except
+    one still running a job: it is ended once that job is over (a later call, or Release samatte). Before, Check
+    samatte after the CPU threads preference changed during a Run ended the Run's worker: the Run failed."""
+    for old in [k for k in _WORKERS if k[0] == python and k != key]:
+        if not _running(_WORKERS[old]):
+            _WORKERS.pop(old).close(timeout=5)
 
 
 def release_worker(python=None):
