@@ -29,9 +29,13 @@ __all__ = ["marker_to_px", "px_to_marker", "mask_to_px", "px_to_mask", "clip_fra
 def native_blend_path(path, sep=os.sep):
     """A ``//`` path (relative to the .blend) with this OS's separators: a .blend saved on Windows stores
     ``//plates\\sh010.1001.exr``, which Blender's own readers (a Movie Clip, an Image) read on Linux and macOS as
-    ``//plates/sh010.1001.exr`` while ``bpy.path.abspath`` keeps the backslashes, a file name. Any other path as
-    given (an absolute one is the machine's own)."""
+    ``//plates/sh010.1001.exr`` while ``bpy.path.abspath`` keeps the backslashes, a file name. On Linux and macOS
+    Blender's readers take a ``\\`` of an absolute path for a separator too (measured, bpy 5.0.1 and 4.2: a clip
+    ``/shots/a\\b.png`` shows ``/shots/a/b.png``), so such a path gets ``/`` as well; a Windows absolute path
+    (:func:`foreign_path`) and, on Windows, any path but a ``//`` one are as given."""
     if not path.startswith("//"):
+        if sep == "/" and "\\" in path and not foreign_path(path, sep):
+            return path.replace("\\", "/")
         return path
     other = "/" if sep == "\\" else "\\"
     return "//" + path[2:].replace(other, sep)

@@ -17,8 +17,11 @@ def test_a_blend_relative_path_gets_this_os_separators():
     assert convert.native_blend_path("//plates\\sh010\\plate.1001.exr", "/") == "//plates/sh010/plate.1001.exr"
     assert convert.native_blend_path("//..\\mattes\\", "/") == "//../mattes/"
     assert convert.native_blend_path("//plates/plate.1001.exr", "\\") == "//plates\\plate.1001.exr"
-    # an absolute path is this machine's own: as given
-    assert convert.native_blend_path("/shows/a\\b.exr", "/") == "/shows/a\\b.exr"
+    # an absolute path with a backslash: Blender reads it with / too on Linux / macOS (tests/blender/
+    # test_qa_review_s35_bpy.py measures it); a Windows one as given
+    assert convert.native_blend_path("/shows/a\\b.exr", "/") == "/shows/a/b.exr"
+    assert convert.native_blend_path("Z:\\shows\\a.exr", "/") == "Z:\\shows\\a.exr"
+    assert convert.native_blend_path("C:\\a\\b.exr", "\\") == "C:\\a\\b.exr"
     assert convert.native_blend_path("", "/") == ""
 
 
