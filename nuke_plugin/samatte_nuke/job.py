@@ -83,8 +83,7 @@ def _substituted(path, rows):
     """``path`` with the first Path Substitutions row whose cell of another OS starts it replaced by this OS's
     cell (whole folder names only; a Windows cell's case and either separator match), or None."""
     col = 0 if os.name == "nt" else 1 if sys.platform == "darwin" else 2
-    # a \\ is a separator in a Windows path (and on Windows), a file name's character in a POSIX one on Linux / macOS
-    flat = path.replace("\\", "/") if os.name == "nt" or _WIN_ABS.match(path) else path
+    flat = path.replace("\\", "/")
     for row in rows:
         mine = row[col] if len(row) > col else ""
         if not mine:
@@ -110,7 +109,7 @@ def host_path(path):
         return path
     win_here = os.name != "nt" and bool(_WIN_ABS.match(path))
     tries = [path]
-    if "\\" in path and (win_here or os.name == "nt"):   # (in a POSIX path on Linux / macOS, \\ is part of a name)
+    if "\\" in path:
         tries.append(path.replace("\\", "/"))
     try:
         import nuke
