@@ -58,3 +58,16 @@ def test_object_threads_are_one_where_numba_cannot_take_two(monkeypatch):
     assert mstage.object_threads() == 1
     monkeypatch.setattr(mstage, "OBJECT_THREADS", 3)     # the override too: never an abort
     assert mstage.object_threads() == 1
+
+
+def test_no_two_test_files_share_a_name():
+    """pytest imports test files without packages by their base name: two of one name (tests/ and
+    tests/blender/) stop the whole run at collection ('import file mismatch'), as the review's own
+    tests/blender/test_qa_review_s35.py did beside this file."""
+    import collections
+    import glob
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    names = collections.Counter(os.path.basename(p) for p in glob.glob(os.path.join(here, "**", "test_*.py"),
+                                                                      recursive=True))
+    assert [n for n, c in names.items() if c > 1] == []
