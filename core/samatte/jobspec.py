@@ -567,6 +567,12 @@ _PATH_OPTIONS = {
 _WIN_ABS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
 
 
+def windows_abs(path):
+    """True for a Windows absolute path (``C:\\``, ``C:/``, ``\\\\server\\share``), whatever OS reads it (the
+    hosts' adapters tell a path of another OS by it)."""
+    return isinstance(path, str) and bool(_WIN_ABS.match(path))
+
+
 def resolve_paths(job, base):
     """Make every relative file path in a validated job absolute against ``base``.
 

@@ -42,7 +42,6 @@ def _has_tcl(text):
 
 
 #: an absolute path of a Windows machine: a drive letter (``Z:\\``, ``Z:/``) or a UNC share (``\\\\server\\share``)
-_WIN_ABS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
 
 
 def foreign_path(path):
@@ -53,7 +52,8 @@ def foreign_path(path):
         return False
     if os.name == "nt":
         return path.startswith("/") and not path.startswith("//")
-    return bool(_WIN_ABS.match(path))
+    from samatte.jobspec import windows_abs
+    return windows_abs(path)
 
 
 def path_substitutions():
@@ -107,7 +107,7 @@ def host_path(path):
     returned as it is (with ``/`` for a Windows one on Linux / macOS: :func:`foreign_path` still tells it)."""
     if not isinstance(path, str) or not path:
         return path
-    win_here = os.name != "nt" and bool(_WIN_ABS.match(path))
+    win_here = os.name != "nt" and foreign_path(path)
     tries = [path]
     if "\\" in path:
         tries.append(path.replace("\\", "/"))

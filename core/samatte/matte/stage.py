@@ -456,6 +456,7 @@ class RefineMatter(Matter):
         self.device = device
         self._refiner = refiner or _default_refiner
         self._store = StateStore()
+        self._workers = None   # object_threads(), decided on the first frame with several objects (no per-frame look)
         self._motion = MotionModel() if self.options["flow"] else None
 
     # -- per-frame estimate, overridden by other backends ------------------------------------------
@@ -654,7 +655,9 @@ class RefineMatter(Matter):
         frame-sized intermediates are held at once. A cancel (the generator closed) waits for the objects
         under way and starts no other."""
         objs = list(track.objects.items())
-        workers = min(len(objs), object_threads())
+        if self._workers is None and len(objs) > 1:
+            self._workers = object_threads()   # (the thread budget may read cgroup files: once, not per frame)
+        workers = min(len(objs), self._workers or 1)
         if workers <= 1 or type(self).frame_alpha is not RefineMatter.frame_alpha:
             out = {}
             for name, obj in objs:
