@@ -46,8 +46,7 @@ def foreign_path(path, sep=os.sep):
     separator is ``/`` (Linux, macOS), which no file there has: a .blend made on Windows and opened here."""
     if sep != "/" or not path:
         return False
-    from samatte.jobspec import windows_abs   # (the JobSpec's own test of such a path)
-    return windows_abs(path)
+    return bool(re.match(r"^[A-Za-z]:[\\/]", path)) or path.startswith("\\\\")
 
 
 def marker_to_px(co, size, origin=(0.0, 0.0)):
