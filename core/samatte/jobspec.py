@@ -632,7 +632,11 @@ def _map_paths(job, fix, *, in_place=False):
     job["output"]["path"] = fix(job["output"]["path"])
     if job.get("plate", {}).get("ocio_config") and not job["plate"]["ocio_config"].startswith("ocio://"):
         job["plate"]["ocio_config"] = fix(job["plate"]["ocio_config"])
-    job["work_dir"] = fix(job.get("work_dir"))
+    # an empty work_dir is no folder (the default, as for null and as the path options' empty value): before,
+    # fix("") made a JobSpec file's work_dir its own folder, so manifest.json, track/ and qc/ went among the
+    # user's files there, shared by every job file of that folder, while the same job as a dict used the default
+    if job.get("work_dir"):
+        job["work_dir"] = fix(job["work_dir"])
     for kind, names in _PATH_OPTIONS.items():
         opts = job.get(kind, {}).get("options") or {}
         for name in names:
