@@ -54,3 +54,52 @@ def test_an_empty_work_dir_in_a_job_file_is_the_default_not_the_job_file_s_folde
     assert sorted(os.listdir(jobs)) == ["sh010.json", "sh020.json"]
     assert os.path.isfile(tmp_path / "sh010" / ".samatte" / "sh010" / "manifest.json")
     assert os.path.isfile(tmp_path / "sh010" / ".samatte" / "sh010" / "qc" / "qc.json")
+
+
+def _job_file(shot, tmp_path):
+    path = tmp_path / "job.json"
+    jobspec.save(_job(shot, tmp_path / "out" / "m.####.exr"), str(path))
+    return str(path)
+
+
+def _to_gone_reader(*argv):
+    """Run samatte with stdout a pipe whose reader has gone (``| head -1`` once head has its line)."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        return _samatte(*argv, stdout=w, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+
+
+@pytest.mark.parametrize("argv", [["validate"], ["status"], ["status", "--json"]])
+def test_a_reader_that_went_away_is_not_a_failure_of_a_command_that_did_its_work(shot, tmp_path, argv):
+    # `set -o pipefail; samatte validate job.json | head -1`: before, exit 1 (a bug's status) with no message
+    p = _to_gone_reader(argv[0], _job_file(shot, tmp_path), *argv[1:])
+    assert (p.returncode, p.stderr) == (0, "")
+
+
+def test_a_reader_that_went_away_leaves_a_failed_command_s_own_status(shot, tmp_path):
+    p = _to_gone_reader("qc", _job_file(shot, tmp_path))      # nothing written yet: QC_FAILED, exit 5
+    assert p.returncode == 5 and "[QC_FAILED]" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a disk that is full)")
+@pytest.mark.parametrize("argv", [["status", "--json"], ["validate"]])
+def test_a_result_that_cannot_be_written_on_stdout_is_output_invalid(shot, tmp_path, argv):
+    # `samatte status job.json --json > /full/status.json && jq ...`: before, exit 0 and an empty file (--json),
+    # or a traceback and exit 1 (a bug's status) for a text command
+    with open("/dev/full", "w") as full:
+        p = _samatte(argv[0], _job_file(shot, tmp_path), *argv[1:], stdout=full, stderr=subprocess.PIPE,
+                     text=True, timeout=120)
+    assert p.returncode == 5, p.stderr
+    assert "samatte: error [OUTPUT_INVALID] cannot write the output of samatte %s on stdout" % argv[0] in p.stderr
+    assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a disk that is full)")
+def test_a_job_s_run_keeps_its_status_when_its_summary_cannot_be_written(shot, tmp_path):
+    with open("/dev/full", "w") as full:
+        p = _samatte("run", _job_file(shot, tmp_path), stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == [".samatte", "m.1001.exr", "m.1002.exr", "m.1003.exr"]

@@ -452,11 +452,12 @@ def _usage_error_document(argv):
 
 
 def _write_stdout(text):
-    """Write ``text`` on stdout; a reader that went away is not a failure (the exit status stands)."""
+    """Write ``text`` on stdout; a reader that went away is not a failure (the exit status stands); a stdout
+    that cannot be written (a full disk) is told by :class:`_Stdout` when the command ends."""
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError):   # (a stdout that is not main's :class:`_Stdout`: a host's, a test's)
         from .runner import silence_stdout
         silence_stdout()
 
@@ -687,8 +688,94 @@ def _group_usage(parser, group):
     return _USAGE_EXIT
 
 
+class _Stdout:
+    """``sys.stdout`` while a command runs (:func:`main`). A reader that went away (``samatte validate job.json
+    | head -1``, ``samatte models list | grep -q tiny``) is not a failure: the rest is dropped and the command's
+    own exit status stands, as for ``run`` (before: exit 1, a bug's status, with no message, for a command
+    that had done its work). A stdout that cannot be written (a full disk or quota, an I/O error: ``samatte
+    status job.json --json > /full/status.json``) is OUTPUT_INVALID, exit 5, for a command whose stdout is
+    its result (before: a text command's traceback, exit 1; a --json document lost with exit 0, an empty
+    file for the script's ``jq``). A job's own run (``run``, ``track``, ``refine``, ``farm task``: frames
+    written) keeps its status either way. Writing never raises; what failed is kept in ``error``."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.gone = False
+        self.error = None
+
+    def write(self, text):
+        if self.gone or self.error is not None:
+            return len(text)
+        try:
+            return self.stream.write(text)
+        except (OSError, ValueError) as e:
+            self._failed(e)
+            return len(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        if self.gone or self.error is not None:
+            return
+        try:
+            self.stream.flush()
+        except (OSError, ValueError) as e:
+            self._failed(e)
+
+    def _failed(self, e):
+        import errno
+        from .runner import silence_stdout
+        silence_stdout()   # what the stream still holds goes to the null device: no error again at exit
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+        if isinstance(e, (BrokenPipeError, ValueError)) or getattr(e, "errno", None) in (errno.EPIPE, errno.EBADF):
+            self.gone = True
+        else:
+            self.error = e
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+    def exit_status(self, rc, args):
+        """The command's exit status ``rc``, or 5 when it succeeded but its result could not be written."""
+        if self.error is None or rc or args is None or not _stdout_is_result(args):
+            return rc
+        from .errors import OutputError
+        e = self.error
+        command = " ".join(c for c in (args.command, getattr(args, "models_cmd", None),
+                                       getattr(args, "farm_cmd", None)) if c)
+        err = OutputError("cannot write the output of samatte %s on stdout: %s" % (
+            command, getattr(e, "strerror", None) or e), command=command, errno=getattr(e, "errno", None))
+        _report_error(err)
+        return exit_code_for(err)
+
+
+def _stdout_is_result(args):
+    """Whether a command's stdout is its result (its text or --json document), not a job's progress."""
+    return args.command not in _STREAM_COMMANDS + ("demo",) and not (
+        args.command == "farm" and getattr(args, "farm_cmd", None) == "task")
+
+
 def main(argv=None):
     _usable_std_streams()
+    if isinstance(sys.stdout, _Stdout) or sys.stdout is None:   # (``farm task`` runs ``main`` inside ``main``)
+        return _main(argv, None)
+    out = sys.stdout = _Stdout(sys.stdout)
+    state = {"args": None}
+    try:
+        rc = _main(argv, state)
+    finally:
+        out.flush()   # (--help, --version, a usage error too: their text flushed here, not failing at exit)
+        if sys.stdout is out:
+            sys.stdout = out.stream
+    return out.exit_status(rc, state["args"])
+
+
+def _main(argv, state):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     _Parser.usage_error = None
@@ -698,6 +785,8 @@ def main(argv=None):
         if e.code == _USAGE_EXIT:
             _usage_error_document(argv)
         raise
+    if state is not None:
+        state["args"] = args
     _setup_logging()
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
@@ -722,7 +811,8 @@ def main(argv=None):
         _eprint("samatte: interrupted")
         return 130
     except BrokenPipeError:
-        # Whoever read our stdout went away (a job's own output never ends here: see runner.execute).
+        # Whoever read our stdout went away (a job's own output never ends here: see runner.execute; main's
+        # _Stdout never raises it: a stdout a host or a test gave)
         from .runner import silence_stdout
         silence_stdout()
         return 1
