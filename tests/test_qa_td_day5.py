@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from samatte import jobspec
+from samatte.errors import JobSpecError
 from samatte.trackcache import default_work_dir
 
 CORE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core")
@@ -103,3 +104,27 @@ def test_a_job_s_run_keeps_its_status_when_its_summary_cannot_be_written(shot, t
         p = _samatte("run", _job_file(shot, tmp_path), stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
     assert sorted(os.listdir(tmp_path / "out")) == [".samatte", "m.1001.exr", "m.1002.exr", "m.1003.exr"]
+
+
+@pytest.mark.parametrize("where", ["job", "object"])
+@pytest.mark.parametrize("value, what", [(float("nan"), "finite number"), ([1, {"y": float("inf")}], "finite number"),
+                                         ({1, 2}, "got set"), (b"raw", "got bytes")])
+def test_meta_that_is_not_json_data_is_refused_with_its_field(shot, tmp_path, where, value, what):
+    # a batch tool's meta={"shot_len": frames / fps} with fps 0, or a set of tags: before, validate passed it, save
+    # raised TypeError (set) or wrote NaN that jq refuses, and the worker refused the job as PROTOCOL_INVALID
+    job = _job(shot, tmp_path / "m.####.exr")
+    (job if where == "job" else job["objects"][0])["meta"] = {"shot": "sh010", "x": value}
+    field = ("meta" if where == "job" else "objects[0].meta") + ".x"
+    with pytest.raises(JobSpecError) as ei:
+        jobspec.save(job, str(tmp_path / "job.json"))
+    assert ei.value.code == "JOBSPEC_INVALID" and what in ei.value.message
+    assert ei.value.details["field"].startswith(field)
+    assert not os.listdir(tmp_path)                      # nothing written
+
+
+def test_meta_that_is_json_data_still_round_trips(shot, tmp_path):
+    job = _job(shot, tmp_path / "m.####.exr")
+    job["meta"] = {"shot": "sh010 é", "tags": ["hero", None, True], "fps": 23.976, "n": 10 ** 30, "deep": {"a": [{}]}}
+    path = jobspec.save(job, str(tmp_path / "job.json"))
+    assert json.loads(open(path).read(), parse_constant=lambda c: pytest.fail(c))["meta"] == job["meta"]
+    assert jobspec.load(path)["meta"] == job["meta"]

@@ -117,6 +117,32 @@ def _require(d, key, types, path, *, optional=False, default=None):
     return v
 
 
+def _json_data(v, path):
+    """A free-form ``meta`` (the job's, an object's): JSON data, as a JobSpec file, the worker protocol and a
+    farm bundle carry it: objects (string or integer keys), lists, strings, finite numbers, true / false /
+    null. JOBSPEC_INVALID naming a value that is not (before: a NaN passed, so ``save`` and ``samatte
+    validate`` wrote ``NaN``, which jq and other JSON readers refuse, and the worker refused the job as
+    PROTOCOL_INVALID; a set or bytes passed and ``save`` raised a TypeError). Returns ``v``. (How deep it
+    nests: :func:`validate`'s limit on the whole document.)"""
+    stack = [(v, path)]
+    while stack:
+        x, p = stack.pop()
+        if isinstance(x, dict):
+            for k, item in x.items():
+                if not isinstance(k, (str, int)) or isinstance(k, bool):
+                    raise _err("key %s is not a string (JSON object keys are strings)" % ascii(k)[:80], p)
+                stack.append((item, "%s.%s" % (p, k)))
+        elif isinstance(x, (list, tuple)):
+            stack.extend((item, "%s[%d]" % (p, i)) for i, item in enumerate(x))
+        elif isinstance(x, float):
+            if not math.isfinite(x):
+                raise _err("expected a finite number, got %r (JSON has no NaN or infinity)" % x, p)
+        elif not (x is None or isinstance(x, (str, int))):   # (bool is an int)
+            raise _err("expected JSON data (a string, number, true / false / null, list or object), got %s"
+                       % type(x).__name__, p)
+    return v
+
+
 def _tname(types):
     if isinstance(types, tuple):
         return " or ".join(t.__name__ for t in types)
@@ -474,7 +500,7 @@ def _validate(doc):
         if "colour" in o:
             ob["colour"] = _point(o["colour"], path + ".colour", 3, limit=None)
         if "meta" in o:
-            ob["meta"] = _require(o, "meta", dict, path)
+            ob["meta"] = _json_data(_require(o, "meta", dict, path), path + ".meta")
         out["objects"].append(ob)
 
     tr = _require(doc, "tracker", dict, "job", optional=True, default={})
@@ -521,7 +547,7 @@ def _validate(doc):
     if out["work_dir"] is not None:
         _path_text(out["work_dir"], "work_dir")
     if "meta" in doc:
-        out["meta"] = copy.deepcopy(_require(doc, "meta", dict, "job"))
+        out["meta"] = copy.deepcopy(_json_data(_require(doc, "meta", dict, "job"), "meta"))
     return out
 
 
