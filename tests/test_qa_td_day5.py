@@ -128,3 +128,25 @@ def test_meta_that_is_json_data_still_round_trips(shot, tmp_path):
     path = jobspec.save(job, str(tmp_path / "job.json"))
     assert json.loads(open(path).read(), parse_constant=lambda c: pytest.fail(c))["meta"] == job["meta"]
     assert jobspec.load(path)["meta"] == job["meta"]
+
+
+def test_numbers_a_script_computed_with_numpy_are_taken_as_their_values(shot, tmp_path):
+    # a batch tool edits a template's dict with numpy results: before, "expected a finite number, got 2.0"
+    # (a numpy float32 feather) and "option tracker.options.ram_mb must be a number, got 100" (a numpy int64)
+    np = pytest.importorskip("numpy")
+    plain = _job(shot, tmp_path / "m.####.exr")
+    plain["objects"][0]["prompts"][0]["feather"] = 2.0
+    plain["tracker"]["options"]["ram_mb"] = 512
+    plain["matte"]["options"]["band"] = 8
+    computed = json.loads(json.dumps(plain))
+    computed["objects"][0]["prompts"][0]["feather"] = np.float32(2.0)
+    computed["objects"][0]["prompts"][0]["points"][0] = list(np.asarray(plain["objects"][0]["prompts"][0]["points"][0],
+                                                                        dtype=np.float32))
+    computed["tracker"]["options"]["ram_mb"] = np.int64(512)
+    computed["matte"]["options"]["band"] = np.int32(8)
+    assert jobspec.validate(computed) == jobspec.validate(plain)
+    path = jobspec.save(computed, str(tmp_path / "job.json"))          # JSON numbers in the file
+    assert jobspec.load(path) == jobspec.validate(plain)
+    computed["objects"][0]["prompts"][0]["feather"] = np.float32("nan")   # still refused, by its value
+    with pytest.raises(JobSpecError, match="finite number, got nan"):
+        jobspec.validate(computed)

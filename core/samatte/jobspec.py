@@ -64,6 +64,7 @@ import copy
 import hashlib
 import json
 import math
+import numbers
 import os
 import re
 import threading
@@ -157,8 +158,10 @@ def _choice(v, choices, path):
 
 def _num(v, path, cls=JobSpecError, *, limit=None):
     """A finite JSON number as float; ``limit``: the largest magnitude accepted. An integer too large
-    for a float (JSON ``1e400`` is inf, but ``1000...0`` with 400 digits is an int) is refused too."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    for a float (JSON ``1e400`` is inf, but ``1000...0`` with 400 digits is an int) is refused too. A
+    number from Python that is no int or float (a numpy ``float32`` a script computed) is taken as its value
+    (before: ``expected a finite number, got 2.0``)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise _err("expected a finite number, got %s" % _short(v), path, cls)
     try:
         x = float(v)

@@ -20,6 +20,7 @@ The error is :class:`samatte.errors.JobSpecError` (code ``JOBSPEC_INVALID``) nam
 ``tracker.options.work_size``.
 """
 import math
+import numbers
 import re
 from collections import namedtuple
 
@@ -209,8 +210,12 @@ def _bad(field, what, value):
 
 
 def _check_number(opt, v, field):
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise _bad(field, "must be %s" % ("an integer" if opt.type == "int" else "a number"), v)
+    if not isinstance(v, (int, float)):
+        # a number from Python that is no int or float (numpy's int64 / float32 a script computed): its value
+        # (before: "must be a number, got 100"), so the validated job holds JSON numbers
+        v = int(v) if isinstance(v, numbers.Integral) else float(v)
     if isinstance(v, float) and not math.isfinite(v):
         raise _bad(field, "must be a finite number", v)
     if opt.type == "int":
