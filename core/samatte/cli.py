@@ -708,6 +708,8 @@ class _Stdout:
             return len(text)
         try:
             return self.stream.write(text)
+        except UnicodeError:   # (text the stream cannot encode: not the stdout's fault)
+            raise
         except (OSError, ValueError) as e:
             self._failed(e)
             return len(text)
