@@ -142,9 +142,11 @@ def test_colour_and_output_errors(shot, tmp_path, capsys):
     jobspec.save(job, str(p))
     assert cli.main(["run", str(p)]) == 5
     assert "OUTPUT_INVALID" in capsys.readouterr().err
-    job = shot_job(shot, tmp_path / "no_frame_token.exr")
-    jobspec.save(job, str(p))
+    job = shot_job(shot, tmp_path / "m.####.exr")
+    job["output"]["path"] = str(tmp_path / "no_frame_token.exr")   # jobspec.save refuses it (validate): by hand
+    p.write_text(json.dumps(job))
     assert cli.main(["run", str(p)]) == 5
+    assert "has no frame number token" in capsys.readouterr().err
 
 
 def test_track_flag_errors(tmp_path, capsys):

@@ -260,6 +260,35 @@ def _path_text(p, path):
     return p
 
 
+def _sequence(pattern, field):
+    """``pattern`` parsed as a frame-sequence pattern (:class:`samatte.io.sequence.SequencePattern`, standard
+    library only); its error (PLATE_INVALID: two frame tokens, e.g. a '#' in a folder's name) names ``field``."""
+    from .errors import SamatteError
+    from .io.sequence import SequencePattern
+    try:
+        return SequencePattern(pattern)
+    except SamatteError as e:
+        e.details.setdefault("field", field)
+        raise
+
+
+def output_sequence(path):
+    """The output ``path`` as a :class:`samatte.io.sequence.SequencePattern` with exactly one frame token, else
+    OUTPUT_INVALID (field ``output.path``). ``validate`` applies it, so ``samatte validate``, ``farm export`` and
+    a host's Send to farm refuse what ``run`` would (before: an output path with two tokens, a '#' in a folder's
+    name, was a valid job and exported a farm bundle whose every task failed with OUTPUT_INVALID)."""
+    from .errors import OutputError, SamatteError
+    try:
+        seq = _sequence(path, "output.path")
+    except SamatteError as e:
+        raise OutputError("output path %r is not a frame pattern: %s" % (path, e.message), path=path,
+                          field="output.path") from None
+    if not seq.has_frame_token:
+        raise OutputError("output path %r has no frame number token (####, %%04d, $F4 or @)" % path, path=path,
+                          field="output.path")
+    return seq
+
+
 def _check_unknown(d, allowed, path):
     extra = sorted(set(d) - set(allowed))
     if extra:
@@ -418,6 +447,7 @@ def _validate(doc):
     p["path"] = _path_text(_require(plate, "path", str, "plate"), "plate.path")
     if not p["path"].strip():
         raise _err("plate path is empty", "plate.path")
+    _sequence(p["path"], "plate.path")
     frames_spec = plate.get("frames")
     if frames_spec is None:
         p["frames"] = None  # resolved from the files on disk when the job runs
@@ -540,6 +570,7 @@ def _validate(doc):
     }
     if not out["output"]["path"].strip():
         raise _err("output path is empty", "output.path")
+    output_sequence(out["output"]["path"])
     if not out["output"]["path"].lower().endswith(".exr"):
         # the frames are OpenEXR whatever the name says: a .png / .tif name would hand a host a file
         # its reader for that extension cannot decode

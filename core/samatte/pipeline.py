@@ -161,15 +161,8 @@ def _subset(frames, all_frames):
 
 
 def _output_pattern(job):
-    out = job["output"]["path"]
-    from .io.sequence import SequencePattern
-    try:
-        oseq = SequencePattern(out)
-    except SamatteError as e:
-        raise OutputError("output path %r is not a frame pattern: %s" % (out, e.message), path=out)
-    if not oseq.has_frame_token:
-        raise OutputError("output path %r has no frame number token (####, %%04d, $F4 or @)" % out, path=out)
-    return oseq
+    from .jobspec import output_sequence
+    return output_sequence(job["output"]["path"])
 
 
 def _input_files(job, frames):

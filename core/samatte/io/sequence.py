@@ -39,6 +39,29 @@ _TOKEN = re.compile(r"(?P<hash>#+|%s)|%%(?P<pct>0?\d*)d|\$F(?P<houdini>\d*)(?![A
 _RANGE = re.compile(r"(?P<range>-?\d+(?:--?\d+(?:[xX:]\d+)?)?(?:,-?\d+(?:--?\d+(?:[xX:]\d+)?)?)*)$")
 
 
+def _where(pattern, matches):
+    """Where each frame token of ``pattern`` lies: ``'#' in folder 'job #12', '####' in the file name``."""
+    seps = os.sep + (os.altsep or "")
+    out = []
+    for m in matches:
+        if any(c in pattern[m.end():] for c in seps):
+            start = max(pattern.rfind(c, 0, m.start()) for c in seps) + 1
+            end = min(i for i in (pattern.find(c, m.end()) for c in seps) if i >= 0)
+            out.append("%r in folder %r" % (m.group(0), pattern[start:end]))
+        else:
+            out.append("%r in the file name" % m.group(0))
+    return ", ".join(out)
+
+
+def _folder_advice(pattern, matches):
+    """What to do when a token lies in a folder's name (a project in ``Shot #3``): samatte has no escape."""
+    seps = os.sep + (os.altsep or "")
+    if not any(any(c in pattern[m.end():] for c in seps) for m in matches):
+        return ""
+    return (": a '#', '%d', '$F' or '@' (alone) in a folder's name is read as a frame token too; rename that "
+            "folder, or use one without it")
+
+
 class SequencePattern:
     """A frame-numbered path pattern (see the module docstring for the accepted forms).
 
@@ -58,8 +81,9 @@ class SequencePattern:
         self.frames = None
         matches = list(_TOKEN.finditer(pattern))
         if len(matches) > 1:
-            raise PlateError("sequence pattern %r has %d frame tokens; use exactly one (####, %%04d, $F4 or @)"
-                             % (pattern, len(matches)), path=pattern)
+            raise PlateError("sequence pattern %r has %d frame tokens (%s); use exactly one (####, %%04d, $F4 or @)%s"
+                             % (pattern, len(matches), _where(pattern, matches), _folder_advice(pattern, matches)),
+                             path=pattern)
         if not matches:
             self._prefix, self._suffix, self.padding, self.has_frame_token = pattern, "", 0, False
             self.pattern = pattern
