@@ -122,9 +122,13 @@ def sequence_pattern(path):
 
 
 def sequence_path(pattern, number):
-    """``/a/plate.####.exr``, 1001 -> ``/a/plate.1001.exr`` (the inverse of :func:`sequence_pattern`)."""
-    n = pattern.count("#")
-    return pattern.replace("#" * n, "%0*d" % (n, number)) if n else pattern
+    """``/a/plate.####.exr``, 1001 -> ``/a/plate.1001.exr`` (the inverse of :func:`sequence_pattern`). Only the
+    file name's ``#`` are the frame number, as :func:`sequence_pattern` made them (and Blender reads them): a
+    folder's ``#`` (``/shots/sh#010/``) stays (before: every ``#`` of the path was counted, no name matched, and
+    a clip there had 'no plate file ... moved or deleted?')."""
+    folder, name = os.path.split(pattern)
+    n = name.count("#")
+    return os.path.join(folder, name.replace("#" * n, "%0*d" % (n, number))) if n else pattern
 
 
 def sequence_numbers(pattern):

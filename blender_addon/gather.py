@@ -144,6 +144,12 @@ def clip_info(clip, *, abspath=lambda p: p):
         raise HostError("PLATE_INVALID", "clip %r: its file name %s has a '#', which samatte reads as a digit "
                         "of the frame number: rename the files without '#' and open the first one as the clip"
                         % (clip.name, os.path.basename(path)))
+    if first is not None and "#" in os.path.dirname(path):
+        # Blender reads a folder's '#' as it is, samatte as a frame token: the job's plate would have two (before:
+        # the frame listing missed every file, 'no plate file ... were the files moved or deleted?')
+        raise HostError("PLATE_INVALID", "clip %r: its folder %s has a '#' in its path, which samatte reads as a "
+                        "digit of the frame number: move the files (or rename the folder) to a path without '#' and "
+                        "open the first one as the clip" % (clip.name, os.path.dirname(path)))
     if getattr(clip, "source", "SEQUENCE") != "SEQUENCE" or first is None:
         raise HostError("PLATE_INVALID", "samatte needs an image sequence with frame numbers in the file names; "
                         "clip %r is %s (%s): render it to an image sequence (EXR, PNG...) and open its first "

@@ -99,6 +99,11 @@ def build_job(info, objects, settings, *, frames, output=None):
     try:
         return jobspec.validate(job)
     except SamatteError as e:
+        if (getattr(e, "details", None) or {}).get("field") == "output.path" and output is None:
+            # the Output folder's path has a frame token ('#' in 'job #12', the .blend's folder with a // Output):
+            # say which setting to change (before: Send to farm wrote a bundle whose every task failed so)
+            raise HostError(e.code, "the samatte panel's Output folder (%s; a // one lies in the .blend's folder): %s"
+                            % (settings.output_dir, e.message))
         raise HostError(e.code, e.message)
 
 
