@@ -79,12 +79,13 @@ def run(job_, *, progress=None, on_frame=None, cancel=None, stage="all", frames=
     return pipeline.run(job_, on_progress=progress, on_event=on_frame, cancel=cancel, stage=stage, frames=frames)
 
 
-def export(job_, folder, *, chunk=10, preroll=None, python=None, models_dir=None):
+def export(job_, folder, *, chunk=10, preroll=None, python=None, models_dir=None, threads=0):
     """Write an Open Job Description job bundle (Deadline Cloud) for the farm; returns the bundle
-    folder. See :func:`samatte.farm.export_openjd` for the other fields it reports."""
+    folder. See :func:`samatte.farm.export_openjd` for the other fields it reports (``threads``: the
+    template's ``Threads`` parameter, CPU threads per task; 0: the render node's own choice)."""
     from .farm import export_openjd
     return export_openjd(job_, folder, chunk=chunk, preroll=preroll, python=python,
-                         models_dir=models_dir)["bundle"]
+                         models_dir=models_dir, threads=threads)["bundle"]
 
 
 def scores(job_, frames=None):

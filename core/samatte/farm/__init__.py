@@ -82,7 +82,9 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     try:
         save(job, local)
         argv = ["qc" if qc else "run", local] + opts
-        print("samatte farm task: samatte %s" % " ".join(argv))
+        from ..threads import describe
+        th = describe()   # the task's log says what the node gave it (the Threads parameter, its environment)
+        print("samatte farm task: samatte %s (threads %d from %s)" % (" ".join(argv), th["threads"], th["source"]))
         sys.stdout.flush()
         return cli.main(argv)
     finally:

@@ -1,7 +1,7 @@
 """The ``samatte farm ...`` and ``samatte qc`` commands (added to samatte.cli's parser)::
 
     samatte farm export JOB.json --openjd DIR [--chunk N] [--preroll K] [--python PY]
-                        [--models-dir DIR] [--frames RANGE] [--json]
+                        [--models-dir DIR] [--frames RANGE] [--task-threads N] [--json]
     samatte farm task FARM_JOB.json --root NAME=PATH [...] (--stage track|matte|all --frames RANGE
                       [--preroll K] [--objects NAME[,NAME]] | --qc [--frames RANGE] [--report DIR])
                       [--threads N]
@@ -13,7 +13,7 @@ __all__ = ["add_commands"]
 def cmd_farm_export(args):
     from .openjd import export_openjd
     res = export_openjd(args.job, args.openjd, chunk=args.chunk, preroll=args.preroll, python=args.python,
-                        models_dir=args.models_dir, frames=args.frames)
+                        models_dir=args.models_dir, frames=args.frames, threads=args.task_threads)
     if args.json:
         from ..cli import json_document
         json_document(args, res, indent=2, sort_keys=True)
@@ -89,6 +89,10 @@ def add_commands(sub):
     e.add_argument("--python", help="samatte's Python on the render nodes (default: this one)")
     e.add_argument("--models-dir", help="weights folder on the render nodes (default: this machine's)")
     e.add_argument("--frames", help="export only these frames of the job")
+    e.add_argument("--task-threads", type=int, default=0, metavar="N",
+                   help="the template's Threads parameter: CPU threads of each task (samatte farm task --threads; "
+                        "default 0: the render node's own choice, $SAMATTE_THREADS, else $OMP_NUM_THREADS, else "
+                        "its CPUs)")
     e.add_argument("--json", action="store_true", help="print the export result as JSON")
     e.set_defaults(func=cmd_farm_export)
     t = fsub.add_parser("task", help="run one task of an exported bundle (what the template calls)")

@@ -283,14 +283,16 @@ def _range_constraint(doc):
     return "CONTIGUOUS" if fr[-1] - fr[0] + 1 == len(fr) else "NONCONTIGUOUS"
 
 
-def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
-    """The OpenJD job template (a dict) for a farm document."""
+def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None, threads=0):
+    """The OpenJD job template (a dict) for a farm document. ``threads``: the ``Threads`` parameter's
+    default (CPU threads per task, ``samatte farm task --threads``; 0: the node's own choice)."""
     from ..frames import whole_number
     # counts from a TD's script: a bool, a fraction or a string was cut or coerced (chunk=True made chunks
     # of 1, preroll=2.5 a pre-roll of 2, chunk="abc" a bare ValueError), and a task_timeout below 1 s made
     # a template that `openjd check` refuses
     chunk = whole_number(chunk, "chunk", minimum=1)
     preroll = whole_number(preroll, "preroll")
+    threads = 0 if threads is None else whole_number(threads, "threads")
     if task_timeout is not None:
         task_timeout = whole_number(task_timeout, "task_timeout") or None   # 0: no limit, as None
     if len(doc["frames"]) > _MAX_STRING:
@@ -299,7 +301,11 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
                               % (len(doc["frames"]), _MAX_STRING), field="frames", value=doc["frames"][:200])
     # the template carries root names and flows only: the submitting machine's folders are values
     text = _embedded_json(dict(doc, roots={n: {"flow": r["flow"]} for n, r in doc["roots"].items()}))
-    base = ["-m", "samatte", "farm", "task", "{{Task.File.Job}}"] + _root_args(doc)
+    # every task's thread count: 0 (parse_threads: auto) leaves it to the node ($SAMATTE_THREADS,
+    # $OMP_NUM_THREADS, its CPUs); before, a template had no way to set it and a TD running several
+    # tasks on one node had to edit each worker's environment
+    base = (["-m", "samatte", "farm", "task", "{{Task.File.Job}}"] + _root_args(doc)
+            + ["--threads={{Param.Threads}}"])
     # a value is joined to its option (--frames=-5--4): one starting with "-" (negative frames, which
     # samatte allows) as an argument of its own is read by argparse as an option ("expected one argument")
     params = []
@@ -317,6 +323,10 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None):
          "description": "frames per matting task"},
         {"name": "Preroll", "type": "INT", "default": preroll, "minValue": 0,
          "description": "frames before a chunk that are matted but not written (temporal warm-up)"},
+        {"name": "Threads", "type": "INT", "default": threads, "minValue": 0,
+         "description": "CPU threads of each task (samatte --threads); 0: the render node's own choice "
+                        "($SAMATTE_THREADS, else $OMP_NUM_THREADS, else the CPUs the task may use)",
+         "userInterface": {"control": "SPIN_BOX", "label": "Threads per task"}},
         # Folders of the render nodes, not of the submitting machine: STRING, not PATH. Deadline Cloud
         # puts a PATH value in the job's attachments (dataFlow NONE: referencedPaths) and its workers
         # map it into their session folder, where there is no interpreter and no weights.
@@ -463,18 +473,20 @@ def _write(path, text):
 
 
 def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None, models_dir=None,
-                  frames=None, task_timeout=None):
+                  frames=None, task_timeout=None, threads=0):
     """Write a Deadline Cloud job bundle for ``job`` (a JobSpec dict, JSON text or path) into
     ``folder``; return ``{"bundle", "template", "parameter_values", "asset_references", "resolved",
     "parameters"}`` (``parameters``: name -> value, the form ``openjd run -p`` takes).
 
     ``python``: the samatte interpreter on the render nodes (default: this one); ``models_dir``: the
     weights folder there (default: this machine's); ``preroll``: frames before each chunk (default:
-    the pipeline's default); ``frames``: a subset (list or range) to export instead of the job's."""
+    the pipeline's default); ``frames``: a subset (list or range) to export instead of the job's;
+    ``threads``: CPU threads per task (the ``Threads`` parameter; 0: the render node's own choice)."""
     from ..frames import parse_frames, whole_number
     from ..pipeline import DEFAULT_PREROLL, load_job
     chunk = whole_number(chunk, "chunk", minimum=1)   # before anything is read or written
     preroll = DEFAULT_PREROLL if preroll is None else whole_number(preroll, "preroll")
+    threads = 0 if threads is None else whole_number(threads, "threads")
     job = load_job(job)
     if frames is not None:
         frames = parse_frames(frames)
@@ -484,7 +496,7 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
             raise FrameRangeError("frames %s are not frames of the job" % frames_to_range_expr(extra),
                                   field="frames")
     doc = farm_document(job, frames=frames)
-    template = build_template(doc, chunk=chunk, preroll=preroll, task_timeout=task_timeout)
+    template = build_template(doc, chunk=chunk, preroll=preroll, task_timeout=task_timeout, threads=threads)
     folder = os.path.abspath(folder)
     try:
         os.makedirs(folder, exist_ok=True)
@@ -496,7 +508,7 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
                               % (folder, name, r["dir"]), path=folder)
     values = {name: r["dir"] for name, r in doc["roots"].items()}
     values.update({
-        "Frames": doc["frames"], "ChunkSize": chunk, "Preroll": preroll,
+        "Frames": doc["frames"], "ChunkSize": chunk, "Preroll": preroll, "Threads": threads,
         "SamattePython": python or _default_python(),
         "ModelsDir": models_dir if models_dir is not None else _default_models_dir(),
     })
