@@ -3,6 +3,7 @@ from the job (the ``Threads`` job parameter reaching ``samatte farm task --threa
 openjd-cli's own validation and run."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,3 +109,88 @@ def test_openjd_checks_and_runs_the_threads_parameter(shot, tmp_path):
     assert r.returncode != 0
     assert "openjd_fail: [JOBSPEC_INVALID] --threads must be a whole number" in r.stdout
     assert not _threads_line(r.stdout)                                  # refused before the job was read
+
+
+# --- a Windows submitter, Linux render nodes: the roots' path mapping --------------------------------------
+
+#: openjd-cli run as a Deadline worker treats a PATH value: kept as the submitter gave it (openjd-cli on
+#: Linux joins a "Z:\..." value to its own current folder before the session maps it; the service does
+#: not), then mapped by the session's path mapping rules.
+_OPENJD_AS_WORKER = r"""
+import ntpath, pathlib, sys
+import openjd.model._create_job as cj
+class _P(type(pathlib.Path())):
+    def is_absolute(self):
+        return super().is_absolute() or ntpath.isabs(str(self))
+if not hasattr(cj, "Path"):
+    sys.exit(99)
+cj.Path = _P
+from openjd.cli import main
+sys.argv[0] = "openjd"
+sys.exit(main())
+"""
+
+
+def _windows_run(res, tmp_path, values, rules, *extra):
+    script = tmp_path / "openjd_as_worker.py"
+    script.write_text(_OPENJD_AS_WORKER)
+    r = subprocess.run([sys.executable, str(script), "run", res["template"], "--path-mapping-rules",
+                        json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": rules}),
+                        "-p", json.dumps(values)] + list(extra),
+                       capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    if r.returncode == 99:
+        pytest.skip("this openjd-model has no Path to patch")
+    return r
+
+
+@needs_openjd
+def test_a_windows_submitters_folders_are_mapped_on_a_linux_node(shot, tmp_path):
+    """The bundle's roots are PATH parameters (objectType DIRECTORY, dataFlow IN / OUT), so a WINDOWS
+    path mapping rule turns the submitter's Z:\\ folders into the node's: the Track task reads the
+    mapped plate and writes the track under the mapped output folder."""
+    job, d = shot
+    res = export_openjd(json.loads(json.dumps(job)), str(tmp_path / "bundle"), chunk=2)
+    t = _template(res)
+    kinds = {p["name"]: (p["objectType"], p["dataFlow"]) for p in t["parameterDefinitions"] if p["type"] == "PATH"}
+    assert kinds == {"Plate": ("DIRECTORY", "IN"), "Output": ("DIRECTORY", "OUT")}
+    values = dict(res["parameters"])
+    for k in ("Plate", "Output"):
+        rel = os.path.relpath(values[k], str(d))
+        values[k] = "Z:\\" + rel.replace("/", "\\")
+    r = _windows_run(res, tmp_path, values, [{"source_path_format": "WINDOWS", "source_path": "Z:\\",
+                                              "destination_path": str(d)}],
+                     "--step", "Track", "--no-run-dependencies")
+    assert r.returncode == 0, r.stdout[-3000:]
+    # 3 frames tracked now or by an earlier test of this module: current either way, from the mapped plate
+    assert re.search(r"sh010 done: (3 frame\(s\) tracked, 0|0 frame\(s\) tracked, 3) already current -> %s"
+                     % re.escape(str(d / "shots" / "sh010" / "out" / ".samatte" / "sh010")), r.stdout), r.stdout[-3000:]
+    assert os.path.isdir(str(d / "shots" / "sh010" / "out" / ".samatte" / "sh010" / "track"))
+    assert not [n for n in os.listdir(str(tmp_path)) if n.startswith("Z:")]
+
+
+def test_a_root_no_rule_mapped_fails_the_task_before_anything_is_written(shot, tmp_path, monkeypatch):
+    """A Linux node given the submitter's unmapped ``Z:\\shots\\out`` (no storage-profile rule for that
+    drive) took it as a folder of the task's current folder, the session's: the job succeeded, QC
+    passed, and the frames went to ``<session>/Z:\\shots\\out/`` (measured under `openjd run
+    --preserve`: 4/4 frames there, none in the output folder), which the worker deletes. Now the task
+    stops with JOBSPEC_INVALID naming the root, and nothing is written."""
+    from samatte import cli
+    from samatte.farm import check_roots, foreign_root
+    job, d = shot
+    res = export_openjd(json.loads(json.dumps(job)), str(tmp_path / "bundle"), chunk=2)
+    doc = os.path.join(res["bundle"], "samatte_farm_job.json")
+    session = tmp_path / "session"
+    session.mkdir()
+    monkeypatch.chdir(str(session))
+    rc = cli.main(["farm", "task", doc, "--root", "Plate=%s" % res["parameters"]["Plate"],
+                   "--root", "Output=Z:\\shots\\sh010\\out", "--stage", "track", "--frames=1001-1003"])
+    assert rc == 2
+    assert os.listdir(str(session)) == []
+    with pytest.raises(JobSpecError) as e:
+        check_roots({"Plate": "/mnt/p", "Output": "\\\\server\\share\\out"}, windows=False)
+    assert e.value.code == "JOBSPEC_INVALID" and e.value.details["root"] == "Output"
+    assert "--root Output=\\\\server\\share\\out is a Windows path" in e.value.message
+    # this node's own paths, and relative ones (a TD's shell: --root Plate=plates) are fine
+    check_roots({"Plate": "plates", "Output": "/mnt/out", "Input1": "..\\roto"}, windows=False)
+    check_roots({"Plate": "Z:\\p", "Output": "\\\\server\\share", "Input1": "//server/share"}, windows=True)
+    assert foreign_root("/mnt/shots", windows=True) == "POSIX" and foreign_root("C:/x", windows=False) == "Windows"

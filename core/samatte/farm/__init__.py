@@ -38,6 +38,40 @@ def parse_roots(items):
     return roots
 
 
+def foreign_root(path, *, windows=None):
+    """The OS whose absolute path ``path`` is when that is not this node's (``"Windows"``: a drive letter
+    or UNC path on a POSIX node; ``"POSIX"``: a ``/...`` path on a Windows node), else None (this
+    node's own path, absolute or relative). ``windows``: whether this node is Windows (default: this
+    machine)."""
+    from ..jobspec import windows_abs
+    windows = os.name == "nt" if windows is None else windows
+    text = str(path)
+    if not windows:
+        return "Windows" if windows_abs(text) else None
+    if text.startswith("/") and not text.startswith("//"):
+        return "POSIX"
+    return None
+
+
+def check_roots(roots, *, windows=None):
+    """JobSpecError (JOBSPEC_INVALID, field ``--root``) for a root whose folder is another OS's absolute
+    path: the farm's path mapping had no rule for it. Before, a submitter's ``Z:\\shots\\out`` that
+    reached a Linux node unmapped was taken as a relative folder of the task's session
+    (``<session>/Z:\\shots\\out``): the track, the frames and a passing QC went into a folder the
+    worker deletes when the session ends."""
+    windows = os.name == "nt" if windows is None else windows
+    for name, path in roots.items():
+        other = foreign_root(path, windows=windows)
+        if other:
+            here = "Windows" if windows else "POSIX"
+            from ..errors import JobSpecError
+            raise JobSpecError(
+                "--root %s=%s is a %s path and this render node is %s: no path mapping rule turned the "
+                "submitting machine's folder into this node's (Deadline Cloud: a storage profile file system "
+                "location for it, or job attachments)" % (name, path, other, here),
+                field="--root", root=name, value=str(path))
+
+
 #: the task's localised job (:func:`run_task`): ``samatte_job.local.<host>.<pid>.<random>.json``
 _LOCAL_RX = re.compile(r"^samatte_job\.local\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.json$")
 
@@ -58,6 +92,7 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     from .. import cli
     from ..jobspec import resolve_paths, save, validate
     doc = load_farm_document(doc_path)
+    check_roots(roots)   # another OS's folder, path mapping missed: never a folder of the session
     # a relative root is the caller's (the shell's current folder), not the saved job's folder
     job = localize(doc, {n: os.path.abspath(p) for n, p in roots.items()})
     job = resolve_paths(validate(job), os.path.dirname(os.path.abspath(doc_path)))
