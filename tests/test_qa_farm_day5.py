@@ -194,3 +194,53 @@ def test_a_root_no_rule_mapped_fails_the_task_before_anything_is_written(shot, t
     check_roots({"Plate": "plates", "Output": "/mnt/out", "Input1": "..\\roto"}, windows=False)
     check_roots({"Plate": "Z:\\p", "Output": "\\\\server\\share", "Input1": "//server/share"}, windows=True)
     assert foreign_root("/mnt/shots", windows=True) == "POSIX" and foreign_root("C:/x", windows=False) == "Windows"
+
+
+# --- a QC task killed while it writes its report ---------------------------------------------------------
+
+_KILLED_QC = r"""
+import os, signal, sys
+import PIL.Image
+from samatte.farm.qc import run_qc
+real = PIL.Image.Image.save
+def save(self, fp, *a, **kw):
+    with open(fp, "wb") as f:
+        f.write(b"\x89PNG half a contact sheet")
+    os.kill(os.getpid(), signal.SIGKILL)      # the farm's cancel past its notify period, mid-write
+PIL.Image.Image.save = save
+run_qc(sys.argv[1], raise_on_failure=False)
+"""
+
+
+def test_a_qc_task_killed_mid_write_leaves_no_temp_for_good(shot, tmp_path):
+    """A QC task killed while writing its contact sheet (SIGKILL: Deadline's cancel after its notify
+    period, a node lost) left ``contact_sheet.png.<pid>.tmp.png`` in the report folder, and every later
+    QC left it there (measured: 12 kills, the temp still there after a passing QC). The temp now has the
+    track cache's name (host, pid, random: two QC tasks of one job with the same pid on two container
+    nodes no longer write one temp file at once) and the next QC removes one a dead process left."""
+    from samatte.farm.qc import run_qc
+    from samatte.pipeline import run
+    job, _ = shot
+    job = json.loads(json.dumps(job))
+    job["output"]["path"] = str(tmp_path / "out" / "m.####.exr")
+    run(job)
+    jobspec.save(job, str(tmp_path / "job.json"))
+    script = tmp_path / "killed_qc.py"
+    script.write_text(_KILLED_QC)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, str(script), str(tmp_path / "job.json")], env=env, timeout=120,
+                       capture_output=True, text=True)
+    assert r.returncode == -9, r.stderr[-2000:]
+    qc_dir = tmp_path / "out" / ".samatte" / "sh010" / "qc"
+    left = [n for n in os.listdir(str(qc_dir)) if n not in ("qc.json", "contact_sheet.png")]
+    assert len(left) == 1 and "tmp" in left[0]                       # what the killed task left
+    assert not os.path.exists(str(qc_dir / "contact_sheet.png"))     # never half a sheet under the real name
+    # an earlier samatte's temp names: removed once older than the temp age limit (no host in the name)
+    old = qc_dir / "qc.json.4242.tmp"
+    old.write_text("{")
+    os.utime(str(old), (1, 1))
+    fresh = qc_dir / "contact_sheet.png.4243.tmp.png"
+    fresh.write_bytes(b"\x89PNG")
+    rep = run_qc(job, raise_on_failure=False)
+    assert rep["ok"], rep["failed"]
+    assert sorted(os.listdir(str(qc_dir))) == ["contact_sheet.png", "contact_sheet.png.4243.tmp.png", "qc.json"]

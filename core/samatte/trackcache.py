@@ -55,6 +55,12 @@ def _tmp_name(path):
                                                                      os.getpid(), uuid.uuid4().hex[:8]))
 
 
+def temp_name(path):
+    """The temp name (in ``path``'s folder) samatte writes ``path`` under before renaming it:
+    ``.<name>.<host>.<pid>.<random>.tmp``; :func:`remove_stale_temps` removes those a killed process left."""
+    return _tmp_name(path)
+
+
 _TMP_RX = re.compile(r"^\.(?P<base>.+?)\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
 
 

@@ -17,6 +17,7 @@ status 5) when a frame fails; its details name the frames and the report.
 import json
 import math
 import os
+import re
 
 from ..errors import OutputError, QcError
 
@@ -199,7 +200,7 @@ def _contact_sheet(path, job, rows, *, thumb_width=240, pixel_aspect=1.0):
     from PIL.PngImagePlugin import PngInfo
     info = PngInfo()
     info.add_text("Software", _SHEET_MARK)
-    _save(path, "%s.%d.tmp.png" % (path, os.getpid()), lambda tmp: sheet.save(tmp, format="PNG", pnginfo=info))
+    _save(path, _temp(path), lambda tmp: sheet.save(tmp, format="PNG", pnginfo=info))
     return path
 
 
@@ -246,6 +247,28 @@ def check_report_dir(report_dir):
         if os.path.lexists(path) and not mine:
             raise OutputError("%s exists and is not samatte's QC report: samatte does not replace it; choose "
                               "another report folder (--report) or remove it" % path, path=path)
+
+
+#: the temp names QC used until 0.2.18 (``qc.json.<pid>.tmp``, ``contact_sheet.png.<pid>.tmp.png``): no host in
+#: them, so one is removed only once older than the temp age limit (it may be another machine's write)
+_OLD_TMP_RX = re.compile(r"^(?P<host>)(?:qc\.json|contact_sheet\.png)\.(?P<pid>\d+)\.tmp(?:\.png)?$")
+
+
+def _temp(path):
+    """The temp name of a report file: the track cache's (``.<name>.<host>.<pid>.<random>.tmp``). Before,
+    ``<name>.<pid>.tmp[.png]``: a QC task killed while writing (SIGKILL, a farm's cancel past its notify
+    period) left it in the report folder for good, and two QC tasks of one job on two nodes with the same
+    pid (containers) wrote the same temp file at once."""
+    from ..trackcache import temp_name
+    return temp_name(path)
+
+
+def remove_stale_temps(report_dir):
+    """Remove the report temps a killed QC left in ``report_dir`` (of a dead process of this host, or
+    older than the temp age limit; never another machine's write in flight). Returns how many went."""
+    from ..io.writer import default_temp_max_age, remove_temps
+    from ..trackcache import remove_stale_temps as remove_own
+    return remove_own(report_dir) + remove_temps(report_dir, _OLD_TMP_RX, default_temp_max_age(), own=False)
 
 
 def _save(path, tmp, write):
@@ -301,6 +324,7 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
         raise OutputError("cannot create the QC report folder %s: %s" % (report_dir, e.strerror or e),
                           path=report_dir)
     check_report_dir(report_dir)
+    remove_stale_temps(report_dir)
     pick = _pick_sheet_frames(frames, scores, int(sheet_frames))
     rows = []
     aspect = None
@@ -324,7 +348,7 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
         "contact_sheet": sheet_path, "sheet_frames": pick, "output": job["output"]["path"],
     }
     rpath = os.path.join(report_dir, "qc.json")
-    _save(rpath, "%s.%d.tmp" % (rpath, os.getpid()), _dump_json(report))
+    _save(rpath, _temp(rpath), _dump_json(report))
     report["report"] = rpath
     if failed and raise_on_failure:
         from ..frames import format_frames
