@@ -244,3 +244,31 @@ def test_a_qc_task_killed_mid_write_leaves_no_temp_for_good(shot, tmp_path):
     rep = run_qc(job, raise_on_failure=False)
     assert rep["ok"], rep["failed"]
     assert sorted(os.listdir(str(qc_dir))) == ["contact_sheet.png", "contact_sheet.png.4243.tmp.png", "qc.json"]
+
+
+# --- a Windows workstation's JobSpec run as it is on a Linux node (a plain job array) -------------------------
+
+def test_a_jobspec_with_windows_paths_is_refused_on_a_posix_node_not_written_to_the_current_folder(
+        shot, tmp_path, monkeypatch):
+    """Any other engine runs ``samatte run JOB.json`` on its nodes. A JobSpec saved on a Windows workstation
+    (output ``Z:\\shots\\sh010\\out\\m.####.exr``) run as it is on a Linux node wrote four files named
+    ``Z:\\shots\\sh010\\out\\m.1001.exr`` ... into the task's current folder, plus its ``.samatte`` work
+    dir, and exited 0. Now JOBSPEC_INVALID naming the path, before anything is read or written."""
+    from samatte import cli
+    from samatte.pipeline import check_foreign_paths
+    job, _ = shot
+    job = json.loads(json.dumps(job))
+    job["output"]["path"] = "Z:\\shots\\sh010\\out\\m.####.exr"
+    node = tmp_path / "node"
+    node.mkdir()
+    jobspec.save(job, str(tmp_path / "job.json"))
+    monkeypatch.chdir(str(node))
+    assert cli.main(["run", str(tmp_path / "job.json")]) == 2
+    assert os.listdir(str(node)) == []
+    assert sorted(os.listdir(str(tmp_path))) == ["job.json", "node"]
+    with pytest.raises(JobSpecError) as e:
+        check_foreign_paths(dict(job, work_dir="\\\\server\\cache\\sh010"), windows=False)
+    assert e.value.code == "JOBSPEC_INVALID" and e.value.details["path"] == job["output"]["path"]
+    assert e.value.details["paths"] == [job["output"]["path"], "\\\\server\\cache\\sh010"]
+    check_foreign_paths(job, windows=True)                # on Windows the same job is the machine's own
+    check_foreign_paths(dict(job, output={"path": str(tmp_path / "m.####.exr")}), windows=False)

@@ -98,6 +98,31 @@ def run(job, *, on_progress=None, on_event=None, cancel=None, tracker=None, matt
         gen.close()  # a callback that raised: the run's files and reader threads are let go now
 
 
+def check_foreign_paths(job, *, windows=None):
+    """JobSpecError (JOBSPEC_INVALID) when a path of the job is a Windows absolute path (``Z:\\...``,
+    ``\\\\server\\share``) and this machine is not Windows (``windows``: default this machine): it names
+    a Windows machine's folder, which here is one odd file name in the current folder. Before, a JobSpec
+    saved by a Windows workstation and run as it was on a Linux node (a farm's job array running
+    ``samatte run JOB.json``) wrote ``Z:\\shots\\out\\m.1001.exr`` files into the task's current folder
+    and exited 0 (a Windows plate was FRAME_MISSING, naming the path)."""
+    windows = os.name == "nt" if windows is None else windows
+    if windows:
+        return
+    from .jobspec import map_paths, windows_abs
+    found = []
+
+    def note(p):
+        if p and windows_abs(p) and p not in found:
+            found.append(p)
+        return p
+    map_paths(job, note)
+    if found:
+        raise JobSpecError("the job's path %s is a Windows path, which this machine cannot read or write (it "
+                           "would be a file of that name in the current folder): run the job with this machine's "
+                           "paths, or export it for the farm (samatte farm export; its --root folders are mapped "
+                           "per node)" % found[0], path=found[0], paths=found[:10])
+
+
 def _resolve_frames(job, seq):
     wanted = job_frames(job)
     if wanted is None:
@@ -560,6 +585,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     from .io.writer import MatteWriter, is_locked, locked_error
     from .trackcache import TrackCache, default_work_dir
 
+    check_foreign_paths(job)   # before anything is read, made or written
     plate = job["plate"]
     plate_seq = SequencePattern(plate["path"])
     all_frames = _resolve_frames(job, plate_seq)
