@@ -19,21 +19,76 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "upstream_hash", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
+           "build_job", "graph_inputs", "upstream_hash", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
 
 
+def _parent_group(node):
+    """The Group (or gizmo) ``node`` sits in, or None at the script's top level (Foundry: a node inside a Group
+    is named ``Group1.Input1``, and ``nuke.toNode`` takes such a full name)."""
+    try:
+        full = node.fullName()
+    except Exception:  # noqa: BLE001 - not a node of a script (a test's stand-in)
+        return None
+    if "." not in full:
+        return None
+    try:
+        import nuke
+        return nuke.toNode(full.rsplit(".", 1)[0])
+    except Exception:  # noqa: BLE001 - no nuke, or no such node
+        return None
+
+
+def _group_output(node):
+    """The Output node inside ``node`` when it is a Group or gizmo (its picture is what reaches that Output),
+    else None. A disabled Group passes its input 0 through (as any node)."""
+    nodes = getattr(node, "nodes", None)
+    if nodes is None or _disabled(node) or node.knob("samatte_node") is not None:
+        # (a SAMatte node upstream: its picture is its Source's with mattes from its cache; its inputs count, as
+        # before, not its internal Read, whose file is a per-frame expression)
+        return None
+    try:
+        inner = nodes()
+    except Exception:  # noqa: BLE001 - a node that is not a Group
+        return None
+    outs = [n for n in inner or () if n.Class() == "Output"]
+    return outs[0] if outs else None
+
+
+def graph_inputs(node, inputs=None):
+    """The nodes whose picture ``node`` is made from, across Group boundaries: into a Group or gizmo through the
+    Output node inside it (its inner nodes made the picture), and out of it through an Input node inside one
+    (Foundry: an Input node passes on what is connected to its Group's input ``number``). Else ``inputs(node)``
+    (default: every input). Before, a walk upstream stopped at a Group's edge: a TimeOffset, a Grade or a Read
+    inside a Group (a gizmo) upstream of the Source was in no hash, and a SAMatte node inside a Group whose
+    Source is the Group's Input saw nothing above that Input (another plate plugged into the Group reused the
+    first plate's render and mattes)."""
+    if node.Class() == "Input":
+        parent = _parent_group(node)
+        if parent is not None:
+            try:
+                return [parent.input(int(node["number"].value() or 0))]
+            except Exception:  # noqa: BLE001 - an Input without its number knob
+                return []
+    out = _group_output(node)
+    if out is not None:
+        return [out]
+    if inputs is not None:
+        return inputs(node)
+    return [node.input(i) for i in range(node.inputs())]
+
+
 def _upstream(node):
+    """``node`` and every node upstream of it (:func:`graph_inputs`: across Group boundaries), each once."""
     seen, out, todo = set(), [], [node]
-    while todo:
+    while todo and len(seen) < 20000:
         n = todo.pop(0)
         if n is None or id(n) in seen:
             continue
         seen.add(id(n))
         out.append(n)
-        for i in range(n.inputs()):
-            todo.append(n.input(i))
+        todo.extend(graph_inputs(n))
     return out
 
 
@@ -322,7 +377,7 @@ def per_view_source(source):
                 return n, "reads one file per view (%s in %s)" % (m.group(0), raw)
         if cls == "JoinViews" and not _disabled(n):
             return n, "joins one input per view"
-        todo.extend(_shown_inputs(n))
+        todo.extend(graph_inputs(n, _shown_inputs))
     return None
 
 

@@ -499,12 +499,21 @@ class Node(object):
         self._knobs["ypos"]._value = y
 
     # image properties -------------------------------------------------------------------------------
+    def _up(self):
+        """The node whose image this one passes on for its format, bbox and range: its input 0; for an Input
+        node inside a Group [PyRef nuke.Group / Input node: "passes the group's input number N"], what is
+        connected to its Group's input ``number``."""
+        if self._class == "Input" and self._parent is not None and self._parent is not _ROOT \
+                and "number" in self._knobs:
+            return self._parent.input(int(self._knobs["number"].value() or 0))
+        return self.input(0)
+
     def format(self):
         if self._format is not None:
             return self._format
         if "format" in self._knobs and isinstance(self._knobs["format"].value(), Format):
             return self._knobs["format"].value()
-        up = self.input(0)
+        up = self._up()
         if up is not None:
             return up.format()
         return _ROOT.format()
@@ -522,7 +531,7 @@ class Node(object):
         """[PyRef nuke.Node.bbox] -> [x, y, w, h] in the node's format (bottom-left origin)."""
         if self._bbox is not None:
             return list(self._bbox)
-        up = self.input(0)
+        up = self._up()
         # [assumed] a Reformat's bbox is its output format (its input's bbox scaled into it, for an input with
         # no overscan); other nodes pass their input's
         if up is not None and self._class not in ("Read", "Constant", "Reformat"):
@@ -536,13 +545,13 @@ class Node(object):
     def firstFrame(self):
         if "first" in self._knobs and self._class == "Read":
             return _read_script_frame(self, self["first"].value())
-        up = self.input(0)
+        up = self._up()
         return up.firstFrame() if up is not None else _ROOT["first_frame"].value()
 
     def lastFrame(self):
         if "last" in self._knobs and self._class == "Read":
             return _read_script_frame(self, self["last"].value())
-        up = self.input(0)
+        up = self._up()
         return up.lastFrame() if up is not None else _ROOT["last_frame"].value()
 
     def metadata(self, key=None, time=None):

@@ -1,0 +1,198 @@
+"""QA, Nuke day 9 (the Nuke double, the real samatte pipeline in-process on 4-frame 64x64 shots, ``shapes``
+tracker): a compositor's ninth day: groups, gizmos, missing plate frames, old nodes.
+
+* A Group (or gizmo) upstream of the Source (Read -> PlatePrep group {TimeOffset, Grade} -> SAMatte): the walk
+  upstream stopped at the Group's edge, so a TimeOffset changed inside it was in no timing signature (the node
+  kept showing each frame's old matte over another frame's picture, no message) and a Grade changed inside it
+  was in no upstream hash (Track & Matte reused the plate rendered before the change). Now the walk enters a
+  Group through its Output node: the inner TimeOffset is refused like one outside, the inner Grade re-renders.
+* A SAMatte node inside a Group whose Source is the Group's Input: nothing above that Input counted, so another
+  plate plugged into the Group read back the first plate's mattes with no message, and Track & Matte matted the
+  first plate's render again (the same upstream hash). Now an Input node inside a Group leads to what is
+  connected to the Group: refused, then a new render of the new plate.
+"""
+import os
+import shutil
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte_nuke import farm, job as jobmod, node as snode  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("day9")
+    return (make_shot(str(d / "shA"), frames=4, size=(64, 64), first=1001),
+            make_shot(str(d / "shB"), frames=4, size=(64, 64), first=1001, seed=7))
+
+
+def _read_above(n):
+    """The Read whose files reach ``n`` (through input 0, into Groups by their Output, out by their Input)."""
+    while n.Class() != "Read":
+        if n.Class() == "Input" and n._parent is not None and n._parent.Class() == "Group":
+            n = n._parent.input(int(n["number"].value()))
+        elif [c for c in n.nodes() if c.Class() == "Output"] and n.knob("samatte_node") is None:
+            n = [c for c in n.nodes() if c.Class() == "Output"][0].input(0)
+        else:
+            n = n.input(0)
+    return n
+
+
+@pytest.fixture
+def nk(tmp_path):
+    nuke = nuke_env.fresh()
+    nuke.root()["name"].setValue(str(tmp_path / "comp" / "shA_v001.nk"))
+    farm._memo.clear()
+    renders = []
+
+    def render(w, first, last):   # the node's Write: the files of the Read above its Source, in script frames
+        pattern = nuke.filename(_read_above(w.input(0)))
+        renders.append(w["file"].value())
+        for t in range(first, last + 1):
+            out = w["file"].value().replace("####", "%04d" % t)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            shutil.copyfile(pattern.replace("####", "%04d" % (t + 1000)), out)
+    nuke._set_render_hook(render)
+    nuke._renders = renders
+    yield nuke
+    nuke._reset()
+
+
+def _roto(nuke, on, polygon, name="Roto1"):
+    roto = nuke.nodes.Roto(name=name)
+    roto.setInput(0, on)
+    layer = rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], polygon, 2, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    return roto
+
+
+def _read(plate):
+    return nuke_env.make_read(plate, 1001, 1004, width=64, height=64, mode="start at", value=1)
+
+
+def _track(g):
+    from samatte import pipeline
+    job, info = snode.build(g)
+    res = pipeline.run(job)
+    snode._point_read(g, job, info)
+    farm._memo.clear()
+    return job, res
+
+
+def _shown(g, frames=range(1, 5)):
+    farm._memo.clear()
+    out = {}
+    for t in frames:
+        try:
+            p = farm.frame_path(g, t)
+        except farm.StaleFrameError as e:
+            out[t] = str(e)
+            continue
+        out[t] = int(p.rsplit(".", 2)[-2]) if p else None
+    return out
+
+
+def _refused(got, node, *words):
+    for t, what in got.items():
+        assert isinstance(what, str), (t, what)
+        assert "script frame %d of %s" % (t, node) in what and "Press Track & Matte on %s" % node in what, what
+        for w in words:
+            assert w in what, what
+
+
+def _plate_prep(nuke, read):
+    grp = nuke.nodes.Group(name="PlatePrep")
+    grp.setInput(0, read)
+    with grp:
+        i = nuke.nodes.Input(name="Input1")
+        i["number"].setValue(0)
+        to = nuke.nodes.TimeOffset(name="TimeOffset1")
+        to.setInput(0, i)
+        gr = nuke.nodes.Grade(name="Grade1")
+        gr.addKnob(nuke.Double_Knob("white", "gain", 1.0))
+        gr.setInput(0, to)
+        o = nuke.nodes.Output(name="Output1")
+        o.setInput(0, gr)
+    return grp, to, gr
+
+
+def test_a_time_node_inside_a_group_upstream_is_in_the_timing_check(nk, shots):
+    a, _ = shots
+    read = _read(a["plate"])
+    grp, to, gr = _plate_prep(nk, read)
+    g = snode.create("SAMatte1")
+    g.setInput(0, grp)
+    g.setInput(1, _roto(nk, grp, a["polygon"]))
+    g["tracker"].setValue("shapes")
+    _track(g)
+    assert _shown(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    gr["white"].setValue(1.3)          # a pixel-only change inside the group: still read back
+    assert _shown(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    to["time_offset"].setValue(2)      # the plate slipped two frames inside the group
+    # before: the old mattes on every frame, each over another frame's picture, no message
+    _refused(_shown(g), "SAMatte1", "no longer shows the frames", "time node")
+    to["time_offset"].setValue(0)
+    assert _shown(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+
+
+def test_a_change_inside_a_group_upstream_renders_the_plate_again(nk, shots):
+    a, _ = shots
+    read = _read(a["plate"])
+    grp, to, gr = _plate_prep(nk, read)
+    g = snode.create("SAMatte1")
+    g.setInput(0, grp)
+    g.setInput(1, _roto(nk, grp, a["polygon"]))
+    g["tracker"].setValue("shapes")
+    job1, _ = _track(g)
+    gr["white"].setValue(1.3)
+    job2, info = snode.build(g)
+    # before: the same plate_<hash> folder, the plate rendered before the grade reused (and its mattes)
+    assert job2["plate"]["path"] != job1["plate"]["path"]
+    assert len(nk._renders) == 2
+
+
+def test_a_samatte_node_inside_a_group_sees_the_plate_plugged_into_the_group(nk, shots):
+    a, b = shots
+    read = _read(a["plate"])
+    comp = nk.nodes.Group(name="Comp")
+    comp.setInput(0, read)
+    with comp:
+        i = nk.nodes.Input(name="Input1")
+        i["number"].setValue(0)
+        g = snode.create("SAMatte1")
+        g.setInput(0, i)
+        g.setInput(1, _roto(nk, i, a["polygon"]))
+        g["tracker"].setValue("shapes")
+        o = nk.nodes.Output(name="Output1")
+        o.setInput(0, g)
+    job1, res = _track(g)
+    assert len(res["written"]) == 4
+    assert _shown(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    comp.setInput(0, _read(b["plate"]))     # shot B plugged into the group
+    # before: shot A's mattes over shot B, no message
+    _refused(_shown(g), "SAMatte1", "shows other plate files", b["plate"])
+    job2, res2 = _track(g)
+    # before: the same plate folder (its hash saw only the Input node): shot A's render matted again
+    assert job2["plate"]["path"] != job1["plate"]["path"]
+    assert len(res2["written"]) == 4
+    assert _shown(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    comp.setInput(0, read)
+    _refused(_shown(g), "SAMatte1", "shows other plate files", a["plate"])
+
+
+def test_graph_inputs_crosses_group_edges_both_ways(nk, shots):
+    a, _ = shots
+    read = _read(a["plate"])
+    grp, to, gr = _plate_prep(nk, read)
+    assert [n.name() for n in jobmod.graph_inputs(grp)] == ["Output1"]
+    assert jobmod.graph_inputs(grp.node("Input1")) == [read]
+    grp["disable"].setValue(True)      # a disabled group passes its input through
+    assert jobmod.graph_inputs(grp) == [read]
+    assert [n.name() for n in jobmod._upstream(gr)] == ["Grade1", "TimeOffset1", "Input1", read.name()]
