@@ -10,6 +10,10 @@ tracker): a compositor's ninth day: groups, gizmos, missing plate frames, old no
   plate plugged into the Group read back the first plate's mattes with no message, and Track & Matte matted the
   first plate's render again (the same upstream hash). Now an Input node inside a Group leads to what is
   connected to the Group: refused, then a new render of the new plate.
+* A plate delivered short of a frame, the Read's missing frames set to black (or checkerboard): the whole plate
+  was rendered and Nuke's black frame matted as a plate frame (the tracker carried the object across it). Now
+  that script frame is left out of the job (named in the Script Editor; the Read used directly when nothing else
+  needs a render), the read-back shows no matte there, and Matte this frame there says FRAME_MISSING.
 """
 import os
 import shutil
@@ -57,7 +61,8 @@ def nk(tmp_path):
         for t in range(first, last + 1):
             out = w["file"].value().replace("####", "%04d" % t)
             os.makedirs(os.path.dirname(out), exist_ok=True)
-            shutil.copyfile(pattern.replace("####", "%04d" % (t + 1000)), out)
+            if os.path.exists(pattern.replace("####", "%04d" % (t + 1000))):   # (Nuke: black for a missing one)
+                shutil.copyfile(pattern.replace("####", "%04d" % (t + 1000)), out)
     nuke._set_render_hook(render)
     nuke._renders = renders
     yield nuke
@@ -196,3 +201,72 @@ def test_graph_inputs_crosses_group_edges_both_ways(nk, shots):
     grp["disable"].setValue(True)      # a disabled group passes its input through
     assert jobmod.graph_inputs(grp) == [read]
     assert [n.name() for n in jobmod._upstream(gr)] == ["Grade1", "TimeOffset1", "Input1", read.name()]
+
+
+@pytest.fixture
+def holed(shots, tmp_path):
+    """Shot A's plate with file 1003 missing (a delivery short of a frame)."""
+    a, _ = shots
+    d = tmp_path / "holed"
+    d.mkdir()
+    for f in (1001, 1002, 1004):
+        shutil.copy2(a["plate"].replace("####", "%04d" % f), str(d / ("plate.%04d.exr" % f)))
+    return str(d / "plate.####.exr")
+
+
+@pytest.mark.parametrize("on_error", ["black", "checkerboard"])
+@pytest.mark.parametrize("graded", [False, True])
+def test_a_missing_plate_file_nuke_shows_black_for_is_not_matted(nk, shots, holed, on_error, graded):
+    a, _ = shots
+    read = _read(holed)
+    read["on_error"].setValue(on_error)
+    src = read
+    if graded:
+        src = nk.nodes.Grade()
+        src.setInput(0, read)
+    g = snode.create("SAMatte1")
+    g.setInput(0, src)
+    g.setInput(1, _roto(nk, src, a["polygon"]))
+    g["tracker"].setValue("shapes")
+    job, info = snode.build(g)
+    # before: script frame 3 rendered (black) and matted as a plate frame, the track carried across it
+    if graded:
+        assert job["plate"]["frames"] == "1-2,4" and "/plate_" in job["plate"]["path"]
+    else:   # the Read's own files, used directly (before: the whole plate rendered by Nuke)
+        assert job["plate"]["frames"] == "1001-1002,1004" and job["plate"]["path"] == holed
+        assert not nk._renders
+    assert info["frames"] == [1, 2, 4]
+    _, res = _track(g)
+    assert len(res["written"]) == 3
+    # the read-back: a matte on each frame with a plate, none where Nuke shows black
+    assert _shown(g) == ({1: 1, 2: 2, 3: None, 4: 4} if graded else {1: 1001, 2: 1002, 3: None, 4: 1004})
+
+
+def test_the_missing_frames_are_said_and_a_range_with_none_is_refused(nk, shots, holed, monkeypatch):
+    from samatte.errors import SamatteError
+    a, _ = shots
+    read = _read(holed)
+    read["on_error"].setValue("black")
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, _roto(nk, read, a["polygon"]))
+    g["tracker"].setValue("shapes")
+    said = []
+    monkeypatch.setattr(snode, "_log", lambda group: said.append)
+    snode.build(g)
+    assert any("script frame 3" in s and "plate.1003.exr" in s and "'black'" in s and "not matted" in s
+               for s in said), said
+    g["range_mode"].setValue("custom")
+    g["custom_range"].setValue("3")
+    with pytest.raises(SamatteError) as e:
+        snode.build(g)
+    assert e.value.code == "FRAME_MISSING" and "plate.1003.exr" in e.value.message
+    read["on_error"].setValue("nearest frame")   # a picture of the plate: rendered as Nuke shows it, as before
+    g["custom_range"].setValue("1-4")
+    job, _ = snode.build(g)
+    assert job["plate"]["frames"] == "1-4" and "/plate_" in job["plate"]["path"]
+    # Matte this frame on the hole: said so (before: "outside the node's range", on a frame inside it)
+    read["on_error"].setValue("black")
+    nk.frame(3)
+    assert snode.on_matte_frame(g) is None
+    assert "FRAME_MISSING" in g["status"].value() and "plate.1003.exr" in g["status"].value()

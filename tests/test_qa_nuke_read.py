@@ -112,7 +112,10 @@ def test_a_missing_frame_nuke_fills_is_rendered_by_nuke(nk, holed, tmp_path, on_
     read = nuke_env.make_read(holed, 1001, 1004, width=96, height=64, mode="offset", value=-1000)
     read["on_error"].setValue(on_error)
     job, _ = snode.build(_node(nk, read, tmp_path))
-    assert _rendered(job) and job["plate"]["frames"] == "1-4"
+    if on_error == "nearest frame":   # a picture of the plate: rendered as Nuke shows it
+        assert _rendered(job) and job["plate"]["frames"] == "1-4"
+    else:   # black / checkerboard: no plate to matte there, the frame is left out (tests/test_qa_nuke_day9.py)
+        assert not _rendered(job) and job["plate"]["frames"] == "1001-1002,1004"
 
 
 def test_a_missing_frame_with_on_error_error_is_refused_naming_it(nk, holed, tmp_path):

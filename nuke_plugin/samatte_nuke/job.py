@@ -19,7 +19,7 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "graph_inputs", "upstream_hash", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
+           "build_job", "graph_inputs", "unfilled_frames", "upstream_hash", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -287,6 +287,45 @@ def _direct_problem(read, path, fmap, frames):
         return "the Read's format %dx%d is not the file's %dx%d" % (
             fmt.width(), fmt.height(), win["display_window"][2], win["display_window"][3])
     return None
+
+
+#: a Read's missing frames settings under which Nuke shows no picture of the plate on a missing file
+_FILLS = ("black", "checkerboard")
+
+
+def unfilled_frames(source, frames):
+    """``{script frame: (Read, missing file)}`` for the script ``frames`` on which a Read upstream of ``source``
+    (``source`` included, across Groups; not behind a time node, whose mapping is not followed here) has no
+    file for the frame it shows and its missing frames (``on_error``) is black or checkerboard: Nuke shows no
+    picture of the plate there (Foundry's Read reference), so there is nothing to matte. Before, such a frame
+    was rendered and matted as if black were the plate (the tracker carried the object across a black frame).
+    'nearest frame' (a picture of the plate) and 'error' (the node refuses) are not counted."""
+    out = {}
+    if source is None or not frames:
+        return out
+    seen, todo = set(), [source]
+    while todo and len(seen) < 20000:
+        n = todo.pop(0)
+        if n is None or id(n) in seen:
+            continue
+        seen.add(id(n))
+        cls = n.Class()
+        if cls in _TIME_CLASSES and not _disabled(n):
+            continue
+        if cls == "Read" and not _disabled(n) and n.knob("file") is not None \
+                and _knob(n, "on_error", "error") in _FILLS:
+            fmap = FrameMap.from_read(n)
+            try:
+                path = read_path(n)
+            except Exception:  # noqa: BLE001 - a file name Nuke cannot expand: not known
+                path = None
+            if fmap is not None and path and os.path.isabs(path) and _FRAME_TOKEN.search(path):
+                for t in frames:
+                    f = fmap.shown(t)
+                    if f is not None and t not in out and not os.path.isfile(_file_at(path, f)):
+                        out[t] = (n, _file_at(path, f))
+        todo.extend(graph_inputs(n, _shown_inputs))
+    return out
 
 
 def untouched_read(node, frames=None):

@@ -281,6 +281,7 @@ def _build(group):
         raise PromptError("connect a Roto, RotoPaint or Tracker4 node to the Prompts input")
     frames = jobmod.script_frames(group["range_mode"].value(), group["custom_range"].value(),
                                   int(source.firstFrame()), int(source.lastFrame()))
+    frames = _shown_frames(group, source, frames)
     info = jobmod.source_info(source, frames)   # the Read used directly only where its files are what it shows
     folder = _own_folder(group, source, info["read"])
     read = info["read"]
@@ -355,6 +356,28 @@ def _build(group):
                  "fmap": fmap if read is not None else None,
                  "source_range": (int(source.firstFrame()), int(source.lastFrame())),
                  "timing": jobmod.time_signature(source), "plate": jobmod.plate_signature(source)}
+
+
+def _shown_frames(group, source, frames):
+    """The script ``frames`` less those on which a Read upstream shows black or a checkerboard for a missing file
+    (:func:`samatte_nuke.job.unfilled_frames`): nothing of the plate to matte there; the node's log names them
+    and the read-back shows no matte there. Every frame so: FRAME_MISSING, naming the first."""
+    holes = jobmod.unfilled_frames(source, frames)
+    if not holes:
+        return frames
+    kept = [t for t in frames if t not in holes]
+    t = min(holes)
+    read, path = holes[t]
+    what = "%s has no file for script frame %d (%s is missing%s) and its missing frames setting is '%s'" % (
+        read.name(), t, path, "; %d frame(s) in all: %s" % (len(holes), _frames_text(holes)) if len(holes) > 1
+        else "", read["on_error"].value())
+    if not kept:
+        from samatte.errors import MissingFrameError
+        raise MissingFrameError("%s: Nuke shows no plate on any frame of the range; restore the files or choose "
+                                "another frame range" % what)
+    _log(group)("%s: Nuke shows no plate there, so those frames are not matted (no matte is shown on them); "
+                "restore the file(s) and press Track & Matte to matte them" % what)
+    return kept
 
 
 def _script_frames(file_frames, offset):
@@ -677,6 +700,11 @@ def on_matte_frame(group):
     f = fmap.shown(t) if fmap is not None else (t - info["offset"] if t in info["frames"] else None)
     files = set(fmap.files(info["frames"])) if fmap is not None else {g - info["offset"] for g in info["frames"]}
     if f is None or f not in files:
+        hole = jobmod.unfilled_frames(group.input(0), [t]).get(t)
+        if hole is not None:   # (before: "outside the node's range", on a frame inside it)
+            _fail(group, "FRAME_MISSING", "frame %d has no plate to matte: %s has no file there (%s) and its missing "
+                  "frames setting is '%s'" % (t, hole[0].name(), hole[1], hole[0]["on_error"].value()))
+            return None
         _fail(group, "FRAME_RANGE_INVALID", "frame %d is outside the node's range" % t)
         return None
     return _start(group, job, info, stage="matte", frames=str(f),
