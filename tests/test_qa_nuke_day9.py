@@ -270,3 +270,23 @@ def test_the_missing_frames_are_said_and_a_range_with_none_is_refused(nk, shots,
     nk.frame(3)
     assert snode.on_matte_frame(g) is None
     assert "FRAME_MISSING" in g["status"].value() and "plate.1003.exr" in g["status"].value()
+
+
+def test_the_read_back_walks_the_comp_above_the_source_once_per_frame_and_sees_an_edit_at_once(nk, shots,
+                                                                                               monkeypatch):
+    a, _ = shots
+    read = _read(a["plate"])
+    grp, to, gr = _plate_prep(nk, read)
+    g = snode.create("SAMatte1")
+    g.setInput(0, grp)
+    g.setInput(1, _roto(nk, grp, a["polygon"]))
+    g["tracker"].setValue("shapes")
+    _track(g)
+    walks = []
+    real = jobmod._walk
+    monkeypatch.setattr(jobmod, "_walk", lambda n: walks.append(n) or real(n))
+    assert _shown(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    # the timing and the plate signatures of one Source: one walk per evaluation (before: two)
+    assert len(walks) == 4 and all(n is grp for n in walks)
+    to["time_offset"].setValue(1)      # nothing kept between evaluations: refused on the next one
+    _refused(_shown(g, [2]), "SAMatte1", "no longer shows the frames")

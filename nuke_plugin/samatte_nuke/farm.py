@@ -457,6 +457,12 @@ def frame_path(group, script_frame):
     its last frame the last frame's matte over the looped files). Without a Source (or outside a
     rendered plate's Source range) the end frame is held and a gap shows its nearest job frame.
     Raises StaleFrameError for a stale or missing frame inside the job's range."""
+    from .job import one_walk
+    with one_walk():   # (the timing and plate checks walk the comp above the Source once, not twice)
+        return _frame_path(group, script_frame)
+
+
+def _frame_path(group, script_frame):
     job, job_text, frames, fset = _stored(group)
     if not job_text:
         return ""

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import threading
 
 from .convert import FrameMap, Geometry, shown_inputs
 from .convert import is_disabled as _disabled
@@ -44,16 +45,18 @@ def _group_output(node):
     """The Output node inside ``node`` when it is a Group or gizmo (its picture is what reaches that Output),
     else None. A disabled Group passes its input 0 through (as any node)."""
     nodes = getattr(node, "nodes", None)
-    if nodes is None or _disabled(node) or node.knob("samatte_node") is not None:
-        # (a SAMatte node upstream: its picture is its Source's with mattes from its cache; its inputs count, as
-        # before, not its internal Read, whose file is a per-frame expression)
+    if nodes is None:
         return None
     try:
         inner = nodes()
     except Exception:  # noqa: BLE001 - a node that is not a Group
         return None
     outs = [n for n in inner or () if n.Class() == "Output"]
-    return outs[0] if outs else None
+    if not outs or _disabled(node) or node.knob("samatte_node") is not None:
+        # (a SAMatte node upstream: its picture is its Source's with mattes from its cache; its inputs count, as
+        # before, not its internal Read, whose file is a per-frame expression)
+        return None
+    return outs[0]
 
 
 def graph_inputs(node, inputs=None):
@@ -79,8 +82,39 @@ def graph_inputs(node, inputs=None):
     return [node.input(i) for i in range(node.inputs())]
 
 
+_walks = threading.local()
+
+
+@contextlib.contextmanager
+def one_walk():
+    """Inside the block, :func:`_upstream` walks the graph above a node once and gives that list again (this
+    thread only): the read-back (``farm.frame_path``, on every evaluation of the node's file knob) asks for the
+    timing and the plate signatures of one Source, two walks of the whole comp above it. Nothing is kept after
+    the block: an edit of the graph is seen by the next evaluation."""
+    outer = getattr(_walks, "memo", None)
+    if outer is None:
+        _walks.memo = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _walks.memo = None
+
+
 def _upstream(node):
     """``node`` and every node upstream of it (:func:`graph_inputs`: across Group boundaries), each once."""
+    memo = getattr(_walks, "memo", None)
+    if memo is not None:
+        hit = memo.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+    out = _walk(node)
+    if memo is not None:
+        memo[id(node)] = (node, out)
+    return out
+
+
+def _walk(node):
     seen, out, todo = set(), [], [node]
     while todo and len(seen) < 20000:
         n = todo.pop(0)

@@ -417,6 +417,9 @@ class Node(object):
         self._order = []
         self._inputs = {}
         self._parent = parent
+        self._kids = []
+        if parent is not None:   # (an index for nodes(): a scan of every node made per call was slow)
+            parent.__dict__.setdefault("_kids", []).append(self)
         self._format = None
         self._bbox = None
         n = Node._counters.get(cls, 0) + 1
@@ -573,7 +576,7 @@ class Node(object):
         self.end()
 
     def nodes(self):
-        return [n for n in _state["nodes"] if n._parent is self and n._alive]
+        return [n for n in self.__dict__.get("_kids", ()) if n._alive]
 
     def node(self, name):
         for n in self.nodes():
@@ -602,6 +605,7 @@ def _read_script_frame(read, file_frame):
 class _RootNode(Node):
     def __init__(self, name="Root"):
         self._class = "Root"
+        self._kids = []
         self._knobs = {}
         self._order = []
         self._inputs = {}
