@@ -290,3 +290,17 @@ def test_the_read_back_walks_the_comp_above_the_source_once_per_frame_and_sees_a
     assert len(walks) == 4 and all(n is grp for n in walks)
     to["time_offset"].setValue(1)      # nothing kept between evaluations: refused on the next one
     _refused(_shown(g, [2]), "SAMatte1", "no longer shows the frames")
+
+
+def test_a_per_view_read_set_to_black_is_still_refused_as_per_view(nk, shots):
+    from samatte.errors import SamatteError
+    a, _ = shots
+    read = _read(a["plate"].replace("plate.####", "plate_%V.####"))
+    read["on_error"].setValue("black")
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, _roto(nk, read, a["polygon"]))
+    with pytest.raises(SamatteError) as e:
+        snode.build(g)
+    # not FRAME_MISSING for files named per view: the per-view refusal, which says what to do (a OneView)
+    assert e.value.code == "PLATE_INVALID" and "OneView" in e.value.message

@@ -353,7 +353,8 @@ def unfilled_frames(source, frames):
                 path = read_path(n)
             except Exception:  # noqa: BLE001 - a file name Nuke cannot expand: not known
                 path = None
-            if fmap is not None and path and os.path.isabs(path) and _FRAME_TOKEN.search(path):
+            if fmap is not None and path and os.path.isabs(path) and _FRAME_TOKEN.search(path) \
+                    and not _VIEW_TOKEN.search(path):   # (one file per view: refused by source_info)
                 for t in frames:
                     f = fmap.shown(t)
                     if f is not None and t not in out and not os.path.isfile(_file_at(path, f)):
