@@ -304,3 +304,35 @@ def test_a_per_view_read_set_to_black_is_still_refused_as_per_view(nk, shots):
         snode.build(g)
     # not FRAME_MISSING for files named per view: the per-view refusal, which says what to do (a OneView)
     assert e.value.code == "PLATE_INVALID" and "OneView" in e.value.message
+
+
+@pytest.mark.parametrize("moved", [False, True])
+def test_a_samatte_node_inside_a_group_finds_the_roto_plugged_into_the_group(nk, shots, moved):
+    """Comp group {Input1 -> Source, Input2 -> Prompts}, fed a plate (through a Transform or not) and a Roto drawn
+    on the Read outside. Before: PROMPT_INVALID 'no enabled Roto ... found upstream of the Prompts input'."""
+    a, _ = shots
+    read = _read(a["plate"])
+    src = read
+    if moved:
+        src = nk.nodes.Transform()
+        src.setInput(0, read)
+        src["translate"].setValue([10, 0])
+    roto = _roto(nk, read, a["polygon"])
+    comp = nk.nodes.Group(name="Comp")
+    comp.setInput(0, src)
+    comp.setInput(1, roto)
+    with comp:
+        i1 = nk.nodes.Input(name="Input1")
+        i1["number"].setValue(0)
+        i2 = nk.nodes.Input(name="Input2")
+        i2["number"].setValue(1)
+        g = snode.create("SAMatte1")
+        g.setInput(0, i1)
+        g.setInput(1, i2)
+        g["tracker"].setValue("shapes")
+    job, info = snode.build(g)
+    (ob,) = job["objects"]
+    assert ob["host_name"] == "hero" and [p["frame"] for p in ob["prompts"]] == [2]
+    xs = [pt[0] for pt in ob["prompts"][0]["points"]]
+    want = [x + (10 if moved else 0) for x, _ in a["polygon"]]
+    assert xs == pytest.approx(want)   # the Transform between the Read and the Group carried

@@ -22,7 +22,7 @@ import math
 
 __all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
            "read_shown_file", "timeoffset_source", "framehold_source", "signed_feather", "is_disabled",
-           "shown_inputs", "transform_matrix"]
+           "shown_inputs", "group_input", "transform_matrix"]
 
 
 class Geometry(object):
@@ -312,12 +312,37 @@ def animated_switch(node):
         return False
 
 
+def group_input(node):
+    """For an Input node inside a Group (or gizmo): what is connected to that Group's input ``number`` (None when
+    nothing is); False for any other node, or an Input at the script's top level. Foundry: an Input node passes
+    on the Group's input of its ``number``; a node inside a Group is named ``Group1.Input1`` and ``nuke.toNode``
+    takes that full name. (``nuke`` imported here only, when there is a Group to look up.)"""
+    try:
+        if node.Class() != "Input":
+            return False
+        full = node.fullName()
+    except Exception:  # noqa: BLE001 - not a node of a script (a test's stand-in)
+        return False
+    if "." not in full:
+        return False
+    try:
+        import nuke
+        parent = nuke.toNode(full.rsplit(".", 1)[0])
+        return None if parent is None else parent.input(int(node["number"].value() or 0))
+    except Exception:  # noqa: BLE001 - no nuke, or an Input without its number knob
+        return False
+
+
 def shown_inputs(node):
     """The inputs whose picture ``node`` can show: a disabled node passes its input 0 through (Foundry:
     "disable: the node passes its input through"), a Switch with an unanimated ``which`` shows that input;
     otherwise every input (a Merge mixes them; a Switch with an animated ``which`` shows each input on some
     frames: :func:`switch_input` says which on a frame). The rule of the Source's per-view check and of the prompt
     gathering (a disabled Roto, or one a Switch does not show, draws nothing)."""
+    if node.Class() == "Input":
+        up = group_input(node)
+        if up is not False:
+            return [up]
     if is_disabled(node):
         return [node.input(0)] if node.inputs() else []
     if node.Class() == "Switch":

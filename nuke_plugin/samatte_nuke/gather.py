@@ -231,7 +231,8 @@ PIXEL_CLASSES = (
     "OCIOFileTransform", "OCIOLookTransform", "Log2Lin", "Blur", "Defocus", "Sharpen", "Soften", "Median",
     "Denoise", "Denoise2", "Grain2", "Shuffle", "Shuffle2", "ShuffleCopy", "Copy", "ChannelMerge", "Remove",
     "AddChannels", "Premult", "Unpremult", "Merge2", "Keymix", "Dissolve", "Keyer", "Roto", "RotoPaint", "Switch",
-    "OneView", "JoinViews", "ModifyMetaData", "CopyMetaData", "PostageStamp", "ColorMatrix", "Histogram", "SoftClip", "Toe2")
+    "OneView", "JoinViews", "ModifyMetaData", "CopyMetaData", "PostageStamp", "ColorMatrix", "Histogram", "SoftClip", "Toe2",
+    "Input")   # (an Input inside a Group passes its Group's input: convert.shown_inputs follows it there)
 
 
 def moves_nothing(node):

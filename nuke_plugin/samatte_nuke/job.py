@@ -15,7 +15,7 @@ import re
 import sys
 import threading
 
-from .convert import FrameMap, Geometry, shown_inputs
+from .convert import FrameMap, Geometry, group_input, shown_inputs
 from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
@@ -23,22 +23,6 @@ __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read
            "build_job", "graph_inputs", "unfilled_frames", "upstream_hash", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
-
-
-def _parent_group(node):
-    """The Group (or gizmo) ``node`` sits in, or None at the script's top level (Foundry: a node inside a Group
-    is named ``Group1.Input1``, and ``nuke.toNode`` takes such a full name)."""
-    try:
-        full = node.fullName()
-    except Exception:  # noqa: BLE001 - not a node of a script (a test's stand-in)
-        return None
-    if "." not in full:
-        return None
-    try:
-        import nuke
-        return nuke.toNode(full.rsplit(".", 1)[0])
-    except Exception:  # noqa: BLE001 - no nuke, or no such node
-        return None
 
 
 def _group_output(node):
@@ -67,13 +51,9 @@ def graph_inputs(node, inputs=None):
     inside a Group (a gizmo) upstream of the Source was in no hash, and a SAMatte node inside a Group whose
     Source is the Group's Input saw nothing above that Input (another plate plugged into the Group reused the
     first plate's render and mattes)."""
-    if node.Class() == "Input":
-        parent = _parent_group(node)
-        if parent is not None:
-            try:
-                return [parent.input(int(node["number"].value() or 0))]
-            except Exception:  # noqa: BLE001 - an Input without its number knob
-                return []
+    up = group_input(node)
+    if up is not False:
+        return [up]
     out = _group_output(node)
     if out is not None:
         return [out]
