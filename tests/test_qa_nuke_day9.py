@@ -171,13 +171,16 @@ def test_a_samatte_node_inside_a_group_sees_the_plate_plugged_into_the_group(nk,
     with comp:
         i = nk.nodes.Input(name="Input1")
         i["number"].setValue(0)
+        gr = nk.nodes.Grade(name="Grade1")   # a plate the node renders
+        gr.setInput(0, i)
         g = snode.create("SAMatte1")
-        g.setInput(0, i)
-        g.setInput(1, _roto(nk, i, a["polygon"]))
+        g.setInput(0, gr)
+        g.setInput(1, _roto(nk, gr, a["polygon"]))
         g["tracker"].setValue("shapes")
         o = nk.nodes.Output(name="Output1")
         o.setInput(0, g)
     job1, res = _track(g)
+    assert "/plate_" in job1["plate"]["path"]
     assert len(res["written"]) == 4
     assert _shown(g) == {1: 1, 2: 2, 3: 3, 4: 4}
     comp.setInput(0, _read(b["plate"]))     # shot B plugged into the group
@@ -332,7 +335,31 @@ def test_a_samatte_node_inside_a_group_finds_the_roto_plugged_into_the_group(nk,
         g["tracker"].setValue("shapes")
     job, info = snode.build(g)
     (ob,) = job["objects"]
-    assert ob["host_name"] == "hero" and [p["frame"] for p in ob["prompts"]] == [2]
+    # (the Read itself is the plate when nothing moves it: file numbers; else the rendered plate: script frames)
+    assert ob["host_name"] == "hero" and [p["frame"] for p in ob["prompts"]] == [2 if moved else 1002]
     xs = [pt[0] for pt in ob["prompts"][0]["points"]]
     want = [x + (10 if moved else 0) for x, _ in a["polygon"]]
     assert xs == pytest.approx(want)   # the Transform between the Read and the Group carried
+
+
+def test_a_samatte_node_inside_a_group_fed_by_a_read_uses_its_files_directly(nk, shots):
+    a, b = shots
+    read = _read(a["plate"])
+    comp = nk.nodes.Group(name="Comp")
+    comp.setInput(0, read)
+    with comp:
+        i = nk.nodes.Input(name="Input1")
+        i["number"].setValue(0)
+        g = snode.create("SAMatte1")
+        g.setInput(0, i)
+        g.setInput(1, _roto(nk, i, a["polygon"]))
+        g["tracker"].setValue("shapes")
+    job, res = _track(g)
+    # before: the whole plate rendered first into the cache (the Source, an Input node, is not a Read)
+    assert job["plate"]["path"] == a["plate"] and job["plate"]["frames"] == "1001-1004" and not nk._renders
+    assert _shown(g) == {1: 1001, 2: 1002, 3: 1003, 4: 1004}
+    read["frame"].setValue("3")          # the plate slipped in time outside the group: refused
+    _refused(_shown(g), "SAMatte1", "Source %s no longer shows" % read.name())
+    read["frame"].setValue("1")
+    comp.setInput(0, _read(b["plate"]))  # another plate plugged into the group: refused, both named
+    _refused(_shown(g), "SAMatte1", "reads %s" % b["plate"], "made on %s" % a["plate"])

@@ -195,10 +195,7 @@ def source_view(group, job, offset):
     with the Read's range and before / after when the Source is the Read the job reads directly (its
     file, its offset); ``(first, last)`` script frames of another Source (a rendered plate: file numbers
     are script frames); None without a Source."""
-    try:
-        src = group.input(0)
-    except Exception:  # noqa: BLE001 - not a node with inputs (a test's stand-in)
-        src = None
+    src = _source(group)
     if src is None:
         return None
     from . import job as jobmod
@@ -280,7 +277,7 @@ def _other_files(group):
         return False
     from .job import plate_signature
     try:
-        now = plate_signature(group.input(0))
+        now = plate_signature(_source(group))
     except Exception:  # noqa: BLE001 - a Source that cannot be read now: not known
         return False
     if not now or now[0][1] is None:
@@ -296,8 +293,9 @@ def _stamps_of(was):
 
 def _source(group):
     """The node's Source (its input 0), or None (none plugged in; not a node with inputs: a test's stand-in)."""
+    from .job import source_node
     try:
-        return group.input(0)
+        return source_node(group)   # (through the Input of a Group the node sits in: what is plugged into it)
     except Exception:  # noqa: BLE001 - not a node with inputs
         return None
 
@@ -426,7 +424,7 @@ def readback_job(group, job, job_text, view):
     if isinstance(view, FrameMap) and not _rendered(job):
         try:
             from .job import read_path
-            path = read_path(group.input(0))
+            path = read_path(_source(group))
         except Exception:  # noqa: BLE001 - (source_view read it a moment ago)
             path = None
         if path and os.path.normpath(path) != os.path.normpath(job["plate"]["path"]):
@@ -477,7 +475,7 @@ def _frame_path(group, script_frame):
         raise StaleFrameError(
             "samatte: script frame %d of %s: its Source %s shows other plate files than its mattes were made on "
             "(%s): no matte is shown over a plate it was not made on. Press Track & Matte on %s to matte this plate"
-            % (int(script_frame), group.name(), group.input(0).name(), replaced, group.name()))
+            % (int(script_frame), group.name(), _source(group).name(), replaced, group.name()))
     texts, swap = readback_job(group, job, job_text, view)
     job_text = texts[0]
     if moved:
@@ -489,7 +487,7 @@ def _frame_path(group, script_frame):
             "samatte: script frame %d of %s: its Source %s no longer shows the frames its mattes were made on (%s): "
             "a matte would sit on another frame's picture. Press Track & Matte on %s to re-align (frames whose "
             "plate, prompts and settings are unchanged are reused)"
-            % (int(script_frame), group.name(), group.input(0).name(), moved, group.name()))
+            % (int(script_frame), group.name(), _source(group).name(), moved, group.name()))
     shown = _shown_in(view, offset, script_frame)
     if shown is not False:
         if shown is None or shown not in fset:
@@ -517,7 +515,7 @@ def _frame_path(group, script_frame):
         raise StaleFrameError(
             "samatte: script frame %d of %s: its Source %s reads %s, its mattes were made on %s (another plate, or "
             "its files changed since): no matte is shown over a plate it was not made on. Press Track & Matte on %s "
-            "to matte this plate" % (int(script_frame), group.name(), group.input(0).name(), swap[1], swap[0],
+            "to matte this plate" % (int(script_frame), group.name(), _source(group).name(), swap[1], swap[0],
                                      group.name()))
     if state in ("complete", "unknown"):
         return path.replace("\\", "/")

@@ -20,9 +20,24 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "graph_inputs", "unfilled_frames", "upstream_hash", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
+           "build_job", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
+
+
+def source_node(group):
+    """The node a SAMatte node's Source shows: its input 0, and, where that is an Input node of a Group the SAMatte
+    node sits in, what is plugged into that Group (Input nodes pass their Group's input unchanged: its pixels,
+    frames and format). So a SAMatte node inside a Group fed by a Read uses the Read's files as they are, and the
+    read-back checks that Read (before: the whole plate was rendered first, as for any node that is not a Read).
+    None without one."""
+    src = group.input(0)
+    for _ in range(64):   # (Groups inside Groups)
+        up = group_input(src) if src is not None else False
+        if up is False:
+            break
+        src = up
+    return src
 
 
 def _group_output(node):

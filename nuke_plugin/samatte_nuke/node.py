@@ -273,7 +273,7 @@ def build(group):
 def _build(group):
     import nuke.rotopaint as rp
     from samatte.names import safe_name
-    source = group.input(0)
+    source = jobmod.source_node(group)
     if source is None:
         raise PlateError("connect a plate to the Source input")
     prompts_in = group.input(1)
@@ -613,7 +613,7 @@ def _point_read(group, job, info):
         timing = nuke.String_Knob("samatte_timing", "timing", "")
         group.addKnob(timing)
         timing.setVisible(False)
-    timing.setValue(info["timing"] if "timing" in info else jobmod.time_signature(group.input(0)))
+    timing.setValue(info["timing"] if "timing" in info else jobmod.time_signature(jobmod.source_node(group)))
     # which plate files the Source showed when the job was built (farm.frame_path refuses a rendered plate's
     # mattes once a Read upstream reads other files)
     plate = group.knob("samatte_plate")
@@ -621,7 +621,7 @@ def _point_read(group, job, info):
         plate = nuke.String_Knob("samatte_plate", "plate", "")
         group.addKnob(plate)
         plate.setVisible(False)
-    plate.setValue(farm.encode_state(info["plate"] if "plate" in info else jobmod.plate_signature(group.input(0))))
+    plate.setValue(farm.encode_state(info["plate"] if "plate" in info else jobmod.plate_signature(jobmod.source_node(group))))
     read = _inner(group, "samatte_cache_read")
     frames = info["frames"]
     read["file"].setValue(READ_EXPR)
@@ -700,7 +700,7 @@ def on_matte_frame(group):
     f = fmap.shown(t) if fmap is not None else (t - info["offset"] if t in info["frames"] else None)
     files = set(fmap.files(info["frames"])) if fmap is not None else {g - info["offset"] for g in info["frames"]}
     if f is None or f not in files:
-        hole = jobmod.unfilled_frames(group.input(0), [t]).get(t)
+        hole = jobmod.unfilled_frames(jobmod.source_node(group), [t]).get(t)
         if hole is not None:   # (before: "outside the node's range", on a frame inside it)
             _fail(group, "FRAME_MISSING", "frame %d has no plate to matte: %s has no file there (%s) and its missing "
                   "frames setting is '%s'" % (t, hole[0].name(), hole[1], hole[0]["on_error"].value()))
@@ -724,7 +724,7 @@ def on_clear_cache(group):
         _fail(group, "BUSY", "cancel the running job before clearing the cache")
         return
     import shutil
-    source = group.input(0)
+    source = jobmod.source_node(group)
     with jobmod.full_size(nuke.root()):   # (the Read's full-size file, as build names the plate)
         try:
             read = jobmod.untouched_read(source) if source is not None else None
