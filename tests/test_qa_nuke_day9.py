@@ -363,3 +363,43 @@ def test_a_samatte_node_inside_a_group_fed_by_a_read_uses_its_files_directly(nk,
     read["frame"].setValue("1")
     comp.setInput(0, _read(b["plate"]))  # another plate plugged into the group: refused, both named
     _refused(_shown(g), "SAMatte1", "reads %s" % b["plate"], "made on %s" % a["plate"])
+
+
+def _old_node(nk, plate, polygon):
+    """Read -> Grade -> SAMatte, tracked, then made like a node aligned by a samatte without the read-back's timing
+    and plate checks (no samatte_timing / samatte_plate knobs)."""
+    read = _read(plate)
+    grade = nk.nodes.Grade()
+    grade.addKnob(nk.Double_Knob("white", "gain", 1.0))
+    grade.setInput(0, read)
+    g = snode.create("SAMatte1")
+    g.setInput(0, grade)
+    g.setInput(1, _roto(nk, grade, polygon))
+    g["tracker"].setValue("shapes")
+    _track(g)
+    for name in ("samatte_timing", "samatte_plate"):
+        g.removeKnob(g[name])
+    snode.register_callbacks()     # menu.py, at start-up
+    return read, grade, g
+
+
+def test_an_old_node_opened_on_its_unchanged_graph_gets_the_read_back_checks(nk, shots):
+    a, b = shots
+    read, grade, g = _old_node(nk, a["plate"], a["polygon"])
+    nk._script_loaded()            # the artist opens the script with this samatte
+    assert g["samatte_timing"].value() and g["samatte_plate"].value()
+    assert _shown(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    read["frame"].setValue("3")    # the plate slipped in time: refused (before: the old mattes, no message)
+    _refused(_shown(g), "SAMatte1", "no longer shows the frames")
+    read["frame"].setValue("1")
+    read["file"].setValue(b["plate"])   # another plate: refused (before: shot A's mattes over shot B)
+    _refused(_shown(g), "SAMatte1", "shows other plate files", b["plate"])
+
+
+def test_an_old_node_whose_graph_changed_before_it_was_opened_reads_back_as_before(nk, shots):
+    a, _ = shots
+    read, grade, g = _old_node(nk, a["plate"], a["polygon"])
+    grade["white"].setValue(1.5)   # changed since the render (not known when: nothing is recorded)
+    nk._script_loaded()
+    assert g.knob("samatte_timing") is None and g.knob("samatte_plate") is None
+    assert _shown(g) == {1: 1, 2: 2, 3: 3, 4: 4}

@@ -158,8 +158,57 @@ def on_create():
 
 
 def register_callbacks():
-    """Called by menu.py: :func:`on_create` for every Group made (Nuke adds a callback only once)."""
+    """Called by menu.py: :func:`on_create` for every Group made, :func:`on_script_load` once a script is loaded
+    (Nuke adds a callback only once)."""
     nuke.addOnCreate(on_create, nodeClass="Group")
+    add = getattr(nuke, "addOnScriptLoad", None)
+    if add is not None:
+        add(on_script_load)
+
+
+def on_script_load():
+    """onScriptLoad callback: :func:`adopt_checks` for every SAMatte node of the script just opened."""
+    for n in nuke.allNodes(recurseGroups=True, group=nuke.root()):
+        if n.knob(NODE_CLASS_TAG) is not None:
+            try:
+                adopt_checks(n)
+            except Exception:  # noqa: BLE001 - never stop a script from opening
+                pass
+
+
+def adopt_checks(group):
+    """A node aligned by a samatte older than the read-back's timing and plate checks (its ``samatte_timing`` /
+    ``samatte_plate`` knobs absent or empty) whose plate it rendered: when the graph above its Source is still the
+    one that plate was rendered from (the upstream hash in the plate folder's name: every knob upstream and the
+    size and mtime of every file an upstream Read reads), the signatures of now are those of its run, so they are
+    recorded: from then on a Read or time node changed upstream is refused, as for a node aligned today. Before,
+    such a node showed its mattes over a retimed or replaced plate until its next Track & Matte. Returns True when
+    recorded. A graph changed since (or hashed by another samatte's rule) records nothing: as before."""
+    job = farm.stored_job(group)
+    if not job or not farm._rendered(job):
+        return False
+    timing, plate = group.knob("samatte_timing"), group.knob("samatte_plate")
+    if timing is not None and timing.value() and plate is not None and plate.value():
+        return False
+    up = group.input(0)
+    if up is None:
+        return False
+    folder = os.path.basename(os.path.dirname(job["plate"]["path"].replace("\\", "/")))
+    with jobmod.full_size(nuke.root()):   # (as the plate was rendered: the Reads' full-size files)
+        if folder != "plate_%s" % jobmod.upstream_hash(up):
+            return False
+        source = jobmod.source_node(group)
+        now = (("samatte_timing", jobmod.time_signature(source)),
+               ("samatte_plate", farm.encode_state(jobmod.plate_signature(source))))
+    for name, value in now:
+        k = group.knob(name)
+        if k is None:
+            k = nuke.String_Knob(name, name[8:], "")
+            group.addKnob(k)
+            k.setVisible(False)
+        if not k.value():
+            k.setValue(value)
+    return True
 
 
 def _inner(group, name):

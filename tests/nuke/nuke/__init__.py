@@ -71,6 +71,7 @@ def _reset():
     _ROOT.__init__("Root")
     _ROOT._name = "Root"
     _callbacks["onCreate"].clear()
+    _callbacks["onScriptLoad"].clear()
     del _clipboard[:]
     filenameFilters.clear()
     _PREFS.__init__()
@@ -1126,7 +1127,31 @@ def filename(node=None, i=None):
 
 
 # --- callbacks ----------------------------------------------------------------------------------------
-_callbacks = {"onCreate": {}}
+_callbacks = {"onCreate": {}, "onScriptLoad": {}}
+
+
+def addOnScriptLoad(call, args=(), kwargs=None, nodeClass="Root"):
+    """[PyRef nuke.addOnScriptLoad / nuke_internal.callbacks] ``call(*args, **kwargs)`` when a script has been
+    loaded (its nodes made and connected), nuke.thisNode() the Root; added once. Tests run them with
+    :func:`_script_loaded`."""
+    if not callable(call):
+        raise ValueError("call must be a callable")
+    args = args if isinstance(args, tuple) else (args,)
+    entry = (call, args, dict(kwargs or {}))
+    lst = _callbacks["onScriptLoad"].setdefault(nodeClass, [])
+    if entry in lst:
+        lst.remove(entry)
+    lst.append(entry)
+
+
+def _script_loaded():
+    """(tests) What Nuke does once a script's nodes are all made and connected: its onScriptLoad callbacks."""
+    _state["this"].append(_ROOT)
+    try:
+        for call, args, kwargs in list(_callbacks["onScriptLoad"].get("Root", [])):
+            call(*args, **kwargs)
+    finally:
+        _state["this"].pop()
 
 
 def addOnCreate(call, args=(), kwargs=None, nodeClass="*"):
