@@ -73,14 +73,17 @@ def test_frames_a_linux_node_wrote_are_current_for_a_windows_artist_over_smb(sho
     assert set(st["track"].values()) == {"complete"}, st["track"]
 
 
-def test_file_stamp_counts_mtime_in_100ns(tmp_path):
+def test_file_stamp_counts_mtime_in_whole_units(tmp_path):
+    """100 ns (SMB) and the server's nanoseconds (NFS) of one file agree (the unit is whole ms since
+    KEY_VERSION 3, for Deadline's microsecond copies: tests/test_qa_farm_attach.py)."""
+    assert cachekey.MTIME_UNIT_NS % 100 == 0
     p = tmp_path / "big.bin"
     p.write_bytes(b"x" * 10)
     os.utime(str(p), ns=(1_700_000_000_987_654_321, 1_700_000_000_987_654_321))
     a = cachekey.file_stamp(str(p), small=0)
     os.utime(str(p), ns=(1_700_000_000_987_654_300, 1_700_000_000_987_654_300))
     assert cachekey.file_stamp(str(p), small=0) == a
-    os.utime(str(p), ns=(1_700_000_000_987_654_400, 1_700_000_000_987_654_400))   # a re-rendered plate
+    os.utime(str(p), ns=(1_700_000_000_988_654_400, 1_700_000_000_988_654_400))   # a re-rendered plate
     assert cachekey.file_stamp(str(p), small=0) != a
 
 

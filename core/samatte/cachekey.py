@@ -42,10 +42,12 @@ in: the samatte version and :data:`KEY_VERSION`.
 Stamps (:func:`file_stamp`): ``size:sha256`` of the content for files under 4 MiB (prompt files,
 mask sequences, the OCIO config), ``size:mtime_ns`` for larger ones and for every plate frame (a
 re-rendered plate gets a new mtime; hashing a whole shot on every status query would not be cheap),
-``missing`` for an absent file. An mtime counts in whole 100 ns (:data:`MTIME_UNIT_NS`): what every
-client of shared storage sees of the same file (Windows and SMB keep 100 ns; a Linux NFS client
-sees the server's nanoseconds), so a frame a Linux farm node wrote is current for a Windows or
-macOS artist reading the plate over SMB.
+``missing`` for an absent file. An mtime counts in whole milliseconds (:data:`MTIME_UNIT_NS`): what every
+copy of the same file agrees on (Windows and SMB keep 100 ns; a Linux NFS client sees the server's
+nanoseconds; Deadline Cloud's job attachments give a session's copy the manifest's whole microseconds,
+set through a float, up to ~240 ns off), so a frame a Linux farm node wrote is current for a Windows or
+macOS artist reading the plate over SMB, and for the submitter of a job whose plate went to the farm
+as job attachments.
 """
 import bisect
 import hashlib
@@ -64,13 +66,17 @@ from .registry import resolved_tracker_options
 __all__ = ["KEY_VERSION", "SMALL_FILE", "MTIME_UNIT_NS", "stat_signature", "file_stamp", "config_stamp", "frame_keys", "temporal_refs", "dependency_interval",
            "anchors", "keyed_job", "RESOLVED_FIELDS", "INDEPENDENT_TRACKERS"]
 
-#: bump when the meaning of a key changes
-KEY_VERSION = 2
+#: bump when the meaning of a key changes (3: plate mtimes in whole ms, were 100 ns)
+KEY_VERSION = 3
 #: files below this size are stamped by their content
 SMALL_FILE = 4 * 2 ** 20
-#: mtimes count in this unit (ns): Windows (NTFS, and any file over SMB: FILETIME) has 100 ns, a Linux
-#: client of the same file on NFS nanoseconds; Samba truncates to 100 ns, so the floor agrees on both
-MTIME_UNIT_NS = 100
+#: mtimes count in this unit (ns), a floor: Windows (NTFS, and any file over SMB: FILETIME) has 100 ns, a
+#: Linux client of the same file on NFS nanoseconds (Samba truncates to 100 ns); Deadline Cloud's job
+#: attachments record whole microseconds (truncated) and set a session's copy through a float seconds value,
+#: which lands up to ~240 ns either side (its own diff allows 1 us). A whole millisecond agrees on all of them
+#: but for a copy whose microseconds are exactly 000 and land below (about 1 frame in 4000 recomputes once).
+#: Two writes of one plate frame within the same millisecond with the same size are taken for one.
+MTIME_UNIT_NS = 1_000_000
 RESOLVED_FIELDS = ("tracker", "model", "model_sha256", "matte")
 #: trackers that track one object at a time (one track task per object: ``samatte run --stage track
 #: --objects NAME``). ``flow`` carries each object on its own and then gives every pixel to the object
