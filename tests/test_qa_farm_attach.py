@@ -10,6 +10,7 @@ whole milliseconds.
 """
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -80,3 +81,48 @@ def test_frames_the_farm_wrote_from_attached_plates_are_current_for_the_submitte
     os.utime(p, ns=(ns, ns))
     st = frame_status(_job(s, plate, out_ws / "m.####.exr"))
     assert st["frames"][str(frames[1])] != "complete"
+
+
+
+# -- Nuke: a node aligned when plate stamps counted 100 ns still knows its plate -----------------------------
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402,F401
+
+import test_qa_nuke_day8 as day8  # noqa: E402
+from samatte_nuke import farm  # noqa: E402
+
+nk, shots = day8.nk, day8.shots   # its fixtures
+
+
+def test_a_nuke_node_aligned_with_100ns_plate_stamps_still_reads_back(nk, shots):
+    """The node's ``samatte_plate`` knob holds its Reads' first and last stamps as the unit counted them when
+    it was aligned; a node aligned under KEY_VERSION 2 (100 ns) must not take its own files for another
+    plate once the unit is whole ms (every frame refused, "its files changed since")."""
+    a, b = shots
+    for i in range(4):                            # files with sub-millisecond mtimes, as any write gives
+        p = a["plate"].replace("####", "%04d" % (1001 + i))
+        ns = 1_765_000_000_123_456_700 + i * 1_000_000_000
+        os.utime(p, ns=(ns, ns))
+
+    def graded(read):
+        grade = nk.nodes.Grade()
+        grade.setInput(0, read)
+        return grade
+    read, roto, g = day8._comp(nk, a["plate"], a["polygon"], source=graded)
+    day8._track(g)
+    was = farm.decode_state(g["samatte_plate"].value())
+    old = []
+    for e in was:                                 # the same files' stamps as KEY_VERSION 2 wrote them
+        stamps = []
+        for st, f in zip(e[2:], ("1001", "1004")):
+            size, _, head = st.split(":")
+            ns = os.stat(e[1].replace("####", f)).st_mtime_ns
+            stamps.append("%s:%d:%s" % (size, ns - ns % 100, head))
+        old.append(e[:2] + stamps)
+    assert old != was
+    g["samatte_plate"].setValue(farm.encode_state(old))
+    assert day8._files(g) == {1: 1, 2: 2, 3: 3, 4: 4}
+    read["file"].setValue(b["plate"])             # the check still tells another plate
+    got = day8._shown(g)
+    assert all(isinstance(v, str) for v in got.values()), got

@@ -282,13 +282,28 @@ def _other_files(group):
         return False
     if not now or now[0][1] is None:
         return False
-    return tuple(now[0][2:]) not in _stamps_of(was)
+    return _in_units(now[0][2:]) not in _stamps_of(was)
+
+
+def _in_units(stamps):
+    """(first, last) plate stamps (``size:mtime_ns:head``) with the mtime floored to the keys' unit
+    (``samatte.cachekey.MTIME_UNIT_NS``) as it is now: a node aligned when the unit was finer (100 ns, through
+    KEY_VERSION 2) recorded the same files' stamps, which must still read as the same files."""
+    from samatte.cachekey import MTIME_UNIT_NS
+    out = []
+    for s in stamps:
+        parts = s.split(":") if isinstance(s, str) else []
+        if len(parts) == 3 and parts[1].lstrip("-").isdigit():
+            m = int(parts[1])
+            s = "%s:%d:%s" % (parts[0], m - m % MTIME_UNIT_NS, parts[2])
+        out.append(s)
+    return tuple(out)
 
 
 def _stamps_of(was):
     """The (first, last) stamps of the Reads a decoded ``samatte_plate`` knob recorded (those whose files were
-    named then)."""
-    return {tuple(e[2:]) for e in was if e[1] is not None}
+    named then), in the keys' mtime unit as it is now (:func:`_in_units`)."""
+    return {_in_units(e[2:]) for e in was if e[1] is not None}
 
 
 def _source(group):
@@ -319,7 +334,7 @@ def replated(group, view):
     if any(e[1] is None for e in now):
         return None   # a Read whose files cannot be named now (proxy mode): not known
     then = _stamps_of(was)
-    changed = [e for e in now if tuple(e[2:]) not in then]
+    changed = [e for e in now if _in_units(e[2:]) not in then]
     if not changed:
         return None   # (a Read taken away upstream changes the Source's timing: retimed says so)
     by_name = {e[0]: e[1] for e in was}

@@ -715,8 +715,9 @@ _STAMP_MEMO = {}
 def _stamp(path):
     """``size:mtime_ns:<sha1 of the first 64 KiB, 12 hex>`` of a file, '-' when it cannot be read. Size and mtime
     are samatte's own rule for plate frames (its cache keys), the mtime in whole ``MTIME_UNIT_NS`` as the keys
-    count it (a Linux NFS client sees the server's nanoseconds, Windows, macOS and any SMB client 100 ns: the
-    farm node of a path-mapped render must see the stamps the artist's machine recorded); the head's hash tells
+    count it (a Linux NFS client sees the server's nanoseconds, Windows, macOS and any SMB client 100 ns, a Deadline
+    Cloud session's copy whole microseconds: the farm node of a path-mapped render must see the stamps the artist's
+    machine recorded; a knob aligned under a finer unit is compared in today's: ``farm._in_units``); the head's hash tells
     apart two files that share them (plates of one delivery unpacked in the same second, uncompressed EXRs of
     one size)."""
     from samatte.cachekey import MTIME_UNIT_NS
