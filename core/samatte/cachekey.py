@@ -18,7 +18,8 @@ Two keys per frame (:func:`frame_keys`):
   first anchor (tracked backward from it) ``[F, first anchor]``, after the last one (tracked forward
   from it) ``[last anchor, F]``: a correction after F there cannot change F's track.
   Other points and subtract shapes never bound an interval (they are corrections of a track).
-  SAM 2 propagates memory across the whole shot: its interval is every frame of the job. Masks of
+  SAM 2 propagates memory across the whole shot: its interval is every frame of the job (and an
+  object keyed after the passes' start also depends on that frame: :func:`_sam2_k0_keys`). Masks of
   refine-only objects (and of objects with both prompts and masks) add the stamp of F's mask file.
   So editing one prompt re-tracks only the frames whose interval holds it.
   Each tracked object also has its own **object track key** of F (``track_objects``, in job order):
@@ -377,6 +378,38 @@ def _sam2_first_anchor(tracked, fset, job):
     return min(starts) if starts else None
 
 
+def _object_segment_keys(segments, tracked, tracker, frames, job, refine):
+    """Per tracked object (``(index, object)``), its segment key on each frame (:class:`_Segments`)."""
+    seg_keys = [segments.object_keys(i, o, tracker, refine_points=refine) for i, o in tracked]
+    if tracker == "sam2":
+        seg_keys = _sam2_k0_keys(seg_keys, [o for _, o in tracked], frames, job, refine)
+    return seg_keys
+
+
+def _sam2_k0_keys(seg_keys, tracked, frames, job, refine):
+    """The object segment keys of a SAM 2 job without ``absent`` with the passes' start ``k0`` (the earliest
+    anchor of *any* object: :func:`_sam2_first_anchor`) added to each object whose own first anchor is later:
+    Sam2Tracker tracks such an object forward from ``k0`` up to its first anchor (and backward from
+    ``k0 - 1``), so another object's prompts decide its masks there. Before, its key held its own prompts
+    only: removing (or moving) the object keyed earliest kept the stored tracks of the others, tracked from
+    the old ``k0``, where a fresh run tracks them from their own keyframes (up to 193 of 9216 pixels apart
+    a frame). An object keyed at ``k0`` itself keeps the key it always had. (A job with ``absent`` frames has
+    ``k0`` in its track base already: unchanged.)"""
+    from .jobspec import anchor_frames, object_absent, prompt_kinds
+    fset = set(frames)
+    k0 = _sam2_first_anchor(tracked, fset, job)
+    if k0 is None or any(object_absent(o) & fset for o in tracked):
+        return seg_keys
+    out = []
+    for keys, o in zip(seg_keys, tracked):
+        an = anchor_frames(prompt_kinds(o["prompts"], fset), refine_points=refine)
+        if an and an[0] > k0:
+            with_k0 = {k: _hash({"segment": k, "k0": k0}) for k in set(keys)}
+            keys = [with_k0[k] for k in keys]
+        out.append(keys)
+    return out
+
+
 def temporal_refs(job, frames, tracker):
     """frame -> the frame whose matte state it starts from (None where the state restarts), as the
     trackers produce it (see the module docstring)."""
@@ -522,7 +555,7 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None, memo=None):
             track_base = _hash({"b": track_base, "k0": _sam2_first_anchor([o for _, o in tracked], set(frames),
                                                                            job)})
     segments = _Segments(frames, pstamp, stamps, _pattern_path)
-    seg_keys = [segments.object_keys(i, o, tracker, refine_points=refine) for i, o in tracked]
+    seg_keys = _object_segment_keys(segments, tracked, tracker, frames, job, refine)
     out = {}
     for k, f in enumerate(frames):
         parts = [keys[k] for keys in seg_keys]
