@@ -57,19 +57,24 @@ def test_an_object_keyed_later_than_another_is_keyed_by_where_the_passes_start(p
 
 # -- through the pipeline ------------------------------------------------------------------------------------
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("sam2")
-import test_sam2_fakes  # noqa: E402
-from test_sam2_fakes import tiny_predictor  # noqa: E402
+@pytest.fixture()
+def sam2():
+    """SAM2.1-tiny, random weights, 128 px (skipped without torch / sam2: the key tests above need neither)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sam2")
+    import torch
+    from test_sam2_fakes import tiny_predictor
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)   # 2 shared cores: one thread is several times faster than two here
+    yield tiny_predictor(128)
+    torch.set_num_threads(n)
 
-_one_thread = test_sam2_fakes._one_thread  # autouse: torch on one thread
 
-
-def _track(job, work_dir):
+def _track(job, work_dir, pred):
     from samatte import pipeline
     from samatte.track.sam2_backend import Sam2Tracker
     job = dict(job, work_dir=str(work_dir))
-    return pipeline.run(job, tracker=Sam2Tracker(predictor=tiny_predictor(128)), stage="track")
+    return pipeline.run(job, tracker=Sam2Tracker(predictor=pred), stage="track")
 
 
 def _masks(work_dir, frames, index=0):
@@ -78,15 +83,46 @@ def _masks(work_dir, frames, index=0):
     return {f: np.load(cache.path(f, index))["mask"] for f in frames}
 
 
-def test_removing_the_earliest_keyed_object_retracks_the_others_as_a_fresh_run(plate, tmp_path):
+def test_removing_the_earliest_keyed_object_retracks_the_others_as_a_fresh_run(plate, tmp_path, sam2):
     """The artist adds a prop keyed on 1002 beside the hero keyed on 1006, tracks, then deletes the prop
     and tracks again in the same work dir: the hero's frames are what a fresh hero-only job gives. Before,
     all 8 were reused from the two-object run (tracked forward from 1002): 1001-1005 differed from a fresh
     run (up to 193 of 9216 pixels a frame)."""
     frames = plate["frames"]
-    _track(_job(plate["plate"], [HERO]), tmp_path / "fresh")
-    _track(_job(plate["plate"], [HERO, PROP]), tmp_path / "edited")
-    again = _track(_job(plate["plate"], [HERO]), tmp_path / "edited")
+    _track(_job(plate["plate"], [HERO]), tmp_path / "fresh", sam2)
+    _track(_job(plate["plate"], [HERO, PROP]), tmp_path / "edited", sam2)
+    again = _track(_job(plate["plate"], [HERO]), tmp_path / "edited", sam2)
     fresh, edited = _masks(tmp_path / "fresh", frames), _masks(tmp_path / "edited", frames)
     assert {f: int((fresh[f] != edited[f]).sum()) for f in frames if not np.array_equal(fresh[f], edited[f])} == {}
     assert again["tracked"] == frames and not again["track_reused"]
+
+
+def test_two_objects_keyed_mid_shot_on_different_frames_match_upstream_both_ways(sam2, tmp_path):
+    """Upstream's own predictor, one session: a mask on frame 5 and an overlapping box on frame 3 of 7 frames,
+    ``propagate_in_video`` forward then in reverse (both start at the earliest keyframe, 3: the reverse pass
+    segments the disc on frame 3 again, and frames 1-2 attend to that). The equivalence tests cover two
+    objects forward only and mid-shot keyframes of one object."""
+    from samatte.stages import TrackFrame
+    from samatte.track.sam2_backend import Sam2Tracker
+    from test_sam2_equivalence import _collect, _compare, _set_upstream_options, _upstream_state
+    from test_sam2_fakes import UPSTREAM_COMPAT, SyntheticSource, obj
+    src = SyntheticSource(range(1, 8))
+    box = [20.0, 15.0, 70.0, 60.0]   # over the disc
+    objects = [obj("disc", {5: [{"type": "mask", "mask_array": src.mask(5)}]}),
+               obj("corner", {3: [{"type": "box", "box": box}]})]
+    ours = [x for x in Sam2Tracker(predictor=sam2, options=UPSTREAM_COMPAT).track(src, objects, src.frames)
+            if isinstance(x, TrackFrame)]
+    # frame 3 comes once, after the forward pass: the disc there is upstream's reverse pass's (before, the
+    # forward pass's: 252 of 12288 pixels apart, and frames 1-2 attended to it, 4 pixels each)
+    assert [tf.frame for tf in ours] == [4, 5, 6, 7, 3, 2, 1]
+    assert [tf.ref for tf in ours] == [3, None, 5, 6, None, 3, 2]
+    assert [sorted(n for n, o in tf.objects.items() if o.keyframe) for tf in ours] == [
+        [], ["disc"], [], [], ["corner"], [], []]
+    _set_upstream_options(sam2)
+    st = _upstream_state(sam2, src, tmp_path)
+    sam2.add_new_mask(st, 4, 0, src.mask(5))
+    sam2.add_new_points_or_box(st, 2, 1, box=box)
+    names = {0: "disc", 1: "corner"}
+    ref = _collect(sam2.propagate_in_video(st), names)
+    ref = _collect(sam2.propagate_in_video(st, reverse=True), names, ref)
+    _compare(ours, ref, src)

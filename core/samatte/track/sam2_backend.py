@@ -19,7 +19,9 @@ frame, pass 2 backward from K0-1 to the first frame (the order upstream's notebo
 prompted frame the prompt's own output is used (the keyframe "wins") and memory restarts there
 (see below), so each keyframe re-propagates forward; frames before K0 are propagated backward from
 K0. An object whose first prompt comes after K0 is, on frames between K0 and its first prompt,
-segmented as upstream does: forward, attending to its (future) keyframe memory. Frames between two
+segmented as upstream does: forward, attending to its (future) keyframe memory; on K0 itself, as
+upstream's reverse pass (which starts at K0) leaves it: segmented again backward before the frames
+before K0, which attend to that output (so frame K0 then comes after the forward pass). Frames between two
 keyframes are tracked forward from the earlier one while attending to the later one (see
 ``max_cond_frames``); a separate backward pass from every keyframe would need each gap's forward
 results buffered (or computed twice) to merge, which the bounded-memory design avoids.
@@ -509,13 +511,26 @@ class Sam2Tracker(Tracker):
                 self.predictor.propagate_in_video_preflight(state)
             if progress is None:   # (a run of several sessions keeps the maxima over them all)
                 self.stats = {"max_non_cond": 0, "max_images": 0, "window": self.memory_window()}
+            held = None   # frame k0, when the backward pass segments some object there again
             for done, (idx, reverse) in enumerate(order):
                 check_cancel(cancel)
                 first_of_pass = (done == 0) or (reverse and idx == k0 - 1)
                 with torch.inference_mode(), ctx():
+                    if reverse and idx == k0 - 1 and held is not None:
+                        # upstream's reverse pass starts at k0 itself: an object without a prompt there is
+                        # segmented again, backward (attending to the frames after it), and that output is
+                        # both frame k0's answer and the memory the backward pass reads
+                        held = self._step(state, prompts, frames, k0, True, True)
                     tf = self._step(state, prompts, frames, idx, reverse, first_of_pass)
                     self._prune(state, idx, reverse, k0)
-                yield idx, tf
+                if held is not None and reverse and idx == k0 - 1:
+                    yield k0, held
+                    held = None
+                if not reverse and idx == k0 and k0 > 0 and not all(
+                        k0 in od["cond_frame_outputs"] for od in state["output_dict_per_obj"].values()):
+                    held = tf   # (kept in forward memory; given out once segmented backward)
+                else:
+                    yield idx, tf
                 yield idx, Progress("track", frames[idx], base + done + 1, total,
                                     "SAM2 %s" % ("backward" if reverse else "forward"))
         finally:
