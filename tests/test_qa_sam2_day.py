@@ -126,3 +126,24 @@ def test_two_objects_keyed_mid_shot_on_different_frames_match_upstream_both_ways
     ref = _collect(sam2.propagate_in_video(st), names)
     ref = _collect(sam2.propagate_in_video(st, reverse=True), names, ref)
     _compare(ours, ref, src)
+
+
+@pytest.mark.parametrize("absent", [frozenset(), frozenset({1002})])
+def test_subtract_shapes_that_remove_a_click_seeded_object_name_the_hosts_frame(sam2, absent):
+    """An object seeded by a click on 1003 whose subtract shape there covers all that the click selects:
+    PROMPT_INVALID naming frame 1003 (details ``frame``). Before: "on frame index 2" (or, with the object
+    absent on 1002, "index 0": the index in its segment), a 0-based index no host shows."""
+    from samatte.errors import PromptError
+    from samatte.stages import TrackerObject
+    from samatte.track.sam2_backend import Sam2Tracker
+    from test_sam2_fakes import SyntheticSource
+    src = SyntheticSource(range(1001, 1005))
+    everything = np.ones(src.info.shape, bool)
+    ob = TrackerObject(name="prop", absent=absent, prompts={1003: [
+        {"type": "points", "points": [[40.0, 40.0]], "labels": [1]},
+        {"type": "mask", "mask_array": everything, "mode": "subtract"}]})
+    with pytest.raises(PromptError) as e:
+        list(Sam2Tracker(predictor=sam2).track(src, [ob], src.frames))
+    assert e.value.code == "PROMPT_INVALID"
+    assert e.value.details["frame"] == 1003 and e.value.details["object"] == "prop"
+    assert "frame 1003" in str(e.value) and "index" not in str(e.value)

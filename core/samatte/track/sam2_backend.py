@@ -507,7 +507,7 @@ class Sam2Tracker(Tracker):
         base, total = progress if progress is not None else (0, len(order))
         try:
             with torch.inference_mode(), ctx():
-                self._add_anchors(state, prompts)
+                self._add_anchors(state, prompts, frames)
                 self.predictor.propagate_in_video_preflight(state)
             if progress is None:   # (a run of several sessions keeps the maxima over them all)
                 self.stats = {"max_non_cond": 0, "max_images": 0, "window": self.memory_window()}
@@ -677,7 +677,7 @@ class Sam2Tracker(Tracker):
             out.append(op)
         return out
 
-    def _add_anchors(self, state, prompts):
+    def _add_anchors(self, state, prompts, frames):
         p = self.predictor
         for o, op in enumerate(prompts):
             for idx in sorted(op.anchors):
@@ -693,8 +693,10 @@ class Sam2Tracker(Tracker):
                     if a.get("sub") is not None:  # a clicks-seeded object with subtract shapes on its frame
                         m = (res[o, 0] > 0).cpu().numpy() & ~a["sub"]
                         if not m.any():
-                            raise PromptError("the subtract shapes of object %r remove all of it on frame index %d"
-                                              % (op.name, idx), object=op.name)
+                            # (the host's frame number: idx counts from this session's first frame)
+                            raise PromptError("the subtract shapes of object %r on frame %d remove all of what its "
+                                              "clicks select there" % (op.name, frames[idx]), object=op.name,
+                                              frame=int(frames[idx]))
                         p.add_new_mask(state, idx, o, m)
 
     # -- one frame -------------------------------------------------------------------------------
