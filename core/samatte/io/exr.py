@@ -516,13 +516,16 @@ def read_rgb(path, *, layer=None):
 HALF_MAX = 65504.0
 
 
-def fix_nonfinite(arr, *, mode="fix", frame=None, path=None):
+def fix_nonfinite(arr, *, mode="fix", frame=None, path=None, stored=None):
     """Replace NaN and -inf in ``arr`` (in place) with 0, +inf with :data:`HALF_MAX` (a highlight that
     overflowed stays the brightest value a half-float plate holds, not a black hole in it), and return
-    how many values were replaced.
+    how many of the file's values were replaced.
 
-    ``mode="error"`` raises NaNPixelError naming the frame and the count instead. A cheap finite sum
-    is tried first, so clean frames cost one pass without a temporary.
+    ``stored``: how many channels the file stores, when ``arr`` (H, W, C) repeats them (a greyscale
+    ``Y`` plate read as grey RGB holds its one channel three times): each stored value is counted
+    once (before, 3 NaN of a ``Y`` plate were reported as 9). ``mode="error"`` raises NaNPixelError
+    naming the frame and the count instead. A cheap finite sum is tried first, so clean frames cost
+    one pass without a temporary.
     """
     if mode not in ("fix", "error"):
         raise PlateError("on_nonfinite must be 'fix' or 'error', not %r" % (mode,))
@@ -534,6 +537,8 @@ def fix_nonfinite(arr, *, mode="fix", frame=None, path=None):
     n = int(np.count_nonzero(bad))
     if n == 0:  # the sum overflowed on large finite values
         return 0
+    if stored and arr.ndim == 3 and 0 < int(stored) < arr.shape[2]:
+        n = int(np.count_nonzero(bad[:, :, :int(stored)]))   # the repeated channels counted once
     if mode == "error":
         raise NaNPixelError("frame %s has %d non-finite (NaN/inf) pixel values%s" %
                             (frame if frame is not None else "?", n, (" (%s)" % path) if path else ""),

@@ -339,7 +339,8 @@ class FrameSource:
         path = self.pattern.path(frame)
         fd = read_frame(path, layer=self.layer, expect=self.info, frame=frame, place=self._place)
         linear = fd.linear
-        n = fix_nonfinite(linear, mode=self.on_nonfinite, frame=frame, path=path)
+        # a greyscale plate's one channel is read into R, G and B: its values are counted once
+        n = fix_nonfinite(linear, mode=self.on_nonfinite, frame=frame, path=path, stored=len(fd.info.channels))
         if fd.display is not None and not getattr(self.colour, "colourspace_explicit", False):
             display = fd.display   # an integer file (PNG, JPEG) in no named colourspace: sRGB as stored
         elif self.colour is not None:
