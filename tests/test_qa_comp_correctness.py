@@ -52,3 +52,45 @@ def test_an_rgb_plate_still_counts_each_channels_values(tmp_path):
         with pytest.raises(NaNPixelError) as e:
             src.get(2)
     assert e.value.details["count"] == 2
+
+
+def _png_job(tmp_path, colourspace=None, name="png"):
+    """A 2-frame 8-bit PNG plate (a pure red square on grey), its square as a mask sequence, matte ``none``."""
+    from PIL import Image
+    plate, masks = tmp_path / "plate", tmp_path / "mask"
+    plate.mkdir(exist_ok=True)
+    masks.mkdir(exist_ok=True)
+    for f in (1001, 1002):
+        img = np.full((12, 16, 3), 30, np.uint8)
+        img[2:8, 3:11] = (255, 0, 0)
+        Image.fromarray(img).save(plate / ("p.%d.png" % f))
+        m = np.zeros((12, 16), np.uint8)
+        m[2:8, 3:11] = 255
+        Image.fromarray(m).save(masks / ("m.%d.png" % f))
+    return {"samatte_job": 1, "name": name, "plate": {"path": str(plate / "p.####.png"), "colourspace": colourspace},
+            "objects": [{"name": "o", "masks": {"path": str(masks / "m.####.png")}}],
+            "matte": {"backend": "none"}, "output": {"path": str(tmp_path / ("out_" + name) / "m.####.exr")}}
+
+
+def test_the_result_says_an_unnamed_integer_plate_was_read_as_srgb(tmp_path):
+    """The result's ``colour`` of a PNG plate the job names no colourspace for said ``ACEScg`` /
+    ``scene_linear`` (the default config's role) beside ``plate.colourspace`` ``sRGB``, while its
+    foreground layer holds the sRGB curve's linear Rec.709 values (pure red: 1, 0, 0; the same plate
+    named in the config's sRGB colourspace is decoded to ACEScg: 0.613, 0.070, 0.021). Now it says
+    ``sRGB`` / ``integer``, as ``samatte probe``'s ``read_as``; pixels unchanged."""
+    from samatte import pipeline
+    from qa_cli import read_exr
+    job = _png_job(tmp_path)
+    res = pipeline.run(job)
+    assert res["plate"]["colourspace"] == "sRGB"
+    assert (res["colour"]["colourspace"], res["colour"]["colourspace_from"]) == ("sRGB", "integer"), res["colour"]
+    probe = pipeline.probe(job["plate"]["path"])
+    assert (probe["read_as"]["colourspace"], probe["read_as"]["from"]) == ("sRGB", "integer")
+    names, px, _spec = read_exr(tmp_path / "out_png" / "m.1001.exr")
+    assert px[4, 5, :3].tolist() == [1.0, 0.0, 0.0]   # linear Rec.709: what the result now says
+    # named: decoded by the config into its scene_linear, and the result says so
+    named = pipeline.run(_png_job(tmp_path, "sRGB - Texture", name="named"))
+    assert named["colour"]["colourspace_from"] == "job"
+    assert named["colour"]["colourspace"] == named["plate"]["colourspace"]
+    _n, px2, _s = read_exr(tmp_path / "out_named" / "m.1001.exr")
+    assert px2[4, 5, :3].tolist() != [1.0, 0.0, 0.0]

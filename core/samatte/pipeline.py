@@ -619,7 +619,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         result = {
             "job": job["name"], "status": "done", "stage": stage, "frames": list(requested), "written": [],
             "skipped": [], "output": out["path"], "tracker": resolved["tracker"], "matte": resolved["matte"],
-            "scores": {}, "samatte_version": __version__, "colour": colour.describe(),
+            "scores": {}, "samatte_version": __version__, "colour": _read_colour(colour, read_as),
             "plate": {"width": info.display.width, "height": info.display.height,
                       "data_window": [info.data.x, info.data.y, info.data.width, info.data.height],
                       "pixel_aspect": info.pixel_aspect, "pixel_type": info.pixel_type, "colourspace": read_as},
@@ -1175,6 +1175,18 @@ def _plate_read_as(source, colour, plate):
                     "with --ocio / plate.ocio_config: e.g. Cineon in Nuke's nuke-default, ADX10 in "
                     "ocio://studio-config-latest)", path, enc["log"])
     return "sRGB", colour
+
+
+def _read_colour(colour, read_as):
+    """The result's ``colour``: ``colour.describe()``, saying what the plate was read as. An integer plate
+    the job names no colourspace for is read as sRGB, decoded with the sRGB curve (its linear pixels, the
+    foreground layer's, in Rec.709 primaries), not in the config's ``scene_linear``: ``colourspace``
+    ``sRGB``, ``colourspace_from`` ``integer`` (as ``samatte probe``'s ``read_as``; before, the result
+    said ``ACEScg`` / ``scene_linear`` beside ``plate.colourspace`` ``sRGB``)."""
+    d = colour.describe()
+    if not colour.colourspace_explicit and read_as != colour.colourspace:
+        d.update(colourspace=read_as, colourspace_from="integer")
+    return d
 
 
 def _header_colour(colour, plate, enc, path, *, warn=True):
