@@ -14,7 +14,8 @@ How the prompts of one object on one keyframe combine:
 1. ``base`` = union of the add-mode dense prompts (``mask``, ``polygon``, ``bezier``: their
    ``mask_array`` / ``soft_array``) and of the add-mode boxes. A box becomes a filled rectangle
    (``box_mode="rect"``, the shape tracker) or a cv2.grabCut segmentation inside the rectangle
-   (``box_mode="grabcut"``, the flow tracker).
+   (``box_mode="grabcut"``, the flow tracker; made at the working resolution, and cut to the box's own
+   pixels once enlarged to the canvas).
 2. ``points``: if ``base`` is not empty they are hints (below): a point that agrees with the shape
    changes nothing. Otherwise grabCut segments from the points alone: certain foreground discs at the
    positive points, certain background at the negatives and outside a rectangle around the positives
@@ -165,12 +166,28 @@ _subtracts = is_subtract_shape
 def _rect(shape, b):
     """The pixels of box ``b`` = [x0, y0, x1, y1] (canvas): those whose centre is in [x0, x1) x [y0, y1),
     as a polygon prompt of the same rectangle takes them (at least one)."""
+    m = np.zeros(tuple(shape), bool)
+    x0, y0, x1, y1 = _rect_bounds(shape, b)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def _rect_bounds(shape, b):
+    """(x0, y0, x1, y1): the slices of :func:`_rect`'s pixels."""
     H, W = shape
-    m = np.zeros((H, W), bool)
     x0, y0 = int(math.ceil(max(0.0, b[0]) - 0.5)), int(math.ceil(max(0.0, b[1]) - 0.5))
     x1 = max(x0 + 1, int(math.ceil(min(float(W), b[2]) - 0.5)))
     y1 = max(y0 + 1, int(math.ceil(min(float(H), b[3]) - 0.5)))
-    m[y0:y1, x0:x1] = True
+    return x0, y0, x1, y1
+
+
+def _outside_zero(m, shape, b):
+    """Set ``m`` (H, W) to 0 outside the pixels of box ``b`` (:func:`_rect`), in place."""
+    x0, y0, x1, y1 = _rect_bounds(shape, b)
+    m[:y0] = 0
+    m[y1:] = 0
+    m[:, :x0] = 0
+    m[:, x1:] = 0
     return m
 
 
@@ -240,6 +257,9 @@ def keyframe_soft(prompts, shape, *, image=None, work_size=640, box_mode="grabcu
         if box_mode == "grabcut":
             m = grabcut_box(img, [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy])
             m = cv2.resize(m.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+            # the segmentation is inside the box: enlarged from the working resolution, its pixels reached
+            # past the box's edges (a box drawn tight on an object: a 2-3 px ring outside it at 1080p)
+            _outside_zero(m, shape, b)
             np.maximum(soft, m, out=soft)
         else:
             soft[_rect(shape, b)] = 1.0
