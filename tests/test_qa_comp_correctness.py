@@ -129,3 +129,38 @@ def test_a_flow_box_keyframe_stays_inside_its_box(tmp_path, size):
     names, px, _spec = read_exr(tmp_path / "out" / "m.1002.exr")
     a = px[..., names.index("A")]
     assert int((a[~inside] > 0).sum()) + int((a[inside] < 1).sum()) < 2 * (x1 - x0 + y1 - y0) * 2
+
+
+def test_a_mask_channel_named_as_nuke_names_it(tmp_path):
+    """Nuke shows a file's plain ``A`` as ``rgba.alpha`` (and a plate's layer ``rgba`` is read as the
+    main layer); as a mask channel it was CHANNELS_INVALID ("has no channel 'rgba.alpha'; it has R, G,
+    B, A"). Now it picks ``A`` (``rgba.red`` picks ``R``), and a file with a real ``rgba.`` layer keeps
+    its own channel."""
+    from samatte import pipeline
+    from qa_cli import read_exr
+    (tmp_path / "plate").mkdir()
+    (tmp_path / "roto").mkdir()
+    for f in (1001, 1002):
+        img = np.full((10, 12, 3), 0.1, np.float32)
+        img[2:6, 3:9] = (0.8, 0.6, 0.2)
+        exr.write_image(str(tmp_path / "plate" / ("p.%d.exr" % f)), img, channels=("R", "G", "B"))
+        roto = np.zeros((10, 12, 4), np.float32)
+        roto[..., :3] = img                 # a Nuke Write of the plate with the roto in alpha
+        roto[2:6, 3:9, 3] = 1.0
+        exr.write_image(str(tmp_path / "roto" / ("r.%d.exr" % f)), roto, channels=("R", "G", "B", "A"))
+    job = {"samatte_job": 1, "name": "nk", "plate": {"path": str(tmp_path / "plate" / "p.####.exr")},
+           "objects": [{"name": "o", "masks": {"path": str(tmp_path / "roto" / "r.####.exr"),
+                                               "channel": "rgba.alpha"}}],
+           "matte": {"backend": "none"}, "output": {"path": str(tmp_path / "out" / "m.####.exr")}}
+    pipeline.run(job)
+    names, px, _spec = read_exr(tmp_path / "out" / "m.1002.exr")
+    a = px[..., names.index("A")]
+    assert a[2:6, 3:9].min() == 1.0 and a.sum() == 24.0
+    from samatte.io import masks
+    info = exr.read_info(str(tmp_path / "plate" / "p.1001.exr"))
+    red = masks.read_mask(str(tmp_path / "roto" / "r.1001.exr"), info, channel="rgba.red")
+    assert np.allclose(red, np.clip(exr.read_rgb(str(tmp_path / "plate" / "p.1001.exr"))[..., 0], 0, 1))
+    both = np.zeros((10, 12, 2), np.float32)
+    both[0, 0, 0] = 1.0   # rgba.A: one pixel; the plain A: none
+    exr.write_image(str(tmp_path / "layered.exr"), both, channels=("rgba.A", "A"))
+    assert masks.read_mask(str(tmp_path / "layered.exr"), info, channel="rgba.alpha").sum() == 1.0

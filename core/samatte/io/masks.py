@@ -7,7 +7,8 @@ becomes 0 (with a warning naming the file and the count of non-finite values).
 Which channel is the mask:
 
 1. ``channel`` when given: a channel name, matched exactly, then case-insensitively, with ``A`` ~
-   ``alpha``, ``R`` ~ ``red`` etc. (``"hero.A"`` picks a layer's channel).
+   ``alpha``, ``R`` ~ ``red`` etc. (``"hero.A"`` picks a layer's channel; ``"rgba.alpha"``, as Nuke
+   names it, the plain ``A`` of a file that has no ``rgba.`` layer).
 2. else the alpha channel (``A``/``alpha``, or the file's declared alpha) — unless the alpha is
    fully opaque (every value >= 1) while the colour channels hold a shape (are not one flat
    value): a mask painted in RGB and saved with an opaque alpha (common from paint tools and
@@ -65,6 +66,10 @@ def _find_channel(names, channel):
         for i, n in enumerate(low):
             if "." in n and n.rsplit(".", 1)[0] == lay and n.rsplit(".", 1)[1] in alt:
                 return i
+        if lay == "rgba":
+            # Nuke's name for the main layer (plain R, G, B, A: Nuke shows A as rgba.alpha), as a plate's
+            # layer "rgba" is read: before, --mask-channel rgba.alpha was CHANNELS_INVALID on a file with A
+            return _find_channel([n if "." not in n else "\0" for n in names], comp) if comp else None
     return None
 
 
