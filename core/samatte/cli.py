@@ -322,7 +322,8 @@ def _add_plate_args(p):
                    "when the config resolves it, else the config's scene_linear)")
     p.add_argument("--ocio", help="OCIO config path or ocio:// URI (default: $OCIO, else built-in)")
     p.add_argument("--layer", help="EXR layer of the plate to read (default: RGB)")
-    p.add_argument("--mask-channel", help="channel to read from mask files (default: alpha, else luminance)")
+    p.add_argument("--mask-channel", help="channel to read from mask files, e.g. A, hero.A, rgba.alpha (default: the alpha unless it is "
+                   "opaque, else a one-channel file's channel, else the maximum of R, G, B)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--overwrite", action="store_true", help="rewrite frames that are already complete")
     p.add_argument("--json", action="store_true", help="JSON-lines events on stdout instead of a progress bar")
