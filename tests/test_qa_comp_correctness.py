@@ -164,3 +164,63 @@ def test_a_mask_channel_named_as_nuke_names_it(tmp_path):
     both[0, 0, 0] = 1.0   # rgba.A: one pixel; the plain A: none
     exr.write_image(str(tmp_path / "layered.exr"), both, channels=("rgba.A", "A"))
     assert masks.read_mask(str(tmp_path / "layered.exr"), info, channel="rgba.alpha").sum() == 1.0
+
+
+_WINDOWS = {   # name: (data window, display window, pixel aspect) as (x, y, w, h)
+    "odd": ((0, 0, 97, 55), (0, 0, 97, 55), 1.0),
+    "anamorphic_2": ((0, 0, 64, 48), (0, 0, 64, 48), 2.0),
+    "overscan": ((-8, -6, 80, 60), (0, 0, 64, 48), 1.0),
+    "offset_display": ((92, 44, 80, 60), (100, 50, 64, 48), 1.0),
+}
+
+
+@pytest.mark.parametrize("geometry", sorted(_WINDOWS))
+@pytest.mark.parametrize("mask_kind", ["exr_plate_windows", "png_display_sized"])
+@pytest.mark.parametrize("backend", ["none", "refine"])
+def test_a_one_pixel_mask_gives_alpha_on_that_pixel_only(tmp_path, geometry, mask_kind, backend):
+    """Checked (no bug): a one-pixel white square in the plate and in its mask gives alpha 1 on exactly
+    that pixel (display pixel (37, 21)) and nowhere else (< 1e-3), in a file with the plate's windows,
+    pixel aspect, half channels and zip compression, whatever the windows (odd size, 2:1 anamorphic,
+    overscan, a display window not at 0) and the mask's form. Measured as well on 1921x1081, 4096x2160,
+    1024x858 at pixel aspect 2 and (-64,-64)-(1983,1143) overscan: the same."""
+    from PIL import Image
+    from samatte import pipeline
+    from samatte.stages import Window
+    from qa_cli import read_exr
+    data, disp, pa = (Window(*_WINDOWS[geometry][0]), Window(*_WINDOWS[geometry][1]), _WINDOWS[geometry][2])
+    px, py = 37, 21
+    ax, ay = px + disp.x - data.x, py + disp.y - data.y      # its place in the stored (data window) array
+    (tmp_path / "plate").mkdir()
+    (tmp_path / "mask").mkdir()
+    for f in (1001, 1002):
+        img = np.full((data.height, data.width, 3), 0.05, np.float32)
+        img[ay, ax] = 1.0
+        exr.write_image(str(tmp_path / "plate" / ("p.%d.exr" % f)), img, channels=("R", "G", "B"),
+                        data=data, display=disp, pixel_aspect=pa)
+        if mask_kind == "exr_plate_windows":
+            m = np.zeros((data.height, data.width, 1), np.float32)
+            m[ay, ax] = 1.0
+            exr.write_image(str(tmp_path / "mask" / ("m.%d.exr" % f)), m, channels=("Y",), data=data,
+                            display=disp, pixel_aspect=pa)
+        else:
+            m = np.zeros((disp.height, disp.width), np.uint8)
+            m[py, px] = 255
+            Image.fromarray(m).save(tmp_path / "mask" / ("m.%d.png" % f))
+    ext = "exr" if mask_kind.startswith("exr") else "png"
+    job = {"samatte_job": 1, "name": "px", "plate": {"path": str(tmp_path / "plate" / "p.####.exr")},
+           "objects": [{"name": "o", "masks": {"path": str(tmp_path / "mask" / ("m.####." + ext))}}],
+           "matte": {"backend": backend}, "output": {"path": str(tmp_path / "out" / "m.####.exr")}}
+    pipeline.run(job)
+    for f in (1001, 1002):
+        names, out, spec = read_exr(tmp_path / "out" / ("m.%d.exr" % f))
+        assert (spec.x, spec.y, spec.width, spec.height) == _WINDOWS[geometry][0]
+        assert (spec.full_x, spec.full_y, spec.full_width, spec.full_height) == _WINDOWS[geometry][1]
+        assert spec.getattribute("PixelAspectRatio") == pa and spec.getattribute("compression") == "zip"
+        assert {str(spec.channelformat(i)) for i in range(len(names))} == {"half"}
+        assert names[:5] == ["R", "G", "B", "A", "o.A"]
+        a = out[..., names.index("A")]
+        assert np.isfinite(out).all()
+        assert a[ay, ax] == 1.0 and out[ay, ax, names.index("o.A")] == 1.0
+        a[ay, ax] = 0.0
+        assert a.max() < 1e-3, (f, float(a.max()))
+        assert out[ay, ax, :3].tolist() == [1.0, 1.0, 1.0]   # premultiplied foreground: the plate there
