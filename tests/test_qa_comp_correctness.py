@@ -224,3 +224,33 @@ def test_a_one_pixel_mask_gives_alpha_on_that_pixel_only(tmp_path, geometry, mas
         a[ay, ax] = 0.0
         assert a.max() < 1e-3, (f, float(a.max()))
         assert out[ay, ax, :3].tolist() == [1.0, 1.0, 1.0]   # premultiplied foreground: the plate there
+
+
+def test_a_mask_channel_in_a_part_named_as_its_layer(tmp_path):
+    """A multi-part roto file with one part per layer, the part named ``hero`` holding a plain ``A`` (as
+    a plate's layer ``beauty`` may be a part named ``beauty`` holding R, G, B): ``channel: hero.A`` was
+    CHANNELS_INVALID ("it has R, G, B, A, A", no part named). Now that part's A is the mask, on the
+    plate's canvas, and a channel no part has is refused naming the parts."""
+    from samatte.errors import ChannelError
+    from samatte.io import masks
+    from samatte.stages import Window
+    data, disp = Window(-4, -2, 20, 14), Window(0, 0, 12, 10)   # an overscan plate
+    plate = str(tmp_path / "p.1001.exr")
+    exr.write_image(plate, np.zeros((14, 20, 3), np.float32), channels=("R", "G", "B"), data=data, display=disp)
+    info = exr.read_info(plate)
+    rgba = np.zeros((14, 20, 4), np.float32)
+    rgba[..., 3] = 1.0
+    hero = np.zeros((14, 20, 1), np.float32)
+    hero[5, 7] = 1.0                      # display pixel (3, 3)
+    path = str(tmp_path / "roto.exr")
+    exr.write_parts(path, [{"pixels": rgba, "channels": ["R", "G", "B", "A"], "name": "rgba", "data": data,
+                            "display": disp},
+                           {"pixels": hero, "channels": ["A"], "name": "hero", "data": data, "display": disp}])
+    for ch in ("hero.A", "hero.alpha"):
+        m = masks.read_mask(path, info, channel=ch)
+        assert m.shape == (14, 20) and m.sum() == 1.0 and m[5, 7] == 1.0, ch
+    masks.check_mask_header(path, info, channel="hero.A")
+    assert masks.read_mask(path, info, channel="A").sum() == 14 * 20        # the first part's, as before
+    with pytest.raises(ChannelError) as e:
+        masks.read_mask(path, info, channel="villain.A")
+    assert "part 'hero': A" in str(e.value)

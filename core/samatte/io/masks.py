@@ -7,8 +7,9 @@ becomes 0 (with a warning naming the file and the count of non-finite values).
 Which channel is the mask:
 
 1. ``channel`` when given: a channel name, matched exactly, then case-insensitively, with ``A`` ~
-   ``alpha``, ``R`` ~ ``red`` etc. (``"hero.A"`` picks a layer's channel; ``"rgba.alpha"``, as Nuke
-   names it, the plain ``A`` of a file that has no ``rgba.`` layer).
+   ``alpha``, ``R`` ~ ``red`` etc. (``"hero.A"`` picks a layer's channel, or the ``A`` of a part named
+   ``hero`` in a multi-part file; ``"rgba.alpha"``, as Nuke names it, the plain ``A`` of a file that
+   has no ``rgba.`` layer).
 2. else the alpha channel (``A``/``alpha``, or the file's declared alpha) — unless the alpha is
    fully opaque (every value >= 1) while the colour channels hold a shape (are not one flat
    value): a mask painted in RGB and saved with an opaque alpha (common from paint tools and
@@ -37,7 +38,7 @@ import numpy as np
 
 from ..errors import ChannelError, MissingFrameError, PlateError
 from ..stages import PlateInfo
-from .exr import _subimages, _windows, open_image, read_channels, refuse_deep
+from .exr import _describe_channels, _part_name, _subimages, _windows, open_image, read_channels, refuse_deep
 from .sequence import as_pattern
 
 log = logging.getLogger("samatte.io")
@@ -69,8 +70,13 @@ def _find_channel(names, channel):
         if lay == "rgba":
             # Nuke's name for the main layer (plain R, G, B, A: Nuke shows A as rgba.alpha), as a plate's
             # layer "rgba" is read: before, --mask-channel rgba.alpha was CHANNELS_INVALID on a file with A
-            return _find_channel([n if "." not in n else "\0" for n in names], comp) if comp else None
+            return _find_channel(_plain(names), comp) if comp else None
     return None
+
+
+def _plain(names):
+    """``names`` with every layer channel (``x.y``) blanked out: the plain channels, at their indices."""
+    return [n if "." not in n else "\0" for n in names]
 
 
 def _alpha_index(spec):
@@ -112,8 +118,17 @@ def _mask_source(inp, path, channel):
             if i is not None:
                 refuse_deep(spec, path, what="mask ")
                 return sub, spec, i
-        raise ChannelError("mask %s has no channel %r; it has %s"
-                           % (path, channel, ", ".join(n for _, s in subs for n in s.channelnames)),
+        lay, _dot, comp = channel.rpartition(".")
+        if lay and comp and len(subs) > 1:
+            # "hero.A" in a multi-part file whose part named "hero" holds a plain A (a plate's layer is found
+            # the same way: samatte.io.exr); before, CHANNELS_INVALID listing "R, G, B, A, A"
+            for sub, spec in subs:
+                if _part_name(spec) == lay:
+                    i = _find_channel(_plain(spec.channelnames), comp)
+                    if i is not None:
+                        refuse_deep(spec, path, what="mask ")
+                        return sub, spec, i
+        raise ChannelError("mask %s has no channel %r; it has %s" % (path, channel, _describe_channels(subs)),
                            path=path, channel=channel)
     sub, spec = subs[0]
     refuse_deep(spec, path, what="mask ")
