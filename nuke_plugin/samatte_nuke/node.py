@@ -497,6 +497,15 @@ def _busy(group):
     return r is not None and r.is_alive()
 
 
+def _script_label(info):
+    """File number -> the script frame the artist sees it on (as :func:`_in_script_terms`)."""
+    fmap = info.get("fmap")
+
+    def label(f):
+        return fmap.to_script(int(f)) if fmap is not None else int(f) + int(info.get("offset") or 0)
+    return label
+
+
 def _start(group, job, info, *, stage, frames, title):
     if _busy(group):
         _fail(group, "BUSY", "a job is already running on this node (Cancel it first)")
@@ -519,9 +528,16 @@ def _start(group, job, info, *, stage, frames, title):
         if kind == "failed" and len(payload) == 2:
             payload = (payload[0], _in_script_terms(payload[0], payload[1],
                                                     getattr(runner, "error_details", None), info))
+            if payload[0] == "CANCELLED" and stage != "track":
+                # what the artist keeps (before: "[CANCELLED] job cancelled", nothing on the frames finished)
+                n = getattr(runner, "written", 0)
+                payload = (payload[0], "%s; %s" % (payload[1], (
+                    "the %d frame(s) it finished are kept: Track & Matte resumes from them" % n) if n else
+                    "no frame was finished by it (frames made before are kept)"))
         _on_event(name, kind, payload, job, info, scores, uid=uid, warnings=warnings)
 
-    runner = JobRunner(nuke, title=title, job=job, python=python, stage=stage, frames=frames, on_event=on_event)
+    runner = JobRunner(nuke, title=title, job=job, python=python, stage=stage, frames=frames, on_event=on_event,
+                       frame_label=_script_label(info))
     runner.node_uid = uid
     runner.scores = scores   # this job's scores so far (filled in the main thread): a panel opened mid-job
     RUNNERS[name] = runner
@@ -624,6 +640,11 @@ def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None
 def _update_node(group, kind, payload, job, info, scores, warnings):
     if kind == "progress":
         p = payload[0]
+        r = _runner(group)
+        if p.get("cancelling") or (r is not None and getattr(r, "cancelling", False)):
+            # (before: the progress still reported until the worker stopped put "running: matte 52%" back)
+            group["status"].setValue("cancelling...")
+            return
         group["status"].setValue("running: %s %d%%" % (p.get("stage") or "", int(100 * (p.get("fraction") or 0))))
     elif kind == "log":
         ev = payload[0]

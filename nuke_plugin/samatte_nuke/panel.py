@@ -189,7 +189,12 @@ class SamattePanel(QtWidgets.QWidget):
         if kind == "progress":
             self.progress.setValue(int(100 * float(payload[0].get("fraction") or 0)))
             f = payload[0].get("frame")
-            self.status.setText("%s %s" % (payload[0].get("stage") or "", "" if f is None else int(f) + self.offset))
+            if payload[0].get("cancelling"):
+                self.status.setText("cancelling...")
+            elif payload[0].get("text"):   # the runner's words: script frames, frames done, object / phase
+                self.status.setText(str(payload[0]["text"]))
+            else:
+                self.status.setText("%s %s" % (payload[0].get("stage") or "", "" if f is None else int(f) + self.offset))
         elif kind == "frame":
             ev = payload[0]
             if ev.get("score") is not None:

@@ -6,12 +6,13 @@ Workers are kept warm per samatte Python (:data:`POOL`) so the model stays loade
 the same model and device; Release GPU ends the worker (or sends ``release`` when the worker knows it).
 """
 import os
+import re
 import threading
 import time
 
 from samatte.errors import BusyError, CancelledError, SamatteError, WorkerError
 
-__all__ = ["WorkerPool", "POOL", "JobRunner", "check_versions"]
+__all__ = ["WorkerPool", "POOL", "JobRunner", "check_versions", "progress_text"]
 
 
 class WorkerPool(object):
@@ -117,13 +118,48 @@ def _start(client, job, stage, frames):
         raise WorkerError("this samatte client is too old for stage=%r / frames (update samatte)" % stage)
 
 
+#: a worker's phase message that names the event's own frame first ("frame 1003: matte hero", "frame 1003")
+_OWN_FRAME = re.compile(r"^frames? \d+(?::\s*|$)")
+#: a frame number the worker's words name ("ball backward from 1101")
+_NAMED_FRAME = re.compile(r"\b(frame|from) (\d+)\b")
+
+
+def progress_text(ev, frame_label=None):
+    """What Nuke's progress window says for a worker ``progress`` event: the stage, the frame as the artist
+    sees it (``frame_label``: file number -> script frame), while matting the frames done of the job's, and
+    what is being done (the worker's phase message: the object tracked or matted, reading, writing), its frame
+    numbers as script frames too: ``matte frame 12 (11/200 done): matte hero``, ``track frame 46: hero
+    backward from 101``. Before: ``matte frame 1012`` (the file number, no count, no object or phase)."""
+    label = frame_label or (lambda f: f)
+
+    def shown(f):
+        try:
+            return label(int(f))
+        except (TypeError, ValueError):
+            return f
+    stage = str(ev.get("stage") or "")
+    frame = ev.get("frame")
+    head = stage
+    if frame is not None:
+        head += " frame %s" % shown(frame)
+    total = ev.get("total") or 0
+    if stage == "matte" and total:   # (the matte stage counts frames; the track stage counts passes' steps)
+        head += " (%s/%s done)" % (ev.get("done") or 0, total)
+    msg = str(ev.get("message") or "").strip().splitlines()
+    msg = msg[0][:160] if msg else ""
+    if frame is not None:
+        msg = _OWN_FRAME.sub("", msg, count=1)
+    msg = _NAMED_FRAME.sub(lambda m: "%s %s" % (m.group(1), shown(m.group(2))), msg)
+    return head.strip() + (": " + msg if msg else "")
+
+
 class JobRunner(threading.Thread):
     """Runs one job in a warm worker. ``on_event(kind, payload)`` is queued to the main thread for
     kinds ``progress`` (dict), ``frame`` (dict), ``log`` (dict: a warning or error the worker logged),
     ``done`` (result dict), ``failed`` (code, message)."""
 
     def __init__(self, nuke, *, title, job, python, stage="all", frames=None, on_event=None, pool=None,
-                 poll_s=0.1):
+                 poll_s=0.1, frame_label=None):
         threading.Thread.__init__(self, name="samatte-nuke-job", daemon=True)
         self.nuke = nuke
         self.title = title
@@ -138,9 +174,18 @@ class JobRunner(threading.Thread):
         self.outcome = None  # ("done", result) or ("failed", code, message)
         self.handle = None
         self.last_progress = None   # the last ``progress`` event's dict (a panel opened mid-job starts there)
+        #: file number -> the frame the artist sees (the node's script frame) in the progress window's words
+        self.frame_label = frame_label
+        self._sent_cancel = False
+        self.written = 0   # frames this job wrote (its ``frame`` events): what a cancel or failure keeps
 
     def cancel(self):
         self._cancel.set()
+
+    @property
+    def cancelling(self):
+        """Whether this job was asked to stop (the node's Cancel, the panel's, or the progress window's)."""
+        return self._cancel.is_set() or self._sent_cancel
 
     def _emit(self, kind, *payload):
         if self.on_event is not None:
@@ -154,11 +199,10 @@ class JobRunner(threading.Thread):
             check_versions(client, self.python)
             handle = self._start_queued(client, task)
             self.handle = handle
-            sent_cancel = False
             while not handle.done:
-                if not sent_cancel and (self._cancel.is_set() or task.isCancelled()):
+                if not self._sent_cancel and (self._cancel.is_set() or task.isCancelled()):
                     handle.cancel()
-                    sent_cancel = True
+                    self._sent_cancel = True
                     task.setMessage("cancelling (between frames)")
                 events = handle.poll()
                 for ev in events:
@@ -215,13 +259,20 @@ class JobRunner(threading.Thread):
                 total = ev.get("total") or 0
                 frac = (float(ev.get("done") or 0) / total) if total else 0.0
             task.setProgress(int(max(0.0, min(1.0, float(frac))) * 100))
-            msg = "%s %s" % (ev.get("stage") or "", "" if ev.get("frame") is None else "frame %s" % ev.get("frame"))
-            task.setMessage(msg.strip())
+            text = progress_text(ev, self.frame_label)
+            if self._sent_cancel:
+                # the frames still reported until the worker stops must not say it runs on (before: the window's
+                # "cancelling (between frames)" went back to "matte frame 1012" for as long as that took)
+                text = "cancelling (between frames)"
+            else:
+                task.setMessage(text)
             self.last_progress = {"stage": ev.get("stage"), "frame": ev.get("frame"), "fraction": frac,
-                                  "message": ev.get("message")}
+                                  "message": ev.get("message"), "text": text, "cancelling": self._sent_cancel}
             self._emit("progress", self.last_progress)
         elif t == "log" and ev.get("level") in ("warning", "error"):
             self._emit("log", {"level": ev.get("level"), "message": ev.get("message")})
         elif t == "frame":
+            if ev.get("status") == "written" and ev.get("stage", "matte") == "matte":
+                self.written += 1
             self._emit("frame", {"frame": ev.get("frame"), "status": ev.get("status"), "score": ev.get("score"),
                                  "path": ev.get("path")})

@@ -1,0 +1,171 @@
+"""QA of progress and cancel as the artist sees them in the hosts (the SAMatte node against the Nuke double).
+
+* Nuke's progress window (the job's ``ProgressTask``) said ``track frame 1146`` / ``matte frame 1012``: the
+  plate's file numbers on a Read with ``start at 1`` (script frames 1-200), no count of the frames done and
+  nothing of what the worker said it was doing (which object, which phase) although the worker sends it
+  (``frame 1012: matte hero``, ``hero backward from 1101``). It now says ``matte frame 12 (11/200 done): matte
+  hero`` and ``track frame 5: hero backward from 101``, in script frames; so does the panel's status.
+* After Cancel, the progress the worker still reported until it stopped put the node's status back to
+  ``running: matte 52%`` and the progress window's ``cancelling (between frames)`` back to ``matte frame 1012``
+  (measured: up to the length of a frame's phase, seconds on a 4K plate).
+* A cancelled Track & Matte said ``[CANCELLED] job cancelled``: nothing on the frames it had finished, which
+  are kept and which the next Track & Matte reuses; it now says how many.
+"""
+import os
+import re
+import sys
+import time
+
+import pytest
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(TESTS, "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte.client import WorkerClient  # noqa: E402
+from samatte_nuke import node as snode, runner as srunner  # noqa: E402
+
+VENV_PY = os.path.join(nuke_env.REPO, ".venv", "bin", "python")
+N = 30
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("progress")), frames=N, size=(64, 64), first=1001)
+
+
+@pytest.fixture
+def nk(monkeypatch, tmp_path):
+    nuke = nuke_env.fresh()
+    said = []
+    real = nuke.ProgressTask.setMessage
+
+    def set_message(self, text):   # every text the progress window showed, in order
+        said.append(text)
+        real(self, text)
+    monkeypatch.setattr(nuke.ProgressTask, "setMessage", set_message)
+    nuke._said = said
+    yield nuke
+    for r in list(snode.RUNNERS.values()):
+        r.cancel()
+        r.join(30)
+    nuke._reset()
+
+
+def _comp(nuke, shot):
+    """Read (start at 1: files 1001-1030 on script frames 1-30) -> SAMatte <- Roto (layer 'hero')."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1000 + N, width=64, height=64, mode="start at", value=1)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], shot["prompt_frame"] - 1000, 64,
+                                        name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["tracker"].setValue("flow")
+    g["quality"].setValue("draft")
+    return g
+
+
+def test_progress_window_names_script_frames_the_count_and_the_phase(nk, shot, tmp_path, monkeypatch):
+    if not os.path.exists(VENV_PY):
+        pytest.skip("the project venv is needed")
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(), tmp_path, VENV_PY)
+    try:
+        nk.root()["name"].setValue(str(tmp_path / "comp.nk"))
+        g = _comp(nk, shot)
+        texts = []
+        snode.LISTENERS.append(lambda name, kind, payload: texts.append(payload[0].get("text"))
+                               if kind == "progress" else None)
+        try:
+            outcome = nuke_env.wait_runner(nk, snode.on_track(g), 120)
+        finally:
+            snode.LISTENERS.pop()
+        assert outcome[0] == "done" and len(outcome[1]["written"]) == N, outcome
+        said = [t for t in nk._said if t.startswith(("track", "matte"))]
+        # file numbers (1001-1030) never reach the artist: the script frames 1-30 do
+        assert said and not [t for t in said if re.search(r"\b10[0-3]\d\b", t)], said[:10]
+        assert "matte frame 3 (2/%d done): matte hero" % N in said, said
+        assert "matte frame 3 (2/%d done): writing" % N in said, said
+        assert any(re.match(r"track frame \d+: hero (backward|forward) from %d$" % (shot["prompt_frame"] - 1000), t)
+                   for t in said), said
+        # the panel (a node listener) gets the same words
+        assert "matte frame 3 (2/%d done): matte hero" % N in texts
+    finally:
+        pool.close_all()
+
+
+def test_a_cancel_says_the_frames_kept_and_the_next_run_resumes_them(nk, shot, tmp_path, monkeypatch):
+    if not os.path.exists(VENV_PY):
+        pytest.skip("the project venv is needed")
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(), tmp_path, VENV_PY)
+    try:
+        nk.root()["name"].setValue(str(tmp_path / "comp.nk"))
+        g = _comp(nk, shot)
+
+        def cancel_after_first_frame(name, kind, payload):
+            if kind == "frame" and payload[0].get("status") == "written":
+                snode.on_cancel(g)
+        snode.LISTENERS.append(cancel_after_first_frame)
+        try:
+            outcome = nuke_env.wait_runner(nk, snode.on_track(g), 120)
+        finally:
+            snode.LISTENERS.pop()
+        assert outcome[:2] == ("failed", "CANCELLED"), outcome
+        folder = os.path.dirname(snode.build(g)[0]["output"]["path"])
+        kept = [f for f in os.listdir(folder) if f.endswith(".exr")]
+        assert 1 <= len(kept) < N
+        status = g["status"].value()
+        assert status.startswith("error [CANCELLED]"), status
+        assert "the %d frame(s) it finished are kept: Track & Matte resumes from them" % len(kept) in status, status
+        assert not [t for t in nk._said[nk._said.index("cancelling (between frames)"):]
+                    if t != "cancelling (between frames)"], nk._said[-5:]
+        again = nuke_env.wait_runner(nk, snode.on_track(g), 120)
+        assert again[0] == "done" and len(again[1]["skipped"]) == len(kept), again
+    finally:
+        pool.close_all()
+
+
+# --- the stand-in pipeline: steps with a delay ------------------------------------------------------
+def _fake_worker(python=None):
+    env = {"PYTHONPATH": TESTS + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return WorkerClient(sys.executable, env=env, worker_args=["--pipeline", "cli_fake_pipeline"],
+                        startup_timeout=60)
+
+
+def test_after_cancel_the_status_never_goes_back_to_running(nk, tmp_path, monkeypatch):
+    """The artist presses Cancel while progress the worker sent is still on its way to Nuke's main thread
+    (and while the worker finishes the phase it is in): the node said ``cancelling...``, then ``running:
+    matte 52%`` again until the job ended."""
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(factory=_fake_worker), tmp_path, sys.executable)
+    try:
+        g = snode.create("SAMatte1")
+        job = {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr", "frames": "1001-1040"},
+               "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}],
+               "output": {"path": "/out/m.####.exr"}, "meta": {"fake": {"frames": 40, "delay": 0.05}}}
+        info = {"offset": -1000, "frames": list(range(1, 41)), "folder": "/out", "objects": []}
+        r = snode._start(g, job, info, stage="all", frames=None, title="SAMatte SAMatte1")
+        t0 = time.monotonic()
+        while r.last_progress is None or r.last_progress.get("stage") != "matte":
+            time.sleep(0.01)
+            assert time.monotonic() - t0 < 60
+        time.sleep(0.3)                 # Nuke's main thread busy: progress events wait in its queue
+        snode.on_cancel(g)
+        seen = []
+        while r.is_alive():
+            nk._process_main_queue(timeout=0.05)
+            seen.append(g["status"].value())
+        r.join()
+        while nk._process_main_queue():
+            seen.append(g["status"].value())
+        assert r.outcome[:2] == ("failed", "CANCELLED")
+        assert not [s for s in seen if s.startswith("running")], seen
+        assert seen[-1].startswith("error [CANCELLED]")
+        # the fake job writes no frame: the message says none was finished by it
+        assert "no frame was finished by it" in seen[-1]
+    finally:
+        pool.close_all()
