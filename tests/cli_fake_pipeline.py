@@ -4,7 +4,8 @@ Behaviour comes from the JobSpec's ``meta.fake`` dict: ``frames`` (number of pro
 ``delay`` (seconds per step), ``crash_at`` (step at which the process dies with os._exit(3) after
 writing to stderr), ``print`` (print junk to stdout, which must not reach the protocol pipe),
 ``fail`` (an error code to raise), ``hang`` (sleep this long without progress), ``warn`` (a warning
-logged on samatte's logger at the second step: the worker forwards it as a ``log`` message).
+logged on samatte's logger at the second step: the worker forwards it as a ``log`` message), ``stderr_junk``
+(with ``crash_at``: a line of that many bytes written to stderr before the crash's own line).
 """
 import logging
 import os
@@ -30,6 +31,8 @@ def run_iter(job, *, cancel=None):
     for i in range(n):
         check_cancel(cancel)
         if fake.get("crash_at") is not None and i == int(fake["crash_at"]):
+            if fake.get("stderr_junk"):
+                os.write(2, b"junk " + b"x" * int(fake["stderr_junk"]) + b"\n")
             sys.stderr.write("fake pipeline: simulated crash in frame %d\n" % (1001 + i))
             sys.stderr.flush()
             os._exit(3)

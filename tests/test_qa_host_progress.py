@@ -169,3 +169,25 @@ def test_after_cancel_the_status_never_goes_back_to_running(nk, tmp_path, monkey
         assert "no frame was finished by it" in seen[-1]
     finally:
         pool.close_all()
+
+
+def test_a_worker_that_dies_after_a_huge_stderr_line_gives_a_short_message(tmp_path):
+    """A library in the worker writes a 3 MB line on stderr, then the worker dies: the client read its stderr
+    a byte a system call (a 50 MB line: 38 s before the host heard of the crash, the worker stalled on its
+    full pipe meanwhile) and the WORKER_FAILED message held the whole line (3 MB into Nuke's message box and
+    the node's status). Now each line keeps its first and last bytes; the crash's own line is there."""
+    from samatte.errors import WorkerError
+    w = _fake_worker()
+    try:
+        job = {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr", "frames": "1001-1004"},
+               "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}], "output": {"path": "/out/m.####.exr"},
+               "meta": {"fake": {"frames": 4, "crash_at": 1, "stderr_junk": 3000000}}}
+        with pytest.raises(WorkerError) as e:
+            w.run(job)
+    finally:
+        w.close()
+    msg = e.value.message
+    assert e.value.code == "WORKER_FAILED" and len(msg) < 10000, len(msg)
+    assert "simulated crash in frame 1002" in msg
+    assert re.search(r"junk x{100}.* \.\.\. \[\d+ bytes of this line left out\] \.\.\. x{100}", msg), msg[:300]
+    assert len(e.value.details["stderr_tail"]) < 10000

@@ -35,6 +35,7 @@ Compatibility: the worker's ``hello`` is checked (:func:`samatte.protocol.check_
 message types this side does not know (a newer worker) are ignored.
 """
 import collections
+import io
 import itertools
 import os
 import queue
@@ -56,11 +57,22 @@ __all__ = ["WorkerClient", "JobHandle"]
 _EOF = object()
 
 
-def _lines(stream):
-    """The lines of a pipe until it closes (or breaks)."""
+def _buffered(stream):
+    """``stream`` read through a buffer. The worker's pipes are unbuffered (``bufsize=0``), and a line read
+    from an unbuffered pipe is read a byte a system call: a 1 MB log line took 1.7 s, a 50 MB line on stderr
+    38 s, during which the worker, its stderr pipe full, could not go on (its job stalled)."""
+    if isinstance(stream, io.RawIOBase):
+        return io.BufferedReader(stream, 1 << 16)
+    return stream
+
+
+def _lines(stream, limit=-1):
+    """The lines of a pipe until it closes (or breaks); a line longer than ``limit`` bytes comes in pieces
+    of ``limit`` bytes (only its last piece ends with a newline)."""
+    stream = _buffered(stream)
     while True:
         try:
-            line = stream.readline()
+            line = stream.readline(limit)
         except (OSError, ValueError):
             return
         if not line:
@@ -82,9 +94,36 @@ def _read_stdout(ref, stream):
         client._dispatch(_EOF)
 
 
+#: the bytes of one stderr line the client keeps from its start, and from its end
+_STDERR_HEAD = 2000
+_STDERR_END = 500
+
+
 def _read_stderr(tail, stream):
-    for line in _lines(stream):
-        tail.append(line.decode("utf-8", "replace").rstrip("\n"))
+    """The worker's stderr lines -> ``tail``, each cut to its first and last bytes: a library that writes a
+    huge line (an array printed whole, a progress bar without newlines) gave a WORKER_FAILED message of that
+    size, which the hosts put in a message box and on the node (a 50 MB line: a 50 MB message)."""
+    head: Any = None
+    end, cut = b"", 0
+
+    def flush():
+        text = head.decode("utf-8", "replace").rstrip("\n")
+        if cut:
+            text += " ... [%d bytes of this line left out] ... %s" % (
+                cut, end.decode("utf-8", "replace").rstrip("\n"))
+        tail.append(text)
+    for piece in _lines(stream, _STDERR_HEAD):
+        if head is None:
+            head = piece
+        else:   # (a piece after the first of a long line)
+            both = end + piece
+            cut += len(both) - min(len(both), _STDERR_END)
+            end = both[-_STDERR_END:]
+        if piece.endswith(b"\n"):
+            flush()
+            head, end, cut = None, b"", 0
+    if head is not None:   # a last line with no newline
+        flush()
 
 
 def _write_without_sigpipe(stream, data):

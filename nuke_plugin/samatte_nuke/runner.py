@@ -270,7 +270,10 @@ class JobRunner(threading.Thread):
                                   "message": ev.get("message"), "text": text, "cancelling": self._sent_cancel}
             self._emit("progress", self.last_progress)
         elif t == "log" and ev.get("level") in ("warning", "error"):
-            self._emit("log", {"level": ev.get("level"), "message": ev.get("message")})
+            msg = str(ev.get("message") or "")
+            if len(msg) > 4000:   # (a record of megabytes: the Script Editor and the status line get its start)
+                msg = "%s ... [%d characters left out]" % (msg[:4000], len(msg) - 4000)
+            self._emit("log", {"level": ev.get("level"), "message": msg})
         elif t == "frame":
             if ev.get("status") == "written" and ev.get("stage", "matte") == "matte":
                 self.written += 1
