@@ -355,6 +355,19 @@ class JobRun:
         self.fraction = 1.0
         self.status = "samatte: done, %d written, %d reused" % (self.written, self.skipped)
 
+    def ended_text(self):
+        """The panel's Last result (and the report) of a job that did not finish: ``cancelled`` or its error, and
+        what the artist keeps, the frames it wrote before it stopped (a worker killed, out of memory, Cancel):
+        ``cancelled; 3 frames it finished are kept: Run resumes from them``. Before: ``cancelled (finished frames
+        kept)`` whether it had finished any or not, and nothing after an error."""
+        n = self.written
+        kept = ("%d frame%s it finished %s kept: Run resumes from them" % (n, "" if n == 1 else "s",
+                                                                         "is" if n == 1 else "are")) if n else \
+            "no frame was finished by it (frames made before are kept)"
+        if self.cancelled:
+            return "cancelled; " + kept
+        return (self.error or "") + ("; " + kept if n else "")
+
     def _scene(self, file_number):
         """The scene frame of a worker's file number (as given when it is not one)."""
         try:

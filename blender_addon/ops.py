@@ -359,9 +359,8 @@ def finish_run(context, run):
     s = scene.samatte
     s.status_result = ""    # the run changed what is on disk: Check mattes again for a current answer
     if run.error is not None:
-        s.last_result = "cancelled" if run.cancelled else run.error
-        return ("WARNING" if run.cancelled else "ERROR"), ("samatte: cancelled (finished frames kept)"
-                                                          if run.cancelled else "samatte: " + run.error)
+        s.last_result = run.ended_text()
+        return ("WARNING" if run.cancelled else "ERROR"), "samatte: " + s.last_result
     res = run.result
     frames = [int(f) for f in res.get("frames") or []] or sorted(run.scores)
     all_frames = [int(f) for f in jobs_frames(run.job)]

@@ -191,3 +191,56 @@ def test_a_worker_that_dies_after_a_huge_stderr_line_gives_a_short_message(tmp_p
     assert "simulated crash in frame 1002" in msg
     assert re.search(r"junk x{100}.* \.\.\. \[\d+ bytes of this line left out\] \.\.\. x{100}", msg), msg[:300]
     assert len(e.value.details["stderr_tail"]) < 10000
+
+
+def test_blender_run_cancelled_or_failed_midway_says_the_frames_it_kept():
+    """Blender (the bpy-free JobRun, whose words ``finish_run`` puts in the panel's Last result and the report):
+    a Run cancelled after 2 frames said ``cancelled (finished frames kept)``, one cancelled before any frame the
+    same, and one whose worker was killed after 3 frames only its error."""
+    import types
+    sys.path.insert(0, os.path.join(TESTS, "blender"))
+    from addon_plain import plain
+    from samatte.errors import CancelledError, WorkerError
+    jobs = plain("jobs")
+
+    def ended(n, err):
+        run = jobs.JobRun({}, None)
+        frames = [{"type": "frame", "frame": 1001 + i, "status": "written", "score": 0.9} for i in range(n)]
+        run.handle = types.SimpleNamespace(done=True, error=err, poll=lambda: frames, result=None)
+        run.poll()
+        assert run.done and run.written == n
+        return run.ended_text()
+    assert ended(2, CancelledError("job cancelled")) == "cancelled; 2 frames it finished are kept: Run resumes from them"
+    assert ended(0, CancelledError("job cancelled")) == ("cancelled; no frame was finished by it (frames made "
+                                                         "before are kept)")
+    died = ended(3, WorkerError("the samatte worker exited unexpectedly (exit status -9)"))
+    assert died.startswith("[WORKER_FAILED] the samatte worker exited unexpectedly")
+    assert died.endswith("; 3 frames it finished are kept: Run resumes from them"), died
+
+
+def test_a_worker_killed_from_outside_is_said_in_words(nk, tmp_path, monkeypatch):
+    """The worker is killed (kill -9, the out-of-memory killer) while a node's job runs: the node said
+    ``[WORKER_FAILED] the samatte worker exited unexpectedly (exit status -9)``; it now says what -9 is. The
+    node is free at once, and its next job starts a new worker."""
+    import signal
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(factory=_fake_worker), tmp_path, sys.executable)
+    try:
+        g = snode.create("SAMatte1")
+        job = {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr", "frames": "1001-1040"},
+               "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}],
+               "output": {"path": "/out/m.####.exr"}, "meta": {"fake": {"frames": 40, "delay": 0.05}}}
+        info = {"offset": -1000, "frames": list(range(1, 41)), "folder": "/out", "objects": []}
+        r = snode._start(g, job, info, stage="all", frames=None, title="SAMatte SAMatte1")
+        t0 = time.monotonic()
+        while r.last_progress is None:
+            time.sleep(0.01)
+            assert time.monotonic() - t0 < 60
+        os.kill(pool.get(sys.executable).pid, signal.SIGKILL)
+        assert nuke_env.wait_runner(nk, r, 30)[:2] == ("failed", "WORKER_FAILED")
+        status = g["status"].value()
+        assert "exit status -9: SIGKILL, killed from outside" in status and "out-of-memory" in status, status
+        job["meta"]["fake"] = {"frames": 2}
+        r = snode._start(g, job, info, stage="all", frames=None, title="SAMatte SAMatte1")
+        assert nuke_env.wait_runner(nk, r, 60)[0] == "done"
+    finally:
+        pool.close_all()

@@ -164,6 +164,23 @@ def _no_sigpipe_on(stream):
         pass
 
 
+def _signal_words(code):
+    """What a negative exit status (a POSIX signal) means to an artist: "-9" alone said nothing."""
+    if not isinstance(code, int) or code >= 0:
+        return ""
+    try:
+        name = signal.Signals(-code).name
+    except (ValueError, AttributeError):
+        return ": killed by signal %d" % -code
+    why = {"SIGKILL": "killed from outside: often the system's out-of-memory killer (Linux: dmesg says so), "
+                      "or a kill -9",
+           "SIGSEGV": "it crashed (a segmentation fault in a library)",
+           "SIGABRT": "a library aborted it",
+           "SIGBUS": "it crashed (a bus error: a file it had mapped changed or vanished?)",
+           "SIGTERM": "stopped from outside (SIGTERM)"}.get(name)
+    return ": %s, %s" % (name, why) if why else ": killed by %s" % name
+
+
 _STDERR_LINES = 200
 _ids = itertools.count(1)
 
@@ -433,9 +450,9 @@ class WorkerClient:
             # the exit closes the pipe, but the reader thread may not have taken its last lines yet
             self._err_reader.join(timeout=2.0)
         tail = self.stderr_tail()
-        return WorkerError("the samatte worker exited %s (exit status %s)%s"
-                           % (when, code, (":\n" + tail) if tail else ""), returncode=code, stderr_tail=tail,
-                           **details)
+        return WorkerError("the samatte worker exited %s (exit status %s%s)%s"
+                           % (when, code, _signal_words(code), (":\n" + tail) if tail else ""), returncode=code,
+                           stderr_tail=tail, **details)
 
     def _send(self, msg, *, quiet=False):
         data = protocol.encode(msg).encode("utf-8")

@@ -528,9 +528,10 @@ def _start(group, job, info, *, stage, frames, title):
         if kind == "failed" and len(payload) == 2:
             payload = (payload[0], _in_script_terms(payload[0], payload[1],
                                                     getattr(runner, "error_details", None), info))
-            if payload[0] == "CANCELLED" and stage != "track":
-                # what the artist keeps (before: "[CANCELLED] job cancelled", nothing on the frames finished)
-                n = getattr(runner, "written", 0)
+            n = getattr(runner, "written", 0)
+            if n or payload[0] == "CANCELLED":
+                # what the artist keeps of a job cancelled or failed midway (a worker killed, out of memory); before:
+                # "[CANCELLED] job cancelled", nothing on the frames it had finished
                 payload = (payload[0], "%s; %s" % (payload[1], (
                     "the %d frame(s) it finished are kept: Track & Matte resumes from them" % n) if n else
                     "no frame was finished by it (frames made before are kept)"))
