@@ -285,6 +285,7 @@ class JobRun:
         self.error = None
         self.error_code = None
         self.cancelled = False
+        self.worker_ended = False
 
     def start(self):
         w = get_worker(self.settings)
@@ -342,6 +343,8 @@ class JobRun:
             e = self.handle.error
             self.error_code = getattr(e, "code", "SAMATTE_ERROR")
             self.cancelled = self.error_code == "CANCELLED"
+            # (a worker that did not stop after the cancel was ended: samatte.client.CANCEL_GRACE_S)
+            self.worker_ended = bool((getattr(e, "details", None) or {}).get("worker_ended"))
             self.error = "[%s] %s" % (self.error_code, getattr(e, "message", str(e)))
             self.error += scene_frame_note(e, self._scene) + host_hint(e)
             self.status = "samatte: cancelled" if self.cancelled else "samatte: failed " + self.error
@@ -365,7 +368,8 @@ class JobRun:
                                                                          "is" if n == 1 else "are")) if n else \
             "no frame was finished by it (frames made before are kept)"
         if self.cancelled:
-            return "cancelled; " + kept
+            return "cancelled%s; %s" % (" (the worker did not stop in time and was ended: the next Run starts a new "
+                                        "one)" if self.worker_ended else "", kept)
         return (self.error or "") + ("; " + kept if n else "")
 
     def _scene(self, file_number):

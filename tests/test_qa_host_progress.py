@@ -244,3 +244,71 @@ def test_a_worker_killed_from_outside_is_said_in_words(nk, tmp_path, monkeypatch
         assert nuke_env.wait_runner(nk, r, 60)[0] == "done"
     finally:
         pool.close_all()
+
+
+def _hung_job():
+    # the stand-in pipeline sleeps 60 s in one call before its first frame: a library call that never returns
+    return {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr", "frames": "1001-1004"},
+            "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}], "output": {"path": "/out/m.####.exr"},
+            "meta": {"fake": {"frames": 4, "hang": 60}}}
+
+
+def test_a_cancelled_job_whose_worker_is_stuck_ends_and_frees_the_host(monkeypatch):
+    """Cancel while the worker is stuck in a library call (a hung driver or file system): the job never ended,
+    so Nuke's node said 'cancelling...' for good, its Release GPU answered BUSY and every other node's job queued
+    behind it (Blender's Run waited for the 10 minutes of its silence timeout). Now the worker is ended
+    ``cancel_grace`` seconds after the cancel and the job ends CANCELLED saying so."""
+    w = _fake_worker()
+    try:
+        h = w.start_job(_hung_job())
+        h.cancel_grace = 1.0
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        h.cancel()
+        h.cancel()                         # twice, quickly: one deadline
+        while not h.done:
+            h.poll()
+            time.sleep(0.05)
+            assert time.monotonic() - t0 < 15, "the cancelled job never ended"
+        assert time.monotonic() - t0 < 8
+        assert h.error.code == "CANCELLED" and "did not stop within 1 s of the cancel" in h.error.message
+        assert h.error.details["worker_ended"] is True and not w.alive()
+    finally:
+        w.close()
+
+
+def test_nuke_node_cancelled_on_a_stuck_worker_is_free_again(nk, tmp_path, monkeypatch):
+    import samatte.client as sclient
+    monkeypatch.setattr(sclient, "CANCEL_GRACE_S", 1.0, raising=False)
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(factory=_fake_worker), tmp_path, sys.executable)
+    try:
+        g = snode.create("SAMatte1")
+        info = {"offset": -1000, "frames": list(range(1, 5)), "folder": "/out", "objects": []}
+        r = snode._start(g, _hung_job(), info, stage="all", frames=None, title="SAMatte SAMatte1")
+        while r.handle is None:
+            time.sleep(0.01)
+        snode.on_cancel(g)
+        outcome = nuke_env.wait_runner(nk, r, 15)
+        assert outcome[:2] == ("failed", "CANCELLED") and "was ended" in outcome[2], outcome
+        assert g["status"].value().startswith("error [CANCELLED]")
+        job = _hung_job()
+        job["meta"]["fake"] = {"frames": 2}
+        r = snode._start(g, job, info, stage="all", frames=None, title="SAMatte SAMatte1")
+        assert nuke_env.wait_runner(nk, r, 60)[0] == "done"       # a new worker
+    finally:
+        pool.close_all()
+
+
+def test_blender_run_cancelled_on_a_stuck_worker_says_it_was_ended():
+    import types
+    sys.path.insert(0, os.path.join(TESTS, "blender"))
+    from addon_plain import plain
+    from samatte.errors import CancelledError
+    jobs = plain("jobs")
+    run = jobs.JobRun({}, None)
+    err = CancelledError("job cancelled; the worker did not stop within 60 s of the cancel", worker_ended=True)
+    run.handle = types.SimpleNamespace(done=True, error=err, poll=lambda: [], result=None)
+    run.poll()
+    assert run.cancelled and run.ended_text() == (
+        "cancelled (the worker did not stop in time and was ended: the next Run starts a new one); no frame was "
+        "finished by it (frames made before are kept)")

@@ -184,6 +184,11 @@ def _signal_words(code):
 _STDERR_LINES = 200
 _ids = itertools.count(1)
 
+#: seconds a job has to end once cancelled before the client ends its worker (:attr:`JobHandle.cancel_grace`): a
+#: worker stuck in a library call (a hung GPU driver or network file system) never reaches its check between a
+#: frame's phases, and the host said "cancelling" for good (Nuke: no timeout; its Release GPU answered BUSY)
+CANCEL_GRACE_S = 60.0
+
 
 class JobHandle:
     """One job running in a worker. Events are protocol message dicts (``progress``, ``log``,
@@ -197,6 +202,9 @@ class JobHandle:
         self.error = None
         self._events: queue.Queue = queue.Queue()
         self._last_activity = time.monotonic()
+        self._cancelled_at = None
+        #: seconds after :meth:`cancel` before the worker is ended, if the job has not ended by then (None: never)
+        self.cancel_grace = CANCEL_GRACE_S
 
     # Called by the client's reader thread.
     def _push(self, msg):
@@ -226,6 +234,11 @@ class JobHandle:
                 if left <= 0:
                     return self._timed_out()
                 wait = left if wait is None else min(wait, left)
+            stop = self._stop_deadline()
+            if stop is not None:
+                if stop <= time.monotonic():
+                    return self._not_stopping()
+                wait = stop - time.monotonic() if wait is None else min(wait, stop - time.monotonic())
             try:
                 if wait is not None and wait <= 0:
                     raise queue.Empty
@@ -233,6 +246,8 @@ class JobHandle:
             except queue.Empty:
                 if limit is not None and time.monotonic() - self._last_activity >= limit:
                     return self._timed_out()
+                if stop is not None and stop <= time.monotonic():
+                    return self._not_stopping()
                 return None
         if msg is _EOF:
             return self._crashed()
@@ -255,6 +270,22 @@ class JobHandle:
 
     def _crashed(self):
         return self._fail(self._client._exit_error("unexpectedly"))
+
+    def _stop_deadline(self):
+        """When the worker is ended if this cancelled job has not ended by then (None: not cancelled, or never)."""
+        if self._cancelled_at is None or self.cancel_grace is None:
+            return None
+        return self._cancelled_at + float(self.cancel_grace)
+
+    def _not_stopping(self):
+        """The job was cancelled :attr:`cancel_grace` seconds ago and goes on: its worker is ended (its frames are
+        whole, written atomically) and the job ends CANCELLED saying so."""
+        from .errors import CancelledError
+        self._client.kill()
+        return self._fail(CancelledError(
+            "job cancelled; the worker did not stop within %.0f s of the cancel (stuck in a library call?) and was "
+            "ended: the frames it finished are kept, and the next job starts a new worker" % float(self.cancel_grace),
+            grace_s=float(self.cancel_grace), worker_ended=True, stderr_tail=self._client.stderr_tail()))
 
     def poll(self):
         """All events that have arrived, without blocking (a list, maybe empty)."""
@@ -299,8 +330,11 @@ class JobHandle:
             pass
 
     def cancel(self):
-        """Ask the worker to stop this job between frames (thread-safe; a no-op once done)."""
+        """Ask the worker to stop this job between frames (thread-safe; a no-op once done). A job that has not
+        ended :attr:`cancel_grace` seconds later has its worker ended (by the next :meth:`poll` or wait)."""
         if not self.done:
+            if self._cancelled_at is None:
+                self._cancelled_at = time.monotonic()
             self._client._send(protocol.cancel(self.id), quiet=True)
 
 
