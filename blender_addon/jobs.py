@@ -286,6 +286,7 @@ class JobRun:
         self.error_code = None
         self.cancelled = False
         self.worker_ended = False
+        self.cancel_sent = False   # Cancel pressed; the job stops between a frame's phases
 
     def start(self):
         w = get_worker(self.settings)
@@ -320,6 +321,9 @@ class JobRun:
         return events
 
     def _on_progress(self, ev):
+        if self.cancel_sent:   # (before: the progress still reported until the worker stopped replaced it)
+            self.status = "samatte: cancelling"
+            return
         total = ev.get("total") or 0
         frac = ev.get("fraction")
         if frac is None and total:
@@ -383,6 +387,7 @@ class JobRun:
         """Ask the worker to stop between frames (no half-written frame: outputs are atomic)."""
         if self.handle is not None and not self.done:
             self.handle.cancel()
+            self.cancel_sent = True
             self.status = "samatte: cancelling"
 
     def wait(self, timeout=600, tick=0.05):

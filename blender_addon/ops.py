@@ -306,6 +306,10 @@ def _with_notes(error, notes):
 def start_run(context, *, this_frame=False):
     """Gather, build and start a job; returns the :class:`jobs.JobRun` (also kept as the current run)."""
     if running_job() is not None:
+        if getattr(running_job(), "cancel_sent", False):
+            # (before: "Cancel it first" to an artist who had: the job stops between a frame's phases)
+            raise HostError("BUSY", "the samatte job you cancelled is still stopping (between a frame's phases): "
+                            "Run again in a moment")
         raise HostError("BUSY", "a samatte job is already running (Cancel it first)")
     settings, job, (clip, info, objects, frames, notes) = _build(context)
     subset = None

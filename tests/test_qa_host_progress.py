@@ -312,3 +312,41 @@ def test_blender_run_cancelled_on_a_stuck_worker_says_it_was_ended():
     assert run.cancelled and run.ended_text() == (
         "cancelled (the worker did not stop in time and was ended: the next Run starts a new one); no frame was "
         "finished by it (frames made before are kept)")
+
+
+def test_blender_status_stays_cancelling_after_cancel():
+    """Blender's status bar said ``samatte: cancelling`` at Esc / Cancel, then ``samatte: matte 3/6 frame 11``
+    again with the next progress the worker sent before it stopped."""
+    import types
+    sys.path.insert(0, os.path.join(TESTS, "blender"))
+    from addon_plain import plain
+    jobs = plain("jobs")
+    sent = []
+    events = [[{"type": "progress", "stage": "matte", "done": 2, "total": 6, "frame": 1002}],
+              [{"type": "progress", "stage": "matte", "done": 3, "total": 6, "frame": 1003}]]
+    run = jobs.JobRun({}, None, scene_frame=lambda n: n - 992)
+    run.handle = types.SimpleNamespace(done=False, error=None, result=None, poll=lambda: events.pop(0),
+                                       cancel=lambda: sent.append(1))
+    run.poll()
+    assert run.status == "samatte: matte 2/6 frame 10"
+    run.cancel()
+    run.poll()
+    assert sent and run.status == "samatte: cancelling", run.status
+
+
+def test_run_again_while_the_cancelled_job_stops_says_so(nk, tmp_path, monkeypatch):
+    """Track & Matte pressed again right after Cancel, while the job still stops: '[BUSY] a job is already
+    running on this node (Cancel it first)' to an artist who had."""
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(factory=_fake_worker), tmp_path, sys.executable)
+    try:
+        g = snode.create("SAMatte1")
+        info = {"offset": -1000, "frames": list(range(1, 5)), "folder": "/out", "objects": []}
+        job = _hung_job()
+        job["meta"]["fake"] = {"frames": 40, "delay": 0.5}
+        r = snode._start(g, job, info, stage="all", frames=None, title="SAMatte SAMatte1")
+        snode.on_cancel(g)
+        assert snode._start(g, job, info, stage="all", frames=None, title="SAMatte SAMatte1") is None
+        assert "still stopping" in g["status"].value() and "Cancel it first" not in g["status"].value()
+        assert nuke_env.wait_runner(nk, r, 30)[:2] == ("failed", "CANCELLED")
+    finally:
+        pool.close_all()

@@ -508,7 +508,12 @@ def _script_label(info):
 
 def _start(group, job, info, *, stage, frames, title):
     if _busy(group):
-        _fail(group, "BUSY", "a job is already running on this node (Cancel it first)")
+        if getattr(_runner(group), "cancelling", False):
+            # (before: "Cancel it first" to an artist who had: the job stops between a frame's phases)
+            _fail(group, "BUSY", "the job you cancelled on this node is still stopping (between a frame's phases): "
+                  "press again in a moment")
+        else:
+            _fail(group, "BUSY", "a job is already running on this node (Cancel it first)")
         return None
     try:
         python = config.samatte_python(group["samatte_python"].value())
