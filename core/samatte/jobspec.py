@@ -70,7 +70,7 @@ import re
 import threading
 
 from .errors import FrameRangeError, JobSpecError, PromptError
-from .frames import format_frames, parse_frames
+from .frames import _whole, format_frames, parse_frames
 from .registry import (COMPRESSIONS, DEVICES, MATTE_BACKENDS, MATTE_OPTIONS, MATTE_QUALITIES, TRACKER_BACKENDS,
                        TRACKER_OPTIONS, validate_compression, validate_device, validate_model, validate_options)
 
@@ -123,21 +123,33 @@ def _json_data(v, path):
     farm bundle carry it: objects (string or integer keys), lists, strings, finite numbers, true / false /
     null. JOBSPEC_INVALID naming a value that is not (before: a NaN passed, so ``save`` and ``samatte
     validate`` wrote ``NaN``, which jq and other JSON readers refuse, and the worker refused the job as
-    PROTOCOL_INVALID; a set or bytes passed and ``save`` raised a TypeError). Returns ``v``. (How deep it
+    PROTOCOL_INVALID; a set or bytes passed and ``save`` raised a TypeError). Returns a copy of ``v`` in
+    which a number a script computed with numpy (``float32``, ``int64``) is its value as a JSON number, as
+    in the job's other fields (before: JOBSPEC_INVALID ``got float32``), and a tuple is a list. (How deep it
     nests: :func:`validate`'s limit on the whole document.)"""
-    stack = [(v, path)]
+    v = copy.deepcopy(v)
+    stack: list = [(v, path, None, None)]   # (value, its path, the container holding it, its key or index there)
     while stack:
-        x, p = stack.pop()
+        x, p, box, key = stack.pop()
+        if isinstance(x, tuple):
+            x = list(x)
+            if box is not None:
+                box[key] = x
         if isinstance(x, dict):
             for k, item in x.items():
                 if not isinstance(k, (str, int)) or isinstance(k, bool):
                     raise _err("key %s is not a string (JSON object keys are strings)" % ascii(k)[:80], p)
-                stack.append((item, "%s.%s" % (p, k)))
-        elif isinstance(x, (list, tuple)):
-            stack.extend((item, "%s[%d]" % (p, i)) for i, item in enumerate(x))
+                stack.append((item, "%s.%s" % (p, k), x, k))
+        elif isinstance(x, list):
+            stack.extend((item, "%s[%d]" % (p, i), x, i) for i, item in enumerate(x))
         elif isinstance(x, float):
             if not math.isfinite(x):
                 raise _err("expected a finite number, got %r (JSON has no NaN or infinity)" % x, p)
+        elif isinstance(x, numbers.Real) and not isinstance(x, (int, bool)) and box is not None:
+            y = int(x) if isinstance(x, numbers.Integral) else float(x)   # (numpy's numbers)
+            if isinstance(y, float) and not math.isfinite(y):
+                raise _err("expected a finite number, got %r (JSON has no NaN or infinity)" % y, p)
+            box[key] = y
         elif not (x is None or isinstance(x, (str, int))):   # (bool is an int)
             raise _err("expected JSON data (a string, number, true / false / null, list or object), got %s"
                        % type(x).__name__, p)
@@ -295,6 +307,19 @@ def _check_unknown(d, allowed, path):
         raise _err("unknown field(s) %s" % ", ".join(repr(e) for e in extra), path)
 
 
+def _frame_number(p, path):
+    """A prompt's ``frame``: an int, or a whole-number type a script computed it as (numpy's ``int64``: a frame
+    taken from ``np.arange`` or an array of keyframes), stored as its int value, the rule of the job's frame
+    lists (:mod:`samatte.frames`). Before, ``field 'frame' must be int, not int64`` while the same job's
+    ``plate.frames``, coordinates and options took numpy's numbers. A bool, a float or a string is refused."""
+    v = _require(p, "frame", None, path)
+    n = _whole(v)
+    if n is None:
+        raise _err("field 'frame' must be int, not %s" % ("a bool" if isinstance(v, bool) else type(v).__name__),
+                   "%s.frame" % path)
+    return n
+
+
 def _validate_prompt(p, path, job_frames_set):
     if not isinstance(p, dict):
         raise _err("a prompt must be an object", path, PromptError)
@@ -302,7 +327,7 @@ def _validate_prompt(p, path, job_frames_set):
     if ptype not in PROMPT_TYPES:
         raise _err("unknown prompt type %r (one of %s)" % (ptype, ", ".join(PROMPT_TYPES)), path + ".type",
                    PromptError)
-    frame = _require(p, "frame", int, path)
+    frame = _frame_number(p, path)
     if job_frames_set is not None and frame not in job_frames_set:
         raise PromptError("prompt on frame %d is outside the job's frame range (at %s)" % (frame, path),
                           field=path, frame=frame)
@@ -581,7 +606,7 @@ def _validate(doc):
     if out["work_dir"] is not None:
         _path_text(out["work_dir"], "work_dir")
     if "meta" in doc:
-        out["meta"] = copy.deepcopy(_json_data(_require(doc, "meta", dict, "job"), "meta"))
+        out["meta"] = _json_data(_require(doc, "meta", dict, "job"), "meta")
     return out
 
 
