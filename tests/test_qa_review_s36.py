@@ -65,3 +65,90 @@ def test_meta_that_is_no_json_data_is_still_refused(bad):
     with pytest.raises(JobSpecError) as e:
         jobspec.validate(_job(1001, meta={"x": [bad]}))
     assert e.value.code == "JOBSPEC_INVALID" and "meta.x[0]" in str(e.value)
+
+
+# --- Nuke: an old node's read-back checks adopted on script load (node.adopt_checks) ------------------------------
+#
+# adopt_checks records the read-back's timing / plate checks on a node aligned by a samatte without them (0.2.18)
+# when the graph above its Source is the one its plate was rendered from: the hash in the plate folder's name. But
+# 0.2.18 hashed each upstream Read file's mtime in whole nanoseconds, and 0.2.19 in whole milliseconds (KEY_VERSION
+# 3), so for any plate file whose mtime is not a whole millisecond (nearly all: ext4, NFS, APFS, NTFS) no node was
+# ever adopted, and every open of the script walked the comp and stat'ed every upstream file again for nothing.
+# (tests/test_qa_nuke_day9.py's test aligned the node under today's rule, then removed the knobs: it passed.)
+
+def _nuke():
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+    import nuke_env
+    from samatte_nuke import farm, job as jobmod, node as snode
+    return nuke_env, farm, jobmod, snode
+
+
+@pytest.fixture
+def nk(tmp_path):
+    import os
+    import shutil
+    nuke_env, farm, _, _ = _nuke()
+    nuke = nuke_env.fresh()
+    nuke.root()["name"].setValue(str(tmp_path / "comp" / "shA_v001.nk"))
+    farm._memo.clear()
+
+    def render(w, first, last):   # the node's Write: the files of the Read above its Source, in script frames
+        n = w.input(0)
+        while n.Class() != "Read":   # (out of the SAMatte group by its Input)
+            inside = n.Class() == "Input" and n._parent is not None and n._parent.Class() == "Group"
+            n = n._parent.input(int(n["number"].value())) if inside else n.input(0)
+        pattern = nuke.filename(n)
+        for t in range(first, last + 1):
+            out = w["file"].value().replace("####", "%04d" % t)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            shutil.copyfile(pattern.replace("####", "%04d" % (t + 1000)), out)
+    nuke._set_render_hook(render)
+    yield nuke
+    nuke._reset()
+
+
+def test_a_node_aligned_by_0_2_18_is_adopted_when_its_script_is_opened(nk, tmp_path, monkeypatch):
+    import os
+    from samatte import cachekey, pipeline
+    from samatte.demo import make_shot
+    nuke_env, farm, jobmod, snode = _nuke()
+    shot = make_shot(str(tmp_path / "shA"), frames=4, size=(64, 64), first=1001)
+    for f in range(1001, 1005):   # plate files whose mtimes are not whole milliseconds (as written by a renderer)
+        p = shot["plate"].replace("####", "%04d" % f)
+        os.utime(p, ns=(1_765_000_000_123_456_789 + f, 1_765_000_000_123_456_789 + f))
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    grade = nk.nodes.Grade()
+    grade.addKnob(nk.Double_Knob("white", "gain", 1.0))
+    grade.setInput(0, read)
+    g = snode.create("SAMatte1")
+    g.setInput(0, grade)
+    roto = nk.nodes.Roto(name="Roto1")
+    roto.setInput(0, grade)
+    layer = nuke_env.rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], 2, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    g.setInput(1, roto)
+    g["tracker"].setValue("shapes")
+    with monkeypatch.context() as m:   # aligned by 0.2.18: its upstream hash counted whole ns, no checks recorded
+        m.setattr(cachekey, "MTIME_UNIT_NS", 1)
+        job, info = snode.build(g)
+        pipeline.run(job)
+        snode._point_read(g, job, info)
+        was = jobmod.upstream_hash(grade)
+    for name in ("samatte_timing", "samatte_plate"):
+        g.removeKnob(g[name])
+    farm._memo.clear()
+    folder = os.path.basename(os.path.dirname(farm.stored_job(g)["plate"]["path"]))
+    assert folder == "plate_%s" % was != "plate_%s" % jobmod.upstream_hash(grade)   # (the unit moved since)
+    snode.register_callbacks()
+    nk._script_loaded()   # the artist opens the script with 0.2.19
+    assert g.knob("samatte_timing") is not None and g.knob("samatte_plate") is not None
+    assert g["samatte_timing"].value() == jobmod.time_signature(jobmod.source_node(g))
+    assert g["samatte_plate"].value() == farm.encode_state(jobmod.plate_signature(jobmod.source_node(g)))
+    grade["white"].setValue(1.5)   # a graph changed since the render is still not adopted, whatever the unit
+    for name in ("samatte_timing", "samatte_plate"):
+        g.removeKnob(g[name])
+    nk._script_loaded()
+    assert g.knob("samatte_timing") is None and g.knob("samatte_plate") is None

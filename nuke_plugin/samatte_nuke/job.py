@@ -20,7 +20,7 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
+           "build_job", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "upstream_hashes", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -611,51 +611,82 @@ def output_pattern(folder):
     return os.path.join(folder, "matte", "matte.####.exr")
 
 
-def _read_stamps(read):
-    """Size and mtime_ns of each file a Read reads in its range (a plate re-rendered under the same
-    path changes them, as it changes samatte's own plate stamps); '' for another node."""
-    from samatte.cachekey import MTIME_UNIT_NS
+def _read_files(read):
+    """(size, mtime_ns) of each file a Read reads in its range (None: a file that cannot be read); None for another
+    node (or a Read Nuke cannot expand)."""
     if read.Class() != "Read" or read.knob("first") is None:
-        return ""
+        return None
     try:
         pattern = read_path(read) or ""
         first, last = int(read["first"].value()), int(read["last"].value())
     except Exception:  # noqa: BLE001 - a Read the double or Nuke cannot expand: its knobs still count
-        return ""
+        return None
     out = []
     for f in range(first, last + 1) if _FRAME_TOKEN.search(pattern) else [None]:
         path = pattern if f is None else _file_at(pattern, f)
         try:
             st = os.stat(path)
-            # the mtime in whole MTIME_UNIT_NS, as samatte's keys count it: the same share seen over SMB (Windows,
-            # macOS: 100 ns) and NFS (Linux: the server's ns) gave two hashes, so Track & Matte on the other OS
-            # rendered the plate again into another folder and made every frame again
-            out.append("%d:%d" % (st.st_size, st.st_mtime_ns - st.st_mtime_ns % MTIME_UNIT_NS))
+            out.append((st.st_size, st.st_mtime_ns))
         except OSError:
-            out.append("-")
-    return ",".join(out)
+            out.append(None)
+    return out
+
+
+def _read_stamps(read, unit=None):
+    """Size and mtime_ns of each file a Read reads in its range (a plate re-rendered under the same
+    path changes them, as it changes samatte's own plate stamps); '' for another node. The mtime in whole
+    ``unit`` ns (default ``MTIME_UNIT_NS``, as samatte's keys count it: the same share seen over SMB (Windows,
+    macOS: 100 ns) and NFS (Linux: the server's ns) gave two hashes, so Track & Matte on the other OS rendered
+    the plate again into another folder and made every frame again)."""
+    return _stamps_text(_read_files(read), unit)
+
+
+def _stamps_text(files, unit=None):
+    if files is None:
+        return ""
+    if unit is None:
+        from samatte.cachekey import MTIME_UNIT_NS
+        unit = MTIME_UNIT_NS
+    return ",".join("-" if e is None else "%d:%d" % (e[0], e[1] - e[1] % unit) for e in files)
 
 
 #: knobs of where a node sits and looks in the node graph, in no hash of what it does
 _NODE_GRAPH_KNOBS = ("xpos", "ypos", "selected", "label", "note_font", "tile_color")
 
+#: the mtime units (ns) the upstream hash in a rendered plate's folder name has counted Read files' mtimes in, newest
+#: first: ``MTIME_UNIT_NS`` (None; whole ms since 0.2.19), 100 ns (0.2.19's development builds), 1 ns (through
+#: 0.2.18). A node aligned by an earlier samatte named its plate folder with one of them (:func:`upstream_hashes`).
+HASH_MTIME_UNITS = (None, 100, 1)
+
 
 def upstream_hash(source):
     """A hash of every node upstream of ``source`` (class, name, every knob's script text, and the stamps of
     the files each Read reads)."""
-    h = hashlib.sha256()
+    return upstream_hashes(source)[0]
+
+
+def upstream_hashes(source, units=(None,)):
+    """:func:`upstream_hash` of ``source`` with the Reads' file mtimes counted in each of ``units`` (ns; None:
+    ``MTIME_UNIT_NS``), in that order, from one walk of the graph and one stat of each file: the hashes a plate
+    folder was named with by samatte versions whose unit differed (:data:`HASH_MTIME_UNITS`)."""
+    hs = [hashlib.sha256() for _ in units]
     for n in _upstream(source):
-        h.update(("%s %s\n" % (n.Class(), n.name())).encode("utf-8"))
-        h.update(("files=%s\n" % _read_stamps(n)).encode("utf-8"))
+        head = ("%s %s\n" % (n.Class(), n.name())).encode("utf-8")
+        files = _read_files(n)
+        for h, unit in zip(hs, units):
+            h.update(head)
+            h.update(("files=%s\n" % _stamps_text(files, unit)).encode("utf-8"))
         knobs = n.knobs()
         for name in sorted(knobs):
             if name in _NODE_GRAPH_KNOBS:
                 continue
             try:
-                h.update(("%s=%s\n" % (name, knobs[name].toScript())).encode("utf-8", "replace"))
+                text = ("%s=%s\n" % (name, knobs[name].toScript())).encode("utf-8", "replace")
             except Exception:  # noqa: BLE001
-                pass
-    return h.hexdigest()[:16]
+                continue
+            for h in hs:
+                h.update(text)
+    return [h.hexdigest()[:16] for h in hs]
 
 
 #: the knobs of a Read that decide which of its files it shows on a script frame (Foundry's Read reference)

@@ -195,7 +195,10 @@ def adopt_checks(group):
         return False
     folder = os.path.basename(os.path.dirname(job["plate"]["path"].replace("\\", "/")))
     with jobmod.full_size(nuke.root()):   # (as the plate was rendered: the Reads' full-size files)
-        if folder != "plate_%s" % jobmod.upstream_hash(up):
+        # the hash as the samatte that rendered the plate counted the Reads' file mtimes (whole ns through 0.2.18):
+        # before, only today's unit (whole ms), so no node aligned by 0.2.18 was ever adopted, and each open of
+        # the script walked the comp and stat'ed every upstream file again for nothing
+        if folder not in {"plate_%s" % h for h in jobmod.upstream_hashes(up, jobmod.HASH_MTIME_UNITS)}:
             return False
         source = jobmod.source_node(group)
         now = (("samatte_timing", jobmod.time_signature(source)),
