@@ -363,6 +363,10 @@ def cmd_status(args):
             by.setdefault(st, []).append(int(f))
         print("%-7s %s" % ("output" if what == "frames" else "track",
                            ", ".join("%s %s" % (st, format_frames(sorted(fs))) for st, fs in sorted(by.items()))))
+    foreign = sorted(int(f) for f, p in res.get("problems", {}).items() if p["status"] == "foreign")
+    if foreign:   # counted as stale above, but a re-run refuses them (not samatte's, or another job's)
+        print("foreign %s: not this job's samatte frames, a re-run does not replace them (move them away, or "
+              "--overwrite)" % format_frames(foreign))
     if res.get("absent"):
         print("absent  %s" % ", ".join("%s %s" % kv for kv in res["absent"].items()))
     return 0

@@ -633,7 +633,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         complete = set()
         if stage != "track":
             writer = MatteWriter(out["path"], info, compression=out["compression"],
-                                 metadata=_job_metadata(job, resolved), overwrite=out["overwrite"])
+                                 metadata=_job_metadata(job, resolved), overwrite=out["overwrite"],
+                                 object_layers=out["object_layers"])
             _check_output_folder(oseq, requested)
             status = {}
             for f in requested:
@@ -1102,7 +1103,10 @@ def _read_scores(writer, frames):
 def frame_status(job, *, frames=None):
     """Per frame of the job: ``"complete"`` (its output carries the current key), ``"stale"`` (a file is
     there with another key) or ``"missing"``; the same for the stored track; and the resolved backends.
-    ``{"frames": {"1001": ...}, "track": {...}, "resolved": {...}, "keys": {...}, "work_dir": path}``."""
+    ``{"frames": {"1001": ...}, "track": {...}, "resolved": {...}, "keys": {...}, "work_dir": path,
+    "problems": {"1001": {"status": "stale" | "foreign", "problem": text}}}`` (``problems``: each output
+    frame there that is not complete: ``"foreign"`` a file a re-run does not replace, not samatte's or
+    another job's; ``"stale"`` one it redoes)."""
     job = load_job(job)
     from .cachekey import frame_keys
     from .io.sequence import SequencePattern
@@ -1116,7 +1120,8 @@ def frame_status(job, *, frames=None):
     from .io.source import plate_canvas
     # the canvas a run works on (the display window when the frames' data windows vary)
     info = plate_canvas(plate_seq, all_frames, layer=job["plate"].get("layer"))[0]
-    writer = MatteWriter(_output_pattern(job).source, info, compression=job["output"]["compression"], prepare=False)
+    writer = MatteWriter(_output_pattern(job).source, info, compression=job["output"]["compression"], prepare=False,
+                           object_layers=job["output"]["object_layers"])
     cache = TrackCache(default_work_dir(job), create=False)
     names = [o["name"] for o in job["objects"]]
     tracked = any(o.get("prompts") for o in job["objects"])
@@ -1125,10 +1130,13 @@ def frame_status(job, *, frames=None):
     # per object with an ``absent`` among the frames asked: the frames it is absent on (its alpha is 0 there)
     gone = {o["name"]: format_frames(sorted(object_absent(o) & set(wanted))) for o in job["objects"]}
     out = {"frames": {}, "track": {}, "resolved": resolved, "keys": {}, "work_dir": cache.work_dir,
-           "absent": {k: v for k, v in gone.items() if v}}
+           "absent": {k: v for k, v in gone.items() if v}, "problems": {}}
     for f in wanted:
-        st = writer.file_status(f, key=keys[f]["matte"], objects=names)
+        st, why = writer.file_problem(f, key=keys[f]["matte"], objects=names, job=job["name"])
         out["frames"][str(f)] = {"complete": "complete", "missing": "missing"}.get(st, "stale")
+        if st not in ("complete", "missing"):
+            # what is wrong with it; "foreign": a file a re-run does not replace (not samatte's, or another job's)
+            out["problems"][str(f)] = {"status": st, "problem": why}
         if tracked:
             ok = keys[f]["track_objects"]
             ks = [cache.stored_key(f, i) for i in range(len(ok))]

@@ -65,6 +65,13 @@ def _qc(args):
                  "checked" if rep["keys_checked"] else "NOT checked", rep["report"]))
         for f in rep["failed"][:20]:
             print("  frame %d: %s" % (f, rep["frames"][str(f)]["problem"]))
+        if len(rep["failed"]) > 20:
+            print("  ... %d more (qc.json)" % (len(rep["failed"]) - 20))
+        for fix in rep.get("fixes", {}).values():   # what to do, once per kind, naming its frames
+            print("  frames %s: %s" % (fix["frames"], fix["hint"]))
+        for low in rep["low_scores"][:20]:   # the frames (and objects) to look at before comp
+            print("  low score frame %d: %.2f%s" % (low["frame"], low["score"],
+                                                    " (object %s)" % low["object"] if low.get("object") else ""))
     if not rep["ok"]:
         from ..frames import format_frames
         from .qc import QcError

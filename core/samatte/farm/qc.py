@@ -21,10 +21,32 @@ import re
 
 from ..errors import OutputError, QcError
 
-__all__ = ["run_qc", "QcError", "read_scores", "default_report_dir", "LOW_SCORE"]
+__all__ = ["run_qc", "QcError", "read_scores", "default_report_dir", "LOW_SCORE", "FIX_HINTS"]
 
 #: frames scoring below this are listed as low (the pipeline's own "flagged" threshold)
 LOW_SCORE = 0.5
+
+
+#: what to do about a failed frame (``qc.json``'s per-frame ``fix``; the text output says it once per kind)
+FIX_RERUN = "rerun"       # missing or stale: `samatte run JOB.json` (or the farm job's Matte task) redoes it
+FIX_FOREIGN = "remove"    # a file samatte did not write for this job: a re-run refuses to replace it
+FIX_PIXELS = "inspect"    # current but its pixels are bad (non-finite / out of range): re-run with --overwrite
+FIX_HINTS = {
+    FIX_RERUN: "re-run the job (samatte run JOB.json, or the farm job's Matte step) to redo them",
+    FIX_FOREIGN: "samatte did not write these for this job and a re-run does not replace them: move them "
+                 "away (or re-run with --overwrite), then re-run",
+    FIX_PIXELS: "current by their keys, yet their pixels are bad: re-run with --overwrite for these frames "
+                "(--frames), and report it",
+}
+
+
+def _problem_text(why):
+    """QC's wording of a frame's problem from :meth:`MatteWriter.file_problem` (stale ones start ``stale``,
+    as before)."""
+    why = str(why)
+    if why.startswith("stale: "):
+        return "stale (%s)" % why[len("stale: "):]
+    return why
 
 
 def default_report_dir(job):
@@ -32,8 +54,18 @@ def default_report_dir(job):
     return os.path.join(default_work_dir(job), "qc")
 
 
-def _check_frame(path):
-    """(problem or None, score or None, alpha or None) for one output frame."""
+def _object_scores(spec):
+    """``{object: score}`` of a frame's ``samatte/object_scores`` ({} when absent or not readable)."""
+    try:
+        doc = json.loads(str(spec.getattribute("samatte/object_scores") or "{}"))
+        return {str(k): float(v) for k, v in doc.items() if v is not None and math.isfinite(float(v))}
+    except (TypeError, ValueError, AttributeError):
+        return {}
+
+
+def _check_frame(path, objects=None):
+    """(problem or None, score or None, alpha or None) for one output frame; ``objects``: a dict that
+    gets the frame's per-object scores."""
     import numpy as np
     import OpenImageIO as oiio
     if not os.path.isfile(path):
@@ -56,8 +88,11 @@ def _check_frame(path):
             score = float(v) if v is not None else None
         except (TypeError, ValueError):
             score = None
+        obj_scores = _object_scores(spec)
     finally:
         inp.close()
+    if objects is not None:
+        objects.update(obj_scores)
     if not np.isfinite(a).all():
         return "unreadable: non-finite alpha", score, None
     if a.size and (float(a.min()) < -1e-3 or float(a.max()) > 1.001):
@@ -305,18 +340,34 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     fstat = status["frames"]
     per, scores = {}, {}
     for f in frames:
-        problem, score, _alpha = _check_frame(seq.path(f))
+        obj = {}
+        problem, score, _alpha = _check_frame(seq.path(f), obj)
         st = fstat.get(str(f))
-        if problem is None and st is not None and st != "complete":
+        why = status["problems"].get(str(f))
+        fix = None
+        if why is not None:
+            # not complete: what is wrong with the file (not samatte's, another job's, its size, a layer
+            # gone, truncated, written from other settings), and what a supervisor does about it
+            problem = _problem_text(why["problem"])
+            fix = FIX_FOREIGN if why["status"] == "foreign" else FIX_RERUN
+        elif problem is None and st is not None and st != "complete":
             problem = "stale (key not current)" if st == "stale" else st
+        if problem is not None and fix is None:
+            fix = FIX_RERUN if st in ("missing", "stale") else FIX_PIXELS
         per[str(f)] = {"path": seq.path(f), "status": "ok" if problem is None else "failed",
                        "problem": problem, "score": None if score is None else round(score, 4),
-                       "key": st}
+                       "key": st, "fix": fix,
+                       "object_scores": {k: round(v, 4) for k, v in sorted(obj.items())}}
         scores[f] = score
         if on_frame is not None:
             on_frame(len(per), len(frames), f)
     failed = [int(k) for k, v in per.items() if v["problem"] is not None]
+    from ..frames import format_frames
     low = sorted(((s, f) for f, s in scores.items() if s is not None and s < LOW_SCORE))
+
+    def worst(f):   # the object that scored lowest on frame f (the frame's score is its score, roughly)
+        obj = per[str(f)]["object_scores"]
+        return min(obj, key=lambda k: (obj[k], k)) if obj else None
     report_dir = os.path.abspath(report_dir or default_report_dir(job))
     try:
         os.makedirs(report_dir, exist_ok=True)
@@ -342,7 +393,9 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
         "job": job["name"], "ok": not failed, "frames": per,
         "counts": {"frames": len(frames), "ok": len(frames) - len(failed), "failed": len(failed),
                    "low_score": len(low)},
-        "failed": failed, "low_scores": [{"frame": f, "score": round(s, 4)} for s, f in low],
+        "failed": failed, "low_scores": [{"frame": f, "score": round(s, 4), "object": worst(f)} for s, f in low],
+        "fixes": {k: {"frames": format_frames(fs), "hint": FIX_HINTS[k]} for k, fs in
+                  ((k, [f for f in failed if per[str(f)]["fix"] == k]) for k in sorted(FIX_HINTS)) if fs},
         "mean_score": round(sum(valid) / len(valid), 4) if valid else None,
         "keys_checked": True, "resolved": status["resolved"],
         "contact_sheet": sheet_path, "sheet_frames": pick, "output": job["output"]["path"],
@@ -351,7 +404,6 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     _save(rpath, _temp(rpath), _dump_json(report))
     report["report"] = rpath
     if failed and raise_on_failure:
-        from ..frames import format_frames
         raise QcError("QC failed on %d of %d frame(s): %s (report %s)"
                       % (len(failed), len(frames), format_frames(failed)[:200], rpath),
                       frames=format_frames(failed), report=rpath)

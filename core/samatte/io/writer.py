@@ -48,7 +48,8 @@ suppressed), so the same job on the same machine writes the same bytes.
 Resume: :meth:`MatteWriter.is_complete` is True when the frame's file is a readable EXR of the
 expected windows with an ``A`` channel, written by samatte with the frame's cache key
 (``samatte/key``, see :mod:`samatte.cachekey`; or the same ``job_hash`` for older callers) and the
-same objects, whose last scanline reads; a re-run skips those. ``overwrite=True`` never skips.
+same objects and each object's ``<name>.A`` layer (when the job writes them), whose last scanline
+reads; a re-run skips those. ``overwrite=True`` never skips.
 :meth:`MatteWriter.file_status` tells ``"missing"``, ``"complete"``, ``"stale"`` (a samatte frame of
 this job, other key) or ``"foreign"`` (anything else: never replaced without ``overwrite``).
 """
@@ -227,6 +228,13 @@ def _meta_value(v):
         return str(v)
 
 
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return "?"
+
+
 class MatteWriter:
     """Writes :class:`samatte.stages.MatteFrame` s as EXR frames (see the module docstring).
 
@@ -235,7 +243,7 @@ class MatteWriter:
     """
 
     def __init__(self, pattern, info, *, compression="zip", metadata=None, overwrite=False, temp_max_age=None,
-                 prepare=True):
+                 prepare=True, object_layers=None):
         self.pattern = as_pattern(pattern)
         if not self.pattern.has_frame_token:
             raise OutputError("output path %r has no frame number token (use ####, %%04d, $F4 or @)"
@@ -249,6 +257,9 @@ class MatteWriter:
         self.info = info
         self.compression = comp
         self.overwrite = bool(overwrite)
+        # True: a finished frame holds every object's ``<name>.A`` layer (the job's output.object_layers);
+        # None (unknown): a frame holding some of its objects' layers must hold them all
+        self.object_layers = None if object_layers is None else bool(object_layers)
         self.metadata = {_meta_key(k): _meta_value(v) for k, v in (metadata or {}).items()}
         self.metadata["samatte/version"] = __version__
         self.job_hash = self.metadata.get("samatte/job_hash")
@@ -314,51 +325,87 @@ class MatteWriter:
         is not part of any key, so a renamed job's finished frames are still its own), ``"stale"`` (a
         samatte frame, written for the job named ``job`` when given, that is not complete) or
         ``"foreign"``."""
+        return self.file_problem(frame, key=key, objects=objects, job=job)[0]
+
+    def file_problem(self, frame, key=None, objects=None, job=None):
+        """``(status, why)``: :meth:`file_status`'s status and, when it is not ``"complete"``, what is
+        wrong with the file in a few words (``"missing"``, ``"not written by samatte ..."``, ``"stale:
+        ..."``, ``"truncated ..."``); ``why`` is None for a complete frame."""
         path = self.path(frame)
         if not os.path.lexists(path):
-            return "missing"
+            return "missing", "missing"
         if not os.path.isfile(path):
-            return "foreign"
+            return "foreign", "not a file"
         with self._existing(frame) as inp:
             if inp is None:
-                return "foreign"
+                size = _size(path)
+                return "foreign", ("an empty file" if size == 0 else
+                                   "not an EXR samatte can open (%s bytes: another tool's file, or cut short)" % size)
             try:
                 spec = inp.spec()
                 if spec.getattribute("samatte/version") is None:
-                    return "foreign"
-                if self._complete(inp, key, objects):
-                    return "complete"
-                if job is not None and str(spec.getattribute("samatte/job")) != str(job):
-                    return "foreign"
-            except Exception:
-                return "foreign"
-            return "stale"
+                    return "foreign", "not written by samatte (no samatte metadata)"
+                why = self._incomplete(inp, key, objects)
+                if why is None:
+                    return "complete", None
+                other = spec.getattribute("samatte/job")
+                if job is not None and str(other) != str(job):
+                    return "foreign", "written by another job (%r)" % other
+            except Exception as e:  # noqa: BLE001 - an unreadable header: not ours to replace
+                return "foreign", "unreadable header (%s)" % e
+            return "stale", why
 
     def _complete(self, inp, key=None, objects=None):
         """The checks of :meth:`is_complete` on the open file ``inp`` (one open per status query)."""
+        return self._incomplete(inp, key, objects) is None
+
+    def _incomplete(self, inp, key=None, objects=None):
+        """Why the open samatte frame ``inp`` is not complete (see :meth:`is_complete`), or None."""
         try:
             spec = inp.spec()
-            if (spec.x, spec.y, spec.width, spec.height) != (self.info.data.x, self.info.data.y,
-                                                             self.info.data.width, self.info.data.height):
-                return False
-            d = self.info.display
-            if (spec.full_x, spec.full_y, spec.full_width, spec.full_height) != (d.x, d.y, d.width, d.height):
-                return False
-            if "A" not in spec.channelnames or spec.getattribute("samatte/version") is None:
-                return False
+            data, d = self.info.data, self.info.display
+            if (spec.x, spec.y, spec.width, spec.height) != (data.x, data.y, data.width, data.height) or \
+                    (spec.full_x, spec.full_y, spec.full_width, spec.full_height) != (d.x, d.y, d.width, d.height):
+                return "wrong size: %dx%d at (%d, %d), the plate's is %dx%d at (%d, %d)" % (
+                    spec.width, spec.height, spec.x, spec.y, data.width, data.height, data.x, data.y)
+            if "A" not in spec.channelnames:
+                return "no A channel"
+            version = spec.getattribute("samatte/version")
+            if version is None:
+                return "not written by samatte (no samatte metadata)"
             if self.job_hash is not None and str(spec.getattribute("samatte/job_hash")) != str(self.job_hash):
-                return False
+                return "stale: written for other job settings"
             if key is not None and str(spec.getattribute("samatte/key")) != str(key):
-                return False
+                if str(version) != __version__:
+                    return "stale: written by samatte %s (this is %s)" % (version, __version__)
+                return "stale: cache key differs, written from other settings or input files"
             if objects is not None and str(spec.getattribute("samatte/objects") or "") != ",".join(objects):
-                return False
+                return "stale: written for objects %s (the job's: %s)" % (
+                    spec.getattribute("samatte/objects") or "none", ",".join(objects) or "none")
+            missing = self.missing_layers(spec, objects) if objects is not None else []
+            if missing:
+                return "missing layer(s) %s" % ", ".join(missing)
             last = inp.read_scanline(spec.y + spec.height - 1, 0, "float")
             if last is None:
                 inp.geterror()
-                return False
-            return True
-        except Exception:
-            return False
+                return "truncated (its last scanline does not read)"
+            return None
+        except Exception as e:  # noqa: BLE001
+            return "unreadable (%s)" % e
+
+    def missing_layers(self, spec, objects):
+        """The ``<name>.A`` channels of ``objects`` a frame's header (``spec``) lacks: all of them when the
+        job writes object layers (``object_layers``), else (unknown) those missing beside some present. A
+        frame whose layer was dropped after samatte wrote it (a tool rewriting the file with fewer
+        channels) keeps its key, but a comp reading that object's layer gets nothing: not complete."""
+        if self.object_layers is False:
+            return []
+        have = set(spec.channelnames)
+        want = [object_channel(n) for n in objects]
+        missing = [c for c in want if c not in have]
+        if self.object_layers is None and len(missing) == len(want):
+            return []
+        return missing
 
     def read_state(self, frame):
         """What a resumed job needs of a written frame, in one open and one read:

@@ -1,0 +1,139 @@
+"""A supervisor's QC before comp (`samatte qc`, `samatte status`): a frame that lost an object's layer after
+samatte wrote it, files samatte did not write for the job, and which object a low-scoring frame is about."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from samatte import jobspec
+from samatte.farm.qc import run_qc
+from samatte.pipeline import frame_status, run
+
+oiio = pytest.importorskip("OpenImageIO")
+
+
+def _shot(root):
+    from samatte.demo import make_shot
+    s = make_shot(str(root / "plates"), frames=4, size=(64, 64))
+    job = jobspec.new_job(s["plate"], str(root / "out" / "sh.####.exr"), name="sh", tracker="shapes",
+                          matte="refine", quality="draft")
+    jobspec.add_object(job, "hero", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    jobspec.add_object(job, "box", [jobspec.polygon_prompt(s["prompt_frame"], [[2, 2], [20, 2], [20, 14], [2, 14]])])
+    run(job)
+    path = str(root / "job.json")
+    with open(path, "w") as f:
+        json.dump(job, f)
+    return job, path
+
+
+def _rewrite(path, *, drop=None, attrs=None):
+    """Rewrite an output frame as another tool would: the same header (samatte's key included), a channel
+    dropped or attributes changed."""
+    inp = oiio.ImageInput.open(path)
+    spec = oiio.ImageSpec(inp.spec())
+    px = np.array(inp.read_image(0, 0, 0, spec.nchannels, "float"))
+    inp.close()
+    names = list(spec.channelnames)
+    if drop:
+        k = names.index(drop)
+        px = np.delete(px, k, axis=2)
+        del names[k]
+        spec.nchannels = len(names)
+        spec.channelnames = tuple(names)
+    for k, v in (attrs or {}).items():
+        spec.attribute(k, v)
+    out = oiio.ImageOutput.create(path)
+    out.open(path, spec)
+    out.write_image(np.ascontiguousarray(px, np.float32))
+    out.close()
+
+
+def _channels(path):
+    inp = oiio.ImageInput.open(path)
+    try:
+        return list(inp.spec().channelnames)
+    finally:
+        inp.close()
+
+
+def test_a_frame_that_lost_an_object_layer_is_not_complete_and_a_rerun_restores_it(tmp_path):
+    """Before: a frame whose `box.A` layer a tool dropped (key kept) was `complete` for status, passed QC and
+    was skipped by a re-run: comp read an empty box matte. Now it is stale, QC names the layer, a re-run redoes it."""
+    job, _ = _shot(tmp_path)
+    p = job["output"]["path"].replace("####", "1002")
+    assert "box.A" in _channels(p)
+    _rewrite(p, drop="box.A")
+    st = frame_status(job)
+    assert st["frames"]["1002"] == "stale"
+    assert st["problems"]["1002"] == {"status": "stale", "problem": "missing layer(s) box.A"}
+    assert all(st["frames"][str(f)] == "complete" for f in (1001, 1003, 1004))
+    rep = run_qc(job, report_dir=str(tmp_path / "qc"), raise_on_failure=False)
+    assert rep["failed"] == [1002]
+    assert rep["frames"]["1002"]["problem"] == "missing layer(s) box.A"
+    assert rep["frames"]["1002"]["fix"] == "rerun"
+    res = run(job)
+    assert res["written"] == [p]
+    assert "box.A" in _channels(p)
+    assert run_qc(job, report_dir=str(tmp_path / "qc"), raise_on_failure=False)["ok"]
+
+
+def test_a_job_without_object_layers_still_resumes(tmp_path):
+    job, _ = _shot(tmp_path)
+    job = json.loads(json.dumps(job))
+    job["output"]["object_layers"] = False
+    run(job)   # a new key: rewritten without layers
+    assert "box.A" not in _channels(job["output"]["path"].replace("####", "1001"))
+    assert set(frame_status(job)["frames"].values()) == {"complete"}
+    assert run(job)["written"] == []
+
+
+def test_qc_says_which_files_a_rerun_will_not_replace_and_what_to_do(tmp_path, capsys):
+    """Before: a hand-written EXR, an empty file and another job's frame in the output folder all read
+    `stale (key not current)` (or an OpenImageIO error), which says "re-run"; the re-run then refused them
+    (OUTPUT_INVALID) one at a time. Now QC and status tell them apart and say what to do."""
+    from samatte.cli import main
+    job, path = _shot(tmp_path)
+    p = job["output"]["path"].replace
+    sp = oiio.ImageSpec(64, 64, 1, "half")
+    sp.channelnames = ("A",)
+    o = oiio.ImageOutput.create(p("####", "1001"))
+    o.open(p("####", "1001"), sp)
+    o.write_image(np.zeros((64, 64, 1), np.float32))
+    o.close()
+    open(p("####", "1002"), "wb").close()
+    _rewrite(p("####", "1003"), attrs={"samatte/job": "sh020", "samatte/key": "0" * 16})
+    _rewrite(p("####", "1004"), attrs={"samatte/key": "0" * 16})
+    rep = run_qc(job, report_dir=str(tmp_path / "qc"), raise_on_failure=False)
+    fr = rep["frames"]
+    assert fr["1001"]["problem"] == "not written by samatte (no samatte metadata)"
+    assert fr["1002"]["problem"] == "an empty file"
+    assert fr["1003"]["problem"] == "written by another job ('sh020')"
+    assert fr["1004"]["problem"].startswith("stale (cache key differs")
+    assert [fr[str(f)]["fix"] for f in (1001, 1002, 1003, 1004)] == ["remove", "remove", "remove", "rerun"]
+    assert rep["fixes"]["remove"]["frames"] == "1001-1003"
+    assert rep["fixes"]["rerun"]["frames"] == "1004"
+    capsys.readouterr()
+    assert main(["qc", path, "--report", str(tmp_path / "qc")]) == 5
+    out = capsys.readouterr().out
+    assert "frames 1001-1003: samatte did not write these for this job and a re-run does not replace them" in out
+    assert "frames 1004: re-run the job" in out
+    assert main(["status", path]) == 0
+    assert "foreign 1001-1003: not this job's samatte frames" in capsys.readouterr().out
+
+
+def test_a_low_scoring_frame_names_its_worst_object(tmp_path, capsys):
+    """Before: QC's text said only "1 low score(s)" and qc.json gave frame and score, not which of the
+    objects to look at. Now both name the frame and the object that scored lowest."""
+    from samatte.cli import main
+    job, path = _shot(tmp_path)
+    _rewrite(job["output"]["path"].replace("####", "1003"),
+             attrs={"samatte/score": 0.2, "samatte/object_scores": json.dumps({"box": 0.9, "hero": 0.2})})
+    rep = run_qc(job, report_dir=str(tmp_path / "qc"), raise_on_failure=False)
+    low = [x for x in rep["low_scores"] if x["frame"] == 1003]
+    assert low == [{"frame": 1003, "score": 0.2, "object": "hero"}]
+    assert rep["frames"]["1003"]["object_scores"] == {"box": 0.9, "hero": 0.2}
+    capsys.readouterr()
+    main(["qc", path, "--report", str(tmp_path / "qc")])
+    assert "low score frame 1003: 0.20 (object hero)" in capsys.readouterr().out
+    assert os.path.isfile(rep["report"])
