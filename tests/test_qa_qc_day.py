@@ -137,3 +137,70 @@ def test_a_low_scoring_frame_names_its_worst_object(tmp_path, capsys):
     main(["qc", path, "--report", str(tmp_path / "qc")])
     assert "low score frame 1003: 0.20 (object hero)" in capsys.readouterr().out
     assert os.path.isfile(rep["report"])
+
+
+def _wide_job(tmp_path, frames=(1001, 1002), size=(1920, 1080)):
+    """A 1920x1080 job whose frames samatte's writer wrote (hero: a disc, box: a square; no run: fast)."""
+    from samatte.io.exr import read_info, write_image
+    from samatte.io.writer import MatteWriter
+    from samatte.stages import MatteFrame
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([xx / w, yy / h, np.full_like(xx, 0.4)], -1)
+    os.makedirs(tmp_path / "plates", exist_ok=True)
+    for f in frames:
+        write_image(str(tmp_path / "plates" / ("p.%d.exr" % f)), img, channels=("R", "G", "B"), pixel_type="half")
+    job = jobspec.new_job(str(tmp_path / "plates" / "p.####.exr"), str(tmp_path / "out" / "o.####.exr"), name="wide",
+                          tracker="shapes", matte="refine")
+    for n in ("hero", "box"):
+        jobspec.add_object(job, n, [jobspec.polygon_prompt(frames[0], [[10, 10], [100, 10], [100, 100]])])
+    writer = MatteWriter(job["output"]["path"], read_info(str(tmp_path / "plates" / "p.1001.exr")),
+                         metadata={"job": "wide"})
+    hero = (np.hypot(xx - 0.3 * w, yy - 0.5 * h) < 0.2 * h).astype(np.float32)
+    box = ((abs(xx - 0.75 * w) < 0.1 * h) & (abs(yy - 0.5 * h) < 0.1 * h)).astype(np.float32)
+    for f in frames:
+        writer.write(MatteFrame(frame=f, alpha=np.maximum(hero, box), alphas={"hero": hero, "box": box},
+                                score=0.9))
+    return job
+
+
+def _sheet(rep):
+    from PIL import Image
+    with Image.open(rep["contact_sheet"]) as im:
+        return np.asarray(im.convert("RGB"), np.float32) / 255.0
+
+
+def test_the_sheet_shows_each_object_in_its_colour_on_every_row(tmp_path):
+    """Before: with several objects the sheet showed only the merged alpha: which object is which, and an
+    object gone on a frame, could not be seen. Now a fourth column draws each object in its colour (the
+    job's order, the same on every row, a legend above)."""
+    from samatte.farm.qc import OBJECT_COLOURS
+    job = _wide_job(tmp_path)
+    rep = run_qc(job, report_dir=str(tmp_path / "qc"), raise_on_failure=False)
+    assert rep["sheet_frames"] == [1001, 1002]
+    sheet = _sheet(rep)
+    tw, th, pad, head, lab = 240, 135, 6, 22, 110
+    assert sheet.shape[1] == lab + 4 * (tw + pad) + pad
+    x0 = lab + pad + 3 * (tw + pad)
+    for row in range(2):
+        y0 = head + pad + row * (th + pad)
+        hero = sheet[y0 + th // 2, x0 + int(0.3 * tw)]
+        box = sheet[y0 + th // 2, x0 + int(0.75 * tw)]
+        np.testing.assert_allclose(hero, np.array(OBJECT_COLOURS[0]) / 255.0, atol=2 / 255)
+        np.testing.assert_allclose(box, np.array(OBJECT_COLOURS[1]) / 255.0, atol=2 / 255)
+        np.testing.assert_allclose(sheet[y0 + 5, x0 + 5], 0, atol=1 / 255)   # no object there
+    legend = sheet[3:18, x0:x0 + tw]
+    assert (np.abs(legend - np.array(OBJECT_COLOURS[0]) / 255.0).max(-1) < 0.1).any()   # hero's name in its colour
+
+
+def test_the_checkerboard_shows_on_a_large_plate(tmp_path):
+    """Before: the checkerboard was drawn at the plate's size and shrunk with the comp: on a 1920x1080
+    plate its 12 px squares became a flat grey (a 4K one too) and "over checkerboard" showed no
+    transparency at all. Now it is drawn at the thumbnail's size."""
+    job = _wide_job(tmp_path, frames=(1001,))
+    rep = run_qc(job, report_dir=str(tmp_path / "qc"), raise_on_failure=False)
+    sheet = _sheet(rep)
+    tw, pad, head, lab = 240, 6, 22, 110
+    x0, y0 = lab + pad + 2 * (tw + pad), head + pad
+    bg = sheet[y0:y0 + 48, x0:x0 + 48].mean(-1)   # top-left corner: alpha 0
+    assert bg.std() > 0.12, bg.std()     # squares of 0.35 and 0.65: 0.15 (before: 0.059, mostly grey)

@@ -9,8 +9,8 @@
   the job, its input files, the resolved backends and samatte's version give now), not ``stale``.
 
 It writes ``qc.json`` (per-frame status, problem and score, the lowest scores, counts) and
-``contact_sheet.png`` (plate | alpha | over a checkerboard for the first, last, lowest-scoring and
-evenly spaced frames) into ``report_dir`` (default ``<work dir>/qc``, the work dir being the job's
+``contact_sheet.png`` (plate | alpha | over a checkerboard | the objects, each in its colour, for the
+first, last, lowest-scoring and evenly spaced frames) into ``report_dir`` (default ``<work dir>/qc``, the work dir being the job's
 ``work_dir`` or ``<output folder>/.samatte/<job name>``). :class:`QcError` (code ``QC_FAILED``, exit
 status 5) when a frame fails; its details name the frames and the report.
 """
@@ -191,47 +191,151 @@ def _pixel_aspect(path):
     return v if math.isfinite(v) and 0.01 <= v <= 100.0 else 1.0
 
 
+#: the objects column's colour of each object, by its place in the job (the same on every row and every sheet)
+OBJECT_COLOURS = ((255, 99, 71), (65, 155, 255), (255, 205, 50), (80, 200, 120), (200, 110, 230),
+                  (60, 215, 215), (255, 150, 60), (170, 170, 170))
+
+
+def _sheet_layers(path, names):
+    """``{"A": alpha, "<name>.A": alpha, ...}`` (float32, full size, non-finite values made 0 / 1) of an
+    output frame, ``A`` and the objects' layers it has read in one go; None when it does not read."""
+    import numpy as np
+    import OpenImageIO as oiio
+    from ..io.writer import object_channel
+    inp = oiio.ImageInput.open(path)
+    if inp is None:
+        oiio.geterror()
+        return None
+    try:
+        spec = inp.spec()
+        ch = list(spec.channelnames)
+        if "A" not in ch:
+            return None
+        want = ["A"] + [object_channel(n) for n in names if object_channel(n) in ch]
+        idx = [ch.index(c) for c in want]
+        lo, hi = min(idx), max(idx) + 1
+        px = inp.read_image(0, 0, lo, hi, "float")
+        if px is None:
+            inp.geterror()
+            return None
+        px = np.asarray(px, np.float32).reshape(spec.height, spec.width, hi - lo)
+    finally:
+        inp.close()
+    return {c: np.clip(np.nan_to_num(px[..., ch.index(c) - lo], nan=0.0, posinf=1.0, neginf=0.0), 0, 1)
+            for c in want}
+
+
+def _thumb(img, tw, th):
+    """``img`` (H, W) or (H, W, 3) resized to ``tw`` x ``th`` (area average when shrinking: a 4K matte's
+    hair is a grey edge, not aliased speckle)."""
+    import cv2
+    import numpy as np
+    img = np.ascontiguousarray(img, np.float32)
+    shrink = tw < img.shape[1] or th < img.shape[0]
+    return cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def _wrap(text, width=17, lines=3):
+    words, out = str(text).split(), [""]
+    for w in words:
+        if out[-1] and len(out[-1]) + 1 + len(w) > width:
+            out.append("")
+        out[-1] = (out[-1] + " " + w).strip()
+    out = [x[:width] for x in out]
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][:width - 1] + "~"
+    return out
+
+
+def _legend(draw, x, right, colours):
+    """The objects column's legend: each object's name in its colour, from ``x`` (``...`` past ``right``)."""
+    for n, c in colours.items():
+        if x + draw.textlength(n) > right:
+            draw.text((x, 5), "...", fill=(220, 220, 220))
+            break
+        draw.text((x, 5), n, fill=c)
+        x += int(draw.textlength(n + " "))
+
+
+def _label(draw, y, th, frame, score, problem, worst):
+    """A row's label: frame, score, the lowest-scoring object of a low frame, the problem (wrapped)."""
+    bad = problem is not None or (score is not None and score < LOW_SCORE)
+    colour = (255, 110, 100) if bad else (220, 220, 220)
+    text = [str(frame), "score %s" % ("-" if score is None else "%.2f" % score)]
+    if worst and score is not None and score < LOW_SCORE:
+        text.append("lowest: %s" % worst)
+    if problem:
+        text += _wrap(problem)
+    for k, t in enumerate(text):
+        draw.text((6, y + th // 2 - 14 + 14 * k - 7 * max(0, len(text) - 3)), t[:18], fill=colour)
+
+
+def _row_images(job, frame, lay, colours, tw, th, checker):
+    """A row's thumbnails (``th`` x ``tw`` x 3 in [0, 1], or None: n/a): plate, alpha, over the
+    checkerboard, objects (None when the frame has no object layers). ``lay``: the frame's shrunk layers
+    and its full ``shape``."""
+    import numpy as np
+    from ..io.writer import object_channel
+    alpha = lay["A"]
+    disp = _display_plate(job, frame, lay["shape"])
+    disp = None if disp is None else np.clip(_thumb(disp, tw, th), 0, 1)
+    comp = None if disp is None else disp * alpha[..., None] + checker * (1 - alpha[..., None])
+    objs = np.zeros((th, tw, 3), np.float32)
+    for n, c in colours.items():
+        if object_channel(n) in lay:   # screen: overlapping objects mix, none hides another
+            c = np.asarray(c, np.float32) / 255.0
+            objs = 1 - (1 - objs) * (1 - lay[object_channel(n)][..., None] * c)
+    return disp, np.repeat(alpha[..., None], 3, -1), comp, (objs if len(lay) > 2 else None)
+
+
 def _contact_sheet(path, job, rows, *, thumb_width=240, pixel_aspect=1.0):
-    """rows: (frame, score, problem, alpha or None). The thumbnails are shaped as a host shows the
-    plate: a ``pixel_aspect`` of 2.0 (anamorphic) makes them twice as wide for their height as the
-    stored pixels (Nuke's Viewer and OpenEXR's exrdisplay scale x by the pixel aspect)."""
+    """rows: (frame, score, problem, output path or None, lowest-scoring object or None). The thumbnails
+    are shaped as a host shows the plate: a ``pixel_aspect`` of 2.0 (anamorphic) makes them twice as wide
+    for their height as the stored pixels (Nuke's Viewer and OpenEXR's exrdisplay scale x by the pixel
+    aspect). Columns: the plate, the merged alpha, the alpha over a checkerboard (drawn at the
+    thumbnail's size: 12 px squares on every plate, where a 4K plate's checkerboard, drawn at full size
+    and shrunk, was a flat grey) and the objects, each in its colour (:data:`OBJECT_COLOURS`, by its
+    place in the job; the legend above). Each output frame is read once here, then shrunk."""
     import numpy as np
     from PIL import Image, ImageDraw
     from ..demo import _checker
-    shapes = [r[3].shape for r in rows if r[3] is not None]
-    if not shapes:
+    names = [o["name"] for o in job["objects"]]
+    layers, tw, th = {}, int(thumb_width), None
+    for r in rows:   # each frame read once, its layers shrunk at once (10 4K frames' layers would be ~2 GB)
+        got = None if r[3] is None else _sheet_layers(r[3], names)
+        if got is None:
+            continue
+        if th is None:
+            h0, w0 = got["A"].shape
+            th = max(1, int(round(h0 * tw / (w0 * float(pixel_aspect or 1.0)))))
+        layers[r[0]] = dict({c: _thumb(a, tw, th) for c, a in got.items()}, shape=got["A"].shape)
+        del got
+    if not layers:
         return None
-    h0, w0 = shapes[0]
-    tw = int(thumb_width)
-    th = max(1, int(round(h0 * tw / (w0 * float(pixel_aspect or 1.0)))))
     pad, head, lab = 6, 22, 110
-    cols = ["plate (display)", "alpha", "over checkerboard"]
+    cols = ["plate (display)", "alpha", "over checkerboard", "objects"]
     W = lab + len(cols) * (tw + pad) + pad
     H = head + len(rows) * (th + pad) + pad
     sheet = Image.new("RGB", (W, H), (28, 28, 30))
     draw = ImageDraw.Draw(sheet)
     for j, name in enumerate(cols):
         draw.text((lab + pad + j * (tw + pad), 5), name, fill=(220, 220, 220))
-    for i, (frame, score, problem, alpha) in enumerate(rows):
+    colours = {n: OBJECT_COLOURS[i % len(OBJECT_COLOURS)] for i, n in enumerate(names)}
+    _legend(draw, lab + pad + 3 * (tw + pad) + int(draw.textlength("objects: ")), W - pad, colours)
+    checker = _checker(th, tw)
+    for i, (frame, score, problem, _path, worst) in enumerate(rows):
         y = head + pad + i * (th + pad)
-        bad = problem is not None or (score is not None and score < LOW_SCORE)
-        colour = (255, 110, 100) if bad else (220, 220, 220)
-        draw.text((6, y + th // 2 - 14), str(frame), fill=colour)
-        draw.text((6, y + th // 2), "score %s" % ("-" if score is None else "%.2f" % score), fill=colour)
-        if problem:
-            draw.text((6, y + th // 2 + 14), problem[:16], fill=colour)
-        if alpha is None:
+        _label(draw, y, th, frame, score, problem, worst)
+        lay = layers.get(frame)
+        if lay is None:
             continue
-        disp = _display_plate(job, frame, alpha.shape)
-        a3 = np.repeat(alpha[..., None], 3, -1)
-        comp = None if disp is None else disp * alpha[..., None] + _checker(*alpha.shape) * (1 - alpha[..., None])
-        for j, t in enumerate((disp, a3, comp)):
+        for j, t in enumerate(_row_images(job, frame, lay, colours, tw, th, checker)):
             x = lab + pad + j * (tw + pad)
             if t is None:
                 draw.text((x + 8, y + th // 2), "n/a", fill=(150, 150, 150))
                 continue
-            im = Image.fromarray((np.clip(t, 0, 1) * 255 + 0.5).astype(np.uint8))
-            sheet.paste(im.resize((tw, th), Image.BILINEAR), (x, y))
+            sheet.paste(Image.fromarray((np.clip(t, 0, 1) * 255 + 0.5).astype(np.uint8)), (x, y))
     from PIL.PngImagePlugin import PngInfo
     info = PngInfo()
     info.add_text("Software", _SHEET_MARK)
@@ -380,12 +484,12 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     rows = []
     aspect = None
     for f in pick:
-        a = None
+        shown = None
         if per[str(f)]["problem"] is None or per[str(f)]["problem"].startswith("stale"):
-            _p, _s, a = _check_frame(seq.path(f))   # re-read: only the sheet's frames are kept in memory
-            if a is not None and aspect is None:
+            shown = seq.path(f)   # re-read by the sheet: only the sheet's frames, shrunk, are kept in memory
+            if aspect is None:
                 aspect = _pixel_aspect(seq.path(f))   # the plate's, which every output frame carries
-        rows.append((f, scores.get(f), per[str(f)]["problem"], a))
+        rows.append((f, scores.get(f), per[str(f)]["problem"], shown, worst(f)))
     sheet_path = _contact_sheet(os.path.join(report_dir, "contact_sheet.png"), job, rows,
                                 pixel_aspect=aspect or 1.0)
     valid = [s for s in scores.values() if s is not None and math.isfinite(s)]
