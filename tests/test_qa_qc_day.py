@@ -204,3 +204,45 @@ def test_the_checkerboard_shows_on_a_large_plate(tmp_path):
     x0, y0 = lab + pad + 2 * (tw + pad), head + pad
     bg = sheet[y0:y0 + 48, x0:x0 + 48].mean(-1)   # top-left corner: alpha 0
     assert bg.std() > 0.12, bg.std()     # squares of 0.35 and 0.65: 0.15 (before: 0.059, mostly grey)
+
+
+def _set_layer(path, channel, value):
+    inp = oiio.ImageInput.open(path)
+    spec = oiio.ImageSpec(inp.spec())
+    px = np.array(inp.read_image(0, 0, 0, spec.nchannels, "float"))
+    inp.close()
+    px[..., list(spec.channelnames).index(channel)] = value
+    if np.isnan(value):
+        px[..., list(spec.channelnames).index(channel)] = 0
+        px[3, 3, list(spec.channelnames).index(channel)] = np.nan
+    out = oiio.ImageOutput.create(path)
+    out.open(path, spec)
+    out.write_image(np.ascontiguousarray(px, np.float32))
+    out.close()
+
+
+def test_qc_checks_the_object_layers_and_warns_of_an_empty_or_full_object(tmp_path, capsys):
+    """Before: QC read only the merged A: a NaN in `hero.A` passed (comp reads that layer), and an object
+    whose layer was all 0 on a frame where it is not absent (or all 1) went unmentioned. Now each object layer
+    is checked as A is (same read), and qc.json's `warnings` (printed, not a failure) name the object and frames."""
+    from samatte.cli import main
+    job, path = _shot(tmp_path)
+    p = job["output"]["path"].replace
+    _set_layer(p("####", "1002"), "hero.A", float("nan"))
+    _set_layer(p("####", "1004"), "hero.A", 0.0)
+    _set_layer(p("####", "1003"), "box.A", 1.0)
+    rep = run_qc(job, report_dir=str(tmp_path / "qc"), raise_on_failure=False)
+    assert rep["failed"] == [1002]
+    assert rep["frames"]["1002"]["problem"] == "unreadable: non-finite alpha in hero.A"
+    assert rep["frames"]["1004"]["status"] == "ok" and rep["frames"]["1004"]["coverage"]["hero"] == 0
+    assert [(w["object"], w["kind"], w["frames"]) for w in rep["warnings"]] == [("hero", "empty", "1004"),
+                                                                             ("box", "full", "1003")]
+    capsys.readouterr()
+    main(["qc", path, "--report", str(tmp_path / "qc")])
+    out = capsys.readouterr().out
+    assert "warning: object hero: alpha 0 everywhere on frame(s) 1004" in out
+    # absent there: no warning
+    job2 = json.loads(json.dumps(job))
+    job2["objects"][0]["absent"] = "1004"
+    assert not any(w["object"] == "hero" and w["kind"] == "empty" for w in
+                   run_qc(job2, report_dir=str(tmp_path / "qc2"), raise_on_failure=False)["warnings"])

@@ -69,6 +69,8 @@ def _qc(args):
             print("  ... %d more (qc.json)" % (len(rep["failed"]) - 20))
         for fix in rep.get("fixes", {}).values():   # what to do, once per kind, naming its frames
             print("  frames %s: %s" % (fix["frames"], fix["hint"]))
+        for w in rep.get("warnings", []):   # not failures: what to look at before comp
+            print("  warning: %s" % w["message"])
         for low in rep["low_scores"][:20]:   # the frames (and objects) to look at before comp
             print("  low score frame %d: %.2f%s" % (low["frame"], low["score"],
                                                     " (object %s)" % low["object"] if low.get("object") else ""))

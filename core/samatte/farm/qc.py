@@ -63,11 +63,15 @@ def _object_scores(spec):
         return {}
 
 
-def _check_frame(path, objects=None):
+def _check_frame(path, objects=None, layers=(), coverage=None):
     """(problem or None, score or None, alpha or None) for one output frame; ``objects``: a dict that
-    gets the frame's per-object scores."""
+    gets the frame's per-object scores. ``layers``: the job's object names: their ``<name>.A`` layers
+    the frame has are read with ``A`` (one read: a zip EXR's chunks are decompressed whole anyway) and
+    checked as it is (finite, in [0, 1]: a comp reads them too); ``coverage``: a dict that gets each
+    one's (mean, max) alpha."""
     import numpy as np
     import OpenImageIO as oiio
+    from ..io.writer import object_channel
     if not os.path.isfile(path):
         return "missing", None, None
     inp = oiio.ImageInput.open(path)
@@ -78,11 +82,13 @@ def _check_frame(path, objects=None):
         names = list(spec.channelnames)
         if "A" not in names:
             return "unreadable: no A channel", None, None
-        k = names.index("A")
-        px = inp.read_image(0, 0, k, k + 1, "float")
+        want = ["A"] + [object_channel(n) for n in layers if object_channel(n) in names]
+        idx = [names.index(c) for c in want]
+        lo, hi = min(idx), max(idx) + 1
+        px = inp.read_image(0, 0, lo, hi, "float")
         if px is None:
             return "unreadable: %s" % (inp.geterror() or "read failed"), None, None
-        a = np.asarray(px, np.float32).reshape(spec.height, spec.width)
+        px = np.asarray(px, np.float32).reshape(spec.height, spec.width, hi - lo)
         try:
             v = spec.getattribute("samatte/score")
             score = float(v) if v is not None else None
@@ -93,11 +99,20 @@ def _check_frame(path, objects=None):
         inp.close()
     if objects is not None:
         objects.update(obj_scores)
-    if not np.isfinite(a).all():
-        return "unreadable: non-finite alpha", score, None
-    if a.size and (float(a.min()) < -1e-3 or float(a.max()) > 1.001):
-        return "alpha outside [0, 1] (%.3f..%.3f)" % (float(a.min()), float(a.max())), score, None
-    return None, score, a
+    for c in want:
+        a = px[..., names.index(c) - lo]
+        if not a.size:
+            continue
+        where = "" if c == "A" else " in %s" % c
+        # one min and one max pass: both are NaN when a value is, +-inf when one is (no isfinite array)
+        mn, mx = float(a.min()), float(a.max())
+        if not (math.isfinite(mn) and math.isfinite(mx)):
+            return "unreadable: non-finite alpha%s" % where, score, None
+        if mn < -1e-3 or mx > 1.001:
+            return "alpha%s outside [0, 1] (%.3f..%.3f)" % (where, mn, mx), score, None
+        if c != "A" and coverage is not None:   # the mean of every 4th pixel each way: plenty for a share
+            coverage[c[:-2]] = (float(a[::4, ::4].mean(dtype=np.float64)), mx)
+    return None, score, np.ascontiguousarray(px[..., names.index("A") - lo])
 
 
 def read_scores(job, frames=None):
@@ -424,6 +439,35 @@ def _dump_json(doc):
     return write
 
 
+#: an object's layer whose alpha stays below this on a whole frame is empty there; above FULL in the mean, full
+EMPTY_MAX = 0.01
+FULL_MEAN = 0.98
+
+
+def _object_warnings(job, coverage):
+    """What a supervisor looks at before comp though no check fails on it (qc.json ``warnings``; not a failure):
+    an object whose layer is empty (alpha below :data:`EMPTY_MAX` everywhere) on frames it is not ``absent``
+    on while it shows on others (a lost track), or that covers the whole frame (:data:`FULL_MEAN`)."""
+    from ..frames import format_frames
+    from ..jobspec import object_absent
+    out = []
+    for o in job["objects"]:
+        n, gone = o["name"], object_absent(o)
+        cov = {f: c[n] for f, c in coverage.items() if n in c}
+        empty = sorted(f for f, (_m, mx) in cov.items() if mx < EMPTY_MAX and f not in gone)
+        if empty and len(empty) < len(cov):
+            out.append({"object": n, "kind": "empty", "frames": format_frames(empty),
+                        "message": "object %s: alpha 0 everywhere on frame(s) %s, where it is not absent and "
+                                   "other frames show it: a lost track? (`absent` in the job when it is meant)"
+                                   % (n, format_frames(empty))})
+        full = sorted(f for f, (m, _mx) in cov.items() if m > FULL_MEAN)
+        if full:
+            out.append({"object": n, "kind": "full", "frames": format_frames(full),
+                        "message": "object %s: alpha 1 on (almost) the whole frame on frame(s) %s"
+                                   % (n, format_frames(full))})
+    return out
+
+
 def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failure=True, on_frame=None):
     """Check a job's output frames; write ``qc.json`` and ``contact_sheet.png``; return the report.
     ``on_frame(done, total, frame)``: called after each frame is checked (``qc --openjd``'s progress)."""
@@ -442,10 +486,12 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
         frames = parse_frames(frames)
     status = frame_status(job)
     fstat = status["frames"]
-    per, scores = {}, {}
+    per, scores, coverage = {}, {}, {}
+    names = [o["name"] for o in job["objects"]]
     for f in frames:
-        obj = {}
-        problem, score, _alpha = _check_frame(seq.path(f), obj)
+        obj, cov = {}, {}
+        problem, score, _alpha = _check_frame(seq.path(f), obj, names, cov)
+        coverage[f] = cov
         st = fstat.get(str(f))
         why = status["problems"].get(str(f))
         fix = None
@@ -461,7 +507,8 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
         per[str(f)] = {"path": seq.path(f), "status": "ok" if problem is None else "failed",
                        "problem": problem, "score": None if score is None else round(score, 4),
                        "key": st, "fix": fix,
-                       "object_scores": {k: round(v, 4) for k, v in sorted(obj.items())}}
+                       "object_scores": {k: round(v, 4) for k, v in sorted(obj.items())},
+                       "coverage": {k: round(v[0], 6) for k, v in sorted(cov.items())}}
         scores[f] = score
         if on_frame is not None:
             on_frame(len(per), len(frames), f)
@@ -498,6 +545,7 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
         "counts": {"frames": len(frames), "ok": len(frames) - len(failed), "failed": len(failed),
                    "low_score": len(low)},
         "failed": failed, "low_scores": [{"frame": f, "score": round(s, 4), "object": worst(f)} for s, f in low],
+        "warnings": _object_warnings(job, coverage),
         "fixes": {k: {"frames": format_frames(fs), "hint": FIX_HINTS[k]} for k, fs in
                   ((k, [f for f in failed if per[str(f)]["fix"] == k]) for k in sorted(FIX_HINTS)) if fs},
         "mean_score": round(sum(valid) / len(valid), 4) if valid else None,
