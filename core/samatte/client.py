@@ -107,16 +107,17 @@ def _read_stderr(tail, stream):
     end, cut = b"", 0
 
     def flush():
-        text = head.decode("utf-8", "replace").rstrip("\n")
-        if cut:
-            text += " ... [%d bytes of this line left out] ... %s" % (
-                cut, end.decode("utf-8", "replace").rstrip("\n"))
-        tail.append(text)
+        if not cut:   # (a line of up to _STDERR_HEAD + _STDERR_END bytes is kept whole: before, one of 2001-2499
+            # bytes lost its end, where a crash's words are, with nothing said)
+            tail.append((head + end).decode("utf-8", "replace").rstrip("\n"))
+            return
+        tail.append("%s ... [%d bytes of this line left out] ... %s" % (
+            head.decode("utf-8", "replace").rstrip("\n"), cut, end.decode("utf-8", "replace").rstrip("\n")))
     for piece in _lines(stream, _STDERR_HEAD):
         if head is None:
             head = piece
-        else:   # (a piece after the first of a long line)
-            both = end + piece
+        else:   # (a piece after the first of a long line; its newline is no byte of the line's end)
+            both = end + (piece[:-1] if piece.endswith(b"\n") else piece)
             cut += len(both) - min(len(both), _STDERR_END)
             end = both[-_STDERR_END:]
         if piece.endswith(b"\n"):
