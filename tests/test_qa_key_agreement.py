@@ -37,7 +37,7 @@ from samatte_nuke import farm as nuke_farm  # noqa: E402  (stdlib only: no Nuke 
 PY39 = os.path.expanduser("~/.pyenv/versions/3.9.18/bin/python")
 W, H = 24, 16
 ALL = list(range(1001, 1009))
-STDLIB_MODULES = ("__init__", "errors", "frames", "registry", "jobspec", "cachekey", "inputfile", "exrheader",
+STDLIB_MODULES = ("__init__", "errors", "frames", "registry", "jobspec", "names", "cachekey", "inputfile", "exrheader",
                   "io/__init__", "io/sequence")
 
 _LINLOG = """ocio_profile_version: 2

@@ -3,6 +3,10 @@
 * The client's stderr reader keeps each line's first 2000 and last 500 bytes; a line of 2001-2499 bytes lost
   its end (up to 499 bytes, where a crash's own words are) with nothing said: nothing was "left out" so the
   kept end was never printed. Such a line is now kept whole.
+* A frame that lost an object's layer after samatte wrote it (a tool rewrote it, key kept) is stale for status,
+  QC and a re-run since 1de3d01, but Nuke's read-back of the node's cached frames (``farm.frame_state``) still
+  said complete and showed it, that layer black in comp. It now applies the same rule
+  (``samatte.names.missing_object_layers``, the channel list read by ``samatte.exrheader.channel_names``).
 """
 import collections
 import io
@@ -53,3 +57,79 @@ def test_a_worker_crash_after_a_2300_byte_stderr_line_keeps_its_end(tmp_path):
     junk = [t for t in tail if t.startswith("junk ")]
     assert junk == ["junk " + "x" * 2300], [len(t) for t in junk]
     assert "simulated crash in frame 1002" in e.value.message
+
+
+# --- Nuke's read-back and samatte's status on a frame that lost an object layer ---------------------------
+def _two_object_job(root, *, object_layers=True):
+    from samatte import jobspec
+    from samatte.demo import make_shot
+    from samatte.pipeline import run
+    s = make_shot(str(root / "plates"), frames=3, size=(64, 64))
+    job = jobspec.new_job(s["plate"], str(root / "out" / "sh.####.exr"), name="sh", tracker="shapes",
+                          matte="refine", quality="draft", object_layers=object_layers)
+    jobspec.add_object(job, "hero", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    jobspec.add_object(job, "box", [jobspec.polygon_prompt(s["prompt_frame"], [[2, 2], [20, 2], [20, 14], [2, 14]])])
+    run(job)
+    return job
+
+
+def _drop_channel(path, name):
+    """Rewrite ``path`` as another tool would: the same header (samatte's key kept), channel ``name`` gone."""
+    import numpy as np
+    oiio = pytest.importorskip("OpenImageIO")
+    inp = oiio.ImageInput.open(path)
+    spec = oiio.ImageSpec(inp.spec())
+    px = np.array(inp.read_image(0, 0, 0, spec.nchannels, "float"))
+    inp.close()
+    names = list(spec.channelnames)
+    k = names.index(name)
+    px = np.delete(px, k, axis=2)
+    del names[k]
+    spec.nchannels = len(names)
+    spec.channelnames = tuple(names)
+    out = oiio.ImageOutput.create(path)
+    out.open(path, spec)
+    out.write_image(np.ascontiguousarray(px, np.float32))
+    out.close()
+
+
+def _nuke_farm():
+    sys.path.insert(0, os.path.join(os.path.dirname(TESTS), "nuke_plugin"))
+    from samatte_nuke import farm
+    return farm
+
+
+def test_nuke_read_back_agrees_with_status_on_a_frame_that_lost_an_object_layer(tmp_path):
+    """1de3d01 made such a frame stale for status, QC and a re-run; Nuke's farm-safe read-back (frame_state, the
+    SAMatte node's cached frames) still said complete and showed the frame, its box layer black in comp."""
+    import json
+    from samatte.pipeline import frame_status
+    farm = _nuke_farm()
+    job = _two_object_job(tmp_path)
+    text = json.dumps(job, sort_keys=True)
+    assert [farm.frame_state(text, f, fresh=True)[0] for f in (1001, 1002, 1003)] == ["complete"] * 3
+    _drop_channel(job["output"]["path"].replace("####", "1002"), "box.A")
+    assert frame_status(job)["frames"]["1002"] == "stale"
+    assert [farm.frame_state(text, f, fresh=True)[0] for f in (1001, 1002, 1003)] == \
+        ["complete", "stale", "complete"]
+
+
+def test_nuke_read_back_of_a_job_without_object_layers_is_complete(tmp_path):
+    import json
+    from samatte.pipeline import frame_status
+    farm = _nuke_farm()
+    job = _two_object_job(tmp_path, object_layers=False)
+    text = json.dumps(job, sort_keys=True)
+    assert set(frame_status(job)["frames"].values()) == {"complete"}
+    assert [farm.frame_state(text, f, fresh=True)[0] for f in (1001, 1002, 1003)] == ["complete"] * 3
+
+
+def test_exr_channel_names_read_with_the_standard_library(tmp_path):
+    from samatte.exrheader import channel_names
+    oiio = pytest.importorskip("OpenImageIO")
+    job = _two_object_job(tmp_path)
+    p = job["output"]["path"].replace("####", "1001")
+    inp = oiio.ImageInput.open(p)
+    want = sorted(inp.spec().channelnames)
+    inp.close()
+    assert sorted(channel_names(p)) == want and "hero.A" in want and "box.A" in want

@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Tuple
 
 from .inputfile import open_regular
 
-__all__ = ["read_attributes", "part_attributes", "colour_attributes", "string_attributes", "windows", "COLOUR_ATTRIBUTES"]
+__all__ = ["read_attributes", "part_attributes", "colour_attributes", "string_attributes", "channel_names", "windows",
+           "COLOUR_ATTRIBUTES"]
 
 MAGIC = 20000630
 
@@ -108,6 +109,30 @@ def string_attributes(path, *, limit=1 << 20):
     """{name: str} of the header's ``string`` attributes (others are skipped)."""
     return {k: v.decode("utf-8", "replace") for k, (t, v) in read_attributes(path, limit=limit).items()
             if t == "string"}
+
+
+def channel_names(path, *, attrs=None):
+    """The channel names of an EXR's (first part's) ``channels`` attribute (``chlist``: per channel its name
+    NUL, pixel type int32, pLinear uint8, 3 reserved bytes, x / y sampling int32; an empty name ends it).
+    ``attrs``: the header already read (:func:`read_attributes`). Errors as :func:`read_attributes`, and
+    ValueError for a header with no channel list or a damaged one."""
+    if attrs is None:
+        attrs = read_attributes(path)
+    ch = attrs.get("channels")
+    if ch is None or ch[0] != "chlist":
+        raise ValueError("%s: the EXR header has no channel list" % path)
+    data, pos = ch[1], 0
+    out: List[str] = []
+    while True:
+        end = data.find(b"\0", pos)
+        if end < 0:
+            raise ValueError("%s: the EXR header's channel list is damaged" % path)
+        if end == pos:
+            return out
+        if end + 17 > len(data):
+            raise ValueError("%s: the EXR header's channel list is damaged" % path)
+        out.append(data[pos:end].decode("utf-8", "replace"))
+        pos = end + 17
 
 
 def windows(path):

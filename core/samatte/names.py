@@ -29,7 +29,7 @@ import unicodedata
 
 from .jobspec import _NAME_RE, _RESERVED_NAMES
 
-__all__ = ["safe_name", "RESERVED", "MAX_LEN", "is_safe_name"]
+__all__ = ["safe_name", "RESERVED", "MAX_LEN", "is_safe_name", "object_channel", "missing_object_layers"]
 
 MAX_LEN = 64
 #: Blender's own render pass / socket names that an object layer must not take over.
@@ -89,3 +89,25 @@ def safe_name(host_name, *, taken=()):
         if cand.lower() not in used and cand.lower() not in RESERVED:
             return cand
         n += 1
+
+
+def object_channel(name):
+    """The EXR channel of an object's matte: ``<name>.A``."""
+    return "%s.A" % name
+
+
+def missing_object_layers(channels, objects, object_layers=None):
+    """The ``<name>.A`` channels of ``objects`` that a frame with channels ``channels`` lacks: all of them when
+    the job writes object layers (``object_layers`` True), none when it does not (False), and when unknown
+    (None) those missing beside some present. A frame whose layer was dropped after samatte wrote it (a tool
+    rewriting the file with fewer channels) keeps its key, but a comp reading that object's layer gets
+    nothing: it is not complete. One rule for samatte's status, QC and resume
+    (:meth:`samatte.io.writer.MatteWriter.missing_layers`) and Nuke's read-back of cached frames."""
+    if object_layers is False:
+        return []
+    have = set(channels)
+    want = [object_channel(n) for n in objects]
+    missing = [c for c in want if c not in have]
+    if object_layers is None and len(missing) == len(want):
+        return []
+    return missing

@@ -176,8 +176,10 @@ def frame_state(job_text, file_frame, *, fresh=False):
     path = job["output"]["path"].replace("####", "%04d" % int(file_frame))
     if not os.path.exists(path):
         return "missing", path
+    from samatte.exrheader import channel_names, read_attributes
     try:
-        attrs = exr_attributes(path)
+        raw = read_attributes(path)   # (one read of the header: its strings and its channel list)
+        attrs = {k: v.decode("utf-8", "replace") for k, (t, v) in raw.items() if t == "string"}
     except (OSError, ValueError):
         return "stale", path
     if keys is None or int(file_frame) not in keys:
@@ -186,8 +188,19 @@ def frame_state(job_text, file_frame, *, fresh=False):
         return "stale", path
     # object names are in no key, but they name the frame's layers: a frame written before an object was
     # renamed lacks the layer the job now names (samatte's own check, MatteWriter.is_complete, says stale)
-    names = ",".join(o["name"] for o in job.get("objects") or [])
-    return ("complete" if str(attrs.get("samatte/objects") or "") == names else "stale"), path
+    names = [o["name"] for o in job.get("objects") or []]
+    if str(attrs.get("samatte/objects") or "") != ",".join(names):
+        return "stale", path
+    # a layer a tool dropped after samatte wrote the frame (its key kept): stale for samatte's status, QC and a
+    # re-run, which redoes it (the same rule: samatte.names.missing_object_layers); before, shown here as
+    # complete, that object's layer black in comp
+    from samatte.names import missing_object_layers
+    try:
+        channels = channel_names(path, attrs=raw)
+    except ValueError:
+        return "stale", path
+    layers = (job.get("output") or {}).get("object_layers", True)
+    return ("stale" if "A" not in channels or missing_object_layers(channels, names, layers) else "complete"), path
 
 
 def source_view(group, job, offset):

@@ -70,6 +70,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import OutputError
+from ..names import missing_object_layers, object_channel
 from ..stages import MatteFrame, PlateInfo
 from .sequence import as_pattern
 
@@ -177,11 +178,6 @@ def temp_name(path):
     from ..jobspec import fit_file_name
     base = fit_file_name(base, _NAME_MAX - 1 - len(tail.encode("utf-8")))
     return os.path.join(d, "." + base + tail)
-
-
-def object_channel(name):
-    """The EXR channel of an object's matte: ``<name>.A``."""
-    return "%s.A" % name
 
 
 def job_hash(job):
@@ -398,14 +394,7 @@ class MatteWriter:
         job writes object layers (``object_layers``), else (unknown) those missing beside some present. A
         frame whose layer was dropped after samatte wrote it (a tool rewriting the file with fewer
         channels) keeps its key, but a comp reading that object's layer gets nothing: not complete."""
-        if self.object_layers is False:
-            return []
-        have = set(spec.channelnames)
-        want = [object_channel(n) for n in objects]
-        missing = [c for c in want if c not in have]
-        if self.object_layers is None and len(missing) == len(want):
-            return []
-        return missing
+        return missing_object_layers(spec.channelnames, objects, self.object_layers)
 
     def read_state(self, frame):
         """What a resumed job needs of a written frame, in one open and one read:
