@@ -7,6 +7,9 @@
   QC and a re-run since 1de3d01, but Nuke's read-back of the node's cached frames (``farm.frame_state``) still
   said complete and showed it, that layer black in comp. It now applies the same rule
   (``samatte.names.missing_object_layers``, the channel list read by ``samatte.exrheader.channel_names``).
+* The cancel grace ends a worker stuck in a system call, but such a process outlives SIGKILL until the call
+  returns: the client still said ``alive()``, and Nuke's pool / Blender's get_worker gave the next job to it,
+  where it waited for good. A client that ended its worker is no longer alive.
 """
 import collections
 import io
@@ -133,3 +136,57 @@ def test_exr_channel_names_read_with_the_standard_library(tmp_path):
     want = sorted(inp.spec().channelnames)
     inp.close()
     assert sorted(channel_names(p)) == want and "hero.A" in want and "box.A" in want
+
+
+# --- a worker ended by the cancel grace that outlives its kill -------------------------------------------
+def test_a_worker_ended_after_the_cancel_grace_is_never_given_another_job(monkeypatch):
+    """The cancel grace is for a worker stuck in a library call: a hung network file system or GPU driver, where
+    the process sits in the kernel and outlives SIGKILL until that call returns. The job ended CANCELLED
+    ("the next job starts a new worker"), but the client still said alive(): Nuke's pool and Blender's
+    get_worker kept it, the next Track & Matte / Run (or a node queued behind the cancelled one) was sent to
+    it and waited forever (Nuke has no timeout). A client that ended its worker is no longer alive; the
+    hosts start a new worker."""
+    import signal
+    import time
+    sys.path.insert(0, os.path.join(os.path.dirname(TESTS), "nuke_plugin"))
+    from samatte.errors import WorkerError
+    from samatte_nuke import runner as srunner
+    env = {"PYTHONPATH": TESTS + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+    def factory(python=None):
+        return WorkerClient(sys.executable, env=env, worker_args=["--pipeline", "cli_fake_pipeline"],
+                            startup_timeout=60)
+    pool = srunner.WorkerPool(factory=factory)
+    w = pool.get("py")
+    job = {"samatte_job": 1, "name": "fake", "plate": {"path": "/plates/p.####.exr", "frames": "1001-1004"},
+           "objects": [{"name": "hero", "masks": "/roto/hero.####.png"}], "output": {"path": "/out/m.####.exr"},
+           "meta": {"fake": {"frames": 4, "hang": 60}}}
+    kills = []
+    # the stuck process does not go at SIGKILL (it does once its system call returns: here, at the test's end)
+    monkeypatch.setattr(w._proc, "kill", lambda: kills.append(time.monotonic()))
+    try:
+        h = w.start_job(job)
+        h.cancel_grace = 0.3
+        time.sleep(0.2)
+        h.cancel()
+        t0 = time.monotonic()
+        while not h.done:
+            h.poll()
+            time.sleep(0.05)
+            assert time.monotonic() - t0 < 20
+        assert h.error.code == "CANCELLED" and h.error.details["worker_ended"] and kills
+        assert w._proc.poll() is None            # (the process is still there)
+        assert not w.alive()
+        with pytest.raises(WorkerError) as e:     # never sent to it, never BUSY
+            w.start_job(dict(job, meta={"fake": {"frames": 1}}))
+        assert e.value.code == "WORKER_FAILED" and "ended" in e.value.message
+        w2 = pool.get("py")
+        assert w2 is not w and w2.alive()
+        assert w2.run(dict(job, meta={"fake": {"frames": 2}})) is not None
+    finally:
+        try:
+            os.kill(w.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        pool.close_all()
+        w.close()

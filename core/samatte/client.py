@@ -385,6 +385,8 @@ class WorkerClient:
         self._pending = {}   # request id -> queue of its reply
         self.hello = None
         self._job = None
+        #: kill() was called: the worker is done with, whether or not its process has gone yet (see alive())
+        self._ended = False
         self._lock = threading.Lock()
         self._wlock = threading.Lock()
         self._stderr: collections.deque = collections.deque(maxlen=_STDERR_LINES)
@@ -490,6 +492,8 @@ class WorkerClient:
                            stderr_tail=tail, **details)
 
     def _send(self, msg, *, quiet=False):
+        if self._ended and not quiet:   # (a request to a worker this client ended: no answer would come)
+            raise WorkerError("the samatte worker was ended; start a new WorkerClient", stderr_tail=self.stderr_tail())
         data = protocol.encode(msg).encode("utf-8")
         try:
             with self._wlock:
@@ -519,7 +523,11 @@ class WorkerClient:
         return dict((self.hello or {}).get("capabilities") or {})
 
     def alive(self):
-        return self._proc.poll() is None
+        """True while the worker runs and may be given work: False once it exited, and once this client ended
+        it (:meth:`kill`, the cancel grace, a timeout) even if its process has not gone yet: one stuck in a
+        system call (a hung network file system or GPU driver, what the cancel grace is for) outlives SIGKILL
+        until that call returns, and a host that took it for alive sent it its next job, which waited forever."""
+        return not self._ended and self._proc.poll() is None
 
     def stderr_tail(self, lines=40):
         """The last ``lines`` lines the worker wrote on stderr."""
@@ -534,8 +542,10 @@ class WorkerClient:
         are sent only when given; ``objects`` (stage "track": the object names to track) likewise."""
         job = _as_dict(job)
         if not self.alive():
-            raise WorkerError("the samatte worker is not running (exit status %s)" % self._proc.poll(),
-                              stderr_tail=self.stderr_tail())
+            code = self._proc.poll()
+            raise WorkerError(("the samatte worker is not running (exit status %s)" % code) if code is not None else
+                              "the samatte worker was ended (its process has not gone yet: stuck in a system "
+                              "call?); start a new WorkerClient", stderr_tail=self.stderr_tail())
         job_id = job_id or "job%d-%d" % (os.getpid(), next(_ids))
         handle = JobHandle(self, job_id)
         with self._lock:
@@ -653,7 +663,8 @@ class WorkerClient:
         return False
 
     def kill(self):
-        """Stop the worker process now (frees its GPU memory)."""
+        """Stop the worker process now (frees its GPU memory). The client is then no longer :meth:`alive`."""
+        self._ended = True
         try:
             self._proc.kill()
         except OSError:
