@@ -118,12 +118,26 @@ def test_task_threads_sets_the_Threads_parameter_every_task_passes(shot, tmp_pat
     assert "task_timeout=None, threads=0) -> dict" in contracts
 
 
-def test_a_bad_task_thread_count_is_jobspec_invalid_before_anything_is_written(shot, tmp_path):
-    p = _samatte(["farm", "export", "job.json", "--openjd", str(tmp_path / "b"), "--task-threads=-1", "--json"],
+@pytest.mark.parametrize("value", ["-1", "x", "1.5"])
+def test_a_bad_task_thread_count_is_jobspec_invalid_naming_the_flag_before_anything_is_written(shot, tmp_path,
+                                                                                                value):
+    # before: `x` / `1.5` an argparse usage message, `-1` an error naming the field `threads`, not the flag
+    p = _samatte(["farm", "export", "job.json", "--openjd", str(tmp_path / "b"), "--task-threads=" + value, "--json"],
                  shot["dir"])
     assert p.returncode == 2
-    assert json.loads(p.stdout)["code"] == "JOBSPEC_INVALID"
+    doc = json.loads(p.stdout)
+    assert doc["code"] == "JOBSPEC_INVALID" and doc["details"]["field"] == "--task-threads", doc
     assert not os.path.exists(str(tmp_path / "b"))
+
+
+def test_task_threads_auto_is_the_nodes_own_choice_as_for_threads(shot, tmp_path):
+    # README: `--threads N` (`auto` or `0`: the default); `--task-threads` reads the same words (before: `auto`
+    # was an argparse usage error, exit 2, for the value `--threads` takes)
+    p = _samatte(["farm", "export", "job.json", "--openjd", str(tmp_path / "b"), "--task-threads", "auto", "--json"],
+                 shot["dir"])
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads(p.stdout)["parameters"]["Threads"] == 0
+    assert "`--task-threads N` (`auto` or `0` as for `--threads`)" in _flat(_section("Farm and TD scripting"))
 
 
 def test_the_api_signatures_the_readme_gives_are_the_code_s():

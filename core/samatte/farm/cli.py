@@ -11,9 +11,12 @@ __all__ = ["add_commands"]
 
 
 def cmd_farm_export(args):
+    from ..threads import parse_threads
     from .openjd import export_openjd
+    # read as --threads is (`auto` / `0` / empty: the render node's own choice), the error naming this flag
+    threads = parse_threads(args.task_threads, field="--task-threads") or 0
     res = export_openjd(args.job, args.openjd, chunk=args.chunk, preroll=args.preroll, python=args.python,
-                        models_dir=args.models_dir, frames=args.frames, threads=args.task_threads)
+                        models_dir=args.models_dir, frames=args.frames, threads=threads)
     if args.json:
         from ..cli import json_document
         json_document(args, res, indent=2, sort_keys=True)
@@ -98,9 +101,9 @@ def add_commands(sub):
     e.add_argument("--python", help="samatte's Python on the render nodes (default: this one)")
     e.add_argument("--models-dir", help="weights folder on the render nodes (default: this machine's)")
     e.add_argument("--frames", help="export only these frames of the job")
-    e.add_argument("--task-threads", type=int, default=0, metavar="N",
+    e.add_argument("--task-threads", default="0", metavar="N",
                    help="the template's Threads parameter: CPU threads of each task (samatte farm task --threads; "
-                        "default 0: the render node's own choice, $SAMATTE_THREADS, else $OMP_NUM_THREADS, else "
+                        "default 0 or auto: the render node's own choice, $SAMATTE_THREADS, else $OMP_NUM_THREADS, else "
                         "its CPUs)")
     e.add_argument("--json", action="store_true", help="print the export result as JSON")
     e.set_defaults(func=cmd_farm_export)
