@@ -282,3 +282,16 @@ def test_ci_runs_the_readme_quick_start_commands_as_written():
     assert len(tests) == 1 and tests[0] > demo
     assert ci[tests[0]] in (".venv/bin/python -m pytest -q", "timeout 4200 .venv/bin/python -m pytest -q")
     assert "/samatte_demo/" in _text(".gitignore").splitlines()     # the demo's folder in the checkout
+
+
+def test_the_readme_s_list_of_type_checked_host_side_modules_is_ci_s():
+    # README (Worker protocol): the host-side modules "type-checked by mypy in CI: ..." (before: exrheader, which
+    # both adapters read EXR headers with, inputfile and atomic were checked but not listed)
+    proto = _flat(_section("Worker protocol"))
+    m = re.search(r"type-checked by mypy in CI: (.*?)\.(?: |$)", proto)
+    assert m, proto[:600]
+    listed = {re.sub(r"^samatte\.", "", n) for n in re.findall(r"`([a-z_.]+)`", re.sub(r"\([^)]*\)", "", m.group(1)))}
+    cfg = _text("pyproject.toml")
+    files = re.search(r"^\[tool\.mypy\].*?^files = \[(.*?)\]", cfg, re.S | re.M).group(1)
+    checked = {os.path.splitext(os.path.basename(f))[0] for f in re.findall(r'"([^"]+)"', files)}
+    assert listed == checked, (sorted(listed - checked), sorted(checked - listed))
