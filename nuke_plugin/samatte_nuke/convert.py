@@ -22,7 +22,23 @@ import math
 
 __all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
            "read_shown_file", "timeoffset_source", "framehold_source", "signed_feather", "is_disabled",
-           "shown_inputs", "group_input", "transform_matrix"]
+           "shown_inputs", "group_input", "transform_matrix", "node_key"]
+
+
+def node_key(node):
+    """One node's key while walking a comp: its full name (``Group1.Read1``; Foundry's ``Node.fullName()``: the
+    name of the node and of the Groups around it, unique within a script). Nuke hands out a new Python object for
+    a node from each ``input()``, ``nuke.toNode()``, ``allNodes()`` ... call, so ``id()`` and ``is`` tell two
+    wrappers of one node apart (a comp of Merges sharing their inputs walked once per path, a node reached twice
+    prompted twice) and a freed wrapper's id may be reused by another node's (that node skipped). An object with
+    no full name (not a node of a script) is keyed by itself."""
+    try:
+        name = node.fullName()
+    except Exception:  # noqa: BLE001 - not a node of a script (a test's stand-in)
+        name = None
+    if isinstance(name, str) and name:
+        return name
+    return ("object", id(node))
 
 
 class Geometry(object):
@@ -316,7 +332,7 @@ def group_input(node):
     """For an Input node inside a Group (or gizmo): what is connected to that Group's input ``number`` (None when
     nothing is); False for any other node, or an Input at the script's top level. Foundry: an Input node passes
     on the Group's input of its ``number``; a node inside a Group is named ``Group1.Input1`` and ``nuke.toNode``
-    takes that full name. (``nuke`` imported here only, when there is a Group to look up.)"""
+    takes that full name after ``root.`` (absolute, whatever Group context the call is made in). (``nuke`` imported here only, when there is a Group to look up.)"""
     try:
         if node.Class() != "Input":
             return False
@@ -327,7 +343,9 @@ def group_input(node):
         return False
     try:
         import nuke
-        parent = nuke.toNode(full.rsplit(".", 1)[0])
+        # "root." + the full name: absolute (toNode looks a name up in the current Group context, e.g. inside the
+        # SAMatte group while its knobs are evaluated: a relative "Group1" found nothing, or another node)
+        parent = nuke.toNode("root." + full.rsplit(".", 1)[0])
         return None if parent is None else parent.input(int(node["number"].value() or 0))
     except Exception:  # noqa: BLE001 - no nuke, or an Input without its number knob
         return False

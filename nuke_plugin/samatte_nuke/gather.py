@@ -39,7 +39,7 @@ Object names go through ``samatte.names.safe_name``; the host's name travels as 
 import re
 
 from .convert import apply_matrix, bezier_point, framehold_source, matmul, signed_feather, timeoffset_source
-from .convert import transform_matrix
+from .convert import transform_matrix, node_key
 from .convert import is_disabled as _disabled
 from .convert import shown_inputs as _shown_inputs
 from .convert import animated_switch as _animated_switch
@@ -67,9 +67,10 @@ def prompt_nodes(start):
     out, seen, todo = [], set(), [start]
     while todo and len(seen) < _MAX_UPSTREAM:
         n = todo.pop(0)
-        if n is None or id(n) in seen:
+        key = None if n is None else node_key(n)
+        if key is None or key in seen:
             continue
-        seen.add(id(n))
+        seen.add(key)
         if _is_prompt(n):
             out.append(n)
         todo.extend(_shown_inputs(n))
@@ -89,9 +90,10 @@ def retimed_prompt_nodes(start):
     out, seen, todo = [], set(), [(start, None)]
     while todo and len(seen) < _MAX_UPSTREAM:
         n, via = todo.pop(0)
-        if n is None or id(n) in seen:
+        key = None if n is None else node_key(n)
+        if key is None or key in seen:
             continue
-        seen.add(id(n))
+        seen.add(key)
         if _is_prompt(n) and via is not None:
             out.append((n, via))
         if via is None and n.Class() in TIME_CLASSES:
@@ -156,9 +158,10 @@ def prompt_sources(start, *, log=None):
     out, seen, todo = [], set(), [(start, ())]
     while todo and len(seen) < _MAX_UPSTREAM:
         n, chain = todo.pop(0)
-        if n is None or id(n) in seen:
+        key = None if n is None else node_key(n)
+        if key is None or key in seen:
             continue
-        seen.add(id(n))
+        seen.add(key)
         if _is_prompt(n):
             out.append((n, _chain_time(n, chain, log)))
         elif n.Class() in PROMPT_CLASSES and log:
@@ -270,14 +273,15 @@ def _same_size_reformat(node):
 
 
 def _upstream_paths(source):
-    """{id(node): (node, [nodes from ``source`` down to it, ``source`` first, the node excluded])} for
+    """{node_key(node): (node, [nodes from ``source`` down to it, ``source`` first, the node excluded])} for
     ``source`` and every node it shows upstream (breadth first: the shortest path)."""
     out, todo = {}, [(source, [])]
     while todo and len(out) < _MAX_UPSTREAM:
         n, path = todo.pop(0)
-        if n is None or id(n) in out:
+        key = None if n is None else node_key(n)
+        if key is None or key in out:
             continue
-        out[id(n)] = (n, path)
+        out[key] = (n, path)
         todo.extend((m, path + [n]) for m in _shown_inputs(n))
     return out
 
@@ -285,16 +289,16 @@ def _upstream_paths(source):
 def _between(paths, base):
     """The nodes on any path from the Source down to ``base`` (``base`` excluded): those of ``paths`` (from
     :func:`_upstream_paths`) from which ``base`` can be reached."""
-    reach = {id(base): True}
+    reach = {node_key(base): True}
 
     def reaches(n, depth=0):
-        key = id(n)
+        key = node_key(n)
         if key not in reach:
             reach[key] = False   # (a cycle reaches nothing new)
             reach[key] = depth < _MAX_UPSTREAM and any(
                 m is not None and reaches(m, depth + 1) for m in _shown_inputs(n))
         return reach[key]
-    return [n for key, (n, _) in paths.items() if key != id(base) and reaches(n)]
+    return [n for key, (n, _) in paths.items() if key != node_key(base) and reaches(n)]
 
 
 def _knob_at(node, name, t, index=0, default=0.0):
@@ -359,7 +363,7 @@ def _prompts_side(item, source, prompts, log):
     n, time, matrix = item
     if prompts is None:
         return item
-    found = _upstream_paths(prompts).get(id(n))
+    found = _upstream_paths(prompts).get(node_key(n))
     if found is None:
         return item
     ppath = found[1]
@@ -368,7 +372,7 @@ def _prompts_side(item, source, prompts, log):
         return item
     paths = _upstream_paths(source)
     base = _drawn_on(n, paths)
-    smovers = [v for v in paths[id(base)][1] if v.Class() == "Transform" and not _disabled(v)] if base else []
+    smovers = [v for v in paths[node_key(base)][1] if v.Class() == "Transform" and not _disabled(v)] if base else []
     if smovers:
         if len(smovers) == len(movers) and all(_same_move(a, b) for a, b in zip(movers, smovers)):
             return item    # (the same move: carried once, on the Source's side)
@@ -392,13 +396,15 @@ def _prompts_side(item, source, prompts, log):
                               "aspect %g: connect %s to the Prompts input directly" % (
                                   n.name(), via.name(), via.Class(), pixel_aspect, n.name()))
 
+    mover_keys = set(node_key(v) for v in movers)
+
     def pmatrix(t):
         tt, m = t, None
         for v in ppath:
             if v.Class() in TIME_CLASSES:
                 f = time_node_map(v)
                 tt = tt if f is None or f(tt) is None else int(round(f(tt)))
-            elif v in movers:
+            elif node_key(v) in mover_keys:
                 m = matmul(m, _transform_at(v, tt))
         return m if matrix is None else matmul(matrix(t), m)
     if log:
@@ -418,10 +424,10 @@ def _carry_to_source(sources, source, *, log=None):
         steps = []
         # the Source may show the prompt node's image through several paths (a Merge of the plate and a moved
         # copy): carried only when every node that may move pixels is on the one path followed
-        path = paths[id(base)][1]
-        on_path = set(id(v) for v in path)
+        path = paths[node_key(base)][1]
+        on_path = set(node_key(v) for v in path)
         for via in _between(paths, base):
-            if id(via) not in on_path and not moves_nothing(via):
+            if node_key(via) not in on_path and not moves_nothing(via):
                 _refuse_move(n, base, via, source, "the Source shows %s through more than one path, moved on "
                              "this one" % base.name())
         if any(not moves_nothing(v) for v in path) and len(_between(paths, base)) != len(on_path):
@@ -464,14 +470,15 @@ def _carry_to_source(sources, source, *, log=None):
 def _shows(source, base, t):
     """Whether ``source`` shows ``base`` on SAMatte frame ``t``: its inputs followed as shown on that frame (an
     animated Switch's 'which' read there, a TimeOffset / FrameHold mapping the frame for the nodes above it)."""
-    todo, seen = [(source, t)], set()
+    todo, seen, bkey = [(source, t)], set(), node_key(base)
     while todo and len(seen) < _MAX_UPSTREAM:
         n, s = todo.pop(0)
-        if n is None or s is None or (id(n), s) in seen:
+        key = None if n is None else node_key(n)
+        if key is None or s is None or (key, s) in seen:
             continue
-        if n is base:
+        if key == bkey:
             return True
-        seen.add((id(n), s))
+        seen.add((key, s))
         if _animated_switch(n):
             todo.append((n.input(_switch_input(n, s)), s))
             continue
@@ -508,10 +515,10 @@ def _drawn_on(node, paths):
     first node the Source shows down its input chain through other prompt nodes and :func:`moves_nothing`
     nodes; None when it has no input or the Source does not show that image."""
     base = node.input(0) if node.inputs() else None
-    while (base is not None and id(base) not in paths
+    while (base is not None and node_key(base) not in paths
            and (base.Class() in PROMPT_CLASSES or moves_nothing(base)) and base.inputs()):
         base = _shown_inputs(base)[0] if _shown_inputs(base) else None
-    return base if base is not None and id(base) in paths else None
+    return base if base is not None and node_key(base) in paths else None
 
 
 _NOT_PIXELS = ("name", "label", "xpos", "ypos", "selected", "note_font", "note_font_size", "tile_color", "hide_input",
@@ -521,7 +528,7 @@ _NOT_PIXELS = ("name", "label", "xpos", "ypos", "selected", "note_font", "note_f
 def _same_move(a, b):
     """The same node, or nodes of one class with the same knobs (their script text: values and animation):
     a Reformat of the roto like the plate's."""
-    if a is b:
+    if node_key(a) == node_key(b):
         return True
     if a.Class() != b.Class():
         return False
@@ -544,10 +551,10 @@ def check_rendered_prompts(sources, prompts_in, source):
         base = _drawn_on(n, src_paths)
         if base is None:
             continue
-        movers = [v for v in src_paths[id(base)][1] if not moves_nothing(v)]
+        movers = [v for v in src_paths[node_key(base)][1] if not moves_nothing(v)]
         if not movers:
             continue
-        shown = pr_paths.get(id(base))
+        shown = pr_paths.get(node_key(base))
         alike = shown is not None and [v for v in shown[1] if not moves_nothing(v)]
         if not alike or len(alike) != len(movers) or not all(_same_move(a, b) for a, b in zip(alike, movers)):
             _refuse_move(n, base, movers[0], source, "in refine only the Prompts input's alpha is rendered as "

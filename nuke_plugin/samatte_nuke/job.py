@@ -15,7 +15,7 @@ import re
 import sys
 import threading
 
-from .convert import FrameMap, Geometry, group_input, shown_inputs
+from .convert import FrameMap, Geometry, group_input, node_key, shown_inputs
 from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
@@ -100,12 +100,14 @@ def _upstream(node):
     """``node`` and every node upstream of it (:func:`graph_inputs`: across Group boundaries), each once."""
     memo = getattr(_walks, "memo", None)
     if memo is not None:
-        hit = memo.get(id(node))
-        if hit is not None and hit[0] is node:
-            return hit[1]
+        # (keyed by the node's full name: Nuke gives a new Python object for a node from each call, so an id()
+        # never hit, and a freed one's id could be another node's)
+        hit = memo.get(node_key(node))
+        if hit is not None:
+            return hit
     out = _walk(node)
     if memo is not None:
-        memo[id(node)] = (node, out)
+        memo[node_key(node)] = out
     return out
 
 
@@ -113,9 +115,10 @@ def _walk(node):
     seen, out, todo = set(), [], [node]
     while todo and len(seen) < 20000:
         n = todo.pop(0)
-        if n is None or id(n) in seen:
+        key = None if n is None else node_key(n)
+        if key is None or key in seen:
             continue
-        seen.add(id(n))
+        seen.add(key)
         out.append(n)
         todo.extend(graph_inputs(n))
     return out
@@ -335,9 +338,10 @@ def unfilled_frames(source, frames):
     seen, todo = set(), [source]
     while todo and len(seen) < 20000:
         n = todo.pop(0)
-        if n is None or id(n) in seen:
+        key = None if n is None else node_key(n)
+        if key is None or key in seen:
             continue
-        seen.add(id(n))
+        seen.add(key)
         cls = n.Class()
         if cls in _TIME_CLASSES and not _disabled(n):
             continue
@@ -433,9 +437,10 @@ def per_view_source(source):
     seen, todo = set(), [source]
     while todo and len(seen) < 2000:
         n = todo.pop(0)
-        if n is None or id(n) in seen:
+        key = None if n is None else node_key(n)
+        if key is None or key in seen:
             continue
-        seen.add(id(n))
+        seen.add(key)
         cls = n.Class()
         if cls == "OneView" and not _disabled(n):
             continue
@@ -464,12 +469,12 @@ def source_info(source, frames=None):
     if found is not None:
         from samatte.errors import PlateError
         n, why = found
-        where = ("the Source Read %s" % n.name() if n is source else
+        where = ("the Source Read %s" % n.name() if node_key(n) == node_key(source) else
                  "%s (%s), upstream of the Source %s," % (n.name(), n.Class(), source.name()))
         raise PlateError(
             "%s %s: samatte mattes one view, and its matte would show on every view; put a OneView node (the "
             "view to matte) between %s and the SAMatte node" % (
-                where, why, "the Read" if n is source else "it"))
+                where, why, "the Read" if node_key(n) == node_key(source) else "it"))
     read = untouched_read(source, frames)
     fmap = FrameMap.from_read(read) if read is not None else FrameMap(0)
     return {"read": read, "fmap": fmap, "geometry": Geometry.from_node(source),

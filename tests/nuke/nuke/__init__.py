@@ -54,6 +54,35 @@ _state = {"frame": 1, "this": [], "nodes": [], "messages": [], "executed": [], "
           "render_hook": None, "context": [], "render_scales": []}
 
 
+#: [PyRef nuke.Node] real Nuke hands out a new Python wrapper of a node from each call that returns one
+#: (``input()``, ``nuke.toNode()``, ``allNodes()``, ``Group.nodes()``, ``dependencies()``, ``thisNode()`` ...):
+#: wrappers of one node compare equal with ``==`` ("x.__eq__(y) <==> x==y"), but they are not the same object,
+#: so ``is`` and ``id()`` tell them apart, and a freed wrapper's id may be reused by another node's.
+#: [assumed] whether two wrappers of one node hash alike is not documented (the reference lists ``__hash__``
+#: with no word on what it hashes): in this mode each wrapper hashes by itself, so code relying on it fails here.
+#: True (set by a test, or ``NUKE_DOUBLE_FRESH_WRAPPERS=1``): those calls return fresh wrappers sharing the node's
+#: state; False: the very node object each time (the double's historical behaviour).
+FRESH_WRAPPERS = os.environ.get("NUKE_DOUBLE_FRESH_WRAPPERS", "") not in ("", "0")
+
+
+def _wrap(node):
+    """A fresh wrapper of ``node`` (in :data:`FRESH_WRAPPERS` mode), else ``node``: a new object of the node's
+    class sharing its ``__dict__`` (its knobs, inputs, name: every change through one is seen through all)."""
+    if node is None or not FRESH_WRAPPERS or not isinstance(node, Node):
+        return node
+    w = object.__new__(type(node))
+    w.__dict__ = node.__dict__
+    return w
+
+
+def _real(node):
+    """The node object behind a wrapper (itself when it is one)."""
+    if node is None:
+        return None
+    d = getattr(node, "__dict__", None)
+    return d.get("_self", node) if isinstance(d, dict) else node
+
+
 def _check_main(what):
     if threading.current_thread() is not _MAIN:
         raise RuntimeError("nuke double: %s from a non-main thread (use nuke.executeInMainThread)" % what)
@@ -413,6 +442,7 @@ class Node(object):
 
     def __init__(self, cls, name=None, parent=None):
         _check_main("creating a %s node" % cls)
+        parent = _real(parent)
         self._class = cls
         self._knobs = {}
         self._order = []
@@ -433,6 +463,16 @@ class Node(object):
         self.addKnob(Double_Knob("xpos", "xpos", 0))
         self.addKnob(Double_Knob("ypos", "ypos", 0))
         self._alive = True
+        self._self = self
+
+    def __eq__(self, other):
+        """[PyRef nuke.Node.__eq__] wrappers of one node compare equal."""
+        return isinstance(other, Node) and self.__dict__ is other.__dict__
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = object.__hash__   # [assumed] see FRESH_WRAPPERS: per wrapper, not per node
 
     def Class(self):
         return self._class
@@ -479,24 +519,25 @@ class Node(object):
         self._order = [n for n in self._order if n != k.name()]
 
     def input(self, i):
-        return self._inputs.get(i)
+        return _wrap(self._inputs.get(i))
 
     def setInput(self, i, node):
         _check_main("Node.setInput")
         if node is None:
             self._inputs.pop(i, None)
         else:
-            self._inputs[i] = node
+            self._inputs[i] = _real(node)
         return True
 
     def inputs(self):
         return (max(self._inputs) + 1) if self._inputs else 0
 
     def dependencies(self, what=None):
-        return [self._inputs[i] for i in sorted(self._inputs)]
+        return [_wrap(self._inputs[i]) for i in sorted(self._inputs)]
 
     def dependent(self, what=None):
-        return [n for n in _all_nodes_recursive() if self in n.dependencies()]
+        me = _real(self)
+        return [_wrap(n) for n in _all_nodes_recursive() if me in n._inputs.values()]
 
     def setXYpos(self, x, y):
         self._knobs["xpos"]._value = x
@@ -563,11 +604,11 @@ class Node(object):
 
     # groups -----------------------------------------------------------------------------------------
     def begin(self):
-        _state["context"].append(self)
+        _state["context"].append(_real(self))
         return self
 
     def end(self):
-        if _state["context"] and _state["context"][-1] is self:
+        if _state["context"] and _state["context"][-1] is _real(self):
             _state["context"].pop()
 
     def __enter__(self):
@@ -577,7 +618,7 @@ class Node(object):
         self.end()
 
     def nodes(self):
-        return [n for n in self.__dict__.get("_kids", ()) if n._alive]
+        return [_wrap(n) for n in self.__dict__.get("_kids", ()) if n._alive]
 
     def node(self, name):
         for n in self.nodes():
@@ -615,6 +656,7 @@ class _RootNode(Node):
         self._bbox = None
         self._name = name
         self._alive = True
+        self._self = self
         for k in (String_Knob("name", "name", ""),
                   # [Root reference] 'project directory' (project_directory), default none; its Script Directory
                   # button sets it to [python {nuke.script_directory()}]; relative file paths are relative to it
@@ -652,7 +694,7 @@ _ROOT = _RootNode()
 
 def root():
     """[PyRef nuke.root] the Root node; root()['name'] is the script path ('' when unsaved)."""
-    return _ROOT
+    return _wrap(_ROOT)
 
 
 def _read_knobs():
@@ -771,6 +813,7 @@ def createNode(cls, knobs="", inpanel=True):
 
 def delete(node):
     _check_main("nuke.delete")
+    node = _real(node)
     node._alive = False
     for child in [n for n in _state["nodes"] if n._parent is node]:
         child._alive = False
@@ -781,23 +824,50 @@ def _all_nodes_recursive():
 
 
 def allNodes(filter=None, group=None, recurseGroups=False):
-    grp = group or (_state["context"][-1] if _state["context"] else _ROOT)
-    out = [n for n in _state["nodes"] if n._alive and (recurseGroups or n._parent is grp)]
-    return [n for n in out if filter is None or n.Class() == filter]
+    """[PyRef nuke.allNodes] the nodes of ``group`` (default: the current group), with ``recurseGroups`` those
+    inside its Groups too."""
+    grp = _real(group) or (_state["context"][-1] if _state["context"] else _ROOT)
+    out = [n for n in _state["nodes"] if n._alive and (_inside(n, grp) if recurseGroups else n._parent is grp)]
+    return [_wrap(n) for n in out if filter is None or n.Class() == filter]
+
+
+def _inside(node, group):
+    p = node._parent
+    while p is not None:
+        if p is group:
+            return True
+        p = p._parent
+    return group is _ROOT
 
 
 def toNode(name):
-    """[PyRef nuke.toNode] by (full) name; None when absent. ``preferences``: the Preferences node."""
+    """[PyRef nuke.toNode] by name; None when absent. ``preferences``: the Preferences node. A name is looked up
+    in the current group context (:func:`thisGroup`: inside ``with group:``, or while a knob of a node inside a
+    Group is evaluated), ``Group1.Blur1`` a node inside that context's ``Group1``; ``root.`` starts from the
+    script's top level (``root.Group1.Blur1``: absolute, as TCL names it). [assumed] the context rule (Foundry's
+    reference says "Search for a node in the DAG by name"; the relative lookup is Nuke's behaviour in a Group
+    context, as with ``nuke.allNodes()`` and ``nuke.createNode``)."""
     if name == "preferences":
         return _PREFS
-    for n in _all_nodes_recursive():
-        if n.fullName() == name or (n._parent is _ROOT and n.name() == name):
-            return n
-    return None
+    if not isinstance(name, str) or not name:
+        return None
+    parts = name.split(".")
+    if parts[0] == "root":
+        group, parts = _ROOT, parts[1:]
+        if not parts:
+            return _wrap(_ROOT)
+    else:
+        group = _real(thisGroup())
+    node = group
+    for part in parts:
+        node = next((n for n in node.__dict__.get("_kids", ()) if n._alive and n._name == part), None)
+        if node is None:
+            return None
+    return _wrap(node)
 
 
 def thisNode():
-    return _state["this"][-1] if _state["this"] else None
+    return _wrap(_real(_state["this"][-1])) if _state["this"] else None
 
 
 def selectedNode():
@@ -805,13 +875,13 @@ def selectedNode():
     sel = [n for n in _all_nodes_recursive() if n.knob("selected") is not None and n["selected"].value()]
     if not sel:
         raise ValueError("no node selected")
-    return sel[-1]
+    return _wrap(sel[-1])
 
 
 def thisParent():
     """[PyRef nuke.thisParent] the parent (Group) of the node being evaluated."""
-    n = thisNode()
-    return n._parent if n is not None else None
+    n = _real(thisNode())
+    return _wrap(n._parent) if n is not None else None
 
 
 def script_directory():
@@ -822,7 +892,19 @@ def script_directory():
 
 
 def thisGroup():
-    return _state["context"][-1] if _state["context"] else _ROOT
+    """[PyRef nuke.thisGroup] the current group context: the innermost ``with group:`` / ``begin()``, else, while
+    a knob of a node is evaluated (:func:`thisNode`), the Group that node sits in, or the node itself when it is
+    a Group (its buttons and knob expressions run inside it: ``nuke.toNode("Read1")`` finds the Read inside),
+    else the Root. [assumed] from Nuke's behaviour with gizmo buttons; the reference says "Returns the current
+    context Group node"."""
+    if _state["context"]:
+        return _wrap(_state["context"][-1])
+    n = _real(_state["this"][-1]) if _state["this"] else None
+    if n is not None and (n._class == "Group" or n.__dict__.get("_kids")):
+        return _wrap(n)
+    if n is not None and n._parent is not None:
+        return _wrap(n._parent)
+    return _wrap(_ROOT)
 
 
 class OutputContext(object):
@@ -1253,6 +1335,7 @@ class _PrefsNode(Node):
         self._bbox = None
         self._name = "preferences"
         self._alive = True
+        self._self = self
         k = String_Knob("platformPathRemaps", "path substitutions", "")
         k.node = self
         self._order.append(k.name())
@@ -1283,6 +1366,7 @@ def nodeCopy(s="%clipboard%"):
 
 
 def _snapshot(node):
+    node = _real(node)
     knobs = [_knob_copy(node._knobs[name]) for name in node._order]
     kids = [n for n in _state["nodes"] if n._parent is node and n._alive]
     links = [(kids.index(n), i, kids.index(src)) for n in kids for i, src in n._inputs.items() if src in kids]
@@ -1335,7 +1419,7 @@ def nodePaste(s="%clipboard%"):
     onCreate callbacks, and become the selection. [assumed] inputs from nodes that were not copied are
     left unconnected (the tests connect them)."""
     _check_main("nuke.nodePaste")
-    parent = thisGroup()
+    parent = _real(thisGroup())
     for n in allNodes():
         n["selected"]._value = False
     made = [_restore(snap, parent) for snap in _clipboard]
