@@ -118,7 +118,7 @@ def test_a_copy_pasted_while_the_job_runs_does_not_say_running(nk, shot, tmp_pat
     g1, _ = _two_nodes(nk, shot, tmp_path)
     r = snode.on_track(g1)
     for n in nk.allNodes():
-        n["selected"].setValue(n is g1)
+        n["selected"].setValue(n == g1)
     nk.nodeCopy()
     c = nk.nodePaste()
     assert c["samatte_uid"].value() != g1["samatte_uid"].value()

@@ -290,7 +290,7 @@ def test_the_read_back_walks_the_comp_above_the_source_once_per_frame_and_sees_a
     monkeypatch.setattr(jobmod, "_walk", lambda n: walks.append(n) or real(n))
     assert _shown(g) == {1: 1, 2: 2, 3: 3, 4: 4}
     # the timing and the plate signatures of one Source: one walk per evaluation (before: two)
-    assert len(walks) == 4 and all(n is grp for n in walks)
+    assert len(walks) == 4 and all(n == grp for n in walks)
     to["time_offset"].setValue(1)      # nothing kept between evaluations: refused on the next one
     _refused(_shown(g, [2]), "SAMatte1", "no longer shows the frames")
 

@@ -78,7 +78,7 @@ def test_a_stereo_input_the_source_does_not_show_is_not_refused():
     merge = nk.nodes.Merge2()
     merge.setInput(0, mono)
     merge.setInput(1, join)
-    assert jobmod.per_view_source(merge)[0] is join
+    assert jobmod.per_view_source(merge)[0] == join
     merge["disable"].setValue(True)
     assert jobmod.per_view_source(merge) is None
     sw = nk.nodes.Switch(which=0)          # (Foundry: Switch, knob which)
@@ -87,7 +87,7 @@ def test_a_stereo_input_the_source_does_not_show_is_not_refused():
     sw["which"].setValue(0)
     assert jobmod.per_view_source(sw) is None
     sw["which"].setValue(1)
-    assert jobmod.per_view_source(sw)[0] is join
+    assert jobmod.per_view_source(sw)[0] == join
 
 
 def test_blender_s_header_reader_refuses_a_damaged_size_field(tmp_path):

@@ -60,9 +60,10 @@ _state = {"frame": 1, "this": [], "nodes": [], "messages": [], "executed": [], "
 #: so ``is`` and ``id()`` tell them apart, and a freed wrapper's id may be reused by another node's.
 #: [assumed] whether two wrappers of one node hash alike is not documented (the reference lists ``__hash__``
 #: with no word on what it hashes): in this mode each wrapper hashes by itself, so code relying on it fails here.
-#: True (set by a test, or ``NUKE_DOUBLE_FRESH_WRAPPERS=1``): those calls return fresh wrappers sharing the node's
-#: state; False: the very node object each time (the double's historical behaviour).
-FRESH_WRAPPERS = os.environ.get("NUKE_DOUBLE_FRESH_WRAPPERS", "") not in ("", "0")
+#: True (the default): those calls return fresh wrappers sharing the node's state, so a test compares nodes with
+#: ``==``, never ``is``; False (``NUKE_DOUBLE_FRESH_WRAPPERS=0``, or a test setting it): the very node object each
+#: time (the double's behaviour through 0.2.19, which hid the adapter's id()-keyed walks).
+FRESH_WRAPPERS = os.environ.get("NUKE_DOUBLE_FRESH_WRAPPERS", "1") not in ("", "0")
 
 
 def _wrap(node):
