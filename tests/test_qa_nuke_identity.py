@@ -147,3 +147,39 @@ def test_a_group_input_finds_its_group_from_inside_a_group_context(nk):
         assert convert.group_input(nk.toNode("Input1")) == read
         names = [n.name() for n in jobmod._upstream(nk.toNode("Grade1"))]
     assert names == ["Grade1", "Input1", "Plate"], names
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("identity") / "sh"), frames=4, size=(64, 64), first=1001)
+
+
+def test_a_samatte_node_in_a_group_builds_its_job_from_its_own_button_context(nk, shot, tmp_path):
+    """SAMatte1 inside a comp Group, fed through the Group's Inputs. Its buttons run inside its own Group context
+    (``nuke.thisGroup()`` is the node): there the Group's Input looked 'Comp' up relative to it, found nothing,
+    and the walk saw nothing above the Input (before: PLATE_INVALID "connect a plate to the Source input", a plate
+    connected)."""
+    from samatte_nuke import node as snode
+    nk.root()["name"].setValue(str(tmp_path / "comp.nk"))
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    roto = nk.nodes.Roto(name="Roto1")
+    roto.setInput(0, read)
+    layer = nuke_env.rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], 2, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    comp = nk.nodes.Group(name="Comp")
+    comp.setInput(0, read)
+    comp.setInput(1, roto)
+    with comp:
+        nk.nodes.Input(name="Input1", number=0)
+        nk.nodes.Input(name="Input2", number=1)
+        g = snode.create("SAMatte1")
+        g.setInput(0, nk.toNode("Input1"))
+        g.setInput(1, nk.toNode("Input2"))
+        g["tracker"].setValue("shapes")
+    with nk.toNode("Comp.SAMatte1"):           # (as while one of its knobs or buttons runs)
+        job, _info = snode.build(nk.toNode("root.Comp.SAMatte1"))
+    (ob,) = job["objects"]
+    assert ob["host_name"] == "hero" and [p["frame"] for p in ob["prompts"]] == [1002]
+    assert job["plate"]["path"].startswith(os.path.dirname(shot["plate"]))

@@ -770,7 +770,7 @@ def _default_knobs(node):
 
 
 def _new_node(cls, knobs=None):
-    parent = _state["context"][-1] if _state["context"] else _ROOT
+    parent = _real(thisGroup())   # (the current group context: a Group's button makes its nodes inside it)
     name = (knobs or {}).pop("name", None) if knobs else None
     node = Node(cls, name=name, parent=parent)
     _default_knobs(node)
@@ -827,7 +827,7 @@ def _all_nodes_recursive():
 def allNodes(filter=None, group=None, recurseGroups=False):
     """[PyRef nuke.allNodes] the nodes of ``group`` (default: the current group), with ``recurseGroups`` those
     inside its Groups too."""
-    grp = _real(group) or (_state["context"][-1] if _state["context"] else _ROOT)
+    grp = _real(group) or _real(thisGroup())
     out = [n for n in _state["nodes"] if n._alive and (_inside(n, grp) if recurseGroups else n._parent is grp)]
     return [_wrap(n) for n in out if filter is None or n.Class() == filter]
 
