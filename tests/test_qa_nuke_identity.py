@@ -183,3 +183,38 @@ def test_a_samatte_node_in_a_group_builds_its_job_from_its_own_button_context(nk
     (ob,) = job["objects"]
     assert ob["host_name"] == "hero" and [p["frame"] for p in ob["prompts"]] == [1002]
     assert job["plate"]["path"].startswith(os.path.dirname(shot["plate"]))
+
+
+VENV_PY = os.path.join(nuke_env.REPO, ".venv", "bin", "python")
+
+
+@pytest.mark.skipif(not os.path.exists(VENV_PY), reason="the project venv is needed")
+def test_a_job_s_events_reach_its_node_while_the_artist_works_inside_another_group(nk, shot, tmp_path, monkeypatch):
+    """The job's events come through ``executeInMainThread`` in whatever Group context is current (the artist
+    inside a Group's node graph). ``node._node_of`` looked the node up by a relative name and among the current
+    Group's nodes: it found none, took the node for deleted and cancelled the job (before: outcome ('failed',
+    'CANCELLED', 'job cancelled'), the node's status line never told)."""
+    from samatte_nuke import node as snode, runner as srunner
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(), tmp_path, VENV_PY)
+    try:
+        nk.root()["name"].setValue(str(tmp_path / "comp.nk"))
+        read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+        roto = nk.nodes.Roto(name="Roto1")
+        roto.setInput(0, read)
+        layer = nuke_env.rp.Layer(roto["curves"], name="hero")
+        layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], 2, 64, name="Bezier1"))
+        roto["curves"].rootLayer.append(layer)
+        g = snode.create("SAMatte1")
+        g.setInput(0, read)
+        g.setInput(1, roto)
+        g["tracker"].setValue("shapes")
+        other = nk.nodes.Group(name="Other")
+        with other:
+            nk.nodes.Blur(name="Blur1")
+        r = snode.on_track(g)
+        with other:                               # (the artist inside Other's node graph while the job runs)
+            outcome = nuke_env.wait_runner(nk, r, 120)
+        assert outcome[0] == "done", outcome
+        assert g["status"].value().startswith("done"), g["status"].value()
+    finally:
+        pool.close_all()

@@ -22,7 +22,18 @@ import math
 
 __all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
            "read_shown_file", "timeoffset_source", "framehold_source", "signed_feather", "is_disabled",
-           "shown_inputs", "group_input", "transform_matrix", "node_key"]
+           "shown_inputs", "group_input", "transform_matrix", "node_key", "script_node"]
+
+
+def script_node(full_name):
+    """The node of the script with this full name (``Group1.Read1``), or None: ``nuke.toNode`` of ``root.`` + the
+    name. ``nuke.toNode`` looks a name up in the current Group context (inside a Group while one of its knobs or
+    buttons runs, or its node graph is the one worked in); ``root.`` makes it absolute. (``nuke`` imported here
+    only.)"""
+    if not full_name:
+        return None
+    import nuke
+    return nuke.toNode("root." + full_name)
 
 
 def node_key(node):
@@ -332,7 +343,7 @@ def group_input(node):
     """For an Input node inside a Group (or gizmo): what is connected to that Group's input ``number`` (None when
     nothing is); False for any other node, or an Input at the script's top level. Foundry: an Input node passes
     on the Group's input of its ``number``; a node inside a Group is named ``Group1.Input1`` and ``nuke.toNode``
-    takes that full name after ``root.`` (absolute, whatever Group context the call is made in). (``nuke`` imported here only, when there is a Group to look up.)"""
+    takes that full name after ``root.`` (:func:`script_node`: absolute, whatever Group context the call is made in)."""
     try:
         if node.Class() != "Input":
             return False
@@ -342,10 +353,9 @@ def group_input(node):
     if "." not in full:
         return False
     try:
-        import nuke
-        # "root." + the full name: absolute (toNode looks a name up in the current Group context, e.g. inside the
-        # SAMatte group while its knobs are evaluated: a relative "Group1" found nothing, or another node)
-        parent = nuke.toNode("root." + full.rsplit(".", 1)[0])
+        # absolute (toNode looks a name up in the current Group context, e.g. inside the SAMatte group while its
+        # knobs are evaluated: a relative "Group1" found nothing, or another node)
+        parent = script_node(full.rsplit(".", 1)[0])
         return None if parent is None else parent.input(int(node["number"].value() or 0))
     except Exception:  # noqa: BLE001 - no nuke, or an Input without its number knob
         return False

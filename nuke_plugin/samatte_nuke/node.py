@@ -18,7 +18,7 @@ import nuke
 from samatte.errors import PlateError, PromptError, SamatteError, WorkerError
 
 from . import config, farm, gather, job as jobmod
-from .convert import absent_text
+from .convert import absent_text, script_node
 from .runner import POOL, JobRunner
 
 __all__ = ["create", "build", "on_create", "register_callbacks", "on_track", "on_matte_frame", "on_cancel", "on_clear_cache", "on_release",
@@ -482,13 +482,15 @@ def _runner(group):
 def _node_of(name, uid):
     """The node a job's events go to: the node called ``name`` when it has ``uid`` (or ``uid`` is None),
     else the SAMatte node with ``uid`` under another name (renamed while its job ran), else None (it was
-    deleted, or the script closed)."""
-    group = nuke.toNode(name)
+    deleted, or the script closed). Looked up from the script's top, whatever Group context the event comes in
+    (before: a relative name and the current Group's nodes only: a job's events while the artist worked inside
+    another Group found no node, took it for deleted and cancelled the job)."""
+    group = script_node(name)
     if uid is None:
         return group
     if group is not None and group.knob("samatte_uid") is not None and group["samatte_uid"].value() == uid:
         return group
-    for n in nuke.allNodes(recurseGroups=True):
+    for n in nuke.allNodes(recurseGroups=True, group=nuke.root()):
         k = n.knob("samatte_uid")
         if k is not None and k.value() == uid:
             return n
@@ -631,7 +633,7 @@ def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None
         for r in list(RUNNERS.values()):
             if getattr(r, "node_uid", None) == uid and r.is_alive():
                 r.cancel()
-    if group is None and nuke.toNode(name) is not None:
+    if group is None and script_node(name) is not None:
         return   # another node has that name now (the job's node was deleted): it is not told
     try:
         if group is not None:

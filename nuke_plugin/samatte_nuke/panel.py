@@ -180,8 +180,8 @@ class SamattePanel(QtWidgets.QWidget):
         group = self._node()
         if group is not None:
             return name == group.fullName()
-        import nuke   # the node is gone: its own job's events still come under its last name
-        return name == self.node_name and nuke.toNode(name) is None
+        from .convert import script_node   # the node is gone: its own job's events still come under its last name
+        return name == self.node_name and script_node(name) is None
 
     def on_event(self, name, kind, payload):
         if not self._mine(name):
