@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
 import nuke_env  # noqa: E402
 
 from samatte import cachekey, jobspec  # noqa: E402
+from samatte.names import object_channel  # noqa: E402
 from samatte_nuke import farm  # noqa: E402
 
 RESOLVED = {"tracker": "flow", "model": None, "model_sha256": None, "matte": "refine"}
@@ -211,8 +212,14 @@ def test_frame_keys_hash_a_linear_amount_of_text_in_the_shot_length(tmp_path, mo
     assert big < 2.5 * small, (small, big)
 
 
-def _exr(path, attrs):
+def _exr(path, attrs, channels=()):
+    """A header-only EXR with string attributes ``attrs`` and a ``channels`` list (half) naming ``channels``:
+    what the read-back reads of a matte (its key, objects and, since the read-back checks object layers,
+    its channel list)."""
     blob = struct.pack("<ii", 20000630, 2)
+    if channels:
+        cl = b"".join(c.encode() + b"\0" + struct.pack("<iB3xii", 1, 0, 1, 1) for c in sorted(channels)) + b"\0"
+        blob += b"channels\0chlist\0" + struct.pack("<i", len(cl)) + cl
     for k, v in attrs.items():
         v = v.encode()
         blob += k.encode() + b"\0string\0" + struct.pack("<i", len(v)) + v
@@ -231,7 +238,8 @@ def _node_with_job(tmp_path):
     keys = farm.expected_keys(job)
     names = ",".join(o["name"] for o in job["objects"])
     for f, k in keys.items():
-        _exr(job["output"]["path"].replace("####", "%04d" % f), {"samatte/key": k, "samatte/objects": names})
+        _exr(job["output"]["path"].replace("####", "%04d" % f), {"samatte/key": k, "samatte/objects": names},
+             channels=["R", "G", "B", "A"] + [object_channel(o["name"]) for o in job["objects"]])
     g = snode.create("SAMatte1")
     g["samatte_job"].setValue(farm.encode_state(job))
     g["samatte_offset"].setValue(-1000)

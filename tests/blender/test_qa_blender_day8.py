@@ -5,6 +5,7 @@ backslashes as part of a file name); a Windows absolute path (``Z:\\...``, ``\\\
 such (``convert.foreign_path``): a clip there is PLATE_INVALID saying so (before: 'has no image (size (0, 0))').
 The bpy side: ``test_qa_blender_day8_bpy.py``."""
 import os
+import re
 
 import pytest
 
@@ -98,8 +99,11 @@ def test_send_to_farm_leaves_the_thread_count_to_the_farm(tmp_path):
     res = jobs.export_farm(job, jobs.Settings(python=sys.executable, threads=1), chunk=1)
     text = "".join(open(os.path.join(res["bundle"], n)).read() for n in sorted(os.listdir(res["bundle"])))
     # the workstation's preference is not the farm node's: the bundle names no thread count (the farm sets
-    # SAMATTE_THREADS or pins its tasks: README, A farm node's resources)
-    assert "SAMATTE_THREADS" not in text and "--threads" not in text and "OMP_NUM_THREADS" not in text
+    # SAMATTE_THREADS or pins its tasks: README, A farm node's resources); its Threads job parameter (every
+    # task's --threads, since farm day 5) stays 0, the render node's own choice
+    assert "SAMATTE_THREADS=" not in text and "OMP_NUM_THREADS=" not in text and "SAMATTE_THREADS\": " not in text
+    assert res["parameters"]["Threads"] == 0
+    assert set(re.findall(r"--threads=(\S+?)['\",\s]", text)) == {"{{Param.Threads}}"}
 
 
 # --- samatte's newer error codes as the panel shows them (through the worker protocol) ---------------------------
