@@ -134,9 +134,9 @@ def _pymatting_solvers():
     global _PM
     if _PM is None:
         try:
-            from pymatting.preconditioner.ichol import ichol
-            from pymatting.solver.cg import cg
-            _PM = (ichol, cg)
+            from .numbacache import import_pymatting
+            _PM = (import_pymatting("pymatting.preconditioner.ichol").ichol,
+                   import_pymatting("pymatting.solver.cg").cg)
         except MemoryError:   # memory, not a missing pymatting: never a silent switch of solver
             raise
         except Exception:  # pragma: no cover - pymatting missing or broken

@@ -167,7 +167,8 @@ def _estimate_fb_ml_numpy(image, alpha, *, regularization=1e-5, gradient_weight=
 
 def _estimate_fb_pymatting(image, alpha):
     try:
-        from pymatting import estimate_foreground_ml  # lazy: numba JIT on first import
+        from .numbacache import import_pymatting
+        estimate_foreground_ml = import_pymatting("pymatting").estimate_foreground_ml  # lazy: numba JIT
     except ImportError as exc:  # pragma: no cover - pymatting is a declared dependency
         raise DependencyError("foreground method 'pymatting' needs the pymatting package") from exc
     # pymatting clips F and B to [0, 1]: scale scene-linear values into that range and back.

@@ -260,8 +260,8 @@ def _shared_matting():
     global _SM
     if _SM is None:
         try:
-            from pymatting import estimate_alpha_sm
-            _SM = estimate_alpha_sm
+            from .numbacache import import_pymatting
+            _SM = import_pymatting("pymatting").estimate_alpha_sm
         except MemoryError:   # memory, not a missing pymatting: never a silent switch of method
             raise
         except Exception:  # pragma: no cover - pymatting missing or broken

@@ -1,0 +1,146 @@
+"""QA (a TD rolling samatte out to a studio): samatte installed into a shared read-only prefix and run by a
+render user without a writable home.
+
+pymatting compiles its numba functions with ``cache=True`` on import; numba writes that cache into the
+package's ``__pycache__`` or ``~/.cache/numba``. With neither writable the import raised ``RuntimeError: no
+locator available``, which the matte stage took for "pymatting missing": the job silently matted with its
+fallbacks (measured on the demo's frame 1012: alpha differed by up to 0.53, 3796 pixels by more than 0.01,
+from the same job on a workstation). Now the import is retried with a private numba cache in the temporary
+folder, and nothing is written under the prefix.
+
+The read-only prefix and home are simulated inside numba (these tests may run as root, whom permissions do
+not stop): its cache locators may write only under the cache folder samatte chose. A tiny stand-in
+``pymatting`` (real numba, ``cache=True``) keeps the test fast.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORE = os.path.join(REPO, "core")
+
+pytest.importorskip("numba")
+
+FAKE_PYMATTING = {
+    "__init__.py": """
+        from numba import njit
+
+        @njit("f8(f8)", cache=True)
+        def _twice(x):
+            return 2.0 * x
+
+        def estimate_alpha_sm(*a, **k):
+            return _twice(1.5)
+
+        def estimate_foreground_ml(image, alpha, return_background=False):
+            return image * _twice(0.5), image * _twice(0.0)
+        """,
+    "preconditioner/__init__.py": "",
+    "preconditioner/ichol.py": """
+        from numba import njit
+
+        @njit("f8(f8)", cache=True)
+        def ichol(x):
+            return x + 1.0
+        """,
+    "solver/__init__.py": "",
+    "solver/cg.py": "def cg(*a, **k):\n    return 'cg'\n",
+}
+
+# numba may write a cache only under the folder samatte gave it: the install prefix (the package's own
+# __pycache__) and the user's ~/.cache/numba are read-only, as for a render user on a shared install.
+READ_ONLY = """
+import os
+import numba.core.caching as caching
+from numba.core import config
+_orig = caching._CacheLocator.ensure_cache_path
+def ensure_cache_path(self):
+    allowed = config.CACHE_DIR
+    if not allowed or not os.path.abspath(self.get_cache_path()).startswith(os.path.abspath(allowed)):
+        raise PermissionError(13, "Permission denied (read-only install and home)", self.get_cache_path())
+    return _orig(self)
+caching._CacheLocator.ensure_cache_path = ensure_cache_path
+"""
+
+
+@pytest.fixture
+def studio(tmp_path):
+    prefix = tmp_path / "read only prefix" / "site-packages"
+    for rel, text in FAKE_PYMATTING.items():
+        p = prefix / "pymatting" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(prefix), CORE]), TMPDIR=str(tmp),
+               HOME=str(tmp_path / "no home"), PYTHONDONTWRITEBYTECODE="1")
+    env.pop("NUMBA_CACHE_DIR", None)
+    return prefix, tmp, env
+
+
+def _run(code, env):
+    proc = subprocess.run([sys.executable, "-c", READ_ONLY + textwrap.dedent(code)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.split()
+
+
+def _written_under(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs
+                  if not f.endswith(".py"))
+
+
+def test_matte_stage_uses_pymatting_where_numba_cannot_cache_in_the_prefix_or_home(studio):
+    prefix, tmp, env = studio
+    out = _run("""
+        import numba  # the matte stage imports numba (threads) before pymatting: its config is read already
+        from samatte.matte import cfsolve, foreground, refine
+        sm = refine._shared_matting()
+        solvers = cfsolve._pymatting_solvers()
+        print(sm is not None and sm(), solvers is not None and solvers[0](1.0), solvers is not None and solvers[1]())
+        import numpy as np
+        F, B = foreground._estimate_fb_pymatting(np.full((2, 2, 3), 0.25), np.ones((2, 2)))
+        print(F.max(), B.max())
+        """, env)
+    # before: False False False (RuntimeError "no locator available" taken for "no pymatting": fallbacks)
+    assert out == ["3.0", "2.0", "cg", "0.25", "0.0"]
+    assert _written_under(prefix) == []                      # nothing under the install prefix
+    cache = tmp / ("samatte-numba-%d" % os.getuid())
+    assert cache.is_dir() and oct(cache.stat().st_mode & 0o777) == oct(0o700)
+    assert any(f.endswith(".nbi") for f in _written_under(cache))
+    # a second process reuses that cache (no compile), and still writes nothing under the prefix
+    assert _run("from samatte.matte.numbacache import import_pymatting\n"
+                "print(import_pymatting('pymatting').estimate_alpha_sm())", env) == ["3.0"]
+    assert _written_under(prefix) == []
+
+
+def test_a_shared_cache_folder_that_others_may_write_is_not_used(studio):
+    prefix, tmp, env = studio
+    squatted = tmp / ("samatte-numba-%d" % os.getuid())
+    squatted.mkdir()
+    os.chmod(squatted, 0o777)                                # made by someone else on a shared /tmp
+    out = _run("""
+        import os
+        from samatte.matte.numbacache import import_pymatting
+        print(import_pymatting('pymatting').estimate_alpha_sm(), os.environ['NUMBA_CACHE_DIR'])
+        """, env)
+    assert out[0] == "3.0"
+    assert os.path.dirname(out[1]) == str(tmp) and out[1] != str(squatted)
+    assert list(squatted.iterdir()) == []
+
+
+def test_other_import_errors_of_pymatting_are_not_swallowed_by_the_retry(studio):
+    prefix, tmp, env = studio
+    (prefix / "pymatting" / "__init__.py").write_text("raise RuntimeError('broken build')\n")
+    out = _run("""
+        from samatte.matte.numbacache import import_pymatting
+        try:
+            import_pymatting('pymatting')
+        except RuntimeError as e:
+            print('raised', 'broken' in str(e))
+        """, env)
+    assert out == ["raised", "True"]
+    assert not (tmp / ("samatte-numba-%d" % os.getuid())).exists()
