@@ -144,3 +144,54 @@ def test_other_import_errors_of_pymatting_are_not_swallowed_by_the_retry(studio)
         """, env)
     assert out == ["raised", "True"]
     assert not (tmp / ("samatte-numba-%d" % os.getuid())).exists()
+
+
+# --- the Blender add-on as an extension a TD rolls out (zip, a studio extensions repository) ---------------
+
+ADDON = os.path.join(REPO, "blender_addon")
+
+
+def _manifest():
+    tomllib = pytest.importorskip("tomllib")
+    with open(os.path.join(ADDON, "blender_manifest.toml"), "rb") as f:
+        return tomllib.load(f)
+
+
+def _samatte_version():
+    import ast
+    with open(os.path.join(CORE, "samatte", "__init__.py")) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__version__"]:
+            return node.value.value
+    raise AssertionError("no __version__")
+
+
+def test_the_extension_declares_the_samatte_version_it_ships():
+    # before: 0.1.0 for every release: Blender's Extensions list showed samatte 0.1.0 whatever was installed,
+    # `extension build` named every release samatte-0.1.0.zip, and a studio extensions repository never
+    # offered artists the update (Blender compares these versions)
+    assert _manifest()["version"] == _samatte_version()
+
+
+def _blender_ext_tools():
+    import glob
+    found = sorted(glob.glob(os.path.join(REPO, ".venv-bpy*", "lib", "python3*", "site-packages", "bpy", "*",
+                                          "scripts", "addons_core", "bl_pkg", "cli", "blender_ext.py")))
+    return found or [pytest.param(None, marks=pytest.mark.skip(reason="no bpy venv (.venv-bpy42/.venv-bpy50)"))]
+
+
+@pytest.mark.parametrize("tool", _blender_ext_tools())
+def test_blender_validates_and_builds_the_extension_zip(tool, tmp_path):
+    """What ``blender --command extension validate / build`` run (Blender's own blender_ext.py, 4.2 and 5.0)."""
+    ok = subprocess.run([sys.executable, tool, "validate", ADDON], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    built = subprocess.run([sys.executable, tool, "build", "--source-dir", ADDON, "--output-dir", str(tmp_path)],
+                           capture_output=True, text=True, timeout=60)
+    assert built.returncode == 0, built.stdout + built.stderr
+    import zipfile
+    zips = os.listdir(str(tmp_path))
+    assert zips == ["samatte-%s.zip" % _samatte_version()]
+    names = zipfile.ZipFile(str(tmp_path / zips[0])).namelist()
+    assert "blender_manifest.toml" in names and "__init__.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".json")]
