@@ -195,3 +195,53 @@ def test_blender_validates_and_builds_the_extension_zip(tool, tmp_path):
     names = zipfile.ZipFile(str(tmp_path / zips[0])).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".json")]
+
+
+# --- an upgrade in place under a running worker (an artist's Nuke / Blender keeps its worker) ---------------
+
+def _worker_from_copy(tmp_path):
+    import shutil
+    core = tmp_path / "share" / "core"
+    shutil.copytree(os.path.join(CORE, "samatte"), str(core / "samatte"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    from samatte.client import WorkerClient
+    env = dict(os.environ, PYTHONPATH=str(core), PYTHONDONTWRITEBYTECODE="1")
+    return core / "samatte", WorkerClient(sys.executable, env=env, timeout=60)
+
+
+def _tiny_job(tmp_path):
+    return {"samatte_job": 1, "name": "sh010", "plate": {"path": str(tmp_path / "plate.####.exr"),
+                                                        "frames": "1001-1002"},
+            "objects": [{"name": "hero", "prompts": [{"frame": 1001, "type": "box", "box": [1, 1, 5, 5]}]}],
+            "output": {"path": str(tmp_path / "out" / "matte.####.exr")}}
+
+
+def test_a_worker_whose_samatte_was_updated_under_it_stops_with_a_clear_error(tmp_path):
+    from samatte.errors import WorkerError
+    pkg, w = _worker_from_copy(tmp_path)
+    try:
+        job = _tiny_job(tmp_path)
+        assert w.validate(job)["valid"] is True          # files unchanged: served as before
+        assert w.validate(job)["valid"] is True
+        # the TD updates the share in place (git pull / rsync): a new version, a module that moved on
+        init = pkg / "__init__.py"
+        init.write_text(init.read_text().replace('__version__ = "', '__version__ = "9.'))
+        with open(str(pkg / "registry.py"), "a") as f:
+            f.write("\n\ndef added_by_the_new_version():\n    return 1\n")
+        # before: the old process imported the new files lazily; a real 0.2.18 worker under 0.2.19's files
+        # failed its next job with "[SAMATTE_ERROR] ImportError: cannot import name 'validate_model' from
+        # 'samatte.registry'", and the host kept that worker for every later run
+        with pytest.raises(WorkerError) as ei:
+            w.validate(job)
+        err = ei.value
+        assert err.details.get("reason") == "updated"
+        assert err.details.get("installed_version", "").startswith("9.")
+        assert err.details.get("worker_version") == _samatte_version()
+        assert "run again" in str(err)
+        import time
+        deadline = time.monotonic() + 20
+        while w.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not w.alive()                             # the host's next run starts a worker of the new version
+    finally:
+        w.kill()

@@ -37,7 +37,7 @@ import threading
 import time
 
 from . import __version__, protocol, registry
-from .errors import REQUIRED_MODULES, BusyError, DependencyError, ProtocolError, SamatteError
+from .errors import REQUIRED_MODULES, BusyError, DependencyError, ProtocolError, SamatteError, WorkerError
 from .progress import CancelToken
 from .runner import protect_stdout, run_job
 
@@ -237,6 +237,36 @@ def trim_heap():
     return True
 
 
+def package_stamp(root=None):
+    """(file, mtime_ns, size) of every ``.py`` file of the samatte package this worker runs: what an
+    upgrade in place (``git pull``, a share synced over the install) changes under a running worker."""
+    root = root or os.path.dirname(os.path.abspath(__file__))
+    out = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                out.append((os.path.relpath(path, root), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def installed_version(root=None):
+    """The ``__version__`` written in the samatte package's ``__init__.py`` on disk now, or None."""
+    import re
+    root = root or os.path.dirname(os.path.abspath(__file__))
+    try:
+        with open(os.path.join(root, "__init__.py"), encoding="utf-8") as f:
+            m = re.search(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", f.read(), re.M)
+    except OSError:
+        return None
+    return m.group(1) if m else None
+
+
 class Worker:
     """The worker loop over a binary input stream and a binary output stream."""
 
@@ -257,6 +287,8 @@ class Worker:
         self._in_read = False     # the main thread is blocked reading stdin
         self._requests = set()    # threads answering probe/validate/status requests
         self._before_hello = None  # while serve() builds its hello: the log messages held until it is sent
+        self._stamp = package_stamp()   # samatte's files as this process loaded them
+        self._updated = False           # they changed under it: answer, then stop (see _outdated)
 
     # -- output --------------------------------------------------------------------------------------
     def send(self, msg):
@@ -476,8 +508,29 @@ class Worker:
         finally:
             self._in_read = False
 
+    def _outdated(self, msg):
+        """True (after answering ``msg`` with WORKER_FAILED) when samatte's files changed since this worker
+        started: an upgrade in place under a running worker (a Nuke or Blender session keeps its worker).
+        Its next job or request would import modules of the new version into the old process (a job failed
+        with "ImportError: cannot import name ... from samatte.registry", or mixed code ran); instead the
+        worker stops after this answer and the host's next run starts a worker of the installed version."""
+        if self._busy():
+            return False   # the running job loaded what it needs; never stop it for a request beside it
+        if self._updated or package_stamp() != self._stamp:
+            self._updated = True
+            now = installed_version()
+            self._error(msg["id"], WorkerError(
+                "samatte was updated while this worker ran (its files in %s changed; installed now: samatte %s, "
+                "this worker: %s): the worker stops; run again to start one of the installed version"
+                % (os.path.dirname(os.path.abspath(__file__)), now or "?", __version__),
+                reason="updated", worker_version=__version__, installed_version=now))
+            return True
+        return False
+
     def _dispatch(self, msg):
         mtype = msg["type"]
+        if (mtype == "job" or mtype in protocol.REQUEST_TYPES) and self._outdated(msg):
+            return
         if mtype == "job":
             self._start_job(msg)
         elif mtype == "cancel":
@@ -516,6 +569,8 @@ class Worker:
             except Exception as e:  # noqa: BLE001 - answer, and keep serving
                 log.exception("handling a %s message failed", msg["type"])
                 self._error(protocol.message_id(msg), e)
+            if self._updated:
+                return  # samatte was updated under this worker: bye (the host starts a new one)
 
     def serve(self):
         with self._hello_lock:
