@@ -255,6 +255,26 @@ def package_stamp(root=None):
     return tuple(out)
 
 
+def package_digest(root=None):
+    """sha256 over the relative path and bytes of every ``.py`` file of the samatte package (the files of
+    :func:`package_stamp`): what decides the code a worker imports. A changed :func:`package_stamp` with the
+    same digest is a touch, not an update (a ``git checkout`` back to the same commit, an editor's save of an
+    unchanged file, a share re-copied or a reinstall of the same version without its files' times)."""
+    import hashlib
+    root = root or os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256()
+    for rel, _mtime, _size in package_stamp(root):
+        try:
+            with open(os.path.join(root, rel), "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        name = rel.encode("utf-8", "surrogateescape")
+        h.update(b"%d:%s%d:" % (len(name), name, len(data)))
+        h.update(data)
+    return h.hexdigest()
+
+
 def installed_version(root=None):
     """The ``__version__`` written in the samatte package's ``__init__.py`` on disk now, or None."""
     import re
@@ -288,6 +308,7 @@ class Worker:
         self._requests = set()    # threads answering probe/validate/status requests
         self._before_hello = None  # while serve() builds its hello: the log messages held until it is sent
         self._stamp = package_stamp()   # samatte's files as this process loaded them
+        self._digest = package_digest()   # ... and their bytes (a touch alone is no update)
         self._updated = False           # they changed under it: answer, then stop (see _outdated)
 
     # -- output --------------------------------------------------------------------------------------
@@ -516,16 +537,21 @@ class Worker:
         worker stops after this answer and the host's next run starts a worker of the installed version."""
         if self._busy():
             return False   # the running job loaded what it needs; never stop it for a request beside it
-        if self._updated or package_stamp() != self._stamp:
+        if not self._updated:
+            stamp = package_stamp()
+            if stamp == self._stamp:
+                return False
+            if package_digest() == self._digest:
+                self._stamp = stamp   # touched, not changed (same bytes): the code this worker runs is current
+                return False
             self._updated = True
-            now = installed_version()
-            self._error(msg["id"], WorkerError(
-                "samatte was updated while this worker ran (its files in %s changed; installed now: samatte %s, "
-                "this worker: %s): the worker stops; run again to start one of the installed version"
-                % (os.path.dirname(os.path.abspath(__file__)), now or "?", __version__),
-                reason="updated", worker_version=__version__, installed_version=now))
-            return True
-        return False
+        now = installed_version()
+        self._error(msg["id"], WorkerError(
+            "samatte was updated while this worker ran (its files in %s changed; installed now: samatte %s, "
+            "this worker: %s): the worker stops; run again to start one of the installed version"
+            % (os.path.dirname(os.path.abspath(__file__)), now or "?", __version__),
+            reason="updated", worker_version=__version__, installed_version=now))
+        return True
 
     def _dispatch(self, msg):
         mtype = msg["type"]
