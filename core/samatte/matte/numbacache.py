@@ -26,10 +26,23 @@ def _no_locator(exc):
     return isinstance(exc, RuntimeError) and "no locator available" in str(exc)
 
 
+def _user_name():
+    try:
+        import getpass
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in getpass.getuser()) or "user"
+    except Exception:  # noqa: BLE001 - no USERNAME / LOGNAME and no pwd
+        return "user"
+
+
 def private_cache_dir():
-    """A numba cache folder only this user can write: ``<tmp>/samatte-numba-<uid>``, else a new one."""
+    """A numba cache folder only this user can write: ``<tmp>/samatte-numba-<uid>``, else a new one.
+
+    Without ``os.getuid`` (Windows) the folder is ``samatte-numba-<user name>`` in the user's own temporary
+    folder, whose ACLs keep others out: ``stat`` reports no owner there and every folder's mode as 0o777 (0o555
+    when read-only), so the POSIX owner and mode checks cannot apply (they refused the folder every time: a new
+    one per worker, pymatting compiled again at each start, ~70 s, one folder left behind each time)."""
     uid = os.getuid() if hasattr(os, "getuid") else None
-    path = os.path.join(tempfile.gettempdir(), "samatte-numba-%s" % (uid if uid is not None else "user"))
+    path = os.path.join(tempfile.gettempdir(), "samatte-numba-%s" % (uid if uid is not None else _user_name()))
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -37,7 +50,8 @@ def private_cache_dir():
     except OSError:
         return tempfile.mkdtemp(prefix="samatte-numba-")
     st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid) or st.st_mode & 0o022:
+    if (not stat.S_ISDIR(st.st_mode) or getattr(st, "st_reparse_tag", 0)      # a link (a junction on Windows)
+            or (uid is not None and (st.st_uid != uid or st.st_mode & 0o022))):
         return tempfile.mkdtemp(prefix="samatte-numba-")   # someone else's, a link, or writable by others
     return path
 
