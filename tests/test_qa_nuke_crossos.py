@@ -281,6 +281,7 @@ def test_a_samatte_python_knob_of_another_os_gives_way_to_this_machine_s(monkeyp
     from samatte_nuke import config
     theirs = "C:\\samatte\\.venv\\Scripts\\python.exe"
     monkeypatch.setenv("SAMATTE_NUKE_CONFIG", str(tmp_path / "none.json"))
+    monkeypatch.setattr(config, "PLUGIN_DIR", str(tmp_path / "nuke_plugin"))   # no venv beside the plugin either
     monkeypatch.setenv("SAMATTE_PYTHON", sys.executable)
     assert config.samatte_python(theirs) == sys.executable
     assert config.samatte_python(sys.executable) == sys.executable

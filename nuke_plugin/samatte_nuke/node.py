@@ -129,7 +129,8 @@ def create(name=None):
                    NODE_CLASS_TAG):
         g[hidden].setVisible(False)
     g["cache_dir"].setTooltip("default: samatte_cache next to the script, one folder per node")
-    g["samatte_python"].setTooltip("default: $SAMATTE_PYTHON or what install.sh --nuke recorded")
+    g["samatte_python"].setTooltip("default: $SAMATTE_PYTHON, else the venv of the install this plugin was "
+                                   "loaded from, else what install.sh --nuke recorded last")
     g["skip_objects"].setTooltip("objects to leave out, comma separated (their samatte or Nuke names)")
     return g
 

@@ -101,12 +101,15 @@ def check_versions(client, python):
     theirs = (getattr(client, "hello", None) or {}).get("samatte")
     ours = getattr(samatte, "__version__", None)
     if theirs and ours and str(theirs) != str(ours):
+        from . import config
+        rule = config.python_rule(python)
         raise WorkerError(
-            "the worker (%s) is samatte %s, but this Nuke session loaded samatte %s (%s), and the node checks "
+            "the worker (%s%s) is samatte %s, but this Nuke session loaded samatte %s (%s), and the node checks "
             "its cached frames with the version it loaded: samatte was updated while Nuke was open (restart "
             "Nuke), or the samatte python belongs to another install than Nuke's plugin path"
-            % (python, theirs, ours, os.path.dirname(os.path.abspath(samatte.__file__))),
-            worker_version=str(theirs), host_version=str(ours))
+            % (python, ", from %s" % rule if rule else "", theirs, ours,
+               os.path.dirname(os.path.abspath(samatte.__file__))),
+            worker_version=str(theirs), host_version=str(ours), **({"python_rule": rule} if rule else {}))
 
 
 def _start(client, job, stage, frames):

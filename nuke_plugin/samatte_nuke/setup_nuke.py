@@ -3,7 +3,8 @@
 * adds ``nuke.pluginAddPath("<repo>/nuke_plugin")`` to ``<nuke dir>/init.py`` (default ``~/.nuke``)
   inside a marked block, replaced in place on every run (idempotent; the rest of the file is kept);
 * records the samatte Python (the venv's interpreter) and the core path in ``<nuke dir>/samatte.json``,
-  which the node reads (``$SAMATTE_PYTHON`` or the node's knob override it).
+  which the node reads (``$SAMATTE_PYTHON`` or the node's knob override it; the venv beside the plugin Nuke
+  loaded wins over another plugin's entry: ``config.find_python``).
 
 Standalone: ``python nuke_plugin/samatte_nuke/setup_nuke.py --python /path/.venv/bin/python
 [--nuke-dir ~/.nuke]``.
