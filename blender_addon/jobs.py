@@ -202,13 +202,15 @@ def check_worker(settings):
     caps = hello.get("capabilities") or {}
     models = caps.get("models") or {}
     found = sorted(k for k, v in models.items() if v)
+    picked = link.picked_by(settings.python)
     lines = ["samatte %s, Python %s, protocol %s, worker pid %s" % (
         hello.get("samatte"), hello.get("python"), hello.get("protocol"), hello.get("pid")),
         "devices: %s" % ", ".join(caps.get("devices") or ["?"]),
         "trackers: %s; mattes: %s" % (", ".join(caps.get("trackers") or []), ", ".join(caps.get("mattes") or [])),
         "models found: %s" % (", ".join(found) if found else "none (weights-free backends: flow + refine)"),
         "CPU threads: %s" % ("%d (Preferences)" % settings.threads if getattr(settings, "threads", 0) else
-                             "samatte's default (every CPU; Preferences > CPU threads leaves some to Blender)")]
+                             "samatte's default (every CPU; Preferences > CPU threads leaves some to Blender)"),
+        "samatte Python %s%s" % (settings.python, " (from %s)" % picked if picked else "")]
     missing = caps.get("missing") or []
     if missing:
         # the worker starts without them (it imports them per job), so Run would fail on its first frame

@@ -196,12 +196,20 @@ def _no_frames(info, scene_range, frame_range):
                          " (Frame range of the samatte panel)" if frame_range is not None else ""))
 
 
+def samatte_python(p):
+    """The samatte Python of the preferences ``p`` (``link.pick_python``: set by hand, else $SAMATTE_PYTHON, else
+    what the installer filled in, else the venv beside the add-on's install); "" when none."""
+    pref = os.path.expanduser(abspath(p.python)) if p.python else ""
+    auto = bool(p.python) and p.python == getattr(p, "python_installed", "")
+    return link.pick_python(pref, auto=auto)[0]
+
+
 def settings_from(context, *, every_frame=None):
     p = props.prefs(context)
     s = context.scene.samatte
     if p is None:
         raise HostError("WORKER_FAILED", "the samatte add-on's preferences are missing (is it enabled?)")
-    python = os.path.expanduser(abspath(p.python)) if p.python else ""
+    python = samatte_python(p)
     return jobs.Settings(python=python, models_dir=p.models_dir, threads=getattr(p, "threads", 0),
                          device=p.device, tracker=s.tracker, matte=s.matte, quality=s.quality,
                          every_frame=s.every_frame if every_frame is None else every_frame,
@@ -436,8 +444,9 @@ def scan(context):
     s = context.scene.samatte
     try:
         p = props.prefs(context)
-        if p is not None and p.python:
-            link.ensure_samatte(abspath(p.python))
+        python = samatte_python(p) if p is not None else ""
+        if python:
+            link.ensure_samatte(python)
         _clip, info, objects, frames, notes = collect(context)
     except HostError as e:
         s.scan_result = describe(e)

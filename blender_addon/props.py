@@ -5,7 +5,7 @@ import os
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
-from . import jobs
+from . import jobs, link
 
 ADDON = __package__
 
@@ -57,12 +57,16 @@ def prefs(context=None):
     if addon is None:
         return None
     p = addon.preferences
-    if not p.python or not p.models_dir:
-        d = install_defaults()
-        if not p.python and d.get("python"):
-            p.python = d["python"]
-        if not p.models_dir and d.get("models_dir"):
-            p.models_dir = d["models_dir"]
+    d = install_defaults()
+    # a value the installer filled in follows a later install (install.sh --blender of another version: before,
+    # the first install's Python stayed, so Blender ran the old version with the new add-on); one set by hand stays
+    for name in ("python", "models_dir"):
+        mark = name + "_installed"
+        value, filled = link.follow_installer(getattr(p, name), getattr(p, mark), d.get(name) or "")
+        if value != getattr(p, name):
+            setattr(p, name, value)
+        if filled != getattr(p, mark):
+            setattr(p, mark, filled)
     return p
 
 
@@ -87,6 +91,9 @@ class SAMATTE_AP_preferences(bpy.types.AddonPreferences):
                                      "fewer leave cores to Blender while a job runs. Send to farm leaves the "
                                      "farm's count to the farm")
     check_result: StringProperty(name="Check", default="")
+    # what samatte_install.json last filled in (a preference still equal to it follows the next install)
+    python_installed: StringProperty(name="samatte Python (installer)", default="", options={"HIDDEN"})
+    models_dir_installed: StringProperty(name="Models folder (installer)", default="", options={"HIDDEN"})
 
     def draw(self, context):
         col = self.layout.column()
