@@ -134,3 +134,42 @@ def test_the_real_plugin_tree_finds_the_venv_beside_it(tmp_path):
                          env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == py
+
+
+def _plugin_tree(root):
+    os.makedirs(os.path.join(root, "nuke_plugin", "samatte_nuke"))
+    open(os.path.join(root, "nuke_plugin", "samatte_nuke", "__init__.py"), "w").close()
+    return os.path.join(root, "nuke_plugin")
+
+
+@pytest.fixture
+def plugin_path():
+    import nuke
+    saved, saved_sys = list(nuke._plugin_paths), list(sys.path)
+    nuke._plugin_paths[:] = []
+    yield nuke
+    nuke._plugin_paths[:] = saved
+    sys.path[:] = saved_sys
+
+
+def test_the_home_init_block_leaves_a_show_s_nuke_path_version_in_front(tmp_path, plugin_path, capsys):
+    """Nuke runs ``~/.nuke/init.py`` after the NUKE_PATH folders' (Foundry: init scripts in reverse order of the
+    plugin path). Before: the block of this machine's last ``install.sh --nuke`` (0.2.18) put its plugin in front
+    of the show's 0.2.19 on NUKE_PATH, so the show ran 0.2.18 (plugin, core and now its venv) without a word."""
+    from samatte_nuke import setup_nuke
+    nuke = plugin_path
+    mine = _plugin_tree(str(tmp_path / "share" / "0.2.18"))
+    show = _plugin_tree(str(tmp_path / "share" / "0.2.19"))
+    home = tmp_path / "home" / ".nuke"
+    init, _cfg = setup_nuke.install(str(home), "/x/python", plugin_dir=mine)
+    code = compile(open(init).read(), init, "exec")
+    nuke._plugin_paths[:] = [str(home), show]                 # ~/.nuke, then NUKE_PATH
+    exec(code, {"__file__": init})
+    assert nuke.pluginPath()[0] == str(home) and mine not in nuke.pluginPath()
+    assert "leaves %s out" % mine in capsys.readouterr().out
+    nuke._plugin_paths[:] = [str(home)]                       # no show pin: the personal install loads as before
+    exec(code, {"__file__": init})
+    assert nuke.pluginPath()[0] == mine
+    nuke._plugin_paths[:] = [str(home), mine]                 # NUKE_PATH names the same plugin: nothing to say
+    exec(code, {"__file__": init})
+    assert nuke.pluginPath() == [str(home), mine] and "leaves" not in capsys.readouterr().out

@@ -22,7 +22,19 @@ REPO = os.path.dirname(PLUGIN)
 
 
 def block(plugin_dir):
-    return "%s\nimport nuke\nnuke.pluginAddPath(%r)\n%s\n" % (BEGIN, plugin_dir.replace("\\", "/"), END)
+    """The init.py block: adds ``plugin_dir`` unless Nuke's plugin path already holds a samatte plugin (a show's
+    ``NUKE_PATH`` naming one version's ``nuke_plugin``: Nuke runs ``~/.nuke/init.py`` last, and this block's
+    ``pluginAddPath`` went in front of it, so the machine's last personal install shadowed the show's version)."""
+    return ("%s\nimport nuke\nimport os as _samatte_os\n"
+            "_samatte_on_path = [_d for _d in nuke.pluginPath()\n"
+            "                    if _samatte_os.path.isfile(_samatte_os.path.join(_d, 'samatte_nuke', '__init__.py'))]\n"
+            "if not _samatte_on_path:\n"
+            "    nuke.pluginAddPath(%r)\n"
+            "elif _samatte_os.path.realpath(_samatte_on_path[0]) != _samatte_os.path.realpath(%r):\n"
+            "    # a show's NUKE_PATH chose samatte's version: it wins over this machine's own install\n"
+            "    print('samatte: %%s leaves %%s out: Nuke loads the samatte plugin %%s (NUKE_PATH)'\n"
+            "          %% (__file__ if '__file__' in globals() else 'init.py', %r, _samatte_on_path[0]))\n"
+            "%s\n") % ((BEGIN,) + (plugin_dir.replace("\\", "/"),) * 3 + (END,))
 
 
 class SetupError(Exception):
