@@ -64,7 +64,7 @@ from .exrheader import colour_attributes
 from .inputfile import NotRegularFileError, open_regular
 from .registry import resolved_tracker_options
 
-__all__ = ["KEY_VERSION", "SMALL_FILE", "MTIME_UNIT_NS", "stat_signature", "file_stamp", "config_stamp", "frame_keys", "temporal_refs", "dependency_interval",
+__all__ = ["KEY_VERSION", "SMALL_FILE", "MTIME_UNIT_NS", "mtime_in_units", "stat_signature", "file_stamp", "config_stamp", "frame_keys", "temporal_refs", "dependency_interval",
            "anchors", "keyed_job", "RESOLVED_FIELDS", "INDEPENDENT_TRACKERS"]
 
 #: bump when the meaning of a key changes (3: plate mtimes in whole ms, were 100 ns)
@@ -78,6 +78,13 @@ SMALL_FILE = 4 * 2 ** 20
 #: but for a copy whose microseconds are exactly 000 and land below (about 1 frame in 4000 recomputes once).
 #: Two writes of one plate frame within the same millisecond with the same size are taken for one.
 MTIME_UNIT_NS = 1_000_000
+
+
+def mtime_in_units(mtime_ns, unit=None):
+    """``mtime_ns`` floored to whole ``unit`` ns (default :data:`MTIME_UNIT_NS`), still in ns: the one rule of
+    every plate stamp (the keys', the Nuke node's plate signature and upstream hash)."""
+    unit = MTIME_UNIT_NS if unit is None else unit
+    return mtime_ns - mtime_ns % unit
 RESOLVED_FIELDS = ("tracker", "model", "model_sha256", "matte")
 #: trackers that track one object at a time (one track task per object: ``samatte run --stage track
 #: --objects NAME``). ``flow`` carries each object on its own and then gives every pixel to the object
@@ -143,7 +150,7 @@ def file_stamp(path, *, small=SMALL_FILE, memo=None):
         if memo is not None and time.time_ns() - st.st_mtime_ns > RACY_NS:
             memo[path] = (sig, value)
         return value
-    return "%d:m%d" % (st.st_size, st.st_mtime_ns - st.st_mtime_ns % MTIME_UNIT_NS)
+    return "%d:m%d" % (st.st_size, mtime_in_units(st.st_mtime_ns))
 
 
 _LUT_SRC = re.compile(r"\bsrc\s*:\s*(['\"]?)([^'\"\s,}]+)\1")

@@ -302,13 +302,12 @@ def _in_units(stamps):
     """(first, last) plate stamps (``size:mtime_ns:head``) with the mtime floored to the keys' unit
     (``samatte.cachekey.MTIME_UNIT_NS``) as it is now: a node aligned when the unit was finer (100 ns, through
     KEY_VERSION 2) recorded the same files' stamps, which must still read as the same files."""
-    from samatte.cachekey import MTIME_UNIT_NS
+    from samatte.cachekey import mtime_in_units
     out = []
     for s in stamps:
         parts = s.split(":") if isinstance(s, str) else []
         if len(parts) == 3 and parts[1].lstrip("-").isdigit():
-            m = int(parts[1])
-            s = "%s:%d:%s" % (parts[0], m - m % MTIME_UNIT_NS, parts[2])
+            s = "%s:%d:%s" % (parts[0], mtime_in_units(int(parts[1])), parts[2])
         out.append(s)
     return tuple(out)
 

@@ -111,17 +111,26 @@ def _upstream(node):
     return out
 
 
-def _walk(node):
-    seen, out, todo = set(), [], [node]
-    while todo and len(seen) < 20000:
-        n = todo.pop(0)
+def _breadth_first(node, *, cap=20000, inputs=None, skip=None):
+    """``node`` and the nodes upstream of it (:func:`graph_inputs` with ``inputs``: across Group edges), each
+    once (by :func:`node_key`), breadth first, at most ``cap`` of them; a node for which ``skip(node)`` is true
+    is neither given nor walked through (a time node, a OneView: what is behind it is seen otherwise)."""
+    import collections
+    seen, todo = set(), collections.deque([node])
+    while todo and len(seen) < cap:
+        n = todo.popleft()
         key = None if n is None else node_key(n)
         if key is None or key in seen:
             continue
         seen.add(key)
-        out.append(n)
-        todo.extend(graph_inputs(n))
-    return out
+        if skip is not None and skip(n):
+            continue
+        yield n
+        todo.extend(graph_inputs(n, inputs))
+
+
+def _walk(node):
+    return list(_breadth_first(node))
 
 
 def _has_tcl(text):
@@ -335,16 +344,9 @@ def unfilled_frames(source, frames):
     out = {}
     if source is None or not frames:
         return out
-    seen, todo = set(), [source]
-    while todo and len(seen) < 20000:
-        n = todo.pop(0)
-        key = None if n is None else node_key(n)
-        if key is None or key in seen:
-            continue
-        seen.add(key)
+    for n in _breadth_first(source, inputs=_shown_inputs,
+                            skip=lambda n: n.Class() in _TIME_CLASSES and not _disabled(n)):
         cls = n.Class()
-        if cls in _TIME_CLASSES and not _disabled(n):
-            continue
         if cls == "Read" and not _disabled(n) and n.knob("file") is not None \
                 and _knob(n, "on_error", "error") in _FILLS:
             fmap = FrameMap.from_read(n)
@@ -358,7 +360,6 @@ def unfilled_frames(source, frames):
                     f = fmap.shown(t)
                     if f is not None and t not in out and not os.path.isfile(_file_at(path, f)):
                         out[t] = (n, _file_at(path, f))
-        todo.extend(graph_inputs(n, _shown_inputs))
     return out
 
 
@@ -434,16 +435,9 @@ def per_view_source(source):
     different picture on each view of a multi-view script, or None: an enabled Read whose file name holds
     ``%V`` / ``%v`` (one file per view, Foundry's stereo workflow) or a JoinViews (one input per view). An
     enabled OneView shows one view of its input on every view: nothing behind it counts."""
-    seen, todo = set(), [source]
-    while todo and len(seen) < 2000:
-        n = todo.pop(0)
-        key = None if n is None else node_key(n)
-        if key is None or key in seen:
-            continue
-        seen.add(key)
+    for n in _breadth_first(source, cap=2000, inputs=_shown_inputs,
+                            skip=lambda n: n.Class() == "OneView" and not _disabled(n)):
         cls = n.Class()
-        if cls == "OneView" and not _disabled(n):
-            continue
         if cls == "Read" and not _disabled(n) and n.knob("file") is not None:
             raw = n["file"].value() or ""
             m = _VIEW_TOKEN.search(raw)
@@ -451,7 +445,6 @@ def per_view_source(source):
                 return n, "reads one file per view (%s in %s)" % (m.group(0), raw)
         if cls == "JoinViews" and not _disabled(n):
             return n, "joins one input per view"
-        todo.extend(graph_inputs(n, _shown_inputs))
     return None
 
 
@@ -649,10 +642,8 @@ def _read_stamps(read, unit=None):
 def _stamps_text(files, unit=None):
     if files is None:
         return ""
-    if unit is None:
-        from samatte.cachekey import MTIME_UNIT_NS
-        unit = MTIME_UNIT_NS
-    return ",".join("-" if e is None else "%d:%d" % (e[0], e[1] - e[1] % unit) for e in files)
+    from samatte.cachekey import mtime_in_units
+    return ",".join("-" if e is None else "%d:%d" % (e[0], mtime_in_units(e[1], unit)) for e in files)
 
 
 #: knobs of where a node sits and looks in the node graph, in no hash of what it does
@@ -756,7 +747,7 @@ def _stamp(path):
     machine recorded; a knob aligned under a finer unit is compared in today's: ``farm._in_units``); the head's hash tells
     apart two files that share them (plates of one delivery unpacked in the same second, uncompressed EXRs of
     one size)."""
-    from samatte.cachekey import MTIME_UNIT_NS
+    from samatte.cachekey import mtime_in_units
     try:
         st = os.stat(path)
     except (OSError, ValueError):
@@ -773,7 +764,7 @@ def _stamp(path):
             return "-"
         if len(_STAMP_MEMO) > 4096:
             _STAMP_MEMO.clear()
-        hit = _STAMP_MEMO[key] = "%d:%d:%s" % (st.st_size, st.st_mtime_ns - st.st_mtime_ns % MTIME_UNIT_NS, head)
+        hit = _STAMP_MEMO[key] = "%d:%d:%s" % (st.st_size, mtime_in_units(st.st_mtime_ns), head)
     return hit
 
 

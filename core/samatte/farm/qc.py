@@ -64,7 +64,7 @@ def _object_scores(spec):
 
 
 def _check_frame(path, objects=None, layers=(), coverage=None):
-    """(problem or None, score or None, alpha or None) for one output frame; ``objects``: a dict that
+    """(problem or None, score or None) for one output frame; ``objects``: a dict that
     gets the frame's per-object scores. ``layers``: the job's object names: their ``<name>.A`` layers
     the frame has are read with ``A`` (one read: a zip EXR's chunks are decompressed whole anyway) and
     checked as it is (finite, in [0, 1]: a comp reads them too); ``coverage``: a dict that gets each
@@ -73,21 +73,21 @@ def _check_frame(path, objects=None, layers=(), coverage=None):
     import OpenImageIO as oiio
     from ..io.writer import object_channel
     if not os.path.isfile(path):
-        return "missing", None, None
+        return "missing", None
     inp = oiio.ImageInput.open(path)
     if inp is None:
-        return "unreadable: %s" % (oiio.geterror() or "cannot open"), None, None
+        return "unreadable: %s" % (oiio.geterror() or "cannot open"), None
     try:
         spec = inp.spec()
         names = list(spec.channelnames)
         if "A" not in names:
-            return "unreadable: no A channel", None, None
+            return "unreadable: no A channel", None
         want = ["A"] + [object_channel(n) for n in layers if object_channel(n) in names]
         idx = [names.index(c) for c in want]
         lo, hi = min(idx), max(idx) + 1
         px = inp.read_image(0, 0, lo, hi, "float")
         if px is None:
-            return "unreadable: %s" % (inp.geterror() or "read failed"), None, None
+            return "unreadable: %s" % (inp.geterror() or "read failed"), None
         px = np.asarray(px, np.float32).reshape(spec.height, spec.width, hi - lo)
         try:
             v = spec.getattribute("samatte/score")
@@ -107,12 +107,12 @@ def _check_frame(path, objects=None, layers=(), coverage=None):
         # one min and one max pass: both are NaN when a value is, +-inf when one is (no isfinite array)
         mn, mx = float(a.min()), float(a.max())
         if not (math.isfinite(mn) and math.isfinite(mx)):
-            return "unreadable: non-finite alpha%s" % where, score, None
+            return "unreadable: non-finite alpha%s" % where, score
         if mn < -1e-3 or mx > 1.001:
-            return "alpha%s outside [0, 1] (%.3f..%.3f)" % (where, mn, mx), score, None
+            return "alpha%s outside [0, 1] (%.3f..%.3f)" % (where, mn, mx), score
         if c != "A" and coverage is not None:   # the mean of every 4th pixel each way: plenty for a share
             coverage[c[:-2]] = (float(a[::4, ::4].mean(dtype=np.float64)), mx)
-    return None, score, np.ascontiguousarray(px[..., names.index("A") - lo])
+    return None, score
 
 
 def read_scores(job, frames=None):
@@ -490,7 +490,7 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     names = [o["name"] for o in job["objects"]]
     for f in frames:
         obj, cov = {}, {}
-        problem, score, _alpha = _check_frame(seq.path(f), obj, names, cov)
+        problem, score = _check_frame(seq.path(f), obj, names, cov)
         coverage[f] = cov
         st = fstat.get(str(f))
         why = status["problems"].get(str(f))
