@@ -1213,18 +1213,23 @@ def filename(node=None, i=None):
 _callbacks = {"onCreate": {}, "onScriptLoad": {}}
 
 
-def addOnScriptLoad(call, args=(), kwargs=None, nodeClass="Root"):
-    """[PyRef nuke.addOnScriptLoad / nuke_internal.callbacks] ``call(*args, **kwargs)`` when a script has been
-    loaded (its nodes made and connected), nuke.thisNode() the Root; added once. Tests run them with
-    :func:`_script_loaded`."""
+def _add_callback(kind, call, args, kwargs, nodeClass):
+    """Foundry's nuke_internal.callbacks._addCallback: ``call`` must be callable; an equal entry is removed
+    first, so a callback is added once."""
     if not callable(call):
         raise ValueError("call must be a callable")
     args = args if isinstance(args, tuple) else (args,)
     entry = (call, args, dict(kwargs or {}))
-    lst = _callbacks["onScriptLoad"].setdefault(nodeClass, [])
+    lst = _callbacks[kind].setdefault(nodeClass, [])
     if entry in lst:
         lst.remove(entry)
     lst.append(entry)
+
+def addOnScriptLoad(call, args=(), kwargs=None, nodeClass="Root"):
+    """[PyRef nuke.addOnScriptLoad / nuke_internal.callbacks] ``call(*args, **kwargs)`` when a script has been
+    loaded (its nodes made and connected), nuke.thisNode() the Root; added once. Tests run them with
+    :func:`_script_loaded`."""
+    _add_callback("onScriptLoad", call, args, kwargs, nodeClass)
 
 
 def _script_loaded():
@@ -1242,14 +1247,7 @@ def addOnCreate(call, args=(), kwargs=None, nodeClass="*"):
     new node, for nodes of ``nodeClass`` ('*': all); added once (Foundry's _addCallback removes an equal
     entry first). [Callbacks] onCreate runs whenever a node is created: from Python or a menu, and when a
     script is loaded or nodes are pasted (onUserCreate is the one for the user's menu alone)."""
-    if not callable(call):
-        raise ValueError("call must be a callable")
-    args = args if isinstance(args, tuple) else (args,)
-    entry = (call, args, dict(kwargs or {}))
-    lst = _callbacks["onCreate"].setdefault(nodeClass, [])
-    if entry in lst:
-        lst.remove(entry)
-    lst.append(entry)
+    _add_callback("onCreate", call, args, kwargs, nodeClass)
 
 
 def removeOnCreate(call, args=(), kwargs=None, nodeClass="*"):
