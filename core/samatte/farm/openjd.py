@@ -400,6 +400,39 @@ def _default_python():
     return sys.executable
 
 
+def node_path(value, field, *, command=False):
+    """``value`` (a str or ``os.PathLike``) as a path of the render nodes' own (``SamattePython``,
+    ``ModelsDir``), checked before anything is written: JobSpecError (JOBSPEC_INVALID, naming ``field``)
+    for anything else, and for a relative path. The nodes run each task in a session folder of their own,
+    so a relative ``--python venv/bin/python`` failed every task there ("not found", exit 127) and a
+    relative ``--models-dir`` was looked up inside the session folder; and a ``pathlib.Path`` was a
+    TypeError with half the bundle written. Absolute paths of either OS are kept (a Windows node's
+    ``C:\\samatte\\python.exe`` from a Linux export); with ``command`` a bare name (``python3``: the
+    node's ``PATH``) too; without it a ``~/...`` folder too (samatte expands it on the node; OpenJD runs a
+    command without a shell, so no ``~`` there)."""
+    from ..jobspec import windows_abs
+    flag = "--" + field.replace("_", "-")
+    try:
+        text = os.fspath(value)
+    except TypeError:
+        text = None
+    if not isinstance(text, str) or "\0" in text:
+        raise JobSpecError("%s / %s= must be a path (a str or os.PathLike), got %r" % (flag, field, value),
+                           field=field, value=repr(value))
+    if text.startswith("/") or windows_abs(text):
+        return text
+    if command and "/" not in text and "\\" not in text and not text.startswith("~"):
+        return text    # a command name: the render node's PATH finds it
+    if not command and (text == "~" or text.startswith(("~/", "~\\"))):
+        return text
+    raise JobSpecError(
+        "%s / %s= %r is not an absolute path: it names a %s of the render nodes, which run each task in a "
+        "session folder of their own (%s); give the nodes' absolute path (from this folder it is %s)"
+        % (flag, field, text, "program" if command else "folder",
+           "and without a shell: no ~" if text.startswith("~") else "a relative path is looked up there",
+           os.path.abspath(os.path.expanduser(text))), field=field, value=text)
+
+
 def _default_models_dir():
     try:
         from ..models import models_dir
@@ -487,6 +520,9 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
     chunk = whole_number(chunk, "chunk", minimum=1)   # before anything is read or written
     preroll = DEFAULT_PREROLL if preroll is None else whole_number(preroll, "preroll")
     threads = 0 if threads is None else whole_number(threads, "threads")
+    # the nodes' own paths, before anything is read or written (a relative one or a pathlib.Path: below)
+    python = node_path(python, "python", command=True) if python not in (None, "") else None
+    models_dir = node_path(models_dir, "models_dir") if models_dir not in (None, "") else models_dir
     job = load_job(job)
     if frames is not None:
         frames = parse_frames(frames)
