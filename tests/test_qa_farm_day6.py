@@ -2,7 +2,9 @@
 bundle carries (``SamattePython``, ``ModelsDir``: ``--python`` / ``--models-dir``, ``export_openjd(...,
 python=, models_dir=)``). A relative one failed every task on the farm (the nodes run each task in a
 session folder of their own: ``exec: venv/bin/python: not found``, exit 127), and a ``pathlib.Path``
-from a TD's script was a TypeError with half the bundle written."""
+from a TD's script was a TypeError with half the bundle written. An empty ``ModelsDir`` (the template's own
+description: "empty: the nodes' own lookup") became ``<bundle>/models``, a folder of the submitting machine
+that every node then looked in first (``SAMATTE_MODELS`` wins over the weights beside the node's venv)."""
 import json
 import os
 import pathlib
@@ -74,13 +76,11 @@ def test_a_relative_or_non_path_node_path_is_refused_before_anything_is_written(
     ("/opt/samatte/venv/bin/python", "/studio/models"),
     ("C:\\samatte\\venv\\Scripts\\python.exe", "\\\\server\\share\\samatte\\models"),   # Windows nodes
     ("python3", "~/.samatte/models"),     # the node's PATH; samatte expands ~ in SAMATTE_MODELS on the node
-    ("/opt/samatte/venv/bin/python", ""),  # empty ModelsDir: as before
 ])
 def test_absolute_paths_of_either_os_command_names_and_home_folders_are_kept(tmp_path, python, models):
     res = export_openjd(_job(tmp_path), str(tmp_path / "bundle"), chunk=2, python=python, models_dir=models)
     assert res["parameters"]["SamattePython"] == python
-    if models:
-        assert res["parameters"]["ModelsDir"] == models
+    assert res["parameters"]["ModelsDir"] == models
 
 
 def test_cli_export_with_a_relative_python_is_a_usage_error_naming_the_flag(tmp_path, capsys):
@@ -95,3 +95,18 @@ def test_cli_export_with_a_relative_python_is_a_usage_error_naming_the_flag(tmp_
     err = capsys.readouterr().err
     assert rc == 2 and "--models-dir" in err
     assert not (tmp_path / "bundle").exists()
+
+
+def test_an_empty_models_dir_leaves_the_weights_to_the_nodes_own_lookup(tmp_path, monkeypatch):
+    bundle = tmp_path / "bundle"
+    res = export_openjd(_job(tmp_path), str(bundle), chunk=2, python="/opt/samatte/bin/python", models_dir="")
+    assert res["parameters"]["ModelsDir"] == ""
+    with open(res["openjd_params"], encoding="utf-8") as f:
+        assert json.load(f)["ModelsDir"] == ""
+    # what a node's task then gets: SAMATTE_MODELS set empty (the job environment), its own lookup
+    from samatte import models
+    monkeypatch.delenv("SAMATTE_MODELS", raising=False)
+    own = models.models_dir()
+    monkeypatch.setenv("SAMATTE_MODELS", res["parameters"]["ModelsDir"])
+    assert models.models_dir() == own
+    assert str(bundle) not in str(models.models_dir())

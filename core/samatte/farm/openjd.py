@@ -548,8 +548,9 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
         "SamattePython": python or _default_python(),
         "ModelsDir": models_dir if models_dir is not None else _default_models_dir(),
     })
-    if not values["ModelsDir"]:
-        values["ModelsDir"] = os.path.join(folder, "models")
+    # empty: the nodes' own lookup (the parameter's description; SAMATTE_MODELS set empty is not used). Before,
+    # it became <bundle>/models, a folder of the submitting machine that every node then looked in first
+    values["ModelsDir"] = str(values["ModelsDir"] or "")
     ins = sorted({r["dir"] for r in doc["roots"].values() if r["flow"] in ("IN", "INOUT")})
     outs = sorted({r["dir"] for r in doc["roots"].values() if r["flow"] in ("OUT", "INOUT")})
     check_bundle_folder(folder)
