@@ -22,6 +22,7 @@ import math
 
 __all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
            "read_shown_file", "timeoffset_source", "framehold_source", "signed_feather", "is_disabled",
+           "disable_keyed",
            "shown_inputs", "group_input", "transform_matrix", "node_key", "script_node"]
 
 
@@ -306,12 +307,28 @@ def signed_feather(centres, offsets):
     return total / n
 
 
-def is_disabled(node):
-    """A node's 'disable' knob (every Nuke node has one; a disabled node passes its input through)."""
+def is_disabled(node, t=None):
+    """A node's 'disable' knob (every Nuke node has one; a disabled node passes its input through): its value
+    (for an animated knob, Nuke's value at the current frame: Foundry, Knob.getValue "Return value at the current
+    frame"), or on frame ``t`` when given (an animated one read there: on where its curve is 0.5 or more)."""
     k = node.knob("disable")
     try:
-        return bool(k is not None and k.value())
+        if k is None:
+            return False
+        if t is not None and k.isAnimated():
+            return float(k.getValueAt(t)) >= 0.5
+        return bool(k.value())
     except Exception:  # noqa: BLE001
+        return False
+
+
+def disable_keyed(node):
+    """True when a node's 'disable' knob is animated (keyed on and off: the node is disabled on some frames
+    only, :func:`is_disabled` with a frame says which)."""
+    k = node.knob("disable")
+    try:
+        return bool(k is not None and k.isAnimated())
+    except Exception:  # noqa: BLE001 - a knob without isAnimated
         return False
 
 

@@ -41,6 +41,7 @@ import re
 from .convert import apply_matrix, bezier_point, framehold_source, matmul, signed_feather, timeoffset_source
 from .convert import transform_matrix, node_key
 from .convert import is_disabled as _disabled
+from .convert import disable_keyed as _disable_keyed
 from .convert import shown_inputs as _shown_inputs
 from .convert import animated_switch as _animated_switch
 from .convert import switch_input as _switch_input
@@ -55,8 +56,9 @@ _MAX_UPSTREAM = 500
 
 def _is_prompt(node):
     """An enabled Roto / RotoPaint / Tracker4 (a disabled one passes its input through: Nuke draws none of
-    its shapes)."""
-    return node.Class() in PROMPT_CLASSES and not _disabled(node)
+    its shapes), or one whose 'disable' is keyed (enabled on some frames: :func:`prompt_sources` counts it on
+    those alone; before, the value on the frame the Viewer stood on decided for every frame)."""
+    return node.Class() in PROMPT_CLASSES and (_disable_keyed(node) or not _disabled(node))
 
 
 def prompt_nodes(start):
@@ -163,7 +165,10 @@ def prompt_sources(start, *, log=None):
             continue
         seen.add(key)
         if _is_prompt(n):
-            out.append((n, _chain_time(n, chain, log)))
+            # a node whose 'disable' is keyed draws on the frames where it is enabled (read at its own frame): a
+            # gate at the end of its path, as an animated Switch's (before: prompted on every frame or on none,
+            # by the value on the frame the Viewer showed when the button was pressed)
+            out.append((n, _chain_time(n, chain + ((("enabled", n),) if _disable_keyed(n) else ()), log)))
         elif n.Class() in PROMPT_CLASSES and log:
             log("%s is disabled: its shapes and tracks are left out" % n.name())
         if n.Class() in TIME_CLASSES:
@@ -212,7 +217,10 @@ def _chain_time(node, chain, log):
         for step in order:
             if s is None:
                 return None
-            if isinstance(step, tuple):
+            if isinstance(step, tuple) and step[0] == "enabled":
+                if _disabled(step[1], s):   # (the prompt node itself, keyed off on its frame s)
+                    return None
+            elif isinstance(step, tuple):
                 _, sw, i = step
                 if _switch_input(sw, s) != i:
                     return None

@@ -355,15 +355,25 @@ class XY_Knob(Array_Knob):
 
 
 class Boolean_Knob(Knob):
-    """[PyRef nuke.Boolean_Knob] value() -> bool."""
+    """[PyRef nuke.Boolean_Knob] value() -> bool. A subclass of Array_Knob, so it can be animated (a node's
+    ``disable`` keyed on and off: setValueAt / getValueAt / isAnimated inherited); [PyRef nuke.Knob] getValue
+    "Return value at the current frame": an animated one gives its curve at ``nuke.frame()`` (before, the double
+    gave the value set last whatever the frame). [assumed] true where the curve is 0.5 or more (keys are 0 / 1)."""
 
     def __init__(self, name, label=None, value=False):
         Knob.__init__(self, name, label, bool(value))
 
     def value(self):
+        if 0 in self._anims:
+            return self._anims[0].evaluate(frame()) >= 0.5
         return bool(self._value)
 
     getValue = value
+
+    def getValueAt(self, t, index=0):
+        if index in self._anims:
+            return float(self._anims[index].evaluate(t))
+        return float(bool(self._value))
 
     def setValue(self, value, index=0):
         return Knob.setValue(self, bool(value))

@@ -1,0 +1,147 @@
+"""QA, Nuke day 10 (the Nuke double; 4-frame 64x64 shots, ``shapes`` tracker): a compositor's tenth day.
+
+* A Roto (or Tracker4) whose **disable** is keyed (on for some frames, off for others: the artist turns a roto
+  off where its object has left the shot, a common Nuke habit) was read as disabled or enabled on every frame
+  by the value of its ``disable`` knob on the frame the Viewer stood on when Track & Matte was pressed (Foundry:
+  ``Knob.getValue``, "Return value at the current frame"; the double gave the last value set, whatever the
+  frame, and now models this). Parked on a frame where it is on, its shapes were prompted on the frames where
+  Nuke draws none of them (the object not ``absent`` there: tracked into frames where the artist had switched
+  it off); parked where it is off, Track & Matte refused the whole job (PROMPT_INVALID "no enabled Roto ...")
+  though the roto draws on half the range. The job changed with the frame the artist stood on. Now a prompt
+  node with an animated ``disable`` counts on the frames where it is enabled (read at its own frame, behind
+  a TimeOffset too), as an animated Switch's inputs do: its objects are absent where it is disabled, and the
+  job is the same from whatever frame it is built.
+"""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte.errors import SamatteError  # noqa: E402
+from samatte_nuke import farm, node as snode  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("day10")), frames=4, size=(64, 64), first=1001)
+
+
+@pytest.fixture
+def nk(tmp_path):
+    nuke = nuke_env.fresh()
+    nuke.root()["name"].setValue(str(tmp_path / "comp" / "sh_v001.nk"))
+    farm._memo.clear()
+    yield nuke
+    nuke._reset()
+
+
+def _comp(nuke, shot, *, keys=(1, 2, 3, 4)):
+    """Read (files 1001-1004 at script frames 1-4) -> Roto (layer 'hero', one shape keyed on ``keys``) -> SAMatte."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero")
+    shape = rp.Shape(roto["curves"], name="Bezier1")
+    for X, Y in shot["polygon"]:
+        cp = rp.ShapeControlPoint()
+        for t in keys:
+            cp.center.addPositionKey(t, (X, 64 - Y))
+        shape.append(cp)
+    layer.append(shape)
+    roto["curves"].rootLayer.append(layer)
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["tracker"].setValue("shapes")
+    return read, roto, g
+
+
+def _key_disable(node, on_frames, frames=range(1, 5)):
+    for t in frames:
+        node["disable"].setValueAt(1.0 if t in on_frames else 0.0, t)
+
+
+def _hero(job):
+    (ob,) = [o for o in job["objects"] if o["name"] == "hero"]
+    return ob
+
+
+def _prompt_files(ob):
+    return sorted({q["frame"] for q in ob["prompts"]})
+
+
+def test_a_roto_keyed_off_on_some_frames_counts_only_where_it_is_on_whatever_frame_is_viewed(nk, shot):
+    read, roto, g = _comp(nk, shot)
+    _key_disable(roto, on_frames={3, 4})          # the roto is switched off on script frames 3-4
+    nk.frame(1)                                   # ... the artist parked on frame 1, where it is on
+    assert roto["disable"].value() is False
+    job1, info1 = snode.build(g)
+    # before: prompted on all 4 files, 'absent' nowhere (the object tracked into 1003-1004)
+    assert _prompt_files(_hero(job1)) == [1001, 1002]
+    assert _hero(job1)["absent"] == "1003-1004"
+    nk.frame(4)                                   # parked on frame 4, where it is off
+    assert roto["disable"].value() is True
+    # before: PROMPT_INVALID "no enabled Roto, RotoPaint or Tracker4 node found upstream of the Prompts input"
+    job4, _ = snode.build(g)
+    assert job4 == job1                           # the job does not depend on the frame the Viewer shows
+    assert "absent 3-4" in snode._objects_text(info1["objects"], info1["offset"])
+
+
+def test_a_roto_keyed_off_everywhere_in_the_range_is_refused_before_anything_runs(nk, shot):
+    read, roto, g = _comp(nk, shot)
+    _key_disable(roto, on_frames={1, 2, 3, 4})
+    roto["disable"].setValueAt(0.0, 10)          # on again only after the range
+    nk.frame(10)                                  # (parked where it is on: before, prompted on frames 1-4)
+    with pytest.raises(SamatteError) as e:
+        snode.build(g)
+    assert e.value.code == "PROMPT_INVALID" and "inside the frame range" in e.value.message
+
+
+def test_a_roto_keyed_behind_a_time_offset_is_read_at_its_own_frames(nk, shot):
+    """The roto's disable is read on the roto's own frame: behind a TimeOffset of +1 (Prompts frame t shows the
+    roto's frame t - 1), the roto off on its frames 3-4 hides the object on script frames 4 (and 5, outside)."""
+    read, roto, g = _comp(nk, shot, keys=(0, 1, 2, 3, 4))
+    _key_disable(roto, on_frames={3, 4}, frames=range(0, 5))
+    off = nk.nodes.TimeOffset()
+    off["time_offset"].setValue(1)
+    off.setInput(0, roto)
+    g.setInput(1, off)
+    for t in (1, 4):
+        nk.frame(t)
+        job, _ = snode.build(g)
+        assert _prompt_files(_hero(job)) == [1001, 1002, 1003]
+        assert _hero(job)["absent"] == "1004"
+
+
+def test_a_roto_not_animated_is_as_before(nk, shot):
+    read, roto, g = _comp(nk, shot)
+    job, _ = snode.build(g)
+    assert _prompt_files(_hero(job)) == [1001, 1002, 1003, 1004] and "absent" not in _hero(job)
+    roto["disable"].setValue(True)
+    with pytest.raises(SamatteError) as e:
+        snode.build(g)
+    assert e.value.code == "PROMPT_INVALID" and "no enabled Roto" in e.value.message
+
+
+def test_the_track_and_matte_run_makes_no_matte_of_the_object_where_its_roto_is_off(nk, shot):
+    """End to end, in-process: the job's mattes on script frames 3-4 hold no alpha of the object."""
+    from samatte import pipeline
+    from samatte.demo import read_alpha
+    read, roto, g = _comp(nk, shot)
+    _key_disable(roto, on_frames={3, 4})
+    nk.frame(1)
+    job, info = snode.build(g)
+    pipeline.run(job)
+    snode._point_read(g, job, info)
+    farm._memo.clear()
+    alpha = {}
+    for t in range(1, 5):
+        path = farm.frame_path(g, t)
+        alpha[t] = float(read_alpha(path).max())
+    assert alpha[1] > 0.5 and alpha[2] > 0.5
+    assert alpha[3] == 0.0 and alpha[4] == 0.0    # before: the object's matte on 1003-1004
