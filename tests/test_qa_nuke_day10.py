@@ -10,7 +10,9 @@
   though the roto draws on half the range. The job changed with the frame the artist stood on. Now a prompt
   node with an animated ``disable`` counts on the frames where it is enabled (read at its own frame, behind
   a TimeOffset too), as an animated Switch's inputs do: its objects are absent where it is disabled, and the
-  job is the same from whatever frame it is built.
+  job is the same from whatever frame it is built. The same for a TimeOffset / FrameHold or a Transform with a
+  keyed ``disable`` between a Roto and the Prompts input (or on the Source's way to the image it is drawn on):
+  applied on the frames where it is enabled, passed through where it is not (before: on every frame or on none).
 """
 import os
 import sys
@@ -145,3 +147,53 @@ def test_the_track_and_matte_run_makes_no_matte_of_the_object_where_its_roto_is_
         alpha[t] = float(read_alpha(path).max())
     assert alpha[1] > 0.5 and alpha[2] > 0.5
     assert alpha[3] == 0.0 and alpha[4] == 0.0    # before: the object's matte on 1003-1004
+
+
+def _points(ob, f):
+    (q,) = [q for q in ob["prompts"] if q["frame"] == f]
+    return [(round(p[0], 3), round(p[1], 3)) for p in q["points"]]   # (a bezier's centres)
+
+
+def test_a_time_offset_keyed_off_on_the_prompts_path_shifts_only_where_it_is_on(nk, shot):
+    """Read -> Roto (the shape 3 px further right on each of its frames 0-4) -> TimeOffset +1, disabled on frames
+    3-4 -> Prompts: frames 1-2 show the roto's frames 0-1, frames 3-4 its frames 3-4 (Nuke: a disabled node
+    passes its input through). Before, by the frame the Viewer stood on: all shifted (parked on 1) or none (on 3)."""
+    read, roto, g = _comp(nk, shot, keys=())
+    (layer,) = list(roto["curves"].rootLayer)
+    (shape,) = list(layer)
+    for i, cp in enumerate(shape):
+        X, Y = shot["polygon"][i]
+        for s in range(0, 5):
+            cp.center.addPositionKey(s, (X + 3 * s, 64 - Y))
+    off = nk.nodes.TimeOffset()
+    off["time_offset"].setValue(1)
+    off.setInput(0, roto)
+    _key_disable(off, on_frames={3, 4})
+    g.setInput(1, off)
+    nk.frame(1)
+    job1, _ = snode.build(g)
+    nk.frame(3)
+    job3, _ = snode.build(g)
+    assert job1 == job3
+    hero = _hero(job1)
+    assert _prompt_files(hero) == [1001, 1002, 1003, 1004]
+    first = _points(hero, 1001)              # the roto's frame 0
+    for f, s in ((1002, 1), (1003, 3), (1004, 4)):
+        assert _points(hero, f) == [pytest.approx((x + 3 * s, y)) for x, y in first], (f, s)
+
+
+def test_a_transform_keyed_off_between_the_roto_and_the_prompts_input_moves_only_where_it_is_on(nk, shot):
+    """Read -> Roto -> Transform (10 px right), disabled on frames 3-4 -> Prompts: the shapes moved on 1-2 only."""
+    read, roto, g = _comp(nk, shot)
+    plain = _hero(snode.build(g)[0])
+    tr = nk.nodes.Transform()
+    tr.setInput(0, roto)
+    tr["translate"].setValue([10.0, 0.0])
+    _key_disable(tr, on_frames={3, 4})
+    g.setInput(1, tr)
+    for parked in (1, 4):
+        nk.frame(parked)
+        hero = _hero(snode.build(g)[0])
+        for f in (1001, 1002, 1003, 1004):
+            dx = 10.0 if f < 1003 else 0.0
+            assert _points(hero, f) == [pytest.approx((x + dx, y)) for x, y in _points(plain, f)], (parked, f)

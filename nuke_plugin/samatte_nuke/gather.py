@@ -124,9 +124,21 @@ def time_node_map(node):
     """For one node of :data:`TIME_CLASSES`: a function from the frame the node is viewed at to the frame
     its input is read at (None on frames where that is not documented), or None when the node's mapping
     is not settled by Foundry's documentation (Retime, TimeWarp, OFlow, Kronos, TimeClip, TimeBlur,
-    TimeEcho, a TimeOffset with ``reverse_input``). A disabled node passes frames through."""
+    TimeEcho, a TimeOffset with ``reverse_input``). A disabled node passes frames through; one whose 'disable'
+    is keyed on the frames where it is disabled there (before: on every frame or none, by its value on the frame
+    the Viewer stood on)."""
+    if _disable_keyed(node):
+        m = _time_node_map(node)
+        if m is None:
+            return None
+        return lambda t: t if _disabled(node, t) else m(t)
     if _disabled(node):
         return lambda t: t
+    return _time_node_map(node)
+
+
+def _time_node_map(node):
+    """:func:`time_node_map` of an enabled node."""
     cls = node.Class()
     if cls == "TimeOffset":
         rev = _knob_number(node, ("reverse_input",), 0)
@@ -248,8 +260,9 @@ PIXEL_CLASSES = (
 
 def moves_nothing(node):
     """Whether ``node`` shows every pixel of its input where its input has it, on the same frame
-    (:data:`PIXEL_CLASSES`, and the cases listed there)."""
-    if _disabled(node):
+    (:data:`PIXEL_CLASSES`, and the cases listed there). A node whose 'disable' is keyed counts as enabled here
+    (the frames it is disabled on are read per frame: :func:`time_node_map`, :func:`_transform_at`)."""
+    if _disabled(node) and not _disable_keyed(node):
         return True
     cls = node.Class()
     if cls in PIXEL_CLASSES:
@@ -321,7 +334,10 @@ def _knob_at(node, name, t, index=0, default=0.0):
 
 
 def _transform_at(node, t):
-    """A Transform node's matrix at frame ``t`` (:func:`samatte_nuke.convert.transform_matrix`)."""
+    """A Transform node's matrix at frame ``t`` (:func:`samatte_nuke.convert.transform_matrix`); None (the
+    identity) on a frame where its keyed 'disable' is on (it passes its input through there)."""
+    if _disable_keyed(node) and _disabled(node, t):
+        return None
     order = node.knob("skew_order")
     inv = node.knob("invert_matrix")
     return transform_matrix(
@@ -375,12 +391,13 @@ def _prompts_side(item, source, prompts, log):
     if found is None:
         return item
     ppath = found[1]
-    movers = [v for v in ppath if v.Class() == "Transform" and not _disabled(v)]
+    movers = [v for v in ppath if v.Class() == "Transform" and (_disable_keyed(v) or not _disabled(v))]
     if not movers:
         return item
     paths = _upstream_paths(source)
     base = _drawn_on(n, paths)
-    smovers = [v for v in paths[node_key(base)][1] if v.Class() == "Transform" and not _disabled(v)] if base else []
+    smovers = [v for v in paths[node_key(base)][1]
+               if v.Class() == "Transform" and (_disable_keyed(v) or not _disabled(v))] if base else []
     if smovers:
         if len(smovers) == len(movers) and all(_same_move(a, b) for a, b in zip(movers, smovers)):
             return item    # (the same move: carried once, on the Source's side)
