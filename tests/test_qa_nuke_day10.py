@@ -13,6 +13,11 @@
   job is the same from whatever frame it is built. The same for a TimeOffset / FrameHold or a Transform with a
   keyed ``disable`` between a Roto and the Prompts input (or on the Source's way to the image it is drawn on):
   applied on the frames where it is enabled, passed through where it is not (before: on every frame or on none).
+* Proxy mode on, a Source Read whose file knob holds TCL (``$env(SHOT)/plate.####.exr``) and that has a proxy file:
+  Nuke names only the proxy file then, and the read-back took the Read for a rendered plate: a Read looping (or
+  bouncing) after its range showed its last file's matte over the looped files (frames 5-7: 1004's matte over plates
+  1001-1003), in proxy mode only; a slip of the Read in time was refused without saying what changed. Now the same
+  mattes as at full size, and the slip named.
 """
 import os
 import sys
@@ -197,3 +202,52 @@ def test_a_transform_keyed_off_between_the_roto_and_the_prompts_input_moves_only
         for f in (1001, 1002, 1003, 1004):
             dx = 10.0 if f < 1003 else 0.0
             assert _points(hero, f) == [pytest.approx((x + dx, y)) for x, y in _points(plain, f)], (parked, f)
+
+
+# --- proxy mode: the read-back of a Read named by TCL with a proxy file -----------------------------------------
+def _shown_files(g, frames):
+    farm._memo.clear()
+    out = {}
+    for t in frames:
+        try:
+            p = farm.frame_path(g, t)
+        except farm.StaleFrameError as e:
+            out[t] = str(e)
+            continue
+        out[t] = int(p.rsplit(".", 2)[-2]) if p else None
+    return out
+
+
+def test_proxy_mode_reads_back_a_looping_tcl_read_with_a_proxy_file_as_at_full_size(nk, shot, tmp_path, monkeypatch):
+    """Read '$env(QA10_SHOT)/plate.####.exr' (files 1001-1004 on frames 1-4, looping after them) with a proxy file.
+    In proxy mode (Ctrl/Cmd+P) Nuke names only its proxy file; the read-back took the Source for a rendered plate:
+    frames 5-7 (the Read shows files 1001-1003 looped) showed file 1004's matte, and a slip of the Read in time
+    was refused without naming it. Now the same mattes as at full size, and the slip named."""
+    from samatte import pipeline
+    folder, name = os.path.split(shot["plate"])
+    monkeypatch.setenv("QA10_SHOT", folder)
+    read = nuke_env.make_read("$env(QA10_SHOT)/" + name, 1001, 1004, width=64, height=64, mode="start at", value=1)
+    read["proxy"].setValue(str(tmp_path / "proxy" / "plate_half.####.exr"))
+    read["after"].setValue("loop")
+    roto = nk.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], 2, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["tracker"].setValue("shapes")
+    job, info = snode.build(g)
+    pipeline.run(job)
+    snode._point_read(g, job, info)
+    full = _shown_files(g, range(1, 8))
+    assert full == {1: 1001, 2: 1002, 3: 1003, 4: 1004, 5: 1001, 6: 1002, 7: 1003}
+    nk.root()["proxy"].setValue(True)
+    # before: {5: 1004, 6: 1004, 7: 1004}: the last file's matte over the looped 1001-1003
+    assert _shown_files(g, range(1, 8)) == full
+    read["frame"].setValue("3")                   # the artist slips the plate by 2 frames, still in proxy mode
+    got = _shown_files(g, range(1, 5))
+    # before: "... a Read's frame, range or before / after, or a time node, upstream of it changed since its plate
+    # was rendered" (it renders no plate)
+    assert all(isinstance(v, str) and "file 1001 on script frame 3, was 1" in v for v in got.values()), got

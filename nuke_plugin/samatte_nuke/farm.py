@@ -214,12 +214,19 @@ def source_view(group, job, offset):
     from . import job as jobmod
     try:
         read = jobmod.untouched_read(src)
+        if read is None and not _rendered(job) and _proxy_named(src):
+            # proxy mode, a Read with a proxy file and TCL in its file knob: Nuke names only the proxy file now
+            # (read_path None), but the job reads this Read's full-size files and its frame knobs map them as at
+            # full size (before: taken for a rendered plate, so a Read looping or bouncing after its range showed
+            # its last file's matte over the looped files in proxy mode only, and a slip in time was not named)
+            read = src
         if read is not None:
             from .convert import FrameMap
             fmap = FrameMap.from_read(read)
             path = jobmod.read_path(read)
-            if fmap is not None and path and (os.path.normpath(path) == os.path.normpath(job["plate"]["path"])
-                                              or not _rendered(job)):
+            # (path None: the proxy case above, a job of this Read's own files)
+            if fmap is not None and (not path or os.path.normpath(path) == os.path.normpath(job["plate"]["path"])
+                                     or not _rendered(job)):
                 # its files as it maps them now (frame_path refuses a mapping other than the one the node was
                 # aligned to: see realigned); before, a Read whose offset had changed fell through to the
                 # rendered-plate rule below, script frame - the old offset: another file's matte. A Read of
@@ -229,6 +236,18 @@ def source_view(group, job, offset):
         return int(src.firstFrame()), int(src.lastFrame())
     except Exception:  # noqa: BLE001 - a Source whose knobs cannot be read: as without one
         return None
+
+
+def _proxy_named(src):
+    """True for an enabled Read whose file pattern cannot be named now only because proxy mode names its proxy file
+    (:func:`samatte_nuke.job.read_path` None)."""
+    from .convert import is_disabled
+    from .job import read_path
+    try:
+        return (src.Class() == "Read" and not is_disabled(src) and src.knob("file") is not None
+                and bool(src["file"].value()) and read_path(src) is None)
+    except Exception:  # noqa: BLE001 - a Read Nuke cannot expand: not known
+        return False
 
 
 def retimed(group, view):
