@@ -223,12 +223,30 @@ def layer_keyframes(mask, layer_name, framelen=1.0):
     return sorted(frames)
 
 
-def _layer_coords(layer):
+def _layer_coords(layer, ctime=None):
+    """The layer's points and handles (mask space), flat. With ``ctime`` (the frame's animation time), a point
+    parented to a track or plane track (Ctrl+P) is where Blender draws it then (:func:`parent_matrix`):
+    ``point.co`` alone stays where it was drawn, so a roto that follows its track looked still."""
     out = []
     for sp in layer.splines:
         for p in sp.points:
-            out.extend((p.co[0], p.co[1], p.handle_left[0], p.handle_left[1], p.handle_right[0], p.handle_right[1]))
+            xy = ((p.co[0], p.co[1]), (p.handle_left[0], p.handle_left[1]), (p.handle_right[0], p.handle_right[1]))
+            m = parent_matrix(p, ctime)[0] if ctime is not None and _point_parented(p) else None
+            if m is not None:
+                xy = [apply_homography(m, q) for q in xy]
+            for q in xy:
+                out.extend(q)
     return out
+
+
+def _point_parented(point):
+    return getattr(getattr(point, "parent", None), "id", None) is not None
+
+
+def layer_parented(layer):
+    """Whether a point of ``layer`` is parented to a track or plane track (Ctrl+P in the Clip Editor): Blender
+    then draws the layer moving with it on every frame, keyed or not."""
+    return any(_point_parented(p) for sp in layer.splines for p in sp.points)
 
 
 def motion_keyframes(samples, eps=1e-6):
@@ -548,6 +566,10 @@ def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_
         return sorted(avail), None
     keyed = layer_keyframes(mask, layer.name, framelen)
     frames = [f for f in keyed if f in avail]
+    if frames and sample_shape_keys and layer.name in (sampled or {}):
+        # a keyed layer parented to a track: its keys, and the frames where the track changes its motion
+        # (before: its keys alone; Blender draws it moving with the track between them)
+        return sorted(set(frames).union(f for f in sampled[layer.name] if f in avail)), None
     if frames:
         return frames, None
     if keyed:
@@ -561,7 +583,7 @@ def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_
     if sample_shape_keys:   # shape keys (not visible to Python): keys from the motion
         frames = (sampled or {}).get(layer.name)
         if frames is None:
-            frames = _sample_unkeyed([layer.name], scene_set, read_mask_at)[layer.name]
+            frames = _sample_unkeyed([layer.name], scene_set, read_mask_at, framelen)[layer.name]
         if frames and not any(f in avail for f in frames):
             f = _nearest(avail, frames)
             return [f], ("mask layer %r is hidden in renders (or under 0.5 opacity) on all its shape keys in the frame "
@@ -799,16 +821,17 @@ def _opacity_skip(layer):
     return None
 
 
-def _sample_unkeyed(names, scene_set, read_mask_at):
+def _sample_unkeyed(names, scene_set, read_mask_at, framelen=1.0):
     """{layer name: :func:`motion_keyframes` of its shape over ``scene_set``} for layers with no keys Python
-    sees, all read on each frame in turn: one ``read_mask_at`` (Blender: ``scene.frame_set``) per frame, not
-    one per frame and layer (30 unkeyed layers on 500 frames: 15000 frame changes, 13 s in an empty scene)."""
+    sees (or parented to a track), all read on each frame in turn, as Blender draws them (:func:`_layer_coords`):
+    one ``read_mask_at`` (Blender: ``scene.frame_set``) per frame, not one per frame and layer (30 unkeyed layers
+    on 500 frames: 15000 frame changes, 13 s in an empty scene)."""
     samples = {n: [] for n in names}
     if names:
         for f in sorted(scene_set):
             m = read_mask_at(f)
             for n in names:
-                samples[n].append((f, _layer_coords(m.layers[n])))
+                samples[n].append((f, _layer_coords(m.layers[n], _ctime(f, framelen))))
     return {n: motion_keyframes(samples[n]) for n in names}
 
 
@@ -833,7 +856,12 @@ def _drawn(layer):
     return not getattr(layer, "hide_render", False) and float(getattr(layer, "alpha", 1.0)) >= 0.5
 
 
-def _sample_frames(unkeyed, animated, scene_set, read_mask_at, on_frame=None):
+def _ctime(scene_frame, framelen=1.0):
+    """The animation time Blender evaluates a scene frame at (Time Stretching: ``frame * framelen``)."""
+    return scene_frame if float(framelen or 1.0) == 1.0 else scene_frame * float(framelen)
+
+
+def _sample_frames(unkeyed, animated, scene_set, read_mask_at, on_frame=None, framelen=1.0):
     """``(motion keys, shown frames, least opacity)`` over ``scene_set``, all read in one pass (one
     ``read_mask_at`` per frame, none when both lists are empty): :func:`motion_keyframes` of each ``unkeyed``
     layer, and for each ``animated`` layer (:func:`_animated_visibility`) the set of frames where it draws
@@ -847,7 +875,7 @@ def _sample_frames(unkeyed, animated, scene_set, read_mask_at, on_frame=None):
         for f in sorted(scene_set):
             m = read_mask_at(f)
             for n in unkeyed:
-                samples[n].append((f, _layer_coords(m.layers[n])))
+                samples[n].append((f, _layer_coords(m.layers[n], _ctime(f, framelen))))
             hidden = set()
             for n in animated:
                 layer = m.layers[n]
@@ -898,7 +926,10 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
     # it (before: read on the current frame only, so skipped whole, or prompted on every key, hidden ones included)
     animated = _animated_visibility(mask)
     layers = [layer for layer in mask.layers if layer.name in animated or not _skip_note(layer)]
-    unkeyed = [layer.name for layer in layers if not layer_keyframes(mask, layer.name)] \
+    # sampled: the layers with no keys Python sees (mask shape keys), and those parented to a track, which Blender
+    # draws moving with it (before: read as still, point.co being where they were drawn: a roto following its track
+    # was prompted on the current frame alone, or on its keys alone)
+    unkeyed = [layer.name for layer in layers if not layer_keyframes(mask, layer.name) or layer_parented(layer)] \
         if sample_shape_keys and not every_frame else []
     on_frame = None
     if every_frame and read_drawn is not None:
@@ -909,7 +940,7 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
         def on_frame(f, m, hidden):
             read_drawn(f, m, [n for n in names if n not in hidden])
     sampled, shown, least = _sample_frames(unkeyed, [layer.name for layer in layers if layer.name in animated],
-                                           scene_set, read_mask_at, on_frame)
+                                           scene_set, read_mask_at, on_frame, framelen)
     for layer in mask.layers:
         vis = shown.get(layer.name)
         if vis is None:

@@ -171,7 +171,8 @@ def test_points_parented_to_a_track_follow_it_as_blender_draws_them_under_time_s
     from bpy_common import render_alpha
     res, _ = run_step_in_blender(__file__, v, tmp_path, shot, "parented", map=list(stretch), probe=8)
     [ob] = res["objects"]
-    [p] = [p for p in ob["prompts"] if p["type"] == "bezier"]
+    # (the unkeyed parented layer is prompted where its motion, the track's, changes; day 10): the probe's prompt
+    [p] = [p for p in ob["prompts"] if p["type"] == "bezier" and p["frame"] == res["probe_file"]]
     assert p["frame"] == res["probe_file"] == 1008
     xs = [row[0] for row in p["points"]]
     cols = np.nonzero(render_alpha(res["render"]) > 0.5)[1]

@@ -134,13 +134,15 @@ def _case(addon, cfg, res, name, plate, clip_start=1):
     s = sc.samatte
     s.mask, s.tracks = mask, "NONE"
     sc.frame_set(READ_FRAME)
-    _clip, _info, objects, _frames, notes = addon.ops.collect(bpy.context)
-    res[name] = {"objects": objects, "notes": notes, "size": list(size),
+    _clip, info, objects, _frames, notes = addon.ops.collect(bpy.context)
+    # the prompt on READ_FRAME (a parented layer is prompted where its motion changes: here on every frame)
+    read = [p for p in objects[0]["prompts"] if p["frame"] == info.file(READ_FRAME)] if objects else []
+    res[name] = {"objects": objects, "notes": notes, "size": list(size), "read": read,
                  "corners_orig": addon.gather.parent_corners_origin(par),
                  "plane": {str(m.frame): [list(c) for c in m.corners] for m in plane.markers},
                  "render": render_mask(mask, os.path.join(cfg["out"], "%s.exr" % name))}
-    if objects and objects[0]["prompts"]:
-        control = _control_mask(name + "_control", objects[0]["prompts"][0]["points"], size, conv)
+    if read:
+        control = _control_mask(name + "_control", read[0]["points"], size, conv)
         res[name]["control"] = render_mask(control, os.path.join(cfg["out"], "%s_control.exr" % name))
 
 
@@ -209,7 +211,7 @@ def test_mask_parented_to_a_plane_track_is_read_where_blender_renders_it(v, tmp_
         assert not r["notes"], (case, r["notes"])
         assert r["corners_orig"] is not None, case
         [ob] = r["objects"]
-        [prompt] = ob["prompts"]
+        [prompt] = r["read"]
         got = prompts_mask([prompt], size, feather=0.0)
         alpha = render_alpha(r["render"])
         area, cx, cy = _centroid(alpha)
@@ -241,14 +243,14 @@ def test_mask_parented_to_a_plane_track_is_read_where_blender_renders_it(v, tmp_
     want = []
     for co, hl, hr in SHAPE:
         want.append([c for q in (co, hl, hr) for c in gather.apply_homography(m, q)])
-    pts = res["landscape"]["objects"][0]["prompts"][0]["points"]
+    pts = res["landscape"]["read"][0]["points"]
     assert np.abs(np.array(pts) - np.array(want)).max() < 0.01, (pts, want)
     # Start Frame 3: Blender stores the corners of the clip frame of parenting (scene 2 -> clip 0,
     # before the first marker: clip frame 1's), but reads the plane's corners on the scene frame
     # number itself (5), not the clip frame (3)
     m = _plain("gather").homography(quad_on(1), quad_on(READ_FRAME))
     want = [[c for q in (co, hl, hr) for c in gather.apply_homography(m, q)] for co, hl, hr in SHAPE]
-    pts = res["clip_start3"]["objects"][0]["prompts"][0]["points"]
+    pts = res["clip_start3"]["read"][0]["points"]
     assert np.abs(np.array(pts) - np.array(want)).max() < 0.01, (pts, want)
     print(report)
 
