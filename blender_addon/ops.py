@@ -522,6 +522,22 @@ def shown_elsewhere(shown, pattern, info):
                 os.path.dirname(pattern)))
 
 
+def not_shown(scene, clip):
+    """Check mattes' line when ``scene``'s compositor shows none of ``clip``'s mattes, some current on disk: a Run
+    taken back with Ctrl+Z (its wiring undone, the mattes kept), mattes made by the farm or the command line for a
+    scene never run here, samatte's nodes deleted, or another clip wired in this scene. Before, 'mattes: all 6
+    frames current' alone, over a render with no matte."""
+    tree = compositor.existing_tree(scene)
+    plate = tree.nodes.get(compositor.NODE_PLATE) if tree is not None else None
+    other = getattr(plate, "clip", None)
+    if other is not None and other != clip and tree.nodes.get(compositor.NODE_MATTE) is not None:
+        return ("the compositor shows clip %r, not this one (one set of samatte nodes per scene): Run to show this "
+                "clip's mattes (current frames are reused)" % other.name)
+    return ("the compositor does not show these mattes (no samatte matte node for this clip in scene %r: never "
+            "wired here, deleted, or a Run taken back with Ctrl+Z): Run to show them (current frames are reused)"
+            % scene.name)
+
+
 def matte_status(context):
     """Check mattes: which of the job's matte frames on disk are still those Run would make now (the
     worker's ``status``: the same keys a run reuses frames by). Stored for the panel; returns the lines."""
@@ -542,6 +558,8 @@ def matte_status(context):
         shown = compositor.shown_pattern(context.scene, clip)
         if shown is not None and shown != os.path.normpath(pattern):
             lines.append(shown_elsewhere(shown, pattern, info))
+        elif shown is None and "complete" in (status.get("frames") or {}).values():
+            lines.append(not_shown(context.scene, clip))
     except HostError as e:
         lines = [describe(e)]
     except Exception as e:  # noqa: BLE001 - a samatte error from the worker (JobSpecError...): shown as is

@@ -10,12 +10,16 @@ no prompt, and editing the track there changed nothing a Run or Check mattes saw
 a layer linked to a track on the track's keys). Now the layer's motion is read as Blender draws it, parent applied
 (``gather._layer_coords``): prompts on the frames where its motion changes, plus its own keys.
 
+Also: Check mattes right after Ctrl+Z of a Run (its wiring taken back, the mattes kept on disk) said only 'mattes: all
+6 frames current' while the compositor showed no matte; now it says the compositor does not show them (Run shows them,
+every frame reused).
+
 This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa_blender_day10_bpy.py CONFIG.json``.
 """
 import os
 
-from bpy_common import (VERSIONS, bpy_main, enable_addon, load_clip, op_result, render_mask,  # noqa: E402
-                        run_step_in_blender, step_scenario)
+from bpy_common import (VERSIONS, box_mask, bpy_main, enable_addon, load_clip, op_result, render_mask,  # noqa: E402
+                        run_step_in_blender, scene_for, step_scenario)
 
 RECT = [(20.3, 14.0), (44.0, 14.0), (44.0, 34.0), (20.3, 34.0)]     # as drawn on frame 1 (clip pixels)
 
@@ -97,7 +101,30 @@ def step_parented(cfg, res):
             mk.co = conv.px_to_marker(track_px(3), size)
 
 
-STEPS = {"parented": step_parented}
+def step_undo(cfg, res):
+    """Run as the panel's button does (an undo step), Ctrl+Z right after it, Check mattes; Run again, Check mattes."""
+    import bpy
+    addon = enable_addon(cfg)
+    bpy.context.preferences.addons[addon.__name__].preferences.device = "cpu"
+    clip = load_clip(cfg["plate"])
+    sc = bpy.context.scene
+    mask = box_mask(addon, "Roto", "hero", cfg["polygon"], tuple(clip.size))
+    s = scene_for(sc, clip, mask, os.path.join(cfg["out"], "mattes"))
+    s.tracks = "NONE"
+    bpy.ops.ed.undo_push(message="set up")
+    op_result(res, "run", bpy.ops.samatte.run, "EXEC_DEFAULT", True)
+    bpy.ops.ed.undo()                                # Ctrl+Z right after the Run: its wiring taken back
+    s = bpy.context.scene.samatte
+    res["wired_after_undo"] = addon.compositor.shown_pattern(bpy.context.scene, bpy.data.movieclips[0])
+    op_result(res, "status_undo_op", bpy.ops.samatte.status)
+    res["status_undo"] = s.status_result
+    op_result(res, "run2", bpy.ops.samatte.run)
+    res["last2"] = s.last_result
+    op_result(res, "status2_op", bpy.ops.samatte.status)
+    res["status2"] = s.status_result
+
+
+STEPS = {"parented": step_parented, "undo": step_undo}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -149,3 +176,18 @@ def test_a_roto_parented_to_a_track_is_read_where_blender_moves_it(v, tmp_path, 
     # 'all 6 frames current', and a Run reused them)
     assert res["status2"].startswith("mattes: 2 of 6 frames current") or "out of date" in res["status2"], res["status2"]
     assert "out of date" in res["status2"], res["status2"]
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_check_mattes_after_ctrl_z_of_a_run_says_the_compositor_does_not_show_them(v, tmp_path, shot):
+    """Ctrl+Z right after a Run takes back its wiring and keeps the mattes on disk (README). Check mattes then said
+    'mattes: all 6 frames current' alone, while a render had no matte: now a line says the compositor does not show
+    them and that a Run shows them, reusing every frame (it does)."""
+    res, _cfg = run_step_in_blender(__file__, v, tmp_path, shot, "undo")
+    assert res["run"] == ["ok", ["FINISHED"]] and res["wired_after_undo"] is None, res
+    lines = res["status_undo"].splitlines()
+    assert lines[0] == "mattes: all 6 frames current", lines
+    assert len(lines) == 2 and lines[1].startswith("the compositor does not show these mattes"), lines
+    assert "Run to show them" in lines[1] and "Ctrl+Z" in lines[1], lines
+    assert res["last2"].startswith("plate: 0 frames written, 6 reused"), res["last2"]
+    assert res["status2"] == "mattes: all 6 frames current", res["status2"]
