@@ -38,9 +38,18 @@ class WorkerPool(object):
                 self._clients[python] = c
             return c
 
-    def drop(self, python):
+    def drop(self, python, client=None):
+        """End a dead or unusable worker of ``python``. ``client``: the one a job found so (it is ended, and
+        taken out of the pool only while the pool still holds it): the pool may hold a new worker by then,
+        started by another node's job when this one died, which must not be ended with it (before: the first
+        node's failure ended the second node's new worker, failing its job too). None: the pool's current one."""
         with self._lock:
-            c = self._clients.pop(python, None)
+            if client is None:
+                c = self._clients.pop(python, None)
+            else:
+                c = client
+                if self._clients.get(python) is client:
+                    self._clients.pop(python, None)
         if c is not None:
             try:
                 c.kill()
@@ -180,6 +189,8 @@ class JobRunner(threading.Thread):
         #: file number -> the frame the artist sees (the node's script frame) in the progress window's words
         self.frame_label = frame_label
         self._sent_cancel = False
+        #: the worker client this job was given (the pool's, when it started): the one a WORKER_FAILED drops
+        self.client = None
         self.written = 0   # frames this job wrote (its ``frame`` events): what a cancel or failure keeps
 
     def cancel(self):
@@ -198,7 +209,7 @@ class JobRunner(threading.Thread):
         task = self.nuke.ProgressTask(self.title)
         try:
             task.setMessage("starting samatte worker")
-            client = self.pool.get(self.python)
+            client = self.client = self.pool.get(self.python)
             check_versions(client, self.python)
             handle = self._start_queued(client, task)
             self.handle = handle
@@ -219,7 +230,8 @@ class JobRunner(threading.Thread):
             self._emit("done", handle.result)
         except SamatteError as e:
             if isinstance(e, WorkerError) and e.code == "WORKER_FAILED":
-                self.pool.drop(self.python)   # a dead or unusable worker: the next job starts a fresh one
+                if self.client is not None:   # a dead or unusable worker: the next job starts a fresh one
+                    self.pool.drop(self.python, self.client)
             self.outcome = ("failed", e.code, e.message)
             self.error_details = dict(getattr(e, "details", None) or {})   # (frames: file numbers) read by the node
             self._emit("failed", e.code, e.message)
@@ -235,12 +247,21 @@ class JobRunner(threading.Thread):
         ``[BUSY] this worker is already running job 'job123-1'``, naming no node, and of two nodes started
         together either one could be the one refused)."""
         waiting = False
+        restarts = 0
         while True:
             try:
                 return _start(client, self.job, self.stage, self.frames)
-            except BusyError:
-                if not client.alive():
+            except WorkerError as e:   # (BusyError included)
+                if client.alive():
+                    if not isinstance(e, BusyError):
+                        raise
+                elif e.code not in ("BUSY", "WORKER_FAILED") or restarts >= 3:
                     raise
+                else:
+                    # the shared worker died (killed, out of memory) before this job was sent, maybe under another
+                    # node's job this one waited behind: that job fails with the death, this one goes to the
+                    # pool's new worker (before: it failed too, BUSY or "the samatte worker is not running")
+                    restarts += 1
             if self._cancel.is_set() or task.isCancelled():
                 raise CancelledError("cancelled while waiting for another samatte job to end")
             if not waiting:
@@ -251,7 +272,7 @@ class JobRunner(threading.Thread):
                 self._emit("progress", self.last_progress)
             time.sleep(self.poll_s)
             # the other job's worker may have died meanwhile (and been dropped): the pool's current one
-            client = self.pool.get(self.python)
+            client = self.client = self.pool.get(self.python)
             check_versions(client, self.python)
 
     def _event(self, ev, task):
