@@ -125,10 +125,11 @@ def _worker_state(pid, tmpdir):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_a_worker_kept_all_day_holds_no_more_after_20_jobs_than_after_2(tmp_path):
+def test_a_worker_kept_all_day_holds_no_more_after_20_jobs_than_after_4(tmp_path):
     """One worker, real jobs (flow, tiny plates): done, cancelled mid-matte, failing on a corrupt frame, three
     objects, requests between and during them. Its open files, threads, children and temp files after 20 jobs
-    are those after 2 (measured: 4 fds, 7 threads, no child, nothing in TMPDIR after 2, 20, 50 and 100 jobs)."""
+    are those after the first 4, one of each kind (a library's thread pool may start on its first use of some
+    call; measured: 4 fds, 7 threads, no child, nothing in TMPDIR after 2, 20, 50 and 100 jobs)."""
     from samatte import jobspec
     from samatte.demo import make_shot
     from samatte.errors import SamatteError
@@ -174,13 +175,13 @@ def test_a_worker_kept_all_day_holds_no_more_after_20_jobs_than_after_2(tmp_path
                 assert w.run(job(i, objects=3))["status"] == "done"
                 w.probe(shot["plate"])
                 assert w.validate(job(i))["valid"]
-            if i + 1 in (2, 20):
+            if i + 1 in (4, 20):
                 seen[i + 1] = _worker_state(w.pid, str(tmpdir))
         assert w.alive()
-    fds2, threads2, kids2, tmp2 = seen[2]
+    fds4, threads4, kids4, tmp4 = seen[4]
     fds20, threads20, kids20, tmp20 = seen[20]
-    assert fds20 == fds2, seen
-    assert threads20 <= threads2, seen
-    assert kids20 == kids2 == 0 and tmp20 == tmp2 == [], seen
+    assert fds20 == fds4, seen
+    assert threads20 <= threads4, seen
+    assert kids20 == kids4 == 0 and tmp20 == tmp4 == [], seen
     left = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp") or ".tmp." in p.name]
     assert left == []
