@@ -603,6 +603,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     owned = []  # backends we created and must close
     try:
         info = source.info
+        # a stored track is current only on the canvas it was made on (decided by every frame's header, not
+        # in a frame's key: one frame re-rendered with another data window changes it for all of them)
+        cache.canvas = _canvas(info)
         read_as, colour = _plate_read_as(source, colour, plate)
         tracked = [o for o in job["objects"] if o.get("prompts")]
         tnames = [o["name"] for o in tracked]
@@ -1066,7 +1069,7 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
             own = [interval(f) for interval in intervals]
             okeys = keys[f]["track_objects"]
             if all(lo <= a and b <= hi for a, b in own) and (f in stale_set or not
-                                                            all(cache.stored_key(f, i) == okeys[i] for i in idx)):
+                                                            all(cache.has(f, i, okeys[i]) for i in idx)):
                 cache.save(item, okeys, tnames, only=set(idx))
                 result["tracked"].append(f)
         progress.next_pass()
@@ -1084,6 +1087,12 @@ def _absent_frames(objects, frames, info):
         yield TrackFrame(frame=f, objects={o["name"]: ObjectTrack(mask=np.zeros(info.shape, bool), score=0.0,
                                                                   keyframe=False, edge="rough") for o in objects},
                          ref=None)
+
+
+def _canvas(info):
+    """The canvas window ``(x, y, w, h)`` of a plate's :class:`samatte.stages.PlateInfo` (the data window a run
+    works on), what :class:`samatte.trackcache.TrackCache` checks stored tracks against."""
+    return (info.data.x, info.data.y, info.data.width, info.data.height)
 
 
 def _read_scores(writer, frames):
@@ -1122,7 +1131,7 @@ def frame_status(job, *, frames=None):
     info = plate_canvas(plate_seq, all_frames, layer=job["plate"].get("layer"))[0]
     writer = MatteWriter(_output_pattern(job).source, info, compression=job["output"]["compression"], prepare=False,
                            object_layers=job["output"]["object_layers"])
-    cache = TrackCache(default_work_dir(job), create=False)
+    cache = TrackCache(default_work_dir(job), create=False, canvas=_canvas(info))
     names = [o["name"] for o in job["objects"]]
     tracked = any(o.get("prompts") for o in job["objects"])
     from .frames import format_frames
@@ -1141,7 +1150,7 @@ def frame_status(job, *, frames=None):
             ok = keys[f]["track_objects"]
             ks = [cache.stored_key(f, i) for i in range(len(ok))]
             out["track"][str(f)] = "missing" if any(k is None for k in ks) else \
-                ("complete" if ks == ok else "stale")
+                ("complete" if all(cache.has(f, i, k) for i, k in enumerate(ok)) else "stale")
         else:
             out["track"][str(f)] = "complete"  # refine-only: nothing to track
         out["keys"][str(f)] = keys[f]

@@ -7,7 +7,8 @@ Layout (``job.work_dir``, default ``<output folder>/.samatte/<job name>/``), lay
                               run reads and rewrites it, so concurrent runs cannot lose each other's work)
     track/<frame>.o<i>.npz   the i-th tracked object (job order) on one frame (members deflated; stored
                              ones, as 0.2.18 wrote them, read the same): "meta" (JSON: the
-                             object's track key, the tracker's ref, canvas shape, score, keyframe, edge
+                             object's track key, the tracker's ref, canvas shape, the canvas window
+                             ``canvas`` [x, y, w, h], score, keyframe, edge
                              kind, logits dtype/shape), "mask" (the bool mask at canvas resolution,
                              bit-packed), "logits" (the tracker's logits at its own resolution, dtype
                              kept), "soft" (a soft coverage, when the tracker gave one)
@@ -19,6 +20,15 @@ that frame (``track_objects`` of :func:`samatte.cachekey.frame_keys`); objects a
 position among the job's tracked objects (names are cosmetic and not in the key). Layout 1 (one
 ``track/<frame>.npz`` per frame, all objects) is never read: its frames are simply stale and tracked
 again; :meth:`TrackCache.write_manifest` removes those files once the manifest moves to layout 2.
+
+A stored track is current only on the canvas it was made on (``TrackCache(canvas=...)``: the plate's
+canvas window, :func:`samatte.io.source.plate_canvas`). The canvas is decided by the headers of every
+frame of the job (a plate whose data windows vary is read into its display window), not by a frame's
+key: one plate frame re-rendered with another data window changes the canvas of every frame, while the
+keys of frames whose interval does not hold it stay. Before, such frames' stored tracks (masks of the
+old canvas) were taken as current and every later run failed with PLATE_INVALID ("mask of object ... is
+(48, 56), the plate is (40, 48)"), or, on a canvas of the same size at another origin, matted with the
+masks shifted. A track stored by an earlier version (no ``canvas`` in its meta) is compared by its shape.
 """
 import io
 import json
@@ -97,8 +107,10 @@ def _atomic_write(path, data):
 class TrackCache:
     """Per-frame stored tracks in ``work_dir`` (see the module docstring)."""
 
-    def __init__(self, work_dir, *, create=True):
+    def __init__(self, work_dir, *, create=True, canvas=None):
         self.work_dir = os.path.abspath(os.fspath(work_dir))
+        #: the canvas window ``(x, y, w, h)`` tracks are made on now (None: not checked); see the module docstring
+        self.canvas = None if canvas is None else tuple(int(v) for v in canvas)
         self.track_dir = os.path.join(self.work_dir, "track")
         if os.path.exists(self.work_dir) and not os.path.isdir(self.work_dir):
             raise OutputError("the work dir %s is an existing file, not a folder" % self.work_dir,
@@ -165,23 +177,40 @@ class TrackCache:
     def _meta(z):
         return json.loads(bytes(np.load(io.BytesIO(z.read("meta.npy")), allow_pickle=False)).decode("utf-8"))
 
-    def stored_key(self, frame, index=0):
-        """The track key stored for object ``index`` on ``frame`` (None when absent or unreadable);
-        reads only the meta."""
+    def _stored_meta(self, frame, index=0):
         try:
             with zipfile.ZipFile(self.path(frame, index)) as z:
-                return self._meta(z).get("key")
+                return self._meta(z)
         except MemoryError:   # out of memory (OUT_OF_MEMORY), not a damaged file: never TRACK_MISSING
             raise
         except Exception:  # absent or damaged (any error of zipfile/numpy on bad bytes): no stored key
             return None
 
+    def stored_key(self, frame, index=0):
+        """The track key stored for object ``index`` on ``frame`` (None when absent or unreadable);
+        reads only the meta."""
+        meta = self._stored_meta(frame, index)
+        return None if meta is None else meta.get("key")
+
+    def _on_canvas(self, meta):
+        """Whether a stored track (its ``meta``) was made on this cache's canvas (True when none is set)."""
+        if self.canvas is None:
+            return True
+        if meta.get("canvas") is not None:
+            return [int(v) for v in meta["canvas"]] == list(self.canvas)
+        return [int(v) for v in meta.get("shape") or ()] == [self.canvas[3], self.canvas[2]]
+
+    def has(self, frame, index, key):
+        """True when object ``index``'s stored track of ``frame`` has ``key`` and was made on this cache's
+        canvas; reads only the meta (a damaged body is found by :meth:`load_object`)."""
+        meta = self._stored_meta(frame, index)
+        return meta is not None and key is not None and meta.get("key") == key and self._on_canvas(meta)
+
     def stale_objects(self, frame, keys):
         """Indices of the tracked objects whose stored track of ``frame`` is not ``keys[i]``, or
         cannot be read whole (a damaged file whose meta still reads: tracked again, not a
         TRACK_MISSING on every later run)."""
-        return [i for i, k in enumerate(keys) if k is None or self.stored_key(frame, i) != k
-                or self.load_object(frame, i, k) is None]
+        return [i for i, k in enumerate(keys) if not self.has(frame, i, k) or self.load_object(frame, i, k) is None]
 
     def is_current(self, frame, keys):
         """Every object's stored track of ``frame`` has its key in ``keys`` (one per tracked object)."""
@@ -192,7 +221,7 @@ class TrackCache:
         try:
             with np.load(self.path(frame, index), allow_pickle=False) as z:
                 meta = json.loads(bytes(z["meta"]).decode("utf-8"))
-                if key is None or meta.get("key") != key:
+                if key is None or meta.get("key") != key or not self._on_canvas(meta):
                     return None
                 h, w = meta["shape"]
                 mask = np.unpackbits(z["mask"], count=h * w).reshape(h, w).astype(bool)
@@ -244,6 +273,7 @@ class TrackCache:
         if soft is not None:
             arrays["soft"] = np.ascontiguousarray(soft)
         meta = {"key": key, "frame": int(frame), "ref": ref, "shape": list(m.shape), "score": float(ot.score),
+                "canvas": list(self.canvas) if self.canvas is not None else None,
                 "keyframe": bool(ot.keyframe), "edge": ot.edge, "logits": has, "soft": soft is not None}
         arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), np.uint8)
         buf = io.BytesIO()
