@@ -63,3 +63,32 @@ def test_a_plate_frame_rerendered_with_another_data_window_retracks_every_frame(
     pipeline.run(_job(plate, fresh))
     assert _digests(out) == _digests(fresh)
     assert set(pipeline.frame_status(_job(plate, out))["track"].values()) == {"complete"}
+
+
+def test_a_damaged_mask_on_a_preroll_frame_is_an_error_before_any_frame_is_written(tmp_path):
+    """``--frames 1003,1007`` of a shot keyed on 1001 and 1005 pre-rolls 1001-1002 and 1005-1006 (matted for
+    the state, not written), in the order 1001, 1002, 1003, 1005, 1006, 1007. Only the requested frames'
+    headers were checked before the first write: a refine-only object's mask damaged on 1006 wrote 1003,
+    then failed with FRAME_CORRUPT. Now the pre-roll frames' plate and mask headers are checked with the
+    requested ones: the same error, and no frame written."""
+    from samatte.demo import make_shot
+    from samatte.errors import CorruptFrameError
+    s = make_shot(str(tmp_path / "shot"), frames=8, size=(64, 64))
+    masks = tmp_path / "m"
+    masks.mkdir()
+    for f in s["frames"]:
+        a = np.zeros((64, 64), np.float32)
+        a[10:30, 8:28] = 1
+        write_image(str(masks / ("mk.%04d.exr" % f)), a, channels=("A",), pixel_type="half")
+    out = str(tmp_path / "out" / "m.####.exr")
+    job = jobspec.new_job(s["plate"], out, frames="1001-1008", tracker="flow", matte="refine", quality="draft",
+                          name="pre")
+    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(1001, s["polygon"]),
+                                     jobspec.polygon_prompt(1005, s["polygon"])])
+    jobspec.add_object(job, "mk", masks=str(masks / "mk.####.exr"))
+    pipeline.run(job, stage="track")
+    (masks / "mk.1006.exr").write_bytes(b"not an exr" * 20)
+    with pytest.raises(CorruptFrameError) as e:
+        pipeline.run(job, frames="1003,1007")
+    assert e.value.code == "FRAME_CORRUPT" and "mk.1006.exr" in str(e.value)
+    assert not [n for n in os.listdir(os.path.dirname(out)) if n.endswith(".exr")]

@@ -684,6 +684,10 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 pre.update(chain)
             pre -= todo_set
             seed -= todo_set | pre
+            # the frames read for the state only (pre-roll, finished references) are read too: a damaged plate or
+            # mask there is an error now, not after the frames of an earlier group are written (--frames
+            # 1003,1007 wrote 1003, then failed on the pre-roll frame 1006's mask)
+            _check_headers(source, masked, sorted((pre | seed) - set(requested)))
         need_track = set(requested) if stage == "track" else (set(to_do) | seed | pre)
 
         # -- tracking ---------------------------------------------------------------------------
