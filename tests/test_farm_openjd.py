@@ -92,7 +92,7 @@ def test_openjd_check_and_run_then_kill_a_chunk_and_resume(farm):
     assert "Chunks run: 5" in r.stdout
     ref = _files(d / "ref")
     assert sorted(ref) == ["sh020.%d.exr" % f for f in FRAMES]
-    rep = json.load(open(str(d / "ref" / ".samatte" / "sh020" / "qc" / "qc.json")))
+    rep = json.load(open(str(d / "ref" / ".samatte" / "sh020" / "sh020..exr" / "qc" / "qc.json")))
     assert rep["ok"] and rep["keys_checked"] and sorted(rep["frames"]) == [str(f) for f in FRAMES]
     assert all(isinstance(v["score"], float) for v in rep["frames"].values())
     assert os.path.getsize(rep["contact_sheet"]) > 1000

@@ -102,9 +102,9 @@ def test_a_run_killed_at_a_rename_resumes_to_the_bytes_of_an_unbroken_run(shot, 
             inp = oiio.ImageInput.open(str(out / n))
             assert inp is not None and inp.read_image(0, 0, 0, -1, "float") is not None
             inp.close()
-    for n in os.listdir(str(out / ".samatte" / "chaos" / "track")):
+    for n in os.listdir(str(out / ".samatte" / "chaos" / "m..exr" / "track")):
         if n.endswith(".npz"):
-            with np.load(str(out / ".samatte" / "chaos" / "track" / n)) as z:
+            with np.load(str(out / ".samatte" / "chaos" / "m..exr" / "track" / n)) as z:
                 [z[a] for a in z.files]
     st = pipeline.frame_status(jobspec.load(job_file))
     files = _files(out)

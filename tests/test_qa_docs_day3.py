@@ -64,7 +64,7 @@ def shot(tmp_path_factory):
                   tracker="flow", matte="refine", quality="draft")
     api.save(job, str(tmp / "job.json"))
     api.run(job)
-    track = sorted(os.listdir(str(tmp / "out" / ".samatte" / "m" / "track")))
+    track = sorted(os.listdir(str(tmp / "out" / ".samatte" / "m" / "m..exr" / "track")))
     out = tmp / "out"
     src = str(out / "m.1002.exr")
     inp = oiio.ImageInput.open(src)
@@ -203,7 +203,7 @@ def test_qc_json_problem_fix_and_fixes_are_what_the_readme_lists(shot):
 # -- the track cache, plate stamps ---------------------------------------------------------------------
 
 def test_stored_track_files_are_deflated_npz_as_documented(shot):
-    track_dir = str(shot["dir"] / "out" / ".samatte" / "m" / "track")
+    track_dir = str(shot["dir"] / "out" / ".samatte" / "m" / "m..exr" / "track")
     assert shot["track"] and all(re.match(r"^\d+\.o[01]\.npz$", n) for n in shot["track"]), shot["track"]
     with zipfile.ZipFile(os.path.join(track_dir, shot["track"][0])) as z:
         assert z.infolist() and all(i.compress_type == zipfile.ZIP_DEFLATED for i in z.infolist())

@@ -163,8 +163,8 @@ def test_a_windows_submitters_folders_are_mapped_on_a_linux_node(shot, tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
     # 3 frames tracked now or by an earlier test of this module: current either way, from the mapped plate
     assert re.search(r"sh010 done: (3 frame\(s\) tracked, 0|0 frame\(s\) tracked, 3) already current -> %s"
-                     % re.escape(str(d / "shots" / "sh010" / "out" / ".samatte" / "sh010")), r.stdout), r.stdout[-3000:]
-    assert os.path.isdir(str(d / "shots" / "sh010" / "out" / ".samatte" / "sh010" / "track"))
+                     % re.escape(str(d / "shots" / "sh010" / "out" / ".samatte" / "sh010" / "m..exr")), r.stdout), r.stdout[-3000:]
+    assert os.path.isdir(str(d / "shots" / "sh010" / "out" / ".samatte" / "sh010" / "m..exr" / "track"))
     assert not [n for n in os.listdir(str(tmp_path)) if n.startswith("Z:")]
 
 
@@ -231,7 +231,7 @@ def test_a_qc_task_killed_mid_write_leaves_no_temp_for_good(shot, tmp_path):
     r = subprocess.run([sys.executable, str(script), str(tmp_path / "job.json")], env=env, timeout=120,
                        capture_output=True, text=True)
     assert r.returncode == -9, r.stderr[-2000:]
-    qc_dir = tmp_path / "out" / ".samatte" / "sh010" / "qc"
+    qc_dir = tmp_path / "out" / ".samatte" / "sh010" / "m..exr" / "qc"
     left = [n for n in os.listdir(str(qc_dir)) if n not in ("qc.json", "contact_sheet.png")]
     assert len(left) == 1 and "tmp" in left[0]                       # what the killed task left
     assert not os.path.exists(str(qc_dir / "contact_sheet.png"))     # never half a sheet under the real name

@@ -86,7 +86,7 @@ def test_job_name_keeps_the_cache_in_one_folder_of_dot_samatte(shot, tmp_path, c
     rc, err = _run_cli(["run", p], capsys)
     assert rc == 0, err
     assert os.listdir(str(out / ".samatte")) == [folder]
-    assert default_work_dir(doc) == str(out / ".samatte" / folder)
+    assert default_work_dir(doc) == str(out / ".samatte" / folder / "m..exr")
     assert sorted(os.listdir(str(tmp_path))) == ["job.json", "shots"]   # nothing outside the output folder
     assert not os.path.exists("/tmp/abs_job")
     rc, err = _run_cli(["status", p], capsys)

@@ -47,7 +47,7 @@ def _digest(out):
     d = {}
     for p in sorted(glob.glob(os.path.join(out, "*.exr"))):
         d[os.path.basename(p)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    for p in sorted(glob.glob(os.path.join(out, ".samatte", "*", "track", "*.npz"))):
+    for p in sorted(glob.glob(os.path.join(out, ".samatte", "*", "*", "track", "*.npz"))):
         d["track/" + os.path.basename(p)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
     return d
 
@@ -131,11 +131,12 @@ def test_cli_from_another_folder_with_relative_paths_and_one_thread(shot, tracke
 
     def rel(p):
         return os.path.relpath(p, folder)
+    default_wd = jobspec.default_work_dir(job)
     job["plate"]["path"] = rel(job["plate"]["path"])
     job["output"]["path"] = rel(job["output"]["path"])
     job["objects"][2]["prompts"][0]["path"] = rel(job["objects"][2]["prompts"][0]["path"])
     job["objects"][3]["masks"]["path"] = rel(job["objects"][3]["masks"]["path"])
-    job["work_dir"] = rel(os.path.join(out, ".samatte", "inv"))   # where the default puts it
+    job["work_dir"] = rel(default_wd)   # where the default puts it
     path = os.path.join(folder, "job.json")
     with open(path, "w") as f:
         json.dump(job, f)

@@ -44,7 +44,7 @@ def test_an_empty_frames_value_is_refused_not_the_whole_shot(shot, tmp_path, cap
     rc, err = _run_cli([a.format(job=job) for a in argv], capsys)
     assert rc == 2 and "[FRAME_RANGE_INVALID]" in err and "empty" in err, err
     assert _exrs(tmp_path) == []
-    assert not (tmp_path / "out" / ".samatte" / "td" / "track").exists()
+    assert not (tmp_path / "out" / ".samatte" / "td" / "m..exr" / "track").exists()
 
 
 def test_an_empty_frame_list_from_python_is_refused(shot, tmp_path):
@@ -81,7 +81,7 @@ def test_an_empty_objects_value_tracks_nothing(shot, tmp_path, capsys):
     each per-object farm task then tracked them all). Now JOBSPEC_INVALID naming the tracked objects; a
     trailing comma (`ball,`) is read as `ball`, not as an unknown object ''."""
     job = _job_file(shot, tmp_path, objects=2)
-    track = tmp_path / "out" / ".samatte" / "td" / "track"
+    track = tmp_path / "out" / ".samatte" / "td" / "m..exr" / "track"
     for value in ("--objects=", "--objects=,"):
         rc, err = _run_cli(["run", job, "--stage", "track", value], capsys)
         assert rc == 2 and "[JOBSPEC_INVALID]" in err and "ball, prop" in err, err
@@ -122,7 +122,7 @@ def test_stage_track_summary_says_what_it_tracked(shot, tmp_path, capsys):
     already current, and names the work dir the track went to."""
     from samatte import cli
     job = _job_file(shot, tmp_path)
-    wd = str(tmp_path / "out" / ".samatte" / "td")
+    wd = str(tmp_path / "out" / ".samatte" / "td" / "m..exr")
     assert cli.main(["run", job, "--stage", "track"]) == 0
     out = capsys.readouterr().out
     assert "done: 3 frame(s) tracked, 0 already current -> %s" % wd in out, out

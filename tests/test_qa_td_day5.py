@@ -44,17 +44,17 @@ def test_an_empty_work_dir_in_a_job_file_is_the_default_not_the_job_file_s_folde
         (jobs / (name + ".json")).write_text(json.dumps(doc))
     loaded = jobspec.load(str(jobs / "sh010.json"))
     as_dict = json.loads((jobs / "sh010.json").read_text())
-    # the file and the same document given as a dict agree: <output folder>/.samatte/<job name>
+    # the file and the same document given as a dict agree: <output folder>/.samatte/<job name>/<output file name>
     assert default_work_dir(loaded) == default_work_dir(jobspec.validate(as_dict)) == \
-        str(tmp_path / "sh010" / ".samatte" / "sh010")
+        str(tmp_path / "sh010" / ".samatte" / "sh010" / "m..exr")
     from samatte.cli import main
     assert main(["run", str(jobs / "sh010.json"), "--stage", "track"]) == 0
     assert main(["qc", str(jobs / "sh010.json")]) == 5   # nothing matted yet: its report is written all the same
     # nothing of samatte's among the job files (before: manifest.json, track/ and qc/ were written here,
     # one work dir for every job file of the folder)
     assert sorted(os.listdir(jobs)) == ["sh010.json", "sh020.json"]
-    assert os.path.isfile(tmp_path / "sh010" / ".samatte" / "sh010" / "manifest.json")
-    assert os.path.isfile(tmp_path / "sh010" / ".samatte" / "sh010" / "qc" / "qc.json")
+    assert os.path.isfile(tmp_path / "sh010" / ".samatte" / "sh010" / "m..exr" / "manifest.json")
+    assert os.path.isfile(tmp_path / "sh010" / ".samatte" / "sh010" / "m..exr" / "qc" / "qc.json")
 
 
 def _job_file(shot, tmp_path):

@@ -190,11 +190,11 @@ def test_outputs_and_work_dir_of_the_previous_version_are_recomputed_by_the_same
     with monkeypatch.context() as m:
         _old_version(m, "0.2.13")
         assert run_cli(["run", job], capsys)[0] == 0
-    manifest = out / ".samatte" / "sh010" / "manifest.json"
+    manifest = out / ".samatte" / "sh010" / "m..exr" / "manifest.json"
     assert json.loads(manifest.read_text())["samatte_version"] == "0.2.13"
     st = _json_lines(["status", job, "--json"], capsys)[0]
     assert set(st["frames"].values()) == {"stale"}, st
-    track = sorted((out / ".samatte" / "sh010" / "track").iterdir())
+    track = sorted((out / ".samatte" / "sh010" / "m..exr" / "track").iterdir())
     before = {p.name: p.stat().st_mtime_ns for p in track}
     rc, err = run_cli(["run", job], capsys)
     assert rc == 0, err

@@ -140,7 +140,7 @@ def test_stages_frames_and_events(shot, tmp_path):
     assert r["tracked"] == s["frames"] and r["written"] == []
     assert [e.status for e in ev] == ["written"] * N and all(e.stage == "track" for e in ev)
     assert os.path.isfile(os.path.join(r["work_dir"], "manifest.json"))
-    assert r["work_dir"] == str(tmp_path / "out" / ".samatte" / "stages")
+    assert r["work_dir"] == str(tmp_path / "out" / ".samatte" / "stages" / "m..exr")
     ev = []
     sub = s["frames"][2:4]
     r = pipeline.run(job, stage="matte", frames="%d-%d" % (sub[0], sub[-1]), on_event=ev.append)

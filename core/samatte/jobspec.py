@@ -79,7 +79,7 @@ __all__ = [
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
     "job_frames", "plate_frames", "is_subtract_shape", "object_keyframes", "object_anchors", "object_absent", "absent_outside", "absent_segments", "absent_returns", "anchor_frames", "prompt_frame_kind",
-    "prompt_kinds", "work_dir_name", "map_paths",
+    "prompt_kinds", "work_dir_name", "output_folder_name", "default_work_dir", "shared_work_dir", "map_paths",
 ]
 
 JOBSPEC_VERSION = 1
@@ -246,6 +246,46 @@ def work_dir_name(name):
     if n.endswith((".", " ")):
         n += "_"
     return fit_file_name(n, _FOLDER_NAME_MAX)
+
+
+# folders a work dir of 0.2.19 and earlier holds (``<output folder>/.samatte/<name>/``): a job's own folder is never one
+_SHARED_WORK_DIR_NAMES = {"track", "qc", "manifest.json"}
+
+
+def output_folder_name(output_path):
+    """The folder of a job's own default work dir inside ``<output folder>/.samatte/<name folder>/``: the
+    output's file name with its frame token left out (``fg.####.exr`` -> ``fg..exr``; a token in a folder's
+    name: the path after the output folder, ``v####/fg.exr`` -> ``v_fg.exr``), made one folder name as
+    :func:`work_dir_name` makes the job's name (``track``, ``qc`` and ``manifest.json`` get a leading ``_``).
+    Two jobs of one name writing into one folder (``fg.####.exr`` and ``bg.####.exr``, both ``sh010``)
+    so keep their tracks, manifest and QC report apart, whichever runs first."""
+    seq = _sequence(output_path, "output.path")
+    folder = seq.directory
+    text = seq._prefix + seq._suffix
+    if folder:
+        text = text[len(folder):].lstrip("/\\")
+    n = work_dir_name(text or "output")
+    return "_" + n if n.lower() in _SHARED_WORK_DIR_NAMES else n
+
+
+def shared_work_dir(job):
+    """``<output folder>/.samatte/<name folder>/``: the default work dir of samatte 0.2.19 and earlier, shared by
+    every job of that name writing into that folder (None for a job with its own ``work_dir``). A run reads
+    the stored tracks there whose keys are current (a job unchanged since then resumes; a key covers what
+    decides the track, so another job's file is never taken), and writes nothing there."""
+    if job.get("work_dir"):
+        return None
+    folder = _sequence(job["output"]["path"], "output.path").directory  # before any frame token in a folder name
+    return os.path.join(os.path.abspath(folder or "."), ".samatte", work_dir_name(job.get("name")))
+
+
+def default_work_dir(job):
+    """``job.work_dir`` as given, else ``<output folder>/.samatte/<name folder>/<output folder name>/``
+    (:func:`work_dir_name`, :func:`output_folder_name`): the one rule of run, status, qc, ``farm export``
+    and the hosts, a function of the job alone (every machine resolves the same folder, in any order)."""
+    if job.get("work_dir"):
+        return job["work_dir"]
+    return os.path.join(shared_work_dir(job), output_folder_name(job["output"]["path"]))
 
 
 def fit_file_name(name, limit):

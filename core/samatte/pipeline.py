@@ -583,6 +583,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     from .io.sequence import SequencePattern
     from .io.source import FrameSource
     from .io.writer import MatteWriter, is_locked, locked_error
+    from .jobspec import shared_work_dir
     from .trackcache import TrackCache, default_work_dir
 
     check_foreign_paths(job)   # before anything is read, made or written
@@ -596,7 +597,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     oseq = _output_pattern(job)
     if stage != "track":  # before anything is created or written
         check_output_safety(job, all_frames, {f: oseq.path(f) for f in all_frames})
-    cache = TrackCache(default_work_dir(job))
+    cache = TrackCache(default_work_dir(job), shared=shared_work_dir(job))
     colour = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace"))
     source = FrameSource(plate_seq, all_frames, layer=plate.get("layer"), colour=colour,
                          on_nonfinite=plate.get("on_nonfinite", "fix"))
@@ -704,10 +705,12 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                             for f in need_track}
             stale = sorted(f for f in need_track if stale_of[f])
             if stale and stage == "matte":
-                other = (before or {}).get("job")
-                shared = "" if other in (None, job["name"]) else (
-                    "; the work dir was last used by job %r: jobs sharing one work_dir replace each other's "
-                    "tracks, give each job its own work_dir" % other)
+                from .trackcache import output_file
+                other, other_out = (before or {}).get("job"), (before or {}).get("output_file")
+                # a manifest names its output file (older ones do not): two jobs of one name are told apart
+                shared = "" if other in (None, job["name"]) and other_out in (None, output_file(job)) else (
+                    "; the work dir was last used by job %r%s: jobs sharing one work_dir replace each other's "
+                    "tracks, give each job its own work_dir" % (other, " (output %s)" % other_out if other_out else ""))
                 raise TrackMissingError("the stored track of %d frame(s) is missing or stale: %s (work dir %s); run "
                                         "--stage track first%s" % (len(stale), format_frames(stale)[:200],
                                                                    cache.work_dir, shared),
@@ -1124,6 +1127,7 @@ def frame_status(job, *, frames=None):
     from .cachekey import frame_keys
     from .io.sequence import SequencePattern
     from .io.writer import MatteWriter
+    from .jobspec import shared_work_dir
     from .trackcache import TrackCache, default_work_dir
     plate_seq = SequencePattern(job["plate"]["path"])
     all_frames = _resolve_frames(job, plate_seq)
@@ -1135,7 +1139,7 @@ def frame_status(job, *, frames=None):
     info = plate_canvas(plate_seq, all_frames, layer=job["plate"].get("layer"))[0]
     writer = MatteWriter(_output_pattern(job).source, info, compression=job["output"]["compression"], prepare=False,
                            object_layers=job["output"]["object_layers"])
-    cache = TrackCache(default_work_dir(job), create=False, canvas=_canvas(info))
+    cache = TrackCache(default_work_dir(job), create=False, canvas=_canvas(info), shared=shared_work_dir(job))
     names = [o["name"] for o in job["objects"]]
     tracked = any(o.get("prompts") for o in job["objects"])
     from .frames import format_frames
@@ -1152,7 +1156,7 @@ def frame_status(job, *, frames=None):
             out["problems"][str(f)] = {"status": st, "problem": why}
         if tracked:
             ok = keys[f]["track_objects"]
-            ks = [cache.stored_key(f, i) for i in range(len(ok))]
+            ks = [cache.stored_key(f, i, ok[i]) for i in range(len(ok))]
             out["track"][str(f)] = "missing" if any(k is None for k in ks) else \
                 ("complete" if all(cache.has(f, i, k) for i, k in enumerate(ok)) else "stale")
         else:

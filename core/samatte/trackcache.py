@@ -1,10 +1,13 @@
 """The track cache: the tracking stage's answer per frame and object, stored in the job's work dir.
 
-Layout (``job.work_dir``, default ``<output folder>/.samatte/<job name>/``), layout 2::
+Layout (``job.work_dir``, default ``<output folder>/.samatte/<job name>/<output file name>/``:
+:func:`samatte.jobspec.default_work_dir`), layout 2::
 
     manifest.json            {"layout": 2, "job": name, "samatte_version": ..., "resolved": {...},
-                              "frames": "1001-1100"}  (written whole and atomically by every run; no
-                              run reads and rewrites it, so concurrent runs cannot lose each other's work)
+                              "frames": "1001-1100", "output_file": "fg.####.exr"}  (written whole and
+                              atomically by every run; no run reads and rewrites it, so concurrent runs
+                              cannot lose each other's work; output_file: the output's file name, absent
+                              in older manifests)
     track/<frame>.o<i>.npz   the i-th tracked object (job order) on one frame (members deflated; stored
                              ones, as 0.2.18 wrote them, read the same): "meta" (JSON: the
                              object's track key, the tracker's ref, canvas shape, the canvas window
@@ -49,14 +52,18 @@ LAYOUT = 2
 
 
 def default_work_dir(job):
-    """``job.work_dir`` or ``<output folder>/.samatte/<job name>/`` (the name as one folder:
-    :func:`samatte.jobspec.work_dir_name`)."""
-    if job.get("work_dir"):
-        return job["work_dir"]
-    from .io.sequence import SequencePattern
-    folder = SequencePattern(job["output"]["path"]).directory  # before any frame token in a folder name
-    from .jobspec import work_dir_name
-    return os.path.join(os.path.abspath(folder or "."), ".samatte", work_dir_name(job.get("name")))
+    """``job.work_dir`` or ``<output folder>/.samatte/<job name>/<output file name>/``
+    (:func:`samatte.jobspec.default_work_dir`, standard library only: the hosts use it too)."""
+    from .jobspec import default_work_dir as rule
+    return rule(job)
+
+
+def output_file(job):
+    """The file name of the job's output pattern (``fg.####.exr``; None when it has none), the manifest's
+    ``output_file``: what tells two jobs of one name apart in a work dir they share (an explicit one), the same
+    bytes wherever the output folder lies."""
+    path = (job.get("output") or {}).get("path")
+    return os.path.basename(path.replace("\\", "/")) if isinstance(path, str) else None
 
 
 def _tmp_name(path):
@@ -107,11 +114,15 @@ def _atomic_write(path, data):
 class TrackCache:
     """Per-frame stored tracks in ``work_dir`` (see the module docstring)."""
 
-    def __init__(self, work_dir, *, create=True, canvas=None):
+    def __init__(self, work_dir, *, create=True, canvas=None, shared=None):
+        """``shared``: a work dir of earlier versions shared by jobs of one name
+        (:func:`samatte.jobspec.shared_work_dir`): its stored tracks are read when this job's own are
+        absent or stale and their keys are current; nothing is written there."""
         self.work_dir = os.path.abspath(os.fspath(work_dir))
         #: the canvas window ``(x, y, w, h)`` tracks are made on now (None: not checked); see the module docstring
         self.canvas = None if canvas is None else tuple(int(v) for v in canvas)
         self.track_dir = os.path.join(self.work_dir, "track")
+        self.shared_track_dir = os.path.join(os.path.abspath(os.fspath(shared)), "track") if shared else None
         if os.path.exists(self.work_dir) and not os.path.isdir(self.work_dir):
             raise OutputError("the work dir %s is an existing file, not a folder" % self.work_dir,
                               path=self.work_dir, field="work_dir")
@@ -149,7 +160,8 @@ class TrackCache:
         self._check_manifest()
         old = self.read_manifest()
         doc = {"layout": LAYOUT, "job": job.get("name"), "samatte_version": __version__,
-               "resolved": resolved, "frames": format_frames(frames)}
+               "resolved": resolved, "frames": format_frames(frames),
+               "output_file": output_file(job)}
         _atomic_write(os.path.join(self.work_dir, "manifest.json"),
                       (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
         if old is not None and old.get("layout") == 1:  # the one-file-per-frame layout: never read again
@@ -177,20 +189,36 @@ class TrackCache:
     def _meta(z):
         return json.loads(bytes(np.load(io.BytesIO(z.read("meta.npy")), allow_pickle=False)).decode("utf-8"))
 
-    def _stored_meta(self, frame, index=0):
-        try:
-            with zipfile.ZipFile(self.path(frame, index)) as z:
-                return self._meta(z)
-        except MemoryError:   # out of memory (OUT_OF_MEMORY), not a damaged file: never TRACK_MISSING
-            raise
-        except Exception:  # absent or damaged (any error of zipfile/numpy on bad bytes): no stored key
-            return None
+    def _paths(self, frame, index, shared=True):
+        """Where object ``index``'s stored track of ``frame`` may be: this work dir's file, then (``shared``)
+        the shared work dir's of earlier versions."""
+        own = self.path(frame, index)
+        if self.shared_track_dir is None or not shared:
+            return [own]
+        return [own, os.path.join(self.shared_track_dir, os.path.basename(own))]
 
-    def stored_key(self, frame, index=0):
+    def _metas(self, frame, index, shared=True):
+        """The metas of object ``index``'s stored tracks of ``frame`` that can be read (:meth:`_paths`' order)."""
+        for path in self._paths(frame, index, shared):
+            try:
+                with zipfile.ZipFile(path) as z:
+                    yield self._meta(z)
+            except MemoryError:   # out of memory (OUT_OF_MEMORY), not a damaged file: never TRACK_MISSING
+                raise
+            except Exception:  # absent or damaged (any error of zipfile/numpy on bad bytes): no stored key
+                continue
+
+    def stored_key(self, frame, index=0, key=None, *, shared=True):
         """The track key stored for object ``index`` on ``frame`` (None when absent or unreadable);
-        reads only the meta."""
-        meta = self._stored_meta(frame, index)
-        return None if meta is None else meta.get("key")
+        reads only the meta. With ``key``: ``key`` when any stored file (this work dir's, the shared one's)
+        holds it. ``shared=False``: this work dir's file only."""
+        found = None
+        for meta in self._metas(frame, index, shared):
+            got = meta.get("key")
+            if key is None or got == key:
+                return got
+            found = got if found is None else found
+        return found
 
     def _on_canvas(self, meta):
         """Whether a stored track (its ``meta``) was made on this cache's canvas (True when none is set)."""
@@ -200,11 +228,12 @@ class TrackCache:
             return [int(v) for v in meta["canvas"]] == list(self.canvas)
         return [int(v) for v in meta.get("shape") or ()] == [self.canvas[3], self.canvas[2]]
 
-    def has(self, frame, index, key):
-        """True when object ``index``'s stored track of ``frame`` has ``key`` and was made on this cache's
-        canvas; reads only the meta (a damaged body is found by :meth:`load_object`)."""
-        meta = self._stored_meta(frame, index)
-        return meta is not None and key is not None and meta.get("key") == key and self._on_canvas(meta)
+    def has(self, frame, index, key, *, shared=True):
+        """True when a stored track of object ``index`` on ``frame`` (this work dir's, else with ``shared`` the
+        shared one's) has ``key`` and was made on this cache's canvas; reads only the meta (a damaged body
+        is found by :meth:`load_object`)."""
+        return key is not None and any(meta.get("key") == key and self._on_canvas(meta)
+                                       for meta in self._metas(frame, index, shared))
 
     def stale_objects(self, frame, keys):
         """Indices of the tracked objects whose stored track of ``frame`` is not ``keys[i]``, or
@@ -217,9 +246,17 @@ class TrackCache:
         return not self.stale_objects(frame, keys)
 
     def load_object(self, frame, index, key):
-        """``(ObjectTrack, ref)`` of object ``index`` on ``frame`` when its stored key is ``key``, else None."""
+        """``(ObjectTrack, ref)`` of object ``index`` on ``frame`` when its stored key is ``key`` (this work dir's
+        file, else the shared one's), else None."""
+        for path in self._paths(frame, index):
+            got = self._load_file(path, key)
+            if got is not None:
+                return got
+        return None
+
+    def _load_file(self, path, key):
         try:
-            with np.load(self.path(frame, index), allow_pickle=False) as z:
+            with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(bytes(z["meta"]).decode("utf-8"))
                 if key is None or meta.get("key") != key or not self._on_canvas(meta):
                     return None

@@ -130,17 +130,27 @@ def exr_attributes(path, *, limit=1 << 20):
 
 
 def _manifest(job):
-    work = job.get("work_dir")
-    if not work:
-        out_dir = os.path.dirname(job["output"]["path"])
-        from samatte.jobspec import work_dir_name  # the name as one folder, as samatte's own default
-        work = os.path.join(out_dir, ".samatte", work_dir_name(job["name"]))
-    p = os.path.join(work, "manifest.json")
-    try:
-        with open(p, "r", encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return None
+    """The manifest of the job's work dir (samatte.jobspec.default_work_dir, the run's own rule), else the one a
+    samatte up to 0.2.19 left in the work dir it shared among jobs of one name (``.samatte/<name>/``; such a
+    manifest names no output file)."""
+    from samatte import jobspec
+    out_dir = os.path.dirname(job["output"]["path"])
+    places = [job.get("work_dir") or os.path.join(out_dir, ".samatte", jobspec.work_dir_name(job["name"]))]
+    if not job.get("work_dir") and hasattr(jobspec, "default_work_dir"):
+        try:
+            places = [jobspec.default_work_dir(job), jobspec.shared_work_dir(job)]
+        except Exception:   # an output path the run refuses (OUTPUT_INVALID): no manifest of its own
+            pass
+    name = os.path.basename(job["output"]["path"])
+    for i, work in enumerate(places):
+        try:
+            with open(os.path.join(work, "manifest.json"), "r", encoding="utf-8") as fh:
+                doc = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        if i == 0 or (isinstance(doc, dict) and doc.get("output_file") in (None, name)):
+            return doc
+    return None
 
 
 def expected_keys(job):
