@@ -1076,7 +1076,7 @@ def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys,
             own = [interval(f) for interval in intervals]
             okeys = keys[f]["track_objects"]
             if all(lo <= a and b <= hi for a, b in own) and (f in stale_set or not
-                                                            all(cache.has(f, i, okeys[i]) for i in idx)):
+                                                            all(cache.has(f, i, okeys[i], shared=False) for i in idx)):
                 cache.save(item, okeys, tnames, only=set(idx))
                 result["tracked"].append(f)
         progress.next_pass()
