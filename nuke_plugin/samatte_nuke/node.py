@@ -546,7 +546,8 @@ def _start(group, job, info, *, stage, frames, title):
                 payload = (payload[0], "%s; %s" % (payload[1], (
                     "the %d frame(s) it finished are kept: Track & Matte resumes from them" % n) if n else
                     "no frame was finished by it (frames made before are kept)"))
-        _on_event(name, kind, payload, job, info, scores, uid=uid, warnings=warnings)
+        _on_event(name, kind, payload, job, info, scores, uid=uid, warnings=warnings,
+                  kept=getattr(runner, "written", 0) if kind == "failed" else 0)
 
     runner = JobRunner(nuke, title=title, job=job, python=python, stage=stage, frames=frames, on_event=on_event,
                        frame_label=_script_label(info))
@@ -623,10 +624,11 @@ def _scores(group):
         return {}
 
 
-def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None):
+def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None, kept=0):
     """Main thread: the runner's events. ``uid``: the node's when the job started; a node of that name
     with another uid (the job's node was deleted, or the script closed) is not told. ``warnings``: the
-    job's logged warnings so far (printed as they come, counted on the status line when it ends)."""
+    job's logged warnings so far (printed as they come, counted on the status line when it ends).
+    ``kept``: with ``failed``, the frames the job wrote before it stopped (a cancel, a dead worker)."""
     group = _node_of(name, uid)
     if group is None and uid is not None and kind not in ("done", "failed"):
         # the job's node was deleted (or its script closed) while the job runs: stop it between frames
@@ -639,7 +641,7 @@ def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None
     try:
         if group is not None:
             name = group.fullName()   # (renamed while the job ran)
-            _update_node(group, kind, payload, job, info, scores, warnings)
+            _update_node(group, kind, payload, job, info, scores, warnings, kept=kept)
     finally:
         # the panels are told once the node holds the event's outcome (a finished job's objects, scores)
         for fn in list(LISTENERS):
@@ -649,7 +651,7 @@ def _on_event(name, kind, payload, job, info, scores, *, uid=None, warnings=None
                 pass
 
 
-def _update_node(group, kind, payload, job, info, scores, warnings):
+def _update_node(group, kind, payload, job, info, scores, warnings, *, kept=0):
     if kind == "progress":
         p = payload[0]
         r = _runner(group)
@@ -675,6 +677,12 @@ def _update_node(group, kind, payload, job, info, scores, warnings):
         _show_result(group, job, info, scores, result, warnings=warnings)
     elif kind == "failed":
         code, message = payload
+        if kept:
+            # the frames the job finished before it stopped are complete and current: read them back as after a
+            # success, the others show as unfinished (before: a cancelled first Track & Matte left the node with no
+            # matte at all, its read-back set up only when a job succeeded)
+            _point_read(group, job, info)
+            group["samatte_scores"].setValue(farm.encode_state({str(k): v for k, v in sorted(scores.items())}))
         _fail(group, code, message)
 
 
