@@ -3,8 +3,9 @@
 * A cancelled first Track & Matte on a SAMatte node left it without any matte: the read-back was set up
   only when a job succeeded, so the frames the job had finished (complete and current on disk) were not
   shown. The node now reads back the frames a cancelled (or failed) job wrote, the others as unfinished.
-* A cancel pressed while the worker was still starting (before its hello) was not honoured before the
-  job was sent: the job started and ran its first phases. It now ends CANCELLED before any job is sent.
+* A cancel pressed while the worker was still starting (before its hello) was honoured only once the job
+  had been sent and had made its tracker (the model loaded: seconds and GPU memory on a cold machine). The
+  node now sends no job; a job whose cancel came with it stops before any backend is made.
 """
 import os
 import sys
@@ -98,3 +99,60 @@ def test_a_cancelled_first_run_reads_back_the_frames_it_wrote(nk, shot, tmp_path
         assert rest and all(isinstance(p, sfarm.StaleFrameError) for p in rest), rest
     finally:
         pool.close_all()
+
+
+def _slow_python(tmp_path, seconds):
+    """A samatte Python whose worker says hello ``seconds`` late (a cold machine's imports)."""
+    path = tmp_path / "slow-python"
+    path.write_text("#!/bin/sh\nsleep %s\nexec '%s' \"$@\"\n" % (seconds, VENV_PY))
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a shell wrapper")
+def test_a_cancel_while_the_worker_starts_stops_the_job_before_it_starts(nk, shot, tmp_path, monkeypatch):
+    python = _slow_python(tmp_path, 1.5)
+    pool = nuke_env.use_pool(monkeypatch, srunner.WorkerPool(), tmp_path, python)
+    try:
+        nk.root()["name"].setValue(str(tmp_path / "comp.nk"))
+        g = _comp(nk, shot)
+        r = snode.on_track(g)
+        time.sleep(0.3)
+        assert r.is_alive() and r.handle is None          # the worker is still starting
+        snode.on_cancel(g)
+        outcome = nuke_env.wait_runner(nk, r, 120)
+        assert outcome[:2] == ("failed", "CANCELLED"), outcome
+        assert r.handle is None                            # no job was sent to the worker
+        folder = os.path.dirname(snode.build(g)[0]["output"]["path"])
+        assert not os.path.isdir(folder) or not [f for f in os.listdir(folder) if f.endswith(".exr")]
+        status = g["status"].value()
+        assert status.startswith("error [CANCELLED]") and "before the job started" in status, status
+        assert "no frame was finished by it" in status
+        # the worker it started stays warm: the next Track & Matte runs in it
+        assert nuke_env.wait_runner(nk, snode.on_track(g), 120)[0] == "done"
+    finally:
+        pool.close_all()
+
+
+def test_a_job_cancelled_before_it_starts_makes_no_backend(shot, tmp_path, monkeypatch):
+    """The worker's job thread receives its cancel with the job (a client that cancels right after sending it):
+    the pipeline made the tracker (loading its model) before its first cancel check."""
+    import samatte.matte as smatte
+    import samatte.track as strack
+    from samatte import jobspec, pipeline
+    from samatte.errors import CancelledError
+    from samatte.progress import CancelToken
+    made = []
+    monkeypatch.setattr(strack, "get_tracker", lambda *a, **k: made.append("tracker") or pytest.fail("tracker made"))
+    monkeypatch.setattr(smatte, "get_matter", lambda *a, **k: made.append("matter") or pytest.fail("matter made"))
+    job = jobspec.new_job(shot["plate"], str(tmp_path / "out" / "m.####.exr"), tracker="flow", matte="refine",
+                          quality="draft", work_dir=str(tmp_path / "work"))
+    jobspec.add_object(job, "hero", [{"frame": shot["prompt_frame"], "type": "polygon",
+                                      "points": shot["polygon"]}])
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(CancelledError):
+        for _ in pipeline.run_iter(job, cancel=token):
+            pass
+    assert made == []
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.exr"))

@@ -613,6 +613,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         masked = _mask_objects(job, info, all_frames)
         if stage != "track":  # a damaged frame or mask is an error before the first frame is written
             _check_headers(source, masked, requested)
+        # a cancel that came with the job (pressed while the worker started) stops it before a backend or its model
+        # is made (before: the tracker's model was loaded, then the first frame's check stopped the job)
+        check_cancel(cancel)
         resolved = resolve_backends(job, tracker=tracker if tracked else None, matter=matter)
         sel = _select_objects(objects, stage, tnames, resolved["tracker"])
         keys = frame_keys(job, resolved=resolved, plate_frames=all_frames)

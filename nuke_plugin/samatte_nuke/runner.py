@@ -249,6 +249,12 @@ class JobRunner(threading.Thread):
         waiting = False
         restarts = 0
         while True:
+            if self._cancel.is_set() or task.isCancelled():
+                # a Cancel pressed while the worker started (its imports take seconds on a cold machine), or while
+                # another job ran in it: no job is sent (before, the job was sent and cancelled right after it,
+                # once the tracker's model had been loaded)
+                raise CancelledError("cancelled before the job started" if not waiting else
+                                     "cancelled while waiting for another samatte job to end")
             try:
                 return _start(client, self.job, self.stage, self.frames)
             except WorkerError as e:   # (BusyError included)
@@ -262,8 +268,6 @@ class JobRunner(threading.Thread):
                     # node's job this one waited behind: that job fails with the death, this one goes to the
                     # pool's new worker (before: it failed too, BUSY or "the samatte worker is not running")
                     restarts += 1
-            if self._cancel.is_set() or task.isCancelled():
-                raise CancelledError("cancelled while waiting for another samatte job to end")
             if not waiting:
                 waiting = True
                 task.setMessage("waiting for another samatte job to end")
