@@ -372,6 +372,10 @@ def finish_run(context, run):
     s.status_result = ""    # the run changed what is on disk: Check mattes again for a current answer
     if run.error is not None:
         s.last_result = run.ended_text()
+        if run.written:
+            # the frames it finished are complete and current: shown as after a success, the others gated to 0
+            # (before: a cancelled first Run left the compositor without samatte's nodes, no matte at all)
+            _wire_kept(scene, run)
         return ("WARNING" if run.cancelled else "ERROR"), "samatte: " + s.last_result
     res = run.result
     frames = [int(f) for f in res.get("frames") or []] or sorted(run.scores)
@@ -393,6 +397,21 @@ def finish_run(context, run):
     # the score of each frame, on the scene frame it shows on (run.scores: by file number)
     s.last_scores = " ".join("%d:%.2f" % (run.info.scene_frame(f), run.scores[f]) for f in sorted(run.scores))
     return "INFO", "samatte: " + s.last_result
+
+
+def _wire_kept(scene, run):
+    """Wire the mattes a cancelled or failed ``run`` wrote into ``scene``'s compositor (as :func:`finish_run` does
+    after a success: the job's frames spanned, those with no matte on disk gated to 0)."""
+    info = getattr(run, "info", None)
+    pattern = ((getattr(run, "job", None) or {}).get("output") or {}).get("path")
+    clip = _run_id(bpy.data.movieclips, run, "clip") if info is not None and pattern else None
+    if clip is None:
+        return
+    try:
+        compositor.wire(scene, clip, info, pattern, wired_frames(info, pattern, jobs_frames(run.job)),
+                        relative=(scene.samatte.output_dir or "//samatte/").startswith("//"))
+    except HostError as e:   # (no matte of it on disk after all: the run's own error is what the artist reads)
+        print("samatte: the frames the run finished are not shown: %s" % e.message)
 
 
 def _written(run):
