@@ -363,6 +363,7 @@ class Worker:
         final = None
         try:
             pipeline = self._pipeline()
+            token.check()   # a cancel that came with the job: no model loaded for it (the pipeline checks it too)
             tracker = self._warm_tracker(pipeline, msg["job"])
             final = run_job(msg["job"], emit=self.send, job_id=job_id, stage=msg.get("stage"),
                             frames=msg.get("frames"), preroll=msg.get("preroll"), cancel=token,
