@@ -257,6 +257,16 @@ def host_hint(error):
     return ""
 
 
+def _time_left():
+    """A ``samatte.progress.TimeLeft`` (samatte is importable once a job is built), or None where this samatte has
+    none (an older install: the status line without the time left)."""
+    try:
+        from samatte.progress import TimeLeft
+    except ImportError:
+        return None
+    return TimeLeft()
+
+
 class JobRun:
     """One job in a worker, driven by :meth:`poll` from the UI thread.
 
@@ -289,6 +299,7 @@ class JobRun:
         self.cancelled = False
         self.worker_ended = False
         self.cancel_sent = False   # Cancel pressed; the job stops between a frame's phases
+        self.time_left = _time_left()   # the status line's time left in the running stage (None: samatte too old)
 
     def start(self):
         w = get_worker(self.settings)
@@ -333,9 +344,16 @@ class JobRun:
         if frac is not None:
             self.fraction = max(0.0, min(1.0, float(frac)))
         where = (" frame %s" % self._scene(ev["frame"])) if ev.get("frame") is not None else ""
-        self.status = "samatte: %s %s/%s%s" % (ev.get("stage"), ev.get("done"), total, where)
+        left = ""
+        if self.time_left is not None:   # (before: the stage and frame count, no time left)
+            self.time_left.progress(ev.get("stage"), ev.get("done") or 0, total)
+            left = self.time_left.text()
+        self.status = "samatte: %s %s/%s%s%s" % (ev.get("stage"), ev.get("done"), total, where,
+                                                  ", " + left if left else "")
 
     def _on_frame(self, ev):
+        if self.time_left is not None:
+            self.time_left.frame(ev.get("status"), ev.get("stage", "matte"))
         if ev.get("score") is not None:
             self.scores[int(ev["frame"])] = float(ev["score"])
         if ev.get("status") == "written":

@@ -89,12 +89,14 @@ def test_progress_window_names_script_frames_the_count_and_the_phase(nk, shot, t
         said = [t for t in nk._said if t.startswith(("track", "matte"))]
         # file numbers (1001-1030) never reach the artist: the script frames 1-30 do
         assert said and not [t for t in said if re.search(r"\b10[0-3]\d\b", t)], said[:10]
-        assert "matte frame 3 (2/%d done): matte hero" % N in said, said
-        assert "matte frame 3 (2/%d done): writing" % N in said, said
-        assert any(re.match(r"track frame \d+: hero (backward|forward) from %d$" % (shot["prompt_frame"] - 1000), t)
-                   for t in said), said
+        # (with the time left in the stage since test_qa_host_progress2: "; 12s left, 1.3 s/frame")
+        eta = r"(; (estimating time left|\d+(h|m|s)\S* left, \S+ (s/frame|frames/s)))"
+        assert [t for t in said if re.match(r"matte frame 3 \(2/%d done%s\): matte hero$" % (N, eta), t)], said
+        assert [t for t in said if re.match(r"matte frame 3 \(2/%d done%s\): writing$" % (N, eta), t)], said
+        assert any(re.match(r"track frame \d+( \(%s\))?: hero (backward|forward) from %d$"
+                            % (eta[3:-1], shot["prompt_frame"] - 1000), t) for t in said), said
         # the panel (a node listener) gets the same words
-        assert "matte frame 3 (2/%d done): matte hero" % N in texts
+        assert [t for t in texts if re.match(r"matte frame 3 \(2/%d done%s\): matte hero$" % (N, eta), t or "")]
     finally:
         pool.close_all()
 
@@ -328,7 +330,7 @@ def test_blender_status_stays_cancelling_after_cancel():
     run.handle = types.SimpleNamespace(done=False, error=None, result=None, poll=lambda: events.pop(0),
                                        cancel=lambda: sent.append(1))
     run.poll()
-    assert run.status == "samatte: matte 2/6 frame 10"
+    assert run.status == "samatte: matte 2/6 frame 10, estimating time left"
     run.cancel()
     run.poll()
     assert sent and run.status == "samatte: cancelling", run.status

@@ -156,3 +156,169 @@ def test_a_job_cancelled_before_it_starts_makes_no_backend(shot, tmp_path, monke
             pass
     assert made == []
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.exr"))
+
+
+# --- the time left (samatte.progress.TimeLeft, with a fake clock) -------------------------------------
+class _Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def _matte_frame(tl, clock, done, total, seconds, status="written"):
+    """One frame of the matte stage as the worker reports it: progress while it runs, then done and its event."""
+    tl.progress("matte", done, total)
+    clock.t += seconds
+    tl.progress("matte", done + 1, total)
+    tl.frame(status)
+
+
+def test_time_left_ignores_the_first_frame_and_estimates_until_two_are_done():
+    from samatte.progress import TimeLeft
+    clock = _Clock()
+    tl = TimeLeft(clock)
+    assert tl.text() == ""
+    tl.progress("matte", 0, 10)
+    assert tl.text() == "estimating time left"
+    _matte_frame(tl, clock, 0, 10, 30.0)          # the first frame pays the imports: not timed
+    assert tl.text() == "estimating time left" and tl.seconds_left() is None
+    _matte_frame(tl, clock, 1, 10, 2.0)
+    assert tl.seconds_per_frame() == pytest.approx(2.0)
+    assert tl.seconds_left() == pytest.approx(16.0) and tl.text() == "16s left, 2.0 s/frame"
+    _matte_frame(tl, clock, 2, 10, 4.0)           # 3 s a frame over the frames after the first
+    assert tl.seconds_left() == pytest.approx(21.0)
+    clock.t += 5.0                                 # within the next frame it counts down
+    assert tl.text() == "16s left, 3.0 s/frame"
+    clock.t += 60.0                                # a slow frame: never below 0
+    assert tl.seconds_left() == 0.0
+
+
+def test_time_left_is_per_stage_and_fast_stages_say_frames_a_second():
+    from samatte.progress import TimeLeft
+    clock = _Clock()
+    tl = TimeLeft(clock)
+    for done in range(0, 41):                      # tracking: 0.25 s a step (its first step left out)
+        tl.progress("track", done, 100)
+        clock.t += 0.25 if done else 9.0
+    assert tl.seconds_per_frame() == pytest.approx(0.25)
+    assert tl.text().endswith("left, 4.0 frames/s") and tl.seconds_left() == pytest.approx(60 * 0.25 - 0.25)
+    tl.progress("matte", 0, 200)                   # matting starts afresh: the track's pace is not its
+    assert tl.text() == "estimating time left"
+    _matte_frame(tl, clock, 0, 200, 5.0)
+    _matte_frame(tl, clock, 1, 200, 70.0)
+    assert tl.text() == "3h51m left, 70.0 s/frame"
+    tl.progress("done", 200, 200)
+    assert tl.text() == ""
+
+
+def test_time_left_skipped_frames_shorten_it_but_never_quicken_the_pace():
+    from samatte.progress import TimeLeft
+    clock = _Clock()
+    tl = TimeLeft(clock)
+    _matte_frame(tl, clock, 0, 20, 10.0)
+    _matte_frame(tl, clock, 1, 20, 2.0)
+    _matte_frame(tl, clock, 2, 20, 2.0)
+    for done in range(3, 13):                      # 10 frames already complete: skipped in 10 ms each
+        tl.progress("matte", done, 20)
+        clock.t += 0.01
+        tl.progress("matte", done + 1, 20)
+        tl.frame("skipped")
+        assert tl.seconds_per_frame() == pytest.approx(2.0)
+    _matte_frame(tl, clock, 13, 20, 2.0)
+    assert tl.seconds_per_frame() == pytest.approx((2.0 * 3 + 0.1) / 3)
+    assert tl.seconds_left() == pytest.approx(6 * tl.seconds_per_frame())
+
+
+class _Task:
+    def __init__(self):
+        self.said = []
+
+    def setMessage(self, text):
+        self.said.append(text)
+
+    def setProgress(self, n):
+        pass
+
+
+def _worker_events(first, seconds, clock, *, skipped=()):
+    """The matte stage of a 6-frame job as the worker sends it, the clock moved ``seconds`` a frame written (the
+    first ``first``); frames in ``skipped`` already complete."""
+    n = 6
+    done = 0
+    for i in range(n):
+        f = 1001 + i
+        yield {"type": "progress", "stage": "matte", "frame": f, "done": done, "total": n,
+               "message": "frame %d: matte hero" % f}
+        done += 1
+        if f in skipped:
+            yield {"type": "progress", "stage": "matte", "frame": f, "done": done, "total": n,
+                   "message": "complete, skipped"}
+            yield {"type": "frame", "frame": f, "status": "skipped", "stage": "matte"}
+            continue
+        clock.t += first if i == 0 else seconds
+        yield {"type": "progress", "stage": "matte", "frame": f, "done": done, "total": n, "message": ""}
+        yield {"type": "frame", "frame": f, "status": "written", "stage": "matte", "score": 0.9}
+
+
+def test_nuke_progress_window_and_status_say_the_time_left(nk, monkeypatch):
+    """Nuke's progress window said ``matte frame 4 (3/6 done): matte hero``, no time left."""
+    from samatte.progress import TimeLeft
+    g = snode.create("SAMatte1")
+    clock = _Clock()
+    r = srunner.JobRunner(nk, title="t", job={}, python=sys.executable, frame_label=lambda f: f - 1000,
+                          on_event=lambda kind, *p: snode._update_node(g, kind, p, {}, {}, {}, []))
+    r.time_left = TimeLeft(clock)
+    task = _Task()
+    for ev in _worker_events(20.0, 4.0, clock):
+        r._event(ev, task)
+    nk._process_main_queue()
+    said = task.said
+    assert said[0] == "matte frame 1 (0/6 done; estimating time left): matte hero", said
+    assert "matte frame 2 (1/6 done; estimating time left): matte hero" in said   # the first frame is not timed
+    assert "matte frame 4 (3/6 done; 12s left, 4.0 s/frame): matte hero" in said, said
+    assert "matte frame 6 (5/6 done; 4s left, 4.0 s/frame): matte hero" in said, said
+    assert g["status"].value() == "running: matte 100%, 0s left, 4.0 s/frame", g["status"].value()
+
+
+def test_nuke_time_left_is_not_quickened_by_skipped_frames(nk):
+    from samatte.progress import TimeLeft
+    clock = _Clock()
+    r = srunner.JobRunner(nk, title="t", job={}, python=sys.executable, frame_label=lambda f: f - 1000)
+    r.time_left = TimeLeft(clock)
+    task = _Task()
+    for ev in _worker_events(20.0, 4.0, clock, skipped=(1003, 1004)):
+        r._event(ev, task)
+    # frames 3 and 4 already complete: skipped at once; the pace stays the written frames' 4 s
+    assert task.said[4:] == [
+        "matte frame 3 (2/6 done; 16s left, 4.0 s/frame): matte hero",
+        "matte frame 3 (3/6 done; 12s left, 4.0 s/frame): complete, skipped",
+        "matte frame 4 (3/6 done; 12s left, 4.0 s/frame): matte hero",
+        "matte frame 4 (4/6 done; 8s left, 4.0 s/frame): complete, skipped",
+        "matte frame 5 (4/6 done; 8s left, 4.0 s/frame): matte hero",
+        "matte frame 5 (5/6 done; 4s left, 4.0 s/frame)",
+        "matte frame 6 (5/6 done; 4s left, 4.0 s/frame): matte hero",
+        "matte frame 6 (6/6 done; 0s left, 4.0 s/frame)"], task.said
+
+
+def test_blender_status_line_says_the_time_left():
+    """Blender's status bar (the bpy-free JobRun) said ``samatte: matte 4/6 frame 13``, no time left."""
+    import types
+    sys.path.insert(0, os.path.join(TESTS, "blender"))
+    from addon_plain import plain
+    from samatte.progress import TimeLeft
+    jobs = plain("jobs")
+    clock = _Clock()
+    run = jobs.JobRun({}, None, scene_frame=lambda n: n - 991)
+    run.time_left = TimeLeft(clock)
+    seen = []
+    for ev in _worker_events(20.0, 4.0, clock, skipped=(1004,)):
+        run.handle = types.SimpleNamespace(done=False, error=None, result=None, poll=lambda e=ev: [e])
+        run.poll()
+        seen.append(run.status)
+    assert seen[0] == "samatte: matte 0/6 frame 10, estimating time left", seen
+    assert "samatte: matte 2/6 frame 12, 16s left, 4.0 s/frame" in seen, seen
+    assert seen[-1] == "samatte: matte 6/6 frame 15, 0s left, 4.0 s/frame", seen
+    assert all("4.0 s/frame" in s for s in seen[seen.index("samatte: matte 2/6 frame 12, 16s left, 4.0 s/frame"):])
+    assert run.written == 5 and run.skipped == 1

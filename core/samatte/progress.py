@@ -3,11 +3,12 @@
 Standard library only, Python 3.9: the worker protocol serialises these and adapters read them.
 """
 import threading
+import time
 from collections import namedtuple
 
 from .errors import CancelledError
 
-__all__ = ["Progress", "FrameEvent", "CancelToken", "check_cancel", "is_cancel"]
+__all__ = ["Progress", "FrameEvent", "CancelToken", "check_cancel", "is_cancel", "TimeLeft", "duration_text"]
 
 
 class Progress(namedtuple("Progress", "stage frame done total message")):
@@ -82,3 +83,99 @@ def check_cancel(token):
         check()
     elif token():
         raise CancelledError("job cancelled")
+
+
+#: the stages whose time left is told (the others: setup, done, queued are short or not frames)
+TIMED_STAGES = ("track", "matte")
+#: stages whose ``done`` counts frames skipped as already complete: their pace is taken from the frames written
+#: (:meth:`TimeLeft.frame`), never from ``done``, which a run of skipped frames would make look fast
+_COUNTED_BY_FRAMES = ("matte",)
+
+
+def duration_text(seconds):
+    """``"45s"``, ``"3m05s"``, ``"2h07m"``: a short time for a progress line."""
+    s = max(0, int(round(float(seconds))))
+    if s < 60:
+        return "%ds" % s
+    if s < 3600:
+        return "%dm%02ds" % divmod(s, 60)
+    return "%dh%02dm" % (s // 3600, (s % 3600) // 60)
+
+
+class TimeLeft:
+    """The time left in the running stage of a job, from the pace of the frames computed so far in that stage
+    (host-agnostic arithmetic for the hosts' progress lines; ``clock``: seconds, ``time.monotonic`` by default).
+
+    Feed it every ``progress`` event (:meth:`progress`: stage, done, total) and every ``frame`` event
+    (:meth:`frame`). Per stage (a new stage starts afresh: tracking and matting run at different rates). The
+    first frame computed in a stage is not timed (it pays imports, model loading, JIT): the pace is that of the
+    frames after it, so :meth:`text` says ``estimating time left`` until 2 are done. In the matte stage, whose
+    ``done`` counts frames skipped as already complete, the pace comes from the frames written only; the skipped
+    ones shorten what is left, never make the pace look faster. Within a frame the time left counts down."""
+
+    def __init__(self, clock=None):
+        self._clock = clock or time.monotonic
+        self.stage = None
+        self.done = 0
+        self.total = 0
+        self._computed = 0
+        self._first = None   # (time, computed) when the stage's first frame was computed
+        self._last = None    # (time, computed) of its latest
+        self._moved = None   # when ``done`` last grew (a frame finished: its ``frame`` event comes just after)
+
+    def _start(self, stage):
+        self.stage, self.done, self.total, self._computed, self._first, self._last = stage, 0, 0, 0, None, None
+        self._moved = None
+
+    def _tick(self, computed):
+        if computed <= self._computed:
+            return
+        now = self._clock()
+        self._computed = computed
+        if self._first is None:
+            self._first = (now, computed)
+        self._last = (now, computed)
+
+    def progress(self, stage, done, total):
+        """A ``progress`` event of ``stage``: ``done`` of ``total`` units."""
+        if stage != self.stage:
+            self._start(stage)
+        done = max(0, int(done or 0))
+        if done > self.done:
+            self._moved = self._clock()
+        self.done, self.total = done, max(0, int(total or 0))
+        if stage not in _COUNTED_BY_FRAMES:
+            self._tick(self.done)
+
+    def frame(self, status, stage="matte"):
+        """A ``frame`` event: ``status`` "written" (computed now) or "skipped", of ``stage``."""
+        if stage == self.stage and stage in _COUNTED_BY_FRAMES and status == "written":
+            self._tick(self._computed + 1)
+
+    def seconds_per_frame(self):
+        """The stage's pace (seconds a frame, its first frame left out), or None before 2 frames are computed."""
+        first, last = self._first, self._last
+        if first is None or last is None or last[1] <= first[1]:
+            return None
+        return max(0.0, last[0] - first[0]) / (last[1] - first[1])
+
+    def seconds_left(self):
+        """Seconds left in the stage, or None while estimating."""
+        pace, last = self.seconds_per_frame(), self._last
+        if pace is None or last is None or not self.total:
+            return None
+        since = max(last[0], self._moved if self._moved is not None else last[0])
+        left = max(0, self.total - self.done) * pace - (self._clock() - since)
+        return max(0.0, left)
+
+    def text(self):
+        """``"1m05s left, 1.3 s/frame"`` (``"4.0 frames/s"`` when faster than one a second), ``"estimating time
+        left"``, or ``""`` outside :data:`TIMED_STAGES` and before a stage with a total."""
+        if self.stage not in TIMED_STAGES or not self.total:
+            return ""
+        left = self.seconds_left()
+        if left is None:
+            return "estimating time left"
+        pace = self.seconds_per_frame()
+        rate = ("%.1f s/frame" % pace) if pace >= 1.0 or pace == 0 else ("%.1f frames/s" % (1.0 / pace))
+        return "%s left, %s" % (duration_text(left), rate)

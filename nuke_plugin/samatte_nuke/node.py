@@ -659,7 +659,8 @@ def _update_node(group, kind, payload, job, info, scores, warnings, *, kept=0):
             # (before: the progress still reported until the worker stopped put "running: matte 52%" back)
             group["status"].setValue("cancelling...")
             return
-        group["status"].setValue("running: %s %d%%" % (p.get("stage") or "", int(100 * (p.get("fraction") or 0))))
+        group["status"].setValue("running: %s %d%%%s" % (p.get("stage") or "", int(100 * (p.get("fraction") or 0)),
+                                                         ", " + p["time_left"] if p.get("time_left") else ""))
     elif kind == "log":
         ev = payload[0]
         _log(group)("%s: %s" % (ev.get("level"), ev.get("message")))

@@ -11,6 +11,7 @@ import threading
 import time
 
 from samatte.errors import BusyError, CancelledError, SamatteError, WorkerError
+from samatte.progress import TimeLeft
 
 __all__ = ["WorkerPool", "POOL", "JobRunner", "check_versions", "progress_text"]
 
@@ -136,12 +137,14 @@ _OWN_FRAME = re.compile(r"^frames? \d+(?::\s*|$)")
 _NAMED_FRAME = re.compile(r"\b(frame|from) (\d+)\b")
 
 
-def progress_text(ev, frame_label=None):
+def progress_text(ev, frame_label=None, time_left=""):
     """What Nuke's progress window says for a worker ``progress`` event: the stage, the frame as the artist
     sees it (``frame_label``: file number -> script frame), while matting the frames done of the job's, and
     what is being done (the worker's phase message: the object tracked or matted, reading, writing), its frame
     numbers as script frames too: ``matte frame 12 (11/200 done): matte hero``, ``track frame 46: hero
-    backward from 101``. Before: ``matte frame 1012`` (the file number, no count, no object or phase)."""
+    backward from 101``. Before: ``matte frame 1012`` (the file number, no count, no object or phase).
+    ``time_left``: :meth:`samatte.progress.TimeLeft.text` of the job, in the brackets: ``matte frame 12 (11/200
+    done; 4m10s left, 1.3 s/frame): matte hero``."""
     label = frame_label or (lambda f: f)
 
     def shown(f):
@@ -155,8 +158,13 @@ def progress_text(ev, frame_label=None):
     if frame is not None:
         head += " frame %s" % shown(frame)
     total = ev.get("total") or 0
+    told = []
     if stage == "matte" and total:   # (the matte stage counts frames; the track stage counts passes' steps)
-        head += " (%s/%s done)" % (ev.get("done") or 0, total)
+        told.append("%s/%s done" % (ev.get("done") or 0, total))
+    if time_left:
+        told.append(str(time_left))
+    if told:
+        head += " (%s)" % "; ".join(told)
     msg = str(ev.get("message") or "").strip().splitlines()
     msg = msg[0][:160] if msg else ""
     if frame is not None:
@@ -192,6 +200,8 @@ class JobRunner(threading.Thread):
         #: the worker client this job was given (the pool's, when it started): the one a WORKER_FAILED drops
         self.client = None
         self.written = 0   # frames this job wrote (its ``frame`` events): what a cancel or failure keeps
+        #: the time left in the running stage, in the progress window's words (before: the stage and frame count only)
+        self.time_left = TimeLeft()
 
     def cancel(self):
         self._cancel.set()
@@ -287,7 +297,8 @@ class JobRunner(threading.Thread):
                 total = ev.get("total") or 0
                 frac = (float(ev.get("done") or 0) / total) if total else 0.0
             task.setProgress(int(max(0.0, min(1.0, float(frac))) * 100))
-            text = progress_text(ev, self.frame_label)
+            self.time_left.progress(ev.get("stage"), ev.get("done") or 0, ev.get("total") or 0)
+            text = progress_text(ev, self.frame_label, self.time_left.text())
             if self._sent_cancel:
                 # the frames still reported until the worker stops must not say it runs on (before: the window's
                 # "cancelling (between frames)" went back to "matte frame 1012" for as long as that took)
@@ -295,7 +306,8 @@ class JobRunner(threading.Thread):
             else:
                 task.setMessage(text)
             self.last_progress = {"stage": ev.get("stage"), "frame": ev.get("frame"), "fraction": frac,
-                                  "message": ev.get("message"), "text": text, "cancelling": self._sent_cancel}
+                                  "message": ev.get("message"), "text": text, "cancelling": self._sent_cancel,
+                                  "time_left": "" if self._sent_cancel else self.time_left.text()}
             self._emit("progress", self.last_progress)
         elif t == "log" and ev.get("level") in ("warning", "error"):
             msg = str(ev.get("message") or "")
@@ -303,6 +315,7 @@ class JobRunner(threading.Thread):
                 msg = "%s ... [%d characters left out]" % (msg[:4000], len(msg) - 4000)
             self._emit("log", {"level": ev.get("level"), "message": msg})
         elif t == "frame":
+            self.time_left.frame(ev.get("status"), ev.get("stage", "matte"))
             if ev.get("status") == "written" and ev.get("stage", "matte") == "matte":
                 self.written += 1
             self._emit("frame", {"frame": ev.get("frame"), "status": ev.get("status"), "score": ev.get("score"),

@@ -167,7 +167,7 @@ def test_the_panel_and_reports_name_scene_frames(v, tmp_path, shot):
     framed = [st for run in res["runs"] for st in run["statuses"] if " frame " in st]
     assert framed, res["runs"]      # the progress names the frame it is on: a scene frame
     for st in framed:
-        f = int(st.rsplit(" frame ", 1)[1])
+        f = int(st.rsplit(" frame ", 1)[1].split(",")[0])   # (", 12s left, 1.3 s/frame" after it)
         assert 9 <= f <= 14, st
     assert "negative-only points on frame 12" in " ".join(full["notes"]), full["notes"]
     assert "[FRAME_RANGE_INVALID]" in res["reversed"] and "(5-2) is reversed" in res["reversed"], res["reversed"]
@@ -185,7 +185,7 @@ def test_a_run_names_the_scene_frame_of_the_worker_file_numbers():
     jobs = plain("jobs")
     run = jobs.JobRun({}, None, scene_frame=lambda n: n - 992)
     run._on_progress({"stage": "matte", "done": 3, "total": 6, "frame": 1003})
-    assert run.status == "samatte: matte 3/6 frame 11", run.status
+    assert run.status == "samatte: matte 3/6 frame 11, estimating time left", run.status
     from samatte.errors import MissingFrameError
     err = MissingFrameError("frame file is missing: /p/plate.1003.exr", path="/p/plate.1003.exr", frame=1003)
     run.handle = types.SimpleNamespace(error=err)
@@ -197,7 +197,7 @@ def test_a_run_names_the_scene_frame_of_the_worker_file_numbers():
     # no mapping given: file numbers as before
     plain_run = jobs.JobRun({}, None)
     plain_run._on_progress({"stage": "track", "done": 1, "total": 2, "frame": 1003})
-    assert plain_run.status == "samatte: track 1/2 frame 1003"
+    assert plain_run.status == "samatte: track 1/2 frame 1003, estimating time left"
 
 
 def test_the_negative_only_note_names_the_scene_frame():
