@@ -682,8 +682,11 @@ def _update_node(group, kind, payload, job, info, scores, warnings, *, kept=0):
             # the frames the job finished before it stopped are complete and current: read them back as after a
             # success, the others show as unfinished (before: a cancelled first Track & Matte left the node with no
             # matte at all, its read-back set up only when a job succeeded)
-            _point_read(group, job, info)
-            group["samatte_scores"].setValue(farm.encode_state({str(k): v for k, v in sorted(scores.items())}))
+            try:
+                _point_read(group, job, info)
+                group["samatte_scores"].setValue(farm.encode_state({str(k): v for k, v in sorted(scores.items())}))
+            except Exception as e:  # noqa: BLE001 - the job's own error is what the artist must read
+                _log(group)("the frames the job finished are not read back: %s: %s" % (type(e).__name__, e))
         _fail(group, code, message)
 
 
