@@ -721,7 +721,10 @@ class FlowTracker(Tracker):
             for o, ob in enumerate(objects):
                 for p, (s, d, e, wfn) in enumerate(plans[o]):
                     if srcs[o] is not None and srcs[o][p] is not None:   # held across an absent span
-                        acc[o, s] = acc[o, srcs[o][p]]
+                        held = acc[o, srcs[o][p]].astype(np.float32)
+                        if s in hints[o]:  # the frame it comes back on may carry a correction too
+                            held = _apply_hint(held, imgs[s], hints[o][s], K)
+                        acc[o, s] = held.astype(np.float16)
                         scores[o, s] = scores[o, srcs[o][p]]
                     prop = FlowPropagator(prop_shape, self.opts)
                     prop.start(imgs[s], acc[o, s].astype(np.float32))
