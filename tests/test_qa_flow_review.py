@@ -1,5 +1,4 @@
 """QA (flow tracker review): corner cases of the weights-free tracker ``backend="flow"``."""
-import numpy as np
 import pytest
 
 from samatte.stages import TrackerObject
