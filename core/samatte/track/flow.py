@@ -50,6 +50,10 @@ correct point on every frame (a Tracker4 track) gives the shape-only result; on 
 (bench/bench_prompts.py) MAD 6.92 both ways, where every such frame used to be a grabCut keyframe
 (29.0). Hint frames neither restart the track (``ref``) nor count as keyframes.
 
+**Tiny objects.** A keyframe's mask goes to the working resolution as its area average; an object
+nowhere half a working pixel across (a dot, a wire) is kept as the working pixels it covers best
+(:func:`key_soft`), not dropped.
+
 **Tiny plates.** DIS needs about 12 px a side; a working image under 32 px a side has its flow
 computed on the images enlarged to 32 px and scaled back, so plates down to 1x1 track.
 
@@ -103,7 +107,7 @@ from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import apply_hints, grabcut_labels, hint_arrays, keyframe_mask, object_roles, to_u8, work_shape
 
-__all__ = ["FlowTracker", "FlowPropagator", "FlowCache", "DEFAULTS", "dis_flow", "owned_masks", "key_logit"]
+__all__ = ["FlowTracker", "FlowPropagator", "FlowCache", "DEFAULTS", "dis_flow", "owned_masks", "key_logit", "key_soft"]
 
 DEFAULTS = {
     "work_size": 640,
@@ -359,6 +363,22 @@ def _dis_calc(dis, g0, g1):
         dis.setFinestScale(kept[0])
         dis.setPatchSize(kept[1])
         dis.setPatchStride(kept[2])
+
+
+def key_soft(soft, shape):
+    """A keyframe's soft mask (float32 (H, W) on the canvas) at the working resolution ``shape`` (h, w):
+    its area average. An object nowhere half a working pixel across (a dot, a wire: under about
+    0.5 x canvas / working size canvas px, 1.5 px of a 1080p plate at the default work_size, 3 px of a 4K
+    one) has no working pixel above 0.5, so no positive logit, and every frame tracked from that keyframe
+    lost it (an empty mask from the next frame on). Then the working pixels it covers at least half as much
+    as its best-covered one are taken as inside (1.0); any other keyframe's answer is unchanged."""
+    h, w = shape
+    sw = cv2.resize(np.asarray(soft, np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    if not (sw > 0.5).any():
+        top = float(sw.max())
+        if top > 0.0:
+            sw = np.where(sw >= 0.5 * top, np.float32(1.0), sw).astype(np.float32)
+    return sw
 
 
 def key_logit(mask, K):
@@ -701,8 +721,7 @@ class FlowTracker(Tracker):
                         else:
                             kbytes += packed.nbytes
                         kmask[(o, i)] = packed
-                        sw = cv2.resize(soft, (w, h), interpolation=cv2.INTER_AREA)
-                        acc[o, i] = K * (2.0 * sw - 1.0)
+                        acc[o, i] = K * (2.0 * key_soft(soft, (h, w)) - 1.0)
                         scores[o, i] = 1.0
                 del plate, disp
                 done += 1
