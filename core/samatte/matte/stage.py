@@ -393,6 +393,20 @@ def cut_alpha(alpha, obj):
     return (np.asarray(alpha, np.float32) * (1.0 - np.clip(cut, 0.0, 1.0))).astype(np.float32)
 
 
+def kept_mask(obj):
+    """``obj``'s mask less what its cut (:func:`cut_alpha`) takes on the frame (bool (H, W)): the mask its
+    cut alpha is judged against. The cut is the artist's word, never a disagreement of the matte with the
+    mask: a mask that still covers a subtract shape (a mask file, which wins over the tracked mask; a
+    tracker that cut it at its own resolution) made the object's ``disagreement`` count the cut part, so the
+    frame scored ~0, the next frame did not carry its matte over (:data:`TRUST_SCORE`), and the quality map
+    showed the cut as doubt. A pixel counts as cut where ``cut >= 0.5`` (the alpha there is at most half)."""
+    mask = np.asarray(obj.mask, bool)
+    cut = getattr(obj, "cut", None)
+    if cut is None:
+        return mask
+    return mask & ~(np.asarray(cut, np.float32) >= 0.5)
+
+
 #: matte options handed to the refiner as the RefineParams field of the same name (off the default)
 _REFINE_FIELDS = ("evidence", "ramp_measured", "tie")
 
@@ -533,7 +547,7 @@ class RefineMatter(Matter):
             trusted, tframe, vel, step = None, None, None, 0
             js, area_jump, shift = 1.0, 0.0, 0.0
         tscore = float(np.clip(obj.score, 0.0, 1.0))
-        dshare, dscore = _quality.disagreement(alpha, obj.mask) if alpha is not None else (0.0, 1.0)
+        dshare, dscore = _quality.disagreement(alpha, kept_mask(obj)) if alpha is not None else (0.0, 1.0)
         score = tscore * js * dscore
         # The reference moves on when this frame looks right (no jump, matte and mask agree), or when
         # the old one is stale (a real change of shape lasting several frames is accepted after 3
@@ -546,7 +560,9 @@ class RefineMatter(Matter):
             rec = {"trusted": geom, "trusted_frame": frame, "velocity": v}
         else:
             rec = {"trusted": trusted, "trusted_frame": tframe, "velocity": vel}
-        rec["score"] = score
+        # an object cut whole here (absent) has no score (cut_whole), and nothing of this frame is carried
+        # to the next (its alpha is 0 by the artist's word, whatever the mask)
+        rec["score"] = 0.0 if cut_whole(obj) else score
         stats = {name + ".score": score, name + ".tracker_score": tscore, name + ".jump": js,
                  name + ".area_jump": area_jump, name + ".shift": shift, name + ".area": float(geom["area"]),
                  name + ".disagreement": dshare}
@@ -629,6 +645,8 @@ class RefineMatter(Matter):
             tc = time.perf_counter()
             a, ci = self._fuse_one(track, comp, name, c, e, band, ost)                 # 3. fuse
             a = cut_alpha(a, obj)                                                      # its subtracts
+            if ci is not None:
+                ci = cut_alpha(ci, obj)   # (how the estimate wobbled where the artist cut is no doubt)
             del c, e   # (the object's frame-sized intermediates go now)
             return a, ci, ost, (tb - ta) + (time.perf_counter() - tc), tc - tb
         done = yield from self._objects(track, one)
@@ -794,7 +812,7 @@ class RefineMatter(Matter):
             yield "quality"
             mask_union = np.zeros(shape, bool)
             for obj in track.objects.values():
-                mask_union |= np.asarray(obj.mask, bool)
+                mask_union |= kept_mask(obj)   # (what the artist cut is no disagreement)
             box, Fc, Bc = crop if crop is not None else (None, None, None)
             qmap, qstats = _quality.pixel_doubt(plate.linear, merged, Fc, Bc, box=box,
                                                 core_instability=instability, mask=mask_union)
