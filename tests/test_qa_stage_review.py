@@ -86,3 +86,38 @@ def test_the_state_restored_from_a_cut_frame_is_the_one_carried_in_memory():
     a, _ = m.step(_plate(1003, shift=2), tr3, st)
     b, _ = m.step(_plate(1003, shift=2), tr3, rs)
     assert np.array_equal(a.alpha, b.alpha) and a.score == b.score
+
+
+def test_a_subtract_shape_on_a_mask_file_frame_through_the_pipeline(tmp_path):
+    """The real path: an object with mask files (the mask wins on their frames) and a garbage matte on one
+    frame. Before: on that frame 193 px of the cut object read quality.Y > 0.5 and it scored 2.3e-09 (the
+    next frame 7.8e-05: a fast demo ball's jumps); now no doubt there and a score like the next one's."""
+    import json
+
+    from samatte import jobspec, pipeline
+    from samatte.demo import _roto_polygon, make_shot
+    from samatte.io.exr import read_info
+    from samatte.io.masks import read_mask
+    from test_qa_absent import _read
+
+    s = make_shot(str(tmp_path / "shot"), frames=3, size=(128, 72))
+    info = read_info(s["plate"].replace("####", "1001"))
+    gt = {f: read_mask(s["gt"].replace("####", "%04d" % f), info) > 0.5 for f in (1001, 1002, 1003)}
+    cx = float(np.nonzero(gt[1002])[1].mean())
+    job = jobspec.new_job(s["plate"], str(tmp_path / "out" / "m.####.exr"), frames="1001-1003", tracker="flow",
+                          matte="refine", quality="draft", name="qa_stage_review")
+    jobspec.add_object(job, "ball", [
+        jobspec.polygon_prompt(1001, [list(map(float, p)) for p in _roto_polygon(gt[1001].astype(np.float32))]),
+        jobspec.polygon_prompt(1002, [[0.0, 0.0], [cx, 0.0], [cx, 72.0], [0.0, 72.0]], mode="subtract")],
+        masks=s["gt"])
+    pipeline.run(job)
+    scores = {}
+    for f in (1001, 1002, 1003):
+        ch, meta = _read(tmp_path / "out", f)
+        scores[f] = json.loads(meta["samatte/object_scores"])["ball"]
+        if f == 1002:
+            left = np.zeros(gt[f].shape, bool)
+            left[:, :int(cx)] = True
+            assert not ch["ball.A"][left].any()                                  # the cut holds
+            assert int((ch["quality.Y"][left & gt[f]] > 0.5).sum()) == 0, "the cut shown as doubt"
+    assert scores[1002] > 0.5 * min(scores[1001], scores[1003]), scores
