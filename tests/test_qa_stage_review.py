@@ -121,3 +121,21 @@ def test_a_subtract_shape_on_a_mask_file_frame_through_the_pipeline(tmp_path):
             assert not ch["ball.A"][left].any()                                  # the cut holds
             assert int((ch["quality.Y"][left & gt[f]] > 0.5).sum()) == 0, "the cut shown as doubt"
     assert scores[1002] > 0.5 * min(scores[1001], scores[1003]), scores
+
+
+@pytest.mark.parametrize("method", ["ml", "pymatting"])
+def test_the_foreground_keeps_a_negative_channel_on_the_edge_band(method):
+    """Scene-linear plates have negatives (saturated ACEScg colours). ``foreground_method: "pymatting"``
+    scaled only highlights into pymatting's [0, 1] and clipped the negative channel of F to 0 on the edge
+    band: 0.21 off in F, 0.175 in the premultiplied R,G,B written with the matte ("ml": exact)."""
+    from samatte.matte.foreground import estimate_foreground, premultiplied_foreground
+    xx = np.mgrid[0:24, 0:40][1].astype(np.float32)
+    a = np.clip((xx - 16) / 8, 0, 1).astype(np.float32)
+    fg, bg = np.array([0.8, 0.4, -0.2], np.float32), np.array([0.1, 0.3, 0.6], np.float32)
+    img = (a[..., None] * fg + (1 - a[..., None]) * bg).astype(np.float32)
+    band = (a > 0.05) & (a < 0.95)
+    F, B = estimate_foreground(img, a, method=method)
+    p = premultiplied_foreground(img, a, method=method)
+    assert np.abs(F[band] - fg).max() < 1e-3 and np.abs(B[band] - bg).max() < 1e-3
+    assert np.abs(p[band] - a[band, None] * fg).max() < 1e-3
+    assert np.isfinite(p).all() and not p[a == 0].any()

@@ -171,11 +171,16 @@ def _estimate_fb_pymatting(image, alpha):
         estimate_foreground_ml = import_pymatting("pymatting").estimate_foreground_ml  # lazy: numba JIT
     except ImportError as exc:  # pragma: no cover - pymatting is a declared dependency
         raise DependencyError("foreground method 'pymatting' needs the pymatting package") from exc
-    # pymatting clips F and B to [0, 1]: scale scene-linear values into that range and back.
-    scale = float(max(1.0, image.max()))
-    F, B = estimate_foreground_ml(np.ascontiguousarray(image / scale, dtype=np.float64),
+    # pymatting clips F and B to [0, 1]: map scene-linear values into that range and back, negatives
+    # included (I = a F + (1 - a) B holds as well for (I - lo) / scale, F and B mapped the same way). Before,
+    # only highlights were scaled: a negative channel (saturated ACEScg colours) was clipped to 0 in F on the
+    # edge band (0.21 off, where the "ml" method is exact). For a plate without negatives ``lo`` is 0: the
+    # same numbers as before.
+    lo = float(min(0.0, image.min()))
+    scale = float(max(1.0, image.max())) - lo
+    F, B = estimate_foreground_ml(np.ascontiguousarray((image - lo) / scale, dtype=np.float64),
                                   np.ascontiguousarray(alpha, dtype=np.float64), return_background=True)
-    return (F * scale).astype(np.float32), (B * scale).astype(np.float32)
+    return (F * scale + lo).astype(np.float32), (B * scale + lo).astype(np.float32)
 
 
 def _solve_crop(image, alpha, method, margin):
