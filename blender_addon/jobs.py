@@ -7,6 +7,7 @@ Nothing here touches Blender data: the operator gathers everything on the main t
 """
 import os
 import re
+import threading
 
 from . import link
 from .hosterrors import HostError
@@ -15,6 +16,8 @@ __all__ = ["Settings", "build_job", "output_pattern", "output_dir_of", "JobRun",
            "check_worker", "worker_env", "export_farm", "farm_paths", "host_hint"]
 
 _WORKERS = {}
+#: worker key -> :class:`_Starter` of a worker being started off the main thread (a Run's)
+_STARTING = {}
 
 
 class Settings:
@@ -140,12 +143,86 @@ def _process_env(settings):
     return env
 
 
+def _key(settings):
+    python = os.path.abspath(os.path.expanduser(settings.python))   # as link.samatte_root resolves it
+    # a changed models folder or thread count starts a new worker (the count is set when it starts)
+    return (python, settings.models_dir, getattr(settings, "threads", 0))
+
+
+class _Starter:
+    """A worker being started in a thread (``WorkerClient`` waits for its hello: seconds of imports, up to its
+    start-up timeout on a cold machine), so that Blender's main thread never waits for it. The thread only makes
+    the client; :func:`_adopt` (main thread) puts it among the warm workers."""
+
+    def __init__(self, key, make):
+        self.key = key
+        self.worker = None
+        self.error = None
+        self.dropped = False     # released while starting: the thread ends the worker it gets
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, args=(make,), name="samatte-worker-start", daemon=True)
+        self.thread.start()
+
+    def _run(self, make):
+        try:
+            w = make()
+        except Exception as e:  # noqa: BLE001 - WorkerError and friends: the Run reports it
+            self.error = HostError(getattr(e, "code", "WORKER_FAILED"), getattr(e, "message", str(e)))
+            return
+        with self._lock:
+            if not self.dropped:
+                self.worker = w
+                return
+        w.close(timeout=5)
+
+    def ready(self):
+        return not self.thread.is_alive()
+
+    def drop(self):
+        """Released while starting (Release samatte, the add-on disabled): the worker is ended, now or when it
+        has started."""
+        with self._lock:
+            self.dropped = True
+            w, self.worker = self.worker, None
+        if w is not None:
+            w.close(timeout=5)
+
+
+def _adopt(key=None):
+    """Move the workers started in threads that have started (or failed) into the warm ones (main thread)."""
+    for k in [k for k, st in _STARTING.items() if (key is None or k == key) and st.ready()]:
+        st = _STARTING.pop(k)
+        if st.worker is not None:
+            _WORKERS[k] = st.worker
+            _end_others(k[0], k)
+
+
+def start_worker(settings):
+    """The warm worker for ``settings`` if it is running, else a :class:`_Starter` making it in a thread (the one
+    already under way for these settings, if any). Never waits for a worker's hello."""
+    client = link.client_module(settings.python)
+    key = _key(settings)
+    _adopt(key)
+    w = _WORKERS.get(key)
+    if w is not None and w.alive():
+        _end_others(key[0], key)
+        return w
+    st = _STARTING.get(key)
+    if st is None:
+        env, timeout = _process_env(settings), settings.timeout
+        st = _STARTING[key] = _Starter(key, lambda: client.WorkerClient(key[0], env=env, timeout=timeout))
+    return st
+
+
 def get_worker(settings, *, start=True):
     """The warm worker for ``settings.python`` (started on first use; restarted if it died)."""
     client = link.client_module(settings.python)
-    python = os.path.abspath(os.path.expanduser(settings.python))   # as link.samatte_root resolves it
-    # a changed models folder or thread count starts a new worker (the count is set when it starts)
-    key = (python, settings.models_dir, getattr(settings, "threads", 0))
+    key = _key(settings)
+    python = key[0]
+    st = _STARTING.get(key)
+    if st is not None and start:
+        st.thread.join()     # a Run's worker still starting (Check samatte, Check mattes): that one
+    _adopt(key)
     w = _WORKERS.get(key)
     if w is not None and w.alive():
         _end_others(python, key)
@@ -179,8 +256,12 @@ def _end_others(python, key):
 
 
 def release_worker(python=None):
-    """End the worker(s): frees their memory and GPU. Returns how many were running."""
+    """End the worker(s): frees their memory and GPU. Returns how many were running. One still starting is ended
+    when it has started."""
     n = 0
+    for key in list(_STARTING):
+        if python is None or key[0] == os.path.abspath(python):
+            _STARTING.pop(key).drop()
     for key in list(_WORKERS):
         if python is None or key[0] == os.path.abspath(python):
             w = _WORKERS.pop(key)
@@ -252,6 +333,9 @@ def host_hint(error):
                 "memory%s, then Run again: finished frames are kept" % (
                     " (a render or viewport on the same GPU), or pick Device CPU in the add-on's preferences"
                     if "GPU" in (getattr(error, "message", "") or "") else ""))
+    if code == "OUTPUT_INVALID" and "made from another plate" in (getattr(error, "message", "") or ""):
+        # two clips whose files share a name (sh010/plate.####.exr, sh020/plate.####.exr) share an output
+        return "; in Blender: set another Output folder in the samatte panel for this clip (e.g. //samatte_<shot>/)"
     if code == "MODEL_ERROR" and details.get("reason") == "unreadable":
         return "; in Blender: the Models folder of the add-on's preferences sets SAMATTE_MODELS"
     return ""
@@ -300,9 +384,26 @@ class JobRun:
         self.worker_ended = False
         self.cancel_sent = False   # Cancel pressed; the job stops between a frame's phases
         self.time_left = _time_left()   # the status line's time left in the running stage (None: samatte too old)
+        self._starter = None   # the worker being started in a thread (start(background=True))
 
-    def start(self):
-        w = get_worker(self.settings)
+    def start(self, *, background=False):
+        """Send the job to the warm worker, starting one first if none is running. ``background``: never wait for
+        a worker to start (the Run operator, on Blender's main thread: a worker's start-up imports take seconds,
+        up to its hello timeout on a cold machine, and Blender froze, Esc unheard): it starts in a thread, ``status``
+        says so, :meth:`poll` sends the job once it is up, :meth:`cancel` before that ends the run at once (no job
+        sent). Without it (scripts, tests), this waits for the worker."""
+        if not background:
+            self._send(get_worker(self.settings))
+            return self
+        got = start_worker(self.settings)
+        if isinstance(got, _Starter):
+            self._starter = got
+            self.status = "samatte: starting the worker (Esc cancels)"
+        else:
+            self._send(got)
+        return self
+
+    def _send(self, w):
         kwargs = {}
         if self.frames is not None:
             kwargs["frames"] = self.frames
@@ -316,10 +417,35 @@ class JobRun:
         except Exception as e:  # noqa: BLE001 - WorkerError (dead worker, busy)
             raise HostError(getattr(e, "code", "WORKER_FAILED"), getattr(e, "message", str(e)))
         self.status = "job %s sent" % self.handle.id
-        return self
+
+    def _fail(self, code, message):
+        """End the run with error ``[code] message`` (a worker that failed to start, a job it refused)."""
+        self.done = True
+        self.error_code = code
+        self.cancelled = code == "CANCELLED"
+        self.error = "[%s] %s" % (code, message)
+        self.status = "samatte: cancelled" if self.cancelled else "samatte: failed " + self.error
+
+    def _started(self):
+        """The worker of a background start is up (or failed): send the job (main thread)."""
+        st, self._starter = self._starter, None
+        _adopt(st.key)
+        if st.error is not None:
+            self._fail(st.error.code, st.error.message)
+        elif st.worker is None:     # released while it started (Release samatte)
+            self._fail("CANCELLED", "the samatte worker was released while it started")
+        else:
+            try:
+                self._send(st.worker)
+            except HostError as e:
+                self._fail(e.code, e.message)
 
     def poll(self):
         """Drain the worker's messages (never blocks). Returns the list of events handled."""
+        if self._starter is not None and not self.done:
+            if not self._starter.ready():
+                return []
+            self._started()
         if self.done or self.handle is None:
             return []
         events = self.handle.poll()
@@ -404,7 +530,13 @@ class JobRun:
             return file_number
 
     def cancel(self):
-        """Ask the worker to stop between frames (no half-written frame: outputs are atomic)."""
+        """Ask the worker to stop between frames (no half-written frame: outputs are atomic). While the worker is
+        still starting, the run ends now, no job sent (the worker, once up, is kept warm for the next Run:
+        Release samatte ends it)."""
+        if self._starter is not None and not self.done:
+            self._starter = None
+            self._fail("CANCELLED", "cancelled while the samatte worker was starting: no job was sent")
+            return
         if self.handle is not None and not self.done:
             self.handle.cancel()
             self.cancel_sent = True

@@ -311,8 +311,9 @@ def _with_notes(error, notes):
     return HostError(error.code, "%s (%s)" % (error.message, "; ".join(notes[:4])))
 
 
-def start_run(context, *, this_frame=False):
-    """Gather, build and start a job; returns the :class:`jobs.JobRun` (also kept as the current run)."""
+def start_run(context, *, this_frame=False, background=False):
+    """Gather, build and start a job; returns the :class:`jobs.JobRun` (also kept as the current run).
+    ``background``: the worker, if none is warm, starts off the main thread (:meth:`jobs.JobRun.start`)."""
     if running_job() is not None:
         if getattr(running_job(), "cancel_sent", False):
             # (before: "Cancel it first" to an artist who had: the job stops between a frame's phases)
@@ -330,7 +331,7 @@ def start_run(context, *, this_frame=False):
                             "of the job's frames (scene frames %s): go to one of them" % (
                                 now, f, format_frames(sorted(info.scene_frame(n) for n in frames))))
         subset = str(f)
-    run = jobs.JobRun(job, settings, frames=subset, scene_frame=info.scene_frame).start()
+    run = jobs.JobRun(job, settings, frames=subset, scene_frame=info.scene_frame).start(background=background)
     run.clip_name = clip.name
     run.scene_name = context.scene.name     # the scene to wire when it ends, whichever is shown then
     # and who they are, whatever they are called when it ends: the artist may rename the clip (its default
@@ -671,7 +672,8 @@ class SAMATTE_OT_run(bpy.types.Operator):
 
     def _start(self, context):
         try:
-            return start_run(context, this_frame=self.this_frame)
+            # the worker starts in a thread: Blender stays responsive and Esc cancels during its start-up
+            return start_run(context, this_frame=self.this_frame, background=True)
         except HostError as e:
             self.report({"ERROR"}, "samatte: " + describe(e))
             return None

@@ -286,7 +286,8 @@ def _check_still_ours(writer, frame, key, names, job_name, overwrite):
     path = writer.path(frame)
     if overwrite or not os.path.lexists(path):
         return
-    if writer.file_status(frame, key=key, objects=names, job=job_name) == "foreign":
+    plate = writer.metadata.get("samatte/plate")
+    if writer.file_status(frame, key=key, objects=names, job=job_name, plate=plate) == "foreign":
         raise OutputError("%s was written by another job while job %r ran (%s): two jobs write to the same output "
                           "path; samatte does not replace it unless output.overwrite is set (--overwrite)"
                           % (path, job_name, _writer_of(path)), path=path, frame=frame)
@@ -421,6 +422,8 @@ def resolve_backends(job, *, tracker=None, matter=None):
 def _job_metadata(job, resolved):
     meta = {
         "samatte/job": job["name"],   # the writer adds samatte/version and, per frame, samatte/objects
+        # the plate it was made from: a frame of another plate is another job's (MatteWriter.file_problem)
+        "samatte/plate": job["plate"]["path"],
         "samatte/tracker": resolved["tracker"],
         "samatte/matte": resolved["matte"],
         "samatte/model": resolved["model"] if resolved["tracker"] == "sam2" else resolved["tracker"],
@@ -649,10 +652,13 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 if os.path.isdir(writer.path(f)):  # not even --overwrite replaces a folder
                     raise OutputError("output frame %d (%s) is a folder; choose another output path"
                                       % (f, writer.path(f)), path=writer.path(f), frame=f)
-                st = writer.file_status(f, key=keys[f]["matte"], objects=names, job=job["name"])
+                st, why = writer.file_problem(f, key=keys[f]["matte"], objects=names, job=job["name"],
+                                              plate=job["plate"]["path"])
                 if st == "foreign" and not out["overwrite"]:
-                    raise OutputError("%s exists and is not a samatte frame of job %r: samatte does not replace "
-                                      "it unless output.overwrite is set (--overwrite)" % (writer.path(f), job["name"]),
+                    raise OutputError("%s exists and is not a samatte frame of job %r (%s): samatte does not replace "
+                                      "it unless output.overwrite is set (--overwrite)%s" % (
+                                          writer.path(f), job["name"], why, "; pick another output folder for this "
+                                          "plate" if why.startswith("made from another plate") else ""),
                                       path=writer.path(f), frame=f)
                 status[f] = "complete" if (st == "complete" and not out["overwrite"]) else "todo"
                 if status[f] == "todo" and is_locked(writer.path(f)):
@@ -1152,7 +1158,8 @@ def frame_status(job, *, frames=None):
     out = {"frames": {}, "track": {}, "resolved": resolved, "keys": {}, "work_dir": cache.work_dir,
            "absent": {k: v for k, v in gone.items() if v}, "problems": {}}
     for f in wanted:
-        st, why = writer.file_problem(f, key=keys[f]["matte"], objects=names, job=job["name"])
+        st, why = writer.file_problem(f, key=keys[f]["matte"], objects=names, job=job["name"],
+                                      plate=job["plate"]["path"])
         out["frames"][str(f)] = {"complete": "complete", "missing": "missing"}.get(st, "stale")
         if st not in ("complete", "missing"):
             # what is wrong with it; "foreign": a file a re-run does not replace (not samatte's, or another job's)

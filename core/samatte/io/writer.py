@@ -316,17 +316,18 @@ class MatteWriter:
             return False
         return self.file_status(frame, key=key, objects=objects) == "complete"
 
-    def file_status(self, frame, key=None, objects=None, job=None):
+    def file_status(self, frame, key=None, objects=None, job=None, plate=None):
         """``"missing"``, ``"complete"`` (see :meth:`is_complete`; whatever job name it carries: the name
         is not part of any key, so a renamed job's finished frames are still its own), ``"stale"`` (a
-        samatte frame, written for the job named ``job`` when given, that is not complete) or
-        ``"foreign"``."""
-        return self.file_problem(frame, key=key, objects=objects, job=job)[0]
+        samatte frame, written for the job named ``job`` when given, from the plate ``plate`` when given (see
+        :func:`same_plate`), that is not complete) or ``"foreign"``."""
+        return self.file_problem(frame, key=key, objects=objects, job=job, plate=plate)[0]
 
-    def file_problem(self, frame, key=None, objects=None, job=None):
+    def file_problem(self, frame, key=None, objects=None, job=None, plate=None):
         """``(status, why)``: :meth:`file_status`'s status and, when it is not ``"complete"``, what is
         wrong with the file in a few words (``"missing"``, ``"not written by samatte ..."``, ``"stale:
-        ..."``, ``"truncated ..."``); ``why`` is None for a complete frame."""
+        ..."``, ``"truncated ..."``, ``"made from another plate (...)"``); ``why`` is None for a complete
+        frame."""
         path = self.path(frame)
         if not os.path.lexists(path):
             return "missing", "missing"
@@ -347,6 +348,11 @@ class MatteWriter:
                 other = spec.getattribute("samatte/job")
                 if job is not None and str(other) != str(job):
                     return "foreign", "written by another job (%r)" % other
+                theirs = spec.getattribute("samatte/plate")
+                if plate is not None and theirs is not None and not same_plate(str(theirs), str(plate)):
+                    # two shots whose plates share a file name (sh010/plate.####.exr, sh020/plate.####.exr) and
+                    # so a job name and output: before, the second silently re-matted over the first's frames
+                    return "foreign", "made from another plate (%s)" % theirs
             except Exception as e:  # noqa: BLE001 - an unreadable header: not ours to replace
                 return "foreign", "unreadable header (%s)" % e
             return "stale", why
@@ -604,6 +610,18 @@ def _place(tmp, path, claim=None):
             os.remove(tmp)
         return
     os.replace(tmp, path)
+
+
+def same_plate(a, b):
+    """Whether plate patterns ``a`` and ``b`` (a frame's ``samatte/plate``, a job's ``plate.path``) name one plate
+    for the "written by another job" check: the same file pattern in a folder of the same name. Whole paths would
+    differ for one plate seen from a farm node's path mapping (``Z:\\shots`` / ``/mnt/shots``) or a project
+    moved with its mattes; ``sh010/plate.####.exr`` and ``sh020/plate.####.exr`` are two plates."""
+    def tail(p):
+        parts = [x for x in re.split(r"[\\/]+", p.strip()) if x not in ("", ".")]
+        # one frame token whatever its spelling (####, %04d, $F4, @): Blender and Nuke write them differently
+        return [re.sub(r"%0?\d*d|\$F\d*|#+|@+", "#", x) for x in parts[-2:]]
+    return tail(a) == tail(b)
 
 
 def _check_whole(path):
