@@ -51,7 +51,39 @@ def step_other_plate(cfg, res):
     res["last2_own"] = s.last_result
 
 
-STEPS = {"other_plate": step_other_plate}
+def step_slow_start(cfg, res):
+    """The Run as the panel's button starts it (``start_run(background=True)``, what the modal operator calls) with
+    a samatte Python whose worker takes 2 s to start; Cancel (Esc) during that; then Run to the end."""
+    import threading
+    import time
+    import bpy
+    addon = enable_addon(cfg)
+    prefs = bpy.context.preferences.addons[addon.__name__].preferences
+    prefs.device = "cpu"
+    prefs.python = cfg["slow_python"]
+    sc = bpy.context.scene
+    clip = bpy.data.movieclips.load(cfg["plate"])
+    s = scene_for(sc, clip, box_mask(addon, "Roto", "hero", cfg["polygon"], tuple(clip.size)),
+                  os.path.join(cfg["out"], "mattes"))
+    s.tracks = "NONE"
+    addon.jobs.release_worker()
+    t = time.monotonic()
+    run = addon.ops.start_run(bpy.context, background=True)
+    res["start_s"] = time.monotonic() - t
+    res["status"] = run.status
+    res["main_thread"] = threading.current_thread() is threading.main_thread()
+    starter = run._starter
+    op_result(res, "cancel", bpy.ops.samatte.cancel)
+    res["ended"] = [run.done, run.error_code]
+    res["finish"] = list(addon.ops.finish_run(bpy.context, run))
+    starter.thread.join(timeout=60)
+    folder = os.path.join(cfg["out"], "mattes", "plate")
+    res["exr_after_cancel"] = sorted(n for n in os.listdir(folder) if n.endswith(".exr")) if os.path.isdir(folder) else []
+    op_result(res, "run", bpy.ops.samatte.run)
+    res["last"] = s.last_result
+
+
+STEPS = {"other_plate": step_other_plate, "slow_start": step_slow_start}
 
 
 if __name__ == "__main__":   # the bpy side ends here (its venv has no pytest)
@@ -91,3 +123,22 @@ def test_a_run_of_another_plate_with_the_same_file_names_does_not_rematte_over_t
     assert "set another Output folder in the samatte panel" in res["run2"][2], res["run2"]
     assert res["files2"] == res["files1"]       # nothing written over sh010's frames
     assert res["run2_own"] == ["ok", ["FINISHED"]] and res["last2_own"].startswith("plate: 4 frames written"), res
+
+
+@pytest.mark.parametrize("v", sorted(VERSIONS))
+def test_run_starts_its_worker_without_freezing_blender_and_esc_cancels_the_start(v, tmp_path, shots):
+    """Before: the Run button waited on Blender's main thread for the worker's hello (2 s here; seconds to a minute
+    on a real machine), Esc unheard. Now ``start_run(background=True)`` returns at once, the status says the worker
+    is starting, Cancel then ends the run (CANCELLED, no job sent, no frame written)."""
+    import sys
+    from bpy_common import run_step_in_blender
+    slow = tmp_path / "slow_python"
+    slow.write_text('#!/bin/sh\nif [ "$2" = "samatte.worker" ]; then sleep 2; fi\nexec "%s" "$@"\n' % sys.executable)
+    slow.chmod(0o755)
+    res, _cfg = run_step_in_blender(__file__, v, tmp_path, shots["sh010"], "slow_start", slow_python=str(slow))
+    assert res["main_thread"] and res["start_s"] < 1.0, res["start_s"]
+    assert "starting the worker" in res["status"], res["status"]
+    assert res["cancel"] == ["ok", ["FINISHED"]] and res["ended"] == [True, "CANCELLED"], res
+    assert res["finish"][0] == "WARNING" and "cancelled; no frame was finished" in res["finish"][1], res["finish"]
+    assert res["exr_after_cancel"] == [], res["exr_after_cancel"]
+    assert res["run"] == ["ok", ["FINISHED"]] and res["last"].startswith("plate: 4 frames written"), res
