@@ -88,6 +88,10 @@ def build_job(info, objects, settings, *, frames, output=None):
                           ocio_config=settings.ocio_config or None, name=name, tracker=settings.tracker,
                           matte=settings.matte, quality=settings.quality, device=settings.device)
     supported = _object_fields()
+    if "keep_other_plates" in supported:
+        # the output is named after the plate's file name (output_pattern): another clip's plate of the same file
+        # names (sh010/ and sh020/plate.####.exr) lands on the same files, whose frames samatte then keeps
+        job["output"]["keep_other_plates"] = True
     for ob in objects:
         entry = {"name": ob["name"], "prompts": [dict(p) for p in ob["prompts"]]}
         if "host_name" in supported and ob.get("host_name") is not None:
@@ -111,7 +115,8 @@ def build_job(info, objects, settings, *, frames, output=None):
 
 
 def _object_fields():
-    """Optional object fields this samatte's JobSpec accepts (older ones reject ``host_name``, ``absent``)."""
+    """Optional object fields this samatte's JobSpec accepts (older ones reject ``host_name``, ``absent``), and
+    ``keep_other_plates`` when it accepts ``output.keep_other_plates``."""
     from samatte import jobspec
     out = set()
     for field, value in (("host_name", "a"), ("absent", "2")):
@@ -123,6 +128,13 @@ def _object_fields():
             out.add(field)
         except Exception:  # noqa: BLE001 - a JobSpecError: the field is unknown there
             pass
+    try:
+        jobspec.validate({"samatte_job": 1, "plate": {"path": "/p.####.exr", "frames": "1-2"},
+                          "output": {"path": "/o.####.exr", "keep_other_plates": True},
+                          "objects": [{"name": "a", "prompts": [{"frame": 1, "type": "box", "box": [0, 0, 1, 1]}]}]})
+        out.add("keep_other_plates")
+    except Exception:  # noqa: BLE001 - a JobSpecError: the field is unknown there
+        pass
     return out
 
 

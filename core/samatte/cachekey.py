@@ -476,7 +476,7 @@ def keyed_job(job, *, memo=None):
               "ocio_stamp": config_stamp(cfg, memo=memo) if (cfg and not builtin) else None,
               "OCIO": _env_config(os.environ.get("OCIO"), memo) if not cfg else None}
     topts = {k: v for k, v in (job["tracker"].get("options") or {}).items() if k not in _TRACKER_COSMETIC}
-    out = {k: v for k, v in job["output"].items() if k not in ("path", "overwrite")}
+    out = {k: v for k, v in job["output"].items() if k not in ("path", "overwrite", "keep_other_plates")}
     mopts = dict(job["matte"].get("options") or {})
     if mopts.get("checkpoint"):   # a file of the job (a farm root): by its stamp, as the job's other inputs
         # ("~/..." is this machine's home, as the matter reads it: samatte.models / find_sam2matte_weights)

@@ -623,8 +623,8 @@ def _validate(doc):
                                     _require(mt, "options", dict, "matte", optional=True, default={})),
     }
     op = _require(doc, "output", dict, "job")
-    _check_unknown(op, ("path", "object_layers", "foreground", "quality_map", "compression", "overwrite"),
-                   "output")
+    _check_unknown(op, ("path", "object_layers", "foreground", "quality_map", "compression", "overwrite",
+                        "keep_other_plates"), "output")
     out["output"] = {
         "path": _path_text(_require(op, "path", str, "output"), "output.path"),
         "object_layers": bool(_require(op, "object_layers", bool, "output", optional=True, default=True)),
@@ -633,6 +633,10 @@ def _validate(doc):
         "compression": validate_compression(op.get("compression", "zip")),
         "overwrite": bool(_require(op, "overwrite", bool, "output", optional=True, default=False)),
     }
+    if _require(op, "keep_other_plates", bool, "output", optional=True, default=False):
+        # frames made from another plate (their samatte/plate) are another job's: kept, OUTPUT_INVALID (for
+        # outputs named after the plate's file name, as Blender's: sh010/ and sh020/plate.####.exr share one)
+        out["output"]["keep_other_plates"] = True
     if not out["output"]["path"].strip():
         raise _err("output path is empty", "output.path")
     output_sequence(out["output"]["path"])

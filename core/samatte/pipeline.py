@@ -276,7 +276,7 @@ def _check_output_name(path, frame):
         pass
 
 
-def _check_still_ours(writer, frame, key, names, job_name, overwrite):
+def _check_still_ours(writer, frame, key, names, job_name, overwrite, plate=None):
     """OutputError when, since the run checked the output at its start, another job (another name, or
     not samatte) put a file at ``frame``'s output path: two jobs pointed at one output pattern at once
     (the check at the start saw an empty folder for both) must not silently mix their frames. Asked just
@@ -286,7 +286,6 @@ def _check_still_ours(writer, frame, key, names, job_name, overwrite):
     path = writer.path(frame)
     if overwrite or not os.path.lexists(path):
         return
-    plate = writer.metadata.get("samatte/plate")
     if writer.file_status(frame, key=key, objects=names, job=job_name, plate=plate) == "foreign":
         raise OutputError("%s was written by another job while job %r ran (%s): two jobs write to the same output "
                           "path; samatte does not replace it unless output.overwrite is set (--overwrite)"
@@ -417,6 +416,13 @@ def resolve_backends(job, *, tracker=None, matter=None):
             except Exception:
                 mname = "refine"
     return {"tracker": tname, "model": model, "model_sha256": sha, "matte": mname}
+
+
+def _kept_plate(job):
+    """The job's plate when its output keeps other plates' frames (``output.keep_other_plates``), else None: a
+    frame of the same output made from another plate (a new plate version, a fixed path) is then the job's own,
+    re-matted when stale."""
+    return job["plate"]["path"] if job["output"].get("keep_other_plates") else None
 
 
 def _job_metadata(job, resolved):
@@ -653,7 +659,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     raise OutputError("output frame %d (%s) is a folder; choose another output path"
                                       % (f, writer.path(f)), path=writer.path(f), frame=f)
                 st, why = writer.file_problem(f, key=keys[f]["matte"], objects=names, job=job["name"],
-                                              plate=job["plate"]["path"])
+                                              plate=_kept_plate(job))
                 if st == "foreign" and not out["overwrite"]:
                     raise OutputError("%s exists and is not a samatte frame of job %r (%s): samatte does not replace "
                                       "it unless output.overwrite is set (--overwrite)%s" % (
@@ -906,7 +912,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 continue  # a pre-roll frame (or a finished one matted again): its state only
             yield Progress("matte", f, done, total, what + ": writing")
             check_cancel(cancel)   # a cancelled frame is not written: the re-run mattes it again, the same
-            _check_still_ours(writer, f, keys[f]["matte"], names, job["name"], out["overwrite"])
+            _check_still_ours(writer, f, keys[f]["matte"], names, job["name"], out["overwrite"], _kept_plate(job))
             st = _state_json(state, names)
             meta = {"samatte/key": keys[f]["matte"], "samatte/track_key": keys[f]["track"]}
             if st is not None:
@@ -914,7 +920,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             path = writer.write(mf, object_layers=out["object_layers"], foreground=out["foreground"],
                                 quality_map=out["quality_map"], metadata=meta,
                                 claim=functools.partial(_check_still_ours, writer, f, keys[f]["matte"], names,
-                                                        job["name"], out["overwrite"]))
+                                                        job["name"], out["overwrite"], _kept_plate(job)))
             if lossy:   # the next frame starts from this frame as written, as a resumed run does
                 state = stored.state(f, mf, state, state_in, plate_f, tf, written=True)
                 if state is not None:
@@ -1159,7 +1165,7 @@ def frame_status(job, *, frames=None):
            "absent": {k: v for k, v in gone.items() if v}, "problems": {}}
     for f in wanted:
         st, why = writer.file_problem(f, key=keys[f]["matte"], objects=names, job=job["name"],
-                                      plate=job["plate"]["path"])
+                                      plate=_kept_plate(job))
         out["frames"][str(f)] = {"complete": "complete", "missing": "missing"}.get(st, "stale")
         if st not in ("complete", "missing"):
             # what is wrong with it; "foreign": a file a re-run does not replace (not samatte's, or another job's)

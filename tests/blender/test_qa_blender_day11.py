@@ -225,3 +225,36 @@ def test_an_output_of_another_plate_says_what_to_do_in_blender():
     e = OutputError("/o/plate/plate_matte.1001.exr exists and is not a samatte frame of job 'plate' (made from "
                     "another plate (/shots/sh010/plate.####.exr))")
     assert "set another Output folder in the samatte panel" in jobs.host_hint(e)
+
+
+def test_without_keep_other_plates_a_new_plate_version_remattes_the_jobs_frames(shots, tmp_path):
+    """A Nuke node's or a script's job (no ``output.keep_other_plates``): the plate updated to a new version in
+    another folder (same file names) re-mattes the job's own stale frames into the same output, as before; only
+    the Blender add-on, whose outputs are named after the plate's file name, keeps other plates' frames."""
+    from samatte import jobspec
+    from samatte.cachekey import frame_keys
+    from samatte.pipeline import frame_status, run, resolve_backends
+    out = str(tmp_path / "node" / "m.####.exr")
+
+    def job(plate, keep=False):
+        j = jobspec.new_job(plate, out, frames="1001-1003", tracker="shapes", matte="refine", quality="draft",
+                            name="SAMatte1")
+        jobspec.add_object(j, "hero", [jobspec.box_prompt(1001, [16, 16, 44, 44])])
+        if keep:
+            j["output"]["keep_other_plates"] = True
+        return jobspec.validate(j)
+    v1, v2 = shots["sh010"]["plate"], shots["sh020"]["plate"]   # the plate "re-delivered": other pixels, same names
+    assert len(run(job(v1))["written"]) == 3
+    assert frame_status(job(v2))["problems"] == {} or \
+        {p["status"] for p in frame_status(job(v2))["problems"].values()} == {"stale"}
+    assert len(run(job(v2))["written"]) == 3                      # its own frames, re-matted from v2
+    # the field is in no key: the same job with it has the same keys, its frames stay complete
+    j, jk = job(v2), job(v2, keep=True)
+    r = resolve_backends(j)
+    assert frame_keys(j, resolved=r) == frame_keys(jk, resolved=r)
+    assert run(jk)["written"] == []
+    # and with it a frame of another plate is kept
+    from samatte.errors import OutputError
+    with pytest.raises(OutputError) as e:
+        run(job(v1, keep=True))
+    assert "made from another plate" in e.value.message
