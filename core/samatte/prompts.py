@@ -29,11 +29,23 @@ Coordinate convention: continuous pixel coordinates, pixel (i, j) covers [i, i+1
 centre is (i + 0.5, j + 0.5), as in Nuke. So the polygon [[0,0],[10,0],[10,10],[0,10]] covers exactly
 the 10x10 pixels at the corner, and a shape takes a pixel when the pixel's centre is inside it.
 
+The rasters are lazy: a prepared polygon / bezier / mask prompt holds its geometry (or its file's
+path), and ``"mask_array"`` / ``"soft_array"`` are computed when a tracker reads them (``p["mask_array"]``,
+``p.get(...)``, ``"mask_array" in p`` as before; :class:`LazyRasterPrompt`), with the same bytes; the
+last few computed stay in a cache of at most :data:`RASTER_CACHE_BYTES`. So the memory of a job no
+longer grows with the number of keyed prompts (a roto keyed on every frame of a long shot). Every
+check below still runs up front, in :func:`prepare_objects`, before any frame is tracked or written
+(each prompt rasterised or read once there, the raster dropped).
+
 Raises :class:`samatte.errors.PromptError` (code ``PROMPT_INVALID``) for a prompt that lies entirely
 outside the canvas, rasterises to nothing (or to everything once inverted), a mask image whose
 thresholded area is 0, points that all fall outside the canvas, or a prompt on a frame outside the job.
 """
+import itertools
 import math
+import threading
+import weakref
+from collections import OrderedDict
 
 import numpy as np
 
@@ -41,10 +53,101 @@ from .errors import PlateError, PromptError
 from .stages import TrackerObject
 
 __all__ = ["prepare_objects", "require_prompt_frames", "prepare_prompt", "subtract_shapes", "subtract_cuts", "rasterise_polygon", "bezier_to_polygon",
-           "feather_mask", "sample_polyline", "agree_with_mask"]
+           "feather_mask", "sample_polyline", "agree_with_mask", "LazyRasterPrompt", "RASTER_CACHE_BYTES",
+           "clear_raster_cache"]
 
 #: supersampling factor for the anti-aliased coverage of polygons
 _AA = 4
+
+#: the most bytes of computed prompt rasters kept for reuse (the newest one is always kept); past it the
+#: least recently used are dropped and computed again when asked for, with the same bytes
+RASTER_CACHE_BYTES = 64 << 20
+_RASTER_KEYS = ("mask_array", "soft_array")
+_raster_cache = OrderedDict()   # prompt token -> (mask_array, soft_array)
+_raster_lock = threading.Lock()
+_tokens = itertools.count()
+
+
+def clear_raster_cache():
+    """Drop every cached prompt raster (they are computed again when read)."""
+    with _raster_lock:
+        _raster_cache.clear()
+
+
+def _cache_put(token, arrays):
+    with _raster_lock:
+        _raster_cache[token] = arrays
+        _raster_cache.move_to_end(token)
+        total = sum(a.nbytes + b.nbytes for a, b in _raster_cache.values())
+        while total > RASTER_CACHE_BYTES and len(_raster_cache) > 1:
+            _, (a, b) = _raster_cache.popitem(last=False)
+            total -= a.nbytes + b.nbytes
+
+
+def _cache_drop(token):
+    with _raster_lock:
+        _raster_cache.pop(token, None)
+
+
+class LazyRasterPrompt(dict):
+    """A prepared polygon / bezier / mask prompt (a dict, as the trackers expect) whose ``"mask_array"``
+    (bool (H, W)) and ``"soft_array"`` (float32 (H, W)) are computed on access by ``make()`` and shared
+    through a small bounded cache, instead of being held for the whole job. ``p["mask_array"]``,
+    ``p.get("soft_array")`` and ``"mask_array" in p`` work as on a plain dict holding the arrays; the
+    arrays are read-only (a tracker that wants to change one copies it). Iteration, ``len``, ``keys`` and
+    ``dict(p)`` see the other keys only; :meth:`materialise` gives a plain dict with both arrays."""
+
+    def __init__(self, data, make, arrays=None):
+        super().__init__(data)
+        self._make = make
+        self._token = next(_tokens)
+        weakref.finalize(self, _cache_drop, self._token)
+        if arrays is not None:
+            self._store(arrays)
+
+    def _store(self, arrays):
+        mask, soft = arrays
+        for a in (mask, soft):
+            a.flags.writeable = False
+        _cache_put(self._token, (mask, soft))
+        return mask, soft
+
+    def arrays(self):
+        """(mask_array, soft_array), from the cache or computed now."""
+        with _raster_lock:
+            hit = _raster_cache.get(self._token)
+            if hit is not None:
+                _raster_cache.move_to_end(self._token)
+                return hit
+        return self._store(self._make())
+
+    def _raster(self, key):
+        return self.arrays()[_RASTER_KEYS.index(key)]
+
+    def __missing__(self, key):
+        if key in _RASTER_KEYS:
+            return self._raster(key)
+        raise KeyError(key)
+
+    def __contains__(self, key):
+        return key in _RASTER_KEYS or dict.__contains__(self, key)
+
+    def get(self, key, default=None):
+        if key in _RASTER_KEYS and not dict.__contains__(self, key):
+            return self._raster(key)
+        return dict.get(self, key, default)
+
+    def materialise(self):
+        """A plain dict of this prompt with its ``mask_array`` and ``soft_array``."""
+        out = dict(self)
+        out["mask_array"], out["soft_array"] = self.arrays()
+        return out
+
+    def copy(self):
+        return LazyRasterPrompt(dict(self), self._make)
+
+    def __reduce__(self):
+        return (dict, (self.materialise(),))
 
 
 def prepare_objects(job_objects, info, frames, *, origins=None):
@@ -199,39 +302,54 @@ def _prep_shape(p, q, conv, info, where, ctx):
     mask = rasterise_polygon(poly, (H, W), aa=1) > 0  # pixel centres inside
     if not mask.any():
         raise PromptError("%s prompt covers no pixel of the canvas (at %s)" % (ptype, where), **ctx)
-    cov = agree_with_mask(rasterise_polygon(poly, (H, W)), mask)
-    soft = feather_mask(cov, float(p.get("feather", 0.0) or 0.0))
-    if p.get("invert"):
-        mask = ~mask
-        soft = 1.0 - soft
-    if not mask.any():
+    if p.get("invert") and mask.all():
         raise PromptError("inverted %s prompt leaves no pixel of the canvas (at %s)" % (ptype, where),
                           **ctx)
-    q["mask_array"] = mask
-    q["soft_array"] = soft  # feather_mask gives float32
-    return q
+    del mask, poly  # checked; the rasters are made when a tracker reads them
+    feather = float(p.get("feather", 0.0) or 0.0)
+    invert = bool(p.get("invert"))
+
+    def make():
+        return _shape_arrays(pts if ptype == "polygon" else bezier_to_polygon(pts), (H, W), feather, invert)
+    return LazyRasterPrompt(q, make)
+
+
+def _shape_arrays(poly, shape, feather, invert):
+    """(mask_array, soft_array) of a closed polygon (canvas pixels), see the module docstring."""
+    mask = rasterise_polygon(poly, shape, aa=1) > 0  # pixel centres inside
+    cov = agree_with_mask(rasterise_polygon(poly, shape), mask)
+    soft = feather_mask(cov, feather)  # float32
+    if invert:
+        mask = ~mask
+        soft = 1.0 - soft
+    return mask, soft
 
 
 def _prep_mask(p, q, conv, info, where, ctx):
+    thr = float(p.get("threshold", 0.5))
+    mask, soft = _mask_arrays(p, info, where, ctx)
+    if not mask.any():
+        raise PromptError("mask prompt %s is empty at threshold %g%s (at %s)"
+                          % (p["path"], thr, " (inverted)" if p.get("invert") else "", where),
+                          path=p["path"], **ctx)
+    # read again when a tracker reads it after the cache dropped it (as plates are read when needed)
+    return LazyRasterPrompt(q, lambda: _mask_arrays(p, info, where, ctx), arrays=(mask, soft))
+
+
+def _mask_arrays(p, info, where, ctx):
+    """(mask_array, soft_array) of a mask prompt: its file read onto the canvas and thresholded."""
     from .io.masks import read_mask, threshold_mask  # lazy: io may pull OpenImageIO
     try:
         m = read_mask(p["path"], info, channel=p.get("channel"))  # f32 (H, W) in [0, 1] on the canvas
     except PlateError as e:  # missing/corrupt file, wrong size, no such channel
         raise PromptError("mask prompt %s cannot be used: %s (at %s)" % (p["path"], e.message, where),
                           path=p["path"], cause=e.code, **ctx) from e
-    thr = float(p.get("threshold", 0.5))
-    mask = threshold_mask(m, thr)
+    mask = threshold_mask(m, float(p.get("threshold", 0.5)))
     soft = m
     if p.get("invert"):
         mask = ~mask
         soft = 1.0 - m
-    if not mask.any():
-        raise PromptError("mask prompt %s is empty at threshold %g%s (at %s)"
-                          % (p["path"], thr, " (inverted)" if p.get("invert") else "", where),
-                          path=p["path"], **ctx)
-    q["mask_array"] = mask
-    q["soft_array"] = soft
-    return q
+    return mask, soft
 
 
 #: the float32 values next to 0.5: a coverage moved to the mask's side of 0.5 stays there once inverted

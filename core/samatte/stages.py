@@ -152,7 +152,9 @@ class TrackerObject:
 
     ``prompts``: frame -> list of prompt dicts as in the JobSpec, but with coordinates already in
     canvas pixels, and ``mask`` prompts loaded and rasterised into a ``"mask_array"`` (bool (H, W)).
-    Polygon/bezier prompts also carry a rasterised ``"mask_array"``.
+    Polygon/bezier prompts also carry a rasterised ``"mask_array"``. Both (and ``"soft_array"``) are
+    computed when read (:class:`samatte.prompts.LazyRasterPrompt`), so the keys of a long shot do not
+    all sit in memory.
     """
     name: str
     prompts: Dict[int, List[dict]]
