@@ -108,3 +108,40 @@ def test_the_empty_prompt_checks_still_come_up_front(tmp_path):
     cv2.imwrite(path, np.zeros((H, W), np.uint8))
     with pytest.raises(PromptError, match="is empty at threshold"):
         prepare_objects([{"name": "a", "prompts": [{"frame": 1, "type": "mask", "path": path}]}], INFO, [1])
+
+
+def test_sam2_prompt_collection_holds_no_mask_per_keyed_frame(monkeypatch):
+    """The SAM 2 backend checked every keyed frame's combined prompts up front and kept each frame's
+    full-resolution mask (and a correction's subtract shapes) for the whole job; it now makes them again
+    when the session adds them, with the same bytes."""
+    from samatte.stages import TrackerObject
+    from samatte.track import sam2_backend as S
+    n = 120
+    frames = list(range(1001, 1001 + n))
+    box = [[0.0, 0.0], [60.0, 0.0], [60.0, 240.0], [0.0, 240.0]]
+    ps = _objects(n)[0]["prompts"] + [{"frame": f, "type": "polygon", "points": box, "mode": "subtract"}
+                                      for f in frames[::10]]
+    ps.append({"frame": frames[-1] + 1, "type": "polygon", "points": box, "mode": "subtract"})  # a correction
+    frames.append(frames[-1] + 1)
+    tob = prepare_objects([{"name": "hero", "prompts": ps}], INFO, frames)[0]
+    tob = TrackerObject(name=tob.name, prompts=tob.prompts)
+    tr = S.Sam2Tracker(predictor=object())
+    idx = {f: i for i, f in enumerate(frames)}
+    getattr(P, "clear_raster_cache", lambda: None)()
+    monkeypatch.setattr(P, "RASTER_CACHE_BYTES", 2 * H * W * 5, raising=False)  # (the prompts' own cache)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        ops = tr._collect_prompts([tob], idx, INFO.shape)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 20 * H * W, held   # before: a bool (H, W) mask per keyed frame, 120 of them
+    op = ops[0]
+    assert len(op.anchors) == n and sorted(op.corrections) == [n]
+    for i in (0, 10, n - 1):
+        got = S._resolve(op.anchors[i]["mask"])
+        want = S._combine(tob.prompts[frames[i]], INFO.shape, "hero", frames[i])[0]
+        assert got.dtype == bool and np.array_equal(got, want)
+    sub = S._resolve(op.corrections[n][2])
+    assert sub is not None and sub[:, :60].all() and not sub[:, 60:].any()

@@ -83,6 +83,7 @@ sticks. With ``refine_points: false`` every frame with a positive click is a key
 behaviour); negative-only clicks and subtract-only frames stay corrections.
 """
 import contextlib
+import functools
 import logging
 import threading
 import warnings
@@ -318,6 +319,22 @@ class _ObjPrompts:
         self.name = name
         self.anchors = {}       # idx -> dict(mask=bool HxW or None, box=[4] or None, points=(P,2), labels=(P,))
         self.corrections = {}   # idx -> (points (P,2), labels (P,))
+
+
+class _Deferred:
+    """A full-resolution mask of a prompt frame (an anchor's combined mask, a correction's subtract
+    shapes), made again from the frame's prompts when it is used, so the masks of every keyed frame are
+    not all held for the whole job (the prompts' rasters are lazy too: samatte.prompts)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make):
+        self.make = make
+
+
+def _resolve(x):
+    """``x`` itself, or what a :class:`_Deferred` makes."""
+    return x.make() if isinstance(x, _Deferred) else x
 
 
 def _subtract_mask(plist, shape):
@@ -623,7 +640,7 @@ class Sam2Tracker(Tracker):
                 if c is not None:
                     pts, labs, sub = c
                     if sub is not None:
-                        mask &= ~sub
+                        mask &= ~_resolve(sub)
                 sp.anchors[s - a0] = dict(mask=mask, box=None, points=pts, labels=labs, sub=None)
                 seeded = s
             sk0 = min(sp.anchors)
@@ -647,7 +664,7 @@ class Sam2Tracker(Tracker):
         out = []
         for obj in objects:
             op = _ObjPrompts(obj.name)
-            combined, kinds = {}, {}
+            combined, kinds, plists, frames_of = {}, {}, {}, {}
             if not obj.prompts:
                 raise PromptError("object %r has no prompts" % obj.name, object=obj.name)
             for frame in sorted(obj.prompts):
@@ -658,7 +675,10 @@ class Sam2Tracker(Tracker):
                     raise PromptError("prompt of object %r on frame %d is outside the frames being tracked"
                                       % (obj.name, frame), object=obj.name, frame=int(frame))
                 idx = idx_of[int(frame)]
-                combined[idx] = _combine(plist, shape, obj.name, int(frame))
+                # (each frame's masks made once here, for the checks, and dropped: _Deferred below)
+                m, b, pt, lb, sb = _combine(plist, shape, obj.name, int(frame))
+                combined[idx] = (None if m is None else True, b, pt, lb, None if sb is None else True)
+                plists[idx], frames_of[idx] = plist, int(frame)
                 kinds[idx] = prompt_frame_kind(plist)
             # Shape keyframes define the object; an object with no shape is seeded from its first
             # frame with a positive click (or, with refine_points off, from every such frame). The
@@ -667,10 +687,17 @@ class Sam2Tracker(Tracker):
             anchors = set(anchor_frames(kinds, refine_points=self.options["refine_points"]))
             for idx in sorted(combined):
                 mask, box, points, labels, sub = combined[idx]
+                # (checked above; the full-resolution masks are made again when they are used)
+                again = functools.partial(_combine, plists[idx], shape, obj.name, frames_of[idx])
+                if mask is not None:
+                    mask = _Deferred(lambda again=again: again()[0])
+                if sub is not None:
+                    sub = _Deferred(lambda again=again: again()[4])
                 if idx in anchors:   # (a shape's subtract shapes are used up in its mask: sub None)
                     op.anchors[idx] = dict(mask=mask, box=box, points=points, labels=labels, sub=sub)
                 else:
                     op.corrections[idx] = (points, labels, sub)
+            del combined
             if not op.anchors:
                 raise PromptError("object %r has no shape and no positive point: subtract shapes and negative "
                                   "clicks only correct an object's shape" % obj.name, object=obj.name)
@@ -683,7 +710,7 @@ class Sam2Tracker(Tracker):
             for idx in sorted(op.anchors):
                 a = op.anchors[idx]
                 if a["mask"] is not None:
-                    p.add_new_mask(state, idx, o, a["mask"])
+                    p.add_new_mask(state, idx, o, _resolve(a["mask"]))
                     if a["points"] is not None:
                         p.add_new_points_or_box(state, idx, o, points=a["points"], labels=a["labels"],
                                                 clear_old_points=True)
@@ -691,7 +718,7 @@ class Sam2Tracker(Tracker):
                     _, _, res = p.add_new_points_or_box(state, idx, o, points=a["points"], labels=a["labels"],
                                                         box=a["box"], clear_old_points=True)
                     if a.get("sub") is not None:  # a clicks-seeded object with subtract shapes on its frame
-                        m = (res[o, 0] > 0).cpu().numpy() & ~a["sub"]
+                        m = (res[o, 0] > 0).cpu().numpy() & ~_resolve(a["sub"])
                         if not m.any():
                             # (the host's frame number: idx counts from this session's first frame)
                             raise PromptError("the subtract shapes of object %r on frame %d remove all of what its "
@@ -729,6 +756,7 @@ class Sam2Tracker(Tracker):
     def _correct(self, state, od, idx, reverse, tracked_out, points, labels, sub):
         """A correction frame: clicks refine the tracked mask (:meth:`_refine`), then subtract shapes are
         cut out of it (its low-resolution logits set negative there) and the memory re-encoded."""
+        sub = _resolve(sub)
         if points is not None:
             out, pred = self._refine(state, od, idx, reverse, tracked_out, points, labels)
             if sub is None:
