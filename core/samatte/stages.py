@@ -133,7 +133,8 @@ class MatteFrame:
     """The matting stage's answer for one frame.
 
     ``alphas``: object name -> float32 (H, W) alpha in [0, 1]. ``alpha``: the merged matte of all objects,
-    their union ``1 - prod(1 - a_i)`` (:func:`samatte.matte.stage.merge_alphas`). ``foreground``: float32
+    their sum where their masks do not overlap, their union ``1 - prod(1 - a_i)`` near where they do
+    (:func:`samatte.matte.stage.merge_alphas`). ``foreground``: float32
     (H, W, 3) scene-linear foreground colour *premultiplied* by ``alpha``, or None. ``quality``: float32 (H, W) per-pixel doubt in [0, 1]
     (0 = confident) or None. ``score``: per-frame quality score in [0, 1] (1 = good).
     """

@@ -12,7 +12,8 @@ Per frame, a :class:`RefineMatter`:
    ``ref`` frame, motion-compensated;
    then the object's subtract shapes on the frame (``ObjectTrack.cut``: garbage mattes, holes) are cut
    out of its alpha (:func:`cut_alpha`, every backend, before the state is kept);
-3. the merged matte: union ``1 - prod(1 - a_i)`` of the objects (see :func:`merge_alphas`);
+3. the merged matte: the sum of the objects' alphas where their masks do not overlap, their union
+   ``1 - prod(1 - a_i)`` near where they do (see :func:`merge_alphas`);
 4. the premultiplied foreground for the merged matte, in scene-linear light
    (:mod:`samatte.matte.foreground`);
 5. the quality map and per-frame score (:mod:`samatte.matte.quality`), components in ``stats``.
@@ -257,19 +258,51 @@ TRUST_SCORE = 0.5
 REF_SCORE = 0.7
 
 
-def merge_alphas(alphas, shape):
-    """The merged matte of several objects: their union ``1 - prod(1 - a_i)``.
+#: merge_alphas: a part of the objects' masks' overlap thinner than 2 x this + 1 px is a seam between
+#: objects drawn to touch (rotos overlap by a pixel or two), not one object drawn through another
+MERGE_SLIVER_PX = 2
+#: merge_alphas: the union of overlapping masks fades into the sum over this share of the frame's
+#: diagonal from their overlap (4 x the refiner's base band, ``RefineParams.base_frac`` 1%: its reach)
+MERGE_REACH = 0.04
 
-    Union rather than max: where two objects' soft edges meet or overlap (hair over a shoulder, two
-    abutting objects) both partially cover the pixel and the total coverage is more than either; the
-    product treats the coverages as independent, which is what compositing one layer over another
-    gives (``a = a1 + a2 (1 - a1)``). Where one object is solid the result is 1 either way. Per-object
-    alphas are returned unchanged in ``MatteFrame.alphas``.
+
+def merge_alphas(alphas, shape, masks=None):
+    """The merged matte of several objects.
+
+    Objects whose masks do not overlap share a pixel where they meet (two abutting objects, one in
+    front of another with masks of what each shows): each alpha is the part of the pixel its object
+    covers, and the parts add, ``min(1, sum a_i)``. Where the masks overlap (an object drawn through
+    one in front of it), both may claim the same part of a pixel; there, and within half ``MERGE_REACH``
+    of the frame's diagonal of it (then fading over as much again), the merge is their union ``1 - prod(1 - a_i)``, the coverages
+    taken as independent (one layer over another). Before, the union was used everywhere: where two
+    objects' soft edges met the matte dipped (to 0.75 where each covers half of a pixel the two fill),
+    a dark line along every contact. The merge is never below the union, and equal to it where an
+    object is solid. ``masks``: the objects' coarse masks in the order of ``alphas`` (None: the union
+    everywhere). Per-object alphas are returned unchanged in ``MatteFrame.alphas``.
     """
+    alphas = list(alphas)
     out = np.ones(shape, np.float32)
     for a in alphas:
         out *= 1.0 - a
-    return np.subtract(1.0, out, out=out)   # (float32 already: no copy)
+    union = np.subtract(1.0, out, out=out)   # (float32 already: no copy)
+    if masks is None or len(alphas) < 2:
+        return union
+    total = np.zeros(shape, np.float32)
+    count = np.zeros(shape, np.uint8)
+    for a, m in zip(alphas, masks):
+        total += a
+        count += np.asarray(m) >= 0.5
+    np.minimum(total, 1.0, out=total)
+    over = (count >= 2).astype(np.uint8)
+    if MERGE_SLIVER_PX > 0 and over.any():
+        k = 2 * MERGE_SLIVER_PX + 1
+        over = cv2.erode(over, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    if not over.any():
+        return total
+    reach = max(1.0, MERGE_REACH * float(np.hypot(*shape)))
+    dist = cv2.distanceTransform(1 - over, cv2.DIST_L2, 3)
+    w = np.clip(2.0 - 2.0 * dist / reach, 0.0, 1.0)   # the union up to half the reach, then fading
+    return (total + w * (union - total)).astype(np.float32)
 
 
 def _run_phases(gen):
@@ -790,7 +823,7 @@ class RefineMatter(Matter):
 
     def _finish_phases(self, plate, track, prev, alphas, instability, shape, stats):
         """:meth:`_finish` as a generator: yields ``"foreground"`` and ``"quality"`` before those."""
-        merged = merge_alphas(alphas.values(), shape)
+        merged = merge_alphas(alphas.values(), shape, [_coarse(track.objects[n]) for n in alphas])
         fg = crop = None
         if self.foreground or self.quality_map:
             yield "foreground"
@@ -867,7 +900,7 @@ class MaskMatter(RefineMatter):
     def _step(self, plate, track, prev):
         shape = self._check(plate, track)
         alphas = {n: cut_alpha(_coarse(o), o) for n, o in track.objects.items()}
-        merged = merge_alphas(alphas.values(), shape)
+        merged = merge_alphas(alphas.values(), shape, [_coarse(track.objects[n]) for n in alphas])
         fg = None
         if self.foreground:
             fg = (np.asarray(plate.linear, np.float32) * merged[..., None]).astype(np.float32)
