@@ -300,9 +300,16 @@ def merge_alphas(alphas, shape, masks=None):
     if not over.any():
         return total
     reach = max(1.0, MERGE_REACH * float(np.hypot(*shape)))
-    dist = cv2.distanceTransform(1 - over, cv2.DIST_L2, 3)
+    # only the overlap's bounding box grown by the reach changes (and holds every overlap pixel, so
+    # the distances in it are the frame's)
+    r = int(np.ceil(reach))
+    ys, xs = np.flatnonzero(over.any(1)), np.flatnonzero(over.any(0))
+    box = (slice(max(0, ys[0] - r), ys[-1] + 1 + r), slice(max(0, xs[0] - r), xs[-1] + 1 + r))
+    dist = cv2.distanceTransform(1 - over[box], cv2.DIST_L2, 3)
     w = np.clip(2.0 - 2.0 * dist / reach, 0.0, 1.0)   # the union up to half the reach, then fading
-    return (total + w * (union - total)).astype(np.float32)
+    sub = total[box]
+    sub += w * (union[box] - sub)
+    return total
 
 
 def _run_phases(gen):
