@@ -25,7 +25,8 @@ keyframe. Each step from frame *a* to its neighbour *b* (in the job's frame list
    vote of +-``grabcut_weight`` x ``logit_clip`` into the logits: it decides where the prior is unsure
    (edges, occlusions) but cannot overturn a confident, consistent flow prior; and an answer that
    makes the object's area shrink below 0.6x or grow beyond 1.6x in one step is ignored (it latched
-   onto wrong colours).
+   onto wrong colours); the part the motion carries out of the frame is an expected loss, so the lower
+   bound is 0.6x of the area predicted to stay (see **Exits**).
 
 The logits are clipped to +-``logit_clip`` and stay soft for the matting stage.
 
@@ -49,6 +50,19 @@ connected to the click set to +-0.75 ``logit_clip``) or overlaps a subtract shap
 correct point on every frame (a Tracker4 track) gives the shape-only result; on the demo shot
 (bench/bench_prompts.py) MAD 6.92 both ways, where every such frame used to be a grabCut keyframe
 (29.0). Hint frames neither restart the track (``ref``) nor count as keyframes.
+
+**Exits.** Content that leaves the frame has nothing to match in the next one: DIS reads the static
+background's zero motion there (or a fraction of the true motion), which held the object's last pixels
+at the edge (a ghost at full score on every later frame). Within a DIS patch of the border the object's
+pixels move with the object's own motion (the median forward flow of its measurable, forward-backward
+consistent pixels, kept from the last step that had a patch's worth of them) in the forward-backward
+check. The object's pixels whose forward flow (so defined) leaves the image exit: the pixels that still
+sample them carry nothing (trust 0, the colour model and grabCut decide), and the area gate expects
+their loss. While part of it leaves, a pixel near the border that samples object content that left (or
+disagrees with its motion) but that the object's motion fills from the object samples it by that
+motion (DIS reads a fraction of the motion there). The same holds backward in time
+(an object entering the frame). Needs ``fb_check`` (the forward flow); objects away from the border are
+tracked as before, byte for byte.
 
 **Tiny objects.** A keyframe's mask goes to the working resolution as its area average; an object
 nowhere half a working pixel across (a dot, a wire) is kept as the working pixels it covers best
@@ -200,6 +214,11 @@ class FlowPropagator:
         self.K = float(opts["logit_clip"])
         self.L = None
         self.fg = self.bg = None
+        # pixels a DIS patch or more inside the image: the flow is measured there (nearer the border a
+        # patch hangs over it, and content leaving the frame has nothing to match)
+        P = int(self.dis.getPatchSize())
+        self.measurable = (gx >= P) & (gx <= self.w - 1 - P) & (gy >= P) & (gy <= self.h - 1 - P)
+        self.v = None   # the object's own motion (median flow), last measured
 
     # -- colour model ---------------------------------------------------------------------------
     def _colour_samples(self, idx, L, sel_extra=None):
@@ -213,6 +232,7 @@ class FlowPropagator:
 
     def start(self, img, logits):
         self.L = np.asarray(logits, np.float32)
+        self.v = None
         if self.o["colour"]:
             idx = _colour_index(img)
             fg, bg, nf, nb = self._colour_samples(idx, self.L)
@@ -220,8 +240,9 @@ class FlowPropagator:
                 bg = _hist(idx, self.L <= 0)
             self.fg, self.bg = _normalise(fg), _normalise(bg)
 
-    def _grabcut(self, img, U, M, band, reliable, d_in, d_out, R):
-        """Re-segment near the boundary with grabCut; returns the new logits (U where it declines)."""
+    def _grabcut(self, img, U, M, band, reliable, d_in, d_out, R, keep=1.0):
+        """Re-segment near the boundary with grabCut; returns the new logits (U where it declines).
+        ``keep``: the share of the object's area the motion predicts stays in the frame (:meth:`_exits`)."""
         K = self.K
         region = band | (~reliable & (d_out <= 2 * R))
         ys, xs = np.nonzero(region | M)
@@ -245,15 +266,49 @@ class FlowPropagator:
         if G is None:
             return U
         # sanity gate: an object does not halve or double its area from one frame to the next; a
-        # grabCut answer that does has latched onto the wrong colours and is ignored
+        # grabCut answer that does has latched onto the wrong colours and is ignored. The part the
+        # motion carries out of the frame is an expected loss, not a failure: the lower bound is
+        # 0.6 of the area predicted to stay
         ratio = G.sum() / max(1.0, float((Us > 0).sum()))
-        if not 0.6 <= ratio <= 1.6:
+        if not 0.6 * keep <= ratio <= 1.6:
             return U
         out = U.copy()
         # grabCut casts a vote of ``grabcut_weight`` x K: it decides where the warped prior is unsure
         # (edges, occlusions) and cannot overturn a confident, consistent flow prior
         out[sl] = Us + float(self.o["grabcut_weight"]) * K * (2.0 * G.astype(np.float32) - 1.0)
         return out
+
+    def _exits(self, f_pc, f_cp):
+        """Where the object's content of the previous frame goes: (forward flow, exits). The forward flow
+        is ``f_pc`` a DIS patch or more inside the image; nearer the border, where DIS has nothing to
+        match for content that leaves (it reads the static background's zero motion or a fraction of the
+        true one), the object's pixels (``self.L > 0``) move with the object's own motion: the median
+        forward flow of its measurable, forward-backward consistent pixels, kept from the last step that
+        had a patch's worth of them. ``exits`` (bool (h, w)): the object's pixels that its motion carries
+        out of the image (before that motion is first measured: those whose own forward flow does; DIS's
+        outliers on a large object's pixels are not taken for an exit)."""
+        Ma = self.L > 0
+        ax = self.gx + f_pc[..., 0]
+        ay = self.gy + f_pc[..., 1]
+        # the image spans -0.5 .. w - 0.5 in pixel-centre coordinates
+        inside = (ax >= -0.5) & (ax < self.w - 0.5) & (ay >= -0.5) & (ay < self.h - 0.5)
+        back = cv2.remap(f_cp, ax, ay, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        d = f_pc + back
+        ok = (d ** 2).sum(-1) <= 0.01 * ((f_pc ** 2).sum(-1) + (back ** 2).sum(-1)) + 0.5
+        sel = Ma & self.measurable & inside & ok
+        P = int(self.dis.getPatchSize())
+        if int(sel.sum()) >= P * P:
+            self.v = (float(np.median(f_pc[..., 0][sel])), float(np.median(f_pc[..., 1][sel])))
+        if self.v is None:
+            return f_pc, Ma & ~inside
+        vx, vy = self.v
+        gone = ((self.gx + vx < -0.5) | (self.gx + vx >= self.w - 0.5)
+                | (self.gy + vy < -0.5) | (self.gy + vy >= self.h - 0.5))
+        near = Ma & ~self.measurable
+        if near.any():
+            f_pc = f_pc.copy()
+            f_pc[near] = (vx, vy)
+        return f_pc, Ma & gone
 
     # -- one step -------------------------------------------------------------------------------
     def flow(self, g0, g1):
@@ -279,6 +334,9 @@ class FlowPropagator:
             f_pc = self.flow(gp, gc_) if o["fb_check"] else None
         else:
             f_cp, f_pc = flows
+        out_a = None
+        if f_pc is not None and (self.L > 0).any():
+            f_pc, out_a = self._exits(f_pc, f_cp)
         mx = self.gx + f_cp[..., 0]
         my = self.gy + f_cp[..., 1]
         Lw = cv2.remap(self.L, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -289,7 +347,34 @@ class FlowPropagator:
             err2 = d[..., 0] ** 2 + d[..., 1] ** 2
             mag2 = (f_cp ** 2).sum(-1) + (back ** 2).sum(-1)
             reliable &= err2 <= 0.01 * mag2 + 0.5
+        # content that left the frame: the pixels of this frame that sample it show something else
+        # (the static background's zero flow would hold the object's last pixels at the edge), so their
+        # carried logit says nothing (trust 0) and the colour model and grabCut decide there
+        keep = 1.0
+        left = None
+        if out_a is not None and out_a.any():
+            na = float((self.L > 0).sum())
+            keep = max(0.0, 1.0 - float(out_a.sum()) / na)
+            left = cv2.remap(out_a.astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.5
+            if self.v is not None:
+                # near the border DIS often reads a fraction of the motion of an object that is leaving:
+                # a pixel there whose DIS source is the object but left the frame or disagrees with the
+                # object's motion, and which that motion fills from the object, samples it by that motion
+                vx, vy = self.v
+                Ma = (self.L > 0).astype(np.float32)
+                by_dis = cv2.remap(Ma, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE) > 0
+                sx, sy = self.gx - vx, self.gy - vy
+                by_v = cv2.remap(Ma, sx, sy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+                fix = ~self.measurable & (left | ~reliable) & by_dis & by_v
+                if fix.any():
+                    Lw[fix] = cv2.remap(self.L, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[fix]
+                    reliable[fix] = True
+                    left[fix] = False
+            reliable &= ~left
         trust = np.where(reliable, 1.0, float(o["occluded_trust"])).astype(np.float32)
+        if left is not None:
+            trust[left] = 0.0
         Lc = Lw * trust
         M = Lw > 0
         if not M.any():  # object lost: nothing to segment
@@ -311,7 +396,7 @@ class FlowPropagator:
             U[band] += float(o["colour_weight"]) * llr[band]
         Lnew = U
         if o["grabcut"]:
-            Lnew = self._grabcut(img_cur, U, M, band, reliable, d_in, d_out, R)
+            Lnew = self._grabcut(img_cur, U, M, band, reliable, d_in, d_out, R, keep)
         np.clip(Lnew, -K, K, out=Lnew)
         self.L = Lnew.astype(np.float32)
         # colour model update from confident, reliable pixels
