@@ -288,19 +288,25 @@ class FlowPropagator:
         out of the image (before that motion is first measured: those whose own forward flow does; DIS's
         outliers on a large object's pixels are not taken for an exit)."""
         Ma = self.L > 0
-        ax = self.gx + f_pc[..., 0]
-        ay = self.gy + f_pc[..., 1]
+        rows = np.flatnonzero(Ma.any(1))
+        cols = np.flatnonzero(Ma.any(0))
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))   # the object's pixels' box
+        fb = f_pc[box]
+        ax = self.gx[box] + fb[..., 0]
+        ay = self.gy[box] + fb[..., 1]
         # the image spans -0.5 .. w - 0.5 in pixel-centre coordinates
         inside = (ax >= -0.5) & (ax < self.w - 0.5) & (ay >= -0.5) & (ay < self.h - 0.5)
         back = cv2.remap(f_cp, ax, ay, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        d = f_pc + back
-        ok = (d ** 2).sum(-1) <= 0.01 * ((f_pc ** 2).sum(-1) + (back ** 2).sum(-1)) + 0.5
-        sel = Ma & self.measurable & inside & ok
+        d = fb + back
+        ok = (d ** 2).sum(-1) <= 0.01 * ((fb ** 2).sum(-1) + (back ** 2).sum(-1)) + 0.5
+        sel = Ma[box] & self.measurable[box] & inside & ok
         P = int(self.dis.getPatchSize())
         if int(sel.sum()) >= P * P:
-            self.v = (float(np.median(f_pc[..., 0][sel])), float(np.median(f_pc[..., 1][sel])))
+            self.v = (float(np.median(fb[..., 0][sel])), float(np.median(fb[..., 1][sel])))
         if self.v is None:
-            return f_pc, Ma & ~inside
+            out = np.zeros_like(Ma)
+            out[box] = Ma[box] & ~inside
+            return f_pc, out
         vx, vy = self.v
         gone = ((self.gx + vx < -0.5) | (self.gx + vx >= self.w - 0.5)
                 | (self.gy + vy < -0.5) | (self.gy + vy >= self.h - 0.5))
