@@ -45,7 +45,7 @@ import itertools
 import math
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import numpy as np
 
@@ -66,16 +66,26 @@ _RASTER_KEYS = ("mask_array", "soft_array")
 _raster_cache = OrderedDict()   # prompt token -> (mask_array, soft_array)
 _raster_lock = threading.Lock()
 _tokens = itertools.count()
+#: tokens of prompts collected, whose rasters leave the cache at its next use (see :func:`_cache_drop`)
+_dropped = deque()
+
+
+def _drain():
+    """Drop the cached rasters of the prompts collected since (with ``_raster_lock`` held)."""
+    while _dropped:
+        _raster_cache.pop(_dropped.popleft(), None)
 
 
 def clear_raster_cache():
     """Drop every cached prompt raster (they are computed again when read)."""
     with _raster_lock:
+        _drain()
         _raster_cache.clear()
 
 
 def _cache_put(token, arrays):
     with _raster_lock:
+        _drain()
         _raster_cache[token] = arrays
         _raster_cache.move_to_end(token)
         total = sum(a.nbytes + b.nbytes for a, b in _raster_cache.values())
@@ -85,8 +95,16 @@ def _cache_put(token, arrays):
 
 
 def _cache_drop(token):
-    with _raster_lock:
-        _raster_cache.pop(token, None)
+    """A prompt's finaliser: its rasters leave the cache. It never waits for ``_raster_lock``: the cyclic
+    collector runs it on whichever thread allocates, which may be one inside the lock (a prompt in a reference
+    cycle collected while its thread reads another prompt's raster): waiting there hung that thread for good.
+    When the lock is busy the token waits in ``_dropped`` for the cache's next use."""
+    _dropped.append(token)
+    if _raster_lock.acquire(blocking=False):
+        try:
+            _drain()
+        finally:
+            _raster_lock.release()
 
 
 class LazyRasterPrompt(dict):
@@ -115,6 +133,7 @@ class LazyRasterPrompt(dict):
     def arrays(self):
         """(mask_array, soft_array), from the cache or computed now."""
         with _raster_lock:
+            _drain()
             hit = _raster_cache.get(self._token)
             if hit is not None:
                 _raster_cache.move_to_end(self._token)
