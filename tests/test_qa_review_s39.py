@@ -66,3 +66,70 @@ def test_raster_cache_two_threads_read_prompts_at_once():
     finally:
         P.RASTER_CACHE_BYTES = old
     assert not bad
+
+
+# --- Nuke: a node on the Prompts path whose 'disable' is keyed (the rule of 7110e0c / df23a5d, for a Merge) -------
+
+def _nuke():
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+    import nuke_env
+    from nuke_env import rp
+    return nuke_env, rp
+
+
+def _roto(nuke, rp, src, name, poly, frames):
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, src)
+    layer = rp.Layer(roto["curves"], name=name)
+    shape = rp.Shape(roto["curves"], name="Bezier1")
+    for X, Y in poly:
+        cp = rp.ShapeControlPoint()
+        for t in frames:
+            cp.center.addPositionKey(t, (X, 64 - Y))
+        shape.append(cp)
+    layer.append(shape)
+    roto["curves"].rootLayer.append(layer)
+    return roto
+
+
+def test_nuke_a_merge_keyed_off_on_the_prompts_path_shows_its_a_input_only_where_it_is_on(tmp_path):
+    """Read -> Roto 'hero' (B) and Roto 'villain' (A) -> Merge2 keyed off on frames 3-4 -> Prompts. Nuke shows the
+    villain's shape on frames 1-2 only (a disabled Merge passes its B input through). Before: the Merge's value on
+    the frame the Viewer stood on decided for every frame: parked on 1, villain prompted on all 4 frames (tracked
+    into frames where the comp shows none of it); parked on 4, villain left out of the job altogether."""
+    from samatte.demo import make_shot
+    nuke_env, rp = _nuke()
+    from samatte_nuke import farm, node as snode
+    shot = make_shot(str(tmp_path / "shot"), frames=4, size=(64, 64), first=1001)
+    nk = nuke_env.fresh()
+    try:
+        nk.root()["name"].setValue(str(tmp_path / "comp" / "sh_v001.nk"))
+        farm._memo.clear()
+        read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+        hero = _roto(nk, rp, read, "hero", shot["polygon"], (1, 2, 3, 4))
+        villain = _roto(nk, rp, read, "villain", [(x + 2, y) for x, y in shot["polygon"]], (1, 2, 3, 4))
+        merge = nk.nodes.Merge2()
+        merge.setInput(0, hero)
+        merge.setInput(1, villain)
+        for t in range(1, 5):
+            merge["disable"].setValueAt(1.0 if t in (3, 4) else 0.0, t)
+        g = snode.create("SAMatte1")
+        g.setInput(0, read)
+        g.setInput(1, merge)
+        g["tracker"].setValue("shapes")
+        jobs = {}
+        for parked in (1, 4):
+            nk.frame(parked)
+            assert merge["disable"].value() is (parked == 4)
+            jobs[parked], _ = snode.build(g)
+        for parked, job in jobs.items():
+            obs = {o["name"]: o for o in job["objects"]}
+            assert sorted({q["frame"] for q in obs["hero"]["prompts"]}) == [1001, 1002, 1003, 1004], parked
+            assert "villain" in obs, parked
+            assert sorted({q["frame"] for q in obs["villain"]["prompts"]}) == [1001, 1002], parked
+            assert obs["villain"].get("absent") == "1003-1004", parked
+        assert jobs[1] == jobs[4]       # the job does not depend on the frame the Viewer shows
+    finally:
+        nk._reset()

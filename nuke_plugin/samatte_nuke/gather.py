@@ -191,7 +191,30 @@ def prompt_sources(start, *, log=None):
             # on every frame, prompts of two versions of a roto mixed
             todo.extend((n.input(i), chain + (("switch", n, i),)) for i in range(n.inputs()))
             continue
+        if _disable_keyed(n):
+            # keyed 'disable' (a Merge of two rotos switched off on some frames): it passes its input 0 through
+            # where it is off and shows its inputs where it is on, each read frame by frame as a prompt node's own
+            # (before: the value on the frame the Viewer stood on decided for every frame: the rotos behind its
+            # other inputs prompted where Nuke draws none of them, or left out everywhere)
+            todo.extend(_keyed_inputs(n, chain))
+            continue
         todo.extend((m, chain) for m in _shown_inputs(n))
+    return out
+
+
+def _keyed_inputs(node, chain):
+    """``[(input, chain)]`` of a node whose 'disable' is keyed (not an animated Switch): the inputs it shows
+    where it is enabled, gated ``("enabled", node)`` but for input 0, which it shows (or passes through) either
+    way; input 0 of one that does not show it when enabled (a Switch on another input) gated ``("disabled",
+    node)``."""
+    n_in = node.inputs()
+    if n_in == 0:
+        return []
+    shown = _switch_input(node) if node.Class() == "Switch" else None   # (a Switch's unanimated 'which')
+    on = [shown] if shown is not None else list(range(n_in))
+    out = [(node.input(i), chain + ((("enabled", node),) if i else ())) for i in on]
+    if 0 not in on:
+        out.append((node.input(0), chain + (("disabled", node),)))
     return out
 
 
@@ -229,8 +252,9 @@ def _chain_time(node, chain, log):
         for step in order:
             if s is None:
                 return None
-            if isinstance(step, tuple) and step[0] == "enabled":
-                if _disabled(step[1], s):   # (the prompt node itself, keyed off on its frame s)
+            if isinstance(step, tuple) and step[0] in ("enabled", "disabled"):
+                # (a node keyed off and on, read on its frame s: the prompt node itself, or a node on its path)
+                if _disabled(step[1], s) != (step[0] == "disabled"):
                     return None
             elif isinstance(step, tuple):
                 _, sw, i = step
