@@ -11,7 +11,7 @@
 It writes ``qc.json`` (per-frame status, problem and score, the lowest scores, counts) and
 ``contact_sheet.png`` (plate | alpha | over a checkerboard | the objects, each in its colour, for the
 first, last, lowest-scoring and evenly spaced frames) into ``report_dir`` (default ``<work dir>/qc``, the work dir being the job's
-``work_dir`` or ``<output folder>/.samatte/<job name>``). :class:`QcError` (code ``QC_FAILED``, exit
+``work_dir`` or ``<output folder>/.samatte/<job name>/<output file>/``: :func:`samatte.jobspec.default_work_dir`). :class:`QcError` (code ``QC_FAILED``, exit
 status 5) when a frame fails; its details name the frames and the report.
 """
 import json
