@@ -711,7 +711,7 @@ def _read_layer(layer, info, scene_frame, notes, framelen=1.0):
     their track at the frame's animation time (``scene_frame * framelen``, Blender's ``ctime``; measured
     in bpy 5.0.1: under Time Stretching 100 -> 200 scene frame 8 draws the shape where the track is on
     clip frame 4)."""
-    ctime = scene_frame if float(framelen) == 1.0 else scene_frame * float(framelen)
+    ctime = _ctime(scene_frame, framelen)
     splines = [s for s in layer.splines if len(s.points) >= 3]
     if len(splines) != len(layer.splines):
         notes.append("mask layer %r: a spline with fewer than 3 points on frame %d was dropped"
