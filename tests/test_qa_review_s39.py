@@ -133,3 +133,46 @@ def test_nuke_a_merge_keyed_off_on_the_prompts_path_shows_its_a_input_only_where
         assert jobs[1] == jobs[4]       # the job does not depend on the frame the Viewer shows
     finally:
         nk._reset()
+
+
+def test_nuke_a_roto_moved_by_a_transform_behind_a_keyed_off_merge_is_moved_whatever_frame_is_viewed(tmp_path):
+    """Read -> Roto 'villain' -> Transform (10 px right) -> Merge2 input A, the Merge keyed off on frames 3-4 ->
+    Prompts. Parked on frame 4 (the Merge off there), the paths the adapter follows (convert.shown_inputs) left the
+    Merge's A input out: the villain's shapes were prompted where drawn, not where the Prompts input shows them
+    (10 px off on frames 1-2). Now the same job whichever frame is viewed, the shapes moved."""
+    from samatte.demo import make_shot
+    nuke_env, rp = _nuke()
+    from samatte_nuke import farm, node as snode
+    shot = make_shot(str(tmp_path / "shot"), frames=4, size=(64, 64), first=1001)
+    nk = nuke_env.fresh()
+    try:
+        nk.root()["name"].setValue(str(tmp_path / "comp" / "sh_v001.nk"))
+        farm._memo.clear()
+        read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+        hero = _roto(nk, rp, read, "hero", shot["polygon"], (1, 2, 3, 4))
+        villain = _roto(nk, rp, read, "villain", [(x + 2, y) for x, y in shot["polygon"]], (1, 2, 3, 4))
+        tr = nk.nodes.Transform()
+        tr.setInput(0, villain)
+        tr["translate"].setValue([10.0, 0.0])
+        merge = nk.nodes.Merge2()
+        merge.setInput(0, hero)
+        merge.setInput(1, tr)
+        g = snode.create("SAMatte1")
+        g.setInput(0, read)
+        g.setInput(1, merge)
+        g["tracker"].setValue("shapes")
+        plain = {o["name"]: o for o in snode.build(g)[0]["objects"]}   # the Merge never off
+        for t in range(1, 5):
+            merge["disable"].setValueAt(1.0 if t in (3, 4) else 0.0, t)
+        jobs = {}
+        for parked in (1, 4):
+            nk.frame(parked)
+            jobs[parked], _ = snode.build(g)
+        assert jobs[1] == jobs[4]
+        obs = {o["name"]: o for o in jobs[4]["objects"]}
+        for f in (1001, 1002):
+            got = [q for q in obs["villain"]["prompts"] if q["frame"] == f]
+            want = [q for q in plain["villain"]["prompts"] if q["frame"] == f]
+            assert got == want, f
+    finally:
+        nk._reset()

@@ -382,18 +382,22 @@ def shown_inputs(node):
     """The inputs whose picture ``node`` can show: a disabled node passes its input 0 through (Foundry:
     "disable: the node passes its input through"), a Switch with an unanimated ``which`` shows that input;
     otherwise every input (a Merge mixes them; a Switch with an animated ``which`` shows each input on some
-    frames: :func:`switch_input` says which on a frame). The rule of the Source's per-view check and of the prompt
-    gathering (a disabled Roto, or one a Switch does not show, draws nothing)."""
+    frames: :func:`switch_input` says which on a frame). A node whose 'disable' is keyed shows, over the frames, the
+    inputs it shows enabled and its input 0 (before: as on the frame the Viewer stood on, for every frame). The rule
+    of the Source's per-view check and of the prompt gathering (a disabled Roto, or one a Switch does not show, draws
+    nothing)."""
     if node.Class() == "Input":
         up = group_input(node)
         if up is not False:
             return [up]
-    if is_disabled(node):
+    keyed = disable_keyed(node)
+    if is_disabled(node) and not keyed:
         return [node.input(0)] if node.inputs() else []
     if node.Class() == "Switch":
         i = None if animated_switch(node) else switch_input(node)
         if i is not None:
-            return [node.input(i)]
+            # (a keyed 'disable': input 0 too, passed through on the frames where it is off)
+            return [node.input(i)] + ([node.input(0)] if keyed and i != 0 else [])
     return [node.input(i) for i in range(node.inputs())]
 
 

@@ -202,6 +202,12 @@ def prompt_sources(start, *, log=None):
     return out
 
 
+def _gate_open(steps, t):
+    """Whether the ``("enabled" | "disabled", node)`` gates of ``steps`` (from :func:`_keyed_inputs`) let frame ``t``
+    through: the node's keyed 'disable' read on ``t``."""
+    return all(_disabled(g[1], t) == (g[0] == "disabled") for g in steps)
+
+
 def _keyed_inputs(node, chain):
     """``[(input, chain)]`` of a node whose 'disable' is keyed (not an animated Switch): the inputs it shows
     where it is enabled, gated ``("enabled", node)`` but for input 0, which it shows (or passes through) either
@@ -254,7 +260,7 @@ def _chain_time(node, chain, log):
                 return None
             if isinstance(step, tuple) and step[0] in ("enabled", "disabled"):
                 # (a node keyed off and on, read on its frame s: the prompt node itself, or a node on its path)
-                if _disabled(step[1], s) != (step[0] == "disabled"):
+                if not _gate_open((step,), s):
                     return None
             elif isinstance(step, tuple):
                 _, sw, i = step
@@ -530,6 +536,9 @@ def _shows(source, base, t):
         seen.add((key, s))
         if _animated_switch(n):
             todo.append((n.input(_switch_input(n, s)), s))
+            continue
+        if _disable_keyed(n):   # (what it shows on frame s: its input 0 where it is off)
+            todo.extend((m_, s) for m_, gate in _keyed_inputs(n, ()) if _gate_open(gate, s))
             continue
         if n.Class() in TIME_CLASSES:
             m = time_node_map(n)
