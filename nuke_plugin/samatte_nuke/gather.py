@@ -191,7 +191,7 @@ def prompt_sources(start, *, log=None):
             # on every frame, prompts of two versions of a roto mixed
             todo.extend((n.input(i), chain + (("switch", n, i),)) for i in range(n.inputs()))
             continue
-        if _disable_keyed(n):
+        if _disable_keyed(n) and n.Class() != "Input":
             # keyed 'disable' (a Merge of two rotos switched off on some frames): it passes its input 0 through
             # where it is off and shows its inputs where it is on, each read frame by frame as a prompt node's own
             # (before: the value on the frame the Viewer stood on decided for every frame: the rotos behind its
@@ -537,7 +537,7 @@ def _shows(source, base, t):
         if _animated_switch(n):
             todo.append((n.input(_switch_input(n, s)), s))
             continue
-        if _disable_keyed(n):   # (what it shows on frame s: its input 0 where it is off)
+        if _disable_keyed(n) and n.Class() != "Input":   # (what it shows on frame s: its input 0 where it is off)
             todo.extend((m_, s) for m_, gate in _keyed_inputs(n, ()) if _gate_open(gate, s))
             continue
         if n.Class() in TIME_CLASSES:
