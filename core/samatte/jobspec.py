@@ -225,7 +225,8 @@ _WIN_DEVICE = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\.|\s*$)", re.I)
 
 
 def work_dir_name(name):
-    """The folder of a job's default work dir, ``<output folder>/.samatte/<folder>/``: the job's name
+    """The job's name folder of its default work dir, ``<output folder>/.samatte/<folder>/<output folder name>/``
+    (:func:`default_work_dir`; up to 0.2.19 ``<folder>`` itself, :func:`shared_work_dir`): the job's name
     when it is one ordinary folder name (the usual case, unchanged), else the name with each ``/`` and
     ``\\`` as ``_`` (``.`` and ``..`` as ``_._`` and ``_.._``), so that no name (``../../x``, ``/abs``,
     ``sh010/hero``) puts the track cache outside ``.samatte``. Any name is a valid job name: one over
