@@ -64,6 +64,12 @@ motion (DIS reads a fraction of the motion there). The same holds backward in ti
 (an object entering the frame). Needs ``fb_check`` (the forward flow); objects away from the border are
 tracked as before, byte for byte.
 
+**Static frames.** A step between two identical working images (a static plate, a held or repeated
+frame) returns the previous frame's logits and score unchanged (and computes no flow): there is no
+motion and no new evidence. Stepping anyway counted the same colour and grabCut votes again on every
+frame, so a weak vote against the keyframe (colours the object shares with its background) overturned
+its boundary after two steps and the mask crept on frame after frame.
+
 **Tiny objects.** A keyframe's mask goes to the working resolution as its area average; an object
 nowhere half a working pixel across (a dot, a wire) is kept as the working pixels it covers best
 (:func:`key_soft`), not dropped.
@@ -219,6 +225,7 @@ class FlowPropagator:
         P = int(self.dis.getPatchSize())
         self.measurable = (gx >= P) & (gx <= self.w - 1 - P) & (gy >= P) & (gy <= self.h - 1 - P)
         self.v = None   # the object's own motion (median flow), last measured
+        self._score = 1.0   # the last step's score (a step on the same image repeats it)
 
     # -- colour model ---------------------------------------------------------------------------
     def _colour_samples(self, idx, L, sel_extra=None):
@@ -233,6 +240,7 @@ class FlowPropagator:
     def start(self, img, logits):
         self.L = np.asarray(logits, np.float32)
         self.v = None
+        self._score = 1.0
         if self.o["colour"]:
             idx = _colour_index(img)
             fg, bg, nf, nb = self._colour_samples(idx, self.L)
@@ -333,6 +341,13 @@ class FlowPropagator:
         """Propagate the current logits from ``img_prev`` to ``img_cur`` (uint8 RGB (h, w, 3)).
         ``flows``: optional precomputed (flow cur->prev, flow prev->cur). Returns (logits, score)."""
         o, K, R = self.o, self.K, self.R
+        if np.array_equal(img_prev, img_cur):
+            # the same image (a static plate, a held frame): no motion and no new evidence, so the
+            # answer of the previous frame stands. Stepping anyway adds the colour and grabCut votes that
+            # decided it once more: they accumulated on the logits and overturned the keyframe's
+            # boundary after two steps (the mask crept on for frames)
+            self.L = np.clip(self.L, -K, K).astype(np.float32)
+            return self.L, self._score
         if flows is None:
             gp = cv2.cvtColor(img_prev, cv2.COLOR_RGB2GRAY)
             gc_ = cv2.cvtColor(img_cur, cv2.COLOR_RGB2GRAY)
@@ -385,6 +400,7 @@ class FlowPropagator:
         M = Lw > 0
         if not M.any():  # object lost: nothing to segment
             self.L = Lc
+            self._score = 0.0
             return Lc, 0.0
         d_in = cv2.distanceTransform(M.astype(np.uint8), cv2.DIST_L2, 3)
         d_out = cv2.distanceTransform((~M).astype(np.uint8), cv2.DIST_L2, 3)
@@ -415,11 +431,13 @@ class FlowPropagator:
                 self.bg = (1 - r) * self.bg + r * _normalise(bg)
         inside = self.L > 0
         if not inside.any():
+            self._score = 0.0
             return self.L, 0.0
         # score: reliability of the flow on the object times certainty along the boundary
         rel = float(reliable[inside].mean())
         cert = float(np.abs(np.tanh(0.5 * self.L[band])).mean()) if band.any() else 1.0
-        return self.L, max(0.0, min(1.0, 0.5 * (rel + cert)))
+        self._score = max(0.0, min(1.0, 0.5 * (rel + cert)))
+        return self.L, self._score
 
 
 def dis_flow(dis, g0, g1):
@@ -843,7 +861,8 @@ class FlowTracker(Tracker):
                     while i != e:
                         check_cancel(cancel)
                         j = i + d
-                        flows = prop.flows(imgs[i], imgs[j], fc) if fc is not None else None
+                        same = np.array_equal(imgs[i], imgs[j])   # a held frame: the step repeats its answer
+                        flows = prop.flows(imgs[i], imgs[j], fc) if fc is not None and not same else None
                         L, sc = prop.step(imgs[i], imgs[j], flows=flows)
                         if j in hints[o]:  # a correction: fix the carried logits where they contradict it
                             L = prop.L = _apply_hint(L, imgs[j], hints[o][j], K)
