@@ -1,6 +1,7 @@
 """QA of the artist using the SAMatte Qt panel while jobs run (PySide6 offscreen, the Nuke double, jobs in a
 real worker running the stand-in pipeline ``cli_fake_pipeline``). Regressions for bugs found by hand."""
 import os
+import re
 import sys
 import time
 
@@ -146,7 +147,8 @@ def test_a_panel_reopened_mid_job_resumes_where_the_job_is_with_one_listener(nk,
 
     def node_at(pct):
         st = g["status"].value()
-        return st.startswith("running:") and int(st.split()[-1].rstrip("%")) >= pct
+        m = re.search(r"(\d+)%", st)    # "running: matte 52%" (since 0.2.20: ", 4m10s left" after it)
+        return st.startswith("running:") and m is not None and int(m.group(1)) >= pct
     _pump(nk, lambda: node_at(50))
     q = snode.on_panel(g)
     assert q.progress.value() >= 50, q.progress.value()

@@ -108,8 +108,15 @@ def test_points_parented_to_a_track_follow_it_between_its_markers_on_a_sub_frame
     shot = make_shot(str(tmp_path / "shot"), frames=8, size=(96, 64))
     res, _ = run_step_in_blender(REMAP, v, tmp_path, shot, "parented", map=[100, 200], probe=7)
     [ob] = res["objects"]
-    [p] = [p for p in ob["prompts"] if p["type"] == "bezier"]
-    assert p["frame"] == res["probe_file"] == 1007
+    # since 0.2.20 a layer parented to a track is prompted where the track's motion changes (motion keys, read at
+    # each frame's animation time), no longer on the current frame alone: the shape on the probed file is the
+    # one linearly between the keys around it, and it must lie where Blender draws it
+    beziers = sorted((p for p in ob["prompts"] if p["type"] == "bezier"), key=lambda p: p["frame"])
+    assert res["probe_file"] == 1007
+    lo = [p for p in beziers if p["frame"] <= 1007][-1]
+    hi = [p for p in beziers if p["frame"] >= 1007][0]
+    t = 0.0 if hi["frame"] == lo["frame"] else (1007 - lo["frame"]) / float(hi["frame"] - lo["frame"])
+    p = {"points": [[a[0] + t * (b[0] - a[0])] for a, b in zip(lo["points"], hi["points"])]}
     xs = [row[0] for row in p["points"]]
     cols = np.nonzero(render_alpha(res["render"]) > 0.5)[1]
     assert cols.min() == pytest.approx(min(xs) + 0.5, abs=1.0), (sorted(xs), cols.min(), cols.max())

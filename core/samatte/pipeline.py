@@ -428,8 +428,6 @@ def _kept_plate(job):
 def _job_metadata(job, resolved):
     meta = {
         "samatte/job": job["name"],   # the writer adds samatte/version and, per frame, samatte/objects
-        # the plate it was made from: a frame of another plate is another job's (MatteWriter.file_problem)
-        "samatte/plate": job["plate"]["path"],
         "samatte/tracker": resolved["tracker"],
         "samatte/matte": resolved["matte"],
         "samatte/model": resolved["model"] if resolved["tracker"] == "sam2" else resolved["tracker"],
@@ -437,6 +435,11 @@ def _job_metadata(job, resolved):
     hosts = {o["name"]: o["host_name"] for o in job["objects"] if o.get("host_name")}
     if hosts:
         meta["samatte/host_names"] = json.dumps(hosts, sort_keys=True)
+    if job["output"].get("keep_other_plates"):
+        # the plate it was made from: for such a job a frame of another plate is another job's
+        # (MatteWriter.file_problem). Only there: a farm node's frames (its plate reached through a path
+        # mapping) stay byte for byte those of the submitting machine
+        meta["samatte/plate"] = job["plate"]["path"]
     return meta
 
 

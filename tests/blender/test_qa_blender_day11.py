@@ -7,7 +7,7 @@ in another .blend silently re-matted over sh010's frames (their keys differ: 'st
 records the plate it was made from (``samatte/plate``) and the core's "written by another job" check refuses a frame
 made from another plate (OUTPUT_INVALID naming it, before anything is written). The same clip re-run after a roto
 edit, and the same plate seen through another path to its folder (a moved project, a farm's path mapping), still
-rewrite their own frames.
+rewrite their own frames. Only jobs with ``output.keep_other_plates`` (the add-on sets it) record and check it.
 """
 import os
 import shutil
@@ -253,8 +253,6 @@ def test_without_keep_other_plates_a_new_plate_version_remattes_the_jobs_frames(
     r = resolve_backends(j)
     assert frame_keys(j, resolved=r) == frame_keys(jk, resolved=r)
     assert run(jk)["written"] == []
-    # and with it a frame of another plate is kept
-    from samatte.errors import OutputError
-    with pytest.raises(OutputError) as e:
-        run(job(v1, keep=True))
-    assert "made from another plate" in e.value.message
+    # only such jobs record their plate: a farm node's frames (the plate through a path mapping) stay byte for
+    # byte the submitting machine's (tests/test_qa_farm3.py)
+    assert all("samatte/plate" not in _attrs(str(tmp_path / "node" / ("m.%d.exr" % f))) for f in (1001, 1002, 1003))
