@@ -5,7 +5,7 @@ on first use. The pure-Python parts (``samatte.jobspec``, ``samatte.frames``, ``
 ``samatte.progress``, ``samatte.protocol``, ``samatte.client``) need only the standard library and run
 on Python 3.9 inside Nuke and Blender.
 """
-__version__ = "0.2.19"
+__version__ = "0.2.20"
 
 from .errors import SamatteError  # noqa: E402  (stdlib only)
 
