@@ -616,12 +616,23 @@ def same_plate(a, b):
     """Whether plate patterns ``a`` and ``b`` (a frame's ``samatte/plate``, a job's ``plate.path``) name one plate
     for the "written by another job" check: the same file pattern in a folder of the same name. Whole paths would
     differ for one plate seen from a farm node's path mapping (``Z:\\shots`` / ``/mnt/shots``) or a project
-    moved with its mattes; ``sh010/plate.####.exr`` and ``sh020/plate.####.exr`` are two plates."""
+    moved with its mattes; ``sh010/plate.####.exr`` and ``sh020/plate.####.exr`` are two plates. Where either is a
+    Windows path (a drive letter, UNC, or backslashes) the names compare without case, as Windows opens them
+    (``D:\\Shots\\SH010`` and ``d:\\shots\\sh010`` are one folder); two POSIX paths compare exactly."""
     def tail(p):
         parts = [x for x in re.split(r"[\\/]+", p.strip()) if x not in ("", ".")]
         # one frame token whatever its spelling (####, %04d, $F4, @): Blender and Nuke write them differently
         return [re.sub(r"%0?\d*d|\$F\d*|#+|@+", "#", x) for x in parts[-2:]]
-    return tail(a) == tail(b)
+    ta, tb = tail(a), tail(b)
+    if _windows_path(a) or _windows_path(b):
+        return [x.casefold() for x in ta] == [x.casefold() for x in tb]
+    return ta == tb
+
+
+def _windows_path(p):
+    """Whether ``p`` reads as a Windows path: a drive letter (``D:``), a UNC path (``\\\\server``) or a backslash."""
+    p = p.strip()
+    return "\\" in p or re.match(r"[A-Za-z]:/", p) is not None
 
 
 def _check_whole(path):
