@@ -795,7 +795,12 @@ class FlowTracker(Tracker):
         from ..jobspec import absent_returns
         restart = {i for g in gone for i in absent_returns(range(n), g)}
         steps = sum(abs(e - s) for pl in plans for (s, d, e, _) in pl)
-        total = n + steps + n
+        # progress units that take alike time, so that the time left (samatte.progress.TimeLeft: the pace of the
+        # units done) holds: the passes' steps, plus one for the output (~20x faster than a step). Reading
+        # (~2-25x faster than a step, by plate size) counts only when nothing is propagated (it is then the
+        # work: keyframe masks on every frame); otherwise its events keep ``done`` (the time left "estimating")
+        timed_read = steps == 0
+        total = (n if timed_read else 0) + steps + 1
         done = 0
         folder = SpillFolder("samatte_flow", self.opts["work_dir"])
 
@@ -833,7 +838,7 @@ class FlowTracker(Tracker):
                         acc[o, i] = K * (2.0 * key_soft(soft, (h, w)) - 1.0)
                         scores[o, i] = 1.0
                 del plate, disp
-                done += 1
+                done += 1 if timed_read else 0
                 yield Progress("track", f, done, total, "reading frames")
             # -- passes ----------------------------------------------------------------------------
             prop_shape = (h, w)
@@ -899,7 +904,7 @@ class FlowTracker(Tracker):
                     objs[ob.name] = ObjectTrack(mask=m, logits=logits[o], score=max(0.0, min(1.0, sc)),
                                                 keyframe=(o, i) in kmask, edge="rough")
                 ref = None if (i == 0 or i in kset or i in restart) else frames[i - 1]
-                done += 1
+                done += 1 if i == n - 1 else 0
                 yield Progress("track", f, done, total, "frame %d" % f)
                 yield TrackFrame(frame=f, objects=objs, ref=ref)
         finally:
