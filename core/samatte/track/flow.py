@@ -70,6 +70,17 @@ motion and no new evidence. Stepping anyway counted the same colour and grabCut 
 frame, so a weak vote against the keyframe (colours the object shares with its background) overturned
 its boundary after two steps and the mask crept on frame after frame.
 
+**Flat frames.** A frame with no texture (a flash frame, a dip to black, an overexposed frame, a lens
+cap; :func:`flat_frames`: a grey spread under a tenth of the shot's median spread, or under one grey
+level) carries no evidence about motion or about the object: DIS reads zero motion through it, which
+stopped the mask there while the object moved on (IoU 0.3-0.6 for the rest of the shot). A pass steps
+across such frames, not onto them: from the last textured frame to the next one (its flow, colours and
+grabCut; the colour model never learns from a flat frame), and a flat frame at share t of the way gets
+the carried logits moved by t x that flow, scored the lower of the two ends. Flat frames with no
+textured frame after them in the pass get the carried logits moved on by the object's last measured
+motion per step. A frame with a correction (hint) is stepped onto as before. Shots with no flat frame
+are tracked as before, byte for byte.
+
 **Tiny objects.** A keyframe's mask goes to the working resolution as its area average; an object
 nowhere half a working pixel across (a dot, a wire) is kept as the working pixels it covers best
 (:func:`key_soft`), not dropped.
@@ -127,7 +138,7 @@ from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import apply_hints, grabcut_labels, hint_arrays, keyframe_mask, object_roles, to_u8, work_shape
 
-__all__ = ["FlowTracker", "FlowPropagator", "FlowCache", "DEFAULTS", "dis_flow", "owned_masks", "key_logit", "key_soft"]
+__all__ = ["FlowTracker", "FlowPropagator", "FlowCache", "DEFAULTS", "dis_flow", "flat_frames", "owned_masks", "key_logit", "key_soft"]
 
 DEFAULTS = {
     "work_size": 640,
@@ -337,6 +348,50 @@ class FlowPropagator:
         f_pc = cache.flow(self.dis, self.o, gp, gc_) if self.o["fb_check"] else None
         return f_cp, f_pc
 
+    def across(self, imgs, frames, i, run, k, cache=None):
+        """Step from the textured frame index ``i`` across the flat frame indices ``run`` (in order) to the
+        textured index ``k`` (None: none follows in the pass). Yields (index, logits, score) for each
+        flat frame, then for ``k``. A flat frame carries no evidence, so the step is the one from ``i``
+        to ``k`` (its flow, colours and grabCut), and a flat frame at host-frame share t of the way gets
+        the logits of ``i`` moved by t x that flow (k -> i). With no textured frame after them the flat
+        frames get the logits of ``i`` moved on by the object's last measured motion per step (held
+        where it was never measured)."""
+        Li, si = self.L.copy(), self._score
+        K = self.K
+        if k is None:
+            vx, vy = self.v if self.v is not None else (0.0, 0.0)
+            for s_, m in enumerate(run, 1):
+                if vx == 0.0 and vy == 0.0:
+                    L = Li.copy()
+                else:
+                    L = cv2.remap(Li, self.gx - s_ * vx, self.gy - s_ * vy, cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=-K)
+                self.L = L
+                yield m, L, si
+            return
+        if np.array_equal(imgs[i], imgs[k]):
+            f_cp = None
+            Lk, sk = self.step(imgs[i], imgs[k])
+        else:
+            if cache is not None:
+                f_cp, f_pc = self.flows(imgs[i], imgs[k], cache)
+            else:
+                gp = cv2.cvtColor(np.asarray(imgs[i]), cv2.COLOR_RGB2GRAY)
+                gc_ = cv2.cvtColor(np.asarray(imgs[k]), cv2.COLOR_RGB2GRAY)
+                f_cp = self.flow(gc_, gp)
+                f_pc = self.flow(gp, gc_) if self.o["fb_check"] else None
+            Lk, sk = self.step(imgs[i], imgs[k], flows=(f_cp, f_pc))
+        span = float(frames[k] - frames[i])
+        for m in run:
+            if f_cp is None:
+                L = Li.copy()
+            else:
+                t = (frames[m] - frames[i]) / span
+                L = cv2.remap(Li, self.gx + t * f_cp[..., 0], self.gy + t * f_cp[..., 1], cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+            yield m, L, min(si, sk)
+        yield k, Lk, sk
+
     def step(self, img_prev, img_cur, *, flows=None):
         """Propagate the current logits from ``img_prev`` to ``img_cur`` (uint8 RGB (h, w, 3)).
         ``flows``: optional precomputed (flow cur->prev, flow prev->cur). Returns (logits, score)."""
@@ -438,6 +493,22 @@ class FlowPropagator:
         cert = float(np.abs(np.tanh(0.5 * self.L[band])).mean()) if band.any() else 1.0
         self._score = max(0.0, min(1.0, 0.5 * (rel + cert)))
         return self.L, self._score
+
+
+def flat_frames(imgs):
+    """Indices of the frames of ``imgs`` (uint8 RGB or grey working images of one shot) that have no
+    texture: a flash frame, a dip to black, an overexposed frame, a lens cap. Flat means a grey spread
+    (standard deviation) under a tenth of the shot's median spread, or under one grey level (nothing
+    8 bits can carry). The spread does not depend on the image size, and the tenth is relative to the
+    shot's own images, so a low-key shot is not flat. See "Flat frames" in the module docstring."""
+    sd = []
+    for im in imgs:
+        g = cv2.cvtColor(np.asarray(im), cv2.COLOR_RGB2GRAY) if np.ndim(im) == 3 else np.asarray(im)
+        sd.append(float(g.std()))
+    if not sd:
+        return set()
+    floor = max(1.0, 0.1 * float(np.median(sd)))
+    return {i for i, v in enumerate(sd) if v < floor}
 
 
 def dis_flow(dis, g0, g1):
@@ -842,6 +913,7 @@ class FlowTracker(Tracker):
                 yield Progress("track", f, done, total, "reading frames")
             # -- passes ----------------------------------------------------------------------------
             prop_shape = (h, w)
+            flat = flat_frames(imgs[i] for i in range(n))   # no texture: stepped across, not onto
             # flows shared by the passes (of every object) that step between the same two frames
             fc = self._shared
             if fc is None:
@@ -866,6 +938,24 @@ class FlowTracker(Tracker):
                     while i != e:
                         check_cancel(cancel)
                         j = i + d
+                        if j in flat and j not in hints[o]:
+                            # flat frames carry no evidence about motion or the object: step from the last
+                            # textured frame to the next one, the flat frames between get the carried mask
+                            # moved by their share of that motion (colours and grabCut never see them)
+                            run_ = [j]
+                            while run_[-1] != e and run_[-1] in flat and run_[-1] not in hints[o]:
+                                run_.append(run_[-1] + d)
+                            k = run_.pop() if not (run_[-1] in flat and run_[-1] not in hints[o]) else None
+                            for m, L, sc in prop.across(imgs, frames, i, run_, k, fc):
+                                if m == k and k in hints[o]:
+                                    L = prop.L = _apply_hint(L, imgs[k], hints[o][k], K)
+                                wt = 1.0 if wfn is None else wfn(frames[m])
+                                acc[o, m] = (acc[o, m].astype(np.float32) + wt * L).astype(np.float16)
+                                scores[o, m] += wt * sc
+                                done += 1
+                                yield Progress("track", frames[m], done, total, label)
+                            i = run_[-1] if k is None else k
+                            continue
                         same = np.array_equal(imgs[i], imgs[j])   # a held frame: the step repeats its answer
                         flows = prop.flows(imgs[i], imgs[j], fc) if fc is not None and not same else None
                         L, sc = prop.step(imgs[i], imgs[j], flows=flows)
