@@ -59,6 +59,19 @@ negative when subtract). Shapes (add-mode dense prompts and boxes) define the ob
 subtract shapes on other frames are corrections of the tracked mask, never new shapes (an object with no
 shape at all is seeded from its first frame with a positive point). A points prompt may be
 negative-only (a correction click) when the object has a shape or a positive point somewhere.
+An object's optional ``colour`` (3 numbers) and ``meta`` (JSON data) are cosmetic: in no cache key.
+
+The job's ``name`` (default ``samatte``; any text without a NUL or a lone surrogate) names its frames
+(``samatte/job``) and the folder of its default work dir. ``tracker``: ``backend`` (``auto``, ``sam2``,
+``flow``, ``shapes``), ``model``, ``options`` (:mod:`samatte.registry`); ``matte``: ``backend``,
+``quality`` (``draft``, ``default``, ``high``), ``options``. ``output``: ``path`` (one frame token,
+ending in ``.exr``), ``object_layers``, ``foreground``, ``quality_map`` (default true), ``compression``
+(default ``zip``), ``overwrite`` (default false: frames complete for their keys are kept, a file samatte
+did not write for this job is OUTPUT_INVALID), ``keep_other_plates`` (default false, left out of the
+normalised job when false: frames made from another plate, their ``samatte/plate``, are kept as
+another job's; the Blender add-on sets it). ``device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
+``work_dir`` (null: :func:`default_work_dir`, ``<output folder>/.samatte/<job name>/<output file>/``)
+holds the stored track. ``meta``: free-form JSON data, in no key.
 """
 import copy
 import hashlib
