@@ -60,6 +60,10 @@ subtract shapes on other frames are corrections of the tracked mask, never new s
 shape at all is seeded from its first frame with a positive point). A points prompt may be
 negative-only (a correction click) when the object has a shape or a positive point somewhere.
 An object's optional ``colour`` (3 numbers) and ``meta`` (JSON data) are cosmetic: in no cache key.
+Every prompt may carry a ``label`` (text, cosmetic); a ``mask`` prompt ``channel`` (null: the rule of
+:mod:`samatte.io.masks`), ``threshold`` (0.5) and ``invert`` (false); a ``polygon`` / ``bezier``
+``invert`` (false; a closed shape only) and ``feather`` (pixels, default 0: a linear ramp, outward when
+positive, inward when negative, as Nuke's).
 
 The job's ``name`` (default ``samatte``; any text without a NUL or a lone surrogate) names its frames
 (``samatte/job``) and the folder of its default work dir. ``tracker``: ``backend`` (``auto``, ``sam2``,
