@@ -226,3 +226,21 @@ def test_the_version_the_docs_name_is_this_one():
     assert re.search(r"and %s \(.*?\) those written by 0\.2\.19\." % re.escape(v), cache)
     assert 'version = "%s"' % v in _text("blender_addon/blender_manifest.toml")
     assert "score MAD 6.63 (%s (" % v in README
+
+
+# --- CONTRACTS: the host-side signatures that changed today ------------------------------------------
+def test_contracts_name_the_blender_background_start_and_the_stdlib_modules():
+    sys.path.insert(0, os.path.join(TESTS, "blender"))
+    from addon_plain import plain
+    jobs = plain("jobs")
+    params = inspect.signature(jobs.JobRun.__init__).parameters
+    assert list(params)[1:] == ["job", "settings", "frames", "stage", "scene_frame"]
+    assert "background" in inspect.signature(jobs.JobRun.start).parameters
+    assert callable(jobs.start_worker)
+    assert ("`JobRun(job, settings, *, frames=None, stage=None, scene_frame=None).start(*, background=False)"
+            in CONTRACTS)
+    assert "`start_worker`" in CONTRACTS
+    # samatte.atomic is one of the stdlib-only host-side modules (README's list names it too)
+    from samatte import atomic
+    assert inspect.signature(atomic.write_atomically).parameters["what"].default == "file"
+    assert "`samatte.atomic` (`write_atomically(path, tmp, write, *, what=\"file\")`" in CONTRACTS
