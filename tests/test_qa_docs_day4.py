@@ -244,3 +244,19 @@ def test_contracts_name_the_blender_background_start_and_the_stdlib_modules():
     from samatte import atomic
     assert inspect.signature(atomic.write_atomically).parameters["what"].default == "file"
     assert "`samatte.atomic` (`write_atomically(path, tmp, write, *, what=\"file\")`" in CONTRACTS
+
+
+def test_the_nuke_section_names_every_samatte_module_the_plugin_imports():
+    m = re.search(r"imports only samatte's standard-library modules \(([^)]*)\) and `nuke`", _section("Nuke"))
+    assert m
+    listed = set(re.findall(r"`(\w+)`", m.group(1)))
+    used = set()
+    for folder, _, files in os.walk(os.path.join(ROOT, "nuke_plugin")):
+        for f in files:
+            if f.endswith(".py"):
+                src = open(os.path.join(folder, f), encoding="utf-8").read()
+                used.update(re.findall(r"(?:from|import) samatte\.(\w+)", src))
+                for names in re.findall(r"from samatte import ([\w, ]+)", src):
+                    used.update(n.strip().split(" as ")[0] for n in names.split(","))
+    assert used and used <= listed, sorted(used - listed)
+    assert "4m10s left, 1.3 s/frame): matte hero`, `track frame 5" in _section("Nuke")   # step 5 says the time left
