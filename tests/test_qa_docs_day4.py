@@ -36,7 +36,7 @@ CONTRACTS = _flat(_text("docs/CONTRACTS.md"))
 
 
 def _section(title):
-    m = re.search(r"^## %s\n(.*?)(?=^## )" % re.escape(title), _text("README.md"), re.S | re.M)
+    m = re.search(r"^## %s\n(.*?)(?=^## |\Z)" % re.escape(title), _text("README.md"), re.S | re.M)
     assert m, "README has no section %r" % title
     return _flat(m.group(1))
 
@@ -260,3 +260,10 @@ def test_the_nuke_section_names_every_samatte_module_the_plugin_imports():
                     used.update(n.strip().split(" as ")[0] for n in names.split(","))
     assert used and used <= listed, sorted(used - listed)
     assert "4m10s left, 1.3 s/frame): matte hero`, `track frame 5" in _section("Nuke")   # step 5 says the time left
+
+
+def test_layout_lists_the_same_host_side_modules_as_the_worker_protocol_section():
+    lay = re.search(r"the package \((.*?) are standard library only", _section("Layout")).group(1)
+    proto = re.search(r"type-checked by mypy in CI: (.*?)\.(?: |$)", _section("Worker protocol")).group(1)
+    names = lambda t: {re.sub(r"^samatte\.", "", n) for n in re.findall(r"`([a-z_.]+)`", re.sub(r"\([^)]*\)", "", t))}  # noqa: E731
+    assert names(lay) == names(proto), (names(lay) ^ names(proto))
