@@ -267,3 +267,13 @@ def test_layout_lists_the_same_host_side_modules_as_the_worker_protocol_section(
     proto = re.search(r"type-checked by mypy in CI: (.*?)\.(?: |$)", _section("Worker protocol")).group(1)
     names = lambda t: {re.sub(r"^samatte\.", "", n) for n in re.findall(r"`([a-z_.]+)`", re.sub(r"\([^)]*\)", "", t))}  # noqa: E731
     assert names(lay) == names(proto), (names(lay) ^ names(proto))
+
+
+def test_an_empty_samatte_models_is_the_default_lookup(monkeypatch):
+    from samatte import models
+    assert "set but empty, as a farm job's empty `ModelsDir` sets it: the default" in README
+    monkeypatch.delenv("SAMATTE_MODELS", raising=False)
+    unset = models.models_dir()
+    monkeypatch.setenv("SAMATTE_MODELS", "")
+    assert models.models_dir() == unset
+    assert '"SAMATTE_MODELS": "{{Param.ModelsDir}}"' in _text("core/samatte/farm/openjd.py").replace("'", '"')
