@@ -277,3 +277,54 @@ def test_an_empty_samatte_models_is_the_default_lookup(monkeypatch):
     monkeypatch.setenv("SAMATTE_MODELS", "")
     assert models.models_dir() == unset
     assert '"SAMATTE_MODELS": "{{Param.ModelsDir}}"' in _text("core/samatte/farm/openjd.py").replace("'", '"')
+
+
+def _doc_calls(text):
+    """``(dotted name, [parameter names])`` of each ```samatte.x.y(...)`` call CONTRACTS writes out."""
+    for m in re.finditer(r"`(samatte(?:\.\w+)+)\(", text):
+        i, depth = m.end(), 1
+        while depth and i < len(text):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        parts, cur, depth = [], "", 0
+        for ch in text[m.end():i - 1]:
+            depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(ch, 0)
+            if ch == "," and depth == 0:
+                parts.append(cur)
+                cur = ""
+            else:
+                cur += ch
+        parts.append(cur)
+        names = [re.match(r"\*{0,2}(\w+)", p.strip()).group(1) for p in parts
+                 if p.strip() not in ("", "*", "...") and re.match(r"\*{0,2}\w", p.strip())]
+        yield m.group(1), names
+
+
+def test_every_parameter_contracts_names_is_one_the_code_takes():
+    import importlib
+    checked, wrong = 0, []
+    for dotted, names in _doc_calls(CONTRACTS):
+        parts = dotted.split(".")
+        for k in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:k]))
+                break
+            except ImportError:
+                continue
+        for attr in parts[k:]:
+            obj = getattr(obj, attr, None)
+        if obj is None:
+            wrong.append((dotted, "no such name"))
+            continue
+        try:
+            sig = inspect.signature(obj)
+        except (TypeError, ValueError):
+            continue
+        real = sig.parameters
+        if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in real.values()):
+            continue
+        checked += 1
+        extra = [n for n in names if n not in real]
+        if extra:
+            wrong.append((dotted, extra, list(real)))
+    assert checked > 30 and not wrong, wrong
