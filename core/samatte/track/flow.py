@@ -357,7 +357,7 @@ class FlowPropagator:
         frames get the logits of ``i`` moved on by the object's last measured motion per step (held
         where it was never measured)."""
         Li, si = self.L.copy(), self._score
-        K = self.K
+        K, v0 = self.K, self.v
         if k is None:
             vx, vy = self.v if self.v is not None else (0.0, 0.0)
             for s_, m in enumerate(run, 1):
@@ -381,6 +381,11 @@ class FlowPropagator:
                 f_cp = self.flow(gc_, gp)
                 f_pc = self.flow(gp, gc_) if self.o["fb_check"] else None
             Lk, sk = self.step(imgs[i], imgs[k], flows=(f_cp, f_pc))
+            if self.v is not None and self.v is not v0:
+                # the motion measured over the span is len(run) + 1 steps' worth: kept per step, as the
+                # flat frames that may end the pass and the next steps' exits (near the border) use it
+                n_ = float(len(run) + 1)
+                self.v = (self.v[0] / n_, self.v[1] / n_)
         span = float(frames[k] - frames[i])
         for m in run:
             if f_cp is None:
