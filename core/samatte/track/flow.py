@@ -71,7 +71,7 @@ frame, so a weak vote against the keyframe (colours the object shares with its b
 its boundary after two steps and the mask crept on frame after frame.
 
 **Flat frames.** A frame with no texture (a flash frame, a dip to black, an overexposed frame, a lens
-cap; :func:`flat_frames`: a grey spread under a tenth of the shot's median spread, or under one grey
+cap; :func:`flat_frames`: a grey spread under a tenth of that of the frame the pass starts from, or under one grey
 level) carries no evidence about motion or about the object: DIS reads zero motion through it, which
 stopped the mask there while the object moved on (IoU 0.3-0.6 for the rest of the shot). A pass steps
 across such frames, not onto them: from the last textured frame to the next one (its flow, colours and
@@ -500,19 +500,25 @@ class FlowPropagator:
         return self.L, self._score
 
 
-def flat_frames(imgs):
+def _spread(im):
+    """The grey spread (standard deviation) of a uint8 RGB or grey working image."""
+    g = cv2.cvtColor(np.asarray(im), cv2.COLOR_RGB2GRAY) if np.ndim(im) == 3 else np.asarray(im)
+    return float(g.std())
+
+
+def flat_frames(imgs, ref=None):
     """Indices of the frames of ``imgs`` (uint8 RGB or grey working images of one shot) that have no
     texture: a flash frame, a dip to black, an overexposed frame, a lens cap. Flat means a grey spread
-    (standard deviation) under a tenth of the shot's median spread, or under one grey level (nothing
-    8 bits can carry). The spread does not depend on the image size, and the tenth is relative to the
-    shot's own images, so a low-key shot is not flat. See "Flat frames" in the module docstring."""
-    sd = []
-    for im in imgs:
-        g = cv2.cvtColor(np.asarray(im), cv2.COLOR_RGB2GRAY) if np.ndim(im) == 3 else np.asarray(im)
-        sd.append(float(g.std()))
+    (standard deviation) under a tenth of the reference spread, or under one grey level (nothing 8 bits
+    can carry). The spread does not depend on the image size. ``ref``: the reference spread; the tracker
+    passes that of the frame a pass starts from (its anchor), which every frame the pass writes depends on
+    (README "Cache and resume"): a reference taken from all the frames given (None: their median) made a
+    span tracked alone (a resume, a farm task) differ from the whole run, and took the low-key part of a
+    shot that brightens for flat. See "Flat frames" in the module docstring."""
+    sd = [_spread(im) for im in imgs]
     if not sd:
         return set()
-    floor = max(1.0, 0.1 * float(np.median(sd)))
+    floor = max(1.0, 0.1 * (float(np.median(sd)) if ref is None else float(ref)))
     return {i for i, v in enumerate(sd) if v < floor}
 
 
@@ -918,7 +924,7 @@ class FlowTracker(Tracker):
                 yield Progress("track", f, done, total, "reading frames")
             # -- passes ----------------------------------------------------------------------------
             prop_shape = (h, w)
-            flat = flat_frames(imgs[i] for i in range(n))   # no texture: stepped across, not onto
+            spread = [_spread(imgs[i]) for i in range(n)]   # flat frames (no texture): stepped across, not onto
             # flows shared by the passes (of every object) that step between the same two frames
             fc = self._shared
             if fc is None:
@@ -938,6 +944,10 @@ class FlowTracker(Tracker):
                         scores[o, s] = scores[o, srcs[o][p]]
                     prop = FlowPropagator(prop_shape, self.opts)
                     prop.start(imgs[s], acc[o, s].astype(np.float32))
+                    # flat against the spread of the frame the pass starts from: every frame it writes
+                    # depends on that one (the cache keys), not on the rest of the frames given
+                    floor = max(1.0, 0.1 * spread[s])
+                    flat = {x for x in range(n) if spread[x] < floor}
                     i = s
                     label = "%s %s from %d" % (ob.name, "forward" if d > 0 else "backward", frames[s])
                     while i != e:
