@@ -78,3 +78,40 @@ def test_the_low_key_part_of_a_shot_that_brightens_is_not_flat():
     out, _ = run(FlowTracker(), src, [mask_object("o", {1: truth[1]})], frames)
     assert _iou(out[12].objects["o"].mask, truth[12]) > 0.25
     assert out[20].objects["o"].mask.any()
+
+
+def _leaving(frames, flat, *, H=72, W=120, side=20, step=4):
+    """A textured square moving ``step`` px a frame to the right and out of the frame; ``flat`` frames
+    black. Returns (source, truth)."""
+    from test_qa_flow_flat import _tex
+    from track_clips import MemorySource
+    rng = np.random.default_rng(3)
+    bg = _tex(rng, H, W, 2.0, (0.6, 0.9, 0.7))
+    ft = np.clip(_tex(rng, side, side, 1.5, (1.6, 0.4, 0.3)) * 1.3, 0, 1)
+    imgs, truth = {}, {}
+    for f in frames:
+        x = 12 + step * (f - frames[0])
+        m = np.zeros((H, W), bool)
+        img = bg.copy()
+        if x < W:
+            x1 = min(W, x + side)
+            m[26:26 + side, x:x1] = True
+            img[26:26 + side, x:x1] = ft[:, :x1 - x]
+        if f in flat:
+            img = np.zeros((H, W, 3), np.float32)
+        imgs[f] = img.astype(np.float32)
+        truth[f] = m
+    return MemorySource(imgs), truth
+
+
+def test_an_object_leaving_the_frame_across_flat_frames_leaves_no_ghost():
+    """The step across flat frames 26-27 (25 -> 28, three steps) judged the object's exit by one step's
+    motion (4 px of the 12 it moves): the 12 px still in the frame on 25 were carried into 28, where the
+    object has gone, and stayed there to the end of the shot (a ghost on 28-30, IoU 0.0)."""
+    frames = list(range(1, 31))
+    src, truth = _leaving(frames, {26, 27})
+    out, _ = run(FlowTracker(), src, [mask_object("o", {1: truth[1]})], frames)
+    assert _iou(out[25].objects["o"].mask, truth[25]) > 0.8
+    for f in (28, 29, 30):
+        assert not truth[f].any()
+        assert not out[f].objects["o"].mask.any(), f

@@ -357,7 +357,7 @@ class FlowPropagator:
         frames get the logits of ``i`` moved on by the object's last measured motion per step (held
         where it was never measured)."""
         Li, si = self.L.copy(), self._score
-        K, v0 = self.K, self.v
+        K = self.K
         if k is None:
             vx, vy = self.v if self.v is not None else (0.0, 0.0)
             for s_, m in enumerate(run, 1):
@@ -380,11 +380,14 @@ class FlowPropagator:
                 gc_ = cv2.cvtColor(np.asarray(imgs[k]), cv2.COLOR_RGB2GRAY)
                 f_cp = self.flow(gc_, gp)
                 f_pc = self.flow(gp, gc_) if self.o["fb_check"] else None
+            # the object's motion (``v``) is per step; the span is len(run) + 1 steps: its exits (near the
+            # border) take that many steps' motion, and the motion it measures is kept per step again (the
+            # flat frames that may end the pass, the next steps' exits use it)
+            n_ = float(len(run) + 1)
+            if self.v is not None:
+                self.v = (self.v[0] * n_, self.v[1] * n_)
             Lk, sk = self.step(imgs[i], imgs[k], flows=(f_cp, f_pc))
-            if self.v is not None and self.v is not v0:
-                # the motion measured over the span is len(run) + 1 steps' worth: kept per step, as the
-                # flat frames that may end the pass and the next steps' exits (near the border) use it
-                n_ = float(len(run) + 1)
+            if self.v is not None:
                 self.v = (self.v[0] / n_, self.v[1] / n_)
         span = float(frames[k] - frames[i])
         for m in run:
