@@ -115,3 +115,22 @@ def test_an_object_leaving_the_frame_across_flat_frames_leaves_no_ghost():
     for f in (28, 29, 30):
         assert not truth[f].any()
         assert not out[f].objects["o"].mask.any(), f
+
+
+def test_the_low_key_part_of_a_shot_that_brightens_is_not_flat_from_a_bright_anchor():
+    """The pass running backward from a bright keyframe into the low-key stretch judged those frames flat
+    against the anchor's spread (a few grey levels against ~50) and stepped across them: IoU on frame 3 0.32
+    with keys on 1, 10 and 20 (0.67 before flat frames were stepped across). Flatness is a contrast (spread
+    over mean grey), the same at any exposure: the low-key frames are tracked."""
+    from samatte.track.flow import _contrast, _spread, flat_frames
+    frames = list(range(1, 21))
+    src, truth = _lowkey_then_bright(frames, 10)
+    out, _ = run(FlowTracker(), src, [mask_object("o", {f: truth[f] for f in (1, 10, 20)})], frames)
+    assert _iou(out[3].objects["o"].mask, truth[3]) > 0.6
+    # the measure itself: a low-key copy of a frame keeps its contrast, a flash or black frame loses it
+    img = (np.random.default_rng(1).random((40, 60, 3)) * 200 + 20).astype(np.uint8)
+    low = (img * 0.1 + 2).astype(np.uint8)
+    flash = np.full_like(img, 250)
+    flash[::7, ::9] = 240
+    assert _spread(low) < 0.15 * _spread(img) and _contrast(low) > 0.5 * _contrast(img)
+    assert flat_frames([img, low, flash, np.zeros_like(img)], ref=_contrast(img)) == {2, 3}

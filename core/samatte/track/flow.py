@@ -71,8 +71,9 @@ frame, so a weak vote against the keyframe (colours the object shares with its b
 its boundary after two steps and the mask crept on frame after frame.
 
 **Flat frames.** A frame with no texture (a flash frame, a dip to black, an overexposed frame, a lens
-cap; :func:`flat_frames`: a grey spread under a tenth of that of the frame the pass starts from, or under one grey
-level) carries no evidence about motion or about the object: DIS reads zero motion through it, which
+cap; :func:`flat_frames`: a contrast (grey spread / mean grey) under a tenth of that of the frame the pass
+starts from, or a spread under one grey level; contrast, not spread, so a low-key stretch of a shot that
+brightens is not flat) carries no evidence about motion or about the object: DIS reads zero motion through it, which
 stopped the mask there while the object moved on (IoU 0.3-0.6 for the rest of the shot). A pass steps
 across such frames, not onto them: from the last textured frame to the next one (its flow, colours and
 grabCut; the colour model never learns from a flat frame), and a flat frame at share t of the way gets
@@ -509,20 +510,36 @@ def _spread(im):
     return float(g.std())
 
 
+def _contrast(im):
+    """The grey spread relative to the mean grey level (std / mean, the mean at least one level): a frame's
+    texture whatever its exposure. A low-key frame (the same scene a few stops down) keeps its contrast; a
+    flash (bright and uniform) or a dip to black loses it."""
+    g = cv2.cvtColor(np.asarray(im), cv2.COLOR_RGB2GRAY) if np.ndim(im) == 3 else np.asarray(im)
+    return float(g.std()) / max(1.0, float(g.mean()))
+
+
+def _flat_set(spreads, contrasts, ref):
+    """The indices flat against the reference contrast ``ref``: a spread under one grey level (nothing 8
+    bits can carry), or a contrast under a tenth of ``ref``."""
+    return {i for i, (v, c) in enumerate(zip(spreads, contrasts)) if v < 1.0 or c < 0.1 * ref}
+
+
 def flat_frames(imgs, ref=None):
     """Indices of the frames of ``imgs`` (uint8 RGB or grey working images of one shot) that have no
-    texture: a flash frame, a dip to black, an overexposed frame, a lens cap. Flat means a grey spread
-    (standard deviation) under a tenth of the reference spread, or under one grey level (nothing 8 bits
-    can carry). The spread does not depend on the image size. ``ref``: the reference spread; the tracker
-    passes that of the frame a pass starts from (its anchor), which every frame the pass writes depends on
-    (README "Cache and resume"): a reference taken from all the frames given (None: their median) made a
-    span tracked alone (a resume, a farm task) differ from the whole run, and took the low-key part of a
-    shot that brightens for flat. See "Flat frames" in the module docstring."""
+    texture: a flash frame, a dip to black, an overexposed frame, a lens cap. Flat means a contrast
+    (:func:`_contrast`: grey spread / mean grey, the same at any exposure) under a tenth of the reference
+    contrast, or a spread under one grey level (nothing 8 bits can carry). Neither depends on the image
+    size. ``ref``: the reference contrast; the tracker passes that of the frame a pass starts from (its
+    anchor), which every frame the pass writes depends on (README "Cache and resume"): a reference taken
+    from all the frames given (None: their median) made a span tracked alone (a resume, a farm task) differ
+    from the whole run. A spread (not a contrast) took a low-key stretch of a shot that brightens for flat,
+    from the shot's median or from a bright anchor. See "Flat frames" in the module docstring."""
+    imgs = list(imgs)
     sd = [_spread(im) for im in imgs]
     if not sd:
         return set()
-    floor = max(1.0, 0.1 * (float(np.median(sd)) if ref is None else float(ref)))
-    return {i for i, v in enumerate(sd) if v < floor}
+    ct = [_contrast(im) for im in imgs]
+    return _flat_set(sd, ct, float(np.median(ct)) if ref is None else float(ref))
 
 
 def dis_flow(dis, g0, g1):
@@ -927,7 +944,9 @@ class FlowTracker(Tracker):
                 yield Progress("track", f, done, total, "reading frames")
             # -- passes ----------------------------------------------------------------------------
             prop_shape = (h, w)
-            spread = [_spread(imgs[i]) for i in range(n)]   # flat frames (no texture): stepped across, not onto
+            # flat frames (no texture): stepped across, not onto
+            spread = [_spread(imgs[i]) for i in range(n)]
+            contrast = [_contrast(imgs[i]) for i in range(n)]
             # flows shared by the passes (of every object) that step between the same two frames
             fc = self._shared
             if fc is None:
@@ -949,8 +968,7 @@ class FlowTracker(Tracker):
                     prop.start(imgs[s], acc[o, s].astype(np.float32))
                     # flat against the spread of the frame the pass starts from: every frame it writes
                     # depends on that one (the cache keys), not on the rest of the frames given
-                    floor = max(1.0, 0.1 * spread[s])
-                    flat = {x for x in range(n) if spread[x] < floor}
+                    flat = _flat_set(spread, contrast, contrast[s])
                     i = s
                     label = "%s %s from %d" % (ob.name, "forward" if d > 0 else "backward", frames[s])
                     while i != e:
