@@ -340,6 +340,12 @@ class FlowPropagator:
     def flow(self, g0, g1):
         return dis_flow(self.dis, g0, g1)
 
+    def _own_flows(self, img_prev, img_cur):
+        """The (flow cur->prev, flow prev->cur or None without fb_check) of :meth:`step`, computed here."""
+        gp = cv2.cvtColor(np.asarray(img_prev), cv2.COLOR_RGB2GRAY)
+        gc_ = cv2.cvtColor(np.asarray(img_cur), cv2.COLOR_RGB2GRAY)
+        return self.flow(gc_, gp), (self.flow(gp, gc_) if self.o["fb_check"] else None)
+
     def flows(self, img_prev, img_cur, cache):
         """The (flow cur->prev, flow prev->cur or None without fb_check) of :meth:`step`, taken from
         ``cache`` (a :class:`FlowCache`) when it has them."""
@@ -374,13 +380,7 @@ class FlowPropagator:
             f_cp = None
             Lk, sk = self.step(imgs[i], imgs[k])
         else:
-            if cache is not None:
-                f_cp, f_pc = self.flows(imgs[i], imgs[k], cache)
-            else:
-                gp = cv2.cvtColor(np.asarray(imgs[i]), cv2.COLOR_RGB2GRAY)
-                gc_ = cv2.cvtColor(np.asarray(imgs[k]), cv2.COLOR_RGB2GRAY)
-                f_cp = self.flow(gc_, gp)
-                f_pc = self.flow(gp, gc_) if self.o["fb_check"] else None
+            f_cp, f_pc = self.flows(imgs[i], imgs[k], cache) if cache is not None else self._own_flows(imgs[i], imgs[k])
             # the object's motion (``v``) is per step; the span is len(run) + 1 steps: its exits (near the
             # border) take that many steps' motion, and the motion it measures is kept per step again (the
             # flat frames that may end the pass, the next steps' exits use it)
@@ -412,13 +412,7 @@ class FlowPropagator:
             # boundary after two steps (the mask crept on for frames)
             self.L = np.clip(self.L, -K, K).astype(np.float32)
             return self.L, self._score
-        if flows is None:
-            gp = cv2.cvtColor(img_prev, cv2.COLOR_RGB2GRAY)
-            gc_ = cv2.cvtColor(img_cur, cv2.COLOR_RGB2GRAY)
-            f_cp = self.flow(gc_, gp)
-            f_pc = self.flow(gp, gc_) if o["fb_check"] else None
-        else:
-            f_cp, f_pc = flows
+        f_cp, f_pc = self._own_flows(img_prev, img_cur) if flows is None else flows
         out_a = None
         if f_pc is not None and (self.L > 0).any():
             f_pc, out_a = self._exits(f_pc, f_cp)
@@ -504,18 +498,24 @@ class FlowPropagator:
         return self.L, self._score
 
 
-def _spread(im):
-    """The grey spread (standard deviation) of a uint8 RGB or grey working image."""
+def _grey_stats(im):
+    """(spread, contrast) of a uint8 RGB or grey working image, from one grey conversion: the grey
+    standard deviation, and that relative to the mean grey level (std / mean, the mean at least one
+    level): a frame's texture whatever its exposure. A low-key frame (the same scene a few stops down)
+    keeps its contrast; a flash (bright and uniform) or a dip to black loses it."""
     g = cv2.cvtColor(np.asarray(im), cv2.COLOR_RGB2GRAY) if np.ndim(im) == 3 else np.asarray(im)
-    return float(g.std())
+    sd = float(g.std())
+    return sd, sd / max(1.0, float(g.mean()))
+
+
+def _spread(im):
+    """The grey spread (standard deviation) of a working image (:func:`_grey_stats`)."""
+    return _grey_stats(im)[0]
 
 
 def _contrast(im):
-    """The grey spread relative to the mean grey level (std / mean, the mean at least one level): a frame's
-    texture whatever its exposure. A low-key frame (the same scene a few stops down) keeps its contrast; a
-    flash (bright and uniform) or a dip to black loses it."""
-    g = cv2.cvtColor(np.asarray(im), cv2.COLOR_RGB2GRAY) if np.ndim(im) == 3 else np.asarray(im)
-    return float(g.std()) / max(1.0, float(g.mean()))
+    """The grey spread relative to the mean grey level (:func:`_grey_stats`)."""
+    return _grey_stats(im)[1]
 
 
 def _flat_set(spreads, contrasts, ref):
@@ -534,11 +534,10 @@ def flat_frames(imgs, ref=None):
     from all the frames given (None: their median) made a span tracked alone (a resume, a farm task) differ
     from the whole run. A spread (not a contrast) took a low-key stretch of a shot that brightens for flat,
     from the shot's median or from a bright anchor. See "Flat frames" in the module docstring."""
-    imgs = list(imgs)
-    sd = [_spread(im) for im in imgs]
-    if not sd:
+    stats = [_grey_stats(im) for im in imgs]
+    if not stats:
         return set()
-    ct = [_contrast(im) for im in imgs]
+    sd, ct = [s for s, _ in stats], [c for _, c in stats]
     return _flat_set(sd, ct, float(np.median(ct)) if ref is None else float(ref))
 
 
@@ -911,6 +910,7 @@ class FlowTracker(Tracker):
             imgs = _Store((n, h, w, 3), np.uint8, folder, ram // 2, "frames").a
             acc = _Store((len(objects), n, h, w), np.float16, folder, ram // 2, "logits").a
             scores = np.zeros((len(objects), n), np.float32)
+            spread, contrast = [0.0] * n, [0.0] * n   # each frame's _grey_stats, taken as it is read
             # (object index, frame index) -> packed canvas mask of the keyframe: in RAM up to a quarter of
             # the budget, then as .npy files in the temporary folder (roto on every frame of a long shot)
             kmask = {}
@@ -924,7 +924,9 @@ class FlowTracker(Tracker):
                 check_cancel(cancel)
                 plate = source.get(f)
                 disp = plate.display
-                imgs[i] = cv2.resize(to_u8(disp), (w, h), interpolation=cv2.INTER_AREA)
+                small = cv2.resize(to_u8(disp), (w, h), interpolation=cv2.INTER_AREA)
+                imgs[i] = small
+                spread[i], contrast[i] = _grey_stats(small)   # flat frames (no texture): stepped across
                 for o, ob in enumerate(objects):
                     if i in kfs[o]:
                         soft, m = keyframe_mask(ob, f, (H, W), image=lambda d=disp: d,
@@ -944,9 +946,6 @@ class FlowTracker(Tracker):
                 yield Progress("track", f, done, total, "reading frames")
             # -- passes ----------------------------------------------------------------------------
             prop_shape = (h, w)
-            # flat frames (no texture): stepped across, not onto
-            spread = [_spread(imgs[i]) for i in range(n)]
-            contrast = [_contrast(imgs[i]) for i in range(n)]
             # flows shared by the passes (of every object) that step between the same two frames
             fc = self._shared
             if fc is None:
@@ -969,19 +968,22 @@ class FlowTracker(Tracker):
                     # flat against the spread of the frame the pass starts from: every frame it writes
                     # depends on that one (the cache keys), not on the rest of the frames given
                     flat = _flat_set(spread, contrast, contrast[s])
+
+                    def skip(x, flat=flat, hint=hints[o]):   # stepped across: flat, and no correction there
+                        return x in flat and x not in hint
                     i = s
                     label = "%s %s from %d" % (ob.name, "forward" if d > 0 else "backward", frames[s])
                     while i != e:
                         check_cancel(cancel)
                         j = i + d
-                        if j in flat and j not in hints[o]:
+                        if skip(j):
                             # flat frames carry no evidence about motion or the object: step from the last
                             # textured frame to the next one, the flat frames between get the carried mask
                             # moved by their share of that motion (colours and grabCut never see them)
                             run_ = [j]
-                            while run_[-1] != e and run_[-1] in flat and run_[-1] not in hints[o]:
+                            while run_[-1] != e and skip(run_[-1]):
                                 run_.append(run_[-1] + d)
-                            k = run_.pop() if not (run_[-1] in flat and run_[-1] not in hints[o]) else None
+                            k = run_.pop() if not skip(run_[-1]) else None
                             for m, L, sc in prop.across(imgs, frames, i, run_, k, fc):
                                 if m == k and k in hints[o]:
                                     L = prop.L = _apply_hint(L, imgs[k], hints[o][k], K)
