@@ -213,7 +213,28 @@ def settings_from(context, *, every_frame=None):
     return jobs.Settings(python=python, models_dir=p.models_dir, threads=getattr(p, "threads", 0),
                          device=p.device, tracker=s.tracker, matte=s.matte, quality=s.quality,
                          every_frame=s.every_frame if every_frame is None else every_frame,
-                         output_dir=abspath(s.output_dir or "//samatte/"), ocio_config=ocio_config())
+                         output_dir=output_folder(context.scene), ocio_config=ocio_config())
+
+
+def output_folder(scene):
+    """The absolute Output folder of ``scene``'s samatte panel. A scene linked from a library .blend (File > Link)
+    reads its ``//`` Output relative to that library, as Blender reads every ``//`` path of linked data (its clip,
+    and the mattes its compositor shows): before, relative to the open .blend, so Check mattes there said
+    '0 of 4 frames current' of the library's current mattes (and to set an Output the linked scene cannot take), and
+    Run matted every frame again into the open .blend's folder, mattes nothing shows once the file is re-opened."""
+    given = scene.samatte.output_dir or "//samatte/"
+    library = getattr(scene, "library", None)
+    return abspath(given, library=library) if library is not None else abspath(given)
+
+
+def linked_note(scene):
+    """The last result's note for a scene linked from a library .blend, or "": its compositor is that file's (what
+    the add-on changes in linked data is lost when this .blend is saved), so samatte does not wire it."""
+    library = getattr(scene, "library", None)
+    if library is None:
+        return ""
+    return ("; scene %r is linked from %s: its compositor is that file's, not changed here (Run there to show "
+            "these mattes in it)" % (scene.name, abspath(library.filepath)))
 
 
 def _build(context):
@@ -386,11 +407,18 @@ def finish_run(context, run):
         s.last_result = "%s: %s -> %s; clip %r is gone: not wired into the compositor" % (
             res.get("job"), _written(run), res["output"], run.clip_name)
         return "ERROR", "samatte: " + s.last_result
+    s.last_result = "%s: %s -> %s" % (res.get("job"), _written(run), res["output"])
+    if scene.library is not None:
+        # a linked scene's compositor is the library's: what is wired here is not saved with this .blend (before:
+        # shown until it was saved and re-opened); it shows these mattes when the library's Run wired them
+        if compositor.shown_pattern(scene, clip) != os.path.normpath(res["output"]):
+            s.last_result += linked_note(scene)
+        s.last_scores = " ".join("%d:%.2f" % (run.info.scene_frame(f), run.scores[f]) for f in sorted(run.scores))
+        return "INFO", "samatte: " + s.last_result
     tree = compositor.existing_tree(scene)
     before = getattr(tree.nodes.get(compositor.NODE_PLATE), "clip", None) if tree is not None else None
     compositor.wire(scene, clip, run.info, res["output"], wired_frames(run.info, res["output"], all_frames or frames),
                     relative=(s.output_dir or "//samatte/").startswith("//"))
-    s.last_result = "%s: %s -> %s" % (res.get("job"), _written(run), res["output"])
     if before is not None and before != clip:
         # one set of samatte nodes per scene's compositor: the clip it showed is no longer wired; say so
         s.last_result += "; the compositor now shows clip %r instead of %r (Run that one to show it again)" % (
@@ -406,7 +434,7 @@ def _wire_kept(scene, run):
     info = getattr(run, "info", None)
     pattern = ((getattr(run, "job", None) or {}).get("output") or {}).get("path")
     clip = _run_id(bpy.data.movieclips, run, "clip") if info is not None and pattern else None
-    if clip is None:
+    if clip is None or scene.library is not None:   # (a linked scene's compositor is its library's)
         return
     try:
         compositor.wire(scene, clip, info, pattern, wired_frames(info, pattern, jobs_frames(run.job)),
@@ -547,6 +575,8 @@ def not_shown(scene, clip):
     taken back with Ctrl+Z (its wiring undone, the mattes kept), mattes made by the farm or the command line for a
     scene never run here, samatte's nodes deleted, or another clip wired in this scene. Before, 'mattes: all 6
     frames current' alone, over a render with no matte."""
+    if getattr(scene, "library", None) is not None:     # its compositor is its library's: a Run here does not wire it
+        return "the compositor does not show these mattes" + linked_note(scene)
     tree = compositor.existing_tree(scene)
     plate = tree.nodes.get(compositor.NODE_PLATE) if tree is not None else None
     other = getattr(plate, "clip", None)
