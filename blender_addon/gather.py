@@ -150,10 +150,17 @@ def clip_info(clip, *, abspath=lambda p: p):
         raise HostError("PLATE_INVALID", "clip %r: its folder %s has a '#' in its path, which samatte reads as a "
                         "digit of the frame number: move the files (or rename the folder) to a path without '#' and "
                         "open the first one as the clip" % (clip.name, os.path.dirname(path)))
-    if getattr(clip, "source", "SEQUENCE") != "SEQUENCE" or first is None:
-        raise HostError("PLATE_INVALID", "samatte needs an image sequence with frame numbers in the file names; "
-                        "clip %r is %s (%s): render it to an image sequence (EXR, PNG...) and open its first "
-                        "file as the clip" % (clip.name, getattr(clip, "source", "?"), path))
+    source = getattr(clip, "source", "SEQUENCE")
+    if source != "SEQUENCE" or first is None:
+        # (before, a still image with no number in its name was 'clip 'still.png' is SEQUENCE (...): render it to
+        # an image sequence', to an artist whose clip Blender calls a sequence)
+        what = ("a movie file" if source == "MOVIE" else
+                "a single image with no frame number in its file name" if first is None else "a %s" % source)
+        raise HostError("PLATE_INVALID", "samatte needs an image sequence with frame numbers in the file names "
+                        "(plate.1001.exr, plate.1002.exr...); clip %r is %s (%s): %s and open its first file as the "
+                        "clip" % (clip.name, what, path,
+                                  "render it to an image sequence (EXR, PNG...)" if source == "MOVIE" or first is not None
+                                  else "give the file a frame number (%s)" % _numbered(os.path.basename(path))))
     size = tuple(clip.size)
     if not size or size[0] <= 0 or size[1] <= 0:
         raise HostError("PLATE_INVALID", "clip %r has no image (size %r): is %s readable?" % (clip.name, size, path))
@@ -182,6 +189,12 @@ def clip_info(clip, *, abspath=lambda p: p):
     return ClipInfo(size=size, first_file=first, frame_start=clip.frame_start, frame_offset=clip.frame_offset,
                     duration=clip.frame_duration, origin=origin, pixel_aspect=pa, pattern=pattern, filepath=path,
                     colourspace=cs, display_window=disp, data_window=data, name=clip.name)
+
+
+def _numbered(name):
+    """``still.png`` -> ``still.0001.png``: the name with a frame number, as the error's example."""
+    stem, ext = os.path.splitext(name)
+    return "%s.0001%s" % (stem, ext)
 
 
 def action_fcurves(action):
