@@ -13,7 +13,7 @@ from . import link
 from .hosterrors import HostError
 
 __all__ = ["Settings", "build_job", "output_pattern", "output_dir_of", "JobRun", "get_worker", "release_worker",
-           "check_worker", "worker_env", "export_farm", "farm_paths", "host_hint"]
+           "check_worker", "worker_env", "export_farm", "farm_paths", "host_hint", "panel_chars", "panel_lines"]
 
 _WORKERS = {}
 #: worker key -> :class:`_Starter` of a worker being started off the main thread (a Run's)
@@ -612,3 +612,40 @@ def export_farm(job, settings, *, bundle=None, chunk=10, timeout=300):
         raise HostError("WORKER_FAILED", "samatte farm export printed no result: %s" % err[-500:])
     res["job_file"] = job_file
     return res
+
+
+# --- the panel's text ----------------------------------------------------------------------------
+
+#: the width of an average character of Blender's UI font at UI scale 1, in pixels (a little wide: a line never
+#: runs past the panel's edge), and the panel's margins
+_CHAR_PX = 7.0
+_MARGIN_PX = 40
+
+
+def panel_chars(region_width, ui_scale=1.0):
+    """How many characters fit on one label of a sidebar ``region_width`` pixels wide; None when the width is not
+    known (a script, Blender as a module: labels are not wrapped)."""
+    try:
+        width = float(region_width)
+    except (TypeError, ValueError):
+        return None
+    if width <= 0:
+        return None
+    return max(16, int((width - _MARGIN_PX) / (_CHAR_PX * float(ui_scale or 1.0))))
+
+
+def panel_lines(text, chars=None):
+    """The labels that show ``text`` (its own lines too) in a panel ``chars`` characters wide (:func:`panel_chars`):
+    each line wrapped at spaces (a path longer than the panel broken inside), continuation lines indented. A Blender
+    label is one line clipped at the panel's edge, so a Run's error ('[OUTPUT_INVALID] clip ... would overwrite the
+    mattes of clip ... : set another Output folder ...'), the status line's time left and Check mattes' advice were
+    cut to their first ~40 characters: what to do was never seen in the panel. ``chars`` None: one label a line."""
+    import textwrap
+    out = []
+    for line in (text or "").splitlines():
+        if chars is None or len(line) <= chars:
+            out.append(line)
+            continue
+        out.extend(textwrap.wrap(line, width=chars, subsequent_indent="  ", break_long_words=True,
+                                 break_on_hyphens=False) or [""])
+    return out

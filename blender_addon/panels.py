@@ -1,11 +1,28 @@
 """Sidebar panels: Clip Editor (Tools... the samatte tab) and Compositor (node editor)."""
 import bpy
 
-from . import ops
+from . import jobs, ops
+
+
+def region_chars(context):
+    """Characters a label of the region being drawn holds (:func:`jobs.panel_chars`), None without a region."""
+    region = getattr(context, "region", None)
+    try:
+        scale = context.preferences.view.ui_scale
+    except AttributeError:
+        scale = 1.0
+    return jobs.panel_chars(getattr(region, "width", None), scale)
+
+
+def labels(col, text, chars):
+    """``text`` as labels wrapped to the panel's width (:func:`jobs.panel_lines`)."""
+    for line in jobs.panel_lines(text, chars):
+        col.label(text=line)
 
 
 def draw_panel(layout, context):
     s = context.scene.samatte
+    chars = region_chars(context)
     col = layout.column()
     col.prop(s, "clip")
     col.prop(s, "mask")
@@ -25,13 +42,11 @@ def draw_panel(layout, context):
     col.prop(s, "quality")
     col.prop(s, "output_dir")
     col.operator("samatte.scan", icon="VIEWZOOM")
-    for line in (s.scan_result or "").splitlines():
-        col.label(text=line)
+    labels(col, s.scan_result, chars)
     row = col.row(align=True)
     row.enabled = ops.running_job() is None
     row.operator("samatte.status", icon="CHECKMARK")
-    for line in (s.status_result or "").splitlines():
-        col.label(text=line)
+    labels(col, s.status_result, chars)
     run = ops.current_run()
     busy = ops.running_job() is not None
     row = col.row(align=True)
@@ -46,14 +61,14 @@ def draw_panel(layout, context):
     row.operator("samatte.release", text="Release", icon="UNLINKED")
     here = run is not None and (getattr(run, "scene_name", None) is None or ops.run_scene(run) == context.scene)
     if run is not None and not here and busy:     # why Run is greyed out here: one worker, one job
-        col.label(text="%s (scene %r)" % (run.status, getattr(ops.run_scene(run), "name", run.scene_name)))
+        labels(col, "%s (scene %r)" % (run.status, getattr(ops.run_scene(run), "name", run.scene_name)), chars)
     if here:
-        col.label(text=run.status)
+        labels(col, run.status, chars)
         for host, name, frames in getattr(run, "objects", ()):
-            col.label(text="%s -> %s: frames %s" % (host, name, ", ".join(str(f) for f in frames[:8])
-                                                   + (" ..." if len(frames) > 8 else "")))
+            labels(col, "%s -> %s: frames %s" % (host, name, ", ".join(str(f) for f in frames[:8])
+                                                 + (" ..." if len(frames) > 8 else "")), chars)
     if s.last_result:
-        col.label(text=s.last_result)
+        labels(col, s.last_result, chars)
     if s.last_scores:
         box = col.box()
         for chunk in _chunks(s.last_scores.split(), 6):

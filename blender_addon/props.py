@@ -102,7 +102,9 @@ class SAMATTE_AP_preferences(bpy.types.AddonPreferences):
         col.prop(self, "device")
         col.prop(self, "threads")
         col.operator("samatte.check", icon="CHECKMARK")
-        for line in (self.check_result or "").splitlines():
+        region = getattr(context, "region", None)
+        chars = jobs.panel_chars(getattr(region, "width", None), getattr(context.preferences.view, "ui_scale", 1.0))
+        for line in jobs.panel_lines(self.check_result, chars):    # wrapped: a long error was cut at the edge
             col.label(text=line)
 
 
