@@ -60,6 +60,28 @@ def compositor_tree(scene):
     return scene.node_tree
 
 
+def unshare(scene, clip):
+    """Blender 5: give ``scene`` a compositor of its own (a copy of its node group, the artist's nodes included) when
+    its node group is also another scene's (picked in that scene's compositor) and wiring ``clip`` there would change
+    what that scene renders: the group shows no samatte nodes yet, or another clip's. Before, a Run of scene B with
+    A's group re-wired the group: A's render showed B's plate and mattes, and a Run of A flipped B back. Returns
+    the note for the Last result, or "" (nothing shared, 4.2-4.5, or the group shows ``clip`` already)."""
+    if legacy_tree():
+        return ""
+    tree = scene.compositing_node_group
+    if tree is None:
+        return ""
+    others = [sc for sc in bpy.data.scenes if sc != scene and sc.compositing_node_group == tree]
+    plate = tree.nodes.get(NODE_PLATE)
+    if not others or (plate is not None and plate.clip == clip):
+        return ""
+    own = tree.copy()
+    scene.compositing_node_group = own
+    return "; scene %r had the compositor %r of scene%s %s%s: it has its own copy now, %r (theirs unchanged)" % (
+        scene.name, tree.name, "" if len(others) == 1 else "s", ", ".join(repr(sc.name) for sc in others),
+        ", which shows clip %r" % plate.clip.name if getattr(plate, "clip", None) is not None else "", own.name)
+
+
 def existing_tree(scene):
     """The scene's compositor node tree, or None (nothing created)."""
     if not legacy_tree():

@@ -415,11 +415,13 @@ def finish_run(context, run):
             s.last_result += linked_note(scene)
         s.last_scores = " ".join("%d:%.2f" % (run.info.scene_frame(f), run.scores[f]) for f in sorted(run.scores))
         return "INFO", "samatte: " + s.last_result
+    own = compositor.unshare(scene, clip)     # (Blender 5: a node group other scenes render is not re-wired)
     tree = compositor.existing_tree(scene)
     before = getattr(tree.nodes.get(compositor.NODE_PLATE), "clip", None) if tree is not None else None
     compositor.wire(scene, clip, run.info, res["output"], wired_frames(run.info, res["output"], all_frames or frames),
                     relative=(s.output_dir or "//samatte/").startswith("//"))
-    if before is not None and before != clip:
+    s.last_result += own
+    if before is not None and before != clip and not own:
         # one set of samatte nodes per scene's compositor: the clip it showed is no longer wired; say so
         s.last_result += "; the compositor now shows clip %r instead of %r (Run that one to show it again)" % (
             clip.name, before.name)
@@ -436,6 +438,9 @@ def _wire_kept(scene, run):
     clip = _run_id(bpy.data.movieclips, run, "clip") if info is not None and pattern else None
     if clip is None or scene.library is not None:   # (a linked scene's compositor is its library's)
         return
+    own = compositor.unshare(scene, clip)
+    if own:
+        scene.samatte.last_result += own
     try:
         compositor.wire(scene, clip, info, pattern, wired_frames(info, pattern, jobs_frames(run.job)),
                         relative=(scene.samatte.output_dir or "//samatte/").startswith("//"))
