@@ -2,16 +2,7 @@
 import bpy
 
 from . import jobs, ops
-
-
-def region_chars(context):
-    """Characters a label of the region being drawn holds (:func:`jobs.panel_chars`), None without a region."""
-    region = getattr(context, "region", None)
-    try:
-        scale = context.preferences.view.ui_scale
-    except AttributeError:
-        scale = 1.0
-    return jobs.panel_chars(getattr(region, "width", None), scale)
+from .props import region_chars
 
 
 def labels(col, text, chars):

@@ -70,6 +70,18 @@ def prefs(context=None):
     return p
 
 
+def region_chars(context):
+    """Characters a label of the region being drawn holds (:func:`jobs.panel_chars`), None without a region (a
+    script, Blender as a module). The scale is Blender's effective one (``system.ui_scale``: Resolution Scale times
+    the display's pixel size, 0 until a window has drawn), else the Resolution Scale."""
+    region = getattr(context, "region", None)
+    prefs = getattr(context, "preferences", None)
+    scale = float(getattr(getattr(prefs, "system", None), "ui_scale", 0.0) or 0.0)
+    if scale <= 0.0:
+        scale = float(getattr(getattr(prefs, "view", None), "ui_scale", 1.0) or 1.0)
+    return jobs.panel_chars(getattr(region, "width", None), scale)
+
+
 def _fill_later():
     try:
         prefs()
@@ -102,9 +114,7 @@ class SAMATTE_AP_preferences(bpy.types.AddonPreferences):
         col.prop(self, "device")
         col.prop(self, "threads")
         col.operator("samatte.check", icon="CHECKMARK")
-        region = getattr(context, "region", None)
-        chars = jobs.panel_chars(getattr(region, "width", None), getattr(context.preferences.view, "ui_scale", 1.0))
-        for line in jobs.panel_lines(self.check_result, chars):    # wrapped: a long error was cut at the edge
+        for line in jobs.panel_lines(self.check_result, region_chars(context)):   # (a long error was cut at the edge)
             col.label(text=line)
 
 

@@ -54,6 +54,9 @@ def step_panel(cfg, res):
         res[key] = labels
     res["chars"] = getattr(addon.panels, "region_chars", lambda c: None)(types.SimpleNamespace(region=types.SimpleNamespace(width=300),
                                                                    preferences=prefs))
+    hidpi = types.SimpleNamespace(system=types.SimpleNamespace(ui_scale=2.0), view=prefs.view)   # a 2x display
+    res["chars_hidpi"] = getattr(addon.panels, "region_chars", lambda c: None)(
+        types.SimpleNamespace(region=types.SimpleNamespace(width=600), preferences=hidpi))
 
 
 STEPS = {"panel": step_panel}
@@ -130,3 +133,4 @@ def test_in_blender_the_panel_shows_a_whole_error_within_its_width(v, tmp_path, 
     assert _chars(" ".join(narrow)) == _chars(res["scan"] + _LAST), narrow
     assert res["none"] == [res["scan"], _LAST]      # no region: as before
     assert res["chars"] == chars, res["chars"]      # the region's width at Blender's UI scale
+    assert res["chars_hidpi"] == jobs.panel_chars(600, 2.0), res["chars_hidpi"]     # Blender's effective UI scale
