@@ -54,6 +54,12 @@ def step_panel(cfg, res):
         res[key] = labels
     res["chars"] = getattr(addon.panels, "region_chars", lambda c: None)(types.SimpleNamespace(region=types.SimpleNamespace(width=300),
                                                                    preferences=prefs))
+    # the preferences' Check samatte result, drawn by the add-on's preferences class
+    plabels = []
+    ctx = types.SimpleNamespace(region=types.SimpleNamespace(width=300), preferences=prefs)
+    addon.props.SAMATTE_AP_preferences.draw(types.SimpleNamespace(layout=_Layout(plabels), check_result=cfg["last"],
+                                                                  python="", models_dir="", device="cpu", threads=0), ctx)
+    res["prefs"] = plabels
     hidpi = types.SimpleNamespace(system=types.SimpleNamespace(ui_scale=2.0), view=prefs.view)   # a 2x display
     res["chars_hidpi"] = getattr(addon.panels, "region_chars", lambda c: None)(
         types.SimpleNamespace(region=types.SimpleNamespace(width=600), preferences=hidpi))
@@ -134,3 +140,5 @@ def test_in_blender_the_panel_shows_a_whole_error_within_its_width(v, tmp_path, 
     assert res["none"] == [res["scan"], _LAST]      # no region: as before
     assert res["chars"] == chars, res["chars"]      # the region's width at Blender's UI scale
     assert res["chars_hidpi"] == jobs.panel_chars(600, 2.0), res["chars_hidpi"]     # Blender's effective UI scale
+    assert all(len(line) <= chars for line in res["prefs"]), res["prefs"]      # the preferences' Check result too
+    assert _chars(" ".join(res["prefs"])) == _chars(_LAST), res["prefs"]
