@@ -501,7 +501,7 @@ def parent_offset(point, scene_frame):
     return (mx - orig[0], my - orig[1]), None
 
 
-def _spline_prompt(spline, info, file_frame, transform=None, notes=None):
+def _spline_prompt(spline, info, file_frame, transform=None, notes=None, falloff="SMOOTH"):
     """One spline as a prompt, as Blender's mask rasteriser draws it (``mask_rasterize.cc``,
     ``BKE_maskrasterize_handle_init``): a spline with Fill on (``MASK_SPLINE_NOFILL`` clear) is
     filled, a cyclic one along its closing curve, an open one (``MASK_SPLINE_CYCLIC`` clear) along a
@@ -530,7 +530,7 @@ def _spline_prompt(spline, info, file_frame, transform=None, notes=None):
     if not cyclic and pts:
         pts[-1][4:6] = pts[-1][0:2]         # the chord Blender fills across: a straight closing segment
         pts[0][2:4] = pts[0][0:2]
-    feather, varies = spline_feather(spline, pts, info.size)
+    feather, varies = spline_feather(spline, pts, info.size, falloff)
     if feather > 0.0:
         prompt["feather"] = feather
         if varies and notes is not None:
@@ -541,7 +541,18 @@ def _spline_prompt(spline, info, file_frame, transform=None, notes=None):
     return prompt
 
 
-def spline_feather(spline, pts, size):
+#: ``(MaskLayer.falloff)`` -> samatte's linear ``feather`` per unit of Blender's feather width: Blender draws a
+#: feathered layer as ``falloff(u)``, u going from 0 on the feather outline to 1 on the spline (measured in bpy 5.0.1
+#: and 4.2.23: a 6.4 px feather crosses 0.5 at 3.20 px out for Smooth and Linear, 1.90 Sharp, 4.52 Inverse Square,
+#: 4.76 Root, 5.52 Sphere), so its 0.5 contour lies ``(1 - u_half)`` of the width out, where ``falloff(u_half) =
+#: 0.5``; samatte's linear feather F crosses 0.5 at F / 2: F = 2 (1 - u_half) x the width. Smooth (3u^2 - 2u^3),
+#: Linear (u): u_half 0.5; Sharp (u^2): sqrt(0.5); Inverse Square (u (2 - u)): 1 - sqrt(0.5); Root (sqrt u):
+#: 0.25; Sphere (sqrt(2u - u^2)): 1 - sqrt(0.75).
+FALLOFF_SCALE = {"SMOOTH": 1.0, "LINEAR": 1.0, "SHARP": 2.0 * (1.0 - 0.5 ** 0.5), "INVERSE_SQUARE": 2.0 * 0.5 ** 0.5,
+                 "ROOT": 1.5, "SPHERE": 2.0 * 0.75 ** 0.5}
+
+
+def spline_feather(spline, pts, size, falloff="SMOOTH"):
     """``(feather in pixels, varies)`` of a filled spline as Blender draws it: its points' feather
     ``weight`` and their ``feather_points`` (u, weight) offset the feather outline along the curve's
     normal by ``weight`` mask units (``BKE_mask_spline_feather_differentiated_points_with_resolution``;
@@ -550,7 +561,9 @@ def spline_feather(spline, pts, size):
     area in pixel coordinates, y down); on one wound the other way the feather lies inside the filled
     shape and Blender draws the shape hard (measured in 4.2 and 5.0): 0. With the mean weight as
     samatte's ``feather`` (linear, outward), the keyframe mask (coverage >= 0.5) has Blender's
-    half-way contour: Blender's falloff (Smooth by default) is 0.5 half-way too. ``pts``: the
+    half-way contour: Blender's falloff (Smooth by default) is 0.5 half-way too; the layer's other falloffs
+    (``falloff``) cross 0.5 elsewhere, and the feather is scaled to cross it there (:data:`FALLOFF_SCALE`;
+    before, a Sphere falloff's 0.5 contour lay 2.3 of a 6.4 px feather's pixels out of the prompt's). ``pts``: the
     prompt's points (pixels)."""
     weights = []
     for p in spline.points:
@@ -564,7 +577,7 @@ def spline_feather(spline, pts, size):
     if area <= 0.0:
         return 0.0, False
     mean = sum(weights) / len(weights)
-    return mean * max(size), max(weights) - min(weights) > 1e-6
+    return mean * max(size) * FALLOFF_SCALE.get(falloff, 1.0), max(weights) - min(weights) > 1e-6
 
 
 def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_frame, sample_shape_keys,
@@ -736,7 +749,8 @@ def _read_layer(layer, info, scene_frame, notes, framelen=1.0):
         if note and note not in notes:
             notes.append(note)
         return m
-    prompts = [_spline_prompt(s, info, info.file(scene_frame), transform, notes) for s in splines]
+    falloff = getattr(layer, "falloff", "SMOOTH")
+    prompts = [_spline_prompt(s, info, info.file(scene_frame), transform, notes, falloff) for s in splines]
     for p in prompts:
         if p.get("closed") is not False and crosses_itself(p["points"]):
             overlap = getattr(layer, "use_fill_overlap", False)
