@@ -60,12 +60,14 @@ def compositor_tree(scene):
     return scene.node_tree
 
 
-def unshare(scene, clip):
+def unshare(scene, clip, pattern):
     """Blender 5: give ``scene`` a compositor of its own (a copy of its node group, the artist's nodes included) when
-    its node group is also another scene's (picked in that scene's compositor) and wiring ``clip`` there would change
-    what that scene renders: the group shows no samatte nodes yet, or another clip's. Before, a Run of scene B with
-    A's group re-wired the group: A's render showed B's plate and mattes, and a Run of A flipped B back. Returns
-    the note for the Last result, or "" (nothing shared, 4.2-4.5, or the group shows ``clip`` already)."""
+    its node group is also another scene's (picked in that scene's compositor) and wiring ``clip`` with its mattes
+    ``pattern`` there would change what that scene renders: the group shows no samatte nodes yet, another clip's, or
+    this clip's mattes from another Output folder (a scene of the same shot with its own roto, set to its own Output
+    as samatte asks). Before, a Run of scene B with A's group re-wired the group: A's render showed B's plate and
+    mattes, and a Run of A flipped B back. Returns the note for the Last result, or "" (nothing shared, 4.2-4.5, or
+    the group shows these mattes already)."""
     if legacy_tree():
         return ""
     tree = scene.compositing_node_group
@@ -73,13 +75,19 @@ def unshare(scene, clip):
         return ""
     others = [sc for sc in bpy.data.scenes if sc != scene and sc.compositing_node_group == tree]
     plate = tree.nodes.get(NODE_PLATE)
-    if not others or (plate is not None and plate.clip == clip):
+    if not others or (plate is not None and plate.clip == clip
+                      and image_pattern(getattr(tree.nodes.get(NODE_MATTE), "image", None)) == os.path.normpath(pattern)):
         return ""
     own = tree.copy()
     scene.compositing_node_group = own
+    shows = ""
+    if getattr(plate, "clip", None) is not None:
+        theirs = image_pattern(getattr(tree.nodes.get(NODE_MATTE), "image", None))
+        shows = (", which shows clip %r" % plate.clip.name if plate.clip != clip or theirs is None else
+                 ", which shows this clip's mattes from %s" % os.path.dirname(theirs))
     return "; scene %r had the compositor %r of scene%s %s%s: it has its own copy now, %r (theirs unchanged)" % (
-        scene.name, tree.name, "" if len(others) == 1 else "s", ", ".join(repr(sc.name) for sc in others),
-        ", which shows clip %r" % plate.clip.name if getattr(plate, "clip", None) is not None else "", own.name)
+        scene.name, tree.name, "" if len(others) == 1 else "s", ", ".join(repr(sc.name) for sc in others), shows,
+        own.name)
 
 
 def existing_tree(scene):

@@ -415,7 +415,7 @@ def finish_run(context, run):
             s.last_result += linked_note(scene)
         s.last_scores = " ".join("%d:%.2f" % (run.info.scene_frame(f), run.scores[f]) for f in sorted(run.scores))
         return "INFO", "samatte: " + s.last_result
-    own = compositor.unshare(scene, clip)     # (Blender 5: a node group other scenes render is not re-wired)
+    own = compositor.unshare(scene, clip, res["output"])   # (Blender 5: a group other scenes render is not re-wired)
     tree = compositor.existing_tree(scene)
     before = getattr(tree.nodes.get(compositor.NODE_PLATE), "clip", None) if tree is not None else None
     compositor.wire(scene, clip, run.info, res["output"], wired_frames(run.info, res["output"], all_frames or frames),
@@ -438,7 +438,7 @@ def _wire_kept(scene, run):
     clip = _run_id(bpy.data.movieclips, run, "clip") if info is not None and pattern else None
     if clip is None or scene.library is not None:   # (a linked scene's compositor is its library's)
         return
-    own = compositor.unshare(scene, clip)
+    own = compositor.unshare(scene, clip, pattern)
     if own:
         scene.samatte.last_result += own
     try:

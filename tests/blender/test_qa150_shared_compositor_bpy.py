@@ -6,8 +6,8 @@ compositor is a node group any scene can pick) and run.
 Before: B's Run re-wired the shared group: scene A's render showed B's plate and B's mattes (``samatte plate`` clip
 ``other.1001.exr``), and A's Check mattes told the artist to Run A to show its mattes again, which flipped B back.
 Now B gets its own copy of the group (the artist's nodes included) before samatte wires it, the Last result says so,
-A's compositor is unchanged. A scene sharing a group that already shows its own clip (two scenes of one shot) keeps
-sharing it.
+A's compositor is unchanged; so does a scene of A's own shot with its own roto and Output (D). A scene sharing a group
+that already shows its mattes (two scenes of one shot, one roto: C) keeps sharing it.
 
 This file is also the bpy side: ``<venv-bpyXX>/bin/python test_qa150_shared_compositor_bpy.py CONFIG.json``.
 """
@@ -63,6 +63,21 @@ def step_shared(cfg, res):
     c.compositing_node_group = a.compositing_node_group
     res["run_c"] = run(c)
     res["c_after"] = _shows(addon, c)
+    # a scene of A's shot with its own roto, given A's group: refused on A's Output, run on its own (as samatte asks)
+    d = bpy.data.scenes.new("D")
+    sd = scene_for(d, a.active_clip, box_mask(addon, "RotoD", "hero", [(x + 2, y) for x, y in cfg["polygon"]],
+                                              tuple(a.active_clip.size)), out)
+    sd.tracks, sd.tracker = "NONE", "shapes"
+    d.compositing_node_group = a.compositing_node_group
+    try:
+        run(d)
+        res["run_d_same_output"] = "ran"
+    except Exception as e:  # noqa: BLE001 - what the artist reads
+        res["run_d_same_output"] = str(e)
+    sd.output_dir = os.path.join(cfg["out"], "mattes_d")
+    res["run_d"] = run(d)
+    res["d_after"] = _shows(addon, d)
+    res["d_last"] = d.samatte.last_result
     res["a_final"] = _shows(addon, a)
 
 
@@ -110,3 +125,9 @@ def test_a_scene_given_another_scenes_compositor_gets_its_own_before_a_run_rewir
     # the same shot's scene keeps sharing A's group (nothing to change in it)
     assert res["run_c"][:2] == [0, 4], res["run_c"]
     assert res["c_after"] == res["a_final"] == res["a_before"], res
+    # the same shot with another roto: its own Output, and (before: A's group re-wired to D's mattes) its own copy
+    assert "set another Output folder in the samatte panel for this scene" in res["run_d_same_output"], res
+    assert res["run_d"][0] == 4 and res["d_after"]["clip"] == "plate.1001.exr", res
+    assert res["d_after"]["matte"].startswith(os.path.join(_cfg["out"], "mattes_d")), res["d_after"]
+    assert res["d_after"]["group"] not in (res["a_before"]["group"], res["b_after"]["group"]), res
+    assert "which shows this clip's mattes from %s" % os.path.dirname(res["a_before"]["matte"]) in res["d_last"], res
