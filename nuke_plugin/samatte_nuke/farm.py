@@ -18,7 +18,7 @@ import zlib
 
 __all__ = ["exr_attributes", "expected_keys", "frame_state", "frame_path", "StaleFrameError", "encode_state",
            "decode_state", "stored_job", "stored_job_text", "stored_scores", "realigned", "retimed", "replated",
-           "readback_job", "local_job"]
+           "readback_job", "local_job", "make_folder"]
 
 _memo = {}
 #: the samatte_job knob's text -> (job, its canonical text): decoding it (base64, zlib, JSON; 450 kB for 20
@@ -661,9 +661,24 @@ def export(job, folder):
     ``samatte run job.json`` (or the OpenJD bundle of :func:`export_openjd`) before the comp."""
     from samatte import jobspec
     path = os.path.join(folder, "job.json")
-    os.makedirs(folder, exist_ok=True)
+    make_folder(folder)
     jobspec.save(job, path)
     return path
+
+
+def make_folder(folder):
+    """``os.makedirs(folder, exist_ok=True)``, a folder that cannot be made an OutputError (OUTPUT_INVALID) naming
+    it and why: a script opened from a read-only place (a published or another artist's folder: the default cache
+    folder is next to the script), a cache folder knob naming a read-only share, or a file in the way. Before, the
+    OSError went up as it was: a Python traceback from Export JobSpec and from Track & Matte on a plate it renders,
+    the node's status line not told, no stable code."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        from samatte.errors import OutputError
+        raise OutputError("cannot make the cache folder %s: %s; set the node's cache folder to a folder this machine "
+                          "can write (a relative one is relative to the project directory, else to the script's "
+                          "folder)" % (folder, e.strerror or e), path=str(folder)) from None
 
 
 def export_openjd(python, job_path, out_dir, *, timeout=120):

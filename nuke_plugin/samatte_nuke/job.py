@@ -830,7 +830,8 @@ def _render(nuke, group, input_name, folder, prefix, frames, *, channels, offset
     if len(missing) < len(frames) and not _cached_size_ok(group.input(idx), pattern, frames, missing, offset):
         missing = list(frames)
     if missing:
-        os.makedirs(out_dir, exist_ok=True)
+        from .farm import make_folder
+        make_folder(out_dir)   # (OUTPUT_INVALID before anything is rendered: a read-only place)
         group.begin()
         try:
             w = nuke.nodes.Write()

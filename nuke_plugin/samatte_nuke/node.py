@@ -831,7 +831,18 @@ def on_clear_cache(group):
             _fail(group, e.code, e.message)
             return
     if os.path.isdir(folder):
-        shutil.rmtree(folder)
+        try:
+            shutil.rmtree(folder)
+        except OSError as e:
+            # a file in it open elsewhere (a farm render or another Nuke reading the mattes: NFS keeps a .nfs file
+            # and the folder is not empty; Windows refuses to delete an open file), or no permission on a shared
+            # cache: said on the node, which keeps its read-back (frames deleted already say missing there, and
+            # Track & Matte remakes them). Before, the OSError went up as it was: a traceback, the status untold
+            _fail(group, "OUTPUT_INVALID", "Clear cache could not delete all of %s: %s%s (a file in it open in another "
+                  "program or render, or no permission): close what reads it and press Clear cache again; frames "
+                  "deleted already are remade by Track & Matte" % (
+                      folder, e.strerror or e, " (%s)" % e.filename if getattr(e, "filename", None) else ""))
+            return
     group["samatte_job"].setValue("")
     group["samatte_scores"].setValue("")
     _inner(group, "samatte_copy")["disable"].setValue(True)
@@ -856,7 +867,11 @@ def on_export(group):
     job, info = _build_or_fail(group)
     if job is None:
         return None
-    path = farm.export(job, info["folder"])
+    try:
+        path = farm.export(job, info["folder"])
+    except SamatteError as e:   # a cache folder this machine cannot write (before: a Python traceback, no status)
+        _fail(group, e.code, e.message)
+        return None
     _point_read(group, job, info)   # the comp render reads what the farm's `samatte run` writes
     msg = "exported %s" % path
     try:
