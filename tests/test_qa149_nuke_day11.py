@@ -11,6 +11,14 @@
   cache without permission: ``shutil.rmtree``'s OSError went up as it was (a traceback, the status untold). Now
   OUTPUT_INVALID naming the folder and the file; the node keeps its read-back (a frame already deleted says it is
   missing and what makes it).
+* Two SAMatte nodes one below the other (Read1 -> SAMatte1 -> SAMatte2: one per object, or per setting, sharing
+  the Roto drawn on Read1 with skip objects): SAMatte2 was refused (PROMPT_INVALID "the Source shows Read1 through
+  more than one path": SAMatte1's Prompts input walked as if SAMatte1 showed its picture, and a SAMatte node counted
+  as a node that may move pixels); a Roto drawn on SAMatte1 as the message advised was refused all the same
+  (SAMatte1's own Prompts roto gathered as SAMatte2's prompt node). Now a SAMatte node shows its Source's picture
+  only and moves no pixel. And SAMatte1's status line, objects text and scores were in SAMatte2's plate hash: a
+  Refresh objects, a Release GPU or any progress of SAMatte1's job made SAMatte2 render its whole plate again into
+  another folder and re-matte every frame; they are words, not pixels, and are left out.
 """
 import errno
 import os
@@ -159,3 +167,96 @@ def test_clear_cache_that_can_delete_all_is_as_before(nk, shot, tmp_path):
     snode.on_clear_cache(g)
     assert g["status"].value() == "cache cleared" and not os.path.exists(folder)
     assert not g["samatte_job"].value() and g.node("samatte_copy")["disable"].value()
+
+
+# --- a SAMatte node below another (one per object, or per setting: Read -> SAMatte1 -> SAMatte2) ----------------
+def _two_layer_roto(nuke, shot, on, names=("hero", "car")):
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, on)
+    for i, name in enumerate(names):
+        layer = rp.Layer(roto["curves"], name=name)
+        poly = [(x + 3 * i, y) for x, y in shot["polygon"]]
+        layer.append(nuke_env.polygon_shape(roto["curves"], poly, 2, 64, name="Bezier_%s" % name))
+        roto["curves"].rootLayer.append(layer)
+    return roto
+
+
+def _chain(nuke, shot, roto2_on=None):
+    """Read1 -> SAMatte1 (Prompts Roto1: 'hero' and 'car', car skipped) -> SAMatte2 (car; Prompts Roto1, hero
+    skipped, or ``roto2_on``: a Roto 'car' drawn on SAMatte1, or "free": one with no input)."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    roto = _two_layer_roto(nuke, shot, read)
+    g1 = snode.create("SAMatte1")
+    g1.setInput(0, read)
+    g1.setInput(1, roto)
+    g1["skip_objects"].setValue("car")
+    g2 = snode.create("SAMatte2")
+    g2.setInput(0, g1)
+    if roto2_on is None:
+        g2.setInput(1, roto)
+        g2["skip_objects"].setValue("hero")
+    else:
+        g2.setInput(1, _two_layer_roto(nuke, shot, g1 if roto2_on == "SAMatte1" else None, names=("car",)))
+    for g in (g1, g2):
+        g["tracker"].setValue("shapes")
+    return read, roto, g1, g2
+
+
+def _prompts(job, name):
+    (ob,) = [o for o in job["objects"] if o["name"] == name]
+    return ob["prompts"]
+
+
+def test_a_second_samatte_node_below_the_first_takes_the_roto_both_share(nk, shot):
+    read, roto, g1, g2 = _chain(nk, shot)
+    job1, _ = snode.build(g1)
+    # before: PROMPT_INVALID "Roto1 is drawn on Read1, which the Source (SAMatte1) shows through SAMatte1 (Group):
+    # the Source shows Read1 through more than one path" (SAMatte1's Prompts input taken for a path to its picture)
+    job2, info2 = snode.build(g2)
+    assert [o["name"] for o in job1["objects"]] == ["hero"]
+    assert [o["name"] for o in job2["objects"]] == ["car"]
+    # the car's shape where SAMatte1 would put it: SAMatte1 shows Read1's pixels where Read1 has them
+    g1["skip_objects"].setValue("hero")
+    job1car, _ = snode.build(g1)
+    # (SAMatte2's plate is rendered: its file numbers are script frames; SAMatte1 reads files 1001-1004 at 1-4)
+    assert [(q["frame"], q["points"]) for q in _prompts(job2, "car")] == \
+        [(q["frame"] - 1000, q["points"]) for q in _prompts(job1car, "car")]
+    assert info2["offset"] == 0 and job2["plate"]["frames"] == "1-4"    # (the plate SAMatte1 shows, rendered)
+
+
+def test_a_roto_drawn_on_the_first_samatte_node_gives_the_second_its_own_shapes_only(nk, shot):
+    """The error's own advice (connect the roto to SAMatte1): before, refused all the same, SAMatte1's Prompts roto
+    gathered as a prompt node of SAMatte2 (walked through SAMatte1's Prompts input, whose shapes SAMatte1 does not
+    draw)."""
+    read, roto, g1, g2 = _chain(nk, shot, roto2_on="SAMatte1")
+    job2, _ = snode.build(g2)
+    assert [o["name"] for o in job2["objects"]] == ["car"]
+    assert len(_prompts(job2, "car")) == 1
+
+
+def test_the_first_node_s_status_and_objects_text_do_not_render_the_second_node_s_plate_again(nk, shot):
+    import shutil
+    made = []
+
+    def render(w, first, last):   # the Write renders what SAMatte1 shows: Read1's files, in script frames
+        made.append(w["file"].value())
+        for t in range(first, last + 1):
+            out = w["file"].value().replace("####", "%04d" % t)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            shutil.copyfile(shot["plate"].replace("####", "%04d" % (t + 1000)), out)
+    nk._set_render_hook(render)
+    read, roto, g1, g2 = _chain(nk, shot, roto2_on="free")   # (a roto with no input: drawn over what is viewed)
+    job, _ = snode.build(g2)
+    assert len(made) == 1
+    # what changes SAMatte1's words, not its picture: a Refresh objects, a Release GPU, its job's progress, scores
+    snode.on_refresh(g1)
+    g1["status"].setValue("running: matte 52%")
+    g1["status"].setValue("GPU released (1 worker(s))")
+    g1["samatte_scores"].setValue(farm.encode_state({"1001": 0.9}))
+    again, _ = snode.build(g2)
+    # before: a new plate_<hash> folder after each of these, the whole plate rendered again and every frame re-matted
+    assert again["plate"]["path"] == job["plate"]["path"] and len(made) == 1
+    # what may change the picture still does: a knob of SAMatte1's job, a Read upstream
+    read["colorspace"].setValue("sRGB")
+    moved, _ = snode.build(g2)
+    assert moved["plate"]["path"] != job["plate"]["path"] and len(made) == 2

@@ -378,6 +378,15 @@ def group_input(node):
         return False
 
 
+def is_samatte_node(node):
+    """Whether ``node`` is a SAMatte node (its hidden ``samatte_node`` knob): a Group whose output is its Source's
+    picture with samatte's mattes copied in (alpha and one layer per object), each pixel where the Source has it."""
+    try:
+        return node.knob("samatte_node") is not None
+    except Exception:  # noqa: BLE001 - not a node (a test's stand-in)
+        return False
+
+
 def shown_inputs(node):
     """The inputs whose picture ``node`` can show: a disabled node passes its input 0 through (Foundry:
     "disable: the node passes its input through"), a Switch with an unanimated ``which`` shows that input;
@@ -392,6 +401,11 @@ def shown_inputs(node):
             return [up]
     keyed = disable_keyed(node)
     if is_disabled(node) and not keyed:
+        return [node.input(0)] if node.inputs() else []
+    if is_samatte_node(node):
+        # a SAMatte node shows its Source's picture (its mattes added as channels), never its Prompts input's: a
+        # roto on the Prompts of a SAMatte node upstream is not drawn into its output (before: walked as shown, so
+        # a second SAMatte node below the first took that roto's input for a second path to its plate)
         return [node.input(0)] if node.inputs() else []
     if node.Class() == "Switch":
         i = None if animated_switch(node) else switch_input(node)

@@ -41,6 +41,7 @@ import re
 from .convert import apply_matrix, bezier_point, framehold_source, matmul, signed_feather, timeoffset_source
 from .convert import transform_matrix, node_key
 from .convert import is_disabled as _disabled
+from .convert import is_samatte_node
 from .convert import disable_keyed as _disable_keyed
 from .convert import shown_inputs as _shown_inputs
 from .convert import animated_switch as _animated_switch
@@ -295,7 +296,7 @@ def moves_nothing(node):
     if _disabled(node) and not _disable_keyed(node):
         return True
     cls = node.Class()
-    if cls in PIXEL_CLASSES:
+    if cls in PIXEL_CLASSES or is_samatte_node(node):   # (a SAMatte node upstream: its Source's pixels, mattes added)
         return True
     if cls == "Crop":   # Foundry: 'reformat' off keeps the input's format, pixels outside the box go black
         k = node.knob("reformat")

@@ -15,7 +15,7 @@ import re
 import sys
 import threading
 
-from .convert import FrameMap, Geometry, group_input, node_key, shown_inputs
+from .convert import FrameMap, Geometry, group_input, is_samatte_node, node_key, shown_inputs
 from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
@@ -649,6 +649,12 @@ def _stamps_text(files, unit=None):
 #: knobs of where a node sits and looks in the node graph, in no hash of what it does
 _NODE_GRAPH_KNOBS = ("xpos", "ypos", "selected", "label", "note_font", "tile_color")
 
+#: a SAMatte node's knobs that hold words for the artist (its status line, objects text, scores): they change with
+#: every press of a button and every progress event of its job, its picture does not. A SAMatte node upstream of
+#: another's Source hashed them: the second node rendered its whole plate again (into another folder) and re-matted
+#: every frame after a Refresh objects, a Release GPU or any run of the first
+_SAMATTE_WORDS = ("status", "objects_info", "samatte_scores")
+
 #: the mtime units (ns) the upstream hash in a rendered plate's folder name has counted Read files' mtimes in, newest
 #: first: ``MTIME_UNIT_NS`` (None; whole ms since 0.2.19), 100 ns (0.2.19's development builds), 1 ns (through
 #: 0.2.18). A node aligned by an earlier samatte named its plate folder with one of them (:func:`upstream_hashes`).
@@ -673,8 +679,9 @@ def upstream_hashes(source, units=(None,)):
             h.update(head)
             h.update(("files=%s\n" % _stamps_text(files, unit)).encode("utf-8"))
         knobs = n.knobs()
+        words = _SAMATTE_WORDS if is_samatte_node(n) else ()
         for name in sorted(knobs):
-            if name in _NODE_GRAPH_KNOBS:
+            if name in _NODE_GRAPH_KNOBS or name in words:
                 continue
             try:
                 text = ("%s=%s\n" % (name, knobs[name].toScript())).encode("utf-8", "replace")
