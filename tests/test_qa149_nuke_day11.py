@@ -19,6 +19,11 @@
   only and moves no pixel. And SAMatte1's status line, objects text and scores were in SAMatte2's plate hash: a
   Refresh objects, a Release GPU or any progress of SAMatte1's job made SAMatte2 render its whole plate again into
   another folder and re-matte every frame; they are words, not pixels, and are left out.
+* And SAMatte2 rendered SAMatte1's output into its cache as its plate (a whole copy of Read1; a render Nuke refuses
+  while any frame of SAMatte1 is stale, i.e. after every roto tweak there), hashed with SAMatte1's job: each run of
+  SAMatte1 made SAMatte2 render it again and re-matte every frame. SAMatte1's output is its Source's picture, its
+  mattes added as channels samatte does not read: SAMatte2 now sees through it (job.source_node) and reads Read1's
+  files as SAMatte1 does; its read-back checks Read1.
 """
 import errno
 import os
@@ -181,13 +186,19 @@ def _two_layer_roto(nuke, shot, on, names=("hero", "car")):
     return roto
 
 
-def _chain(nuke, shot, roto2_on=None):
+def _chain(nuke, shot, roto2_on=None, grade=False):
     """Read1 -> SAMatte1 (Prompts Roto1: 'hero' and 'car', car skipped) -> SAMatte2 (car; Prompts Roto1, hero
-    skipped, or ``roto2_on``: a Roto 'car' drawn on SAMatte1, or "free": one with no input)."""
+    skipped, or ``roto2_on``: a Roto 'car' drawn on SAMatte1, or "free": one with no input). ``grade``: a Grade
+    between Read1 and SAMatte1 (a plate the nodes render)."""
     read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
     roto = _two_layer_roto(nuke, shot, read)
     g1 = snode.create("SAMatte1")
-    g1.setInput(0, read)
+    if grade:
+        gr = nuke.nodes.Grade()
+        gr.setInput(0, read)
+        g1.setInput(0, gr)
+    else:
+        g1.setInput(0, read)
     g1.setInput(1, roto)
     g1["skip_objects"].setValue("car")
     g2 = snode.create("SAMatte2")
@@ -218,10 +229,7 @@ def test_a_second_samatte_node_below_the_first_takes_the_roto_both_share(nk, sho
     # the car's shape where SAMatte1 would put it: SAMatte1 shows Read1's pixels where Read1 has them
     g1["skip_objects"].setValue("hero")
     job1car, _ = snode.build(g1)
-    # (SAMatte2's plate is rendered: its file numbers are script frames; SAMatte1 reads files 1001-1004 at 1-4)
-    assert [(q["frame"], q["points"]) for q in _prompts(job2, "car")] == \
-        [(q["frame"] - 1000, q["points"]) for q in _prompts(job1car, "car")]
-    assert info2["offset"] == 0 and job2["plate"]["frames"] == "1-4"    # (the plate SAMatte1 shows, rendered)
+    assert _prompts(job2, "car") == _prompts(job1car, "car")
 
 
 def test_a_roto_drawn_on_the_first_samatte_node_gives_the_second_its_own_shapes_only(nk, shot):
@@ -245,9 +253,13 @@ def test_the_first_node_s_status_and_objects_text_do_not_render_the_second_node_
             os.makedirs(os.path.dirname(out), exist_ok=True)
             shutil.copyfile(shot["plate"].replace("####", "%04d" % (t + 1000)), out)
     nk._set_render_hook(render)
-    read, roto, g1, g2 = _chain(nk, shot, roto2_on="free")   # (a roto with no input: drawn over what is viewed)
+
+    def mine():   # SAMatte2's renders (a Refresh objects on SAMatte1 renders its own plate)
+        return [m for m in made if "%sSAMatte2_" % os.sep in m]
+    # (a Grade above SAMatte1: both render their plate; a roto with no input: drawn over what is viewed)
+    read, roto, g1, g2 = _chain(nk, shot, roto2_on="free", grade=True)
     job, _ = snode.build(g2)
-    assert len(made) == 1
+    assert len(mine()) == 1
     # what changes SAMatte1's words, not its picture: a Refresh objects, a Release GPU, its job's progress, scores
     snode.on_refresh(g1)
     g1["status"].setValue("running: matte 52%")
@@ -255,8 +267,35 @@ def test_the_first_node_s_status_and_objects_text_do_not_render_the_second_node_
     g1["samatte_scores"].setValue(farm.encode_state({"1001": 0.9}))
     again, _ = snode.build(g2)
     # before: a new plate_<hash> folder after each of these, the whole plate rendered again and every frame re-matted
-    assert again["plate"]["path"] == job["plate"]["path"] and len(made) == 1
+    assert again["plate"]["path"] == job["plate"]["path"] and len(mine()) == 1
     # what may change the picture still does: a knob of SAMatte1's job, a Read upstream
     read["colorspace"].setValue("sRGB")
     moved, _ = snode.build(g2)
-    assert moved["plate"]["path"] != job["plate"]["path"] and len(made) == 2
+    assert moved["plate"]["path"] != job["plate"]["path"] and len(mine()) == 2
+
+
+def test_the_second_node_reads_the_plate_the_first_reads_and_keeps_it_when_the_first_runs_again(nk, shot):
+    """SAMatte1's output is its Source's picture (its mattes added as channels samatte does not read): SAMatte2
+    reads Read1's files as SAMatte1 does. Before: it rendered SAMatte1's output into its own cache (a whole copy
+    of the plate; Nuke refuses that render while any frame of SAMatte1 is stale, i.e. after each roto tweak on
+    it), under a hash of SAMatte1's job: each run of SAMatte1 made SAMatte2 render it again and re-matte every
+    frame."""
+    read, roto, g1, g2 = _chain(nk, shot)
+    job1, info1 = snode.build(g1)
+    snode._point_read(g1, job1, info1)          # SAMatte1 has run
+    job2, info2 = snode.build(g2)
+    assert job2["plate"]["path"] == job1["plate"]["path"] == shot["plate"]
+    assert job2["plate"]["frames"] == "1001-1004" and info2["offset"] == info1["offset"] == -1000
+    assert nk._renders == []                     # nothing rendered
+    # SAMatte1 run again with another setting (its job knob changes): SAMatte2's job is the same
+    g1["quality"].setValue("high")
+    job1b, info1b = snode.build(g1)
+    snode._point_read(g1, job1b, info1b)
+    assert job1b != job1 and snode.build(g2)[0] == job2 and nk._renders == []
+    # the read-back of SAMatte2 checks Read1: a slip of Read1 in time is refused on SAMatte2 as on SAMatte1
+    snode._point_read(g2, job2, info2)
+    read["frame"].setValue("2")
+    with pytest.raises(farm.StaleFrameError) as e:
+        farm.frame_path(g2, 2)
+    assert "its Source %s no longer shows the frames its mattes were made on" % read.name() in str(e.value)
+

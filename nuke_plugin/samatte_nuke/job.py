@@ -30,10 +30,16 @@ def source_node(group):
     node sits in, what is plugged into that Group (Input nodes pass their Group's input unchanged: its pixels,
     frames and format). So a SAMatte node inside a Group fed by a Read uses the Read's files as they are, and the
     read-back checks that Read (before: the whole plate was rendered first, as for any node that is not a Read).
-    None without one."""
+    A SAMatte node plugged in (Read1 -> SAMatte1 -> SAMatte2) shows its own Source's picture, its mattes added as
+    channels samatte does not read: the node sees through it to that Source, so SAMatte2 reads Read1's files as
+    SAMatte1 does (before: it rendered SAMatte1's output into its cache, which Nuke refused while any frame of
+    SAMatte1 was stale, and rendered it again, re-matting every frame, after each run of SAMatte1). None without
+    one."""
     src = group.input(0)
-    for _ in range(64):   # (Groups inside Groups)
+    for _ in range(64):   # (Groups inside Groups, SAMatte nodes one below another)
         up = group_input(src) if src is not None else False
+        if up is False and src is not None and is_samatte_node(src) and src.inputs() and src.input(0) is not None:
+            up = source_node(src)
         if up is False:
             break
         src = up
