@@ -299,3 +299,19 @@ def test_the_second_node_reads_the_plate_the_first_reads_and_keeps_it_when_the_f
         farm.frame_path(g2, 2)
     assert "its Source %s no longer shows the frames its mattes were made on" % read.name() in str(e.value)
 
+
+
+def test_refine_only_of_another_samatte_node_s_output_still_renders_its_matte_as_masks(nk, shot):
+    """Prompts = SAMatte1 in refine only: its alpha (a matte) is the mask. A SAMatte node no longer shows its own
+    Prompts roto, so no Roto is found behind it: the job is as before, not PROMPT_INVALID 'no enabled Roto'."""
+    read, roto, g1, g2 = _chain(nk, shot)
+    g2.setInput(0, read)
+    g2.setInput(1, g1)
+    g2["roto_mode"].setValue(snode.REFINE_ONLY)
+    job, _ = snode.build(g2)
+    (ob,) = job["objects"]
+    assert ob["name"] == "SAMatte1" and ob["masks"]["soft"] and "%sroto_" % os.sep in ob["masks"]["path"]
+    g1["disable"].setValue(True)                 # (disabled, it shows Read1: no matte, nothing to refine)
+    with pytest.raises(Exception) as e:
+        snode.build(g2)
+    assert getattr(e.value, "code", None) == "PROMPT_INVALID"

@@ -48,7 +48,7 @@ from .convert import animated_switch as _animated_switch
 from .convert import switch_input as _switch_input
 
 __all__ = ["prompt_nodes", "gather_roto", "gather_tracker", "gather_objects", "TrackerTable",
-           "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes", "prompt_sources", "time_node_map",
+           "PROMPT_CLASSES", "TIME_CLASSES", "retimed_prompt_nodes", "prompt_sources", "matte_nodes", "time_node_map",
            "PIXEL_CLASSES", "moves_nothing", "carry_to_source", "check_rendered_prompts"]
 
 PROMPT_CLASSES = ("Roto", "RotoPaint", "Tracker4")
@@ -158,6 +158,24 @@ def _time_node_map(node):
             return framehold_source(t, int(round(first)), int(round(inc)))
         return hold
     return None
+
+
+def matte_nodes(start):
+    """The SAMatte nodes at ``start`` or upstream of it that it shows (breadth first, through what each node shows:
+    :func:`samatte_nuke.convert.shown_inputs`): their alpha is a matte, what refine only renders as its masks when
+    the Prompts input shows one (a SAMatte node draws none of its own Prompts input's shapes, so no Roto is found
+    behind it)."""
+    out, seen, todo = [], set(), [start]
+    while todo and len(seen) < _MAX_UPSTREAM:
+        n = todo.pop(0)
+        key = None if n is None else node_key(n)
+        if key is None or key in seen:
+            continue
+        seen.add(key)
+        if is_samatte_node(n) and not _disabled(n):
+            out.append(n)
+        todo.extend(_shown_inputs(n))
+    return out
 
 
 def prompt_sources(start, *, log=None):

@@ -344,7 +344,8 @@ def _build(group):
     refine_only = group["roto_mode"].value() == REFINE_ONLY
     sources = gather.prompt_sources(prompts_in, log=None if refine_only else _log(group))
     nodes = [n for n, _ in sources]
-    if not nodes:
+    # refine only of another SAMatte node's output: its alpha (a matte) is the mask, no Roto is behind it
+    if not nodes and not (refine_only and gather.matte_nodes(prompts_in)):
         raise PromptError("no enabled Roto, RotoPaint or Tracker4 node found upstream of the Prompts input (a "
                           "disabled one, or one behind a Switch input not shown, draws nothing)")
     # shapes and tracks drawn on an image of another size than the Source's: refused before anything is
