@@ -317,13 +317,28 @@ def _copy_stream(src, dst_file, hasher, total, progress, msg):
     return done
 
 
+#: the address schemes a mirror may use (what urllib opens)
+_MIRROR_SCHEMES = ("http", "https", "file")
+
+
 def download_url(info):
     """Where :func:`download` fetches ``info``'s file: ``$SAMATTE_WEIGHTS_URL`` (a studio mirror: an
-    http(s):// or file:// folder holding the files under their published names) + the file name when
-    that is set, else Meta's address. Checksums are verified the same either way."""
+    http(s):// or file:// folder holding the files under their published names; an absolute folder path
+    is taken as its file:// address) + the file name when that is set, else Meta's address. Checksums are
+    verified the same either way. A value that is no such address or path is MODEL_ERROR naming the
+    variable (it was an unexpected error, a traceback, after the partial file was made)."""
     base = os.environ.get("SAMATTE_WEIGHTS_URL", "").strip()
     if not base:
         return info.url
+    import urllib.parse
+    scheme = urllib.parse.urlsplit(base).scheme.lower()
+    if scheme not in _MIRROR_SCHEMES:
+        local = os.path.expanduser(base)
+        if not os.path.isabs(local):
+            raise ModelError("SAMATTE_WEIGHTS_URL must be an http://, https:// or file:// address of the folder "
+                             "holding the weights (or that folder's absolute path), not %r" % base,
+                             field="SAMATTE_WEIGHTS_URL", url=base)
+        base = Path(local).as_uri()
     return base.rstrip("/") + "/" + info.filename
 
 
@@ -368,6 +383,8 @@ def download(name, *, dest=None, offline_dir=None, progress=None, force=False, t
             return target
         except WeightsCorruptError:
             pass  # replace it below
+    if offline_dir is None:
+        download_url(info)   # a bad $SAMATTE_WEIGHTS_URL: MODEL_ERROR before anything is written
     _remove_stale_parts(dest)
     try:
         fd, tmp = _create_part(dest, _part_prefix(info.filename))
