@@ -52,3 +52,71 @@ def test_a_weights_mirror_that_is_no_address_is_a_model_error_naming_the_variabl
     assert "Traceback" not in err and os.listdir(str(tmp_path / "d3")) == []
     # --offline-dir does not use the mirror: a bad variable does not stand in its way
     assert os.path.isfile(str(models.download("fake_model", dest=str(tmp_path / "d4"), offline_dir=str(shelf))))
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte import jobspec
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("qa151")
+    s = make_shot(str(d / "plates"), frames=3, size=(64, 64))
+    job = jobspec.new_job(s["plate"], str(d / "unused" / "m.####.exr"), frames="1001-1003", name="sh010",
+                          tracker="flow", matte="refine", quality="draft")
+    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    return job
+
+
+def _in_flight(folder):
+    """Another render node's frame being written this second (its temp, by its host name and pid)."""
+    p = folder / ".m.1002.exr.othernode.4242.0123abcd.tmp.exr"
+    p.write_bytes(b"partial frame")
+    return p
+
+
+@pytest.mark.parametrize("value", ["0", "-60", "nan", "abc", "1h"])
+def test_a_temp_age_that_is_no_positive_number_is_refused_not_a_licence_to_remove_a_frame_in_flight(
+        shot, tmp_path, monkeypatch, capsys, value):
+    """``SAMATTE_TEMP_MAX_AGE=0`` (a TD's "no age limit"), a negative or NaN age, or a word: a 0 or
+    negative age made every temp of the output folder abandoned, so a job starting on one node removed
+    the frame another node was writing that moment (its rename then failed: OUTPUT_INVALID there);
+    ``abc`` / ``1h`` were the default hour without a word. Each is now JOBSPEC_INVALID naming the
+    variable, before anything is read or written; the frame in flight is left alone."""
+    from samatte import cli, pipeline
+    from samatte.errors import JobSpecError
+    from samatte.io.writer import MatteWriter
+    from samatte.stages import PlateInfo, Window
+    out = tmp_path / "out"
+    out.mkdir()
+    flying = _in_flight(out)
+    monkeypatch.setenv("SAMATTE_TEMP_MAX_AGE", value)
+    info = PlateInfo(data=Window(0, 0, 48, 48), display=Window(0, 0, 48, 48))
+    with pytest.raises(JobSpecError) as e:
+        MatteWriter(str(out / "m.####.exr"), info)
+    assert e.value.details["field"] == "SAMATTE_TEMP_MAX_AGE" and repr(value) in e.value.message
+    job = dict(shot, output=dict(shot["output"], path=str(out / "m.####.exr")))
+    with pytest.raises(JobSpecError):
+        pipeline.run(job)
+    from samatte import jobspec
+    jobspec.save(job, str(tmp_path / "job.json"))
+    rc = cli.main(["run", str(tmp_path / "job.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "[JOBSPEC_INVALID] SAMATTE_TEMP_MAX_AGE" in err, err
+    assert sorted(os.listdir(str(out))) == [flying.name]
+
+
+@pytest.mark.parametrize("value, kept", [("inf", True), ("3600", True), (" 600 ", True), ("", True),
+                                         ("0.5", False)])
+def test_a_positive_temp_age_still_sets_when_another_machines_temp_is_abandoned(tmp_path, monkeypatch, value,
+                                                                                 kept):
+    """A number > 0 (``inf``: never by age; empty: the default hour) is still the age limit."""
+    import time
+    from samatte.io.writer import MatteWriter
+    from samatte.stages import PlateInfo, Window
+    out = tmp_path / "out"
+    out.mkdir()
+    flying = _in_flight(out)
+    t = time.time() - 2
+    os.utime(str(flying), (t, t))
+    monkeypatch.setenv("SAMATTE_TEMP_MAX_AGE", value)
+    MatteWriter(str(out / "m.####.exr"), PlateInfo(data=Window(0, 0, 48, 48), display=Window(0, 0, 48, 48)))
+    assert flying.exists() is kept

@@ -69,7 +69,7 @@ import uuid
 import numpy as np
 
 from .. import __version__
-from ..errors import OutputError
+from ..errors import JobSpecError, OutputError
 from ..names import missing_object_layers, object_channel
 from ..stages import MatteFrame, PlateInfo
 from .sequence import as_pattern
@@ -98,11 +98,22 @@ def _pid_namespace():
 
 def default_temp_max_age():
     """Seconds after which another process's temp file counts as abandoned: ``$SAMATTE_TEMP_MAX_AGE``
-    or :data:`TEMP_MAX_AGE`."""
-    try:
-        return float(os.environ.get("SAMATTE_TEMP_MAX_AGE", TEMP_MAX_AGE))
-    except ValueError:
+    (a number > 0; ``inf``: never by age) or, unset or empty, :data:`TEMP_MAX_AGE`. Any other value is
+    JOBSPEC_INVALID naming the variable: ``abc`` was the default without a word, and ``0`` or a negative
+    age made every temp in the folder abandoned, another machine's frame in flight too (its write
+    then failed)."""
+    raw = os.environ.get("SAMATTE_TEMP_MAX_AGE", "")
+    if not raw.strip():
         return TEMP_MAX_AGE
+    try:
+        v = float(raw)
+    except ValueError:
+        v = float("nan")
+    if not v > 0:
+        raise JobSpecError("SAMATTE_TEMP_MAX_AGE must be a number of seconds > 0 after which another "
+                           "process's temp file counts as abandoned (inf: never by age; unset: %d), not %r"
+                           % (TEMP_MAX_AGE, raw), field="SAMATTE_TEMP_MAX_AGE")
+    return v
 
 
 def remove_temps(folder, rx, max_age, *, own=True):
