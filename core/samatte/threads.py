@@ -28,12 +28,17 @@ from .errors import JobSpecError
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
               "NUMBA_NUM_THREADS", "OPENCV_FOR_THREADS_NUM", "VECLIB_MAXIMUM_THREADS")
 
+#: The most threads a count may ask for: every library starts a pool of that many (OpenCV's at once), so a
+#: typo such as ``--threads 99999`` spent minutes starting threads on a 2-CPU machine, printed one OpenCV
+#: error per thread it could not start, then failed as DEPENDENCY_MISSING (an import out of memory).
+MAX_THREADS = 1024
+
 _configured = None
 
 
 def parse_threads(value, *, field="--threads"):
-    """A thread count from a flag or the environment: a whole number >= 1, or ``auto`` / ``0`` (None:
-    the default). Anything else is JOBSPEC_INVALID naming ``field``."""
+    """A thread count from a flag or the environment: a whole number from 1 to :data:`MAX_THREADS`, or
+    ``auto`` / ``0`` (None: the default). Anything else is JOBSPEC_INVALID naming ``field``."""
     if value is None:
         return None
     text = str(value).strip().lower()
@@ -46,17 +51,21 @@ def parse_threads(value, *, field="--threads"):
     if n < 1:
         raise JobSpecError("%s must be a whole number of threads >= 1, or auto, not %r" % (field, value),
                            field=field)
+    if n > MAX_THREADS:
+        raise JobSpecError("%s asks for %d threads: at most %d (auto or 0: the CPUs the process may use)"
+                           % (field, n, MAX_THREADS), field=field)
     return n
 
 
 def _omp_threads(environ):
-    """OMP_NUM_THREADS's first level (``4`` or ``4,2``), or None when unset or not a number."""
+    """OMP_NUM_THREADS's first level (``4`` or ``4,2``; at most :data:`MAX_THREADS`), or None when unset or
+    not a number."""
     raw = environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     try:
         n = int(raw)
     except ValueError:
         return None
-    return n if n >= 1 else None
+    return min(n, MAX_THREADS) if n >= 1 else None
 
 
 def _read_quota(quota_file, period_file=None):

@@ -283,6 +283,13 @@ def _range_constraint(doc):
     return "CONTIGUOUS" if fr[-1] - fr[0] + 1 == len(fr) else "NONCONTIGUOUS"
 
 
+def _task_threads(n):
+    """The Threads parameter's default: 0 (the node's choice) or a count ``samatte farm task --threads`` takes
+    (at most :data:`samatte.threads.MAX_THREADS`: a larger one failed every task on the nodes)."""
+    from ..threads import parse_threads
+    return parse_threads(n, field="threads") or 0
+
+
 def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None, threads=0):
     """The OpenJD job template (a dict) for a farm document. ``threads``: the ``Threads`` parameter's
     default (CPU threads per task, ``samatte farm task --threads``; 0: the node's own choice)."""
@@ -292,7 +299,7 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None, th
     # a template that `openjd check` refuses
     chunk = whole_number(chunk, "chunk", minimum=1)
     preroll = whole_number(preroll, "preroll")
-    threads = 0 if threads is None else whole_number(threads, "threads")
+    threads = 0 if threads is None else _task_threads(whole_number(threads, "threads"))
     if task_timeout is not None:
         task_timeout = whole_number(task_timeout, "task_timeout") or None   # 0: no limit, as None
     if len(doc["frames"]) > _MAX_STRING:
@@ -519,7 +526,7 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
     from ..pipeline import DEFAULT_PREROLL, load_job
     chunk = whole_number(chunk, "chunk", minimum=1)   # before anything is read or written
     preroll = DEFAULT_PREROLL if preroll is None else whole_number(preroll, "preroll")
-    threads = 0 if threads is None else whole_number(threads, "threads")
+    threads = 0 if threads is None else _task_threads(whole_number(threads, "threads"))
     # the nodes' own paths, before anything is read or written (a relative one or a pathlib.Path: below)
     python = node_path(python, "python", command=True) if python not in (None, "") else None
     models_dir = node_path(models_dir, "models_dir") if models_dir not in (None, "") else models_dir
