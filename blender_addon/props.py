@@ -98,7 +98,7 @@ class SAMATTE_AP_preferences(bpy.types.AddonPreferences):
     models_dir: StringProperty(name="Models folder", subtype="DIR_PATH",
                                description="SAM 2 weights (empty: samatte's own search order)")
     device: EnumProperty(name="Device", items=DEVICES, default="auto")
-    threads: IntProperty(name="CPU threads", default=0, min=0, soft_max=64,
+    threads: IntProperty(name="CPU threads", default=0, min=0, max=1024, soft_max=64,
                          description="CPU threads the samatte worker uses (0: samatte's default, every CPU); "
                                      "fewer leave cores to Blender while a job runs. Send to farm leaves the "
                                      "farm's count to the farm")
