@@ -120,3 +120,42 @@ def test_a_positive_temp_age_still_sets_when_another_machines_temp_is_abandoned(
     monkeypatch.setenv("SAMATTE_TEMP_MAX_AGE", value)
     MatteWriter(str(out / "m.####.exr"), PlateInfo(data=Window(0, 0, 48, 48), display=Window(0, 0, 48, 48)))
     assert flying.exists() is kept
+
+
+@pytest.mark.parametrize("value", ["4e8", "400M", "0", "-1", "16384x16384"])
+def test_a_pixel_limit_that_is_no_whole_number_is_refused_naming_the_variable(shot, tmp_path, monkeypatch, capsys,
+                                                                               value):
+    """``SAMATTE_MAX_PIXELS=4e8`` / ``400M`` (a TD raising the limit for a 20K plate), ``0`` ("no limit"):
+    each was the default 2^28 without a word, and the plate was then refused saying "set
+    SAMATTE_MAX_PIXELS", set already. Now JOBSPEC_INVALID naming the variable, before anything is
+    written (run, probe)."""
+    from samatte import cli, jobspec, pipeline
+    from samatte.errors import JobSpecError
+    from samatte.io import exr
+    monkeypatch.setenv("SAMATTE_MAX_PIXELS", value)
+    with pytest.raises(JobSpecError) as e:
+        exr.max_pixels()
+    assert e.value.details["field"] == "SAMATTE_MAX_PIXELS" and repr(value) in e.value.message
+    out = tmp_path / "out"
+    job = dict(shot, output=dict(shot["output"], path=str(out / "m.####.exr")))
+    with pytest.raises(JobSpecError):
+        pipeline.run(job)
+    jobspec.save(job, str(tmp_path / "job.json"))
+    assert cli.main(["run", str(tmp_path / "job.json")]) == 2
+    assert cli.main(["probe", shot["plate"]["path"]]) == 2
+    err = capsys.readouterr().err
+    assert err.count("[JOBSPEC_INVALID] SAMATTE_MAX_PIXELS") == 2, err
+    assert not out.exists()
+
+
+def test_a_pixel_limit_that_is_set_is_the_one_a_refusal_names(shot, monkeypatch):
+    """A plate over a lowered limit: the refusal named "at most 0 M pixels (MAX_PIXELS)" for a limit of 1000."""
+    from samatte.errors import PlateError
+    from samatte.io import exr
+    path = shot["plate"]["path"].replace("####", "1001")
+    monkeypatch.setenv("SAMATTE_MAX_PIXELS", "1000")
+    with pytest.raises(PlateError) as e:
+        exr.read_info(path)
+    assert "at most 1000 pixels (SAMATTE_MAX_PIXELS)" in e.value.message and "raise SAMATTE_MAX_PIXELS" in e.value.message
+    monkeypatch.setenv("SAMATTE_MAX_PIXELS", "4096")     # 64 x 64: the limit itself is read
+    assert exr.read_info(path).data.width == 64

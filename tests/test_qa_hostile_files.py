@@ -223,8 +223,11 @@ def test_max_pixels_can_be_raised_or_lowered(tmp_path, monkeypatch):
     with pytest.raises(PlateError) as e:
         exr.read_info(p)
     assert e.value.code == "PLATE_INVALID" and e.value.details["width"] == 32
-    monkeypatch.setenv("SAMATTE_MAX_PIXELS", "not a number")
+    assert "at most 700 pixels (SAMATTE_MAX_PIXELS)" in e.value.message
+    monkeypatch.setenv("SAMATTE_MAX_PIXELS", "")
     assert exr.max_pixels() == exr.MAX_PIXELS
+    # a value that is no whole number > 0 is refused naming the variable (it was the default, silently):
+    # tests/test_qa151_env_values.py
 
 
 def test_a_file_with_thousands_of_parts_is_refused(tmp_path):

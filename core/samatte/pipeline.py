@@ -580,8 +580,10 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     """
     t0 = time.time()
     _thread_budget()
+    from .io.exr import max_pixels
     from .io.writer import default_temp_max_age
-    default_temp_max_age()   # a bad $SAMATTE_TEMP_MAX_AGE: JOBSPEC_INVALID before anything is read or written
+    default_temp_max_age()   # a bad $SAMATTE_TEMP_MAX_AGE or $SAMATTE_MAX_PIXELS: JOBSPEC_INVALID before
+    max_pixels()             # anything is read or written
     job = load_job(job)
     if stage not in STAGES:
         raise JobSpecError("stage %r is not one of %s" % (stage, ", ".join(STAGES)), field="stage")

@@ -23,7 +23,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..errors import ChannelError, CorruptFrameError, MissingFrameError, NaNPixelError, PlateError, out_of_memory
+from ..errors import (ChannelError, CorruptFrameError, JobSpecError, MissingFrameError, NaNPixelError, PlateError,
+                      out_of_memory)
 from ..inputfile import file_kind
 from ..stages import PlateInfo, Window
 
@@ -59,12 +60,29 @@ MAX_PARTS = 1024
 
 
 def max_pixels():
-    """:data:`MAX_PIXELS`, or ``$SAMATTE_MAX_PIXELS`` when that is a positive integer."""
-    try:
-        v = int(os.environ.get("SAMATTE_MAX_PIXELS", ""))
-    except ValueError:
+    """:data:`MAX_PIXELS`, or ``$SAMATTE_MAX_PIXELS`` (a whole number > 0). Set to anything else it is
+    JOBSPEC_INVALID naming the variable: ``4e8``, ``400M`` or ``0`` were the default without a word, and a
+    plate over it was refused saying "set SAMATTE_MAX_PIXELS", set already."""
+    raw = os.environ.get("SAMATTE_MAX_PIXELS", "")
+    if not raw.strip():
         return MAX_PIXELS
-    return v if v > 0 else MAX_PIXELS
+    try:
+        v = int(raw)
+    except ValueError:
+        v = 0
+    if v <= 0:
+        raise JobSpecError("SAMATTE_MAX_PIXELS must be a whole number of pixels > 0, the largest image a header "
+                           "may declare (unset: %d, 16384 x 16384), not %r" % (MAX_PIXELS, raw),
+                           field="SAMATTE_MAX_PIXELS")
+    return v
+
+
+def _limit_text(limit):
+    """The pixel limit in a refusal: ``268 M pixels (MAX_PIXELS)``, or the variable's own value when set
+    (``1000`` was "at most 0 M pixels")."""
+    if limit == MAX_PIXELS:
+        return "%d M pixels (MAX_PIXELS)" % (limit // 10 ** 6)
+    return "%d pixels (SAMATTE_MAX_PIXELS)" % limit
 
 
 def _check_size(inp, path, frame=None):
@@ -82,10 +100,10 @@ def _check_size(inp, path, frame=None):
         n = max(int(spec.width), 0) * max(int(spec.height), 0) * max(int(spec.depth), 1)
         if n > limit:
             raise PlateError("%s%s declares an image of %d x %d pixels (%d M pixels, %.1f GB as float RGB); "
-                             "samatte reads at most %d M pixels (MAX_PIXELS): a damaged or hostile header? For a "
-                             "real image this large set SAMATTE_MAX_PIXELS" % (
+                             "samatte reads at most %s: a damaged or hostile header? For a "
+                             "real image this large %s SAMATTE_MAX_PIXELS" % (
                                  path, (" (part %d)" % i) if i else "", spec.width, spec.height, n // 10 ** 6,
-                                 n * 12 / 1e9, limit // 10 ** 6),
+                                 n * 12 / 1e9, _limit_text(limit), "raise" if limit != MAX_PIXELS else "set"),
                              path=path, frame=frame, width=int(spec.width), height=int(spec.height))
         i += 1
 
