@@ -505,6 +505,12 @@ def _validate(doc):
     if not isinstance(doc, dict):
         raise JobSpecError("a JobSpec must be a JSON object, not %s" % type(doc).__name__, field="job")
     version = doc.get("samatte_job")
+    if version is None and "samatte_farm" in doc and isinstance(doc.get("job"), dict):
+        # a farm bundle's samatte_farm_job.json (``samatte status`` on a half-rendered farm job): its JobSpec's
+        # folders are <Root> placeholders that only `farm task --root` fills in
+        raise JobSpecError("not a samatte JobSpec but a farm job (samatte_farm_job.json, what `samatte farm export` "
+                           "writes): give status, qc or run the JobSpec it was exported from; a render node runs it "
+                           "with `samatte farm task FILE --root NAME=PATH ...`", field="samatte_job")
     if version is None:
         raise JobSpecError("not a samatte JobSpec: missing 'samatte_job' version field", field="samatte_job")
     if isinstance(version, bool) or not isinstance(version, int):
