@@ -403,6 +403,21 @@ def check_report_dir(report_dir):
                               "another report folder (--report) or remove it" % path, path=path)
 
 
+def prepare_report_dir(report_dir):
+    """Make ``report_dir`` (OutputError when it cannot be made or written: a read-only published output,
+    another user's folder; the message says to give a writable one) and :func:`check_report_dir` it."""
+    hint = "give QC a writable report folder (samatte qc --report DIR)"
+    try:
+        os.makedirs(report_dir, exist_ok=True)
+    except OSError as e:
+        raise OutputError("cannot create the QC report folder %s: %s; %s" % (report_dir, e.strerror or e, hint),
+                          path=report_dir)
+    if not os.access(report_dir, os.W_OK | os.X_OK):
+        raise OutputError("the QC report folder %s is not writable (a read-only or locked output?); %s"
+                          % (report_dir, hint), path=report_dir)
+    check_report_dir(report_dir)
+
+
 #: the temp names QC used until 0.2.18 (``qc.json.<pid>.tmp``, ``contact_sheet.png.<pid>.tmp.png``): no host in
 #: them, so one is removed only once older than the temp age limit (it may be another machine's write)
 _OLD_TMP_RX = re.compile(r"^(?P<host>)(?:qc\.json|contact_sheet\.png)\.(?P<pid>\d+)\.tmp(?:\.png)?$")
@@ -484,6 +499,10 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
         frames = _subset(frames, all_frames)    # frames the job does not have: refused, as by run and status
     else:
         frames = parse_frames(frames)
+    # the report's folder before a frame is checked: a published (read-only) output's default folder failed
+    # the command only once every frame had been read, and said nothing of --report
+    report_dir = os.path.abspath(report_dir or default_report_dir(job))
+    prepare_report_dir(report_dir)
     status = frame_status(job)
     fstat = status["frames"]
     per, scores, coverage = {}, {}, {}
@@ -519,13 +538,6 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     def worst(f):   # the object that scored lowest on frame f (the frame's score is its score, roughly)
         obj = per[str(f)]["object_scores"]
         return min(obj, key=lambda k: (obj[k], k)) if obj else None
-    report_dir = os.path.abspath(report_dir or default_report_dir(job))
-    try:
-        os.makedirs(report_dir, exist_ok=True)
-    except OSError as e:
-        raise OutputError("cannot create the QC report folder %s: %s" % (report_dir, e.strerror or e),
-                          path=report_dir)
-    check_report_dir(report_dir)
     remove_stale_temps(report_dir)
     pick = _pick_sheet_frames(frames, scores, int(sheet_frames))
     rows = []
