@@ -76,6 +76,7 @@ def run(job_, *, progress=None, on_frame=None, cancel=None, stage="all", frames=
     ``e.score``, ``e.path``). ``stage``/``frames``: as ``samatte run --stage/--frames``. Returns the
     result dict."""
     from . import pipeline
+    pipeline.check_callbacks(progress=progress, on_frame=on_frame)
     return pipeline.run(job_, on_progress=progress, on_event=on_frame, cancel=cancel, stage=stage, frames=frames)
 
 

@@ -81,6 +81,7 @@ def run(job, *, on_progress=None, on_event=None, cancel=None, tracker=None, matt
         frames=None, preroll=None, objects=None):
     """Run a job to completion and return its result dict (see :func:`run_iter`); ``on_event`` gets
     each :class:`samatte.progress.FrameEvent`."""
+    check_callbacks(on_progress=on_progress, on_event=on_event)
     gen = run_iter(job, cancel=cancel, tracker=tracker, matter=matter, stage=stage, frames=frames,
                    preroll=preroll, objects=objects, events=True)
     try:
@@ -96,6 +97,14 @@ def run(job, *, on_progress=None, on_event=None, cancel=None, tracker=None, matt
                 on_progress(p)
     finally:
         gen.close()  # a callback that raised: the run's files and reader threads are let go now
+
+
+def check_callbacks(**callbacks):
+    """JOBSPEC_INVALID naming the argument when a callback given is not callable (``progress=bar``, a tqdm
+    bar for ``bar.update``): it was a bare TypeError at the first call, after frames had been written."""
+    for name, fn in callbacks.items():
+        if fn is not None and not callable(fn):
+            raise JobSpecError("%s must be a function (or None), not %s" % (name, type(fn).__name__), field=name)
 
 
 def check_foreign_paths(job, *, windows=None):
