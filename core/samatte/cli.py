@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
 import threading
 
@@ -782,9 +783,34 @@ def main(argv=None):
     return out.exit_status(rc, state["args"])
 
 
+#: options whose value may start with a minus: a range of negative frames (``--frames -10-20``, a shot with
+#: pre-roll before 0) was argparse's "expected one argument" (it took ``-10-20`` for an option); only a lone
+#: negative number (``-5``) passed. ``--frames=-10-20`` always worked.
+_SIGNED_VALUE_FLAGS = ("--frames", "--first")
+_SIGNED_VALUE = re.compile(r"^-\d[\d\s,:x-]*$")
+
+
+def _join_signed_values(argv):
+    """``argv`` with ``--frames -10-20`` given as ``--frames=-10-20`` (a value that is a frame range)."""
+    out = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            out.extend(argv[i:])
+            break
+        if a in _SIGNED_VALUE_FLAGS and i + 1 < len(argv) and _SIGNED_VALUE.match(str(argv[i + 1])):
+            out.append("%s=%s" % (a, argv[i + 1]))
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def _main(argv, state):
     parser = build_parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _join_signed_values(sys.argv[1:] if argv is None else list(argv))
     _Parser.usage_error = None
     try:
         args = parser.parse_args(argv)
