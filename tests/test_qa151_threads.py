@@ -59,3 +59,28 @@ def test_the_cli_and_a_farm_export_refuse_it_before_anything_is_written(job_file
     assert not os.path.exists(str(tmp_path / "b1")) and not os.path.exists(str(tmp_path / "b2"))
     api.export(job, str(tmp_path / "b3"), threads=1024)   # the limit itself is a count a task takes
     assert os.path.isfile(str(tmp_path / "b3" / "template.yaml"))
+
+
+OPENJD = os.path.join(os.path.dirname(__import__("sys").executable), "openjd")
+
+
+def test_the_templates_threads_parameter_stops_at_the_limit(job_file, tmp_path):
+    """The Threads job parameter had a minimum (0) and no maximum: a submitter's 5000 made every task of the
+    job fail on its node (JOBSPEC_INVALID from `farm task --threads=5000`). Its maxValue is the limit, so the
+    job is refused when it is made (openjd-cli: "must be at most 1024"), before a task runs."""
+    import json
+    import subprocess
+    from samatte.farm import export_openjd
+    yaml = pytest.importorskip("yaml")
+    res = export_openjd(str(job_file / "job.json"), str(tmp_path / "b"), threads=8)
+    with open(res["template"], encoding="utf-8") as f:
+        param = {p["name"]: p for p in yaml.safe_load(f)["parameterDefinitions"]}["Threads"]
+    assert (param["minValue"], param["maxValue"], param["default"]) == (0, 1024, 8)
+    if not os.path.isfile(OPENJD):
+        return
+    assert subprocess.run([OPENJD, "check", res["template"]], capture_output=True).returncode == 0
+    params = dict(res["parameters"], Threads=5000)
+    p = subprocess.run([OPENJD, "run", res["template"], "--step", "Track", "-p", json.dumps(params)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0 and "must be at most 1024" in p.stdout + p.stderr, p.stdout + p.stderr
+    assert not os.path.exists(str(job_file / "out"))

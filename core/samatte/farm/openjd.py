@@ -49,6 +49,7 @@ from .. import __version__
 from ..cachekey import INDEPENDENT_TRACKERS
 from ..errors import FrameRangeError, JobSpecError, OutputError
 from ..registry import resolved_tracker_options
+from ..threads import MAX_THREADS
 from . import yamlout
 
 __all__ = ["FARM_DOC_VERSION", "SPEC_VERSION", "export_openjd", "farm_document", "build_template",
@@ -330,7 +331,7 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None, th
          "description": "frames per matting task"},
         {"name": "Preroll", "type": "INT", "default": preroll, "minValue": 0,
          "description": "frames before a chunk that are matted but not written (temporal warm-up)"},
-        {"name": "Threads", "type": "INT", "default": threads, "minValue": 0,
+        {"name": "Threads", "type": "INT", "default": threads, "minValue": 0, "maxValue": MAX_THREADS,
          "description": "CPU threads of each task (samatte --threads); 0: the render node's own choice "
                         "($SAMATTE_THREADS, else $OMP_NUM_THREADS, else the CPUs the task may use)",
          "userInterface": {"control": "SPIN_BOX", "label": "Threads per task"}},
