@@ -159,3 +159,37 @@ def test_a_pixel_limit_that_is_set_is_the_one_a_refusal_names(shot, monkeypatch)
     assert "at most 1000 pixels (SAMATTE_MAX_PIXELS)" in e.value.message and "raise SAMATTE_MAX_PIXELS" in e.value.message
     monkeypatch.setenv("SAMATTE_MAX_PIXELS", "4096")     # 64 x 64: the limit itself is read
     assert exr.read_info(path).data.width == 64
+
+
+def _samatte(args, env_extra, stdin=None):
+    import subprocess
+    import sys
+    env = dict(os.environ, **env_extra)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                      "core")] + [env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-m"] + args, capture_output=True, text=True, env=env, input=stdin,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("value, level", [("debug", 10), (" Info ", 20), ("10", 10), ("warn", 30), ("", 30),
+                                          ("verbose", 30), ("trace", 30), ("BASIC_FORMAT", 30)])
+def test_log_level_names_numbers_and_what_is_neither(value, level):
+    from samatte.cli import log_level
+    got, problem = log_level(value)
+    assert got == level
+    assert (problem is not None) == (value in ("verbose", "trace", "BASIC_FORMAT"))
+
+
+def test_a_log_level_that_is_no_level_says_so_and_the_worker_still_starts(tmp_path):
+    """``SAMATTE_LOG_LEVEL=verbose`` (or ``trace``) was WARNING without a word: a TD asking for more logs got
+    none and no hint; ``10`` (a level's number) the same. The CLI now takes numbers and says which value it
+    did not understand. The worker crashed at start on a value naming another attribute of ``logging``
+    (``BASIC_FORMAT``: ValueError "Unknown level"); it now warns and starts."""
+    p = _samatte(["samatte", "info", "--json"], {"SAMATTE_LOG_LEVEL": "verbose"})
+    assert p.returncode == 0, p.stderr
+    assert "SAMATTE_LOG_LEVEL 'verbose' is not a level" in p.stderr, p.stderr
+    assert p.stdout.lstrip().startswith("{")
+    ping = '{"type": "shutdown", "v": 1}\n'
+    p = _samatte(["samatte.worker"], {"SAMATTE_LOG_LEVEL": "BASIC_FORMAT"}, stdin=ping)
+    assert '"type":"hello"' in p.stdout.replace(" ", ""), p.stderr[-2000:]
+    assert "'BASIC_FORMAT' is not a level" in p.stderr and "Traceback" not in p.stderr, p.stderr[-2000:]

@@ -652,15 +652,35 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
+
+
+def log_level(value, default=logging.WARNING):
+    """(level, problem): ``$SAMATTE_LOG_LEVEL``'s level (a name of :data:`_LOG_LEVELS`, any case, or a
+    number), else ``default`` and, for a value that is neither, the sentence that says so (``verbose`` or
+    ``trace`` was WARNING without a word)."""
+    text = str(value or "").strip().upper()
+    if not text:
+        return default, None
+    if text.isdigit():
+        return int(text), None
+    if text in _LOG_LEVELS:
+        return getattr(logging, text), None
+    return default, ("SAMATTE_LOG_LEVEL %r is not a level (DEBUG, INFO, WARNING, ERROR, or a number): %s is used"
+                     % (value, logging.getLevelName(default)))
+
+
 def _setup_logging():
     root = logging.getLogger()
     if any(isinstance(h, _StderrHandler) for h in root.handlers) or root.handlers:
         return
-    level = os.environ.get("SAMATTE_LOG_LEVEL", "WARNING").upper()
+    level, problem = log_level(os.environ.get("SAMATTE_LOG_LEVEL"))
     h = _StderrHandler()
     h.setFormatter(logging.Formatter("samatte %(levelname)s %(name)s: %(message)s"))
     root.addHandler(h)
-    root.setLevel(getattr(logging, level, logging.WARNING))
+    root.setLevel(level)
+    if problem:
+        logging.getLogger("samatte").warning("%s", problem)
 
 
 def _usable_std_streams():

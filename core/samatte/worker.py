@@ -656,8 +656,11 @@ def main(argv=None):
     except SamatteError as e:
         parser.error(e.message)
     out = protect_stdout()
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="samatte-worker %(levelname)s %(name)s: %(message)s")
+    from .cli import log_level
+    level, problem = log_level(args.log_level, logging.INFO)
+    logging.basicConfig(stream=sys.stderr, level=level, format="samatte-worker %(levelname)s %(name)s: %(message)s")
+    if problem:
+        logging.getLogger("samatte").warning("%s", problem.replace("SAMATTE_LOG_LEVEL", "--log-level / SAMATTE_LOG_LEVEL"))
     worker = Worker(sys.stdin.buffer, out, pipeline=args.pipeline)
     handler = _ProtocolLogHandler(worker)
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
