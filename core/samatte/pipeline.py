@@ -607,7 +607,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     from .colour import ColourTransform
     from .io.sequence import SequencePattern
     from .io.source import FrameSource
-    from .io.writer import MatteWriter, is_locked, locked_error
+    from .io.writer import MatteWriter, is_locked, locked_error, sticky_error, sticky_owner
     from .jobspec import shared_work_dir
     from .trackcache import TrackCache, default_work_dir
 
@@ -685,6 +685,9 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 status[f] = "complete" if (st == "complete" and not out["overwrite"]) else "todo"
                 if status[f] == "todo" and is_locked(writer.path(f)):
                     raise locked_error(writer.path(f), f)
+                owner = sticky_owner(writer.path(f)) if status[f] == "todo" else None
+                if owner is not None:   # it failed at its write, frames into the run: "Operation not permitted"
+                    raise sticky_error(writer.path(f), owner, f)
             complete = {f for f in requested if status[f] == "complete"}
             to_do = [f for f in requested if f not in complete]
             todo_set = set(to_do)

@@ -75,7 +75,7 @@ from ..stages import MatteFrame, PlateInfo
 from .sequence import as_pattern
 
 __all__ = ["MatteWriter", "COMPRESSIONS", "QUALITY_CHANNEL", "object_channel", "job_hash", "temp_name",
-           "host_tag", "TEMP_MAX_AGE", "is_locked", "locked_error"]
+           "host_tag", "TEMP_MAX_AGE", "is_locked", "locked_error", "sticky_owner", "sticky_error"]
 
 log = logging.getLogger("samatte.io")
 
@@ -171,6 +171,43 @@ def is_locked(path):
     except (OSError, ValueError):
         return False
     return stat.S_ISREG(st.st_mode) and not st.st_mode & 0o222
+
+
+def _may_override_sticky():
+    """Whether this process may replace another user's file in a sticky folder: CAP_FOWNER in its effective
+    capabilities (Linux), else being root."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 3))   # CAP_FOWNER
+    except (OSError, ValueError, IndexError):
+        pass
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def sticky_owner(path):
+    """The uid of the file at ``path`` when this process may not replace it because its folder has the sticky
+    bit (a shared scratch folder, mode 1777 like /tmp) and neither the file nor the folder is this user's
+    (POSIX: only they, or a process with CAP_FOWNER, may rename over it); else None."""
+    if not hasattr(os, "geteuid"):
+        return None
+    try:
+        st = os.lstat(path)
+        dst = os.stat(os.path.dirname(os.path.abspath(path)))
+    except (OSError, ValueError):
+        return None
+    me = os.geteuid()
+    if not dst.st_mode & stat.S_ISVTX or me in (st.st_uid, dst.st_uid) or _may_override_sticky():
+        return None
+    return st.st_uid
+
+
+def sticky_error(path, uid, frame=None):
+    """The OutputError for a frame :func:`sticky_owner` says this process may not replace."""
+    return OutputError("%s belongs to another user (uid %d) and its folder has the sticky bit: only they (or the "
+                       "folder's owner) may replace or remove it; ask them to remove it, or choose another output "
+                       "path" % (path, uid), path=str(path), frame=frame, owner=uid)
 
 
 def locked_error(path, frame=None):
