@@ -368,20 +368,34 @@ def _as_dict(job):
     return loads(job) if is_text else load(job)
 
 
+def _seconds(value, field):
+    """A time limit given from Python: None for None, 0 or less (no limit; ``timeout=0`` killed the worker as
+    its job started); JobSpecError naming ``field`` for anything but a number (``"600"`` from a config file
+    raised a bare TypeError at the job's first wait)."""
+    if value is None:
+        return None
+    import numbers
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise JobSpecError("%s must be a number of seconds (or None: no limit), not %r" % (field, value),
+                           field=field)
+    return value if float(value) > 0 else None
+
+
 class WorkerClient:
     """A running ``python -m samatte.worker`` process.
 
     ``python``: the interpreter to run it with (the installer's venv python; default: this one, except
     inside a host application, where it must be given).
     ``env``: extra environment variables. ``timeout``: seconds without any message from a running
-    job before the worker is killed (None: no limit). ``startup_timeout``: seconds to wait for the
-    worker's ``hello``. ``worker_args``: extra command line arguments for the worker.
+    job before the worker is killed (None, 0 or less: no limit, as ``startup_timeout``'s 0; anything but a
+    number is JOBSPEC_INVALID). ``startup_timeout``: seconds to wait for the worker's ``hello``.
+    ``worker_args``: extra command line arguments for the worker.
     """
 
     def __init__(self, python=None, *, env=None, cwd=None, timeout=None, startup_timeout=60,
                  worker_args=None):
+        self.timeout = _seconds(timeout, "timeout")   # before a worker is started
         self.python = python or _default_python()
-        self.timeout = timeout
         self._pending = {}   # request id -> queue of its reply
         self.hello = None
         self._job = None
