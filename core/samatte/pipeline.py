@@ -1296,7 +1296,7 @@ def probe(plate_path, *, frames=None, layer=None, ocio_config=None):
     ``$OCIO``, else the built-in config): ``{"colourspace", "from": "header" | "scene_linear" |
     "integer" (sRGB), "note" (how the header decided, or why it could not), "config"}``."""
     from .errors import ChannelError
-    from .io.exr import _part_name, _resolve, _subimages, header_colour, header_colourspace, open_image
+    from .io.exr import _part_name, _resolve, _subimages, file_views, header_colour, header_colourspace, open_image
     from .io.sequence import SequencePattern
     seq = SequencePattern(plate_path)
     on_disk = seq.frames_on_disk() if seq.has_frame_token else []
@@ -1324,6 +1324,7 @@ def probe(plate_path, *, frames=None, layer=None, ocio_config=None):
         layers = {n.rsplit(".", 1)[0] for _, sp in subs for n in sp.channelnames if "." in n}
         if len(subs) > 1:  # a multi-part file's part names are layers too (``layer="beauty"`` reads part beauty)
             layers |= {_part_name(sp) for _, sp in subs if _part_name(sp)}
+        layers |= set(file_views(subs))   # a stereo / multi-view EXR's views (``layer="left"``: that eye)
         layers = sorted(layers)
         cs = header_colourspace(spec, inp.format_name())
         res = {"path": seq.source, "display_window": [spec.full_x, spec.full_y, spec.full_width, spec.full_height],

@@ -2,7 +2,9 @@
 
 * EXR, single- or multi-part, half or float: RGB(A), or a named layer ``layer="beauty"`` which is
   either channels ``beauty.R/G/B`` (also ``beauty.red`` ...) in any part, or a part named ``beauty``
-  holding ``R/G/B``. A one-channel image (``Y``, ``Z``, anything) is broadcast to grey RGB, and so is
+  holding ``R/G/B``, or a view of a stereo / multi-view EXR (``layer="left"``: the part whose ``view`` is
+  ``left``, or, in a single-part ``multiView`` file, ``left.R/G/B`` or, for its default view, the
+  unprefixed ``R/G/B``). A one-channel image (``Y``, ``Z``, anything) is broadcast to grey RGB, and so is
   the ``Y`` of a greyscale image with more channels (``Y, A``; not luminance/chroma ``Y, RY, BY``).
 * An EXR's UINT channels (id / index passes) are read by value, as OpenEXR and the hosts read them
   (OpenImageIO alone would divide them by 2^32 - 1); as a plate's colour they are CHANNELS_INVALID.
@@ -28,7 +30,7 @@ from ..errors import (ChannelError, CorruptFrameError, JobSpecError, MissingFram
 from ..inputfile import file_kind
 from ..stages import PlateInfo, Window
 
-__all__ = ["read_info", "read_rgb", "read_frame", "FrameData", "list_layers", "fix_nonfinite",
+__all__ = ["read_info", "read_rgb", "read_frame", "FrameData", "list_layers", "file_views", "fix_nonfinite",
            "write_image", "write_parts", "srgb_eotf", "is_display_referred", "open_image", "header_colourspace",
            "header_colour", "stored_encoding"]
 
@@ -176,6 +178,43 @@ def _luma_in(names, prefix):
     return names.index(prefix + "Y")
 
 
+def _multi_view(spec):
+    """The view names of a single-part multi-view EXR's ``multiView`` attribute (the first one is the
+    default view), or ()."""
+    mv = spec.getattribute("multiView")
+    if isinstance(mv, str):
+        mv = (mv,)
+    if not isinstance(mv, (tuple, list)):
+        return ()
+    return tuple(v.strip() for v in mv if isinstance(v, str) and v.strip())
+
+
+def _part_view(spec):
+    v = spec.getattribute("view")
+    return v.strip() if isinstance(v, str) and v.strip() else ""
+
+
+def _view_parts(subs, view):
+    """The parts that hold view ``view`` as unprefixed channels, in file order: a multi-part file's parts
+    whose ``view`` attribute is ``view``, else a single-part file whose ``multiView`` names ``view``
+    first (its default view)."""
+    parts = [(i, spec) for i, spec in subs if _part_view(spec) == view]
+    if not parts and len(subs) == 1 and _multi_view(subs[0][1])[:1] == (view,):
+        parts = list(subs)
+    return parts
+
+
+def file_views(subs):
+    """The views of a stereo / multi-view EXR (``multiView``, the parts' ``view`` attributes), in order;
+    each is a ``layer`` that reads that view's picture."""
+    out = []
+    for _, spec in subs:
+        for v in _multi_view(spec) + ((_part_view(spec),) if _part_view(spec) else ()):
+            if v not in out:
+                out.append(v)
+    return out
+
+
 def list_layers(path_or_input):
     """Layers in a file, for messages: '' (the unnamed RGB layer), every 'name' of 'name.X' channels,
     and the part names of multi-part files."""
@@ -190,6 +229,9 @@ def list_layers(path_or_input):
                 lay = n.rsplit(".", 1)[0] if "." in n else pn
                 if lay not in layers:
                     layers.append(lay)
+        for v in file_views(subs):   # a view is a layer too (its picture)
+            if v not in layers:
+                layers.append(v)
         return layers
     finally:
         if own:
@@ -251,11 +293,23 @@ def _find_channels(inp, path, layer, frame=None):
                 y = _luma_in(spec.channelnames, prefix)
                 if y is not None:
                     return i, [y, y, y], spec
+        for i, spec in _view_parts(subs, layer):
+            # a view of a stereo / multi-view EXR: a part whose ``view`` is ``layer`` (multi-part), or the
+            # default view of a single-part ``multiView`` file, whose channels carry no view prefix
+            # (OpenEXR's multi-view convention: ``R, G, B`` its picture, ``right.R`` ... another view's)
+            idx = _rgb_in(spec.channelnames, "")
+            if idx:
+                return i, idx, spec
+            y = _luma_in(spec.channelnames, "")
+            if y is not None:
+                return i, [y, y, y], spec
         if layer.lower() == "rgba":
             # Nuke's name for the main layer (plain R, G, B channels), when no layer or part has that name
             return _find_channels(inp, path, None, frame)
-        raise ChannelError("layer %r (channels %s.R/G/B or a part named %r) is not in %s; it has %s"
-                           % (layer, layer, layer, path, _describe_channels(subs)),
+        views = file_views(subs)
+        raise ChannelError("layer %r (channels %s.R/G/B, a part named %r or a view) is not in %s; it has %s%s"
+                           % (layer, layer, layer, path, _describe_channels(subs),
+                              ("; views %s" % ", ".join(views)) if views else ""),
                            path=path, layer=layer, frame=frame)
     for i, spec in subs:
         idx = _rgb_in(spec.channelnames, "")
