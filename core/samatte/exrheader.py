@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Tuple
 from .inputfile import open_regular
 
 __all__ = ["read_attributes", "part_attributes", "colour_attributes", "string_attributes", "channel_names", "windows",
-           "COLOUR_ATTRIBUTES"]
+           "views", "COLOUR_ATTRIBUTES"]
 
 MAGIC = 20000630
 
@@ -133,6 +133,37 @@ def channel_names(path, *, attrs=None):
             raise ValueError("%s: the EXR header's channel list is damaged" % path)
         out.append(data[pos:end].decode("utf-8", "replace"))
         pos = end + 17
+
+
+def views(path):
+    """The views of a stereo / multi-view EXR, in the file's order: a single-part file's ``multiView``
+    (``stringvector``: per string an int32 size and its bytes; the first is the default view, stored
+    unprefixed), then the ``view`` attribute of every part of a multi-part file. Empty for a file with
+    none, and for one that is missing, not a regular file or not a readable EXR."""
+    try:
+        parts = part_attributes(path)
+    except (OSError, ValueError, struct.error):
+        return []
+    out: List[str] = []
+    for attrs in parts:
+        names: List[str] = []
+        mv = attrs.get("multiView")
+        if mv is not None and mv[0] == "stringvector":
+            data, pos = mv[1], 0
+            while pos + 4 <= len(data):
+                (n,) = struct.unpack("<i", data[pos:pos + 4])
+                if n < 0 or pos + 4 + n > len(data):
+                    break
+                names.append(data[pos + 4:pos + 4 + n].decode("utf-8", "replace"))
+                pos += 4 + n
+        v = attrs.get("view")
+        if v is not None and v[0] == "string":
+            names.append(v[1].decode("utf-8", "replace"))
+        for name in names:
+            name = name.strip()
+            if name and name not in out:
+                out.append(name)
+    return out
 
 
 def windows(path):

@@ -439,8 +439,11 @@ def working_colour(root):
 def per_view_source(source):
     """``(node, why)`` for the first node upstream of ``source`` (``source`` included) that shows a
     different picture on each view of a multi-view script, or None: an enabled Read whose file name holds
-    ``%V`` / ``%v`` (one file per view, Foundry's stereo workflow) or a JoinViews (one input per view). An
+    ``%V`` / ``%v`` (one file per view, Foundry's stereo workflow), an enabled Read of a stereo EXR (its
+    views in one file, ``samatte.exrheader.views``) in a script with several views (``nuke.views()``), or a
+    JoinViews (one input per view). An
     enabled OneView shows one view of its input on every view: nothing behind it counts."""
+    stereo = None   # whether the script has several views (asked once, only when a Read is met)
     for n in _breadth_first(source, cap=2000, inputs=_shown_inputs,
                             skip=lambda n: n.Class() == "OneView" and not _disabled(n)):
         cls = n.Class()
@@ -449,9 +452,39 @@ def per_view_source(source):
             m = _VIEW_TOKEN.search(raw)
             if m:
                 return n, "reads one file per view (%s in %s)" % (m.group(0), raw)
+            if stereo is None:
+                stereo = _script_views() >= 2
+            if stereo:
+                views = _file_views(n)
+                if len(views) >= 2:
+                    # a stereo EXR (one file holding each view: multiView, or parts with a view each) shows
+                    # each view's picture on that view of a stereo script, as a %V Read does; the worker
+                    # reads one of them (before: the default view's matte on every view, silently)
+                    return n, "reads a stereo EXR (views %s in one file)" % ", ".join(views)
         if cls == "JoinViews" and not _disabled(n):
             return n, "joins one input per view"
     return None
+
+
+def _script_views():
+    """How many views the script has (``nuke.views()``; 1 when that cannot be asked)."""
+    import nuke
+    try:
+        return len(nuke.views())
+    except Exception:  # noqa: BLE001 - an older or partial API: taken as one view
+        return 1
+
+
+def _file_views(read):
+    """The views of the EXR a Read shows at its first frame (``samatte.exrheader.views``), or []."""
+    try:
+        path = read_path(read)
+        if not path or os.path.splitext(path)[1].lower() not in _EXR:
+            return []
+        from samatte.exrheader import views
+        return views(_file_at(path, int(read["first"].value())))
+    except Exception:  # noqa: BLE001 - a name Nuke cannot expand, a knob missing: not known
+        return []
 
 
 _shown_inputs = shown_inputs   # (moved to convert: the prompt gathering follows the same rule)

@@ -51,7 +51,7 @@ REPLACE = 1
 _MAIN = threading.main_thread()
 _main_queue = queue.Queue()
 _state = {"frame": 1, "this": [], "nodes": [], "messages": [], "executed": [], "progress": [],
-          "render_hook": None, "context": [], "render_scales": []}
+          "render_hook": None, "context": [], "render_scales": [], "views": ["main"]}
 
 
 #: [PyRef nuke.Node] real Nuke hands out a new Python wrapper of a node from each call that returns one
@@ -95,7 +95,7 @@ def _reset():
     GUI = True
     env["gui"] = True
     _state.update({"frame": 1, "this": [], "nodes": [], "messages": [], "executed": [], "progress": [],
-                   "render_hook": None, "context": [], "render_scales": []})
+                   "render_hook": None, "context": [], "render_scales": [], "views": ["main"]})
     while not _main_queue.empty():
         _main_queue.get_nowait()
     _ROOT.__init__("Root")
@@ -939,6 +939,13 @@ class OutputContext(object):
     def setView(self, n):
         self._view = int(n)
         return True
+
+
+def views():
+    """[PyRef nuke.views] "Returns a list of the view names in the script": ``["main"]`` in a new script,
+    ``["left", "right"]`` after Project Settings > Views > Set up views for stereo (tests set
+    ``_state["views"]``)."""
+    return list(_state["views"])
 
 
 def frame(f=None):
