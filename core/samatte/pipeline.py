@@ -1336,21 +1336,27 @@ def probe(plate_path, *, frames=None, layer=None, ocio_config=None):
                "colourspace": cs, "pixel_type": str(spec.format), "coordinates": COORDINATES}
         hc = header_colour(spec, inp.format_name())
         res["chromaticities"] = list(hc["chromaticities"]) if hc and hc["chromaticities"] else None
-        res["read_as"] = _probe_read_as(spec, hc, ocio_config)
+        res["read_as"] = _probe_read_as(spec, hc, ocio_config, inp.format_name())
     finally:
         inp.close()
     return res
 
 
-def _probe_read_as(spec, hc, ocio_config):
+def _probe_read_as(spec, hc, ocio_config, format_name=""):
     """What a job that names no colourspace reads a plate as (see :func:`_plate_read_as`):
     ``{"colourspace", "from": "header"|"scene_linear"|"integer", "note", "config"}`` (``note``: how
     the header decided, or why it could not; an unloadable config: ``colourspace`` None, ``note`` why)."""
     from .colour import ColourTransform
     from .errors import SamatteError
-    from .io.exr import is_display_referred
+    from .io.exr import is_display_referred, log_encoding
     if is_display_referred(spec, spec.getattribute("oiio:ColorSpace")):
-        return {"colourspace": "sRGB", "from": "integer", "note": None, "config": None}
+        # a log film scan read as sRGB: said here as the run warns it (before, probe said only "sRGB
+        # (integer)" for a 10-bit printing-density DPX, and a host checking the plate saw nothing amiss)
+        log_text = log_encoding(spec, format_name)
+        note = ("the file is %s, but integer files are read as sRGB unless the job names their colourspace: "
+                "name it (--colourspace / plate.colourspace, with --ocio / plate.ocio_config: e.g. Cineon in "
+                "Nuke's nuke-default, ADX10 in ocio://studio-config-latest)" % log_text) if log_text else None
+        return {"colourspace": "sRGB", "from": "integer", "note": note, "config": None}
     try:
         float_plate = str(spec.format) in ("half", "float", "double")
         ct = ColourTransform(config=ocio_config, header=hc if float_plate else None)

@@ -32,7 +32,7 @@ from ..stages import PlateInfo, Window
 
 __all__ = ["read_info", "read_rgb", "read_frame", "FrameData", "list_layers", "file_views", "fix_nonfinite",
            "write_image", "write_parts", "srgb_eotf", "is_display_referred", "open_image", "header_colourspace",
-           "header_colour", "stored_encoding"]
+           "header_colour", "stored_encoding", "log_encoding"]
 
 log = logging.getLogger("samatte.io")
 
@@ -418,6 +418,20 @@ def header_colour(spec, format_name=""):
 _LOG_TRANSFERS = ("printing density", "logarithmic")
 
 
+def log_encoding(spec, format_name=""):
+    """A text naming the log encoding an image's header declares (a DPX whose transfer is printing
+    density or logarithmic, a Cineon file, a header saying KodakLog / Cineon), or None."""
+    header = header_colourspace(spec, format_name)
+    transfer = spec.getattribute("dpx:Transfer")
+    if format_name == "cineon":
+        return "a Cineon file (log)"
+    if isinstance(transfer, str) and transfer.strip().lower() in _LOG_TRANSFERS:
+        return "a DPX whose header's transfer is %s (log)" % transfer.strip().lower()
+    if (header or "").lower() in ("kodaklog", "cineon"):
+        return "a file whose header says %s (log)" % header
+    return None
+
+
 def stored_encoding(path, *, layer=None, frame=None):
     """How the values stored in one frame are encoded, from its header (no pixels): a dict with
     ``display_referred`` (an integer file not tagged linear: :func:`read_frame` takes it as sRGB
@@ -431,14 +445,7 @@ def stored_encoding(path, *, layer=None, frame=None):
         sub, idx, spec = _resolve(inp, path, layer, frame)
         header = header_colourspace(spec, fmt)
         info = _info_from(spec, idx)
-        log_text = None
-        transfer = spec.getattribute("dpx:Transfer")
-        if fmt == "cineon":
-            log_text = "a Cineon file (log)"
-        elif isinstance(transfer, str) and transfer.strip().lower() in _LOG_TRANSFERS:
-            log_text = "a DPX whose header's transfer is %s (log)" % transfer.strip().lower()
-        elif (header or "").lower() in ("kodaklog", "cineon"):
-            log_text = "a file whose header says %s (log)" % header
+        log_text = log_encoding(spec, fmt)
         return {"display_referred": is_display_referred(info, spec.getattribute("oiio:ColorSpace")),
                 "header": header, "log": log_text, "pixel_type": info.pixel_type,
                 "colour": header_colour(spec, fmt)}
