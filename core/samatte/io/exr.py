@@ -6,6 +6,8 @@
   ``left``, or, in a single-part ``multiView`` file, ``left.R/G/B`` or, for its default view, the
   unprefixed ``R/G/B``). A one-channel image (``Y``, ``Z``, anything) is broadcast to grey RGB, and so is
   the ``Y`` of a greyscale image with more channels (``Y, A``; not luminance/chroma ``Y, RY, BY``).
+* A luminance/chroma EXR (``Y, RY, BY``, chroma sampled 2 x 2) is read as RGB (OpenImageIO converts it);
+  with chroma at another sampling OpenImageIO cannot decode it: PlateError from the header.
 * An EXR's UINT channels (id / index passes) are read by value, as OpenEXR and the hosts read them
   (OpenImageIO alone would divide them by 2^32 - 1); as a plate's colour they are CHANNELS_INVALID.
 * The data window is the canvas (arrays are data-window sized, origin top-left, y down); the
@@ -254,11 +256,49 @@ def refuse_deep(spec, path, frame=None, what=""):
                          "it first (Nuke: DeepToImage)" % (what, path), path=path, frame=frame)
 
 
+def _chroma_sampling(path, sub):
+    """``{name: (x sampling, y sampling)}`` of the ``RY`` / ``BY`` channels of part ``sub`` of an EXR, from
+    its header's channel list (name NUL, int32 type, uint8 pLinear, 3 reserved, int32 x / y sampling)."""
+    import struct
+
+    from ..exrheader import part_attributes
+    try:
+        ch = part_attributes(path)[sub].get("channels")
+    except (OSError, ValueError, IndexError, struct.error):
+        return {}
+    out = {}
+    data, pos = (ch[1] if ch and ch[0] == "chlist" else b""), 0
+    while True:
+        end = data.find(b"\0", pos)
+        if end <= pos or end + 17 > len(data):
+            return out
+        name = data[pos:end].decode("utf-8", "replace")
+        if name in ("RY", "BY"):
+            out[name] = struct.unpack("<ii", data[end + 9:end + 17])
+        pos = end + 17
+
+
+def refuse_unreadable_chroma(inp, spec, sub, path, frame=None, what=""):
+    """PlateError for a luminance/chroma EXR (``Y, RY, BY``) whose chroma is not sampled 2 x 2:
+    OpenImageIO shows it as R, G, B but cannot decode its pixels (it fails on every read, which read
+    as a damaged file). Raised from the header, so a run refuses it before it writes a frame."""
+    if inp.format_name() != "openexr" or not spec.getattribute("openexr:luminancechroma"):
+        return
+    odd = {n: xy for n, xy in _chroma_sampling(path, sub).items() if tuple(xy) != (2, 2)}
+    if odd:
+        raise PlateError("%s%s is a luminance/chroma EXR (Y, RY, BY) whose chroma is sampled %s, not 2 x 2 as "
+                         "OpenEXR's luminance/chroma images are: OpenImageIO cannot decode it (the file is not "
+                         "damaged). Write the plate as RGB" % (
+                             what, path, ", ".join("%s %dx%d" % (n, xy[0], xy[1]) for n, xy in sorted(odd.items()))),
+                         path=path, frame=frame)
+
+
 def _resolve(inp, path, layer, frame=None):
     """Find the subimage and the three channel indices to read for ``layer`` (None = RGB); PlateError
-    when that part is deep."""
+    when that part is deep, or a luminance/chroma image OpenImageIO cannot decode."""
     sub, idx, spec = _find_channels(inp, path, layer, frame)
     refuse_deep(spec, path, frame)
+    refuse_unreadable_chroma(inp, spec, sub, path, frame)
     uint = [spec.channelnames[i] for i in sorted(set(idx)) if _is_exr_uint(inp, spec, i)]
     if uint:
         raise ChannelError("channel(s) %s of %s hold 32-bit unsigned integers (an id or index pass), not light; "
