@@ -1069,7 +1069,9 @@ class _PassProgress:
             return p
         w = self.sizes[self.index]
         share = min(w, w * p.done // p.total) if p.total else 0
-        return Progress(p.stage, p.frame, self.offset + share, self.total, p.message)
+        part = getattr(p, "part", None)   # (the pass's share that its done leaves out: its reading)
+        return Progress(p.stage, p.frame, self.offset + share, self.total, p.message,
+                        part=None if part is None else (self.offset + w * part) / self.total)
 
     def next_pass(self):
         if self.index < len(self.sizes):

@@ -5,6 +5,7 @@ Standard library only, Python 3.9: the worker protocol serialises these and adap
 import threading
 import time
 from collections import namedtuple
+from typing import Optional
 
 from .errors import CancelledError
 
@@ -13,15 +14,29 @@ __all__ = ["Progress", "FrameEvent", "CancelToken", "check_cancel", "is_cancel",
 
 class Progress(namedtuple("Progress", "stage frame done total message")):
     """One step of work: ``stage`` (e.g. "read", "track", "matte", "write"), the host ``frame`` number
-    (or None), ``done`` of ``total`` units for that stage, and an optional human ``message``."""
+    (or None), ``done`` of ``total`` units for that stage, and an optional human ``message``.
 
-    __slots__ = ()
+    ``part`` (keyword, optional, not a tuple field): the stage's share done in [0, 1] where it is not ``done /
+    total``, because some of the stage's work is not counted in ``done``: the flow tracker reading a plate's
+    frames before its passes keeps ``done`` at 0 (the time left's pace, :class:`TimeLeft`, is the passes'),
+    while ``part`` moves the whole job's fraction (:class:`samatte.runner.JobFraction`) through the reading.
+    None (the default): ``done / total``. It is not sent on the wire: the ``fraction`` it yields is."""
 
-    def __new__(cls, stage, frame=None, done=0, total=0, message=""):
-        return super().__new__(cls, stage, frame, int(done), int(total), message or "")
+    # (no __slots__: ``part`` is an attribute beside the five fields, so the tuple, its equality and its
+    # unpacking stay those of older samattes)
+    part: Optional[float] = None
+
+    def __new__(cls, stage, frame=None, done=0, total=0, message="", *, part=None):
+        self = super().__new__(cls, stage, frame, int(done), int(total), message or "")
+        if part is not None:
+            self.part = min(1.0, max(0.0, float(part)))
+        return self
 
     @property
     def fraction(self):
+        """The stage's share done: ``part`` when given, else ``done / total`` (0 without a total)."""
+        if self.part is not None:
+            return self.part
         return (self.done / self.total) if self.total else 0.0
 
     def to_dict(self):

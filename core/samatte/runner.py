@@ -103,7 +103,8 @@ class JobFraction:
         self._tracked = False
 
     def update(self, p):
-        frac = (p.done / p.total) if p.total else 0.0
+        part = getattr(p, "part", None)   # work of the stage not counted in done (samatte.progress.Progress)
+        frac = float(part) if part is not None else ((p.done / p.total) if p.total else 0.0)
         frac = min(1.0, max(0.0, frac))
         if p.stage == "done":
             est = 1.0

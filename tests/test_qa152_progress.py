@@ -1,0 +1,106 @@
+"""qa152: progress as a host sees it (the worker's ``fraction``, samatte.runner.JobFraction; the time left,
+samatte.progress.TimeLeft), measured on the worker protocol's messages.
+
+* The flow tracker reads every frame of its range before its passes (thumbnails, keyframe masks). Those
+  "reading frames" events keep ``done`` at 0 on purpose (the time left's pace is the passes'), and so the whole
+  job's fraction sat still for the whole reading: measured 0.02 from 0.7 s to 9.6 s of a 35 s track of 30 1080p
+  half-float frames, and again for each object's pass of a three-object job. The reading now moves the fraction
+  (``Progress.part``: its estimated share of the stage), ``done`` and the time left unchanged.
+"""
+import os
+
+import pytest
+
+from samatte import jobspec
+from samatte.progress import Progress, TimeLeft
+from samatte.runner import JobFraction, drain
+
+FIRST, N = 1001, 8
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("qa152") / "plates"), frames=N, size=(96, 64), first=FIRST)
+
+
+def _job(s, out, objects=1):
+    job = jobspec.new_job(s["plate"], os.path.join(str(out), "m.####.exr"), frames="%d-%d" % (FIRST, FIRST + N - 1),
+                          name="qa152", tracker="flow", matte="refine", quality="draft",
+                          work_dir=os.path.join(str(out), "work"))
+    for k in range(objects):
+        jobspec.add_object(job, "ob%d" % k, [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    return job
+
+
+def _progress(job, **kw):
+    msgs = []
+    drain(job, emit=msgs.append, **kw)
+    return [m for m in msgs if m["type"] == "progress"]
+
+
+def _never_back(fracs):
+    assert all(b >= a for a, b in zip(fracs, fracs[1:])), fracs
+
+
+def test_the_flow_trackers_reading_moves_the_job_fraction(shot, tmp_path):
+    prog = _progress(_job(shot, tmp_path), stage="track")
+    reading = [m for m in prog if m["stage"] == "track" and m["message"] == "reading frames"]
+    assert len(reading) == N
+    fr = [m["fraction"] for m in reading]
+    # before: every reading event said 0.02, the bar still through the whole reading
+    assert all(b > a for a, b in zip(fr, fr[1:])), fr
+    assert fr[0] > 0.02 and fr[-1] < 0.9
+    # the time left's pace is still the passes': done stays 0 through the reading, the time left estimating
+    assert all(m["done"] == 0 for m in reading)
+    tl = TimeLeft()
+    for m in reading:
+        tl.progress(m["stage"], m["done"], m["total"])
+        assert tl.text() == "estimating time left"
+    fracs = [m["fraction"] for m in prog]
+    _never_back(fracs)
+    # 1.0 only once the tracker's last unit is done, never before
+    first_full = next(i for i, m in enumerate(prog) if m["fraction"] >= 1.0)
+    track = [m for m in prog if m["stage"] == "track"]
+    assert prog[first_full] is track[-1] and track[-1]["done"] == track[-1]["total"]
+    # the passes and the output go on from where the reading left it
+    after = [m["fraction"] for m in track[N:]]
+    assert after[0] > fr[-1]
+
+
+def test_each_objects_reading_moves_the_fraction_of_a_three_object_job(shot, tmp_path):
+    prog = _progress(_job(shot, tmp_path, objects=3), stage="track")
+    track = [m for m in prog if m["stage"] == "track"]
+    _never_back([m["fraction"] for m in prog])
+    # three passes, one per object, each reading the frames: each reading moves the bar
+    reading = [m for m in track if m["message"] == "reading frames"]
+    assert len(reading) == 3 * N
+    for k in range(3):
+        fr = [m["fraction"] for m in reading[k * N:(k + 1) * N]]
+        assert all(b > a for a, b in zip(fr, fr[1:])), (k, fr)
+    # the stage's done never goes back either (the time left's input)
+    done = [m["done"] for m in track]
+    assert all(b >= a for a, b in zip(done, done[1:])), done
+    assert track[-1]["fraction"] == 1.0 and all(m["fraction"] < 1.0 for m in track[:-1])
+
+
+def test_a_whole_job_reaches_one_at_its_end_only(shot, tmp_path):
+    prog = _progress(_job(shot, tmp_path))
+    fracs = [m["fraction"] for m in prog]
+    _never_back(fracs)
+    reading = [m["fraction"] for m in prog if m["message"] == "reading frames"]
+    assert reading[-1] > reading[0] and reading[-1] < 0.5   # tracking's half of a Track & Matte
+    assert all(f < 1.0 for f in fracs[:-2]) and prog[-1]["stage"] == "done" and fracs[-1] == 1.0
+
+
+def test_progress_part_is_beside_the_tuple():
+    p = Progress("track", 1001, 0, 10, "reading frames", part=0.25)
+    # the tuple, its equality, unpacking and the wire format stay those of older samattes
+    assert p == Progress("track", 1001, 0, 10, "reading frames") == ("track", 1001, 0, 10, "reading frames")
+    stage, frame, done, total, message = p
+    assert p.to_dict() == {"stage": "track", "frame": 1001, "done": 0, "total": 10, "message": "reading frames"}
+    assert p.fraction == 0.25 and Progress("track", 1001, 5, 10).fraction == 0.5
+    assert Progress("track", None, 0, 10, part=7).part == 1.0
+    jf = JobFraction("all")
+    assert jf.update(p) == pytest.approx(0.02 + 0.48 * 0.25)
+    assert jf.update(Progress("track", 1001, 0, 10)) == pytest.approx(0.02 + 0.48 * 0.25)   # never back
