@@ -104,3 +104,28 @@ def test_progress_part_is_beside_the_tuple():
     jf = JobFraction("all")
     assert jf.update(p) == pytest.approx(0.02 + 0.48 * 0.25)
     assert jf.update(Progress("track", 1001, 0, 10)) == pytest.approx(0.02 + 0.48 * 0.25)   # never back
+
+
+def test_a_chunks_pre_roll_moves_the_job_fraction(shot, tmp_path):
+    """A farm chunk whose reference frames are not finished mattes them first (pre-roll, not written): ``done``
+    counts the frames asked for only, so the fraction sat still while they were matted (a 1080p frame takes
+    3-4 s: four pre-roll frames, 14 s of a still bar at 2 %)."""
+    job = _job(shot, tmp_path)
+    _progress(job, stage="track")
+    last = FIRST + N - 1
+    prog = _progress(job, stage="matte", frames="%d-%d" % (last - 1, last))
+    matte = [m for m in prog if m["stage"] == "matte"]
+    pre = [m for m in matte if "for the next frame's state" in m["message"]]
+    assert pre, [m["message"] for m in matte]
+    assert all(m["done"] == 0 for m in pre)   # the time left's input: the frames asked for only
+    # each pre-roll frame moves the bar (before: every event of the pre-roll said 0.02)
+    per_frame = {}
+    for m in pre:
+        per_frame.setdefault(m["frame"], []).append(m["fraction"])
+    starts = [v[0] for _f, v in sorted(per_frame.items(), key=lambda kv: min(kv[1]))]
+    assert len(starts) >= 2 and all(b > a for a, b in zip(starts, starts[1:])), per_frame
+    firsts_asked = next(m for m in matte if "for the next frame's state" not in m["message"])
+    assert firsts_asked["fraction"] > starts[-1]
+    fracs = [m["fraction"] for m in prog]
+    _never_back(fracs)
+    assert all(f < 1.0 for f in fracs[:-2]) and fracs[-1] == 1.0

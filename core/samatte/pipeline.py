@@ -852,14 +852,25 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             plain = temporal_refs(dict(job, objects=[dict(o, absent=None) for o in job["objects"]]), all_frames,
                                   resolved["tracker"] if tracked else "masks")
             absent_restart = {f for f in all_frames if refs.get(f) is None and plain.get(f) is not None}
+        # the frames matted (or restored) for a state only, not asked for (a chunk's pre-roll): each takes a
+        # requested frame's time, and ``done`` (the frames asked for) leaves them out, so the whole job's fraction
+        # counts them (Progress ``part``); before, a farm chunk's bar sat still while its pre-roll was matted
+        extra = sum(1 for g in work if g not in req_set)
+        extra_started = 0
+
+        def _mp(f, done, message):
+            ex = extra_started - (f not in req_set)   # the extra frames finished
+            return Progress("matte", f, done, total, message,
+                            part=(done + ex) / (total + extra) if extra else None)
         for f in work:
             check_cancel(cancel)
+            extra_started += f not in req_set
             ref = refs.get(f)
             if f in req_set and f not in todo_set:
                 done += 1
                 result["skipped"].append(writer.path(f))
                 if f not in seed and f not in pre:   # (a finished frame pre-rolled: matted for its state)
-                    yield Progress("matte", f, done, total, "complete, skipped")
+                    yield _mp(f, done, "complete, skipped")
                     if events:
                         yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                     continue
@@ -908,28 +919,28 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     _restore_records(state, writer.read_attribute(f, "samatte/state"))
                     states.put(state, ref=ref, frame=f)
                     if f in req_set:
-                        yield Progress("matte", f, done, total, "complete, skipped (state from disk)")
+                        yield _mp(f, done, "complete, skipped (state from disk)")
                         if events:
                             yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                     continue
                 # cannot be restored (a stateless matter, an object not written): matte it again, not written
             what = "frame %d" % f if f in todo_set else "frame %d (for the next frame's state)" % f
-            yield Progress("matte", f, done, total, what + ": reading")
+            yield _mp(f, done, what + ": reading")
             plate_f = source.get(f)
             mf, state = yield from _step_phases(stepper, plate_f, tf, state_in, cancel,
-                                                lambda phase: Progress("matte", f, done, total, "%s: %s" % (what, phase)))
+                                                lambda phase: _mp(f, done, "%s: %s" % (what, phase)))
             if lossy and f not in todo_set:   # a pre-roll frame: its state as its file would give it
                 state = stored.state(f, mf, state, state_in, plate_f, tf)
             if state is not None:
                 states.put(state, ref=ref, frame=f)
             if (f in seed or f in pre) and f in req_set:
-                yield Progress("matte", f, done, total, "complete, skipped (matted again for its state)")
+                yield _mp(f, done, "complete, skipped (matted again for its state)")
                 if events:
                     yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                 continue
             if f not in todo_set:
                 continue  # a pre-roll frame (or a finished one matted again): its state only
-            yield Progress("matte", f, done, total, what + ": writing")
+            yield _mp(f, done, what + ": writing")
             check_cancel(cancel)   # a cancelled frame is not written: the re-run mattes it again, the same
             _check_still_ours(writer, f, keys[f]["matte"], names, job["name"], out["overwrite"], _kept_plate(job))
             st = _state_json(state, names)
@@ -947,7 +958,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             result["written"].append(path)
             result["scores"][str(f)] = round(float(mf.score), 4)
             done += 1
-            yield Progress("matte", f, done, total, "")
+            yield _mp(f, done, "")
             if events:
                 yield FrameEvent(f, "written", round(float(mf.score), 4), path)
         _warn_empty_masks(mask_seen, masked)
