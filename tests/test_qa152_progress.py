@@ -129,3 +129,50 @@ def test_a_chunks_pre_roll_moves_the_job_fraction(shot, tmp_path):
     fracs = [m["fraction"] for m in prog]
     _never_back(fracs)
     assert all(f < 1.0 for f in fracs[:-2]) and fracs[-1] == 1.0
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_a_resume_tells_the_time_left_and_fraction_of_the_frames_it_mattes(shot, tmp_path):
+    """A re-run where most frames are complete: the complete frames are skipped where the matte order reaches
+    them, and ``done`` counted them only there. Measured at 1080p (27 of 30 complete, 3 to matte, ~4 s each):
+    the bar sat at 0.31-0.41 while the 3 frames were matted and jumped to 1.0 at the end; the time left said
+    "1m11s left" as the last frame was written (the complete frames still ahead counted as frames to matte)."""
+    job = _job(shot, tmp_path)
+    _progress(job)
+    frames = list(range(FIRST, FIRST + N))
+    redo = frames[1:4]
+    for f in redo:
+        os.remove(os.path.join(str(tmp_path), "m.%04d.exr" % f))
+    msgs = []
+    drain(job, emit=msgs.append)
+    written = [m["frame"] for m in msgs if m["type"] == "frame" and m["status"] == "written"]
+    assert sorted(written) == redo
+    last_written = max(i for i, m in enumerate(msgs) if m["type"] == "frame" and m["status"] == "written")
+    # (the scenario: complete frames come after the last frame matted)
+    assert any(m["type"] == "frame" and m["status"] == "skipped" for m in msgs[last_written:])
+    # replay as a host: each frame matted takes 4 s
+    clock = _Clock()
+    tl = TimeLeft(clock)
+    said = []
+    for i, m in enumerate(msgs):
+        if m["type"] == "progress":
+            if m["stage"] == "matte" and m["message"].endswith(": writing"):
+                clock.t += 4.0
+            tl.progress(m["stage"], m["done"], m["total"])
+            said.append((i, m["fraction"], tl.seconds_left()))
+        elif m["type"] == "frame":
+            tl.frame(m["status"], m["stage"])
+    fracs = [f for _i, f, _s in said]
+    _never_back(fracs)
+    at_last = [(f, s) for i, f, s in said if i < last_written][-1]
+    # the last frame matted: all the work is done (before: 0.41 of the bar, and the time left counted the
+    # complete frames ahead as frames to matte: 4 s each)
+    assert at_last[0] > 0.95, said
+    assert at_last[1] is not None and at_last[1] < 1.0, said

@@ -852,28 +852,33 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             plain = temporal_refs(dict(job, objects=[dict(o, absent=None) for o in job["objects"]]), all_frames,
                                   resolved["tracker"] if tracked else "masks")
             absent_restart = {f for f in all_frames if refs.get(f) is None and plain.get(f) is not None}
-        # the frames matted (or restored) for a state only, not asked for (a chunk's pre-roll): each takes a
-        # requested frame's time, and ``done`` (the frames asked for) leaves them out, so the whole job's fraction
-        # counts them (Progress ``part``); before, a farm chunk's bar sat still while its pre-roll was matted
-        extra = sum(1 for g in work if g not in req_set)
-        extra_started = 0
+        # The matte stage's ``done`` counts the frames asked for that are finished: those complete already are
+        # counted from the start (before: where the matte order reached them, so a re-run whose complete frames
+        # came after the frames it mattes told the time left of those complete frames as frames to matte, "1m11s
+        # left" as its last frame was written, and its bar sat at 0.31-0.41, then jumped to 1.0). The whole job's
+        # fraction (Progress ``part``) is the share of the frames this run computes (matted, or restored from
+        # their files for a state), pre-roll frames not asked for included (before, a farm chunk's bar sat still
+        # while its pre-roll was matted); a complete frame skipped takes no time and moves neither.
+        pure = {g for g in work if g in req_set and g not in todo_set and g not in seed and g not in pre}
+        n_work = max(1, len(work) - len(pure))
+        done = len(pure)
+        worked = 0   # the frames computed, counting the one in hand
 
-        def _mp(f, done, message):
-            ex = extra_started - (f not in req_set)   # the extra frames finished
-            return Progress("matte", f, done, total, message,
-                            part=(done + ex) / (total + extra) if extra else None)
+        def _mp(f, done, message, finished=False):
+            busy = 0 if (finished or f in pure) else 1
+            return Progress("matte", f, done, total, message, part=(worked - busy) / n_work)
         for f in work:
             check_cancel(cancel)
-            extra_started += f not in req_set
+            worked += f not in pure
             ref = refs.get(f)
             if f in req_set and f not in todo_set:
-                done += 1
                 result["skipped"].append(writer.path(f))
-                if f not in seed and f not in pre:   # (a finished frame pre-rolled: matted for its state)
+                if f in pure:   # (a finished frame pre-rolled or seeding a state: counted below, matted or read)
                     yield _mp(f, done, "complete, skipped")
                     if events:
                         yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                     continue
+                done += 1
             if tracked:
                 tf = cache.load(f, keys[f]["track_objects"], tnames, absent=absent_at.get(f, ()), ref=ref)
                 if tf is None:  # removed between the stages by someone else
@@ -919,7 +924,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     _restore_records(state, writer.read_attribute(f, "samatte/state"))
                     states.put(state, ref=ref, frame=f)
                     if f in req_set:
-                        yield _mp(f, done, "complete, skipped (state from disk)")
+                        yield _mp(f, done, "complete, skipped (state from disk)", True)
                         if events:
                             yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                     continue
@@ -934,7 +939,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             if state is not None:
                 states.put(state, ref=ref, frame=f)
             if (f in seed or f in pre) and f in req_set:
-                yield _mp(f, done, "complete, skipped (matted again for its state)")
+                yield _mp(f, done, "complete, skipped (matted again for its state)", True)
                 if events:
                     yield FrameEvent(f, "skipped", skipped_score(f), writer.path(f))
                 continue
@@ -958,7 +963,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             result["written"].append(path)
             result["scores"][str(f)] = round(float(mf.score), 4)
             done += 1
-            yield _mp(f, done, "")
+            yield _mp(f, done, "", True)
             if events:
                 yield FrameEvent(f, "written", round(float(mf.score), 4), path)
         _warn_empty_masks(mask_seen, masked)
