@@ -176,3 +176,27 @@ def test_a_resume_tells_the_time_left_and_fraction_of_the_frames_it_mattes(shot,
     # complete frames ahead as frames to matte: 4 s each)
     assert at_last[0] > 0.95, said
     assert at_last[1] is not None and at_last[1] < 1.0, said
+
+
+def test_the_phases_of_a_frame_being_matted_move_the_fraction(shot, tmp_path):
+    """A frame is matted in phases (reading, carry, matte <object>..., foreground, quality, writing), each with its
+    message; the fraction moved only once the frame was written: 3-4 s still per 1080p frame, tens of seconds for a
+    4K frame or several objects. It now moves at each phase (by the share of the phases the frame before had)."""
+    job = _job(shot, tmp_path, objects=2)
+    _progress(job, stage="track")
+    prog = _progress(job, stage="matte")
+    _never_back([m["fraction"] for m in prog])
+    matte = [m for m in prog if m["stage"] == "matte"]
+    order = []
+    for m in matte:
+        if m["frame"] not in order:
+            order.append(m["frame"])
+    assert len(order) == N
+    for f in order[1:]:   # (the first frame has no frame before it to say how many phases a frame has)
+        own = [m for m in matte if m["frame"] == f and m["message"].startswith("frame %d: " % f)]
+        fr = [m["fraction"] for m in own]
+        assert len(own) >= 6 and all(b > a for a, b in zip(fr, fr[1:])), (f, [(m["message"], m["fraction"])
+                                                                               for m in own])
+        end = next(m for m in matte if m["frame"] == f and m["message"] == "")
+        assert end["fraction"] > fr[-1]
+    assert all(m["fraction"] < 1.0 for m in prog[:-2]) and prog[-1]["fraction"] == 1.0
