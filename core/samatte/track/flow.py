@@ -111,6 +111,14 @@ call (or the shared block) ends: in RAM up to an eighth of ``ram_mb``, then as .
 temporary folder (2 x 4 bytes x 2 per working-resolution pixel per frame step: about 3.7 MB per frame
 at 640x360, fb_check on).
 
+**Shared reading.** Inside :meth:`FlowTracker.shared_flows` the per-object ``track`` calls also share
+the frames' working-resolution thumbnails and their grey statistics (a :class:`ThumbCache`): each frame
+of the plate is read (decoded, made display-referred, resized) once for all the objects, not once per
+object; a pass reads a full-resolution frame again only where a keyframe's prompts need the image
+(grabCut on a box, clicks). The thumbnails are held in RAM up to an eighth of ``ram_mb``, then as .npy
+files in the block's temporary folder (up to :data:`THUMB_DISK_BYTES`, past which a frame is read
+again). The thumbnails are the same bytes either way (tested byte for byte).
+
 Multiple objects are tracked independently; where their masks overlap the object with the higher
 logit wins. ``ObjectTrack.logits`` is the float32 logit map at the working resolution (covering the
 canvas), ``mask`` the bool mask at canvas resolution, ``score`` a confidence in [0, 1].
@@ -139,7 +147,7 @@ from ..progress import Progress, check_cancel
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import apply_hints, grabcut_labels, hint_arrays, keyframe_mask, object_roles, to_u8, work_shape
 
-__all__ = ["FlowTracker", "FlowPropagator", "FlowCache", "DEFAULTS", "dis_flow", "flat_frames", "owned_masks", "key_logit", "key_soft"]
+__all__ = ["FlowTracker", "FlowPropagator", "FlowCache", "ThumbCache", "DEFAULTS", "dis_flow", "flat_frames", "owned_masks", "key_logit", "key_soft"]
 
 DEFAULTS = {
     "work_size": 640,
@@ -670,20 +678,94 @@ class FlowCache:
         return f
 
 
+#: the most bytes of thumbnails a :class:`ThumbCache` writes to its folder (a 1000-frame shot at 640x360: ~0.7 GB)
+THUMB_DISK_BYTES = 2 ** 30
+
+
+class ThumbCache:
+    """The working-resolution uint8 RGB thumbnails of a source's frames and their :func:`_grey_stats`, read
+    once and served to every ``track`` call of a :meth:`FlowTracker.shared_flows` block (the per-object
+    passes of one job). Keyed by the source (held, so that its identity stays unique for the cache's life),
+    the frame and the working shape. In RAM up to ``ram_bytes`` in all, then as .npy files in ``folder_fn()``
+    up to ``disk_bytes`` (:data:`THUMB_DISK_BYTES`), past which a frame is not kept (read again when asked
+    for); a disk that refuses a file keeps no more. ``stored`` / ``reused``: thumbnails kept and served."""
+
+    def __init__(self, folder_fn, ram_bytes, disk_bytes=None):
+        self._folder_fn = folder_fn
+        self._ram = int(ram_bytes)
+        self._disk = int(THUMB_DISK_BYTES if disk_bytes is None else disk_bytes)
+        self._used = 0
+        self._spilled = 0
+        self._entries = {}
+        self._sources = {}
+        self.stored = 0
+        self.reused = 0
+
+    def _key(self, source, frame, shape):
+        self._sources.setdefault(id(source), source)
+        return (id(source), int(frame), tuple(shape))
+
+    def has(self, source, frame, shape):
+        return self._key(source, frame, shape) in self._entries
+
+    def get(self, source, frame, shape):
+        """(thumbnail, grey stats) of ``frame`` of ``source`` at the working ``shape`` (h, w), or None."""
+        hit = self._entries.get(self._key(source, frame, shape))
+        if hit is None:
+            return None
+        img, stats = hit
+        if isinstance(img, str):
+            img = np.load(img)
+        self.reused += 1
+        return img, stats
+
+    def put(self, source, frame, shape, img, stats):
+        key = self._key(source, frame, shape)
+        if key in self._entries:
+            return
+        if self._used + img.nbytes <= self._ram:
+            self._used += img.nbytes
+            img.flags.writeable = False   # the caller's array, kept as it is (copied into each call's store)
+        elif self._spilled + img.nbytes <= self._disk:
+            path = os.path.join(self._folder_fn(), "thumb_%d.npy" % len(self._entries))
+            try:
+                np.save(path, img)
+            except OSError:  # a full disk or quota: keep no more thumbnails (read again when asked for)
+                _remove_quietly(path)
+                self._disk = self._spilled = 0
+                return
+            self._spilled += img.nbytes
+            img = path
+        else:
+            return
+        self._entries[key] = (img, tuple(stats))
+        self.stored += 1
+
+
 #: a frame's read (EXR decode, colour, resize to the working size, keyframe masks) against one flow step, per
 #: plate pixel per working pixel: measured 0.3 s against 0.85 s at 1080p and a 640-wide working size (9x the
 #: pixels), 2 cores. Only the whole job's fraction uses it (:func:`_read_share`), never the time left.
 READ_COST = 0.04
 
 
-def _read_share(n, units, canvas, work):
-    """The estimated share of the flow tracker's stage that reading its ``n`` frames takes, the other ``units``
-    (the passes' steps and the output) alike in time to a flow step at the working shape ``work``: reading a
-    frame of ``canvas`` (H, W) costs :data:`READ_COST` x its pixels per working pixel of a step (between 0.02 and
-    4 steps)."""
+#: a frame whose thumbnail a :class:`ThumbCache` serves, against one flow step (a copy or a small .npy read: ms)
+CACHED_READ_COST = 0.005
+
+
+def _read_costs(canvas, work):
+    """(a frame's read, a cached thumbnail's) in flow steps at the working shape ``work``: reading a frame of
+    ``canvas`` (H, W) costs :data:`READ_COST` x its pixels per working pixel of a step (between 0.02 and 4
+    steps), a cached one :data:`CACHED_READ_COST`."""
     ratio = float(canvas[0] * canvas[1]) / max(1.0, float(work[0] * work[1]))
-    per_read = min(4.0, max(0.02, READ_COST * ratio))
-    reading = per_read * n
+    return min(4.0, max(0.02, READ_COST * ratio)), CACHED_READ_COST
+
+
+def _read_share(n, units, canvas, work, cached=0):
+    """The estimated share of the flow tracker's stage that reading its ``n`` frames takes (``cached`` of them
+    served by a :class:`ThumbCache`), the other ``units`` (the passes' steps and the output) alike in time to a
+    flow step at the working shape ``work`` (:func:`_read_costs`)."""
+    per_read, per_hit = _read_costs(canvas, work)
+    reading = per_read * (n - cached) + per_hit * cached
     return reading / (reading + max(1, units))
 
 
@@ -819,20 +901,23 @@ class FlowTracker(Tracker):
     def __init__(self, *, options=None):
         self.opts = _options(options)
         self._shared = None
+        self._thumbs = None
 
     @contextlib.contextmanager
     def shared_flows(self):
         """Within this block every ``track`` call of this tracker shares one :class:`FlowCache` (the
-        pipeline opens it around a job's per-object passes); its spilled flows go to a temporary
-        folder (in ``work_dir``) removed when the block ends. Yields the cache."""
+        pipeline opens it around a job's per-object passes) and one :class:`ThumbCache` (each frame read
+        once for all the calls); their spilled flows and thumbnails go to a temporary folder (in
+        ``work_dir``) removed when the block ends. Yields the flow cache."""
         folder = SpillFolder("samatte_flows", self.opts["work_dir"])
-        outer = self._shared
-        cache = FlowCache(folder, int(float(self.opts["ram_mb"]) * 2 ** 20) // 8)
-        self._shared = cache
+        outer, outer_thumbs = self._shared, self._thumbs
+        ram = int(float(self.opts["ram_mb"]) * 2 ** 20)
+        cache = FlowCache(folder, ram // 8)
+        self._shared, self._thumbs = cache, ThumbCache(folder, ram // 8)
         try:
             yield cache
         finally:
-            self._shared = outer
+            self._shared, self._thumbs = outer, outer_thumbs
             folder.remove()
 
     def _plan(self, kidx, n, frames):
@@ -924,7 +1009,14 @@ class FlowTracker(Tracker):
         # as long as the reading took, 9 s of a 35 s track of 30 1080p frames, tens of seconds on a long 4K shot):
         # the reading's share of the stage, from an estimate of a frame's read against a step (the read scales with
         # the plate's pixels, a step with the working resolution's: 0.3 s against 0.85 s at 1080p, 640 wide)
-        read_share = 0.0 if timed_read else _read_share(n, total, (H, W), (h, w))
+        thumbs = self._thumbs   # inside shared_flows: the frames an earlier call read are not read again
+        hit = [thumbs is not None and thumbs.has(source, f, (h, w)) for f in frames]
+        n_hit = sum(hit)
+        read_share = 0.0 if timed_read else _read_share(n, total, (H, W), (h, w), cached=n_hit)
+        costs = _read_costs((H, W), (h, w))
+        read_cost = [costs[1] if x else costs[0] for x in hit]
+        read_total = max(1e-9, sum(read_cost))
+        read_done = 0.0
 
         def part(units):   # the stage's share done: ``units`` of ``total`` done after the reading
             return read_share + (1.0 - read_share) * min(1.0, units / total)
@@ -943,18 +1035,32 @@ class FlowTracker(Tracker):
             kfs = [set(k) for k in kf]
             K = float(self.opts["logit_clip"])
             # -- read: thumbnails and keyframe masks --------------------------------------------
-            if hasattr(source, "prefetch"):
-                source.prefetch(frames)
+            if hasattr(source, "prefetch"):   # read-ahead of the frames read here only (none: no read-ahead)
+                source.prefetch([f for f, x in zip(frames, hit) if not x])
             for i, f in enumerate(frames):
                 check_cancel(cancel)
-                plate = source.get(f)
-                disp = plate.display
-                small = cv2.resize(to_u8(disp), (w, h), interpolation=cv2.INTER_AREA)
+                got = thumbs.get(source, f, (h, w)) if hit[i] else None
+                if got is None:
+                    plate = source.get(f)
+                    shown = [plate.display]
+                    small = cv2.resize(to_u8(shown[0]), (w, h), interpolation=cv2.INTER_AREA)
+                    stats = _grey_stats(small)
+                    if thumbs is not None:
+                        thumbs.put(source, f, (h, w), small, stats)
+                    del plate
+                else:
+                    small, stats = got
+                    shown = []   # the full-resolution image read only if a keyframe's prompts need it
+
+                def display(f=f, shown=shown):
+                    if not shown:
+                        shown.append(source.get(f).display)
+                    return shown[0]
                 imgs[i] = small
-                spread[i], contrast[i] = _grey_stats(small)   # flat frames (no texture): stepped across
+                spread[i], contrast[i] = stats[0], stats[1]   # flat frames (no texture): stepped across
                 for o, ob in enumerate(objects):
                     if i in kfs[o]:
-                        soft, m = keyframe_mask(ob, f, (H, W), image=lambda d=disp: d,
+                        soft, m = keyframe_mask(ob, f, (H, W), image=display,
                                                 work_size=self.opts["work_size"], box_mode="grabcut")
                         packed = np.packbits(m)
                         if kbytes + packed.nbytes > ram // 4:
@@ -966,10 +1072,11 @@ class FlowTracker(Tracker):
                         kmask[(o, i)] = packed
                         acc[o, i] = K * (2.0 * key_soft(soft, (h, w)) - 1.0)
                         scores[o, i] = 1.0
-                del plate, disp
+                del shown, display, small
                 done += 1 if timed_read else 0
+                read_done += read_cost[i]
                 yield Progress("track", f, done, total, "reading frames",
-                               part=None if timed_read else read_share * (i + 1) / n)
+                               part=None if timed_read else read_share * min(1.0, read_done / read_total))
             # -- passes ----------------------------------------------------------------------------
             prop_shape = (h, w)
             # flows shared by the passes (of every object) that step between the same two frames
