@@ -138,3 +138,14 @@ def test_thumb_cache_bounds_ram_then_disk(tmp_path):
     assert not tc.has(object(), 0, (4, 5)) and not tc.has(src, 0, (8, 10))
     folder.remove()
     assert not os.path.exists(folder.path)
+
+
+def test_thumb_cache_on_a_refusing_disk_keeps_no_more(tmp_path):
+    """A spill the disk refuses (full, quota) is no error: the frame is read again when asked for."""
+    gone = str(tmp_path / "no" / "such" / "folder")
+    img = np.zeros((4, 5, 3), np.uint8)
+    src = object()
+    tc = flowmod.ThumbCache(lambda: gone, ram_bytes=0)
+    tc.put(src, 1, (4, 5), img, (0.0, 0.0))
+    tc.put(src, 2, (4, 5), img, (0.0, 0.0))
+    assert tc.stored == 0 and not tc.has(src, 1, (4, 5)) and not tc.has(src, 2, (4, 5))
