@@ -149,3 +149,19 @@ def test_thumb_cache_on_a_refusing_disk_keeps_no_more(tmp_path):
     tc.put(src, 1, (4, 5), img, (0.0, 0.0))
     tc.put(src, 2, (4, 5), img, (0.0, 0.0))
     assert tc.stored == 0 and not tc.has(src, 1, (4, 5)) and not tc.has(src, 2, (4, 5))
+
+
+def test_cancel_in_a_cached_passes_reading_is_prompt(shot, tmp_path):
+    from samatte.errors import CancelledError
+    flag = []
+    seen = []
+
+    def on_progress(p):
+        seen.append(p)
+        # the second pass (crate) starts reading, its frames mostly from the cache: cancel there
+        reading = [q for q in seen if q[4] == "reading frames"]
+        if len(reading) == (N - 2) + 1:
+            flag.append(1)
+    with pytest.raises(CancelledError):
+        pipeline.run(_job(shot, tmp_path / "c"), stage="track", on_progress=on_progress, cancel=lambda: bool(flag))
+    assert len([q for q in seen if q[4] == "reading frames"]) == (N - 2) + 1   # not one frame more
