@@ -652,20 +652,19 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
-
-
 def log_level(value, default=logging.WARNING):
-    """(level, problem): ``$SAMATTE_LOG_LEVEL``'s level (a name of :data:`_LOG_LEVELS`, any case, or a
-    number), else ``default`` and, for a value that is neither, the sentence that says so (``verbose`` or
-    ``trace`` was WARNING without a word)."""
+    """(level, problem): ``$SAMATTE_LOG_LEVEL``'s level (a name :mod:`logging` knows, any case: DEBUG, INFO,
+    WARNING / WARN, ERROR, CRITICAL / FATAL, NOTSET, or a level's number), else ``default`` and, for a value
+    that is neither, the sentence that says so (``verbose`` or ``trace`` was WARNING without a word)."""
     text = str(value or "").strip().upper()
     if not text:
         return default, None
     if text.isdigit():
         return int(text), None
-    if text in _LOG_LEVELS:
-        return getattr(logging, text), None
+    # (FATAL and NOTSET, which the environment variable took before it was checked, are logging's names too)
+    level = logging.getLevelName(text)
+    if isinstance(level, int):
+        return level, None
     return default, ("SAMATTE_LOG_LEVEL %r is not a level (DEBUG, INFO, WARNING, ERROR, or a number): %s is used"
                      % (value, logging.getLevelName(default)))
 
