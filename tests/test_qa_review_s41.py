@@ -3,6 +3,10 @@
 * ``SAMATTE_LOG_LEVEL`` was checked against a list of six names (DEBUG, INFO, WARNING, WARN, ERROR, CRITICAL):
   ``fatal`` and ``notset``, logging's own names which the CLI and the worker took before (``getattr(logging,
   ...)``), became "not a level" with a warning and the default level.
+* ``WorkerClient(startup_timeout=...)``: the day made ``timeout`` None / 0 or less = no limit and anything but a
+  number JOBSPEC_INVALID before a worker starts ("as startup_timeout's 0"), but ``startup_timeout=-1`` failed at
+  once ("[WORKER_FAILED] the samatte worker did not start within -1 s", the worker started and killed) and
+  ``startup_timeout="60"`` (a config file's text) started a worker, then raised a bare TypeError.
 """
 import logging
 import subprocess
@@ -10,6 +14,7 @@ import sys
 
 import pytest
 
+from samatte.errors import JobSpecError
 
 
 @pytest.mark.parametrize("value,level", [("fatal", logging.CRITICAL), ("FATAL", logging.CRITICAL),
@@ -36,3 +41,33 @@ def test_the_cli_at_fatal_is_quiet_and_says_nothing_of_its_level(tmp_path):
                        capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode != 0            # (no such file: an error, which is printed whatever the level)
     assert "not a level" not in p.stderr, p.stderr
+
+
+@pytest.fixture
+def popen_calls(monkeypatch):
+    calls = []
+    real = subprocess.Popen
+
+    def spy(*a, **kw):
+        calls.append(a)
+        return real(*a, **kw)
+    monkeypatch.setattr(subprocess, "Popen", spy)
+    return calls
+
+
+@pytest.mark.parametrize("value", ["60", True, [60]])
+def test_a_startup_timeout_that_is_no_number_is_refused_before_a_worker_starts(popen_calls, value):
+    from samatte.client import WorkerClient
+    with pytest.raises(JobSpecError) as e:
+        WorkerClient(sys.executable, startup_timeout=value)
+    assert e.value.code == "JOBSPEC_INVALID" and e.value.details["field"] == "startup_timeout"
+    assert "seconds" in e.value.message
+    assert popen_calls == []
+
+
+@pytest.mark.parametrize("value", [-1, 0, None])
+def test_a_startup_timeout_of_zero_or_less_is_no_limit(popen_calls, value):
+    from samatte.client import WorkerClient
+    with WorkerClient(sys.executable, startup_timeout=value) as w:
+        assert w.alive() and w.hello["type"] == "hello"
+    assert len(popen_calls) == 1

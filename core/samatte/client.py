@@ -388,13 +388,15 @@ class WorkerClient:
     inside a host application, where it must be given).
     ``env``: extra environment variables. ``timeout``: seconds without any message from a running
     job before the worker is killed (None, 0 or less: no limit, as ``startup_timeout``'s 0; anything but a
-    number is JOBSPEC_INVALID). ``startup_timeout``: seconds to wait for the worker's ``hello``.
-    ``worker_args``: extra command line arguments for the worker.
+    number is JOBSPEC_INVALID). ``startup_timeout``: seconds to wait for the worker's ``hello`` (the same:
+    None, 0 or less no limit; ``-1`` failed at once, "did not start within -1 s", and ``"60"`` was a bare
+    TypeError with the worker started). ``worker_args``: extra command line arguments for the worker.
     """
 
     def __init__(self, python=None, *, env=None, cwd=None, timeout=None, startup_timeout=60,
                  worker_args=None):
         self.timeout = _seconds(timeout, "timeout")   # before a worker is started
+        startup_timeout = _seconds(startup_timeout, "startup_timeout")
         self.python = python or _default_python()
         self._pending = {}   # request id -> queue of its reply
         self.hello = None
