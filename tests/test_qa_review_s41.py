@@ -71,3 +71,35 @@ def test_a_startup_timeout_of_zero_or_less_is_no_limit(popen_calls, value):
     with WorkerClient(sys.executable, startup_timeout=value) as w:
         assert w.alive() and w.hello["type"] == "hello"
     assert len(popen_calls) == 1
+
+
+# --- SAMATTE_WEIGHTS_URL given as a Windows folder path -------------------------------------------------------
+@pytest.mark.parametrize("folder,local", [
+    (r"\\server\share\sam2", r"\\server\share\sam2\fake_model.pt"),          # a UNC share
+    (r"\\server\share\sam2" + "\\", r"\\server\share\sam2\fake_model.pt"),
+    (r"Z:\share\sam2", r"Z:\share\sam2\fake_model.pt"),                       # a mapped drive (as before)
+])
+def test_a_windows_mirror_folder_is_an_address_urllib_opens_there(monkeypatch, folder, local):
+    """Today's "an absolute folder path is its file:// address" on Windows: a UNC share ``\\\\server\\share\\sam2``
+    (a studio's usual mirror) became pathlib's ``file://server/share/sam2/...``, a file on the host "server" to
+    urllib, which opens only local files (``FileHandler``: "file not on local host", after reading ``\\share\\...``
+    on the current drive): MODEL_ERROR 'cannot download'. Windows is simulated: ``ntpath`` and ``PureWindowsPath``
+    in ``samatte.models``, and urllib's own Windows reading of the address (``nturl2path``)."""
+    import ntpath
+    import nturl2path
+    import os
+    import pathlib
+    import types
+    import urllib.request
+
+    from samatte import models
+    info = models.ModelInfo("fake_model", "configs/sam2.1/sam2.1_hiera_t.yaml", "fake_model.pt",
+                            "http://127.0.0.1:9/fake.pt", "0" * 64, 1)
+    monkeypatch.setattr(models, "os", types.SimpleNamespace(environ={"SAMATTE_WEIGHTS_URL": folder}, path=ntpath,
+                                                            fspath=os.fspath))
+    monkeypatch.setattr(models, "Path", pathlib.PureWindowsPath)
+    url = models.download_url(info)
+    req = urllib.request.Request(url)
+    # urllib.request.FileHandler opens url2pathname(selector) only for an address with no host (or localhost)
+    assert req.type == "file" and req.host in ("", "localhost"), url
+    assert nturl2path.url2pathname(req.selector) == local, url

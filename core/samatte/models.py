@@ -323,8 +323,8 @@ _MIRROR_SCHEMES = ("http", "https", "file")
 
 def download_url(info):
     """Where :func:`download` fetches ``info``'s file: ``$SAMATTE_WEIGHTS_URL`` (a studio mirror: an
-    http(s):// or file:// folder holding the files under their published names; an absolute folder path
-    is taken as its file:// address) + the file name when that is set, else Meta's address. Checksums are
+    http(s):// or file:// folder holding the files under their published names; an absolute folder path,
+    a Windows UNC one included, is taken as its file:// address) + the file name when that is set, else Meta's address. Checksums are
     verified the same either way. A value that is no such address or path is MODEL_ERROR naming the
     variable (it was an unexpected error, a traceback, after the partial file was made)."""
     base = os.environ.get("SAMATTE_WEIGHTS_URL", "").strip()
@@ -339,6 +339,11 @@ def download_url(info):
                              "holding the weights (or that folder's absolute path), not %r" % base,
                              field="SAMATTE_WEIGHTS_URL", url=base)
         base = Path(local).as_uri()
+        if not base.startswith("file:///"):
+            # a Windows UNC folder (\\server\share\sam2): pathlib's file://server/share/sam2 names a file on the
+            # host "server", which urllib does not open ("file not on local host", or \share\sam2 on this drive);
+            # file:////server/share/sam2 is read as the path \\server\share\sam2
+            base = "file:////" + base[len("file://"):]
     return base.rstrip("/") + "/" + info.filename
 
 
