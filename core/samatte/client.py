@@ -48,7 +48,7 @@ import weakref
 from typing import Any
 
 from . import protocol
-from .errors import BusyError, JobSpecError, ProtocolError, SamatteError, WorkerError
+from .errors import BusyError, JobSpecError, ProtocolError, SamatteError, WorkerError, check_callbacks
 
 _HOST_BINARIES = ("nuke", "blender", "maya", "houdini", "hython", "katana", "resolve", "natron")
 
@@ -582,10 +582,7 @@ class WorkerClient:
     def run(self, job, on_progress=None, on_event=None, *, stage=None, frames=None, preroll=None, objects=None):
         """Run a job to the end and return its result dict; raises the job's samatte error. A callback that
         is not callable is JOBSPEC_INVALID naming it, before the job is sent."""
-        for name, fn in (("on_progress", on_progress), ("on_event", on_event)):
-            if fn is not None and not callable(fn):
-                raise JobSpecError("%s must be a function (or None), not %s" % (name, type(fn).__name__),
-                                   field=name)
+        check_callbacks(on_progress=on_progress, on_event=on_event)
         return self.start_job(job, stage=stage, frames=frames, preroll=preroll, objects=objects).wait(
             on_progress=on_progress, on_event=on_event)
 

@@ -13,7 +13,7 @@ __all__ = [
     "OutputError", "QcError", "ModelError", "WeightsMissingError", "WeightsCorruptError", "DependencyError",
     "CancelledError", "TrackMissingError", "WorkerError", "ProtocolError", "BusyError", "error_from_code",
     "ERROR_CODES", "EXIT_CODES", "REQUIRED_MODULES", "missing_dependency", "OutOfMemoryError", "out_of_memory",
-    "known_failure",
+    "known_failure", "check_callbacks",
 ]
 
 
@@ -271,3 +271,12 @@ def error_from_code(code, message="", details=None):
     if cls is None:
         err.code = str(code)
     return err
+
+
+def check_callbacks(**callbacks):
+    """JOBSPEC_INVALID naming the argument when a callback given is not callable (``progress=bar``, a tqdm
+    bar for ``bar.update``): it was a bare TypeError at the first call, after frames had been written.
+    (``api.run``, ``pipeline.run`` and ``client.WorkerClient.run``: one check, one message.)"""
+    for name, fn in callbacks.items():
+        if fn is not None and not callable(fn):
+            raise JobSpecError("%s must be a function (or None), not %s" % (name, type(fn).__name__), field=name)

@@ -46,7 +46,8 @@ import os
 import time
 
 from . import __version__
-from .errors import FrameRangeError, JobSpecError, MissingFrameError, OutputError, SamatteError, TrackMissingError
+from .errors import (FrameRangeError, JobSpecError, MissingFrameError, OutputError, SamatteError, TrackMissingError,
+                     check_callbacks)
 from .frames import format_frames, parse_frames, whole_number
 from .jobspec import job_frames, load as load_job_file, object_absent, validate
 from .progress import FrameEvent, Progress, check_cancel, is_cancel
@@ -97,14 +98,6 @@ def run(job, *, on_progress=None, on_event=None, cancel=None, tracker=None, matt
                 on_progress(p)
     finally:
         gen.close()  # a callback that raised: the run's files and reader threads are let go now
-
-
-def check_callbacks(**callbacks):
-    """JOBSPEC_INVALID naming the argument when a callback given is not callable (``progress=bar``, a tqdm
-    bar for ``bar.update``): it was a bare TypeError at the first call, after frames had been written."""
-    for name, fn in callbacks.items():
-        if fn is not None and not callable(fn):
-            raise JobSpecError("%s must be a function (or None), not %s" % (name, type(fn).__name__), field=name)
 
 
 def check_foreign_paths(job, *, windows=None):
