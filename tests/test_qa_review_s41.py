@@ -103,3 +103,32 @@ def test_a_windows_mirror_folder_is_an_address_urllib_opens_there(monkeypatch, f
     # urllib.request.FileHandler opens url2pathname(selector) only for an address with no host (or localhost)
     assert req.type == "file" and req.host in ("", "localhost"), url
     assert nturl2path.url2pathname(req.selector) == local, url
+
+
+# --- a request's own timeout ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def worker():
+    from samatte.client import WorkerClient
+    with WorkerClient(sys.executable) as w:
+        yield w
+
+
+@pytest.mark.parametrize("value", [0, -1, 0.0])
+def test_a_request_timeout_of_zero_or_less_is_no_limit(worker, value):
+    """``w.status(job, timeout=0)`` failed at once ("[WORKER_FAILED] the samatte worker did not answer a 'status'
+    request within 0 s"), ``timeout=-1`` was a bare ValueError from queue.get, both after the request was sent:
+    as the client's ``timeout`` since today, 0 or less is no limit."""
+    res = worker.validate({"samatte_job": 1}, timeout=value)     # the worker's answer: a job with no plate
+    assert res["valid"] is False and "plate" in res["error"]["message"]
+    assert worker.release(timeout=value) == [] and worker.alive()
+
+
+@pytest.mark.parametrize("value", ["5", True, [5]])
+def test_a_request_timeout_that_is_no_number_is_refused_before_it_is_sent(worker, monkeypatch, value):
+    from samatte.errors import JobSpecError
+    sent = []
+    monkeypatch.setattr(worker, "_send", sent.append)
+    with pytest.raises(JobSpecError) as e:
+        worker.validate({"samatte_job": 1}, timeout=value)
+    assert e.value.details["field"] == "timeout" and "seconds" in e.value.message
+    assert sent == []

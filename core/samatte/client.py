@@ -588,14 +588,17 @@ class WorkerClient:
 
     # -- requests ------------------------------------------------------------------------------------
     def _request(self, msg, timeout):
-        """Send a request and wait for the message with its id: the reply, or its error raised."""
+        """Send a request and wait for the message with its id: the reply, or its error raised. ``timeout``: None,
+        the client's ``timeout`` (else 300 s); 0 or less no limit, as the client's (``timeout=0`` failed at once,
+        "did not answer ... within 0 s", -1 was a bare ValueError and ``"5"`` a TypeError, each after the request
+        was sent); anything but a number JOBSPEC_INVALID before it is sent."""
+        limit = (self.timeout or 300.0) if timeout is None else _seconds(timeout, "timeout")
         q: queue.Queue = queue.Queue()
         rid = msg["id"]
         with self._lock:
             self._pending[rid] = q
         try:
             self._send(msg)
-            limit = timeout if timeout is not None else (self.timeout or 300.0)
             try:
                 reply = q.get(timeout=limit)
             except queue.Empty:
