@@ -132,3 +132,86 @@ def test_a_request_timeout_that_is_no_number_is_refused_before_it_is_sent(worker
         worker.validate({"samatte_job": 1}, timeout=value)
     assert e.value.details["field"] == "timeout" and "seconds" in e.value.message
     assert sent == []
+
+
+# --- Nuke: a SAMatte node on another's Prompts input, in track mode ----------------------------------------------
+@pytest.fixture(scope="module")
+def nuke_shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("s41nk")), frames=4, size=(64, 64), first=1001)
+
+
+@pytest.fixture
+def nk(tmp_path, monkeypatch):
+    import os
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+    import nuke_env
+    from samatte_nuke import farm, node as snode
+    nuke = nuke_env.fresh()
+    nuke.root()["name"].setValue(str(tmp_path / "sh_v001.nk"))
+    farm._memo.clear()
+    renders = []
+    nuke._set_render_hook(lambda w, first, last: renders.append((w["file"].value(), first, last)))
+    nuke._renders = renders
+    monkeypatch.setenv("SAMATTE_PYTHON", sys.executable)
+    monkeypatch.setenv("SAMATTE_NUKE_CONFIG", str(tmp_path / "none.json"))
+    snode.RUNNERS.clear()
+    yield nuke, nuke_env, snode
+    nuke._reset()
+
+
+def _nuke_pair(nk, shot):
+    """Read1 -> SAMatte1 (Prompts: Roto1 on Read1 with layers 'hero' and 'car'; car skipped) and SAMatte2 (hero
+    skipped), its inputs left to the test."""
+    nuke, nuke_env, snode = nk
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    for i, name in enumerate(("hero", "car")):
+        layer = nuke_env.rp.Layer(roto["curves"], name=name)
+        poly = [(x + 3 * i, y) for x, y in shot["polygon"]]
+        layer.append(nuke_env.polygon_shape(roto["curves"], poly, 2, 64, name="Bezier_%s" % name))
+        roto["curves"].rootLayer.append(layer)
+    g1 = snode.create("SAMatte1")
+    g1.setInput(0, read)
+    g1.setInput(1, roto)
+    g1["skip_objects"].setValue("car")
+    g2 = snode.create("SAMatte2")
+    g2["skip_objects"].setValue("hero")
+    for g in (g1, g2):
+        g["tracker"].setValue("shapes")
+    return read, roto, g1, g2
+
+
+@pytest.mark.parametrize("source", ["read", "samatte1"])
+def test_a_samatte_node_on_the_prompts_input_lends_its_own_roto(nk, nuke_shot, source):
+    """SAMatte2's Prompts on SAMatte1 (one node per object from the roto SAMatte1 uses; or the chain Read1 ->
+    SAMatte1 -> SAMatte2 with both inputs dragged from SAMatte1): since today's 'a SAMatte node shows its Source's
+    picture only' it was PROMPT_INVALID "no enabled Roto, RotoPaint or Tracker4 node found upstream of the Prompts
+    input" (the first took SAMatte1's Roto1 the day before). Its job is now the one Prompts on Roto1 makes."""
+    nuke, nuke_env, snode = nk
+    read, roto, g1, g2 = _nuke_pair(nk, nuke_shot)
+    g2.setInput(0, read if source == "read" else g1)
+    g2.setInput(1, roto)
+    want, _ = snode.build(g2)
+    g2.setInput(1, g1)
+    job, _ = snode.build(g2)
+    assert [o["name"] for o in job["objects"]] == ["car"]
+    assert job == want and job["plate"]["path"] == nuke_shot["plate"] and nuke._renders == []
+
+
+def test_refine_only_still_takes_the_samatte_node_s_matte_and_a_disabled_one_lends_nothing(nk, nuke_shot):
+    import os
+    nuke, nuke_env, snode = nk
+    read, roto, g1, g2 = _nuke_pair(nk, nuke_shot)
+    g2.setInput(0, read)
+    g2.setInput(1, g1)
+    g2["roto_mode"].setValue(snode.REFINE_ONLY)
+    job, _ = snode.build(g2)
+    (ob,) = job["objects"]
+    assert ob["name"] == "SAMatte1" and "%sroto_" % os.sep in ob["masks"]["path"]
+    g2["roto_mode"].setValue(snode.ROTO_MODES[0])
+    g1["disable"].setValue(True)            # a disabled SAMatte node shows its Source: no roto
+    with pytest.raises(Exception) as e:
+        snode.build(g2)
+    assert getattr(e.value, "code", None) == "PROMPT_INVALID"

@@ -18,7 +18,7 @@ import nuke
 from samatte.errors import PlateError, PromptError, SamatteError, WorkerError
 
 from . import config, farm, gather, job as jobmod
-from .convert import absent_text, script_node
+from .convert import absent_text, is_disabled, is_samatte_node, script_node
 from .runner import POOL, JobRunner
 
 __all__ = ["create", "build", "on_create", "register_callbacks", "on_track", "on_matte_frame", "on_cancel", "on_clear_cache", "on_release",
@@ -323,6 +323,22 @@ def build(group):
         return _build(group)
 
 
+def _lent_prompts(prompts_in):
+    """The node whose Roto / RotoPaint / Tracker4 nodes prompt a tracking job whose Prompts input is ``prompts_in``:
+    a SAMatte node plugged in there lends its own Prompts input (the roto it is prompted by; the chain of them, a
+    SAMatte node lending another's), else ``prompts_in``. A SAMatte node's output shows its Source's picture only, so
+    walked as a picture it holds no roto: SAMatte2 with its Prompts on SAMatte1 (one node per object from the roto
+    SAMatte1 uses, skip objects) was PROMPT_INVALID "no enabled Roto ... upstream of the Prompts input" since
+    6402549, as was the chain Read1 -> SAMatte1 -> SAMatte2 with both inputs dragged from SAMatte1; before that
+    commit the first took SAMatte1's roto. (Refine only takes a SAMatte node's matte there: not this.)"""
+    for _ in range(64):
+        if (prompts_in is None or not is_samatte_node(prompts_in) or is_disabled(prompts_in)
+                or prompts_in.inputs() < 2 or prompts_in.input(1) is None):
+            break
+        prompts_in = prompts_in.input(1)
+    return prompts_in
+
+
 def _build(group):
     import nuke.rotopaint as rp
     from samatte.names import safe_name
@@ -342,6 +358,8 @@ def _build(group):
     # prompt nodes, each with the frame map of the TimeOffset / FrameHold nodes on its way (others logged;
     # refine-only renders the Prompts input, retimed by Nuke itself)
     refine_only = group["roto_mode"].value() == REFINE_ONLY
+    if not refine_only:
+        prompts_in = _lent_prompts(prompts_in)
     sources = gather.prompt_sources(prompts_in, log=None if refine_only else _log(group))
     nodes = [n for n, _ in sources]
     # refine only of another SAMatte node's output: its alpha (a matte) is the mask, no Roto is behind it
