@@ -67,6 +67,12 @@ def prompt_nodes(start):
     through the inputs each node shows: :func:`samatte_nuke.convert.shown_inputs`): a chain Roto ->
     RotoPaint -> Tracker4 -> SAMatte gives all three; a disabled one, or one behind a Switch input not
     shown, none."""
+    return _upstream(start, _is_prompt)
+
+
+def _upstream(start, pick):
+    """The nodes at ``start`` or upstream of it for which ``pick(node)`` is true, breadth first through the inputs
+    each node shows (:func:`samatte_nuke.convert.shown_inputs`), each node once, at most ``_MAX_UPSTREAM``."""
     out, seen, todo = [], set(), [start]
     while todo and len(seen) < _MAX_UPSTREAM:
         n = todo.pop(0)
@@ -74,7 +80,7 @@ def prompt_nodes(start):
         if key is None or key in seen:
             continue
         seen.add(key)
-        if _is_prompt(n):
+        if pick(n):
             out.append(n)
         todo.extend(_shown_inputs(n))
     return out
@@ -165,17 +171,7 @@ def matte_nodes(start):
     :func:`samatte_nuke.convert.shown_inputs`): their alpha is a matte, what refine only renders as its masks when
     the Prompts input shows one (a SAMatte node draws none of its own Prompts input's shapes, so no Roto is found
     behind it)."""
-    out, seen, todo = [], set(), [start]
-    while todo and len(seen) < _MAX_UPSTREAM:
-        n = todo.pop(0)
-        key = None if n is None else node_key(n)
-        if key is None or key in seen:
-            continue
-        seen.add(key)
-        if is_samatte_node(n) and not _disabled(n):
-            out.append(n)
-        todo.extend(_shown_inputs(n))
-    return out
+    return _upstream(start, lambda n: is_samatte_node(n) and not _disabled(n))
 
 
 def prompt_sources(start, *, log=None):
