@@ -659,8 +659,15 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         if stage != "track":
             writer = MatteWriter(out["path"], info, compression=out["compression"],
                                  metadata=_job_metadata(job, resolved), overwrite=out["overwrite"],
-                                 object_layers=out["object_layers"])
-            _check_output_folder(oseq, requested)
+                                 object_layers=out["object_layers"], prepare=False)
+            try:
+                _check_output_folder(oseq, requested)
+                writer.prepare()
+                unwritable = None
+            except OutputError as e:
+                # an error only when a frame is to be written: a re-run of a published shot (its output folder
+                # read-only, every frame current) does nothing and says so
+                unwritable = e
             status = {}
             for f in requested:
                 _check_output_name(writer.path(f), f)
@@ -676,6 +683,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                                           "plate" if why.startswith("made from another plate") else ""),
                                       path=writer.path(f), frame=f)
                 status[f] = "complete" if (st == "complete" and not out["overwrite"]) else "todo"
+                if status[f] == "todo" and unwritable is not None:
+                    raise unwritable
                 if status[f] == "todo" and is_locked(writer.path(f)):
                     raise locked_error(writer.path(f), f)
                 owner = sticky_owner(writer.path(f)) if status[f] == "todo" else None

@@ -162,6 +162,10 @@ class TrackCache:
         doc = {"layout": LAYOUT, "job": job.get("name"), "samatte_version": __version__,
                "resolved": resolved, "frames": format_frames(frames),
                "output_file": output_file(job)}
+        if old == doc:
+            # the manifest says this already: nothing written (a re-run of a published shot, its output folder
+            # read-only, failed here before it found every frame current)
+            return old
         _atomic_write(os.path.join(self.work_dir, "manifest.json"),
                       (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
         if old is not None and old.get("layout") == 1:  # the one-file-per-frame layout: never read again

@@ -311,8 +311,14 @@ class MatteWriter:
             temp_max_age = default_temp_max_age()
         self.temp_max_age = float(temp_max_age)
         self._checked_dirs = set()
+        if prepare:  # prepare=False: a read-only look (status), no side effects
+            self.prepare()
+
+    def prepare(self):
+        """Make the output folder (when the pattern names one folder), OutputError when it is not writable, and
+        remove the temps killed writers left there: what ``prepare=True`` does when the writer is made."""
         d = self.pattern.directory
-        if prepare and d and "%" not in d:  # prepare=False: a read-only look (status), no side effects
+        if d and "%" not in d:
             self._ensure_dir(d)
             self.remove_stale_temps(d)
 
