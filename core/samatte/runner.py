@@ -327,7 +327,11 @@ class Interrupts:
             raise KeyboardInterrupt
         self.token.cancel()
         if not self.quiet:
-            _eprint("\nsamatte: cancelling (press Ctrl-C again to stop now)")
+            if signum == getattr(signal, "SIGTERM", None):   # a farm's cancel or a kill, not a person's Ctrl-C
+                _eprint("\nsamatte: terminated (SIGTERM): cancelling after the current frame (a second SIGTERM "
+                        "stops at once)")
+            else:
+                _eprint("\nsamatte: cancelling (press Ctrl-C again to stop now)")
 
     def __enter__(self):
         for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
