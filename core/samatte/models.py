@@ -94,11 +94,20 @@ def get_model(name):
     return info
 
 
+#: $SAMATTE_MODELS value -> the folder it named when first read (a relative one from the then current folder)
+_RESOLVED_MODELS: dict = {}
+
+
 def models_dir():
     """The folder where weights are installed and looked up first (see the module docstring)."""
     env = os.environ.get("SAMATTE_MODELS")
     if env:
-        return Path(env).expanduser()
+        # a relative one is taken from the folder this process first read it in, once: before, it was looked up
+        # from whatever the current folder was at each look (and `farm export` sent it unresolved as ModelsDir,
+        # which a node takes from its task's session folder)
+        if env not in _RESOLVED_MODELS:
+            _RESOLVED_MODELS[env] = Path(os.path.abspath(os.path.expanduser(env)))
+        return _RESOLVED_MODELS[env]
     if sys.prefix != getattr(sys, "base_prefix", sys.prefix):
         cand = Path(sys.prefix).resolve().parent / "models"
         if cand.is_dir():

@@ -198,6 +198,10 @@ def _join(root, rest):
     return root.rstrip("/\\") + sep + rest.replace("/", sep)
 
 
+#: the template's job parameters that are not a job folder's root (those are PATH parameters named in the document)
+TEMPLATE_PARAMETERS = ("Frames", "ChunkSize", "Preroll", "Threads", "SamattePython", "ModelsDir")
+
+
 def localize(doc, roots):
     """The JobSpec of a farm document with its ``<Root>/rel`` paths joined to ``roots`` (name -> the
     folder on this node, e.g. from the path-mapped PATH parameters)."""
@@ -206,6 +210,13 @@ def localize(doc, roots):
     missing = sorted(wanted - set(roots))
     if missing:
         raise JobSpecError("farm job needs --root for %s" % ", ".join(missing), roots=missing)
+    # a typo'd name mapped nothing, without a word; the template's other parameters (a wrapper passing every
+    # parameter whose value is a path: SamattePython, ModelsDir) are no typo and are not roots
+    unknown = sorted(set(roots) - wanted - set(TEMPLATE_PARAMETERS))
+    if unknown:
+        raise JobSpecError("--root %s: the farm job has no root of that name (its roots: %s)" % (
+            ", ".join(unknown), ", ".join(sorted(wanted)) or "none"), field="--root", roots=unknown,
+            known=sorted(wanted))
     for d, k, _role in _path_slots(job):
         m = _ROOT_RX.match(d[k])
         if not m:
