@@ -370,6 +370,10 @@ def cmd_status(args):
               "--overwrite)" % format_frames(foreign))
     if res.get("absent"):
         print("absent  %s" % ", ".join("%s %s" % kv for kv in res["absent"].items()))
+    for t in res.get("temps") or []:   # a pre-empted node's frame in flight, or one being written now
+        print("temp    %s (host %s, pid %d, %s): %s" % (t["path"], t["host"] or "unknown", t["pid"],
+                                                     "dated in the future" if t["age_s"] < 0 else
+                                                     "%.0f s old" % t["age_s"], t["note"]))
     return 0
 
 

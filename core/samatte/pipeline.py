@@ -1232,6 +1232,11 @@ def frame_status(job, *, frames=None):
         else:
             out["track"][str(f)] = "complete"  # refine-only: nothing to track
         out["keys"][str(f)] = keys[f]
+    # the output writer's temp files in the frames' folders (a pre-empted node's frame in flight): not frames,
+    # reported, never removed here (a later run's writer removes the abandoned ones)
+    from .io.writer import leftover_temps
+    folders = dict.fromkeys(os.path.dirname(writer.path(f)) or "." for f in wanted)
+    out["temps"] = [t for d in folders for t in leftover_temps(d)]
     return out
 
 

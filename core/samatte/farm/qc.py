@@ -459,6 +459,22 @@ EMPTY_MAX = 0.01
 FULL_MEAN = 0.98
 
 
+def _temp_warnings(temps):
+    """qc.json ``warnings`` of kind ``temp``: the output writer's temp files in the output folder (a pre-empted
+    node's frame in flight; :func:`samatte.io.writer.leftover_temps`), whose host, how old, who removes them.
+    Reported, never removed: qc only reads the outputs."""
+    out = []
+    for t in temps:
+        age = t["age_s"]
+        out.append({"kind": "temp", "path": t["path"], "host": t["host"], "pid": t["pid"], "age_s": age,
+                    "abandoned": t["abandoned"],
+                    "message": "leftover temp file %s (host %s, pid %d, %s): not a frame; %s" % (
+                        t["path"], t["host"] or "unknown", t["pid"],
+                        "dated in the future" if age < 0 else "%.0f s old" % age if age < 7200 else
+                        "%.1f h old" % (age / 3600), t["note"])})
+    return out
+
+
 def _object_warnings(job, coverage):
     """What a supervisor looks at before comp though no check fails on it (qc.json ``warnings``; not a failure):
     an object whose layer is empty (alpha below :data:`EMPTY_MAX` everywhere) on frames it is not ``absent``
@@ -557,7 +573,7 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
         "counts": {"frames": len(frames), "ok": len(frames) - len(failed), "failed": len(failed),
                    "low_score": len(low)},
         "failed": failed, "low_scores": [{"frame": f, "score": round(s, 4), "object": worst(f)} for s, f in low],
-        "warnings": _object_warnings(job, coverage),
+        "warnings": _object_warnings(job, coverage) + _temp_warnings(status.get("temps") or []),
         "fixes": {k: {"frames": format_frames(fs), "hint": FIX_HINTS[k]} for k, fs in
                   ((k, [f for f in failed if per[str(f)]["fix"] == k]) for k in sorted(FIX_HINTS)) if fs},
         "mean_score": round(sum(valid) / len(valid), 4) if valid else None,

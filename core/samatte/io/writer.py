@@ -148,6 +148,51 @@ def remove_temps(folder, rx, max_age, *, own=True):
     return removed
 
 
+def leftover_temps(folder, max_age=None, *, now=None):
+    """The output writer's temp files in ``folder`` (a frame being written, or one a killed or pre-empted writer
+    left), for ``qc`` and ``status`` to report; nothing is removed. Each: ``{"path", "host", "pid", "age_s",
+    "abandoned", "note"}``; ``abandoned``: a later run's writer in that folder removes it (of a dead process of
+    this host, or older than ``max_age``, default :func:`default_temp_max_age`); else it may be a write in flight.
+    A temp dated in the future (its writer's clock ahead) is not removed by age until that time has passed."""
+    max_age = default_temp_max_age() if max_age is None else float(max_age)
+    try:
+        names = sorted(os.listdir(folder or "."))
+    except OSError:
+        return []
+    me, now, out = host_tag(), time.time() if now is None else now, []
+    for n in names:
+        m = _TMP_RX.match(n)
+        if not m:
+            continue
+        p = os.path.join(folder, n)
+        try:
+            age = now - os.stat(p).st_mtime
+        except OSError:
+            continue
+        host, pid = m.group("host") or "", int(m.group("pid"))
+        dead = host == me and pid != os.getpid() and not _pid_alive(pid)
+        abandoned = dead or age > max_age
+        if abandoned:
+            note = "a later samatte run writing to this folder removes it"
+        elif age < 0:
+            note = ("dated %s in the future (its writer's clock runs ahead): kept while it may be a write in flight; "
+                    "a later run removes it %s after that time, or remove it by hand when no job writes here"
+                    % (_age_text(-age), _age_text(max_age)))
+        else:
+            note = ("may be a frame being written (%s); a later run removes it once it is %s old"
+                    % ("a live process of this machine" if host == me else "another machine's", _age_text(max_age)))
+        out.append({"path": p, "host": host or None, "pid": pid, "age_s": round(age, 1), "abandoned": abandoned,
+                    "note": note})
+    return out
+
+
+def _age_text(s):
+    s = abs(float(s))
+    if s == float("inf"):
+        return "never"
+    return "%.0f s" % s if s < 120 else "%.0f min" % (s / 60) if s < 7200 else "%.1f h" % (s / 3600)
+
+
 def host_tag():
     """This machine's name as it appears in temp file names ([A-Za-z0-9-], at most 32): the start of
     the host name and a hash of the whole name and of the PID namespace. Its pids are only comparable
