@@ -1084,13 +1084,16 @@ class TrackerTable(object):
                 self.knob.getValueAt(t, self.index(track, self.column("track_y", 3))))
 
 
-def gather_tracker(node, geom, fmap, frames, *, log=None, time=None, matrix=None):
+def gather_tracker(node, geom, fmap, frames, *, log=None, time=None, matrix=None, disabled=None):
     """{host object name: [points prompts]} from a Tracker4 node (one prompt per object and frame).
-    ``time`` as for :func:`gather_roto`; ``matrix`` as for :func:`_roto_prompts`."""
+    ``time`` as for :func:`gather_roto`; ``matrix`` as for :func:`_roto_prompts`. ``disabled`` (a dict, when
+    given) gets host name -> this node's name for its objects whose tracks are keyed in the range but disabled on
+    every such frame (no prompt of them here)."""
     frames = sorted(frames)
     src = _source_frames(frames, time)
     table = TrackerTable(node["tracks"])
     per = {}
+    off = set()
     for i, name in enumerate(table.names):
         obj, _, own = name.partition("/")
         if not own:
@@ -1099,6 +1102,7 @@ def gather_tracker(node, geom, fmap, frames, *, log=None, time=None, matrix=None
         for t in _prompt_frames(frames, src, table.key_times(i)):
             s = src[t]
             if not table.enabled(i, s):
+                off.add(obj)
                 continue
             x, y = table.position(i, s)
             if matrix is not None:
@@ -1117,17 +1121,35 @@ def gather_tracker(node, geom, fmap, frames, *, log=None, time=None, matrix=None
             pts, labels = by_frame[t]
             out.setdefault(obj, []).append({"frame": fmap.to_file(t), "type": "points", "points": pts,
                                             "labels": labels, "label": "%s" % node.name()})
+    if disabled is not None:
+        for obj in sorted(off - set(out)):
+            disabled.setdefault(obj, node.name())
     return out
 
 
-def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None, gone=None):
+def _say_disabled(disabled, merged, log, notes):
+    """Log (and add to ``notes``) each Tracker4 object of ``disabled`` (host name -> node name) that no prompt
+    node gave a prompt: before, it left the job without a word, its matte layer missing from the output."""
+    for host in sorted(set(disabled) - set(merged)):
+        text = ("%s: every track of object %r is disabled on the frames of the range where it is tracked: the object "
+                "is left out of the job; enable its tracks, or change the frame range" % (disabled[host], host))
+        if log:
+            log(text)
+        if notes is not None:
+            notes.append(text)
+
+
+def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None, gone=None, notes=None):
     """JobSpec objects (``name``, ``host_name``, ``prompts`` sorted by frame) from prompt nodes, merged
     by host object name in node order. ``nodes``: nodes, or ``(node, time)`` pairs from
     :func:`prompt_sources` (a node behind a TimeOffset / FrameHold), or ``(node, time, matrix)`` from
     :func:`carry_to_source` (a node drawn on an image the Source shows through a Transform). ``gone`` (a
     list, when given) gets the host names of the objects left out because none of their shapes draws on
-    any of ``frames`` (absent on every frame: their other prompts dropped)."""
+    any of ``frames`` (absent on every frame: their other prompts dropped). ``notes`` (a list, when given) gets
+    the words of what was left out without an error (a Tracker4 object whose tracks are all disabled), logged
+    too, for the node's status line."""
     merged = {}
+    disabled = {}
     order = []
     items = [item if isinstance(item, tuple) else (item, None) for item in nodes]
     mats = [item[2] if len(item) > 2 else None for item in items]
@@ -1146,7 +1168,7 @@ def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None, gone=N
             got = (_roto_prompts(n, *plans[k], geom, fmap, rp, log=log, anchors=anchors, matrix=mats[k])
                    if k in plans else {})
         elif n.Class() == "Tracker4":
-            got = gather_tracker(n, geom, fmap, frames, log=log, time=time, matrix=mats[k])
+            got = gather_tracker(n, geom, fmap, frames, log=log, time=time, matrix=mats[k], disabled=disabled)
         else:
             continue
         for obj, prompts in got.items():
@@ -1154,6 +1176,7 @@ def gather_objects(nodes, geom, fmap, frames, rp, *, safe_name, log=None, gone=N
                 merged[obj] = []
                 order.append(obj)
             merged[obj].extend(prompts)
+    _say_disabled(disabled, merged, log, notes)
     absent = _absent_frames(plans, rp, frames, fmap)
     left_out = gone
     objects, taken = [], []

@@ -351,6 +351,7 @@ def _build(group):
     frames = jobmod.script_frames(group["range_mode"].value(), group["custom_range"].value(),
                                   int(source.firstFrame()), int(source.lastFrame()))
     frames = _shown_frames(group, source, frames)
+    notes = _custom_range_notes(group, source, frames)   # what the node's status line says when the job ends
     info = jobmod.source_info(source, frames)   # the Read used directly only where its files are what it shows
     folder = _own_folder(group, source, info["read"])
     read = info["read"]
@@ -397,7 +398,7 @@ def _build(group):
                     "masks": {"path": masks, "channel": "A", "soft": True}, "prompts": []}]
     else:
         objects = gather.gather_objects(sources, info["geometry"], fmap, frames, rp, safe_name=safe_name,
-                                        log=_log(group), gone=hidden)
+                                        log=_log(group), gone=hidden, notes=notes)
     # the artist's own mistakes get samatte's stable codes (PLATE_INVALID, PROMPT_INVALID): before, these
     # showed [SAMATTE_ERROR], the code the README gives to "unexpected error (a bug: please report it)"
     skip = {w.strip() for w in group["skip_objects"].value().split(",") if w.strip()}
@@ -427,7 +428,33 @@ def _build(group):
     return job, {"offset": fmap.offset, "frames": frames, "folder": folder, "objects": objects,
                  "fmap": fmap if read is not None else None,
                  "source_range": (int(source.firstFrame()), int(source.lastFrame())),
-                 "timing": jobmod.time_signature(source), "plate": jobmod.plate_signature(source)}
+                 "timing": jobmod.time_signature(source), "plate": jobmod.plate_signature(source),
+                 "warnings": notes}
+
+
+def _custom_range_notes(group, source, frames):
+    """A custom range's script frames outside the Source's own frames (its first / last), where Nuke shows a held
+    (or looped) picture of the plate: every one of them FRAME_RANGE_INVALID (a range typed in the files' numbers,
+    1001-1100, on a Read whose frame offset shows them as script frames 1-100: a hundred mattes of one held
+    frame, before without a word); some: a warning, logged and returned for the node's status line."""
+    if group["range_mode"].value() != "custom" or not group["custom_range"].value().strip():
+        return []
+    lo, hi = int(source.firstFrame()), int(source.lastFrame())
+    outside = [t for t in frames if not lo <= t <= hi]
+    if not outside:
+        return []
+    what = "the custom range's script frame(s) %s lie outside the Source's frames %d-%d" % (
+        _frames_text(outside), lo, hi)
+    if len(outside) == len(frames):
+        from samatte.errors import FrameRangeError
+        raise FrameRangeError("%s: Nuke shows only a held picture of the plate there. The range is in the "
+                              "script's frames as the timeline shows them, not the files' numbers (a Read's frame "
+                              "offset or start at numbers them apart): choose frames within %d-%d"
+                              % (what, lo, hi), frames=_frames_text(outside))
+    text = ("%s: Nuke shows a held (or looped) picture of the plate there and it is matted as such; the range is in "
+            "script frames, not the files' numbers" % what)
+    _log(group)(text)
+    return [text]
 
 
 def _shown_frames(group, source, frames):
@@ -548,7 +575,7 @@ def _start(group, job, info, *, stage, frames, title):
     name = group.fullName()
     uid = group["samatte_uid"].value()
     scores = {} if stage == "all" and frames is None else _scores(group)
-    warnings = []
+    warnings = list((info or {}).get("warnings") or [])   # the build's (a custom range past the plate, ...)
 
     def on_event(kind, *payload):
         if kind == "log" and payload and isinstance(payload[0], dict) and payload[0].get("message"):
