@@ -69,3 +69,37 @@ def test_a_current_shot_in_a_read_only_folder_is_done_writing_nothing(tmp_path):
         assert _snapshot(str(out)) == before
     finally:
         _lock(str(out), False)
+
+
+def test_a_published_copy_without_its_work_dir_is_done_writing_nothing(tmp_path):
+    """Published as frames only (no .samatte beside them), the folder read-only: the run failed making the work dir
+    ('cannot create the work dir .../track: Permission denied'); with every frame current it has nothing to make."""
+    import shutil as sh
+    from samatte import pipeline
+    from samatte.demo import make_shot
+    s = make_shot(str(tmp_path / "plates"), frames=2, size=(64, 64))
+    out = tmp_path / "out"
+    job = jobspec.new_job(s["plate"], str(out / "m.####.exr"), frames="1001-1002", name="sh010",
+                          tracker="flow", matte="refine", quality="draft")
+    jobspec.add_object(job, "ball", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    pipeline.run(job)
+    sh.rmtree(str(out / ".samatte"))
+    jobspec.save(job, str(tmp_path / "job.json"))
+    _lock(str(out), True)
+    try:
+        before = _snapshot(str(out))
+        p = _run(["run", str(tmp_path / "job.json")])
+        assert p.returncode == 0, p.stderr[-3000:]
+        assert "all 2 frames already complete" in p.stderr, p.stderr
+        assert _snapshot(str(out)) == before
+    finally:
+        _lock(str(out), False)
+    # a frame missing: something to write, the work dir's error at once, as before
+    os.remove(str(out / "m.1002.exr"))
+    _lock(str(out), True)
+    try:
+        p = _run(["run", str(tmp_path / "job.json")])
+        assert p.returncode == 5 and "[OUTPUT_INVALID] cannot create the work dir" in p.stderr, p.stderr[-3000:]
+        assert sorted(os.listdir(str(out))) == ["m.1001.exr"]
+    finally:
+        _lock(str(out), False)

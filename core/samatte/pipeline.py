@@ -241,6 +241,11 @@ def check_output_safety(job, frames, output_paths):
                               path=op, input=hit[0], frame=f)
 
 
+def _all_files(oseq, frames):
+    """Whether every one of ``frames`` has a file at its output path (a run that may have nothing to write)."""
+    return all(os.path.isfile(oseq.path(f)) for f in frames)
+
+
 def _check_output_folder(oseq, frames):
     """Make the first frame's output folder; OutputError when any frame's folder (a pattern with a frame
     token in a folder name has one per frame) cannot be made or written, before the first frame is."""
@@ -615,7 +620,17 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     oseq = _output_pattern(job)
     if stage != "track":  # before anything is created or written
         check_output_safety(job, all_frames, {f: oseq.path(f) for f in all_frames})
-    cache = TrackCache(default_work_dir(job), shared=shared_work_dir(job))
+    try:
+        cache = TrackCache(default_work_dir(job), shared=shared_work_dir(job))
+        cache_error = None
+    except OutputError as e:
+        if stage == "track" or not _all_files(oseq, requested):
+            raise
+        # a work dir that cannot be made (a published shot's read-only output folder, copied without its
+        # .samatte) while every frame's file is there: an error once a frame is to be written (stale), not for a
+        # re-run with every frame current
+        cache = TrackCache(default_work_dir(job), create=False, shared=shared_work_dir(job))
+        cache_error = e
     colour = ColourTransform(config=plate.get("ocio_config"), colourspace=plate.get("colourspace"))
     source = FrameSource(plate_seq, all_frames, layer=plate.get("layer"), colour=colour,
                          on_nonfinite=plate.get("on_nonfinite", "fix"))
@@ -638,7 +653,14 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         sel = _select_objects(objects, stage, tnames, resolved["tracker"])
         keys = frame_keys(job, resolved=resolved, plate_frames=all_frames)
         refs = temporal_refs(job, all_frames, resolved["tracker"] if tracked else "masks")
-        before = cache.write_manifest(job, resolved, all_frames)
+        before = None
+        if cache_error is None:
+            try:
+                before = cache.write_manifest(job, resolved, all_frames)
+            except OutputError as e:
+                if stage == "track" or not _all_files(oseq, requested):
+                    raise
+                cache_error = e   # (as above: raised when a frame is to be written)
         out = job["output"]
         names = [o["name"] for o in job["objects"]]
         result = {
@@ -692,6 +714,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     raise sticky_error(writer.path(f), owner, f)
             complete = {f for f in requested if status[f] == "complete"}
             to_do = [f for f in requested if f not in complete]
+            if to_do and cache_error is not None:
+                raise cache_error
             todo_set = set(to_do)
             done_cache = {f: f in complete for f in requested}  # statuses of the requested frames, known
 
