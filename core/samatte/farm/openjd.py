@@ -44,6 +44,7 @@ import copy
 import json
 import os
 import re
+import sys
 
 from .. import __version__
 from ..cachekey import INDEPENDENT_TRACKERS
@@ -202,6 +203,13 @@ def _join(root, rest):
 TEMPLATE_PARAMETERS = ("Frames", "ChunkSize", "Preroll", "Threads", "SamattePython", "ModelsDir")
 
 
+def unknown_roots(doc, roots):
+    """The names in ``roots`` the farm document has no root of (a typo: ``--root Ouput=...``), sorted; the
+    template's other parameters (a wrapper passing every parameter whose value is a path: SamattePython,
+    ModelsDir) are no typo and are not counted."""
+    return sorted(set(roots) - set(doc.get("roots") or {}) - set(TEMPLATE_PARAMETERS))
+
+
 def localize(doc, roots):
     """The JobSpec of a farm document with its ``<Root>/rel`` paths joined to ``roots`` (name -> the
     folder on this node, e.g. from the path-mapped PATH parameters)."""
@@ -210,13 +218,12 @@ def localize(doc, roots):
     missing = sorted(wanted - set(roots))
     if missing:
         raise JobSpecError("farm job needs --root for %s" % ", ".join(missing), roots=missing)
-    # a typo'd name mapped nothing, without a word; the template's other parameters (a wrapper passing every
-    # parameter whose value is a path: SamattePython, ModelsDir) are no typo and are not roots
-    unknown = sorted(set(roots) - wanted - set(TEMPLATE_PARAMETERS))
+    unknown = unknown_roots(doc, roots)
     if unknown:
-        raise JobSpecError("--root %s: the farm job has no root of that name (its roots: %s)" % (
-            ", ".join(unknown), ", ".join(sorted(wanted)) or "none"), field="--root", roots=unknown,
-            known=sorted(wanted))
+        # a typo'd name maps nothing: said on stderr (the task's log), not refused, so that a studio's wrapper
+        # passing a set of roots wider than this job's still runs (a root the job needs and lacks is refused above)
+        sys.stderr.write("samatte farm task: warning: --root %s: the farm job has no root of that name (its roots: "
+                         "%s); ignored\n" % (", ".join(unknown), ", ".join(sorted(wanted)) or "none"))
     for d, k, _role in _path_slots(job):
         m = _ROOT_RX.match(d[k])
         if not m:
