@@ -16,6 +16,10 @@ __all__ = ["Settings", "build_job", "output_pattern", "output_dir_of", "JobRun",
            "check_worker", "worker_env", "export_farm", "farm_paths", "host_hint", "panel_chars", "panel_lines"]
 
 _WORKERS = {}
+#: the most CPU threads the worker takes (``samatte.threads.MAX_THREADS``; more is JOBSPEC_INVALID and the worker
+#: refuses to start). The Preferences' CPU threads stops there (props.py), but Preferences saved by an older add-on
+#: (no maximum) may hold more: :class:`Settings` clamps what it reads.
+MAX_THREADS = 1024
 #: worker key -> :class:`_Starter` of a worker being started off the main thread (a Run's)
 _STARTING = {}
 
@@ -39,7 +43,7 @@ class Settings:
         self.name = name
         #: the worker's CPU threads (``SAMATTE_THREADS``): 0 leaves samatte's default (every CPU Blender may use,
         #: or ``$SAMATTE_THREADS`` / ``$OMP_NUM_THREADS`` as Blender was started with); fewer leave cores to Blender
-        self.threads = max(0, int(threads or 0))
+        self.threads = min(MAX_THREADS, max(0, int(threads or 0)))
 
 
 def _safe_file_part(text):
@@ -143,7 +147,7 @@ def worker_env(settings):
     if settings.models_dir:
         env["SAMATTE_MODELS"] = os.path.abspath(os.path.expanduser(settings.models_dir))
     if getattr(settings, "threads", 0):
-        env["SAMATTE_THREADS"] = str(int(settings.threads))
+        env["SAMATTE_THREADS"] = str(min(MAX_THREADS, int(settings.threads)))
     return env
 
 
