@@ -307,8 +307,11 @@ class JobHandle:
 
     def wait(self, *, on_progress=None, on_event=None):
         """Block until the job ends; return the result dict or raise the job's error. A callback that
-        raises cancels the job and waits for its end (the worker is free again), then re-raises."""
+        raises cancels the job and waits for its end (the worker is free again), then re-raises. A callback that
+        is not callable is JOBSPEC_INVALID naming it, before any event is taken (the job is cancelled the same
+        way: it was a bare TypeError at the first event)."""
         try:
+            check_callbacks(on_progress=on_progress, on_event=on_event)
             for msg in self.events():
                 if on_event is not None:
                     on_event(msg)

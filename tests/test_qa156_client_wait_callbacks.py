@@ -1,0 +1,46 @@
+"""QA156: ``JobHandle.wait(on_progress=bar)`` (a callback that is not a function) raised a bare ``TypeError`` at the
+first event, after the job had started taking frames. ``WorkerClient.run`` / ``api.run`` / ``pipeline.run`` already
+refused it (``samatte.errors.check_callbacks``, JOBSPEC_INVALID naming the argument); ``JobHandle.wait`` now does the
+same before it takes any event, and cancels the job as when a callback raises, so the worker is free again."""
+import sys
+
+import pytest
+
+from samatte import jobspec
+from samatte.errors import JobSpecError
+
+
+class Bar:
+    """A progress bar object (not callable: its ``update`` is)."""
+    def update(self, n=1):
+        pass
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    from samatte.demo import make_shot
+    d = tmp_path_factory.mktemp("qa156cb")
+    s = make_shot(str(d / "plates"), frames=2, size=(64, 64))
+    j = jobspec.new_job(s["plate"], str(d / "unused" / "m.####.exr"), frames="1001-1002", name="sh010",
+                        tracker="flow", matte="refine", quality="draft")
+    jobspec.add_object(j, "ball", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    return j
+
+
+def _job(job, out):
+    return dict(job, output=dict(job["output"], path=str(out / "m.####.exr")))
+
+
+@pytest.mark.parametrize("kw, field", [({"on_progress": Bar()}, "on_progress"), ({"on_event": "log"}, "on_event")])
+def test_job_handle_wait_refuses_a_callback_that_is_no_function(job, tmp_path, kw, field):
+    from samatte.client import WorkerClient
+    out = tmp_path / "out"
+    with WorkerClient(sys.executable, timeout=120) as w:
+        h = w.start_job(_job(job, out))
+        with pytest.raises(JobSpecError) as e:
+            h.wait(**kw)
+        assert e.value.details["field"] == field and "must be a function" in e.value.message
+        assert h.done                        # cancelled and read to its end: the worker is free again
+        seen = []
+        r = w.start_job(_job(job, out), frames="1001").wait(on_progress=seen.append)   # functions: as before
+        assert len(r["written"]) == 1 and seen
