@@ -671,14 +671,41 @@ def make_folder(folder):
     it and why: a script opened from a read-only place (a published or another artist's folder: the default cache
     folder is next to the script), a cache folder knob naming a read-only share, or a file in the way. Before, the
     OSError went up as it was: a Python traceback from Export JobSpec and from Track & Matte on a plate it renders,
-    the node's status line not told, no stable code."""
+    the node's status line not told, no stable code. A folder that exists but cannot be written (a locked cache
+    folder, a read-only mount: ``os.access``, then a probe file made and removed, since ``os.access`` says yes to
+    root and knows nothing of read-only mounts or ACLs on some shares) is the same OutputError; before, it passed
+    and the render into it failed later with Nuke's own error."""
+    from samatte.errors import OutputError
+    hint = ("set the node's cache folder to a folder this machine can write (a relative one is relative to the "
+            "project directory, else to the script's folder)")
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
-        from samatte.errors import OutputError
-        raise OutputError("cannot make the cache folder %s: %s; set the node's cache folder to a folder this machine "
-                          "can write (a relative one is relative to the project directory, else to the script's "
-                          "folder)" % (folder, e.strerror or e), path=str(folder)) from None
+        raise OutputError("cannot make the cache folder %s: %s; %s" % (folder, e.strerror or e, hint),
+                          path=str(folder)) from None
+    why = _not_writable(folder)
+    if why:
+        raise OutputError("the cache folder %s is not writable: %s; %s" % (folder, why, hint), path=str(folder))
+
+
+def _not_writable(folder):
+    """Why files cannot be made in the existing ``folder`` ("" when they can): ``os.access``, then a probe file
+    created (``O_EXCL``, a name of this process) and removed."""
+    import errno
+    import uuid
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return os.strerror(errno.EACCES)
+    probe = os.path.join(folder, ".samatte_probe.%d.%s.tmp" % (os.getpid(), uuid.uuid4().hex[:8]))
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    except OSError as e:
+        return e.strerror or str(e)
+    os.close(fd)
+    try:
+        os.remove(probe)
+    except OSError:
+        pass
+    return ""
 
 
 def export_openjd(python, job_path, out_dir, *, timeout=120):
