@@ -183,7 +183,9 @@ def _read_exr_attrs(f, names):
 
 def exr_windows(path):
     """Display and data windows of an EXR as ``(x, y, w, h)`` pixels (EXR's y-down space), read from
-    the header with the standard library. None when the file is not a (single-part) EXR.
+    the header with the standard library. None when the file is not an EXR; a multi-part file gives its
+    first part's (the display window and pixel aspect are shared by every part; the data window is the first
+    part's).
 
     The same reader as ``samatte.exrheader.windows``, kept here on purpose: Scan and the clip's size
     check run before a samatte Python is set, when no ``samatte`` module can be imported."""

@@ -168,9 +168,12 @@ def views(path):
 
 def windows(path):
     """``{"display_window": (x, y, w, h), "data_window": (x, y, w, h), "pixel_aspect": float}`` in
-    EXR's y-down pixel space, or None when the file is missing, not a regular file, not a
-    (single-part) EXR, or its windows are damaged (cut, inverted: OpenEXR refuses such a file too).
-    A pixel aspect that is not a positive finite number reads as 1.0 (as the worker reads it)."""
+    EXR's y-down pixel space, or None when the file is missing, not a regular file, not an EXR, or
+    its windows are damaged (cut, inverted: OpenEXR refuses such a file too). A multi-part file gives
+    its first part's: the display window and pixel aspect are the same in every part (OpenEXR's shared
+    attributes), which is what the hosts compare (the Nuke Read's format, a cached render's size); the
+    data window is the first part's (another part's may differ). A pixel aspect that is not a positive
+    finite number reads as 1.0 (as the worker reads it)."""
     try:
         attrs = read_attributes(path)
     except (OSError, ValueError, struct.error):
