@@ -116,15 +116,13 @@ def default_temp_max_age():
     return v
 
 
-def remove_temps(folder, rx, max_age, *, own=True):
-    """Remove the temp files in ``folder`` whose names match ``rx`` (groups ``host`` and ``pid``) that
-    are abandoned: older than ``max_age`` seconds, or of a dead process of this host, or (``own``)
-    of this process; never a live or recent temp of another machine. Returns how many went."""
+def _temp_files(folder, rx, now):
+    """(path, name match, age in seconds at ``now``) of each file in ``folder`` whose name ``rx`` matches, in
+    name order; one that cannot be listed or stat'ed is left out (the folder: none)."""
     try:
-        names = os.listdir(folder or ".")
+        names = sorted(os.listdir(folder or "."))
     except OSError:
-        return 0
-    me, now, removed = host_tag(), time.time(), 0
+        return
     for n in names:
         m = rx.match(n)
         if not m:
@@ -134,6 +132,15 @@ def remove_temps(folder, rx, max_age, *, own=True):
             age = now - os.stat(p).st_mtime
         except OSError:
             continue
+        yield p, m, age
+
+
+def remove_temps(folder, rx, max_age, *, own=True):
+    """Remove the temp files in ``folder`` whose names match ``rx`` (groups ``host`` and ``pid``) that
+    are abandoned: older than ``max_age`` seconds, or of a dead process of this host, or (``own``)
+    of this process; never a live or recent temp of another machine. Returns how many went."""
+    me, removed = host_tag(), 0
+    for p, m, age in _temp_files(folder, rx, time.time()):
         pid = int(m.group("pid"))
         mine = m.group("host") == me and (pid != os.getpid() and not _pid_alive(pid) or own and pid == os.getpid())
         if age > max_age or mine:
@@ -155,20 +162,8 @@ def leftover_temps(folder, max_age=None, *, now=None):
     this host, or older than ``max_age``, default :func:`default_temp_max_age`); else it may be a write in flight.
     A temp dated in the future (its writer's clock ahead) is not removed by age until that time has passed."""
     max_age = default_temp_max_age() if max_age is None else float(max_age)
-    try:
-        names = sorted(os.listdir(folder or "."))
-    except OSError:
-        return []
-    me, now, out = host_tag(), time.time() if now is None else now, []
-    for n in names:
-        m = _TMP_RX.match(n)
-        if not m:
-            continue
-        p = os.path.join(folder, n)
-        try:
-            age = now - os.stat(p).st_mtime
-        except OSError:
-            continue
+    me, out = host_tag(), []
+    for p, m, age in _temp_files(folder, _TMP_RX, time.time() if now is None else now):
         host, pid = m.group("host") or "", int(m.group("pid"))
         dead = host == me and pid != os.getpid() and not _pid_alive(pid)
         abandoned = dead or age > max_age
