@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Tuple
 
 from .inputfile import open_regular
 
-__all__ = ["read_attributes", "part_attributes", "colour_attributes", "string_attributes", "channel_names", "windows",
+__all__ = ["read_attributes", "part_attributes", "colour_attributes", "string_attributes", "channel_list", "channel_names", "windows",
            "views", "COLOUR_ATTRIBUTES"]
 
 MAGIC = 20000630
@@ -111,18 +111,19 @@ def string_attributes(path, *, limit=1 << 20):
             if t == "string"}
 
 
-def channel_names(path, *, attrs=None):
-    """The channel names of an EXR's (first part's) ``channels`` attribute (``chlist``: per channel its name
-    NUL, pixel type int32, pLinear uint8, 3 reserved bytes, x / y sampling int32; an empty name ends it).
-    ``attrs``: the header already read (:func:`read_attributes`). Errors as :func:`read_attributes`, and
-    ValueError for a header with no channel list or a damaged one."""
+def channel_list(path, *, attrs=None):
+    """``[(name, x sampling, y sampling)]`` of an EXR's (first part's) ``channels`` attribute (``chlist``: per
+    channel its name NUL, pixel type int32, pLinear uint8, 3 reserved bytes, x / y sampling int32; an empty name
+    ends it). ``attrs``: the header already read (:func:`read_attributes`, or one part's of
+    :func:`part_attributes`). Errors as :func:`read_attributes`, and ValueError for a header with no channel
+    list or a damaged one."""
     if attrs is None:
         attrs = read_attributes(path)
     ch = attrs.get("channels")
     if ch is None or ch[0] != "chlist":
         raise ValueError("%s: the EXR header has no channel list" % path)
     data, pos = ch[1], 0
-    out: List[str] = []
+    out: List[Tuple[str, int, int]] = []
     while True:
         end = data.find(b"\0", pos)
         if end < 0:
@@ -131,8 +132,14 @@ def channel_names(path, *, attrs=None):
             return out
         if end + 17 > len(data):
             raise ValueError("%s: the EXR header's channel list is damaged" % path)
-        out.append(data[pos:end].decode("utf-8", "replace"))
+        xs, ys = struct.unpack("<ii", data[end + 9:end + 17])
+        out.append((data[pos:end].decode("utf-8", "replace"), xs, ys))
         pos = end + 17
+
+
+def channel_names(path, *, attrs=None):
+    """The channel names of an EXR's (first part's) channel list (:func:`channel_list`; the same errors)."""
+    return [name for name, _xs, _ys in channel_list(path, attrs=attrs)]
 
 
 def views(path):

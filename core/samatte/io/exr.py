@@ -258,24 +258,13 @@ def refuse_deep(spec, path, frame=None, what=""):
 
 def _chroma_sampling(path, sub):
     """``{name: (x sampling, y sampling)}`` of the ``RY`` / ``BY`` channels of part ``sub`` of an EXR, from
-    its header's channel list (name NUL, int32 type, uint8 pLinear, 3 reserved, int32 x / y sampling)."""
-    import struct
-
-    from ..exrheader import part_attributes
+    its header's channel list (:func:`samatte.exrheader.channel_list`); {} when it cannot be read."""
+    from ..exrheader import channel_list, part_attributes
     try:
-        ch = part_attributes(path)[sub].get("channels")
-    except (OSError, ValueError, IndexError, struct.error):
+        chans = channel_list(path, attrs=part_attributes(path)[sub])
+    except (OSError, ValueError, IndexError):
         return {}
-    out = {}
-    data, pos = (ch[1] if ch and ch[0] == "chlist" else b""), 0
-    while True:
-        end = data.find(b"\0", pos)
-        if end <= pos or end + 17 > len(data):
-            return out
-        name = data[pos:end].decode("utf-8", "replace")
-        if name in ("RY", "BY"):
-            out[name] = struct.unpack("<ii", data[end + 9:end + 17])
-        pos = end + 17
+    return {name: (xs, ys) for name, xs, ys in chans if name in ("RY", "BY")}
 
 
 def refuse_unreadable_chroma(inp, spec, sub, path, frame=None, what=""):
