@@ -241,6 +241,15 @@ def check_output_safety(job, frames, output_paths):
                               path=op, input=hit[0], frame=f)
 
 
+def check_environment():
+    """JOBSPEC_INVALID naming the variable for a bad ``$SAMATTE_TEMP_MAX_AGE`` or ``$SAMATTE_MAX_PIXELS``; what a run
+    and ``qc`` ask before they read or write anything."""
+    from .io.exr import max_pixels
+    from .io.writer import default_temp_max_age
+    default_temp_max_age()
+    max_pixels()
+
+
 def _all_files(oseq, frames):
     """Whether every one of ``frames`` has a file at its output path (a run that may have nothing to write)."""
     return all(os.path.isfile(oseq.path(f)) for f in frames)
@@ -587,10 +596,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     """
     t0 = time.time()
     _thread_budget()
-    from .io.exr import max_pixels
-    from .io.writer import default_temp_max_age
-    default_temp_max_age()   # a bad $SAMATTE_TEMP_MAX_AGE or $SAMATTE_MAX_PIXELS: JOBSPEC_INVALID before
-    max_pixels()             # anything is read or written
+    check_environment()   # before anything is read or written
     job = load_job(job)
     if stage not in STAGES:
         raise JobSpecError("stage %r is not one of %s" % (stage, ", ".join(STAGES)), field="stage")

@@ -506,10 +506,8 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     from ..io.sequence import SequencePattern
     from ..jobspec import plate_frames
     from ..pipeline import _subset, frame_status, load_job
-    from ..io.exr import max_pixels
-    from ..io.writer import default_temp_max_age
-    default_temp_max_age()   # a bad $SAMATTE_TEMP_MAX_AGE or $SAMATTE_MAX_PIXELS: JOBSPEC_INVALID before the
-    max_pixels()             # report folder is made or a frame read (before: after every frame, the folder made)
+    from ..pipeline import check_environment
+    check_environment()   # before the report folder is made or a frame read (before: after every frame, the folder made)
     job = load_job(job)
     seq = SequencePattern(job["output"]["path"])
     all_frames = plate_frames(job)
