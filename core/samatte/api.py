@@ -36,16 +36,68 @@ def frame_from_path(path):
 
 
 def _abs(p):
-    return None if p is None else os.path.abspath(os.path.expanduser(str(p)))
+    """A path argument (str or ``os.PathLike``) as an absolute path (``~`` the home folder); None and
+    anything else as it is (validation says what is wrong with it). ``api.job`` makes every path it is
+    given absolute, so a job saved elsewhere (``api.save(job, "jobs/sh010.json")``, where a JobSpec
+    file's relative paths are its own folder's) still names the same files."""
+    if isinstance(p, os.PathLike):
+        p = os.fspath(p)
+    if not isinstance(p, str):
+        return p
+    return os.path.abspath(os.path.expanduser(p))
 
 
-def _prompt(item):
+def _is_path(v):
+    return isinstance(v, (str, os.PathLike))
+
+
+def _pair_frame(v):
+    """The frame of a ``(frame, path)`` prompt: a whole number (numpy's too), a float with no fraction (a
+    host's frame knob) or the text of one; None for anything else (a bool, 1004.5: it was cut to 1004)."""
+    from .frames import _whole
+    n = _whole(v)
+    if n is not None:
+        return n
+    if isinstance(v, float) or type(v).__name__.startswith("float"):
+        return int(v) if float(v).is_integer() else None
+    if isinstance(v, str) and re.fullmatch(r"\s*-?\d+\s*", v):
+        return int(v)
+    return None
+
+
+def _prompt(item, obj):
     from . import jobspec
     if isinstance(item, dict):
-        return dict(item)
+        q = dict(item)
+        if q.get("type") == "mask" and _is_path(q.get("path")):
+            q["path"] = _abs(q["path"])   # a relative one was kept: the saved job read it from its own folder
+        return q
     if isinstance(item, (tuple, list)) and len(item) == 2:
-        return jobspec.mask_prompt(int(item[0]), _abs(item[1]))
+        frame = _pair_frame(item[0])
+        if frame is None or not _is_path(item[1]):   # 1004.5 was cut to 1004
+            raise PromptError("object %r: a (frame, path) prompt needs a whole frame number and a file path, got %r"
+                              % (obj, tuple(item)), object=str(obj))
+        return jobspec.mask_prompt(frame, _abs(item[1]))
+    if not _is_path(item):
+        raise PromptError("object %r: a prompt is a mask file (str or os.PathLike), a (frame, path) pair or a "
+                          "prompt dict, got %r" % (obj, item), object=str(obj))
     return jobspec.mask_prompt(frame_from_path(item), _abs(item))
+
+
+def _prompt_items(items, obj):
+    """The prompts given for one object as a list: one file, one (frame, path) pair or one prompt dict
+    given without a list is that one prompt (a path's characters were taken as files: "no frame number in
+    the prompt file name 'r'"; a ``pathlib.Path`` was a TypeError; a bare ``(1004, "hero.png")`` made a
+    prompt of the file ``1004``)."""
+    if _is_path(items) or isinstance(items, dict):
+        return [items]
+    if (isinstance(items, tuple) and len(items) == 2 and not _is_path(items[0]) and _is_path(items[1])):
+        return [items]
+    try:
+        return list(items)
+    except TypeError:
+        raise PromptError("object %r: prompts must be a list of mask files, (frame, path) pairs or prompt dicts, "
+                          "got %r" % (obj, items), object=str(obj)) from None
 
 
 def job(plate, output, *, prompts=None, masks=None, frames=None, name=None, **options):
@@ -58,9 +110,11 @@ def job(plate, output, *, prompts=None, masks=None, frames=None, name=None, **op
         name = re.sub(r"[^A-Za-z0-9_]+", "_", os.path.basename(str(output)).split(".")[0]) or "samatte"
     j = jobspec.new_job(_abs(plate), _abs(output), frames=frames, name=name, **options)
     for obj, items in (prompts or {}).items():
-        jobspec.add_object(j, obj, [_prompt(i) for i in items])
+        jobspec.add_object(j, obj, [_prompt(i, obj) for i in _prompt_items(items, obj)])
     for obj, pattern in (masks or {}).items():
-        jobspec.add_object(j, obj, masks=_abs(pattern) if isinstance(pattern, str) else pattern)
+        if isinstance(pattern, dict):   # {"path": ..., "channel": ...}: its path made absolute as a bare pattern's
+            pattern = dict(pattern, path=_abs(pattern.get("path")))
+        jobspec.add_object(j, obj, masks=_abs(pattern))
     return jobspec.validate(j)
 
 
