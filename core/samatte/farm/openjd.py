@@ -91,9 +91,14 @@ def _job_frames(job):
     if not fr:
         from ..io.sequence import SequencePattern
         from ..errors import MissingFrameError
-        seq = SequencePattern(job["plate"]["path"])
+        path = job["plate"]["path"]
+        if _path_module(path) is not os.path:   # a Windows workstation's job exported here: nothing to list
+            raise MissingFrameError("the plate %s is a Windows path, whose frames this machine cannot list: name "
+                                    "the job's frames (its plate.frames, e.g. 1001-1100)" % path, path=path,
+                                    field="plate.frames")
+        seq = SequencePattern(path)
         raise MissingFrameError("no frames of the plate %s were found on disk%s"
-                                % (job["plate"]["path"], seq.padding_hint()), path=job["plate"]["path"])
+                                % (path, seq.padding_hint()), path=path)
     return fr
 
 
@@ -125,9 +130,23 @@ def _path_slots(job):
     return slots
 
 
+def _path_module(path):
+    """The path module a job path is worked out with: ``ntpath`` for a Windows absolute path (``Z:\\...``,
+    ``\\\\server\\share``) on a machine that is not Windows, else ``os.path``. A job saved by a Windows
+    workstation and exported on Linux (the Linux TD's submission, a submission service) had its Windows paths
+    taken as relative file names: one root, the current folder, and ``<Plate>/Z:\\shots\\...`` paths that
+    no node could map; now its roots are the Windows folders, as an export on Windows gives them."""
+    import ntpath
+    from ..jobspec import windows_abs
+    return ntpath if os.name != "nt" and windows_abs(path) else os.path
+
+
 def _under(path, folder):
+    pm = _path_module(path)
+    if pm is not _path_module(folder):   # a Windows folder and this machine's
+        return False
     try:
-        return os.path.commonpath([path, folder]) == folder
+        return pm.commonpath([path, folder]) == folder
     except ValueError:  # different drives on Windows
         return False
 
@@ -154,8 +173,9 @@ def farm_document(job, *, frames=None):
     flows = {"plate": "IN", "in": "IN", "output": "OUT", "work": "INOUT"}
     counter = {"in": 0, "work": 0}
     for d, k, role in _path_slots(job):
-        p = os.path.normpath(os.path.abspath(d[k]))   # "~" is already the home folder (resolve_paths)
-        folder = os.path.dirname(p)
+        pm = _path_module(d[k])
+        p = pm.normpath(pm.abspath(d[k]))   # "~" is already the home folder (resolve_paths)
+        folder = pm.dirname(p)
         name = None
         for rn, r in roots.items():
             if _under(p, r["dir"]):
@@ -174,8 +194,8 @@ def farm_document(job, *, frames=None):
             if role == "work":
                 folder = p
             roots[name] = {"dir": folder, "flow": flows[role]}
-        rel = os.path.relpath(p, roots[name]["dir"])
-        d[k] = "<%s>" % name if rel == "." else "<%s>/%s" % (name, rel.replace(os.sep, "/"))
+        rel = pm.relpath(p, roots[name]["dir"])
+        d[k] = "<%s>" % name if rel == "." else "<%s>/%s" % (name, rel.replace(pm.sep, "/"))
     return {"samatte_farm": FARM_DOC_VERSION, "samatte_version": __version__, "job": job,
             "roots": roots, "frames": frames_to_range_expr(fr), "resolved": resolved,
             "tracked": resolved["tracker"] != "masks"}
