@@ -360,7 +360,11 @@ def _default_python():
 
 
 def _as_dict(job):
-    """A JobSpec given as a JSON text (str or bytes) or a path to a .json file -> dict; a dict as is."""
+    """A JobSpec given as a JSON text (str or bytes) or a path to a .json file (str or ``os.PathLike``) -> dict;
+    a dict as is. (A ``pathlib.Path`` was sent as it was: PROTOCOL_INVALID "field 'job' ... has the wrong type
+    (PosixPath)", where ``samatte.api`` and ``samatte.pipeline`` take one.)"""
+    if isinstance(job, os.PathLike):
+        job = os.fspath(job)
     if isinstance(job, str):
         is_text = job.lstrip().startswith("{")
     elif isinstance(job, bytes):
@@ -629,6 +633,8 @@ class WorkerClient:
         """What the worker reads from a plate (display/data windows, pixel aspect, channels, layers,
         frames on disk, the coordinate rules) as a dict; the host needs no OpenImageIO."""
         self._needs("probe")
+        if isinstance(plate, os.PathLike):   # a pathlib.Path: PROTOCOL_INVALID before
+            plate = os.fspath(plate)
         return self._request(protocol.probe(self._request_id(), plate, frames=frames, layer=layer),
                              timeout)["result"]
 
