@@ -14,7 +14,7 @@ import os
 import re
 
 from .openjd import (DEFAULT_CHUNK, build_template, export_openjd, farm_document, frames_to_range_expr,
-                     load_farm_document, localize, resolve_backends)
+                     load_farm_document, localize, ocio_environment, resolve_backends)
 
 __all__ = ["export_openjd", "farm_document", "build_template", "localize", "load_farm_document",
            "resolve_backends", "frames_to_range_expr", "run_task", "run_qc", "DEFAULT_CHUNK"]
@@ -94,8 +94,11 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     doc = load_farm_document(doc_path)
     check_roots(roots)   # another OS's folder, path mapping missed: never a folder of the session
     # a relative root is the caller's (the shell's current folder), not the saved job's folder
-    job = localize(doc, {n: os.path.abspath(p) for n, p in roots.items()})
+    local_roots = {n: os.path.abspath(p) for n, p in roots.items()}
+    job = localize(doc, local_roots)
     job = resolve_paths(validate(job), os.path.dirname(os.path.abspath(doc_path)))
+    # the submitter's $OCIO (the job names no config): the config its keys and pixels are made with
+    set_ocio, ocio = ocio_environment(doc, local_roots)
     # each value joined to its option: a value starting with "-" (negative frames "-5--4", a report
     # folder "-qc") given as its own argument is read by argparse as an option
     if qc:
@@ -114,16 +117,30 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     remove_temps(tempfile.gettempdir(), _LOCAL_RX, float("inf"), own=False)
     fd, local = tempfile.mkstemp(prefix="samatte_job.local.%s.%d." % (host_tag(), os.getpid()), suffix=".json")
     os.close(fd)
+    node_ocio = os.environ.get("OCIO")
     try:
         save(job, local)
         argv = ["qc" if qc else "run", local] + opts
         from ..threads import describe
         th = describe()   # the task's log says what the node gave it (the Threads parameter, its environment)
+        if set_ocio and (ocio or None) != (node_ocio or None):
+            print("samatte farm task: OCIO=%s (the submitting machine's; this node's: %s)"
+                  % (ocio or "(unset: the built-in default)", node_ocio or "unset"))
+        if set_ocio:
+            _set_env("OCIO", ocio)
         print("samatte farm task: samatte %s (threads %d from %s)" % (" ".join(argv), th["threads"], th["source"]))
         sys.stdout.flush()
         return cli.main(argv)
     finally:
+        _set_env("OCIO", node_ocio)   # a task run in-process (a test, a wrapper) leaves the environment as it was
         try:
             os.remove(local)
         except OSError:
             pass
+
+
+def _set_env(name, value):
+    if value:
+        os.environ[name] = value
+    else:
+        os.environ.pop(name, None)

@@ -54,7 +54,7 @@ from ..threads import MAX_THREADS
 from . import yamlout
 
 __all__ = ["FARM_DOC_VERSION", "SPEC_VERSION", "export_openjd", "farm_document", "build_template",
-           "localize", "load_farm_document", "resolve_backends", "frames_to_range_expr",
+           "localize", "ocio_environment", "load_farm_document", "resolve_backends", "frames_to_range_expr",
            "DEFAULT_CHUNK"]
 
 FARM_DOC_VERSION = 1
@@ -172,7 +172,14 @@ def farm_document(job, *, frames=None):
     roots: dict = {}    # name -> {"dir", "flow"}
     flows = {"plate": "IN", "in": "IN", "output": "OUT", "work": "INOUT"}
     counter = {"in": 0, "work": 0}
-    for d, k, role in _path_slots(job):
+    slots = _path_slots(job)
+    # a job naming no OCIO config is read with this machine's $OCIO (else the built-in default), and its keys
+    # count that config: the nodes' environment is not the submitter's, so the config goes with the job
+    # (:func:`ocio_environment`); a file is an input of the job, under a root like the others
+    env = {"OCIO": _ocio_env_value(job)}
+    if env["OCIO"] and not env["OCIO"].startswith("ocio://"):
+        slots.append((env, "OCIO", "in"))
+    for d, k, role in slots:
         pm = _path_module(d[k])
         p = pm.normpath(pm.abspath(d[k]))   # "~" is already the home folder (resolve_paths)
         folder = pm.dirname(p)
@@ -196,9 +203,46 @@ def farm_document(job, *, frames=None):
             roots[name] = {"dir": folder, "flow": flows[role]}
         rel = pm.relpath(p, roots[name]["dir"])
         d[k] = "<%s>" % name if rel == "." else "<%s>/%s" % (name, rel.replace(pm.sep, "/"))
-    return {"samatte_farm": FARM_DOC_VERSION, "samatte_version": __version__, "job": job,
-            "roots": roots, "frames": frames_to_range_expr(fr), "resolved": resolved,
-            "tracked": resolved["tracker"] != "masks"}
+    doc = {"samatte_farm": FARM_DOC_VERSION, "samatte_version": __version__, "job": job,
+           "roots": roots, "frames": frames_to_range_expr(fr), "resolved": resolved,
+           "tracked": resolved["tracker"] != "masks"}
+    if not job["plate"].get("ocio_config"):
+        doc["ocio_env"] = env["OCIO"]
+    return doc
+
+
+def _ocio_env_value(job):
+    """The exporting machine's ``$OCIO`` as the job reads it when it names no ``plate.ocio_config`` (an
+    absolute path, an ``ocio://`` URI), else None (also when the job names one: that is in the job)."""
+    if job["plate"].get("ocio_config"):
+        return None
+    value = (os.environ.get("OCIO") or "").strip()
+    if not value:
+        return None
+    if value.startswith("ocio://"):
+        return value
+    return value if _path_module(value) is not os.path else os.path.abspath(os.path.expanduser(value))
+
+
+def ocio_environment(doc, roots):
+    """What a task sets ``$OCIO`` to: ``(True, value)`` (``value`` None: unset it, the submitter had none and
+    the job read the built-in default) for a farm document that records the exporting machine's ``$OCIO``
+    (``ocio_env``, a ``<Root>/rel`` path joined to ``roots`` here, or an ``ocio://`` URI); ``(False, None)``
+    for a job naming its own ``ocio_config`` or a document of an earlier samatte (the node's environment
+    as it is). Before, a job exported where ``$OCIO`` named the studio config was matted on the nodes with
+    theirs (none: the built-in default): other pixels, and every frame the farm wrote (its QC passing) was
+    stale for the submitting workstation."""
+    if "ocio_env" not in doc:
+        return False, None
+    value = doc["ocio_env"]
+    if not value:
+        return True, None
+    m = _ROOT_RX.match(value)
+    if m:
+        if m.group(1) not in roots:
+            raise JobSpecError("farm job's OCIO config %r names root %s, which was not given" % (value, m.group(1)))
+        value = _join(str(roots[m.group(1)]), m.group(2) or "")
+    return True, value
 
 
 def load_farm_document(path):
