@@ -95,7 +95,7 @@ __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
     "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
-    "job_frames", "plate_frames", "is_subtract_shape", "object_keyframes", "object_anchors", "object_absent", "absent_outside", "absent_segments", "absent_returns", "anchor_frames", "prompt_frame_kind",
+    "job_frames", "plate_frames", "plate_gaps", "is_subtract_shape", "object_keyframes", "object_anchors", "object_absent", "absent_outside", "absent_segments", "absent_returns", "anchor_frames", "prompt_frame_kind",
     "prompt_kinds", "work_dir_name", "output_folder_name", "default_work_dir", "shared_work_dir", "map_paths",
 ]
 
@@ -932,6 +932,31 @@ def plate_frames(job):
         return fr
     from .io.sequence import SequencePattern   # stdlib only (os, re)
     return SequencePattern(job["plate"]["path"]).default_frames()
+
+
+def plate_gaps(job, frames):
+    """A warning (text) when the job's frames are the plate's files on disk (it names no ``plate.frames``
+    and its pattern no range of its own) and those skip frames of their own step (``9001-9499,9501-10400``:
+    9500 missing, a frame the render dropped); else None. Such a frame is not one of the job's: no run made
+    it, no QC named it, while the comp reads a hole there. A job on twos (one step throughout) is none.
+    ``run`` logs it as it starts, ``qc`` and ``farm export`` too."""
+    fr = sorted(set(frames or ()))
+    if job_frames(job) is not None or len(fr) < 3:
+        return None
+    from .io.sequence import SequencePattern   # stdlib only (os, re)
+    if SequencePattern(job["plate"]["path"]).frames:
+        return None
+    step = min(b - a for a, b in zip(fr, fr[1:]))
+    have = set(fr)
+    skipped = [f for f in range(fr[0], fr[-1] + 1, step) if f not in have]
+    if not skipped:
+        return None
+    text = format_frames(skipped)
+    return ("the plate's files on disk skip %d frame(s): %s (the job names no frames, so its frames are the files "
+            "there, %s): a frame missing from the render is not made and fails no QC; re-render it, or "
+            "set the job's plate.frames (%s) to have a missing one refused"
+            % (len(skipped), text if len(text) <= 200 else text[:200] + "...", format_frames(fr)[:200],
+               format_frames(list(range(fr[0], fr[-1] + 1, step)))))
 
 
 def object_keyframes(obj):

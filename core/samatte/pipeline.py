@@ -620,9 +620,12 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
     plate_seq = SequencePattern(plate["path"])
     all_frames = _resolve_frames(job, plate_seq)
     requested = _subset(frames, all_frames)
-    from .jobspec import absent_outside
+    from .jobspec import absent_outside, plate_gaps
     for text in absent_outside(job, all_frames):   # a typo'd absent is silently a no-op otherwise
         log.warning("%s", text)
+    gaps = plate_gaps(job, all_frames)   # a frame the plate's render dropped: silently not made otherwise
+    if gaps:
+        log.warning("%s", gaps)
     oseq = _output_pattern(job)
     if stage != "track":  # before anything is created or written
         check_output_safety(job, all_frames, {f: oseq.path(f) for f in all_frames})

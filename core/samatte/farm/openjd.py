@@ -621,6 +621,11 @@ def export_openjd(job, folder, *, chunk=DEFAULT_CHUNK, preroll=None, python=None
         if extra:
             raise FrameRangeError("frames %s are not frames of the job" % frames_to_range_expr(extra),
                                   field="frames")
+    from ..jobspec import plate_gaps
+    gap = plate_gaps(job, _job_frames(job))   # the export fixes the frames on disk into the job: said now
+    if gap:
+        import logging
+        logging.getLogger("samatte").warning("%s", gap)
     doc = farm_document(job, frames=frames)
     template = build_template(doc, chunk=chunk, preroll=preroll, task_timeout=task_timeout, threads=threads)
     folder = os.path.abspath(folder)

@@ -521,6 +521,10 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
     # the command only once every frame had been read, and said nothing of --report
     report_dir = os.path.abspath(report_dir or default_report_dir(job))
     prepare_report_dir(report_dir)
+    # a frame the plate's render dropped is no frame of a job that names none: said, as run says it
+    from ..jobspec import plate_gaps
+    gap = plate_gaps(job, all_frames)
+    gaps = [{"kind": "plate_gap", "message": gap}] if gap else []
     status = frame_status(job)
     fstat = status["frames"]
     per, scores, coverage = {}, {}, {}
@@ -575,7 +579,7 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
         "counts": {"frames": len(frames), "ok": len(frames) - len(failed), "failed": len(failed),
                    "low_score": len(low)},
         "failed": failed, "low_scores": [{"frame": f, "score": round(s, 4), "object": worst(f)} for s, f in low],
-        "warnings": _object_warnings(job, coverage) + _temp_warnings(status.get("temps") or []),
+        "warnings": _object_warnings(job, coverage) + _temp_warnings(status.get("temps") or []) + gaps,
         "fixes": {k: {"frames": format_frames(fs), "hint": FIX_HINTS[k]} for k, fs in
                   ((k, [f for f in failed if per[str(f)]["fix"] == k]) for k in sorted(FIX_HINTS)) if fs},
         "mean_score": round(sum(valid) / len(valid), 4) if valid else None,
