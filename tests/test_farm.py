@@ -88,7 +88,9 @@ def test_export_bundle_shape_and_portability(shot, tmp_path):
     # ... of the render nodes: STRING (a PATH would be a Deadline job attachment, mapped into the session)
     assert params["SamattePython"]["type"] == "STRING" and params["ModelsDir"]["type"] == "STRING"
     assert params["ChunkSize"]["default"] == 2 and params["Preroll"]["default"] == 3
-    assert t["jobEnvironments"][0]["variables"]["SAMATTE_MODELS"] == "{{Param.ModelsDir}}"
+    # ModelsDir reaches each task as --models-dir (qa160: a job environment variable replaced the node's own)
+    assert all("--models-dir={{Param.ModelsDir}}" in s["script"]["actions"]["onRun"]["args"] for s in t["steps"])
+    assert "SAMATTE_MODELS" not in t["jobEnvironments"][0]["variables"]
     # no folder of the submitting machine in the template: not the home folder, not the job's folders
     text = open(os.path.join(res["bundle"], "template.yaml"), encoding="utf-8").read()
     for forbidden in (os.path.expanduser("~"), str(tmp_path), os.path.dirname(shot[0]["plate"])):

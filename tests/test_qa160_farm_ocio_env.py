@@ -63,7 +63,7 @@ def test_the_submitters_ocio_config_goes_with_the_job(shot, monkeypatch, capsys)
     monkeypatch.delenv("OCIO")                       # a render node without it
     assert _task(doc, res, "--stage", "all", "--frames=1001-1002") == 0
     assert "OCIO" not in os.environ                  # the node's environment, as it was
-    assert "samatte farm task: OCIO=%s (the submitting machine's; this node's: unset)" % cfg in capsys.readouterr().out
+    assert "samatte farm task env: OCIO=%s (the submitting machine's; this node's: unset)" % cfg in capsys.readouterr().out
     monkeypatch.setenv("OCIO", cfg)                  # the workstation: the farm's frames are current
     assert _status(path) == (["complete"], ["complete"])
 
@@ -94,3 +94,23 @@ def test_a_job_naming_its_config_or_an_older_document_leaves_the_node_as_it_is(s
     res = export_openjd(path, str(tmp / "bundle2"), chunk=2, python="/opt/samatte/bin/python")
     d = json.load(open(os.path.join(res["bundle"], "samatte_farm_job.json")))
     assert d["ocio_env"] == "ocio://cg-config-latest" and ocio_environment(d, {}) == (True, "ocio://cg-config-latest")
+
+
+def test_a_config_the_node_cannot_reach_leaves_the_nodes_own_and_says_so(shot, monkeypatch, capsys):
+    from samatte import cli as cli_module
+    path, cfg, tmp = shot
+    monkeypatch.setenv("OCIO", cfg)
+    res = export_openjd(path, str(tmp / "bundle"), chunk=2, python="/opt/samatte/bin/python")
+    doc = os.path.join(res["bundle"], "samatte_farm_job.json")
+    roots = []
+    for name in json.load(open(doc))["roots"]:
+        folder = res["parameters"][name]
+        roots += ["--root", "%s=%s" % (name, str(tmp / "elsewhere") if folder == os.path.dirname(cfg) else folder)]
+    monkeypatch.setenv("OCIO", "ocio://default")      # the node's own
+    got = []
+    real = cli_module.main
+    monkeypatch.setattr(cli_module, "main", lambda argv: got.append(os.environ.get("OCIO")) or 0)
+    assert real(["farm", "task", doc] + roots + ["--stage", "track", "--frames=1001-1002"]) == 0
+    assert got == ["ocio://default"]
+    err = capsys.readouterr().err
+    assert "OCIO config %s is not a file on this node" % str(tmp / "elsewhere" / "config.ocio") in err

@@ -271,12 +271,12 @@ def test_layout_lists_the_same_host_side_modules_as_the_worker_protocol_section(
 
 def test_an_empty_samatte_models_is_the_default_lookup(monkeypatch):
     from samatte import models
-    assert "set but empty, as a farm job's empty `ModelsDir` sets it: the default" in README
+    assert "set but empty: the default; a farm job's `ModelsDir` sets it for each task when not empty" in README
     monkeypatch.delenv("SAMATTE_MODELS", raising=False)
     unset = models.models_dir()
     monkeypatch.setenv("SAMATTE_MODELS", "")
     assert models.models_dir() == unset
-    assert '"SAMATTE_MODELS": "{{Param.ModelsDir}}"' in _text("core/samatte/farm/openjd.py").replace("'", '"')
+    assert '"--models-dir={{Param.ModelsDir}}"' in _text("core/samatte/farm/openjd.py").replace("'", '"')
 
 
 def _doc_calls(text):

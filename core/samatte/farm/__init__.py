@@ -76,7 +76,8 @@ def check_roots(roots, *, windows=None):
 _LOCAL_RX = re.compile(r"^samatte_job\.local\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.json$")
 
 
-def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False, report=None, objects=None):
+def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False, report=None, objects=None,
+             models_dir=None):
     """Run one farm task: localise the farm document's job with ``roots`` (name -> folder on this
     node; a relative one is taken from the current folder; a path still relative, from the document's
     folder), save it as this task's own file (``samatte_job.local.<host>.<pid>.<random>.json`` in the
@@ -86,7 +87,9 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     status. Before, every task wrote ``samatte_job.local.json`` beside the document: two tasks of one
     bundle run at once on nodes with different ``--root`` folders (a Linux and a Windows worker, or a
     TD's shell beside the farm) could each run with the other's paths, and a bundle folder the nodes
-    cannot write to failed every task."""
+    cannot write to failed every task. ``models_dir``: the bundle's ``ModelsDir``, set as ``$SAMATTE_MODELS``
+    for the task when not empty (empty or None: the node's own ``$SAMATTE_MODELS``, else its default
+    lookup; before, the job environment set it empty and a node's own was lost)."""
     import sys
     import tempfile
     from .. import cli
@@ -99,6 +102,13 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     job = resolve_paths(validate(job), os.path.dirname(os.path.abspath(doc_path)))
     # the submitter's $OCIO (the job names no config): the config its keys and pixels are made with
     set_ocio, ocio = ocio_environment(doc, local_roots)
+    if set_ocio and ocio and not ocio.startswith("ocio://") and not os.path.isfile(ocio):
+        # not reachable here (no path mapping rule for its folder): the node's own, as before, and said
+        sys.stderr.write("samatte farm task env: warning: the submitting machine's OCIO config %s is not a file on this "
+                         "node (no path mapping rule for its folder?): this node's $OCIO (%s) is used, so its frames "
+                         "may be stale for the submitter\n" % (ocio, os.environ.get("OCIO") or "unset: the built-in "
+                                                                    "default"))
+        set_ocio = False
     # each value joined to its option: a value starting with "-" (negative frames "-5--4", a report
     # folder "-qc") given as its own argument is read by argparse as an option
     if qc:
@@ -118,13 +128,20 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     fd, local = tempfile.mkstemp(prefix="samatte_job.local.%s.%d." % (host_tag(), os.getpid()), suffix=".json")
     os.close(fd)
     node_ocio = os.environ.get("OCIO")
+    node_models = os.environ.get("SAMATTE_MODELS")
+    models_dir = (models_dir or "").strip() or None
     try:
+        if models_dir is not None:
+            _set_env("SAMATTE_MODELS", models_dir)
         save(job, local)
         argv = ["qc" if qc else "run", local] + opts
         from ..threads import describe
         th = describe()   # the task's log says what the node gave it (the Threads parameter, its environment)
+        if models_dir is not None and models_dir != node_models:
+            print("samatte farm task env: SAMATTE_MODELS=%s (the job's ModelsDir; this node's: %s)"
+                  % (models_dir, node_models or "unset"))
         if set_ocio and (ocio or None) != (node_ocio or None):
-            print("samatte farm task: OCIO=%s (the submitting machine's; this node's: %s)"
+            print("samatte farm task env: OCIO=%s (the submitting machine's; this node's: %s)"
                   % (ocio or "(unset: the built-in default)", node_ocio or "unset"))
         if set_ocio:
             _set_env("OCIO", ocio)
@@ -133,6 +150,7 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
         return cli.main(argv)
     finally:
         _set_env("OCIO", node_ocio)   # a task run in-process (a test, a wrapper) leaves the environment as it was
+        _set_env("SAMATTE_MODELS", node_models)
         try:
             os.remove(local)
         except OSError:

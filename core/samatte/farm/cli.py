@@ -4,7 +4,7 @@
                         [--models-dir DIR] [--frames RANGE] [--task-threads N] [--json]
     samatte farm task FARM_JOB.json --root NAME=PATH [...] (--stage track|matte|all --frames RANGE
                       [--preroll K] [--objects NAME[,NAME]] | --qc [--frames RANGE] [--report DIR])
-                      [--threads N]
+                      [--threads N] [--models-dir DIR]
     samatte qc JOB.json [--report DIR] [--frames RANGE] [--json] [--openjd] [--threads N]
 """
 __all__ = ["add_commands"]
@@ -37,7 +37,8 @@ def cmd_farm_task(args):
             from ..errors import JobSpecError
             raise JobSpecError("farm task needs --stage or --qc")
         return run_task(args.farm_job, parse_roots(args.root), stage=args.stage, frames=args.frames,
-                        preroll=args.preroll, qc=args.qc, report=args.report, objects=args.objects)
+                        preroll=args.preroll, qc=args.qc, report=args.report, objects=args.objects,
+                        models_dir=args.models_dir)
 
 
 def cmd_qc(args):
@@ -116,6 +117,8 @@ def add_commands(sub):
     t.add_argument("--objects", help="with --stage track: the objects to track (one task per object)")
     t.add_argument("--qc", action="store_true")
     t.add_argument("--report")
+    t.add_argument("--models-dir", metavar="DIR",
+                   help="the weights folder for this task ($SAMATTE_MODELS; empty or not given: the node's own)")
     add_threads_arg(t)
     t.set_defaults(func=cmd_farm_task)
     q = sub.add_parser("qc", help="check a job's output frames; report with scores and a contact sheet")

@@ -30,7 +30,7 @@ job parameter of type PATH (``Plate``, ``Output``, ``Input1``...), so the farm's
 the submitting machine's folders into the render node's. The tasks run ``samatte farm task``, which
 puts the mapped roots back into the job and then runs exactly the ``samatte run`` / ``samatte qc``
 command above. The samatte interpreter (``SamattePython``) and the models folder (``ModelsDir``,
-exported as ``SAMATTE_MODELS``) are job parameters too, of type STRING: they name the render nodes'
+each task's ``SAMATTE_MODELS`` when not empty: ``samatte farm task --models-dir``) are job parameters too, of type STRING: they name the render nodes'
 folders, which no path mapping or job attachment may touch; the template itself names no folder of the
 submitting machine (its values live in parameter_values.yaml).
 
@@ -394,8 +394,12 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None, th
     # every task's thread count: 0 (parse_threads: auto) leaves it to the node ($SAMATTE_THREADS,
     # $OMP_NUM_THREADS, its CPUs); before, a template had no way to set it and a TD running several
     # tasks on one node had to edit each worker's environment
+    # ModelsDir goes to each task's command line, not the job environment: an environment variable
+    # SAMATTE_MODELS set from an empty ModelsDir replaced the one a studio sets on its render nodes (the
+    # weights folder their worker's environment names) with "" (the default lookup); `farm task` sets
+    # $SAMATTE_MODELS from a non-empty one and leaves the node's own otherwise
     base = (["-m", "samatte", "farm", "task", "{{Task.File.Job}}"] + _root_args(doc)
-            + ["--threads={{Param.Threads}}"])
+            + ["--threads={{Param.Threads}}", "--models-dir={{Param.ModelsDir}}"])
     # a value is joined to its option (--frames=-5--4): one starting with "-" (negative frames, which
     # samatte allows) as an argument of its own is read by argparse as an option ("expected one argument")
     params = []
@@ -424,7 +428,8 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None, th
          "description": "the Python interpreter of samatte's venv on the render nodes",
          "userInterface": {"control": "LINE_EDIT", "label": "samatte Python"}},
         {"name": "ModelsDir", "type": "STRING",
-         "description": "model weights folder on the render nodes (SAMATTE_MODELS; empty: the nodes' own lookup)",
+         "description": "model weights folder on the render nodes (each task's SAMATTE_MODELS; empty: the nodes' "
+                        "own, their $SAMATTE_MODELS, else the folder beside samatte's venv)",
          "userInterface": {"control": "LINE_EDIT", "label": "Models folder"}},
     ]
     steps = []
@@ -473,7 +478,7 @@ def build_template(doc, *, chunk=DEFAULT_CHUNK, preroll=0, task_timeout=None, th
                        % (doc["samatte_version"], doc["resolved"]["tracker"], doc["resolved"]["matte"]),
         "parameterDefinitions": params,
         "jobEnvironments": [{"name": "samatte",
-                             "variables": {"SAMATTE_MODELS": "{{Param.ModelsDir}}", "PYTHONUNBUFFERED": "1"}}],
+                             "variables": {"PYTHONUNBUFFERED": "1"}}],
         "steps": steps,
     }
 
