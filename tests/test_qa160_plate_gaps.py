@@ -63,3 +63,14 @@ def test_run_qc_and_export_say_so(shot, tmp_path, capfd, caplog):
     assert cli.main(["farm", "export", path, "--openjd", str(tmp_path / "bundle"), "--json"]) == 0
     assert json.loads(capfd.readouterr().out)["frames"] == "1001-1002,1004-1005"
     assert said()
+
+
+def test_a_stray_far_frame_is_named_without_listing_every_number_between():
+    import time
+    job = jobspec.new_job("/p/plate.####.exr", "/o/m.####.exr")
+    t = time.perf_counter()
+    text = plate_gaps(job, [1, 2, 3, 86400000])
+    assert time.perf_counter() - t < 0.5
+    assert text.startswith("the plate's files on disk skip 86399996 frame(s): 4-86399999 ")
+    assert "skip 3 frame(s): 1005-1009x2 " in plate_gaps(job, [1001, 1003, 1011, 1013])
+    assert "plate.frames (1001-1013x2)" in plate_gaps(job, [1001, 1003, 1011, 1013])

@@ -947,16 +947,19 @@ def plate_gaps(job, frames):
     if SequencePattern(job["plate"]["path"]).frames:
         return None
     step = min(b - a for a, b in zip(fr, fr[1:]))
-    have = set(fr)
-    skipped = [f for f in range(fr[0], fr[-1] + 1, step) if f not in have]
-    if not skipped:
+    # the runs skipped between neighbours, walked pair by pair (a stray p.86400000.exr beside p.0001.exr must
+    # not make a list of 86 million frames)
+    runs = [(a + step, b - step) for a, b in zip(fr, fr[1:]) if b - a > step]
+    if not runs:
         return None
-    text = format_frames(skipped)
+    count = sum((hi - lo) // step + 1 for lo, hi in runs)
+    text = ",".join(str(lo) if lo == hi else ("%d-%d" % (lo, hi) if step == 1 else "%d-%dx%d" % (lo, hi, step))
+                    for lo, hi in runs)
+    whole = "%d-%d" % (fr[0], fr[-1]) if step == 1 else "%d-%dx%d" % (fr[0], fr[-1], step)
     return ("the plate's files on disk skip %d frame(s): %s (the job names no frames, so its frames are the files "
             "there, %s): a frame missing from the render is not made and fails no QC; re-render it, or "
             "set the job's plate.frames (%s) to have a missing one refused"
-            % (len(skipped), text if len(text) <= 200 else text[:200] + "...", format_frames(fr)[:200],
-               format_frames(list(range(fr[0], fr[-1] + 1, step)))))
+            % (count, text if len(text) <= 200 else text[:200] + "...", format_frames(fr)[:200], whole))
 
 
 def object_keyframes(obj):
