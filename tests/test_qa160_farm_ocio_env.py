@@ -114,3 +114,28 @@ def test_a_config_the_node_cannot_reach_leaves_the_nodes_own_and_says_so(shot, m
     assert got == ["ocio://default"]
     err = capsys.readouterr().err
     assert "OCIO config %s is not a file on this node" % str(tmp / "elsewhere" / "config.ocio") in err
+
+
+def test_a_config_share_no_rule_maps_is_no_reason_to_fail_the_task(shot, monkeypatch, capsys):
+    """A Windows artist's ``OCIO=Z:\\ocio\\config.ocio`` with no path mapping rule for that share: the other
+    roots are mapped, so the task runs with the node's own ``$OCIO`` (as before the config went with the job),
+    saying so; an unmapped root of the job's own files is still refused."""
+    from samatte import cli as cli_module
+    path, cfg, tmp = shot
+    monkeypatch.setenv("OCIO", cfg)
+    res = export_openjd(path, str(tmp / "bundle"), chunk=2, python="/opt/samatte/bin/python")
+    doc = os.path.join(res["bundle"], "samatte_farm_job.json")
+    (cfg_root,) = [n for n in json.load(open(doc))["roots"] if res["parameters"][n] == os.path.dirname(cfg)]
+    roots = []
+    for name in json.load(open(doc))["roots"]:
+        roots += ["--root", "%s=%s" % (name, "Z:\\ocio" if name == cfg_root else res["parameters"][name])]
+    monkeypatch.setenv("OCIO", "ocio://default")
+    got = []
+    real = cli_module.main
+    monkeypatch.setattr(cli_module, "main", lambda argv: got.append(os.environ.get("OCIO")) or 0)
+    assert real(["farm", "task", doc] + roots + ["--stage", "track", "--frames=1001-1002"]) == 0
+    assert got == ["ocio://default"]
+    assert "OCIO config Z:\\ocio\\config.ocio is not a file on this node" in capsys.readouterr().err
+    roots[roots.index("Plate=%s" % res["parameters"]["Plate"])] = "Plate=Z:\\shots\\plate"
+    assert real(["farm", "task", doc] + roots + ["--stage", "track", "--frames=1001-1002"]) == 2
+    assert got == ["ocio://default"]

@@ -95,14 +95,18 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     from .. import cli
     from ..jobspec import resolve_paths, save, validate
     doc = load_farm_document(doc_path)
-    check_roots(roots)   # another OS's folder, path mapping missed: never a folder of the session
+    # a root only the submitter's OCIO config is under: unmapped, the node's own $OCIO serves (below), as
+    # before that config went with the job; every other root is refused unmapped
+    ocio_root = _ocio_only_root(doc)
+    foreign_ocio = ocio_root in roots and foreign_root(roots[ocio_root]) is not None
+    check_roots({n: p for n, p in roots.items() if n != ocio_root})   # another OS's folder, path mapping missed
     # a relative root is the caller's (the shell's current folder), not the saved job's folder
-    local_roots = {n: os.path.abspath(p) for n, p in roots.items()}
+    local_roots = {n: (p if n == ocio_root and foreign_ocio else os.path.abspath(p)) for n, p in roots.items()}
     job = localize(doc, local_roots)
     job = resolve_paths(validate(job), os.path.dirname(os.path.abspath(doc_path)))
     # the submitter's $OCIO (the job names no config): the config its keys and pixels are made with
     set_ocio, ocio = ocio_environment(doc, local_roots)
-    if set_ocio and ocio and not ocio.startswith("ocio://") and not os.path.isfile(ocio):
+    if set_ocio and ocio and not ocio.startswith("ocio://") and (foreign_ocio or not os.path.isfile(ocio)):
         # not reachable here (no path mapping rule for its folder): the node's own, as before, and said
         sys.stderr.write("samatte farm task env: warning: the submitting machine's OCIO config %s is not a file on this "
                          "node (no path mapping rule for its folder?): this node's $OCIO (%s) is used, so its frames "
@@ -155,6 +159,20 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
             os.remove(local)
         except OSError:
             pass
+
+
+def _ocio_only_root(doc):
+    """The name of the root the farm document's ``ocio_env`` is under when no path of its job is, else None."""
+    from .openjd import _ROOT_RX, _path_slots
+    m = _ROOT_RX.match(doc.get("ocio_env") or "")
+    if not m:
+        return None
+    used = set()
+    for d, k, _role in _path_slots(doc["job"]):
+        r = _ROOT_RX.match(d[k])
+        if r:
+            used.add(r.group(1))
+    return None if m.group(1) in used else m.group(1)
 
 
 def _set_env(name, value):
