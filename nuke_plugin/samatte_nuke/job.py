@@ -34,16 +34,43 @@ def source_node(group):
     channels samatte does not read: the node sees through it to that Source, so SAMatte2 reads Read1's files as
     SAMatte1 does (before: it rendered SAMatte1's output into its cache, which Nuke refused while any frame of
     SAMatte1 was stale, and rendered it again, re-matting every frame, after each run of SAMatte1). None without
-    one."""
+    one. A Dot, a NoOp or a disabled node (not keyed) passes its input 0 through unchanged (Foundry: NoOp "passes
+    the input image through unchanged"; disable: "the node passes its input through"): the node sees through it,
+    so a Read routed through a Dot to tidy the graph is used as it is (before: the whole plate was rendered into the
+    cache first, and a Dot put in after a run made a new job of the rendered copy that re-matted every frame)."""
     src = group.input(0)
-    for _ in range(64):   # (Groups inside Groups, SAMatte nodes one below another)
+    for _ in range(256):   # (Groups inside Groups, SAMatte nodes one below another, chains of Dots)
         up = group_input(src) if src is not None else False
         if up is False and src is not None and is_samatte_node(src) and src.inputs() and src.input(0) is not None:
             up = source_node(src)
+        if up is False and src is not None and _passes_through(src):
+            up = src.input(0)
         if up is False:
             break
         src = up
     return src
+
+
+#: nodes that show their input 0 as it is, always (Foundry's NoOp reference: "passes the input image through
+#: unchanged"; a Dot is a connection point)
+_PASS_CLASSES = ("Dot", "NoOp")
+
+
+def _passes_through(node):
+    """True for a node whose picture is its input 0's, on every frame (:data:`_PASS_CLASSES`, or a node disabled
+    with an unkeyed 'disable'), with an input 0 connected."""
+    try:
+        if not node.inputs() or node.input(0) is None:
+            return False
+        cls = node.Class()
+        if cls in ("Read", "Input") or is_samatte_node(node):   # (no input to pass; followed above)
+            return False
+        if cls in _PASS_CLASSES:
+            return True
+        k = node.knob("disable")
+        return bool(k is not None and not k.isAnimated() and k.value())
+    except Exception:  # noqa: BLE001 - not a node of a script (a test's stand-in): not followed
+        return False
 
 
 def _group_output(node):

@@ -1,0 +1,140 @@
+"""QA, Nuke day 12 (the Nuke double, the real samatte pipeline in-process on 4-frame 64x64 shots, ``shapes``
+tracker): a compositor's twelfth day.
+
+* A Read routed to the SAMatte node's Source through a Dot (a tidy node graph), a NoOp or a node the artist
+  disabled (a Grade switched off to compare) was taken for "anything else": Track & Matte rendered the whole plate
+  into the cache first (a Write over every frame: minutes and gigabytes at 4K) and matted that half-float copy.
+  And a Dot put in after a run (tidying the graph) made a new job (the rendered copy, frames in script numbers) that
+  rendered the plate and re-matted every frame. These nodes show their input 0 as it is: the node now sees through
+  them to the Read, whose files it uses as they are; a Dot in or out changes nothing of the job.
+"""
+import os
+import shutil
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte_nuke import farm, job as jobmod, node as snode  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("day12")), frames=4, size=(64, 64), first=1001)
+
+
+@pytest.fixture
+def nk(tmp_path, shot):
+    nuke = nuke_env.fresh()
+    nuke.root()["name"].setValue(str(tmp_path / "comp" / "sh_v001.nk"))
+    farm._memo.clear()
+    renders = []
+
+    def render(w, first, last):   # the node's Write: the Read's files (start at 1) in script frames
+        renders.append((w["file"].value(), first, last))
+        for t in range(first, last + 1):
+            out = w["file"].value().replace("####", "%04d" % t)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            shutil.copyfile(shot["plate"].replace("####", "%04d" % (t + 1000)), out)
+    nuke._set_render_hook(render)
+    nuke._renders = renders
+    yield nuke
+    nuke._reset()
+
+
+def _comp(nuke, shot):
+    """Read (files 1001-1004 at script frames 1-4) -> Roto (layer 'hero') ; SAMatte1 with its Source on the Read."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], 2, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["tracker"].setValue("shapes")
+    return read, roto, g
+
+
+def _tidy(nuke, read):
+    """Read -> Dot -> NoOp -> Grade (disabled): what the Source shows is the Read's picture."""
+    dot = nuke.nodes.Dot()
+    dot.setInput(0, read)
+    noop = nuke.nodes.NoOp()
+    noop.setInput(0, dot)
+    grade = nuke.nodes.Grade()
+    grade.setInput(0, noop)
+    grade["disable"].setValue(True)
+    return dot, noop, grade
+
+
+def _run(g):
+    from samatte import pipeline
+    job, info = snode.build(g)
+    pipeline.run(job)
+    snode._point_read(g, job, info)
+    farm._memo.clear()
+    return job
+
+
+def test_a_read_through_a_dot_a_noop_and_a_disabled_node_is_used_as_it_is(nk, shot):
+    read, roto, g = _comp(nk, shot)
+    *_, grade = _tidy(nk, read)
+    g.setInput(0, grade)
+    job, info = snode.build(g)
+    # before: plate <cache>/SAMatte1_<uid>/plate_<hash>/plate.####.exr, frames 1-4, after a render of every frame
+    assert job["plate"]["path"] == shot["plate"] and job["plate"]["frames"] == "1001-1004"
+    assert nk._renders == []
+    assert info["offset"] == -1000 and info["frames"] == [1, 2, 3, 4]
+    assert jobmod.source_node(g) == read
+
+
+def test_a_dot_put_in_after_a_run_changes_nothing_of_the_job_and_the_mattes_read_back(nk, shot):
+    read, roto, g = _comp(nk, shot)
+    job = _run(g)
+    before = [farm.frame_path(g, t) for t in range(1, 5)]
+    assert all(p.endswith("matte.%04d.exr" % (t + 1000)) for t, p in zip(range(1, 5), before))
+    dot, noop, grade = _tidy(nk, read)
+    g.setInput(0, grade)
+    farm._memo.clear()
+    assert [farm.frame_path(g, t) for t in range(1, 5)] == before
+    job2, _ = snode.build(g)
+    assert job2 == job and nk._renders == []   # before: a render of the plate and a job whose every frame was new
+    # each frame of the job is complete for the job built now: Track & Matte makes none again
+    for f in range(1001, 1005):
+        assert farm.frame_state(farm._stored(g)[1], f, fresh=True)[0] == "complete"
+
+
+def test_a_node_that_changes_the_picture_or_is_disabled_on_some_frames_still_renders_the_plate(nk, shot):
+    read, roto, g = _comp(nk, shot)
+    *_, grade = _tidy(nk, read)
+    g.setInput(0, grade)
+    grade["disable"].setValue(False)              # the Grade on: another picture
+    job, _ = snode.build(g)
+    assert "plate_" in job["plate"]["path"] and len(nk._renders) == 1
+    for t in (1, 2, 3, 4):                        # on on frames 3-4 only
+        grade["disable"].setValueAt(0.0 if t >= 3 else 1.0, t)
+    job, _ = snode.build(g)
+    assert "plate_" in job["plate"]["path"]
+
+
+def test_a_node_aligned_on_a_plate_rendered_through_a_dot_still_reads_back(nk, shot, monkeypatch):
+    """A node whose last run rendered the plate through the Dot (before this change) keeps showing its mattes: the
+    read-back now meets the Read, and its timing and plate checks still hold (a Dot moves nothing in time)."""
+    read, roto, g = _comp(nk, shot)
+    dot = nk.nodes.Dot()
+    dot.setInput(0, read)
+    g.setInput(0, dot)
+    with monkeypatch.context() as m:
+        m.setattr(jobmod, "_passes_through", lambda node: False, raising=False)   # the rule before this change
+        job = _run(g)
+    assert "plate_" in job["plate"]["path"] and len(nk._renders) == 1
+    farm._memo.clear()
+    paths = [farm.frame_path(g, t) for t in range(1, 5)]
+    assert all(p.endswith("matte.%04d.exr" % t) for t, p in zip(range(1, 5), paths))
+
