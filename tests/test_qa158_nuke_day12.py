@@ -138,3 +138,40 @@ def test_a_node_aligned_on_a_plate_rendered_through_a_dot_still_reads_back(nk, s
     paths = [farm.frame_path(g, t) for t in range(1, 5)]
     assert all(p.endswith("matte.%04d.exr" % t) for t, p in zip(range(1, 5), paths))
 
+
+def _two_nodes(nuke, shot, *, via_dot):
+    """Read1 -> Roto (layers 'hero', 'car'); SAMatte1 (hero) ; SAMatte2 (car) below it, its Source and Prompts
+    dragged from SAMatte1, through Dots when ``via_dot`` (a tidy graph)."""
+    read, roto, g = _comp(nuke, shot)
+    layer = rp.Layer(roto["curves"], name="car")
+    layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], 3, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    g["skip_objects"].setValue("car")
+    g2 = snode.create("SAMatte2")
+    g2["tracker"].setValue("shapes")
+    g2["skip_objects"].setValue("hero")
+    src, prm = g, g
+    if via_dot:
+        src, prm = nuke.nodes.Dot(), nuke.nodes.Dot()
+        src.setInput(0, g)
+        prm.setInput(0, g)
+    g2.setInput(0, src)
+    g2.setInput(1, prm)
+    return read, roto, g, g2
+
+
+def test_a_second_node_s_prompts_through_a_dot_to_the_first_take_the_roto_it_lends(nk, shot):
+    *_, direct = _two_nodes(nk, shot, via_dot=False)
+    want, _ = snode.build(direct)
+    nk._reset()
+    farm._memo.clear()
+    read, roto, g, g2 = _two_nodes(nk, shot, via_dot=True)
+    # before: PROMPT_INVALID "no enabled Roto, RotoPaint or Tracker4 node found upstream of the Prompts input"
+    job, _ = snode.build(g2)
+    assert [o["name"] for o in job["objects"]] == ["car"]
+    def bare(objects):   # (a prompt's label names its Roto node, another one in the second script)
+        return [dict(o, prompts=[{k: v for k, v in q.items() if k != "label"} for q in o["prompts"]]) for o in objects]
+    assert bare(job["objects"]) == bare(want["objects"])
+    # and its Source through the Dot is Read1's files, as SAMatte1 reads them (before: SAMatte1's output rendered)
+    assert job["plate"]["path"] == shot["plate"] and nk._renders == []
+
