@@ -175,3 +175,32 @@ def test_a_second_node_s_prompts_through_a_dot_to_the_first_take_the_roto_it_len
     # and its Source through the Dot is Read1's files, as SAMatte1 reads them (before: SAMatte1's output rendered)
     assert job["plate"]["path"] == shot["plate"] and nk._renders == []
 
+
+@pytest.mark.parametrize("typed, script", [
+    ("1-2 4", [1, 2, 4]),                      # Nuke's parts separated by spaces (Foundry: Defining Frame Ranges)
+    ("1 3 4", [1, 3, 4]),
+    ("1-2x1 4-4x1", [1, 2, 4]),
+    ("1-4\u00d72", [1, 3]),                    # the step as Foundry's page prints it
+    ("1-2, 4", [1, 2, 4]),                     # samatte's own syntax, as before
+    ("2 - 4", [2, 3, 4]),
+])
+def test_a_custom_range_typed_in_nuke_s_own_syntax_is_read(nk, shot, typed, script):
+    read, roto, g = _comp(nk, shot)
+    g["range_mode"].setValue("custom")
+    g["custom_range"].setValue(typed)
+    # before: FRAME_RANGE_INVALID "cannot parse frame range part '1-2 4'" for Nuke's syntax
+    job, info = snode.build(g)
+    assert info["frames"] == script
+    from samatte.frames import parse_frames
+    assert parse_frames(job["plate"]["frames"]) == [t + 1000 for t in script]
+
+
+@pytest.mark.parametrize("typed, words", [("1-2 abc", "'abc'"), ("4-1 5", "'4-1' ends before it starts"),
+                                          ("abc", "'abc'")])
+def test_a_custom_range_neither_syntax_reads_is_still_frame_range_invalid_on_the_node(nk, shot, typed, words):
+    read, roto, g = _comp(nk, shot)
+    g["range_mode"].setValue("custom")
+    g["custom_range"].setValue(typed)
+    assert snode.on_track(g) is None
+    status = g["status"].value()
+    assert status.startswith("error [FRAME_RANGE_INVALID]") and words in status

@@ -20,7 +20,7 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "upstream_hashes", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
+           "build_job", "custom_frames", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "upstream_hashes", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -574,11 +574,31 @@ def check_prompt_formats(prompt_nodes, source, geometry, *, rendered=None):
 
 
 def script_frames(mode, custom, first, last):
-    """The node's frame range in script frames: ``input`` (the Source's range) or ``custom``."""
-    from samatte.frames import parse_frames
+    """The node's frame range in script frames: ``input`` (the Source's range) or ``custom``
+    (:func:`custom_frames`)."""
     if mode == "custom" and custom.strip():
-        return parse_frames(custom)
+        return custom_frames(custom)
     return list(range(int(first), int(last) + 1))
+
+
+def custom_frames(text):
+    """The script frames of the node's custom range: samatte's syntax (``1001-1100``, ``1-9x2``, ``1,5``) or Nuke's
+    own, which Foundry documents for "everywhere in Nuke" (Defining Frame Ranges): parts separated by spaces
+    (``1-10 20-30``, ``1 3 4 8``, ``1-4x1 8-10x1``; the step also written ``\u00d7`` as on that page). Before, a
+    range typed as the artist types it in Nuke's own dialogs was FRAME_RANGE_INVALID "cannot parse frame range
+    part '1-10 20-30'". A text neither reads is that error, as before."""
+    from samatte.errors import FrameRangeError
+    from samatte.frames import parse_frames
+    try:
+        return parse_frames(text)
+    except FrameRangeError as e:
+        first_error = e
+    parts = [p for p in re.split(r"[\s,]+", text.replace("\u00d7", "x")) if p]
+    try:
+        return parse_frames(",".join(parts))
+    except FrameRangeError as e:
+        # (the part it stopped at, where the text has several: 'cannot parse ... 'abc'', '4-1' ends before it starts)
+        raise (e if len(parts) > 1 else first_error) from None
 
 
 def ocio_config(root, *, named=False):
