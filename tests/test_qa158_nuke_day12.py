@@ -204,3 +204,27 @@ def test_a_custom_range_neither_syntax_reads_is_still_frame_range_invalid_on_the
     assert snode.on_track(g) is None
     status = g["status"].value()
     assert status.startswith("error [FRAME_RANGE_INVALID]") and words in status
+
+
+def test_a_switch_that_picks_the_plate_is_seen_through_unless_its_which_is_animated(nk, shot):
+    read, roto, g = _comp(nk, shot)
+    other = nk.nodes.Constant(format=nk.Format(64, 64))
+    sw = nk.nodes.Switch(which=1)             # (Foundry: Switch, knob which) the plate on input 1
+    sw.setInput(0, other)
+    sw.setInput(1, read)
+    g.setInput(0, sw)
+    g["range_mode"].setValue("custom")        # (the double's Switch has its input 0's range: the Constant's)
+    g["custom_range"].setValue("1-4")
+    job = _run(g)
+    # before: the Switch's picture rendered into the cache and matted
+    assert job["plate"]["path"] == shot["plate"] and nk._renders == []
+    assert all(farm.frame_path(g, t).endswith("matte.%04d.exr" % (t + 1000)) for t in range(1, 5))
+    sw["which"].setValue(0)                   # the other input picked: no matte of the plate over it
+    farm._memo.clear()
+    with pytest.raises(farm.StaleFrameError):
+        farm.frame_path(g, 2)
+    for t in (1, 2, 3, 4):                    # which animated: each frame may show another input
+        sw["which"].setValueAt(1.0, t)
+    job2, _ = snode.build(g)
+    assert "plate_" in job2["plate"]["path"]
+

@@ -15,7 +15,8 @@ import re
 import sys
 import threading
 
-from .convert import FrameMap, Geometry, group_input, is_samatte_node, node_key, shown_inputs
+from .convert import FrameMap, Geometry, animated_switch, group_input, is_samatte_node, node_key, shown_inputs
+from .convert import switch_input
 from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
@@ -37,14 +38,15 @@ def source_node(group):
     one. A Dot, a NoOp or a disabled node (not keyed) passes its input 0 through unchanged (Foundry: NoOp "passes
     the input image through unchanged"; disable: "the node passes its input through"): the node sees through it,
     so a Read routed through a Dot to tidy the graph is used as it is (before: the whole plate was rendered into the
-    cache first, and a Dot put in after a run made a new job of the rendered copy that re-matted every frame)."""
+    cache first, and a Dot put in after a run made a new job of the rendered copy that re-matted every frame). So does
+    an enabled Switch whose 'which' is not animated: it shows that one input (the plate version it picks)."""
     src = group.input(0)
     for _ in range(256):   # (Groups inside Groups, SAMatte nodes one below another, chains of Dots)
         up = group_input(src) if src is not None else False
         if up is False and src is not None and is_samatte_node(src) and src.inputs() and src.input(0) is not None:
             up = source_node(src)
-        if up is False and src is not None and _passes_through(src):
-            up = src.input(0)
+        if up is False and src is not None:
+            up = _passes_through(src) or False
         if up is False:
             break
         src = up
@@ -57,20 +59,25 @@ _PASS_CLASSES = ("Dot", "NoOp")
 
 
 def _passes_through(node):
-    """True for a node whose picture is its input 0's, on every frame (:data:`_PASS_CLASSES`, or a node disabled
-    with an unkeyed 'disable'), with an input 0 connected."""
+    """The input whose picture ``node`` shows as it is on every frame, or None: input 0 of a node of
+    :data:`_PASS_CLASSES` or of one disabled with an unkeyed 'disable'; the input an enabled Switch with an unanimated
+    'which' shows (:func:`samatte_nuke.convert.switch_input`; Foundry's Switch reference: 'which', the input to
+    display). None when that input is not connected."""
     try:
-        if not node.inputs() or node.input(0) is None:
-            return False
         cls = node.Class()
-        if cls in ("Read", "Input") or is_samatte_node(node):   # (no input to pass; followed above)
-            return False
-        if cls in _PASS_CLASSES:
-            return True
+        if cls in ("Read", "Input") or is_samatte_node(node) or not node.inputs():   # (followed by source_node)
+            return None
         k = node.knob("disable")
-        return bool(k is not None and not k.isAnimated() and k.value())
+        if k is not None and k.isAnimated():
+            return None   # (disabled on some frames only: another picture on the others)
+        if cls in _PASS_CLASSES or (k is not None and k.value()):
+            return node.input(0)
+        if cls == "Switch" and not animated_switch(node):
+            i = switch_input(node)
+            return None if i is None else node.input(i)
+        return None
     except Exception:  # noqa: BLE001 - not a node of a script (a test's stand-in): not followed
-        return False
+        return None
 
 
 def _group_output(node):

@@ -331,15 +331,16 @@ def _lent_prompts(prompts_in):
     SAMatte1 uses, skip objects) was PROMPT_INVALID "no enabled Roto ... upstream of the Prompts input" since
     6402549, as was the chain Read1 -> SAMatte1 -> SAMatte2 with both inputs dragged from SAMatte1; before that
     commit the first took SAMatte1's roto. (Refine only takes a SAMatte node's matte there: not this.) A SAMatte node
-    reached through Dot, NoOp or disabled nodes (:func:`samatte_nuke.job.source_node`'s rule: they pass their input
-    0 as it is) lends its Prompts input the same way: before, SAMatte2's Prompts routed to SAMatte1 through a Dot (a
+    reached through Dot, NoOp, disabled or Switch nodes (:func:`samatte_nuke.job.source_node`'s rule: they pass an input
+    as it is) lends its Prompts input the same way: before, SAMatte2's Prompts routed to SAMatte1 through a Dot (a
     tidy graph) was PROMPT_INVALID, though plugged in directly it worked."""
     for _ in range(64):
         n = prompts_in
         for _hop in range(256):
-            if n is None or not jobmod._passes_through(n):
+            up = jobmod._passes_through(n) if n is not None else None
+            if up is None or up is False:
                 break
-            n = n.input(0)
+            n = up
         if n is None or not is_samatte_node(n) or is_disabled(n) or n.inputs() < 2 or n.input(1) is None:
             break
         prompts_in = n.input(1)
