@@ -228,3 +228,33 @@ def test_a_switch_that_picks_the_plate_is_seen_through_unless_its_which_is_anima
     job2, _ = snode.build(g)
     assert "plate_" in job2["plate"]["path"]
 
+
+def _graded(nuke, shot, *, refine=False):
+    """Read -> Grade -> SAMatte1 (the plate rendered into the cache), the Roto on the Read."""
+    read, roto, g = _comp(nuke, shot)
+    grade = nuke.nodes.Grade()
+    grade.setInput(0, read)
+    g.setInput(0, grade)
+    if refine:
+        g["roto_mode"].setValue(snode.REFINE_ONLY)
+    return read, roto, g
+
+
+@pytest.mark.parametrize("refine", [False, True], ids=["keyframes", "refine_only"])
+def test_refresh_objects_renders_nothing(nk, shot, tmp_path, refine):
+    read, roto, g = _graded(nk, shot, refine=refine)
+    g["refresh"].execute()
+    assert ("hero (hero): 1 prompt(s) on 2" if not refine else "every frame, refine only") in g["objects_info"].value()
+    # before: the whole plate (and refine only's masks) rendered into the cache by a Refresh
+    assert nk._renders == [] and not (tmp_path / "comp").exists()
+    listed = snode.on_refresh(g)
+    job, _ = snode.build(g)   # Track & Matte's job names the very files Refresh objects named
+    assert listed == job and len(nk._renders) == (2 if refine else 1)
+
+
+def test_a_prompt_error_behind_a_rendered_plate_is_said_before_anything_is_rendered(nk, shot, tmp_path):
+    read, roto, g = _graded(nk, shot)
+    g["skip_objects"].setValue("hero")
+    assert snode.on_track(g) is None
+    assert g["status"].value().startswith("error [PROMPT_INVALID] every object is left out by skip objects")
+    assert nk._renders == [] and not (tmp_path / "comp").exists()   # before: the plate rendered, then the error

@@ -21,7 +21,7 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "custom_frames", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "upstream_hashes", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "output_pattern"]
+           "build_job", "custom_frames", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "upstream_hashes", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "render_pattern", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -923,9 +923,8 @@ def _render(nuke, group, input_name, folder, prefix, frames, *, channels, offset
     (the Write's own 'offset' frame mode). Frames already there for the same upstream hash are kept.
     Returns the pattern."""
     idx = 0 if input_name == "Source" else 1
-    digest = upstream_hash(group.input(idx))
-    out_dir = os.path.join(folder, "%s_%s" % (prefix, digest))
-    pattern = os.path.join(out_dir, "%s.####.exr" % prefix)
+    pattern = render_pattern(group, input_name, folder, prefix)
+    out_dir = os.path.dirname(pattern)
     missing = [t for t in frames if not os.path.exists(pattern.replace("####", "%04d" % (t - offset)))]
     if len(missing) < len(frames) and not _cached_size_ok(group.input(idx), pattern, frames, missing, offset):
         missing = list(frames)
@@ -956,6 +955,13 @@ def _render(nuke, group, input_name, folder, prefix, frames, *, channels, offset
         finally:
             group.end()
     return pattern
+
+
+def render_pattern(group, input_name, folder, prefix):
+    """The file pattern :func:`_render` renders the group's Input ``input_name`` to (nothing is rendered):
+    ``folder``/<prefix>_<hash of everything upstream>/<prefix>.####.exr."""
+    digest = upstream_hash(group.input(0 if input_name == "Source" else 1))
+    return os.path.join(folder, "%s_%s" % (prefix, digest), "%s.####.exr" % prefix)
 
 
 def _now_ns():

@@ -314,13 +314,15 @@ def _log(group):
     return log
 
 
-def build(group):
+def build(group, *, render=True):
     """Gather everything for a job (main thread): returns ``(job, info)``; ``info`` holds the
     script->file offset, the script frames and the folder. Renders the plate first when the Source
-    is not an untouched EXR Read. Raises samatte errors (JobSpecError, PromptError, ...). The script is
-    read at full size (:func:`samatte_nuke.job.full_size`): in proxy mode too, the job is the full-size one."""
+    is not an untouched EXR Read (and refine only's masks), once the prompts are checked; ``render`` False: not
+    (the job names the files the render would make). Raises samatte errors (JobSpecError, PromptError, ...). The
+    script is read at full size (:func:`samatte_nuke.job.full_size`): in proxy mode too, the job is the full-size
+    one."""
     with jobmod.full_size(nuke.root()):
-        return _build(group)
+        return _build(group, render=render)
 
 
 def _lent_prompts(prompts_in):
@@ -347,7 +349,7 @@ def _lent_prompts(prompts_in):
     return prompts_in
 
 
-def _build(group):
+def _build(group, *, render=True):
     import nuke.rotopaint as rp
     from samatte.names import safe_name
     source = jobmod.source_node(group)
@@ -391,7 +393,7 @@ def _build(group):
         plate = jobmod.read_path(read)
         colourspace, ocio = jobmod.read_colour(read, nuke.root())
     else:
-        plate = jobmod.render_plate(nuke, group, folder, frames)
+        plate = None   # rendered below, once the prompts are known to make a job
         colourspace, ocio = jobmod.working_colour(nuke.root())
     # Nuke ignores an EXR header's colour attributes (chromaticities, colorInteropID): what it shows is the
     # file in the Read's default / the working space, samatte's scene_linear reading; named, so samatte does
@@ -399,11 +401,10 @@ def _build(group):
     colourspace = colourspace or "scene_linear"
     hidden = []     # objects none of whose shapes draws on any frame of the range (gather.gather_objects)
     if refine_only:
-        # every frame of the (animated) roto, rendered soft: refine-only, no tracking
-        masks = jobmod.render_masks(nuke, group, folder, frames, fmap.offset)
+        # every frame of the (animated) roto, rendered soft (below): refine-only, no tracking
+        masks = {"path": None, "channel": "A", "soft": True}
         host = prompts_in.name()
-        objects = [{"name": safe_name(host), "host_name": host,
-                    "masks": {"path": masks, "channel": "A", "soft": True}, "prompts": []}]
+        objects = [{"name": safe_name(host), "host_name": host, "masks": masks, "prompts": []}]
     else:
         objects = gather.gather_objects(sources, info["geometry"], fmap, frames, rp, safe_name=safe_name,
                                         log=_log(group), gone=hidden, notes=notes)
@@ -426,6 +427,15 @@ def _build(group):
     if unknown:
         _log(group)("skip objects: no object named %s" % ", ".join(sorted(unknown)))
     objects = kept
+    # the renders last: an error in the prompts or skip objects is said before any frame is rendered into the cache
+    # (before: after a render of the whole plate, and of refine only's masks). ``render`` False (Refresh objects): the
+    # job names the files a render would make, and nothing is rendered (before: Refresh objects rendered them all)
+    if plate is None:
+        plate = (jobmod.render_plate(nuke, group, folder, frames) if render else
+                 jobmod.render_pattern(group, "Source", folder, "plate"))
+    if refine_only:
+        masks["path"] = (jobmod.render_masks(nuke, group, folder, frames, fmap.offset) if render else
+                         jobmod.render_pattern(group, "Prompts", folder, "roto"))
     job = jobmod.build_job(
         name=_job_name(group, folder), plate_path=plate,
         file_frames=fmap.files(frames), colourspace=colourspace,
@@ -811,17 +821,20 @@ def _show_result(group, job, info, scores, result, *, warnings=None):
 
 
 # --- buttons (main thread) ------------------------------------------------------------------------
-def _build_or_fail(group, *, popup=True):
+def _build_or_fail(group, *, popup=True, render=True):
     """``build(group)``, or ``(None, None)`` after reporting its error on the node."""
     try:
-        return build(group)
+        return build(group, render=render)
     except SamatteError as e:
         _fail(group, e.code, e.message, popup=popup)
         return None, None
 
 
 def on_refresh(group):
-    job, info = _build_or_fail(group, popup=False)
+    """The objects knob's text from the prompts as they are now; nothing is rendered (the plate of a Source behind
+    a Grade, refine only's masks: before, Refresh objects rendered them all into the cache, a Write over every frame,
+    and failed OUTPUT_INVALID in a folder it cannot write)."""
+    job, info = _build_or_fail(group, popup=False, render=False)
     if job is None:
         return None
     group["objects_info"].setValue(_objects_text(info["objects"], info["offset"]))
