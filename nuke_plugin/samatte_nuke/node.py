@@ -619,8 +619,28 @@ def _start(group, job, info, *, stage, frames, title):
     runner.scores = scores   # this job's scores so far (filled in the main thread): a panel opened mid-job
     RUNNERS[name] = runner
     group["status"].setValue("running (%s)" % stage)
+    _tell_started(name, job, info, stage)
     runner.start()
     return runner
+
+
+def _tell_started(name, job, info, stage):
+    """Tell the panels (:data:`LISTENERS`) a job of the node ``name`` starts: its objects, its frames (file numbers)
+    and the script offset, kind ``started``. Before, a panel showed the frames of the node's last finished job (none
+    before the first): the bars of the frames a job finished, and its low scores in red, appeared only once it had
+    ended (a Track & Matte of 200 frames showed an empty score strip all along)."""
+    try:
+        from samatte.frames import parse_frames
+        frames = parse_frames(job["plate"]["frames"])
+    except Exception:  # noqa: BLE001 - not a whole JobSpec (a test's stand-in): nothing to tell
+        return
+    payload = {"stage": stage, "frames": frames, "offset": int((info or {}).get("offset") or 0),
+               "objects": list(job.get("objects") or [])}
+    for fn in list(LISTENERS):
+        try:
+            fn(name, "started", (payload,))
+        except Exception:  # noqa: BLE001 - a broken panel must not break the node
+            pass
 
 
 def _in_script_terms(code, message, details, info):

@@ -186,7 +186,15 @@ class SamattePanel(QtWidgets.QWidget):
     def on_event(self, name, kind, payload):
         if not self._mine(name):
             return
-        if kind == "progress":
+        if kind == "started":
+            # the job's objects and frames from its start: its frames' bars fill in as they are made (a Track &
+            # Matte's scores start afresh, as the node's; Matte this frame keeps the others')
+            ev = payload[0] or {}
+            scores = {} if ev.get("stage") == "all" else dict(self.strip.scores)
+            self.load(ev.get("objects") or [], ev.get("frames") or [], scores, offset=ev.get("offset") or 0,
+                      status="running (%s)" % (ev.get("stage") or ""))
+            self.progress.setValue(0)
+        elif kind == "progress":
             self.progress.setValue(int(100 * float(payload[0].get("fraction") or 0)))
             f = payload[0].get("frame")
             if payload[0].get("cancelling"):
