@@ -258,3 +258,40 @@ def test_a_prompt_error_behind_a_rendered_plate_is_said_before_anything_is_rende
     assert snode.on_track(g) is None
     assert g["status"].value().startswith("error [PROMPT_INVALID] every object is left out by skip objects")
     assert nk._renders == [] and not (tmp_path / "comp").exists()   # before: the plate rendered, then the error
+
+
+def _relative_comp(nuke, shot, tmp_path, *, project_dir="[python {nuke.script_directory()}]"):
+    """The script saved next to the plate's folder, its Read's file relative ('plate/plate.####.exr'), the project
+    directory set by the Project Settings' Script Directory button (or ``project_dir``)."""
+    shot_dir = os.path.dirname(os.path.dirname(shot["plate"]))
+    nuke.root()["name"].setValue(os.path.join(shot_dir, "comp_v001.nk"))
+    nuke.root()["project_directory"].setValue(project_dir)
+    read, roto, g = _comp(nuke, shot)
+    read["file"].setValue(os.path.relpath(shot["plate"], shot_dir))
+    g["cache_dir"].setValue(str(tmp_path / "cache"))
+    return read, roto, g
+
+
+def test_a_read_with_a_path_relative_to_the_project_directory_is_used_as_it_is(nk, shot, tmp_path):
+    read, roto, g = _relative_comp(nk, shot, tmp_path)
+    assert not os.path.isabs(read["file"].value())
+    job = _run(g)
+    # before: the whole plate rendered into the cache (Nuke resolves the relative path, the node did not)
+    assert job["plate"]["path"] == shot["plate"] and nk._renders == []
+    assert all(farm.frame_path(g, t).endswith("matte.%04d.exr" % (t + 1000)) for t in range(1, 5))
+
+
+def test_a_relative_read_without_a_project_directory_is_rendered_as_before(nk, shot, tmp_path):
+    read, roto, g = _relative_comp(nk, shot, tmp_path, project_dir="")
+    job, _ = snode.build(g)
+    assert "plate_" in job["plate"]["path"] and len(nk._renders) == 1
+
+
+def test_a_node_aligned_on_a_relative_read_s_rendered_plate_still_reads_back(nk, shot, tmp_path, monkeypatch):
+    read, roto, g = _relative_comp(nk, shot, tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(jobmod, "from_project", lambda path: path, raising=False)   # the rule before this change
+        job = _run(g)
+    assert "plate_" in job["plate"]["path"]
+    farm._memo.clear()
+    assert all(farm.frame_path(g, t).endswith("matte.%04d.exr" % t) for t in range(1, 5))

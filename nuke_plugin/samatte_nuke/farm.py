@@ -375,10 +375,15 @@ def replated(group, view):
     if any(e[1] is None for e in now):
         return None   # a Read whose files cannot be named now (proxy mode): not known
     then = _stamps_of(was)
-    changed = [e for e in now if _in_units(e[2:]) not in then]
+    by_name = {e[0]: e[1] for e in was}
+    # (a Read recorded with a relative path, before the node joined it to the project directory: its files were not
+    # known then, so they are not compared now; the node reads back as it did before)
+    from .job import foreign_path
+    changed = [e for e in now if _in_units(e[2:]) not in then
+               and not (by_name.get(e[0]) and not os.path.isabs(str(by_name[e[0]]))
+                        and not foreign_path(str(by_name[e[0]])))]
     if not changed:
         return None   # (a Read taken away upstream changes the Source's timing: retimed says so)
-    by_name = {e[0]: e[1] for e in was}
     return "; ".join("%s reads %s%s" % (e[0], e[1], (", was %s" % by_name[e[0]]) if by_name.get(e[0]) and
                                         os.path.normpath(by_name[e[0]]) != os.path.normpath(e[1]) else
                                         " (its files changed since)" if by_name.get(e[0]) else " (new upstream)")

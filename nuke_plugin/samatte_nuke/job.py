@@ -21,7 +21,7 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "custom_frames", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "upstream_hashes", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "render_pattern", "output_pattern"]
+           "build_job", "custom_frames", "from_project", "project_directory", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "upstream_hashes", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "render_pattern", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -275,15 +275,43 @@ def read_path(read):
     """The file pattern a Read reads: its ``file`` knob as typed, or, when that holds TCL
     (``[file dirname [value root.name]]/...``, ``$env(SHOT)``), as Nuke expands it (``nuke.filename``:
     commands and variables expanded, the frame token kept). None when only the proxy file's name could
-    be had (proxy mode with a proxy file on the Read: the plate is then rendered)."""
+    be had (proxy mode with a proxy file on the Read: the plate is then rendered). A relative path is the project
+    directory's (:func:`from_project`)."""
     raw = read["file"].value()
     if not _has_tcl(raw):
-        return host_path(raw)
+        return from_project(host_path(raw))
     import nuke
     px = read.knob("proxy")
     if nuke.root()["proxy"].value() and px is not None and px.value():
         return None
-    return host_path(nuke.filename(read) or None)
+    return from_project(host_path(nuke.filename(read) or None))
+
+
+def project_directory():
+    """The Root's project directory as Nuke resolves it now (its TCL evaluated: ``[python {nuke.script_directory()}]``,
+    the Project Settings' Script Directory button; mapped as this machine opens it), '' when none is set or it
+    cannot be evaluated."""
+    import nuke
+    try:
+        pk = nuke.root().knob("project_directory")
+        base = host_path(folder_text(pk)) if pk is not None else ""
+    except Exception:  # noqa: BLE001 - a project directory Nuke cannot evaluate: none
+        return ""
+    return os.path.expanduser(base) if base else ""
+
+
+def from_project(path):
+    """``path`` (a Read's file pattern) joined to the project directory when it is relative and the project directory
+    is an absolute folder: the file Nuke reads (Foundry Q100154: relative file paths are relative to the script's
+    ``project_directory``). Before, such a Read's files were not known: its whole plate was rendered into the cache
+    on every new graph and that copy matted. Else as it is (no project directory: Nuke's working folder, unknown
+    here, so the plate is rendered as before)."""
+    if not path or os.path.isabs(path):
+        return path
+    base = project_directory()
+    if not base or not os.path.isabs(base):
+        return path
+    return os.path.normpath(os.path.join(base, path))
 
 
 @contextlib.contextmanager
