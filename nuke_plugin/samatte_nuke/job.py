@@ -46,7 +46,8 @@ def source_node(group):
         if up is False and src is not None and is_samatte_node(src) and src.inputs() and src.input(0) is not None:
             up = source_node(src)
         if up is False and src is not None:
-            up = _passes_through(src) or False
+            up = _passes_through(src)
+            up = False if up is None or up is False else up   # (no truth test of a node: Nuke's has a len)
         if up is False:
             break
         src = up
