@@ -295,3 +295,27 @@ def test_a_node_aligned_on_a_relative_read_s_rendered_plate_still_reads_back(nk,
     assert "plate_" in job["plate"]["path"]
     farm._memo.clear()
     assert all(farm.frame_path(g, t).endswith("matte.%04d.exr" % t) for t in range(1, 5))
+
+
+def test_a_node_aligned_on_a_plate_rendered_through_a_switch_of_two_reads_still_reads_back(nk, shot, monkeypatch):
+    """Its timing was recorded for the Switch (both its inputs' Reads); the Source is now the Read the Switch shows:
+    the timing of what is plugged in still counts as the node's, so its mattes read back until they change."""
+    read, roto, g = _comp(nk, shot)
+    other = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    other["after"].setValue("loop")           # (another Read: its own timing knobs)
+    sw = nk.nodes.Switch(which=1)
+    sw.setInput(0, other)
+    sw.setInput(1, read)
+    g.setInput(0, sw)
+    g["range_mode"].setValue("custom")        # (the double's Switch has its input 0's range)
+    g["custom_range"].setValue("1-4")
+    with monkeypatch.context() as m:
+        m.setattr(jobmod, "_passes_through", lambda node: None, raising=False)   # the rule before this change
+        job = _run(g)
+    assert "plate_" in job["plate"]["path"]
+    farm._memo.clear()
+    assert all(farm.frame_path(g, t).endswith("matte.%04d.exr" % t) for t in range(1, 5))
+    read["frame"].setValue("2")               # the plate slipped in time: refused, as before
+    farm._memo.clear()
+    with pytest.raises(farm.StaleFrameError):
+        farm.frame_path(g, 2)

@@ -260,7 +260,7 @@ def _proxy_named(src):
         return False
 
 
-def retimed(group, view):
+def retimed(group, view, *, job=None):
     """What changed, as a short text, when the Source is not the Read the job reads (``view`` a tuple or None:
     the plate rendered into the cache, numbered in script frames) and what decides which frames of its inputs
     it shows on each script frame (:func:`samatte_nuke.job.time_signature`: a Read's frame / range / before /
@@ -277,8 +277,17 @@ def retimed(group, view):
     src = _source(group)
     if src is None:
         return None   # no Source: nothing shown to sit the matte on (as before)
-    from .job import time_signature
+    from .job import source_node, time_signature
     if time_signature(src) == was:
+        return None
+    try:
+        # a node aligned on a plate it rendered before the Source was seen through Dot / NoOp / disabled / Switch nodes
+        # recorded the timing of the node plugged in (a Switch's: both its inputs' Reads): unchanged when that one's is
+        # (``job``: the stored job; a job of a Read's own files never was aligned so)
+        near = source_node(group, see_through=False) if job is not None and _rendered(job) else None
+    except Exception:  # noqa: BLE001 - not a node with inputs (a test's stand-in)
+        near = None
+    if near is not None and time_signature(near) == was:
         return None
     return "a Read's frame, range or before / after, or a time node, upstream of it changed since its plate was rendered"
 
@@ -528,7 +537,7 @@ def _frame_path(group, script_frame):
     offset = int(group["samatte_offset"].value())
     f = int(script_frame) - offset
     view = source_view(group, job, offset)
-    moved = realigned(group, view, offset) or retimed(group, view)
+    moved = realigned(group, view, offset) or retimed(group, view, job=job)
     replaced = None if moved else replated(group, view)
     if replaced:
         # a Read upstream of a rendered plate's Source reads other files (another plate, or the plate

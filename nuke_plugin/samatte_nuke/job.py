@@ -26,7 +26,7 @@ __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read
 _EXR = (".exr",)
 
 
-def source_node(group):
+def source_node(group, *, see_through=True):
     """The node a SAMatte node's Source shows: its input 0, and, where that is an Input node of a Group the SAMatte
     node sits in, what is plugged into that Group (Input nodes pass their Group's input unchanged: its pixels,
     frames and format). So a SAMatte node inside a Group fed by a Read uses the Read's files as they are, and the
@@ -39,13 +39,14 @@ def source_node(group):
     the input image through unchanged"; disable: "the node passes its input through"): the node sees through it,
     so a Read routed through a Dot to tidy the graph is used as it is (before: the whole plate was rendered into the
     cache first, and a Dot put in after a run made a new job of the rendered copy that re-matted every frame). So does
-    an enabled Switch whose 'which' is not animated: it shows that one input (the plate version it picks)."""
+    an enabled Switch whose 'which' is not animated: it shows that one input (the plate version it picks).
+    ``see_through`` False: not through these (the rule before: what a node aligned then recorded its timing of)."""
     src = group.input(0)
     for _ in range(256):   # (Groups inside Groups, SAMatte nodes one below another, chains of Dots)
         up = group_input(src) if src is not None else False
         if up is False and src is not None and is_samatte_node(src) and src.inputs() and src.input(0) is not None:
-            up = source_node(src)
-        if up is False and src is not None:
+            up = source_node(src, see_through=see_through)
+        if up is False and src is not None and see_through:
             up = _passes_through(src)
             up = False if up is None or up is False else up   # (no truth test of a node: Nuke's has a len)
         if up is False:
