@@ -470,13 +470,66 @@ def jobs_frames(job):
     return jobspec.job_frames(job) or []
 
 
-def run_blocking(context, *, this_frame=False, timeout=3600):
+def run_blocking(context, *, this_frame=False, timeout=None, echo=None):
+    """Start a job and wait for its end (scripts, ``blender -b shot.blend --python-expr "bpy.ops.samatte.run()"``,
+    tests); returns ``(run, finish_run's report)``. ``timeout``: seconds at most, then the job is cancelled (its
+    finished frames kept); None, the default: until it ends, however long (a worker that stops talking still fails,
+    after the client's inactivity limit, :attr:`jobs.Settings.timeout`). Before, an hour at most: a headless Run of
+    a long shot was cancelled after 3600 s, its report 'cancelled' though nobody had. ``echo(line)``: called with the
+    progress line (:attr:`jobs.JobRun.status`) as it changes, at most every :data:`ECHO_EVERY_S` seconds, and with
+    the last one. Ctrl+C (KeyboardInterrupt) cancels the job (finished frames kept) and is raised again."""
     run = start_run(context, this_frame=this_frame)
-    run.wait(timeout=timeout)
+    try:
+        _wait(run, timeout, echo)
+    except KeyboardInterrupt:
+        _stop_blocking(run)
+        finish_run(context, run)
+        raise
     if not run.done:
-        run.cancel()
-        run.wait(timeout=30)
+        _stop_blocking(run)
     return run, finish_run(context, run)
+
+
+def _stop_blocking(run, grace=30.0):
+    """Cancel a blocking ``run`` and wait ``grace`` seconds for it to stop between frames; a frame that takes longer
+    (a large SAM 2 frame on a CPU) ends its worker (outputs are atomic) and the run ends cancelled. Before, the run
+    was still going then and finish_run failed on it: a traceback (``'NoneType' object has no attribute 'get'``),
+    the worker left running the job."""
+    run.cancel()
+    run.wait(timeout=grace)
+    if not run.done:
+        jobs.release_worker(run.settings.python)
+        run.wait(timeout=5)
+    if not run.done:
+        run._fail("CANCELLED", "cancelled")
+        run.worker_ended = True
+
+
+#: a blocking Run's progress line is echoed at most this often (seconds)
+ECHO_EVERY_S = 5.0
+
+
+def _wait(run, timeout, echo, tick=0.05):
+    """Poll ``run`` until it ends (or ``timeout`` seconds, None: no limit), echoing its progress (run_blocking)."""
+    import time
+    end = None if timeout is None else time.monotonic() + timeout
+    said, said_at = None, None
+    while not run.done and (end is None or time.monotonic() < end):
+        run.poll()
+        if echo is not None and run.status != said and run.status.startswith("samatte: "):
+            now = time.monotonic()
+            if said_at is None or now - said_at >= ECHO_EVERY_S:
+                echo(run.status)
+                said, said_at = run.status, now
+        if not run.done:
+            time.sleep(tick)
+    if echo is not None and run.done and run.status != said:
+        echo(run.status)
+
+
+def _echo(line):
+    """A blocking Run's progress line on stdout (the terminal of ``blender -b``)."""
+    print(line, flush=True)
 
 
 def farm_export(context, *, chunk=10):
@@ -716,7 +769,8 @@ class SAMATTE_OT_run(bpy.types.Operator):
     def execute(self, context):
         # Scripts (and bpy as a module, where INVOKE runs execute): run to the end, blocking.
         try:
-            run, (level, msg) = run_blocking(context, this_frame=self.this_frame)
+            # its progress on stdout: headless (blender -b), the terminal is all there is to watch
+            run, (level, msg) = run_blocking(context, this_frame=self.this_frame, echo=_echo)
         except HostError as e:
             self.report({"ERROR"}, "samatte: " + describe(e))
             return {"CANCELLED"}
