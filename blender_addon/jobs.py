@@ -337,7 +337,7 @@ def scene_frame_note(error, scene_frame):
     return " (scene frame%s %s)" % ("" if len(shown) == 1 else "s", format_frames(shown))
 
 
-def host_hint(error):
+def host_hint(error, python=None):
     """What an artist does in Blender about a worker error whose own advice names what Blender does not show
     (``""`` for the others): OUT_OF_MEMORY says "give the task more memory, run fewer tasks at once on the node,
     or lower the tracker option ram_mb" (a farm's words; the panel has no ram_mb); a MODEL_ERROR for weights
@@ -354,6 +354,20 @@ def host_hint(error):
         return "; in Blender: set another Output folder in the samatte panel for this clip (e.g. //samatte_<shot>/)"
     if code == "MODEL_ERROR" and details.get("reason") == "unreadable":
         return "; in Blender: the Models folder of the add-on's preferences sets SAMATTE_MODELS"
+    if code == "WEIGHTS_MISSING":
+        # the Tracker SAM 2 (or Matte SAM 2 matte) picked without its weights: samatte's advice is a shell's ('python
+        # -m samatte.models download ...', 'set SAMATTE_MODELS', 'give matte.options.checkpoint'), none of it a
+        # setting Blender shows; before, nothing said which Python, nor that the add-on's Models folder is the place
+        model = details.get("model") or ""
+        wanted = details.get("file") or ("%s.pt" % model if model else "the weights")
+        steps = []
+        if details.get("command") and python:
+            steps.append("download them with %s in a terminal (samatte's Python)" % str(details["command"]).replace(
+                "python ", "%s " % python, 1))
+        steps.append("set the Models folder in the add-on's preferences (Edit > Preferences > Add-ons > samatte) to "
+                     "the folder that holds %s" % wanted)
+        return "; in Blender: %s; or pick a weights-free backend in the samatte panel (Tracker Flow, Matte Refine)" % (
+            ", or ".join(steps))
     return ""
 
 
@@ -512,7 +526,7 @@ class JobRun:
             # (a worker that did not stop after the cancel was ended: samatte.client.CANCEL_GRACE_S)
             self.worker_ended = bool((getattr(e, "details", None) or {}).get("worker_ended"))
             self.error = "[%s] %s" % (self.error_code, getattr(e, "message", str(e)))
-            self.error += scene_frame_note(e, self._scene) + host_hint(e)
+            self.error += scene_frame_note(e, self._scene) + host_hint(e, getattr(self.settings, "python", None))
             self.status = "samatte: cancelled" if self.cancelled else "samatte: failed " + self.error
             return
         self.result = dict(self.handle.result or {})
