@@ -125,9 +125,24 @@ def _output_node(tree):
     return out
 
 
+#: the longest node name Blender keeps, in UTF-8 bytes (``bNode.name``: 64 with its NUL, 4.2 to 5.0); a longer one is
+#: cut there when set
+NODE_NAME_BYTES = 63
+
+
 def gated_node_name(socket):
-    """The name of the node that gives the matte node's output ``socket`` times the gate."""
-    return GATED + socket
+    """The name of the node that gives the matte node's output ``socket`` times the gate: ``samatte gated <socket>``,
+    or, when that is longer than Blender keeps (:data:`NODE_NAME_BYTES`: an object of over 49 characters), its start
+    and ``~`` and 8 hex digits of the whole name's CRC-32, so that the name set is the name Blender stores, each
+    output's its own. Before, Blender cut the name: the node was not found by it again, so every Run and Check
+    mattes removed and re-made it (the artist's links from it, to a Viewer or their own nodes, lost)."""
+    import zlib
+    name = GATED + socket
+    raw = name.encode("utf-8")
+    if len(raw) <= NODE_NAME_BYTES:
+        return name
+    tail = "~%08x" % (zlib.crc32(raw) & 0xFFFFFFFF)
+    return raw[:NODE_NAME_BYTES - len(tail)].decode("utf-8", "ignore") + tail
 
 
 def _math(tree, name, operation, location, *values):
@@ -204,7 +219,8 @@ def _gated_outputs(tree, matte, gate):
     name across re-runs, so the artist's links from them stay); those of outputs that are gone removed."""
     links = tree.links
     names = [s.name for s in matte.outputs if s.enabled and s.name not in ("Image", "Combined")]
-    for n in [n for n in tree.nodes if n.name.startswith(GATED) and n.name[len(GATED):] not in names]:
+    wanted = {gated_node_name(name) for name in names}
+    for n in [n for n in tree.nodes if n.name.startswith(GATED) and n.name not in wanted]:
         tree.nodes.remove(n)
     out = {}
     for i, name in enumerate(names):
