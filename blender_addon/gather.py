@@ -6,7 +6,8 @@ Conventions (README "Blender"):
 * every visible mask layer (``hide_render`` off) is one samatte object; its name is the core's
   :func:`samatte.names.safe_name` of the layer's name, which is kept as ``host_name``;
 * a layer's prompts sit on the scene frames where it is keyed: fcurves on its points, or else its
-  shape keys (the I key in the Clip Editor), found from the motion (:func:`motion_keyframes`); a
+  shape keys (the I key in the Clip Editor), found from the motion (:func:`motion_keyframes`; both when its
+  fcurves key no point position, :func:`layer_positions_keyed`: a feather weight keyed on a shape-keyed roto); a
   layer that never moves gives one prompt on the current frame; ``every_frame`` ("use my animated roto") sends the
   shape of every frame of the range (with the ``shapes`` tracker: the roto is refined, not tracked);
 * a spline is read as Blender's mask rasteriser draws it (:func:`_spline_prompt`): with Fill on, a
@@ -44,7 +45,7 @@ import os
 
 from . import convert
 
-__all__ = ["ClipInfo", "clip_info", "action_fcurves", "layer_keyframes", "gather_mask_objects",
+__all__ = ["ClipInfo", "clip_info", "action_fcurves", "layer_keyframes", "layer_positions_keyed", "gather_mask_objects",
            "gather_track_points", "merge_objects", "point_in_polygon", "parent_origin", "parent_offset",
            "parent_corners_origin", "parent_matrix", "plane_parent_matrix", "plane_corners", "homography",
            "apply_homography", "track_position", "track_position_at", "selected_tracks"]
@@ -234,6 +235,21 @@ def layer_keyframes(mask, layer_name, framelen=1.0):
         if fc.data_path.startswith(prefix + ".splines"):
             frames.update(int(round(k.co[0] / framelen)) for k in fc.keyframe_points)
     return sorted(frames)
+
+
+#: the point properties that place a mask layer's shape (an F-curve on another, a feather ``weight`` say, leaves the
+#: shape to the layer's shape keys)
+_POSITION_PROPS = (".co", ".handle_left", ".handle_right")
+
+
+def layer_positions_keyed(mask, layer_name):
+    """Whether an F-curve of ``mask``'s action keys where a point of layer ``layer_name`` lies (its ``co`` or
+    handles). A layer keyed only on other properties of its splines (a point's feather ``weight``, keyed with I over
+    the field) is still moved by its mask shape keys (the I key in the Clip Editor), which Python cannot see."""
+    ad = getattr(mask, "animation_data", None)
+    prefix = _layer_prefix(layer_name) + ".splines"
+    return any(fc.data_path.startswith(prefix) and fc.data_path.endswith(_POSITION_PROPS)
+               for fc in action_fcurves(getattr(ad, "action", None) if ad is not None else None))
 
 
 def _layer_coords(layer, ctime=None):
@@ -592,13 +608,15 @@ def _layer_frames(mask, layer, scene_set, *, read_mask_at, current_frame, every_
         return sorted(avail), None
     keyed = layer_keyframes(mask, layer.name, framelen)
     frames = [f for f in keyed if f in avail]
-    if frames and sample_shape_keys and layer.name in (sampled or {}):
-        # a keyed layer parented to a track: its keys, and the frames where the track changes its motion
-        # (before: its keys alone; Blender draws it moving with the track between them)
-        return sorted(set(frames).union(f for f in sampled[layer.name] if f in avail)), None
+    motion = (sampled or {}).get(layer.name) if sample_shape_keys else None
+    if frames and motion is not None:
+        # a keyed layer parented to a track, or keyed only on what does not place it (a feather weight) while its
+        # shape keys move it: its keys, and the frames where its motion changes (before: its keys alone; Blender
+        # draws it moving with the track, or from shape key to shape key, between them)
+        return sorted(set(frames).union(f for f in motion if f in avail)), None
     if frames:
         return frames, None
-    if keyed:
+    if keyed and not motion:
         # Blender draws the layer on every frame, held from its nearest key: read there on the job's frame
         # nearest its keys (before: skipped, so the object was not matted at all)
         f = _nearest(avail, keyed)
@@ -956,7 +974,9 @@ def _plan_layers(mask, scene_set, notes, *, read_mask_at, current_frame, every_f
     # sampled: the layers with no keys Python sees (mask shape keys), and those parented to a track, which Blender
     # draws moving with it (before: read as still, point.co being where they were drawn: a roto following its track
     # was prompted on the current frame alone, or on its keys alone)
-    unkeyed = [layer.name for layer in layers if not layer_keyframes(mask, layer.name) or layer_parented(layer)] \
+    # and those whose F-curves key no point position (a feather weight keyed on a roto animated with the I key: before,
+    # its keys alone were read, the shape keys' motion never sampled: a roto keyed on 2 and 5 prompted on frame 1 only)
+    unkeyed = [layer.name for layer in layers if not layer_positions_keyed(mask, layer.name) or layer_parented(layer)] \
         if sample_shape_keys and not every_frame else []
     on_frame = None
     if every_frame and read_drawn is not None:
