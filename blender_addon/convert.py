@@ -19,6 +19,8 @@ of the window Blender shows, in display-window pixels (``(0, 0)`` when it shows 
 the data window's ``(x, y)`` when it shows the data window). See ``tests/blender`` for which one.
 """
 import os
+import stat
+import struct
 import re
 
 __all__ = ["marker_to_px", "px_to_marker", "mask_to_px", "px_to_mask", "clip_frame", "scene_frame",
@@ -181,16 +183,9 @@ def _read_exr_attrs(f, names):
     return found
 
 
-def exr_windows(path):
-    """Display and data windows of an EXR as ``(x, y, w, h)`` pixels (EXR's y-down space), read from
-    the header with the standard library. None when the file is not an EXR; a multi-part file gives its
-    first part's (the display window and pixel aspect are shared by every part; the data window is the first
-    part's).
-
-    The same reader as ``samatte.exrheader.windows``, kept here on purpose: Scan and the clip's size
-    check run before a samatte Python is set, when no ``samatte`` module can be imported."""
-    import stat
-    import struct
+def _exr_header(path, names):
+    """The attributes ``names`` of an EXR's (first) header (:func:`_read_exr_attrs`), or None when ``path`` is not a
+    regular EXR file."""
     try:
         # never block on a named pipe, never read a device (/dev/zero has no end): regular files only
         # (samatte.inputfile.open_regular, inlined)
@@ -206,8 +201,21 @@ def exr_windows(path):
             if f.read(4) != b"\x76\x2f\x31\x01":
                 return None
             f.read(4)
-            attrs = _read_exr_attrs(f, ("displayWindow", "dataWindow", "pixelAspectRatio"))
+            return _read_exr_attrs(f, names)
     except OSError:
+        return None
+
+
+def exr_windows(path):
+    """Display and data windows of an EXR as ``(x, y, w, h)`` pixels (EXR's y-down space), read from
+    the header with the standard library. None when the file is not an EXR; a multi-part file gives its
+    first part's (the display window and pixel aspect are shared by every part; the data window is the first
+    part's).
+
+    The same reader as ``samatte.exrheader.windows``, kept here on purpose: Scan and the clip's size
+    check run before a samatte Python is set, when no ``samatte`` module can be imported."""
+    attrs = _exr_header(path, ("displayWindow", "dataWindow", "pixelAspectRatio"))
+    if attrs is None:
         return None
     out = {}
     for key, label in (("displayWindow", "display_window"), ("dataWindow", "data_window")):
@@ -218,3 +226,42 @@ def exr_windows(path):
     pa = attrs.get("pixelAspectRatio")
     out["pixel_aspect"] = struct.unpack("<f", pa[1][:4])[0] if (pa and len(pa[1]) >= 4) else 1.0
     return out
+
+
+def exr_channels(path):
+    """The channel names of an EXR's (first part's) header, in its order, read with the standard library; [] when
+    the file is not an EXR or its header has no channel list."""
+    attrs = _exr_header(path, ("channels",)) or {}
+    return _channel_names(attrs["channels"][1]) if "channels" in attrs else []
+
+
+def _channel_names(raw):
+    """The channel names of an EXR ``chlist`` attribute, in the header's order (each: a name, its NUL, 16 bytes of
+    type and sampling; a NUL ends the list)."""
+    names = []
+    pos = 0
+    while pos < len(raw):
+        end = raw.find(b"\0", pos)
+        if end <= pos:
+            break
+        names.append(raw[pos:end].decode("utf-8", "replace"))
+        pos = end + 1 + 16
+    return names
+
+
+def blender_rgb_layer(channels):
+    """``(layer, mixed)``: the layer of an EXR's channels (``channels``, in the header's order, the first part's) that
+    Blender's Movie Clip shows, as samatte's ``plate.layer`` names it (``ViewLayer.Combined`` for
+    ``ViewLayer.Combined.R/G/B``), None for the plain ``R``, ``G``, ``B`` (or no such channels: samatte's default).
+    Blender reads a file without its own layer choice (a Movie Clip) by taking, for each of R, G and B, the first
+    channel whose name ends in that letter, any case (``exr_rgba_channelname``, 4.2 to 5.0): a render saved as
+    OpenEXR MultiLayer shows its first layer's Combined. ``mixed``: those three are not one layer's (Blender shows
+    channels of several layers, e.g. ``AO.R`` sorted before a plain ``R``): no layer is given then (samatte's
+    default, the plain R, G, B, as before)."""
+    picked = []
+    for letter in "RGB":
+        picked.append(next((c for c in channels if c[-1:].upper() == letter), None))
+    layers = {c.rsplit(".", 1)[0] if (c and "." in c) else None for c in picked}
+    if len(layers) != 1:
+        return None, True
+    return layers.pop(), False

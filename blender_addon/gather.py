@@ -56,7 +56,7 @@ class ClipInfo:
 
     def __init__(self, *, size, first_file, frame_start=1, frame_offset=0, duration=1, origin=(0, 0),
                  pixel_aspect=1.0, pattern=None, filepath=None, colourspace=None, display_window=None,
-                 data_window=None, name="clip"):
+                 data_window=None, name="clip", layer=None):
         self.size = (int(size[0]), int(size[1]))
         self.first_file = int(first_file)
         self.frame_start = int(frame_start)
@@ -70,6 +70,9 @@ class ClipInfo:
         self.display_window = display_window
         self.data_window = data_window
         self.name = name
+        #: the EXR layer Blender shows (``convert.blender_rgb_layer``: a multilayer render's first layer), samatte's
+        #: ``plate.layer``; None: the plain R, G, B
+        self.layer = layer
 
     def file(self, scene_frame):
         return convert.file_number(scene_frame, clip_frame_start=self.frame_start, first_file=self.first_file,
@@ -167,8 +170,12 @@ def clip_info(clip, *, abspath=lambda p: p):
         raise HostError("PLATE_INVALID", "clip %r has no image (size %r): is %s readable?" % (clip.name, size, path))
     origin = (0, 0)
     win = convert.exr_windows(path) if path.lower().endswith(".exr") else None
-    disp = data = None
+    disp = data = layer = None
     if win:
+        # a render saved as OpenEXR MultiLayer (ViewLayer.Combined.R...): Blender shows its first layer's RGB; the
+        # job names that layer (before: none, and the worker found no R, G, B: '[CHANNELS_INVALID] ... (give a
+        # layer)', which the panel has no way to give)
+        layer = convert.blender_rgb_layer(convert.exr_channels(path))[0]
         disp, data = win["display_window"], win["data_window"]
         if (data[2], data[3]) == size:
             origin = (data[0] - disp[0], data[1] - disp[1])
@@ -189,7 +196,7 @@ def clip_info(clip, *, abspath=lambda p: p):
         cs = None
     return ClipInfo(size=size, first_file=first, frame_start=clip.frame_start, frame_offset=clip.frame_offset,
                     duration=clip.frame_duration, origin=origin, pixel_aspect=pa, pattern=pattern, filepath=path,
-                    colourspace=cs, display_window=disp, data_window=data, name=clip.name)
+                    colourspace=cs, display_window=disp, data_window=data, name=clip.name, layer=layer)
 
 
 def _numbered(name):

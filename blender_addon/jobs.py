@@ -89,6 +89,7 @@ def build_job(info, objects, settings, *, frames, output=None):
     name = settings.name or clip_base(info)
     job = jobspec.new_job(info.pattern, output or output_pattern(settings.output_dir, info),
                           frames=sframes.format_frames(sorted(frames)), colourspace=info.colourspace or None,
+                          layer=getattr(info, "layer", None) or None,
                           ocio_config=settings.ocio_config or None, name=name, tracker=settings.tracker,
                           matte=settings.matte, quality=settings.quality, device=settings.device)
     supported = _object_fields()

@@ -563,10 +563,11 @@ def scan(context):
         def format_frames(numbers):
             return ",".join(str(n) for n in numbers)
     # the scene frames the artist works in (as Check mattes), the file numbers labelled as such
-    lines = ["%s: scene frames %s (files %s), %d frame%s, %dx%d%s" % (
+    lines = ["%s: scene frames %s (files %s), %d frame%s, %dx%d%s%s" % (
         info.name, format_frames(sorted(info.scene_frame(n) for n in frames)), format_frames(sorted(frames)),
         len(frames), "" if len(frames) == 1 else "s", info.size[0], info.size[1],
-        " (overscan)" if info.origin != (0.0, 0.0) else "")]
+        " (overscan)" if info.origin != (0.0, 0.0) else "",
+        ", layer %s" % info.layer if getattr(info, "layer", None) else "")]
     for ob in objects:
         fr = prompt_frames(info, ob)
         kinds = sorted({p["type"] + ("-" if p.get("mode") == "subtract" else "") for p in ob["prompts"]})
