@@ -498,7 +498,7 @@ def _stop_blocking(run, grace=30.0):
     run.cancel()
     run.wait(timeout=grace)
     if not run.done:
-        jobs.release_worker(run.settings.python)
+        jobs.release_worker(os.path.expanduser(run.settings.python))
         run.wait(timeout=5)
     if not run.done:
         run._fail("CANCELLED", "cancelled")
