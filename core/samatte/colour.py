@@ -88,9 +88,42 @@ def _load_config(config):
 
 
 def _suggest(name, names, n=6):
-    close = difflib.get_close_matches(name, names, n=n, cutoff=0.4)
+    """Up to ``n`` of ``names`` nearest ``name``, compared without regard to case or surrounding spaces
+    (OCIO looks names up so), then the rest in their order."""
+    lower = {}
+    for x in names:
+        lower.setdefault(x.strip().lower(), x)
+    close = [lower[c] for c in difflib.get_close_matches(str(name).strip().lower(), list(lower), n=n, cutoff=0.4)]
     rest = [x for x in names if x not in close]
     return (close + rest)[:n]
+
+
+def _colourspace_names(cfg):
+    """What a job may name a colourspace of ``cfg`` by, for suggestions: its scene-referred colourspaces'
+    names (those a plate is stored in), its roles, the other colourspaces (display-referred ones) and
+    then every alias."""
+    scene, other, aliases = [], [], []
+    for name in cfg.getColorSpaceNames():
+        cs = cfg.getColorSpace(name)
+        try:
+            display = cs.getReferenceSpaceType() != _ocio().REFERENCE_SPACE_SCENE
+        except AttributeError:  # noqa: BLE001 - an OCIO without reference spaces (v1)
+            display = False
+        (other if display else scene).append(name)
+        try:
+            aliases.extend(cs.getAliases())
+        except AttributeError:  # noqa: BLE001 - an OCIO without aliases
+            pass
+    try:
+        roles = list(cfg.getRoleNames())
+    except AttributeError:  # noqa: BLE001
+        roles = []
+    seen, out = set(), []
+    for x in scene + roles + other + aliases:
+        if x and x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
 
 
 #: gamuts an EXR's ``chromaticities`` may name: CIE xy of red, green, blue and white, and the names of
@@ -224,9 +257,13 @@ class ColourTransform:
         self.header_how = self.header_warning = None
         if colourspace:
             cs = cfg.getColorSpace(colourspace)
+            if cs is None and colourspace.strip() != colourspace and colourspace.strip():
+                # "ACEScg " pasted from a host's knob: OCIO matches names exactly but for case
+                cs = cfg.getColorSpace(colourspace.strip())
             if cs is None:
                 raise ColourError("colourspace %r is not in OCIO config %s; valid names include: %s"
-                                  % (colourspace, self.config_source, ", ".join(_suggest(colourspace, names))),
+                                  % (colourspace, self.config_source,
+                                     ", ".join(_suggest(colourspace, _colourspace_names(cfg)))),
                                   colourspace=colourspace, config=self.config_source)
             self.colourspace_from = "job"
         else:
