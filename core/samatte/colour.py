@@ -66,14 +66,20 @@ def _load_config(config):
             return config, "<Config %s>" % (config.getName() or "unnamed")
         raise ColourError("ocio config must be a path, an ocio:// URI or a Config, not %s" % type(config).__name__)
     source = os.fspath(config) if config is not None else None
+    origin = ""
     if not source:
         source = os.environ.get("OCIO") or DEFAULT_CONFIG
+        # a config nobody named in the job: say where it came from, or the artist looks in the job
+        origin = " (from $OCIO)" if os.environ.get("OCIO") else ""
     try:
         if source.startswith("ocio://"):
             cfg = ocio.Config.CreateFromFile(source)
         else:
+            if os.path.isdir(source):
+                raise ColourError("OCIO config %s%s is a folder, not a config file (name its .ocio file, e.g. %s)"
+                                  % (source, origin, os.path.join(source, "config.ocio")), config=source)
             if not os.path.isfile(source):
-                raise ColourError("OCIO config file not found: %s" % source, config=source)
+                raise ColourError("OCIO config file not found: %s%s" % (source, origin), config=source)
             cfg = ocio.Config.CreateFromFile(source)
     except ColourError:
         raise
@@ -83,7 +89,8 @@ def _load_config(config):
             names = [c[0] for c in ocio.BuiltinConfigRegistry().getBuiltinConfigs()]
             hint = " (built-in configs: ocio://default, ocio://cg-config-latest, ocio://studio-config-latest, %s)" % (
                 ", ".join("ocio://" + n for n in names[-3:]))
-        raise ColourError("cannot load OCIO config %s: %s%s" % (source, str(e).strip(), hint), config=source)
+        raise ColourError("cannot load OCIO config %s%s: %s%s" % (source, origin, str(e).strip(), hint),
+                          config=source)
     return cfg, source
 
 
