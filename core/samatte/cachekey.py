@@ -153,8 +153,45 @@ def file_stamp(path, *, small=SMALL_FILE, memo=None):
     return "%d:m%d" % (st.st_size, mtime_in_units(st.st_mtime_ns))
 
 
-_LUT_SRC = re.compile(r"\bsrc\s*:\s*(['\"]?)([^'\"\s,}]+)\1")
+# a FileTransform's file: quoted (anything but the quote: spaces, ${VAR}) or plain (a ${VAR} in it too)
+_LUT_SRC = re.compile(r"""\bsrc\s*:\s*(?:"([^"\n]+)"|'([^'\n]+)'|((?:\$\{\w+\}|[^'"\s,{}])+))""")
 _SEARCH_PATH = re.compile(r"^search_path\s*:[ \t]*(.*)$", re.M)
+_ENVIRONMENT = re.compile(r"^environment\s*:[ \t]*(.*)$", re.M)
+_CONTEXT_VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)|%(\w+)%")
+
+
+def _context_defaults(text):
+    """The config's ``environment:`` section (OCIO 2 context variables and their defaults)."""
+    m = _ENVIRONMENT.search(text)
+    if not m:
+        return {}
+    out = {}
+    inline = m.group(1).strip()
+    if inline.startswith("{"):
+        items = inline.strip("{}").split(",")
+    else:
+        items = []
+        for line in text[m.end():].splitlines()[1:]:
+            if not re.match(r"^\s+\S", line) or line.lstrip().startswith("#"):
+                if line.strip() and not line.lstrip().startswith("#"):
+                    break
+                continue
+            items.append(line)
+    for item in items:
+        k, sep, v = item.partition(":")
+        if sep and k.strip():
+            out[k.strip().strip("'\"")] = v.strip().strip("'\"")
+    return out
+
+
+def _expand_context(value, defaults):
+    """``value`` with its context variables (``$VAR``, ``${VAR}``, ``%VAR%``) as OCIO resolves them: the
+    environment's value, else the config's default; unknown ones stay as written."""
+    def sub(m):
+        name = m.group(1) or m.group(2) or m.group(3)
+        got = os.environ.get(name, defaults.get(name))
+        return m.group(0) if got is None else got
+    return _CONTEXT_VAR.sub(sub, value)
 
 
 def _search_dirs(text):
@@ -174,7 +211,8 @@ def _search_dirs(text):
             if not item:
                 break
             dirs.append(item.group(1).strip("'\""))
-    return [os.path.expandvars(d) for d in dirs if d] or ["."]
+    defaults = _context_defaults(text)
+    return [_expand_context(d, defaults) for d in dirs if d] or ["."]
 
 
 def config_stamp(path, *, memo=None):
@@ -188,16 +226,19 @@ def config_stamp(path, *, memo=None):
             text = t.read(SMALL_FILE)
     except (OSError, ValueError):
         return base
-    srcs = sorted({m.group(2) for m in _LUT_SRC.finditer(text)})
+    srcs = sorted({m.group(1) or m.group(2) or m.group(3) for m in _LUT_SRC.finditer(text)})
     if not srcs:
         return base
     root = os.path.dirname(os.path.abspath(path))
     dirs = _search_dirs(text)
+    defaults = _context_defaults(text)
     luts = []
     for src in srcs:
         stamp = "missing"
+        # a context variable (a show's or shot's LUT: src: ${SHOT}.cube) names the file OCIO reads now
+        name = _expand_context(src, defaults) if ("$" in src or "%" in src) else src
         for d in dirs:
-            cand = os.path.join(root, d, src)
+            cand = os.path.join(root, d, name)
             if os.path.isfile(cand):
                 stamp = file_stamp(cand, memo=memo)
                 break
