@@ -332,8 +332,14 @@ class ColourTransform:
             ocio = _ocio()
             cpu = self.config.getProcessor(cs.getName(), lin.getName()).getOptimizedCPUProcessor(
                 ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32, ocio.OPTIMIZATION_DEFAULT)
-        except Exception:  # noqa: BLE001 - no conversion: decided as before (kept as stored)
-            return False
+        except Exception as e:
+            # no conversion (a LUT file of the config missing: a show LUT folder not mapped on a farm
+            # node, a context variable naming another shot's file): its values cannot be told linear or
+            # decoded, and taking code values for light would matte the plate wrongly without a word
+            raise ColourError("OCIO cannot convert colourspace %r to scene_linear (%s) with config %s, to tell "
+                              "whether its values are linear light: %s"
+                              % (cs.getName(), lin.getName(), self.config_source, str(e).strip()),
+                              colourspace=cs.getName(), config=self.config_source)
         x = np.array([[[0.02, 0.05, 0.1], [0.18, 0.25, 0.3], [0.4, 0.45, 0.5]]], np.float32)
         fx = _apply(cpu, x, None)
         f2x = _apply(cpu, x * 2, None)
