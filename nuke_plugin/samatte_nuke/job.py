@@ -307,8 +307,11 @@ def from_project(path):
     is an absolute folder: the file Nuke reads (Foundry Q100154: relative file paths are relative to the script's
     ``project_directory``). Before, such a Read's files were not known: its whole plate was rendered into the cache
     on every new graph and that copy matted. Else as it is (no project directory: Nuke's working folder, unknown
-    here, so the plate is rendered as before)."""
-    if not path or os.path.isabs(path):
+    here, so the plate is rendered as before). A path of another OS (``Z:/shows/...`` on Linux: no Path Substitutions
+    row maps it) or one starting with ``~`` is as it is too (Nuke resolves it; the plate is rendered, as before):
+    joined, it was ``<project>/Z:/shows/...``, and Track & Matte stopped FRAME_MISSING asking to restore files of
+    that made-up path."""
+    if not path or os.path.isabs(path) or foreign_path(path) or path.startswith("~"):
         return path
     base = project_directory()
     if not base or not os.path.isabs(base):

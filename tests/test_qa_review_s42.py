@@ -1,0 +1,39 @@
+"""Review s42 of the day's merges (d7b1d47..): regressions the review found, each with its case.
+
+* Nuke (7be6e0e): a Read's path is joined to the project directory when relative, but a Windows path on Linux /
+  macOS (``Z:/shows/...``, a script made on Windows, no Path Substitutions row for the plate share) is not absolute
+  here and was joined too: ``<script dir>/Z:/shows/...``. Track & Matte then stopped FRAME_MISSING asking the
+  artist to restore files of that made-up path (before the change: the plate rendered, Nuke naming its own path).
+  A path starting with ``~`` likewise is left to Nuke (rendered, as before).
+"""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402,F401
+
+import test_qa158_nuke_day12 as day12  # noqa: E402
+from samatte_nuke import job as jobmod, node as snode  # noqa: E402
+
+nk, shot, _comp = day12.nk, day12.shot, day12._comp   # its fixtures
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a Windows path is this OS's own there")
+@pytest.mark.parametrize("typed", ["Z:/shows/sh010/plate/plate.####.exr", "~/plates/sh010/plate.####.exr"])
+def test_a_foreign_or_home_read_path_is_not_joined_to_the_project_directory(nk, shot, tmp_path, typed):
+    nk.root()["name"].setValue(str(tmp_path / "comp" / "sh_v001.nk"))
+    nk.root()["project_directory"].setValue("[python {nuke.script_directory()}]")
+    read, roto, g = _comp(nk, shot)
+    read["file"].setValue(typed)
+    assert jobmod.read_path(read) == typed   # before: <script dir>/Z:/shows/... (or <script dir>/~/...)
+    job, info = snode.build(g)   # before: FRAME_MISSING "... <script dir>/Z:/shows/.../plate.1001.exr is missing"
+    assert "plate_" in job["plate"]["path"] and len(nk._renders) == 1   # rendered, as before 7be6e0e
+
+
+def test_a_relative_read_path_is_still_joined_to_the_project_directory(nk, shot, tmp_path):
+    nk.root()["project_directory"].setValue(str(tmp_path / "proj"))
+    read, roto, g = _comp(nk, shot)
+    read["file"].setValue("plate/plate.####.exr")
+    assert jobmod.read_path(read) == os.path.join(str(tmp_path / "proj"), "plate", "plate.####.exr")
