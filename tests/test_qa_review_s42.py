@@ -5,6 +5,8 @@
   here and was joined too: ``<script dir>/Z:/shows/...``. Track & Matte then stopped FRAME_MISSING asking the
   artist to restore files of that made-up path (before the change: the plate rendered, Nuke naming its own path).
   A path starting with ``~`` likewise is left to Nuke (rendered, as before).
+* api.job (996efa1): a bare ``(frame, path)`` pair is one prompt, but not with its frame as text (``("1004",
+  "roto/hero.png")``, a CSV's), which a list's pair takes: it was two files, ``./1004`` among them.
 """
 import os
 import sys
@@ -37,3 +39,22 @@ def test_a_relative_read_path_is_still_joined_to_the_project_directory(nk, shot,
     read, roto, g = _comp(nk, shot)
     read["file"].setValue("plate/plate.####.exr")
     assert jobmod.read_path(read) == os.path.join(str(tmp_path / "proj"), "plate", "plate.####.exr")
+
+
+# --- api.job (996efa1): a bare (frame, path) pair whose frame is its text ------------------------------------------
+
+def test_a_bare_pair_with_the_frame_as_text_is_one_prompt_as_in_a_list(tmp_path, monkeypatch):
+    """``prompts={"hero": ("1004", "roto/hero.png")}`` (frames read from a CSV are text): a list's pair takes the
+    text of a whole frame, the bare pair was two files, ``./1004`` (frame 1004 from its name, validated) and
+    ``roto/hero.png`` (PROMPT_INVALID: no frame number in its name)."""
+    from samatte import api
+    monkeypatch.chdir(tmp_path)
+    want = api.job("plate.####.exr", "out/o.####.exr", prompts={"hero": [("1004", "roto/hero.png")]},
+                   frames="1001-1010")["objects"][0]["prompts"]
+    got = api.job("plate.####.exr", "out/o.####.exr", prompts={"hero": ("1004", "roto/hero.png")},
+                  frames="1001-1010")["objects"][0]["prompts"]
+    assert got == want and [(q["frame"], q["path"]) for q in got] == [(1004, str(tmp_path / "roto" / "hero.png"))]
+    # two files stay two files
+    two = api.job("plate.####.exr", "out/o.####.exr", prompts={"hero": ("hero.1001.png", "hero.1005.png")},
+                  frames="1001-1010")["objects"][0]["prompts"]
+    assert [q["frame"] for q in two] == [1001, 1005]

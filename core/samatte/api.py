@@ -91,7 +91,9 @@ def _prompt_items(items, obj):
     prompt of the file ``1004``)."""
     if _is_path(items) or isinstance(items, dict):
         return [items]
-    if (isinstance(items, tuple) and len(items) == 2 and not _is_path(items[0]) and _is_path(items[1])):
+    if (isinstance(items, tuple) and len(items) == 2 and _is_path(items[1])
+            and (not _is_path(items[0]) or (isinstance(items[0], str) and _pair_frame(items[0]) is not None))):
+        # (a frame given as its text, "1004" read from a CSV, as a list's pair takes it: it was the file ./1004)
         return [items]
     try:
         return list(items)
