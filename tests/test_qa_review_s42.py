@@ -7,6 +7,8 @@
   A path starting with ``~`` likewise is left to Nuke (rendered, as before).
 * api.job (996efa1): a bare ``(frame, path)`` pair is one prompt, but not with its frame as text (``("1004",
   "roto/hero.png")``, a CSV's), which a list's pair takes: it was two files, ``./1004`` among them.
+* api.job (996efa1): a Windows path given on Linux / macOS (a job built for Windows nodes) was joined to the
+  current folder, since 996efa1 a prompt or ``masks`` dict's too (kept before): kept, as ``jobspec.resolve_paths`` does.
 """
 import os
 import sys
@@ -58,3 +60,28 @@ def test_a_bare_pair_with_the_frame_as_text_is_one_prompt_as_in_a_list(tmp_path,
     two = api.job("plate.####.exr", "out/o.####.exr", prompts={"hero": ("hero.1001.png", "hero.1005.png")},
                   frames="1001-1010")["objects"][0]["prompts"]
     assert [q["frame"] for q in two] == [1001, 1005]
+
+
+# --- api.job (996efa1): a Windows path given on Linux / macOS ---------------------------------------------------------
+
+@pytest.mark.skipif(os.name == "nt", reason="a Windows path is this OS's own there")
+def test_api_job_keeps_windows_paths_on_linux_and_farm_export_maps_them(tmp_path, monkeypatch):
+    """A Linux submission script building a job for Windows nodes: its paths were joined to the current folder
+    (``<cwd>/Z:\\\\shows\\\\...``: one file name here), since 996efa1 those of prompt and ``masks`` dicts too (kept
+    before); ``farm export`` then made the current folder a root. They are kept, as ``jobspec.resolve_paths`` keeps a
+    saved Windows job's, and the export's roots are the Windows folders."""
+    from samatte import api, jobspec
+    from samatte.farm import farm_document
+    monkeypatch.chdir(tmp_path)
+    plate, out = "Z:\\shows\\sh010\\plate\\p.####.exr", "Z:\\shows\\sh010\\matte\\m.####.exr"
+    roto, fx = "Z:\\shows\\sh010\\roto\\hero.1004.png", "\\\\server\\share\\fx\\m.####.png"
+    j = api.job(plate, out, prompts={"hero": [jobspec.mask_prompt(1004, roto)]},
+                masks={"fx": {"path": fx, "channel": "A"}}, frames="1001-1010")
+    assert j["plate"]["path"] == plate and j["output"]["path"] == out
+    assert j["objects"][0]["prompts"][0]["path"] == roto and j["objects"][1]["masks"]["path"] == fx
+    doc = farm_document(j)
+    dirs = sorted(r["dir"] for r in doc["roots"].values())
+    assert str(tmp_path) not in dirs and "Z:\\shows\\sh010\\plate" in dirs and "\\\\server\\share\\fx" in dirs, dirs
+    # a relative path is still made absolute from the current folder
+    k = api.job("plate/p.####.exr", "out/o.####.exr", prompts={"hero": ["roto/hero.1004.png"]}, frames="1001-1010")
+    assert k["plate"]["path"] == str(tmp_path / "plate" / "p.####.exr")

@@ -39,10 +39,16 @@ def _abs(p):
     """A path argument (str or ``os.PathLike``) as an absolute path (``~`` the home folder); None and
     anything else as it is (validation says what is wrong with it). ``api.job`` makes every path it is
     given absolute, so a job saved elsewhere (``api.save(job, "jobs/sh010.json")``, where a JobSpec
-    file's relative paths are its own folder's) still names the same files."""
+    file's relative paths are its own folder's) still names the same files. A Windows absolute path on Linux /
+    macOS (``Z:\\shots\\...``, a job built for Windows nodes) is as it is, as :func:`samatte.jobspec.resolve_paths`
+    leaves it (before, ``<current folder>/Z:\\shots\\...``, one file name here, which ``farm export`` could not map;
+    a prompt or ``masks`` dict's path was kept until they were made absolute too)."""
+    from .jobspec import windows_abs
     if isinstance(p, os.PathLike):
         p = os.fspath(p)
     if not isinstance(p, str):
+        return p
+    if os.name != "nt" and windows_abs(p):
         return p
     return os.path.abspath(os.path.expanduser(p))
 
