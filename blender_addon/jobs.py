@@ -338,6 +338,17 @@ def scene_frame_note(error, scene_frame):
     return " (scene frame%s %s)" % ("" if len(shown) == 1 else "s", format_frames(shown))
 
 
+def _shell_word(path):
+    """``path`` as one word of a command typed in a terminal: quoted when it holds a space or a character a shell reads
+    (``C:\\Users\\Jane Doe\\...``, ``/Volumes/Studio Tools/...``: unquoted, the pasted command ran ``C:\\Users\\Jane``)."""
+    if path and re.search(r"[^\w@%+=:,./\\~-]", path):
+        path = os.path.expanduser(path)   # (a quoted ~ is not the home folder)
+        if os.name == "nt":
+            return '"%s"' % path
+        return "'%s'" % path.replace("'", "'\"'\"'")
+    return path
+
+
 def host_hint(error, python=None):
     """What an artist does in Blender about a worker error whose own advice names what Blender does not show
     (``""`` for the others): OUT_OF_MEMORY says "give the task more memory, run fewer tasks at once on the node,
@@ -364,7 +375,7 @@ def host_hint(error, python=None):
         steps = []
         if details.get("command") and python:
             steps.append("download them with %s in a terminal (samatte's Python)" % str(details["command"]).replace(
-                "python ", "%s " % python, 1))
+                "python ", "%s " % _shell_word(python), 1))
         steps.append("set the Models folder in the add-on's preferences (Edit > Preferences > Add-ons > samatte) to "
                      "the folder that holds %s" % wanted)
         return "; in Blender: %s; or pick a weights-free backend in the samatte panel (Tracker Flow, Matte Refine)" % (
