@@ -89,7 +89,7 @@ def test_a_job_naming_its_config_or_an_older_document_leaves_the_node_as_it_is(s
     res = export_openjd(job, str(tmp / "bundle"), chunk=2, python="/opt/samatte/bin/python")
     d = json.load(open(os.path.join(res["bundle"], "samatte_farm_job.json")))
     assert "ocio_env" not in d and ocio_environment(d, {}) == (False, None)
-    assert ocio_environment({"job": {}}, {}) == (False, None)          # exported by samatte 0.2.20 or earlier
+    assert ocio_environment({"job": {}}, {}) == (False, None)          # exported by samatte up to d7b1d47 (no ocio_env)
     monkeypatch.setenv("OCIO", "ocio://cg-config-latest")
     res = export_openjd(path, str(tmp / "bundle2"), chunk=2, python="/opt/samatte/bin/python")
     d = json.load(open(os.path.join(res["bundle"], "samatte_farm_job.json")))

@@ -363,6 +363,23 @@ def _check_headers(source, masked, frames):
                 check_mask_header(seq.path(f), seq.info, channel=seq.channel)
 
 
+def _check_pixels(source, masked, frames, cancel):
+    """Decode ``frames``' plate pixels (those the source has not decoded) and their mask files, one frame at a
+    time, kept nowhere: what reading them in the matte loop would raise, now. Yields setup Progress at most
+    about once a second and checks ``cancel`` before each frame."""
+    shown = time.monotonic()
+    for i, f in enumerate(frames):
+        check_cancel(cancel)
+        if time.monotonic() - shown >= 1.0:
+            shown = time.monotonic()
+            yield Progress("setup", f, i, len(frames), "checking the pixels of frame %d (%d of %d)"
+                           % (f, i + 1, len(frames)))
+        source.check_pixels([f])
+        for _name, (mseq, m, required) in masked.items():
+            if f not in m["_absent"] and (required or os.path.exists(mseq.path(f))):
+                _mask_track(mseq, m, f)
+
+
 def _warn_empty_masks(mask_seen, masked):
     """Warn about an object whose mask file was empty on every frame this run read: legitimate (an
     object out of shot) but more often a mask saved with the wrong values (0 / 1 in 8 bits reads 0.004)
@@ -838,6 +855,11 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             yield Progress("done", None, len(requested), len(requested),
                            "all %d frames already complete" % len(requested))
             return result
+        # every frame this run reads to matte (plate pixels, masks) is decoded once before the first frame is
+        # written: a frame damaged past a good header (truncated, a bad chunk), a corrupt mask, or NaN pixels
+        # with on_nonfinite "error" are their error now (before: FRAME_CORRUPT / PIXELS_NONFINITE after the
+        # frames before it were written). Frames the tracker decoded in this run are not decoded again.
+        yield from _check_pixels(source, masked, sorted(set(to_do) | pre | seed), cancel)
         if matter is None:
             from .matte import get_matter
             matter = get_matter(resolved["matte"], quality=job["matte"]["quality"],

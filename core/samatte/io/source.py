@@ -152,6 +152,8 @@ class FrameSource:
         #: counters: frames decoded, by the read-ahead thread, cache hits, the most held at once,
         #: non-finite values fixed
         self.stats = {"decoded": 0, "prefetched": 0, "hits": 0, "max_cached": 0, "nonfinite": 0}
+        #: the frames whose pixels were decoded whole in this source's life (read, or checked)
+        self._read_whole = set()
 
     # -- public ----------------------------------------------------------------------------------
     def path(self, frame):
@@ -210,6 +212,22 @@ class FrameSource:
                 raise got
             else:
                 _check_windows(got, self.info, self.pattern.path(f), f, self._place)
+
+    def check_pixels(self, frames):
+        """Decode the pixels of each of ``frames`` not decoded yet (kept nowhere: memory stays one frame):
+        the CorruptFrameError of a file damaged past a good header (truncated, a bad chunk) and, with
+        ``on_nonfinite="error"``, the NaNPixelError that reading it would raise, now. Returns the frames
+        decoded."""
+        todo = [int(f) for f in frames if int(f) not in self._read_whole]
+        for f in todo:
+            path = self.pattern.path(f)
+            fd = read_frame(path, layer=self.layer, expect=self.info, frame=f, place=self._place)
+            if self.on_nonfinite == "error":
+                fix_nonfinite(fd.linear, mode="error", frame=f, path=path, stored=len(fd.info.channels))
+            del fd
+            with self._cond:
+                self._read_whole.add(f)
+        return todo
 
     def prefetch(self, frames_in_order):
         """Tell the source the order frames will be asked for (e.g. descending for a backward pass;
@@ -363,6 +381,7 @@ class FrameSource:
         with self._cond:
             self.stats["decoded"] += 1
             self.stats["nonfinite"] += n
+            self._read_whole.add(frame)
         return Plate(frame=frame, linear=linear, display=display, info=self.info)
 
     def __repr__(self):
