@@ -27,20 +27,27 @@ def job(tmp_path_factory):
     return j
 
 
+@pytest.fixture(scope="module")
+def worker():
+    """One worker for both cases: each leaves it free again (what the test checks), so the second case's refusal
+    is checked on a worker that already served a refused job (one worker start-up less)."""
+    from samatte.client import WorkerClient
+    with WorkerClient(sys.executable, timeout=120) as w:
+        yield w
+
+
 def _job(job, out):
     return dict(job, output=dict(job["output"], path=str(out / "m.####.exr")))
 
 
 @pytest.mark.parametrize("kw, field", [({"on_progress": Bar()}, "on_progress"), ({"on_event": "log"}, "on_event")])
-def test_job_handle_wait_refuses_a_callback_that_is_no_function(job, tmp_path, kw, field):
-    from samatte.client import WorkerClient
+def test_job_handle_wait_refuses_a_callback_that_is_no_function(job, worker, tmp_path, kw, field):
     out = tmp_path / "out"
-    with WorkerClient(sys.executable, timeout=120) as w:
-        h = w.start_job(_job(job, out))
-        with pytest.raises(JobSpecError) as e:
-            h.wait(**kw)
-        assert e.value.details["field"] == field and "must be a function" in e.value.message
-        assert h.done                        # cancelled and read to its end: the worker is free again
-        seen = []
-        r = w.start_job(_job(job, out), frames="1001").wait(on_progress=seen.append)   # functions: as before
-        assert len(r["written"]) == 1 and seen
+    h = worker.start_job(_job(job, out))
+    with pytest.raises(JobSpecError) as e:
+        h.wait(**kw)
+    assert e.value.details["field"] == field and "must be a function" in e.value.message
+    assert h.done                        # cancelled and read to its end: the worker is free again
+    seen = []
+    r = worker.start_job(_job(job, out), frames="1001").wait(on_progress=seen.append)   # functions: as before
+    assert len(r["written"]) == 1 and seen
