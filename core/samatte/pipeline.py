@@ -363,21 +363,32 @@ def _check_headers(source, masked, frames):
                 check_mask_header(seq.path(f), seq.info, channel=seq.channel)
 
 
-def _check_pixels(source, masked, frames, cancel):
-    """Decode ``frames``' plate pixels (those the source has not decoded) and their mask files, one frame at a
-    time, kept nowhere: what reading them in the matte loop would raise, now. Yields setup Progress at most
-    about once a second and checks ``cancel`` before each frame."""
-    shown = time.monotonic()
-    for i, f in enumerate(frames):
-        check_cancel(cancel)
-        if time.monotonic() - shown >= 1.0:
-            shown = time.monotonic()
-            yield Progress("setup", f, i, len(frames), "checking the pixels of frame %d (%d of %d)"
-                           % (f, i + 1, len(frames)))
+def _check_pixels(source, masked, frames, cancel, *, workers=2):
+    """Decode ``frames``' plate pixels (those the source has not decoded) and their mask files, kept nowhere:
+    what reading them in the matte loop would raise, now, the earliest frame's error first. ``workers``
+    frames are decoded at once (OpenImageIO decodes without the GIL). Yields setup Progress at most about
+    once a second and checks ``cancel`` between frames."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check(f):
         source.check_pixels([f])
         for _name, (mseq, m, required) in masked.items():
             if f not in m["_absent"] and (required or os.path.exists(mseq.path(f))):
                 _mask_track(mseq, m, f)
+    if not frames:
+        return
+    shown = time.monotonic()
+    ex = ThreadPoolExecutor(max_workers=max(1, min(workers, len(frames))), thread_name_prefix="samatte-check")
+    try:
+        for i, (f, fut) in enumerate([(f, ex.submit(check, f)) for f in frames]):
+            check_cancel(cancel)
+            if time.monotonic() - shown >= 1.0:
+                shown = time.monotonic()
+                yield Progress("setup", f, i, len(frames), "checking the pixels of frame %d (%d of %d)"
+                               % (f, i + 1, len(frames)))
+            fut.result()
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
 
 
 def _warn_empty_masks(mask_seen, masked):
