@@ -214,7 +214,7 @@ class FrameSource:
                 _check_windows(got, self.info, self.pattern.path(f), f, self._place)
 
     def check_pixels(self, frames):
-        """Decode the pixels of each of ``frames`` not decoded yet (kept nowhere: memory stays one frame):
+        """Decode the pixels of each of ``frames`` not decoded yet (kept nowhere: one frame at a time per caller):
         the CorruptFrameError of a file damaged past a good header (truncated, a bad chunk) and, with
         ``on_nonfinite="error"``, the NaNPixelError that reading it would raise, now. Returns the frames
         decoded."""
