@@ -357,10 +357,15 @@ def _check_headers(source, masked, frames):
     from .io.masks import check_mask_header
     source.check_headers(frames)
     for seq, m, required in masked.values():
-        gone = m.get("_absent") or ()
         for f in frames:
-            if f not in gone and (required or os.path.exists(seq.path(f))):
+            if _reads_mask(seq, m, required, f):
                 check_mask_header(seq.path(f), seq.info, channel=seq.channel)
+
+
+def _reads_mask(seq, m, required, f):
+    """Whether a run reads an object's mask file at frame ``f`` (one of :func:`_mask_objects`' values): not where
+    the object is ``absent``, and where the file is optional only when it is there."""
+    return f not in m["_absent"] and (required or os.path.exists(seq.path(f)))
 
 
 def _check_pixels(source, masked, frames, cancel, *, workers=2):
@@ -372,8 +377,8 @@ def _check_pixels(source, masked, frames, cancel, *, workers=2):
 
     def check(f):
         source.check_pixels([f])
-        for _name, (mseq, m, required) in masked.items():
-            if f not in m["_absent"] and (required or os.path.exists(mseq.path(f))):
+        for mseq, m, required in masked.values():
+            if _reads_mask(mseq, m, required, f):
                 _mask_track(mseq, m, f)
     if not frames:
         return
@@ -980,7 +985,7 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                 if f in m["_absent"]:
                     if name not in tf.objects:
                         tf.objects[name] = ObjectTrack(mask=np.zeros(info.shape, bool), score=0.0)
-                elif required or os.path.exists(mseq.path(f)):
+                elif _reads_mask(mseq, m, required, f):
                     tf.objects[name] = _mask_track(mseq, m, f)
                     seen = mask_seen.setdefault(name, [0, 0])
                     seen[0] += 1

@@ -47,8 +47,8 @@ def source_node(group, *, see_through=True):
         if up is False and src is not None and is_samatte_node(src) and src.inputs() and src.input(0) is not None:
             up = source_node(src, see_through=see_through)
         if up is False and src is not None and see_through:
-            up = _passes_through(src)
-            up = False if up is None or up is False else up   # (no truth test of a node: Nuke's has a len)
+            through = _passes_through(src)
+            up = False if through is None else through   # (no truth test of a node: Nuke's has a len)
         if up is False:
             break
         src = up
