@@ -34,6 +34,10 @@ REPO = os.path.dirname(HERE)
 STAMP = "samatte-install.json"
 SAM2_PIN = "sam2==1.1.0"
 MIN_PY = (3, 9)
+# The Pythons the pins of install/requirements*.txt have wheels for (install.sh's ok_py): scipy 1.17.1
+# needs 3.11+, numpy 1.26.4 stops at 3.12. Another one is refused before a venv is made (exit 7).
+VENV_PY = ((3, 11), (3, 12))
+WRONG_PYTHON = 7
 
 
 def say(msg):
@@ -119,11 +123,43 @@ def imports_ok(py, sam2):
     return subprocess.run([py, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
 
+def python_version(python):
+    """``(major, minor)`` of an interpreter, or None when it does not run."""
+    try:
+        proc = subprocess.run([python, "-c", "import sys; print('%d %d' % sys.version_info[:2])"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
+                              timeout=120)
+        major, minor = proc.stdout.split()
+        return int(major), int(minor)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def check_venv_python(python, what, fix):
+    """Exit 7, as install.sh does, when ``python`` is not one the pins have wheels for: pip would
+    otherwise fail on them after the venv is made (3.10: no scipy 1.17.1; 3.13: numpy 1.26.4 built from
+    source for minutes first)."""
+    version = python_version(python)
+    if version is not None and VENV_PY[0] <= version <= VENV_PY[1]:
+        return
+    sys.stderr.write("[samatte install] %s is %s, not a Python %d.%d or %d.%d: samatte's pinned packages "
+                     "(install/requirements*.txt) have wheels for those only (the host-side modules alone run "
+                     "on 3.9+); %s\n" % ((what, "%d.%d" % version if version else "not a Python that runs")
+                                         + VENV_PY[0] + VENV_PY[1] + (fix,)))
+    raise SystemExit(WRONG_PYTHON)
+
+
 def make_venv(venv, python):
     py = venv_python(venv)
     if os.path.exists(py):
+        check_venv_python(py, "the venv %s's Python" % venv,
+                          "remove the venv, or give another --venv, and run the installer with a Python 3.11 "
+                          "or 3.12 (or --python PY)")
         say("venv %s exists" % venv)
         return py
+    check_venv_python(python, "%s (the Python that makes the venv: --python, else the one running install.py)"
+                      % python,
+                      "give --python /path/to/python3.11 (or run install/install.sh, which finds one)")
     say("creating venv %s with %s" % (venv, python))
     run([python, "-m", "venv", venv])
     if not os.path.exists(py):

@@ -1,0 +1,254 @@
+"""QA, documentation pass day 5: README.md followed by new users on a fresh machine (a TD installing samatte
+for the studio, a Nuke artist, a Blender artist), what it says held to the code mechanically. Cheap: no job
+is run. What the earlier docs days keep already is not repeated here (the synopsis' flags in --help and
+--help's in the *Command line* section, the exit-status table, the ``SAMATTE_*`` variables, the Python and
+TD examples run, ``info`` / ``models list`` JSON keys).
+
+* ``install/install.py`` called directly (the README: "you can call it directly"; its docstring:
+  ``python3 install/install.py``) with a Python the pins have no wheels for made the venv and then failed in
+  pip (3.10: no scipy 1.17.1; 3.13: numpy 1.26.4 built from source, still in pip after 4 minutes), where
+  ``install.sh`` refuses it up front with exit 7. Now install.py refuses it the same way, before a venv is
+  made, and an existing venv of such a Python too.
+* The *Installing* section names every option of install.py (``--python``, ``--nuke``, ``--blender``,
+  ``--blender-dir`` and ``--blender-copy`` were only in the host sections or nowhere).
+* Every flag the README gives a ``samatte`` command anywhere (prose and code blocks, not only the synopsis)
+  is one that command takes.
+* Every ``samatte.<module>.<name>`` the README and docs/CONTRACTS.md name exists; every repository path
+  they name exists.
+* ``probe --json``'s keys are the ones the README lists (``path``, ``layer``, ``pixel_type`` were not).
+* Every environment variable the code, the installer or CI reads is in the README's table, or is one the
+  list below says why not.
+"""
+import argparse
+import glob
+import importlib
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from samatte import cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSTALLER = os.path.join(ROOT, "install", "install.py")
+
+
+def _text(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return f.read()
+
+
+README = _text("README.md")
+CONTRACTS = _text("docs/CONTRACTS.md")
+
+
+def _section(title):
+    m = re.search(r"^## %s\n(.*?)(?=^## )" % re.escape(title), README, re.S | re.M)
+    assert m, "README has no section %r" % title
+    return m.group(1)
+
+
+def _installer():
+    spec = importlib.util.spec_from_file_location("samatte_installer_qa167", INSTALLER)
+    inst = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inst)
+    return inst
+
+
+def _fake_python(path, version):
+    """An executable that answers the installer's version question as a Python ``version`` would."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\necho '%s'\n" % version.replace(".", " "))
+    path.chmod(0o755)
+    return str(path)
+
+
+# --- install.py refuses a Python the pins have no wheels for, as install.sh does ------------------------
+@pytest.mark.skipif(os.name == "nt", reason="a shell-script stand-in for a Python")
+@pytest.mark.parametrize("version", ["3.10", "3.13"])
+def test_install_py_refuses_a_venv_python_the_pins_have_no_wheels_for(tmp_path, capsys, version):
+    inst = _installer()
+    py = _fake_python(tmp_path / "bin" / ("python" + version), version)
+    venv = tmp_path / "venv"
+    with pytest.raises(SystemExit) as ei:
+        inst.main(["--python", py, "--venv", str(venv), "--no-sam2", "--no-weights"])
+    assert ei.value.code == 7            # before: "venv creation did not produce ..." after running it (exit 1)
+    err = capsys.readouterr().err
+    assert "%s (the Python that makes the venv" % py in err and "is %s, not a Python 3.11 or 3.12" % version in err
+    assert "wheels" in err and not venv.exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a shell-script stand-in for a Python")
+def test_install_py_refuses_an_existing_venv_of_another_python(tmp_path, capsys):
+    inst = _installer()
+    venv = tmp_path / "venv"
+    _fake_python(venv / "bin" / "python", "3.13")
+    with pytest.raises(SystemExit) as ei:
+        inst.main(["--python", sys.executable, "--venv", str(venv), "--no-sam2", "--no-weights"])
+    assert ei.value.code == 7
+    err = capsys.readouterr().err
+    assert "the venv %s's Python is 3.13" % venv in err and "remove the venv" in err
+
+
+def test_install_py_takes_the_pythons_install_sh_takes(tmp_path):
+    inst = _installer()
+    assert inst.VENV_PY == ((3, 11), (3, 12))
+    sh = _text("install/install.sh")
+    assert "(3, 11) <= sys.version_info[:2] <= (3, 12)" in sh                    # install.sh's ok_py
+    inst.check_venv_python(sys.executable, "this Python", "")  # the venv's own (3.11 here): no exit
+    assert sys.version_info[:2] in ((3, 11), (3, 12))
+    assert inst.python_version(sys.executable) == sys.version_info[:2]
+    assert inst.python_version(str(tmp_path / "no such python")) is None
+    installing = " ".join(_section("Installing").split())
+    assert "you can call it directly: it refuses a venv Python other than 3.11 or 3.12 the same way, exit status 7" \
+        in installing
+
+
+def test_the_installing_section_names_every_install_option():
+    p = subprocess.run([sys.executable, INSTALLER, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", p.stdout)) - {"--help"}
+    assert {"--venv", "--python", "--nuke", "--blender", "--blender-dir", "--blender-copy"} <= options
+    documented = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", _section("Installing")))
+    assert options <= documented, sorted(options - documented)
+
+
+# --- every samatte flag the README writes is real ------------------------------------------------------
+def _subcommands(parser):
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
+
+
+def _command_mentions(text):
+    """(command words, the flags written after them) for each ``samatte CMD ...`` in an inline code span
+    or a code block line, and each code span that starts with a command and a flag (``qc --openjd``)."""
+    parser = cli.build_parser()
+    commands = _subcommands(parser)
+    spans = re.findall(r"`([^`\n]+)`", text)
+    lines = [ln for block in re.findall(r"```(?:bash|text)\n(.*?)```", text, re.S) for ln in block.splitlines()]
+    for s in spans + lines:
+        for m in re.finditer(r"(?:^|[\s(])(?:\.venv/bin/)?samatte ((?:models |farm )?[a-z]+)\b([^|;#]*)", s):
+            yield m.group(0).strip(), m.group(1).split(), m.group(2)
+    for s in spans:
+        m = re.match(r"^((?:models |farm )?[a-z]+) (--[a-z][a-z-]*)", s)
+        if m and m.group(1).split()[0] in commands:
+            yield s, m.group(1).split(), m.group(2)
+
+
+def test_every_flag_the_readme_gives_a_command_is_one_it_takes():
+    parser = cli.build_parser()
+    seen = set()
+    for where, words, rest in _command_mentions(README):
+        sub = parser
+        for w in words:
+            choices = _subcommands(sub) if any(isinstance(a, argparse._SubParsersAction) for a in sub._actions) \
+                else {}
+            if w not in choices:
+                break
+            sub = choices[w]
+        if sub is parser:
+            continue            # "samatte demo" in prose about the demo's folder, "samatte install" ...
+        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", rest))
+        known = {o for a in sub._actions for o in a.option_strings}
+        assert flags <= known, (where, sorted(flags - known))
+        seen |= {(" ".join(words), f) for f in flags}
+    # the check reads prose too, not only the synopsis
+    assert ("status", "--json") in seen and ("qc", "--openjd") in seen and ("farm task", "--models-dir") in seen
+    assert "`samatte --version` prints the version" in " ".join(README.split())
+    assert cli.main.__module__ == "samatte.cli"
+    with pytest.raises(SystemExit) as ei:
+        cli.build_parser().parse_args(["--version"])
+    assert ei.value.code == 0
+
+
+# --- every samatte name and repository path the docs give exists ----------------------------------------
+def _resolve(ref):
+    parts = ref.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+            break
+        except ImportError:
+            continue
+    for name in parts[i:]:
+        obj = getattr(obj, name)
+    return obj
+
+
+NOT_NAMES = {"samatte.json", "samatte.check"}   # ~/.nuke/samatte.json, <clip>.samatte.json; bpy.ops.samatte.check
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/CONTRACTS.md"])
+def test_every_samatte_name_the_docs_give_exists(doc):
+    refs = set(re.findall(r"\bsamatte(?:\.[A-Za-z_][A-Za-z0-9_]*)+", _text(doc))) - NOT_NAMES
+    assert len(refs) > 20
+    missing = []
+    for ref in sorted(refs):
+        try:
+            _resolve(ref)
+        except (AttributeError, ImportError) as e:
+            missing.append("%s (%s)" % (ref, e))
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/CONTRACTS.md"])
+def test_every_repository_path_the_docs_give_exists(doc):
+    paths = set(re.findall(r"\b((?:core|tests|bench|install|nuke_plugin|blender_addon|docs|\.ci)/[\w./*-]*\w\*?)",
+                           _text(doc)))
+    assert paths
+    missing = [p for p in sorted(paths) if not glob.glob(os.path.join(ROOT, p))]
+    assert not missing, missing
+
+
+# --- probe --json: its keys are the README's ------------------------------------------------------------
+def test_probe_json_keys_are_the_ones_the_readme_lists(tmp_path, capsys):
+    from samatte.demo import make_shot
+    shot = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64))
+    assert cli.main(["probe", shot["plate"], "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["pixel_type"] == "half"
+    coords = " ".join(_section("Coordinates and frames").split())
+    m = re.search(r"`samatte probe PATTERN --json` \(or the worker's `probe` request\) returns (.*?)\n?\* ", coords + "\n* ")
+    assert m, coords[-800:]
+    listed = set(re.findall(r"`([a-z_]+)`", m.group(1)))
+    assert set(doc) <= listed, sorted(set(doc) - listed)
+
+
+# --- environment variables -----------------------------------------------------------------------------
+# read by the code but not a user's setting, each with why it is not in the README's table
+INTERNAL = {
+    "CUDA_VISIBLE_DEVICES": "only the hello message's cheap guess whether a GPU may be there",
+    "MALLOC_MMAP_THRESHOLD_": "glibc's own tuning: samatte leaves malloc alone when it is set",
+    "OPENIMAGEIO_OPTIONS": "samatte adds its thread counts to what is there",
+    "NUMBA_CACHE_DIR": "set by samatte for numba (README: the numba cache of a read-only install)",
+    "APPDATA": "where Blender keeps its user folder on Windows (the OS's rule, not samatte's)",
+    "XDG_CONFIG_HOME": "where Blender keeps its user folder on Linux (the OS's rule, not samatte's)",
+}
+
+
+def _env_read():
+    found = set()
+    pats = [r"""environ(?:\.get)?[\[(]\s*["']([A-Z][A-Z0-9_]*)["']""", r"""getenv\(\s*["']([A-Z][A-Z0-9_]*)["']"""]
+    for top in ("core", "nuke_plugin", "blender_addon", "install"):
+        for path in glob.glob(os.path.join(ROOT, top, "**", "*.py"), recursive=True):
+            with open(path, encoding="utf-8") as f:
+                src = f.read()
+            for pat in pats:
+                found |= set(re.findall(pat, src))
+    for script in ("install/install.sh", ".ci/run"):
+        found |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):-", _text(script)))
+    return found
+
+
+def test_every_environment_variable_read_is_documented_or_internal():
+    m = re.search(r"^### Environment variables\n(.*?)(?=^##)", README, re.S | re.M)
+    listed = set(re.findall(r"^\| `([A-Z_0-9]+)`", m.group(1), re.M))
+    read = _env_read()
+    assert {"PYTHON", "SAMATTE_CI_NO_BLENDER", "BLENDER_USER_RESOURCES", "SAMATTE_THREADS"} <= read
+    assert read - set(INTERNAL) <= listed, sorted(read - set(INTERNAL) - listed)
+    assert not set(INTERNAL) & listed
