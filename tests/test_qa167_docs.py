@@ -252,3 +252,21 @@ def test_every_environment_variable_read_is_documented_or_internal():
     assert {"PYTHON", "SAMATTE_CI_NO_BLENDER", "BLENDER_USER_RESOURCES", "SAMATTE_THREADS"} <= read
     assert read - set(INTERNAL) <= listed, sorted(read - set(INTERNAL) - listed)
     assert not set(INTERNAL) & listed
+
+
+# --- the JobSpec section names every value a field takes ------------------------------------------------
+def test_the_jobspec_section_names_every_choice_of_its_fields():
+    """A TD writing a job by hand found no list of ``output.compression``'s values (nor ``device``'s, nor what
+    ``object_layers`` / ``foreground`` / ``quality_map`` leave out) in the JobSpec section."""
+    from samatte import jobspec
+    section = _section("JobSpec")
+    named = set(re.findall(r"`([A-Za-z0-9_:.+-]+)`", section))
+    for field, choices in (("tracker.backend", jobspec.TRACKER_BACKENDS), ("matte.backend", jobspec.MATTE_BACKENDS),
+                           ("matte.quality", jobspec.MATTE_QUALITIES), ("output.compression", jobspec.COMPRESSIONS),
+                           ("device", jobspec.DEVICES)):
+        assert set(choices) <= named, (field, sorted(set(choices) - named))
+    example = json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))
+    shown = {p["type"] for ob in example["objects"] for p in ob.get("prompts", [])}
+    assert shown == set(jobspec.PROMPT_TYPES)       # the example shows every prompt type
+    for field in ("object_layers", "foreground", "quality_map", "compression", "overwrite", "keep_other_plates"):
+        assert "`output.%s`" % field in section, field
