@@ -270,3 +270,41 @@ def test_the_jobspec_section_names_every_choice_of_its_fields():
     assert shown == set(jobspec.PROMPT_TYPES)       # the example shows every prompt type
     for field in ("object_layers", "foreground", "quality_map", "compression", "overwrite", "keep_other_plates"):
         assert "`output.%s`" % field in section, field
+
+
+# --- cross references ----------------------------------------------------------------------------------
+def test_every_cross_reference_names_a_heading_or_a_bold_lead():
+    """``see *Cache and resume*``, ``sections "Nuke" and "Blender"``, ``[Prompts](#prompts)``: each names a
+    heading of the README (its first words will do: *Quick start*) or a bold paragraph lead (**Chunks.**)."""
+    text = re.sub(r"```.*?```", "", README, flags=re.S)           # code blocks: comments are no headings
+    heads = [h.strip() for h in re.findall(r"^#+ (.*)$", text, re.M)]
+    bold = {b.strip().rstrip(".") for b in re.findall(r"\*\*([^*]+?)\*\*", text)}
+    refs = set(re.findall(r"(?<![*\w])\*([A-Z][^*\n]{2,60}?)\*(?![*\w])", text))
+    refs |= set(re.findall(r"(?:[Ss]ections?|see) \"([^\"]+)\"", text))
+    refs |= set(re.findall(r"(?:[Ss]ections?) \"[^\"]+\" and \"([^\"]+)\"", text))
+    assert {"Cache and resume", "Farm and TD scripting", "Nuke", "Blender"} <= refs
+    unknown = [r for r in sorted(refs)
+               if r.rstrip(".") not in bold and not any(h == r or h.startswith(r + " ") for h in heads)]
+    assert not unknown, unknown
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in heads}
+    links = set(re.findall(r"\]\(#([a-z0-9-]+)\)", text))
+    assert links and links <= anchors, sorted(links - anchors)
+
+
+# --- the result of a job: every key is described ----------------------------------------------------------
+def test_every_key_of_a_jobs_result_is_described_in_the_python_api_section(tmp_path):
+    """The README's result comment ended in ``...``: ``tracked``, ``track_reused``, ``preroll``, ``keys``,
+    ``plate``, ``work_dir`` were nowhere; a TD reading a chunk's result had to print it to learn them."""
+    from samatte import jobspec, pipeline
+    from samatte.demo import make_shot
+    s = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64))
+    job = jobspec.new_job(s["plate"], str(tmp_path / "out" / "m.####.exr"), tracker="shapes", matte="none")
+    jobspec.add_object(job, "hero", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    result = pipeline.run(job)
+    section = " ".join(_section("Python API").split())
+    described = set(re.findall(r"\"([a-z_]+)\"", section)) | set(re.findall(r"`([a-z_]+)`", section))
+    assert set(result) <= described, sorted(set(result) - described)
+    for part in ("colour", "plate"):
+        assert set(result[part]) <= described, (part, sorted(set(result[part]) - described))
+    assert set(result["keys"]["1001"]) <= described
+    assert result["tracked"] == [1001, 1002] and result["preroll"] == []
