@@ -308,3 +308,13 @@ def test_every_key_of_a_jobs_result_is_described_in_the_python_api_section(tmp_p
         assert set(result[part]) <= described, (part, sorted(set(result[part]) - described))
     assert set(result["keys"]["1001"]) <= described
     assert result["tracked"] == [1001, 1002] and result["preroll"] == []
+
+
+def test_a_job_given_on_the_wire_as_a_path_is_protocol_invalid_as_the_table_says():
+    from samatte import errors, protocol
+    row = next(ln for ln in _section("Worker protocol").splitlines() if ln.startswith("| host → worker | `job`"))
+    assert "its path or JSON text is `PROTOCOL_INVALID` on the wire, `WorkerClient` reads those for you" in row
+    for kind in ("job", "validate", "status"):
+        with pytest.raises(errors.ProtocolError) as ei:
+            protocol.decode(json.dumps({"type": kind, "v": 1, "id": "j1", "job": "/jobs/sh010.json"}))
+        assert ei.value.code == "PROTOCOL_INVALID" and ei.value.details.get("field") == "job"
