@@ -8,7 +8,8 @@ Standard library only. Usage (from anywhere)::
     python3 install/install.py --no-sam2 --no-weights
 
 Steps:
- 1. make the venv (``--venv DIR``, default ``<repo>/.venv``) unless it exists;
+ 1. make the venv (``--venv DIR``, default ``<repo>/.venv``, with ``--python``, default this Python) unless it
+    exists; its Python must be a 3.11 or 3.12, the pins' (install.sh's rule), else exit 7 before anything is made;
  2. ``pip install -r install/requirements.txt`` (the core, pinned; includes pytest);
  3. unless ``--no-sam2``: torch and the SAM2 helpers from ``install/requirements-sam2.txt``, then
     ``SAM2_BUILD_CUDA=0 pip install --no-build-isolation --no-deps sam2==1.1.0``;

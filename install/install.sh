@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # samatte installer for Linux and macOS: finds a Python 3.11 or 3.12 (the range install/requirements*.txt's
 # pins have wheels for: scipy 1.17.1 needs 3.11+, numpy 1.26.4 stops at 3.12) and runs install/install.py.
-#   bash install/install.sh [--venv DIR] [--no-sam2] [--no-weights] [--offline DIR] [--model NAME] [--blender] [--nuke [DIR]]
+#   bash install/install.sh [--venv DIR] [--no-sam2] [--no-weights] [--offline DIR] [--model NAME] [--models-dir DIR]
+#                           [--force] [--verbose] [--nuke [DIR]] [--blender [--blender-dir DIR] [--blender-copy]]
+# (install.py's options, passed on; `bash install/install.sh --help` lists them; README "Installing").
 # Set PYTHON=/path/to/python3 to choose the interpreter that creates the venv.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
