@@ -318,3 +318,34 @@ def test_a_job_given_on_the_wire_as_a_path_is_protocol_invalid_as_the_table_says
         with pytest.raises(errors.ProtocolError) as ei:
             protocol.decode(json.dumps({"type": kind, "v": 1, "id": "j1", "job": "/jobs/sh010.json"}))
         assert ei.value.code == "PROTOCOL_INVALID" and ei.value.details.get("field") == "job"
+
+
+def test_the_synopsis_choices_are_the_commands_choices():
+    """``--stage track|matte|all``, ``--tracker auto|flow|sam2|shapes``...: each list the synopsis gives is what
+    the command takes, less the reserved ``matanyone`` (DEPENDENCY_MISSING in this build)."""
+    block = re.search(r"^## Command line\n.*?```text\n(.*?)```", README, re.S | re.M).group(1)
+    parser = cli.build_parser()
+    checked = 0
+    for text in re.split(r"\n(?=samatte )", block.strip()):
+        words = text.split()[1:]
+        sub = parser
+        for w in [words[0]] + ([words[1]] if words[0] in ("models", "farm") else []):
+            sub = _subcommands(sub)[w]
+        for flag, values in re.findall(r"(--[a-z-]+) ([a-z0-9]+(?:\|[a-z0-9]+)+)", text):
+            action = next(a for a in sub._actions if flag in a.option_strings)
+            assert set(values.split("|")) == set(action.choices) - {"matanyone"}, (words[0], flag)
+            checked += 1
+    assert checked >= 5
+
+
+def test_the_nuke_setup_scripts_options_are_in_the_nuke_section():
+    script = os.path.join(ROOT, "nuke_plugin", "samatte_nuke", "setup_nuke.py")
+    p = subprocess.run([sys.executable, script, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", p.stdout)) - {"--help"}
+    assert options == {"--python", "--nuke-dir"}
+    nuke = _section("Nuke")
+    at = nuke.index("setup_nuke.py --python")
+    documented = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", nuke[at:at + 200]))
+    assert options <= documented, sorted(options - documented)

@@ -99,7 +99,8 @@ def install(nuke_dir, python, *, plugin_dir=PLUGIN, core_dir=None):
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Register the samatte Nuke plugin.")
     ap.add_argument("--python", required=True, help="samatte's venv python")
-    ap.add_argument("--nuke-dir", default=os.path.join(os.path.expanduser("~"), ".nuke"))
+    ap.add_argument("--nuke-dir", default=os.path.join(os.path.expanduser("~"), ".nuke"),
+                    help="the .nuke folder whose init.py loads the plugin (default ~/.nuke)")
     args = ap.parse_args(argv)
     try:
         init, cfg = install(args.nuke_dir, args.python)
