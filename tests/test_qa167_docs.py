@@ -349,3 +349,18 @@ def test_the_nuke_setup_scripts_options_are_in_the_nuke_section():
     at = nuke.index("setup_nuke.py --python")
     documented = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", nuke[at:at + 200]))
     assert options <= documented, sorted(options - documented)
+
+
+def test_every_option_of_every_command_says_what_it_does_in_its_help():
+    """``samatte farm task --help`` listed --root, --stage, --frames, --preroll, --qc and --report with no word
+    of what they do (a TD running a task by hand, or reading a failed one's command line, had only the README);
+    ``track --tracker`` and ``refine --quality`` neither."""
+    def walk(parser, words):
+        yield words, parser
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sub in a.choices.items():
+                    yield from walk(sub, words + [name])
+    silent = [(" ".join(words), a.option_strings[0]) for words, p in walk(cli.build_parser(), [])
+              for a in p._actions if a.option_strings and not a.help and "--help" not in a.option_strings]
+    assert not silent, silent

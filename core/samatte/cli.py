@@ -608,13 +608,15 @@ def build_parser():
     _add_plate_args(p)
     p.add_argument("--mask-prompt", action="append", default=[], metavar="FRAME=PNG_OR_EXR",
                    help="a mask of the object on one frame (repeatable)")
-    p.add_argument("--tracker", default="auto", choices=registry.TRACKER_BACKENDS)
+    p.add_argument("--tracker", default="auto", choices=registry.TRACKER_BACKENDS,
+                   help="tracker (default auto: sam2 when its weights are installed, else flow)")
     p.set_defaults(func=cmd_track)
 
     p = sub.add_parser("refine", help="turn existing per-frame masks into soft mattes (refine-only)")
     _add_plate_args(p)
     p.add_argument("--masks", required=True, help="mask pattern (PNG or EXR), e.g. /roto/car.####.png")
-    p.add_argument("--quality", default="default", choices=registry.MATTE_QUALITIES)
+    p.add_argument("--quality", default="default", choices=registry.MATTE_QUALITIES,
+                   help="matte quality (default: default; high refines twice, about twice the time)")
     p.add_argument("--matte", default="auto", choices=registry.MATTE_BACKENDS,
                    help="matte backend (default auto)")
     p.add_argument("--mask-edges", default="auto", choices=registry.MATTE_OPTIONS["masks"].choices,

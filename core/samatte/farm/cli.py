@@ -110,13 +110,16 @@ def add_commands(sub):
     e.set_defaults(func=cmd_farm_export)
     t = fsub.add_parser("task", help="run one task of an exported bundle (what the template calls)")
     t.add_argument("farm_job", metavar="FARM_JOB.json")
-    t.add_argument("--root", action="append", default=[], metavar="NAME=PATH")
-    t.add_argument("--stage", choices=("track", "matte", "all"))
-    t.add_argument("--frames")
-    t.add_argument("--preroll", type=int)
+    t.add_argument("--root", action="append", default=[], metavar="NAME=PATH",
+                   help="this node's folder for one of the job's roots (Plate, Output, Input<N>, WorkDir<N>; "
+                        "repeatable): what path mapping made of the bundle's PATH parameter")
+    t.add_argument("--stage", choices=("track", "matte", "all"),
+                   help="run this stage of the job (samatte run --stage); with --frames")
+    t.add_argument("--frames", help="the task's frames (a chunk, e.g. 1001-1010)")
+    t.add_argument("--preroll", type=int, help="pre-roll frames before the chunk (samatte run --preroll)")
     t.add_argument("--objects", help="with --stage track: the objects to track (one task per object)")
-    t.add_argument("--qc", action="store_true")
-    t.add_argument("--report")
+    t.add_argument("--qc", action="store_true", help="run the QC step instead (samatte qc)")
+    t.add_argument("--report", metavar="DIR", help="with --qc: the report folder (default: <work dir>/qc)")
     t.add_argument("--models-dir", metavar="DIR",
                    help="the weights folder for this task ($SAMATTE_MODELS; empty or not given: the node's own)")
     add_threads_arg(t)
