@@ -364,3 +364,15 @@ def test_every_option_of_every_command_says_what_it_does_in_its_help():
     silent = [(" ".join(words), a.option_strings[0]) for words, p in walk(cli.build_parser(), [])
               for a in p._actions if a.option_strings and not a.help and "--help" not in a.option_strings]
     assert not silent, silent
+
+
+def test_the_workers_options_are_in_the_worker_protocol_section():
+    p = subprocess.run([sys.executable, "-m", "samatte.worker", "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "core")))
+    assert p.returncode == 0, p.stderr
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", p.stdout)) - {"--help"}
+    assert {"--threads", "--log-level", "--pipeline"} <= options
+    documented = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", _section("Worker protocol")))
+    assert options <= documented, sorted(options - documented)
+    assert "what its log messages carry" in " ".join(p.stdout.split())      # before: no help text

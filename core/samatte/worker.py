@@ -645,7 +645,8 @@ def main(argv=None):
                                      description="samatte worker: JSON lines on stdin/stdout")
     parser.add_argument("--pipeline", default="samatte.pipeline",
                         help="module whose run_iter(job, *, cancel=None) runs jobs")
-    parser.add_argument("--log-level", default=os.environ.get("SAMATTE_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-level", default=os.environ.get("SAMATTE_LOG_LEVEL", "INFO"),
+                        help="what its log messages carry: DEBUG, INFO (default; $SAMATTE_LOG_LEVEL), WARNING, ERROR")
     parser.add_argument("--threads", metavar="N", help="CPU threads for every library (samatte.threads; "
                         "auto or 0: the default, $SAMATTE_THREADS, else $OMP_NUM_THREADS, else the CPUs this "
                         "process may use)")
