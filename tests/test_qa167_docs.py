@@ -376,3 +376,29 @@ def test_the_workers_options_are_in_the_worker_protocol_section():
     documented = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", _section("Worker protocol")))
     assert options <= documented, sorted(options - documented)
     assert "what its log messages carry" in " ".join(p.stdout.split())      # before: no help text
+
+
+# --- the versions the README names are the pins -------------------------------------------------------
+def _pins():
+    pins = {}
+    for req in ("install/requirements.txt", "install/requirements-sam2.txt"):
+        for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==([0-9][0-9.]*)\s*$", _text(req), re.M):
+            pins[name.lower()] = version
+    pins["sam2"] = re.search(r'SAM2_PIN = "sam2==([0-9.]+)"', _text("install/install.py")).group(1)
+    setup = _text("tests/blender/setup_bpy.sh")
+    pins["bpy"] = set(re.findall(r'spec="bpy==([0-9.]+)"', setup))
+    return pins
+
+
+def test_the_package_versions_the_readme_names_are_the_pins():
+    """The Installing section explains the 3.11 / 3.12 rule by the pins (scipy 1.17.1, numpy 1.26.4), and the
+    README names torch's, sam2's, openjd-cli's and bpy's versions: a bump of a pin must bring its sentence."""
+    pins = _pins()
+    flat = " ".join(README.split())
+    named = re.findall(r"\b(numpy|scipy|torch|sam2|openjd-cli|bpy)(?: |==)([0-9]+\.[0-9]+\.[0-9]+)\b", flat)
+    assert {n for n, _ in named} >= {"numpy", "scipy", "torch", "sam2", "openjd-cli", "bpy"}
+    for name, version in named:
+        want = pins[name]
+        assert version in want if isinstance(want, set) else version == want, (name, version, want)
+    sh = _text("install/install.sh")
+    assert "scipy %s needs 3.11+, numpy %s stops at 3.12" % (pins["scipy"], pins["numpy"]) in " ".join(sh.split())
