@@ -402,3 +402,22 @@ def test_the_package_versions_the_readme_names_are_the_pins():
         assert version in want if isinstance(want, set) else version == want, (name, version, want)
     sh = _text("install/install.sh")
     assert "scipy %s needs 3.11+, numpy %s stops at 3.12" % (pins["scipy"], pins["numpy"]) in " ".join(sh.split())
+
+
+def test_every_metadata_key_a_frame_carries_is_in_the_output_exrs_section(tmp_path):
+    """A TD reading a matte's metadata (Nuke's metadata viewer, oiiotool --info) found ``samatte/frame`` and the
+    exact names of the version / job / tracker / matte / model keys nowhere; ``capDate`` is OpenImageIO's
+    DateTime, written empty (no time stamp, as the section says)."""
+    from samatte import exrheader, jobspec, pipeline
+    from samatte.demo import make_shot
+    s = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64))
+    job = jobspec.new_job(s["plate"], str(tmp_path / "out" / "m.####.exr"), tracker="shapes", matte="none")
+    jobspec.add_object(job, "hero", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])], host_name="Hero 1")
+    result = pipeline.run(job)
+    attrs = exrheader.read_attributes(result["written"][0])
+    ours = {k for k in attrs if k.startswith("samatte/")}
+    assert {"samatte/frame", "samatte/objects", "samatte/host_names", "samatte/model"} <= ours
+    section = _section("Output EXRs")
+    documented = set(re.findall(r"`(samatte/[a-z_]+)`", section))
+    assert ours <= documented, sorted(ours - documented)
+    assert attrs["capDate"][1] == b"" and "No time stamp" in section
