@@ -421,3 +421,32 @@ def test_every_metadata_key_a_frame_carries_is_in_the_output_exrs_section(tmp_pa
     documented = set(re.findall(r"`(samatte/[a-z_]+)`", section))
     assert ours <= documented, sorted(ours - documented)
     assert attrs["capDate"][1] == b"" and "No time stamp" in section
+
+
+def test_every_field_validate_accepts_is_in_the_readme_and_label_is_in_no_key(tmp_path):
+    """The README named every JobSpec field but a prompt's ``label`` (which the Nuke node writes on every prompt
+    it gathers: a TD reading its job.json met an undocumented field)."""
+    import ast
+    import inspect
+    from samatte import cachekey, jobspec
+    src = inspect.getsource(jobspec)
+    names = set()
+    for m in re.finditer(r"_check_unknown\(\w+, (?:common \+ )?(\([^)]*\))", src):
+        names.update(ast.literal_eval(m.group(1)))
+    names.update(ast.literal_eval(re.search(r"common: tuple = (\([^)]*\))", src).group(1)))
+    assert "label" in names
+    missing = sorted(n for n in names if not re.search(r'(`|")(\w+\.)?%s(`|"|:)' % re.escape(n), README))
+    assert not missing, missing
+    # "in no key", as the README says
+    from samatte.demo import make_shot
+    s = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64))
+
+    def keys(label):
+        job = jobspec.new_job(s["plate"], str(tmp_path / "out" / "m.####.exr"), tracker="shapes", matte="none")
+        prompt = jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])
+        if label:
+            prompt["label"] = label
+        jobspec.add_object(job, "hero", [prompt])
+        return cachekey.frame_keys(jobspec.validate(job), resolved={"tracker": "shapes", "matte": "none"})
+    assert keys(None) == keys("Roto1/Bezier1")
+    assert "a prompt's `label`" in _section("Cache and resume")
