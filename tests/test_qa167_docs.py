@@ -450,3 +450,17 @@ def test_every_field_validate_accepts_is_in_the_readme_and_label_is_in_no_key(tm
         return cachekey.frame_keys(jobspec.validate(job), resolved={"tracker": "shapes", "matte": "none"})
     assert keys(None) == keys("Roto1/Bezier1")
     assert "a prompt's `label`" in _section("Cache and resume")
+
+
+def test_auto_needs_torch_and_sam2_beside_the_weights_as_the_installing_table_says(monkeypatch):
+    """``install.sh --no-sam2`` alone still fetched the weights (the log of a fresh install shows the download),
+    which such a venv never uses: ``auto`` takes SAM 2 only where torch and sam2 import. The table says to add
+    --no-weights."""
+    import importlib.util as u
+    from samatte import models, pipeline
+    monkeypatch.setattr(models, "find_weights", lambda name: "/models/sam2.1_hiera_tiny.pt")
+    real = u.find_spec
+    monkeypatch.setattr(u, "find_spec", lambda name, *a: None if name in ("torch", "sam2") else real(name, *a))
+    assert pipeline._sam2_available("sam2.1_hiera_tiny") is False
+    row = next(ln for ln in _section("Installing").splitlines() if ln.startswith("| `--no-sam2`"))
+    assert "Add `--no-weights` too" in row and "`auto` needs torch and SAM 2" in row
