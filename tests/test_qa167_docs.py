@@ -308,6 +308,8 @@ def test_every_key_of_a_jobs_result_is_described_in_the_python_api_section(tmp_p
         assert set(result[part]) <= described, (part, sorted(set(result[part]) - described))
     assert set(result["keys"]["1001"]) <= described
     assert result["tracked"] == [1001, 1002] and result["preroll"] == []
+    contract = re.search(r"Result dict of a job: (.*?)\n\n", CONTRACTS, re.S).group(1)
+    assert set(result) <= set(re.findall(r"\"([a-z_]+)\"", contract)) | set(re.findall(r"`([a-z_]+)`", contract))
 
 
 def test_a_job_given_on_the_wire_as_a_path_is_protocol_invalid_as_the_table_says():
