@@ -466,3 +466,20 @@ def test_auto_needs_torch_and_sam2_beside_the_weights_as_the_installing_table_sa
     assert pipeline._sam2_available("sam2.1_hiera_tiny") is False
     row = next(ln for ln in _section("Installing").splitlines() if ln.startswith("| `--no-sam2`"))
     assert "Add `--no-weights` too" in row and "`auto` needs torch and SAM 2" in row
+
+
+def test_status_json_keys_are_the_ones_the_readme_lists(tmp_path, capsys):
+    from samatte import jobspec
+    from samatte.demo import make_shot
+    s = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64))
+    job = jobspec.new_job(s["plate"], str(tmp_path / "out" / "m.####.exr"), tracker="shapes", matte="none")
+    jobspec.add_object(job, "hero", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    path = str(tmp_path / "job.json")
+    jobspec.save(job, path)
+    assert cli.main(["status", path, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["frames"] == {"1001": "missing", "1002": "missing"}
+    line = " ".join(_section("Command line").split())
+    m = re.search(r"`status --json` is one object: (.*?)\(\*Farm and TD scripting\*\)", line)
+    assert m, "no list of status --json's keys"
+    assert set(doc) <= set(re.findall(r"`([a-z_]+)`", m.group(1))), sorted(set(doc))
