@@ -483,3 +483,23 @@ def test_status_json_keys_are_the_ones_the_readme_lists(tmp_path, capsys):
     m = re.search(r"`status --json` is one object: (.*?)\(\*Farm and TD scripting\*\)", line)
     assert m, "no list of status --json's keys"
     assert set(doc) <= set(re.findall(r"`([a-z_]+)`", m.group(1))), sorted(set(doc))
+
+
+def test_qc_json_keys_are_the_ones_the_readme_lists(tmp_path):
+    from samatte import jobspec, pipeline
+    from samatte.demo import make_shot
+    from samatte.farm.qc import run_qc
+    s = make_shot(str(tmp_path / "shot"), frames=2, size=(64, 64))
+    job = jobspec.new_job(s["plate"], str(tmp_path / "out" / "m.####.exr"), tracker="shapes", matte="none")
+    jobspec.add_object(job, "hero", [jobspec.polygon_prompt(s["prompt_frame"], s["polygon"])])
+    pipeline.run(job, frames="1001")
+    report = run_qc(job, report_dir=str(tmp_path / "qc"), raise_on_failure=False)
+    assert report["failed"] == [1002] and not report["ok"]
+    farm = " ".join(_section("Farm and TD scripting").split())
+    start = farm.index("**QC** (`samatte qc`")
+    qc = farm[start:farm.index("* `Frames` is an OpenJD range expression", start)]
+    named = set(re.findall(r"`([a-z_]+)`", qc))
+    assert set(report) <= named, sorted(set(report) - named)
+    assert set(report["counts"]) <= named
+    for entry in report["frames"].values():
+        assert set(entry) <= named | {"status", "problem", "score"}, sorted(set(entry) - named)
