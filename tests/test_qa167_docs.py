@@ -503,3 +503,17 @@ def test_qc_json_keys_are_the_ones_the_readme_lists(tmp_path):
     assert set(report["counts"]) <= named
     for entry in report["frames"].values():
         assert set(entry) <= named | {"status", "problem", "score"}, sorted(set(entry) - named)
+
+
+def test_farm_export_json_keys_are_the_ones_the_readme_lists(tmp_path):
+    from samatte import jobspec
+    from samatte.farm import export_openjd
+    job = jobspec.new_job(str(tmp_path / "plate.####.exr"), str(tmp_path / "out" / "m.####.exr"), frames="1-3",
+                          tracker="flow", matte="refine")
+    jobspec.add_object(job, "hero", [jobspec.box_prompt(1, [1, 1, 5, 5])])
+    result = export_openjd(jobspec.validate(job), str(tmp_path / "bundle"), python="/opt/samatte/bin/python",
+                           models_dir="")
+    line = " ".join(_section("Command line").split())
+    m = re.search(r"`farm export --json` the export's result \((.*?)\)\.", line)
+    assert m
+    assert set(result) <= set(re.findall(r"`([a-z_]+)`", m.group(1))), sorted(result)
