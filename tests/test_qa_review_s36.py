@@ -136,12 +136,12 @@ def test_a_node_aligned_by_0_2_18_is_adopted_when_its_script_is_opened(nk, tmp_p
         job, info = snode.build(g)
         pipeline.run(job)
         snode._point_read(g, job, info)
-        was = jobmod.upstream_hash(grade)
+        was = jobmod.plate_hash(grade)   # (the graph's hash and the project's colour settings)
     for name in ("samatte_timing", "samatte_plate"):
         g.removeKnob(g[name])
     farm._memo.clear()
     folder = os.path.basename(os.path.dirname(farm.stored_job(g)["plate"]["path"]))
-    assert folder == "plate_%s" % was != "plate_%s" % jobmod.upstream_hash(grade)   # (the unit moved since)
+    assert folder == "plate_%s" % was != "plate_%s" % jobmod.plate_hash(grade)   # (the unit moved since)
     snode.register_callbacks()
     nk._script_loaded()   # the artist opens the script with 0.2.19
     assert g.knob("samatte_timing") is not None and g.knob("samatte_plate") is not None

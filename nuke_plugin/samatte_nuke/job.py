@@ -21,7 +21,7 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "custom_frames", "from_project", "project_directory", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "upstream_hashes", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "render_pattern", "output_pattern"]
+           "build_job", "custom_frames", "from_project", "project_directory", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "upstream_hashes", "plate_hash", "colour_settings", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "render_pattern", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -787,6 +787,46 @@ _SAMATTE_WORDS = ("status", "objects_info", "samatte_scores")
 HASH_MTIME_UNITS = (None, 100, 1)
 
 
+#: the Root knobs (Project Settings > Color, as a saved script's Root writes them) that decide the values a plate
+#: rendered from the graph holds: the colour management (Nuke's LUTs or OCIO), the OCIO config, the working space
+#: (what a raw Write writes) and the default LUTs a Read left on ``default`` converts its files with. The custom
+#: config counts by its file (:func:`colour_settings`), not its path: a script opened on another OS keeps its folder
+COLOUR_KNOBS = ("colorManagement", "OCIO_config", "workingSpaceLUT", "int8Lut", "int16Lut", "logLut", "floatLut")
+
+
+def colour_settings(root):
+    """The project's colour settings a render of the graph depends on, as text ('' when the Root has none of
+    :data:`COLOUR_KNOBS`): each knob's value and the stamp of the OCIO config file in use (``$OCIO`` or the custom
+    config: its content, as the cache keys count it, and the LUT files it names)."""
+    words = []
+    for name in COLOUR_KNOBS:
+        k = root.knob(name)
+        if k is None:
+            continue
+        try:
+            words.append("%s=%s" % (name, k.value()))
+        except Exception:  # noqa: BLE001 - a knob that cannot be read counts as absent
+            continue
+    cfg = ocio_config(root)
+    if cfg:
+        from samatte.cachekey import config_stamp
+        words.append("config=%s" % (cfg if str(cfg).startswith("ocio://") else config_stamp(cfg)))
+    return "\n".join(words)
+
+
+def plate_hash(source, root=None, unit=None):
+    """The hash in the folder name of a plate rendered from ``source``: :func:`upstream_hash` (every knob upstream,
+    the Reads' files; ``unit`` as for :func:`upstream_hashes`) and the project's :func:`colour_settings`. A raw Write
+    writes the working space, and a Read converts its files into it with the project's config and default LUTs:
+    before, only the graph counted, so after the project's working space or OCIO config changed (nuke-default to
+    ACES mid-show, a shot handed over with other settings) Track & Matte reused the plate rendered in the old space
+    and named it with the new one (the job read linear Rec.709 values as ACEScg)."""
+    import nuke
+    base = upstream_hashes(source, (unit,))[0]
+    colour = colour_settings(root if root is not None else nuke.root())
+    return hashlib.sha256(("%s\n%s" % (base, colour)).encode("utf-8", "replace")).hexdigest()[:16]
+
+
 def upstream_hash(source):
     """A hash of every node upstream of ``source`` (class, name, every knob's script text, and the stamps of
     the files each Read reads)."""
@@ -992,8 +1032,10 @@ def _render(nuke, group, input_name, folder, prefix, frames, *, channels, offset
 
 def render_pattern(group, input_name, folder, prefix):
     """The file pattern :func:`_render` renders the group's Input ``input_name`` to (nothing is rendered):
-    ``folder``/<prefix>_<hash of everything upstream>/<prefix>.####.exr."""
-    digest = upstream_hash(group.input(0 if input_name == "Source" else 1))
+    ``folder``/<prefix>_<hash of everything upstream>/<prefix>.####.exr; for the Source, :func:`plate_hash` (the
+    project's colour settings counted too)."""
+    up = group.input(0 if input_name == "Source" else 1)
+    digest = plate_hash(up) if input_name == "Source" else upstream_hash(up)
     return os.path.join(folder, "%s_%s" % (prefix, digest), "%s.####.exr" % prefix)
 
 

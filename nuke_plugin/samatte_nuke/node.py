@@ -199,7 +199,10 @@ def adopt_checks(group):
         # the hash as the samatte that rendered the plate counted the Reads' file mtimes (whole ns through 0.2.18):
         # before, only today's unit (whole ms), so no node aligned by 0.2.18 was ever adopted, and each open of
         # the script walked the comp and stat'ed every upstream file again for nothing
-        if folder not in {"plate_%s" % h for h in jobmod.upstream_hashes(up, jobmod.HASH_MTIME_UNITS)}:
+        # (by samatte 0.2.20 and older, the graph's hash alone; since, with the project's colour settings)
+        known = {"plate_%s" % h for h in jobmod.upstream_hashes(up, jobmod.HASH_MTIME_UNITS)}
+        if folder not in known and folder not in {"plate_%s" % jobmod.plate_hash(up, unit=u)
+                                                  for u in jobmod.HASH_MTIME_UNITS}:
             return False
         source = jobmod.source_node(group)
         now = (("samatte_timing", jobmod.time_signature(source)),
@@ -280,7 +283,7 @@ def _own_folder(group, source, read):
         if read is not None:
             plate = jobmod.read_path(read)
         elif source is not None:
-            plate = os.path.join(folder, "plate_%s" % jobmod.upstream_hash(source), "plate.####.exr")
+            plate = os.path.join(folder, "plate_%s" % jobmod.plate_hash(source), "plate.####.exr")
     except Exception:  # noqa: BLE001 - a Source whose files cannot be named: another plate
         plate = None
     if plate and os.path.normpath(plate) == os.path.normpath(owner[1]):

@@ -1,0 +1,123 @@
+"""QA, Nuke day 13 (the Nuke double; 4-frame 64x64 shots, ``shapes`` tracker): a compositor's thirteenth day.
+
+* A plate the node renders from the graph (Read -> Grade -> SAMatte: ``plate_<hash>/plate.####.exr``, written raw,
+  i.e. in the project's working space) was named by the hash of the nodes upstream only. The values Nuke writes
+  there also depend on the project's colour settings (Project Settings > Color: Nuke or OCIO colour management,
+  the OCIO config, the working space, the default LUTs a Read on ``default`` uses; ``$OCIO``). After the show moved
+  from nuke-default to an ACES config (or the working space changed, or the script was opened on a machine whose
+  ``$OCIO`` names another config) Track & Matte rendered nothing: it reused the plate rendered in the old space
+  and the job named it with the new one (five builds over four colour changes: one render, the job saying
+  ``ACES - ACEScg`` of values written as linear Rec.709). The plate folder's hash now counts those settings.
+"""
+import os
+import shutil
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "nuke"))
+import nuke_env  # noqa: E402
+from nuke_env import rp  # noqa: E402
+
+from samatte_nuke import farm, job as jobmod, node as snode  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from samatte.demo import make_shot
+    return make_shot(str(tmp_path_factory.mktemp("day13")), frames=4, size=(64, 64), first=1001)
+
+
+@pytest.fixture
+def nk(tmp_path, shot, monkeypatch):
+    monkeypatch.delenv("OCIO", raising=False)
+    nuke = nuke_env.fresh()
+    nuke.root()["name"].setValue(str(tmp_path / "comp" / "sh_v001.nk"))
+    farm._memo.clear()
+    renders = []
+
+    def render(w, first, last):   # the node's Write: the Read's files (start at 1) in script frames
+        renders.append((w["file"].value(), first, last))
+        for t in range(first, last + 1):
+            out = w["file"].value().replace("####", "%04d" % t)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            shutil.copyfile(shot["plate"].replace("####", "%04d" % (t + 1000)), out)
+    nuke._set_render_hook(render)
+    nuke._renders = renders
+    yield nuke
+    nuke._reset()
+
+
+def _comp(nuke, shot):
+    """Read (files 1001-1004 at script frames 1-4) -> Grade -> SAMatte1 <- Roto (layer 'hero') on the Read."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    roto = nuke.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], 2, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    grade = nuke.nodes.Grade()
+    grade.setInput(0, read)
+    g = snode.create("SAMatte1")
+    g.setInput(0, grade)
+    g.setInput(1, roto)
+    g["tracker"].setValue("shapes")
+    return read, grade, g
+
+
+def _plate_dir(job):
+    return os.path.dirname(job["plate"]["path"])
+
+
+def test_a_rendered_plate_is_rendered_again_after_the_project_s_colour_settings_change(nk, shot):
+    read, grade, g = _comp(nk, shot)
+    job, _ = snode.build(g)
+    assert "/plate_" in job["plate"]["path"].replace("\\", "/") and len(nk._renders) == 1
+    seen = {_plate_dir(job)}
+    for knob, value in (("colorManagement", "OCIO"), ("OCIO_config", "aces_1.2"),
+                        ("workingSpaceLUT", "ACES - ACEScg")):
+        nk.root()[knob].setValue(value)
+        job, _ = snode.build(g)
+        # before: the same folder, nothing rendered (the plate of the old settings reused)
+        assert _plate_dir(job) not in seen, knob
+        seen.add(_plate_dir(job))
+    assert len(nk._renders) == 4
+    job2, _ = snode.build(g)                      # unchanged settings: the plate is reused, as before
+    assert _plate_dir(job2) == _plate_dir(job) and len(nk._renders) == 4
+
+
+def test_an_ocio_environment_naming_another_config_renders_the_plate_again(nk, shot, tmp_path, monkeypatch):
+    """``$OCIO`` overrides the project's config (as in Nuke): a script opened where it names another config (another
+    show's, another machine's) renders its plate again, in that config's working space; the same config file (by its
+    content, whatever its path) reuses it."""
+    read, grade, g = _comp(nk, shot)
+    a = tmp_path / "a" / "config.ocio"
+    a.parent.mkdir()
+    a.write_text("ocio_profile_version: 1\nroles:\n  scene_linear: lin\n")
+    monkeypatch.setenv("OCIO", str(a))
+    job_a, _ = snode.build(g)
+    b = tmp_path / "b" / "config.ocio"
+    b.parent.mkdir()
+    b.write_text("ocio_profile_version: 1\nroles:\n  scene_linear: acescg\n")
+    monkeypatch.setenv("OCIO", str(b))
+    job_b, _ = snode.build(g)
+    assert _plate_dir(job_b) != _plate_dir(job_a) and len(nk._renders) == 2   # before: 1, the same folder
+    monkeypatch.setenv("OCIO", str(a))
+    assert _plate_dir(snode.build(g)[0]) == _plate_dir(job_a) and len(nk._renders) == 2
+
+
+def test_a_source_read_used_as_it_is_is_not_rendered_whatever_the_colour_settings(nk, shot):
+    read, grade, g = _comp(nk, shot)
+    g.setInput(0, read)
+    nk.root()["workingSpaceLUT"].setValue("ACES - ACEScg")
+    job, _ = snode.build(g)
+    assert job["plate"]["path"] == shot["plate"] and not nk._renders
+
+
+def test_refresh_objects_names_the_folder_track_and_matte_renders(nk, shot):
+    read, grade, g = _comp(nk, shot)
+    nk.root()["workingSpaceLUT"].setValue("ACES - ACEScg")
+    named, _ = snode.build(g, render=False)
+    made, _ = snode.build(g)
+    assert named["plate"]["path"] == made["plate"]["path"]
+    assert os.path.basename(_plate_dir(made)) == "plate_%s" % jobmod.plate_hash(grade)
