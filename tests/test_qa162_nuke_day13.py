@@ -8,6 +8,9 @@
   ``$OCIO`` names another config) Track & Matte rendered nothing: it reused the plate rendered in the old space
   and the job named it with the new one (five builds over four colour changes: one render, the job saying
   ``ACES - ACEScg`` of values written as linear Rec.709). The plate folder's hash now counts those settings.
+* A name in **skip objects** that names no object (typed ``Hero`` for ``hero``, or ``hero car`` for ``hero, car``)
+  left nothing out and was said only in the Script Editor: Track & Matte tracked and matted the object, and the
+  node's status line said ``done`` with no word of it. It is now one of the build's warnings, on the status line.
 """
 import os
 import shutil
@@ -121,3 +124,32 @@ def test_refresh_objects_names_the_folder_track_and_matte_renders(nk, shot):
     made, _ = snode.build(g)
     assert named["plate"]["path"] == made["plate"]["path"]
     assert os.path.basename(_plate_dir(made)) == "plate_%s" % jobmod.plate_hash(grade)
+
+
+def _two_layers(nuke, shot):
+    read, grade, g = _comp(nuke, shot)
+    roto = g.input(1)
+    car = rp.Layer(roto["curves"], name="car")
+    car.append(nuke_env.polygon_shape(roto["curves"], [(2, 2), (12, 2), (7, 10)], 2, 64, name="Bezier2"))
+    roto["curves"].rootLayer.append(car)
+    g.setInput(0, read)
+    return g
+
+
+@pytest.mark.parametrize("typed", ["Hero", "hero car"])
+def test_a_skip_objects_name_that_names_no_object_is_said_on_the_status_line(nk, shot, typed):
+    g = _two_layers(nk, shot)
+    g["skip_objects"].setValue(typed)
+    job, info = snode.build(g)
+    assert sorted(ob["name"] for ob in job["objects"]) == ["car", "hero"]    # nothing left out, as before
+    (text,) = info["warnings"]                                                # before: no warning
+    assert "skip objects: no object named %s" % typed in text and "the objects: hero, car" in text
+    snode._show_result(g, job, info, {}, {"written": [1001], "skipped": []}, warnings=list(info["warnings"]))
+    assert "1 warning(s), first: skip objects: no object named %s" % typed in g["status"].value()
+
+
+def test_skip_objects_that_name_objects_warn_of_nothing(nk, shot):
+    g = _two_layers(nk, shot)
+    g["skip_objects"].setValue("car")
+    job, info = snode.build(g)
+    assert [ob["name"] for ob in job["objects"]] == ["hero"] and info["warnings"] == []

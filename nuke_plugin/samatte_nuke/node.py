@@ -426,9 +426,14 @@ def _build(group, *, render=True):
                                                                   _frames_text(frames)))
     if not kept:
         raise PromptError("the prompt nodes hold no shape, stroke or enabled track inside the frame range")
-    unknown = skip - {ob["name"] for ob in objects} - {ob.get("host_name") for ob in objects}
+    unknown = skip - {ob["name"] for ob in objects} - {ob.get("host_name") for ob in objects} - set(hidden)
     if unknown:
-        _log(group)("skip objects: no object named %s" % ", ".join(sorted(unknown)))
+        # (on the status line too, as the build's other warnings: before, in the Script Editor only, so a name typed
+        # wrong, 'Hero' or 'hero car' for 'hero, car', tracked and matted the object with no word on the node)
+        named = ", ".join(sorted(unknown))
+        _log(group)("skip objects: no object named %s" % named)
+        notes.append("skip objects: no object named %s, so it leaves nothing out (the objects: %s; names separated by "
+                     "commas)" % (named, ", ".join(ob["name"] for ob in objects)))
     objects = kept
     # the renders last: an error in the prompts or skip objects is said before any frame is rendered into the cache
     # (before: after a render of the whole plate, and of refine only's masks). ``render`` False (Refresh objects): the
