@@ -11,6 +11,13 @@
 * A name in **skip objects** that names no object (typed ``Hero`` for ``hero``, or ``hero car`` for ``hero, car``)
   left nothing out and was said only in the Script Editor: Track & Matte tracked and matted the object, and the
   node's status line said ``done`` with no word of it. It is now one of the build's warnings, on the status line.
+* The artist's usual graph, Read -> Roto -> SAMatte (the node connects to the selected node: the Roto just drawn; its
+  Prompts on the same Roto), rendered the whole plate into the cache before every job, though a Roto drawing into
+  alpha only (its default output) shows its input's colours as they are. Worse, the plate's folder hash counted the
+  Roto's shapes: every roto tweak (a key added) rendered the whole plate again into a new folder and matted every
+  frame again (two builds, two renders, two folders). A Roto that draws into no colour channel (output without rgb,
+  premultiply none, clip to not format) is now seen through to the Read; behind a Grade, the plate's hash starts at
+  the node the Source shows, so a roto tweak reuses the rendered plate.
 """
 import os
 import shutil
@@ -153,3 +160,99 @@ def test_skip_objects_that_name_objects_warn_of_nothing(nk, shot):
     g["skip_objects"].setValue("car")
     job, info = snode.build(g)
     assert [ob["name"] for ob in job["objects"]] == ["hero"] and info["warnings"] == []
+
+
+def _roto_source(nuke, shot):
+    """Read -> Roto (layer 'hero'), the SAMatte node's Source and Prompts both on the Roto."""
+    read, grade, g = _comp(nuke, shot)
+    roto = g.input(1)
+    g.setInput(0, roto)
+    return read, roto, g
+
+
+def _add_key(roto, shot, t, name):
+    layer = list(roto["curves"].rootLayer)[0]
+    layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], t, 64, name=name))
+
+
+def test_a_roto_drawing_into_alpha_between_the_read_and_the_source_is_seen_through(nk, shot):
+    read, roto, g = _roto_source(nk, shot)
+    assert roto["output"].value() == "alpha"                     # the Roto's default
+    job, info = snode.build(g)
+    # before: plate_<hash>/plate.####.exr rendered from the Roto, a Write over every frame
+    assert job["plate"]["path"] == shot["plate"] and not nk._renders
+    assert info["offset"] == -1000 and job["plate"]["frames"] == "1001-1004"
+    _add_key(roto, shot, 3, "Bezier2")                           # a roto tweak: the plate stays the Read's files
+    job2, _ = snode.build(g)
+    assert job2["plate"] == job["plate"] and not nk._renders
+    assert sorted({q["frame"] for q in job2["objects"][0]["prompts"]}) == [1002, 1003]
+
+
+@pytest.mark.parametrize("knob, value", [("output", "rgba"), ("output", "{rgba.red -rgba.green -rgba.blue rgba.alpha}"),
+                                         ("premultiply", "rgb"), ("cliptype", "format"), ("disable_keyed", None)])
+def test_a_roto_that_changes_the_colours_still_renders_the_plate(nk, shot, knob, value):
+    read, roto, g = _roto_source(nk, shot)
+    if knob == "disable_keyed":
+        roto["disable"].setValueAt(1.0, 1)
+        roto["disable"].setValueAt(0.0, 2)
+    else:
+        roto[knob].setValue(value)
+    job, _ = snode.build(g)
+    assert "/plate_" in job["plate"]["path"].replace("\\", "/") and len(nk._renders) == 1
+
+
+def test_a_rotopaint_is_never_seen_through(nk, shot):
+    read, grade, g = _comp(nk, shot)
+    paint = nk.nodes.RotoPaint()
+    paint.setInput(0, read)
+    assert paint["output"].value() == "rgba"                     # its default: paint strokes change the colours
+    g.setInput(0, paint)
+    job, _ = snode.build(g)
+    assert "/plate_" in job["plate"]["path"].replace("\\", "/") and len(nk._renders) == 1
+
+
+def test_a_roto_tweak_behind_a_grade_reuses_the_rendered_plate(nk, shot):
+    read, grade, g = _comp(nk, shot)
+    roto = g.input(1)
+    roto.setInput(0, grade)
+    g.setInput(0, roto)                                           # Read -> Grade -> Roto -> SAMatte
+    job, _ = snode.build(g)
+    assert "/plate_" in job["plate"]["path"].replace("\\", "/") and len(nk._renders) == 1
+    _add_key(roto, shot, 3, "Bezier2")
+    job2, _ = snode.build(g)
+    # before: another plate folder (the hash counted the Roto's shapes) and the whole plate rendered again
+    assert job2["plate"]["path"] == job["plate"]["path"] and len(nk._renders) == 1
+    grade["disable"].setValue(True)                               # (the Grade off: the Read's files, as they are)
+    assert snode.build(g)[0]["plate"]["path"] == shot["plate"]
+
+
+def _run(g):
+    from samatte import pipeline
+    job, info = snode.build(g)
+    pipeline.run(job)
+    snode._point_read(g, job, info)
+    farm._memo.clear()
+    return job
+
+
+def test_the_mattes_of_a_read_seen_through_a_roto_read_back(nk, shot):
+    from samatte.demo import read_alpha
+    read, roto, g = _roto_source(nk, shot)
+    job = _run(g)
+    assert job["plate"]["path"] == shot["plate"]
+    paths = [farm.frame_path(g, t) for t in range(1, 5)]
+    assert all(p.endswith("matte.%04d.exr" % (t + 1000)) for t, p in zip(range(1, 5), paths))
+    assert float(read_alpha(paths[1]).max()) > 0.5
+
+
+def test_a_node_aligned_on_a_plate_rendered_through_the_roto_still_reads_back(nk, shot, monkeypatch):
+    """A node whose last run rendered the plate from the Roto (before this change) keeps showing its mattes: the
+    read-back now meets the Read, and its timing and plate checks still hold (a Roto moves nothing in time)."""
+    read, roto, g = _roto_source(nk, shot)
+    with monkeypatch.context() as m:
+        m.setattr(jobmod, "_keeps_rgb", lambda node: None)        # the rule before this change
+        job = _run(g)
+    assert "/plate_" in job["plate"]["path"].replace("\\", "/") and len(nk._renders) == 1
+    farm._memo.clear()
+    paths = [farm.frame_path(g, t) for t in range(1, 5)]
+    assert all(p.endswith("matte.%04d.exr" % t) for t, p in zip(range(1, 5), paths))

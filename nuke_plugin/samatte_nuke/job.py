@@ -48,6 +48,8 @@ def source_node(group, *, see_through=True):
             up = source_node(src, see_through=see_through)
         if up is False and src is not None and see_through:
             through = _passes_through(src)
+            if through is None:
+                through = _keeps_rgb(src)
             up = False if through is None else through   # (no truth test of a node: Nuke's has a len)
         if up is False:
             break
@@ -78,6 +80,46 @@ def _passes_through(node):
             i = switch_input(node)
             return None if i is None else node.input(i)
         return None
+    except Exception:  # noqa: BLE001 - not a node of a script (a test's stand-in): not followed
+        return None
+
+
+#: words of a channel knob's value that name a colour channel (a layer, a channel, or every channel)
+_RGB_WORDS = ("rgb", "rgba", "all", "red", "green", "blue", "rgba.red", "rgba.green", "rgba.blue", "rgb.red",
+              "rgb.green", "rgb.blue")
+
+
+def _names_rgb(value):
+    """Whether a channel knob's value (``alpha``, ``rgba``, ``none``, ``{rgba.red -rgba.green ...}``) names a colour
+    channel (a word starting with ``-`` is one unchecked)."""
+    words = str(value or "").replace("{", " ").replace("}", " ").split()
+    return any(w.lower() in _RGB_WORDS for w in words if not w.startswith("-"))
+
+
+def _keeps_rgb(node):
+    """Input 0 of a Roto that draws into no colour channel, or None: an enabled Roto (not keyed off on some frames)
+    whose ``output`` names no colour channel (its default, ``alpha``; Foundry's Roto reference), whose ``premultiply``
+    is ``none`` and whose ``clip to`` (``cliptype``) is not ``format`` (which crops the picture to the format) shows its
+    input's colours as they are: only its alpha (or the layer it draws into) is its own, and samatte reads the plate's
+    colours only. So the artist's usual graph, Read -> Roto -> SAMatte (the node connects to the selected node: the
+    Roto just drawn), uses the Read's files as they are. Before, the whole plate was rendered into the cache, under a
+    hash of every knob upstream, the Roto's shapes included: every roto tweak rendered the plate again into a new
+    folder and matted every frame again. A RotoPaint (its default output rgba: paint, clone and reveal strokes change
+    the colours) is never seen through."""
+    try:
+        if node.Class() != "Roto" or not node.inputs() or node.input(0) is None:
+            return None
+        k = node.knob("disable")
+        if k is not None and (k.isAnimated() or k.value()):
+            return None   # (a disabled one is _passes_through's; one keyed off on some frames: not followed)
+        out, pre, clip = node.knob("output"), node.knob("premultiply"), node.knob("cliptype")
+        if out is None or _names_rgb(out.value()):
+            return None
+        if pre is not None and _names_rgb(pre.value()):
+            return None
+        if clip is not None and str(clip.value()).strip() == "format":
+            return None
+        return node.input(0)
     except Exception:  # noqa: BLE001 - not a node of a script (a test's stand-in): not followed
         return None
 
@@ -1034,8 +1076,10 @@ def render_pattern(group, input_name, folder, prefix):
     """The file pattern :func:`_render` renders the group's Input ``input_name`` to (nothing is rendered):
     ``folder``/<prefix>_<hash of everything upstream>/<prefix>.####.exr; for the Source, :func:`plate_hash` (the
     project's colour settings counted too)."""
-    up = group.input(0 if input_name == "Source" else 1)
-    digest = plate_hash(up) if input_name == "Source" else upstream_hash(up)
+    # (the Source: from the node whose picture it shows, :func:`source_node`: a Dot, a disabled node or a Roto that
+    # draws into no colour channel between it and the node changes no pixel of the plate, and no roto tweak renders
+    # it again)
+    digest = plate_hash(source_node(group)) if input_name == "Source" else upstream_hash(group.input(1))
     return os.path.join(folder, "%s_%s" % (prefix, digest), "%s.####.exr" % prefix)
 
 

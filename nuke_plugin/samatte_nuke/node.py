@@ -201,12 +201,12 @@ def adopt_checks(group):
         # the script walked the comp and stat'ed every upstream file again for nothing
         # (by samatte 0.2.20 and older, the graph's hash alone; since, with the project's colour settings)
         known = {"plate_%s" % h for h in jobmod.upstream_hashes(up, jobmod.HASH_MTIME_UNITS)}
-        if folder not in known and folder not in {"plate_%s" % jobmod.plate_hash(up, unit=u)
+        shown = jobmod.source_node(group)
+        if folder not in known and folder not in {"plate_%s" % jobmod.plate_hash(shown, unit=u)
                                                   for u in jobmod.HASH_MTIME_UNITS}:
             return False
-        source = jobmod.source_node(group)
-        now = (("samatte_timing", jobmod.time_signature(source)),
-               ("samatte_plate", farm.encode_state(jobmod.plate_signature(source))))
+        now = (("samatte_timing", jobmod.time_signature(shown)),
+               ("samatte_plate", farm.encode_state(jobmod.plate_signature(shown))))
     for name, value in now:
         k = group.knob(name)
         if k is None:

@@ -731,9 +731,16 @@ def _write_knobs():
             String_Knob("frame", "", "")]
 
 
-def _roto_knobs():
+def _roto_knobs(output="alpha"):
+    """[RotoRef] nuke/<v>/content/reference_guide/draw_nodes/roto.html and [RotoPaintUG] comp_environment/rotopaint/
+    selecting_output_format.html: 'output', the channels the shapes (and strokes) are rendered into (Roto: alpha,
+    RotoPaint: rgba, "By default, rgba is selected"); 'premultiply', "multiplies the selected input channels with a
+    mask representing the paint strokes and shapes" (none); 'cliptype', "clip to": no clip, bbox ("restrict the output
+    image to the incoming bounding box"), format. [assumed] the value texts as .nk files write them."""
     from . import rotopaint
-    return [rotopaint.CurveKnob("curves"), Knob("format", "format", None)]
+    return [rotopaint.CurveKnob("curves"), Knob("format", "format", None), String_Knob("output", "output", output),
+            String_Knob("premultiply", "premultiply", "none"),
+            Enumeration_Knob("cliptype", "clip to", ["bbox", "none", "format"])]
 
 
 #: [ReadUG] / [PyRef] the knobs each node class starts with (only those the adapter touches)
@@ -741,7 +748,7 @@ _CLASS_KNOBS = {
     "Read": _read_knobs,
     "Write": _write_knobs,
     "Roto": _roto_knobs,
-    "RotoPaint": _roto_knobs,
+    "RotoPaint": lambda: _roto_knobs("rgba"),
     # [Tracker4Ref] Transform tab: 'transform' none | stabilize | match-move | remove jitter | add jitter
     "Tracker4": lambda: [Tracks_Knob("tracks"),
                          Enumeration_Knob("transform", "transform", ["none", "stabilize", "match-move",
