@@ -17,7 +17,8 @@
   Roto's shapes: every roto tweak (a key added) rendered the whole plate again into a new folder and matted every
   frame again (two builds, two renders, two folders). A Roto that draws into no colour channel (output without rgb,
   premultiply none, clip to not format) is now seen through to the Read; behind a Grade, the plate's hash starts at
-  the node the Source shows, so a roto tweak reuses the rendered plate.
+  the node the Source shows, so a roto tweak reuses the rendered plate. The same for a Tracker4 whose transform is
+  ``none`` (Read -> Tracker4 -> SAMatte: every track re-run rendered the plate again).
 """
 import os
 import shutil
@@ -256,3 +257,37 @@ def test_a_node_aligned_on_a_plate_rendered_through_the_roto_still_reads_back(nk
     farm._memo.clear()
     paths = [farm.frame_path(g, t) for t in range(1, 5)]
     assert all(p.endswith("matte.%04d.exr" % t) for t, p in zip(range(1, 5), paths))
+
+
+def _tracker_source(nuke, shot, transform="none"):
+    """Read -> Tracker4 (one track 'hero/eye' on the object, files 1001-1004 at script frames 1-4) -> SAMatte, its
+    Prompts on the Tracker4."""
+    read, grade, g = _comp(nuke, shot)
+    tr = nuke.nodes.Tracker4()
+    tr.setInput(0, read)
+    tr["transform"].setValue(transform)
+    X, Y = shot["polygon"][0]
+    cx = sum(p[0] for p in shot["polygon"]) / len(shot["polygon"])
+    cy = sum(p[1] for p in shot["polygon"]) / len(shot["polygon"])
+    tr["tracks"]._add_track("hero/eye", {t: (cx, 64 - cy) for t in (1, 2, 3, 4)})
+    g.setInput(0, tr)
+    g.setInput(1, tr)
+    return read, tr, g
+
+
+def test_a_tracker_that_does_not_transform_is_seen_through_and_a_track_re_run_renders_nothing(nk, shot):
+    read, tr, g = _tracker_source(nk, shot)
+    job, _ = snode.build(g)
+    assert job["plate"]["path"] == shot["plate"] and not nk._renders     # before: the plate rendered
+    tr["tracks"]._add_track("hero/ear", {2: (20, 40), 3: (21, 40)})         # tracked again, more tracks
+    job2, _ = snode.build(g)
+    assert job2["plate"] == job["plate"] and not nk._renders
+    assert [len(q["points"]) for q in job2["objects"][0]["prompts"]] == [1, 2, 2, 1]
+
+
+def test_a_tracker_that_moves_the_picture_is_not_seen_through(nk, shot):
+    for transform in ("stabilize", "match-move"):
+        read, tr, g = _tracker_source(nk, shot, transform=transform)
+        assert jobmod.source_node(g) == tr and jobmod._keeps_rgb(tr) is None
+    tr["transform"].setValue("none")
+    assert jobmod.source_node(g) == read

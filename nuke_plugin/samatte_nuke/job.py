@@ -105,13 +105,19 @@ def _keeps_rgb(node):
     Roto just drawn), uses the Read's files as they are. Before, the whole plate was rendered into the cache, under a
     hash of every knob upstream, the Roto's shapes included: every roto tweak rendered the plate again into a new
     folder and matted every frame again. A RotoPaint (its default output rgba: paint, clone and reveal strokes change
-    the colours) is never seen through."""
+    the colours) is never seen through. So is a Tracker4 whose ``transform`` is ``none`` (Foundry's Tracker4 reference:
+    it then only tracks; its picture is its input's): Read -> Tracker4 -> SAMatte, the node connected to the Tracker
+    just used, rendered the plate, and every track re-run rendered it again."""
     try:
-        if node.Class() != "Roto" or not node.inputs() or node.input(0) is None:
+        cls = node.Class()
+        if cls not in ("Roto", "Tracker4") or not node.inputs() or node.input(0) is None:
             return None
         k = node.knob("disable")
         if k is not None and (k.isAnimated() or k.value()):
             return None   # (a disabled one is _passes_through's; one keyed off on some frames: not followed)
+        if cls == "Tracker4":
+            t = node.knob("transform")
+            return node.input(0) if t is not None and not t.isAnimated() and str(t.value()) == "none" else None
         out, pre, clip = node.knob("output"), node.knob("premultiply"), node.knob("cliptype")
         if out is None or _names_rgb(out.value()):
             return None
