@@ -67,12 +67,25 @@ def unshare(scene, clip, pattern):
     this clip's mattes from another Output folder (a scene of the same shot with its own roto, set to its own Output
     as samatte asks). Before, a Run of scene B with A's group re-wired the group: A's render showed B's plate and
     mattes, and a Run of A flipped B back. Returns the note for the Last result, or "" (nothing shared, 4.2-4.5, or
-    the group shows these mattes already)."""
+    the group shows these mattes already).
+
+    A group linked from a library .blend (File > Link, a studio's comp template, an asset library set to Link) is
+    read-only here: it gets a local copy too, the library's unchanged. Before, samatte's nodes were added into the
+    linked group in memory with no matte image (Blender keeps a linked node from pointing at a local Image), so
+    Run said 'frames written' over a compositor that showed no matte, Check mattes said to Run to show them, and
+    what was added was gone once the .blend was saved and re-opened."""
     if legacy_tree():
         return ""
     tree = scene.compositing_node_group
     if tree is None:
         return ""
+    library = getattr(tree, "library", None)
+    if library is not None:
+        own = tree.copy()
+        scene.compositing_node_group = own
+        return ("; scene %r's compositor %r is linked from %s (read-only here): it has a local copy of it now, "
+                "which shows the mattes (the library's unchanged)" % (
+                    scene.name, tree.name, os.path.normpath(bpy.path.abspath(library.filepath))))
     others = [sc for sc in bpy.data.scenes if sc != scene and sc.compositing_node_group == tree]
     plate = tree.nodes.get(NODE_PLATE)
     if not others or (plate is not None and plate.clip == clip
