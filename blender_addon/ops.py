@@ -388,8 +388,13 @@ def finish_run(context, run):
     started from (the user may have switched scenes meanwhile). Returns ``(report type, message)`` for
     the operator. The scene and the clip are those the run started with, found by their session_uid: a clip
     renamed while the job ran left the plate node empty (before: found by its old name, None), a renamed
-    scene was wired only when it was the one shown."""
-    scene = run_scene(run) or context.scene
+    scene was wired only when it was the one shown. A scene deleted while its job ran (or taken back with Ctrl+Z)
+    is wired nowhere: before, the scene shown then was, its own clip's samatte nodes re-wired to this clip and its
+    Last result overwritten."""
+    scene = run_scene(run)
+    if scene is None and (getattr(run, "scene_uid", None) is not None or getattr(run, "scene_name", None)):
+        return _scene_gone(run)
+    scene = scene or context.scene
     s = scene.samatte
     s.status_result = ""    # the run changed what is on disk: Check mattes again for a current answer
     if run.error is not None:
@@ -428,6 +433,19 @@ def finish_run(context, run):
     # the score of each frame, on the scene frame it shows on (run.scores: by file number)
     s.last_scores = " ".join("%d:%.2f" % (run.info.scene_frame(f), run.scores[f]) for f in sorted(run.scores))
     return "INFO", "samatte: " + s.last_result
+
+
+def _scene_gone(run):
+    """``finish_run``'s report for a run whose scene is gone: the mattes it wrote are on disk, no scene's compositor
+    or panel is changed."""
+    if run.error is not None:
+        text = run.ended_text()
+    else:
+        res = run.result or {}
+        text = "%s: %s -> %s" % (res.get("job"), _written(run), res.get("output"))
+    return "WARNING", ("samatte: %s; scene %r is gone (deleted while the job ran): not wired into a compositor (Run in "
+                       "another scene of this clip to show the mattes there: current frames are reused)"
+                       % (text, run.scene_name))
 
 
 def _wire_kept(scene, run):
