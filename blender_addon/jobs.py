@@ -116,7 +116,39 @@ def build_job(info, objects, settings, *, frames, output=None):
             # say which setting to change (before: Send to farm wrote a bundle whose every task failed so)
             raise HostError(e.code, "the samatte panel's Output folder (%s; a // one lies in the .blend's folder): %s"
                             % (settings.output_dir, e.message))
-        raise HostError(e.code, e.message)
+        raise HostError(e.code, e.message + prompt_note(job, e.message, (getattr(e, "details", None) or {}).get("field"),
+                                                        info))
+
+
+_PROMPT_AT = re.compile(r"objects\[(\d+)\]\.prompts\[(\d+)\]")
+
+
+def prompt_note(job, message, field, info):
+    """What a JobSpec error about a prompt (``field``: ``objects[0].prompts[1].points``) is in Blender's words: ``":
+    mask layer 'hero' on scene frame 3"`` (the object's layer, a layer cutting it, or its tracks, and the scene frame of the
+    prompt's file number, ``info.scene_frame``), and for a shape with no area there what to do; "" for another
+    field. Before, the artist read only ``bezier prompt has zero area (at objects[0].prompts[1].points)``: a roto
+    scaled to nothing on a key (to drop the object there) failed the Run with nothing to say which layer or frame."""
+    m = _PROMPT_AT.match(field or "")
+    if m is None:
+        return ""
+    try:
+        ob = job["objects"][int(m.group(1))]
+        prompt = ob["prompts"][int(m.group(2))]
+        frame = info.scene_frame(int(prompt["frame"]))
+        shape = prompt.get("type") != "points"
+        name = ob.get("host_name") or ob["name"]
+        what = ("track points of object %r" % name if not shape else
+                "a shape cutting object %r (a Subtract / Darken layer after it, or a hole)" % name
+                if prompt.get("mode") == "subtract" else "mask layer %r" % name)
+        where = ": %s on scene frame %d" % (what, frame)
+    except (IndexError, KeyError, TypeError, ValueError):
+        return ""
+    if shape and "zero area" in (message or ""):
+        where += (" (its shape there is collapsed onto a point or a straight line, which Blender draws as nothing; "
+                  "samatte needs an object's shape to have an area: to leave the object out of frames, key the "
+                  "layer's Hide in render on them instead, its object is then absent there)")
+    return where
 
 
 def _object_fields():
