@@ -25,8 +25,15 @@ def running_job():
 
 
 def ocio_config():
-    """The OCIO config Blender itself uses: ``$OCIO`` when set, else its bundled one."""
-    env = os.environ.get("OCIO")
+    """The OCIO config Blender itself uses: ``$OCIO`` when set (a file, or one of OCIO's built-in configs named by
+    an ``ocio://`` URI, e.g. ``ocio://studio-config-latest``, the ACES studio config, which Blender 4.2 and 5.0 load
+    from ``$OCIO`` too), else its bundled one. Before, an ``ocio://`` ``$OCIO`` was taken for a missing file: the job
+    named Blender's bundled config, so a clip in a colourspace of the studio config (``ARRI LogC4``, ``sRGB Encoded
+    Rec.709 (sRGB)``) failed COLOUR_INVALID 'is not in OCIO config .../config.ocio', and one whose name both configs
+    have was decoded by the other config's definition."""
+    env = (os.environ.get("OCIO") or "").strip()
+    if env.startswith("ocio://"):
+        return env
     if env and os.path.isfile(env):
         return env
     base = bpy.utils.system_resource("DATAFILES")
