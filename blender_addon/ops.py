@@ -610,8 +610,16 @@ def scan(context):
 def summarise_status(status, info):
     """The panel's lines for a worker ``status`` result (``samatte status``), in scene frames: how many of
     the job's mattes are current, and which are stale (the plate, the prompts or the settings changed
-    since they were made) or missing."""
+    since they were made) or missing. A file at a frame's output name that a Run does not replace (the worker's
+    ``problems``, status ``foreign``: made from another plate, e.g. the clip's files re-pointed to a new plate
+    version in another folder; not samatte's; another job's) is named with why and what to do: a Run refuses it
+    (OUTPUT_INVALID). Before, such frames were 'out of date ... Run to update the others', and Run then refused."""
     from samatte.frames import format_frames
+    foreign = {}
+    for f, p in (status.get("problems") or {}).items():
+        if isinstance(p, dict) and p.get("status") == "foreign":
+            foreign.setdefault(str(p.get("problem") or "not this job's"), []).append(info.scene_frame(int(f)))
+    kept = {f for fs in foreign.values() for f in fs}
     by = {}
     for f, st in (status.get("frames") or {}).items():
         by.setdefault(st, []).append(info.scene_frame(int(f)))
@@ -622,13 +630,20 @@ def summarise_status(status, info):
     done = len(by.get("complete", ()))
     if done == n:
         return ["mattes: all %d frames current" % n]
-    lines = ["mattes: %d of %d frames current; Run to update the others" % (done, n)]
+    # (a Run refuses the whole job while such a file is there: no 'Run to update the others' then)
+    lines = ["mattes: %d of %d frames current%s" % (done, n, "" if kept else "; Run to update the others")]
     for st, what in (("stale", "out of date (plate, roto, tracks or settings changed)"), ("missing", "not made")):
-        if by.get(st):
-            lines.append("%s %s" % (what, format_frames(sorted(by[st]))))
+        frames = sorted(set(by.get(st, ())) - kept)
+        if frames:
+            lines.append("%s %s" % (what, format_frames(frames)))
     retrack = sorted(set(track.get("stale", ())) | set(track.get("missing", ())))
     if retrack:
         lines.append("to track again: %s" % format_frames(retrack))
+    for why, frames in sorted(foreign.items()):
+        lines.append("not replaced by a Run, %s: %s" % (why, format_frames(sorted(frames))))
+    if kept:
+        lines.append("Run refuses to write over those files: set another Output folder in the samatte panel for this "
+                     "clip (e.g. //samatte_v2/), or move those files away")
     return lines
 
 
