@@ -755,6 +755,14 @@ def _is_subtract(layer):
     return not layer_role(layer)[0]
 
 
+def _least_points(spline):
+    """The fewest points of a spline that is a prompt: 3 for a filled one (a closed shape), 2 for one with Fill off,
+    which Blender draws as a line (a wire or a cable rotoed with two clicks, its width the feather: measured in bpy
+    5.0.1 and 4.2.23, the same pixels as the line with a third point in its middle), samatte's open stroke (2 points
+    or more). Before, every spline under 3 points was dropped: a two-point wire was 'no prompts'."""
+    return 3 if getattr(spline, "use_fill", True) else 2
+
+
 def _read_layer(layer, info, scene_frame, notes, framelen=1.0):
     """``(object prompts, cut prompts)`` of a layer on a scene frame: the prompts of its own object
     (none for a layer that only cuts, :func:`layer_role`) and the ``mode: "subtract"`` prompts it
@@ -763,10 +771,10 @@ def _read_layer(layer, info, scene_frame, notes, framelen=1.0):
     in bpy 5.0.1: under Time Stretching 100 -> 200 scene frame 8 draws the shape where the track is on
     clip frame 4)."""
     ctime = _ctime(scene_frame, framelen)
-    splines = [s for s in layer.splines if len(s.points) >= 3]
+    splines = [s for s in layer.splines if len(s.points) >= _least_points(s)]
     if len(splines) != len(layer.splines):
-        notes.append("mask layer %r: a spline with fewer than 3 points on frame %d was dropped"
-                     % (layer.name, scene_frame))
+        notes.append("mask layer %r: a spline with fewer than 3 points (a filled one; 2 with Fill off) on frame %d "
+                     "was dropped" % (layer.name, scene_frame))
 
     def transform(point):
         m, note = parent_matrix(point, ctime)
