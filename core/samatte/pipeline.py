@@ -819,6 +819,18 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                                         frames=format_frames(stale), path=cache.work_dir)
             result["track_reused"] = sorted(set(need_track) - set(stale))
             if stale:
+                if indep:  # one object at a time: what a per-object task stores is what this run stores
+                    passes = [([i], sorted(f for f in stale if i in stale_of[f])) for i in sorted(sel)]
+                    passes = [(only, mine) for only, mine in passes if mine]
+                else:
+                    passes = [(None, stale)]
+                plan = [(only, _track_ranges(mine, [tracked[i] for i in (only or range(len(tracked)))],
+                                             all_frames, resolved["tracker"])) for only, mine in passes]
+                # every pass's prompts are checked (and prepared) before the tracker is made and the first
+                # pass runs: a bad prompt of the job's second object (or of a later range) was an error
+                # only once the first object had been tracked through the shot, its track stored
+                prepared = [[_pass_objects(job, tracked, only, lo, hi, info, all_frames) for lo, hi in ranges]
+                            for only, ranges in plan]
                 if tracker is None:
                     from .track import get_tracker
                     from .registry import resolved_tracker_options
@@ -828,23 +840,16 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
                     tracker = get_tracker(resolved["tracker"] if resolved["tracker"] != "masks" else "flow",
                                           model=job["tracker"]["model"], options=topts, device=job["device"])
                     owned.append(tracker)
-                if indep:  # one object at a time: what a per-object task stores is what this run stores
-                    passes = [([i], sorted(f for f in stale if i in stale_of[f])) for i in sorted(sel)]
-                    passes = [(only, mine) for only, mine in passes if mine]
-                else:
-                    passes = [(None, stale)]
-                plan = [(only, _track_ranges(mine, [tracked[i] for i in (only or range(len(tracked)))],
-                                             all_frames, resolved["tracker"])) for only, mine in passes]
                 progress = _PassProgress([len([f for f in all_frames if lo <= f <= hi])
                                           for _only, ranges in plan for lo, hi in ranges])
                 # several per-object passes in this process: a tracker that can (flow) computes each
                 # frame pair's optical flow once for all of them (samatte.track.flow.FlowCache)
                 share = getattr(tracker, "shared_flows", None) if len(plan) > 1 else None
                 with (share() if share is not None else contextlib.nullcontext()):
-                    for (only, ranges), (_only, mine) in zip(plan, passes):
+                    for (only, ranges), (_only, mine), objects in zip(plan, passes, prepared):
                         yield from _track(job, tracker, source, info, tracked, tnames, all_frames, mine, keys,
                                           cache, resolved["tracker"], result, cancel, only=only, ranges=ranges,
-                                          progress=progress)
+                                          progress=progress, prepared=objects)
         if stage == "track":
             if events:  # refine-only jobs have nothing to track: every frame is "skipped"
                 tracked_now = set(result["tracked"])
@@ -1183,29 +1188,42 @@ class _PassProgress:
             self.index += 1
 
 
-def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache, tname, result, cancel,
-           *, only, ranges, progress):
-    """Track ``ranges`` (:func:`_track_ranges`: those that serve the ``stale`` frames) and store every
-    frame they fully decide (``only``: indices of the tracked objects to track, the others are left out
-    of the tracker, or None for all; ``progress``: the :class:`_PassProgress` over the run's passes)."""
-    from .cachekey import _interval_of
+def _pass_objects(job, tracked, only, lo, hi, info, all_frames):
+    """The tracker objects of one pass of :func:`_track` over the range ``lo``-``hi`` (``only``: as there):
+    their prompts on those frames, prepared (:func:`samatte.prompts.prepare_objects`: PromptError for a bad
+    one); None when every one of them is absent on every frame there (no tracker runs)."""
     from .prompts import prepare_objects
     idx = list(range(len(tracked))) if only is None else sorted(only)
     part = [tracked[i] for i in idx]
+    sub = [f for f in all_frames if lo <= f <= hi]
+    if all(object_absent(o).issuperset(sub) for o in part):
+        return None
     # where each tracked object sits in the job (``tracked`` is its objects with prompts), so a prompt
     # error names the job's objects[i].prompts[j], not its place in this pass's subset
     jpos = [k for k, o in enumerate(job["objects"]) if o.get("prompts")]
+    keep = [[j for j, q in enumerate(o["prompts"]) if lo <= q["frame"] <= hi] for o in part]
+    objs = [dict(o, prompts=[o["prompts"][j] for j in ks]) for o, ks in zip(part, keep)]
+    return prepare_objects(objs, info, sub, origins=[(jpos[i], ks) for i, ks in zip(idx, keep)])
+
+
+def _track(job, tracker, source, info, tracked, tnames, all_frames, stale, keys, cache, tname, result, cancel,
+           *, only, ranges, progress, prepared=None):
+    """Track ``ranges`` (:func:`_track_ranges`: those that serve the ``stale`` frames) and store every
+    frame they fully decide (``only``: indices of the tracked objects to track, the others are left out
+    of the tracker, or None for all; ``progress``: the :class:`_PassProgress` over the run's passes;
+    ``prepared``: per range, its :func:`_pass_objects`, when the caller has checked them already)."""
+    from .cachekey import _interval_of
+    idx = list(range(len(tracked))) if only is None else sorted(only)
+    part = [tracked[i] for i in idx]
     intervals = [_interval_of(o, all_frames, tname) for o in part]
     stale_set = set(stale)
-    for lo, hi in ranges:
+    if prepared is None:
+        prepared = [_pass_objects(job, tracked, only, lo, hi, info, all_frames) for lo, hi in ranges]
+    for (lo, hi), tobjs in zip(ranges, prepared):
         sub = [f for f in all_frames if lo <= f <= hi]
-        keep = [[j for j, q in enumerate(o["prompts"]) if lo <= q["frame"] <= hi] for o in part]
-        objs = [dict(o, prompts=[o["prompts"][j] for j in ks]) for o, ks in zip(part, keep)]
-        gone = [object_absent(o) for o in part]
-        if all(g.issuperset(sub) for g in gone):   # absent on every frame here: an empty track, no tracker
+        if tobjs is None:   # absent on every frame here: an empty track, no tracker
             items = _absent_frames(part, sub, info)
         else:
-            tobjs = prepare_objects(objs, info, sub, origins=[(jpos[i], ks) for i, ks in zip(idx, keep)])
             items = tracker.track(source, tobjs, sub, cancel=cancel)
         for item in items:
             if isinstance(item, Progress):
