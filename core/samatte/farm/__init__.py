@@ -168,7 +168,7 @@ def _ocio_only_root(doc):
     if not m:
         return None
     used = set()
-    for d, k, _role in _path_slots(doc["job"]):
+    for d, k, _role, _pattern in _path_slots(doc["job"]):
         r = _ROOT_RX.match(d[k])
         if r:
             used.add(r.group(1))

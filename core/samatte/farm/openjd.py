@@ -105,14 +105,15 @@ def _job_frames(job):
 # --- roots: the job's paths as PATH parameters -------------------------------------------------------
 
 def _path_slots(job):
-    """(getter, setter, role) for every file path in a validated job."""
+    """(dict, key, role, pattern) for every file path in a validated job (``pattern``: a frame sequence's
+    pattern, the plate's, the output's, a ``masks`` object's)."""
     slots = []
 
-    def add(d, k, role):
+    def add(d, k, role, pattern=False):
         if isinstance(d, dict) and isinstance(d.get(k), str) and d.get(k):
-            slots.append((d, k, role))
-    add(job["plate"], "path", "plate")
-    add(job["output"], "path", "output")
+            slots.append((d, k, role, pattern))
+    add(job["plate"], "path", "plate", True)
+    add(job["output"], "path", "output", True)
     oc = job["plate"].get("ocio_config")
     if oc and not oc.startswith("ocio://"):
         add(job["plate"], "ocio_config", "in")
@@ -122,7 +123,7 @@ def _path_slots(job):
             if q.get("type") == "mask":
                 add(q, "path", "in")
         if "masks" in o:
-            add(o["masks"], "path", "in")
+            add(o["masks"], "path", "in", True)
     for sect in ("tracker", "matte"):
         opts = job[sect].get("options") or {}
         add(opts, "checkpoint", "in")
@@ -139,6 +140,20 @@ def _path_module(path):
     import ntpath
     from ..jobspec import windows_abs
     return ntpath if os.name != "nt" and windows_abs(path) else os.path
+
+
+def _root_folder(pm, path, pattern):
+    """The folder a root of ``path`` is: its folder, or for a frame ``pattern`` whose frame token lies in a
+    folder's name (a frame per folder, ``renders/####/matte.exr``) the folder above that one. That folder
+    was the root (``renders/####``): a node given its own folder for the root (Deadline's job attachments map
+    each root to a session folder) had no frame token left (every task OUTPUT_INVALID, a plate FRAME_MISSING),
+    and the asset references named a folder ``####`` that is never written."""
+    if pattern:
+        from ..io.sequence import SequencePattern
+        seq = SequencePattern(path)
+        if seq.has_frame_token:
+            return pm.dirname(seq._prefix)
+    return pm.dirname(path)
 
 
 def _under(path, folder):
@@ -178,11 +193,11 @@ def farm_document(job, *, frames=None):
     # (:func:`ocio_environment`); a file is an input of the job, under a root like the others
     env = {"OCIO": _ocio_env_value(job)}
     if env["OCIO"] and not env["OCIO"].startswith("ocio://"):
-        slots.append((env, "OCIO", "in"))
-    for d, k, role in slots:
+        slots.append((env, "OCIO", "in", False))
+    for d, k, role, pattern in slots:
         pm = _path_module(d[k])
         p = pm.normpath(pm.abspath(d[k]))   # "~" is already the home folder (resolve_paths)
-        folder = pm.dirname(p)
+        folder = _root_folder(pm, p, pattern)
         name = None
         for rn, r in roots.items():
             if _under(p, r["dir"]):
@@ -288,7 +303,7 @@ def localize(doc, roots):
         # passing a set of roots wider than this job's still runs (a root the job needs and lacks is refused above)
         sys.stderr.write("samatte farm task: warning: --root %s: the farm job has no root of that name (its roots: "
                          "%s); ignored\n" % (", ".join(unknown), ", ".join(sorted(wanted)) or "none"))
-    for d, k, _role in _path_slots(job):
+    for d, k, _role, _pattern in _path_slots(job):
         m = _ROOT_RX.match(d[k])
         if not m:
             continue
