@@ -194,29 +194,30 @@ def farm_document(job, *, frames=None):
     env = {"OCIO": _ocio_env_value(job)}
     if env["OCIO"] and not env["OCIO"].startswith("ocio://"):
         slots.append((env, "OCIO", "in", False))
+    placed = []   # (dict, key, path, path module, flow)
     for d, k, role, pattern in slots:
         pm = _path_module(d[k])
         p = pm.normpath(pm.abspath(d[k]))   # "~" is already the home folder (resolve_paths)
-        folder = _root_folder(pm, p, pattern)
-        name = None
-        for rn, r in roots.items():
-            if _under(p, r["dir"]):
-                name = rn
-                if flows[role] != r["flow"]:
-                    r["flow"] = "INOUT"
-                break
-        if name is None:
-            if role == "plate":
-                name = "Plate"
-            elif role == "output":
-                name = "Output"
-            else:
-                counter[role] += 1
-                name = ("Input%d" if role == "in" else "WorkDir%d") % counter[role]
-            if role == "work":
-                folder = p
-            roots[name] = {"dir": folder, "flow": flows[role]}
-        rel = pm.relpath(p, roots[name]["dir"])
+        placed.append((d, k, p, pm, flows[role]))
+        if any(_under(p, r["dir"]) for r in roots.values()):
+            continue
+        if role == "plate":
+            name = "Plate"
+        elif role == "output":
+            name = "Output"
+        else:
+            counter[role] += 1
+            name = ("Input%d" if role == "in" else "WorkDir%d") % counter[role]
+        roots[name] = {"dir": p if role == "work" else _root_folder(pm, p, pattern), "flow": flows[role]}
+    roots = _fewer_roots(roots)
+    for r in roots.values():
+        r.pop("flow", None)
+    for d, k, p, pm, flow in placed:
+        # each path goes with the first root it lies under; a root's flow is that of its paths (both: INOUT)
+        name = next(n for n, r in roots.items() if _under(p, r["dir"]))
+        r = roots[name]
+        r["flow"] = flow if r.get("flow") in (None, flow) else "INOUT"
+        rel = pm.relpath(p, r["dir"])
         d[k] = "<%s>" % name if rel == "." else "<%s>/%s" % (name, rel.replace(pm.sep, "/"))
     doc = {"samatte_farm": FARM_DOC_VERSION, "samatte_version": __version__, "job": job,
            "roots": roots, "frames": frames_to_range_expr(fr), "resolved": resolved,
@@ -224,6 +225,57 @@ def farm_document(job, *, frames=None):
     if not job["plate"].get("ocio_config"):
         doc["ocio_env"] = env["OCIO"]
     return doc
+
+
+#: OpenJD's limit on a template's job parameters (jobtemplate-2023-09, without the FEATURE_BUNDLE_1 extension),
+#: and the roots that leaves beside the template's six other parameters (Frames, ChunkSize, Preroll, Threads,
+#: SamattePython, ModelsDir)
+_MAX_PARAMETERS = 50
+MAX_ROOTS = _MAX_PARAMETERS - 6
+
+
+def _fewer_roots(roots):
+    """``roots`` (name -> {"dir", ...}), with the ``Input<N>`` folders merged into the folders above them
+    until there are at most :data:`MAX_ROOTS`: first where most of them share that folder, else the deepest
+    one a level up. A job reading roto files from a folder per object (45 objects, ``roto/<object>/``) had a
+    root for each, and its template more job parameters than OpenJD allows: ``openjd check`` and a Deadline
+    Cloud submission refused the bundle ("parameterDefinitions must have at most 50 elements"). Inputs
+    merged are numbered again in their order; JobSpecError when they cannot be merged enough (folders on
+    different drives)."""
+    if len(roots) <= MAX_ROOTS:
+        return roots
+    fixed = {n: dict(r) for n, r in roots.items() if not n.startswith("Input")}
+    inputs = [r["dir"] for n, r in roots.items() if n.startswith("Input")]
+
+    def parent(folder):
+        return _path_module(folder).dirname(folder)
+    while len(fixed) + len(inputs) > MAX_ROOTS:
+        ups = {}
+        for folder in inputs:
+            up = parent(folder)
+            if up != folder:
+                ups.setdefault(up, []).append(folder)
+        if not ups:
+            raise JobSpecError("the job reads files from %d folders that are not under one another (%s ...): a farm "
+                               "template takes at most %d folders (OpenJD's limit of %d job parameters); keep the "
+                               "job's input files in fewer folders" % (len(fixed) + len(inputs),
+                                                                        ", ".join(inputs[:3]), MAX_ROOTS,
+                                                                        _MAX_PARAMETERS), field="objects")
+        up, below = max(ups.items(), key=lambda kv: (len(kv[1]), len(kv[0])))
+        if len(below) < 2:   # no two share a folder: the deepest goes a level up, to meet the others there
+            up = parent(max((f for f in inputs if parent(f) != f), key=len))
+        # every input folder under ``up`` becomes ``up``, in the place of the first of them
+        at = next(i for i, f in enumerate(inputs) if _under(f, up))
+        inputs = [f for f in inputs if not _under(f, up)]
+        inputs.insert(at, up)
+        inputs = [f for f in inputs if not any(f != g and _under(f, g) for g in inputs)]
+    out = {}
+    for n in roots:   # the other roots (Plate, Output, WorkDir<N>) in their order, then the inputs
+        if not n.startswith("Input"):
+            out[n] = fixed[n]
+    for i, folder in enumerate(inputs):
+        out["Input%d" % (i + 1)] = {"dir": folder}
+    return out
 
 
 def _ocio_env_value(job):
