@@ -83,11 +83,35 @@ def _prompt(item, obj):
         if frame is None or not _is_path(item[1]):   # 1004.5 was cut to 1004
             raise PromptError("object %r: a (frame, path) prompt needs a whole frame number and a file path, got %r"
                               % (obj, tuple(item)), object=str(obj))
-        return jobspec.mask_prompt(frame, _abs(item[1]))
+        path = _abs(item[1])
+        seq = _file_pattern(path)
+        # (frame, "roto/hero.####.png"): that frame's file of the sequence (the pattern itself is no file)
+        return jobspec.mask_prompt(frame, seq.path(frame) if seq is not None else path)
     if not _is_path(item):
         raise PromptError("object %r: a prompt is a mask file (str or os.PathLike), a (frame, path) pair or a "
                           "prompt dict, got %r" % (obj, item), object=str(obj))
+    if _file_pattern(_abs(item)) is not None:
+        # its frame was the digits of the token or of a version: "hero.%04d.png" a prompt on frame 4, "hero_v2.####.png"
+        # on frame 2, refused only by the run ("on frame 4 is outside the job's frames")
+        raise PromptError("object %r: the prompt %r is a frame pattern, not a file: a prompt is a keyframe, one mask file "
+                          "each (hero.1012.png, or (frame, path)); for a mask on every frame give masks={%r: pattern}"
+                          % (obj, os.fspath(item), str(obj)), object=str(obj), path=os.fspath(item))
     return jobspec.mask_prompt(frame_from_path(item), _abs(item))
+
+
+def _file_pattern(path):
+    """The :class:`samatte.io.sequence.SequencePattern` of a prompt ``path`` whose file name holds a frame token
+    (``####``, ``%04d``, ``$F4``, ``@``) and which is no file (one named so is the file), else None."""
+    from .io.sequence import SequencePattern
+    if not isinstance(path, str) or os.path.exists(path):
+        return None
+    try:
+        seq = SequencePattern(path)
+    except Exception:   # two tokens: not a pattern this reads; the run says what is wrong with the file
+        return None
+    if not seq.has_frame_token or os.sep in seq._suffix or (os.altsep and os.altsep in seq._suffix):
+        return None   # (a token in a folder's name only: the file's own name has its number)
+    return seq
 
 
 def _prompt_items(items, obj):
@@ -110,7 +134,8 @@ def _prompt_items(items, obj):
 
 def job(plate, output, *, prompts=None, masks=None, frames=None, name=None, **options):
     """A validated JobSpec. ``prompts``: object name -> list of mask files (frame from the file name),
-    ``(frame, path)`` pairs or prompt dicts (:func:`samatte.jobspec.polygon_prompt`...); ``masks``:
+    ``(frame, path)`` pairs (a ``path`` with a frame token: that frame's file) or prompt dicts
+    (:func:`samatte.jobspec.polygon_prompt`...); a frame pattern as a file is PromptError; ``masks``:
     object name -> a per-frame mask pattern (refine-only). ``options``: any keyword of
     :func:`samatte.jobspec.new_job` (``tracker``, ``matte``, ``quality``, ``colourspace``...)."""
     from . import jobspec
