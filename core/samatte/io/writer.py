@@ -351,6 +351,7 @@ class MatteWriter:
             temp_max_age = default_temp_max_age()
         self.temp_max_age = float(temp_max_age)
         self._checked_dirs = set()
+        self._swept = set()   # the folders whose abandoned temps this writer has removed
         if prepare:  # prepare=False: a read-only look (status), no side effects
             self.prepare()
 
@@ -361,6 +362,7 @@ class MatteWriter:
         if d and "%" not in d:
             self._ensure_dir(d)
             self.remove_stale_temps(d)
+            self._swept.add(d)
 
     # -- paths -----------------------------------------------------------------------------------
     def path(self, frame):
@@ -624,6 +626,12 @@ class MatteWriter:
         path = self.path(frame)
         d = os.path.dirname(path)
         self._ensure_dir(d)
+        if d and d not in self._swept:
+            # a folder per frame (renders/####/m.exr): the frame's own folder is where a killed writer left its
+            # temp; only the pattern's folder above them was swept, and `status` / `qc` said of such a temp "a
+            # later samatte run writing to this folder removes it" while every later run left it there
+            self._swept.add(d)
+            self.remove_stale_temps(d)
         if is_locked(path):  # locked since the run began: checked again before the rename below
             raise locked_error(path, frame)
         tmp = temp_name(path)
