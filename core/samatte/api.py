@@ -71,6 +71,16 @@ def _pair_frame(v):
     return None
 
 
+def _repr(v):
+    """``repr(v)`` for an error message, never itself an error: a list nested thousands deep raised
+    RecursionError (a traceback, not PROMPT_INVALID), an int of 5000 digits ValueError."""
+    try:
+        return repr(v)
+    except (RecursionError, ValueError):
+        from .jobspec import _short
+        return _short(v)
+
+
 def _prompt(item, obj):
     from . import jobspec
     if isinstance(item, dict):
@@ -81,15 +91,15 @@ def _prompt(item, obj):
     if isinstance(item, (tuple, list)) and len(item) == 2:
         frame = _pair_frame(item[0])
         if frame is None or not _is_path(item[1]):   # 1004.5 was cut to 1004
-            raise PromptError("object %r: a (frame, path) prompt needs a whole frame number and a file path, got %r"
-                              % (obj, tuple(item)), object=str(obj))
+            raise PromptError("object %r: a (frame, path) prompt needs a whole frame number and a file path, got %s"
+                              % (obj, _repr(tuple(item))), object=str(obj))
         path = _abs(item[1])
         seq = _file_pattern(path)
         # (frame, "roto/hero.####.png"): that frame's file of the sequence (the pattern itself is no file)
         return jobspec.mask_prompt(frame, seq.path(frame) if seq is not None else path)
     if not _is_path(item):
         raise PromptError("object %r: a prompt is a mask file (str or os.PathLike), a (frame, path) pair or a "
-                          "prompt dict, got %r" % (obj, item), object=str(obj))
+                          "prompt dict, got %s" % (obj, _repr(item)), object=str(obj))
     if _file_pattern(_abs(item)) is not None:
         # its frame was the digits of the token or of a version: "hero.%04d.png" a prompt on frame 4, "hero_v2.####.png"
         # on frame 2, refused only by the run ("on frame 4 is outside the job's frames")
@@ -129,7 +139,7 @@ def _prompt_items(items, obj):
         return list(items)
     except TypeError:
         raise PromptError("object %r: prompts must be a list of mask files, (frame, path) pairs or prompt dicts, "
-                          "got %r" % (obj, items), object=str(obj)) from None
+                          "got %s" % (obj, _repr(items)), object=str(obj)) from None
 
 
 def job(plate, output, *, prompts=None, masks=None, frames=None, name=None, **options):

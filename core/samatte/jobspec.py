@@ -208,6 +208,8 @@ def _short(v):
         text = repr(v)
     except ValueError:   # an int past Python's digit limit for str() (4300 digits by default)
         return "<an integer of %d bits>" % v.bit_length() if isinstance(v, int) else "<a value>"
+    except RecursionError:   # a list or dict nested deeper than Python's stack (samatte.api's arguments)
+        return "<a %s nested too deeply>" % type(v).__name__
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -691,21 +693,46 @@ def loads(text):
         raise JobSpecError("JobSpec is not valid JSON: %s" % e) from None
 
 
-def load(path):
-    """Read and validate a JobSpec file; relative paths inside it are resolved against its folder.
-    A file that cannot be read or is not UTF-8 is JOBSPEC_INVALID naming the file."""
+#: the largest JobSpec file :func:`load` reads (bytes): 16 times what a host can send the worker in one
+#: message (``samatte.protocol.MAX_LINE``). A larger file is no JobSpec (a movie or a plate given by
+#: mistake): it was read whole before JSON refused it (a 3 GB file: 58 s and 6.3 GB of memory; a larger
+#: one, or ``/dev/zero``, until the machine ran out of memory).
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+def read_text(path, what="JobSpec"):
+    """The UTF-8 text of a JSON file (``what`` names it in errors: ``JobSpec``, ``the farm job``):
+    JOBSPEC_INVALID naming the file when it cannot be read, is larger than :data:`MAX_FILE_BYTES` (told
+    by its size before a byte is read) or is not UTF-8. A pipe (``<(...)`` in a shell) is read as it
+    comes, up to that size."""
+    too_big = "%s %s is larger than %d MiB: is it a %s file?"
+    big = (what, path, MAX_FILE_BYTES >> 20, "JobSpec" if what == "JobSpec" else "samatte farm job")
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            try:
+                size = os.fstat(f.fileno()).st_size
+            except OSError:
+                size = 0
+            if size > MAX_FILE_BYTES:
+                raise JobSpecError(too_big % big, path=str(path))
+            data = f.read(MAX_FILE_BYTES + 1)
     except (OSError, ValueError) as e:
-        raise JobSpecError("cannot read JobSpec %s: %s" % (path, getattr(e, "strerror", None) or e),
+        raise JobSpecError("cannot read %s %s: %s" % (what, path, getattr(e, "strerror", None) or e),
                            path=str(path))
+    if len(data) > MAX_FILE_BYTES:   # a pipe or a device: no size to tell beforehand
+        raise JobSpecError(too_big % big, path=str(path))
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise JobSpecError("JobSpec %s is not UTF-8 text (byte %d: %r)" % (path, e.start, data[e.start:e.start + 1]),
+        raise JobSpecError("%s %s is not UTF-8 text (byte %d: %r)" % (what, path, e.start, data[e.start:e.start + 1]),
                            path=str(path)) from None
-    doc = loads(text)
+
+
+def load(path):
+    """Read and validate a JobSpec file; relative paths inside it are resolved against its folder.
+    A file that cannot be read, is larger than :data:`MAX_FILE_BYTES` or is not UTF-8 is JOBSPEC_INVALID
+    naming the file (:func:`read_text`)."""
+    doc = loads(read_text(path))
     job = validate(doc)
     return resolve_paths(job, os.path.dirname(os.path.abspath(path)))
 

@@ -46,7 +46,7 @@ import os
 import time
 
 from . import __version__
-from .errors import (FrameRangeError, JobSpecError, MissingFrameError, OutputError, SamatteError, TrackMissingError,
+from .errors import (FrameRangeError, JobSpecError, MissingFrameError, OutputError, TrackMissingError,
                      check_callbacks)
 from .frames import format_frames, parse_frames, whole_number
 from .jobspec import job_frames, load as load_job_file, object_absent, validate
@@ -75,7 +75,9 @@ def load_job(job):
         if s.lstrip().startswith("{"):
             return expand_home(validate(s), in_place=True)
         return load_job_file(s)
-    raise SamatteError("a job must be a dict, a JSON string or a path, not %s" % type(job).__name__)
+    # JOBSPEC_INVALID as every other unusable job (it was SAMATTE_ERROR, exit status 1: `api.run(None)`,
+    # `api.status(b"{...}")`)
+    raise JobSpecError("a job must be a dict, a JSON string or a path, not %s" % type(job).__name__)
 
 
 def run(job, *, on_progress=None, on_event=None, cancel=None, tracker=None, matter=None, stage="all",

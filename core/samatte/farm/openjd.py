@@ -313,11 +313,15 @@ def ocio_environment(doc, roots):
 
 
 def load_farm_document(path):
+    """The farm document at ``path`` (``samatte farm task``'s); JOBSPEC_INVALID naming it when it cannot
+    be read, is too large (:data:`samatte.jobspec.MAX_FILE_BYTES`), is not JSON (also one nested past
+    Python's stack: it was a RecursionError traceback, exit status 1) or is no samatte farm job."""
+    from ..jobspec import read_text
     try:
-        with open(path, "r", encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, ValueError) as e:
-        raise JobSpecError("cannot read the farm job %s: %s" % (path, e), path=str(path))
+        doc = json.loads(read_text(path, "the farm job"))
+    except (ValueError, RecursionError) as e:
+        raise JobSpecError("cannot read the farm job %s: %s" % (
+            path, "nested too deeply" if isinstance(e, RecursionError) else e), path=str(path)) from None
     if not isinstance(doc, dict) or doc.get("samatte_farm") != FARM_DOC_VERSION or "job" not in doc:
         raise JobSpecError("%s is not a samatte farm job (version %d)" % (path, FARM_DOC_VERSION), path=str(path))
     return doc
