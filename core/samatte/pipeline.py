@@ -72,7 +72,9 @@ def load_job(job):
         return expand_home(validate(job), in_place=True)
     if isinstance(job, (str, os.PathLike)):
         s = os.fspath(job)
-        if s.lstrip().startswith("{"):
+        # JSON text, unless it names a file (or is a Path): a job file named "{shot}_job.json" was parsed as
+        # JSON ("not valid JSON") by `samatte qc`, `farm export` and samatte.api, while `run` and `status` read it
+        if isinstance(job, str) and s.lstrip().startswith("{") and not os.path.isfile(s):
             return expand_home(validate(s), in_place=True)
         return load_job_file(s)
     # JOBSPEC_INVALID as every other unusable job (it was SAMATTE_ERROR, exit status 1: `api.run(None)`,
