@@ -69,3 +69,19 @@ def test_json_text_is_still_json_text(brace_job, monkeypatch):
     monkeypatch.chdir(os.path.dirname(brace_job))
     with pytest.raises(JobSpecError, match="cannot read JobSpec"):
         pipeline.load_job(pathlib.Path("{nope}.json"))
+
+
+def test_the_worker_client_reads_a_job_file_named_with_a_brace(brace_job, monkeypatch):
+    """samatte.client took the same name (and any Path, made a string first) for JSON text."""
+    from samatte import client
+    folder, name = os.path.split(brace_job)
+    monkeypatch.chdir(folder)
+    assert client._as_dict(name)["name"] == "brace"
+    assert client._as_dict(pathlib.Path(name))["name"] == "brace"
+    with open(name) as f:
+        assert client._as_dict(f.read())["name"] == "brace"          # JSON text is still text
+    with pytest.raises(JobSpecError, match="cannot read JobSpec"):
+        client._as_dict(pathlib.Path("{nope}.json"))
+    env = {"PYTHONPATH": CORE + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with client.WorkerClient(env=env, startup_timeout=120) as w:
+        assert w.validate(name)["job"]["name"] == "brace"

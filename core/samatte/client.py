@@ -363,10 +363,12 @@ def _as_dict(job):
     """A JobSpec given as a JSON text (str or bytes) or a path to a .json file (str or ``os.PathLike``) -> dict;
     a dict as is. (A ``pathlib.Path`` was sent as it was: PROTOCOL_INVALID "field 'job' ... has the wrong type
     (PosixPath)", where ``samatte.api`` and ``samatte.pipeline`` take one.)"""
-    if isinstance(job, os.PathLike):
-        job = os.fspath(job)
+    if isinstance(job, os.PathLike):   # a file, whatever its name
+        from .jobspec import load
+        return load(os.fspath(job))
     if isinstance(job, str):
-        is_text = job.lstrip().startswith("{")
+        # text, unless it names a file: "{sh010}_job.json" in the shot folder was parsed as JSON ("not valid JSON")
+        is_text = job.lstrip().startswith("{") and not os.path.isfile(job)
     elif isinstance(job, bytes):
         is_text = job.lstrip().startswith(b"{")
     else:
