@@ -50,7 +50,7 @@ from .errors import (FrameRangeError, JobSpecError, MissingFrameError, OutputErr
                      check_callbacks)
 from .frames import format_frames, parse_frames, whole_number
 from .jobspec import job_frames, load as load_job_file, object_absent, validate
-from .progress import FrameEvent, Progress, check_cancel, is_cancel
+from .progress import FrameEvent, Progress, cancel_scope, check_cancel, is_cancel
 
 log = logging.getLogger("samatte")
 
@@ -951,11 +951,11 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         # and before, the bar moved once a frame
         phases = {"seen": 0, "expect": 0}
 
-        def _mp(f, done, message, finished=False, phase=False):
+        def _mp(f, done, message, finished=False, phase=False, count=True):
             busy = 0 if (finished or f in pure) else 1
             sub = 0.0
             if phase and busy:
-                phases["seen"] += 1
+                phases["seen"] += bool(count)
                 if phases["expect"]:
                     sub = min(0.9, phases["seen"] / (phases["expect"] + 1.0))
             return Progress("matte", f, done, total, message, part=(worked - busy + sub) / n_work)
@@ -1030,7 +1030,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
             yield _mp(f, done, what + ": reading")
             plate_f = source.get(f)
             mf, state = yield from _step_phases(stepper, plate_f, tf, state_in, cancel,
-                                                lambda phase: _mp(f, done, "%s: %s" % (what, phase), phase=True))
+                                                lambda phase, new=True: _mp(f, done, "%s: %s" % (what, phase), phase=True,
+                                                                              count=new))
             if lossy and f not in todo_set:   # a pre-roll frame: its state as its file would give it
                 state = stored.state(f, mf, state, state_in, plate_f, tf)
             if state is not None:
@@ -1093,19 +1094,27 @@ def _step_phases(stepper, plate, track, state, cancel, report):
     phase."""
     step_iter = getattr(stepper, "step_iter", None)
     if step_iter is None:
-        return stepper.step(plate, track, state)
+        with cancel_scope(cancel):
+            return stepper.step(plate, track, state)
     gen = step_iter(plate, track, state)
+    last = None
     try:
         while True:
             try:
-                phase = next(gen)
+                # (the phase runs in the cancel's scope: its long computations, a 4K object's solve, stop at
+                # their checkpoints; the matter's threads run in a copy of this context)
+                with cancel_scope(cancel):
+                    phase = next(gen)
             except StopIteration as stop:
                 return stop.value
             check_cancel(cancel)
-            yield report(phase)
+            # a phase named again is the matter's heartbeat while it waits on a long one: told, not counted
+            yield report(phase, phase != last)
+            last = phase
             check_cancel(cancel)
     finally:
-        gen.close()
+        with cancel_scope(cancel):   # (closing it waits for the objects under way: they stop at a checkpoint)
+            gen.close()
 
 
 def _flow_logit_clip(job):

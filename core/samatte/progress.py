@@ -2,6 +2,8 @@
 
 Standard library only, Python 3.9: the worker protocol serialises these and adapters read them.
 """
+import contextlib
+import contextvars
 import threading
 import time
 from collections import namedtuple
@@ -9,7 +11,8 @@ from typing import Optional
 
 from .errors import CancelledError
 
-__all__ = ["Progress", "FrameEvent", "CancelToken", "check_cancel", "is_cancel", "TimeLeft", "duration_text"]
+__all__ = ["Progress", "FrameEvent", "CancelToken", "check_cancel", "is_cancel", "checkpoint", "cancel_scope",
+           "TimeLeft", "duration_text"]
 
 
 class Progress(namedtuple("Progress", "stage frame done total message")):
@@ -98,6 +101,32 @@ def check_cancel(token):
         check()
     elif token():
         raise CancelledError("job cancelled")
+
+
+#: the cancel of the job whose code runs in this context (:func:`cancel_scope`), for :func:`checkpoint`
+_SCOPE = contextvars.ContextVar("samatte_cancel_scope", default=None)
+
+
+@contextlib.contextmanager
+def cancel_scope(cancel):
+    """Within the block, :func:`checkpoint` checks ``cancel`` (as :func:`check_cancel`). The pipeline wraps
+    each phase of a frame in one, so that the long computations inside a phase (a 4K object's solve takes
+    seconds) stop at their next checkpoint on a Cancel. Code run in other threads sees it only when run in a
+    copy of this context (``contextvars.copy_context().run``). Never enter it across a ``yield``."""
+    tok = _SCOPE.set(cancel)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(tok)
+
+
+def checkpoint():
+    """A safe point to stop a long computation: raises :class:`CancelledError` when the job whose
+    :func:`cancel_scope` this runs in is cancelled; a no-op outside one (a script's ``Matter.step``). It
+    changes nothing it does not stop: a computation that passes its checkpoints gives the same result."""
+    cancel = _SCOPE.get()
+    if cancel is not None:
+        check_cancel(cancel)
 
 
 #: the stages whose time left is told (the others: setup, done, queued are short or not frames)

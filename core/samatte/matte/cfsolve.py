@@ -13,6 +13,7 @@ import cv2
 import scipy.sparse
 import scipy.sparse.linalg
 
+from ..progress import checkpoint
 from .quiet import quiet_stdout
 from .regions import reach_box
 
@@ -202,6 +203,7 @@ def solve_band(img, unknown, alpha, *, eps=1e-6, prior=None, weight=None, tile=3
                 cx0, cx1 = tx, min(tx + tile, x1)
                 if not unknown[cy0:cy1, cx0:cx1].any():
                     continue
+                checkpoint()   # (a cancelled job stops between tiles: a 4K band has dozens)
                 ey0, ey1 = max(0, cy0 - overlap), min(H, cy1 + overlap)
                 ex0, ex1 = max(0, cx0 - overlap), min(W, cx1 + overlap)
                 sl = (slice(ey0, ey1), slice(ex0, ex1))

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import DependencyError, JobSpecError
+from ..progress import checkpoint
 from .regions import reach_box
 
 __all__ = ["estimate_foreground", "premultiplied_foreground", "edge_band_box"]
@@ -145,6 +146,7 @@ def _estimate_fb_ml_numpy(image, alpha, *, regularization=1e-5, gradient_weight=
     hi = float(max(1.0, image.max()))
     n_levels = max(1, int(np.ceil(np.log2(max(w0, h0)))))
     for level in range(n_levels + 1):
+        checkpoint()   # (a cancelled job stops here: a 4K edge band's finest levels take a second)
         w = max(1, int(round(w0 ** (level / n_levels))))
         h = max(1, int(round(h0 ** (level / n_levels))))
         if (h, w) == (h0, w0):

@@ -61,6 +61,7 @@ import cv2
 
 from ..colour import _clip01  # in place: fmax drops NaN, then fmin
 from ..errors import SamatteError
+from ..progress import checkpoint
 from .regions import critical_regions, distance_to_boundary, component_cores, reach_box, inner_edge
 from .cfsolve import solve_band
 from .params import DEFAULT, MASK_KINDS, QUALITIES, RefineParams, params_for
@@ -643,6 +644,7 @@ def _grow(wk, c, p, tile):
     # the first round beside the band (RefineParams.leak_calib)
     rings = _leak_rings(wk, c) if use_sm and p.leak_calib > 0 else None
     for it in range(p.grow + 1):
+        checkpoint()
         if use_sm:
             calib = it == 0 and rings is not None
             ring = (rings[0] | rings[1]) if calib else None
@@ -1089,6 +1091,7 @@ def _fine(c, wk, alpha0, p, tile):
     alpha = alpha0
     coeffs = None
     for li in range(1, len(scales)):
+        checkpoint()
         s = scales[li]
         hs, ws = max(8, int(round(h * s))), max(8, int(round(w * s)))
         up = _resize(alpha.astype(np.float32), (hs, ws), cv2.INTER_LINEAR).astype(np.float64)
@@ -1223,9 +1226,13 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     hard = _hard(coarse)
     if not hard.any() or hard.all():
         return hard.astype(np.float32)
+    # (checkpoint(): a cancelled job stops between the phases, the solves also between their tiles; a
+    # 4K object takes seconds)
+    checkpoint()
     depth = _part_depth(hard) if p.depth_cap > 0 else None             # (both phases' band cap)
     p = _trust(image, hard, p, info, depth)                            # 0. how far colour can be trusted
     c = _crop(image, coarse, hard, p, logits, motion, doubt, solve_image, depth)  # 1. crop
+    checkpoint()
     wk = _regions(c, p)                                                # 2. regions
     if not wk.fg.any():
         # no solid foreground left to sample (an object 1-2 px across, a wire or a dot: the band swallows
@@ -1238,9 +1245,11 @@ def refine_alpha(image, coarse, *, logits=None, quality="default", motion=None, 
     a0 = _self_check(a0, wk, bd, c, p, tile, prior, prior_weight, info)  # 4b. do no harm: growth
     a0 = _coverage_check(a0, wk, p, info)                              # 4c. do no harm: coverage
     alpha = _fine(c, wk, a0, p, tile)                                  # 5. fine level
+    checkpoint()
     models = _colour_models(wk, p)                                     # 5a. the checks' anchor
     ramp = _check_ramp(alpha, c, p, models, info) if models is not None else None   # (else made if needed)
     alpha = _evidence_check(alpha, c, wk, p, models, info, ramp=ramp)  # 5b. do no harm: evidence
     alpha = _typical_check(alpha, c, wk, p, info, ramp=ramp)           # 5c. do no harm: typical colours
+    checkpoint()
     alpha = _tie_break(alpha, c, p, info, _tie_width(wk, bd, p, info))  # 5d. do no harm: ties go to the mask
     return _finish(alpha, hard, c, p)                                  # 6. finish

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ..errors import DependencyError, JobSpecError, PlateError, WeightsMissingError
+from ..progress import checkpoint
 from ..registry import validate_options
 from ..stages import MatteFrame, Matter, StateStore
 from . import quality as _quality
@@ -43,6 +44,9 @@ SAM2MATTE_NAME = "sam2matte"
 #: objects of a frame matted at once, in threads (:meth:`RefineMatter._objects`; 1: one after another);
 #: None: :func:`object_threads` (each object's frame-sized intermediates are held while it runs, so 2 at most)
 OBJECT_THREADS = None
+#: seconds between two namings of the phase under way while a frame's objects are matted in threads
+#: (:meth:`RefineMatter._objects`): the host's progress moves, and a Cancel is seen, at least that often
+HEARTBEAT_S = 1.0
 
 
 def object_threads():
@@ -680,8 +684,10 @@ class RefineMatter(Matter):
             ost = {}   # this object's stats, merged in the objects' order (whatever thread finishes first)
             ta = time.perf_counter()
             c = self._carry_one(comp, track, prev, name, band) if name in names else None   # its carry
+            checkpoint()   # (a cancelled job stops here, and inside the estimate's solves)
             tb = time.perf_counter()
             e = self._estimate_one(plate, name, obj, comp, c, band, shape, ost, image)  # 2. estimate
+            checkpoint()
             tc = time.perf_counter()
             a, ci = self._fuse_one(track, comp, name, c, e, band, ost)                 # 3. fuse
             a = cut_alpha(a, obj)                                                      # its subtracts
@@ -722,19 +728,34 @@ class RefineMatter(Matter):
                 yield "matte %s" % name
                 out[name] = one(name, obj)
             return out
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+        import contextvars
+        from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ThreadPoolExecutor, wait
         pool = ThreadPoolExecutor(workers, thread_name_prefix="samatte-object")
         futures = {}
+        phase = None
+
+        def waiting(running, until):
+            # wait for the objects under way; every HEARTBEAT_S the phase is named again (the pipeline tells the
+            # host and checks for a cancel: a 4K object at high quality takes 5-10 s, and before, the bar sat
+            # still and a Cancel waited for all of them)
+            while True:
+                finished, under_way = wait(running, timeout=HEARTBEAT_S, return_when=until)
+                if not under_way or (finished and until == FIRST_COMPLETED):
+                    return
+                yield phase
         try:
             for name, obj in objs:
                 running = [f for f in futures.values() if not f.done()]
                 if len(running) >= workers:
-                    wait(running, return_when=FIRST_COMPLETED)
+                    yield from waiting(running, FIRST_COMPLETED)
                 for f in futures.values():
                     if f.done():
                         f.result()   # an object's error now, before another starts
-                yield "matte %s" % name
-                futures[name] = pool.submit(one, name, obj)
+                phase = "matte %s" % name
+                yield phase
+                # (in a copy of this context: the pipeline's cancel scope, for the solve's checkpoints)
+                futures[name] = pool.submit(contextvars.copy_context().run, one, name, obj)
+            yield from waiting(list(futures.values()), ALL_COMPLETED)
             return {name: f.result() for name, f in futures.items()}
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
