@@ -130,9 +130,8 @@ def run_api(job, text, delay):
 
 
 def run_cli(path, text, delay, sig):
-    env = dict(os.environ, PYTHONPATH=CORE + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "samatte", "run", "--json", path], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env, text=True)
+                            stderr=subprocess.DEVNULL, text=True)
     trig = Trigger(text, delay, lambda: proc.send_signal(sig))
     status = "done"
     for line in proc.stdout:
@@ -177,6 +176,8 @@ def main(argv=None):
     ap.add_argument("--workdir")
     args = ap.parse_args(argv)
     sys.path.insert(0, CORE)
+    # (the CLI and the worker run in subprocesses: the same samatte there)
+    os.environ["PYTHONPATH"] = CORE + os.pathsep + os.environ.get("PYTHONPATH", "")
     w, h = (int(v) for v in args.size.lower().split("x"))
     folder = args.workdir or tempfile.mkdtemp(prefix="samatte_cancel_")
     os.makedirs(folder, exist_ok=True)

@@ -78,9 +78,11 @@ def _not_written(out):
     assert not [n for n in left if n.startswith("m.")], left   # no frame, whole or half, nor a temp file
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_a_cancel_during_an_objects_solve_stops_at_its_next_tile(shot, tmp_path, monkeypatch, threads):
+@pytest.mark.parametrize("threads,inline", [(1, False), (1, True), (2, False)])
+def test_a_cancel_during_an_objects_solve_stops_at_its_next_tile(shot, tmp_path, monkeypatch, threads, inline):
     monkeypatch.setattr(mstage, "OBJECT_THREADS", threads)
+    if inline:   # (numba's workqueue layer: the object is matted in the pipeline's thread, as before)
+        monkeypatch.setattr(mstage, "_NUMBA_THREADS", False)
     token = CancelToken()
     slow = _Slow(cfsolve.solve_crop, token, 0.3)
     monkeypatch.setattr(cfsolve, "solve_crop", slow)
@@ -110,8 +112,10 @@ def test_a_cancel_during_the_foreground_stops_at_its_next_level(shot, tmp_path, 
     _not_written(tmp_path / "o")
 
 
-def test_objects_matted_in_threads_name_their_phase_again_while_they_run(shot, tmp_path, monkeypatch):
-    monkeypatch.setattr(mstage, "OBJECT_THREADS", 2)
+@pytest.mark.parametrize("objects,threads", [(2, 2), (1, None), (2, 1)])
+def test_objects_matted_in_threads_name_their_phase_again_while_they_run(shot, tmp_path, monkeypatch, objects,
+                                                                         threads):
+    monkeypatch.setattr(mstage, "OBJECT_THREADS", threads)
     monkeypatch.setattr(mstage, "HEARTBEAT_S", 0.1)
     real = cfsolve.solve_crop
 
@@ -119,14 +123,14 @@ def test_objects_matted_in_threads_name_their_phase_again_while_they_run(shot, t
         time.sleep(0.15)
         return real(*a, **kw)
     monkeypatch.setattr(cfsolve, "solve_crop", slow)
-    job = _job(shot, tmp_path / "o", objects=2)
+    job = _job(shot, tmp_path / "o", objects=objects)
     times, msgs, parts = [], [], []
     for p in pipeline.run_iter(job, frames=[shot["frames"][0]]):
         if isinstance(p, Progress) and p.stage == "matte":
             times.append(time.monotonic())
             msgs.append(p.message)
             parts.append(p.fraction)
-    i0 = msgs.index("frame %d: matte o1" % shot["frames"][0])
+    i0 = msgs.index("frame %d: matte %s" % (shot["frames"][0], "o1" if objects > 1 else "ball"))
     i1 = next(i for i, m in enumerate(msgs) if m.endswith(": foreground"))
     gaps = np.diff(times[i0:i1 + 1])
     # before: nothing between the last object's start and the foreground (the objects' whole solve)
@@ -137,11 +141,13 @@ def test_objects_matted_in_threads_name_their_phase_again_while_they_run(shot, t
 
 
 def test_a_heartbeat_changes_no_pixel(shot, tmp_path, monkeypatch):
-    """Objects matted with heartbeats every 10 ms (and cancel checkpoints, never cancelled) give the same
-    file bytes' pixels as one after another with none."""
+    """Objects matted in threads with heartbeats every 10 ms (and cancel checkpoints, never cancelled) give
+    the same pixels as one after another in the pipeline's thread with none (as before)."""
     from qa_cli import read_exr
     monkeypatch.setattr(mstage, "OBJECT_THREADS", 1)
+    monkeypatch.setattr(mstage, "_NUMBA_THREADS", False)
     pipeline.run(_job(shot, tmp_path / "a", objects=2))
+    monkeypatch.setattr(mstage, "_NUMBA_THREADS", None)
     monkeypatch.setattr(mstage, "OBJECT_THREADS", 2)
     monkeypatch.setattr(mstage, "HEARTBEAT_S", 0.01)
     pipeline.run(_job(shot, tmp_path / "b", objects=2), cancel=CancelToken())

@@ -717,12 +717,14 @@ class RefineMatter(Matter):
         SciPy, OpenCV and pymatting's numba code release the GIL for their heavy parts), each on its own
         inputs, so every answer is the one of a run in turn, bit for bit; at most that many objects'
         frame-sized intermediates are held at once. A cancel (the generator closed) waits for the objects
-        under way and starts no other."""
+        under way and starts no other. One at a time (one object, ``--threads 1``) they run in one thread as
+        well, where numba's threading layer takes calls from any thread, so the phase is named again every
+        :data:`HEARTBEAT_S` however long an object takes."""
         objs = list(track.objects.items())
         if self._workers is None and len(objs) > 1:
             self._workers = object_threads()   # (the thread budget may read cgroup files: once, not per frame)
         workers = min(len(objs), self._workers or 1)
-        if workers <= 1 or type(self).frame_alpha is not RefineMatter.frame_alpha:
+        if (workers <= 1 and not numba_takes_threads()) or type(self).frame_alpha is not RefineMatter.frame_alpha:
             out = {}
             for name, obj in objs:
                 yield "matte %s" % name
