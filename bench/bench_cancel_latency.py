@@ -173,6 +173,7 @@ def main(argv=None):
     ap.add_argument("--phases", default=",".join(DEFAULT_PHASES))
     ap.add_argument("--delay", type=float, default=0.3)
     ap.add_argument("--timeline-only", action="store_true")
+    ap.add_argument("--no-timeline", action="store_true", help="cancel runs only")
     ap.add_argument("--workdir")
     args = ap.parse_args(argv)
     sys.path.insert(0, CORE)
@@ -184,13 +185,14 @@ def main(argv=None):
     try:
         job, path = make_job(folder, (w, h), args.objects, args.quality, args.frames, args.tracker)
         clean(folder)
-        rows = timeline(job)
+        rows = [] if args.no_timeline else timeline(job)
         print("timeline %dx%d, %d object(s), quality %s (s since start, gap, message):"
               % (w, h, args.objects, args.quality))
         for t, gap, msg in rows:
             print("  %7.2f  +%5.2f  %s" % (t, gap, msg))
-        worst = max(rows, key=lambda r: r[1])
-        print("longest progress gap: %.2f s before %r" % (worst[1], worst[2]))
+        if rows:
+            worst = max(rows, key=lambda r: r[1])
+            print("longest progress gap: %.2f s before %r" % (worst[1], worst[2]))
         if args.timeline_only:
             return
         print("cancel latency (s from the cancel to the job's end), delay %.2f s into the phase:" % args.delay)

@@ -93,7 +93,7 @@ import numpy as np
 
 from ..errors import DependencyError, JobSpecError, ModelError, PromptError, out_of_memory
 from ..jobspec import absent_segments, anchor_frames, prompt_frame_kind
-from ..progress import Progress, check_cancel
+from ..progress import Progress, cancel_scope, check_cancel, checkpoint
 from ..registry import TRACKER_OPTIONS, validate_device, validate_options
 from ..stages import ObjectTrack, Tracker, TrackFrame
 from .seed import _rect, _subtracts
@@ -451,6 +451,7 @@ class Sam2Tracker(Tracker):
         p.clear_non_cond_mem_around_input = False  # our own version, see clear_mem_at_keyframes
         p.add_all_frames_to_correct_as_cond = True
         _install_memory_dtype_fix(p)
+        _install_checkpoints(p)
         return p
 
     def close(self):
@@ -523,7 +524,7 @@ class Sam2Tracker(Tracker):
         ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_autocast else contextlib.nullcontext
         base, total = progress if progress is not None else (0, len(order))
         try:
-            with torch.inference_mode(), ctx():
+            with torch.inference_mode(), ctx(), cancel_scope(cancel):
                 self._add_anchors(state, prompts, frames)
                 self.predictor.propagate_in_video_preflight(state)
             if progress is None:   # (a run of several sessions keeps the maxima over them all)
@@ -532,7 +533,8 @@ class Sam2Tracker(Tracker):
             for done, (idx, reverse) in enumerate(order):
                 check_cancel(cancel)
                 first_of_pass = (done == 0) or (reverse and idx == k0 - 1)
-                with torch.inference_mode(), ctx():
+                # (in the cancel's scope: a frame on a CPU takes seconds, and its encoder's blocks are checkpoints)
+                with torch.inference_mode(), ctx(), cancel_scope(cancel):
                     if reverse and idx == k0 - 1 and held is not None:
                         # upstream's reverse pass starts at k0 itself: an object without a prompt there is
                         # segmented again, backward (attending to the frames after it), and that output is
@@ -898,6 +900,28 @@ def _memory_dtype_hook(module, args, kwargs):
     if kwargs.get("memory_pos") is not None:
         kwargs["memory_pos"] = kwargs["memory_pos"].to(ref.dtype)
     return args, kwargs
+
+
+def _checkpoint_hook(module, args):
+    checkpoint()
+
+
+def _install_checkpoints(predictor):
+    """A cancel checkpoint (:func:`samatte.progress.checkpoint`) before each block of the image encoder's trunk
+    and each memory-attention layer (once per predictor): a frame takes seconds on a CPU (tens on a busy one)
+    and before, a Cancel waited for it. Checks only; no output changes. A predictor without those parts (a
+    stand-in) gets none."""
+    if getattr(predictor, "_samatte_checkpoints", False):
+        return
+    mods = list(getattr(getattr(getattr(predictor, "image_encoder", None), "trunk", None), "blocks", None) or ())
+    mods += list(getattr(getattr(predictor, "memory_attention", None), "layers", None) or ())
+    for m in mods:
+        if callable(getattr(m, "register_forward_pre_hook", None)):
+            m.register_forward_pre_hook(_checkpoint_hook)
+    try:
+        predictor._samatte_checkpoints = True
+    except AttributeError:
+        pass
 
 
 def _install_memory_dtype_fix(predictor):
