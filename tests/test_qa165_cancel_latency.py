@@ -112,6 +112,21 @@ def test_a_cancel_during_the_foreground_stops_at_its_next_level(shot, tmp_path, 
     _not_written(tmp_path / "o")
 
 
+def test_a_cancel_during_the_objects_scores_stops_before_the_next_one_and_the_quality_map(shot, tmp_path,
+                                                                                         monkeypatch):
+    from samatte.matte import quality
+    token = CancelToken()
+    slow = _Slow(quality.object_geometry, token, 0.2)
+    monkeypatch.setattr(quality, "object_geometry", slow)
+    doubt = []
+    monkeypatch.setattr(quality, "pixel_doubt", lambda *a, **kw: doubt.append(1))
+    seen, end = _run_until_cancel(_job(shot, tmp_path / "o", objects=2), token)
+    assert any(m.endswith(": foreground") for m in seen), seen
+    # before: the other object's score and the frame's quality map were computed after the cancel
+    assert slow.calls == 1 and not doubt, (slow.calls, doubt)
+    _not_written(tmp_path / "o")
+
+
 @pytest.mark.parametrize("objects,threads", [(2, 2), (1, None), (2, 1)])
 def test_objects_matted_in_threads_name_their_phase_again_while_they_run(shot, tmp_path, monkeypatch, objects,
                                                                          threads):

@@ -862,6 +862,7 @@ class RefineMatter(Matter):
         t3 = time.perf_counter()
         obj_scores, records = [], {}
         for name, obj in track.objects.items():
+            checkpoint()   # (a cancelled job stops between the objects' scores: each reads frame-sized arrays)
             sc, rec, st = self._object_quality(name, obj, prev, plate.frame, alpha=alphas[name])
             if cut_whole(obj):
                 del st[name + ".score"]   # no score: samatte/object_scores leaves it out (README)
@@ -877,6 +878,7 @@ class RefineMatter(Matter):
             for obj in track.objects.values():
                 mask_union |= kept_mask(obj)   # (what the artist cut is no disagreement)
             box, Fc, Bc = crop if crop is not None else (None, None, None)
+            checkpoint()
             qmap, qstats = _quality.pixel_doubt(plate.linear, merged, Fc, Bc, box=box,
                                                 core_instability=instability, mask=mask_union)
             band_doubt = qstats["band_doubt"]
