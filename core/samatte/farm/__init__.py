@@ -132,6 +132,14 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     fd, local = tempfile.mkstemp(prefix="samatte_job.local.%s.%d." % (host_tag(), os.getpid()), suffix=".json")
     os.close(fd)
     node_ocio = os.environ.get("OCIO")
+    # the context variables the job's OCIO config uses, as the submitting machine resolved them (ocio_context:
+    # a shot's LUT ${SHOT_LUT}): set for the task, as $OCIO is, unless the node uses its own config (above).
+    # Before, a node without them (or with another shot's) converted with another LUT, or failed, and its
+    # frames' keys disagreed with the workstation's. A document of an earlier samatte has none: the node's own
+    context = {} if (not set_ocio and "ocio_env" in doc) else dict(doc.get("ocio_context") or {})
+    context = {str(n): (str(v) if v is not None else None) for n, v in context.items()
+               if _CONTEXT_NAME.match(str(n)) and str(n) not in _NOT_CONTEXT}
+    node_context = {n: os.environ.get(n) for n in context}
     node_models = os.environ.get("SAMATTE_MODELS")
     models_dir = (models_dir or "").strip() or None
     try:
@@ -149,11 +157,18 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
                   % (ocio or "(unset: the built-in default)", node_ocio or "unset"))
         if set_ocio:
             _set_env("OCIO", ocio)
+        for name, value in context.items():
+            if (value or None) != (node_context[name] or None):
+                print("samatte farm task env: %s=%s (the submitting machine's OCIO context; this node's: %s)"
+                      % (name, value if value else "(unset)", node_context[name] or "unset"))
+            _set_env(name, value)
         print("samatte farm task: samatte %s (threads %d from %s)" % (" ".join(argv), th["threads"], th["source"]))
         sys.stdout.flush()
         return cli.main(argv)
     finally:
         _set_env("OCIO", node_ocio)   # a task run in-process (a test, a wrapper) leaves the environment as it was
+        for name, value in node_context.items():
+            _set_env(name, value)
         _set_env("SAMATTE_MODELS", node_models)
         try:
             os.remove(local)
@@ -173,6 +188,12 @@ def _ocio_only_root(doc):
         if r:
             used.add(r.group(1))
     return None if m.group(1) in used else m.group(1)
+
+
+#: an OCIO context variable's name (what ``$NAME`` / ``${NAME}`` / ``%NAME%`` can name)
+_CONTEXT_NAME = re.compile(r"^\w+$")
+#: never set from a farm document's context: set by the task itself, or the node's own
+_NOT_CONTEXT = frozenset(("OCIO", "SAMATTE_MODELS", "PATH", "HOME", "PYTHONPATH", "USERPROFILE"))
 
 
 def _set_env(name, value):

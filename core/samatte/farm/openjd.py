@@ -54,7 +54,7 @@ from ..threads import MAX_THREADS
 from . import yamlout
 
 __all__ = ["FARM_DOC_VERSION", "SPEC_VERSION", "export_openjd", "farm_document", "build_template",
-           "localize", "ocio_environment", "load_farm_document", "resolve_backends", "frames_to_range_expr",
+           "localize", "ocio_environment", "ocio_context", "load_farm_document", "resolve_backends", "frames_to_range_expr",
            "DEFAULT_CHUNK"]
 
 FARM_DOC_VERSION = 1
@@ -192,6 +192,9 @@ def farm_document(job, *, frames=None):
     # count that config: the nodes' environment is not the submitter's, so the config goes with the job
     # (:func:`ocio_environment`); a file is an input of the job, under a root like the others
     env = {"OCIO": _ocio_env_value(job)}
+    # the context variables that config uses (a shot's LUT: src: ${SHOT_LUT}.spi1d), as this machine resolves
+    # them: they decide its pixels and keys as much as the file does (:func:`ocio_context`)
+    context = ocio_context(job["plate"].get("ocio_config") or env["OCIO"])
     if env["OCIO"] and not env["OCIO"].startswith("ocio://"):
         slots.append((env, "OCIO", "in", False))
     placed = []   # (dict, key, path, path module, flow)
@@ -224,6 +227,7 @@ def farm_document(job, *, frames=None):
            "tracked": resolved["tracker"] != "masks"}
     if not job["plate"].get("ocio_config"):
         doc["ocio_env"] = env["OCIO"]
+    doc["ocio_context"] = context
     return doc
 
 
@@ -276,6 +280,59 @@ def _fewer_roots(roots):
     for i, folder in enumerate(inputs):
         out["Input%d" % (i + 1)] = {"dir": folder}
     return out
+
+
+#: a config value whose context variables OCIO expands (FileTransform ``src``, ``cccid``, a
+#: ColorSpaceTransform's ``src`` / ``dst``, a view's ``colorspace`` / ``looks``): the names a config without
+#: an ``environment:`` section uses
+_CONTEXT_FIELD = re.compile(r"""\b(?:src|dst|cccid|colorspace|looks)\s*:\s*(?:"([^"\n]+)"|'([^'\n]+)'|((?:\$\{\w+\}|[^'"\s,{}])+))""")
+
+
+def ocio_context(config):
+    """``{name: value}`` of the OCIO context variables the config file ``config`` uses, as this machine resolves
+    them (``value`` None: unset here): a config with an ``environment:`` section uses exactly the names it
+    declares (OCIO resolves no others; a value is the environment's, else the config's default); one without,
+    the names its search path and its transforms' files and colourspaces name (``$SHOT``, ``${SHOT_LUT}``,
+    ``%SEQ%``), from the environment. Never the rest of the environment, never ``OCIO``. ``{}`` for no config,
+    an ``ocio://`` URI, another OS's path or an unreadable file. With PyOpenColorIO the config's own
+    declarations and current context; without (a host's Python), the same read from the file's text."""
+    if not config or str(config).startswith("ocio://") or _path_module(str(config)) is not os.path:
+        return {}
+    from ..cachekey import _CONTEXT_VAR, _context_defaults
+    from ..inputfile import NotRegularFileError, open_regular
+    try:
+        f, _st = open_regular(str(config))
+        with f:
+            text = f.read(1 << 22).decode("utf-8", "replace")
+    except (OSError, NotRegularFileError):
+        return {}
+    declared, current = None, None
+    try:
+        import PyOpenColorIO as ocio
+        cfg = ocio.Config.CreateFromFile(str(config))
+        declared = list(cfg.getEnvironmentVarNames())
+        current = dict(cfg.getCurrentContext().getStringVars()) if declared else None
+    except Exception:  # noqa: BLE001 - no PyOpenColorIO (a host's Python), or a config it cannot load: its text
+        defaults = _context_defaults(text)
+        declared = list(defaults)
+        current = {n: os.environ.get(n, defaults[n]) for n in declared}
+    if declared:
+        out = {n: current.get(n) for n in declared}
+    else:
+        used = set()
+        values = [m.group(1) or m.group(2) or m.group(3) for m in _CONTEXT_FIELD.finditer(text)]
+        m = re.search(r"^search_path\s*:[ \t]*(.*)$", text, re.M)
+        if m:   # its value, or the block list on the lines after it (as written: not yet expanded)
+            values.append(m.group(1))
+            for line in text[m.end():].splitlines()[1:]:
+                if not re.match(r"^\s*-\s*\S", line):
+                    break
+                values.append(line)
+        for v in values:
+            used.update(x.group(1) or x.group(2) or x.group(3) for x in _CONTEXT_VAR.finditer(v))
+        out = {n: os.environ.get(n) for n in used}
+    out.pop("OCIO", None)
+    return dict(sorted(out.items()))
 
 
 def _ocio_env_value(job):
