@@ -157,11 +157,15 @@ def _root_folder(pm, path, pattern):
 
 
 def _under(path, folder):
+    """Whether ``path`` is ``folder`` or inside it. A Windows path compares without regard to case
+    (``Z:\\Shots\\a`` and ``z:\\shots\\A`` are one folder there): before, a job whose plate, output and roto named
+    one share in two spellings got one root per spelling (two PATH parameters and two job-attachment inputs for
+    one folder, an output root nested in an input root)."""
     pm = _path_module(path)
     if pm is not _path_module(folder):   # a Windows folder and this machine's
         return False
     try:
-        return pm.commonpath([path, folder]) == folder
+        return pm.normcase(pm.commonpath([path, folder])) == pm.normcase(folder)
     except ValueError:  # different drives on Windows
         return False
 
