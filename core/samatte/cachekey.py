@@ -38,7 +38,9 @@ Not in any key (cosmetic): object names, ``host_name``, ``colour``, ``meta``, th
 ``meta``, ``plate.frames`` beyond the frames an interval spans, ``output.path``, ``overwrite``,
 ``work_dir``, and the paths of input files (plate, mask prompts and sequences, the OCIO config, the
 matte's ``checkpoint``: their stamps count), so a farm node that reaches them under mapped paths computes the host's keys. Always
-in: the samatte version and :data:`KEY_VERSION`.
+in: the samatte version and :data:`KEY_VERSION`. A built-in ``ocio://`` config counts by its name and, where OCIO resolves an alias
+(``ocio://default``) to another config than it did when samatte keyed it by name, by that config's versioned
+name (``resolved["ocio_builtin"]``, :func:`samatte.pipeline.builtin_config_identity`).
 
 Stamps (:func:`file_stamp`): ``size:sha256`` of the content for files under 4 MiB (prompt files,
 mask sequences, the OCIO config), ``size:mtime_ns`` for larger ones and for every plate frame (a
@@ -543,6 +545,16 @@ def _prompt_record(q, stamps):
     return r
 
 
+def _common(kj, resolved):
+    """What every key of a job shares: the key version, samatte's version, the colour settings."""
+    common = {"v": KEY_VERSION, "samatte": __version__, "colour": kj["colour"]}
+    if resolved.get("ocio_builtin"):
+        # the built-in OCIO config an ocio:// alias resolved to, where it is not the one its name alone keyed
+        # (samatte.pipeline.builtin_config_identity): another library's ocio://default, other pixels
+        common["ocio_builtin"] = str(resolved["ocio_builtin"])
+    return common
+
+
 def frame_keys(job, *, resolved, plate_frames=None, stamp=None, memo=None):
     """``{frame: {"track": key, "track_objects": [key, ...], "matte": key}}`` for every frame of the job
     (see the module docstring; ``track_objects``: one track key per tracked object, in job order).
@@ -569,7 +581,7 @@ def frame_keys(job, *, resolved, plate_frames=None, stamp=None, memo=None):
     res = {k: resolved.get(k) for k in RESOLVED_FIELDS}
     if resolved.get("device"):
         res["device"] = resolved["device"]
-    common = {"v": KEY_VERSION, "samatte": __version__, "colour": kj["colour"]}
+    common = _common(kj, resolved)
     plate_pat = job["plate"]["path"]
     _pattern_path = _pattern_paths()
     if not job["plate"].get("colourspace"):

@@ -468,7 +468,49 @@ def resolve_backends(job, *, tracker=None, matter=None):
                 mname = "sam2matte" if find_sam2matte_weights(job["matte"]["options"].get("checkpoint")) else "refine"
             except Exception:
                 mname = "refine"
-    return {"tracker": tname, "model": model, "model_sha256": sha, "matte": mname}
+    out = {"tracker": tname, "model": model, "model_sha256": sha, "matte": mname}
+    builtin = builtin_config_identity(job)
+    if builtin:   # only then: the keys of every other job are what they were
+        out["ocio_builtin"] = builtin
+    return out
+
+
+#: what each of OCIO's built-in config aliases resolved to in the OCIO library (2.6) samatte used when its keys
+#: counted a built-in config by its name alone: a job whose config still resolves so keeps its keys
+BUILTIN_CONFIG_BASELINE = {
+    "ocio://default": "ocio://cg-config-v5.0.0_aces-v2.1_ocio-v2.6",
+    "ocio://cg-config-latest": "ocio://cg-config-v5.0.0_aces-v2.1_ocio-v2.6",
+    "ocio://studio-config-latest": "ocio://studio-config-v5.0.0_aces-v2.1_ocio-v2.6",
+}
+_BUILTIN_NAMES: dict = {}
+
+
+def builtin_config_identity(job):
+    """The versioned built-in OCIO config (``ocio://cg-config-v2.2.0_aces-v1.3_ocio-v2.4``) the job's colour config
+    resolves to in this process's OCIO library, when that config is a built-in one (``plate.ocio_config``, else
+    ``$OCIO``, else ``ocio://default``) and it resolves to another config than :data:`BUILTIN_CONFIG_BASELINE`
+    says (an alias not listed there: than itself); else None (also without PyOpenColorIO). A built-in config's
+    versioned name identifies its content (OCIO adds a new name for new content), while an alias follows the
+    library: ``ocio://default`` was ACES 1.3's CG config up to OCIO 2.4 and ACES 2's since 2.5. Before, the keys
+    counted the alias alone, so frames made with another library's default were taken as current."""
+    # (samatte.colour.DEFAULT_CONFIG: the config of a job naming none where $OCIO is unset)
+    uri = (job["plate"].get("ocio_config") or os.environ.get("OCIO") or "ocio://default").strip()
+    if not uri.startswith("ocio://"):
+        return None
+    try:
+        import PyOpenColorIO as ocio
+    except ImportError:
+        return None
+    try:
+        if hasattr(ocio, "ResolveConfigPath"):
+            name = str(ocio.ResolveConfigPath(uri))
+        else:   # (OCIO 2.2) the config's own name is its versioned one
+            if uri not in _BUILTIN_NAMES:
+                _BUILTIN_NAMES[uri] = "ocio://" + ocio.Config.CreateFromFile(uri).getName()
+            name = _BUILTIN_NAMES[uri]
+    except Exception:  # noqa: BLE001 - no such built-in config: the run says so (COLOUR_INVALID)
+        return None
+    return None if name == BUILTIN_CONFIG_BASELINE.get(uri, uri) else name
 
 
 def _kept_plate(job):
