@@ -154,3 +154,31 @@ def test_openjd_run_on_a_node_without_the_variable(shot):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert _status(path) == (["complete"], ["complete"])   # the workstation (SHOT_LUT=b) agrees with the node
     assert "SHOT_LUT=b (the submitting machine's OCIO context" in r.stdout
+
+
+def test_a_folder_in_the_context_is_the_nodes_own_when_it_has_one(shot, monkeypatch, capsys):
+    """``SHOW_ROOT=/mnt/show`` (``search_path: ${SHOW_ROOT}/luts``) names the submitting machine's mount: a node
+    that sets its own (a Windows node's ``S:\\show``) keeps it; one without gets the submitter's."""
+    job, _cfg, tmp = shot
+    show = tmp / "mnt" / "show"
+    cfg = _config(show, env_block="environment:\n  SHOT_LUT: a\n  SHOW_ROOT: /nowhere\n")
+    text = open(cfg).read().replace("search_path: luts", "search_path: ${SHOW_ROOT}/luts")
+    open(cfg, "w").write(text)
+    monkeypatch.setenv("SHOW_ROOT", str(show))
+    job["plate"]["ocio_config"] = cfg
+    path = _save(job, tmp)
+    res = export_openjd(path, str(tmp / "bundle"), chunk=2, python="/opt/samatte/bin/python")
+    doc = os.path.join(res["bundle"], "samatte_farm_job.json")
+    assert json.load(open(doc))["ocio_context"] == {"SHOT_LUT": "b", "SHOW_ROOT": str(show)}
+    seen = []
+    real = cli.main
+    monkeypatch.setattr(cli, "main", lambda argv: seen.append((os.environ.get("SHOT_LUT"),
+                                                               os.environ.get("SHOW_ROOT"))) or 0)
+    monkeypatch.delenv("SHOT_LUT")
+    monkeypatch.setenv("SHOW_ROOT", "/net/show")       # this node mounts the show elsewhere
+    assert real(["farm", "task", doc] + _roots(doc, res) + ["--stage", "track", "--frames=1001-1002"]) == 0
+    monkeypatch.delenv("SHOW_ROOT")                    # this one has none
+    assert real(["farm", "task", doc] + _roots(doc, res) + ["--stage", "track", "--frames=1001-1002"]) == 0
+    assert seen == [("b", "/net/show"), ("b", str(show))]
+    assert "samatte farm task env: SHOW_ROOT=/net/show kept (this node's; the submitting machine's: %s)" % show \
+        in capsys.readouterr().out

@@ -140,6 +140,13 @@ def run_task(doc_path, roots, *, stage=None, frames=None, preroll=None, qc=False
     context = {str(n): (str(v) if v is not None else None) for n, v in context.items()
                if _CONTEXT_NAME.match(str(n)) and str(n) not in _NOT_CONTEXT}
     node_context = {n: os.environ.get(n) for n in context}
+    for name, value in list(context.items()):
+        if _folder_value(value) and node_context[name]:
+            # a folder (SHOW_ROOT=/mnt/show in search_path: ${SHOW_ROOT}/luts) is the machine's own: a node
+            # mounting the show elsewhere (another OS) keeps its own value; the LUTs count by content in the keys
+            print("samatte farm task env: %s=%s kept (this node's; the submitting machine's: %s)"
+                  % (name, node_context[name], value))
+            del context[name]
     node_models = os.environ.get("SAMATTE_MODELS")
     models_dir = (models_dir or "").strip() or None
     try:
@@ -194,6 +201,12 @@ def _ocio_only_root(doc):
 _CONTEXT_NAME = re.compile(r"^\w+$")
 #: never set from a farm document's context: set by the task itself, or the node's own
 _NOT_CONTEXT = frozenset(("OCIO", "SAMATTE_MODELS", "PATH", "HOME", "PYTHONPATH", "USERPROFILE"))
+
+
+def _folder_value(value):
+    """Whether an environment value is an absolute folder of some machine (``/mnt/show``, ``S:\\show``, ``~/x``)."""
+    from ..jobspec import windows_abs
+    return bool(value) and (value.startswith(("/", "~")) or windows_abs(value))
 
 
 def _set_env(name, value):
