@@ -135,6 +135,10 @@ def test_a_missing_frame_with_on_error_error_is_refused_naming_it(nk, holed, tmp
 def test_raw_data_names_no_colourspace(nk, shot, tmp_path):
     read = nuke_env.make_read(shot["plate"], 1001, 1004, width=96, height=64, colourspace="sRGB")
     g = _node(nk, read, tmp_path)
+    # (the project's config known: with none, a nuke-default name is COLOUR_INVALID, tests/test_qa169_nuke_day14.py)
+    cfg = tmp_path / "nuke-default.ocio"
+    cfg.write_text("ocio_profile_version: 1\n")
+    nk.root()["OCIOConfigPath"].setValue(str(cfg))
     assert snode.build(g)[0]["plate"]["colourspace"] == "sRGB"
     read["raw"].setValue(True)
     job, _ = snode.build(g)

@@ -320,7 +320,43 @@ def moves_nothing(node):
     if cls == "Tracker4":   # Foundry's Tracker4 'transform': none | stabilize | match-move | remove / add jitter
         k = node.knob("transform")
         return k is None or str(k.value()) == "none"
+    if cls == "TransformMasked":   # one that moves nothing of the colours: seen through (see transform_masked_kind)
+        return transform_masked_kind(node) == "still"
     return False
+
+
+#: a TransformMasked's transform knobs and their identity values (Foundry's reference: those of the Transform node)
+_IDENTITY = (("translate", 0, 0.0), ("translate", 1, 0.0), ("rotate", 0, 0.0), ("scale", 0, 1.0), ("scale", 1, 1.0),
+             ("skewX", 0, 0.0), ("skewY", 0, 0.0))
+
+
+def transform_masked_kind(node):
+    """How a TransformMasked changes the colours samatte reads. Foundry's TransformMasked reference: it translates,
+    rotates, scales or skews "in the same way as the Transform node" (its knobs: translate, rotate, scale, skewX,
+    skewY, skew_order, center), only on the channels of its 'channels' knob (default all), and with a mask "limited to
+    the non-black areas of the mask". ``"still"``: its transform knobs unanimated at their identity values, or
+    'channels' naming no colour channel (alpha only): the colours are its input's, as a Transform's that moves
+    nothing; ``"masked"``: a mask is set (its 'maskChannelInput' not none): part of the picture moves and part not,
+    so no one move carries shapes drawn under it; ``"move"``: the whole picture moved as a Transform with those knobs
+    moves it. Before, any TransformMasked was an unknown node (PROMPT_INVALID "it may move pixels")."""
+    from .job import _names_rgb
+    ch = node.knob("channels")
+    if ch is not None and not ch.isAnimated() and not _names_rgb(ch.value()):
+        return "still"
+    still = True
+    for name, index, identity in _IDENTITY:
+        k = node.knob(name)
+        if k is None:
+            continue
+        if k.isAnimated() or abs(_knob_at(node, name, 0, index, identity) - identity) > 1e-9:
+            still = False
+            break
+    if still:
+        return "still"
+    mask = node.knob("maskChannelInput")
+    if mask is not None and str(mask.value()).strip().lower() not in ("", "none"):
+        return "masked"
+    return "move"
 
 
 def _same_size_reformat(node):
@@ -508,23 +544,7 @@ def _carry_to_source(sources, source, *, log=None):
             pixel_aspect = float(source.format().pixelAspect())
         except Exception:  # noqa: BLE001
             pass
-        for via in path:
-            if moves_nothing(via):
-                continue
-            cls = via.Class()
-            if cls in TIME_CLASSES:
-                m = time_node_map(via)
-                if m is None:
-                    _refuse_move(n, base, via, source, "its frame mapping is not documented by Foundry")
-                steps.append(("time", m))
-            elif cls == "Transform":
-                turns = any(via.knob(k) is not None and (via[k].isAnimated() or _knob_at(via, k, 0))
-                            for k in ("rotate", "skewX", "skewY"))
-                if pixel_aspect != 1.0 and turns:
-                    _refuse_move(n, base, via, source, "it rotates or skews a plate of pixel aspect %g" % pixel_aspect)
-                steps.append(("space", via))
-            else:
-                _refuse_move(n, base, via, source, "it may move pixels and samatte cannot carry shapes through it")
+        steps.extend(_carry_step(n, base, via, source, pixel_aspect) for via in path if not moves_nothing(via))
         if any(_animated_switch(v) for v in _between(paths, base)):
             # an animated Switch on the Source's way to the image the prompt node is drawn on: its shapes and
             # tracks count only on the frames the Source shows that image (before: on every frame, a roto of
@@ -535,6 +555,29 @@ def _carry_to_source(sources, source, *, log=None):
             continue
         out.append(_carried(n, ptime, steps, log))
     return out
+
+
+
+def _carry_step(n, base, via, source, pixel_aspect):
+    """The step (:func:`_carried`'s ``("time", map)`` or ``("space", node)``) that carries prompt node ``n``'s
+    shapes, drawn on ``base``, through ``via`` on the Source's way to it; refused (PROMPT_INVALID) where none does."""
+    cls = via.Class()
+    if cls in TIME_CLASSES:
+        m = time_node_map(via)
+        if m is None:
+            _refuse_move(n, base, via, source, "its frame mapping is not documented by Foundry")
+        return ("time", m)
+    if cls == "Transform" or (cls == "TransformMasked" and transform_masked_kind(via) == "move"):
+        turns = any(via.knob(k) is not None and (via[k].isAnimated() or _knob_at(via, k, 0))
+                    for k in ("rotate", "skewX", "skewY"))
+        if pixel_aspect != 1.0 and turns:
+            _refuse_move(n, base, via, source, "it rotates or skews a plate of pixel aspect %g" % pixel_aspect)
+        return ("space", via)
+    if cls == "TransformMasked":   # (its mask set: "masked")
+        _refuse_move(n, base, via, source, "it moves only the part of the picture its mask (%s) lets through, "
+                     "not the whole picture as a Transform does (clear its mask, or use a Transform)"
+                     % via["maskChannelInput"].value())
+    _refuse_move(n, base, via, source, "it may move pixels and samatte cannot carry shapes through it")
 
 
 def _shows(source, base, t):

@@ -21,7 +21,7 @@ from .convert import is_disabled as _disabled
 from .gather import TIME_CLASSES
 
 __all__ = ["host_path", "foreign_path", "path_substitutions", "full_size", "read_path", "folder_text", "untouched_read", "read_colourspace", "read_colour", "working_colour", "per_view_source", "source_info", "check_prompt_formats", "script_frames", "ocio_config", "cache_root", "node_folder",
-           "build_job", "custom_frames", "from_project", "project_directory", "source_node", "graph_inputs", "unfilled_frames", "upstream_hash", "upstream_hashes", "plate_hash", "colour_settings", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "render_pattern", "output_pattern"]
+           "build_job", "custom_frames", "from_project", "project_directory", "source_node", "graph_inputs", "unfilled_frames", "erroring_frames", "upstream_hash", "upstream_hashes", "plate_hash", "colour_settings", "HASH_MTIME_UNITS", "time_signature", "plate_signature", "cache_root_now", "render_plate", "render_masks", "render_pattern", "output_pattern"]
 
 _EXR = (".exr",)
 
@@ -455,7 +455,16 @@ def _direct_problem(read, path, fmap, frames):
 _FILLS = ("black", "checkerboard")
 
 
-def unfilled_frames(source, frames):
+def erroring_frames(source, frames):
+    """``{script frame: (Read, missing file)}`` as :func:`unfilled_frames`, for the Reads whose missing frames
+    (``on_error``) is 'error': Nuke's render of the plate stops with an error on that frame (Foundry's Read
+    reference), so the node refuses it before rendering anything (:func:`samatte_nuke.node.build`). Nodes behind a
+    Switch whose 'which' is animated are not walked (it may show another input on that frame)."""
+    return unfilled_frames(source, frames, fills=("error",),
+                           skip=lambda n: n.Class() == "Switch" and not _disabled(n) and animated_switch(n))
+
+
+def unfilled_frames(source, frames, *, fills=None, skip=None):
     """``{script frame: (Read, missing file)}`` for the script ``frames`` on which a Read upstream of ``source``
     (``source`` included, across Groups; not behind a time node, whose mapping is not followed here) has no
     file for the frame it shows and its missing frames (``on_error``) is black or checkerboard: Nuke shows no
@@ -465,11 +474,13 @@ def unfilled_frames(source, frames):
     out = {}
     if source is None or not frames:
         return out
+    fills = _FILLS if fills is None else fills
     for n in _breadth_first(source, inputs=_shown_inputs,
-                            skip=lambda n: n.Class() in _TIME_CLASSES and not _disabled(n)):
+                            skip=lambda n: (n.Class() in _TIME_CLASSES and not _disabled(n))
+                            or (skip is not None and skip(n))):
         cls = n.Class()
         if cls == "Read" and not _disabled(n) and n.knob("file") is not None \
-                and _knob(n, "on_error", "error") in _FILLS:
+                and _knob(n, "on_error", "error") in fills:
             fmap = FrameMap.from_read(n)
             try:
                 path = read_path(n)
@@ -536,6 +547,33 @@ def read_colour(read, root):
         if cfg:
             return m.group(1).strip(), cfg
     return None, ocio_config(root)
+
+
+#: the colourspaces of Nuke's own config, nuke-default (the names a Read's colorspace menu offers under Nuke colour
+#: management: Foundry's bundled nuke-default config.ocio), compared without regard to case; none of them is a name of
+#: samatte's default config (OCIO's built-in ACES config: its "Raw" is the only one alike, and is not listed here)
+NUKE_DEFAULT_COLOURSPACES = frozenset(n.lower() for n in (
+    "linear", "sRGB", "rec709", "rec2020", "Cineon", "Gamma1.8", "Gamma2.2", "Gamma2.4", "Panalog", "REDLog",
+    "ViperLog", "AlexaV3LogC", "PLogLin", "SLog", "SLog1", "SLog2", "SLog3", "CLog", "Log3G10", "Log3G12",
+    "HybridLogGamma", "Protune", "BT1886", "st2084", "Blackmagic Film Generation 5", "ARRI LogC4"))
+
+
+def check_read_colour(read, colourspace, config):
+    """Refuse (COLOUR_INVALID), before anything is rendered or a job starts, a Read whose colorspace is a name of
+    Nuke's own config (:data:`NUKE_DEFAULT_COLOURSPACES`: ``linear``, ``sRGB``, ``rec709``, ...) when the job would
+    name no config (``config`` None: no ``$OCIO``, no custom config, the project's ``OCIOConfigPath`` empty or not a
+    file here): samatte would look for it in its default config, which has none of them. Before, the job was made
+    and the worker failed COLOUR_INVALID once it ran (after refine only's masks were rendered)."""
+    if config or not colourspace or str(colourspace).strip().lower() not in NUKE_DEFAULT_COLOURSPACES:
+        return
+    from samatte.errors import ColourError
+    raise ColourError(
+        "the Source Read %s's colorspace '%s' is a colourspace of Nuke's own config (nuke-default), and samatte knows "
+        "no OCIO config for this project (no $OCIO, no custom OCIO config in Project Settings > Color, and the config "
+        "Nuke uses, the Root's OCIOConfigPath, is not a file here), so it would read the plate in its default ACES "
+        "config, which has no '%s': set $OCIO or a custom OCIO config (e.g. the nuke-default config.ocio) for the "
+        "project, or the Read's colorspace to one of that config" % (read.name(), colourspace, colourspace),
+        colourspace=str(colourspace), node=read.name())
 
 
 def working_colour(root):

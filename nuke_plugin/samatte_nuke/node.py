@@ -317,15 +317,17 @@ def _log(group):
     return log
 
 
-def build(group, *, render=True):
+def build(group, *, render=True, check=None):
     """Gather everything for a job (main thread): returns ``(job, info)``; ``info`` holds the
     script->file offset, the script frames and the folder. Renders the plate first when the Source
     is not an untouched EXR Read (and refine only's masks), once the prompts are checked; ``render`` False: not
-    (the job names the files the render would make). Raises samatte errors (JobSpecError, PromptError, ...). The
-    script is read at full size (:func:`samatte_nuke.job.full_size`): in proxy mode too, the job is the full-size
-    one."""
+    (the job names the files the render would make). ``check``: called with ``info`` (the keys ``offset``,
+    ``frames``, ``fmap``, ``folder``) once everything else is checked and before anything is rendered; it raises a
+    samatte error to refuse the job (Matte this frame: a frame outside the node's range). Raises samatte errors
+    (JobSpecError, PromptError, ...). The script is read at full size (:func:`samatte_nuke.job.full_size`): in proxy
+    mode too, the job is the full-size one."""
     with jobmod.full_size(nuke.root()):
-        return _build(group, render=render)
+        return _build(group, render=render, check=check)
 
 
 def _lent_prompts(prompts_in):
@@ -352,7 +354,7 @@ def _lent_prompts(prompts_in):
     return prompts_in
 
 
-def _build(group, *, render=True):
+def _build(group, *, render=True, check=None):
     import nuke.rotopaint as rp
     from samatte.names import safe_name
     source = jobmod.source_node(group)
@@ -366,6 +368,7 @@ def _build(group, *, render=True):
     frames = _shown_frames(group, source, frames)
     notes = _custom_range_notes(group, source, frames)   # what the node's status line says when the job ends
     info = jobmod.source_info(source, frames)   # the Read used directly only where its files are what it shows
+    _refuse_erroring(source, frames, info)   # (a Read upstream of a rendered plate whose render would stop on a frame)
     folder = _own_folder(group, source, info["read"])
     read = info["read"]
     fmap = info["fmap"]
@@ -395,6 +398,7 @@ def _build(group, *, render=True):
     if read is not None:
         plate = jobmod.read_path(read)
         colourspace, ocio = jobmod.read_colour(read, nuke.root())
+        jobmod.check_read_colour(read, colourspace, ocio)   # (a nuke-default name, no config known: before any render)
     else:
         plate = None   # rendered below, once the prompts are known to make a job
         colourspace, ocio = jobmod.working_colour(nuke.root())
@@ -435,6 +439,10 @@ def _build(group, *, render=True):
         notes.append("skip objects: no object named %s, so it leaves nothing out (the objects: %s; names separated by "
                      "commas)" % (named, ", ".join(ob["name"] for ob in objects)))
     objects = kept
+    if check is not None:
+        # (the button's own refusals, before any render: Matte this frame on a frame outside the node's range
+        # rendered the whole plate into the cache before saying so)
+        check({"offset": fmap.offset, "frames": frames, "folder": folder, "fmap": fmap if read is not None else None})
     # the renders last: an error in the prompts or skip objects is said before any frame is rendered into the cache
     # (before: after a render of the whole plate, and of refine only's masks). ``render`` False (Refresh objects): the
     # job names the files a render would make, and nothing is rendered (before: Refresh objects rendered them all)
@@ -503,6 +511,27 @@ def _shown_frames(group, source, frames):
     _log(group)("%s: Nuke shows no plate there, so those frames are not matted (no matte is shown on them); "
                 "restore the file(s) and press Track & Matte to matte them" % what)
     return kept
+
+
+def _refuse_erroring(source, frames, info):
+    """FRAME_MISSING, before anything is rendered, for a Read upstream of a plate the node renders (Read -> Grade ->
+    SAMatte) with no file for a frame of the range and its missing frames 'error' (:func:`samatte_nuke.job.
+    erroring_frames`): Nuke's render of the plate stops there. Before, the plate was rendered up to that frame and the
+    render's error came after."""
+    if info["read"] is not None:   # (the Source Read used as it is: refused by source_info already)
+        return
+    holes = jobmod.erroring_frames(source, frames)
+    if not holes:
+        return
+    from samatte.errors import MissingFrameError
+    t = min(holes)
+    read, path = holes[t]
+    raise MissingFrameError(
+        "%s, upstream of the Source, has no file for script frame %d (%s is missing%s), and its missing frames setting "
+        "is 'error' (Nuke's render of the plate stops there): restore the file, set missing frames to black / nearest "
+        "frame, or choose a custom frame range without it" % (
+            read.name(), t, path, "; %d frame(s) in all: %s" % (len(holes), _frames_text(holes)) if len(holes) > 1
+            else ""), frame=t, path=path)
 
 
 def _script_frames(file_frames, offset):
@@ -584,14 +613,21 @@ def _script_label(info):
     return label
 
 
+def _refused_busy(group):
+    """True, once BUSY is on the node, when a job runs on it."""
+    if not _busy(group):
+        return False
+    if getattr(_runner(group), "cancelling", False):
+        # (before: "Cancel it first" to an artist who had: the job stops between a frame's phases)
+        _fail(group, "BUSY", "the job you cancelled on this node is still stopping (between a frame's phases): "
+              "press again in a moment")
+    else:
+        _fail(group, "BUSY", "a job is already running on this node (Cancel it first)")
+    return True
+
+
 def _start(group, job, info, *, stage, frames, title):
-    if _busy(group):
-        if getattr(_runner(group), "cancelling", False):
-            # (before: "Cancel it first" to an artist who had: the job stops between a frame's phases)
-            _fail(group, "BUSY", "the job you cancelled on this node is still stopping (between a frame's phases): "
-                  "press again in a moment")
-        else:
-            _fail(group, "BUSY", "a job is already running on this node (Cancel it first)")
+    if _refused_busy(group):
         return None
     try:
         python = config.samatte_python(group["samatte_python"].value())
@@ -849,13 +885,29 @@ def _show_result(group, job, info, scores, result, *, warnings=None):
 
 
 # --- buttons (main thread) ------------------------------------------------------------------------
-def _build_or_fail(group, *, popup=True, render=True):
+def _build_or_fail(group, *, popup=True, render=True, check=None):
     """``build(group)``, or ``(None, None)`` after reporting its error on the node."""
     try:
-        return build(group, render=render)
+        return build(group, render=render, check=check)
     except SamatteError as e:
         _fail(group, e.code, e.message, popup=popup)
         return None, None
+
+
+def _can_start(group):
+    """What :func:`_start` refuses, asked before a button builds its job (which renders the plate of a Source that is
+    not a Read used as it is, and refine only's masks): a job running on the node (BUSY) and no samatte Python to run
+    one (WORKER_FAILED). True, or False once the error is on the node. Before, Track & Matte rendered the whole plate
+    into the cache and only then said the samatte Python knob names no interpreter, or that a job already runs (a
+    render over the frames that job was reading, when the graph had changed)."""
+    if _refused_busy(group):
+        return False
+    try:
+        config.samatte_python(group["samatte_python"].value())
+    except SamatteError as e:
+        _fail(group, e.code, e.message)
+        return False
+    return True
 
 
 def on_refresh(group):
@@ -870,6 +922,8 @@ def on_refresh(group):
 
 
 def on_track(group):
+    if not _can_start(group):
+        return None
     job, info = _build_or_fail(group)
     if job is None:
         return None
@@ -878,26 +932,34 @@ def on_track(group):
 
 
 def on_matte_frame(group):
-    """Re-run matting on the current frame from the stored track (stage "matte"); no re-tracking."""
-    job, info = _build_or_fail(group)
-    if job is None:
+    """Re-run matting on the current frame from the stored track (stage "matte"); no re-tracking. A frame outside
+    the node's range (or one with no plate) is refused before anything is rendered (before: after the whole plate of
+    a Source behind a Grade was rendered into the cache)."""
+    if not _can_start(group):
         return None
     t = int(nuke.frame())
-    # the plate file the Source shows on this frame (a Read looping or bouncing past its last frame shows
-    # one of the job's files again), as the node's read-back maps it (farm.shown_file)
+    job, info = _build_or_fail(group, check=lambda info: _frame_file(group, info, t))
+    if job is None:
+        return None
+    return _start(group, job, info, stage="matte", frames=str(_frame_file(group, info, t)),
+                  title="SAMatte %s: matte frame %d" % (group.name(), t))
+
+
+def _frame_file(group, info, t):
+    """The plate file (its number) the Source shows on script frame ``t``, one of the job's (a Read looping or
+    bouncing past its last frame shows one of the job's files again), as the node's read-back maps it
+    (farm.shown_file); raises FRAME_MISSING (no plate there) or FRAME_RANGE_INVALID (outside the node's range)."""
     fmap = info.get("fmap")
     f = fmap.shown(t) if fmap is not None else (t - info["offset"] if t in info["frames"] else None)
     files = set(fmap.files(info["frames"])) if fmap is not None else {g - info["offset"] for g in info["frames"]}
-    if f is None or f not in files:
-        hole = jobmod.unfilled_frames(jobmod.source_node(group), [t]).get(t)
-        if hole is not None:   # (before: "outside the node's range", on a frame inside it)
-            _fail(group, "FRAME_MISSING", "frame %d has no plate to matte: %s has no file there (%s) and its missing "
-                  "frames setting is '%s'" % (t, hole[0].name(), hole[1], hole[0]["on_error"].value()))
-            return None
-        _fail(group, "FRAME_RANGE_INVALID", "frame %d is outside the node's range" % t)
-        return None
-    return _start(group, job, info, stage="matte", frames=str(f),
-                  title="SAMatte %s: matte frame %d" % (group.name(), t))
+    if f is not None and f in files:
+        return f
+    from samatte.errors import FrameRangeError, MissingFrameError
+    hole = jobmod.unfilled_frames(jobmod.source_node(group), [t]).get(t)
+    if hole is not None:   # (before: "outside the node's range", on a frame inside it)
+        raise MissingFrameError("frame %d has no plate to matte: %s has no file there (%s) and its missing frames "
+                                "setting is '%s'" % (t, hole[0].name(), hole[1], hole[0]["on_error"].value()))
+    raise FrameRangeError("frame %d is outside the node's range" % t)
 
 
 def on_cancel(group):

@@ -760,6 +760,13 @@ _CLASS_KNOBS = {
                           Double_Knob("skewY", "skew Y", 0.0), Enumeration_Knob("skew_order", "skew order",
                                                                                  ["XY", "YX"]),
                           XY_Knob("center", "center"), Boolean_Knob("invert_matrix", "invert", False)],
+    # [TransformMaskedRef] nuke/<v>/content/reference_guide/transform_nodes/transformmasked.html: it translates,
+    # rotates, scales or skews "in the same way as the Transform node" (the Transform knobs above, same names), only
+    # the channels of 'channels' (default all), and, given a mask, "limited to the non-black areas of the mask" (input
+    # 1, 'mask'); the mask channel knob 'maskChannelInput' (default none: no mask) as on Foundry's other masked nodes
+    # ([InvertRef] reference_guide/color_nodes/invert.html)
+    "TransformMasked": lambda: ([String_Knob("channels", "channels", "all")] + _CLASS_KNOBS["Transform"]()
+                                + [String_Knob("maskChannelInput", "mask", "none")]),
     # [CropRef] Crop: box (x, y, r, t), reformat (off: the input's format is kept)
     "Crop": lambda: [Array_Knob("box", "box", [0.0, 0.0, 0.0, 0.0]), Boolean_Knob("reformat", "reformat", False)],
     "Input": lambda: [Int_Knob("number", "number", 0)],
