@@ -288,3 +288,46 @@ def test_a_custom_range_without_the_missing_frame_is_rendered(nk, shot, tmp_path
     g["range_mode"].setValue("custom")
     g["custom_range"].setValue("1-2")
     assert snode.on_track(g) == "started" and len(nk._renders) == 1
+
+
+# --- a Source Read of an EXR with no colour channels ---------------------------------------------------------
+def _exr(path, names):
+    import numpy as np
+    import OpenImageIO as oiio
+    spec = oiio.ImageSpec(64, 64, len(names), oiio.HALF)
+    spec.channelnames = tuple(names)
+    out = oiio.ImageOutput.create(path)
+    out.open(path, spec)
+    out.write_image(np.zeros((64, 64, len(names)), np.float32))
+    out.close()
+
+
+@pytest.mark.parametrize("names, refused", [(("A", "Z"), True), (("R", "G", "B", "A"), False), (("Y", "A"), False),
+                                             (("Z",), False)])
+def test_a_source_read_with_no_colour_channels_is_refused_before_any_render(nk, shot, tmp_path, names, refused):
+    """A utility pass (Z and A) plugged into the Source: Nuke shows black in rgb; samatte reads R, G, B (a single
+    channel or Y as grey) and its worker failed CHANNELS_INVALID once the job ran, refine only's masks rendered first.
+    Now refused at the build, naming the Read and the channels."""
+    d = tmp_path / "pass"
+    d.mkdir()
+    for f in range(1001, 1005):
+        _exr(str(d / ("p.%04d.exr" % f)), names)
+    read = nuke_env.make_read(str(d / "p.####.exr"), 1001, 1004, width=64, height=64, mode="start at", value=1)
+    roto = nk.nodes.Roto()
+    roto.setInput(0, read)
+    layer = rp.Layer(roto["curves"], name="hero")
+    layer.append(nuke_env.polygon_shape(roto["curves"], shot["polygon"], 2, 64, name="Bezier1"))
+    roto["curves"].rootLayer.append(layer)
+    g = snode.create("SAMatte1")
+    g.setInput(0, read)
+    g.setInput(1, roto)
+    g["tracker"].setValue("shapes")
+    g["roto_mode"].setValue(snode.REFINE_ONLY)                 # (its masks are rendered by the build)
+    if not refused:
+        assert snode.on_track(g) == "started"
+        return
+    assert snode.on_track(g) is None
+    status = g["status"].value()
+    assert status.startswith("error [CHANNELS_INVALID] the Source Read %s" % read.name()), status
+    assert "(it has A, Z)" in status
+    assert nk._renders == [] and not nk._started

@@ -576,6 +576,37 @@ def check_read_colour(read, colourspace, config):
         colourspace=str(colourspace), node=read.name())
 
 
+#: channel names samatte reads as red, green, blue (samatte.io.exr's, without regard to case)
+_RGB_COMPONENTS = {"r": 0, "red": 0, "g": 1, "green": 1, "b": 2, "blue": 2}
+
+
+def check_plate_channels(read, path):
+    """Refuse (CHANNELS_INVALID), before anything is rendered or a job starts, a Source Read used as it is whose
+    file ``path`` (the job's first) holds no colours samatte reads: no part with R, G, B channels (any case, no layer
+    prefix), no single channel and no luminance ``Y`` (samatte's rule, ``samatte.io.exr``; read from the header with
+    the standard library): a utility pass (Z, A; a cryptomatte), where Nuke shows black in rgb. Before, the job was
+    made and the worker failed CHANNELS_INVALID once it ran (after refine only's masks were rendered). A header that
+    cannot be read is left to the worker."""
+    try:
+        from samatte.exrheader import channel_names, part_attributes
+        parts = [channel_names(path, attrs=a) for a in part_attributes(path)]
+    except Exception:  # noqa: BLE001 - not readable here: the worker says what it is
+        return
+    if not parts or len(parts[0]) == 1:
+        return
+    for names in parts:
+        found = {_RGB_COMPONENTS[n.lower()] for n in names if "." not in n and n.lower() in _RGB_COMPONENTS}
+        if len(found) == 3 or ("Y" in names and not any(c in names for c in ("RY", "BY", "C", "M", "K"))):
+            return
+    from samatte.errors import ChannelError
+    shown = sorted({n for names in parts for n in names})
+    raise ChannelError(
+        "the Source Read %s reads %s, which has no R, G, B channels (it has %s%s): Nuke shows black in its rgb and "
+        "samatte mattes the plate's colours; connect the plate's colour pass to the Source (or a Shuffle putting its "
+        "colours into rgb)" % (read.name(), path, ", ".join(shown[:12]), " ..." if len(shown) > 12 else ""),
+        path=path, node=read.name())
+
+
 def working_colour(root):
     """``(colourspace, config)`` of a plate samatte renders from the graph (raw: the values Nuke holds):
     the project's working space (Root ``workingSpaceLUT``, the knob Foundry's own flipbook reads for

@@ -399,6 +399,7 @@ def _build(group, *, render=True, check=None):
         plate = jobmod.read_path(read)
         colourspace, ocio = jobmod.read_colour(read, nuke.root())
         jobmod.check_read_colour(read, colourspace, ocio)   # (a nuke-default name, no config known: before any render)
+        jobmod.check_plate_channels(read, jobmod._file_at(plate, min(fmap.files(frames))))   # (no rgb: a Z pass)
     else:
         plate = None   # rendered below, once the prompts are known to make a job
         colourspace, ocio = jobmod.working_colour(nuke.root())
