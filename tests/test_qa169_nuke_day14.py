@@ -331,3 +331,25 @@ def test_a_source_read_with_no_colour_channels_is_refused_before_any_render(nk, 
     assert status.startswith("error [CHANNELS_INVALID] the Source Read %s" % read.name()), status
     assert "(it has A, Z)" in status
     assert nk._renders == [] and not nk._started
+
+
+# --- a Tracker4 whose every point lies outside the image ------------------------------------------------------
+def test_a_track_outside_the_image_is_named_in_the_error_on_the_node(nk, shot):
+    """A Tracker4 track at x=500 on a 64-pixel plate (tracked on a plate of another format): refused before any
+    render as before, but the node's status said only "no ... enabled track inside the frame range" (the track is
+    enabled and in range); the reason was in the Script Editor alone. Now the status names the point skipped."""
+    read = nuke_env.make_read(shot["plate"], 1001, 1004, width=64, height=64, mode="start at", value=1)
+    grade = nk.nodes.Grade()
+    grade.setInput(0, read)
+    tracker = nk.nodes.Tracker4()
+    tracker.setInput(0, read)
+    tracker["tracks"]._add_track("hero/eye", {2: (500, 40)})
+    g = snode.create("SAMatte1")
+    g.setInput(0, grade)
+    g.setInput(1, tracker)
+    g["tracker"].setValue("shapes")
+    assert snode.on_track(g) is None
+    status = g["status"].value()
+    assert status.startswith("error [PROMPT_INVALID]"), status
+    assert "lies outside the image" in status and "'hero/eye' on frame 2" in status, status
+    assert nk._renders == [] and not nk._started

@@ -408,6 +408,7 @@ def _build(group, *, render=True, check=None):
     # not read the plate in the colourspace its header names, as it does for a job that names none
     colourspace = colourspace or "scene_linear"
     hidden = []     # objects none of whose shapes draws on any frame of the range (gather.gather_objects)
+    said = []       # what the gathering logged (a track point outside the image, skipped)
     if refine_only:
         # every frame of the (animated) roto, rendered soft (below): refine-only, no tracking
         masks = {"path": None, "channel": "A", "soft": True}
@@ -415,7 +416,7 @@ def _build(group, *, render=True, check=None):
         objects = [{"name": safe_name(host), "host_name": host, "masks": masks, "prompts": []}]
     else:
         objects = gather.gather_objects(sources, info["geometry"], fmap, frames, rp, safe_name=safe_name,
-                                        log=_log(group), gone=hidden, notes=notes)
+                                        log=_said(group, said), gone=hidden, notes=notes)
     # the artist's own mistakes get samatte's stable codes (PLATE_INVALID, PROMPT_INVALID): before, these
     # showed [SAMATTE_ERROR], the code the README gives to "unexpected error (a bug: please report it)"
     skip = {w.strip() for w in group["skip_objects"].value().split(",") if w.strip()}
@@ -430,7 +431,8 @@ def _build(group, *, render=True, check=None):
                           "lifetime or the node's frame range" % (", ".join(repr(h) for h in hidden),
                                                                   _frames_text(frames)))
     if not kept:
-        raise PromptError("the prompt nodes hold no shape, stroke or enabled track inside the frame range")
+        raise PromptError("the prompt nodes hold no shape, stroke or enabled track inside the frame range"
+                          + _off_image(said))
     unknown = skip - {ob["name"] for ob in objects} - {ob.get("host_name") for ob in objects} - set(hidden)
     if unknown:
         # (on the status line too, as the build's other warnings: before, in the Script Editor only, so a name typed
@@ -465,6 +467,27 @@ def _build(group, *, render=True, check=None):
                  "source_range": (int(source.firstFrame()), int(source.lastFrame())),
                  "timing": jobmod.time_signature(source), "plate": jobmod.plate_signature(source),
                  "warnings": notes}
+
+
+def _said(group, said):
+    """The node's log (:func:`_log`), each line also kept in ``said``."""
+    log = _log(group)
+
+    def both(msg):
+        said.append(str(msg))
+        log(msg)
+    return both
+
+
+def _off_image(said):
+    """The words added to "no shape, stroke or enabled track" when the gathering skipped track points that lie
+    outside the image (a Tracker4 of a plate of another format, a track gone off screen): before, the node's status
+    said only "inside the frame range", the reason in the Script Editor alone."""
+    off = [m for m in said if m.endswith("lies outside the image; skipped")]
+    if not off:
+        return ""
+    return ": every enabled track point there lies outside the image (%s%s)" % (
+        off[0].replace("; skipped", ""), "; %d in all" % len(off) if len(off) > 1 else "")
 
 
 def _custom_range_notes(group, source, frames):
