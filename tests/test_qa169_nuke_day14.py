@@ -142,6 +142,18 @@ def test_a_samatte_python_knob_naming_no_interpreter_renders_nothing(nk, shot, t
     assert nk._renders == [] and not nk._started             # before (Track & Matte): the plate rendered first
 
 
+def test_the_job_s_own_errors_still_come_before_the_samatte_python_s(nk, shot, tmp_path):
+    """(as before) a Prompts input with nothing drawn says PROMPT_INVALID, whatever the samatte python knob says."""
+    read, grade, g = _comp(nk, shot, between="Grade")
+    empty = nk.nodes.Roto()
+    empty.setInput(0, read)
+    g.setInput(1, empty)
+    g["samatte_python"].setValue(str(tmp_path / "gone_venv" / "bin" / "python"))
+    assert snode.on_track(g) is None
+    assert g["status"].value().startswith("error [PROMPT_INVALID]"), g["status"].value()
+    assert nk._renders == []
+
+
 class _Running:
     """A job runner alive on the node (as samatte_nuke.runner.JobRunner is while its job runs)."""
     cancelling = False

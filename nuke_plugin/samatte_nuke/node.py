@@ -637,22 +637,13 @@ def _script_label(info):
     return label
 
 
-def _refused_busy(group):
-    """True, once BUSY is on the node, when a job runs on it."""
-    if not _busy(group):
-        return False
-    if getattr(_runner(group), "cancelling", False):
-        # (before: "Cancel it first" to an artist who had: the job stops between a frame's phases)
-        _fail(group, "BUSY", "the job you cancelled on this node is still stopping (between a frame's phases): "
-              "press again in a moment")
-    else:
-        _fail(group, "BUSY", "a job is already running on this node (Cancel it first)")
-    return True
-
-
 def _start(group, job, info, *, stage, frames, title):
-    if _refused_busy(group):
-        return None
+    if _busy(group):
+        try:
+            _startable(group)
+        except SamatteError as e:
+            _fail(group, e.code, e.message)
+            return None
     try:
         python = config.samatte_python(group["samatte_python"].value())
     except SamatteError as e:
@@ -918,20 +909,20 @@ def _build_or_fail(group, *, popup=True, render=True, check=None):
         return None, None
 
 
-def _can_start(group):
-    """What :func:`_start` refuses, asked before a button builds its job (which renders the plate of a Source that is
-    not a Read used as it is, and refine only's masks): a job running on the node (BUSY) and no samatte Python to run
-    one (WORKER_FAILED). True, or False once the error is on the node. Before, Track & Matte rendered the whole plate
-    into the cache and only then said the samatte Python knob names no interpreter, or that a job already runs (a
-    render over the frames that job was reading, when the graph had changed)."""
-    if _refused_busy(group):
-        return False
-    try:
-        config.samatte_python(group["samatte_python"].value())
-    except SamatteError as e:
-        _fail(group, e.code, e.message)
-        return False
-    return True
+def _startable(group):
+    """What :func:`_start` refuses, asked by Track & Matte and Matte this frame in the build's ``check`` (after the
+    job's own checks, before anything is rendered): a job running on the node (BUSY) and no samatte Python to run one
+    (WORKER_FAILED); raises them. Before, Track & Matte rendered the whole plate into the cache (a Source behind a
+    Grade; refine only's masks) and only then said the samatte python knob names no interpreter, or that a job already
+    runs (after rendering the plate of a changed graph)."""
+    if _busy(group):
+        from samatte.errors import BusyError
+        if getattr(_runner(group), "cancelling", False):
+            # (before: "Cancel it first" to an artist who had: the job stops between a frame's phases)
+            raise BusyError("the job you cancelled on this node is still stopping (between a frame's phases): press "
+                            "again in a moment")
+        raise BusyError("a job is already running on this node (Cancel it first)")
+    config.samatte_python(group["samatte_python"].value())
 
 
 def on_refresh(group):
@@ -946,9 +937,7 @@ def on_refresh(group):
 
 
 def on_track(group):
-    if not _can_start(group):
-        return None
-    job, info = _build_or_fail(group)
+    job, info = _build_or_fail(group, check=lambda info: _startable(group))
     if job is None:
         return None
     group["objects_info"].setValue(_objects_text(info["objects"], info["offset"]))
@@ -959,10 +948,8 @@ def on_matte_frame(group):
     """Re-run matting on the current frame from the stored track (stage "matte"); no re-tracking. A frame outside
     the node's range (or one with no plate) is refused before anything is rendered (before: after the whole plate of
     a Source behind a Grade was rendered into the cache)."""
-    if not _can_start(group):
-        return None
     t = int(nuke.frame())
-    job, info = _build_or_fail(group, check=lambda info: _frame_file(group, info, t))
+    job, info = _build_or_fail(group, check=lambda info: (_frame_file(group, info, t), _startable(group)))
     if job is None:
         return None
     return _start(group, job, info, stage="matte", frames=str(_frame_file(group, info, t)),
