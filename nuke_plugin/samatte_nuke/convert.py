@@ -20,8 +20,8 @@ instead). :class:`FrameMap` holds the constant offset script - file.
 """
 import math
 
-__all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "frame_offset",
-           "read_shown_file", "timeoffset_source", "framehold_source", "signed_feather", "is_disabled",
+__all__ = ["Geometry", "FrameMap", "bezier_point", "apply_matrix", "sample_polyline", "written_part",
+           "frame_offset", "read_shown_file", "timeoffset_source", "framehold_source", "signed_feather", "is_disabled",
            "disable_keyed",
            "shown_inputs", "group_input", "transform_matrix", "node_key", "script_node"]
 
@@ -256,6 +256,26 @@ def sample_polyline(points, count):
                 break
             acc += s
     return out
+
+
+def written_part(points, lo, hi):
+    """The part of an open polyline drawn between write on start ``lo`` and write on end ``hi`` (fractions
+    of the curve's parameter, 0 the first point and 1 the last, each segment an equal share): its end points
+    interpolated, the points between kept. [] where nothing is drawn (``lo >= hi``)."""
+    pts = [(float(x), float(y)) for x, y in points]
+    n = len(pts)
+    if n < 2 or lo >= hi:
+        return pts if n < 2 and lo < hi else []
+
+    def at(u):
+        s = min(max(u, 0.0), 1.0) * (n - 1)
+        i = min(int(math.floor(s)), n - 2)
+        f = s - i
+        a, b = pts[i], pts[i + 1]
+        return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
+    first, last = lo * (n - 1), hi * (n - 1)
+    inner = [pts[i] for i in range(n) if first < i < last]
+    return [at(lo)] + inner + [at(hi)]
 
 
 def timeoffset_source(frame, offset):

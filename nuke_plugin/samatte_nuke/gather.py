@@ -39,7 +39,7 @@ Object names go through ``samatte.names.safe_name``; the host's name travels as 
 import re
 
 from .convert import apply_matrix, bezier_point, framehold_source, matmul, signed_feather, timeoffset_source
-from .convert import transform_matrix, node_key
+from .convert import transform_matrix, node_key, written_part
 from .convert import is_disabled as _disabled
 from .convert import is_samatte_node
 from .convert import disable_keyed as _disable_keyed
@@ -806,13 +806,35 @@ def _elements(layer, rp, chain, parents=()):
             yield e, chain + [e.getTransform()], parents
 
 
+def _write_on(elem, t):
+    """A paint stroke's (write on start, write on end) on frame ``t``, each clamped to [0, 1], or None where
+    the stroke has no such attributes (drawn whole). Foundry lists them among AnimAttributes' "constants for
+    standard names in use by Nuke" (``kWriteOnStartAttribute``, ``kWriteOnEndAttribute``; read through those
+    constants, whose strings are not documented, and only when ``name in attributes``); the Stroke tab's
+    write on start / end (default 0 and 1) draw the part of the stroke between them, as fractions of its
+    length along the curve (its parameter from 0, the first point, to 1, the last one: CubicCurve.getPoint)."""
+    attrs = elem.getAttributes()
+    try:
+        names = (attrs.kWriteOnStartAttribute, attrs.kWriteOnEndAttribute)
+        if not all(isinstance(n, str) and n in attrs for n in names):
+            return None
+        lo, hi = (min(1.0, max(0.0, float(attrs.getValue(t, n)))) for n in names)
+    except Exception:  # noqa: BLE001 - no attributes, or a Nuke without these constants
+        return None
+    return lo, hi
+
+
 def _shown(elem, parents, t):
     """Whether an element draws on frame ``t``: it and every layer around it visible and alive (a
-    hidden layer hides its shapes, as in the Viewer), and the element's opacity ('opc') above 0."""
+    hidden layer hides its shapes, as in the Viewer), the element's opacity ('opc') above 0, and for a
+    paint stroke some of it written on (write on start below write on end)."""
     for e in tuple(parents) + (elem,):
         visible = getattr(e, "getVisible", None)   # (Layer is an Element: it has it; be safe)
         if (visible is not None and not visible(t)) or not _alive(e, t):
             return False
+    span = _write_on(elem, t)
+    if span is not None and span[0] >= span[1]:
+        return False
     attrs = elem.getAttributes()
     try:
         return attrs is None or float(attrs.getValue(t, "opc")) > 0.0
@@ -889,10 +911,15 @@ def _shape_prompt(shape, chain, t, geom, frame, rp, post=None):
 
 def _stroke_prompt(stroke, chain, t, geom, frame, post=None):
     m = matmul(post, _chain_matrix(chain, t))
+    cps = [(p.getPosition(t).x, p.getPosition(t).y) for p in stroke]
+    span = _write_on(stroke, t)
+    if span is not None and span != (0.0, 1.0):
+        # written on / off (the Stroke tab's write on start / end, animated): only the part Nuke draws on
+        # this frame (before: the whole stroke on every frame, its unwritten part prompted too)
+        cps = written_part(cps, span[0], span[1])
     pts = []
-    for p in stroke:
-        v = p.getPosition(t)
-        x, y = apply_matrix(m, v.x, v.y)
+    for cx, cy in cps:
+        x, y = apply_matrix(m, cx, cy)
         pts.append(list(geom.to_job(x, y)))
     if len(pts) < 2:
         return None

@@ -205,9 +205,19 @@ class AnimCTransform(object):
 
 
 class AnimAttributes(object):
+    """[PyRef curvelib.AnimAttributes] "This class defines constants for standard names in use by Nuke":
+    kWriteOnStartAttribute / kWriteOnEndAttribute (a paint stroke's write on start / end) among them; Foundry
+    lists the constants, not their strings, so the double's strings are its own ([assumed]: the adapter reads the
+    attributes only through the constants). ``name in attributes`` (documented ``__contains__``)."""
+    kWriteOnStartAttribute = "wos"
+    kWriteOnEndAttribute = "woe"
+
     def __init__(self):
         self._v = {"inv": 0.0, "vis": 1.0, "opc": 1.0, "bm": 0.0}
         self._anim = {}
+
+    def __contains__(self, name):
+        return name in self._v or name in self._anim
 
     def set(self, name, value, time=None):
         if time is None:
@@ -294,6 +304,9 @@ class Stroke(Element):
     def __init__(self, curve_knob=None, *points, name=None):
         Element.__init__(self, curve_knob, name)
         self._pts = [AnimControlPoint(*p) for p in points]
+        # a stroke is drawn whole by default: write on start 0, write on end 1 (the Stroke tab's defaults)
+        self._attrs.set(AnimAttributes.kWriteOnStartAttribute, 0.0)
+        self._attrs.set(AnimAttributes.kWriteOnEndAttribute, 1.0)
 
     def append(self, p):
         self._pts.append(p if isinstance(p, AnimControlPoint) else AnimControlPoint(*p))
