@@ -23,7 +23,9 @@ Which object a prompt belongs to (documented conventions):
   on that frame).
 * An **open stroke** (a RotoPaint brush stroke) gives an open ``polygon`` (``closed: false``), an open
   spline (a Shape with ``FlagType.eOpenFlag``) an open ``bezier``: samatte puts positive points along it
-  (negative when it subtracts).
+  (negative when it subtracts). A stroke written on / off (write on start / end) is prompted along the part
+  drawn on the frame; its brush type is not read (Foundry does not document its values), nor a shape's
+  Bezier / B-spline type (a B-spline is read through its control points, as a Bezier without tangents).
 * Tracker4: each **enabled** track gives points on its keyed (tracked) frames. A track named
   ``hero/anything`` belongs to object ``hero``; a track without ``/`` belongs to an object named after
   the Tracker node. A track whose own name (after the ``/``) starts with ``-`` is a **negative**
