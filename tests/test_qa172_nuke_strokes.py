@@ -106,3 +106,20 @@ def test_written_part():
     assert written_part(pts, 0.0, 0.5) == [(0.0, 0.0), (10.0, 0.0), (15.0, 0.0)]
     assert written_part(pts, 0.5, 1.0) == [(15.0, 0.0), (20.0, 0.0), (30.0, 0.0)]
     assert written_part(pts, 0.4, 0.4) == [] and written_part(pts, 0.6, 0.2) == []
+
+
+def test_write_on_is_read_on_paint_strokes_only(paint):
+    """A Roto shape carrying attributes of those names (whatever Nuke keeps on it) is drawn as before: write on
+    is the Stroke tab's, a paint stroke's."""
+    c = paint["curves"]
+    shape = rp.Shape(c, (10, 10), (60, 10), (35, 40), name="Bezier1")
+    for cp in shape:
+        cp.center.addPositionKey(2, (cp.center.getPosition(2).x, cp.center.getPosition(2).y))
+    attrs = shape.getAttributes()
+    attrs.set(attrs.kWriteOnStartAttribute, 0.0)
+    attrs.set(attrs.kWriteOnEndAttribute, 0.0)
+    lay = rp.Layer(c, name="hero")
+    lay.append(shape)
+    c.rootLayer.append(lay)
+    got = gather.gather_roto(paint, GEOM, FrameMap(0), FRAMES, rp)
+    assert sorted(_by_frame(got)) == [2] and _by_frame(got)[2]["closed"] is True

@@ -826,15 +826,15 @@ def _write_on(elem, t):
     return lo, hi
 
 
-def _shown(elem, parents, t):
+def _shown(elem, parents, t, rp=None):
     """Whether an element draws on frame ``t``: it and every layer around it visible and alive (a
     hidden layer hides its shapes, as in the Viewer), the element's opacity ('opc') above 0, and for a
-    paint stroke some of it written on (write on start below write on end)."""
+    paint stroke (``rp`` given: nuke.rotopaint) some of it written on (write on start below write on end)."""
     for e in tuple(parents) + (elem,):
         visible = getattr(e, "getVisible", None)   # (Layer is an Element: it has it; be safe)
         if (visible is not None and not visible(t)) or not _alive(e, t):
             return False
-    span = _write_on(elem, t)
+    span = _write_on(elem, t) if rp is not None and _is_stroke(elem, rp) else None
     if span is not None and span[0] >= span[1]:
         return False
     attrs = elem.getAttributes()
@@ -949,8 +949,8 @@ def _roto_plan(node, frames, rp, time):
                      if (_is_shape(top, rp) or _is_stroke(top, rp)) else [])
         for elem, chain, parents in items:
             keys = [t for t in _prompt_frames(frames, src, _key_times(elem, rp, chain))
-                    if _shown(elem, parents, src[t])]
-            keys = keys or [t for t in frames if src[t] is not None and _shown(elem, parents, src[t])][:1]
+                    if _shown(elem, parents, src[t], rp)]
+            keys = keys or [t for t in frames if src[t] is not None and _shown(elem, parents, src[t], rp)][:1]
             plan.append((obj, elem, chain, parents, keys))
     return src, plan
 
@@ -993,10 +993,10 @@ def _roto_prompts(node, src, plan, geom, fmap, rp, *, log=None, anchors=None, ma
     out = {}
     for obj, elem, chain, parents, keys in plan:
         extra = [t for t in anchors.get(obj, ()) if t not in keys and src.get(t) is not None
-                 and _shown(elem, parents, src[t])]
+                 and _shown(elem, parents, src[t], rp)]
         for t in sorted(set(keys) | set(extra)):
             s = src[t]
-            if s is None or not _shown(elem, parents, s):
+            if s is None or not _shown(elem, parents, s, rp):
                 continue
             f = fmap.to_file(t)
             post = matrix(t) if matrix is not None else None
@@ -1292,7 +1292,7 @@ def _absent_frames(plans, rp, frames, fmap):
                 if s is None or _mode(elem, s) != "add":
                     continue
                 has.add(obj)
-                if _shown(elem, parents, s):
+                if _shown(elem, parents, s, rp):
                     seen.add(t)
     return {obj: {fmap.to_file(t) for t in frames if t not in present[obj]} for obj in has}
 
