@@ -770,7 +770,28 @@ def _key_times(elem, rp, chain=()):
                     times.update(fn())
                 except Exception:  # noqa: BLE001 - optional API
                     pass
+        times.update(_extra_matrix_key_times(tr))
     return sorted(set(int(round(t)) for t in times))
+
+
+def _extra_matrix_key_times(transform):
+    """The key times of a transform's extra matrix (the Transform tab's extra matrix: a layer or shape driven by
+    a planar track or a corner pin moves on its keys; before, they were not prompt frames, so such a shape was
+    prompted on the range's first frame only). Foundry: AnimCTransform.getExtraMatrixAnimCurve(i, j), "the
+    AnimCurve object for the 4i+j element in the transform's extra matrix"; AnimCurve.getNumberOfKeys() /
+    getKey(index) -> AnimCurveKey, whose ``time`` is "the time this key is set at"."""
+    curve_of = getattr(transform, "getExtraMatrixAnimCurve", None)
+    out = set()
+    if curve_of is None:
+        return out
+    try:
+        for i in range(4):
+            for j in range(4):
+                curve = curve_of(i, j)
+                out.update(float(curve.getKey(k).time) for k in range(int(curve.getNumberOfKeys())))
+    except Exception:  # noqa: BLE001 - a Nuke without the extra matrix's curves
+        pass
+    return out
 
 
 def _alive(elem, t):

@@ -33,7 +33,7 @@ import math
 from . import _check_main
 
 __all__ = ["CurveKnob", "Layer", "Shape", "Stroke", "ShapeControlPoint", "AnimControlPoint",
-           "AnimCTransform", "CTransform", "CMatrix4", "CVec2", "CVec3", "AnimAttributes", "FlagType"]
+           "AnimCurve", "AnimCurveKey", "AnimCTransform", "CTransform", "CMatrix4", "CVec2", "CVec3", "AnimAttributes", "FlagType"]
 
 
 class FlagType(object):
@@ -136,6 +136,38 @@ def _translate(tx, ty):
     return CMatrix4([1, 0, 0, tx, 0, 1, 0, ty, 0, 0, 1, 0, 0, 0, 0, 1])
 
 
+class AnimCurveKey(object):
+    """[PyRef curvelib.AnimCurveKey] "A key value in a parametric curve": ``time``, ``value``."""
+
+    def __init__(self, time, value):
+        self.time, self.value = float(time), float(value)
+
+
+class AnimCurve(object):
+    """[PyRef curvelib.AnimCurve] one float over time: getNumberOfKeys(), getKey(index) -> AnimCurveKey,
+    addKey(time, value), evaluate(time) (the double: linear between keys, held outside; ``constantValue``
+    without keys)."""
+
+    def __init__(self, constant=0.0):
+        self.constantValue = float(constant)
+        self._keys = {}
+
+    def addKey(self, time, value=0.0):
+        self._keys[float(time)] = float(value)
+
+    def getNumberOfKeys(self):
+        return len(self._keys)
+
+    def getKey(self, index):
+        t = sorted(self._keys)[index]
+        return AnimCurveKey(t, self._keys[t])
+
+    def evaluate(self, time):
+        if not self._keys:
+            return self.constantValue
+        return _lerp_keys({t: (v,) for t, v in self._keys.items()}, float(time))[0]
+
+
 class CTransform(object):
     def __init__(self, matrix):
         self._matrix = matrix
@@ -190,6 +222,15 @@ class AnimCTransform(object):
     def _set_extra_matrix(self, values):
         self._extra = CMatrix4(values)
 
+    def getExtraMatrixAnimCurve(self, i, j, view=None):
+        """[PyRef curvelib.AnimCTransform] "the AnimCurve object for the 4i+j element in the transform's extra
+        matrix" (the Transform tab's extra matrix, e.g. a layer driven by a planar track); keyed curves are
+        applied by :meth:`evaluate` (their value at the time, identity elsewhere)."""
+        curves = getattr(self, "_extra_curves", None)
+        if curves is None:
+            curves = self._extra_curves = [AnimCurve(1.0 if k in (0, 5, 10, 15) else 0.0) for k in range(16)]
+        return curves[4 * int(i) + int(j)]
+
     def evaluate(self, time, view=None):
         t = float(time)
         tx, ty = _lerp_keys(self._t, t) if self._t else (0.0, 0.0)
@@ -201,6 +242,9 @@ class AnimCTransform(object):
         m = _translate(tx, ty) * _translate(px, py) * rs * _translate(-px, -py)
         if self._extra is not None:
             m = self._extra * m
+        curves = getattr(self, "_extra_curves", None)
+        if curves is not None and any(c.getNumberOfKeys() for c in curves):
+            m = CMatrix4([c.evaluate(t) for c in curves]) * m
         return CTransform(m)
 
 
