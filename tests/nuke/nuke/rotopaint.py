@@ -27,6 +27,16 @@ Added for the gathering QA pass (tests/test_qa_nuke_gather.py):
 * Attributes 'opc' (opacity, default 1) and 'bm' (blending mode, an index into the blending_mode menu:
   0 over ... 12 minus), as real-world tools read them (github: a RotoEvaluate script tests
   ``getValue(frame, 'bm') == 12``; a Roto exporter reads 'opc', 'bm' and maps 12 to "minus").
+
+Added for the Nuke day 15 pass (tests/test_qa172_*.py), from Foundry's Python API reference (Nuke 16.0,
+nuke.curvelib.AnimAttributes / AnimCTransform / AnimCurve / AnimCurveKey pages):
+* AnimAttributes.kWriteOnStartAttribute / kWriteOnEndAttribute ("constants for standard names in use by Nuke";
+  their strings are not documented: the double's own, the adapter reads them through the constants) and
+  ``name in attributes`` (__contains__); a Stroke starts with write on start 0 and end 1 (drawn whole).
+* AnimCTransform.getExtraMatrixAnimCurve(i, j) -> AnimCurve ("the AnimCurve object for the 4i+j element in the
+  transform's extra matrix"); AnimCurve.getNumberOfKeys(), getKey(index) -> AnimCurveKey (``time``, ``value``),
+  addKey(time, value), evaluate(time). [assumed] a keyed extra matrix is applied before the rest of the
+  transform (extra * T R S) by evaluate(): the order is the double's own (the adapter applies getMatrix()).
 """
 import math
 
