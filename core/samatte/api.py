@@ -161,10 +161,44 @@ def job(plate, output, *, prompts=None, masks=None, frames=None, name=None, **op
     return jobspec.validate(j)
 
 
-def save(job_, path):
-    """Write the JobSpec to ``path`` (validated, atomically); returns the path."""
+def save(job_, path, *, overwrite=False):
+    """Write the JobSpec to ``path`` (validated, atomically; ``str`` or ``os.PathLike``); returns the path.
+    Missing folders are made (``shots/sh010/samatte/job.json`` in a new shot; before: OUTPUT_INVALID "No such
+    file or directory"). A file at ``path`` that is not a JobSpec (another tool's ``job.json``, a
+    typo's victim) is OUTPUT_INVALID and kept, unless ``overwrite=True`` (before: replaced without a
+    word); a JobSpec there is replaced, as a re-save of a job is."""
     from . import jobspec
+    from .errors import OutputError
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise OutputError("the JobSpec's path must be a file path (str or os.PathLike), not %r" % (path,),
+                          path=str(path))
+    job_ = jobspec.validate(job_)   # an invalid job makes no folder and touches no file
+    if not overwrite and os.path.isfile(path) and not _is_jobspec_file(path):
+        raise OutputError("%s is not a samatte JobSpec: not replaced (api.save(..., overwrite=True) to replace "
+                          "it)" % path, path=path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise OutputError("cannot create the folder %s for the JobSpec %s: %s" % (folder, path, e.strerror or e),
+                          path=path) from None
     return jobspec.save(job_, path)
+
+
+def _is_jobspec_file(path):
+    """Whether the file at ``path`` holds a JSON object with ``samatte_job`` (a JobSpec samatte or a TD
+    wrote, valid or not); a file that cannot be read or is not such JSON is not."""
+    import json
+    try:
+        if os.path.getsize(path) > (64 << 20):
+            return False
+        with open(path, "rb") as f:
+            doc = json.loads(f.read().decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and "samatte_job" in doc
 
 
 def run(job_, *, progress=None, on_frame=None, cancel=None, stage="all", frames=None):
@@ -177,13 +211,14 @@ def run(job_, *, progress=None, on_frame=None, cancel=None, stage="all", frames=
     return pipeline.run(job_, on_progress=progress, on_event=on_frame, cancel=cancel, stage=stage, frames=frames)
 
 
-def export(job_, folder, *, chunk=10, preroll=None, python=None, models_dir=None, threads=0):
+def export(job_, folder, *, chunk=10, preroll=None, python=None, models_dir=None, threads=0, frames=None):
     """Write an Open Job Description job bundle (Deadline Cloud) for the farm; returns the bundle
     folder. See :func:`samatte.farm.export_openjd` for the other fields it reports (``threads``: the
-    template's ``Threads`` parameter, CPU threads per task; 0: the render node's own choice)."""
+    template's ``Threads`` parameter, CPU threads per task; 0: the render node's own choice; ``frames``:
+    a subset of the job's frames to export, as ``samatte farm export --frames`` and ``api.run``'s)."""
     from .farm import export_openjd
     return export_openjd(job_, folder, chunk=chunk, preroll=preroll, python=python,
-                         models_dir=models_dir, threads=threads)["bundle"]
+                         models_dir=models_dir, threads=threads, frames=frames)["bundle"]
 
 
 def scores(job_, frames=None):

@@ -372,9 +372,24 @@ def _as_dict(job):
     elif isinstance(job, bytes):
         is_text = job.lstrip().startswith(b"{")
     else:
-        return job
+        return _callers_paths(job)
     from .jobspec import load, loads
-    return loads(job) if is_text else load(job)
+    return _callers_paths(loads(job)) if is_text else load(job)
+
+
+def _callers_paths(job):
+    """A job given as a dict or JSON text with its relative paths made absolute from the caller's current
+    folder, as ``samatte.api`` and the CLI read them (before: from the worker's, so ``WorkerClient(cwd=...)``,
+    or a script that changed folder after starting its worker, ran ``plates/p.####.exr`` of the worker's
+    folder: FRAME_MISSING, or mattes written elsewhere). A job that does not validate is sent as it is: the
+    worker's answer says what is wrong with it."""
+    if not isinstance(job, dict):
+        return job
+    from .jobspec import resolve_paths, validate
+    try:
+        return resolve_paths(validate(job), os.getcwd())
+    except (SamatteError, OSError):   # invalid (the worker says why), or no current folder (it was removed)
+        return job
 
 
 def _seconds(value, field):
@@ -637,6 +652,13 @@ class WorkerClient:
         self._needs("probe")
         if isinstance(plate, os.PathLike):   # a pathlib.Path: PROTOCOL_INVALID before
             plate = os.fspath(plate)
+        if isinstance(plate, str) and plate and not plate.startswith("~"):
+            from .jobspec import _WIN_ABS
+            if not (os.sep == "/" and _WIN_ABS.match(plate)):
+                try:
+                    plate = os.path.abspath(plate)   # the caller's folder's, as a job's paths (the worker's before)
+                except OSError:
+                    pass
         return self._request(protocol.probe(self._request_id(), plate, frames=frames, layer=layer),
                              timeout)["result"]
 

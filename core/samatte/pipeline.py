@@ -683,8 +683,8 @@ def run_iter(job, *, stage="all", frames=None, cancel=None, preroll=None, tracke
         preroll = DEFAULT_PREROLL
     preroll = whole_number(preroll, "preroll")   # numpy's integers too; 2.5 or True: JOBSPEC_INVALID
     if cancel is not None and not is_cancel(cancel):
-        raise JobSpecError("cancel must be a samatte.progress.CancelToken, an object with check() or a callable "
-                           "that returns true to cancel, not %s" % type(cancel).__name__, field="cancel")
+        raise JobSpecError("cancel must be a samatte.progress.CancelToken, an object with check() or is_set() "
+                           "(threading.Event) or a callable that returns true to cancel, not %s" % type(cancel).__name__, field="cancel")
     yield Progress("setup", None, 0, 1, "reading plate")
     from .cachekey import _matte_order, frame_keys, temporal_refs
     from .colour import ColourTransform

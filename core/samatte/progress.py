@@ -83,22 +83,30 @@ class CancelToken:
 
 
 def is_cancel(token):
-    """Whether ``token`` can cancel a job: a :class:`CancelToken` (anything with ``check()``) or a callable
-    that returns true to cancel."""
-    return callable(getattr(token, "check", None)) or callable(token)
+    """Whether ``token`` can cancel a job: a :class:`CancelToken` (anything with ``check()``), an event
+    (anything with ``is_set()``: ``threading.Event``, ``multiprocessing.Event``) or a callable that returns
+    true to cancel."""
+    return (callable(getattr(token, "check", None)) or callable(getattr(token, "is_set", None))
+            or callable(token))
 
 
 def check_cancel(token):
-    """``token.check()`` when a token is given (a :class:`CancelToken` or anything with ``check()``); a
-    plain callable cancels when it returns true (``cancel=lambda: flag.is_set()``); a no-op for None."""
+    """``token.check()`` when a token is given (a :class:`CancelToken` or anything with ``check()``); an
+    event (``threading.Event()``: anything with ``is_set()``) cancels once set (before: refused, "cancel must
+    be a CancelToken..."); a plain callable cancels when it returns true (``cancel=lambda: flag.is_set()``);
+    a no-op for None."""
     if token is None:
         return
     if not is_cancel(token):
-        raise TypeError("cancel must be a CancelToken, an object with check() or a callable, not %s"
+        raise TypeError("cancel must be a CancelToken, an object with check() or is_set() or a callable, not %s"
                         % type(token).__name__)
     check = getattr(token, "check", None)
+    is_set = getattr(token, "is_set", None)
     if callable(check):
         check()
+    elif callable(is_set):
+        if is_set():
+            raise CancelledError("job cancelled")
     elif token():
         raise CancelledError("job cancelled")
 

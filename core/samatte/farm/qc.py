@@ -40,6 +40,21 @@ FIX_HINTS = {
 }
 
 
+#: added to the ``rerun`` hint when some of its frames are stale, not missing: a farm job embeds the job as it was
+#: exported, so after an edit of JOB.json its Matte step writes the old settings again (and QC fails again)
+STALE_RERUN_HINT = ("re-run the job (samatte run JOB.json) to redo them; on the farm, if JOB.json was edited since "
+                    "its bundle was exported, re-export it (samatte farm export JOB.json) and submit the new bundle: "
+                    "the old bundle's Matte step keeps the frames of the settings it was exported with")
+
+
+def _rerun_hint(frames, per):
+    """The ``rerun`` fix's hint for ``frames``: :data:`STALE_RERUN_HINT` when one of them is stale (written from
+    other settings or input files: the job may have been edited since the farm export), else the plain one."""
+    if any(per[str(f)]["key"] == "stale" or str(per[str(f)]["problem"] or "").startswith("stale") for f in frames):
+        return STALE_RERUN_HINT
+    return FIX_HINTS[FIX_RERUN]
+
+
 def _problem_text(why):
     """QC's wording of a frame's problem from :meth:`MatteWriter.file_problem` (stale ones start ``stale``,
     as before)."""
@@ -580,7 +595,8 @@ def run_qc(job, *, report_dir=None, frames=None, sheet_frames=10, raise_on_failu
                    "low_score": len(low)},
         "failed": failed, "low_scores": [{"frame": f, "score": round(s, 4), "object": worst(f)} for s, f in low],
         "warnings": _object_warnings(job, coverage) + _temp_warnings(status.get("temps") or []) + gaps,
-        "fixes": {k: {"frames": format_frames(fs), "hint": FIX_HINTS[k]} for k, fs in
+        "fixes": {k: {"frames": format_frames(fs), "hint": _rerun_hint(fs, per) if k == FIX_RERUN else FIX_HINTS[k]}
+                  for k, fs in
                   ((k, [f for f in failed if per[str(f)]["fix"] == k]) for k in sorted(FIX_HINTS)) if fs},
         "mean_score": round(sum(valid) / len(valid), 4) if valid else None,
         "keys_checked": True, "resolved": status["resolved"],
