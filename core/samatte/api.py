@@ -149,8 +149,16 @@ def job(plate, output, *, prompts=None, masks=None, frames=None, name=None, **op
     object name -> a per-frame mask pattern (refine-only). ``options``: any keyword of
     :func:`samatte.jobspec.new_job` (``tracker``, ``matte``, ``quality``, ``colourspace``...)."""
     from . import jobspec
+    from .errors import JobSpecError
     if name is None:
         name = re.sub(r"[^A-Za-z0-9_]+", "_", os.path.basename(str(output)).split(".")[0]) or "samatte"
+    _check_options(options)
+    for field, value in (("prompts", prompts), ("masks", masks)):
+        if value is not None and not isinstance(value, dict):
+            # prompts=["roto/hero.1004.png"] was a bare AttributeError "'list' object has no attribute 'items'"
+            raise JobSpecError("%s must be a dict of object name -> %s, not %s (e.g. %s={\"hero\": ...})"
+                               % (field, "prompts" if field == "prompts" else "mask pattern", type(value).__name__,
+                                  field), field=field)
     j = jobspec.new_job(_abs(plate), _abs(output), frames=frames, name=name, **options)
     for obj, items in (prompts or {}).items():
         jobspec.add_object(j, obj, [_prompt(i, obj) for i in _prompt_items(items, obj)])
@@ -159,6 +167,22 @@ def job(plate, output, *, prompts=None, masks=None, frames=None, name=None, **op
             pattern = dict(pattern, path=_abs(pattern.get("path")))
         jobspec.add_object(j, obj, masks=_abs(pattern))
     return jobspec.validate(j)
+
+
+def _check_options(options):
+    """JOBSPEC_INVALID naming an option :func:`samatte.jobspec.new_job` does not take (``qualty="draft"`` was a bare
+    ``TypeError: new_job() got an unexpected keyword argument``, no code), with the nearest one it does."""
+    import difflib
+    import inspect
+    from . import jobspec
+    from .errors import JobSpecError
+    known = [n for n, p in inspect.signature(jobspec.new_job).parameters.items()
+             if p.kind == p.KEYWORD_ONLY and n not in ("frames", "name")]
+    for key in options:
+        if key not in known:
+            near = difflib.get_close_matches(key, known, 1)
+            raise JobSpecError("api.job has no option %r%s (options: %s)"
+                               % (key, "; did you mean %r?" % near[0] if near else "", ", ".join(known)), field=key)
 
 
 def save(job_, path, *, overwrite=False):
@@ -174,7 +198,7 @@ def save(job_, path, *, overwrite=False):
     if not isinstance(path, str) or not path:
         raise OutputError("the JobSpec's path must be a file path (str or os.PathLike), not %r" % (path,),
                           path=str(path))
-    job_ = jobspec.validate(job_)   # an invalid job makes no folder and touches no file
+    job_ = _saved_job(job_, path)   # an invalid job makes no folder and touches no file
     if not overwrite and os.path.isfile(path) and not _is_jobspec_file(path):
         raise OutputError("%s is not a samatte JobSpec: not replaced (api.save(..., overwrite=True) to replace "
                           "it)" % path, path=path)
@@ -185,6 +209,31 @@ def save(job_, path, *, overwrite=False):
         raise OutputError("cannot create the folder %s for the JobSpec %s: %s" % (folder, path, e.strerror or e),
                           path=path) from None
     return jobspec.save(job_, path)
+
+
+def _saved_job(job_, path):
+    """The validated job ``api.save`` writes to ``path``: a JobSpec file's path is read (its relative paths its
+    folder's; before: "JobSpec is not valid JSON", the path taken for JSON text); a dict's or JSON text's relative
+    paths, which are the current folder's, are made absolute when the file goes into another folder, where they
+    would be read from the file's own folder (before: ``api.save(job, "jobs/sh010.json")`` of a job naming
+    ``plates/p.####.exr`` made a job file whose plate was ``jobs/plates/p.####.exr``: FRAME_MISSING)."""
+    from . import jobspec
+    from .pipeline import load_job
+    is_text = isinstance(job_, str) and job_.lstrip().startswith("{") and not os.path.isfile(job_)
+    if not isinstance(job_, dict) and not is_text:
+        # a JobSpec file (str or os.PathLike; "{shot}_job.json" too, as load_job reads it): absolute already;
+        # None, 5: JOBSPEC_INVALID
+        return load_job(job_)
+    job_ = jobspec.validate(job_)
+    here = os.getcwd()
+    if os.path.normcase(os.path.dirname(os.path.abspath(path))) == os.path.normcase(here):
+        return job_   # read from the file's folder, they name the same files: kept relative (a portable job)
+
+    def fix(p):   # "~/..." and a Windows absolute path are kept: the file reads them as the dict does
+        if p is None or p.startswith("~") or os.path.isabs(p) or (os.name != "nt" and jobspec.windows_abs(p)):
+            return p
+        return os.path.normpath(os.path.join(here, p))   # what the dict named, read from the current folder
+    return jobspec.map_paths(job_, fix)
 
 
 def _is_jobspec_file(path):
