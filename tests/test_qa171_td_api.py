@@ -149,3 +149,18 @@ def test_qc_s_hint_for_frames_of_an_edited_job_says_to_re_export_the_farm_job(sh
     job2 = _job(shot, tmp_path / "never")
     rep2 = api.qc(job2, report_dir=str(tmp_path / "qc2"))
     assert rep2["fixes"]["rerun"]["hint"] == FIX_HINTS["rerun"]
+
+
+def test_api_qc_and_status_take_frames_as_the_commands_do(shot, tmp_path):
+    """``api.qc(job, frames="1001")`` and ``api.status(job, frames=...)`` were TypeErrors, while ``samatte qc
+    --frames`` and ``samatte status --frames`` take a subset (a farm chunk's frames, a shot's re-done range)."""
+    job = _job(shot, tmp_path / "o")
+    api.run(job, frames="1001")
+    rep = api.qc(job, report_dir=str(tmp_path / "qc"), frames="1001")
+    assert rep["ok"] and list(rep["frames"]) == ["1001"]
+    assert api.qc(job, report_dir=str(tmp_path / "qc2"))["failed"] == [1002]
+    st = api.status(job, frames=[1002])
+    assert st["frames"] == {"1002": "missing"}
+    from samatte.errors import FrameRangeError
+    with pytest.raises(FrameRangeError):
+        api.status(job, frames="2001")

@@ -277,14 +277,16 @@ def scores(job_, frames=None):
     return read_scores(load_job(job_), frames)
 
 
-def qc(job_, report_dir=None):
-    """Check every output frame and write the QC report and contact sheet; returns the report dict
-    (``report["ok"]``, ``report["failed"]``, ``report["contact_sheet"]``) without raising."""
+def qc(job_, report_dir=None, *, frames=None):
+    """Check every output frame (``frames``: a subset, as ``samatte qc --frames``) and write the QC report and
+    contact sheet; returns the report dict (``report["ok"]``, ``report["failed"]``, ``report["contact_sheet"]``)
+    without raising."""
     from .farm.qc import run_qc
-    return run_qc(job_, report_dir=report_dir, raise_on_failure=False)
+    return run_qc(job_, report_dir=report_dir, frames=frames, raise_on_failure=False)
 
 
-def status(job_):
-    """Per frame ``complete`` / ``stale`` / ``missing`` (:func:`samatte.pipeline.frame_status`)."""
+def status(job_, *, frames=None):
+    """Per frame ``complete`` / ``stale`` / ``missing`` (:func:`samatte.pipeline.frame_status`; ``frames``: a
+    subset, as ``samatte status --frames``)."""
     from . import pipeline
-    return pipeline.frame_status(pipeline.load_job(job_))
+    return pipeline.frame_status(pipeline.load_job(job_), frames=frames)
