@@ -164,3 +164,32 @@ def test_api_qc_and_status_take_frames_as_the_commands_do(shot, tmp_path):
     from samatte.errors import FrameRangeError
     with pytest.raises(FrameRangeError):
         api.status(job, frames="2001")
+
+
+def test_api_run_s_callbacks_arrive_on_the_calling_thread_and_their_errors_are_raised_as_they_are(shot, tmp_path):
+    """What ``api.run``'s docstring now says a Qt tool's worker thread gets: every callback on that thread (two
+    objects matted at once use a pool, yet never call back from it); a callback's own exception ends the job and
+    reaches the caller unchanged, the frames written before it kept, and a re-run (a notebook cell run again)
+    reuses them."""
+    job = _job(shot, tmp_path / "o")
+    jobspec.add_object(job, "ball2", [jobspec.polygon_prompt(shot["prompt_frame"], shot["polygon"])])
+    seen, out = set(), {}
+
+    class Boom(Exception):
+        pass
+
+    def on_frame(e):
+        seen.add(threading.get_ident())
+        raise Boom(e.frame)
+
+    def work():
+        try:
+            api.run(job, progress=lambda p: seen.add(threading.get_ident()), on_frame=on_frame)
+        except Boom as e:
+            out["boom"] = e.args[0]
+    t = threading.Thread(target=work)
+    t.start()
+    t.join(120)
+    assert out == {"boom": 1001} and seen == {t.ident}
+    res = api.run(job)
+    assert len(res["skipped"]) == 1 and len(res["written"]) == 1

@@ -16,7 +16,8 @@ def run(job, *, on_progress=None, cancel=None):
     """Run a JobSpec (dict, JSON string or path to a .json file) to completion; return the result dict.
 
     ``on_progress`` is called with each :class:`samatte.progress.Progress`; ``cancel`` is a
-    :class:`samatte.progress.CancelToken`.
+    :class:`samatte.progress.CancelToken`, an event (``threading.Event()``: anything with ``is_set()``) or a
+    callable that returns true to stop.
     """
     from .pipeline import run as _run
     return _run(job, on_progress=on_progress, cancel=cancel)

@@ -253,8 +253,11 @@ def _is_jobspec_file(path):
 def run(job_, *, progress=None, on_frame=None, cancel=None, stage="all", frames=None):
     """Run here; ``progress(p)`` gets every :class:`samatte.progress.Progress` (``p.stage``, ``p.frame``,
     ``p.done``, ``p.total``), ``on_frame(e)`` every per-frame event (``e.frame``, ``e.status``,
-    ``e.score``, ``e.path``). ``stage``/``frames``: as ``samatte run --stage/--frames``. Returns the
-    result dict."""
+    ``e.score``, ``e.path``), both on the thread that calls ``run`` (a Qt tool's worker thread: emit a signal
+    from them); an exception a callback raises ends the job and is raised as it is (the frames written are
+    kept). ``cancel``: a :class:`samatte.progress.CancelToken`, an event (``threading.Event()``) or a callable
+    returning true to stop (CancelledError, code CANCELLED). ``stage``/``frames``: as ``samatte run
+    --stage/--frames``. Returns the result dict; a re-run of the same job reuses the frames already current."""
     from . import pipeline
     pipeline.check_callbacks(progress=progress, on_frame=on_frame)
     return pipeline.run(job_, on_progress=progress, on_event=on_frame, cancel=cancel, stage=stage, frames=frames)
