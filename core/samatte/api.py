@@ -240,8 +240,9 @@ def _is_jobspec_file(path):
     """Whether the file at ``path`` holds a JSON object with ``samatte_job`` (a JobSpec samatte or a TD
     wrote, valid or not); a file that cannot be read or is not such JSON is not."""
     import json
+    from .jobspec import MAX_FILE_BYTES
     try:
-        if os.path.getsize(path) > (64 << 20):
+        if os.path.getsize(path) > MAX_FILE_BYTES:   # no JobSpec samatte reads is larger
             return False
         with open(path, "rb") as f:
             doc = json.loads(f.read().decode("utf-8-sig"))
