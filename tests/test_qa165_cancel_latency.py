@@ -145,11 +145,14 @@ def test_objects_matted_in_threads_name_their_phase_again_while_they_run(shot, t
             times.append(time.monotonic())
             msgs.append(p.message)
             parts.append(p.fraction)
-    i0 = msgs.index("frame %d: matte %s" % (shot["frames"][0], "o1" if objects > 1 else "ball"))
+    i0 = next(i for i, m in enumerate(msgs) if ": matte " in m)   # the first object's start
     i1 = next(i for i, m in enumerate(msgs) if m.endswith(": foreground"))
     gaps = np.diff(times[i0:i1 + 1])
-    # before: nothing between the last object's start and the foreground (the objects' whole solve)
-    assert i1 - i0 >= 3, msgs
+    # before: each object's phase named once, nothing while it ran (the objects' whole solve); now named again
+    # while they run (how often depends on how long each object's solves take: a small one may end before
+    # its second heartbeat, so the count is over the objects, not the last one's)
+    repeats = sum(1 for a, b in zip(msgs[i0:i1], msgs[i0 + 1:i1]) if a == b)
+    assert repeats >= 1, msgs
     assert gaps.max() < 0.6, (gaps, msgs)
     assert parts == sorted(parts), parts       # a heartbeat never moves the bar back
     assert os.path.exists(str(tmp_path / "o" / ("m.%04d.exr" % shot["frames"][0])))
