@@ -144,11 +144,21 @@ def prompt_note(job, message, field, info):
         where = ": %s on scene frame %d" % (what, frame)
     except (IndexError, KeyError, TypeError, ValueError):
         return ""
+    if shape and "outside the canvas" in (message or ""):
+        where += (" (its shape there lies off the clip's picture; move it onto the picture, or, where the object has "
+                  "left the frame, key the layer's Hide in render there: its object is then absent)")
     if shape and "zero area" in (message or ""):
         where += (" (its shape there is collapsed onto a point or a straight line, which Blender draws as nothing; "
                   "samatte needs an object's shape to have an area: to leave the object out of frames, key the "
                   "layer's Hide in render on them instead, its object is then absent there)")
     return where
+
+
+class _SceneFrames:
+    """What :func:`prompt_note` needs of a clip's info: ``scene_frame(file number)``."""
+
+    def __init__(self, scene_frame):
+        self.scene_frame = scene_frame
 
 
 def _object_fields():
@@ -570,7 +580,12 @@ class JobRun:
             # (a worker that did not stop after the cancel was ended: samatte.client.CANCEL_GRACE_S)
             self.worker_ended = bool((getattr(e, "details", None) or {}).get("worker_ended"))
             self.error = "[%s] %s" % (self.error_code, getattr(e, "message", str(e)))
-            self.error += scene_frame_note(e, self._scene) + host_hint(e, getattr(self.settings, "python", None))
+            # a prompt the worker refuses (a shape off the plate on a frame) names the layer and the scene frame, as
+            # build_job's errors do (a collapsed roto); before, only '(scene frame 11)' with 'objects[0].prompts[3]'
+            details = getattr(e, "details", None) or {}
+            note = prompt_note(self.job, getattr(e, "message", ""), details.get("field"), _SceneFrames(self._scene))
+            self.error += (note or scene_frame_note(e, self._scene)) + host_hint(e, getattr(self.settings, "python",
+                                                                                           None))
             self.status = "samatte: cancelled" if self.cancelled else "samatte: failed " + self.error
             return
         self.result = dict(self.handle.result or {})
@@ -628,10 +643,20 @@ class JobRun:
 
 # --- send to farm --------------------------------------------------------------------------------
 
+#: a frame token as samatte reads one in a path (``samatte.io.sequence``): '#' runs, '@' runs, %0Nd / %d, $FN / $F
+_FRAME_TOKEN = re.compile(r"#+|(?<![^\W_])(?<!@)@+|@+(?![^\W_])(?!@)|%0?\d*d|\$F\d*(?![A-Za-z_])")
+
+
 def farm_paths(job):
     """``(job file, bundle folder)`` beside the job's output: ``<output folder>/<name>.samatte.json``
-    and ``<output folder>/<name>_openjd/``."""
-    folder = os.path.dirname(os.path.abspath(job["output"]["path"]))
+    and ``<output folder>/<name>_openjd/``. For an output written one folder per frame (``renders/####/m.exr``,
+    a script's ``output=``) the output folder is the folder above the frame folders (``renders/``), as samatte's
+    farm export takes it for the Output root; before, the job and the bundle went into a folder named ``####``."""
+    path = os.path.abspath(job["output"]["path"])
+    folder = os.path.dirname(path)
+    tokens = list(_FRAME_TOKEN.finditer(path))
+    if len(tokens) == 1 and tokens[0].start() < len(folder):
+        folder = os.path.dirname(path[:tokens[0].start()])
     name = _safe_file_part(job.get("name") or "samatte")
     return os.path.join(folder, "%s.samatte.json" % name), os.path.join(folder, "%s_openjd" % name)
 

@@ -1,0 +1,65 @@
+"""QA170 (a Blender user's day 15), the add-on's bpy-free side.
+
+* Send to farm for an output laid out one folder per frame (``renders/####/m.exr``, a script's ``output=``): the
+  add-on put the job file and the OpenJD bundle into a folder named ``####`` (``renders/####/sh010.samatte.json``),
+  beside nothing samatte writes there; samatte's farm export takes ``renders/`` as the Output root
+  (tests/test_qa164_farm_frame_folders.py). Now both go to ``renders/``.
+* A prompt the worker refuses (a roto dragged off the plate on a key: 'bezier prompt lies entirely outside the
+  canvas ... (at objects[0].prompts[1])') named the scene frame only; build_job's errors (a collapsed roto) name the
+  mask layer too. Now the worker's do as well.
+"""
+import os
+from types import SimpleNamespace as ns
+
+import pytest
+from addon_plain import plain
+
+jobs = plain("jobs")
+
+
+@pytest.mark.parametrize("out,root", [
+    ("/studio/renders/####/m.exr", "/studio/renders"),
+    ("/studio/renders/%04d/m.exr", "/studio/renders"),
+    ("/studio/renders/v1_$F4/m.exr", "/studio/renders"),
+    ("/studio/renders/m.####.exr", "/studio/renders"),          # the token in the file name: as before
+    ("/studio/sh#010/m.####.exr", None),                         # two tokens: samatte refuses it; unchanged
+])
+def test_farm_paths_of_a_frame_per_folder_output_lie_above_the_frame_folders(out, root):
+    job_file, bundle = jobs.farm_paths({"name": "sh010", "output": {"path": out}})
+    folder = root or os.path.dirname(out)
+    assert job_file == os.path.join(folder, "sh010.samatte.json") and bundle == os.path.join(folder, "sh010_openjd")
+    assert "#" not in job_file.replace("sh#010", "") and "%" not in job_file and "$F" not in job_file
+
+
+def _job():
+    return {"objects": [
+        {"name": "hero", "host_name": "hero layer", "prompts": [{"frame": 1003, "type": "bezier", "points": []},
+                                                               {"frame": 1006, "type": "bezier", "points": []}]},
+        {"name": "tracks", "host_name": None, "prompts": [{"frame": 1003, "type": "points", "points": []}]}]}
+
+
+def _finished(error):
+    from samatte.errors import PromptError
+    r = jobs.JobRun(_job(), ns(python="/opt/samatte/bin/python"), scene_frame=lambda n: n - 990)
+    e = PromptError(error[0], field=error[1], frame=error[2], object="hero")
+    r.handle = ns(error=e, result=None)
+    r._finish()
+    return r
+
+
+def test_a_worker_prompt_error_names_the_mask_layer_and_the_scene_frame():
+    r = _finished(("bezier prompt lies entirely outside the canvas (64x64) (at objects[0].prompts[1])",
+                   "objects[0].prompts[1]", 1006))
+    assert r.error_code == "PROMPT_INVALID"
+    # before: '... (at objects[0].prompts[1]) (scene frame 16)'
+    assert "mask layer 'hero layer' on scene frame 16" in r.error, r.error
+    assert "off the clip's picture" in r.error and "Hide in render" in r.error, r.error
+    assert r.error.count("scene frame") == 1, r.error
+
+
+def test_other_worker_errors_keep_the_scene_frame_note():
+    from samatte.errors import PlateError
+    r = jobs.JobRun(_job(), ns(python="/opt/samatte/bin/python"), scene_frame=lambda n: n - 990)
+    r.handle = ns(error=PlateError("plate file missing", frame=1004), result=None)
+    r._finish()
+    assert r.error.endswith("(scene frame 14)") or "(scene frame 14)" in r.error, r.error
