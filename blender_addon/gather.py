@@ -15,7 +15,8 @@ Conventions (README "Blender"):
   fills across; with Fill off (``use_fill``) a line, a ``closed: false`` stroke (positive points; a
   cyclic one closes on its first point); its feather weights as the prompt's ``feather``
   (:func:`spline_feather`); a spline crossing itself is filled by non-zero winding (Blender with
-  Calculate Overlap on), noted. Splines with fewer than 3 points are dropped (noted); points parented to a tracking track are read
+  Calculate Overlap on), noted. A spline of one point is dropped (noted), a filled one of two points with curved
+  handles (a lens, which Blender fills) is split into three, one with straight handles (a line: nothing) dropped; points parented to a tracking track are read
   where Blender shows them on the frame (:func:`parent_matrix`: a point track's translation, a plane
   track's homography from its corners at parenting to its corners on the frame, handles included;
   a parent whose DNA cannot be read is noted and the shape used as drawn);
@@ -553,6 +554,8 @@ def _spline_prompt(spline, info, file_frame, transform=None, notes=None, falloff
     if not cyclic and pts:
         pts[-1][4:6] = pts[-1][0:2]         # the chord Blender fills across: a straight closing segment
         pts[0][2:4] = pts[0][0:2]
+    if len(pts) == 2:
+        _split_first_segment(pts)
     feather, varies = spline_feather(spline, pts, info.size, falloff)
     if feather > 0.0:
         prompt["feather"] = feather
@@ -562,6 +565,32 @@ def _spline_prompt(spline, info, file_frame, transform=None, notes=None, falloff
             if note not in notes:
                 notes.append(note)
     return prompt
+
+
+def _split_first_segment(pts):
+    """A filled two-point spline (a lens or an ellipse drawn with two clicks and curved handles, which Blender fills)
+    as the same outline in three points: its first segment split in half (de Casteljau), as samatte's closed bezier
+    takes 3 points or more. ``pts``: the prompt's ``[x, y, in_x, in_y, out_x, out_y]`` points, changed in place."""
+    p0, p1 = pts
+    c = [(p0[0], p0[1]), (p0[4], p0[5]), (p1[2], p1[3]), (p1[0], p1[1])]
+
+    def mid(a, b):
+        return ((a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0)
+    m01, m12, m23 = mid(c[0], c[1]), mid(c[1], c[2]), mid(c[2], c[3])
+    m012, m123 = mid(m01, m12), mid(m12, m23)
+    m = mid(m012, m123)
+    p0[4:6] = list(m01)
+    p1[2:4] = list(m23)
+    pts.insert(1, [m[0], m[1], m012[0], m012[1], m123[0], m123[1]])
+
+
+def outline_area(points, steps=8):
+    """The area (pixels, unsigned) a closed bezier prompt's outline (:func:`_bezier_polyline`) encloses."""
+    poly = _bezier_polyline(points, steps)
+    area = 0.0
+    for a, b in zip(poly, poly[1:] + poly[:1]):
+        area += a[0] * b[1] - b[0] * a[1]
+    return abs(area) / 2.0
 
 
 #: ``(MaskLayer.falloff)`` -> samatte's linear ``feather`` per unit of Blender's feather width: Blender draws a
@@ -756,11 +785,12 @@ def _is_subtract(layer):
 
 
 def _least_points(spline):
-    """The fewest points of a spline that is a prompt: 3 for a filled one (a closed shape), 2 for one with Fill off,
-    which Blender draws as a line (a wire or a cable rotoed with two clicks, its width the feather: measured in bpy
-    5.0.1 and 4.2.23, the same pixels as the line with a third point in its middle), samatte's open stroke (2 points
-    or more). Before, every spline under 3 points was dropped: a two-point wire was 'no prompts'."""
-    return 3 if getattr(spline, "use_fill", True) else 2
+    """The fewest points of a spline that is a prompt: 2. With Fill off Blender draws it as a line (a wire or a cable
+    rotoed with two clicks, its width the feather: measured in bpy 5.0.1 and 4.2.23, the same pixels as the line with
+    a third point in its middle), samatte's open stroke; filled, with curved handles, as a lens (two clicks and their
+    handles dragged), samatte's closed bezier once its first segment is split in two (:func:`_split_first_segment`).
+    Before, every spline under 3 points was dropped, and later every filled one under 3: a lens was 'no prompts'."""
+    return 2
 
 
 def _read_layer(layer, info, scene_frame, notes, framelen=1.0):
@@ -773,8 +803,7 @@ def _read_layer(layer, info, scene_frame, notes, framelen=1.0):
     ctime = _ctime(scene_frame, framelen)
     splines = [s for s in layer.splines if len(s.points) >= _least_points(s)]
     if len(splines) != len(layer.splines):
-        notes.append("mask layer %r: a spline with fewer than 3 points (a filled one; 2 with Fill off) on frame %d "
-                     "was dropped" % (layer.name, scene_frame))
+        notes.append("mask layer %r: a spline with a single point on frame %d was dropped" % (layer.name, scene_frame))
 
     def transform(point):
         m, note = parent_matrix(point, ctime)
@@ -784,6 +813,15 @@ def _read_layer(layer, info, scene_frame, notes, framelen=1.0):
         return m
     falloff = getattr(layer, "falloff", "SMOOTH")
     prompts = [_spline_prompt(s, info, info.file(scene_frame), transform, notes, falloff) for s in splines]
+    # a filled spline of two points with straight handles is a line Blender draws as nothing (no area between
+    # them); with curved handles it is a lens Blender fills (before, every filled two-point spline was dropped)
+    flat = [i for i, (s, p) in enumerate(zip(splines, prompts))
+            if len(s.points) == 2 and p.get("closed") is not False and outline_area(p["points"]) < 0.5]
+    if flat:
+        notes.append("mask layer %r: a filled spline of 2 points with straight handles on frame %d was dropped "
+                     "(a line, which Blender draws as nothing: curve its handles for a lens, or turn Fill off for a "
+                     "line)" % (layer.name, scene_frame))
+        prompts = [p for i, p in enumerate(prompts) if i not in flat]
     for p in prompts:
         if p.get("closed") is not False and crosses_itself(p["points"]):
             overlap = getattr(layer, "use_fill_overlap", False)

@@ -166,7 +166,7 @@ def test_mask_layers_become_objects_on_keyed_frames():
     ob = objs[1]
     assert [p["frame"] for p in ob["prompts"]] == [1004]
     assert ob["prompts"][0]["closed"] is False
-    assert any("fewer than 3 points" in n for n in notes)
+    assert any("a filled spline of 2 points with straight handles" in n for n in notes)
     assert any("hidden" in n for n in notes)
     assert sub[1003][0]["mode"] == "subtract"
 
