@@ -7,7 +7,8 @@ group set as ``scene.compositing_node_group``, ending in a Group Output. Blender
 Nodes (found again by name on a re-run): ``samatte plate`` (Movie Clip), ``samatte matte`` (Image,
 source SEQUENCE, with frame_duration / frame_start / frame_offset set so every scene frame shows the
 matte of the plate's file number), ``samatte set alpha`` (Set Alpha, Apply Mask: plate x matte, the
-premultiplied result; Replace Alpha would give un-premultiplied colour) and the output node. The
+premultiplied result; Replace Alpha would give un-premultiplied colour), the output node and, in a tree with
+no Viewer, ``samatte viewer`` fed from Set Alpha (the backdrop shows a Viewer's input). The
 matte image's unnamed layer carries ``Alpha`` (the merged matte) and one pass per object.
 
 The Image node alone shows a matte on frames that have none: past its span it holds its last file, and a
@@ -28,12 +29,13 @@ from . import convert
 from .hosterrors import HostError
 
 __all__ = ["compositor_tree", "existing_tree", "wire", "load_matte_image", "image_pattern", "shown_pattern",
-           "NODE_PLATE", "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT", "NODE_GATE", "gated_node_name", "refresh_gate", "remap"]
+           "NODE_PLATE", "NODE_MATTE", "NODE_SETALPHA", "NODE_OUTPUT", "NODE_VIEWER", "NODE_GATE", "gated_node_name", "refresh_gate", "remap"]
 
 NODE_PLATE = "samatte plate"
 NODE_MATTE = "samatte matte"
 NODE_SETALPHA = "samatte set alpha"
 NODE_OUTPUT = "samatte output"
+NODE_VIEWER = "samatte viewer"
 NODE_TIME = "samatte frame"
 NODE_GATE = "samatte gate"
 GATE_PART = "samatte gate "         # + "range N" / "sum N": the gate's own nodes, rebuilt on each wire
@@ -123,17 +125,27 @@ def _node(tree, name, idname, location):
     return node
 
 
-def _output_node(tree):
+def _output_node(tree, setalpha=None):
+    """The output samatte's result feeds: ``samatte output``, else one already fed from ``setalpha`` (a re-run),
+    else the tree's active output (Blender 5: the Group Output the artist made active; 4.2: the Composite), else its
+    first, else a new one. Blender 5 makes a Group Output active only where none is: before, every Run made the one
+    it fed (the first in the tree) active, so with two (the artist's own made active: a slap comp, another pass)
+    a Run switched the render and the backdrop to the other."""
     legacy = legacy_tree()
     kind = "CompositorNodeComposite" if legacy else "NodeGroupOutput"
     out = tree.nodes.get(NODE_OUTPUT)
+    outputs = [n for n in tree.nodes if n.bl_idname == kind]
+    if out is None and setalpha is not None:
+        out = next((n for n in outputs if n.inputs and _feeds(setalpha.outputs[0], n.inputs[0])), None)
     if out is None:
-        out = next((n for n in tree.nodes if n.bl_idname == kind), None)
+        out = next((n for n in outputs if getattr(n, "is_active_output", False)), None) or \
+            next(iter(outputs), None)
     if out is None:
         out = tree.nodes.new(kind)
         out.name = NODE_OUTPUT
         out.location = (700, 0)
-    if not legacy:
+        outputs.append(out)
+    if not legacy and not any(n.is_active_output for n in outputs):
         out.is_active_output = True
     return out
 
@@ -404,7 +416,7 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
     gated = _apply_gate(tree, matte, pattern)
     setalpha = _node(tree, NODE_SETALPHA, "CompositorNodeSetAlpha", (200, 0))
     _set_alpha_apply_mask(setalpha)
-    out = _output_node(tree)
+    out = _output_node(tree, setalpha)
     links = tree.links
     for src, dst in ((plate.outputs["Image"], setalpha.inputs[0]), (gated["Alpha"].outputs[0], setalpha.inputs[1]),
                      (setalpha.outputs[0], out.inputs[0])):
@@ -416,7 +428,20 @@ def wire(scene, clip, info, pattern, frames, *, relative=False):
         for lk in list(dst.links):
             links.remove(lk)
         links.new(src, dst)
+    _viewer(tree, setalpha)
     return tree
+
+
+def _viewer(tree, setalpha):
+    """``samatte viewer`` (a Viewer node fed from Set Alpha) when the tree has no Viewer: the compositor's backdrop
+    and an Image Editor's Viewer Node show a Viewer's input, not the output's, so before the matte was in the render
+    only and the backdrop stayed empty. A Viewer already there (the artist's, or samatte's moved to another node with
+    Ctrl+Shift+click) is left as it is."""
+    if any(n.bl_idname == "CompositorNodeViewer" for n in tree.nodes):
+        return None
+    viewer = _node(tree, NODE_VIEWER, "CompositorNodeViewer", (700, -250))
+    tree.links.new(setalpha.outputs[0], viewer.inputs[0])
+    return viewer
 
 
 def _feeds(src, socket):
