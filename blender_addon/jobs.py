@@ -108,6 +108,9 @@ def build_job(info, objects, settings, *, frames, output=None):
                                 "'absent' in a job: update samatte" % ob.get("host_name", ob["name"]))
             entry["absent"] = sframes.format_frames(gone)
         job["objects"].append(entry)
+    off = off_picture(job, info)
+    if off is not None:
+        raise HostError("PROMPT_INVALID", off)
     try:
         return jobspec.validate(job)
     except SamatteError as e:
@@ -121,6 +124,26 @@ def build_job(info, objects, settings, *, frames, output=None):
 
 
 _PROMPT_AT = re.compile(r"objects\[(\d+)\]\.prompts\[(\d+)\]")
+
+
+def off_picture(job, info):
+    """The error of the first closed shape of ``job`` that lies entirely off the clip's picture (its points and
+    handles, whose hull holds the curve, all beyond one edge of the ``info.size`` frame at ``info.origin``): the
+    worker refuses such a prompt, so a Run failed only once the worker had the job, and Send to farm exported a
+    bundle whose every task failed so (Check mattes said 'Run to update the others'). None when there is none."""
+    w, h = info.size
+    ox, oy = getattr(info, "origin", (0.0, 0.0))
+    for i, ob in enumerate(job.get("objects") or ()):
+        for j, p in enumerate(ob.get("prompts") or ()):
+            if p.get("type") not in ("bezier", "polygon") or p.get("closed") is False or not p.get("points"):
+                continue
+            xs = [c - ox for q in p["points"] for c in q[0::2]]
+            ys = [c - oy for q in p["points"] for c in q[1::2]]
+            if max(xs) <= 0 or max(ys) <= 0 or min(xs) >= w or min(ys) >= h:
+                field = "objects[%d].prompts[%d]" % (i, j)
+                msg = "%s prompt lies entirely outside the canvas (%dx%d) (at %s)" % (p["type"], w, h, field)
+                return msg + prompt_note(job, msg, field, info)
+    return None
 
 
 def prompt_note(job, message, field, info):

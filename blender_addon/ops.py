@@ -790,6 +790,15 @@ class SAMATTE_OT_check(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _failed_before_start(context, error):
+    """The panel's Last result of a Run refused before its job reached the worker (a shape off the picture, no
+    prompts, a bad Output folder): its error, as for one the worker refuses. Before, the panel kept the last
+    Run's ('4 frames written'), the error only in the report that the status bar shows for a few seconds."""
+    s = getattr(context.scene, "samatte", None)
+    if s is not None and getattr(error, "code", None) != "CANCELLED":
+        s.last_result = describe(error)
+
+
 class SAMATTE_OT_run(bpy.types.Operator):
     bl_idname = "samatte.run"
     bl_options = UNDO
@@ -805,6 +814,7 @@ class SAMATTE_OT_run(bpy.types.Operator):
             return start_run(context, this_frame=self.this_frame, background=True)
         except HostError as e:
             self.report({"ERROR"}, "samatte: " + describe(e))
+            _failed_before_start(context, e)
             return None
 
     def execute(self, context):
@@ -814,6 +824,7 @@ class SAMATTE_OT_run(bpy.types.Operator):
             run, (level, msg) = run_blocking(context, this_frame=self.this_frame, echo=_echo)
         except HostError as e:
             self.report({"ERROR"}, "samatte: " + describe(e))
+            _failed_before_start(context, e)
             return {"CANCELLED"}
         for n in run.notes:
             self.report({"INFO"}, "samatte: " + n)

@@ -112,6 +112,9 @@ def step_offplate(cfg, res):
             p.co = (drawn[i][0] + dx, drawn[i][1])
             mask.keyframe_insert('layers["hero"].splines[0].points[%d].co' % i, frame=f)
     sc.frame_set(11)
+    op_result(res, "status", bpy.ops.samatte.status)
+    res["status_text"] = s.status_result
+    op_result(res, "farm", bpy.ops.samatte.farm_export)
     op_result(res, "run", bpy.ops.samatte.run)
     res["last"] = s.last_result
     res["written"] = sorted(os.listdir(os.path.join(out, "plate"))) if os.path.isdir(os.path.join(out, "plate")) else []
@@ -217,6 +220,13 @@ def test_a_roto_dragged_off_the_plate_on_a_key_names_its_layer(v, tmp_path, shot
     assert "(at objects[0].prompts[1]): mask layer 'hero' on scene frame 13 (its shape there lies off the clip's " \
         "picture" in res["run"][2], res["run"]
     assert "mask layer 'hero' on scene frame 13" in res["last"], res["last"]
+    # Check mattes and Send to farm refuse it too, the same words (before: 'mattes: 0 of 4 frames current; Run to
+    # update the others', and a farm bundle whose every Track task failed PROMPT_INVALID)
+    want = "[PROMPT_INVALID] bezier prompt lies entirely outside the canvas (64x64) (at objects[0].prompts[1]): " \
+        "mask layer 'hero' on scene frame 13"
+    assert res["status"][0] == "raised" and want in res["status"][2] and res["status_text"].startswith(want), res
+    assert res["farm"][0] == "raised" and want in res["farm"][2], res["farm"]
+    assert not [n for n in res["written"] if n.endswith("_openjd") or n.endswith(".json")], res["written"]
     assert not [n for n in res["written"] if n.endswith(".exr")], res["written"]     # refused before any frame
 
 

@@ -63,3 +63,23 @@ def test_other_worker_errors_keep_the_scene_frame_note():
     r.handle = ns(error=PlateError("plate file missing", frame=1004), result=None)
     r._finish()
     assert r.error.endswith("(scene frame 14)") or "(scene frame 14)" in r.error, r.error
+
+
+def test_a_shape_off_the_picture_is_refused_before_the_job_is_built():
+    """Run, Check mattes and Send to farm build the job: a closed shape whose points and handles all lie beyond an
+    edge of the clip's picture (the overscan origin counted) is PROMPT_INVALID there, naming its layer and frame."""
+    info = ns(size=(64, 36), origin=(-8.0, -4.0), scene_frame=lambda n: n - 990)
+    on = [[10.0, 10.0, 10.0, 10.0, 10.0, 10.0], [30.0, 10.0, 30.0, 10.0, 30.0, 10.0], [20.0, 20.0, 20.0, 20.0, 20.0,
+                                                                                       20.0]]
+    right = [[q[0] + 60.0, q[1], q[2] + 60.0, q[3], q[4] + 60.0, q[5]] for q in on]      # x from 70: past 56
+    edge = [[q[0] + 40.0, q[1], q[2] + 40.0, q[3], q[4] + 40.0, q[5]] for q in on]       # 50..70: on the picture
+    job = {"objects": [{"name": "hero", "host_name": "hero layer", "prompts": [
+        {"frame": 1003, "type": "bezier", "points": on}, {"frame": 1006, "type": "bezier", "points": edge}]}]}
+    assert jobs.off_picture(job, info) is None
+    job["objects"][0]["prompts"].append({"frame": 1004, "type": "bezier", "points": right})
+    err = jobs.off_picture(job, info)
+    assert err.startswith("bezier prompt lies entirely outside the canvas (64x36) (at objects[0].prompts[2]): mask "
+                          "layer 'hero layer' on scene frame 14 (its shape there lies off the clip's picture"), err
+    # a line (Fill off) is the worker's to judge: its points off the picture are dropped there
+    job["objects"][0]["prompts"][2]["closed"] = False
+    assert jobs.off_picture(job, info) is None
