@@ -61,3 +61,30 @@ def test_a_cancel_in_the_second_frame_leaves_no_pool_thread_and_the_first_frame_
     assert not [n for n in os.listdir(out) if "tmp" in n.lower()], os.listdir(out)
     status = pipeline.frame_status(job)
     assert status["frames"] == {str(f1): "complete", str(f2): "missing"}, status["frames"]
+
+
+def test_objects_matted_in_the_pool_keep_the_callers_numba_thread_count(shot, tmp_path, monkeypatch):
+    """numba.set_num_threads is per thread, and samatte.threads.configure sets the calling thread's: where numba
+    was loaded before the budget was set (a TD's script, a second job in one process), an object matted in the
+    pool took NUMBA_NUM_THREADS (every CPU) instead. Measured: budget 1 on this machine, a one-object job, 2 numba
+    threads in the solve at main 17282f5 (the object in the pool since qa165), 1 at 4bef4e1 (in the pipeline's
+    thread)."""
+    numba = pytest.importorskip("numba")
+    if numba.config.NUMBA_NUM_THREADS < 2 or not mstage.numba_takes_threads():
+        pytest.skip("needs numba with 2 threads or more and a threading layer that takes the object pool")
+    monkeypatch.setattr(mstage, "OBJECT_THREADS", 1)
+    before = numba.get_num_threads()
+    seen = []
+    real = cfsolve.solve_crop
+
+    def spy(*a, **kw):
+        seen.append((threading.current_thread().name, numba.get_num_threads()))
+        return real(*a, **kw)
+    monkeypatch.setattr(cfsolve, "solve_crop", spy)
+    numba.set_num_threads(1)   # the budget, set in this thread (as samatte.threads.configure does)
+    try:
+        pipeline.run(_job(shot, tmp_path / "o"), frames=[shot["frames"][0]])
+    finally:
+        numba.set_num_threads(before)
+    assert seen and all(name.startswith("samatte-object") for name, _ in seen), seen
+    assert {n for _, n in seen} == {1}, seen

@@ -71,6 +71,26 @@ def object_threads():
 _NUMBA_THREADS = None
 
 
+def _numba_threads():
+    """The calling thread's numba thread count (``numba.get_num_threads``), or None where numba is not loaded."""
+    import sys
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return None
+    try:
+        return int(numba.get_num_threads())
+    except Exception:  # noqa: BLE001 - a numba without it: its own default
+        return None
+
+
+def _set_numba_threads(n):
+    import sys
+    try:
+        sys.modules["numba"].set_num_threads(n)
+    except Exception:  # noqa: BLE001 - best effort, as samatte.threads._apply_loaded
+        pass
+
+
 def numba_takes_threads():
     """Whether numba's threading layer takes parallel calls from two threads at once: True for ``tbb`` and
     ``omp`` (and without numba), False for ``workqueue``, which aborts the whole process ("Terminating: Concurrent
@@ -735,6 +755,15 @@ class RefineMatter(Matter):
         pool = ThreadPoolExecutor(workers, thread_name_prefix="samatte-object")
         futures = {}
         phase = None
+        nthreads = _numba_threads()
+
+        def run(name, obj):
+            # numba's thread count is per thread (numba.set_num_threads: samatte.threads.configure sets the calling
+            # thread's): a pool thread took NUMBA_NUM_THREADS, all the CPUs where numba was loaded before the budget
+            # was set, so --threads 1 / a TD's threads.configure(n) was not kept once one object ran in the pool
+            if nthreads is not None:
+                _set_numba_threads(nthreads)
+            return one(name, obj)
 
         def waiting(running, until):
             # wait for the objects under way; every HEARTBEAT_S the phase is named again (the pipeline tells the
@@ -756,7 +785,7 @@ class RefineMatter(Matter):
                 phase = "matte %s" % name
                 yield phase
                 # (in a copy of this context: the pipeline's cancel scope, for the solve's checkpoints)
-                futures[name] = pool.submit(contextvars.copy_context().run, one, name, obj)
+                futures[name] = pool.submit(contextvars.copy_context().run, run, name, obj)
             yield from waiting(list(futures.values()), ALL_COMPLETED)
             return {name: f.result() for name, f in futures.items()}
         finally:
