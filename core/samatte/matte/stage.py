@@ -741,6 +741,8 @@ class RefineMatter(Matter):
         well, where numba's threading layer takes calls from any thread, so the phase is named again every
         :data:`HEARTBEAT_S` however long an object takes."""
         objs = list(track.objects.items())
+        if not objs:   # (no object on this frame: no pool, which takes at least one thread)
+            return {}
         if self._workers is None and len(objs) > 1:
             self._workers = object_threads()   # (the thread budget may read cgroup files: once, not per frame)
         workers = min(len(objs), self._workers or 1)
