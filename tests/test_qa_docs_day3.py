@@ -158,7 +158,7 @@ def test_the_api_signatures_the_readme_gives_are_the_code_s():
         assert [d for d in documented if "=" in d or d.startswith("**")] == \
             [c for c in code if "=" in c or c.startswith("**")], (name, documented, code)
         assert len(documented) == len(code), (name, documented, code)
-    assert "models_dir=None, threads=0) -> bundle folder" in contracts
+    assert "models_dir=None, threads=0, frames=None) -> bundle folder" in contracts
 
 
 # -- status --json problems, qc.json fixes -------------------------------------------------------------
