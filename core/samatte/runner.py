@@ -328,8 +328,8 @@ class Interrupts:
         self.token.cancel()
         if not self.quiet:
             if signum == getattr(signal, "SIGTERM", None):   # a farm's cancel or a kill, not a person's Ctrl-C
-                _eprint("\nsamatte: terminated (SIGTERM): cancelling after the current frame (a second SIGTERM "
-                        "stops at once)")
+                _eprint("\nsamatte: terminated (SIGTERM): cancelling (the frame under way stops at its next checkpoint "
+                        "and is not written; finished frames stay; a second SIGTERM stops at once)")
             else:
                 _eprint("\nsamatte: cancelling (press Ctrl-C again to stop now)")
 
