@@ -219,7 +219,7 @@ def _saved_job(job_, path):
     ``plates/p.####.exr`` made a job file whose plate was ``jobs/plates/p.####.exr``: FRAME_MISSING)."""
     from . import jobspec
     from .pipeline import load_job
-    is_text = isinstance(job_, str) and job_.lstrip().startswith("{") and not os.path.isfile(job_)
+    is_text = jobspec.is_json_text(job_)
     if not isinstance(job_, dict) and not is_text:
         # a JobSpec file (str or os.PathLike; "{shot}_job.json" too, as load_job reads it): absolute already;
         # None, 5: JOBSPEC_INVALID

@@ -366,14 +366,14 @@ def _as_dict(job):
     if isinstance(job, os.PathLike):   # a file, whatever its name
         from .jobspec import load
         return load(os.fspath(job))
+    from .jobspec import is_json_text, load, loads
     if isinstance(job, str):
         # text, unless it names a file: "{sh010}_job.json" in the shot folder was parsed as JSON ("not valid JSON")
-        is_text = job.lstrip().startswith("{") and not os.path.isfile(job)
+        is_text = is_json_text(job)
     elif isinstance(job, bytes):
         is_text = job.lstrip().startswith(b"{")
     else:
         return _callers_paths(job)
-    from .jobspec import load, loads
     return _callers_paths(loads(job)) if is_text else load(job)
 
 

@@ -93,7 +93,7 @@ from .registry import (COMPRESSIONS, DEVICES, MATTE_BACKENDS, MATTE_OPTIONS, MAT
 
 __all__ = [
     "JOBSPEC_VERSION", "TRACKER_BACKENDS", "MATTE_BACKENDS", "MATTE_QUALITIES", "PROMPT_TYPES",
-    "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "dumps", "save", "new_job", "add_object",
+    "PROMPT_MODES", "COMPRESSIONS", "DEVICES", "validate", "load", "loads", "is_json_text", "dumps", "save", "new_job", "add_object",
     "add_prompt", "mask_prompt", "points_prompt", "box_prompt", "polygon_prompt", "bezier_prompt",
     "job_frames", "plate_frames", "plate_gaps", "is_subtract_shape", "object_keyframes", "object_anchors", "object_absent", "absent_outside", "absent_segments", "absent_returns", "anchor_frames", "prompt_frame_kind",
     "prompt_kinds", "work_dir_name", "output_folder_name", "default_work_dir", "shared_work_dir", "map_paths",
@@ -691,6 +691,13 @@ def loads(text):
         raise JobSpecError("JobSpec is not UTF-8 text: %s" % e) from None
     except (ValueError, TypeError) as e:
         raise JobSpecError("JobSpec is not valid JSON: %s" % e) from None
+
+
+def is_json_text(job):
+    """Whether ``job``, given as a ``str``, is a JobSpec's JSON text rather than a JobSpec file's path: it starts
+    with ``{`` and names no file (a job file named ``{sh010}_job.json``, a pipeline template left unfilled, is a
+    file). A ``pathlib.Path`` is always a file (False)."""
+    return isinstance(job, str) and job.lstrip().startswith("{") and not os.path.isfile(job)
 
 
 #: the largest JobSpec file :func:`load` reads (bytes): 16 times what a host can send the worker in one

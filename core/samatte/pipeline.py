@@ -67,16 +67,15 @@ def load_job(job):
     """A JobSpec given as a dict, a JSON string or a path to a .json file -> validated dict. A file's
     relative paths are its folder's (:func:`samatte.jobspec.load`); in every form a path starting with
     ``~`` is the home folder (:func:`samatte.jobspec.expand_home`)."""
-    from .jobspec import expand_home
+    from .jobspec import expand_home, is_json_text
     if isinstance(job, dict):
         return expand_home(validate(job), in_place=True)
     if isinstance(job, (str, os.PathLike)):
-        s = os.fspath(job)
         # JSON text, unless it names a file (or is a Path): a job file named "{shot}_job.json" was parsed as
         # JSON ("not valid JSON") by `samatte qc`, `farm export` and samatte.api, while `run` and `status` read it
-        if isinstance(job, str) and s.lstrip().startswith("{") and not os.path.isfile(s):
-            return expand_home(validate(s), in_place=True)
-        return load_job_file(s)
+        if is_json_text(job):
+            return expand_home(validate(job), in_place=True)
+        return load_job_file(os.fspath(job))
     # JOBSPEC_INVALID as every other unusable job (it was SAMATTE_ERROR, exit status 1: `api.run(None)`,
     # `api.status(b"{...}")`)
     raise JobSpecError("a job must be a dict, a JSON string or a path, not %s" % type(job).__name__)
